@@ -1,0 +1,133 @@
+"""The device-under-test interface that every conformance test talks to.
+
+A conformance test sees only this protocol and Scapy. Backends (in-process stack over a
+channel link with virtual time, the Linux kernel in a network namespace, any stack behind a
+named interface) implement it; one that cannot perform an action raises `Unsupported`, and
+the pytest plugin turns that into a skip carrying the backend's reason.
+
+Time is in float seconds, like Scapy's ``timeout=``. On the in-process backend waiting
+advances a virtual clock, so ``expect_none(..., within=65.0)`` costs no wall time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
+from typing import Any, Literal, Protocol
+
+from scapy.packet import Packet
+
+Family = Literal[4, 6]
+
+# Timers a test may shorten or read. Values are seconds.
+TimerName = Literal[
+    "ipv4_reassembly_timeout",
+    "ipv6_reassembly_timeout",
+]
+
+
+class Unsupported(Exception):  # noqa: N818 - the name reads as the verdict a test reports
+    """The backend cannot perform this action; the message says why in words a user can act on."""
+
+
+class ExpectationFailed(AssertionError):
+    """expect() saw no matching frame in time, or expect_none() saw one. Carries a readable diff."""
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    """Addresses of both ends of the test link, as the tester sees them.
+
+    The tester end carries no address in any host's IP stack: it speaks raw frames. The
+    DUT has static neighbor entries for ``tester_ipv4``/``tester_ipv6``/``tester_ipv6_ll`` so
+    it can answer without ARP/NDP round trips; ``other_ipv4``/``other_ipv6`` are further
+    on-link addresses the DUT has *not* resolved (for resolution tests). Documentation
+    prefixes only (RFC 5737, RFC 3849).
+    """
+
+    dut_mac: str
+    tester_mac: str
+    dut_ipv4: IPv4Interface
+    tester_ipv4: IPv4Address
+    other_ipv4: IPv4Address
+    dut_ipv6: IPv6Interface
+    dut_ipv6_ll: IPv6Address
+    tester_ipv6: IPv6Address
+    tester_ipv6_ll: IPv6Address
+    other_ipv6: IPv6Address
+    mtu: int = 1500
+    # Current values of the timers a test may depend on, in seconds.
+    timers: dict[str, float] = field(default_factory=dict)
+
+
+class DUT(Protocol):
+    """What a conformance test may do with the device under test."""
+
+    name: str  # backend name: "inprocess", "linux", "interface"
+    info: LinkInfo
+
+    # ---- frames pre-filled with the test link's addresses -------------------------------
+    def ether(self, **fields: Any) -> Packet:
+        """Ether(src=tester_mac, dst=dut_mac, **fields)."""
+        ...
+
+    def ipv4(self, **fields: Any) -> Packet:
+        """Ether()/IP(src=tester_ipv4, dst=dut_ipv4, **fields)."""
+        ...
+
+    def ipv6(self, **fields: Any) -> Packet:
+        """Ether()/IPv6(src=tester_ipv6, dst=dut_ipv6, **fields)."""
+        ...
+
+    # ---- frames ---------------------------------------------------------------------------
+    def send(self, *frames: Packet | bytes) -> None:
+        """Put frames on the wire towards the DUT, in order. Each goes into the test's pcap."""
+        ...
+
+    def expect(
+        self, *layers: type[Packet] | Packet, within: float = 2.0, **fields: Any
+    ) -> Packet:
+        """Return the first frame the DUT emits (from now on, or still queued) that matches.
+
+        ``layers`` are Scapy layer classes or template instances; a frame matches when it has
+        every layer and, for templates, every field set in the template equals the frame's
+        value (unset fields match anything). ``fields`` apply to the innermost given layer.
+        Frames that do not match are skipped (kept for the pcap). Raises ExpectationFailed
+        listing what was seen when nothing matches within ``within`` seconds.
+        """
+        ...
+
+    def expect_none(
+        self, *layers: type[Packet] | Packet, within: float = 2.0, **fields: Any
+    ) -> None:
+        """Assert the DUT emits no matching frame for ``within`` seconds."""
+        ...
+
+    def wait(self, seconds: float) -> None:
+        """Let DUT time pass (virtual on in-process backends)."""
+        ...
+
+    # ---- control surface (raise Unsupported where the backend cannot) ---------------------
+    def add_address(self, cidr: str) -> None: ...
+    def remove_address(self, cidr: str) -> None: ...
+    def udp_bind(self, port: int, family: Family = 4) -> None:
+        """Open a UDP socket on the DUT on the wildcard address of ``family``."""
+        ...
+
+    def udp_recv(self, port: int, within: float = 2.0) -> tuple[bytes, str, int] | None:
+        """Next datagram received by the socket bound to ``port``: (data, source, sport)."""
+        ...
+
+    def udp_send(self, port: int, data: bytes, dst: str, dport: int) -> None:
+        """Send from the socket bound to ``port``."""
+        ...
+
+    def udp_close(self, port: int) -> None: ...
+    def join_group(self, group: str) -> None: ...
+    def leave_group(self, group: str) -> None: ...
+    def set_forwarding(self, family: Family, enabled: bool) -> None: ...
+    def set_timer(self, name: TimerName, seconds: float) -> None: ...
+
+    def close(self) -> None:
+        """Release everything the backend created (namespaces, sockets, agents)."""
+        ...
