@@ -1,0 +1,132 @@
+"""Run the stack as a real host on a TAP interface: ``python -m stack_under_test --tap NAME ...``.
+
+A poll loop selects on the TAP's descriptor with the next timer deadline as its timeout and runs
+until SIGINT/SIGTERM. Bad arguments give one error line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import os
+import random
+import select
+import signal
+import sys
+
+from stack_under_test.clock import MonotonicClock
+from stack_under_test.host import Stack
+from stack_under_test.link.tap import TapEndpoint, TapError
+from stack_under_test.stack.stack import StackError, StackOptions
+from stack_under_test.wire.ethernet import parse_mac
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m stack_under_test", description=__doc__.splitlines()[0])
+    p.add_argument("--tap", required=True, help="TAP interface name (created if it does not exist)")
+    p.add_argument("--mac", required=True, help="our MAC address, e.g. 02:00:00:00:00:01")
+    p.add_argument("--ipv4", action="append", default=[], help="IPv4 interface address, e.g. 198.51.100.1/24")
+    p.add_argument("--ipv6", action="append", default=[], help="IPv6 interface address, e.g. 2001:db8:1::1/64")
+    p.add_argument("--mtu", type=int, default=1500, help="link MTU (default 1500)")
+    p.add_argument("--forwarding", action="store_true", help="forward between interfaces (router)")
+    p.add_argument("--ipv4-reassembly-timeout", type=float, metavar="S", help="seconds")
+    p.add_argument("--ipv6-reassembly-timeout", type=float, metavar="S", help="seconds")
+    p.add_argument("--dad-transmits", type=int, metavar="N", help="DupAddrDetectTransmits (RFC 4862)")
+    p.add_argument("--udp-echo", type=int, metavar="PORT", help="echo UDP datagrams received on PORT")
+    return p
+
+
+def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> bytes:
+    mac = parse_mac(args.mac)
+    if mac is None or mac[0] & 1:
+        p.error(f"--mac {args.mac!r} is not a unicast MAC address like 02:00:00:00:00:01")
+    if not 68 <= args.mtu <= 65535:
+        p.error(f"--mtu must be 68-65535, got {args.mtu}")
+    for opt, values, version in (("--ipv4", args.ipv4, 4), ("--ipv6", args.ipv6, 6)):
+        for value in values:
+            try:
+                iface = ipaddress.ip_interface(value)
+            except ValueError:
+                p.error(f"{opt} {value!r} is not an interface address like 198.51.100.1/24")
+            if iface.version != version:
+                p.error(f"{opt} {value!r} is not an IPv{version} address")
+    for name in ("ipv4_reassembly_timeout", "ipv6_reassembly_timeout"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            p.error(f"--{name.replace('_', '-')} must be positive seconds, got {value}")
+    if args.dad_transmits is not None and args.dad_transmits < 0:
+        p.error("--dad-transmits must be 0 or more")
+    if args.udp_echo is not None and not 0 < args.udp_echo <= 65535:
+        p.error(f"--udp-echo must be a port 1-65535, got {args.udp_echo}")
+    return mac  # type: ignore[return-value]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = _parser()
+    args = p.parse_args(argv)
+    mac = _check(p, args)
+    options = StackOptions(clock=MonotonicClock(), rng=random.Random(int.from_bytes(os.urandom(8), "big")))
+    if args.ipv4_reassembly_timeout is not None:
+        options.ipv4_reassembly_timeout_ms = int(args.ipv4_reassembly_timeout * 1000)
+    if args.ipv6_reassembly_timeout is not None:
+        options.ipv6_reassembly_timeout_ms = int(args.ipv6_reassembly_timeout * 1000)
+    if args.dad_transmits is not None:
+        options.dad_transmits = args.dad_transmits
+    try:
+        link = TapEndpoint(args.tap, mac, args.mtu)
+    except TapError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stack = Stack(options)
+    clock: MonotonicClock = options.clock  # type: ignore[assignment]
+    try:
+        stack.create_nic(args.tap, link)
+        stack.enable_nic(args.tap)
+        for cidr in [*args.ipv4, *args.ipv6]:
+            stack.add_address(args.tap, cidr)
+        if args.forwarding:
+            stack.set_forwarding(4, True)
+            stack.set_forwarding(6, True)
+        echo = None if args.udp_echo is None else [
+            stack.udp_bind(wild, args.udp_echo) for wild in ("0.0.0.0", "::") if _has_family(stack, wild)
+        ]
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    print(f"stack_under_test on {args.tap}: {', '.join(stack.addresses(args.tap))}", flush=True)
+    while not stopping:
+        timeout = clock.seconds_until_next()
+        try:
+            ready, _, _ = select.select([link], [], [], 1.0 if timeout is None else min(timeout, 1.0))
+        except InterruptedError:
+            continue
+        if ready:
+            link.poll()
+        clock.run_due()
+        for sock in echo or ():
+            while (datagram := sock.recv()) is not None:
+                data, src, sport = datagram
+                # No route back or too long: dropped, as a real echo server's reply would be.
+                with contextlib.suppress(StackError):
+                    sock.sendto(data, src, sport)
+    link.close()
+    return 0
+
+
+def _has_family(stack: Stack, wildcard: str) -> bool:
+    family = 4 if "." in wildcard else 6
+    return any(p.family == family for p in stack.network_protocols)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

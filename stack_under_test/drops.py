@@ -1,0 +1,117 @@
+"""Why an inbound frame was discarded.
+
+Every handler returns ``Drop | None``; the NIC counts exactly one outcome per frame. Each value
+is a sentence ending with the RFC (or standard) that decides the discard, which also keeps the
+values unique. Members that describe outbound failures are counted in ``stats.tx_drops``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Drop(enum.Enum):
+    # Members are singletons: identity hashing is correct and much cheaper than Enum's
+    # name-based __hash__, which every counted drop would otherwise pay.
+    __hash__ = object.__hash__
+
+    # --- Link ---
+    LINK_NOT_ATTACHED = "The link endpoint has no NIC attached (stack design)."
+    NIC_DISABLED = "The NIC is not enabled (RFC 1122 2.3)."
+    ETHERNET_TRUNCATED = "The frame is shorter than an Ethernet header (RFC 894)."
+    ETHERNET_NOT_FOR_US = "The destination MAC is neither ours, broadcast nor multicast (RFC 894)."
+    ETHERNET_UNKNOWN_ETHERTYPE = "No network protocol is registered for the EtherType (RFC 894)."
+
+    # --- ARP ---
+    ARP_TRUNCATED = "The ARP packet is shorter than its fixed fields and addresses (RFC 826)."
+    ARP_UNSUPPORTED_HARDWARE = "The ARP hardware type is not Ethernet or the length is not 6 (RFC 826)."
+    ARP_UNSUPPORTED_PROTOCOL = "The ARP protocol type is not IPv4 or the length is not 4 (RFC 826)."
+    ARP_UNKNOWN_OPCODE = "The ARP opcode is neither request nor reply (RFC 826)."
+    ARP_NOT_FOR_US = "The ARP target protocol address is not ours (RFC 826)."
+    ARP_BAD_SENDER = "The ARP sender hardware address is multicast or broadcast (RFC 1812 3.3.2)."
+
+    # --- IPv4 ---
+    IPV4_TRUNCATED = "The datagram is shorter than a minimum IPv4 header (RFC 1122 3.2.1.1)."
+    IPV4_BAD_VERSION = "The IP version is not 4 (RFC 1122 3.2.1.1)."
+    IPV4_BAD_IHL = "The IHL is below 5 or beyond the datagram (RFC 791 3.1)."
+    IPV4_BAD_TOTAL_LENGTH = "The total length is below the header length or beyond the frame (RFC 1122 3.2.1.1)."
+    IPV4_BAD_CHECKSUM = "The IPv4 header checksum is wrong (RFC 1122 3.2.1.2)."
+    IPV4_BAD_SOURCE = "The source address is a broadcast, multicast or loopback address (RFC 1122 3.2.1.3)."
+    IPV4_LINK_BROADCAST_UNICAST = "A link-layer broadcast carried a unicast IP destination (RFC 1122 3.3.6)."
+    IPV4_NOT_FOR_US = "The destination is not one of our addresses, broadcasts or groups (RFC 1122 3.2.1.3)."
+    IPV4_BAD_OPTIONS = "An IPv4 option is malformed; a Parameter Problem was sent (RFC 1122 3.2.1.8)."
+    IPV4_FRAGMENT_NOT_SUPPORTED = "A fragment arrived and reassembly is not implemented (RFC 1122 3.3.2)."
+    IPV4_FRAGMENT_BAD = "The fragment is malformed: offset and length run past 65535 octets (RFC 791 3.2)."
+    IPV4_REASSEMBLY_FAILED = "The fragment could not be reassembled: overlap or resources (RFC 815)."
+    IPV4_UNKNOWN_PROTOCOL = "No transport protocol is bound to the IP protocol number (RFC 1122 3.2.2.1)."
+    IPV4_FORWARDING_DISABLED = "The datagram is not for us and we do not forward (RFC 1122 3.3.1)."
+    IPV4_TTL_EXCEEDED = "The TTL ran out while forwarding (RFC 1812 5.3.1)."
+    IPV4_NO_ROUTE = "No route to forward the datagram (RFC 1812 5.2.7.1)."
+
+    # --- ICMPv4 ---
+    ICMPV4_TRUNCATED = "The ICMP message is shorter than its header (RFC 792)."
+    ICMPV4_BAD_CHECKSUM = "The ICMP checksum is wrong (RFC 792)."
+    ICMPV4_UNKNOWN_TYPE = "The ICMP type is unknown; it is silently discarded (RFC 1122 3.2.2)."
+    ICMPV4_BROADCAST_ECHO_IGNORED = "An echo request to a broadcast address is not answered (RFC 1122 3.2.2.6)."
+    ICMPV4_NOT_IMPLEMENTED = "The ICMP type is known but this host takes no action on it (RFC 1122 3.2.2)."
+
+    # --- UDP ---
+    UDP_TRUNCATED = "The UDP datagram is shorter than its header (RFC 768)."
+    UDP_BAD_LENGTH = "The UDP length field disagrees with the IP payload length (RFC 768)."
+    UDP_BAD_CHECKSUM = "The UDP checksum is wrong (RFC 1122 4.1.3.4)."
+    UDP_MISSING_CHECKSUM_V6 = "A UDP datagram over IPv6 carries a zero checksum (RFC 8200 8.1)."
+    UDP_NO_LISTENER = "No socket is bound to the destination port (RFC 1122 4.1.3.1)."
+    UDP_RECEIVE_QUEUE_FULL = "The socket's receive queue is full (RFC 1122 4.1.3.5)."
+
+    # --- Outbound (counted in stats.tx_drops, never as a frame verdict) ---
+    NEIGHBOR_QUEUE_FULL = "A packet waiting for address resolution was displaced (RFC 1122 2.3.2.2)."
+    NEIGHBOR_RESOLUTION_FAILED = "Address resolution gave up after its retransmissions (RFC 4861 7.3.3)."
+    NO_ROUTE = "No route to the destination of an outbound packet (RFC 1122 3.3.1)."
+    PACKET_TOO_BIG = "The packet exceeds the link MTU and cannot be fragmented (RFC 1122 3.3.3)."
+    OUTBOUND_QUEUE_FULL = "The link's outbound queue is full (stack design)."
+
+    # --- IPv6 (owned by the IPv6 work) ---
+    IPV6_TRUNCATED = "The packet is shorter than the 40-octet IPv6 header (RFC 8200 3)."
+    IPV6_BAD_VERSION = "The IP version is not 6 (RFC 8200 3)."
+    IPV6_PAYLOAD_LENGTH_EXCEEDS_FRAME = "The Payload Length runs past the end of the frame (RFC 8200 3)."
+    IPV6_MULTICAST_SOURCE = "The source address is multicast (RFC 4291 2.7)."
+    IPV6_LOOPBACK_ADDRESS = "The source or destination is ::1 on a real link (RFC 4291 2.5.3)."
+    IPV6_NOT_FOR_US = "The destination is not one of our addresses or joined groups (RFC 8200 3)."
+    IPV6_EXT_HEADER_TRUNCATED = "An extension header runs past the Payload Length (RFC 8200 4)."
+    IPV6_TOO_MANY_EXT_HEADERS = "The extension header chain is longer than we walk (RFC 8200 4.1)."
+    IPV6_OPTION_TRUNCATED = "A Hop-by-Hop or Destination option runs past its header (RFC 8200 4.2)."
+    IPV6_UNRECOGNIZED_OPTION_DISCARD = "An unrecognized option's type asks for a silent discard (RFC 8200 4.2)."
+    IPV6_UNRECOGNIZED_OPTION = "An unrecognized option; a Parameter Problem code 2 was sent (RFC 8200 4.2)."
+    IPV6_HOP_BY_HOP_NOT_FIRST = "A Hop-by-Hop header not right after the IPv6 header; Parameter Problem sent (RFC 8200 4.1)."
+    IPV6_ROUTING_TYPE_UNRECOGNIZED = "Segments Left is non-zero for a Routing Type we do not implement; Parameter Problem sent (RFC 8200 4.4)."
+    IPV6_UNKNOWN_NEXT_HEADER = "No protocol handles the Next Header value; Parameter Problem code 1 sent (RFC 8200 4)."
+    IPV6_FRAGMENT_NOT_SUPPORTED = "A fragment arrived and IPv6 reassembly is not implemented yet (RFC 8200 4.5)."
+    IPV6_FORWARDING_NOT_SUPPORTED = "The packet is not for us and IPv6 forwarding is not implemented yet (RFC 8200 3)."
+
+    # --- ICMPv6 (owned by the IPv6 work) ---
+    ICMPV6_TRUNCATED = "The ICMPv6 message is shorter than its type's fixed fields (RFC 4443 2.1)."
+    ICMPV6_BAD_CHECKSUM = "The ICMPv6 checksum is wrong (RFC 4443 2.3)."
+    ICMPV6_UNKNOWN_INFORMATIONAL = "An unknown informational ICMPv6 type is silently discarded (RFC 4443 2.4(b))."
+    ICMPV6_UNSPECIFIED_SOURCE = "An echo request from :: cannot be answered (RFC 4443 4.2)."
+    ICMPV6_ECHO_REPLY_UNSOLICITED = "An echo reply arrived and no ping socket waits for it (RFC 4443 4.2)."
+    ICMPV6_ERROR_NO_HANDLER = "An ICMPv6 error quotes no packet of ours that an upper layer can take (RFC 4443 2.4(d))."
+    ICMPV6_NOT_IMPLEMENTED = "The ICMPv6 message (MLD, router discovery, redirect) is not implemented yet (RFC 4443 2.4)."
+
+    # --- NDP (owned by the IPv6 work) ---
+    NDP_HOP_LIMIT_NOT_255 = "A Neighbor Discovery message's Hop Limit is not 255 (RFC 4861 7.1.1)."
+    NDP_BAD_CODE = "A Neighbor Discovery message's ICMP Code is not 0 (RFC 4861 7.1.1)."
+    NDP_TRUNCATED = "The Neighbor Discovery message is shorter than its fixed fields (RFC 4861 7.1.1)."
+    NDP_MULTICAST_TARGET = "The Neighbor Discovery Target Address is multicast (RFC 4861 7.1.1)."
+    NDP_ZERO_LENGTH_OPTION = "A Neighbor Discovery option has length zero (RFC 4861 7.1.1)."
+    NDP_OPTION_TRUNCATED = "A Neighbor Discovery option runs past the message (RFC 4861 4.6)."
+    NDP_BAD_LINK_LAYER_OPTION = "A link-layer address option does not hold one Ethernet address (RFC 4861 4.6.1)."
+    NDP_DAD_NOT_TO_SOLICITED_NODE = "A Neighbor Solicitation from :: is not sent to a solicited-node group (RFC 4861 7.1.1)."
+    NDP_DAD_WITH_SOURCE_LINK_ADDRESS = "A Neighbor Solicitation from :: carries a source link-layer option (RFC 4861 7.1.1)."
+    NDP_TARGET_NOT_OURS = "The Neighbor Solicitation's target is not one of our addresses (RFC 4861 7.2.3)."
+    NDP_SOLICITED_ADVERT_TO_MULTICAST = "A solicited Neighbor Advertisement was sent to a multicast group (RFC 4861 7.1.2)."
+    NDP_ADVERT_NO_ENTRY = "A Neighbor Advertisement for a neighbor we have no entry for (RFC 4861 7.2.5)."
+    NDP_ROUTER_SOLICIT_ON_HOST = "A host silently discards Router Solicitations (RFC 4861 6.2.6)."
+    NDP_TARGET_TENTATIVE = "The Neighbor Solicitation's target is still tentative here (RFC 4862 5.4.3)."
+    NDP_ADVERT_FOR_OUR_ADDRESS = "A Neighbor Advertisement claims one of our own addresses (RFC 4862 5.4.4)."
+    NDP_ADVERT_WITHOUT_TARGET_LINK_ADDRESS = "An advertisement for an INCOMPLETE entry has no target link-layer option (RFC 4861 7.2.5)."
+    IPV6_NO_ROUTE = "No route to send the IPv6 packet out of (RFC 4861 5.2)."

@@ -1,0 +1,1 @@
+"""Link endpoints: where frames enter and leave the stack."""

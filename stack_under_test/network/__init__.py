@@ -1,0 +1,1 @@
+"""Network protocols: ARP, IPv4 (+ICMP), IPv6 (+ICMPv6, NDP)."""

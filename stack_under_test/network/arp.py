@@ -1,0 +1,106 @@
+"""ARP (RFC 826): answer requests for our addresses, learn senders, resolve IPv4 next hops."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stack_under_test.buffer import PacketBuffer
+from stack_under_test.drops import Drop
+from stack_under_test.stack.addresses import AddressEntry
+from stack_under_test.stack.neighbor import NeighborTable
+from stack_under_test.wire.arp import OP_REPLY, OP_REQUEST, ARPPacket
+from stack_under_test.wire.ethernet import BROADCAST_MAC, is_group_mac
+from stack_under_test.wire.numbers import ETH_P_ARP
+
+if TYPE_CHECKING:
+    from stack_under_test.stack.nic import NIC
+    from stack_under_test.stack.stack import Stack
+
+_ZERO_IP = b"\x00\x00\x00\x00"
+_ZERO_MAC = b"\x00" * 6
+
+
+class ARPProtocol:
+    ethertype = ETH_P_ARP
+    family = None
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+
+    def new_endpoint(self, nic: NIC) -> ARPEndpoint:
+        return ARPEndpoint(self, nic)
+
+    def on_forwarding_changed(self, enabled: bool) -> None:
+        pass
+
+
+class ARPEndpoint:
+    def __init__(self, protocol: ARPProtocol, nic: NIC) -> None:
+        self.protocol = protocol
+        self.nic = nic
+        # The IPv4 neighbor table lives here: ARP is how IPv4 resolves.
+        self.neighbors = nic.neighbors[4] = NeighborTable(
+            protocol.stack.clock, nic.write_packet, self._send_request, nic.stats.count_tx_drop
+        )
+
+    def enable(self) -> None:
+        pass
+
+    def disable(self) -> None:
+        pass
+
+    def on_address_added(self, entry: AddressEntry) -> None:
+        pass
+
+    def on_address_removed(self, entry: AddressEntry) -> None:
+        pass
+
+    def on_group_joined(self, group: bytes) -> None:
+        pass
+
+    def on_group_left(self, group: bytes) -> None:
+        pass
+
+    def handle_packet(self, pkt: PacketBuffer) -> Drop | None:
+        arp = ARPPacket.parse(memoryview(pkt.data)[pkt.network_offset :])
+        if isinstance(arp, Drop):
+            return arp
+        if is_group_mac(arp.sender_mac):
+            return Drop.ARP_BAD_SENDER
+        nic = self.nic
+        ours = nic.addresses.get(arp.sender_ip)
+        # RFC 826: "If the pair <protocol type, sender protocol address> is already in my
+        # translation table, update the sender hardware address field of the entry with the new
+        # information in the packet and set Merge_flag to true." An unspecified sender (an RFC 5227
+        # probe) and our own address (a conflict, not a neighbor) are never learned.
+        learnable = arp.sender_ip != _ZERO_IP and ours is None
+        merged = learnable and self.neighbors.learn(
+            arp.sender_ip, arp.sender_mac, solicited=arp.opcode == OP_REPLY, create=False
+        )
+        # RFC 826: "?Am I the target protocol address?" ... no: stop here.
+        if not nic.is_local(arp.target_ip):
+            return Drop.ARP_NOT_FOR_US
+        # "If Merge_flag is false, add the triplet <protocol type, sender protocol address, sender
+        # hardware address> to the translation table."
+        if learnable and not merged:
+            self.neighbors.learn(arp.sender_ip, arp.sender_mac, solicited=arp.opcode == OP_REPLY)
+        if arp.opcode == OP_REQUEST:
+            # "Swap hardware and protocol fields, putting the local hardware and protocol addresses
+            # in the sender fields. Set the ar$op field to ares_op$REPLY. Send the packet to the
+            # (new) target hardware address on the same hardware on which the request was received."
+            reply = ARPPacket(OP_REPLY, nic.mac, arp.target_ip, arp.sender_mac, arp.sender_ip)
+            nic.write_packet(arp.sender_mac, ETH_P_ARP, reply.encode())
+            nic.stats.count_event("arp_reply_sent")
+        return None
+
+    def _send_request(self, target: bytes, unicast_mac: bytes | None, first: bytes | None) -> None:
+        """Solicit ``target``'s MAC. The sender address is the pending packet's source when that is
+        ours (as Linux's arp_announce=0 does), else one of our addresses on the target's subnet."""
+        nic = self.nic
+        src = first[12:16] if first is not None and len(first) >= 20 else None
+        if src is None or not nic.is_local(src):
+            src = nic.addresses.select_source(4, target) or _ZERO_IP
+        request = ARPPacket(OP_REQUEST, nic.mac, src, _ZERO_MAC, target)
+        nic.write_packet(unicast_mac or BROADCAST_MAC, ETH_P_ARP, request.encode())
+        nic.stats.count_event("arp_request_sent")
+

@@ -1,0 +1,101 @@
+"""ICMP for IPv4 (RFC 792, RFC 1122 3.2.2): echo replies, receiving errors, sending errors."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stack_under_test import params
+from stack_under_test.buffer import PacketBuffer
+from stack_under_test.drops import Drop
+from stack_under_test.network.ipv4 import UNICAST
+from stack_under_test.wire.icmpv4 import (
+    HEADER_LEN,
+    TYPE_ECHO_REPLY,
+    TYPE_ECHO_REQUEST,
+    ICMPv4Error,
+    echo_reply_from_request,
+    valid_checksum,
+)
+from stack_under_test.wire.ipv4 import HEADER, LIMITED_BROADCAST, MIN_HEADER_LEN, OFFSET_MASK, HeaderTuple
+from stack_under_test.wire.numbers import ICMPV4_ERROR_TYPES, PROTO_ICMP, ICMPv4Type
+
+if TYPE_CHECKING:
+    from stack_under_test.network.ipv4.endpoint import IPv4Endpoint
+
+_KNOWN_TYPES = frozenset(int(t) for t in ICMPv4Type)
+_ERROR_TYPES = frozenset(int(t) for t in ICMPV4_ERROR_TYPES)
+# Room for the quoted datagram: RFC 1812 4.3.2.3 keeps an error within 576 octets.
+_MAX_QUOTE = params.ICMPV4_ERROR_MAX_LEN - MIN_HEADER_LEN - HEADER_LEN
+
+
+def handle_packet(ep: IPv4Endpoint, pkt: PacketBuffer, h: HeaderTuple, cast: int) -> Drop | None:
+    message = pkt.data[pkt.transport_offset : pkt.end]
+    if len(message) < HEADER_LEN:
+        return Drop.ICMPV4_TRUNCATED
+    if not valid_checksum(message):
+        return Drop.ICMPV4_BAD_CHECKSUM
+    kind = message[0]
+    if kind == TYPE_ECHO_REQUEST:
+        # RFC 1122 3.2.2.6: "An ICMP Echo Request destined to an IP broadcast or IP multicast
+        # address MAY be silently discarded." Linux does so by default (icmp_echo_ignore_broadcasts).
+        if cast != UNICAST:
+            return Drop.ICMPV4_BROADCAST_ECHO_IGNORED
+        # RFC 1122 3.2.2.6: "The IP source address in an ICMP Echo Reply MUST be the same as the
+        # specific-destination address ... of the corresponding ICMP Echo Request message."
+        ep.send_reply(h[8], h[9], PROTO_ICMP, echo_reply_from_request(message))
+        return None
+    if kind == TYPE_ECHO_REPLY:
+        return None  # no ping sockets yet: consumed
+    if kind in _ERROR_TYPES:
+        return _handle_error(ep, message)
+    if kind in _KNOWN_TYPES:
+        return Drop.ICMPV4_NOT_IMPLEMENTED
+    # RFC 1122 3.2.2: "If an ICMP message of unknown type is received, it MUST be silently discarded."
+    return Drop.ICMPV4_UNKNOWN_TYPE
+
+
+def _handle_error(ep: IPv4Endpoint, message: bytes) -> Drop | None:
+    """RFC 1122 3.2.2: errors are passed to the transport protocol named in the quoted header."""
+    quoted = memoryview(message)[HEADER_LEN:]
+    if len(quoted) < MIN_HEADER_LEN + 8:
+        return Drop.ICMPV4_TRUNCATED
+    transport = ep.stack.transport_protocols.get(quoted[9])
+    if transport is not None:
+        transport.handle_error(4, f"{message[0]}/{message[1]}", quoted)
+    return None
+
+
+def send_error(ep: IPv4Endpoint, pkt: PacketBuffer, kind: int, code: int, rest: int = 0) -> bool:
+    """Send an ICMP error about the received datagram ``pkt`` unless RFC 1122 3.2.2 forbids it.
+
+    RFC 1122 3.2.2: "An ICMP error message MUST NOT be sent as the result of receiving: an ICMP
+    error message, or a datagram destined to an IP broadcast or IP multicast address, or a
+    datagram sent as a link-layer broadcast, or a non-initial fragment, or a datagram whose source
+    address does not define a single host -- e.g., a zero address, a loopback address, a broadcast
+    address, a multicast address, or a Class E address." Returns whether an error was sent.
+    """
+    data, off, end = pkt.data, pkt.network_offset, pkt.end
+    ver_ihl, _, _, _, flags_frag, _, proto, _, src, dst = HEADER.unpack_from(data, off)
+    nic = ep.nic
+    if data[0] & 1:
+        return False
+    if dst[0] >= 224 or dst == LIMITED_BROADCAST or dst in nic.addresses.ipv4_broadcasts:
+        return False
+    if src[0] in (0, 127) or src[0] >= 224 or src in nic.addresses.ipv4_broadcasts:
+        return False
+    if flags_frag & OFFSET_MASK:
+        return False
+    if proto == PROTO_ICMP:
+        inner = off + ((ver_ihl & 0x0F) << 2)
+        if inner >= end or data[inner] in _ERROR_TYPES or data[inner] not in _KNOWN_TYPES:
+            return False
+    # RFC 1122 3.2.2: quote "the Internet header and at least the first 8 data octets"; we quote
+    # as much as keeps the whole error within 576 octets, as Linux does.
+    quoted = bytes(data[off : off + min(end - off, _MAX_QUOTE)])
+    route = ep.stack.find_route(src, src=dst if nic.is_local(dst) else None)
+    if route is None:
+        nic.stats.count_tx_drop(Drop.NO_ROUTE)
+        return False
+    ep.write_packet(route, PROTO_ICMP, ICMPv4Error(kind, code, quoted, rest).encode())
+    nic.stats.count_event(f"icmpv4_error_sent_{kind}_{code}")
+    return True

@@ -1,0 +1,1 @@
+"""The stack core: NICs, addresses, routes, neighbors, and the contracts between layers."""

@@ -1,0 +1,93 @@
+"""Addresses assigned to a NIC, their states (RFC 4862 5.5.4) and simple source selection."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from ipaddress import IPv4Interface, IPv6Interface
+
+
+class AddressState(enum.Enum):
+    # RFC 4862 2: "a tentative address is not considered assigned to an interface in the usual
+    # sense": it receives only DAD's NS/NA, and is never a source.
+    TENTATIVE = "tentative"
+    PREFERRED = "preferred"
+    DEPRECATED = "deprecated"  # usable, but not chosen as a source for new communication
+
+
+@dataclass(slots=True, eq=False)
+class AddressEntry:
+    interface: IPv4Interface | IPv6Interface
+    state: AddressState = AddressState.PREFERRED
+    # False for addresses the stack made itself (link-local, SLAAC); those go when the NIC goes.
+    static: bool = True
+    # Lifetimes (RFC 4862 5.5.3) as absolute clock deadlines; None = infinite.
+    valid_until_ms: int | None = None
+    preferred_until_ms: int | None = None
+
+    @property
+    def packed(self) -> bytes:
+        return self.interface.ip.packed
+
+    @property
+    def family(self) -> int:
+        return self.interface.version
+
+    @property
+    def usable(self) -> bool:
+        return self.state is not AddressState.TENTATIVE
+
+
+class AddressTable:
+    """One NIC's addresses keyed by packed address, plus IPv4 directed broadcasts."""
+
+    def __init__(self) -> None:
+        self.entries: dict[bytes, AddressEntry] = {}
+        self.ipv4_broadcasts: set[bytes] = set()
+
+    def add(self, entry: AddressEntry) -> None:
+        self.entries[entry.packed] = entry
+        self._refresh_broadcasts()
+
+    def remove(self, packed: bytes) -> AddressEntry | None:
+        entry = self.entries.pop(packed, None)
+        self._refresh_broadcasts()
+        return entry
+
+    def get(self, packed: bytes) -> AddressEntry | None:
+        return self.entries.get(packed)
+
+    def is_local(self, packed: bytes) -> bool:
+        """An assigned address that may receive traffic (not tentative)."""
+        entry = self.entries.get(packed)
+        return entry is not None and entry.state is not AddressState.TENTATIVE
+
+    def of_family(self, family: int) -> list[AddressEntry]:
+        return [e for e in self.entries.values() if e.family == family]
+
+    def select_source(self, family: int, dst: bytes) -> bytes | None:
+        """A usable address on ``dst``'s subnet if any, else the first usable preferred one.
+
+        IPv6 does its own RFC 6724 selection; this is the IPv4 rule (Linux picks the primary
+        address of the matching subnet).
+        """
+        fallback: bytes | None = None
+        dst_int = int.from_bytes(dst, "big")
+        for entry in self.entries.values():
+            if entry.family != family or entry.state is not AddressState.PREFERRED:
+                continue
+            net = entry.interface.network
+            if dst_int & int(net.netmask) == int(net.network_address):
+                return entry.packed
+            if fallback is None:
+                fallback = entry.packed
+        return fallback
+
+    def _refresh_broadcasts(self) -> None:
+        # RFC 1122 3.2.1.3 (c): {<Network-number>, -1}, the directed broadcast of each subnet;
+        # /31 and /32 have none (RFC 3021).
+        self.ipv4_broadcasts = {
+            e.interface.network.broadcast_address.packed
+            for e in self.entries.values()
+            if e.family == 4 and e.interface.network.prefixlen < 31
+        }

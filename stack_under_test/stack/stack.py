@@ -1,0 +1,264 @@
+"""Stack: the protocol registry, NICs, routes, the clock and the rng; the public control surface.
+
+Every method that takes user input raises ``StackError`` with a sentence a user can act on.
+Addresses cross this API as strings; inside the stack they are packed bytes (4 or 16 octets).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from stack_under_test import params
+from stack_under_test.clock import Clock, VirtualClock
+from stack_under_test.link.endpoint import LinkEndpoint
+from stack_under_test.stack.addresses import AddressEntry
+from stack_under_test.stack.interfaces import IPEndpoint, NetworkProtocol, TransportProtocol
+from stack_under_test.stack.nic import NIC
+from stack_under_test.stack.route import RouteEntry, RouteTable
+from stack_under_test.stats import StackStats
+
+NetworkFactory = Callable[["Stack"], NetworkProtocol]
+TransportFactory = Callable[["Stack"], TransportProtocol]
+
+# Timers a user may set (harness.dut.TimerName), in ms.
+TIMER_NAMES = ("ipv4_reassembly_timeout", "ipv6_reassembly_timeout")
+
+
+class StackError(Exception):
+    """A control-surface call the stack refuses; the message says why."""
+
+
+@dataclass
+class StackOptions:
+    clock: Clock = field(default_factory=VirtualClock)
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    ipv4: bool = True
+    ipv6: bool = True
+    ipv4_reassembly_timeout_ms: int = params.IPV4_REASSEMBLY_TIMEOUT_MS
+    ipv6_reassembly_timeout_ms: int = params.IPV6_REASSEMBLY_TIMEOUT_MS
+    dad_transmits: int = params.DUP_ADDR_DETECT_TRANSMITS
+    default_ttl: int = params.IPV4_DEFAULT_TTL
+    default_hop_limit: int = params.IPV6_DEFAULT_HOP_LIMIT
+    udp_receive_queue_len: int = params.UDP_RECEIVE_QUEUE_LEN
+    # None = the protocols the public ``stack_under_test.Stack`` registers by default.
+    network_protocols: Sequence[NetworkFactory] | None = None
+    transport_protocols: Sequence[TransportFactory] | None = None
+
+
+class Route:
+    """Where a packet to ``remote`` goes: out of ``nic`` via ``endpoint`` from ``local`` to ``next_hop``."""
+
+    __slots__ = ("endpoint", "local", "next_hop", "nic", "remote")
+
+    def __init__(self, nic: NIC, endpoint: IPEndpoint, local: bytes, remote: bytes, next_hop: bytes) -> None:
+        self.nic, self.endpoint, self.local, self.remote, self.next_hop = nic, endpoint, local, remote, next_hop
+
+
+def _family(packed: bytes) -> int:
+    return 4 if len(packed) == 4 else 6
+
+
+class Stack:
+    def __init__(self, options: StackOptions | None = None) -> None:
+        self.options = options = options or StackOptions()
+        self.clock: Clock = options.clock
+        self.rng = options.rng
+        self.stats = StackStats(lambda: (nic.stats for nic in self.nics.values()))
+        self.nics: dict[str, NIC] = {}
+        self.routes = RouteTable()
+        self.forwarding: dict[int, bool] = {4: False, 6: False}
+        self.timers_ms: dict[str, int] = {
+            "ipv4_reassembly_timeout": options.ipv4_reassembly_timeout_ms,
+            "ipv6_reassembly_timeout": options.ipv6_reassembly_timeout_ms,
+        }
+        net = options.network_protocols
+        tra = options.transport_protocols
+        self.network_protocols: list[NetworkProtocol] = [
+            f(self) for f in (self.default_network_protocols(options) if net is None else net)
+        ]
+        self.transport_protocols: dict[int, TransportProtocol] = {}
+        for factory in self.default_transport_protocols(options) if tra is None else tra:
+            proto = factory(self)
+            self.transport_protocols[proto.number] = proto
+
+    # Overridden by stack_under_test.Stack, which knows the protocol modules.
+    @classmethod
+    def default_network_protocols(cls, options: StackOptions) -> Sequence[NetworkFactory]:
+        return ()
+
+    @classmethod
+    def default_transport_protocols(cls, options: StackOptions) -> Sequence[TransportFactory]:
+        return ()
+
+    # ---- NICs --------------------------------------------------------------------------------
+    def create_nic(self, name: str, link: LinkEndpoint) -> NIC:
+        if name in self.nics:
+            raise StackError(f"NIC {name!r} already exists")
+        nic = self.nics[name] = NIC(self, name, link)
+        for proto in self.network_protocols:
+            endpoint = proto.new_endpoint(nic)
+            nic.endpoints[proto.ethertype] = endpoint
+            if proto.family is not None:
+                nic.ip[proto.family] = endpoint  # type: ignore[assignment]
+        link.attach(nic)
+        return nic
+
+    def nic(self, name: str) -> NIC:
+        nic = self.nics.get(name)
+        if nic is None:
+            raise StackError(f"no NIC named {name!r} (have: {', '.join(self.nics) or 'none'})")
+        return nic
+
+    def enable_nic(self, name: str) -> None:
+        nic = self.nic(name)
+        if nic.enabled:
+            return
+        nic.enabled = True
+        for endpoint in nic.endpoints.values():
+            endpoint.enable()
+
+    def disable_nic(self, name: str) -> None:
+        nic = self.nic(name)
+        if not nic.enabled:
+            return
+        for endpoint in nic.endpoints.values():
+            endpoint.disable()
+        nic.enabled = False
+
+    # ---- addresses -----------------------------------------------------------------------------
+    def _interface(self, cidr: str) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
+        try:
+            iface = ipaddress.ip_interface(cidr)
+        except ValueError as exc:
+            raise StackError(f"not an interface address: {cidr!r} ({exc})") from None
+        if iface.version not in self._families():
+            raise StackError(f"IPv{iface.version} is not enabled in this stack")
+        return iface
+
+    def _families(self) -> set[int]:
+        return {p.family for p in self.network_protocols if p.family is not None}
+
+    def add_address(self, nic_name: str, cidr: str, *, static: bool = True) -> AddressEntry:
+        """Assign ``cidr`` ("198.51.100.1/24") to the NIC and add its on-link route."""
+        nic = self.nic(nic_name)
+        iface = self._interface(cidr)
+        if iface.ip.is_multicast or iface.ip.is_unspecified:
+            raise StackError(f"{iface.ip} cannot be assigned to an interface")
+        if nic.addresses.get(iface.ip.packed) is not None:
+            raise StackError(f"{iface.ip} is already assigned to {nic_name}")
+        entry = AddressEntry(iface, static=static)
+        self.routes.add(RouteEntry(iface.network, nic_name))
+        nic.add_address(entry)
+        return entry
+
+    def remove_address(self, nic_name: str, cidr: str) -> None:
+        nic = self.nic(nic_name)
+        iface = self._interface(cidr)
+        entry = nic.addresses.get(iface.ip.packed)
+        if entry is None:
+            raise StackError(f"{iface.ip} is not assigned to {nic_name}")
+        nic.remove_address(iface.ip.packed)
+        # The on-link route goes with the last address of its subnet on this NIC.
+        if not any(e.interface.network == entry.interface.network for e in nic.addresses.entries.values()):
+            self.routes.remove(RouteEntry(entry.interface.network, nic_name))
+
+    def addresses(self, nic_name: str) -> list[str]:
+        """Every address of the NIC as an interface string, link-local and tentative ones included."""
+        return [str(e.interface) for e in self.nic(nic_name).addresses.entries.values()]
+
+    # ---- neighbors, routes, groups, forwarding, timers -------------------------------------------
+    def _ip(self, address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        try:
+            return ipaddress.ip_address(address)
+        except ValueError:
+            raise StackError(f"not an IP address: {address!r}") from None
+
+    def add_static_neighbor(self, nic_name: str, address: str, mac: bytes) -> None:
+        nic = self.nic(nic_name)
+        ip = self._ip(address)
+        if len(mac) != 6:
+            raise StackError(f"a MAC address is 6 octets, got {len(mac)}")
+        table = nic.neighbors.get(ip.version)
+        if table is None:
+            raise StackError(f"IPv{ip.version} neighbor resolution is not available on {nic_name}")
+        table.add_static(ip.packed, bytes(mac))
+
+    def add_route(self, cidr: str, nic_name: str, gateway: str | None = None) -> None:
+        self.nic(nic_name)
+        try:
+            network = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise StackError(f"not a network: {cidr!r}") from None
+        gw = None if gateway is None else self._ip(gateway)
+        if gw is not None and gw.version != network.version:
+            raise StackError(f"gateway {gateway} is not of the same family as {cidr}")
+        self.routes.add(RouteEntry(network, nic_name, None if gw is None else gw.packed))
+
+    def remove_route(self, cidr: str, nic_name: str, gateway: str | None = None) -> None:
+        network = ipaddress.ip_network(cidr, strict=False)
+        gw = None if gateway is None else self._ip(gateway).packed
+        if not self.routes.remove(RouteEntry(network, nic_name, gw)):
+            raise StackError(f"no route {cidr} via {nic_name}")
+
+    def set_forwarding(self, family: int, enabled: bool) -> None:
+        if family not in (4, 6):
+            raise StackError(f"family must be 4 or 6, got {family!r}")
+        self.forwarding[family] = bool(enabled)
+        for proto in self.network_protocols:
+            if proto.family == family:
+                proto.on_forwarding_changed(bool(enabled))
+
+    def _group(self, group: str) -> bytes:
+        ip = self._ip(group)
+        if not ip.is_multicast:
+            raise StackError(f"{group} is not a multicast address")
+        return ip.packed
+
+    def join_group(self, nic_name: str, group: str) -> None:
+        self.nic(nic_name).join_group(self._group(group))
+
+    def leave_group(self, nic_name: str, group: str) -> None:
+        if not self.nic(nic_name).leave_group(self._group(group)):
+            raise StackError(f"{nic_name} has not joined {group}")
+
+    def set_timer(self, name: str, ms: int) -> None:
+        if name not in self.timers_ms:
+            raise StackError(f"unknown timer {name!r} (known: {', '.join(self.timers_ms)})")
+        if int(ms) <= 0:
+            raise StackError(f"timer {name} must be positive, got {ms} ms")
+        self.timers_ms[name] = int(ms)
+
+    # ---- routing for the layers ------------------------------------------------------------------
+    def find_route(self, dst: bytes, nic: NIC | None = None, src: bytes | None = None) -> Route | None:
+        """A route to ``dst`` (packed), restricted to ``nic`` if given, from ``src`` if given and ours."""
+        entry = self.routes.lookup(dst, None if nic is None else nic.name)
+        if entry is None:
+            return None
+        out = self.nics.get(entry.nic)
+        if out is None or not out.enabled:
+            return None
+        endpoint = out.ip.get(_family(dst))
+        if endpoint is None:
+            return None
+        if src is not None:
+            # Weak ES model (RFC 1122 3.3.4.2, as Linux): any address of ours may be the source.
+            if not out.is_local(src) and not any(n.is_local(src) for n in self.nics.values()):
+                return None
+            local: bytes | None = src
+        else:
+            local = endpoint.select_source(dst)
+        if local is None:
+            return None
+        return Route(out, endpoint, local, dst, entry.gateway or dst)
+
+    # ---- UDP ------------------------------------------------------------------------------------
+    def udp_bind(self, address: str, port: int) -> Any:
+        """A UDP socket bound to ``address`` ("0.0.0.0", "::" or one of ours) and ``port`` (0 = any)."""
+        udp = self.transport_protocols.get(17)
+        if udp is None:
+            raise StackError("UDP is not enabled in this stack")
+        return udp.bind(address, port)

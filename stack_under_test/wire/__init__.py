@@ -1,0 +1,1 @@
+"""Wire formats: pure views and dataclasses over bytes. No state, clock, stats or logging."""

@@ -1,0 +1,78 @@
+"""Ethernet II framing (RFC 894) and the MAC mappings of IP multicast (RFC 1112 6.4, RFC 2464 7)."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Final, Self
+
+from stack_under_test.drops import Drop
+from stack_under_test.wire._fields import U16, Addr
+
+HEADER_LEN: Final = 14
+BROADCAST_MAC: Final = b"\xff" * 6
+_HEADER = struct.Struct("!6s6sH")
+
+
+def parse_mac(text: str) -> bytes | None:
+    """'02:00:00:00:00:01' (or with '-') to 6 octets; None when malformed."""
+    parts = text.replace("-", ":").split(":")
+    if len(parts) != 6:
+        return None
+    try:
+        raw = bytes(int(p, 16) for p in parts)
+    except ValueError:
+        return None
+    return raw if all(len(p) in (1, 2) for p in parts) else None
+
+
+def format_mac(mac: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in mac)
+
+
+def is_group_mac(mac: bytes) -> bool:
+    """Broadcast or multicast: the I/G bit, the low bit of the first octet, is set."""
+    return bool(mac[0] & 1)
+
+
+def ipv4_multicast_mac(group: bytes) -> bytes:
+    """RFC 1112 6.4: "placing the low-order 23-bits of the IP address into the low-order 23 bits
+    of the Ethernet multicast address 01-00-5E-00-00-00"."""
+    return b"\x01\x00\x5e" + bytes((group[1] & 0x7F, group[2], group[3]))
+
+
+def ipv6_multicast_mac(group: bytes) -> bytes:
+    """RFC 2464 7: 33-33 followed by the last four octets of the IPv6 multicast address."""
+    return b"\x33\x33" + group[12:16]
+
+
+class EthernetView:
+    __slots__ = ("buf",)
+
+    def __init__(self, buf: memoryview | bytes) -> None:
+        self.buf = buf
+
+    dst, src, ethertype = Addr(0, 6), Addr(6, 6), U16(12)
+
+    def check(self) -> Drop | None:
+        return Drop.ETHERNET_TRUNCATED if len(self.buf) < HEADER_LEN else None
+
+    def payload(self) -> memoryview:
+        return memoryview(self.buf)[HEADER_LEN:]
+
+
+@dataclass(frozen=True, slots=True)
+class EthernetHeader:
+    dst: bytes
+    src: bytes
+    ethertype: int
+
+    @classmethod
+    def parse(cls, buf: bytes | memoryview) -> Self | Drop:
+        if len(buf) < HEADER_LEN:
+            return Drop.ETHERNET_TRUNCATED
+        dst, src, ethertype = _HEADER.unpack_from(buf)
+        return cls(dst, src, ethertype)
+
+    def encode(self) -> bytes:
+        return _HEADER.pack(self.dst, self.src, self.ethertype)

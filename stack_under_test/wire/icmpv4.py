@@ -1,0 +1,103 @@
+"""ICMP for IPv4 (RFC 792): the common header, echo messages and error messages."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Final, Self
+
+from stack_under_test.drops import Drop
+from stack_under_test.wire._fields import U8, U16, U32
+from stack_under_test.wire.checksum import checksum
+
+HEADER_LEN: Final = 8
+TYPE_ECHO_REPLY: Final = 0
+TYPE_ECHO_REQUEST: Final = 8
+_HEADER = struct.Struct("!BBHHH")
+_ERROR = struct.Struct("!BBHI")
+_TYPE_CODE_CSUM = struct.Struct("!BBH")
+
+
+def valid_checksum(icmp: bytes | memoryview) -> bool:
+    """RFC 792: "The checksum is the 16-bit ones's complement of the one's complement sum of the
+    ICMP message starting with the ICMP Type"; the message with its checksum sums to 0xFFFF."""
+    n = int.from_bytes(icmp, "big")
+    if len(icmp) & 1:
+        n <<= 8
+    return n != 0 and n % 0xFFFF == 0
+
+
+def echo_reply_from_request(icmp: bytes) -> bytes:
+    """The Echo Reply to a validated Echo Request: RFC 792 "The data received in the echo message
+    must be returned in the echo reply"; identifier and sequence stay as they are. Only the type
+    changes (8 -> 0), so the checksum is updated incrementally (RFC 1624 eqn. 3): with m - m' =
+    0x0800, HC' = ~(~HC + ~m + m') = HC + 0x0800 in ones'-complement arithmetic (end-around carry),
+    which never yields 0x0000, the pitfall RFC 1624 3 warns of."""
+    csum = (icmp[2] << 8 | icmp[3]) + 0x0800
+    return _TYPE_CODE_CSUM.pack(TYPE_ECHO_REPLY, icmp[1], (csum & 0xFFFF) + (csum >> 16)) + icmp[4:]
+
+
+class ICMPv4View:
+    __slots__ = ("buf",)
+
+    def __init__(self, buf: memoryview | bytes) -> None:
+        self.buf = buf
+
+    type, code, checksum = U8(0), U8(1), U16(2)
+    ident, seq, rest = U16(4), U16(6), U32(4)
+
+    def check(self) -> Drop | None:
+        if len(self.buf) < HEADER_LEN:
+            return Drop.ICMPV4_TRUNCATED
+        if not valid_checksum(self.buf):
+            return Drop.ICMPV4_BAD_CHECKSUM
+        return None
+
+    def body(self) -> memoryview:
+        return memoryview(self.buf)[HEADER_LEN:]
+
+
+@dataclass(frozen=True, slots=True)
+class ICMPv4Echo:
+    type: int  # 8 request, 0 reply
+    ident: int
+    seq: int
+    data: bytes = b""
+    code: int = 0
+
+    @classmethod
+    def parse(cls, buf: memoryview | bytes) -> Self | Drop:
+        view = ICMPv4View(buf)
+        drop = view.check()
+        if drop is not None:
+            return drop
+        return cls(view.type, view.ident, view.seq, bytes(view.body()), view.code)
+
+    def encode(self) -> bytes:
+        raw = _HEADER.pack(self.type, self.code, 0, self.ident, self.seq) + self.data
+        csum = checksum(raw)
+        return raw[:2] + csum.to_bytes(2, "big") + raw[4:]
+
+
+@dataclass(frozen=True, slots=True)
+class ICMPv4Error:
+    """Destination Unreachable, Time Exceeded, Parameter Problem, ...: RFC 792 errors quote the
+    invoking datagram's "Internet Header + 64 bits of Original Data Datagram"."""
+
+    type: int
+    code: int
+    quoted: bytes  # the invoking datagram from its IP header on
+    rest: int = 0  # second word: Parameter Problem pointer << 24, next-hop MTU (RFC 1191), ...
+
+    @classmethod
+    def parse(cls, buf: memoryview | bytes) -> Self | Drop:
+        view = ICMPv4View(buf)
+        drop = view.check()
+        if drop is not None:
+            return drop
+        return cls(view.type, view.code, bytes(view.body()), view.rest)
+
+    def encode(self) -> bytes:
+        raw = _ERROR.pack(self.type, self.code, 0, self.rest) + self.quoted
+        csum = checksum(raw)
+        return raw[:2] + csum.to_bytes(2, "big") + raw[4:]

@@ -1,0 +1,125 @@
+"""Protocol numbers as IntEnums. Hot paths compare against the plain-int aliases at the bottom."""
+
+from __future__ import annotations
+
+import enum
+
+
+class EtherType(enum.IntEnum):  # IEEE 802 numbers (RFC 894, RFC 826, RFC 2464)
+    IPV4 = 0x0800
+    ARP = 0x0806
+    VLAN = 0x8100
+    IPV6 = 0x86DD
+
+
+class IPProto(enum.IntEnum):  # IANA protocol numbers (RFC 790 and successors)
+    HOPOPTS = 0
+    ICMP = 1
+    IGMP = 2
+    TCP = 6
+    UDP = 17
+    IPV6 = 41
+    ROUTING = 43
+    FRAGMENT = 44
+    ESP = 50
+    AH = 51
+    ICMPV6 = 58
+    NONE = 59
+    DSTOPTS = 60
+
+
+class ICMPv4Type(enum.IntEnum):  # RFC 792
+    ECHO_REPLY = 0
+    DEST_UNREACHABLE = 3
+    SOURCE_QUENCH = 4
+    REDIRECT = 5
+    ECHO_REQUEST = 8
+    ROUTER_ADVERTISEMENT = 9
+    ROUTER_SOLICITATION = 10
+    TIME_EXCEEDED = 11
+    PARAMETER_PROBLEM = 12
+    TIMESTAMP = 13
+    TIMESTAMP_REPLY = 14
+    INFO_REQUEST = 15
+    INFO_REPLY = 16
+
+
+# RFC 1122 3.2.2: the error types, about which no ICMP error is ever sent.
+ICMPV4_ERROR_TYPES = frozenset(
+    {
+        ICMPv4Type.DEST_UNREACHABLE,
+        ICMPv4Type.SOURCE_QUENCH,
+        ICMPv4Type.REDIRECT,
+        ICMPv4Type.TIME_EXCEEDED,
+        ICMPv4Type.PARAMETER_PROBLEM,
+    }
+)
+
+
+class ICMPv4DestUnreachableCode(enum.IntEnum):  # RFC 792, RFC 1122 3.2.2.1
+    NET = 0
+    HOST = 1
+    PROTOCOL = 2
+    PORT = 3
+    FRAGMENTATION_NEEDED = 4
+    SOURCE_ROUTE_FAILED = 5
+
+
+class ICMPv4TimeExceededCode(enum.IntEnum):  # RFC 792
+    TTL = 0
+    REASSEMBLY = 1
+
+
+class ICMPv6Type(enum.IntEnum):  # RFC 4443, RFC 4861, RFC 2710, RFC 3810
+    DEST_UNREACHABLE = 1
+    PACKET_TOO_BIG = 2
+    TIME_EXCEEDED = 3
+    PARAMETER_PROBLEM = 4
+    ECHO_REQUEST = 128
+    ECHO_REPLY = 129
+    MLD_QUERY = 130
+    MLD_REPORT = 131
+    MLD_DONE = 132
+    ROUTER_SOLICIT = 133
+    ROUTER_ADVERT = 134
+    NEIGHBOR_SOLICIT = 135
+    NEIGHBOR_ADVERT = 136
+    REDIRECT = 137
+    MLDV2_REPORT = 143
+
+
+class ICMPv6DestUnreachableCode(enum.IntEnum):  # RFC 4443 3.1
+    NO_ROUTE = 0
+    ADMIN_PROHIBITED = 1
+    BEYOND_SCOPE = 2
+    ADDRESS = 3
+    PORT = 4
+
+
+class ICMPv6TimeExceededCode(enum.IntEnum):  # RFC 4443 3.3
+    HOP_LIMIT = 0
+    REASSEMBLY = 1
+
+
+class ICMPv6ParamProblemCode(enum.IntEnum):  # RFC 4443 3.4, RFC 7112
+    ERRONEOUS_HEADER = 0
+    UNRECOGNIZED_NEXT_HEADER = 1
+    UNRECOGNIZED_OPTION = 2
+    INCOMPLETE_HEADER_CHAIN = 3
+
+
+class NDPOptionType(enum.IntEnum):  # RFC 4861 4.6
+    SOURCE_LINK_ADDRESS = 1
+    TARGET_LINK_ADDRESS = 2
+    PREFIX_INFORMATION = 3
+    REDIRECTED_HEADER = 4
+    MTU = 5
+
+
+# Plain ints for hot paths (an IntEnum attribute lookup costs more than a global int).
+ETH_P_IPV4 = 0x0800
+ETH_P_ARP = 0x0806
+ETH_P_IPV6 = 0x86DD
+PROTO_ICMP = 1
+PROTO_UDP = 17
+PROTO_ICMPV6 = 58
