@@ -1,0 +1,221 @@
+"""IPv6 on one NIC: receive (RFC 8200 §3-4), send, addresses and groups, source selection.
+
+ICMPv6 lives in icmp.py, Neighbor Discovery in ndp.py; this module is the packet path between
+the NIC and them (and UDP, through the stack's transport registry).
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv6Interface, IPv6Network
+from typing import TYPE_CHECKING
+
+from stack_under_test.buffer import PacketBuffer
+from stack_under_test.drops import Drop
+from stack_under_test.stack.addresses import AddressEntry, AddressState
+from stack_under_test.stack.interfaces import TransportPacket
+from stack_under_test.stack.neighbor import NeighborTable
+from stack_under_test.stack.route import RouteEntry
+from stack_under_test.wire import ipv6_ext
+from stack_under_test.wire.ethernet import ipv6_multicast_mac
+from stack_under_test.wire.ipv6 import (
+    ALL_NODES,
+    HEADER_LEN,
+    LOOPBACK,
+    NO_NEXT_HEADER,
+    IPv6View,
+    build_header,
+    eui64_link_local,
+    is_link_local,
+    is_multicast,
+    solicited_node,
+)
+from stack_under_test.wire.numbers import ETH_P_IPV6, PROTO_ICMPV6, ICMPv6Type
+
+from . import icmp, ndp
+
+if TYPE_CHECKING:
+    from stack_under_test.stack.nic import NIC
+    from stack_under_test.stack.stack import Route, Stack
+
+# RFC 4291 §2.7: Linux installs "multicast ff00::/8 dev <nic>" so multicast sends find the NIC.
+MULTICAST_NETWORK = IPv6Network("ff00::/8")
+
+
+class IPv6Protocol:
+    ethertype = ETH_P_IPV6
+    family: int | None = 6  # typed as the NetworkProtocol attribute it implements
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+
+    def new_endpoint(self, nic: NIC) -> IPv6Endpoint:
+        return IPv6Endpoint(self.stack, nic)
+
+    def on_forwarding_changed(self, enabled: bool) -> None:
+        # Only the NA Router flag reads it (RFC 4861 §7.2.4); forwarding itself comes later.
+        pass
+
+
+class IPv6Endpoint:
+    def __init__(self, stack: Stack, nic: NIC) -> None:
+        self.stack = stack
+        self.nic = nic
+        self.neighbors = NeighborTable(
+            stack.clock,
+            nic.write_packet,
+            lambda target, mac, first: ndp.send_neighbor_solicit(self, target, mac, first),
+            nic.stats.count_tx_drop,
+            on_failed=lambda target, pending: ndp.on_resolution_failed(self, target, pending),
+        )
+        nic.neighbors[6] = self.neighbors
+        self.link_local: bytes | None = None
+
+    # ---- NIC lifecycle ---------------------------------------------------------------------------
+    def enable(self) -> None:
+        nic = self.nic
+        # RFC 4291 §2.8: "all-nodes multicast addresses" are among those a node "is required to
+        # recognize as identifying itself".
+        nic.join_group(ALL_NODES)
+        self.stack.routes.add(RouteEntry(MULTICAST_NETWORK, nic.name))
+        # RFC 4862 §5.3: "A node forms a link-local address whenever an interface becomes enabled."
+        # DAD comes in a later issue: the address is preferred at once.
+        link_local = eui64_link_local(nic.mac)
+        if nic.addresses.get(link_local.packed) is None:
+            self.stack.add_address(nic.name, str(IPv6Interface(f"{link_local}/64")), static=False)
+        self.link_local = link_local.packed
+
+    def disable(self) -> None:
+        nic = self.nic
+        for entry in list(nic.addresses.of_family(6)):
+            if not entry.static:
+                self.stack.remove_address(nic.name, str(entry.interface))
+        self.link_local = None
+        nic.leave_group(ALL_NODES)
+        self.stack.routes.remove(RouteEntry(MULTICAST_NETWORK, nic.name))
+
+    def on_address_added(self, entry: AddressEntry) -> None:
+        # RFC 4291 §2.8: a node recognizes "the Solicited-Node multicast address for each of its
+        # unicast and anycast addresses".
+        self.nic.join_group(solicited_node(entry.packed))
+
+    def on_address_removed(self, entry: AddressEntry) -> None:
+        self.nic.leave_group(solicited_node(entry.packed))
+
+    def on_group_joined(self, group: bytes) -> None:
+        pass  # MLD reports come in a later issue
+
+    def on_group_left(self, group: bytes) -> None:
+        pass
+
+    # ---- receive ---------------------------------------------------------------------------------
+    def handle_packet(self, pkt: PacketBuffer) -> Drop | None:
+        view = IPv6View(pkt.network())
+        drop = view.check()
+        if drop is not None:
+            return drop
+        # RFC 8200 §3: octets past Payload Length are link padding, not part of the packet.
+        pkt.end = pkt.network_offset + HEADER_LEN + view.payload_length
+        src, dst = view.src, view.dst
+        # RFC 4291 §2.7: "Multicast addresses must not be used as source addresses in IPv6 packets".
+        if is_multicast(src):
+            return Drop.IPV6_MULTICAST_SOURCE
+        # RFC 4291 §2.5.3: "An IPv6 packet received on an interface with a destination address of
+        # loopback must be dropped." Linux drops a loopback source from the wire as well.
+        if src == LOOPBACK or dst == LOOPBACK:
+            return Drop.IPV6_LOOPBACK_ADDRESS
+        dst_multicast = is_multicast(dst)
+        if dst_multicast:
+            if not self.nic.in_group(dst):
+                return Drop.IPV6_NOT_FOR_US
+        elif not self.nic.is_local(dst):
+            return Drop.IPV6_FORWARDING_NOT_SUPPORTED if self.stack.forwarding[6] else Drop.IPV6_NOT_FOR_US
+        packet = pkt.network()
+        chain = ipv6_ext.walk(packet, dst_multicast)
+        if isinstance(chain, Drop):
+            return chain
+        if isinstance(chain, ipv6_ext.ParamProblem):
+            icmp.send_param_problem(self, pkt, chain)
+            return chain.reason
+        if chain.fragment is not None:
+            return Drop.IPV6_FRAGMENT_NOT_SUPPORTED
+        proto = chain.upper_proto
+        pkt.transport_offset = pkt.network_offset + chain.upper_offset
+        # RFC 8200 §4.7: "there is nothing following that header"; the packet is consumed.
+        if proto == NO_NEXT_HEADER:
+            return None
+        if proto == PROTO_ICMPV6:
+            return icmp.handle(self, pkt, view, src, dst)
+        transport = self.stack.transport_protocols.get(proto)
+        if transport is None:
+            # RFC 8200 §4: "If ... the Next Header value in the current header is unrecognized by the
+            # node, it should discard the packet and send an ICMP Parameter Problem message to the
+            # source of the packet, with an ICMP Code value of 1 ... and the ICMP Pointer field
+            # containing the offset of the unrecognized value within the original packet."
+            icmp.send_error(self, pkt, ICMPv6Type.PARAMETER_PROBLEM, 1, chain.upper_proto_pointer)
+            return Drop.IPV6_UNKNOWN_NEXT_HEADER
+        tpkt = TransportPacket(6, src, dst, pkt.transport(), pkt, self, multicast=dst_multicast)
+        return transport.handle_packet(tpkt)
+
+    # ---- addresses -----------------------------------------------------------------------------
+    def is_local(self, addr: bytes) -> bool:
+        return self.nic.is_local(addr)
+
+    def select_source(self, dst: bytes) -> bytes | None:
+        """Minimal RFC 6724 §5: a usable address of the same scope as ``dst`` (rule 2), preferred
+        before deprecated (rule 3), then the longest common prefix with ``dst`` (rule 8)."""
+        want_link_local = is_link_local(dst)
+        best: tuple[int, int, bytes] | None = None
+        dst_int = int.from_bytes(dst, "big")
+        for entry in self.nic.addresses.of_family(6):
+            if not entry.usable or is_link_local(entry.packed) != want_link_local:
+                continue
+            common = 128 - (dst_int ^ int.from_bytes(entry.packed, "big")).bit_length()
+            rank = (int(entry.state is AddressState.PREFERRED), common, entry.packed)
+            if best is None or rank[:2] > best[:2]:
+                best = rank
+        return None if best is None else best[2]
+
+    # ---- send ----------------------------------------------------------------------------------
+    def write_packet(self, route: Route, proto: int, payload: bytes) -> Drop | None:
+        """IPEndpoint: UDP (and others) send through here with a route from stack.find_route."""
+        return self.send(route.local, route.remote, proto, payload, next_hop=route.next_hop)
+
+    def send(
+        self,
+        src: bytes,
+        dst: bytes,
+        proto: int,
+        payload: bytes,
+        *,
+        hop_limit: int | None = None,
+        traffic_class: int = 0,
+        next_hop: bytes | None = None,
+    ) -> Drop | None:
+        """Put a fixed header on ``payload`` and transmit it out of this NIC.
+
+        Multicast destinations map straight to a MAC (RFC 2464 §7); unicast ones go to the next
+        hop (the route's gateway, else ``dst`` itself) through neighbor resolution.
+        """
+        if hop_limit is None:
+            hop_limit = self.stack.options.default_hop_limit
+        packet = build_header(src, dst, proto, len(payload), hop_limit, traffic_class) + payload
+        nic = self.nic
+        if len(packet) > nic.mtu:
+            # IPv6 source fragmentation comes with the reassembly issue.
+            nic.stats.count_tx_drop(Drop.PACKET_TOO_BIG)
+            return Drop.PACKET_TOO_BIG
+        if is_multicast(dst):
+            nic.write_packet(ipv6_multicast_mac(dst), ETH_P_IPV6, packet)
+            return None
+        if next_hop is None:
+            route = self.stack.routes.lookup(dst, nic.name)
+            if route is None:
+                nic.stats.count_tx_drop(Drop.IPV6_NO_ROUTE)
+                return Drop.IPV6_NO_ROUTE
+            next_hop = route.gateway or dst
+        self.neighbors.send(next_hop, ETH_P_IPV6, packet)
+        return None
+
+    def send_port_unreachable(self, tpkt: TransportPacket) -> None:
+        """IPEndpoint: RFC 4443 §3.1 Destination Unreachable code 4 for a closed UDP port."""
+        icmp.send_error(self, tpkt.pkt, ICMPv6Type.DEST_UNREACHABLE, 4, 0)
