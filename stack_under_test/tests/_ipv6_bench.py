@@ -1,0 +1,100 @@
+"""A stack on a channel link with the test link's IPv6 addresses, and frame builders for it.
+
+Frames are built with the stack's own wire encoders (never the test tool); what the stack sends is
+parsed back with them too, so each test reads as "frame in, frames out".
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from ipaddress import IPv6Address
+
+from stack_under_test import ChannelEndpoint, Drop, Stack, StackOptions, VirtualClock
+from stack_under_test.wire import icmpv6
+from stack_under_test.wire.ipv6 import IPv6Header, build_packet
+
+DUT_MAC = bytes.fromhex("020000000001")
+TESTER_MAC = bytes.fromhex("020000000002")
+OTHER_MAC = bytes.fromhex("020000000003")
+
+DUT = IPv6Address("2001:db8:1::1").packed
+TESTER = IPv6Address("2001:db8:1::2").packed
+OTHER = IPv6Address("2001:db8:1::3").packed
+DUT_LL = IPv6Address("fe80::ff:fe00:1").packed  # EUI-64 of DUT_MAC
+TESTER_LL = IPv6Address("fe80::ff:fe00:2").packed
+ALL_NODES = IPv6Address("ff02::1").packed
+UNSPECIFIED = bytes(16)
+
+ETH_IPV6 = b"\x86\xdd"
+UDP = 17
+ICMPV6 = 58
+
+
+@dataclass
+class Sent:
+    """One frame the stack transmitted, parsed."""
+
+    eth_dst: bytes
+    eth_src: bytes
+    ip: IPv6Header
+    payload: bytes  # the IPv6 payload (Payload Length octets)
+    message: icmpv6.ICMPv6Message | Drop | None  # parsed ICMPv6 (checksum verified) when proto 58
+
+
+def parse_sent(frame: bytes) -> Sent:
+    assert frame[12:14] == ETH_IPV6, frame[:14].hex()
+    header = IPv6Header.parse(memoryview(frame[14:]))
+    assert isinstance(header, IPv6Header), header
+    payload = frame[54 : 54 + header.payload_length]
+    message = None
+    if header.next_header == ICMPV6:
+        message = icmpv6.parse(memoryview(payload), header.src.packed, header.dst.packed)
+    return Sent(frame[0:6], frame[6:12], header, payload, message)
+
+
+class Bench:
+    def __init__(self, *, static_tester: bool = True) -> None:
+        self.clock = VirtualClock()
+        self.stack = Stack(StackOptions(clock=self.clock, rng=random.Random(1)))
+        self.link = ChannelEndpoint(mac=DUT_MAC)
+        self.stack.create_nic("eth0", self.link)
+        self.stack.enable_nic("eth0")
+        self.stack.add_address("eth0", "2001:db8:1::1/64")
+        if static_tester:
+            self.stack.add_static_neighbor("eth0", "2001:db8:1::2", TESTER_MAC)
+            self.stack.add_static_neighbor("eth0", "fe80::ff:fe00:2", TESTER_MAC)
+        self.link.drain()  # whatever enabling the NIC sent
+
+    @property
+    def nic_stats(self):  # type: ignore[no-untyped-def]
+        return self.stack.nic("eth0").stats
+
+    def inject(self, packet: bytes, *, eth_dst: bytes = DUT_MAC, eth_src: bytes = TESTER_MAC) -> Drop | None:
+        return self.link.inject_inbound(eth_dst + eth_src + ETH_IPV6 + packet)
+
+    def sent(self) -> list[Sent]:
+        return [parse_sent(frame) for frame in self.link.drain()]
+
+    def only_sent(self) -> Sent:
+        frames = self.sent()
+        assert len(frames) == 1, frames
+        return frames[0]
+
+
+def icmp_packet(
+    src: bytes, dst: bytes, message: icmpv6.ICMPv6Message, *, hop_limit: int = 64, ext: bytes = b"", first: int = ICMPV6
+) -> bytes:
+    """An IPv6 packet carrying ``message``; ``ext`` (extension headers) starts with Next Header ``first``."""
+    return build_packet(src, dst, first if ext else ICMPV6, ext + icmpv6.encode(message, src, dst), hop_limit)
+
+
+def udp_packet(src: bytes, dst: bytes, sport: int, dport: int, data: bytes) -> bytes:
+    """An IPv6 packet carrying a UDP datagram with a correct checksum (RFC 8200 §8.1)."""
+    from stack_under_test.wire.checksum import checksum, pseudo_header_sum
+
+    length = 8 + len(data)
+    raw = bytearray(sport.to_bytes(2, "big") + dport.to_bytes(2, "big") + length.to_bytes(2, "big") + b"\0\0" + data)
+    csum = checksum(raw, pseudo_header_sum(src, dst, UDP, length)) or 0xFFFF
+    raw[6:8] = csum.to_bytes(2, "big")
+    return build_packet(src, dst, UDP, bytes(raw))
