@@ -1,0 +1,41 @@
+"""What conformance tests import: the DUT protocol, the @rfc citation, and frame helpers.
+
+    from harness import DUT, MUST, fragments6, rfc
+
+Backends live in ``harness.backends`` and are chosen by the pytest plugin (``--dut``); tests
+never import them.
+"""
+
+from harness.dut import DUT, ExpectationFailed, LinkInfo, Unsupported
+from harness.frames import (
+    fragments4,
+    fragments6,
+    icmp_quote,
+    l3_bytes,
+    multicast_mac,
+    quotes,
+    solicited_node,
+)
+from harness.rfc import MAY, MUST, MUST_NOT, SHOULD, SHOULD_NOT, Level, Requirement, rfc
+
+__all__ = [
+    "DUT",
+    "MAY",
+    "MUST",
+    "MUST_NOT",
+    "SHOULD",
+    "SHOULD_NOT",
+    "ExpectationFailed",
+    "Level",
+    "LinkInfo",
+    "Requirement",
+    "Unsupported",
+    "fragments4",
+    "fragments6",
+    "icmp_quote",
+    "l3_bytes",
+    "multicast_mac",
+    "quotes",
+    "rfc",
+    "solicited_node",
+]

@@ -1,0 +1,205 @@
+"""FrameDUT: the DUT frame verbs and pcap capture over three backend hooks.
+
+A backend provides ``_transmit(frame)``, ``_receive(deadline)`` and ``_now()``; this class
+does the rest: Scapy builders pre-filled with the test link's addresses, send, expect,
+expect_none, wait, and recording every frame into the test's Capture.
+
+Semantics of the frames the DUT emits (the *backlog*):
+- Every frame the backend returns is dissected once (``Ether(raw)``), recorded in the pcap,
+  and appended to the backlog. The backlog holds frames no ``expect`` has consumed yet, so
+  frames emitted before a call (a reply is already queued when ``send`` returns in-process)
+  are seen by the next ``expect``/``expect_none``.
+- ``expect`` returns the *oldest* backlog-or-new frame that matches and removes only that
+  frame from the backlog. Non-matching frames stay, so ``expect(ICMPv6EchoReply)`` followed
+  by ``expect(ICMPv6ND_NS)`` finds the NS even if it came first. Two ``expect`` calls for the
+  same template return two different frames, in the order the DUT emitted them.
+- ``expect_none`` fails if any backlog frame, or any frame arriving within ``within``
+  seconds, matches; it consumes nothing.
+- ``wait(s)`` lets time pass, moving frames emitted meanwhile into the backlog.
+- ``drain()`` discards the backlog and everything queued now, without letting time pass
+  (queued frames still go to the pcap). ``close()`` drains too.
+The backlog is bounded (oldest frames are dropped first), so a chatty DUT cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections import deque
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
+from typing import Any, Final, NoReturn
+
+from scapy.layers.inet import IP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet
+
+from harness.capture import Capture, Direction
+from harness.dut import ExpectationFailed, Family, LinkInfo, TimerName, Unsupported
+from harness.expect import Expectation, Seen, Spec, no_match_report, unwanted_report
+
+MAX_BACKLOG: Final = 10_000
+
+# The test link of BRIEF.md (documentation prefixes only: RFC 5737, RFC 3849). Link-locals are
+# the EUI-64 ones (RFC 4291 App. A) of the MACs, as both our stack and Linux derive them.
+# Backends copy it with their own ``timers`` (dataclasses.replace), never mutate it.
+TEST_LINK: Final = LinkInfo(
+    dut_mac="02:00:00:00:00:01",
+    tester_mac="02:00:00:00:00:02",
+    dut_ipv4=IPv4Interface("198.51.100.1/24"),
+    tester_ipv4=IPv4Address("198.51.100.2"),
+    other_ipv4=IPv4Address("198.51.100.3"),
+    dut_ipv6=IPv6Interface("2001:db8:1::1/64"),
+    dut_ipv6_ll=IPv6Address("fe80::ff:fe00:1"),
+    tester_ipv6=IPv6Address("2001:db8:1::2"),
+    tester_ipv6_ll=IPv6Address("fe80::ff:fe00:2"),
+    other_ipv6=IPv6Address("2001:db8:1::3"),
+    mtu=1500,
+)
+OTHER_MAC: Final = "02:00:00:00:00:03"
+
+
+class FrameDUT(abc.ABC):
+    """Base of frame-level backends; subclasses implement the three hooks and the control verbs."""
+
+    def __init__(self, name: str, info: LinkInfo, capture: Capture | None = None) -> None:
+        self.name = name
+        self.info = info
+        self.capture = capture
+        self.backlog: deque[Seen] = deque(maxlen=MAX_BACKLOG)
+
+    # ---- backend hooks ----------------------------------------------------------------------
+    @abc.abstractmethod
+    def _transmit(self, frame: bytes) -> None:
+        """Put one frame on the wire towards the DUT."""
+
+    @abc.abstractmethod
+    def _receive(self, deadline: float) -> bytes | None:
+        """Next frame the DUT emitted, waiting until backend time ``deadline``; None on timeout.
+        With ``deadline <= _now()`` it returns an already-queued frame or None, never waiting."""
+
+    @abc.abstractmethod
+    def _now(self) -> float:
+        """Backend time in seconds (virtual or monotonic)."""
+
+    def _diagnostics(self) -> list[str]:
+        """Extra lines for an ExpectationFailed message (e.g. why the stack dropped a frame)."""
+        return []
+
+    # ---- builders -----------------------------------------------------------------------------
+    def ether(self, **fields: Any) -> Packet:
+        return Ether(**{"src": self.info.tester_mac, "dst": self.info.dut_mac, **fields})
+
+    def ipv4(self, **fields: Any) -> Packet:
+        addrs = {"src": str(self.info.tester_ipv4), "dst": str(self.info.dut_ipv4.ip)}
+        return self.ether() / IP(**{**addrs, **fields})
+
+    def ipv6(self, **fields: Any) -> Packet:
+        addrs = {"src": str(self.info.tester_ipv6), "dst": str(self.info.dut_ipv6.ip)}
+        return self.ether() / IPv6(**{**addrs, **fields})
+
+    # ---- frames -------------------------------------------------------------------------------
+    def send(self, *frames: Packet | bytes) -> None:
+        for frame in frames:
+            raw = bytes(frame)
+            self._record(raw, "to_dut")
+            self._transmit(raw)
+
+    def expect(self, *layers: Spec, within: float = 2.0, **fields: Any) -> Packet:
+        exp = Expectation(layers, fields)
+        considered = list(self.backlog)
+        for old in considered:
+            if exp.matches(old.pkt):
+                self.backlog.remove(old)
+                return old.pkt
+        deadline = self._now() + within
+        while (new := self._next(deadline)) is not None:
+            considered.append(new)
+            if exp.matches(new.pkt):
+                self.backlog.remove(new)
+                return new.pkt
+        raise ExpectationFailed(self._with_diagnostics(no_match_report(exp, within, considered)))
+
+    def expect_none(self, *layers: Spec, within: float = 2.0, **fields: Any) -> None:
+        exp = Expectation(layers, fields)
+        for old in self.backlog:
+            if exp.matches(old.pkt):
+                raise ExpectationFailed(self._with_diagnostics(unwanted_report(exp, within, old)))
+        deadline = self._now() + within
+        while (new := self._next(deadline)) is not None:
+            if exp.matches(new.pkt):
+                raise ExpectationFailed(self._with_diagnostics(unwanted_report(exp, within, new)))
+
+    def wait(self, seconds: float) -> None:
+        deadline = self._now() + seconds
+        while self._next(deadline) is not None:
+            pass
+
+    def drain(self) -> None:
+        """Forget every frame emitted so far (backlog and queue); no time passes.
+
+        Frames still queued are recorded in the capture first: they did cross the boundary."""
+        now = self._now()
+        while (raw := self._receive(now)) is not None:
+            self._record(raw, "from_dut")
+        self.backlog.clear()
+
+    def reset(self) -> None:
+        """Between tests on a DUT shared by a session: forget pending frames. Backends that can
+        restore the DUT's configuration override this (and call ``super().reset()``)."""
+        self.drain()
+
+    def _next(self, deadline: float) -> Seen | None:
+        raw = self._receive(deadline)
+        if raw is None:
+            return None
+        self._record(raw, "from_dut")
+        seen = Seen(raw, Ether(raw), self._now())
+        self.backlog.append(seen)
+        return seen
+
+    def _record(self, raw: bytes, direction: Direction) -> None:
+        if self.capture is not None:
+            self.capture.record(raw, direction, self._now())
+
+    def _with_diagnostics(self, message: str) -> str:
+        extra = self._diagnostics()
+        return "\n".join([message, *extra]) if extra else message
+
+    # ---- control surface: backends override what they can do ---------------------------------
+    def _cannot(self, verb: str) -> NoReturn:
+        raise Unsupported(f"the {self.name} backend cannot {verb}")
+
+    def add_address(self, cidr: str) -> None:
+        self._cannot("add an address")
+
+    def remove_address(self, cidr: str) -> None:
+        self._cannot("remove an address")
+
+    def udp_bind(self, port: int, family: Family = 4) -> None:
+        self._cannot("open a UDP socket on the DUT")
+
+    def udp_recv(self, port: int, within: float = 2.0) -> tuple[bytes, str, int] | None:
+        self._cannot("read from a UDP socket on the DUT")
+
+    def udp_send(self, port: int, data: bytes, dst: str, dport: int) -> None:
+        self._cannot("send from a UDP socket on the DUT")
+
+    def udp_close(self, port: int) -> None:
+        self._cannot("close a UDP socket on the DUT")
+
+    def join_group(self, group: str) -> None:
+        self._cannot("join a multicast group")
+
+    def leave_group(self, group: str) -> None:
+        self._cannot("leave a multicast group")
+
+    def set_forwarding(self, family: Family, enabled: bool) -> None:
+        self._cannot("switch forwarding")
+
+    def set_timer(self, name: TimerName, seconds: float) -> None:
+        self._cannot(f"set the {name} timer")
+
+    def close(self) -> None:
+        """Release backend resources. The base drains (so queued frames reach the pcap);
+        subclasses call ``super().close()`` before closing their link."""
+        self.drain()

@@ -1,0 +1,182 @@
+"""InProcessDUT: our stack over a ChannelEndpoint with a VirtualClock, fresh for every test.
+
+The harness's only import of ``stack_under_test``. Frames are delivered synchronously; time
+moves only when the test waits, so ``expect_none(..., within=65.0)`` costs no wall time and
+every run is identical (fixed rng seed). Units: the harness speaks float seconds, the stack
+int milliseconds; this module is the only place that converts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import ipaddress
+import random
+from typing import Any, Final
+
+from harness.backends.base import TEST_LINK, FrameDUT
+from harness.capture import Capture
+from harness.dut import Family, LinkInfo, TimerName
+from stack_under_test import ChannelEndpoint, Stack, StackOptions, VirtualClock
+
+NIC: Final = "eth0"
+# Steps of one _receive at the same virtual instant before we call it a timer storm (a stack bug).
+MAX_SAME_INSTANT_STEPS: Final = 100_000
+# Virtual time set-up may spend waiting for DAD on the configured addresses.
+SETTLE_LIMIT_MS: Final = 10_000
+_TIMER_OPTIONS: Final = {
+    "ipv4_reassembly_timeout": "ipv4_reassembly_timeout_ms",
+    "ipv6_reassembly_timeout": "ipv6_reassembly_timeout_ms",
+}
+
+
+def _mac(text: str) -> bytes:
+    return bytes.fromhex(text.replace(":", ""))
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+class InProcessDUT(FrameDUT):
+    """A fresh Stack configured with the test link's DUT addresses and static tester neighbors."""
+
+    def __init__(
+        self,
+        capture: Capture | None = None,
+        *,
+        seed: int = 1,
+        info: LinkInfo = TEST_LINK,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        self.clock = VirtualClock()
+        opts = StackOptions(clock=self.clock, rng=random.Random(seed), **(options or {}))
+        timers = {name: getattr(opts, attr) / 1000 for name, attr in _TIMER_OPTIONS.items() if hasattr(opts, attr)}
+        super().__init__("inprocess", dataclasses.replace(info, timers=timers), capture)
+        self.stack = Stack(opts)
+        self.link = ChannelEndpoint(mac=_mac(info.dut_mac), mtu=info.mtu)
+        self.verdicts: list[tuple[int, Any]] = []  # (index of frame sent, Drop) for diagnostics
+        self._sent = 0
+        self._sockets: dict[int, Any] = {}
+        self._configure()
+
+    def _configure(self) -> None:
+        info, stack = self.info, self.stack
+        stack.create_nic(NIC, self.link)
+        stack.enable_nic(NIC)
+        stack.add_address(NIC, str(info.dut_ipv4))
+        stack.add_address(NIC, str(info.dut_ipv6))
+        tester = _mac(info.tester_mac)
+        for addr in (info.tester_ipv4, info.tester_ipv6, info.tester_ipv6_ll):
+            stack.add_static_neighbor(NIC, str(addr), tester)
+        self._settle()
+        # Setup is the fixture's business, not the test's: like the netns backend, whose link
+        # came up long before, the test starts with nothing queued.
+        self.link.drain()
+
+    def _settle(self) -> None:
+        """Run virtual time until the configured addresses are usable (IPv6 DAD done).
+
+        The netns backend adds its addresses with ``nodad``; here DAD really runs (RFC 4862 §5.4)
+        and completes, as no other node answers it. Bounded, in case DAD never ends.
+        """
+        nic = self.stack.nic(NIC)
+        mine = [self.info.dut_ipv4.ip.packed, self.info.dut_ipv6.ip.packed, self.info.dut_ipv6_ll.packed]
+        while not all(nic.is_local(a) for a in mine) and self.clock.now_ms < SETTLE_LIMIT_MS:
+            if not self.clock.advance_to_next():
+                break
+        missing = [str(ipaddress.ip_address(a)) for a in mine if not nic.is_local(a)]
+        if missing:
+            raise RuntimeError(f"in-process stack: {', '.join(missing)} not usable after set-up")
+
+    # ---- hooks ----------------------------------------------------------------------------------
+    def _transmit(self, frame: bytes) -> None:
+        verdict = self.link.inject_inbound(frame)
+        if verdict is not None:
+            self.verdicts.append((self._sent, verdict))
+        self._sent += 1
+
+    def _receive(self, deadline: float) -> bytes | None:
+        deadline_ms = _ms(deadline)
+        same_instant = 0
+        while True:
+            frame = self.link.read_outbound()
+            if frame is not None:
+                return frame
+            now = self.clock.now_ms
+            nxt = self.clock.next_deadline_ms()
+            if nxt is None or nxt > deadline_ms:
+                if deadline_ms > now:
+                    self.clock.advance(deadline_ms - now)
+                    return self.link.read_outbound()
+                return None
+            # A timer falls due before the deadline: run time up to it and look again.
+            self.clock.advance(max(0, nxt - now))
+            same_instant = same_instant + 1 if self.clock.now_ms == now else 0
+            if same_instant > MAX_SAME_INSTANT_STEPS:
+                raise RuntimeError(f"stack timers keep re-arming at t={now} ms without time passing")
+
+    def _now(self) -> float:
+        return self.clock.now_ms / 1000
+
+    def _diagnostics(self) -> list[str]:
+        if not self.verdicts:
+            return []
+        lines = [f"the in-process stack dropped {len(self.verdicts)} of the {self._sent} frame(s) sent:"]
+        lines += [f"  frame #{i}: {getattr(d, 'name', d)}: {getattr(d, 'value', '')}" for i, d in self.verdicts[:20]]
+        return lines
+
+    # ---- control surface ----------------------------------------------------------------------
+    def add_address(self, cidr: str) -> None:
+        self.stack.add_address(NIC, cidr)
+
+    def remove_address(self, cidr: str) -> None:
+        self.stack.remove_address(NIC, cidr)
+
+    def udp_bind(self, port: int, family: Family = 4) -> None:
+        if port in self._sockets:
+            raise ValueError(f"udp_bind: port {port} is already bound by this test")
+        self._sockets[port] = self.stack.udp_bind("0.0.0.0" if family == 4 else "::", port)
+
+    def udp_recv(self, port: int, within: float = 2.0) -> tuple[bytes, str, int] | None:
+        sock = self._socket(port)
+        deadline = self._now() + within
+        while (got := sock.recv()) is None:
+            # Step time like expect() does; frames the DUT emits meanwhile go to the backlog.
+            if self._next(deadline) is None:
+                return sock.recv()
+        return got  # type: ignore[no-any-return]
+
+    def udp_send(self, port: int, data: bytes, dst: str, dport: int) -> None:
+        self._socket(port).sendto(data, dst, dport)
+
+    def udp_close(self, port: int) -> None:
+        self._socket(port).close()
+        del self._sockets[port]
+
+    def join_group(self, group: str) -> None:
+        self.stack.join_group(NIC, group)
+
+    def leave_group(self, group: str) -> None:
+        self.stack.leave_group(NIC, group)
+
+    def set_forwarding(self, family: Family, enabled: bool) -> None:
+        self.stack.set_forwarding(family, enabled)
+
+    def set_timer(self, name: TimerName, seconds: float) -> None:
+        self.stack.set_timer(name, _ms(seconds))
+        self.info.timers[name] = seconds
+
+    def close(self) -> None:
+        for sock in self._sockets.values():
+            # Closing at teardown must not mask the test's own outcome.
+            with contextlib.suppress(Exception):
+                sock.close()
+        self._sockets.clear()
+        super().close()
+
+    def _socket(self, port: int) -> Any:
+        try:
+            return self._sockets[port]
+        except KeyError:
+            raise ValueError(f"no UDP socket bound to port {port}; call dut.udp_bind({port}) first") from None
