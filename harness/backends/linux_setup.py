@@ -1,0 +1,229 @@
+"""Lifecycle of the linux backend's test link: two network namespaces joined by a veth pair.
+
+    sc-dut-<pid>-<worker>-<n>                       sc-tst-<pid>-<worker>-<n>
+    +----------------------------------+            +--------------------------------+
+    | scd<id>  02:00:00:00:00:01       |   veth     | sct<id>  02:00:00:00:00:02     |
+    | 198.51.100.1/24 2001:db8:1::1/64 |<---------->| no address, no route, no IPv6, |
+    | lo up; control agent runs here   |            | arp off; the AF_PACKET socket  |
+    +----------------------------------+            +--------------------------------+
+
+Nothing is ever configured in the root namespace: the veth ends are created directly inside
+their namespaces, sysctls are written by threads or processes that have entered the namespace,
+and deleting the two namespaces removes the veth pair with them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import count
+from pathlib import Path
+from typing import IO, Any, Final
+
+NETNS_DIR: Final = Path("/var/run/netns")
+CLONE_NEWNET: Final = 0x40000000
+AGENT_PATH: Final = Path(__file__).with_name("netns_agent.py")
+_NAME_RE: Final = re.compile(r"^sc-(?:dut|tst)-(\d+)-")
+_counter = count(1)
+
+
+class SetupError(RuntimeError):
+    """Creating, configuring or removing the test namespaces failed; one readable line."""
+
+
+class AgentFailed(RuntimeError):
+    """The control agent inside the DUT namespace refused or failed a request."""
+
+
+def _b36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+@dataclass(frozen=True)
+class Names:
+    dut_ns: str
+    tester_ns: str
+    dut_if: str
+    tester_if: str
+
+
+def unique_names() -> Names:
+    """Names unique per process, pytest-xdist worker and DUT; interface names stay ≤ 15 chars.
+
+    The pid leads the namespace names so ``sweep_stale()`` can tell a dead owner's leftovers.
+    The veth names only have to be unique inside their own namespace; pid and counter make
+    them unique host-wide anyway, which keeps `ip link` output unambiguous while debugging.
+    """
+    pid, n = os.getpid(), next(_counter)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    tag = f"{pid}-{worker}-{n}"
+    short = f"{_b36(pid)}-{_b36(n)}"  # ≤ 5 + 1 + 3 chars for any pid and a thousand DUTs
+    return Names(f"sc-dut-{tag}", f"sc-tst-{tag}", f"scd{short}"[:15], f"sct{short}"[:15])
+
+
+def run_ip(*lines: str, netns: str | None = None, force: bool = False) -> None:
+    """Run ``ip`` commands as one batch (one process); SetupError carries ip's own message."""
+    args = ["ip", *(["-n", netns] if netns else []), *(["-force"] if force else []), "-batch", "-"]
+    proc = subprocess.run(args, input="\n".join(lines) + "\n", capture_output=True, text=True)
+    if proc.returncode != 0 and not force:
+        detail = " ".join(proc.stderr.split()) or f"exit status {proc.returncode}"
+        raise SetupError(f"ip {' / '.join(lines)}: {detail}")
+
+
+def netns_names() -> list[str]:
+    try:
+        return sorted(p.name for p in NETNS_DIR.iterdir())
+    except FileNotFoundError:
+        return []
+
+
+def in_netns(name: str, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` on a short-lived thread that has entered namespace ``name``.
+
+    setns() on a thread moves only that thread; the thread ends afterwards, so no code of
+    the harness ever runs in the wrong namespace by accident (Python 3.11 has no os.setns).
+    """
+    result: list[Any] = []
+    error: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            fd = os.open(NETNS_DIR / name, os.O_RDONLY)
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                if libc.setns(fd, CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise SetupError(f"cannot enter network namespace {name}: {os.strerror(err)}")
+            finally:
+                os.close(fd)
+            result.append(fn())
+        except BaseException as e:
+            error.append(e)
+
+    t = threading.Thread(target=body, name=f"netns-{name}")
+    t.start()
+    t.join()
+    if error:
+        raise error[0]
+    return result[0] if result else None
+
+
+def write_sysctls(values: dict[str, str | int]) -> None:
+    """Write ``{"ipv6/conf/default/disable_ipv6": 1, ...}`` in the current thread's namespace."""
+    for rel, value in values.items():
+        (Path("/proc/sys/net") / rel).write_text(f"{value}\n")
+
+
+class AgentClient:
+    """JSON-lines client of ``netns_agent.py`` running inside namespace ``netns``."""
+
+    def __init__(self, netns: str, ifname: str) -> None:
+        self.netns = netns
+        # -I -S: no site-packages or user paths; the agent needs only the standard library.
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", netns, sys.executable, "-I", "-S", "-u", str(AGENT_PATH), ifname],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,  # a Ctrl-C on the terminal reaches us, not the agent mid-answer
+        )
+        self._lock = threading.Lock()
+
+    def call(self, op: str, **args: Any) -> Any:
+        with self._lock:
+            stdin: IO[str] | None = self.proc.stdin
+            stdout: IO[str] | None = self.proc.stdout
+            if stdin is None or stdout is None or self.proc.poll() is not None:
+                raise AgentFailed(f"the DUT control agent in {self.netns} is not running{self._stderr()}")
+            try:
+                stdin.write(json.dumps({"op": op, **args}) + "\n")
+                stdin.flush()
+                line = stdout.readline()
+            except (BrokenPipeError, OSError):
+                line = ""
+            if not line:
+                raise AgentFailed(f"the DUT control agent in {self.netns} exited{self._stderr()}")
+            answer = json.loads(line)
+        if not answer["ok"]:
+            raise AgentFailed(answer["error"])
+        return answer["result"]
+
+    def _stderr(self) -> str:
+        if self.proc.poll() is None or self.proc.stderr is None:
+            return ""
+        text = " ".join(self.proc.stderr.read().split())
+        return f": {text[-300:]}" if text else ""
+
+    def close(self) -> None:
+        """Close stdin (the agent exits on EOF); kill it if it does not go within a second."""
+        if self.proc.poll() is None:
+            try:
+                if self.proc.stdin:
+                    self.proc.stdin.close()
+                self.proc.wait(timeout=1.0)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if f is not None:
+                f.close()
+
+
+def delete_netns(*names: str) -> None:
+    """Delete namespaces (and with them the veth ends inside); missing ones are fine."""
+    present = set(netns_names())
+    lines = [f"netns del {n}" for n in names if n in present]
+    if lines:
+        run_ip(*lines, force=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_netns() -> Iterator[str]:
+    """Namespaces named by this backend whose owning process no longer exists."""
+    for name in netns_names():
+        m = _NAME_RE.match(name)
+        if m and not _pid_alive(int(m.group(1))):
+            yield name
+
+
+def sweep_stale() -> list[str]:
+    """Remove leftovers of harness processes that died without cleaning up (e.g. SIGKILL)."""
+    names = list(stale_netns())
+    if names:
+        delete_netns(*names)
+    return names
+
+
+def check_available() -> str | None:
+    """None when namespaces can be made here, else why not, in words a user can act on."""
+    if not sys.platform.startswith("linux"):
+        return "the linux backend needs Linux network namespaces (use --dut inprocess)"
+    if os.geteuid() != 0:
+        return ("the linux backend needs root to create network namespaces "
+                "(run as root or use --dut inprocess)")
+    if shutil.which("ip") is None:
+        return "the linux backend needs the `ip` command from iproute2 (install iproute2 or use --dut inprocess)"
+    if not Path("/proc/self/ns/net").exists():
+        return "this kernel has no network namespace support (use --dut inprocess)"
+    return None

@@ -1,0 +1,391 @@
+"""The `linux` backend: the running kernel's IPv4/IPv6 stack as the DUT.
+
+The DUT is a fresh network namespace holding one end of a veth pair; the tester end sits in a
+second namespace of its own (no address, no route, IPv6 disabled, ARP off) where an AF_PACKET
+socket sends and receives raw frames. Control verbs (addresses, UDP sockets, groups, sysctls)
+go to a small agent process running inside the DUT namespace (``netns_agent.py``). See
+``linux_setup.py`` for the picture. Time is real: ``time.monotonic()``.
+
+One LinuxDUT serves a whole pytest session per worker (set-up takes ~100 ms); the plugin calls
+``reset()`` before each test to return to the baseline, and ``close()`` at the end. Needs root.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import ipaddress
+import math
+import os
+import signal
+import threading
+import time
+import weakref
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Final
+
+from harness.backends import linux_setup
+from harness.backends.base import TEST_LINK, FrameDUT
+from harness.backends.linux_setup import AgentClient, AgentFailed, Names, SetupError
+from harness.backends.rawsocket import RawSocketPort
+from harness.dut import Family, LinkInfo, TimerName, Unsupported
+
+if TYPE_CHECKING:
+    from harness.capture import Capture
+
+__all__ = ["AgentFailed", "LinuxDUT", "SetupError", "check_available"]
+
+# The test link of the brief; the kernel derives the same EUI-64 link-local from the MAC
+# (RFC 4291 appendix A) as TEST_LINK.dut_ipv6_ll, which set-up checks.
+DUT_MAC: Final = TEST_LINK.dut_mac
+TESTER_MAC: Final = TEST_LINK.tester_mac
+DUT_IPV4: Final = TEST_LINK.dut_ipv4
+DUT_IPV6: Final = TEST_LINK.dut_ipv6
+TESTER_IPV4: Final = TEST_LINK.tester_ipv4
+TESTER_IPV6: Final = TEST_LINK.tester_ipv6
+DUT_IPV6_LL: Final = TEST_LINK.dut_ipv6_ll
+TESTER_IPV6_LL: Final = TEST_LINK.tester_ipv6_ll
+# Reassembly timers short enough that a test waiting past them stays quick; a test reads the
+# value in effect from ``dut.info.timers`` (the kernel defaults are 30 s and 60 s).
+DEFAULT_TIMERS: Final[dict[str, float]] = {"ipv4_reassembly_timeout": 2.0, "ipv6_reassembly_timeout": 2.0}
+_TIMER_SYSCTLS: Final = {"ipv4_reassembly_timeout": "ipv4/ipfrag_time",
+                         "ipv6_reassembly_timeout": "ipv6/ip6frag_time"}
+# The machine's own uplink: never configured anywhere by the harness (see the brief).
+_FORBIDDEN: Final = (ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network("fd00::/64"))
+# How long after its last frame a namespace counts as quiet when draining set-up chatter.
+_QUIET_S: Final = 0.03
+
+
+def check_available() -> str | None:
+    """None when the linux backend can run here, else the reason in one actionable line."""
+    return linux_setup.check_available()
+
+
+def _timer_seconds(seconds: float) -> int:
+    # The sysctls take whole seconds; round up so a test never waits less than it asked for.
+    return max(1, math.ceil(seconds))
+
+
+class LinuxDUT(FrameDUT):
+    """The Linux kernel in network namespace ``sc-dut-…``, reached over veth from ``sc-tst-…``.
+
+    ``timers``: baseline reassembly timeouts in seconds (rounded up to whole seconds).
+    ``default_routes``: give the DUT default routes via the tester (198.51.100.2 and
+    fe80::ff:fe00:2), so answers to off-link sources (203.0.113.0/24, 2001:db8:2::/64) come
+    back over the test link like on an ordinary host. Off by default, like the in-process
+    backend, so both answer an off-link source the same way (not at all: no route).
+    Raises Unsupported when this machine cannot run it (not root, no iproute2), SetupError
+    when building the namespaces fails (everything created so far is removed again).
+    """
+
+    def __init__(self, capture: Capture | None = None, *, timers: dict[str, float] | None = None,
+                 default_routes: bool = False) -> None:
+        reason = check_available()
+        if reason is not None:
+            raise Unsupported(reason)
+        baseline = dict(DEFAULT_TIMERS)
+        for name, seconds in (timers or {}).items():
+            if name not in _TIMER_SYSCTLS:
+                raise ValueError(f"unknown timer {name!r} (known: {', '.join(sorted(_TIMER_SYSCTLS))})")
+            baseline[name] = seconds
+        self._baseline_timers = {k: float(_timer_seconds(v)) for k, v in baseline.items()}
+        info: LinkInfo = dataclasses.replace(TEST_LINK, timers=dict(self._baseline_timers))
+        super().__init__("linux", info, capture)
+        self.names: Names = linux_setup.unique_names()
+        self._agent: AgentClient | None = None
+        self._port: RawSocketPort | None = None
+        self._closed = False
+        # Monotonic time after which no fragment this DUT still holds can time out (see reset()).
+        self._fragments_quiet_at = 0.0
+        linux_setup.sweep_stale()
+        _live.add(self)
+        _install_exit_hooks()
+        started = time.monotonic()
+        try:
+            self._set_up(default_routes)
+        except BaseException:
+            self.close()
+            raise
+        self.setup_seconds = time.monotonic() - started
+
+    # ---- set-up -------------------------------------------------------------------------------
+    def _set_up(self, default_routes: bool) -> None:
+        n = self.names
+        linux_setup.run_ip(f"netns add {n.dut_ns}", f"netns add {n.tester_ns}")
+        self._agent = agent = AgentClient(n.dut_ns, n.dut_if)  # starts while we set up the tester
+        # The tester end must answer nothing itself: no IPv6 at all (no link-local, DAD, MLD,
+        # RS), and with no IPv4 address and no route it has nothing to say over IPv4 either.
+        linux_setup.in_netns(n.tester_ns, lambda: linux_setup.write_sysctls({
+            "ipv6/conf/all/disable_ipv6": 1, "ipv6/conf/default/disable_ipv6": 1,
+            "ipv4/conf/all/forwarding": 0, "ipv4/conf/default/arp_ignore": 8,
+        }))
+        mld_iv = agent.call("sysctl_get", name="ipv6/conf/default/mldv2_unsolicited_report_interval")
+        igmp_iv = agent.call("sysctl_get", name="ipv4/conf/default/igmpv3_unsolicited_report_interval")
+        # Written to "default" before the veth exists, so the DUT's end is born with them: no DAD
+        # (addresses are usable at once), no Router Solicitations, no ICMP rate limiting (tests
+        # probe back to back), short reassembly timers, not a router. The unsolicited-report
+        # intervals are shrunk only while the link comes up, so the kernel's own MLD reports for
+        # its solicited-node group are all sent (and drained) before the first test.
+        agent.call("sysctl", values={
+            "ipv6/conf/all/accept_dad": 0, "ipv6/conf/default/accept_dad": 0,
+            "ipv6/conf/all/router_solicitations": 0, "ipv6/conf/default/router_solicitations": 0,
+            "ipv6/conf/default/mldv2_unsolicited_report_interval": 1,
+            "ipv4/conf/default/igmpv3_unsolicited_report_interval": 1,
+            "ipv4/icmp_ratelimit": 0, "ipv6/icmp/ratelimit": 0,
+            "ipv4/icmp_msgs_per_sec": 1_000_000, "ipv4/icmp_msgs_burst": 1_000_000,
+            "ipv4/ip_forward": 0, "ipv6/conf/all/forwarding": 0,
+            **{_TIMER_SYSCTLS[k]: int(v) for k, v in self._baseline_timers.items()},
+        })
+        linux_setup.run_ip(
+            f"link add {n.dut_if} netns {n.dut_ns} address {DUT_MAC} mtu 1500 type veth "
+            f"peer name {n.tester_if} netns {n.tester_ns} address {TESTER_MAC} mtu 1500")
+        # Open the tester's socket before any traffic, inside the tester namespace, and after
+        # its link is up: binding to a down interface leaves a pending ENETDOWN on the socket.
+        linux_setup.run_ip(f"link set {n.tester_if} arp off up", netns=n.tester_ns)
+        fd = os.open(linux_setup.NETNS_DIR / n.tester_ns, os.O_RDONLY)
+        try:
+            self._port = RawSocketPort(n.tester_if, netns_fd=fd)
+        except OSError as e:
+            raise SetupError(f"cannot open a raw socket on {n.tester_if} in {n.tester_ns}: {e.strerror}") from None
+        finally:
+            os.close(fd)
+        agent.call("offloads_off")
+        routes = [f"-4 route add default via {TESTER_IPV4} dev {n.dut_if}",
+                  f"-6 route add default via {TESTER_IPV6_LL} dev {n.dut_if}"] if default_routes else []
+        agent.call("ip", lines=[
+            "link set lo up",
+            f"link set {n.dut_if} up",
+            f"addr add {DUT_IPV4} dev {n.dut_if}",
+            f"addr add {DUT_IPV6} dev {n.dut_if} nodad",
+            # Static neighbors: the DUT answers the tester without ARP/NDP round trips.
+            f"neigh replace {TESTER_IPV4} lladdr {TESTER_MAC} dev {n.dut_if} nud permanent",
+            f"neigh replace {TESTER_IPV6} lladdr {TESTER_MAC} dev {n.dut_if} nud permanent",
+            f"neigh replace {TESTER_IPV6_LL} lladdr {TESTER_MAC} dev {n.dut_if} nud permanent",
+            *routes,
+        ])
+        self._await_link_local()
+        self._drain_until_quiet()
+        agent.call("sysctl", values={
+            f"ipv6/conf/{n.dut_if}/mldv2_unsolicited_report_interval": mld_iv,
+            "ipv6/conf/default/mldv2_unsolicited_report_interval": mld_iv,
+            f"ipv4/conf/{n.dut_if}/igmpv3_unsolicited_report_interval": igmp_iv,
+            "ipv4/conf/default/igmpv3_unsolicited_report_interval": igmp_iv,
+        })
+        agent.call("snapshot")
+        self.drain()
+
+    def _await_link_local(self, timeout: float = 2.0) -> None:
+        # The kernel adds the EUI-64 link-local when the carrier comes up, asynchronously.
+        deadline = time.monotonic() + timeout
+        want = f"{DUT_IPV6_LL}/64"
+        while True:
+            lines = self._call("ip_addresses")
+            if want in lines:
+                return
+            if time.monotonic() > deadline:
+                raise SetupError(f"the DUT never configured its link-local address {want} (has {lines})")
+            time.sleep(0.005)
+
+    def _drain_until_quiet(self, limit: float = 1.0) -> int:
+        """Discard frames until none arrives for a short while; return how many."""
+        assert self._port is not None
+        drained, end = 0, time.monotonic() + limit
+        while time.monotonic() < end:
+            if self._port.recv(time.monotonic() + _QUIET_S) is None:
+                break
+            drained += 1
+        return drained + self._port.drain()
+
+    # ---- FrameDUT hooks -----------------------------------------------------------------------
+    def _transmit(self, frame: bytes) -> None:
+        if self._port is None:
+            raise Unsupported("the linux DUT is closed")
+        family = _fragment_family(frame)
+        if family:
+            timer = self.info.timers[f"ipv{family}_reassembly_timeout"]
+            self._fragments_quiet_at = max(self._fragments_quiet_at, time.monotonic() + timer + 0.1)
+        self._port.send(frame)
+
+    def _receive(self, deadline: float) -> bytes | None:
+        if self._port is None:  # closed (or never opened): nothing can arrive any more
+            return None
+        return self._port.recv(deadline)
+
+    def _now(self) -> float:
+        return time.monotonic()
+
+    # ---- control verbs --------------------------------------------------------------------------
+    def _call(self, op: str, **args: object) -> Any:  # the agent's JSON answer
+        if self._agent is None:
+            raise Unsupported("the linux DUT is closed")
+        return self._agent.call(op, **args)
+
+    def add_address(self, cidr: str) -> None:
+        self._call("addr_add", cidr=_checked_interface(cidr))
+
+    def remove_address(self, cidr: str) -> None:
+        self._call("addr_del", cidr=_checked_interface(cidr))
+
+    def udp_bind(self, port: int, family: Family = 4) -> None:
+        if family not in (4, 6):
+            raise ValueError(f"family must be 4 or 6, not {family!r}")
+        self._call("udp_bind", port=_checked_port(port), family=family)
+
+    def udp_recv(self, port: int, within: float = 2.0) -> tuple[bytes, str, int] | None:
+        got = self._call("udp_recv", port=_checked_port(port), within=float(within))
+        if got is None:
+            return None
+        assert isinstance(got, list)
+        data, src, sport = got
+        return bytes.fromhex(data), str(src), int(sport)
+
+    def udp_send(self, port: int, data: bytes, dst: str, dport: int) -> None:
+        self._call("udp_send", port=_checked_port(port), data=bytes(data).hex(),
+                   dst=str(ipaddress.ip_address(dst)), dport=_checked_port(dport))
+
+    def udp_close(self, port: int) -> None:
+        self._call("udp_close", port=_checked_port(port))
+
+    def join_group(self, group: str) -> None:
+        self._call("join", group=_checked_group(group))
+
+    def leave_group(self, group: str) -> None:
+        self._call("leave", group=_checked_group(group))
+
+    def set_forwarding(self, family: Family, enabled: bool) -> None:
+        value = int(bool(enabled))
+        if family == 4:
+            # ip_forward is conf/all/forwarding; both written so the link's own value follows.
+            self._call("sysctl", values={"ipv4/ip_forward": value,
+                                         f"ipv4/conf/{self.names.dut_if}/forwarding": value})
+        elif family == 6:
+            self._call("sysctl", values={"ipv6/conf/all/forwarding": value})  # propagates to links
+        else:
+            raise ValueError(f"family must be 4 or 6, not {family!r}")
+
+    def set_timer(self, name: TimerName, seconds: float) -> None:
+        if name not in _TIMER_SYSCTLS:
+            raise Unsupported(f"the linux backend has no timer {name!r}")
+        whole = _timer_seconds(seconds)
+        self._call("sysctl", values={_TIMER_SYSCTLS[name]: whole})
+        self.info.timers[name] = float(whole)  # what the kernel really uses, for the test to read
+
+    # ---- session life -----------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Return to the state right after set-up; called by the plugin before each test.
+
+        Closes the agent's sockets (leaving their groups), restores sysctls, addresses, routes
+        and permanent neighbors, flushes learnt neighbors and route exceptions (PMTU,
+        redirects), waits until fragments sent by the previous test can no longer time out
+        into this one, and drops every frame still queued.
+        """
+        self._call("reset")
+        self.info.timers.clear()
+        self.info.timers.update(self._baseline_timers)
+        wait = self._fragments_quiet_at - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._fragments_quiet_at = 0.0
+        # Frames cross veth synchronously: whatever the DUT sent before now is queued already.
+        self.drain()  # FrameDUT: the socket's queue and the backlog of unexpected frames
+
+    def close(self) -> None:
+        """Stop the agent, close the socket, delete both namespaces (and so the veth pair)."""
+        if self._closed:
+            return
+        self._closed = True
+        _live.discard(self)
+        errors: list[str] = []
+        try:
+            super().close()  # FrameDUT's own clean-up (backlog), while the port still works
+        except Exception as e:  # never let it stop the namespaces from going away
+            errors.append(f"{type(e).__name__}: {e}")
+        port, self._port = self._port, None
+        agent, self._agent = self._agent, None
+        # Sockets and processes inside a namespace keep it alive after `ip netns del`,
+        # so close them first.
+        if port is not None:
+            port.close()
+        if agent is not None:
+            agent.close()
+        try:
+            linux_setup.delete_netns(self.names.dut_ns, self.names.tester_ns)
+        except SetupError as e:
+            errors.append(str(e))
+        left = {self.names.dut_ns, self.names.tester_ns} & set(linux_setup.netns_names())
+        if left:
+            errors.append(f"could not delete network namespaces {', '.join(sorted(left))}")
+        if errors:
+            raise SetupError("; ".join(errors))
+
+
+def _fragment_family(frame: bytes) -> int:
+    """4 or 6 when ``frame`` is an IPv4 fragment or an IPv6 packet with a Fragment header."""
+    if len(frame) < 14:
+        return 0
+    ethertype = int.from_bytes(frame[12:14], "big")
+    if ethertype == 0x0800 and len(frame) >= 22:
+        # RFC 791: MF flag or a non-zero fragment offset.
+        return 4 if int.from_bytes(frame[20:22], "big") & 0x3FFF else 0
+    if ethertype == 0x86DD and len(frame) >= 54:
+        nh, off = frame[20], 54
+        for _ in range(8):  # Hop-by-Hop, Routing, Destination Options may precede it (RFC 8200 §4.1)
+            if nh == 44:
+                return 6
+            if nh not in (0, 43, 60) or len(frame) < off + 2:
+                return 0
+            nh, off = frame[off], off + (frame[off + 1] + 1) * 8
+    return 0
+
+
+def _checked_interface(cidr: str) -> str:
+    try:
+        iface = ipaddress.ip_interface(cidr)
+    except ValueError:
+        raise ValueError(f"not an address with prefix length: {cidr!r}") from None
+    if any(iface.ip in net for net in _FORBIDDEN if net.version == iface.version):
+        raise ValueError(f"{cidr} belongs to the machine's own network; use the documentation prefixes")
+    return str(iface)
+
+
+def _checked_group(group: str) -> str:
+    addr = ipaddress.ip_address(group)
+    if not addr.is_multicast:
+        raise ValueError(f"{group} is not a multicast group address")
+    return str(addr)
+
+
+def _checked_port(port: int) -> int:
+    if not 0 < int(port) < 65536:
+        raise ValueError(f"UDP port out of range: {port}")
+    return int(port)
+
+
+# ---- clean-up on every way out ---------------------------------------------------------------
+_live: weakref.WeakSet[LinuxDUT] = weakref.WeakSet()
+_hooks_installed = False
+
+
+def _close_all() -> None:
+    for dut in list(_live):
+        try:
+            dut.close()
+        except Exception:  # at exit, keep closing the others
+            continue
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Turn SIGTERM into SystemExit so finally blocks and atexit run and namespaces go away.
+    raise SystemExit(128 + signum)
+
+
+def _install_exit_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(_close_all)
+    # Ctrl-C already raises KeyboardInterrupt; SIGTERM would end the process without atexit.
+    # Only take SIGTERM over when nobody else handles it, and only from the main thread.
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)

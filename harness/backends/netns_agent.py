@@ -1,0 +1,363 @@
+"""Control agent for the linux backend: runs *inside* the DUT network namespace.
+
+Started by ``harness.backends.netns`` as ``ip netns exec <ns> python -I -S netns_agent.py <ifname>``
+(``python -m harness.backends.netns_agent <ifname>`` works too). It speaks JSON lines over
+stdin/stdout: one request ``{"op": ..., **args}`` per line, one answer per line,
+``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "<one line>"}``. It exits when stdin
+closes, so it never outlives the harness process that started it.
+
+Everything it touches (sysctls under /proc/sys/net, ``ip`` commands, sockets) lives in the
+namespace it runs in, which is why it exists: the harness process itself stays in the root
+namespace and never configures anything there. Standard library only, so it starts fast and does
+not import Scapy.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PROC_NET = Path("/proc/sys/net")
+SIOCETHTOOL = 0x8946
+# linux/ethtool.h legacy setters; each takes struct ethtool_value {u32 cmd; u32 data;}.
+# Checksum offload off matters: with it on, UDP leaves the DUT with only the pseudo-header sum
+# filled in (CHECKSUM_PARTIAL) and the tester's raw socket would see a "bad" checksum.
+ETHTOOL_SETTERS = {"tx-checksum": 0x17, "scatter-gather": 0x19, "tso": 0x1F, "gso": 0x24, "gro": 0x2C}
+
+
+class AgentError(Exception):
+    """A request failed; the message goes back to the harness as one line."""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class Agent:
+    def __init__(self, ifname: str) -> None:
+        self.ifname = ifname
+        self.udp: dict[int, socket.socket] = {}
+        self.groups: dict[int, socket.socket] = {}  # family -> socket holding memberships
+        self.baseline_sysctls: dict[Path, bytes] = {}
+        self.baseline_addrs: list[str] = []
+        self.baseline_routes: list[str] = []
+        self.baseline_neighbors: list[str] = []
+
+    # ---- helpers ------------------------------------------------------------------------
+    def ip(self, *lines: str, force: bool = False) -> None:
+        """Run ``ip`` commands inside this namespace, raising with ip's own words.
+
+        A batch cannot switch family per line, so a leading "-4 "/"-6 " on a line is lifted
+        to the command line: consecutive lines with the same prefix share one batch process.
+        """
+        runs: list[tuple[str, list[str]]] = []
+        for line in lines:
+            fam, rest = (line[:2], line[3:]) if line[:3] in ("-4 ", "-6 ") else ("", line)
+            if runs and runs[-1][0] == fam:
+                runs[-1][1].append(rest)
+            else:
+                runs.append((fam, [rest]))
+        for fam, batch in runs:
+            args = ["ip", *([fam] if fam else []), *(["-force"] if force else []), "-batch", "-"]
+            proc = subprocess.run(args, input="\n".join(batch) + "\n", capture_output=True, text=True)
+            if proc.returncode != 0 and not force:
+                detail = _one_line(proc.stderr) or f"exit status {proc.returncode}"
+                raise AgentError(f"ip {fam} {' / '.join(batch)}: {detail}".replace("ip  ", "ip "))
+
+    def ip_json(self, *args: str) -> Any:
+        proc = subprocess.run(["ip", "-j", *args], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise AgentError(f"ip {' '.join(args)}: {_one_line(proc.stderr)}")
+        return json.loads(proc.stdout or "[]")
+
+    @staticmethod
+    def sysctl_path(name: str) -> Path:
+        # "net.ipv4.ipfrag_time" or "ipv4/ipfrag_time"; interface names never contain dots here.
+        rel = name.removeprefix("net.").replace(".", "/") if "/" not in name else name
+        return PROC_NET / rel
+
+    def write_sysctl(self, name: str | Path, value: str | int) -> None:
+        path = name if isinstance(name, Path) else self.sysctl_path(name)
+        try:
+            path.write_text(f"{value}\n")
+        except OSError as e:
+            raise AgentError(f"sysctl {path}={value}: {e.strerror}") from None
+
+    def ifindex(self) -> int:
+        return socket.if_nametoindex(self.ifname)
+
+    # ---- set-up ---------------------------------------------------------------------------
+    def op_ping(self) -> str:
+        return "pong"
+
+    def op_sysctl(self, values: dict[str, str | int]) -> None:
+        for name, value in values.items():
+            self.write_sysctl(name, value)
+
+    def op_sysctl_get(self, name: str) -> str:
+        return self.sysctl_path(name).read_text().strip()
+
+    def op_ip(self, lines: list[str]) -> None:
+        self.ip(*lines)
+
+    def op_offloads_off(self) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for name, cmd in ETHTOOL_SETTERS.items():
+                value = bytearray(struct.pack("II", cmd, 0))
+                ifr = struct.pack("16sP", self.ifname.encode(), _address_of(value))
+                try:
+                    fcntl.ioctl(s.fileno(), SIOCETHTOOL, ifr)
+                except OSError as e:
+                    if name == "tx-checksum":  # the others only matter for TCP/GSO traffic
+                        raise AgentError(f"cannot switch {name} offload off on {self.ifname}: {e.strerror}") from None
+
+    def _sysctl_files(self) -> list[Path]:
+        # Everything a test can move through the verbs, an RA (hop limit, MTU, reachable time)
+        # or a redirect: the conf and neigh trees of all/default/the test link, plus the
+        # namespace-wide IPv4/IPv6 knobs.
+        dirs = [PROC_NET / f"{fam}/{tree}/{dev}" for fam in ("ipv4", "ipv6")
+                for tree, dev in (("conf", "all"), ("conf", "default"), ("conf", self.ifname),
+                                  ("neigh", self.ifname))]
+        files = [f for d in dirs if d.is_dir() for f in sorted(d.iterdir())]
+        files += [f for f in (PROC_NET / "ipv4").iterdir() if f.is_file()]
+        files += [f for f in (PROC_NET / "ipv6").iterdir() if f.is_file()]
+        files += [f for f in (PROC_NET / "ipv6/icmp").iterdir() if f.is_file()]
+        return files
+
+    def op_snapshot(self) -> None:
+        """Record the state reset() returns to."""
+        self.baseline_sysctls = {}
+        for f in self._sysctl_files():
+            value = _read(f)
+            if value is not None:  # None: write-only or unreadable (stable_secret)
+                self.baseline_sysctls[f] = value
+        self.baseline_addrs = self._addresses()
+        self.baseline_routes = self._routes()
+        self.baseline_neighbors = self._neighbors()
+
+    def op_ip_addresses(self) -> list[str]:
+        return self._addresses()
+
+    def _addresses(self) -> list[str]:
+        out = []
+        for link in self.ip_json("addr", "show", "dev", self.ifname):
+            for a in link.get("addr_info", []):
+                out.append(f"{a['local']}/{a['prefixlen']}")
+        return out
+
+    def _routes(self) -> list[str]:
+        """Routes of the main table as `ip route replace` arguments (defaults and static ones)."""
+        out = []
+        for fam in ("-4", "-6"):
+            for r in self.ip_json(fam, "route", "show", "table", "main"):
+                if r.get("protocol") in ("kernel", "ra") or r.get("dst", "").startswith("ff00::"):
+                    continue  # recreated with the addresses / learnt from RAs, not configuration
+                via = f" via {r['gateway']}" if "gateway" in r else ""
+                out.append(f"{fam} route replace {r['dst']}{via} dev {r['dev']}")
+        return out
+
+    def _neighbors(self) -> list[str]:
+        out = []
+        for fam in ("-4", "-6"):
+            for n in self.ip_json(fam, "neigh", "show", "dev", self.ifname, "nud", "permanent"):
+                out.append(f"neigh replace {n['dst']} lladdr {n['lladdr']} dev {self.ifname} nud permanent")
+        return out
+
+    # ---- reset ------------------------------------------------------------------------------
+    def op_reset(self) -> None:
+        """Back to the snapshot: sockets, groups, sysctls, addresses, routes, neighbors."""
+        # Leaving a group (a closed socket, a removed address's solicited-node group) schedules
+        # retransmitted state-change reports up to an unsolicited report interval later
+        # (RFC 3810 §6.1, RFC 3376 §5.1). Shrink the interval while we undo the test's changes
+        # so those reports go out now and are drained, instead of landing in the next test.
+        intervals = [PROC_NET / f"ipv6/conf/{self.ifname}/mldv2_unsolicited_report_interval",
+                     PROC_NET / f"ipv4/conf/{self.ifname}/igmpv3_unsolicited_report_interval"]
+        now = self._addresses()
+        lines = [f"addr del {a} dev {self.ifname}" for a in now if a not in self.baseline_addrs]
+        lines += [f"addr add {a} dev {self.ifname}" + (" nodad" if ":" in a else "")
+                  for a in self.baseline_addrs if a not in now]
+        reports_due = bool(self.groups or lines)
+        if reports_due:
+            for path in intervals:
+                self.write_sysctl(path, 1)
+        for s in [*self.udp.values(), *self.groups.values()]:
+            s.close()
+        self.udp.clear()
+        self.groups.clear()
+        # "all" first: writing conf/all/forwarding rewrites every interface's value.
+        for path, value in sorted(self.baseline_sysctls.items(), key=lambda kv: "/all/" not in str(kv[0])):
+            if path not in intervals and _read(path) != value:
+                try:
+                    path.write_bytes(value)
+                except OSError:
+                    continue
+        lines += [f"link set {self.ifname} mtu 1500 up", f"neigh flush dev {self.ifname}",
+                  "-6 route flush proto ra", "-4 route flush cache", "-6 route flush cache"]
+        base_routes = {r.split(" route replace ")[1] for r in self.baseline_routes}
+        for fam in ("-4", "-6"):
+            for r in self.ip_json(fam, "route", "show", "table", "main"):
+                if r.get("protocol") in ("kernel", "ra") or r.get("dst", "").startswith("ff00::"):
+                    continue
+                via = f" via {r['gateway']}" if "gateway" in r else ""
+                if f"{r['dst']}{via} dev {r.get('dev')}" not in base_routes:
+                    lines.append(f"{fam} route del {r['dst']}{via} dev {r.get('dev')}")
+        # Stable sort by family prefix: at most three `ip` processes, addresses before routes.
+        ordered = sorted([*lines, *self.baseline_neighbors, *self.baseline_routes],
+                         key=lambda line: line[:3] if line[:3] in ("-4 ", "-6 ") else "")
+        self.ip(*ordered, force=True)
+        if reports_due:
+            time.sleep(0.02)  # a few 1 ms report intervals
+        for path in intervals:
+            saved = self.baseline_sysctls.get(path)
+            if saved is not None and _read(path) != saved:
+                path.write_bytes(saved)
+
+    # ---- addresses ----------------------------------------------------------------------------
+    def op_addr_add(self, cidr: str) -> None:
+        # nodad: usable at once, like the in-process stack's static addresses.
+        self.ip(f"addr add {cidr} dev {self.ifname}" + (" nodad" if ":" in cidr else ""))
+
+    def op_addr_del(self, cidr: str) -> None:
+        self.ip(f"addr del {cidr} dev {self.ifname}")
+
+    # ---- UDP --------------------------------------------------------------------------------
+    def op_udp_bind(self, port: int, family: int) -> None:
+        if port in self.udp:
+            raise AgentError(f"UDP port {port} is already bound on the DUT")
+        af = socket.AF_INET6 if family == 6 else socket.AF_INET
+        s = socket.socket(af, socket.SOCK_DGRAM)
+        try:
+            if af == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.bind(("::" if af == socket.AF_INET6 else "0.0.0.0", port))
+        except OSError as e:
+            s.close()
+            raise AgentError(f"cannot bind UDP port {port} (IPv{family}): {e.strerror}") from None
+        s.setblocking(False)
+        self.udp[port] = s
+
+    def _sock(self, port: int) -> socket.socket:
+        try:
+            return self.udp[port]
+        except KeyError:
+            raise AgentError(f"no UDP socket is bound to port {port} on the DUT (call udp_bind first)") from None
+
+    def op_udp_recv(self, port: int, within: float) -> list[Any] | None:
+        s = self._sock(port)
+        deadline = time.monotonic() + max(within, 0.0)
+        while True:
+            try:
+                data, addr = s.recvfrom(65535)
+                return [data.hex(), str(addr[0]).split("%")[0], int(addr[1])]
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                select.select([s], [], [], remaining)
+            except OSError:
+                # A queued ICMP error (port unreachable) surfaces as ECONNREFUSED on the next
+                # call; it is not a datagram, so keep waiting for one.
+                continue
+
+    def op_udp_send(self, port: int, data: str, dst: str, dport: int) -> None:
+        s = self._sock(port)
+        addr: tuple[Any, ...] = (dst, dport)
+        if s.family == socket.AF_INET6:
+            scope = self.ifindex() if dst.lower().startswith("fe80") or dst.lower().startswith("ff02") else 0
+            addr = (dst, dport, 0, scope)
+        try:
+            s.sendto(bytes.fromhex(data), addr)
+        except OSError as e:
+            raise AgentError(f"UDP send from port {port} to [{dst}]:{dport} failed: {e.strerror}") from None
+
+    def op_udp_close(self, port: int) -> None:
+        self._sock(port).close()
+        del self.udp[port]
+
+    # ---- multicast ----------------------------------------------------------------------------
+    def _group_request(self, group: str) -> tuple[socket.socket, int, int, bytes]:
+        if ":" in group:
+            s = self.groups.get(6) or socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            self.groups[6] = s
+            mreq = socket.inet_pton(socket.AF_INET6, group) + struct.pack("@I", self.ifindex())
+            return s, socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq
+        s = self.groups.get(4) or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.groups[4] = s
+        # struct ip_mreqn {in_addr multiaddr; in_addr address; int ifindex;}
+        mreq = socket.inet_aton(group) + bytes(4) + struct.pack("@i", self.ifindex())
+        return s, socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq
+
+    def op_join(self, group: str) -> None:
+        try:
+            s, level, opt, mreq = self._group_request(group)
+            s.setsockopt(level, opt, mreq)
+        except OSError as e:
+            raise AgentError(f"cannot join group {group}: {e.strerror}") from None
+
+    def op_leave(self, group: str) -> None:
+        try:
+            s, level, _join, mreq = self._group_request(group)
+            drop = socket.IPV6_LEAVE_GROUP if level == socket.IPPROTO_IPV6 else socket.IP_DROP_MEMBERSHIP
+            s.setsockopt(level, drop, mreq)
+        except OSError as e:
+            raise AgentError(f"cannot leave group {group}: {e.strerror}") from None
+
+
+def _read(path: Path) -> bytes | None:
+    # os.read instead of Path.read_text: reset() compares some 450 sysctls per test.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _address_of(buf: bytearray) -> int:
+    import ctypes
+
+    return ctypes.addressof(ctypes.c_char.from_buffer(buf))
+
+
+def serve(agent: Agent, stdin: Any, stdout: Any) -> None:
+    for line in stdin:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+            op = request.pop("op")
+            handler = getattr(agent, f"op_{op}", None)
+            if handler is None:
+                raise AgentError(f"unknown agent operation {op!r}")
+            answer = {"ok": True, "result": handler(**request)}
+        except AgentError as e:
+            answer = {"ok": False, "error": str(e)}
+        except Exception as e:  # any other failure still answers, in one line
+            answer = {"ok": False, "error": _one_line(f"{type(e).__name__}: {e}")}
+        stdout.write(json.dumps(answer) + "\n")
+        stdout.flush()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: netns_agent.py IFNAME", file=sys.stderr)
+        return 2
+    serve(Agent(argv[0]), sys.stdin, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
