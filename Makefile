@@ -1,0 +1,60 @@
+# stackcheck: the two commands are `make run` and `make test` (see README.md).
+# GNU make. The virtualenv is set up on first use and again whenever pyproject.toml changes.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stamp-dev
+IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
+
+.PHONY: run test bench setup system-deps lint guard
+
+# ---- set-up (idempotent; works on a fresh clone) --------------------------------------------
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "setting up $(VENV) (pip install -e '.[dev]')"
+	@log=$$($(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1) || \
+	  { echo "$$log" >&2; exit 1; }
+	@touch $@
+
+setup: $(STAMP)
+
+# The root-only test pings our stack through a TAP device with the system's `ping`.
+system-deps:
+ifeq ($(IS_ROOT),yes)
+	@command -v ping >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-ping >/dev/null; }
+endif
+
+# ---- the two commands -----------------------------------------------------------------------
+
+run: setup
+	$(BIN)/stackcheck run --dut inprocess --report reports/out
+
+test: setup system-deps lint guard
+	$(BIN)/stackcheck run --dut inprocess --report reports/out
+ifeq ($(IS_ROOT),yes)
+	$(BIN)/stackcheck run --dut linux --report reports/linux -n auto
+endif
+	@# Last, so the run ends with pytest's "N passed" line. As root this includes the
+	@# needs_root tests (TAP device, real ping); without root they skip and say why.
+	$(BIN)/pytest -n auto
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+# The stack never imports Scapy; the conformance suite never imports the stack.
+guard:
+	@if grep -rIl --include='*.py' -E '^\s*(from|import) scapy' stack_under_test; then \
+	  echo "error: the files above in stack_under_test/ import scapy" >&2; exit 1; fi
+	@if grep -rIl --include='*.py' -E '^\s*(from|import) stack_under_test' conformance; then \
+	  echo "error: the files above in conformance/ import stack_under_test" >&2; exit 1; fi
+
+bench: setup
+	@for f in bench/*.py; do [ -e "$$f" ] || continue; echo "== $$f"; $(BIN)/python "$$f"; done

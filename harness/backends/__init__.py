@@ -1,0 +1,127 @@
+"""DUT backends and their registry: name -> how to build one, whether it can run here, what it is.
+
+The pytest plugin and the CLI look a backend up here by the name given to ``--dut``. A test
+(or a third-party conftest) may ``register()`` its own backend, e.g. a fake DUT for the
+plugin's own tests. Backend modules are imported only when used, so listing backends never
+needs root, raw sockets or a working stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.capture import Capture
+    from harness.dut import DUT
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """What the plugin hands a backend factory."""
+
+    config: Path | None  # --dut-config, already checked to exist and parse as TOML
+    capture: Capture | None  # the pcap recorder the DUT feeds; the plugin starts/stops it per test
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    description: str
+    factory: Callable[[BackendOptions], DUT]
+    # None when the backend can run here (with this --dut-config), else the reason in words a
+    # user can act on ("needs root for network namespaces").
+    check_available: Callable[[Path | None], str | None]
+    # True: one DUT per (worker) session and ``reset()`` before each test (costly set-up such
+    # as network namespaces). False: a fresh DUT for every test, closed after it.
+    shared: bool = False
+
+
+_REGISTRY: dict[str, Backend] = {}
+
+
+def register(backend: Backend) -> None:
+    """Add a backend, or replace the one of the same name."""
+    _REGISTRY[backend.name] = backend
+
+
+def unregister(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def get(name: str) -> Backend:
+    """The backend called ``name``; KeyError (one readable line) names the known ones."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown DUT backend {name!r} (known: {', '.join(names())})") from None
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """Parse a --dut-config TOML file; ValueError with one readable line on any problem."""
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"DUT config {path} does not exist") from None
+    except OSError as e:
+        raise ValueError(f"cannot read DUT config {path}: {e.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"DUT config {path} is not valid TOML: {e}") from None
+
+
+def _module(name: str) -> Any:
+    return importlib.import_module(f"harness.backends.{name}")
+
+
+# ---- the built-in backends -------------------------------------------------------------
+
+
+def _inprocess(options: BackendOptions) -> DUT:
+    dut: DUT = _module("inprocess").InProcessDUT(capture=options.capture)
+    return dut
+
+
+def _linux(options: BackendOptions) -> DUT:
+    dut: DUT = _module("netns").LinuxDUT(capture=options.capture)
+    return dut
+
+
+def _linux_available(config: Path | None) -> str | None:
+    reason: str | None = _module("netns").check_available()
+    return reason
+
+
+def _interface(options: BackendOptions) -> DUT:
+    module = _module("interface")
+    if options.config is None:
+        raise module.ConfigError("the interface backend needs --dut-config PATH")
+    dut: DUT = module.InterfaceDUT(module.load_config(options.config), capture=options.capture)
+    return dut
+
+
+def _interface_available(config: Path | None) -> str | None:
+    if config is None:
+        return "needs --dut-config PATH, a TOML file naming the interface and the DUT's addresses"
+    module = _module("interface")
+    try:
+        module.load_config(config)
+    except module.ConfigError as e:
+        return str(e)
+    return None
+
+
+register(Backend("inprocess", "stack_under_test over a channel link, virtual time",
+                 _inprocess, lambda config: None))
+register(Backend("linux", "the Linux kernel in a network namespace over veth (needs root)",
+                 _linux, _linux_available, shared=True))
+register(Backend("interface", "any stack behind a named interface, raw frames (--dut-config TOML)",
+                 _interface, _interface_available, shared=True))

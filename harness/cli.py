@@ -1,0 +1,197 @@
+"""`stackcheck`: run the conformance suite against a DUT, render reports, list backends.
+
+    stackcheck run [--dut NAME] [--dut-config PATH] [-k EXPR] [--report DIR] [-n N|auto]
+                   [--keep-pcaps] [-- extra pytest args]
+    stackcheck report RESULTS.json [RESULTS.json ...] --out DIR
+    stackcheck dut list
+
+Exit status: 0 when every test passes or is a known deviation, 1 on failures, 2 on bad input.
+Bad input is reported as one line on stderr, before pytest starts, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import harness
+from harness import backends, deviations
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="stackcheck", description="RFC conformance harness for IPv4/IPv6 stacks.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run the conformance suite against a DUT and write a report",
+                         epilog="Arguments after '--' go to pytest unchanged.")
+    run.add_argument("--dut", default="inprocess", help="backend: " + ", ".join(backends.names()))
+    run.add_argument("--dut-config", type=Path, metavar="PATH", help="backend configuration (TOML)")
+    run.add_argument("-k", dest="keyword", metavar="EXPR", help="only tests matching this pytest -k expression")
+    run.add_argument("--report", type=Path, default=Path("reports/out"), metavar="DIR",
+                     help="where results.json, report.md, report.json and pcaps/ go (default: %(default)s)")
+    run.add_argument("-n", dest="workers", metavar="N|auto", help="parallel workers (pytest-xdist)")
+    run.add_argument("--keep-pcaps", action="store_true", help="keep every test's pcap, not only failures'")
+
+    report = sub.add_parser("report", help="render results.json files (one column per DUT) as Markdown and JSON")
+    report.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json")
+    report.add_argument("--out", type=Path, required=True, metavar="DIR")
+
+    dut = sub.add_parser("dut", help="DUT backends")
+    dut_sub = dut.add_subparsers(dest="dut_command", required=True, parser_class=_Parser)
+    dut_sub.add_parser("list", help="list backends and whether they can run here")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1:]
+    try:
+        args = _parser().parse_args(argv)
+        if extra and args.command != "run":
+            raise UsageError("only 'stackcheck run' passes arguments after '--' to pytest")
+        if args.command == "run":
+            return _run(args, extra)
+        if args.command == "report":
+            return _report(args.results, args.out)
+        return _dut_list()
+    except UsageError as e:
+        print(f"stackcheck: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+# ---- run ----------------------------------------------------------------------------------
+
+
+def conformance_dir() -> Path:
+    """The conformance suite next to the installed harness package (an editable install)."""
+    return Path(harness.__file__).resolve().parent.parent / "conformance"
+
+
+def _check_run(args: argparse.Namespace) -> Path:
+    """Every check that can reject the user's input before pytest starts; returns the suite."""
+    try:
+        backend = backends.get(args.dut)
+    except KeyError as e:
+        raise UsageError(f"--dut: {e.args[0]}") from None
+    if args.dut_config is not None:
+        try:
+            backends.read_config(args.dut_config)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    reason = backend.check_available(args.dut_config)
+    if reason:
+        raise UsageError(f"the {args.dut} DUT cannot run here: {reason}")
+    if args.workers is not None and args.workers != "auto" and not (
+        args.workers.isdigit() and int(args.workers) >= 0
+    ):
+        raise UsageError(f"-n: expected a number of workers or 'auto', got {args.workers!r}")
+    suite = conformance_dir()
+    if not suite.is_dir():
+        raise UsageError(f"no conformance suite at {suite}; install stackcheck from a source checkout "
+                         "(pip install -e .)")
+    expectations = suite / "expectations" / f"{args.dut}.toml"
+    if expectations.exists():
+        try:
+            deviations.load(expectations, suite)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    return suite
+
+
+def _pytest_args(args: argparse.Namespace, suite: Path, out: Path, extra: list[str]) -> list[str]:
+    pytest_args = [str(suite), f"--rootdir={suite.parent}", "--dut", args.dut,
+                   "--results", str(out / "results.json"), "--pcap-dir", str(out / "pcaps"), "-q"]
+    if args.dut_config is not None:
+        pytest_args += ["--dut-config", str(args.dut_config.resolve())]
+    if args.keep_pcaps:
+        pytest_args.append("--keep-pcaps")
+    if args.keyword:
+        pytest_args += ["-k", args.keyword]
+    if args.workers is not None and args.workers != "0":
+        pytest_args += ["-n", args.workers]
+    return pytest_args + extra
+
+
+def _run(args: argparse.Namespace, extra: list[str]) -> int:
+    suite = _check_run(args)
+    out: Path = args.report.resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create report directory {args.report}: {e.strerror}") from None
+    # Stale results or pcaps from an earlier run of this DUT would mislead the report.
+    (out / "results.json").unlink(missing_ok=True)
+    shutil.rmtree(out / "pcaps" / args.dut, ignore_errors=True)
+
+    import pytest
+
+    code = int(pytest.main(_pytest_args(args, suite, out, extra)))
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return EXIT_USAGE  # pytest printed the reason
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        what = f"matches -k {args.keyword!r}" if args.keyword else f"was collected from {suite}"
+        raise UsageError(f"no conformance test {what}")
+    if code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+        print(f"stackcheck: error: pytest stopped early (exit {code}; see the errors above), no report written",
+              file=sys.stderr)
+        return EXIT_FAILED
+    results = out / "results.json"
+    if not results.exists():
+        print(f"stackcheck: error: pytest ended (exit {code}) without writing {results}", file=sys.stderr)
+        return EXIT_FAILED
+    written = _report([results], out)
+    if written != EXIT_OK:
+        return written
+    return EXIT_OK if code == pytest.ExitCode.OK else EXIT_FAILED
+
+
+# ---- report and dut list -------------------------------------------------------------------
+
+
+def _report(paths: list[Path], out: Path) -> int:
+    from reports import load, to_json, to_markdown
+    from reports.model import VERDICTS, Report
+
+    try:
+        runs = [load.load(p) for p in paths]
+    except load.ResultsError as e:
+        raise UsageError(str(e)) from None
+    report = Report.of(runs)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.md").write_text(to_markdown.render(report, out), encoding="utf-8")
+        (out / "report.json").write_text(to_json.render(report, out), encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot write the report to {out}: {e.strerror}") from None
+    for label, run in report.runs:
+        counts = run.totals()
+        totals = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) or "no tests"
+        print(f"stackcheck: {label}: {totals}")
+    print(f"stackcheck: report written to {out / 'report.md'} and {out / 'report.json'}")
+    return EXIT_OK
+
+
+def _dut_list() -> int:
+    for name in backends.names():
+        backend = backends.get(name)
+        reason = backend.check_available(None)
+        status = "available" if reason is None else f"unavailable: {reason}"
+        print(f"{name:<10} {backend.description}\n{'':<10} {status}")
+    return EXIT_OK

@@ -1,0 +1,334 @@
+"""The stackcheck pytest plugin: --dut, the ``dut`` fixture, per-test pcaps, verdicts, results.json.
+
+Loaded through the ``pytest11`` entry point. One result record per test carries the RFC
+requirement from the test's ``@rfc`` marker and a verdict:
+
+    pass · fail · deviation (a known deviation from the expectation file, xfail strict)
+    unexpected-pass (a listed deviation that passed: the entry must go) · skip · error
+
+Under pytest-xdist each worker attaches its records to the teardown report's
+``user_properties``; the controller gathers them in ``pytest_runtest_logreport`` and writes
+results.json at the end of the session.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections.abc import Generator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import backends, deviations, verdicts
+from harness.backends import Backend, BackendOptions
+from harness.dut import DUT, Unsupported
+from harness.rfc import requirement_of
+
+PROPERTY = "stackcheck"  # user_properties key of the result record
+RESULTS_VERSION = 1
+
+
+class _State:
+    """Per-session settings and gathered records, kept in ``config.stash``."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.dut_name: str = config.getoption("stackcheck_dut")
+        try:
+            self.backend: Backend = backends.get(self.dut_name)
+        except KeyError as e:
+            raise pytest.UsageError(f"--dut: {e.args[0]}") from None
+        raw_config = config.getoption("stackcheck_dut_config")
+        self.dut_config = Path(raw_config) if raw_config else None
+        if self.dut_config is not None:
+            try:
+                backends.read_config(self.dut_config)
+            except ValueError as e:
+                raise pytest.UsageError(f"--dut-config: {e}") from None
+        pcap_dir = config.getoption("stackcheck_pcap_dir")
+        self.pcap_dir = Path(pcap_dir) if pcap_dir else None
+        self.keep_pcaps: bool = config.getoption("stackcheck_keep_pcaps")
+        results = config.getoption("stackcheck_results")
+        self.results = Path(results) if results else None
+        self.suite, self.deviations = _load_deviations(config, self.dut_name)
+        self.records: list[dict[str, Any]] = []
+        self.started = _now()
+        self._asked = False
+        self._unavailable: str | None = None
+
+    def unavailable(self) -> str | None:
+        """Why the backend cannot run here (asked once per process), or None."""
+        if not self._asked:
+            self._unavailable, self._asked = self.backend.check_available(self.dut_config), True
+        return self._unavailable
+
+
+STATE = pytest.StashKey[_State]()
+DEVIATION = pytest.StashKey[deviations.Deviation]()
+VERDICT = pytest.StashKey[dict[str, Any]]()
+PCAP = pytest.StashKey[str]()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _load_deviations(config: pytest.Config, dut: str) -> tuple[Path, list[deviations.Deviation]]:
+    given = config.getoption("stackcheck_expectations")
+    default_suite = config.rootpath / "conformance"
+    path = Path(given) if given else default_suite / "expectations" / f"{dut}.toml"
+    suite = path.parent.parent if path.parent.name == "expectations" else default_suite
+    if not given and not path.exists():
+        return suite, []
+    try:
+        return suite, deviations.load(path, suite)
+    except ValueError as e:
+        raise pytest.UsageError(str(e)) from None
+
+
+# ---- options and configuration ---------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("stackcheck", "stackcheck conformance harness")
+    group.addoption("--dut", dest="stackcheck_dut", default="inprocess", metavar="NAME",
+                    help="DUT backend to test: inprocess (default), linux, interface")
+    group.addoption("--dut-config", dest="stackcheck_dut_config", metavar="PATH",
+                    help="TOML configuration for the backend (the interface backend needs one)")
+    group.addoption("--pcap-dir", dest="stackcheck_pcap_dir", metavar="DIR",
+                    help="write each test's frames to DIR/<dut>/<test>.pcap")
+    group.addoption("--keep-pcaps", dest="stackcheck_keep_pcaps", action="store_true",
+                    help="keep every test's pcap, not only those of failures and deviations")
+    group.addoption("--results", dest="stackcheck_results", metavar="PATH",
+                    help="write the per-requirement results to PATH (results.json)")
+    group.addoption("--expectations", dest="stackcheck_expectations", metavar="PATH",
+                    help="known-deviation file (default: conformance/expectations/<dut>.toml if present)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "rfc(number, section, level, requirement): the RFC requirement a conformance test checks"
+    )
+    state = _State(config)
+    config.stash[STATE] = state
+    config.pluginmanager.register(_Recorder(config, state), "stackcheck-recorder")
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+# ---- collection: every conformance test cites its RFC; known deviations become xfail ----
+
+
+def _in_suite(item: pytest.Item, suite: Path) -> bool:
+    return item.path.is_relative_to(suite) or "conformance" in item.path.parent.parts
+
+
+def _check_and_mark(state: _State, items: list[pytest.Item]) -> str | None:
+    """Mark listed deviations xfail(strict); return why these items cannot run, or None."""
+    uncited = [item.nodeid for item in items if _in_suite(item, state.suite) and requirement_of(item) is None]
+    if uncited:
+        return (f"{', '.join(uncited)}: no @rfc(number, section, level, requirement) citation; "
+                "every conformance test must cite the RFC requirement it checks")
+    used: set[str] = set()
+    bases: set[str] = set()
+    for item in items:
+        if not item.path.is_relative_to(state.suite):
+            continue
+        rel = item.path.relative_to(state.suite).as_posix() + "::" + item.nodeid.split("::", 1)[1]
+        bases.add(rel.split("[", 1)[0])
+        for dev in state.deviations:
+            if dev.matches(rel):
+                used.add(dev.test)
+                item.stash[DEVIATION] = dev
+                item.add_marker(pytest.mark.xfail(strict=True, reason=f"known deviation: {dev.observed}"))
+                break
+    for dev in state.deviations:
+        if dev.test not in used and dev.base in bases:
+            return f"expectation entry {dev.test!r} matches no test case (check the [param-id])"
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    # Checked per collected module (not in pytest_collection_modifyitems) so that the problem
+    # is an ordinary collection error, which pytest-xdist workers report like any other.
+    report = yield
+    state = collector.config.stash.get(STATE, None)
+    if state is not None and report.passed:
+        problem = _check_and_mark(state, [x for x in report.result if isinstance(x, pytest.Item)])
+        if problem:
+            report.outcome, report.longrepr, report.result = "failed", problem, []
+    return report
+
+
+# ---- the dut fixture ---------------------------------------------------------------------
+
+
+def _pcap_path(state: _State, nodeid: str) -> Path | None:
+    if state.pcap_dir is None:
+        return None
+    name = re.sub(r"[^A-Za-z0-9._=-]+", "_", nodeid.removeprefix("conformance/")).strip("_")
+    if len(name) > 180:
+        name = f"{name[:160]}_{zlib.crc32(nodeid.encode()):08x}"  # stable across runs and workers
+    return state.pcap_dir / state.dut_name / f"{name}.pcap"
+
+
+def _new_capture(state: _State) -> Any:
+    if state.pcap_dir is None:
+        return None
+    from harness.capture import Capture
+
+    return Capture()
+
+
+@pytest.fixture(scope="session")
+def _stackcheck_shared_dut(pytestconfig: pytest.Config) -> Iterator[tuple[DUT, Any]]:
+    """One DUT per (worker) session for backends with costly set-up, e.g. a network namespace."""
+    state = pytestconfig.stash[STATE]
+    capture = _new_capture(state)
+    dut = state.backend.factory(BackendOptions(state.dut_config, capture))
+    try:
+        yield dut, capture
+    finally:
+        dut.close()
+
+
+def _keep(state: _State, item: pytest.Item) -> bool:
+    verdict = item.stash.get(VERDICT, {}).get("verdict")
+    return state.keep_pcaps or verdict not in (None, "pass", "skip")
+
+
+@pytest.fixture
+def dut(request: pytest.FixtureRequest) -> Iterator[DUT]:
+    """The device under test chosen with --dut, fresh (or reset) for this test."""
+    state = request.config.stash[STATE]
+    reason = state.unavailable()
+    if reason:
+        pytest.skip(reason)
+    item = request.node
+    path = _pcap_path(state, item.nodeid)
+    if state.backend.shared:
+        shared, capture = request.getfixturevalue("_stackcheck_shared_dut")
+        shared.reset()
+        if capture is not None:
+            capture.start(path)
+        try:
+            yield shared
+        finally:
+            _stop(state, item, capture, path)
+        return
+    capture = _new_capture(state)
+    if capture is not None:
+        capture.start(path)
+    fresh = state.backend.factory(BackendOptions(state.dut_config, capture))
+    try:
+        yield fresh
+    finally:
+        try:
+            fresh.close()
+        finally:
+            _stop(state, item, capture, path)
+
+
+def _stop(state: _State, item: pytest.Item, capture: Any, path: Path | None) -> None:
+    if capture is None or path is None:
+        return
+    keep = _keep(state, item)
+    capture.stop(keep)
+    if keep:
+        item.stash[PCAP] = str(path)
+
+
+# ---- Unsupported -> skip ------------------------------------------------------------------
+
+
+def _skip_unsupported() -> Generator[None, None, None]:
+    __tracebackhide__ = True
+    try:
+        yield
+    except Unsupported as e:
+        pytest.skip(str(e) or "the backend does not support this")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    __tracebackhide__ = True
+    return (yield from _skip_unsupported())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    __tracebackhide__ = True
+    return (yield from _skip_unsupported())
+
+
+# ---- verdicts and records ------------------------------------------------------------------
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    # tryfirst makes this the outermost wrapper: it sees the report after xfail handling.
+    report = yield
+    current = item.stash.setdefault(VERDICT, {"verdict": None, "message": "", "duration_s": 0.0})
+    verdicts.update(current, report, call)
+    state = item.config.stash[STATE]
+    if report.when == "teardown" and (requirement_of(item) is not None or _in_suite(item, state.suite)):
+        record = verdicts.record(item, current, item.stash.get(DEVIATION, None), item.stash.get(PCAP, None))
+        record["pcap"] = _relative_pcap(state, record["pcap"])
+        report.user_properties.append((PROPERTY, record))
+    return report
+
+
+def _relative_pcap(state: _State, pcap: str | None) -> str | None:
+    """Pcap paths relative to the results file's directory, so a report directory can move."""
+    if pcap is None or state.results is None:
+        return pcap
+    base = state.results.resolve().parent
+    path = Path(pcap).resolve()
+    return path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
+
+
+class _Recorder:
+    """Gathers the records (from this process or from xdist workers) and writes results.json."""
+
+    def __init__(self, config: pytest.Config, state: _State) -> None:
+        self.config, self.state = config, state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown":
+            return
+        self.state.records.extend(
+            value for key, value in report.user_properties if key == PROPERTY and isinstance(value, dict)
+        )
+
+    def pytest_sessionfinish(self) -> None:
+        state = self.state
+        if _is_worker(self.config) or state.results is None:
+            return
+        results = {
+            "version": RESULTS_VERSION,
+            "dut": state.dut_name,
+            "started": state.started,
+            "finished": _now(),
+            "results": sorted(state.records, key=lambda r: r["nodeid"]),
+        }
+        state.results.parent.mkdir(parents=True, exist_ok=True)
+        state.results.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        state = self.state
+        if _is_worker(self.config) or not state.records:
+            return
+        terminalreporter.section(f"stackcheck: conformance of {state.dut_name!r} per RFC")
+        for line in verdicts.summary_lines(state.records):
+            terminalreporter.write_line(line)
+        if state.results is not None:
+            terminalreporter.write_line(f"results: {state.results}")

@@ -1,0 +1,59 @@
+"""Read results.json files (written by harness/plugin.py) into the report model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from reports.model import VERDICTS, Outcome, Requirement, RunResult
+
+
+class ResultsError(ValueError):
+    """A results file is missing or malformed; the message is one line for the user."""
+
+
+def load(path: Path) -> RunResult:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsError(f"results file {path} does not exist") from None
+    except OSError as e:
+        raise ResultsError(f"cannot read results file {path}: {e.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ResultsError(f"results file {path} is not valid JSON: {e}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list) or "dut" not in data:
+        raise ResultsError(f"{path} is not a stackcheck results file (needs 'dut' and a 'results' list)")
+    outcomes = tuple(_outcome(path, n, r) for n, r in enumerate(data["results"], 1))
+    return RunResult(str(data["dut"]), str(data.get("started", "")), str(data.get("finished", "")),
+                     outcomes, path)
+
+
+def _outcome(path: Path, n: int, r: Any) -> Outcome:
+    where = f"{path}: result #{n}"
+    if not isinstance(r, dict):
+        raise ResultsError(f"{where} is not an object")
+    for key in ("nodeid", "verdict"):
+        if not isinstance(r.get(key), str):
+            raise ResultsError(f"{where} lacks {key!r}")
+    if r["verdict"] not in VERDICTS:
+        raise ResultsError(f"{where} has unknown verdict {r['verdict']!r}")
+    try:
+        rfc = int(r.get("rfc") or 0)
+        duration = float(r.get("duration_s") or 0.0)
+    except (TypeError, ValueError):
+        raise ResultsError(f"{where} has a non-numeric rfc or duration_s") from None
+    requirement = Requirement(rfc, str(r.get("section") or ""), str(r.get("level") or ""),
+                              str(r.get("requirement") or ""))
+    pcap = r.get("pcap")
+    deviation = r.get("deviation")
+    return Outcome(
+        nodeid=r["nodeid"],
+        test=str(r.get("test") or r["nodeid"].rsplit("::", 1)[-1]),
+        requirement=requirement,
+        verdict=r["verdict"],
+        message=str(r.get("message") or ""),
+        pcap=(path.parent / pcap).resolve() if isinstance(pcap, str) and pcap else None,
+        duration_s=duration,
+        deviation=str(deviation.get("reason", "")) if isinstance(deviation, dict) else None,
+    )
