@@ -1,0 +1,105 @@
+"""RFC 826 (ARP): answering requests, learning and updating mappings, resolving before sending.
+
+The DUT has a static mapping for the tester only; "other" (198.51.100.3, 02:00:00:00:00:03)
+is an on-link host the DUT has never heard of, so what the DUT knows about it comes from the
+frames these tests send.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from scapy.layers.inet import ICMP, IP
+from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Packet, Raw
+
+from harness import DUT, MUST, rfc
+
+BROADCAST_MAC: Final = "ff:ff:ff:ff:ff:ff"
+OTHER_MAC: Final = "02:00:00:00:00:03"  # the "other" host of the test link (BRIEF.md)
+OTHER_MAC_NEW: Final = "02:00:00:00:00:04"  # the same host after changing its interface card
+UNOWNED_IPV4: Final = "198.51.100.77"  # on-link, owned by nobody
+
+
+def _arp_request(dut: DUT, *, sha: str, spa: str, tpa: str) -> Packet:
+    return Ether(src=sha, dst=BROADCAST_MAC) / ARP(
+        op=1, hwsrc=sha, psrc=spa, hwdst="00:00:00:00:00:00", pdst=tpa
+    )
+
+
+def _echo_from_other(dut: DUT, ident: int, *, mac: str = OTHER_MAC) -> Packet:
+    return (
+        Ether(src=mac, dst=dut.info.dut_mac)
+        / IP(src=str(dut.info.other_ipv4), dst=str(dut.info.dut_ipv4.ip))
+        / ICMP(type=8, id=ident, seq=1)
+        / Raw(b"arp-test")
+    )
+
+
+@rfc(826, "Packet Reception", MUST,
+     "Swap hardware and protocol fields, putting the local hardware and protocol addresses in "
+     "the sender fields. Set the ar$op field to ares_op$REPLY")
+def test_request_for_own_address_is_answered_with_swapped_reply(dut: DUT) -> None:
+    dut_ip, tester_ip = str(dut.info.dut_ipv4.ip), str(dut.info.tester_ipv4)
+    dut.send(_arp_request(dut, sha=dut.info.tester_mac, spa=tester_ip, tpa=dut_ip))
+    dut.expect(ARP(op=2, hwsrc=dut.info.dut_mac, psrc=dut_ip, hwdst=dut.info.tester_mac, pdst=tester_ip))
+
+
+@rfc(826, "Packet Reception", MUST,
+     "Send the packet to the (new) target hardware address on the same hardware on which the "
+     "request was received.")
+def test_reply_is_sent_unicast_to_the_requester(dut: DUT) -> None:
+    dut_ip, tester_ip = str(dut.info.dut_ipv4.ip), str(dut.info.tester_ipv4)
+    dut.send(_arp_request(dut, sha=dut.info.tester_mac, spa=tester_ip, tpa=dut_ip))
+    dut.expect(Ether(dst=dut.info.tester_mac, src=dut.info.dut_mac) / ARP(op=2, pdst=tester_ip))
+
+
+@rfc(826, "Packet Reception", MUST,
+     "Negative conditionals indicate an end of processing and a discarding of the packet.")
+def test_request_for_another_address_is_not_answered(dut: DUT) -> None:
+    tester_ip = str(dut.info.tester_ipv4)
+    # "?Am I the target protocol address?" -- no: the request ends here, unanswered.
+    dut.send(_arp_request(dut, sha=dut.info.tester_mac, spa=tester_ip, tpa=UNOWNED_IPV4))
+    dut.expect_none(ARP(op=2), within=1.0)
+    # Control: the same request for the DUT's own address is answered.
+    dut.send(_arp_request(dut, sha=dut.info.tester_mac, spa=tester_ip, tpa=str(dut.info.dut_ipv4.ip)))
+    dut.expect(ARP(op=2, pdst=tester_ip))
+
+
+@rfc(826, "Packet Reception", MUST,
+     "If Merge_flag is false, add the triplet <protocol type, sender protocol address, sender "
+     "hardware address> to the translation table.")
+def test_requester_mapping_is_learned_from_request_for_own_address(dut: DUT) -> None:
+    other_ip = str(dut.info.other_ipv4)
+    dut.send(_arp_request(dut, sha=OTHER_MAC, spa=other_ip, tpa=str(dut.info.dut_ipv4.ip)))
+    dut.expect(ARP(op=2, hwdst=OTHER_MAC, pdst=other_ip))
+    # The DUT now talks back to "other" without asking: we answer no ARP request here, so the
+    # echo reply can only leave if the mapping came from the request above.
+    dut.send(_echo_from_other(dut, 0xA1))
+    dut.expect(Ether(dst=OTHER_MAC) / IP(dst=other_ip) / ICMP(type=0, id=0xA1))
+
+
+@rfc(826, "Packet Reception", MUST,
+     "Notice also that if an entry already exists for the <protocol type, sender protocol "
+     "address> pair, then the new hardware address supersedes the old one.")
+def test_new_sender_hardware_address_supersedes_the_old_one(dut: DUT) -> None:
+    other_ip, dut_ip = str(dut.info.other_ipv4), str(dut.info.dut_ipv4.ip)
+    dut.send(_arp_request(dut, sha=OTHER_MAC, spa=other_ip, tpa=dut_ip))
+    dut.expect(ARP(op=2, hwdst=OTHER_MAC))
+    # "other" comes back with a new interface card.
+    dut.send(_arp_request(dut, sha=OTHER_MAC_NEW, spa=other_ip, tpa=dut_ip))
+    dut.expect(ARP(op=2, hwdst=OTHER_MAC_NEW))
+    dut.send(_echo_from_other(dut, 0xA2, mac=OTHER_MAC_NEW))
+    dut.expect(Ether(dst=OTHER_MAC_NEW) / IP(dst=other_ip) / ICMP(type=0, id=0xA2))
+
+
+@rfc(826, "Packet Generation", MUST,
+     "It then causes this packet to be broadcast to all stations on the Ethernet cable "
+     "originally determined by the routing mechanism.")
+def test_unresolved_destination_is_resolved_with_a_broadcast_request(dut: DUT) -> None:
+    # The echo reply to "other" needs its hardware address, which the DUT does not have.
+    dut.send(_echo_from_other(dut, 0xA3))
+    dut.expect(
+        Ether(dst=BROADCAST_MAC, src=dut.info.dut_mac)
+        / ARP(op=1, hwsrc=dut.info.dut_mac, psrc=str(dut.info.dut_ipv4.ip), pdst=str(dut.info.other_ipv4))
+    )

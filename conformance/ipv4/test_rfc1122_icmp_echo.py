@@ -1,0 +1,67 @@
+"""RFC 1122 §3.2.2.6 (Echo Request/Reply for hosts): source address, data of every size,
+and echo requests to broadcast addresses."""
+
+from __future__ import annotations
+
+import pytest
+from scapy.layers.inet import ICMP, IP
+from scapy.packet import Packet, Raw
+
+from harness import DUT, MUST, ExpectationFailed, rfc
+
+BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
+ECHO_OVERHEAD = 20 + 8  # IPv4 header without options + ICMP echo header
+
+
+def _echo(dut: DUT, ident: int, data: bytes, **ip_fields: object) -> Packet:
+    return dut.ipv4(**ip_fields) / ICMP(type=8, id=ident, seq=7) / Raw(data)
+
+
+def _echo_data(reply: Packet) -> bytes:
+    ip = reply[IP]
+    return bytes(ip)[ip.ihl * 4 + 8 : ip.len]
+
+
+@rfc(1122, "3.2.2.6", MUST,
+     "The IP source address in an ICMP Echo Reply MUST be the same as the specific-destination "
+     "address (defined in Section 3.2.1.3) of the corresponding ICMP Echo Request message.")
+def test_echo_reply_source_is_the_request_destination(dut: DUT) -> None:
+    dut.send(_echo(dut, 0x901, b"source"))
+    reply = dut.expect(ICMP(type=0, id=0x901))
+    assert reply[IP].src == str(dut.info.dut_ipv4.ip)
+    assert reply[IP].dst == str(dut.info.tester_ipv4)
+
+
+@pytest.mark.parametrize("size", ["0", "1", "56", "1000", "mtu"])
+@rfc(1122, "3.2.2.6", MUST,
+     "Data received in an ICMP Echo Request MUST be entirely included in the resulting Echo Reply.")
+def test_echo_reply_includes_all_data_up_to_the_mtu(dut: DUT, size: str) -> None:
+    length = dut.info.mtu - ECHO_OVERHEAD if size == "mtu" else int(size)
+    data = bytes((i * 7 + 3) & 0xFF for i in range(length))
+    dut.send(_echo(dut, 0x911, data))
+    reply = dut.expect(ICMP(type=0, id=0x911))
+    assert _echo_data(reply) == data
+
+
+@pytest.mark.parametrize("dst", ["limited", "subnet"])
+@rfc(1122, "3.2.2.6", MUST,
+     "The IP source address in an ICMP Echo Reply MUST be the same as the specific-destination "
+     "address (defined in Section 3.2.1.3) of the corresponding ICMP Echo Request message.")
+def test_broadcast_echo_if_answered_is_answered_from_a_specific_address(dut: DUT, dst: str) -> None:
+    # "An ICMP Echo Request destined to an IP broadcast or IP multicast address MAY be silently
+    # discarded." If the DUT answers, the reply's source must be the specific-destination
+    # address, which §3.2.1.3 defines for a broadcast datagram as an address of the interface
+    # it arrived on -- never the broadcast address itself.
+    address = "255.255.255.255" if dst == "limited" else str(dut.info.dut_ipv4.network.broadcast_address)
+    request = _echo(dut, 0x921, b"broadcast", dst=address)
+    request.dst = BROADCAST_MAC
+    dut.send(request)
+    try:
+        reply = dut.expect(ICMP(type=0, id=0x921), within=1.0)
+    except ExpectationFailed:
+        reply = None  # discarded, as the RFC allows
+    if reply is not None:
+        assert reply[IP].src == str(dut.info.dut_ipv4.ip)
+    # Control: a unicast echo is answered, so silence above was a choice, not a dead DUT.
+    dut.send(_echo(dut, 0x922, b"unicast"))
+    dut.expect(ICMP(type=0, id=0x922))

@@ -1,0 +1,171 @@
+"""RFC 1122 §3.2.2 (ICMP for hosts): which errors a host sends, what they quote, and when it
+must stay silent.
+
+The "MUST NOT be sent" tests first send a datagram that must draw no error, then the same
+defect in a datagram that may draw one. If the DUT stays silent for that control too, its
+silence proves nothing and the test skips saying so; the SHOULD tests that ask for the error
+itself report that gap.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+import pytest
+from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
+from scapy.utils import checksum
+
+from harness import DUT, MUST, MUST_NOT, SHOULD, ExpectationFailed, icmp_quote, l3_bytes, multicast_mac, rfc
+
+BROADCAST_MAC: Final = "ff:ff:ff:ff:ff:ff"
+CLOSED_PORT: Final = 33434  # nothing listens here on the DUT
+UNASSIGNED_PROTOCOL: Final = 253  # RFC 3692 experimental: no host implements it by default
+# IP option type 158 (copied, class 0, number 30) with a length octet of 1: every option other
+# than End of Option List and No Operation has "an option-length octet" counting "the option-type
+# and option-length octet" (RFC 791 §3.1), so a length below 2 is malformed.
+BAD_OPTION: Final = b"\x9e\x01\x00\x00"
+SILENCE_S: Final = 1.0
+PORT_UNREACHABLE: Final = ICMP(type=3, code=3)
+PARAMETER_PROBLEM: Final = ICMP(type=12, code=0)
+
+
+def _udp(dut: DUT, **ip_fields: object) -> Packet:
+    return dut.ipv4(**ip_fields) / UDP(sport=40000, dport=CLOSED_PORT) / Raw(b"is anyone there?")
+
+
+def _with_bad_option(frame: Packet) -> Ether:
+    """``frame`` (Ether/IPv4 without options) with BAD_OPTION appended to its IP header."""
+    raw = bytes(frame)
+    link, ip = raw[:14], raw[14:]
+    total = struct.unpack_from("!H", ip, 2)[0]
+    header = bytearray(ip[:20] + BAD_OPTION)
+    header[0] = 0x40 | (len(header) // 4)
+    struct.pack_into("!H", header, 2, total + len(BAD_OPTION))
+    struct.pack_into("!H", header, 10, 0)
+    struct.pack_into("!H", header, 10, checksum(bytes(header)))
+    return Ether(link + bytes(header) + ip[20:total])
+
+
+def _require_error(dut: DUT, frame: Packet, error: Packet, what: str) -> Packet:
+    """Control: ``frame`` must draw ``error``; if it does not, the test cannot judge the DUT."""
+    dut.send(frame)
+    try:
+        return dut.expect(error)
+    except ExpectationFailed:
+        pytest.skip(f"the DUT sends no {what} even for {frame.summary()}, so its silence "
+                    "in this test proves nothing; see the test requiring that error")
+
+
+@rfc(1122, "3.2.2.1", SHOULD,
+     "A host SHOULD generate Destination Unreachable messages with code: 2 (Protocol "
+     "Unreachable), when the designated transport protocol is not supported")
+def test_unsupported_protocol_draws_protocol_unreachable(dut: DUT) -> None:
+    dut.send(dut.ipv4(proto=UNASSIGNED_PROTOCOL) / Raw(b"\x00" * 32))
+    error = dut.expect(ICMP(type=3, code=2))
+    assert error[IP].src == str(dut.info.dut_ipv4.ip)
+    assert error[IP].dst == str(dut.info.tester_ipv4)
+
+
+@pytest.mark.parametrize("cause", ["protocol-unreachable", "port-unreachable"])
+@rfc(1122, "3.2.2", MUST,
+     "Every ICMP error message includes the Internet header and at least the first 8 data "
+     "octets of the datagram that triggered the error; more than 8 octets MAY be sent; this "
+     "header and data MUST be unchanged from the received datagram.")
+def test_error_quotes_invoking_header_and_data_unchanged(dut: DUT, cause: str) -> None:
+    if cause == "protocol-unreachable":
+        sent = dut.ipv4(proto=UNASSIGNED_PROTOCOL, id=0x5151, ttl=37) / Raw(bytes(range(40)))
+        error_template = ICMP(type=3, code=2)
+    else:
+        sent = dut.ipv4(id=0x5252, ttl=37) / UDP(sport=40001, dport=CLOSED_PORT) / Raw(bytes(range(40)))
+        error_template = PORT_UNREACHABLE
+    error = _require_error(dut, sent, error_template, cause.replace("-", " "))
+    quote, datagram = icmp_quote(error), l3_bytes(sent)
+    assert len(quote) >= 20 + 8, f"the error quotes only {len(quote)} octets"
+    assert datagram.startswith(quote), (
+        f"quoted octets differ from the datagram sent:\n  sent   {datagram[: len(quote)].hex()}\n"
+        f"  quoted {quote.hex()}"
+    )
+
+
+@rfc(1122, "3.2.2", SHOULD, "An ICMP error message SHOULD be sent with normal (i.e., zero) TOS bits.")
+def test_error_is_sent_with_zero_tos(dut: DUT) -> None:
+    error = _require_error(dut, _udp(dut), PORT_UNREACHABLE, "Port Unreachable")
+    assert error[IP].tos == 0, f"the error carries TOS 0x{error[IP].tos:02x}"
+
+
+@rfc(1122, "3.2.2.5", SHOULD, "A host SHOULD generate Parameter Problem messages.")
+def test_malformed_option_draws_parameter_problem(dut: DUT) -> None:
+    dut.send(_with_bad_option(dut.ipv4() / ICMP(type=8, id=0xC01, seq=1) / Raw(b"bad option")))
+    error = dut.expect(ICMP(type=12))
+    # RFC 792: "the pointer identifies the octet of the original datagram's header where the
+    # error was detected" -- the option's type or length octet.
+    assert error[ICMP].ptr in (20, 21), f"pointer {error[ICMP].ptr} is outside the bad option"
+
+
+@rfc(1122, "3.2.2", MUST_NOT,
+     "An ICMP error message MUST NOT be sent as the result of receiving: an ICMP error message")
+def test_no_error_about_an_icmp_error(dut: DUT) -> None:
+    # A Port Unreachable "returned" to the DUT, whose IP header carries the malformed option
+    # that draws a Parameter Problem when it comes with an echo request.
+    dut_ip, tester_ip = str(dut.info.dut_ipv4.ip), str(dut.info.tester_ipv4)
+    returned = IP(src=dut_ip, dst=tester_ip) / UDP(sport=40002, dport=53) / Raw(b"12345678")
+    dut.send(_with_bad_option(dut.ipv4() / ICMP(type=3, code=3) / returned))
+    dut.expect_none(ICMP, within=SILENCE_S)
+    control = _with_bad_option(dut.ipv4() / ICMP(type=8, id=0xC02, seq=1) / Raw(b"control"))
+    _require_error(dut, control, PARAMETER_PROBLEM, "Parameter Problem")
+
+
+@pytest.mark.parametrize("dst", ["limited-bcast", "subnet-bcast", "multicast"])
+@rfc(1122, "3.2.2", MUST_NOT,
+     "An ICMP error message MUST NOT be sent as the result of receiving: a datagram destined "
+     "to an IP broadcast or IP multicast address")
+def test_no_error_about_a_datagram_to_broadcast_or_multicast(dut: DUT, dst: str) -> None:
+    address, mac = {
+        "limited-bcast": ("255.255.255.255", BROADCAST_MAC),
+        "subnet-bcast": (str(dut.info.dut_ipv4.network.broadcast_address), BROADCAST_MAC),
+        "multicast": ("224.0.0.1", multicast_mac("224.0.0.1")),  # all-systems: every host is in it
+    }[dst]
+    probe = _udp(dut, dst=address)
+    probe.dst = mac
+    dut.send(probe)
+    dut.expect_none(ICMP, within=SILENCE_S)
+    _require_error(dut, _udp(dut), PORT_UNREACHABLE, "Port Unreachable")
+
+
+@rfc(1122, "3.2.2", MUST_NOT,
+     "An ICMP error message MUST NOT be sent as the result of receiving: a datagram sent as a "
+     "link-layer broadcast")
+def test_no_error_about_a_link_layer_broadcast(dut: DUT) -> None:
+    probe = _udp(dut)  # unicast IP destination: the DUT's own address
+    probe.dst = BROADCAST_MAC
+    dut.send(probe)
+    dut.expect_none(ICMP, within=SILENCE_S)
+    _require_error(dut, _udp(dut), PORT_UNREACHABLE, "Port Unreachable")
+
+
+@rfc(1122, "3.2.2", MUST_NOT,
+     "An ICMP error message MUST NOT be sent as the result of receiving: a non-initial fragment")
+def test_no_error_about_a_non_initial_fragment(dut: DUT) -> None:
+    # The second (last) fragment of a UDP datagram, at offset 64, carrying the malformed option.
+    tail = dut.ipv4(proto=17, frag=8, flags=0, id=0x7777) / Raw(bytes(24))
+    dut.send(_with_bad_option(tail))
+    dut.expect_none(ICMP, within=SILENCE_S)
+    control = _with_bad_option(dut.ipv4() / ICMP(type=8, id=0xC03, seq=1) / Raw(b"control"))
+    _require_error(dut, control, PARAMETER_PROBLEM, "Parameter Problem")
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["255.255.255.255", "198.51.100.255", "224.0.0.1"],
+    ids=["limited-bcast", "subnet-bcast", "multicast"],
+)
+@rfc(1122, "3.2.2", MUST_NOT,
+     "An ICMP error message MUST NOT be sent as the result of receiving: a datagram whose "
+     "source address does not define a single host")
+def test_no_error_about_a_datagram_from_a_non_host_source(dut: DUT, source: str) -> None:
+    dut.send(_udp(dut, src=source))
+    dut.expect_none(ICMP, within=SILENCE_S)
+    _require_error(dut, _udp(dut), PORT_UNREACHABLE, "Port Unreachable")

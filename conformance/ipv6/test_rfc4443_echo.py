@@ -1,0 +1,122 @@
+"""RFC 4443 §4.1/§4.2 (and §2.3, §2.4 (b)): the ICMPv6 Echo responder."""
+
+from __future__ import annotations
+
+from ipaddress import IPv6Address
+
+import pytest
+from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6Unknown, IPv6
+from scapy.layers.l2 import Ether
+
+from harness import DUT, MUST, SHOULD, multicast_mac, rfc
+
+SILENCE_S = 1.0
+ALL_NODES = "ff02::1"
+IPV6_HEADER, ICMPV6_ECHO_HEADER = 40, 8
+
+
+def _sources(dut: DUT, which: str) -> tuple[str, str]:
+    """(tester source, DUT destination) for a unicast echo to the DUT's global or link-local address."""
+    info = dut.info
+    if which == "global":
+        return str(info.tester_ipv6), str(info.dut_ipv6.ip)
+    return str(info.tester_ipv6_ll), str(info.dut_ipv6_ll)
+
+
+@pytest.mark.parametrize(
+    "size",
+    [0, 1, 57, 1000, "mtu"],
+    ids=["empty", "1B", "odd", "1000B", "mtu"],
+)
+@rfc(4443, "4.2", MUST,
+     "The data received in the ICMPv6 Echo Request message MUST be returned entirely and "
+     "unmodified in the ICMPv6 Echo Reply message.")
+def test_echo_reply_returns_the_request_data_unmodified(dut: DUT, size: int | str) -> None:
+    # "mtu": the largest echo that fits the link unfragmented, both ways.
+    length = dut.info.mtu - IPV6_HEADER - ICMPV6_ECHO_HEADER if size == "mtu" else int(size)
+    data = bytes((i * 7 + 3) & 0xFF for i in range(length))
+    dut.send(dut.ipv6() / ICMPv6EchoRequest(id=0x4430, seq=7, data=data))
+    reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4430, seq=7))
+    assert bytes(reply[ICMPv6EchoReply].data) == data
+
+
+@rfc(4443, "4.2", MUST,
+     "Identifier The identifier from the invoking Echo Request message.")
+def test_echo_reply_carries_the_request_identifier(dut: DUT) -> None:
+    dut.send(dut.ipv6() / ICMPv6EchoRequest(id=0xBEEF, seq=1, data=b"ident"))
+    reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply, data=b"ident")
+    assert reply[ICMPv6EchoReply].id == 0xBEEF
+
+
+@rfc(4443, "4.2", MUST,
+     "Sequence Number The sequence number from the invoking Echo Request message.")
+def test_echo_reply_carries_the_request_sequence_number(dut: DUT) -> None:
+    dut.send(dut.ipv6() / ICMPv6EchoRequest(id=0x4431, seq=0xA55A, data=b"seq"))
+    reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4431))
+    assert reply[ICMPv6EchoReply].seq == 0xA55A
+
+
+@pytest.mark.parametrize("which", ["global", "link-local"])
+@rfc(4443, "4.2", MUST,
+     "The source address of an Echo Reply sent in response to a unicast Echo Request message "
+     "MUST be the same as the destination address of that Echo Request message.")
+def test_echo_reply_source_is_the_request_destination(dut: DUT, which: str) -> None:
+    src, dst = _sources(dut, which)
+    dut.send(dut.ipv6(src=src, dst=dst) / ICMPv6EchoRequest(id=0x4432, seq=1))
+    reply = dut.expect(IPv6(dst=src), ICMPv6EchoReply(id=0x4432, seq=1))
+    assert IPv6Address(reply[IPv6].src) == IPv6Address(dst)
+
+
+def _all_nodes_echo(dut: DUT, ident: int) -> None:
+    dut.send(
+        dut.ether(dst=multicast_mac(ALL_NODES))
+        / IPv6(src=str(dut.info.tester_ipv6), dst=ALL_NODES)
+        / ICMPv6EchoRequest(id=ident, seq=1, data=b"all-nodes")
+    )
+
+
+@rfc(4443, "4.2", SHOULD,
+     "An Echo Reply SHOULD be sent in response to an Echo Request message sent to an IPv6 "
+     "multicast or anycast address.")
+def test_echo_request_to_all_nodes_is_answered(dut: DUT) -> None:
+    _all_nodes_echo(dut, 0x4433)
+    dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4433, seq=1))
+
+
+@rfc(4443, "4.2", MUST,
+     "In this case, the source address of the reply MUST be a unicast address belonging to the "
+     "interface on which the Echo Request message was received.")
+def test_reply_to_all_nodes_echo_comes_from_a_unicast_address_of_the_interface(dut: DUT) -> None:
+    _all_nodes_echo(dut, 0x4434)
+    reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4434, seq=1))
+    own = {IPv6Address(dut.info.dut_ipv6.ip), IPv6Address(dut.info.dut_ipv6_ll)}
+    assert IPv6Address(reply[IPv6].src) in own, f"reply from {reply[IPv6].src}, not one of {sorted(map(str, own))}"
+
+
+@rfc(4443, "2.3", MUST,
+     "The checksum is the 16-bit one's complement of the one's complement sum of the entire "
+     "ICMPv6 message, starting with the ICMPv6 message type field, and prepended with a "
+     "\"pseudo-header\" of IPv6 header fields")
+def test_echo_request_with_bad_checksum_is_discarded(dut: DUT) -> None:
+    # A message whose checksum does not hold is not the message that was sent: answering it
+    # would echo corrupted data as if it were good.
+    good = dut.ipv6() / ICMPv6EchoRequest(id=0x4435, seq=1, data=b"checksum")
+    right = Ether(bytes(good))[ICMPv6EchoRequest].cksum
+    bad = good.copy()
+    bad[ICMPv6EchoRequest].cksum = right ^ 0x5A5A
+    dut.send(bad)
+    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
+    dut.send(good)  # control: the same request with its right checksum is answered
+    dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4435, seq=1))
+
+
+@rfc(4443, "2.4", MUST,
+     "(b) If an ICMPv6 informational message of unknown type is received, it MUST be silently "
+     "discarded.")
+def test_informational_message_of_unknown_type_is_silently_discarded(dut: DUT) -> None:
+    # Type 250 is unassigned in the informational range (128-255). "Silently": nothing back,
+    # neither a reply nor an error.
+    dut.send(dut.ipv6() / ICMPv6Unknown(type=250, code=0, msgbody=b"\x44\x43\x00\x01unknown-type"))
+    dut.expect_none(IPv6(dst=str(dut.info.tester_ipv6)), within=SILENCE_S)
+    dut.send(dut.ipv6() / ICMPv6EchoRequest(id=0x4436, seq=1))
+    dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4436, seq=1))

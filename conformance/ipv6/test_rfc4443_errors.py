@@ -1,0 +1,157 @@
+"""RFC 4443 §2.4 and §3.1: when an ICMPv6 error is sent, what it carries, and when it must not be sent.
+
+The probe is a UDP datagram to a port nothing listens on, which draws a Port Unreachable.
+Each "must not" test sends the probe in its forbidden form first and then in its plain form,
+so a DUT that never sends errors at all cannot pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from scapy.layers.inet import UDP, UDPerror
+from scapy.layers.inet6 import (
+    HBHOptUnknown,
+    ICMPv6DestUnreach,
+    ICMPv6EchoRequest,
+    ICMPv6ParamProblem,
+    IPv6,
+    IPv6ExtHdrDestOpt,
+)
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
+
+from harness import DUT, MUST, MUST_NOT, SHOULD, l3_bytes, multicast_mac, rfc
+from harness.rfc import IPV6_MIN_MTU, ICMPv6Unreach
+from harness.rfc import ICMPv6ParamProblem as PPCode
+
+SILENCE_S = 1.0
+CLOSED_PORT = 33533  # nothing on the DUT listens here
+ALL_NODES = "ff02::1"
+IPV6_HEADER, ICMPV6_ERROR_HEADER = 40, 8
+
+
+def _closed_port_probe(dut: DUT, sport: int, size: int = 32, **ip: Any) -> Packet:
+    return dut.ipv6(**ip) / UDP(sport=sport, dport=CLOSED_PORT) / Raw(bytes(size))
+
+
+def _expect_port_unreachable(dut: DUT, sport: int) -> Packet:
+    return dut.expect(
+        IPv6(dst=str(dut.info.tester_ipv6)),
+        ICMPv6DestUnreach(code=ICMPv6Unreach.PORT),
+        UDPerror(sport=sport, dport=CLOSED_PORT),
+    )
+
+
+@rfc(4443, "3.1", SHOULD,
+     "A destination node SHOULD originate a Destination Unreachable message with Code 4 in "
+     "response to a packet for which the transport protocol (e.g., UDP) has no listener, if that "
+     "transport protocol has no alternative means to inform the sender.")
+def test_udp_to_a_closed_port_draws_port_unreachable(dut: DUT) -> None:
+    dut.send(_closed_port_probe(dut, sport=40001))
+    _expect_port_unreachable(dut, 40001)
+
+
+@pytest.mark.parametrize("size", [32, 1400], ids=["whole", "truncated"])
+@rfc(4443, "2.4", MUST,
+     "(c) Every ICMPv6 error message (type < 128) MUST include as much of the IPv6 offending "
+     "(invoking) packet (the packet that caused the error) as possible without making the error "
+     "message packet exceed the minimum IPv6 MTU [IPv6].")
+def test_error_quotes_as_much_of_the_invoking_packet_as_fits_in_1280_octets(dut: DUT, size: int) -> None:
+    probe = _closed_port_probe(dut, sport=40002, size=size)
+    dut.send(probe)
+    error = _expect_port_unreachable(dut, 40002)
+    sent = l3_bytes(probe)
+    room = IPV6_MIN_MTU - IPV6_HEADER - ICMPV6_ERROR_HEADER  # 1232 octets of quote at most
+    # Sliced from the wire bytes: Scapy dissects a long Destination Unreachable body as
+    # RFC 4884 extensions, which would hide most of the quote.
+    quote = l3_bytes(error)[IPV6_HEADER + ICMPV6_ERROR_HEADER :]
+    assert quote == sent[:room], "the quote is not the invoking packet's leading octets"
+    assert len(l3_bytes(error)) == min(IPV6_MIN_MTU, IPV6_HEADER + ICMPV6_ERROR_HEADER + len(sent))
+
+
+@pytest.mark.parametrize("which", ["global", "link-local"])
+@rfc(4443, "2.2", MUST,
+     "(a) If the message is a response to a message sent to one of the node's unicast addresses, "
+     "the Source Address of the reply MUST be that same address.")
+def test_error_source_is_the_address_the_invoking_packet_was_sent_to(dut: DUT, which: str) -> None:
+    info = dut.info
+    src, dst = (
+        (str(info.tester_ipv6), str(info.dut_ipv6.ip)) if which == "global"
+        else (str(info.tester_ipv6_ll), str(info.dut_ipv6_ll))
+    )
+    dut.send(_closed_port_probe(dut, sport=40011, src=src, dst=dst))
+    error = dut.expect(
+        IPv6(dst=src), ICMPv6DestUnreach(code=ICMPv6Unreach.PORT), UDPerror(sport=40011, dport=CLOSED_PORT)
+    )
+    assert error[IPv6].src == dst, f"the error comes from {error[IPv6].src}, not from {dst}"
+
+
+def _unknown_option_packet(dut: DUT, inner: Packet) -> Packet:
+    # Option type 0x80: the two high-order bits are 10, "discard the packet and, regardless of
+    # whether or not the packet's Destination Address was a multicast address, send an ICMP
+    # Parameter Problem, Code 2, message" (RFC 8200 §4.2).
+    return dut.ipv6() / IPv6ExtHdrDestOpt(options=[HBHOptUnknown(otype=0x80, optdata=b"\x00\x00\x00\x00")]) / inner
+
+
+@rfc(4443, "2.4", MUST_NOT,
+     "(e) An ICMPv6 error message MUST NOT be originated as a result of receiving the following: "
+     "(e.1) An ICMPv6 error message.")
+def test_no_error_is_sent_about_an_icmpv6_error_message(dut: DUT) -> None:
+    # An unknown 10xxxxxx option draws Parameter Problem code 2 whatever the packet carries;
+    # when what it carries is itself an ICMPv6 error, that rule must yield to (e.1).
+    quoted = IPv6(src=str(dut.info.dut_ipv6.ip), dst=str(dut.info.tester_ipv6)) / UDP(sport=7, dport=7)
+    inner_error = ICMPv6DestUnreach(code=ICMPv6Unreach.PORT) / quoted
+    dut.send(_unknown_option_packet(dut, inner_error))
+    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S)
+    # Control: the same header carrying an echo request does draw the Parameter Problem.
+    dut.send(_unknown_option_packet(dut, ICMPv6EchoRequest(id=0x44E1, seq=1)))
+    dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.UNRECOGNIZED_OPTION))
+
+
+@rfc(4443, "2.4", MUST_NOT,
+     "(e.3) A packet destined to an IPv6 multicast address.")
+def test_no_port_unreachable_for_a_datagram_to_a_multicast_address(dut: DUT) -> None:
+    dut.send(
+        dut.ether(dst=multicast_mac(ALL_NODES))
+        / IPv6(src=str(dut.info.tester_ipv6), dst=ALL_NODES)
+        / UDP(sport=40003, dport=CLOSED_PORT)
+        / Raw(bytes(32))
+    )
+    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S)
+    dut.send(_closed_port_probe(dut, sport=40004))
+    _expect_port_unreachable(dut, 40004)
+
+
+@rfc(4443, "2.4", MUST_NOT,
+     "(e.4) A packet sent as a link-layer multicast (the exceptions from e.3 apply to this case, too).")
+def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_multicast_frame(dut: DUT) -> None:
+    probe = _closed_port_probe(dut, sport=40005)
+    probe[Ether].dst = multicast_mac(ALL_NODES)
+    dut.send(probe)
+    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S)
+    dut.send(_closed_port_probe(dut, sport=40006))
+    _expect_port_unreachable(dut, 40006)
+
+
+@rfc(4443, "2.4", MUST_NOT,
+     "(e.5) A packet sent as a link-layer broadcast (the exceptions from e.3 apply to this case, too).")
+def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_broadcast_frame(dut: DUT) -> None:
+    probe = _closed_port_probe(dut, sport=40007)
+    probe[Ether].dst = "ff:ff:ff:ff:ff:ff"
+    dut.send(probe)
+    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S)
+    dut.send(_closed_port_probe(dut, sport=40008))
+    _expect_port_unreachable(dut, 40008)
+
+
+@rfc(4443, "2.4", MUST_NOT,
+     "(e.6) A packet whose source address does not uniquely identify a single node -- e.g., the "
+     "IPv6 Unspecified Address, an IPv6 multicast address, or an address known by the ICMP "
+     "message originator to be an IPv6 anycast address.")
+def test_no_port_unreachable_for_a_datagram_from_the_unspecified_address(dut: DUT) -> None:
+    dut.send(_closed_port_probe(dut, sport=40009, src="::"))
+    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S)
+    dut.send(_closed_port_probe(dut, sport=40010))
+    _expect_port_unreachable(dut, 40010)

@@ -1,0 +1,95 @@
+"""RFC 1122 §4.1.3 (UDP for hosts, IPv4): checksums, Port Unreachable, addresses."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Final
+
+import pytest
+from scapy.layers.inet import ICMP, IP, UDP
+from scapy.packet import Packet, Raw
+from scapy.utils import checksum
+
+from harness import DUT, MUST, SHOULD, rfc
+
+PORT: Final = 5002  # the DUT's socket
+CLOSED_PORT: Final = 33435  # nothing listens here
+TESTER_PORT: Final = 40000
+SILENCE_S: Final = 1.0
+
+
+def _udp(dut: DUT, data: bytes, dport: int = PORT, **ip_fields: object) -> Packet:
+    return dut.ipv4(**ip_fields) / UDP(sport=TESTER_PORT, dport=dport) / Raw(data)
+
+
+def _expect_delivered(dut: DUT, data: bytes) -> None:
+    got = dut.udp_recv(PORT, within=2.0)
+    assert got is not None, f"the DUT's socket received nothing; expected {data!r}"
+    assert got[0] == data
+
+
+def _pseudo_header_sum_ok(pkt: Packet) -> bool:
+    ip = pkt[IP]
+    datagram = bytes(ip)[ip.ihl * 4 : ip.len]
+    pseudo = socket.inet_aton(ip.src) + socket.inet_aton(ip.dst) + struct.pack("!BBH", 0, 17, len(datagram))
+    return checksum(pseudo + datagram) == 0
+
+
+@rfc(1122, "4.1.3.4", MUST, "but it MUST default to checksumming on.")
+def test_sent_datagram_carries_a_valid_checksum(dut: DUT) -> None:
+    dut.udp_bind(PORT)
+    dut.udp_send(PORT, b"checksummed by default", str(dut.info.tester_ipv4), TESTER_PORT)
+    sent = dut.expect(UDP(sport=PORT, dport=TESTER_PORT))
+    assert sent[UDP].chksum != 0, "the DUT sent no checksum"
+    assert _pseudo_header_sum_ok(sent), f"checksum 0x{sent[UDP].chksum:04x} does not verify"
+
+
+@rfc(1122, "4.1.3.4", MUST,
+     "If a UDP datagram is received with a checksum that is non-zero and invalid, UDP MUST "
+     "silently discard the datagram.")
+def test_bad_checksum_datagram_is_silently_discarded(dut: DUT) -> None:
+    dut.udp_bind(PORT)
+    bad = _udp(dut, b"damaged in flight")
+    bad[UDP].chksum = UDP(bytes(bad[UDP])).chksum ^ 0x1234  # non-zero and wrong
+    dut.send(bad)
+    dut.expect_none(ICMP, within=SILENCE_S)  # "silently": no error either
+    assert dut.udp_recv(PORT, within=0.1) is None, "a datagram with a bad checksum was delivered"
+    dut.send(_udp(dut, b"control"))
+    _expect_delivered(dut, b"control")
+
+
+@rfc(1122, "4.1.3.1", SHOULD,
+     "If a datagram arrives addressed to a UDP port for which there is no pending LISTEN call, "
+     "UDP SHOULD send an ICMP Port Unreachable message.")
+def test_datagram_to_closed_port_draws_port_unreachable(dut: DUT) -> None:
+    dut.send(_udp(dut, b"closed?", dport=CLOSED_PORT))
+    error = dut.expect(ICMP(type=3, code=3))
+    assert error[IP].src == str(dut.info.dut_ipv4.ip)
+    assert error[IP].dst == str(dut.info.tester_ipv4)
+
+
+@rfc(1122, "4.1.3.6", MUST,
+     "When a host sends a UDP datagram, the source address MUST be (one of) the IP address(es) "
+     "of the host.")
+def test_sent_datagram_source_is_the_hosts_address(dut: DUT) -> None:
+    dut.udp_bind(PORT)
+    dut.udp_send(PORT, b"from me", str(dut.info.tester_ipv4), TESTER_PORT)
+    sent = dut.expect(UDP(sport=PORT, dport=TESTER_PORT))
+    assert sent[IP].src == str(dut.info.dut_ipv4.ip)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["255.255.255.255", "198.51.100.255", "224.0.0.1"],
+    ids=["limited-bcast", "subnet-bcast", "multicast"],
+)
+@rfc(1122, "4.1.3.6", MUST,
+     "A UDP datagram received with an invalid IP source address (e.g., a broadcast or multicast "
+     "address) must be discarded by UDP or by the IP layer")
+def test_datagram_from_invalid_source_is_not_delivered(dut: DUT, source: str) -> None:
+    dut.udp_bind(PORT)
+    dut.send(_udp(dut, b"spoofed", src=source))
+    assert dut.udp_recv(PORT, within=SILENCE_S) is None, f"a datagram from {source} was delivered"
+    dut.send(_udp(dut, b"control"))
+    _expect_delivered(dut, b"control")
