@@ -26,7 +26,7 @@ TimerName = Literal[
 ]
 
 
-class Unsupported(Exception):  # noqa: N818 - the name reads as the verdict a test reports
+class Unsupported(Exception):
     """The backend cannot perform this action; the message says why in words a user can act on."""
 
 
