@@ -23,6 +23,8 @@ Family = Literal[4, 6]
 TimerName = Literal[
     "ipv4_reassembly_timeout",
     "ipv6_reassembly_timeout",
+    # RFC 8201 section 4: how long a learned path MTU is kept before it is tried again.
+    "ipv6_pmtu_expiry",
 ]
 
 
@@ -56,6 +58,7 @@ class LinkInfo:
     tester_ipv6_ll: IPv6Address
     other_ipv6: IPv6Address
     mtu: int = 1500
+    other_mac: str = "02:00:00:00:00:03"
     # Current values of the timers a test may depend on, in seconds.
     timers: dict[str, float] = field(default_factory=dict)
 
@@ -127,6 +130,29 @@ class DUT(Protocol):
     def leave_group(self, group: str) -> None: ...
     def set_forwarding(self, family: Family, enabled: bool) -> None: ...
     def set_timer(self, name: TimerName, seconds: float) -> None: ...
+    def add_route(self, cidr: str, via: str | None = None, mtu: int | None = None) -> None:
+        """Route ``cidr`` on the test link, through gateway ``via`` (None: on-link), with an
+        optional path MTU for that route (for Fragmentation Needed / Packet Too Big tests)."""
+        ...
+
+    def remove_route(self, cidr: str) -> None: ...
+    def set_link_mtu(self, mtu: int) -> None:
+        """Change the MTU of the DUT's end of the test link (``info.mtu`` follows)."""
+        ...
+
+    def set_icmp_rate_limit(self, family: Family, per_second: float, burst: int) -> None:
+        """Token bucket for ICMP errors (RFC 1812 4.3.2.8, RFC 4443 2.4(f)): ``per_second``
+        tokens refill per second up to ``burst``; ``per_second == 0`` means unlimited."""
+        ...
+
+    def set_echo_ignore_broadcasts(self, ignore: bool) -> None:
+        """Whether echo requests to broadcast/multicast addresses go unanswered (RFC 1122
+        3.2.2.6 leaves it open; Linux ignores them by default)."""
+        ...
+
+    def set_accept_source_route(self, accept: bool) -> None:
+        """Whether IPv4 source-routed datagrams (LSRR/SSRR) are processed or dropped."""
+        ...
 
     def close(self) -> None:
         """Release everything the backend created (namespaces, sockets, agents)."""

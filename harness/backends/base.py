@@ -54,8 +54,9 @@ TEST_LINK: Final = LinkInfo(
     tester_ipv6_ll=IPv6Address("fe80::ff:fe00:2"),
     other_ipv6=IPv6Address("2001:db8:1::3"),
     mtu=1500,
+    other_mac="02:00:00:00:00:03",
 )
-OTHER_MAC: Final = "02:00:00:00:00:03"
+OTHER_MAC: Final = TEST_LINK.other_mac
 
 
 class FrameDUT(abc.ABC):
@@ -198,6 +199,24 @@ class FrameDUT(abc.ABC):
 
     def set_timer(self, name: TimerName, seconds: float) -> None:
         self._cannot(f"set the {name} timer")
+
+    def add_route(self, cidr: str, via: str | None = None, mtu: int | None = None) -> None:
+        self._cannot("add a route")
+
+    def remove_route(self, cidr: str) -> None:
+        self._cannot("remove a route")
+
+    def set_link_mtu(self, mtu: int) -> None:
+        self._cannot("change the link MTU")
+
+    def set_icmp_rate_limit(self, family: Family, per_second: float, burst: int) -> None:
+        self._cannot("set the ICMP error rate limit")
+
+    def set_echo_ignore_broadcasts(self, ignore: bool) -> None:
+        self._cannot("choose whether broadcast echo requests are answered")
+
+    def set_accept_source_route(self, accept: bool) -> None:
+        self._cannot("choose whether source-routed datagrams are accepted")
 
     def close(self) -> None:
         """Release backend resources. The base drains (so queued frames reach the pcap);
