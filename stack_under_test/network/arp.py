@@ -40,8 +40,16 @@ class ARPEndpoint:
         self.nic = nic
         # The IPv4 neighbor table lives here: ARP is how IPv4 resolves.
         self.neighbors = nic.neighbors[4] = NeighborTable(
-            protocol.stack.clock, nic.write_packet, self._send_request, nic.stats.count_tx_drop
+            protocol.stack.clock, nic.write_packet, self._send_request, nic.stats.count_tx_drop,
+            on_failed=self._on_resolution_failed,
         )
+
+    def _on_resolution_failed(self, addr: bytes, pending: list[tuple[int, bytes]]) -> None:
+        """IPv4 decides what to tell the senders of the datagrams that waited (Host Unreachable)."""
+        ip = self.nic.ip.get(4)
+        handler = getattr(ip, "on_neighbor_failed", None)
+        if handler is not None:
+            handler(addr, pending)
 
     def enable(self) -> None:
         pass

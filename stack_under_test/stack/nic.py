@@ -34,10 +34,13 @@ class NIC:
         self.endpoints: dict[int, NetworkEndpoint] = {}  # by EtherType
         self.ip: dict[int, IPEndpoint] = {}  # by family, 4 / 6
         self.neighbors: dict[int, NeighborTable] = {}  # by family; ARP makes 4, NDP makes 6
+        self.mtu_override: int | None = None  # set by stack.set_link_mtu
 
     @property
     def mtu(self) -> int:
-        return self.link.mtu
+        """The IP MTU: ``stack.set_link_mtu`` overrides the link's own (never above it)."""
+        override = self.mtu_override
+        return self.link.mtu if override is None else override
 
     # ---- receive -----------------------------------------------------------------------------
     def deliver(self, frame: bytes) -> Drop | None:

@@ -11,10 +11,16 @@ class RouteEntry:
     network: IPv4Network | IPv6Network
     nic: str
     gateway: bytes | None = None  # packed next hop; None = on-link
+    mtu: int | None = None  # route MTU (path MTU for the prefix); None = the link MTU
 
     @property
     def family(self) -> int:
         return self.network.version
+
+
+def _same_route(a: RouteEntry, b: RouteEntry) -> bool:
+    """Same prefix, NIC and gateway: the MTU is an attribute of a route, not part of its identity."""
+    return a.network == b.network and a.nic == b.nic and a.gateway == b.gateway
 
 
 class RouteTable:
@@ -29,6 +35,8 @@ class RouteTable:
         table = self._tables[entry.family]
         if any(e == entry for _, _, e in table):
             return
+        # The same route with another MTU replaces the old one.
+        table[:] = [row for row in table if not _same_route(row[2], entry)]
         table.append((int(entry.network.netmask), int(entry.network.network_address), entry))
         table.sort(key=lambda row: -row[2].network.prefixlen)  # stable: keeps insertion order
         self._cache.clear()
@@ -37,7 +45,7 @@ class RouteTable:
     def remove(self, entry: RouteEntry) -> bool:
         table = self._tables[entry.family]
         before = len(table)
-        table[:] = [row for row in table if row[2] != entry]
+        table[:] = [row for row in table if not _same_route(row[2], entry)]
         self._cache.clear()
         self.version += 1
         return len(table) != before

@@ -18,6 +18,7 @@ from stack_under_test.link.endpoint import LinkEndpoint
 from stack_under_test.stack.addresses import AddressEntry
 from stack_under_test.stack.interfaces import IPEndpoint, NetworkProtocol, TransportProtocol
 from stack_under_test.stack.nic import NIC
+from stack_under_test.stack.ratelimit import TokenBucket
 from stack_under_test.stack.route import RouteEntry, RouteTable
 from stack_under_test.stats import StackStats
 
@@ -25,7 +26,7 @@ NetworkFactory = Callable[["Stack"], NetworkProtocol]
 TransportFactory = Callable[["Stack"], TransportProtocol]
 
 # Timers a user may set (harness.dut.TimerName), in ms.
-TIMER_NAMES = ("ipv4_reassembly_timeout", "ipv6_reassembly_timeout")
+TIMER_NAMES = ("ipv4_reassembly_timeout", "ipv6_reassembly_timeout", "ipv6_pmtu_expiry")
 
 
 class StackError(Exception):
@@ -40,22 +41,54 @@ class StackOptions:
     ipv6: bool = True
     ipv4_reassembly_timeout_ms: int = params.IPV4_REASSEMBLY_TIMEOUT_MS
     ipv6_reassembly_timeout_ms: int = params.IPV6_REASSEMBLY_TIMEOUT_MS
+    ipv6_pmtu_expiry_ms: int = params.IPV6_PMTU_EXPIRY_MS  # RFC 8201 4 (ipv6 helper)
     dad_transmits: int = params.DUP_ADDR_DETECT_TRANSMITS
     default_ttl: int = params.IPV4_DEFAULT_TTL
     default_hop_limit: int = params.IPV6_DEFAULT_HOP_LIMIT
     udp_receive_queue_len: int = params.UDP_RECEIVE_QUEUE_LEN
+    # ---- Fragment reassembly, both families (frag helper; network/fragmentation.py) ----
+    # Octets queued for reassembly (payload plus measured per-fragment and per-datagram overhead),
+    # per family like Linux ipfrag_high_thresh / ip6frag_high_thresh: above high, the oldest
+    # datagrams are evicted until under low. The cap discards a datagram with more fragments.
+    reassembly_high_thresh: int = params.REASSEMBLY_HIGH_THRESH
+    reassembly_low_thresh: int = params.REASSEMBLY_LOW_THRESH
+    max_fragments_per_datagram: int = params.MAX_FRAGMENTS_PER_DATAGRAM
+    # ---- IPv4 behaviour (ipv4 helper; /work/coord/IPV4_NOTES.md) ----
+    # RFC 1812 4.3.2.8 rate limit for ICMP errors, per family; 0 = unlimited (Linux 1000/s, 50).
+    icmp_rate_per_second: float = params.ICMP_RATE_PER_SECOND
+    icmp_rate_burst: int = params.ICMP_RATE_BURST
+    # RFC 1122 3.2.2.6 "MAY be silently discarded"; Linux icmp_echo_ignore_broadcasts=1.
+    echo_ignore_broadcasts: bool = True
+    # Linux accept_source_route=0: datagrams carrying LSRR/SSRR are dropped (counted).
+    accept_source_route: bool = False
+    # RFC 1812 5.2.7.2 redirects when forwarding back out of the receiving interface; Linux
+    # send_redirects=1.
+    send_redirects: bool = True
+    # ---- IGMP (igmp helper; /work/coord/IGMP_NOTES.md) ----
+    # The version spoken with no older querier present (1, 2 or 3); like Linux force_igmp_version,
+    # except that 0 is not accepted: 3 is Linux's default behaviour.
+    igmp_version: int = params.IGMP_DEFAULT_VERSION
     # None = the protocols the public ``stack_under_test.Stack`` registers by default.
     network_protocols: Sequence[NetworkFactory] | None = None
     transport_protocols: Sequence[TransportFactory] | None = None
 
 
 class Route:
-    """Where a packet to ``remote`` goes: out of ``nic`` via ``endpoint`` from ``local`` to ``next_hop``."""
+    """Where a packet to ``remote`` goes: out of ``nic`` via ``endpoint`` from ``local`` to ``next_hop``.
 
-    __slots__ = ("endpoint", "local", "next_hop", "nic", "remote")
+    ``mtu`` is the largest IP datagram for this route: the route MTU if one was set, capped by the
+    NIC's MTU. ``gateway`` is True when ``next_hop`` is a router rather than ``remote`` itself.
+    """
 
-    def __init__(self, nic: NIC, endpoint: IPEndpoint, local: bytes, remote: bytes, next_hop: bytes) -> None:
+    __slots__ = ("endpoint", "gateway", "local", "mtu", "next_hop", "nic", "remote")
+
+    def __init__(
+        self, nic: NIC, endpoint: IPEndpoint, local: bytes, remote: bytes, next_hop: bytes, mtu: int | None = None,
+        gateway: bool = False,
+    ) -> None:
         self.nic, self.endpoint, self.local, self.remote, self.next_hop = nic, endpoint, local, remote, next_hop
+        self.mtu = nic.mtu if mtu is None else min(mtu, nic.mtu)
+        self.gateway = gateway
 
 
 def _family(packed: bytes) -> int:
@@ -71,9 +104,17 @@ class Stack:
         self.nics: dict[str, NIC] = {}
         self.routes = RouteTable()
         self.forwarding: dict[int, bool] = {4: False, 6: False}
+        # ICMP error rate limit per family (stack/ratelimit.py); ICMPv6 may use icmp_rate_limits[6].
+        self.icmp_rate_limits: dict[int, TokenBucket] = {
+            family: TokenBucket(self.clock, options.icmp_rate_per_second, options.icmp_rate_burst) for family in (4, 6)
+        }
+        self.echo_ignore_broadcasts = options.echo_ignore_broadcasts
+        self.accept_source_route = options.accept_source_route
+        self.send_redirects = options.send_redirects
         self.timers_ms: dict[str, int] = {
             "ipv4_reassembly_timeout": options.ipv4_reassembly_timeout_ms,
             "ipv6_reassembly_timeout": options.ipv6_reassembly_timeout_ms,
+            "ipv6_pmtu_expiry": options.ipv6_pmtu_expiry_ms,
         }
         net = options.network_protocols
         tra = options.transport_protocols
@@ -187,7 +228,9 @@ class Stack:
             raise StackError(f"IPv{ip.version} neighbor resolution is not available on {nic_name}")
         table.add_static(ip.packed, bytes(mac))
 
-    def add_route(self, cidr: str, nic_name: str, gateway: str | None = None) -> None:
+    def add_route(self, cidr: str, nic_name: str, gateway: str | None = None, mtu: int | None = None) -> None:
+        """Route ``cidr`` out of ``nic_name`` (via ``gateway``); ``mtu`` is the route (path) MTU,
+        used for local sends and forwarding instead of the link MTU when smaller."""
         self.nic(nic_name)
         try:
             network = ipaddress.ip_network(cidr, strict=False)
@@ -196,10 +239,43 @@ class Stack:
         gw = None if gateway is None else self._ip(gateway)
         if gw is not None and gw.version != network.version:
             raise StackError(f"gateway {gateway} is not of the same family as {cidr}")
-        self.routes.add(RouteEntry(network, nic_name, None if gw is None else gw.packed))
+        if mtu is not None:
+            minimum = params.IPV4_MIN_MTU if network.version == 4 else params.IPV6_MIN_MTU
+            if not minimum <= int(mtu) <= 65535:
+                raise StackError(f"route MTU {mtu} is outside {minimum}..65535 for IPv{network.version}")
+            mtu = int(mtu)
+        self.routes.add(RouteEntry(network, nic_name, None if gw is None else gw.packed, mtu))
+
+    def set_link_mtu(self, nic_name: str, mtu: int) -> None:
+        """The IP MTU of the NIC (at most the link's own MTU; at least 68, RFC 791)."""
+        nic = self.nic(nic_name)
+        mtu = int(mtu)
+        if not params.IPV4_MIN_MTU <= mtu <= nic.link.mtu:
+            raise StackError(f"MTU {mtu} is outside {params.IPV4_MIN_MTU}..{nic.link.mtu} (the link's MTU)")
+        nic.mtu_override = None if mtu == nic.link.mtu else mtu
+        self.routes.version += 1  # cached reply paths size their payload by the MTU
+
+    def set_icmp_rate_limit(self, family: int, per_second: float, burst: int) -> None:
+        """ICMP error rate limit for ``family`` (4 or 6): ``per_second == 0`` means unlimited."""
+        if family not in (4, 6):
+            raise StackError(f"family must be 4 or 6, got {family!r}")
+        if per_second < 0 or burst < 0:
+            raise StackError(f"rate {per_second}/s and burst {burst} must not be negative")
+        self.icmp_rate_limits[family].configure(per_second, burst)
+
+    def set_echo_ignore_broadcasts(self, ignore: bool) -> None:
+        """Whether echo requests to a broadcast or multicast address go unanswered (default True)."""
+        self.echo_ignore_broadcasts = bool(ignore)
+
+    def set_accept_source_route(self, accept: bool) -> None:
+        """Whether datagrams with LSRR/SSRR options are processed (True) or dropped (default)."""
+        self.accept_source_route = bool(accept)
 
     def remove_route(self, cidr: str, nic_name: str, gateway: str | None = None) -> None:
-        network = ipaddress.ip_network(cidr, strict=False)
+        try:
+            network = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise StackError(f"not a network: {cidr!r}") from None
         gw = None if gateway is None else self._ip(gateway).packed
         if not self.routes.remove(RouteEntry(network, nic_name, gw)):
             raise StackError(f"no route {cidr} via {nic_name}")
@@ -253,7 +329,7 @@ class Stack:
             local = endpoint.select_source(dst)
         if local is None:
             return None
-        return Route(out, endpoint, local, dst, entry.gateway or dst)
+        return Route(out, endpoint, local, dst, entry.gateway or dst, entry.mtu, entry.gateway is not None)
 
     # ---- UDP ------------------------------------------------------------------------------------
     def udp_bind(self, address: str, port: int) -> Any:

@@ -48,9 +48,16 @@ class UDPSocket:
         route = stack.find_route(dst.packed, src=self.local)
         if route is None:
             raise StackError(f"no route to {address}")
+        # RFC 768: the Length field is 16 bits, and the IP datagram around it (RFC 791 3.1, RFC 8200 3)
+        # holds at most 65,535 octets: 65,507 octets of data over IPv4, 65,527 over IPv6.
+        limit = 0xFFFF - 8 - (20 if self.family == 4 else 0)
+        if len(data) > limit:
+            raise StackError(f"datagram of {len(data)} octets is too long: UDP over IPv{self.family} carries at most {limit}")
         datagram = encode_datagram(route.local, dst.packed, self.port, port, bytes(data))
-        if route.endpoint.write_packet(route, PROTO_UDP, datagram) is not None:
-            raise StackError(f"datagram of {len(data)} octets is too long for the link MTU {route.nic.mtu}")
+        # Larger than the path MTU: the network layer fragments it (network/fragmentation.py).
+        drop = route.endpoint.write_packet(route, PROTO_UDP, datagram)
+        if drop is not None:
+            raise StackError(f"datagram of {len(data)} octets could not be sent: {drop.value}")
 
     def close(self) -> None:
         if not self.closed:

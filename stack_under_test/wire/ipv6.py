@@ -33,6 +33,11 @@ ALL_ROUTERS: Final = IPv6Address("ff02::2").packed
 UNSPECIFIED: Final = bytes(16)
 LOOPBACK: Final = IPv6Address("::1").packed
 _SOLICITED_NODE_PREFIX: Final = bytes.fromhex("ff0200000000000000000001ff")
+_V4MAPPED_PREFIX: Final = bytes(10) + b"\xff\xff"  # RFC 4291 §2.5.5.2: ::ffff:0:0/96
+
+
+def is_v4mapped(addr: bytes) -> bool:
+    return addr[:12] == _V4MAPPED_PREFIX
 
 
 def solicited_node(addr: bytes) -> bytes:
@@ -137,10 +142,16 @@ class IPv6Header:
 
 
 def build_header(
-    src: bytes, dst: bytes, next_header: int, payload_length: int, hop_limit: int = 64, traffic_class: int = 0
+    src: bytes,
+    dst: bytes,
+    next_header: int,
+    payload_length: int,
+    hop_limit: int = 64,
+    traffic_class: int = 0,
+    flow_label: int = 0,
 ) -> bytes:
     """A fixed header from packed addresses (the send path's form of IPv6Header.encode)."""
-    first = (VERSION << 28) | ((traffic_class & 0xFF) << 20)
+    first = (VERSION << 28) | ((traffic_class & 0xFF) << 20) | (flow_label & 0xFFFFF)
     return _FIXED.pack(first, payload_length, next_header, hop_limit) + src + dst
 
 

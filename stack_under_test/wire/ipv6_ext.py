@@ -1,4 +1,4 @@
-"""IPv6 extension headers (RFC 8200 §4): TLV options, headers, and the chain walker.
+"""IPv6 extension headers (RFC 8200 §4): headers and the chain walker (options: ipv6_options.py).
 
 The walker is total over bytes: every offset it reads is bounds-checked, each step moves forward
 by at least 8 octets, and the number of headers is capped, so any input ends in an ExtChain, a
@@ -24,37 +24,52 @@ from stack_under_test.wire.ipv6 import (
     NEXT_HEADER_OFFSET,
     ROUTING,
 )
+from stack_under_test.wire.ipv6_options import (
+    OPT_PAD1,
+    OPT_PADN,
+    OPT_ROUTER_ALERT,
+    PP_ERRONEOUS_HEADER,
+    PP_UNRECOGNIZED_NEXT_HEADER,
+    PP_UNRECOGNIZED_OPTION,
+    OptionsResult,
+    ParamProblem,
+    option,
+    options_header,
+    pad,
+    walk_options,
+)
+
+__all__ = [
+    "OPT_PAD1",
+    "OPT_PADN",
+    "OPT_ROUTER_ALERT",
+    "PP_ERRONEOUS_HEADER",
+    "PP_UNRECOGNIZED_NEXT_HEADER",
+    "PP_UNRECOGNIZED_OPTION",
+    "ExtChain",
+    "ExtHeader",
+    "FragmentHeader",
+    "ParamProblem",
+    "is_fragment",
+    "option",
+    "options_header",
+    "pad",
+    "routing_header",
+    "upper_layer",
+    "walk",
+]
 
 EXTENSION_HEADERS: Final = frozenset({HOP_BY_HOP, ROUTING, FRAGMENT, DEST_OPTS})
 
-# RFC 8200 leaves the chain length open; each header costs at least 8 octets, so the payload
-# length already bounds the walk. The cap keeps a crafted 1500-octet chain of empty headers
-# from costing ~180 steps per frame; real chains (RFC 8200 §4.1 recommended order) have < 8.
+# RFC 8200 leaves the chain length open (RFC 8504 §5.3 lets a host limit it); each header costs
+# at least 8 octets, so the payload length already bounds the walk. The caps keep a crafted
+# chain (a reassembled 64 KiB one above all) from costing thousands of steps per packet; real
+# chains (RFC 8200 §4.1 recommended order) have fewer than 8 headers and a few hundred octets.
 MAX_EXT_HEADERS: Final = 32
-
-# TLV option types (RFC 8200 §4.2, RFC 2711).
-OPT_PAD1: Final = 0
-OPT_PADN: Final = 1
-OPT_ROUTER_ALERT: Final = 5
+MAX_EXT_CHAIN_LEN: Final = 2048  # octets of extension headers, the fixed header not counted
 
 FRAGMENT_HEADER_LEN: Final = 8  # RFC 8200 §4.5
-
-# ICMPv6 Parameter Problem codes (RFC 4443 §3.4), kept here because the walker decides them.
-PP_ERRONEOUS_HEADER: Final = 0
-PP_UNRECOGNIZED_NEXT_HEADER: Final = 1
-PP_UNRECOGNIZED_OPTION: Final = 2
-
-
-@dataclass(frozen=True, slots=True)
-class ParamProblem:
-    """The packet must be discarded and answered with ICMPv6 Parameter Problem (RFC 4443 §3.4)."""
-
-    code: int
-    pointer: int
-    reason: Drop
-    # RFC 4443 §2.4(e.3) exception (2): Code 2 for an option type whose highest-order two
-    # bits are 10 is sent even when the packet's destination was multicast.
-    to_multicast: bool = False
+PAYLOAD_LENGTH_OFFSET: Final = 4  # RFC 2675 §3 points at its high-order octet
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +111,16 @@ class ExtChain:
     router_alert: int | None = None  # RFC 2711 value, when the Hop-by-Hop header carries one
 
 
-def walk(packet: memoryview, dst_is_multicast: bool = False) -> ExtChain | ParamProblem | Drop:
-    """Walk the extension headers of `packet` (fixed header first, trimmed to Payload Length)."""
+def walk(
+    packet: memoryview, dst_is_multicast: bool = False, hop_by_hop_only: bool = False
+) -> ExtChain | ParamProblem | Drop:
+    """Walk the extension headers of `packet` (fixed header first, trimmed to Payload Length).
+
+    A packet whose Payload Length is 0 with a Hop-by-Hop header (a jumbogram candidate,
+    RFC 2675) is passed untrimmed: the Jumbo Payload option then decides its length.
+    ``hop_by_hop_only``: a forwarder's view (RFC 8200 §4: "extension headers are not processed,
+    inserted, or deleted by any node along a packet's delivery path" except Hop-by-Hop).
+    """
     if len(packet) < HEADER_LEN:
         return Drop.IPV6_TRUNCATED
     proto = packet[NEXT_HEADER_OFFSET]
@@ -105,8 +128,12 @@ def walk(packet: memoryview, dst_is_multicast: bool = False) -> ExtChain | Param
     offset = HEADER_LEN
     headers: list[ExtHeader] = []
     router_alert: int | None = None
+    jumbo: int | None = None
     end = len(packet)
+    zero_length = packet[PAYLOAD_LENGTH_OFFSET] == 0 and packet[PAYLOAD_LENGTH_OFFSET + 1] == 0
     while proto in EXTENSION_HEADERS:
+        if hop_by_hop_only and (proto != HOP_BY_HOP or headers):
+            break
         if len(headers) >= MAX_EXT_HEADERS:
             return Drop.IPV6_TOO_MANY_EXT_HEADERS
         # RFC 8200 §4.1: "The Hop-by-Hop Options header ... is restricted to appear
@@ -115,6 +142,10 @@ def walk(packet: memoryview, dst_is_multicast: bool = False) -> ExtChain | Param
         if proto == HOP_BY_HOP and offset != HEADER_LEN:
             return ParamProblem(PP_UNRECOGNIZED_NEXT_HEADER, pointer, Drop.IPV6_HOP_BY_HOP_NOT_FIRST)
         if proto == FRAGMENT:
+            if jumbo is not None:
+                # RFC 2675 §3: "error: Jumbo Payload option present and Fragment header present
+                # ... Code: 0 Pointer: high-order octet of the Fragment header".
+                return ParamProblem(PP_ERRONEOUS_HEADER, offset, Drop.IPV6_JUMBO_WITH_FRAGMENT)
             frag = FragmentHeader.parse(packet[offset:end])
             if isinstance(frag, Drop):
                 return frag
@@ -132,92 +163,40 @@ def walk(packet: memoryview, dst_is_multicast: bool = False) -> ExtChain | Param
         length = (packet[offset + 1] + 1) * 8  # RFC 8200 §4.3: "in 8-octet units, not including the first 8"
         if offset + length > end:
             return Drop.IPV6_EXT_HEADER_TRUNCATED
+        if offset + length - HEADER_LEN > MAX_EXT_CHAIN_LEN:
+            return Drop.IPV6_EXT_CHAIN_TOO_LONG
         if proto == ROUTING:
             # RFC 8200 §4.4: "If Segments Left is zero, the node must ignore the Routing header
             # and proceed to process the next header". We implement no Routing Type (RFC 5095
             # §3 makes Type 0 unrecognized too), so a non-zero Segments Left is:
             # "discard the packet and send an ICMP Parameter Problem, Code 0, message to the
             # packet's Source Address, pointing to the unrecognized Routing Type."
+            if length < 4:
+                return Drop.IPV6_EXT_HEADER_TRUNCATED
             if packet[offset + 3] != 0:
                 return ParamProblem(PP_ERRONEOUS_HEADER, offset + 2, Drop.IPV6_ROUTING_TYPE_UNRECOGNIZED)
         else:
-            verdict = _walk_options(packet, offset, length, proto == HOP_BY_HOP, dst_is_multicast)
-            if isinstance(verdict, (ParamProblem, Drop)):
+            verdict = walk_options(packet, offset, length, proto == HOP_BY_HOP, dst_is_multicast)
+            if not isinstance(verdict, OptionsResult):
                 return verdict
-            if verdict is not None:
-                router_alert = verdict
+            if verdict.router_alert is not None:
+                router_alert = verdict.router_alert
+            if verdict.jumbo_offset is not None:
+                jumbo = verdict.jumbo_offset
+            if proto == HOP_BY_HOP and zero_length and jumbo is None:
+                # RFC 2675 §3: "error: IPv6 Payload Length = 0 and IPv6 Next Header = Hop-by-Hop
+                # Options and Jumbo Payload option not present ... Code: 0 Pointer: high-order
+                # octet of the IPv6 Payload Length".
+                return ParamProblem(PP_ERRONEOUS_HEADER, PAYLOAD_LENGTH_OFFSET, Drop.IPV6_ZERO_PAYLOAD_LENGTH)
         headers.append(ExtHeader(proto, offset, length))
         pointer = offset  # the Next Header field is each extension header's first octet
         proto = packet[offset]
         offset += length
+    if jumbo is not None:
+        # A well-formed jumbogram: its Jumbo Payload Length (> 65535) is longer than any frame of
+        # the links we run on (RFC 2675 §1: only for links with an MTU above 65,575 octets).
+        return Drop.IPV6_JUMBOGRAM_NOT_SUPPORTED
     return ExtChain(tuple(headers), proto, offset, pointer, None, router_alert)
-
-
-def _walk_options(
-    packet: memoryview, start: int, length: int, hop_by_hop: bool, dst_is_multicast: bool
-) -> int | ParamProblem | Drop | None:
-    """Walk the TLVs of a Hop-by-Hop or Destination Options header (RFC 8200 §4.2).
-
-    Returns the Router Alert value when present, None when the options were all acceptable.
-    """
-    router_alert: int | None = None
-    i = start + 2
-    end = start + length
-    while i < end:
-        opt_type = packet[i]
-        if opt_type == OPT_PAD1:
-            i += 1
-            continue
-        if i + 2 > end or i + 2 + packet[i + 1] > end:
-            return Drop.IPV6_OPTION_TRUNCATED
-        opt_len = packet[i + 1]
-        if opt_type == OPT_PADN:
-            pass
-        elif hop_by_hop and opt_type == OPT_ROUTER_ALERT:
-            if opt_len != 2:  # RFC 2711 §2.1: "Opt Data Len = 2"
-                return Drop.IPV6_OPTION_TRUNCATED
-            router_alert = (packet[i + 2] << 8) | packet[i + 3]
-        else:
-            # RFC 8200 §4.2: the highest-order two bits of an unrecognized option's type say
-            # what to do; 00 = "skip over this option and continue processing the header".
-            action = opt_type >> 6
-            if action == 1:  # 01: "discard the packet."
-                return Drop.IPV6_UNRECOGNIZED_OPTION_DISCARD
-            if action == 2:  # 10: "... send an ICMP Parameter Problem, Code 2 ... regardless of
-                # whether or not the packet's Destination Address was a multicast address"
-                return ParamProblem(PP_UNRECOGNIZED_OPTION, i, Drop.IPV6_UNRECOGNIZED_OPTION, to_multicast=True)
-            if action == 3:  # 11: "... only if the packet's Destination Address was not a multicast address"
-                if dst_is_multicast:
-                    return Drop.IPV6_UNRECOGNIZED_OPTION_DISCARD
-                return ParamProblem(PP_UNRECOGNIZED_OPTION, i, Drop.IPV6_UNRECOGNIZED_OPTION)
-        i += 2 + opt_len
-    return router_alert
-
-
-# ---- encoders (used by the stack's own senders and by tests) --------------------------------
-
-
-def option(opt_type: int, data: bytes = b"") -> bytes:
-    """One TLV option; Pad1 is the single octet 0."""
-    if opt_type == OPT_PAD1:
-        return b"\x00"
-    return bytes([opt_type, len(data)]) + data
-
-
-def pad(n: int) -> bytes:
-    """Padding of exactly n octets: Pad1 for one, PadN otherwise (RFC 8200 §4.2)."""
-    if n <= 0:
-        return b""
-    if n == 1:
-        return b"\x00"
-    return option(OPT_PADN, bytes(n - 2))
-
-
-def options_header(next_header: int, options: bytes) -> bytes:
-    """A Hop-by-Hop or Destination Options header, padded to a multiple of 8 octets."""
-    body_len = 2 + len(options)
-    padded = (body_len + 7) // 8 * 8
-    return bytes([next_header, padded // 8 - 1]) + options + pad(padded - body_len)
 
 
 def routing_header(next_header: int, routing_type: int, segments_left: int, data: bytes = bytes(4)) -> bytes:
@@ -253,3 +232,18 @@ def upper_layer(packet: memoryview) -> tuple[int, int | None]:
             return proto, None
         proto, offset = packet[offset], offset + (packet[offset + 1] + 1) * 8
     return proto, None
+
+
+def is_fragment(packet: memoryview) -> bool:
+    """Whether a (possibly truncated, quoted) packet carries a Fragment header (lenient skip)."""
+    if len(packet) < HEADER_LEN:
+        return False
+    proto = packet[NEXT_HEADER_OFFSET]
+    offset = HEADER_LEN
+    for _ in range(MAX_EXT_HEADERS):
+        if proto == FRAGMENT:
+            return True
+        if proto not in EXTENSION_HEADERS or len(packet) - offset < 2:
+            return False
+        proto, offset = packet[offset], offset + (packet[offset + 1] + 1) * 8
+    return False

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
-from stack_under_test.network.ipv4 import BROADCAST, MULTICAST, UNICAST, icmp
+from stack_under_test.network.ipv4 import BROADCAST, MULTICAST, UNICAST, forwarding, icmp, options
+from stack_under_test.network.ipv4.ident import IdentAllocator
+from stack_under_test.network.ipv4.igmp import IGMP, PROTO_IGMP
+from stack_under_test.network.ipv4.reassembly import IPv4Reassembly, send_fragmented
 from stack_under_test.stack.addresses import AddressEntry, AddressState
 from stack_under_test.stack.interfaces import TransportPacket
 from stack_under_test.stack.neighbor import NeighborState, NeighborTable
-from stack_under_test.wire import ipv4_options
 from stack_under_test.wire.ethernet import BROADCAST_MAC, ipv4_multicast_mac
 from stack_under_test.wire.ipv4 import (
     ALL_HOSTS,
@@ -43,14 +45,15 @@ class IPv4Protocol:
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        # RFC 6864 4.1: the ID only has to be unique per (src, dst, protocol) for a fragment's
-        # lifetime; one counter from a random start serves all (Linux uses a per-destination hash).
-        self.ident = stack.rng.getrandbits(16)  # the next ID to use
+        # RFC 6864: IDs unique per (src, dst, protocol), not one global counter (network/ipv4/ident.py).
+        self.idents = IdentAllocator(stack.rng)
+        # Redirects sent per source: [count, time of the last one] (network/ipv4/forwarding.py).
+        self.redirect_peers: dict[bytes, list[int]] = {}
+        self.reassembly = IPv4Reassembly(stack)  # fragments of every NIC (network/ipv4/reassembly.py)
 
-    def next_ident(self) -> int:
-        ident = self.ident
-        self.ident = (ident + 1) & 0xFFFF
-        return ident
+    def next_ident(self, src: bytes = b"", dst: bytes = b"", proto: int = 0) -> int:
+        """The ID for a datagram from ``src`` to ``dst`` carrying ``proto`` (RFC 6864 4.1)."""
+        return self.idents.next(src, dst, proto)
 
     def new_endpoint(self, nic: NIC) -> IPv4Endpoint:
         return IPv4Endpoint(self, nic)
@@ -68,17 +71,20 @@ class IPv4Endpoint:
         self._routes = protocol.stack.routes
         self._ttl = protocol.stack.options.default_ttl
         # (remote, local, proto) -> (out NIC, Ethernet+IPv4 header template, route table version,
-        # neighbor table, its version, largest payload): replies to a STATIC neighbor skip route lookup and
+        # neighbor table, its version, largest payload, IP ID counter index): replies to a STATIC neighbor skip route lookup and
         # resolution while neither table has changed. Bounded; only filled for static neighbors,
         # so Neighbor Unreachability Detection is never bypassed.
-        self._reply_paths: dict[tuple[bytes, bytes, int], tuple[NIC, HeaderTemplate, int, NeighborTable, int, int]] = {}
+        self._reply_paths: dict[
+            tuple[bytes, bytes, int], tuple[NIC, HeaderTemplate, int, NeighborTable, int, int, int]
+        ] = {}
+        self.igmp = IGMP(self)  # host group membership (network/ipv4/igmp.py)
 
     # ---- lifecycle hooks (IGMP will use the group ones) -------------------------------------------
     def enable(self) -> None:
-        pass
+        self.igmp.enable()
 
     def disable(self) -> None:
-        pass
+        self.igmp.disable()
 
     def on_address_added(self, entry: AddressEntry) -> None:
         pass
@@ -87,10 +93,10 @@ class IPv4Endpoint:
         pass
 
     def on_group_joined(self, group: bytes) -> None:
-        pass
+        self.igmp.join(group)
 
     def on_group_left(self, group: bytes) -> None:
-        pass
+        self.igmp.leave(group)
 
     # ---- receive ---------------------------------------------------------------------------------
     def handle_packet(self, pkt: PacketBuffer) -> Drop | None:
@@ -118,9 +124,18 @@ class IPv4Endpoint:
             return Drop.IPV4_LINK_BROADCAST_UNICAST
         ihl = (h[0] & 0x0F) << 2
         if ihl > MIN_HEADER_LEN:
-            drop = self._check_options(pkt, ihl, cast)
-            if drop is not None:
-                return drop
+            checked = options.check(self, pkt, ihl)  # network/ipv4/options.py
+            if type(checked) is Drop:
+                return checked
+            if checked.source_route >= 0:  # type: ignore[union-attr]
+                # Linux ip_options_rcv_srr(): "if (skb->pkt_type != PACKET_HOST) return -EINVAL;"
+                # a source-routed datagram must come to us alone, not as a broadcast or multicast.
+                if cast != UNICAST:
+                    return Drop.IPV4_SOURCE_ROUTE_FAILED
+                # An accepted source route: deliver if completed, else we are a hop, not the end.
+                verdict = forwarding.source_route_hop(self, pkt, h, checked)  # type: ignore[arg-type]
+                if verdict is not forwarding.DELIVER:
+                    return verdict  # type: ignore[return-value]
         if h[4] & _FRAGMENT_BITS:
             return self._reassemble(pkt, h)
         pkt.transport_offset = off + ihl
@@ -146,42 +161,25 @@ class IPv4Endpoint:
                 return UNICAST
         return None
 
-    def _check_options(self, pkt: PacketBuffer, ihl: int, cast: int) -> Drop | None:
-        """Walk the options (their semantics come later); a malformed one earns a Parameter Problem.
-
-        RFC 1122 3.2.1.8: "The IP and transport layer MUST each interpret those IP options that they
-        understand and silently ignore the others." RFC 1122 3.2.2.5: a host SHOULD generate a
-        Parameter Problem for a datagram it discards because of a bad parameter.
-        """
-        start = pkt.network_offset + MIN_HEADER_LEN
-        for item in ipv4_options.walk(memoryview(pkt.data)[start : pkt.network_offset + ihl]):
-            if isinstance(item, ipv4_options.ParamProblem):
-                if cast == UNICAST:
-                    icmp.send_error(self, pkt, ICMPv4Type.PARAMETER_PROBLEM, 0, item.pointer << 24)
-                return Drop.IPV4_BAD_OPTIONS
-        return None
-
     def _reassemble(self, pkt: PacketBuffer, h: HeaderTuple) -> Drop | None:
-        """Fragments. Reassembly (network/fragmentation.py) is a later issue: a reassembled datagram
-        will re-enter ``deliver`` as a new PacketBuffer; until then fragments are dropped by name."""
-        payload_end = ((h[4] & OFFSET_MASK) << 3) + h[2] - ((h[0] & 0x0F) << 2)
-        # RFC 791 3.1: a datagram is at most 65535 octets; a fragment reaching past that is bogus.
-        if payload_end + MIN_HEADER_LEN > 0xFFFF:
-            return Drop.IPV4_FRAGMENT_BAD
-        return Drop.IPV4_FRAGMENT_NOT_SUPPORTED
+        """A fragment (options already verified): queued by network/ipv4/reassembly.py; the whole
+        datagram re-enters ``handle_packet`` as a new PacketBuffer (frag helper)."""
+        return self.protocol.reassembly.handle_fragment(self, pkt, h)
 
     def _forward(self, pkt: PacketBuffer, h: HeaderTuple) -> Drop | None:
-        """Not for us. Forwarding (RFC 1812) is a later issue."""
+        """Not for us: forwarded when enabled (RFC 1812, network/ipv4/forwarding.py)."""
         # RFC 1122 3.3.1: a host that is not a gateway silently discards what is not addressed to it.
         if not self.stack.forwarding[4]:
             return Drop.IPV4_NOT_FOR_US
-        return Drop.IPV4_FORWARDING_DISABLED
+        return forwarding.forward(self, pkt, h)
 
     def deliver(self, pkt: PacketBuffer, h: HeaderTuple, cast: int) -> Drop | None:
         """Hand a whole datagram (``pkt.transport_offset`` set) to ICMP or a transport protocol."""
         proto = h[6]
         if proto == PROTO_ICMP:
             return icmp.handle_packet(self, pkt, h, cast)
+        if proto == PROTO_IGMP:
+            return self.igmp.handle_packet(pkt, h, cast)
         transport = self.stack.transport_protocols.get(proto)
         if transport is None:
             # RFC 1122 3.2.2.1: a host SHOULD generate Destination Unreachable code 2 "(Protocol
@@ -199,12 +197,14 @@ class IPv4Endpoint:
     def write_packet(self, route: Route, proto: int, payload: bytes, ttl: int | None = None) -> Drop | None:
         """Prepend a header (TTL 64, a fresh ID, header checksum) and transmit on ``route``."""
         nic = route.nic
-        if MIN_HEADER_LEN + len(payload) > nic.mtu:
-            # Fragmentation of our own datagrams (RFC 791 3.2) comes with network/fragmentation.py.
-            nic.stats.count_tx_drop(Drop.PACKET_TOO_BIG)
-            return Drop.PACKET_TOO_BIG
+        if MIN_HEADER_LEN + len(payload) > route.mtu:
+            # RFC 791 3.2: too big for the route's MTU: fragment it (network/ipv4/reassembly.py).
+            return send_fragmented(
+                self, route, proto, payload, self.protocol.next_ident(route.local, route.remote, proto),
+                self._ttl if ttl is None else ttl, mtu=route.mtu,
+            )
         header = encode_header(
-            route.local, route.remote, proto, len(payload), self.protocol.next_ident(),
+            route.local, route.remote, proto, len(payload), self.protocol.next_ident(route.local, route.remote, proto),
             self._ttl if ttl is None else ttl,
         )
         self.transmit(nic, route.remote, route.next_hop, header + payload)
@@ -214,12 +214,12 @@ class IPv4Endpoint:
         """Send ``payload`` from ``local`` (one of ours) back to ``remote``, e.g. an echo reply."""
         path = self._reply_paths.get((remote, local, proto))
         if path is not None:
-            nic, template, routes_version, table, table_version, max_payload = path
+            nic, template, routes_version, table, table_version, max_payload, bucket = path
             size = len(payload)
             if routes_version == self._routes.version and table_version == table.version and size <= max_payload:
-                protocol = self.protocol
-                ident = protocol.ident  # next_ident(), inlined
-                protocol.ident = (ident + 1) & 0xFFFF
+                counters = self.protocol.idents.counters  # next_ident(), inlined with the cached bucket
+                ident = counters[bucket]
+                counters[bucket] = (ident + 1) & 0xFFFF
                 nic.write_frame(template.encode(size, ident) + payload)
                 return
         route = self.stack.find_route(remote, src=local)
@@ -234,7 +234,8 @@ class IPv4Endpoint:
                 self._reply_paths.clear()
             template = HeaderTemplate(local, remote, proto, self._ttl, entry.mac + route.nic.mac + b"\x08\x00")
             self._reply_paths[(remote, local, proto)] = (
-                route.nic, template, self._routes.version, table, table.version, route.nic.mtu - MIN_HEADER_LEN
+                route.nic, template, self._routes.version, table, table.version, route.mtu - MIN_HEADER_LEN,
+                self.protocol.idents.bucket(local, remote, proto),
             )
 
     def transmit(self, nic: NIC, dst: bytes, next_hop: bytes, packet: bytes) -> None:
@@ -245,6 +246,10 @@ class IPv4Endpoint:
             nic.write_packet(BROADCAST_MAC, ETH_P_IPV4, packet)
         else:
             nic.neighbors[4].send(next_hop, ETH_P_IPV4, packet)
+
+    def on_neighbor_failed(self, addr: bytes, pending: list[tuple[int, bytes]]) -> None:
+        """ARP gave up on ``addr``: forwarded datagrams that waited earn Host Unreachable."""
+        forwarding.neighbor_failed(self, pending)
 
     def send_port_unreachable(self, tpkt: TransportPacket) -> None:
         # RFC 1122 3.2.2.1: a host SHOULD generate code 3 "(Port Unreachable), if the designated

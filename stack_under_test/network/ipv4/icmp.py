@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 _KNOWN_TYPES = frozenset(int(t) for t in ICMPv4Type)
 _ERROR_TYPES = frozenset(int(t) for t in ICMPV4_ERROR_TYPES)
+# Linux icmp_ratemask default 0x1818: Destination Unreachable, Source Quench, Time Exceeded,
+# Parameter Problem.
+_RATE_LIMITED = frozenset((3, 4, 11, 12))
+_FRAG_NEEDED = 4
 # Room for the quoted datagram: RFC 1812 4.3.2.3 keeps an error within 576 octets.
 _MAX_QUOTE = params.ICMPV4_ERROR_MAX_LEN - MIN_HEADER_LEN - HEADER_LEN
 
@@ -36,13 +40,27 @@ def handle_packet(ep: IPv4Endpoint, pkt: PacketBuffer, h: HeaderTuple, cast: int
         return Drop.ICMPV4_BAD_CHECKSUM
     kind = message[0]
     if kind == TYPE_ECHO_REQUEST:
-        # RFC 1122 3.2.2.6: "An ICMP Echo Request destined to an IP broadcast or IP multicast
-        # address MAY be silently discarded." Linux does so by default (icmp_echo_ignore_broadcasts).
+        local = h[9]
         if cast != UNICAST:
-            return Drop.ICMPV4_BROADCAST_ECHO_IGNORED
-        # RFC 1122 3.2.2.6: "The IP source address in an ICMP Echo Reply MUST be the same as the
-        # specific-destination address ... of the corresponding ICMP Echo Request message."
-        ep.send_reply(h[8], h[9], PROTO_ICMP, echo_reply_from_request(message))
+            # RFC 1122 3.2.2.6: "An ICMP Echo Request destined to an IP broadcast or IP multicast
+            # address MAY be silently discarded." Linux does so by default
+            # (icmp_echo_ignore_broadcasts=1); stack.set_echo_ignore_broadcasts(False) answers.
+            if ep.stack.echo_ignore_broadcasts:
+                return Drop.ICMPV4_BROADCAST_ECHO_IGNORED
+            # RFC 1122 3.2.2.6: the reply's source is "the same as the specific-destination address
+            # (defined in Section 3.2.1.3) of the corresponding ICMP Echo Request message" -- for
+            # a broadcast or multicast request that is one of our unicast addresses on this NIC.
+            unicast = ep.select_source(h[8])
+            if unicast is None:
+                ep.nic.stats.count_tx_drop(Drop.NO_ROUTE)
+                return None
+            local = unicast
+        if h[0] == 0x45:  # the fast path: IHL 5, no options to return
+            ep.send_reply(h[8], local, PROTO_ICMP, echo_reply_from_request(message))
+        else:
+            from stack_under_test.network.ipv4 import options  # options imports this module
+
+            options.send_echo_reply(ep, pkt, (h[0] & 0x0F) << 2, h[8], local, echo_reply_from_request(message))
         return None
     if kind == TYPE_ECHO_REPLY:
         return None  # no ping sockets yet: consumed
@@ -89,6 +107,13 @@ def send_error(ep: IPv4Endpoint, pkt: PacketBuffer, kind: int, code: int, rest: 
         inner = off + ((ver_ihl & 0x0F) << 2)
         if inner >= end or data[inner] in _ERROR_TYPES or data[inner] not in _KNOWN_TYPES:
             return False
+    # RFC 1812 4.3.2.8: "a router SHOULD limit the rate at which it generates ICMP error
+    # messages". Linux's bucket covers the types in icmp_ratemask (0x1818: 3, 4, 11, 12) except
+    # Fragmentation Needed ("Don't limit PMTU discovery", icmpv4_mask_allow()).
+    limited = kind in _RATE_LIMITED and not (kind == ICMPv4Type.DEST_UNREACHABLE and code == _FRAG_NEEDED)
+    if limited and not ep.stack.icmp_rate_limits[4].allow():
+        nic.stats.count_tx_drop(Drop.ICMPV4_ERROR_RATE_LIMITED)
+        return False
     # RFC 1122 3.2.2: quote "the Internet header and at least the first 8 data octets"; we quote
     # as much as keeps the whole error within 576 octets, as Linux does.
     quoted = bytes(data[off : off + min(end - off, _MAX_QUOTE)])

@@ -14,12 +14,14 @@ from stack_under_test.drops import Drop
 from stack_under_test.stack.addresses import AddressEntry, AddressState
 from stack_under_test.stack.interfaces import TransportPacket
 from stack_under_test.stack.neighbor import NeighborTable
+from stack_under_test.stack.ratelimit import TokenBucket
 from stack_under_test.stack.route import RouteEntry
 from stack_under_test.wire import ipv6_ext
 from stack_under_test.wire.ethernet import ipv6_multicast_mac
 from stack_under_test.wire.ipv6 import (
     ALL_NODES,
     HEADER_LEN,
+    HOP_BY_HOP,
     LOOPBACK,
     NO_NEXT_HEADER,
     IPv6View,
@@ -27,11 +29,15 @@ from stack_under_test.wire.ipv6 import (
     eui64_link_local,
     is_link_local,
     is_multicast,
+    is_v4mapped,
     solicited_node,
 )
 from stack_under_test.wire.numbers import ETH_P_IPV6, PROTO_ICMPV6, ICMPv6Type
 
-from . import icmp, ndp
+from . import forwarding, icmp, ndp
+from .flowlabel import FlowLabeler
+from .pmtu import PathMTUCache
+from .reassembly import IPv6Reassembly, fragment_for_send
 
 if TYPE_CHECKING:
     from stack_under_test.stack.nic import NIC
@@ -47,19 +53,31 @@ class IPv6Protocol:
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
+        self.pmtu = PathMTUCache(stack)  # RFC 8201: per destination, for the whole stack
+        self.reassembly = IPv6Reassembly(stack)  # RFC 8200 4.5, for the whole stack (frag helper)
+        self._flow_labels: FlowLabeler | None = None
+        self.redirect_peers: dict[bytes, TokenBucket] = {}  # redirect.py's per-destination limit
+
+    @property
+    def flow_labels(self) -> FlowLabeler:
+        # Made on first use, so stacks that never send IPv6 draw nothing from the rng.
+        if self._flow_labels is None:
+            self._flow_labels = FlowLabeler(self.stack.rng)
+        return self._flow_labels
 
     def new_endpoint(self, nic: NIC) -> IPv6Endpoint:
-        return IPv6Endpoint(self.stack, nic)
+        return IPv6Endpoint(self.stack, nic, self)
 
     def on_forwarding_changed(self, enabled: bool) -> None:
-        # Only the NA Router flag reads it (RFC 4861 §7.2.4); forwarding itself comes later.
+        # The NA Router flag reads stack.forwarding (RFC 4861 §7.2.4); forwarding.py reads it per packet.
         pass
 
 
 class IPv6Endpoint:
-    def __init__(self, stack: Stack, nic: NIC) -> None:
+    def __init__(self, stack: Stack, nic: NIC, protocol: IPv6Protocol | None = None) -> None:
         self.stack = stack
         self.nic = nic
+        self.protocol = protocol if protocol is not None else IPv6Protocol(stack)
         self.neighbors = NeighborTable(
             stack.clock,
             nic.write_packet,
@@ -114,21 +132,20 @@ class IPv6Endpoint:
         if drop is not None:
             return drop
         # RFC 8200 §3: octets past Payload Length are link padding, not part of the packet.
-        pkt.end = pkt.network_offset + HEADER_LEN + view.payload_length
+        # RFC 2675 §3: a zero Payload Length with a Hop-by-Hop header is a jumbogram candidate;
+        # the walker judges it on the untrimmed frame.
+        if view.payload_length or view.next_header != HOP_BY_HOP:
+            pkt.end = pkt.network_offset + HEADER_LEN + view.payload_length
         src, dst = view.src, view.dst
-        # RFC 4291 §2.7: "Multicast addresses must not be used as source addresses in IPv6 packets".
-        if is_multicast(src):
-            return Drop.IPV6_MULTICAST_SOURCE
-        # RFC 4291 §2.5.3: "An IPv6 packet received on an interface with a destination address of
-        # loopback must be dropped." Linux drops a loopback source from the wire as well.
-        if src == LOOPBACK or dst == LOOPBACK:
-            return Drop.IPV6_LOOPBACK_ADDRESS
+        drop = check_addresses(src, dst)
+        if drop is not None:
+            return drop
         dst_multicast = is_multicast(dst)
         if dst_multicast:
             if not self.nic.in_group(dst):
                 return Drop.IPV6_NOT_FOR_US
-        elif not self.nic.is_local(dst):
-            return Drop.IPV6_FORWARDING_NOT_SUPPORTED if self.stack.forwarding[6] else Drop.IPV6_NOT_FOR_US
+        elif not self.nic.is_local(dst) and not self._local_elsewhere(dst):
+            return self._not_local(pkt, view, src, dst)
         packet = pkt.network()
         chain = ipv6_ext.walk(packet, dst_multicast)
         if isinstance(chain, Drop):
@@ -137,7 +154,28 @@ class IPv6Endpoint:
             icmp.send_param_problem(self, pkt, chain)
             return chain.reason
         if chain.fragment is not None:
-            return Drop.IPV6_FRAGMENT_NOT_SUPPORTED
+            # RFC 8200 4.5 (network/ipv6/reassembly.py): the whole packet re-enters handle_packet.
+            return self.protocol.reassembly.handle_fragment(self, pkt, chain)
+        return self.deliver(pkt, view, chain, src, dst, dst_multicast)
+
+    def _local_elsewhere(self, dst: bytes) -> bool:
+        # Weak host model (RFC 1122 3.3.4.2, as Linux): an address of another NIC is ours too.
+        return any(n.is_local(dst) for n in self.stack.nics.values() if n is not self.nic)
+
+    def _not_local(self, pkt: PacketBuffer, view: IPv6View, src: bytes, dst: bytes) -> Drop | None:
+        """A unicast destination that is not a usable address of ours: tentative, or to forward."""
+        # RFC 4862 §5.4: "the node MUST silently discard" packets to an address that is still
+        # tentative (other than DAD's NS/NA, which go to the solicited-node group); never forwarded.
+        if any(n.addresses.get(dst) is not None for n in self.stack.nics.values()):
+            return Drop.IPV6_TENTATIVE_DESTINATION
+        if self.stack.forwarding[6]:
+            return forwarding.forward(self, pkt, view, src, dst)
+        return Drop.IPV6_NOT_FOR_US
+
+    def deliver(
+        self, pkt: PacketBuffer, view: IPv6View, chain: ipv6_ext.ExtChain, src: bytes, dst: bytes, dst_multicast: bool
+    ) -> Drop | None:
+        """Hand a whole (unfragmented or reassembled) packet to ICMPv6 or the transport protocol."""
         proto = chain.upper_proto
         pkt.transport_offset = pkt.network_offset + chain.upper_offset
         # RFC 8200 §4.7: "there is nothing following that header"; the packet is consumed.
@@ -180,6 +218,16 @@ class IPv6Endpoint:
         """IPEndpoint: UDP (and others) send through here with a route from stack.find_route."""
         return self.send(route.local, route.remote, proto, payload, next_hop=route.next_hop)
 
+    def path_mtu(self, dst: bytes) -> int:
+        """The largest packet we send towards ``dst``: the link MTU, capped by the route MTU
+        (stack.add_route(..., mtu=)) and by what Packet Too Big taught us (RFC 8201)."""
+        mtu = self.nic.mtu
+        entry = self.stack.routes.lookup(dst, self.nic.name)
+        if entry is not None and entry.mtu is not None:
+            mtu = min(mtu, entry.mtu)
+        learned = self.protocol.pmtu.get(dst)
+        return mtu if learned is None else min(mtu, learned)
+
     def send(
         self,
         src: bytes,
@@ -198,14 +246,18 @@ class IPv6Endpoint:
         """
         if hop_limit is None:
             hop_limit = self.stack.options.default_hop_limit
-        packet = build_header(src, dst, proto, len(payload), hop_limit, traffic_class) + payload
+        label = self.protocol.flow_labels.label(src, dst, proto, payload)
+        packet = build_header(src, dst, proto, len(payload), hop_limit, traffic_class, label) + payload
         nic = self.nic
-        if len(packet) > nic.mtu:
-            # IPv6 source fragmentation comes with the reassembly issue.
+        mtu = self.path_mtu(dst)
+        # RFC 8200 4.5: a packet larger than the path MTU is fragmented by its source (frag helper).
+        packets = [packet] if len(packet) <= mtu else fragment_for_send(self, packet, mtu)
+        if not packets:
             nic.stats.count_tx_drop(Drop.PACKET_TOO_BIG)
             return Drop.PACKET_TOO_BIG
         if is_multicast(dst):
-            nic.write_packet(ipv6_multicast_mac(dst), ETH_P_IPV6, packet)
+            for one in packets:
+                nic.write_packet(ipv6_multicast_mac(dst), ETH_P_IPV6, one)
             return None
         if next_hop is None:
             route = self.stack.routes.lookup(dst, nic.name)
@@ -213,9 +265,30 @@ class IPv6Endpoint:
                 nic.stats.count_tx_drop(Drop.IPV6_NO_ROUTE)
                 return Drop.IPV6_NO_ROUTE
             next_hop = route.gateway or dst
-        self.neighbors.send(next_hop, ETH_P_IPV6, packet)
+        for one in packets:
+            self.neighbors.send(next_hop, ETH_P_IPV6, one)
         return None
 
     def send_port_unreachable(self, tpkt: TransportPacket) -> None:
         """IPEndpoint: RFC 4443 §3.1 Destination Unreachable code 4 for a closed UDP port."""
         icmp.send_error(self, tpkt.pkt, ICMPv6Type.DEST_UNREACHABLE, 4, 0)
+
+
+def check_addresses(src: bytes, dst: bytes) -> Drop | None:
+    """Addresses that never arrive legitimately from a link (silent discards, as Linux's ipv6_rcv)."""
+    # RFC 4291 §2.7: "Multicast addresses must not be used as source addresses in IPv6 packets".
+    if is_multicast(src):
+        return Drop.IPV6_MULTICAST_SOURCE
+    # RFC 4291 §2.5.3: "An IPv6 packet received on an interface with a destination address of
+    # loopback must be dropped." Linux drops a loopback source from the wire as well.
+    if src == LOOPBACK or dst == LOOPBACK:
+        return Drop.IPV6_LOOPBACK_ADDRESS
+    # RFC 4038 §5.1 ("IPv4-mapped addresses ... on the wire" are a security risk); Linux drops a
+    # v4-mapped source, and no v4-mapped destination can be ours either.
+    if is_v4mapped(src) or is_v4mapped(dst):
+        return Drop.IPV6_V4MAPPED_ADDRESS
+    # RFC 4291 §2.7: for scope 0 "if such a packet is received, it must be silently dropped";
+    # interface-local (1) "is useful only for loopback transmission of multicast" (Linux drops it).
+    if dst[0] == 0xFF and dst[1] & 0x0F <= 1:
+        return Drop.IPV6_MULTICAST_SCOPE_INVALID
+    return None

@@ -7,7 +7,7 @@ Too Big and Parameter Problem code 2), or a source that does not identify a sing
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from stack_under_test import params
 from stack_under_test.buffer import PacketBuffer
@@ -21,7 +21,15 @@ from stack_under_test.wire.icmpv6 import (
     UnknownICMPv6,
     is_error_type,
 )
-from stack_under_test.wire.ipv6 import HEADER_LEN, UNSPECIFIED, IPv6View, is_multicast
+from stack_under_test.wire.ipv6 import (
+    HEADER_LEN,
+    LOOPBACK,
+    UNSPECIFIED,
+    IPv6View,
+    is_link_local,
+    is_multicast,
+    is_v4mapped,
+)
 from stack_under_test.wire.ndp import NeighborAdvert, NeighborSolicit
 from stack_under_test.wire.numbers import PROTO_ICMPV6, ICMPv6Type
 
@@ -62,7 +70,7 @@ def handle(ep: IPv6Endpoint, pkt: PacketBuffer, ip: IPv6View, src: bytes, dst: b
     if isinstance(msg, NeighborAdvert):
         return ndp.handle_neighbor_advert(ep, ip.hop_limit, src, dst, msg)
     if isinstance(msg, ICMPv6Error):
-        return handle_error(ep, msg.type, msg.code, msg.invoking)
+        return handle_error(ep, msg.type, msg.code, msg.invoking, msg.param)
     return _handle_other(ep, msg)
 
 
@@ -99,12 +107,39 @@ def handle_echo_request(ep: IPv6Endpoint, ip: IPv6View, src: bytes, dst: bytes, 
     return None
 
 
-def handle_error(ep: IPv6Endpoint, icmp_type: int, code: int, invoking: bytes) -> Drop | None:
+def handle_error(ep: IPv6Endpoint, icmp_type: int, code: int, invoking: bytes, param: int = 0) -> Drop | None:
     """Hand an error about one of our packets to the transport protocol that sent it."""
     quoted = memoryview(invoking)
+    ours = len(quoted) >= HEADER_LEN and _is_ours(ep, bytes(quoted[8:24]))
+    if icmp_type == ICMPv6Type.PACKET_TOO_BIG:
+        # RFC 8201 §4: "When a Packet Too Big message is received, the node MUST reduce its
+        # estimate of the PMTU for the relevant path, based on the value of the MTU field".
+        # A forged message could lower it (RFC 8201 §6), so the quoted packet must be one we
+        # could have sent: its source is one of our addresses (Linux checks the same).
+        if not ours:
+            return Drop.ICMPV6_PTB_NOT_OURS
+        # RFC 8201 §4: "If a node receives a Packet Too Big message reporting a next-hop MTU that
+        # is less than the IPv6 minimum link MTU, it must discard it." (Linux clamps to 1280
+        # instead; the RFC decides. RFC 8021 retired the atomic fragments such a PTB asked for.)
+        if param < params.IPV6_MIN_MTU:
+            return Drop.ICMPV6_PTB_BELOW_MINIMUM_MTU
+        quoted_dst = bytes(quoted[24:40])
+        learned = ep.protocol.pmtu.update(quoted_dst, param, ep.path_mtu(quoted_dst))
+        if learned:
+            ep.nic.stats.count_event("icmpv6_pmtu_learned")
+        _pass_up(ep, icmp_type, code, quoted)
+        return None
     # gVisor (handleControl) and Linux only notify when the quoted source is one of ours.
-    if len(quoted) < HEADER_LEN or not ep.is_local(bytes(quoted[8:24])):
+    if not ours:
         return Drop.ICMPV6_ERROR_NO_HANDLER
+    return _pass_up(ep, icmp_type, code, quoted)
+
+
+def _is_ours(ep: IPv6Endpoint, addr: bytes) -> bool:
+    return any(nic.is_local(addr) for nic in ep.stack.nics.values())
+
+
+def _pass_up(ep: IPv6Endpoint, icmp_type: int, code: int, quoted: memoryview) -> Drop | None:
     proto, offset = ipv6_ext.upper_layer(quoted)
     transport = ep.stack.transport_protocols.get(proto)
     # RFC 4443 §2.4(d): "In cases where it is not possible to retrieve the upper-layer protocol
@@ -157,18 +192,27 @@ def send_error_about(
     if not may_send_error(invoking, to_multicast=to_multicast, link_multicast=link_multicast):
         ep.nic.stats.count_event("icmpv6_error_suppressed")
         return
+    # RFC 4443 §2.4(f): "an IPv6 node MUST limit the rate of ICMPv6 error messages it
+    # originates"; a token bucket (stack.set_icmp_rate_limit(6, ...), Linux's defaults).
+    if not ep.stack.icmp_rate_limits[6].allow():
+        ep.nic.stats.count_tx_drop(Drop.ICMPV6_ERROR_RATE_LIMITED)
+        return
     orig_src, orig_dst = bytes(invoking[8:24]), bytes(invoking[24:40])
-    # Reply from the address the packet was sent to when it is ours; a multicast destination
-    # "must not be used as source" (RFC 4291 §2.7), so then pick one (RFC 4443 §2.2).
-    src = orig_dst if ep.is_local(orig_dst) else ep.select_source(orig_src)
+    # The error leaves by the route back to the offender's source (another NIC when forwarding).
+    route = None if is_link_local(orig_src) else ep.stack.find_route(orig_src)
+    out = ep if route is None else cast("IPv6Endpoint", route.endpoint)
+    # RFC 4443 §2.2: "If the message is a response to a message sent to one of the node's unicast
+    # addresses, the Source Address of the reply MUST be that same address"; otherwise (multicast,
+    # or a forwarded packet) it is chosen like any other source (RFC 6724).
+    src = orig_dst if _is_ours(ep, orig_dst) else out.select_source(orig_src)
     if src is None:
         ep.nic.stats.count_tx_drop(Drop.IPV6_NO_ROUTE)
         return
     # RFC 4443 §2.4(c): "Every ICMPv6 error message (type < 128) MUST include as much of the IPv6
     # offending (invoking) packet ... as possible without making the error message packet exceed
     # the minimum IPv6 MTU".
-    quote = bytes(invoking[: min(MAX_QUOTE, ep.nic.mtu - HEADER_LEN - icmpv6.ERROR_HEADER_LEN)])
-    if send_icmpv6(ep, src, orig_src, ICMPv6Error(icmp_type, code, param, quote)) is None:
+    quote = bytes(invoking[: min(MAX_QUOTE, out.nic.mtu - HEADER_LEN - icmpv6.ERROR_HEADER_LEN)])
+    if send_icmpv6(out, src, orig_src, ICMPv6Error(icmp_type, code, param, quote)) is None:
         ep.nic.stats.count_event("icmpv6_error_sent")
 
 
@@ -184,14 +228,21 @@ def may_send_error(invoking: memoryview, *, to_multicast: bool, link_multicast: 
         return False
     # (e.6) "A packet whose source address does not uniquely identify a single node -- e.g., the
     # IPv6 Unspecified Address, an IPv6 multicast address".
-    if src == UNSPECIFIED or is_multicast(src):
+    if src in (UNSPECIFIED, LOOPBACK) or is_multicast(src) or is_v4mapped(src):
         return False
     # (e.1) "An ICMPv6 error message." (e.2) "An ICMPv6 redirect message". Like Linux, a packet
     # whose ICMPv6 type cannot be read (truncated chain) is treated as ineligible.
     proto, offset = ipv6_ext.upper_layer(invoking)
     if proto == PROTO_ICMPV6:
-        if offset is None or offset >= len(invoking):
-            return False
+        if offset is None:
+            # Linux is_ineligible(): "return false if this is a fragment packet with no icmp
+            # header info": a non-first fragment (RFC 8200 4.5) may be answered (frag helper).
+            return True
+        if offset >= len(invoking):
+            # The same Linux rule for a first fragment that stops before the ICMPv6 header
+            # (RFC 7112 / RFC 8200 4.5: it is answered with Parameter Problem code 3); a
+            # packet that is not a fragment and lacks its ICMPv6 type stays ineligible.
+            return ipv6_ext.is_fragment(invoking)
         icmp_type = invoking[offset]
         if is_error_type(icmp_type) or icmp_type == ICMPv6Type.REDIRECT:
             return False

@@ -1,0 +1,388 @@
+"""Fragment reassembly and fragmentation, shared by IPv4 (RFC 791) and IPv6 (RFC 8200 4.5).
+
+``Reassembler`` holds the fragments of many datagrams, each under an opaque key (IPv4: source,
+destination, protocol, ID; IPv6: source, destination, identification). Both families count
+fragment offsets in 8-octet units, so per datagram a bitmap of 8-octet blocks says which octets
+are held: a fragment's overlap check scans only its own blocks (in C), so a datagram costs time
+linear in its size however its fragments arrive. Completion is O(1) to detect: the pieces never
+overlap, so the datagram is whole exactly when the octets held equal the length the last
+fragment announced (RFC 815's hole list, kept as one number); the pieces are sorted once then.
+Memory is bounded by a high and a low threshold over every octet queued (overheads included),
+oldest datagrams evicted first (Linux ipfrag_high_thresh / ipfrag_low_thresh). Timeouts use one
+clock timer for the earliest deadline and a heap of deadlines, never polling.
+
+The fragmenters cut a datagram into packets that fit an MTU: IPv4 with the copied-flag rule for
+options (RFC 791 3.1), IPv6 with a Fragment header (RFC 8200 4.5).
+
+Nothing here sends ICMP or counts NIC statistics: the IP endpoints (``ipv4/reassembly.py``,
+``ipv6/reassembly.py``) turn the verdicts into errors and counts.
+"""
+
+from __future__ import annotations
+
+import heapq
+import struct
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, Final
+
+from stack_under_test import params
+from stack_under_test.clock import Clock, Timer
+from stack_under_test.drops import Drop
+
+# What one queued piece and one datagram in progress cost beyond their payload octets, measured
+# with tracemalloc on CPython 3.11 (piece: bytes object, dict slot, offset; datagram: the record,
+# its dict and bitmap, its key with the addresses, the first fragment's header, its heap entry and its
+# table slot). Charging them, as Linux charges skb truesize, keeps a flood of tiny fragments of
+# distinct datagrams inside the thresholds too (bench/bench_reassembly.py checks the sum).
+FRAGMENT_OVERHEAD: Final = 104
+REASSEMBLY_OVERHEAD: Final = 920
+_ONES: Final = b"\x01" * 8192  # a run of set blocks; 8,192 blocks cover 65,536 octets
+
+# Timeout callback: (key, first, first_payload). ``first`` is what the caller passed with the
+# fragment at offset zero (None when it never arrived); ``first_payload`` is that fragment's data.
+TimeoutCallback = Callable[[Hashable, Any, "bytes | None"], None]
+
+
+class Reassembled:
+    """A whole datagram: its payload (the fragmentable part) and the first fragment's context."""
+
+    __slots__ = ("first", "payload")
+
+    def __init__(self, payload: bytes, first: Any) -> None:
+        self.payload = payload
+        self.first = first
+
+
+class _Datagram:
+    """One datagram in reassembly. ``total`` is None until the last fragment (M=0) arrived."""
+
+    __slots__ = ("blocks", "cost", "deadline_ms", "filled", "first", "key", "max_end", "pieces", "poisoned", "seq", "total")
+
+    def __init__(self, key: Hashable, deadline_ms: int, seq: int) -> None:
+        self.key = key
+        self.pieces: dict[int, bytes] = {}  # offset -> data
+        self.blocks = bytearray()  # one octet per 8-octet block: 1 = held
+        self.filled = 0  # octets held; pieces never overlap, so this is their union's size
+        self.max_end = 0  # furthest octet any piece reaches
+        self.total: int | None = None
+        self.first: Any = None
+        self.cost = REASSEMBLY_OVERHEAD
+        self.deadline_ms = deadline_ms
+        self.seq = seq
+        self.poisoned = False
+
+
+class Reassembler:
+    """Fragments in, whole datagrams out; see the module docstring for the guarantees.
+
+    ``timeout_ms`` (a number, or a callable returning one) is read whenever a datagram starts, so
+    a changed timer (``stack.set_timer``) applies to the next one.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        timeout_ms: int | Callable[[], int],
+        *,
+        high_thresh: int = params.REASSEMBLY_HIGH_THRESH,
+        low_thresh: int = params.REASSEMBLY_LOW_THRESH,
+        max_fragments: int = params.MAX_FRAGMENTS_PER_DATAGRAM,
+        max_payload: int = 0xFFFF,
+        on_timeout: TimeoutCallback | None = None,
+    ) -> None:
+        self.clock = clock
+        self.timeout_ms: Callable[[], int] = timeout_ms if callable(timeout_ms) else (lambda: int(timeout_ms))
+        self.high_thresh = high_thresh
+        self.low_thresh = min(low_thresh, high_thresh)
+        self.max_fragments = max_fragments
+        self.max_payload = max_payload
+        self.on_timeout = on_timeout
+        self.datagrams: OrderedDict[Hashable, _Datagram] = OrderedDict()  # oldest first
+        self.queued_bytes = 0  # payload octets plus overheads of everything held
+        self.peak_queued_bytes = 0
+        self.counters: Counter[str] = Counter()  # completed, timed_out, evicted, overlap, ...
+        self._deadlines: list[tuple[int, int, Hashable]] = []  # (deadline, seq, key) heap; stale entries skipped
+        self._seq = 0
+        self._timer: Timer | None = None
+
+    # ---- queries ---------------------------------------------------------------------------
+    def pending_keys(self) -> set[Hashable]:
+        """Keys of the datagrams in reassembly (discarded, poisoned ones excluded)."""
+        return {k for k, d in self.datagrams.items() if not d.poisoned}
+
+    def __len__(self) -> int:
+        return len(self.datagrams)
+
+    # ---- the one entry point ---------------------------------------------------------------
+    def add(
+        self, key: Hashable, offset: int, payload: bytes | memoryview, more: bool, first: Any = None
+    ) -> Reassembled | Drop | None:
+        """Queue one fragment: its data starts at octet ``offset`` of the fragmentable part.
+
+        Returns the whole datagram when this fragment completes it, None when it is held, or the
+        Drop that says why it (and sometimes its whole datagram) was discarded. ``first`` is kept
+        when ``offset`` is 0 and handed back on completion or timeout.
+        """
+        size = len(payload)
+        end = offset + size
+        # RFC 8200 4.5 and RFC 791: a fragment always carries data; an empty one is dropped alone.
+        if size == 0:
+            return Drop.FRAGMENT_EMPTY
+        if offset & 7:
+            return Drop.FRAGMENT_INCONSISTENT_LENGTH  # offsets are in 8-octet units on the wire
+        # RFC 791 3.1: "Total Length ... allows the length of a datagram to be up to 65,535 octets";
+        # a fragment reaching further can never be part of a valid datagram ("ping of death").
+        if end > self.max_payload:
+            return Drop.FRAGMENT_DATAGRAM_TOO_LONG
+        datagram = self.datagrams.get(key)
+        if datagram is None:
+            datagram = self._start(key)
+        elif datagram.poisoned:
+            # RFC 5722 4: "the entire datagram (and any constituent fragments, including those
+            # not yet received) MUST be silently discarded."
+            return Drop.FRAGMENT_OF_DISCARDED_DATAGRAM
+        pieces, blocks = datagram.pieces, datagram.blocks
+        held = pieces.get(offset)
+        if held is not None and len(held) == size:
+            # An exact duplicate (a retransmission, or a copy the network made): the octets are
+            # already held. Linux counts it and keeps the queue (IPFRAG_DUP).
+            return Drop.FRAGMENT_DUPLICATE
+        # Starts are 8-octet aligned, so two fragments overlap exactly when their blocks do.
+        first_block, end_block = offset >> 3, (end + 7) >> 3
+        if held is not None or blocks.find(1, first_block, end_block) != -1:
+            return self._poison(datagram, Drop.FRAGMENT_OVERLAP)
+        # The last fragment fixes the length; anything past it, or a second different end, means
+        # the fragments do not describe one datagram (Linux: "the segment is corrupted").
+        total = datagram.total
+        if not more:
+            if end < datagram.max_end or (total is not None and total != end):
+                return self._poison(datagram, Drop.FRAGMENT_INCONSISTENT_LENGTH)
+            datagram.total = total = end
+        elif total is not None and end > total:
+            return self._poison(datagram, Drop.FRAGMENT_INCONSISTENT_LENGTH)
+        if len(pieces) >= self.max_fragments:
+            self._discard(datagram)
+            self.counters["too_many_fragments"] += 1
+            return Drop.FRAGMENT_TOO_MANY
+        cost = size + FRAGMENT_OVERHEAD
+        grow = end_block - len(blocks)
+        if grow > 0:
+            blocks.extend(bytes(grow))  # the bitmap is memory too: charged like the data
+            cost += grow
+        blocks[first_block:end_block] = _ONES[: end_block - first_block]
+        pieces[offset] = bytes(payload)
+        if offset == 0:
+            datagram.first = first
+        datagram.filled += size
+        if end > datagram.max_end:
+            datagram.max_end = end
+        datagram.cost += cost
+        self.queued_bytes += cost
+        if total is not None and datagram.filled == total:
+            self._remove(datagram)
+            self.counters["completed"] += 1
+            data = b"".join([pieces[o] for o in sorted(pieces)]) if len(pieces) > 1 else pieces[offset]
+            return Reassembled(data, datagram.first)
+        if self.queued_bytes > self.peak_queued_bytes:
+            self.peak_queued_bytes = self.queued_bytes
+        if self.queued_bytes > self.high_thresh:
+            self._evict()
+            if key not in self.datagrams:
+                return Drop.FRAGMENT_MEMORY_EXCEEDED
+        return None
+
+    # ---- bookkeeping -----------------------------------------------------------------------
+    def _start(self, key: Hashable) -> _Datagram:
+        self._seq += 1
+        deadline = self.clock.now_ms + max(1, int(self.timeout_ms()))
+        datagram = self.datagrams[key] = _Datagram(key, deadline, self._seq)
+        self.queued_bytes += datagram.cost
+        heap = self._deadlines
+        heapq.heappush(heap, (deadline, self._seq, key))
+        # Stale heap entries (datagrams completed or discarded) are dropped when they reach the top;
+        # rebuild when they outnumber the live ones so the heap stays bounded by the table.
+        if len(heap) > 2 * len(self.datagrams) + 64:
+            self._deadlines = heap = [(d.deadline_ms, d.seq, d.key) for d in self.datagrams.values()]
+            heapq.heapify(heap)
+        timer = self._timer
+        if timer is None or not timer.pending or deadline < timer.deadline_ms:
+            self._arm()
+        return datagram
+
+    def _arm(self) -> None:
+        """One clock timer, for the earliest live deadline."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        heap, table = self._deadlines, self.datagrams
+        while heap:
+            deadline, seq, key = heap[0]
+            datagram = table.get(key)
+            if datagram is not None and datagram.seq == seq:
+                self._timer = self.clock.schedule(deadline - self.clock.now_ms, self._on_timeout_expired)
+                return
+            heapq.heappop(heap)
+
+    def _on_timeout_expired(self) -> None:
+        self._timer = None
+        now, heap, table = self.clock.now_ms, self._deadlines, self.datagrams
+        while heap and heap[0][0] <= now:
+            _, seq, key = heapq.heappop(heap)
+            datagram = table.get(key)
+            if datagram is None or datagram.seq != seq:
+                continue
+            self._remove(datagram)
+            if datagram.poisoned:
+                continue  # its memory of the overlap ends with its lifetime
+            self.counters["timed_out"] += 1
+            if self.on_timeout is not None:
+                head = datagram.pieces.get(0)
+                self.on_timeout(key, datagram.first if head is not None else None, head)
+        self._arm()
+
+    def _remove(self, datagram: _Datagram) -> None:
+        del self.datagrams[datagram.key]
+        self.queued_bytes -= datagram.cost
+
+    def _discard(self, datagram: _Datagram) -> None:
+        """Forget the datagram's fragments (it stays gone: its key may start a new datagram)."""
+        self._remove(datagram)
+
+    def _poison(self, datagram: _Datagram, reason: Drop) -> Drop:
+        """RFC 5722 4: drop every fragment held and remember the key until the datagram's timeout
+        so later fragments of it are dropped too. The record keeps only its fixed overhead."""
+        self.queued_bytes -= datagram.cost - REASSEMBLY_OVERHEAD
+        datagram.cost = REASSEMBLY_OVERHEAD
+        datagram.pieces, datagram.blocks = {}, bytearray()
+        datagram.first = None
+        datagram.poisoned = True
+        self.counters["overlap" if reason is Drop.FRAGMENT_OVERLAP else "inconsistent"] += 1
+        return reason
+
+    def _evict(self) -> None:
+        """Above the high threshold: drop the oldest datagrams until under the low threshold."""
+        table, heap = self.datagrams, self._deadlines
+        while self.queued_bytes > self.low_thresh and table:
+            _, datagram = table.popitem(last=False)
+            self.queued_bytes -= datagram.cost
+            self.counters["evicted"] += 1
+        # The oldest are usually the earliest deadlines: drop their heap entries now, so a flood
+        # does not keep evicted keys alive until the next rebuild.
+        while heap:
+            live = table.get(heap[0][2])
+            if live is not None and live.seq == heap[0][1]:
+                break
+            heapq.heappop(heap)
+
+
+# ---- fragmentation -------------------------------------------------------------------------
+
+IPV4_HEADER: Final = struct.Struct("!BBHHHBBH4s4s")
+_IPV4_DF: Final = 0x4000
+_IPV4_MF: Final = 0x2000
+
+
+def copied_options(options: bytes) -> bytes:
+    """The IPv4 options to repeat in every fragment after the first, padded to 4 octets.
+
+    RFC 791 3.1: "The copied flag indicates that this option is copied into all fragments on
+    fragmentation." and 3.2: options with it clear are "only in the first fragment".
+    """
+    out = bytearray()
+    i, n = 0, len(options)
+    while i < n:
+        kind = options[i]
+        if kind == 0:  # End of Option List
+            break
+        if kind == 1:  # No Operation: a single octet, copied flag clear
+            i += 1
+            continue
+        if i + 1 >= n or options[i + 1] < 2 or i + options[i + 1] > n:
+            break  # malformed: we built these options, so nothing valid follows
+        length = options[i + 1]
+        if kind & 0x80:
+            out += options[i : i + length]
+        i += length
+    out += bytes(-len(out) % 4)
+    return bytes(out)
+
+
+def _ipv4_header(template: tuple[Any, ...], options: bytes, payload_len: int, flags_frag: int) -> bytes:
+    tos, ident, ttl, proto, src, dst = template
+    hlen = 20 + len(options)
+    header = IPV4_HEADER.pack(0x40 | hlen >> 2, tos, hlen + payload_len, ident, flags_frag, ttl, proto, 0, src, dst) + options
+    n = int.from_bytes(header, "big")  # RFC 1071: the sum of 16-bit words, reduced mod 0xFFFF
+    csum = ~(n % 0xFFFF or 0xFFFF) & 0xFFFF
+    return header[:10] + csum.to_bytes(2, "big") + header[12:]
+
+
+def fragment_ipv4(
+    src: bytes,
+    dst: bytes,
+    proto: int,
+    payload: bytes,
+    ident: int,
+    ttl: int,
+    mtu: int,
+    *,
+    tos: int = 0,
+    options: bytes = b"",
+    dont_fragment: bool = False,
+) -> list[bytes] | Drop:
+    """Whole IPv4 datagrams (headers included) of at most ``mtu`` octets carrying ``payload``.
+
+    One datagram when it fits. Otherwise RFC 791 3.2: every fragment but the last carries a
+    multiple of 8 octets, MF set on all but the last, offsets in 8-octet units; the first keeps
+    every option, later ones only the copied ones. ``options`` must be padded to 4 octets.
+    """
+    template = (tos, ident, ttl, proto, src, dst)
+    first_hlen = 20 + len(options)
+    df = _IPV4_DF if dont_fragment else 0
+    if first_hlen + len(payload) <= mtu:
+        return [_ipv4_header(template, options, len(payload), df) + payload]
+    # RFC 791 3.2: "If the Don't Fragment flag (DF) bit is set, then internet fragmentation of
+    # this datagram is NOT permitted"; RFC 1122 3.3.3: the send fails instead.
+    if dont_fragment or first_hlen + len(payload) > 0xFFFF:
+        return Drop.PACKET_TOO_BIG
+    later = copied_options(options)
+    packets: list[bytes] = []
+    offset, size = 0, len(payload)
+    while offset < size:
+        opts = options if offset == 0 else later
+        room = (mtu - 20 - len(opts)) & ~7
+        if room <= 0:
+            return Drop.PACKET_TOO_BIG
+        chunk = payload[offset : offset + room]
+        last = offset + len(chunk) >= size
+        flags_frag = (0 if last else _IPV4_MF) | offset >> 3
+        packets.append(_ipv4_header(template, opts, len(chunk), flags_frag) + chunk)
+        offset += len(chunk)
+    return packets
+
+
+IPV6_FRAGMENT_HEADER: Final = struct.Struct("!BBHI")
+
+
+def fragment_ipv6(fixed: bytes, unfragmentable: bytes, next_header: int, payload: bytes, ident: int, mtu: int) -> list[bytes]:
+    """IPv6 fragment packets of at most ``mtu`` octets (RFC 8200 4.5).
+
+    ``fixed`` is the 40-octet header (its Payload Length and, without ``unfragmentable``, its
+    Next Header are rewritten); ``unfragmentable`` the headers that every fragment repeats, the
+    last of which must name 44; ``next_header`` is what follows the Fragment header. Call it only
+    when the packet does not fit: RFC 8021 says to never generate atomic fragments.
+    """
+    room = (mtu - 40 - len(unfragmentable) - 8) & ~7
+    if room <= 0:
+        return []
+    head = fixed[:6] + (bytes(fixed[6:7]) if unfragmentable else b"\x2c") + fixed[7:40]
+    packets: list[bytes] = []
+    offset, size = 0, len(payload)
+    while offset < size:
+        chunk = payload[offset : offset + room]
+        more = offset + len(chunk) < size
+        frag = IPV6_FRAGMENT_HEADER.pack(next_header, 0, offset | int(more), ident)
+        plen = len(unfragmentable) + 8 + len(chunk)
+        packets.append(head[:4] + plen.to_bytes(2, "big") + head[6:] + unfragmentable + frag + chunk)
+        offset += len(chunk)
+    return packets

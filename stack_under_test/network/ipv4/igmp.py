@@ -1,0 +1,157 @@
+"""IGMP host side (RFC 1112, RFC 2236, RFC 3376) on one IPv4 NIC, over network/multicast.py.
+
+Like Linux (force_igmp_version=0) the host speaks IGMPv3 until it hears an older querier: joins
+and leaves are v3 state-change reports to 224.0.0.22; a v2 query switches to v2 reports to the
+group and Leave Group to 224.0.0.2, a v1 query to v1 reports and no leave, each for the Older
+Version Querier Present Timeout (RFC 3376 7.2.1). The all-systems group 224.0.0.1 is joined on
+enable and never reported (RFC 2236 6: the host "never sends a report for that group").
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stack_under_test import params
+from stack_under_test.buffer import PacketBuffer
+from stack_under_test.drops import Drop
+from stack_under_test.network.ipv4 import UNICAST
+from stack_under_test.network.multicast import ListenerConfig, Mode, MulticastListener, Record
+from stack_under_test.wire import igmp as wire
+from stack_under_test.wire.ipv4 import FLAG_DF, MIN_HEADER_LEN, HeaderTuple, encode_header
+
+if TYPE_CHECKING:
+    from stack_under_test.network.ipv4.endpoint import IPv4Endpoint
+
+PROTO_IGMP = 2  # RFC 1112 appendix I: IGMP is carried in IP datagrams with protocol number 2
+# RFC 3376 4: "Every IGMP message described in this document is sent with an IP Time-to-Live of 1".
+IGMP_TTL = 1
+_IP_HEADER_LEN = MIN_HEADER_LEN + len(wire.ROUTER_ALERT_OPTION)
+_V3_REPORT_HEADER_LEN = 8
+
+
+class IGMP:
+    """The IGMP host of one NIC. The endpoint calls ``enable``/``disable``, ``join``/``leave`` and
+    hands received IGMP to ``handle_packet``."""
+
+    def __init__(self, endpoint: IPv4Endpoint) -> None:
+        self.endpoint = endpoint
+        self.nic = endpoint.nic
+        stack = endpoint.stack
+        version = stack.options.igmp_version
+        config = ListenerConfig(default_mode=Mode(version if version in (1, 2, 3) else params.IGMP_DEFAULT_VERSION))
+        self.listener = MulticastListener(stack.clock, stack.rng, self, config)
+        self.enabled = False
+
+    # ---- lifecycle ----------------------------------------------------------------------------------
+    def enable(self) -> None:
+        self.enabled = True
+        # RFC 1112 4: every host joins the all-hosts group automatically on each multicast
+        # interface; RFC 2236 6: it "never sends a report for that group".
+        if not self.nic.in_group(wire.ALL_SYSTEMS):
+            self.nic.join_group(wire.ALL_SYSTEMS)
+        for group in list(self.nic.groups):
+            self.join(group)  # groups joined while the NIC was down are reported now
+
+    def disable(self) -> None:
+        self.enabled = False
+        self.listener.reset()
+
+    def join(self, group: bytes) -> None:
+        if self.enabled and len(group) == 4 and group != wire.ALL_SYSTEMS:
+            self.listener.join(group)
+
+    def leave(self, group: bytes) -> None:
+        if self.enabled and len(group) == 4:
+            self.listener.leave(group)
+
+    # ---- receive ------------------------------------------------------------------------------------
+    def handle_packet(self, pkt: PacketBuffer, h: HeaderTuple, cast: int) -> Drop | None:
+        msg = wire.parse(memoryview(pkt.data)[pkt.transport_offset : pkt.end])
+        if isinstance(msg, wire.Query):
+            return self._handle_query(msg)
+        if isinstance(msg, wire.Report):
+            # Only a report sent to the group can suppress ours (Linux: "don't rely on MC router
+            # hearing unicast reports").
+            if cast == UNICAST:
+                return Drop.IGMP_REPORT_NOT_MULTICAST
+            if self.enabled and msg.group != wire.ALL_SYSTEMS:
+                self.listener.on_report_heard(msg.group)
+            return None
+        if isinstance(msg, (wire.Leave, wire.V3Report)):
+            return Drop.IGMP_FOR_ROUTERS
+        return msg  # a Drop
+
+    def _handle_query(self, q: wire.Query) -> Drop | None:
+        # RFC 3376 4.1.12: "a system MUST accept and process any Query whose IP Destination Address
+        # field contains *any* of the addresses (unicast or multicast) assigned to the interface";
+        # the endpoint delivered only such datagrams. TTL and Router Alert are not checked (Linux).
+        # RFC 1112 appendix I: in a v1 query the Group Address is "zeroed when sent, ignored when
+        # received"; every v1 query is a general one (Linux does the same).
+        general = q.general or q.version == 1
+        if not general and not 224 <= q.group[0] <= 239:
+            return Drop.IGMP_QUERY_BAD_GROUP
+        if q.version == 3 and q.general and q.sources:
+            return Drop.IGMP_GENERAL_QUERY_WITH_SOURCES  # Linux: "no sources allowed"
+        if not self.enabled:
+            return None
+        # RFC 1112 appendix I: a v1 query carries no Max Resp Time; the delay is up to 10 s.
+        max_resp_ms = params.IGMPV1_MAX_RESPONSE_MS if q.version == 1 else q.max_resp_ms
+        group = None if general else q.group
+        if group == wire.ALL_SYSTEMS:
+            return None  # never reported
+        self.listener.on_query(Mode(q.version), max_resp_ms, group, q.sources, q.qrv, q.qqi_ms)
+        return None
+
+    # ---- send (ListenerSender) ------------------------------------------------------------------------
+    def send_report(self, group: bytes, mode: Mode) -> None:
+        # RFC 2236 3 / RFC 1112: reports are sent to the group being reported.
+        self._send(group, wire.Report(1 if mode is Mode.V1 else 2, group).encode())
+        self.nic.stats.count_event("igmp_report_sent")
+
+    def send_leave(self, group: bytes) -> None:
+        # RFC 2236 3: "it SHOULD send a Leave Group message to the all-routers multicast group (224.0.0.2)".
+        self._send(wire.ALL_ROUTERS, wire.Leave(group).encode())
+        self.nic.stats.count_event("igmp_leave_sent")
+
+    def send_records(self, records: list[Record]) -> None:
+        # RFC 3376 4.2.14: "Version 3 Reports are sent with an IP destination address of 224.0.0.22".
+        room = self.nic.mtu - _IP_HEADER_LEN - _V3_REPORT_HEADER_LEN
+        batch: list[wire.GroupRecord] = []
+        used = 0
+        for record in records:
+            for part in _split(record, room):
+                if batch and used + part.size > room:
+                    self._send_v3(batch)
+                    batch, used = [], 0
+                batch.append(part)
+                used += part.size
+        if batch:
+            self._send_v3(batch)
+
+    def _send_v3(self, records: list[wire.GroupRecord]) -> None:
+        self._send(wire.ALL_V3_ROUTERS, wire.V3Report(tuple(records)).encode())
+        self.nic.stats.count_event("igmp_v3_report_sent")
+
+    def _send(self, dst: bytes, message: bytes) -> None:
+        if not self.nic.enabled:
+            return
+        # RFC 3376 4.2.13: "An IGMP report is sent with a valid IP source address for the destination
+        # subnet. The 0.0.0.0 source address may be used by a system that has not yet acquired an IP
+        # address." Linux sets DF and TOS 0xc0 (RFC 3376 4: "Internetwork Control").
+        src = self.nic.addresses.select_source(4, dst) or wire.UNSPECIFIED
+        header = encode_header(
+            src, dst, PROTO_IGMP, len(message), self.endpoint.protocol.next_ident(src, dst, PROTO_IGMP), IGMP_TTL,
+            wire.TOS_INTERNETWORK_CONTROL, FLAG_DF, wire.ROUTER_ALERT_OPTION,
+        )
+        self.endpoint.transmit(self.nic, dst, dst, header + message)
+
+
+def _split(record: Record, room: int) -> list[wire.GroupRecord]:
+    """One record, or several of the same type when its sources do not fit one report (RFC 3376 4.2.16:
+    records that do not fit one report go in as many reports as needed)."""
+    per = max(1, (room - 8) // 4)
+    sources = record.sources
+    if len(sources) <= per:
+        return [wire.GroupRecord(int(record.type), record.group, sources)]
+    # Only INCLUDE-type records come here (we keep EXCLUDE {}): splitting them keeps their meaning.
+    return [wire.GroupRecord(int(record.type), record.group, sources[i : i + per]) for i in range(0, len(sources), per)]

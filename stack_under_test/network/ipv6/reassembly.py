@@ -1,0 +1,200 @@
+"""IPv6 fragments (RFC 8200 4.5): the Fragment header on receive, and source fragmentation.
+
+The shared ``Reassembler`` (network/fragmentation.py) keeps the pieces; this module applies
+the IPv6 rules around it: atomic fragments (RFC 6946), the first fragment's header chain
+(RFC 7112), the Parameter Problems of RFC 8200 4.5, fragmented Neighbor Discovery (RFC 6980),
+Time Exceeded code 1 on timeout, and the rebuilt packet that re-enters the receive path.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from stack_under_test.buffer import PacketBuffer
+from stack_under_test.drops import Drop
+from stack_under_test.network.fragmentation import Reassembler, fragment_ipv6
+from stack_under_test.wire import ipv6_ext
+from stack_under_test.wire.ipv6 import (
+    DEST_OPTS,
+    FRAGMENT,
+    HEADER_LEN,
+    HOP_BY_HOP,
+    NEXT_HEADER_OFFSET,
+    ROUTING,
+)
+from stack_under_test.wire.numbers import PROTO_ICMPV6, ICMPv6Type
+
+from . import icmp
+
+if TYPE_CHECKING:
+    from collections.abc import Hashable
+
+    from stack_under_test.stack.stack import Stack
+
+    from .endpoint import IPv6Endpoint
+
+MAX_PAYLOAD: Final = 0xFFFF  # RFC 8200 3: Payload Length is 16 bits
+FRAGMENT_HEADER_LEN: Final = 8
+PAYLOAD_LENGTH_POINTER: Final = 4  # octet of the fixed header's Payload Length field
+TIME_EXCEEDED_REASSEMBLY: Final = 1  # RFC 4443 3.3: "fragment reassembly time exceeded"
+PP_ERRONEOUS_HEADER: Final = 0
+PP_INCOMPLETE_CHAIN: Final = 3  # RFC 7112 5 / RFC 8200 4.5
+PROTO_AH: Final = 51
+# RFC 6980 5 (NDP: Router Solicitation/Advertisement, Neighbor Solicitation/Advertisement, Redirect).
+NDP_TYPES: Final = frozenset(range(133, 138))
+# Octets of the upper-layer header the first fragment must hold (Linux ipv6frag_thdr_truncated:
+# TCP and UDP headers, the ICMPv6 type/code/checksum, else at least one octet).
+_UPPER_HEADER_LEN: Final = {6: 20, 17: 8, PROTO_ICMPV6: 4, 59: 0}
+_CHAIN_OK, _CHAIN_INCOMPLETE, _CHAIN_NESTED = 0, 1, 2
+
+
+def _chain_after_fragment(packet: memoryview, offset: int, proto: int) -> int:
+    """Does the packet hold every header after its Fragment header through the upper-layer one?
+
+    Like Linux's ipv6_skip_exthdr(): headers are stepped over by their length (their contents
+    are judged when the whole packet re-enters the receive path).
+    """
+    end = len(packet)
+    for _ in range(ipv6_ext.MAX_EXT_HEADERS):
+        if proto == FRAGMENT:
+            # RFC 8200 4.1: "Each extension header should occur at most once"; a second Fragment
+            # header would nest reassemblies (and recursion) without bound.
+            return _CHAIN_NESTED
+        if proto not in (HOP_BY_HOP, ROUTING, DEST_OPTS, PROTO_AH):
+            break
+        if offset + 2 > end:
+            return _CHAIN_INCOMPLETE
+        length = (packet[offset + 1] + 2) * 4 if proto == PROTO_AH else (packet[offset + 1] + 1) * 8
+        proto = packet[offset]
+        offset += length
+    else:
+        return _CHAIN_INCOMPLETE
+    return _CHAIN_OK if offset + _UPPER_HEADER_LEN.get(proto, 1) <= end else _CHAIN_INCOMPLETE
+
+
+class IPv6Reassembly:
+    """One per stack (IPv6Protocol)."""
+
+    def __init__(self, stack: Stack) -> None:
+        opts = stack.options
+        self.stack = stack
+        self.reassembler = Reassembler(
+            stack.clock,
+            lambda: stack.timers_ms["ipv6_reassembly_timeout"],
+            high_thresh=opts.reassembly_high_thresh,
+            low_thresh=opts.reassembly_low_thresh,
+            max_fragments=opts.max_fragments_per_datagram,
+            max_payload=MAX_PAYLOAD,
+            on_timeout=self._on_reassembly_timeout_expired,
+        )
+
+    def handle_fragment(self, ep: IPv6Endpoint, pkt: PacketBuffer, chain: ipv6_ext.ExtChain) -> Drop | None:
+        """A packet for us whose walk stopped at a Fragment header (``chain.fragment``)."""
+        frag = chain.fragment
+        if frag is None:
+            return None
+        packet = pkt.network()
+        fh_off = chain.upper_offset - FRAGMENT_HEADER_LEN
+        data_off = chain.upper_offset
+        size = len(packet) - data_off
+        # The Next Header field that names the Fragment header: the fixed header's, or that of
+        # the extension header before it.
+        named_by = chain.headers[-2].offset if len(chain.headers) > 1 else NEXT_HEADER_OFFSET
+        first_fragment = frag.offset == 0
+        if first_fragment:
+            verdict = _chain_after_fragment(packet, data_off, frag.next_header)
+            if verdict == _CHAIN_NESTED:
+                return Drop.IPV6_FRAGMENT_NESTED
+            if verdict == _CHAIN_INCOMPLETE:
+                # RFC 8200 4.5: "If the first fragment does not include all headers through an
+                # Upper-Layer header, then that fragment should be discarded and an ICMP Parameter
+                # Problem, Code 3, message should be sent ... with the Pointer field set to zero."
+                icmp.send_error(ep, pkt, ICMPv6Type.PARAMETER_PROBLEM, PP_INCOMPLETE_CHAIN, 0)
+                return Drop.IPV6_FIRST_FRAGMENT_INCOMPLETE_CHAIN
+            if not frag.more:
+                # RFC 6946 4: "A host that receives an IPv6 packet that includes a Fragment Header
+                # with the "Fragment Offset" equal to 0 and the "M" flag equal to 0 MUST process
+                # such packet in isolation from any other packets/fragments".
+                ep.nic.stats.count_event("ipv6_atomic_fragment")
+                return self._deliver(ep, pkt.data[: pkt.network_offset], pkt.network_offset, bytes(packet[:fh_off]),
+                                     named_by, frag.next_header, bytes(packet[data_off:]))
+        # RFC 8200 4.5: "If the length and offset of a fragment are such that the Payload Length of
+        # the packet reassembled from that fragment would exceed 65,535 octets, then that fragment
+        # must be discarded and an ICMP Parameter Problem, Code 0, message should be sent ...,
+        # pointing to the Fragment Offset field of the fragment packet." (Linux counts only the
+        # fragmentable part: offset + fragment length.)
+        if frag.offset + size > MAX_PAYLOAD:
+            icmp.send_error(ep, pkt, ICMPv6Type.PARAMETER_PROBLEM, PP_ERRONEOUS_HEADER, fh_off + 2)
+            return Drop.IPV6_FRAGMENT_BEYOND_MAX
+        # RFC 8200 4.5: "If the length of a fragment, as derived from the fragment packet's Payload
+        # Length field, is not a multiple of 8 octets and the M flag of that fragment is 1, then
+        # that fragment must be discarded and an ICMP Parameter Problem, Code 0, message should be
+        # sent ..., pointing to the Payload Length field of the fragment packet."
+        if frag.more and size % 8:
+            icmp.send_error(ep, pkt, ICMPv6Type.PARAMETER_PROBLEM, PP_ERRONEOUS_HEADER, PAYLOAD_LENGTH_POINTER)
+            return Drop.IPV6_FRAGMENT_LENGTH_NOT_MULTIPLE_OF_8
+        src, dst = bytes(packet[8:24]), bytes(packet[24:40])
+        first = None
+        if first_fragment:
+            first = (ep, bytes(packet[:data_off]), named_by, frag.next_header, bool(pkt.data[0] & 1))
+        # RFC 8200 4.5: fragments belong together when "Source Address, Destination Address, and
+        # Fragment Identification" match.
+        result = self.reassembler.add((src, dst, frag.ident), frag.offset, packet[data_off:], frag.more, first)
+        if result is None or isinstance(result, Drop):
+            return result
+        _, head, named, next_header, _ = result.first
+        ep.nic.stats.count_event("ipv6_reassembled")
+        # RFC 8200 4.5: the Unfragmentable Part comes from the first fragment, "the Next Header
+        # field of the last header of the Unfragmentable Part is obtained from the Next Header
+        # field of the first fragment's Fragment header".
+        off = pkt.network_offset
+        return self._deliver(
+            ep, pkt.data[:off], off, head[: len(head) - FRAGMENT_HEADER_LEN], named, next_header, result.payload
+        )
+
+    def _deliver(
+        self, ep: IPv6Endpoint, link: bytes, off: int, unfragmentable: bytes, named_by: int, next_header: int,
+        payload: bytes,
+    ) -> Drop | None:
+        """Rebuild the packet without its Fragment header and run it through the receive path."""
+        plen = len(unfragmentable) - HEADER_LEN + len(payload)
+        if plen > MAX_PAYLOAD:
+            return Drop.FRAGMENT_REASSEMBLED_TOO_LONG
+        ip = bytearray(unfragmentable)
+        ip[PAYLOAD_LENGTH_POINTER : PAYLOAD_LENGTH_POINTER + 2] = plen.to_bytes(2, "big")
+        ip[named_by] = next_header
+        packet = bytes(ip) + payload
+        proto, upper = ipv6_ext.upper_layer(memoryview(packet))
+        # RFC 6980 5: "A node that receives a fragmented NDP message MUST silently ignore it" (Linux
+        # also counts atomic fragments as fragmented: suppress_frag_ndisc).
+        if proto == PROTO_ICMPV6 and upper is not None and upper < len(packet) and packet[upper] in NDP_TYPES:
+            return Drop.NDP_FRAGMENTED
+        return ep.handle_packet(PacketBuffer(bytes(link) + packet, off, ep.nic))
+
+    def _on_reassembly_timeout_expired(self, key: Hashable, first: Any, head: bytes | None) -> None:
+        # RFC 8200 4.5: "If the first fragment (i.e., the one with a Fragment Offset of zero) has
+        # been received, an ICMP Time Exceeded -- Fragment Reassembly Time Exceeded message should
+        # be sent to the source of that fragment."
+        if first is None or head is None:
+            return
+        ep, header, _, _, link_multicast = first
+        ep.nic.stats.count_event("ipv6_reassembly_timeout")
+        invoking = memoryview(header + head)
+        icmp.send_error_about(
+            ep, invoking, ICMPv6Type.TIME_EXCEEDED, TIME_EXCEEDED_REASSEMBLY, 0, link_multicast=link_multicast
+        )
+
+
+def fragment_for_send(ep: IPv6Endpoint, packet: bytes, mtu: int) -> list[bytes]:
+    """Cut our own ``packet`` (fixed header + payload, no extension headers) to fit ``mtu``.
+
+    RFC 8200 4.5: the source fragments to the path MTU. RFC 7739 3.1: the Identification must
+    not be predictable, so it comes from the stack's rng. Only called when the packet does not
+    fit: RFC 8021 2 deprecates generating atomic fragments. An empty list: it cannot fit.
+    """
+    ident = ep.stack.rng.getrandbits(32)
+    next_header = packet[NEXT_HEADER_OFFSET]
+    packets = fragment_ipv6(packet[:HEADER_LEN], b"", next_header, packet[HEADER_LEN:], ident, mtu)
+    if packets:
+        ep.nic.stats.count_event("ipv6_packet_fragmented")
+    return packets
