@@ -63,3 +63,42 @@ def test_every_ipv6_frame_gets_exactly_one_verdict(packet: bytes) -> None:
     for frame in _BENCH.link.drain():
         if frame[20] == 58 and frame[54] < 128:  # an ICMPv6 error of ours fits the minimum MTU
             assert len(frame) <= 14 + 1280
+
+
+# A router with a route back onto the link: mutated packets to other destinations exercise the
+# forwarding path (hop limit, scope, MTU, Redirect) and the jumbo / chain-limit checks.
+REMOTE = IPv6Address("2001:db8:2::5").packed
+FORWARD_SEEDS = [
+    udp_packet(TESTER, REMOTE, 1000, 7, b"forward me"),
+    udp_packet(TESTER, IPv6Address("2001:db8:1::3").packed, 1000, 7, b"on-link"),
+    build_packet(TESTER, REMOTE, 0, options_header(17, option(0xC2, b"\x00\x01\x11\x70")) + bytes(16)),
+    build_packet(TESTER, DUT, 0, options_header(58, option(0xC2, b"\x00\x01\x11\x70")) + bytes(16)),
+]
+_ROUTER = Bench()
+_ROUTER.stack.set_forwarding(6, True)
+_ROUTER.stack.add_static_neighbor("eth0", "2001:db8:1::3", bytes.fromhex("020000000003"))
+_ROUTER.stack.add_route("2001:db8:2::/64", "eth0", gateway="fe80::ff:fe00:3", mtu=1280)
+
+
+@st.composite
+def forward_frames(draw: st.DrawFn) -> bytes:
+    raw = bytearray(draw(st.sampled_from(FORWARD_SEEDS)))
+    for i in draw(st.lists(st.integers(0, len(raw) - 1), max_size=4)):
+        raw[i] = draw(st.integers(0, 255))
+    return bytes(raw[: draw(st.integers(0, len(raw)))])
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(packet=forward_frames())
+def test_every_frame_to_a_router_gets_exactly_one_verdict(packet: bytes) -> None:
+    stats = _ROUTER.stack.stats
+    before_rx, before_drops = stats.rx_frames, sum(stats.drops.values())
+    verdict = _ROUTER.link.inject_inbound(DUT_MAC + TESTER_MAC + b"\x86\xdd" + packet)
+    assert verdict is None or isinstance(verdict, Drop)
+    assert stats.rx_frames == before_rx + 1
+    assert sum(stats.drops.values()) - before_drops == (verdict is not None)
+    for frame in _ROUTER.link.drain():
+        assert len(frame) <= 14 + 1500
+        if frame[20] == 58 and (frame[54] < 128 or frame[54] == 137):  # errors and redirects
+            assert len(frame) <= 14 + 1280
+    _ROUTER.clock.advance(1000)  # neighbor timers and rate limits move on

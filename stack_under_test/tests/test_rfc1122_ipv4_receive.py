@@ -35,8 +35,7 @@ CASES = [
     ("not-our-address", eth(ipv4(ECHO, dst=bytes((198, 51, 100, 9)))), Drop.IPV4_NOT_FOR_US),
     ("unjoined-group", eth(ipv4(ECHO, dst=bytes((224, 1, 2, 3)))), Drop.IPV4_NOT_FOR_US),
     ("link-broadcast-unicast-ip", eth(ipv4(ECHO), dst=BROADCAST_MAC), Drop.IPV4_LINK_BROADCAST_UNICAST),
-    ("first-fragment", eth(ipv4(ECHO, flags_frag=0x2000)), Drop.IPV4_FRAGMENT_NOT_SUPPORTED),
-    ("later-fragment", eth(ipv4(ECHO, flags_frag=0x0010)), Drop.IPV4_FRAGMENT_NOT_SUPPORTED),
+    ("empty-fragment", eth(ipv4(b"", flags_frag=0x2000)), Drop.FRAGMENT_EMPTY),
     ("fragment-past-65535", eth(ipv4(ECHO, flags_frag=0x1FFF)), Drop.IPV4_FRAGMENT_BAD),
     ("bad-option-length", eth(ipv4(ECHO, options=b"\x07\x01\x00\x00")), Drop.IPV4_BAD_OPTIONS),
     ("ethernet-truncated", b"\x02\0\0\0\0\x01\x02", Drop.ETHERNET_TRUNCATED),
@@ -60,7 +59,9 @@ def test_bad_option_length_earns_a_parameter_problem_pointing_at_it() -> None:
     bench.inject(eth(ipv4(ECHO, options=b"\x07\x01\x00\x00")))
     out = parse_out(bench.one())
     assert out.proto == 1 and out.payload[0] == 12 and out.payload[1] == 0
-    assert out.payload[4] == 21  # pointer: the option-length octet, header offset 21
+    # Linux __ip_options_compile: "if (optlen < 2 || optlen > l) { pp_ptr = optptr; ..." names the
+    # option's type octet, header offset 20.
+    assert out.payload[4] == 20
 
 
 def test_ethernet_padding_beyond_total_length_is_trimmed() -> None:

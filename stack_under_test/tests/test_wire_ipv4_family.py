@@ -118,7 +118,8 @@ def test_ipv4_options_walk_yields_options_and_stops_at_eol() -> None:
 
 @pytest.mark.parametrize(
     ("opts", "pointer"),
-    [(b"\x07", 20), (b"\x01\x07", 21), (b"\x07\x01\x00\x00", 21), (b"\x07\x00\x00\x00", 21), (b"\x07\x09\x04\x00", 21)],
+    # Linux __ip_options_compile names the option's type octet for all of these (pp_ptr = optptr).
+    [(b"\x07", 20), (b"\x01\x07", 21), (b"\x07\x01\x00\x00", 20), (b"\x07\x00\x00\x00", 20), (b"\x07\x09\x04\x00", 20)],
     ids=["type-at-end", "no-length-after-nop", "length-1", "length-0", "past-header"],
 )
 def test_ipv4_options_malformed_give_a_param_problem_pointer(opts: bytes, pointer: int) -> None:
