@@ -217,6 +217,11 @@ def icmp_quote(error: Packet) -> bytes:
             layer = error[cls]
     if layer is None:
         raise TypeError(f"not an ICMP error: {error.summary()}")
+    if isinstance(layer, ICMP) and isinstance(layer.underlayer, IP):
+        # From the octets on the wire: Scapy dissects more than 128 quoted octets as RFC 4884
+        # extension objects, which would cut the quote short.
+        ip = l3_bytes(layer.underlayer)
+        return ip[(ip[0] & 0x0F) * 4 + 8 :]
     quote = bytes(layer.payload)
     pad = error.getlayer(Padding)
     if pad is not None and pad.load:

@@ -27,6 +27,7 @@ SETTLE_LIMIT_MS: Final = 10_000
 _TIMER_OPTIONS: Final = {
     "ipv4_reassembly_timeout": "ipv4_reassembly_timeout_ms",
     "ipv6_reassembly_timeout": "ipv6_reassembly_timeout_ms",
+    "ipv6_pmtu_expiry": "ipv6_pmtu_expiry_ms",
 }
 
 
@@ -166,6 +167,32 @@ class InProcessDUT(FrameDUT):
     def set_timer(self, name: TimerName, seconds: float) -> None:
         self.stack.set_timer(name, _ms(seconds))
         self.info.timers[name] = seconds
+
+    def add_route(self, cidr: str, via: str | None = None, mtu: int | None = None) -> None:
+        self.stack.add_route(cidr, NIC, gateway=via, mtu=mtu)
+
+    def remove_route(self, cidr: str) -> None:
+        # The DUT verb names a route by its prefix alone; the stack wants the exact entry, so
+        # remove every route to ``cidr`` on the test link, whatever its gateway.
+        net = ipaddress.ip_network(cidr, strict=False)
+        gateways = [e.gateway for e in self.stack.routes.entries() if e.network == net and e.nic == NIC]
+        if not gateways:
+            self.stack.remove_route(cidr, NIC)  # raises the stack's "no route" error
+        for gw in gateways:
+            self.stack.remove_route(cidr, NIC, gateway=None if gw is None else str(ipaddress.ip_address(gw)))
+
+    def set_link_mtu(self, mtu: int) -> None:
+        self.stack.set_link_mtu(NIC, mtu)
+        self.info = dataclasses.replace(self.info, mtu=mtu)  # the timers dict stays shared
+
+    def set_icmp_rate_limit(self, family: Family, per_second: float, burst: int) -> None:
+        self.stack.set_icmp_rate_limit(family, per_second, burst)
+
+    def set_echo_ignore_broadcasts(self, ignore: bool) -> None:
+        self.stack.set_echo_ignore_broadcasts(ignore)
+
+    def set_accept_source_route(self, accept: bool) -> None:
+        self.stack.set_accept_source_route(accept)
 
     def close(self) -> None:
         for sock in self._sockets.values():

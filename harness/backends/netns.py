@@ -49,7 +49,13 @@ TESTER_IPV6_LL: Final = TEST_LINK.tester_ipv6_ll
 # value in effect from ``dut.info.timers`` (the kernel defaults are 30 s and 60 s).
 DEFAULT_TIMERS: Final[dict[str, float]] = {"ipv4_reassembly_timeout": 2.0, "ipv6_reassembly_timeout": 2.0}
 _TIMER_SYSCTLS: Final = {"ipv4_reassembly_timeout": "ipv4/ipfrag_time",
-                         "ipv6_reassembly_timeout": "ipv6/ip6frag_time"}
+                         "ipv6_reassembly_timeout": "ipv6/ip6frag_time",
+                         # RFC 8201 §4 path MTU aging; the kernel default is 600 s.
+                         "ipv6_pmtu_expiry": "ipv6/route/mtu_expires"}
+# Linux's IPv4 ICMP limits: a global token bucket (icmp_msgs_per_sec, icmp_msgs_burst) and a
+# per-destination one (icmp_ratelimit, ms per token; 0 = off). Baseline: both out of the way.
+_UNLIMITED_V4: Final = {"ipv4/icmp_msgs_per_sec": 1_000_000, "ipv4/icmp_msgs_burst": 1_000_000,
+                        "ipv4/icmp_ratelimit": 0}
 # The machine's own uplink: never configured anywhere by the harness (see the brief).
 _FORBIDDEN: Final = (ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network("fd00::/64"))
 # How long after its last frame a namespace counts as quiet when draining set-up chatter.
@@ -171,6 +177,10 @@ class LinuxDUT(FrameDUT):
             f"ipv4/conf/{n.dut_if}/igmpv3_unsolicited_report_interval": igmp_iv,
             "ipv4/conf/default/igmpv3_unsolicited_report_interval": igmp_iv,
         })
+        for name, sysctl in _TIMER_SYSCTLS.items():  # timers left at the kernel's value
+            if name not in self._baseline_timers:
+                self._baseline_timers[name] = float(agent.call("sysctl_get", name=sysctl))
+                self.info.timers[name] = self._baseline_timers[name]
         agent.call("snapshot")
         self.drain()
 
@@ -270,6 +280,57 @@ class LinuxDUT(FrameDUT):
         self._call("sysctl", values={_TIMER_SYSCTLS[name]: whole})
         self.info.timers[name] = float(whole)  # what the kernel really uses, for the test to read
 
+    def add_route(self, cidr: str, via: str | None = None, mtu: int | None = None) -> None:
+        net = _checked_network(cidr)
+        gateway = ""
+        if via is not None:
+            gw = ipaddress.ip_address(via)
+            if gw.version != net.version:
+                raise ValueError(f"gateway {via} is not of the same family as {cidr}")
+            _refuse_forbidden(gw, via)
+            gateway = f" via {gw}"
+        # "mtu lock": the route's path MTU, which the kernel must not raise or lower from
+        # what it learns (RFC 1191 / RFC 8201 updates), so the test sees exactly this value.
+        mtu_arg = "" if mtu is None else f" mtu lock {_checked_mtu(mtu, net.version)}"
+        self._call("ip", lines=[f"-{net.version} route replace {net}{gateway} dev {self.names.dut_if}{mtu_arg}"])
+
+    def remove_route(self, cidr: str) -> None:
+        net = _checked_network(cidr)
+        self._call("ip", lines=[f"-{net.version} route del {net} dev {self.names.dut_if}"])
+
+    def set_link_mtu(self, mtu: int) -> None:
+        # IPv4 accepts 68 (RFC 791); IPv6 disappears from a link below 1280, which a test of
+        # IPv4 behaviour may accept; the kernel refuses values its driver cannot carry.
+        self._call("ip", lines=[f"link set {self.names.dut_if} mtu {_checked_mtu(mtu, 4)}"])
+        self.info = dataclasses.replace(self.info, mtu=int(mtu))  # the timers dict stays shared
+
+    def set_icmp_rate_limit(self, family: Family, per_second: float, burst: int) -> None:
+        """Approximation, the same for both families: Linux limits ICMP errors per destination
+        with a token bucket of one token per ``icmp_ratelimit`` ms (v4) / ``icmp/ratelimit`` ms
+        (v6) and a burst fixed at 6 tokens (XRLIM_BURST_FACTOR), so ``per_second`` maps to
+        1000/per_second ms and ``burst`` cannot be set. The kernel's global IPv4 bucket
+        (icmp_msgs_per_sec/burst) is left out of the way: since 6.12 it spends 0-2 tokens at
+        random per error, and its credit cannot be drained back to a small burst."""
+        if per_second < 0 or burst < 0:
+            raise ValueError(f"rate and burst must not be negative (got {per_second}/s, burst {burst})")
+        interval_ms = 0 if per_second == 0 else max(1, math.ceil(1000 / per_second))
+        if family == 4:
+            values: dict[str, int] = {**_UNLIMITED_V4, "ipv4/icmp_ratelimit": interval_ms}
+        elif family == 6:
+            values = {"ipv6/icmp/ratelimit": interval_ms}
+        else:
+            raise ValueError(f"family must be 4 or 6, not {family!r}")
+        self._call("sysctl", values=values)
+
+    def set_echo_ignore_broadcasts(self, ignore: bool) -> None:
+        self._call("sysctl", values={"ipv4/icmp_echo_ignore_broadcasts": int(bool(ignore))})
+
+    def set_accept_source_route(self, accept: bool) -> None:
+        # The kernel honours LSRR/SSRR only when both conf/all and the link's value allow it.
+        value = int(bool(accept))
+        self._call("sysctl", values={f"ipv4/conf/{dev}/accept_source_route": value
+                                     for dev in ("all", "default", self.names.dut_if)})
+
     # ---- session life -----------------------------------------------------------------------------
     def reset(self) -> None:
         """Return to the state right after set-up; called by the plugin before each test.
@@ -279,12 +340,16 @@ class LinuxDUT(FrameDUT):
         redirects), waits until fragments sent by the previous test can no longer time out
         into this one, and drops every frame still queued.
         """
-        self._call("reset")
+        self._call("reset")  # also the link MTU and the routes a test added
+        if self.info.mtu != TEST_LINK.mtu:
+            self.info = dataclasses.replace(self.info, mtu=TEST_LINK.mtu)
         self.info.timers.clear()
         self.info.timers.update(self._baseline_timers)
-        wait = self._fragments_quiet_at - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
+        # Fragments the previous test left queued could time out into this one: wait until the
+        # kernel holds none (a completed reassembly holds nothing: no wait at all), at most
+        # until the reassembly timer has surely fired.
+        while time.monotonic() < self._fragments_quiet_at and self._call("frag_memory"):
+            time.sleep(0.02)
         self._fragments_quiet_at = 0.0
         # Frames cross veth synchronously: whatever the DUT sent before now is queued already.
         self.drain()  # FrameDUT: the socket's queue and the backlog of unexpected frames
@@ -346,6 +411,28 @@ def _checked_interface(cidr: str) -> str:
     if any(iface.ip in net for net in _FORBIDDEN if net.version == iface.version):
         raise ValueError(f"{cidr} belongs to the machine's own network; use the documentation prefixes")
     return str(iface)
+
+
+def _refuse_forbidden(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, text: str) -> None:
+    if any(addr in net for net in _FORBIDDEN if net.version == addr.version):
+        raise ValueError(f"{text} belongs to the machine's own network; use the documentation prefixes")
+
+
+def _checked_network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        raise ValueError(f"not a network prefix: {cidr!r}") from None
+    if any(net.overlaps(f) for f in _FORBIDDEN if f.version == net.version):
+        raise ValueError(f"{cidr} overlaps the machine's own network; use the documentation prefixes")
+    return net
+
+
+def _checked_mtu(mtu: int, family: int) -> int:
+    low = 68 if family == 4 else 1280  # RFC 791 / RFC 8200 §5 minimum link MTUs
+    if not low <= int(mtu) <= 65535:
+        raise ValueError(f"an IPv{family} MTU is between {low} and 65535, got {mtu}")
+    return int(mtu)
 
 
 def _checked_group(group: str) -> str:

@@ -131,6 +131,7 @@ class Agent:
         files += [f for f in (PROC_NET / "ipv4").iterdir() if f.is_file()]
         files += [f for f in (PROC_NET / "ipv6").iterdir() if f.is_file()]
         files += [f for f in (PROC_NET / "ipv6/icmp").iterdir() if f.is_file()]
+        files.append(PROC_NET / "ipv6/route/mtu_expires")  # the ipv6_pmtu_expiry timer
         return files
 
     def op_snapshot(self) -> None:
@@ -146,6 +147,18 @@ class Agent:
 
     def op_ip_addresses(self) -> list[str]:
         return self._addresses()
+
+    def op_frag_memory(self) -> int:
+        """Octets held in this namespace's IPv4 and IPv6 reassembly queues (0: none pending).
+
+        /proc/net is the reading process's namespace; the "inuse" count there is always 0 on
+        current kernels, the "memory" figure is not."""
+        total = 0
+        for name in ("sockstat", "sockstat6"):
+            for line in (Path("/proc/net") / name).read_text().splitlines():
+                if line.startswith(("FRAG:", "FRAG6:")):
+                    total += int(line.split()[-1])
+        return total
 
     def _addresses(self) -> list[str]:
         out = []
@@ -179,6 +192,11 @@ class Agent:
         # retransmitted state-change reports up to an unsolicited report interval later
         # (RFC 3810 §6.1, RFC 3376 §5.1). Shrink the interval while we undo the test's changes
         # so those reports go out now and are drained, instead of landing in the next test.
+        # The MTU first: below 1280 the kernel took IPv6 off the link (RFC 8200 §5), so its
+        # IPv6 sysctls and addresses can only be restored once the MTU is back.
+        mtu = _read(Path(f"/sys/class/net/{self.ifname}/mtu"))
+        if mtu is not None and mtu.strip() != b"1500":
+            self.ip(f"link set {self.ifname} mtu 1500")
         intervals = [PROC_NET / f"ipv6/conf/{self.ifname}/mldv2_unsolicited_report_interval",
                      PROC_NET / f"ipv4/conf/{self.ifname}/igmpv3_unsolicited_report_interval"]
         now = self._addresses()
@@ -215,7 +233,9 @@ class Agent:
                          key=lambda line: line[:3] if line[:3] in ("-4 ", "-6 ") else "")
         self.ip(*ordered, force=True)
         if reports_due:
-            time.sleep(0.02)  # a few 1 ms report intervals
+            # A few 1 ms report intervals; each retransmission is also delayed by 2 jiffies
+            # (mld_ifc_start_work/igmp_ifc_start_timer: "tv + 2"), 8 ms at HZ=250.
+            time.sleep(0.06)
         for path in intervals:
             saved = self.baseline_sysctls.get(path)
             if saved is not None and _read(path) != saved:

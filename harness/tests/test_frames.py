@@ -132,3 +132,13 @@ def test_icmp_quote_returns_the_invoking_packet_bytes() -> None:
     assert icmp_quote(padded) == l3_bytes(sent4)[:8]
     with pytest.raises(TypeError):
         icmp_quote(Ether(bytes(echo4())))
+
+
+def test_icmp_quote_keeps_more_than_128_octets() -> None:
+    # Scapy dissects the octets after the first 128 of an ICMPv4 error's quote as RFC 4884
+    # extension objects; the quote must still be every octet the error carries.
+    sent = IP(src="198.51.100.2", dst="198.51.100.1") / UDP(sport=1, dport=2) / Raw(bytes(range(256)) * 2)
+    invoking = bytes(sent)[:548]
+    error = Ether(bytes(Ether() / IP(src="198.51.100.1", dst="198.51.100.2") / ICMP(type=3, code=3) / Raw(invoking)))
+    assert icmp_quote(error) == invoking
+    assert quotes(error, sent)

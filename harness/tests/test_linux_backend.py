@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -214,7 +215,8 @@ def test_reset_returns_to_the_baseline(kernel: LinuxDUT) -> None:
     kernel.set_forwarding(4, True)
     kernel.set_timer("ipv6_reassembly_timeout", 5)
     kernel.reset()
-    assert kernel.info.timers == {"ipv4_reassembly_timeout": 2.0, "ipv6_reassembly_timeout": 2.0}
+    assert kernel.info.timers == {"ipv4_reassembly_timeout": 2.0, "ipv6_reassembly_timeout": 2.0,
+                                  "ipv6_pmtu_expiry": 600.0}
     assert kernel._call("sysctl_get", name="ipv6/ip6frag_time") == "2"
     assert kernel._call("sysctl_get", name="ipv4/ip_forward") == "0"
     assert sorted(kernel._call("ip_addresses")) == sorted(
@@ -316,3 +318,25 @@ def test_fragments_are_recognised_for_the_reset_wait() -> None:
     assert _fragment_family(bytes(base / IPv6() / IPv6ExtHdrFragment() / Raw(b"x" * 8))) == 6
     assert _fragment_family(bytes(base / IPv6() / ICMPv6EchoRequest())) == 0
     assert _fragment_family(b"\x00" * 10) == 0
+
+
+@needs_root
+def test_reset_waits_for_queued_fragments_and_only_for_them(kernel: LinuxDUT) -> None:
+    lone = kernel.ipv6() / IPv6ExtHdrFragment(nh=58, offset=0, m=1, id=0x79) / Raw(
+        bytes(ICMPv6EchoRequest()) + b"x" * 24)
+    kernel.send(lone)
+    assert kernel._call("frag_memory") > 0  # the kernel holds the lone first fragment
+    started = time.monotonic()
+    kernel.reset()  # must outlast the queue, or its Time Exceeded lands in the next test
+    assert time.monotonic() - started >= 1.0
+    assert kernel._call("frag_memory") == 0
+    # A completed reassembly leaves nothing queued: the next reset does not wait.
+    echo = kernel.ipv6() / ICMPv6EchoRequest(id=0x7A, seq=1, data=b"y" * 56)
+    body = bytes(echo[ICMPv6EchoRequest])
+    head = kernel.ipv6(nh=44)
+    kernel.send(head / IPv6ExtHdrFragment(nh=58, offset=0, m=1, id=0x7A) / Raw(body[:32]),
+                head / IPv6ExtHdrFragment(nh=58, offset=4, m=0, id=0x7A) / Raw(body[32:]))
+    kernel.expect(ICMPv6EchoReply(id=0x7A, seq=1), within=1.0)
+    started = time.monotonic()
+    kernel.reset()
+    assert time.monotonic() - started < 0.5
