@@ -38,7 +38,7 @@ def _echo_from_other(dut: DUT, ident: int, *, mac: str = OTHER_MAC) -> Packet:
 
 @rfc(826, "Packet Reception", MUST,
      "Swap hardware and protocol fields, putting the local hardware and protocol addresses in "
-     "the sender fields. Set the ar$op field to ares_op$REPLY")
+     "the sender fields. Set the ar$op field to ares_op$REPLY", req="RFC826-PacketReception-a")
 def test_request_for_own_address_is_answered_with_swapped_reply(dut: DUT) -> None:
     dut_ip, tester_ip = str(dut.info.dut_ipv4.ip), str(dut.info.tester_ipv4)
     dut.send(_arp_request(dut, sha=dut.info.tester_mac, spa=tester_ip, tpa=dut_ip))
@@ -47,7 +47,7 @@ def test_request_for_own_address_is_answered_with_swapped_reply(dut: DUT) -> Non
 
 @rfc(826, "Packet Reception", MUST,
      "Send the packet to the (new) target hardware address on the same hardware on which the "
-     "request was received.")
+     "request was received.", req="RFC826-PacketReception-b")
 def test_reply_is_sent_unicast_to_the_requester(dut: DUT) -> None:
     dut_ip, tester_ip = str(dut.info.dut_ipv4.ip), str(dut.info.tester_ipv4)
     dut.send(_arp_request(dut, sha=dut.info.tester_mac, spa=tester_ip, tpa=dut_ip))
@@ -55,7 +55,7 @@ def test_reply_is_sent_unicast_to_the_requester(dut: DUT) -> None:
 
 
 @rfc(826, "Packet Reception", MUST,
-     "Negative conditionals indicate an end of processing and a discarding of the packet.")
+     "Negative conditionals indicate an end of processing and a discarding of the packet.", req="RFC826-PacketReception-c")
 def test_request_for_another_address_is_not_answered(dut: DUT) -> None:
     tester_ip = str(dut.info.tester_ipv4)
     # "?Am I the target protocol address?" -- no: the request ends here, unanswered.
@@ -68,7 +68,7 @@ def test_request_for_another_address_is_not_answered(dut: DUT) -> None:
 
 @rfc(826, "Packet Reception", MUST,
      "If Merge_flag is false, add the triplet <protocol type, sender protocol address, sender "
-     "hardware address> to the translation table.")
+     "hardware address> to the translation table.", req="RFC826-PacketReception-d")
 def test_requester_mapping_is_learned_from_request_for_own_address(dut: DUT) -> None:
     other_ip = str(dut.info.other_ipv4)
     dut.send(_arp_request(dut, sha=OTHER_MAC, spa=other_ip, tpa=str(dut.info.dut_ipv4.ip)))
@@ -81,7 +81,7 @@ def test_requester_mapping_is_learned_from_request_for_own_address(dut: DUT) -> 
 
 @rfc(826, "Packet Reception", MUST,
      "Notice also that if an entry already exists for the <protocol type, sender protocol "
-     "address> pair, then the new hardware address supersedes the old one.")
+     "address> pair, then the new hardware address supersedes the old one.", req="RFC826-PacketReception-e")
 def test_new_sender_hardware_address_supersedes_the_old_one(dut: DUT) -> None:
     other_ip, dut_ip = str(dut.info.other_ipv4), str(dut.info.dut_ipv4.ip)
     dut.send(_arp_request(dut, sha=OTHER_MAC, spa=other_ip, tpa=dut_ip))
@@ -95,7 +95,7 @@ def test_new_sender_hardware_address_supersedes_the_old_one(dut: DUT) -> None:
 
 @rfc(826, "Packet Generation", MUST,
      "It then causes this packet to be broadcast to all stations on the Ethernet cable "
-     "originally determined by the routing mechanism.")
+     "originally determined by the routing mechanism.", req="RFC826-PacketGeneration-a")
 def test_unresolved_destination_is_resolved_with_a_broadcast_request(dut: DUT) -> None:
     # The echo reply to "other" needs its hardware address, which the DUT does not have.
     dut.send(_echo_from_other(dut, 0xA3))

@@ -35,7 +35,7 @@ def _expect_delivered(dut: DUT, data: bytes) -> None:
 @rfc(768, "User Interface", SHOULD,
      "A user interface should allow the creation of new receive ports, receive operations on "
      "the receive ports that return the data octets and an indication of source port and "
-     "source address")
+     "source address", req="RFC768-UserInterface-a")
 def test_datagram_is_delivered_with_data_and_source(dut: DUT) -> None:
     dut.udp_bind(PORT)
     dut.send(_udp(dut, b"hello, port 5001"))
@@ -44,7 +44,7 @@ def test_datagram_is_delivered_with_data_and_source(dut: DUT) -> None:
 
 
 @rfc(768, "Fields", MUST,
-     "An all zero transmitted checksum value means that the transmitter generated no checksum")
+     "An all zero transmitted checksum value means that the transmitter generated no checksum", req="RFC768-Fields-a")
 def test_zero_checksum_datagram_is_accepted(dut: DUT) -> None:
     dut.udp_bind(PORT)
     dut.send(_udp(dut, b"no checksum", chksum=0))
@@ -52,7 +52,7 @@ def test_zero_checksum_datagram_is_accepted(dut: DUT) -> None:
 
 
 @rfc(768, "Fields", MUST,
-     "Length is the length in octets of this user datagram including this header and the data.")
+     "Length is the length in octets of this user datagram including this header and the data.", req="RFC768-Fields-b")
 def test_udp_length_beyond_ip_payload_is_discarded(dut: DUT) -> None:
     dut.udp_bind(PORT)
     # The UDP Length claims 10 octets the IP datagram does not carry. No checksum, so the
@@ -64,7 +64,7 @@ def test_udp_length_beyond_ip_payload_is_discarded(dut: DUT) -> None:
 
 
 @rfc(768, "Fields", MUST,
-     "Length is the length in octets of this user datagram including this header and the data.")
+     "Length is the length in octets of this user datagram including this header and the data.", req="RFC768-Fields-b")
 def test_octets_beyond_udp_length_are_not_delivered(dut: DUT) -> None:
     dut.udp_bind(PORT)
     # The IP payload carries 7 octets after the UDP datagram; the checksum covers only the
@@ -87,7 +87,7 @@ def _data_with_zero_checksum(src: str, dst: str, sport: int, dport: int) -> byte
 
 @rfc(768, "Fields", MUST,
      "If the computed checksum is zero, it is transmitted as all ones (the equivalent in one's "
-     "complement arithmetic).")
+     "complement arithmetic).", req="RFC768-Fields-c")
 def test_computed_zero_checksum_is_sent_as_all_ones(dut: DUT) -> None:
     dut_ip, tester_ip = str(dut.info.dut_ipv4.ip), str(dut.info.tester_ipv4)
     data = _data_with_zero_checksum(dut_ip, tester_ip, PORT, TESTER_PORT)

@@ -16,7 +16,7 @@ TESTER_PORT = 40768
 
 @rfc(768, "User Interface", SHOULD,
      "receive operations on the receive ports that return the data octets and an indication of "
-     "source port and source address")
+     "source port and source address", req="RFC768-UserInterface-b")
 def test_datagram_to_a_bound_port_is_delivered_with_its_source(dut: DUT) -> None:
     dut.udp_bind(PORT, 6)
     try:
@@ -32,7 +32,7 @@ def test_datagram_to_a_bound_port_is_delivered_with_its_source(dut: DUT) -> None
 
 
 @rfc(768, "Fields", MUST,
-     "Length is the length in octets of this user datagram including this header and the data.")
+     "Length is the length in octets of this user datagram including this header and the data.", req="RFC768-Fields-b")
 def test_sent_datagram_length_counts_header_and_data(dut: DUT) -> None:
     data = b"x" * 37
     dut.udp_bind(PORT, 6)
@@ -49,7 +49,7 @@ def test_sent_datagram_length_counts_header_and_data(dut: DUT) -> None:
 @rfc(768, "Fields", MUST,
      "Source Port is an optional field, when meaningful, it indicates the port of the sending "
      "process, and may be assumed to be the port to which a reply should be addressed in the "
-     "absence of any other information.")
+     "absence of any other information.", req="RFC768-Fields-d")
 def test_sent_datagram_source_port_is_the_bound_port(dut: DUT) -> None:
     dut.udp_bind(PORT, 6)
     try:

@@ -1,0 +1,223 @@
+"""IGMPv3 host side (RFC 3376), the default mode of a host that has heard no older querier:
+state-change reports on join and leave with their retransmission, answers to general and
+group-specific queries within the Max Resp Time, the IP header of reports, and queries that
+must be ignored. IGMP messages are built and read byte by byte (RFC 3376 §4).
+
+Max Resp Codes stay small (5 = 0.5 s) so the linux backend spends little wall time; in-process
+every wait is virtual.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+import pytest
+from scapy.layers.inet import IP
+from scapy.packet import Packet, Raw
+from scapy.utils import checksum
+
+from harness import DUT, MUST, MUST_NOT, ExpectationFailed, multicast_mac, rfc
+
+ALL_SYSTEMS: Final = "224.0.0.1"
+V3_REPORTS_TO: Final = "224.0.0.22"
+GROUP: Final = "224.1.2.3"
+OTHER_GROUP: Final = "224.1.2.4"
+ROUTER_ALERT: Final = b"\x94\x04\x00\x00"
+QUERY, V3_REPORT = 0x11, 0x22
+MODE_IS_EXCLUDE, CHANGE_TO_INCLUDE, CHANGE_TO_EXCLUDE = 2, 3, 4
+MRC: Final = 5  # Max Resp Code in units of 1/10 s: answers come within 0.5 s
+QUIET_S: Final = 0.7  # longer than the Max Resp Time
+
+
+def igmp_of(pkt: Packet) -> bytes:
+    ip = bytes(pkt[IP])
+    return ip[(ip[0] & 0x0F) * 4 : struct.unpack_from("!H", ip, 2)[0]]
+
+
+def v3_records(pkt: Packet) -> list[tuple[int, str]]:
+    """(record type, group) of each group record of an IGMPv3 Membership Report."""
+    msg, out, at = igmp_of(pkt), [], 8
+    for _ in range(struct.unpack_from("!H", msg, 6)[0]):
+        rtype, aux, nsrc = msg[at], msg[at + 1], struct.unpack_from("!H", msg, at + 2)[0]
+        out.append((rtype, ".".join(str(b) for b in msg[at + 4 : at + 8])))
+        at += 8 + 4 * nsrc + 4 * aux
+    return out
+
+
+def with_checksum(msg: bytes) -> bytes:
+    msg = msg[:2] + b"\x00\x00" + msg[4:]
+    return msg[:2] + struct.pack("!H", checksum(msg)) + msg[4:]
+
+
+def v3_query(group: str = "0.0.0.0", mrc: int = MRC, qrv: int = 2, qqic: int = 125) -> bytes:
+    return with_checksum(struct.pack("!BBH4sBBH", QUERY, mrc, 0, bytes(int(x) for x in group.split(".")),
+                                     qrv & 7, qqic, 0))
+
+
+def send_igmp(dut: DUT, msg: bytes, dst: str = ALL_SYSTEMS) -> None:
+    frame = dut.ipv4(dst=dst, ttl=1, proto=2, tos=0xC0, options=[ROUTER_ALERT]) / Raw(msg)
+    if IP(dst=dst).dst != str(dut.info.dut_ipv4.ip):
+        frame.dst = multicast_mac(dst)
+    dut.send(frame)
+
+
+def expect_v3_record(dut: DUT, group: str, rtypes: tuple[int, ...], within: float = 1.5) -> Packet:
+    """The next v3 report (consuming the ones before it) with a record of ``rtypes`` for ``group``."""
+    seen = []
+    while True:
+        try:
+            report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=within)
+        except ExpectationFailed:
+            raise ExpectationFailed(f"no IGMPv3 report with a {rtypes} record for {group}; "
+                                    f"records seen: {seen}") from None
+        records = v3_records(report)
+        seen.append(records)
+        if any(r in rtypes and g == group for r, g in records):
+            return report
+
+
+def join_and_settle(dut: DUT, *groups: str) -> None:
+    """Join ``groups`` and let their state-change reports (and retransmissions) go by."""
+    for group in groups:
+        dut.join_group(group)
+    dut.wait(1.1)  # Unsolicited Report Interval 1 s (RFC 3376 8.11)
+    while True:
+        try:
+            dut.expect(IP(proto=2), within=0)
+        except ExpectationFailed:
+            return
+
+
+@rfc(3376, "5.1", MUST,
+     "A change of interface state causes the system to immediately transmit a State-Change Report "
+     "from that interface.")
+def test_join_sends_a_state_change_report_to_exclude_mode(dut: DUT) -> None:
+    dut.join_group(GROUP)
+    report = expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE,), within=1.0)
+    assert igmp_of(report)[0] == V3_REPORT
+
+
+@rfc(3376, "5.1", MUST,
+     "To cover the possibility of the State-Change Report being missed by one or more multicast "
+     "routers, it is retransmitted [Robustness Variable] - 1 more times, at intervals chosen at "
+     "random from the range (0, [Unsolicited Report Interval]).")
+def test_state_change_report_is_retransmitted_robustness_minus_one_times(dut: DUT) -> None:
+    dut.join_group(GROUP)
+    expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE,), within=1.0)
+    # Default Robustness Variable 2, Unsolicited Report Interval 1 s (RFC 3376 8.1, 8.11).
+    expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE,), within=1.2)
+    dut.expect_none(IP(proto=2, dst=V3_REPORTS_TO), within=1.0)
+
+
+@rfc(3376, "4.2.12", MUST,
+     "CHANGE_TO_INCLUDE_MODE - indicates that the interface has changed to INCLUDE filter mode for "
+     "the specified multicast address.")
+def test_leave_sends_a_state_change_report_to_include_mode(dut: DUT) -> None:
+    dut.join_group(GROUP)
+    expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE,), within=1.0)
+    dut.leave_group(GROUP)
+    expect_v3_record(dut, GROUP, (CHANGE_TO_INCLUDE,), within=1.2)
+
+
+@rfc(3376, "5.2", MUST,
+     "If the expired timer is the interface timer (i.e., it is a pending response to a General "
+     "Query), then one Current-State Record is sent for each multicast address for which the "
+     "specified interface has reception state")
+def test_general_query_is_answered_within_max_resp_time(dut: DUT) -> None:
+    dut.join_group(GROUP)  # its state-change reports do not count as answers
+    send_igmp(dut, v3_query(mrc=MRC))
+    report = expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
+    assert ALL_SYSTEMS not in [g for _, g in v3_records(report)], "the all-systems group was reported"
+
+
+@rfc(3376, "5.2", MUST,
+     "If the expired timer is a group timer and the list of recorded sources for the that group "
+     "is empty (i.e., it is a pending response to a Group-Specific Query), then if and only if "
+     "the interface has reception state for that group address, a single Current-State Record is "
+     "sent for that address.")
+def test_group_specific_query_is_answered_for_that_group_only(dut: DUT) -> None:
+    dut.join_group(GROUP)
+    dut.join_group(OTHER_GROUP)
+    send_igmp(dut, v3_query(group=GROUP, mrc=MRC), dst=GROUP)
+    report = expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
+    assert [g for _, g in v3_records(report)] == [GROUP]
+
+
+@rfc(2236, "6", MUST_NOT,
+     "The all-systems group (address 224.0.0.1) is handled as a special case. The host starts in "
+     "Idle Member state for that group on every interface, never transitions to another state, "
+     "and never sends a report for that group.")
+def test_all_systems_group_is_never_reported(dut: DUT) -> None:
+    send_igmp(dut, v3_query(mrc=MRC))
+    dut.expect_none(IP(proto=2), within=QUIET_S)
+    # Control: with a group joined, the same query is answered.
+    join_and_settle(dut, GROUP)
+    send_igmp(dut, v3_query(mrc=MRC))
+    expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
+
+
+@rfc(3376, "4.2.14", MUST,
+     "Version 3 Reports are sent with an IP destination address of 224.0.0.22, to which all "
+     "IGMPv3-capable multicast routers listen.")
+def test_v3_reports_go_to_224_0_0_22(dut: DUT) -> None:
+    dut.join_group(GROUP)
+    report = dut.expect(IP(proto=2), within=1.0)
+    assert report[IP].dst == V3_REPORTS_TO and igmp_of(report)[0] == V3_REPORT
+
+
+@pytest.mark.parametrize("field", ["ttl-1", "router-alert", "tos-c0"])
+@rfc(3376, "4", MUST,
+     "Every IGMP message described in this document is sent with an IP Time-to-Live of 1, IP "
+     "Precedence of Internetwork Control (e.g., Type of Service 0xc0), and carries an IP Router "
+     "Alert option [RFC-2113] in its IP header.")
+def test_report_ip_header(dut: DUT, field: str) -> None:
+    dut.join_group(GROUP)
+    report = expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE,), within=1.0)
+    ip = bytes(report[IP])
+    if field == "ttl-1":
+        assert report[IP].ttl == 1, f"TTL {report[IP].ttl}"
+    elif field == "router-alert":
+        assert ROUTER_ALERT in ip[20 : (ip[0] & 0x0F) * 4], "no Router Alert option"
+    else:
+        assert report[IP].tos >> 5 == 6, f"TOS 0x{report[IP].tos:02x}: precedence is not Internetwork Control"
+
+
+@rfc(3376, "4.1.12", MUST,
+     "a system MUST accept and process any Query whose IP Destination Address field contains any "
+     "of the addresses (unicast or multicast) assigned to the interface on which the Query arrives.")
+def test_query_to_the_unicast_address_is_processed(dut: DUT) -> None:
+    dut.join_group(GROUP)  # its state-change reports do not count as answers
+    send_igmp(dut, v3_query(mrc=MRC), dst=str(dut.info.dut_ipv4.ip))
+    expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
+
+
+@pytest.mark.parametrize("length", [6, 9, 10, 11])
+@rfc(3376, "7.1", MUST,
+     "Query messages that do not match any of the above conditions (e.g., a Query of length 10 "
+     "octets) MUST be silently ignored.")
+def test_query_of_invalid_length_is_ignored(dut: DUT, length: int) -> None:
+    join_and_settle(dut, GROUP)
+    msg = (v3_query(mrc=MRC) + bytes(4))[:length]
+    send_igmp(dut, with_checksum(msg))
+    dut.expect_none(IP(proto=2), within=QUIET_S)
+    send_igmp(dut, v3_query(mrc=MRC))  # control: the well-formed query is answered
+    expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
+
+
+@rfc(2236, "2.3", MUST, "When receiving packets, the checksum MUST be verified before processing a packet.")
+def test_query_with_a_bad_checksum_is_ignored(dut: DUT) -> None:
+    join_and_settle(dut, GROUP)
+    good = v3_query(mrc=MRC)
+    send_igmp(dut, good[:2] + bytes([good[2] ^ 0x5A, good[3]]) + good[4:])
+    dut.expect_none(IP(proto=2), within=QUIET_S)
+    send_igmp(dut, good)
+    expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
+
+
+@rfc(3376, "4.2.13", MUST,
+     "An IGMP report is sent with a valid IP source address for the destination subnet.")
+def test_report_source_is_the_interface_address(dut: DUT) -> None:
+    dut.join_group(GROUP)
+    report = expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE,), within=1.0)
+    assert report[IP].src == str(dut.info.dut_ipv4.ip), f"report from {report[IP].src}"

@@ -1,0 +1,192 @@
+"""IPv4 forwarding (RFC 1812, RFC 791, RFC 1191), with forwarding switched on and a route to
+203.0.113.0/24 through the gateway ``other_ipv4`` on the test link. The tester answers the
+DUT's ARP request for the gateway as ``other_mac`` and then sees the forwarded datagram. The
+datagram leaves on the interface it came in on, so the DUT may also send an ICMP Redirect
+(RFC 1812 5.2.7.2); these tests neither require nor forbid it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Packet, Raw
+from scapy.utils import checksum
+
+from harness import DUT, MUST, MUST_NOT, icmp_quote, l3_bytes, rfc
+
+REMOTE_NET: Final = "203.0.113.0/24"
+REMOTE: Final = "203.0.113.5"
+UNROUTED: Final = "203.0.114.5"  # outside every route of the DUT (no default route)
+RR: Final = 7
+
+
+def _enable(dut: DUT, mtu: int | None = None) -> None:
+    dut.set_forwarding(4, True)
+    dut.add_route(REMOTE_NET, via=str(dut.info.other_ipv4), mtu=mtu)
+
+
+def _udp(dut: DUT, dst: str = REMOTE, size: int = 64, **ip_fields: object) -> Packet:
+    return dut.ipv4(dst=dst, **ip_fields) / UDP(sport=40200, dport=9) / Raw(bytes(i & 0xFF for i in range(size)))
+
+
+def _answer_gateway_arp(dut: DUT) -> None:
+    """Play the gateway: answer the DUT's ARP request for other_ipv4."""
+    other, mac = str(dut.info.other_ipv4), dut.info.other_mac
+    dut.expect(ARP(op=1, pdst=other), within=2.0)
+    dut.send(Ether(src=mac, dst=dut.info.dut_mac)
+             / ARP(op=2, hwsrc=mac, psrc=other, hwdst=dut.info.dut_mac, pdst=str(dut.info.dut_ipv4.ip)))
+
+
+def _forwarded(dut: DUT, dst: str = REMOTE, **ip_fields: object) -> Packet:
+    return dut.expect(Ether(dst=dut.info.other_mac) / IP(dst=dst, **ip_fields), within=2.0)
+
+
+@rfc(791, "3.2", MUST,
+     "Even if no local information is available on the time actually spent, the field must be "
+     "decremented by 1.")
+def test_forwarded_datagram_has_its_ttl_decremented(dut: DUT) -> None:
+    _enable(dut)
+    dut.send(_udp(dut, ttl=10))
+    _answer_gateway_arp(dut)
+    out = _forwarded(dut)
+    assert out[IP].ttl == 9, f"forwarded with TTL {out[IP].ttl}, expected 10 - 1"
+    assert checksum(bytes(out[IP])[: out[IP].ihl * 4]) == 0, "the header checksum was not updated"
+    assert bytes(out[UDP].payload)[:64] == bytes(range(64)), "the data changed on the way"
+
+
+@pytest.mark.parametrize("ttl", [1, 0])
+@rfc(1812, "5.2.7.3", MUST,
+     "A router MUST generate a Time Exceeded message Code 0 (In Transit) when it discards a packet "
+     "due to an expired TTL field.")
+def test_expiring_ttl_draws_time_exceeded_in_transit(dut: DUT, ttl: int) -> None:
+    _enable(dut)
+    sent = _udp(dut, ttl=ttl)
+    dut.send(sent)
+    error = dut.expect(ICMP(type=11))
+    assert error[ICMP].code == 0, f"Time Exceeded code {error[ICMP].code}, expected 0 (in transit)"
+    assert l3_bytes(sent).startswith(icmp_quote(error)[:28])
+
+
+@rfc(1812, "4.2.2.9", MUST_NOT,
+     "A router MUST NOT originate or forward a datagram with a Time-to-Live (TTL) value of zero.")
+def test_datagram_with_ttl_1_is_not_forwarded(dut: DUT) -> None:
+    _enable(dut)
+    dut.send(_udp(dut, ttl=1))
+    dut.expect(ICMP(type=11))  # discarded and reported (the ARP for the gateway is not needed)
+    # Control, after it: the same datagram with TTL 2 is forwarded (with TTL 1).
+    dut.send(_udp(dut, ttl=2))
+    _answer_gateway_arp(dut)
+    assert _forwarded(dut)[IP].ttl == 1
+    dut.expect_none(Ether(dst=dut.info.other_mac) / IP(dst=REMOTE, ttl=0), within=0)
+
+
+@pytest.mark.parametrize("ttl", [1, 0])
+@rfc(1812, "4.2.2.9", MUST_NOT,
+     "A router MUST NOT discard a datagram just because it was received with TTL equal to zero or "
+     "one; if it is to the router and otherwise valid, the router MUST attempt to receive it.")
+def test_datagram_to_the_router_with_ttl_0_or_1_is_received(dut: DUT, ttl: int) -> None:
+    _enable(dut)
+    dut.send(dut.ipv4(ttl=ttl) / ICMP(type=8, id=0xF01, seq=ttl) / Raw(b"to the router"))
+    dut.expect(ICMP(type=0, id=0xF01))
+
+
+@rfc(1812, "5.2.7.1", MUST,
+     "If a router cannot forward a packet because it has no routes at all (including no default "
+     "route) to the destination specified in the packet, then the router MUST generate a "
+     "Destination Unreachable, Code 0 (Network Unreachable) ICMP message.")
+def test_no_route_draws_network_unreachable(dut: DUT) -> None:
+    _enable(dut)
+    # From an on-link source of its own: Linux limits these errors per source (1 per second,
+    # ip_rt_error_cost), in a bucket the errors of earlier tests to the tester have emptied.
+    source = "198.51.100.64"
+    sent = _udp(dut, dst=UNROUTED, src=source)
+    dut.send(sent)
+    dut.expect(ARP(op=1, pdst=source), within=2.0)
+    dut.send(Ether(src=dut.info.tester_mac, dst=dut.info.dut_mac)
+             / ARP(op=2, hwsrc=dut.info.tester_mac, psrc=source, hwdst=dut.info.dut_mac,
+                   pdst=str(dut.info.dut_ipv4.ip)))
+    error = dut.expect(IP(dst=source) / ICMP(type=3))
+    assert error[ICMP].code == 0, f"Destination Unreachable code {error[ICMP].code}, expected 0 (net)"
+    assert l3_bytes(sent).startswith(icmp_quote(error)[:28])
+
+
+@rfc(1191, "4", MUST,
+     "When a router is unable to forward a datagram because it exceeds the MTU of the next-hop "
+     "network and its Don't Fragment bit is set, the router is required to return an ICMP "
+     "Destination Unreachable message to the source of the datagram, with the Code indicating "
+     "\"fragmentation needed and DF set\".")
+def test_too_big_with_df_draws_fragmentation_needed(dut: DUT) -> None:
+    _enable(dut, mtu=1000)
+    dut.send(_udp(dut, size=1200, flags="DF"))
+    error = dut.expect(ICMP(type=3))
+    assert error[ICMP].code == 4, f"Destination Unreachable code {error[ICMP].code}, expected 4"
+    dut.expect_none(Ether(dst=dut.info.other_mac) / IP(dst=REMOTE), within=0.5)
+
+
+@rfc(1191, "4", MUST,
+     "The router MUST include the MTU of that next-hop network in the low-order 16 bits of the "
+     "ICMP header field that is labelled \"unused\" in the ICMP specification [7]. The high-order "
+     "16 bits of the field MUST be zero.")
+def test_fragmentation_needed_carries_the_next_hop_mtu(dut: DUT) -> None:
+    _enable(dut, mtu=1000)
+    dut.send(_udp(dut, size=1200, flags="DF"))
+    error = dut.expect(ICMP(type=3, code=4))
+    word = bytes(error[ICMP])[4:8]
+    assert word[:2] == b"\x00\x00", f"high-order 16 bits {word[:2].hex()}, must be zero"
+    assert int.from_bytes(word[2:], "big") == 1000, f"next-hop MTU {int.from_bytes(word[2:], 'big')}"
+
+
+@rfc(791, "2.3", MUST,
+     "Fragmentation of an internet datagram is necessary when it originates in a local net that "
+     "allows a large packet size and must traverse a local net that limits packets to a smaller "
+     "size to reach its destination.")
+def test_too_big_without_df_is_fragmented_to_fit(dut: DUT) -> None:
+    _enable(dut, mtu=1000)
+    sent = _udp(dut, size=1200)
+    dut.send(sent)
+    _answer_gateway_arp(dut)
+    frags = [_forwarded(dut)]
+    ident = frags[0][IP].id
+    while sum(len(bytes(f[IP])[f[IP].ihl * 4 : f[IP].len]) for f in frags) < 8 + 1200:
+        frags.append(_forwarded(dut, id=ident))
+    assert all(f[IP].len <= 1000 for f in frags), f"fragment lengths {[f[IP].len for f in frags]}"
+    data = bytearray()
+    for f in sorted(frags, key=lambda f: f[IP].frag):
+        ip = bytes(f[IP])
+        data[f[IP].frag * 8 :] = ip[f[IP].ihl * 4 : f[IP].len]
+    assert bytes(data) == l3_bytes(sent)[20:], "the fragments do not reassemble to the datagram"
+
+
+@rfc(791, "3.1", MUST,
+     "When an internet module routes a datagram it checks to see if the record route option is "
+     "present. If it is, it inserts its own internet address as known in the environment into "
+     "which this datagram is being forwarded into the recorded route begining at the octet "
+     "indicated by the pointer, and increments the pointer by four.")
+def test_forwarded_record_route_gets_the_outgoing_address(dut: DUT) -> None:
+    _enable(dut)
+    rr = bytes([RR, 11, 4]) + bytes(8) + b"\x00"
+    frame = _udp(dut)
+    frame[IP].options = [rr]  # raw option bytes; Scapy pads and sets IHL
+    dut.send(frame)
+    _answer_gateway_arp(dut)
+    out = bytes(_forwarded(dut)[IP])
+    options = out[20 : (out[0] & 0x0F) * 4]
+    at = options.find(bytes([RR, 11]))
+    assert at >= 0, "the forwarded datagram lost its Record Route option"
+    assert options[at + 2] == 8, f"pointer {options[at + 2]}, expected 4 + 4"
+    assert options[at + 3 : at + 7] == dut.info.dut_ipv4.ip.packed, "the DUT's address was not recorded"
+
+
+@rfc(1812, "4.2.2.6", MUST, "Unrecognized IP options in forwarded packets MUST be passed through unchanged.")
+def test_unknown_option_is_forwarded_unchanged(dut: DUT) -> None:
+    _enable(dut)
+    unknown = bytes([30, 6, 0xAB, 0xCD, 0xEF, 0x01])  # type 30: not copied, class 0, number 30
+    frame = _udp(dut)
+    frame[IP].options = [unknown]
+    dut.send(frame)
+    _answer_gateway_arp(dut)
+    out = bytes(_forwarded(dut)[IP])
+    assert unknown in out[20 : (out[0] & 0x0F) * 4], "the unrecognized option was changed or removed"

@@ -1,0 +1,182 @@
+"""Fragmentation by the DUT (RFC 791 §2.3, §3.2) and the IP Identification of what it sends
+(RFC 791 §3.2, RFC 6864): a UDP datagram larger than the link MTU leaves in fragments that fit,
+split on 8-octet boundaries, that reassemble to the datagram, share one ID, and whose ID is
+not reused for the next datagram to the same destination.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+import pytest
+from scapy.layers.inet import ICMP, IP
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
+from scapy.utils import checksum
+
+from harness import DUT, MUST, fragments4, rfc
+
+SPORT: Final = 4792
+DPORT: Final = 9
+RR: Final = 7
+
+
+def _payload(n: int, seed: int = 0) -> bytes:
+    return bytes((i * 31 + seed) & 0xFF for i in range(n))
+
+
+def _collect(dut: DUT, *, within: float = 2.0) -> list[Packet]:
+    """The fragments of the next IPv4 datagram the DUT sends to the tester, until they cover it."""
+    src, dst = str(dut.info.dut_ipv4.ip), str(dut.info.tester_ipv4)
+    first = dut.expect(IP(src=src, dst=dst), within=within)
+    frags = [first]
+    ident, proto = first[IP].id, first[IP].proto
+    while not _complete(frags):
+        frags.append(dut.expect(IP(src=src, dst=dst, id=ident, proto=proto), within=within))
+    return sorted(frags, key=lambda f: f[IP].frag)
+
+
+def _piece(frag: Packet) -> tuple[int, bytes, bool]:
+    ip = frag[IP]
+    raw = bytes(ip)
+    return ip.frag * 8, raw[ip.ihl * 4 : ip.len], bool(ip.flags.MF)
+
+
+def _complete(frags: list[Packet]) -> bool:
+    pieces = sorted(_piece(f) for f in frags)
+    end = 0
+    for off, data, _more in pieces:
+        if off > end:
+            return False
+        end = max(end, off + len(data))
+    return any(not more and off + len(data) == end for off, data, more in pieces)
+
+
+def _reassemble(frags: list[Packet]) -> bytes:
+    out = bytearray()
+    for off, data, _more in sorted(_piece(f) for f in frags):
+        out[off : off + len(data)] = data
+    return bytes(out)
+
+
+def _send_udp(dut: DUT, size: int, seed: int = 0) -> bytes:
+    data = _payload(size, seed)
+    dut.udp_send(SPORT, data, str(dut.info.tester_ipv4), DPORT)
+    return data
+
+
+@pytest.mark.parametrize("mtu", [1500, 1280])
+@rfc(791, "2.3", MUST,
+     "Fragmentation of an internet datagram is necessary when it originates in a local net that "
+     "allows a large packet size and must traverse a local net that limits packets to a smaller "
+     "size to reach its destination.")
+def test_fragments_fit_the_link_mtu(dut: DUT, mtu: int) -> None:
+    if mtu != dut.info.mtu:
+        dut.set_link_mtu(mtu)
+    dut.udp_bind(SPORT)
+    _send_udp(dut, 3000)
+    frags = _collect(dut)
+    assert len(frags) >= 3
+    assert all(f[IP].len <= mtu for f in frags), f"fragment lengths {[f[IP].len for f in frags]} exceed {mtu}"
+
+
+@rfc(791, "3.2", MUST,
+     "The data of the long datagram is divided into two portions on a 8 octet (64 bit) boundary "
+     "(the second portion might not be an integral multiple of 8 octets, but the first must be).")
+def test_fragments_are_cut_on_eight_octet_boundaries(dut: DUT) -> None:
+    dut.udp_bind(SPORT)
+    _send_udp(dut, 4000)
+    pieces = [_piece(f) for f in _collect(dut)]
+    for off, data, more in pieces:
+        assert off % 8 == 0
+        if more:
+            assert len(data) % 8 == 0, f"a non-final fragment at {off} carries {len(data)} octets"
+
+
+@rfc(791, "3.2", MUST,
+     "The fragment offset field of the second new internet datagram is set to the value of that "
+     "field in the long datagram plus NFB.")
+def test_fragments_reassemble_to_the_datagram(dut: DUT) -> None:
+    dut.udp_bind(SPORT)
+    data = _send_udp(dut, 3500, seed=5)
+    frags = _collect(dut)
+    assert [f[IP].flags.MF for f in frags] == [True] * (len(frags) - 1) + [False]
+    whole = _reassemble(frags)
+    sport, dport, length = struct.unpack_from("!HHH", whole)
+    assert (sport, dport, length) == (SPORT, DPORT, 8 + len(data))
+    assert whole[8:] == data, "the fragments do not carry the datagram's data"
+    header = bytes(frags[0][IP])[:20]
+    assert checksum(header) == 0, "the first fragment's header checksum does not verify"
+
+
+@rfc(791, "3.1", MUST, "Not copied on fragmentation, goes in first fragment only.")
+def test_record_route_goes_in_the_first_fragment_only(dut: DUT) -> None:
+    # A 3000-octet echo request carrying Record Route: its reply needs fragmenting, and the
+    # reply's Record Route (RFC 1122 3.2.2.6) may appear in the first fragment only.
+    request = dut.ipv4(id=0x4D01) / ICMP(type=8, id=0xD01, seq=1) / Raw(_payload(3000))
+    raw = bytearray(bytes(request))
+    rr = bytes([RR, 11, 4]) + bytes(8) + b"\x00"  # two slots, padded with End of Option List
+    ip = raw[14:]
+    header = bytearray(ip[:20] + rr)
+    header[0] = 0x40 | (len(header) // 4)
+    struct.pack_into("!H", header, 2, len(ip) + len(rr))
+    struct.pack_into("!H", header, 10, 0)
+    struct.pack_into("!H", header, 10, checksum(bytes(header)))
+    with_rr = Ether(bytes(raw[:14]) + bytes(header) + bytes(ip[20:]))
+    dut.send(*fragments4(with_rr, size=1400))
+    frags = _collect(dut)
+    assert frags[0][IP].proto == 1 and frags[0][ICMP].type == 0
+    assert _option(frags[0], RR), "the first fragment of the reply lacks the Record Route option"
+    later = [f[IP].frag * 8 for f in frags[1:] if _option(f, RR)]
+    assert not later, f"Record Route repeated in the fragments at offsets {later}"
+
+
+def _option(frag: Packet, kind: int) -> bool:
+    raw = bytes(frag[IP])
+    opts, i = raw[20 : (raw[0] & 0x0F) * 4], 0
+    while i < len(opts) and opts[i] != 0:
+        if opts[i] == 1:
+            i += 1
+            continue
+        if opts[i] == kind:
+            return True
+        i += max(2, opts[i + 1] if i + 1 < len(opts) else 2)
+    return False
+
+
+@rfc(791, "3.2", MUST,
+     "To fragment a long internet datagram, an internet protocol module (for example, in a "
+     "gateway), creates two new internet datagrams and copies the contents of the internet header "
+     "fields from the long datagram into both new internet headers.")
+def test_fragments_of_one_datagram_share_its_header_fields(dut: DUT) -> None:
+    dut.udp_bind(SPORT)
+    _send_udp(dut, 3000)
+    frags = _collect(dut)
+    assert len({(f[IP].id, f[IP].proto, f[IP].src, f[IP].dst, f[IP].tos) for f in frags}) == 1
+
+
+@rfc(791, "3.2", MUST,
+     "The originating protocol module of an internet datagram sets the identification field to a "
+     "value that must be unique for that source-destination pair and protocol for the time the "
+     "datagram will be active in the internet system.")
+def test_ids_of_fragmented_datagrams_to_one_destination_do_not_repeat(dut: DUT) -> None:
+    # Non-atomic datagrams (RFC 6864 4.1): each of these is fragmented, so its ID matters.
+    dut.udp_bind(SPORT)
+    ids = []
+    for n in range(20):
+        _send_udp(dut, 2000, seed=n)
+        ids.append(_collect(dut)[0][IP].id)
+    assert len(set(ids)) == len(ids), f"IDs repeat within 20 datagrams: {ids}"
+
+
+@rfc(791, "3.2", MUST,
+     "The identification field is used to distinguish the fragments of one datagram from those "
+     "of another.")
+def test_reassembled_data_is_not_mixed_between_consecutive_datagrams(dut: DUT) -> None:
+    dut.udp_bind(SPORT)
+    first, second = _send_udp(dut, 2500, seed=1), _send_udp(dut, 2500, seed=2)
+    a, b = _collect(dut), _collect(dut)
+    assert a[0][IP].id != b[0][IP].id
+    assert {_reassemble(a)[8:], _reassemble(b)[8:]} == {first, second}
+

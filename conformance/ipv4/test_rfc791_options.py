@@ -1,0 +1,227 @@
+"""RFC 791 §3.1 options, RFC 1122 §3.2.1.8 and §3.2.2.6: well-formed options are processed
+(an Echo Reply carries Record Route / Timestamp with the DUT's entry added), unknown options
+are ignored, and source-routed datagrams are dropped unless the DUT is configured to take them.
+
+Options are written byte by byte (Scapy's option classes fill in lengths and pointers), so
+each test says exactly which octets it sends.
+"""
+
+from __future__ import annotations
+
+import struct
+from ipaddress import IPv4Address
+from typing import Final
+
+import pytest
+from scapy.layers.inet import ICMP, IP
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
+from scapy.utils import checksum
+
+from harness import DUT, MAY, MUST, SHOULD, rfc
+
+SILENCE_S: Final = 1.0
+EOL, NOP, RR, TS, LSRR, SSRR = 0, 1, 7, 68, 131, 137
+TS_ONLY, TS_AND_ADDR, TS_PRESPEC = 0, 1, 3
+
+
+def with_options(frame: Packet, options: bytes) -> Ether:
+    """``frame`` (Ether/IPv4 without options) with ``options`` (padded with End of Option List
+    to a 4-octet multiple) in its IP header; lengths and the header checksum fixed up."""
+    raw = bytes(frame)
+    link, ip = raw[:14], raw[14:]
+    total = struct.unpack_from("!H", ip, 2)[0]
+    options += bytes(-len(options) % 4)
+    header = bytearray(ip[:20] + options)
+    header[0] = 0x40 | (len(header) // 4)
+    struct.pack_into("!H", header, 2, total + len(options))
+    struct.pack_into("!H", header, 10, 0)
+    struct.pack_into("!H", header, 10, checksum(bytes(header)))
+    return Ether(link + bytes(header) + ip[20:total])
+
+
+def option_of(pkt: Packet, kind: int) -> bytes | None:
+    """The first option of type ``kind`` in the IP header of ``pkt`` (type..end), or None."""
+    ip = bytes(pkt[IP])
+    opts, i = ip[20 : (ip[0] & 0x0F) * 4], 0
+    while i < len(opts):
+        if opts[i] == EOL:
+            return None
+        if opts[i] == NOP:
+            i += 1
+            continue
+        if i + 1 >= len(opts) or opts[i + 1] < 2:
+            return None
+        if opts[i] == kind:
+            return opts[i : i + opts[i + 1]]
+        i += opts[i + 1]
+    return None
+
+
+def _addresses(data: bytes) -> list[str]:
+    return [str(IPv4Address(data[i : i + 4])) for i in range(0, len(data) - 3, 4)]
+
+
+def _echo(dut: DUT, ident: int, data: bytes = b"stackcheck options") -> Packet:
+    return dut.ipv4() / ICMP(type=8, id=ident, seq=1) / Raw(data)
+
+
+def _record_route(slots: int, pointer: int = 4, filled: bytes = b"") -> bytes:
+    length = 3 + 4 * slots
+    return bytes([RR, length, pointer]) + filled + bytes(length - 3 - len(filled))
+
+
+def _timestamp(length: int, pointer: int, flag: int, overflow: int = 0, data: bytes = b"") -> bytes:
+    return bytes([TS, length, pointer, (overflow << 4) | flag]) + data + bytes(length - 4 - len(data))
+
+
+# ---- Record Route ------------------------------------------------------------------------------
+@rfc(1122, "3.2.2.6", SHOULD,
+     "If a Record Route and/or Time Stamp option is received in an ICMP Echo Request, this option "
+     "(these options) SHOULD be updated to include the current host and included in the IP header "
+     "of the Echo Reply message, without \"truncation\".")
+def test_echo_reply_carries_record_route_with_the_dut_address(dut: DUT) -> None:
+    dut.send(with_options(_echo(dut, 0xA01), _record_route(slots=4)))
+    reply = dut.expect(ICMP(type=0, id=0xA01))
+    rr = option_of(reply, RR)
+    assert rr is not None, "the Echo Reply carries no Record Route option"
+    assert rr[1] == 3 + 16, f"the option's length changed from 19 to {rr[1]}"
+    assert rr[2] > 4, f"nothing was recorded (pointer {rr[2]})"
+    recorded = _addresses(rr[3 : rr[2] - 1])
+    assert str(dut.info.dut_ipv4.ip) in recorded, f"recorded {recorded}, not the DUT's address"
+
+
+@rfc(791, "3.1", MUST,
+     "If the route data area is already full (the pointer exceeds the length) the datagram is "
+     "forwarded without inserting the address into the recorded route.")
+def test_full_record_route_is_accepted_unchanged(dut: DUT) -> None:
+    hop = IPv4Address("203.0.113.7").packed
+    full = _record_route(slots=1, pointer=8, filled=hop)
+    dut.send(with_options(_echo(dut, 0xA02), full))
+    reply = dut.expect(ICMP(type=0, id=0xA02))
+    rr = option_of(reply, RR)
+    assert rr is None or rr[3:7] == hop, f"the full route data changed to {rr[3:7].hex() if rr else ''}"
+    dut.expect_none(ICMP(type=12), within=0)
+
+
+# ---- Timestamp -----------------------------------------------------------------------------
+@rfc(1122, "3.2.1.8", MUST,
+     "The destination host MUST (if possible) add the current timestamp to a Timestamp option "
+     "before passing the option to the transport layer or to ICMP for processing.")
+def test_echo_reply_carries_timestamp_only_entry(dut: DUT) -> None:
+    dut.send(with_options(_echo(dut, 0xA11), _timestamp(length=12, pointer=5, flag=TS_ONLY)))
+    reply = dut.expect(ICMP(type=0, id=0xA11))
+    ts = option_of(reply, TS)
+    assert ts is not None, "the Echo Reply carries no Timestamp option"
+    assert ts[3] & 0x0F == TS_ONLY
+    assert ts[2] >= 9, f"no timestamp was added (pointer {ts[2]})"
+
+
+@rfc(791, "3.1", MUST,
+     "1 -- each timestamp is preceded with internet address of the registering entity,")
+def test_echo_reply_carries_address_and_timestamp_entry(dut: DUT) -> None:
+    dut.send(with_options(_echo(dut, 0xA12), _timestamp(length=20, pointer=5, flag=TS_AND_ADDR)))
+    reply = dut.expect(ICMP(type=0, id=0xA12))
+    ts = option_of(reply, TS)
+    assert ts is not None, "the Echo Reply carries no Timestamp option"
+    assert ts[2] >= 13, f"no address/timestamp pair was added (pointer {ts[2]})"
+    registered = [str(IPv4Address(ts[i : i + 4])) for i in range(4, ts[2] - 1, 8)]
+    assert str(dut.info.dut_ipv4.ip) in registered, f"registered {registered}, not the DUT's address"
+
+
+@rfc(791, "3.1", MUST,
+     "3 -- the internet address fields are prespecified. An IP module only registers its "
+     "timestamp if it matches its own address with the next specified internet address.")
+def test_prespecified_timestamp_is_registered_for_the_dut_address(dut: DUT) -> None:
+    data = dut.info.dut_ipv4.ip.packed + bytes(4)
+    dut.send(with_options(_echo(dut, 0xA13), _timestamp(length=12, pointer=5, flag=TS_PRESPEC, data=data)))
+    reply = dut.expect(ICMP(type=0, id=0xA13))
+    ts = option_of(reply, TS)
+    assert ts is not None, "the Echo Reply carries no Timestamp option"
+    assert ts[2] >= 13, f"the DUT registered no timestamp for its own address (pointer {ts[2]})"
+
+
+@rfc(791, "3.1", MUST,
+     "3 -- the internet address fields are prespecified. An IP module only registers its "
+     "timestamp if it matches its own address with the next specified internet address.")
+def test_prespecified_timestamp_for_another_address_is_left_alone(dut: DUT) -> None:
+    data = IPv4Address("203.0.113.9").packed + bytes(4)
+    dut.send(with_options(_echo(dut, 0xA14), _timestamp(length=12, pointer=5, flag=TS_PRESPEC, data=data)))
+    reply = dut.expect(ICMP(type=0, id=0xA14))
+    ts = option_of(reply, TS)
+    if ts is not None:
+        assert ts[2] == 5, f"the DUT registered a timestamp for 203.0.113.9 (pointer {ts[2]})"
+        assert ts[8:12] == bytes(4), "a timestamp was written for another host's address"
+
+
+@rfc(791, "3.1", MUST,
+     "If the timestamp data area is already full (the pointer exceeds the length) the datagram "
+     "is forwarded without inserting the timestamp, but the overflow count is incremented by one.")
+def test_full_timestamp_increments_the_overflow_count(dut: DUT) -> None:
+    full = _timestamp(length=8, pointer=9, flag=TS_ONLY, overflow=2, data=b"\x00\x00\x00\x2a")
+    dut.send(with_options(_echo(dut, 0xA15), full))
+    reply = dut.expect(ICMP(type=0, id=0xA15))
+    ts = option_of(reply, TS)
+    assert ts is not None, "the Echo Reply carries no Timestamp option"
+    assert ts[3] >> 4 == 3, f"overflow count {ts[3] >> 4}, expected 2 + 1"
+    assert ts[4:8] == b"\x00\x00\x00\x2a", "a timestamp was written into the full data area"
+
+
+# ---- options in general ----------------------------------------------------------------------
+@rfc(1122, "3.2.1.8", MUST,
+     "The IP and transport layer MUST each interpret those IP options that they understand and "
+     "silently ignore the others.")
+def test_unknown_option_is_ignored(dut: DUT) -> None:
+    # Type 30 (not copied, class 0, number 30): assigned to nothing any host implements.
+    dut.send(with_options(_echo(dut, 0xA21), bytes([30, 4, 0xAB, 0xCD])))
+    dut.expect(ICMP(type=0, id=0xA21))
+    dut.expect_none(ICMP(type=12), within=0)
+
+
+@rfc(791, "3.1", MAY,
+     "This option may be used between options, for example, to align the beginning of a "
+     "subsequent option on a 32 bit boundary.")
+def test_no_operation_and_end_of_option_list_are_accepted(dut: DUT) -> None:
+    options = bytes([NOP, NOP, NOP]) + _timestamp(length=12, pointer=5, flag=TS_ONLY) + bytes([EOL])
+    dut.send(with_options(_echo(dut, 0xA22), options))
+    reply = dut.expect(ICMP(type=0, id=0xA22))
+    ts = option_of(reply, TS)
+    assert ts is not None and ts[2] >= 9, "the Timestamp option after the NOPs was not processed"
+
+
+@rfc(1122, "3.2.1.8", MUST,
+     "All IP options (except NOP or END-OF-LIST) received in datagrams MUST be passed to the "
+     "transport layer (or to ICMP processing when the datagram is an ICMP message).")
+def test_record_route_and_timestamp_together_are_both_processed(dut: DUT) -> None:
+    options = _record_route(slots=2) + bytes([NOP]) + _timestamp(length=12, pointer=5, flag=TS_ONLY)
+    dut.send(with_options(_echo(dut, 0xA23), options))
+    reply = dut.expect(ICMP(type=0, id=0xA23))
+    rr, ts = option_of(reply, RR), option_of(reply, TS)
+    assert rr is not None and rr[2] > 4, "the Record Route option was not processed"
+    assert ts is not None and ts[2] > 5, "the Timestamp option was not processed"
+
+
+# ---- source routes ---------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", [LSRR, SSRR], ids=["lsrr", "ssrr"])
+@rfc(7126, "4.3.5", SHOULD,
+     "All systems should, by default, drop IP packets that contain an LSRR option.")
+def test_source_routed_datagram_is_dropped_by_default(dut: DUT, kind: int) -> None:
+    # Route not completed: the next hop (another host) would come after the DUT.
+    route = bytes([kind, 7, 4]) + dut.info.other_ipv4.packed
+    dut.set_accept_source_route(False)
+    dut.send(with_options(_echo(dut, 0xA31), route))
+    dut.expect_none(ICMP(id=0xA31), within=SILENCE_S)
+    dut.send(_echo(dut, 0xA32))  # control: the same echo without the option is answered
+    dut.expect(ICMP(type=0, id=0xA32))
+
+
+@rfc(1122, "3.2.1.8", MUST,
+     "A host MUST support originating a source route and MUST be able to act as the final "
+     "destination of a source route.")
+def test_completed_source_route_is_delivered_when_accepted(dut: DUT) -> None:
+    dut.set_accept_source_route(True)
+    # Completed loose route (pointer beyond the route data): the tester's own address was the
+    # one hop recorded, so the DUT is the final destination.
+    route = bytes([LSRR, 7, 8]) + dut.info.tester_ipv4.packed
+    dut.send(with_options(_echo(dut, 0xA33), route))
+    dut.expect(ICMP(type=0, id=0xA33))

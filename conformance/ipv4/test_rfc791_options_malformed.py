@@ -1,0 +1,100 @@
+"""RFC 791 §3.1 / RFC 792 Parameter Problem: a datagram with a malformed option is discarded,
+and the Parameter Problem sent about it points at the octet where the error was detected.
+
+RFC 792 leaves the exact octet to the implementation ("it may be in the middle of an
+option"); the pointers below are the ones Linux chooses (net/ipv4/ip_options.c,
+__ip_options_compile): the option's type octet when its length octet is unusable or the
+option is a repeat, the length octet when the length is too small for the option kind, the
+pointer octet when the pointer is out of range, and the overflow/flags octet when the
+timestamp overflow counter would overflow. Pointers count from the first octet of the IP
+header, so options start at 20.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+import pytest
+from scapy.layers.inet import ICMP
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
+from scapy.utils import checksum
+
+from harness import DUT, MUST, rfc
+
+NOP, RR, TS = 1, 7, 68
+RR7: Final = bytes([RR, 7, 4, 0, 0, 0, 0])
+TS8: Final = bytes([TS, 8, 5, 0, 0, 0, 0, 0])
+
+# id: (option octets, expected pointer)
+CASES: Final[dict[str, tuple[bytes, int]]] = {
+    # RFC 791: the length "includes the option-type and option-length octets", so < 2 is void.
+    "length-below-2": (bytes([RR, 1, 0, 0]), 20),
+    # Option running past the end of the header (11 octets claimed, 8 present).
+    "past-header": (bytes([RR, 11, 4, 0, 0, 0, 0, 0]), 20),
+    # A type octet in the last octet of the header, with no length octet after it.
+    "type-in-last-octet": (bytes([NOP, NOP, NOP, RR]), 23),
+    # Record Route: type, length and pointer octets come before any route data.
+    "rr-length-2": (bytes([RR, 2, 0, 0]), 21),
+    # "the smallest legal value for the pointer is 4"
+    "rr-pointer-3": (bytes([RR, 7, 3, 0, 0, 0, 0]), 22),
+    # "If there is some room but not enough room for a full address to be inserted, the
+    # original datagram is considered to be in error and is discarded."
+    "rr-partial-room": (bytes([RR, 9, 8, 0, 0, 0, 0, 0, 0]), 22),
+    # Timestamp: type, length, pointer and overflow/flags octets.
+    "ts-length-3": (bytes([TS, 3, 5, 0]), 21),
+    # "The smallest legal value is 5."
+    "ts-pointer-4": (bytes([TS, 8, 4, 0, 0, 0, 0, 0]), 22),
+    # Flag 1 needs 8 octets (address + timestamp) at the pointer; only 4 remain.
+    "ts-pair-partial-room": (bytes([TS, 12, 9, 1]) + bytes(8), 22),
+    # "or the overflow count itself overflows": full area, overflow already 15.
+    "ts-overflow-overflows": (bytes([TS, 8, 9, 0xF0, 0, 0, 0, 0]), 23),
+    # "Appears at most once in a datagram." (Record Route, Timestamp)
+    "rr-twice": (RR7 + RR7, 27),
+    "ts-twice": (TS8 + TS8, 28),
+}
+
+
+def _with_options(frame: Packet, options: bytes) -> Ether:
+    raw = bytes(frame)
+    link, ip = raw[:14], raw[14:]
+    total = struct.unpack_from("!H", ip, 2)[0]
+    options += bytes(-len(options) % 4)  # End of Option List up to the 32-bit boundary
+    header = bytearray(ip[:20] + options)
+    header[0] = 0x40 | (len(header) // 4)
+    struct.pack_into("!H", header, 2, total + len(options))
+    struct.pack_into("!H", header, 10, 0)
+    struct.pack_into("!H", header, 10, checksum(bytes(header)))
+    return Ether(link + bytes(header) + ip[20:total])
+
+
+def _echo(dut: DUT, ident: int) -> Packet:
+    return dut.ipv4() / ICMP(type=8, id=ident, seq=1) / Raw(b"malformed option test")
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@rfc(792, "Parameter Problem Message", MUST,
+     "If the gateway or host processing a datagram finds a problem with the header parameters "
+     "such that it cannot complete processing the datagram it must discard the datagram.")
+def test_datagram_with_malformed_option_is_discarded(dut: DUT, case: str) -> None:
+    options, _ = CASES[case]
+    dut.send(_with_options(_echo(dut, 0xB01), options))
+    # Control, sent after it: a well-formed echo is answered. Both backends handle frames in
+    # order, so once its reply is here, any reply to the malformed echo would be here too.
+    dut.send(_echo(dut, 0xB02))
+    dut.expect(ICMP(type=0, id=0xB02))
+    dut.expect_none(ICMP(type=0, id=0xB01), within=0)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@rfc(792, "Parameter Problem Message", MUST,
+     "The pointer identifies the octet of the original datagram's header where the error was "
+     "detected (it may be in the middle of an option).")
+def test_parameter_problem_points_at_the_malformed_option(dut: DUT, case: str) -> None:
+    options, pointer = CASES[case]
+    sent = _with_options(_echo(dut, 0xB11), options)
+    dut.send(sent)
+    error = dut.expect(ICMP(type=12))
+    assert error[ICMP].code == 0, f"code {error[ICMP].code}, expected 0 (pointer indicates the error)"
+    assert error[ICMP].ptr == pointer, f"pointer {error[ICMP].ptr}, expected {pointer} for {options.hex()}"

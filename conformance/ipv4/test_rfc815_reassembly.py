@@ -1,0 +1,193 @@
+"""IPv4 reassembly (RFC 791 §3.2, RFC 815, RFC 1122 §3.3.2): fragments in any order, with
+duplicates, of any size down to 8 octets, keyed by (source, destination, protocol, ID); the
+reassembly timeout and its Time Exceeded; overlapping and oversized datagrams.
+
+Timeouts come from ``dut.info.timers`` (30 s in-process, where waiting is free; 2 s on the
+linux backend), so the silence windows past a timeout stay short in wall time.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from typing import Final
+
+import pytest
+from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
+from scapy.utils import checksum
+
+from harness import DUT, MUST, SHOULD, fragments4, icmp_quote, l3_bytes, rfc
+
+SILENCE_S: Final = 1.0
+PORT: Final = 4791
+
+
+def _echo(dut: DUT, ident: int, length: int, ip_id: int, ttl: int = 64) -> Packet:
+    data = bytes((i * 13 + ident) & 0xFF for i in range(length))
+    return dut.ipv4(id=ip_id, ttl=ttl) / ICMP(type=8, id=ident, seq=1) / Raw(data)
+
+
+def _echo_data(reply: Packet) -> bytes:
+    ip = reply[IP]
+    return bytes(ip)[ip.ihl * 4 + 8 : ip.len]
+
+
+def _timeout(dut: DUT) -> float:
+    return dut.info.timers["ipv4_reassembly_timeout"]
+
+
+def _plans(frags: list[Packet], order: str) -> list[Packet]:
+    if order == "in-order":
+        return frags
+    if order == "reversed":
+        return frags[::-1]
+    if order == "shuffled":
+        shuffled = list(frags)
+        random.Random(815).shuffle(shuffled)
+        return shuffled
+    if order == "duplicated":
+        return [frags[0], frags[1], frags[1], frags[0], *frags[2:], frags[-1]]
+    raise ValueError(order)
+
+
+@pytest.mark.parametrize("order", ["in-order", "reversed", "shuffled", "duplicated"])
+@rfc(1122, "3.3.2", MUST, "The IP layer MUST implement reassembly of IP datagrams.")
+def test_fragments_in_any_order_are_reassembled(dut: DUT, order: str) -> None:
+    echo = _echo(dut, 0xC01, 1000, ip_id=0x4C01)  # 1008 octets of ICMP: 4 fragments
+    dut.send(*_plans(fragments4(echo, size=256), order))
+    reply = dut.expect(ICMP(type=0, id=0xC01))
+    assert _echo_data(reply) == bytes(echo[Raw].load)
+    # Each duplicate is part of the same datagram: no second reply.
+    dut.expect_none(ICMP(type=0, id=0xC01), within=0)
+
+
+@rfc(791, "3.2", MUST,
+     "The data of the long datagram is divided into two portions on a 8 octet (64 bit) boundary "
+     "(the second portion might not be an integral multiple of 8 octets, but the first must be).")
+def test_eight_octet_fragments_are_reassembled(dut: DUT) -> None:
+    echo = _echo(dut, 0xC02, 56, ip_id=0x4C02)  # 64 octets of ICMP: 8 fragments of 8 octets
+    dut.send(*fragments4(echo, size=8))
+    reply = dut.expect(ICMP(type=0, id=0xC02))
+    assert _echo_data(reply) == bytes(echo[Raw].load)
+
+
+@rfc(791, "3.2", MUST,
+     "The identification field is used to distinguish the fragments of one datagram from those "
+     "of another.")
+def test_interleaved_datagrams_with_different_ids_are_kept_apart(dut: DUT) -> None:
+    a, b = _echo(dut, 0xC03, 600, ip_id=0x4C03), _echo(dut, 0xC04, 600, ip_id=0x4C04)
+    fa, fb = fragments4(a, size=208), fragments4(b, size=208)
+    dut.send(*[f for pair in zip(fa, fb, strict=True) for f in pair])
+    assert _echo_data(dut.expect(ICMP(type=0, id=0xC03))) == bytes(a[Raw].load)
+    assert _echo_data(dut.expect(ICMP(type=0, id=0xC04))) == bytes(b[Raw].load)
+
+
+@rfc(791, "3.2", MUST,
+     "The internet identification field (ID) is used together with the source and destination "
+     "address, and the protocol fields, to identify datagram fragments for reassembly.")
+def test_same_id_with_different_protocols_are_different_datagrams(dut: DUT) -> None:
+    dut.udp_bind(PORT)
+    echo = _echo(dut, 0xC05, 400, ip_id=0x4C05)
+    payload = bytes(range(256)) + bytes(144)
+    udp = dut.ipv4(id=0x4C05) / UDP(sport=40005, dport=PORT) / Raw(payload)
+    fe, fu = fragments4(echo, size=136), fragments4(udp, size=136)
+    dut.send(*[f for pair in zip(fe, fu, strict=True) for f in pair])
+    assert _echo_data(dut.expect(ICMP(type=0, id=0xC05))) == bytes(echo[Raw].load)
+    got = dut.udp_recv(PORT)
+    assert got is not None and got[0] == payload, "the UDP datagram was not reassembled apart"
+
+
+@rfc(5722, "4", MUST,
+     "When reassembling an IPv6 datagram, if one or more of its constituent fragments is "
+     "determined to be an overlapping fragment, the entire datagram (and any constituent "
+     "fragments, including those not yet received) MUST be silently discarded.")
+def test_overlapping_fragments_discard_the_datagram_silently(dut: DUT) -> None:
+    # RFC 791 predates the overlap attacks; the rule of RFC 5722 is the one Linux (since 4.19)
+    # and the issue apply to IPv4 as well: no reply, and no Time Exceeded later either.
+    echo = _echo(dut, 0xC06, 120, ip_id=0x4C06)  # 128 octets of ICMP
+    dut.send(*fragments4(echo, pieces=[(0, 72), (64, 64)]))
+    dut.expect_none(ICMP(type=0, id=0xC06), within=SILENCE_S)
+    dut.expect_none(ICMP(type=11), within=_timeout(dut) + 0.5)
+    control = _echo(dut, 0xC07, 120, ip_id=0x4C07)
+    dut.send(*fragments4(control, pieces=[(0, 64), (64, 64)]))
+    dut.expect(ICMP(type=0, id=0xC07))
+
+
+@rfc(791, "3.1", MUST,
+     "Total Length is the length of the datagram, measured in octets, including internet header "
+     "and data. This field allows the length of a datagram to be up to 65,535 octets.")
+def test_fragments_beyond_65535_octets_are_never_delivered(dut: DUT) -> None:
+    # 65,520 octets of ICMP echo: with the 20-octet header, 65,540 octets in all.
+    data = bytes(i & 0xFF for i in range(65_512))
+    icmp = bytes(ICMP(type=8, id=0xC08, seq=1) / Raw(data))
+    size = 1480
+    frags = [dut.ipv4(id=0x4C08, proto=1, frag=off // 8, flags="MF" if off + size < len(icmp) else 0)
+             / Raw(icmp[off : off + size]) for off in range(0, len(icmp), size)]
+    dut.send(*frags)
+    dut.expect_none(ICMP(type=0, id=0xC08), within=SILENCE_S)
+    control = _echo(dut, 0xC09, 3000, ip_id=0x4C09)
+    dut.send(*fragments4(control, size=1480))
+    dut.expect(ICMP(type=0, id=0xC09))
+
+
+@rfc(1122, "3.3.2", MUST,
+     "If this timeout expires, the partially-reassembled datagram MUST be discarded and an ICMP "
+     "Time Exceeded message sent to the source host (if fragment zero has been received).")
+def test_timeout_with_fragment_zero_sends_time_exceeded_code_1(dut: DUT) -> None:
+    first = fragments4(_echo(dut, 0xC0A, 400, ip_id=0x4C0A), size=208)[0]
+    dut.send(first)
+    timeout = _timeout(dut)
+    dut.expect_none(ICMP(type=11), within=min(SILENCE_S, timeout / 2))  # not before the timeout
+    error = dut.expect(ICMP(type=11), within=timeout + 1.0)
+    assert error[ICMP].code == 1, f"Time Exceeded code {error[ICMP].code}, expected 1 (reassembly)"
+    quote = icmp_quote(error)
+    assert quote and l3_bytes(first).startswith(quote[:28]), "the error does not quote fragment zero"
+
+
+@rfc(1122, "3.3.2", MUST,
+     "If this timeout expires, the partially-reassembled datagram MUST be discarded and an ICMP "
+     "Time Exceeded message sent to the source host (if fragment zero has been received).")
+def test_timeout_without_fragment_zero_sends_nothing(dut: DUT) -> None:
+    # RFC 792: "If fragment zero is not available then no time exceeded need be sent at all."
+    # Linux and this suite read the condition as "not sent": the error could quote no
+    # transport header for the source to match it with.
+    last = fragments4(_echo(dut, 0xC0B, 400, ip_id=0x4C0B), size=208)[-1]
+    dut.send(last)
+    dut.expect_none(ICMP(type=11), within=_timeout(dut) + 0.5)
+
+
+@rfc(1122, "3.3.2", SHOULD,
+     "the reassembly timeout value SHOULD be a fixed value, not set from the remaining TTL.")
+def test_reassembly_timeout_does_not_follow_the_ttl(dut: DUT) -> None:
+    # TTL 1: a timer taken from the TTL would expire after about a second, before the rest.
+    frags = fragments4(_echo(dut, 0xC0C, 400, ip_id=0x4C0C, ttl=1), size=208)
+    dut.send(frags[0])
+    dut.wait(min(1.5, _timeout(dut) / 2))
+    dut.send(*frags[1:])
+    dut.expect(ICMP(type=0, id=0xC0C))
+
+
+@rfc(792, "Parameter Problem Message", MUST,
+     "If the gateway or host processing a datagram finds a problem with the header parameters "
+     "such that it cannot complete processing the datagram it must discard the datagram.")
+def test_fragment_with_a_malformed_option_is_not_reassembled(dut: DUT) -> None:
+    # Options are checked on each fragment before it is queued (Linux: ip_rcv_options runs
+    # before defragmentation): fragment zero carries Record Route with a length octet of 1.
+    frags = fragments4(_echo(dut, 0xC0D, 400, ip_id=0x4C0D), size=208)
+    raw = bytearray(bytes(frags[0]))
+    ip = raw[14:]
+    header = bytearray(ip[:20] + b"\x07\x01\x00\x00")
+    header[0] = 0x46
+    struct.pack_into("!H", header, 2, len(ip) + 4)
+    struct.pack_into("!H", header, 10, 0)
+    struct.pack_into("!H", header, 10, checksum(bytes(header)))
+    dut.send(Ether(bytes(raw[:14]) + bytes(header) + bytes(ip[20:])))
+    error = dut.expect(ICMP(type=12))
+    assert error[ICMP].ptr == 20, f"pointer {error[ICMP].ptr}, expected 20 (the option's type octet)"
+    dut.send(*frags[1:])
+    control = _echo(dut, 0xC0E, 100, ip_id=0x4C0E)  # after it: answered, so order is proven
+    dut.send(control)
+    dut.expect(ICMP(type=0, id=0xC0E))
+    dut.expect_none(ICMP(type=0, id=0xC0D), within=0)

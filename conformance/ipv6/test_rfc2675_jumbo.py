@@ -1,0 +1,74 @@
+"""RFC 2675 §3: Jumbo Payload option errors on a link whose MTU is far below 65,535 octets.
+
+The option (type 0xC2) sits right after the Hop-by-Hop header's first two octets: Option Type
+at offset 42, the Jumbo Payload Length at 44 (the 4n+2 alignment holds). Each error test ends
+with a well-formed Hop-by-Hop echo the DUT answers. RFC 2675 §3 lists the errors as a table;
+each test quotes its row.
+"""
+
+from __future__ import annotations
+
+from scapy.layers.inet6 import (
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6ParamProblem,
+    IPv6,
+    IPv6ExtHdrHopByHop,
+    Jumbo,
+    PadN,
+)
+from scapy.packet import Packet
+
+from harness import DUT, SHOULD, l3_bytes, rfc
+from harness.rfc import ICMPv6ParamProblem as PPCode
+
+
+def _echo(ident: int) -> Packet:
+    return ICMPv6EchoRequest(id=ident, seq=1, data=b"jumbo")
+
+
+def _expect_pp(dut: DUT, sent: Packet, pointer: int) -> None:
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.ERRONEOUS_HEADER))
+    assert error[ICMPv6ParamProblem].ptr == pointer, f"pointer {error[ICMPv6ParamProblem].ptr}, not {pointer}"
+    # Sliced from the wire bytes: with Payload Length 0 only the frame tells where the packet ends.
+    assert l3_bytes(error)[48:] == bytes(sent[IPv6]), "the quote is not the invoking packet"
+
+
+def _control(dut: DUT, ident: int) -> None:
+    dut.send(dut.ipv6() / IPv6ExtHdrHopByHop(options=[PadN(optdata=b"\x00\x00\x00\x00")]) / _echo(ident))
+    dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=ident, seq=1))
+
+
+@rfc(2675, "3", SHOULD,
+     "error: IPv6 Payload Length != 0 and Jumbo Payload option present "
+     "Code: 0 Pointer: Option Type field of the Jumbo Payload option")
+def test_jumbo_option_with_nonzero_payload_length_draws_pointer_to_option_type(dut: DUT) -> None:
+    sent = dut.ipv6() / IPv6ExtHdrHopByHop(options=[Jumbo(jumboplen=70000)]) / _echo(0x2675)
+    dut.send(sent)  # Payload Length is the real (non-zero) length of what follows
+    _expect_pp(dut, sent, pointer=42)
+    _control(dut, 0x2676)
+
+
+@rfc(2675, "3", SHOULD,
+     "error: Jumbo Payload option present and Jumbo Payload Length < 65,536 "
+     "Code: 0 Pointer: high-order octet of the Jumbo Payload Length")
+def test_jumbo_length_below_65536_draws_pointer_to_jumbo_length(dut: DUT) -> None:
+    body = IPv6ExtHdrHopByHop(options=[Jumbo(jumboplen=0)]) / _echo(0x2677)
+    body[Jumbo].jumboplen = len(body)  # the true length: well below 65,536
+    sent = dut.ipv6(plen=0) / body
+    dut.send(sent)
+    _expect_pp(dut, sent, pointer=44)
+    _control(dut, 0x2678)
+
+
+@rfc(2675, "3", SHOULD,
+     "error: IPv6 Payload Length = 0 and IPv6 Next Header = Hop-by-Hop Options and "
+     "Jumbo Payload option not present Code: 0 Pointer: high-order octet of the IPv6 Payload Length")
+def test_zero_payload_length_without_jumbo_option_draws_pointer_to_payload_length(dut: DUT) -> None:
+    hbh = IPv6ExtHdrHopByHop(options=[PadN(optdata=b"\x00\x00\x00\x00")])
+    sent = dut.ipv6(plen=0) / hbh / _echo(0x2679)
+    dut.send(sent)
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.ERRONEOUS_HEADER))
+    assert error[ICMPv6ParamProblem].ptr == 4
+    assert l3_bytes(error)[48:] == bytes(sent[IPv6]), "the quote is not the invoking packet"
+    _control(dut, 0x267A)

@@ -1,0 +1,117 @@
+"""RFC 8200 §4.1, §4.3, §4.7: extension-header chains a destination must walk.
+
+Routing headers here have Segments Left 0 (skipped whatever their type, RFC 8200 §4.4), so
+they only lengthen the chain. Negative tests are paired with a packet the DUT answers.
+"""
+
+from __future__ import annotations
+
+import pytest
+from scapy.layers.inet6 import (
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6ParamProblem,
+    IPv6,
+    IPv6ExtHdrDestOpt,
+    IPv6ExtHdrHopByHop,
+    IPv6ExtHdrRouting,
+)
+from scapy.packet import Packet, Raw
+
+from harness import DUT, MUST, SHOULD, l3_bytes, rfc
+from harness.rfc import ICMPv6ParamProblem as PPCode
+
+SILENCE_S = 1.0
+HOP_BY_HOP, NO_NEXT_HEADER, UNASSIGNED_ROUTING_TYPE = 0, 59, 253
+
+
+def _routing(nh: int | None = None) -> Packet:
+    rh = IPv6ExtHdrRouting(type=UNASSIGNED_ROUTING_TYPE, segleft=0, addresses=[])
+    if nh is not None:
+        rh.nh = nh
+    return rh
+
+
+# Packets whose Hop-by-Hop header is not right after the IPv6 header, with the offset of the
+# Next Header field that names it (the first octet of the header before it).
+MISPLACED_HBH = {
+    "hbh/hbh": (lambda: IPv6ExtHdrHopByHop(nh=HOP_BY_HOP) / IPv6ExtHdrHopByHop(nh=NO_NEXT_HEADER), 40),
+    "routing/hbh": (lambda: _routing(nh=HOP_BY_HOP) / IPv6ExtHdrHopByHop(nh=NO_NEXT_HEADER), 40),
+    "hbh/dest/hbh": (
+        lambda: IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt(nh=HOP_BY_HOP) / IPv6ExtHdrHopByHop(nh=NO_NEXT_HEADER),
+        48,
+    ),
+}
+
+# Chains of extension headers in unusual orders and numbers, all ending in an echo request.
+CHAINS = {
+    "dest/dest/dest": lambda: IPv6ExtHdrDestOpt() / IPv6ExtHdrDestOpt() / IPv6ExtHdrDestOpt(),
+    "dest/routing/dest": lambda: IPv6ExtHdrDestOpt() / _routing() / IPv6ExtHdrDestOpt(),
+    "hbh/routing/routing/dest": lambda: IPv6ExtHdrHopByHop() / _routing() / _routing() / IPv6ExtHdrDestOpt(),
+    "dest*16": lambda: _many(IPv6ExtHdrDestOpt, 16),
+}
+
+
+def _many(header: type[Packet], count: int) -> Packet:
+    chain = header()
+    for _ in range(count - 1):
+        chain = chain / header()
+    return chain
+
+
+def _expect_reply(dut: DUT, ident: int) -> Packet:
+    return dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=ident, seq=1))
+
+
+@pytest.mark.parametrize("chain", list(MISPLACED_HBH))
+@rfc(8200, "4", SHOULD,
+     "The same action should be taken if a node encounters a Next Header value of zero in any "
+     "header other than an IPv6 header.")
+def test_hop_by_hop_not_first_draws_parameter_problem_at_the_naming_field(dut: DUT, chain: str) -> None:
+    build, pointer = MISPLACED_HBH[chain]
+    sent = dut.ipv6() / build()
+    dut.send(sent)
+    error = dut.expect(
+        IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.UNRECOGNIZED_NEXT_HEADER)
+    )
+    assert error[ICMPv6ParamProblem].ptr == pointer
+    assert l3_bytes(error)[48:] == l3_bytes(sent), "the quote is not the invoking packet"
+
+
+@rfc(8200, "4.3", MUST,
+     "The Hop-by-Hop Options header is used to carry optional information that may be examined and "
+     "processed by every node along a packet's delivery path. The Hop-by-Hop Options header is "
+     "identified by a Next Header value of 0 in the IPv6 header")
+def test_hop_by_hop_right_after_the_ipv6_header_is_processed(dut: DUT) -> None:
+    # The positive twin of the test above: in its one allowed place the header is fine.
+    dut.send(dut.ipv6() / IPv6ExtHdrHopByHop() / ICMPv6EchoRequest(id=0x8211, seq=1))
+    _expect_reply(dut, 0x8211)
+
+
+@pytest.mark.parametrize("chain", list(CHAINS))
+@rfc(8200, "4.1", MUST,
+     "IPv6 nodes must accept and attempt to process extension headers in any order and occurring "
+     "any number of times in the same packet, except for the Hop-by-Hop Options header, which is "
+     "restricted to appear immediately after an IPv6 header only.")
+def test_extension_headers_in_any_order_and_number_are_processed(dut: DUT, chain: str) -> None:
+    dut.send(dut.ipv6() / CHAINS[chain]() / ICMPv6EchoRequest(id=0x8212, seq=1, data=chain.encode()))
+    reply = _expect_reply(dut, 0x8212)
+    assert reply[ICMPv6EchoReply].data == chain.encode()
+
+
+@pytest.mark.parametrize("where", ["fixed", "dest"])
+@rfc(8200, "4.7", MUST,
+     "The value 59 in the Next Header field of an IPv6 header or any extension header indicates that "
+     "there is nothing following that header. If the Payload Length field of the IPv6 header "
+     "indicates the presence of octets past the end of a header whose Next Header field contains "
+     "59, those octets must be ignored")
+def test_octets_after_no_next_header_are_ignored(dut: DUT, where: str) -> None:
+    # What follows looks like an echo request; it must not be read as one, nor draw an error.
+    trailer = Raw(bytes(ICMPv6EchoRequest(id=0x8213, seq=1)))
+    if where == "fixed":
+        dut.send(dut.ipv6(nh=NO_NEXT_HEADER) / trailer)
+    else:
+        dut.send(dut.ipv6() / IPv6ExtHdrDestOpt(nh=NO_NEXT_HEADER) / trailer)
+    dut.expect_none(IPv6(dst=str(dut.info.tester_ipv6)), within=SILENCE_S)
+    dut.send(dut.ipv6() / ICMPv6EchoRequest(id=0x8214, seq=1))  # control
+    _expect_reply(dut, 0x8214)

@@ -1,0 +1,122 @@
+"""RFC 8200 §4.5 (and RFC 8504 §5.1): how the DUT fragments what it sends.
+
+The DUT sends UDP datagrams from a socket to the tester (nothing listens there; the tester
+only watches). A 3000-octet datagram does not fit the 1500-octet link and must go out in
+fragments; a 1000-octet one fits and must go out whole.
+"""
+
+from __future__ import annotations
+
+from scapy.layers.inet import UDP
+from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6, IPv6ExtHdrFragment
+from scapy.packet import Packet
+
+from harness import DUT, MUST, MUST_NOT, fragments6, l3_bytes, rfc
+
+PORT, DPORT = 40600, 40601
+BIG, SMALL = 3000, 1000
+FRAGMENT_HEADER = 44
+
+
+def _send(dut: DUT, size: int) -> bytes:
+    data = bytes((i * 31 + 7) & 0xFF for i in range(size))
+    dut.udp_bind(PORT, 6)
+    dut.udp_send(PORT, data, str(dut.info.tester_ipv6), DPORT)
+    return data
+
+
+def _frames(dut: DUT) -> list[Packet]:
+    """The frames of the next datagram the DUT sends to the tester: one, or all its fragments."""
+    src, dst = str(dut.info.dut_ipv6.ip), str(dut.info.tester_ipv6)
+    first = dut.expect(IPv6(src=src, dst=dst))
+    if not first.haslayer(IPv6ExtHdrFragment):
+        return [first]
+    frames: list[Packet] = []
+    covered, total, frame = 0, None, first
+    while True:
+        frames.append(frame)
+        frag, length = frame[IPv6ExtHdrFragment], len(l3_bytes(frame)) - 48
+        covered += length
+        if not frag.m:
+            total = frag.offset * 8 + length
+        if total is not None and covered >= total:
+            return frames
+        frame = dut.expect(IPv6(src=src, dst=dst), IPv6ExtHdrFragment)
+
+
+def _reassemble(frames: list[Packet]) -> bytes:
+    """The Fragmentable Part rebuilt from the fragments' offsets (IPv6 + Fragment header only)."""
+    out = bytearray()
+    for frame in sorted(frames, key=lambda f: f[IPv6ExtHdrFragment].offset):
+        raw = l3_bytes(frame)
+        assert raw[6] == FRAGMENT_HEADER, "extension headers before the Fragment header"
+        off = frame[IPv6ExtHdrFragment].offset * 8
+        assert off == len(out), f"fragment at offset {off} leaves a hole or overlaps (have {len(out)} octets)"
+        out += raw[48:]
+    return bytes(out)
+
+
+@rfc(8200, "4.5", MUST,
+     "The lengths of the fragments must be chosen such that the resulting fragment packets fit "
+     "within the MTU of the path to the packets' destination(s).")
+def test_datagram_larger_than_the_mtu_is_sent_in_fragments_that_fit(dut: DUT) -> None:
+    _send(dut, BIG)
+    frames = _frames(dut)
+    assert len(frames) > 1 and all(f.haslayer(IPv6ExtHdrFragment) for f in frames), "not sent in fragments"
+    sizes = [len(l3_bytes(f)) for f in frames]
+    assert max(sizes) <= dut.info.mtu, f"fragment sizes {sizes} exceed the {dut.info.mtu}-octet MTU"
+
+
+@rfc(8200, "4.5", MUST,
+     "Each complete fragment, except possibly the last (\"rightmost\") one, is an integer multiple "
+     "of 8 octets long.")
+def test_fragments_except_the_last_are_multiples_of_8_octets(dut: DUT) -> None:
+    _send(dut, BIG)
+    frames = sorted(_frames(dut), key=lambda f: f[IPv6ExtHdrFragment].offset)
+    lengths = [len(l3_bytes(f)) - 48 for f in frames]
+    assert all(n % 8 == 0 for n in lengths[:-1]), f"fragment lengths {lengths}"
+    assert [f[IPv6ExtHdrFragment].m for f in frames] == [1] * (len(frames) - 1) + [0], "M flags wrong"
+
+
+@rfc(8200, "4.5", MUST,
+     "A Fragment Offset containing the offset of the fragment, in 8-octet units, relative to the "
+     "start of the Fragmentable Part of the original packet.")
+def test_fragments_reassemble_to_the_datagram_sent(dut: DUT) -> None:
+    data = _send(dut, BIG)
+    whole = _reassemble(_frames(dut))
+    udp = UDP(whole)
+    assert (udp.sport, udp.dport, udp.len) == (PORT, DPORT, 8 + BIG)
+    assert whole[8:] == data, "the reassembled payload differs from what the socket sent"
+
+
+@rfc(8200, "4.5", MUST, "The Identification value generated for the original packet.")
+def test_all_fragments_of_a_datagram_carry_its_identification(dut: DUT) -> None:
+    _send(dut, BIG)
+    # Collected by offsets alone, so fragments carrying other Identifications would show here.
+    src, dst = str(dut.info.dut_ipv6.ip), str(dut.info.tester_ipv6)
+    idents = {dut.expect(IPv6(src=src, dst=dst), IPv6ExtHdrFragment)[IPv6ExtHdrFragment].id for _ in range(3)}
+    assert len(idents) == 1, f"one datagram's fragments carry Identifications {sorted(idents)}"
+
+
+@rfc(8504, "5.1", MUST_NOT,
+     "As recommended in Section 4.5 of [RFC8200], nodes MUST NOT generate atomic fragments, i.e., "
+     "where the fragment is a whole datagram.")
+def test_datagram_that_fits_is_sent_without_a_fragment_header(dut: DUT) -> None:
+    data = _send(dut, SMALL)
+    frame, = _frames(dut)
+    assert not frame.haslayer(IPv6ExtHdrFragment), "an atomic fragment"
+    assert bytes(frame[UDP].payload) == data
+
+
+@rfc(4443, "4.2", MUST,
+     "The data received in the ICMPv6 Echo Request message MUST be returned entirely and unmodified "
+     "in the ICMPv6 Echo Reply message.")
+def test_echo_larger_than_the_mtu_is_returned_whole_in_fragments(dut: DUT) -> None:
+    # 3000 octets of data: the request arrives in fragments, and the reply can only leave in them.
+    data = bytes((i * 7 + 1) & 0xFF for i in range(BIG))
+    dut.send(*fragments6(dut.ipv6() / ICMPv6EchoRequest(id=0x4420, seq=1, data=data), size=1232, ident=0x4420))
+    frames = _frames(dut)
+    assert len(frames) > 1 and max(len(l3_bytes(f)) for f in frames) <= dut.info.mtu
+    reply = ICMPv6EchoReply(_reassemble(frames))
+    assert (reply.type, reply.id, reply.seq) == (129, 0x4420, 1)
+    assert bytes(reply.data) == data, "the reply's data differs from the request's"

@@ -1,0 +1,235 @@
+"""RFC 8200 §4.5: reassembling fragmented packets at the destination.
+
+The probe is an echo request whose ICMPv6 message is 192 octets, cut into 64-octet pieces; the
+DUT's reply proves the reassembly (the data comes back whole). Reassembly timeouts are read
+from ``dut.info.timers`` (60 s on the in-process stack, which costs no wall time; 2 s on linux).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from scapy.layers.inet6 import (
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6ParamProblem,
+    ICMPv6TimeExceeded,
+    IPv6,
+    IPv6ExtHdrFragment,
+    IPv6ExtHdrHopByHop,
+)
+from scapy.packet import Packet, Raw
+
+from harness import DUT, MAY, MUST, SHOULD, fragments6, l3_bytes, rfc
+from harness.rfc import ICMPv6ParamProblem as PPCode
+from harness.rfc import ICMPv6TimeExceeded as TECode
+
+SILENCE_S = 1.0
+DATA = bytes(range(184))  # 8-octet echo header + 184 = 192 octets: three 64-octet pieces
+THIRDS = [(0, 64), (64, 64), (128, 64)]
+TIMEOUT_TEXT = (
+    "If insufficient fragments are received to complete reassembly of a packet within 60 seconds "
+    "of the reception of the first-arriving fragment of that packet, reassembly of that packet must "
+    "be abandoned and all the fragments that have been received for that packet must be discarded."
+)
+TIME_EXCEEDED_TEXT = (
+    "If the first fragment (i.e., the one with a Fragment Offset of zero) has been received, an ICMP "
+    "Time Exceeded -- Fragment Reassembly Time Exceeded message should be sent to the source of that "
+    "fragment."
+)
+
+
+def _echo(dut: DUT, ident: int, data: bytes = DATA, **ip: Any) -> Packet:
+    return dut.ipv6(**ip) / ICMPv6EchoRequest(id=ident, seq=1, data=data)
+
+
+def _expect_reply(dut: DUT, ident: int, data: bytes = DATA) -> Packet:
+    reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=ident, seq=1))
+    assert bytes(reply[ICMPv6EchoReply].data) == data, "the reply's data differs from the reassembled request's"
+    return reply
+
+
+def _timeout(dut: DUT) -> float:
+    return dut.info.timers["ipv6_reassembly_timeout"]
+
+
+ORDERS = {"in-order": [0, 1, 2], "reverse": [2, 1, 0], "middle-first": [1, 2, 0]}
+
+
+@pytest.mark.parametrize("order", list(ORDERS))
+@rfc(8200, "4.5", MUST,
+     "An original packet is reassembled only from fragment packets that have the same Source "
+     "Address, Destination Address, and Fragment Identification.")
+def test_fragments_in_any_order_are_reassembled(dut: DUT, order: str) -> None:
+    frags = fragments6(_echo(dut, 0x4501), THIRDS, ident=0x4501)
+    dut.send(*[frags[i] for i in ORDERS[order]])
+    _expect_reply(dut, 0x4501)
+
+
+@rfc(8200, "4.5", MAY,
+     "It should be noted that fragments may be duplicated in the network. Instead of treating such "
+     "exact duplicate fragments as overlapping fragments, an implementation may choose to detect this "
+     "case and drop exact duplicate fragments while keeping the other fragments belonging to the "
+     "datagram.")
+def test_exact_duplicate_fragments_do_not_spoil_reassembly(dut: DUT) -> None:
+    # Whether a duplicate is dropped or kept, the datagram must come out whole, and once.
+    f0, f1, f2 = fragments6(_echo(dut, 0x4502), THIRDS, ident=0x4502)
+    dut.send(f0, f1, f0, f1, f2)
+    _expect_reply(dut, 0x4502)
+
+
+@rfc(8200, "5", MUST,
+     "A node must be able to accept a fragmented packet that, after reassembly, is as large as 1500 "
+     "octets.")
+def test_fragmented_packet_of_1500_octets_is_reassembled(dut: DUT) -> None:
+    data = bytes((i * 13) & 0xFF for i in range(1500 - 40 - 8))
+    dut.send(*fragments6(_echo(dut, 0x4503, data=data), size=512, ident=0x4503))
+    _expect_reply(dut, 0x4503, data=data)
+
+
+@rfc(8200, "4.5", MUST,
+     "An original packet is reassembled only from fragment packets that have the same Source "
+     "Address, Destination Address, and Fragment Identification.")
+def test_interleaved_datagrams_with_different_identifications_are_kept_apart(dut: DUT) -> None:
+    a = fragments6(_echo(dut, 0x4504, data=DATA), THIRDS, ident=0xA)
+    other = bytes(reversed(DATA))
+    b = fragments6(_echo(dut, 0x4505, data=other), THIRDS, ident=0xB)
+    dut.send(a[0], b[2], a[1], b[0], b[1], a[2])
+    _expect_reply(dut, 0x4504, data=DATA)
+    _expect_reply(dut, 0x4505, data=other)
+
+
+@rfc(8200, "4.5", MUST,
+     "An original packet is reassembled only from fragment packets that have the same Source "
+     "Address, Destination Address, and Fragment Identification.")
+def test_fragments_from_different_sources_are_not_reassembled_together(dut: DUT) -> None:
+    # The same Identification from the tester's global and link-local addresses: two half
+    # datagrams, never one whole.
+    ll = str(dut.info.tester_ipv6_ll)
+    first, _, _ = fragments6(_echo(dut, 0x4506), THIRDS, ident=0x4506)
+    _, second, third = fragments6(_echo(dut, 0x4506, src=ll), THIRDS, ident=0x4506)
+    dut.send(first, second, third)
+    dut.expect_none(ICMPv6EchoReply(id=0x4506), within=SILENCE_S)
+    dut.send(*fragments6(_echo(dut, 0x4507), THIRDS, ident=0x4507))  # control: a whole datagram
+    _expect_reply(dut, 0x4507)
+
+
+@rfc(8200, "4.5", MUST,
+     "An original packet is reassembled only from fragment packets that have the same Source "
+     "Address, Destination Address, and Fragment Identification.")
+def test_fragments_to_different_destinations_are_not_reassembled_together(dut: DUT) -> None:
+    # The same Identification to the DUT's global and link-local addresses.
+    ll = str(dut.info.dut_ipv6_ll)
+    first, _, _ = fragments6(_echo(dut, 0x4511), THIRDS, ident=0x4511)
+    _, second, third = fragments6(_echo(dut, 0x4511, dst=ll), THIRDS, ident=0x4511)
+    dut.send(first, second, third)
+    dut.expect_none(ICMPv6EchoReply(id=0x4511), within=SILENCE_S)
+    dut.send(*fragments6(_echo(dut, 0x4512), THIRDS, ident=0x4512))  # control: a whole datagram
+    _expect_reply(dut, 0x4512)
+
+
+@rfc(8200, "4.5", MUST, TIMEOUT_TEXT)
+def test_reassembly_completes_shortly_before_the_timeout(dut: DUT) -> None:
+    # "within 60 seconds of the reception of the first-arriving fragment": the queue must still
+    # be there half a second before the timer runs out.
+    first, second, third = fragments6(_echo(dut, 0x4513), THIRDS, ident=0x4513)
+    dut.send(first)
+    dut.wait(_timeout(dut) - 0.5)
+    dut.send(second, third)
+    _expect_reply(dut, 0x4513)
+
+
+@rfc(8200, "4.5", SHOULD, TIME_EXCEEDED_TEXT)
+def test_reassembly_timeout_sends_time_exceeded_code_1_quoting_the_first_fragment(dut: DUT) -> None:
+    first, _, _ = fragments6(_echo(dut, 0x4508), THIRDS, ident=0x4508)
+    dut.send(first)
+    error = dut.expect(
+        IPv6(dst=str(dut.info.tester_ipv6)),
+        ICMPv6TimeExceeded(code=TECode.REASSEMBLY),
+        within=_timeout(dut) + 1.0,
+    )
+    assert l3_bytes(error)[48:] == l3_bytes(first), "the quote is not the first fragment"
+
+
+@rfc(8200, "4.5", SHOULD, TIME_EXCEEDED_TEXT)
+def test_no_time_exceeded_when_the_first_fragment_never_arrived(dut: DUT) -> None:
+    # Two incomplete datagrams time out together: only the one whose first fragment arrived
+    # draws the error.
+    _, middle, _ = fragments6(_echo(dut, 0x4509), THIRDS, ident=0x4509)
+    first, _, _ = fragments6(_echo(dut, 0x450A), THIRDS, ident=0x450A)
+    dut.send(middle, first)
+    error = dut.expect(ICMPv6TimeExceeded(code=TECode.REASSEMBLY), within=_timeout(dut) + 1.0)
+    assert error[IPv6ExtHdrFragment].id == 0x450A, "the error is about the datagram without a first fragment"
+    dut.expect_none(ICMPv6TimeExceeded, within=0.5)
+
+
+@rfc(8200, "4.5", MUST, TIMEOUT_TEXT)
+def test_fragments_of_an_abandoned_reassembly_are_discarded(dut: DUT) -> None:
+    first, second, third = fragments6(_echo(dut, 0x450B), THIRDS, ident=0x450B)
+    dut.send(first, second)
+    dut.expect(ICMPv6TimeExceeded(code=TECode.REASSEMBLY), within=_timeout(dut) + 1.0)
+    # Had the two fragments been kept, the third would complete the datagram now.
+    dut.send(third)
+    dut.expect_none(ICMPv6EchoReply(id=0x450B), within=SILENCE_S)
+
+
+@rfc(8200, "4.5", SHOULD,
+     "If the length of a fragment, as derived from the fragment packet's Payload Length field, is "
+     "not a multiple of 8 octets and the M flag of that fragment is 1, then that fragment must be "
+     "discarded and an ICMP Parameter Problem, Code 0, message should be sent to the source of the "
+     "fragment, pointing to the Payload Length field of the fragment packet.")
+def test_non_last_fragment_not_a_multiple_of_8_octets_draws_parameter_problem(dut: DUT) -> None:
+    bad, = fragments6(_echo(dut, 0x450C), [(0, 60, True)], ident=0x450C)
+    dut.send(bad)
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.ERRONEOUS_HEADER))
+    assert error[ICMPv6ParamProblem].ptr == 4, "the pointer is not at the Payload Length field"
+    assert l3_bytes(error)[48:] == l3_bytes(bad), "the quote is not the invoking fragment"
+    # Control: a last fragment may have any length (192 - 128 = 64 here, 9 in the odd case).
+    odd = DATA[:177]  # 8 + 177 = 185 octets: last piece 57 octets
+    dut.send(*fragments6(_echo(dut, 0x450D, data=odd), [(0, 64), (64, 64), (128, 57)], ident=0x450D))
+    _expect_reply(dut, 0x450D, data=odd)
+
+
+@pytest.mark.parametrize("hbh", [False, True], ids=["fragment", "hbh/fragment"])
+@rfc(8200, "4.5", SHOULD,
+     "If the length and offset of a fragment are such that the Payload Length of the packet "
+     "reassembled from that fragment would exceed 65,535 octets, then that fragment must be "
+     "discarded and an ICMP Parameter Problem, Code 0, message should be sent to the source of the "
+     "fragment, pointing to the Fragment Offset field of the fragment packet.")
+def test_fragment_reaching_beyond_65535_octets_draws_parameter_problem(dut: DUT, hbh: bool) -> None:
+    # Offset 65,520 + 24 octets = 65,544 > 65,535. Fragment Offset is 2 octets into its header.
+    frag = IPv6ExtHdrFragment(nh=58, offset=65520 // 8, m=0, id=0x450E) / Raw(bytes(24))
+    sent = dut.ipv6() / (IPv6ExtHdrHopByHop() / frag if hbh else frag)
+    dut.send(sent)
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.ERRONEOUS_HEADER))
+    assert error[ICMPv6ParamProblem].ptr == (48 if hbh else 40) + 2
+    assert l3_bytes(error)[48:] == l3_bytes(sent), "the quote is not the invoking fragment"
+
+
+@rfc(8200, "4.5", MUST,
+     "The Next Header values in the Fragment headers of different fragments of the same original "
+     "packet may differ. Only the value from the Offset zero fragment packet is used for reassembly.")
+def test_next_header_of_later_fragments_is_ignored(dut: DUT) -> None:
+    first, second, third = fragments6(_echo(dut, 0x450F), THIRDS, ident=0x450F)
+    for frag in (second, third):
+        frag[IPv6ExtHdrFragment].nh = 17  # UDP: a lie the reassembly must not believe
+    dut.send(first, bytes(second), bytes(third))
+    _expect_reply(dut, 0x450F)
+
+
+@rfc(8200, "4.5", MUST,
+     "The number and content of the headers preceding the Fragment header of different fragments of "
+     "the same original packet may differ. Whatever headers are present, preceding the Fragment "
+     "header in each fragment packet, are processed when the packets arrive, prior to queueing the "
+     "fragments for reassembly. Only those headers in the Offset zero fragment packet are retained "
+     "in the reassembled packet.")
+def test_headers_before_the_fragment_header_may_differ_between_fragments(dut: DUT) -> None:
+    first, second, third = fragments6(_echo(dut, 0x4510), THIRDS, ident=0x4510)
+    # The second fragment alone carries a Hop-by-Hop header in front of its Fragment header.
+    raw = bytearray(l3_bytes(second))
+    hbh = bytes([44, 0, 1, 4, 0, 0, 0, 0])  # Next Header = Fragment; PadN of 4 octets
+    rebuilt = raw[:6] + bytes([0]) + raw[7:40] + hbh + raw[40:]
+    rebuilt[4:6] = (len(rebuilt) - 40).to_bytes(2, "big")
+    dut.send(first, bytes(dut.ether(type=0x86DD)) + bytes(rebuilt), third)
+    _expect_reply(dut, 0x4510)

@@ -1,0 +1,203 @@
+"""RFC 8200 §4.2 (and RFC 2711): options in Hop-by-Hop and Destination Options headers.
+
+Unknown options use the RFC 4727 experimental option types, one per action class (the two
+high-order bits): 0x1E (00), 0x5E (01), 0x9E (10), 0xDE (11). Each carries two octets of data
+and follows a 4-octet PadN, so its Option Type octet is at offset 40 + 2 + 4 = 46. Every
+negative test is paired with a packet the DUT does answer, so a silent DUT cannot pass.
+"""
+
+from __future__ import annotations
+
+import pytest
+from scapy.layers.inet6 import (
+    HBHOptUnknown,
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6ParamProblem,
+    IPv6,
+    IPv6ExtHdrDestOpt,
+    IPv6ExtHdrHopByHop,
+    Pad1,
+    PadN,
+    RouterAlert,
+)
+from scapy.packet import Packet
+
+from harness import DUT, MUST, SHOULD, l3_bytes, multicast_mac, rfc
+from harness.rfc import IPV6_MIN_MTU
+from harness.rfc import ICMPv6ParamProblem as PPCode
+
+SILENCE_S = 1.0
+ALL_NODES = "ff02::1"
+HEADERS = {"hbh": IPv6ExtHdrHopByHop, "dest": IPv6ExtHdrDestOpt}
+SKIP, DISCARD, DISCARD_PP, DISCARD_PP_UNICAST = 0x1E, 0x5E, 0x9E, 0xDE
+OPTION_AT = 46  # IPv6 header (40) + Next Header and Hdr Ext Len (2) + PadN (4)
+
+UNKNOWN_OPTION_TEXT = (
+    "The Option Type identifiers are internally encoded such that their highest-order 2 bits "
+    "specify the action that must be taken if the processing IPv6 node does not recognize the "
+    "Option Type: "
+)
+
+
+def _with_option(dut: DUT, header: str, otype: int, ident: int, dst: str | None = None) -> Packet:
+    options = [PadN(optdata=b"\x00\x00"), HBHOptUnknown(otype=otype, optdata=b"\x00\x00")]
+    echo = ICMPv6EchoRequest(id=ident, seq=1, data=b"options")
+    if dst is None:
+        return dut.ipv6() / HEADERS[header](options=options) / echo
+    return (
+        dut.ether(dst=multicast_mac(dst))
+        / IPv6(src=str(dut.info.tester_ipv6), dst=dst)
+        / HEADERS[header](options=options)
+        / echo
+    )
+
+
+def _expect_reply(dut: DUT, ident: int) -> Packet:
+    return dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=ident, seq=1))
+
+
+def _control(dut: DUT, ident: int) -> None:
+    dut.send(dut.ipv6() / ICMPv6EchoRequest(id=ident, seq=1, data=b"control"))
+    _expect_reply(dut, ident)
+
+
+def _expect_option_pp(dut: DUT, sent: Packet) -> Packet:
+    error = dut.expect(
+        IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.UNRECOGNIZED_OPTION)
+    )
+    assert error[ICMPv6ParamProblem].ptr == OPTION_AT, (
+        f"pointer {error[ICMPv6ParamProblem].ptr}, not the Option Type at {OPTION_AT}"
+    )
+    quote = l3_bytes(error)[48:]
+    assert quote == l3_bytes(sent)[: IPV6_MIN_MTU - 48], "the quote is not the invoking packet"
+    return error
+
+
+@pytest.mark.parametrize("header", list(HEADERS))
+@rfc(8200, "4.2", MUST,
+     "Pad1 option (alignment requirement: none) ... The Pad1 option is used to insert one octet of "
+     "padding into the Options area of a header. ... PadN option (alignment requirement: none) ... "
+     "The PadN option is used to insert two or more octets of padding into the Options area of a header.")
+def test_pad1_and_padn_are_skipped(dut: DUT, header: str) -> None:
+    options = [Pad1(), Pad1(), PadN(optdata=b"\x00\x00")]  # 2 + 1 + 1 + 4 = 8 octets, no auto-padding
+    dut.send(dut.ipv6() / HEADERS[header](options=options) / ICMPv6EchoRequest(id=0x8201, seq=1))
+    _expect_reply(dut, 0x8201)
+
+
+@pytest.mark.parametrize("header", list(HEADERS))
+@rfc(8200, "4.2", MUST, UNKNOWN_OPTION_TEXT + "00 - skip over this option and continue processing the header.")
+def test_unknown_option_00_is_skipped(dut: DUT, header: str) -> None:
+    dut.send(_with_option(dut, header, SKIP, 0x8202))
+    _expect_reply(dut, 0x8202)
+
+
+@pytest.mark.parametrize("header", list(HEADERS))
+@rfc(8200, "4.2", MUST, UNKNOWN_OPTION_TEXT + "01 - discard the packet.")
+def test_unknown_option_01_discards_the_packet_silently(dut: DUT, header: str) -> None:
+    dut.send(_with_option(dut, header, DISCARD, 0x8203))
+    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
+    dut.expect_none(ICMPv6ParamProblem, within=0.01)
+    _control(dut, 0x8204)
+
+
+@pytest.mark.parametrize("header", list(HEADERS))
+@rfc(8200, "4.2", MUST,
+     UNKNOWN_OPTION_TEXT + "10 - discard the packet and, regardless of whether or not the packet's "
+     "Destination Address was a multicast address, send an ICMP Parameter Problem, Code 2, message "
+     "to the packet's Source Address, pointing to the unrecognized Option Type.")
+def test_unknown_option_10_draws_parameter_problem_code_2(dut: DUT, header: str) -> None:
+    sent = _with_option(dut, header, DISCARD_PP, 0x8205)
+    dut.send(sent)
+    _expect_option_pp(dut, sent)
+    dut.expect_none(ICMPv6EchoReply(id=0x8205), within=0.01)
+
+
+@pytest.mark.parametrize("header", list(HEADERS))
+@rfc(8200, "4.2", MUST,
+     UNKNOWN_OPTION_TEXT + "10 - discard the packet and, regardless of whether or not the packet's "
+     "Destination Address was a multicast address, send an ICMP Parameter Problem, Code 2, message "
+     "to the packet's Source Address, pointing to the unrecognized Option Type.")
+def test_unknown_option_10_to_a_multicast_address_draws_parameter_problem(dut: DUT, header: str) -> None:
+    # RFC 4443 §2.4 (e.3) names this as one of the two exceptions to "no error about a packet
+    # to a multicast address".
+    sent = _with_option(dut, header, DISCARD_PP, 0x8206, dst=ALL_NODES)
+    dut.send(sent)
+    _expect_option_pp(dut, sent)
+    dut.expect_none(ICMPv6EchoReply(id=0x8206), within=0.01)
+
+
+@pytest.mark.parametrize("header", list(HEADERS))
+@rfc(8200, "4.2", MUST,
+     UNKNOWN_OPTION_TEXT + "11 - discard the packet and, only if the packet's Destination Address "
+     "was not a multicast address, send an ICMP Parameter Problem, Code 2, message to the packet's "
+     "Source Address, pointing to the unrecognized Option Type.")
+def test_unknown_option_11_draws_parameter_problem_code_2(dut: DUT, header: str) -> None:
+    sent = _with_option(dut, header, DISCARD_PP_UNICAST, 0x8207)
+    dut.send(sent)
+    _expect_option_pp(dut, sent)
+    dut.expect_none(ICMPv6EchoReply(id=0x8207), within=0.01)
+
+
+@pytest.mark.parametrize("header", list(HEADERS))
+@rfc(8200, "4.2", MUST,
+     UNKNOWN_OPTION_TEXT + "11 - discard the packet and, only if the packet's Destination Address "
+     "was not a multicast address, send an ICMP Parameter Problem, Code 2, message to the packet's "
+     "Source Address, pointing to the unrecognized Option Type.")
+def test_unknown_option_11_to_a_multicast_address_draws_no_error(dut: DUT, header: str) -> None:
+    dut.send(_with_option(dut, header, DISCARD_PP_UNICAST, 0x8208, dst=ALL_NODES))
+    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S)
+    dut.expect_none(ICMPv6EchoReply(id=0x8208), within=0.01)
+    # Control: the same packet to the DUT's unicast address does draw the error.
+    sent = _with_option(dut, header, DISCARD_PP_UNICAST, 0x8209)
+    dut.send(sent)
+    _expect_option_pp(dut, sent)
+
+
+@rfc(8200, "4.2", MUST,
+     "The sequence of options within a header must be processed strictly in the order they appear "
+     "in the header; a receiver must not, for example, scan through the header looking for a "
+     "particular kind of option and process that option prior to processing all preceding ones.")
+def test_options_are_processed_in_the_order_they_appear(dut: DUT) -> None:
+    def packet(first: int, second: int, ident: int) -> Packet:
+        options = [PadN(optdata=b"\x00\x00"), HBHOptUnknown(otype=first, optdata=b"\x00\x00"),
+                   HBHOptUnknown(otype=second, optdata=b"\x00\x00"), PadN(optdata=b"\x00\x00")]
+        return dut.ipv6() / IPv6ExtHdrDestOpt(options=options) / ICMPv6EchoRequest(id=ident, seq=1)
+
+    # "Discard silently" first: the 10xxxxxx option after it is never reached, so no error.
+    dut.send(packet(DISCARD, DISCARD_PP, 0x820A))
+    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S)
+    # The other way round the 10xxxxxx option is met first and draws the error, pointing at it.
+    sent = packet(DISCARD_PP, DISCARD, 0x820B)
+    dut.send(sent)
+    _expect_option_pp(dut, sent)
+
+
+@rfc(2711, "2.1", SHOULD,
+     "Nodes not recognizing this option type SHOULD skip over this option and continue processing "
+     "the header.")
+def test_router_alert_option_does_not_stop_delivery(dut: DUT) -> None:
+    # Router Alert (type 5, bits 00) with value 0 ("Datagram contains a Multicast Listener
+    # Discovery message"), on an echo request to the DUT: recognized or not, the echo goes on.
+    hbh = IPv6ExtHdrHopByHop(options=[RouterAlert(value=0), PadN(optdata=b"")])
+    dut.send(dut.ipv6() / hbh / ICMPv6EchoRequest(id=0x820C, seq=1))
+    _expect_reply(dut, 0x820C)
+
+
+@pytest.mark.parametrize("count", [8, 9], ids=["8-options", "9-options"])
+@pytest.mark.parametrize("header", list(HEADERS))
+@rfc(8504, "5.3", SHOULD,
+     "A host MAY impose a limit on the maximum number of non-padding options allowed in the "
+     "destination options and hop-by-hop extension headers. If this feature is supported, the "
+     "maximum number SHOULD be configurable, and the default value SHOULD be set to 8. ... If a "
+     "packet is received and the number of destination or hop-by-hop options exceeds the limit, "
+     "then the packet SHOULD be silently discarded.")
+def test_more_than_8_options_in_one_header_are_silently_discarded(dut: DUT, header: str, count: int) -> None:
+    # Options of the "skip" class (00) with no data: harmless one by one, only their number counts.
+    options = [HBHOptUnknown(otype=SKIP, optdata=b"")] * count
+    dut.send(dut.ipv6() / HEADERS[header](options=options) / ICMPv6EchoRequest(id=0x820D, seq=count))
+    if count <= 8:
+        dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x820D, seq=count))
+        return
+    dut.expect_none(IPv6(dst=str(dut.info.tester_ipv6)), within=SILENCE_S)
+    _control(dut, 0x820E)

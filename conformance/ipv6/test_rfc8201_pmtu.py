@@ -1,0 +1,104 @@
+"""RFC 8201 §4: what a Packet Too Big does to the DUT's path MTU towards the tester.
+
+The DUT sends a 1400-octet UDP datagram (1448 octets of IPv6 packet: it fits the 1500-octet
+link); the tester answers with a Packet Too Big quoting it, as a router on the path would;
+the size of the DUT's next datagram shows the path MTU it now uses.
+"""
+
+from __future__ import annotations
+
+from scapy.layers.inet6 import ICMPv6PacketTooBig, IPv6, IPv6ExtHdrFragment
+from scapy.packet import Packet, Raw
+
+from harness import DUT, MUST, MUST_NOT, SHOULD, l3_bytes, rfc
+from harness.rfc import IPV6_MIN_MTU
+
+PORT, DPORT = 40900, 40901
+SIZE = 1400
+PACKET = 40 + 8 + SIZE  # 1448 octets unfragmented
+
+
+def _send(dut: DUT, size: int = SIZE) -> list[Packet]:
+    """Send one datagram and return its frames (one, or its fragments)."""
+    src, dst = str(dut.info.dut_ipv6.ip), str(dut.info.tester_ipv6)
+    dut.udp_send(PORT, bytes(size), dst, DPORT)
+    first = dut.expect(IPv6(src=src, dst=dst))
+    if not first.haslayer(IPv6ExtHdrFragment):
+        return [first]
+    frames = [first]
+    ident = first[IPv6ExtHdrFragment].id
+    while sum(len(l3_bytes(f)) - 48 for f in frames) < 8 + size:
+        frames.append(dut.expect(IPv6(src=src, dst=dst), IPv6ExtHdrFragment(id=ident)))
+    return frames
+
+
+def _packet_too_big(dut: DUT, mtu: int, quoted: Packet) -> None:
+    dut.send(dut.ipv6() / ICMPv6PacketTooBig(mtu=mtu) / Raw(l3_bytes(quoted)[: IPV6_MIN_MTU - 48]))
+
+
+def _lower(dut: DUT, mtu: int) -> None:
+    """Open the socket, send a full-size datagram and answer it with a Packet Too Big."""
+    dut.udp_bind(PORT, 6)
+    frames = _send(dut)
+    assert len(frames) == 1 and len(l3_bytes(frames[0])) == PACKET, "the probe was not sent whole"
+    _packet_too_big(dut, mtu, frames[0])
+
+
+def _sizes(frames: list[Packet]) -> list[int]:
+    return [len(l3_bytes(f)) for f in frames]
+
+
+@rfc(8201, "4", MUST,
+     "When a node receives a Packet Too Big message, it MUST reduce its estimate of the PMTU for the "
+     "relevant path, based on the value of the MTU field in the message.")
+def test_packet_too_big_lowers_the_path_mtu(dut: DUT) -> None:
+    _lower(dut, 1300)
+    sizes = _sizes(_send(dut))
+    assert len(sizes) > 1 and max(sizes) <= 1300, f"after a Packet Too Big of 1300 the DUT sent {sizes}"
+
+
+@rfc(8201, "4", MUST,
+     "If a node receives a Packet Too Big message reporting a next-hop MTU that is less than the "
+     "IPv6 minimum link MTU, it must discard it. A node must not reduce its estimate of the Path MTU "
+     "below the IPv6 minimum link MTU on receipt of a Packet Too Big message.")
+def test_packet_too_big_below_1280_is_discarded(dut: DUT) -> None:
+    # Discarded, the message changes nothing: the next full-size datagram still goes out whole
+    # (a stack that clamps the value to 1280 instead would fragment it at 1280).
+    _lower(dut, 1000)
+    frames = _send(dut)
+    assert _sizes(frames) == [PACKET], f"after a Packet Too Big of 1000 the DUT sent {_sizes(frames)}"
+
+
+@rfc(8504, "5.1", MUST_NOT,
+     "As recommended in Section 4.5 of [RFC8200], nodes MUST NOT generate atomic fragments, i.e., "
+     "where the fragment is a whole datagram.")
+def test_no_atomic_fragments_after_a_packet_too_big_below_1280(dut: DUT) -> None:
+    # RFC 2460 once asked for a Fragment header in every later packet on such a path; RFC 8200
+    # dropped that (RFC 8021).
+    _lower(dut, 1000)
+    frames = _send(dut, 500)
+    assert len(frames) == 1 and not frames[0].haslayer(IPv6ExtHdrFragment), "an atomic fragment"
+
+
+@rfc(8201, "4", MUST_NOT,
+     "A node must not increase its estimate of the Path MTU in response to the contents of a Packet "
+     "Too Big message.")
+def test_packet_too_big_does_not_raise_the_path_mtu(dut: DUT) -> None:
+    dut.udp_bind(PORT, 6)
+    probe, = _send(dut)
+    _packet_too_big(dut, 1300, probe)
+    _packet_too_big(dut, 1400, probe)  # larger than the current estimate: must be ignored
+    sizes = _sizes(_send(dut))
+    assert max(sizes) <= 1300, f"after Packet Too Big 1300 then 1400 the DUT sent {sizes}"
+
+
+@rfc(8201, "4", SHOULD,
+     "To detect increases in a path's PMTU, a node periodically increases its assumed PMTU.")
+def test_lowered_path_mtu_is_raised_again_after_the_expiry_timer(dut: DUT) -> None:
+    # The timer is shortened so the linux run stays quick (RFC 8201 recommends 10 minutes).
+    dut.set_timer("ipv6_pmtu_expiry", 2.0)
+    _lower(dut, 1300)
+    assert max(_sizes(_send(dut))) <= 1300, "the Packet Too Big had no effect"
+    dut.wait(dut.info.timers["ipv6_pmtu_expiry"] + 1.0)
+    frames = _send(dut)
+    assert _sizes(frames) == [PACKET], f"after the expiry the DUT still sent {_sizes(frames)}"
