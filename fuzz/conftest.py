@@ -1,0 +1,56 @@
+"""Fuzz test configuration: the Hypothesis profiles (fuzz/profiles.py; HYPOTHESIS_PROFILE=ci by
+default, ``overnight`` for campaigns) and, for ``stackcheck fuzz``, per-example counting.
+
+When STACKCHECK_FUZZ_STATS names a file, every Hypothesis test's inner function is wrapped to
+count examples and distinct failures (exception type + innermost stack_under_test/fuzz frame);
+fuzz/stats.py writes the counts as JSON about once a second and at the end, so a campaign
+stopped with SIGINT still reports what it ran.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import settings
+
+from fuzz import stats
+from fuzz.profiles import PROFILE
+
+settings.load_profile(PROFILE)
+
+
+def signature(exc: BaseException) -> str:
+    """A failure's identity for de-duplication: exception type and innermost frame of our code."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    inner = [f for f in frames if "stack_under_test" in f.filename or "/fuzz/" in f.filename]
+    where = inner[-1] if inner else (frames[-1] if frames else None)
+    return f"{type(exc).__name__} at {Path(where.filename).name}:{where.lineno}" if where else type(exc).__name__
+
+
+def _counting(name: str, inner: Any) -> Any:
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        stats.count(name)
+        try:
+            return inner(*args, **kwargs)
+        except Exception as exc:
+            message = "".join(traceback.format_exception_only(exc))[-500:]
+            stats.failures.setdefault(name, {}).setdefault(signature(exc), message)
+            raise
+
+    return wrapped
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if stats.PATH is None:
+        return
+    for item in items:
+        hyp = getattr(getattr(item, "obj", None), "hypothesis", None)
+        if hyp is not None and hasattr(hyp, "inner_test"):
+            hyp.inner_test = _counting(item.name, hyp.inner_test)
+
+
+def pytest_sessionfinish() -> None:
+    stats.write(final=True)

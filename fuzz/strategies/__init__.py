@@ -1,0 +1,1 @@
+"""Hypothesis strategies for the fuzz properties: wire formats, fragment plans, byte damage."""

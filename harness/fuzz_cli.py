@@ -1,0 +1,327 @@
+"""`stackcheck fuzz`: long fuzz campaigns over the properties in fuzz/.
+
+    stackcheck fuzz [--duration 8h] [--workers N] [--db DIR|redis://HOST:PORT/N] [--target NAME ...]
+                    [--atheris] [--corpus DIR] [--report FILE] [--list]
+
+Composes existing engines instead of being one: each target runs as its own pytest process with
+HYPOTHESIS_PROFILE=overnight (effectively unbounded examples) and one shared example database
+(a directory by default; Redis, for many machines in one campaign, with the optional extra
+`pip install 'stackcheck[fuzz]'`). With --atheris each target runs under libFuzzer instead
+(raw bytes with checksum fix-up for `raw`, `test.hypothesis.fuzz_one_input` for the others),
+keeping a corpus directory per target. Processes are stopped with SIGINT at the deadline, so
+pytest, Hypothesis and coverage.py all finish cleanly. HypoFuzz (hypofuzz.com) is a fine
+dashboard runner for the same tests, but its licence forbids it as a dependency.
+
+The report (JSON at --report, Markdown next to it) lists per target: examples run, examples/s,
+distinct failures (exception type + place), and branch coverage of stack_under_test when
+coverage.py is installed (`pip install 'stackcheck[fuzz]'`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+REPO = Path(__file__).resolve().parent.parent
+
+# target name -> pytest node id (relative to the repository)
+TARGETS: dict[str, str] = {
+    "raw": "fuzz/test_raw_bytes.py::test_raw_bytes_with_checksum_fixup",
+    "totality": "fuzz/test_stack_total.py::test_any_frame_gets_one_verdict_and_only_well_formed_frames_out",
+    "sequences": "fuzz/test_stack_total.py::test_frame_sequences_with_time_passing_keep_invariants",
+    "roundtrip": "fuzz/test_roundtrip.py::test_every_record_round_trips",
+    "differential-ipv4": "fuzz/test_differential.py::test_ipv4_fields_match_scapy",
+    "differential-ipv6": "fuzz/test_differential.py::test_ipv6_fields_and_extension_chain_match_scapy",
+    "reassembly": "fuzz/test_reassembly.py",
+    "fragments": "fuzz/test_fragments.py",
+    "icmp-errors": "fuzz/test_icmp_errors.py::test_no_icmp_error_where_the_rfcs_forbid_one",
+    "rate-limit": "fuzz/test_icmp_errors.py::test_never_more_icmp_errors_than_the_rate_limit_allows",
+}
+ATHERIS_TARGETS = ("raw", "totality", "sequences", "fragments", "icmp-errors", "rate-limit", "differential-ipv4",
+                   "differential-ipv6")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class FuzzUsageError(Exception):
+    """Bad input: one line on stderr, exit status 2."""
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("fuzz", help="run the fuzz properties for a long time across processes and write a report",
+                       description="Run every fuzz property (or --target ones) with unbounded examples "
+                                   "across --workers processes sharing one example database.")
+    p.add_argument("--duration", default="10m", help="how long, e.g. 90s, 10m, 8h (default: %(default)s)")
+    p.add_argument("--workers", default="1", metavar="N", help="processes (default: %(default)s)")
+    p.add_argument("--db", default=".hypothesis/fuzz-examples", metavar="DIR|redis://...",
+                   help="shared example database (default: %(default)s)")
+    p.add_argument("--target", action="append", metavar="NAME", help="only this target (repeatable); see --list")
+    p.add_argument("--atheris", action="store_true", help="coverage-guided mode under Atheris/libFuzzer")
+    p.add_argument("--corpus", default=".hypothesis/fuzz-corpus", metavar="DIR",
+                   help="Atheris corpus directory, one subdirectory per target (default: %(default)s)")
+    p.add_argument("--report", default="reports/fuzz/fuzz-report.json", metavar="FILE",
+                   help="where the JSON report goes; Markdown is written next to it (default: %(default)s)")
+    p.add_argument("--list", action="store_true", help="list the targets and exit")
+
+
+def parse_duration(text: str) -> float:
+    m = _DURATION.match(text.strip())
+    if not m or float(m.group(1)) <= 0:
+        raise FuzzUsageError(f"--duration: expected a positive time like 90s, 10m or 8h, got {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+@dataclass
+class Job:
+    target: str
+    index: int
+    stats_file: Path
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+    exit_code: int | None = None
+    started: float = 0.0
+    stopped: float = 0.0
+
+
+@dataclass
+class TargetResult:
+    examples: int = 0
+    seconds: float = 0.0
+    failures: dict[str, str] = field(default_factory=dict)
+    branch_coverage: float | None = None
+    processes: int = 0
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        return _main(args)
+    except FuzzUsageError as e:
+        print(f"stackcheck: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _main(args: argparse.Namespace) -> int:
+    names = list(ATHERIS_TARGETS if args.atheris else TARGETS)
+    if args.list:
+        for name in names:
+            print(f"{name:<18} {TARGETS[name]}")
+        return EXIT_OK
+    duration = parse_duration(args.duration)
+    if not args.workers.isdigit() or int(args.workers) < 1:
+        raise FuzzUsageError(f"--workers: expected a positive number of processes, got {args.workers!r}")
+    workers = int(args.workers)
+    targets = args.target or names
+    unknown = [t for t in targets if t not in names]
+    if unknown:
+        raise FuzzUsageError(f"--target: unknown {', '.join(unknown)}; choose from {', '.join(names)}")
+    if args.db.startswith("redis://") and importlib.util.find_spec("redis") is None:
+        raise FuzzUsageError("--db redis://... needs the redis package: pip install 'stackcheck[fuzz]'")
+    if args.atheris and importlib.util.find_spec("atheris") is None:
+        raise FuzzUsageError("--atheris needs atheris (a prebuilt wheel for Linux x86-64): pip install 'stackcheck[fuzz]'")
+    report = Path(args.report)
+    work = report.parent / "fuzz-work"
+    for path in (report.parent, work):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise FuzzUsageError(f"cannot create {path}: {e.strerror}") from None
+    shutil.rmtree(work / "coverage", ignore_errors=True)  # a report covers this campaign only
+    for old in work.glob("stats-*.json"):
+        old.unlink()
+    if not args.db.startswith("redis://"):
+        Path(args.db).mkdir(parents=True, exist_ok=True)
+    coverage_ok = importlib.util.find_spec("coverage") is not None and not args.atheris
+
+    # Assign processes: every target at least one slot; with fewer workers than targets, waves.
+    waves: list[list[str]] = []
+    if workers >= len(targets):
+        wave = [targets[i % len(targets)] for i in range(workers)]
+        waves.append(wave)
+    else:
+        for i in range(0, len(targets), workers):
+            waves.append(targets[i : i + workers])
+    slice_s = duration / len(waves)
+    print(f"stackcheck fuzz: {len(targets)} target(s), {workers} worker(s), {len(waves)} wave(s) of "
+          f"{slice_s:.0f} s, database {args.db}" + (", Atheris" if args.atheris else ""))
+
+    jobs: list[Job] = []
+    campaign_start = time.monotonic()
+    for n, wave in enumerate(waves):
+        wave_jobs = [Job(t, len(jobs) + i, work / f"stats-{len(jobs) + i}-{t}.json") for i, t in enumerate(wave)]
+        jobs.extend(wave_jobs)
+        _run_wave(wave_jobs, slice_s, args, work, coverage_ok, n, len(waves))
+
+    results = _collect(jobs, work, coverage_ok, time.monotonic() - campaign_start)
+    _write_report(report, results, args, duration, workers)
+    failed = any(r.failures for r in results.values())
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _command(job: Job, args: argparse.Namespace, work: Path, coverage_ok: bool, seconds: float) -> list[str]:
+    if args.atheris:
+        corpus = Path(args.corpus) / job.target
+        corpus.mkdir(parents=True, exist_ok=True)
+        return [sys.executable, "-m", "fuzz.atheris_main", job.target, str(corpus),
+                f"-max_total_time={max(1, int(seconds))}", "-print_final_stats=1"]
+    pytest_cmd = ["-m", "pytest", TARGETS[job.target], "-q", "-x", "-p", "no:cacheprovider",
+                  "-p", "no:randomly", f"--rootdir={REPO}", "-o", "addopts=", "--hypothesis-show-statistics"]
+    if coverage_ok:
+        data = work / "coverage" / job.target / ".coverage"
+        data.parent.mkdir(parents=True, exist_ok=True)
+        return [sys.executable, "-m", "coverage", "run", "--branch", "--parallel-mode",
+                f"--data-file={data}", f"--source={REPO / 'stack_under_test'}", *pytest_cmd]
+    return [sys.executable, *pytest_cmd]
+
+
+def _run_wave(jobs: list[Job], seconds: float, args: argparse.Namespace, work: Path, coverage_ok: bool,
+              wave: int, waves: int) -> None:
+    env = dict(os.environ, HYPOTHESIS_PROFILE="overnight", STACKCHECK_FUZZ_DB=args.db,
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    for job in jobs:
+        job.log = work / f"log-{job.index}-{job.target}.txt"
+        job_env = dict(env, STACKCHECK_FUZZ_STATS=str(job.stats_file))
+        with open(job.log, "wb") as log:
+            job.proc = subprocess.Popen(_command(job, args, work, coverage_ok, seconds), cwd=REPO, env=job_env,
+                                        stdout=log, stderr=subprocess.STDOUT)
+        job.started = time.monotonic()
+    deadline = time.monotonic() + seconds
+    next_progress = time.monotonic() + 10
+    try:
+        while time.monotonic() < deadline and any(j.proc.poll() is None for j in jobs if j.proc):
+            time.sleep(0.5)
+            if time.monotonic() >= next_progress:
+                next_progress += 10
+                _progress(jobs, wave, waves)
+    except KeyboardInterrupt:
+        print("stackcheck fuzz: interrupted, stopping the workers and writing the report")
+    finally:
+        _stop(jobs)
+    _progress(jobs, wave, waves)
+
+
+def _stop(jobs: list[Job]) -> None:
+    """SIGINT first (pytest, Hypothesis and coverage.py end cleanly), SIGKILL after 30 s."""
+    for job in jobs:
+        if job.proc is not None and job.proc.poll() is None:
+            job.proc.send_signal(signal.SIGINT)
+    limit = time.monotonic() + 30
+    for job in jobs:
+        if job.proc is None:
+            continue
+        try:
+            job.exit_code = job.proc.wait(timeout=max(0.1, limit - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            job.proc.kill()
+            job.exit_code = job.proc.wait()
+        job.stopped = time.monotonic()
+
+
+def _read_stats(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return {"examples": {}, "failures": {}, "elapsed_s": 0.0}
+
+
+def _progress(jobs: list[Job], wave: int, waves: int) -> None:
+    parts = []
+    for job in jobs:
+        data = _read_stats(job.stats_file)
+        n = sum(data["examples"].values())
+        rate = n / data["elapsed_s"] if data.get("elapsed_s") else 0.0
+        state = "" if job.proc is None or job.proc.poll() is None else f" exited {job.proc.returncode}"
+        fails = sum(len(v) for v in data["failures"].values())
+        parts.append(f"{job.target}: {n} ({rate:.0f}/s){f', {fails} failure(s)' if fails else ''}{state}")
+    print(f"[wave {wave + 1}/{waves}] " + "; ".join(parts), flush=True)
+
+
+def _collect(jobs: list[Job], work: Path, coverage_ok: bool, elapsed: float) -> dict[str, TargetResult]:
+    results: dict[str, TargetResult] = {}
+    for job in jobs:
+        r = results.setdefault(job.target, TargetResult())
+        data = _read_stats(job.stats_file)
+        r.examples += sum(data["examples"].values())
+        r.seconds += (job.stopped or time.monotonic()) - job.started
+        r.processes += 1
+        for sigs in data["failures"].values():
+            r.failures.update(sigs)
+        # A process that ended by itself before the deadline with an error found something;
+        # Atheris/libFuzzer reports crashes only in its log.
+        if job.exit_code not in (0, 2, -signal.SIGINT, 130, None) and not data["failures"] and job.log is not None:
+            tail = job.log.read_text(encoding="utf-8", errors="replace")[-800:]
+            r.failures.setdefault(f"exit {job.exit_code}", tail)
+    if len(results) > 1:
+        combined = TargetResult(examples=sum(r.examples for r in results.values()), seconds=elapsed,
+                                processes=sum(r.processes for r in results.values()))
+        for r in results.values():
+            combined.failures.update(r.failures)
+        results["all targets combined"] = combined
+    if coverage_ok:
+        for target, r in results.items():
+            folder, pattern = (work / "coverage", "*/.coverage.*") if target == "all targets combined" else (
+                work / "coverage" / target, ".coverage.*")
+            r.branch_coverage = _branch_coverage(folder, pattern)
+    return results
+
+
+def _branch_coverage(folder: Path, pattern: str) -> float | None:
+    """Branch coverage (percent of branches taken) of stack_under_test in the data files under
+    ``folder`` matching ``pattern``, combined."""
+    import coverage
+
+    files = [str(p) for p in folder.glob(pattern)]
+    if not files:
+        return None
+    cov = coverage.Coverage(data_file=str(folder / ".coverage"), branch=True, source=[str(REPO / "stack_under_test")])
+    cov.combine(files, keep=True)
+    cov.save()
+    out = folder / "coverage.json"
+    try:
+        cov.json_report(outfile=str(out))
+    except coverage.exceptions.NoDataError:
+        return None
+    totals = json.loads(out.read_text(encoding="utf-8"))["totals"]
+    branches = totals.get("num_branches", 0)
+    return 100.0 * totals.get("covered_branches", 0) / branches if branches else None
+
+
+def _write_report(path: Path, results: dict[str, TargetResult], args: argparse.Namespace, duration: float,
+                  workers: int) -> None:
+    data = {
+        "duration_s": duration, "workers": workers, "database": args.db, "atheris": bool(args.atheris),
+        "targets": {
+            name: {"examples": r.examples, "examples_per_s": r.examples / r.seconds if r.seconds else 0.0,
+                   "processes": r.processes, "distinct_failures": len(r.failures), "failures": r.failures,
+                   "branch_coverage_percent": r.branch_coverage}
+            for name, r in results.items()
+        },
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    lines = ["# Fuzz campaign", "",
+             f"{duration:.0f} s, {workers} worker(s), database `{args.db}`{', Atheris' if args.atheris else ''}.", "",
+             "| target | examples | examples/s | distinct failures | branch coverage of stack_under_test |",
+             "|---|---:|---:|---:|---:|"]
+    for name, t in data["targets"].items():  # type: ignore[attr-defined]
+        cov = "n/a" if t["branch_coverage_percent"] is None else f"{t['branch_coverage_percent']:.1f}%"
+        lines.append(f"| {name} | {t['examples']} | {t['examples_per_s']:.0f} | {t['distinct_failures']} | {cov} |")
+    for name, t in data["targets"].items():  # type: ignore[attr-defined]
+        for sig, message in t["failures"].items():
+            lines += ["", f"## {name}: {sig}", "", "```", message.strip(), "```"]
+    md = path.with_suffix(".md")
+    md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"stackcheck fuzz: report written to {path} and {md}")
+    for name, t in data["targets"].items():  # type: ignore[attr-defined]
+        print(f"  {name}: {t['examples']} examples, {t['examples_per_s']:.0f}/s, "
+              f"{t['distinct_failures']} distinct failure(s)")
