@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-dev
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: run test bench setup system-deps lint guard
+.PHONY: run test bench fuzz setup system-deps lint guard
 
 # ---- set-up (idempotent; works on a fresh clone) --------------------------------------------
 
@@ -24,11 +24,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The root-only test pings our stack through a TAP device with the system's `ping`.
+# The root-only tests point the system's `ping` and `ndisc6` at our stack on a TAP device.
 system-deps:
 ifeq ($(IS_ROOT),yes)
-	@command -v ping >/dev/null || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iputils-ping >/dev/null; }
+	@missing=""; command -v ping >/dev/null || missing="$$missing iputils-ping"; \
+	command -v ndisc6 >/dev/null || missing="$$missing ndisc6"; \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 endif
 
 # ---- the two commands -----------------------------------------------------------------------
@@ -40,6 +42,10 @@ test: setup system-deps lint guard
 	$(BIN)/stackcheck run --dut inprocess --report reports/out
 ifeq ($(IS_ROOT),yes)
 	$(BIN)/stackcheck run --dut linux --report reports/linux -n auto
+	@# Our stack as a real process over a TAP device, then the three columns side by side.
+	$(BIN)/stackcheck run --dut tap --report reports/tap -n auto
+	$(BIN)/stackcheck report reports/out/results.json reports/tap/results.json reports/linux/results.json \
+	  --out reports/combined
 endif
 	@# Last, so the run ends with pytest's "N passed" line. As root this includes the
 	@# needs_root tests (TAP device, real ping); without root they skip and say why.
@@ -55,6 +61,11 @@ guard:
 	  echo "error: the files above in stack_under_test/ import scapy" >&2; exit 1; fi
 	@if grep -rIl --include='*.py' -E '^\s*(from|import) stack_under_test' conformance; then \
 	  echo "error: the files above in conformance/ import stack_under_test" >&2; exit 1; fi
+
+# A 10-minute fuzz campaign over every property (the `ci` share already runs in `make test`);
+# longer ones: stackcheck fuzz --duration 8h --workers N (see fuzz/README.md).
+fuzz: setup
+	$(BIN)/stackcheck fuzz --duration 10m --workers 2
 
 bench: setup
 	@for f in bench/*.py; do [ -e "$$f" ] || continue; echo "== $$f"; $(BIN)/python "$$f"; done

@@ -2,7 +2,9 @@
 
     stackcheck run [--dut NAME] [--dut-config PATH] [-k EXPR] [--report DIR] [-n N|auto]
                    [--keep-pcaps] [-- extra pytest args]
-    stackcheck report RESULTS.json [RESULTS.json ...] --out DIR
+    stackcheck report RESULTS.json [RESULTS.json ...] --out DIR [--allure] [--catalog DIR]
+    stackcheck catalog check | seed
+    stackcheck fuzz [--duration 8h] [--workers N] [--db DIR|redis://...] [--target NAME] [--atheris] [--report FILE]
     stackcheck dut list
 
 Exit status: 0 when every test passes or is a known deviation, 1 on failures, 2 on bad input.
@@ -12,13 +14,14 @@ Bad input is reported as one line on stderr, before pytest starts, never as a tr
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
 from typing import NoReturn
 
 import harness
-from harness import backends, deviations
+from harness import backends, deviations, fuzz_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -45,10 +48,30 @@ def _parser() -> argparse.ArgumentParser:
                      help="where results.json, report.md, report.json and pcaps/ go (default: %(default)s)")
     run.add_argument("-n", dest="workers", metavar="N|auto", help="parallel workers (pytest-xdist)")
     run.add_argument("--keep-pcaps", action="store_true", help="keep every test's pcap, not only failures'")
+    run.add_argument("--allure", action="store_true",
+                     help="also write Allure results to DIR/allure-results (needs pip install 'stackcheck[allure]')")
 
-    report = sub.add_parser("report", help="render results.json files (one column per DUT) as Markdown and JSON")
-    report.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json")
-    report.add_argument("--out", type=Path, required=True, metavar="DIR")
+    report = sub.add_parser(
+        "report", help="render results.json files (one column per DUT) as HTML, Markdown and JSON",
+        description="Render one or more results.json files (e.g. reports/out/results.json from the inprocess "
+                    "run and reports/linux/results.json) side by side: report.html (self-contained), "
+                    "report.md (CI job summary) and report.json in --out DIR.")
+    report.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json",
+                        help="results.json written by 'stackcheck run', one per DUT column")
+    report.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the report files go")
+    report.add_argument("--allure", action="store_true",
+                        help="also build DIR/allure/index.html, one file, from the allure-results next to "
+                             "each RESULTS.json (Allure 3 from npm; needs Node.js)")
+    report.add_argument("--catalog", type=Path, metavar="DIR",
+                        help="requirement catalog (default: conformance/requirements); its untested "
+                             "requirements show in the HTML report")
+
+    catalog = sub.add_parser("catalog", help="check the requirement catalog against the tests' @rfc citations")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True, parser_class=_Parser)
+    catalog_sub.add_parser("check", help="fail if a test cites an unknown id or an entry has no test and no reason")
+    catalog_sub.add_parser("seed", help="append catalog entries for cited requirements the catalog lacks")
+
+    fuzz_cli.add_parser(sub)  # `stackcheck fuzz`: harness/fuzz_cli.py
 
     dut = sub.add_parser("dut", help="DUT backends")
     dut_sub = dut.add_subparsers(dest="dut_command", required=True, parser_class=_Parser)
@@ -69,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return _run(args, extra)
         if args.command == "report":
-            return _report(args.results, args.out)
+            return _report(args.results, args.out, allure=args.allure, catalog=args.catalog)
+        if args.command == "catalog":
+            return _catalog(args.catalog_command)
+        if args.command == "fuzz":
+            return fuzz_cli.main(args)
         return _dut_list()
     except UsageError as e:
         print(f"stackcheck: error: {e}", file=sys.stderr)
@@ -112,6 +139,11 @@ def _check_run(args: argparse.Namespace) -> Path:
             deviations.load(expectations, suite)
         except ValueError as e:
             raise UsageError(str(e)) from None
+    if args.allure:
+        import importlib.util
+
+        if importlib.util.find_spec("allure_pytest") is None:
+            raise UsageError("--allure needs allure-pytest: pip install 'stackcheck[allure]'")
     return suite
 
 
@@ -126,6 +158,8 @@ def _pytest_args(args: argparse.Namespace, suite: Path, out: Path, extra: list[s
         pytest_args += ["-k", args.keyword]
     if args.workers is not None and args.workers != "0":
         pytest_args += ["-n", args.workers]
+    if args.allure:
+        pytest_args += ["--alluredir", str(out / "allure-results"), "--clean-alluredir"]
     return pytest_args + extra
 
 
@@ -139,6 +173,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
     # Stale results or pcaps from an earlier run of this DUT would mislead the report.
     (out / "results.json").unlink(missing_ok=True)
     shutil.rmtree(out / "pcaps" / args.dut, ignore_errors=True)
+    shutil.rmtree(out / "allure-results", ignore_errors=True)
 
     import pytest
 
@@ -156,7 +191,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
     if not results.exists():
         print(f"stackcheck: error: pytest ended (exit {code}) without writing {results}", file=sys.stderr)
         return EXIT_FAILED
-    written = _report([results], out)
+    written = _report([results], out, allure=False)
     if written != EXIT_OK:
         return written
     return EXIT_OK if code == pytest.ExitCode.OK else EXIT_FAILED
@@ -165,30 +200,50 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 # ---- report and dut list -------------------------------------------------------------------
 
 
-def _report(paths: list[Path], out: Path) -> int:
-    from reports import load, to_json, to_markdown
-    from reports.model import VERDICTS, Report
+def _report(paths: list[Path], out: Path, *, allure: bool = False, catalog: Path | None = None) -> int:
+    from harness import report_cli
 
     try:
-        runs = [load.load(p) for p in paths]
-    except load.ResultsError as e:
+        for line in report_cli.write(paths, out, catalog or conformance_dir() / "requirements"):
+            print(line)
+        if allure:
+            cache = Path(os.environ.get("STACKCHECK_ALLURE_CACHE") or conformance_dir().parent / ".cache" / "allure")
+            print(report_cli.allure(paths, out, cache))
+    except report_cli.ReportError as e:
         raise UsageError(str(e)) from None
-    report = Report.of(runs)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "report.md").write_text(to_markdown.render(report, out), encoding="utf-8")
-        (out / "report.json").write_text(to_json.render(report, out), encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"cannot write the report to {out}: {e.strerror}") from None
-    for label, run in report.runs:
-        counts = run.totals()
-        totals = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) or "no tests"
-        print(f"stackcheck: {label}: {totals}")
-    print(f"stackcheck: report written to {out / 'report.md'} and {out / 'report.json'}")
     return EXIT_OK
 
 
+def _catalog(command: str) -> int:
+    from harness import catalog_cli
+    from reports.catalog import CatalogError
+
+    suite = conformance_dir()
+    try:
+        if command == "seed":
+            print(f"stackcheck: {catalog_cli.seed(suite, suite / 'requirements')} new catalog entries")
+            return EXIT_OK
+        return EXIT_OK if catalog_cli.check(suite, suite / "requirements") == 0 else EXIT_FAILED
+    except (CatalogError, catalog_cli.CollectError) as e:
+        raise UsageError(str(e)) from None
+
+
+def _environment() -> str:
+    """One line: what this machine offers the backends (root, namespaces, TAP) and the reports."""
+    import importlib.util
+
+    checks = {
+        "root": os.geteuid() == 0,
+        "network namespaces": Path("/proc/self/ns/net").exists() and shutil.which("ip") is not None,
+        "TAP (/dev/net/tun)": Path("/dev/net/tun").exists(),
+        "allure-pytest": importlib.util.find_spec("allure_pytest") is not None,
+        "Node.js (report --allure)": shutil.which("node") is not None,
+    }
+    return "this machine: " + ", ".join(f"{k} {'yes' if ok else 'no'}" for k, ok in checks.items())
+
+
 def _dut_list() -> int:
+    print(_environment())
     for name in backends.names():
         backend = backends.get(name)
         reason = backend.check_available(None)

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from harness import backends, deviations, verdicts
+from harness import allure_support, backends, deviations, verdicts
 from harness.backends import Backend, BackendOptions
 from harness.dut import DUT, Unsupported
 from harness.rfc import requirement_of
@@ -70,6 +70,7 @@ STATE = pytest.StashKey[_State]()
 DEVIATION = pytest.StashKey[deviations.Deviation]()
 VERDICT = pytest.StashKey[dict[str, Any]]()
 PCAP = pytest.StashKey[str]()
+EXCHANGE = pytest.StashKey[list[dict[str, Any]]]()
 
 
 def _now() -> str:
@@ -244,6 +245,10 @@ def _stop(state: _State, item: pytest.Item, capture: Any, path: Path | None) -> 
     capture.stop(keep)
     if keep:
         item.stash[PCAP] = str(path)
+    # The report shows the last frames of a failing (or deviating) test, dissected.
+    if item.stash.get(VERDICT, {}).get("verdict") in ("fail", "deviation", "error"):
+        item.stash[EXCHANGE] = verdicts.exchange(capture.records)
+    allure_support.attach(item, item.stash.get(PCAP, None), item.stash.get(EXCHANGE, None))
 
 
 # ---- Unsupported -> skip ------------------------------------------------------------------
@@ -260,6 +265,7 @@ def _skip_unsupported() -> Generator[None, None, None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     __tracebackhide__ = True
+    allure_support.label(item)  # epic/feature/story/severity from @rfc, when --alluredir is given
     return (yield from _skip_unsupported())
 
 
@@ -281,7 +287,8 @@ def pytest_runtest_makereport(
     verdicts.update(current, report, call)
     state = item.config.stash[STATE]
     if report.when == "teardown" and (requirement_of(item) is not None or _in_suite(item, state.suite)):
-        record = verdicts.record(item, current, item.stash.get(DEVIATION, None), item.stash.get(PCAP, None))
+        record = verdicts.record(item, current, item.stash.get(DEVIATION, None), item.stash.get(PCAP, None),
+                                 item.stash.get(EXCHANGE, None))
         record["pcap"] = _relative_pcap(state, record["pcap"])
         report.user_properties.append((PROPERTY, record))
     return report

@@ -9,6 +9,7 @@ wrong constant cannot make both sides agree (DESIGN.md, rule 5).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any, Final
@@ -41,16 +42,25 @@ class Requirement:
     section: str
     level: Level
     text: str
+    id: str | None = None  # the catalog id (conformance/requirements/), when the test cites one
 
     def __str__(self) -> str:
         return f"RFC {self.rfc} §{self.section} {self.level}: {self.text}"
 
 
-def rfc(number: int, section: str, level: Level | str, requirement: str) -> pytest.MarkDecorator:
+# Catalog ids: "RFC<number>-<section>-<letter(s)>", e.g. "RFC1122-3.2.1.3-a".
+REQ_ID: Final = re.compile(r"^RFC(\d+)-[A-Za-z0-9.]+-[a-z]+$")
+
+
+def rfc(number: int, section: str, level: Level | str, requirement: str, *,
+        req: str | None = None) -> pytest.MarkDecorator:
     """Cite the requirement a test checks: ``@rfc(792, "Echo ...", MUST, "the data ... returned")``.
 
     Returns ``pytest.mark.rfc(number=, section=, level=, requirement=)``, so it also works in
     ``pytest.param(..., marks=rfc(...))``. Bad citations fail at import time, not in the report.
+    ``req="RFC1122-3.2.1.3-a"`` names the entry of the requirement catalog
+    (conformance/requirements/) the test checks; without it the test maps to its
+    (rfc, section, requirement text).
     """
     if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
         raise TypeError(f"@rfc: number must be a positive int, got {number!r}")
@@ -64,7 +74,12 @@ def rfc(number: int, section: str, level: Level | str, requirement: str) -> pyte
         ) from None
     if not isinstance(requirement, str) or not requirement.strip():
         raise TypeError(f"@rfc({number}): requirement must be a non-empty str")
-    return pytest.mark.rfc(number=number, section=section, level=lvl, requirement=requirement)
+    if req is None:
+        return pytest.mark.rfc(number=number, section=section, level=lvl, requirement=requirement)
+    m = REQ_ID.match(req) if isinstance(req, str) else None
+    if m is None or int(m.group(1)) != number:
+        raise ValueError(f"@rfc({number}): req must be a catalog id like 'RFC{number}-3.2.1.3-a', got {req!r}")
+    return pytest.mark.rfc(number=number, section=section, level=lvl, requirement=requirement, req=req)
 
 
 def requirement_of(item: Any) -> Requirement | None:
@@ -77,7 +92,9 @@ def requirement_of(item: Any) -> Requirement | None:
     for name, value in zip(("number", "section", "level", "requirement"), marker.args, strict=False):
         kw.setdefault(name, value)
     try:
-        return Requirement(int(kw["number"]), str(kw["section"]), Level(kw["level"]), str(kw["requirement"]))
+        req_id = kw.get("req")
+        return Requirement(int(kw["number"]), str(kw["section"]), Level(kw["level"]), str(kw["requirement"]),
+                           str(req_id) if req_id else None)
     except (KeyError, ValueError, TypeError):
         return None
 

@@ -65,12 +65,39 @@ def requirement(item: pytest.Item) -> dict[str, Any]:
     """The @rfc citation of ``item`` as record fields (None values when it cites none)."""
     req = requirement_of(item)
     if req is None:
-        return {"rfc": None, "section": None, "level": None, "requirement": None}
-    return {"rfc": req.rfc, "section": req.section, "level": req.level.value, "requirement": req.text}
+        return {"rfc": None, "section": None, "level": None, "requirement": None, "req": None}
+    return {"rfc": req.rfc, "section": req.section, "level": req.level.value, "requirement": req.text,
+            "req": req.id}
+
+
+# ---- the exchange shown with a failure (report helper) ------------------------------------
+EXCHANGE_FRAMES = 8  # the last frames of the test: what was sent and what came back
+DISSECTION_LIMIT = 4000
+
+
+def exchange(records: Any) -> list[dict[str, Any]]:
+    """The test's last frames (capture Records) dissected with Scapy, for the report's
+    "expected vs received" view: [{"direction", "summary", "dissection"}]."""
+    from scapy.layers.l2 import Ether
+
+    shown = []
+    for rec in list(records)[-EXCHANGE_FRAMES:]:
+        try:
+            pkt = Ether(rec.frame)
+            summary, dissection = pkt.summary(), str(pkt.show(dump=True))
+        except Exception as e:  # a frame Scapy cannot dissect is still worth listing
+            summary, dissection = f"{len(rec.frame)} octets (Scapy: {e})", rec.frame.hex()
+        shown.append({"direction": rec.direction, "summary": summary,
+                      "dissection": _clip_to(dissection, DISSECTION_LIMIT)})
+    return shown
+
+
+def _clip_to(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def record(item: pytest.Item, current: dict[str, Any], deviation: Deviation | None,
-           pcap: str | None) -> dict[str, Any]:
+           pcap: str | None, frames: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "nodeid": item.nodeid,
         "test": item.name,
@@ -80,6 +107,7 @@ def record(item: pytest.Item, current: dict[str, Any], deviation: Deviation | No
         "pcap": pcap,
         "duration_s": round(current["duration_s"], 6),
         "deviation": {"reason": deviation.observed, "rfc": deviation.rfc} if deviation else None,
+        "exchange": frames or [],
     }
 
 

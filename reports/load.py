@@ -44,7 +44,7 @@ def _outcome(path: Path, n: int, r: Any) -> Outcome:
     except (TypeError, ValueError):
         raise ResultsError(f"{where} has a non-numeric rfc or duration_s") from None
     requirement = Requirement(rfc, str(r.get("section") or ""), str(r.get("level") or ""),
-                              str(r.get("requirement") or ""))
+                              str(r.get("requirement") or ""), str(r.get("req") or ""))
     pcap = r.get("pcap")
     deviation = r.get("deviation")
     return Outcome(
@@ -56,4 +56,13 @@ def _outcome(path: Path, n: int, r: Any) -> Outcome:
         pcap=(path.parent / pcap).resolve() if isinstance(pcap, str) and pcap else None,
         duration_s=duration,
         deviation=str(deviation.get("reason", "")) if isinstance(deviation, dict) else None,
+        exchange=tuple(_frames(r.get("exchange"))),
     )
+
+
+def _frames(raw: Any) -> list[dict[str, str]]:
+    """The dissected exchange of a record (absent in older results files: none)."""
+    if not isinstance(raw, list):
+        return []
+    keys = ("direction", "summary", "dissection")
+    return [{k: str(f.get(k, "")) for k in keys} for f in raw if isinstance(f, dict)]

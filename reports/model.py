@@ -18,6 +18,7 @@ class Requirement:
     section: str
     level: str
     text: str
+    id: str = field(default="", compare=False)  # catalog id, when the test cites one
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Outcome:
     pcap: Path | None = None  # absolute, resolved against the results file's directory
     duration_s: float = 0.0
     deviation: str | None = None  # the expectation file's "observed" text
+    # The test's last frames, dissected: [{"direction", "summary", "dissection"}] (failures only)
+    exchange: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

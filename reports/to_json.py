@@ -25,7 +25,8 @@ def as_dict(report: Report, out_dir: Path) -> dict[str, Any]:
             for label, run in report.runs
         },
         "requirements": [
-            {"rfc": row.requirement.rfc or None, "section": row.requirement.section,
+            {"rfc": row.requirement.rfc or None, "id": row.requirement.id or None,
+             "section": row.requirement.section,
              "level": row.requirement.level, "requirement": row.requirement.text,
              "verdicts": row.verdicts, "tests": row.tests}
             for row in report.rows()

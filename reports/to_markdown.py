@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from reports.catalog import Catalog
 from reports.model import VERDICTS, Outcome, Report
 
 _SHOWN = {"fail": "**FAIL**", "error": "**ERROR**", "unexpected-pass": "**UNEXPECTED PASS**"}
@@ -26,9 +27,14 @@ def _link(path: Path | None, out_dir: Path) -> str:
     return f"[{rel}]({rel})"
 
 
-def render(report: Report, out_dir: Path) -> str:
+def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str:
     """``out_dir`` is where the Markdown file goes; pcap links are relative to it."""
     lines = ["# stackcheck conformance report", ""]
+    if catalog is not None:
+        untested = [e for e in catalog.entries if e.untested is not None]
+        lines += [f"Requirement catalog: {len(catalog.entries)} requirements of {len(catalog.titles)} RFCs, "
+                  f"{len(untested)} not tested yet (with reasons); details, dissected frames and per-RFC "
+                  "bars in report.html.", ""]
     for label, run in report.runs:
         lines.append(f"- **{label}**: {_counts(run.totals())} ({run.started} – {run.finished}, {run.source})")
     lines += ["", "## Summary per RFC", ""]

@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ipv6-reassembly-timeout", type=float, metavar="S", help="seconds")
     p.add_argument("--dad-transmits", type=int, metavar="N", help="DupAddrDetectTransmits (RFC 4862)")
     p.add_argument("--udp-echo", type=int, metavar="PORT", help="echo UDP datagrams received on PORT")
+    p.add_argument("--neighbor", action="append", default=[], metavar="ADDR=MAC",
+                   help="static neighbor entry, e.g. 198.51.100.2=02:00:00:00:00:02 (the test harness "
+                        "speaks raw frames and answers no ARP or NS)")
     return p
 
 
@@ -59,6 +62,14 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> bytes:
         p.error("--dad-transmits must be 0 or more")
     if args.udp_echo is not None and not 0 < args.udp_echo <= 65535:
         p.error(f"--udp-echo must be a port 1-65535, got {args.udp_echo}")
+    for value in args.neighbor:
+        addr, _, hw = value.partition("=")
+        try:
+            ipaddress.ip_address(addr)
+        except ValueError:
+            p.error(f"--neighbor {value!r} is not ADDR=MAC like 198.51.100.2=02:00:00:00:00:02")
+        if parse_mac(hw) is None:
+            p.error(f"--neighbor {value!r}: {hw!r} is not a MAC address like 02:00:00:00:00:02")
     return mac  # type: ignore[return-value]
 
 
@@ -85,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         stack.enable_nic(args.tap)
         for cidr in [*args.ipv4, *args.ipv6]:
             stack.add_address(args.tap, cidr)
+        for value in args.neighbor:
+            addr, _, hw = value.partition("=")
+            stack.add_static_neighbor(args.tap, addr, parse_mac(hw))  # type: ignore[arg-type]
         if args.forwarding:
             stack.set_forwarding(4, True)
             stack.set_forwarding(6, True)

@@ -125,3 +125,18 @@ register(Backend("linux", "the Linux kernel in a network namespace over veth (ne
                  _linux, _linux_available, shared=True))
 register(Backend("interface", "any stack behind a named interface, raw frames (--dut-config TOML)",
                  _interface, _interface_available, shared=True))
+
+
+# ---- tap (report helper): our stack as a real process over a TAP, raw frames like interface ----
+def _tap(options: BackendOptions) -> DUT:
+    dut: DUT = _module("tap").TapDUT(capture=options.capture)
+    return dut
+
+
+def _tap_available(config: Path | None) -> str | None:
+    reason: str | None = _module("tap").check_available()
+    return reason
+
+
+register(Backend("tap", "stack_under_test as a process on a TAP device in a netns (needs root)",
+                 _tap, _tap_available, shared=True))

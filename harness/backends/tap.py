@@ -1,0 +1,257 @@
+"""The `tap` backend: our own stack as a real process (`python -m stack_under_test --tap`) over a TAP.
+
+    sc-tst-<pid>-<worker>-<n>  (a namespace of our own; nothing in the root namespace)
+    +--------------------------------------------------------------------------------+
+    |  python -m stack_under_test --tap scp<id>       kernel side of TAP scp<id>      |
+    |  02:00:00:00:00:01, 198.51.100.1/24,     <--->  no address, IPv6 off, ARP off;  |
+    |  2001:db8:1::1/64, static tester neighbors      the tester's AF_PACKET socket   |
+    +--------------------------------------------------------------------------------+
+
+It is the interface backend (raw frames, no control channel: control verbs skip) with the
+set-up done for you, so the same suite runs against our stack in-process (virtual time) and
+as a real host (real time, real TAP, its own poll loop): the report's "tap" column.
+``TapHost`` is reused by the real-client tests, which give the kernel side the tester's
+addresses instead and point `ping`, `ndisc6` and sockets at the stack.
+
+By hand, the same with ``--dut interface`` (one stack for the whole run, no restarts)::
+
+    ip netns add sc-tap && ip -n sc-tap tuntap add dev tap0 mode tap
+    ip netns exec sc-tap sysctl -qw net.ipv6.conf.tap0.disable_ipv6=1
+    ip -n sc-tap link set tap0 address 02:00:00:00:00:02 arp off up
+    ip netns exec sc-tap python -m stack_under_test --tap tap0 --mac 02:00:00:00:00:01 \
+        --ipv4 198.51.100.1/24 --ipv6 2001:db8:1::1/64 --dad-transmits 0 \
+        --neighbor 198.51.100.2=02:00:00:00:00:02 --neighbor 2001:db8:1::2=02:00:00:00:00:02 \
+        --neighbor fe80::ff:fe00:2=02:00:00:00:00:02 &
+    ip netns exec sc-tap stackcheck run --dut interface --dut-config tap0.toml   # interface = "tap0"
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from harness.backends import linux_setup
+from harness.backends.base import TEST_LINK
+from harness.backends.interface import InterfaceConfig, InterfaceDUT
+from harness.backends.rawsocket import RawSocketPort
+from harness.dut import LinkInfo
+
+if TYPE_CHECKING:
+    from harness.capture import Capture
+
+REPO: Final = Path(__file__).resolve().parents[2]
+# Short reassembly timers keep the tests that wait them out quick (as on the linux backend).
+TIMERS: Final[dict[str, float]] = {"ipv4_reassembly_timeout": 2.0, "ipv6_reassembly_timeout": 2.0}
+LAUNCHER: Final = Path(__file__).with_name("tap_launcher.py")
+_READY_S: Final = 10.0
+_QUIET_S: Final = 0.3
+_RESET_QUIET_S: Final = 0.05
+
+
+def check_available() -> str | None:
+    reason = linux_setup.check_available()
+    if reason is not None:
+        return reason.replace("the linux backend", "the tap backend")
+    if not Path("/dev/net/tun").exists():
+        return "the tap backend needs /dev/net/tun (modprobe tun)"
+    return None
+
+
+class TapHost:
+    """A namespace with a TAP device whose other end is `python -m stack_under_test`.
+
+    ``kernel_addresses``: give the kernel side the tester's addresses (real-client tests);
+    otherwise it stays an address-less wire (IPv6 off, ARP off) for the raw-frame tester.
+    """
+
+    def __init__(self, info: LinkInfo = TEST_LINK, *, kernel_addresses: bool = False,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        names = linux_setup.unique_names()
+        self.netns, self.tap = names.tester_ns, "scp" + names.tester_if.removeprefix("sct")
+        self.info = info
+        self.process: subprocess.Popen[bytes] | None = None  # the launcher (tap_launcher.py)
+        self._extra_args = extra_args
+        self.pid = 0
+        self._buffer = b""
+        try:
+            self._create(kernel_addresses)
+            self._start(extra_args)
+        except BaseException:
+            self.close()
+            raise
+
+    def _create(self, kernel_addresses: bool) -> None:
+        linux_setup.run_ip(f"netns add {self.netns}")
+        if not kernel_addresses:
+            linux_setup.in_netns(self.netns, lambda: linux_setup.write_sysctls(
+                {"ipv6/conf/default/disable_ipv6": 1, "ipv6/conf/all/disable_ipv6": 1}))
+        lines = ["link set lo up", f"tuntap add dev {self.tap} mode tap",
+                 f"link set {self.tap} address {self.info.tester_mac}"]
+        if kernel_addresses:
+            lines += [f"addr add {self.info.tester_ipv4}/{self.info.dut_ipv4.network.prefixlen} dev {self.tap}",
+                      f"addr add {self.info.tester_ipv6}/64 dev {self.tap} nodad"]
+        else:
+            lines.append(f"link set {self.tap} arp off")
+        lines.append(f"link set {self.tap} up")
+        linux_setup.run_ip(*lines, netns=self.netns)
+
+    def _launch(self) -> None:
+        argv = ["ip", "netns", "exec", self.netns, sys.executable, str(LAUNCHER), "stack_under_test.__main__"]
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, env=env)
+
+    def _line(self, deadline: float) -> str | None:
+        assert self.process is not None and self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode(errors="replace")
+
+    def _start(self, extra_args: tuple[str, ...]) -> None:
+        """Fork a fresh stack from the launcher and wait for its ready line."""
+        if self.process is None:
+            self._launch()
+        assert self.process is not None and self.process.stdin is not None
+        info = self.info
+        argv = ["--tap", self.tap, "--mac", info.dut_mac, "--ipv4", str(info.dut_ipv4),
+                "--ipv6", str(info.dut_ipv6), "--mtu", str(info.mtu), *extra_args]
+        self.process.stdin.write((json.dumps(argv) + "\n").encode())
+        self.process.stdin.flush()
+        deadline = time.monotonic() + _READY_S
+        ready = False
+        seen: list[str] = []
+        while not (ready and self.pid):
+            line = self._line(deadline)
+            if line is None:
+                raise linux_setup.SetupError(
+                    f"python -m stack_under_test did not start within {_READY_S:g} s: {' | '.join(seen)}")
+            if line.startswith("pid "):
+                self.pid = int(line.split()[1])
+            elif line.startswith("stack_under_test on"):
+                ready = True
+            else:
+                seen.append(line.strip())
+
+    def restart(self) -> None:
+        """A fresh stack process on the same TAP: no neighbor cache, sockets or timers left over."""
+        self._end_child()
+        self._start(self._extra_args)
+
+    def in_ns(self, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["ip", "netns", "exec", self.netns, *argv], capture_output=True, text=True,
+                              timeout=timeout)
+
+    def exited(self) -> str | None:
+        """None while the stack runs, else a line saying it is gone."""
+        if self.pid and _alive(self.pid):
+            return None
+        return "the stack process has exited (see the stackcheck run output for its error)"
+
+    def _end_child(self) -> None:
+        """SIGKILL our forked stack (by pid) and wait until it is gone, so the TAP is free again."""
+        pid, self.pid = self.pid, 0
+        if not pid:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        self._buffer = b""
+
+    def _stop(self) -> None:
+        self._end_child()
+        if self.process is not None:
+            if self.process.stdin is not None:
+                with contextlib.suppress(OSError):
+                    self.process.stdin.close()  # the launcher's loop ends at EOF
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+        self.process = None
+
+    def close(self) -> None:
+        self._stop()
+        linux_setup.delete_netns(self.netns)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _neighbors(info: LinkInfo) -> tuple[str, ...]:
+    args: list[str] = []
+    for addr in (info.tester_ipv4, info.tester_ipv6, info.tester_ipv6_ll):
+        args += ["--neighbor", f"{addr}={info.tester_mac}"]
+    for name, seconds in TIMERS.items():
+        args += [f"--{name.replace('_', '-')}", f"{seconds:g}"]
+    return (*args, "--dad-transmits", "0")
+
+
+class TapDUT(InterfaceDUT):
+    """Our stack as a separate process on a TAP in a namespace of its own; frames via AF_PACKET."""
+
+    def __init__(self, capture: Capture | None = None) -> None:
+        info = dataclasses.replace(TEST_LINK, timers=dict(TIMERS))
+        self.host = TapHost(info, extra_args=_neighbors(info))
+        try:
+            fd = os.open(linux_setup.NETNS_DIR / self.host.netns, os.O_RDONLY)
+            try:
+                port = RawSocketPort(self.host.tap, netns_fd=fd)
+            finally:
+                os.close(fd)
+            super().__init__(InterfaceConfig(self.host.tap, info), capture, port=port)
+            self.name = "tap"
+            self._settle()
+        except BaseException:
+            self.host.close()
+            raise
+
+    def _settle(self, quiet: float = _QUIET_S) -> None:
+        """Drop start-up chatter (unsolicited reports and the like) until the link is quiet."""
+        deadline = time.monotonic() + _READY_S
+        while time.monotonic() < deadline and self.port.recv(time.monotonic() + quiet) is not None:
+            pass
+        self.port.drain()
+
+    def reset(self) -> None:
+        """Before each test: restart the stack so every test meets a fresh host, as in-process."""
+        self.host.restart()
+        self._settle(_RESET_QUIET_S)
+        super().reset()
+
+    def _diagnostics(self) -> list[str]:
+        problem = self.host.exited()
+        return [problem] if problem else []
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.host.close()
+
