@@ -30,5 +30,3 @@ class PacketBuffer:
         """The transport-layer payload, from its header to ``end``."""
         return memoryview(self.data)[self.transport_offset : self.end]
 
-    def network_bytes(self) -> bytes:
-        return bytes(self.data[self.network_offset : self.end])

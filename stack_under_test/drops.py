@@ -42,7 +42,6 @@ class Drop(enum.Enum):
     IPV4_BAD_OPTIONS = "An IPv4 option is malformed; a Parameter Problem was sent (RFC 1122 3.2.1.8)."
     IPV4_FRAGMENT_BAD = "The fragment is malformed: offset and length run past 65535 octets (RFC 791 3.2)."
     IPV4_UNKNOWN_PROTOCOL = "No transport protocol is bound to the IP protocol number (RFC 1122 3.2.2.1)."
-    IPV4_FORWARDING_DISABLED = "The datagram is not for us and we do not forward (RFC 1122 3.3.1)."
     IPV4_TTL_EXCEEDED = "The TTL ran out while forwarding (RFC 1812 5.3.1)."
     IPV4_NO_ROUTE = "No route to forward the datagram (RFC 1812 5.2.7.1)."
 

@@ -29,9 +29,6 @@ class Stats:
         else:
             self.drops[verdict] += 1
 
-    def count_tx(self) -> None:
-        self.tx_frames += 1
-
     def count_tx_drop(self, reason: Drop) -> None:
         self.tx_drops[reason] += 1
 

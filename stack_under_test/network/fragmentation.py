@@ -21,14 +21,19 @@ Nothing here sends ICMP or counts NIC statistics: the IP endpoints (``ipv4/reass
 from __future__ import annotations
 
 import heapq
-import struct
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from stack_under_test import params
 from stack_under_test.clock import Clock, Timer
 from stack_under_test.drops import Drop
+from stack_under_test.wire.ipv4 import FLAG_DF, FLAG_MF, MIN_HEADER_LEN, encode_header
+from stack_under_test.wire.ipv4_options import copied_options
+from stack_under_test.wire.ipv6_ext import FRAGMENT_HEADER_LEN, FragmentHeader
+
+if TYPE_CHECKING:
+    from stack_under_test.stack.stack import Stack
 
 # What one queued piece and one datagram in progress cost beyond their payload octets, measured
 # with tracemalloc on CPython 3.11 (piece: bytes object, dict slot, offset; datagram: the record,
@@ -106,6 +111,23 @@ class Reassembler:
         self._seq = 0
         self._timer: Timer | None = None
 
+    @classmethod
+    def for_stack(
+        cls, stack: Stack, timer: str, max_payload: int, on_timeout: TimeoutCallback
+    ) -> Reassembler:
+        """The reassembler an IP protocol keeps: the stack's clock, memory and fragment limits,
+        and its timer ``timer`` (``stack.set_timer`` may change it between datagrams)."""
+        opts = stack.options
+        return cls(
+            stack.clock,
+            lambda: stack.timers_ms[timer],
+            high_thresh=opts.reassembly_high_thresh,
+            low_thresh=opts.reassembly_low_thresh,
+            max_fragments=opts.max_fragments_per_datagram,
+            max_payload=max_payload,
+            on_timeout=on_timeout,
+        )
+
     # ---- queries ---------------------------------------------------------------------------
     def pending_keys(self) -> set[Hashable]:
         """Keys of the datagrams in reassembly (discarded, poisoned ones excluded)."""
@@ -162,7 +184,7 @@ class Reassembler:
         elif total is not None and end > total:
             return self._poison(datagram, Drop.FRAGMENT_INCONSISTENT_LENGTH)
         if len(pieces) >= self.max_fragments:
-            self._discard(datagram)
+            self._remove(datagram)
             self.counters["too_many_fragments"] += 1
             return Drop.FRAGMENT_TOO_MANY
         cost = size + FRAGMENT_OVERHEAD
@@ -245,10 +267,6 @@ class Reassembler:
         del self.datagrams[datagram.key]
         self.queued_bytes -= datagram.cost
 
-    def _discard(self, datagram: _Datagram) -> None:
-        """Forget the datagram's fragments (it stays gone: its key may start a new datagram)."""
-        self._remove(datagram)
-
     def _poison(self, datagram: _Datagram, reason: Drop) -> Drop:
         """RFC 5722 4: drop every fragment held and remember the key until the datagram's timeout
         so later fragments of it are dropped too. The record keeps only its fixed overhead."""
@@ -278,44 +296,6 @@ class Reassembler:
 
 # ---- fragmentation -------------------------------------------------------------------------
 
-IPV4_HEADER: Final = struct.Struct("!BBHHHBBH4s4s")
-_IPV4_DF: Final = 0x4000
-_IPV4_MF: Final = 0x2000
-
-
-def copied_options(options: bytes) -> bytes:
-    """The IPv4 options to repeat in every fragment after the first, padded to 4 octets.
-
-    RFC 791 3.1: "The copied flag indicates that this option is copied into all fragments on
-    fragmentation." and 3.2: options with it clear are "only in the first fragment".
-    """
-    out = bytearray()
-    i, n = 0, len(options)
-    while i < n:
-        kind = options[i]
-        if kind == 0:  # End of Option List
-            break
-        if kind == 1:  # No Operation: a single octet, copied flag clear
-            i += 1
-            continue
-        if i + 1 >= n or options[i + 1] < 2 or i + options[i + 1] > n:
-            break  # malformed: we built these options, so nothing valid follows
-        length = options[i + 1]
-        if kind & 0x80:
-            out += options[i : i + length]
-        i += length
-    out += bytes(-len(out) % 4)
-    return bytes(out)
-
-
-def _ipv4_header(template: tuple[Any, ...], options: bytes, payload_len: int, flags_frag: int) -> bytes:
-    tos, ident, ttl, proto, src, dst = template
-    hlen = 20 + len(options)
-    header = IPV4_HEADER.pack(0x40 | hlen >> 2, tos, hlen + payload_len, ident, flags_frag, ttl, proto, 0, src, dst) + options
-    n = int.from_bytes(header, "big")  # RFC 1071: the sum of 16-bit words, reduced mod 0xFFFF
-    csum = ~(n % 0xFFFF or 0xFFFF) & 0xFFFF
-    return header[:10] + csum.to_bytes(2, "big") + header[12:]
-
 
 def fragment_ipv4(
     src: bytes,
@@ -336,11 +316,10 @@ def fragment_ipv4(
     multiple of 8 octets, MF set on all but the last, offsets in 8-octet units; the first keeps
     every option, later ones only the copied ones. ``options`` must be padded to 4 octets.
     """
-    template = (tos, ident, ttl, proto, src, dst)
-    first_hlen = 20 + len(options)
-    df = _IPV4_DF if dont_fragment else 0
+    first_hlen = MIN_HEADER_LEN + len(options)
     if first_hlen + len(payload) <= mtu:
-        return [_ipv4_header(template, options, len(payload), df) + payload]
+        df = FLAG_DF if dont_fragment else 0
+        return [encode_header(src, dst, proto, len(payload), ident, ttl, tos, df, options) + payload]
     # RFC 791 3.2: "If the Don't Fragment flag (DF) bit is set, then internet fragmentation of
     # this datagram is NOT permitted"; RFC 1122 3.3.3: the send fails instead.
     if dont_fragment or first_hlen + len(payload) > 0xFFFF:
@@ -350,18 +329,15 @@ def fragment_ipv4(
     offset, size = 0, len(payload)
     while offset < size:
         opts = options if offset == 0 else later
-        room = (mtu - 20 - len(opts)) & ~7
+        room = (mtu - MIN_HEADER_LEN - len(opts)) & ~7
         if room <= 0:
             return Drop.PACKET_TOO_BIG
         chunk = payload[offset : offset + room]
         last = offset + len(chunk) >= size
-        flags_frag = (0 if last else _IPV4_MF) | offset >> 3
-        packets.append(_ipv4_header(template, opts, len(chunk), flags_frag) + chunk)
+        flags_frag = (0 if last else FLAG_MF) | offset >> 3
+        packets.append(encode_header(src, dst, proto, len(chunk), ident, ttl, tos, flags_frag, opts) + chunk)
         offset += len(chunk)
     return packets
-
-
-IPV6_FRAGMENT_HEADER: Final = struct.Struct("!BBHI")
 
 
 def fragment_ipv6(fixed: bytes, unfragmentable: bytes, next_header: int, payload: bytes, ident: int, mtu: int) -> list[bytes]:
@@ -372,7 +348,7 @@ def fragment_ipv6(fixed: bytes, unfragmentable: bytes, next_header: int, payload
     last of which must name 44; ``next_header`` is what follows the Fragment header. Call it only
     when the packet does not fit: RFC 8021 says to never generate atomic fragments.
     """
-    room = (mtu - 40 - len(unfragmentable) - 8) & ~7
+    room = (mtu - 40 - len(unfragmentable) - FRAGMENT_HEADER_LEN) & ~7
     if room <= 0:
         return []
     head = fixed[:6] + (bytes(fixed[6:7]) if unfragmentable else b"\x2c") + fixed[7:40]
@@ -381,8 +357,8 @@ def fragment_ipv6(fixed: bytes, unfragmentable: bytes, next_header: int, payload
     while offset < size:
         chunk = payload[offset : offset + room]
         more = offset + len(chunk) < size
-        frag = IPV6_FRAGMENT_HEADER.pack(next_header, 0, offset | int(more), ident)
-        plen = len(unfragmentable) + 8 + len(chunk)
+        frag = FragmentHeader(next_header, offset, more, ident).encode()
+        plen = len(unfragmentable) + FRAGMENT_HEADER_LEN + len(chunk)
         packets.append(head[:4] + plen.to_bytes(2, "big") + head[6:] + unfragmentable + frag + chunk)
         offset += len(chunk)
     return packets

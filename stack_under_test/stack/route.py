@@ -50,12 +50,6 @@ class RouteTable:
         self.version += 1
         return len(table) != before
 
-    def remove_nic(self, nic: str) -> None:
-        for family, table in self._tables.items():
-            self._tables[family] = [row for row in table if row[2].nic != nic]
-        self._cache.clear()
-        self.version += 1
-
     def lookup(self, dst: bytes, nic: str | None = None) -> RouteEntry | None:
         """The longest-prefix route to ``dst`` (4 or 16 packed octets), optionally via ``nic`` only."""
         key = (dst, nic)

@@ -26,9 +26,6 @@ NetworkFactory = Callable[["Stack"], NetworkProtocol]
 TransportFactory = Callable[["Stack"], TransportProtocol]
 
 # Timers a user may set (harness.dut.TimerName), in ms.
-TIMER_NAMES = ("ipv4_reassembly_timeout", "ipv6_reassembly_timeout", "ipv6_pmtu_expiry")
-
-
 class StackError(Exception):
     """A control-surface call the stack refuses; the message says why."""
 

@@ -10,7 +10,8 @@ from stack_under_test import params
 from stack_under_test.drops import Drop
 from stack_under_test.stack.interfaces import TransportPacket
 from stack_under_test.stack.stack import StackError
-from stack_under_test.wire.udp import PROTO_UDP, UDPView, encode_datagram
+from stack_under_test.wire.numbers import PROTO_UDP
+from stack_under_test.wire.udp import UDPView, encode_datagram
 
 if TYPE_CHECKING:
     from stack_under_test.stack.stack import Stack

@@ -7,10 +7,7 @@ the view's ``check()`` has returned None; the descriptors do not bounds-check on
 from __future__ import annotations
 
 import struct
-from typing import Any
-
-_U16 = struct.Struct("!H")
-_U32 = struct.Struct("!I")
+from typing import Any, ClassVar
 
 
 class U8:
@@ -25,8 +22,11 @@ class U8:
         return obj.buf[self.offset]
 
 
-class U16:
+class _Packed:
+    """An unsigned big-endian integer of the width ``_struct`` reads, at ``offset``."""
+
     __slots__ = ("offset",)
+    _struct: ClassVar[struct.Struct]
 
     def __init__(self, offset: int) -> None:
         self.offset = offset
@@ -34,19 +34,17 @@ class U16:
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        return _U16.unpack_from(obj.buf, self.offset)[0]
+        return self._struct.unpack_from(obj.buf, self.offset)[0]
 
 
-class U32:
-    __slots__ = ("offset",)
+class U16(_Packed):
+    __slots__ = ()
+    _struct = struct.Struct("!H")
 
-    def __init__(self, offset: int) -> None:
-        self.offset = offset
 
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        return _U32.unpack_from(obj.buf, self.offset)[0]
+class U32(_Packed):
+    __slots__ = ()
+    _struct = struct.Struct("!I")
 
 
 class Bits:

@@ -29,6 +29,11 @@ def checksum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
     return ~ones_sum(data, initial) & 0xFFFF
 
 
+def with_checksum(message: bytes, at: int = 2) -> bytes:
+    """``message`` (its checksum field zero) with the checksum over all of it stored at octet ``at``."""
+    return message[:at] + checksum(message).to_bytes(2, "big") + message[at + 2 :]
+
+
 def verify(data: bytes | bytearray | memoryview, initial: int = 0) -> bool:
     """True when ``data`` (including its checksum field) sums to 0xFFFF, RFC 1071 1(3)."""
     return ones_sum(data, initial) == 0xFFFF

@@ -26,10 +26,6 @@ def parse_mac(text: str) -> bytes | None:
     return raw if all(len(p) in (1, 2) for p in parts) else None
 
 
-def format_mac(mac: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in mac)
-
-
 def is_group_mac(mac: bytes) -> bool:
     """Broadcast or multicast: the I/G bit, the low bit of the first octet, is set."""
     return bool(mac[0] & 1)

@@ -8,7 +8,7 @@ from typing import Final, Self
 
 from stack_under_test.drops import Drop
 from stack_under_test.wire._fields import U8, U16, U32
-from stack_under_test.wire.checksum import checksum
+from stack_under_test.wire.checksum import with_checksum
 
 HEADER_LEN: Final = 8
 TYPE_ECHO_REPLY: Final = 0
@@ -75,8 +75,7 @@ class ICMPv4Echo:
 
     def encode(self) -> bytes:
         raw = _HEADER.pack(self.type, self.code, 0, self.ident, self.seq) + self.data
-        csum = checksum(raw)
-        return raw[:2] + csum.to_bytes(2, "big") + raw[4:]
+        return with_checksum(raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,5 +98,4 @@ class ICMPv4Error:
 
     def encode(self) -> bytes:
         raw = _ERROR.pack(self.type, self.code, 0, self.rest) + self.quoted
-        csum = checksum(raw)
-        return raw[:2] + csum.to_bytes(2, "big") + raw[4:]
+        return with_checksum(raw)

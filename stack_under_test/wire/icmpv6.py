@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import ClassVar, Final
+from typing import ClassVar, Final, Self
 
 from stack_under_test.drops import Drop
 from stack_under_test.wire._fields import U8, U16
@@ -68,15 +68,16 @@ def checksum_ok(src: bytes, dst: bytes, message: memoryview) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class EchoRequest:  # RFC 4443 §4.1
-    TYPE: ClassVar[int] = ICMPv6Type.ECHO_REQUEST
+class _Echo:
+    """The body both echo messages share (RFC 4443 §4.1, §4.2): Identifier, Sequence Number, Data."""
+
     ident: int
     seq: int
     data: bytes = b""
     code: int = 0
 
     @classmethod
-    def parse(cls, code: int, body: memoryview) -> EchoRequest | Drop:
+    def parse(cls, code: int, body: memoryview) -> Self | Drop:
         if len(body) < ECHO_HEADER_LEN - HEADER_LEN:
             return Drop.ICMPV6_TRUNCATED
         ident, seq = struct.unpack_from("!HH", body)
@@ -87,22 +88,13 @@ class EchoRequest:  # RFC 4443 §4.1
 
 
 @dataclass(frozen=True, slots=True)
-class EchoReply:  # RFC 4443 §4.2
+class EchoRequest(_Echo):  # RFC 4443 §4.1
+    TYPE: ClassVar[int] = ICMPv6Type.ECHO_REQUEST
+
+
+@dataclass(frozen=True, slots=True)
+class EchoReply(_Echo):  # RFC 4443 §4.2
     TYPE: ClassVar[int] = ICMPv6Type.ECHO_REPLY
-    ident: int
-    seq: int
-    data: bytes = b""
-    code: int = 0
-
-    @classmethod
-    def parse(cls, code: int, body: memoryview) -> EchoReply | Drop:
-        if len(body) < ECHO_HEADER_LEN - HEADER_LEN:
-            return Drop.ICMPV6_TRUNCATED
-        ident, seq = struct.unpack_from("!HH", body)
-        return cls(ident, seq, bytes(body[4:]), code)
-
-    def encode(self) -> bytes:
-        return struct.pack("!HH", self.ident, self.seq) + self.data
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from stack_under_test.drops import Drop
-from stack_under_test.wire.checksum import checksum, verify
+from stack_under_test.wire.checksum import verify, with_checksum
 
 # RFC 3376 4: "Type Number (hex)  Message Name".
 TYPE_QUERY: Final = 0x11  # Membership Query (every version)
@@ -152,8 +152,7 @@ Message = Query | Report | Leave | V3Report
 def _finish(raw: bytes) -> bytes:
     """Fill in the checksum (RFC 2236 2.3: "the 16-bit one's complement of the one's complement
     sum of the whole IGMP message"), which sits at octets 2-3 of every IGMP message."""
-    csum = checksum(raw)
-    return raw[:2] + csum.to_bytes(2, "big") + raw[4:]
+    return with_checksum(raw)
 
 
 def parse(body: bytes | memoryview) -> Message | Drop:

@@ -279,3 +279,14 @@ def pad_options(raw: bytes) -> bytes:
     """RFC 791: "The internet header padding is used to ensure that the internet header ends on a
     32 bit boundary. The padding is zero." (zero = EOL)."""
     return raw + bytes(-len(raw) % 4)
+
+
+def copied_options(options: bytes | memoryview) -> bytes:
+    """The options to repeat in every fragment after the first, padded to 4 octets.
+
+    RFC 791 3.1: "The copied flag indicates that this option is copied into all fragments on
+    fragmentation." and 3.2: options with it clear are "only in the first fragment". We built
+    these options, so a malformed one (the walk's ParamProblem) ends them.
+    """
+    kept = [encode_option(o.type, o.data) for o in walk(options) if isinstance(o, Option) and o.copied]
+    return pad_options(b"".join(kept))

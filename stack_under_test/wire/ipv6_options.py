@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from stack_under_test.drops import Drop
+from stack_under_test.wire.numbers import ICMPv6ParamProblemCode
 
 # TLV option types (RFC 8200 §4.2, RFC 2711 §2.1, RFC 2675 §2).
 OPT_PAD1: Final = 0
@@ -23,10 +24,10 @@ OPT_JUMBO: Final = 0xC2
 # host set such limits).
 MAX_OPTIONS: Final = 8
 
-# ICMPv6 Parameter Problem codes (RFC 4443 §3.4), kept with the walkers because they decide them.
-PP_ERRONEOUS_HEADER: Final = 0
-PP_UNRECOGNIZED_NEXT_HEADER: Final = 1
-PP_UNRECOGNIZED_OPTION: Final = 2
+# ICMPv6 Parameter Problem codes (RFC 4443 §3.4), named here for the walkers that decide them.
+PP_ERRONEOUS_HEADER: Final = ICMPv6ParamProblemCode.ERRONEOUS_HEADER
+PP_UNRECOGNIZED_NEXT_HEADER: Final = ICMPv6ParamProblemCode.UNRECOGNIZED_NEXT_HEADER
+PP_UNRECOGNIZED_OPTION: Final = ICMPv6ParamProblemCode.UNRECOGNIZED_OPTION
 
 
 @dataclass(frozen=True, slots=True)

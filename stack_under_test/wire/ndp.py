@@ -14,8 +14,9 @@ from stack_under_test.drops import Drop
 from stack_under_test.wire.numbers import ICMPv6Type, NDPOptionType
 
 ETHERNET_ADDR_LEN: Final = 6
-NS_BODY_LEN: Final = 20  # RFC 4861 §4.3: 4 reserved + 16 target (ICMP length >= 24 in §7.1.1)
-NA_BODY_LEN: Final = 20  # RFC 4861 §4.4: flags + reserved + 16 target
+# RFC 4861 §4.3, §4.4: 4 octets (reserved, or flags and reserved) + 16 target; ICMP length >= 24
+# (§7.1.1, §7.1.2).
+TARGET_BODY_LEN: Final = 20
 
 _ROUTER: Final = 0x80
 _SOLICITED: Final = 0x40
@@ -75,6 +76,19 @@ class NDPOptions:
         return None
 
 
+def _target_and_options(body: memoryview) -> tuple[IPv6Address, NDPOptions] | Drop:
+    """The Target Address and options that Neighbor Solicitation and Advertisement share, both
+    20 octets in (RFC 4861 §4.3, §4.4)."""
+    if len(body) < TARGET_BODY_LEN:
+        return Drop.NDP_TRUNCATED
+    target = IPv6Address(bytes(body[4:20]))
+    # RFC 4861 §7.1.1 and §7.1.2: "Target Address is not a multicast address."
+    if target.is_multicast:
+        return Drop.NDP_MULTICAST_TARGET
+    options = NDPOptions.parse(body[20:])
+    return options if isinstance(options, Drop) else (target, options)
+
+
 @dataclass(frozen=True, slots=True)
 class NeighborSolicit:  # RFC 4861 §4.3
     TYPE: ClassVar[int] = ICMPv6Type.NEIGHBOR_SOLICIT
@@ -83,14 +97,8 @@ class NeighborSolicit:  # RFC 4861 §4.3
 
     @classmethod
     def parse(cls, body: memoryview) -> NeighborSolicit | Drop:
-        if len(body) < NS_BODY_LEN:
-            return Drop.NDP_TRUNCATED
-        target = IPv6Address(bytes(body[4:20]))
-        # RFC 4861 §7.1.1: "Target Address is not a multicast address."
-        if target.is_multicast:
-            return Drop.NDP_MULTICAST_TARGET
-        options = NDPOptions.parse(body[20:])
-        return options if isinstance(options, Drop) else cls(target, options)
+        parsed = _target_and_options(body)
+        return parsed if isinstance(parsed, Drop) else cls(*parsed)
 
     def encode(self) -> bytes:
         return bytes(4) + self.target.packed + self.options.encode()
@@ -107,15 +115,10 @@ class NeighborAdvert:  # RFC 4861 §4.4
 
     @classmethod
     def parse(cls, body: memoryview) -> NeighborAdvert | Drop:
-        if len(body) < NA_BODY_LEN:
-            return Drop.NDP_TRUNCATED
-        target = IPv6Address(bytes(body[4:20]))
-        # RFC 4861 §7.1.2: "Target Address is not a multicast address."
-        if target.is_multicast:
-            return Drop.NDP_MULTICAST_TARGET
-        options = NDPOptions.parse(body[20:])
-        if isinstance(options, Drop):
-            return options
+        parsed = _target_and_options(body)
+        if isinstance(parsed, Drop):
+            return parsed
+        target, options = parsed
         flags = body[0]
         return cls(target, bool(flags & _ROUTER), bool(flags & _SOLICITED), bool(flags & _OVERRIDE), options)
 

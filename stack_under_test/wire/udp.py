@@ -9,9 +9,9 @@ from typing import Final, Self
 from stack_under_test.drops import Drop
 from stack_under_test.wire._fields import U16
 from stack_under_test.wire.checksum import ones_sum, pseudo_header_sum
+from stack_under_test.wire.numbers import PROTO_UDP
 
 HEADER_LEN: Final = 8  # RFC 768
-PROTO_UDP: Final = 17
 _HEADER = struct.Struct("!HHHH")
 
 

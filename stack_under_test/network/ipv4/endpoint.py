@@ -12,7 +12,7 @@ from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
 from stack_under_test.network.ipv4 import BROADCAST, MULTICAST, UNICAST, forwarding, icmp, options
 from stack_under_test.network.ipv4.ident import IdentAllocator
-from stack_under_test.network.ipv4.igmp import IGMP, PROTO_IGMP
+from stack_under_test.network.ipv4.igmp import IGMP
 from stack_under_test.network.ipv4.reassembly import IPv4Reassembly, send_fragmented
 from stack_under_test.stack.addresses import AddressEntry, AddressState
 from stack_under_test.stack.interfaces import TransportPacket
@@ -29,7 +29,13 @@ from stack_under_test.wire.ipv4 import (
     encode_header,
     parse_header,
 )
-from stack_under_test.wire.numbers import ETH_P_IPV4, PROTO_ICMP, ICMPv4DestUnreachableCode, ICMPv4Type
+from stack_under_test.wire.numbers import (
+    ETH_P_IPV4,
+    PROTO_ICMP,
+    PROTO_IGMP,
+    ICMPv4DestUnreachableCode,
+    ICMPv4Type,
+)
 
 if TYPE_CHECKING:
     from stack_under_test.stack.nic import NIC

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Final
 from stack_under_test import params
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
-from stack_under_test.network.fragmentation import copied_options
 from stack_under_test.network.ipv4 import icmp, options
 from stack_under_test.wire import ipv4_options
 from stack_under_test.wire.checksum import incremental_update
@@ -25,16 +24,14 @@ from stack_under_test.wire.ipv4 import (
     HeaderTuple,
     encode_header,
 )
-from stack_under_test.wire.ipv4_options import ParamProblem, Processed, Usage
-from stack_under_test.wire.numbers import ICMPv4DestUnreachableCode, ICMPv4Type
+from stack_under_test.wire.ipv4_options import ParamProblem, Processed, Usage, copied_options
+from stack_under_test.wire.numbers import ICMPv4DestUnreachableCode, ICMPv4TimeExceededCode, ICMPv4Type
 
 if TYPE_CHECKING:
     from stack_under_test.network.ipv4.endpoint import IPv4Endpoint
     from stack_under_test.stack.stack import Route
 
 DELIVER: Final = object()  # source_route_hop(): the route is completed, deliver the datagram here
-_SOURCE_ROUTE_FAILED: Final = 5  # RFC 792 Destination Unreachable "5 = source route failed"
-_FRAG_NEEDED: Final = 4  # RFC 792 "4 = fragmentation needed and DF set"
 _REDIRECT_HOST: Final = 1  # RFC 792 Redirect "1 = Redirect datagrams for the Host"
 _DST_FIELD: Final = 16  # offset of the destination address in the IPv4 header
 
@@ -78,10 +75,10 @@ def source_route_hop(ep: IPv4Endpoint, pkt: PacketBuffer, h: HeaderTuple, checke
     if not ep.stack.forwarding[4]:
         # We are a listed hop but do not forward (RFC 1122 3.3.5: a host that does not act as a
         # gateway does not pass source-routed datagrams on).
-        icmp.send_error(ep, pkt, ICMPv4Type.DEST_UNREACHABLE, _SOURCE_ROUTE_FAILED)
+        icmp.send_error(ep, pkt, ICMPv4Type.DEST_UNREACHABLE, ICMPv4DestUnreachableCode.SOURCE_ROUTE_FAILED)
         return Drop.IPV4_SOURCE_ROUTE_FAILED
     if next_hop[0] in (0, 127) or next_hop[0] >= 224:
-        icmp.send_error(ep, pkt, ICMPv4Type.DEST_UNREACHABLE, _SOURCE_ROUTE_FAILED)
+        icmp.send_error(ep, pkt, ICMPv4Type.DEST_UNREACHABLE, ICMPv4DestUnreachableCode.SOURCE_ROUTE_FAILED)
         return Drop.IPV4_SOURCE_ROUTE_FAILED
     return _forward_to(ep, pkt, h, next_hop, ihl, checked, source_routed=True)
 
@@ -100,21 +97,23 @@ def _forward_to(
     if checked is not None and checked.strict and source_routed and route.gateway:
         # RFC 791 SSRR: "the next address in the source route must be the address of a gateway on
         # a directly connected network" -- otherwise the source route fails.
-        icmp.send_error(ep, pkt, ICMPv4Type.DEST_UNREACHABLE, _SOURCE_ROUTE_FAILED)
+        icmp.send_error(ep, pkt, ICMPv4Type.DEST_UNREACHABLE, ICMPv4DestUnreachableCode.SOURCE_ROUTE_FAILED)
         return Drop.IPV4_SOURCE_ROUTE_FAILED
     ttl = h[5]
     if ttl <= 1:
         # RFC 1812 5.3.1: "If the TTL is reduced to zero (or less), the packet MUST be discarded,
         # and if the destination is not a multicast address the router MUST send an ICMP Time
         # Exceeded message, Code 0 (TTL Exceeded in Transit)". Linux: "if (ttl <= 1) goto too_many_hops".
-        icmp.send_error(ep, pkt, ICMPv4Type.TIME_EXCEEDED, 0)
+        icmp.send_error(ep, pkt, ICMPv4Type.TIME_EXCEEDED, ICMPv4TimeExceededCode.TTL)
         return Drop.IPV4_TTL_EXCEEDED
     total = h[2]
     data, off = pkt.data, pkt.network_offset
     if total > route.mtu and h[4] & FLAG_DF:
         # RFC 1191 4: the router "MUST include the MTU of that next-hop network in the low-order
         # 16 bits of the ICMP header field that is labelled "unused" in the ICMP specification".
-        icmp.send_error(ep, pkt, ICMPv4Type.DEST_UNREACHABLE, _FRAG_NEEDED, route.mtu & 0xFFFF)
+        icmp.send_error(
+            ep, pkt, ICMPv4Type.DEST_UNREACHABLE, ICMPv4DestUnreachableCode.FRAGMENTATION_NEEDED, route.mtu & 0xFFFF
+        )
         return Drop.IPV4_FRAGMENTATION_NEEDED
     if ihl > MIN_HEADER_LEN:
         packet = _with_new_options(ep, pkt, h, dst, ihl, route, source_routed)

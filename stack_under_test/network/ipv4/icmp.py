@@ -75,7 +75,7 @@ def handle_packet(ep: IPv4Endpoint, pkt: PacketBuffer, h: HeaderTuple, cast: int
 def _handle_error(ep: IPv4Endpoint, message: bytes) -> Drop | None:
     """RFC 1122 3.2.2: errors are passed to the transport protocol named in the quoted header."""
     quoted = memoryview(message)[HEADER_LEN:]
-    if len(quoted) < MIN_HEADER_LEN + 8:
+    if len(quoted) < MIN_HEADER_LEN + params.ICMPV4_ERROR_QUOTE_MIN:
         return Drop.ICMPV4_TRUNCATED
     transport = ep.stack.transport_protocols.get(quoted[9])
     if transport is not None:

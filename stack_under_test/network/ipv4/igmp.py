@@ -18,11 +18,11 @@ from stack_under_test.network.ipv4 import UNICAST
 from stack_under_test.network.multicast import ListenerConfig, Mode, MulticastListener, Record
 from stack_under_test.wire import igmp as wire
 from stack_under_test.wire.ipv4 import FLAG_DF, MIN_HEADER_LEN, HeaderTuple, encode_header
+from stack_under_test.wire.numbers import PROTO_IGMP
 
 if TYPE_CHECKING:
     from stack_under_test.network.ipv4.endpoint import IPv4Endpoint
 
-PROTO_IGMP = 2  # RFC 1112 appendix I: IGMP is carried in IP datagrams with protocol number 2
 # RFC 3376 4: "Every IGMP message described in this document is sent with an IP Time-to-Live of 1".
 IGMP_TTL = 1
 _IP_HEADER_LEN = MIN_HEADER_LEN + len(wire.ROUTER_ALERT_OPTION)

@@ -15,7 +15,7 @@ from stack_under_test.network.fragmentation import Reassembler, fragment_ipv4
 from stack_under_test.network.ipv4 import icmp
 from stack_under_test.wire.checksum import checksum
 from stack_under_test.wire.ipv4 import FLAG_DF, FLAG_MF, MIN_HEADER_LEN, OFFSET_MASK, HeaderTuple
-from stack_under_test.wire.numbers import ICMPv4Type
+from stack_under_test.wire.numbers import ICMPv4TimeExceededCode, ICMPv4Type
 
 if TYPE_CHECKING:
     from collections.abc import Hashable
@@ -24,23 +24,14 @@ if TYPE_CHECKING:
     from stack_under_test.stack.stack import Route, Stack
 
 MAX_DATAGRAM = 0xFFFF  # RFC 791 3.1: Total Length is 16 bits
-TIME_EXCEEDED_REASSEMBLY = 1  # RFC 792: "fragment reassembly time exceeded"
 
 
 class IPv4Reassembly:
     """One per stack (IPv4Protocol): fragments of a datagram may arrive on different NICs."""
 
     def __init__(self, stack: Stack) -> None:
-        opts = stack.options
-        self.stack = stack
-        self.reassembler = Reassembler(
-            stack.clock,
-            lambda: stack.timers_ms["ipv4_reassembly_timeout"],
-            high_thresh=opts.reassembly_high_thresh,
-            low_thresh=opts.reassembly_low_thresh,
-            max_fragments=opts.max_fragments_per_datagram,
-            max_payload=MAX_DATAGRAM - MIN_HEADER_LEN,
-            on_timeout=self._on_reassembly_timeout_expired,
+        self.reassembler = Reassembler.for_stack(
+            stack, "ipv4_reassembly_timeout", MAX_DATAGRAM - MIN_HEADER_LEN, self._on_reassembly_timeout_expired
         )
 
     def handle_fragment(self, ep: IPv4Endpoint, pkt: PacketBuffer, h: HeaderTuple) -> Drop | None:
@@ -92,7 +83,8 @@ class IPv4Reassembly:
         # RFC 792: the error quotes "the internet header plus the first 64 bits of the original
         # datagram's data": here fragment zero as it arrived; send_error trims to 576 octets.
         frame = header + head
-        icmp.send_error(ep, PacketBuffer(frame, off, ep.nic), ICMPv4Type.TIME_EXCEEDED, TIME_EXCEEDED_REASSEMBLY)
+        code = ICMPv4TimeExceededCode.REASSEMBLY
+        icmp.send_error(ep, PacketBuffer(frame, off, ep.nic), ICMPv4Type.TIME_EXCEEDED, code)
 
 
 def send_fragmented(

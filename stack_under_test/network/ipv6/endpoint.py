@@ -32,7 +32,13 @@ from stack_under_test.wire.ipv6 import (
     is_v4mapped,
     solicited_node,
 )
-from stack_under_test.wire.numbers import ETH_P_IPV6, PROTO_ICMPV6, ICMPv6Type
+from stack_under_test.wire.numbers import (
+    ETH_P_IPV6,
+    PROTO_ICMPV6,
+    ICMPv6DestUnreachableCode,
+    ICMPv6ParamProblemCode,
+    ICMPv6Type,
+)
 
 from . import forwarding, icmp, ndp
 from .flowlabel import FlowLabeler
@@ -189,7 +195,8 @@ class IPv6Endpoint:
             # node, it should discard the packet and send an ICMP Parameter Problem message to the
             # source of the packet, with an ICMP Code value of 1 ... and the ICMP Pointer field
             # containing the offset of the unrecognized value within the original packet."
-            icmp.send_error(self, pkt, ICMPv6Type.PARAMETER_PROBLEM, 1, chain.upper_proto_pointer)
+            code = ICMPv6ParamProblemCode.UNRECOGNIZED_NEXT_HEADER
+            icmp.send_error(self, pkt, ICMPv6Type.PARAMETER_PROBLEM, code, chain.upper_proto_pointer)
             return Drop.IPV6_UNKNOWN_NEXT_HEADER
         tpkt = TransportPacket(6, src, dst, pkt.transport(), pkt, self, multicast=dst_multicast)
         return transport.handle_packet(tpkt)
@@ -271,7 +278,7 @@ class IPv6Endpoint:
 
     def send_port_unreachable(self, tpkt: TransportPacket) -> None:
         """IPEndpoint: RFC 4443 §3.1 Destination Unreachable code 4 for a closed UDP port."""
-        icmp.send_error(self, tpkt.pkt, ICMPv6Type.DEST_UNREACHABLE, 4, 0)
+        icmp.send_error(self, tpkt.pkt, ICMPv6Type.DEST_UNREACHABLE, ICMPv6DestUnreachableCode.PORT, 0)
 
 
 def check_addresses(src: bytes, dst: bytes) -> Drop | None:

@@ -14,7 +14,12 @@ from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
 from stack_under_test.wire import ipv6_ext
 from stack_under_test.wire.ipv6 import UNSPECIFIED, IPv6View, is_link_local
-from stack_under_test.wire.numbers import ETH_P_IPV6, ICMPv6Type
+from stack_under_test.wire.numbers import (
+    ETH_P_IPV6,
+    ICMPv6DestUnreachableCode,
+    ICMPv6TimeExceededCode,
+    ICMPv6Type,
+)
 
 from . import icmp, redirect
 
@@ -51,20 +56,20 @@ def forward(ep: IPv6Endpoint, pkt: PacketBuffer, view: IPv6View, src: bytes, dst
     if entry is None or out_nic is None or neighbors is None:
         # RFC 4443 §3.1: "If the reason for the failure to deliver is lack of a matching entry in
         # the forwarding node's routing table, the Code field is set to 0".
-        icmp.send_error(ep, pkt, ICMPv6Type.DEST_UNREACHABLE, 0, 0)
+        icmp.send_error(ep, pkt, ICMPv6Type.DEST_UNREACHABLE, ICMPv6DestUnreachableCode.NO_ROUTE, 0)
         return Drop.IPV6_FORWARD_NO_ROUTE
     # RFC 8200 §3: "When forwarding, the packet is discarded if Hop Limit was zero when received
     # or is decremented to zero." RFC 4443 §3.3: the router "MUST discard the packet and originate
     # an ICMPv6 Time Exceeded message with Code 0 to the source of the packet".
     if view.hop_limit <= 1:
-        icmp.send_error(ep, pkt, ICMPv6Type.TIME_EXCEEDED, 0, 0)
+        icmp.send_error(ep, pkt, ICMPv6Type.TIME_EXCEEDED, ICMPv6TimeExceededCode.HOP_LIMIT, 0)
         return Drop.IPV6_HOP_LIMIT_EXCEEDED
     # RFC 4291 §2.5.6: "Routers must not forward any packets with Link-Local source or
     # destination addresses to other links." RFC 4443 §3.1: "If the reason for the failure to
     # deliver is that the destination is beyond the scope of the source address, the Code field
     # is set to 2".
     if out_nic is not in_nic and is_link_local(src):
-        icmp.send_error(ep, pkt, ICMPv6Type.DEST_UNREACHABLE, 2, 0)
+        icmp.send_error(ep, pkt, ICMPv6Type.DEST_UNREACHABLE, ICMPv6DestUnreachableCode.BEYOND_SCOPE, 0)
         return Drop.IPV6_FORWARD_BEYOND_SCOPE
     mtu = out_nic.mtu if entry.mtu is None else min(out_nic.mtu, entry.mtu)
     packet = pkt.network()

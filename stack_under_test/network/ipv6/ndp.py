@@ -11,6 +11,7 @@ from ipaddress import IPv6Address
 from typing import TYPE_CHECKING
 
 from stack_under_test.drops import Drop
+from stack_under_test.params import NDP_HOP_LIMIT
 from stack_under_test.stack.neighbor import NeighborState, Pending
 from stack_under_test.wire import icmpv6
 from stack_under_test.wire.ethernet import ipv6_multicast_mac
@@ -29,14 +30,16 @@ from stack_under_test.wire.ndp import (
     source_link_option,
     target_link_option,
 )
-from stack_under_test.wire.numbers import ETH_P_IPV6, PROTO_ICMPV6, ICMPv6Type, NDPOptionType
+from stack_under_test.wire.numbers import (
+    ETH_P_IPV6,
+    PROTO_ICMPV6,
+    ICMPv6DestUnreachableCode,
+    ICMPv6Type,
+    NDPOptionType,
+)
 
 if TYPE_CHECKING:
     from .endpoint import IPv6Endpoint
-
-# RFC 4861 §7.1.1/§7.1.2: "The IP Hop Limit field has a value of 255, i.e., the packet could not
-# possibly have been forwarded by a router." We send every ND message with it too.
-NDP_HOP_LIMIT = 255
 
 
 def handle_neighbor_solicit(
@@ -171,4 +174,4 @@ def on_resolution_failed(ep: IPv6Endpoint, target: bytes, pending: list[Pending]
     for _ethertype, packet in pending:
         view = memoryview(packet)
         if len(view) >= HEADER_LEN and not ep.is_local(bytes(view[8:24])):
-            icmp.send_error_about(ep, view, ICMPv6Type.DEST_UNREACHABLE, 3, 0)
+            icmp.send_error_about(ep, view, ICMPv6Type.DEST_UNREACHABLE, ICMPv6DestUnreachableCode.ADDRESS, 0)

@@ -22,7 +22,14 @@ from stack_under_test.wire.ipv6 import (
     NEXT_HEADER_OFFSET,
     ROUTING,
 )
-from stack_under_test.wire.numbers import PROTO_ICMPV6, ICMPv6Type
+from stack_under_test.wire.ipv6_ext import FRAGMENT_HEADER_LEN, PAYLOAD_LENGTH_OFFSET, PP_ERRONEOUS_HEADER
+from stack_under_test.wire.numbers import (
+    PROTO_ICMPV6,
+    ICMPv6ParamProblemCode,
+    ICMPv6TimeExceededCode,
+    ICMPv6Type,
+    IPProto,
+)
 
 from . import icmp
 
@@ -34,17 +41,11 @@ if TYPE_CHECKING:
     from .endpoint import IPv6Endpoint
 
 MAX_PAYLOAD: Final = 0xFFFF  # RFC 8200 3: Payload Length is 16 bits
-FRAGMENT_HEADER_LEN: Final = 8
-PAYLOAD_LENGTH_POINTER: Final = 4  # octet of the fixed header's Payload Length field
-TIME_EXCEEDED_REASSEMBLY: Final = 1  # RFC 4443 3.3: "fragment reassembly time exceeded"
-PP_ERRONEOUS_HEADER: Final = 0
-PP_INCOMPLETE_CHAIN: Final = 3  # RFC 7112 5 / RFC 8200 4.5
-PROTO_AH: Final = 51
 # RFC 6980 5 (NDP: Router Solicitation/Advertisement, Neighbor Solicitation/Advertisement, Redirect).
 NDP_TYPES: Final = frozenset(range(133, 138))
 # Octets of the upper-layer header the first fragment must hold (Linux ipv6frag_thdr_truncated:
 # TCP and UDP headers, the ICMPv6 type/code/checksum, else at least one octet).
-_UPPER_HEADER_LEN: Final = {6: 20, 17: 8, PROTO_ICMPV6: 4, 59: 0}
+_UPPER_HEADER_LEN: Final[dict[int, int]] = {IPProto.TCP: 20, IPProto.UDP: 8, IPProto.ICMPV6: 4, IPProto.NONE: 0}
 _CHAIN_OK, _CHAIN_INCOMPLETE, _CHAIN_NESTED = 0, 1, 2
 
 
@@ -60,11 +61,11 @@ def _chain_after_fragment(packet: memoryview, offset: int, proto: int) -> int:
             # RFC 8200 4.1: "Each extension header should occur at most once"; a second Fragment
             # header would nest reassemblies (and recursion) without bound.
             return _CHAIN_NESTED
-        if proto not in (HOP_BY_HOP, ROUTING, DEST_OPTS, PROTO_AH):
+        if proto not in (HOP_BY_HOP, ROUTING, DEST_OPTS, IPProto.AH):
             break
         if offset + 2 > end:
             return _CHAIN_INCOMPLETE
-        length = (packet[offset + 1] + 2) * 4 if proto == PROTO_AH else (packet[offset + 1] + 1) * 8
+        length = (packet[offset + 1] + 2) * 4 if proto == IPProto.AH else (packet[offset + 1] + 1) * 8
         proto = packet[offset]
         offset += length
     else:
@@ -76,16 +77,8 @@ class IPv6Reassembly:
     """One per stack (IPv6Protocol)."""
 
     def __init__(self, stack: Stack) -> None:
-        opts = stack.options
-        self.stack = stack
-        self.reassembler = Reassembler(
-            stack.clock,
-            lambda: stack.timers_ms["ipv6_reassembly_timeout"],
-            high_thresh=opts.reassembly_high_thresh,
-            low_thresh=opts.reassembly_low_thresh,
-            max_fragments=opts.max_fragments_per_datagram,
-            max_payload=MAX_PAYLOAD,
-            on_timeout=self._on_reassembly_timeout_expired,
+        self.reassembler = Reassembler.for_stack(
+            stack, "ipv6_reassembly_timeout", MAX_PAYLOAD, self._on_reassembly_timeout_expired
         )
 
     def handle_fragment(self, ep: IPv6Endpoint, pkt: PacketBuffer, chain: ipv6_ext.ExtChain) -> Drop | None:
@@ -109,7 +102,8 @@ class IPv6Reassembly:
                 # RFC 8200 4.5: "If the first fragment does not include all headers through an
                 # Upper-Layer header, then that fragment should be discarded and an ICMP Parameter
                 # Problem, Code 3, message should be sent ... with the Pointer field set to zero."
-                icmp.send_error(ep, pkt, ICMPv6Type.PARAMETER_PROBLEM, PP_INCOMPLETE_CHAIN, 0)
+                code = ICMPv6ParamProblemCode.INCOMPLETE_HEADER_CHAIN
+                icmp.send_error(ep, pkt, ICMPv6Type.PARAMETER_PROBLEM, code, 0)
                 return Drop.IPV6_FIRST_FRAGMENT_INCOMPLETE_CHAIN
             if not frag.more:
                 # RFC 6946 4: "A host that receives an IPv6 packet that includes a Fragment Header
@@ -131,7 +125,7 @@ class IPv6Reassembly:
         # that fragment must be discarded and an ICMP Parameter Problem, Code 0, message should be
         # sent ..., pointing to the Payload Length field of the fragment packet."
         if frag.more and size % 8:
-            icmp.send_error(ep, pkt, ICMPv6Type.PARAMETER_PROBLEM, PP_ERRONEOUS_HEADER, PAYLOAD_LENGTH_POINTER)
+            icmp.send_error(ep, pkt, ICMPv6Type.PARAMETER_PROBLEM, PP_ERRONEOUS_HEADER, PAYLOAD_LENGTH_OFFSET)
             return Drop.IPV6_FRAGMENT_LENGTH_NOT_MULTIPLE_OF_8
         src, dst = bytes(packet[8:24]), bytes(packet[24:40])
         first = None
@@ -161,7 +155,7 @@ class IPv6Reassembly:
         if plen > MAX_PAYLOAD:
             return Drop.FRAGMENT_REASSEMBLED_TOO_LONG
         ip = bytearray(unfragmentable)
-        ip[PAYLOAD_LENGTH_POINTER : PAYLOAD_LENGTH_POINTER + 2] = plen.to_bytes(2, "big")
+        ip[PAYLOAD_LENGTH_OFFSET : PAYLOAD_LENGTH_OFFSET + 2] = plen.to_bytes(2, "big")
         ip[named_by] = next_header
         packet = bytes(ip) + payload
         proto, upper = ipv6_ext.upper_layer(memoryview(packet))
@@ -181,7 +175,12 @@ class IPv6Reassembly:
         ep.nic.stats.count_event("ipv6_reassembly_timeout")
         invoking = memoryview(header + head)
         icmp.send_error_about(
-            ep, invoking, ICMPv6Type.TIME_EXCEEDED, TIME_EXCEEDED_REASSEMBLY, 0, link_multicast=link_multicast
+            ep,
+            invoking,
+            ICMPv6Type.TIME_EXCEEDED,
+            ICMPv6TimeExceededCode.REASSEMBLY,
+            0,
+            link_multicast=link_multicast,
         )
 
 

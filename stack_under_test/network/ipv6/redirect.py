@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from stack_under_test.params import NDP_HOP_LIMIT
 from stack_under_test.stack.ratelimit import TokenBucket
 from stack_under_test.wire import icmpv6
 from stack_under_test.wire.icmpv6 import UnknownICMPv6
@@ -19,9 +20,6 @@ from stack_under_test.wire.numbers import ETH_P_IPV6, PROTO_ICMPV6, ICMPv6Type, 
 if TYPE_CHECKING:
     from .endpoint import IPv6Endpoint
 
-NDP_HOP_LIMIT: Final = 255  # RFC 4861 §4.5: "Hop Limit 255"
-# RFC 4861 §4.6.3 Redirected Header option type (wire/numbers.py has the link-layer ones).
-REDIRECTED_HEADER: Final = 4
 # Linux: inet_peer_xrlim_allow(peer, 1*HZ) per destination, bursts of XRLIM_BURST_FACTOR = 6.
 PER_DESTINATION_RATE: Final = 1.0
 PER_DESTINATION_BURST: Final = 6
@@ -61,7 +59,7 @@ def maybe_send(ep: IPv6Endpoint, packet: memoryview, src: bytes, dst: bytes, tar
     # RFC 4861 §4.5: Redirected Header "As much as possible of the IP packet that triggered the
     # sending of the Redirect without making the redirect packet exceed the minimum MTU".
     room = (1280 - _FIXED_LEN - len(options) - 8) & ~7
-    options += NDPOption(REDIRECTED_HEADER, bytes(6) + bytes(packet[:room])).encode()
+    options += NDPOption(NDPOptionType.REDIRECTED_HEADER, bytes(6) + bytes(packet[:room])).encode()
     body = bytes(4) + target + dst + options
     raw = icmpv6.encode(UnknownICMPv6(ICMPv6Type.REDIRECT, 0, body), ep.link_local, src)
     # RFC 4861 §4.5: "Source Address MUST be the link-local address assigned to the interface from
