@@ -15,6 +15,7 @@ from harness.frames import (
     multicast_mac,
     quotes,
     solicited_node,
+    with_ipv4_options,
 )
 from harness.rfc import MAY, MUST, MUST_NOT, SHOULD, SHOULD_NOT, Level, Requirement, rfc
 
@@ -38,4 +39,5 @@ __all__ = [
     "quotes",
     "rfc",
     "solicited_node",
+    "with_ipv4_options",
 ]

@@ -1,4 +1,5 @@
-"""Scapy frame helpers for conformance tests: fragmenting by plan, multicast addresses, ICMP quotes.
+"""Scapy frame helpers for conformance tests: fragmenting by plan, IPv4 options spliced in as
+given, multicast addresses, ICMP quotes.
 
 The fragmenters work on bytes, not Scapy's ``fragment()``/``fragment6()``, so a test can ask for
 any plan, including the overlapping, duplicate, truncated or out-of-order pieces that the
@@ -105,6 +106,27 @@ def fragments6(
         frag_header = struct.pack("!BBHI", nh, 0, off | int(more), ident & 0xFFFFFFFF)
         out.append(_dissect(pkt, link + bytes(unfrag) + frag_header + payload[off : off + length]))
     return out
+
+
+def with_ipv4_options(frame: Packet, options: bytes) -> Packet:
+    """``frame`` (``Ether()/IP()/...`` without IP options) with ``options`` in its IP header.
+
+    The options are padded with End of Option List to a 4-octet multiple (RFC 791 §3.1: "The
+    internet header padding is used to ensure that the internet header ends on a 32 bit
+    boundary"); IHL, Total Length and the header checksum are fixed up and nothing else is
+    checked, so malformed options go on the wire exactly as given.
+    """
+    link, l3 = _split(frame, IP)
+    if (l3[0] & 0x0F) != 5:
+        raise ValueError("with_ipv4_options: the packet already carries IP options")
+    total = struct.unpack_from("!H", l3, 2)[0]
+    options += bytes(-len(options) % 4)
+    header = bytearray(l3[:20] + options)
+    header[0] = 0x40 | (len(header) // 4)
+    struct.pack_into("!H", header, 2, total + len(options))
+    struct.pack_into("!H", header, 10, 0)
+    struct.pack_into("!H", header, 10, _checksum(bytes(header)))
+    return _dissect(frame, link + bytes(header) + l3[20:total])
 
 
 def _plan(total: int, pieces: Sequence[Piece] | None, size: int | None) -> list[tuple[int, int, bool]]:

@@ -102,65 +102,6 @@ def requirement_of(item: Any) -> Requirement | None:
 # ---- the oracle's protocol numbers -------------------------------------------------------
 
 
-class ICMPv4Type(IntEnum):
-    """RFC 792 message types (and RFC 1122 §3.2.2)."""
-
-    ECHO_REPLY = 0
-    DEST_UNREACH = 3
-    SOURCE_QUENCH = 4
-    REDIRECT = 5
-    ECHO_REQUEST = 8
-    TIME_EXCEEDED = 11
-    PARAM_PROBLEM = 12
-    TIMESTAMP = 13
-    TIMESTAMP_REPLY = 14
-
-
-class ICMPv4Unreach(IntEnum):
-    """RFC 792 Destination Unreachable codes (RFC 1122 §3.2.2.1 adds 6-12)."""
-
-    NET = 0
-    HOST = 1
-    PROTOCOL = 2
-    PORT = 3
-    FRAG_NEEDED = 4
-    SOURCE_ROUTE_FAILED = 5
-
-
-class ICMPv4TimeExceeded(IntEnum):
-    """RFC 792 Time Exceeded codes."""
-
-    TTL = 0
-    REASSEMBLY = 1
-
-
-class ICMPv4ParamProblem(IntEnum):
-    """RFC 792 (code 0: pointer indicates the error), RFC 1122 §3.2.2.5 (code 1: option missing)."""
-
-    POINTER = 0
-    MISSING_OPTION = 1
-
-
-class ICMPv6Type(IntEnum):
-    """RFC 4443 §2.1, RFC 4861 §4, RFC 2710 / RFC 3810."""
-
-    DEST_UNREACH = 1
-    PACKET_TOO_BIG = 2
-    TIME_EXCEEDED = 3
-    PARAM_PROBLEM = 4
-    ECHO_REQUEST = 128
-    ECHO_REPLY = 129
-    MLD_QUERY = 130
-    MLD_REPORT = 131
-    MLD_DONE = 132
-    ROUTER_SOLICIT = 133
-    ROUTER_ADVERT = 134
-    NEIGHBOR_SOLICIT = 135
-    NEIGHBOR_ADVERT = 136
-    REDIRECT = 137
-    MLDV2_REPORT = 143
-
-
 class ICMPv6Unreach(IntEnum):
     """RFC 4443 §3.1 Destination Unreachable codes."""
 
@@ -190,10 +131,5 @@ class ICMPv6ParamProblem(IntEnum):
 # RFC 4443 §2.4 (c): an ICMPv6 error carries "as much of invoking packet as possible without
 # the ICMPv6 packet exceeding the minimum IPv6 MTU".
 IPV6_MIN_MTU: Final = 1280
-# RFC 1122 §3.3.3 / RFC 791: every host must accept a 576-octet datagram.
-IPV4_MIN_REASSEMBLY: Final = 576
 # RFC 4861 §6.1.1/§7.1.1: NDP messages are valid only with "IP Hop Limit field has a value of 255".
 NDP_HOP_LIMIT: Final = 255
-# RFC 8200 §4.5: "If insufficient fragments are received to complete reassembly of a packet
-# within 60 seconds of the reception of the first-arriving fragment of that packet".
-IPV6_REASSEMBLY_TIMEOUT_S: Final = 60.0

@@ -8,34 +8,19 @@ per-destination limiters of Linux start with a full bucket in every test.
 
 from __future__ import annotations
 
-import struct
 from typing import Final
 
 import pytest
 from scapy.layers.inet import ICMP, IP, UDP
-from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
-from scapy.utils import checksum
 
-from harness import DUT, MUST_NOT, SHOULD, ExpectationFailed, icmp_quote, l3_bytes, rfc
+from harness import DUT, MUST_NOT, SHOULD, ExpectationFailed, icmp_quote, l3_bytes, rfc, with_ipv4_options
 
 CLOSED_PORT: Final = 33435
 SILENCE_S: Final = 1.0
 BAD_OPTION: Final = b"\x9e\x01\x00\x00"  # length octet 1: malformed (RFC 791 3.1)
 PORT_UNREACHABLE: Final = ICMP(type=3, code=3)
 RATE_BURST: Final = 6  # Linux's per-destination bucket holds 6 tokens (XRLIM_BURST_FACTOR)
-
-
-def _with_bad_option(frame: Packet) -> Ether:
-    raw = bytes(frame)
-    link, ip = raw[:14], raw[14:]
-    total = struct.unpack_from("!H", ip, 2)[0]
-    header = bytearray(ip[:20] + BAD_OPTION)
-    header[0] = 0x40 | (len(header) // 4)
-    struct.pack_into("!H", header, 2, total + len(BAD_OPTION))
-    struct.pack_into("!H", header, 10, 0)
-    struct.pack_into("!H", header, 10, checksum(bytes(header)))
-    return Ether(link + bytes(header) + ip[20:total])
 
 
 def _probe(dut: DUT, src: str | None = None, size: int = 16, sport: int = 40100) -> Packet:
@@ -50,10 +35,10 @@ def _probe(dut: DUT, src: str | None = None, size: int = 16, sport: int = 40100)
 def test_no_error_about_any_icmp_error(dut: DUT, kind: int, code: int) -> None:
     returned = IP(src=str(dut.info.dut_ipv4.ip), dst=str(dut.info.tester_ipv4)) / UDP(sport=40101, dport=53)
     error = dut.ipv4() / ICMP(type=kind, code=code) / Raw(bytes(returned) + b"12345678")
-    dut.send(_with_bad_option(error))
+    dut.send(with_ipv4_options(error, BAD_OPTION))
     dut.expect_none(ICMP, within=SILENCE_S)
     # Control: the same malformed header on an echo request draws a Parameter Problem.
-    dut.send(_with_bad_option(dut.ipv4() / ICMP(type=8, id=0xE01, seq=1) / Raw(b"control")))
+    dut.send(with_ipv4_options(dut.ipv4() / ICMP(type=8, id=0xE01, seq=1) / Raw(b"control"), BAD_OPTION))
     try:
         dut.expect(ICMP(type=12))
     except ExpectationFailed:

@@ -9,16 +9,24 @@ itself report that gap.
 
 from __future__ import annotations
 
-import struct
 from typing import Final
 
 import pytest
 from scapy.layers.inet import ICMP, IP, UDP
-from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
-from scapy.utils import checksum
 
-from harness import DUT, MUST, MUST_NOT, SHOULD, ExpectationFailed, icmp_quote, l3_bytes, multicast_mac, rfc
+from harness import (
+    DUT,
+    MUST,
+    MUST_NOT,
+    SHOULD,
+    ExpectationFailed,
+    icmp_quote,
+    l3_bytes,
+    multicast_mac,
+    rfc,
+    with_ipv4_options,
+)
 
 BROADCAST_MAC: Final = "ff:ff:ff:ff:ff:ff"
 CLOSED_PORT: Final = 33434  # nothing listens here on the DUT
@@ -34,19 +42,6 @@ PARAMETER_PROBLEM: Final = ICMP(type=12, code=0)
 
 def _udp(dut: DUT, **ip_fields: object) -> Packet:
     return dut.ipv4(**ip_fields) / UDP(sport=40000, dport=CLOSED_PORT) / Raw(b"is anyone there?")
-
-
-def _with_bad_option(frame: Packet) -> Ether:
-    """``frame`` (Ether/IPv4 without options) with BAD_OPTION appended to its IP header."""
-    raw = bytes(frame)
-    link, ip = raw[:14], raw[14:]
-    total = struct.unpack_from("!H", ip, 2)[0]
-    header = bytearray(ip[:20] + BAD_OPTION)
-    header[0] = 0x40 | (len(header) // 4)
-    struct.pack_into("!H", header, 2, total + len(BAD_OPTION))
-    struct.pack_into("!H", header, 10, 0)
-    struct.pack_into("!H", header, 10, checksum(bytes(header)))
-    return Ether(link + bytes(header) + ip[20:total])
 
 
 def _require_error(dut: DUT, frame: Packet, error: Packet, what: str) -> Packet:
@@ -98,7 +93,7 @@ def test_error_is_sent_with_zero_tos(dut: DUT) -> None:
 
 @rfc(1122, "3.2.2.5", SHOULD, "A host SHOULD generate Parameter Problem messages.")
 def test_malformed_option_draws_parameter_problem(dut: DUT) -> None:
-    dut.send(_with_bad_option(dut.ipv4() / ICMP(type=8, id=0xC01, seq=1) / Raw(b"bad option")))
+    dut.send(with_ipv4_options(dut.ipv4() / ICMP(type=8, id=0xC01, seq=1) / Raw(b"bad option"), BAD_OPTION))
     error = dut.expect(ICMP(type=12))
     # RFC 792: "the pointer identifies the octet of the original datagram's header where the
     # error was detected" -- the option's type or length octet.
@@ -112,9 +107,9 @@ def test_no_error_about_an_icmp_error(dut: DUT) -> None:
     # that draws a Parameter Problem when it comes with an echo request.
     dut_ip, tester_ip = str(dut.info.dut_ipv4.ip), str(dut.info.tester_ipv4)
     returned = IP(src=dut_ip, dst=tester_ip) / UDP(sport=40002, dport=53) / Raw(b"12345678")
-    dut.send(_with_bad_option(dut.ipv4() / ICMP(type=3, code=3) / returned))
+    dut.send(with_ipv4_options(dut.ipv4() / ICMP(type=3, code=3) / returned, BAD_OPTION))
     dut.expect_none(ICMP, within=SILENCE_S)
-    control = _with_bad_option(dut.ipv4() / ICMP(type=8, id=0xC02, seq=1) / Raw(b"control"))
+    control = with_ipv4_options(dut.ipv4() / ICMP(type=8, id=0xC02, seq=1) / Raw(b"control"), BAD_OPTION)
     _require_error(dut, control, PARAMETER_PROBLEM, "Parameter Problem")
 
 
@@ -151,9 +146,9 @@ def test_no_error_about_a_link_layer_broadcast(dut: DUT) -> None:
 def test_no_error_about_a_non_initial_fragment(dut: DUT) -> None:
     # The second (last) fragment of a UDP datagram, at offset 64, carrying the malformed option.
     tail = dut.ipv4(proto=17, frag=8, flags=0, id=0x7777) / Raw(bytes(24))
-    dut.send(_with_bad_option(tail))
+    dut.send(with_ipv4_options(tail, BAD_OPTION))
     dut.expect_none(ICMP, within=SILENCE_S)
-    control = _with_bad_option(dut.ipv4() / ICMP(type=8, id=0xC03, seq=1) / Raw(b"control"))
+    control = with_ipv4_options(dut.ipv4() / ICMP(type=8, id=0xC03, seq=1) / Raw(b"control"), BAD_OPTION)
     _require_error(dut, control, PARAMETER_PROBLEM, "Parameter Problem")
 
 

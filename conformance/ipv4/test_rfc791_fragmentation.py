@@ -11,11 +11,10 @@ from typing import Final
 
 import pytest
 from scapy.layers.inet import ICMP, IP
-from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
-from harness import DUT, MUST, fragments4, rfc
+from harness import DUT, MUST, fragments4, rfc, with_ipv4_options
 
 SPORT: Final = 4792
 DPORT: Final = 9
@@ -115,15 +114,8 @@ def test_record_route_goes_in_the_first_fragment_only(dut: DUT) -> None:
     # A 3000-octet echo request carrying Record Route: its reply needs fragmenting, and the
     # reply's Record Route (RFC 1122 3.2.2.6) may appear in the first fragment only.
     request = dut.ipv4(id=0x4D01) / ICMP(type=8, id=0xD01, seq=1) / Raw(_payload(3000))
-    raw = bytearray(bytes(request))
     rr = bytes([RR, 11, 4]) + bytes(8) + b"\x00"  # two slots, padded with End of Option List
-    ip = raw[14:]
-    header = bytearray(ip[:20] + rr)
-    header[0] = 0x40 | (len(header) // 4)
-    struct.pack_into("!H", header, 2, len(ip) + len(rr))
-    struct.pack_into("!H", header, 10, 0)
-    struct.pack_into("!H", header, 10, checksum(bytes(header)))
-    with_rr = Ether(bytes(raw[:14]) + bytes(header) + bytes(ip[20:]))
+    with_rr = with_ipv4_options(request, rr)
     dut.send(*fragments4(with_rr, size=1400))
     frags = _collect(dut)
     assert frags[0][IP].proto == 1 and frags[0][ICMP].type == 0

@@ -12,16 +12,13 @@ header, so options start at 20.
 
 from __future__ import annotations
 
-import struct
 from typing import Final
 
 import pytest
 from scapy.layers.inet import ICMP
-from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
-from scapy.utils import checksum
 
-from harness import DUT, MUST, rfc
+from harness import DUT, MUST, rfc, with_ipv4_options
 
 NOP, RR, TS = 1, 7, 68
 RR7: Final = bytes([RR, 7, 4, 0, 0, 0, 0])
@@ -56,19 +53,6 @@ CASES: Final[dict[str, tuple[bytes, int]]] = {
 }
 
 
-def _with_options(frame: Packet, options: bytes) -> Ether:
-    raw = bytes(frame)
-    link, ip = raw[:14], raw[14:]
-    total = struct.unpack_from("!H", ip, 2)[0]
-    options += bytes(-len(options) % 4)  # End of Option List up to the 32-bit boundary
-    header = bytearray(ip[:20] + options)
-    header[0] = 0x40 | (len(header) // 4)
-    struct.pack_into("!H", header, 2, total + len(options))
-    struct.pack_into("!H", header, 10, 0)
-    struct.pack_into("!H", header, 10, checksum(bytes(header)))
-    return Ether(link + bytes(header) + ip[20:total])
-
-
 def _echo(dut: DUT, ident: int) -> Packet:
     return dut.ipv4() / ICMP(type=8, id=ident, seq=1) / Raw(b"malformed option test")
 
@@ -79,7 +63,7 @@ def _echo(dut: DUT, ident: int) -> Packet:
      "such that it cannot complete processing the datagram it must discard the datagram.")
 def test_datagram_with_malformed_option_is_discarded(dut: DUT, case: str) -> None:
     options, _ = CASES[case]
-    dut.send(_with_options(_echo(dut, 0xB01), options))
+    dut.send(with_ipv4_options(_echo(dut, 0xB01), options))
     # Control, sent after it: a well-formed echo is answered. Both backends handle frames in
     # order, so once its reply is here, any reply to the malformed echo would be here too.
     dut.send(_echo(dut, 0xB02))
@@ -93,7 +77,7 @@ def test_datagram_with_malformed_option_is_discarded(dut: DUT, case: str) -> Non
      "detected (it may be in the middle of an option).")
 def test_parameter_problem_points_at_the_malformed_option(dut: DUT, case: str) -> None:
     options, pointer = CASES[case]
-    sent = _with_options(_echo(dut, 0xB11), options)
+    sent = with_ipv4_options(_echo(dut, 0xB11), options)
     dut.send(sent)
     error = dut.expect(ICMP(type=12))
     assert error[ICMP].code == 0, f"code {error[ICMP].code}, expected 0 (pointer indicates the error)"

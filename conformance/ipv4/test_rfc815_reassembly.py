@@ -9,16 +9,13 @@ linux backend), so the silence windows past a timeout stay short in wall time.
 from __future__ import annotations
 
 import random
-import struct
 from typing import Final
 
 import pytest
 from scapy.layers.inet import ICMP, IP, UDP
-from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
-from scapy.utils import checksum
 
-from harness import DUT, MUST, SHOULD, fragments4, icmp_quote, l3_bytes, rfc
+from harness import DUT, MUST, SHOULD, fragments4, icmp_quote, l3_bytes, rfc, with_ipv4_options
 
 SILENCE_S: Final = 1.0
 PORT: Final = 4791
@@ -176,14 +173,7 @@ def test_fragment_with_a_malformed_option_is_not_reassembled(dut: DUT) -> None:
     # Options are checked on each fragment before it is queued (Linux: ip_rcv_options runs
     # before defragmentation): fragment zero carries Record Route with a length octet of 1.
     frags = fragments4(_echo(dut, 0xC0D, 400, ip_id=0x4C0D), size=208)
-    raw = bytearray(bytes(frags[0]))
-    ip = raw[14:]
-    header = bytearray(ip[:20] + b"\x07\x01\x00\x00")
-    header[0] = 0x46
-    struct.pack_into("!H", header, 2, len(ip) + 4)
-    struct.pack_into("!H", header, 10, 0)
-    struct.pack_into("!H", header, 10, checksum(bytes(header)))
-    dut.send(Ether(bytes(raw[:14]) + bytes(header) + bytes(ip[20:])))
+    dut.send(with_ipv4_options(frags[0], b"\x07\x01\x00\x00"))
     error = dut.expect(ICMP(type=12))
     assert error[ICMP].ptr == 20, f"pointer {error[ICMP].ptr}, expected 20 (the option's type octet)"
     dut.send(*frags[1:])

@@ -1,4 +1,4 @@
-"""RFC 4291: addresses a received packet may not carry.
+"""RFC 4291 §2.5.3 and §2.7: special addresses a received packet may not carry.
 
 Each negative test sends the valid echo afterwards, so a DUT that answers nothing cannot pass.
 """
@@ -33,3 +33,13 @@ def test_packet_to_loopback_received_on_the_link_is_dropped(dut: DUT) -> None:
     dut.send(dut.ipv6(dst="::1") / ICMPv6EchoRequest(id=0x4293, seq=1))
     dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
     _control(dut, 0x4294)
+
+
+@rfc(4291, "2.5.3", MUST_NOT,
+     "The loopback address must not be used as the source address in IPv6 packets that are sent "
+     "outside of a single node.")
+def test_packet_from_the_loopback_address_is_dropped(dut: DUT) -> None:
+    # Answering would send the reply to ::1 -- the DUT itself.
+    dut.send(dut.ipv6(src="::1") / ICMPv6EchoRequest(id=0x4295, seq=1))
+    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
+    _control(dut, 0x4296)

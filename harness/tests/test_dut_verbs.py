@@ -99,23 +99,6 @@ def test_pmtu_timer_is_reported_in_seconds(dut: InProcessDUT, recorded: Recorder
 
 
 # ---- linux --------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def shared_kernel() -> Iterator[LinuxDUT]:
-    if REASON is not None:
-        pytest.skip(f"needs root for network namespaces ({REASON})")
-    d = LinuxDUT()
-    try:
-        yield d
-    finally:
-        d.close()
-
-
-@pytest.fixture
-def kernel(shared_kernel: LinuxDUT) -> LinuxDUT:
-    shared_kernel.reset()
-    return shared_kernel
-
-
 def _sysctl(kernel: LinuxDUT, name: str) -> str:
     return str(kernel._call("sysctl_get", name=name))
 

@@ -13,8 +13,18 @@ from scapy.layers.inet6 import (
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
+from scapy.utils import checksum
 
-from harness import fragments4, fragments6, icmp_quote, l3_bytes, multicast_mac, quotes, solicited_node
+from harness import (
+    fragments4,
+    fragments6,
+    icmp_quote,
+    l3_bytes,
+    multicast_mac,
+    quotes,
+    solicited_node,
+    with_ipv4_options,
+)
 
 ETH = Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:01")
 
@@ -69,6 +79,20 @@ def test_fragments4_copies_only_copied_options_to_later_fragments() -> None:
     assert first[IP].ihl * 4 == len(l3_bytes(pkt)) - 72
     assert second[IP].options[0].copy_flag == 1 and second[IP].options[0].option == 2  # Security
     assert all(o.option == 0 for o in second[IP].options[1:])  # End of Option List padding
+
+
+def test_with_ipv4_options_pads_and_fixes_lengths_and_checksum() -> None:
+    pkt = echo4(16)
+    out = with_ipv4_options(pkt, b"\x07\x03\x04")  # Record Route, no slots: padded to 4
+    assert isinstance(out, Ether) and out[Ether].dst == pkt[Ether].dst
+    l3 = l3_bytes(out)
+    assert l3[0] == 0x46 and l3[20:24] == b"\x07\x03\x04\x00"
+    assert len(l3) == len(l3_bytes(pkt)) + 4 and l3[24:] == l3_bytes(pkt)[20:]
+    assert checksum(l3[:24]) == 0, "the header checksum does not verify"
+    bad = with_ipv4_options(pkt, b"\x9e\x01\x00\x00")  # malformed options go out as given
+    assert l3_bytes(bad)[20:24] == b"\x9e\x01\x00\x00"
+    with pytest.raises(ValueError, match="already carries IP options"):
+        with_ipv4_options(out, b"\x01\x01\x01\x01")
 
 
 def test_fragments4_rejects_bad_plans() -> None:
