@@ -91,6 +91,7 @@ class Job:
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
     exit_code: int | None = None
+    killed: bool = False
     started: float = 0.0
     stopped: float = 0.0
 
@@ -113,6 +114,12 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
+    # A shell starts background commands (`stackcheck fuzz ... &`, nohup) with SIGINT ignored, and
+    # an ignored signal stays ignored across exec: the workers would then ignore the SIGINT that
+    # stops them and be killed 30 s later without their coverage data. A handler set here is
+    # reset to the default in every child at exec, so each worker gets KeyboardInterrupt again.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     names = list(ATHERIS_TARGETS if args.atheris else TARGETS)
     if args.list:
         for name in names:
@@ -224,6 +231,7 @@ def _stop(jobs: list[Job]) -> None:
             job.exit_code = job.proc.wait(timeout=max(0.1, limit - time.monotonic()))
         except subprocess.TimeoutExpired:
             job.proc.kill()
+            job.killed = True
             job.exit_code = job.proc.wait()
         job.stopped = time.monotonic()
 
@@ -261,7 +269,10 @@ def _collect(jobs: list[Job], work: Path, coverage_ok: bool, elapsed: float) -> 
         # Atheris/libFuzzer reports crashes only in its log.
         if job.exit_code not in (0, 2, -signal.SIGINT, 130, None) and not data["failures"] and job.log is not None:
             tail = job.log.read_text(encoding="utf-8", errors="replace")[-800:]
-            r.failures.setdefault(f"exit {job.exit_code}", tail)
+            # A worker that ignores SIGINT for 30 s may be stuck in the stack: worth a look, so it
+            # stays listed, under a name that says what happened.
+            sig = "killed: still running 30 s after SIGINT" if job.killed else f"exit {job.exit_code}"
+            r.failures.setdefault(sig, tail)
     if len(results) > 1:
         combined = TargetResult(examples=sum(r.examples for r in results.values()), seconds=elapsed,
                                 processes=sum(r.processes for r in results.values()))
