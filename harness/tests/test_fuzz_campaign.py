@@ -1,4 +1,4 @@
-"""`stackcheck fuzz` end to end, a few seconds each: a Hypothesis campaign whose report carries
+"""`stackcheck fuzz` end to end, about 20 s each: a Hypothesis campaign whose report carries
 branch coverage of stack_under_test (coverage.py), and the coverage-guided mode under Atheris.
 Both need the optional extra `fuzz`, which `make test` installs."""
 
@@ -29,9 +29,11 @@ def test_campaign_reports_examples_and_branch_coverage(tmp_path: Path) -> None:
     the workers must still stop on the runner's SIGINT and save their coverage data; the
     rate-limit worker used to ignore it and be killed 30 s later."""
     report = tmp_path / "fuzz-report.json"
+    # The duration includes the worker's start-up (pytest, Hypothesis and coverage imports), which
+    # took most of 6 s on a loaded 2-core machine; 20 s leaves room to generate examples.
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        status = cli.main(["fuzz", "--target", "rate-limit", "--duration", "6s", "--db", str(tmp_path / "db"),
+        status = cli.main(["fuzz", "--target", "rate-limit", "--duration", "20s", "--db", str(tmp_path / "db"),
                            "--report", str(report)])
     finally:
         signal.signal(signal.SIGINT, before)
@@ -48,7 +50,7 @@ def test_campaign_reports_examples_and_branch_coverage(tmp_path: Path) -> None:
 def test_atheris_mode_runs_raw_bytes_and_keeps_a_corpus(tmp_path: Path) -> None:
     report = tmp_path / "fuzz-report.json"
     corpus = tmp_path / "corpus"
-    status = cli.main(["fuzz", "--atheris", "--target", "raw", "--duration", "4s", "--corpus", str(corpus),
+    status = cli.main(["fuzz", "--atheris", "--target", "raw", "--duration", "12s", "--corpus", str(corpus),
                        "--report", str(report), "--db", str(tmp_path / "db")])
     log = _logs(tmp_path)
     assert status == fuzz_cli.EXIT_OK, log
