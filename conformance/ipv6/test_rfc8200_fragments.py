@@ -100,33 +100,21 @@ def test_interleaved_datagrams_with_different_identifications_are_kept_apart(dut
     _expect_reply(dut, 0x4505, data=other)
 
 
+@pytest.mark.parametrize("differs", ["source", "destination"])
 @rfc(8200, "4.5", MUST,
      "An original packet is reassembled only from fragment packets that have the same Source "
      "Address, Destination Address, and Fragment Identification.")
-def test_fragments_from_different_sources_are_not_reassembled_together(dut: DUT) -> None:
-    # The same Identification from the tester's global and link-local addresses: two half
-    # datagrams, never one whole.
-    ll = str(dut.info.tester_ipv6_ll)
-    first, _, _ = fragments6(_echo(dut, 0x4506), THIRDS, ident=0x4506)
-    _, second, third = fragments6(_echo(dut, 0x4506, src=ll), THIRDS, ident=0x4506)
+def test_fragments_of_different_address_pairs_are_not_reassembled_together(dut: DUT, differs: str) -> None:
+    # The same Identification, but the later pieces from the tester's link-local address (source)
+    # or to the DUT's link-local address (destination): two half datagrams, never one whole.
+    other = {"source": {"src": str(dut.info.tester_ipv6_ll)}, "destination": {"dst": str(dut.info.dut_ipv6_ll)}}
+    ident = {"source": 0x4506, "destination": 0x4511}[differs]
+    first, _, _ = fragments6(_echo(dut, ident), THIRDS, ident=ident)
+    _, second, third = fragments6(_echo(dut, ident, **other[differs]), THIRDS, ident=ident)
     dut.send(first, second, third)
-    dut.expect_none(ICMPv6EchoReply(id=0x4506), within=SILENCE_S)
-    dut.send(*fragments6(_echo(dut, 0x4507), THIRDS, ident=0x4507))  # control: a whole datagram
-    _expect_reply(dut, 0x4507)
-
-
-@rfc(8200, "4.5", MUST,
-     "An original packet is reassembled only from fragment packets that have the same Source "
-     "Address, Destination Address, and Fragment Identification.")
-def test_fragments_to_different_destinations_are_not_reassembled_together(dut: DUT) -> None:
-    # The same Identification to the DUT's global and link-local addresses.
-    ll = str(dut.info.dut_ipv6_ll)
-    first, _, _ = fragments6(_echo(dut, 0x4511), THIRDS, ident=0x4511)
-    _, second, third = fragments6(_echo(dut, 0x4511, dst=ll), THIRDS, ident=0x4511)
-    dut.send(first, second, third)
-    dut.expect_none(ICMPv6EchoReply(id=0x4511), within=SILENCE_S)
-    dut.send(*fragments6(_echo(dut, 0x4512), THIRDS, ident=0x4512))  # control: a whole datagram
-    _expect_reply(dut, 0x4512)
+    dut.expect_none(ICMPv6EchoReply(id=ident), within=SILENCE_S)
+    dut.send(*fragments6(_echo(dut, ident + 1), THIRDS, ident=ident + 1))  # control: a whole datagram
+    _expect_reply(dut, ident + 1)
 
 
 @rfc(8200, "4.5", MUST, TIMEOUT_TEXT)

@@ -38,6 +38,16 @@ UNKNOWN_OPTION_TEXT = (
     "specify the action that must be taken if the processing IPv6 node does not recognize the "
     "Option Type: "
 )
+OPTION_10_TEXT = (
+    UNKNOWN_OPTION_TEXT + "10 - discard the packet and, regardless of whether or not the packet's "
+    "Destination Address was a multicast address, send an ICMP Parameter Problem, Code 2, message "
+    "to the packet's Source Address, pointing to the unrecognized Option Type."
+)
+OPTION_11_TEXT = (
+    UNKNOWN_OPTION_TEXT + "11 - discard the packet and, only if the packet's Destination Address "
+    "was not a multicast address, send an ICMP Parameter Problem, Code 2, message to the packet's "
+    "Source Address, pointing to the unrecognized Option Type."
+)
 
 
 def _with_option(dut: DUT, header: str, otype: int, ident: int, dst: str | None = None) -> Packet:
@@ -102,10 +112,7 @@ def test_unknown_option_01_discards_the_packet_silently(dut: DUT, header: str) -
 
 
 @pytest.mark.parametrize("header", list(HEADERS))
-@rfc(8200, "4.2", MUST,
-     UNKNOWN_OPTION_TEXT + "10 - discard the packet and, regardless of whether or not the packet's "
-     "Destination Address was a multicast address, send an ICMP Parameter Problem, Code 2, message "
-     "to the packet's Source Address, pointing to the unrecognized Option Type.")
+@rfc(8200, "4.2", MUST, OPTION_10_TEXT)
 def test_unknown_option_10_draws_parameter_problem_code_2(dut: DUT, header: str) -> None:
     sent = _with_option(dut, header, DISCARD_PP, 0x8205)
     dut.send(sent)
@@ -114,10 +121,7 @@ def test_unknown_option_10_draws_parameter_problem_code_2(dut: DUT, header: str)
 
 
 @pytest.mark.parametrize("header", list(HEADERS))
-@rfc(8200, "4.2", MUST,
-     UNKNOWN_OPTION_TEXT + "10 - discard the packet and, regardless of whether or not the packet's "
-     "Destination Address was a multicast address, send an ICMP Parameter Problem, Code 2, message "
-     "to the packet's Source Address, pointing to the unrecognized Option Type.")
+@rfc(8200, "4.2", MUST, OPTION_10_TEXT)
 def test_unknown_option_10_to_a_multicast_address_draws_parameter_problem(dut: DUT, header: str) -> None:
     # RFC 4443 §2.4 (e.3) names this as one of the two exceptions to "no error about a packet
     # to a multicast address".
@@ -128,10 +132,7 @@ def test_unknown_option_10_to_a_multicast_address_draws_parameter_problem(dut: D
 
 
 @pytest.mark.parametrize("header", list(HEADERS))
-@rfc(8200, "4.2", MUST,
-     UNKNOWN_OPTION_TEXT + "11 - discard the packet and, only if the packet's Destination Address "
-     "was not a multicast address, send an ICMP Parameter Problem, Code 2, message to the packet's "
-     "Source Address, pointing to the unrecognized Option Type.")
+@rfc(8200, "4.2", MUST, OPTION_11_TEXT)
 def test_unknown_option_11_draws_parameter_problem_code_2(dut: DUT, header: str) -> None:
     sent = _with_option(dut, header, DISCARD_PP_UNICAST, 0x8207)
     dut.send(sent)
@@ -140,10 +141,7 @@ def test_unknown_option_11_draws_parameter_problem_code_2(dut: DUT, header: str)
 
 
 @pytest.mark.parametrize("header", list(HEADERS))
-@rfc(8200, "4.2", MUST,
-     UNKNOWN_OPTION_TEXT + "11 - discard the packet and, only if the packet's Destination Address "
-     "was not a multicast address, send an ICMP Parameter Problem, Code 2, message to the packet's "
-     "Source Address, pointing to the unrecognized Option Type.")
+@rfc(8200, "4.2", MUST, OPTION_11_TEXT)
 def test_unknown_option_11_to_a_multicast_address_draws_no_error(dut: DUT, header: str) -> None:
     dut.send(_with_option(dut, header, DISCARD_PP_UNICAST, 0x8208, dst=ALL_NODES))
     dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S)
