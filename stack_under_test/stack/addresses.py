@@ -24,6 +24,8 @@ class AddressEntry:
     # Lifetimes (RFC 4862 5.5.3) as absolute clock deadlines; None = infinite.
     valid_until_ms: int | None = None
     preferred_until_ms: int | None = None
+    # RFC 4862 5.4: subject to Duplicate Address Detection (False: Linux's "nodad").
+    dad: bool = True
 
     @property
     def packed(self) -> bytes:

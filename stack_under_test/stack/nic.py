@@ -9,6 +9,7 @@ from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
 from stack_under_test.link.endpoint import LinkEndpoint
 from stack_under_test.stack.addresses import AddressEntry, AddressTable
+from stack_under_test.stack.ipv6_config import IPv6Config
 from stack_under_test.stats import Stats
 from stack_under_test.wire.ethernet import HEADER_LEN
 
@@ -35,6 +36,7 @@ class NIC:
         self.ip: dict[int, IPEndpoint] = {}  # by family, 4 / 6
         self.neighbors: dict[int, NeighborTable] = {}  # by family; ARP makes 4, NDP makes 6
         self.mtu_override: int | None = None  # set by stack.set_link_mtu
+        self.ipv6_config = IPv6Config()  # RFC 4861/4862/3810 knobs; stack.set_ipv6_option
 
     @property
     def mtu(self) -> int:

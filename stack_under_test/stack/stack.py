@@ -17,6 +17,7 @@ from stack_under_test.clock import Clock, VirtualClock
 from stack_under_test.link.endpoint import LinkEndpoint
 from stack_under_test.stack.addresses import AddressEntry
 from stack_under_test.stack.interfaces import IPEndpoint, NetworkProtocol, TransportProtocol
+from stack_under_test.stack.ipv6_config import OPTION_BOUNDS, OPTION_NAMES
 from stack_under_test.stack.nic import NIC
 from stack_under_test.stack.ratelimit import TokenBucket
 from stack_under_test.stack.route import RouteEntry, RouteTable
@@ -180,15 +181,41 @@ class Stack:
     def _families(self) -> set[int]:
         return {p.family for p in self.network_protocols if p.family is not None}
 
-    def add_address(self, nic_name: str, cidr: str, *, static: bool = True) -> AddressEntry:
-        """Assign ``cidr`` ("198.51.100.1/24") to the NIC and add its on-link route."""
+    def add_address(
+        self,
+        nic_name: str,
+        cidr: str,
+        *,
+        static: bool = True,
+        dad: bool = True,
+        valid_lifetime_s: int | None = None,
+        preferred_lifetime_s: int | None = None,
+    ) -> AddressEntry:
+        """Assign ``cidr`` ("198.51.100.1/24") to the NIC and add its on-link route.
+
+        IPv6: ``dad=False`` makes the address usable at once (Linux "nodad"); otherwise it is
+        tentative until Duplicate Address Detection ends (RFC 4862 5.4) when the NIC's
+        ``accept_dad`` is on. Lifetimes in seconds (None: infinite) count from now (RFC 4862 5.5.4).
+        """
         nic = self.nic(nic_name)
         iface = self._interface(cidr)
         if iface.ip.is_multicast or iface.ip.is_unspecified:
             raise StackError(f"{iface.ip} cannot be assigned to an interface")
         if nic.addresses.get(iface.ip.packed) is not None:
             raise StackError(f"{iface.ip} is already assigned to {nic_name}")
-        entry = AddressEntry(iface, static=static)
+        for name, value in (("valid", valid_lifetime_s), ("preferred", preferred_lifetime_s)):
+            if value is not None and value < 0:
+                raise StackError(f"{name} lifetime must not be negative, got {value}")
+        if valid_lifetime_s is not None and preferred_lifetime_s is not None and preferred_lifetime_s > valid_lifetime_s:
+            raise StackError("the preferred lifetime must not exceed the valid lifetime (RFC 4862 5.5.3 c)")
+        now = self.clock.now_ms
+        entry = AddressEntry(
+            iface,
+            static=static,
+            dad=dad,
+            valid_until_ms=None if valid_lifetime_s is None else now + valid_lifetime_s * 1000,
+            preferred_until_ms=None if preferred_lifetime_s is None else now + preferred_lifetime_s * 1000,
+        )
         self.routes.add(RouteEntry(iface.network, nic_name))
         nic.add_address(entry)
         return entry
@@ -207,6 +234,41 @@ class Stack:
     def addresses(self, nic_name: str) -> list[str]:
         """Every address of the NIC as an interface string, link-local and tentative ones included."""
         return [str(e.interface) for e in self.nic(nic_name).addresses.entries.values()]
+
+    def address_states(self, nic_name: str, family: int = 6) -> dict[str, str]:
+        """``{"2001:db8:1::1/64": "preferred" | "tentative" | "deprecated"}`` for one family."""
+        return {str(e.interface): e.state.value for e in self.nic(nic_name).addresses.of_family(family)}
+
+    # ---- IPv6 host configuration (stack/ipv6_config.py) ---------------------------------------
+    def set_ipv6_option(self, nic_name: str, name: str, value: int | bool | bytes | None) -> None:
+        """Set one ``IPv6Config`` knob of the NIC (Linux sysctl names; times in ms)."""
+        nic = self.nic(nic_name)
+        if name not in OPTION_NAMES:
+            raise StackError(f"unknown IPv6 option {name!r} (known: {', '.join(sorted(OPTION_NAMES))})")
+        if name == "stable_secret":
+            if value is not None and (not isinstance(value, bytes) or len(value) < 16):
+                raise StackError("stable_secret must be at least 16 octets (RFC 7217 5: 128 bits)")
+        elif isinstance(getattr(nic.ipv6_config, name), bool):
+            value = bool(value)
+        else:
+            if isinstance(value, bytes) or value is None:
+                raise StackError(f"IPv6 option {name} takes an integer")
+            low, high = OPTION_BOUNDS[name]
+            if not low <= int(value) <= high:
+                raise StackError(f"IPv6 option {name} must be within {low}..{high}, got {value}")
+            value = int(value)
+        setattr(nic.ipv6_config, name, value)
+        endpoint = nic.ip.get(6)
+        hook = getattr(endpoint, "on_ipv6_option_changed", None)
+        if hook is not None:
+            hook(name)
+
+    def restart_nic(self, name: str) -> None:
+        """Disable and enable the NIC again: a link flap. Static addresses stay (as Linux with
+        keep_addr_on_down); the link-local address is formed again, with DAD, Router
+        Solicitations and MLD reports as a freshly enabled interface (RFC 4862 5.3, RFC 4861 6.3.7)."""
+        self.disable_nic(name)
+        self.enable_nic(name)
 
     # ---- neighbors, routes, groups, forwarding, timers -------------------------------------------
     def _ip(self, address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

@@ -1,0 +1,83 @@
+"""Per-NIC IPv6 host configuration: the knobs of RFC 4861 §6.3.2/§10, RFC 4862 §5.1, RFC 3810 and
+RFC 8981, named after their Linux sysctls so a harness maps one onto the other directly.
+
+Defaults are the RFCs' (and Linux's) defaults. The network layer reads ``nic.ipv6_config`` when it
+needs a value, so a change takes effect at the next use; ``Stack.set_ipv6_option`` validates a
+change and tells the IPv6 endpoint (``on_ipv6_option_changed``) for values it caches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Final
+
+from stack_under_test import params
+
+# addr_gen_mode values (Linux IN6_ADDR_GEN_MODE_*): EUI-64 (RFC 4291 App. A) or the stable,
+# semantically opaque interface identifiers of RFC 7217.
+ADDR_GEN_EUI64: Final = 0
+ADDR_GEN_STABLE_PRIVACY: Final = 2
+
+
+@dataclass(slots=True)
+class IPv6Config:
+    # RFC 4861 §6.3.4: process Router Advertisements for host configuration (Linux accept_ra).
+    # A NIC with forwarding on ignores them whatever this says (RFC 4861 §6.2.8).
+    accept_ra: bool = True
+    # RFC 4862 §5.5.3: form addresses from Prefix Information options with A=1 (Linux autoconf).
+    autoconf: bool = True
+    # RFC 4862 §5.4: run Duplicate Address Detection (Linux accept_dad >= 1).
+    accept_dad: bool = True
+    # RFC 4862 §5.1 DupAddrDetectTransmits; 0 disables DAD (Linux dad_transmits).
+    dad_transmits: int = params.DUP_ADDR_DETECT_TRANSMITS
+    # RFC 4861 §10 MAX_RTR_SOLICITATIONS, RTR_SOLICITATION_INTERVAL, MAX_RTR_SOLICITATION_DELAY.
+    router_solicitations: int = 3
+    rtr_solicit_interval_ms: int = 4_000
+    rtr_solicit_delay_ms: int = 1_000
+    # RFC 8981 temporary addresses: 0 off (the default: "optional"), 1 generate, 2 generate and prefer.
+    use_tempaddr: int = 0
+    addr_gen_mode: int = ADDR_GEN_EUI64
+    # RFC 7217 §5 secret_key; None means one is drawn from the stack's rng when first needed.
+    stable_secret: bytes | None = None
+    # RFC 3810 §8: 0 = MLDv2 with MLDv1 compatibility, 1 = MLDv1 only, 2 = MLDv2 only.
+    force_mld_version: int = 0
+    # RFC 3810 §9.11 / RFC 2710 §7.10 Unsolicited Report Interval (Linux defaults: 1 s and 10 s).
+    mldv2_unsolicited_report_interval_ms: int = 1_000
+    mldv1_unsolicited_report_interval_ms: int = 10_000
+    # RFC 4861 §10 / §6.3.2 BaseReachableTime, RetransTimer, DELAY_FIRST_PROBE_TIME,
+    # MAX_MULTICAST_SOLICIT, MAX_UNICAST_SOLICIT. An RA may change the first two.
+    base_reachable_time_ms: int = params.REACHABLE_TIME_MS
+    retrans_time_ms: int = params.RETRANS_TIMER_MS
+    delay_first_probe_time_ms: int = params.DELAY_FIRST_PROBE_TIME_MS
+    mcast_solicit: int = params.MAX_MULTICAST_SOLICIT
+    ucast_solicit: int = params.MAX_UNICAST_SOLICIT
+    # Bound on autoconfigured addresses per NIC (Linux max_addresses, 16).
+    max_addresses: int = 16
+    # RFC 4191 §3.1: longest Route Information prefix accepted (Linux default 0: only ::/0).
+    accept_ra_rt_info_max_plen: int = 0
+    # RFC 4861 §6.3.4 CurHopLimit: the default Hop Limit, which an RA may change.
+    hop_limit: int = params.IPV6_DEFAULT_HOP_LIMIT
+
+
+OPTION_NAMES: Final = frozenset(f.name for f in fields(IPv6Config))
+
+# Inclusive bounds of the integer knobs (bools are 0/1); a value outside is refused.
+OPTION_BOUNDS: Final[dict[str, tuple[int, int]]] = {
+    "dad_transmits": (0, 100),
+    "router_solicitations": (0, 100),
+    "rtr_solicit_interval_ms": (1, 3_600_000),
+    "rtr_solicit_delay_ms": (0, 3_600_000),
+    "use_tempaddr": (0, 2),
+    "addr_gen_mode": (0, 3),
+    "force_mld_version": (0, 2),
+    "mldv2_unsolicited_report_interval_ms": (1, 3_600_000),
+    "mldv1_unsolicited_report_interval_ms": (1, 3_600_000),
+    "base_reachable_time_ms": (1, 3_600_000),
+    "retrans_time_ms": (1, 3_600_000),
+    "delay_first_probe_time_ms": (1, 3_600_000),
+    "mcast_solicit": (0, 100),
+    "ucast_solicit": (0, 100),
+    "max_addresses": (0, 1_000),
+    "accept_ra_rt_info_max_plen": (0, 128),
+    "hop_limit": (1, 255),
+}
