@@ -95,13 +95,23 @@ _NDP_OPT_DATA = st.binary(max_size=14)
 
 def ndp_option(draw: st.DrawFn) -> bytes:
     """RFC 4861 4.6: TLV in 8-octet units; near-valid ones have length 0 or run past the end."""
-    kind = mostly(draw, choose(draw, (1, 2, 3, 5)), (4, 14, 25, 0, 255))
+    kind = mostly(draw, choose(draw, (1, 2, 3, 5, 14, 24)), (4, 25, 0, 255))
     if kind in (1, 2):
         data = mostly(draw, TESTER_MAC, (bytes(6), bytes(14)))
-    elif kind == 3:  # Prefix Information, 32 octets
-        data = struct.pack("!BBIII16s", 64, 0xC0, 2592000, 604800, 0, PREFIX2)
+    elif kind == 3:  # Prefix Information, 32 octets: on-link/autonomous flags, lifetimes, /64 or odd
+        flags = choose(draw, (0xC0, 0x80, 0x40, 0x00))
+        valid = choose(draw, (2592000, 7200, 30, 0, 0xFFFFFFFF))
+        preferred = mostly(draw, choose(draw, (604800, 10, 0)), (valid + 1 if valid < 0xFFFFFFFF else 0,))
+        prefix = mostly(draw, PREFIX2, (bytes.fromhex("fe80" + "00" * 14), DUT6, ALL_NODES))
+        data = struct.pack("!BBIII16s", mostly(draw, 64, (0, 48, 128, 255)), flags, valid, preferred, 0, prefix)
     elif kind == 5:
-        data = struct.pack("!HI", 0, choose(draw, (1500, 1280, 68)))
+        data = struct.pack("!HI", 0, choose(draw, (1500, 1280, 68, 9000)))
+    elif kind == 14:  # RFC 7527 Nonce
+        data = mostly(draw, bytes(range(6)), (bytes(12), b""))
+    elif kind == 24:  # RFC 4191 Route Information: prefix length, preference, lifetime, 0-16 octets
+        plen = mostly(draw, choose(draw, (64, 0, 48)), (129, 200))
+        data = struct.pack("!BBI", plen, choose(draw, (0x08, 0x00, 0x18, 0x10)), choose(draw, (1800, 0, 0xFFFFFFFF)))
+        data += PREFIX2[: choose(draw, (8, 16, 0))]
     else:
         data = draw(_NDP_OPT_DATA)
     data += bytes(-(2 + len(data)) % 8)
@@ -109,6 +119,7 @@ def ndp_option(draw: st.DrawFn) -> bytes:
     return bytes((kind, mostly(draw, units, (0, units + 1)))) + data
 
 
+_MLD_TYPES = (130, 131, 132, 143)
 _ICMP6_TYPES = (128, 135, 136, 129, 133, 134, 137, 130, 131, 132, 143, 1, 2, 3, 4, 139, 200, 127, 255)
 
 
@@ -126,8 +137,11 @@ def icmpv6_message(draw: st.DrawFn, src: bytes) -> tuple[int, int, bytes]:
         body = bytes((choose(draw, (0x60, 0x20, 0xE0, 0x00)), 0, 0, 0)) + target + opts
     elif kind == 133:
         body = bytes(4) + opts
-    elif kind == 134:
-        body = struct.pack("!BBHII", 64, 0, choose(draw, (1800, 0)), 0, 0) + opts
+    elif kind == 134:  # Cur Hop Limit, M/O/Prf flags, Router Lifetime, Reachable Time, Retrans Timer
+        head = (choose(draw, (64, 0, 1, 255)), choose(draw, (0, 0x08, 0x18, 0x10, 0xC0)),
+                choose(draw, (1800, 0, 9000, 65535)), choose(draw, (0, 30000, 1, 0xFFFFFFFF)),
+                choose(draw, (0, 1000, 1, 0xFFFFFFFF)))
+        body = struct.pack("!BBHII", *head) + opts
     elif kind == 137:
         body = bytes(4) + target + address6(draw, TESTER6, (DUT6,)) + opts
     elif kind in (130, 131, 132):  # MLDv1 (RFC 2710); a longer query is MLDv2 (RFC 3810)
@@ -164,8 +178,14 @@ def ipv6_packet(draw: st.DrawFn, upper: str | None = None) -> bytes:
     dst = address6(draw, choose(draw, _DST6), _DST6_ODD)
     headers = [ext_header(draw) for _ in range(draw(index(4)))] if odd(draw) or odd(draw) else []
     upper = upper or choose(draw, _UPPER)
+    hop = None
     if upper == "icmpv6":
         kind, code, body = icmpv6_message(draw, src)
+        if kind in _MLD_TYPES and not odd(draw):
+            # RFC 3810 5.1.14 / RFC 2710 3: link-local source, Hop Limit 1, Router Alert in a
+            # Hop-by-Hop header; only such queries get past validation to the listener.
+            src, hop = TESTER6_LL, 1
+            headers = [(0, bytes((0, 5, 2, 0, 0, 1, 0))), *headers[1:]]
         msg = struct.pack("!BBH", kind, code, 0) + body
         csum = inet_checksum(msg, pseudo_sum(src, dst, 58, len(msg))) if good_checksum(draw) else draw(U16)
         proto, payload = 58, put_checksum(msg, 2, csum)
@@ -177,7 +197,7 @@ def ipv6_packet(draw: st.DrawFn, upper: str | None = None) -> bytes:
         proto, payload = choose(draw, (6, 253, 41, 4, 255)), draw(DATA)
     first, rest = chain(headers, proto, payload)
     plen = mostly(draw, len(rest), (len(rest) + 1, max(len(rest) - 1, 0), 0)) & 0xFFFF
-    hop = mostly(draw, 255 if upper == "icmpv6" else 64, (64, 1, 0))
+    hop = hop or mostly(draw, 255 if upper == "icmpv6" else 64, (64, 1, 0))
     first_word = mostly(draw, 6 << 28, (4 << 28, 0, 6 << 28 | 0xB8 << 20 | 0x12345))
     return struct.pack("!IHBB", first_word, plen, first, hop) + src + dst + rest
 
