@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    _settle(stack, link, clock, args.tap)
     print(f"stack_under_test on {args.tap}: {', '.join(stack.addresses(args.tap))}", flush=True)
     while not stopping:
         timeout = clock.seconds_until_next()
@@ -135,6 +136,18 @@ def main(argv: list[str] | None = None) -> int:
                     sock.sendto(data, src, sport)
     link.close()
     return 0
+
+
+def _settle(stack: Stack, link: TapEndpoint, clock: MonotonicClock, nic: str, limit_s: float = 10.0) -> None:
+    """Run until Duplicate Address Detection has ended (RFC 4862 5.4: an address is tentative,
+    receiving nothing, until then), so that the ready line means every address is usable."""
+    deadline = clock.now_ms + int(limit_s * 1000)
+    while "tentative" in stack.address_states(nic).values() and clock.now_ms < deadline:
+        timeout = clock.seconds_until_next()
+        ready, _, _ = select.select([link], [], [], 0.1 if timeout is None else min(timeout, 0.1))
+        if ready:
+            link.poll()
+        clock.run_due()
 
 
 def _has_family(stack: Stack, wildcard: str) -> bool:

@@ -67,6 +67,33 @@ DUP_ADDR_DETECT_TRANSMITS: Final = 1  # RFC 4862 5.1
 # possibly have been forwarded by a router." We send every ND message (Redirect too) with it.
 NDP_HOP_LIMIT: Final = 255
 
+# ---- Router discovery, DAD, SLAAC (issue 5, stack RD/DAD/SLAAC) ---------------------------
+# RFC 4861 6.3.4: "a host MUST retain at least two router addresses and SHOULD retain more";
+# bounded memory for the Default Router List, the Prefix List and Route Information routes.
+MAX_DEFAULT_ROUTERS: Final = 16
+MAX_RA_PREFIXES: Final = 16
+MAX_RA_ROUTES: Final = 16
+# RFC 4861 4.6.2 / RFC 4191 2.3: "A value of all one bits (0xffffffff) represents infinity."
+INFINITE_LIFETIME_S: Final = 0xFFFFFFFF
+# RFC 4861 6.2.1: AdvReachableTime "MUST be no greater than 3,600,000 milliseconds (1 hour)".
+MAX_REACHABLE_TIME_MS: Final = 3_600_000
+# RFC 4862 5.5.3 e: the two-hour rule against valid lifetimes shortened by unauthenticated RAs.
+SLAAC_TWO_HOURS_MS: Final = 7_200_000
+# RFC 4862 5.5.3 d: on Ethernet the interface identifier is 64 bits (RFC 2464 4).
+INTERFACE_ID_BITS: Final = 64
+# Hard cap on autoconfigured addresses when max_addresses is 0 (Linux: "0 = unlimited").
+MAX_AUTOCONF_ADDRESSES: Final = 256
+# RFC 7217 7: "IDGEN_RETRIES: default value: 3"; RFC 8981 3.8 TEMP_IDGEN_RETRIES: "Default value: 3".
+IDGEN_RETRIES: Final = 3
+# RFC 8981 3.8: TEMP_VALID_LIFETIME "Default value: 2 days", TEMP_PREFERRED_LIFETIME "Default
+# value: 1 day", MAX_DESYNC_FACTOR "0.4 * TEMP_PREFERRED_LIFETIME".
+TEMP_VALID_LIFETIME_MS: Final = 2 * 86_400_000
+TEMP_PREFERRED_LIFETIME_MS: Final = 86_400_000
+MAX_DESYNC_FACTOR_MS: Final = 34_560_000
+# DAD failures remembered per NIC for diagnostics (RFC 4862 5.4.5: "SHOULD log a system
+# management error").
+DAD_FAILURE_LOG_LEN: Final = 16
+
 # ---- Fragment reassembly, both families (frag helper) -----------------------------------
 # RFC 1122 3.3.2 / RFC 8200 4.5 leave the resources open; Linux ipfrag_high_thresh 4 MiB and
 # ipfrag_low_thresh 3 MiB: above high, the oldest datagrams are evicted until under low.
@@ -84,8 +111,23 @@ RETRANS_TIMER_MS: Final = 1_000
 REACHABLE_TIME_MS: Final = 30_000  # RFC 4861 10
 DELAY_FIRST_PROBE_TIME_MS: Final = 5_000  # RFC 4861 10
 # RFC 1122 2.3.2.2: "The link layer SHOULD save (rather than discard) at least one (the latest)
-# packet of each set of packets destined to the same unresolved IP address"; Linux keeps 3.
-NEIGHBOR_PENDING_QUEUE_LEN: Final = 3
+# packet of each set of packets destined to the same unresolved IP address"; RFC 4861 7.2.2 "a small
+# queue". Bounded in octets per neighbor like Linux's unres_qlen_bytes (default SK_WMEM_MAX,
+# 212992), so all fragments of a 64 KiB datagram wait together; plus a bound over the table.
+NEIGHBOR_PENDING_QUEUE_BYTES: Final = 212_992
+NEIGHBOR_PENDING_TOTAL_BYTES: Final = 4 * 1024 * 1024
+# RFC 4861 10: MIN_RANDOM_FACTOR .5, MAX_RANDOM_FACTOR 1.5 (as percent: ints only); ReachableTime is
+# drawn again when BaseReachableTime changes and "at least every few hours" (Linux: every 300 s).
+MIN_RANDOM_FACTOR_PERCENT: Final = 50
+MAX_RANDOM_FACTOR_PERCENT: Final = 150
+REACHABLE_TIME_RECOMPUTE_MS: Final = 300_000
+# RFC 4861 10: MAX_ANYCAST_DELAY_TIME 1 second; 7.2.7 "the sender SHOULD delay sending a response
+# for a random time between 0 and MAX_ANYCAST_DELAY_TIME seconds".
+MAX_ANYCAST_DELAY_TIME_MS: Final = 1_000
+# Delayed anycast advertisements waiting at once per NIC (Linux proxy_qlen default 64).
+ANYCAST_DELAYED_ADVERTS_MAX: Final = 64
+# RFC 4861 8.3 leaves the Destination Cache size open; redirect host routes kept (oldest go first).
+MAX_REDIRECT_ROUTES: Final = 1024
 NEIGHBOR_CACHE_SIZE: Final = 512  # bounded memory; Linux gc_thresh3 is 1024
 
 # ---- UDP --------------------------------------------------------------------------------

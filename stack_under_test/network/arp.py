@@ -41,7 +41,7 @@ class ARPEndpoint:
         # The IPv4 neighbor table lives here: ARP is how IPv4 resolves.
         self.neighbors = nic.neighbors[4] = NeighborTable(
             protocol.stack.clock, nic.write_packet, self._send_request, nic.stats.count_tx_drop,
-            on_failed=self._on_resolution_failed,
+            on_failed=self._on_resolution_failed, rng=protocol.stack.rng,
         )
 
     def _on_resolution_failed(self, addr: bytes, pending: list[tuple[int, bytes]]) -> None:

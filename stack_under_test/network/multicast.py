@@ -147,6 +147,17 @@ class MulticastListener:
         # last Query received)) plus ([Query Response Interval])."
         return self.robustness * self.query_interval_ms + self.query_response_interval_ms
 
+    def set_default_mode(self, mode: Mode, *, forget_older: bool = False) -> None:
+        """Change the configured mode at run time (MLD's force_mld_version; IGMP never calls this).
+        ``forget_older`` drops the Older Version Querier Present timers: a host forced to the
+        newest version does not fall back to an older querier."""
+        self.config.default_mode = mode
+        if forget_older:
+            for timer in self._older.values():
+                timer.cancel()
+            self._older.clear()
+        self._refresh_mode()
+
     def _unsolicited_interval_ms(self) -> int:
         return self.config.unsolicited_interval_v3_ms if self.mode is Mode.V3 else self.config.unsolicited_interval_legacy_ms
 
@@ -227,6 +238,15 @@ class MulticastListener:
             timer.cancel()
         self._older.clear()
         self._current = self.config.default_mode
+
+    def report_all(self) -> None:
+        """V3: send every group's state again as a state-change report (TO_EX {}), retransmitted
+        like a join. MLD calls it when the interface gets a valid link-local address (RFC 3810
+        5.2.13); IGMP never does."""
+        if self.mode is not Mode.V3:
+            return
+        for group in list(self.groups):
+            self._state_change(group, RecordType.CHANGE_TO_EXCLUDE_MODE)
 
     def _state_change(self, group: bytes, record: RecordType) -> None:
         old = self._changes.pop(group, None)

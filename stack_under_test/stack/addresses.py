@@ -26,6 +26,8 @@ class AddressEntry:
     preferred_until_ms: int | None = None
     # RFC 4862 5.4: subject to Duplicate Address Detection (False: Linux's "nodad").
     dad: bool = True
+    # RFC 8981 temporary address (random interface identifier, short lifetimes).
+    temporary: bool = False
 
     @property
     def packed(self) -> bytes:

@@ -26,8 +26,11 @@ class IPv6Config:
     accept_ra: bool = True
     # RFC 4862 §5.5.3: form addresses from Prefix Information options with A=1 (Linux autoconf).
     autoconf: bool = True
-    # RFC 4862 §5.4: run Duplicate Address Detection (Linux accept_dad >= 1).
-    accept_dad: bool = True
+    # RFC 4862 §5.4: run Duplicate Address Detection (Linux accept_dad): 0 off, 1 and 2 on. A
+    # duplicate hardware-based (EUI-64) link-local address disables IPv6 on the interface until it
+    # is brought up again with 1 and 2 alike (§5.4.5: "IP operation on the interface SHOULD be
+    # disabled"): our 1 behaves like Linux's 2 here, as the RFC says SHOULD (Linux's 1 does not).
+    accept_dad: int = 1
     # RFC 4862 §5.1 DupAddrDetectTransmits; 0 disables DAD (Linux dad_transmits).
     dad_transmits: int = params.DUP_ADDR_DETECT_TRANSMITS
     # RFC 4861 §10 MAX_RTR_SOLICITATIONS, RTR_SOLICITATION_INTERVAL, MAX_RTR_SOLICITATION_DELAY.
@@ -63,6 +66,7 @@ OPTION_NAMES: Final = frozenset(f.name for f in fields(IPv6Config))
 
 # Inclusive bounds of the integer knobs (bools are 0/1); a value outside is refused.
 OPTION_BOUNDS: Final[dict[str, tuple[int, int]]] = {
+    "accept_dad": (0, 2),
     "dad_transmits": (0, 100),
     "router_solicitations": (0, 100),
     "rtr_solicit_interval_ms": (1, 3_600_000),

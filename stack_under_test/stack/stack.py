@@ -227,8 +227,12 @@ class Stack:
         if entry is None:
             raise StackError(f"{iface.ip} is not assigned to {nic_name}")
         nic.remove_address(iface.ip.packed)
-        # The on-link route goes with the last address of its subnet on this NIC.
-        if not any(e.interface.network == entry.interface.network for e in nic.addresses.entries.values()):
+        # The on-link route goes with the last address of its subnet on this NIC, unless a Router
+        # Advertisement made the prefix on-link too (RFC 4861 6.3.4; the IPv6 endpoint knows).
+        keeps = getattr(nic.ip.get(entry.family), "keeps_on_link_route", None)
+        if not any(e.interface.network == entry.interface.network for e in nic.addresses.entries.values()) and not (
+            keeps is not None and keeps(entry.interface.network)
+        ):
             self.routes.remove(RouteEntry(entry.interface.network, nic_name))
 
     def addresses(self, nic_name: str) -> list[str]:
@@ -372,7 +376,9 @@ class Stack:
         """A route to ``dst`` (packed), restricted to ``nic`` if given, from ``src`` if given and ours."""
         entry = self.routes.lookup(dst, None if nic is None else nic.name)
         if entry is None:
-            return None
+            entry = self._default_router_route(dst, nic)
+            if entry is None:
+                return None
         out = self.nics.get(entry.nic)
         if out is None or not out.enabled:
             return None
@@ -389,6 +395,18 @@ class Stack:
         if local is None:
             return None
         return Route(out, endpoint, local, dst, entry.gateway or dst, entry.mtu, entry.gateway is not None)
+
+    def _default_router_route(self, dst: bytes, nic: NIC | None) -> RouteEntry | None:
+        """RFC 4861 5.2: no route covers an IPv6 ``dst``: the next hop is a router from an
+        interface's Default Router List (learnt from Router Advertisements), if any."""
+        if len(dst) != 16:
+            return None
+        for out in [nic] if nic is not None else list(self.nics.values()):
+            select = getattr(out.ip.get(6), "default_router", None)
+            router = select() if out.enabled and select is not None else None
+            if router is not None:
+                return RouteEntry(ipaddress.IPv6Network("::/0"), out.name, router)
+        return None
 
     # ---- UDP ------------------------------------------------------------------------------------
     def udp_bind(self, address: str, port: int) -> Any:

@@ -15,7 +15,7 @@ from stack_under_test.tests._ipv6_bench import (
     Sent,
     udp_packet,
 )
-from stack_under_test.wire.icmpv6 import UnknownICMPv6
+from stack_under_test.wire.ndp import Redirect
 
 REMOTE = IPv6Address("2001:db8:2::5").packed
 OTHER_LL = IPv6Address("fe80::ff:fe00:3").packed
@@ -32,8 +32,8 @@ def router(*, gateway: str = "2001:db8:1::3") -> Bench:
 
 
 def redirect_fields(sent: Sent) -> tuple[bytes, bytes, dict[int, bytes]]:
-    assert isinstance(sent.message, UnknownICMPv6) and sent.message.type == REDIRECT, sent.message
-    body = sent.message.body
+    assert isinstance(sent.message, Redirect), sent.message
+    body = sent.message.encode()
     target, dest = body[4:20], body[20:36]
     options: dict[int, bytes] = {}
     i = 36
@@ -92,7 +92,7 @@ def test_redirects_are_rate_limited_per_destination() -> None:
     for i in range(10):
         bench.inject(udp_packet(TESTER, OTHER, 1, 2, bytes([i])))
     sent = bench.sent()
-    assert sum(isinstance(s.message, UnknownICMPv6) for s in sent) == 6
+    assert sum(isinstance(s.message, Redirect) for s in sent) == 6
     assert sum(s.eth_dst == OTHER_MAC for s in sent) == 10
     bench.clock.advance(1000)
     bench.inject(udp_packet(TESTER, OTHER, 1, 2, b"again"))

@@ -82,11 +82,13 @@ def test_solicitation_is_answered_with_a_solicited_advertisement(dst: bytes, eth
 
 
 def test_solicitation_creates_a_stale_neighbor_entry() -> None:
+    # RFC 4861 §7.2.3 creates it STALE; sending our advertisement to it is §7.3.3's first packet
+    # to a STALE neighbor, so it is DELAY afterwards (as Linux shows in `ip -6 neigh`).
     bench = Bench(static_tester=False)
     bench.inject(ns_packet(TESTER, DUT_SN, DUT), eth_dst=DUT_SN_MAC)
     entry = bench.stack.nic("eth0").neighbors[6].get(TESTER)
     assert entry is not None
-    assert (entry.mac, entry.state) == (TESTER_MAC, NeighborState.STALE)
+    assert (entry.mac, entry.state) == (TESTER_MAC, NeighborState.DELAY)
 
 
 def test_solicitation_for_the_link_local_address() -> None:
@@ -246,7 +248,8 @@ def test_unsolicited_advertisement_makes_the_entry_stale_and_still_releases_the_
     assert bench.inject(na_packet(OTHER, ALL_NODES, OTHER, OTHER_MAC, solicited=False), eth_dst=bytes.fromhex("333300000001")) is None
     assert bench.only_sent().eth_dst == OTHER_MAC
     entry = bench.stack.nic("eth0").neighbors[6].get(OTHER)
-    assert entry is not None and entry.state is NeighborState.STALE
+    # STALE (§7.2.5), then the queued packet went out: DELAY (§7.3.3).
+    assert entry is not None and entry.state is NeighborState.DELAY
 
 
 def test_advertisement_without_target_link_address_for_incomplete_entry_is_dropped() -> None:

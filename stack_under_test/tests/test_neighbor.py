@@ -144,3 +144,17 @@ def test_resolution_failure_through_the_stack_counts_a_tx_drop() -> None:
     assert len(requests) == 3 and all(f[12:14] == b"\x08\x06" for f in requests)
     assert bench.stack.stats.tx_drops[Drop.NEIGHBOR_RESOLUTION_FAILED] == 1
     assert sum(bench.stack.stats.drops.values()) == 0  # never counted as a frame verdict
+
+
+def test_every_fragment_of_an_ipv4_datagram_waits_for_arp() -> None:
+    # The pending queue is bounded in octets (params.NEIGHBOR_PENDING_QUEUE_BYTES), not 3 packets.
+    from stack_under_test.tests._ipv4_bench import OTHER, OTHER_MAC, arp, eth, make_bench
+
+    bench = make_bench()
+    sock = bench.stack.udp_bind("0.0.0.0", 7)
+    sock.sendto(b"q" * 8000, "198.51.100.3", 9)  # 6 fragments at MTU 1500
+    (request,) = bench.sent()
+    assert request[12:14] == b"\x08\x06"
+    bench.link.inject_inbound(eth(arp(2, OTHER_MAC, OTHER, bytes.fromhex("020000000001"), bytes((198, 51, 100, 1))), 0x0806))
+    frags = bench.sent()
+    assert len(frags) == 6 and all(f[:6] == OTHER_MAC for f in frags)

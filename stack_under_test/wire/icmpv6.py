@@ -13,7 +13,15 @@ from typing import ClassVar, Final, Self
 from stack_under_test.drops import Drop
 from stack_under_test.wire._fields import U8, U16
 from stack_under_test.wire.checksum import checksum, pseudo_header_sum, verify
-from stack_under_test.wire.ndp import NeighborAdvert, NeighborSolicit
+from stack_under_test.wire.ndp import (
+    NDP_TYPES,
+    NeighborAdvert,
+    NeighborSolicit,
+    Redirect,
+    RouterAdvert,
+    RouterSolicit,
+    parse_message,
+)
 from stack_under_test.wire.numbers import PROTO_ICMPV6, ICMPv6Type
 
 HEADER_LEN: Final = 4  # RFC 4443 §2.1: Type, Code, Checksum
@@ -140,7 +148,17 @@ class UnknownICMPv6:
         return self.body
 
 
-ICMPv6Message = EchoRequest | EchoReply | ICMPv6Error | NeighborSolicit | NeighborAdvert | UnknownICMPv6
+ICMPv6Message = (
+    EchoRequest
+    | EchoReply
+    | ICMPv6Error
+    | NeighborSolicit
+    | NeighborAdvert
+    | RouterSolicit
+    | RouterAdvert
+    | Redirect
+    | UnknownICMPv6
+)
 
 
 def parse(buf: memoryview, src: bytes, dst: bytes) -> ICMPv6Message | Drop:
@@ -159,13 +177,11 @@ def parse(buf: memoryview, src: bytes, dst: bytes) -> ICMPv6Message | Drop:
         return EchoReply.parse(code, body)
     if icmp_type in ERROR_TYPES:
         return ICMPv6Error.parse(icmp_type, code, body)
-    if icmp_type in (ICMPv6Type.NEIGHBOR_SOLICIT, ICMPv6Type.NEIGHBOR_ADVERT):
-        # RFC 4861 §7.1.1/§7.1.2: "ICMP Code is 0."
+    if icmp_type in NDP_TYPES:
+        # RFC 4861 §6.1.1, §6.1.2, §7.1.1, §7.1.2, §8.1: "ICMP Code is 0."
         if code != 0:
             return Drop.NDP_BAD_CODE
-        if icmp_type == ICMPv6Type.NEIGHBOR_SOLICIT:
-            return NeighborSolicit.parse(body)
-        return NeighborAdvert.parse(body)
+        return parse_message(icmp_type, body)
     return UnknownICMPv6(icmp_type, code, bytes(body))
 
 

@@ -114,6 +114,8 @@ class NDPOptionType(enum.IntEnum):  # RFC 4861 4.6
     PREFIX_INFORMATION = 3
     REDIRECTED_HEADER = 4
     MTU = 5
+    NONCE = 14  # RFC 3971 5.3.2, used by RFC 7527
+    ROUTE_INFORMATION = 24  # RFC 4191 2.3
 
 
 # Plain ints for hot paths (an IntEnum attribute lookup costs more than a global int).

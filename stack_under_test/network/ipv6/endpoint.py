@@ -6,7 +6,7 @@ the NIC and them (and UDP, through the stack's transport registry).
 
 from __future__ import annotations
 
-from ipaddress import IPv6Interface, IPv6Network
+from ipaddress import IPv6Network
 from typing import TYPE_CHECKING
 
 from stack_under_test.buffer import PacketBuffer
@@ -26,8 +26,6 @@ from stack_under_test.wire.ipv6 import (
     NO_NEXT_HEADER,
     IPv6View,
     build_header,
-    eui64_link_local,
-    is_link_local,
     is_multicast,
     is_v4mapped,
     solicited_node,
@@ -40,10 +38,16 @@ from stack_under_test.wire.numbers import (
     ICMPv6Type,
 )
 
-from . import forwarding, icmp, ndp
+from . import forwarding, icmp, ndp, redirect_rx, source_selection
+from .anycast import AnycastAddresses
+from .dad import DuplicateAddressDetection
 from .flowlabel import FlowLabeler
+from .lifetimes import AddressLifetimes, remove_entry
+from .mld import MLD
 from .pmtu import PathMTUCache
 from .reassembly import IPv6Reassembly, fragment_for_send
+from .router_discovery import RouterDiscovery
+from .slaac import Slaac
 
 if TYPE_CHECKING:
     from stack_under_test.stack.nic import NIC
@@ -63,6 +67,7 @@ class IPv6Protocol:
         self.reassembly = IPv6Reassembly(stack)  # RFC 8200 4.5, for the whole stack (frag helper)
         self._flow_labels: FlowLabeler | None = None
         self.redirect_peers: dict[bytes, TokenBucket] = {}  # redirect.py's per-destination limit
+        self.redirect_routes: dict[bytes, RouteEntry] = {}  # redirect_rx.py: /128 routes learned (RFC 4861 §8.3)
 
     @property
     def flow_labels(self) -> FlowLabeler:
@@ -76,7 +81,12 @@ class IPv6Protocol:
 
     def on_forwarding_changed(self, enabled: bool) -> None:
         # The NA Router flag reads stack.forwarding (RFC 4861 §7.2.4); forwarding.py reads it per packet.
-        pass
+        # RFC 4291 §2.6.1: a router holds the Subnet-Router anycast address of each subnet.
+        for nic in self.stack.nics.values():
+            ep = nic.ip.get(6)
+            if isinstance(ep, IPv6Endpoint):
+                ep.anycast.refresh()
+                ep.router_discovery.on_forwarding_changed(enabled)  # a router learns nothing from RAs
 
 
 class IPv6Endpoint:
@@ -90,49 +100,124 @@ class IPv6Endpoint:
             lambda target, mac, first: ndp.send_neighbor_solicit(self, target, mac, first),
             nic.stats.count_tx_drop,
             on_failed=lambda target, pending: ndp.on_resolution_failed(self, target, pending),
+            config=lambda: nic.ipv6_config,  # RFC 4861 §7.3.3 NUD with the NIC's knobs, read at use
+            rng=stack.rng,
         )
         nic.neighbors[6] = self.neighbors
+        self.anycast = AnycastAddresses(self)  # RFC 4291 §2.6.1 Subnet-Router anycast (anycast.py)
         self.link_local: bytes | None = None
+        self.mld = MLD(self)  # RFC 2710 / RFC 3810 host side (network/ipv6/mld.py)
+        # RFC 4862 / RFC 4861 6.3 host side: DAD, address lifetimes, SLAAC, router discovery.
+        self.dad = DuplicateAddressDetection(self)
+        self.lifetimes = AddressLifetimes(self)
+        self.slaac = Slaac(self)
+        self.router_discovery = RouterDiscovery(self)
+        # RFC 4861 7.2.5: an NA turning IsRouter false removes the router from the list.
+        self.neighbors.on_router_cleared = self._on_router_cleared
+        # StackOptions seed the NIC's knobs: default_hop_limit is CurHopLimit, which an RA may change
+        # (RFC 4861 6.3.4); dad_transmits is DupAddrDetectTransmits (RFC 4862 5.1; --dad-transmits).
+        nic.ipv6_config.hop_limit = stack.options.default_hop_limit
+        nic.ipv6_config.dad_transmits = stack.options.dad_transmits
+        self._enabling = False
+        # RFC 4862 5.4.5: a duplicate EUI-64 link-local turns IPv6 off until the interface is
+        # brought up again (dad.py).
+        self.ipv6_disabled = False
+
+    def _on_router_cleared(self, addr: bytes) -> None:
+        # RFC 4861 §7.2.5: when IsRouter goes from TRUE to FALSE "the node MUST remove that router
+        # from the Default Router List and update the Destination Cache entries for all
+        # destinations using that neighbor as a router" (our Destination Cache: redirect routes).
+        redirect_rx.forget_router(self, addr)
+        self.router_discovery.on_router_flag_cleared(addr)
 
     # ---- NIC lifecycle ---------------------------------------------------------------------------
     def enable(self) -> None:
         nic = self.nic
+        self.ipv6_disabled = False
+        self.mld.enable()  # first: the groups joined below are reported at once (RFC 3810 6.1)
         # RFC 4291 §2.8: "all-nodes multicast addresses" are among those a node "is required to
         # recognize as identifying itself".
         nic.join_group(ALL_NODES)
         self.stack.routes.add(RouteEntry(MULTICAST_NETWORK, nic.name))
-        # RFC 4862 §5.3: "A node forms a link-local address whenever an interface becomes enabled."
-        # DAD comes in a later issue: the address is preferred at once.
-        link_local = eui64_link_local(nic.mac)
-        if nic.addresses.get(link_local.packed) is None:
-            self.stack.add_address(nic.name, str(IPv6Interface(f"{link_local}/64")), static=False)
-        self.link_local = link_local.packed
+        self._enabling = True  # RFC 4862 5.4.2: DAD's first probe after (re)initialization waits
+        try:
+            # Addresses kept while the NIC was down are checked again (as gVisor and Linux do):
+            # another node may have taken them meanwhile.
+            for entry in nic.addresses.of_family(6):
+                if self.dad.wanted(entry):
+                    self.dad.start(entry, delay=True)
+                elif entry.state is AddressState.TENTATIVE:
+                    entry.state = AddressState.PREFERRED  # DAD was switched off while down
+                self.lifetimes.track(entry)
+            # RFC 4862 §5.3: "A node forms a link-local address whenever an interface becomes
+            # enabled." (slaac.py: EUI-64 or an RFC 7217 stable identifier; DAD as configured.)
+            self.link_local = self.slaac.form_link_local()
+        finally:
+            self._enabling = False
+        self.anycast.refresh()
+        # RFC 4861 6.3.7: solicit routers (unless a router, or accept_ra / router_solicitations off).
+        self.router_discovery.on_enable()
 
     def disable(self) -> None:
         nic = self.nic
+        self.mld.disable()  # first: a NIC going down sends no Done / state-change reports
+        self.router_discovery.reset()
+        self.dad.cancel_all()
         for entry in list(nic.addresses.of_family(6)):
             if not entry.static:
-                self.stack.remove_address(nic.name, str(entry.interface))
+                remove_entry(self, entry)
+        self.slaac.reset()
         self.link_local = None
+        self.anycast.release()
+        redirect_rx.forget(self)
+        self.neighbors.clear()  # RFC 4861 §7.3: entries of a link we left are no longer known (as Linux)
         nic.leave_group(ALL_NODES)
         self.stack.routes.remove(RouteEntry(MULTICAST_NETWORK, nic.name))
 
     def on_address_added(self, entry: AddressEntry) -> None:
         # RFC 4291 §2.8: a node recognizes "the Solicited-Node multicast address for each of its
         # unicast and anycast addresses".
+        # RFC 4862 5.4.2: the group is joined (and reported, mld.py) before DAD's first probe.
+        if self.dad.wanted(entry):
+            # Tentative before the join: a link-local address under DAD is not yet "a valid
+            # link-local address" to send that report from (RFC 3810 5.2.13: it goes from ::).
+            entry.state = AddressState.TENTATIVE
         self.nic.join_group(solicited_node(entry.packed))
+        if self.dad.wanted(entry) and self.nic.enabled:
+            # RFC 4862 5.4: "a tentative address" until DAD ends (dad.py); a probe that is the
+            # first message after enable, or for an address from a multicast RA, waits first.
+            self.dad.start(entry, delay=self._enabling or self.slaac.delay_dad(entry.packed))
+        # (On a disabled NIC the address stays tentative: DAD runs when the NIC comes up.)
+        if self.nic.addresses.get(entry.packed) is entry:
+            self.lifetimes.track(entry)  # RFC 4862 5.5.4: deprecation and expiry timers
+        self.anycast.refresh()
 
     def on_address_removed(self, entry: AddressEntry) -> None:
+        self.dad.cancel(entry.packed)
+        self.lifetimes.untrack(entry.packed)
+        self.slaac.on_address_removed(entry.packed)
         self.nic.leave_group(solicited_node(entry.packed))
+        self.anycast.refresh()
+
+    def keeps_on_link_route(self, network: IPv6Network) -> bool:
+        """Whether the Prefix List holds ``network`` (its route outlives the addresses in it)."""
+        return network in self.router_discovery.prefixes
+
+    def default_router(self) -> bytes | None:
+        """A router from the Default Router List (RFC 4861 6.3.6), for destinations no route
+        covers; None when the list is empty (Stack.find_route, send)."""
+        return self.router_discovery.default_router()
 
     def on_group_joined(self, group: bytes) -> None:
-        pass  # MLD reports come in a later issue
+        self.mld.join(group)
 
     def on_group_left(self, group: bytes) -> None:
-        pass
+        self.mld.leave(group)
 
     # ---- receive ---------------------------------------------------------------------------------
     def handle_packet(self, pkt: PacketBuffer) -> Drop | None:
+        if self.ipv6_disabled:
+            return Drop.IPV6_DISABLED_BY_DAD
         view = IPv6View(pkt.network())
         drop = view.check()
         if drop is not None:
@@ -150,7 +235,7 @@ class IPv6Endpoint:
         if dst_multicast:
             if not self.nic.in_group(dst):
                 return Drop.IPV6_NOT_FOR_US
-        elif not self.nic.is_local(dst) and not self._local_elsewhere(dst):
+        elif not self.nic.is_local(dst) and not self._local_elsewhere(dst) and not self.anycast.has(dst):
             return self._not_local(pkt, view, src, dst)
         packet = pkt.network()
         chain = ipv6_ext.walk(packet, dst_multicast)
@@ -206,29 +291,25 @@ class IPv6Endpoint:
         return self.nic.is_local(addr)
 
     def select_source(self, dst: bytes) -> bytes | None:
-        """Minimal RFC 6724 §5: a usable address of the same scope as ``dst`` (rule 2), preferred
-        before deprecated (rule 3), then the longest common prefix with ``dst`` (rule 8)."""
-        want_link_local = is_link_local(dst)
-        best: tuple[int, int, bytes] | None = None
-        dst_int = int.from_bytes(dst, "big")
-        for entry in self.nic.addresses.of_family(6):
-            if not entry.usable or is_link_local(entry.packed) != want_link_local:
-                continue
-            common = 128 - (dst_int ^ int.from_bytes(entry.packed, "big")).bit_length()
-            rank = (int(entry.state is AddressState.PREFERRED), common, entry.packed)
-            if best is None or rank[:2] > best[:2]:
-                best = rank
-        return None if best is None else best[2]
+        """RFC 6724 section 5, all eight rules (network/ipv6/source_selection.py)."""
+        return source_selection.select(self, dst)
 
     # ---- send ----------------------------------------------------------------------------------
     def write_packet(self, route: Route, proto: int, payload: bytes) -> Drop | None:
         """IPEndpoint: UDP (and others) send through here with a route from stack.find_route."""
         return self.send(route.local, route.remote, proto, payload, next_hop=route.next_hop)
 
+    @property
+    def link_mtu(self) -> int:
+        """The IPv6 MTU of the link: the NIC's, lowered by an RA's MTU option (RFC 4861 6.3.4),
+        which never touches IPv4."""
+        ra_mtu = self.router_discovery.mtu
+        return self.nic.mtu if ra_mtu is None else min(ra_mtu, self.nic.mtu)
+
     def path_mtu(self, dst: bytes) -> int:
         """The largest packet we send towards ``dst``: the link MTU, capped by the route MTU
         (stack.add_route(..., mtu=)) and by what Packet Too Big taught us (RFC 8201)."""
-        mtu = self.nic.mtu
+        mtu = self.link_mtu
         entry = self.stack.routes.lookup(dst, self.nic.name)
         if entry is not None and entry.mtu is not None:
             mtu = min(mtu, entry.mtu)
@@ -251,11 +332,18 @@ class IPv6Endpoint:
         Multicast destinations map straight to a MAC (RFC 2464 §7); unicast ones go to the next
         hop (the route's gateway, else ``dst`` itself) through neighbor resolution.
         """
+        if self.ipv6_disabled:
+            self.nic.stats.count_tx_drop(Drop.IPV6_DISABLED_BY_DAD)
+            return Drop.IPV6_DISABLED_BY_DAD
         if hop_limit is None:
-            hop_limit = self.stack.options.default_hop_limit
+            # RFC 4861 6.3.2 CurHopLimit: "The default value that should be placed in the Hop
+            # Count field of the IP header for outgoing (unicast) IP packets" (an RA may set it).
+            hop_limit = self.nic.ipv6_config.hop_limit
         label = self.protocol.flow_labels.label(src, dst, proto, payload)
         packet = build_header(src, dst, proto, len(payload), hop_limit, traffic_class, label) + payload
         nic = self.nic
+        if not is_multicast(dst) and (nic.is_local(dst) or self._local_elsewhere(dst)):
+            return self._loop_back(packet)
         mtu = self.path_mtu(dst)
         # RFC 8200 4.5: a packet larger than the path MTU is fragmented by its source (frag helper).
         packets = [packet] if len(packet) <= mtu else fragment_for_send(self, packet, mtu)
@@ -268,13 +356,25 @@ class IPv6Endpoint:
             return None
         if next_hop is None:
             route = self.stack.routes.lookup(dst, nic.name)
-            if route is None:
+            # RFC 4861 5.2: with no route (prefix) covering dst, "the sender selects a router
+            # from the Default Router List".
+            router = self.default_router() if route is None else None
+            if route is None and router is None:
                 nic.stats.count_tx_drop(Drop.IPV6_NO_ROUTE)
                 return Drop.IPV6_NO_ROUTE
-            next_hop = route.gateway or dst
+            next_hop = router or (route.gateway if route is not None else None) or dst
         for one in packets:
             self.neighbors.send(next_hop, ETH_P_IPV6, one)
         return None
+
+    def _loop_back(self, packet: bytes) -> None:
+        """A packet to one of our own addresses never reaches the link (RFC 4291 2.5.3 keeps loopback
+        traffic inside the node; RFC 6724 5 rule 1 makes that address the source too): it is
+        received here at once, as Linux's loopback interface does. A verdict of the receive path
+        (a closed port, say) is not a failure of the send."""
+        self.nic.stats.count_event("ipv6_looped_back")
+        frame = self.nic.mac + self.nic.mac + ETH_P_IPV6.to_bytes(2, "big") + packet
+        self.handle_packet(PacketBuffer(frame, len(frame) - len(packet), self.nic))
 
     def send_port_unreachable(self, tpkt: TransportPacket) -> None:
         """IPEndpoint: RFC 4443 §3.1 Destination Unreachable code 4 for a closed UDP port."""

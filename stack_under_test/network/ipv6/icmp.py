@@ -30,10 +30,10 @@ from stack_under_test.wire.ipv6 import (
     is_multicast,
     is_v4mapped,
 )
-from stack_under_test.wire.ndp import NeighborAdvert, NeighborSolicit
+from stack_under_test.wire.ndp import NeighborAdvert, NeighborSolicit, Redirect, RouterAdvert, RouterSolicit
 from stack_under_test.wire.numbers import PROTO_ICMPV6, ICMPv6Type
 
-from . import ndp
+from . import ndp, redirect_rx, validation
 
 if TYPE_CHECKING:
     from .endpoint import IPv6Endpoint
@@ -42,10 +42,9 @@ if TYPE_CHECKING:
 # exceeding the minimum IPv6 MTU": 1280 minus our IPv6 header and the 8-octet ICMPv6 header.
 MAX_QUOTE = params.IPV6_MIN_MTU - HEADER_LEN - icmpv6.ERROR_HEADER_LEN
 
-_NOT_IMPLEMENTED = frozenset(
+# RFC 2710 3 / RFC 3810 5: handed to the NIC's MLD host (network/ipv6/mld.py).
+_MLD_TYPES = frozenset(
     {
-        ICMPv6Type.ROUTER_ADVERT,
-        ICMPv6Type.REDIRECT,
         ICMPv6Type.MLD_QUERY,
         ICMPv6Type.MLD_REPORT,
         ICMPv6Type.MLD_DONE,
@@ -65,13 +64,40 @@ def handle(ep: IPv6Endpoint, pkt: PacketBuffer, ip: IPv6View, src: bytes, dst: b
         return handle_echo_request(ep, ip, src, dst, msg)
     if isinstance(msg, EchoReply):
         return Drop.ICMPV6_ECHO_REPLY_UNSOLICITED  # no ping sockets yet
-    if isinstance(msg, NeighborSolicit):
-        return ndp.handle_neighbor_solicit(ep, ip.hop_limit, src, dst, msg)
-    if isinstance(msg, NeighborAdvert):
-        return ndp.handle_neighbor_advert(ep, ip.hop_limit, src, dst, msg)
+    if isinstance(msg, (NeighborSolicit, NeighborAdvert, RouterSolicit, RouterAdvert, Redirect)):
+        return _handle_ndp(ep, ip, src, dst, msg)
     if isinstance(msg, ICMPv6Error):
         return handle_error(ep, msg.type, msg.code, msg.invoking, msg.param)
+    if msg.type in _MLD_TYPES:
+        # MLD re-reads the message and the Hop-by-Hop header's Router Alert itself.
+        return ep.mld.handle(pkt, ip, src, dst)
     return _handle_other(ep, msg)
+
+
+def _handle_ndp(
+    ep: IPv6Endpoint,
+    ip: IPv6View,
+    src: bytes,
+    dst: bytes,
+    msg: NeighborSolicit | NeighborAdvert | RouterSolicit | RouterAdvert | Redirect,
+) -> Drop | None:
+    """RFC 4861: validate (§6.1, §7.1, §8.1), then hand the message to its protocol module."""
+    drop = validation.check(ip.hop_limit, src, dst, msg)
+    if drop is not None:
+        return drop
+    if isinstance(msg, NeighborSolicit):
+        return ndp.handle_neighbor_solicit(ep, src, dst, msg)
+    if isinstance(msg, NeighborAdvert):
+        return ndp.handle_neighbor_advert(ep, src, dst, msg)
+    if isinstance(msg, Redirect):
+        return redirect_rx.handle_redirect(ep, src, dst, msg)
+    try:  # router discovery is S2's module (network/ipv6/router_discovery.py), imported when used
+        from . import router_discovery
+    except ImportError:  # pragma: no cover - only while the module is absent
+        return Drop.ICMPV6_NOT_IMPLEMENTED
+    if isinstance(msg, RouterSolicit):
+        return router_discovery.handle_router_solicit(ep, src, dst, msg)
+    return router_discovery.handle_router_advert(ep, src, dst, msg)
 
 
 def _handle_other(ep: IPv6Endpoint, msg: UnknownICMPv6) -> Drop | None:
@@ -79,11 +105,6 @@ def _handle_other(ep: IPv6Endpoint, msg: UnknownICMPv6) -> Drop | None:
         # RFC 4443 §2.4(a): "If an ICMPv6 error message of unknown type is received at its
         # destination, it MUST be passed to the upper-layer process that originated the packet".
         return handle_error(ep, msg.type, msg.code, msg.body[4:])
-    if msg.type == ICMPv6Type.ROUTER_SOLICIT and not ep.stack.forwarding[6]:
-        # RFC 4861 §6.2.6: "A host MUST silently discard any received Router Solicitation messages."
-        return Drop.NDP_ROUTER_SOLICIT_ON_HOST
-    if msg.type in _NOT_IMPLEMENTED or msg.type == ICMPv6Type.ROUTER_SOLICIT:
-        return Drop.ICMPV6_NOT_IMPLEMENTED
     # RFC 4443 §2.4(b): "If an ICMPv6 informational message of unknown type is received at its
     # destination, it MUST be silently discarded."
     return Drop.ICMPV6_UNKNOWN_INFORMATIONAL
@@ -95,7 +116,8 @@ def handle_echo_request(ep: IPv6Endpoint, ip: IPv6View, src: bytes, dst: bytes, 
     # RFC 4443 §4.2: to a unicast address "the Source Address of the reply MUST be that same
     # address"; to a multicast address it "MUST be a unicast address belonging to the interface
     # on which the multicast Echo Request message was received."
-    reply_src = ep.select_source(src) if is_multicast(dst) else dst
+    # An anycast address of ours is never a source (anycast.py; Linux anycast_src_echo_reply=0).
+    reply_src = ep.select_source(src) if is_multicast(dst) or ep.anycast.has(dst) else dst
     if reply_src is None:
         ep.nic.stats.count_tx_drop(Drop.IPV6_NO_ROUTE)
         return None

@@ -7,15 +7,15 @@ itself or a link-local router address, and at most about one per second per dest
 
 from __future__ import annotations
 
+from ipaddress import IPv6Address
 from typing import TYPE_CHECKING, Final
 
 from stack_under_test.params import NDP_HOP_LIMIT
 from stack_under_test.stack.ratelimit import TokenBucket
 from stack_under_test.wire import icmpv6
-from stack_under_test.wire.icmpv6 import UnknownICMPv6
 from stack_under_test.wire.ipv6 import HEADER_LEN, build_header, is_link_local
-from stack_under_test.wire.ndp import NDPOption
-from stack_under_test.wire.numbers import ETH_P_IPV6, PROTO_ICMPV6, ICMPv6Type, NDPOptionType
+from stack_under_test.wire.ndp import NDPOption, NDPOptions, Redirect
+from stack_under_test.wire.numbers import ETH_P_IPV6, PROTO_ICMPV6, NDPOptionType
 
 if TYPE_CHECKING:
     from .endpoint import IPv6Endpoint
@@ -51,17 +51,17 @@ def maybe_send(ep: IPv6Endpoint, packet: memoryview, src: bytes, dst: bytes, tar
     if not bucket.allow():
         ep.nic.stats.count_event("ndp_redirect_rate_limited")
         return
-    options = b""
+    options: list[NDPOption] = []
     # RFC 4861 §4.5: Target Link-Layer Address "should be included (if known)".
     target_mac = ep.neighbors.lookup(target)
     if target_mac is not None:
-        options += NDPOption(NDPOptionType.TARGET_LINK_ADDRESS, target_mac).encode()
+        options.append(NDPOption(NDPOptionType.TARGET_LINK_ADDRESS, target_mac))
     # RFC 4861 §4.5: Redirected Header "As much as possible of the IP packet that triggered the
     # sending of the Redirect without making the redirect packet exceed the minimum MTU".
-    room = (1280 - _FIXED_LEN - len(options) - 8) & ~7
-    options += NDPOption(NDPOptionType.REDIRECTED_HEADER, bytes(6) + bytes(packet[:room])).encode()
-    body = bytes(4) + target + dst + options
-    raw = icmpv6.encode(UnknownICMPv6(ICMPv6Type.REDIRECT, 0, body), ep.link_local, src)
+    room = (1280 - _FIXED_LEN - 8 * len(options) - 8) & ~7
+    options.append(NDPOption(NDPOptionType.REDIRECTED_HEADER, bytes(6) + bytes(packet[:room])))
+    message = Redirect(IPv6Address(target), IPv6Address(dst), NDPOptions(tuple(options)))
+    raw = icmpv6.encode(message, ep.link_local, src)
     # RFC 4861 §4.5: "Source Address MUST be the link-local address assigned to the interface from
     # which this message is sent"; "Destination Address: The Source Address of the invoking packet."
     out = build_header(ep.link_local, src, PROTO_ICMPV6, len(raw), NDP_HOP_LIMIT) + raw
