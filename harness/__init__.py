@@ -6,7 +6,7 @@ Backends live in ``harness.backends`` and are chosen by the pytest plugin (``--d
 never import them.
 """
 
-from harness.dut import DUT, ExpectationFailed, LinkInfo, Unsupported
+from harness.dut import DUT, AddressInfo, ExpectationFailed, IPv6Option, LinkInfo, Unsupported
 from harness.frames import (
     fragments4,
     fragments6,
@@ -26,7 +26,9 @@ __all__ = [
     "MUST_NOT",
     "SHOULD",
     "SHOULD_NOT",
+    "AddressInfo",
     "ExpectationFailed",
+    "IPv6Option",
     "Level",
     "LinkInfo",
     "Requirement",

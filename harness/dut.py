@@ -27,6 +27,20 @@ TimerName = Literal[
     "ipv6_pmtu_expiry",
 ]
 
+# Per-interface IPv6 host knobs a test may change (``DUT.set_ipv6_option``), named after the Linux
+# sysctls of /proc/sys/net/ipv6/{conf,neigh}/<if>/. Times are float seconds; the Linux backend
+# rounds ``rtr_solicit_interval``, ``rtr_solicit_delay`` and ``delay_first_probe_time`` up to
+# whole seconds (its sysctls take seconds). ``stable_secret`` (RFC 7217 secret_key) is a str in
+# IPv6-address form, e.g. "2001:db8::1234".
+IPv6Option = Literal[
+    "accept_ra", "autoconf", "accept_dad", "dad_transmits", "router_solicitations",
+    "rtr_solicit_interval", "rtr_solicit_delay",
+    "use_tempaddr", "addr_gen_mode", "stable_secret",
+    "force_mld_version", "mldv1_unsolicited_report_interval", "mldv2_unsolicited_report_interval",
+    "base_reachable_time", "retrans_time", "delay_first_probe_time",
+    "mcast_solicit", "ucast_solicit", "max_addresses", "accept_ra_rt_info_max_plen",
+]
+
 
 class Unsupported(Exception):
     """The backend cannot perform this action; the message says why in words a user can act on."""
@@ -61,6 +75,25 @@ class LinkInfo:
     other_mac: str = "02:00:00:00:00:03"
     # Current values of the timers a test may depend on, in seconds.
     timers: dict[str, float] = field(default_factory=dict)
+
+
+AddressState = Literal["tentative", "preferred", "deprecated"]
+
+
+@dataclass(frozen=True)
+class AddressInfo:
+    """One IPv6 address of the DUT's test interface, as ``DUT.ipv6_addresses`` reports it.
+
+    ``state``: "tentative" while Duplicate Address Detection runs (RFC 4862 §5.4), then
+    "preferred", "deprecated" once the preferred lifetime is over (RFC 4862 §5.5.4). Addresses
+    whose DAD failed are not listed. Lifetimes are the *remaining* seconds; None = infinite.
+    """
+
+    interface: IPv6Interface
+    state: AddressState
+    temporary: bool = False  # RFC 8981 temporary address
+    valid_lifetime: float | None = None
+    preferred_lifetime: float | None = None
 
 
 class DUT(Protocol):
@@ -111,7 +144,23 @@ class DUT(Protocol):
         ...
 
     # ---- control surface (raise Unsupported where the backend cannot) ---------------------
-    def add_address(self, cidr: str) -> None: ...
+    def add_address(
+        self,
+        cidr: str,
+        *,
+        dad: bool = False,
+        valid_lifetime: float | None = None,
+        preferred_lifetime: float | None = None,
+    ) -> None:
+        """Assign ``cidr`` to the test interface (and its on-link prefix route).
+
+        ``dad=False``: usable at once (Linux "nodad"). ``dad=True`` (IPv6): tentative while
+        Duplicate Address Detection runs with the interface's current ``dad_transmits`` and
+        ``retrans_time`` (RFC 4862 §5.4); the Linux backend turns ``accept_dad`` on for the
+        interface first. Lifetimes (IPv6) in seconds from now, None = infinite (RFC 4862 §5.5.4).
+        """
+        ...
+
     def remove_address(self, cidr: str) -> None: ...
     def udp_bind(self, port: int, family: Family = 4) -> None:
         """Open a UDP socket on the DUT on the wildcard address of ``family``."""
@@ -152,6 +201,33 @@ class DUT(Protocol):
 
     def set_accept_source_route(self, accept: bool) -> None:
         """Whether IPv4 source-routed datagrams (LSRR/SSRR) are processed or dropped."""
+        ...
+
+    # ---- IPv6 host configuration (RFC 4861, RFC 4862, RFC 3810, RFC 7217, RFC 8981) ------------
+    def set_ipv6_option(self, name: IPv6Option, value: float | int | str) -> None:
+        """Set one per-interface IPv6 knob (see ``IPv6Option``) until the next test.
+
+        Every test starts from the same baseline on every backend: ``accept_dad=0`` and
+        ``router_solicitations=0`` (addresses usable at once, no RS chatter), everything else at
+        the RFC/Linux default (accept_ra=1, autoconf=1, dad_transmits=1, use_tempaddr=0,
+        addr_gen_mode=0 (EUI-64), force_mld_version=0 (MLDv2), base_reachable_time=30,
+        retrans_time=1, delay_first_probe_time=5, mcast_solicit=3, ucast_solicit=3,
+        max_addresses=16, accept_ra_rt_info_max_plen=0), forwarding off.
+        """
+        ...
+
+    def restart_link(self) -> None:
+        """Take the DUT's test interface down and up again (a link flap).
+
+        Static addresses (set up by the backend, or added with ``add_address`` without
+        lifetimes) stay; the link-local address is formed again (with DAD if ``accept_dad``),
+        Router Solicitations go out per ``router_solicitations``, MLD reports for the groups.
+        Routes a test added are NOT guaranteed to survive: add them afterwards.
+        """
+        ...
+
+    def ipv6_addresses(self) -> list[AddressInfo]:
+        """The IPv6 addresses of the test interface now, link-local included."""
         ...
 
     def close(self) -> None:

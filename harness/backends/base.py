@@ -34,7 +34,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
 from harness.capture import Capture, Direction
-from harness.dut import ExpectationFailed, Family, LinkInfo, TimerName, Unsupported
+from harness.dut import AddressInfo, ExpectationFailed, Family, IPv6Option, LinkInfo, TimerName, Unsupported
 from harness.expect import Expectation, Seen, Spec, no_match_report, unwanted_report
 
 MAX_BACKLOG: Final = 10_000
@@ -170,7 +170,8 @@ class FrameDUT(abc.ABC):
     def _cannot(self, verb: str) -> NoReturn:
         raise Unsupported(f"the {self.name} backend cannot {verb}")
 
-    def add_address(self, cidr: str) -> None:
+    def add_address(self, cidr: str, *, dad: bool = False, valid_lifetime: float | None = None,
+                    preferred_lifetime: float | None = None) -> None:
         self._cannot("add an address")
 
     def remove_address(self, cidr: str) -> None:
@@ -217,6 +218,15 @@ class FrameDUT(abc.ABC):
 
     def set_accept_source_route(self, accept: bool) -> None:
         self._cannot("choose whether source-routed datagrams are accepted")
+
+    def set_ipv6_option(self, name: IPv6Option, value: float | int | str) -> None:
+        self._cannot(f"set the IPv6 option {name}")
+
+    def restart_link(self) -> None:
+        self._cannot("take the test link down and up")
+
+    def ipv6_addresses(self) -> list[AddressInfo]:
+        self._cannot("list the IPv6 addresses of the DUT")
 
     def close(self) -> None:
         """Release backend resources. The base drains (so queued frames reach the pcap);

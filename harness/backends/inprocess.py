@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import ipaddress
+import math
 import random
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 from harness.backends.base import TEST_LINK, FrameDUT
 from harness.capture import Capture
-from harness.dut import Family, LinkInfo, TimerName
+from harness.dut import AddressInfo, AddressState, Family, IPv6Option, LinkInfo, TimerName
 from stack_under_test import ChannelEndpoint, Stack, StackOptions, VirtualClock
 
 NIC: Final = "eth0"
@@ -24,11 +25,25 @@ NIC: Final = "eth0"
 MAX_SAME_INSTANT_STEPS: Final = 100_000
 # Virtual time set-up may spend waiting for DAD on the configured addresses.
 SETTLE_LIMIT_MS: Final = 10_000
+# Set-up is over once no timer falls due within this many ms (see _run_until_quiet).
+QUIET_MS: Final = 20
+_REPORT_INTERVALS: Final = ("mldv2_unsolicited_report_interval_ms", "mldv1_unsolicited_report_interval_ms")
 _TIMER_OPTIONS: Final = {
     "ipv4_reassembly_timeout": "ipv4_reassembly_timeout_ms",
     "ipv6_reassembly_timeout": "ipv6_reassembly_timeout_ms",
     "ipv6_pmtu_expiry": "ipv6_pmtu_expiry_ms",
 }
+# IPv6 options the harness speaks in float seconds and the stack's IPv6Config holds in int ms.
+_MS_OPTIONS: Final = frozenset({
+    "rtr_solicit_interval", "rtr_solicit_delay", "mldv1_unsolicited_report_interval",
+    "mldv2_unsolicited_report_interval", "base_reachable_time", "retrans_time", "delay_first_probe_time",
+})
+_IPV6_OPTIONS: Final = frozenset(get_args(IPv6Option))
+# The baseline of every backend (harness.dut.DUT.set_ipv6_option): addresses usable at once and
+# no Router Solicitation chatter, like the linux backend's interface.
+_BASELINE_IPV6: Final[dict[str, Any]] = {"accept_dad": 0, "router_solicitations": 0}
+_STATES: Final[dict[str, AddressState]] = {"tentative": "tentative", "preferred": "preferred",
+                                           "deprecated": "deprecated"}
 
 
 def _mac(text: str) -> bytes:
@@ -37,6 +52,20 @@ def _mac(text: str) -> bytes:
 
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
+
+
+def _whole_seconds(seconds: float | None) -> int | None:
+    # Address lifetimes are whole seconds on the wire (RFC 4861 4.6.2) and on Linux (valid_lft);
+    # round up so an address never lives shorter than asked.
+    if seconds is None:
+        return None
+    if seconds < 0:
+        raise ValueError(f"a lifetime must not be negative, got {seconds}")
+    return math.ceil(seconds)
+
+
+def _remaining(until_ms: int | None, now_ms: int) -> float | None:
+    return None if until_ms is None else max(0, until_ms - now_ms) / 1000
 
 
 class InProcessDUT(FrameDUT):
@@ -64,22 +93,39 @@ class InProcessDUT(FrameDUT):
     def _configure(self) -> None:
         info, stack = self.info, self.stack
         stack.create_nic(NIC, self.link)
+        for name, value in _BASELINE_IPV6.items():
+            stack.set_ipv6_option(NIC, name, value)
+        # As the netns backend does while its link comes up: report intervals of 1 ms, so the
+        # MLD reports (and their retransmissions, RFC 3810 §6.1) of set-up all go out now and
+        # are drained below instead of landing in the test.
+        cfg = stack.nic(NIC).ipv6_config
+        saved = {name: getattr(cfg, name) for name in _REPORT_INTERVALS}
+        for name in _REPORT_INTERVALS:
+            stack.set_ipv6_option(NIC, name, 1)
         stack.enable_nic(NIC)
         stack.add_address(NIC, str(info.dut_ipv4))
-        stack.add_address(NIC, str(info.dut_ipv6))
-        tester = _mac(info.tester_mac)
-        for addr in (info.tester_ipv4, info.tester_ipv6, info.tester_ipv6_ll):
-            stack.add_static_neighbor(NIC, str(addr), tester)
+        # Without DAD, as the netns backend adds it ("nodad"): a link flap never makes it tentative.
+        stack.add_address(NIC, str(info.dut_ipv6), dad=False)
+        self._add_static_neighbors()
         self._settle()
+        self._run_until_quiet()
+        for name, value in saved.items():
+            stack.set_ipv6_option(NIC, name, value)
         # Setup is the fixture's business, not the test's: like the netns backend, whose link
         # came up long before, the test starts with nothing queued.
         self.link.drain()
 
+    def _add_static_neighbors(self) -> None:
+        tester = _mac(self.info.tester_mac)
+        for addr in (self.info.tester_ipv4, self.info.tester_ipv6, self.info.tester_ipv6_ll):
+            self.stack.add_static_neighbor(NIC, str(addr), tester)
+
     def _settle(self) -> None:
         """Run virtual time until the configured addresses are usable (IPv6 DAD done).
 
-        The netns backend adds its addresses with ``nodad``; here DAD really runs (RFC 4862 §5.4)
-        and completes, as no other node answers it. Bounded, in case DAD never ends.
+        The baseline has accept_dad off (as the netns backend adds its addresses ``nodad``), so
+        this normally returns at once; should DAD run anyway (RFC 4862 §5.4) it completes, as no
+        other node answers it. Bounded, in case DAD never ends.
         """
         nic = self.stack.nic(NIC)
         mine = [self.info.dut_ipv4.ip.packed, self.info.dut_ipv6.ip.packed, self.info.dut_ipv6_ll.packed]
@@ -89,6 +135,13 @@ class InProcessDUT(FrameDUT):
         missing = [str(ipaddress.ip_address(a)) for a in mine if not nic.is_local(a)]
         if missing:
             raise RuntimeError(f"in-process stack: {', '.join(missing)} not usable after set-up")
+
+    def _run_until_quiet(self) -> None:
+        """Fire the timers falling due within QUIET_MS of each other (set-up chatter), bounded."""
+        clock = self.clock
+        while ((nxt := clock.next_deadline_ms()) is not None and nxt <= clock.now_ms + QUIET_MS
+               and clock.now_ms < SETTLE_LIMIT_MS):
+            clock.advance_to_next()
 
     # ---- hooks ----------------------------------------------------------------------------------
     def _transmit(self, frame: bytes) -> None:
@@ -128,8 +181,15 @@ class InProcessDUT(FrameDUT):
         return lines
 
     # ---- control surface ----------------------------------------------------------------------
-    def add_address(self, cidr: str) -> None:
-        self.stack.add_address(NIC, cidr)
+    def add_address(self, cidr: str, *, dad: bool = False, valid_lifetime: float | None = None,
+                    preferred_lifetime: float | None = None) -> None:
+        if dad:
+            # As on the linux backend: DAD for this address needs DAD on for the interface.
+            self.stack.set_ipv6_option(NIC, "accept_dad", 1)
+        valid = _whole_seconds(valid_lifetime)
+        # Like `ip addr add ... valid_lft N`: the preferred lifetime defaults to the valid one.
+        preferred = valid if preferred_lifetime is None else _whole_seconds(preferred_lifetime)
+        self.stack.add_address(NIC, cidr, dad=dad, valid_lifetime_s=valid, preferred_lifetime_s=preferred)
 
     def remove_address(self, cidr: str) -> None:
         self.stack.remove_address(NIC, cidr)
@@ -193,6 +253,49 @@ class InProcessDUT(FrameDUT):
 
     def set_accept_source_route(self, accept: bool) -> None:
         self.stack.set_accept_source_route(accept)
+
+    # ---- IPv6 host configuration ---------------------------------------------------------------
+    def set_ipv6_option(self, name: IPv6Option, value: float | int | str) -> None:
+        if name not in _IPV6_OPTIONS:
+            raise ValueError(f"unknown IPv6 option {name!r} (known: {', '.join(sorted(_IPV6_OPTIONS))})")
+        stack_value: int | bool | bytes
+        if name == "stable_secret":
+            try:
+                stack_value = ipaddress.IPv6Address(str(value)).packed
+            except ValueError:
+                raise ValueError(f"stable_secret is an IPv6 address, e.g. 2001:db8::1, not {value!r}") from None
+            self.stack.set_ipv6_option(NIC, name, stack_value)
+            # Writing Linux's stable_secret sysctl also switches the interface's addr_gen_mode to
+            # stable privacy (2, RFC 7217); the same here, so both backends agree.
+            self.stack.set_ipv6_option(NIC, "addr_gen_mode", 2)
+        elif name in _MS_OPTIONS:
+            self.stack.set_ipv6_option(NIC, f"{name}_ms", _ms(float(value)))
+        else:
+            if isinstance(value, str) or value != int(value):
+                raise ValueError(f"IPv6 option {name} takes an integer, not {value!r}")
+            self.stack.set_ipv6_option(NIC, name, int(value))
+
+    def restart_link(self) -> None:
+        self.stack.restart_nic(NIC)
+        # Whatever the stack's neighbor table does on a link flap, the tester stays resolved,
+        # as on the linux backend (which re-adds its permanent entries).
+        self._add_static_neighbors()
+
+    def ipv6_addresses(self) -> list[AddressInfo]:
+        now = self.clock.now_ms
+        out = []
+        for entry in self.stack.nic(NIC).addresses.of_family(6):
+            state = _STATES.get(entry.state.value)
+            if state is None:  # e.g. DAD failed: not an address of the interface
+                continue
+            out.append(AddressInfo(
+                interface=ipaddress.IPv6Interface(str(entry.interface)),
+                state=state,
+                temporary=bool(getattr(entry, "temporary", False)),
+                valid_lifetime=_remaining(entry.valid_until_ms, now),
+                preferred_lifetime=_remaining(entry.preferred_until_ms, now),
+            ))
+        return out
 
     def close(self) -> None:
         for sock in self._sockets.values():

@@ -27,13 +27,27 @@ from typing import TYPE_CHECKING, Any, Final
 from harness.backends import linux_setup
 from harness.backends.base import TEST_LINK, FrameDUT
 from harness.backends.linux_setup import AgentClient, AgentFailed, Names, SetupError
+from harness.backends.netns_values import (
+    _IPV6_SYSCTLS,
+    _checked_group,
+    _checked_interface,
+    _checked_lifetimes,
+    _checked_mtu,
+    _checked_network,
+    _checked_port,
+    _fragment_family,
+    _icmpv6_type,
+    _lifetime,
+    _refuse_forbidden,
+    _sysctl_value,
+)
 from harness.backends.rawsocket import RawSocketPort
-from harness.dut import Family, LinkInfo, TimerName, Unsupported
+from harness.dut import AddressInfo, AddressState, Family, IPv6Option, LinkInfo, TimerName, Unsupported
 
 if TYPE_CHECKING:
     from harness.capture import Capture
 
-__all__ = ["AgentFailed", "LinuxDUT", "SetupError", "check_available"]
+__all__ = ["AgentFailed", "LinuxDUT", "SetupError", "_fragment_family", "check_available"]
 
 # The test link of the brief; the kernel derives the same EUI-64 link-local from the MAC
 # (RFC 4291 appendix A) as TEST_LINK.dut_ipv6_ll, which set-up checks.
@@ -56,8 +70,6 @@ _TIMER_SYSCTLS: Final = {"ipv4_reassembly_timeout": "ipv4/ipfrag_time",
 # per-destination one (icmp_ratelimit, ms per token; 0 = off). Baseline: both out of the way.
 _UNLIMITED_V4: Final = {"ipv4/icmp_msgs_per_sec": 1_000_000, "ipv4/icmp_msgs_burst": 1_000_000,
                         "ipv4/icmp_ratelimit": 0}
-# The machine's own uplink: never configured anywhere by the harness (see the brief).
-_FORBIDDEN: Final = (ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network("fd00::/64"))
 # How long after its last frame a namespace counts as quiet when draining set-up chatter.
 _QUIET_S: Final = 0.03
 
@@ -103,6 +115,9 @@ class LinuxDUT(FrameDUT):
         self._closed = False
         # Monotonic time after which no fragment this DUT still holds can time out (see reset()).
         self._fragments_quiet_at = 0.0
+        # The test sent an MLD Query or a Router Advertisement: reset() must bounce the link.
+        self._bounce_on_reset = False
+        self.last_reset: dict[str, Any] = {}  # what the agent's last reset did (for tests)
         linux_setup.sweep_stale()
         _live.add(self)
         _install_exit_hooks()
@@ -172,6 +187,9 @@ class LinuxDUT(FrameDUT):
         self._await_link_local()
         self._drain_until_quiet()
         agent.call("sysctl", values={
+            # A link flap (restart_link, reset after MLD queries or RAs) keeps the permanent
+            # IPv6 addresses, as the in-process stack keeps its static ones.
+            f"ipv6/conf/{n.dut_if}/keep_addr_on_down": 1,
             f"ipv6/conf/{n.dut_if}/mldv2_unsolicited_report_interval": mld_iv,
             "ipv6/conf/default/mldv2_unsolicited_report_interval": mld_iv,
             f"ipv4/conf/{n.dut_if}/igmpv3_unsolicited_report_interval": igmp_iv,
@@ -214,6 +232,11 @@ class LinuxDUT(FrameDUT):
         if family:
             timer = self.info.timers[f"ipv{family}_reassembly_timeout"]
             self._fragments_quiet_at = max(self._fragments_quiet_at, time.monotonic() + timer + 0.1)
+        # MLD Query (130; an MLDv1 one switches the link to MLDv1 compatibility for ~260 s,
+        # RFC 3810 §8.2.1, and any one sets the querier's robustness and intervals) or Router
+        # Advertisement (134): state only a link flap clears, see reset().
+        if _icmpv6_type(frame) in (130, 134):
+            self._bounce_on_reset = True
         self._port.send(frame)
 
     def _receive(self, deadline: float) -> bytes | None:
@@ -230,8 +253,11 @@ class LinuxDUT(FrameDUT):
             raise Unsupported("the linux DUT is closed")
         return self._agent.call(op, **args)
 
-    def add_address(self, cidr: str) -> None:
-        self._call("addr_add", cidr=_checked_interface(cidr))
+    def add_address(self, cidr: str, *, dad: bool = False, valid_lifetime: float | None = None,
+                    preferred_lifetime: float | None = None) -> None:
+        valid, preferred = _checked_lifetimes(valid_lifetime, preferred_lifetime)
+        self._call("addr_add", cidr=_checked_interface(cidr), dad=bool(dad), valid_lft=valid,
+                   preferred_lft=preferred)
 
     def remove_address(self, cidr: str) -> None:
         self._call("addr_del", cidr=_checked_interface(cidr))
@@ -331,6 +357,51 @@ class LinuxDUT(FrameDUT):
         self._call("sysctl", values={f"ipv4/conf/{dev}/accept_source_route": value
                                      for dev in ("all", "default", self.names.dut_if)})
 
+    # ---- IPv6 host configuration ------------------------------------------------------------------
+    def set_ipv6_option(self, name: IPv6Option, value: float | int | str) -> None:
+        try:
+            rel, unit = _IPV6_SYSCTLS[name]
+        except KeyError:
+            raise ValueError(f"unknown IPv6 option {name!r} (known: {', '.join(sorted(_IPV6_SYSCTLS))})") from None
+        sysctl = rel.format(**{"if": self.names.dut_if})
+        values: dict[str, str | int] = {sysctl: _sysctl_value(name, unit, value)}
+        if name == "rtr_solicit_interval":
+            # Linux backs the interval off exponentially up to router_solicitation_max_interval
+            # (RFC 7559); capping it at the interval gives RFC 4861's fixed spacing (each one
+            # still jittered by +-10%, rfc3315_s14_backoff_update).
+            values[sysctl.replace("_interval", "_max_interval")] = values[sysctl]
+        missing = self._call("ipv6_option", values=values)
+        if missing:
+            raise Unsupported(f"this kernel ({os.uname().release}) has no sysctl net/{', net/'.join(missing)} "
+                              f"for the IPv6 option {name}")
+
+    def restart_link(self) -> None:
+        """``ip link set down`` and ``up``. Permanent addresses stay (keep_addr_on_down), those
+        with lifetimes and autoconfigured ones go; the kernel forms the link-local again (with
+        DAD when accept_dad is on: then this returns at once, so the test sees DAD from its
+        start); the permanent neighbors and the backend's routes are added again. Nothing is
+        drained: the frames of the new link-up are the test's to look at."""
+        self._call("restart_link")
+        # Its reports and solicitations keep coming for a while: the next reset() flaps the
+        # link again with short report intervals, so none of them lands in the next test.
+        self._bounce_on_reset = True
+
+    def ipv6_addresses(self) -> list[AddressInfo]:
+        out = []
+        for a in self._call("ipv6_addresses"):
+            if a.get("dadfailed"):
+                continue
+            state: AddressState = ("tentative" if a.get("tentative") else
+                                   "deprecated" if a.get("deprecated") else "preferred")
+            out.append(AddressInfo(
+                interface=ipaddress.IPv6Interface(f"{a['local']}/{a['prefixlen']}"),
+                state=state,
+                temporary=bool(a.get("temporary")),
+                valid_lifetime=_lifetime(a.get("valid_life_time")),
+                preferred_lifetime=_lifetime(a.get("preferred_life_time")),
+            ))
+        return out
+
     # ---- session life -----------------------------------------------------------------------------
     def reset(self) -> None:
         """Return to the state right after set-up; called by the plugin before each test.
@@ -340,7 +411,10 @@ class LinuxDUT(FrameDUT):
         redirects), waits until fragments sent by the previous test can no longer time out
         into this one, and drops every frame still queued.
         """
-        self._call("reset")  # also the link MTU and the routes a test added
+        # Also the link MTU and the routes a test added; a link flap when the test sent MLD
+        # queries or Router Advertisements (see netns_agent.op_reset).
+        bounce, self._bounce_on_reset = self._bounce_on_reset, False
+        self.last_reset = self._call("reset", bounce=bounce)
         if self.info.mtu != TEST_LINK.mtu:
             self.info = dataclasses.replace(self.info, mtu=TEST_LINK.mtu)
         self.info.timers.clear()
@@ -351,6 +425,10 @@ class LinuxDUT(FrameDUT):
         while time.monotonic() < self._fragments_quiet_at and self._call("frag_memory"):
             time.sleep(0.02)
         self._fragments_quiet_at = 0.0
+        if bounce:
+            # The agent already waited for the link-up reports; on a loaded machine the kernel's
+            # workqueue can be late, so also wait until the link has been quiet for a moment.
+            self._drain_until_quiet(limit=0.5)
         # Frames cross veth synchronously: whatever the DUT sent before now is queued already.
         self.drain()  # FrameDUT: the socket's queue and the backlog of unexpected frames
 
@@ -382,70 +460,6 @@ class LinuxDUT(FrameDUT):
             errors.append(f"could not delete network namespaces {', '.join(sorted(left))}")
         if errors:
             raise SetupError("; ".join(errors))
-
-
-def _fragment_family(frame: bytes) -> int:
-    """4 or 6 when ``frame`` is an IPv4 fragment or an IPv6 packet with a Fragment header."""
-    if len(frame) < 14:
-        return 0
-    ethertype = int.from_bytes(frame[12:14], "big")
-    if ethertype == 0x0800 and len(frame) >= 22:
-        # RFC 791: MF flag or a non-zero fragment offset.
-        return 4 if int.from_bytes(frame[20:22], "big") & 0x3FFF else 0
-    if ethertype == 0x86DD and len(frame) >= 54:
-        nh, off = frame[20], 54
-        for _ in range(8):  # Hop-by-Hop, Routing, Destination Options may precede it (RFC 8200 §4.1)
-            if nh == 44:
-                return 6
-            if nh not in (0, 43, 60) or len(frame) < off + 2:
-                return 0
-            nh, off = frame[off], off + (frame[off + 1] + 1) * 8
-    return 0
-
-
-def _checked_interface(cidr: str) -> str:
-    try:
-        iface = ipaddress.ip_interface(cidr)
-    except ValueError:
-        raise ValueError(f"not an address with prefix length: {cidr!r}") from None
-    if any(iface.ip in net for net in _FORBIDDEN if net.version == iface.version):
-        raise ValueError(f"{cidr} belongs to the machine's own network; use the documentation prefixes")
-    return str(iface)
-
-
-def _refuse_forbidden(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, text: str) -> None:
-    if any(addr in net for net in _FORBIDDEN if net.version == addr.version):
-        raise ValueError(f"{text} belongs to the machine's own network; use the documentation prefixes")
-
-
-def _checked_network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    try:
-        net = ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        raise ValueError(f"not a network prefix: {cidr!r}") from None
-    if any(net.overlaps(f) for f in _FORBIDDEN if f.version == net.version):
-        raise ValueError(f"{cidr} overlaps the machine's own network; use the documentation prefixes")
-    return net
-
-
-def _checked_mtu(mtu: int, family: int) -> int:
-    low = 68 if family == 4 else 1280  # RFC 791 / RFC 8200 §5 minimum link MTUs
-    if not low <= int(mtu) <= 65535:
-        raise ValueError(f"an IPv{family} MTU is between {low} and 65535, got {mtu}")
-    return int(mtu)
-
-
-def _checked_group(group: str) -> str:
-    addr = ipaddress.ip_address(group)
-    if not addr.is_multicast:
-        raise ValueError(f"{group} is not a multicast group address")
-    return str(addr)
-
-
-def _checked_port(port: int) -> int:
-    if not 0 < int(port) < 65536:
-        raise ValueError(f"UDP port out of range: {port}")
-    return int(port)
 
 
 # ---- clean-up on every way out ---------------------------------------------------------------

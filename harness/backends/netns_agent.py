@@ -15,6 +15,7 @@ not import Scapy.
 from __future__ import annotations
 
 import fcntl
+import ipaddress
 import json
 import os
 import select
@@ -161,11 +162,20 @@ class Agent:
         return total
 
     def _addresses(self) -> list[str]:
-        out = []
+        return list(self._address_flags())
+
+    def _address_flags(self) -> dict[str, dict[str, Any]]:
+        """``{"2001:db8:1::1/64": <ip -j addr_info entry>}`` of the test link, both families."""
+        out = {}
         for link in self.ip_json("addr", "show", "dev", self.ifname):
             for a in link.get("addr_info", []):
-                out.append(f"{a['local']}/{a['prefixlen']}")
+                out[f"{a['local']}/{a['prefixlen']}"] = a
         return out
+
+    def op_ipv6_addresses(self) -> list[dict[str, Any]]:
+        """The test link's IPv6 addresses as ``ip -j`` reports them (flags, remaining lifetimes)."""
+        return [a for link in self.ip_json("-6", "addr", "show", "dev", self.ifname)
+                for a in link.get("addr_info", [])]
 
     def _routes(self) -> list[str]:
         """Routes of the main table as `ip route replace` arguments (defaults and static ones)."""
@@ -186,8 +196,15 @@ class Agent:
         return out
 
     # ---- reset ------------------------------------------------------------------------------
-    def op_reset(self) -> None:
-        """Back to the snapshot: sockets, groups, sysctls, addresses, routes, neighbors."""
+    def op_reset(self, bounce: bool = False) -> dict[str, Any]:
+        """Back to the snapshot: sockets, groups, sysctls, addresses, routes, neighbors.
+
+        ``bounce``: also take the link down and up, which is the only way to make the kernel
+        forget state no sysctl shows: MLDv1 compatibility mode and a querier's robustness and
+        query intervals (kept ~260 s, RFC 3810 §9.12; ``ipv6_mc_up`` -> ``ipv6_mc_reset``), and
+        what Router Advertisements taught it (default routers, prefixes, autoconfigured
+        addresses, on-link routes with a lifetime: the kernel deletes them on the way down).
+        """
         # Leaving a group (a closed socket, a removed address's solicited-node group) schedules
         # retransmitted state-change reports up to an unsolicited report interval later
         # (RFC 3810 §6.1, RFC 3376 §5.1). Shrink the interval while we undo the test's changes
@@ -199,11 +216,8 @@ class Agent:
             self.ip(f"link set {self.ifname} mtu 1500")
         intervals = [PROC_NET / f"ipv6/conf/{self.ifname}/mldv2_unsolicited_report_interval",
                      PROC_NET / f"ipv4/conf/{self.ifname}/igmpv3_unsolicited_report_interval"]
-        now = self._addresses()
-        lines = [f"addr del {a} dev {self.ifname}" for a in now if a not in self.baseline_addrs]
-        lines += [f"addr add {a} dev {self.ifname}" + (" nodad" if ":" in a else "")
-                  for a in self.baseline_addrs if a not in now]
-        reports_due = bool(self.groups or lines)
+        addrs = self._address_flags()
+        reports_due = bool(self.groups) or bounce or self._address_lines(addrs) != []
         if reports_due:
             for path in intervals:
                 self.write_sysctl(path, 1)
@@ -212,22 +226,41 @@ class Agent:
         self.udp.clear()
         self.groups.clear()
         # "all" first: writing conf/all/forwarding rewrites every interface's value.
+        written = 0
         for path, value in sorted(self.baseline_sysctls.items(), key=lambda kv: "/all/" not in str(kv[0])):
             if path not in intervals and _read(path) != value:
                 try:
                     path.write_bytes(value)
+                    written += 1
                 except OSError:
                     continue
+        if bounce:
+            # After the sysctls: the link comes up with DAD off and no Router Solicitations.
+            self._bounce()
+        if bounce or written:
+            # disable_ipv6, addr_gen_mode or use_tempaddr may have added or removed addresses.
+            addrs = self._address_flags()
+        lines = self._address_lines(addrs)
         lines += [f"link set {self.ifname} mtu 1500 up", f"neigh flush dev {self.ifname}",
                   "-6 route flush proto ra", "-4 route flush cache", "-6 route flush cache"]
         base_routes = {r.split(" route replace ")[1] for r in self.baseline_routes}
         for fam in ("-4", "-6"):
             for r in self.ip_json(fam, "route", "show", "table", "main"):
-                if r.get("protocol") in ("kernel", "ra") or r.get("dst", "").startswith("ff00::"):
+                if r.get("dst", "").startswith("ff00::") or r.get("protocol") == "ra":
                     continue
                 via = f" via {r['gateway']}" if "gateway" in r else ""
-                if f"{r['dst']}{via} dev {r.get('dev')}" not in base_routes:
-                    lines.append(f"{fam} route del {r['dst']}{via} dev {r.get('dev')}")
+                route = f"{r['dst']}{via} dev {r.get('dev')}"
+                if r.get("protocol") == "kernel":
+                    # On-link routes of the addresses come and go with them; one with a lifetime
+                    # came from a Prefix Information option (RFC 4861 §6.3.4), which also puts a
+                    # lifetime on the route of a baseline address's prefix: make that permanent.
+                    if "expires" in r:
+                        keep = any(_same_prefix(r["dst"], a) for a in self.baseline_addrs)
+                        lines.append(f"{fam} route {'replace' if keep else 'del'} {route}"
+                                     + (f" proto kernel metric {r.get('metric', 256)}" if keep else ""))
+                    continue
+                if route not in base_routes:
+                    lines.append(f"{fam} route del {route}")
         # Stable sort by family prefix: at most three `ip` processes, addresses before routes.
         ordered = sorted([*lines, *self.baseline_neighbors, *self.baseline_routes],
                          key=lambda line: line[:3] if line[:3] in ("-4 ", "-6 ") else "")
@@ -240,11 +273,82 @@ class Agent:
             saved = self.baseline_sysctls.get(path)
             if saved is not None and _read(path) != saved:
                 path.write_bytes(saved)
+        # What it took, for the harness's own tests (a reset after a quiet test stays cheap).
+        return {"sysctls": written, "bounced": bounce, "reports_due": reports_due}
+
+    def _address_lines(self, addrs: dict[str, dict[str, Any]]) -> list[str]:
+        """``ip`` lines that turn the link's addresses ``addrs`` back into the baseline's.
+
+        A baseline address that is tentative or failed DAD (a test turned DAD on and took the
+        link down and up) is deleted and added again without DAD."""
+        broken = {a for a, info in addrs.items() if info.get("tentative") or info.get("dadfailed")}
+        lines = [f"addr del {a} dev {self.ifname}" for a in addrs if a not in self.baseline_addrs or a in broken]
+        lines += [f"addr add {a} dev {self.ifname}" + (" nodad" if ":" in a else "")
+                  for a in self.baseline_addrs if a not in addrs or a in broken]
+        return lines
 
     # ---- addresses ----------------------------------------------------------------------------
-    def op_addr_add(self, cidr: str) -> None:
-        # nodad: usable at once, like the in-process stack's static addresses.
-        self.ip(f"addr add {cidr} dev {self.ifname}" + (" nodad" if ":" in cidr else ""))
+    def op_addr_add(self, cidr: str, dad: bool = False, valid_lft: int | None = None,
+                    preferred_lft: int | None = None) -> None:
+        # nodad: usable at once, like the in-process stack's static addresses. With DAD the
+        # interface must run it at all (accept_dad), which the baseline switches off.
+        v6 = ":" in cidr
+        if v6 and dad:
+            self.write_sysctl(f"ipv6/conf/{self.ifname}/accept_dad", 1)
+        line = f"addr add {cidr} dev {self.ifname}" + (" nodad" if v6 and not dad else "")
+        if valid_lft is not None or preferred_lft is not None:
+            valid = "forever" if valid_lft is None else str(valid_lft)
+            preferred = valid if preferred_lft is None else str(preferred_lft)
+            line += f" valid_lft {valid} preferred_lft {preferred}"
+        self.ip(line)
+
+    # ---- IPv6 host configuration ----------------------------------------------------------------
+    def op_ipv6_option(self, values: dict[str, str | int]) -> list[str]:
+        """Write sysctls given relative to /proc/sys/net/ipv6; return the names this kernel lacks
+        (nothing is written then)."""
+        paths = {PROC_NET / "ipv6" / rel: value for rel, value in values.items()}
+        missing = [str(p.relative_to(PROC_NET)) for p in paths if not p.exists()]
+        if not missing:
+            for path, value in paths.items():
+                self.write_sysctl(path, value)
+        return missing
+
+    def op_restart_link(self) -> None:
+        """Link flap: down and up. Re-adds what the kernel drops on the way (permanent neighbors,
+        static routes, baseline addresses other than the link-local, which the kernel forms
+        again itself) and, when DAD is off, waits until the link-local address is back."""
+        self._bounce()
+        if self._dad_off():
+            self._await_link_local()
+
+    def _bounce(self) -> None:
+        self.ip(f"link set {self.ifname} down", f"link set {self.ifname} up")
+        now = self._addresses()
+        # keep_addr_on_down (set-up) keeps the permanent IPv6 addresses and IPv4 keeps its own;
+        # re-add any that still went, never the link-local (the kernel forms it, with DAD).
+        lines = [f"addr add {a} dev {self.ifname}" + (" nodad" if ":" in a else "")
+                 for a in self.baseline_addrs if a not in now and not a.startswith("fe80:")]
+        lines += self.baseline_neighbors + self.baseline_routes
+        self.ip(*sorted(lines, key=lambda line: line[:3] if line[:3] in ("-4 ", "-6 ") else ""), force=True)
+
+    def _dad_off(self) -> bool:
+        conf = PROC_NET / f"ipv6/conf/{self.ifname}"
+        values = {name: (_read(conf / name) or b"").strip() for name in
+                  ("accept_dad", "dad_transmits", "disable_ipv6", "addr_gen_mode")}
+        if values["disable_ipv6"] == b"1" or values["addr_gen_mode"] == b"1":
+            return False  # no link-local will come at all: nothing to wait for
+        return values["accept_dad"] == b"0" or values["dad_transmits"] == b"0"
+
+    def _await_link_local(self, timeout: float = 2.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            addrs = self._address_flags().values()
+            if any(a.get("scope") == "link" and a.get("family") == "inet6" and not a.get("tentative")
+                   for a in addrs):
+                return
+            if time.monotonic() > deadline:
+                raise AgentError(f"{self.ifname} formed no link-local address within {timeout} s of coming up")
+            time.sleep(0.002)
 
     def op_addr_del(self, cidr: str) -> None:
         self.ip(f"addr del {cidr} dev {self.ifname}")
@@ -330,6 +434,14 @@ class Agent:
             s.setsockopt(level, drop, mreq)
         except OSError as e:
             raise AgentError(f"cannot leave group {group}: {e.strerror}") from None
+
+
+def _same_prefix(dst: str, cidr: str) -> bool:
+    """Whether route destination ``dst`` ("2001:db8:1::/64") is the prefix of address ``cidr``."""
+    try:
+        return ipaddress.ip_interface(cidr).network == ipaddress.ip_network(dst, strict=False)
+    except ValueError:
+        return False
 
 
 def _read(path: Path) -> bytes | None:

@@ -40,6 +40,17 @@ def test_a_test_covers_its_entry_by_id_by_citation_or_by_name(tmp_path: Path) ->
     assert check(named, [_cite(text="reworded")]) == ([], [])
 
 
+def test_a_listed_test_covers_an_entry_besides_the_one_it_cites(tmp_path: Path) -> None:
+    # The test cites RFC792-Echo-a by its text and is also listed by RFC792-Echo-b, a broader
+    # requirement it checks too: both are covered (README: "or is listed in `tests`").
+    broader = ENTRY.replace("Echo-a", "Echo-b").replace("echo data is returned", "echo is answered")
+    catalog = load(_catalog(tmp_path, ENTRY + broader + 'tests = ["icmp/test_rfc792.py::test_echo"]\n'))
+    assert check(catalog, [_cite()]) == ([], [])
+    # A listed test that was not collected covers nothing.
+    problems, _ = check(catalog, [_cite(test="icmp/test_rfc792.py::test_other")])
+    assert problems == ["RFC792-Echo-b (RFC 792 §Echo) has no test and no 'untested' reason"]
+
+
 def test_unknown_id_and_entry_without_test_or_reason_are_problems(tmp_path: Path) -> None:
     catalog = load(_catalog(tmp_path, ENTRY))
     problems, notes = check(catalog, [_cite(req="RFC792-Echo-b")])

@@ -183,3 +183,20 @@ def test_cli_report_allure_without_nodejs_is_one_clear_line(paths: list[Path], t
     err = capsys.readouterr().err.strip()
     assert err == ("stackcheck: error: --allure needs Node.js (node and npm on PATH; "
                    "Debian: apt-get install nodejs npm)")
+
+
+def test_entry_listing_a_test_that_cites_another_entry_shows_that_tests_verdicts(
+        paths: list[Path], tmp_path: Path) -> None:
+    # RFC792-Echo-b lists test_echo, whose citation maps to RFC792-Echo-a: a test that checks
+    # both is shown under both, not as "untested" under the one it does not cite.
+    listed = CATALOG + ('\n[[requirement]]\nid = "RFC792-Echo-b"\nsection = "Echo"\nlevel = "MUST"\n'
+                        'role = "host"\ntext = "an echo request is answered"\n'
+                        'tests = ["ipv4/test_x.py::test_echo"]\n')
+    (tmp_path / "listed").mkdir()
+    (tmp_path / "listed" / "rfc792.toml").write_text(listed)
+    report = Report.of([load.load(p) for p in paths])
+    rows = [r for r in _parse(to_html.render(report, tmp_path / "out", load_catalog(tmp_path / "listed"))).rows
+            if len(r) == 5]
+    row = next(r for r in rows if r[2].startswith("an echo request is answered"))
+    assert row[3:] == ["pass", "pass"], row
+    assert "test_echo" in row[2] and "untested" not in row[2], row
