@@ -1,0 +1,178 @@
+"""RFC 4191: Default Router Preferences and More-Specific Routes, on a type C host.
+
+Two routers on the link: A is the tester's link-local address (a static neighbor of the DUT,
+the tester's MAC) and B is fe80::1 with MAC 02:00:00:00:00:03 (learnt from the Source
+Link-Layer option of its advertisements). The DUT's choice shows in the Ethernet destination
+of its echo reply to 2001:db8:2::5, an off-link address it has no other route for. Route
+Information options are accepted up to /64 (``accept_ra_rt_info_max_plen`` 64; Linux ignores
+them by default).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import pytest
+from scapy.layers.inet6 import (
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6ND_RA,
+    ICMPv6NDOptRouteInfo,
+    ICMPv6NDOptSrcLLAddr,
+    IPv6,
+)
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet
+
+from harness import DUT, MUST, SHOULD, multicast_mac, rfc
+from harness.rfc import NDP_HOP_LIMIT
+
+ALL_NODES: Final = "ff02::1"
+OFF_LINK: Final = "2001:db8:2::5"
+ROUTE: Final = "2001:db8:2::"
+ROUTER_B: Final = "fe80::1"
+ECHO_ID: Final = 0x4191
+# RFC 4191 §2.1: "01 High, 00 Medium (default), 11 Low, 10 Reserved - MUST NOT be sent"
+HIGH, MEDIUM, RESERVED, LOW = 1, 0, 2, 3
+
+
+@pytest.fixture(autouse=True)
+def _accept_more_specific_routes(dut: DUT) -> None:
+    dut.set_ipv6_option("accept_ra_rt_info_max_plen", 64)
+
+
+def router(dut: DUT, which: str) -> tuple[str, str]:
+    """(link-local address, MAC) of router A or B."""
+    if which == "A":
+        return str(dut.info.tester_ipv6_ll), dut.info.tester_mac
+    return ROUTER_B, dut.info.other_mac
+
+
+def ra(dut: DUT, which: str, *options: Packet, lifetime: int = 0, prf: int = MEDIUM, **fields: Any) -> Packet:
+    src, mac = router(dut, which)
+    frame = (Ether(src=mac, dst=multicast_mac(ALL_NODES))
+             / IPv6(src=src, dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
+             / ICMPv6ND_RA(routerlifetime=lifetime, prf=prf, **fields)
+             / ICMPv6NDOptSrcLLAddr(lladdr=mac))
+    for option in options:
+        frame = frame / option
+    return frame
+
+
+def rio(*, prf: int = MEDIUM, lifetime: int = 60, prefix: str = ROUTE, plen: int = 64) -> Packet:
+    return ICMPv6NDOptRouteInfo(len=1 if plen == 0 else 2 if plen <= 64 else 3, plen=plen, prf=prf,
+                                rtlifetime=lifetime, prefix=prefix)
+
+
+def reply_goes_via(dut: DUT, which: str, seq: int) -> None:
+    dut.send(dut.ether() / IPv6(src=OFF_LINK, dst=str(dut.info.dut_ipv6.ip))
+             / ICMPv6EchoRequest(id=ECHO_ID, seq=seq))
+    _, mac = router(dut, which)
+    reply = dut.expect(IPv6(dst=OFF_LINK), ICMPv6EchoReply(id=ECHO_ID, seq=seq), within=1.0)
+    assert reply[Ether].dst.lower() == mac, (
+        f"the reply to {OFF_LINK} went to {reply[Ether].dst}, not to router {which} ({mac})")
+
+
+def no_route(dut: DUT, seq: int) -> None:
+    dut.send(dut.ether() / IPv6(src=OFF_LINK, dst=str(dut.info.dut_ipv6.ip))
+             / ICMPv6EchoRequest(id=ECHO_ID, seq=seq))
+    dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=seq), within=0.7)
+
+
+ROUTE_UPDATE = ("Updating each route is done as follows. A route is located in the Routing Table based on "
+                "the prefix, prefix length, and next-hop address.")
+
+
+@rfc(4191, "3.1", SHOULD,
+     "Then as the host processes Route Information Options in the Router Advertisement message "
+     "body, it updates its routing table for each such option.")
+def test_route_information_installs_a_more_specific_route(dut: DUT) -> None:
+    no_route(dut, 1)
+    dut.send(ra(dut, "B", rio()))  # Router Lifetime 0: B is not a default router
+    reply_goes_via(dut, "B", 2)
+
+
+@rfc(4191, "3.1", MUST,
+     ROUTE_UPDATE + " If the received route's lifetime is zero, the route is removed from the "
+     "Routing Table if present.")
+def test_route_lifetime_zero_removes_the_route(dut: DUT) -> None:
+    dut.send(ra(dut, "B", rio()))
+    reply_goes_via(dut, "B", 1)
+    dut.send(ra(dut, "B", rio(lifetime=0)))
+    no_route(dut, 2)
+
+
+@rfc(4191, "3.1", MUST,
+     "If a route's lifetime reaches zero because of a timeout, the route is removed from the "
+     "Routing Table.")
+def test_route_expires_with_its_lifetime(dut: DUT) -> None:
+    dut.send(ra(dut, "B", rio(lifetime=2)))
+    reply_goes_via(dut, "B", 1)
+    dut.wait(2.6)
+    no_route(dut, 2)
+
+
+@rfc(4191, "2.3", MUST,
+     "If the Reserved (10) value is received, the Route Information Option MUST be ignored.")
+def test_route_information_with_reserved_preference_is_ignored(dut: DUT) -> None:
+    dut.send(ra(dut, "B", rio(prf=RESERVED)))
+    no_route(dut, 1)
+    dut.send(ra(dut, "B", rio(prf=MEDIUM)))  # control
+    reply_goes_via(dut, "B", 2)
+
+
+SELECTION = ("When a type C host does next-hop determination and consults its Routing Table for an "
+             "off-link destination, it searches its routing table to find the route with the longest "
+             "prefix that matches the destination, using route preference values as a tie-breaker if "
+             "multiple matching routes have the same prefix length.")
+
+
+@pytest.mark.parametrize("high", ["A", "B"])
+@rfc(4191, "3.2", SHOULD, SELECTION)
+def test_route_preference_breaks_ties(dut: DUT, high: str) -> None:
+    low = "B" if high == "A" else "A"
+    dut.send(ra(dut, low, rio(prf=LOW)), ra(dut, high, rio(prf=HIGH)))
+    reply_goes_via(dut, high, 1)
+
+
+@rfc(4191, "3.2", SHOULD, SELECTION)
+def test_longest_prefix_wins_over_preference(dut: DUT) -> None:
+    # A is a High-preference default router (::/0); B has a Low-preference route for the /64.
+    dut.send(ra(dut, "A", lifetime=60, prf=HIGH), ra(dut, "B", rio(prf=LOW)))
+    reply_goes_via(dut, "B", 1)
+
+
+@pytest.mark.parametrize("high", ["A", "B"])
+@rfc(4191, "2.2", SHOULD,
+     "Indicates whether to prefer this router over other default routers.")
+def test_default_router_preference_selects_the_router(dut: DUT, high: str) -> None:
+    low = "B" if high == "A" else "A"
+    dut.send(ra(dut, low, lifetime=60, prf=LOW), ra(dut, high, lifetime=60, prf=HIGH))
+    reply_goes_via(dut, high, 1)
+
+
+@rfc(4191, "2.2", MUST,
+     "If the Reserved (10) value is received, the receiver MUST treat the value as if it were (00).")
+def test_reserved_default_router_preference_counts_as_medium(dut: DUT) -> None:
+    # Treated as Medium, the Reserved router beats a Low one; ignored, there'd be no such router.
+    dut.send(ra(dut, "A", lifetime=60, prf=LOW), ra(dut, "B", lifetime=60, prf=RESERVED))
+    reply_goes_via(dut, "B", 1)
+
+
+@rfc(4191, "3.1", SHOULD,
+     "The Router Preference and Lifetime values in a ::/0 Route Information Option override the "
+     "preference and lifetime values in the Router Advertisement header.")
+def test_default_route_information_overrides_the_header(dut: DUT) -> None:
+    dut.send(ra(dut, "B", lifetime=60))
+    reply_goes_via(dut, "B", 1)  # control: B is a default router by its header alone
+    dut.send(ra(dut, "B", rio(prefix="::", plen=0, lifetime=0), lifetime=60))
+    no_route(dut, 2)
+
+
+@rfc(4191, "3.1", MUST,
+     ROUTE_UPDATE + " If the received route's lifetime is zero, the route is removed from the "
+     "Routing Table if present.")
+def test_route_lifetime_zero_removes_only_that_routers_route(dut: DUT) -> None:
+    dut.send(ra(dut, "B", rio()))
+    dut.send(ra(dut, "A", rio(lifetime=0)))  # A never had this route: nothing of B's may go
+    reply_goes_via(dut, "B", 1)

@@ -1,0 +1,101 @@
+"""RFC 4291 §2.6.1 and RFC 4861 §7.2.4/§7.2.7: the Subnet-Router anycast address.
+
+A router (forwarding on) holds the Subnet-Router anycast address of each link it is on, here
+2001:db8:1:: (the link's prefix with an all-zero interface identifier). It answers solicitations
+for it like for a unicast address, except that the advertisement has Override zero and may be
+delayed up to MAX_ANYCAST_DELAY_TIME. A host does not hold it.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv6Address
+
+import pytest
+from scapy.layers.inet6 import (
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptSrcLLAddr,
+    IPv6,
+)
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet
+
+from harness import DUT, MUST, SHOULD, multicast_mac, rfc, solicited_node
+from harness.rfc import NDP_HOP_LIMIT
+
+SUBNET_ROUTER = "2001:db8:1::"
+MAX_ANYCAST_DELAY_TIME_S = 1.0  # RFC 4861 §10
+JITTER_S = 0.3
+
+
+def _ns(dut: DUT, *, unicast: bool = False) -> Packet:
+    dst = SUBNET_ROUTER if unicast else solicited_node(SUBNET_ROUTER)
+    return (
+        dut.ether(dst=dut.info.dut_mac if unicast else multicast_mac(dst))
+        / IPv6(src=str(dut.info.tester_ipv6), dst=dst, hlim=NDP_HOP_LIMIT)
+        / ICMPv6ND_NS(tgt=SUBNET_ROUTER)
+        / ICMPv6NDOptSrcLLAddr(lladdr=dut.info.tester_mac)
+    )
+
+
+def _advertisement(dut: DUT, *, unicast: bool = False) -> Packet:
+    dut.set_forwarding(6, True)
+    dut.send(_ns(dut, unicast=unicast))
+    return dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ND_NA(tgt=SUBNET_ROUTER),
+                      within=MAX_ANYCAST_DELAY_TIME_S + JITTER_S)
+
+
+@rfc(4291, "2.6.1", MUST,
+     "All routers are required to support the Subnet-Router anycast addresses for the subnets to "
+     "which they have interfaces.")
+def test_router_answers_solicitation_for_subnet_router_anycast(dut: DUT) -> None:
+    na = _advertisement(dut)
+    assert na[ICMPv6ND_NA].S == 1 and na[ICMPv6ND_NA].R == 1, f"flags R={na[ICMPv6ND_NA].R} S={na[ICMPv6ND_NA].S}"
+    assert na.haslayer(ICMPv6NDOptDstLLAddr) and na[ICMPv6NDOptDstLLAddr].lladdr.lower() == dut.info.dut_mac
+
+
+@pytest.mark.parametrize("unicast", [False, True], ids=["multicast-ns", "unicast-ns"])
+@rfc(4861, "7.2.7", SHOULD,
+     "Second, the Override flag in Neighbor Advertisements SHOULD be set to 0, so that when "
+     "multiple advertisements are received, the first received advertisement is used rather than "
+     "the most recently received advertisement.")
+def test_anycast_advertisement_has_override_zero(dut: DUT, unicast: bool) -> None:
+    assert _advertisement(dut, unicast=unicast)[ICMPv6ND_NA].O == 0, "Override flag set for an anycast target"
+
+
+@rfc(4861, "7.2.4", SHOULD,
+     "If the Target Address is an anycast address, the sender SHOULD delay sending a response for a "
+     "random time between 0 and MAX_ANYCAST_DELAY_TIME seconds.")
+def test_anycast_advertisement_comes_within_max_anycast_delay_time(dut: DUT) -> None:
+    # The random delay itself cannot be told from processing time in one sample; its bound can.
+    dut.set_forwarding(6, True)
+    dut.send(_ns(dut))
+    dut.expect(ICMPv6ND_NA(tgt=SUBNET_ROUTER), within=MAX_ANYCAST_DELAY_TIME_S + JITTER_S)
+
+
+@rfc(4861, "7.2.3", MUST,
+     "A valid Neighbor Solicitation that does not meet any of the following requirements MUST be "
+     "silently discarded: - The Target Address is a \"valid\" unicast or anycast address assigned "
+     "to the receiving interface [ADDRCONF],")
+def test_host_does_not_answer_for_subnet_router_anycast(dut: DUT) -> None:
+    # Forwarding off: the DUT is a host and holds no Subnet-Router anycast address.
+    dut.send(_ns(dut))
+    dut.expect_none(ICMPv6ND_NA(tgt=SUBNET_ROUTER), within=MAX_ANYCAST_DELAY_TIME_S + JITTER_S)
+    dut.set_forwarding(6, True)  # control: as a router it answers
+    dut.send(_ns(dut))
+    dut.expect(ICMPv6ND_NA(tgt=SUBNET_ROUTER), within=MAX_ANYCAST_DELAY_TIME_S + JITTER_S)
+
+
+@rfc(4443, "4.2", MUST,
+     "In this case, the source address of the reply MUST be a unicast address belonging to the "
+     "interface on which the Echo Request message was received.")
+def test_echo_to_subnet_router_anycast_is_answered_from_a_unicast_address(dut: DUT) -> None:
+    dut.set_forwarding(6, True)
+    dut.send(dut.ipv6(dst=SUBNET_ROUTER) / ICMPv6EchoRequest(id=0x7601, seq=1, data=b"anycast"))
+    reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x7601, seq=1))
+    own = {IPv6Address(dut.info.dut_ipv6.ip), IPv6Address(dut.info.dut_ipv6_ll)}
+    assert IPv6Address(reply[IPv6].src) in own, f"reply from {reply[IPv6].src}, not one of {sorted(map(str, own))}"
+    assert reply[Ether].dst.lower() == dut.info.tester_mac

@@ -1,0 +1,376 @@
+"""RFC 4861 §7.2.2 and §7.3: address resolution timing, the resolution queue, and Neighbor
+Unreachability Detection (REACHABLE -> STALE -> DELAY -> PROBE -> deleted).
+
+Timers are shortened through ``set_ipv6_option`` (whole seconds where Linux takes seconds), so
+these tests skip on backends that cannot set them. Each timing check is a window: nothing before
+``t - JITTER``, the event by ``t + JITTER``; real-time backends need that much slack, and a wrong
+timer (the RFC default of 1 s or 5 s, or no timer) still falls outside it.
+"""
+
+from __future__ import annotations
+
+from scapy.layers.inet6 import (
+    ICMPv6DestUnreach,
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6ND_RA,
+    ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptSrcLLAddr,
+    IPv6,
+    IPv6ExtHdrFragment,
+)
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet
+
+from harness import DUT, MAY, MUST, MUST_NOT, SHOULD, fragments6, l3_bytes, multicast_mac, rfc, solicited_node
+from harness.rfc import NDP_HOP_LIMIT, ICMPv6Unreach
+
+JITTER_S = 0.3
+OTHER_MAC = "02:00:00:00:00:03"
+MAC_B = "02:00:00:00:00:05"
+ALL_NODES = "ff02::1"
+ROUTER_LL = "fe80::1"
+FAR = "2001:db8:2::5"
+RETRANS_S = 0.5  # RetransTimer for these tests
+DELAY_S = 1  # DELAY_FIRST_PROBE_TIME (Linux: whole seconds)
+MAX_MULTICAST_SOLICIT = 3  # RFC 4861 §10
+MAX_UNICAST_SOLICIT = 3
+
+
+def _neighbor(n: int) -> str:
+    return f"2001:db8:1::c3:{n:x}"
+
+
+def _echo_from(dut: DUT, src: str, ident: int, data: bytes = b"nud", mac: str = OTHER_MAC) -> Packet:
+    return dut.ether(src=mac) / IPv6(src=src, dst=str(dut.info.dut_ipv6.ip)) / ICMPv6EchoRequest(
+        id=ident, seq=1, data=data)
+
+
+def _na(dut: DUT, nbr: str, mac: str | None = MAC_B, *, s: int = 1, o: int = 1) -> Packet:
+    na = (
+        dut.ether(src=MAC_B)
+        / IPv6(src=nbr, dst=str(dut.info.dut_ipv6.ip), hlim=NDP_HOP_LIMIT)
+        / ICMPv6ND_NA(tgt=nbr, R=0, S=s, O=o)
+    )
+    return na / ICMPv6NDOptDstLLAddr(lladdr=mac) if mac else na
+
+
+def _expect_reply_to(dut: DUT, nbr: str, ident: int, mac: str) -> None:
+    reply = dut.expect(IPv6(dst=nbr), ICMPv6EchoReply(id=ident, seq=1), within=JITTER_S)
+    assert reply[Ether].dst.lower() == mac, f"echo reply sent to {reply[Ether].dst}, not to {mac}"
+
+
+def _resolve(dut: DUT, nbr: str, ident: int) -> None:
+    """``nbr`` REACHABLE at MAC_B."""
+    dut.send(_echo_from(dut, nbr, ident))
+    dut.expect(ICMPv6ND_NS(tgt=nbr))
+    dut.send(_na(dut, nbr))
+    _expect_reply_to(dut, nbr, ident, MAC_B)
+
+
+def _stale_then_delay(dut: DUT, nbr: str) -> None:
+    """An entry learnt from ``nbr``'s solicitation (STALE, §7.2.3); the DUT's answer to it is
+    traffic over the entry, which moves it to DELAY (§7.3.3) now."""
+    target = str(dut.info.dut_ipv6.ip)
+    group = solicited_node(target)
+    dut.send(
+        dut.ether(src=MAC_B, dst=multicast_mac(group))
+        / IPv6(src=nbr, dst=group, hlim=NDP_HOP_LIMIT)
+        / ICMPv6ND_NS(tgt=target)
+        / ICMPv6NDOptSrcLLAddr(lladdr=MAC_B)
+    )
+    dut.expect(IPv6(dst=nbr), ICMPv6ND_NA(tgt=target), within=JITTER_S)
+
+
+def _ns_after(dut: DUT, nbr: str, seconds: float) -> Packet:
+    """The next solicitation for ``nbr``, which must come ``seconds`` from now (± JITTER_S)."""
+    dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=max(0.0, seconds - JITTER_S))
+    return dut.expect(ICMPv6ND_NS(tgt=nbr), within=2 * JITTER_S if seconds >= JITTER_S else seconds + JITTER_S)
+
+
+def _assert_unicast_probe(ns: Packet, nbr: str, mac: str) -> None:
+    assert ns[IPv6].dst == nbr and ns[Ether].dst.lower() == mac, (
+        f"probe sent to {ns[IPv6].dst} at {ns[Ether].dst}, not unicast to {nbr} at {mac}")
+
+
+# ---- address resolution (§7.2.2) --------------------------------------------------------------
+
+
+@rfc(4861, "7.2.2", SHOULD,
+     "While awaiting a response, the sender SHOULD retransmit Neighbor Solicitation messages "
+     "approximately every RetransTimer milliseconds, even in the absence of additional traffic to "
+     "the neighbor.")
+def test_resolution_retransmits_max_multicast_solicit_solicitations_retrans_timer_apart(dut: DUT) -> None:
+    dut.set_ipv6_option("retrans_time", RETRANS_S)
+    nbr = _neighbor(1)
+    dut.send(_echo_from(dut, nbr, 0x7301))
+    first = dut.expect(ICMPv6ND_NS(tgt=nbr))
+    assert first[IPv6].dst == solicited_node(nbr)
+    for n in range(2, MAX_MULTICAST_SOLICIT + 1):
+        ns = _ns_after(dut, nbr, RETRANS_S)
+        assert ns[IPv6].dst == solicited_node(nbr), f"solicitation {n} is not multicast"
+    # RFC 4861 §7.2.2: "If no Neighbor Advertisement is received after MAX_MULTICAST_SOLICIT
+    # solicitations, address resolution has failed."
+    dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=2 * RETRANS_S + JITTER_S)
+
+
+@rfc(4861, "7.2.2", MUST,
+     "Retransmissions MUST be rate-limited to at most one solicitation per neighbor every "
+     "RetransTimer milliseconds.")
+def test_more_traffic_during_resolution_sends_no_extra_solicitation(dut: DUT) -> None:
+    # RetransTimer at its default, 1 s: five more packets for the neighbor in the next 0.4 s.
+    nbr = _neighbor(2)
+    dut.send(_echo_from(dut, nbr, 0x7302))
+    dut.expect(ICMPv6ND_NS(tgt=nbr))
+    for i in range(5):
+        dut.send(_echo_from(dut, nbr, 0x7303 + i))
+        dut.wait(0.08)
+    dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=1.0 - 0.4 - JITTER_S)
+
+
+@rfc(4861, "7.3.3", SHOULD,
+     "If address resolution fails, the entry SHOULD be deleted, so that subsequent traffic to that "
+     "neighbor invokes the next-hop determination procedure again.")
+def test_traffic_after_failed_resolution_resolves_afresh(dut: DUT) -> None:
+    dut.set_ipv6_option("retrans_time", RETRANS_S)
+    nbr = _neighbor(3)
+    dut.send(_echo_from(dut, nbr, 0x7310))
+    dut.expect(ICMPv6ND_NS(tgt=nbr))
+    dut.wait(MAX_MULTICAST_SOLICIT * RETRANS_S + JITTER_S)  # resolution has failed by now
+    dut.send(_echo_from(dut, nbr, 0x7311))
+    ns = dut.expect(ICMPv6ND_NS(tgt=nbr), within=JITTER_S)
+    assert ns[IPv6].dst == solicited_node(nbr)
+    dut.send(_na(dut, nbr))  # and the new resolution works
+    _expect_reply_to(dut, nbr, 0x7311, MAC_B)
+
+
+@rfc(4861, "7.2.2", MUST,
+     "If no Neighbor Advertisement is received after MAX_MULTICAST_SOLICIT solicitations, address "
+     "resolution has failed. The sender MUST return ICMP destination unreachable indications with "
+     "code 3 (Address Unreachable) for each packet queued awaiting address resolution.")
+def test_failed_resolution_for_a_forwarded_packet_draws_address_unreachable(dut: DUT) -> None:
+    dut.set_ipv6_option("retrans_time", RETRANS_S)
+    dut.set_forwarding(6, True)
+    dut.add_route("2001:db8:2::/64")  # on-link: the DUT must resolve FAR itself
+    sent = dut.ipv6(dst=FAR, hlim=64) / ICMPv6EchoRequest(id=0x7320, seq=1, data=b"unresolvable")
+    dut.send(sent)
+    ns = dut.expect(ICMPv6ND_NS(tgt=FAR))
+    assert ns[IPv6].dst == solicited_node(FAR)
+    # When the last of MAX_MULTICAST_SOLICIT solicitations has gone unanswered for RetransTimer.
+    dut.expect_none(ICMPv6DestUnreach, within=MAX_MULTICAST_SOLICIT * RETRANS_S - JITTER_S)
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6DestUnreach, within=2 * JITTER_S)
+    assert error[ICMPv6DestUnreach].code == ICMPv6Unreach.ADDRESS, f"code {error[ICMPv6DestUnreach].code}, not 3"
+    # The quote starts with the packet as forwarded (its Hop Limit may be decremented already).
+    assert l3_bytes(error)[48 + 8:] == l3_bytes(sent)[8:], "the error does not quote the forwarded packet"
+    # One error per queued packet, no more.
+    dut.expect_none(ICMPv6DestUnreach, within=JITTER_S)
+
+
+@rfc(4861, "7.2.2", MAY, "The queue MUST hold at least one packet, and MAY contain more.")
+def test_every_fragment_of_a_queued_reply_is_sent_once_resolved(dut: DUT) -> None:
+    # A 3000-octet echo reply leaves in three fragments, each of which waits for the neighbor.
+    nbr = _neighbor(4)
+    dut.send(*fragments6(_echo_from(dut, nbr, 0x7330, data=bytes(range(256)) * 12), size=1448))
+    dut.expect(ICMPv6ND_NS(tgt=nbr))
+    dut.send(_na(dut, nbr))
+    offsets = []
+    for _ in range(3):
+        frag = dut.expect(Ether(dst=MAC_B), IPv6(dst=nbr), IPv6ExtHdrFragment, within=1.0)
+        offsets.append((frag[IPv6ExtHdrFragment].offset, frag[IPv6ExtHdrFragment].m))
+    offsets.sort()
+    assert len({o for o, _ in offsets}) == 3 and offsets[0] == (0, 1) and offsets[-1][1] == 0, (
+        f"fragments seen (offset, M): {offsets}")
+
+
+@rfc(4861, "7.2.2", SHOULD, "When a queue overflows, the new arrival SHOULD replace the oldest entry.")
+def test_full_resolution_queue_keeps_the_newest_packets(dut: DUT) -> None:
+    # Forwarded packets (no local socket's send buffer limits them before the queue does): 200 of
+    # ~1250 octets (250 kB) overflow any small per-neighbor queue (Linux: unres_qlen_bytes,
+    # 212992 by default).
+    dut.set_forwarding(6, True)
+    dut.add_route("2001:db8:2::/64")  # on-link: the DUT must resolve FAR itself
+    count = 200
+    for i in range(count):
+        dut.send(dut.ipv6(dst=FAR, hlim=64) / ICMPv6EchoRequest(id=0x7400 + i, seq=1, data=bytes(1200)))
+    dut.expect(ICMPv6ND_NS(tgt=FAR))
+    dut.send(_na(dut, FAR))
+    dut.expect(Ether(dst=MAC_B), IPv6(dst=FAR), ICMPv6EchoRequest(id=0x7400 + count - 1), within=1.0)
+    dut.expect_none(ICMPv6EchoRequest(id=0x7400), within=JITTER_S)
+
+
+# ---- Neighbor Unreachability Detection (§7.3) ---------------------------------------------------
+
+
+@rfc(4861, "7.3.3", MUST,
+     "When ReachableTime milliseconds have passed since receipt of the last reachability "
+     "confirmation for a neighbor, the Neighbor Cache entry's state changes from REACHABLE to STALE.")
+def test_reachable_entry_goes_stale_after_reachable_time(dut: DUT) -> None:
+    # BaseReachableTime 3 s: ReachableTime is between 1.5 and 4.5 s (MIN/MAX_RANDOM_FACTOR,
+    # §6.3.2). At least DELAY_FIRST_PROBE_TIME passes between the last packet sent and its
+    # expiry, so the entry is STALE, not DELAY (§7.3.2: DELAY means "a packet was sent within the
+    # last DELAY_FIRST_PROBE_TIME seconds", which Linux applies when ReachableTime runs out).
+    dut.set_ipv6_option("base_reachable_time", 3)
+    dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
+    nbr = _neighbor(0x10)
+    _resolve(dut, nbr, 0x7340)
+    dut.wait(4.5 + JITTER_S)
+    dut.send(_echo_from(dut, nbr, 0x7341))
+    # STALE: the packet goes at once over the cached address, and the entry is probed after DELAY.
+    _expect_reply_to(dut, nbr, 0x7341, MAC_B)
+    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
+
+
+@rfc(4861, "7.3.3", MUST,
+     "The first time a node sends a packet to a neighbor whose entry is STALE, the sender changes "
+     "the state to DELAY and sets a timer to expire in DELAY_FIRST_PROBE_TIME seconds.")
+def test_delay_lasts_delay_first_probe_time(dut: DUT) -> None:
+    dut.set_ipv6_option("delay_first_probe_time", 2)
+    nbr = _neighbor(0x11)
+    _stale_then_delay(dut, nbr)
+    _assert_unicast_probe(_ns_after(dut, nbr, 2), nbr, MAC_B)
+
+
+@rfc(4861, "7.3.3", MUST,
+     "Upon entering the PROBE state, a node sends a unicast Neighbor Solicitation message to the "
+     "neighbor using the cached link-layer address.")
+def test_probe_state_sends_unicast_solicitations_retrans_timer_apart(dut: DUT) -> None:
+    dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
+    dut.set_ipv6_option("retrans_time", RETRANS_S)
+    nbr = _neighbor(0x12)
+    _stale_then_delay(dut, nbr)
+    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
+    # §7.3.3: "While in the PROBE state, a node retransmits Neighbor Solicitation messages every
+    # RetransTimer milliseconds until reachability confirmation is obtained."
+    _assert_unicast_probe(_ns_after(dut, nbr, RETRANS_S), nbr, MAC_B)
+
+
+@rfc(4861, "7.3.3", SHOULD,
+     "If no response is received after waiting RetransTimer milliseconds after sending the "
+     "MAX_UNICAST_SOLICIT solicitations, retransmissions cease and the entry SHOULD be deleted.")
+def test_unanswered_probes_stop_after_max_unicast_solicit_and_entry_is_deleted(dut: DUT) -> None:
+    dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
+    dut.set_ipv6_option("retrans_time", RETRANS_S)
+    nbr = _neighbor(0x13)
+    _stale_then_delay(dut, nbr)
+    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
+    for _ in range(MAX_UNICAST_SOLICIT - 1):
+        _assert_unicast_probe(_ns_after(dut, nbr, RETRANS_S), nbr, MAC_B)
+    dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=RETRANS_S + JITTER_S)
+    # "Subsequent traffic to that neighbor will recreate the entry and perform address resolution again."
+    dut.send(_echo_from(dut, nbr, 0x7350))
+    ns = dut.expect(ICMPv6ND_NS(tgt=nbr), within=JITTER_S)
+    assert ns[IPv6].dst == solicited_node(nbr), f"solicitation to {ns[IPv6].dst}, not multicast"
+    dut.expect_none(ICMPv6EchoReply(id=0x7350), within=JITTER_S)  # nothing goes to the old address
+
+
+@rfc(4861, "7.2.5", MUST, "If the Solicited flag is set, the state of the entry MUST be set to REACHABLE.")
+def test_solicited_advertisement_in_delay_makes_entry_reachable(dut: DUT) -> None:
+    # No Target Link-Layer Address option: case II applies, and only the state changes.
+    dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
+    nbr = _neighbor(0x14)
+    _stale_then_delay(dut, nbr)
+    dut.send(_na(dut, nbr, None, s=1, o=0))
+    dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=DELAY_S + 2 * JITTER_S)
+
+
+@rfc(4861, "7.3.3", MUST,
+     "When a reachability confirmation is received (either through upper-layer advice or a "
+     "solicited Neighbor Advertisement), an entry's state changes to REACHABLE.")
+def test_answered_probe_ends_probing(dut: DUT) -> None:
+    dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
+    dut.set_ipv6_option("retrans_time", RETRANS_S)
+    nbr = _neighbor(0x15)
+    _stale_then_delay(dut, nbr)
+    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
+    dut.send(_na(dut, nbr, s=1, o=1))
+    dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=3 * RETRANS_S)
+    dut.send(_echo_from(dut, nbr, 0x7360))
+    _expect_reply_to(dut, nbr, 0x7360, MAC_B)
+
+
+@rfc(4861, "7.3.3", MUST,
+     "A Neighbor Cache entry enters the STALE state when created as a result of receiving packets "
+     "other than solicited Neighbor Advertisements (i.e., Router Solicitations, Router "
+     "Advertisements, Redirects, and Neighbor Solicitations).")
+def test_entry_from_a_router_advertisement_is_stale(dut: DUT) -> None:
+    # STALE, not INCOMPLETE: the first packet goes at once to the advertised address; not
+    # REACHABLE: it is probed after DELAY; and while no traffic flows, nothing is probed.
+    dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
+    dut.send(
+        dut.ether(src=MAC_B, dst=multicast_mac(ALL_NODES))
+        / IPv6(src=ROUTER_LL, dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
+        / ICMPv6ND_RA(chlim=0, M=0, O=0, routerlifetime=600, reachabletime=0, retranstimer=0)
+        / ICMPv6NDOptSrcLLAddr(lladdr=MAC_B)
+    )
+    dut.expect_none(ICMPv6ND_NS(tgt=ROUTER_LL), within=DELAY_S + 2 * JITTER_S)
+    dut.send(dut.ether(src=MAC_B) / IPv6(src=FAR, dst=str(dut.info.dut_ipv6.ip))
+             / ICMPv6EchoRequest(id=0x7370, seq=1))
+    reply = dut.expect(IPv6(dst=FAR), ICMPv6EchoReply(id=0x7370), within=JITTER_S)
+    assert reply[Ether].dst.lower() == MAC_B
+    _assert_unicast_probe(_ns_after(dut, ROUTER_LL, DELAY_S), ROUTER_LL, MAC_B)
+
+
+@rfc(4861, "7.3.3", MUST,
+     "While reasserting a neighbor's reachability, a node continues sending packets to that "
+     "neighbor using the cached link-layer address.")
+def test_packets_keep_flowing_to_the_cached_address_while_probing(dut: DUT) -> None:
+    dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
+    dut.set_ipv6_option("retrans_time", 1)
+    nbr = _neighbor(0x16)
+    _stale_then_delay(dut, nbr)
+    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
+    dut.send(_echo_from(dut, nbr, 0x7380))  # PROBE: not queued, sent at once
+    _expect_reply_to(dut, nbr, 0x7380, MAC_B)
+
+
+@rfc(4861, "7.3.3", MUST_NOT,
+     "A node MUST NOT send Neighbor Solicitations to the same neighbor more frequently than once "
+     "every RetransTimer milliseconds.")
+def test_traffic_while_probing_sends_no_extra_solicitation(dut: DUT) -> None:
+    # RetransTimer 1 s; five more packets in the 0.4 s after the first probe.
+    dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
+    dut.set_ipv6_option("retrans_time", 1)
+    nbr = _neighbor(0x17)
+    _stale_then_delay(dut, nbr)
+    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
+    for i in range(5):
+        dut.send(_echo_from(dut, nbr, 0x7390 + i))
+        dut.wait(0.08)
+    dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=1.0 - 0.4 - JITTER_S)
+
+
+@rfc(4861, "7.3.1", MUST_NOT,
+     "Receipt of other Neighbor Discovery messages, such as Router Advertisements and Neighbor "
+     "Advertisement with the Solicited flag set to zero, MUST NOT be treated as a reachability "
+     "confirmation.")
+def test_router_advertisement_is_no_reachability_confirmation(dut: DUT) -> None:
+    # The router's entry (STALE from its first advertisement) goes to DELAY with the first packet
+    # routed through it; a second advertisement confirms nothing, so the probe still comes.
+    dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
+    ra = (
+        dut.ether(src=MAC_B, dst=multicast_mac(ALL_NODES))
+        / IPv6(src=ROUTER_LL, dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
+        / ICMPv6ND_RA(chlim=0, M=0, O=0, routerlifetime=600, reachabletime=0, retranstimer=0)
+        / ICMPv6NDOptSrcLLAddr(lladdr=MAC_B)
+    )
+    dut.send(ra)
+    dut.send(dut.ether(src=MAC_B) / IPv6(src=FAR, dst=str(dut.info.dut_ipv6.ip))
+             / ICMPv6EchoRequest(id=0x73A0, seq=1))
+    dut.expect(IPv6(dst=FAR), ICMPv6EchoReply(id=0x73A0), within=JITTER_S)
+    dut.send(ra)
+    _assert_unicast_probe(_ns_after(dut, ROUTER_LL, DELAY_S), ROUTER_LL, MAC_B)
+
+
+@rfc(4861, "7.2.2", SHOULD,
+     "Otherwise, the sender SHOULD include its link-layer address (if it has one) as a Source "
+     "Link-Layer Address option.")
+def test_unicast_probe_carries_source_link_layer_address(dut: DUT) -> None:
+    dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
+    nbr = _neighbor(0x18)
+    _stale_then_delay(dut, nbr)
+    probe = _ns_after(dut, nbr, DELAY_S)
+    _assert_unicast_probe(probe, nbr, MAC_B)
+    assert probe.haslayer(ICMPv6NDOptSrcLLAddr), "unicast solicitation without Source Link-Layer Address"
+    assert probe[ICMPv6NDOptSrcLLAddr].lladdr.lower() == dut.info.dut_mac

@@ -1,0 +1,406 @@
+"""RFC 4861 §8: Redirect messages. A host validates them (§8.1) and follows the valid ones (§8.3);
+a router sends them (§8.2) and never follows them.
+
+As a host, the DUT reaches 2001:db8:2::/64 through the tester's link-local address (a static
+neighbor), so its echo replies to 2001:db8:2::5 leave for the tester's MAC. A redirect from the
+tester names a better first hop (fe80::1 at MAC_R) or the destination itself; where the DUT's
+next reply goes shows whether it followed the redirect. Every invalid redirect is followed by the
+valid one, which must take effect (the positive control).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from scapy.layers.inet6 import (
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6ND_RA,
+    ICMPv6ND_Redirect,
+    ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptMTU,
+    ICMPv6NDOptRedirectedHdr,
+    ICMPv6NDOptSrcLLAddr,
+    IPv6,
+    in6_chksum,
+)
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
+
+from harness import DUT, MUST, MUST_NOT, SHOULD, l3_bytes, multicast_mac, rfc, solicited_node
+from harness.rfc import IPV6_MIN_MTU, NDP_HOP_LIMIT
+
+SILENCE_S = 0.6
+PREFIX, FAR = "2001:db8:2::/64", "2001:db8:2::5"
+ROUTER_LL = "fe80::1"  # the better first hop a redirect names
+MAC_R = "02:00:00:00:00:04"
+MAC_A = "02:00:00:00:00:05"  # the destination's own MAC, for redirects to an on-link destination
+OTHER_MAC = "02:00:00:00:00:03"
+DELAY_S = 1
+
+
+def _gateway(dut: DUT) -> None:
+    """The DUT's current first-hop router for FAR: the tester's link-local address."""
+    dut.add_route(PREFIX, via=str(dut.info.tester_ipv6_ll))
+
+
+def _reply_mac(dut: DUT, ident: int) -> str:
+    """Where the DUT sends its echo reply to FAR (the tester plays FAR: any source MAC will do)."""
+    dut.send(dut.ipv6(src=FAR) / ICMPv6EchoRequest(id=ident, seq=1, data=b"where-to"))
+    reply = dut.expect(IPv6(dst=FAR), ICMPv6EchoReply(id=ident, seq=1))
+    return str(reply[Ether].dst).lower()
+
+
+def _redirected_header(dut: DUT) -> ICMPv6NDOptRedirectedHdr:
+    # What a router would quote: the DUT's packet to FAR that it forwarded.
+    quoted = IPv6(src=str(dut.info.dut_ipv6.ip), dst=FAR) / ICMPv6EchoReply(id=0x7500, seq=1, data=b"where-to")
+    return ICMPv6NDOptRedirectedHdr(pkt=bytes(quoted))
+
+
+def _redirect(dut: DUT, *, src: str | None = None, target: str = ROUTER_LL, dest: str = FAR,
+              tlla: str | None = MAC_R, hlim: int = NDP_HOP_LIMIT, header: bool = True,
+              mac: str | None = None, **icmp: Any) -> Packet:
+    pkt = (
+        dut.ether(src=mac or dut.info.tester_mac)
+        / IPv6(src=src or str(dut.info.tester_ipv6_ll), dst=str(dut.info.dut_ipv6.ip), hlim=hlim)
+        / ICMPv6ND_Redirect(tgt=target, dst=dest, **icmp)
+    )
+    if tlla:
+        pkt = pkt / ICMPv6NDOptDstLLAddr(lladdr=tlla)
+    return pkt / _redirected_header(dut) if header else pkt
+
+
+def _short(frame: Packet, icmp_len: int) -> bytes:
+    """IPv6 Payload Length cut to ``icmp_len`` (checksum over those octets); the rest of the
+    message stays in the frame as trailer, for a receiver that parses past the IP length."""
+    raw = bytes(frame)
+    eth, ip, icmp = raw[:14], bytearray(raw[14:54]), bytearray(raw[54:])
+    struct.pack_into("!H", ip, 4, icmp_len)
+    icmp[2:4] = b"\x00\x00"
+    struct.pack_into("!H", icmp, 2, in6_chksum(58, IPv6(bytes(ip)), bytes(icmp[:icmp_len])))
+    return eth + bytes(ip) + bytes(icmp)
+
+
+def _bad_checksum(frame: Packet) -> Packet:
+    bad = frame.copy()
+    bad[ICMPv6ND_Redirect].cksum = Ether(bytes(frame))[ICMPv6ND_Redirect].cksum ^ 0x0F0F
+    return bad
+
+
+# ---- valid redirects (§8.3) ------------------------------------------------------------------------
+
+
+@rfc(4861, "8.3", SHOULD,
+     "A host receiving a valid redirect SHOULD update its Destination Cache accordingly so that "
+     "subsequent traffic goes to the specified target.")
+def test_redirect_to_a_better_router_moves_traffic_there(dut: DUT) -> None:
+    _gateway(dut)
+    assert _reply_mac(dut, 0x7501) == dut.info.tester_mac
+    dut.send(_redirect(dut))
+    assert _reply_mac(dut, 0x7502) == MAC_R, "traffic to the destination did not follow the redirect"
+
+
+@rfc(4861, "8.3", MUST,
+     "If a Neighbor Cache entry is created for the target, its reachability state MUST be set to "
+     "STALE as specified in Section 7.3.3.")
+def test_target_entry_from_redirect_is_stale(dut: DUT) -> None:
+    # STALE: used at once, then probed DELAY_FIRST_PROBE_TIME after the first packet.
+    dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
+    _gateway(dut)
+    dut.send(_redirect(dut))
+    assert _reply_mac(dut, 0x7503) == MAC_R
+    dut.expect_none(ICMPv6ND_NS(tgt=ROUTER_LL), within=DELAY_S - 0.3)
+    ns = dut.expect(ICMPv6ND_NS(tgt=ROUTER_LL), within=1.0)
+    assert ns[IPv6].dst == ROUTER_LL and ns[Ether].dst.lower() == MAC_R, "the probe is not unicast to the target"
+
+
+@rfc(4861, "8.3", MUST, "If the Target and Destination Addresses are the same, the host MUST treat the "
+     "Target as on-link.")
+def test_redirect_to_the_destination_itself_sends_traffic_directly(dut: DUT) -> None:
+    _gateway(dut)
+    dut.send(_redirect(dut, target=FAR, tlla=MAC_A))
+    assert _reply_mac(dut, 0x7504) == MAC_A
+
+
+@rfc(4861, "8.1", MUST_NOT,
+     "A host MUST NOT consider a redirect invalid just because the Target Address of the redirect "
+     "is not covered under one of the link's prefixes.")
+def test_redirect_to_an_off_prefix_destination_without_link_layer_option_is_resolved(dut: DUT) -> None:
+    # No Target Link-Layer Address option: the DUT must resolve 2001:db8:2::5 on the link.
+    _gateway(dut)
+    dut.send(_redirect(dut, target=FAR, tlla=None))
+    dut.send(dut.ipv6(src=FAR) / ICMPv6EchoRequest(id=0x7505, seq=1))
+    ns = dut.expect(ICMPv6ND_NS(tgt=FAR))
+    assert ns[IPv6].dst == solicited_node(FAR)
+
+
+@rfc(4861, "7.2", MUST_NOT,
+     "These messages MUST NOT create or update neighbor cache entries, except with respect to the "
+     "IsRouter flag as specified in Sections 6.3.4 and 7.2.5.")
+def test_redirect_without_link_layer_option_makes_the_host_resolve_the_target(dut: DUT) -> None:
+    _gateway(dut)
+    dut.send(_redirect(dut, tlla=None))
+    dut.send(dut.ipv6(src=FAR) / ICMPv6EchoRequest(id=0x7506, seq=1))
+    ns = dut.expect(ICMPv6ND_NS(tgt=ROUTER_LL))
+    assert ns[IPv6].dst == solicited_node(ROUTER_LL)
+    dut.send(
+        dut.ether(src=MAC_R) / IPv6(src=ROUTER_LL, dst=ns[IPv6].src, hlim=NDP_HOP_LIMIT)
+        / ICMPv6ND_NA(tgt=ROUTER_LL, R=1, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=MAC_R)
+    )
+    reply = dut.expect(IPv6(dst=FAR), ICMPv6EchoReply(id=0x7506))
+    assert reply[Ether].dst.lower() == MAC_R
+
+
+@rfc(4861, "8.1", MUST,
+     "The contents of the Reserved field, and of any unrecognized options, MUST be ignored.")
+def test_redirect_with_reserved_bits_and_unknown_option_is_followed(dut: DUT) -> None:
+    _gateway(dut)
+    dut.send(_redirect(dut, res=0xFFFFFFFF) / Raw(bytes([253, 1]) + b"future"))
+    assert _reply_mac(dut, 0x7507) == MAC_R
+
+
+@rfc(4861, "8.1", MUST,
+     "The contents of any defined options that are not specified to be used with Redirect messages "
+     "MUST be ignored and the packet processed as normal.")
+def test_redirect_with_an_mtu_option_is_followed(dut: DUT) -> None:
+    _gateway(dut)
+    dut.send(_redirect(dut) / ICMPv6NDOptMTU(mtu=1280))
+    assert _reply_mac(dut, 0x7508) == MAC_R
+
+
+def _reachable_router(dut: DUT, mac: str) -> None:
+    """fe80::1 REACHABLE at ``mac``: the DUT resolves it to answer its echo request."""
+    dut.send(dut.ether(src=mac) / IPv6(src=ROUTER_LL, dst=str(dut.info.dut_ipv6_ll))
+             / ICMPv6EchoRequest(id=0x75F0, seq=1))
+    ns = dut.expect(ICMPv6ND_NS(tgt=ROUTER_LL))
+    dut.send(
+        dut.ether(src=mac) / IPv6(src=ROUTER_LL, dst=ns[IPv6].src, hlim=NDP_HOP_LIMIT)
+        / ICMPv6ND_NA(tgt=ROUTER_LL, R=1, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=mac)
+    )
+    dut.expect(IPv6(dst=ROUTER_LL), ICMPv6EchoReply(id=0x75F0))
+
+
+@rfc(4861, "8.3", MUST,
+     "If a cache entry already existed and it is updated with a different link-layer address, its "
+     "reachability state MUST also be set to STALE.")
+def test_redirect_with_a_new_address_for_a_known_target_makes_it_stale(dut: DUT) -> None:
+    dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
+    _gateway(dut)
+    _reachable_router(dut, MAC_A)
+    dut.send(_redirect(dut, tlla=MAC_R))
+    assert _reply_mac(dut, 0x7509) == MAC_R, "the target's cached address was not replaced"
+    dut.expect_none(ICMPv6ND_NS(tgt=ROUTER_LL), within=DELAY_S - 0.3)
+    ns = dut.expect(ICMPv6ND_NS(tgt=ROUTER_LL), within=1.0)
+    assert ns[Ether].dst.lower() == MAC_R
+
+
+@rfc(4861, "8.3", MUST,
+     "If the link-layer address is the same as that already in the cache, the cache entry's state "
+     "remains unchanged.")
+def test_redirect_with_the_cached_address_leaves_a_reachable_target_reachable(dut: DUT) -> None:
+    dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
+    _gateway(dut)
+    _reachable_router(dut, MAC_R)
+    dut.send(_redirect(dut, tlla=MAC_R))
+    assert _reply_mac(dut, 0x750A) == MAC_R
+    dut.expect_none(ICMPv6ND_NS(tgt=ROUTER_LL), within=DELAY_S + 0.6)  # REACHABLE: no probe
+
+
+@rfc(4861, "8.3", MUST,
+     "If the Target Address is not the same as the Destination Address, the host MUST set IsRouter "
+     "to TRUE for the target.")
+def test_redirect_target_is_a_router_whose_turning_host_undoes_the_redirect(dut: DUT) -> None:
+    # Only a target recorded as a router can turn into a host (§7.2.5 R=0 advertisement); then
+    # destinations using it "must perform next-hop determination again" (§7.3.3): back to the
+    # tester, the first hop from the routing table.
+    _gateway(dut)
+    dut.send(_redirect(dut))
+    assert _reply_mac(dut, 0x750B) == MAC_R
+    dut.send(
+        dut.ether(src=MAC_R, dst=multicast_mac("ff02::1")) / IPv6(src=ROUTER_LL, dst="ff02::1", hlim=NDP_HOP_LIMIT)
+        / ICMPv6ND_NA(tgt=ROUTER_LL, R=0, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=MAC_R)
+    )
+    assert _reply_mac(dut, 0x750C) == dut.info.tester_mac, "traffic still goes to a node that is no router"
+
+
+# ---- invalid redirects (§8.1) ------------------------------------------------------------------------
+
+REDIRECT_VALIDITY = ("A host MUST silently discard any received Redirect message that does not satisfy "
+                     "all of the following validity checks:")
+INVALID: dict[str, tuple[str, Callable[[DUT], Packet | bytes]]] = {
+    # Also not the first-hop router (fe80::ff:fe00:2 is): no address can be both.
+    "global-source": ("IP Source Address is a link-local address.",
+                      lambda dut: _redirect(dut, src=str(dut.info.tester_ipv6))),
+    "hop-limit-254": ("The IP Hop Limit field has a value of 255, i.e., the packet could not possibly "
+                      "have been forwarded by a router.", lambda dut: _redirect(dut, hlim=254)),
+    "bad-checksum": ("ICMP Checksum is valid.", lambda dut: _bad_checksum(_redirect(dut))),
+    "code-1": ("ICMP Code is 0.", lambda dut: _redirect(dut, code=1)),
+    "icmp-length-39": ("ICMP length (derived from the IP length) is 40 or more octets.",
+                       lambda dut: _short(_redirect(dut), 39)),
+    "not-first-hop": ("The IP source address of the Redirect is the same as the current first-hop router "
+                      "for the specified ICMP Destination Address.",
+                      lambda dut: _redirect(dut, src="fe80::99", mac=OTHER_MAC)),
+    "multicast-destination": ("The ICMP Destination Address field in the redirect message does not contain "
+                              "a multicast address.", lambda dut: _redirect(dut, dest="ff0e::1:5")),
+    "global-target": ("The ICMP Target Address is either a link-local address (when redirected to a "
+                      "router) or the same as the ICMP Destination Address (when redirected to the "
+                      "on-link destination).", lambda dut: _redirect(dut, target="2001:db8:1::c4:99")),
+    "zero-length-option": ("All included options have a length that is greater than zero.",
+                           lambda dut: _redirect(dut, header=False) / Raw(bytes([253, 0]) + bytes(6))),
+}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=rfc(4861, "8.1", MUST, f"{REDIRECT_VALIDITY} - {text}")) for c, (text, _) in INVALID.items()],
+)
+def test_invalid_redirect_changes_nothing(dut: DUT, case: str) -> None:
+    index = list(INVALID).index(case)
+    _gateway(dut)
+    sent = INVALID[case][1](dut)
+    dut.send(sent)
+    assert _reply_mac(dut, 0x7510 + index) == dut.info.tester_mac, "traffic followed an invalid redirect"
+    # Nor was the target's Target Link-Layer Address learnt: an echo from the target needs resolving.
+    target = Ether(bytes(sent))[ICMPv6ND_Redirect].tgt if case != "icmp-length-39" else ROUTER_LL
+    dut.send(dut.ether(src=OTHER_MAC) / IPv6(src=target, dst=str(dut.info.dut_ipv6.ip))
+             / ICMPv6EchoRequest(id=0x7520 + index, seq=1))
+    dut.expect(ICMPv6ND_NS(tgt=target))
+    dut.send(_redirect(dut))  # control: the valid redirect is followed
+    assert _reply_mac(dut, 0x7530 + index) == MAC_R
+
+
+FIRST_HOP_CHECK = (f"{REDIRECT_VALIDITY} - The IP source address of the Redirect is the same as the current "
+                   "first-hop router for the specified ICMP Destination Address.")
+
+
+@rfc(4861, "8.1", MUST, FIRST_HOP_CHECK)
+def test_redirect_from_a_default_router_that_is_not_the_first_hop_is_ignored(dut: DUT) -> None:
+    # fe80::1 is a default router (its advertisement), but 2001:db8:2::/64 has a more specific
+    # route through the tester: only the tester may redirect traffic for 2001:db8:2::5.
+    dut.send(
+        dut.ether(src=MAC_R, dst=multicast_mac("ff02::1"))
+        / IPv6(src=ROUTER_LL, dst="ff02::1", hlim=NDP_HOP_LIMIT)
+        / ICMPv6ND_RA(chlim=0, M=0, O=0, routerlifetime=600, reachabletime=0, retranstimer=0)
+        / ICMPv6NDOptSrcLLAddr(lladdr=MAC_R)
+    )
+    _gateway(dut)
+    assert _reply_mac(dut, 0x7570) == dut.info.tester_mac
+    dut.send(_redirect(dut, src=ROUTER_LL, mac=MAC_R, target="fe80::3", tlla=MAC_A))
+    assert _reply_mac(dut, 0x7571) == dut.info.tester_mac, "followed a redirect from a router that is not the first hop"
+    dut.send(_redirect(dut))  # control: the first hop's redirect is followed
+    assert _reply_mac(dut, 0x7572) == MAC_R
+
+
+@rfc(4861, "8.1", MUST, FIRST_HOP_CHECK)
+def test_redirect_for_an_on_link_destination_is_ignored(dut: DUT) -> None:
+    # The DUT reaches the neighbor directly: there is no first-hop router to redirect it.
+    nbr = "2001:db8:1::c4:50"
+    dut.send(dut.ether(src=MAC_A) / IPv6(src=nbr, dst=str(dut.info.dut_ipv6.ip)) / ICMPv6EchoRequest(id=0x7573, seq=1))
+    ns = dut.expect(ICMPv6ND_NS(tgt=nbr))
+    dut.send(
+        dut.ether(src=MAC_A) / IPv6(src=nbr, dst=ns[IPv6].src, hlim=NDP_HOP_LIMIT)
+        / ICMPv6ND_NA(tgt=nbr, R=0, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=MAC_A)
+    )
+    dut.expect(IPv6(dst=nbr), ICMPv6EchoReply(id=0x7573))
+    dut.send(_redirect(dut, dest=nbr, header=False))
+    dut.send(dut.ether(src=MAC_A) / IPv6(src=nbr, dst=str(dut.info.dut_ipv6.ip)) / ICMPv6EchoRequest(id=0x7574, seq=1))
+    reply = dut.expect(IPv6(dst=nbr), ICMPv6EchoReply(id=0x7574))
+    assert reply[Ether].dst.lower() == MAC_A, f"reply to the on-link neighbor sent to {reply[Ether].dst}"
+
+
+# ---- routers (§8.2) ------------------------------------------------------------------------------------
+
+
+@rfc(4861, "8.2", MUST_NOT, "A router MUST NOT update its routing tables upon receipt of a Redirect.")
+def test_router_does_not_follow_a_redirect(dut: DUT) -> None:
+    dut.set_forwarding(6, True)
+    _gateway(dut)
+    assert _reply_mac(dut, 0x7540) == dut.info.tester_mac
+    dut.send(_redirect(dut))
+    assert _reply_mac(dut, 0x7541) == dut.info.tester_mac, "the router followed a redirect"
+
+
+def _forward_via_router(dut: DUT, n: int, *, on_link: bool = False, size: int = 16) -> tuple[Packet, Packet]:
+    """The DUT routes 2001:db8:2::/64 back onto the link (through fe80::1, or on-link); a neighbor
+    sends it a packet for 2001:db8:2::n, so the better first hop is on the sender's own link.
+    Returns (sent, redirect). Each test uses a sender and a destination of its own: routers
+    rate-limit redirects per source and per destination (§8.2), across tests too."""
+    dut.set_forwarding(6, True)
+    dut.add_route(PREFIX, via=None if on_link else ROUTER_LL)
+    sender, dest = f"2001:db8:1::c4:{n:x}", f"2001:db8:2::{n:x}"
+    target = str(dut.info.dut_ipv6.ip)
+    group = solicited_node(target)
+    dut.send(  # the router learns the sender's MAC, so it can send the redirect at once
+        dut.ether(src=OTHER_MAC, dst=multicast_mac(group)) / IPv6(src=sender, dst=group, hlim=NDP_HOP_LIMIT)
+        / ICMPv6ND_NS(tgt=target) / ICMPv6NDOptSrcLLAddr(lladdr=OTHER_MAC)
+    )
+    dut.expect(IPv6(dst=sender), ICMPv6ND_NA)
+    sent = (dut.ether(src=OTHER_MAC) / IPv6(src=sender, dst=dest, hlim=64)
+            / ICMPv6EchoRequest(id=0x7550 + n, seq=1, data=bytes(size)))
+    dut.send(sent)
+    redirect = dut.expect(IPv6(dst=sender), ICMPv6ND_Redirect(dst=dest), within=2.0)
+    return sent, redirect
+
+
+@rfc(4861, "8.3", MUST_NOT, "A host MUST NOT send Redirect messages.")
+def test_host_sends_no_redirect(dut: DUT) -> None:
+    # A packet for 2001:db8:2::/64 handed to the host's MAC, with a route through fe80::1 on the
+    # sender's link: a router would redirect (control), a host does not.
+    sender, dest = "2001:db8:1::c4:20", "2001:db8:2::20"
+    dut.add_route(PREFIX, via=ROUTER_LL)
+    probe = (dut.ether(src=OTHER_MAC) / IPv6(src=sender, dst=dest, hlim=64)
+             / ICMPv6EchoRequest(id=0x7560, seq=1))
+    dut.send(probe)
+    dut.expect_none(ICMPv6ND_Redirect, within=SILENCE_S)
+    _, redirect = _forward_via_router(dut, 0x21)  # control: the same DUT as a router redirects
+    assert redirect[ICMPv6ND_Redirect].tgt == ROUTER_LL
+
+
+@rfc(4861, "8.2", SHOULD,
+     "A router SHOULD send a redirect message, subject to rate limiting, whenever it forwards a "
+     "packet that is not explicitly addressed to itself (i.e., a packet that is not source routed "
+     "through the router) in which: - the Source Address field of the packet identifies a "
+     "neighbor, and - the router determines (by means outside the scope of this specification) "
+     "that a better first-hop node resides on the same link as the sending node for the "
+     "Destination Address of the packet being forwarded, and - the Destination Address of the "
+     "packet is not a multicast address.")
+def test_router_redirects_a_neighbor_to_a_better_router(dut: DUT) -> None:
+    _, redirect = _forward_via_router(dut, 0x10)
+    assert redirect[ICMPv6ND_Redirect].tgt == ROUTER_LL, f"target {redirect[ICMPv6ND_Redirect].tgt}"
+
+
+@rfc(4861, "8.2", MUST,
+     "If the target is a host, the target address field MUST be set to the same value as the "
+     "Destination Address field.")
+def test_router_redirect_to_an_on_link_destination_names_it_as_target(dut: DUT) -> None:
+    _, redirect = _forward_via_router(dut, 0x11, on_link=True)
+    assert redirect[ICMPv6ND_Redirect].tgt == redirect[ICMPv6ND_Redirect].dst, (
+        f"target {redirect[ICMPv6ND_Redirect].tgt} for destination {redirect[ICMPv6ND_Redirect].dst}")
+
+
+@rfc(4861, "8.1", MUST,
+     "IP Source Address is a link-local address. Routers must use their link-local address as the "
+     "source for Router Advertisement and Redirect messages so that hosts can uniquely identify "
+     "routers.")
+def test_router_redirect_is_valid_for_the_host(dut: DUT) -> None:
+    # The checks a host applies (§8.1): link-local source, hop limit 255, code 0.
+    _, redirect = _forward_via_router(dut, 0x12)
+    assert redirect[IPv6].src == str(dut.info.dut_ipv6_ll), f"redirect from {redirect[IPv6].src}"
+    assert redirect[IPv6].hlim == NDP_HOP_LIMIT and redirect[ICMPv6ND_Redirect].code == 0
+
+
+@rfc(4861, "9", MUST,
+     "The amount of data to include in the Redirected Header option MUST be limited so that the "
+     "entire redirect packet does not exceed the minimum MTU required to support IPv6 as specified "
+     "in [IPv6].")
+def test_router_redirect_quotes_a_large_packet_within_1280_octets(dut: DUT) -> None:
+    sent, redirect = _forward_via_router(dut, 0x13, size=1400)
+    assert len(l3_bytes(redirect)) <= IPV6_MIN_MTU, f"redirect of {len(l3_bytes(redirect))} octets"
+    assert redirect.haslayer(ICMPv6NDOptRedirectedHdr), "no Redirected Header option"
+    quoted = bytes(redirect[ICMPv6NDOptRedirectedHdr])[8:]
+    assert quoted[8:40] == l3_bytes(sent)[8:40], "the Redirected Header does not quote the forwarded packet"

@@ -1,0 +1,162 @@
+"""RFC 4861 §4.1, §6.3.7 (updated by RFC 7559): Router Solicitations a host sends when its
+interface comes up.
+
+``dut.restart_link()`` is the "interface becomes enabled" event; ``router_solicitations``,
+``rtr_solicit_interval`` and ``rtr_solicit_delay`` (the protocol constants MAX_RTR_SOLICITATIONS,
+RTR_SOLICITATION_INTERVAL and MAX_RTR_SOLICITATION_DELAY, §10) are shortened so the linux
+backend spends a few seconds at most; in-process the waits are virtual.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6ND_RS, ICMPv6NDOptSrcLLAddr, IPv6
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet
+
+from harness import DUT, MUST, MUST_NOT, SHOULD, ExpectationFailed, multicast_mac, rfc
+from harness.rfc import NDP_HOP_LIMIT
+
+ALL_ROUTERS: Final = "ff02::2"
+ALL_NODES: Final = "ff02::1"
+UNSPECIFIED: Final = "::"
+INTERVAL_S: Final = 1.0  # RTR_SOLICITATION_INTERVAL for these tests
+DELAY_S: Final = 1.0  # MAX_RTR_SOLICITATION_DELAY for these tests
+SLACK_S: Final = 0.5
+# RFC 7559 §2 (which updates §6.3.7) lets the retransmission time be randomized by +-10% around
+# the interval ("RAND is a random number in the range [-0.1, +0.1]" of RFC 3315 §14).
+JITTER: Final = 0.1
+
+
+def solicit(dut: DUT, count: int = 3, interval: float = INTERVAL_S, delay: float = DELAY_S) -> None:
+    """Let the DUT send up to ``count`` solicitations after a link flap."""
+    dut.set_ipv6_option("router_solicitations", count)
+    dut.set_ipv6_option("rtr_solicit_interval", interval)
+    dut.set_ipv6_option("rtr_solicit_delay", delay)
+    dut.restart_link()
+
+
+def next_rs(dut: DUT, within: float) -> Packet:
+    return dut.expect(IPv6(dst=ALL_ROUTERS), ICMPv6ND_RS, within=within)
+
+
+def first_rs(dut: DUT) -> Packet:
+    try:
+        return next_rs(dut, DELAY_S + SLACK_S)
+    except ExpectationFailed:
+        raise AssertionError(f"no Router Solicitation within MAX_RTR_SOLICITATION_DELAY ({DELAY_S} s) "
+                             "+ 0.5 s of the link coming up") from None
+
+
+@rfc(4861, "6.3.7", SHOULD,
+     "To obtain Router Advertisements quickly, a host SHOULD transmit up to MAX_RTR_SOLICITATIONS "
+     "Router Solicitation messages, each separated by at least RTR_SOLICITATION_INTERVAL seconds.")
+@pytest.mark.parametrize("count", [1, 2])
+def test_host_sends_up_to_max_solicitations(dut: DUT, count: int) -> None:
+    solicit(dut, count)
+    first_rs(dut)
+    for _ in range(count - 1):
+        next_rs(dut, INTERVAL_S * (1 + JITTER) + SLACK_S)
+    dut.expect_none(IPv6(dst=ALL_ROUTERS), ICMPv6ND_RS, within=2 * INTERVAL_S + SLACK_S)
+
+
+@rfc(4861, "6.3.7", SHOULD,
+     "To obtain Router Advertisements quickly, a host SHOULD transmit up to MAX_RTR_SOLICITATIONS "
+     "Router Solicitation messages, each separated by at least RTR_SOLICITATION_INTERVAL seconds.")
+def test_solicitations_are_separated_by_the_interval(dut: DUT) -> None:
+    solicit(dut, 2)
+    first_rs(dut)
+    dut.expect_none(IPv6(dst=ALL_ROUTERS), ICMPv6ND_RS, within=INTERVAL_S * (1 - JITTER) - 0.05)
+    next_rs(dut, 2 * JITTER * INTERVAL_S + SLACK_S)
+
+
+@rfc(4861, "6.3.7", SHOULD,
+     "Before a host sends an initial solicitation, it SHOULD delay the transmission for a random "
+     "amount of time between 0 and MAX_RTR_SOLICITATION_DELAY.")
+def test_first_solicitation_comes_within_the_maximum_delay(dut: DUT) -> None:
+    solicit(dut, 1)
+    first_rs(dut)
+
+
+@rfc(4861, "6.3.7", SHOULD,
+     "A host sends Router Solicitations to the all-routers multicast address.")
+def test_solicitation_goes_to_all_routers(dut: DUT) -> None:
+    solicit(dut, 1)
+    rs = dut.expect(ICMPv6ND_RS, within=DELAY_S + SLACK_S)
+    assert rs[IPv6].dst == ALL_ROUTERS
+    assert rs[Ether].dst.lower() == multicast_mac(ALL_ROUTERS)
+
+
+@rfc(4861, "4.1", MUST,
+     "Hop Limit 255")
+def test_solicitation_has_hop_limit_255(dut: DUT) -> None:
+    # §6.1.1: a router "MUST silently discard any received Router Solicitation messages" whose
+    # "IP Hop Limit field" is not 255, so any other value makes the solicitation useless.
+    solicit(dut, 1)
+    rs = first_rs(dut)
+    assert rs[IPv6].hlim == NDP_HOP_LIMIT
+    assert rs[ICMPv6ND_RS].code == 0
+
+
+@rfc(4861, "6.3.7", SHOULD,
+     "The IP source address is set to either one of the interface's unicast addresses or the "
+     "unspecified address. The Source Link-Layer Address option SHOULD be set to the host's "
+     "link-layer address, if the IP source address is not the unspecified address.")
+def test_solicitation_from_link_local_carries_source_link_layer_address(dut: DUT) -> None:
+    # DAD is off (the baseline): the link-local address is usable at once.
+    solicit(dut, 1)
+    rs = first_rs(dut)
+    assert rs[IPv6].src == str(dut.info.dut_ipv6_ll), f"RS from {rs[IPv6].src}, not the link-local"
+    assert rs.haslayer(ICMPv6NDOptSrcLLAddr), "no Source Link-Layer Address option"
+    assert rs[ICMPv6NDOptSrcLLAddr].lladdr.lower() == dut.info.dut_mac
+
+
+@rfc(4861, "4.1", MUST_NOT,
+     "Source link-layer address The link-layer address of the sender, if known. MUST NOT be included "
+     "if the Source Address is the unspecified address.")
+def test_solicitation_from_unspecified_address_has_no_link_layer_option(dut: DUT) -> None:
+    # With DAD on the link-local is tentative at first, so an early RS can only come from ::
+    # (a host may also wait for DAD to finish). Every RS seen must follow the rule; at least one
+    # must come, so the test cannot pass on silence.
+    dut.set_ipv6_option("accept_dad", 1)
+    solicit(dut, 2, delay=0)
+    seen = [next_rs(dut, 3.0)]  # DAD of the link-local takes RetransTimer (1 s) first
+    while True:
+        try:
+            seen.append(next_rs(dut, 1.6))
+        except ExpectationFailed:
+            break
+    for rs in seen:
+        if rs[IPv6].src == UNSPECIFIED:
+            assert not rs.haslayer(ICMPv6NDOptSrcLLAddr), "RS from :: with a Source Link-Layer option"
+        else:
+            assert rs.haslayer(ICMPv6NDOptSrcLLAddr), f"RS from {rs[IPv6].src} without its link-layer address"
+
+
+@rfc(4861, "6.3.7", MUST,
+     "Once the host sends a Router Solicitation, and receives a valid Router Advertisement with a "
+     "non-zero Router Lifetime, the host MUST desist from sending additional solicitations on that "
+     "interface, until the next time one of the above events occurs.")
+def test_solicitations_stop_after_an_advertisement(dut: DUT) -> None:
+    solicit(dut, 3)
+    first_rs(dut)
+    mac = dut.info.tester_mac
+    dut.send(Ether(src=mac, dst=multicast_mac(ALL_NODES))
+             / IPv6(src=str(dut.info.tester_ipv6_ll), dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
+             / ICMPv6ND_RA(routerlifetime=60, prf=0) / ICMPv6NDOptSrcLLAddr(lladdr=mac))
+    dut.expect_none(IPv6(dst=ALL_ROUTERS), ICMPv6ND_RS, within=2 * INTERVAL_S + SLACK_S)
+
+
+@rfc(4861, "6.3.7", SHOULD,
+     "To obtain Router Advertisements quickly, a host SHOULD transmit up to MAX_RTR_SOLICITATIONS "
+     "Router Solicitation messages, each separated by at least RTR_SOLICITATION_INTERVAL seconds.")
+def test_router_sends_no_solicitations(dut: DUT) -> None:
+    # Router Solicitations are the host's (§6.3.7); a router advertises instead (§6.2).
+    dut.set_forwarding(6, True)
+    solicit(dut, 2)
+    dut.expect_none(IPv6(dst=ALL_ROUTERS), ICMPv6ND_RS, within=DELAY_S + SLACK_S)
+    dut.set_forwarding(6, False)  # control: the same link flap as a host solicits
+    dut.restart_link()
+    first_rs(dut)
