@@ -1,0 +1,362 @@
+"""RFC 4862 §5.4: Duplicate Address Detection of an address added with ``dad=True``.
+
+The address under test is 2001:db8:2::77/64 (solicited-node group ff02::1:ff00:77, joined by no
+other address of the DUT). ``rtr_solicit_delay`` 0 makes the first probe prompt (RFC 4862 §5.4.2
+lets a node delay it up to MAX_RTR_SOLICITATION_DELAY); ``retrans_time`` sets RetransTimer.
+Another node's answers come from 2001:db8:1::3 / MAC 02:00:00:00:00:03.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv6Address
+from typing import Final
+
+import pytest
+from scapy.layers.inet import UDP
+from scapy.layers.inet6 import (
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6MLReport,
+    ICMPv6MLReport2,
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6ND_RA,
+    ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptPrefixInfo,
+    ICMPv6NDOptSrcLLAddr,
+    IPv6,
+)
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet
+
+from harness import (
+    DUT,
+    MUST,
+    MUST_NOT,
+    SHOULD,
+    SHOULD_NOT,
+    ExpectationFailed,
+    multicast_mac,
+    rfc,
+    solicited_node,
+)
+from harness.rfc import NDP_HOP_LIMIT
+
+TARGET: Final = "2001:db8:2::77"
+CIDR: Final = f"{TARGET}/64"
+GROUP: Final = solicited_node(TARGET)
+UNSPECIFIED: Final = "::"
+ALL_NODES: Final = "ff02::1"
+MLDV2_REPORTS: Final = "ff02::16"
+PEER: Final = "2001:db8:2::5"
+ECHO_ID: Final = 0x4862
+
+
+def start_dad(dut: DUT, transmits: int = 1, retrans: float = 1.0, delay: float = 0) -> None:
+    dut.set_ipv6_option("rtr_solicit_delay", delay)
+    dut.set_ipv6_option("dad_transmits", transmits)
+    dut.set_ipv6_option("retrans_time", retrans)
+    dut.add_address(CIDR, dad=True)
+
+
+def dad_probe(dut: DUT, within: float = 1.5, target: str = TARGET) -> Packet:
+    try:
+        return dut.expect(IPv6(src=UNSPECIFIED), ICMPv6ND_NS(tgt=target), within=within)
+    except ExpectationFailed:
+        raise AssertionError(f"no DAD Neighbor Solicitation for {target} within {within} s") from None
+
+
+def state_of(dut: DUT, addr: str = TARGET) -> str | None:
+    for info in dut.ipv6_addresses():
+        if info.interface.ip == IPv6Address(addr):
+            return info.state
+    return None
+
+
+def ping(dut: DUT, seq: int, dst: str = TARGET) -> None:
+    dut.send(dut.ipv6(dst=dst) / ICMPv6EchoRequest(id=ECHO_ID, seq=seq))
+
+
+def other_node_advertises(dut: DUT, target: str = TARGET) -> None:
+    mac = dut.info.other_mac
+    dut.send(Ether(src=mac, dst=multicast_mac(ALL_NODES))
+             / IPv6(src=str(dut.info.other_ipv6), dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
+             / ICMPv6ND_NA(tgt=target, R=0, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=mac))
+
+
+def other_node_probes(dut: DUT, target: str = TARGET) -> None:
+    group = solicited_node(target)
+    dut.send(Ether(src=dut.info.other_mac, dst=multicast_mac(group))
+             / IPv6(src=UNSPECIFIED, dst=group, hlim=NDP_HOP_LIMIT) / ICMPv6ND_NS(tgt=target))
+
+
+# ---- the probes -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("transmits", [1, 3])
+@rfc(4862, "5.4.2", MUST,
+     "To check an address, a node sends DupAddrDetectTransmits Neighbor Solicitations, each "
+     "separated by RetransTimer milliseconds.")
+def test_dad_sends_dup_addr_detect_transmits_solicitations(dut: DUT, transmits: int) -> None:
+    start_dad(dut, transmits, retrans=0.5)
+    for _ in range(transmits):
+        dad_probe(dut, within=1.0)
+    dut.expect_none(ICMPv6ND_NS(tgt=TARGET), within=1.0)
+
+
+@rfc(4862, "5.4.2", MUST,
+     "To check an address, a node sends DupAddrDetectTransmits Neighbor Solicitations, each "
+     "separated by RetransTimer milliseconds.")
+def test_dad_solicitations_are_retrans_timer_apart(dut: DUT) -> None:
+    start_dad(dut, 2, retrans=1.0)
+    dad_probe(dut)
+    dut.expect_none(ICMPv6ND_NS(tgt=TARGET), within=0.85)
+    dad_probe(dut, within=0.5)
+
+
+@rfc(4862, "5.4.2", MUST,
+     "The solicitation's Target Address is set to the address being checked, the IP source is set to "
+     "the unspecified address, and the IP destination is set to the solicited-node multicast address "
+     "of the target address.")
+def test_dad_solicitation_is_from_unspecified_to_solicited_node_group(dut: DUT) -> None:
+    start_dad(dut)
+    ns = dut.expect(ICMPv6ND_NS(tgt=TARGET), within=1.5)
+    assert ns[IPv6].src == UNSPECIFIED, f"DAD probe from {ns[IPv6].src}"
+    assert IPv6Address(ns[IPv6].dst) == IPv6Address(GROUP), f"DAD probe to {ns[IPv6].dst}"
+    assert ns[Ether].dst.lower() == multicast_mac(GROUP)
+
+
+@rfc(4861, "4.3", MUST_NOT,
+     "Source link-layer address The link-layer address for the sender. MUST NOT be included when the "
+     "source IP address is the unspecified address.")
+def test_dad_solicitation_has_no_source_link_layer_option(dut: DUT) -> None:
+    start_dad(dut)
+    assert not dad_probe(dut).haslayer(ICMPv6NDOptSrcLLAddr)
+
+
+@rfc(4861, "7.1.1", MUST,
+     "A node MUST silently discard any received Neighbor Solicitation messages that do not satisfy "
+     "all of the following validity checks: - The IP Hop Limit field has a value of 255")
+def test_dad_solicitation_has_hop_limit_255(dut: DUT) -> None:
+    start_dad(dut)
+    assert dad_probe(dut)[IPv6].hlim == NDP_HOP_LIMIT
+
+
+def _is_report_for(pkt: Packet, group: str) -> bool:
+    packed = IPv6Address(group).packed
+    return any(pkt.haslayer(cls) and packed in bytes(pkt[cls]) for cls in (ICMPv6MLReport2, ICMPv6MLReport))
+
+
+@rfc(4862, "5.4.2", MUST,
+     "Before sending a Neighbor Solicitation, an interface MUST join the all-nodes multicast address "
+     "and the solicited-node multicast address of the tentative address.")
+def test_mld_report_for_solicited_node_group_precedes_first_probe(dut: DUT) -> None:
+    # §5.4.2: "In the case of Duplicate Address Detection, the MLD report message is required in
+    # order to inform MLD-snooping switches, rather than routers, to forward multicast packets."
+    # The join is only visible on the wire through that report, so it must come first.
+    start_dad(dut, delay=1.0)
+    order = []
+    while True:
+        pkt = dut.expect(IPv6, dst=lambda d: d in (GROUP, MLDV2_REPORTS), within=2.0)
+        if _is_report_for(pkt, GROUP):
+            order.append("report")
+        elif pkt.haslayer(ICMPv6ND_NS) and pkt[ICMPv6ND_NS].tgt == TARGET:
+            order.append("probe")
+            break
+    assert order[0] == "report", f"the first DAD probe came before any MLD report for {GROUP}"
+
+
+# ---- the tentative address ------------------------------------------------------------------------------
+
+@rfc(4862, "5.4", MUST,
+     "An address on which the Duplicate Address Detection procedure is applied is said to be "
+     "tentative until the procedure has completed successfully.")
+def test_address_is_tentative_during_dad_then_preferred(dut: DUT) -> None:
+    start_dad(dut, 1, retrans=1.0)
+    dad_probe(dut)
+    assert state_of(dut) == "tentative"
+    dut.wait(1.5)
+    assert state_of(dut) == "preferred", "the address did not become usable after DAD found no duplicate"
+
+
+@rfc(4862, "5.4", SHOULD,
+     "Other packets addressed to the tentative address should be silently discarded.")
+def test_tentative_address_receives_nothing(dut: DUT) -> None:
+    start_dad(dut, 1, retrans=1.0)
+    dad_probe(dut)
+    ping(dut, 1)
+    dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=1), within=0.4)
+    dut.wait(1.0)
+    ping(dut, 2)  # control: the same request once DAD is over
+    dut.expect(IPv6(src=TARGET), ICMPv6EchoReply(id=ECHO_ID, seq=2))
+
+
+@rfc(4862, "5.4.3", MUST_NOT,
+     "In all cases, a node MUST NOT respond to a Neighbor Solicitation for a tentative address.")
+def test_solicitation_for_tentative_address_is_not_answered(dut: DUT) -> None:
+    start_dad(dut, 1, retrans=1.0)
+    dad_probe(dut)
+    resolve = (dut.ether(dst=multicast_mac(GROUP)) / IPv6(src=str(dut.info.tester_ipv6), dst=GROUP)
+               / ICMPv6ND_NS(tgt=TARGET) / ICMPv6NDOptSrcLLAddr(lladdr=dut.info.tester_mac))
+    dut.send(resolve)
+    dut.expect_none(ICMPv6ND_NA(tgt=TARGET), within=0.4)
+    dut.wait(1.0)
+    # "If the target address is tentative, and the source address is a unicast address, the
+    # solicitation's sender is performing address resolution on the target": no duplicate.
+    assert state_of(dut) == "preferred"
+    dut.send(resolve)  # control
+    dut.expect(ICMPv6ND_NA(tgt=TARGET))
+
+
+def _udp_source(dut: DUT, port: int, dst: str) -> str:
+    """Send a datagram from the DUT to ``dst`` (on-link), answering its resolution; its source."""
+    dut.udp_send(port, b"which source", dst, 9)
+    while True:
+        pkt = _next_ns_or_udp(dut, dst)
+        if pkt.haslayer(UDP):
+            return str(pkt[IPv6].src)
+        mac = dut.info.other_mac
+        dut.send(Ether(src=mac, dst=dut.info.dut_mac) / IPv6(src=dst, dst=pkt[IPv6].src)
+                 / ICMPv6ND_NA(tgt=dst, S=1, O=1, R=0) / ICMPv6NDOptDstLLAddr(lladdr=mac))
+
+
+def _next_ns_or_udp(dut: DUT, dst: str) -> Packet:
+    wanted = (IPv6Address(dst), IPv6Address(solicited_node(dst)))
+    return dut.expect(IPv6, dst=lambda d: IPv6Address(d) in wanted, within=2.0)
+
+
+@rfc(4862, "5.4", MUST,
+     "A tentative address is not considered \"assigned to an interface\" in the traditional sense.")
+def test_tentative_address_is_not_used_as_source(dut: DUT) -> None:
+    # To 2001:db8:2::5, the address of the same /64 is the better source (RFC 6724 rule 8)
+    # once it is assigned; while tentative the DUT must pick another one.
+    dut.udp_bind(4862, 6)
+    start_dad(dut, 1, retrans=1.0)
+    dad_probe(dut)
+    assert _udp_source(dut, 4862, PEER) != TARGET, "a datagram left from the tentative address"
+    dut.wait(1.2)
+    assert state_of(dut) == "preferred"
+    assert _udp_source(dut, 4862, PEER) == TARGET  # control: the assigned address is chosen
+
+
+# ---- duplicates ---------------------------------------------------------------------------------------
+
+DUPLICATE = ("A tentative address that is determined to be a duplicate as described above MUST NOT be "
+             "assigned to an interface, and the node SHOULD log a system management error.")
+
+
+def _assert_never_assigned(dut: DUT) -> None:
+    dut.wait(1.5)  # past the end of DAD
+    assert state_of(dut) is None, f"the duplicate address is listed as {state_of(dut)}"
+    ping(dut, 9)
+    dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=9), within=0.5)
+
+
+@rfc(4862, "5.4.5", MUST_NOT, DUPLICATE)
+def test_advertisement_for_tentative_address_is_a_duplicate(dut: DUT) -> None:
+    # §5.4.4: "If the target address is tentative, the tentative address is not unique."
+    start_dad(dut, 1, retrans=1.0)
+    dad_probe(dut)
+    assert state_of(dut) == "tentative"
+    other_node_advertises(dut)
+    _assert_never_assigned(dut)
+
+
+@rfc(4862, "5.4.3", SHOULD_NOT,
+     "If the solicitation is from another node, the tentative address is a duplicate and should not "
+     "be used (by either node).")
+def test_probe_from_another_node_is_a_duplicate(dut: DUT) -> None:
+    start_dad(dut, 1, retrans=1.0)
+    dad_probe(dut)
+    assert state_of(dut) == "tentative"
+    other_node_probes(dut)
+    _assert_never_assigned(dut)
+
+
+@rfc(4862, "5.4", MUST,
+     "- An interface whose DupAddrDetectTransmits variable is set to zero does not perform Duplicate "
+     "Address Detection.")
+def test_zero_dup_addr_detect_transmits_means_no_dad(dut: DUT) -> None:
+    # §5.1: "A value of zero indicates that Duplicate Address Detection is not performed on
+    # tentative addresses."
+    start_dad(dut, 0)
+    dut.expect_none(ICMPv6ND_NS(tgt=TARGET), within=1.0)
+    assert state_of(dut) == "preferred"
+    ping(dut, 1)
+    dut.expect(ICMPv6EchoReply(id=ECHO_ID, seq=1))
+
+
+# ---- the link-local address ------------------------------------------------------------------------------
+
+@rfc(4862, "5.4", MUST,
+     "Duplicate Address Detection MUST be performed on all unicast addresses prior to assigning them "
+     "to an interface, regardless of whether they are obtained through stateless autoconfiguration, "
+     "DHCPv6, or manual configuration, with the following exceptions:")
+def test_link_local_address_is_checked_when_the_link_comes_up(dut: DUT) -> None:
+    dut.set_ipv6_option("accept_dad", 1)
+    dut.set_ipv6_option("rtr_solicit_delay", 0)
+    dut.restart_link()
+    ns = dad_probe(dut, target=str(dut.info.dut_ipv6_ll))
+    assert IPv6Address(ns[IPv6].dst) == IPv6Address(solicited_node(dut.info.dut_ipv6_ll))
+
+
+@rfc(4862, "5.4.5", MUST_NOT, DUPLICATE)
+def test_duplicate_link_local_address_is_not_assigned(dut: DUT) -> None:
+    link_local = str(dut.info.dut_ipv6_ll)
+    dut.set_ipv6_option("accept_dad", 1)
+    dut.set_ipv6_option("rtr_solicit_delay", 0)
+    dut.restart_link()
+    dad_probe(dut, target=link_local)
+    other_node_advertises(dut, link_local)
+    dut.wait(1.5)
+    assert state_of(dut, link_local) is None, "the duplicate link-local address is assigned"
+
+
+@rfc(4862, "5.4", MUST,
+     "Duplicate Address Detection MUST be performed on all unicast addresses prior to assigning them "
+     "to an interface, regardless of whether they are obtained through stateless autoconfiguration, "
+     "DHCPv6, or manual configuration, with the following exceptions:")
+def test_autoconfigured_address_is_checked(dut: DUT) -> None:
+    dut.set_ipv6_option("accept_dad", 1)
+    dut.set_ipv6_option("rtr_solicit_delay", 0)
+    mac = dut.info.tester_mac
+    dut.send(Ether(src=mac, dst=multicast_mac(ALL_NODES))
+             / IPv6(src=str(dut.info.tester_ipv6_ll), dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
+             / ICMPv6ND_RA(routerlifetime=0, prf=0) / ICMPv6NDOptSrcLLAddr(lladdr=mac)
+             / ICMPv6NDOptPrefixInfo(prefixlen=64, L=1, A=1, validlifetime=600, preferredlifetime=300,
+                                     prefix="2001:db8:2::"))
+    # RFC 4291 Appendix A: the EUI-64 identifier of 02:00:00:00:00:01.
+    slaac = "2001:db8:2::ff:fe00:1"
+    dad_probe(dut, target=slaac)
+    assert state_of(dut, slaac) == "tentative"
+
+
+@rfc(4862, "5.4.2", MUST,
+     "In order to improve the robustness of the Duplicate Address Detection algorithm, an interface "
+     "MUST receive and process datagrams sent to the all-nodes multicast address or solicited-node "
+     "multicast address of the tentative address during the delay period.")
+def test_advertisement_during_the_initial_delay_is_a_duplicate(dut: DUT) -> None:
+    # MAX_RTR_SOLICITATION_DELAY 1 s: the advertisement arrives before (or right at) the first probe.
+    start_dad(dut, 1, retrans=1.0, delay=1.0)
+    assert state_of(dut) == "tentative"
+    other_node_advertises(dut)
+    dut.wait(1.0)
+    _assert_never_assigned(dut)
+
+
+@rfc(4862, "5.4.5", SHOULD,
+     "If the address is a link-local address formed from an interface identifier based on the "
+     "hardware address, which is supposed to be uniquely assigned (e.g., EUI-64 for an Ethernet "
+     "interface), IP operation on the interface SHOULD be disabled.")
+def test_duplicate_hardware_based_link_local_disables_ip_on_the_interface(dut: DUT) -> None:
+    link_local = str(dut.info.dut_ipv6_ll)
+    global_address = str(dut.info.dut_ipv6.ip)
+    ping(dut, 1, global_address)  # control: IPv6 works before
+    dut.expect(ICMPv6EchoReply(id=ECHO_ID, seq=1))
+    dut.set_ipv6_option("accept_dad", 1)
+    dut.set_ipv6_option("rtr_solicit_delay", 0)
+    dut.restart_link()
+    dad_probe(dut, target=link_local)
+    other_node_advertises(dut, link_local)
+    dut.wait(1.5)
+    ping(dut, 2, global_address)
+    dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=2), within=0.7)

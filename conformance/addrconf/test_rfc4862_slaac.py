@@ -1,0 +1,319 @@
+"""RFC 4862 §5.3, §5.5.3, §5.5.4: stateless address autoconfiguration from Prefix Information.
+
+The router is the tester's link-local address; the autoconfigured prefix is 2001:db8:2::/64, so
+the formed address differs from the DUT's static 2001:db8:1::1. With the baseline EUI-64
+interface identifiers (RFC 4291 Appendix A) the expected address is computed from the DUT's
+MAC. Lifetimes are read back with ``ipv6_addresses()`` (remaining seconds), which is how the
+two-hour rule of §5.5.3 (e) is checked without waiting hours. Source choice is observed on a UDP
+datagram the DUT sends to 2001:db8:2::5 through the router.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv6Address, IPv6Network
+from typing import Final
+
+import pytest
+from scapy.layers.inet import UDP
+from scapy.layers.inet6 import (
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6ND_RA,
+    ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptPrefixInfo,
+    ICMPv6NDOptSrcLLAddr,
+    IPv6,
+)
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet
+
+from harness import DUT, MUST, MUST_NOT, SHOULD_NOT, AddressInfo, ExpectationFailed, multicast_mac, rfc
+from harness.rfc import NDP_HOP_LIMIT
+
+ALL_NODES: Final = "ff02::1"
+PREFIX: Final = IPv6Network("2001:db8:2::/64")
+PEER: Final = "2001:db8:2::5"
+PORT: Final = 4862
+ECHO_ID: Final = 0x5A5C
+TOLERANCE_S: Final = 3.0
+TWO_HOURS: Final = 7200
+
+
+def eui64_address(prefix: IPv6Network, mac: str) -> IPv6Address:
+    """RFC 4291 Appendix A: the MAC with FFFE in the middle and the universal/local bit inverted."""
+    octets = bytes.fromhex(mac.replace(":", ""))
+    iid = bytes([octets[0] ^ 0x02]) + octets[1:3] + b"\xff\xfe" + octets[3:6]
+    return IPv6Address(int(prefix.network_address) | int.from_bytes(iid, "big"))
+
+
+def ra(dut: DUT, *options: Packet, lifetime: int = 0) -> Packet:
+    mac = dut.info.tester_mac
+    frame = (Ether(src=mac, dst=multicast_mac(ALL_NODES))
+             / IPv6(src=str(dut.info.tester_ipv6_ll), dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
+             / ICMPv6ND_RA(routerlifetime=lifetime, prf=0) / ICMPv6NDOptSrcLLAddr(lladdr=mac))
+    for option in options:
+        frame = frame / option
+    return frame
+
+
+def pio(*, valid: int = 600, preferred: int = 300, autonomous: int = 1, on_link: int = 1,
+        prefix: str = str(PREFIX.network_address), length: int = 64) -> Packet:
+    return ICMPv6NDOptPrefixInfo(prefixlen=length, L=on_link, A=autonomous, validlifetime=valid,
+                                 preferredlifetime=preferred, prefix=prefix)
+
+
+def in_prefix(dut: DUT, prefix: IPv6Network = PREFIX) -> list[AddressInfo]:
+    return [a for a in dut.ipv6_addresses() if a.interface.ip in prefix]
+
+
+def slaac_address(dut: DUT) -> IPv6Address:
+    return eui64_address(PREFIX, dut.info.dut_mac)
+
+
+def the_address(dut: DUT) -> AddressInfo:
+    want = slaac_address(dut)
+    found = [a for a in dut.ipv6_addresses() if a.interface.ip == want]
+    assert found, f"no address {want} (addresses in {PREFIX}: {[str(a.interface) for a in in_prefix(dut)]})"
+    return found[0]
+
+
+def answers_echo(dut: DUT, dst: str, seq: int) -> bool:
+    dut.send(dut.ipv6(dst=dst) / ICMPv6EchoRequest(id=ECHO_ID, seq=seq))
+    try:
+        dut.expect(IPv6(src=dst), ICMPv6EchoReply(id=ECHO_ID, seq=seq), within=0.7)
+    except ExpectationFailed:
+        return False
+    return True
+
+
+def udp_source(dut: DUT) -> str:
+    """Source address of a datagram the DUT sends to PEER (answering its resolution if any)."""
+    dut.udp_send(PORT, b"which source", PEER, 9)
+    while True:
+        pkt = _ns_or_udp(dut)
+        if pkt.haslayer(UDP):
+            return str(pkt[IPv6].src)
+        mac = dut.info.other_mac
+        dut.send(Ether(src=mac, dst=dut.info.dut_mac) / IPv6(src=PEER, dst=pkt[IPv6].src)
+                 / ICMPv6ND_NA(tgt=PEER, S=1, O=1, R=0) / ICMPv6NDOptDstLLAddr(lladdr=mac))
+
+
+def _ns_or_udp(dut: DUT) -> Packet:
+    def wanted(p: Packet) -> bool:
+        return bool((p.haslayer(UDP) and p[UDP].dport == 9)
+                    or (p.haslayer(ICMPv6ND_NS) and p[ICMPv6ND_NS].tgt == PEER))
+    for _ in range(20):
+        pkt = dut.expect(IPv6, within=2.0)
+        if wanted(pkt):
+            return pkt
+    raise AssertionError(f"no datagram to {PEER} and no resolution of it")
+
+
+# ---- forming the address (§5.5.3 d) -------------------------------------------------------------
+
+FORM = ("d) If the prefix advertised is not equal to the prefix of an address configured by stateless "
+        "autoconfiguration already in the list of addresses associated with the interface (where "
+        "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
+        "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to "
+        "the list) by combining the advertised prefix with an interface identifier of the link as "
+        "follows:")
+
+
+@rfc(4862, "5.5.3", MUST, FORM)
+def test_autonomous_prefix_forms_an_address_that_is_reachable(dut: DUT) -> None:
+    assert not in_prefix(dut)
+    dut.send(ra(dut, pio()))
+    dut.wait(0.3)
+    info = the_address(dut)
+    assert info.interface.network == PREFIX, f"formed {info.interface}, not a /64 of the prefix"
+    assert answers_echo(dut, str(info.interface.ip), 1)
+
+
+@rfc(4862, "5.5.3", MUST,
+     "If an address is formed successfully and the address is not yet in the list, the host adds it "
+     "to the list of addresses assigned to the interface, initializing its preferred and valid "
+     "lifetime values from the Prefix Information option.")
+def test_formed_address_takes_the_advertised_lifetimes(dut: DUT) -> None:
+    dut.send(ra(dut, pio(valid=600, preferred=300)))
+    dut.wait(0.3)
+    info = the_address(dut)
+    assert info.valid_lifetime is not None and abs(info.valid_lifetime - 600) <= TOLERANCE_S, info
+    assert info.preferred_lifetime is not None and abs(info.preferred_lifetime - 300) <= TOLERANCE_S, info
+
+
+@rfc(4862, "5.5.3", MUST, "a) If the Autonomous flag is not set, silently ignore the Prefix Information option.")
+def test_prefix_without_autonomous_flag_forms_no_address(dut: DUT) -> None:
+    dut.send(ra(dut, pio(autonomous=0)))
+    dut.wait(0.3)
+    assert not in_prefix(dut), "an address was formed from a prefix with A=0"
+    dut.send(ra(dut, pio(autonomous=1)))  # control
+    dut.wait(0.3)
+    the_address(dut)
+
+
+@rfc(4862, "5.5.3", MUST, "b) If the prefix is the link-local prefix, silently ignore the Prefix Information option.")
+def test_link_local_prefix_is_ignored(dut: DUT) -> None:
+    # The same EUI-64 identifier on fe80::/64 would be the link-local address the DUT has: a
+    # DUT that processed the option would give it the option's lifetimes (or list it twice).
+    dut.send(ra(dut, pio(prefix="fe80::", valid=600, preferred=300), pio()))
+    dut.wait(0.3)
+    the_address(dut)  # control: the other option of the same advertisement was processed
+    link_locals = in_prefix(dut, IPv6Network("fe80::/64"))
+    assert len(link_locals) == 1, f"link-local addresses now: {[str(a.interface) for a in link_locals]}"
+    assert link_locals[0].valid_lifetime is None, "the link-local address took the option's lifetime"
+
+
+@rfc(4862, "5.5.3", MUST,
+     "c) If the preferred lifetime is greater than the valid lifetime, silently ignore the Prefix "
+     "Information option.")
+def test_preferred_lifetime_above_valid_lifetime_is_ignored(dut: DUT) -> None:
+    dut.send(ra(dut, pio(valid=100, preferred=200)))
+    dut.wait(0.3)
+    assert not in_prefix(dut), "an address was formed from an option with preferred > valid"
+    dut.send(ra(dut, pio(valid=200, preferred=100)))
+    dut.wait(0.3)
+    the_address(dut)
+
+
+@pytest.mark.parametrize("length", [56, 96])
+@rfc(4862, "5.5.3", MUST,
+     "If the sum of the prefix length and interface identifier length does not equal 128 bits, the "
+     "Prefix Information option MUST be ignored.")
+def test_prefix_of_other_length_than_64_is_ignored(dut: DUT, length: int) -> None:
+    # The interface identifier of an Ethernet link is 64 bits (RFC 2464 §4).
+    dut.send(ra(dut, pio(length=length, on_link=0)))
+    dut.wait(0.3)
+    assert not in_prefix(dut, IPv6Network("2001:db8:2::/56")), f"an address was formed from a /{length}"
+    dut.send(ra(dut, pio()))  # control
+    dut.wait(0.3)
+    the_address(dut)
+
+
+@rfc(4862, "5.5.3", MUST, FORM)
+def test_prefix_with_zero_valid_lifetime_forms_no_address(dut: DUT) -> None:
+    dut.send(ra(dut, pio(valid=0, preferred=0)))
+    dut.wait(0.3)
+    assert not in_prefix(dut)
+    dut.send(ra(dut, pio()))
+    dut.wait(0.3)
+    the_address(dut)
+
+
+# ---- updating lifetimes (§5.5.3 e) ----------------------------------------------------------------
+
+TWO_HOUR_RULE = {
+    # id: (first valid, second valid, expected remaining valid, the rule's text)
+    "above-two-hours": (10800, 14400, 14400,
+                        "1. If the received Valid Lifetime is greater than 2 hours or greater than "
+                        "RemainingLifetime, set the valid lifetime of the corresponding address to the "
+                        "advertised Valid Lifetime."),
+    "above-remaining": (1800, 3600, 3600,
+                        "1. If the received Valid Lifetime is greater than 2 hours or greater than "
+                        "RemainingLifetime, set the valid lifetime of the corresponding address to the "
+                        "advertised Valid Lifetime."),
+    "remaining-within-two-hours": (3600, 60, 3600,
+                                   "2. If RemainingLifetime is less than or equal to 2 hours, ignore the "
+                                   "Prefix Information option with regards to the valid lifetime, unless "
+                                   "the Router Advertisement from which this option was obtained has been "
+                                   "authenticated (e.g., via Secure Neighbor Discovery [RFC3971])."),
+    "zero-within-two-hours": (3600, 0, 3600,
+                              "2. If RemainingLifetime is less than or equal to 2 hours, ignore the "
+                              "Prefix Information option with regards to the valid lifetime, unless the "
+                              "Router Advertisement from which this option was obtained has been "
+                              "authenticated (e.g., via Secure Neighbor Discovery [RFC3971])."),
+    "cut-to-two-hours": (10800, 60, TWO_HOURS,
+                         "3. Otherwise, reset the valid lifetime of the corresponding address to 2 hours."),
+}
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(case, id=case, marks=rfc(4862, "5.5.3", MUST, f"e) ... {text}"))
+    for case, (_, _, _, text) in TWO_HOUR_RULE.items()
+])
+def test_two_hour_rule(dut: DUT, case: str) -> None:
+    first, second, expected, _ = TWO_HOUR_RULE[case]
+    dut.send(ra(dut, pio(valid=first, preferred=min(60, first))))
+    dut.wait(0.3)
+    assert abs((the_address(dut).valid_lifetime or 0) - first) <= TOLERANCE_S
+    dut.send(ra(dut, pio(valid=second, preferred=min(30, second))))
+    dut.wait(0.3)
+    got = the_address(dut).valid_lifetime
+    assert got is not None and abs(got - expected) <= TOLERANCE_S, (
+        f"valid lifetime {got} s after advertising {second} s to an address with {first} s left; "
+        f"expected {expected} s")
+
+
+@rfc(4862, "5.5.3", MUST,
+     "e) If the advertised prefix is equal to the prefix of an address configured by stateless "
+     "autoconfiguration in the list, the preferred lifetime of the address is reset to the Preferred "
+     "Lifetime in the received advertisement.")
+def test_preferred_lifetime_is_reset_by_a_new_advertisement(dut: DUT) -> None:
+    dut.send(ra(dut, pio(valid=600, preferred=500)))
+    dut.wait(0.3)
+    dut.send(ra(dut, pio(valid=600, preferred=100)))
+    dut.wait(0.3)
+    got = the_address(dut).preferred_lifetime
+    assert got is not None and abs(got - 100) <= TOLERANCE_S, f"preferred lifetime {got} s, expected 100 s"
+
+
+# ---- expiry (§5.5.4) -------------------------------------------------------------------------------
+
+@rfc(4862, "5.5.4", SHOULD_NOT,
+     "A deprecated address SHOULD continue to be used as a source address in existing "
+     "communications, but SHOULD NOT be used to initiate new communications if an alternate "
+     "(non-deprecated) address of sufficient scope can easily be used instead.")
+def test_deprecated_address_is_not_chosen_for_new_communication(dut: DUT) -> None:
+    # L=0: 2001:db8:2::5 is reached through the router; the static 2001:db8:1::1 is the
+    # alternative of the same (global) scope.
+    dut.udp_bind(PORT, 6)
+    dut.send(ra(dut, pio(valid=30, preferred=1, on_link=0), lifetime=60))
+    dut.wait(0.3)
+    address = str(slaac_address(dut))
+    assert the_address(dut).state == "preferred"
+    assert udp_source(dut) == address  # control: preferred, it wins by longest match (RFC 6724)
+    dut.wait(2.2)
+    assert the_address(dut).state == "deprecated", "still preferred after its preferred lifetime"
+    assert udp_source(dut) == str(dut.info.dut_ipv6.ip), "a deprecated address began a new conversation"
+    # RFC 4862 §5.5.4: a deprecated address is still valid; packets to it are still received.
+    assert answers_echo(dut, address, 1)
+
+
+@rfc(4862, "5.5.4", MUST_NOT,
+     "An invalid address MUST NOT be used as a source address in outgoing communications and MUST "
+     "NOT be recognized as a destination on a receiving interface.")
+def test_address_is_removed_when_its_valid_lifetime_ends(dut: DUT) -> None:
+    dut.set_ipv6_option("autoconf", 1)  # a control verb: this test waits seconds of real time
+    dut.send(ra(dut, pio(valid=2, preferred=1)))
+    dut.wait(0.3)
+    address = str(slaac_address(dut))
+    assert answers_echo(dut, address, 1)  # control
+    dut.wait(3.2)
+    assert not in_prefix(dut), f"still listed: {[str(a.interface) for a in in_prefix(dut)]}"
+    assert not answers_echo(dut, address, 2), "an expired address still receives"
+
+
+# ---- the link-local address (§5.3) ------------------------------------------------------------------
+
+@rfc(4862, "5.3", MUST,
+     "A node forms a link-local address whenever an interface becomes enabled.")
+def test_link_local_address_is_formed_when_the_link_comes_up(dut: DUT) -> None:
+    dut.restart_link()
+    dut.wait(0.3)
+    link_local = eui64_address(IPv6Network("fe80::/64"), dut.info.dut_mac)
+    found = [a for a in dut.ipv6_addresses() if a.interface.ip == link_local]
+    assert found, f"no link-local {link_local} after the link came up"
+    assert found[0].interface.network.prefixlen == 64
+
+
+@rfc(4861, "4.6.2", MUST,
+     "Valid Lifetime 32-bit unsigned integer. The length of time in seconds (relative to the time the "
+     "packet is sent) that the prefix is valid for the purpose of on-link determination. A value of "
+     "all one bits (0xffffffff) represents infinity.")
+def test_all_ones_lifetimes_are_infinite(dut: DUT) -> None:
+    dut.send(ra(dut, pio(valid=0xFFFFFFFF, preferred=0xFFFFFFFF)))
+    dut.wait(0.3)
+    info = the_address(dut)
+    assert info.valid_lifetime is None, f"valid lifetime {info.valid_lifetime} s, not infinite"
+    assert info.preferred_lifetime is None, f"preferred lifetime {info.preferred_lifetime} s, not infinite"

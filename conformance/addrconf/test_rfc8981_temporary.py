@@ -1,0 +1,112 @@
+"""RFC 8981: temporary addresses (Linux use_tempaddr 2), optional and off in the baseline.
+
+The router is the tester's link-local address; it advertises 2001:db8:2::/64 with A=1 and L=0, so
+a datagram to 2001:db8:2::5 goes through it and its source address shows which address the DUT
+prefers.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv6Address, IPv6Network
+from typing import Final
+
+from scapy.layers.inet import UDP
+from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6NDOptPrefixInfo, ICMPv6NDOptSrcLLAddr, IPv6
+from scapy.layers.l2 import Ether
+
+from harness import DUT, MUST, SHOULD, AddressInfo, multicast_mac, rfc
+from harness.rfc import NDP_HOP_LIMIT
+
+ALL_NODES: Final = "ff02::1"
+PREFIX: Final = IPv6Network("2001:db8:2::/64")
+PEER: Final = "2001:db8:2::5"
+PORT: Final = 8981
+VALID_S, PREFERRED_S = 1200, 600
+
+
+def eui64_iid(mac: str) -> int:
+    octets = bytes.fromhex(mac.replace(":", ""))
+    return int.from_bytes(bytes([octets[0] ^ 0x02]) + octets[1:3] + b"\xff\xfe" + octets[3:6], "big")
+
+
+def advertise(dut: DUT) -> None:
+    mac = dut.info.tester_mac
+    dut.send(Ether(src=mac, dst=multicast_mac(ALL_NODES))
+             / IPv6(src=str(dut.info.tester_ipv6_ll), dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
+             / ICMPv6ND_RA(routerlifetime=60, prf=0) / ICMPv6NDOptSrcLLAddr(lladdr=mac)
+             / ICMPv6NDOptPrefixInfo(prefixlen=64, L=0, A=1, validlifetime=VALID_S,
+                                     preferredlifetime=PREFERRED_S, prefix=str(PREFIX.network_address)))
+    dut.wait(0.5)
+
+
+def in_prefix(dut: DUT) -> list[AddressInfo]:
+    return [a for a in dut.ipv6_addresses() if a.interface.ip in PREFIX]
+
+
+def temporaries(dut: DUT) -> list[AddressInfo]:
+    found = [a for a in in_prefix(dut) if a.temporary]
+    assert found, f"no temporary address in {PREFIX}: {[str(a.interface) for a in in_prefix(dut)]}"
+    return found
+
+
+def with_temporary_addresses(dut: DUT) -> None:
+    dut.set_ipv6_option("use_tempaddr", 2)
+
+
+@rfc(4862, "5.5.3", MUST,
+     "d) If the prefix advertised is not equal to the prefix of an address configured by stateless "
+     "autoconfiguration already in the list of addresses associated with the interface (where "
+     "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
+     "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to "
+     "the list) by combining the advertised prefix with an interface identifier of the link as "
+     "follows:")
+def test_without_temporary_addresses_one_address_per_prefix(dut: DUT) -> None:
+    # The baseline (use_tempaddr 0): temporary addresses are an option of RFC 8981 that is off.
+    advertise(dut)
+    found = in_prefix(dut)
+    assert len(found) == 1, f"addresses in {PREFIX}: {[str(a.interface) for a in found]}"
+    assert not found[0].temporary
+
+
+@rfc(8981, "3.4", MUST,
+     "When processing a Router Advertisement with a Prefix Information option carrying a prefix for "
+     "the purposes of address autoconfiguration (i.e., the A bit is set), the host MUST perform the "
+     "following steps:")
+def test_temporary_address_is_formed_with_a_random_identifier(dut: DUT) -> None:
+    with_temporary_addresses(dut)
+    advertise(dut)
+    temporary = temporaries(dut)[0].interface.ip
+    public = [a for a in in_prefix(dut) if not a.temporary]
+    assert public, "the public (stable) address is missing next to the temporary one"
+    mask = (1 << 64) - 1
+    assert int(temporary) & mask != eui64_iid(dut.info.dut_mac), "the temporary address is the EUI-64 one"
+    assert temporary != public[0].interface.ip
+
+
+@rfc(8981, "3.4", MUST,
+     "When creating a temporary address, DESYNC_FACTOR MUST be computed and associated with the newly "
+     "created address, and the address lifetime values MUST be derived from the corresponding prefix "
+     "as follows: * Its valid lifetime is the lower of the Valid Lifetime of the prefix and "
+     "TEMP_VALID_LIFETIME. * Its preferred lifetime is the lower of the Preferred Lifetime of the "
+     "prefix and TEMP_PREFERRED_LIFETIME - DESYNC_FACTOR.")
+def test_temporary_address_lifetimes_do_not_exceed_the_prefix(dut: DUT) -> None:
+    with_temporary_addresses(dut)
+    advertise(dut)
+    for info in temporaries(dut):
+        assert info.preferred_lifetime is not None and info.preferred_lifetime <= PREFERRED_S + 1, info
+        assert info.valid_lifetime is not None and info.valid_lifetime <= VALID_S + 1, info
+
+
+@rfc(6724, "5", SHOULD,
+     "Rule 7: Prefer temporary addresses. If SA is a temporary address and SB is a public address, "
+     "then prefer SA. Similarly, if SB is a temporary address and SA is a public address, then "
+     "prefer SB.")
+def test_temporary_address_is_the_preferred_source(dut: DUT) -> None:
+    with_temporary_addresses(dut)
+    dut.udp_bind(PORT, 6)
+    advertise(dut)
+    temporary = {str(a.interface.ip) for a in temporaries(dut)}
+    dut.udp_send(PORT, b"which source", PEER, 9)
+    datagram = dut.expect(IPv6(dst=PEER), UDP(dport=9), within=1.5)
+    assert datagram[IPv6].src in temporary, f"sent from {datagram[IPv6].src}, not from {temporary}"
+    assert IPv6Address(datagram[IPv6].src) in PREFIX
