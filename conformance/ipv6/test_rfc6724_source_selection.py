@@ -1,0 +1,190 @@
+"""RFC 6724 section 5: which source address the DUT picks for a UDP datagram sent from a socket
+bound to the wildcard address ``::``.
+
+The DUT's addresses are the baseline 2001:db8:1::1/64 and fe80::ff:fe00:1, plus what a test adds
+(2001:db8:2::/64 is the second documentation prefix of the test link). Each off-link destination
+gets a /128 route through the tester's link-local address, whose neighbor entry is static, so the
+datagram leaves at once and the tester reads its source. Rule 1 (the destination is one of the
+DUT's own addresses) never reaches the wire: the datagram is read back from a second socket.
+
+Not tested here: Rule 4 (home addresses, Mobile IPv6), Rule 5 (outgoing interface: the DUT has
+one test interface) and Rule 6 (labels): in the default policy table (RFC 6724 2.1) every
+documentation address (2001:db8::/32, and fe80::/10) has label 1, so a Rule 6 case would need
+addresses outside the documentation prefixes (6to4, Teredo, ULA), which the test link never uses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Final
+
+import pytest
+from scapy.layers.inet import UDP
+from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6NDOptPrefixInfo, ICMPv6NDOptSrcLLAddr, IPv6
+
+from harness import DUT, MUST, SHOULD, rfc
+
+SPORT: Final = 46724
+DPORT: Final = 9
+SECOND_PREFIX: Final = "2001:db8:2::"
+
+
+def _bind(dut: DUT) -> None:
+    dut.udp_bind(SPORT, family=6)
+
+
+def _via_tester(dut: DUT, dst: str) -> None:
+    """A host route to ``dst`` through the tester (its link-local is a static neighbor)."""
+    dut.add_route(f"{dst}/128", via=str(dut.info.tester_ipv6_ll))
+
+
+def source_for(dut: DUT, dst: str) -> str:
+    """Send a datagram to ``dst`` from the wildcard-bound socket; the source it left with."""
+    dut.udp_send(SPORT, b"rfc6724", dst, DPORT)
+    pkt = dut.expect(IPv6(dst=dst), UDP(sport=SPORT, dport=DPORT), within=1.0)
+    return str(ipaddress.IPv6Address(pkt[IPv6].src))
+
+
+# ---- Rule 1 -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("own", ["2001:db8:1::1", "2001:db8:1::5"])
+@rfc(6724, "5", SHOULD, "Rule 1: Prefer same address. If SA = D, then prefer SA. Similarly, if SB = D, then prefer SB.")
+def test_rule1_destination_that_is_an_own_address_is_the_source(dut: DUT, own: str) -> None:
+    # Two addresses of the same /64: Rules 2-8 cannot tell them apart, only Rule 1 can, and it
+    # picks a different one for each destination.
+    dut.add_address("2001:db8:1::5/64")
+    _bind(dut)
+    dut.udp_bind(DPORT, family=6)
+    dut.udp_send(SPORT, b"rfc6724-rule1", own, DPORT)
+    got = dut.udp_recv(DPORT, within=1.0)
+    assert got is not None, f"the datagram to the DUT's own address {own} never arrived"
+    assert ipaddress.IPv6Address(got[1]) == ipaddress.IPv6Address(own), f"sent to {own} from {got[1]}"
+
+
+# ---- Rule 2 -------------------------------------------------------------------------------------
+
+
+RULE2 = ("Rule 2: Prefer appropriate scope. If Scope(SA) < Scope(SB): If Scope(SA) < Scope(D), then "
+         "prefer SB and otherwise prefer SA. Similarly, if Scope(SB) < Scope(SA): If Scope(SB) < Scope(D), "
+         "then prefer SA and otherwise prefer SB.")
+
+
+@pytest.mark.parametrize("case", ["link-local-unicast", "global-unicast", "link-scope-multicast",
+                                  "site-scope-multicast"])
+@rfc(6724, "5", SHOULD, RULE2)
+def test_rule2_source_scope_fits_the_destination(dut: DUT, case: str) -> None:
+    info = dut.info
+    dst, want = {
+        "link-local-unicast": (str(info.tester_ipv6_ll), str(info.dut_ipv6_ll)),
+        "global-unicast": (str(info.tester_ipv6), str(info.dut_ipv6.ip)),
+        # Multicast scopes (RFC 4291 2.7): 2 is link-local, so the link-local source fits; 5 is
+        # site-local, larger than the link-local source's scope, so the global one is needed.
+        "link-scope-multicast": ("ff02::db8:6724", str(info.dut_ipv6_ll)),
+        "site-scope-multicast": ("ff05::db8:6724", str(info.dut_ipv6.ip)),
+    }[case]
+    _bind(dut)
+    assert source_for(dut, dst) == want
+
+
+@rfc(6724, "5", SHOULD, RULE2)
+def test_rule2_comes_before_rule3(dut: DUT) -> None:
+    # The only global address is deprecated; the link-local one is preferred but too small in
+    # scope for a global destination: Rule 2 decides before Rule 3 is looked at. (RFC 4862 5.5.4:
+    # a deprecated address "SHOULD NOT be used to initiate new communications if an alternate
+    # (non-deprecated) address of sufficient scope can easily be used instead" - there is none.)
+    dut.remove_address(str(dut.info.dut_ipv6))
+    dut.add_address("2001:db8:1::7/64", valid_lifetime=3600, preferred_lifetime=0)
+    _bind(dut)
+    assert source_for(dut, str(dut.info.tester_ipv6)) == "2001:db8:1::7"
+
+
+@rfc(4862, "5.4", MUST,
+     "An address on which the Duplicate Address Detection procedure is applied is said to be tentative "
+     "until the procedure has completed successfully. A tentative address is not considered \"assigned "
+     "to an interface\" in the traditional sense.")
+def test_tentative_address_is_not_a_source(dut: DUT) -> None:
+    # One DAD probe, 1 s RetransTimer, no random start delay: 2001:db8:2::1 is tentative for 1 s.
+    # Rule 8 would pick it for 2001:db8:2::9 (64 common bits against 46), but it is not a candidate.
+    dut.set_ipv6_option("rtr_solicit_delay", 0)
+    dut.set_ipv6_option("dad_transmits", 1)
+    dut.set_ipv6_option("retrans_time", 1)
+    dst = "2001:db8:2::9"
+    dut.add_address("2001:db8:2::1/64", dad=True)
+    _via_tester(dut, dst)
+    _bind(dut)
+    assert source_for(dut, dst) == str(dut.info.dut_ipv6.ip)
+    dut.wait(1.6)  # DAD completes (no answer to the probe): the address is preferred now
+    assert source_for(dut, dst) == "2001:db8:2::1"  # control
+
+
+# ---- Rule 3 -------------------------------------------------------------------------------------
+
+
+@rfc(6724, "5", SHOULD,
+     "Rule 3: Avoid deprecated addresses. If one of the two source addresses is \"preferred\" and one "
+     "of them is \"deprecated\" (in the RFC 4862 sense), then prefer the one that is \"preferred\".")
+def test_rule3_deprecated_address_is_avoided(dut: DUT) -> None:
+    dst = "2001:db8:2::9"
+    _via_tester(dut, dst)
+    # 2001:db8:2::5 shares 64 bits with the destination (Rule 8 would pick it), but it is deprecated.
+    dut.add_address("2001:db8:2::5/64", valid_lifetime=3600, preferred_lifetime=0)
+    _bind(dut)
+    assert source_for(dut, dst) == str(dut.info.dut_ipv6.ip)
+    # Control: a preferred address of the same prefix is picked over both.
+    dut.add_address("2001:db8:2::6/64")
+    assert source_for(dut, dst) == "2001:db8:2::6"
+
+
+# ---- Rule 7 -------------------------------------------------------------------------------------
+
+
+def _slaac_with_temporary(dut: DUT) -> tuple[str, str]:
+    """Let the DUT form a public and a temporary address in 2001:db8:2::/64 from an RA (RFC 4862
+    5.5.3, RFC 8981 3.4); return (public, temporary)."""
+    dut.set_ipv6_option("use_tempaddr", 2)
+    ra = (dut.ether(dst="33:33:00:00:00:01")
+          / IPv6(src=str(dut.info.tester_ipv6_ll), dst="ff02::1", hlim=255)
+          / ICMPv6ND_RA(routerlifetime=0)
+          / ICMPv6NDOptPrefixInfo(prefix=SECOND_PREFIX, prefixlen=64, L=1, A=1,
+                                  validlifetime=3600, preferredlifetime=1800)
+          / ICMPv6NDOptSrcLLAddr(lladdr=dut.info.tester_mac))
+    dut.send(ra)
+    net = ipaddress.IPv6Network(f"{SECOND_PREFIX}/64")
+    for _ in range(20):
+        dut.wait(0.1)
+        mine = [a for a in dut.ipv6_addresses() if a.interface.ip in net and a.state == "preferred"]
+        public = [str(a.interface.ip) for a in mine if not a.temporary]
+        temporary = [str(a.interface.ip) for a in mine if a.temporary]
+        if public and temporary:
+            return public[0], temporary[0]
+    raise AssertionError(f"no public and temporary address formed in {net} (use_tempaddr=2): "
+                         f"{dut.ipv6_addresses()}")
+
+
+@rfc(6724, "5", SHOULD,
+     "Rule 7: Prefer temporary addresses. If SA is a temporary address and SB is a public address, "
+     "then prefer SA. Similarly, if SB is a temporary address and SA is a public address, then prefer SB.")
+def test_rule7_temporary_address_is_preferred(dut: DUT) -> None:
+    public, temporary = _slaac_with_temporary(dut)
+    dst = "2001:db8:2::9"
+    _via_tester(dut, dst)
+    _bind(dut)
+    got = source_for(dut, dst)
+    assert got == temporary, f"source {got}; the temporary address is {temporary}, the public one {public}"
+
+
+# ---- Rule 8 -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dst,want", [("2001:db8:2::9", "2001:db8:2::1"), ("2001:db8:1::9", "2001:db8:1::1")])
+@rfc(6724, "5", SHOULD,
+     "Rule 8: Use longest matching prefix. If CommonPrefixLen(SA, D) > CommonPrefixLen(SB, D), then "
+     "prefer SA. Similarly, if CommonPrefixLen(SB, D) > CommonPrefixLen(SA, D), then prefer SB.")
+def test_rule8_longest_matching_prefix(dut: DUT, dst: str, want: str) -> None:
+    # Two global addresses of equal scope, state and label; each destination shares 64 bits with
+    # one of them and 46 with the other, so each picks a different source.
+    dut.add_address("2001:db8:2::1/64")
+    _via_tester(dut, dst)
+    _bind(dut)
+    assert source_for(dut, dst) == want

@@ -1,0 +1,370 @@
+"""MLDv1 (RFC 2710) and the version 1 compatibility mode of an MLDv2 node (RFC 3810 §8.2).
+
+An MLDv1 Query is exactly 24 octets (RFC 3810 8.1). After one, the node answers queries and
+reports joins with MLDv1 Reports (type 131) sent to the group itself, sends Done (type 132) to
+ff02::2 on leave, and suppresses its report when it hears another node's. The compatibility mode
+lasts the Older Version Querier Present Interval, ([Robustness Variable] times [Query Interval]
+in the last Query received) plus [Query Response Interval] (RFC 3810 9.12): each test first sends
+an MLDv2 General Query announcing QRV 2, a Query Interval (QQIC) of 1 s and a Maximum Response
+Delay of 0.1 s, so the mode lasts about 2.1 s and one test can watch it end.
+
+Queries are built byte by byte; MLDv1 messages are read with Scapy's ICMPv6MLReport/MLDone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+from collections.abc import Callable
+from ipaddress import IPv6Address
+from typing import Final
+
+import pytest
+from scapy.layers.inet6 import (
+    ICMPv6MLDone,
+    ICMPv6MLReport,
+    ICMPv6MLReport2,
+    IPv6,
+    IPv6ExtHdrHopByHop,
+    RouterAlert,
+)
+from scapy.packet import Packet, Raw
+from scapy.utils import checksum
+
+from harness import DUT, MUST, MUST_NOT, SHOULD, ExpectationFailed, multicast_mac, rfc
+
+ALL_NODES: Final = "ff02::1"
+ALL_ROUTERS: Final = "ff02::2"
+QUERY, V1_REPORT, V1_DONE = 130, 131, 132
+MRD_MS: Final = 500
+QUIET_S: Final = 0.8
+FIXTURE_MRC_MS: Final = 100
+OLDER_QUERIER_S: Final = 2.1  # 2 x QQI 1 s + Query Response Interval 0.1 s (RFC 3810 9.12)
+
+
+def _g(n: int) -> str:
+    return f"ff05::db8:1:{n:x}"
+
+
+def with_checksum(msg: bytes, src: str, dst: str) -> bytes:
+    msg = msg[:2] + b"\x00\x00" + msg[4:]
+    pseudo = IPv6Address(src).packed + IPv6Address(dst).packed + struct.pack("!I3xB", len(msg), 58)
+    return msg[:2] + struct.pack("!H", checksum(pseudo + msg)) + msg[4:]
+
+
+def v1_message(kind: int, group: str = "::", mrd: int = 0) -> bytes:
+    """An MLDv1 message (RFC 2710 3): 24 octets, checksum left zero."""
+    return struct.pack("!BBHHH", kind, 0, 0, mrd, 0) + IPv6Address(group).packed
+
+
+def v2_general_query(mrc: int = MRD_MS, qrv: int = 2, qqic: int = 1) -> bytes:
+    return struct.pack("!BBHHH", QUERY, 0, 0, mrc, 0) + bytes(16) + struct.pack("!BBH", qrv, qqic, 0)
+
+
+def mld_frame(dut: DUT, msg: bytes, *, dst: str = ALL_NODES, src: str | None = None,
+              mac: str | None = None) -> Packet:
+    src = src or str(dut.info.tester_ipv6_ll)
+    frame = dut.ether(dst=multicast_mac(dst), **({"src": mac} if mac else {}))
+    frame = frame / IPv6(src=src, dst=dst, hlim=1)
+    return frame / IPv6ExtHdrHopByHop(nh=58, options=[RouterAlert(value=0)]) / Raw(with_checksum(msg, src, dst))
+
+
+def v1_query(dut: DUT, group: str = "::", mrd: int = MRD_MS) -> Packet:
+    return mld_frame(dut, v1_message(QUERY, group, mrd), dst=ALL_NODES if group == "::" else group)
+
+
+def expect_v1(dut: DUT, layer: type[Packet], group: str, within: float = QUIET_S) -> Packet:
+    """The next MLDv1 Report or Done from the DUT about ``group``."""
+    return dut.expect(IPv6(src=str(dut.info.dut_ipv6_ll)), layer(mladdr=group), within=within)
+
+
+def _names(group: str) -> Callable[[list[Packet]], bool]:  # a predicate on the records field
+    packed = IPv6Address(group).packed
+    return lambda recs: packed in b"".join(bytes(r) for r in recs)
+
+
+def expect_v2(dut: DUT, group: str, within: float) -> Packet:
+    """The next MLDv2 report that names ``group``."""
+    return dut.expect(ICMPv6MLReport2, within=within, records=_names(group))
+
+
+def no_v2(dut: DUT, group: str, within: float) -> None:
+    dut.expect_none(ICMPv6MLReport2, within=within, records=_names(group))
+
+
+@pytest.fixture
+def v1_ready(dut: DUT) -> DUT:
+    """The DUT, told by an MLDv2 querier that the Query Interval is 1 s (QQIC 1, QRV 2, MRD 0.1 s):
+    an MLDv1 query then puts it in version 1 compatibility mode for about 2.1 s only. (Its answer,
+    for the solicited-node group, names no group of the tests.)"""
+    dut.send(mld_frame(dut, v2_general_query(mrc=FIXTURE_MRC_MS)))
+    return dut
+
+
+def settle(dut: DUT, *groups: str) -> None:
+    """Join ``groups`` (in MLDv2 mode: their state-change reports are MLDv2 reports, not answers)."""
+    for group in groups:
+        dut.join_group(group)
+
+
+# ---- compatibility mode -------------------------------------------------------------------------
+
+
+@rfc(3810, "8.2.1", MUST,
+     "In order to be compatible with MLDv1 routers, MLDv2 hosts MUST operate in version 1 "
+     "compatibility mode.")
+def test_v1_general_query_is_answered_with_a_v1_report(v1_ready: DUT) -> None:
+    dut, group = v1_ready, _g(1)
+    settle(dut, group)
+    dut.send(v1_query(dut))
+    report = expect_v1(dut, ICMPv6MLReport, group)
+    assert report[IPv6].dst == group, f"the MLDv1 report went to {report[IPv6].dst}, not to the group"
+
+
+@rfc(2710, "5", MUST,
+     "The Report message is sent to the address being reported.")
+def test_v1_report_goes_to_the_reported_address(v1_ready: DUT) -> None:
+    dut, group = v1_ready, _g(2)
+    dut.send(v1_query(dut))
+    dut.join_group(group)
+    report = expect_v1(dut, ICMPv6MLReport, group, within=1.0)
+    assert report[IPv6].dst == group and report.dst == multicast_mac(group), (report[IPv6].dst, report.dst)
+
+
+@rfc(2710, "4", SHOULD,
+     "When a node starts listening to a multicast address on an interface, it should immediately "
+     "transmit an unsolicited Report for that address on that interface, in case it is the first "
+     "listener on the link.")
+def test_join_in_v1_mode_sends_an_unsolicited_v1_report(v1_ready: DUT) -> None:
+    dut, group = v1_ready, _g(3)
+    dut.send(v1_query(dut))
+    dut.join_group(group)
+    expect_v1(dut, ICMPv6MLReport, group, within=0.5)
+    no_v2(dut, group, within=0.5)  # no MLDv2 report in v1 mode
+
+
+@rfc(2710, "4", SHOULD,
+     "When a node ceases to listen to a multicast address on an interface, it SHOULD send a single "
+     "Done message to the link-scope all-routers multicast address (FF02::2), carrying in its multicast "
+     "address field the address to which it is ceasing to listen.")
+def test_leave_in_v1_mode_sends_done_to_all_routers(v1_ready: DUT) -> None:
+    dut, group = v1_ready, _g(4)
+    dut.send(v1_query(dut))
+    dut.join_group(group)
+    expect_v1(dut, ICMPv6MLReport, group, within=0.5)  # the DUT is the last node to report
+    dut.leave_group(group)
+    done = expect_v1(dut, ICMPv6MLDone, group, within=0.5)
+    assert done[IPv6].dst == ALL_ROUTERS, f"Done sent to {done[IPv6].dst}"
+    dut.expect_none(ICMPv6MLDone(mladdr=group), within=1.0)  # a single Done
+
+
+@rfc(2710, "4", MUST,
+     "If a node receives another node's Report from an interface for a multicast address while it has "
+     "a timer running for that same address on that interface, it stops its timer and does not send a "
+     "Report for that address, thus suppressing duplicate reports on the link.")
+def test_another_nodes_report_suppresses_ours(v1_ready: DUT) -> None:
+    dut, group = v1_ready, _g(5)
+    settle(dut, group)
+    other = mld_frame(dut, v1_message(V1_REPORT, group), dst=group, src="fe80::200:ff:fe00:3",
+                      mac=dut.info.other_mac)
+    # Back to back: the other report arrives long before the DUT's randomly delayed own one.
+    dut.send(v1_query(dut, mrd=1000), other)
+    dut.expect_none(IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport(mladdr=group), within=1.3)
+    dut.send(v1_query(dut))  # control: without another report the DUT answers
+    expect_v1(dut, ICMPv6MLReport, group)
+
+
+@rfc(2710, "5", MUST,
+     "A Multicast-Address-Specific Query applies to a single multicast address on the interface from "
+     "which the Query is received.")
+def test_v1_specific_query_is_answered_for_that_group_only(v1_ready: DUT) -> None:
+    dut, group, other = v1_ready, _g(6), _g(7)
+    settle(dut, group, other)
+    dut.send(v1_query(dut, group))
+    expect_v1(dut, ICMPv6MLReport, group)
+    with pytest.raises(ExpectationFailed):
+        expect_v1(dut, ICMPv6MLReport, other, within=QUIET_S)
+
+
+@pytest.mark.parametrize("field", ["link-local-source", "hop-limit-1", "router-alert"])
+@rfc(2710, "3", MUST,
+     "All MLD messages described in this document are sent with a link-local IPv6 Source Address, an "
+     "IPv6 Hop Limit of 1, and an IPv6 Router Alert option [RTR-ALERT] in a Hop-by-Hop Options header.")
+def test_v1_report_ipv6_header(v1_ready: DUT, field: str) -> None:
+    dut, group = v1_ready, _g(8)
+    dut.send(v1_query(dut))
+    dut.join_group(group)
+    report = dut.expect(ICMPv6MLReport(mladdr=group), within=0.5)
+    raw = bytes(report[IPv6])
+    if field == "link-local-source":
+        assert report[IPv6].src == str(dut.info.dut_ipv6_ll), f"report from {report[IPv6].src}"
+    elif field == "hop-limit-1":
+        assert report[IPv6].hlim == 1, f"Hop Limit {report[IPv6].hlim}"
+    else:
+        assert raw[6] == 0, "no Hop-by-Hop Options header"
+        assert b"\x05\x02\x00\x00" in raw[42 : 40 + 8 * (raw[41] + 1)], "no Router Alert option (MLD)"
+
+
+@rfc(2710, "5", MUST,
+     "To be valid, the Query message MUST come from a link-local IPv6 Source Address, be at least 24 "
+     "octets long, and have a correct MLD checksum.")
+def test_v1_query_from_a_global_source_is_ignored(v1_ready: DUT) -> None:
+    dut, group = v1_ready, _g(9)
+    settle(dut, group)
+    dut.send(mld_frame(dut, v1_message(QUERY, mrd=MRD_MS), src=str(dut.info.tester_ipv6)))
+    dut.expect_none(ICMPv6MLReport(mladdr=group), within=QUIET_S)
+    dut.send(v1_query(dut))  # control
+    expect_v1(dut, ICMPv6MLReport, group)
+
+
+@rfc(2710, "5", MUST,
+     "... using a delay value chosen uniformly from the interval [0, Maximum Response Delay], "
+     "where Maximum Response Delay is specified in the Query.")
+def test_v1_query_is_answered_within_its_maximum_response_delay(v1_ready: DUT) -> None:
+    dut, group = v1_ready, _g(10)
+    settle(dut, group)
+    for _ in range(3):
+        dut.send(v1_query(dut, mrd=200))
+        expect_v1(dut, ICMPv6MLReport, group, within=0.45)
+
+
+@rfc(2710, "4", MUST,
+     "If a timer for the address is already running, it is reset to the new random value only if the "
+     "requested Maximum Response Delay is less than the remaining value of the running timer.")
+def test_v1_query_with_a_shorter_delay_resets_the_timer(v1_ready: DUT) -> None:
+    dut, group = v1_ready, _g(17)
+    settle(dut, group)
+    dut.send(v1_query(dut, group, mrd=10000), v1_query(dut, group, mrd=200))
+    expect_v1(dut, ICMPv6MLReport, group, within=0.45)
+
+
+@pytest.mark.parametrize("fault", ["global-source", "bad-checksum", "23-octets"])
+@rfc(2710, "5", MUST,
+     "To be valid, the Report message MUST come from a link-local IPv6 Source Address, be at least 24 "
+     "octets long, and have a correct MLD checksum.")
+def test_invalid_report_does_not_suppress_ours(v1_ready: DUT, fault: str) -> None:
+    dut, group = v1_ready, _g(18)
+    settle(dut, group)
+    src = str(dut.info.other_ipv6) if fault == "global-source" else "fe80::200:ff:fe00:3"
+    msg = with_checksum(v1_message(V1_REPORT, group), src, group)
+    if fault == "bad-checksum":
+        msg = msg[:2] + bytes([msg[2] ^ 0x5A, msg[3]]) + msg[4:]
+    elif fault == "23-octets":
+        msg = with_checksum(msg[:23], src, group)
+    other = (dut.ether(dst=multicast_mac(group), src=dut.info.other_mac) / IPv6(src=src, dst=group, hlim=1)
+             / IPv6ExtHdrHopByHop(nh=58, options=[RouterAlert(value=0)]) / Raw(msg))
+    dut.send(v1_query(dut, mrd=MRD_MS), other)
+    expect_v1(dut, ICMPv6MLReport, group)  # the invalid report suppressed nothing
+
+
+@rfc(2710, "5", MUST,
+     "Queries are ignored for addresses in the Non-Listener state.")
+def test_v1_query_for_a_group_not_listened_to_is_not_answered(v1_ready: DUT) -> None:
+    dut, group, absent = v1_ready, _g(19), _g(20)
+    settle(dut, group)
+    dut.send(v1_query(dut, absent))
+    dut.expect_none(ICMPv6MLReport(mladdr=absent), within=QUIET_S)
+    dut.send(v1_query(dut, group))  # control
+    expect_v1(dut, ICMPv6MLReport, group)
+
+
+@rfc(2710, "3.3", MUST,
+     "The standard ICMPv6 checksum, covering the entire MLD message plus a \"pseudo-header\" of IPv6 "
+     "header fields [ICMPv6,IPv6].")
+def test_v1_report_checksum_is_valid(v1_ready: DUT) -> None:
+    dut, group = v1_ready, _g(21)
+    dut.send(v1_query(dut))
+    dut.join_group(group)
+    report = expect_v1(dut, ICMPv6MLReport, group, within=0.5)
+    msg = bytes(report[ICMPv6MLReport])[:24]
+    want = with_checksum(msg, report[IPv6].src, report[IPv6].dst)[2:4]
+    assert msg[2:4] == want, f"checksum {msg[2:4].hex()}, over the pseudo-header it is {want.hex()}"
+
+
+# ---- entering and leaving the compatibility mode ------------------------------------------------
+
+
+@rfc(3810, "8.2.1", MUST,
+     "Whenever a host changes its compatibility mode, it cancels all its pending responses and "
+     "retransmission timers.")
+def test_v1_query_cancels_pending_v2_retransmissions(v1_ready: DUT) -> None:
+    dut, group = v1_ready, _g(11)
+    dut.join_group(group)
+    dut.send(v1_query(dut))  # right behind the join: the MLDv2 retransmission is surely pending
+    # The first MLDv2 state-change report may have left before the query arrived (or have been
+    # cancelled with the rest); the retransmission, due within 1 s, must never come.
+    with contextlib.suppress(ExpectationFailed):
+        expect_v2(dut, group, within=1.2)
+    no_v2(dut, group, within=1.2)
+    expect_v1(dut, ICMPv6MLReport, group, within=0.1)  # control: the v1 query was processed
+
+
+@rfc(3810, "9.12", MUST,
+     "This value MUST be ([Robustness Variable] times (the [Query Interval] in the last Query received)) "
+     "plus ([Query Response Interval]).")
+def test_node_returns_to_mldv2_after_the_older_version_querier_present_interval(v1_ready: DUT) -> None:
+    dut = v1_ready
+    dut.send(v1_query(dut))
+    dut.wait(1.2)
+    dut.join_group(_g(12))
+    expect_v1(dut, ICMPv6MLReport, _g(12), within=0.5)  # still in MLDv1 mode after 1.2 s
+    dut.wait(OLDER_QUERIER_S - 1.2 + 0.5)  # past the interval (+ jitter)
+    dut.join_group(_g(13))
+    expect_v2(dut, _g(13), within=1.0)  # back in MLDv2 mode: an MLDv2 state-change report
+    dut.expect_none(ICMPv6MLReport(mladdr=_g(13)), within=0.3)
+
+
+@rfc(3810, "5.1.9", MUST,
+     "If QQIC >= 128, QQIC represents a floating-point value as follows: ... QQI = (mant | 0x10) << "
+     "(exp + 3)")
+def test_qqic_of_128_or_more_is_a_floating_point_value(dut: DUT) -> None:
+    # QQIC 0x80 (exp 0, mant 0) is a Query Interval of 128 s, so an MLDv1 query starts a compatibility
+    # mode of 2 x 128 s + 0.1 s; a stack that read only the low 7 bits (0 s) would be back in MLDv2
+    # mode after 0.1 s.
+    dut.set_ipv6_option("force_mld_version", 0)  # the MLDv2 default; the wait needs a control surface
+    dut.send(mld_frame(dut, v2_general_query(mrc=FIXTURE_MRC_MS, qqic=0x80)))
+    dut.send(v1_query(dut))
+    dut.wait(OLDER_QUERIER_S + 0.5)
+    group = _g(22)
+    dut.join_group(group)
+    expect_v1(dut, ICMPv6MLReport, group, within=0.5)  # still MLDv1 after 2.6 s
+
+
+@rfc(3810, "8.1", MUST,
+     "Query messages that do not match any of the above conditions (e.g., a Query of length 26 octets) "
+     "MUST be silently ignored.")
+def test_short_query_does_not_switch_to_v1_mode(v1_ready: DUT) -> None:
+    dut, group = v1_ready, _g(14)
+    dut.send(mld_frame(dut, v1_message(QUERY, mrd=MRD_MS)[:20]))  # 20 octets: not an MLD query
+    dut.join_group(group)
+    expect_v2(dut, group, within=1.0)  # still MLDv2
+    dut.expect_none(ICMPv6MLReport(mladdr=group), within=0.3)
+
+
+# ---- MLDv1-only node ----------------------------------------------------------------------------
+
+
+@rfc(2710, "4", SHOULD,
+     "To cover the possibility of the initial Report being lost or damaged, it is recommended that it "
+     "be repeated once or twice after short delays [Unsolicited Report Interval].")
+def test_v1_unsolicited_report_is_repeated(dut: DUT) -> None:
+    dut.set_ipv6_option("force_mld_version", 1)
+    dut.set_ipv6_option("mldv1_unsolicited_report_interval", 1)
+    group = _g(15)
+    dut.join_group(group)
+    expect_v1(dut, ICMPv6MLReport, group, within=0.5)
+    expect_v1(dut, ICMPv6MLReport, group, within=1.2)
+
+
+@rfc(2710, "5", MUST_NOT,
+     "The node starts in Idle Listener state for that address on every interface, never transitions to "
+     "another state, and never sends a Report or Done for that address.")
+def test_v1_all_nodes_group_is_never_reported(dut: DUT) -> None:
+    dut.set_ipv6_option("force_mld_version", 1)
+    group = _g(16)
+    settle(dut, group)
+    dut.send(v1_query(dut))
+    expect_v1(dut, ICMPv6MLReport, group)  # control: the query is answered ...
+    dut.expect_none(ICMPv6MLReport(mladdr=ALL_NODES), within=0.3)  # ... but never for ff02::1
+    dut.send(v1_query(dut, ALL_NODES))
+    dut.expect_none(ICMPv6MLReport(mladdr=ALL_NODES), within=QUIET_S)
