@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 
 from reports.catalog import Catalog, Citation, Entry
-from reports.model import FAILING, Outcome, Report, Requirement, Row
+from reports.model import FAILING, Outcome, Report, Requirement, Row, worst
 
 # Bar segments, in order; a requirement counts once per DUT, with its most telling verdict.
 SEGMENTS = (("pass", "pass"), ("fail", "fail"), ("deviation", "known deviation"),
@@ -85,9 +85,26 @@ def _lines(report: Report, catalog: Catalog | None) -> list[_Line]:
                    if (e := catalog.covering(_citation(o))) is not None}
         for e in catalog.entries:
             if e.id not in covered:
-                lines.append(_Line(Requirement(e.rfc, e.section, e.level, e.text, e.id), None, e))
+                requirement = Requirement(e.rfc, e.section, e.level, e.text, e.id)
+                lines.append(_Line(requirement, _listed_row(report, e, requirement), e))
     return sorted(lines, key=lambda line: (line.requirement.rfc, _section_key(line.requirement.section),
                                            line.requirement.text))
+
+
+def _listed_row(report: Report, entry: Entry, requirement: Requirement) -> Row | None:
+    """The verdicts of the tests an entry names in ``tests`` whose citations map to another
+    entry (a test checks that one too); None when none of them ran: the entry is untested."""
+    verdicts: dict[str, list[str]] = {}
+    names: list[str] = []
+    for label, run in report.runs:
+        for o in run.outcomes:
+            if _citation(o).test in entry.tests:
+                verdicts.setdefault(label, []).append(o.verdict)
+                if o.test not in names:
+                    names.append(o.test)
+    if not names:
+        return None
+    return Row(requirement, {label: worst(verdicts.get(label, [])) for label in report.labels}, names)
 
 
 def _section_key(section: str) -> tuple[tuple[int, int | str], ...]:
