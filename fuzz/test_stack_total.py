@@ -48,7 +48,7 @@ def test_any_frame_gets_one_verdict_and_only_well_formed_frames_out(frame: bytes
 def test_frame_sequences_with_time_passing_keep_invariants(frames: list[bytes], gaps: list[int]) -> None:
     """Several frames into one stack with time passing between them: state carried between frames
     (neighbor entries, reassembly queues, group memberships) must keep the invariants too."""
-    fs = FuzzStack.fresh()
+    fs = FuzzStack.fresh().with_dad_running()
     for frame, gap in zip(frames, gaps, strict=False):
         fs.inject(frame)
         fs.advance(gap)

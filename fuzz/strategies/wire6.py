@@ -91,6 +91,41 @@ def chain(headers: list[tuple[int, bytes]], upper_proto: int, upper: bytes) -> t
 
 # ---- ICMPv6, NDP, MLD ------------------------------------------------------------------------
 _NDP_OPT_DATA = st.binary(max_size=14)
+_LINK_LOCAL_PREFIX = bytes.fromhex("fe80" + "00" * 14)
+# Prefix Information bodies (RFC 4861 4.6.2): prefix length, L/A flags, valid and preferred
+# lifetimes, prefix. Valid ones for SLAAC and on-link, and the cases RFC 4862 5.5.3 ignores.
+_PREFIX_INFOS = tuple(
+    struct.pack("!BBIII16s", plen, flags, valid, preferred, 0, prefix)
+    for plen, flags, valid, preferred, prefix in (
+        (64, 0xC0, 2592000, 604800, PREFIX2),
+        (64, 0xC0, 7200, 10, PREFIX2),
+        (64, 0x40, 30, 30, PREFIX2),
+        (64, 0x80, 0xFFFFFFFF, 0xFFFFFFFF, PREFIX2),
+        (64, 0xC0, 0, 0, PREFIX2),
+        (64, 0xC0, 10, 20, PREFIX2),  # preferred > valid
+        (64, 0xC0, 2592000, 604800, _LINK_LOCAL_PREFIX),
+        (48, 0xC0, 2592000, 604800, PREFIX2),
+        (128, 0xC0, 2592000, 604800, DUT6),
+        (255, 0x40, 1, 1, ALL_NODES),
+    )
+)
+# Route Information bodies (RFC 4191 2.3): prefix length, preference, lifetime, 0/8/16 octets.
+_ROUTE_INFOS = tuple(
+    struct.pack("!BBI", plen, prf, life) + PREFIX2[:n]
+    for plen, prf, life, n in (
+        (64, 0x08, 1800, 8), (0, 0x00, 1800, 0), (48, 0x18, 0, 8), (64, 0x10, 0xFFFFFFFF, 16),
+        (64, 0x08, 1800, 0), (129, 0x08, 1800, 16), (200, 0x00, 0, 16),
+    )
+)
+# Router Advertisement heads (RFC 4861 4.2): Cur Hop Limit, M/O/Prf flags, Router Lifetime,
+# Reachable Time, Retrans Timer.
+_RA_HEADS = tuple(
+    struct.pack("!BBHII", *head)
+    for head in (
+        (64, 0, 1800, 0, 0), (0, 0x08, 0, 30000, 1000), (1, 0x18, 9000, 1, 1),
+        (255, 0x10, 65535, 0xFFFFFFFF, 0xFFFFFFFF), (64, 0xC0, 30, 0, 0),
+    )
+)
 
 
 def ndp_option(draw: st.DrawFn) -> bytes:
@@ -98,20 +133,14 @@ def ndp_option(draw: st.DrawFn) -> bytes:
     kind = mostly(draw, choose(draw, (1, 2, 3, 5, 14, 24)), (4, 25, 0, 255))
     if kind in (1, 2):
         data = mostly(draw, TESTER_MAC, (bytes(6), bytes(14)))
-    elif kind == 3:  # Prefix Information, 32 octets: on-link/autonomous flags, lifetimes, /64 or odd
-        flags = choose(draw, (0xC0, 0x80, 0x40, 0x00))
-        valid = choose(draw, (2592000, 7200, 30, 0, 0xFFFFFFFF))
-        preferred = mostly(draw, choose(draw, (604800, 10, 0)), (valid + 1 if valid < 0xFFFFFFFF else 0,))
-        prefix = mostly(draw, PREFIX2, (bytes.fromhex("fe80" + "00" * 14), DUT6, ALL_NODES))
-        data = struct.pack("!BBIII16s", mostly(draw, 64, (0, 48, 128, 255)), flags, valid, preferred, 0, prefix)
+    elif kind == 3:  # Prefix Information, 32 octets (one draw: variants precomputed below)
+        data = choose(draw, _PREFIX_INFOS)
     elif kind == 5:
         data = struct.pack("!HI", 0, choose(draw, (1500, 1280, 68, 9000)))
     elif kind == 14:  # RFC 7527 Nonce
-        data = mostly(draw, bytes(range(6)), (bytes(12), b""))
-    elif kind == 24:  # RFC 4191 Route Information: prefix length, preference, lifetime, 0-16 octets
-        plen = mostly(draw, choose(draw, (64, 0, 48)), (129, 200))
-        data = struct.pack("!BBI", plen, choose(draw, (0x08, 0x00, 0x18, 0x10)), choose(draw, (1800, 0, 0xFFFFFFFF)))
-        data += PREFIX2[: choose(draw, (8, 16, 0))]
+        data = choose(draw, (bytes(range(6)), bytes(12), b""))
+    elif kind == 24:  # RFC 4191 Route Information
+        data = choose(draw, _ROUTE_INFOS)
     else:
         data = draw(_NDP_OPT_DATA)
     data += bytes(-(2 + len(data)) % 8)
@@ -137,11 +166,8 @@ def icmpv6_message(draw: st.DrawFn, src: bytes) -> tuple[int, int, bytes]:
         body = bytes((choose(draw, (0x60, 0x20, 0xE0, 0x00)), 0, 0, 0)) + target + opts
     elif kind == 133:
         body = bytes(4) + opts
-    elif kind == 134:  # Cur Hop Limit, M/O/Prf flags, Router Lifetime, Reachable Time, Retrans Timer
-        head = (choose(draw, (64, 0, 1, 255)), choose(draw, (0, 0x08, 0x18, 0x10, 0xC0)),
-                choose(draw, (1800, 0, 9000, 65535)), choose(draw, (0, 30000, 1, 0xFFFFFFFF)),
-                choose(draw, (0, 1000, 1, 0xFFFFFFFF)))
-        body = struct.pack("!BBHII", *head) + opts
+    elif kind == 134:
+        body = choose(draw, _RA_HEADS) + opts
     elif kind == 137:
         body = bytes(4) + target + address6(draw, TESTER6, (DUT6,)) + opts
     elif kind in (130, 131, 132):  # MLDv1 (RFC 2710); a longer query is MLDv2 (RFC 3810)
