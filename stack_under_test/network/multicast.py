@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from stack_under_test import params
 from stack_under_test.clock import Clock, Timer
@@ -405,3 +405,42 @@ class MulticastListener:
         g.unsolicited_left = 0
         g.last_reporter = False
         g.state = MemberState.IDLE
+
+
+class _SizedRecord(Protocol):
+    @property
+    def size(self) -> int: ...
+
+
+_R = TypeVar("_R", bound=_SizedRecord)
+
+
+def pack_reports(
+    records: Iterable[Record],
+    room: int,
+    record_header_len: int,
+    source_len: int,
+    make: Callable[[int, bytes, tuple[bytes, ...]], _R],
+) -> list[list[_R]]:
+    """The wire records of ``records`` in batches of at most ``room`` octets, one batch per report.
+
+    RFC 3376 4.2.16 and RFC 3810 5.2.15: records that do not fit one report go in as many reports
+    as needed, and a record whose sources do not fit is split into several of the same type. Only
+    INCLUDE-type records carry sources here (we keep EXCLUDE {}), so splitting keeps their meaning.
+    """
+    per = max(1, (room - record_header_len) // source_len)
+    batches: list[list[_R]] = []
+    batch: list[_R] = []
+    used = 0
+    for record in records:
+        sources = record.sources
+        for start in range(0, max(len(sources), 1), per):
+            part = make(int(record.type), record.group, sources[start : start + per])
+            if batch and used + part.size > room:
+                batches.append(batch)
+                batch, used = [], 0
+            batch.append(part)
+            used += part.size
+    if batch:
+        batches.append(batch)
+    return batches

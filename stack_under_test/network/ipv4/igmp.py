@@ -15,7 +15,7 @@ from stack_under_test import params
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
 from stack_under_test.network.ipv4 import UNICAST
-from stack_under_test.network.multicast import ListenerConfig, Mode, MulticastListener, Record
+from stack_under_test.network.multicast import ListenerConfig, Mode, MulticastListener, Record, pack_reports
 from stack_under_test.wire import igmp as wire
 from stack_under_test.wire.ipv4 import FLAG_DF, MIN_HEADER_LEN, HeaderTuple, encode_header
 from stack_under_test.wire.numbers import PROTO_IGMP
@@ -116,16 +116,8 @@ class IGMP:
     def send_records(self, records: list[Record]) -> None:
         # RFC 3376 4.2.14: "Version 3 Reports are sent with an IP destination address of 224.0.0.22".
         room = self.nic.mtu - _IP_HEADER_LEN - _V3_REPORT_HEADER_LEN
-        batch: list[wire.GroupRecord] = []
-        used = 0
-        for record in records:
-            for part in _split(record, room):
-                if batch and used + part.size > room:
-                    self._send_v3(batch)
-                    batch, used = [], 0
-                batch.append(part)
-                used += part.size
-        if batch:
+        # A group record header is 8 octets, each IPv4 source 4 (RFC 3376 4.2.4).
+        for batch in pack_reports(records, room, 8, 4, wire.GroupRecord):
             self._send_v3(batch)
 
     def _send_v3(self, records: list[wire.GroupRecord]) -> None:
@@ -144,14 +136,3 @@ class IGMP:
             wire.TOS_INTERNETWORK_CONTROL, FLAG_DF, wire.ROUTER_ALERT_OPTION,
         )
         self.endpoint.transmit(self.nic, dst, dst, header + message)
-
-
-def _split(record: Record, room: int) -> list[wire.GroupRecord]:
-    """One record, or several of the same type when its sources do not fit one report (RFC 3376 4.2.16:
-    records that do not fit one report go in as many reports as needed)."""
-    per = max(1, (room - 8) // 4)
-    sources = record.sources
-    if len(sources) <= per:
-        return [wire.GroupRecord(int(record.type), record.group, sources)]
-    # Only INCLUDE-type records come here (we keep EXCLUDE {}): splitting them keeps their meaning.
-    return [wire.GroupRecord(int(record.type), record.group, sources[i : i + per]) for i in range(0, len(sources), per)]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.clock import Timer
 from stack_under_test.drops import Drop
-from stack_under_test.network.multicast import ListenerConfig, Mode, MulticastListener, Record
+from stack_under_test.network.multicast import ListenerConfig, Mode, MulticastListener, Record, pack_reports
 from stack_under_test.wire import ipv6_ext
 from stack_under_test.wire import mld as wire
 from stack_under_test.wire.ipv6 import ALL_NODES, ALL_ROUTERS, HEADER_LEN, HOP_BY_HOP, IPv6View, is_link_local
@@ -207,16 +207,7 @@ class MLD:
         # Records required in a Report does not fit within the size limit of a single Report, the
         # Multicast Address Records are sent in as many Reports as needed".
         room = self.nic.mtu - _REPORT_ROOM_OVERHEAD
-        batch: list[wire.AddressRecord] = []
-        used = 0
-        for record in records:
-            for part in _split(record, room):
-                if batch and used + part.size > room:
-                    self._send_v2(batch)
-                    batch, used = [], 0
-                batch.append(part)
-                used += part.size
-        if batch:
+        for batch in pack_reports(records, room, wire.RECORD_HEADER_LEN, 16, wire.AddressRecord):
             self._send_v2(batch)
 
     def _send_v2(self, records: list[wire.AddressRecord]) -> None:
@@ -252,13 +243,3 @@ def router_alert(pkt: PacketBuffer) -> int | None:
     if not isinstance(chain, ipv6_ext.ExtChain) or not chain.headers or chain.headers[0].proto != HOP_BY_HOP:
         return None
     return chain.router_alert
-
-
-def _split(record: Record, room: int) -> list[wire.AddressRecord]:
-    """One record, or several of the same type when its sources do not fit one report."""
-    per = max(1, (room - wire.RECORD_HEADER_LEN) // 16)
-    sources = record.sources
-    if len(sources) <= per:
-        return [wire.AddressRecord(int(record.type), record.group, sources)]
-    # Only INCLUDE-type records come here (we keep EXCLUDE {}): splitting them keeps their meaning.
-    return [wire.AddressRecord(int(record.type), record.group, sources[i : i + per]) for i in range(0, len(sources), per)]
