@@ -8,12 +8,16 @@ never import them.
 
 from harness.dut import DUT, AddressInfo, ExpectationFailed, IPv6Option, LinkInfo, Unsupported
 from harness.frames import (
+    bad_checksum,
+    echo_request_from,
+    expect_echo_reply_to,
     fragments4,
     fragments6,
     icmp_quote,
     l3_bytes,
     multicast_mac,
     quotes,
+    short_icmpv6,
     solicited_node,
     with_ipv4_options,
 )
@@ -33,6 +37,9 @@ __all__ = [
     "LinkInfo",
     "Requirement",
     "Unsupported",
+    "bad_checksum",
+    "echo_request_from",
+    "expect_echo_reply_to",
     "fragments4",
     "fragments6",
     "icmp_quote",
@@ -40,6 +47,7 @@ __all__ = [
     "multicast_mac",
     "quotes",
     "rfc",
+    "short_icmpv6",
     "solicited_node",
     "with_ipv4_options",
 ]

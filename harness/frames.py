@@ -12,18 +12,24 @@ from __future__ import annotations
 import ipaddress
 import struct
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.inet6 import (
     ICMPv6DestUnreach,
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
     ICMPv6PacketTooBig,
     ICMPv6ParamProblem,
     ICMPv6TimeExceeded,
     IPv6,
+    in6_chksum,
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Padding
+
+if TYPE_CHECKING:
+    from harness.dut import DUT
 
 # (offset, length) or (offset, length, more_fragments): octets of the L3 payload.
 Piece = tuple[int, int] | tuple[int, int, bool]
@@ -255,3 +261,59 @@ def quotes(error: Packet, sent: Packet | bytes) -> bool:
     """True when the ICMP error's quote is a non-empty prefix of the datagram ``sent``."""
     quote = icmp_quote(error)
     return bool(quote) and l3_bytes(sent).startswith(quote)
+
+
+# ---- shared by the NDP conformance suites (conformance/ndp/) ------------------------------------
+# Several RFC 4861 test modules build the same echo, check the same reply and forge the same
+# invalid messages; one copy here keeps their behaviour identical across modules.
+
+
+def echo_request_from(dut: DUT, src: str, ident: int, *, data: bytes = b"", mac: str | None = None) -> Packet:
+    """An ICMPv6 Echo Request (seq 1) to the DUT's global address from on-link ``src``.
+
+    The frame leaves from ``mac`` (default: the link's "other" MAC, so that the DUT learns
+    nothing about the tester from it); answering it makes the DUT resolve ``src`` unless it
+    already has a Neighbor Cache entry, which is how the NDP tests drive resolution.
+    """
+    return (
+        dut.ether(src=mac or dut.info.other_mac)
+        / IPv6(src=src, dst=str(dut.info.dut_ipv6.ip))
+        / ICMPv6EchoRequest(id=ident, seq=1, data=data)
+    )
+
+
+def expect_echo_reply_to(dut: DUT, dst: str, ident: int, mac: str, *, within: float | None = None) -> None:
+    """Assert that the DUT's echo reply (``ident``, seq 1) to ``dst`` goes to link-layer ``mac``.
+
+    The destination MAC of the reply is what shows the DUT's Neighbor Cache entry for ``dst``.
+    ``within`` defaults to the DUT's own ``expect`` timeout.
+    """
+    kw = {} if within is None else {"within": within}
+    reply = dut.expect(IPv6(dst=dst), ICMPv6EchoReply(id=ident, seq=1), **kw)
+    got = str(reply[Ether].dst).lower()
+    assert got == mac, f"echo reply sent to {got}, not to {mac}"
+
+
+def short_icmpv6(frame: Packet, icmp_len: int) -> bytes:
+    """``frame`` (Ether/IPv6/ICMPv6, no extension headers) with the IPv6 Payload Length cut to
+    ``icmp_len`` ICMP octets and the checksum computed over those only.
+
+    The rest of the message stays in the frame as Ethernet trailer: a receiver that bounds the
+    message by the IP length sees a message too short to be valid (RFC 4861 "ICMP length ... is
+    N or more octets"); one that parses past it finds a complete, sensible message there.
+    """
+    raw = bytes(frame)
+    eth, ip, icmp = raw[:14], bytearray(raw[14:54]), bytearray(raw[54:])
+    struct.pack_into("!H", ip, 4, icmp_len)
+    icmp[2:4] = b"\x00\x00"
+    struct.pack_into("!H", icmp, 2, in6_chksum(58, IPv6(bytes(ip)), bytes(icmp[:icmp_len])))
+    return eth + bytes(ip) + bytes(icmp)
+
+
+def bad_checksum(frame: Packet, layer: type[Packet]) -> Packet:
+    """A copy of ``frame`` whose ``layer`` checksum is the correct one with bits flipped
+    (XOR 0x0F0F), so it is certainly wrong while every other octet stays valid."""
+    right = Ether(bytes(frame))[layer].cksum
+    bad = frame.copy()
+    bad[layer].cksum = right ^ 0x0F0F
+    return bad

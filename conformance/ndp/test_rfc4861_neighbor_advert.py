@@ -26,7 +26,17 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from harness import DUT, MUST, MUST_NOT, SHOULD, multicast_mac, rfc, solicited_node
+from harness import (
+    DUT,
+    MUST,
+    MUST_NOT,
+    SHOULD,
+    echo_request_from,
+    expect_echo_reply_to,
+    multicast_mac,
+    rfc,
+    solicited_node,
+)
 from harness.rfc import NDP_HOP_LIMIT
 
 SILENCE_S = 0.6
@@ -45,10 +55,6 @@ PROBE_BY_S = DELAY_S + 0.7
 
 def _neighbor(n: int) -> str:
     return f"2001:db8:1::c2:{n:x}"
-
-
-def _echo_from(dut: DUT, src: str, ident: int, mac: str = OTHER_MAC) -> Packet:
-    return dut.ether(src=mac) / IPv6(src=src, dst=str(dut.info.dut_ipv6.ip)) / ICMPv6EchoRequest(id=ident, seq=1)
 
 
 def _na(dut: DUT, nbr: str, mac: str | None, *, s: int, o: int, r: int = 0, dst: str | None = None,
@@ -75,22 +81,12 @@ def _ns_from(dut: DUT, nbr: str, mac: str) -> Packet:
     )
 
 
-def _reply_mac(dut: DUT, nbr: str, ident: int) -> str:
-    reply = dut.expect(IPv6(dst=nbr), ICMPv6EchoReply(id=ident, seq=1))
-    return str(reply[Ether].dst).lower()
-
-
-def _expect_reply_to(dut: DUT, nbr: str, ident: int, mac: str) -> None:
-    got = _reply_mac(dut, nbr, ident)
-    assert got == mac, f"echo reply sent to {got}, not to {mac}"
-
-
 def _resolve(dut: DUT, nbr: str, ident: int, mac: str) -> None:
     """Make ``nbr`` REACHABLE at ``mac``: the DUT resolves it for an echo reply (§7.2.5)."""
-    dut.send(_echo_from(dut, nbr, ident))
+    dut.send(echo_request_from(dut, nbr, ident))
     dut.expect(ICMPv6ND_NS(tgt=nbr))
     dut.send(_na(dut, nbr, mac, s=1, o=1))
-    _expect_reply_to(dut, nbr, ident, mac)
+    expect_echo_reply_to(dut, nbr, ident, mac)
 
 
 def _stale(dut: DUT, nbr: str, mac: str) -> None:
@@ -137,7 +133,7 @@ def test_router_advertisement_has_router_flag_one(dut: DUT) -> None:
 def test_advertisement_for_an_unknown_neighbor_creates_no_entry(dut: DUT) -> None:
     nbr, ident = _neighbor(1), 0x7201
     dut.send(_na(dut, nbr, MAC_A, s=0, o=1, dst=ALL_NODES))
-    dut.send(_echo_from(dut, nbr, ident))
+    dut.send(echo_request_from(dut, nbr, ident))
     # Had the advertisement created an entry, the reply would go straight to MAC_A.
     ns = dut.expect(ICMPv6ND_NS(tgt=nbr))
     assert ns[IPv6].dst == solicited_node(nbr), "the DUT did not resolve the neighbor afresh"
@@ -148,21 +144,21 @@ def test_advertisement_for_an_unknown_neighbor_creates_no_entry(dut: DUT) -> Non
      "receiving node SHOULD silently discard the received advertisement.")
 def test_advertisement_without_target_link_layer_option_does_not_complete_resolution(dut: DUT) -> None:
     nbr, ident = _neighbor(2), 0x7202
-    dut.send(_echo_from(dut, nbr, ident))
+    dut.send(echo_request_from(dut, nbr, ident))
     dut.expect(ICMPv6ND_NS(tgt=nbr))
     dut.send(_na(dut, nbr, None, s=1, o=1))
     dut.expect_none(ICMPv6EchoReply(id=ident), within=SILENCE_S)
     dut.send(_na(dut, nbr, MAC_B, s=1, o=1))  # control
-    _expect_reply_to(dut, nbr, ident, MAC_B)
+    expect_echo_reply_to(dut, nbr, ident, MAC_B)
 
 
 @rfc(4861, "7.2.5", MUST, "Note that the Override flag is ignored if the entry is in the INCOMPLETE state.")
 def test_override_flag_is_ignored_while_incomplete(dut: DUT) -> None:
     nbr, ident = _neighbor(3), 0x7203
-    dut.send(_echo_from(dut, nbr, ident))
+    dut.send(echo_request_from(dut, nbr, ident))
     dut.expect(ICMPv6ND_NS(tgt=nbr))
     dut.send(_na(dut, nbr, MAC_B, s=1, o=0))
-    _expect_reply_to(dut, nbr, ident, MAC_B)
+    expect_echo_reply_to(dut, nbr, ident, MAC_B)
 
 
 @pytest.mark.parametrize("solicited", [0, 1], ids=["S=0-stale", "S=1-reachable"])
@@ -172,12 +168,12 @@ def test_override_flag_is_ignored_while_incomplete(dut: DUT) -> None:
 def test_incomplete_entry_becomes_reachable_or_stale_by_solicited_flag(dut: DUT, solicited: int) -> None:
     _short_delay(dut)
     nbr, ident = _neighbor(4 + solicited), 0x7204 + solicited
-    dut.send(_echo_from(dut, nbr, ident))
+    dut.send(echo_request_from(dut, nbr, ident))
     dut.expect(ICMPv6ND_NS(tgt=nbr))
     dut.send(_na(dut, nbr, MAC_B, s=solicited, o=1))
     # Queued packets are sent at once either way; a STALE entry they were sent over goes to DELAY
     # and is probed, a REACHABLE one is not.
-    _expect_reply_to(dut, nbr, ident, MAC_B)
+    expect_echo_reply_to(dut, nbr, ident, MAC_B)
     if solicited:
         _expect_no_probe(dut, nbr)
     else:
@@ -197,8 +193,8 @@ def test_non_override_advertisement_with_new_address_makes_reachable_entry_stale
     nbr = _neighbor(0x30 + solicited)
     _resolve(dut, nbr, 0x7230 + solicited, MAC_B)
     dut.send(_na(dut, nbr, MAC_A, s=solicited, o=0))
-    dut.send(_echo_from(dut, nbr, 0x7232 + solicited))
-    _expect_reply_to(dut, nbr, 0x7232 + solicited, MAC_B)  # the address was not updated
+    dut.send(echo_request_from(dut, nbr, 0x7232 + solicited))
+    expect_echo_reply_to(dut, nbr, 0x7232 + solicited, MAC_B)  # the address was not updated
     _expect_probe(dut, nbr, MAC_B)  # but the entry went STALE, so the reply moved it to DELAY
 
 
@@ -209,8 +205,8 @@ def test_non_override_advertisement_with_new_address_is_ignored_unless_reachable
     nbr, ident = _neighbor(8 + solicited), 0x7208 + solicited
     _stale(dut, nbr, MAC_B)
     dut.send(_na(dut, nbr, MAC_A, s=solicited, o=0))
-    dut.send(_echo_from(dut, nbr, ident))
-    _expect_reply_to(dut, nbr, ident, MAC_B)
+    dut.send(echo_request_from(dut, nbr, ident))
+    expect_echo_reply_to(dut, nbr, ident, MAC_B)
 
 
 @rfc(4861, "7.2.5", MUST,
@@ -220,8 +216,8 @@ def test_override_advertisement_replaces_the_cached_address(dut: DUT) -> None:
     nbr = _neighbor(0xA)
     _resolve(dut, nbr, 0x720A, MAC_B)
     dut.send(_na(dut, nbr, MAC_A, s=0, o=1, dst=ALL_NODES))
-    dut.send(_echo_from(dut, nbr, 0x720B))
-    _expect_reply_to(dut, nbr, 0x720B, MAC_A)
+    dut.send(echo_request_from(dut, nbr, 0x720B))
+    expect_echo_reply_to(dut, nbr, 0x720B, MAC_A)
 
 
 @rfc(4861, "7.2.5", MUST,
@@ -232,8 +228,8 @@ def test_unsolicited_override_with_new_address_leaves_entry_stale(dut: DUT) -> N
     nbr = _neighbor(0xC)
     _resolve(dut, nbr, 0x720C, MAC_B)
     dut.send(_na(dut, nbr, MAC_A, s=0, o=1, dst=ALL_NODES))
-    dut.send(_echo_from(dut, nbr, 0x720D))
-    _expect_reply_to(dut, nbr, 0x720D, MAC_A)
+    dut.send(echo_request_from(dut, nbr, 0x720D))
+    expect_echo_reply_to(dut, nbr, 0x720D, MAC_A)
     _expect_probe(dut, nbr, MAC_A)
 
 
@@ -257,8 +253,8 @@ def test_unsolicited_advertisement_is_no_reachability_confirmation(dut: DUT) -> 
     nbr, ident = _neighbor(0xF), 0x720F
     _stale(dut, nbr, MAC_B)
     dut.send(_na(dut, nbr, MAC_B, s=0, o=1, dst=ALL_NODES))
-    dut.send(_echo_from(dut, nbr, ident))  # traffic: an unconfirmed entry must be probed
-    _expect_reply_to(dut, nbr, ident, MAC_B)
+    dut.send(echo_request_from(dut, nbr, ident))  # traffic: an unconfirmed entry must be probed
+    expect_echo_reply_to(dut, nbr, ident, MAC_B)
     _expect_probe(dut, nbr, MAC_B)
 
 

@@ -24,11 +24,23 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from harness import DUT, MAY, MUST, MUST_NOT, SHOULD, fragments6, l3_bytes, multicast_mac, rfc, solicited_node
+from harness import (
+    DUT,
+    MAY,
+    MUST,
+    MUST_NOT,
+    SHOULD,
+    echo_request_from,
+    expect_echo_reply_to,
+    fragments6,
+    l3_bytes,
+    multicast_mac,
+    rfc,
+    solicited_node,
+)
 from harness.rfc import NDP_HOP_LIMIT, ICMPv6Unreach
 
 JITTER_S = 0.3
-OTHER_MAC = "02:00:00:00:00:03"
 MAC_B = "02:00:00:00:00:05"
 ALL_NODES = "ff02::1"
 ROUTER_LL = "fe80::1"
@@ -37,15 +49,11 @@ RETRANS_S = 0.5  # RetransTimer for these tests
 DELAY_S = 1  # DELAY_FIRST_PROBE_TIME (Linux: whole seconds)
 MAX_MULTICAST_SOLICIT = 3  # RFC 4861 §10
 MAX_UNICAST_SOLICIT = 3
+ECHO_DATA = b"nud"  # the payload of every echo here but the fragmented one
 
 
 def _neighbor(n: int) -> str:
     return f"2001:db8:1::c3:{n:x}"
-
-
-def _echo_from(dut: DUT, src: str, ident: int, data: bytes = b"nud", mac: str = OTHER_MAC) -> Packet:
-    return dut.ether(src=mac) / IPv6(src=src, dst=str(dut.info.dut_ipv6.ip)) / ICMPv6EchoRequest(
-        id=ident, seq=1, data=data)
 
 
 def _na(dut: DUT, nbr: str, mac: str | None = MAC_B, *, s: int = 1, o: int = 1) -> Packet:
@@ -57,17 +65,12 @@ def _na(dut: DUT, nbr: str, mac: str | None = MAC_B, *, s: int = 1, o: int = 1) 
     return na / ICMPv6NDOptDstLLAddr(lladdr=mac) if mac else na
 
 
-def _expect_reply_to(dut: DUT, nbr: str, ident: int, mac: str) -> None:
-    reply = dut.expect(IPv6(dst=nbr), ICMPv6EchoReply(id=ident, seq=1), within=JITTER_S)
-    assert reply[Ether].dst.lower() == mac, f"echo reply sent to {reply[Ether].dst}, not to {mac}"
-
-
 def _resolve(dut: DUT, nbr: str, ident: int) -> None:
     """``nbr`` REACHABLE at MAC_B."""
-    dut.send(_echo_from(dut, nbr, ident))
+    dut.send(echo_request_from(dut, nbr, ident, data=ECHO_DATA))
     dut.expect(ICMPv6ND_NS(tgt=nbr))
     dut.send(_na(dut, nbr))
-    _expect_reply_to(dut, nbr, ident, MAC_B)
+    expect_echo_reply_to(dut, nbr, ident, MAC_B, within=JITTER_S)
 
 
 def _stale_then_delay(dut: DUT, nbr: str) -> None:
@@ -105,7 +108,7 @@ def _assert_unicast_probe(ns: Packet, nbr: str, mac: str) -> None:
 def test_resolution_retransmits_max_multicast_solicit_solicitations_retrans_timer_apart(dut: DUT) -> None:
     dut.set_ipv6_option("retrans_time", RETRANS_S)
     nbr = _neighbor(1)
-    dut.send(_echo_from(dut, nbr, 0x7301))
+    dut.send(echo_request_from(dut, nbr, 0x7301, data=ECHO_DATA))
     first = dut.expect(ICMPv6ND_NS(tgt=nbr))
     assert first[IPv6].dst == solicited_node(nbr)
     for n in range(2, MAX_MULTICAST_SOLICIT + 1):
@@ -122,10 +125,10 @@ def test_resolution_retransmits_max_multicast_solicit_solicitations_retrans_time
 def test_more_traffic_during_resolution_sends_no_extra_solicitation(dut: DUT) -> None:
     # RetransTimer at its default, 1 s: five more packets for the neighbor in the next 0.4 s.
     nbr = _neighbor(2)
-    dut.send(_echo_from(dut, nbr, 0x7302))
+    dut.send(echo_request_from(dut, nbr, 0x7302, data=ECHO_DATA))
     dut.expect(ICMPv6ND_NS(tgt=nbr))
     for i in range(5):
-        dut.send(_echo_from(dut, nbr, 0x7303 + i))
+        dut.send(echo_request_from(dut, nbr, 0x7303 + i, data=ECHO_DATA))
         dut.wait(0.08)
     dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=1.0 - 0.4 - JITTER_S)
 
@@ -136,14 +139,14 @@ def test_more_traffic_during_resolution_sends_no_extra_solicitation(dut: DUT) ->
 def test_traffic_after_failed_resolution_resolves_afresh(dut: DUT) -> None:
     dut.set_ipv6_option("retrans_time", RETRANS_S)
     nbr = _neighbor(3)
-    dut.send(_echo_from(dut, nbr, 0x7310))
+    dut.send(echo_request_from(dut, nbr, 0x7310, data=ECHO_DATA))
     dut.expect(ICMPv6ND_NS(tgt=nbr))
     dut.wait(MAX_MULTICAST_SOLICIT * RETRANS_S + JITTER_S)  # resolution has failed by now
-    dut.send(_echo_from(dut, nbr, 0x7311))
+    dut.send(echo_request_from(dut, nbr, 0x7311, data=ECHO_DATA))
     ns = dut.expect(ICMPv6ND_NS(tgt=nbr), within=JITTER_S)
     assert ns[IPv6].dst == solicited_node(nbr)
     dut.send(_na(dut, nbr))  # and the new resolution works
-    _expect_reply_to(dut, nbr, 0x7311, MAC_B)
+    expect_echo_reply_to(dut, nbr, 0x7311, MAC_B, within=JITTER_S)
 
 
 @rfc(4861, "7.2.2", MUST,
@@ -172,7 +175,7 @@ def test_failed_resolution_for_a_forwarded_packet_draws_address_unreachable(dut:
 def test_every_fragment_of_a_queued_reply_is_sent_once_resolved(dut: DUT) -> None:
     # A 3000-octet echo reply leaves in three fragments, each of which waits for the neighbor.
     nbr = _neighbor(4)
-    dut.send(*fragments6(_echo_from(dut, nbr, 0x7330, data=bytes(range(256)) * 12), size=1448))
+    dut.send(*fragments6(echo_request_from(dut, nbr, 0x7330, data=bytes(range(256)) * 12), size=1448))
     dut.expect(ICMPv6ND_NS(tgt=nbr))
     dut.send(_na(dut, nbr))
     offsets = []
@@ -216,9 +219,9 @@ def test_reachable_entry_goes_stale_after_reachable_time(dut: DUT) -> None:
     nbr = _neighbor(0x10)
     _resolve(dut, nbr, 0x7340)
     dut.wait(4.5 + JITTER_S)
-    dut.send(_echo_from(dut, nbr, 0x7341))
+    dut.send(echo_request_from(dut, nbr, 0x7341, data=ECHO_DATA))
     # STALE: the packet goes at once over the cached address, and the entry is probed after DELAY.
-    _expect_reply_to(dut, nbr, 0x7341, MAC_B)
+    expect_echo_reply_to(dut, nbr, 0x7341, MAC_B, within=JITTER_S)
     _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
 
 
@@ -259,7 +262,7 @@ def test_unanswered_probes_stop_after_max_unicast_solicit_and_entry_is_deleted(d
         _assert_unicast_probe(_ns_after(dut, nbr, RETRANS_S), nbr, MAC_B)
     dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=RETRANS_S + JITTER_S)
     # "Subsequent traffic to that neighbor will recreate the entry and perform address resolution again."
-    dut.send(_echo_from(dut, nbr, 0x7350))
+    dut.send(echo_request_from(dut, nbr, 0x7350, data=ECHO_DATA))
     ns = dut.expect(ICMPv6ND_NS(tgt=nbr), within=JITTER_S)
     assert ns[IPv6].dst == solicited_node(nbr), f"solicitation to {ns[IPv6].dst}, not multicast"
     dut.expect_none(ICMPv6EchoReply(id=0x7350), within=JITTER_S)  # nothing goes to the old address
@@ -286,8 +289,8 @@ def test_answered_probe_ends_probing(dut: DUT) -> None:
     _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
     dut.send(_na(dut, nbr, s=1, o=1))
     dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=3 * RETRANS_S)
-    dut.send(_echo_from(dut, nbr, 0x7360))
-    _expect_reply_to(dut, nbr, 0x7360, MAC_B)
+    dut.send(echo_request_from(dut, nbr, 0x7360, data=ECHO_DATA))
+    expect_echo_reply_to(dut, nbr, 0x7360, MAC_B, within=JITTER_S)
 
 
 @rfc(4861, "7.3.3", MUST,
@@ -321,8 +324,8 @@ def test_packets_keep_flowing_to_the_cached_address_while_probing(dut: DUT) -> N
     nbr = _neighbor(0x16)
     _stale_then_delay(dut, nbr)
     _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
-    dut.send(_echo_from(dut, nbr, 0x7380))  # PROBE: not queued, sent at once
-    _expect_reply_to(dut, nbr, 0x7380, MAC_B)
+    dut.send(echo_request_from(dut, nbr, 0x7380, data=ECHO_DATA))  # PROBE: not queued, sent at once
+    expect_echo_reply_to(dut, nbr, 0x7380, MAC_B, within=JITTER_S)
 
 
 @rfc(4861, "7.3.3", MUST_NOT,
@@ -336,7 +339,7 @@ def test_traffic_while_probing_sends_no_extra_solicitation(dut: DUT) -> None:
     _stale_then_delay(dut, nbr)
     _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
     for i in range(5):
-        dut.send(_echo_from(dut, nbr, 0x7390 + i))
+        dut.send(echo_request_from(dut, nbr, 0x7390 + i, data=ECHO_DATA))
         dut.wait(0.08)
     dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=1.0 - 0.4 - JITTER_S)
 

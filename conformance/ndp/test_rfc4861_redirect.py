@@ -10,7 +10,6 @@ valid one, which must take effect (the positive control).
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -27,12 +26,22 @@ from scapy.layers.inet6 import (
     ICMPv6NDOptRedirectedHdr,
     ICMPv6NDOptSrcLLAddr,
     IPv6,
-    in6_chksum,
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, MUST_NOT, SHOULD, l3_bytes, multicast_mac, rfc, solicited_node
+from harness import (
+    DUT,
+    MUST,
+    MUST_NOT,
+    SHOULD,
+    bad_checksum,
+    l3_bytes,
+    multicast_mac,
+    rfc,
+    short_icmpv6,
+    solicited_node,
+)
 from harness.rfc import IPV6_MIN_MTU, NDP_HOP_LIMIT
 
 SILENCE_S = 0.6
@@ -73,23 +82,6 @@ def _redirect(dut: DUT, *, src: str | None = None, target: str = ROUTER_LL, dest
     if tlla:
         pkt = pkt / ICMPv6NDOptDstLLAddr(lladdr=tlla)
     return pkt / _redirected_header(dut) if header else pkt
-
-
-def _short(frame: Packet, icmp_len: int) -> bytes:
-    """IPv6 Payload Length cut to ``icmp_len`` (checksum over those octets); the rest of the
-    message stays in the frame as trailer, for a receiver that parses past the IP length."""
-    raw = bytes(frame)
-    eth, ip, icmp = raw[:14], bytearray(raw[14:54]), bytearray(raw[54:])
-    struct.pack_into("!H", ip, 4, icmp_len)
-    icmp[2:4] = b"\x00\x00"
-    struct.pack_into("!H", icmp, 2, in6_chksum(58, IPv6(bytes(ip)), bytes(icmp[:icmp_len])))
-    return eth + bytes(ip) + bytes(icmp)
-
-
-def _bad_checksum(frame: Packet) -> Packet:
-    bad = frame.copy()
-    bad[ICMPv6ND_Redirect].cksum = Ether(bytes(frame))[ICMPv6ND_Redirect].cksum ^ 0x0F0F
-    return bad
 
 
 # ---- valid redirects (§8.3) ------------------------------------------------------------------------
@@ -238,10 +230,10 @@ INVALID: dict[str, tuple[str, Callable[[DUT], Packet | bytes]]] = {
                       lambda dut: _redirect(dut, src=str(dut.info.tester_ipv6))),
     "hop-limit-254": ("The IP Hop Limit field has a value of 255, i.e., the packet could not possibly "
                       "have been forwarded by a router.", lambda dut: _redirect(dut, hlim=254)),
-    "bad-checksum": ("ICMP Checksum is valid.", lambda dut: _bad_checksum(_redirect(dut))),
+    "bad-checksum": ("ICMP Checksum is valid.", lambda dut: bad_checksum(_redirect(dut), ICMPv6ND_Redirect)),
     "code-1": ("ICMP Code is 0.", lambda dut: _redirect(dut, code=1)),
     "icmp-length-39": ("ICMP length (derived from the IP length) is 40 or more octets.",
-                       lambda dut: _short(_redirect(dut), 39)),
+                       lambda dut: short_icmpv6(_redirect(dut), 39)),
     "not-first-hop": ("The IP source address of the Redirect is the same as the current first-hop router "
                       "for the specified ICMP Destination Address.",
                       lambda dut: _redirect(dut, src="fe80::99", mac=OTHER_MAC)),

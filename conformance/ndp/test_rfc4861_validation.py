@@ -14,7 +14,6 @@ action with a valid message afterwards (the positive control), so a DUT that nev
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -31,12 +30,21 @@ from scapy.layers.inet6 import (
     ICMPv6NDOptPrefixInfo,
     ICMPv6NDOptSrcLLAddr,
     IPv6,
-    in6_chksum,
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, multicast_mac, rfc, solicited_node
+from harness import (
+    DUT,
+    MUST,
+    bad_checksum,
+    echo_request_from,
+    expect_echo_reply_to,
+    multicast_mac,
+    rfc,
+    short_icmpv6,
+    solicited_node,
+)
 from harness.rfc import NDP_HOP_LIMIT
 
 SILENCE_S = 0.6
@@ -56,27 +64,6 @@ def _zero_length_option() -> Raw:
 def _neighbor(n: int) -> str:
     """An on-link address of its own per test (2001:db8:1::c1:n)."""
     return f"2001:db8:1::c1:{n:x}"
-
-
-def _short(frame: Packet, icmp_len: int) -> bytes:
-    """``frame`` with the IPv6 Payload Length cut to ``icmp_len`` ICMP octets and the checksum
-    computed over those only; the rest of the message stays in the frame as Ethernet trailer.
-    A receiver that bounds the message by the IP length sees a message too short to be valid; one
-    that parses past it finds a complete, sensible message there."""
-    raw = bytes(frame)
-    eth, ip, icmp = raw[:14], bytearray(raw[14:54]), bytearray(raw[54:])
-    struct.pack_into("!H", ip, 4, icmp_len)
-    icmp[2:4] = b"\x00\x00"
-    cksum = in6_chksum(58, IPv6(bytes(ip)), bytes(icmp[:icmp_len]))
-    struct.pack_into("!H", icmp, 2, cksum)
-    return eth + bytes(ip) + bytes(icmp)
-
-
-def _bad_checksum(frame: Packet, layer: type[Packet]) -> Packet:
-    right = Ether(bytes(frame))[layer].cksum
-    bad = frame.copy()
-    bad[layer].cksum = right ^ 0x0F0F
-    return bad
 
 
 # ---- Neighbor Advertisement (§7.1.2) -----------------------------------------------------------
@@ -101,19 +88,14 @@ def _na(dut: DUT, nbr: str, mac: str, *, dst: str | None = None, hlim: int = NDP
     return na / ICMPv6NDOptDstLLAddr(lladdr=mac) if tlla else na
 
 
-def _expect_reply_to(dut: DUT, nbr: str, ident: int, mac: str) -> None:
-    reply = dut.expect(IPv6(dst=nbr), ICMPv6EchoReply(id=ident, seq=1))
-    assert reply[Ether].dst.lower() == mac, f"echo reply sent to {reply[Ether].dst}, not to {mac}"
-
-
 NA_VALIDITY = ("A node MUST silently discard any received Neighbor Advertisement messages that do "
                "not satisfy all of the following validity checks:")
 
 INVALID_NAS: dict[str, Callable[[DUT, str], Packet | bytes]] = {
     "hop-limit-254": lambda dut, nbr: _na(dut, nbr, MAC_A, hlim=254),
     "code-1": lambda dut, nbr: _na(dut, nbr, MAC_A, code=1),
-    "bad-checksum": lambda dut, nbr: _bad_checksum(_na(dut, nbr, MAC_A), ICMPv6ND_NA),
-    "icmp-length-23": lambda dut, nbr: _short(_na(dut, nbr, MAC_A), 23),
+    "bad-checksum": lambda dut, nbr: bad_checksum(_na(dut, nbr, MAC_A), ICMPv6ND_NA),
+    "icmp-length-23": lambda dut, nbr: short_icmpv6(_na(dut, nbr, MAC_A), 23),
     "solicited-to-multicast": lambda dut, nbr: _na(dut, nbr, MAC_A, dst=ALL_NODES),
     "zero-length-option": lambda dut, nbr: _na(dut, nbr, MAC_A) / _zero_length_option(),
 }
@@ -140,7 +122,7 @@ def test_invalid_advertisement_does_not_complete_resolution(dut: DUT, case: str)
     dut.send(INVALID_NAS[case](dut, nbr))
     dut.expect_none(ICMPv6EchoReply(id=ident), within=SILENCE_S)
     dut.send(_na(dut, nbr, MAC_B))  # control: the valid advertisement completes resolution
-    _expect_reply_to(dut, nbr, ident, MAC_B)
+    expect_echo_reply_to(dut, nbr, ident, MAC_B)
 
 
 @rfc(4861, "7.1.2", MUST,
@@ -150,7 +132,7 @@ def test_advertisement_with_reserved_bits_and_unknown_option_is_accepted(dut: DU
     _resolve(dut, nbr, ident)
     na = _na(dut, nbr, MAC_B, tlla=False, res=0x1FFFFFFF) / UNKNOWN_OPTION
     dut.send(na / ICMPv6NDOptDstLLAddr(lladdr=MAC_B))
-    _expect_reply_to(dut, nbr, ident, MAC_B)
+    expect_echo_reply_to(dut, nbr, ident, MAC_B)
 
 
 @rfc(4861, "7.1.2", MUST,
@@ -162,7 +144,7 @@ def test_advertisement_with_a_prefix_information_option_is_processed(dut: DUT) -
     pio = ICMPv6NDOptPrefixInfo(prefixlen=64, L=1, A=1, validlifetime=600, preferredlifetime=300,
                                 prefix="2001:db8:2::")
     dut.send(_na(dut, nbr, MAC_B, tlla=False) / pio / ICMPv6NDOptDstLLAddr(lladdr=MAC_B))
-    _expect_reply_to(dut, nbr, ident, MAC_B)
+    expect_echo_reply_to(dut, nbr, ident, MAC_B)
 
 
 # ---- Neighbor Solicitation (§7.1.1) checks not covered in conformance/ipv6 ------------------------
@@ -188,7 +170,7 @@ def _expect_na_for_dut(dut: DUT) -> None:
      "all of the following validity checks: - ICMP length (derived from the IP length) is 24 or "
      "more octets.")
 def test_solicitation_shorter_than_24_octets_is_ignored(dut: DUT) -> None:
-    dut.send(_short(_ns_for_dut(dut), 23))
+    dut.send(short_icmpv6(_ns_for_dut(dut), 23))
     dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
     dut.send(_ns_for_dut(dut))
     _expect_na_for_dut(dut)
@@ -214,17 +196,13 @@ def _rs(dut: DUT, src: str, mac: str, *, hlim: int = NDP_HOP_LIMIT, **icmp: Any)
     )
 
 
-def _echo_from(dut: DUT, src: str, ident: int, mac: str = "02:00:00:00:00:03") -> Packet:
-    return dut.ether(src=mac) / IPv6(src=src, dst=str(dut.info.dut_ipv6.ip)) / ICMPv6EchoRequest(id=ident, seq=1)
-
-
 @rfc(4861, "6.1.1", MUST, "Hosts MUST silently discard any received Router Solicitation Messages.")
 def test_host_ignores_router_solicitation(dut: DUT) -> None:
     # Had the host taken the Source Link-Layer Address from the solicitation, it would answer the
     # echo at once to MAC_A; having learnt nothing, it must resolve the sender first.
     nbr, ident = _neighbor(0x30), 0x7140
     dut.send(_rs(dut, nbr, MAC_A))
-    dut.send(_echo_from(dut, nbr, ident))
+    dut.send(echo_request_from(dut, nbr, ident))
     dut.expect(ICMPv6ND_NS(tgt=nbr))
 
 
@@ -234,9 +212,9 @@ INVALID_RSS: dict[str, tuple[str, Callable[[DUT, str], Packet | bytes]]] = {
     "hop-limit-254": ("The IP Hop Limit field has a value of 255, i.e., the packet could not possibly "
                       "have been forwarded by a router.", lambda dut, src: _rs(dut, src, MAC_A, hlim=254)),
     "code-1": ("ICMP Code is 0.", lambda dut, src: _rs(dut, src, MAC_A, code=1)),
-    "bad-checksum": ("ICMP Checksum is valid.", lambda dut, src: _bad_checksum(_rs(dut, src, MAC_A), ICMPv6ND_RS)),
+    "bad-checksum": ("ICMP Checksum is valid.", lambda dut, src: bad_checksum(_rs(dut, src, MAC_A), ICMPv6ND_RS)),
     "icmp-length-7": ("ICMP length (derived from the IP length) is 8 or more octets.",
-                      lambda dut, src: _short(_rs(dut, src, MAC_A), 7)),
+                      lambda dut, src: short_icmpv6(_rs(dut, src, MAC_A), 7)),
     "zero-length-option": ("All included options have a length that is greater than zero.",
                            lambda dut, src: _rs(dut, src, MAC_A) / _zero_length_option()),
 }
@@ -253,11 +231,11 @@ def test_router_ignores_invalid_router_solicitation(dut: DUT, case: str) -> None
     index = list(INVALID_RSS).index(case)
     bad, good = _neighbor(0x40 + index), _neighbor(0x50 + index)
     dut.send(INVALID_RSS[case][1](dut, bad))
-    dut.send(_echo_from(dut, bad, 0x7150 + index))
+    dut.send(echo_request_from(dut, bad, 0x7150 + index))
     dut.expect(ICMPv6ND_NS(tgt=bad))  # nothing learnt: the router must resolve the sender
     dut.send(_rs(dut, good, MAC_B))  # control: a valid solicitation is learnt from
-    dut.send(_echo_from(dut, good, 0x7160 + index))
-    _expect_reply_to(dut, good, 0x7160 + index, MAC_B)
+    dut.send(echo_request_from(dut, good, 0x7160 + index))
+    expect_echo_reply_to(dut, good, 0x7160 + index, MAC_B)
 
 
 # ---- Router Advertisement (§6.1.2) ---------------------------------------------------------------
