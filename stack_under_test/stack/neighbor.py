@@ -185,15 +185,13 @@ class NeighborTable:
                 self.remove(addr)
 
     # ---- learning from the wire -----------------------------------------------------------
-    def learn(
-        self, addr: bytes, mac: bytes, *, solicited: bool = False, override: bool = True, create: bool = True
-    ) -> bool:
+    def learn(self, addr: bytes, mac: bytes, *, solicited: bool = False, create: bool = True) -> bool:
         """Record that ``addr`` is at ``mac``; returns True when an entry exists afterwards.
 
-        ``solicited``: a confirmation of reachability (ARP reply to us, NA with S=1) -> REACHABLE;
-        otherwise the entry is STALE when new or when its MAC changed (RFC 4861 §7.2.3, §6.3.4,
-        §8.3, §7.3.3). ``override=False`` keeps a known MAC (NA with O=0). ``create=False`` only
-        updates an existing entry (RFC 826's merge flag; RFC 4861 §7.2.5's unsolicited-NA rule).
+        ``solicited``: a confirmation of reachability (ARP reply to us) -> REACHABLE; otherwise the
+        entry is STALE when new or when its MAC changed (RFC 4861 §7.2.3, §6.3.4, §8.3, §7.3.3).
+        ``create=False`` only updates an existing entry (RFC 826's merge flag). Neighbor
+        Advertisements, with their Override and Router flags, go through ``on_advert``.
         """
         entry = self.get(addr)
         if entry is None:
@@ -210,10 +208,6 @@ class NeighborTable:
             self._flush(entry)
             return True
         changed = mac != entry.mac
-        if changed and not override:
-            if entry.state is NeighborState.REACHABLE:
-                self._enter(entry, NeighborState.STALE)
-            return True
         entry.mac = mac
         self.version += 1
         if solicited:

@@ -93,7 +93,7 @@ def test_learning_creates_stale_entries_unless_solicited_and_create_false_only_u
 def test_override_false_keeps_the_known_mac() -> None:
     table, _, _ = make()
     table.learn(A, MAC_A, solicited=True)
-    table.learn(A, MAC_B, override=False)
+    assert table.on_advert(A, MAC_B, solicited=False, override=False, router=False) is None
     assert table.lookup(A) == MAC_A
     assert table.get(A).state is NeighborState.STALE  # type: ignore[union-attr]
 
