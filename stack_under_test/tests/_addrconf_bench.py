@@ -91,6 +91,16 @@ class Host:
         return self.inject(src, dst, RouterAdvert(options=opts, **fields), eth_src=eth_src)
 
 
+def quiet_host(**options: object) -> Host:
+    """A host past its start-up chatter: DAD off, no solicitations unless asked."""
+    options.setdefault("accept_dad", False)
+    options.setdefault("router_solicitations", 0)
+    h = Host(**options)
+    h.clock.advance(10_000)
+    h.link.drain()
+    return h
+
+
 def pio(prefix: str = "2001:db8:1::", length: int = 64, *, on_link: bool = True, autonomous: bool = True,
         valid: int = 86400, preferred: int = 14400) -> NDPOption:
     return PrefixInfo(length, on_link, autonomous, valid, preferred, IPv6Address(prefix)).option()

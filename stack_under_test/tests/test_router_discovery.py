@@ -15,6 +15,7 @@ from stack_under_test.tests._addrconf_bench import (
     Host,
     addr,
     pio,
+    quiet_host,
     rio,
 )
 from stack_under_test.tests._ipv6_bench import DUT_LL, TESTER_MAC
@@ -22,16 +23,6 @@ from stack_under_test.wire.ndp import PREF_HIGH, PREF_LOW, RouterSolicit, mtu_op
 from stack_under_test.wire.numbers import NDPOptionType
 
 REMOTE = addr("2001:db8:99::5")
-
-
-def host(**options: object) -> Host:
-    """A host past its start-up chatter: DAD off, no solicitations unless asked."""
-    options.setdefault("accept_dad", False)
-    options.setdefault("router_solicitations", 0)
-    h = Host(**options)
-    h.clock.advance(10_000)
-    h.link.drain()
-    return h
 
 
 def solicitations(h: Host) -> list:  # type: ignore[type-arg]
@@ -114,7 +105,7 @@ def test_a_restart_solicits_again() -> None:
 
 
 def test_a_host_discards_solicitations_and_a_router_takes_their_link_address() -> None:
-    h = host()
+    h = quiet_host()
     rs = RouterSolicit(source_link_option(TESTER_MAC))
     other = addr("fe80::77")
     assert h.inject(other, DUT_LL, rs) is Drop.NDP_ROUTER_SOLICIT_ON_HOST
@@ -130,7 +121,7 @@ def test_a_host_discards_solicitations_and_a_router_takes_their_link_address() -
 
 
 def test_an_advert_must_come_from_a_link_local_address() -> None:
-    h = host()
+    h = quiet_host()
     assert h.ra(src=addr("2001:db8:1::2")) is Drop.NDP_RA_SOURCE_NOT_LINK_LOCAL
     assert h.ep.router_discovery.routers == {}
     assert h.ra() is None
@@ -138,16 +129,16 @@ def test_an_advert_must_come_from_a_link_local_address() -> None:
 
 
 def test_adverts_are_ignored_when_forwarding_or_accept_ra_is_off() -> None:
-    h = host(accept_ra=False)
+    h = quiet_host(accept_ra=False)
     assert h.ra(cur_hop_limit=7) is Drop.NDP_RA_NOT_ACCEPTED
-    h = host()
+    h = quiet_host()
     h.stack.set_forwarding(6, True)
     assert h.ra(cur_hop_limit=7) is Drop.NDP_RA_ON_ROUTER
     assert h.nic.ipv6_config.hop_limit == 64 and h.ep.router_discovery.routers == {}
 
 
 def test_the_default_router_carries_traffic_to_off_link_destinations() -> None:
-    h = host()
+    h = quiet_host()
     assert send_udp(h, REMOTE) == []  # no route yet
     assert h.ra(router_lifetime_s=30) is None
     (udp,) = send_udp(h, REMOTE)
@@ -159,14 +150,14 @@ def test_the_default_router_carries_traffic_to_off_link_destinations() -> None:
 
 
 def test_a_zero_router_lifetime_removes_the_router_at_once() -> None:
-    h = host()
+    h = quiet_host()
     h.ra()
     assert h.ra(router_lifetime_s=0) is None
     assert h.ep.router_discovery.routers == {}
 
 
 def test_cur_hop_limit_reachable_time_and_retrans_timer_are_taken() -> None:
-    h = host()
+    h = quiet_host()
     h.ra(cur_hop_limit=33, reachable_time_ms=12_000, retrans_timer_ms=2_500)
     cfg = h.nic.ipv6_config
     assert (cfg.hop_limit, cfg.base_reachable_time_ms, cfg.retrans_time_ms) == (33, 12_000, 2_500)
@@ -177,7 +168,7 @@ def test_cur_hop_limit_reachable_time_and_retrans_timer_are_taken() -> None:
 
 
 def test_the_mtu_option_is_taken_only_between_1280_and_the_link_mtu() -> None:
-    h = host()
+    h = quiet_host()
     for bad in (1279, 1501):
         h.ra(mtu_option(bad))
         assert h.ep.link_mtu == 1500
@@ -187,14 +178,14 @@ def test_the_mtu_option_is_taken_only_between_1280_and_the_link_mtu() -> None:
 
 
 def test_a_source_link_layer_option_updates_the_neighbor_cache() -> None:
-    h = host()
+    h = quiet_host()
     h.ra(src=ROUTER2_LL, eth_src=ROUTER2_MAC)
     entry = h.ep.neighbors.get(ROUTER2_LL)
     assert entry.mac == ROUTER2_MAC and entry.is_router and entry.state.value == "stale"
 
 
 def test_on_link_prefixes_come_and_go_with_their_valid_lifetime() -> None:
-    h = host()
+    h = quiet_host()
     h.ra(pio("2001:db8:2::", autonomous=False, valid=100, preferred=50))
     route = h.stack.routes.lookup(addr("2001:db8:2::9"), "eth0")
     assert route == RouteEntry(IPv6Network("2001:db8:2::/64"), "eth0")
@@ -206,7 +197,7 @@ def test_on_link_prefixes_come_and_go_with_their_valid_lifetime() -> None:
 
 
 def test_a_prefix_of_a_manual_address_keeps_its_route_when_the_advert_withdraws_it() -> None:
-    h = host()
+    h = quiet_host()
     h.stack.add_address("eth0", "2001:db8:1::1/64")
     h.ra(pio(autonomous=False))
     h.ra(pio(autonomous=False, valid=0, preferred=0))
@@ -214,13 +205,13 @@ def test_a_prefix_of_a_manual_address_keeps_its_route_when_the_advert_withdraws_
 
 
 def test_the_link_local_prefix_is_never_learnt() -> None:
-    h = host()
+    h = quiet_host()
     h.ra(pio("fe80::", autonomous=False))
     assert h.ep.router_discovery.prefixes == {}
 
 
 def test_route_information_up_to_the_configured_prefix_length() -> None:
-    h = host()
+    h = quiet_host()
     h.ra(rio("2001:db8:5::", 48), router_lifetime_s=0)
     assert h.stack.routes.lookup(addr("2001:db8:5::1"), "eth0") is None  # max_plen 0
     h.stack.set_ipv6_option("eth0", "accept_ra_rt_info_max_plen", 64)
@@ -237,7 +228,7 @@ def test_route_information_up_to_the_configured_prefix_length() -> None:
 
 
 def test_the_default_router_list_is_bounded() -> None:
-    h = host()
+    h = quiet_host()
     for i in range(20):
         h.ra(src=addr(f"fe80::{i + 100:x}"), eth_src=bytes([2, 0, 0, 0, 1, i]))
     assert len(h.ep.router_discovery.routers) == 16
@@ -245,7 +236,7 @@ def test_the_default_router_list_is_bounded() -> None:
 
 
 def test_a_more_preferred_reachable_router_wins() -> None:
-    h = host()
+    h = quiet_host()
     h.ra(preference=PREF_LOW)
     h.ra(src=ROUTER2_LL, eth_src=ROUTER2_MAC, preference=PREF_HIGH)
     (udp,) = send_udp(h, REMOTE)
@@ -253,7 +244,7 @@ def test_a_more_preferred_reachable_router_wins() -> None:
 
 
 def test_reachable_routers_come_before_unknown_ones_and_unknown_ones_take_turns() -> None:
-    h = host()
+    h = quiet_host()
     h.ra(slla=False)  # no entry: reachability unknown
     h.ra(src=ROUTER2_LL, slla=False)
     rd = h.ep.router_discovery
@@ -266,14 +257,14 @@ def test_reachable_routers_come_before_unknown_ones_and_unknown_ones_take_turns(
 def test_an_advert_with_a_bad_option_changes_nothing() -> None:
     from stack_under_test.wire.ndp import NDPOption
 
-    h = host()
+    h = quiet_host()
     bad_mtu = NDPOption(5, bytes(14))  # an MTU option of Length 2
     assert h.ra(bad_mtu, cur_hop_limit=9) is Drop.NDP_BAD_MTU_OPTION
     assert h.nic.ipv6_config.hop_limit == 64 and h.ep.router_discovery.routers == {}
 
 
 def test_going_down_forgets_routers_prefixes_and_routes() -> None:
-    h = host(accept_ra_rt_info_max_plen=64)
+    h = quiet_host(accept_ra_rt_info_max_plen=64)
     h.ra(pio("2001:db8:2::", autonomous=False), rio("2001:db8:5::", 48))
     h.stack.disable_nic("eth0")
     rd = h.ep.router_discovery
@@ -282,14 +273,14 @@ def test_going_down_forgets_routers_prefixes_and_routes() -> None:
 
 
 def test_becoming_a_router_forgets_what_adverts_taught() -> None:
-    h = host()
+    h = quiet_host()
     h.ra()
     h.stack.set_forwarding(6, True)
     assert h.ep.router_discovery.routers == {}
 
 
 def test_route_preference_breaks_ties_between_routers_for_one_prefix() -> None:
-    h = host(accept_ra_rt_info_max_plen=64)
+    h = quiet_host(accept_ra_rt_info_max_plen=64)
     h.ra(rio("2001:db8:5::", 48, preference=PREF_LOW), router_lifetime_s=0)
     h.ra(rio("2001:db8:5::", 48, preference=PREF_HIGH), src=ROUTER2_LL, eth_src=ROUTER2_MAC, router_lifetime_s=0)
     assert h.stack.routes.lookup(addr("2001:db8:5::1"), "eth0").gateway == ROUTER2_LL
@@ -298,7 +289,7 @@ def test_route_preference_breaks_ties_between_routers_for_one_prefix() -> None:
 
 
 def test_a_default_route_information_option_overrides_the_header() -> None:
-    h = host()
+    h = quiet_host()
     h.ra(rio("::", 0, lifetime=0), router_lifetime_s=60)
     assert h.ep.router_discovery.routers == {}
     h.ra(rio("::", 0, lifetime=60, preference=PREF_HIGH), router_lifetime_s=0)
@@ -306,7 +297,7 @@ def test_a_default_route_information_option_overrides_the_header() -> None:
 
 
 def test_an_advertised_on_link_prefix_outlives_the_last_manual_address_in_it() -> None:
-    h = host()
+    h = quiet_host()
     h.stack.add_address("eth0", "2001:db8:2::1/64")
     h.ra(pio("2001:db8:2::", autonomous=False))
     h.stack.remove_address("eth0", "2001:db8:2::1/64")
@@ -316,7 +307,7 @@ def test_an_advertised_on_link_prefix_outlives_the_last_manual_address_in_it() -
 def test_an_advert_clearing_the_router_flag_removes_the_router() -> None:
     from stack_under_test.wire.ndp import NeighborAdvert, target_link_option
 
-    h = host()
+    h = quiet_host()
     h.ra(src=ROUTER2_LL, eth_src=ROUTER2_MAC)
     assert ROUTER2_LL in h.ep.router_discovery.routers
     na = NeighborAdvert(IPv6Address(ROUTER2_LL), router=False, solicited=False, override=True,
@@ -331,7 +322,7 @@ def test_random_adverts_never_raise_and_stay_bounded() -> None:
     from stack_under_test.wire.ndp import NDPOption
 
     rng = random.Random(5)
-    h = host(accept_ra_rt_info_max_plen=128, use_tempaddr=1, accept_dad=True)
+    h = quiet_host(accept_ra_rt_info_max_plen=128, use_tempaddr=1, accept_dad=True)
     for _ in range(400):
         opts: list = []  # type: ignore[type-arg]
         for _option in range(rng.randrange(4)):
@@ -362,7 +353,7 @@ INF = 0xFFFFFFFF
 
 
 def test_a_new_reachable_time_redraws_the_randomized_reachable_time() -> None:
-    h = host()
+    h = quiet_host()
     h.ra(reachable_time_ms=10_000)
     drawn = h.ep.neighbors.reachable_time_ms()
     assert 5_000 <= drawn <= 15_000  # RFC 4861 6.3.2: MIN_RANDOM_FACTOR .. MAX_RANDOM_FACTOR x base
