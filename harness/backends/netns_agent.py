@@ -301,6 +301,25 @@ class Agent:
             preferred = valid if preferred_lft is None else str(preferred_lft)
             line += f" valid_lft {valid} preferred_lft {preferred}"
         self.ip(line)
+        if v6 and not dad:
+            self._await_solicited_node_group(cidr.split("/")[0])
+
+    def _await_solicited_node_group(self, address: str, limit_s: float = 1.0) -> None:
+        """Return once the kernel listens on the address's solicited-node group.
+
+        Even with nodad, Linux joins that group from its DAD work item (addrconf_dad_work ->
+        addrconf_dad_begin), after `ip addr add` has returned: a Neighbor Solicitation sent to
+        the group at once can be missed, and removing another address of the same group in that
+        window leaves it. "Usable at once" (the verb's promise) includes answering NS."""
+        low24 = socket.inet_pton(socket.AF_INET6, address)[13:].hex()
+        want = f"ff0200000000000000000001ff{low24}"
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            for entry in (_read(Path("/proc/net/igmp6")) or b"").decode().splitlines():
+                fields = entry.split()
+                if len(fields) > 2 and fields[1] == self.ifname and fields[2] == want:
+                    return
+            time.sleep(0.001)
 
     # ---- IPv6 host configuration ----------------------------------------------------------------
     def op_ipv6_option(self, values: dict[str, str | int]) -> list[str]:
