@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import backends, cli
+from harness import backends
 from harness.backends import Backend
+from harness.cli import main as cli
 
 
 def _error_line(capsys: pytest.CaptureFixture[str]) -> str:

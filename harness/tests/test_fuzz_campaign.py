@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, fuzz_cli
+from harness.cli import fuzz as fuzz_cli
+from harness.cli import main as cli
 
 
 def _logs(tmp_path: Path) -> str:

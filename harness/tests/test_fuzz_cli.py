@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness import cli, fuzz_cli
+from harness.cli import fuzz as fuzz_cli
+from harness.cli import main as cli
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, fuzz_cli
+from harness.cli import fuzz as fuzz_cli
+from harness.cli import main as cli
 
 redis = pytest.importorskip("redis", reason="needs the redis package: pip install -e '.[fuzz]' (make test does)")
 

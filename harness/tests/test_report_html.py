@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.cli import main
+from harness.cli.main import main
 from reports import load, to_html
 from reports.catalog import load as load_catalog
 from reports.model import Report
@@ -178,7 +178,7 @@ def test_cli_report_allure_without_nodejs_is_one_clear_line(paths: list[Path], t
     results = paths[0].parent / "allure-results"
     results.mkdir()
     (results / "0-result.json").write_text("{}")
-    monkeypatch.setattr("harness.report_cli.shutil.which", lambda name: None)
+    monkeypatch.setattr("harness.cli.report.shutil.which", lambda name: None)
     assert main(["report", str(paths[0]), "--out", str(tmp_path / "o"), "--allure"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == ("stackcheck: error: --allure needs Node.js (node and npm on PATH; "

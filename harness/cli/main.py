@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import NoReturn
 
 import harness
-from harness import backends, deviations, fuzz_cli
+from harness import backends, deviations
+from harness.cli import fuzz as fuzz_command
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -71,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     catalog_sub.add_parser("check", help="fail if a test cites an unknown id or an entry has no test and no reason")
     catalog_sub.add_parser("seed", help="append catalog entries for cited requirements the catalog lacks")
 
-    fuzz_cli.add_parser(sub)  # `stackcheck fuzz`: harness/fuzz_cli.py
+    fuzz_command.add_parser(sub)
 
     dut = sub.add_parser("dut", help="DUT backends")
     dut_sub = dut.add_subparsers(dest="dut_command", required=True, parser_class=_Parser)
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "catalog":
             return _catalog(args.catalog_command)
         if args.command == "fuzz":
-            return fuzz_cli.main(args)
+            return fuzz_command.main(args)
         return _dut_list()
     except UsageError as e:
         print(f"stackcheck: error: {e}", file=sys.stderr)
@@ -201,30 +202,30 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _report(paths: list[Path], out: Path, *, allure: bool = False, catalog: Path | None = None) -> int:
-    from harness import report_cli
+    from harness.cli import report as report_command
 
     try:
-        for line in report_cli.write(paths, out, catalog or conformance_dir() / "requirements"):
+        for line in report_command.write(paths, out, catalog or conformance_dir() / "requirements"):
             print(line)
         if allure:
             cache = Path(os.environ.get("STACKCHECK_ALLURE_CACHE") or conformance_dir().parent / ".cache" / "allure")
-            print(report_cli.allure(paths, out, cache))
-    except report_cli.ReportError as e:
+            print(report_command.allure(paths, out, cache))
+    except report_command.ReportError as e:
         raise UsageError(str(e)) from None
     return EXIT_OK
 
 
 def _catalog(command: str) -> int:
-    from harness import catalog_cli
+    from harness.cli import catalog as catalog_command
     from reports.catalog import CatalogError
 
     suite = conformance_dir()
     try:
         if command == "seed":
-            print(f"stackcheck: {catalog_cli.seed(suite, suite / 'requirements')} new catalog entries")
+            print(f"stackcheck: {catalog_command.seed(suite, suite / 'requirements')} new catalog entries")
             return EXIT_OK
-        return EXIT_OK if catalog_cli.check(suite, suite / "requirements") == 0 else EXIT_FAILED
-    except (CatalogError, catalog_cli.CollectError) as e:
+        return EXIT_OK if catalog_command.check(suite, suite / "requirements") == 0 else EXIT_FAILED
+    except (CatalogError, catalog_command.CollectError) as e:
         raise UsageError(str(e)) from None
 
 
