@@ -91,12 +91,12 @@ def _inprocess(options: BackendOptions) -> DUT:
 
 
 def _linux(options: BackendOptions) -> DUT:
-    dut: DUT = _module("netns").LinuxDUT(capture=options.capture)
+    dut: DUT = _module("linux.dut").LinuxDUT(capture=options.capture)
     return dut
 
 
 def _linux_available(config: Path | None) -> str | None:
-    reason: str | None = _module("netns").check_available()
+    reason: str | None = _module("linux.dut").check_available()
     return reason
 
 

@@ -95,7 +95,7 @@ class InProcessDUT(FrameDUT):
         stack.create_nic(NIC, self.link)
         for name, value in _BASELINE_IPV6.items():
             stack.set_ipv6_option(NIC, name, value)
-        # As the netns backend does while its link comes up: report intervals of 1 ms, so the
+        # As the linux backend does while its link comes up: report intervals of 1 ms, so the
         # MLD reports (and their retransmissions, RFC 3810 §6.1) of set-up all go out now and
         # are drained below instead of landing in the test.
         cfg = stack.nic(NIC).ipv6_config
@@ -104,14 +104,14 @@ class InProcessDUT(FrameDUT):
             stack.set_ipv6_option(NIC, name, 1)
         stack.enable_nic(NIC)
         stack.add_address(NIC, str(info.dut_ipv4))
-        # Without DAD, as the netns backend adds it ("nodad"): a link flap never makes it tentative.
+        # Without DAD, as the linux backend adds it ("nodad"): a link flap never makes it tentative.
         stack.add_address(NIC, str(info.dut_ipv6), dad=False)
         self._add_static_neighbors()
         self._settle()
         self._run_until_quiet()
         for name, value in saved.items():
             stack.set_ipv6_option(NIC, name, value)
-        # Setup is the fixture's business, not the test's: like the netns backend, whose link
+        # Setup is the fixture's business, not the test's: like the linux backend, whose link
         # came up long before, the test starts with nothing queued.
         self.link.drain()
 
@@ -123,7 +123,7 @@ class InProcessDUT(FrameDUT):
     def _settle(self) -> None:
         """Run virtual time until the configured addresses are usable (IPv6 DAD done).
 
-        The baseline has accept_dad off (as the netns backend adds its addresses ``nodad``), so
+        The baseline has accept_dad off (as the linux backend adds its addresses ``nodad``), so
         this normally returns at once; should DAD run anyway (RFC 4862 §5.4) it completes, as no
         other node answers it. Bounded, in case DAD never ends.
         """

@@ -37,8 +37,8 @@ from scapy.packet import Packet
 from harness import AddressInfo, IPv6Option, Unsupported
 from harness.backends.base import FrameDUT
 from harness.backends.inprocess import InProcessDUT
-from harness.backends.netns import LinuxDUT, check_available
-from harness.backends.netns_values import _checked_lifetimes, _icmpv6_type, _lifetime, _sysctl_value
+from harness.backends.linux.dut import LinuxDUT, check_available
+from harness.backends.linux.values import _checked_lifetimes, _icmpv6_type, _lifetime, _sysctl_value
 from harness.tests.fakedut import FakeDUT
 
 REASON = check_available()
