@@ -71,7 +71,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--atheris", action="store_true", help="coverage-guided mode under Atheris/libFuzzer")
     p.add_argument("--corpus", default=".hypothesis/fuzz-corpus", metavar="DIR",
                    help="Atheris corpus directory, one subdirectory per target (default: %(default)s)")
-    p.add_argument("--report", default="reports/fuzz/fuzz-report.json", metavar="FILE",
+    p.add_argument("--report", default="out/fuzz/fuzz-report.json", metavar="FILE",
                    help="where the JSON report goes; Markdown is written next to it (default: %(default)s)")
     p.add_argument("--list", action="store_true", help="list the targets and exit")
 

@@ -25,6 +25,8 @@ from harness import backends, deviations
 from harness.cli import fuzz as fuzz_command
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Run output (reports, pcaps, fuzz reports) goes here, one folder per DUT, never into the source tree's packages.
+DEFAULT_OUT = Path("out")
 
 
 class UsageError(Exception):
@@ -45,8 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dut", default="inprocess", help="backend: " + ", ".join(backends.names()))
     run.add_argument("--dut-config", type=Path, metavar="PATH", help="backend configuration (TOML)")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only tests matching this pytest -k expression")
-    run.add_argument("--report", type=Path, default=Path("reports/out"), metavar="DIR",
-                     help="where results.json, report.md, report.json and pcaps/ go (default: %(default)s)")
+    run.add_argument("--report", type=Path, metavar="DIR",
+                     help="where results.json, report.md, report.json and pcaps/ go (default: out/DUT, "
+                          "e.g. out/inprocess)")
     run.add_argument("-n", dest="workers", metavar="N|auto", help="parallel workers (pytest-xdist)")
     run.add_argument("--keep-pcaps", action="store_true", help="keep every test's pcap, not only failures'")
     run.add_argument("--allure", action="store_true",
@@ -54,8 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser(
         "report", help="render results.json files (one column per DUT) as HTML, Markdown and JSON",
-        description="Render one or more results.json files (e.g. reports/out/results.json from the inprocess "
-                    "run and reports/linux/results.json) side by side: report.html (self-contained), "
+        description="Render one or more results.json files (e.g. out/inprocess/results.json from the inprocess "
+                    "run and out/linux/results.json) side by side: report.html (self-contained), "
                     "report.md (CI job summary) and report.json in --out DIR.")
     report.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json",
                         help="results.json written by 'stackcheck run', one per DUT column")
@@ -166,11 +169,12 @@ def _pytest_args(args: argparse.Namespace, suite: Path, out: Path, extra: list[s
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
     suite = _check_run(args)
-    out: Path = args.report.resolve()
+    report_dir: Path = args.report or DEFAULT_OUT / args.dut
+    out = report_dir.resolve()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UsageError(f"cannot create report directory {args.report}: {e.strerror}") from None
+        raise UsageError(f"cannot create report directory {report_dir}: {e.strerror}") from None
     # Stale results or pcaps from an earlier run of this DUT would mislead the report.
     (out / "results.json").unlink(missing_ok=True)
     shutil.rmtree(out / "pcaps" / args.dut, ignore_errors=True)
