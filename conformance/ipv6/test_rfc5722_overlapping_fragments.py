@@ -1,6 +1,6 @@
 """RFC 5722 §4 (and RFC 8200 §4.5): overlapping fragments discard the whole datagram, silently.
 
-The probe is a 192-octet ICMPv6 echo request (as in test_rfc8200_fragments.py). "Silently" is
+The probe is a 192-octet ICMPv6 echo request (as in test_rfc8200_reassembly.py). "Silently" is
 checked after the reassembly timeout too: an abandoned datagram must not draw a Time Exceeded.
 """
 
