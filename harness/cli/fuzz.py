@@ -31,26 +31,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fuzz.campaign import Target
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 REPO = Path(__file__).resolve().parents[2]
 
-# target name -> pytest node id (relative to the repository)
-TARGETS: dict[str, str] = {
-    "raw": "fuzz/test_raw_bytes.py::test_raw_bytes_with_checksum_fixup",
-    "totality": "fuzz/test_stack_total.py::test_any_frame_gets_one_verdict_and_only_well_formed_frames_out",
-    "sequences": "fuzz/test_stack_total.py::test_frame_sequences_with_time_passing_keep_invariants",
-    "roundtrip": "fuzz/test_roundtrip.py::test_every_record_round_trips",
-    "differential-ipv4": "fuzz/test_differential.py::test_ipv4_fields_match_scapy",
-    "differential-ipv6": "fuzz/test_differential.py::test_ipv6_fields_and_extension_chain_match_scapy",
-    "reassembly": "fuzz/test_reassembly.py",
-    "fragments": "fuzz/test_fragments.py",
-    "icmp-errors": "fuzz/test_icmp_errors.py::test_no_icmp_error_where_the_rfcs_forbid_one",
-    "rate-limit": "fuzz/test_icmp_errors.py::test_never_more_icmp_errors_than_the_rate_limit_allows",
-}
-ATHERIS_TARGETS = ("raw", "totality", "sequences", "fragments", "icmp-errors", "rate-limit", "differential-ipv4",
-                   "differential-ipv6")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -74,6 +62,16 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--report", default="out/fuzz/fuzz-report.json", metavar="FILE",
                    help="where the JSON report goes; Markdown is written next to it (default: %(default)s)")
     p.add_argument("--list", action="store_true", help="list the targets and exit")
+
+
+def campaign_targets() -> dict[str, Target]:
+    """The campaign's targets (fuzz/campaign.py). The fuzz properties live in the source tree
+    next to the harness, like the conformance suite, not in the installed packages."""
+    if str(REPO) not in sys.path:
+        sys.path.append(str(REPO))
+    from fuzz.campaign import TARGETS
+
+    return TARGETS
 
 
 def parse_duration(text: str) -> float:
@@ -120,10 +118,11 @@ def _main(args: argparse.Namespace) -> int:
     # reset to the default in every child at exec, so each worker gets KeyboardInterrupt again.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    names = list(ATHERIS_TARGETS if args.atheris else TARGETS)
+    table = campaign_targets()
+    names = [name for name, target in table.items() if not args.atheris or target.atheris is not None]
     if args.list:
         for name in names:
-            print(f"{name:<18} {TARGETS[name]}")
+            print(f"{name:<18} {table[name].node_id}")
         return EXIT_OK
     duration = parse_duration(args.duration)
     if not args.workers.isdigit() or int(args.workers) < 1:
@@ -182,7 +181,7 @@ def _command(job: Job, args: argparse.Namespace, work: Path, coverage_ok: bool, 
         corpus.mkdir(parents=True, exist_ok=True)
         return [sys.executable, "-m", "fuzz.atheris_main", job.target, str(corpus),
                 f"-max_total_time={max(1, int(seconds))}", "-print_final_stats=1"]
-    pytest_cmd = ["-m", "pytest", TARGETS[job.target], "-q", "-x", "-p", "no:cacheprovider",
+    pytest_cmd = ["-m", "pytest", campaign_targets()[job.target].node_id, "-q", "-x", "-p", "no:cacheprovider",
                   "-p", "no:randomly", f"--rootdir={REPO}", "-o", "addopts=", "--hypothesis-show-statistics"]
     if coverage_ok:
         data = work / "coverage" / job.target / ".coverage"

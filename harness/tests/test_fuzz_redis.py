@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from fuzz.campaign import TARGETS, Target
 from harness.cli import fuzz as fuzz_cli
 from harness.cli import main as cli
 
@@ -104,7 +105,7 @@ def test_campaign_processes_share_one_redis_example_database(redis_url: str, tmp
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     planted = tmp_path / "test_planted.py"
     planted.write_text(PLANTED, encoding="utf-8")
-    monkeypatch.setitem(fuzz_cli.TARGETS, "planted", f"{planted}::test_planted")
+    monkeypatch.setitem(TARGETS, "planted", Target(str(planted), "test_planted", atheris=None))
     report = tmp_path / "report" / "fuzz-report.json"
     shared = f"{redis_url}/0"
 
