@@ -13,11 +13,20 @@ import dataclasses
 import ipaddress
 import math
 import random
-from typing import Any, Final, get_args
+from typing import Any, Final
 
 from harness.backends.base import TEST_LINK, FrameDUT
 from harness.capture import Capture
-from harness.dut import AddressInfo, AddressState, Family, IPv6Option, LinkInfo, TimerName
+from harness.dut import (
+    IPV6_OPTIONS,
+    AddressInfo,
+    AddressState,
+    Family,
+    IPv6Option,
+    LinkInfo,
+    TimerName,
+    ipv6_option_unit,
+)
 from stack_under_test import ChannelEndpoint, Stack, StackOptions, VirtualClock
 
 NIC: Final = "eth0"
@@ -33,12 +42,6 @@ _TIMER_OPTIONS: Final = {
     "ipv6_reassembly_timeout": "ipv6_reassembly_timeout_ms",
     "ipv6_pmtu_expiry": "ipv6_pmtu_expiry_ms",
 }
-# IPv6 options the harness speaks in float seconds and the stack's IPv6Config holds in int ms.
-_MS_OPTIONS: Final = frozenset({
-    "rtr_solicit_interval", "rtr_solicit_delay", "mldv1_unsolicited_report_interval",
-    "mldv2_unsolicited_report_interval", "base_reachable_time", "retrans_time", "delay_first_probe_time",
-})
-_IPV6_OPTIONS: Final = frozenset(get_args(IPv6Option))
 # The baseline of every backend (harness.dut.DUT.set_ipv6_option): addresses usable at once and
 # no Router Solicitation chatter, like the linux backend's interface.
 _BASELINE_IPV6: Final[dict[str, Any]] = {"accept_dad": 0, "router_solicitations": 0}
@@ -256,8 +259,8 @@ class InProcessDUT(FrameDUT):
 
     # ---- IPv6 host configuration ---------------------------------------------------------------
     def set_ipv6_option(self, name: IPv6Option, value: float | int | str) -> None:
-        if name not in _IPV6_OPTIONS:
-            raise ValueError(f"unknown IPv6 option {name!r} (known: {', '.join(sorted(_IPV6_OPTIONS))})")
+        if name not in IPV6_OPTIONS:
+            raise ValueError(f"unknown IPv6 option {name!r} (known: {', '.join(sorted(IPV6_OPTIONS))})")
         stack_value: int | bool | bytes
         if name == "stable_secret":
             try:
@@ -268,12 +271,25 @@ class InProcessDUT(FrameDUT):
             # Writing Linux's stable_secret sysctl also switches the interface's addr_gen_mode to
             # stable privacy (2, RFC 7217); the same here, so both backends agree.
             self.stack.set_ipv6_option(NIC, "addr_gen_mode", 2)
-        elif name in _MS_OPTIONS:
+        elif ipv6_option_unit(name) == "seconds":
+            # The stack's IPv6Config holds times in int ms, under the option's name + "_ms".
             self.stack.set_ipv6_option(NIC, f"{name}_ms", _ms(float(value)))
         else:
             if isinstance(value, str) or value != int(value):
                 raise ValueError(f"IPv6 option {name} takes an integer, not {value!r}")
             self.stack.set_ipv6_option(NIC, name, int(value))
+
+    def ipv6_option(self, name: IPv6Option) -> float | int | str:
+        """The option's value as the stack holds it now, in ``set_ipv6_option``'s units (for the
+        harness's own tests: not a DUT verb)."""
+        config = self.stack.nic(NIC).ipv6_config
+        unit = ipv6_option_unit(name)
+        if unit == "seconds":
+            return int(getattr(config, f"{name}_ms")) / 1000
+        if unit == "address":
+            secret = config.stable_secret
+            return "" if secret is None else str(ipaddress.IPv6Address(secret[:16]))
+        return int(getattr(config, name))
 
     def restart_link(self) -> None:
         self.stack.restart_nic(NIC)

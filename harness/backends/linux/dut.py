@@ -38,6 +38,7 @@ from harness.backends.linux.values import (
     _fragment_family,
     _icmpv6_type,
     _lifetime,
+    _option_value,
     _refuse_forbidden,
     _sysctl_value,
 )
@@ -374,6 +375,12 @@ class LinuxDUT(FrameDUT):
         if missing:
             raise Unsupported(f"this kernel ({os.uname().release}) has no sysctl net/{', net/'.join(missing)} "
                               f"for the IPv6 option {name}")
+
+    def ipv6_option(self, name: IPv6Option) -> float | int | str:
+        """The option's value as the kernel holds it now, in ``set_ipv6_option``'s units (for
+        the harness's own tests: not a DUT verb)."""
+        rel, unit = _IPV6_SYSCTLS[name]
+        return _option_value(unit, str(self._call("sysctl_get", name=f"ipv6/{rel.format(**{'if': self.names.dut_if})}")))
 
     def restart_link(self) -> None:
         """``ip link set down`` and ``up``. Permanent addresses stay (keep_addr_on_down), those

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import socket
-from typing import Final
+from typing import Final, Literal
 
 from scapy.layers.inet import IP
 from scapy.layers.inet6 import (
@@ -23,6 +23,8 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
+from harness.dut import IPv6Option
+
 # The machine's own uplink network: the harness never configures an address or route in it.
 ETHER_HEADER_LEN: Final = 14
 _FORBIDDEN: Final = (ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network("fd00::/64"))
@@ -30,7 +32,9 @@ _FORBIDDEN: Final = (ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network(
 # DUT.set_ipv6_option -> (sysctl under /proc/sys/net/ipv6 with {if} for the test link, unit).
 # Units: "int" as given, "ms" seconds -> milliseconds, "s" seconds rounded up to whole seconds
 # (the kernel keeps these in jiffies but the sysctl speaks seconds), "addr" an IPv6 address.
-_IPV6_SYSCTLS: Final[dict[str, tuple[str, str]]] = {
+# One entry for each name of harness.dut.IPv6Option (harness/tests/test_ipv6_verbs.py checks).
+SysctlUnit = Literal["int", "ms", "s", "addr"]
+_IPV6_SYSCTLS: Final[dict[IPv6Option, tuple[str, SysctlUnit]]] = {
     "accept_ra": ("conf/{if}/accept_ra", "int"),
     "autoconf": ("conf/{if}/autoconf", "int"),
     "accept_dad": ("conf/{if}/accept_dad", "int"),
@@ -109,6 +113,15 @@ def _sysctl_value(name: str, unit: str, value: float | int | str) -> str | int:
     if value != int(value):
         raise ValueError(f"IPv6 option {name} takes an integer, not {value!r}")
     return int(value)
+
+
+def _option_value(unit: SysctlUnit, text: str) -> float | int | str:
+    """A sysctl's value read back, in the harness's units (``_sysctl_value`` the other way)."""
+    if unit == "addr":
+        return str(ipaddress.IPv6Address(text.strip()))
+    if unit == "ms":
+        return int(text) / 1000
+    return float(text) if unit == "s" else int(text)
 
 
 def _checked_lifetimes(valid: float | None, preferred: float | None) -> tuple[int | None, int | None]:
