@@ -27,6 +27,7 @@ from scapy.layers.inet6 import (
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Padding
+from scapy.utils import checksum
 
 if TYPE_CHECKING:
     from harness.dut import DUT
@@ -76,7 +77,7 @@ def fragments4(
         flags_frag = (struct.unpack_from("!H", header, 6)[0] & 0xC000) | (0x2000 if more else 0) | (off // 8)
         struct.pack_into("!HHH", hdr, 2, len(hdr) + length, ident & 0xFFFF, flags_frag)
         struct.pack_into("!H", hdr, 10, 0)
-        struct.pack_into("!H", hdr, 10, _checksum(bytes(hdr)))
+        struct.pack_into("!H", hdr, 10, checksum(bytes(hdr)))
         out.append(_dissect(pkt, link + bytes(hdr) + payload[off : off + length]))
     return out
 
@@ -131,7 +132,7 @@ def with_ipv4_options(frame: Packet, options: bytes) -> Packet:
     header[0] = 0x40 | (len(header) // 4)
     struct.pack_into("!H", header, 2, total + len(options))
     struct.pack_into("!H", header, 10, 0)
-    struct.pack_into("!H", header, 10, _checksum(bytes(header)))
+    struct.pack_into("!H", header, 10, checksum(bytes(header)))
     return _dissect(frame, link + bytes(header) + l3[20:total])
 
 
@@ -186,16 +187,6 @@ def _copied_options(options: bytes) -> bytes:
         i += length
     out += bytes(-len(out) % 4)
     return bytes(out)
-
-
-def _checksum(data: bytes) -> int:
-    """RFC 1071 Internet checksum (the oracle's own copy)."""
-    if len(data) % 2:
-        data += b"\0"
-    s: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 # ---- addresses -----------------------------------------------------------------------------
