@@ -59,6 +59,8 @@ endif
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	@# The tool side, tests included; settings in pyproject.toml [tool.mypy].
+	$(BIN)/mypy --strict harness fuzz reports
 
 # The stack never imports Scapy; the conformance suite never imports the stack.
 guard:

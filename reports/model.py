@@ -27,7 +27,7 @@ Cell = Verdict | Literal["—"]
 class FrameRecord(TypedDict):
     """One frame of the exchange shown with a failure, dissected by Scapy."""
 
-    direction: str  # "sent" (tester to DUT) or "received"
+    direction: str  # "to_dut" or "from_dut" (harness.capture.Direction)
     summary: str
     dissection: str
 

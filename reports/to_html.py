@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 
 from reports.catalog import Catalog, Citation, Entry
-from reports.model import FAILING, NOT_RUN, Outcome, Report, Requirement, Row, worst
+from reports.model import FAILING, NOT_RUN, Outcome, Report, Requirement, Row, Verdict, worst
 
 # Bar segments, in order; a requirement counts once per DUT, with its most telling verdict.
 SEGMENTS = (("pass", "pass"), ("fail", "fail"), ("deviation", "known deviation"),
@@ -94,7 +94,7 @@ def _lines(report: Report, catalog: Catalog | None) -> list[_Line]:
 def _listed_row(report: Report, entry: Entry, requirement: Requirement) -> Row | None:
     """The verdicts of the tests an entry names in ``tests`` whose citations map to another
     entry (a test checks that one too); None when none of them ran: the entry is untested."""
-    verdicts: dict[str, list[str]] = {}
+    verdicts: dict[str, list[Verdict]] = {}
     names: list[str] = []
     for label, run in report.runs:
         for o in run.outcomes:

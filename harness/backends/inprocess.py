@@ -205,11 +205,14 @@ class InProcessDUT(FrameDUT):
     def udp_recv(self, port: int, within: float = 2.0) -> tuple[bytes, str, int] | None:
         sock = self._socket(port)
         deadline = self._now() + within
-        while (got := sock.recv()) is None:
+        got: tuple[bytes, str, int] | None = sock.recv()
+        while got is None:
             # Step time like expect() does; frames the DUT emits meanwhile go to the backlog.
-            if self._next(deadline) is None:
-                return sock.recv()
-        return got  # type: ignore[no-any-return]
+            stepped = self._next(deadline)
+            got = sock.recv()
+            if stepped is None:
+                break
+        return got
 
     def udp_send(self, port: int, data: bytes, dst: str, dport: int) -> None:
         self._socket(port).sendto(data, dst, dport)

@@ -31,7 +31,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     from fuzz.campaign import Target
@@ -92,6 +92,27 @@ class Job:
     killed: bool = False
     started: float = 0.0
     stopped: float = 0.0
+
+
+class TargetReport(TypedDict):
+    """One target's line of the JSON report."""
+
+    examples: int
+    examples_per_s: float
+    processes: int
+    distinct_failures: int
+    failures: dict[str, str]  # failure signature -> message
+    branch_coverage_percent: float | None
+
+
+class FuzzReport(TypedDict):
+    """The JSON report (--report); Markdown with the same figures is written next to it."""
+
+    duration_s: float
+    workers: int
+    database: str
+    atheris: bool
+    targets: dict[str, TargetReport]
 
 
 @dataclass
@@ -309,29 +330,29 @@ def _branch_coverage(folder: Path, pattern: str) -> float | None:
 
 def _write_report(path: Path, results: dict[str, TargetResult], args: argparse.Namespace, duration: float,
                   workers: int) -> None:
-    data = {
-        "duration_s": duration, "workers": workers, "database": args.db, "atheris": bool(args.atheris),
-        "targets": {
-            name: {"examples": r.examples, "examples_per_s": r.examples / r.seconds if r.seconds else 0.0,
-                   "processes": r.processes, "distinct_failures": len(r.failures), "failures": r.failures,
-                   "branch_coverage_percent": r.branch_coverage}
+    data = FuzzReport(
+        duration_s=duration, workers=workers, database=args.db, atheris=bool(args.atheris),
+        targets={
+            name: TargetReport(examples=r.examples, examples_per_s=r.examples / r.seconds if r.seconds else 0.0,
+                               processes=r.processes, distinct_failures=len(r.failures), failures=r.failures,
+                               branch_coverage_percent=r.branch_coverage)
             for name, r in results.items()
         },
-    }
+    )
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     lines = ["# Fuzz campaign", "",
              f"{duration:.0f} s, {workers} worker(s), database `{args.db}`{', Atheris' if args.atheris else ''}.", "",
              "| target | examples | examples/s | distinct failures | branch coverage of stack_under_test |",
              "|---|---:|---:|---:|---:|"]
-    for name, t in data["targets"].items():  # type: ignore[attr-defined]
+    for name, t in data["targets"].items():
         cov = "n/a" if t["branch_coverage_percent"] is None else f"{t['branch_coverage_percent']:.1f}%"
         lines.append(f"| {name} | {t['examples']} | {t['examples_per_s']:.0f} | {t['distinct_failures']} | {cov} |")
-    for name, t in data["targets"].items():  # type: ignore[attr-defined]
+    for name, t in data["targets"].items():
         for sig, message in t["failures"].items():
             lines += ["", f"## {name}: {sig}", "", "```", message.strip(), "```"]
     md = path.with_suffix(".md")
     md.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"stackcheck fuzz: report written to {path} and {md}")
-    for name, t in data["targets"].items():  # type: ignore[attr-defined]
+    for name, t in data["targets"].items():
         print(f"  {name}: {t['examples']} examples, {t['examples_per_s']:.0f}/s, "
               f"{t['distinct_failures']} distinct failure(s)")
