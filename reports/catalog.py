@@ -12,7 +12,7 @@ Each file::
     role = "host"                      # host, router, both
     text = "a datagram with a broadcast source address is silently discarded"
     tests = ["ipv4/test_rfc1122_ipv4_header.py::test_source_broadcast_is_dropped"]   # optional
-    untested = "covered in a later issue (NDP/SLAAC/MLD)"                             # optional
+    untested = "no DUT verb can observe the destination order"         # optional
 
 A test covers an entry when it cites the entry's id (``@rfc(..., req="RFC1122-3.2.1.3-a")``),
 cites the same (rfc, section, text), or is listed in ``tests`` (path relative to

@@ -127,7 +127,7 @@ register(Backend("interface", "any stack behind a named interface, raw frames (-
                  _interface, _interface_available, shared=True))
 
 
-# ---- tap (report helper): our stack as a real process over a TAP, raw frames like interface ----
+# ---- tap: our stack as a real process over a TAP, raw frames like interface ---------------
 def _tap(options: BackendOptions) -> DUT:
     dut: DUT = _module("tap").TapDUT(capture=options.capture)
     return dut

@@ -1,4 +1,4 @@
-"""The IPv6 host-configuration verbs of issue 5: set_ipv6_option, restart_link, add_address with
+"""The IPv6 host-configuration verbs: set_ipv6_option, restart_link, add_address with
 DAD and lifetimes, ipv6_addresses; and that the linux backend's reset() undoes what Router
 Advertisements, SLAAC and MLD Queries left behind.
 

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AgentFailed", "LinuxDUT", "SetupError", "_fragment_family", "check_available"]
 
-# The test link of the brief; the kernel derives the same EUI-64 link-local from the MAC
+# The test link (base.TEST_LINK); the kernel derives the same EUI-64 link-local from the MAC
 # (RFC 4291 appendix A) as TEST_LINK.dut_ipv6_ll, which set-up checks.
 DUT_MAC: Final = TEST_LINK.dut_mac
 TESTER_MAC: Final = TEST_LINK.tester_mac
