@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Final
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.inet6 import (
     ICMPv6DestUnreach,
-    ICMPv6EchoReply,
-    ICMPv6EchoRequest,
     ICMPv6PacketTooBig,
     ICMPv6ParamProblem,
     ICMPv6TimeExceeded,
@@ -30,7 +28,7 @@ from scapy.packet import Packet, Padding
 from scapy.utils import checksum
 
 if TYPE_CHECKING:
-    from harness.dut import DUT
+    pass
 
 # (offset, length) or (offset, length, more_fragments): octets of the L3 payload.
 Piece = tuple[int, int] | tuple[int, int, bool]
@@ -255,34 +253,15 @@ def quotes(error: Packet, sent: Packet | bytes) -> bool:
 
 
 # ---- shared by the NDP conformance suites (conformance/ndp/) ------------------------------------
-# Several RFC 4861 test modules build the same echo, check the same reply and forge the same
-# invalid messages; one copy here keeps their behaviour identical across modules.
+# Invalid messages several RFC 4861 test modules forge the same way.
 
 
-def echo_request_from(dut: DUT, src: str, ident: int, *, data: bytes = b"", mac: str | None = None) -> Packet:
-    """An ICMPv6 Echo Request (seq 1) to the DUT's global address from on-link ``src``.
-
-    The frame leaves from ``mac`` (default: the link's "other" MAC, so that the DUT learns
-    nothing about the tester from it); answering it makes the DUT resolve ``src`` unless it
-    already has a Neighbor Cache entry, which is how the NDP tests drive resolution.
-    """
-    return (
-        dut.ether(src=mac or dut.info.other_mac)
-        / IPv6(src=src, dst=str(dut.info.dut_ipv6.ip))
-        / ICMPv6EchoRequest(id=ident, seq=1, data=data)
-    )
-
-
-def expect_echo_reply_to(dut: DUT, dst: str, ident: int, mac: str, *, within: float | None = None) -> None:
-    """Assert that the DUT's echo reply (``ident``, seq 1) to ``dst`` goes to link-layer ``mac``.
-
-    The destination MAC of the reply is what shows the DUT's Neighbor Cache entry for ``dst``.
-    ``within`` defaults to the DUT's own ``expect`` timeout.
-    """
-    kw = {} if within is None else {"within": within}
-    reply = dut.expect(IPv6(dst=dst), ICMPv6EchoReply(id=ident, seq=1), **kw)
-    got = str(reply[Ether].dst).lower()
-    assert got == mac, f"echo reply sent to {got}, not to {mac}"
+def with_icmpv6_checksum(msg: bytes, src: str, dst: str) -> bytes:
+    """``msg``, an ICMPv6 message of any length, with its checksum over the RFC 8200 §8.1
+    pseudo-header filled in (by Scapy's in6_chksum); for messages Scapy's layers cannot build,
+    such as truncated or padded ones."""
+    body = msg[:2] + b"\x00\x00" + msg[4:]
+    return body[:2] + struct.pack("!H", in6_chksum(58, IPv6(src=src, dst=dst), body)) + body[4:]
 
 
 def short_icmpv6(frame: Packet, icmp_len: int) -> bytes:

@@ -1,5 +1,6 @@
-"""The tester's side of MLDv2 (RFC 3810): queries built byte by byte, so a test can send any
-length or field, and the Multicast Address Records of the DUT's reports read back.
+"""The tester's side of MLD (RFC 2710, RFC 3810): queries and reports built with Scapy's MLD
+layers (or as raw octets of any length, for the malformed ones), and the Multicast Address
+Records of the DUT's MLDv2 reports read back.
 
 Groups of our own are site-local-scope (ff05::db8:n, ``site_group(n)``); each test uses groups
 of its own so reports about the groups an earlier test left cannot satisfy it. Maximum
@@ -13,12 +14,20 @@ from collections.abc import Callable
 from ipaddress import IPv6Address
 from typing import TYPE_CHECKING, Final
 
-from scapy.layers.inet6 import ICMPv6MLReport2, IPv6, IPv6ExtHdrHopByHop, RouterAlert
+from scapy.layers.inet6 import (
+    ICMPv6MLDMultAddrRec,
+    ICMPv6MLQuery,
+    ICMPv6MLQuery2,
+    ICMPv6MLReport,
+    ICMPv6MLReport2,
+    IPv6,
+    IPv6ExtHdrHopByHop,
+    RouterAlert,
+)
 from scapy.packet import Packet, Raw
-from scapy.utils import checksum
 
 from harness.dut import ExpectationFailed
-from harness.frames import multicast_mac, solicited_node
+from harness.frames import multicast_mac, solicited_node, with_icmpv6_checksum
 
 if TYPE_CHECKING:
     from harness.dut import DUT
@@ -39,36 +48,49 @@ def site_group(n: int) -> str:
     return f"ff05::db8:{n:x}"
 
 
-# ---- building queries -------------------------------------------------------------------------
-
-
-def with_checksum(msg: bytes, src: str, dst: str) -> bytes:
-    """``msg`` with its ICMPv6 checksum over the RFC 8200 8.1 pseudo-header filled in."""
-    msg = msg[:2] + b"\x00\x00" + msg[4:]
-    pseudo = IPv6Address(src).packed + IPv6Address(dst).packed + struct.pack("!I3xB", len(msg), 58)
-    return msg[:2] + struct.pack("!H", checksum(pseudo + msg)) + msg[4:]
+# ---- building messages ------------------------------------------------------------------------
 
 
 def v2_query(group: str = "::", mrc: int = MRD_MS, *, sources: tuple[str, ...] = (), qrv: int = 2,
-             qqic: int = 125, s_flag: bool = False) -> bytes:
-    """An MLDv2 Multicast Listener Query (RFC 3810 5.1), checksum left zero."""
-    head = struct.pack("!BBHHH", QUERY, 0, 0, mrc, 0) + IPv6Address(group).packed
-    tail = struct.pack("!BBH", (0x08 if s_flag else 0) | (qrv & 0x07), qqic, len(sources))
-    return head + tail + b"".join(IPv6Address(s).packed for s in sources)
+             qqic: int = 125, s_flag: bool = False) -> Packet:
+    """An MLDv2 Multicast Listener Query (RFC 3810 5.1); Scapy fills in the checksum when it is
+    framed (``mld_frame``)."""
+    return ICMPv6MLQuery2(mrd=mrc, mladdr=group, S=int(s_flag), QRV=qrv, QQIC=qqic, sources=list(sources))
 
 
-def mld_frame(dut: DUT, msg: bytes, *, dst: str = ALL_NODES, src: str | None = None, hlim: int = 1,
-              router_alert: bool = True, fix_checksum: bool = True) -> Packet:
-    """An MLD message from the tester: link-local source, Hop Limit 1, Router Alert (RFC 3810 5)."""
+def v1_query(group: str = "::", mrd: int = MRD_MS) -> Packet:
+    """An MLDv1 Query (RFC 2710 3): exactly 24 octets, which is what makes it one (RFC 3810 8.1)."""
+    return ICMPv6MLQuery(mladdr=group, mrd=mrd)
+
+
+def v1_report(group: str) -> Packet:
+    return ICMPv6MLReport(mladdr=group, mrd=0)
+
+
+def v2_report(*records: tuple[int, str]) -> Packet:
+    """An MLDv2 Report with one (record type, multicast address) record each, no sources."""
+    return ICMPv6MLReport2(records=[ICMPv6MLDMultAddrRec(rtype=rtype, dst=group) for rtype, group in records])
+
+
+def message_bytes(msg: Packet) -> bytes:
+    """A message's octets with a zero checksum, to cut or pad before ``mld_frame`` sums them."""
+    zeroed = msg.copy()
+    zeroed.cksum = 0
+    return bytes(zeroed)
+
+
+def mld_frame(dut: DUT, msg: Packet | bytes, *, dst: str = ALL_NODES, src: str | None = None, hlim: int = 1,
+              router_alert: bool = True, mac: str | None = None) -> Packet:
+    """An MLD message from the tester (or from ``mac``): link-local source, Hop Limit 1, Router
+    Alert (RFC 3810 5). Raw octets get their checksum computed over exactly what is sent."""
     src = src or str(dut.info.tester_ipv6_ll)
-    if fix_checksum:
-        msg = with_checksum(msg, src, dst)
-    mac = multicast_mac(dst) if IPv6Address(dst).is_multicast else dut.info.dut_mac
-    ip = dut.ether(dst=mac) / IPv6(src=src, dst=dst, hlim=hlim)
+    body = msg if isinstance(msg, Packet) else Raw(with_icmpv6_checksum(msg, src, dst))
+    to = multicast_mac(dst) if IPv6Address(dst).is_multicast else dut.info.dut_mac
+    ip = dut.ether(dst=to, **({} if mac is None else {"src": mac})) / IPv6(src=src, dst=dst, hlim=hlim)
     if router_alert:
-        return ip / IPv6ExtHdrHopByHop(nh=58, options=[RouterAlert(value=ROUTER_ALERT_MLD)]) / Raw(msg)
+        return ip / IPv6ExtHdrHopByHop(nh=58, options=[RouterAlert(value=ROUTER_ALERT_MLD)]) / body
     ip.nh = 58
-    return ip / Raw(msg)
+    return ip / body
 
 
 # ---- reading reports --------------------------------------------------------------------------
@@ -110,8 +132,8 @@ def no_record(dut: DUT, group: str, rtypes: tuple[int, ...], within: float = QUI
 
 
 def records(report: Packet) -> list[Record]:
-    body = bytes(report[ICMPv6MLReport2])
-    return parse_records(body[8:], struct.unpack_from("!H", body, 6)[0])
+    message = report[ICMPv6MLReport2]
+    return parse_records(bytes(message)[8:], message.records_number)
 
 
 def hop_by_hop_options(report: Packet) -> bytes | None:

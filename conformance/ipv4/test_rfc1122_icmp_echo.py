@@ -14,27 +14,18 @@ import pytest
 from scapy.layers.inet import ICMP, IP
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MAY, MUST, ExpectationFailed, multicast_mac, rfc
+from harness import DUT, MAY, MUST, ExpectationFailed, echo4, echo_data4, multicast_mac, rfc
 
 BROADCAST_MAC: Final = "ff:ff:ff:ff:ff:ff"
 ECHO_OVERHEAD: Final = 20 + 8  # IPv4 header without options + ICMP echo header
 DESTINATIONS: Final = ["limited-bcast", "subnet-bcast", "all-systems"]
 
 
-def _echo(dut: DUT, ident: int, data: bytes, **ip_fields: object) -> Packet:
-    return dut.ipv4(**ip_fields) / ICMP(type=8, id=ident, seq=7) / Raw(data)
-
-
-def _echo_data(reply: Packet) -> bytes:
-    ip = reply[IP]
-    return bytes(ip)[ip.ihl * 4 + 8 : ip.len]
-
-
 @rfc(1122, "3.2.2.6", MUST,
      "The IP source address in an ICMP Echo Reply MUST be the same as the specific-destination "
      "address (defined in Section 3.2.1.3) of the corresponding ICMP Echo Request message.")
 def test_echo_reply_source_is_the_request_destination(dut: DUT) -> None:
-    dut.send(_echo(dut, 0x901, b"source"))
+    dut.send(echo4(dut, 0x901, b"source", seq=7))
     reply = dut.expect(ICMP(type=0, id=0x901))
     assert reply[IP].src == str(dut.info.dut_ipv4.ip)
     assert reply[IP].dst == str(dut.info.tester_ipv4)
@@ -46,9 +37,9 @@ def test_echo_reply_source_is_the_request_destination(dut: DUT) -> None:
 def test_echo_reply_includes_all_data_up_to_the_mtu(dut: DUT, size: str) -> None:
     length = dut.info.mtu - ECHO_OVERHEAD if size == "mtu" else int(size)
     data = bytes((i * 7 + 3) & 0xFF for i in range(length))
-    dut.send(_echo(dut, 0x911, data))
+    dut.send(echo4(dut, 0x911, data, seq=7))
     reply = dut.expect(ICMP(type=0, id=0x911))
-    assert _echo_data(reply) == data
+    assert echo_data4(reply) == data
 
 
 @pytest.mark.parametrize("dst", ["limited", "subnet"])
@@ -61,7 +52,7 @@ def test_broadcast_echo_if_answered_is_answered_from_a_specific_address(dut: DUT
     # address, which §3.2.1.3 defines for a broadcast datagram as an address of the interface
     # it arrived on -- never the broadcast address itself.
     address = "255.255.255.255" if dst == "limited" else str(dut.info.dut_ipv4.network.broadcast_address)
-    request = _echo(dut, 0x921, b"broadcast", dst=address)
+    request = echo4(dut, 0x921, b"broadcast", seq=7, dst=address)
     request.dst = BROADCAST_MAC
     dut.send(request)
     try:
@@ -71,7 +62,7 @@ def test_broadcast_echo_if_answered_is_answered_from_a_specific_address(dut: DUT
     if reply is not None:
         assert reply[IP].src == str(dut.info.dut_ipv4.ip)
     # Control: a unicast echo is answered, so silence above was a choice, not a dead DUT.
-    dut.send(_echo(dut, 0x922, b"unicast"))
+    dut.send(echo4(dut, 0x922, b"unicast", seq=7))
     dut.expect(ICMP(type=0, id=0x922))
 
 

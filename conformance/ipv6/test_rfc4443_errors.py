@@ -28,7 +28,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, MUST_NOT, SHOULD, l3_bytes, multicast_mac, rfc
+from harness import DUT, MUST, MUST_NOT, SHOULD, expect_param_problem, l3_bytes, multicast_mac, rfc
 from harness.rfc import IPV6_MIN_MTU, ICMPv6Unreach
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
@@ -105,12 +105,6 @@ def _unknown_option_packet(dut: DUT, inner: Packet) -> Packet:
     return dut.ipv6() / _dest_opts() / inner
 
 
-def _expect_pp(dut: DUT) -> Packet:
-    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.UNRECOGNIZED_OPTION))
-    assert error[ICMPv6ParamProblem].ptr == 42
-    return error
-
-
 @rfc(4443, "2.4", MUST_NOT,
      "(e) An ICMPv6 error message MUST NOT be originated as a result of receiving the following: "
      "(e.1) An ICMPv6 error message.")
@@ -123,7 +117,7 @@ def test_no_error_is_sent_about_an_icmpv6_error_message(dut: DUT) -> None:
     dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S)
     # Control: the same header carrying an echo request does draw the Parameter Problem.
     dut.send(_unknown_option_packet(dut, ICMPv6EchoRequest(id=0x44E1, seq=1)))
-    _expect_pp(dut)
+    expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
 
 
 @rfc(4443, "2.4", MUST_NOT,
@@ -135,7 +129,7 @@ def test_no_error_is_sent_about_a_redirect(dut: DUT) -> None:
     dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S)
     # Control: the same header in front of an echo request draws the error.
     dut.send(dut.ipv6() / _dest_opts() / ICMPv6EchoRequest(id=0x4441, seq=1))
-    _expect_pp(dut)
+    expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
 
 
 @rfc(4443, "2.2", MUST,
@@ -149,7 +143,7 @@ def test_error_about_a_packet_to_a_multicast_group_comes_from_a_unicast_address(
         / _dest_opts()
         / ICMPv6EchoRequest(id=0x4442, seq=1)
     )
-    error = _expect_pp(dut)
+    error = expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
     own = {IPv6Address(dut.info.dut_ipv6.ip), IPv6Address(dut.info.dut_ipv6_ll)}
     assert IPv6Address(error[IPv6].src) in own, f"error from {error[IPv6].src}, not one of {sorted(map(str, own))}"
 
@@ -161,7 +155,7 @@ def test_error_about_a_packet_to_a_multicast_group_comes_from_a_unicast_address(
 def test_parameter_problem_about_a_large_packet_is_cut_at_1280_octets(dut: DUT) -> None:
     sent = dut.ipv6() / _dest_opts() / ICMPv6EchoRequest(id=0x4443, seq=1, data=bytes(1400))
     dut.send(sent)
-    error = _expect_pp(dut)
+    error = expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
     assert len(l3_bytes(error)) == IPV6_MIN_MTU, f"the error is {len(l3_bytes(error))} octets long"
     assert l3_bytes(error)[48:] == l3_bytes(sent)[: IPV6_MIN_MTU - 48], "the quote is not the packet's start"
 

@@ -9,15 +9,13 @@ in-process waits are virtual.
 
 from __future__ import annotations
 
-import struct
 from ipaddress import IPv6Address
 
 import pytest
-from scapy.layers.inet6 import ICMPv6MLReport2, IPv6
+from scapy.layers.inet6 import ICMPv6MLQuery2, ICMPv6MLReport2, IPv6
 
-from harness import DUT, MUST, MUST_NOT, rfc
+from harness import DUT, MUST, MUST_NOT, bad_checksum, rfc
 from harness.mld import (
-    ALL_NODES,
     MLDV2_ROUTERS,
     MODE_IS_EXCLUDE,
     MODE_IS_INCLUDE,
@@ -27,14 +25,16 @@ from harness.mld import (
     SOURCE_B,
     V2_REPORT,
     expect_record,
+    message_bytes,
     mld_frame,
     no_record,
     records,
     settle,
     site_group,
     sn_group,
+    v1_report,
     v2_query,
-    with_checksum,
+    v2_report,
 )
 
 # ---- answering queries --------------------------------------------------------------------------
@@ -203,12 +203,10 @@ def test_another_nodes_report_does_not_suppress_a_general_query_answer(dut: DUT,
     dut.join_group(group)
     other_ll = "fe80::200:ff:fe00:3"
     if kind == "mldv2-report":
-        rec = struct.pack("!BBH", MODE_IS_EXCLUDE, 0, 0) + IPv6Address(group).packed
-        body, dst = struct.pack("!BBHHH", V2_REPORT, 0, 0, 0, 1) + rec, MLDV2_ROUTERS
+        other = mld_frame(dut, v2_report((MODE_IS_EXCLUDE, group)), dst=MLDV2_ROUTERS, src=other_ll,
+                          mac=dut.info.other_mac)
     else:
-        body, dst = struct.pack("!BBHHH", 131, 0, 0, 0, 0) + IPv6Address(group).packed, group
-    other = mld_frame(dut, body, dst=dst, src=other_ll)
-    other.src = dut.info.other_mac
+        other = mld_frame(dut, v1_report(group), dst=group, src=other_ll, mac=dut.info.other_mac)
     dut.send(mld_frame(dut, v2_query()), other)
     expect_record(dut, group, (MODE_IS_EXCLUDE,))
 
@@ -254,7 +252,7 @@ def test_query_without_router_alert_or_with_hop_limit_above_1_is_ignored(dut: DU
      "MUST be silently ignored.")
 def test_query_of_invalid_length_is_ignored(dut: DUT, length: int) -> None:
     group = sn_group(dut)
-    dut.send(mld_frame(dut, v2_query()[:length]))
+    dut.send(mld_frame(dut, message_bytes(v2_query())[:length]))
     no_record(dut, group, (MODE_IS_EXCLUDE,))
     dut.send(mld_frame(dut, v2_query()))  # control: 28 octets, an MLDv2 query
     expect_record(dut, group, (MODE_IS_EXCLUDE,))
@@ -267,7 +265,7 @@ def test_query_of_invalid_length_is_ignored(dut: DUT, length: int) -> None:
      "ignore those additional octets.")
 def test_query_with_trailing_octets_is_processed(dut: DUT) -> None:
     group = sn_group(dut)
-    dut.send(mld_frame(dut, v2_query() + b"\x5a" * 8))
+    dut.send(mld_frame(dut, message_bytes(v2_query()) + b"\x5a" * 8))
     report = expect_record(dut, group, (MODE_IS_EXCLUDE,))
     assert report[ICMPv6MLReport2].type == V2_REPORT  # answered as MLDv2, not as a v1 query
 
@@ -276,11 +274,9 @@ def test_query_with_trailing_octets_is_processed(dut: DUT) -> None:
      "When a packet is received, the checksum MUST be verified before processing it.")
 def test_query_with_a_bad_checksum_is_ignored(dut: DUT) -> None:
     group = sn_group(dut)
-    good = with_checksum(v2_query(), str(dut.info.tester_ipv6_ll), ALL_NODES)
-    bad = good[:2] + bytes([good[2] ^ 0x5A, good[3]]) + good[4:]
-    dut.send(mld_frame(dut, bad, fix_checksum=False))
+    dut.send(bad_checksum(mld_frame(dut, v2_query()), ICMPv6MLQuery2))
     no_record(dut, group, (MODE_IS_EXCLUDE,))
-    dut.send(mld_frame(dut, good, fix_checksum=False))
+    dut.send(mld_frame(dut, v2_query()))
     expect_record(dut, group, (MODE_IS_EXCLUDE,))
 
 

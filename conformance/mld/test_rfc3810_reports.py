@@ -13,7 +13,7 @@ from ipaddress import IPv6Address
 import pytest
 from scapy.layers.inet6 import ICMPv6MLReport2, IPv6
 
-from harness import DUT, MUST, MUST_NOT, multicast_mac, rfc
+from harness import DUT, MUST, MUST_NOT, multicast_mac, rfc, with_icmpv6_checksum
 from harness.mld import (
     ALL_NODES,
     CHANGE_TO_EXCLUDE,
@@ -30,7 +30,6 @@ from harness.mld import (
     site_group,
     sn_group,
     v2_query,
-    with_checksum,
 )
 
 # ---- state-change reports -----------------------------------------------------------------------
@@ -166,7 +165,7 @@ def test_report_checksum_and_reserved_fields(dut: DUT, field: str) -> None:
     ip = report[IPv6]
     msg = bytes(report[ICMPv6MLReport2])[: 8 + sum(20 + 16 * len(r[2]) + 4 * r[3] for r in records(report))]
     if field == "checksum":
-        want = with_checksum(msg, ip.src, ip.dst)[2:4]
+        want = with_icmpv6_checksum(msg, ip.src, ip.dst)[2:4]
         assert msg[2:4] == want, f"checksum {msg[2:4].hex()}, over the pseudo-header it is {want.hex()}"
     else:  # RFC 3810 5.2.1: "The Reserved fields are set to zero on transmission"
         assert msg[1] == 0 and msg[4:6] == b"\x00\x00", f"reserved fields {msg[1]:02x} {msg[4:6].hex()}"
