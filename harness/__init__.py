@@ -9,6 +9,8 @@ never import them.
 from harness.dut import DUT, AddressInfo, ExpectationFailed, IPv6Option, LinkInfo, Unsupported
 from harness.frames import (
     bad_checksum,
+    eui64_address,
+    eui64_interface_id,
     fragments4,
     fragments6,
     icmp_quote,
@@ -50,6 +52,8 @@ __all__ = [
     "echo6",
     "echo_data4",
     "echo_request_from",
+    "eui64_address",
+    "eui64_interface_id",
     "expect_echo_reply6",
     "expect_echo_reply_to",
     "expect_param_problem",

@@ -26,6 +26,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Padding
 from scapy.utils import checksum
+from scapy.utils6 import in6_mactoifaceid
 
 if TYPE_CHECKING:
     pass
@@ -194,6 +195,17 @@ def solicited_node(addr: str | ipaddress.IPv6Address) -> str:
     """RFC 4291 §2.7.1 solicited-node multicast address: ff02::1:ff00:0/104 + low 24 bits."""
     low = int(ipaddress.IPv6Address(addr)) & 0xFFFFFF
     return str(ipaddress.IPv6Address(int(ipaddress.IPv6Address("ff02::1:ff00:0")) | low))
+
+
+def eui64_interface_id(mac: str) -> int:
+    """The modified EUI-64 interface identifier of ``mac`` (RFC 4291 Appendix A: FFFE in the
+    middle, the universal/local bit inverted), by Scapy's in6_mactoifaceid."""
+    return int(ipaddress.IPv6Address("::" + in6_mactoifaceid(mac)))
+
+
+def eui64_address(prefix: ipaddress.IPv6Network, mac: str) -> ipaddress.IPv6Address:
+    """The address SLAAC forms in ``prefix`` from ``mac`` with an EUI-64 interface identifier."""
+    return ipaddress.IPv6Address(int(prefix.network_address) | eui64_interface_id(mac))
 
 
 def multicast_mac(group: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:

@@ -36,11 +36,12 @@ SILENCE_S: Final = 0.7
 LIFETIME_S: Final = 60
 
 
-def ra(dut: DUT, *options: Packet, src: str | None = None, hlim: int = NDP_HOP_LIMIT,
+def ra(dut: DUT, *options: Packet, src: str | None = None, mac: str | None = None, hlim: int = NDP_HOP_LIMIT,
        lifetime: int = LIFETIME_S, slla: bool = True, **fields: Any) -> Packet:
-    """A Router Advertisement from the tester's link-local address (the router) to all-nodes."""
+    """A Router Advertisement to all-nodes from the tester's link-local address and MAC (the
+    router), or from another router's ``src`` and ``mac``."""
     fields.setdefault("prf", 0)  # Scapy's default is High (RFC 4191); medium unless a test says
-    mac = dut.info.tester_mac
+    mac = mac or dut.info.tester_mac
     frame = (Ether(src=mac, dst=multicast_mac(ALL_NODES))
              / IPv6(src=src or str(dut.info.tester_ipv6_ll), dst=ALL_NODES, hlim=hlim)
              / ICMPv6ND_RA(routerlifetime=lifetime, **fields))

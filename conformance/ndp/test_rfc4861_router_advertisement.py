@@ -20,9 +20,7 @@ from scapy.layers.inet6 import (
     ICMPv6EchoRequest,
     ICMPv6ND_NA,
     ICMPv6ND_NS,
-    ICMPv6ND_RA,
     ICMPv6NDOptDstLLAddr,
-    ICMPv6NDOptSrcLLAddr,
     IPv6,
 )
 from scapy.layers.l2 import Ether
@@ -172,12 +170,9 @@ def test_unknown_prefix_with_zero_valid_lifetime_is_ignored(dut: DUT) -> None:
 ROUTER_B: Final = "fe80::1"
 
 
-def ra_from_b(dut: DUT, *, lifetime: int = LIFETIME_S, slla: bool = True, prf: int = 0) -> Packet:
-    mac = dut.info.other_mac
-    frame = (Ether(src=mac, dst=multicast_mac(ALL_NODES))
-             / IPv6(src=ROUTER_B, dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
-             / ICMPv6ND_RA(routerlifetime=lifetime, prf=prf))
-    return frame / ICMPv6NDOptSrcLLAddr(lladdr=mac) if slla else frame
+def ra_from_b(dut: DUT, *, lifetime: int = LIFETIME_S, prf: int = 0) -> Packet:
+    """A Router Advertisement from a second router, B (``ROUTER_B``, the link's "other" MAC)."""
+    return ra(dut, src=ROUTER_B, mac=dut.info.other_mac, lifetime=lifetime, prf=prf)
 
 
 @rfc(4861, "6.3.4", SHOULD,

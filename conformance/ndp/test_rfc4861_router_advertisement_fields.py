@@ -22,12 +22,11 @@ from scapy.layers.inet6 import (
     ICMPv6NDOptMTU,
     IPv6,
     IPv6ExtHdrFragment,
-    in6_chksum,
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, SHOULD, ExpectationFailed, multicast_mac, rfc
+from harness import DUT, MUST, SHOULD, ExpectationFailed, multicast_mac, rfc, with_icmpv6_checksum
 from harness.rfc import NDP_HOP_LIMIT
 from harness.router_discovery import (
     ALL_NODES,
@@ -50,14 +49,9 @@ def _short(dut: DUT) -> Packet:
     # Reachable Time, and half of Retrans Timer. A parser that reads the lifetime anyway fails.
     frame = ra(dut, slla=False)
     raw = bytes(frame[ICMPv6ND_RA])[:14]
-    ip = IPv6(src=str(dut.info.tester_ipv6_ll), dst=ALL_NODES, hlim=NDP_HOP_LIMIT, nh=58)
-    return Ether(src=dut.info.tester_mac, dst=multicast_mac(ALL_NODES)) / _with_icmp6_checksum(ip, raw)
-
-
-def _with_icmp6_checksum(ip: Packet, icmp: bytes) -> Packet:
-    body = icmp[:2] + b"\x00\x00" + icmp[4:]
-    cksum = in6_chksum(58, ip / Raw(body), body)
-    return ip / Raw(body[:2] + cksum.to_bytes(2, "big") + body[4:])
+    src = str(dut.info.tester_ipv6_ll)
+    ip = IPv6(src=src, dst=ALL_NODES, hlim=NDP_HOP_LIMIT, nh=58)
+    return Ether(src=dut.info.tester_mac, dst=multicast_mac(ALL_NODES)) / ip / Raw(with_icmpv6_checksum(raw, src, ALL_NODES))
 
 
 def _invalid(dut: DUT, case: str) -> Packet:
