@@ -156,6 +156,12 @@ def test_timeout_without_fragment_zero_sends_nothing(dut: DUT) -> None:
     # RFC 792: "If fragment zero is not available then no time exceeded need be sent at all."
     # Linux and this suite read the condition as "not sent": the error could quote no
     # transport header for the source to match it with.
+    # Control first: a last fragment arriving alone is kept for reassembly (the rest, sent later,
+    # completes the datagram), so silence below is not a DUT that drops every fragment.
+    *rest, alone = fragments4(_echo(dut, 0xC1B, 400, ip_id=0x4C1B), size=208)
+    dut.send(alone)
+    dut.send(*rest)
+    dut.expect(ICMP(type=0, id=0xC1B))
     last = fragments4(_echo(dut, 0xC0B, 400, ip_id=0x4C0B), size=208)[-1]
     dut.send(last)
     dut.expect_none(ICMP(type=11), within=_timeout(dut) + 0.5)
