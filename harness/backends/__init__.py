@@ -104,7 +104,11 @@ def _interface(options: BackendOptions) -> DUT:
     module = _module("interface")
     if options.config is None:
         raise module.ConfigError("the interface backend needs --dut-config PATH")
-    dut: DUT = module.InterfaceDUT(module.load_config(options.config), capture=options.capture)
+    config = module.load_config(options.config)
+    if config.command is not None:  # [dut]: the harness owns the DUT's process
+        managed: DUT = _module("managed").ManagedDUT(config, capture=options.capture)
+        return managed
+    dut: DUT = module.InterfaceDUT(config, capture=options.capture)
     return dut
 
 

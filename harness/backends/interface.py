@@ -20,6 +20,9 @@ Example ``dut.toml``::
     mtu = 1500                      # optional
     [timers]                        # optional: the DUT's current values, in seconds
     ipv4_reassembly_timeout = 30
+    [dut]                           # optional: the harness starts the DUT and drives its agent
+    command = ["./agent", "--tap", "{interface}", "--control", "{control}"]
+    ready = "^ready"                # see harness.backends.lifecycle for every key
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any, Final, NoReturn, get_args
 
 from harness.backends.base import FrameDUT
+from harness.backends.lifecycle import DUTCommand, parse_command
 from harness.backends.rawsocket import RawSocketPort
 from harness.capture import Capture
 from harness.dut import LinkInfo, TimerName, Unsupported
@@ -42,7 +46,7 @@ _REQUIRED: Final = (
     "interface", "dut_mac", "tester_mac", "dut_ipv4", "tester_ipv4", "other_ipv4",
     "dut_ipv6", "dut_ipv6_ll", "tester_ipv6", "tester_ipv6_ll", "other_ipv6",
 )  # fmt: skip
-_OPTIONAL: Final = ("mtu", "timers")
+_OPTIONAL: Final = ("mtu", "timers", "dut")
 
 
 class ConfigError(Exception):
@@ -53,6 +57,7 @@ class ConfigError(Exception):
 class InterfaceConfig:
     interface: str
     info: LinkInfo
+    command: DUTCommand | None = None  # [dut]: the harness starts and resets the DUT
 
 
 def load_config(path: str | Path) -> InterfaceConfig:
@@ -142,7 +147,8 @@ def parse_config(data: dict[str, Any], source: str = "config") -> InterfaceConfi
     )
     if info.dut_mac == info.tester_mac:
         fail("dut_mac and tester_mac must differ")
-    return InterfaceConfig(interface, info)
+    command = parse_command(data["dut"], fail) if "dut" in data else None
+    return InterfaceConfig(interface, info, command)
 
 
 class InterfaceDUT(FrameDUT):
