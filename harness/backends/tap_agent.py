@@ -127,7 +127,7 @@ class StackAgent:
         end = time.monotonic() + ms / 1000
         while (left := end - time.monotonic()) > 0:
             until = self.clock.seconds_until_next()
-            ready, _, _ = select.select([self.link], [], [], left if until is None else min(left, until))
+            ready, _, _ = select.select(_frames(self.link), [], [], left if until is None else min(left, until))
             if ready:
                 self.link.poll()
             self.clock.run_due()
@@ -266,16 +266,22 @@ def _remaining(until_ms: int | None, now_ms: int) -> float | None:
     return None if until_ms is None else max(0, until_ms - now_ms) / 1000
 
 
-def serve(agent: StackAgent, server: ControlServer, stopping: Callable[[], bool]) -> None:
-    """The host's poll loop: frames, timers and control requests until ``stopping()``."""
+def _frames(link: Any) -> list[Any]:
+    """What to select on for inbound frames: the TAP; nothing for a channel link (tests)."""
+    return [link] if hasattr(link, "fileno") else []
+
+
+def serve(agent: StackAgent, server: ControlServer, stopping: Callable[[], bool], idle: float = 1.0) -> None:
+    """The host's poll loop: frames, timers and control requests until ``stopping()``, which
+    is looked at least every ``idle`` seconds."""
     while not stopping():
-        waits = [1.0]
+        waits = [idle]
         if (until := agent.clock.seconds_until_next()) is not None:
             waits.append(until)
         if (deadline := server.next_deadline()) is not None:
             waits.append(max(0.0, deadline - time.monotonic()))
         try:
-            ready, _, _ = select.select([agent.link, *server.filenos()], [], [], min(waits))
+            ready, _, _ = select.select([*_frames(agent.link), *server.filenos()], [], [], min(waits))
         except InterruptedError:
             continue
         if agent.link in ready:
