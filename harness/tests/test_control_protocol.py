@@ -15,11 +15,23 @@ import pytest
 
 from harness.backends.tap_agent import HostConfig, StackAgent, serve
 from harness.control import protocol
-from harness.control.agent_check import *  # noqa: F403  (the checks run here against our agent)
+from harness.control.agent_check import (  # the protocol's own checks, run here against our agent
+    agent,
+    test_a_line_that_is_not_a_request_gets_bad_request,
+    test_each_declared_verb_answers_with_its_type_or_a_reason,
+    test_hello_names_the_agent_its_protocol_version_and_verbs,
+    test_hello_refuses_a_version_it_does_not_speak,
+    test_lacking_verbs_are_refused_with_their_reason,
+    test_missing_and_unknown_arguments_get_bad_arguments,
+    test_reset_is_idempotent_and_undoes_a_test,
+    test_unknown_verb_gets_unknown_verb_and_the_connection_goes_on,
+)
 from harness.control.client import AgentFailed, ControlClient, Hello
 from harness.control.server import ControlServer
 from harness.dut import AddressInfo, Unsupported
 from stack_under_test import ChannelEndpoint
+
+__all__ = ["agent", "test_a_line_that_is_not_a_request_gets_bad_request", "test_each_declared_verb_answers_with_its_type_or_a_reason", "test_hello_names_the_agent_its_protocol_version_and_verbs", "test_hello_refuses_a_version_it_does_not_speak", "test_lacking_verbs_are_refused_with_their_reason", "test_missing_and_unknown_arguments_get_bad_arguments", "test_reset_is_idempotent_and_undoes_a_test", "test_unknown_verb_gets_unknown_verb_and_the_connection_goes_on"]  # collected by pytest from here
 
 
 @pytest.fixture
