@@ -75,6 +75,9 @@ def dispatch(agent: Any, message: dict[str, Any]) -> dict[str, Any] | tuple[Any,
                 return protocol.error(request_id, protocol.UNSUPPORTED, reason)
             return protocol.error(request_id, protocol.UNKNOWN_VERB,
                                   f"the agent has no verb {verb!r} (it has: {', '.join(verb_names(agent))})")
+        params = inspect.signature(method).parameters
+        # Extension arguments ("x-...") an agent does not know are ignored, by the spec.
+        args = {k: v for k, v in args.items() if not k.startswith("x-") or k in params}
         try:
             inspect.signature(method).bind(**args)
         except TypeError as e:

@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 from scapy.layers.inet import ICMP, IP
+from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, IPv6
+from scapy.layers.l2 import Ether
 
 from harness.backends import lifecycle, lwip
 from harness.backends.base import TEST_LINK
+from harness.backends.lifecycle import BeforeEach
 from harness.control.agent_check import (  # the protocol's own checks, run here against the lwIP agent
     agent,
     test_a_line_that_is_not_a_request_gets_bad_request,
@@ -84,3 +87,26 @@ def test_lwip_answers_restarts_and_leaves_nothing_behind() -> None:
     assert netns not in _namespaces()
     assert not Path(rundir).exists()
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+@pytest.mark.parametrize("before_each", ["nothing", "reset", "restart"])
+def test_what_one_test_teaches_lwip_does_not_reach_the_next(before_each: BeforeEach) -> None:
+    """The previous test overrides the tester's link-layer address in lwIP's neighbor cache
+    with a Neighbor Advertisement (O=1, RFC 4861 §7.2.5); the next one pings. Without a reset
+    lwIP answers to the MAC of the previous test, which is why the backend restarts it."""
+    dut = lwip.LwipDUT(before_each=before_each)
+    try:
+        dut.send(dut.ipv6() / ICMPv6EchoRequest(id=1, seq=1))
+        dut.expect(Ether(dst=TEST_LINK.tester_mac) / ICMPv6EchoReply(id=1))  # resolved by the responder
+        dut.send(dut.ether() / IPv6(src=str(dut.info.tester_ipv6), dst=str(dut.info.dut_ipv6.ip), hlim=255)
+                 / ICMPv6ND_NA(tgt=str(dut.info.tester_ipv6), R=0, S=0, O=1)
+                 / ICMPv6NDOptDstLLAddr(lladdr=dut.info.other_mac))
+        dut.send(dut.ipv6() / ICMPv6EchoRequest(id=2, seq=1))
+        dut.expect(Ether(dst=dut.info.other_mac) / ICMPv6EchoReply(id=2))  # lwIP took the override
+        dut.reset()  # what the plugin does before the next test
+        dut.send(dut.ipv6() / ICMPv6EchoRequest(id=3, seq=1))
+        reply = dut.expect(ICMPv6EchoReply(id=3))
+        leaked = reply[Ether].dst == dut.info.other_mac
+        assert leaked == (before_each == "nothing"), f"reply went to {reply[Ether].dst} after {before_each!r}"
+    finally:
+        dut.close()

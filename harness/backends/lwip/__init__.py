@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Final
 from harness.backends import linux_setup
 from harness.backends.base import TEST_LINK
 from harness.backends.interface import InterfaceConfig
-from harness.backends.lifecycle import DUTCommand
+from harness.backends.lifecycle import BeforeEach, DUTCommand
 from harness.backends.managed import ManagedDUT
 
 if TYPE_CHECKING:
@@ -110,9 +110,10 @@ def command(agent: Path) -> DUTCommand:
 class LwipDUT(ManagedDUT):
     """lwIP on a TAP in a namespace of its own, restarted before every test."""
 
-    def __init__(self, capture: Capture | None = None, *, before_each: str = "restart") -> None:
+    def __init__(self, capture: Capture | None = None, *, before_each: BeforeEach = "restart") -> None:
+        """``before_each``: "restart" (the backend's way), or "reset"/"nothing" to show why."""
         agent = build()
-        cmd = dataclasses.replace(command(agent), before_each=before_each)  # type: ignore[arg-type]
+        cmd = dataclasses.replace(command(agent), before_each=before_each)
         tap = "scl" + linux_setup.unique_names().tester_if.removeprefix("sct")
         super().__init__(InterfaceConfig(tap, dataclasses.replace(TEST_LINK, timers={}), cmd), capture, name="lwip")
 

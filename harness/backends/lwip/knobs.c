@@ -274,7 +274,7 @@ static int known_arguments(const char *verb, cJSON *args)
             continue;
         cJSON *a;
         cJSON_ArrayForEach(a, args) {
-            int known = 0;
+            int known = strncmp(a->string, "x-", 2) == 0;  /* extensions it does not know: ignored */
             for (int j = 0; signatures[i].args[j]; j++)
                 known |= strcmp(signatures[i].args[j], a->string) == 0;
             if (!known)
