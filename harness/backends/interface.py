@@ -1,8 +1,9 @@
 """InterfaceDUT: any stack behind a named interface, spoken to with raw Ethernet frames.
 
-The DUT is configured by hand to match a TOML file (its addresses, static neighbors for the
-tester's addresses); the harness only sends and receives frames on ``interface``. There is
-no control channel, so the control verbs raise Unsupported and tests that need them skip.
+The DUT is configured by hand to match a TOML file (its addresses); the harness only sends
+and receives frames on ``interface``, and the control verbs raise Unsupported (tests that need
+them skip) — unless a ``[dut]`` table names the DUT's command and control agent, and then the
+harness starts it and drives it (``harness.backends.managed``, docs/control-protocol.md).
 
 Example ``dut.toml``::
 
@@ -189,7 +190,7 @@ class InterfaceDUT(FrameDUT):
     def _cannot(self, verb: str) -> NoReturn:
         raise Unsupported(
             f"the interface backend has no control channel to the DUT; it cannot {verb} "
-            "(configure the device by hand, or use the inprocess or linux backend)"
+            "(configure the device by hand, or name its control agent in a [dut] table: docs/control-protocol.md)"
         )
 
     def close(self) -> None:

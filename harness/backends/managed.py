@@ -33,7 +33,7 @@ from harness.control.verbs import Verb, control_verbs
 from harness.dut import TimerName, Unsupported
 
 if TYPE_CHECKING:
-    from harness.capture import Capture
+    from harness.capture import Capture, Direction
 
 _QUIET_S: Final = 0.05  # the link counts as settled after this long without a frame from the DUT
 _SETTLE_LIMIT_S: Final = 2.0
@@ -47,6 +47,8 @@ class ManagedDUT(InterfaceDUT):
         if command is None:
             raise ValueError("a managed DUT needs a [dut] table in its interface config")
         self.command = command
+        self.responder = NeighborResponder(config.info, enabled=command.answer_neighbors)
+        self._asked: bytes | None = None  # the responder's reply to the frame just received
         self.space: lifecycle.TapNamespace | None = None
         self.process: lifecycle.DUTProcess | None = None
         self.control: ControlClient | None = None
@@ -66,7 +68,6 @@ class ManagedDUT(InterfaceDUT):
                     os.close(fd)
             super().__init__(config, capture, port=port)
             self.name = name
-            self.responder = NeighborResponder(config.info, enabled=command.answer_neighbors)
             self._baseline_timers = dict(config.info.timers)
             self._baseline_mtu = config.info.mtu
             self._start()
@@ -116,13 +117,22 @@ class ManagedDUT(InterfaceDUT):
 
     # ---- FrameDUT hooks -------------------------------------------------------------------------
     def _receive(self, deadline: float) -> bytes | None:
+        self._answer_neighbors()  # a request returned by the last call (settle and drain come here)
         frame = super()._receive(deadline)
         if frame is not None:
-            reply = self.responder.reply_to(frame)
-            if reply is not None:
-                self._record(reply, "to_dut")
-                self._transmit(reply)
+            self._asked = self.responder.reply_to(frame)
         return frame
+
+    def _record(self, raw: bytes, direction: Direction) -> None:
+        super()._record(raw, direction)
+        if direction == "from_dut":
+            self._answer_neighbors()  # right after the request, so the pcap shows them in order
+
+    def _answer_neighbors(self) -> None:
+        reply, self._asked = self._asked, None
+        if reply is not None:
+            super()._record(reply, "to_dut")
+            self._transmit(reply)
 
     def _diagnostics(self) -> list[str]:
         problem = self.process.exited() if self.process is not None else "the DUT process is not running"

@@ -210,12 +210,14 @@ static cJSON *set_ipv6_option(cJSON *args)
         router_solicitations = (int)value;  /* sent on the next link-up */
         return cJSON_CreateNull();
     }
-    if (strcmp(name, "base_reachable_time") == 0 || strcmp(name, "retrans_time") == 0) {
+    if (strcmp(name, "base_reachable_time") == 0) {
         if (value <= 0)
             return BAD("%s must be positive seconds", name);
-        *(name[0] == 'b' ? &reachable_time : &retrans_timer) = (u32_t)(value * 1000);
+        reachable_time = (u32_t)(value * 1000);  /* what nd6.c gives each new REACHABLE entry */
         return cJSON_CreateNull();
     }
+    if (strcmp(name, "retrans_time") == 0)  /* nd6.c keeps retrans_timer but never reads it */
+        return fixed(name, value, ND6_TMR_INTERVAL / 1000.0, "solicitations go out on its 1-s ND timer tick");
     if (strcmp(name, "accept_ra") == 0)
         return fixed(name, value, 1, "it always processes Router Advertisements");
     if (strcmp(name, "accept_dad") == 0)
