@@ -116,11 +116,12 @@ def _namespaces() -> str:
                          ids=["never-ready", "exits"])
 @root_only
 def test_a_dut_that_never_gets_ready_is_killed_and_leaves_nothing(argv: list[str]) -> None:
-    before = set(_namespaces().split())
+    ours = f"-{os.getpid()}-"  # namespaces of this process (linux_setup.unique_names); others run in parallel
+    before = {n for n in _namespaces().split() if ours in n}
     command = lifecycle.DUTCommand(tuple(argv), ready="^ready", ready_timeout=1.0)
     with pytest.raises(linux_setup.SetupError, match=r"printed no line|exited with status 3.*dying"):
         ManagedDUT(InterfaceConfig("scm0", TEST_LINK, command))
-    assert set(_namespaces().split()) <= before
+    assert {n for n in _namespaces().split() if ours in n} <= before
     left = subprocess.run(["pgrep", "-f", "time.sleep\\(60\\)"], capture_output=True, text=True).stdout
     assert not left.strip()
 
