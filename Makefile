@@ -29,13 +29,20 @@ setup: $(STAMP)
 
 # The root-only tests point the system's `ping` and `ndisc6` at our stack on a TAP device;
 # harness/tests/test_fuzz_redis.py runs a throwaway loopback `redis-server` (else it skips).
-system-deps:
+# `--dut lwip` needs lwIP and cJSON headers and a C compiler; its agent is built into
+# $(VENV)/libexec/stackcheck-lwip-agent (again whenever its sources change).
+system-deps: setup
 ifeq ($(IS_ROOT),yes)
 	@missing=""; command -v ping >/dev/null || missing="$$missing iputils-ping"; \
 	command -v ndisc6 >/dev/null || missing="$$missing ndisc6"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v cc >/dev/null || missing="$$missing gcc"; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	pkg-config --exists lwip 2>/dev/null || missing="$$missing liblwip-dev"; \
+	pkg-config --exists libcjson 2>/dev/null || missing="$$missing libcjson-dev"; \
 	if [ -n "$$missing" ]; then apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	@$(BIN)/python -m harness.backends.lwip build >/dev/null
 endif
 
 # ---- the two commands -----------------------------------------------------------------------

@@ -104,7 +104,11 @@ def _interface(options: BackendOptions) -> DUT:
     module = _module("interface")
     if options.config is None:
         raise module.ConfigError("the interface backend needs --dut-config PATH")
-    dut: DUT = module.InterfaceDUT(module.load_config(options.config), capture=options.capture)
+    config = module.load_config(options.config)
+    if config.command is not None:  # [dut]: the harness owns the DUT's process
+        managed: DUT = _module("managed").ManagedDUT(config, capture=options.capture)
+        return managed
+    dut: DUT = module.InterfaceDUT(config, capture=options.capture)
     return dut
 
 
@@ -140,3 +144,18 @@ def _tap_available(config: Path | None) -> str | None:
 
 register(Backend("tap", "stack_under_test as a process on a TAP device in a netns (needs root)",
                  _tap, _tap_available, shared=True))
+
+
+# ---- lwip: lwIP 2.1.3 (Debian's liblwip-dev) through our C control agent, on a TAP in a netns ----
+def _lwip(options: BackendOptions) -> DUT:
+    dut: DUT = _module("lwip").LwipDUT(capture=options.capture)
+    return dut
+
+
+def _lwip_available(config: Path | None) -> str | None:
+    reason: str | None = _module("lwip").check_available()
+    return reason
+
+
+register(Backend("lwip", "lwIP 2.1.3 through its C control agent on a TAP in a netns (needs root)",
+                 _lwip, _lwip_available, shared=True))

@@ -1,8 +1,9 @@
 """InterfaceDUT: any stack behind a named interface, spoken to with raw Ethernet frames.
 
-The DUT is configured by hand to match a TOML file (its addresses, static neighbors for the
-tester's addresses); the harness only sends and receives frames on ``interface``. There is
-no control channel, so the control verbs raise Unsupported and tests that need them skip.
+The DUT is configured by hand to match a TOML file (its addresses); the harness only sends
+and receives frames on ``interface``, and the control verbs raise Unsupported (tests that need
+them skip) — unless a ``[dut]`` table names the DUT's command and control agent, and then the
+harness starts it and drives it (``harness.backends.managed``, docs/control-protocol.md).
 
 Example ``dut.toml``::
 
@@ -20,6 +21,9 @@ Example ``dut.toml``::
     mtu = 1500                      # optional
     [timers]                        # optional: the DUT's current values, in seconds
     ipv4_reassembly_timeout = 30
+    [dut]                           # optional: the harness starts the DUT and drives its agent
+    command = ["./agent", "--tap", "{interface}", "--control", "{control}"]
+    ready = "^ready"                # see harness.backends.lifecycle for every key
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pathlib import Path
 from typing import Any, Final, NoReturn, get_args
 
 from harness.backends.base import FrameDUT
+from harness.backends.lifecycle import DUTCommand, parse_command
 from harness.backends.rawsocket import RawSocketPort
 from harness.capture import Capture
 from harness.dut import LinkInfo, TimerName, Unsupported
@@ -42,7 +47,7 @@ _REQUIRED: Final = (
     "interface", "dut_mac", "tester_mac", "dut_ipv4", "tester_ipv4", "other_ipv4",
     "dut_ipv6", "dut_ipv6_ll", "tester_ipv6", "tester_ipv6_ll", "other_ipv6",
 )  # fmt: skip
-_OPTIONAL: Final = ("mtu", "timers")
+_OPTIONAL: Final = ("mtu", "timers", "dut")
 
 
 class ConfigError(Exception):
@@ -53,6 +58,7 @@ class ConfigError(Exception):
 class InterfaceConfig:
     interface: str
     info: LinkInfo
+    command: DUTCommand | None = None  # [dut]: the harness starts and resets the DUT
 
 
 def load_config(path: str | Path) -> InterfaceConfig:
@@ -142,7 +148,8 @@ def parse_config(data: dict[str, Any], source: str = "config") -> InterfaceConfi
     )
     if info.dut_mac == info.tester_mac:
         fail("dut_mac and tester_mac must differ")
-    return InterfaceConfig(interface, info)
+    command = parse_command(data["dut"], fail) if "dut" in data else None
+    return InterfaceConfig(interface, info, command)
 
 
 class InterfaceDUT(FrameDUT):
@@ -183,7 +190,7 @@ class InterfaceDUT(FrameDUT):
     def _cannot(self, verb: str) -> NoReturn:
         raise Unsupported(
             f"the interface backend has no control channel to the DUT; it cannot {verb} "
-            "(configure the device by hand, or use the inprocess or linux backend)"
+            "(configure the device by hand, or name its control agent in a [dut] table: docs/control-protocol.md)"
         )
 
     def close(self) -> None:

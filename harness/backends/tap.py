@@ -7,10 +7,11 @@
     |  2001:db8:1::1/64, static tester neighbors      the tester's AF_PACKET socket   |
     +--------------------------------------------------------------------------------+
 
-It is the interface backend (raw frames, no control channel: control verbs skip) with the
-set-up done for you, so the same suite runs against our stack in-process (virtual time) and
-as a real host (real time, real TAP, its own poll loop): the report's "tap" column.
-``TapHost`` is reused by the real-client tests, which give the kernel side the tester's
+``TapDUT`` is a managed DUT (``harness.backends.managed``): the stack runs under its control
+agent (``harness.backends.tap_agent``), which serves the DUT verbs over the control protocol
+and builds a fresh stack for every test, so the same suite runs against our stack in-process
+(virtual time) and as a real host (real time, real TAP, its own poll loop): the report's "tap"
+column. ``TapHost`` is used by the real-client tests, which give the kernel side the tester's
 addresses instead and point `ping`, `ndisc6` and sockets at the stack.
 
 By hand, the same with ``--dut interface`` (one stack for the whole run, no restarts)::
@@ -40,9 +41,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from harness.backends.base import TEST_LINK
-from harness.backends.interface import InterfaceConfig, InterfaceDUT
+from harness.backends.interface import InterfaceConfig
+from harness.backends.lifecycle import DUTCommand
 from harness.backends.linux import setup as linux_setup
-from harness.backends.rawsocket import RawSocketPort
+from harness.backends.managed import ManagedDUT
 from harness.dut import LinkInfo
 
 if TYPE_CHECKING:
@@ -53,8 +55,6 @@ REPO: Final = Path(__file__).resolve().parents[2]
 TIMERS: Final[dict[str, float]] = {"ipv4_reassembly_timeout": 2.0, "ipv6_reassembly_timeout": 2.0}
 LAUNCHER: Final = Path(__file__).with_name("tap_launcher.py")
 _READY_S: Final = 10.0
-_QUIET_S: Final = 0.3
-_RESET_QUIET_S: Final = 0.05
 
 
 def check_available() -> str | None:
@@ -204,54 +204,24 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _neighbors(info: LinkInfo) -> tuple[str, ...]:
-    args: list[str] = []
+def _agent_command(info: LinkInfo) -> DUTCommand:
+    """Our stack's control agent (``harness.backends.tap_agent``) on the TAP, reset per test."""
+    argv = [sys.executable, "-m", "harness.backends.tap_agent", "--tap", "{interface}", "--control", "{control}",
+            "--mac", "{dut_mac}", "--ipv4", "{dut_ipv4}", "--ipv6", "{dut_ipv6}", "--mtu", "{mtu}"]
+    # Static neighbors for the tester, as on the inprocess and linux backends.
     for addr in (info.tester_ipv4, info.tester_ipv6, info.tester_ipv6_ll):
-        args += ["--neighbor", f"{addr}={info.tester_mac}"]
+        argv += ["--neighbor", f"{addr}={info.tester_mac}"]
     for name, seconds in TIMERS.items():
-        args += [f"--{name.replace('_', '-')}", f"{seconds:g}"]
-    return (*args, "--dad-transmits", "0")
+        argv += [f"--{name.replace('_', '-')}", f"{seconds:g}"]
+    return DUTCommand(tuple(argv), ready=r"^stack_under_test agent on ", control="unix:{control}",
+                      before_each="reset", tap=True, ready_timeout=_READY_S)
 
 
-class TapDUT(InterfaceDUT):
-    """Our stack as a separate process on a TAP in a namespace of its own; frames via AF_PACKET."""
+class TapDUT(ManagedDUT):
+    """Our stack as a separate process on a TAP in a namespace of its own; frames via AF_PACKET,
+    control verbs through its agent, a fresh stack (the agent's ``reset``) before every test."""
 
     def __init__(self, capture: Capture | None = None) -> None:
         info = dataclasses.replace(TEST_LINK, timers=dict(TIMERS))
-        self.host = TapHost(info, extra_args=_neighbors(info))
-        try:
-            fd = os.open(linux_setup.NETNS_DIR / self.host.netns, os.O_RDONLY)
-            try:
-                port = RawSocketPort(self.host.tap, netns_fd=fd)
-            finally:
-                os.close(fd)
-            super().__init__(InterfaceConfig(self.host.tap, info), capture, port=port)
-            self.name = "tap"
-            self._settle()
-        except BaseException:
-            self.host.close()
-            raise
-
-    def _settle(self, quiet: float = _QUIET_S) -> None:
-        """Drop start-up chatter (unsolicited reports and the like) until the link is quiet."""
-        deadline = time.monotonic() + _READY_S
-        while time.monotonic() < deadline and self.port.recv(time.monotonic() + quiet) is not None:
-            pass
-        self.port.drain()
-
-    def reset(self) -> None:
-        """Before each test: restart the stack so every test meets a fresh host, as in-process."""
-        self.host.restart()
-        self._settle(_RESET_QUIET_S)
-        super().reset()
-
-    def _diagnostics(self) -> list[str]:
-        problem = self.host.exited()
-        return [problem] if problem else []
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self.host.close()
-
+        tap = "scp" + linux_setup.unique_names().tester_if.removeprefix("sct")
+        super().__init__(InterfaceConfig(tap, info, _agent_command(info)), capture, name="tap")

@@ -1,4 +1,4 @@
-"""The tap backend: our stack as a real process on a TAP, spoken to with raw frames."""
+"""The tap backend: our stack as a real process on a TAP, raw frames and its control agent."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def _namespaces() -> str:
 
 def test_echo_reset_to_a_fresh_stack_and_cleanup() -> None:
     dut = TapDUT()
-    netns = dut.host.netns
+    assert dut.space is not None
+    netns = dut.space.netns
     try:
         assert dut.name == "tap" and dut.info.timers["ipv4_reassembly_timeout"] == 2.0
         dut.send(dut.ipv4() / ICMP(type=8, id=0x5C, seq=1) / b"tap")
@@ -32,9 +33,10 @@ def test_echo_reset_to_a_fresh_stack_and_cleanup() -> None:
         assert bytes(reply[ICMP].payload) == b"tap"
         # The tester's addresses are static neighbors: no ARP request precedes the reply.
         dut.expect_none(ARP, within=0.2)
-        first = dut.host.pid
-        dut.reset()
-        assert dut.host.pid != first and dut.host.exited() is None
+        dut.udp_bind(4000, 4)
+        dut.reset()  # a fresh stack in the same agent: the socket is gone, so the port binds again
+        assert dut.process is not None and dut.process.exited() is None
+        dut.udp_bind(4000, 4)
         dut.send(dut.ipv4() / ICMP(type=8, id=0x5D, seq=1))
         dut.expect(ICMP, type=0, id=0x5D)
     finally:

@@ -1,0 +1,236 @@
+"""ManagedDUT: a DUT the harness starts, resets or restarts, and drives over the control protocol.
+
+Raw frames go over an AF_PACKET socket like the interface backend's; the control verbs go to
+the DUT's agent (``harness.control``), every one of them generically: a verb of
+``harness.dut.DUT`` this class does not define itself is sent by name with its arguments, so
+verbs added to the DUT protocol later (TCP) reach the agent with no change here. A verb the
+agent does not list in its ``hello`` is skipped with the agent's own reason.
+
+Before each test (``reset()``, called by the plugin) the DUT is restarted, reset through the
+protocol's ``reset`` verb, or left alone, as its ``[dut]`` table says; then the link is drained
+until it is quiet. The tester answers the DUT's ARP and Neighbor Solicitations for the tester's
+addresses (``harness.backends.responder``) unless ``answer_neighbors`` is off.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import os
+import signal
+import threading
+import time
+import weakref
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Final, NoReturn
+
+from harness.backends import lifecycle
+from harness.backends.interface import InterfaceConfig, InterfaceDUT
+from harness.backends.linux import setup as linux_setup
+from harness.backends.rawsocket import RawSocketPort
+from harness.backends.responder import NeighborResponder
+from harness.control.client import AgentFailed, ControlClient, Hello
+from harness.control.verbs import Verb, control_verbs
+from harness.dut import TimerName, Unsupported
+
+if TYPE_CHECKING:
+    from harness.capture import Capture, Direction
+
+_QUIET_S: Final = 0.05  # the link counts as settled after this long without a frame from the DUT
+_SETTLE_LIMIT_S: Final = 2.0
+
+
+class ManagedDUT(InterfaceDUT):
+    """A DUT process on a TAP in a namespace of our own (or on a named interface), with an agent."""
+
+    def __init__(self, config: InterfaceConfig, capture: Capture | None = None, *, name: str = "interface") -> None:
+        command = config.command
+        if command is None:
+            raise ValueError("a managed DUT needs a [dut] table in its interface config")
+        self.command = command
+        self.responder = NeighborResponder(config.info, enabled=command.answer_neighbors)
+        self._asked: bytes | None = None  # the responder's reply to the frame just received
+        self.space: lifecycle.TapNamespace | None = None
+        self.process: lifecycle.DUTProcess | None = None
+        self.control: ControlClient | None = None
+        self.hello: Hello | None = None
+        self.rundir = lifecycle.make_rundir()
+        self._closed = False
+        _live.add(self)
+        _install_exit_hooks()
+        try:
+            port = None
+            if command.tap:
+                self.space = lifecycle.TapNamespace(config.info, config.interface)
+                fd = os.open(linux_setup.NETNS_DIR / self.space.netns, os.O_RDONLY)
+                try:
+                    port = RawSocketPort(config.interface, netns_fd=fd)
+                finally:
+                    os.close(fd)
+            super().__init__(config, capture, port=port)
+            self.name = name
+            self._baseline_timers = dict(config.info.timers)
+            self._baseline_mtu = config.info.mtu
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    # ---- the process and its agent ------------------------------------------------------------
+    def _values(self) -> dict[str, str]:
+        netns = self.space.netns if self.space else ""
+        return lifecycle.placeholders(self.info, self.interface, self.rundir, netns)
+
+    def _start(self) -> None:
+        values = self._values()
+        argv = [lifecycle.fill(a, values) for a in self.command.argv]
+        self.process = lifecycle.DUTProcess(argv, self.command.ready, netns=self.space.netns if self.space else None,
+                                            timeout=self.command.ready_timeout)
+        if self.command.control is not None:
+            address = lifecycle.fill(self.command.control, values)
+            self.control = ControlClient(address, label=f"control agent of {self.name}")
+            self.hello = self.control.say_hello()
+            if not self._baseline_timers:  # the config's [timers] win over what the agent says
+                self._baseline_timers = dict(self.hello.timers)
+        self._restore_info()
+        self._settle()
+
+    def _stop(self) -> None:
+        control, self.control = self.control, None
+        if control is not None:
+            control.close()
+        process, self.process = self.process, None
+        if process is not None:
+            process.stop()
+
+    def _restore_info(self) -> None:
+        if self.info.mtu != self._baseline_mtu:
+            self.info = dataclasses.replace(self.info, mtu=self._baseline_mtu)
+        self.info.timers.clear()
+        self.info.timers.update(self._baseline_timers)
+
+    def _settle(self) -> None:
+        """Drop start-up chatter (reports, DAD) until the link is quiet, answering resolution."""
+        limit = time.monotonic() + _SETTLE_LIMIT_S
+        while time.monotonic() < limit and self._receive(time.monotonic() + _QUIET_S) is not None:
+            pass
+        self.backlog.clear()
+
+    # ---- FrameDUT hooks -------------------------------------------------------------------------
+    def _receive(self, deadline: float) -> bytes | None:
+        self._answer_neighbors()  # a request returned by the last call (settle and drain come here)
+        frame = super()._receive(deadline)
+        if frame is not None:
+            self._asked = self.responder.reply_to(frame)
+        return frame
+
+    def _record(self, raw: bytes, direction: Direction) -> None:
+        super()._record(raw, direction)
+        if direction == "from_dut":
+            self._answer_neighbors()  # right after the request, so the pcap shows them in order
+
+    def _answer_neighbors(self) -> None:
+        reply, self._asked = self._asked, None
+        if reply is not None:
+            super()._record(reply, "to_dut")
+            self._transmit(reply)
+
+    def _diagnostics(self) -> list[str]:
+        problem = self.process.exited() if self.process is not None else "the DUT process is not running"
+        return [problem] if problem else []
+
+    # ---- control ----------------------------------------------------------------------------------
+    def _cannot(self, verb: str) -> NoReturn:
+        raise Unsupported(f"the {self.name} DUT has no control agent (dut.control in its config); it cannot {verb}")
+
+    def call(self, verb: Verb, *args: Any, **kwargs: Any) -> Any:
+        """Carry one DUT verb to the agent and return its decoded result."""
+        if self.control is None or self.hello is None:
+            self._cannot(f"perform {verb.name}")
+        encoded = verb.encode_args(*args, **kwargs)
+        if verb.name not in self.hello.verbs:
+            reason = self.hello.lacks.get(verb.name)
+            raise Unsupported(reason or f"the {self.hello.agent} agent does not implement {verb.name}")
+        wait = encoded.get("within")
+        result = self.control.call(verb.name, encoded, wait=float(wait) if isinstance(wait, int | float) else 0.0)
+        try:
+            return verb.decode_result(result)
+        except (ValueError, TypeError) as e:
+            raise AgentFailed(f"{verb.name}: the agent's result does not fit: {e}") from None
+
+    def set_timer(self, name: TimerName, seconds: float) -> None:
+        self.call(control_verbs()["set_timer"], name, seconds)
+        self.info.timers[name] = float(seconds)
+
+    def set_link_mtu(self, mtu: int) -> None:
+        self.call(control_verbs()["set_link_mtu"], mtu)
+        self.info = dataclasses.replace(self.info, mtu=int(mtu))  # the timers dict stays shared
+
+    # ---- session life -------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Before each test: restart the DUT, reset it through its agent, or only drain."""
+        before = self.command.before_each
+        if before == "restart" or self.process is None or self.process.exited():
+            self._stop()
+            self._start()
+        elif before == "reset":
+            assert self.control is not None
+            self.control.call("reset", {})
+            self._restore_info()
+            self._settle()
+        super().reset()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        _live.discard(self)
+        try:
+            if hasattr(self, "port"):
+                super().close()  # drains into the pcap, closes the socket
+        finally:
+            self._stop()
+            if self.space is not None:
+                self.space.close()
+            lifecycle.remove_rundir(self.rundir)
+
+
+def _remote(verb: Verb) -> Any:
+    def method(self: ManagedDUT, *args: Any, **kwargs: Any) -> Any:
+        return self.call(verb, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = verb.name
+    method.__doc__ = f"``{verb.name}`` carried to the DUT's control agent."
+    return method
+
+
+for _verb in control_verbs().values():
+    if _verb.name not in vars(ManagedDUT):
+        setattr(ManagedDUT, _verb.name, _remote(_verb))
+
+
+# ---- clean-up on every way out ---------------------------------------------------------------------
+_live: weakref.WeakSet[ManagedDUT] = weakref.WeakSet()
+_hooks_installed = False
+
+
+def _close_all() -> None:
+    for dut in list(_live):
+        try:
+            dut.close()
+        except Exception:  # at exit, keep closing the others
+            continue
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # so finally blocks and atexit run and nothing is left behind
+
+
+def _install_exit_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(_close_all)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
