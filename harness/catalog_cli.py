@@ -1,7 +1,9 @@
 """`stackcheck catalog check | seed`: the requirement catalog against the tests' @rfc citations.
 
-    check  fails (exit 1) when a test cites a requirement id the catalog lacks, or a catalog
-           entry has no test and no ``untested = "reason"``; lists tests without an entry.
+    check  fails (exit 1) when a test cites a requirement id the catalog lacks, a catalog
+           entry has no test and no ``untested = "reason"``, or a quoted requirement (of a
+           test or of the catalog) does not occur in its RFC (conformance/rfc/) in the section
+           it names; lists tests without an entry.
     seed   appends an entry for every cited requirement the catalog lacks (to rfc<N>.toml),
            with a fresh id and the citing tests, so the catalog starts from what is tested.
 
@@ -20,6 +22,7 @@ import pytest
 
 from harness.rfc import requirement_of
 from reports import catalog as cat
+from reports.rfcs.library import Library, Quote, verify
 
 ROUTER_RFCS = frozenset({1812})
 
@@ -55,9 +58,13 @@ def citations(suite: Path) -> list[cat.Citation]:
     return collector.citations
 
 
-def check(suite: Path, directory: Path) -> int:
+def check(suite: Path, directory: Path, texts: Path | None = None) -> int:
     catalog = cat.load(directory)
-    problems, notes = cat.check(catalog, citations(suite))
+    cited = citations(suite)
+    problems, notes = cat.check(catalog, cited)
+    quotes = [Quote(f"catalog {e.id}", e.rfc, e.section, e.text) for e in catalog.entries]
+    quotes += [Quote(c.test, c.rfc, c.section, c.text) for c in cited]
+    problems += verify(Library(texts or suite / "rfc"), quotes)
     for note in notes:
         print(f"note: {note}")
     for problem in problems:
