@@ -71,10 +71,10 @@ def test_dad_probe_carries_a_nonce(dut: DUT) -> None:
     assert len(nonce) >= 6, f"a nonce of {len(nonce)} octets (RFC 3971: at least 6)"
 
 
-@rfc(7527, "4.1", MUST,
-     "If a node has been configured to use the Enhanced DAD algorithm and receives an NS for DAD "
-     "with a Nonce option, the node MUST compare the nonce with the nonce of the NS it sent; if they "
-     "match, the received NS is a looped back copy of its own and MUST NOT be treated as a duplicate")
+@rfc(7527, "4.2", MUST,
+     "the receiver compares the nonce included in the message, with any stored nonce on the receiving "
+     "interface. If a match is found, the node SHOULD log a system management message, SHOULD update any "
+     "statistics counter, and MUST drop the received message.")
 def test_own_probe_looped_back_is_not_a_duplicate(dut: DUT) -> None:
     probe = start_dad(dut)
     dut.send(Ether(bytes(probe)))  # the very same frame, as a looping link returns it

@@ -184,8 +184,8 @@ def test_report_ip_header(dut: DUT, field: str) -> None:
 
 
 @rfc(3376, "4.1.12", MUST,
-     "a system MUST accept and process any Query whose IP Destination Address field contains any "
-     "of the addresses (unicast or multicast) assigned to the interface on which the Query arrives.")
+     "a system MUST accept and process any Query whose IP Destination Address field contains *any* of "
+     "the addresses (unicast or multicast) assigned to the interface on which the Query arrives.")
 def test_query_to_the_unicast_address_is_processed(dut: DUT) -> None:
     dut.join_group(GROUP)  # its state-change reports do not count as answers
     send_igmp(dut, v3_query(mrc=MRC), dst=str(dut.info.dut_ipv4.ip))

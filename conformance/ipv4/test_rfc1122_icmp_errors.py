@@ -115,8 +115,8 @@ def test_no_error_about_an_icmp_error(dut: DUT) -> None:
 
 @pytest.mark.parametrize("dst", ["limited-bcast", "subnet-bcast", "multicast"])
 @rfc(1122, "3.2.2", MUST_NOT,
-     "An ICMP error message MUST NOT be sent as the result of receiving: a datagram destined "
-     "to an IP broadcast or IP multicast address")
+     "An ICMP error message MUST NOT be sent as the result of receiving: ... a datagram destined to an "
+     "IP broadcast or IP multicast address")
 def test_no_error_about_a_datagram_to_broadcast_or_multicast(dut: DUT, dst: str) -> None:
     address, mac = {
         "limited-bcast": ("255.255.255.255", BROADCAST_MAC),
@@ -131,7 +131,7 @@ def test_no_error_about_a_datagram_to_broadcast_or_multicast(dut: DUT, dst: str)
 
 
 @rfc(1122, "3.2.2", MUST_NOT,
-     "An ICMP error message MUST NOT be sent as the result of receiving: a datagram sent as a "
+     "An ICMP error message MUST NOT be sent as the result of receiving: ... a datagram sent as a "
      "link-layer broadcast")
 def test_no_error_about_a_link_layer_broadcast(dut: DUT) -> None:
     probe = _udp(dut)  # unicast IP destination: the DUT's own address
@@ -142,7 +142,7 @@ def test_no_error_about_a_link_layer_broadcast(dut: DUT) -> None:
 
 
 @rfc(1122, "3.2.2", MUST_NOT,
-     "An ICMP error message MUST NOT be sent as the result of receiving: a non-initial fragment")
+     "An ICMP error message MUST NOT be sent as the result of receiving: ... a non-initial fragment")
 def test_no_error_about_a_non_initial_fragment(dut: DUT) -> None:
     # The second (last) fragment of a UDP datagram, at offset 64, carrying the malformed option.
     tail = dut.ipv4(proto=17, frag=8, flags=0, id=0x7777) / Raw(bytes(24))
@@ -158,8 +158,8 @@ def test_no_error_about_a_non_initial_fragment(dut: DUT) -> None:
     ids=["limited-bcast", "subnet-bcast", "multicast"],
 )
 @rfc(1122, "3.2.2", MUST_NOT,
-     "An ICMP error message MUST NOT be sent as the result of receiving: a datagram whose "
-     "source address does not define a single host")
+     "An ICMP error message MUST NOT be sent as the result of receiving: ... a datagram whose source "
+     "address does not define a single host")
 def test_no_error_about_a_datagram_from_a_non_host_source(dut: DUT, source: str) -> None:
     dut.send(_udp(dut, src=source))
     dut.expect_none(ICMP, within=SILENCE_S)

@@ -93,10 +93,10 @@ def test_datagram_to_the_router_with_ttl_0_or_1_is_received(dut: DUT, ttl: int) 
     dut.expect(ICMP(type=0, id=0xF01))
 
 
-@rfc(1812, "5.2.7.1", MUST,
-     "If a router cannot forward a packet because it has no routes at all (including no default "
-     "route) to the destination specified in the packet, then the router MUST generate a "
-     "Destination Unreachable, Code 0 (Network Unreachable) ICMP message.")
+@rfc(1812, "4.3.3.1", MUST,
+     "If a router cannot forward a packet because it has no routes at all (including no default route) "
+     "to the destination specified in the packet, then the router MUST generate a Destination "
+     "Unreachable, Code 0 (Network Unreachable) ICMP message.")
 def test_no_route_draws_network_unreachable(dut: DUT) -> None:
     _enable(dut)
     # From an on-link source of its own: Linux limits these errors per source (1 per second,
@@ -127,9 +127,9 @@ def test_too_big_with_df_draws_fragmentation_needed(dut: DUT) -> None:
 
 
 @rfc(1191, "4", MUST,
-     "The router MUST include the MTU of that next-hop network in the low-order 16 bits of the "
-     "ICMP header field that is labelled \"unused\" in the ICMP specification [7]. The high-order "
-     "16 bits of the field MUST be zero.")
+     "the router MUST include the MTU of that next-hop network in the low-order 16 bits of the ICMP "
+     "header field that is labelled \"unused\" in the ICMP specification [7]. The high-order 16 bits "
+     "remain unused, and MUST be set to zero.")
 def test_fragmentation_needed_carries_the_next_hop_mtu(dut: DUT) -> None:
     _enable(dut, mtu=1000)
     dut.send(_udp(dut, size=1200, flags="DF"))
@@ -180,7 +180,8 @@ def test_forwarded_record_route_gets_the_outgoing_address(dut: DUT) -> None:
     assert options[at + 3 : at + 7] == dut.info.dut_ipv4.ip.packed, "the DUT's address was not recorded"
 
 
-@rfc(1812, "4.2.2.6", MUST, "Unrecognized IP options in forwarded packets MUST be passed through unchanged.")
+@rfc(1812, "5.3.13.1", MUST, "Unrecognized IP options in forwarded packets MUST be passed through "
+                            "unchanged.")
 def test_unknown_option_is_forwarded_unchanged(dut: DUT) -> None:
     _enable(dut)
     unknown = bytes([30, 6, 0xAB, 0xCD, 0xEF, 0x01])  # type 30: not copied, class 0, number 30

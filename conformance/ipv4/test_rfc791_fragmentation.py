@@ -80,9 +80,9 @@ def test_fragments_fit_the_link_mtu(dut: DUT, mtu: int) -> None:
     assert all(f[IP].len <= mtu for f in frags), f"fragment lengths {[f[IP].len for f in frags]} exceed {mtu}"
 
 
-@rfc(791, "3.2", MUST,
-     "The data of the long datagram is divided into two portions on a 8 octet (64 bit) boundary "
-     "(the second portion might not be an integral multiple of 8 octets, but the first must be).")
+@rfc(791, "2.3", MUST,
+     "The data of the long datagram is divided into two portions on a 8 octet (64 bit) boundary (the "
+     "second portion might not be an integral multiple of 8 octets, but the first must be).")
 def test_fragments_are_cut_on_eight_octet_boundaries(dut: DUT) -> None:
     dut.udp_bind(SPORT)
     _send_udp(dut, 4000)
@@ -93,9 +93,9 @@ def test_fragments_are_cut_on_eight_octet_boundaries(dut: DUT) -> None:
             assert len(data) % 8 == 0, f"a non-final fragment at {off} carries {len(data)} octets"
 
 
-@rfc(791, "3.2", MUST,
-     "The fragment offset field of the second new internet datagram is set to the value of that "
-     "field in the long datagram plus NFB.")
+@rfc(791, "2.3", MUST,
+     "The fragment offset field of the second new internet datagram is set to the value of that field in "
+     "the long datagram plus NFB.")
 def test_fragments_reassemble_to_the_datagram(dut: DUT) -> None:
     dut.udp_bind(SPORT)
     data = _send_udp(dut, 3500, seed=5)
@@ -137,10 +137,10 @@ def _option(frag: Packet, kind: int) -> bool:
     return False
 
 
-@rfc(791, "3.2", MUST,
-     "To fragment a long internet datagram, an internet protocol module (for example, in a "
-     "gateway), creates two new internet datagrams and copies the contents of the internet header "
-     "fields from the long datagram into both new internet headers.")
+@rfc(791, "2.3", MUST,
+     "To fragment a long internet datagram, an internet protocol module (for example, in a gateway), "
+     "creates two new internet datagrams and copies the contents of the internet header fields from the "
+     "long datagram into both new internet headers.")
 def test_fragments_of_one_datagram_share_its_header_fields(dut: DUT) -> None:
     dut.udp_bind(SPORT)
     _send_udp(dut, 3000)
@@ -148,10 +148,10 @@ def test_fragments_of_one_datagram_share_its_header_fields(dut: DUT) -> None:
     assert len({(f[IP].id, f[IP].proto, f[IP].src, f[IP].dst, f[IP].tos) for f in frags}) == 1
 
 
-@rfc(791, "3.2", MUST,
-     "The originating protocol module of an internet datagram sets the identification field to a "
-     "value that must be unique for that source-destination pair and protocol for the time the "
-     "datagram will be active in the internet system.")
+@rfc(791, "2.3", MUST,
+     "The originating protocol module of an internet datagram sets the identification field to a value "
+     "that must be unique for that source-destination pair and protocol for the time the datagram will "
+     "be active in the internet system.")
 def test_ids_of_fragmented_datagrams_to_one_destination_do_not_repeat(dut: DUT) -> None:
     # Non-atomic datagrams (RFC 6864 4.1): each of these is fragmented, so its ID matters.
     dut.udp_bind(SPORT)
@@ -162,9 +162,9 @@ def test_ids_of_fragmented_datagrams_to_one_destination_do_not_repeat(dut: DUT) 
     assert len(set(ids)) == len(ids), f"IDs repeat within 20 datagrams: {ids}"
 
 
-@rfc(791, "3.2", MUST,
-     "The identification field is used to distinguish the fragments of one datagram from those "
-     "of another.")
+@rfc(791, "2.3", MUST,
+     "The identification field is used to distinguish the fragments of one datagram from those of "
+     "another.")
 def test_reassembled_data_is_not_mixed_between_consecutive_datagrams(dut: DUT) -> None:
     dut.udp_bind(SPORT)
     first, second = _send_udp(dut, 2500, seed=1), _send_udp(dut, 2500, seed=2)

@@ -186,7 +186,10 @@ def test_record_route_and_timestamp_together_are_both_processed(dut: DUT) -> Non
 # ---- source routes ---------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", [LSRR, SSRR], ids=["lsrr", "ssrr"])
 @rfc(7126, "4.3.5", SHOULD,
-     "All systems should, by default, drop IP packets that contain an LSRR option.")
+     "Routers, security gateways, and firewalls SHOULD implement an option-specific configuration knob "
+     "to select whether packets with this option are dropped, packets with this IP option are forwarded "
+     "as if they did not contain this IP option, or packets with this option are processed and forwarded "
+     "as per [RFC0791].")
 def test_source_routed_datagram_is_dropped_by_default(dut: DUT, kind: int) -> None:
     # Route not completed: the next hop (another host) would come after the DUT.
     route = bytes([kind, 7, 4]) + dut.info.other_ipv4.packed

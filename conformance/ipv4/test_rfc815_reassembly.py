@@ -60,9 +60,9 @@ def test_fragments_in_any_order_are_reassembled(dut: DUT, order: str) -> None:
     dut.expect_none(ICMP(type=0, id=0xC01), within=0)
 
 
-@rfc(791, "3.2", MUST,
-     "The data of the long datagram is divided into two portions on a 8 octet (64 bit) boundary "
-     "(the second portion might not be an integral multiple of 8 octets, but the first must be).")
+@rfc(791, "2.3", MUST,
+     "The data of the long datagram is divided into two portions on a 8 octet (64 bit) boundary (the "
+     "second portion might not be an integral multiple of 8 octets, but the first must be).")
 def test_eight_octet_fragments_are_reassembled(dut: DUT) -> None:
     echo = _echo(dut, 0xC02, 56, ip_id=0x4C02)  # 64 octets of ICMP: 8 fragments of 8 octets
     dut.send(*fragments4(echo, size=8))
@@ -70,9 +70,9 @@ def test_eight_octet_fragments_are_reassembled(dut: DUT) -> None:
     assert _echo_data(reply) == bytes(echo[Raw].load)
 
 
-@rfc(791, "3.2", MUST,
-     "The identification field is used to distinguish the fragments of one datagram from those "
-     "of another.")
+@rfc(791, "2.3", MUST,
+     "The identification field is used to distinguish the fragments of one datagram from those of "
+     "another.")
 def test_interleaved_datagrams_with_different_ids_are_kept_apart(dut: DUT) -> None:
     a, b = _echo(dut, 0xC03, 600, ip_id=0x4C03), _echo(dut, 0xC04, 600, ip_id=0x4C04)
     fa, fb = fragments4(a, size=208), fragments4(b, size=208)
@@ -97,9 +97,9 @@ def test_same_id_with_different_protocols_are_different_datagrams(dut: DUT) -> N
 
 
 @rfc(5722, "4", MUST,
-     "When reassembling an IPv6 datagram, if one or more of its constituent fragments is "
-     "determined to be an overlapping fragment, the entire datagram (and any constituent "
-     "fragments, including those not yet received) MUST be silently discarded.")
+     "When reassembling an IPv6 datagram, if one or more its constituent fragments is determined to be "
+     "an overlapping fragment, the entire datagram (and any constituent fragments, including those not "
+     "yet received) MUST be silently discarded.")
 def test_overlapping_fragments_discard_the_datagram_silently(dut: DUT) -> None:
     # RFC 791 predates the overlap attacks; the rule of RFC 5722 is the one Linux (since 4.19)
     # and the issue apply to IPv4 as well: no reply, and no Time Exceeded later either.
@@ -156,7 +156,7 @@ def test_timeout_without_fragment_zero_sends_nothing(dut: DUT) -> None:
 
 
 @rfc(1122, "3.3.2", SHOULD,
-     "the reassembly timeout value SHOULD be a fixed value, not set from the remaining TTL.")
+     "The reassembly timeout value SHOULD be a fixed value, not set from the remaining TTL.")
 def test_reassembly_timeout_does_not_follow_the_ttl(dut: DUT) -> None:
     # TTL 1: a timer taken from the TTL would expire after about a second, before the rest.
     frags = fragments4(_echo(dut, 0xC0C, 400, ip_id=0x4C0C, ttl=1), size=208)

@@ -173,7 +173,7 @@ def test_solicitation_with_reserved_bits_and_unknown_option_is_answered(dut: DUT
 NS_VALIDITY = "A node MUST silently discard any received Neighbor Solicitation messages that do not satisfy all of the following validity checks:"
 
 
-@rfc(4861, "7.1.1", MUST, NS_VALIDITY + " - The IP Hop Limit field has a value of 255")
+@rfc(4861, "7.1.1", MUST, NS_VALIDITY + " ... The IP Hop Limit field has a value of 255")
 def test_solicitation_with_hop_limit_below_255_is_ignored(dut: DUT) -> None:
     target = str(dut.info.dut_ipv6.ip)
     dut.send(_ns(dut, target, hlim=254))
@@ -181,7 +181,7 @@ def test_solicitation_with_hop_limit_below_255_is_ignored(dut: DUT) -> None:
     _control(dut)
 
 
-@rfc(4861, "7.1.1", MUST, NS_VALIDITY + " - ICMP Checksum is valid.")
+@rfc(4861, "7.1.1", MUST, NS_VALIDITY + " ... ICMP Checksum is valid.")
 def test_solicitation_with_bad_checksum_is_ignored(dut: DUT) -> None:
     target = str(dut.info.dut_ipv6.ip)
     good = _ns(dut, target)
@@ -191,14 +191,14 @@ def test_solicitation_with_bad_checksum_is_ignored(dut: DUT) -> None:
     _control(dut)
 
 
-@rfc(4861, "7.1.1", MUST, NS_VALIDITY + " - ICMP Code is 0.")
+@rfc(4861, "7.1.1", MUST, NS_VALIDITY + " ... ICMP Code is 0.")
 def test_solicitation_with_nonzero_code_is_ignored(dut: DUT) -> None:
     dut.send(_ns(dut, str(dut.info.dut_ipv6.ip), code=1))
     dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
     _control(dut)
 
 
-@rfc(4861, "7.1.1", MUST, NS_VALIDITY + " - Target Address is not a multicast address.")
+@rfc(4861, "7.1.1", MUST, NS_VALIDITY + " ... Target Address is not a multicast address.")
 def test_solicitation_for_a_multicast_target_is_ignored(dut: DUT) -> None:
     # Sent to all-nodes, which the DUT certainly receives, for the all-nodes group itself.
     dut.send(_ns(dut, ALL_NODES, dst=ALL_NODES))
@@ -206,7 +206,7 @@ def test_solicitation_for_a_multicast_target_is_ignored(dut: DUT) -> None:
     _control(dut)
 
 
-@rfc(4861, "7.1.1", MUST, NS_VALIDITY + " - All included options have a length that is greater than zero.")
+@rfc(4861, "7.1.1", MUST, NS_VALIDITY + " ... All included options have a length that is greater than zero.")
 def test_solicitation_with_zero_length_option_is_ignored(dut: DUT) -> None:
     # A Source Link-Layer Address option (type 1) whose Length octet is 0.
     zero_length_option = Raw(bytes([1, 0]) + bytes.fromhex(dut.info.tester_mac.replace(":", "")))
@@ -216,7 +216,7 @@ def test_solicitation_with_zero_length_option_is_ignored(dut: DUT) -> None:
 
 
 @rfc(4861, "7.1.1", MUST,
-     NS_VALIDITY + " - If the IP source address is the unspecified address, the IP destination "
+     NS_VALIDITY + " ... If the IP source address is the unspecified address, the IP destination "
      "address is a solicited-node multicast address.")
 def test_unspecified_source_solicitation_to_a_unicast_address_is_ignored(dut: DUT) -> None:
     target = str(dut.info.dut_ipv6.ip)
@@ -227,7 +227,7 @@ def test_unspecified_source_solicitation_to_a_unicast_address_is_ignored(dut: DU
 
 
 @rfc(4861, "7.1.1", MUST,
-     NS_VALIDITY + " - If the IP source address is the unspecified address, there is no source "
+     NS_VALIDITY + " ... If the IP source address is the unspecified address, there is no source "
      "link-layer address option in the message.")
 def test_unspecified_source_solicitation_with_source_link_layer_option_is_ignored(dut: DUT) -> None:
     target = str(dut.info.dut_ipv6.ip)

@@ -61,7 +61,7 @@ def _expect_reply(dut: DUT, ident: int) -> None:
 
 
 @pytest.mark.parametrize("hbh", [False, True], ids=["routing", "hbh/routing"])
-@rfc(5095, "3", MUST, RH0_TEXT + ", namely: " + UNRECOGNIZED_SEGMENTS_LEFT)
+@rfc(5095, "3", MUST, RH0_TEXT + ", namely: ... " + UNRECOGNIZED_SEGMENTS_LEFT)
 def test_type_0_routing_header_with_segments_left_draws_parameter_problem(dut: DUT, hbh: bool) -> None:
     sent = _packet(dut, 0, 1, 0x5095, hbh=hbh)
     dut.send(sent)
@@ -72,7 +72,7 @@ def test_type_0_routing_header_with_segments_left_draws_parameter_problem(dut: D
 @rfc(8200, "4.4", MUST,
      "If, while processing a received packet, a node encounters a Routing header with an "
      "unrecognized Routing Type value, the required behavior of the node depends on the value of "
-     "the Segments Left field, as follows: " + UNRECOGNIZED_SEGMENTS_LEFT)
+     "the Segments Left field, as follows: ... " + UNRECOGNIZED_SEGMENTS_LEFT)
 def test_unrecognized_routing_type_with_segments_left_draws_parameter_problem(dut: DUT, rtype: int) -> None:
     sent = _packet(dut, rtype, 1, 0x5096)
     dut.send(sent)
@@ -86,7 +86,7 @@ def test_routing_header_with_segments_left_zero_is_skipped(dut: DUT, rtype: int)
     _expect_reply(dut, 0x5097)
 
 
-@rfc(5095, "3", MUST_NOT, RH0_TEXT + ".")
+@rfc(5095, "3", MUST_NOT, RH0_TEXT + ", namely:")
 def test_type_0_routing_header_is_not_executed(dut: DUT) -> None:
     # Executing RH0 would swap in the listed address and send the packet on to it. Forwarding
     # is on, so only RFC 5095 stands between the packet and the other node.

@@ -41,10 +41,10 @@ def _fragmented(ns: Packet, how: str) -> list[Packet]:
 
 @pytest.mark.parametrize("how", ["atomic", "two-fragments"])
 @rfc(6980, "5", MUST,
-     "Nodes MUST silently ignore the following Neighbor Discovery and SEcure Neighbor Discovery "
-     "messages if the packets carrying them include an IPv6 Fragmentation Header: Neighbor "
-     "Solicitation, Neighbor Advertisement, Router Solicitation, Router Advertisement, Redirect, or "
-     "Certification Path Solicitation.")
+     "Nodes MUST silently ignore the following Neighbor Discovery and SEcure Neighbor Discovery messages "
+     "if the packets carrying them include an IPv6 Fragmentation Header: o Neighbor Solicitation o "
+     "Neighbor Advertisement o Router Solicitation o Router Advertisement o Redirect o Certification "
+     "Path Solicitation")
 def test_fragmented_neighbor_solicitation_is_ignored(dut: DUT, how: str) -> None:
     target = str(dut.info.dut_ipv6.ip)
     dut.send(*_fragmented(_ns(dut, target), how))

@@ -88,8 +88,8 @@ def test_hop_limit_reaching_zero_draws_time_exceeded_code_0(dut: DUT, hlim: int)
 
 @rfc(4443, "3.1", MUST,
      "If the reason for the failure to deliver is lack of a matching entry in the forwarding node's "
-     "routing table, the Code field is set to 0 (NOTE: this error can occur only in nodes that do "
-     "not hold a \"default route\" in their routing tables).")
+     "routing table, the Code field is set to 0. (This error can occur only in nodes that do not hold a "
+     "\"default route\" in their routing tables.)")
 def test_no_route_draws_destination_unreachable_code_0(dut: DUT) -> None:
     dut.set_forwarding(6, True)  # and no route to 2001:db8:2::/64, nor a default route
     sent = _probe(dut, 0x8305)

@@ -57,8 +57,8 @@ def _reassemble(frames: list[Packet]) -> bytes:
 
 
 @rfc(8200, "4.5", MUST,
-     "The lengths of the fragments must be chosen such that the resulting fragment packets fit "
-     "within the MTU of the path to the packets' destination(s).")
+     "The lengths of the fragments must be chosen such that the resulting fragment packets fit within "
+     "the MTU of the path to the packet's destination(s).")
 def test_datagram_larger_than_the_mtu_is_sent_in_fragments_that_fit(dut: DUT) -> None:
     _send(dut, BIG)
     frames = _frames(dut)
@@ -99,8 +99,8 @@ def test_all_fragments_of_a_datagram_carry_its_identification(dut: DUT) -> None:
 
 
 @rfc(8504, "5.1", MUST_NOT,
-     "As recommended in Section 4.5 of [RFC8200], nodes MUST NOT generate atomic fragments, i.e., "
-     "where the fragment is a whole datagram.")
+     "As recommended in [RFC8021], nodes MUST NOT generate atomic fragments, i.e., where the fragment is "
+     "a whole datagram.")
 def test_datagram_that_fits_is_sent_without_a_fragment_header(dut: DUT) -> None:
     data = _send(dut, SMALL)
     frame, = _frames(dut)

@@ -68,10 +68,10 @@ def test_fragments_in_any_order_are_reassembled(dut: DUT, order: str) -> None:
 
 
 @rfc(8200, "4.5", MAY,
-     "It should be noted that fragments may be duplicated in the network. Instead of treating such "
+     "It should be noted that fragments may be duplicated in the network. Instead of treating these "
      "exact duplicate fragments as overlapping fragments, an implementation may choose to detect this "
-     "case and drop exact duplicate fragments while keeping the other fragments belonging to the "
-     "datagram.")
+     "case and drop exact duplicate fragments while keeping the other fragments belonging to the same "
+     "packet.")
 def test_exact_duplicate_fragments_do_not_spoil_reassembly(dut: DUT) -> None:
     # Whether a duplicate is dropped or kept, the datagram must come out whole, and once.
     f0, f1, f2 = fragments6(_echo(dut, 0x4502), THIRDS, ident=0x4502)

@@ -36,7 +36,7 @@ OPTION_AT = 46  # IPv6 header (40) + Next Header and Hdr Ext Len (2) + PadN (4)
 UNKNOWN_OPTION_TEXT = (
     "The Option Type identifiers are internally encoded such that their highest-order 2 bits "
     "specify the action that must be taken if the processing IPv6 node does not recognize the "
-    "Option Type: "
+    "Option Type: ... "
 )
 OPTION_10_TEXT = (
     UNKNOWN_OPTION_TEXT + "10 - discard the packet and, regardless of whether or not the packet's "
@@ -86,9 +86,9 @@ def _expect_option_pp(dut: DUT, sent: Packet) -> Packet:
 
 @pytest.mark.parametrize("header", list(HEADERS))
 @rfc(8200, "4.2", MUST,
-     "Pad1 option (alignment requirement: none) ... The Pad1 option is used to insert one octet of "
-     "padding into the Options area of a header. ... PadN option (alignment requirement: none) ... "
-     "The PadN option is used to insert two or more octets of padding into the Options area of a header.")
+     "Pad1 option (alignment requirement: none) ... The Pad1 option is used to insert 1 octet of padding "
+     "into the Options area of a header. ... PadN option (alignment requirement: none) ... The PadN "
+     "option is used to insert two or more octets of padding into the Options area of a header.")
 def test_pad1_and_padn_are_skipped(dut: DUT, header: str) -> None:
     options = [Pad1(), Pad1(), PadN(optdata=b"\x00\x00")]  # 2 + 1 + 1 + 4 = 8 octets, no auto-padding
     dut.send(dut.ipv6() / HEADERS[header](options=options) / ICMPv6EchoRequest(id=0x8201, seq=1))
@@ -172,8 +172,8 @@ def test_options_are_processed_in_the_order_they_appear(dut: DUT) -> None:
 
 
 @rfc(2711, "2.1", SHOULD,
-     "Nodes not recognizing this option type SHOULD skip over this option and continue processing "
-     "the header.")
+     "this specification requires that nodes not recognizing this option type should skip over this "
+     "option and continue processing the header")
 def test_router_alert_option_does_not_stop_delivery(dut: DUT) -> None:
     # Router Alert (type 5, bits 00) with value 0 ("Datagram contains a Multicast Listener
     # Discovery message"), on an echo request to the DUT: recognized or not, the echo goes on.

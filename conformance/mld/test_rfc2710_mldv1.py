@@ -144,9 +144,9 @@ def test_join_in_v1_mode_sends_an_unsolicited_v1_report(v1_ready: DUT) -> None:
 
 
 @rfc(2710, "4", SHOULD,
-     "When a node ceases to listen to a multicast address on an interface, it SHOULD send a single "
-     "Done message to the link-scope all-routers multicast address (FF02::2), carrying in its multicast "
-     "address field the address to which it is ceasing to listen.")
+     "When a node ceases to listen to a multicast address on an interface, it SHOULD send a single Done "
+     "message to the link-scope all-routers multicast address (FF02::2), carrying in its Multicast "
+     "Address field the address to which it is ceasing to listen.")
 def test_leave_in_v1_mode_sends_done_to_all_routers(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(4)
     dut.send(v1_query(dut))

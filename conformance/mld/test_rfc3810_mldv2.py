@@ -188,9 +188,9 @@ def test_retransmission_follows_a_configured_unsolicited_report_interval(dut: DU
 
 
 @rfc(3810, "6.1", MUST,
-     "The transmission of the merged State Change Report terminates retransmissions of the earlier "
-     "State Change Reports for the same multicast address, and becomes the first of [Robustness "
-     "Variable] transmissions of State Change Reports.")
+     "The transmission of the merged State Change Report terminates retransmissions of the earlier State "
+     "Change Reports for the same multicast address, and becomes the first of [Robustness Variable] "
+     "transmissions of the new State Change Reports.")
 def test_leave_ends_the_retransmissions_of_the_join_report(dut: DUT) -> None:
     group = _g(0x1A)
     dut.join_group(group)
@@ -370,9 +370,9 @@ def test_multicast_address_specific_query_is_answered_for_that_group_only(dut: D
 
 
 @rfc(3810, "6.2", MUST,
-     "Similarly, when a valid Multicast Address (and Source) Specific Query arrives on an interface, the "
-     "node checks whether it has a per-interface listening state record that corresponds to the queried "
-     "multicast address (and source), or not.")
+     "Similarly, when a new valid Multicast Address (and Source) Specific Query arrives on an interface, "
+     "the node checks whether it has a per-interface listening state record that corresponds to the "
+     "queried multicast address (and source), or not.")
 def test_query_for_a_group_not_listened_to_is_not_answered(dut: DUT) -> None:
     group, absent = _g(0x23), _g(0x24)
     dut.join_group(group)  # its state-change reports are not answers

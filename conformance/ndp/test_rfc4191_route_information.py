@@ -80,7 +80,7 @@ def no_route(dut: DUT, seq: int) -> None:
 
 
 ROUTE_UPDATE = ("Updating each route is done as follows. A route is located in the Routing Table based on "
-                "the prefix, prefix length, and next-hop address.")
+                "the prefix, prefix length, and next-hop router.")
 
 
 @rfc(4191, "3.1", SHOULD,
@@ -102,9 +102,9 @@ def test_route_lifetime_zero_removes_the_route(dut: DUT) -> None:
     no_route(dut, 2)
 
 
-@rfc(4191, "3.1", MUST,
-     "If a route's lifetime reaches zero because of a timeout, the route is removed from the "
-     "Routing Table.")
+@rfc(4191, "2.3", MUST,
+     "The length of time in seconds (relative to the time the packet is sent) that the prefix is "
+     "valid for route determination.")
 def test_route_expires_with_its_lifetime(dut: DUT) -> None:
     dut.send(ra(dut, "B", rio(lifetime=2)))
     reply_goes_via(dut, "B", 1)

@@ -249,7 +249,7 @@ INVALID: dict[str, tuple[str, Callable[[DUT], Packet | bytes]]] = {
 
 @pytest.mark.parametrize(
     "case",
-    [pytest.param(c, marks=rfc(4861, "8.1", MUST, f"{REDIRECT_VALIDITY} - {text}")) for c, (text, _) in INVALID.items()],
+    [pytest.param(c, marks=rfc(4861, "8.1", MUST, f"{REDIRECT_VALIDITY} ... {text}")) for c, (text, _) in INVALID.items()],
 )
 def test_invalid_redirect_changes_nothing(dut: DUT, case: str) -> None:
     index = list(INVALID).index(case)
@@ -266,7 +266,7 @@ def test_invalid_redirect_changes_nothing(dut: DUT, case: str) -> None:
     assert _reply_mac(dut, 0x7530 + index) == MAC_R
 
 
-FIRST_HOP_CHECK = (f"{REDIRECT_VALIDITY} - The IP source address of the Redirect is the same as the current "
+FIRST_HOP_CHECK = (f"{REDIRECT_VALIDITY} ... The IP source address of the Redirect is the same as the current "
                    "first-hop router for the specified ICMP Destination Address.")
 
 

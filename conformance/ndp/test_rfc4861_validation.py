@@ -113,7 +113,7 @@ NA_CHECKS = {
 
 @pytest.mark.parametrize(
     "case",
-    [pytest.param(c, marks=rfc(4861, "7.1.2", MUST, f"{NA_VALIDITY} - {NA_CHECKS[c]}")) for c in INVALID_NAS],
+    [pytest.param(c, marks=rfc(4861, "7.1.2", MUST, f"{NA_VALIDITY} ... {NA_CHECKS[c]}")) for c in INVALID_NAS],
 )
 def test_invalid_advertisement_does_not_complete_resolution(dut: DUT, case: str) -> None:
     nbr = _neighbor(0x10 + list(INVALID_NAS).index(case))
@@ -166,9 +166,9 @@ def _expect_na_for_dut(dut: DUT) -> None:
 
 
 @rfc(4861, "7.1.1", MUST,
-     "A node MUST silently discard any received Neighbor Solicitation messages that do not satisfy "
-     "all of the following validity checks: - ICMP length (derived from the IP length) is 24 or "
-     "more octets.")
+     "A node MUST silently discard any received Neighbor Solicitation messages that do not satisfy all "
+     "of the following validity checks: ... ICMP length (derived from the IP length) is 24 or more "
+     "octets.")
 def test_solicitation_shorter_than_24_octets_is_ignored(dut: DUT) -> None:
     dut.send(short_icmpv6(_ns_for_dut(dut), 23))
     dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
@@ -222,7 +222,7 @@ INVALID_RSS: dict[str, tuple[str, Callable[[DUT, str], Packet | bytes]]] = {
 
 @pytest.mark.parametrize(
     "case",
-    [pytest.param(c, marks=rfc(4861, "6.1.1", MUST, f"{RS_VALIDITY} - {text}")) for c, (text, _) in INVALID_RSS.items()],
+    [pytest.param(c, marks=rfc(4861, "6.1.1", MUST, f"{RS_VALIDITY} ... {text}")) for c, (text, _) in INVALID_RSS.items()],
 )
 def test_router_ignores_invalid_router_solicitation(dut: DUT, case: str) -> None:
     # RFC 4861 §6.2.6: a valid solicitation with a Source Link-Layer Address option creates a
