@@ -66,7 +66,7 @@ class Paragraph:
     end: int
     indent: int  # columns of its first line
     line: int  # its first line in the file (1-based)
-    kind: str  # "text", "heading" or "figure"
+    kind: str  # "text", "heading", "figure" or "label" (the words above an indented text)
     bullet: bool = False  # a list item that starts with a bullet glyph
 
 
@@ -231,7 +231,9 @@ def _headings(lines: list[tuple[int, str]]) -> dict[int, tuple[str, str, int]]:
             indent = len(m.group("indent"))
             listed = toc.get(num) == title.split()[0].lower().rstrip(":.") if title else False
             if (indent == 0 or listed) and _number_key(num) > last and not re.match(r"[a-z]", title):
-                found[i] = (num, title, 1)
+                # A long title wraps: after a comma, or onto a line aligned with the title.
+                wraps = following.strip() and (line.endswith(",") or _indent(following) == m.start("title"))
+                found[i] = (num, f"{title} {following.strip()}" if wraps else title, 2 if wraps else 1)
                 last = _number_key(num)
                 continue
         if line[:1] == " " and " ".join(line.split()).lower() in toc_titles:
@@ -270,8 +272,9 @@ def _blocks(lines: list[tuple[int, str]], headings: dict[int, tuple[str, str, in
         if sum(bool(_ART.search(t)) for _, t in block) * 2 >= len(block):
             out.append(("figure", block, None))
             continue
-        for part in _split_items(block):
-            out.append(("text", part, None))
+        label = _is_label(block)
+        for k, part in enumerate(_split_items(block)):
+            out.append(("label" if k == 0 and label else "text", part, None))
     return out
 
 
@@ -279,16 +282,39 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
+def _is_label(block: list[tuple[int, str]], standalone: bool = False) -> bool:
+    """A block whose first line is a label for the text indented below it ("Target Address"),
+    or (``standalone``) a one-line block that is a label for the paragraphs below it
+    ("Description"): a few words without final punctuation, and not a list item."""
+    if len(block) < 2:
+        return False
+    head, nxt = block[0][1], block[1][1]
+    if standalone:  # "(b)  Stream Identifier Option" labels the paragraphs below it too
+        head = re.sub(r"^ *\(?[0-9a-z]{1,3}[.)] +", "", head)
+    return ((standalone or _indent(nxt) > _indent(head) + 1) and len(head.split()) <= 4 and len(head.strip()) <= 32
+            and head.strip()[:1].isupper()
+            and not re.search(r"[.:;,!?]$", head) and not BULLET.match(head)
+            and (standalone or not ENUMERATOR.match(head)))
+
+
 def _split_items(block: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
     """A block of lines split where a list item starts: a bullet, or an enumerator at the
     block's own indentation."""
     parts: list[list[tuple[int, str]]] = [[block[0]]]
     first = _indent(block[0][1])
+    if _is_label(block):
+        parts.append([])
+        first = _indent(block[1][1])
     for prev, cur in pairwise(block):
+        if not parts[-1]:
+            parts[-1].append(cur)
+            continue
         text = cur[1]
         bullet = BULLET.match(text)
-        starts = (bullet is not None and _indent(text) <= _indent(prev[1])) or (
-            ENUMERATOR.match(text) is not None and _indent(text) <= first)
+        starts = ((bullet is not None and _indent(text) <= _indent(prev[1]))
+                  or (ENUMERATOR.match(text) is not None and _indent(text) <= first)
+                  # back at the block's margin after an indented text: the next definition
+                  or _indent(prev[1]) > _indent(text) <= first)
         if starts:
             parts.append([cur])
         else:
@@ -320,7 +346,7 @@ def normalise(raw: str, number: int = 0) -> RFCText:
         for piece in words:
             if not joined:
                 joined = piece
-            elif kind != "figure" and re.search(r"[A-Za-z]-$", joined) and re.match(r"[A-Za-z]", piece):
+            elif kind != "figure" and re.search(r"[A-Za-z]-$", joined) and re.match(r"[A-Za-z0-9]", piece):
                 soft.add(offset + len(joined) - 1)
                 joined += piece
             else:
@@ -328,6 +354,8 @@ def normalise(raw: str, number: int = 0) -> RFCText:
         start = offset
         if bullet:
             bullets.update((start, start + 1))
+        if kind == "text" and len(block) == 1 and _is_label([block[0], block[0]], standalone=True):
+            kind = "label"
         paragraphs.append(Paragraph(start, start + len(joined), _indent(block[0][1]), block[0][0], kind, bullet))
         if heading is not None:
             sections.append((heading[0], heading[1], start, block[0][0]))
