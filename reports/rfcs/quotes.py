@@ -39,6 +39,7 @@ class Match:
     end: int
     section: Section | None
     editorial: bool = False
+    parts: tuple[tuple[int, int], ...] = ()  # each quoted part; an ellipsis elides what is between
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,31 +129,31 @@ class Finder:
             return found
         parts = [p for chunk in parts for p in BRACKETED.split(chunk) if p]
         found = self._find_parts(parts, lo, hi)
-        return Match(found.start, found.end, found.section, editorial=True) if found else None
+        return Match(found.start, found.end, found.section, True, found.parts) if found else None
 
     def _find_parts(self, parts: list[str], lo: int, hi: int) -> Match | None:
         if not parts:
             return None
         for flat in self.flats:
             flo, fhi = flat.from_text(lo), flat.from_text(hi)
-            best: tuple[int, int] | None = None
+            best: list[tuple[int, int]] | None = None
             at = flat.text.find(parts[0], flo, fhi)
             while at != -1:
-                end = at + len(parts[0])
+                spans = [(at, at + len(parts[0]))]
                 for part in parts[1:]:
-                    nxt = flat.text.find(part, end, fhi)
+                    nxt = flat.text.find(part, spans[-1][1], fhi)
                     if nxt == -1:
-                        end = -1
                         break
-                    end = nxt + len(part)
-                if end == -1:
+                    spans.append((nxt, nxt + len(part)))
+                if len(spans) < len(parts):
                     break  # later starts cannot find the remaining parts either
-                if best is None or end - at < best[1] - best[0]:
-                    best = (at, end)
+                if best is None or spans[-1][1] - at < best[-1][1] - best[0][0]:
+                    best = spans
                 at = flat.text.find(parts[0], at + 1, fhi)
             if best is not None:
-                start, stop = flat.to_text(*best)
-                return Match(start, stop, self.rfc.section_at(start))
+                mapped = tuple(flat.to_text(a, b) for a, b in best)
+                start, stop = mapped[0][0], mapped[-1][1]
+                return Match(start, stop, self.rfc.section_at(start), parts=mapped)
         return None
 
     def nearest(self, quote: str, lo: int = 0, hi: int | None = None) -> Passage | None:

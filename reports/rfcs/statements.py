@@ -34,7 +34,10 @@ GROUP_OF: Final = {keyword: group for group, members in GROUPS.items() for keywo
 # Longest first, so "MUST NOT" is one keyword and "NOT RECOMMENDED" is not "RECOMMENDED".
 UPPER: Final = re.compile(r"\b(MUST(?: NOT| not)?|SHALL(?: NOT| not)?|SHOULD(?: NOT| not)?|NOT RECOMMENDED"
                           r"|RECOMMENDED|REQUIRED|MAY|OPTIONAL)\b")
-LOWER: Final = re.compile(r"\b(must(?: not)?|shall(?: not)?|should(?: not)?|may)\b(?! \d{4})", re.IGNORECASE)
+# Lower case anywhere; capitalised only where it opens the sentence ("Must be copied on
+# fragmentation."), not inside one ("0 = May Fragment" names a flag, "May 1992" a month).
+LOWER: Final = re.compile(r"\b(must(?: not)?|shall(?: not)?|should(?: not)?|may)\b")
+LOWER_OPENING: Final = re.compile(r"^\W*(Must(?: not)?|Shall(?: not)?|Should(?: not)?|May)\b(?! \d{4})")
 BOILERPLATE: Final = re.compile(r"Key words for use in RFCs|are to be interpreted as described in", re.IGNORECASE)
 _ABBREVIATIONS: Final = re.compile(r"\b(?:e\.g|i\.e|etc|cf|vs|Fig|Sec|No|al|Inc|approx|resp)\.$")
 _END: Final = re.compile(r"[.!?][\"')\]]*(?=\s+[\"'(\[]?[A-Z0-9])")
@@ -69,7 +72,7 @@ class Statement:
 
 def slug(section: str) -> str:
     """The section part of an id: "3.2.1.3" stays, "Packet Reception" -> "PacketReception"."""
-    if re.fullmatch(r"[0-9A-Z](?:\.[0-9]+)*", section):
+    if re.fullmatch(r"(?:[0-9]+|[A-Z])(?:\.[0-9]+)*", section):
         return section
     return "".join(w[:1].upper() + w[1:] for w in re.findall(r"[A-Za-z0-9]+", section))[:24] or "x"
 
@@ -82,16 +85,23 @@ ID: Final = re.compile(r"^RFC(?P<rfc>\d+)-(?P<section>[A-Za-z0-9.]+)-(?P<n>\d+)$
 
 
 def keywords(sentence: str, upper: bool) -> tuple[str, ...]:
-    found = (UPPER if upper else LOWER).findall(sentence)
+    found = UPPER.findall(sentence) if upper else LOWER_OPENING.findall(sentence) + LOWER.findall(sentence)
     return tuple(" ".join(k.upper().split()) for k in found)
 
 
 def _runs(rfc: RFCText, paragraphs: list[Paragraph]) -> Iterator[tuple[int, int]]:
     """(start, end) of each run of text paragraphs that read as one: a paragraph that ends
-    without ``.``, ``:``, ``;``, ``!`` or ``?`` goes on in the next one."""
+    without ``.``, ``:``, ``;``, ``!`` or ``?`` goes on in the next one. Each line of a table
+    is a run of its own."""
     start: int | None = None
     end = 0
     for p in paragraphs:
+        if p.kind == "table":
+            if start is not None:
+                yield start, end
+            start = None
+            yield from zip(p.lines, (*p.lines[1:], p.end), strict=True)
+            continue
         if p.kind != "text":
             if start is not None:
                 yield start, end
@@ -99,12 +109,25 @@ def _runs(rfc: RFCText, paragraphs: list[Paragraph]) -> Iterator[tuple[int, int]
             continue
         if start is None:
             start = p.start
+        elif not _continues(rfc.text[end - 12:end], rfc.text[p.start:p.end]):
+            yield start, end
+            start = p.start
         end = p.end
         if re.search(r"[.:;!?][\"')\]]*$", rfc.text[p.start:p.end]):
             yield start, end
             start = None
     if start is not None:
         yield start, end
+
+
+def _continues(tail: str, following: str) -> bool:
+    """Does a paragraph without a full stop go on in the next one? Only if the next reads on in
+    lower case ("such as" ... "- a multicast group address,"), or this one stops at a comma or
+    a conjunction; "Echo (see Section 3.2.2.6)" above "If an ICMP message ..." does not."""
+    words = re.sub(r"^(?:[-o*+•]|\(?[0-9a-z]{1,3}[.)])\s+", "", following)
+    return words[:1].islower() or re.search(
+        r"(,|\b(?:and|or|nor|but|of|the|a|an|to|as|if|when|whether|that|which|in|on|for|by|with|from|than|is|are|be))\s*$",
+        tail) is not None
 
 
 def sentences(text: str, base: int = 0) -> Iterator[tuple[int, int]]:

@@ -66,8 +66,9 @@ class Paragraph:
     end: int
     indent: int  # columns of its first line
     line: int  # its first line in the file (1-based)
-    kind: str  # "text", "heading", "figure" or "label" (the words above an indented text)
+    kind: str  # "text", "heading", "figure", "table" or "label" (the words above an indented text)
     bullet: bool = False  # a list item that starts with a bullet glyph
+    lines: tuple[int, ...] = ()  # of a table: where each of its lines begins (offsets)
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,11 @@ def _strip_page(page: list[tuple[int, str]], first: bool, paginated: bool) -> li
         lines.pop()
     if lines and FOOTER.search(lines[-1][1]):
         lines.pop()
+    # A footnote under a rule of underscores at the foot of the page (RFC 1122's "*4.2BSD
+    # Unix ...") is not part of the text the page breaks.
+    rule = next((k for k, (_, t) in enumerate(lines) if re.fullmatch(r"_{10,}", t.strip())), None)
+    if rule is not None and len(lines) - rule <= 8:
+        del lines[rule:]
     if not first:
         k = 0
         while k < len(lines) and not lines[k][1]:
@@ -177,7 +183,9 @@ def _unpaged(raw: str) -> list[tuple[int, str]]:
             continues = (not re.search(r"[.:;!?][\"')\]]*$", last) and not HEADING.match(nxt)
                          and not re.search(r"\S {4,}\S", last)
                          and _indent(nxt) >= _indent(last) and not APPENDIX.match(nxt)
-                         and not BULLET.match(nxt) and not _ART.search(last) and not _ART.search(nxt))
+                         and not BULLET.match(nxt) and not _ART.search(last) and not _ART.search(nxt)
+                         # a one-line list item ends where the text goes back to its bullet's margin
+                         and not (BULLET.match(out[-1][1]) and _indent(nxt) <= _indent(out[-1][1])))
             if not continues:
                 out.append((lines[0][0], ""))
         out.extend(lines)
@@ -274,8 +282,15 @@ def _blocks(lines: list[tuple[int, str]], headings: dict[int, tuple[str, str, in
             continue
         label = _is_label(block)
         for k, part in enumerate(_split_items(block)):
-            out.append(("label" if k == 0 and label else "text", part, None))
+            out.append(("label" if k == 0 and label else "table" if _is_table(part) else "text", part, None))
     return out
+
+
+def _is_table(lines: list[tuple[int, str]]) -> bool:
+    """Three or more short or columned lines, none ending like a sentence: a list of values
+    (RFC 791's "111 - Network Control"), read line by line, never run on into the next paragraph."""
+    return len(lines) >= 3 and all((len(t.strip()) <= 40 or re.search(r"\S {4,}\S", t.strip()))
+                                   and not re.search(r"[.,;:]$", t.strip()) for _, t in lines)
 
 
 def _indent(line: str) -> int:
@@ -343,20 +358,25 @@ def normalise(raw: str, number: int = 0) -> RFCText:
                 bullet = True
             words.append(piece)
         joined = ""
+        line_starts: list[int] = []
         for piece in words:
             if not joined:
                 joined = piece
-            elif kind != "figure" and re.search(r"[A-Za-z]-$", joined) and re.match(r"[A-Za-z0-9]", piece):
+            elif kind not in ("figure", "table") and re.search(r"[A-Za-z]-$", joined) \
+                    and re.match(r"[A-Za-z0-9]", piece):
                 soft.add(offset + len(joined) - 1)
                 joined += piece
+                continue
             else:
                 joined += " " + piece
+            line_starts.append(offset + len(joined) - len(piece))
         start = offset
         if bullet:
             bullets.update((start, start + 1))
         if kind == "text" and len(block) == 1 and _is_label([block[0], block[0]], standalone=True):
             kind = "label"
-        paragraphs.append(Paragraph(start, start + len(joined), _indent(block[0][1]), block[0][0], kind, bullet))
+        paragraphs.append(Paragraph(start, start + len(joined), _indent(block[0][1]), block[0][0], kind, bullet,
+                                    tuple(line_starts) if kind == "table" else ()))
         if heading is not None:
             sections.append((heading[0], heading[1], start, block[0][0]))
         text.append(joined)
