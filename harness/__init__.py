@@ -1,4 +1,4 @@
-"""What conformance tests import: the DUT protocol, the @rfc citation, and frame helpers.
+"""What conformance tests import: the DUT protocol, the @rfc and @described citations, and frame helpers.
 
     from harness import DUT, MUST, fragments6, rfc
 
@@ -21,7 +21,7 @@ from harness.frames import (
     solicited_node,
     with_ipv4_options,
 )
-from harness.rfc import MAY, MUST, MUST_NOT, SHOULD, SHOULD_NOT, Level, Requirement, rfc
+from harness.rfc import MAY, MUST, MUST_NOT, SHOULD, SHOULD_NOT, Level, Requirement, described, rfc
 
 __all__ = [
     "DUT",
@@ -38,6 +38,7 @@ __all__ = [
     "Requirement",
     "Unsupported",
     "bad_checksum",
+    "described",
     "echo_request_from",
     "expect_echo_reply_to",
     "fragments4",

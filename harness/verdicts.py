@@ -65,9 +65,10 @@ def requirement(item: pytest.Item) -> dict[str, Any]:
     """The @rfc citation of ``item`` as record fields (None values when it cites none)."""
     req = requirement_of(item)
     if req is None:
-        return {"rfc": None, "section": None, "level": None, "requirement": None, "req": None}
+        return {"rfc": None, "section": None, "level": None, "requirement": None, "req": None, "quote": None,
+                "described": False}
     return {"rfc": req.rfc, "section": req.section, "level": req.level.value, "requirement": req.text,
-            "req": req.id}
+            "req": req.id, "quote": req.quote, "described": req.described}
 
 
 # ---- the exchange shown with a failure (report helper) ------------------------------------

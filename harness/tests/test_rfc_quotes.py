@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import catalog_cli
+from reports.rfcs.index import StatementIndex
 from reports.rfcs.library import Library
 from reports.rfcs.quotes import Finder, describe
 from reports.rfcs.text import normalise
@@ -147,7 +148,7 @@ def test_catalog_check_fails_on_a_quote_changed_by_one_word(tmp_path: Path, chan
     suite = _suite(tmp_path, quote)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        result = catalog_cli.check(suite, suite / "requirements", REPO / "conformance" / "rfc")
+        result = catalog_cli.check(suite, suite / "requirements", StatementIndex.of(REPO / "conformance"))
     assert result == code, out.getvalue()
     if changed:
         assert "::test_source_port: RFC 768 §Fields: quote not found in the section" in out.getvalue()
