@@ -41,16 +41,16 @@ endif
 # ---- the two commands -----------------------------------------------------------------------
 
 run: setup
-	$(BIN)/stackcheck run --dut inprocess --report reports/out
+	$(BIN)/stackcheck run --dut inprocess --report out/inprocess
 
 test: setup system-deps lint guard
-	$(BIN)/stackcheck run --dut inprocess --report reports/out
+	$(BIN)/stackcheck run --dut inprocess --report out/inprocess
 ifeq ($(IS_ROOT),yes)
-	$(BIN)/stackcheck run --dut linux --report reports/linux -n auto
+	$(BIN)/stackcheck run --dut linux --report out/linux -n auto
 	@# Our stack as a real process over a TAP device, then the three columns side by side.
-	$(BIN)/stackcheck run --dut tap --report reports/tap -n auto
-	$(BIN)/stackcheck report reports/out/results.json reports/tap/results.json reports/linux/results.json \
-	  --out reports/combined
+	$(BIN)/stackcheck run --dut tap --report out/tap -n auto
+	$(BIN)/stackcheck report out/inprocess/results.json out/tap/results.json out/linux/results.json \
+	  --out out/combined
 endif
 	@# Last, so the run ends with pytest's "N passed" line. As root this includes the
 	@# needs_root tests (TAP device, real ping); without root they skip and say why.
@@ -59,6 +59,8 @@ endif
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	@# The tool side, tests included; settings in pyproject.toml [tool.mypy].
+	$(BIN)/mypy --strict harness fuzz reports
 
 # The stack never imports Scapy; the conformance suite never imports the stack.
 guard:

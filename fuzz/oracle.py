@@ -21,7 +21,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Padding, Raw
 from scapy.utils import wrpcap
 
-from fuzz.strategies.wire import inet_sum, pseudo_sum
+from fuzz.strategies.wire import inet_checksum, pseudo_header
 from fuzz.target import DUT_MAC
 
 _RECOMPUTED = ("chksum", "cksum", "len", "plen")
@@ -89,9 +89,9 @@ def _freeze_quote(pkt: Packet, raw: bytes) -> str | None:
     start = offset - 8  # the ICMP header
     message = raw[start:]
     if raw[12:14] == b"\x08\x00":
-        ok = inet_sum(message) == 0xFFFF
+        ok = inet_checksum(message) == 0
     else:
-        ok = inet_sum(message, pseudo_sum(raw[22:38], raw[38:54], 58, len(message))) == 0xFFFF
+        ok = inet_checksum(message, pseudo_header(raw[22:38], raw[38:54], 58, len(message))) == 0
     layer.remove_payload()
     layer.add_payload(Raw(message))
     return None if ok else f"ICMP error checksum is wrong: {message[2:4].hex()}"

@@ -29,7 +29,7 @@ _CAMPAIGN_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, P
 def _database() -> ExampleDatabase:
     where = os.environ.get("STACKCHECK_FUZZ_DB", ".hypothesis/fuzz-examples")
     if where.startswith("redis://"):
-        import redis  # the optional extra `fuzz`; harness/fuzz_cli.py checks it is installed
+        import redis  # the optional extra `fuzz`; `stackcheck fuzz` checks it is installed
         from hypothesis.extra.redis import RedisExampleDatabase
 
         return RedisExampleDatabase(redis.Redis.from_url(where), key_prefix=b"stackcheck-fuzz:")

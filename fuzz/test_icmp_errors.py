@@ -24,7 +24,7 @@ from scapy.packet import Packet
 from fuzz.profiles import budget
 from fuzz.strategies.frames import any_frames
 from fuzz.strategies.mutate import mutated
-from fuzz.strategies.wire import inet_checksum, ipv4_frames, pseudo_sum, put_checksum
+from fuzz.strategies.wire import inet_checksum, ipv4_frames, pseudo_header, put_checksum
 from fuzz.strategies.wire6 import ipv6_frames
 from fuzz.target import DUT4, DUT6, DUT_MAC, TESTER4, TESTER6, TESTER_MAC, FuzzStack
 
@@ -113,7 +113,7 @@ def closed_port_frame(family: int, n: int) -> bytes:
     """A valid UDP datagram to a closed port: each one earns a Port Unreachable, if allowed."""
     src, dst = (TESTER4, DUT4) if family == 4 else (TESTER6, DUT6)
     udp = struct.pack("!HHHH", 40000 + n % 1000, 9, 12, 0) + b"abcd"
-    udp = put_checksum(udp, 6, inet_checksum(udp, pseudo_sum(src, dst, 17, len(udp))) or 0xFFFF)
+    udp = put_checksum(udp, 6, inet_checksum(udp, pseudo_header(src, dst, 17, len(udp))) or 0xFFFF)
     if family == 4:
         header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), n & 0xFFFF, 0, 64, 17, 0, src, dst)
         return DUT_MAC + TESTER_MAC + b"\x08\x00" + put_checksum(header, 10, inet_checksum(header)) + udp

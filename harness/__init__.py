@@ -1,6 +1,6 @@
 """What conformance tests import: the DUT protocol, the @rfc and @described citations, and frame helpers.
 
-    from harness import DUT, MUST, fragments6, rfc
+    from harness import DUT, MUST, echo6, fragments6, rfc
 
 Backends live in ``harness.backends`` and are chosen by the pytest plugin (``--dut``); tests
 never import them.
@@ -9,8 +9,8 @@ never import them.
 from harness.dut import DUT, AddressInfo, ExpectationFailed, IPv6Option, LinkInfo, Unsupported
 from harness.frames import (
     bad_checksum,
-    echo_request_from,
-    expect_echo_reply_to,
+    eui64_address,
+    eui64_interface_id,
     fragments4,
     fragments6,
     icmp_quote,
@@ -19,7 +19,17 @@ from harness.frames import (
     quotes,
     short_icmpv6,
     solicited_node,
+    with_icmpv6_checksum,
     with_ipv4_options,
+)
+from harness.icmp import (
+    echo4,
+    echo6,
+    echo_data4,
+    echo_request_from,
+    expect_echo_reply6,
+    expect_echo_reply_to,
+    expect_param_problem,
 )
 from harness.rfc import MAY, MUST, MUST_NOT, SHOULD, SHOULD_NOT, Level, Requirement, described, rfc
 
@@ -39,8 +49,15 @@ __all__ = [
     "Unsupported",
     "bad_checksum",
     "described",
+    "echo4",
+    "echo6",
+    "echo_data4",
     "echo_request_from",
+    "eui64_address",
+    "eui64_interface_id",
+    "expect_echo_reply6",
     "expect_echo_reply_to",
+    "expect_param_problem",
     "fragments4",
     "fragments6",
     "icmp_quote",
@@ -50,5 +67,6 @@ __all__ = [
     "rfc",
     "short_icmpv6",
     "solicited_node",
+    "with_icmpv6_checksum",
     "with_ipv4_options",
 ]

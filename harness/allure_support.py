@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import pytest
 
 from harness.rfc import requirement_of
+from reports.model import FrameRecord
 
 SEVERITY: Final = {**dict.fromkeys(("MUST", "MUST NOT", "REQUIRED", "SHALL", "SHALL NOT"), "critical"),
                    **dict.fromkeys(("SHOULD", "SHOULD NOT", "RECOMMENDED", "NOT RECOMMENDED"), "normal"),
@@ -50,7 +51,7 @@ def label(item: pytest.Item) -> None:
     allure.dynamic.link(RFC_URL.format(n=req.rfc), name=f"RFC {req.rfc}")
 
 
-def attach(item: pytest.Item, pcap: str | None, exchange: list[dict[str, Any]] | None) -> None:
+def attach(item: pytest.Item, pcap: str | None, exchange: list[FrameRecord] | None) -> None:
     """Attach the test's pcap and the dissected frames of its last exchange."""
     if not enabled(item.config):
         return

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, get_args
 
 from scapy.packet import Packet
 
@@ -28,10 +28,8 @@ TimerName = Literal[
 ]
 
 # Per-interface IPv6 host knobs a test may change (``DUT.set_ipv6_option``), named after the Linux
-# sysctls of /proc/sys/net/ipv6/{conf,neigh}/<if>/. Times are float seconds; the Linux backend
-# rounds ``rtr_solicit_interval``, ``rtr_solicit_delay`` and ``delay_first_probe_time`` up to
-# whole seconds (its sysctls take seconds). ``stable_secret`` (RFC 7217 secret_key) is a str in
-# IPv6-address form, e.g. "2001:db8::1234".
+# sysctls of /proc/sys/net/ipv6/{conf,neigh}/<if>/. The one list of their names: the backends
+# derive their own tables from it (and their tests check they cover it).
 IPv6Option = Literal[
     "accept_ra", "autoconf", "accept_dad", "dad_transmits", "router_solicitations",
     "rtr_solicit_interval", "rtr_solicit_delay",
@@ -40,6 +38,22 @@ IPv6Option = Literal[
     "base_reachable_time", "retrans_time", "delay_first_probe_time",
     "mcast_solicit", "ucast_solicit", "max_addresses", "accept_ra_rt_info_max_plen",
 ]
+IPV6_OPTIONS: Final[frozenset[IPv6Option]] = frozenset(get_args(IPv6Option))
+# How a test gives each option's value: an integer (a flag, count, mode or length), float
+# seconds, or (``stable_secret``, RFC 7217 secret_key) a str in IPv6-address form such as
+# "2001:db8::1234". The Linux backend rounds ``rtr_solicit_interval``, ``rtr_solicit_delay`` and
+# ``delay_first_probe_time`` up to whole seconds (its sysctls take seconds).
+IPv6OptionUnit = Literal["int", "seconds", "address"]
+_SECONDS: Final[frozenset[IPv6Option]] = frozenset({
+    "rtr_solicit_interval", "rtr_solicit_delay", "mldv1_unsolicited_report_interval",
+    "mldv2_unsolicited_report_interval", "base_reachable_time", "retrans_time", "delay_first_probe_time",
+})
+
+
+def ipv6_option_unit(name: IPv6Option) -> IPv6OptionUnit:
+    if name == "stable_secret":
+        return "address"
+    return "seconds" if name in _SECONDS else "int"
 
 
 class Unsupported(Exception):

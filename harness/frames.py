@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Final
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.inet6 import (
     ICMPv6DestUnreach,
-    ICMPv6EchoReply,
-    ICMPv6EchoRequest,
     ICMPv6PacketTooBig,
     ICMPv6ParamProblem,
     ICMPv6TimeExceeded,
@@ -27,9 +25,11 @@ from scapy.layers.inet6 import (
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Padding
+from scapy.utils import checksum
+from scapy.utils6 import in6_mactoifaceid
 
 if TYPE_CHECKING:
-    from harness.dut import DUT
+    pass
 
 # (offset, length) or (offset, length, more_fragments): octets of the L3 payload.
 Piece = tuple[int, int] | tuple[int, int, bool]
@@ -76,7 +76,7 @@ def fragments4(
         flags_frag = (struct.unpack_from("!H", header, 6)[0] & 0xC000) | (0x2000 if more else 0) | (off // 8)
         struct.pack_into("!HHH", hdr, 2, len(hdr) + length, ident & 0xFFFF, flags_frag)
         struct.pack_into("!H", hdr, 10, 0)
-        struct.pack_into("!H", hdr, 10, _checksum(bytes(hdr)))
+        struct.pack_into("!H", hdr, 10, checksum(bytes(hdr)))
         out.append(_dissect(pkt, link + bytes(hdr) + payload[off : off + length]))
     return out
 
@@ -131,7 +131,7 @@ def with_ipv4_options(frame: Packet, options: bytes) -> Packet:
     header[0] = 0x40 | (len(header) // 4)
     struct.pack_into("!H", header, 2, total + len(options))
     struct.pack_into("!H", header, 10, 0)
-    struct.pack_into("!H", header, 10, _checksum(bytes(header)))
+    struct.pack_into("!H", header, 10, checksum(bytes(header)))
     return _dissect(frame, link + bytes(header) + l3[20:total])
 
 
@@ -188,16 +188,6 @@ def _copied_options(options: bytes) -> bytes:
     return bytes(out)
 
 
-def _checksum(data: bytes) -> int:
-    """RFC 1071 Internet checksum (the oracle's own copy)."""
-    if len(data) % 2:
-        data += b"\0"
-    s: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
 # ---- addresses -----------------------------------------------------------------------------
 
 
@@ -205,6 +195,17 @@ def solicited_node(addr: str | ipaddress.IPv6Address) -> str:
     """RFC 4291 §2.7.1 solicited-node multicast address: ff02::1:ff00:0/104 + low 24 bits."""
     low = int(ipaddress.IPv6Address(addr)) & 0xFFFFFF
     return str(ipaddress.IPv6Address(int(ipaddress.IPv6Address("ff02::1:ff00:0")) | low))
+
+
+def eui64_interface_id(mac: str) -> int:
+    """The modified EUI-64 interface identifier of ``mac`` (RFC 4291 Appendix A: FFFE in the
+    middle, the universal/local bit inverted), by Scapy's in6_mactoifaceid."""
+    return int(ipaddress.IPv6Address("::" + in6_mactoifaceid(mac)))
+
+
+def eui64_address(prefix: ipaddress.IPv6Network, mac: str) -> ipaddress.IPv6Address:
+    """The address SLAAC forms in ``prefix`` from ``mac`` with an EUI-64 interface identifier."""
+    return ipaddress.IPv6Address(int(prefix.network_address) | eui64_interface_id(mac))
 
 
 def multicast_mac(group: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
@@ -264,34 +265,15 @@ def quotes(error: Packet, sent: Packet | bytes) -> bool:
 
 
 # ---- shared by the NDP conformance suites (conformance/ndp/) ------------------------------------
-# Several RFC 4861 test modules build the same echo, check the same reply and forge the same
-# invalid messages; one copy here keeps their behaviour identical across modules.
+# Invalid messages several RFC 4861 test modules forge the same way.
 
 
-def echo_request_from(dut: DUT, src: str, ident: int, *, data: bytes = b"", mac: str | None = None) -> Packet:
-    """An ICMPv6 Echo Request (seq 1) to the DUT's global address from on-link ``src``.
-
-    The frame leaves from ``mac`` (default: the link's "other" MAC, so that the DUT learns
-    nothing about the tester from it); answering it makes the DUT resolve ``src`` unless it
-    already has a Neighbor Cache entry, which is how the NDP tests drive resolution.
-    """
-    return (
-        dut.ether(src=mac or dut.info.other_mac)
-        / IPv6(src=src, dst=str(dut.info.dut_ipv6.ip))
-        / ICMPv6EchoRequest(id=ident, seq=1, data=data)
-    )
-
-
-def expect_echo_reply_to(dut: DUT, dst: str, ident: int, mac: str, *, within: float | None = None) -> None:
-    """Assert that the DUT's echo reply (``ident``, seq 1) to ``dst`` goes to link-layer ``mac``.
-
-    The destination MAC of the reply is what shows the DUT's Neighbor Cache entry for ``dst``.
-    ``within`` defaults to the DUT's own ``expect`` timeout.
-    """
-    kw = {} if within is None else {"within": within}
-    reply = dut.expect(IPv6(dst=dst), ICMPv6EchoReply(id=ident, seq=1), **kw)
-    got = str(reply[Ether].dst).lower()
-    assert got == mac, f"echo reply sent to {got}, not to {mac}"
+def with_icmpv6_checksum(msg: bytes, src: str, dst: str) -> bytes:
+    """``msg``, an ICMPv6 message of any length, with its checksum over the RFC 8200 §8.1
+    pseudo-header filled in (by Scapy's in6_chksum); for messages Scapy's layers cannot build,
+    such as truncated or padded ones."""
+    body = msg[:2] + b"\x00\x00" + msg[4:]
+    return body[:2] + struct.pack("!H", in6_chksum(58, IPv6(src=src, dst=dst), body)) + body[4:]
 
 
 def short_icmpv6(frame: Packet, icmp_len: int) -> bytes:

@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -27,9 +27,9 @@ from harness import allure_support, backends, deviations, verdicts
 from harness.backends import Backend, BackendOptions
 from harness.dut import DUT, Unsupported
 from harness.rfc import CitationError, requirement_of
+from reports.model import RESULTS_VERSION, FrameRecord, ResultRecord, ResultsFile
 
 PROPERTY = "stackcheck"  # user_properties key of the result record
-RESULTS_VERSION = 1
 
 
 class _State:
@@ -54,7 +54,7 @@ class _State:
         results = config.getoption("stackcheck_results")
         self.results = Path(results) if results else None
         self.suite, self.deviations = _load_deviations(config, self.dut_name)
-        self.records: list[dict[str, Any]] = []
+        self.records: list[ResultRecord] = []
         self.started = _now()
         self._asked = False
         self._unavailable: str | None = None
@@ -68,9 +68,9 @@ class _State:
 
 STATE = pytest.StashKey[_State]()
 DEVIATION = pytest.StashKey[deviations.Deviation]()
-VERDICT = pytest.StashKey[dict[str, Any]]()
+VERDICT = pytest.StashKey[verdicts.Progress]()
 PCAP = pytest.StashKey[str]()
-EXCHANGE = pytest.StashKey[list[dict[str, Any]]]()
+EXCHANGE = pytest.StashKey[list[FrameRecord]]()
 
 
 def _now() -> str:
@@ -213,7 +213,7 @@ def _stackcheck_shared_dut(pytestconfig: pytest.Config) -> Iterator[tuple[DUT, A
 
 
 def _keep(state: _State, item: pytest.Item) -> bool:
-    verdict = item.stash.get(VERDICT, {}).get("verdict")
+    verdict = item.stash.get(VERDICT, verdicts.Progress()).verdict
     return state.keep_pcaps or verdict not in (None, "pass", "skip")
 
 
@@ -257,7 +257,7 @@ def _stop(state: _State, item: pytest.Item, capture: Any, path: Path | None) -> 
     if keep:
         item.stash[PCAP] = str(path)
     # The report shows the last frames of a failing (or deviating) test, dissected.
-    if item.stash.get(VERDICT, {}).get("verdict") in ("fail", "deviation", "error"):
+    if item.stash.get(VERDICT, verdicts.Progress()).verdict in ("fail", "deviation", "error"):
         item.stash[EXCHANGE] = verdicts.exchange(capture.records)
     allure_support.attach(item, item.stash.get(PCAP, None), item.stash.get(EXCHANGE, None))
 
@@ -294,7 +294,7 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     # tryfirst makes this the outermost wrapper: it sees the report after xfail handling.
     report = yield
-    current = item.stash.setdefault(VERDICT, {"verdict": None, "message": "", "duration_s": 0.0})
+    current = item.stash.setdefault(VERDICT, verdicts.Progress())
     verdicts.update(current, report, call)
     state = item.config.stash[STATE]
     if report.when == "teardown" and (requirement_of(item) is not None or _in_suite(item, state.suite)):
@@ -323,21 +323,23 @@ class _Recorder:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "teardown":
             return
+        # Under xdist the record arrives from a worker as the plain dict it was sent as.
         self.state.records.extend(
-            value for key, value in report.user_properties if key == PROPERTY and isinstance(value, dict)
+            cast(ResultRecord, value) for key, value in report.user_properties
+            if key == PROPERTY and isinstance(value, dict)
         )
 
     def pytest_sessionfinish(self) -> None:
         state = self.state
         if _is_worker(self.config) or state.results is None:
             return
-        results = {
-            "version": RESULTS_VERSION,
-            "dut": state.dut_name,
-            "started": state.started,
-            "finished": _now(),
-            "results": sorted(state.records, key=lambda r: r["nodeid"]),
-        }
+        results = ResultsFile(
+            version=RESULTS_VERSION,
+            dut=state.dut_name,
+            started=state.started,
+            finished=_now(),
+            results=sorted(state.records, key=lambda r: r["nodeid"]),
+        )
         state.results.parent.mkdir(parents=True, exist_ok=True)
         state.results.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 

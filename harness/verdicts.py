@@ -2,20 +2,37 @@
 
     passed -> "pass"        failed -> "fail"           xfailed (known deviation) -> "deviation"
     strict xpass -> "unexpected-pass"   skipped -> "skip"   setup/teardown error -> "error"
+
+The verdicts and the record's shape (``ResultRecord``) belong to ``reports.model``, which reads
+the results back; this module only fills them in.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 
 from harness.deviations import Deviation
 from harness.rfc import requirement_of
+from reports.model import VERDICTS, DeviationRecord, FrameRecord, ResultRecord, Verdict
 
-VERDICTS = ("pass", "fail", "deviation", "unexpected-pass", "skip", "error")
+if TYPE_CHECKING:
+    from harness.capture import Record
+
 MESSAGE_LIMIT = 2000
+
+
+@dataclass
+class Progress:
+    """A test's verdict so far, folded over its set-up, call and tear-down reports."""
+
+    verdict: Verdict | None = None
+    message: str = ""
+    duration_s: float = 0.0
 
 
 def _clip(text: str) -> str:
@@ -36,49 +53,39 @@ def _exception(call: pytest.CallInfo[None], report: pytest.TestReport) -> str:
     return report.longreprtext
 
 
-def update(current: dict[str, Any], report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
+def update(current: Progress, report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
     """Fold one phase's report (setup, call, teardown) into the test's verdict so far."""
-    current["duration_s"] += report.duration
+    current.duration_s += report.duration
     when, outcome = report.when, report.outcome
     if outcome == "skipped" and hasattr(report, "wasxfail"):
-        current.update(verdict="deviation", message=_clip(_exception(call, report)))
+        current.verdict, current.message = "deviation", _clip(_exception(call, report))
     elif outcome == "skipped":
-        current.update(verdict="skip", message=_clip(_skip_reason(report)))
+        current.verdict, current.message = "skip", _clip(_skip_reason(report))
     elif outcome == "failed" and when == "call":
         text = str(report.longrepr) if isinstance(report.longrepr, str) else ""
         if text.startswith("[XPASS(strict)]"):
-            current.update(verdict="unexpected-pass", message=(
+            current.verdict, current.message = "unexpected-pass", (
                 "passed, but the expectation file lists it as a known deviation; "
-                "the DUT now conforms, so remove the entry"))
+                "the DUT now conforms, so remove the entry")
         else:
-            current.update(verdict="fail", message=_clip(_exception(call, report)))
+            current.verdict, current.message = "fail", _clip(_exception(call, report))
     elif outcome == "failed":
         # An error in set-up or tear-down is the bench's problem, not the DUT's verdict,
         # unless the test itself already failed.
-        if current["verdict"] not in ("fail", "unexpected-pass"):
-            current.update(verdict="error", message=_clip(f"error in {when}: {_exception(call, report)}"))
-    elif when == "call" and current["verdict"] is None:
-        current.update(verdict="pass", message="")
+        if current.verdict not in ("fail", "unexpected-pass"):
+            current.verdict, current.message = "error", _clip(f"error in {when}: {_exception(call, report)}")
+    elif when == "call" and current.verdict is None:
+        current.verdict, current.message = "pass", ""
 
 
-def requirement(item: pytest.Item) -> dict[str, Any]:
-    """The @rfc citation of ``item`` as record fields (None values when it cites none)."""
-    req = requirement_of(item)
-    if req is None:
-        return {"rfc": None, "section": None, "level": None, "requirement": None, "req": None, "quote": None,
-                "described": False}
-    return {"rfc": req.rfc, "section": req.section, "level": req.level.value, "requirement": req.text,
-            "req": req.id, "quote": req.quote, "described": req.described}
-
-
-# ---- the exchange shown with a failure (report helper) ------------------------------------
+# ---- the exchange shown with a failure ----------------------------------------------------
 EXCHANGE_FRAMES = 8  # the last frames of the test: what was sent and what came back
 DISSECTION_LIMIT = 4000
 
 
-def exchange(records: Any) -> list[dict[str, Any]]:
-    """The test's last frames (capture Records) dissected with Scapy, for the report's
-    "expected vs received" view: [{"direction", "summary", "dissection"}]."""
+def exchange(records: Iterable[Record]) -> list[FrameRecord]:
+    """The test's last frames (capture records) dissected with Scapy, for the report's
+    "expected vs received" view."""
     from scapy.layers.l2 import Ether
 
     shown = []
@@ -88,8 +95,8 @@ def exchange(records: Any) -> list[dict[str, Any]]:
             summary, dissection = pkt.summary(), str(pkt.show(dump=True))
         except Exception as e:  # a frame Scapy cannot dissect is still worth listing
             summary, dissection = f"{len(rec.frame)} octets (Scapy: {e})", rec.frame.hex()
-        shown.append({"direction": rec.direction, "summary": summary,
-                      "dissection": _clip_to(dissection, DISSECTION_LIMIT)})
+        shown.append(FrameRecord(direction=rec.direction, summary=summary,
+                                 dissection=_clip_to(dissection, DISSECTION_LIMIT)))
     return shown
 
 
@@ -97,26 +104,34 @@ def _clip_to(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def record(item: pytest.Item, current: dict[str, Any], deviation: Deviation | None,
-           pcap: str | None, frames: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {
-        "nodeid": item.nodeid,
-        "test": item.name,
-        **requirement(item),
-        "verdict": current["verdict"] or "error",
-        "message": current["message"],
-        "pcap": pcap,
-        "duration_s": round(current["duration_s"], 6),
-        "deviation": {"reason": deviation.observed, "rfc": deviation.rfc} if deviation else None,
-        "exchange": frames or [],
-    }
+def record(item: pytest.Item, current: Progress, deviation: Deviation | None,
+           pcap: str | None, frames: list[FrameRecord] | None = None) -> ResultRecord:
+    """The test's result record, with its @rfc citation (None fields when it cites none)."""
+    req = requirement_of(item)
+    return ResultRecord(
+        nodeid=item.nodeid,
+        test=item.name,
+        rfc=None if req is None else req.rfc,
+        section=None if req is None else req.section,
+        level=None if req is None else req.level.value,
+        requirement=None if req is None else req.text,
+        req=None if req is None else req.id,
+        quote=None if req is None else req.quote,
+        described=False if req is None else req.described,
+        verdict=current.verdict or "error",
+        message=current.message,
+        pcap=pcap,
+        duration_s=round(current.duration_s, 6),
+        deviation=DeviationRecord(reason=deviation.observed, rfc=deviation.rfc) if deviation else None,
+        exchange=frames or [],
+    )
 
 
-def summary_lines(records: list[dict[str, Any]]) -> list[str]:
+def summary_lines(records: list[ResultRecord]) -> list[str]:
     """One line per RFC: counts of each verdict that occurred."""
-    per_rfc: dict[Any, Counter[str]] = {}
+    per_rfc: dict[int | None, Counter[Verdict]] = {}
     for r in records:
-        per_rfc.setdefault(r.get("rfc"), Counter())[r["verdict"]] += 1
+        per_rfc.setdefault(r["rfc"], Counter())[r["verdict"]] += 1
     lines = []
     for rfc in sorted(per_rfc, key=lambda n: (n is None, n or 0)):
         counts = per_rfc[rfc]

@@ -1,4 +1,4 @@
-"""Read results.json files (written by harness/plugin.py) into the report model."""
+"""Read results.json files (``model.ResultsFile``, written by the pytest plugin) into the report model."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reports.model import VERDICTS, Outcome, Requirement, RunResult
+from reports.model import VERDICTS, FrameRecord, Outcome, Requirement, RunResult
 
 
 class ResultsError(ValueError):
@@ -60,9 +60,10 @@ def _outcome(path: Path, n: int, r: Any) -> Outcome:
     )
 
 
-def _frames(raw: Any) -> list[dict[str, str]]:
+def _frames(raw: Any) -> list[FrameRecord]:
     """The dissected exchange of a record (absent in older results files: none)."""
     if not isinstance(raw, list):
         return []
-    keys = ("direction", "summary", "dissection")
-    return [{k: str(f.get(k, "")) for k in keys} for f in raw if isinstance(f, dict)]
+    return [FrameRecord(direction=str(f.get("direction", "")), summary=str(f.get("summary", "")),
+                        dissection=str(f.get("dissection", "")))
+            for f in raw if isinstance(f, dict)]

@@ -1,15 +1,75 @@
-"""What a report is made of: requirements, each test's outcome per DUT, and the table built from them."""
+"""What a report is made of: the verdicts, the records of results.json (written by the pytest
+plugin through harness/verdicts.py, read by load.py), requirements, each test's outcome per DUT,
+and the table built from them."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final, Literal, TypedDict
 
-VERDICTS = ("pass", "fail", "deviation", "unexpected-pass", "skip", "error")
-FAILING = frozenset({"fail", "error", "unexpected-pass"})
+# passed -> "pass", failed -> "fail", xfailed (a known deviation) -> "deviation", strict xpass ->
+# "unexpected-pass", skipped -> "skip", an error in set-up or tear-down -> "error".
+Verdict = Literal["pass", "fail", "deviation", "unexpected-pass", "skip", "error"]
+VERDICTS: Final[tuple[Verdict, ...]] = ("pass", "fail", "deviation", "unexpected-pass", "skip", "error")
+FAILING: Final[frozenset[Verdict]] = frozenset({"fail", "error", "unexpected-pass"})
 # A requirement checked by several tests shows its most telling verdict.
-_SEVERITY = ("fail", "error", "unexpected-pass", "deviation", "pass", "skip")
+_SEVERITY: Final[tuple[Verdict, ...]] = ("fail", "error", "unexpected-pass", "deviation", "pass", "skip")
+RESULTS_VERSION: Final = 1
+NOT_RUN: Final = "—"  # a report cell: this DUT's run has no test of the requirement
+Cell = Verdict | Literal["—"]
+
+
+# ---- results.json ----------------------------------------------------------------------------
+
+
+class FrameRecord(TypedDict):
+    """One frame of the exchange shown with a failure, dissected by Scapy."""
+
+    direction: str  # "to_dut" or "from_dut" (harness.capture.Direction)
+    summary: str
+    dissection: str
+
+
+class DeviationRecord(TypedDict):
+    """The expectation file's entry for a test that is a known deviation."""
+
+    reason: str  # what the DUT does instead ("observed")
+    rfc: str  # the requirement, quoted
+
+
+class ResultRecord(TypedDict):
+    """One test's record in results.json; the citation fields are None when it cites no RFC."""
+
+    nodeid: str
+    test: str
+    rfc: int | None
+    section: str | None
+    level: str | None
+    requirement: str | None
+    req: str | None  # the statement id the test cites (reports.rfcs.statements)
+    quote: str | None  # the part of the statement the test checks, when it says
+    described: bool  # @described: a behaviour without a keyword, outside the statement count
+    verdict: Verdict
+    message: str
+    pcap: str | None  # relative to the results file's directory when inside it
+    duration_s: float
+    deviation: DeviationRecord | None
+    exchange: list[FrameRecord]  # the last frames of a failed test; empty otherwise
+
+
+class ResultsFile(TypedDict):
+    """results.json: one DUT's run."""
+
+    version: int
+    dut: str
+    started: str  # ISO 8601, UTC
+    finished: str
+    results: list[ResultRecord]
+
+
+# ---- the report --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, order=True)
@@ -26,13 +86,12 @@ class Outcome:
     nodeid: str
     test: str
     requirement: Requirement
-    verdict: str
+    verdict: Verdict
     message: str = ""
     pcap: Path | None = None  # absolute, resolved against the results file's directory
     duration_s: float = 0.0
     deviation: str | None = None  # the expectation file's "observed" text
-    # The test's last frames, dissected: [{"direction", "summary", "dissection"}] (failures only)
-    exchange: tuple[dict[str, str], ...] = ()
+    exchange: tuple[FrameRecord, ...] = ()  # the test's last frames, dissected (failures only)
 
 
 @dataclass(frozen=True)
@@ -45,13 +104,13 @@ class RunResult:
     outcomes: tuple[Outcome, ...]
     source: Path
 
-    def counts_by_rfc(self) -> dict[int, Counter[str]]:
-        per: dict[int, Counter[str]] = {}
+    def counts_by_rfc(self) -> dict[int, Counter[Verdict]]:
+        per: dict[int, Counter[Verdict]] = {}
         for o in self.outcomes:
             per.setdefault(o.requirement.rfc, Counter())[o.verdict] += 1
         return dict(sorted(per.items()))
 
-    def totals(self) -> Counter[str]:
+    def totals(self) -> Counter[Verdict]:
         return Counter(o.verdict for o in self.outcomes)
 
     def failing(self) -> list[Outcome]:
@@ -61,14 +120,14 @@ class RunResult:
         return [o for o in self.outcomes if o.verdict == "deviation"]
 
 
-def worst(verdicts: list[str]) -> str:
-    return min(verdicts, key=_SEVERITY.index) if verdicts else "—"
+def worst(verdicts: list[Verdict]) -> Cell:
+    return min(verdicts, key=_SEVERITY.index) if verdicts else NOT_RUN
 
 
 @dataclass
 class Row:
     requirement: Requirement
-    verdicts: dict[str, str] = field(default_factory=dict)  # column label -> verdict
+    verdicts: dict[str, Cell] = field(default_factory=dict)  # column label -> verdict
     tests: list[str] = field(default_factory=list)
 
 
@@ -92,7 +151,7 @@ class Report:
 
     def rows(self) -> list[Row]:
         """One row per requirement, in RFC/section order, with a verdict for each DUT column."""
-        per_dut: dict[Requirement, dict[str, list[str]]] = {}
+        per_dut: dict[Requirement, dict[str, list[Verdict]]] = {}
         tests: dict[Requirement, list[str]] = {}
         for label, run in self.runs:
             for o in run.outcomes:

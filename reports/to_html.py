@@ -15,13 +15,13 @@ from html import escape
 from pathlib import Path
 
 from reports.catalog import Catalog, Citation, Entry
-from reports.model import FAILING, Outcome, Report, Requirement, Row, worst
+from reports.model import FAILING, NOT_RUN, Outcome, Report, Requirement, Row, Verdict, worst
 
 # Bar segments, in order; a requirement counts once per DUT, with its most telling verdict.
 SEGMENTS = (("pass", "pass"), ("fail", "fail"), ("deviation", "known deviation"),
             ("skip", "skipped"), ("notrun", "not run on this DUT"), ("untested", "untested"))
 _BAR_OF = {"pass": "pass", "fail": "fail", "error": "fail", "unexpected-pass": "fail",
-           "deviation": "deviation", "skip": "skip", "—": "notrun"}
+           "deviation": "deviation", "skip": "skip", NOT_RUN: "notrun"}
 _SHOWN = FAILING | {"deviation"}
 
 CSS = """
@@ -94,7 +94,7 @@ def _lines(report: Report, catalog: Catalog | None) -> list[_Line]:
 def _listed_row(report: Report, entry: Entry, requirement: Requirement) -> Row | None:
     """The verdicts of the tests an entry names in ``tests`` whose citations map to another
     entry (a test checks that one too); None when none of them ran: the entry is untested."""
-    verdicts: dict[str, list[str]] = {}
+    verdicts: dict[str, list[Verdict]] = {}
     names: list[str] = []
     for label, run in report.runs:
         for o in run.outcomes:
@@ -112,7 +112,7 @@ def _section_key(section: str) -> tuple[tuple[int, int | str], ...]:
 
 
 def _bucket(line: _Line, label: str) -> str:
-    return "untested" if line.row is None else _BAR_OF.get(line.row.verdicts.get(label, "—"), "skip")
+    return "untested" if line.row is None else _BAR_OF.get(line.row.verdicts.get(label, NOT_RUN), "skip")
 
 
 def _bar(counts: Counter[str]) -> str:
@@ -187,7 +187,7 @@ def _details(report: Report, req: Requirement, out_dir: Path) -> str:
 
 
 def _badge(verdict: str) -> str:
-    if verdict == "—":
+    if verdict == NOT_RUN:
         return '<td><span class="badge b-notrun" title="this DUT did not run a test of it">not run</span></td>'
     return f'<td><span class="badge b-{escape(verdict)}">{escape(verdict)}</span></td>'
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 from reports.catalog import Catalog
-from reports.model import VERDICTS, Outcome, Report
+from reports.model import VERDICTS, Outcome, Report, Verdict
 
 _SHOWN = {"fail": "**FAIL**", "error": "**ERROR**", "unexpected-pass": "**UNEXPECTED PASS**"}
 
@@ -16,7 +18,7 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _counts(counter: dict[str, int]) -> str:
+def _counts(counter: Mapping[Verdict, int]) -> str:
     return ", ".join(f"{counter[v]} {v}" for v in VERDICTS if counter.get(v)) or "—"
 
 
@@ -40,7 +42,7 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
     lines += ["", "## Summary per RFC", ""]
     lines += ["| RFC | " + " | ".join(report.labels) + " |", "|---|" + "---|" * len(report.labels)]
     for rfc in report.rfcs():
-        cells = [_counts(run.counts_by_rfc().get(rfc, {})) for _, run in report.runs]
+        cells = [_counts(run.counts_by_rfc().get(rfc, Counter())) for _, run in report.runs]
         lines.append(f"| {_rfc(rfc)} | " + " | ".join(cells) + " |")
     lines.append("| **all** | " + " | ".join(_counts(run.totals()) for _, run in report.runs) + " |")
 

@@ -20,17 +20,23 @@ from scapy.layers.inet6 import (
     ICMPv6EchoRequest,
     ICMPv6ND_NA,
     ICMPv6ND_NS,
-    ICMPv6ND_RA,
     ICMPv6NDOptDstLLAddr,
-    ICMPv6NDOptPrefixInfo,
-    ICMPv6NDOptSrcLLAddr,
     IPv6,
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from harness import DUT, MUST, MUST_NOT, SHOULD_NOT, AddressInfo, ExpectationFailed, multicast_mac, rfc
-from harness.rfc import NDP_HOP_LIMIT
+from harness import (
+    DUT,
+    MUST,
+    MUST_NOT,
+    SHOULD_NOT,
+    AddressInfo,
+    ExpectationFailed,
+    eui64_address,
+    rfc,
+    router_discovery,
+)
 
 ALL_NODES: Final = "ff02::1"
 PREFIX: Final = IPv6Network("2001:db8:2::/64")
@@ -41,27 +47,16 @@ TOLERANCE_S: Final = 3.0
 TWO_HOURS: Final = 7200
 
 
-def eui64_address(prefix: IPv6Network, mac: str) -> IPv6Address:
-    """RFC 4291 Appendix A: the MAC with FFFE in the middle and the universal/local bit inverted."""
-    octets = bytes.fromhex(mac.replace(":", ""))
-    iid = bytes([octets[0] ^ 0x02]) + octets[1:3] + b"\xff\xfe" + octets[3:6]
-    return IPv6Address(int(prefix.network_address) | int.from_bytes(iid, "big"))
-
-
 def ra(dut: DUT, *options: Packet, lifetime: int = 0) -> Packet:
-    mac = dut.info.tester_mac
-    frame = (Ether(src=mac, dst=multicast_mac(ALL_NODES))
-             / IPv6(src=str(dut.info.tester_ipv6_ll), dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
-             / ICMPv6ND_RA(routerlifetime=lifetime, prf=0) / ICMPv6NDOptSrcLLAddr(lladdr=mac))
-    for option in options:
-        frame = frame / option
-    return frame
+    """A Router Advertisement; the tester is no default router unless ``lifetime``."""
+    return router_discovery.ra(dut, *options, lifetime=lifetime)
 
 
 def pio(*, valid: int = 600, preferred: int = 300, autonomous: int = 1, on_link: int = 1,
         prefix: str = str(PREFIX.network_address), length: int = 64) -> Packet:
-    return ICMPv6NDOptPrefixInfo(prefixlen=length, L=on_link, A=autonomous, validlifetime=valid,
-                                 preferredlifetime=preferred, prefix=prefix)
+    """A Prefix Information option for SLAAC: autonomous, PREFIX, lifetimes of minutes."""
+    return router_discovery.pio(on_link=on_link, autonomous=autonomous, valid=valid, preferred=preferred,
+                                prefix=prefix, length=length)
 
 
 def in_prefix(dut: DUT, prefix: IPv6Network = PREFIX) -> list[AddressInfo]:

@@ -11,12 +11,8 @@ from __future__ import annotations
 from ipaddress import IPv6Address, IPv6Network
 from typing import Final
 
-from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6NDOptPrefixInfo, ICMPv6NDOptSrcLLAddr, IPv6
-from scapy.layers.l2 import Ether
-from scapy.packet import Packet
-
-from harness import DUT, MUST, multicast_mac, rfc
-from harness.rfc import NDP_HOP_LIMIT
+from harness import DUT, MUST, eui64_interface_id, rfc
+from harness.router_discovery import pio, ra
 
 ALL_NODES: Final = "ff02::1"
 PREFIX: Final = IPv6Network("2001:db8:2::/64")
@@ -24,25 +20,14 @@ LINK_PREFIX: Final = IPv6Network("2001:db8:1::/64")
 SECRET: Final = "2001:db8:7217::5ec:4e7"
 
 
-def eui64_iid(mac: str) -> int:
-    """RFC 4291 Appendix A: the MAC with FFFE in the middle and the universal/local bit inverted."""
-    octets = bytes.fromhex(mac.replace(":", ""))
-    return int.from_bytes(bytes([octets[0] ^ 0x02]) + octets[1:3] + b"\xff\xfe" + octets[3:6], "big")
-
-
 def iid(addr: IPv6Address) -> int:
     return int(addr) & ((1 << 64) - 1)
 
 
 def advertise(dut: DUT, *prefixes: IPv6Network) -> None:
-    mac = dut.info.tester_mac
-    frame: Packet = (Ether(src=mac, dst=multicast_mac(ALL_NODES))
-                     / IPv6(src=str(dut.info.tester_ipv6_ll), dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
-                     / ICMPv6ND_RA(routerlifetime=0, prf=0) / ICMPv6NDOptSrcLLAddr(lladdr=mac))
-    for prefix in prefixes:
-        frame = frame / ICMPv6NDOptPrefixInfo(prefixlen=64, L=1, A=1, validlifetime=600,
-                                              preferredlifetime=300, prefix=str(prefix.network_address))
-    dut.send(frame)
+    """The tester, not a default router, advertises ``prefixes`` for SLAAC."""
+    options = [pio(autonomous=1, valid=600, preferred=300, prefix=str(p.network_address)) for p in prefixes]
+    dut.send(ra(dut, *options, lifetime=0))
     dut.wait(0.3)
 
 
@@ -67,7 +52,7 @@ def test_stable_identifier_is_not_derived_from_the_mac(dut: DUT) -> None:
     use_stable_identifiers(dut)
     advertise(dut, PREFIX)
     address = autoconfigured(dut, PREFIX)
-    assert iid(address) != eui64_iid(dut.info.dut_mac), f"{address} embeds the MAC address (EUI-64)"
+    assert iid(address) != eui64_interface_id(dut.info.dut_mac), f"{address} embeds the MAC address (EUI-64)"
 
 
 @rfc(7217, "4", MUST,

@@ -11,11 +11,10 @@ from ipaddress import IPv6Address, IPv6Network
 from typing import Final
 
 from scapy.layers.inet import UDP
-from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6NDOptPrefixInfo, ICMPv6NDOptSrcLLAddr, IPv6
-from scapy.layers.l2 import Ether
+from scapy.layers.inet6 import IPv6
 
-from harness import DUT, MUST, SHOULD, AddressInfo, multicast_mac, rfc
-from harness.rfc import NDP_HOP_LIMIT
+from harness import DUT, MUST, SHOULD, AddressInfo, eui64_interface_id, rfc
+from harness.router_discovery import pio, ra
 
 ALL_NODES: Final = "ff02::1"
 PREFIX: Final = IPv6Network("2001:db8:2::/64")
@@ -24,18 +23,10 @@ PORT: Final = 8981
 VALID_S, PREFERRED_S = 1200, 600
 
 
-def eui64_iid(mac: str) -> int:
-    octets = bytes.fromhex(mac.replace(":", ""))
-    return int.from_bytes(bytes([octets[0] ^ 0x02]) + octets[1:3] + b"\xff\xfe" + octets[3:6], "big")
-
-
 def advertise(dut: DUT) -> None:
-    mac = dut.info.tester_mac
-    dut.send(Ether(src=mac, dst=multicast_mac(ALL_NODES))
-             / IPv6(src=str(dut.info.tester_ipv6_ll), dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
-             / ICMPv6ND_RA(routerlifetime=60, prf=0) / ICMPv6NDOptSrcLLAddr(lladdr=mac)
-             / ICMPv6NDOptPrefixInfo(prefixlen=64, L=0, A=1, validlifetime=VALID_S,
-                                     preferredlifetime=PREFERRED_S, prefix=str(PREFIX.network_address)))
+    """The tester, a default router, advertises PREFIX for SLAAC (not on-link)."""
+    dut.send(ra(dut, pio(on_link=0, autonomous=1, valid=VALID_S, preferred=PREFERRED_S,
+                         prefix=str(PREFIX.network_address)), lifetime=60))
     dut.wait(0.5)
 
 
@@ -79,7 +70,7 @@ def test_temporary_address_is_formed_with_a_random_identifier(dut: DUT) -> None:
     public = [a for a in in_prefix(dut) if not a.temporary]
     assert public, "the public (stable) address is missing next to the temporary one"
     mask = (1 << 64) - 1
-    assert int(temporary) & mask != eui64_iid(dut.info.dut_mac), "the temporary address is the EUI-64 one"
+    assert int(temporary) & mask != eui64_interface_id(dut.info.dut_mac), "the temporary address is the EUI-64 one"
     assert temporary != public[0].interface.ip
 
 

@@ -11,12 +11,11 @@ from scapy.packet import Packet, Raw
 from harness import DUT, MUST, SHOULD, rfc
 
 BROADCAST_MAC: Final = "ff:ff:ff:ff:ff:ff"
-OTHER_MAC: Final = "02:00:00:00:00:03"  # the "other" host of the test link (BRIEF.md)
 
 
 def _echo_from_other(dut: DUT, ident: int, seq: int = 1) -> Packet:
     return (
-        Ether(src=OTHER_MAC, dst=dut.info.dut_mac)
+        Ether(src=dut.info.other_mac, dst=dut.info.dut_mac)
         / IP(src=str(dut.info.other_ipv4), dst=str(dut.info.dut_ipv4.ip))
         / ICMP(type=8, id=ident, seq=seq)
         / Raw(b"queued")
@@ -32,10 +31,10 @@ def test_packet_waiting_for_resolution_is_sent_once_resolved(dut: DUT) -> None:
     dut.send(_echo_from_other(dut, 0xB1))
     dut.expect(ARP(op=1, pdst=other_ip))
     dut.send(
-        Ether(src=OTHER_MAC, dst=dut.info.dut_mac)
-        / ARP(op=2, hwsrc=OTHER_MAC, psrc=other_ip, hwdst=dut.info.dut_mac, pdst=dut_ip)
+        Ether(src=dut.info.other_mac, dst=dut.info.dut_mac)
+        / ARP(op=2, hwsrc=dut.info.other_mac, psrc=other_ip, hwdst=dut.info.dut_mac, pdst=dut_ip)
     )
-    dut.expect(Ether(dst=OTHER_MAC) / IP(dst=other_ip) / ICMP(type=0, id=0xB1))
+    dut.expect(Ether(dst=dut.info.other_mac) / IP(dst=other_ip) / ICMP(type=0, id=0xB1))
 
 
 @rfc(1122, "2.3.2.1", MUST,

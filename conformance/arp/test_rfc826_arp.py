@@ -1,6 +1,6 @@
 """RFC 826 (ARP): answering requests, learning and updating mappings, resolving before sending.
 
-The DUT has a static mapping for the tester only; "other" (198.51.100.3, 02:00:00:00:00:03)
+The DUT has a static mapping for the tester only; "other" (``dut.info.other_ipv4``, ``other_mac``)
 is an on-link host the DUT has never heard of, so what the DUT knows about it comes from the
 frames these tests send.
 """
@@ -16,7 +16,6 @@ from scapy.packet import Packet, Raw
 from harness import DUT, MUST, rfc
 
 BROADCAST_MAC: Final = "ff:ff:ff:ff:ff:ff"
-OTHER_MAC: Final = "02:00:00:00:00:03"  # the "other" host of the test link (BRIEF.md)
 OTHER_MAC_NEW: Final = "02:00:00:00:00:04"  # the same host after changing its interface card
 UNOWNED_IPV4: Final = "198.51.100.77"  # on-link, owned by nobody
 
@@ -27,9 +26,9 @@ def _arp_request(dut: DUT, *, sha: str, spa: str, tpa: str) -> Packet:
     )
 
 
-def _echo_from_other(dut: DUT, ident: int, *, mac: str = OTHER_MAC) -> Packet:
+def _echo_from_other(dut: DUT, ident: int, *, mac: str | None = None) -> Packet:
     return (
-        Ether(src=mac, dst=dut.info.dut_mac)
+        Ether(src=mac or dut.info.other_mac, dst=dut.info.dut_mac)
         / IP(src=str(dut.info.other_ipv4), dst=str(dut.info.dut_ipv4.ip))
         / ICMP(type=8, id=ident, seq=1)
         / Raw(b"arp-test")
@@ -71,12 +70,12 @@ def test_request_for_another_address_is_not_answered(dut: DUT) -> None:
      "hardware address> to the translation table.", req="RFC826-PacketReception-d")
 def test_requester_mapping_is_learned_from_request_for_own_address(dut: DUT) -> None:
     other_ip = str(dut.info.other_ipv4)
-    dut.send(_arp_request(dut, sha=OTHER_MAC, spa=other_ip, tpa=str(dut.info.dut_ipv4.ip)))
-    dut.expect(ARP(op=2, hwdst=OTHER_MAC, pdst=other_ip))
+    dut.send(_arp_request(dut, sha=dut.info.other_mac, spa=other_ip, tpa=str(dut.info.dut_ipv4.ip)))
+    dut.expect(ARP(op=2, hwdst=dut.info.other_mac, pdst=other_ip))
     # The DUT now talks back to "other" without asking: we answer no ARP request here, so the
     # echo reply can only leave if the mapping came from the request above.
     dut.send(_echo_from_other(dut, 0xA1))
-    dut.expect(Ether(dst=OTHER_MAC) / IP(dst=other_ip) / ICMP(type=0, id=0xA1))
+    dut.expect(Ether(dst=dut.info.other_mac) / IP(dst=other_ip) / ICMP(type=0, id=0xA1))
 
 
 @rfc(826, "Packet Reception", MUST,
@@ -84,8 +83,8 @@ def test_requester_mapping_is_learned_from_request_for_own_address(dut: DUT) -> 
      "address> pair, then the new hardware address supersedes the old one.", req="RFC826-PacketReception-e")
 def test_new_sender_hardware_address_supersedes_the_old_one(dut: DUT) -> None:
     other_ip, dut_ip = str(dut.info.other_ipv4), str(dut.info.dut_ipv4.ip)
-    dut.send(_arp_request(dut, sha=OTHER_MAC, spa=other_ip, tpa=dut_ip))
-    dut.expect(ARP(op=2, hwdst=OTHER_MAC))
+    dut.send(_arp_request(dut, sha=dut.info.other_mac, spa=other_ip, tpa=dut_ip))
+    dut.expect(ARP(op=2, hwdst=dut.info.other_mac))
     # "other" comes back with a new interface card.
     dut.send(_arp_request(dut, sha=OTHER_MAC_NEW, spa=other_ip, tpa=dut_ip))
     dut.expect(ARP(op=2, hwdst=OTHER_MAC_NEW))

@@ -6,56 +6,38 @@ The older-version mode lasts the Older Version Querier Present Timeout, Robustne
 Query Interval + Query Response Interval (RFC 3376 8.12), which would be 260 s or more with the
 defaults. Each test first sends a v3 query announcing a 1 s Query Interval, so the mode lasts
 about 2 s after the last old query, and waits that out at the end: the next test meets a host
-in its default (IGMPv3) mode again. IGMP messages are built and read byte by byte.
+in its default (IGMPv3) mode again. IGMP messages come from ``harness.igmp``.
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
+from ipaddress import IPv4Address
 from typing import Final
 
 import pytest
 from scapy.layers.inet import IP
-from scapy.packet import Packet, Raw
-from scapy.utils import checksum
+from scapy.packet import Packet
 
-from harness import DUT, MUST, SHOULD, ExpectationFailed, multicast_mac, rfc
+from harness import DUT, MUST, SHOULD, ExpectationFailed, rfc
+from harness.igmp import (
+    ALL_ROUTERS,
+    LEAVE,
+    QUERY,
+    ROUTER_ALERT,
+    V1_REPORT,
+    V2_REPORT,
+    igmp_frame,
+    igmp_of,
+    message,
+    v3_query,
+)
 
-ALL_SYSTEMS: Final = "224.0.0.1"
-ALL_ROUTERS: Final = "224.0.0.2"
 GROUP: Final = "224.1.2.3"
 OTHER_GROUP: Final = "224.1.2.4"
-ROUTER_ALERT: Final = b"\x94\x04\x00\x00"
-QUERY, V1_REPORT, V2_REPORT, LEAVE = 0x11, 0x12, 0x16, 0x17
 MRC: Final = 5  # 0.5 s
 QUIET_S: Final = 0.7
 OLD_MODE_S: Final = 2.1  # Robustness 2 x Query Interval 1 s (+ a Query Response Interval of 0)
-
-
-def _packed(group: str) -> bytes:
-    return bytes(int(x) for x in group.split("."))
-
-
-def _with_checksum(msg: bytes) -> bytes:
-    msg = msg[:2] + b"\x00\x00" + msg[4:]
-    return msg[:2] + struct.pack("!H", checksum(msg)) + msg[4:]
-
-
-def _igmp(kind: int, code: int, group: str = "0.0.0.0") -> bytes:
-    return _with_checksum(struct.pack("!BBH4s", kind, code, 0, _packed(group)))
-
-
-def _send(dut: DUT, msg: bytes, dst: str = ALL_SYSTEMS, src: str | None = None) -> Packet:
-    fields = {} if src is None else {"src": src}
-    frame = dut.ipv4(dst=dst, ttl=1, proto=2, tos=0xC0, options=[ROUTER_ALERT], **fields) / Raw(msg)
-    frame.dst = multicast_mac(dst)
-    return frame
-
-
-def _igmp_of(pkt: Packet) -> bytes:
-    ip = bytes(pkt[IP])
-    return ip[(ip[0] & 0x0F) * 4 : struct.unpack_from("!H", ip, 2)[0]]
 
 
 def _expect_report(dut: DUT, kind: int, group: str, within: float = QUIET_S) -> Packet:
@@ -66,9 +48,9 @@ def _expect_report(dut: DUT, kind: int, group: str, within: float = QUIET_S) -> 
             msg = dut.expect(IP(proto=2, src=str(dut.info.dut_ipv4.ip)), within=within)
         except ExpectationFailed:
             raise ExpectationFailed(f"no IGMP type 0x{kind:02x} for {group}; seen {seen}") from None
-        body = _igmp_of(msg)
+        body = igmp_of(msg)
         seen.append((hex(body[0]), msg[IP].dst))
-        if body[0] == kind and body[4:8] == _packed(group):
+        if body[0] == kind and body[4:8] == IPv4Address(group).packed:
             return msg
 
 
@@ -100,8 +82,7 @@ class Host:
 def host(dut: DUT) -> Iterator[Host]:
     # A v3 general query with QRV 2 and QQIC 1 s (RFC 3376 4.1.6, 4.1.7); no group is joined
     # yet, so nothing answers it.
-    v3 = _with_checksum(struct.pack("!BBH4sBBH", QUERY, MRC, 0, bytes(4), 2, 1, 0))
-    dut.send(_send(dut, v3))
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC, qrv=2, qqic=1)))
     h = Host(dut)
     yield h
     if h.joined:  # a backend that cannot join groups skipped the test: nothing to wait for
@@ -113,7 +94,7 @@ def host(dut: DUT) -> Iterator[Host]:
      "all-systems group) of which it is a member on the interface from which it received the query.")
 def test_v2_general_query_is_answered_with_a_v2_report(dut: DUT, host: Host) -> None:
     _settle(host, GROUP)
-    dut.send(_send(dut, _igmp(QUERY, MRC)))
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))
     report = _expect_report(dut, V2_REPORT, GROUP)
     assert report[IP].dst == GROUP, f"the v2 report went to {report[IP].dst}, not to the group"
 
@@ -124,7 +105,7 @@ def test_v2_general_query_is_answered_with_a_v2_report(dut: DUT, host: Host) -> 
      "on the interface from which it received the query.")
 def test_v2_group_specific_query_is_answered_for_that_group_only(dut: DUT, host: Host) -> None:
     _settle(host, GROUP, OTHER_GROUP)
-    dut.send(_send(dut, _igmp(QUERY, MRC, GROUP), dst=GROUP))
+    dut.send(igmp_frame(dut, message(QUERY, MRC, GROUP), dst=GROUP))
     _expect_report(dut, V2_REPORT, GROUP)
     with pytest.raises(ExpectationFailed):
         _expect_report(dut, V2_REPORT, OTHER_GROUP, within=QUIET_S)
@@ -134,7 +115,7 @@ def test_v2_group_specific_query_is_answered_for_that_group_only(dut: DUT, host:
      "When a host joins a multicast group, it should immediately transmit an unsolicited Version 2 "
      "Membership Report for that group, in case it is the first member of that group on the network.")
 def test_join_in_v2_mode_sends_an_unsolicited_v2_report(dut: DUT, host: Host) -> None:
-    dut.send(_send(dut, _igmp(QUERY, MRC)))  # a v2 querier is present; no group joined yet
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))  # a v2 querier is present; no group joined yet
     host.join(GROUP)
     report = _expect_report(dut, V2_REPORT, GROUP, within=0.5)
     assert report[IP].dst == GROUP
@@ -145,7 +126,7 @@ def test_join_in_v2_mode_sends_an_unsolicited_v2_report(dut: DUT, host: Host) ->
      "Membership Report for that group, it SHOULD send a Leave Group message to the all-routers "
      "multicast group (224.0.0.2).")
 def test_leave_in_v2_mode_sends_leave_group_to_all_routers(dut: DUT, host: Host) -> None:
-    dut.send(_send(dut, _igmp(QUERY, MRC)))
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))
     host.join(GROUP)
     _expect_report(dut, V2_REPORT, GROUP, within=0.5)  # the DUT is the last reporter
     dut.leave_group(GROUP)
@@ -159,12 +140,12 @@ def test_leave_in_v2_mode_sends_leave_group_to_all_routers(dut: DUT, host: Host)
      "duplicate Reports.")
 def test_another_hosts_report_suppresses_ours(dut: DUT, host: Host) -> None:
     _settle(host, GROUP)
-    other_report = _send(dut, _igmp(V2_REPORT, 0, GROUP), dst=GROUP, src=str(dut.info.other_ipv4))
+    other_report = igmp_frame(dut, message(V2_REPORT, 0, GROUP), dst=GROUP, src=str(dut.info.other_ipv4))
     other_report.src = dut.info.other_mac
     # Back to back: the report arrives long before the DUT's randomly delayed own report.
-    dut.send(_send(dut, _igmp(QUERY, MRC)), other_report)
+    dut.send(igmp_frame(dut, message(QUERY, MRC)), other_report)
     dut.expect_none(IP(proto=2, src=str(dut.info.dut_ipv4.ip)), within=QUIET_S)
-    dut.send(_send(dut, _igmp(QUERY, MRC)))  # control: without the other report it answers
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))  # control: without the other report it answers
     _expect_report(dut, V2_REPORT, GROUP)
 
 
@@ -172,7 +153,7 @@ def test_another_hosts_report_suppresses_ours(dut: DUT, host: Host) -> None:
      "This state variable MUST be used to decide what type of Membership Reports to send for "
      "unsolicited Membership Reports as well as Membership Reports in response to Queries.")
 def test_join_after_a_v1_query_sends_a_v1_report(dut: DUT, host: Host) -> None:
-    dut.send(_send(dut, _igmp(QUERY, 0)))  # Max Resp Time 0: an IGMPv1 query
+    dut.send(igmp_frame(dut, message(QUERY, 0)))  # Max Resp Time 0: an IGMPv1 query
     host.join(GROUP)
     report = _expect_report(dut, V1_REPORT, GROUP, within=0.5)
     assert report[IP].dst == GROUP
@@ -182,7 +163,7 @@ def test_join_after_a_v1_query_sends_a_v1_report(dut: DUT, host: Host) -> None:
      "All IGMP messages described in this document are sent with IP TTL 1, and contain the IP "
      "Router Alert option [RFC 2113] in their IP header.")
 def test_v2_report_has_ttl_1_and_router_alert(dut: DUT, host: Host) -> None:
-    dut.send(_send(dut, _igmp(QUERY, MRC)))
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))
     host.join(GROUP)
     report = _expect_report(dut, V2_REPORT, GROUP, within=0.5)
     ip = bytes(report[IP])

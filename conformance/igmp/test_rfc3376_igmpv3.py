@@ -1,7 +1,7 @@
 """IGMPv3 host side (RFC 3376), the default mode of a host that has heard no older querier:
 state-change reports on join and leave with their retransmission, answers to general and
 group-specific queries within the Max Resp Time, the IP header of reports, and queries that
-must be ignored. IGMP messages are built and read byte by byte (RFC 3376 §4).
+must be ignored. IGMP messages come from ``harness.igmp`` (RFC 3376 §4).
 
 Max Resp Codes stay small (5 = 0.5 s) so the linux backend spends little wall time; in-process
 every wait is virtual.
@@ -9,57 +9,32 @@ every wait is virtual.
 
 from __future__ import annotations
 
-import struct
 from typing import Final
 
 import pytest
 from scapy.layers.inet import IP
-from scapy.packet import Packet, Raw
-from scapy.utils import checksum
+from scapy.packet import Packet
 
-from harness import DUT, MUST, MUST_NOT, ExpectationFailed, multicast_mac, rfc
+from harness import DUT, MUST, MUST_NOT, ExpectationFailed, rfc
+from harness.igmp import (
+    ALL_SYSTEMS,
+    CHANGE_TO_EXCLUDE,
+    CHANGE_TO_INCLUDE,
+    MODE_IS_EXCLUDE,
+    ROUTER_ALERT,
+    V3_REPORT,
+    V3_REPORTS_TO,
+    igmp_frame,
+    igmp_of,
+    v3_query,
+    v3_records,
+    with_checksum,
+)
 
-ALL_SYSTEMS: Final = "224.0.0.1"
-V3_REPORTS_TO: Final = "224.0.0.22"
 GROUP: Final = "224.1.2.3"
 OTHER_GROUP: Final = "224.1.2.4"
-ROUTER_ALERT: Final = b"\x94\x04\x00\x00"
-QUERY, V3_REPORT = 0x11, 0x22
-MODE_IS_EXCLUDE, CHANGE_TO_INCLUDE, CHANGE_TO_EXCLUDE = 2, 3, 4
 MRC: Final = 5  # Max Resp Code in units of 1/10 s: answers come within 0.5 s
 QUIET_S: Final = 0.7  # longer than the Max Resp Time
-
-
-def igmp_of(pkt: Packet) -> bytes:
-    ip = bytes(pkt[IP])
-    return ip[(ip[0] & 0x0F) * 4 : struct.unpack_from("!H", ip, 2)[0]]
-
-
-def v3_records(pkt: Packet) -> list[tuple[int, str]]:
-    """(record type, group) of each group record of an IGMPv3 Membership Report."""
-    msg, out, at = igmp_of(pkt), [], 8
-    for _ in range(struct.unpack_from("!H", msg, 6)[0]):
-        rtype, aux, nsrc = msg[at], msg[at + 1], struct.unpack_from("!H", msg, at + 2)[0]
-        out.append((rtype, ".".join(str(b) for b in msg[at + 4 : at + 8])))
-        at += 8 + 4 * nsrc + 4 * aux
-    return out
-
-
-def with_checksum(msg: bytes) -> bytes:
-    msg = msg[:2] + b"\x00\x00" + msg[4:]
-    return msg[:2] + struct.pack("!H", checksum(msg)) + msg[4:]
-
-
-def v3_query(group: str = "0.0.0.0", mrc: int = MRC, qrv: int = 2, qqic: int = 125) -> bytes:
-    return with_checksum(struct.pack("!BBH4sBBH", QUERY, mrc, 0, bytes(int(x) for x in group.split(".")),
-                                     qrv & 7, qqic, 0))
-
-
-def send_igmp(dut: DUT, msg: bytes, dst: str = ALL_SYSTEMS) -> None:
-    frame = dut.ipv4(dst=dst, ttl=1, proto=2, tos=0xC0, options=[ROUTER_ALERT]) / Raw(msg)
-    if IP(dst=dst).dst != str(dut.info.dut_ipv4.ip):
-        frame.dst = multicast_mac(dst)
-    dut.send(frame)
 
 
 def expect_v3_record(dut: DUT, group: str, rtypes: tuple[int, ...], within: float = 1.5) -> Packet:
@@ -126,7 +101,7 @@ def test_leave_sends_a_state_change_report_to_include_mode(dut: DUT) -> None:
      "specified interface has reception state")
 def test_general_query_is_answered_within_max_resp_time(dut: DUT) -> None:
     dut.join_group(GROUP)  # its state-change reports do not count as answers
-    send_igmp(dut, v3_query(mrc=MRC))
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC)))
     report = expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
     assert ALL_SYSTEMS not in [g for _, g in v3_records(report)], "the all-systems group was reported"
 
@@ -139,7 +114,7 @@ def test_general_query_is_answered_within_max_resp_time(dut: DUT) -> None:
 def test_group_specific_query_is_answered_for_that_group_only(dut: DUT) -> None:
     dut.join_group(GROUP)
     dut.join_group(OTHER_GROUP)
-    send_igmp(dut, v3_query(group=GROUP, mrc=MRC), dst=GROUP)
+    dut.send(igmp_frame(dut, v3_query(group=GROUP, mrc=MRC), dst=GROUP))
     report = expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
     assert [g for _, g in v3_records(report)] == [GROUP]
 
@@ -149,11 +124,11 @@ def test_group_specific_query_is_answered_for_that_group_only(dut: DUT) -> None:
      "Idle Member state for that group on every interface, never transitions to another state, "
      "and never sends a report for that group.")
 def test_all_systems_group_is_never_reported(dut: DUT) -> None:
-    send_igmp(dut, v3_query(mrc=MRC))
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC)))
     dut.expect_none(IP(proto=2), within=QUIET_S)
     # Control: with a group joined, the same query is answered.
     join_and_settle(dut, GROUP)
-    send_igmp(dut, v3_query(mrc=MRC))
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC)))
     expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
 
 
@@ -188,7 +163,7 @@ def test_report_ip_header(dut: DUT, field: str) -> None:
      "the addresses (unicast or multicast) assigned to the interface on which the Query arrives.")
 def test_query_to_the_unicast_address_is_processed(dut: DUT) -> None:
     dut.join_group(GROUP)  # its state-change reports do not count as answers
-    send_igmp(dut, v3_query(mrc=MRC), dst=str(dut.info.dut_ipv4.ip))
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC), dst=str(dut.info.dut_ipv4.ip)))
     expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
 
 
@@ -199,9 +174,9 @@ def test_query_to_the_unicast_address_is_processed(dut: DUT) -> None:
 def test_query_of_invalid_length_is_ignored(dut: DUT, length: int) -> None:
     join_and_settle(dut, GROUP)
     msg = (v3_query(mrc=MRC) + bytes(4))[:length]
-    send_igmp(dut, with_checksum(msg))
+    dut.send(igmp_frame(dut, with_checksum(msg)))
     dut.expect_none(IP(proto=2), within=QUIET_S)
-    send_igmp(dut, v3_query(mrc=MRC))  # control: the well-formed query is answered
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC)))  # control: the well-formed query is answered
     expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
 
 
@@ -209,9 +184,9 @@ def test_query_of_invalid_length_is_ignored(dut: DUT, length: int) -> None:
 def test_query_with_a_bad_checksum_is_ignored(dut: DUT) -> None:
     join_and_settle(dut, GROUP)
     good = v3_query(mrc=MRC)
-    send_igmp(dut, good[:2] + bytes([good[2] ^ 0x5A, good[3]]) + good[4:])
+    dut.send(igmp_frame(dut, good[:2] + bytes([good[2] ^ 0x5A, good[3]]) + good[4:]))
     dut.expect_none(IP(proto=2), within=QUIET_S)
-    send_igmp(dut, good)
+    dut.send(igmp_frame(dut, good))
     expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
 
 

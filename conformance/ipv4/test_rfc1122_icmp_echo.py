@@ -1,32 +1,31 @@
 """RFC 1122 §3.2.2.6 (Echo Request/Reply for hosts): source address, data of every size,
-and echo requests to broadcast addresses."""
+and echo requests to broadcast and multicast addresses.
+
+Discarding those is allowed ("MAY be silently discarded") and is the configured default on
+Linux (icmp_echo_ignore_broadcasts=1) and on our stack; when a DUT is configured to answer,
+the reply comes from its specific address, to the requester's unicast address.
+"""
 
 from __future__ import annotations
+
+from typing import Final
 
 import pytest
 from scapy.layers.inet import ICMP, IP
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, ExpectationFailed, rfc
+from harness import DUT, MAY, MUST, ExpectationFailed, echo4, echo_data4, multicast_mac, rfc
 
-BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
-ECHO_OVERHEAD = 20 + 8  # IPv4 header without options + ICMP echo header
-
-
-def _echo(dut: DUT, ident: int, data: bytes, **ip_fields: object) -> Packet:
-    return dut.ipv4(**ip_fields) / ICMP(type=8, id=ident, seq=7) / Raw(data)
-
-
-def _echo_data(reply: Packet) -> bytes:
-    ip = reply[IP]
-    return bytes(ip)[ip.ihl * 4 + 8 : ip.len]
+BROADCAST_MAC: Final = "ff:ff:ff:ff:ff:ff"
+ECHO_OVERHEAD: Final = 20 + 8  # IPv4 header without options + ICMP echo header
+DESTINATIONS: Final = ["limited-bcast", "subnet-bcast", "all-systems"]
 
 
 @rfc(1122, "3.2.2.6", MUST,
      "The IP source address in an ICMP Echo Reply MUST be the same as the specific-destination "
      "address (defined in Section 3.2.1.3) of the corresponding ICMP Echo Request message.")
 def test_echo_reply_source_is_the_request_destination(dut: DUT) -> None:
-    dut.send(_echo(dut, 0x901, b"source"))
+    dut.send(echo4(dut, 0x901, b"source", seq=7))
     reply = dut.expect(ICMP(type=0, id=0x901))
     assert reply[IP].src == str(dut.info.dut_ipv4.ip)
     assert reply[IP].dst == str(dut.info.tester_ipv4)
@@ -38,9 +37,9 @@ def test_echo_reply_source_is_the_request_destination(dut: DUT) -> None:
 def test_echo_reply_includes_all_data_up_to_the_mtu(dut: DUT, size: str) -> None:
     length = dut.info.mtu - ECHO_OVERHEAD if size == "mtu" else int(size)
     data = bytes((i * 7 + 3) & 0xFF for i in range(length))
-    dut.send(_echo(dut, 0x911, data))
+    dut.send(echo4(dut, 0x911, data, seq=7))
     reply = dut.expect(ICMP(type=0, id=0x911))
-    assert _echo_data(reply) == data
+    assert echo_data4(reply) == data
 
 
 @pytest.mark.parametrize("dst", ["limited", "subnet"])
@@ -53,7 +52,7 @@ def test_broadcast_echo_if_answered_is_answered_from_a_specific_address(dut: DUT
     # address, which §3.2.1.3 defines for a broadcast datagram as an address of the interface
     # it arrived on -- never the broadcast address itself.
     address = "255.255.255.255" if dst == "limited" else str(dut.info.dut_ipv4.network.broadcast_address)
-    request = _echo(dut, 0x921, b"broadcast", dst=address)
+    request = echo4(dut, 0x921, b"broadcast", seq=7, dst=address)
     request.dst = BROADCAST_MAC
     dut.send(request)
     try:
@@ -63,5 +62,43 @@ def test_broadcast_echo_if_answered_is_answered_from_a_specific_address(dut: DUT
     if reply is not None:
         assert reply[IP].src == str(dut.info.dut_ipv4.ip)
     # Control: a unicast echo is answered, so silence above was a choice, not a dead DUT.
-    dut.send(_echo(dut, 0x922, b"unicast"))
+    dut.send(echo4(dut, 0x922, b"unicast", seq=7))
     dut.expect(ICMP(type=0, id=0x922))
+
+
+def _request(dut: DUT, dst: str, ident: int) -> Packet:
+    address, mac = {
+        "limited-bcast": ("255.255.255.255", BROADCAST_MAC),
+        "subnet-bcast": (str(dut.info.dut_ipv4.network.broadcast_address), BROADCAST_MAC),
+        "all-systems": ("224.0.0.1", multicast_mac("224.0.0.1")),
+    }[dst]
+    frame = dut.ipv4(dst=address) / ICMP(type=8, id=ident, seq=3) / Raw(b"who is there?")
+    frame.dst = mac
+    return frame
+
+
+@pytest.mark.parametrize("dst", DESTINATIONS)
+@rfc(1122, "3.2.2.6", MAY,
+     "An ICMP Echo Request destined to an IP broadcast or IP multicast address MAY be silently "
+     "discarded.")
+def test_broadcast_echo_is_ignored_when_so_configured(dut: DUT, dst: str) -> None:
+    dut.set_echo_ignore_broadcasts(True)
+    dut.send(_request(dut, dst, 0xE11))
+    # Control, sent after it: a unicast echo is answered. Frames are handled in order, so once
+    # its reply is here a reply to the broadcast would be here too.
+    dut.send(dut.ipv4() / ICMP(type=8, id=0xE12, seq=3) / Raw(b"unicast"))
+    dut.expect(ICMP(type=0, id=0xE12))
+    dut.expect_none(ICMP(type=0, id=0xE11), within=0)
+
+
+@pytest.mark.parametrize("dst", DESTINATIONS)
+@rfc(1122, "3.2.2.6", MUST,
+     "The IP source address in an ICMP Echo Reply MUST be the same as the specific-destination "
+     "address (defined in Section 3.2.1.3) of the corresponding ICMP Echo Request message.")
+def test_broadcast_echo_is_answered_from_the_unicast_address_when_enabled(dut: DUT, dst: str) -> None:
+    dut.set_echo_ignore_broadcasts(False)
+    dut.send(_request(dut, dst, 0xE13))
+    reply = dut.expect(ICMP(type=0, id=0xE13))
+    assert reply[IP].src == str(dut.info.dut_ipv4.ip), f"reply from {reply[IP].src}"
+    assert reply[IP].dst == str(dut.info.tester_ipv4)
+    assert bytes(reply[ICMP].payload).startswith(b"who is there?")

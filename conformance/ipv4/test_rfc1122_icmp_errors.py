@@ -1,5 +1,6 @@
-"""RFC 1122 §3.2.2 (ICMP for hosts): which errors a host sends, what they quote, and when it
-must stay silent.
+"""RFC 1122 §3.2.2 (ICMP for hosts): which errors a host sends, what they quote (as much as fits
+in 576 octets, RFC 1812 §4.3.2.3), and when it must stay silent. The rate limit on errors is
+in test_rfc1812_icmp_rate_limit.py.
 
 The "MUST NOT be sent" tests first send a datagram that must draw no error, then the same
 defect in a datagram that may draw one. If the DUT stays silent for that control too, its
@@ -44,6 +45,11 @@ def _udp(dut: DUT, **ip_fields: object) -> Packet:
     return dut.ipv4(**ip_fields) / UDP(sport=40000, dport=CLOSED_PORT) / Raw(b"is anyone there?")
 
 
+def _probe(dut: DUT, size: int) -> Packet:
+    """A UDP datagram of ``size`` data octets to the closed port."""
+    return dut.ipv4() / UDP(sport=40100, dport=CLOSED_PORT) / Raw(bytes(size))
+
+
 def _require_error(dut: DUT, frame: Packet, error: Packet, what: str) -> Packet:
     """Control: ``frame`` must draw ``error``; if it does not, the test cannot judge the DUT."""
     dut.send(frame)
@@ -85,6 +91,29 @@ def test_error_quotes_invoking_header_and_data_unchanged(dut: DUT, cause: str) -
     )
 
 
+@rfc(1812, "4.3.2.3", SHOULD,
+     "The ICMP datagram SHOULD contain as much of the original datagram as possible without the "
+     "length of the ICMP datagram exceeding 576 bytes.")
+def test_error_quotes_as_much_as_fits_in_576_octets(dut: DUT) -> None:
+    sent = _probe(dut, 1200)
+    dut.send(sent)
+    error = dut.expect(PORT_UNREACHABLE)
+    assert error[IP].len <= 576, f"the error is {error[IP].len} octets long"
+    quote = icmp_quote(error)
+    assert l3_bytes(sent).startswith(quote), "the quote differs from the datagram sent"
+    room = 576 - error[IP].ihl * 4 - 8
+    assert len(quote) == room, f"the error quotes {len(quote)} octets where {room} fit"
+
+
+@rfc(1812, "4.3.2.3", SHOULD,
+     "The ICMP datagram SHOULD contain as much of the original datagram as possible without the "
+     "length of the ICMP datagram exceeding 576 bytes.")
+def test_error_about_a_short_datagram_quotes_all_of_it(dut: DUT) -> None:
+    sent = _probe(dut, 100)
+    dut.send(sent)
+    assert icmp_quote(dut.expect(PORT_UNREACHABLE)) == l3_bytes(sent)
+
+
 @rfc(1122, "3.2.2", SHOULD, "An ICMP error message SHOULD be sent with normal (i.e., zero) TOS bits.")
 def test_error_is_sent_with_zero_tos(dut: DUT) -> None:
     error = _require_error(dut, _udp(dut), PORT_UNREACHABLE, "Port Unreachable")
@@ -111,6 +140,24 @@ def test_no_error_about_an_icmp_error(dut: DUT) -> None:
     dut.expect_none(ICMP, within=SILENCE_S)
     control = with_ipv4_options(dut.ipv4() / ICMP(type=8, id=0xC02, seq=1) / Raw(b"control"), BAD_OPTION)
     _require_error(dut, control, PARAMETER_PROBLEM, "Parameter Problem")
+
+
+@pytest.mark.parametrize(("kind", "code"), [(11, 0), (12, 0), (3, 1)],
+                         ids=["time-exceeded", "parameter-problem", "host-unreachable"])
+@rfc(1122, "3.2.2", MUST_NOT,
+     "An ICMP error message MUST NOT be sent as the result of receiving: an ICMP error message")
+def test_no_error_about_any_icmp_error(dut: DUT, kind: int, code: int) -> None:
+    returned = IP(src=str(dut.info.dut_ipv4.ip), dst=str(dut.info.tester_ipv4)) / UDP(sport=40101, dport=53)
+    error = dut.ipv4() / ICMP(type=kind, code=code) / Raw(bytes(returned) + b"12345678")
+    dut.send(with_ipv4_options(error, BAD_OPTION))
+    dut.expect_none(ICMP, within=SILENCE_S)
+    # Control: the same malformed header on an echo request draws a Parameter Problem.
+    dut.send(with_ipv4_options(dut.ipv4() / ICMP(type=8, id=0xE01, seq=1) / Raw(b"control"), BAD_OPTION))
+    try:
+        dut.expect(ICMP(type=12))
+    except ExpectationFailed:
+        pytest.skip("the DUT sends no Parameter Problem even about an echo request with a "
+                    "malformed option, so its silence here proves nothing")
 
 
 @pytest.mark.parametrize("dst", ["limited-bcast", "subnet-bcast", "multicast"])

@@ -11,18 +11,13 @@ import struct
 
 import pytest
 from scapy.layers.inet import ICMP, IP
-from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
-from harness import DUT, MUST, rfc
+from harness import DUT, MUST, echo4, echo_data4, rfc
 
 ETHER_LEN = 14
 DATA = b"stackcheck rfc791 " * 3  # the frame exceeds the 60-octet Ethernet minimum
 SILENCE_S = 1.0
-
-
-def _echo(dut: DUT, ident: int, data: bytes = DATA) -> Packet:
-    return dut.ipv4() / ICMP(type=8, id=ident, seq=1) / Raw(data)
 
 
 def _rewrite_header(frame: bytes, *, ihl: int | None = None, total_length: int | None = None) -> bytes:
@@ -42,20 +37,14 @@ def _rewrite_header(frame: bytes, *, ihl: int | None = None, total_length: int |
 
 def _expect_echo_answered(dut: DUT, ident: int) -> None:
     """Positive control: the well-formed variant of the datagram is answered."""
-    dut.send(_echo(dut, ident))
+    dut.send(echo4(dut, ident, DATA))
     dut.expect(ICMP(type=0, id=ident))
-
-
-def _echo_data(reply: Packet) -> bytes:
-    """The Data field of an ICMP echo (reply), delimited by the IP Total Length."""
-    ip = reply[IP]
-    return bytes(ip)[ip.ihl * 4 + 8 : ip.len]
 
 
 @pytest.mark.parametrize("ihl", [0, 4], ids=["ihl0", "ihl4"])
 @rfc(791, "3.1", MUST, "Note that the minimum value for a correct header is 5.")
 def test_header_length_below_five_words_is_discarded(dut: DUT, ihl: int) -> None:
-    dut.send(_rewrite_header(bytes(_echo(dut, 0x700 + ihl)), ihl=ihl))
+    dut.send(_rewrite_header(bytes(echo4(dut, 0x700 + ihl, DATA)), ihl=ihl))
     dut.expect_none(ICMP, within=SILENCE_S)
     _expect_echo_answered(dut, 0x710 + ihl)
 
@@ -64,7 +53,7 @@ def test_header_length_below_five_words_is_discarded(dut: DUT, ihl: int) -> None
      "Total Length is the length of the datagram, measured in octets, including internet "
      "header and data.")
 def test_header_length_beyond_total_length_is_discarded(dut: DUT) -> None:
-    sent = bytes(_echo(dut, 0x721, data=b"12345678"))  # Total Length 36
+    sent = bytes(echo4(dut, 0x721, b"12345678"))  # Total Length 36
     # IHL 10 (40 octets) claims a header longer than the whole datagram. Trailing link-layer
     # octets make all 40 present, and the checksum covers them, so only the length is wrong.
     frame = _rewrite_header(sent + bytes(16), ihl=10)
@@ -77,7 +66,7 @@ def test_header_length_beyond_total_length_is_discarded(dut: DUT) -> None:
      "Total Length is the length of the datagram, measured in octets, including internet "
      "header and data.")
 def test_total_length_beyond_received_octets_is_discarded(dut: DUT) -> None:
-    sent = bytes(_echo(dut, 0x731))
+    sent = bytes(echo4(dut, 0x731, DATA))
     # The datagram claims 8 octets more than the frame carries: it arrived truncated.
     dut.send(_rewrite_header(sent, total_length=len(sent) - ETHER_LEN + 8))
     dut.expect_none(ICMP, within=SILENCE_S)
@@ -90,17 +79,17 @@ def test_total_length_beyond_received_octets_is_discarded(dut: DUT) -> None:
 def test_octets_beyond_total_length_are_not_part_of_the_datagram(dut: DUT) -> None:
     # A short echo padded to the 60-octet Ethernet minimum with non-zero octets: the padding
     # is neither covered by the ICMP checksum nor echoed back.
-    sent = bytes(_echo(dut, 0x741, data=b"pad"))
+    sent = bytes(echo4(dut, 0x741, b"pad"))
     dut.send(sent + b"\xa5" * (60 - len(sent)))
     reply = dut.expect(ICMP(type=0, id=0x741))
-    assert _echo_data(reply) == b"pad"
+    assert echo_data4(reply) == b"pad"
 
 
 @rfc(791, "3.1", MUST,
      "The checksum field is the 16 bit one's complement of the one's complement sum of all "
      "16 bit words in the header.")
 def test_reply_header_checksum_is_valid(dut: DUT) -> None:
-    dut.send(_echo(dut, 0x751))
+    dut.send(echo4(dut, 0x751, DATA))
     reply = dut.expect(ICMP(type=0, id=0x751))
     header = bytes(reply[IP])[: reply[IP].ihl * 4]
     assert reply[IP].ihl >= 5

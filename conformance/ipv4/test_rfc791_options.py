@@ -13,9 +13,9 @@ from typing import Final
 
 import pytest
 from scapy.layers.inet import ICMP, IP
-from scapy.packet import Packet, Raw
+from scapy.packet import Packet
 
-from harness import DUT, MAY, MUST, SHOULD, rfc, with_ipv4_options
+from harness import DUT, MAY, MUST, SHOULD, echo4, rfc, with_ipv4_options
 
 SILENCE_S: Final = 1.0
 EOL, NOP, RR, TS, LSRR, SSRR = 0, 1, 7, 68, 131, 137
@@ -42,10 +42,7 @@ def option_of(pkt: Packet, kind: int) -> bytes | None:
 
 def _addresses(data: bytes) -> list[str]:
     return [str(IPv4Address(data[i : i + 4])) for i in range(0, len(data) - 3, 4)]
-
-
-def _echo(dut: DUT, ident: int, data: bytes = b"stackcheck options") -> Packet:
-    return dut.ipv4() / ICMP(type=8, id=ident, seq=1) / Raw(data)
+DATA: Final = b"stackcheck options"
 
 
 def _record_route(slots: int, pointer: int = 4, filled: bytes = b"") -> bytes:
@@ -63,7 +60,7 @@ def _timestamp(length: int, pointer: int, flag: int, overflow: int = 0, data: by
      "(these options) SHOULD be updated to include the current host and included in the IP header "
      "of the Echo Reply message, without \"truncation\".")
 def test_echo_reply_carries_record_route_with_the_dut_address(dut: DUT) -> None:
-    dut.send(with_ipv4_options(_echo(dut, 0xA01), _record_route(slots=4)))
+    dut.send(with_ipv4_options(echo4(dut, 0xA01, DATA), _record_route(slots=4)))
     reply = dut.expect(ICMP(type=0, id=0xA01))
     rr = option_of(reply, RR)
     assert rr is not None, "the Echo Reply carries no Record Route option"
@@ -79,7 +76,7 @@ def test_echo_reply_carries_record_route_with_the_dut_address(dut: DUT) -> None:
 def test_full_record_route_is_accepted_unchanged(dut: DUT) -> None:
     hop = IPv4Address("203.0.113.7").packed
     full = _record_route(slots=1, pointer=8, filled=hop)
-    dut.send(with_ipv4_options(_echo(dut, 0xA02), full))
+    dut.send(with_ipv4_options(echo4(dut, 0xA02, DATA), full))
     reply = dut.expect(ICMP(type=0, id=0xA02))
     rr = option_of(reply, RR)
     assert rr is None or rr[3:7] == hop, f"the full route data changed to {rr[3:7].hex() if rr else ''}"
@@ -91,7 +88,7 @@ def test_full_record_route_is_accepted_unchanged(dut: DUT) -> None:
      "The destination host MUST (if possible) add the current timestamp to a Timestamp option "
      "before passing the option to the transport layer or to ICMP for processing.")
 def test_echo_reply_carries_timestamp_only_entry(dut: DUT) -> None:
-    dut.send(with_ipv4_options(_echo(dut, 0xA11), _timestamp(length=12, pointer=5, flag=TS_ONLY)))
+    dut.send(with_ipv4_options(echo4(dut, 0xA11, DATA), _timestamp(length=12, pointer=5, flag=TS_ONLY)))
     reply = dut.expect(ICMP(type=0, id=0xA11))
     ts = option_of(reply, TS)
     assert ts is not None, "the Echo Reply carries no Timestamp option"
@@ -102,7 +99,7 @@ def test_echo_reply_carries_timestamp_only_entry(dut: DUT) -> None:
 @rfc(791, "3.1", MUST,
      "1 -- each timestamp is preceded with internet address of the registering entity,")
 def test_echo_reply_carries_address_and_timestamp_entry(dut: DUT) -> None:
-    dut.send(with_ipv4_options(_echo(dut, 0xA12), _timestamp(length=20, pointer=5, flag=TS_AND_ADDR)))
+    dut.send(with_ipv4_options(echo4(dut, 0xA12, DATA), _timestamp(length=20, pointer=5, flag=TS_AND_ADDR)))
     reply = dut.expect(ICMP(type=0, id=0xA12))
     ts = option_of(reply, TS)
     assert ts is not None, "the Echo Reply carries no Timestamp option"
@@ -116,7 +113,7 @@ def test_echo_reply_carries_address_and_timestamp_entry(dut: DUT) -> None:
      "timestamp if it matches its own address with the next specified internet address.")
 def test_prespecified_timestamp_is_registered_for_the_dut_address(dut: DUT) -> None:
     data = dut.info.dut_ipv4.ip.packed + bytes(4)
-    dut.send(with_ipv4_options(_echo(dut, 0xA13), _timestamp(length=12, pointer=5, flag=TS_PRESPEC, data=data)))
+    dut.send(with_ipv4_options(echo4(dut, 0xA13, DATA), _timestamp(length=12, pointer=5, flag=TS_PRESPEC, data=data)))
     reply = dut.expect(ICMP(type=0, id=0xA13))
     ts = option_of(reply, TS)
     assert ts is not None, "the Echo Reply carries no Timestamp option"
@@ -128,7 +125,7 @@ def test_prespecified_timestamp_is_registered_for_the_dut_address(dut: DUT) -> N
      "timestamp if it matches its own address with the next specified internet address.")
 def test_prespecified_timestamp_for_another_address_is_left_alone(dut: DUT) -> None:
     data = IPv4Address("203.0.113.9").packed + bytes(4)
-    dut.send(with_ipv4_options(_echo(dut, 0xA14), _timestamp(length=12, pointer=5, flag=TS_PRESPEC, data=data)))
+    dut.send(with_ipv4_options(echo4(dut, 0xA14, DATA), _timestamp(length=12, pointer=5, flag=TS_PRESPEC, data=data)))
     reply = dut.expect(ICMP(type=0, id=0xA14))
     ts = option_of(reply, TS)
     if ts is not None:
@@ -141,7 +138,7 @@ def test_prespecified_timestamp_for_another_address_is_left_alone(dut: DUT) -> N
      "is forwarded without inserting the timestamp, but the overflow count is incremented by one.")
 def test_full_timestamp_increments_the_overflow_count(dut: DUT) -> None:
     full = _timestamp(length=8, pointer=9, flag=TS_ONLY, overflow=2, data=b"\x00\x00\x00\x2a")
-    dut.send(with_ipv4_options(_echo(dut, 0xA15), full))
+    dut.send(with_ipv4_options(echo4(dut, 0xA15, DATA), full))
     reply = dut.expect(ICMP(type=0, id=0xA15))
     ts = option_of(reply, TS)
     assert ts is not None, "the Echo Reply carries no Timestamp option"
@@ -155,7 +152,7 @@ def test_full_timestamp_increments_the_overflow_count(dut: DUT) -> None:
      "silently ignore the others.")
 def test_unknown_option_is_ignored(dut: DUT) -> None:
     # Type 30 (not copied, class 0, number 30): assigned to nothing any host implements.
-    dut.send(with_ipv4_options(_echo(dut, 0xA21), bytes([30, 4, 0xAB, 0xCD])))
+    dut.send(with_ipv4_options(echo4(dut, 0xA21, DATA), bytes([30, 4, 0xAB, 0xCD])))
     dut.expect(ICMP(type=0, id=0xA21))
     dut.expect_none(ICMP(type=12), within=0)
 
@@ -165,7 +162,7 @@ def test_unknown_option_is_ignored(dut: DUT) -> None:
      "subsequent option on a 32 bit boundary.")
 def test_no_operation_and_end_of_option_list_are_accepted(dut: DUT) -> None:
     options = bytes([NOP, NOP, NOP]) + _timestamp(length=12, pointer=5, flag=TS_ONLY) + bytes([EOL])
-    dut.send(with_ipv4_options(_echo(dut, 0xA22), options))
+    dut.send(with_ipv4_options(echo4(dut, 0xA22, DATA), options))
     reply = dut.expect(ICMP(type=0, id=0xA22))
     ts = option_of(reply, TS)
     assert ts is not None and ts[2] >= 9, "the Timestamp option after the NOPs was not processed"
@@ -176,7 +173,7 @@ def test_no_operation_and_end_of_option_list_are_accepted(dut: DUT) -> None:
      "transport layer (or to ICMP processing when the datagram is an ICMP message).")
 def test_record_route_and_timestamp_together_are_both_processed(dut: DUT) -> None:
     options = _record_route(slots=2) + bytes([NOP]) + _timestamp(length=12, pointer=5, flag=TS_ONLY)
-    dut.send(with_ipv4_options(_echo(dut, 0xA23), options))
+    dut.send(with_ipv4_options(echo4(dut, 0xA23, DATA), options))
     reply = dut.expect(ICMP(type=0, id=0xA23))
     rr, ts = option_of(reply, RR), option_of(reply, TS)
     assert rr is not None and rr[2] > 4, "the Record Route option was not processed"
@@ -194,9 +191,9 @@ def test_source_routed_datagram_is_dropped_by_default(dut: DUT, kind: int) -> No
     # Route not completed: the next hop (another host) would come after the DUT.
     route = bytes([kind, 7, 4]) + dut.info.other_ipv4.packed
     dut.set_accept_source_route(False)
-    dut.send(with_ipv4_options(_echo(dut, 0xA31), route))
+    dut.send(with_ipv4_options(echo4(dut, 0xA31, DATA), route))
     dut.expect_none(ICMP(id=0xA31), within=SILENCE_S)
-    dut.send(_echo(dut, 0xA32))  # control: the same echo without the option is answered
+    dut.send(echo4(dut, 0xA32, DATA))  # control: the same echo without the option is answered
     dut.expect(ICMP(type=0, id=0xA32))
 
 
@@ -208,5 +205,5 @@ def test_completed_source_route_is_delivered_when_accepted(dut: DUT) -> None:
     # Completed loose route (pointer beyond the route data): the tester's own address was the
     # one hop recorded, so the DUT is the final destination.
     route = bytes([LSRR, 7, 8]) + dut.info.tester_ipv4.packed
-    dut.send(with_ipv4_options(_echo(dut, 0xA33), route))
+    dut.send(with_ipv4_options(echo4(dut, 0xA33, DATA), route))
     dut.expect(ICMP(type=0, id=0xA33))

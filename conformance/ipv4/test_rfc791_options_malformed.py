@@ -16,11 +16,11 @@ from typing import Final
 
 import pytest
 from scapy.layers.inet import ICMP
-from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, rfc, with_ipv4_options
+from harness import DUT, MUST, echo4, rfc, with_ipv4_options
 
 NOP, RR, TS = 1, 7, 68
+DATA: Final = b"malformed option test"
 RR7: Final = bytes([RR, 7, 4, 0, 0, 0, 0])
 TS8: Final = bytes([TS, 8, 5, 0, 0, 0, 0, 0])
 
@@ -53,20 +53,16 @@ CASES: Final[dict[str, tuple[bytes, int]]] = {
 }
 
 
-def _echo(dut: DUT, ident: int) -> Packet:
-    return dut.ipv4() / ICMP(type=8, id=ident, seq=1) / Raw(b"malformed option test")
-
-
 @pytest.mark.parametrize("case", list(CASES))
 @rfc(792, "Parameter Problem Message", MUST,
      "If the gateway or host processing a datagram finds a problem with the header parameters "
      "such that it cannot complete processing the datagram it must discard the datagram.")
 def test_datagram_with_malformed_option_is_discarded(dut: DUT, case: str) -> None:
     options, _ = CASES[case]
-    dut.send(with_ipv4_options(_echo(dut, 0xB01), options))
+    dut.send(with_ipv4_options(echo4(dut, 0xB01, DATA), options))
     # Control, sent after it: a well-formed echo is answered. Both backends handle frames in
     # order, so once its reply is here, any reply to the malformed echo would be here too.
-    dut.send(_echo(dut, 0xB02))
+    dut.send(echo4(dut, 0xB02, DATA))
     dut.expect(ICMP(type=0, id=0xB02))
     dut.expect_none(ICMP(type=0, id=0xB01), within=0)
 
@@ -77,7 +73,7 @@ def test_datagram_with_malformed_option_is_discarded(dut: DUT, case: str) -> Non
      "detected (it may be in the middle of an option).")
 def test_parameter_problem_points_at_the_malformed_option(dut: DUT, case: str) -> None:
     options, pointer = CASES[case]
-    sent = with_ipv4_options(_echo(dut, 0xB11), options)
+    sent = with_ipv4_options(echo4(dut, 0xB11, DATA), options)
     dut.send(sent)
     error = dut.expect(ICMP(type=12))
     assert error[ICMP].code == 0, f"code {error[ICMP].code}, expected 0 (pointer indicates the error)"

@@ -5,17 +5,13 @@ from __future__ import annotations
 import struct
 
 from scapy.layers.inet import ICMP, IP
-from scapy.packet import Packet, Raw
+from scapy.packet import Packet
 from scapy.utils import checksum
 
-from harness import DUT, MUST, rfc
+from harness import DUT, MUST, echo4, rfc
 
 DATA = bytes(range(256))[:100]
 SILENCE_S = 1.0
-
-
-def _echo(dut: DUT, ident: int, seq: int, data: bytes = DATA) -> Packet:
-    return dut.ipv4() / ICMP(type=8, id=ident, seq=seq) / Raw(data)
 
 
 def _icmp_message(pkt: Packet) -> bytes:
@@ -27,7 +23,7 @@ def _icmp_message(pkt: Packet) -> bytes:
 @rfc(792, "Echo or Echo Reply Message", MUST, "The echoer returns these same values in the echo reply.")
 def test_echo_reply_returns_identifier_and_sequence_unchanged(dut: DUT) -> None:
     for ident, seq in [(0x0000, 0x0000), (0xBEEF, 0x0102), (0xFFFF, 0xFFFF)]:
-        dut.send(_echo(dut, ident, seq))
+        dut.send(echo4(dut, ident, DATA, seq=seq))
         reply = dut.expect(ICMP(type=0), within=2.0)
         assert (reply[ICMP].id, reply[ICMP].seq) == (ident, seq)
 
@@ -35,7 +31,7 @@ def test_echo_reply_returns_identifier_and_sequence_unchanged(dut: DUT) -> None:
 @rfc(792, "Echo or Echo Reply Message", MUST,
      "The data received in the echo message must be returned in the echo reply message.")
 def test_echo_reply_returns_data_unchanged(dut: DUT) -> None:
-    dut.send(_echo(dut, 0x801, 1))
+    dut.send(echo4(dut, 0x801, DATA, seq=1))
     reply = dut.expect(ICMP(type=0, id=0x801))
     assert _icmp_message(reply)[8:] == DATA
 
@@ -45,7 +41,7 @@ def test_echo_reply_returns_data_unchanged(dut: DUT) -> None:
      "message starting with the ICMP Type.")
 def test_echo_reply_icmp_checksum_is_valid(dut: DUT) -> None:
     # An odd length exercises the "padded with one octet of zeros" rule as well.
-    dut.send(_echo(dut, 0x811, 1, data=DATA[:33]))
+    dut.send(echo4(dut, 0x811, DATA[:33], seq=1))
     reply = dut.expect(ICMP(type=0, id=0x811))
     message = _icmp_message(reply)
     assert len(message) == 8 + 33
@@ -56,12 +52,12 @@ def test_echo_reply_icmp_checksum_is_valid(dut: DUT) -> None:
      "The checksum is the 16-bit ones's complement of the one's complement sum of the ICMP "
      "message starting with the ICMP Type.")
 def test_echo_with_bad_icmp_checksum_is_not_answered(dut: DUT) -> None:
-    frame = bytearray(bytes(_echo(dut, 0x821, 1)))
+    frame = bytearray(bytes(echo4(dut, 0x821, DATA, seq=1)))
     icmp_at = 14 + 20
     (good,) = struct.unpack_from("!H", frame, icmp_at + 2)
     struct.pack_into("!H", frame, icmp_at + 2, good ^ 0x0F0F)
     dut.send(bytes(frame))
     dut.expect_none(ICMP, within=SILENCE_S)
     # Control: the same request with its checksum intact is answered.
-    dut.send(_echo(dut, 0x822, 1))
+    dut.send(echo4(dut, 0x822, DATA, seq=1))
     dut.expect(ICMP(type=0, id=0x822))

@@ -12,23 +12,29 @@ import random
 from typing import Final
 
 import pytest
-from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.inet import ICMP, UDP
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, SHOULD, fragments4, icmp_quote, l3_bytes, rfc, with_ipv4_options
+from harness import (
+    DUT,
+    MUST,
+    SHOULD,
+    echo4,
+    echo_data4,
+    fragments4,
+    icmp_quote,
+    l3_bytes,
+    rfc,
+    with_ipv4_options,
+)
 
 SILENCE_S: Final = 1.0
 PORT: Final = 4791
 
 
 def _echo(dut: DUT, ident: int, length: int, ip_id: int, ttl: int = 64) -> Packet:
-    data = bytes((i * 13 + ident) & 0xFF for i in range(length))
-    return dut.ipv4(id=ip_id, ttl=ttl) / ICMP(type=8, id=ident, seq=1) / Raw(data)
-
-
-def _echo_data(reply: Packet) -> bytes:
-    ip = reply[IP]
-    return bytes(ip)[ip.ihl * 4 + 8 : ip.len]
+    """An echo request of ``length`` patterned data octets (a reassembly mistake shows in them)."""
+    return echo4(dut, ident, bytes((i * 13 + ident) & 0xFF for i in range(length)), id=ip_id, ttl=ttl)
 
 
 def _timeout(dut: DUT) -> float:
@@ -55,7 +61,7 @@ def test_fragments_in_any_order_are_reassembled(dut: DUT, order: str) -> None:
     echo = _echo(dut, 0xC01, 1000, ip_id=0x4C01)  # 1008 octets of ICMP: 4 fragments
     dut.send(*_plans(fragments4(echo, size=256), order))
     reply = dut.expect(ICMP(type=0, id=0xC01))
-    assert _echo_data(reply) == bytes(echo[Raw].load)
+    assert echo_data4(reply) == bytes(echo[Raw].load)
     # Each duplicate is part of the same datagram: no second reply.
     dut.expect_none(ICMP(type=0, id=0xC01), within=0)
 
@@ -67,7 +73,7 @@ def test_eight_octet_fragments_are_reassembled(dut: DUT) -> None:
     echo = _echo(dut, 0xC02, 56, ip_id=0x4C02)  # 64 octets of ICMP: 8 fragments of 8 octets
     dut.send(*fragments4(echo, size=8))
     reply = dut.expect(ICMP(type=0, id=0xC02))
-    assert _echo_data(reply) == bytes(echo[Raw].load)
+    assert echo_data4(reply) == bytes(echo[Raw].load)
 
 
 @rfc(791, "2.3", MUST,
@@ -77,8 +83,8 @@ def test_interleaved_datagrams_with_different_ids_are_kept_apart(dut: DUT) -> No
     a, b = _echo(dut, 0xC03, 600, ip_id=0x4C03), _echo(dut, 0xC04, 600, ip_id=0x4C04)
     fa, fb = fragments4(a, size=208), fragments4(b, size=208)
     dut.send(*[f for pair in zip(fa, fb, strict=True) for f in pair])
-    assert _echo_data(dut.expect(ICMP(type=0, id=0xC03))) == bytes(a[Raw].load)
-    assert _echo_data(dut.expect(ICMP(type=0, id=0xC04))) == bytes(b[Raw].load)
+    assert echo_data4(dut.expect(ICMP(type=0, id=0xC03))) == bytes(a[Raw].load)
+    assert echo_data4(dut.expect(ICMP(type=0, id=0xC04))) == bytes(b[Raw].load)
 
 
 @rfc(791, "3.2", MUST,
@@ -91,7 +97,7 @@ def test_same_id_with_different_protocols_are_different_datagrams(dut: DUT) -> N
     udp = dut.ipv4(id=0x4C05) / UDP(sport=40005, dport=PORT) / Raw(payload)
     fe, fu = fragments4(echo, size=136), fragments4(udp, size=136)
     dut.send(*[f for pair in zip(fe, fu, strict=True) for f in pair])
-    assert _echo_data(dut.expect(ICMP(type=0, id=0xC05))) == bytes(echo[Raw].load)
+    assert echo_data4(dut.expect(ICMP(type=0, id=0xC05))) == bytes(echo[Raw].load)
     got = dut.udp_recv(PORT)
     assert got is not None and got[0] == payload, "the UDP datagram was not reassembled apart"
 
@@ -150,6 +156,12 @@ def test_timeout_without_fragment_zero_sends_nothing(dut: DUT) -> None:
     # RFC 792: "If fragment zero is not available then no time exceeded need be sent at all."
     # Linux and this suite read the condition as "not sent": the error could quote no
     # transport header for the source to match it with.
+    # Control first: a last fragment arriving alone is kept for reassembly (the rest, sent later,
+    # completes the datagram), so silence below is not a DUT that drops every fragment.
+    *rest, alone = fragments4(_echo(dut, 0xC1B, 400, ip_id=0x4C1B), size=208)
+    dut.send(alone)
+    dut.send(*rest)
+    dut.expect(ICMP(type=0, id=0xC1B))
     last = fragments4(_echo(dut, 0xC0B, 400, ip_id=0x4C0B), size=208)[-1]
     dut.send(last)
     dut.expect_none(ICMP(type=11), within=_timeout(dut) + 0.5)

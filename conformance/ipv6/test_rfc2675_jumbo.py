@@ -19,19 +19,12 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet
 
-from harness import DUT, SHOULD, l3_bytes, rfc
+from harness import DUT, SHOULD, expect_param_problem, l3_bytes, rfc
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
 
 def _echo(ident: int) -> Packet:
     return ICMPv6EchoRequest(id=ident, seq=1, data=b"jumbo")
-
-
-def _expect_pp(dut: DUT, sent: Packet, pointer: int) -> None:
-    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.ERRONEOUS_HEADER))
-    assert error[ICMPv6ParamProblem].ptr == pointer, f"pointer {error[ICMPv6ParamProblem].ptr}, not {pointer}"
-    # Sliced from the wire bytes: with Payload Length 0 only the frame tells where the packet ends.
-    assert l3_bytes(error)[48:] == bytes(sent[IPv6]), "the quote is not the invoking packet"
 
 
 def _control(dut: DUT, ident: int) -> None:
@@ -45,7 +38,7 @@ def _control(dut: DUT, ident: int) -> None:
 def test_jumbo_option_with_nonzero_payload_length_draws_pointer_to_option_type(dut: DUT) -> None:
     sent = dut.ipv6() / IPv6ExtHdrHopByHop(options=[Jumbo(jumboplen=70000)]) / _echo(0x2675)
     dut.send(sent)  # Payload Length is the real (non-zero) length of what follows
-    _expect_pp(dut, sent, pointer=42)
+    expect_param_problem(dut, PPCode.ERRONEOUS_HEADER, pointer=42, quote=bytes(sent[IPv6]))
     _control(dut, 0x2676)
 
 
@@ -57,7 +50,7 @@ def test_jumbo_length_below_65536_draws_pointer_to_jumbo_length(dut: DUT) -> Non
     body[Jumbo].jumboplen = len(body)  # the true length: well below 65,536
     sent = dut.ipv6(plen=0) / body
     dut.send(sent)
-    _expect_pp(dut, sent, pointer=44)
+    expect_param_problem(dut, PPCode.ERRONEOUS_HEADER, pointer=44, quote=bytes(sent[IPv6]))
     _control(dut, 0x2678)
 
 

@@ -1,12 +1,17 @@
-"""RFC 4443 §2.4 and §3.1: when an ICMPv6 error is sent, what it carries, and when it must not be sent.
+"""RFC 4443 §2.2, §2.4 and §3.1: when an ICMPv6 error is sent, what it carries, where it comes
+from, and when it must not be sent.
 
-The probe is a UDP datagram to a port nothing listens on, which draws a Port Unreachable.
-Each "must not" test sends the probe in its forbidden form first and then in its plain form,
-so a DUT that never sends errors at all cannot pass.
+Two probes draw errors. A UDP datagram to a port nothing listens on draws a Port Unreachable.
+A Destination Options header with an unknown 10xxxxxx option (type 0x9E) draws Parameter
+Problem code 2 whatever the packet carries and wherever it is sent (RFC 8200 §4.2); the option
+sits right after the header's first two octets: pointer 42. Each "must not" test sends the
+probe in its forbidden form and also in a form that draws the error, so a DUT that never sends
+errors at all cannot pass.
 """
 
 from __future__ import annotations
 
+from ipaddress import IPv6Address
 from typing import Any
 
 import pytest
@@ -15,6 +20,7 @@ from scapy.layers.inet6 import (
     HBHOptUnknown,
     ICMPv6DestUnreach,
     ICMPv6EchoRequest,
+    ICMPv6ND_Redirect,
     ICMPv6ParamProblem,
     IPv6,
     IPv6ExtHdrDestOpt,
@@ -22,7 +28,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, MUST_NOT, SHOULD, l3_bytes, multicast_mac, rfc
+from harness import DUT, MUST, MUST_NOT, SHOULD, expect_param_problem, l3_bytes, multicast_mac, rfc
 from harness.rfc import IPV6_MIN_MTU, ICMPv6Unreach
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
@@ -88,11 +94,15 @@ def test_error_source_is_the_address_the_invoking_packet_was_sent_to(dut: DUT, w
     assert error[IPv6].src == dst, f"the error comes from {error[IPv6].src}, not from {dst}"
 
 
+def _dest_opts() -> Packet:
+    # Option type 0x9E (RFC 4727 experimental): the two high-order bits are 10, "discard the
+    # packet and, regardless of whether or not the packet's Destination Address was a multicast
+    # address, send an ICMP Parameter Problem, Code 2, message" (RFC 8200 §4.2).
+    return IPv6ExtHdrDestOpt(options=[HBHOptUnknown(otype=0x9E, optdata=b"\x00\x00\x00\x00")])
+
+
 def _unknown_option_packet(dut: DUT, inner: Packet) -> Packet:
-    # Option type 0x80: the two high-order bits are 10, "discard the packet and, regardless of
-    # whether or not the packet's Destination Address was a multicast address, send an ICMP
-    # Parameter Problem, Code 2, message" (RFC 8200 §4.2).
-    return dut.ipv6() / IPv6ExtHdrDestOpt(options=[HBHOptUnknown(otype=0x80, optdata=b"\x00\x00\x00\x00")]) / inner
+    return dut.ipv6() / _dest_opts() / inner
 
 
 @rfc(4443, "2.4", MUST_NOT,
@@ -107,7 +117,47 @@ def test_no_error_is_sent_about_an_icmpv6_error_message(dut: DUT) -> None:
     dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S)
     # Control: the same header carrying an echo request does draw the Parameter Problem.
     dut.send(_unknown_option_packet(dut, ICMPv6EchoRequest(id=0x44E1, seq=1)))
-    dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.UNRECOGNIZED_OPTION))
+    expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
+
+
+@rfc(4443, "2.4", MUST_NOT,
+     "(e) An ICMPv6 error message MUST NOT be originated as a result of receiving the following: ... "
+     "(e.2) An ICMPv6 redirect message [IPv6-DISC].")
+def test_no_error_is_sent_about_a_redirect(dut: DUT) -> None:
+    redirect = ICMPv6ND_Redirect(tgt=str(dut.info.other_ipv6), dst="2001:db8:2::5")
+    dut.send(dut.ipv6(hlim=255) / _dest_opts() / redirect)
+    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S)
+    # Control: the same header in front of an echo request draws the error.
+    dut.send(dut.ipv6() / _dest_opts() / ICMPv6EchoRequest(id=0x4441, seq=1))
+    expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
+
+
+@rfc(4443, "2.2", MUST,
+     "(b) If the message is a response to a message sent to a multicast or anycast group in which "
+     "the node is a member, the Source Address of the reply MUST be a unicast address belonging to "
+     "the interface on which the multicast or anycast packet was received.")
+def test_error_about_a_packet_to_a_multicast_group_comes_from_a_unicast_address(dut: DUT) -> None:
+    dut.send(
+        dut.ether(dst=multicast_mac(ALL_NODES))
+        / IPv6(src=str(dut.info.tester_ipv6), dst=ALL_NODES)
+        / _dest_opts()
+        / ICMPv6EchoRequest(id=0x4442, seq=1)
+    )
+    error = expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
+    own = {IPv6Address(dut.info.dut_ipv6.ip), IPv6Address(dut.info.dut_ipv6_ll)}
+    assert IPv6Address(error[IPv6].src) in own, f"error from {error[IPv6].src}, not one of {sorted(map(str, own))}"
+
+
+@rfc(4443, "2.4", MUST,
+     "(c) Every ICMPv6 error message (type < 128) MUST include as much of the IPv6 offending "
+     "(invoking) packet (the packet that caused the error) as possible without making the error "
+     "message packet exceed the minimum IPv6 MTU [IPv6].")
+def test_parameter_problem_about_a_large_packet_is_cut_at_1280_octets(dut: DUT) -> None:
+    sent = dut.ipv6() / _dest_opts() / ICMPv6EchoRequest(id=0x4443, seq=1, data=bytes(1400))
+    dut.send(sent)
+    error = expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
+    assert len(l3_bytes(error)) == IPV6_MIN_MTU, f"the error is {len(l3_bytes(error))} octets long"
+    assert l3_bytes(error)[48:] == l3_bytes(sent)[: IPV6_MIN_MTU - 48], "the quote is not the packet's start"
 
 
 @rfc(4443, "2.4", MUST_NOT,

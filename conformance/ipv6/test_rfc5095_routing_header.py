@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 from scapy.layers.inet6 import (
-    ICMPv6EchoReply,
     ICMPv6EchoRequest,
     ICMPv6ParamProblem,
     IPv6,
@@ -19,7 +18,7 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet
 
-from harness import DUT, MUST, MUST_NOT, l3_bytes, rfc
+from harness import DUT, MUST, MUST_NOT, expect_echo_reply6, expect_param_problem, l3_bytes, rfc
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
 SILENCE_S = 1.0
@@ -48,24 +47,12 @@ def _packet(dut: DUT, rtype: int, segleft: int, ident: int, hbh: bool = False) -
     return dut.ipv6() / (IPv6ExtHdrHopByHop() / rh if hbh else rh) / echo
 
 
-def _expect_pp(dut: DUT, sent: Packet, pointer: int) -> None:
-    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.ERRONEOUS_HEADER))
-    assert error[ICMPv6ParamProblem].ptr == pointer, (
-        f"pointer {error[ICMPv6ParamProblem].ptr}, not the Routing Type at {pointer}"
-    )
-    assert l3_bytes(error)[48:] == l3_bytes(sent), "the quote is not the invoking packet"
-
-
-def _expect_reply(dut: DUT, ident: int) -> None:
-    dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=ident, seq=1))
-
-
 @pytest.mark.parametrize("hbh", [False, True], ids=["routing", "hbh/routing"])
 @rfc(5095, "3", MUST, RH0_TEXT + ", namely: ... " + UNRECOGNIZED_SEGMENTS_LEFT)
 def test_type_0_routing_header_with_segments_left_draws_parameter_problem(dut: DUT, hbh: bool) -> None:
     sent = _packet(dut, 0, 1, 0x5095, hbh=hbh)
     dut.send(sent)
-    _expect_pp(dut, sent, pointer=(48 if hbh else 40) + 2)
+    expect_param_problem(dut, PPCode.ERRONEOUS_HEADER, pointer=(48 if hbh else 40) + 2, quote=l3_bytes(sent))
 
 
 @pytest.mark.parametrize("rtype", [253, 254])
@@ -76,14 +63,14 @@ def test_type_0_routing_header_with_segments_left_draws_parameter_problem(dut: D
 def test_unrecognized_routing_type_with_segments_left_draws_parameter_problem(dut: DUT, rtype: int) -> None:
     sent = _packet(dut, rtype, 1, 0x5096)
     dut.send(sent)
-    _expect_pp(dut, sent, pointer=42)
+    expect_param_problem(dut, PPCode.ERRONEOUS_HEADER, pointer=42, quote=l3_bytes(sent))
 
 
 @pytest.mark.parametrize("rtype", TYPES)
 @rfc(8200, "4.4", MUST, UNRECOGNIZED_ZERO)
 def test_routing_header_with_segments_left_zero_is_skipped(dut: DUT, rtype: int) -> None:
     dut.send(_packet(dut, rtype, 0, 0x5097))
-    _expect_reply(dut, 0x5097)
+    expect_echo_reply6(dut, 0x5097)
 
 
 @rfc(5095, "3", MUST_NOT, RH0_TEXT + ", namely:")

@@ -1,7 +1,7 @@
 """RFC 6724 section 5: which source address the DUT picks for a UDP datagram sent from a socket
 bound to the wildcard address ``::``.
 
-The DUT's addresses are the baseline 2001:db8:1::1/64 and fe80::ff:fe00:1, plus what a test adds
+The DUT's addresses are the baseline ``dut.info.dut_ipv6`` and ``dut_ipv6_ll``, plus what a test adds
 (2001:db8:2::/64 is the second documentation prefix of the test link). Each off-link destination
 gets a /128 route through the tester's link-local address, whose neighbor entry is static, so the
 datagram leaves at once and the tester reads its source. Rule 1 (the destination is one of the
@@ -48,12 +48,14 @@ def source_for(dut: DUT, dst: str) -> str:
 # ---- Rule 1 -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("own", ["2001:db8:1::1", "2001:db8:1::5"])
+@pytest.mark.parametrize("which", ["baseline", "added"])
 @rfc(6724, "5", SHOULD, "Rule 1: Prefer same address. If SA = D, then prefer SA. Similarly, if SB = D, then prefer SB.")
-def test_rule1_destination_that_is_an_own_address_is_the_source(dut: DUT, own: str) -> None:
+def test_rule1_destination_that_is_an_own_address_is_the_source(dut: DUT, which: str) -> None:
     # Two addresses of the same /64: Rules 2-8 cannot tell them apart, only Rule 1 can, and it
     # picks a different one for each destination.
-    dut.add_address("2001:db8:1::5/64")
+    added = dut.info.dut_ipv6.network.network_address + 5
+    own = str(dut.info.dut_ipv6.ip if which == "baseline" else added)
+    dut.add_address(f"{added}/64")
     _bind(dut)
     dut.udp_bind(DPORT, family=6)
     dut.udp_send(SPORT, b"rfc6724-rule1", own, DPORT)
@@ -177,7 +179,7 @@ def test_rule7_temporary_address_is_preferred(dut: DUT) -> None:
 # ---- Rule 8 -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dst,want", [("2001:db8:2::9", "2001:db8:2::1"), ("2001:db8:1::9", "2001:db8:1::1")])
+@pytest.mark.parametrize("dst,want", [("2001:db8:2::9", "2001:db8:2::1"), ("2001:db8:1::9", "baseline")])
 @rfc(6724, "5", SHOULD,
      "Rule 8: Use longest matching prefix. If CommonPrefixLen(SA, D) > CommonPrefixLen(SB, D), then "
      "prefer SA. Similarly, if CommonPrefixLen(SB, D) > CommonPrefixLen(SA, D), then prefer SB.")
@@ -187,4 +189,4 @@ def test_rule8_longest_matching_prefix(dut: DUT, dst: str, want: str) -> None:
     dut.add_address("2001:db8:2::1/64")
     _via_tester(dut, dst)
     _bind(dut)
-    assert source_for(dut, dst) == want
+    assert source_for(dut, dst) == (str(dut.info.dut_ipv6.ip) if want == "baseline" else want)

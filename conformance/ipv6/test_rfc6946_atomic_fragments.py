@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6, IPv6ExtHdrFragment
+from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6ExtHdrFragment
 from scapy.packet import Packet
 
-from harness import DUT, MUST, fragments6, rfc
+from harness import DUT, MUST, expect_echo_reply6, fragments6, rfc
 
 IDENT = 0x6946
 DATA = bytes(range(184))  # 192-octet ICMPv6 message
@@ -22,15 +22,10 @@ def _atomic(dut: DUT, echo_id: int, frag_id: int = IDENT) -> Packet:
         id=echo_id, seq=1, data=b"atomic")
 
 
-def _expect_reply(dut: DUT, echo_id: int, data: bytes) -> None:
-    reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=echo_id, seq=1))
-    assert bytes(reply[ICMPv6EchoReply].data) == data
-
-
 @rfc(6946, "4", MUST, "A received atomic fragment should be \"reassembled\" from the contents of that sole fragment.")
 def test_atomic_fragment_is_processed_as_a_whole_packet(dut: DUT) -> None:
     dut.send(_atomic(dut, 0x6901))
-    _expect_reply(dut, 0x6901, b"atomic")
+    expect_echo_reply6(dut, 0x6901, data=b"atomic")
 
 
 @rfc(6946, "4", MUST, ATOMIC_TEXT)
@@ -38,7 +33,7 @@ def test_atomic_fragment_is_processed_despite_a_pending_reassembly_with_its_iden
     pending = dut.ipv6() / ICMPv6EchoRequest(id=0x6902, seq=1, data=DATA)
     first, _, _ = fragments6(pending, [(0, 64), (64, 64), (128, 64)], ident=IDENT)
     dut.send(first, _atomic(dut, 0x6903))
-    _expect_reply(dut, 0x6903, b"atomic")
+    expect_echo_reply6(dut, 0x6903, data=b"atomic")
 
 
 @rfc(6946, "4", MUST, ATOMIC_TEXT)
@@ -47,4 +42,4 @@ def test_pending_reassembly_completes_after_an_atomic_fragment_with_its_identifi
     pending = dut.ipv6() / ICMPv6EchoRequest(id=0x6904, seq=1, data=DATA)
     first, second, third = fragments6(pending, [(0, 64), (64, 64), (128, 64)], ident=IDENT)
     dut.send(first, _atomic(dut, 0x6905), second, third)
-    _expect_reply(dut, 0x6904, DATA)
+    expect_echo_reply6(dut, 0x6904, data=DATA)

@@ -7,34 +7,22 @@ that answers nothing at all cannot pass.
 from __future__ import annotations
 
 from ipaddress import IPv6Address
-from typing import Any
 
 from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6
-from scapy.packet import Packet
 
-from harness import DUT, MUST, SHOULD, rfc
+from harness import DUT, MUST, SHOULD, echo6, expect_echo_reply6, rfc
 
 SILENCE_S = 1.0
-
-
-def _echo(dut: DUT, ident: int, data: bytes = b"stackcheck-v6", **ip: Any) -> Packet:
-    return dut.ipv6(**ip) / ICMPv6EchoRequest(id=ident, seq=1, data=data)
-
-
-def _expect_reply(dut: DUT, ident: int) -> Packet:
-    return dut.expect(
-        IPv6(src=str(dut.info.dut_ipv6.ip), dst=str(dut.info.tester_ipv6)),
-        ICMPv6EchoReply(id=ident, seq=1),
-    )
+DATA = b"stackcheck-v6"
 
 
 @rfc(8200, "3", MUST, "Version 4-bit Internet Protocol version number = 6.")
 def test_packet_with_version_other_than_6_is_discarded(dut: DUT) -> None:
     # An IPv6 EtherType frame whose version nibble says 4: not an IPv6 packet at all.
-    dut.send(_echo(dut, 0x6001, version=4))
+    dut.send(echo6(dut, 0x6001, DATA, version=4))
     dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
-    dut.send(_echo(dut, 0x6002))  # control: the same echo with version 6 is answered
-    _expect_reply(dut, 0x6002)
+    dut.send(echo6(dut, 0x6002, DATA))  # control: the same echo with version 6 is answered
+    expect_echo_reply6(dut, 0x6002, src=str(dut.info.dut_ipv6.ip))
 
 
 @rfc(8200, "3", MUST,
@@ -42,13 +30,13 @@ def test_packet_with_version_other_than_6_is_discarded(dut: DUT) -> None:
      "of the packet following this IPv6 header, in octets.")
 def test_payload_length_beyond_the_frame_is_discarded(dut: DUT) -> None:
     # The header claims 20 octets more than the frame carries: the packet is truncated.
-    request = _echo(dut, 0x6003)
+    request = echo6(dut, 0x6003, DATA)
     true_length = len(request[ICMPv6EchoRequest])
     request[IPv6].plen = true_length + 20
     dut.send(request)
     dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
-    dut.send(_echo(dut, 0x6004))
-    _expect_reply(dut, 0x6004)
+    dut.send(echo6(dut, 0x6004, DATA))
+    expect_echo_reply6(dut, 0x6004, src=str(dut.info.dut_ipv6.ip))
 
 
 @rfc(8200, "3", MUST,
@@ -58,9 +46,9 @@ def test_octets_beyond_payload_length_are_ignored(dut: DUT) -> None:
     # Link-layer padding after the packet (as Ethernet adds to short frames) is not payload:
     # the echo is answered and its data comes back without the trailing octets.
     data = b"padded-echo"
-    frame = bytes(_echo(dut, 0x6005, data=data)) + b"\xee" * 24
+    frame = bytes(echo6(dut, 0x6005, data)) + b"\xee" * 24
     dut.send(frame)
-    reply = _expect_reply(dut, 0x6005)
+    reply = expect_echo_reply6(dut, 0x6005, src=str(dut.info.dut_ipv6.ip))
     assert reply[ICMPv6EchoReply].data == data, "the padding after the IPv6 payload was treated as data"
 
 
@@ -68,8 +56,8 @@ def test_octets_beyond_payload_length_are_ignored(dut: DUT) -> None:
      "A node that is the destination of a packet should not discard a packet with Hop Limit "
      "equal to zero; it should process the packet normally.")
 def test_packet_with_hop_limit_zero_is_processed_at_its_destination(dut: DUT) -> None:
-    dut.send(_echo(dut, 0x6006, hlim=0))
-    _expect_reply(dut, 0x6006)
+    dut.send(echo6(dut, 0x6006, DATA, hlim=0))
+    expect_echo_reply6(dut, 0x6006, src=str(dut.info.dut_ipv6.ip))
 
 
 @rfc(8200, "2", MUST,
@@ -78,8 +66,8 @@ def test_host_neither_answers_nor_forwards_a_packet_for_another_address(dut: DUT
     # Sent to the DUT's MAC but to an on-link address that is not the DUT's. Forwarding is
     # off by default, so the DUT is a host: no echo reply, and no copy of the packet sent on.
     stranger = str(IPv6Address(int(dut.info.dut_ipv6.ip) + 0x5A5A))
-    dut.send(_echo(dut, 0x6007, dst=stranger))
+    dut.send(echo6(dut, 0x6007, DATA, dst=stranger))
     dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
     dut.expect_none(IPv6(dst=stranger), ICMPv6EchoRequest(id=0x6007), within=0.1)
-    dut.send(_echo(dut, 0x6008))
-    _expect_reply(dut, 0x6008)
+    dut.send(echo6(dut, 0x6008, DATA))
+    expect_echo_reply6(dut, 0x6008, src=str(dut.info.dut_ipv6.ip))

@@ -23,7 +23,7 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet
 
-from harness import DUT, MUST, SHOULD, l3_bytes, multicast_mac, rfc
+from harness import DUT, MUST, SHOULD, expect_echo_reply6, l3_bytes, multicast_mac, rfc
 from harness.rfc import IPV6_MIN_MTU
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
@@ -63,13 +63,9 @@ def _with_option(dut: DUT, header: str, otype: int, ident: int, dst: str | None 
     )
 
 
-def _expect_reply(dut: DUT, ident: int) -> Packet:
-    return dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=ident, seq=1))
-
-
 def _control(dut: DUT, ident: int) -> None:
     dut.send(dut.ipv6() / ICMPv6EchoRequest(id=ident, seq=1, data=b"control"))
-    _expect_reply(dut, ident)
+    expect_echo_reply6(dut, ident)
 
 
 def _expect_option_pp(dut: DUT, sent: Packet) -> Packet:
@@ -92,14 +88,14 @@ def _expect_option_pp(dut: DUT, sent: Packet) -> Packet:
 def test_pad1_and_padn_are_skipped(dut: DUT, header: str) -> None:
     options = [Pad1(), Pad1(), PadN(optdata=b"\x00\x00")]  # 2 + 1 + 1 + 4 = 8 octets, no auto-padding
     dut.send(dut.ipv6() / HEADERS[header](options=options) / ICMPv6EchoRequest(id=0x8201, seq=1))
-    _expect_reply(dut, 0x8201)
+    expect_echo_reply6(dut, 0x8201)
 
 
 @pytest.mark.parametrize("header", list(HEADERS))
 @rfc(8200, "4.2", MUST, UNKNOWN_OPTION_TEXT + "00 - skip over this option and continue processing the header.")
 def test_unknown_option_00_is_skipped(dut: DUT, header: str) -> None:
     dut.send(_with_option(dut, header, SKIP, 0x8202))
-    _expect_reply(dut, 0x8202)
+    expect_echo_reply6(dut, 0x8202)
 
 
 @pytest.mark.parametrize("header", list(HEADERS))
@@ -179,7 +175,7 @@ def test_router_alert_option_does_not_stop_delivery(dut: DUT) -> None:
     # Discovery message"), on an echo request to the DUT: recognized or not, the echo goes on.
     hbh = IPv6ExtHdrHopByHop(options=[RouterAlert(value=0), PadN(optdata=b"")])
     dut.send(dut.ipv6() / hbh / ICMPv6EchoRequest(id=0x820C, seq=1))
-    _expect_reply(dut, 0x820C)
+    expect_echo_reply6(dut, 0x820C)
 
 
 @pytest.mark.parametrize("count", [8, 9], ids=["8-options", "9-options"])

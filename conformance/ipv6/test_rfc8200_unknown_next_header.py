@@ -9,13 +9,12 @@ from __future__ import annotations
 import pytest
 from scapy.layers.inet6 import (
     ICMPv6ParamProblem,
-    IPv6,
     IPv6ExtHdrDestOpt,
     IPv6ExtHdrHopByHop,
 )
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, SHOULD, l3_bytes, rfc
+from harness import DUT, MUST, SHOULD, expect_param_problem, l3_bytes, rfc
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
 UNASSIGNED = 253  # RFC 3692 experimentation value: no stack implements it as a protocol
@@ -39,18 +38,11 @@ def _packet(dut: DUT, chain: str) -> Packet:
     return dut.ipv6() / (dest if chain == "dest" else IPv6ExtHdrHopByHop() / dest)
 
 
-def _expect_pp(dut: DUT) -> Packet:
-    return dut.expect(
-        IPv6(src=str(dut.info.dut_ipv6.ip), dst=str(dut.info.tester_ipv6)),
-        ICMPv6ParamProblem(code=PPCode.UNRECOGNIZED_NEXT_HEADER),
-    )
-
-
 @pytest.mark.parametrize("chain", list(CHAINS))
 @rfc(8200, "4", SHOULD, NEXT_HEADER_TEXT)
 def test_unrecognized_next_header_draws_parameter_problem_pointing_at_it(dut: DUT, chain: str) -> None:
     dut.send(_packet(dut, chain))
-    error = _expect_pp(dut)
+    error = expect_param_problem(dut, PPCode.UNRECOGNIZED_NEXT_HEADER, src=str(dut.info.dut_ipv6.ip))
     assert error[ICMPv6ParamProblem].ptr == CHAINS[chain]
 
 
@@ -60,7 +52,7 @@ def test_unrecognized_next_header_draws_parameter_problem_pointing_at_it(dut: DU
 def test_hop_by_hop_after_another_extension_header_draws_parameter_problem(dut: DUT) -> None:
     # Next Header 0 in a Destination Options header: Hop-by-Hop is only valid right after IPv6.
     dut.send(dut.ipv6() / IPv6ExtHdrDestOpt(nh=0) / IPv6ExtHdrHopByHop(nh=59))
-    error = _expect_pp(dut)
+    error = expect_param_problem(dut, PPCode.UNRECOGNIZED_NEXT_HEADER, src=str(dut.info.dut_ipv6.ip))
     assert error[ICMPv6ParamProblem].ptr == 40
 
 
@@ -72,6 +64,6 @@ def test_hop_by_hop_after_another_extension_header_draws_parameter_problem(dut: 
 def test_parameter_problem_quotes_the_whole_invoking_packet(dut: DUT, chain: str) -> None:
     sent = _packet(dut, chain)
     dut.send(sent)
-    error = _expect_pp(dut)
+    error = expect_param_problem(dut, PPCode.UNRECOGNIZED_NEXT_HEADER, src=str(dut.info.dut_ipv6.ip))
     # Sliced from the wire bytes after the 40-octet IPv6 and 8-octet ICMPv6 headers.
     assert l3_bytes(error)[48:] == l3_bytes(sent), "the quote differs from the packet that was sent"

@@ -8,13 +8,12 @@ in the last Query received) plus [Query Response Interval] (RFC 3810 9.12): each
 an MLDv2 General Query announcing QRV 2, a Query Interval (QQIC) of 1 s and a Maximum Response
 Delay of 0.1 s, so the mode lasts about 2.1 s and one test can watch it end.
 
-Queries are built byte by byte; MLDv1 messages are read with Scapy's ICMPv6MLReport/MLDone.
+Queries are built and MLDv1 messages read with Scapy's MLD layers (``harness.mld``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import struct
 from collections.abc import Callable
 from ipaddress import IPv6Address
 from typing import Final
@@ -25,19 +24,23 @@ from scapy.layers.inet6 import (
     ICMPv6MLReport,
     ICMPv6MLReport2,
     IPv6,
-    IPv6ExtHdrHopByHop,
-    RouterAlert,
 )
-from scapy.packet import Packet, Raw
-from scapy.utils import checksum
+from scapy.packet import Packet
 
-from harness import DUT, MUST, MUST_NOT, SHOULD, ExpectationFailed, multicast_mac, rfc
+from harness import (
+    DUT,
+    MUST,
+    MUST_NOT,
+    SHOULD,
+    ExpectationFailed,
+    bad_checksum,
+    multicast_mac,
+    rfc,
+    with_icmpv6_checksum,
+)
+from harness.mld import ALL_NODES, MRD_MS, QUIET_S, message_bytes, mld_frame, v1_query, v1_report, v2_query
 
-ALL_NODES: Final = "ff02::1"
 ALL_ROUTERS: Final = "ff02::2"
-QUERY, V1_REPORT, V1_DONE = 130, 131, 132
-MRD_MS: Final = 500
-QUIET_S: Final = 0.8
 FIXTURE_MRC_MS: Final = 100
 OLDER_QUERIER_S: Final = 2.1  # 2 x QQI 1 s + Query Response Interval 0.1 s (RFC 3810 9.12)
 
@@ -46,31 +49,9 @@ def _g(n: int) -> str:
     return f"ff05::db8:1:{n:x}"
 
 
-def with_checksum(msg: bytes, src: str, dst: str) -> bytes:
-    msg = msg[:2] + b"\x00\x00" + msg[4:]
-    pseudo = IPv6Address(src).packed + IPv6Address(dst).packed + struct.pack("!I3xB", len(msg), 58)
-    return msg[:2] + struct.pack("!H", checksum(pseudo + msg)) + msg[4:]
-
-
-def v1_message(kind: int, group: str = "::", mrd: int = 0) -> bytes:
-    """An MLDv1 message (RFC 2710 3): 24 octets, checksum left zero."""
-    return struct.pack("!BBHHH", kind, 0, 0, mrd, 0) + IPv6Address(group).packed
-
-
-def v2_general_query(mrc: int = MRD_MS, qrv: int = 2, qqic: int = 1) -> bytes:
-    return struct.pack("!BBHHH", QUERY, 0, 0, mrc, 0) + bytes(16) + struct.pack("!BBH", qrv, qqic, 0)
-
-
-def mld_frame(dut: DUT, msg: bytes, *, dst: str = ALL_NODES, src: str | None = None,
-              mac: str | None = None) -> Packet:
-    src = src or str(dut.info.tester_ipv6_ll)
-    frame = dut.ether(dst=multicast_mac(dst), **({"src": mac} if mac else {}))
-    frame = frame / IPv6(src=src, dst=dst, hlim=1)
-    return frame / IPv6ExtHdrHopByHop(nh=58, options=[RouterAlert(value=0)]) / Raw(with_checksum(msg, src, dst))
-
-
-def v1_query(dut: DUT, group: str = "::", mrd: int = MRD_MS) -> Packet:
-    return mld_frame(dut, v1_message(QUERY, group, mrd), dst=ALL_NODES if group == "::" else group)
+def v1_query_frame(dut: DUT, group: str = "::", mrd: int = MRD_MS) -> Packet:
+    """An MLDv1 Query from the tester: a General Query to all nodes, or a specific one to ``group``."""
+    return mld_frame(dut, v1_query(group, mrd), dst=ALL_NODES if group == "::" else group)
 
 
 def expect_v1(dut: DUT, layer: type[Packet], group: str, within: float = QUIET_S) -> Packet:
@@ -97,7 +78,7 @@ def v1_ready(dut: DUT) -> DUT:
     """The DUT, told by an MLDv2 querier that the Query Interval is 1 s (QQIC 1, QRV 2, MRD 0.1 s):
     an MLDv1 query then puts it in version 1 compatibility mode for about 2.1 s only. (Its answer,
     for the solicited-node group, names no group of the tests.)"""
-    dut.send(mld_frame(dut, v2_general_query(mrc=FIXTURE_MRC_MS)))
+    dut.send(mld_frame(dut, v2_query(mrc=FIXTURE_MRC_MS, qqic=1)))
     return dut
 
 
@@ -116,7 +97,7 @@ def settle(dut: DUT, *groups: str) -> None:
 def test_v1_general_query_is_answered_with_a_v1_report(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(1)
     settle(dut, group)
-    dut.send(v1_query(dut))
+    dut.send(v1_query_frame(dut))
     report = expect_v1(dut, ICMPv6MLReport, group)
     assert report[IPv6].dst == group, f"the MLDv1 report went to {report[IPv6].dst}, not to the group"
 
@@ -125,7 +106,7 @@ def test_v1_general_query_is_answered_with_a_v1_report(v1_ready: DUT) -> None:
      "The Report message is sent to the address being reported.")
 def test_v1_report_goes_to_the_reported_address(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(2)
-    dut.send(v1_query(dut))
+    dut.send(v1_query_frame(dut))
     dut.join_group(group)
     report = expect_v1(dut, ICMPv6MLReport, group, within=1.0)
     assert report[IPv6].dst == group and report.dst == multicast_mac(group), (report[IPv6].dst, report.dst)
@@ -137,7 +118,7 @@ def test_v1_report_goes_to_the_reported_address(v1_ready: DUT) -> None:
      "listener on the link.")
 def test_join_in_v1_mode_sends_an_unsolicited_v1_report(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(3)
-    dut.send(v1_query(dut))
+    dut.send(v1_query_frame(dut))
     dut.join_group(group)
     expect_v1(dut, ICMPv6MLReport, group, within=0.5)
     no_v2(dut, group, within=0.5)  # no MLDv2 report in v1 mode
@@ -149,7 +130,7 @@ def test_join_in_v1_mode_sends_an_unsolicited_v1_report(v1_ready: DUT) -> None:
      "Address field the address to which it is ceasing to listen.")
 def test_leave_in_v1_mode_sends_done_to_all_routers(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(4)
-    dut.send(v1_query(dut))
+    dut.send(v1_query_frame(dut))
     dut.join_group(group)
     expect_v1(dut, ICMPv6MLReport, group, within=0.5)  # the DUT is the last node to report
     dut.leave_group(group)
@@ -165,12 +146,12 @@ def test_leave_in_v1_mode_sends_done_to_all_routers(v1_ready: DUT) -> None:
 def test_another_nodes_report_suppresses_ours(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(5)
     settle(dut, group)
-    other = mld_frame(dut, v1_message(V1_REPORT, group), dst=group, src="fe80::200:ff:fe00:3",
+    other = mld_frame(dut, v1_report(group), dst=group, src="fe80::200:ff:fe00:3",
                       mac=dut.info.other_mac)
     # Back to back: the other report arrives long before the DUT's randomly delayed own one.
-    dut.send(v1_query(dut, mrd=1000), other)
+    dut.send(v1_query_frame(dut, mrd=1000), other)
     dut.expect_none(IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport(mladdr=group), within=1.3)
-    dut.send(v1_query(dut))  # control: without another report the DUT answers
+    dut.send(v1_query_frame(dut))  # control: without another report the DUT answers
     expect_v1(dut, ICMPv6MLReport, group)
 
 
@@ -180,7 +161,7 @@ def test_another_nodes_report_suppresses_ours(v1_ready: DUT) -> None:
 def test_v1_specific_query_is_answered_for_that_group_only(v1_ready: DUT) -> None:
     dut, group, other = v1_ready, _g(6), _g(7)
     settle(dut, group, other)
-    dut.send(v1_query(dut, group))
+    dut.send(v1_query_frame(dut, group))
     expect_v1(dut, ICMPv6MLReport, group)
     with pytest.raises(ExpectationFailed):
         expect_v1(dut, ICMPv6MLReport, other, within=QUIET_S)
@@ -192,7 +173,7 @@ def test_v1_specific_query_is_answered_for_that_group_only(v1_ready: DUT) -> Non
      "IPv6 Hop Limit of 1, and an IPv6 Router Alert option [RTR-ALERT] in a Hop-by-Hop Options header.")
 def test_v1_report_ipv6_header(v1_ready: DUT, field: str) -> None:
     dut, group = v1_ready, _g(8)
-    dut.send(v1_query(dut))
+    dut.send(v1_query_frame(dut))
     dut.join_group(group)
     report = dut.expect(ICMPv6MLReport(mladdr=group), within=0.5)
     raw = bytes(report[IPv6])
@@ -211,9 +192,9 @@ def test_v1_report_ipv6_header(v1_ready: DUT, field: str) -> None:
 def test_v1_query_from_a_global_source_is_ignored(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(9)
     settle(dut, group)
-    dut.send(mld_frame(dut, v1_message(QUERY, mrd=MRD_MS), src=str(dut.info.tester_ipv6)))
+    dut.send(mld_frame(dut, v1_query(mrd=MRD_MS), src=str(dut.info.tester_ipv6)))
     dut.expect_none(ICMPv6MLReport(mladdr=group), within=QUIET_S)
-    dut.send(v1_query(dut))  # control
+    dut.send(v1_query_frame(dut))  # control
     expect_v1(dut, ICMPv6MLReport, group)
 
 
@@ -224,7 +205,7 @@ def test_v1_query_is_answered_within_its_maximum_response_delay(v1_ready: DUT) -
     dut, group = v1_ready, _g(10)
     settle(dut, group)
     for _ in range(3):
-        dut.send(v1_query(dut, mrd=200))
+        dut.send(v1_query_frame(dut, mrd=200))
         expect_v1(dut, ICMPv6MLReport, group, within=0.45)
 
 
@@ -234,7 +215,7 @@ def test_v1_query_is_answered_within_its_maximum_response_delay(v1_ready: DUT) -
 def test_v1_query_with_a_shorter_delay_resets_the_timer(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(17)
     settle(dut, group)
-    dut.send(v1_query(dut, group, mrd=10000), v1_query(dut, group, mrd=200))
+    dut.send(v1_query_frame(dut, group, mrd=10000), v1_query_frame(dut, group, mrd=200))
     expect_v1(dut, ICMPv6MLReport, group, within=0.45)
 
 
@@ -246,14 +227,11 @@ def test_invalid_report_does_not_suppress_ours(v1_ready: DUT, fault: str) -> Non
     dut, group = v1_ready, _g(18)
     settle(dut, group)
     src = str(dut.info.other_ipv6) if fault == "global-source" else "fe80::200:ff:fe00:3"
-    msg = with_checksum(v1_message(V1_REPORT, group), src, group)
+    report: Packet | bytes = message_bytes(v1_report(group))[:23] if fault == "23-octets" else v1_report(group)
+    other = mld_frame(dut, report, dst=group, src=src, mac=dut.info.other_mac)
     if fault == "bad-checksum":
-        msg = msg[:2] + bytes([msg[2] ^ 0x5A, msg[3]]) + msg[4:]
-    elif fault == "23-octets":
-        msg = with_checksum(msg[:23], src, group)
-    other = (dut.ether(dst=multicast_mac(group), src=dut.info.other_mac) / IPv6(src=src, dst=group, hlim=1)
-             / IPv6ExtHdrHopByHop(nh=58, options=[RouterAlert(value=0)]) / Raw(msg))
-    dut.send(v1_query(dut, mrd=MRD_MS), other)
+        other = bad_checksum(other, ICMPv6MLReport)
+    dut.send(v1_query_frame(dut, mrd=MRD_MS), other)
     expect_v1(dut, ICMPv6MLReport, group)  # the invalid report suppressed nothing
 
 
@@ -262,9 +240,9 @@ def test_invalid_report_does_not_suppress_ours(v1_ready: DUT, fault: str) -> Non
 def test_v1_query_for_a_group_not_listened_to_is_not_answered(v1_ready: DUT) -> None:
     dut, group, absent = v1_ready, _g(19), _g(20)
     settle(dut, group)
-    dut.send(v1_query(dut, absent))
+    dut.send(v1_query_frame(dut, absent))
     dut.expect_none(ICMPv6MLReport(mladdr=absent), within=QUIET_S)
-    dut.send(v1_query(dut, group))  # control
+    dut.send(v1_query_frame(dut, group))  # control
     expect_v1(dut, ICMPv6MLReport, group)
 
 
@@ -273,11 +251,11 @@ def test_v1_query_for_a_group_not_listened_to_is_not_answered(v1_ready: DUT) -> 
      "header fields [ICMPv6,IPv6].")
 def test_v1_report_checksum_is_valid(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(21)
-    dut.send(v1_query(dut))
+    dut.send(v1_query_frame(dut))
     dut.join_group(group)
     report = expect_v1(dut, ICMPv6MLReport, group, within=0.5)
     msg = bytes(report[ICMPv6MLReport])[:24]
-    want = with_checksum(msg, report[IPv6].src, report[IPv6].dst)[2:4]
+    want = with_icmpv6_checksum(msg, report[IPv6].src, report[IPv6].dst)[2:4]
     assert msg[2:4] == want, f"checksum {msg[2:4].hex()}, over the pseudo-header it is {want.hex()}"
 
 
@@ -290,7 +268,7 @@ def test_v1_report_checksum_is_valid(v1_ready: DUT) -> None:
 def test_v1_query_cancels_pending_v2_retransmissions(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(11)
     dut.join_group(group)
-    dut.send(v1_query(dut))  # right behind the join: the MLDv2 retransmission is surely pending
+    dut.send(v1_query_frame(dut))  # right behind the join: the MLDv2 retransmission is surely pending
     # The first MLDv2 state-change report may have left before the query arrived (or have been
     # cancelled with the rest); the retransmission, due within 1 s, must never come.
     with contextlib.suppress(ExpectationFailed):
@@ -304,7 +282,7 @@ def test_v1_query_cancels_pending_v2_retransmissions(v1_ready: DUT) -> None:
      "plus ([Query Response Interval]).")
 def test_node_returns_to_mldv2_after_the_older_version_querier_present_interval(v1_ready: DUT) -> None:
     dut = v1_ready
-    dut.send(v1_query(dut))
+    dut.send(v1_query_frame(dut))
     dut.wait(1.2)
     dut.join_group(_g(12))
     expect_v1(dut, ICMPv6MLReport, _g(12), within=0.5)  # still in MLDv1 mode after 1.2 s
@@ -322,8 +300,8 @@ def test_qqic_of_128_or_more_is_a_floating_point_value(dut: DUT) -> None:
     # mode of 2 x 128 s + 0.1 s; a stack that read only the low 7 bits (0 s) would be back in MLDv2
     # mode after 0.1 s.
     dut.set_ipv6_option("force_mld_version", 0)  # the MLDv2 default; the wait needs a control surface
-    dut.send(mld_frame(dut, v2_general_query(mrc=FIXTURE_MRC_MS, qqic=0x80)))
-    dut.send(v1_query(dut))
+    dut.send(mld_frame(dut, v2_query(mrc=FIXTURE_MRC_MS, qqic=0x80)))
+    dut.send(v1_query_frame(dut))
     dut.wait(OLDER_QUERIER_S + 0.5)
     group = _g(22)
     dut.join_group(group)
@@ -335,7 +313,7 @@ def test_qqic_of_128_or_more_is_a_floating_point_value(dut: DUT) -> None:
      "MUST be silently ignored.")
 def test_short_query_does_not_switch_to_v1_mode(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(14)
-    dut.send(mld_frame(dut, v1_message(QUERY, mrd=MRD_MS)[:20]))  # 20 octets: not an MLD query
+    dut.send(mld_frame(dut, message_bytes(v1_query(mrd=MRD_MS))[:20]))  # 20 octets: not an MLD query
     dut.join_group(group)
     expect_v2(dut, group, within=1.0)  # still MLDv2
     dut.expect_none(ICMPv6MLReport(mladdr=group), within=0.3)
@@ -363,8 +341,8 @@ def test_v1_all_nodes_group_is_never_reported(dut: DUT) -> None:
     dut.set_ipv6_option("force_mld_version", 1)
     group = _g(16)
     settle(dut, group)
-    dut.send(v1_query(dut))
+    dut.send(v1_query_frame(dut))
     expect_v1(dut, ICMPv6MLReport, group)  # control: the query is answered ...
     dut.expect_none(ICMPv6MLReport(mladdr=ALL_NODES), within=0.3)  # ... but never for ff02::1
-    dut.send(v1_query(dut, ALL_NODES))
+    dut.send(v1_query_frame(dut, ALL_NODES))
     dut.expect_none(ICMPv6MLReport(mladdr=ALL_NODES), within=QUIET_S)

@@ -16,16 +16,13 @@ import pytest
 from scapy.layers.inet6 import (
     ICMPv6EchoReply,
     ICMPv6EchoRequest,
-    ICMPv6ND_RA,
     ICMPv6NDOptRouteInfo,
-    ICMPv6NDOptSrcLLAddr,
     IPv6,
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from harness import DUT, MUST, SHOULD, multicast_mac, rfc
-from harness.rfc import NDP_HOP_LIMIT
+from harness import DUT, MUST, SHOULD, rfc, router_discovery
 
 ALL_NODES: Final = "ff02::1"
 OFF_LINK: Final = "2001:db8:2::5"
@@ -49,14 +46,9 @@ def router(dut: DUT, which: str) -> tuple[str, str]:
 
 
 def ra(dut: DUT, which: str, *options: Packet, lifetime: int = 0, prf: int = MEDIUM, **fields: Any) -> Packet:
+    """A Router Advertisement from router A or B; not a default router unless ``lifetime``."""
     src, mac = router(dut, which)
-    frame = (Ether(src=mac, dst=multicast_mac(ALL_NODES))
-             / IPv6(src=src, dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
-             / ICMPv6ND_RA(routerlifetime=lifetime, prf=prf, **fields)
-             / ICMPv6NDOptSrcLLAddr(lladdr=mac))
-    for option in options:
-        frame = frame / option
-    return frame
+    return router_discovery.ra(dut, *options, src=src, mac=mac, lifetime=lifetime, prf=prf, **fields)
 
 
 def rio(*, prf: int = MEDIUM, lifetime: int = 60, prefix: str = ROUTE, plen: int = 64) -> Packet:

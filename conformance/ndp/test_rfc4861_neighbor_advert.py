@@ -41,7 +41,6 @@ from harness.rfc import NDP_HOP_LIMIT
 
 SILENCE_S = 0.6
 ALL_NODES = "ff02::1"
-OTHER_MAC = "02:00:00:00:00:03"
 MAC_A = "02:00:00:00:00:04"
 MAC_B = "02:00:00:00:00:05"
 ROUTER_LL = "fe80::1"
@@ -63,7 +62,7 @@ def _na(dut: DUT, nbr: str, mac: str | None, *, s: int, o: int, r: int = 0, dst:
     ip_dst = dst or str(dut.info.dut_ipv6.ip)
     eth_dst = multicast_mac(ip_dst) if ip_dst.startswith("ff") else dut.info.dut_mac
     na = (
-        dut.ether(src=mac or OTHER_MAC, dst=eth_dst)
+        dut.ether(src=mac or dut.info.other_mac, dst=eth_dst)
         / IPv6(src=nbr, dst=ip_dst, hlim=NDP_HOP_LIMIT)
         / ICMPv6ND_NA(tgt=nbr, R=r, S=s, O=o, **icmp)
     )

@@ -49,7 +49,6 @@ PREFIX, FAR = "2001:db8:2::/64", "2001:db8:2::5"
 ROUTER_LL = "fe80::1"  # the better first hop a redirect names
 MAC_R = "02:00:00:00:00:04"
 MAC_A = "02:00:00:00:00:05"  # the destination's own MAC, for redirects to an on-link destination
-OTHER_MAC = "02:00:00:00:00:03"
 DELAY_S = 1
 
 
@@ -236,7 +235,7 @@ INVALID: dict[str, tuple[str, Callable[[DUT], Packet | bytes]]] = {
                        lambda dut: short_icmpv6(_redirect(dut), 39)),
     "not-first-hop": ("The IP source address of the Redirect is the same as the current first-hop router "
                       "for the specified ICMP Destination Address.",
-                      lambda dut: _redirect(dut, src="fe80::99", mac=OTHER_MAC)),
+                      lambda dut: _redirect(dut, src="fe80::99", mac=dut.info.other_mac)),
     "multicast-destination": ("The ICMP Destination Address field in the redirect message does not contain "
                               "a multicast address.", lambda dut: _redirect(dut, dest="ff0e::1:5")),
     "global-target": ("The ICMP Target Address is either a link-local address (when redirected to a "
@@ -259,7 +258,7 @@ def test_invalid_redirect_changes_nothing(dut: DUT, case: str) -> None:
     assert _reply_mac(dut, 0x7510 + index) == dut.info.tester_mac, "traffic followed an invalid redirect"
     # Nor was the target's Target Link-Layer Address learnt: an echo from the target needs resolving.
     target = Ether(bytes(sent))[ICMPv6ND_Redirect].tgt if case != "icmp-length-39" else ROUTER_LL
-    dut.send(dut.ether(src=OTHER_MAC) / IPv6(src=target, dst=str(dut.info.dut_ipv6.ip))
+    dut.send(dut.ether(src=dut.info.other_mac) / IPv6(src=target, dst=str(dut.info.dut_ipv6.ip))
              / ICMPv6EchoRequest(id=0x7520 + index, seq=1))
     dut.expect(ICMPv6ND_NS(tgt=target))
     dut.send(_redirect(dut))  # control: the valid redirect is followed
@@ -328,11 +327,11 @@ def _forward_via_router(dut: DUT, n: int, *, on_link: bool = False, size: int = 
     target = str(dut.info.dut_ipv6.ip)
     group = solicited_node(target)
     dut.send(  # the router learns the sender's MAC, so it can send the redirect at once
-        dut.ether(src=OTHER_MAC, dst=multicast_mac(group)) / IPv6(src=sender, dst=group, hlim=NDP_HOP_LIMIT)
-        / ICMPv6ND_NS(tgt=target) / ICMPv6NDOptSrcLLAddr(lladdr=OTHER_MAC)
+        dut.ether(src=dut.info.other_mac, dst=multicast_mac(group)) / IPv6(src=sender, dst=group, hlim=NDP_HOP_LIMIT)
+        / ICMPv6ND_NS(tgt=target) / ICMPv6NDOptSrcLLAddr(lladdr=dut.info.other_mac)
     )
     dut.expect(IPv6(dst=sender), ICMPv6ND_NA)
-    sent = (dut.ether(src=OTHER_MAC) / IPv6(src=sender, dst=dest, hlim=64)
+    sent = (dut.ether(src=dut.info.other_mac) / IPv6(src=sender, dst=dest, hlim=64)
             / ICMPv6EchoRequest(id=0x7550 + n, seq=1, data=bytes(size)))
     dut.send(sent)
     redirect = dut.expect(IPv6(dst=sender), ICMPv6ND_Redirect(dst=dest), within=2.0)
@@ -345,7 +344,7 @@ def test_host_sends_no_redirect(dut: DUT) -> None:
     # sender's link: a router would redirect (control), a host does not.
     sender, dest = "2001:db8:1::c4:20", "2001:db8:2::20"
     dut.add_route(PREFIX, via=ROUTER_LL)
-    probe = (dut.ether(src=OTHER_MAC) / IPv6(src=sender, dst=dest, hlim=64)
+    probe = (dut.ether(src=dut.info.other_mac) / IPv6(src=sender, dst=dest, hlim=64)
              / ICMPv6EchoRequest(id=0x7560, seq=1))
     dut.send(probe)
     dut.expect_none(ICMPv6ND_Redirect, within=SILENCE_S)

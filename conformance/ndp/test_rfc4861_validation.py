@@ -9,7 +9,7 @@ action with a valid message afterwards (the positive control), so a DUT that nev
   so an echo from the sender is answered without a Neighbor Solicitation first.
 - Router Advertisement (DUT as host, no routes): an accepted one makes the sender a default
   router, so an echo from an off-link address is answered through it (the §6.1.2 validity checks
-  themselves are in test_rfc4861_router_advertisement.py).
+  themselves are in test_rfc4861_router_advertisement_fields.py).
 """
 
 from __future__ import annotations
@@ -266,7 +266,7 @@ def _expect_default_router(dut: DUT, ident: int) -> None:
     assert reply[Ether].dst.lower() == MAC_B, f"reply to the off-link source sent to {reply[Ether].dst}"
 
 
-# The §6.1.2 validity checks and unrecognized options are tested in test_rfc4861_router_advertisement.py.
+# The §6.1.2 validity checks and unrecognized options are tested in test_rfc4861_router_advertisement_fields.py.
 
 
 @rfc(4861, "6.1.2", MUST,

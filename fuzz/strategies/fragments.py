@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from hypothesis import strategies as st
 
 from fuzz.strategies._draw import U16, choose, index, mostly, odd
-from fuzz.strategies.wire import inet_checksum, pseudo_sum, put_checksum
+from fuzz.strategies.wire import inet_checksum, pseudo_header, put_checksum
 from fuzz.target import DUT4, DUT6, DUT_MAC, TESTER4, TESTER6, TESTER_MAC
 
 IPV4_TIMEOUT_MS, IPV6_TIMEOUT_MS = 30_000, 60_000  # the stack's defaults (RFC 1122 3.3.2 / RFC 8200 4.5)
@@ -58,7 +58,7 @@ def echo_request(family: int, ident: int, data: bytes) -> bytes:
         raw = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + data
         return put_checksum(raw, 2, inet_checksum(raw))
     raw = struct.pack("!BBHHH", 128, 0, 0, ident, 1) + data
-    return put_checksum(raw, 2, inet_checksum(raw, pseudo_sum(TESTER6, DUT6, 58, len(raw))))
+    return put_checksum(raw, 2, inet_checksum(raw, pseudo_header(TESTER6, DUT6, 58, len(raw))))
 
 
 @st.composite

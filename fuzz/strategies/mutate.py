@@ -9,7 +9,7 @@ import struct
 from hypothesis import strategies as st
 
 from fuzz.strategies._draw import BOOL, U8, choose, index, mostly
-from fuzz.strategies.wire import inet_checksum, pseudo_sum, put_checksum
+from fuzz.strategies.wire import inet_checksum, pseudo_header, put_checksum
 
 _TAIL = st.binary(min_size=1, max_size=16)
 
@@ -55,12 +55,12 @@ def _fix_transport(frame: bytes, proto: int, off: int, end: int, src: bytes, dst
         return frame[:off] + put_checksum(seg, 2, inet_checksum(seg)) + frame[end:]
     if proto == 58 and len(seg) >= 4:
         seg = put_checksum(seg, 2, 0)
-        return frame[:off] + put_checksum(seg, 2, inet_checksum(seg, pseudo_sum(src, dst, 58, len(seg)))) + frame[end:]
+        return frame[:off] + put_checksum(seg, 2, inet_checksum(seg, pseudo_header(src, dst, 58, len(seg)))) + frame[end:]
     if proto == 17 and len(seg) >= 8:
         length = struct.unpack_from("!H", seg, 4)[0]
         if 8 <= length <= len(seg):
             body = put_checksum(seg[:length], 6, 0)
-            csum = inet_checksum(body, pseudo_sum(src, dst, 17, length)) or 0xFFFF
+            csum = inet_checksum(body, pseudo_header(src, dst, 17, length)) or 0xFFFF
             return frame[:off] + put_checksum(seg, 6, csum) + frame[end:]
     return frame
 

@@ -2,8 +2,8 @@
 lists, ICMPv4, IGMP, UDP (the IPv6 side is in wire6.py; both share the helpers here).
 
 Frames are built with struct (Scapy costs ~700 µs a packet, struct ~10 µs). Every checksum is
-computed with this module's own RFC 1071 sum, never the stack's, so a wrong checksum in the stack
-cannot make both sides agree. Checksums are correct in most examples (``good_checksum``) and
+Scapy's RFC 1071 sum (``scapy.utils.checksum``), never the stack's, so a wrong checksum in the
+stack cannot make both sides agree. Checksums are correct in most examples (``good_checksum``) and
 damaged in the rest; byte-level mutation with a checksum fix-up lives in mutate.py.
 
 Each field is drawn with ``mostly(normal, odd values)`` or ``choose``, which shrink towards the
@@ -13,10 +13,9 @@ ordinary value, so a failing example shrinks to a plain, readable packet with on
 from __future__ import annotations
 
 import struct
-import sys
-from array import array
 
 from hypothesis import strategies as st
+from scapy.utils import checksum
 
 from fuzz.strategies._draw import ADDR4, BOOL, DATA, U16, U32, choose, index, mostly, odd
 from fuzz.target import DUT4, DUT_MAC, OTHER4, OTHER_MAC, TESTER4, TESTER_MAC
@@ -30,30 +29,18 @@ GROUP4 = bytes((224, 1, 2, 3))
 IGMPV3_ROUTERS4 = bytes((224, 0, 0, 22))
 
 
-# ---- checksums (independent of stack_under_test/wire/checksum.py) ----------------------------
-def inet_sum(data: bytes, initial: int = 0) -> int:
-    """RFC 1071 ones'-complement sum of 16-bit words, folded: summing an array of words (the
-    stack uses the big-integer modulus trick instead, so the two cannot share a mistake)."""
-    if len(data) % 2:
-        data += b"\0"
-    words = array("H", data)
-    if sys.byteorder == "little":
-        words.byteswap()
-    total = initial + sum(words)
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
-
-
-def inet_checksum(data: bytes, initial: int = 0) -> int:
-    return ~inet_sum(data, initial) & 0xFFFF
-
-
-def pseudo_sum(src: bytes, dst: bytes, proto: int, length: int) -> int:
-    """RFC 768 / RFC 8200 8.1 pseudo-header sum (the address size says which family)."""
+# ---- checksums: Scapy's, never the stack's (stack_under_test/wire/checksum.py) -----------------
+def pseudo_header(src: bytes, dst: bytes, proto: int, length: int) -> bytes:
+    """RFC 768 / RFC 8200 8.1 pseudo-header (the address size says which family)."""
     if len(src) == 4:
-        return inet_sum(src + dst + struct.pack("!BBH", 0, proto, length))
-    return inet_sum(src + dst + struct.pack("!IxxxB", length, proto))
+        return src + dst + struct.pack("!BBH", 0, proto, length)
+    return src + dst + struct.pack("!IxxxB", length, proto)
+
+
+def inet_checksum(data: bytes, pseudo: bytes = b"") -> int:
+    """The RFC 1071 checksum of ``data`` (after ``pseudo``, a pseudo-header), by Scapy; 0 when
+    ``data`` carries a correct checksum already."""
+    return checksum(pseudo + data)
 
 
 def put_checksum(raw: bytes, at: int, csum: int) -> bytes:
@@ -164,7 +151,7 @@ def udp_datagram(draw: st.DrawFn, src: bytes, dst: bytes) -> bytes:
     raw = struct.pack("!HHHH", sport, dport, wire_length, 0) + data
     mode = mostly(draw, "good", ("zero", "bad"))
     if mode == "good":
-        return put_checksum(raw, 6, inet_checksum(raw, pseudo_sum(src, dst, 17, length)) or 0xFFFF)
+        return put_checksum(raw, 6, inet_checksum(raw, pseudo_header(src, dst, 17, length)) or 0xFFFF)
     return raw if mode == "zero" else put_checksum(raw, 6, draw(U16) or 1)
 
 
@@ -253,4 +240,4 @@ def ipv4_frames(draw: st.DrawFn, proto: int | None = None) -> bytes:
     return head + ipv4_datagram(draw, proto=proto) + mostly(draw, b"", (bytes(6),))
 
 
-__all__ = ["U32", "arp_frames", "inet_checksum", "ipv4_datagram", "ipv4_frames", "pseudo_sum", "put_checksum"]
+__all__ = ["U32", "arp_frames", "inet_checksum", "ipv4_datagram", "ipv4_frames", "pseudo_header", "put_checksum"]

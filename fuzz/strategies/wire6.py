@@ -14,7 +14,7 @@ from fuzz.strategies.wire import (
     ethernet_header,
     good_checksum,
     inet_checksum,
-    pseudo_sum,
+    pseudo_header,
     put_checksum,
     udp_datagram,
 )
@@ -213,7 +213,7 @@ def ipv6_packet(draw: st.DrawFn, upper: str | None = None) -> bytes:
             src, hop = TESTER6_LL, 1
             headers = [(0, bytes((0, 5, 2, 0, 0, 1, 0))), *headers[1:]]
         msg = struct.pack("!BBH", kind, code, 0) + body
-        csum = inet_checksum(msg, pseudo_sum(src, dst, 58, len(msg))) if good_checksum(draw) else draw(U16)
+        csum = inet_checksum(msg, pseudo_header(src, dst, 58, len(msg))) if good_checksum(draw) else draw(U16)
         proto, payload = 58, put_checksum(msg, 2, csum)
     elif upper == "udp":
         proto, payload = 17, udp_datagram(draw, src, dst)

@@ -91,12 +91,12 @@ def _inprocess(options: BackendOptions) -> DUT:
 
 
 def _linux(options: BackendOptions) -> DUT:
-    dut: DUT = _module("netns").LinuxDUT(capture=options.capture)
+    dut: DUT = _module("linux.dut").LinuxDUT(capture=options.capture)
     return dut
 
 
 def _linux_available(config: Path | None) -> str | None:
-    reason: str | None = _module("netns").check_available()
+    reason: str | None = _module("linux.dut").check_available()
     return reason
 
 
@@ -127,7 +127,7 @@ register(Backend("interface", "any stack behind a named interface, raw frames (-
                  _interface, _interface_available, shared=True))
 
 
-# ---- tap (report helper): our stack as a real process over a TAP, raw frames like interface ----
+# ---- tap: our stack as a real process over a TAP, raw frames like interface ---------------
 def _tap(options: BackendOptions) -> DUT:
     dut: DUT = _module("tap").TapDUT(capture=options.capture)
     return dut

@@ -39,7 +39,7 @@ from harness.expect import Expectation, Seen, Spec, no_match_report, unwanted_re
 
 MAX_BACKLOG: Final = 10_000
 
-# The test link of BRIEF.md (documentation prefixes only: RFC 5737, RFC 3849). Link-locals are
+# The test link every backend builds (documentation prefixes only: RFC 5737, RFC 3849). Link-locals are
 # the EUI-64 ones (RFC 4291 App. A) of the MACs, as both our stack and Linux derive them.
 # Backends copy it with their own ``timers`` (dataclasses.replace), never mutate it.
 TEST_LINK: Final = LinkInfo(

@@ -13,11 +13,20 @@ import dataclasses
 import ipaddress
 import math
 import random
-from typing import Any, Final, get_args
+from typing import Any, Final
 
 from harness.backends.base import TEST_LINK, FrameDUT
 from harness.capture import Capture
-from harness.dut import AddressInfo, AddressState, Family, IPv6Option, LinkInfo, TimerName
+from harness.dut import (
+    IPV6_OPTIONS,
+    AddressInfo,
+    AddressState,
+    Family,
+    IPv6Option,
+    LinkInfo,
+    TimerName,
+    ipv6_option_unit,
+)
 from stack_under_test import ChannelEndpoint, Stack, StackOptions, VirtualClock
 
 NIC: Final = "eth0"
@@ -33,12 +42,6 @@ _TIMER_OPTIONS: Final = {
     "ipv6_reassembly_timeout": "ipv6_reassembly_timeout_ms",
     "ipv6_pmtu_expiry": "ipv6_pmtu_expiry_ms",
 }
-# IPv6 options the harness speaks in float seconds and the stack's IPv6Config holds in int ms.
-_MS_OPTIONS: Final = frozenset({
-    "rtr_solicit_interval", "rtr_solicit_delay", "mldv1_unsolicited_report_interval",
-    "mldv2_unsolicited_report_interval", "base_reachable_time", "retrans_time", "delay_first_probe_time",
-})
-_IPV6_OPTIONS: Final = frozenset(get_args(IPv6Option))
 # The baseline of every backend (harness.dut.DUT.set_ipv6_option): addresses usable at once and
 # no Router Solicitation chatter, like the linux backend's interface.
 _BASELINE_IPV6: Final[dict[str, Any]] = {"accept_dad": 0, "router_solicitations": 0}
@@ -95,7 +98,7 @@ class InProcessDUT(FrameDUT):
         stack.create_nic(NIC, self.link)
         for name, value in _BASELINE_IPV6.items():
             stack.set_ipv6_option(NIC, name, value)
-        # As the netns backend does while its link comes up: report intervals of 1 ms, so the
+        # As the linux backend does while its link comes up: report intervals of 1 ms, so the
         # MLD reports (and their retransmissions, RFC 3810 §6.1) of set-up all go out now and
         # are drained below instead of landing in the test.
         cfg = stack.nic(NIC).ipv6_config
@@ -104,14 +107,14 @@ class InProcessDUT(FrameDUT):
             stack.set_ipv6_option(NIC, name, 1)
         stack.enable_nic(NIC)
         stack.add_address(NIC, str(info.dut_ipv4))
-        # Without DAD, as the netns backend adds it ("nodad"): a link flap never makes it tentative.
+        # Without DAD, as the linux backend adds it ("nodad"): a link flap never makes it tentative.
         stack.add_address(NIC, str(info.dut_ipv6), dad=False)
         self._add_static_neighbors()
         self._settle()
         self._run_until_quiet()
         for name, value in saved.items():
             stack.set_ipv6_option(NIC, name, value)
-        # Setup is the fixture's business, not the test's: like the netns backend, whose link
+        # Setup is the fixture's business, not the test's: like the linux backend, whose link
         # came up long before, the test starts with nothing queued.
         self.link.drain()
 
@@ -123,7 +126,7 @@ class InProcessDUT(FrameDUT):
     def _settle(self) -> None:
         """Run virtual time until the configured addresses are usable (IPv6 DAD done).
 
-        The baseline has accept_dad off (as the netns backend adds its addresses ``nodad``), so
+        The baseline has accept_dad off (as the linux backend adds its addresses ``nodad``), so
         this normally returns at once; should DAD run anyway (RFC 4862 §5.4) it completes, as no
         other node answers it. Bounded, in case DAD never ends.
         """
@@ -202,11 +205,14 @@ class InProcessDUT(FrameDUT):
     def udp_recv(self, port: int, within: float = 2.0) -> tuple[bytes, str, int] | None:
         sock = self._socket(port)
         deadline = self._now() + within
-        while (got := sock.recv()) is None:
+        got: tuple[bytes, str, int] | None = sock.recv()
+        while got is None:
             # Step time like expect() does; frames the DUT emits meanwhile go to the backlog.
-            if self._next(deadline) is None:
-                return sock.recv()
-        return got  # type: ignore[no-any-return]
+            stepped = self._next(deadline)
+            got = sock.recv()
+            if stepped is None:
+                break
+        return got
 
     def udp_send(self, port: int, data: bytes, dst: str, dport: int) -> None:
         self._socket(port).sendto(data, dst, dport)
@@ -256,8 +262,8 @@ class InProcessDUT(FrameDUT):
 
     # ---- IPv6 host configuration ---------------------------------------------------------------
     def set_ipv6_option(self, name: IPv6Option, value: float | int | str) -> None:
-        if name not in _IPV6_OPTIONS:
-            raise ValueError(f"unknown IPv6 option {name!r} (known: {', '.join(sorted(_IPV6_OPTIONS))})")
+        if name not in IPV6_OPTIONS:
+            raise ValueError(f"unknown IPv6 option {name!r} (known: {', '.join(sorted(IPV6_OPTIONS))})")
         stack_value: int | bool | bytes
         if name == "stable_secret":
             try:
@@ -268,12 +274,25 @@ class InProcessDUT(FrameDUT):
             # Writing Linux's stable_secret sysctl also switches the interface's addr_gen_mode to
             # stable privacy (2, RFC 7217); the same here, so both backends agree.
             self.stack.set_ipv6_option(NIC, "addr_gen_mode", 2)
-        elif name in _MS_OPTIONS:
+        elif ipv6_option_unit(name) == "seconds":
+            # The stack's IPv6Config holds times in int ms, under the option's name + "_ms".
             self.stack.set_ipv6_option(NIC, f"{name}_ms", _ms(float(value)))
         else:
             if isinstance(value, str) or value != int(value):
                 raise ValueError(f"IPv6 option {name} takes an integer, not {value!r}")
             self.stack.set_ipv6_option(NIC, name, int(value))
+
+    def ipv6_option(self, name: IPv6Option) -> float | int | str:
+        """The option's value as the stack holds it now, in ``set_ipv6_option``'s units (for the
+        harness's own tests: not a DUT verb)."""
+        config = self.stack.nic(NIC).ipv6_config
+        unit = ipv6_option_unit(name)
+        if unit == "seconds":
+            return int(getattr(config, f"{name}_ms")) / 1000
+        if unit == "address":
+            secret = config.stable_secret
+            return "" if secret is None else str(ipaddress.IPv6Address(secret[:16]))
+        return int(getattr(config, name))
 
     def restart_link(self) -> None:
         self.stack.restart_nic(NIC)

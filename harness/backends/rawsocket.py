@@ -1,6 +1,6 @@
 """One raw Ethernet port: an AF_PACKET socket bound to a named interface.
 
-Used by the interface backend and the netns backend. It sends prebuilt frames and returns the
+Used by the interface backend and the linux backend. It sends prebuilt frames and returns the
 frames other hosts put on the link; frames this socket (or anything else on this host) sent out
 of the interface come back from the kernel with ``sll_pkttype == PACKET_OUTGOING`` and are
 dropped here, so the tester never mistakes its own frames for the DUT's.

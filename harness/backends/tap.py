@@ -39,9 +39,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from harness.backends import linux_setup
 from harness.backends.base import TEST_LINK
 from harness.backends.interface import InterfaceConfig, InterfaceDUT
+from harness.backends.linux import setup as linux_setup
 from harness.backends.rawsocket import RawSocketPort
 from harness.dut import LinkInfo
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.backends.netns import LinuxDUT, check_available
+from harness.backends.linux.dut import LinuxDUT, check_available
 
 
 @pytest.fixture(scope="module")

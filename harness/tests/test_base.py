@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scapy.layers.inet import ICMP, IP
@@ -18,7 +19,7 @@ from harness.tests.fakedut import FakeDUT
 FROM_DUT = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
 
 
-def reply(**icmp: object) -> bytes:
+def reply(**icmp: Any) -> bytes:
     return bytes(FROM_DUT / IP(src="198.51.100.1", dst="198.51.100.2") / ICMP(type=0, **icmp))
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import backends, cli
+from harness import backends
 from harness.backends import Backend
+from harness.cli import main as cli
 
 
 def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -137,6 +138,18 @@ def test_run_passes_options_to_pytest_and_writes_the_report(
     assert args[args.index("--pcap-dir") + 1] == str(out.resolve() / "pcaps")
     assert "--keep-pcaps" in args and args[args.index("-k") + 1] == "echo"
     assert (out / "report.md").exists() == (results is not None)
+
+
+def test_run_writes_to_out_slash_dut_by_default_never_into_the_source_tree(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = _FakePytest(0, PASSED)
+    monkeypatch.setattr(pytest, "main", fake)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run"]) == 0
+    out = (tmp_path / "out" / "inprocess").resolve()
+    assert fake.args[fake.args.index("--results") + 1] == str(out / "results.json")
+    assert (out / "report.html").exists()
 
 
 def test_run_that_selects_nothing_is_bad_input(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

@@ -18,7 +18,7 @@ import pytest
 from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest
 
 from harness.backends.inprocess import NIC, InProcessDUT
-from harness.backends.netns import LinuxDUT, check_available
+from harness.backends.linux.dut import LinuxDUT, check_available
 
 REASON = check_available()
 needs_root = pytest.mark.skipif(REASON is not None, reason=f"needs root for network namespaces ({REASON})")

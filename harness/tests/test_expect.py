@@ -4,14 +4,14 @@ import pytest
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6ND_NS, IPv6
 from scapy.layers.l2 import Ether
-from scapy.packet import Raw
+from scapy.packet import Packet, Raw
 
 from harness.expect import Expectation, Seen, no_match_report
 
 ETH = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
 
 
-def frame(pkt: object) -> Ether:
+def frame(pkt: Packet) -> Ether:
     return Ether(bytes(pkt))  # dissected, as the backends hand them to expect
 
 

@@ -12,7 +12,7 @@ from scapy.layers.inet6 import (
     IPv6ExtHdrRouting,
 )
 from scapy.layers.l2 import Ether
-from scapy.packet import Raw
+from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
 from harness import (
@@ -40,7 +40,7 @@ def echo6(n: int = 120, *ext: object) -> Ether:
     return pkt / ICMPv6EchoRequest(id=0x5C, seq=1, data=b"B" * n)
 
 
-def reassemble6(frags: list[Ether], ext_len: int = 0) -> bytes:
+def reassemble6(frags: list[Packet], ext_len: int = 0) -> bytes:
     """Oracle: payload bytes in offset order (non-overlapping plans only)."""
     parts = sorted((f[IPv6ExtHdrFragment].offset * 8, bytes(f[IPv6ExtHdrFragment].payload)) for f in frags)
     return b"".join(p for _, p in parts)

@@ -11,15 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, fuzz_cli
+from harness.cli import fuzz as fuzz_cli
+from harness.cli import main as cli
+from harness.cli.fuzz import FuzzReport, TargetReport
 
 
 def _logs(tmp_path: Path) -> str:
     return "".join(p.read_text(errors="replace")[-2000:] for p in (tmp_path / "fuzz-work").glob("log-*"))
 
 
-def _report(path: Path) -> dict[str, dict[str, object]]:
-    return json.loads(path.read_text(encoding="utf-8"))["targets"]  # type: ignore[no-any-return]
+def _report(path: Path) -> dict[str, TargetReport]:
+    report: FuzzReport = json.loads(path.read_text(encoding="utf-8"))
+    return report["targets"]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("coverage") is None,

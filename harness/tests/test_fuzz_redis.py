@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, fuzz_cli
+from fuzz.campaign import TARGETS, Target
+from harness.cli import fuzz as fuzz_cli
+from harness.cli import main as cli
 
 redis = pytest.importorskip("redis", reason="needs the redis package: pip install -e '.[fuzz]' (make test does)")
 
@@ -103,7 +105,7 @@ def test_campaign_processes_share_one_redis_example_database(redis_url: str, tmp
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     planted = tmp_path / "test_planted.py"
     planted.write_text(PLANTED, encoding="utf-8")
-    monkeypatch.setitem(fuzz_cli.TARGETS, "planted", f"{planted}::test_planted")
+    monkeypatch.setitem(TARGETS, "planted", Target(str(planted), "test_planted", atheris=None))
     report = tmp_path / "report" / "fuzz-report.json"
     shared = f"{redis_url}/0"
 

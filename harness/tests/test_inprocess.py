@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,9 @@ from harness.capture import Capture
 
 
 @pytest.fixture
-def dut() -> InProcessDUT:
+def dut() -> Iterator[InProcessDUT]:
     d = InProcessDUT()
-    yield d  # type: ignore[misc]
+    yield d
     d.close()
 
 

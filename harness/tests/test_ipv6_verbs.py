@@ -1,4 +1,4 @@
-"""The IPv6 host-configuration verbs of issue 5: set_ipv6_option, restart_link, add_address with
+"""The IPv6 host-configuration verbs: set_ipv6_option, restart_link, add_address with
 DAD and lifetimes, ipv6_addresses; and that the linux backend's reset() undoes what Router
 Advertisements, SLAAC and MLD Queries left behind.
 
@@ -12,7 +12,7 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
-from typing import Any, get_args
+from typing import Any
 
 import pytest
 from scapy.layers.inet6 import (
@@ -37,8 +37,15 @@ from scapy.packet import Packet
 from harness import AddressInfo, IPv6Option, Unsupported
 from harness.backends.base import FrameDUT
 from harness.backends.inprocess import InProcessDUT
-from harness.backends.netns import LinuxDUT, check_available
-from harness.backends.netns_values import _checked_lifetimes, _icmpv6_type, _lifetime, _sysctl_value
+from harness.backends.linux.dut import LinuxDUT, check_available
+from harness.backends.linux.values import (
+    _IPV6_SYSCTLS,
+    _checked_lifetimes,
+    _icmpv6_type,
+    _lifetime,
+    _sysctl_value,
+)
+from harness.dut import IPV6_OPTIONS, ipv6_option_unit
 from harness.tests.fakedut import FakeDUT
 
 REASON = check_available()
@@ -48,7 +55,7 @@ ROUTER_LL = "fe80::ff:fe00:2"  # the tester's link-local, a permanent neighbor o
 
 
 @pytest.fixture(params=["inprocess", pytest.param("linux", marks=needs_root)])
-def dut(request: pytest.FixtureRequest) -> Iterator[FrameDUT]:
+def dut(request: pytest.FixtureRequest) -> Iterator[InProcessDUT | LinuxDUT]:
     if request.param == "inprocess":
         d = InProcessDUT()
         yield d
@@ -146,13 +153,35 @@ def test_set_ipv6_option_refuses_unknown_names_and_bad_values(dut: FrameDUT) -> 
         dut.set_ipv6_option("dad_transmits", 1.5)
 
 
-@pytest.mark.parametrize("name", get_args(IPv6Option))
-def test_every_ipv6_option_is_accepted(dut: FrameDUT, name: str) -> None:
-    special: dict[str, float | int | str] = {"stable_secret": "2001:db8::5ec:1", "addr_gen_mode": 0,
-                                             "use_tempaddr": 0, "force_mld_version": 0,
-                                             "accept_ra_rt_info_max_plen": 64}
-    value = special.get(name, 2)
-    dut.set_ipv6_option(name, value)  # type: ignore[arg-type]
+# A value other than the baseline's for every option, so reading it back shows the write landed.
+OPTION_VALUES: dict[IPv6Option, float | int | str] = {
+    "accept_ra": 0, "autoconf": 0, "accept_dad": 1, "dad_transmits": 2, "router_solicitations": 2,
+    "rtr_solicit_interval": 2, "rtr_solicit_delay": 2, "use_tempaddr": 1, "addr_gen_mode": 3,
+    "stable_secret": "2001:db8::5ec:1", "force_mld_version": 1, "mldv1_unsolicited_report_interval": 2,
+    "mldv2_unsolicited_report_interval": 2, "base_reachable_time": 2, "retrans_time": 2,
+    "delay_first_probe_time": 2, "mcast_solicit": 2, "ucast_solicit": 2, "max_addresses": 2,
+    "accept_ra_rt_info_max_plen": 64,
+}
+
+
+def test_option_values_cover_every_ipv6_option() -> None:
+    assert set(OPTION_VALUES) == IPV6_OPTIONS
+
+
+@pytest.mark.parametrize("name", sorted(IPV6_OPTIONS))
+def test_every_ipv6_option_reads_back_as_set(dut: InProcessDUT | LinuxDUT, name: IPv6Option) -> None:
+    value = OPTION_VALUES[name]
+    if name != "stable_secret":  # unset, the kernel's sysctl cannot even be read
+        assert dut.ipv6_option(name) != value, f"the baseline already has {name} = {value!r}"
+    dut.set_ipv6_option(name, value)
+    assert dut.ipv6_option(name) == value
+
+
+def test_the_linux_sysctl_table_has_every_ipv6_option_in_its_unit() -> None:
+    assert set(_IPV6_SYSCTLS) == IPV6_OPTIONS
+    harness_unit = {"int": "int", "ms": "seconds", "s": "seconds", "addr": "address"}
+    for name, (_, unit) in _IPV6_SYSCTLS.items():
+        assert harness_unit[unit] == ipv6_option_unit(name), name
 
 
 def test_restart_link_keeps_static_addresses_and_forms_the_link_local_again(dut: FrameDUT) -> None:

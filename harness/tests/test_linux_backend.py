@@ -26,8 +26,8 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from harness.backends import linux_setup
-from harness.backends.netns import AgentFailed, LinuxDUT, _fragment_family, check_available
+from harness.backends.linux import setup as linux_setup
+from harness.backends.linux.dut import AgentFailed, LinuxDUT, _fragment_family, check_available
 
 REASON = check_available()
 needs_root = pytest.mark.skipif(

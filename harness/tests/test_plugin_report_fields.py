@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from reports.model import ResultRecord
+
 pytest_plugins = ("pytester",)
 
 TEST = '''
@@ -27,12 +29,12 @@ def test_echo(dut: DUT) -> None:
 '''
 
 
-def _run(pytester: pytest.Pytester, *extra: str) -> dict[str, dict[str, object]]:
+def _run(pytester: pytest.Pytester, *extra: str) -> dict[str, ResultRecord]:
     suite = pytester.mkdir("conformance")
     (suite / "test_echo_ids.py").write_text(TEST)
     pytester.runpytest("-p", "no:cacheprovider", "--dut", "inprocess", "--pcap-dir", "out/pcaps",
                        "--results", "out/results.json", *extra, "conformance")
-    results = json.loads((pytester.path / "out" / "results.json").read_text())["results"]
+    results: list[ResultRecord] = json.loads((pytester.path / "out" / "results.json").read_text())["results"]
     return {r["test"]: r for r in results}
 
 
@@ -45,7 +47,8 @@ def test_a_failing_expect_stores_the_dissected_exchange(pytester: pytest.Pyteste
     assert directions == ["to_dut", "from_dut"]
     assert "echo-reply" in failed["exchange"][1]["summary"]
     assert "###[ ICMP ]###" in failed["exchange"][1]["dissection"]
-    assert (pytester.path / "out" / failed["pcap"]).is_file()
+    pcap = failed["pcap"]
+    assert pcap is not None and (pytester.path / "out" / pcap).is_file()
     assert passed["verdict"] == "pass" and passed["exchange"] == [] and passed["req"] is None
 
 

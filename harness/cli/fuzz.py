@@ -31,26 +31,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from fuzz.campaign import Target
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
-# target name -> pytest node id (relative to the repository)
-TARGETS: dict[str, str] = {
-    "raw": "fuzz/test_raw_bytes.py::test_raw_bytes_with_checksum_fixup",
-    "totality": "fuzz/test_stack_total.py::test_any_frame_gets_one_verdict_and_only_well_formed_frames_out",
-    "sequences": "fuzz/test_stack_total.py::test_frame_sequences_with_time_passing_keep_invariants",
-    "roundtrip": "fuzz/test_roundtrip.py::test_every_record_round_trips",
-    "differential-ipv4": "fuzz/test_differential.py::test_ipv4_fields_match_scapy",
-    "differential-ipv6": "fuzz/test_differential.py::test_ipv6_fields_and_extension_chain_match_scapy",
-    "reassembly": "fuzz/test_reassembly.py",
-    "fragments": "fuzz/test_fragments.py",
-    "icmp-errors": "fuzz/test_icmp_errors.py::test_no_icmp_error_where_the_rfcs_forbid_one",
-    "rate-limit": "fuzz/test_icmp_errors.py::test_never_more_icmp_errors_than_the_rate_limit_allows",
-}
-ATHERIS_TARGETS = ("raw", "totality", "sequences", "fragments", "icmp-errors", "rate-limit", "differential-ipv4",
-                   "differential-ipv6")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -71,9 +59,19 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--atheris", action="store_true", help="coverage-guided mode under Atheris/libFuzzer")
     p.add_argument("--corpus", default=".hypothesis/fuzz-corpus", metavar="DIR",
                    help="Atheris corpus directory, one subdirectory per target (default: %(default)s)")
-    p.add_argument("--report", default="reports/fuzz/fuzz-report.json", metavar="FILE",
+    p.add_argument("--report", default="out/fuzz/fuzz-report.json", metavar="FILE",
                    help="where the JSON report goes; Markdown is written next to it (default: %(default)s)")
     p.add_argument("--list", action="store_true", help="list the targets and exit")
+
+
+def campaign_targets() -> dict[str, Target]:
+    """The campaign's targets (fuzz/campaign.py). The fuzz properties live in the source tree
+    next to the harness, like the conformance suite, not in the installed packages."""
+    if str(REPO) not in sys.path:
+        sys.path.append(str(REPO))
+    from fuzz.campaign import TARGETS
+
+    return TARGETS
 
 
 def parse_duration(text: str) -> float:
@@ -94,6 +92,27 @@ class Job:
     killed: bool = False
     started: float = 0.0
     stopped: float = 0.0
+
+
+class TargetReport(TypedDict):
+    """One target's line of the JSON report."""
+
+    examples: int
+    examples_per_s: float
+    processes: int
+    distinct_failures: int
+    failures: dict[str, str]  # failure signature -> message
+    branch_coverage_percent: float | None
+
+
+class FuzzReport(TypedDict):
+    """The JSON report (--report); Markdown with the same figures is written next to it."""
+
+    duration_s: float
+    workers: int
+    database: str
+    atheris: bool
+    targets: dict[str, TargetReport]
 
 
 @dataclass
@@ -120,10 +139,11 @@ def _main(args: argparse.Namespace) -> int:
     # reset to the default in every child at exec, so each worker gets KeyboardInterrupt again.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    names = list(ATHERIS_TARGETS if args.atheris else TARGETS)
+    table = campaign_targets()
+    names = [name for name, target in table.items() if not args.atheris or target.atheris is not None]
     if args.list:
         for name in names:
-            print(f"{name:<18} {TARGETS[name]}")
+            print(f"{name:<18} {table[name].node_id}")
         return EXIT_OK
     duration = parse_duration(args.duration)
     if not args.workers.isdigit() or int(args.workers) < 1:
@@ -182,7 +202,7 @@ def _command(job: Job, args: argparse.Namespace, work: Path, coverage_ok: bool, 
         corpus.mkdir(parents=True, exist_ok=True)
         return [sys.executable, "-m", "fuzz.atheris_main", job.target, str(corpus),
                 f"-max_total_time={max(1, int(seconds))}", "-print_final_stats=1"]
-    pytest_cmd = ["-m", "pytest", TARGETS[job.target], "-q", "-x", "-p", "no:cacheprovider",
+    pytest_cmd = ["-m", "pytest", campaign_targets()[job.target].node_id, "-q", "-x", "-p", "no:cacheprovider",
                   "-p", "no:randomly", f"--rootdir={REPO}", "-o", "addopts=", "--hypothesis-show-statistics"]
     if coverage_ok:
         data = work / "coverage" / job.target / ".coverage"
@@ -310,29 +330,29 @@ def _branch_coverage(folder: Path, pattern: str) -> float | None:
 
 def _write_report(path: Path, results: dict[str, TargetResult], args: argparse.Namespace, duration: float,
                   workers: int) -> None:
-    data = {
-        "duration_s": duration, "workers": workers, "database": args.db, "atheris": bool(args.atheris),
-        "targets": {
-            name: {"examples": r.examples, "examples_per_s": r.examples / r.seconds if r.seconds else 0.0,
-                   "processes": r.processes, "distinct_failures": len(r.failures), "failures": r.failures,
-                   "branch_coverage_percent": r.branch_coverage}
+    data = FuzzReport(
+        duration_s=duration, workers=workers, database=args.db, atheris=bool(args.atheris),
+        targets={
+            name: TargetReport(examples=r.examples, examples_per_s=r.examples / r.seconds if r.seconds else 0.0,
+                               processes=r.processes, distinct_failures=len(r.failures), failures=r.failures,
+                               branch_coverage_percent=r.branch_coverage)
             for name, r in results.items()
         },
-    }
+    )
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     lines = ["# Fuzz campaign", "",
              f"{duration:.0f} s, {workers} worker(s), database `{args.db}`{', Atheris' if args.atheris else ''}.", "",
              "| target | examples | examples/s | distinct failures | branch coverage of stack_under_test |",
              "|---|---:|---:|---:|---:|"]
-    for name, t in data["targets"].items():  # type: ignore[attr-defined]
+    for name, t in data["targets"].items():
         cov = "n/a" if t["branch_coverage_percent"] is None else f"{t['branch_coverage_percent']:.1f}%"
         lines.append(f"| {name} | {t['examples']} | {t['examples_per_s']:.0f} | {t['distinct_failures']} | {cov} |")
-    for name, t in data["targets"].items():  # type: ignore[attr-defined]
+    for name, t in data["targets"].items():
         for sig, message in t["failures"].items():
             lines += ["", f"## {name}: {sig}", "", "```", message.strip(), "```"]
     md = path.with_suffix(".md")
     md.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"stackcheck fuzz: report written to {path} and {md}")
-    for name, t in data["targets"].items():  # type: ignore[attr-defined]
+    for name, t in data["targets"].items():
         print(f"  {name}: {t['examples']} examples, {t['examples_per_s']:.0f}/s, "
               f"{t['distinct_failures']} distinct failure(s)")

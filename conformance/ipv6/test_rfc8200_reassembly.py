@@ -7,21 +7,18 @@ from ``dut.info.timers`` (60 s on the in-process stack, which costs no wall time
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from scapy.layers.inet6 import (
     ICMPv6EchoReply,
-    ICMPv6EchoRequest,
     ICMPv6ParamProblem,
     ICMPv6TimeExceeded,
     IPv6,
     IPv6ExtHdrFragment,
     IPv6ExtHdrHopByHop,
 )
-from scapy.packet import Packet, Raw
+from scapy.packet import Raw
 
-from harness import DUT, MAY, MUST, SHOULD, fragments6, l3_bytes, rfc
+from harness import DUT, MAY, MUST, SHOULD, echo6, expect_echo_reply6, fragments6, l3_bytes, rfc
 from harness.rfc import ICMPv6ParamProblem as PPCode
 from harness.rfc import ICMPv6TimeExceeded as TECode
 
@@ -40,16 +37,6 @@ TIME_EXCEEDED_TEXT = (
 )
 
 
-def _echo(dut: DUT, ident: int, data: bytes = DATA, **ip: Any) -> Packet:
-    return dut.ipv6(**ip) / ICMPv6EchoRequest(id=ident, seq=1, data=data)
-
-
-def _expect_reply(dut: DUT, ident: int, data: bytes = DATA) -> Packet:
-    reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=ident, seq=1))
-    assert bytes(reply[ICMPv6EchoReply].data) == data, "the reply's data differs from the reassembled request's"
-    return reply
-
-
 def _timeout(dut: DUT) -> float:
     return dut.info.timers["ipv6_reassembly_timeout"]
 
@@ -62,9 +49,9 @@ ORDERS = {"in-order": [0, 1, 2], "reverse": [2, 1, 0], "middle-first": [1, 2, 0]
      "An original packet is reassembled only from fragment packets that have the same Source "
      "Address, Destination Address, and Fragment Identification.")
 def test_fragments_in_any_order_are_reassembled(dut: DUT, order: str) -> None:
-    frags = fragments6(_echo(dut, 0x4501), THIRDS, ident=0x4501)
+    frags = fragments6(echo6(dut, 0x4501, DATA), THIRDS, ident=0x4501)
     dut.send(*[frags[i] for i in ORDERS[order]])
-    _expect_reply(dut, 0x4501)
+    expect_echo_reply6(dut, 0x4501, data=DATA)
 
 
 @rfc(8200, "4.5", MAY,
@@ -74,9 +61,9 @@ def test_fragments_in_any_order_are_reassembled(dut: DUT, order: str) -> None:
      "packet.")
 def test_exact_duplicate_fragments_do_not_spoil_reassembly(dut: DUT) -> None:
     # Whether a duplicate is dropped or kept, the datagram must come out whole, and once.
-    f0, f1, f2 = fragments6(_echo(dut, 0x4502), THIRDS, ident=0x4502)
+    f0, f1, f2 = fragments6(echo6(dut, 0x4502, DATA), THIRDS, ident=0x4502)
     dut.send(f0, f1, f0, f1, f2)
-    _expect_reply(dut, 0x4502)
+    expect_echo_reply6(dut, 0x4502, data=DATA)
 
 
 @rfc(8200, "5", MUST,
@@ -84,20 +71,20 @@ def test_exact_duplicate_fragments_do_not_spoil_reassembly(dut: DUT) -> None:
      "octets.")
 def test_fragmented_packet_of_1500_octets_is_reassembled(dut: DUT) -> None:
     data = bytes((i * 13) & 0xFF for i in range(1500 - 40 - 8))
-    dut.send(*fragments6(_echo(dut, 0x4503, data=data), size=512, ident=0x4503))
-    _expect_reply(dut, 0x4503, data=data)
+    dut.send(*fragments6(echo6(dut, 0x4503, data), size=512, ident=0x4503))
+    expect_echo_reply6(dut, 0x4503, data=data)
 
 
 @rfc(8200, "4.5", MUST,
      "An original packet is reassembled only from fragment packets that have the same Source "
      "Address, Destination Address, and Fragment Identification.")
 def test_interleaved_datagrams_with_different_identifications_are_kept_apart(dut: DUT) -> None:
-    a = fragments6(_echo(dut, 0x4504, data=DATA), THIRDS, ident=0xA)
+    a = fragments6(echo6(dut, 0x4504, DATA), THIRDS, ident=0xA)
     other = bytes(reversed(DATA))
-    b = fragments6(_echo(dut, 0x4505, data=other), THIRDS, ident=0xB)
+    b = fragments6(echo6(dut, 0x4505, other), THIRDS, ident=0xB)
     dut.send(a[0], b[2], a[1], b[0], b[1], a[2])
-    _expect_reply(dut, 0x4504, data=DATA)
-    _expect_reply(dut, 0x4505, data=other)
+    expect_echo_reply6(dut, 0x4504, data=DATA)
+    expect_echo_reply6(dut, 0x4505, data=other)
 
 
 @pytest.mark.parametrize("differs", ["source", "destination"])
@@ -109,28 +96,28 @@ def test_fragments_of_different_address_pairs_are_not_reassembled_together(dut: 
     # or to the DUT's link-local address (destination): two half datagrams, never one whole.
     other = {"source": {"src": str(dut.info.tester_ipv6_ll)}, "destination": {"dst": str(dut.info.dut_ipv6_ll)}}
     ident = {"source": 0x4506, "destination": 0x4511}[differs]
-    first, _, _ = fragments6(_echo(dut, ident), THIRDS, ident=ident)
-    _, second, third = fragments6(_echo(dut, ident, **other[differs]), THIRDS, ident=ident)
+    first, _, _ = fragments6(echo6(dut, ident, DATA), THIRDS, ident=ident)
+    _, second, third = fragments6(echo6(dut, ident, DATA, **other[differs]), THIRDS, ident=ident)
     dut.send(first, second, third)
     dut.expect_none(ICMPv6EchoReply(id=ident), within=SILENCE_S)
-    dut.send(*fragments6(_echo(dut, ident + 1), THIRDS, ident=ident + 1))  # control: a whole datagram
-    _expect_reply(dut, ident + 1)
+    dut.send(*fragments6(echo6(dut, ident + 1, DATA), THIRDS, ident=ident + 1))  # control: a whole datagram
+    expect_echo_reply6(dut, ident + 1, data=DATA)
 
 
 @rfc(8200, "4.5", MUST, TIMEOUT_TEXT)
 def test_reassembly_completes_shortly_before_the_timeout(dut: DUT) -> None:
     # "within 60 seconds of the reception of the first-arriving fragment": the queue must still
     # be there half a second before the timer runs out.
-    first, second, third = fragments6(_echo(dut, 0x4513), THIRDS, ident=0x4513)
+    first, second, third = fragments6(echo6(dut, 0x4513, DATA), THIRDS, ident=0x4513)
     dut.send(first)
     dut.wait(_timeout(dut) - 0.5)
     dut.send(second, third)
-    _expect_reply(dut, 0x4513)
+    expect_echo_reply6(dut, 0x4513, data=DATA)
 
 
 @rfc(8200, "4.5", SHOULD, TIME_EXCEEDED_TEXT)
 def test_reassembly_timeout_sends_time_exceeded_code_1_quoting_the_first_fragment(dut: DUT) -> None:
-    first, _, _ = fragments6(_echo(dut, 0x4508), THIRDS, ident=0x4508)
+    first, _, _ = fragments6(echo6(dut, 0x4508, DATA), THIRDS, ident=0x4508)
     dut.send(first)
     error = dut.expect(
         IPv6(dst=str(dut.info.tester_ipv6)),
@@ -144,8 +131,8 @@ def test_reassembly_timeout_sends_time_exceeded_code_1_quoting_the_first_fragmen
 def test_no_time_exceeded_when_the_first_fragment_never_arrived(dut: DUT) -> None:
     # Two incomplete datagrams time out together: only the one whose first fragment arrived
     # draws the error.
-    _, middle, _ = fragments6(_echo(dut, 0x4509), THIRDS, ident=0x4509)
-    first, _, _ = fragments6(_echo(dut, 0x450A), THIRDS, ident=0x450A)
+    _, middle, _ = fragments6(echo6(dut, 0x4509, DATA), THIRDS, ident=0x4509)
+    first, _, _ = fragments6(echo6(dut, 0x450A, DATA), THIRDS, ident=0x450A)
     dut.send(middle, first)
     error = dut.expect(ICMPv6TimeExceeded(code=TECode.REASSEMBLY), within=_timeout(dut) + 1.0)
     assert error[IPv6ExtHdrFragment].id == 0x450A, "the error is about the datagram without a first fragment"
@@ -154,7 +141,7 @@ def test_no_time_exceeded_when_the_first_fragment_never_arrived(dut: DUT) -> Non
 
 @rfc(8200, "4.5", MUST, TIMEOUT_TEXT)
 def test_fragments_of_an_abandoned_reassembly_are_discarded(dut: DUT) -> None:
-    first, second, third = fragments6(_echo(dut, 0x450B), THIRDS, ident=0x450B)
+    first, second, third = fragments6(echo6(dut, 0x450B, DATA), THIRDS, ident=0x450B)
     dut.send(first, second)
     dut.expect(ICMPv6TimeExceeded(code=TECode.REASSEMBLY), within=_timeout(dut) + 1.0)
     # Had the two fragments been kept, the third would complete the datagram now.
@@ -168,15 +155,15 @@ def test_fragments_of_an_abandoned_reassembly_are_discarded(dut: DUT) -> None:
      "discarded and an ICMP Parameter Problem, Code 0, message should be sent to the source of the "
      "fragment, pointing to the Payload Length field of the fragment packet.")
 def test_non_last_fragment_not_a_multiple_of_8_octets_draws_parameter_problem(dut: DUT) -> None:
-    bad, = fragments6(_echo(dut, 0x450C), [(0, 60, True)], ident=0x450C)
+    bad, = fragments6(echo6(dut, 0x450C, DATA), [(0, 60, True)], ident=0x450C)
     dut.send(bad)
     error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.ERRONEOUS_HEADER))
     assert error[ICMPv6ParamProblem].ptr == 4, "the pointer is not at the Payload Length field"
     assert l3_bytes(error)[48:] == l3_bytes(bad), "the quote is not the invoking fragment"
     # Control: a last fragment may have any length (192 - 128 = 64 here, 9 in the odd case).
     odd = DATA[:177]  # 8 + 177 = 185 octets: last piece 57 octets
-    dut.send(*fragments6(_echo(dut, 0x450D, data=odd), [(0, 64), (64, 64), (128, 57)], ident=0x450D))
-    _expect_reply(dut, 0x450D, data=odd)
+    dut.send(*fragments6(echo6(dut, 0x450D, odd), [(0, 64), (64, 64), (128, 57)], ident=0x450D))
+    expect_echo_reply6(dut, 0x450D, data=odd)
 
 
 @pytest.mark.parametrize("hbh", [False, True], ids=["fragment", "hbh/fragment"])
@@ -199,11 +186,11 @@ def test_fragment_reaching_beyond_65535_octets_draws_parameter_problem(dut: DUT,
      "The Next Header values in the Fragment headers of different fragments of the same original "
      "packet may differ. Only the value from the Offset zero fragment packet is used for reassembly.")
 def test_next_header_of_later_fragments_is_ignored(dut: DUT) -> None:
-    first, second, third = fragments6(_echo(dut, 0x450F), THIRDS, ident=0x450F)
+    first, second, third = fragments6(echo6(dut, 0x450F, DATA), THIRDS, ident=0x450F)
     for frag in (second, third):
         frag[IPv6ExtHdrFragment].nh = 17  # UDP: a lie the reassembly must not believe
     dut.send(first, bytes(second), bytes(third))
-    _expect_reply(dut, 0x450F)
+    expect_echo_reply6(dut, 0x450F, data=DATA)
 
 
 @rfc(8200, "4.5", MUST,
@@ -213,11 +200,11 @@ def test_next_header_of_later_fragments_is_ignored(dut: DUT) -> None:
      "fragments for reassembly. Only those headers in the Offset zero fragment packet are retained "
      "in the reassembled packet.")
 def test_headers_before_the_fragment_header_may_differ_between_fragments(dut: DUT) -> None:
-    first, second, third = fragments6(_echo(dut, 0x4510), THIRDS, ident=0x4510)
+    first, second, third = fragments6(echo6(dut, 0x4510, DATA), THIRDS, ident=0x4510)
     # The second fragment alone carries a Hop-by-Hop header in front of its Fragment header.
     raw = bytearray(l3_bytes(second))
     hbh = bytes([44, 0, 1, 4, 0, 0, 0, 0])  # Next Header = Fragment; PadN of 4 octets
     rebuilt = raw[:6] + bytes([0]) + raw[7:40] + hbh + raw[40:]
     rebuilt[4:6] = (len(rebuilt) - 40).to_bytes(2, "big")
     dut.send(first, bytes(dut.ether(type=0x86DD)) + bytes(rebuilt), third)
-    _expect_reply(dut, 0x4510)
+    expect_echo_reply6(dut, 0x4510, data=DATA)

@@ -1,15 +1,17 @@
 """Control agent for the linux backend: runs *inside* the DUT network namespace.
 
-Started by ``harness.backends.netns`` as ``ip netns exec <ns> python -I -S netns_agent.py <ifname>``
-(``python -m harness.backends.netns_agent <ifname>`` works too). It speaks JSON lines over
-stdin/stdout: one request ``{"op": ..., **args}`` per line, one answer per line,
+Started by ``setup.AgentClient`` as ``ip netns exec <ns> python -I -S -c AGENT_BOOT <dir> <ifname>``,
+which puts ``harness/backends`` on the path and imports this module as ``linux.agent`` (so the
+``linux`` package's ``__init__`` imports nothing). It speaks JSON lines over stdin/stdout: one
+request ``{"op": ..., **args}`` per line, one answer per line,
 ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "<one line>"}``. It exits when stdin
 closes, so it never outlives the harness process that started it.
 
 Everything it touches (sysctls under /proc/sys/net, ``ip`` commands, sockets) lives in the
 namespace it runs in, which is why it exists: the harness process itself stays in the root
 namespace and never configures anything there. Standard library only, so it starts fast and does
-not import Scapy.
+not import Scapy. The sockets a test asks for (UDP ports, group memberships) are kept by
+``agent_sockets.Sockets``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import fcntl
 import ipaddress
 import json
 import os
-import select
 import socket
 import struct
 import subprocess
@@ -26,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from .agent_sockets import AgentError, Sockets
 
 PROC_NET = Path("/proc/sys/net")
 SIOCETHTOOL = 0x8946
@@ -35,10 +38,6 @@ SIOCETHTOOL = 0x8946
 ETHTOOL_SETTERS = {"tx-checksum": 0x17, "scatter-gather": 0x19, "tso": 0x1F, "gso": 0x24, "gro": 0x2C}
 
 
-class AgentError(Exception):
-    """A request failed; the message goes back to the harness as one line."""
-
-
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -46,8 +45,7 @@ def _one_line(text: str) -> str:
 class Agent:
     def __init__(self, ifname: str) -> None:
         self.ifname = ifname
-        self.udp: dict[int, socket.socket] = {}
-        self.groups: dict[int, socket.socket] = {}  # family -> socket holding memberships
+        self.sockets = Sockets(ifname)
         self.baseline_sysctls: dict[Path, bytes] = {}
         self.baseline_addrs: list[str] = []
         self.baseline_routes: list[str] = []
@@ -92,9 +90,6 @@ class Agent:
             path.write_text(f"{value}\n")
         except OSError as e:
             raise AgentError(f"sysctl {path}={value}: {e.strerror}") from None
-
-    def ifindex(self) -> int:
-        return socket.if_nametoindex(self.ifname)
 
     # ---- set-up ---------------------------------------------------------------------------
     def op_ping(self) -> str:
@@ -217,14 +212,11 @@ class Agent:
         intervals = [PROC_NET / f"ipv6/conf/{self.ifname}/mldv2_unsolicited_report_interval",
                      PROC_NET / f"ipv4/conf/{self.ifname}/igmpv3_unsolicited_report_interval"]
         addrs = self._address_flags()
-        reports_due = bool(self.groups) or bounce or self._address_lines(addrs) != []
+        reports_due = bool(self.sockets.groups) or bounce or self._address_lines(addrs) != []
         if reports_due:
             for path in intervals:
                 self.write_sysctl(path, 1)
-        for s in [*self.udp.values(), *self.groups.values()]:
-            s.close()
-        self.udp.clear()
-        self.groups.clear()
+        self.sockets.close_all()
         # "all" first: writing conf/all/forwarding rewrites every interface's value.
         written = 0
         for path, value in sorted(self.baseline_sysctls.items(), key=lambda kv: "/all/" not in str(kv[0])):
@@ -372,89 +364,6 @@ class Agent:
     def op_addr_del(self, cidr: str) -> None:
         self.ip(f"addr del {cidr} dev {self.ifname}")
 
-    # ---- UDP --------------------------------------------------------------------------------
-    def op_udp_bind(self, port: int, family: int) -> None:
-        if port in self.udp:
-            raise AgentError(f"UDP port {port} is already bound on the DUT")
-        af = socket.AF_INET6 if family == 6 else socket.AF_INET
-        s = socket.socket(af, socket.SOCK_DGRAM)
-        try:
-            if af == socket.AF_INET6:
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            s.bind(("::" if af == socket.AF_INET6 else "0.0.0.0", port))
-        except OSError as e:
-            s.close()
-            raise AgentError(f"cannot bind UDP port {port} (IPv{family}): {e.strerror}") from None
-        s.setblocking(False)
-        self.udp[port] = s
-
-    def _sock(self, port: int) -> socket.socket:
-        try:
-            return self.udp[port]
-        except KeyError:
-            raise AgentError(f"no UDP socket is bound to port {port} on the DUT (call udp_bind first)") from None
-
-    def op_udp_recv(self, port: int, within: float) -> list[Any] | None:
-        s = self._sock(port)
-        deadline = time.monotonic() + max(within, 0.0)
-        while True:
-            try:
-                data, addr = s.recvfrom(65535)
-                return [data.hex(), str(addr[0]).split("%")[0], int(addr[1])]
-            except BlockingIOError:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                select.select([s], [], [], remaining)
-            except OSError:
-                # A queued ICMP error (port unreachable) surfaces as ECONNREFUSED on the next
-                # call; it is not a datagram, so keep waiting for one.
-                continue
-
-    def op_udp_send(self, port: int, data: str, dst: str, dport: int) -> None:
-        s = self._sock(port)
-        addr: tuple[Any, ...] = (dst, dport)
-        if s.family == socket.AF_INET6:
-            scope = self.ifindex() if dst.lower().startswith("fe80") or dst.lower().startswith("ff02") else 0
-            addr = (dst, dport, 0, scope)
-        try:
-            s.sendto(bytes.fromhex(data), addr)
-        except OSError as e:
-            raise AgentError(f"UDP send from port {port} to [{dst}]:{dport} failed: {e.strerror}") from None
-
-    def op_udp_close(self, port: int) -> None:
-        self._sock(port).close()
-        del self.udp[port]
-
-    # ---- multicast ----------------------------------------------------------------------------
-    def _group_request(self, group: str) -> tuple[socket.socket, int, int, bytes]:
-        if ":" in group:
-            s = self.groups.get(6) or socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-            self.groups[6] = s
-            mreq = socket.inet_pton(socket.AF_INET6, group) + struct.pack("@I", self.ifindex())
-            return s, socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq
-        s = self.groups.get(4) or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.groups[4] = s
-        # struct ip_mreqn {in_addr multiaddr; in_addr address; int ifindex;}
-        mreq = socket.inet_aton(group) + bytes(4) + struct.pack("@i", self.ifindex())
-        return s, socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq
-
-    def op_join(self, group: str) -> None:
-        try:
-            s, level, opt, mreq = self._group_request(group)
-            s.setsockopt(level, opt, mreq)
-        except OSError as e:
-            raise AgentError(f"cannot join group {group}: {e.strerror}") from None
-
-    def op_leave(self, group: str) -> None:
-        try:
-            s, level, _join, mreq = self._group_request(group)
-            drop = socket.IPV6_LEAVE_GROUP if level == socket.IPPROTO_IPV6 else socket.IP_DROP_MEMBERSHIP
-            s.setsockopt(level, drop, mreq)
-        except OSError as e:
-            raise AgentError(f"cannot leave group {group}: {e.strerror}") from None
-
-
 def _same_prefix(dst: str, cidr: str) -> bool:
     """Whether route destination ``dst`` ("2001:db8:1::/64") is the prefix of address ``cidr``."""
     try:
@@ -490,7 +399,7 @@ def serve(agent: Agent, stdin: Any, stdout: Any) -> None:
         try:
             request = json.loads(line)
             op = request.pop("op")
-            handler = getattr(agent, f"op_{op}", None)
+            handler = getattr(agent, f"op_{op}", None) or getattr(agent.sockets, f"op_{op}", None)
             if handler is None:
                 raise AgentError(f"unknown agent operation {op!r}")
             answer = {"ok": True, "result": handler(**request)}
@@ -504,7 +413,7 @@ def serve(agent: Agent, stdin: Any, stdout: Any) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: netns_agent.py IFNAME", file=sys.stderr)
+        print("usage: agent.py IFNAME", file=sys.stderr)
         return 2
     serve(Agent(argv[0]), sys.stdin, sys.stdout)
     return 0

@@ -24,8 +24,6 @@ from scapy.packet import Packet
 from harness import DUT, MUST, SHOULD, multicast_mac, rfc, solicited_node
 from harness.rfc import NDP_HOP_LIMIT
 
-OTHER_MAC = "02:00:00:00:00:03"  # BRIEF.md: the "other" node of the test link
-
 
 def _neighbor(dut: DUT, offset: int) -> str:
     """An on-link address no test has used before: other_ipv6 + offset << 16 (stays in the /64)."""
@@ -34,7 +32,7 @@ def _neighbor(dut: DUT, offset: int) -> str:
 
 def _echo_from(dut: DUT, neighbor: str, ident: int) -> Packet:
     return (
-        dut.ether(src=OTHER_MAC)
+        dut.ether(src=dut.info.other_mac)
         / IPv6(src=neighbor, dst=str(dut.info.dut_ipv6.ip))
         / ICMPv6EchoRequest(id=ident, seq=1, data=b"resolve-me")
     )
@@ -46,10 +44,10 @@ def _expect_ns_for(dut: DUT, neighbor: str) -> Packet:
 
 def _advertise(dut: DUT, neighbor: str, to: str) -> Packet:
     return (
-        dut.ether(src=OTHER_MAC)
+        dut.ether(src=dut.info.other_mac)
         / IPv6(src=neighbor, dst=to, hlim=NDP_HOP_LIMIT)
         / ICMPv6ND_NA(tgt=neighbor, R=0, S=1, O=1)
-        / ICMPv6NDOptDstLLAddr(lladdr=OTHER_MAC)
+        / ICMPv6NDOptDstLLAddr(lladdr=dut.info.other_mac)
     )
 
 
@@ -107,7 +105,7 @@ def test_packet_queued_during_resolution_is_sent_once_resolved(dut: DUT) -> None
     ns = _expect_ns_for(dut, neighbor)
     dut.send(_advertise(dut, neighbor, to=ns[IPv6].src))
     reply = dut.expect(IPv6(dst=neighbor), ICMPv6EchoReply(id=0x7225, seq=1))
-    assert reply[Ether].dst.lower() == OTHER_MAC, "the reply does not go to the advertised MAC"
+    assert reply[Ether].dst.lower() == dut.info.other_mac, "the reply does not go to the advertised MAC"
 
 
 @rfc(4861, "7.2.3", SHOULD,
@@ -118,14 +116,14 @@ def test_solicitation_with_source_link_layer_address_lets_the_dut_reply_without_
     neighbor = _neighbor(dut, 6)
     target = str(dut.info.dut_ipv6.ip)
     dut.send(
-        dut.ether(src=OTHER_MAC, dst=multicast_mac(solicited_node(target)))
+        dut.ether(src=dut.info.other_mac, dst=multicast_mac(solicited_node(target)))
         / IPv6(src=neighbor, dst=solicited_node(target), hlim=NDP_HOP_LIMIT)
         / ICMPv6ND_NS(tgt=target)
-        / ICMPv6NDOptSrcLLAddr(lladdr=OTHER_MAC)
+        / ICMPv6NDOptSrcLLAddr(lladdr=dut.info.other_mac)
     )
     dut.expect(IPv6(dst=neighbor), ICMPv6ND_NA(tgt=target))
     # The learned entry is enough to answer: no NS goes unanswered here, yet the reply comes,
     # addressed to the MAC the solicitation carried.
     dut.send(_echo_from(dut, neighbor, 0x7226))
     reply = dut.expect(IPv6(dst=neighbor), ICMPv6EchoReply(id=0x7226, seq=1), within=1.0)
-    assert reply[Ether].dst.lower() == OTHER_MAC
+    assert reply[Ether].dst.lower() == dut.info.other_mac

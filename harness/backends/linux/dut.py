@@ -3,8 +3,8 @@
 The DUT is a fresh network namespace holding one end of a veth pair; the tester end sits in a
 second namespace of its own (no address, no route, IPv6 disabled, ARP off) where an AF_PACKET
 socket sends and receives raw frames. Control verbs (addresses, UDP sockets, groups, sysctls)
-go to a small agent process running inside the DUT namespace (``netns_agent.py``). See
-``linux_setup.py`` for the picture. Time is real: ``time.monotonic()``.
+go to a small agent process running inside the DUT namespace (``agent.py``). See
+``setup.py`` for the picture. Time is real: ``time.monotonic()``.
 
 One LinuxDUT serves a whole pytest session per worker (set-up takes ~100 ms); the plugin calls
 ``reset()`` before each test to return to the baseline, and ``close()`` at the end. Needs root.
@@ -24,10 +24,10 @@ import weakref
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Final
 
-from harness.backends import linux_setup
 from harness.backends.base import TEST_LINK, FrameDUT
-from harness.backends.linux_setup import AgentClient, AgentFailed, Names, SetupError
-from harness.backends.netns_values import (
+from harness.backends.linux import setup
+from harness.backends.linux.setup import AgentClient, AgentFailed, Names, SetupError
+from harness.backends.linux.values import (
     _IPV6_SYSCTLS,
     _checked_group,
     _checked_interface,
@@ -38,6 +38,7 @@ from harness.backends.netns_values import (
     _fragment_family,
     _icmpv6_type,
     _lifetime,
+    _option_value,
     _refuse_forbidden,
     _sysctl_value,
 )
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AgentFailed", "LinuxDUT", "SetupError", "_fragment_family", "check_available"]
 
-# The test link of the brief; the kernel derives the same EUI-64 link-local from the MAC
+# The test link (base.TEST_LINK); the kernel derives the same EUI-64 link-local from the MAC
 # (RFC 4291 appendix A) as TEST_LINK.dut_ipv6_ll, which set-up checks.
 DUT_MAC: Final = TEST_LINK.dut_mac
 TESTER_MAC: Final = TEST_LINK.tester_mac
@@ -76,7 +77,7 @@ _QUIET_S: Final = 0.03
 
 def check_available() -> str | None:
     """None when the linux backend can run here, else the reason in one actionable line."""
-    return linux_setup.check_available()
+    return setup.check_available()
 
 
 def _timer_seconds(seconds: float) -> int:
@@ -109,7 +110,7 @@ class LinuxDUT(FrameDUT):
         self._baseline_timers = {k: float(_timer_seconds(v)) for k, v in baseline.items()}
         info: LinkInfo = dataclasses.replace(TEST_LINK, timers=dict(self._baseline_timers))
         super().__init__("linux", info, capture)
-        self.names: Names = linux_setup.unique_names()
+        self.names: Names = setup.unique_names()
         self._agent: AgentClient | None = None
         self._port: RawSocketPort | None = None
         self._closed = False
@@ -118,7 +119,7 @@ class LinuxDUT(FrameDUT):
         # The test sent an MLD Query or a Router Advertisement: reset() must bounce the link.
         self._bounce_on_reset = False
         self.last_reset: dict[str, Any] = {}  # what the agent's last reset did (for tests)
-        linux_setup.sweep_stale()
+        setup.sweep_stale()
         _live.add(self)
         _install_exit_hooks()
         started = time.monotonic()
@@ -132,11 +133,11 @@ class LinuxDUT(FrameDUT):
     # ---- set-up -------------------------------------------------------------------------------
     def _set_up(self, default_routes: bool) -> None:
         n = self.names
-        linux_setup.run_ip(f"netns add {n.dut_ns}", f"netns add {n.tester_ns}")
+        setup.run_ip(f"netns add {n.dut_ns}", f"netns add {n.tester_ns}")
         self._agent = agent = AgentClient(n.dut_ns, n.dut_if)  # starts while we set up the tester
         # The tester end must answer nothing itself: no IPv6 at all (no link-local, DAD, MLD,
         # RS), and with no IPv4 address and no route it has nothing to say over IPv4 either.
-        linux_setup.in_netns(n.tester_ns, lambda: linux_setup.write_sysctls({
+        setup.in_netns(n.tester_ns, lambda: setup.write_sysctls({
             "ipv6/conf/all/disable_ipv6": 1, "ipv6/conf/default/disable_ipv6": 1,
             "ipv4/conf/all/forwarding": 0, "ipv4/conf/default/arp_ignore": 8,
         }))
@@ -157,13 +158,13 @@ class LinuxDUT(FrameDUT):
             "ipv4/ip_forward": 0, "ipv6/conf/all/forwarding": 0,
             **{_TIMER_SYSCTLS[k]: int(v) for k, v in self._baseline_timers.items()},
         })
-        linux_setup.run_ip(
+        setup.run_ip(
             f"link add {n.dut_if} netns {n.dut_ns} address {DUT_MAC} mtu 1500 type veth "
             f"peer name {n.tester_if} netns {n.tester_ns} address {TESTER_MAC} mtu 1500")
         # Open the tester's socket before any traffic, inside the tester namespace, and after
         # its link is up: binding to a down interface leaves a pending ENETDOWN on the socket.
-        linux_setup.run_ip(f"link set {n.tester_if} arp off up", netns=n.tester_ns)
-        fd = os.open(linux_setup.NETNS_DIR / n.tester_ns, os.O_RDONLY)
+        setup.run_ip(f"link set {n.tester_if} arp off up", netns=n.tester_ns)
+        fd = os.open(setup.NETNS_DIR / n.tester_ns, os.O_RDONLY)
         try:
             self._port = RawSocketPort(n.tester_if, netns_fd=fd)
         except OSError as e:
@@ -375,6 +376,12 @@ class LinuxDUT(FrameDUT):
             raise Unsupported(f"this kernel ({os.uname().release}) has no sysctl net/{', net/'.join(missing)} "
                               f"for the IPv6 option {name}")
 
+    def ipv6_option(self, name: IPv6Option) -> float | int | str:
+        """The option's value as the kernel holds it now, in ``set_ipv6_option``'s units (for
+        the harness's own tests: not a DUT verb)."""
+        rel, unit = _IPV6_SYSCTLS[name]
+        return _option_value(unit, str(self._call("sysctl_get", name=f"ipv6/{rel.format(**{'if': self.names.dut_if})}")))
+
     def restart_link(self) -> None:
         """``ip link set down`` and ``up``. Permanent addresses stay (keep_addr_on_down), those
         with lifetimes and autoconfigured ones go; the kernel forms the link-local again (with
@@ -412,7 +419,7 @@ class LinuxDUT(FrameDUT):
         into this one, and drops every frame still queued.
         """
         # Also the link MTU and the routes a test added; a link flap when the test sent MLD
-        # queries or Router Advertisements (see netns_agent.op_reset).
+        # queries or Router Advertisements (see agent.Agent.op_reset).
         bounce, self._bounce_on_reset = self._bounce_on_reset, False
         self.last_reset = self._call("reset", bounce=bounce)
         if self.info.mtu != TEST_LINK.mtu:
@@ -452,10 +459,10 @@ class LinuxDUT(FrameDUT):
         if agent is not None:
             agent.close()
         try:
-            linux_setup.delete_netns(self.names.dut_ns, self.names.tester_ns)
+            setup.delete_netns(self.names.dut_ns, self.names.tester_ns)
         except SetupError as e:
             errors.append(str(e))
-        left = {self.names.dut_ns, self.names.tester_ns} & set(linux_setup.netns_names())
+        left = {self.names.dut_ns, self.names.tester_ns} & set(setup.netns_names())
         if left:
             errors.append(f"could not delete network namespaces {', '.join(sorted(left))}")
         if errors:

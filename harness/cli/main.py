@@ -21,9 +21,12 @@ from pathlib import Path
 from typing import NoReturn
 
 import harness
-from harness import backends, deviations, fuzz_cli
+from harness import backends, deviations
+from harness.cli import fuzz as fuzz_command
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Run output (reports, pcaps, fuzz reports) goes here, one folder per DUT, never into the source tree's packages.
+DEFAULT_OUT = Path("out")
 
 
 class UsageError(Exception):
@@ -44,8 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dut", default="inprocess", help="backend: " + ", ".join(backends.names()))
     run.add_argument("--dut-config", type=Path, metavar="PATH", help="backend configuration (TOML)")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only tests matching this pytest -k expression")
-    run.add_argument("--report", type=Path, default=Path("reports/out"), metavar="DIR",
-                     help="where results.json, report.md, report.json and pcaps/ go (default: %(default)s)")
+    run.add_argument("--report", type=Path, metavar="DIR",
+                     help="where results.json, report.md, report.json and pcaps/ go (default: out/DUT, "
+                          "e.g. out/inprocess)")
     run.add_argument("-n", dest="workers", metavar="N|auto", help="parallel workers (pytest-xdist)")
     run.add_argument("--keep-pcaps", action="store_true", help="keep every test's pcap, not only failures'")
     run.add_argument("--allure", action="store_true",
@@ -53,8 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser(
         "report", help="render results.json files (one column per DUT) as HTML, Markdown and JSON",
-        description="Render one or more results.json files (e.g. reports/out/results.json from the inprocess "
-                    "run and reports/linux/results.json) side by side: report.html (self-contained), "
+        description="Render one or more results.json files (e.g. out/inprocess/results.json from the inprocess "
+                    "run and out/linux/results.json) side by side: report.html (self-contained), "
                     "report.md (CI job summary) and report.json in --out DIR.")
     report.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json",
                         help="results.json written by 'stackcheck run', one per DUT column")
@@ -79,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     convert = catalog_sub.add_parser("convert", help="rewrite @rfc(number, section, level, text) to statement ids")
     convert.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
 
-    fuzz_cli.add_parser(sub)  # `stackcheck fuzz`: harness/fuzz_cli.py
+    fuzz_command.add_parser(sub)
 
     dut = sub.add_parser("dut", help="DUT backends")
     dut_sub = dut.add_subparsers(dest="dut_command", required=True, parser_class=_Parser)
@@ -104,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "catalog":
             return _catalog(args)
         if args.command == "fuzz":
-            return fuzz_cli.main(args)
+            return fuzz_command.main(args)
         return _dut_list()
     except UsageError as e:
         print(f"stackcheck: error: {e}", file=sys.stderr)
@@ -173,11 +177,12 @@ def _pytest_args(args: argparse.Namespace, suite: Path, out: Path, extra: list[s
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
     suite = _check_run(args)
-    out: Path = args.report.resolve()
+    report_dir: Path = args.report or DEFAULT_OUT / args.dut
+    out = report_dir.resolve()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UsageError(f"cannot create report directory {args.report}: {e.strerror}") from None
+        raise UsageError(f"cannot create report directory {report_dir}: {e.strerror}") from None
     # Stale results or pcaps from an earlier run of this DUT would mislead the report.
     (out / "results.json").unlink(missing_ok=True)
     shutil.rmtree(out / "pcaps" / args.dut, ignore_errors=True)
@@ -209,21 +214,21 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _report(paths: list[Path], out: Path, *, allure: bool = False, catalog: Path | None = None) -> int:
-    from harness import report_cli
+    from harness.cli import report as report_command
 
     try:
-        for line in report_cli.write(paths, out, catalog or conformance_dir() / "requirements"):
+        for line in report_command.write(paths, out, catalog or conformance_dir() / "requirements"):
             print(line)
         if allure:
             cache = Path(os.environ.get("STACKCHECK_ALLURE_CACHE") or conformance_dir().parent / ".cache" / "allure")
-            print(report_cli.allure(paths, out, cache))
-    except report_cli.ReportError as e:
+            print(report_command.allure(paths, out, cache))
+    except report_command.ReportError as e:
         raise UsageError(str(e)) from None
     return EXIT_OK
 
 
 def _catalog(args: argparse.Namespace) -> int:
-    from harness import catalog_cli
+    from harness.cli import catalog as catalog_command
     from reports.catalog import CatalogError
     from reports.rfcs.policy import PolicyError
 
@@ -231,15 +236,15 @@ def _catalog(args: argparse.Namespace) -> int:
     directory = suite / "requirements"
     try:
         if command == "sync":
-            return catalog_cli.sync(suite, directory, args.prune)
+            return catalog_command.sync(suite, directory, args.prune)
         if command == "coverage":
-            return catalog_cli.coverage_report(suite, directory, args.json)
+            return catalog_command.coverage_report(suite, directory, args.json)
         if command == "list":
-            return catalog_cli.listing(suite, directory, args.rfc, args.status)
+            return catalog_command.listing(suite, directory, args.rfc, args.status)
         if command == "convert":
-            return catalog_cli.convert(suite, args.dry_run)
-        return EXIT_OK if catalog_cli.check(suite, directory) == 0 else EXIT_FAILED
-    except (CatalogError, PolicyError, catalog_cli.CollectError) as e:
+            return catalog_command.convert(suite, args.dry_run)
+        return EXIT_OK if catalog_command.check(suite, directory) == 0 else EXIT_FAILED
+    except (CatalogError, PolicyError, catalog_command.CollectError) as e:
         raise UsageError(str(e)) from None
 
 

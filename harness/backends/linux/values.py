@@ -9,15 +9,32 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from typing import Final
+import socket
+from typing import Final, Literal
 
-# The machine's own uplink: never configured anywhere by the harness (see the brief).
+from scapy.layers.inet import IP
+from scapy.layers.inet6 import (
+    IPv6,
+    IPv6ExtHdrDestOpt,
+    IPv6ExtHdrFragment,
+    IPv6ExtHdrHopByHop,
+    IPv6ExtHdrRouting,
+)
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet
+
+from harness.dut import IPv6Option
+
+# The machine's own uplink network: the harness never configures an address or route in it.
+ETHER_HEADER_LEN: Final = 14
 _FORBIDDEN: Final = (ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network("fd00::/64"))
 
 # DUT.set_ipv6_option -> (sysctl under /proc/sys/net/ipv6 with {if} for the test link, unit).
 # Units: "int" as given, "ms" seconds -> milliseconds, "s" seconds rounded up to whole seconds
 # (the kernel keeps these in jiffies but the sysctl speaks seconds), "addr" an IPv6 address.
-_IPV6_SYSCTLS: Final[dict[str, tuple[str, str]]] = {
+# One entry for each name of harness.dut.IPv6Option (harness/tests/test_ipv6_verbs.py checks).
+SysctlUnit = Literal["int", "ms", "s", "addr"]
+_IPV6_SYSCTLS: Final[dict[IPv6Option, tuple[str, SysctlUnit]]] = {
     "accept_ra": ("conf/{if}/accept_ra", "int"),
     "autoconf": ("conf/{if}/autoconf", "int"),
     "accept_dad": ("conf/{if}/accept_dad", "int"),
@@ -42,37 +59,43 @@ _IPV6_SYSCTLS: Final[dict[str, tuple[str, str]]] = {
 _INFINITE_LFT: Final = 0xFFFFFFFF  # "forever" in ip's valid_life_time/preferred_life_time
 
 
+# Extension headers that may stand between the IPv6 header and a Fragment header or an ICMPv6
+# message (RFC 8200 §4.1 order: Hop-by-Hop, Destination Options, Routing).
+_BEFORE_FRAGMENT: Final = (IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt, IPv6ExtHdrRouting)
+_BEFORE_ICMPV6: Final = (IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt)
+
+
+def _after_ipv6_headers(frame: bytes, skip: tuple[type[Packet], ...]) -> tuple[int, Packet] | None:
+    """The Next Header value and the layer after an Ethernet/IPv6 frame's leading ``skip``
+    extension headers, as Scapy dissects them; None for any other frame."""
+    if len(frame) < ETHER_HEADER_LEN:
+        return None  # Scapy cannot dissect a truncated Ethernet header at all
+    ipv6 = Ether(frame).payload
+    if not isinstance(ipv6, IPv6):
+        return None
+    next_header, layer = int(ipv6.nh), ipv6.payload
+    while isinstance(layer, skip):
+        next_header, layer = int(layer.nh), layer.payload
+    return next_header, layer
+
+
 def _fragment_family(frame: bytes) -> int:
     """4 or 6 when ``frame`` is an IPv4 fragment or an IPv6 packet with a Fragment header."""
-    if len(frame) < 14:
+    if len(frame) < ETHER_HEADER_LEN:
         return 0
-    ethertype = int.from_bytes(frame[12:14], "big")
-    if ethertype == 0x0800 and len(frame) >= 22:
-        # RFC 791: MF flag or a non-zero fragment offset.
-        return 4 if int.from_bytes(frame[20:22], "big") & 0x3FFF else 0
-    if ethertype == 0x86DD and len(frame) >= 54:
-        nh, off = frame[20], 54
-        for _ in range(8):  # Hop-by-Hop, Routing, Destination Options may precede it (RFC 8200 §4.1)
-            if nh == 44:
-                return 6
-            if nh not in (0, 43, 60) or len(frame) < off + 2:
-                return 0
-            nh, off = frame[off], off + (frame[off + 1] + 1) * 8
-    return 0
+    ip = Ether(frame).payload
+    if isinstance(ip, IP):
+        return 4 if ip.flags.MF or ip.frag else 0  # RFC 791: MF flag or a non-zero offset
+    after = _after_ipv6_headers(frame, _BEFORE_FRAGMENT)
+    return 6 if after is not None and isinstance(after[1], IPv6ExtHdrFragment) else 0
 
 
 def _icmpv6_type(frame: bytes) -> int | None:
     """The ICMPv6 type of an Ethernet/IPv6 frame (after Hop-by-Hop/Destination options), else None."""
-    if len(frame) < 54 or int.from_bytes(frame[12:14], "big") != 0x86DD:
+    after = _after_ipv6_headers(frame, _BEFORE_ICMPV6)
+    if after is None or after[0] != socket.IPPROTO_ICMPV6 or not bytes(after[1]):
         return None
-    nh, off = frame[20], 54
-    for _ in range(8):
-        if nh == 58:
-            return frame[off] if len(frame) > off else None
-        if nh not in (0, 60) or len(frame) < off + 2:
-            return None
-        nh, off = frame[off], off + (frame[off + 1] + 1) * 8
-    return None
+    return bytes(after[1])[0]
 
 
 def _sysctl_value(name: str, unit: str, value: float | int | str) -> str | int:
@@ -90,6 +113,15 @@ def _sysctl_value(name: str, unit: str, value: float | int | str) -> str | int:
     if value != int(value):
         raise ValueError(f"IPv6 option {name} takes an integer, not {value!r}")
     return int(value)
+
+
+def _option_value(unit: SysctlUnit, text: str) -> float | int | str:
+    """A sysctl's value read back, in the harness's units (``_sysctl_value`` the other way)."""
+    if unit == "addr":
+        return str(ipaddress.IPv6Address(text.strip()))
+    if unit == "ms":
+        return int(text) / 1000
+    return float(text) if unit == "s" else int(text)
 
 
 def _checked_lifetimes(valid: float | None, preferred: float | None) -> tuple[int | None, int | None]:

@@ -30,7 +30,12 @@ from typing import IO, Any, Final
 
 NETNS_DIR: Final = Path("/var/run/netns")
 CLONE_NEWNET: Final = 0x40000000
-AGENT_PATH: Final = Path(__file__).with_name("netns_agent.py")
+# The control agent (agent.py) runs with the standard library only (-I -S: no site-packages,
+# no user paths, no script directory on the path), so it is imported as `linux.agent` from the
+# backends folder instead of as `harness.backends.linux.agent`, whose package imports Scapy.
+AGENT_BOOT: Final = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+                     "from linux.agent import main; sys.exit(main(sys.argv[1:]))")
+_BACKENDS_DIR: Final = Path(__file__).resolve().parent.parent
 _NAME_RE: Final = re.compile(r"^sc-(?:dut|tst)-(\d+)-")
 _counter = count(1)
 
@@ -129,13 +134,13 @@ def write_sysctls(values: dict[str, str | int]) -> None:
 
 
 class AgentClient:
-    """JSON-lines client of ``netns_agent.py`` running inside namespace ``netns``."""
+    """JSON-lines client of the control agent (``agent.py``) running inside namespace ``netns``."""
 
     def __init__(self, netns: str, ifname: str) -> None:
         self.netns = netns
-        # -I -S: no site-packages or user paths; the agent needs only the standard library.
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", netns, sys.executable, "-I", "-S", "-u", str(AGENT_PATH), ifname],
+            ["ip", "netns", "exec", netns, sys.executable, "-I", "-S", "-u", "-c", AGENT_BOOT, str(_BACKENDS_DIR),
+             ifname],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True,  # a Ctrl-C on the terminal reaches us, not the agent mid-answer
         )

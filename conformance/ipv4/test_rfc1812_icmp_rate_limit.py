@@ -1,0 +1,61 @@
+"""RFC 1812 §4.3.2.8: the rate at which ICMPv4 errors are sent is limited, measured in virtual
+time in-process.
+
+Each test sends from its own off-link source (routed back through the tester) so the
+per-destination limiters of Linux start with a full bucket in every test.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from scapy.layers.inet import ICMP, IP, UDP
+from scapy.packet import Packet, Raw
+
+from harness import DUT, SHOULD, ExpectationFailed, rfc
+
+CLOSED_PORT: Final = 33435
+PORT_UNREACHABLE: Final = ICMP(type=3, code=3)
+RATE_BURST: Final = 6  # Linux's per-destination bucket holds 6 tokens (XRLIM_BURST_FACTOR)
+
+
+def _probe(dut: DUT, src: str, sport: int) -> Packet:
+    return dut.ipv4(src=src) / UDP(sport=sport, dport=CLOSED_PORT) / Raw(bytes(16))
+
+
+def _count(dut: DUT, template: Packet, first_within: float) -> int:
+    n, within = 0, first_within
+    while True:
+        try:
+            dut.expect(template, within=within)
+        except ExpectationFailed:
+            return n
+        n, within = n + 1, 0.05
+
+
+@rfc(1812, "4.3.2.8", SHOULD,
+     "A router SHOULD also be able to limit the rate at which it sends other sorts of ICMP error "
+     "messages (Destination Unreachable, Redirect, Time Exceeded, Parameter Problem).")
+def test_error_burst_is_limited(dut: DUT) -> None:
+    source = "203.0.113.61"
+    dut.add_route("203.0.113.0/24", via=str(dut.info.tester_ipv4))
+    dut.set_icmp_rate_limit(4, 1, RATE_BURST)
+    dut.send(*[_probe(dut, src=source, sport=41000 + i) for i in range(20)])
+    sent = _count(dut, IP(dst=source) / PORT_UNREACHABLE, first_within=0.5)
+    assert 1 <= sent <= RATE_BURST, f"{sent} errors for 20 probes, bucket of {RATE_BURST}"
+
+
+@rfc(1812, "4.3.2.8", SHOULD,
+     "A router SHOULD also be able to limit the rate at which it sends other sorts of ICMP error "
+     "messages (Destination Unreachable, Redirect, Time Exceeded, Parameter Problem).")
+def test_error_rate_limit_refills_over_time(dut: DUT) -> None:
+    source = "203.0.113.62"
+    dut.add_route("203.0.113.0/24", via=str(dut.info.tester_ipv4))
+    dut.set_icmp_rate_limit(4, 1, RATE_BURST)
+    dut.send(*[_probe(dut, src=source, sport=42000 + i) for i in range(RATE_BURST + 4)])
+    assert _count(dut, IP(dst=source) / PORT_UNREACHABLE, first_within=0.5) <= RATE_BURST
+    dut.send(_probe(dut, src=source, sport=42100))  # bucket empty: no error
+    dut.expect_none(IP(dst=source) / PORT_UNREACHABLE, within=0.2)
+    dut.wait(1.1)  # one token back at 1 per second
+    dut.send(_probe(dut, src=source, sport=42101))
+    dut.expect(IP(dst=source) / PORT_UNREACHABLE, within=0.5)

@@ -1,0 +1,364 @@
+"""MLDv2 queries (RFC 3810): answers to general, multicast-address-specific and
+source-specific queries within the Maximum Response Delay and how that delay is decoded, the
+QRV and S flag, and the queries a node must ignore (§5.1.14, §6.2, §8.1).
+
+Queries are built byte by byte by ``harness.mld`` so a test can send any length or field;
+Maximum Response Codes stay small (500 ms) so the linux backend spends little wall time;
+in-process waits are virtual.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv6Address
+
+import pytest
+from scapy.layers.inet6 import ICMPv6MLQuery2, ICMPv6MLReport2, IPv6
+
+from harness import DUT, MUST, MUST_NOT, bad_checksum, rfc
+from harness.mld import (
+    MLDV2_ROUTERS,
+    MODE_IS_EXCLUDE,
+    MODE_IS_INCLUDE,
+    MRD_MS,
+    QUIET_S,
+    SOURCE_A,
+    SOURCE_B,
+    V2_REPORT,
+    expect_record,
+    message_bytes,
+    mld_frame,
+    no_record,
+    records,
+    settle,
+    site_group,
+    sn_group,
+    v1_report,
+    v2_query,
+    v2_report,
+)
+
+# ---- answering queries --------------------------------------------------------------------------
+
+
+@rfc(3810, "6.3", MUST,
+     "If the expired timer is the Interface Timer (i.e., there is a pending response to a General "
+     "Query), then one Current State Record is sent for each multicast address for which the specified "
+     "interface has listening state, as described in section 4.2.")
+def test_general_query_is_answered_within_the_maximum_response_delay(dut: DUT) -> None:
+    group = site_group(0x20)
+    dut.join_group(group)  # its state-change reports (type 4) are not answers
+    dut.send(mld_frame(dut, v2_query(mrc=MRD_MS)))
+    report = expect_record(dut, group, (MODE_IS_EXCLUDE,), within=QUIET_S)
+    assert report[IPv6].dst == MLDV2_ROUTERS
+
+
+@rfc(9777, "6", MUST,
+     "Multicast listeners MUST send MLD messages for all multicast addresses except for the "
+     "link-scope all-nodes multicast address and any multicast addresses of scope less than 2.")
+def test_general_query_answer_includes_the_solicited_node_group(dut: DUT) -> None:
+    # RFC 2710 5: "MLD messages ARE sent for multicast addresses whose scope is 2 (link-local),
+    # including Solicited-Node multicast addresses".
+    dut.send(mld_frame(dut, v2_query()))
+    report = expect_record(dut, sn_group(dut), (MODE_IS_EXCLUDE,))
+    rec = next(r for r in records(report) if r[1] == IPv6Address(sn_group(dut)))
+    assert rec[2] == [], f"MODE_IS_EXCLUDE record of the solicited-node group has sources {rec[2]}"
+
+
+@rfc(3810, "6.3", MUST,
+     "If the expired timer is a Multicast Address Timer and the list of recorded sources for that "
+     "multicast address is empty (i.e., there is a pending response to a Multicast Address Specific "
+     "Query), then if, and only if, the interface has listening state for that multicast address, a "
+     "single Current State Record is sent for that address.")
+def test_multicast_address_specific_query_is_answered_for_that_group_only(dut: DUT) -> None:
+    group, other = site_group(0x21), site_group(0x22)
+    settle(dut, group, other)
+    dut.send(mld_frame(dut, v2_query(group), dst=group))
+    report = expect_record(dut, group, (MODE_IS_EXCLUDE,))
+    named = [str(g) for _, g, _, _ in records(report)]
+    assert named == [str(IPv6Address(group))], f"the answer to a query for {group} reports {named}"
+    no_record(dut, other, (MODE_IS_EXCLUDE,), within=0.3)
+
+
+@rfc(3810, "6.2", MUST,
+     "Similarly, when a valid Multicast Address (and Source) Specific Query arrives on an interface, the "
+     "node checks whether it has a per-interface listening state record that corresponds to the queried "
+     "multicast address (and source), or not.")
+def test_query_for_a_group_not_listened_to_is_not_answered(dut: DUT) -> None:
+    group, absent = site_group(0x23), site_group(0x24)
+    dut.join_group(group)  # its state-change reports are not answers
+    dut.send(mld_frame(dut, v2_query(absent), dst=absent))
+    no_record(dut, absent, (MODE_IS_EXCLUDE, MODE_IS_INCLUDE))
+    dut.send(mld_frame(dut, v2_query(group), dst=group))  # control: the joined group is answered
+    expect_record(dut, group, (MODE_IS_EXCLUDE,))
+
+
+@rfc(3810, "6.3", MUST,
+     "If the expired timer is a Multicast Address Timer and the list of recorded sources for that "
+     "multicast address is non-empty (i.e., there is a pending response to a Multicast Address and "
+     "Source Specific Query), then if, and only if, the interface has listening state for that "
+     "multicast address, the contents of the corresponding Current State Record are determined from the "
+     "per-interface state and the pending response record, ...")
+def test_source_specific_query_is_answered_with_is_include_of_the_queried_sources(dut: DUT) -> None:
+    # Table 3: per-interface state EXCLUDE ({}) and queried sources B give IS_IN (B - {}) = IS_IN (B).
+    group = site_group(0x25)
+    dut.join_group(group)  # its state-change reports are not answers
+    dut.send(mld_frame(dut, v2_query(group, sources=(SOURCE_A, SOURCE_B)), dst=group))
+    report = expect_record(dut, group, (MODE_IS_INCLUDE, MODE_IS_EXCLUDE))
+    rec = next(r for r in records(report) if r[1] == IPv6Address(group))
+    assert rec[0] == MODE_IS_INCLUDE, f"record type {rec[0]} sources {rec[2]}, not MODE_IS_INCLUDE (Table 3: IS_IN (B-A))"
+    assert sorted(IPv6Address(s) for s in rec[2]) == [IPv6Address(SOURCE_A), IPv6Address(SOURCE_B)], rec[2]
+
+
+@rfc(3810, "5.1.15", MUST,
+     "... a node MUST accept and process any Query whose IP Destination Address field contains "
+     "*any* of the addresses (unicast or multicast) assigned to the interface on which the Query arrives.")
+@pytest.mark.parametrize("which", ["link-local", "global"])
+def test_query_to_a_unicast_address_is_processed(dut: DUT, which: str) -> None:
+    group = site_group(0x26)
+    dut.join_group(group)
+    dst = str(dut.info.dut_ipv6_ll if which == "link-local" else dut.info.dut_ipv6.ip)
+    dut.send(mld_frame(dut, v2_query(), dst=dst))
+    expect_record(dut, group, (MODE_IS_EXCLUDE,))
+
+
+@rfc(3810, "6.3", MUST,
+     "If the expired timer is the Interface Timer (i.e., there is a pending response to a General "
+     "Query), then one Current State Record is sent for each multicast address for which the specified "
+     "interface has listening state, as described in section 4.2.")
+def test_general_query_answer_names_every_group_listened_to(dut: DUT) -> None:
+    groups = [site_group(0x60), site_group(0x61), "ff02::db8:62"]
+    for group in groups:
+        dut.join_group(group)  # their state-change reports are not answers
+    dut.send(mld_frame(dut, v2_query()))
+    missing = {IPv6Address(g) for g in [*groups, sn_group(dut)]}
+    while missing:  # the records may come in one report or several
+        try:
+            report = dut.expect(ICMPv6MLReport2, within=QUIET_S)
+        except AssertionError:
+            raise AssertionError(f"no MODE_IS_EXCLUDE record for {sorted(map(str, missing))}") from None
+        missing -= {g for t, g, _, _ in records(report) if t == MODE_IS_EXCLUDE}
+
+
+@rfc(3810, "6.2", MUST,
+     "If the received Query is a General Query, the Interface Timer is used to schedule a response to "
+     "the General Query after the selected delay. Any previously pending response to a General Query is "
+     "canceled.")
+def test_general_query_with_a_shorter_delay_advances_the_answer(dut: DUT) -> None:
+    group = sn_group(dut)
+    dut.send(mld_frame(dut, v2_query(mrc=10000)))  # the answer is due some time in 10 s ...
+    dut.send(mld_frame(dut, v2_query(mrc=200)))  # ... this one needs it within 0.2 s
+    expect_record(dut, group, (MODE_IS_EXCLUDE,), within=0.45)
+
+
+@rfc(3810, "6.2", MUST,
+     "If there is a pending response to a previous General Query scheduled sooner than the selected "
+     "delay, no additional response needs to be scheduled.")
+def test_two_general_queries_get_one_answer(dut: DUT) -> None:
+    group = sn_group(dut)
+    dut.send(mld_frame(dut, v2_query(mrc=200)), mld_frame(dut, v2_query(mrc=1500)))
+    expect_record(dut, group, (MODE_IS_EXCLUDE,), within=1.8)
+    no_record(dut, group, (MODE_IS_EXCLUDE,), within=1.0)
+
+
+@rfc(3810, "6.2", MUST,
+     "If there is already a pending response to a previous Query scheduled for this multicast address, "
+     "and either the new Query is a Multicast Address Specific Query or the recorded source list "
+     "associated with the multicast address is empty, then the multicast address source list is cleared "
+     "and a single response is scheduled, using the Multicast Address Timer. The new response is "
+     "scheduled to be sent at the earliest of the remaining time for the pending report and the selected "
+     "delay.")
+def test_specific_query_with_a_shorter_delay_advances_the_answer(dut: DUT) -> None:
+    group = site_group(0x63)
+    dut.join_group(group)  # its state-change reports are not answers
+    dut.send(mld_frame(dut, v2_query(group, mrc=10000), dst=group),
+             mld_frame(dut, v2_query(group, mrc=200), dst=group))
+    expect_record(dut, group, (MODE_IS_EXCLUDE,), within=0.45)
+    no_record(dut, group, (MODE_IS_EXCLUDE,), within=0.5)  # a single response, not one per query
+
+
+@rfc(3810, "6.3", MUST,
+     "If the expired timer is a Multicast Address Timer and the list of recorded sources for that "
+     "multicast address is empty (i.e., there is a pending response to a Multicast Address Specific "
+     "Query), then if, and only if, the interface has listening state for that multicast address, a "
+     "single Current State Record is sent for that address.")
+def test_left_group_is_no_longer_reported(dut: DUT) -> None:
+    group = site_group(0x64)
+    dut.join_group(group)
+    dut.leave_group(group)
+    dut.send(mld_frame(dut, v2_query(group), dst=group), mld_frame(dut, v2_query()))
+    report = expect_record(dut, sn_group(dut), (MODE_IS_EXCLUDE,))  # control: the general query is answered
+    assert IPv6Address(group) not in [g for t, g, _, _ in records(report) if t == MODE_IS_EXCLUDE]
+    no_record(dut, group, (MODE_IS_EXCLUDE, MODE_IS_INCLUDE), within=0.3)
+
+
+@pytest.mark.parametrize("kind", ["mldv2-report", "mldv1-report"])
+@rfc(3810, "6", MUST,
+     "(Received MLD messages of types other than Query are silently ignored, except as required for "
+     "interoperation with nodes that implement MLDv1.)")
+def test_another_nodes_report_does_not_suppress_a_general_query_answer(dut: DUT, kind: str) -> None:
+    # MLDv2 has no report suppression for General Query answers; RFC 3810 8.2.2 lets an MLDv1
+    # report suppress an MLDv2 report only as a MAY, and a General Query answer (Interface
+    # Timer) names every group, so it must still name ours.
+    group = site_group(0x65)
+    dut.join_group(group)
+    other_ll = "fe80::200:ff:fe00:3"
+    if kind == "mldv2-report":
+        other = mld_frame(dut, v2_report((MODE_IS_EXCLUDE, group)), dst=MLDV2_ROUTERS, src=other_ll,
+                          mac=dut.info.other_mac)
+    else:
+        other = mld_frame(dut, v1_report(group), dst=group, src=other_ll, mac=dut.info.other_mac)
+    dut.send(mld_frame(dut, v2_query()), other)
+    expect_record(dut, group, (MODE_IS_EXCLUDE,))
+
+
+# ---- queries that must be ignored ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["global-source", "unspecified-source"])
+@rfc(3810, "5.1.14", MUST,
+     "If a node (router or host) receives a Query message with the IPv6 Source Address set to the "
+     "unspecified address (::), or any other address that is not a valid IPv6 link-local address, it "
+     "MUST silently discard the message and SHOULD log a warning.")
+def test_query_from_a_non_link_local_source_is_ignored(dut: DUT, fault: str) -> None:
+    group = sn_group(dut)  # always listened to: no join needed
+    src = str(dut.info.tester_ipv6) if fault == "global-source" else "::"
+    dut.send(mld_frame(dut, v2_query(), src=src))
+    no_record(dut, group, (MODE_IS_EXCLUDE,))
+    dut.send(mld_frame(dut, v2_query()))  # control: the same query from fe80::... is answered
+    expect_record(dut, group, (MODE_IS_EXCLUDE,))
+
+
+@pytest.mark.parametrize("fault", ["no-router-alert", "hop-limit-2", "hop-limit-255"])
+@rfc(3810, "6.2", MUST,
+     "Upon reception of an MLD message that contains a Query, the node checks if the source address of "
+     "the message is a valid link-local address, if the Hop Limit is set to 1, and if the Router Alert "
+     "option is present in the Hop-By-Hop Options header of the IPv6 packet. If any of these checks "
+     "fails, the packet is dropped.")
+def test_query_without_router_alert_or_with_hop_limit_above_1_is_ignored(dut: DUT, fault: str) -> None:
+    group = sn_group(dut)
+    if fault == "no-router-alert":
+        bad = mld_frame(dut, v2_query(), router_alert=False)
+    else:
+        bad = mld_frame(dut, v2_query(), hlim=int(fault.rsplit("-", 1)[1]))
+    dut.send(bad)
+    no_record(dut, group, (MODE_IS_EXCLUDE,))
+    dut.send(mld_frame(dut, v2_query()))  # control
+    expect_record(dut, group, (MODE_IS_EXCLUDE,))
+
+
+@pytest.mark.parametrize("length", [25, 26, 27])
+@rfc(3810, "8.1", MUST,
+     "Query messages that do not match any of the above conditions (e.g., a Query of length 26 octets) "
+     "MUST be silently ignored.")
+def test_query_of_invalid_length_is_ignored(dut: DUT, length: int) -> None:
+    group = sn_group(dut)
+    dut.send(mld_frame(dut, message_bytes(v2_query())[:length]))
+    no_record(dut, group, (MODE_IS_EXCLUDE,))
+    dut.send(mld_frame(dut, v2_query()))  # control: 28 octets, an MLDv2 query
+    expect_record(dut, group, (MODE_IS_EXCLUDE,))
+
+
+@rfc(3810, "5.1.12", MUST,
+     "If the Payload Length field in the IPv6 header of a received Query indicates that there are "
+     "additional octets of data present, beyond the fields described here, MLDv2 implementations MUST "
+     "include those octets in the computation to verify the received MLD Checksum, but MUST otherwise "
+     "ignore those additional octets.")
+def test_query_with_trailing_octets_is_processed(dut: DUT) -> None:
+    group = sn_group(dut)
+    dut.send(mld_frame(dut, message_bytes(v2_query()) + b"\x5a" * 8))
+    report = expect_record(dut, group, (MODE_IS_EXCLUDE,))
+    assert report[ICMPv6MLReport2].type == V2_REPORT  # answered as MLDv2, not as a v1 query
+
+
+@rfc(3810, "5.1.2", MUST,
+     "When a packet is received, the checksum MUST be verified before processing it.")
+def test_query_with_a_bad_checksum_is_ignored(dut: DUT) -> None:
+    group = sn_group(dut)
+    dut.send(bad_checksum(mld_frame(dut, v2_query()), ICMPv6MLQuery2))
+    no_record(dut, group, (MODE_IS_EXCLUDE,))
+    dut.send(mld_frame(dut, v2_query()))
+    expect_record(dut, group, (MODE_IS_EXCLUDE,))
+
+
+# ---- Maximum Response Code ----------------------------------------------------------------------
+
+
+@rfc(3810, "5.1.3", MUST,
+     "If Maximum Response Code < 32768, Maximum Response Delay = Maximum Response Code")
+def test_maximum_response_code_below_32768_is_milliseconds(dut: DUT) -> None:
+    group = sn_group(dut)
+    # 200 ms; a stack that read the code as 1/10 s (IGMP's unit) or seconds would answer too late.
+    for _ in range(3):
+        dut.send(mld_frame(dut, v2_query(mrc=200)))
+        expect_record(dut, group, (MODE_IS_EXCLUDE,), within=0.45)
+
+
+@rfc(3810, "5.1.3", MUST,
+     "If Maximum Response Code >=32768, Maximum Response Code represents a floating-point value as "
+     "follows: ... Maximum Response Delay = (mant | 0x1000) << (exp+3)")
+def test_maximum_response_code_above_32768_is_a_floating_point_value(dut: DUT) -> None:
+    # Code 0x8000 (exp 0, mant 0) is (0x1000) << 3 = 32768 ms. Eight groups each get their own
+    # Multicast Address Timer, random in (0, 32.768 s): after 4.5 s all eight have answered only
+    # with probability (4.5/32.768)^8 < 1e-6, while a stack that drops the "+3" (4096 ms), takes
+    # the code as a signed or 15-bit number (0 ms), or otherwise decodes a delay under 4.5 s,
+    # answers all eight.
+    dut.set_ipv6_option("force_mld_version", 0)  # the MLDv2 default; the wait needs a control surface
+    groups = [site_group(0x30 + i) for i in range(8)]
+    for group in groups:
+        dut.join_group(group)
+    for group in groups:
+        dut.send(mld_frame(dut, v2_query(group, mrc=0x8000), dst=group))
+    answered = set()
+    dut.wait(4.5)
+    for group in groups:
+        try:
+            expect_record(dut, group, (MODE_IS_EXCLUDE,), within=0)
+            answered.add(group)
+        except AssertionError:
+            pass
+    assert len(answered) < len(groups), (
+        "all eight groups were answered within 4.5 s of a query with Maximum Response Code 0x8000 "
+        "(32.768 s): the code was not decoded as (mant | 0x1000) << (exp+3)")
+
+
+@rfc(3810, "6.3", MUST_NOT,
+     "Note that any such implementation MUST avoid the \"ack-implosion\" problem, i.e., MUST NOT send a "
+     "Report immediately upon reception of a General Query.")
+def test_general_query_answer_is_delayed_not_immediate(dut: DUT) -> None:
+    # A Maximum Response Delay of 10 s: an answer in the first 50 ms happens to a conforming node
+    # with probability 0.5 % per query; it must not happen for all three queries.
+    group = sn_group(dut)
+    immediate = 0
+    for _ in range(3):
+        dut.send(mld_frame(dut, v2_query(mrc=10000)))
+        try:
+            expect_record(dut, group, (MODE_IS_EXCLUDE,), within=0.05)
+            immediate += 1
+        except AssertionError:
+            pass
+    assert immediate < 3, "every general query was answered at once"
+
+
+# ---- QRV, S flag --------------------------------------------------------------------------------
+
+
+@rfc(3810, "5.1.7", MUST,
+     "Nevertheless, it does not suppress the querier election or the normal \"host-side\" processing of "
+     "a Query that a router may be required to perform as a consequence of itself being a multicast "
+     "listener.")
+def test_query_with_the_s_flag_is_still_answered(dut: DUT) -> None:
+    group = site_group(0x40)
+    dut.join_group(group)  # its state-change reports are not answers
+    dut.send(mld_frame(dut, v2_query(group, s_flag=True), dst=group))
+    expect_record(dut, group, (MODE_IS_EXCLUDE,))
+
+
+@rfc(3810, "5.1.8", MUST,
+     "If non-zero, the QRV field contains the [Robustness Variable] value used by the Querier. If the "
+     "Querier's [Robustness Variable] exceeds 7 (the maximum value of the QRV field), the QRV field is "
+     "set to zero.")
+@pytest.mark.parametrize("qrv,qqic", [(0, 125), (7, 0), (2, 0xFF)])
+def test_query_with_any_qrv_and_qqic_is_answered(dut: DUT, qrv: int, qqic: int) -> None:
+    group = sn_group(dut)
+    dut.send(mld_frame(dut, v2_query(qrv=qrv, qqic=qqic)))
+    expect_record(dut, group, (MODE_IS_EXCLUDE,))

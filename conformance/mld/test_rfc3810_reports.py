@@ -1,0 +1,211 @@
+"""MLDv2 listener reports (RFC 3810), the default mode of a node that has heard no MLDv1
+querier: state-change reports on join and leave with their retransmission, the IPv6 header
+and fields of reports, and which groups are reported at all (RFC 9777 §6).
+
+Queries and report records go through ``harness.mld``; in-process waits are virtual.
+"""
+
+from __future__ import annotations
+
+import struct
+from ipaddress import IPv6Address
+
+import pytest
+from scapy.layers.inet6 import ICMPv6MLReport2, IPv6
+
+from harness import DUT, MUST, MUST_NOT, multicast_mac, rfc, with_icmpv6_checksum
+from harness.mld import (
+    ALL_NODES,
+    CHANGE_TO_EXCLUDE,
+    CHANGE_TO_INCLUDE,
+    MLDV2_ROUTERS,
+    MODE_IS_EXCLUDE,
+    MODE_IS_INCLUDE,
+    ROUTER_ALERT_MLD,
+    expect_record,
+    hop_by_hop_options,
+    mld_frame,
+    no_record,
+    records,
+    site_group,
+    sn_group,
+    v2_query,
+)
+
+# ---- state-change reports -----------------------------------------------------------------------
+
+
+@rfc(3810, "6.1", MUST,
+     "A change of per-interface state causes the node to immediately transmit a State Change Report "
+     "from that interface.")
+def test_join_sends_a_change_to_exclude_report(dut: DUT) -> None:
+    group = site_group(0x10)
+    dut.join_group(group)
+    report = expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=0.5)
+    _, _, sources, _ = next(r for r in records(report) if r[1] == IPv6Address(group))
+    assert sources == [], f"TO_EX record for a join of all sources carries sources {sources}"
+
+
+@rfc(3810, "6.1", MUST,
+     "To cover the possibility of the State Change Report being missed by one or more multicast "
+     "routers, [Robustness Variable] - 1 retransmissions are scheduled, through a Retransmission "
+     "Timer, at intervals chosen at random from the range (0, [Unsolicited Report Interval]).")
+def test_state_change_report_is_sent_robustness_variable_times(dut: DUT) -> None:
+    group = site_group(0x11)
+    dut.join_group(group)
+    expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.0)
+    # Robustness Variable 2 and Unsolicited Report Interval 1 s by default (RFC 3810 9.1, 9.11).
+    expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.2)
+    no_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.2)
+
+
+@rfc(3810, "6.1", MUST,
+     "To cover the possibility of the State Change Report being missed by one or more multicast "
+     "routers, [Robustness Variable] - 1 retransmissions are scheduled, through a Retransmission "
+     "Timer, at intervals chosen at random from the range (0, [Unsolicited Report Interval]).")
+def test_retransmission_follows_a_configured_unsolicited_report_interval(dut: DUT) -> None:
+    dut.set_ipv6_option("mldv2_unsolicited_report_interval", 0.3)
+    group = site_group(0x19)
+    dut.join_group(group)
+    expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=0.5)
+    expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=0.45)  # within (0, 0.3 s), plus jitter
+
+
+@rfc(3810, "6.1", MUST,
+     "The transmission of the merged State Change Report terminates retransmissions of the earlier "
+     "State Change Reports for the same multicast address, and becomes the first of [Robustness "
+     "Variable] transmissions of State Change Reports.")
+def test_leave_ends_the_retransmissions_of_the_join_report(dut: DUT) -> None:
+    group = site_group(0x1A)
+    dut.join_group(group)
+    expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=0.5)
+    dut.leave_group(group)  # the join's retransmission (due within 1 s) is still pending
+    expect_record(dut, group, (CHANGE_TO_INCLUDE,), within=0.5)
+    no_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.2)
+
+
+@rfc(3810, "5.2.12", MUST,
+     "CHANGE_TO_INCLUDE_MODE - indicates that the interface has changed to INCLUDE filter mode for "
+     "the specified multicast address.")
+def test_leave_sends_a_change_to_include_report(dut: DUT) -> None:
+    group = site_group(0x12)
+    dut.join_group(group)
+    expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.0)
+    dut.leave_group(group)
+    report = expect_record(dut, group, (CHANGE_TO_INCLUDE,), within=0.5)  # at once, not a retransmission
+    _, _, sources, _ = next(r for r in records(report) if r[1] == IPv6Address(group) and r[0] == CHANGE_TO_INCLUDE)
+    assert sources == [], f"TO_IN record for a leave carries sources {sources}"
+
+
+@rfc(3810, "6.1", MUST,
+     "To cover the possibility of the State Change Report being missed by one or more multicast "
+     "routers, [Robustness Variable] - 1 retransmissions are scheduled, through a Retransmission "
+     "Timer, at intervals chosen at random from the range (0, [Unsolicited Report Interval]).")
+def test_leave_report_is_retransmitted(dut: DUT) -> None:
+    group = site_group(0x13)
+    dut.join_group(group)
+    expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=0.5)
+    dut.leave_group(group)
+    expect_record(dut, group, (CHANGE_TO_INCLUDE,), within=0.5)
+    expect_record(dut, group, (CHANGE_TO_INCLUDE,), within=1.2)
+    no_record(dut, group, (CHANGE_TO_INCLUDE,), within=1.2)
+
+
+@pytest.mark.parametrize("field", ["link-local-source", "hop-limit-1", "router-alert"])
+@rfc(3810, "5", MUST,
+     "All MLDv2 messages described in this document MUST be sent with a link-local IPv6 Source "
+     "Address, an IPv6 Hop Limit of 1, and an IPv6 Router Alert option [RFC2711] in a Hop-by-Hop "
+     "Options header.")
+def test_report_ipv6_header(dut: DUT, field: str) -> None:
+    group = site_group(0x14)
+    dut.join_group(group)
+    report = expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.0)
+    ip = report[IPv6]
+    if field == "link-local-source":
+        assert ip.src == str(dut.info.dut_ipv6_ll), f"report from {ip.src}, not the link-local {dut.info.dut_ipv6_ll}"
+    elif field == "hop-limit-1":
+        assert ip.hlim == 1, f"Hop Limit {ip.hlim}"
+    else:
+        options = hop_by_hop_options(report)
+        assert options is not None, "no Hop-by-Hop Options header"
+        want = bytes([5, 2]) + struct.pack("!H", ROUTER_ALERT_MLD)
+        assert want in options, f"no Router Alert option (type 5, value 0) in {options.hex()}"
+
+
+@rfc(3810, "5.2.14", MUST,
+     "Version 2 Multicast Listener Reports are sent with an IP destination address of FF02:0:0:0:0:0:0:16, "
+     "to which all MLDv2-capable multicast routers listen")
+def test_report_goes_to_ff02_16(dut: DUT) -> None:
+    group = site_group(0x15)
+    dut.join_group(group)
+    report = expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.0)
+    assert report[IPv6].dst == MLDV2_ROUTERS, f"MLDv2 report sent to {report[IPv6].dst}"
+    assert report.dst == multicast_mac(MLDV2_ROUTERS), f"Ethernet destination {report.dst}"
+
+
+@rfc(3810, "5.2.10", MUST_NOT,
+     "implementations of MLDv2 MUST NOT include any auxiliary data (i.e., MUST set the Aux Data Len "
+     "field to zero) in any transmitted Multicast Address Record")
+def test_report_records_carry_no_auxiliary_data(dut: DUT) -> None:
+    group = site_group(0x16)
+    dut.join_group(group)
+    report = expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.0)
+    lens = [r[3] for r in records(report)]
+    assert all(n == 0 for n in lens), f"Aux Data Len {lens}"
+
+
+@pytest.mark.parametrize("field", ["checksum", "reserved"])
+@rfc(3810, "5.2.2", MUST,
+     "The standard ICMPv6 checksum; it covers the entire MLDv2 message, plus a \"pseudo-header\" of "
+     "IPv6 header fields ...")
+def test_report_checksum_and_reserved_fields(dut: DUT, field: str) -> None:
+    group = site_group(0x17)
+    dut.join_group(group)
+    report = expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.0)
+    ip = report[IPv6]
+    msg = bytes(report[ICMPv6MLReport2])[: 8 + sum(20 + 16 * len(r[2]) + 4 * r[3] for r in records(report))]
+    if field == "checksum":
+        want = with_icmpv6_checksum(msg, ip.src, ip.dst)[2:4]
+        assert msg[2:4] == want, f"checksum {msg[2:4].hex()}, over the pseudo-header it is {want.hex()}"
+    else:  # RFC 3810 5.2.1: "The Reserved fields are set to zero on transmission"
+        assert msg[1] == 0 and msg[4:6] == b"\x00\x00", f"reserved fields {msg[1]:02x} {msg[4:6].hex()}"
+
+
+# ---- listening scope ----------------------------------------------------------------------------
+
+
+@rfc(9777, "6", MUST,
+     "Multicast listeners MUST send MLD messages for all multicast addresses except for the "
+     "link-scope all-nodes multicast address and any multicast addresses of scope less than 2.")
+def test_link_scope_group_is_reported(dut: DUT) -> None:
+    group = "ff02::db8:17"
+    dut.join_group(group)
+    expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.0)
+
+
+@rfc(3810, "6", MUST_NOT,
+     "No MLD messages are ever sent regarding neither the link-scope all-nodes multicast address, nor "
+     "any multicast address of scope 0 (reserved) or 1 (node-local).")
+def test_interface_local_group_is_never_reported(dut: DUT) -> None:
+    dut.join_group("ff01::db8:18")
+    control = site_group(0x18)
+    dut.join_group(control)
+    expect_record(dut, control, (CHANGE_TO_EXCLUDE,), within=1.0)  # control: a scope-5 join is reported
+    no_record(dut, "ff01::db8:18", (CHANGE_TO_EXCLUDE, MODE_IS_EXCLUDE), within=0.5)
+    dut.send(mld_frame(dut, v2_query()))
+    report = expect_record(dut, control, (MODE_IS_EXCLUDE,))
+    scopes = [str(g) for _, g, _, _ in records(report) if g.packed[1] & 0x0F < 2]
+    assert not scopes, f"the general query answer reports groups of scope < 2: {scopes}"
+
+
+@rfc(2710, "5", MUST_NOT,
+     "The node starts in Idle Listener state for that address on every interface, never transitions to "
+     "another state, and never sends a Report or Done for that address.")
+def test_all_nodes_group_is_never_reported(dut: DUT) -> None:
+    dut.send(mld_frame(dut, v2_query()))
+    # Control: the answer exists (the solicited-node group is always listened to) ...
+    report = expect_record(dut, sn_group(dut), (MODE_IS_EXCLUDE,))
+    # ... and names every group but ff02::1.
+    assert IPv6Address(ALL_NODES) not in [g for _, g, _, _ in records(report)], "ff02::1 was reported"
+    dut.send(mld_frame(dut, v2_query(ALL_NODES), dst=ALL_NODES))
+    no_record(dut, ALL_NODES, (MODE_IS_EXCLUDE, MODE_IS_INCLUDE))

@@ -1,0 +1,253 @@
+"""RFC 4861 §6.1.2, §6.3.4: how a host validates a Router Advertisement and uses its fields
+other than the lists (Cur Hop Limit, MTU, Retrans Timer, Reachable Time), and that a router
+does not configure itself from another router's advertisements.
+
+Everything is observed from outside through ``harness.router_discovery``: whether the DUT uses
+the router shows in an echo reply to an off-link source routed to the tester's MAC, Cur Hop
+Limit in the hop limit of echo replies, the MTU option in their fragmentation, Retrans Timer
+and Reachable Time in the spacing of Neighbor Solicitations. Every test that checks that an
+advertisement or a field is ignored sends a valid one afterwards and sees its effect.
+The Default Router List and the Prefix List are in test_rfc4861_router_advertisement.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from scapy.layers.inet6 import (
+    ICMPv6EchoReply,
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6ND_RA,
+    ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptMTU,
+    IPv6,
+    IPv6ExtHdrFragment,
+)
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
+
+from harness import DUT, MUST, SHOULD, ExpectationFailed, multicast_mac, rfc, with_icmpv6_checksum
+from harness.rfc import NDP_HOP_LIMIT
+from harness.router_discovery import (
+    ALL_NODES,
+    ECHO_ID,
+    echo,
+    has_no_router,
+    hop_limit_of_reply,
+    ra,
+    uses_router,
+)
+
+# ---- validation (§6.1.2) ------------------------------------------------------------------------
+
+RA_VALIDITY = ("A node MUST silently discard any received Router Advertisement messages that do not "
+               "satisfy all of the following validity checks:")
+
+
+def _short(dut: DUT) -> Packet:
+    # ICMP length 14 (< 16): type, code, checksum, Cur Hop Limit, flags, Router Lifetime 60,
+    # Reachable Time, and half of Retrans Timer. A parser that reads the lifetime anyway fails.
+    frame = ra(dut, slla=False)
+    raw = bytes(frame[ICMPv6ND_RA])[:14]
+    src = str(dut.info.tester_ipv6_ll)
+    ip = IPv6(src=src, dst=ALL_NODES, hlim=NDP_HOP_LIMIT, nh=58)
+    return Ether(src=dut.info.tester_mac, dst=multicast_mac(ALL_NODES)) / ip / Raw(with_icmpv6_checksum(raw, src, ALL_NODES))
+
+
+def _invalid(dut: DUT, case: str) -> Packet:
+    if case == "source-global":
+        return ra(dut, src=str(dut.info.tester_ipv6))
+    if case == "hop-limit-254":
+        return ra(dut, hlim=254)
+    if case == "code-1":
+        return ra(dut, code=1)
+    if case == "bad-checksum":
+        good = Ether(bytes(ra(dut)))[ICMPv6ND_RA].cksum
+        return ra(dut, cksum=good ^ 0x5A5A)
+    if case == "zero-length-option":
+        # A Source Link-Layer Address option whose Length octet is 0.
+        mac = bytes.fromhex(dut.info.tester_mac.replace(":", ""))
+        return ra(dut, Raw(bytes([1, 0]) + mac), slla=False)
+    if case == "short":
+        return _short(dut)
+    raise AssertionError(case)
+
+
+CHECKS = {
+    "source-global": "- IP Source Address is a link-local address.",
+    "hop-limit-254": "- The IP Hop Limit field has a value of 255, i.e., the packet could not possibly "
+                     "have been forwarded by a router.",
+    "code-1": "- ICMP Code is 0.",
+    "bad-checksum": "- ICMP Checksum is valid.",
+    "short": "- ICMP length (derived from the IP length) is 16 or more octets.",
+    "zero-length-option": "- All included options have a length that is greater than zero.",
+}
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(case, id=case, marks=rfc(4861, "6.1.2", MUST, f"{RA_VALIDITY} {text}"))
+    for case, text in CHECKS.items()
+])
+def test_invalid_advertisement_is_ignored(dut: DUT, case: str) -> None:
+    dut.send(_invalid(dut, case))
+    has_no_router(dut, 1)
+    dut.send(ra(dut))  # control: the valid advertisement is used
+    uses_router(dut, 2)
+
+
+@rfc(4861, "6.1.2", MUST,
+     "The contents of the Reserved field, and of any unrecognized options, MUST be ignored.")
+def test_reserved_bits_and_unknown_options_are_ignored(dut: DUT) -> None:
+    unknown = Raw(bytes([253, 1]) + b"future")  # unassigned option type, 8 octets
+    dut.send(ra(dut, unknown, res=0b11))
+    uses_router(dut, 1)
+
+
+# ---- parameters of the advertisement (§6.3.4) -----------------------------------------------------
+
+@rfc(4861, "6.3.4", SHOULD,
+     "If the received Cur Hop Limit value is non-zero, the host SHOULD set its CurHopLimit variable "
+     "to the received value.")
+def test_cur_hop_limit_sets_hop_limit_of_sent_packets(dut: DUT) -> None:
+    before = hop_limit_of_reply(dut, 1)
+    assert before != 33, "choose another test value: the DUT already uses 33"
+    dut.send(ra(dut, chlim=33))
+    assert hop_limit_of_reply(dut, 2) == 33
+
+
+@rfc(4861, "6.3.4", SHOULD,
+     "If the received Cur Hop Limit value is non-zero, the host SHOULD set its CurHopLimit variable "
+     "to the received value.")
+def test_cur_hop_limit_zero_leaves_hop_limit_unchanged(dut: DUT) -> None:
+    # §4.2: "A value of zero means unspecified (by this router)."
+    dut.send(ra(dut, chlim=33))
+    assert hop_limit_of_reply(dut, 1) == 33
+    dut.send(ra(dut, chlim=0))
+    assert hop_limit_of_reply(dut, 2) == 33, "an RA with Cur Hop Limit 0 changed the hop limit"
+
+
+BIG_DATA = 1300  # echo reply of 1348 octets: fits the 1500 link, not a 1280 MTU
+
+
+def _reply_pieces(dut: DUT, seq: int) -> list[Packet]:
+    """The echo reply to the tester: one frame, or all fragments up to the last one."""
+    dut.send(echo(dut, seq, src=str(dut.info.tester_ipv6), size=BIG_DATA))
+    first = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)),
+                       ICMPv6EchoReply(id=ECHO_ID, seq=seq), within=1.0)
+    if not first.haslayer(IPv6ExtHdrFragment):
+        return [first]
+    pieces = [first]
+    ident = first[IPv6ExtHdrFragment].id
+    while True:
+        piece = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), IPv6ExtHdrFragment(id=ident),
+                           within=1.0)
+        pieces.append(piece)
+        if piece[IPv6ExtHdrFragment].m == 0:
+            return pieces
+
+
+def _largest_packet(pieces: list[Packet]) -> int:
+    return max(40 + p[IPv6].plen for p in pieces)
+
+
+MTU_TEXT = ("If the MTU option is present, hosts SHOULD copy the option's value into LinkMTU so long as "
+            "the value is greater than or equal to the minimum link MTU [IPv6] and does not exceed the "
+            "maximum LinkMTU value specified in the link-type-specific document (e.g., [IPv6-ETHER]).")
+
+
+@pytest.mark.parametrize("mtu", [1280, 1300])
+@rfc(4861, "6.3.4", SHOULD, MTU_TEXT)
+def test_mtu_option_lowers_the_link_mtu(dut: DUT, mtu: int) -> None:
+    assert len(_reply_pieces(dut, 1)) == 1, "the reply was fragmented before any MTU option"
+    dut.send(ra(dut, ICMPv6NDOptMTU(mtu=mtu)))
+    pieces = _reply_pieces(dut, 2)
+    assert len(pieces) > 1, f"a 1348-octet reply was not fragmented after an MTU option of {mtu}"
+    assert _largest_packet(pieces) <= mtu
+
+
+@pytest.mark.parametrize("mtu", [1279, 1501], ids=["below-minimum", "above-link-mtu"])
+@rfc(4861, "6.3.4", SHOULD, MTU_TEXT)
+def test_mtu_option_out_of_range_is_ignored(dut: DUT, mtu: int) -> None:
+    dut.send(ra(dut, ICMPv6NDOptMTU(mtu=mtu)))
+    uses_router(dut, 1)  # the advertisement itself was accepted
+    pieces = _reply_pieces(dut, 2)
+    assert len(pieces) == 1, f"the link MTU followed an MTU option of {mtu}"
+    dut.send(ra(dut, ICMPv6NDOptMTU(mtu=1280)))  # control: an in-range value is used
+    assert len(_reply_pieces(dut, 3)) > 1
+
+
+def _solicits_for(dut: DUT, target: str) -> Packet:
+    return dut.expect(ICMPv6ND_NS(tgt=target), within=1.2)
+
+
+@rfc(4861, "6.3.4", SHOULD,
+     "The RetransTimer variable SHOULD be copied from the Retrans Timer field, if the received value "
+     "is non-zero.")
+def test_retrans_timer_sets_solicitation_spacing(dut: DUT) -> None:
+    # The DUT answers an echo from an unresolved on-link neighbor: multicast NSs, RetransTimer
+    # apart (§7.2.2). 400 ms instead of the default 1000 ms.
+    dut.send(ra(dut, retranstimer=400))
+    other = str(dut.info.other_ipv6)
+    dut.send(echo(dut, 1, src=other))
+    _solicits_for(dut, other)
+    dut.expect_none(ICMPv6ND_NS(tgt=other), within=0.25)
+    try:
+        dut.expect(ICMPv6ND_NS(tgt=other), within=0.45)
+    except ExpectationFailed:
+        raise AssertionError("no retransmitted NS 0.25-0.7 s after the first: Retrans Timer 400 ms "
+                             "not used") from None
+
+
+@rfc(4861, "6.3.4", SHOULD,
+     "If the received Reachable Time value is non-zero, the host SHOULD set its BaseReachableTime "
+     "variable to the received value.")
+def test_reachable_time_bounds_how_long_a_neighbor_stays_reachable(dut: DUT) -> None:
+    # BaseReachableTime 1 s: ReachableTime is 0.5-1.5 s (§6.3.2). After 1.7 s a confirmed
+    # neighbor is STALE, so sending to it starts DELAY and, DELAY_FIRST_PROBE_TIME later, a
+    # unicast probe (§7.3.3). With the default 30 s it would still be REACHABLE: no probe.
+    dut.set_ipv6_option("delay_first_probe_time", 1)
+    dut.send(ra(dut, reachabletime=1000))
+    other, mac = str(dut.info.other_ipv6), dut.info.other_mac
+    dut.send(echo(dut, 1, src=other))
+    ns = _solicits_for(dut, other)
+    dut.send(Ether(src=mac, dst=dut.info.dut_mac) / IPv6(src=other, dst=ns[IPv6].src)
+             / ICMPv6ND_NA(tgt=other, R=0, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=mac))
+    dut.expect(Ether(dst=mac), ICMPv6EchoReply(id=ECHO_ID, seq=1))
+    dut.wait(1.7)
+    dut.send(echo(dut, 2, src=other))
+    dut.expect(Ether(dst=mac), ICMPv6EchoReply(id=ECHO_ID, seq=2))
+    try:
+        dut.expect(Ether(dst=mac), IPv6(dst=other), ICMPv6ND_NS(tgt=other), within=1.8)
+    except ExpectationFailed:
+        raise AssertionError("no unicast probe: the neighbor still counted as reachable 1.7 s after "
+                             "confirmation with Reachable Time 1000 ms") from None
+
+
+@rfc(4861, "6.3.4", SHOULD,
+     "The RetransTimer variable SHOULD be copied from the Retrans Timer field, if the received value "
+     "is non-zero.")
+def test_retrans_timer_zero_leaves_the_timer_unchanged(dut: DUT) -> None:
+    # §4.2: "A value of zero means unspecified (by this router)."
+    dut.send(ra(dut, retranstimer=400), ra(dut, retranstimer=0))
+    other = str(dut.info.other_ipv6)
+    dut.send(echo(dut, 1, src=other))
+    _solicits_for(dut, other)
+    try:
+        dut.expect(ICMPv6ND_NS(tgt=other), within=0.7)
+    except ExpectationFailed:
+        raise AssertionError("an RA with Retrans Timer 0 changed the retransmission timer") from None
+
+
+# ---- a router does not configure itself from advertisements -----------------------------------------
+
+@rfc(4861, "6.3.4", SHOULD,
+     "On receipt of a valid Router Advertisement, a host extracts the source address of the packet "
+     "and does the following:")
+def test_router_ignores_advertisements_for_its_configuration(dut: DUT) -> None:
+    # The processing of §6.3.4 is the host's; with forwarding on the DUT is a router (§2.1).
+    dut.set_forwarding(6, True)
+    dut.send(ra(dut, chlim=33))
+    assert hop_limit_of_reply(dut, 1) != 33, "a router took Cur Hop Limit from another router's RA"
+    dut.set_forwarding(6, False)
+    dut.send(ra(dut, chlim=33))  # control: the same advertisement configures the host
+    assert hop_limit_of_reply(dut, 2) == 33
