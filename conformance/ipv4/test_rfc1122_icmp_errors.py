@@ -92,8 +92,8 @@ def test_error_quotes_invoking_header_and_data_unchanged(dut: DUT, cause: str) -
 
 
 @rfc(1812, "4.3.2.3", SHOULD,
-     "The ICMP datagram SHOULD contain as much of the original datagram as possible without the "
-     "length of the ICMP datagram exceeding 576 bytes.")
+     "the ICMP datagram SHOULD contain as much of the original datagram as possible without the length "
+     "of the ICMP datagram exceeding 576 bytes.")
 def test_error_quotes_as_much_as_fits_in_576_octets(dut: DUT) -> None:
     sent = _probe(dut, 1200)
     dut.send(sent)
@@ -106,8 +106,8 @@ def test_error_quotes_as_much_as_fits_in_576_octets(dut: DUT) -> None:
 
 
 @rfc(1812, "4.3.2.3", SHOULD,
-     "The ICMP datagram SHOULD contain as much of the original datagram as possible without the "
-     "length of the ICMP datagram exceeding 576 bytes.")
+     "the ICMP datagram SHOULD contain as much of the original datagram as possible without the length "
+     "of the ICMP datagram exceeding 576 bytes.")
 def test_error_about_a_short_datagram_quotes_all_of_it(dut: DUT) -> None:
     sent = _probe(dut, 100)
     dut.send(sent)

@@ -133,9 +133,9 @@ def test_no_error_is_sent_about_a_redirect(dut: DUT) -> None:
 
 
 @rfc(4443, "2.2", MUST,
-     "(b) If the message is a response to a message sent to a multicast or anycast group in which "
-     "the node is a member, the Source Address of the reply MUST be a unicast address belonging to "
-     "the interface on which the multicast or anycast packet was received.")
+     "(b) If the message is a response to a message sent to any other address, such as - a multicast "
+     "group address, ... the Source Address of the ICMPv6 packet MUST be a unicast address belonging to "
+     "the node.")
 def test_error_about_a_packet_to_a_multicast_group_comes_from_a_unicast_address(dut: DUT) -> None:
     dut.send(
         dut.ether(dst=multicast_mac(ALL_NODES))

@@ -80,9 +80,9 @@ def test_multicast_address_specific_query_is_answered_for_that_group_only(dut: D
 
 
 @rfc(3810, "6.2", MUST,
-     "Similarly, when a valid Multicast Address (and Source) Specific Query arrives on an interface, the "
-     "node checks whether it has a per-interface listening state record that corresponds to the queried "
-     "multicast address (and source), or not.")
+     "Similarly, when a new valid Multicast Address (and Source) Specific Query arrives on an interface, "
+     "the node checks whether it has a per-interface listening state record that corresponds to the "
+     "queried multicast address (and source), or not.")
 def test_query_for_a_group_not_listened_to_is_not_answered(dut: DUT) -> None:
     group, absent = site_group(0x23), site_group(0x24)
     dut.join_group(group)  # its state-change reports are not answers

@@ -72,9 +72,9 @@ def test_retransmission_follows_a_configured_unsolicited_report_interval(dut: DU
 
 
 @rfc(3810, "6.1", MUST,
-     "The transmission of the merged State Change Report terminates retransmissions of the earlier "
-     "State Change Reports for the same multicast address, and becomes the first of [Robustness "
-     "Variable] transmissions of State Change Reports.")
+     "The transmission of the merged State Change Report terminates retransmissions of the earlier State "
+     "Change Reports for the same multicast address, and becomes the first of [Robustness Variable] "
+     "transmissions of the new State Change Reports.")
 def test_leave_ends_the_retransmissions_of_the_join_report(dut: DUT) -> None:
     group = site_group(0x1A)
     dut.join_group(group)

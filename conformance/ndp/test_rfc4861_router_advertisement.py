@@ -93,7 +93,7 @@ def _resolves_itself(dut: DUT, seq: int) -> None:
 
 
 @rfc(4861, "6.3.4", MUST,
-     "If the prefix is not already in the Prefix List, and the Prefix Information option's Valid "
+     "If the prefix is not already present in the Prefix List, and the Prefix Information option's Valid "
      "Lifetime field is non-zero, create a new entry for the prefix and initialize its invalidation "
      "timer to the Valid Lifetime value in the Prefix Information option.")
 def test_on_link_prefix_is_resolved_directly(dut: DUT) -> None:
