@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,19 +108,20 @@ def _literal(text: str, indent: int, first: int) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    """What a citation becomes: a statement id (and the quote of the part it checks), or a
-    described behaviour."""
+    """What a citation becomes: a statement id (and the quote of the part it checks, and the
+    further statements one check covers), or a described behaviour."""
 
     req: str | None
     quote: str | None
     number: int = 0
     section: str = ""
     level: str = ""
+    also: tuple[str, ...] = ()
 
     def render(self, column: int) -> str:
         """The call's source, starting at ``column``; a long quote wraps under the call."""
         if self.req is not None:
-            head = f"rfc({json.dumps(self.req)}"
+            head = f"rfc({', '.join(json.dumps(i) for i in (self.req, *self.also))}"
             if self.quote is None:
                 return head + ")"
             one_line = f"{head}, quote={json.dumps(self.quote, ensure_ascii=False)})"
@@ -137,8 +139,12 @@ class Target:
 
 
 class Converter:
-    def __init__(self, index: StatementIndex) -> None:
+    """``descriptive``: ids of statements the catalog judges not to be requirements (scope
+    "descriptive"); a quote in one of them is a described behaviour, not a citation of it."""
+
+    def __init__(self, index: StatementIndex, descriptive: frozenset[str] = frozenset()) -> None:
         self.index = index
+        self.descriptive = descriptive
 
     def map(self, number: int, section: str, level: str, quote: str) -> tuple[Target, str]:
         """(what the citation becomes, a note for the reviewer); LookupError if not found."""
@@ -148,39 +154,48 @@ class Converter:
             raise LookupError(f"quote not found in RFC {number} §{section}")
         lo, parts = located.match.start, located.match.parts
         statements = self.index.of_rfc(number)
-        inside = [s for s in statements if any(s.start < b and a < s.end for a, b in parts)]
+        spanned = [s for s in statements if any(s.start < b and a < s.end for a, b in parts)]
+        inside = [s for s in spanned if s.id not in self.descriptive]
         if inside:
             chosen = next((s for s in inside if level in s.keywords), None) or next(
                 (s for s in inside if GROUP_OF.get(level) == s.group), inside[0])
-            note = "" if len(inside) == 1 else f"spans {', '.join(s.id for s in inside)}; took {chosen.id}"
+            also = tuple(s.id for s in inside if s is not chosen)
+            note = f"spans {', '.join(s.id for s in inside)}" if also else ""
             if level not in chosen.keywords:
                 note = "; ".join(filter(None, [note, f"cited as {level}, the statement says "
                                                       f"{'/'.join(chosen.keywords)}"]))
-            return Target(chosen.id, self._detail(chosen, quote)), note
-        lead = self._lead_in(statements, lo)
+            return Target(chosen.id, self._detail(inside, quote), also=also), note
+        if spanned:
+            return (Target(None, canonical(quote), number, section, level),
+                    f"{spanned[0].id} is descriptive, not a requirement")
+        lead = self._lead_in([s for s in statements if located.match.section and s.section == located.match.section.name],
+                             lo)
         if lead is not None:
             return Target(lead.id, canonical(quote)), ""
         return Target(None, canonical(quote), number, section, level), "no keyword statement holds the quote"
 
     @staticmethod
     def _lead_in(statements: list[Statement], offset: int) -> Statement | None:
-        """The statement whose list holds ``offset``: the last one before it, if it ends with
-        a colon (no other statement can come between)."""
+        """The statement whose list holds ``offset``: the last one before it in the same section,
+        if it ends with a colon (no other statement can come between)."""
         before = [s for s in statements if s.end <= offset]
         if before and before[-1].text.rstrip().endswith(":"):
             return before[-1]
         return None
 
     @staticmethod
-    def _detail(s: Statement, quote: str) -> str | None:
-        """What of the quote to keep beside the id: the parts outside the statement's words
+    def _detail(cited: list[Statement], quote: str) -> str | None:
+        """What of the quote to keep beside the ids: the parts outside the statements' words
         (a list item joined by an ellipsis), or the clause quoted from a long sentence."""
         parts = [p for p in ELLIPSIS.split(canonical(quote)) if p]
-        own = " ".join(s.text.split())
-        outside = [p for p in parts if p not in own]
-        if outside:
-            return " ... ".join(outside)
-        if sum(len(p) for p in parts) < 0.6 * len(own):
+        own = " ".join(" ".join(s.text.split()) for s in cited)
+        outside = [p for p in parts if p not in own and not any(p in " ".join(s.text.split()) for s in cited)]
+        # an enumerator left over ("b.") says nothing; a lead-in ("... as follows:") is context
+        pieces = [piece for piece in (_outside(p, cited) for p in outside)
+                  if len(re.findall(r"\w", piece)) > 3 and not piece.endswith(":")]
+        if pieces:
+            return " ... ".join(pieces)
+        if len(cited) == 1 and sum(len(p) for p in parts) < 0.6 * len(own):
             return " ... ".join(parts)
         return None
 
@@ -195,7 +210,8 @@ class Converter:
                 offsets.append(offsets[-1] + len(line))
             for call in _calls(tree):
                 start = offsets[call.lineno - 1] + call.col_offset
-                end = offsets[call.end_lineno - 1] + call.end_col_offset if call.end_lineno else start
+                end = (offsets[call.end_lineno - 1] + call.end_col_offset
+                       if call.end_lineno is not None and call.end_col_offset is not None else start)
                 old = source[start:end]
                 values = [_value(a, names) for a in call.args[:4]]
                 number, section, level, quote = (values + [None] * 4)[:4]
@@ -211,6 +227,15 @@ class Converter:
                 column = start - (source.rfind("\n", 0, start) + 1)
                 changes.append(Change(path, call.lineno, old, target.render(column), note, start, end))
         return changes
+
+
+def _outside(part: str, cited: list[Statement]) -> str:
+    """The part without the statements' sentences it runs through (a quote of two sentences,
+    one of them a statement, keeps the other)."""
+    for s in cited:
+        text = " ".join(s.text.split())
+        part = part.replace(text, " ").strip() if text in part else part
+    return re.sub(r"^[-o*] ", "", " ".join(part.split()))  # a list item's bullet is layout
 
 
 def apply(changes: list[Change]) -> list[Path]:

@@ -73,6 +73,7 @@ class Requirement:
     id: str | None = None  # the statement's id, when the test cites one
     quote: str | None = None  # the part of the statement the test checks, when it says
     described: bool = False  # a behaviour without a keyword, cited with @described
+    also: tuple[str, ...] = ()  # further statements the same check covers
 
     def __str__(self) -> str:
         return f"RFC {self.rfc} §{self.section} {self.level}: {self.text}"
@@ -107,25 +108,32 @@ def _text(number: int, what: str, text: Any) -> str:
     return text
 
 
-def rfc(citation: str | int, section: str | None = None, level: Level | str | None = None,
-        requirement: str | None = None, *, quote: str | None = None, req: str | None = None
+def rfc(citation: str | int, *more: Any, quote: str | None = None, req: str | None = None
         ) -> pytest.MarkDecorator:
     """Cite the statement a test checks: ``@rfc("RFC4861-7.1.1-1")``, optionally with the
-    ``quote`` of the part it checks. Returns ``pytest.mark.rfc(req=..., quote=...)``, so it also
-    works in ``pytest.param(..., marks=rfc(...))``. A malformed id fails at import time; an id
-    that names no statement fails the collection.
+    ``quote`` of the part it checks, and further ids when one check covers a sentence that the
+    RFC splits in two (``@rfc("RFC8201-4-2", "RFC8201-4-3")``: the first is the one reported).
+    Returns ``pytest.mark.rfc(req=..., also=..., quote=...)``, so it also works in
+    ``pytest.param(..., marks=rfc(...))``. A malformed id fails at import time; an id that names
+    no statement fails the collection.
 
     ``rfc(number, section, level, text)``, the form before every statement had an id, still
     runs until ``stackcheck catalog convert`` rewrites it."""
     if isinstance(citation, str):
-        if REQ_ID.match(citation) is None:
-            raise ValueError(f"@rfc: {citation!r} is not a statement id like 'RFC4861-7.1.1-3'")
-        if section is not None or level is not None or requirement is not None or req is not None:
-            raise TypeError(f"@rfc({citation!r}): the id says it all; only quote= may follow")
-        if quote is None:
-            return pytest.mark.rfc(req=citation)
-        return pytest.mark.rfc(req=citation, quote=_text(0, "quote", quote))
+        for one in (citation, *more):
+            if not isinstance(one, str) or REQ_ID.match(one) is None:
+                raise ValueError(f"@rfc: {one!r} is not a statement id like 'RFC4861-7.1.1-3'")
+        if req is not None:
+            raise TypeError(f"@rfc({citation!r}): the id says it all; only more ids and quote= may follow")
+        kwargs: dict[str, Any] = {"req": citation}
+        if more:
+            kwargs["also"] = tuple(more)
+        if quote is not None:
+            kwargs["quote"] = _text(0, "quote", quote)
+        mark: pytest.MarkDecorator = pytest.mark.rfc(**kwargs)
+        return mark
     number = citation
+    section, level, requirement = [*more, None, None, None][:3]
     if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
         raise TypeError(f"@rfc: number must be a positive int, got {number!r}")
     if not isinstance(section, str) or not section:
@@ -165,11 +173,15 @@ def requirement_of(item: Any) -> Requirement | None:
             kw.setdefault(name, value)
     req_id, quote = kw.get("req"), kw.get("quote")
     if req_id and "number" not in kw:
+        also = tuple(str(a) for a in kw.get("also", ()))
         try:
             s = statements().get(str(req_id))
+            for other in also:
+                statements().get(other)
         except StatementUnknown as e:
             raise CitationError(str(e)) from None
-        return Requirement(s.rfc, s.section, Level(s.level), s.text, s.id, str(quote) if quote else None)
+        return Requirement(s.rfc, s.section, Level(s.level), s.text, s.id, str(quote) if quote else None,
+                           also=also)
     try:
         return Requirement(int(kw["number"]), str(kw["section"]), Level(kw["level"]), str(kw["requirement"]),
                            str(req_id) if req_id else None, None, bool(kw.get("described", False)))

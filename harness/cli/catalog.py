@@ -21,6 +21,7 @@ import io
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ class _Collector:
             marker = item.get_closest_marker("rfc")
             legacy = marker is not None and "number" in marker.kwargs and not req.described
             self.citations.append(cat.Citation(test, req.rfc, req.section, req.level.value, req.text, req.id,
-                                               req.quote, req.described, legacy))
+                                               req.quote, req.described, legacy, req.also))
 
 
 def collect(suite: Path) -> tuple[list[cat.Citation], list[str]]:
@@ -82,10 +83,11 @@ def check(suite: Path, directory: Path, index: StatementIndex | None = None) -> 
     index = index or StatementIndex.of(suite)
     catalog = cat.load(directory, index)
     cited, unknown = collect(suite)
-    problems = unknown + cat.check(catalog, cited) + cat.check_quotes(index, cited)
+    descriptive = frozenset(e.id for e in catalog.entries.values() if e.scope == "descriptive")
+    problems = unknown + cat.check(catalog, cited) + cat.check_quotes(index, cited, descriptive)
     for problem in problems:
         print(f"error: {problem}")
-    per, total = coverage.coverage(catalog, cat.tested_ids(cited))
+    _, total = coverage.coverage(catalog, cat.tested_ids(cited))
     described = sum(1 for c in cited if c.described)
     print(f"catalog: {total.statements} statements of {len(catalog.titles)} RFCs, {total.in_scope} in scope for a "
           f"host, {total.tested} of them tested; {len({c.test for c in cited})} tests cite them "
@@ -132,7 +134,9 @@ def listing(suite: Path, directory: Path, rfc: int | None, status: str | None) -
 
 
 def convert(suite: Path, dry_run: bool = False) -> int:
-    changes = Converter(StatementIndex.of(suite)).plan(suite)
+    catalog = cat.load(suite / "requirements")
+    descriptive = frozenset(e.id for e in catalog.entries.values() if e.scope == "descriptive")
+    changes = Converter(catalog.index, descriptive).plan(suite)
     for c in changes:
         where = f"{c.path.relative_to(suite)}:{c.line}"
         if c.new is None:
@@ -143,7 +147,7 @@ def convert(suite: Path, dry_run: bool = False) -> int:
         print(f"stackcheck: {sum(c.new is not None for c in changes)} citations would be converted")
         return 0
     changed = apply(changes)
-    ruff = shutil.which("ruff")
+    ruff = shutil.which("ruff") or shutil.which("ruff", path=str(Path(sys.executable).parent))
     if changed and ruff:  # imports of MUST/SHOULD/... that the converted citations no longer use
         subprocess.run([ruff, "check", "--fix", "--quiet", "--select", "F401,I001", *map(str, changed)], check=False)
     print(f"stackcheck: {sum(c.new is not None for c in changes)} citations converted in {len(changed)} files")
