@@ -11,7 +11,7 @@ from __future__ import annotations
 from ipaddress import IPv6Address, IPv6Network
 from typing import Final
 
-from harness import DUT, MUST, eui64_interface_id, rfc
+from harness import DUT, MUST, described, eui64_interface_id
 from harness.router_discovery import pio, ra
 
 ALL_NODES: Final = "ff02::1"
@@ -44,10 +44,10 @@ def use_stable_identifiers(dut: DUT) -> None:
     dut.set_ipv6_option("addr_gen_mode", 2)
 
 
-@rfc(7217, "4", MUST,
-     "It must be difficult for an outsider to predict the Interface Identifiers that will be generated "
-     "by the algorithm, even with knowledge of the Interface Identifiers generated for configuring other "
-     "addresses.")
+@described(7217, "4", MUST,
+           "It must be difficult for an outsider to predict the Interface Identifiers that will be generated "
+           "by the algorithm, even with knowledge of the Interface Identifiers generated for configuring "
+           "other addresses.")
 def test_stable_identifier_is_not_derived_from_the_mac(dut: DUT) -> None:
     use_stable_identifiers(dut)
     advertise(dut, PREFIX)
@@ -55,11 +55,11 @@ def test_stable_identifier_is_not_derived_from_the_mac(dut: DUT) -> None:
     assert iid(address) != eui64_interface_id(dut.info.dut_mac), f"{address} embeds the MAC address (EUI-64)"
 
 
-@rfc(7217, "4", MUST,
-     "The resulting Interface Identifiers remain stable for each prefix used with SLAAC within each "
-     "subnet for the same network interface. That is, the algorithm generates the same Interface "
-     "Identifier when configuring an address (for the same interface) belonging to the same prefix "
-     "within the same subnet.")
+@described(7217, "4", MUST,
+           "The resulting Interface Identifiers remain stable for each prefix used with SLAAC within each "
+           "subnet for the same network interface. That is, the algorithm generates the same Interface "
+           "Identifier when configuring an address (for the same interface) belonging to the same prefix "
+           "within the same subnet.")
 def test_stable_identifier_is_the_same_after_the_link_comes_back(dut: DUT) -> None:
     use_stable_identifiers(dut)
     advertise(dut, PREFIX)
@@ -70,11 +70,11 @@ def test_stable_identifier_is_the_same_after_the_link_comes_back(dut: DUT) -> No
     assert autoconfigured(dut, PREFIX) == first
 
 
-@rfc(7217, "4", MUST,
-     "The resulting Interface Identifiers must change when addresses are configured for different "
-     "prefixes. That is, if different autoconfiguration prefixes are used to configure addresses for "
-     "the same network interface card, the resulting Interface Identifiers must be (statistically) "
-     "different.")
+@described(7217, "4", MUST,
+           "The resulting Interface Identifiers must change when addresses are configured for different "
+           "prefixes. That is, if different autoconfiguration prefixes are used to configure addresses for "
+           "the same network interface card, the resulting Interface Identifiers must be (statistically) "
+           "different.")
 def test_stable_identifiers_differ_between_prefixes(dut: DUT) -> None:
     use_stable_identifiers(dut)
     advertise(dut, PREFIX, LINK_PREFIX)
