@@ -94,6 +94,7 @@ class Citation:
     quote: str | None = None  # the part of the statement the test checks
     described: bool = False  # @described: a behaviour without a keyword
     legacy: bool = False  # @rfc(number, section, level, text), not converted yet
+    also: tuple[str, ...] = ()  # further statements the same check covers
 
 
 @dataclass
@@ -133,10 +134,17 @@ def digest(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:8]
 
 
+PROJECT_SUITE: Final = Path(__file__).resolve().parents[1] / "conformance"
+
+
 def load(directory: Path, index: StatementIndex | None = None) -> Catalog:
     """Read scopes.toml and every rfc*.toml in ``directory`` (CatalogError on any problem).
-    ``index`` defaults to the statements of the suite the directory belongs to."""
-    catalog = Catalog(index or StatementIndex.of(directory.parent))
+    ``index`` defaults to the statements of the suite the directory belongs to (its parent,
+    when that holds the RFC texts in rfc/), else of the project's suite."""
+    if index is None:
+        suite = directory.parent if (directory.parent / "rfc").is_dir() else PROJECT_SUITE
+        index = StatementIndex.of(suite)
+    catalog = Catalog(index)
     catalog.scopes = _scopes(directory / "scopes.toml")
     seen: dict[str, Path] = {}
     for path in sorted(directory.glob("rfc*.toml")):
@@ -206,7 +214,7 @@ def _entry(path: Path, n: int, number: int, raw: Any, scopes: dict[str, Scope]) 
 
 
 def tested_ids(citations: Iterable[Citation]) -> set[str]:
-    return {c.req for c in citations if c.req and not c.legacy}
+    return {i for c in citations if c.req and not c.legacy for i in (c.req, *c.also)}
 
 
 def check(catalog: Catalog, citations: Iterable[Citation]) -> list[str]:
@@ -222,8 +230,9 @@ def check(catalog: Catalog, citations: Iterable[Citation]) -> list[str]:
         if c.legacy:
             problems.append(f"{c.test}: cites RFC {c.rfc} §{c.section} by its text; cite the statement's id "
                             "(stackcheck catalog convert rewrites it)")
-        elif c.req and c.req not in statements:
-            problems.append(f"{c.test}: cites {c.req}, which is not a statement of the catalog")
+        else:
+            problems += [f"{c.test}: cites {i}, which is not a statement of the catalog"
+                         for i in (c.req, *c.also) if i and i not in statements]
     for sid, s in statements.items():
         entry = catalog.entries.get(sid)
         if entry is None:
@@ -245,11 +254,13 @@ def check(catalog: Catalog, citations: Iterable[Citation]) -> list[str]:
     return problems
 
 
-def check_quotes(index: StatementIndex, citations: Iterable[Citation]) -> list[str]:
+def check_quotes(index: StatementIndex, citations: Iterable[Citation],
+                 descriptive: frozenset[str] = frozenset()) -> list[str]:
     """Every quote a test carries occurs in its RFC, in the section it belongs to: the ``quote``
     of a statement citation in the statement's section, a described behaviour or a citation not
     converted yet in the section it names. A described behaviour that quotes a keyword
-    statement is a problem too: it must cite the statement."""
+    statement is a problem too: it must cite the statement (unless the catalog judges that
+    statement descriptive, not a requirement)."""
     problems: list[str] = []
     seen: dict[tuple[str, int, str, str], list[str]] = {}
     for c in citations:
@@ -264,12 +275,13 @@ def check_quotes(index: StatementIndex, citations: Iterable[Citation]) -> list[s
         else:
             key = ("described" if c.described else "legacy", c.rfc, c.section, c.text)
         if key not in seen:
-            seen[key] = _quote_problems(index, *key)
+            seen[key] = _quote_problems(index, descriptive, *key)
         problems += [f"{c.test}: {p}" for p in seen[key]]
     return problems
 
 
-def _quote_problems(index: StatementIndex, kind: str, rfc: int, section: str, quote: str) -> list[str]:
+def _quote_problems(index: StatementIndex, descriptive: frozenset[str], kind: str, rfc: int, section: str,
+                    quote: str) -> list[str]:
     try:
         finder = index.library.finder(rfc)
     except RFCMissing as e:
@@ -280,7 +292,8 @@ def _quote_problems(index: StatementIndex, kind: str, rfc: int, section: str, qu
     if kind != "described":
         return []
     parts = located.match.parts or ((located.match.start, located.match.end),)
-    inside = [s for s in index.of_rfc(rfc) if any(s.start < b and a < s.end for a, b in parts)]
+    inside = [s for s in index.of_rfc(rfc)
+              if s.id not in descriptive and any(s.start < b and a < s.end for a, b in parts)]
     return [f"RFC {rfc} §{section}: the described quote lies in {s.id}, a keyword statement; cite it with "
             f'@rfc("{s.id}", quote=...)' for s in inside[:1]]
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from reports.catalog import Catalog, Status
+from reports.model import Cell, Outcome, Report, Row, worst
 from reports.rfcs.statements import GROUPS, Statement
 
 LEVEL_GROUPS: Final = tuple(GROUPS)
@@ -93,3 +94,60 @@ def as_json(catalog: Catalog, tested: Iterable[str], role: str = "host") -> dict
     """``{"rfcs": {"4861": {...}, ...}, "total": {...}}``, the shape scripts read."""
     per, total = coverage(catalog, tested, role)
     return {"rfcs": {str(n): c.as_dict() for n, c in per.items()}, "total": total.as_dict()}
+
+
+# ---- the reports' view: statements with the verdicts of the tests that cite them ----------
+
+
+@dataclass
+class StatementRow:
+    statement: Statement
+    status: Status  # for the host role
+    role: str
+    verdicts: dict[str, Cell] = field(default_factory=dict)  # DUT column -> worst verdict
+    outcomes: list[tuple[str, Outcome]] = field(default_factory=list)  # (column, outcome) citing it
+
+
+@dataclass
+class RFCView:
+    number: int
+    title: str
+    counts: Counts
+    tested: list[StatementRow]  # in scope and cited by a test of the runs
+    untested: list[StatementRow]  # in scope, no test: with the catalog's reason
+    out_of_scope: list[StatementRow]
+    other: list[Row]  # citations that are no statement: described behaviours, text not converted
+
+
+def report_view(report: Report, catalog: Catalog, role: str = "host") -> tuple[list[RFCView], Counts]:
+    """Per RFC of the catalog (and of the runs), every statement with its status for ``role``
+    and, when a test of the runs cites it, each DUT's verdict; "tested" counts what these runs
+    cite (a run of a subset of the suite shows a subset)."""
+    citing: dict[str, list[tuple[str, Outcome]]] = {}
+    for label, run in report.runs:
+        for o in run.outcomes:
+            for sid in filter(None, (o.requirement.id, *o.requirement.also)):
+                citing.setdefault(sid, []).append((label, o))
+    statement_ids = {s.id for s in catalog.statements()}
+    views: dict[int, RFCView] = {}
+    for line in lines(catalog, citing.keys(), role):
+        s = line.statement
+        view = views.setdefault(s.rfc, RFCView(s.rfc, catalog.titles.get(s.rfc, ""), Counts(), [], [], [], []))
+        view.counts.add(s, line.status)
+        row = StatementRow(s, line.status, line.role, outcomes=citing.get(s.id, []))
+        row.verdicts = {label: worst([o.verdict for lb, o in row.outcomes if lb == label]) for label in report.labels}
+        if not line.status.in_scope:
+            view.out_of_scope.append(row)
+        elif line.status.kind == "tested":
+            view.tested.append(row)
+        else:
+            view.untested.append(row)
+    for r in report.rows():
+        if r.requirement.id not in statement_ids:
+            number = r.requirement.rfc
+            views.setdefault(number, RFCView(number, catalog.titles.get(number, ""), Counts(), [], [], [], []))
+            views[number].other.append(r)
+    total = Counts()
+    for v in views.values():
+        total.merge(v.counts)
+    return [views[n] for n in sorted(views)], total

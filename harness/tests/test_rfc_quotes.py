@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import catalog_cli
+from harness.cli import catalog as catalog_cli
 from reports.rfcs.index import StatementIndex
 from reports.rfcs.library import Library
 from reports.rfcs.quotes import Finder, describe
@@ -128,28 +128,39 @@ def test_an_unknown_section_is_reported() -> None:
     assert located.unknown_section and "has no section 'Checksums'" in describe(located, LIBRARY.text(768))
 
 
-def _suite(tmp_path: Path, quote: str) -> Path:
+def _suite(tmp_path: Path, decorator: str) -> Path:
     suite = tmp_path / "conformance"
     suite.mkdir()
     # A module name of its own: an earlier collection in this process imported the other one.
     (suite / f"test_udp_{tmp_path.name}.py").write_text(
-        "from harness import MAY, rfc\n\n\n"
-        f"@rfc(768, \"Fields\", MAY, {quote!r})\n"
-        "def test_source_port() -> None:\n    pass\n")
+        f"from harness import MUST, described, rfc\n\n\n{decorator}\ndef test_udp() -> None:\n    pass\n\n\n"
+        "@rfc('RFC768-UserInterface-1')\ndef test_ports() -> None:\n    pass\n")  # RFC 768's one statement in scope
     (suite / "requirements").mkdir()
+    for name in ("rfc768.toml", "scopes.toml"):  # RFC 768's real entries: the check looks at them too
+        (suite / "requirements" / name).write_text((REPO / "conformance" / "requirements" / name).read_text())
     return suite
 
 
-@pytest.mark.parametrize(("changed", "code"), [(False, 0), (True, 1)])
-def test_catalog_check_fails_on_a_quote_changed_by_one_word(tmp_path: Path, changed: bool, code: int) -> None:
-    quote = "Source Port is an optional field, when meaningful, it indicates the port of the sending process"
-    if changed:
-        quote = quote.replace("optional", "mandatory")
-    suite = _suite(tmp_path, quote)
+PART = "A user interface should allow the creation of new receive ports"
+DESCRIBED = "Length is the length in octets of this user datagram including this header and the data."
+
+
+@pytest.mark.parametrize(("decorator", "problem"), [
+    (f"@rfc('RFC768-UserInterface-1', quote={PART!r})", None),
+    (f"@rfc('RFC768-UserInterface-1', quote={PART.replace('creation', 'deletion')!r})",
+     "RFC 768 §User Interface: quote not found in the section"),
+    (f"@described(768, 'Fields', MUST, {DESCRIBED!r})", None),
+    (f"@described(768, 'Fields', MUST, {DESCRIBED.replace('octets', 'bits')!r})",
+     "RFC 768 §Fields: quote not found in the section"),
+    (f"@described(768, 'Format', MUST, {DESCRIBED!r})", "RFC 768 §Format: quote not found in the section"),
+])
+def test_catalog_check_fails_on_a_quote_changed_by_one_word(tmp_path: Path, decorator: str,
+                                                            problem: str | None) -> None:
+    suite = _suite(tmp_path, decorator)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         result = catalog_cli.check(suite, suite / "requirements", StatementIndex.of(REPO / "conformance"))
-    assert result == code, out.getvalue()
-    if changed:
-        assert "::test_source_port: RFC 768 §Fields: quote not found in the section" in out.getvalue()
-        assert "nearest passage, §Fields" in out.getvalue()
+    assert result == (0 if problem is None else 1), out.getvalue()
+    if problem is not None:
+        assert f"::test_udp: {problem}" in out.getvalue()
+        assert "nearest passage, §" in out.getvalue() or "it is in §Fields" in out.getvalue()
