@@ -109,7 +109,11 @@ class Finder:
 
     def __init__(self, rfc: RFCText) -> None:
         self.rfc = rfc
-        self.flats = (Flat(rfc), Flat(rfc, rfc.soft_hyphens), Flat(rfc, rfc.soft_hyphens | rfc.bullets))
+
+    @cached_property
+    def flats(self) -> tuple[Flat, Flat, Flat]:
+        rfc = self.rfc
+        return Flat(rfc), Flat(rfc, rfc.soft_hyphens), Flat(rfc, rfc.soft_hyphens | rfc.bullets)
 
     @cached_property
     def _words(self) -> tuple[list[str], list[tuple[int, int]], Counter[str]]:

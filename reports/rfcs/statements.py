@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from reports.rfcs.policy import Policy
-from reports.rfcs.text import Paragraph, RFCText, Section
+from reports.rfcs.text import Paragraph, RFCText
 
 GROUPS: Final = {
     "MUST": ("MUST", "MUST NOT", "REQUIRED", "SHALL", "SHALL NOT"),
@@ -145,10 +145,10 @@ def sentences(text: str, base: int = 0) -> Iterator[tuple[int, int]]:
         yield base + begin, base + len(text.rstrip())
 
 
-def _skipped(policy: Policy, rfc: RFCText, section: Section | None) -> bool:
-    if section is None:
-        return True  # the front matter before the first heading
-    return any(policy.skips(rfc.number, s) for s in rfc.sections if s.contains(section) or s == section)
+def _skipped_sections(policy: Policy, rfc: RFCText) -> set[str]:
+    """Names of the sections that carry no statements: skipped themselves or inside one that is."""
+    skipped = [s for s in rfc.sections if policy.skips(rfc.number, s)]
+    return {s.name for s in rfc.sections if any(k.contains(s) or k == s for k in skipped)}
 
 
 def _labelled(paragraphs: list[Paragraph], rfc: RFCText, labels: tuple[str, ...]) -> set[int]:
@@ -173,8 +173,9 @@ def extract(rfc: RFCText, policy: Policy) -> list[Statement]:
     rule = policy.rule(rfc.number)
     out: list[Statement] = []
     counts: dict[str, int] = {}
+    skipped = _skipped_sections(policy, rfc)
     for section in rfc.sections:
-        if _skipped(policy, rfc, section):
+        if section.name in skipped:
             continue
         paragraphs = [p for p in rfc.paragraphs if section.start <= p.start < section.end]
         hidden = _labelled(paragraphs, rfc, rule.skip_labels)
