@@ -2,7 +2,8 @@
 
     check     fails (exit 1) on any problem of reports.catalog.check and check_quotes: a
               statement without an entry, a status that contradicts the tests, an id or a quote
-              that is not in the RFC text (conformance/rfc/), a citation not converted yet
+              that is not in the RFC text (conformance/rfc/), a citation not converted yet,
+              a quote of an expectation file (conformance/expectations/) not in its section
     sync      adds an entry, proposed by conformance/requirements/rules.toml, for every
               statement the catalog lacks; --prune drops entries whose statement is gone
     coverage  statements, in scope and tested per RFC and overall (--json: for scripts)
@@ -26,11 +27,13 @@ from pathlib import Path
 
 import pytest
 
+from harness import deviations
 from harness.citation_convert import Converter, apply
 from harness.rfc import CitationError, requirement_of
 from reports import catalog as cat
 from reports import catalog_sync, coverage
 from reports.rfcs.index import StatementIndex
+from reports.rfcs.library import verify_cited
 
 
 class CollectError(Exception):
@@ -85,6 +88,8 @@ def check(suite: Path, directory: Path, index: StatementIndex | None = None) -> 
     cited, unknown = collect(suite)
     descriptive = frozenset(e.id for e in catalog.entries.values() if e.scope == "descriptive")
     problems = unknown + cat.check(catalog, cited) + cat.check_quotes(index, cited, descriptive)
+    expected, unreadable = _expectations(suite)
+    problems += unreadable + verify_cited(index.library, expected)
     for problem in problems:
         print(f"error: {problem}")
     _, total = coverage.coverage(catalog, cat.tested_ids(cited))
@@ -93,6 +98,21 @@ def check(suite: Path, directory: Path, index: StatementIndex | None = None) -> 
           f"host, {total.tested} of them tested; {len({c.test for c in cited})} tests cite them "
           f"({described} cite a described behaviour); {len(problems)} problems")
     return 1 if problems else 0
+
+
+def _expectations(suite: Path) -> tuple[list[tuple[str, str]], list[str]]:
+    """(where, requirement) of every entry of the expectation files, whose quotes must verify
+    too, and the files that do not load (one problem each)."""
+    out: list[tuple[str, str]] = []
+    problems: list[str] = []
+    for path in sorted((suite / "expectations").glob("*.toml")):
+        try:
+            entries = deviations.load(path, suite)
+        except ValueError as e:
+            problems.append(str(e))
+            continue
+        out += [(f"{path.relative_to(suite.parent).as_posix()} {d.test}", d.rfc) for d in entries]
+    return out, problems
 
 
 def sync(suite: Path, directory: Path, prune: bool = False) -> int:

@@ -10,7 +10,7 @@ import pytest
 
 from harness.cli import catalog as catalog_cli
 from reports.rfcs.index import StatementIndex
-from reports.rfcs.library import Library
+from reports.rfcs.library import Library, cited_quotes
 from reports.rfcs.quotes import Finder, describe
 from reports.rfcs.text import normalise
 
@@ -164,3 +164,33 @@ def test_catalog_check_fails_on_a_quote_changed_by_one_word(tmp_path: Path, deco
     if problem is not None:
         assert f"::test_udp: {problem}" in out.getvalue()
         assert "nearest passage, §" in out.getvalue() or "it is in §Fields" in out.getvalue()
+
+
+@pytest.mark.parametrize(("cited", "problem"), [
+    (f'RFC 768 User Interface: \\"{PART}\\" (and \\"receive ports\\")', None),
+    (f'RFC 768 User Interface: \\"{PART.replace("receive", "send")}\\"',
+     "RFC 768 §User Interface: quote not found in the section"),
+    (f'RFC 768 User Interface: \\"{PART}\\" (and \\"send ports\\")',
+     "RFC 768 §User Interface: quote not found in the section"),
+    (f"RFC 768: {PART}", "does not read 'RFC <number> <section>: \"<quote>\"'"),
+])
+def test_catalog_check_verifies_the_quotes_of_the_expectation_files(tmp_path: Path, cited: str,
+                                                                    problem: str | None) -> None:
+    suite = _suite(tmp_path, "@rfc('RFC768-UserInterface-1')")
+    (suite / "expectations").mkdir()
+    (suite / "expectations" / "somedut.toml").write_text(
+        f'[[deviation]]\ntest = "{next(suite.glob("test_udp_*.py")).name}::test_udp"\nrfc = "{cited}"\n'
+        'observed = "the DUT offers no way to create a receive port"\n')
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = catalog_cli.check(suite, suite / "requirements", StatementIndex.of(REPO / "conformance"))
+    assert result == (0 if problem is None else 1), out.getvalue()
+    if problem is not None:
+        assert "expectations/somedut.toml test_udp_" in out.getvalue() and problem in out.getvalue()
+
+
+def test_cited_quotes_are_every_double_quoted_part_of_one_section() -> None:
+    quotes = cited_quotes("x", 'RFC 1122 3.2.1.3: "A host MUST ..." ((c)-(f): "MUST NOT be used")')
+    assert not isinstance(quotes, str)
+    assert [(q.rfc, q.section, q.text) for q in quotes] == [
+        (1122, "3.2.1.3", "A host MUST ..."), (1122, "3.2.1.3", "MUST NOT be used")]

@@ -4,6 +4,7 @@
     library.text(4861).section_at(offset)          # the normalised text (reports.rfcs.text)
     library.finder(4861).locate("7.1.1", quote)    # a quote in a section (reports.rfcs.quotes)
     problems = verify(library, quotes)             # every quote of the suite, one line each
+    cited_quotes(where, 'RFC 1122 3.2.1.3: "A host MUST ..." (note)')  # an expectation file's rfc
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from reports.rfcs.quotes import Finder, describe
 from reports.rfcs.text import RFCText, load
@@ -57,6 +59,20 @@ class Quote:
     text: str
 
 
+CITED: Final = re.compile(r'RFC (?P<rfc>\d+) §?(?P<section>[^:"]+?): (?P<rest>".*)', re.S)
+
+
+def cited_quotes(where: str, cited: str) -> list[Quote] | str:
+    """The quotes of a requirement cited as prose, as the expectation files do:
+    ``RFC <number> <section>: "<quote>"`` and, in a note after it, further quoted parts of the
+    same section. Every double-quoted part is a quote; a string of another form is a problem."""
+    m = CITED.fullmatch(cited.strip())
+    if m is None:
+        return f'{where}: {cited[:60]!r} does not read \'RFC <number> <section>: "<quote>"\''
+    rfc, section = int(m.group("rfc")), m.group("section")
+    return [Quote(where, rfc, section, part) for part in re.findall(r'"([^"]+)"', m.group("rest"))]
+
+
 def verify(library: Library, quotes: Iterable[Quote]) -> list[str]:
     """One problem (several lines: the quote, then the nearest passage or the section it is
     really in) per quote that does not occur in its RFC in the section it names."""
@@ -75,3 +91,16 @@ def verify(library: Library, quotes: Iterable[Quote]) -> list[str]:
         if seen[key] is not None:
             problems.append(f"{q.where}: {seen[key]}")
     return problems
+
+
+def verify_cited(library: Library, cited: Iterable[tuple[str, str]]) -> list[str]:
+    """``verify`` for requirements cited as prose (``cited_quotes``): (where, text) pairs."""
+    problems: list[str] = []
+    quotes: list[Quote] = []
+    for where, text in cited:
+        found = cited_quotes(where, text)
+        if isinstance(found, str):
+            problems.append(found)
+        else:
+            quotes += found
+    return problems + verify(library, quotes)
