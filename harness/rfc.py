@@ -111,8 +111,9 @@ def _text(number: int, what: str, text: Any) -> str:
 def rfc(citation: str | int, *more: Any, quote: str | None = None, req: str | None = None
         ) -> pytest.MarkDecorator:
     """Cite the statement a test checks: ``@rfc("RFC4861-7.1.1-1")``, optionally with the
-    ``quote`` of the part it checks, and further ids when one check covers a sentence that the
-    RFC splits in two (``@rfc("RFC8201-4-2", "RFC8201-4-3")``: the first is the one reported).
+    ``quote`` of the part it checks, and further ids the same check holds the DUT to: a sentence
+    the RFC splits in two, or a general rule the test's case instances (``@rfc("RFC8201-4-2",
+    "RFC8201-4-3")``: the first is the one reported, every one counts as tested).
     Returns ``pytest.mark.rfc(req=..., also=..., quote=...)``, so it also works in
     ``pytest.param(..., marks=rfc(...))``. A malformed id fails at import time; an id that names
     no statement fails the collection.

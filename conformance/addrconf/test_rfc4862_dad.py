@@ -93,10 +93,10 @@ def other_node_probes(dut: DUT, target: str = TARGET) -> None:
 # ---- the probes -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("transmits", [1, 3])
-@described(4862, "5.4.2", MUST,
-           "To check an address, a node sends DupAddrDetectTransmits Neighbor Solicitations, each separated "
-           "by RetransTimer milliseconds.")
+@rfc("RFC4862-5.1-1")
 def test_dad_sends_dup_addr_detect_transmits_solicitations(dut: DUT, transmits: int) -> None:
+    # RFC 4862 §5.4.2: "To check an address, a node sends DupAddrDetectTransmits Neighbor Solicitations, each
+    # separated by RetransTimer milliseconds."
     start_dad(dut, transmits, retrans=0.5)
     for _ in range(transmits):
         dad_probe(dut, within=1.0)
@@ -298,7 +298,7 @@ def test_duplicate_link_local_address_is_not_assigned(dut: DUT) -> None:
     assert state_of(dut, link_local) is None, "the duplicate link-local address is assigned"
 
 
-@rfc("RFC4862-5.4-1")
+@rfc("RFC4862-5.4-1", "RFC4862-5.4-3", "RFC4862-5.4-4")
 def test_autoconfigured_address_is_checked(dut: DUT) -> None:
     dut.set_ipv6_option("accept_dad", 1)
     dut.set_ipv6_option("rtr_solicit_delay", 0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ipaddress import IPv6Address, IPv6Network
 from typing import Final
 
-from harness import DUT, MUST, described, eui64_interface_id
+from harness import DUT, MUST, described, eui64_interface_id, rfc
 from harness.router_discovery import pio, ra
 
 ALL_NODES: Final = "ff02::1"
@@ -44,23 +44,21 @@ def use_stable_identifiers(dut: DUT) -> None:
     dut.set_ipv6_option("addr_gen_mode", 2)
 
 
-@described(7217, "4", MUST,
-           "It must be difficult for an outsider to predict the Interface Identifiers that will be generated "
-           "by the algorithm, even with knowledge of the Interface Identifiers generated for configuring "
-           "other addresses.")
+@rfc("RFC7217-5-1", "RFC7217-5-4")
 def test_stable_identifier_is_not_derived_from_the_mac(dut: DUT) -> None:
+    # The algorithm replaces the MAC-derived identifier ("such as those specified in [RFC2464]"); the
+    # baseline (addr_gen_mode 0, EUI-64) is the other position of the switch §5 asks for.
     use_stable_identifiers(dut)
     advertise(dut, PREFIX)
     address = autoconfigured(dut, PREFIX)
     assert iid(address) != eui64_interface_id(dut.info.dut_mac), f"{address} embeds the MAC address (EUI-64)"
 
 
-@described(7217, "4", MUST,
-           "The resulting Interface Identifiers remain stable for each prefix used with SLAAC within each "
-           "subnet for the same network interface. That is, the algorithm generates the same Interface "
-           "Identifier when configuring an address (for the same interface) belonging to the same prefix "
-           "within the same subnet.")
+@rfc("RFC7217-5-18")
 def test_stable_identifier_is_the_same_after_the_link_comes_back(dut: DUT) -> None:
+    # Net_Iface (and the secret) survive the link flap, so the identifier does: §4, "the algorithm
+    # generates the same Interface Identifier when configuring an address (for the same interface)
+    # belonging to the same prefix within the same subnet."
     use_stable_identifiers(dut)
     advertise(dut, PREFIX)
     first = autoconfigured(dut, PREFIX)

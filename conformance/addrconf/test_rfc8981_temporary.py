@@ -58,7 +58,7 @@ def test_without_temporary_addresses_one_address_per_prefix(dut: DUT) -> None:
     assert not found[0].temporary
 
 
-@rfc("RFC8981-3.4-1")
+@rfc("RFC8981-3.4-1", "RFC8981-3.4-2", "RFC8981-3.4-5", "RFC8981-3.7-1", "RFC8981-3.7-2")
 def test_temporary_address_is_formed_with_a_random_identifier(dut: DUT) -> None:
     with_temporary_addresses(dut)
     advertise(dut)

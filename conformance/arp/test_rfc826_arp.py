@@ -13,7 +13,7 @@ from scapy.layers.inet import ICMP, IP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, described
+from harness import DUT, MUST, described, rfc
 
 BROADCAST_MAC: Final = "ff:ff:ff:ff:ff:ff"
 OTHER_MAC_NEW: Final = "02:00:00:00:00:04"  # the same host after changing its interface card
@@ -92,8 +92,8 @@ def test_new_sender_hardware_address_supersedes_the_old_one(dut: DUT) -> None:
     dut.expect(Ether(dst=OTHER_MAC_NEW) / IP(dst=other_ip) / ICMP(type=0, id=0xA2))
 
 
-@described(826, "Packet Generation", MUST,
-           "It then causes this packet to be broadcast to all stations on the Ethernet cable originally "
+@rfc("RFC826-PacketGeneration-1", "RFC1122-2.3.3-5",
+     quote="It then causes this packet to be broadcast to all stations on the Ethernet cable originally "
            "determined by the routing mechanism.")
 def test_unresolved_destination_is_resolved_with_a_broadcast_request(dut: DUT) -> None:
     # The echo reply to "other" needs its hardware address, which the DUT does not have.

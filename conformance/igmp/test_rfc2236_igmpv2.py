@@ -121,7 +121,7 @@ def test_join_in_v2_mode_sends_an_unsolicited_v2_report(dut: DUT, host: Host) ->
     assert report[IP].dst == GROUP
 
 
-@rfc("RFC2236-3-3")
+@rfc("RFC2236-3-3", "RFC2236-9-2", "RFC3376-4-1", "RFC3376-7.2.1-1")
 def test_leave_in_v2_mode_sends_leave_group_to_all_routers(dut: DUT, host: Host) -> None:
     dut.send(igmp_frame(dut, message(QUERY, MRC)))
     host.join(GROUP)
@@ -146,7 +146,7 @@ def test_another_hosts_report_suppresses_ours(dut: DUT, host: Host) -> None:
     _expect_report(dut, V2_REPORT, GROUP)
 
 
-@rfc("RFC2236-4-4")
+@rfc("RFC2236-4-4", "RFC3376-7.2.1-1")
 def test_join_after_a_v1_query_sends_a_v1_report(dut: DUT, host: Host) -> None:
     dut.send(igmp_frame(dut, message(QUERY, 0)))  # Max Resp Time 0: an IGMPv1 query
     host.join(GROUP)

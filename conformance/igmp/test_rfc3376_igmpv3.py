@@ -178,7 +178,7 @@ def test_query_of_invalid_length_is_ignored(dut: DUT, length: int) -> None:
     expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
 
 
-@rfc("RFC2236-2.3-2")
+@rfc("RFC3376-4.1.2-1", "RFC2236-2.3-2")
 def test_query_with_a_bad_checksum_is_ignored(dut: DUT) -> None:
     join_and_settle(dut, GROUP)
     good = v3_query(mrc=MRC)

@@ -21,7 +21,7 @@ ECHO_OVERHEAD: Final = 20 + 8  # IPv4 header without options + ICMP echo header
 DESTINATIONS: Final = ["limited-bcast", "subnet-bcast", "all-systems"]
 
 
-@rfc("RFC1122-3.2.2.6-4")
+@rfc("RFC1122-3.2.2.6-4", "RFC1122-3.2.2.6-1", "RFC1122-2.3.3-1")
 def test_echo_reply_source_is_the_request_destination(dut: DUT) -> None:
     dut.send(echo4(dut, 0x901, b"source", seq=7))
     reply = dut.expect(ICMP(type=0, id=0x901))

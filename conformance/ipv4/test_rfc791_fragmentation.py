@@ -66,7 +66,7 @@ def _send_udp(dut: DUT, size: int, seed: int = 0) -> bytes:
 
 
 @pytest.mark.parametrize("mtu", [1500, 1280])
-@rfc("RFC791-2.3-5")
+@rfc("RFC791-2.3-5", "RFC1122-3.3.3-5")
 def test_fragments_fit_the_link_mtu(dut: DUT, mtu: int) -> None:
     if mtu != dut.info.mtu:
         dut.set_link_mtu(mtu)
@@ -77,7 +77,7 @@ def test_fragments_fit_the_link_mtu(dut: DUT, mtu: int) -> None:
     assert all(f[IP].len <= mtu for f in frags), f"fragment lengths {[f[IP].len for f in frags]} exceed {mtu}"
 
 
-@rfc("RFC791-2.3-8")
+@rfc("RFC791-2.3-8", "RFC791-3.2-8")
 def test_fragments_are_cut_on_eight_octet_boundaries(dut: DUT) -> None:
     dut.udp_bind(SPORT)
     _send_udp(dut, 4000)
@@ -143,7 +143,7 @@ def test_fragments_of_one_datagram_share_its_header_fields(dut: DUT) -> None:
     assert len({(f[IP].id, f[IP].proto, f[IP].src, f[IP].dst, f[IP].tos) for f in frags}) == 1
 
 
-@rfc("RFC791-2.3-7")
+@rfc("RFC791-2.3-7", "RFC791-3.2-15")
 def test_ids_of_fragmented_datagrams_to_one_destination_do_not_repeat(dut: DUT) -> None:
     # Non-atomic datagrams (RFC 6864 4.1): each of these is fragmented, so its ID matters.
     dut.udp_bind(SPORT)

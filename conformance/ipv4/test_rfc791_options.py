@@ -142,7 +142,7 @@ def test_full_timestamp_increments_the_overflow_count(dut: DUT) -> None:
 
 
 # ---- options in general ----------------------------------------------------------------------
-@rfc("RFC1122-3.2.1.8-3")
+@rfc("RFC1122-3.2.1.8-3", "RFC791-3.2-22")
 def test_unknown_option_is_ignored(dut: DUT) -> None:
     # Type 30 (not copied, class 0, number 30): assigned to nothing any host implements.
     dut.send(with_ipv4_options(echo4(dut, 0xA21, DATA), bytes([30, 4, 0xAB, 0xCD])))

@@ -130,7 +130,7 @@ def test_fragments_beyond_65535_octets_are_never_delivered(dut: DUT) -> None:
     dut.expect(ICMP(type=0, id=0xC09))
 
 
-@rfc("RFC1122-3.3.2-6")
+@rfc("RFC1122-3.3.2-6", "RFC1122-3.3.2-4")
 def test_timeout_with_fragment_zero_sends_time_exceeded_code_1(dut: DUT) -> None:
     first = fragments4(_echo(dut, 0xC0A, 400, ip_id=0x4C0A), size=208)[0]
     dut.send(first)

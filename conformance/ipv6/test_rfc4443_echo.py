@@ -28,7 +28,7 @@ def _sources(dut: DUT, which: str) -> tuple[str, str]:
     [0, 1, 57, 1000, "mtu"],
     ids=["empty", "1B", "odd", "1000B", "mtu"],
 )
-@rfc("RFC4443-4.2-6")
+@rfc("RFC4443-4.2-6", "RFC4443-4.1-1", "RFC4443-4.2-1", "RFC8200-5-3")
 def test_echo_reply_returns_the_request_data_unmodified(dut: DUT, size: int | str) -> None:
     # "mtu": the largest echo that fits the link unfragmented, both ways.
     length = dut.info.mtu - IPV6_HEADER - ICMPV6_ECHO_HEADER if size == "mtu" else int(size)
@@ -100,7 +100,7 @@ def test_echo_request_with_bad_checksum_is_discarded(dut: DUT) -> None:
     dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4435, seq=1))
 
 
-@rfc("RFC4443-2.4-3")
+@rfc("RFC4443-2.4-3", "RFC4443-2.4-1")
 def test_informational_message_of_unknown_type_is_silently_discarded(dut: DUT) -> None:
     # Type 250 is unassigned in the informational range (128-255). "Silently": nothing back,
     # neither a reply nor an error.

@@ -72,7 +72,7 @@ def test_error_quotes_as_much_of_the_invoking_packet_as_fits_in_1280_octets(dut:
 
 
 @pytest.mark.parametrize("which", ["global", "link-local"])
-@rfc("RFC4443-2.2-2")
+@rfc("RFC4443-2.2-2", "RFC4443-2.2-1")
 def test_error_source_is_the_address_the_invoking_packet_was_sent_to(dut: DUT, which: str) -> None:
     info = dut.info
     src, dst = (

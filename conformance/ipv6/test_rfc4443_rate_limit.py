@@ -43,7 +43,7 @@ def _errors(dut: DUT) -> list[int]:
         got.append(int(error[UDPerror].sport))
 
 
-@rfc("RFC4443-2.4-6")
+@rfc("RFC4443-2.4-6", "RFC4443-2.4-7")
 def test_a_burst_of_errors_is_limited(dut: DUT) -> None:
     _limit(dut)
     for n in range(PROBES):

@@ -32,7 +32,7 @@ def _control(dut: DUT, ident: int) -> None:
 
 
 @pytest.mark.parametrize("plan", list(OVERLAPS))
-@rfc("RFC5722-4-2")
+@rfc("RFC5722-4-2", "RFC8200-4.5-15")
 def test_overlapping_fragments_discard_the_datagram(dut: DUT, plan: str) -> None:
     dut.send(*fragments6(echo6(dut, 0x5722, DATA), OVERLAPS[plan], ident=0x5722))
     dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)

@@ -22,7 +22,7 @@ import pytest
 from scapy.layers.inet import UDP
 from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6NDOptPrefixInfo, ICMPv6NDOptSrcLLAddr, IPv6
 
-from harness import DUT, MUST, SHOULD, described
+from harness import DUT, MUST, SHOULD, described, rfc
 
 SPORT: Final = 46724
 DPORT: Final = 9
@@ -88,10 +88,10 @@ def test_rule2_source_scope_fits_the_destination(dut: DUT, case: str) -> None:
     assert source_for(dut, dst) == want
 
 
-@described(6724, "5", SHOULD,
-           "Rule 2: Prefer appropriate scope. If Scope(SA) < Scope(SB): If Scope(SA) < Scope(D), then prefer "
-           "SB and otherwise prefer SA. Similarly, if Scope(SB) < Scope(SA): If Scope(SB) < Scope(D), then "
-           "prefer SA and otherwise prefer SB.")
+@rfc("RFC6724-5-1", "RFC6724-2.1-2",
+     quote="Rule 2: Prefer appropriate scope. If Scope(SA) < Scope(SB): If Scope(SA) < Scope(D), then "
+           "prefer SB and otherwise prefer SA. Similarly, if Scope(SB) < Scope(SA): If Scope(SB) < "
+           "Scope(D), then prefer SA and otherwise prefer SB.")
 def test_rule2_comes_before_rule3(dut: DUT) -> None:
     # The only global address is deprecated; the link-local one is preferred but too small in
     # scope for a global destination: Rule 2 decides before Rule 3 is looked at. (RFC 4862 5.5.4:

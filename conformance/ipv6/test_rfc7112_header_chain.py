@@ -26,7 +26,7 @@ def _datagram(dut: DUT, ident: int) -> Packet:
     return dut.ipv6() / IPv6ExtHdrDestOpt() / ICMPv6EchoRequest(id=ident, seq=1, data=DATA)
 
 
-@rfc("RFC8200-4.5-14")
+@rfc("RFC8200-4.5-14", "RFC7112-5-2", "RFC7112-5-6", "RFC7112-5-7")
 def test_first_fragment_without_the_upper_layer_header_draws_parameter_problem_code_3(dut: DUT) -> None:
     first, rest = fragments6(_datagram(dut, 0x7112), [(0, 8), (8, 128)], ident=0x7112)
     dut.send(first)

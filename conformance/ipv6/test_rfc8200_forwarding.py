@@ -82,8 +82,8 @@ def test_hop_limit_reaching_zero_draws_time_exceeded_code_0(dut: DUT, hlim: int)
     assert _expect_forwarded(dut, 0x8304)[IPv6].hlim == 1
 
 
-@described(4443, "3.1", MUST,
-           "If the reason for the failure to deliver is lack of a matching entry in the forwarding node's "
+@rfc("RFC4443-3.1-1",
+     quote="If the reason for the failure to deliver is lack of a matching entry in the forwarding node's "
            "routing table, the Code field is set to 0. (This error can occur only in nodes that do not hold "
            "a \"default route\" in their routing tables.)")
 def test_no_route_draws_destination_unreachable_code_0(dut: DUT) -> None:

@@ -23,7 +23,7 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet
 
-from harness import DUT, SHOULD, described, expect_echo_reply6, l3_bytes, multicast_mac, rfc
+from harness import DUT, expect_echo_reply6, l3_bytes, multicast_mac, rfc
 from harness.rfc import IPV6_MIN_MTU
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
@@ -92,7 +92,7 @@ def test_unknown_option_01_discards_the_packet_silently(dut: DUT, header: str) -
 
 
 @pytest.mark.parametrize("header", list(HEADERS))
-@rfc("RFC8200-4.2-2",
+@rfc("RFC8200-4.2-2", "RFC4443-3.4-1",
      quote="10 - discard the packet and, regardless of whether or not the packet's Destination Address was a "
            "multicast address, send an ICMP Parameter Problem, Code 2, message to the packet's Source "
            "Address, pointing to the unrecognized Option Type.")
@@ -160,12 +160,12 @@ def test_options_are_processed_in_the_order_they_appear(dut: DUT) -> None:
     _expect_option_pp(dut, sent)
 
 
-@described(2711, "2.1", SHOULD,
-           "this specification requires that nodes not recognizing this option type should skip over this "
-           "option and continue processing the header")
+@rfc("RFC2711-2.2-2")
 def test_router_alert_option_does_not_stop_delivery(dut: DUT) -> None:
     # Router Alert (type 5, bits 00) with value 0 ("Datagram contains a Multicast Listener
     # Discovery message"), on an echo request to the DUT: recognized or not, the echo goes on.
+    # RFC 2711 §2.1: nodes not recognizing the option "should skip over this option and continue
+    # processing the header"; the DUT is the final destination here, which ignores it (§2.2).
     hbh = IPv6ExtHdrHopByHop(options=[RouterAlert(value=0), PadN(optdata=b"")])
     dut.send(dut.ipv6() / hbh / ICMPv6EchoRequest(id=0x820C, seq=1))
     expect_echo_reply6(dut, 0x820C)

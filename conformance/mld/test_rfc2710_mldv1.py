@@ -92,7 +92,7 @@ def settle(dut: DUT, *groups: str) -> None:
 # ---- compatibility mode -------------------------------------------------------------------------
 
 
-@rfc("RFC3810-8.2.1-1")
+@rfc("RFC3810-8.2.1-1", "RFC9777-8.2.1-5")
 def test_v1_general_query_is_answered_with_a_v1_report(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(1)
     settle(dut, group)

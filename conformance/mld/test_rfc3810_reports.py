@@ -112,7 +112,7 @@ def test_leave_report_is_retransmitted(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("field", ["link-local-source", "hop-limit-1", "router-alert"])
-@rfc("RFC3810-5-1")
+@rfc("RFC3810-5-1", "RFC8200-4-4")
 def test_report_ipv6_header(dut: DUT, field: str) -> None:
     group = site_group(0x14)
     dut.join_group(group)

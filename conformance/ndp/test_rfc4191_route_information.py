@@ -80,11 +80,11 @@ def test_route_information_installs_a_more_specific_route(dut: DUT) -> None:
     reply_goes_via(dut, "B", 2)
 
 
-@described(4191, "3.1", MUST,
-           "Updating each route is done as follows. A route is located in the Routing Table based on the "
-           "prefix, prefix length, and next-hop router. If the received route's lifetime is zero, the route "
-           "is removed from the Routing Table if present.")
+@rfc("RFC4191-3.3-1")
 def test_route_lifetime_zero_removes_the_route(dut: DUT) -> None:
+    # RFC 4191 §3.1: "Updating each route is done as follows. A route is located in the Routing Table based on
+    # the prefix, prefix length, and next-hop router. If the received route's lifetime is zero, the route is
+    # removed from the Routing Table if present."
     dut.send(ra(dut, "B", rio()))
     reply_goes_via(dut, "B", 1)
     dut.send(ra(dut, "B", rio(lifetime=0)))

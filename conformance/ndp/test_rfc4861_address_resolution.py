@@ -62,7 +62,7 @@ def test_address_resolution_solicits_the_target_solicited_node_group(dut: DUT) -
     assert ns[Ether].dst.lower() == multicast_mac(solicited_node(neighbor))
 
 
-@rfc("RFC4861-7.2.2-2")
+@rfc("RFC4861-7.2.2-2", "RFC4861-4.3-4")
 def test_multicast_solicitation_carries_source_link_layer_address(dut: DUT) -> None:
     neighbor = _neighbor(dut, 2)
     dut.send(_echo_from(dut, neighbor, 0x7222))

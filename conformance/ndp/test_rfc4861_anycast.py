@@ -63,7 +63,7 @@ def test_anycast_advertisement_has_override_zero(dut: DUT, unicast: bool) -> Non
     assert _advertisement(dut, unicast=unicast)[ICMPv6ND_NA].O == 0, "Override flag set for an anycast target"
 
 
-@rfc("RFC4861-7.2.4-8")
+@rfc("RFC4861-7.2.4-8", "RFC4861-7.2.7-1")
 def test_anycast_advertisement_comes_within_max_anycast_delay_time(dut: DUT) -> None:
     # The random delay itself cannot be told from processing time in one sample; its bound can.
     dut.set_forwarding(6, True)

@@ -204,7 +204,7 @@ def test_non_override_advertisement_with_new_address_is_ignored_unless_reachable
     expect_echo_reply_to(dut, nbr, ident, MAC_B)
 
 
-@rfc("RFC4861-7.2.5-5")
+@rfc("RFC4861-7.2.5-5", "RFC4861-7.2.5-4")
 def test_override_advertisement_replaces_the_cached_address(dut: DUT) -> None:
     nbr = _neighbor(0xA)
     _resolve(dut, nbr, 0x720A, MAC_B)
@@ -213,7 +213,7 @@ def test_override_advertisement_replaces_the_cached_address(dut: DUT) -> None:
     expect_echo_reply_to(dut, nbr, 0x720B, MAC_A)
 
 
-@rfc("RFC4861-7.2.5-7")
+@rfc("RFC4861-7.2.5-7", "RFC4861-7.3.3-4")
 def test_unsolicited_override_with_new_address_leaves_entry_stale(dut: DUT) -> None:
     _short_delay(dut)
     nbr = _neighbor(0xC)
@@ -253,7 +253,7 @@ def test_unsolicited_advertisement_is_no_reachability_confirmation(dut: DUT) -> 
 # ---- receipt of solicitations (§7.2.3) --------------------------------------------------------------
 
 
-@rfc("RFC4861-7.2.3-4")
+@rfc("RFC4861-7.2.3-4", "RFC4861-7.3.3-4")
 def test_solicitation_with_new_source_address_replaces_it_and_makes_entry_stale(dut: DUT) -> None:
     _short_delay(dut)
     nbr = _neighbor(0x12)

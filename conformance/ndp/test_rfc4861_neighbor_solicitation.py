@@ -97,7 +97,7 @@ def test_advertisement_target_is_the_solicitation_target(dut: DUT, which: str, d
 
 
 @pytest.mark.parametrize("which", TARGETS)
-@rfc("RFC4861-7.2.4-2")
+@rfc("RFC4861-7.2.4-2", "RFC4861-4.4-6", "RFC4861-4.4-8")
 def test_advertisement_to_multicast_solicitation_carries_target_link_layer_address(
     dut: DUT, which: str
 ) -> None:
@@ -108,7 +108,7 @@ def test_advertisement_to_multicast_solicitation_carries_target_link_layer_addre
     assert na[ICMPv6NDOptDstLLAddr].lladdr.lower() == dut.info.dut_mac
 
 
-@rfc("RFC4861-7.2.4-5")
+@rfc("RFC4861-7.2.4-5", "RFC4861-4.4-3")
 def test_advertisement_with_target_link_layer_address_sets_override(dut: DUT) -> None:
     # A multicast solicitation: the option is included (MUST above) and the target is a plain
     # unicast address of the DUT, neither anycast nor proxied.
@@ -140,7 +140,7 @@ def test_advertisement_is_sent_with_hop_limit_255(dut: DUT) -> None:
     assert na[IPv6].hlim == NDP_HOP_LIMIT
 
 
-@rfc("RFC4861-7.2.4-6")
+@rfc("RFC4861-7.2.4-6", "RFC4861-4.4-1")
 def test_duplicate_address_detection_probe_is_answered_to_all_nodes_with_solicited_zero(dut: DUT) -> None:
     # Another node probing an address the DUT already owns (RFC 4862 DAD): source ::, no SLLA.
     target = str(dut.info.dut_ipv6.ip)
@@ -150,7 +150,7 @@ def test_duplicate_address_detection_probe_is_answered_to_all_nodes_with_solicit
     assert na[ICMPv6ND_NA].S == 0, "Solicited flag set in the answer to a DAD probe"
 
 
-@rfc("RFC4861-7.1.1-2")
+@rfc("RFC4861-7.1.1-2", "RFC4861-4.3-5", "RFC4861-9-1")
 def test_solicitation_with_reserved_bits_and_unknown_option_is_answered(dut: DUT) -> None:
     # Reserved all ones, and an option of unassigned type 253 (8 octets, Length 1) before the SLLA.
     target = str(dut.info.dut_ipv6.ip)
@@ -196,7 +196,8 @@ def test_solicitation_for_a_multicast_target_is_ignored(dut: DUT) -> None:
     _control(dut)
 
 
-@rfc("RFC4861-7.1.1-1", quote="All included options have a length that is greater than zero.")
+@rfc("RFC4861-7.1.1-1", "RFC4861-4.6-1",
+     quote="All included options have a length that is greater than zero.")
 def test_solicitation_with_zero_length_option_is_ignored(dut: DUT) -> None:
     # A Source Link-Layer Address option (type 1) whose Length octet is 0.
     zero_length_option = Raw(bytes([1, 0]) + bytes.fromhex(dut.info.tester_mac.replace(":", "")))

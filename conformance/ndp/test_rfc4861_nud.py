@@ -177,7 +177,7 @@ def test_every_fragment_of_a_queued_reply_is_sent_once_resolved(dut: DUT) -> Non
         f"fragments seen (offset, M): {offsets}")
 
 
-@rfc("RFC4861-7.2.2-8")
+@rfc("RFC4861-7.2.2-8", "RFC4861-7.2.2-7")
 def test_full_resolution_queue_keeps_the_newest_packets(dut: DUT) -> None:
     # Forwarded packets (no local socket's send buffer limits them before the queue does): 200 of
     # ~1250 octets (250 kB) overflow any small per-neighbor queue (Linux: unres_qlen_bytes,

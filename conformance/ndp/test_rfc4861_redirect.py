@@ -93,7 +93,7 @@ def test_redirect_to_a_better_router_moves_traffic_there(dut: DUT) -> None:
     assert _reply_mac(dut, 0x7502) == MAC_R, "traffic to the destination did not follow the redirect"
 
 
-@rfc("RFC4861-8.3-3")
+@rfc("RFC4861-8.3-3", "RFC4861-8.3-2")
 def test_target_entry_from_redirect_is_stale(dut: DUT) -> None:
     # STALE: used at once, then probed DELAY_FIRST_PROBE_TIME after the first packet.
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
@@ -137,7 +137,7 @@ def test_redirect_without_link_layer_option_makes_the_host_resolve_the_target(du
     assert reply[Ether].dst.lower() == MAC_R
 
 
-@rfc("RFC4861-8.1-2")
+@rfc("RFC4861-8.1-2", "RFC4861-4.5-2", "RFC4861-9-1")
 def test_redirect_with_reserved_bits_and_unknown_option_is_followed(dut: DUT) -> None:
     _gateway(dut)
     dut.send(_redirect(dut, res=0xFFFFFFFF) / Raw(bytes([253, 1]) + b"future"))

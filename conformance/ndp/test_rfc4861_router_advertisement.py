@@ -182,7 +182,7 @@ def test_router_link_layer_address_is_learnt_from_the_advertisement(dut: DUT) ->
     dut.expect_none(ICMPv6ND_NS(tgt=ROUTER_B), within=0.2)
 
 
-@rfc("RFC4861-7.2.5-9")
+@rfc("RFC4861-7.2.5-9", "RFC4861-7.2.5-8", "RFC4861-7.3.3-5", "RFC4861-7.3.3-6")
 def test_advertisement_without_router_flag_removes_the_router(dut: DUT) -> None:
     mac = dut.info.other_mac
     dut.send(ra_from_b(dut))

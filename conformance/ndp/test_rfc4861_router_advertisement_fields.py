@@ -92,7 +92,7 @@ def test_invalid_advertisement_is_ignored(dut: DUT, case: str) -> None:
     uses_router(dut, 2)
 
 
-@rfc("RFC4861-6.1.2-2")
+@rfc("RFC4861-6.1.2-2", "RFC4861-4.2-2", "RFC4861-4.2-8", "RFC4861-9-1", "RFC4861-9-11")
 def test_reserved_bits_and_unknown_options_are_ignored(dut: DUT) -> None:
     unknown = Raw(bytes([253, 1]) + b"future")  # unassigned option type, 8 octets
     dut.send(ra(dut, unknown, res=0b11))
@@ -109,7 +109,7 @@ def test_cur_hop_limit_sets_hop_limit_of_sent_packets(dut: DUT) -> None:
     assert hop_limit_of_reply(dut, 2) == 33
 
 
-@rfc("RFC4861-6.3.4-5")
+@rfc("RFC4861-6.3.4-2", "RFC4861-6.3.4-5")
 def test_cur_hop_limit_zero_leaves_hop_limit_unchanged(dut: DUT) -> None:
     # §4.2: "A value of zero means unspecified (by this router)."
     dut.send(ra(dut, chlim=33))

@@ -92,7 +92,7 @@ def test_solicitation_has_hop_limit_255(dut: DUT) -> None:
     assert rs[ICMPv6ND_RS].code == 0
 
 
-@rfc("RFC4861-6.3.7-2",
+@rfc("RFC4861-6.3.7-2", "RFC4861-4.1-3",
      quote="The IP source address is set to either one of the interface's unicast addresses or the "
            "unspecified address.")
 def test_solicitation_from_link_local_carries_source_link_layer_address(dut: DUT) -> None:

@@ -121,7 +121,7 @@ def test_invalid_advertisement_does_not_complete_resolution(dut: DUT, case: str)
     expect_echo_reply_to(dut, nbr, ident, MAC_B)
 
 
-@rfc("RFC4861-7.1.2-2")
+@rfc("RFC4861-7.1.2-2", "RFC4861-4.4-9", "RFC4861-9-1", "RFC4861-9-3")
 def test_advertisement_with_reserved_bits_and_unknown_option_is_accepted(dut: DUT) -> None:
     nbr, ident = _neighbor(0x20), 0x7130
     _resolve(dut, nbr, ident)

@@ -36,7 +36,7 @@ def _pseudo_header_sum_ok(pkt: Packet) -> bool:
     return checksum(pseudo + datagram) == 0
 
 
-@rfc("RFC1122-4.1.3.4-2", quote="but it MUST default to checksumming on.")
+@rfc("RFC1122-4.1.3.4-2", "RFC1122-4.1.3.4-1", quote="but it MUST default to checksumming on.")
 def test_sent_datagram_carries_a_valid_checksum(dut: DUT) -> None:
     dut.udp_bind(PORT)
     dut.udp_send(PORT, b"checksummed by default", str(dut.info.tester_ipv4), TESTER_PORT)
@@ -45,7 +45,7 @@ def test_sent_datagram_carries_a_valid_checksum(dut: DUT) -> None:
     assert _pseudo_header_sum_ok(sent), f"checksum 0x{sent[UDP].chksum:04x} does not verify"
 
 
-@rfc("RFC1122-4.1.3.4-3")
+@rfc("RFC1122-4.1.3.4-3", "RFC1122-4.1.3.4-1")
 def test_bad_checksum_datagram_is_silently_discarded(dut: DUT) -> None:
     dut.udp_bind(PORT)
     bad = _udp(dut, b"damaged in flight")
@@ -57,7 +57,7 @@ def test_bad_checksum_datagram_is_silently_discarded(dut: DUT) -> None:
     _expect_delivered(dut, b"control")
 
 
-@rfc("RFC1122-4.1.3.1-1")
+@rfc("RFC1122-4.1.3.1-1", "RFC1122-3.4-5")
 def test_datagram_to_closed_port_draws_port_unreachable(dut: DUT) -> None:
     dut.send(_udp(dut, b"closed?", dport=CLOSED_PORT))
     error = dut.expect(ICMP(type=3, code=3))

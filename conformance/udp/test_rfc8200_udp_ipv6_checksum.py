@@ -70,7 +70,7 @@ def test_datagram_with_wrong_checksum_is_discarded(dut: DUT) -> None:
     _bad_then_good(dut, _datagram(dut, b"wrong", chksum=(right ^ 0x1111) or 0x1111))
 
 
-@rfc("RFC8200-8.1-2")
+@rfc("RFC8200-8.1-2", "RFC8200-8.1-1")
 def test_sent_datagram_carries_a_valid_checksum(dut: DUT) -> None:
     dut.udp_bind(PORT, 6)
     try:
