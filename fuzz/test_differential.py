@@ -1,6 +1,6 @@
-"""Property 3, differential: for packets Scapy builds, our parsers read the same fields as
-Scapy's own dissection of the same octets (IPv4 header and options, ICMPv4, UDP, IPv6 with
-extension headers, ICMPv6 echo and NDP with options)."""
+"""Property 3, differential: for packets Scapy builds, our parsers (the ones the receive paths
+run) read the same fields as Scapy's own dissection of the same octets (IPv4 header and options,
+ICMPv4, UDP, IPv6 with extension headers, ICMPv6 echo and NDP with options)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_ipv4_fields_match_scapy(built: Packet) -> None:
     assert (ours.protocol, ours.total_length, ours.ident) == (theirs.proto, theirs.len, theirs.id)
     assert (ours.ttl, ours.tos, ours.flags, ours.fragment_offset) == (theirs.ttl, theirs.tos, int(theirs.flags), theirs.frag)
     assert ours.header_len == theirs.ihl * 4
-    walked = list(ipv4_options.walk(ours.options))
+    walked = list(ipv4_options.walk(ours.options(raw)))
     assert all(isinstance(o, ipv4_options.Option) for o in walked), walked
     assert [(o.type, o.data) for o in walked if isinstance(o, ipv4_options.Option)] == scapy_options(theirs)
     body = raw[ours.header_len : ours.total_length]
