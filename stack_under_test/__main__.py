@@ -70,7 +70,7 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> bytes:
             p.error(f"--neighbor {value!r} is not ADDR=MAC like 198.51.100.2=02:00:00:00:00:02")
         if parse_mac(hw) is None:
             p.error(f"--neighbor {value!r}: {hw!r} is not a MAC address like 02:00:00:00:00:02")
-    return mac  # type: ignore[return-value]
+    return mac
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,7 +152,7 @@ def _settle(stack: Stack, link: TapEndpoint, clock: MonotonicClock, nic: str, li
 
 def _has_family(stack: Stack, wildcard: str) -> bool:
     family = 4 if "." in wildcard else 6
-    return any(p.family == family for p in stack.network_protocols)
+    return family in stack.ip_protocols
 
 
 if __name__ == "__main__":

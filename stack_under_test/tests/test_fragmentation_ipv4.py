@@ -240,3 +240,17 @@ def test_reassembled_datagram_beyond_65535_with_the_first_fragments_options_is_d
     assert verdicts[:-1] == [None] * (len(frames) - 1)
     assert verdicts[-1] is Drop.FRAGMENT_REASSEMBLED_TOO_LONG
     assert bench.sent() == []
+
+
+def test_dont_fragment_sets_df_and_refuses_a_datagram_over_the_route_mtu() -> None:
+    # The IPEndpoint contract transports use for Path MTU Discovery (RFC 1191 3).
+    bench = make_bench()
+    route = bench.stack.find_route(TESTER)
+    assert route is not None
+    assert route.endpoint.write_packet(route, 253, bytes(1480), dont_fragment=True) is None
+    out = parse_out(bench.one())
+    assert out.header[6:8] == b"\x40\x00"  # DF, offset 0
+    assert route.endpoint.write_packet(route, 253, bytes(1481), dont_fragment=True) is Drop.PACKET_TOO_BIG
+    assert bench.sent() == [] and bench.stack.stats.tx_drops[Drop.PACKET_TOO_BIG] == 1
+    assert route.endpoint.write_packet(route, 253, bytes(1481)) is None  # without: fragmented
+    assert len(bench.sent()) == 2

@@ -11,6 +11,7 @@ stack's ``IPv4Output`` (output.py).
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from typing import TYPE_CHECKING
 
 from stack_under_test.buffer import PacketBuffer
@@ -33,9 +34,10 @@ from stack_under_test.wire.numbers import (
 )
 
 if TYPE_CHECKING:
+    from stack_under_test.stack.interfaces import Route
     from stack_under_test.stack.neighbor import Pending
     from stack_under_test.stack.nic import NIC
-    from stack_under_test.stack.stack import Route, Stack
+    from stack_under_test.stack.stack import Stack
 
 _TENTATIVE = AddressState.TENTATIVE
 _parse = IPv4Header.parse
@@ -178,9 +180,9 @@ class IPv4Endpoint:
     def select_source(self, dst: bytes) -> bytes | None:
         return self.nic.addresses.select_source(4, dst)
 
-    def write_packet(self, route: Route, proto: int, payload: bytes) -> Drop | None:
+    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False) -> Drop | None:
         """Prepend a header (the default TTL, a fresh ID) and transmit on ``route`` (output.py)."""
-        return self.output.write_packet(route, proto, payload)
+        return self.output.write_packet(route, proto, payload, dont_fragment=dont_fragment)
 
     def send_port_unreachable(self, tpkt: TransportPacket) -> None:
         # RFC 1122 3.2.2.1: a host SHOULD generate code 3 "(Port Unreachable), if the designated
@@ -191,3 +193,10 @@ class IPv4Endpoint:
     def on_neighbor_failed(self, addr: bytes, pending: list[Pending]) -> None:
         """ARP gave up on ``addr``: forwarded datagrams that waited earn Host Unreachable."""
         self.protocol.forwarding.neighbor_failed(self, pending)
+
+    # ---- routing (IPEndpoint) ------------------------------------------------------------------------
+    def keeps_on_link_route(self, network: IPv4Network | IPv6Network) -> bool:
+        return False  # IPv4 learns no on-link prefixes: a subnet is on-link while we hold an address in it
+
+    def default_router(self) -> bytes | None:
+        return None  # IPv4 learns no default routers (no RFC 1256 router discovery); routes are configured

@@ -28,8 +28,9 @@ from stack_under_test.wire.numbers import (
 
 if TYPE_CHECKING:
     from stack_under_test.network.ipv4.contracts import IPv4Host
+    from stack_under_test.stack.interfaces import Route
     from stack_under_test.stack.neighbor import Pending
-    from stack_under_test.stack.stack import Route, Stack
+    from stack_under_test.stack.stack import Stack
 
 _REDIRECT_HOST: Final = 1  # RFC 792 Redirect "1 = Redirect datagrams for the Host"
 _DST_FIELD: Final = 16  # offset of the destination address in the IPv4 header

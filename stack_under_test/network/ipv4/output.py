@@ -15,12 +15,13 @@ from stack_under_test.network.fragmentation import fragment_ipv4
 from stack_under_test.network.ipv4.ident import IdentAllocator
 from stack_under_test.stack.neighbor import NeighborState, NeighborTable
 from stack_under_test.wire.ethernet import BROADCAST_MAC, ipv4_multicast_mac
-from stack_under_test.wire.ipv4 import MIN_HEADER_LEN, HeaderTemplate, encode_header
+from stack_under_test.wire.ipv4 import FLAG_DF, MIN_HEADER_LEN, HeaderTemplate, encode_header
 from stack_under_test.wire.numbers import ETH_P_IPV4
 
 if TYPE_CHECKING:
+    from stack_under_test.stack.interfaces import Route
     from stack_under_test.stack.nic import NIC
-    from stack_under_test.stack.stack import Route, Stack
+    from stack_under_test.stack.stack import Stack
 
 _REPLY_PATHS_MAX = 1024
 
@@ -55,13 +56,18 @@ class IPv4Output:
         else:
             nic.neighbors[4].send(next_hop, ETH_P_IPV4, packet)
 
-    def write_packet(self, route: Route, proto: int, payload: bytes) -> Drop | None:
-        """Prepend a header (the default TTL, a fresh ID, no options) and transmit on ``route``."""
+    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False) -> Drop | None:
+        """Prepend a header (the default TTL, a fresh ID, no options) and transmit on ``route``.
+        ``dont_fragment`` sets DF and refuses a datagram too big for the route (RFC 1191 3)."""
         ident = self.idents.next(route.local, route.remote, proto)
         if MIN_HEADER_LEN + len(payload) > route.mtu:
+            if dont_fragment:
+                route.nic.stats.count_tx_drop(Drop.PACKET_TOO_BIG)
+                return Drop.PACKET_TOO_BIG
             # RFC 791 3.2: too big for the route's MTU: fragment it.
             return self.send_fragmented(route, proto, payload, ident, self._ttl)
-        header = encode_header(route.local, route.remote, proto, len(payload), ident, self._ttl)
+        flags_frag = FLAG_DF if dont_fragment else 0
+        header = encode_header(route.local, route.remote, proto, len(payload), ident, self._ttl, flags_frag=flags_frag)
         self.transmit(route.nic, route.remote, route.next_hop, header + payload)
         return None
 

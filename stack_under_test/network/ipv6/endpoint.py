@@ -6,7 +6,7 @@ the NIC and them (and UDP, through the stack's transport registry).
 
 from __future__ import annotations
 
-from ipaddress import IPv6Network
+from ipaddress import IPv4Network, IPv6Network
 from typing import TYPE_CHECKING
 
 from stack_under_test.buffer import PacketBuffer
@@ -50,8 +50,10 @@ from .router_discovery import RouterDiscovery
 from .slaac import Slaac
 
 if TYPE_CHECKING:
+    from stack_under_test.stack.interfaces import Route
+    from stack_under_test.stack.neighbor import Pending
     from stack_under_test.stack.nic import NIC
-    from stack_under_test.stack.stack import Route, Stack
+    from stack_under_test.stack.stack import Stack
 
 # RFC 4291 §2.7: Linux installs "multicast ff00::/8 dev <nic>" so multicast sends find the NIC.
 MULTICAST_NETWORK = IPv6Network("ff00::/8")
@@ -59,7 +61,7 @@ MULTICAST_NETWORK = IPv6Network("ff00::/8")
 
 class IPv6Protocol:
     ethertype = ETH_P_IPV6
-    family: int | None = 6  # typed as the NetworkProtocol attribute it implements
+    family = 6
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
@@ -99,7 +101,7 @@ class IPv6Endpoint:
             nic.write_packet,
             lambda target, mac, first: ndp.send_neighbor_solicit(self, target, mac, first),
             nic.stats.count_tx_drop,
-            on_failed=lambda target, pending: ndp.on_resolution_failed(self, target, pending),
+            on_failed=self.on_neighbor_failed,
             config=lambda: nic.ipv6_config,  # RFC 4861 §7.3.3 NUD with the NIC's knobs, read at use
             rng=stack.rng,
         )
@@ -199,7 +201,7 @@ class IPv6Endpoint:
         self.nic.leave_group(solicited_node(entry.packed))
         self.anycast.refresh()
 
-    def keeps_on_link_route(self, network: IPv6Network) -> bool:
+    def keeps_on_link_route(self, network: IPv4Network | IPv6Network) -> bool:
         """Whether the Prefix List holds ``network`` (its route outlives the addresses in it)."""
         return network in self.router_discovery.prefixes
 
@@ -295,9 +297,13 @@ class IPv6Endpoint:
         return source_selection.select(self, dst)
 
     # ---- send ----------------------------------------------------------------------------------
-    def write_packet(self, route: Route, proto: int, payload: bytes) -> Drop | None:
+    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False) -> Drop | None:
         """IPEndpoint: UDP (and others) send through here with a route from stack.find_route."""
-        return self.send(route.local, route.remote, proto, payload, next_hop=route.next_hop)
+        return self.send(route.local, route.remote, proto, payload, next_hop=route.next_hop, dont_fragment=dont_fragment)
+
+    def on_neighbor_failed(self, addr: bytes, pending: list[Pending]) -> None:
+        """Neighbor Discovery gave up on ``addr`` (RFC 4861 7.2.2; ndp.py answers the packets that waited)."""
+        ndp.on_resolution_failed(self, addr, pending)
 
     @property
     def link_mtu(self) -> int:
@@ -326,11 +332,13 @@ class IPv6Endpoint:
         hop_limit: int | None = None,
         traffic_class: int = 0,
         next_hop: bytes | None = None,
+        dont_fragment: bool = False,
     ) -> Drop | None:
         """Put a fixed header on ``payload`` and transmit it out of this NIC.
 
         Multicast destinations map straight to a MAC (RFC 2464 §7); unicast ones go to the next
-        hop (the route's gateway, else ``dst`` itself) through neighbor resolution.
+        hop (the route's gateway, else ``dst`` itself) through neighbor resolution. A packet over
+        the path MTU is fragmented here, its source (RFC 8200 4.5), unless ``dont_fragment``.
         """
         if self.ipv6_disabled:
             self.nic.stats.count_tx_drop(Drop.IPV6_DISABLED_BY_DAD)
@@ -343,10 +351,14 @@ class IPv6Endpoint:
         packet = build_header(src, dst, proto, len(payload), hop_limit, traffic_class, label) + payload
         nic = self.nic
         if not is_multicast(dst) and (nic.is_local(dst) or self._local_elsewhere(dst)):
-            return self._loop_back(packet)
+            self._loop_back(packet)
+            return None
         mtu = self.path_mtu(dst)
-        # RFC 8200 4.5: a packet larger than the path MTU is fragmented by its source (frag helper).
-        packets = [packet] if len(packet) <= mtu else fragment_for_send(self, packet, mtu)
+        # RFC 8200 4.5: a packet larger than the path MTU is fragmented by its source.
+        if len(packet) <= mtu:
+            packets = [packet]
+        else:
+            packets = [] if dont_fragment else fragment_for_send(self, packet, mtu)
         if not packets:
             nic.stats.count_tx_drop(Drop.PACKET_TOO_BIG)
             return Drop.PACKET_TOO_BIG
