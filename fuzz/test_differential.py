@@ -13,7 +13,7 @@ from scapy.packet import Packet
 
 from fuzz.profiles import budget
 from fuzz.strategies.scapy_packets import ipv4_packets, ipv6_packets
-from stack_under_test.wire import icmpv4, icmpv6, ipv4, ipv4_options, ipv6, ipv6_ext, ndp, udp
+from stack_under_test.wire import icmpv4, icmpv6, ipv4, ipv4_options, ipv6, ipv6_ext, ndp, numbers, udp
 
 
 def packed(text: str) -> bytes:
@@ -86,7 +86,7 @@ def scapy_chain(theirs: IPv6) -> tuple[list[tuple[int, int, int]], int, int]:
         headers.append((proto, offset, length))
         offset += length
         proto = layer.nh
-        if headers[-1][0] == ipv6.FRAGMENT:
+        if headers[-1][0] == numbers.PROTO_FRAGMENT:
             break
         layer = layer.payload
     return headers, proto, offset

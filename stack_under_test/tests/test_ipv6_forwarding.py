@@ -24,9 +24,10 @@ from stack_under_test.tests._ipv6_bench import (
 )
 from stack_under_test.wire import icmpv6
 from stack_under_test.wire.icmpv6 import EchoRequest, ICMPv6Error
-from stack_under_test.wire.ipv6 import HOP_BY_HOP, build_header
+from stack_under_test.wire.ipv6 import build_header
 from stack_under_test.wire.ipv6_ext import option, options_header, pad
 from stack_under_test.wire.ndp import NeighborSolicit
+from stack_under_test.wire.numbers import PROTO_HOP_BY_HOP
 
 REMOTE = IPv6Address("2001:db8:2::5").packed
 FAR = IPv6Address("2001:db8:9::9").packed
@@ -230,7 +231,7 @@ def test_hop_by_hop_options_are_checked_by_a_router() -> None:
     bench = router()
     hbh = options_header(17, option(0xBE, b""))
     body = udp_packet(TESTER, REMOTE, 1, 2, b"x")[40:]
-    original = build_header(TESTER, REMOTE, HOP_BY_HOP, len(hbh) + len(body)) + hbh + body
+    original = build_header(TESTER, REMOTE, PROTO_HOP_BY_HOP, len(hbh) + len(body)) + hbh + body
     assert bench.inject(original) is Drop.IPV6_UNRECOGNIZED_OPTION
     error = only_error(bench)
     assert (error.type, error.code, error.pointer) == (PARAMETER_PROBLEM, 2, 42)

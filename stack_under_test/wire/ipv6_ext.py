@@ -16,14 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from stack_under_test.drops import Drop
-from stack_under_test.wire.ipv6 import (
-    DEST_OPTS,
-    FRAGMENT,
-    HEADER_LEN,
-    HOP_BY_HOP,
-    NEXT_HEADER_OFFSET,
-    ROUTING,
-)
+from stack_under_test.wire.ipv6 import HEADER_LEN, NEXT_HEADER_OFFSET
 from stack_under_test.wire.ipv6_options import (
     OPT_PAD1,
     OPT_PADN,
@@ -38,6 +31,7 @@ from stack_under_test.wire.ipv6_options import (
     pad,
     walk_options,
 )
+from stack_under_test.wire.numbers import PROTO_DEST_OPTS, PROTO_FRAGMENT, PROTO_HOP_BY_HOP, PROTO_ROUTING
 
 __all__ = [
     "OPT_PAD1",
@@ -59,7 +53,7 @@ __all__ = [
     "walk",
 ]
 
-EXTENSION_HEADERS: Final = frozenset({HOP_BY_HOP, ROUTING, FRAGMENT, DEST_OPTS})
+EXTENSION_HEADERS: Final = frozenset({PROTO_HOP_BY_HOP, PROTO_ROUTING, PROTO_FRAGMENT, PROTO_DEST_OPTS})
 
 # RFC 8200 leaves the chain length open (RFC 8504 §5.3 lets a host limit it); each header costs
 # at least 8 octets, so the payload length already bounds the walk. The caps keep a crafted
@@ -132,16 +126,16 @@ def walk(
     end = len(packet)
     zero_length = packet[PAYLOAD_LENGTH_OFFSET] == 0 and packet[PAYLOAD_LENGTH_OFFSET + 1] == 0
     while proto in EXTENSION_HEADERS:
-        if hop_by_hop_only and (proto != HOP_BY_HOP or headers):
+        if hop_by_hop_only and (proto != PROTO_HOP_BY_HOP or headers):
             break
         if len(headers) >= MAX_EXT_HEADERS:
             return Drop.IPV6_TOO_MANY_EXT_HEADERS
         # RFC 8200 §4.1: "The Hop-by-Hop Options header ... is restricted to appear
         # immediately after an IPv6 header only." Elsewhere it is an unrecognized Next Header
         # (Linux answers Parameter Problem code 1 pointing at the field that named it).
-        if proto == HOP_BY_HOP and offset != HEADER_LEN:
+        if proto == PROTO_HOP_BY_HOP and offset != HEADER_LEN:
             return ParamProblem(PP_UNRECOGNIZED_NEXT_HEADER, pointer, Drop.IPV6_HOP_BY_HOP_NOT_FIRST)
-        if proto == FRAGMENT:
+        if proto == PROTO_FRAGMENT:
             if jumbo is not None:
                 # RFC 2675 §3: "error: Jumbo Payload option present and Fragment header present
                 # ... Code: 0 Pointer: high-order octet of the Fragment header".
@@ -165,7 +159,7 @@ def walk(
             return Drop.IPV6_EXT_HEADER_TRUNCATED
         if offset + length - HEADER_LEN > MAX_EXT_CHAIN_LEN:
             return Drop.IPV6_EXT_CHAIN_TOO_LONG
-        if proto == ROUTING:
+        if proto == PROTO_ROUTING:
             # RFC 8200 §4.4: "If Segments Left is zero, the node must ignore the Routing header
             # and proceed to process the next header". We implement no Routing Type (RFC 5095
             # §3 makes Type 0 unrecognized too), so a non-zero Segments Left is:
@@ -176,14 +170,14 @@ def walk(
             if packet[offset + 3] != 0:
                 return ParamProblem(PP_ERRONEOUS_HEADER, offset + 2, Drop.IPV6_ROUTING_TYPE_UNRECOGNIZED)
         else:
-            verdict = walk_options(packet, offset, length, proto == HOP_BY_HOP, dst_is_multicast)
+            verdict = walk_options(packet, offset, length, proto == PROTO_HOP_BY_HOP, dst_is_multicast)
             if not isinstance(verdict, OptionsResult):
                 return verdict
             if verdict.router_alert is not None:
                 router_alert = verdict.router_alert
             if verdict.jumbo_offset is not None:
                 jumbo = verdict.jumbo_offset
-            if proto == HOP_BY_HOP and zero_length and jumbo is None:
+            if proto == PROTO_HOP_BY_HOP and zero_length and jumbo is None:
                 # RFC 2675 §3: "error: IPv6 Payload Length = 0 and IPv6 Next Header = Hop-by-Hop
                 # Options and Jumbo Payload option not present ... Code: 0 Pointer: high-order
                 # octet of the IPv6 Payload Length".
@@ -220,7 +214,7 @@ def upper_layer(packet: memoryview) -> tuple[int, int | None]:
     for _ in range(MAX_EXT_HEADERS):
         if proto not in EXTENSION_HEADERS:
             return proto, offset
-        if proto == FRAGMENT:
+        if proto == PROTO_FRAGMENT:
             frag = FragmentHeader.parse(packet[offset:])
             if isinstance(frag, Drop):
                 return proto, None
@@ -241,7 +235,7 @@ def is_fragment(packet: memoryview) -> bool:
     proto = packet[NEXT_HEADER_OFFSET]
     offset = HEADER_LEN
     for _ in range(MAX_EXT_HEADERS):
-        if proto == FRAGMENT:
+        if proto == PROTO_FRAGMENT:
             return True
         if proto not in EXTENSION_HEADERS or len(packet) - offset < 2:
             return False

@@ -21,9 +21,7 @@ from stack_under_test.wire.ethernet import ipv6_multicast_mac
 from stack_under_test.wire.ipv6 import (
     ALL_NODES,
     HEADER_LEN,
-    HOP_BY_HOP,
     LOOPBACK,
-    NO_NEXT_HEADER,
     IPv6View,
     build_header,
     is_multicast,
@@ -32,7 +30,9 @@ from stack_under_test.wire.ipv6 import (
 )
 from stack_under_test.wire.numbers import (
     ETH_P_IPV6,
+    PROTO_HOP_BY_HOP,
     PROTO_ICMPV6,
+    PROTO_NO_NEXT_HEADER,
     ICMPv6DestUnreachableCode,
     ICMPv6ParamProblemCode,
     ICMPv6Type,
@@ -227,7 +227,7 @@ class IPv6Endpoint:
         # RFC 8200 §3: octets past Payload Length are link padding, not part of the packet.
         # RFC 2675 §3: a zero Payload Length with a Hop-by-Hop header is a jumbogram candidate;
         # the walker judges it on the untrimmed frame.
-        if view.payload_length or view.next_header != HOP_BY_HOP:
+        if view.payload_length or view.next_header != PROTO_HOP_BY_HOP:
             pkt.end = pkt.network_offset + HEADER_LEN + view.payload_length
         src, dst = view.src, view.dst
         drop = check_addresses(src, dst)
@@ -272,7 +272,7 @@ class IPv6Endpoint:
         proto = chain.upper_proto
         pkt.transport_offset = pkt.network_offset + chain.upper_offset
         # RFC 8200 §4.7: "there is nothing following that header"; the packet is consumed.
-        if proto == NO_NEXT_HEADER:
+        if proto == PROTO_NO_NEXT_HEADER:
             return None
         if proto == PROTO_ICMPV6:
             return icmp.handle(self, pkt, view, src, dst)

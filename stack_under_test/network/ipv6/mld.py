@@ -21,8 +21,8 @@ from stack_under_test.drops import Drop
 from stack_under_test.network.multicast import ListenerConfig, Mode, MulticastListener, Record, pack_reports
 from stack_under_test.wire import ipv6_ext
 from stack_under_test.wire import mld as wire
-from stack_under_test.wire.ipv6 import ALL_NODES, ALL_ROUTERS, HEADER_LEN, HOP_BY_HOP, IPv6View, is_link_local
-from stack_under_test.wire.numbers import PROTO_ICMPV6
+from stack_under_test.wire.ipv6 import ALL_NODES, ALL_ROUTERS, HEADER_LEN, IPv6View, is_link_local
+from stack_under_test.wire.numbers import PROTO_HOP_BY_HOP, PROTO_ICMPV6
 
 if TYPE_CHECKING:
     from .endpoint import IPv6Endpoint
@@ -232,7 +232,7 @@ class MLD:
             return
         src = self.source()
         payload = _HOP_BY_HOP + message.encode(src, dst)
-        self.endpoint.send(src, dst, HOP_BY_HOP, payload, hop_limit=MLD_HOP_LIMIT)
+        self.endpoint.send(src, dst, PROTO_HOP_BY_HOP, payload, hop_limit=MLD_HOP_LIMIT)
 
 
 def router_alert(pkt: PacketBuffer) -> int | None:
@@ -240,6 +240,6 @@ def router_alert(pkt: PacketBuffer) -> int | None:
     walked the chain already; walking the Hop-by-Hop header again here keeps the ICMPv6 dispatch
     signature unchanged (RFC 8200 4.3: it can only be the first header)."""
     chain = ipv6_ext.walk(pkt.network(), True, hop_by_hop_only=True)
-    if not isinstance(chain, ipv6_ext.ExtChain) or not chain.headers or chain.headers[0].proto != HOP_BY_HOP:
+    if not isinstance(chain, ipv6_ext.ExtChain) or not chain.headers or chain.headers[0].proto != PROTO_HOP_BY_HOP:
         return None
     return chain.router_alert

@@ -14,21 +14,21 @@ from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
 from stack_under_test.network.fragmentation import Reassembler, fragment_ipv6
 from stack_under_test.wire import ipv6_ext
-from stack_under_test.wire.ipv6 import (
-    DEST_OPTS,
-    FRAGMENT,
-    HEADER_LEN,
-    HOP_BY_HOP,
-    NEXT_HEADER_OFFSET,
-    ROUTING,
-)
+from stack_under_test.wire.ipv6 import HEADER_LEN, NEXT_HEADER_OFFSET
 from stack_under_test.wire.ipv6_ext import FRAGMENT_HEADER_LEN, PAYLOAD_LENGTH_OFFSET, PP_ERRONEOUS_HEADER
 from stack_under_test.wire.numbers import (
+    PROTO_AH,
+    PROTO_DEST_OPTS,
+    PROTO_FRAGMENT,
+    PROTO_HOP_BY_HOP,
     PROTO_ICMPV6,
+    PROTO_NO_NEXT_HEADER,
+    PROTO_ROUTING,
+    PROTO_TCP,
+    PROTO_UDP,
     ICMPv6ParamProblemCode,
     ICMPv6TimeExceededCode,
     ICMPv6Type,
-    IPProto,
 )
 
 from . import icmp
@@ -45,7 +45,7 @@ MAX_PAYLOAD: Final = 0xFFFF  # RFC 8200 3: Payload Length is 16 bits
 NDP_TYPES: Final = frozenset(range(133, 138))
 # Octets of the upper-layer header the first fragment must hold (Linux ipv6frag_thdr_truncated:
 # TCP and UDP headers, the ICMPv6 type/code/checksum, else at least one octet).
-_UPPER_HEADER_LEN: Final[dict[int, int]] = {IPProto.TCP: 20, IPProto.UDP: 8, IPProto.ICMPV6: 4, IPProto.NONE: 0}
+_UPPER_HEADER_LEN: Final[dict[int, int]] = {PROTO_TCP: 20, PROTO_UDP: 8, PROTO_ICMPV6: 4, PROTO_NO_NEXT_HEADER: 0}
 _CHAIN_OK, _CHAIN_INCOMPLETE, _CHAIN_NESTED = 0, 1, 2
 
 
@@ -57,15 +57,15 @@ def _chain_after_fragment(packet: memoryview, offset: int, proto: int) -> int:
     """
     end = len(packet)
     for _ in range(ipv6_ext.MAX_EXT_HEADERS):
-        if proto == FRAGMENT:
+        if proto == PROTO_FRAGMENT:
             # RFC 8200 4.1: "Each extension header should occur at most once"; a second Fragment
             # header would nest reassemblies (and recursion) without bound.
             return _CHAIN_NESTED
-        if proto not in (HOP_BY_HOP, ROUTING, DEST_OPTS, IPProto.AH):
+        if proto not in (PROTO_HOP_BY_HOP, PROTO_ROUTING, PROTO_DEST_OPTS, PROTO_AH):
             break
         if offset + 2 > end:
             return _CHAIN_INCOMPLETE
-        length = (packet[offset + 1] + 2) * 4 if proto == IPProto.AH else (packet[offset + 1] + 1) * 8
+        length = (packet[offset + 1] + 2) * 4 if proto == PROTO_AH else (packet[offset + 1] + 1) * 8
         proto = packet[offset]
         offset += length
     else:
