@@ -41,19 +41,19 @@ class StackOptions:
     ipv6: bool = True
     ipv4_reassembly_timeout_ms: int = params.IPV4_REASSEMBLY_TIMEOUT_MS
     ipv6_reassembly_timeout_ms: int = params.IPV6_REASSEMBLY_TIMEOUT_MS
-    ipv6_pmtu_expiry_ms: int = params.IPV6_PMTU_EXPIRY_MS  # RFC 8201 4 (ipv6 helper)
+    ipv6_pmtu_expiry_ms: int = params.IPV6_PMTU_EXPIRY_MS  # RFC 8201 4
     dad_transmits: int = params.DUP_ADDR_DETECT_TRANSMITS
     default_ttl: int = params.IPV4_DEFAULT_TTL
     default_hop_limit: int = params.IPV6_DEFAULT_HOP_LIMIT
     udp_receive_queue_len: int = params.UDP_RECEIVE_QUEUE_LEN
-    # ---- Fragment reassembly, both families (frag helper; network/fragmentation.py) ----
+    # ---- Fragment reassembly, both families (network/fragmentation.py) ----
     # Octets queued for reassembly (payload plus measured per-fragment and per-datagram overhead),
     # per family like Linux ipfrag_high_thresh / ip6frag_high_thresh: above high, the oldest
     # datagrams are evicted until under low. The cap discards a datagram with more fragments.
     reassembly_high_thresh: int = params.REASSEMBLY_HIGH_THRESH
     reassembly_low_thresh: int = params.REASSEMBLY_LOW_THRESH
     max_fragments_per_datagram: int = params.MAX_FRAGMENTS_PER_DATAGRAM
-    # ---- IPv4 behaviour (ipv4 helper; /work/coord/IPV4_NOTES.md) ----
+    # ---- IPv4 behaviour ----
     # RFC 1812 4.3.2.8 rate limit for ICMP errors, per family; 0 = unlimited (Linux 1000/s, 50).
     icmp_rate_per_second: float = params.ICMP_RATE_PER_SECOND
     icmp_rate_burst: int = params.ICMP_RATE_BURST
@@ -64,7 +64,7 @@ class StackOptions:
     # RFC 1812 5.2.7.2 redirects when forwarding back out of the receiving interface; Linux
     # send_redirects=1.
     send_redirects: bool = True
-    # ---- IGMP (igmp helper; /work/coord/IGMP_NOTES.md) ----
+    # ---- IGMP ----
     # The version spoken with no older querier present (1, 2 or 3); like Linux force_igmp_version,
     # except that 0 is not accepted: 3 is Linux's default behaviour.
     igmp_version: int = params.IGMP_DEFAULT_VERSION

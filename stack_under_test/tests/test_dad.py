@@ -86,7 +86,7 @@ def test_an_advert_for_the_tentative_address_makes_it_a_duplicate() -> None:
     assert host.na(addr(other)) is None
     assert not host.nic.in_group(solicited_node(addr(other)))
     assert host.events["dad_duplicate"] == 2
-    assert "duplicate" in host.ep.dad.failures[-1]
+    assert "duplicate" in host.ep.addrconf.dad.failures[-1]
     host.clock.advance(5000)
     assert GLOBAL + "/64" not in host.stack.addresses("eth0")
 

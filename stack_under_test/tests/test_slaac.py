@@ -5,7 +5,7 @@ from __future__ import annotations
 from ipaddress import IPv6Address, IPv6Network
 
 from stack_under_test import params
-from stack_under_test.network.ipv6.stable_iid import is_reserved_iid, stable_iid
+from stack_under_test.network.ipv6.addrconf.stable_iid import is_reserved_iid, stable_iid
 from stack_under_test.tests._addrconf_bench import EUI64_IID, INFINITE, Host, addr, pio, quiet_host
 from stack_under_test.wire.ndp import NeighborSolicit
 

@@ -23,7 +23,7 @@ def a(text: str) -> bytes:
 
 @dataclass
 class FakeEntry:
-    """An address entry as source selection reads it (AddressEntry plus S2's optional fields)."""
+    """An address entry as source selection reads it (an AddressEntry with its optional fields)."""
 
     interface: IPv6Interface
     state: AddressState = AddressState.PREFERRED

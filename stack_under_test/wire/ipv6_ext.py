@@ -31,7 +31,13 @@ from stack_under_test.wire.ipv6_options import (
     pad,
     walk_options,
 )
-from stack_under_test.wire.numbers import PROTO_DEST_OPTS, PROTO_FRAGMENT, PROTO_HOP_BY_HOP, PROTO_ROUTING
+from stack_under_test.wire.numbers import (
+    PROTO_AH,
+    PROTO_DEST_OPTS,
+    PROTO_FRAGMENT,
+    PROTO_HOP_BY_HOP,
+    PROTO_ROUTING,
+)
 
 __all__ = [
     "OPT_PAD1",
@@ -48,7 +54,9 @@ __all__ = [
     "option",
     "options_header",
     "pad",
+    "reassembled",
     "routing_header",
+    "skip_headers",
     "upper_layer",
     "walk",
 ]
@@ -200,44 +208,61 @@ def routing_header(next_header: int, routing_type: int, segments_left: int, data
     return bytes([next_header, total // 8 - 1]) + body + bytes(total - 2 - len(body))
 
 
+# A lenient skip steps over these by their length: the extension headers but Fragment, and the
+# Authentication Header, whose Payload Len counts 4-octet units less 2 (RFC 4302 2.2).
+_SKIPPED: Final = frozenset({PROTO_HOP_BY_HOP, PROTO_ROUTING, PROTO_DEST_OPTS, PROTO_AH})
+
+
+def skip_headers(packet: memoryview, offset: int, proto: int) -> tuple[int, int | None]:
+    """Step over the headers from one of type ``proto`` at ``offset`` by their lengths, without
+    judging them, as Linux's ipv6_skip_exthdr(): the first protocol that is not stepped over (a
+    Fragment header stops the skip too) and its offset; the offset is None when a header runs
+    past the data or there are more than MAX_EXT_HEADERS."""
+    end = len(packet)
+    for _ in range(MAX_EXT_HEADERS):
+        if proto not in _SKIPPED:
+            return proto, offset
+        if offset + 2 > end:
+            return proto, None
+        units = packet[offset + 1]
+        proto, offset = packet[offset], offset + ((units + 2) * 4 if proto == PROTO_AH else (units + 1) * 8)
+    return proto, None
+
+
 def upper_layer(packet: memoryview) -> tuple[int, int | None]:
     """The upper-layer protocol of a (possibly truncated, quoted) packet and its header offset.
 
-    A lenient skip like Linux's ipv6_skip_exthdr(): headers are stepped over by their length
-    without judging their options. The offset is None when the header lies past the data or in
-    a later fragment (RFC 8200 §4.5: only the first fragment carries it).
+    The offset is None when the header lies past the data or in a later fragment (RFC 8200 §4.5:
+    only the first fragment carries it); it may lie past the end of truncated data.
     """
     if len(packet) < HEADER_LEN:
         return -1, None
-    proto = packet[NEXT_HEADER_OFFSET]
-    offset = HEADER_LEN
-    for _ in range(MAX_EXT_HEADERS):
-        if proto not in EXTENSION_HEADERS:
-            return proto, offset
-        if proto == PROTO_FRAGMENT:
-            frag = FragmentHeader.parse(packet[offset:])
-            if isinstance(frag, Drop):
-                return proto, None
-            if frag.offset != 0:
-                return frag.next_header, None
-            proto, offset = frag.next_header, offset + FRAGMENT_HEADER_LEN
-            continue
-        if len(packet) - offset < 2:
+    proto, offset = skip_headers(packet, HEADER_LEN, packet[NEXT_HEADER_OFFSET])
+    if offset is not None and proto == PROTO_FRAGMENT:
+        frag = FragmentHeader.parse(packet[offset:])
+        if isinstance(frag, Drop):
             return proto, None
-        proto, offset = packet[offset], offset + (packet[offset + 1] + 1) * 8
-    return proto, None
+        if frag.offset != 0:
+            return frag.next_header, None
+        proto, offset = skip_headers(packet, offset + FRAGMENT_HEADER_LEN, frag.next_header)
+    return proto, offset
 
 
 def is_fragment(packet: memoryview) -> bool:
     """Whether a (possibly truncated, quoted) packet carries a Fragment header (lenient skip)."""
     if len(packet) < HEADER_LEN:
         return False
-    proto = packet[NEXT_HEADER_OFFSET]
-    offset = HEADER_LEN
-    for _ in range(MAX_EXT_HEADERS):
-        if proto == PROTO_FRAGMENT:
-            return True
-        if proto not in EXTENSION_HEADERS or len(packet) - offset < 2:
-            return False
-        proto, offset = packet[offset], offset + (packet[offset + 1] + 1) * 8
-    return False
+    proto, offset = skip_headers(packet, HEADER_LEN, packet[NEXT_HEADER_OFFSET])
+    return proto == PROTO_FRAGMENT and offset is not None
+
+
+def reassembled(unfragmentable: bytes, named_by: int, next_header: int, payload: bytes) -> bytes:
+    """RFC 8200 4.5: the packet rebuilt from the first fragment's Unfragmentable Part (its Fragment
+    header taken off) and the reassembled ``payload``: "the Next Header field of the last header of
+    the Unfragmentable Part is obtained from the Next Header field of the first fragment's Fragment
+    header" (at ``named_by``), and the Payload Length covers what follows the fixed header."""
+    packet = bytearray(unfragmentable)
+    payload_length = len(unfragmentable) - HEADER_LEN + len(payload)
+    packet[PAYLOAD_LENGTH_OFFSET : PAYLOAD_LENGTH_OFFSET + 2] = payload_length.to_bytes(2, "big")
+    packet[named_by] = next_header
+    return bytes(packet) + payload

@@ -1,6 +1,6 @@
 """Default source address selection, RFC 6724 section 5 (candidate set per section 4).
 
-``select(ep, dst)`` returns the packed source for a packet to ``dst`` leaving through ``ep``'s NIC,
+``select(host, dst)`` returns the packed source for a packet to ``dst`` leaving through ``host``'s NIC,
 or None when no candidate exists. Candidates are compared pairwise with the eight rules in order;
 the first rule that tells two candidates apart decides. When no rule does, the address that was
 assigned first wins (section 5: "some unspecified tie-breaker should be used"), which keeps the
@@ -23,7 +23,7 @@ from stack_under_test.wire.ipv6 import LOOPBACK, is_v4mapped
 if TYPE_CHECKING:
     from stack_under_test.stack.nic import NIC
 
-    from .endpoint import IPv6Endpoint
+    from .contracts import IPv6Host
 
 # RFC 4291 2.7 scope values (RFC 6724 3.1 uses the same numbering).
 SCOPE_INTERFACE_LOCAL: Final = 0x1
@@ -113,9 +113,9 @@ class Candidate:
         return self.entry.packed
 
 
-def candidates(ep: IPv6Endpoint, dst: bytes) -> list[Candidate]:
-    """RFC 6724 4: the candidate set for ``dst`` leaving through ``ep``'s NIC."""
-    out = ep.nic
+def candidates(host: IPv6Host, dst: bytes) -> list[Candidate]:
+    """RFC 6724 4: the candidate set for ``dst`` leaving through ``host``'s NIC."""
+    out = host.nic
     found = [Candidate(e, out, True) for e in out.addresses.of_family(6) if _eligible(e)]
     # RFC 6724 4: "For all multicast and link-local destination addresses, the set of candidate
     # source addresses MUST only include addresses assigned to interfaces belonging to the same
@@ -123,7 +123,7 @@ def candidates(ep: IPv6Endpoint, dst: bytes) -> list[Candidate]:
     # addresses of other interfaces count too, except their link-local ones, which mean nothing
     # on this link (RFC 4007 6).
     if dst[0] != 0xFF and scope(dst) > SCOPE_LINK_LOCAL:
-        for nic in ep.stack.nics.values():
+        for nic in host.stack.nics.values():
             if nic is out or not nic.enabled:
                 continue
             found.extend(
@@ -142,8 +142,8 @@ def _eligible(entry: AddressEntry) -> bool:
     return entry.usable and addr[0] != 0xFF and any(addr) and not getattr(entry, "anycast", False)
 
 
-def select(ep: IPv6Endpoint, dst: bytes) -> bytes | None:
-    best = choose(candidates(ep, dst), dst, prefer_temporary=ep.nic.ipv6_config.use_tempaddr >= 2)
+def select(host: IPv6Host, dst: bytes) -> bytes | None:
+    best = choose(candidates(host, dst), dst, prefer_temporary=host.nic.ipv6_config.use_tempaddr >= 2)
     return None if best is None else best.address
 
 
