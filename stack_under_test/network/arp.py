@@ -12,7 +12,7 @@ from stack_under_test.wire.ethernet import BROADCAST_MAC, is_group_mac
 from stack_under_test.wire.numbers import ETH_P_ARP
 
 if TYPE_CHECKING:
-    from stack_under_test.stack.nic import NIC
+    from stack_under_test.stack.interfaces import NetworkInterface
     from stack_under_test.stack.stack import Stack
 
 _ZERO_IP = b"\x00\x00\x00\x00"
@@ -25,12 +25,12 @@ class ARPProtocol:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
 
-    def new_endpoint(self, nic: NIC) -> ARPEndpoint:
+    def new_endpoint(self, nic: NetworkInterface) -> ARPEndpoint:
         return ARPEndpoint(self, nic)
 
 
 class ARPEndpoint:
-    def __init__(self, protocol: ARPProtocol, nic: NIC) -> None:
+    def __init__(self, protocol: ARPProtocol, nic: NetworkInterface) -> None:
         self.protocol = protocol
         self.nic = nic
         # The IPv4 neighbor table lives here: ARP is how IPv4 resolves.

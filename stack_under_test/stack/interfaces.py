@@ -1,7 +1,7 @@
 """Every contract between the stack's layers, in one file (gVisor's registration.go).
 
 A network protocol is registered with the Stack and makes one endpoint per NIC, to which the NIC
-hands frames of the protocol's EtherType. ARP is a ``NetworkProtocol``: frames in, nothing else.
+hands frames of the protocol's EtherType; the endpoint sees the NIC as a ``NetworkInterface``. ARP is a ``NetworkProtocol``: frames in, nothing else.
 IPv4 and IPv6 are ``IPProtocol``s: their ``IPEndpoint`` also hears of the NIC's addresses and
 groups, answers the Stack's routing questions and carries transport packets.
 
@@ -22,9 +22,76 @@ from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
 
 if TYPE_CHECKING:
-    from stack_under_test.stack.addresses import AddressEntry
-    from stack_under_test.stack.neighbor import Pending
-    from stack_under_test.stack.nic import NIC
+    from stack_under_test.stack.addresses import AddressEntry, AddressTable
+    from stack_under_test.stack.ipv6_config import IPv6Config
+    from stack_under_test.stack.neighbor import NeighborTable, Pending
+    from stack_under_test.stats import Stats
+
+
+class NetworkInterface(Protocol):
+    """A NIC as the network layer sees it (gVisor's NetworkInterface): stack/nic.py's NIC."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def mac(self) -> bytes: ...
+
+    @property
+    def mtu(self) -> int:
+        """The IP MTU (``Stack.set_link_mtu`` may lower the link's)."""
+        ...
+
+    @property
+    def enabled(self) -> bool: ...
+
+    @property
+    def stats(self) -> Stats: ...
+
+    @property
+    def addresses(self) -> AddressTable:
+        """The NIC's addresses of both families; read them, change them through the calls below."""
+        ...
+
+    @property
+    def groups(self) -> dict[bytes, int]:
+        """Joined multicast groups (packed) and how often each was joined."""
+        ...
+
+    @property
+    def neighbors(self) -> dict[int, NeighborTable]:
+        """The neighbor table of each family (4: ARP's, 6: NDP's)."""
+        ...
+
+    @property
+    def ip(self) -> dict[int, IPEndpoint]:
+        """The IP endpoint of each family on this NIC."""
+        ...
+
+    @property
+    def ipv6_config(self) -> IPv6Config:
+        """The NIC's IPv6 host settings (RFC 4861/4862/3810 knobs, Linux sysctl names)."""
+        ...
+
+    def is_local(self, packed: bytes) -> bool:
+        """An address of this NIC that may receive (not tentative)."""
+        ...
+
+    def in_group(self, group: bytes) -> bool: ...
+
+    def join_group(self, group: bytes) -> None: ...
+
+    def leave_group(self, group: bytes) -> bool: ...
+
+    def add_address(self, entry: AddressEntry) -> None: ...
+
+    def remove_address(self, packed: bytes) -> AddressEntry | None: ...
+
+    def write_packet(self, dst_mac: bytes, ethertype: int, payload: bytes) -> bool:
+        """Frame ``payload`` for ``dst_mac`` and transmit it; False when the link dropped it."""
+        ...
+
+    def write_frame(self, frame: bytes) -> bool: ...
 
 
 class NetworkEndpoint(Protocol):
@@ -93,7 +160,7 @@ class NetworkProtocol(Protocol):
 
     ethertype: int
 
-    def new_endpoint(self, nic: NIC) -> NetworkEndpoint: ...
+    def new_endpoint(self, nic: NetworkInterface) -> NetworkEndpoint: ...
 
 
 class IPProtocol(Protocol):
@@ -102,7 +169,7 @@ class IPProtocol(Protocol):
     ethertype: int
     family: int  # 4 or 6
 
-    def new_endpoint(self, nic: NIC) -> IPEndpoint: ...
+    def new_endpoint(self, nic: NetworkInterface) -> IPEndpoint: ...
 
     def on_forwarding_changed(self, enabled: bool) -> None:
         """``Stack.set_forwarding`` switched forwarding of our family."""
@@ -120,7 +187,7 @@ class Route:
     __slots__ = ("endpoint", "gateway", "local", "mtu", "next_hop", "nic", "remote")
 
     def __init__(
-        self, nic: NIC, endpoint: IPEndpoint, local: bytes, remote: bytes, next_hop: bytes, mtu: int | None = None,
+        self, nic: NetworkInterface, endpoint: IPEndpoint, local: bytes, remote: bytes, next_hop: bytes, mtu: int | None = None,
         gateway: bool = False,
     ) -> None:
         self.nic, self.endpoint, self.local, self.remote, self.next_hop = nic, endpoint, local, remote, next_hop

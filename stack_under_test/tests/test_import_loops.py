@@ -78,3 +78,8 @@ def test_not_a_package_is_one_line_and_exit_2(
 ) -> None:
     assert import_loops.main([str(tmp_path)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_the_stack_has_no_import_loop_not_even_through_type_checking_imports(import_loops: ModuleType) -> None:
+    lines, count = import_loops.report(ROOT / "stack_under_test", typing=True)
+    assert count == 0, "\n".join(lines)

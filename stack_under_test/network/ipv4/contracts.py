@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from stack_under_test.network.ipv4.output import IPv4Output
-    from stack_under_test.stack.nic import NIC
+    from stack_under_test.stack.interfaces import NetworkInterface
     from stack_under_test.stack.stack import Stack
 
 
@@ -21,7 +21,7 @@ class IPv4Host(Protocol):
     def stack(self) -> Stack: ...
 
     @property
-    def nic(self) -> NIC: ...
+    def nic(self) -> NetworkInterface: ...
 
     @property
     def output(self) -> IPv4Output: ...

@@ -34,9 +34,8 @@ from stack_under_test.wire.numbers import (
 )
 
 if TYPE_CHECKING:
-    from stack_under_test.stack.interfaces import Route
+    from stack_under_test.stack.interfaces import NetworkInterface, Route
     from stack_under_test.stack.neighbor import Pending
-    from stack_under_test.stack.nic import NIC
     from stack_under_test.stack.stack import Stack
 
 _TENTATIVE = AddressState.TENTATIVE
@@ -55,7 +54,7 @@ class IPv4Protocol:
         self.forwarding = IPv4Forwarding(stack)
         self.reassembly = IPv4Reassembly(stack)
 
-    def new_endpoint(self, nic: NIC) -> IPv4Endpoint:
+    def new_endpoint(self, nic: NetworkInterface) -> IPv4Endpoint:
         return IPv4Endpoint(self, nic)
 
     def on_forwarding_changed(self, enabled: bool) -> None:
@@ -63,7 +62,7 @@ class IPv4Protocol:
 
 
 class IPv4Endpoint:
-    def __init__(self, protocol: IPv4Protocol, nic: NIC) -> None:
+    def __init__(self, protocol: IPv4Protocol, nic: NetworkInterface) -> None:
         self.protocol = protocol
         self.stack = protocol.stack
         self.nic = nic

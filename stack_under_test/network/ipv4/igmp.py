@@ -22,7 +22,7 @@ from stack_under_test.wire.numbers import PROTO_IGMP
 
 if TYPE_CHECKING:
     from stack_under_test.network.ipv4.output import IPv4Output
-    from stack_under_test.stack.nic import NIC
+    from stack_under_test.stack.interfaces import NetworkInterface
     from stack_under_test.stack.stack import Stack
 
 # RFC 3376 4: "Every IGMP message described in this document is sent with an IP Time-to-Live of 1".
@@ -35,7 +35,7 @@ class IGMP:
     """The IGMP host of one NIC. The endpoint calls ``enable``/``disable``, ``join``/``leave`` and
     hands received IGMP to ``handle_packet``; reports leave through ``output``."""
 
-    def __init__(self, stack: Stack, nic: NIC, output: IPv4Output) -> None:
+    def __init__(self, stack: Stack, nic: NetworkInterface, output: IPv4Output) -> None:
         self.nic = nic
         self.output = output
         version = stack.options.igmp_version

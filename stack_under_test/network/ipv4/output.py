@@ -19,8 +19,7 @@ from stack_under_test.wire.ipv4 import FLAG_DF, MIN_HEADER_LEN, HeaderTemplate, 
 from stack_under_test.wire.numbers import ETH_P_IPV4
 
 if TYPE_CHECKING:
-    from stack_under_test.stack.interfaces import Route
-    from stack_under_test.stack.nic import NIC
+    from stack_under_test.stack.interfaces import NetworkInterface, Route
     from stack_under_test.stack.stack import Stack
 
 _REPLY_PATHS_MAX = 1024
@@ -47,7 +46,7 @@ class IPv4Output:
         """The ID for a datagram from ``src`` to ``dst`` carrying ``proto`` (RFC 6864 4.1)."""
         return self.idents.next(src, dst, proto)
 
-    def transmit(self, nic: NIC, dst: bytes, next_hop: bytes, packet: bytes) -> None:
+    def transmit(self, nic: NetworkInterface, dst: bytes, next_hop: bytes, packet: bytes) -> None:
         """Frame a finished datagram: multicast and broadcast map to MACs, unicast is resolved."""
         if 224 <= dst[0] <= 239:
             nic.write_packet(ipv4_multicast_mac(dst), ETH_P_IPV4, packet)
@@ -98,7 +97,7 @@ class IPv4Output:
             self.transmit(route.nic, route.remote, route.next_hop, packet)
         return None
 
-    def send_reply(self, nic: NIC, remote: bytes, local: bytes, proto: int, payload: bytes) -> None:
+    def send_reply(self, nic: NetworkInterface, remote: bytes, local: bytes, proto: int, payload: bytes) -> None:
         """Send ``payload`` from ``local`` (one of ours) back to ``remote``, e.g. an echo reply to a
         request that came in on ``nic``."""
         path = self._reply_paths.get((remote, local, proto))

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 from stack_under_test.wire.ipv6 import solicited_node
 
 if TYPE_CHECKING:
-    from stack_under_test.stack.nic import NIC
+    from stack_under_test.stack.interfaces import NetworkInterface
     from stack_under_test.stack.stack import Stack
 
 
 class AnycastAddresses:
-    def __init__(self, stack: Stack, nic: NIC) -> None:
+    def __init__(self, stack: Stack, nic: NetworkInterface) -> None:
         self.stack = stack
         self.nic = nic
         self.addresses: set[bytes] = set()

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from stack_under_test.drops import Drop
     from stack_under_test.network.ipv6.pmtu import PathMTUCache
+    from stack_under_test.stack.interfaces import NetworkInterface
     from stack_under_test.stack.neighbor import NeighborTable
-    from stack_under_test.stack.nic import NIC
     from stack_under_test.stack.ratelimit import TokenBucket
     from stack_under_test.stack.route import RouteEntry
     from stack_under_test.stack.stack import Stack
@@ -29,7 +29,7 @@ class IPv6Host(Protocol):
     def stack(self) -> Stack: ...
 
     @property
-    def nic(self) -> NIC: ...
+    def nic(self) -> NetworkInterface: ...
 
     @property
     def neighbors(self) -> NeighborTable:

@@ -64,9 +64,8 @@ from .reassembly import IPv6Reassembly
 from .router_discovery import RouterDiscovery
 
 if TYPE_CHECKING:
-    from stack_under_test.stack.interfaces import Route
+    from stack_under_test.stack.interfaces import NetworkInterface, Route
     from stack_under_test.stack.neighbor import Pending
-    from stack_under_test.stack.nic import NIC
     from stack_under_test.stack.stack import Stack
 
 # RFC 4291 §2.7: Linux installs "multicast ff00::/8 dev <nic>" so multicast sends find the NIC.
@@ -95,7 +94,7 @@ class IPv6Protocol:
             self._flow_labels = FlowLabeler(self.stack.rng)
         return self._flow_labels
 
-    def new_endpoint(self, nic: NIC) -> IPv6Endpoint:
+    def new_endpoint(self, nic: NetworkInterface) -> IPv6Endpoint:
         endpoint = IPv6Endpoint(self, nic)
         self.endpoints.append(endpoint)
         return endpoint
@@ -109,7 +108,7 @@ class IPv6Protocol:
 
 
 class IPv6Endpoint:
-    def __init__(self, protocol: IPv6Protocol, nic: NIC) -> None:
+    def __init__(self, protocol: IPv6Protocol, nic: NetworkInterface) -> None:
         stack = self.stack = protocol.stack
         self.nic = nic
         self.protocol = protocol

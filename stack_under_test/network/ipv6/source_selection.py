@@ -21,7 +21,7 @@ from stack_under_test.stack.addresses import AddressEntry, AddressState
 from stack_under_test.wire.ipv6 import LOOPBACK, is_v4mapped
 
 if TYPE_CHECKING:
-    from stack_under_test.stack.nic import NIC
+    from stack_under_test.stack.interfaces import NetworkInterface
 
     from .contracts import IPv6Host
 
@@ -105,7 +105,7 @@ def common_prefix_len(source: bytes, source_prefix_len: int, dst: bytes) -> int:
 @dataclass(frozen=True, slots=True)
 class Candidate:
     entry: AddressEntry
-    nic: NIC
+    nic: NetworkInterface
     outgoing: bool  # assigned to the interface the packet leaves by
 
     @property

@@ -16,7 +16,7 @@ from stack_under_test import params
 from stack_under_test.stack.addresses import AddressEntry
 
 if TYPE_CHECKING:
-    from stack_under_test.stack.nic import NIC
+    from stack_under_test.stack.interfaces import NetworkInterface
 
 
 @dataclass(slots=True)
@@ -32,7 +32,7 @@ class AutoAddress:
 class AutoAddresses:
     """The formed addresses of one NIC, by packed address."""
 
-    def __init__(self, nic: NIC) -> None:
+    def __init__(self, nic: NetworkInterface) -> None:
         self.nic = nic
         self.formed: dict[bytes, AutoAddress] = {}
 

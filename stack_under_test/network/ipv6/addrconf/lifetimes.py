@@ -17,7 +17,7 @@ from stack_under_test.clock import Clock, Timer
 from stack_under_test.stack.addresses import AddressEntry, AddressState
 
 if TYPE_CHECKING:
-    from stack_under_test.stack.nic import NIC
+    from stack_under_test.stack.interfaces import NetworkInterface
 
 
 def lifetime_deadline(now_ms: int, seconds: int) -> int | None:
@@ -29,7 +29,7 @@ def lifetime_deadline(now_ms: int, seconds: int) -> int | None:
 class AddressLifetimes:
     """``remove`` takes away an address whose valid lifetime ended (configuration.py knows how)."""
 
-    def __init__(self, clock: Clock, nic: NIC, remove: Callable[[AddressEntry], None]) -> None:
+    def __init__(self, clock: Clock, nic: NetworkInterface, remove: Callable[[AddressEntry], None]) -> None:
         self.clock = clock
         self.nic = nic
         self._remove = remove
