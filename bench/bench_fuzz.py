@@ -33,8 +33,7 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from fuzz.strategies.frames import any_frames  # noqa: E402
-from fuzz.target import FuzzStack  # noqa: E402
-from fuzz.test_raw_bytes import one_raw_input  # noqa: E402
+from fuzz.target import FuzzStack, one_raw_input  # noqa: E402
 
 TARGET_RAW, TARGET_STRUCTURED, TARGET_ATHERIS = 2_500, 400, 20_000
 
