@@ -56,7 +56,8 @@ class Bench:
     tester's addresses (IPv6 link-local too) as static neighbors, so nothing waits for ARP/NDP.
     ``quiet``: the in-process DUT's IPv6 baseline, no DAD and no Router Solicitations (tests of
     those turn it off). ``ipv6_options``: further ``Stack.set_ipv6_option`` knobs, set before the
-    NIC comes up. ``settle_ms``: after set-up, virtual time runs that long (0: not at all) and
+    NIC comes up. ``forwarding``: the families to forward, switched on before the addresses are
+    added. ``settle_ms``: after set-up, virtual time runs that long (0: not at all) and
     whatever the stack sent is dropped; None keeps the start-up frames queued on the link.
     ``options``: ``StackOptions`` fields.
     """
@@ -74,6 +75,7 @@ class Bench:
         mtu: int = ETHERNET_MTU,
         outbound_limit: int | None = None,
         ipv6_options: Mapping[str, int | bool | bytes | None] | None = None,
+        forwarding: tuple[int, ...] = (),
         settle_ms: int | None = 0,
         **options: Any,
     ) -> None:
@@ -82,6 +84,8 @@ class Bench:
         self.link = self.add_nic(NIC_NAME, DUT_MAC, mtu=mtu, outbound_limit=outbound_limit, quiet=quiet,
                                  ipv6_options=ipv6_options, enable=enable)
         self.nic: NIC = self.stack.nic(NIC_NAME)
+        for family in forwarding:
+            self.stack.set_forwarding(family, True)
         if addresses:
             if ipv4:
                 self.stack.add_address(NIC_NAME, DUT4_CIDR)

@@ -165,10 +165,7 @@ def test_a_link_local_source_is_forwarded_on_its_own_link() -> None:
 
 def two_links() -> tuple[Bench, ChannelEndpoint]:
     bench = router()
-    link1 = ChannelEndpoint(mac=ETH1_MAC)
-    bench.stack.create_nic("eth1", link1)
-    bench.stack.set_ipv6_option("eth1", "accept_dad", False)  # usable at once, as Bench's eth0
-    bench.stack.enable_nic("eth1")
+    link1 = bench.bench.add_nic("eth1", ETH1_MAC)  # usable at once, as the bench's eth0
     bench.stack.add_address("eth1", "2001:db8:3::1/64")
     bench.stack.add_static_neighbor("eth1", "2001:db8:3::2", HOST_B_MAC)
     link1.drain()

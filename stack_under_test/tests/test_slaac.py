@@ -233,7 +233,7 @@ def test_an_address_that_failed_dad_is_not_formed_again_by_the_next_advert() -> 
     h.ra(pio(), dst=h.ep.link_local)
     assert h.na(addr(SLAAC)) is None
     assert h.state(SLAAC) is None
-    h.link.drain()
+    h.frames()
     h.ra(pio(), dst=h.ep.link_local)
     assert h.state(SLAAC) is None and h.messages(NeighborSolicit) == []
     h.stack.restart_nic("eth0")
