@@ -16,6 +16,8 @@ FRAGMENT_BITS: Final = FLAG_MF | OFFSET_MASK  # either set in flags_frag: a frag
 LIMITED_BROADCAST: Final = b"\xff\xff\xff\xff"
 ALL_HOSTS: Final = b"\xe0\x00\x00\x01"  # 224.0.0.1, RFC 1112 4
 HEADER: Final = struct.Struct("!BBHHHBBH4s4s")
+# Bound once: looking int.from_bytes up on every call costs about half as much as the sum itself.
+_from_bytes = int.from_bytes
 
 
 class IPv4Header(NamedTuple):
@@ -79,20 +81,21 @@ class IPv4Header(NamedTuple):
             end = len(data)
         if end - off < MIN_HEADER_LEN:
             return Drop.IPV4_TRUNCATED
-        header = _new(cls, _unpack(data, off))
-        if header.ver_ihl == 0x45:  # the common case: version 4, no options
+        ver_ihl = data[off]
+        if ver_ihl == 0x45:  # the common case: version 4, no options
             ihl = MIN_HEADER_LEN
         else:
-            if header.ver_ihl >> 4 != 4:
+            if ver_ihl >> 4 != 4:
                 return Drop.IPV4_BAD_VERSION
-            ihl = header.header_len
+            ihl = (ver_ihl & 0x0F) << 2
             if ihl < MIN_HEADER_LEN or off + ihl > end:
                 return Drop.IPV4_BAD_IHL
+        header = _new(cls, _unpack(data, off))
         total = header.total_length
         if total < ihl or off + total > end:
             return Drop.IPV4_BAD_TOTAL_LENGTH
         # Ones'-complement sum of the header (checksum included) must be 0xFFFF: n % 0xFFFF == 0, n != 0.
-        if int.from_bytes(data[off : off + ihl], "big") % 0xFFFF:
+        if _from_bytes(data[off : off + ihl], "big") % 0xFFFF:
             return Drop.IPV4_BAD_CHECKSUM
         return header
 
@@ -118,7 +121,7 @@ def encode_header(
     total = hlen + payload_len
     # RFC 1071 over the header's 16-bit words, the checksum word taken as zero; 2**16 == 1 mod 0xFFFF
     # lets the addresses and options be summed as one big integer.
-    n = (ver_ihl << 8 | tos) + total + ident + flags_frag + (ttl << 8 | proto) + int.from_bytes(src + dst + options, "big")
+    n = (ver_ihl << 8 | tos) + total + ident + flags_frag + (ttl << 8 | proto) + _from_bytes(src + dst + options, "big")
     csum = ~(n % 0xFFFF or 0xFFFF) & 0xFFFF  # n == 0 is impossible: the version word is non-zero
     return HEADER.pack(ver_ihl, tos, total, ident, flags_frag, ttl, proto, csum, src, dst) + options
 
@@ -136,7 +139,7 @@ class HeaderTemplate:
 
     def __init__(self, src: bytes, dst: bytes, proto: int, ttl: int, link_header: bytes = b"") -> None:
         self._addresses = src + dst
-        self._fixed_sum = 0x4500 + (ttl << 8 | proto) + int.from_bytes(self._addresses, "big") % 0xFFFF
+        self._fixed_sum = 0x4500 + (ttl << 8 | proto) + _from_bytes(self._addresses, "big") % 0xFFFF
         self._head = link_header + b"\x45\x00"  # version 4, IHL 5; TOS 0
         self._middle = bytes((0, 0, ttl, proto))  # no flags, offset 0
         self._pack = struct.Struct(f"!{len(self._head)}sHH4sH8s").pack

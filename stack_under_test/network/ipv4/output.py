@@ -24,10 +24,10 @@ if TYPE_CHECKING:
 
 _REPLY_PATHS_MAX = 1024
 
-# A cached reply path: the out NIC's write_frame, the Ethernet+IPv4 header template, the route
-# table's version, the neighbor table and its version, the largest payload, and the IP ID counter
-# the (src, dst, proto) tuple uses.
-_ReplyPath = tuple[Callable[[bytes], bool], HeaderTemplate, int, NeighborTable, int, int, int]
+# A cached reply path to one remote address: our address and the protocol it is for, the out
+# NIC's write_frame, the Ethernet+IPv4 header template, the route table's version, the neighbor
+# table and its version, the largest payload, and the IP ID counter the (src, dst, proto) tuple uses.
+_ReplyPath = tuple[bytes, int, Callable[[bytes], bool], HeaderTemplate, int, NeighborTable, int, int, int]
 
 
 class IPv4Output:
@@ -37,10 +37,10 @@ class IPv4Output:
         self.idents = IdentAllocator(stack.rng)
         self._routes = stack.routes
         self._ttl = stack.options.default_ttl
-        # (remote, local, proto) -> _ReplyPath: replies to a STATIC neighbor skip route lookup and
-        # resolution while neither table has changed. Bounded; only filled for static neighbors,
-        # so Neighbor Unreachability Detection is never bypassed.
-        self._reply_paths: dict[tuple[bytes, bytes, int], _ReplyPath] = {}
+        # remote -> _ReplyPath: replies to a STATIC neighbor skip route lookup and resolution while
+        # neither table has changed. Bounded; only filled for static neighbors, so Neighbor
+        # Unreachability Detection is never bypassed.
+        self._reply_paths: dict[bytes, _ReplyPath] = {}
 
     def next_ident(self, src: bytes, dst: bytes, proto: int) -> int:
         """The ID for a datagram from ``src`` to ``dst`` carrying ``proto`` (RFC 6864 4.1)."""
@@ -100,11 +100,14 @@ class IPv4Output:
     def send_reply(self, nic: NetworkInterface, remote: bytes, local: bytes, proto: int, payload: bytes) -> None:
         """Send ``payload`` from ``local`` (one of ours) back to ``remote``, e.g. an echo reply to a
         request that came in on ``nic``."""
-        path = self._reply_paths.get((remote, local, proto))
+        path = self._reply_paths.get(remote)
         if path is not None:
-            write_frame, template, routes_version, table, table_version, max_payload, bucket = path
+            path_local, path_proto, write_frame, template, routes_version, table, table_version, max_payload, bucket = path
             size = len(payload)
-            if routes_version == self._routes.version and table_version == table.version and size <= max_payload:
+            if (
+                path_local == local and path_proto == proto and routes_version == self._routes.version
+                and table_version == table.version and size <= max_payload
+            ):
                 counters = self.idents.counters  # next_ident(), inlined with the cached bucket
                 ident = counters[bucket]
                 counters[bucket] = (ident + 1) & 0xFFFF
@@ -121,7 +124,7 @@ class IPv4Output:
             if len(self._reply_paths) >= _REPLY_PATHS_MAX:
                 self._reply_paths.clear()
             template = HeaderTemplate(local, remote, proto, self._ttl, entry.mac + route.nic.mac + b"\x08\x00")
-            self._reply_paths[(remote, local, proto)] = (
-                route.nic.write_frame, template, self._routes.version, table, table.version, route.mtu - MIN_HEADER_LEN,
+            self._reply_paths[remote] = (
+                local, proto, route.nic.write_frame, template, self._routes.version, table, table.version, route.mtu - MIN_HEADER_LEN,
                 self.idents.bucket(local, remote, proto),
             )
