@@ -55,6 +55,13 @@ class ICMPv4View:
             return Drop.ICMPV4_BAD_CHECKSUM
         return None
 
+    @classmethod
+    def checked(cls, buf: memoryview | bytes) -> ICMPv4View | Drop:
+        """A view over ``buf`` once its length and checksum are right; else the Drop saying why."""
+        view = cls(buf)
+        drop = view.check()
+        return view if drop is None else drop
+
     def body(self) -> memoryview:
         return memoryview(self.buf)[HEADER_LEN:]
 
@@ -69,11 +76,8 @@ class ICMPv4Echo:
 
     @classmethod
     def parse(cls, buf: memoryview | bytes) -> Self | Drop:
-        view = ICMPv4View(buf)
-        drop = view.check()
-        if drop is not None:
-            return drop
-        return cls(view.type, view.ident, view.seq, bytes(view.body()), view.code)
+        view = ICMPv4View.checked(buf)
+        return view if isinstance(view, Drop) else cls(view.type, view.ident, view.seq, bytes(view.body()), view.code)
 
     def encode(self) -> bytes:
         raw = _HEADER.pack(self.type, self.code, 0, self.ident, self.seq) + self.data
@@ -92,11 +96,8 @@ class ICMPv4Error:
 
     @classmethod
     def parse(cls, buf: memoryview | bytes) -> Self | Drop:
-        view = ICMPv4View(buf)
-        drop = view.check()
-        if drop is not None:
-            return drop
-        return cls(view.type, view.code, bytes(view.body()), view.rest)
+        view = ICMPv4View.checked(buf)
+        return view if isinstance(view, Drop) else cls(view.type, view.code, bytes(view.body()), view.rest)
 
     def encode(self) -> bytes:
         raw = _ERROR.pack(self.type, self.code, 0, self.rest) + self.quoted
