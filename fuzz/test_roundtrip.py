@@ -1,7 +1,8 @@
 """Property 2, round trip: parse(encode(record)) == record for every wire record the stack has.
 
-Records come from fuzz/strategies/records.py, valid by construction. A record type that another
-helper has not written yet simply has no test here; add it next to its peers when it lands.
+Records come from fuzz/strategies/records.py, valid by construction. The IPv4 header is the one
+the receive path parses (``IPv4Header.parse``) against the encoder the send path uses
+(``encode_header``). A new record type gets its property next to its peers, and a line in _CHECKS.
 """
 
 from __future__ import annotations
