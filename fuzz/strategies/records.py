@@ -36,11 +36,13 @@ def ipv4_headers_with_payload(draw: st.DrawFn) -> tuple[ipv4.IPv4Header, bytes, 
     options = pad_options(b"".join(encode_option(k, d) for k, d in draw(ipv4_option_pairs)))
     payload = draw(DATA)
     hlen = 20 + len(options)
+    ver_ihl, total = 0x40 | hlen >> 2, hlen + len(payload)
+    tos, ident, ttl, protocol = draw(U8), draw(U16), draw(U8), draw(U8)
     flags_frag = draw(st.integers(0, 7)) << 13 | draw(st.integers(0, 0x1FFF))
-    fields = [0x40 | hlen >> 2, draw(U8), hlen + len(payload), draw(U16), flags_frag, draw(U8), draw(U8), 0,
-              draw(ADDR4), draw(ADDR4)]
-    fields[7] = inet_checksum(struct.pack("!BBHHHBBH4s4s", *fields) + options)
-    return ipv4.IPv4Header(*fields), options, payload
+    src, dst = draw(ADDR4), draw(ADDR4)
+    unsummed = struct.pack("!BBHHHBBH4s4s", ver_ihl, tos, total, ident, flags_frag, ttl, protocol, 0, src, dst)
+    csum = inet_checksum(unsummed + options)
+    return ipv4.IPv4Header(ver_ihl, tos, total, ident, flags_frag, ttl, protocol, csum, src, dst), options, payload
 
 
 icmpv4_echoes = st.builds(icmpv4.ICMPv4Echo, st.sampled_from([0, 8]), U16, U16, DATA, U8)
