@@ -34,7 +34,7 @@ TARGETS = {
 def main() -> None:
     name, flags = sys.argv[1], sys.argv[2:]
     if TARGETS[name] is None:
-        from fuzz.test_raw_bytes import one_raw_input
+        from fuzz.target import one_raw_input
 
         def one(data: bytes) -> None:
             stats.count(name)
