@@ -9,6 +9,7 @@ from stack_under_test.drops import Drop
 from stack_under_test.stack.neighbor import NeighborTable, Pending
 from stack_under_test.wire.arp import OP_REPLY, OP_REQUEST, ARPPacket
 from stack_under_test.wire.ethernet import BROADCAST_MAC, is_group_mac
+from stack_under_test.wire.ipv4 import MIN_HEADER_LEN, IPv4Header
 from stack_under_test.wire.numbers import ETH_P_ARP
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class ARPEndpoint:
         """Solicit ``target``'s MAC. The sender address is the pending packet's source when that is
         ours (as Linux's arp_announce=0 does), else one of our addresses on the target's subnet."""
         nic = self.nic
-        src = first[12:16] if first is not None and len(first) >= 20 else None
+        src = IPv4Header.read(first).src if first is not None and len(first) >= MIN_HEADER_LEN else None
         if src is None or not nic.is_local(src):
             src = nic.addresses.select_source(4, target) or _ZERO_IP
         request = ARPPacket(OP_REQUEST, nic.mac, src, _ZERO_MAC, target)

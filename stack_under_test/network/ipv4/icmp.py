@@ -76,7 +76,7 @@ def _handle_error(ep: IPv4Host, message: bytes) -> Drop | None:
     quoted = memoryview(message)[HEADER_LEN:]
     if len(quoted) < MIN_HEADER_LEN + params.ICMPV4_ERROR_QUOTE_MIN:
         return Drop.ICMPV4_TRUNCATED
-    transport = ep.stack.transport_protocols.get(quoted[9])
+    transport = ep.stack.transport_protocols.get(IPv4Header.read(quoted).protocol)
     if transport is not None:
         transport.handle_error(4, f"{message[0]}/{message[1]}", quoted, int.from_bytes(message[4:8], "big"))
     return None

@@ -76,7 +76,7 @@ def handle_echo_request(host: IPv6Host, ip: IPv6View, src: bytes, dst: bytes, ms
 def handle_error(host: IPv6Host, icmp_type: int, code: int, invoking: bytes, param: int = 0) -> Drop | None:
     """Hand an error about one of our packets to the transport protocol that sent it."""
     quoted = memoryview(invoking)
-    ours = len(quoted) >= HEADER_LEN and _is_ours(host, bytes(quoted[8:24]))
+    ours = len(quoted) >= HEADER_LEN and _is_ours(host, IPv6View(quoted).src)
     if icmp_type == ICMPv6Type.PACKET_TOO_BIG:
         # RFC 8201 §4: "When a Packet Too Big message is received, the node MUST reduce its
         # estimate of the PMTU for the relevant path, based on the value of the MTU field".
@@ -89,7 +89,7 @@ def handle_error(host: IPv6Host, icmp_type: int, code: int, invoking: bytes, par
         # instead; the RFC decides. RFC 8021 retired the atomic fragments such a PTB asked for.)
         if param < params.IPV6_MIN_MTU:
             return Drop.ICMPV6_PTB_BELOW_MINIMUM_MTU
-        quoted_dst = bytes(quoted[24:40])
+        quoted_dst = IPv6View(quoted).dst
         learned = host.pmtu.update(quoted_dst, param, host.path_mtu(quoted_dst))
         if learned:
             host.nic.stats.count_event("icmpv6_pmtu_learned")
@@ -163,7 +163,8 @@ def send_error_about(
     if not host.stack.icmp_rate_limits[6].allow():
         host.nic.stats.count_tx_drop(Drop.ICMPV6_ERROR_RATE_LIMITED)
         return
-    orig_src, orig_dst = bytes(invoking[8:24]), bytes(invoking[24:40])
+    view = IPv6View(invoking)
+    orig_src, orig_dst = view.src, view.dst
     # The error leaves by the route back to the offender's source (another NIC when forwarding).
     route = None if is_link_local(orig_src) else host.stack.find_route(orig_src)
     # A route to an IPv6 address leaves through the IPv6 endpoint of its NIC.
@@ -187,7 +188,8 @@ def may_send_error(invoking: memoryview, *, to_multicast: bool, link_multicast: 
     """RFC 4443 §2.4(e): "An ICMPv6 error message MUST NOT be originated as a result of receiving" ..."""
     if len(invoking) < HEADER_LEN:
         return False
-    src, dst = bytes(invoking[8:24]), bytes(invoking[24:40])
+    view = IPv6View(invoking)
+    src, dst = view.src, view.dst
     # (e.3) "A packet destined to an IPv6 multicast address." (e.4) "A packet sent as a link-layer
     # multicast" and (e.5) "... broadcast"; both except "the Packet Too Big Message ... and the
     # Parameter Problem Message, Code 2 ... [option type] highest-order two bits set to 10".
