@@ -23,12 +23,11 @@ def a(text: str) -> bytes:
 
 @dataclass
 class FakeEntry:
-    """An address entry as source selection reads it (an AddressEntry with its optional fields)."""
+    """An address entry as source selection reads it."""
 
     interface: IPv6Interface
     state: AddressState = AddressState.PREFERRED
     temporary: bool = False
-    anycast: bool = False
 
     @property
     def packed(self) -> bytes:
@@ -189,10 +188,14 @@ def test_tentative_and_anycast_are_not_candidates() -> None:
     stack = _stack()
     entry = stack.add_address("eth0", "2001:db8:1::1/64")
     ep = stack.nic("eth0").ip[6]
+    stack.set_forwarding(6, True)  # RFC 4291 2.6.1: a router holds the Subnet-Router anycast address
+    subnet_router = a("2001:db8:1::")
+    assert ep.is_anycast(subnet_router)
+    found = {c.address for c in sel.candidates(ep, a("2001:db8:1::9"))}
+    assert found == {a("fe80::ff:fe00:1"), a("2001:db8:1::1")}  # the anycast address is not among them
     entry.state = AddressState.TENTATIVE
     # Only the link-local is left (rule 2 prefers a larger scope, but there is none).
     assert ep.select_source(a("2001:db8:1::9")) == a("fe80::ff:fe00:1")
-    assert sel._eligible(FakeEntry(IPv6Interface("2001:db8:1::2/64"), anycast=True)) is False  # type: ignore[arg-type]
     assert sel._eligible(FakeEntry(IPv6Interface("2001:db8:1::2/64"))) is True  # type: ignore[arg-type]
 
 

@@ -137,9 +137,10 @@ def candidates(host: IPv6Host, dst: bytes) -> list[Candidate]:
 def _eligible(entry: AddressEntry) -> bool:
     # RFC 6724 4: "multicast addresses and the unspecified address MUST NOT be included in a
     # candidate set"; a tentative address "is not considered assigned to an interface in the usual
-    # sense" (RFC 4862 2) and an anycast address is not used as a source (RFC 4291 2.6, Linux).
+    # sense" (RFC 4862 2). An anycast address is never a source either (RFC 4291 2.6, Linux): ours
+    # are kept apart from the address table (anycast.py), so none is a candidate.
     addr = entry.packed
-    return entry.usable and addr[0] != 0xFF and any(addr) and not getattr(entry, "anycast", False)
+    return entry.usable and addr[0] != 0xFF and any(addr)
 
 
 def select(host: IPv6Host, dst: bytes) -> bytes | None:
@@ -196,8 +197,7 @@ def compare(sa: Candidate, sb: Candidate, d: bytes, *, prefer_temporary: bool = 
     # then prefer SA." ... "implementations MUST provide a mechanism to allow an application to
     # reverse the sense of this preference": use_tempaddr 2 prefers temporary addresses, 0 and 1
     # public ones (RFC 8981 3.6; Linux's use_tempaddr semantics).
-    temp_a = bool(getattr(sa.entry, "temporary", False))
-    temp_b = bool(getattr(sb.entry, "temporary", False))
+    temp_a, temp_b = sa.entry.temporary, sb.entry.temporary
     if temp_a != temp_b:
         return 1 if temp_a == prefer_temporary else -1
     # Rule 8: "Use longest matching prefix. If CommonPrefixLen(SA, D) > CommonPrefixLen(SB, D),
