@@ -2,7 +2,7 @@
 
 ``FuzzStack.inject(frame)`` delivers one frame and checks that exactly one verdict was counted; it
 returns the verdict and the frames the stack emitted, which it also keeps (``emitted``) for the
-oracles. ``check_invariants`` runs the whole-stack checks. A fresh FuzzStack costs ~1 ms (most of
+oracles (testing.Bench does both). ``check_invariants`` runs the whole-stack checks. A fresh FuzzStack costs ~1 ms (most of
 it address configuration), so the properties build one per example while the throughput bench
 and campaigns reuse one across examples (``shared_stack``): the checks are deltas and bounds, so
 they hold on a stack with history too.
@@ -14,7 +14,6 @@ Atheris entry point and bench/bench_fuzz.py.
 from __future__ import annotations
 
 from fuzz.strategies.mutate import fix_checksums
-from stack_under_test import Drop
 from stack_under_test.testing import (
     DUT4,
     DUT6,
@@ -53,7 +52,6 @@ class FuzzStack(Bench):
         self.stack.udp_bind("::", UDP_PORT)
         self.clock.advance(10_000)  # past any start-up reports
         self.link.drain()
-        self.emitted: list[bytes] = []
 
     @classmethod
     def fresh(cls) -> FuzzStack:
@@ -67,16 +65,6 @@ class FuzzStack(Bench):
         self.stack.restart_nic(NIC_NAME)
         self.emitted.extend(self.link.drain())
         return self
-
-    def inject(self, frame: bytes) -> tuple[Drop | None, list[bytes]]:
-        verdict, out = super().inject(frame)
-        self.emitted.extend(out)
-        return verdict, out
-
-    def advance(self, ms: int) -> list[bytes]:
-        out = super().advance(ms)
-        self.emitted.extend(out)
-        return out
 
 
 _shared: list[FuzzStack] = []

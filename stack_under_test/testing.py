@@ -3,7 +3,8 @@
 The unit tests' bench helpers (stack_under_test/tests/_*_bench.py), the fuzz target
 (fuzz/target.py) and the benchmarks (bench/) all build the stack here. ``inject`` delivers one
 frame, checks that exactly one verdict was counted for it, and returns the verdict with the frames
-the stack sent; ``advance`` lets virtual time pass; ``check_invariants`` runs the whole-stack
+the stack sent (``emitted`` keeps them all, for oracles that judge them later: clear it when they
+have); ``advance`` lets virtual time pass; ``check_invariants`` runs the whole-stack
 checks (counters consistent, neighbor caches and reassembly queues within their bounds, the
 reassembly accounting true, the link's queue bounded). The checks are deltas or bounds, so they
 hold on a stack with history too.
@@ -80,6 +81,7 @@ class Bench:
         **options: Any,
     ) -> None:
         self.clock = VirtualClock()
+        self.emitted: list[bytes] = []  # every frame inject() and advance() returned
         self.stack = Stack(StackOptions(clock=self.clock, rng=random.Random(seed), ipv4=ipv4, ipv6=ipv6, **options))
         self.link = self.add_nic(NIC_NAME, DUT_MAC, mtu=mtu, outbound_limit=outbound_limit, quiet=quiet,
                                  ipv6_options=ipv6_options, enable=enable)
@@ -148,12 +150,16 @@ class Bench:
                 raise InvariantError(f"verdict {verdict} but rx_accepted moved")
         if stats.drops.total() != dropped + (verdict is not None):
             raise InvariantError(f"verdict {verdict} but the drop counters moved by {stats.drops.total() - dropped}")
-        return verdict, self.link.drain()
+        out = self.link.drain()
+        self.emitted += out
+        return verdict, out
 
     def advance(self, ms: int) -> list[bytes]:
         """Let virtual time pass (timers fire) and return what the stack sent meanwhile."""
         self.clock.advance(ms)
-        return self.link.drain()
+        out = self.link.drain()
+        self.emitted += out
+        return out
 
     # ---- whole-stack checks ---------------------------------------------------------------------------
     def check_invariants(self) -> None:
