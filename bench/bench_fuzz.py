@@ -3,7 +3,7 @@
 
 All figures come from this one run and count CPU time of the fuzzing process (examples per
 CPU-second = per core), so a loaded shared machine distorts them less than wall time would.
-Targets (issue 6): raw bytes >= 2,500 examples/s per core (Hypothesis alone: ~3,600/s here),
+Targets: raw bytes >= 2,500 examples/s per core (Hypothesis alone: ~3,600/s here),
 structure-aware >= 400/s, Atheris raw bytes with fix-up >= 20,000 execs/s per core.
 
     .venv/bin/python bench/bench_fuzz.py [--examples N] [--atheris-seconds S] [--profile]
@@ -33,8 +33,7 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from fuzz.strategies.frames import any_frames  # noqa: E402
-from fuzz.target import FuzzStack  # noqa: E402
-from fuzz.test_raw_bytes import one_raw_input  # noqa: E402
+from fuzz.target import FuzzStack, one_raw_input  # noqa: E402
 
 TARGET_RAW, TARGET_STRUCTURED, TARGET_ATHERIS = 2_500, 400, 20_000
 

@@ -10,7 +10,6 @@ Targets: >= 50,000 exchanges/s on one core, and >= 10x cheaper than a Scapy diss
 from __future__ import annotations
 
 import argparse
-import random
 import struct
 import sys
 import time
@@ -21,11 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scapy.layers.l2 import Ether
 
-from stack_under_test import ChannelEndpoint, Stack, StackOptions, VirtualClock
+from stack_under_test.testing import DUT4, DUT_MAC, TESTER4, TESTER_MAC, Bench
 from stack_under_test.wire.checksum import checksum
 
-DUT_MAC, TESTER_MAC = b"\x02\0\0\0\0\x01", b"\x02\0\0\0\0\x02"
-DUT_IP, TESTER_IP = bytes((198, 51, 100, 1)), bytes((198, 51, 100, 2))
 TARGET_RATE = 50_000
 TARGET_RATIO = 10.0
 
@@ -34,22 +31,9 @@ def echo_request_frame(payload: bytes = bytes(range(64))) -> bytes:
     """Ether/IPv4/ICMP echo request built with struct (106 octets with the default payload)."""
     icmp = struct.pack("!BBHHH", 8, 0, 0, 0x1234, 1) + payload
     icmp = icmp[:2] + checksum(icmp).to_bytes(2, "big") + icmp[4:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 1, 0, 64, 1, 0, TESTER_IP, DUT_IP)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 1, 0, 64, 1, 0, TESTER4, DUT4)
     ip = ip[:10] + checksum(ip).to_bytes(2, "big") + ip[12:]
     return DUT_MAC + TESTER_MAC + b"\x08\x00" + ip + icmp
-
-
-def make_stack() -> tuple[Stack, ChannelEndpoint]:
-    stack = Stack(StackOptions(clock=VirtualClock(), rng=random.Random(1)))
-    link = ChannelEndpoint(mac=DUT_MAC)
-    stack.create_nic("eth0", link)
-    stack.enable_nic("eth0")
-    stack.add_address("eth0", "198.51.100.1/24")
-    stack.add_static_neighbor("eth0", "198.51.100.2", TESTER_MAC)
-    # Enabling the NIC queued IPv6's own start-up frames (MLD reports, the DAD probe of the
-    # link-local); the virtual clock never moves here, so nothing more follows them.
-    link.drain()
-    return stack, link
 
 
 def calls_per_round(fn: Callable[[], object], seconds: float, rounds: int) -> int:
@@ -88,7 +72,8 @@ def main() -> int:
     args = parser.parse_args()
 
     frame = echo_request_frame()
-    stack, link = make_stack()
+    bench = Bench()  # the test link's DUT, the tester a static neighbor; the clock never moves here
+    stack, link = bench.stack, bench.link
     inject, read = link.inject_inbound, link.read_outbound
 
     # Correctness first: the reply must be an echo reply with the same payload.

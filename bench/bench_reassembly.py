@@ -28,30 +28,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stack_under_test import ChannelEndpoint, Stack, StackOptions, VirtualClock
+from stack_under_test.testing import (
+    DUT4,
+    DUT6,
+    DUT_MAC,
+    OTHER4,
+    TESTER4,
+    TESTER6,
+    TESTER_MAC,
+    Bench,
+    reassemblers,
+)
 from stack_under_test.wire.checksum import checksum, pseudo_header_sum
 
-DUT_MAC, TESTER_MAC = b"\x02\0\0\0\0\x01", b"\x02\0\0\0\0\x02"
-DUT4, TESTER4, OTHER4 = bytes((198, 51, 100, 1)), bytes((198, 51, 100, 2)), bytes((198, 51, 100, 3))
-DUT6 = bytes.fromhex("20010db8000100000000000000000001")
-TESTER6 = bytes.fromhex("20010db8000100000000000000000002")
 PORT = 7
 SIZES = (1_000, 4_000, 8_125)  # fragments; 8,125 x 8 = 65,000 octets
 FLOOD = 100_000
 FLOOD_PAYLOAD = 256
 FIXED_OVERHEAD = 1024 * 1024
 NOISE_MARGIN = 1.5
-
-
-def make_stack(**options: int) -> tuple[Stack, ChannelEndpoint]:
-    stack = Stack(StackOptions(clock=VirtualClock(), rng=random.Random(1), **options))  # type: ignore[arg-type]
-    link = ChannelEndpoint(mac=DUT_MAC)
-    stack.create_nic("eth0", link)
-    stack.enable_nic("eth0")
-    stack.add_address("eth0", "198.51.100.1/24")
-    stack.add_address("eth0", "2001:db8:1::1/64", dad=False)  # usable at once (RFC 4862 5.4 skipped)
-    link.drain()
-    return stack, link
 
 
 def udp_datagram(src: bytes, dst: bytes, size: int) -> bytes:
@@ -93,7 +88,8 @@ def time_reassembly(family: int, count: int, seed: int) -> float:
     Process time, not wall time: the machines are shared and a preempted run would look slow.
     """
     frames = fragments(family, count, seed)
-    stack, link = make_stack(max_fragments_per_datagram=8_192)
+    bench = Bench(max_fragments_per_datagram=8_192)
+    stack, link = bench.stack, bench.link
     sock = stack.udp_bind("0.0.0.0" if family == 4 else "::", PORT)
     inject = link.inject_inbound
     t0 = time.process_time()
@@ -110,8 +106,8 @@ def flood(family: int) -> tuple[int, int, int, int, float]:
     build = ipv4_fragment if family == 4 else ipv6_fragment
     body = bytes(FLOOD_PAYLOAD * 2)
     frames = [build(body, 0, FLOOD_PAYLOAD, True, ident) for ident in range(FLOOD)]  # distinct datagrams
-    stack, link = make_stack()
-    reassembler = stack.nic("eth0").ip[family].protocol.reassembly.reassembler  # type: ignore[attr-defined]
+    bench = Bench()
+    reassembler, link = reassemblers(bench.stack)[family], bench.link
     inject = link.inject_inbound
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
@@ -121,6 +117,7 @@ def flood(family: int) -> tuple[int, int, int, int, float]:
     elapsed = time.process_time() - t0
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
+    bench.check_invariants()  # the reassembly accounting held through the flood
     return peak, reassembler.peak_queued_bytes, reassembler.counters["evicted"], len(reassembler), elapsed
 
 

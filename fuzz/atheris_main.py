@@ -24,7 +24,7 @@ def main() -> None:
     name, flags = sys.argv[1], sys.argv[2:]
     target = TARGETS[name]
     if target.atheris == "raw-bytes":
-        from fuzz.test_raw_bytes import one_raw_input
+        from fuzz.target import one_raw_input
 
         def one(data: bytes) -> None:
             stats.count(name)

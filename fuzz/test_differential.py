@@ -1,6 +1,6 @@
-"""Property 3, differential: for packets Scapy builds, our parsers read the same fields as
-Scapy's own dissection of the same octets (IPv4 header and options, ICMPv4, UDP, IPv6 with
-extension headers, ICMPv6 echo and NDP with options)."""
+"""Property 3, differential: for packets Scapy builds, our parsers (the ones the receive paths
+run) read the same fields as Scapy's own dissection of the same octets (IPv4 header and options,
+ICMPv4, UDP, IPv6 with extension headers, ICMPv6 echo and NDP with options)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from scapy.packet import Packet
 
 from fuzz.profiles import budget
 from fuzz.strategies.scapy_packets import ipv4_packets, ipv6_packets
-from stack_under_test.wire import icmpv4, icmpv6, ipv4, ipv4_options, ipv6, ipv6_ext, ndp, udp
+from stack_under_test.wire import icmpv4, icmpv6, ipv4, ipv4_options, ipv6, ipv6_ext, ndp, numbers, udp
 
 
 def packed(text: str) -> bytes:
@@ -58,7 +58,7 @@ def test_ipv4_fields_match_scapy(built: Packet) -> None:
     assert (ours.protocol, ours.total_length, ours.ident) == (theirs.proto, theirs.len, theirs.id)
     assert (ours.ttl, ours.tos, ours.flags, ours.fragment_offset) == (theirs.ttl, theirs.tos, int(theirs.flags), theirs.frag)
     assert ours.header_len == theirs.ihl * 4
-    walked = list(ipv4_options.walk(ours.options))
+    walked = list(ipv4_options.walk(ours.options(raw)))
     assert all(isinstance(o, ipv4_options.Option) for o in walked), walked
     assert [(o.type, o.data) for o in walked if isinstance(o, ipv4_options.Option)] == scapy_options(theirs)
     body = raw[ours.header_len : ours.total_length]
@@ -86,7 +86,7 @@ def scapy_chain(theirs: IPv6) -> tuple[list[tuple[int, int, int]], int, int]:
         headers.append((proto, offset, length))
         offset += length
         proto = layer.nh
-        if headers[-1][0] == ipv6.FRAGMENT:
+        if headers[-1][0] == numbers.PROTO_FRAGMENT:
             break
         layer = layer.payload
     return headers, proto, offset

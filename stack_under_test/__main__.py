@@ -70,14 +70,15 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> bytes:
             p.error(f"--neighbor {value!r} is not ADDR=MAC like 198.51.100.2=02:00:00:00:00:02")
         if parse_mac(hw) is None:
             p.error(f"--neighbor {value!r}: {hw!r} is not a MAC address like 02:00:00:00:00:02")
-    return mac  # type: ignore[return-value]
+    return mac
 
 
 def main(argv: list[str] | None = None) -> int:
     p = _parser()
     args = p.parse_args(argv)
     mac = _check(p, args)
-    options = StackOptions(clock=MonotonicClock(), rng=random.Random(int.from_bytes(os.urandom(8), "big")))
+    clock = MonotonicClock()
+    options = StackOptions(clock=clock, rng=random.Random(int.from_bytes(os.urandom(8), "big")))
     if args.ipv4_reassembly_timeout is not None:
         options.ipv4_reassembly_timeout_ms = int(args.ipv4_reassembly_timeout * 1000)
     if args.ipv6_reassembly_timeout is not None:
@@ -90,7 +91,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     stack = Stack(options)
-    clock: MonotonicClock = options.clock  # type: ignore[assignment]
     try:
         stack.create_nic(args.tap, link)
         stack.enable_nic(args.tap)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.add_address(args.tap, cidr)
         for value in args.neighbor:
             addr, _, hw = value.partition("=")
-            stack.add_static_neighbor(args.tap, addr, parse_mac(hw))  # type: ignore[arg-type]
+            stack.add_static_neighbor(args.tap, addr, parse_mac(hw) or b"")  # _check() validated the MAC
         if args.forwarding:
             stack.set_forwarding(4, True)
             stack.set_forwarding(6, True)
@@ -152,7 +152,7 @@ def _settle(stack: Stack, link: TapEndpoint, clock: MonotonicClock, nic: str, li
 
 def _has_family(stack: Stack, wildcard: str) -> bool:
     family = 4 if "." in wildcard else 6
-    return any(p.family == family for p in stack.network_protocols)
+    return family in stack.ip_protocols
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ class Drop(enum.Enum):
     UDP_NO_LISTENER = "No socket is bound to the destination port (RFC 1122 4.1.3.1)."
     UDP_RECEIVE_QUEUE_FULL = "The socket's receive queue is full (RFC 1122 4.1.3.5)."
 
-    # --- IGMP (igmp helper) ---
+    # --- IGMP ---
     IGMP_TRUNCATED = "The IGMP message is shorter than its 8-octet header (RFC 2236 2)."
     IGMP_BAD_CHECKSUM = "The IGMP checksum is wrong (RFC 2236 2.3, RFC 3376 4.1.2)."
     IGMP_UNKNOWN_TYPE = "Unrecognized IGMP message types MUST be silently ignored (RFC 3376 4)."
@@ -72,7 +72,7 @@ class Drop(enum.Enum):
     IGMP_REPORT_NOT_MULTICAST = "A membership report not sent to a group is not used for suppression (RFC 2236 3)."
     IGMP_FOR_ROUTERS = "A Leave Group or IGMPv3 report is for multicast routers; a host takes no action (RFC 3376 5)."
 
-    # --- Fragmentation and reassembly (frag helper) ---
+    # --- Fragmentation and reassembly ---
     FRAGMENT_EMPTY = "A fragment carries no data (RFC 791 3.2, RFC 8200 4.5)."
     FRAGMENT_DATAGRAM_TOO_LONG = "The fragment reaches past the largest datagram, 65,535 octets (RFC 791 3.1)."
     FRAGMENT_DUPLICATE = "An exact duplicate of a fragment already queued; the datagram is kept (RFC 8200 4.5)."
@@ -110,7 +110,7 @@ class Drop(enum.Enum):
     IPV6_HOP_BY_HOP_NOT_FIRST = "A Hop-by-Hop header not right after the IPv6 header; Parameter Problem sent (RFC 8200 4.1)."
     IPV6_ROUTING_TYPE_UNRECOGNIZED = "Segments Left is non-zero for a Routing Type we do not implement; Parameter Problem sent (RFC 8200 4.4)."
     IPV6_UNKNOWN_NEXT_HEADER = "No protocol handles the Next Header value; Parameter Problem code 1 sent (RFC 8200 4)."
-    # --- IPv6 in depth (ipv6 helper, issue 4) ---
+    # --- IPv6 in depth ---
     IPV6_V4MAPPED_ADDRESS = "The source or destination is an IPv4-mapped address on the wire (RFC 4038 5.1)."
     IPV6_MULTICAST_SCOPE_INVALID = "A multicast destination of scope 0 or interface-local arrived on a link (RFC 4291 2.7)."
     IPV6_TENTATIVE_DESTINATION = "The destination is one of our addresses that is still tentative (RFC 4862 5.4)."
@@ -158,7 +158,7 @@ class Drop(enum.Enum):
     NDP_ADVERT_FOR_OUR_ADDRESS = "A Neighbor Advertisement claims one of our own addresses (RFC 4862 5.4.4)."
     NDP_ADVERT_WITHOUT_TARGET_LINK_ADDRESS = "An advertisement for an INCOMPLETE entry has no target link-layer option (RFC 4861 7.2.5)."
     IPV6_NO_ROUTE = "No route to send the IPv6 packet out of (RFC 4861 5.2)."
-    # --- NDP validation, NUD, Redirect receive (issue 5, stack NDP core) ---
+    # --- NDP validation, NUD, Redirect receive ---
     NDP_BAD_PREFIX_OPTION = "A Prefix Information option is not 32 octets or its Prefix Length exceeds 128 (RFC 4861 4.6.2)."
     NDP_BAD_MTU_OPTION = "An MTU option is not 8 octets long (RFC 4861 4.6.4)."
     NDP_ROUTER_SOLICIT_UNSPECIFIED_WITH_SLLA = "A Router Solicitation from :: carries a source link-layer option (RFC 4861 6.1.1)."
@@ -168,14 +168,14 @@ class Drop(enum.Enum):
     NDP_REDIRECT_MULTICAST_DESTINATION = "A Redirect's Destination Address is multicast (RFC 4861 8.1)."
     NDP_ANYCAST_ADVERTS_QUEUED = "Too many delayed anycast advertisements are waiting already (RFC 4861 7.2.7; Linux proxy_qlen)."
     NDP_REDIRECT_ON_ROUTER = "A Redirect reached a node that forwards; only hosts follow them (RFC 4861 8.3, Linux accept_redirects)."
-    # --- Router discovery, DAD, SLAAC (issue 5, stack RD/DAD/SLAAC) ---
+    # --- Router discovery, DAD, SLAAC ---
     NDP_DAD_LOOPED_BACK = "A DAD Neighbor Solicitation carrying our own nonce came back to us; not a duplicate (RFC 7527 4)."
     NDP_RA_SOURCE_NOT_LINK_LOCAL = "A Router Advertisement's source is not a link-local address (RFC 4861 6.1.2)."
     NDP_RA_ON_ROUTER = "A router does not configure itself from Router Advertisements (RFC 4861 6.2.7)."
     NDP_RA_NOT_ACCEPTED = "Router Advertisements are not processed on this interface (accept_ra off, RFC 4861 6.3.4)."
     IPV6_DISABLED_BY_DAD = "IPv6 is off on the interface: its hardware-based link-local address is a duplicate (RFC 4862 5.4.5)."
 
-    # --- MLD (issue 5, stack MLD/6724) ---
+    # --- MLD and source address selection ---
     MLD_TRUNCATED = "The MLD message is shorter than its fixed fields (RFC 2710 3, RFC 3810 5)."
     MLD_BAD_QUERY_LENGTH = "An MLD Query is neither 24 nor at least 28 octets long (RFC 3810 8.1)."
     MLD_QUERY_SOURCES_TRUNCATED = "An MLDv2 Query's source list runs past the message (RFC 3810 5.1.10)."
@@ -188,7 +188,7 @@ class Drop(enum.Enum):
     MLD_V1_QUERY_IGNORED = "An MLDv1 Query on an interface forced to MLDv2 (force_mld_version=2) (RFC 3810 8.2.1)."
     MLD_REPORT_BAD_SOURCE = "An MLDv1 Report from neither a link-local address nor :: (RFC 2710 3)."
     MLD_FOR_ROUTERS = "An MLD Done or MLDv2 Report is processed by routers only (RFC 3810 7)."
-    # --- IPv4 options, ICMPv4 errors, forwarding (ipv4 helper) ---
+    # --- IPv4 options, ICMPv4 errors, forwarding ---
     IPV4_SOURCE_ROUTE_REJECTED = "A source-routed datagram (LSRR/SSRR) is dropped by policy, as Linux accept_source_route=0 (RFC 1122 3.3.5)."
     IPV4_SOURCE_ROUTE_FAILED = "The accepted source route cannot be followed here; an ICMP error is sent where allowed (RFC 1812 5.2.4.1)."
     IPV4_FORWARD_MARTIAN = "A datagram to 0/8, 127/8, class E or an unjoined group is not forwarded (RFC 1812 5.3.7)."

@@ -1,4 +1,4 @@
-"""The assembled host stack: the core Stack with ARP, IPv4, IPv6 (when present) and UDP registered.
+"""The assembled host stack: the core Stack with ARP, IPv4, IPv6 and UDP registered.
 
 This is the composition root: the only module that knows every protocol module. It sits outside
 the layers (stack <- network <- transport) so that ``stack`` never imports what is above it.
@@ -6,33 +6,24 @@ the layers (stack <- network <- transport) so that ``stack`` never imports what 
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 
 from stack_under_test.network.arp import ARPProtocol
 from stack_under_test.network.ipv4.endpoint import IPv4Protocol
-from stack_under_test.stack.stack import NetworkFactory, StackOptions, TransportFactory
+from stack_under_test.network.ipv6.endpoint import IPv6Protocol
+from stack_under_test.stack.stack import IPFactory, NetworkFactory, StackOptions, TransportFactory
 from stack_under_test.stack.stack import Stack as CoreStack
 from stack_under_test.transport.udp import UDPProtocol
-
-
-def _ipv6_factory() -> NetworkFactory | None:
-    # The IPv6 package exposes IPv6Protocol(stack) from stack_under_test/network/ipv6/__init__.py.
-    if importlib.util.find_spec("stack_under_test.network.ipv6.endpoint") is None:
-        return None
-    from stack_under_test.network.ipv6 import IPv6Protocol  # type: ignore[attr-defined]
-
-    return IPv6Protocol  # type: ignore[no-any-return]
 
 
 class Stack(CoreStack):
     @classmethod
     def default_network_protocols(cls, options: StackOptions) -> Sequence[NetworkFactory]:
-        protocols: list[NetworkFactory] = [ARPProtocol, IPv4Protocol] if options.ipv4 else []
-        ipv6 = _ipv6_factory() if options.ipv6 else None
-        if ipv6 is not None:
-            protocols.append(ipv6)
-        return protocols
+        return [ARPProtocol] if options.ipv4 else []  # ARP resolves IPv4 next hops
+
+    @classmethod
+    def default_ip_protocols(cls, options: StackOptions) -> Sequence[IPFactory]:
+        return [factory for factory, wanted in ((IPv4Protocol, options.ipv4), (IPv6Protocol, options.ipv6)) if wanted]
 
     @classmethod
     def default_transport_protocols(cls, options: StackOptions) -> Sequence[TransportFactory]:

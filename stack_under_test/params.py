@@ -24,7 +24,7 @@ ICMPV4_ERROR_MAX_LEN: Final = 576
 # RFC 791 3.2 / RFC 1122 3.3.2: "the recommended timer setting is 15 seconds"; Linux uses 30 s.
 IPV4_REASSEMBLY_TIMEOUT_MS: Final = 30_000
 
-# ---- IPv4 options, ICMP errors, forwarding (ipv4 helper) ----------------------------------
+# ---- IPv4 options, ICMP errors, forwarding ----------------------------------------------
 # RFC 1812 4.3.2.8: ICMP errors SHOULD be rate limited; Linux icmp_msgs_per_sec / icmp_msgs_burst.
 ICMP_RATE_PER_SECOND: Final = 1000
 ICMP_RATE_BURST: Final = 50
@@ -40,7 +40,7 @@ REDIRECT_LOAD_MS: Final = 20
 REDIRECT_NUMBER: Final = 9
 REDIRECT_SILENCE_MS: Final = 20 << 10
 
-# ---- IGMP / multicast listeners (igmp helper) -------------------------------------------
+# ---- IGMP / multicast listeners --------------------------------------------------------
 # RFC 3376 8.1: "The Robustness Variable ... MUST NOT be zero, and SHOULD NOT be one. Default: 2"
 # (Linux igmp_qrv 2). Unsolicited and state-change reports are sent this many times in total.
 MULTICAST_ROBUSTNESS: Final = 2
@@ -67,7 +67,7 @@ DUP_ADDR_DETECT_TRANSMITS: Final = 1  # RFC 4862 5.1
 # possibly have been forwarded by a router." We send every ND message (Redirect too) with it.
 NDP_HOP_LIMIT: Final = 255
 
-# ---- Router discovery, DAD, SLAAC (issue 5, stack RD/DAD/SLAAC) ---------------------------
+# ---- Router discovery, DAD, SLAAC ------------------------------------------------------
 # RFC 4861 6.3.4: "a host MUST retain at least two router addresses and SHOULD retain more";
 # bounded memory for the Default Router List, the Prefix List and Route Information routes.
 MAX_DEFAULT_ROUTERS: Final = 16
@@ -94,7 +94,7 @@ MAX_DESYNC_FACTOR_MS: Final = 34_560_000
 # management error").
 DAD_FAILURE_LOG_LEN: Final = 16
 
-# ---- Fragment reassembly, both families (frag helper) -----------------------------------
+# ---- Fragment reassembly, both families ------------------------------------------------
 # RFC 1122 3.3.2 / RFC 8200 4.5 leave the resources open; Linux ipfrag_high_thresh 4 MiB and
 # ipfrag_low_thresh 3 MiB: above high, the oldest datagrams are evicted until under low.
 REASSEMBLY_HIGH_THRESH: Final = 4 * 1024 * 1024

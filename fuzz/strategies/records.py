@@ -4,11 +4,14 @@ handle), so parse(encode(record)) must give the record back."""
 
 from __future__ import annotations
 
+import struct
 from ipaddress import IPv6Address
 
 from hypothesis import strategies as st
 
+from fuzz.strategies.wire import inet_checksum
 from stack_under_test.wire import arp, ethernet, icmpv4, ipv4, ipv6, ipv6_ext, ndp, udp
+from stack_under_test.wire.ipv4_options import encode_option, pad_options
 
 MAC = st.binary(min_size=6, max_size=6)
 ADDR4 = st.binary(min_size=4, max_size=4)
@@ -27,17 +30,19 @@ ipv4_option_pairs = st.lists(
 
 
 @st.composite
-def ipv4_headers_with_payload(draw: st.DrawFn) -> tuple[ipv4.IPv4Header, bytes]:
-    from stack_under_test.wire.ipv4_options import encode_option, pad_options
-
+def ipv4_headers_with_payload(draw: st.DrawFn) -> tuple[ipv4.IPv4Header, bytes, bytes]:
+    """An IPv4 header as the receive path reads it, with its options and payload. IHL, total
+    length and checksum are filled in here, the checksum by this suite's own RFC 1071 sum."""
     options = pad_options(b"".join(encode_option(k, d) for k, d in draw(ipv4_option_pairs)))
     payload = draw(DATA)
-    header = ipv4.IPv4Header(
-        src=draw(ADDR4), dst=draw(ADDR4), protocol=draw(U8), total_length=20 + len(options) + len(payload),
-        ident=draw(U16), ttl=draw(U8), tos=draw(U8), flags=draw(st.integers(0, 7)),
-        fragment_offset=draw(st.integers(0, 0x1FFF)), options=options,
-    )
-    return header, payload
+    hlen = 20 + len(options)
+    ver_ihl, total = 0x40 | hlen >> 2, hlen + len(payload)
+    tos, ident, ttl, protocol = draw(U8), draw(U16), draw(U8), draw(U8)
+    flags_frag = draw(st.integers(0, 7)) << 13 | draw(st.integers(0, 0x1FFF))
+    src, dst = draw(ADDR4), draw(ADDR4)
+    unsummed = struct.pack("!BBHHHBBH4s4s", ver_ihl, tos, total, ident, flags_frag, ttl, protocol, 0, src, dst)
+    csum = inet_checksum(unsummed + options)
+    return ipv4.IPv4Header(ver_ihl, tos, total, ident, flags_frag, ttl, protocol, csum, src, dst), options, payload
 
 
 icmpv4_echoes = st.builds(icmpv4.ICMPv4Echo, st.sampled_from([0, 8]), U16, U16, DATA, U8)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from scapy.utils import checksum
 
 from fuzz.strategies._draw import ADDR4, BOOL, DATA, U16, U32, choose, index, mostly, odd
-from fuzz.target import DUT4, DUT_MAC, OTHER4, OTHER_MAC, TESTER4, TESTER_MAC
+from stack_under_test.testing import DUT4, DUT_MAC, OTHER4, OTHER_MAC, TESTER4, TESTER_MAC
 
 BROADCAST_MAC = b"\xff" * 6
 IPV4_MCAST_MAC = bytes.fromhex("01005e010203")  # 224.1.2.3

@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable
 
 from stack_under_test.drops import Drop
-from stack_under_test.link.endpoint import LinkCapabilities, NetworkDispatcher
+from stack_under_test.link.endpoint import NetworkDispatcher
 from stack_under_test.params import CHANNEL_OUTBOUND_LIMIT, ETHERNET_MTU
 
 
@@ -20,7 +20,6 @@ class ChannelEndpoint:
             raise ValueError("mac must be 6 octets")
         self.mac = bytes(mac)
         self.mtu = mtu
-        self.capabilities = LinkCapabilities()
         self.outbound: deque[bytes] = deque()
         self.outbound_limit = outbound_limit
         self.outbound_dropped = 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from stack_under_test.drops import Drop
@@ -16,18 +15,9 @@ class NetworkDispatcher(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class LinkCapabilities:
-    # Frames the link itself loops back (a loopback link); Ethernet links do not.
-    loopback: bool = False
-    # The link needs address resolution (ARP/NDP) before unicast frames can be addressed.
-    resolution_required: bool = True
-
-
 class LinkEndpoint(Protocol):
     mac: bytes  # our 6-octet hardware address
     mtu: int  # the largest network-layer packet (Ethernet payload), 1500 on Ethernet
-    capabilities: LinkCapabilities
 
     def attach(self, dispatcher: NetworkDispatcher | None) -> None:
         """Start (or, with None, stop) handing received frames to ``dispatcher``."""

@@ -13,7 +13,7 @@ import os
 import socket
 import struct
 
-from stack_under_test.link.endpoint import LinkCapabilities, NetworkDispatcher
+from stack_under_test.link.endpoint import NetworkDispatcher
 from stack_under_test.params import ETHERNET_MTU
 
 TUNSETIFF = 0x400454CA
@@ -40,7 +40,6 @@ class TapEndpoint:
         self.name = name
         self.mac = bytes(mac)
         self.mtu = mtu
-        self.capabilities = LinkCapabilities()
         self.write_errors = 0
         self._dispatcher: NetworkDispatcher | None = None
         try:

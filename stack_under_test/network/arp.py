@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
-from stack_under_test.stack.addresses import AddressEntry
-from stack_under_test.stack.neighbor import NeighborTable
+from stack_under_test.stack.neighbor import NeighborTable, Pending
 from stack_under_test.wire.arp import OP_REPLY, OP_REQUEST, ARPPacket
 from stack_under_test.wire.ethernet import BROADCAST_MAC, is_group_mac
+from stack_under_test.wire.ipv4 import MIN_HEADER_LEN, IPv4Header
 from stack_under_test.wire.numbers import ETH_P_ARP
 
 if TYPE_CHECKING:
-    from stack_under_test.stack.nic import NIC
+    from stack_under_test.stack.interfaces import NetworkInterface
     from stack_under_test.stack.stack import Stack
 
 _ZERO_IP = b"\x00\x00\x00\x00"
@@ -22,20 +22,16 @@ _ZERO_MAC = b"\x00" * 6
 
 class ARPProtocol:
     ethertype = ETH_P_ARP
-    family = None
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
 
-    def new_endpoint(self, nic: NIC) -> ARPEndpoint:
+    def new_endpoint(self, nic: NetworkInterface) -> ARPEndpoint:
         return ARPEndpoint(self, nic)
-
-    def on_forwarding_changed(self, enabled: bool) -> None:
-        pass
 
 
 class ARPEndpoint:
-    def __init__(self, protocol: ARPProtocol, nic: NIC) -> None:
+    def __init__(self, protocol: ARPProtocol, nic: NetworkInterface) -> None:
         self.protocol = protocol
         self.nic = nic
         # The IPv4 neighbor table lives here: ARP is how IPv4 resolves.
@@ -44,29 +40,16 @@ class ARPEndpoint:
             on_failed=self._on_resolution_failed, rng=protocol.stack.rng,
         )
 
-    def _on_resolution_failed(self, addr: bytes, pending: list[tuple[int, bytes]]) -> None:
+    def _on_resolution_failed(self, addr: bytes, pending: list[Pending]) -> None:
         """IPv4 decides what to tell the senders of the datagrams that waited (Host Unreachable)."""
         ip = self.nic.ip.get(4)
-        handler = getattr(ip, "on_neighbor_failed", None)
-        if handler is not None:
-            handler(addr, pending)
+        if ip is not None:
+            ip.on_neighbor_failed(addr, pending)
 
     def enable(self) -> None:
-        pass
+        pass  # nothing to announce: ARP speaks when asked or when IPv4 resolves
 
     def disable(self) -> None:
-        pass
-
-    def on_address_added(self, entry: AddressEntry) -> None:
-        pass
-
-    def on_address_removed(self, entry: AddressEntry) -> None:
-        pass
-
-    def on_group_joined(self, group: bytes) -> None:
-        pass
-
-    def on_group_left(self, group: bytes) -> None:
         pass
 
     def handle_packet(self, pkt: PacketBuffer) -> Drop | None:
@@ -105,7 +88,7 @@ class ARPEndpoint:
         """Solicit ``target``'s MAC. The sender address is the pending packet's source when that is
         ours (as Linux's arp_announce=0 does), else one of our addresses on the target's subnet."""
         nic = self.nic
-        src = first[12:16] if first is not None and len(first) >= 20 else None
+        src = IPv4Header.read(first).src if first is not None and len(first) >= MIN_HEADER_LEN else None
         if src is None or not nic.is_local(src):
             src = nic.addresses.select_source(4, target) or _ZERO_IP
         request = ARPPacket(OP_REQUEST, nic.mac, src, _ZERO_MAC, target)

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv6Interface
 
+from stack_under_test.wire.ipv4 import LIMITED_BROADCAST
+
 
 class AddressState(enum.Enum):
     # RFC 4862 2: "a tentative address is not considered assigned to an interface in the usual
@@ -43,11 +45,12 @@ class AddressEntry:
 
 
 class AddressTable:
-    """One NIC's addresses keyed by packed address, plus IPv4 directed broadcasts."""
+    """One NIC's addresses keyed by packed address, plus its IPv4 broadcast addresses."""
 
     def __init__(self) -> None:
         self.entries: dict[bytes, AddressEntry] = {}
-        self.ipv4_broadcasts: set[bytes] = set()
+        # RFC 1122 3.2.1.3: the limited broadcast {-1, -1} and each subnet's directed broadcast.
+        self.ipv4_broadcasts: set[bytes] = {LIMITED_BROADCAST}
 
     def add(self, entry: AddressEntry) -> None:
         self.entries[entry.packed] = entry
@@ -88,9 +91,9 @@ class AddressTable:
         return fallback
 
     def _refresh_broadcasts(self) -> None:
-        # RFC 1122 3.2.1.3 (c): {<Network-number>, -1}, the directed broadcast of each subnet;
-        # /31 and /32 have none (RFC 3021).
-        self.ipv4_broadcasts = {
+        # RFC 1122 3.2.1.3: (b) {-1, -1}, the limited broadcast, and (c) {<Network-number>, -1},
+        # the directed broadcast of each subnet; /31 and /32 have none (RFC 3021).
+        self.ipv4_broadcasts = {LIMITED_BROADCAST} | {
             e.interface.network.broadcast_address.packed
             for e in self.entries.values()
             if e.family == 4 and e.interface.network.prefixlen < 31

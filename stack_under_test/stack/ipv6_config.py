@@ -2,8 +2,8 @@
 RFC 8981, named after their Linux sysctls so a harness maps one onto the other directly.
 
 Defaults are the RFCs' (and Linux's) defaults. The network layer reads ``nic.ipv6_config`` when it
-needs a value, so a change takes effect at the next use; ``Stack.set_ipv6_option`` validates a
-change and tells the IPv6 endpoint (``on_ipv6_option_changed``) for values it caches.
+needs a value and caches none, so a change (``Stack.set_ipv6_option`` validates it) takes effect at
+the next use.
 """
 
 from __future__ import annotations

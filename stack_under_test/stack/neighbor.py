@@ -200,20 +200,10 @@ class NeighborTable:
             entry = self.entries[addr] = NeighborEntry(addr, mac, NeighborState.STALE)
             self._enter(entry, NeighborState.REACHABLE if solicited else NeighborState.STALE)
             return True
-        if entry.state is NeighborState.STATIC:
-            return True
         if entry.state is NeighborState.INCOMPLETE:
-            entry.mac = mac
-            self._enter(entry, NeighborState.REACHABLE if solicited else NeighborState.STALE)
-            self._flush(entry)
-            return True
-        changed = mac != entry.mac
-        entry.mac = mac
-        self.version += 1
-        if solicited:
-            self._enter(entry, NeighborState.REACHABLE)
-        elif changed:
-            self._enter(entry, NeighborState.STALE)
+            self._resolved(entry, mac, solicited)
+        elif entry.state is not NeighborState.STATIC:
+            self._updated(entry, mac, solicited)
         return True
 
     def on_advert(self, addr: bytes, mac: bytes | None, *, solicited: bool, override: bool, router: bool) -> Drop | None:
@@ -229,14 +219,9 @@ class NeighborTable:
             # included, the receiving node SHOULD silently discard the received advertisement."
             if mac is None:
                 return Drop.NDP_ADVERT_WITHOUT_TARGET_LINK_ADDRESS
-            # "... record the link-layer address in the Neighbor Cache entry ... If the
-            # advertisement's Solicited flag is set, the state of the entry is set to REACHABLE;
-            # otherwise, it is set to STALE." "... sets the IsRouter flag ... based on the Router
-            # flag" and "sends any packets queued for the neighbor".
-            entry.mac = mac
+            # "... sets the IsRouter flag ... based on the Router flag".
             entry.is_router = router
-            self._enter(entry, NeighborState.REACHABLE if solicited else NeighborState.STALE)
-            self._flush(entry)
+            self._resolved(entry, mac, solicited)
             return None
         different = mac is not None and mac != entry.mac
         # §7.2.5: "I. If the Override flag is clear and the supplied link-layer address differs
@@ -249,19 +234,8 @@ class NeighborTable:
             return None
         # "II. If the Override flag is set, or the supplied link-layer address is the same as that
         # in the cache, or no Target Link-Layer Address option was supplied, the received
-        # advertisement MUST update the Neighbor Cache entry as follows: - The link-layer address
-        # in the Target Link-Layer Address option MUST be inserted in the cache (if one is
-        # supplied and differs from the already recorded address). - If the Solicited flag is set,
-        # the state of the entry MUST be set to REACHABLE. If the Solicited flag is zero and the
-        # link-layer address was updated with a different address, the state MUST be set to
-        # STALE. Otherwise, the entry's state remains unchanged."
-        if different:
-            entry.mac = mac
-            self.version += 1
-        if solicited:
-            self._enter(entry, NeighborState.REACHABLE)
-        elif different:
-            self._enter(entry, NeighborState.STALE)
+        # advertisement MUST update the Neighbor Cache entry as follows" (_updated).
+        self._updated(entry, mac, solicited)
         # "- The IsRouter flag in the cache entry MUST be set based on the Router flag in the
         # received advertisement. In those cases where the IsRouter flag changes from TRUE to
         # FALSE as a result of this update, the node MUST remove that router from the Default
@@ -272,6 +246,31 @@ class NeighborTable:
         if was_router and not router and self.on_router_cleared is not None:
             self.on_router_cleared(addr)
         return None
+
+    def _resolved(self, entry: NeighborEntry, mac: bytes, solicited: bool) -> None:
+        """An INCOMPLETE entry learnt its MAC. RFC 4861 §7.2.5: "record the link-layer address in
+        the Neighbor Cache entry ... If the advertisement's Solicited flag is set, the state of the
+        entry is set to REACHABLE; otherwise, it is set to STALE", and "sends any packets queued
+        for the neighbor" (an ARP reply to us counts as solicited)."""
+        entry.mac = mac
+        self._enter(entry, NeighborState.REACHABLE if solicited else NeighborState.STALE)
+        self._flush(entry)
+
+    def _updated(self, entry: NeighborEntry, mac: bytes | None, solicited: bool) -> None:
+        """News of a resolved entry. RFC 4861 §7.2.5 II: "The link-layer address ... MUST be
+        inserted in the cache (if one is supplied and differs from the already recorded address).
+        - If the Solicited flag is set, the state of the entry MUST be set to REACHABLE. If the
+        Solicited flag is zero and the link-layer address was updated with a different address,
+        the state MUST be set to STALE. Otherwise, the entry's state remains unchanged." (Learning
+        from other messages follows the same table, §7.2.3, §6.3.4, §8.3.)"""
+        changed = mac is not None and mac != entry.mac
+        if changed:
+            entry.mac = mac
+            self.version += 1
+        if solicited:
+            self._enter(entry, NeighborState.REACHABLE)
+        elif changed:
+            self._enter(entry, NeighborState.STALE)
 
     # ---- sending ----------------------------------------------------------------------------
     def send(self, addr: bytes, ethertype: int, payload: bytes) -> None:

@@ -16,14 +16,12 @@ from stack_under_test.wire.ethernet import HEADER_LEN
 if TYPE_CHECKING:
     from stack_under_test.stack.interfaces import IPEndpoint, NetworkEndpoint
     from stack_under_test.stack.neighbor import NeighborTable
-    from stack_under_test.stack.stack import Stack
 
 _ETHERTYPE = struct.Struct("!H")
 
 
 class NIC:
-    def __init__(self, stack: Stack, name: str, link: LinkEndpoint) -> None:
-        self.stack = stack
+    def __init__(self, name: str, link: LinkEndpoint) -> None:
         self.name = name
         self.link = link
         self._link_write = link.write_frame

@@ -16,7 +16,8 @@ from stack_under_test import params
 from stack_under_test.clock import Clock, VirtualClock
 from stack_under_test.link.endpoint import LinkEndpoint
 from stack_under_test.stack.addresses import AddressEntry
-from stack_under_test.stack.interfaces import IPEndpoint, NetworkProtocol, TransportProtocol
+from stack_under_test.stack.interfaces import IPProtocol, NetworkProtocol, TransportProtocol
+from stack_under_test.stack.interfaces import Route as Route  # transports import it from here too
 from stack_under_test.stack.ipv6_config import OPTION_BOUNDS, OPTION_NAMES
 from stack_under_test.stack.nic import NIC
 from stack_under_test.stack.ratelimit import TokenBucket
@@ -24,9 +25,10 @@ from stack_under_test.stack.route import RouteEntry, RouteTable
 from stack_under_test.stats import StackStats
 
 NetworkFactory = Callable[["Stack"], NetworkProtocol]
+IPFactory = Callable[["Stack"], IPProtocol]
 TransportFactory = Callable[["Stack"], TransportProtocol]
 
-# Timers a user may set (harness.dut.TimerName), in ms.
+
 class StackError(Exception):
     """A control-surface call the stack refuses; the message says why."""
 
@@ -39,19 +41,19 @@ class StackOptions:
     ipv6: bool = True
     ipv4_reassembly_timeout_ms: int = params.IPV4_REASSEMBLY_TIMEOUT_MS
     ipv6_reassembly_timeout_ms: int = params.IPV6_REASSEMBLY_TIMEOUT_MS
-    ipv6_pmtu_expiry_ms: int = params.IPV6_PMTU_EXPIRY_MS  # RFC 8201 4 (ipv6 helper)
+    ipv6_pmtu_expiry_ms: int = params.IPV6_PMTU_EXPIRY_MS  # RFC 8201 4
     dad_transmits: int = params.DUP_ADDR_DETECT_TRANSMITS
     default_ttl: int = params.IPV4_DEFAULT_TTL
     default_hop_limit: int = params.IPV6_DEFAULT_HOP_LIMIT
     udp_receive_queue_len: int = params.UDP_RECEIVE_QUEUE_LEN
-    # ---- Fragment reassembly, both families (frag helper; network/fragmentation.py) ----
+    # ---- Fragment reassembly, both families (network/fragmentation.py) ----
     # Octets queued for reassembly (payload plus measured per-fragment and per-datagram overhead),
     # per family like Linux ipfrag_high_thresh / ip6frag_high_thresh: above high, the oldest
     # datagrams are evicted until under low. The cap discards a datagram with more fragments.
     reassembly_high_thresh: int = params.REASSEMBLY_HIGH_THRESH
     reassembly_low_thresh: int = params.REASSEMBLY_LOW_THRESH
     max_fragments_per_datagram: int = params.MAX_FRAGMENTS_PER_DATAGRAM
-    # ---- IPv4 behaviour (ipv4 helper; /work/coord/IPV4_NOTES.md) ----
+    # ---- IPv4 behaviour ----
     # RFC 1812 4.3.2.8 rate limit for ICMP errors, per family; 0 = unlimited (Linux 1000/s, 50).
     icmp_rate_per_second: float = params.ICMP_RATE_PER_SECOND
     icmp_rate_burst: int = params.ICMP_RATE_BURST
@@ -62,31 +64,14 @@ class StackOptions:
     # RFC 1812 5.2.7.2 redirects when forwarding back out of the receiving interface; Linux
     # send_redirects=1.
     send_redirects: bool = True
-    # ---- IGMP (igmp helper; /work/coord/IGMP_NOTES.md) ----
+    # ---- IGMP ----
     # The version spoken with no older querier present (1, 2 or 3); like Linux force_igmp_version,
     # except that 0 is not accepted: 3 is Linux's default behaviour.
     igmp_version: int = params.IGMP_DEFAULT_VERSION
     # None = the protocols the public ``stack_under_test.Stack`` registers by default.
     network_protocols: Sequence[NetworkFactory] | None = None
+    ip_protocols: Sequence[IPFactory] | None = None
     transport_protocols: Sequence[TransportFactory] | None = None
-
-
-class Route:
-    """Where a packet to ``remote`` goes: out of ``nic`` via ``endpoint`` from ``local`` to ``next_hop``.
-
-    ``mtu`` is the largest IP datagram for this route: the route MTU if one was set, capped by the
-    NIC's MTU. ``gateway`` is True when ``next_hop`` is a router rather than ``remote`` itself.
-    """
-
-    __slots__ = ("endpoint", "gateway", "local", "mtu", "next_hop", "nic", "remote")
-
-    def __init__(
-        self, nic: NIC, endpoint: IPEndpoint, local: bytes, remote: bytes, next_hop: bytes, mtu: int | None = None,
-        gateway: bool = False,
-    ) -> None:
-        self.nic, self.endpoint, self.local, self.remote, self.next_hop = nic, endpoint, local, remote, next_hop
-        self.mtu = nic.mtu if mtu is None else min(mtu, nic.mtu)
-        self.gateway = gateway
 
 
 def _family(packed: bytes) -> int:
@@ -109,16 +94,20 @@ class Stack:
         self.echo_ignore_broadcasts = options.echo_ignore_broadcasts
         self.accept_source_route = options.accept_source_route
         self.send_redirects = options.send_redirects
+        # Timers a user may set (stack.set_timer), in ms.
         self.timers_ms: dict[str, int] = {
             "ipv4_reassembly_timeout": options.ipv4_reassembly_timeout_ms,
             "ipv6_reassembly_timeout": options.ipv6_reassembly_timeout_ms,
             "ipv6_pmtu_expiry": options.ipv6_pmtu_expiry_ms,
         }
-        net = options.network_protocols
-        tra = options.transport_protocols
+        net, ip, tra = options.network_protocols, options.ip_protocols, options.transport_protocols
         self.network_protocols: list[NetworkProtocol] = [
             f(self) for f in (self.default_network_protocols(options) if net is None else net)
         ]
+        self.ip_protocols: dict[int, IPProtocol] = {}  # by family, 4 / 6
+        for ip_factory in self.default_ip_protocols(options) if ip is None else ip:
+            ip_proto = ip_factory(self)
+            self.ip_protocols[ip_proto.family] = ip_proto
         self.transport_protocols: dict[int, TransportProtocol] = {}
         for factory in self.default_transport_protocols(options) if tra is None else tra:
             proto = factory(self)
@@ -130,6 +119,10 @@ class Stack:
         return ()
 
     @classmethod
+    def default_ip_protocols(cls, options: StackOptions) -> Sequence[IPFactory]:
+        return ()
+
+    @classmethod
     def default_transport_protocols(cls, options: StackOptions) -> Sequence[TransportFactory]:
         return ()
 
@@ -137,12 +130,11 @@ class Stack:
     def create_nic(self, name: str, link: LinkEndpoint) -> NIC:
         if name in self.nics:
             raise StackError(f"NIC {name!r} already exists")
-        nic = self.nics[name] = NIC(self, name, link)
+        nic = self.nics[name] = NIC(name, link)
         for proto in self.network_protocols:
-            endpoint = proto.new_endpoint(nic)
-            nic.endpoints[proto.ethertype] = endpoint
-            if proto.family is not None:
-                nic.ip[proto.family] = endpoint  # type: ignore[assignment]
+            nic.endpoints[proto.ethertype] = proto.new_endpoint(nic)
+        for family, ip_proto in self.ip_protocols.items():
+            nic.endpoints[ip_proto.ethertype] = nic.ip[family] = ip_proto.new_endpoint(nic)
         link.attach(nic)
         return nic
 
@@ -174,12 +166,9 @@ class Stack:
             iface = ipaddress.ip_interface(cidr)
         except ValueError as exc:
             raise StackError(f"not an interface address: {cidr!r} ({exc})") from None
-        if iface.version not in self._families():
+        if iface.version not in self.ip_protocols:
             raise StackError(f"IPv{iface.version} is not enabled in this stack")
         return iface
-
-    def _families(self) -> set[int]:
-        return {p.family for p in self.network_protocols if p.family is not None}
 
     def add_address(
         self,
@@ -229,11 +218,11 @@ class Stack:
         nic.remove_address(iface.ip.packed)
         # The on-link route goes with the last address of its subnet on this NIC, unless a Router
         # Advertisement made the prefix on-link too (RFC 4861 6.3.4; the IPv6 endpoint knows).
-        keeps = getattr(nic.ip.get(entry.family), "keeps_on_link_route", None)
-        if not any(e.interface.network == entry.interface.network for e in nic.addresses.entries.values()) and not (
-            keeps is not None and keeps(entry.interface.network)
-        ):
-            self.routes.remove(RouteEntry(entry.interface.network, nic_name))
+        network = entry.interface.network
+        if not any(e.interface.network == network for e in nic.addresses.entries.values()) and not nic.ip[
+            entry.family
+        ].keeps_on_link_route(network):
+            self.routes.remove(RouteEntry(network, nic_name))
 
     def addresses(self, nic_name: str) -> list[str]:
         """Every address of the NIC as an interface string, link-local and tentative ones included."""
@@ -261,11 +250,7 @@ class Stack:
             if not low <= int(value) <= high:
                 raise StackError(f"IPv6 option {name} must be within {low}..{high}, got {value}")
             value = int(value)
-        setattr(nic.ipv6_config, name, value)
-        endpoint = nic.ip.get(6)
-        hook = getattr(endpoint, "on_ipv6_option_changed", None)
-        if hook is not None:
-            hook(name)
+        setattr(nic.ipv6_config, name, value)  # read by the IPv6 endpoint at its next use
 
     def restart_nic(self, name: str) -> None:
         """Disable and enable the NIC again: a link flap. Static addresses stay (as Linux with
@@ -347,9 +332,9 @@ class Stack:
         if family not in (4, 6):
             raise StackError(f"family must be 4 or 6, got {family!r}")
         self.forwarding[family] = bool(enabled)
-        for proto in self.network_protocols:
-            if proto.family == family:
-                proto.on_forwarding_changed(bool(enabled))
+        proto = self.ip_protocols.get(family)
+        if proto is not None:
+            proto.on_forwarding_changed(bool(enabled))
 
     def _group(self, group: str) -> bytes:
         ip = self._ip(group)
@@ -397,15 +382,14 @@ class Stack:
         return Route(out, endpoint, local, dst, entry.gateway or dst, entry.mtu, entry.gateway is not None)
 
     def _default_router_route(self, dst: bytes, nic: NIC | None) -> RouteEntry | None:
-        """RFC 4861 5.2: no route covers an IPv6 ``dst``: the next hop is a router from an
-        interface's Default Router List (learnt from Router Advertisements), if any."""
-        if len(dst) != 16:
-            return None
+        """No route covers ``dst``: the next hop is a default router an interface learnt, if any
+        (RFC 4861 5.2: "the sender selects a router from the Default Router List")."""
+        family = _family(dst)
         for out in [nic] if nic is not None else list(self.nics.values()):
-            select = getattr(out.ip.get(6), "default_router", None)
-            router = select() if out.enabled and select is not None else None
+            endpoint = out.ip.get(family)
+            router = endpoint.default_router() if out.enabled and endpoint is not None else None
             if router is not None:
-                return RouteEntry(ipaddress.IPv6Network("::/0"), out.name, router)
+                return RouteEntry(ipaddress.ip_network("::/0" if family == 6 else "0.0.0.0/0"), out.name, router)
         return None
 
     # ---- UDP ------------------------------------------------------------------------------------

@@ -1,14 +1,14 @@
 """A host stack with the RFC defaults (DAD on, Router Solicitations on) for the DAD, SLAAC and
-router discovery tests; frames in and out with the stack's own wire code."""
+router discovery tests: the white-box bench (stack_under_test.testing) with no address configured
+by hand; frames in and out with the stack's own wire code."""
 
 from __future__ import annotations
 
-import random
 from ipaddress import IPv6Address
 from typing import Any
 
-from stack_under_test import ChannelEndpoint, Drop, Stack, StackOptions, VirtualClock
-from stack_under_test.tests._ipv6_bench import DUT_MAC, TESTER_LL, TESTER_MAC, Sent, drain, parse_sent
+from stack_under_test import Drop, testing
+from stack_under_test.tests._ipv6_bench import DUT_MAC, TESTER_LL, TESTER_MAC, Sent, is_mld_report, parse_sent
 from stack_under_test.wire import icmpv6
 from stack_under_test.wire.ethernet import ipv6_multicast_mac
 from stack_under_test.wire.ipv6 import build_packet, solicited_node
@@ -40,15 +40,16 @@ def addr(text: str) -> bytes:
 
 
 class Host:
+    """``options`` are IPv6 knobs (``Stack.set_ipv6_option``), set before the NIC comes up; what it
+    sends on enable stays queued for the test."""
+
     def __init__(self, *, seed: int = 1, enable: bool = True, **options: Any) -> None:
-        self.clock = VirtualClock()
-        self.stack = Stack(StackOptions(clock=self.clock, rng=random.Random(seed)))
-        self.link = ChannelEndpoint(mac=DUT_MAC)
-        self.nic = self.stack.create_nic("eth0", self.link)
-        for name, value in options.items():
-            self.stack.set_ipv6_option("eth0", name, value)
-        if enable:
-            self.stack.enable_nic("eth0")
+        self.bench = testing.Bench(
+            addresses=False, static_tester=False, quiet=False, enable=enable, seed=seed, ipv6_options=options,
+            settle_ms=None,
+        )
+        self.stack, self.link, self.clock, self.nic = self.bench.stack, self.bench.link, self.bench.clock, self.bench.nic
+        self._out: list[bytes] = []
 
     @property
     def ep(self) -> Any:
@@ -58,8 +59,13 @@ class Host:
     def events(self) -> Any:
         return self.nic.stats.events
 
+    def frames(self) -> list[bytes]:
+        """Every frame the stack sent since the last call, MLD reports included."""
+        frames, self._out = self._out + self.link.drain(), []
+        return frames
+
     def sent(self) -> list[Sent]:
-        return [parse_sent(f) for f in drain(self.link)]
+        return [parse_sent(f) for f in self.frames() if not is_mld_report(f)]
 
     def messages(self, kind: type) -> list[Sent]:
         return [s for s in self.sent() if isinstance(s.message, kind)]
@@ -72,7 +78,9 @@ class Host:
                eth_src: bytes = TESTER_MAC) -> Drop | None:
         eth_dst = ipv6_multicast_mac(dst) if dst[0] == 0xFF else DUT_MAC
         packet = build_packet(src, dst, 58, icmpv6.encode(message, src, dst), hop_limit)
-        return self.link.inject_inbound(eth_dst + eth_src + b"\x86\xdd" + packet)
+        verdict, out = self.bench.inject(eth_dst + eth_src + b"\x86\xdd" + packet)
+        self._out += out
+        return verdict
 
     def dad_ns(self, target: bytes, nonce: bytes | None = None) -> Drop | None:
         options = NDPOptions() if nonce is None else NDPOptions((NDPOption(14, nonce),))
@@ -97,7 +105,7 @@ def quiet_host(**options: object) -> Host:
     options.setdefault("router_solicitations", 0)
     h = Host(**options)
     h.clock.advance(10_000)
-    h.link.drain()
+    h.frames()
     return h
 
 

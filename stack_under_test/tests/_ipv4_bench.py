@@ -1,4 +1,5 @@
-"""A stack on a channel link with the test link's IPv4 addresses, and hand-built frames for it.
+"""The white-box bench (stack_under_test.testing) with the test link's IPv4 addresses, and
+hand-built frames for it.
 
 Frames are built by hand with struct and the stack's own checksum. Each test reads as
 "frame in, verdict and frames out".
@@ -6,22 +7,20 @@ Frames are built by hand with struct and the stack's own checksum. Each test rea
 
 from __future__ import annotations
 
-import random
 import struct
 from dataclasses import dataclass
 
-from stack_under_test import ChannelEndpoint, Drop, Stack, StackOptions, VirtualClock
+from stack_under_test import Drop
+from stack_under_test.testing import DUT4 as DUT
+from stack_under_test.testing import DUT_MAC, OTHER_MAC, TESTER_MAC, Bench
+from stack_under_test.testing import OTHER4 as OTHER
+from stack_under_test.testing import SUBNET_BROADCAST4 as SUBNET_BROADCAST
+from stack_under_test.testing import TESTER4 as TESTER
 from stack_under_test.wire.checksum import checksum, pseudo_header_sum
 
-DUT_MAC = bytes.fromhex("020000000001")
-TESTER_MAC = bytes.fromhex("020000000002")
-OTHER_MAC = bytes.fromhex("020000000003")
-BROADCAST_MAC = b"\xff" * 6
+__all__ = ["DUT", "DUT_MAC", "OTHER", "OTHER_MAC", "SUBNET_BROADCAST", "TESTER", "TESTER_MAC"]
 
-DUT = bytes((198, 51, 100, 1))
-TESTER = bytes((198, 51, 100, 2))
-OTHER = bytes((198, 51, 100, 3))
-SUBNET_BROADCAST = bytes((198, 51, 100, 255))
+BROADCAST_MAC = b"\xff" * 6
 LIMITED_BROADCAST = b"\xff" * 4
 
 
@@ -72,39 +71,36 @@ def arp(op: int, sha: bytes, spa: bytes, tha: bytes, tpa: bytes) -> bytes:
     return struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, op, sha, spa, tha, tpa)
 
 
-@dataclass
 class IPv4Bench:
-    stack: Stack
-    link: ChannelEndpoint
-    clock: VirtualClock
+    """A ``Bench`` (IPv4 only unless ``ipv6``) whose ``inject`` returns the verdict; what the stack
+    sent waits for ``sent()`` / ``one()``."""
+
+    def __init__(self, *, static_tester: bool = True, ipv6: bool = False) -> None:
+        self.bench = Bench(ipv6=ipv6, static_tester=static_tester)
+        self.stack, self.link, self.clock = self.bench.stack, self.bench.link, self.bench.clock
+        self._out: list[bytes] = []
 
     @property
     def nic_stats(self):  # type: ignore[no-untyped-def]
-        return self.stack.nic("eth0").stats
+        return self.bench.stats
 
     def inject(self, frame: bytes) -> Drop | None:
-        return self.link.inject_inbound(frame)
+        verdict, out = self.bench.inject(frame)
+        self._out += out
+        return verdict
 
     def sent(self) -> list[bytes]:
-        return self.link.drain()
+        out, self._out = self._out + self.link.drain(), []
+        return out
 
     def one(self) -> bytes:
-        frames = self.link.drain()
+        frames = self.sent()
         assert len(frames) == 1, f"expected one frame, got {len(frames)}"
         return frames[0]
 
 
 def make_bench(static_tester: bool = True, ipv6: bool = False) -> IPv4Bench:
-    clock = VirtualClock()
-    stack = Stack(StackOptions(clock=clock, rng=random.Random(1), ipv6=ipv6))
-    link = ChannelEndpoint(mac=DUT_MAC)
-    stack.create_nic("eth0", link)
-    stack.enable_nic("eth0")
-    stack.add_address("eth0", "198.51.100.1/24")
-    if static_tester:
-        stack.add_static_neighbor("eth0", "198.51.100.2", TESTER_MAC)
-    link.drain()
-    return IPv4Bench(stack, link, clock)
+    return IPv4Bench(static_tester=static_tester, ipv6=ipv6)
 
 
 # ---- reading what the stack sent ---------------------------------------------------------------

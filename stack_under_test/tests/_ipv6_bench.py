@@ -1,4 +1,5 @@
-"""A stack on a channel link with the test link's IPv6 addresses, and frame builders for it.
+"""The white-box bench (stack_under_test.testing) with the test link's IPv6 addresses, and frame
+builders for it.
 
 Frames are built with the stack's own wire encoders (never the test tool); what the stack sends is
 parsed back with them too, so each test reads as "frame in, frames out".
@@ -6,23 +7,21 @@ parsed back with them too, so each test reads as "frame in, frames out".
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from ipaddress import IPv6Address
 
-from stack_under_test import ChannelEndpoint, Drop, Stack, StackOptions, VirtualClock
+from stack_under_test import ChannelEndpoint, Drop, testing
+from stack_under_test.testing import DUT6 as DUT
+from stack_under_test.testing import DUT6_LL as DUT_LL
+from stack_under_test.testing import DUT_MAC, OTHER_MAC, TESTER_MAC
+from stack_under_test.testing import OTHER6 as OTHER
+from stack_under_test.testing import TESTER6 as TESTER
+from stack_under_test.testing import TESTER6_LL as TESTER_LL
 from stack_under_test.wire import icmpv6
 from stack_under_test.wire.ipv6 import IPv6Header, build_packet
 
-DUT_MAC = bytes.fromhex("020000000001")
-TESTER_MAC = bytes.fromhex("020000000002")
-OTHER_MAC = bytes.fromhex("020000000003")
+__all__ = ["DUT", "DUT_LL", "DUT_MAC", "OTHER", "OTHER_MAC", "TESTER", "TESTER_LL", "TESTER_MAC"]
 
-DUT = IPv6Address("2001:db8:1::1").packed
-TESTER = IPv6Address("2001:db8:1::2").packed
-OTHER = IPv6Address("2001:db8:1::3").packed
-DUT_LL = IPv6Address("fe80::ff:fe00:1").packed  # EUI-64 of DUT_MAC
-TESTER_LL = IPv6Address("fe80::ff:fe00:2").packed
 ALL_NODES = IPv6Address("ff02::1").packed
 UNSPECIFIED = bytes(16)
 
@@ -66,31 +65,30 @@ def parse_sent(frame: bytes) -> Sent:
 
 
 class Bench:
-    def __init__(self, *, static_tester: bool = True) -> None:
-        self.clock = VirtualClock()
-        self.stack = Stack(StackOptions(clock=self.clock, rng=random.Random(1)))
-        self.link = ChannelEndpoint(mac=DUT_MAC)
-        self.stack.create_nic("eth0", self.link)
-        # As the in-process DUT: addresses usable at once, no Router Solicitations (RFC 4862 DAD
-        # and RFC 4861 6.3.7 have their own tests, test_dad*.py and test_router_discovery*.py).
-        self.stack.set_ipv6_option("eth0", "accept_dad", False)
-        self.stack.set_ipv6_option("eth0", "router_solicitations", 0)
-        self.stack.enable_nic("eth0")
-        self.stack.add_address("eth0", "2001:db8:1::1/64")
-        if static_tester:
-            self.stack.add_static_neighbor("eth0", "2001:db8:1::2", TESTER_MAC)
-            self.stack.add_static_neighbor("eth0", "fe80::ff:fe00:2", TESTER_MAC)
-        self.link.drain()  # whatever enabling the NIC sent
+    """A ``testing.Bench`` with both families (IPv6 usable at once, no Router Solicitations) whose
+    ``inject`` takes an IPv6 packet and returns the verdict; ``sent()`` parses what went out."""
+
+    def __init__(self, *, static_tester: bool = True, forwarding: bool = False, settle_ms: int = 0) -> None:
+        self.bench = testing.Bench(static_tester=static_tester, forwarding=(6,) if forwarding else (), settle_ms=settle_ms)
+        self.stack, self.link, self.clock = self.bench.stack, self.bench.link, self.bench.clock
+        self._out: list[bytes] = []
 
     @property
     def nic_stats(self):  # type: ignore[no-untyped-def]
-        return self.stack.nic("eth0").stats
+        return self.bench.stats
 
     def inject(self, packet: bytes, *, eth_dst: bytes = DUT_MAC, eth_src: bytes = TESTER_MAC) -> Drop | None:
-        return self.link.inject_inbound(eth_dst + eth_src + ETH_IPV6 + packet)
+        verdict, out = self.bench.inject(eth_dst + eth_src + ETH_IPV6 + packet)
+        self._out += out
+        return verdict
+
+    def frames(self) -> list[bytes]:
+        """Every frame the stack sent since the last call."""
+        out, self._out = self._out + self.link.drain(), []
+        return out
 
     def sent(self) -> list[Sent]:
-        return [parse_sent(frame) for frame in drain(self.link)]
+        return [parse_sent(frame) for frame in self.frames() if not is_mld_report(frame)]
 
     def only_sent(self) -> Sent:
         frames = self.sent()

@@ -19,7 +19,7 @@ def quiet_host(**options: object) -> Host:
     """Enabled with DAD on, its link-local DAD finished and the link drained."""
     host = Host(router_solicitations=0, **options)
     host.clock.advance(10_000)
-    host.link.drain()
+    host.frames()
     return host
 
 
@@ -54,7 +54,7 @@ def test_the_solicited_node_group_is_joined_and_reported_before_the_first_probe(
     other = "2001:db8:1::abcd"  # a solicited-node group not joined yet (the link-local has ff02::1:ff00:1)
     host.stack.add_address("eth0", f"{other}/64")
     assert host.nic.in_group(solicited_node(addr(other)))
-    frames = host.link.drain()
+    frames = host.frames()
     group = solicited_node(addr(other))
     reports = [i for i, f in enumerate(frames) if is_mld_report(f) and group in f]
     probes = [i for i, f in enumerate(frames) if not is_mld_report(f) and isinstance(parse_sent(f).message, NeighborSolicit)]
@@ -86,7 +86,7 @@ def test_an_advert_for_the_tentative_address_makes_it_a_duplicate() -> None:
     assert host.na(addr(other)) is None
     assert not host.nic.in_group(solicited_node(addr(other)))
     assert host.events["dad_duplicate"] == 2
-    assert "duplicate" in host.ep.dad.failures[-1]
+    assert "duplicate" in host.ep.addrconf.dad.failures[-1]
     host.clock.advance(5000)
     assert GLOBAL + "/64" not in host.stack.addresses("eth0")
 
@@ -94,7 +94,7 @@ def test_an_advert_for_the_tentative_address_makes_it_a_duplicate() -> None:
 def test_a_dad_probe_from_another_node_makes_it_a_duplicate() -> None:
     host = quiet_host()
     host.stack.add_address("eth0", f"{GLOBAL}/64")
-    host.link.drain()
+    host.frames()
     assert host.dad_ns(addr(GLOBAL), nonce=b"\x01\x02\x03\x04\x05\x06") is None
     assert host.state(GLOBAL) is None
     assert host.sent() == []  # RFC 4862 5.4.3: never answered
@@ -121,7 +121,7 @@ def test_our_own_probe_looped_back_is_not_a_duplicate() -> None:
 def test_address_resolution_for_a_tentative_address_is_ignored() -> None:
     host = quiet_host()
     host.stack.add_address("eth0", f"{GLOBAL}/64")
-    host.link.drain()
+    host.frames()
     from stack_under_test.wire.ndp import source_link_option
 
     ns = NeighborSolicit(IPv6Address(GLOBAL), source_link_option(bytes.fromhex("020000000002")))
@@ -135,7 +135,7 @@ def test_a_tentative_address_receives_nothing_and_is_no_source() -> None:
 
     host = quiet_host()
     host.stack.add_address("eth0", f"{GLOBAL}/64")
-    host.link.drain()
+    host.frames()
     packet = icmp_packet(TESTER, addr(GLOBAL), EchoRequest(1, 1, b"x"), hop_limit=64)
     frame = bytes.fromhex("020000000001020000000002") + b"\x86\xdd" + packet
     assert host.link.inject_inbound(frame) is Drop.IPV6_TENTATIVE_DESTINATION
@@ -230,7 +230,7 @@ def test_a_duplicate_eui64_link_local_turns_ipv6_off_with_the_default_accept_dad
 def test_an_na_from_a_tentative_source_is_not_answered() -> None:
     host = quiet_host()
     host.stack.add_address("eth0", f"{GLOBAL}/64")
-    host.link.drain()
+    host.frames()
     advert = NeighborAdvert(IPv6Address("2001:db8:1::2"), solicited=False, override=True)
     host.inject(TESTER_LL, addr("ff02::1"), advert)
     assert host.state(GLOBAL) == "tentative"
@@ -288,7 +288,7 @@ def test_with_accept_dad_2_a_duplicate_eui64_link_local_turns_ipv6_off_until_res
     packet = icmp_packet(TESTER, addr(GLOBAL), EchoRequest(1, 1, b"x"), hop_limit=64)
     frame = bytes.fromhex("020000000001020000000002") + b"\x86\xdd" + packet
     assert host.link.inject_inbound(frame) is Drop.IPV6_DISABLED_BY_DAD
-    host.link.drain()
+    host.frames()
     host.clock.advance(10_000)
     assert host.sent() == []
     host.stack.restart_nic("eth0")

@@ -8,11 +8,11 @@ from __future__ import annotations
 import random
 import struct
 
-from stack_under_test import ChannelEndpoint, Drop, Stack, StackOptions, VirtualClock
+from stack_under_test import Drop, VirtualClock
 from stack_under_test.network.fragmentation import Reassembled, Reassembler
+from stack_under_test.testing import Bench, reassemblers
 from stack_under_test.tests._ipv4_bench import (
     DUT,
-    DUT_MAC,
     TESTER,
     TESTER_MAC,
     IPv4Bench,
@@ -125,7 +125,7 @@ def test_missing_last_fragment_times_out_with_time_exceeded_quoting_fragment_zer
     assert bench.inject(frag(request, 1000, 1000, True)) is None
     bench.clock.advance(TIMEOUT - 1)
     assert bench.sent() == []
-    assert bench.stack.nic("eth0").ip[4].protocol.reassembly.reassembler.pending_keys()  # type: ignore[attr-defined]
+    assert reassemblers(bench.stack)[4].pending_keys()
     bench.clock.advance(1)
     out = parse_out(bench.one())
     assert out.dst == TESTER and out.proto == 1
@@ -172,28 +172,23 @@ def test_options_of_a_fragment_are_verified_before_it_is_queued() -> None:
     bench = make_bench()
     bad = bytes([7, 1, 0, 0])  # Record Route with length 1
     assert bench.inject(frag(echo_request(data=DATA), 0, 1000, True, options=bad)) is Drop.IPV4_BAD_OPTIONS
-    reassembler = bench.stack.nic("eth0").ip[4].protocol.reassembly.reassembler  # type: ignore[attr-defined]
+    reassembler = reassemblers(bench.stack)[4]
     assert len(reassembler) == 0
 
 
 def test_memory_thresholds_come_from_stack_options_and_evict_the_oldest() -> None:
-    clock = VirtualClock()
-    stack = Stack(StackOptions(clock=clock, rng=random.Random(1), ipv6=False, reassembly_high_thresh=20_000,
-                               reassembly_low_thresh=10_000, max_fragments_per_datagram=3))
-    link = ChannelEndpoint(mac=DUT_MAC)
-    stack.create_nic("eth0", link)
-    stack.enable_nic("eth0")
-    stack.add_address("eth0", "198.51.100.1/24")
-    reassembler = stack.nic("eth0").ip[4].protocol.reassembly.reassembler  # type: ignore[attr-defined]
+    bench = Bench(ipv6=False, reassembly_high_thresh=20_000, reassembly_low_thresh=10_000, max_fragments_per_datagram=3)
+    reassembler = reassemblers(bench.stack)[4]
     for ident in range(40):
-        assert link.inject_inbound(frag(bytes(1000), 0, 800, True, ident=ident)) is None
+        assert bench.inject(frag(bytes(1000), 0, 800, True, ident=ident))[0] is None
         assert reassembler.queued_bytes <= 20_000
     assert reassembler.counters["evicted"] > 0 and 0 not in reassembler.pending_keys()
     assert (TESTER, DUT, 1, 39) in reassembler.pending_keys()
+    bench.check_invariants()
     # The per-datagram cap: a fourth fragment discards the datagram.
     for i in range(3):
-        assert link.inject_inbound(frag(bytes(64), i * 8, 8, True, ident=999)) is None
-    assert link.inject_inbound(frag(bytes(64), 24, 8, True, ident=999)) is Drop.FRAGMENT_TOO_MANY
+        assert bench.inject(frag(bytes(64), i * 8, 8, True, ident=999))[0] is None
+    assert bench.inject(frag(bytes(64), 24, 8, True, ident=999))[0] is Drop.FRAGMENT_TOO_MANY
 
 
 def test_reassembled_udp_reaches_the_socket() -> None:
@@ -240,3 +235,17 @@ def test_reassembled_datagram_beyond_65535_with_the_first_fragments_options_is_d
     assert verdicts[:-1] == [None] * (len(frames) - 1)
     assert verdicts[-1] is Drop.FRAGMENT_REASSEMBLED_TOO_LONG
     assert bench.sent() == []
+
+
+def test_dont_fragment_sets_df_and_refuses_a_datagram_over_the_route_mtu() -> None:
+    # The IPEndpoint contract transports use for Path MTU Discovery (RFC 1191 3).
+    bench = make_bench()
+    route = bench.stack.find_route(TESTER)
+    assert route is not None
+    assert route.endpoint.write_packet(route, 253, bytes(1480), dont_fragment=True) is None
+    out = parse_out(bench.one())
+    assert out.header[6:8] == b"\x40\x00"  # DF, offset 0
+    assert route.endpoint.write_packet(route, 253, bytes(1481), dont_fragment=True) is Drop.PACKET_TOO_BIG
+    assert bench.sent() == [] and bench.stack.stats.tx_drops[Drop.PACKET_TOO_BIG] == 1
+    assert route.endpoint.write_packet(route, 253, bytes(1481)) is None  # without: fragmented
+    assert len(bench.sent()) == 2

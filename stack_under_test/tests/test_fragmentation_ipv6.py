@@ -230,3 +230,13 @@ def test_reassembled_packet_beyond_65535_with_its_unfragmentable_part_is_dropped
     assert verdicts[:-1] == [None] * (len(frames) - 1)
     assert verdicts[-1] is Drop.FRAGMENT_REASSEMBLED_TOO_LONG  # Payload Length 16 + 65,520 > 65,535 (RFC 8200 4.5)
     assert bench.sent() == []
+
+
+def test_dont_fragment_refuses_a_packet_over_the_path_mtu_instead_of_fragmenting_it() -> None:
+    bench = Bench()
+    route = bench.stack.find_route(TESTER)
+    assert route is not None
+    assert route.endpoint.write_packet(route, 253, bytes(1460), dont_fragment=True) is None
+    assert len(bench.sent()) == 1
+    assert route.endpoint.write_packet(route, 253, bytes(1461), dont_fragment=True) is Drop.PACKET_TOO_BIG
+    assert bench.sent() == [] and bench.stack.stats.tx_drops[Drop.PACKET_TOO_BIG] == 1

@@ -21,6 +21,7 @@ from stack_under_test.network.fragmentation import (
     fragment_ipv4,
     fragment_ipv6,
 )
+from stack_under_test.wire.ipv4 import FLAG_DF, FLAG_MF, IPv4Header
 
 TIMEOUT = 30_000
 KEY = ("src", "dst", 17, 1)
@@ -225,9 +226,9 @@ def test_ipv4_fragments_fit_the_mtu_carry_copied_options_and_reassemble() -> Non
 
 
 def test_ipv4_that_fits_is_one_datagram_and_df_too_big_fails() -> None:
-    packets = fragment_ipv4(SRC, DST, 17, bytes(100), 1, 64, 1500, dont_fragment=True)
+    packets = fragment_ipv4(SRC, DST, 17, bytes(100), 1, 64, 1500, flags_frag=FLAG_DF)
     assert isinstance(packets, list) and len(packets) == 1 and packets[0][6] & 0x40
-    assert fragment_ipv4(SRC, DST, 17, bytes(1481), 1, 64, 1500, dont_fragment=True) is Drop.PACKET_TOO_BIG
+    assert fragment_ipv4(SRC, DST, 17, bytes(1481), 1, 64, 1500, flags_frag=FLAG_DF) is Drop.PACKET_TOO_BIG
     assert fragment_ipv4(SRC, DST, 17, bytes(65_516), 1, 64, 1500) is Drop.PACKET_TOO_BIG
 
 
@@ -243,3 +244,15 @@ def test_ipv6_fragments_fit_the_mtu_and_reassemble() -> None:
         off_flags = int.from_bytes(p[42:44], "big")
         result = r.add(KEY, off_flags & 0xFFF8, p[48:], bool(off_flags & 1))
     assert isinstance(result, Reassembled) and result.payload == payload
+
+
+def test_a_fragment_cut_further_keeps_its_offset_and_its_more_fragments_flag() -> None:
+    # RFC 791 3.2: the pieces of a non-last fragment at offset 100 (8-octet units) all carry MF,
+    # and their offsets count from the original datagram's start.
+    packets = fragment_ipv4(SRC, DST, 17, bytes(1000), 7, 64, 576, flags_frag=FLAG_MF | 100)
+    assert isinstance(packets, list) and len(packets) == 2
+    headers = [IPv4Header.parse(p) for p in packets]
+    assert all(isinstance(h, IPv4Header) for h in headers)
+    assert [(h.fragment_offset, h.more_fragments) for h in headers if isinstance(h, IPv4Header)] == [
+        (100, True), (100 + 552 // 8, True),
+    ]

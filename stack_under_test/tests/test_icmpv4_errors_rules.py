@@ -4,17 +4,16 @@ broadcast/multicast (RFC 1122 3.2.2.6) and IP IDs (RFC 6864)."""
 from __future__ import annotations
 
 import itertools
-import random
 
 import pytest
 
-from stack_under_test import ChannelEndpoint, Drop, Stack, StackOptions, VirtualClock
+from stack_under_test import Drop
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.network.ipv4 import icmp
+from stack_under_test.testing import Bench
 from stack_under_test.tests._ipv4_bench import (
     BROADCAST_MAC,
     DUT,
-    DUT_MAC,
     OTHER,
     OTHER_MAC,
     SUBNET_BROADCAST,
@@ -107,18 +106,12 @@ def test_broadcast_echo_when_enabled_is_answered_from_our_unicast_address(dst: b
 
 # ---- IP identification (RFC 6864) --------------------------------------------------------------
 def _ids_of(bench_sends: list[tuple[str, int]], seed: int = 1) -> list[tuple[bytes, int]]:
-    stack = Stack(StackOptions(clock=VirtualClock(), rng=random.Random(seed), ipv6=False))
-    link = ChannelEndpoint(mac=DUT_MAC)
-    stack.create_nic("eth0", link)
-    stack.enable_nic("eth0")
-    stack.add_address("eth0", "198.51.100.1/24")
-    stack.add_static_neighbor("eth0", "198.51.100.2", bytes.fromhex("020000000002"))
-    stack.add_static_neighbor("eth0", "198.51.100.3", OTHER_MAC)
-    link.drain()
-    sock = stack.udp_bind("0.0.0.0", 7)
+    bench = Bench(ipv6=False, seed=seed)
+    bench.stack.add_static_neighbor("eth0", "198.51.100.3", OTHER_MAC)
+    sock = bench.stack.udp_bind("0.0.0.0", 7)
     for address, port in bench_sends:
         sock.sendto(b"x", address, port)
-    return [(parse_out(f).dst, parse_out(f).ident) for f in link.drain()]
+    return [(parse_out(f).dst, parse_out(f).ident) for f in bench.link.drain()]
 
 
 def test_ids_are_sequential_per_destination_not_one_global_counter() -> None:

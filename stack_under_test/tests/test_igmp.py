@@ -11,10 +11,10 @@ import struct
 
 import pytest
 
-from stack_under_test import ChannelEndpoint, Drop, Stack, StackOptions, VirtualClock
+from stack_under_test import Drop
+from stack_under_test.testing import Bench
 from stack_under_test.tests._ipv4_bench import (
     DUT,
-    DUT_MAC,
     TESTER,
     IPv4Bench,
     eth,
@@ -105,29 +105,20 @@ def test_join_sends_v3_to_ex_report_to_224_0_0_22_twice_within_one_second() -> N
 
 
 def test_all_systems_is_joined_on_enable_and_never_reported() -> None:
-    clock = VirtualClock()
-    stack = Stack(StackOptions(clock=clock, rng=random.Random(1), ipv6=False))
-    link = ChannelEndpoint(mac=DUT_MAC)
-    stack.create_nic("eth0", link)
-    stack.enable_nic("eth0")
-    assert stack.nic("eth0").in_group(ALL_SYSTEMS)
-    clock.advance(10_000)
-    assert link.drain() == []
-    stack.add_address("eth0", "198.51.100.1/24")
-    link.inject_inbound(frame(v3_query(10)))  # a general query: only 224.0.0.1, nothing to report
-    clock.advance(10_000)
-    assert link.drain() == []
+    bench = Bench(ipv6=False, addresses=False, settle_ms=None)
+    assert bench.nic.in_group(ALL_SYSTEMS)
+    assert bench.advance(10_000) == []
+    bench.stack.add_address("eth0", "198.51.100.1/24")
+    assert bench.inject(frame(v3_query(10))) == (None, [])  # a general query: only 224.0.0.1, nothing to report
+    assert bench.advance(10_000) == []
 
 
 def test_group_joined_before_enable_is_reported_from_0_0_0_0_when_the_nic_comes_up() -> None:
-    clock = VirtualClock()
-    stack = Stack(StackOptions(clock=clock, rng=random.Random(1), ipv6=False))
-    link = ChannelEndpoint(mac=DUT_MAC)
-    stack.create_nic("eth0", link)
-    stack.join_group("eth0", "224.1.2.3")
-    assert link.drain() == []
-    stack.enable_nic("eth0")
-    out = [Sent(f) for f in link.drain()]
+    bench = Bench(ipv6=False, addresses=False, enable=False, settle_ms=None)
+    bench.stack.join_group("eth0", "224.1.2.3")
+    assert bench.link.drain() == []
+    bench.stack.enable_nic("eth0")
+    out = [Sent(f) for f in bench.link.drain()]
     # RFC 3376 4.2.13: "The 0.0.0.0 source address may be used by a system that has not yet
     # acquired an IP address."
     assert len(out) == 1 and out[0].src == b"\0\0\0\0" and out[0].records() == [(4, G, 0)]
@@ -275,16 +266,11 @@ def test_ip_identification_and_header_checksum_are_valid() -> None:
 
 
 def test_igmp_version_option_forces_v2_like_force_igmp_version() -> None:
-    clock = VirtualClock()
-    stack = Stack(StackOptions(clock=clock, rng=random.Random(1), ipv6=False, igmp_version=2))
-    link = ChannelEndpoint(mac=DUT_MAC)
-    stack.create_nic("eth0", link)
-    stack.enable_nic("eth0")
-    stack.add_address("eth0", "198.51.100.1/24")
-    stack.join_group("eth0", "224.1.2.3")
-    link.inject_inbound(frame(v3_query(10)))  # a v3 query is answered with a v2 report
-    clock.advance(1_000)
-    assert [(s.type, s.dst) for s in (Sent(f) for f in link.drain())] == [(0x16, G), (0x16, G)]
+    bench = Bench(ipv6=False, static_tester=False, igmp_version=2)
+    bench.stack.join_group("eth0", "224.1.2.3")
+    out = bench.inject(frame(v3_query(10)))[1]  # a v3 query is answered with a v2 report
+    out += bench.advance(1_000)
+    assert [(s.type, s.dst) for s in (Sent(f) for f in out)] == [(0x16, G), (0x16, G)]
 
 
 def test_damaged_igmp_gets_exactly_one_verdict_and_never_raises() -> None:

@@ -23,6 +23,8 @@ from stack_under_test.tests._ipv4_bench import (
     make_bench,
     parse_out,
 )
+from stack_under_test.wire.ipv4 import IPv4Header
+from stack_under_test.wire.ipv4_options import ParamProblem, Processed
 
 RR_EMPTY = bytes((7, 11, 4)) + bytes(8) + b"\x00"  # room for two addresses, then EOL padding
 
@@ -83,13 +85,16 @@ def test_malformed_option_to_broadcast_is_dropped_silently() -> None:
     assert bench.sent() == []
 
 
-def test_verify_hook_for_fragments_reports_a_drop() -> None:
+def test_option_check_returns_the_problem_and_sends_nothing_itself() -> None:
     bench = make_bench()
-    ep = bench.stack.nic("eth0").ip[4]
-    good = PacketBuffer(eth(ipv4(b"x" * 8, options=RR_EMPTY)), 14, bench.stack.nic("eth0"))
-    bad = PacketBuffer(eth(ipv4(b"x" * 8, options=b"\x07\x09\x04\x00")), 14, bench.stack.nic("eth0"))
-    assert ipv4_options_layer.verify(ep, good, 32) is None  # type: ignore[arg-type]
-    assert ipv4_options_layer.verify(ep, bad, 24) is Drop.IPV4_BAD_OPTIONS  # type: ignore[arg-type]
+    nic = bench.stack.nic("eth0")
+    good = PacketBuffer(eth(ipv4(b"x" * 8, options=RR_EMPTY)), 14, nic)
+    bad = PacketBuffer(eth(ipv4(b"x" * 8, options=b"\x07\x09\x04\x00")), 14, nic)
+    checked = ipv4_options_layer.check(bench.stack, good, IPv4Header.read(good.data, 14))
+    assert isinstance(checked, Processed) and checked.source_route == -1
+    problem = ipv4_options_layer.check(bench.stack, bad, IPv4Header.read(bad.data, 14))
+    assert problem == ParamProblem(20)  # RR longer than the options: Linux blames the type octet
+    assert bench.sent() == []  # the caller answers with the Parameter Problem
 
 
 # ---- source routes -------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ from stack_under_test.drops import Drop
 from stack_under_test.tests._ipv6_bench import DUT, ICMPV6, TESTER, Bench
 from stack_under_test.wire import icmpv6
 from stack_under_test.wire.icmpv6 import EchoRequest, ICMPv6Error
-from stack_under_test.wire.ipv6 import DEST_OPTS, FRAGMENT, HOP_BY_HOP, build_header
+from stack_under_test.wire.ipv6 import build_header
 from stack_under_test.wire.ipv6_ext import FragmentHeader, option, options_header, pad
 from stack_under_test.wire.ipv6_options import OPT_JUMBO
+from stack_under_test.wire.numbers import PROTO_DEST_OPTS, PROTO_FRAGMENT, PROTO_HOP_BY_HOP
 
 ECHO = icmpv6.encode(EchoRequest(1, 1, b"jumbo?"), TESTER, DUT)
 
@@ -38,7 +39,7 @@ def assert_param_problem(bench: Bench, code: int, pointer: int) -> None:
 def test_a_well_formed_jumbogram_is_dropped_silently_on_a_non_jumbo_link() -> None:
     bench = Bench()
     # The Jumbo option at offset 42 satisfies the 4n+2 alignment (RFC 2675 §2).
-    frame = packet(0, HOP_BY_HOP, options_header(ICMPV6, jumbo(70_000)))
+    frame = packet(0, PROTO_HOP_BY_HOP, options_header(ICMPV6, jumbo(70_000)))
     assert bench.inject(frame) is Drop.IPV6_JUMBOGRAM_NOT_SUPPORTED
     assert bench.sent() == []
 
@@ -46,21 +47,21 @@ def test_a_well_formed_jumbogram_is_dropped_silently_on_a_non_jumbo_link() -> No
 @pytest.mark.parametrize("length", [0, 1280, 65535])
 def test_jumbo_payload_length_below_65536_points_at_its_high_order_octet(length: int) -> None:
     bench = Bench()
-    frame = packet(0, HOP_BY_HOP, options_header(ICMPV6, jumbo(length)))
+    frame = packet(0, PROTO_HOP_BY_HOP, options_header(ICMPV6, jumbo(length)))
     assert bench.inject(frame) is Drop.IPV6_JUMBO_LENGTH_TOO_SMALL
     assert_param_problem(bench, 0, 44)
 
 
 def test_jumbo_option_with_a_non_zero_payload_length_points_at_the_option_type() -> None:
     bench = Bench()
-    frame = packet(None, HOP_BY_HOP, options_header(ICMPV6, jumbo(70_000)))
+    frame = packet(None, PROTO_HOP_BY_HOP, options_header(ICMPV6, jumbo(70_000)))
     assert bench.inject(frame) is Drop.IPV6_JUMBO_WITH_PAYLOAD_LENGTH
     assert_param_problem(bench, 0, 42)
 
 
 def test_zero_payload_length_with_hop_by_hop_and_no_jumbo_option_points_at_payload_length() -> None:
     bench = Bench()
-    frame = packet(0, HOP_BY_HOP, options_header(ICMPV6, pad(6)))
+    frame = packet(0, PROTO_HOP_BY_HOP, options_header(ICMPV6, pad(6)))
     assert bench.inject(frame) is Drop.IPV6_ZERO_PAYLOAD_LENGTH
     assert_param_problem(bench, 0, 4)
 
@@ -75,7 +76,7 @@ def test_zero_payload_length_without_hop_by_hop_is_an_empty_packet() -> None:
 def test_jumbo_option_with_a_fragment_header_points_at_the_fragment_header() -> None:
     bench = Bench()
     frag = FragmentHeader(ICMPV6, 0, True, 0x1234).encode()
-    frame = packet(0, HOP_BY_HOP, options_header(FRAGMENT, jumbo(70_000)) + frag)
+    frame = packet(0, PROTO_HOP_BY_HOP, options_header(PROTO_FRAGMENT, jumbo(70_000)) + frag)
     assert bench.inject(frame) is Drop.IPV6_JUMBO_WITH_FRAGMENT
     assert_param_problem(bench, 0, 48)
 
@@ -89,13 +90,13 @@ def test_jumbo_option_with_a_fragment_header_points_at_the_fragment_header() -> 
 )
 def test_malformed_jumbo_option_is_dropped_silently(options: bytes) -> None:
     bench = Bench()
-    frame = packet(0, HOP_BY_HOP, options_header(ICMPV6, options))
+    frame = packet(0, PROTO_HOP_BY_HOP, options_header(ICMPV6, options))
     assert bench.inject(frame) is Drop.IPV6_JUMBO_BAD_OPTION
     assert bench.sent() == []
 
 
 def test_jumbo_option_in_destination_options_is_an_unrecognized_11_option() -> None:
     bench = Bench()
-    frame = packet(None, DEST_OPTS, options_header(ICMPV6, jumbo(70_000)))
+    frame = packet(None, PROTO_DEST_OPTS, options_header(ICMPV6, jumbo(70_000)))
     assert bench.inject(frame) is Drop.IPV6_UNRECOGNIZED_OPTION
     assert_param_problem(bench, 2, 42)

@@ -24,9 +24,10 @@ from stack_under_test.tests._ipv6_bench import (
 )
 from stack_under_test.wire import icmpv6
 from stack_under_test.wire.icmpv6 import EchoRequest, ICMPv6Error
-from stack_under_test.wire.ipv6 import HOP_BY_HOP, build_header
+from stack_under_test.wire.ipv6 import build_header
 from stack_under_test.wire.ipv6_ext import option, options_header, pad
 from stack_under_test.wire.ndp import NeighborSolicit
+from stack_under_test.wire.numbers import PROTO_HOP_BY_HOP
 
 REMOTE = IPv6Address("2001:db8:2::5").packed
 FAR = IPv6Address("2001:db8:9::9").packed
@@ -164,10 +165,7 @@ def test_a_link_local_source_is_forwarded_on_its_own_link() -> None:
 
 def two_links() -> tuple[Bench, ChannelEndpoint]:
     bench = router()
-    link1 = ChannelEndpoint(mac=ETH1_MAC)
-    bench.stack.create_nic("eth1", link1)
-    bench.stack.set_ipv6_option("eth1", "accept_dad", False)  # usable at once, as Bench's eth0
-    bench.stack.enable_nic("eth1")
+    link1 = bench.bench.add_nic("eth1", ETH1_MAC)  # usable at once, as the bench's eth0
     bench.stack.add_address("eth1", "2001:db8:3::1/64")
     bench.stack.add_static_neighbor("eth1", "2001:db8:3::2", HOST_B_MAC)
     link1.drain()
@@ -230,7 +228,7 @@ def test_hop_by_hop_options_are_checked_by_a_router() -> None:
     bench = router()
     hbh = options_header(17, option(0xBE, b""))
     body = udp_packet(TESTER, REMOTE, 1, 2, b"x")[40:]
-    original = build_header(TESTER, REMOTE, HOP_BY_HOP, len(hbh) + len(body)) + hbh + body
+    original = build_header(TESTER, REMOTE, PROTO_HOP_BY_HOP, len(hbh) + len(body)) + hbh + body
     assert bench.inject(original) is Drop.IPV6_UNRECOGNIZED_OPTION
     error = only_error(bench)
     assert (error.type, error.code, error.pointer) == (PARAMETER_PROBLEM, 2, 42)

@@ -14,7 +14,7 @@ from ipaddress import IPv6Address
 
 import pytest
 
-from stack_under_test import ChannelEndpoint, Drop, Stack, StackOptions, VirtualClock
+from stack_under_test import Drop, testing
 from stack_under_test.stack.addresses import AddressState
 from stack_under_test.wire import mld
 from stack_under_test.wire.icmpv6 import checksum_ok, icmpv6_checksum
@@ -70,18 +70,14 @@ class Out:
 
 
 class Bench:
-    def __init__(self, **options: int) -> None:
-        self.clock = VirtualClock()
-        self.stack = Stack(StackOptions(clock=self.clock, rng=random.Random(2710)))
-        self.link = ChannelEndpoint(mac=DUT_MAC, mtu=1500)
-        self.stack.create_nic("eth0", self.link)
-        for name, value in {"accept_dad": 0, "router_solicitations": 0, **options}.items():
-            self.stack.set_ipv6_option("eth0", name, value)
-        self.stack.enable_nic("eth0")
+    """The white-box bench with IPv6 only, no address but the link-local, and what enabling the
+    NIC sent still queued; ``options`` are IPv6 knobs. ``inject`` takes an MLD message."""
 
-    @property
-    def nic(self):  # type: ignore[no-untyped-def]
-        return self.stack.nic("eth0")
+    def __init__(self, **options: int) -> None:
+        self.bench = testing.Bench(
+            ipv4=False, addresses=False, static_tester=False, seed=2710, ipv6_options=options, settle_ms=None
+        )
+        self.stack, self.link, self.clock, self.nic = self.bench.stack, self.bench.link, self.bench.clock, self.bench.nic
 
     def sent(self) -> list[Out]:
         out = []

@@ -231,7 +231,7 @@ def test_solicitation_for_a_tentative_target_and_advert_for_ours_go_to_dad() -> 
     bench = NDPBench()
     ep = bench.stack.nic("eth0").ip[6]
     dad = FakeDAD()
-    ep.dad = dad  # type: ignore[attr-defined]
+    ep.ndp.addrconf = dad  # type: ignore[attr-defined,assignment]
     bench.stack.nic("eth0").addresses.get(DUT).state = AddressState.TENTATIVE  # type: ignore[union-attr]
     dut_sn = solicited_node(DUT)
     packet = icmp_packet(bytes(16), dut_sn, NeighborSolicit(IPv6Address(DUT), nonce_option(b"123456")), hop_limit=255)

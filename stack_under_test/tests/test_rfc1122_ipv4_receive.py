@@ -113,11 +113,8 @@ def test_disabled_nic_drops_everything() -> None:
 
 
 def test_weak_host_model_accepts_an_address_of_another_nic() -> None:
-    from stack_under_test import ChannelEndpoint
-
     bench = make_bench()
-    bench.stack.create_nic("eth1", ChannelEndpoint(mac=bytes.fromhex("020000000011")))
-    bench.stack.enable_nic("eth1")
+    bench.bench.add_nic("eth1", bytes.fromhex("020000000011"))
     bench.stack.add_address("eth1", "203.0.113.1/24")
     assert bench.inject(eth(ipv4(ECHO, dst=bytes((203, 0, 113, 1))))) is None
     out = parse_out(bench.one())

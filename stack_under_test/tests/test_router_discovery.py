@@ -343,7 +343,7 @@ def test_random_adverts_never_raise_and_stay_bounded() -> None:
              router_lifetime_s=rng.choice([0, 30, 9000]), cur_hop_limit=rng.randrange(256),
              reachable_time_ms=rng.choice([0, 1, 4_000_000]), retrans_timer_ms=rng.choice([0, 1, 5000]))
         h.clock.advance(rng.randrange(20_000))
-        h.link.drain()
+        h.frames()
     rd = h.ep.router_discovery
     assert len(rd.routers) <= 16 and len(rd.prefixes) <= 16 and len(rd.routes) <= 16
     assert len(h.nic.addresses.of_family(6)) <= h.nic.ipv6_config.max_addresses

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ipaddress import IPv6Address, IPv6Network
 
 from stack_under_test import params
-from stack_under_test.network.ipv6.stable_iid import is_reserved_iid, stable_iid
+from stack_under_test.network.ipv6.addrconf.stable_iid import is_reserved_iid, stable_iid
 from stack_under_test.tests._addrconf_bench import EUI64_IID, INFINITE, Host, addr, pio, quiet_host
 from stack_under_test.wire.ndp import NeighborSolicit
 
@@ -233,7 +233,7 @@ def test_an_address_that_failed_dad_is_not_formed_again_by_the_next_advert() -> 
     h.ra(pio(), dst=h.ep.link_local)
     assert h.na(addr(SLAAC)) is None
     assert h.state(SLAAC) is None
-    h.link.drain()
+    h.frames()
     h.ra(pio(), dst=h.ep.link_local)
     assert h.state(SLAAC) is None and h.messages(NeighborSolicit) == []
     h.stack.restart_nic("eth0")

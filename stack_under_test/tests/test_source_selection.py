@@ -4,17 +4,17 @@ and the stack's select_source using it."""
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Interface
 from typing import Any
 
 import pytest
 
-from stack_under_test import ChannelEndpoint, Stack, StackOptions, VirtualClock
+from stack_under_test import Stack
 from stack_under_test.network.ipv6 import source_selection as sel
 from stack_under_test.network.ipv6.source_selection import Candidate
 from stack_under_test.stack.addresses import AddressState
+from stack_under_test.testing import Bench
 
 
 def a(text: str) -> bytes:
@@ -23,12 +23,11 @@ def a(text: str) -> bytes:
 
 @dataclass
 class FakeEntry:
-    """An address entry as source selection reads it (AddressEntry plus S2's optional fields)."""
+    """An address entry as source selection reads it."""
 
     interface: IPv6Interface
     state: AddressState = AddressState.PREFERRED
     temporary: bool = False
-    anycast: bool = False
 
     @property
     def packed(self) -> bytes:
@@ -166,18 +165,16 @@ def test_ties_keep_the_first_candidate() -> None:
 
 
 # ---- the candidate set (section 4) and the stack -----------------------------------------------------
-def _stack(*nics: str) -> Stack:
-    stack = Stack(StackOptions(clock=VirtualClock(), rng=random.Random(6724)))
-    for i, name in enumerate(nics, start=1):
-        stack.create_nic(name, ChannelEndpoint(mac=bytes([2, 0, 0, 0, 0, i]), mtu=1500))
-        stack.set_ipv6_option(name, "accept_dad", 0)
-        stack.set_ipv6_option(name, "router_solicitations", 0)
-        stack.enable_nic(name)
-    return stack
+def _stack(*extra_nics: str) -> Stack:
+    """eth0 (and the other NICs named) with only its IPv6 link-local address."""
+    bench = Bench(ipv4=False, addresses=False, static_tester=False, seed=6724)
+    for i, name in enumerate(extra_nics, start=2):
+        bench.add_nic(name, bytes([2, 0, 0, 0, 0, i]))
+    return bench.stack
 
 
 def test_stack_select_source_uses_the_rules() -> None:
-    stack = _stack("eth0")
+    stack = _stack()
     stack.add_address("eth0", "2001:db8:1::1/64")
     stack.add_address("eth0", "2001:db8:2::1/64")
     ep = stack.nic("eth0").ip[6]
@@ -188,18 +185,22 @@ def test_stack_select_source_uses_the_rules() -> None:
 
 
 def test_tentative_and_anycast_are_not_candidates() -> None:
-    stack = _stack("eth0")
+    stack = _stack()
     entry = stack.add_address("eth0", "2001:db8:1::1/64")
     ep = stack.nic("eth0").ip[6]
+    stack.set_forwarding(6, True)  # RFC 4291 2.6.1: a router holds the Subnet-Router anycast address
+    subnet_router = a("2001:db8:1::")
+    assert ep.is_anycast(subnet_router)
+    found = {c.address for c in sel.candidates(ep, a("2001:db8:1::9"))}
+    assert found == {a("fe80::ff:fe00:1"), a("2001:db8:1::1")}  # the anycast address is not among them
     entry.state = AddressState.TENTATIVE
     # Only the link-local is left (rule 2 prefers a larger scope, but there is none).
     assert ep.select_source(a("2001:db8:1::9")) == a("fe80::ff:fe00:1")
-    assert sel._eligible(FakeEntry(IPv6Interface("2001:db8:1::2/64"), anycast=True)) is False  # type: ignore[arg-type]
     assert sel._eligible(FakeEntry(IPv6Interface("2001:db8:1::2/64"))) is True  # type: ignore[arg-type]
 
 
 def test_link_local_and_multicast_destinations_use_only_the_outgoing_interface() -> None:
-    stack = _stack("eth0", "eth1")
+    stack = _stack("eth1")
     stack.add_address("eth1", "2001:db8:2::1/64")
     ep0 = stack.nic("eth0").ip[6]
     for dst in ("fe80::77", "ff02::1", "ff05::1", "ff0e::1"):
@@ -216,7 +217,7 @@ def test_link_local_and_multicast_destinations_use_only_the_outgoing_interface()
 
 
 def test_use_tempaddr_2_prefers_temporary_on_the_stack() -> None:
-    stack = _stack("eth0")
+    stack = _stack()
     stack.add_address("eth0", "2001:db8:1::1/64")
     ep = stack.nic("eth0").ip[6]
     nic = stack.nic("eth0")
@@ -230,7 +231,7 @@ def test_use_tempaddr_2_prefers_temporary_on_the_stack() -> None:
 
 
 def test_rule1_traffic_to_an_own_address_is_looped_back_from_that_address() -> None:
-    stack = _stack("eth0")
+    stack = _stack()
     stack.add_address("eth0", "2001:db8:1::1/64")
     stack.add_address("eth0", "2001:db8:1::5/64")
     link = stack.nic("eth0").link

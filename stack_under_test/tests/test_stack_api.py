@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
-from stack_under_test import ChannelEndpoint, Drop, Stack, StackError, StackOptions, VirtualClock
+from stack_under_test import ChannelEndpoint, Drop, StackError
+from stack_under_test.testing import Bench
 from stack_under_test.tests._ipv4_bench import make_bench
 
 
@@ -60,8 +59,7 @@ def test_set_timer_changes_the_value_the_protocols_read() -> None:
 
 
 def test_ipv6_disabled_stack_refuses_ipv6_addresses() -> None:
-    stack = Stack(StackOptions(clock=VirtualClock(), rng=random.Random(1), ipv6=False))
-    stack.create_nic("eth0", ChannelEndpoint(mac=b"\x02\0\0\0\0\x01"))
+    stack = Bench(ipv6=False).stack
     with pytest.raises(StackError, match="IPv6 is not enabled"):
         stack.add_address("eth0", "2001:db8:1::1/64")
 
@@ -85,12 +83,7 @@ def test_longest_prefix_match_prefers_the_more_specific_route() -> None:
 
 
 def test_outbound_queue_overflow_is_a_counted_tx_drop() -> None:
-    stack = Stack(StackOptions(clock=VirtualClock(), rng=random.Random(1), ipv6=False))
-    link = ChannelEndpoint(mac=b"\x02\0\0\0\0\x01", outbound_limit=1)
-    stack.create_nic("eth0", link)
-    stack.enable_nic("eth0")
-    stack.add_address("eth0", "198.51.100.1/24")
-    stack.add_static_neighbor("eth0", "198.51.100.2", b"\x02\0\0\0\0\x02")
+    stack = Bench(ipv6=False, outbound_limit=1).stack
     sock = stack.udp_bind("0.0.0.0", 7)
     sock.sendto(b"a", "198.51.100.2", 9)
     sock.sendto(b"b", "198.51.100.2", 9)

@@ -13,7 +13,7 @@ from stack_under_test.wire import ipv4_options
 from stack_under_test.wire.arp import ARPPacket
 from stack_under_test.wire.ethernet import EthernetHeader, ipv4_multicast_mac, ipv6_multicast_mac, parse_mac
 from stack_under_test.wire.icmpv4 import ICMPv4Echo, ICMPv4Error, echo_reply_from_request
-from stack_under_test.wire.ipv4 import IPv4Header, IPv4View, encode_header, parse_header
+from stack_under_test.wire.ipv4 import IPv4Header, encode_header
 from stack_under_test.wire.udp import UDPHeader, UDPView, encode_datagram
 
 MAC1, MAC2 = bytes.fromhex("020000000001"), bytes.fromhex("020000000002")
@@ -66,31 +66,38 @@ def test_arp_unsupported_fields_are_drops(raw: bytes, drop: Drop) -> None:
 
 
 # ---- IPv4 --------------------------------------------------------------------------------------
-def test_ipv4_header_round_trips_and_view_reads_fields() -> None:
+def test_ipv4_header_parses_every_field() -> None:
     raw = ipv4(b"abcdefgh", proto=17, ident=0x4242, flags_frag=0x4000, ttl=9)
     hdr = IPv4Header.parse(raw)
     assert isinstance(hdr, IPv4Header)
     assert (hdr.src, hdr.dst, hdr.protocol, hdr.ident, hdr.ttl, hdr.flags, hdr.total_length) == (
         TESTER, DUT, 17, 0x4242, 9, 0b010, 28,
     )
-    assert hdr.encode() == raw[:20]
-    view = IPv4View(memoryview(raw))
-    assert view.check() is None
-    assert (view.version, view.ihl, view.ttl, view.protocol, view.src, view.dst) == (4, 5, 9, 17, TESTER, DUT)
-    assert bytes(view.payload()) == b"abcdefgh"
+    assert (hdr.header_len, hdr.fragment_offset, hdr.more_fragments) == (20, 0, False)
+    assert encode_header(hdr.src, hdr.dst, hdr.protocol, 8, hdr.ident, hdr.ttl, hdr.tos, hdr.flags_frag) == raw[:20]
+    assert IPv4Header.read(raw) == hdr
+
+
+def test_ipv4_header_at_an_offset_with_options_and_fragment_fields() -> None:
+    options = b"\x94\x04\x00\x00"  # Router Alert
+    raw = b"pad" + ipv4(b"x" * 16, flags_frag=0x2000 | 3, options=options)
+    hdr = IPv4Header.parse(raw, 3)
+    assert isinstance(hdr, IPv4Header)
+    assert (hdr.header_len, hdr.flags, hdr.fragment_offset, hdr.more_fragments) == (24, 1, 3, True)
+    assert bytes(hdr.options(raw, 3)) == options
+    assert IPv4Header.parse(raw, 3, len(raw) - 1) is Drop.IPV4_BAD_TOTAL_LENGTH  # the end cuts the datagram
 
 
 def test_encoded_headers_carry_a_valid_checksum() -> None:
     for opts in (b"", b"\x01\x01\x01\x00", b"\x07\x07\x04" + bytes(5)):
         header = encode_header(TESTER, DUT, 1, 100, 77, 64, 0, 0, opts)
-        assert not isinstance(parse_header(header + bytes(100), 0, len(header) + 100), Drop)
+        assert isinstance(IPv4Header.parse(header + bytes(100)), IPv4Header)
 
 
 def test_ipv4_truncated_at_every_length_is_a_drop_never_an_exception() -> None:
     raw = ipv4(b"x" * 12, options=b"\x01\x01\x01\x00")
     for n in range(len(raw)):
         assert isinstance(IPv4Header.parse(raw[:n]), Drop), n
-        assert isinstance(IPv4View(raw[:n]).check(), Drop), n
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Final, Self
 
 from stack_under_test.drops import Drop
-from stack_under_test.wire._fields import U16, Addr
 
 HEADER_LEN: Final = 14
 BROADCAST_MAC: Final = b"\xff" * 6
@@ -40,21 +39,6 @@ def ipv4_multicast_mac(group: bytes) -> bytes:
 def ipv6_multicast_mac(group: bytes) -> bytes:
     """RFC 2464 7: 33-33 followed by the last four octets of the IPv6 multicast address."""
     return b"\x33\x33" + group[12:16]
-
-
-class EthernetView:
-    __slots__ = ("buf",)
-
-    def __init__(self, buf: memoryview | bytes) -> None:
-        self.buf = buf
-
-    dst, src, ethertype = Addr(0, 6), Addr(6, 6), U16(12)
-
-    def check(self) -> Drop | None:
-        return Drop.ETHERNET_TRUNCATED if len(self.buf) < HEADER_LEN else None
-
-    def payload(self) -> memoryview:
-        return memoryview(self.buf)[HEADER_LEN:]
 
 
 @dataclass(frozen=True, slots=True)

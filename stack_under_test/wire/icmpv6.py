@@ -187,8 +187,12 @@ def parse(buf: memoryview, src: bytes, dst: bytes) -> ICMPv6Message | Drop:
 
 def encode(message: ICMPv6Message, src: bytes, dst: bytes) -> bytes:
     """Type, Code, Checksum and body; the checksum covers the pseudo-header of src and dst."""
-    icmp_type = message.type if isinstance(message, (ICMPv6Error, UnknownICMPv6)) else message.TYPE
-    code = getattr(message, "code", 0)
+    if isinstance(message, (ICMPv6Error, UnknownICMPv6)):
+        icmp_type, code = message.type, message.code
+    elif isinstance(message, (EchoRequest, EchoReply)):
+        icmp_type, code = message.TYPE, message.code
+    else:
+        icmp_type, code = message.TYPE, 0  # RFC 4861 §4: Neighbor Discovery messages carry Code 0
     raw = bytearray(bytes([icmp_type, code, 0, 0]) + message.encode())
     struct.pack_into("!H", raw, 2, icmpv6_checksum(src, dst, raw))
     return bytes(raw)

@@ -16,13 +16,6 @@ from stack_under_test.wire._fields import U8, U16, Addr, Bits
 HEADER_LEN: Final = 40  # RFC 8200 §3: the fixed header is 40 octets
 VERSION: Final = 6
 
-# Next Header values that name an extension header (RFC 8200 §4) or nothing at all.
-HOP_BY_HOP: Final = 0
-ROUTING: Final = 43
-FRAGMENT: Final = 44
-DEST_OPTS: Final = 60
-NO_NEXT_HEADER: Final = 59
-
 _FIXED = struct.Struct("!IHBB")  # version/class/flow, payload length, next header, hop limit
 
 NEXT_HEADER_OFFSET: Final = 6  # octet of the fixed header's Next Header field (Param Problem pointers)

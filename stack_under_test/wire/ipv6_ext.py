@@ -16,14 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from stack_under_test.drops import Drop
-from stack_under_test.wire.ipv6 import (
-    DEST_OPTS,
-    FRAGMENT,
-    HEADER_LEN,
-    HOP_BY_HOP,
-    NEXT_HEADER_OFFSET,
-    ROUTING,
-)
+from stack_under_test.wire.ipv6 import HEADER_LEN, NEXT_HEADER_OFFSET
 from stack_under_test.wire.ipv6_options import (
     OPT_PAD1,
     OPT_PADN,
@@ -37,6 +30,13 @@ from stack_under_test.wire.ipv6_options import (
     options_header,
     pad,
     walk_options,
+)
+from stack_under_test.wire.numbers import (
+    PROTO_AH,
+    PROTO_DEST_OPTS,
+    PROTO_FRAGMENT,
+    PROTO_HOP_BY_HOP,
+    PROTO_ROUTING,
 )
 
 __all__ = [
@@ -54,12 +54,14 @@ __all__ = [
     "option",
     "options_header",
     "pad",
+    "reassembled",
     "routing_header",
+    "skip_headers",
     "upper_layer",
     "walk",
 ]
 
-EXTENSION_HEADERS: Final = frozenset({HOP_BY_HOP, ROUTING, FRAGMENT, DEST_OPTS})
+EXTENSION_HEADERS: Final = frozenset({PROTO_HOP_BY_HOP, PROTO_ROUTING, PROTO_FRAGMENT, PROTO_DEST_OPTS})
 
 # RFC 8200 leaves the chain length open (RFC 8504 §5.3 lets a host limit it); each header costs
 # at least 8 octets, so the payload length already bounds the walk. The caps keep a crafted
@@ -132,16 +134,16 @@ def walk(
     end = len(packet)
     zero_length = packet[PAYLOAD_LENGTH_OFFSET] == 0 and packet[PAYLOAD_LENGTH_OFFSET + 1] == 0
     while proto in EXTENSION_HEADERS:
-        if hop_by_hop_only and (proto != HOP_BY_HOP or headers):
+        if hop_by_hop_only and (proto != PROTO_HOP_BY_HOP or headers):
             break
         if len(headers) >= MAX_EXT_HEADERS:
             return Drop.IPV6_TOO_MANY_EXT_HEADERS
         # RFC 8200 §4.1: "The Hop-by-Hop Options header ... is restricted to appear
         # immediately after an IPv6 header only." Elsewhere it is an unrecognized Next Header
         # (Linux answers Parameter Problem code 1 pointing at the field that named it).
-        if proto == HOP_BY_HOP and offset != HEADER_LEN:
+        if proto == PROTO_HOP_BY_HOP and offset != HEADER_LEN:
             return ParamProblem(PP_UNRECOGNIZED_NEXT_HEADER, pointer, Drop.IPV6_HOP_BY_HOP_NOT_FIRST)
-        if proto == FRAGMENT:
+        if proto == PROTO_FRAGMENT:
             if jumbo is not None:
                 # RFC 2675 §3: "error: Jumbo Payload option present and Fragment header present
                 # ... Code: 0 Pointer: high-order octet of the Fragment header".
@@ -165,7 +167,7 @@ def walk(
             return Drop.IPV6_EXT_HEADER_TRUNCATED
         if offset + length - HEADER_LEN > MAX_EXT_CHAIN_LEN:
             return Drop.IPV6_EXT_CHAIN_TOO_LONG
-        if proto == ROUTING:
+        if proto == PROTO_ROUTING:
             # RFC 8200 §4.4: "If Segments Left is zero, the node must ignore the Routing header
             # and proceed to process the next header". We implement no Routing Type (RFC 5095
             # §3 makes Type 0 unrecognized too), so a non-zero Segments Left is:
@@ -176,14 +178,14 @@ def walk(
             if packet[offset + 3] != 0:
                 return ParamProblem(PP_ERRONEOUS_HEADER, offset + 2, Drop.IPV6_ROUTING_TYPE_UNRECOGNIZED)
         else:
-            verdict = walk_options(packet, offset, length, proto == HOP_BY_HOP, dst_is_multicast)
+            verdict = walk_options(packet, offset, length, proto == PROTO_HOP_BY_HOP, dst_is_multicast)
             if not isinstance(verdict, OptionsResult):
                 return verdict
             if verdict.router_alert is not None:
                 router_alert = verdict.router_alert
             if verdict.jumbo_offset is not None:
                 jumbo = verdict.jumbo_offset
-            if proto == HOP_BY_HOP and zero_length and jumbo is None:
+            if proto == PROTO_HOP_BY_HOP and zero_length and jumbo is None:
                 # RFC 2675 §3: "error: IPv6 Payload Length = 0 and IPv6 Next Header = Hop-by-Hop
                 # Options and Jumbo Payload option not present ... Code: 0 Pointer: high-order
                 # octet of the IPv6 Payload Length".
@@ -206,44 +208,61 @@ def routing_header(next_header: int, routing_type: int, segments_left: int, data
     return bytes([next_header, total // 8 - 1]) + body + bytes(total - 2 - len(body))
 
 
+# A lenient skip steps over these by their length: the extension headers but Fragment, and the
+# Authentication Header, whose Payload Len counts 4-octet units less 2 (RFC 4302 2.2).
+_SKIPPED: Final = frozenset({PROTO_HOP_BY_HOP, PROTO_ROUTING, PROTO_DEST_OPTS, PROTO_AH})
+
+
+def skip_headers(packet: memoryview, offset: int, proto: int) -> tuple[int, int | None]:
+    """Step over the headers from one of type ``proto`` at ``offset`` by their lengths, without
+    judging them, as Linux's ipv6_skip_exthdr(): the first protocol that is not stepped over (a
+    Fragment header stops the skip too) and its offset; the offset is None when a header runs
+    past the data or there are more than MAX_EXT_HEADERS."""
+    end = len(packet)
+    for _ in range(MAX_EXT_HEADERS):
+        if proto not in _SKIPPED:
+            return proto, offset
+        if offset + 2 > end:
+            return proto, None
+        units = packet[offset + 1]
+        proto, offset = packet[offset], offset + ((units + 2) * 4 if proto == PROTO_AH else (units + 1) * 8)
+    return proto, None
+
+
 def upper_layer(packet: memoryview) -> tuple[int, int | None]:
     """The upper-layer protocol of a (possibly truncated, quoted) packet and its header offset.
 
-    A lenient skip like Linux's ipv6_skip_exthdr(): headers are stepped over by their length
-    without judging their options. The offset is None when the header lies past the data or in
-    a later fragment (RFC 8200 §4.5: only the first fragment carries it).
+    The offset is None when the header lies past the data or in a later fragment (RFC 8200 §4.5:
+    only the first fragment carries it); it may lie past the end of truncated data.
     """
     if len(packet) < HEADER_LEN:
         return -1, None
-    proto = packet[NEXT_HEADER_OFFSET]
-    offset = HEADER_LEN
-    for _ in range(MAX_EXT_HEADERS):
-        if proto not in EXTENSION_HEADERS:
-            return proto, offset
-        if proto == FRAGMENT:
-            frag = FragmentHeader.parse(packet[offset:])
-            if isinstance(frag, Drop):
-                return proto, None
-            if frag.offset != 0:
-                return frag.next_header, None
-            proto, offset = frag.next_header, offset + FRAGMENT_HEADER_LEN
-            continue
-        if len(packet) - offset < 2:
+    proto, offset = skip_headers(packet, HEADER_LEN, packet[NEXT_HEADER_OFFSET])
+    if offset is not None and proto == PROTO_FRAGMENT:
+        frag = FragmentHeader.parse(packet[offset:])
+        if isinstance(frag, Drop):
             return proto, None
-        proto, offset = packet[offset], offset + (packet[offset + 1] + 1) * 8
-    return proto, None
+        if frag.offset != 0:
+            return frag.next_header, None
+        proto, offset = skip_headers(packet, offset + FRAGMENT_HEADER_LEN, frag.next_header)
+    return proto, offset
 
 
 def is_fragment(packet: memoryview) -> bool:
     """Whether a (possibly truncated, quoted) packet carries a Fragment header (lenient skip)."""
     if len(packet) < HEADER_LEN:
         return False
-    proto = packet[NEXT_HEADER_OFFSET]
-    offset = HEADER_LEN
-    for _ in range(MAX_EXT_HEADERS):
-        if proto == FRAGMENT:
-            return True
-        if proto not in EXTENSION_HEADERS or len(packet) - offset < 2:
-            return False
-        proto, offset = packet[offset], offset + (packet[offset + 1] + 1) * 8
-    return False
+    proto, offset = skip_headers(packet, HEADER_LEN, packet[NEXT_HEADER_OFFSET])
+    return proto == PROTO_FRAGMENT and offset is not None
+
+
+def reassembled(unfragmentable: bytes, named_by: int, next_header: int, payload: bytes) -> bytes:
+    """RFC 8200 4.5: the packet rebuilt from the first fragment's Unfragmentable Part (its Fragment
+    header taken off) and the reassembled ``payload``: "the Next Header field of the last header of
+    the Unfragmentable Part is obtained from the Next Header field of the first fragment's Fragment
+    header" (at ``named_by``), and the Payload Length covers what follows the fixed header."""
+    packet = bytearray(unfragmentable)
+    payload_length = len(unfragmentable) - HEADER_LEN + len(payload)
+    packet[PAYLOAD_LENGTH_OFFSET : PAYLOAD_LENGTH_OFFSET + 2] = payload_length.to_bytes(2, "big")
+    packet[named_by] = next_header
+    return bytes(packet) + payload

@@ -1,31 +1,10 @@
-"""Protocol numbers as IntEnums. Hot paths compare against the plain-int aliases at the bottom."""
+"""Numbers the wire formats assign: EtherTypes and IP protocol numbers as plain ints (hot paths
+compare against them, and an IntEnum attribute costs more than a global int), message types and
+codes as IntEnums."""
 
 from __future__ import annotations
 
 import enum
-
-
-class EtherType(enum.IntEnum):  # IEEE 802 numbers (RFC 894, RFC 826, RFC 2464)
-    IPV4 = 0x0800
-    ARP = 0x0806
-    VLAN = 0x8100
-    IPV6 = 0x86DD
-
-
-class IPProto(enum.IntEnum):  # IANA protocol numbers (RFC 790 and successors)
-    HOPOPTS = 0
-    ICMP = 1
-    IGMP = 2
-    TCP = 6
-    UDP = 17
-    IPV6 = 41
-    ROUTING = 43
-    FRAGMENT = 44
-    ESP = 50
-    AH = 51
-    ICMPV6 = 58
-    NONE = 59
-    DSTOPTS = 60
 
 
 class ICMPv4Type(enum.IntEnum):  # RFC 792
@@ -118,11 +97,20 @@ class NDPOptionType(enum.IntEnum):  # RFC 4861 4.6
     ROUTE_INFORMATION = 24  # RFC 4191 2.3
 
 
-# Plain ints for hot paths (an IntEnum attribute lookup costs more than a global int).
+# EtherTypes (IEEE 802: RFC 894, RFC 826, RFC 2464) and IP protocol numbers (IANA; the IPv4
+# Protocol field and the IPv6 Next Header field share them).
 ETH_P_IPV4 = 0x0800
 ETH_P_ARP = 0x0806
 ETH_P_IPV6 = 0x86DD
 PROTO_ICMP = 1
 PROTO_IGMP = 2
+PROTO_TCP = 6
 PROTO_UDP = 17
 PROTO_ICMPV6 = 58
+# Next Header values that name an IPv6 extension header (RFC 8200 4, RFC 4302) or nothing at all.
+PROTO_HOP_BY_HOP = 0
+PROTO_ROUTING = 43
+PROTO_FRAGMENT = 44
+PROTO_AH = 51
+PROTO_NO_NEXT_HEADER = 59
+PROTO_DEST_OPTS = 60

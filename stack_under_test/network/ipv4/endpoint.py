@@ -1,34 +1,30 @@
-"""IPv4 (RFC 791, RFC 1122 3.2.1): the receive path's checks, delivery upward, and sending.
+"""IPv4 (RFC 791, RFC 1122 3.2.1) on one NIC: the receive path's checks and delivery upward.
 
 The receive path is a run of guard clauses, each returning the named Drop that RFC 1122 3.2.1
-asks for; what survives is delivered to ICMP (network/ipv4/icmp.py) or to a transport protocol.
+asks for: the header (wire/ipv4.py), the source, the destination (not ours: forwarding.py), the
+options (options.py; a malformed one is answered through icmp.py, a source route with hops left
+goes on through forwarding.py), fragments (reassembly.py; the whole datagram is received here
+again), then delivery to ICMP (icmp.py), IGMP (igmp.py) or a transport protocol. Collaborators
+see this endpoint as an ``IPv4Host`` (contracts.py); whatever IPv4 sends leaves through the
+stack's ``IPv4Output`` (output.py).
 """
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from typing import TYPE_CHECKING
 
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
-from stack_under_test.network.ipv4 import BROADCAST, MULTICAST, UNICAST, forwarding, icmp, options
-from stack_under_test.network.ipv4.ident import IdentAllocator
+from stack_under_test.network.ipv4 import BROADCAST, MULTICAST, UNICAST, icmp, options
+from stack_under_test.network.ipv4.forwarding import IPv4Forwarding
 from stack_under_test.network.ipv4.igmp import IGMP
-from stack_under_test.network.ipv4.reassembly import IPv4Reassembly, send_fragmented
+from stack_under_test.network.ipv4.output import IPv4Output
+from stack_under_test.network.ipv4.reassembly import IPv4Reassembly
 from stack_under_test.stack.addresses import AddressEntry, AddressState
 from stack_under_test.stack.interfaces import TransportPacket
-from stack_under_test.stack.neighbor import NeighborState, NeighborTable
-from stack_under_test.wire.ethernet import BROADCAST_MAC, ipv4_multicast_mac
-from stack_under_test.wire.ipv4 import (
-    ALL_HOSTS,
-    FLAG_MF,
-    LIMITED_BROADCAST,
-    MIN_HEADER_LEN,
-    OFFSET_MASK,
-    HeaderTemplate,
-    HeaderTuple,
-    encode_header,
-    parse_header,
-)
+from stack_under_test.wire.ipv4 import ALL_HOSTS, FRAGMENT_BITS, MIN_HEADER_LEN, IPv4Header
+from stack_under_test.wire.ipv4_options import ParamProblem
 from stack_under_test.wire.numbers import (
     ETH_P_IPV4,
     PROTO_ICMP,
@@ -38,11 +34,12 @@ from stack_under_test.wire.numbers import (
 )
 
 if TYPE_CHECKING:
-    from stack_under_test.stack.nic import NIC
-    from stack_under_test.stack.stack import Route, Stack
+    from stack_under_test.stack.interfaces import NetworkInterface, Route
+    from stack_under_test.stack.neighbor import Pending
+    from stack_under_test.stack.stack import Stack
 
 _TENTATIVE = AddressState.TENTATIVE
-_FRAGMENT_BITS = FLAG_MF | OFFSET_MASK  # MF set or a non-zero offset: a fragment
+_parse = IPv4Header.parse
 
 
 class IPv4Protocol:
@@ -51,41 +48,29 @@ class IPv4Protocol:
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        # RFC 6864: IDs unique per (src, dst, protocol), not one global counter (network/ipv4/ident.py).
-        self.idents = IdentAllocator(stack.rng)
-        # Redirects sent per source: [count, time of the last one] (network/ipv4/forwarding.py).
-        self.redirect_peers: dict[bytes, list[int]] = {}
-        self.reassembly = IPv4Reassembly(stack)  # fragments of every NIC (network/ipv4/reassembly.py)
+        # Shared by every NIC: what IPv4 sends, what it forwards, the fragments it holds (a
+        # datagram's fragments may arrive on different NICs).
+        self.output = IPv4Output(stack)
+        self.forwarding = IPv4Forwarding(stack)
+        self.reassembly = IPv4Reassembly(stack)
 
-    def next_ident(self, src: bytes = b"", dst: bytes = b"", proto: int = 0) -> int:
-        """The ID for a datagram from ``src`` to ``dst`` carrying ``proto`` (RFC 6864 4.1)."""
-        return self.idents.next(src, dst, proto)
-
-    def new_endpoint(self, nic: NIC) -> IPv4Endpoint:
+    def new_endpoint(self, nic: NetworkInterface) -> IPv4Endpoint:
         return IPv4Endpoint(self, nic)
 
     def on_forwarding_changed(self, enabled: bool) -> None:
-        pass
+        pass  # forwarding.py reads stack.forwarding per datagram
 
 
 class IPv4Endpoint:
-    def __init__(self, protocol: IPv4Protocol, nic: NIC) -> None:
+    def __init__(self, protocol: IPv4Protocol, nic: NetworkInterface) -> None:
         self.protocol = protocol
         self.stack = protocol.stack
         self.nic = nic
-        self._addresses = nic.addresses  # hot-path shortcuts; both objects live as long as the NIC
-        self._routes = protocol.stack.routes
-        self._ttl = protocol.stack.options.default_ttl
-        # (remote, local, proto) -> (out NIC, Ethernet+IPv4 header template, route table version,
-        # neighbor table, its version, largest payload, IP ID counter index): replies to a STATIC neighbor skip route lookup and
-        # resolution while neither table has changed. Bounded; only filled for static neighbors,
-        # so Neighbor Unreachability Detection is never bypassed.
-        self._reply_paths: dict[
-            tuple[bytes, bytes, int], tuple[NIC, HeaderTemplate, int, NeighborTable, int, int, int]
-        ] = {}
-        self.igmp = IGMP(self)  # host group membership (network/ipv4/igmp.py)
+        self.output = protocol.output
+        self._addresses = nic.addresses  # hot-path shortcut; it lives as long as the NIC
+        self.igmp = IGMP(self.stack, nic, self.output)  # host group membership (igmp.py)
 
-    # ---- lifecycle hooks (IGMP will use the group ones) -------------------------------------------
+    # ---- lifecycle hooks ---------------------------------------------------------------------------
     def enable(self) -> None:
         self.igmp.enable()
 
@@ -93,7 +78,7 @@ class IPv4Endpoint:
         self.igmp.disable()
 
     def on_address_added(self, entry: AddressEntry) -> None:
-        pass
+        pass  # IPv4 addresses are usable at once (no DAD)
 
     def on_address_removed(self, entry: AddressEntry) -> None:
         pass
@@ -107,47 +92,63 @@ class IPv4Endpoint:
     # ---- receive ---------------------------------------------------------------------------------
     def handle_packet(self, pkt: PacketBuffer) -> Drop | None:
         data, off = pkt.data, pkt.network_offset
-        h = parse_header(data, off, len(data))
-        if type(h) is not tuple:
-            return h  # type: ignore[return-value]
-        pkt.end = off + h[2]  # trims Ethernet padding beyond the total length
-        src, dst = h[8], h[9]
+        h = _parse(data, off)
+        if not isinstance(h, IPv4Header):  # a Drop (isinstance(h, Drop) costs more: Enum's metaclass)
+            return h
+        pkt.end = off + h.total_length  # trims Ethernet padding beyond the total length
+        src, dst = h.src, h.dst
         addresses = self._addresses
         # RFC 1122 3.2.1.3: "A host MUST silently discard an incoming datagram containing an IP source
         # address that is invalid by the rules of this section": a broadcast or multicast (Class D)
         # source, and (g) loopback: "Addresses of this form MUST NOT appear outside a host."
         first = src[0]
-        if 224 <= first <= 239 or first == 127 or src == LIMITED_BROADCAST or src in addresses.ipv4_broadcasts:
+        if 224 <= first <= 239 or first == 127 or src in addresses.ipv4_broadcasts:
             return Drop.IPV4_BAD_SOURCE
         entry = addresses.entries.get(dst)
         cast = UNICAST if entry is not None and entry.state is not _TENTATIVE else self._classify_destination(dst)
         if cast is None:
-            return self._forward(pkt, h)
+            return self._not_for_us(pkt, h)
         # RFC 1122 3.3.6: "A host SHOULD silently discard a datagram that is received via a
         # link-layer broadcast (see Section 2.4) but does not specify an IP multicast or broadcast
         # destination address."
         if cast == UNICAST and data[0] & 1:
             return Drop.IPV4_LINK_BROADCAST_UNICAST
-        ihl = (h[0] & 0x0F) << 2
-        if ihl > MIN_HEADER_LEN:
-            checked = options.check(self, pkt, ihl)  # network/ipv4/options.py
-            if type(checked) is Drop:
+        if h.ver_ihl == 0x45:  # version 4 and no options: the common case
+            pkt.transport_offset = off + MIN_HEADER_LEN
+        else:  # options (RFC 1122 3.2.1.8); a bad version was dropped above
+            checked = options.check(self.stack, pkt, h)
+            if isinstance(checked, ParamProblem):
+                return icmp.send_param_problem(self, pkt, checked)
+            if isinstance(checked, Drop):
                 return checked
-            if checked.source_route >= 0:  # type: ignore[union-attr]
+            if checked.source_route >= 0:
                 # Linux ip_options_rcv_srr(): "if (skb->pkt_type != PACKET_HOST) return -EINVAL;"
                 # a source-routed datagram must come to us alone, not as a broadcast or multicast.
                 if cast != UNICAST:
                     return Drop.IPV4_SOURCE_ROUTE_FAILED
-                # An accepted source route: deliver if completed, else we are a hop, not the end.
-                verdict = forwarding.source_route_hop(self, pkt, h, checked)  # type: ignore[arg-type]
-                if verdict is not forwarding.DELIVER:
-                    return verdict  # type: ignore[return-value]
-        if h[4] & _FRAGMENT_BITS:
-            return self._reassemble(pkt, h)
-        pkt.transport_offset = off + ihl
-        if h[6] == PROTO_ICMP:
+                next_hop = options.source_route_next_hop(pkt, h, checked)
+                if next_hop is not None:  # we are a hop on its route, not its end
+                    return self.protocol.forwarding.forward_source_routed(self, pkt, h, checked, next_hop)
+            pkt.transport_offset = off + h.header_len
+        if h.flags_frag & FRAGMENT_BITS:  # MF or a non-zero offset: a fragment
+            # RFC 791 3.2: held until whole (reassembly.py); the whole datagram is received anew.
+            whole = self.protocol.reassembly.handle_fragment(self, pkt, h)
+            return self.handle_packet(whole) if isinstance(whole, PacketBuffer) else whole
+        # Delivery: to ICMP, IGMP or the transport protocol the header names.
+        proto = h.protocol
+        if proto == PROTO_ICMP:
             return icmp.handle_packet(self, pkt, h, cast)
-        return self.deliver(pkt, h, cast)
+        if proto == PROTO_IGMP:
+            return self.igmp.handle_packet(pkt, cast)
+        transport = self.stack.transport_protocols.get(proto)
+        if transport is None:
+            # RFC 1122 3.2.2.1: a host SHOULD generate Destination Unreachable code 2 "(Protocol
+            # Unreachable), if the designated transport protocol is not supported".
+            if cast == UNICAST:
+                icmp.send_error(self, pkt, ICMPv4Type.DEST_UNREACHABLE, ICMPv4DestUnreachableCode.PROTOCOL)
+            return Drop.IPV4_UNKNOWN_PROTOCOL
+        payload = memoryview(pkt.data)[pkt.transport_offset : pkt.end]
+        return transport.handle_packet(TransportPacket(4, h.src, h.dst, payload, pkt, self, cast != UNICAST))
 
     def _classify_destination(self, dst: bytes) -> int | None:
         """RFC 1122 3.2.1.3: accept our addresses, limited and directed broadcasts, joined groups."""
@@ -155,7 +156,7 @@ class IPv4Endpoint:
         entry = addresses.entries.get(dst)
         if entry is not None:
             return UNICAST if entry.usable else None
-        if dst == LIMITED_BROADCAST or dst in addresses.ipv4_broadcasts:
+        if dst in addresses.ipv4_broadcasts:
             return BROADCAST
         if 224 <= dst[0] <= 239:
             # RFC 1112 4: the all-hosts group 224.0.0.1 is joined "automatically" and permanently.
@@ -167,95 +168,20 @@ class IPv4Endpoint:
                 return UNICAST
         return None
 
-    def _reassemble(self, pkt: PacketBuffer, h: HeaderTuple) -> Drop | None:
-        """A fragment (options already verified): queued by network/ipv4/reassembly.py; the whole
-        datagram re-enters ``handle_packet`` as a new PacketBuffer (frag helper)."""
-        return self.protocol.reassembly.handle_fragment(self, pkt, h)
-
-    def _forward(self, pkt: PacketBuffer, h: HeaderTuple) -> Drop | None:
-        """Not for us: forwarded when enabled (RFC 1812, network/ipv4/forwarding.py)."""
+    def _not_for_us(self, pkt: PacketBuffer, h: IPv4Header) -> Drop | None:
+        """Not for us: forwarded when enabled (RFC 1812, forwarding.py)."""
         # RFC 1122 3.3.1: a host that is not a gateway silently discards what is not addressed to it.
         if not self.stack.forwarding[4]:
             return Drop.IPV4_NOT_FOR_US
-        return forwarding.forward(self, pkt, h)
+        return self.protocol.forwarding.forward(self, pkt, h)
 
-    def deliver(self, pkt: PacketBuffer, h: HeaderTuple, cast: int) -> Drop | None:
-        """Hand a whole datagram (``pkt.transport_offset`` set) to ICMP or a transport protocol."""
-        proto = h[6]
-        if proto == PROTO_ICMP:
-            return icmp.handle_packet(self, pkt, h, cast)
-        if proto == PROTO_IGMP:
-            return self.igmp.handle_packet(pkt, h, cast)
-        transport = self.stack.transport_protocols.get(proto)
-        if transport is None:
-            # RFC 1122 3.2.2.1: a host SHOULD generate Destination Unreachable code 2 "(Protocol
-            # Unreachable), if the designated transport protocol is not supported".
-            if cast == UNICAST:
-                icmp.send_error(self, pkt, ICMPv4Type.DEST_UNREACHABLE, ICMPv4DestUnreachableCode.PROTOCOL)
-            return Drop.IPV4_UNKNOWN_PROTOCOL
-        payload = memoryview(pkt.data)[pkt.transport_offset : pkt.end]
-        return transport.handle_packet(TransportPacket(4, h[8], h[9], payload, pkt, self, cast != UNICAST))
-
-    # ---- send ----------------------------------------------------------------------------------
+    # ---- send (IPEndpoint) -------------------------------------------------------------------------
     def select_source(self, dst: bytes) -> bytes | None:
         return self.nic.addresses.select_source(4, dst)
 
-    def write_packet(self, route: Route, proto: int, payload: bytes, ttl: int | None = None) -> Drop | None:
-        """Prepend a header (TTL 64, a fresh ID, header checksum) and transmit on ``route``."""
-        nic = route.nic
-        if MIN_HEADER_LEN + len(payload) > route.mtu:
-            # RFC 791 3.2: too big for the route's MTU: fragment it (network/ipv4/reassembly.py).
-            return send_fragmented(
-                self, route, proto, payload, self.protocol.next_ident(route.local, route.remote, proto),
-                self._ttl if ttl is None else ttl, mtu=route.mtu,
-            )
-        header = encode_header(
-            route.local, route.remote, proto, len(payload), self.protocol.next_ident(route.local, route.remote, proto),
-            self._ttl if ttl is None else ttl,
-        )
-        self.transmit(nic, route.remote, route.next_hop, header + payload)
-        return None
-
-    def send_reply(self, remote: bytes, local: bytes, proto: int, payload: bytes) -> None:
-        """Send ``payload`` from ``local`` (one of ours) back to ``remote``, e.g. an echo reply."""
-        path = self._reply_paths.get((remote, local, proto))
-        if path is not None:
-            nic, template, routes_version, table, table_version, max_payload, bucket = path
-            size = len(payload)
-            if routes_version == self._routes.version and table_version == table.version and size <= max_payload:
-                counters = self.protocol.idents.counters  # next_ident(), inlined with the cached bucket
-                ident = counters[bucket]
-                counters[bucket] = (ident + 1) & 0xFFFF
-                nic.write_frame(template.encode(size, ident) + payload)
-                return
-        route = self.stack.find_route(remote, src=local)
-        if route is None:
-            self.nic.stats.count_tx_drop(Drop.NO_ROUTE)
-            return
-        self.write_packet(route, proto, payload)
-        table = route.nic.neighbors[4]
-        entry = table.entries.get(route.next_hop)
-        if entry is not None and entry.state is NeighborState.STATIC and entry.mac is not None and remote[0] < 224:
-            if len(self._reply_paths) >= 1024:
-                self._reply_paths.clear()
-            template = HeaderTemplate(local, remote, proto, self._ttl, entry.mac + route.nic.mac + b"\x08\x00")
-            self._reply_paths[(remote, local, proto)] = (
-                route.nic, template, self._routes.version, table, table.version, route.mtu - MIN_HEADER_LEN,
-                self.protocol.idents.bucket(local, remote, proto),
-            )
-
-    def transmit(self, nic: NIC, dst: bytes, next_hop: bytes, packet: bytes) -> None:
-        """Frame a finished datagram: multicast and broadcast map to MACs, unicast is resolved."""
-        if 224 <= dst[0] <= 239:
-            nic.write_packet(ipv4_multicast_mac(dst), ETH_P_IPV4, packet)
-        elif dst == LIMITED_BROADCAST or dst in nic.addresses.ipv4_broadcasts:
-            nic.write_packet(BROADCAST_MAC, ETH_P_IPV4, packet)
-        else:
-            nic.neighbors[4].send(next_hop, ETH_P_IPV4, packet)
-
-    def on_neighbor_failed(self, addr: bytes, pending: list[tuple[int, bytes]]) -> None:
-        """ARP gave up on ``addr``: forwarded datagrams that waited earn Host Unreachable."""
-        forwarding.neighbor_failed(self, pending)
+    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False) -> Drop | None:
+        """Prepend a header (the default TTL, a fresh ID) and transmit on ``route`` (output.py)."""
+        return self.output.write_packet(route, proto, payload, dont_fragment=dont_fragment)
 
     def send_port_unreachable(self, tpkt: TransportPacket) -> None:
         # RFC 1122 3.2.2.1: a host SHOULD generate code 3 "(Port Unreachable), if the designated
@@ -263,3 +189,13 @@ class IPv4Endpoint:
         if not tpkt.multicast:
             icmp.send_error(self, tpkt.pkt, ICMPv4Type.DEST_UNREACHABLE, ICMPv4DestUnreachableCode.PORT)
 
+    def on_neighbor_failed(self, addr: bytes, pending: list[Pending]) -> None:
+        """ARP gave up on ``addr``: forwarded datagrams that waited earn Host Unreachable."""
+        self.protocol.forwarding.neighbor_failed(self, pending)
+
+    # ---- routing (IPEndpoint) ------------------------------------------------------------------------
+    def keeps_on_link_route(self, network: IPv4Network | IPv6Network) -> bool:
+        return False  # IPv4 learns no on-link prefixes: a subnet is on-link while we hold an address in it
+
+    def default_router(self) -> bytes | None:
+        return None  # IPv4 learns no default routers (no RFC 1256 router discovery); routes are configured

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from stack_under_test import params
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
-from stack_under_test.network.ipv4 import UNICAST
+from stack_under_test.network.ipv4 import UNICAST, options
 from stack_under_test.wire.icmpv4 import (
     HEADER_LEN,
     TYPE_ECHO_REPLY,
@@ -16,11 +16,12 @@ from stack_under_test.wire.icmpv4 import (
     echo_reply_from_request,
     valid_checksum,
 )
-from stack_under_test.wire.ipv4 import HEADER, LIMITED_BROADCAST, MIN_HEADER_LEN, OFFSET_MASK, HeaderTuple
+from stack_under_test.wire.ipv4 import MIN_HEADER_LEN, IPv4Header
+from stack_under_test.wire.ipv4_options import ParamProblem
 from stack_under_test.wire.numbers import ICMPV4_ERROR_TYPES, PROTO_ICMP, ICMPv4Type
 
 if TYPE_CHECKING:
-    from stack_under_test.network.ipv4.endpoint import IPv4Endpoint
+    from stack_under_test.network.ipv4.contracts import IPv4Host
 
 _KNOWN_TYPES = frozenset(int(t) for t in ICMPv4Type)
 _ERROR_TYPES = frozenset(int(t) for t in ICMPV4_ERROR_TYPES)
@@ -32,7 +33,7 @@ _FRAG_NEEDED = 4
 _MAX_QUOTE = params.ICMPV4_ERROR_MAX_LEN - MIN_HEADER_LEN - HEADER_LEN
 
 
-def handle_packet(ep: IPv4Endpoint, pkt: PacketBuffer, h: HeaderTuple, cast: int) -> Drop | None:
+def handle_packet(ep: IPv4Host, pkt: PacketBuffer, h: IPv4Header, cast: int) -> Drop | None:
     message = pkt.data[pkt.transport_offset : pkt.end]
     if len(message) < HEADER_LEN:
         return Drop.ICMPV4_TRUNCATED
@@ -40,7 +41,7 @@ def handle_packet(ep: IPv4Endpoint, pkt: PacketBuffer, h: HeaderTuple, cast: int
         return Drop.ICMPV4_BAD_CHECKSUM
     kind = message[0]
     if kind == TYPE_ECHO_REQUEST:
-        local = h[9]
+        local = h.dst
         if cast != UNICAST:
             # RFC 1122 3.2.2.6: "An ICMP Echo Request destined to an IP broadcast or IP multicast
             # address MAY be silently discarded." Linux does so by default
@@ -50,17 +51,15 @@ def handle_packet(ep: IPv4Endpoint, pkt: PacketBuffer, h: HeaderTuple, cast: int
             # RFC 1122 3.2.2.6: the reply's source is "the same as the specific-destination address
             # (defined in Section 3.2.1.3) of the corresponding ICMP Echo Request message" -- for
             # a broadcast or multicast request that is one of our unicast addresses on this NIC.
-            unicast = ep.select_source(h[8])
+            unicast = ep.select_source(h.src)
             if unicast is None:
                 ep.nic.stats.count_tx_drop(Drop.NO_ROUTE)
                 return None
             local = unicast
-        if h[0] == 0x45:  # the fast path: IHL 5, no options to return
-            ep.send_reply(h[8], local, PROTO_ICMP, echo_reply_from_request(message))
+        if h.ver_ihl == 0x45:  # the fast path: no options to return
+            ep.output.send_reply(ep.nic, h.src, local, PROTO_ICMP, echo_reply_from_request(message))
         else:
-            from stack_under_test.network.ipv4 import options  # options imports this module
-
-            options.send_echo_reply(ep, pkt, (h[0] & 0x0F) << 2, h[8], local, echo_reply_from_request(message))
+            send_echo_reply(ep, pkt, h, local, echo_reply_from_request(message))
         return None
     if kind == TYPE_ECHO_REPLY:
         return None  # no ping sockets yet: consumed
@@ -72,18 +71,41 @@ def handle_packet(ep: IPv4Endpoint, pkt: PacketBuffer, h: HeaderTuple, cast: int
     return Drop.ICMPV4_UNKNOWN_TYPE
 
 
-def _handle_error(ep: IPv4Endpoint, message: bytes) -> Drop | None:
+def _handle_error(ep: IPv4Host, message: bytes) -> Drop | None:
     """RFC 1122 3.2.2: errors are passed to the transport protocol named in the quoted header."""
     quoted = memoryview(message)[HEADER_LEN:]
     if len(quoted) < MIN_HEADER_LEN + params.ICMPV4_ERROR_QUOTE_MIN:
         return Drop.ICMPV4_TRUNCATED
-    transport = ep.stack.transport_protocols.get(quoted[9])
+    transport = ep.stack.transport_protocols.get(IPv4Header.read(quoted).protocol)
     if transport is not None:
-        transport.handle_error(4, f"{message[0]}/{message[1]}", quoted)
+        transport.handle_error(4, f"{message[0]}/{message[1]}", quoted, int.from_bytes(message[4:8], "big"))
     return None
 
 
-def send_error(ep: IPv4Endpoint, pkt: PacketBuffer, kind: int, code: int, rest: int = 0) -> bool:
+def send_echo_reply(ep: IPv4Host, pkt: PacketBuffer, h: IPv4Header, local: bytes, reply: bytes) -> None:
+    """An Echo Reply to a request that carried options: RR and TS updated, a source route
+    reversed (RFC 1122 3.2.2.6; network/ipv4/options.py decides which)."""
+    stack = ep.stack
+    answer = options.echo_reply_options(stack, pkt, h, h.src, local)
+    if answer is None:
+        return
+    first_hop, reply_options = answer
+    route = stack.find_route(first_hop, src=local)
+    if route is None:
+        ep.nic.stats.count_tx_drop(Drop.NO_ROUTE)
+        return
+    ep.output.send_with_options(route, PROTO_ICMP, reply, reply_options)
+    ep.nic.stats.count_event("icmpv4_echo_reply_with_options_sent")
+
+
+def send_param_problem(ep: IPv4Host, pkt: PacketBuffer, problem: ParamProblem) -> Drop:
+    """RFC 1122 3.2.2.5: "A host SHOULD generate Parameter Problem messages"; RFC 792: the
+    pointer "identifies the octet where an error was detected". The datagram is dropped."""
+    send_error(ep, pkt, ICMPv4Type.PARAMETER_PROBLEM, 0, problem.pointer << 24)
+    return Drop.IPV4_BAD_OPTIONS
+
+
+def send_error(ep: IPv4Host, pkt: PacketBuffer, kind: int, code: int, rest: int = 0) -> bool:
     """Send an ICMP error about the received datagram ``pkt`` unless RFC 1122 3.2.2 forbids it.
 
     RFC 1122 3.2.2: "An ICMP error message MUST NOT be sent as the result of receiving: an ICMP
@@ -93,18 +115,19 @@ def send_error(ep: IPv4Endpoint, pkt: PacketBuffer, kind: int, code: int, rest: 
     address, a multicast address, or a Class E address." Returns whether an error was sent.
     """
     data, off, end = pkt.data, pkt.network_offset, pkt.end
-    ver_ihl, _, _, _, flags_frag, _, proto, _, src, dst = HEADER.unpack_from(data, off)
+    h = IPv4Header.read(data, off)
+    src, dst = h.src, h.dst
     nic = ep.nic
     if data[0] & 1:
         return False
-    if dst[0] >= 224 or dst == LIMITED_BROADCAST or dst in nic.addresses.ipv4_broadcasts:
+    if dst[0] >= 224 or dst in nic.addresses.ipv4_broadcasts:
         return False
     if src[0] in (0, 127) or src[0] >= 224 or src in nic.addresses.ipv4_broadcasts:
         return False
-    if flags_frag & OFFSET_MASK:
+    if h.fragment_offset:
         return False
-    if proto == PROTO_ICMP:
-        inner = off + ((ver_ihl & 0x0F) << 2)
+    if h.protocol == PROTO_ICMP:
+        inner = off + h.header_len
         if inner >= end or data[inner] in _ERROR_TYPES or data[inner] not in _KNOWN_TYPES:
             return False
     # RFC 1812 4.3.2.8: "a router SHOULD limit the rate at which it generates ICMP error
@@ -121,6 +144,6 @@ def send_error(ep: IPv4Endpoint, pkt: PacketBuffer, kind: int, code: int, rest: 
     if route is None:
         nic.stats.count_tx_drop(Drop.NO_ROUTE)
         return False
-    ep.write_packet(route, PROTO_ICMP, ICMPv4Error(kind, code, quoted, rest).encode())
+    ep.output.write_packet(route, PROTO_ICMP, ICMPv4Error(kind, code, quoted, rest).encode())
     nic.stats.count_event(f"icmpv4_error_sent_{kind}_{code}")
     return True

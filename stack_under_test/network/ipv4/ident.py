@@ -31,7 +31,7 @@ class IdentAllocator:
         seed = rng.getrandbits(32).to_bytes(4, "big")  # one 32-bit draw, as the single counter took
         self._key = hashlib.blake2b(b"ipv4-ident-key" + seed, digest_size=16).digest()
         starts = hashlib.shake_128(b"ipv4-ident-start" + seed).digest(2 * IPV4_IDENT_BUCKETS)
-        self.counters = list(struct.unpack(f"!{IPV4_IDENT_BUCKETS}H", starts))
+        self.counters: list[int] = list(struct.unpack(f"!{IPV4_IDENT_BUCKETS}H", starts))
 
     def bucket(self, src: bytes, dst: bytes, proto: int) -> int:
         """The counter a (source, destination, protocol) tuple uses; stable for the stack's life."""

@@ -17,11 +17,13 @@ from stack_under_test.drops import Drop
 from stack_under_test.network.ipv4 import UNICAST
 from stack_under_test.network.multicast import ListenerConfig, Mode, MulticastListener, Record, pack_reports
 from stack_under_test.wire import igmp as wire
-from stack_under_test.wire.ipv4 import FLAG_DF, MIN_HEADER_LEN, HeaderTuple, encode_header
+from stack_under_test.wire.ipv4 import FLAG_DF, MIN_HEADER_LEN, encode_header
 from stack_under_test.wire.numbers import PROTO_IGMP
 
 if TYPE_CHECKING:
-    from stack_under_test.network.ipv4.endpoint import IPv4Endpoint
+    from stack_under_test.network.ipv4.output import IPv4Output
+    from stack_under_test.stack.interfaces import NetworkInterface
+    from stack_under_test.stack.stack import Stack
 
 # RFC 3376 4: "Every IGMP message described in this document is sent with an IP Time-to-Live of 1".
 IGMP_TTL = 1
@@ -31,12 +33,11 @@ _V3_REPORT_HEADER_LEN = 8
 
 class IGMP:
     """The IGMP host of one NIC. The endpoint calls ``enable``/``disable``, ``join``/``leave`` and
-    hands received IGMP to ``handle_packet``."""
+    hands received IGMP to ``handle_packet``; reports leave through ``output``."""
 
-    def __init__(self, endpoint: IPv4Endpoint) -> None:
-        self.endpoint = endpoint
-        self.nic = endpoint.nic
-        stack = endpoint.stack
+    def __init__(self, stack: Stack, nic: NetworkInterface, output: IPv4Output) -> None:
+        self.nic = nic
+        self.output = output
         version = stack.options.igmp_version
         config = ListenerConfig(default_mode=Mode(version if version in (1, 2, 3) else params.IGMP_DEFAULT_VERSION))
         self.listener = MulticastListener(stack.clock, stack.rng, self, config)
@@ -65,7 +66,7 @@ class IGMP:
             self.listener.leave(group)
 
     # ---- receive ------------------------------------------------------------------------------------
-    def handle_packet(self, pkt: PacketBuffer, h: HeaderTuple, cast: int) -> Drop | None:
+    def handle_packet(self, pkt: PacketBuffer, cast: int) -> Drop | None:
         msg = wire.parse(memoryview(pkt.data)[pkt.transport_offset : pkt.end])
         if isinstance(msg, wire.Query):
             return self._handle_query(msg)
@@ -132,7 +133,7 @@ class IGMP:
         # address." Linux sets DF and TOS 0xc0 (RFC 3376 4: "Internetwork Control").
         src = self.nic.addresses.select_source(4, dst) or wire.UNSPECIFIED
         header = encode_header(
-            src, dst, PROTO_IGMP, len(message), self.endpoint.protocol.next_ident(src, dst, PROTO_IGMP), IGMP_TTL,
+            src, dst, PROTO_IGMP, len(message), self.output.next_ident(src, dst, PROTO_IGMP), IGMP_TTL,
             wire.TOS_INTERNETWORK_CONTROL, FLAG_DF, wire.ROUTER_ALERT_OPTION,
         )
-        self.endpoint.transmit(self.nic, dst, dst, header + message)
+        self.output.transmit(self.nic, dst, dst, header + message)

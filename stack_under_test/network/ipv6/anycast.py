@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING
 from stack_under_test.wire.ipv6 import solicited_node
 
 if TYPE_CHECKING:
-    from .endpoint import IPv6Endpoint
+    from stack_under_test.stack.interfaces import NetworkInterface
+    from stack_under_test.stack.stack import Stack
 
 
 class AnycastAddresses:
-    def __init__(self, ep: IPv6Endpoint) -> None:
-        self.ep = ep
+    def __init__(self, stack: Stack, nic: NetworkInterface) -> None:
+        self.stack = stack
+        self.nic = nic
         self.addresses: set[bytes] = set()
-        self.delayed = 0  # advertisements waiting out their §7.2.7 random delay
 
     def has(self, addr: bytes) -> bool:
         return addr in self.addresses
@@ -34,10 +35,9 @@ class AnycastAddresses:
 
     def refresh(self) -> None:
         """Bring the set in line with the NIC's addresses and the forwarding switch."""
-        ep = self.ep
         want: set[bytes] = set()
-        if ep.stack.forwarding[6] and ep.nic.enabled:
-            for entry in ep.nic.addresses.of_family(6):
+        if self.stack.forwarding[6] and self.nic.enabled:
+            for entry in self.nic.addresses.of_family(6):
                 net = entry.interface.network
                 if net.prefixlen < 127:
                     subnet_router = IPv6Network(net).network_address.packed
@@ -46,11 +46,10 @@ class AnycastAddresses:
         self._set(want)
 
     def _set(self, want: set[bytes]) -> None:
-        ep = self.ep
         for addr in want - self.addresses:
             # RFC 4291 §2.8: a node recognizes "the Solicited-Node multicast address for each of
             # its unicast and anycast addresses".
-            ep.nic.join_group(solicited_node(addr))
+            self.nic.join_group(solicited_node(addr))
         for addr in self.addresses - want:
-            ep.nic.leave_group(solicited_node(addr))
+            self.nic.leave_group(solicited_node(addr))
         self.addresses = want

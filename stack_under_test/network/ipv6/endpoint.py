@@ -1,73 +1,91 @@
-"""IPv6 on one NIC: receive (RFC 8200 §3-4), send, addresses and groups, source selection.
+"""IPv6 on one NIC: receive (RFC 8200 §3-4), send, addresses and groups; the mediator of its parts.
 
-ICMPv6 lives in icmp.py, Neighbor Discovery in ndp.py; this module is the packet path between
-the NIC and them (and UDP, through the stack's transport registry).
+The receive path: the fixed header (wire/ipv6.py), the addresses, the destination (not ours:
+forwarding.py), the extension headers (wire/ipv6_ext.py), fragments (reassembly.py; the whole
+packet is received here again), then delivery: an ICMPv6 message to the module of its protocol
+(icmp.py for echo and errors, ndp.py, router_discovery.py, redirect_rx.py, mld.py), anything else
+to a transport protocol. The parts see this endpoint as an ``IPv6Host`` (contracts.py); what one
+reports for another (a prefix to configure, a valid link-local address, IPv6 turned off) comes
+back here and is passed on, so no part knows another.
 """
 
 from __future__ import annotations
 
-from ipaddress import IPv6Network
+from ipaddress import IPv4Network, IPv6Network
 from typing import TYPE_CHECKING
 
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
-from stack_under_test.stack.addresses import AddressEntry, AddressState
+from stack_under_test.network.fragmentation import fragment_ipv6
+from stack_under_test.stack.addresses import AddressEntry
 from stack_under_test.stack.interfaces import TransportPacket
 from stack_under_test.stack.neighbor import NeighborTable
 from stack_under_test.stack.ratelimit import TokenBucket
 from stack_under_test.stack.route import RouteEntry
-from stack_under_test.wire import ipv6_ext
+from stack_under_test.wire import icmpv6, ipv6_ext
 from stack_under_test.wire.ethernet import ipv6_multicast_mac
+from stack_under_test.wire.icmpv6 import EchoReply, EchoRequest, ICMPv6Error
 from stack_under_test.wire.ipv6 import (
     ALL_NODES,
     HEADER_LEN,
-    HOP_BY_HOP,
     LOOPBACK,
-    NO_NEXT_HEADER,
+    NEXT_HEADER_OFFSET,
     IPv6View,
     build_header,
     is_multicast,
     is_v4mapped,
-    solicited_node,
+)
+from stack_under_test.wire.ndp import (
+    NeighborAdvert,
+    NeighborSolicit,
+    PrefixInfo,
+    Redirect,
+    RouterAdvert,
+    RouterSolicit,
 )
 from stack_under_test.wire.numbers import (
     ETH_P_IPV6,
+    PROTO_HOP_BY_HOP,
     PROTO_ICMPV6,
+    PROTO_NO_NEXT_HEADER,
     ICMPv6DestUnreachableCode,
     ICMPv6ParamProblemCode,
     ICMPv6Type,
 )
 
-from . import forwarding, icmp, ndp, redirect_rx, source_selection
+from . import forwarding, icmp, redirect_rx, source_selection, validation
+from .addrconf import AddressConfiguration
 from .anycast import AnycastAddresses
-from .dad import DuplicateAddressDetection
 from .flowlabel import FlowLabeler
-from .lifetimes import AddressLifetimes, remove_entry
 from .mld import MLD
+from .ndp import NeighborDiscovery
 from .pmtu import PathMTUCache
-from .reassembly import IPv6Reassembly, fragment_for_send
+from .reassembly import IPv6Reassembly
 from .router_discovery import RouterDiscovery
-from .slaac import Slaac
 
 if TYPE_CHECKING:
-    from stack_under_test.stack.nic import NIC
-    from stack_under_test.stack.stack import Route, Stack
+    from stack_under_test.stack.interfaces import NetworkInterface, Route
+    from stack_under_test.stack.neighbor import Pending
+    from stack_under_test.stack.stack import Stack
 
 # RFC 4291 §2.7: Linux installs "multicast ff00::/8 dev <nic>" so multicast sends find the NIC.
 MULTICAST_NETWORK = IPv6Network("ff00::/8")
+# RFC 2710 3 / RFC 3810 5: the MLD messages, for the NIC's MLD host (mld.py).
+_MLD_TYPES = frozenset({ICMPv6Type.MLD_QUERY, ICMPv6Type.MLD_REPORT, ICMPv6Type.MLD_DONE, ICMPv6Type.MLDV2_REPORT})
 
 
 class IPv6Protocol:
     ethertype = ETH_P_IPV6
-    family: int | None = 6  # typed as the NetworkProtocol attribute it implements
+    family = 6
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.pmtu = PathMTUCache(stack)  # RFC 8201: per destination, for the whole stack
-        self.reassembly = IPv6Reassembly(stack)  # RFC 8200 4.5, for the whole stack (frag helper)
+        self.reassembly = IPv6Reassembly(stack)  # RFC 8200 4.5, for the whole stack
         self._flow_labels: FlowLabeler | None = None
         self.redirect_peers: dict[bytes, TokenBucket] = {}  # redirect.py's per-destination limit
         self.redirect_routes: dict[bytes, RouteEntry] = {}  # redirect_rx.py: /128 routes learned (RFC 4861 §8.3)
+        self.endpoints: list[IPv6Endpoint] = []
 
     @property
     def flow_labels(self) -> FlowLabeler:
@@ -76,52 +94,56 @@ class IPv6Protocol:
             self._flow_labels = FlowLabeler(self.stack.rng)
         return self._flow_labels
 
-    def new_endpoint(self, nic: NIC) -> IPv6Endpoint:
-        return IPv6Endpoint(self.stack, nic, self)
+    def new_endpoint(self, nic: NetworkInterface) -> IPv6Endpoint:
+        endpoint = IPv6Endpoint(self, nic)
+        self.endpoints.append(endpoint)
+        return endpoint
 
     def on_forwarding_changed(self, enabled: bool) -> None:
         # The NA Router flag reads stack.forwarding (RFC 4861 §7.2.4); forwarding.py reads it per packet.
         # RFC 4291 §2.6.1: a router holds the Subnet-Router anycast address of each subnet.
-        for nic in self.stack.nics.values():
-            ep = nic.ip.get(6)
-            if isinstance(ep, IPv6Endpoint):
-                ep.anycast.refresh()
-                ep.router_discovery.on_forwarding_changed(enabled)  # a router learns nothing from RAs
+        for endpoint in self.endpoints:
+            endpoint.anycast.refresh()
+            endpoint.router_discovery.on_forwarding_changed(enabled)  # a router learns nothing from RAs
 
 
 class IPv6Endpoint:
-    def __init__(self, stack: Stack, nic: NIC, protocol: IPv6Protocol | None = None) -> None:
-        self.stack = stack
+    def __init__(self, protocol: IPv6Protocol, nic: NetworkInterface) -> None:
+        stack = self.stack = protocol.stack
         self.nic = nic
-        self.protocol = protocol if protocol is not None else IPv6Protocol(stack)
+        self.protocol = protocol
+        self.pmtu = protocol.pmtu
+        self.redirect_peers = protocol.redirect_peers
+        self.redirect_routes = protocol.redirect_routes
         self.neighbors = NeighborTable(
             stack.clock,
             nic.write_packet,
-            lambda target, mac, first: ndp.send_neighbor_solicit(self, target, mac, first),
+            lambda target, mac, first: self.ndp.send_neighbor_solicit(target, mac, first),
             nic.stats.count_tx_drop,
-            on_failed=lambda target, pending: ndp.on_resolution_failed(self, target, pending),
+            on_failed=self.on_neighbor_failed,
             config=lambda: nic.ipv6_config,  # RFC 4861 §7.3.3 NUD with the NIC's knobs, read at use
             rng=stack.rng,
         )
         nic.neighbors[6] = self.neighbors
-        self.anycast = AnycastAddresses(self)  # RFC 4291 §2.6.1 Subnet-Router anycast (anycast.py)
-        self.link_local: bytes | None = None
-        self.mld = MLD(self)  # RFC 2710 / RFC 3810 host side (network/ipv6/mld.py)
-        # RFC 4862 / RFC 4861 6.3 host side: DAD, address lifetimes, SLAAC, router discovery.
-        self.dad = DuplicateAddressDetection(self)
-        self.lifetimes = AddressLifetimes(self)
-        self.slaac = Slaac(self)
-        self.router_discovery = RouterDiscovery(self)
-        # RFC 4861 7.2.5: an NA turning IsRouter false removes the router from the list.
-        self.neighbors.on_router_cleared = self._on_router_cleared
         # StackOptions seed the NIC's knobs: default_hop_limit is CurHopLimit, which an RA may change
         # (RFC 4861 6.3.4); dad_transmits is DupAddrDetectTransmits (RFC 4862 5.1; --dad-transmits).
         nic.ipv6_config.hop_limit = stack.options.default_hop_limit
         nic.ipv6_config.dad_transmits = stack.options.dad_transmits
-        self._enabling = False
+        self.anycast = AnycastAddresses(stack, nic)  # RFC 4291 §2.6.1 Subnet-Router anycast
+        self.mld = MLD(self)  # RFC 2710 / RFC 3810 host side
+        # RFC 4862, RFC 7217, RFC 8981: DAD, lifetimes, link-local, SLAAC and temporary addresses.
+        self.addrconf = AddressConfiguration(self)
+        self.ndp = NeighborDiscovery(self, self.addrconf, self.anycast)
+        self.router_discovery = RouterDiscovery(self)  # RFC 4861 6.3, RFC 4191
+        # RFC 4861 7.2.5: an NA turning IsRouter false removes the router from the list.
+        self.neighbors.on_router_cleared = self._on_router_cleared
         # RFC 4862 5.4.5: a duplicate EUI-64 link-local turns IPv6 off until the interface is
-        # brought up again (dad.py).
+        # brought up again (addrconf/configuration.py).
         self.ipv6_disabled = False
+
+    @property
+    def link_local(self) -> bytes | None:
+        return self.addrconf.link_local
 
     def _on_router_cleared(self, addr: bytes) -> None:
         # RFC 4861 §7.2.5: when IsRouter goes from TRUE to FALSE "the node MUST remove that router
@@ -139,21 +161,7 @@ class IPv6Endpoint:
         # recognize as identifying itself".
         nic.join_group(ALL_NODES)
         self.stack.routes.add(RouteEntry(MULTICAST_NETWORK, nic.name))
-        self._enabling = True  # RFC 4862 5.4.2: DAD's first probe after (re)initialization waits
-        try:
-            # Addresses kept while the NIC was down are checked again (as gVisor and Linux do):
-            # another node may have taken them meanwhile.
-            for entry in nic.addresses.of_family(6):
-                if self.dad.wanted(entry):
-                    self.dad.start(entry, delay=True)
-                elif entry.state is AddressState.TENTATIVE:
-                    entry.state = AddressState.PREFERRED  # DAD was switched off while down
-                self.lifetimes.track(entry)
-            # RFC 4862 §5.3: "A node forms a link-local address whenever an interface becomes
-            # enabled." (slaac.py: EUI-64 or an RFC 7217 stable identifier; DAD as configured.)
-            self.link_local = self.slaac.form_link_local()
-        finally:
-            self._enabling = False
+        self.addrconf.enable()  # DAD for the addresses kept, then the link-local address
         self.anycast.refresh()
         # RFC 4861 6.3.7: solicit routers (unless a router, or accept_ra / router_solicitations off).
         self.router_discovery.on_enable()
@@ -162,44 +170,33 @@ class IPv6Endpoint:
         nic = self.nic
         self.mld.disable()  # first: a NIC going down sends no Done / state-change reports
         self.router_discovery.reset()
-        self.dad.cancel_all()
-        for entry in list(nic.addresses.of_family(6)):
-            if not entry.static:
-                remove_entry(self, entry)
-        self.slaac.reset()
-        self.link_local = None
+        self.addrconf.disable()  # stops DAD, removes the addresses it formed
         self.anycast.release()
         redirect_rx.forget(self)
         self.neighbors.clear()  # RFC 4861 §7.3: entries of a link we left are no longer known (as Linux)
         nic.leave_group(ALL_NODES)
         self.stack.routes.remove(RouteEntry(MULTICAST_NETWORK, nic.name))
 
+    # ---- addresses and groups (IPEndpoint) --------------------------------------------------------
     def on_address_added(self, entry: AddressEntry) -> None:
-        # RFC 4291 §2.8: a node recognizes "the Solicited-Node multicast address for each of its
-        # unicast and anycast addresses".
-        # RFC 4862 5.4.2: the group is joined (and reported, mld.py) before DAD's first probe.
-        if self.dad.wanted(entry):
-            # Tentative before the join: a link-local address under DAD is not yet "a valid
-            # link-local address" to send that report from (RFC 3810 5.2.13: it goes from ::).
-            entry.state = AddressState.TENTATIVE
-        self.nic.join_group(solicited_node(entry.packed))
-        if self.dad.wanted(entry) and self.nic.enabled:
-            # RFC 4862 5.4: "a tentative address" until DAD ends (dad.py); a probe that is the
-            # first message after enable, or for an address from a multicast RA, waits first.
-            self.dad.start(entry, delay=self._enabling or self.slaac.delay_dad(entry.packed))
-        # (On a disabled NIC the address stays tentative: DAD runs when the NIC comes up.)
-        if self.nic.addresses.get(entry.packed) is entry:
-            self.lifetimes.track(entry)  # RFC 4862 5.5.4: deprecation and expiry timers
+        self.addrconf.on_address_added(entry)  # solicited-node group, DAD, lifetimes
         self.anycast.refresh()
 
     def on_address_removed(self, entry: AddressEntry) -> None:
-        self.dad.cancel(entry.packed)
-        self.lifetimes.untrack(entry.packed)
-        self.slaac.on_address_removed(entry.packed)
-        self.nic.leave_group(solicited_node(entry.packed))
+        self.addrconf.on_address_removed(entry)
         self.anycast.refresh()
 
-    def keeps_on_link_route(self, network: IPv6Network) -> bool:
+    def on_group_joined(self, group: bytes) -> None:
+        self.mld.join(group)
+
+    def on_group_left(self, group: bytes) -> None:
+        self.mld.leave(group)
+
+    def on_neighbor_failed(self, addr: bytes, pending: list[Pending]) -> None:
+        """Neighbor Discovery gave up on ``addr`` (RFC 4861 7.2.2; ndp.py answers what waited)."""
+        self.ndp.on_resolution_failed(addr, pending)
+
+    def keeps_on_link_route(self, network: IPv4Network | IPv6Network) -> bool:
         """Whether the Prefix List holds ``network`` (its route outlives the addresses in it)."""
         return network in self.router_discovery.prefixes
 
@@ -208,11 +205,17 @@ class IPv6Endpoint:
         covers; None when the list is empty (Stack.find_route, send)."""
         return self.router_discovery.default_router()
 
-    def on_group_joined(self, group: bytes) -> None:
-        self.mld.join(group)
+    # ---- events the parts report (IPv6Host) ------------------------------------------------------------
+    def on_prefix_information(self, pi: PrefixInfo, *, multicast_ra: bool) -> None:
+        self.addrconf.on_prefix(pi, multicast_ra=multicast_ra)
 
-    def on_group_left(self, group: bytes) -> None:
-        self.mld.leave(group)
+    def on_link_local_valid(self) -> None:
+        self.mld.on_link_local_valid()
+
+    def disable_ipv6(self) -> None:
+        self.ipv6_disabled = True
+        self.nic.stats.count_event("ipv6_disabled_by_dad")
+        self.router_discovery.stop_soliciting()
 
     # ---- receive ---------------------------------------------------------------------------------
     def handle_packet(self, pkt: PacketBuffer) -> Drop | None:
@@ -225,7 +228,7 @@ class IPv6Endpoint:
         # RFC 8200 §3: octets past Payload Length are link padding, not part of the packet.
         # RFC 2675 §3: a zero Payload Length with a Hop-by-Hop header is a jumbogram candidate;
         # the walker judges it on the untrimmed frame.
-        if view.payload_length or view.next_header != HOP_BY_HOP:
+        if view.payload_length or view.next_header != PROTO_HOP_BY_HOP:
             pkt.end = pkt.network_offset + HEADER_LEN + view.payload_length
         src, dst = view.src, view.dst
         drop = check_addresses(src, dst)
@@ -237,16 +240,16 @@ class IPv6Endpoint:
                 return Drop.IPV6_NOT_FOR_US
         elif not self.nic.is_local(dst) and not self._local_elsewhere(dst) and not self.anycast.has(dst):
             return self._not_local(pkt, view, src, dst)
-        packet = pkt.network()
-        chain = ipv6_ext.walk(packet, dst_multicast)
+        chain = ipv6_ext.walk(pkt.network(), dst_multicast)
         if isinstance(chain, Drop):
             return chain
         if isinstance(chain, ipv6_ext.ParamProblem):
             icmp.send_param_problem(self, pkt, chain)
             return chain.reason
         if chain.fragment is not None:
-            # RFC 8200 4.5 (network/ipv6/reassembly.py): the whole packet re-enters handle_packet.
-            return self.protocol.reassembly.handle_fragment(self, pkt, chain)
+            # RFC 8200 4.5: held until whole (reassembly.py); the whole packet is received anew.
+            whole = self.protocol.reassembly.handle_fragment(self, pkt, view, chain)
+            return self.handle_packet(whole) if isinstance(whole, PacketBuffer) else whole
         return self.deliver(pkt, view, chain, src, dst, dst_multicast)
 
     def _local_elsewhere(self, dst: bytes) -> bool:
@@ -270,10 +273,10 @@ class IPv6Endpoint:
         proto = chain.upper_proto
         pkt.transport_offset = pkt.network_offset + chain.upper_offset
         # RFC 8200 §4.7: "there is nothing following that header"; the packet is consumed.
-        if proto == NO_NEXT_HEADER:
+        if proto == PROTO_NO_NEXT_HEADER:
             return None
         if proto == PROTO_ICMPV6:
-            return icmp.handle(self, pkt, view, src, dst)
+            return self._deliver_icmpv6(pkt, view, chain, src, dst)
         transport = self.stack.transport_protocols.get(proto)
         if transport is None:
             # RFC 8200 §4: "If ... the Next Header value in the current header is unrecognized by the
@@ -286,18 +289,52 @@ class IPv6Endpoint:
         tpkt = TransportPacket(6, src, dst, pkt.transport(), pkt, self, multicast=dst_multicast)
         return transport.handle_packet(tpkt)
 
+    def _deliver_icmpv6(
+        self, pkt: PacketBuffer, view: IPv6View, chain: ipv6_ext.ExtChain, src: bytes, dst: bytes
+    ) -> Drop | None:
+        """One ICMPv6 message addressed to us, to the module of its protocol."""
+        msg = icmpv6.parse(pkt.transport(), src, dst)
+        if isinstance(msg, Drop):
+            return msg
+        if isinstance(msg, EchoRequest):
+            return icmp.handle_echo_request(self, view, src, dst, msg)
+        if isinstance(msg, EchoReply):
+            return Drop.ICMPV6_ECHO_REPLY_UNSOLICITED  # no ping sockets yet
+        if isinstance(msg, ICMPv6Error):
+            return icmp.handle_error(self, msg.type, msg.code, msg.invoking, msg.param)
+        if isinstance(msg, (NeighborSolicit, NeighborAdvert, RouterSolicit, RouterAdvert, Redirect)):
+            # RFC 4861: validate (§6.1, §7.1, §8.1), then hand the message to its protocol module.
+            drop = validation.check(view.hop_limit, src, dst, msg)
+            if drop is not None:
+                return drop
+            if isinstance(msg, NeighborSolicit):
+                return self.ndp.handle_neighbor_solicit(src, dst, msg)
+            if isinstance(msg, NeighborAdvert):
+                return self.ndp.handle_neighbor_advert(src, dst, msg)
+            if isinstance(msg, Redirect):
+                return redirect_rx.handle_redirect(self, src, dst, msg)
+            if isinstance(msg, RouterSolicit):
+                return self.router_discovery.handle_router_solicit(src, msg)
+            return self.router_discovery.handle_router_advert(src, dst, msg)
+        if msg.type in _MLD_TYPES:
+            return self.mld.handle(pkt, view, src, chain.router_alert)
+        return icmp.handle_unknown(self, msg)
+
     # ---- addresses -----------------------------------------------------------------------------
     def is_local(self, addr: bytes) -> bool:
         return self.nic.is_local(addr)
 
+    def is_anycast(self, addr: bytes) -> bool:
+        return self.anycast.has(addr)
+
     def select_source(self, dst: bytes) -> bytes | None:
-        """RFC 6724 section 5, all eight rules (network/ipv6/source_selection.py)."""
+        """RFC 6724 section 5, all eight rules (source_selection.py)."""
         return source_selection.select(self, dst)
 
     # ---- send ----------------------------------------------------------------------------------
-    def write_packet(self, route: Route, proto: int, payload: bytes) -> Drop | None:
+    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False) -> Drop | None:
         """IPEndpoint: UDP (and others) send through here with a route from stack.find_route."""
-        return self.send(route.local, route.remote, proto, payload, next_hop=route.next_hop)
+        return self.send(route.local, route.remote, proto, payload, next_hop=route.next_hop, dont_fragment=dont_fragment)
 
     @property
     def link_mtu(self) -> int:
@@ -313,7 +350,7 @@ class IPv6Endpoint:
         entry = self.stack.routes.lookup(dst, self.nic.name)
         if entry is not None and entry.mtu is not None:
             mtu = min(mtu, entry.mtu)
-        learned = self.protocol.pmtu.get(dst)
+        learned = self.pmtu.get(dst)
         return mtu if learned is None else min(mtu, learned)
 
     def send(
@@ -326,11 +363,13 @@ class IPv6Endpoint:
         hop_limit: int | None = None,
         traffic_class: int = 0,
         next_hop: bytes | None = None,
+        dont_fragment: bool = False,
     ) -> Drop | None:
         """Put a fixed header on ``payload`` and transmit it out of this NIC.
 
         Multicast destinations map straight to a MAC (RFC 2464 §7); unicast ones go to the next
-        hop (the route's gateway, else ``dst`` itself) through neighbor resolution.
+        hop (the route's gateway, else ``dst`` itself) through neighbor resolution. A packet over
+        the path MTU is fragmented here, its source (RFC 8200 4.5), unless ``dont_fragment``.
         """
         if self.ipv6_disabled:
             self.nic.stats.count_tx_drop(Drop.IPV6_DISABLED_BY_DAD)
@@ -343,10 +382,15 @@ class IPv6Endpoint:
         packet = build_header(src, dst, proto, len(payload), hop_limit, traffic_class, label) + payload
         nic = self.nic
         if not is_multicast(dst) and (nic.is_local(dst) or self._local_elsewhere(dst)):
-            return self._loop_back(packet)
+            self._loop_back(packet)
+            return None
         mtu = self.path_mtu(dst)
-        # RFC 8200 4.5: a packet larger than the path MTU is fragmented by its source (frag helper).
-        packets = [packet] if len(packet) <= mtu else fragment_for_send(self, packet, mtu)
+        if len(packet) <= mtu:
+            packets = [packet]
+        elif dont_fragment:
+            packets = []
+        else:
+            packets = self._fragment(packet, mtu)
         if not packets:
             nic.stats.count_tx_drop(Drop.PACKET_TOO_BIG)
             return Drop.PACKET_TOO_BIG
@@ -366,6 +410,16 @@ class IPv6Endpoint:
         for one in packets:
             self.neighbors.send(next_hop, ETH_P_IPV6, one)
         return None
+
+    def _fragment(self, packet: bytes, mtu: int) -> list[bytes]:
+        """RFC 8200 4.5: a packet larger than the path MTU is fragmented by its source. RFC 7739
+        3.1: the Identification must not be predictable, so it comes from the stack's rng. Only
+        for a packet that does not fit: RFC 8021 2 deprecates atomic fragments. None fit: []."""
+        ident = self.stack.rng.getrandbits(32)
+        packets = fragment_ipv6(packet[:HEADER_LEN], b"", packet[NEXT_HEADER_OFFSET], packet[HEADER_LEN:], ident, mtu)
+        if packets:
+            self.nic.stats.count_event("ipv6_packet_fragmented")
+        return packets
 
     def _loop_back(self, packet: bytes) -> None:
         """A packet to one of our own addresses never reaches the link (RFC 4291 2.5.3 keeps loopback

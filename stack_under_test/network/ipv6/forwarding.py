@@ -24,14 +24,14 @@ from stack_under_test.wire.numbers import (
 from . import icmp, redirect
 
 if TYPE_CHECKING:
-    from .endpoint import IPv6Endpoint
+    from .contracts import IPv6Host
 
 HOP_LIMIT_OFFSET = 7
 
 
-def forward(ep: IPv6Endpoint, pkt: PacketBuffer, view: IPv6View, src: bytes, dst: bytes) -> Drop | None:
+def forward(host: IPv6Host, pkt: PacketBuffer, view: IPv6View, src: bytes, dst: bytes) -> Drop | None:
     """Forward a unicast packet that is not for us; return its verdict on the incoming NIC."""
-    stack = ep.stack
+    stack = host.stack
     # Only frames sent to our MAC are routed (Linux: pkt_type must be PACKET_HOST).
     if pkt.data[0] & 1:
         return Drop.IPV6_NOT_FOR_US
@@ -45,9 +45,9 @@ def forward(ep: IPv6Endpoint, pkt: PacketBuffer, view: IPv6View, src: bytes, dst
     if isinstance(chain, Drop):
         return chain
     if isinstance(chain, ipv6_ext.ParamProblem):
-        icmp.send_param_problem(ep, pkt, chain)
+        icmp.send_param_problem(host, pkt, chain)
         return chain.reason
-    in_nic = ep.nic
+    in_nic = host.nic
     # A link-local destination is only meaningful on the link the packet came from (RFC 4291
     # §2.5.6): look it up on the incoming NIC only.
     entry = stack.routes.lookup(dst, in_nic.name if is_link_local(dst) else None)
@@ -56,20 +56,20 @@ def forward(ep: IPv6Endpoint, pkt: PacketBuffer, view: IPv6View, src: bytes, dst
     if entry is None or out_nic is None or neighbors is None:
         # RFC 4443 §3.1: "If the reason for the failure to deliver is lack of a matching entry in
         # the forwarding node's routing table, the Code field is set to 0".
-        icmp.send_error(ep, pkt, ICMPv6Type.DEST_UNREACHABLE, ICMPv6DestUnreachableCode.NO_ROUTE, 0)
+        icmp.send_error(host, pkt, ICMPv6Type.DEST_UNREACHABLE, ICMPv6DestUnreachableCode.NO_ROUTE, 0)
         return Drop.IPV6_FORWARD_NO_ROUTE
     # RFC 8200 §3: "When forwarding, the packet is discarded if Hop Limit was zero when received
     # or is decremented to zero." RFC 4443 §3.3: the router "MUST discard the packet and originate
     # an ICMPv6 Time Exceeded message with Code 0 to the source of the packet".
     if view.hop_limit <= 1:
-        icmp.send_error(ep, pkt, ICMPv6Type.TIME_EXCEEDED, ICMPv6TimeExceededCode.HOP_LIMIT, 0)
+        icmp.send_error(host, pkt, ICMPv6Type.TIME_EXCEEDED, ICMPv6TimeExceededCode.HOP_LIMIT, 0)
         return Drop.IPV6_HOP_LIMIT_EXCEEDED
     # RFC 4291 §2.5.6: "Routers must not forward any packets with Link-Local source or
     # destination addresses to other links." RFC 4443 §3.1: "If the reason for the failure to
     # deliver is that the destination is beyond the scope of the source address, the Code field
     # is set to 2".
     if out_nic is not in_nic and is_link_local(src):
-        icmp.send_error(ep, pkt, ICMPv6Type.DEST_UNREACHABLE, ICMPv6DestUnreachableCode.BEYOND_SCOPE, 0)
+        icmp.send_error(host, pkt, ICMPv6Type.DEST_UNREACHABLE, ICMPv6DestUnreachableCode.BEYOND_SCOPE, 0)
         return Drop.IPV6_FORWARD_BEYOND_SCOPE
     mtu = out_nic.mtu if entry.mtu is None else min(out_nic.mtu, entry.mtu)
     packet = pkt.network()
@@ -78,12 +78,12 @@ def forward(ep: IPv6Endpoint, pkt: PacketBuffer, view: IPv6View, src: bytes, dst
         # it cannot forward because the packet is larger than the MTU of the outgoing link."
         # RFC 8200 §4.5: "fragmentation in IPv6 is performed only by source nodes, not by routers
         # along a packet's delivery path".
-        icmp.send_error(ep, pkt, ICMPv6Type.PACKET_TOO_BIG, 0, mtu)
+        icmp.send_error(host, pkt, ICMPv6Type.PACKET_TOO_BIG, 0, mtu)
         return Drop.IPV6_FORWARD_TOO_BIG
     target = entry.gateway or dst
     if out_nic is in_nic:
         # RFC 4861 §8.2: the sender had a better first hop on its own link (Linux sends first).
-        redirect.maybe_send(ep, packet, src, dst, target)
+        redirect.maybe_send(host, packet, src, dst, target)
     out = bytearray(packet)
     out[HOP_LIMIT_OFFSET] -= 1
     # Address resolution failure answers with Destination Unreachable code 3 (ndp.py).

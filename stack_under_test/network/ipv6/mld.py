@@ -21,11 +21,11 @@ from stack_under_test.drops import Drop
 from stack_under_test.network.multicast import ListenerConfig, Mode, MulticastListener, Record, pack_reports
 from stack_under_test.wire import ipv6_ext
 from stack_under_test.wire import mld as wire
-from stack_under_test.wire.ipv6 import ALL_NODES, ALL_ROUTERS, HEADER_LEN, HOP_BY_HOP, IPv6View, is_link_local
-from stack_under_test.wire.numbers import PROTO_ICMPV6
+from stack_under_test.wire.ipv6 import ALL_NODES, ALL_ROUTERS, HEADER_LEN, IPv6View, is_link_local
+from stack_under_test.wire.numbers import PROTO_HOP_BY_HOP, PROTO_ICMPV6
 
 if TYPE_CHECKING:
-    from .endpoint import IPv6Endpoint
+    from .contracts import IPv6Host
 
 # RFC 3810 5: "All MLDv2 messages described in this document MUST be sent with a link-local IPv6
 # Source Address, an IPv6 Hop Limit of 1, and an IPv6 Router Alert option [RFC2711] in a
@@ -50,10 +50,10 @@ class MLD:
     """The MLD host of one NIC. The endpoint calls ``enable``/``disable``, ``join``/``leave`` and
     hands received MLD messages to ``handle``."""
 
-    def __init__(self, endpoint: IPv6Endpoint) -> None:
-        self.endpoint = endpoint
-        self.nic = endpoint.nic
-        stack = endpoint.stack
+    def __init__(self, host: IPv6Host) -> None:
+        self.host = host
+        self.nic = host.nic
+        stack = host.stack
         self.listener = MulticastListener(stack.clock, stack.rng, self, ListenerConfig(default_mode=Mode.V3))
         self.enabled = False
         self._catch_up: Timer | None = None
@@ -90,7 +90,7 @@ class MLD:
         self._sync_config()
         existing = [g for g in self.nic.groups if reportable(g)]
         if existing:
-            self._catch_up = self.endpoint.stack.clock.schedule(0, lambda: self._join_all(existing))
+            self._catch_up = self.host.stack.clock.schedule(0, lambda: self._join_all(existing))
 
     def _join_all(self, groups: list[bytes]) -> None:
         self._catch_up = None
@@ -121,7 +121,7 @@ class MLD:
             self.listener.leave(group)
 
     def on_link_local_valid(self) -> None:
-        """DAD of a link-local address succeeded (dad.py). RFC 3810 5.2.13: "Once a valid
+        """DAD of a link-local address succeeded (addrconf/). RFC 3810 5.2.13: "Once a valid
         link-local address is available, a node SHOULD generate new MLDv2 Report messages for all
         multicast addresses joined on the interface." (Linux: ipv6_mc_dad_complete.) Only the
         groups already reported from :: need it, but sending all of them is what the RFC says."""
@@ -130,11 +130,12 @@ class MLD:
             self.listener.report_all()
 
     # ---- receive ------------------------------------------------------------------------------------
-    def handle(self, pkt: PacketBuffer, ip: IPv6View, src: bytes, dst: bytes) -> Drop | None:
-        """One MLD message addressed to us (``pkt.transport()``; icmpv6.parse checked its checksum)."""
+    def handle(self, pkt: PacketBuffer, ip: IPv6View, src: bytes, router_alert: int | None) -> Drop | None:
+        """One MLD message addressed to us (``pkt.transport()``; icmpv6.parse checked its checksum).
+        ``router_alert``: the value of the Router Alert option in the packet's Hop-by-Hop header."""
         msg = wire.parse(pkt.transport())
         if isinstance(msg, wire.Query):
-            return self._handle_query(pkt, ip, src, msg)
+            return self._handle_query(ip, src, router_alert, msg)
         if isinstance(msg, wire.V1Report):
             return self._handle_v1_report(src, msg)
         if isinstance(msg, (wire.Done, wire.V2Report)):
@@ -142,7 +143,7 @@ class MLD:
             return Drop.MLD_FOR_ROUTERS
         return msg  # a Drop
 
-    def _handle_query(self, pkt: PacketBuffer, ip: IPv6View, src: bytes, q: wire.Query) -> Drop | None:
+    def _handle_query(self, ip: IPv6View, src: bytes, router_alert: int | None, q: wire.Query) -> Drop | None:
         # RFC 3810 5.1.14: "If a node (router or host) receives a Query message with the IPv6 Source
         # Address set to the unspecified address (::), or any other address that is not a valid IPv6
         # link-local address, it MUST silently discard the message". RFC 3810 6.2: "Upon reception of
@@ -154,7 +155,7 @@ class MLD:
             return Drop.MLD_SOURCE_NOT_LINK_LOCAL
         if ip.hop_limit != MLD_HOP_LIMIT:
             return Drop.MLD_HOP_LIMIT_NOT_1
-        if router_alert(pkt) != wire.ROUTER_ALERT_MLD:
+        if router_alert != wire.ROUTER_ALERT_MLD:
             return Drop.MLD_NO_ROUTER_ALERT
         # RFC 3810 5.1.5: the Multicast Address is "set to zero when sending a General Query, and set
         # to a specific IPv6 multicast address when sending a Multicast Address Specific Query".
@@ -219,7 +220,7 @@ class MLD:
         address, or the unspecified address (::), if the sending interface has not acquired a valid
         link-local address yet." A tentative link-local is not valid yet (RFC 4862 5.4)."""
         nic = self.nic
-        preferred = self.endpoint.link_local
+        preferred = self.host.link_local
         if preferred is not None and nic.is_local(preferred):
             return preferred
         for entry in nic.addresses.of_family(6):
@@ -232,14 +233,4 @@ class MLD:
             return
         src = self.source()
         payload = _HOP_BY_HOP + message.encode(src, dst)
-        self.endpoint.send(src, dst, HOP_BY_HOP, payload, hop_limit=MLD_HOP_LIMIT)
-
-
-def router_alert(pkt: PacketBuffer) -> int | None:
-    """The Router Alert value of the packet's Hop-by-Hop header, None without one. The endpoint
-    walked the chain already; walking the Hop-by-Hop header again here keeps the ICMPv6 dispatch
-    signature unchanged (RFC 8200 4.3: it can only be the first header)."""
-    chain = ipv6_ext.walk(pkt.network(), True, hop_by_hop_only=True)
-    if not isinstance(chain, ipv6_ext.ExtChain) or not chain.headers or chain.headers[0].proto != HOP_BY_HOP:
-        return None
-    return chain.router_alert
+        self.host.send(src, dst, PROTO_HOP_BY_HOP, payload, hop_limit=MLD_HOP_LIMIT)

@@ -23,11 +23,11 @@ from stack_under_test.wire.ndp import Redirect
 from stack_under_test.wire.numbers import NDPOptionType
 
 if TYPE_CHECKING:
-    from .endpoint import IPv6Endpoint
+    from .contracts import IPv6Host
 
 
-def handle_redirect(ep: IPv6Endpoint, src: bytes, dst: bytes, msg: Redirect) -> Drop | None:
-    stack = ep.stack
+def handle_redirect(host: IPv6Host, src: bytes, dst: bytes, msg: Redirect) -> Drop | None:
+    stack = host.stack
     if stack.forwarding[6]:
         # §8.3 is the host's behaviour; a router keeps its own routing (Linux: accept_redirects
         # is off while forwarding).
@@ -36,7 +36,7 @@ def handle_redirect(ep: IPv6Endpoint, src: bytes, dst: bytes, msg: Redirect) -> 
     target = msg.target.packed
     # §8.1: "The IP source address of the Redirect is the same as the current first-hop router
     # for the specified ICMP Destination Address."
-    if first_hop(ep, destination) != src:
+    if first_hop(host, destination) != src:
         return Drop.NDP_REDIRECT_NOT_FROM_FIRST_HOP
     on_link = target == destination
     mac = msg.options.link_address(NDPOptionType.TARGET_LINK_ADDRESS)
@@ -46,59 +46,57 @@ def handle_redirect(ep: IPv6Endpoint, src: bytes, dst: bytes, msg: Redirect) -> 
         # entry is created for the target, its reachability state MUST be set to STALE ... If a
         # cache entry already existed and it is updated with a different link-layer address, its
         # reachability state MUST also be set to STALE."
-        ep.neighbors.learn(target, mac)
+        host.neighbors.learn(target, mac)
     if not on_link:
         # §8.3: "if the Target Address is not the same as the Destination Address, the host MUST
         # set IsRouter to TRUE for the target."
-        entry = ep.neighbors.get(target)
+        entry = host.neighbors.get(target)
         if entry is not None:
             entry.is_router = True
     # §8.3: "A host receiving a valid redirect SHOULD update its Destination Cache accordingly so
     # that subsequent traffic goes to the specified target." "If the Target Address and the
     # Destination Address are the same, the host MUST treat the Target as on-link."
-    install(ep, destination, None if on_link else target)
-    ep.nic.stats.count_event("ndp_redirect_accepted")
+    install(host, destination, None if on_link else target)
+    host.nic.stats.count_event("ndp_redirect_accepted")
     return None
 
 
-def first_hop(ep: IPv6Endpoint, destination: bytes) -> bytes | None:
-    """The router we send ``destination``'s traffic to through ``ep``'s NIC now, None when the
+def first_hop(host: IPv6Host, destination: bytes) -> bytes | None:
+    """The router we send ``destination``'s traffic to through ``host``'s NIC now, None when the
     destination is on-link or reached elsewhere: a route's gateway, else (no route covers it,
     RFC 4861 §5.2) the router the Default Router List selects."""
-    route = ep.stack.routes.lookup(destination)
+    route = host.stack.routes.lookup(destination)
     if route is not None:
-        return route.gateway if route.nic == ep.nic.name else None
-    select = getattr(ep, "default_router", None)
-    router: bytes | None = select() if select is not None else None
-    return router
+        return route.gateway if route.nic == host.nic.name else None
+    return host.default_router()
 
 
-def install(ep: IPv6Endpoint, destination: bytes, gateway: bytes | None) -> None:
-    routes: dict[bytes, RouteEntry] = ep.protocol.redirect_routes
+def install(host: IPv6Host, destination: bytes, gateway: bytes | None) -> None:
+    routes = host.redirect_routes
     old = routes.pop(destination, None)
     if old is not None:
-        ep.stack.routes.remove(old)
+        host.stack.routes.remove(old)
     while len(routes) >= params.MAX_REDIRECT_ROUTES:
         oldest = next(iter(routes))
-        ep.stack.routes.remove(routes.pop(oldest))
-    entry = RouteEntry(IPv6Network((destination, 128)), ep.nic.name, gateway)
+        host.stack.routes.remove(routes.pop(oldest))
+    entry = RouteEntry(IPv6Network((destination, 128)), host.nic.name, gateway)
     routes[destination] = entry
-    ep.stack.routes.add(entry)
+    host.stack.routes.add(entry)
 
 
-def forget_router(ep: IPv6Endpoint, router: bytes) -> None:
+def forget_router(host: IPv6Host, router: bytes) -> None:
     """``router`` is no longer a router: its redirect routes go, next-hop determination runs again."""
-    routes: dict[bytes, RouteEntry] = ep.protocol.redirect_routes
+    routes = host.redirect_routes
     for destination, entry in list(routes.items()):
-        if entry.nic == ep.nic.name and entry.gateway == router:
-            ep.stack.routes.remove(entry)
+        if entry.nic == host.nic.name and entry.gateway == router:
+            host.stack.routes.remove(entry)
             del routes[destination]
 
 
-def forget(ep: IPv6Endpoint) -> None:
+def forget(host: IPv6Host) -> None:
     """The NIC goes down: drop the redirect routes through it."""
-    routes: dict[bytes, RouteEntry] = ep.protocol.redirect_routes
+    routes = host.redirect_routes
     for destination, entry in list(routes.items()):
-        if entry.nic == ep.nic.name:
-            ep.stack.routes.remove(entry)
+        if entry.nic == host.nic.name:
+            host.stack.routes.remove(entry)
             del routes[destination]

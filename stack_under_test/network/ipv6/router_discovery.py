@@ -14,6 +14,7 @@ List is consulted by ``Stack.find_route`` / ``IPv6Endpoint.send`` when no route 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv6Network
 from typing import TYPE_CHECKING
@@ -29,7 +30,7 @@ from stack_under_test.wire.ndp import NDPOptions, RouterAdvert, RouterSolicit, s
 from stack_under_test.wire.numbers import PROTO_ICMPV6, NDPOptionType
 
 if TYPE_CHECKING:
-    from .endpoint import IPv6Endpoint
+    from .contracts import IPv6Host
 
 _LINK_LOCAL_SCOPE = IPv6Network("fe80::/10")
 
@@ -48,8 +49,10 @@ class LearntRoute:  # RFC 4191 Route Information, per (prefix, router)
 
 
 class RouterDiscovery:
-    def __init__(self, ep: IPv6Endpoint) -> None:
-        self.ep = ep
+    """Router discovery on one NIC; the endpoint hands it Router Solicitations and Advertisements."""
+
+    def __init__(self, host: IPv6Host) -> None:
+        self.host = host
         self.routers: dict[bytes, DefaultRouter] = {}
         self.prefixes: dict[IPv6Network, Timer | None] = {}
         self.routes: dict[tuple[IPv6Network, bytes], LearntRoute] = {}
@@ -61,33 +64,33 @@ class RouterDiscovery:
 
     # ---- Router Solicitations (RFC 4861 6.3.7) -----------------------------------------------------
     def on_enable(self) -> None:
-        self._router_groups(self.ep.stack.forwarding[6])
+        self._router_groups(self.host.stack.forwarding[6])
         self.start_soliciting()
 
     def _router_groups(self, router: bool) -> None:
         # RFC 4291 2.8: "A router is required to recognize all addresses that a host is required
         # to recognize, plus the following addresses as identifying itself: ... The All-Routers
         # multicast addresses defined in Section 2.7.1." Router Solicitations go there (6.3.7).
-        if router and not self._all_routers and self.ep.nic.enabled:
-            self.ep.nic.join_group(ALL_ROUTERS)
+        if router and not self._all_routers and self.host.nic.enabled:
+            self.host.nic.join_group(ALL_ROUTERS)
             self._all_routers = True
         elif not router and self._all_routers:
-            self.ep.nic.leave_group(ALL_ROUTERS)
+            self.host.nic.leave_group(ALL_ROUTERS)
             self._all_routers = False
 
     def start_soliciting(self) -> None:
         """The interface became enabled: solicit unless we are a router or ignore RAs anyway."""
         self.stop_soliciting()
-        cfg = self.ep.nic.ipv6_config
-        if self.ep.stack.forwarding[6] or not cfg.accept_ra or cfg.router_solicitations <= 0:
+        cfg = self.host.nic.ipv6_config
+        if self.host.stack.forwarding[6] or not cfg.accept_ra or cfg.router_solicitations <= 0:
             return
         # 6.3.7: "a host SHOULD transmit up to MAX_RTR_SOLICITATIONS Router Solicitation messages,
         # each separated by at least RTR_SOLICITATION_INTERVAL seconds." "Before a host sends an
         # initial solicitation, it SHOULD delay the transmission for a random amount of time
         # between 0 and MAX_RTR_SOLICITATION_DELAY."
         self._rs_left = cfg.router_solicitations
-        delay = self.ep.stack.rng.randint(0, cfg.rtr_solicit_delay_ms)
-        self._rs_timer = self.ep.stack.clock.schedule(delay, self._solicit)
+        delay = self.host.stack.rng.randint(0, cfg.rtr_solicit_delay_ms)
+        self._rs_timer = self.host.stack.clock.schedule(delay, self._solicit)
 
     def stop_soliciting(self) -> None:
         if self._rs_timer is not None:
@@ -95,14 +98,10 @@ class RouterDiscovery:
             self._rs_timer = None
         self._rs_left = 0
 
-    @property
-    def soliciting(self) -> bool:
-        return self._rs_timer is not None
-
     def _solicit(self) -> None:
         self._rs_timer = None
-        ep = self.ep
-        if self._rs_left <= 0 or ep.stack.forwarding[6]:
+        host = self.host
+        if self._rs_left <= 0 or host.stack.forwarding[6]:
             return
         self._rs_left -= 1
         # 6.3.7: "The IP source address is set to either one of the interface's unicast
@@ -111,19 +110,19 @@ class RouterDiscovery:
         # included when the source IP address is the unspecified address. Otherwise, it SHOULD be
         # included on link layers that have addresses."
         src = self._link_local_source()
-        options = NDPOptions() if src == UNSPECIFIED else source_link_option(ep.nic.mac)
+        options = NDPOptions() if src == UNSPECIFIED else source_link_option(host.nic.mac)
         raw = icmpv6.encode(RouterSolicit(options), src, ALL_ROUTERS)
-        if ep.send(src, ALL_ROUTERS, PROTO_ICMPV6, raw, hop_limit=params.NDP_HOP_LIMIT) is None:
-            ep.nic.stats.count_event("ndp_router_solicit_sent")
+        if host.send(src, ALL_ROUTERS, PROTO_ICMPV6, raw, hop_limit=params.NDP_HOP_LIMIT) is None:
+            host.nic.stats.count_event("ndp_router_solicit_sent")
         if self._rs_left > 0:
-            interval = ep.nic.ipv6_config.rtr_solicit_interval_ms
-            self._rs_timer = ep.stack.clock.schedule(interval, self._solicit)
+            interval = host.nic.ipv6_config.rtr_solicit_interval_ms
+            self._rs_timer = host.stack.clock.schedule(interval, self._solicit)
 
     def _link_local_source(self) -> bytes:
-        ep = self.ep
-        if ep.link_local is not None and ep.is_local(ep.link_local):
-            return ep.link_local
-        for entry in ep.nic.addresses.of_family(6):
+        host = self.host
+        if host.link_local is not None and host.is_local(host.link_local):
+            return host.link_local
+        for entry in host.nic.addresses.of_family(6):
             if entry.usable and is_link_local(entry.packed):
                 return entry.packed
         return UNSPECIFIED
@@ -151,7 +150,7 @@ class RouterDiscovery:
         return candidates[self._round_robin].address
 
     def _probably_reachable(self, addr: bytes) -> bool:
-        entry = self.ep.neighbors.get(addr)
+        entry = self.host.neighbors.get(addr)
         return entry is not None and entry.state is not NeighborState.INCOMPLETE and entry.mac is not None
 
     def _update_router(self, src: bytes, lifetime_s: int, preference: int) -> None:
@@ -168,16 +167,16 @@ class RouterDiscovery:
             # list". "To limit the storage needed for the Default Router List, a host MAY choose
             # not to store all of the router addresses discovered via advertisements."
             if len(self.routers) >= params.MAX_DEFAULT_ROUTERS:
-                self.ep.nic.stats.count_event("ndp_default_router_list_full")
+                self.host.nic.stats.count_event("ndp_default_router_list_full")
                 return
             router = self.routers[src] = DefaultRouter(src, preference)
-            self.ep.nic.stats.count_event("ndp_default_router_added")
+            self.host.nic.stats.count_event("ndp_default_router_added")
         router.preference = preference
         # "... reset its invalidation timer to the Router Lifetime value in the newly received
         # advertisement."
         if router.timer is not None:
             router.timer.cancel()
-        router.timer = self.ep.stack.clock.schedule(lifetime_s * 1000, lambda: self._expire_router(router))
+        router.timer = self.host.stack.clock.schedule(lifetime_s * 1000, lambda: self._expire_router(router))
         self._routes_changed()
 
     def _expire_router(self, router: DefaultRouter) -> None:
@@ -191,7 +190,7 @@ class RouterDiscovery:
             return
         if router.timer is not None:
             router.timer.cancel()
-        self.ep.nic.stats.count_event("ndp_default_router_removed")
+        self.host.nic.stats.count_event("ndp_default_router_removed")
         # 6.3.5: "When removing a router from the Default Router list, the node MUST update the
         # Destination Cache in such a way that all entries using the router perform next-hop
         # determination again". Ours is the route version that cached paths check.
@@ -203,11 +202,11 @@ class RouterDiscovery:
         self.remove_router(addr)
 
     def _routes_changed(self) -> None:
-        self.ep.stack.routes.version += 1
+        self.host.stack.routes.version += 1
 
     # ---- the Prefix List: on-link determination (RFC 4861 6.3.4, 6.3.5) --------------------------
     def _on_link_prefix(self, prefix: IPv6Network, valid_s: int) -> None:
-        nic = self.ep.nic
+        nic = self.host.nic
         if prefix.network_address in _LINK_LOCAL_SCOPE:
             # 6.3.4: "If the prefix is the link-local prefix, silently ignore the Prefix
             # Information option."
@@ -221,7 +220,7 @@ class RouterDiscovery:
             if len(self.prefixes) >= params.MAX_RA_PREFIXES:
                 nic.stats.count_event("ndp_prefix_list_full")
                 return
-            self.ep.stack.routes.add(RouteEntry(prefix, nic.name))
+            self.host.stack.routes.add(RouteEntry(prefix, nic.name))
             nic.stats.count_event("ndp_prefix_added")
         else:
             self._cancel(self.prefixes[prefix])
@@ -237,12 +236,11 @@ class RouterDiscovery:
         if prefix not in self.prefixes:
             return
         self._cancel(self.prefixes.pop(prefix))
-        nic = self.ep.nic
-        # An address configured by hand in the prefix keeps its own on-link route (as Linux keeps
-        # the kernel route beside the RA one).
-        slaac = self.ep.slaac
-        if not any(e.interface.network == prefix and not slaac.owns(e.packed) for e in nic.addresses.of_family(6)):
-            self.ep.stack.routes.remove(RouteEntry(prefix, nic.name))
+        nic = self.host.nic
+        # An address configured by hand (static) in the prefix keeps its own on-link route (as
+        # Linux keeps the kernel route beside the RA one).
+        if not any(e.interface.network == prefix and e.static for e in nic.addresses.of_family(6)):
+            self.host.stack.routes.remove(RouteEntry(prefix, nic.name))
         nic.stats.count_event("ndp_prefix_removed")
 
     # ---- Route Information (RFC 4191 2.3, 3.1) -------------------------------------------------------
@@ -253,7 +251,7 @@ class RouterDiscovery:
             # header." (Linux updates the default router entry the same way.)
             self._update_router(router, lifetime_s, preference)
             return
-        nic = self.ep.nic
+        nic = self.host.nic
         key = (prefix, router)
         known = self.routes.get(key)
         if known is not None:
@@ -287,8 +285,8 @@ class RouterDiscovery:
         multiple matching routes have the same prefix length." Equal preferences: the router
         heard first.
         """
-        name = self.ep.nic.name
-        table = self.ep.stack.routes
+        name = self.host.nic.name
+        table = self.host.stack.routes
         via = [(router, learnt) for (net, router), learnt in self.routes.items() if net == prefix]
         best = max(via, key=lambda item: item[1].preference)[0] if via else None
         for entry in table.entries():
@@ -298,10 +296,10 @@ class RouterDiscovery:
             table.add(RouteEntry(prefix, name, best))
 
     # ---- helpers and lifecycle ----------------------------------------------------------------------
-    def _lifetime_timer(self, seconds: int, callback: object) -> Timer | None:
+    def _lifetime_timer(self, seconds: int, callback: Callable[[], None]) -> Timer | None:
         if seconds == params.INFINITE_LIFETIME_S:
             return None
-        return self.ep.stack.clock.schedule(seconds * 1000, callback)  # type: ignore[arg-type]
+        return self.host.stack.clock.schedule(seconds * 1000, callback)
 
     @staticmethod
     def _cancel(timer: Timer | None) -> None:
@@ -332,113 +330,109 @@ class RouterDiscovery:
         self._router_groups(enabled)
 
 
-# ---- receive (called by icmp.py after the common ND checks of RFC 4861 6.1) ---------------------------
+    # ---- receive (from the endpoint, after the common ND checks of RFC 4861 6.1) -----------------------
+    def handle_router_solicit(self, src: bytes, msg: RouterSolicit) -> Drop | None:
+        if not self.host.stack.forwarding[6]:
+            # RFC 4861 6.2.6: "A host MUST silently discard any received Router Solicitation messages."
+            return Drop.NDP_ROUTER_SOLICIT_ON_HOST
+        mac = msg.options.link_address(NDPOptionType.SOURCE_LINK_ADDRESS)
+        if isinstance(mac, Drop):
+            return mac
+        if src == UNSPECIFIED:
+            # 6.1.1: "If the IP source address is the unspecified address, there is no source
+            # link-layer address option in the message." 6.2.6: such solicitations "MUST NOT update
+            # the router's Neighbor Cache".
+            return Drop.NDP_ROUTER_SOLICIT_UNSPECIFIED_WITH_SLLA if mac is not None else None
+        if mac is not None:
+            # 6.2.6: a new entry is created STALE, a changed link-layer address updates the entry
+            # and makes it STALE (the table's learn()).
+            self.host.neighbors.learn(src, mac)
+        self.host.nic.stats.count_event("ndp_router_solicit_received")
+        return None
 
-
-def handle_router_solicit(ep: IPv6Endpoint, src: bytes, dst: bytes, msg: RouterSolicit) -> Drop | None:
-    if not ep.stack.forwarding[6]:
-        # RFC 4861 6.2.6: "A host MUST silently discard any received Router Solicitation messages."
-        return Drop.NDP_ROUTER_SOLICIT_ON_HOST
-    mac = msg.options.link_address(NDPOptionType.SOURCE_LINK_ADDRESS)
-    if isinstance(mac, Drop):
-        return mac
-    if src == UNSPECIFIED:
-        # 6.1.1: "If the IP source address is the unspecified address, there is no source
-        # link-layer address option in the message." 6.2.6: such solicitations "MUST NOT update
-        # the router's Neighbor Cache".
-        return Drop.NDP_ROUTER_SOLICIT_UNSPECIFIED_WITH_SLLA if mac is not None else None
-    if mac is not None:
-        # 6.2.6: a new entry is created STALE, a changed link-layer address updates the entry
-        # and makes it STALE (the table's learn()).
-        ep.neighbors.learn(src, mac)
-    ep.nic.stats.count_event("ndp_router_solicit_received")
-    return None
-
-
-def handle_router_advert(ep: IPv6Endpoint, src: bytes, dst: bytes, msg: RouterAdvert) -> Drop | None:
-    # 6.1.2: "IP Source Address is a link-local address. Routers must use their link-local
-    # address as the source for Router Advertisement messages so that hosts can uniquely identify
-    # routers."
-    if not is_link_local(src):
-        return Drop.NDP_RA_SOURCE_NOT_LINK_LOCAL
-    if ep.stack.forwarding[6]:
-        return Drop.NDP_RA_ON_ROUTER
-    nic = ep.nic
-    cfg = nic.ipv6_config
-    if not cfg.accept_ra:
-        return Drop.NDP_RA_NOT_ACCEPTED
-    # Every option is read before anything changes, so a malformed one drops the whole message.
-    mac = msg.options.link_address(NDPOptionType.SOURCE_LINK_ADDRESS)
-    if isinstance(mac, Drop):
-        return mac
-    mtu = msg.options.mtu()
-    if isinstance(mtu, Drop):
-        return mtu
-    prefixes = msg.options.prefix_infos()
-    if isinstance(prefixes, Drop):
-        return prefixes
-    route_infos = msg.options.route_infos()
-    if isinstance(route_infos, Drop):
-        return route_infos
-    rd = ep.router_discovery
-    nic.stats.count_event("ndp_router_advert_accepted")
-    # 6.3.7: "Once the host sends a Router Solicitation, and receives a valid Router
-    # Advertisement with a non-zero Router Lifetime, the host MUST desist from sending additional
-    # solicitations on that interface".
-    if msg.router_lifetime_s != 0:
-        rd.stop_soliciting()
-    # 6.3.4: "If the received Cur Hop Limit value is non-zero, the host SHOULD set its
-    # CurHopLimit variable to the received value."
-    if msg.cur_hop_limit != 0:
-        cfg.hop_limit = msg.cur_hop_limit
-    # "If the received Reachable Time value is non-zero, the host SHOULD set its
-    # BaseReachableTime variable to the received value. If the new value differs from the
-    # previous value, the host SHOULD re-compute a new random ReachableTime value." Values above
-    # the 6.2.1 maximum ("MUST be no greater than 3,600,000 milliseconds") are not taken.
-    if msg.reachable_time_ms != 0:
-        if msg.reachable_time_ms > params.MAX_REACHABLE_TIME_MS:
-            nic.stats.count_event("ndp_reachable_time_out_of_range")
-        elif msg.reachable_time_ms != cfg.base_reachable_time_ms:
-            cfg.base_reachable_time_ms = msg.reachable_time_ms
-            ep.neighbors.on_base_reachable_time_changed()
-    # "The RetransTimer variable SHOULD be copied from the Retrans Timer field, if the received
-    # value is non-zero." (bounded like the option: stack/ipv6_config.py)
-    if msg.retrans_timer_ms != 0:
-        cfg.retrans_time_ms = min(msg.retrans_timer_ms, params.MAX_REACHABLE_TIME_MS)
-    # "If the advertisement contains a Source Link-Layer Address option, the link-layer address
-    # SHOULD be recorded in the Neighbor Cache entry for the router (creating an entry if
-    # necessary) and the IsRouter flag in the Neighbor Cache entry MUST be set to TRUE. If no
-    # Source Link-Layer Address is included, but a corresponding Neighbor Cache entry exists, its
-    # IsRouter flag MUST be set to TRUE." A new entry is STALE (7.3.3), as learn() makes it.
-    if mac is not None:
-        ep.neighbors.learn(src, mac)
-    entry = ep.neighbors.get(src)
-    if entry is not None:
-        entry.is_router = True
-    # RFC 4191 2.2: "If the Router Lifetime is zero, the preference value MUST be set to (00) by
-    # the sender and MUST be ignored by the receiver." (The parser maps Reserved (10) to (00).)
-    rd._update_router(src, msg.router_lifetime_s, msg.preference)
-    # 6.3.4 MTU: "Hosts SHOULD copy the option's value into LinkMTU so long as the value is
-    # greater than or equal to the minimum link MTU [IPv6] and does not exceed the maximum
-    # LinkMTU value specified in the link-type-specific document". Ours: the NIC's MTU.
-    if mtu is not None:
-        if params.IPV6_MIN_MTU <= mtu <= nic.mtu:
-            if rd.mtu != mtu:
-                rd.mtu = mtu
-                ep.stack.routes.version += 1  # cached reply paths size their payload by the MTU
-        else:
-            nic.stats.count_event("ndp_mtu_option_out_of_range")
-    multicast_ra = is_multicast(dst)
-    for pi in prefixes:
-        prefix = IPv6Network((int(pi.prefix), pi.prefix_len), strict=False)
-        # 6.3.4 (on-link determination, L flag) and RFC 4862 5.5.3 (A flag) are independent.
-        if pi.on_link:
-            rd._on_link_prefix(prefix, pi.valid_lifetime_s)
-        ep.slaac.on_prefix(pi, multicast_ra=multicast_ra)
-    for ri in route_infos:
-        # RFC 4191 3.1 as Linux accept_ra_rt_info_max_plen: longer prefixes are not learnt.
-        if ri.prefix_len > cfg.accept_ra_rt_info_max_plen:
-            nic.stats.count_event("ndp_route_info_too_specific")
-            continue
-        rd._route_info(src, IPv6Network((int(ri.prefix), ri.prefix_len), strict=False), ri.lifetime_s, ri.preference)
-    return None
+    def handle_router_advert(self, src: bytes, dst: bytes, msg: RouterAdvert) -> Drop | None:
+        # 6.1.2: "IP Source Address is a link-local address. Routers must use their link-local
+        # address as the source for Router Advertisement messages so that hosts can uniquely identify
+        # routers."
+        if not is_link_local(src):
+            return Drop.NDP_RA_SOURCE_NOT_LINK_LOCAL
+        if self.host.stack.forwarding[6]:
+            return Drop.NDP_RA_ON_ROUTER
+        nic = self.host.nic
+        cfg = nic.ipv6_config
+        if not cfg.accept_ra:
+            return Drop.NDP_RA_NOT_ACCEPTED
+        # Every option is read before anything changes, so a malformed one drops the whole message.
+        mac = msg.options.link_address(NDPOptionType.SOURCE_LINK_ADDRESS)
+        if isinstance(mac, Drop):
+            return mac
+        mtu = msg.options.mtu()
+        if isinstance(mtu, Drop):
+            return mtu
+        prefixes = msg.options.prefix_infos()
+        if isinstance(prefixes, Drop):
+            return prefixes
+        route_infos = msg.options.route_infos()
+        if isinstance(route_infos, Drop):
+            return route_infos
+        nic.stats.count_event("ndp_router_advert_accepted")
+        # 6.3.7: "Once the host sends a Router Solicitation, and receives a valid Router
+        # Advertisement with a non-zero Router Lifetime, the host MUST desist from sending additional
+        # solicitations on that interface".
+        if msg.router_lifetime_s != 0:
+            self.stop_soliciting()
+        # 6.3.4: "If the received Cur Hop Limit value is non-zero, the host SHOULD set its
+        # CurHopLimit variable to the received value."
+        if msg.cur_hop_limit != 0:
+            cfg.hop_limit = msg.cur_hop_limit
+        # "If the received Reachable Time value is non-zero, the host SHOULD set its
+        # BaseReachableTime variable to the received value. If the new value differs from the
+        # previous value, the host SHOULD re-compute a new random ReachableTime value." Values above
+        # the 6.2.1 maximum ("MUST be no greater than 3,600,000 milliseconds") are not taken.
+        if msg.reachable_time_ms != 0:
+            if msg.reachable_time_ms > params.MAX_REACHABLE_TIME_MS:
+                nic.stats.count_event("ndp_reachable_time_out_of_range")
+            elif msg.reachable_time_ms != cfg.base_reachable_time_ms:
+                cfg.base_reachable_time_ms = msg.reachable_time_ms
+                self.host.neighbors.on_base_reachable_time_changed()
+        # "The RetransTimer variable SHOULD be copied from the Retrans Timer field, if the received
+        # value is non-zero." (bounded like the option: stack/ipv6_config.py)
+        if msg.retrans_timer_ms != 0:
+            cfg.retrans_time_ms = min(msg.retrans_timer_ms, params.MAX_REACHABLE_TIME_MS)
+        # "If the advertisement contains a Source Link-Layer Address option, the link-layer address
+        # SHOULD be recorded in the Neighbor Cache entry for the router (creating an entry if
+        # necessary) and the IsRouter flag in the Neighbor Cache entry MUST be set to TRUE. If no
+        # Source Link-Layer Address is included, but a corresponding Neighbor Cache entry exists, its
+        # IsRouter flag MUST be set to TRUE." A new entry is STALE (7.3.3), as learn() makes it.
+        if mac is not None:
+            self.host.neighbors.learn(src, mac)
+        entry = self.host.neighbors.get(src)
+        if entry is not None:
+            entry.is_router = True
+        # RFC 4191 2.2: "If the Router Lifetime is zero, the preference value MUST be set to (00) by
+        # the sender and MUST be ignored by the receiver." (The parser maps Reserved (10) to (00).)
+        self._update_router(src, msg.router_lifetime_s, msg.preference)
+        # 6.3.4 MTU: "Hosts SHOULD copy the option's value into LinkMTU so long as the value is
+        # greater than or equal to the minimum link MTU [IPv6] and does not exceed the maximum
+        # LinkMTU value specified in the link-type-specific document". Ours: the NIC's MTU.
+        if mtu is not None:
+            if params.IPV6_MIN_MTU <= mtu <= nic.mtu:
+                if self.mtu != mtu:
+                    self.mtu = mtu
+                    self.host.stack.routes.version += 1  # cached reply paths size their payload by the MTU
+            else:
+                nic.stats.count_event("ndp_mtu_option_out_of_range")
+        multicast_ra = is_multicast(dst)
+        for pi in prefixes:
+            prefix = IPv6Network((int(pi.prefix), pi.prefix_len), strict=False)
+            # 6.3.4 (on-link determination, L flag) and RFC 4862 5.5.3 (A flag) are independent.
+            if pi.on_link:
+                self._on_link_prefix(prefix, pi.valid_lifetime_s)
+            self.host.on_prefix_information(pi, multicast_ra=multicast_ra)
+        for ri in route_infos:
+            # RFC 4191 3.1 as Linux accept_ra_rt_info_max_plen: longer prefixes are not learnt.
+            if ri.prefix_len > cfg.accept_ra_rt_info_max_plen:
+                nic.stats.count_event("ndp_route_info_too_specific")
+                continue
+            self._route_info(src, IPv6Network((int(ri.prefix), ri.prefix_len), strict=False), ri.lifetime_s, ri.preference)
+        return None

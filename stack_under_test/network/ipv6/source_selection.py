@@ -1,6 +1,6 @@
 """Default source address selection, RFC 6724 section 5 (candidate set per section 4).
 
-``select(ep, dst)`` returns the packed source for a packet to ``dst`` leaving through ``ep``'s NIC,
+``select(host, dst)`` returns the packed source for a packet to ``dst`` leaving through ``host``'s NIC,
 or None when no candidate exists. Candidates are compared pairwise with the eight rules in order;
 the first rule that tells two candidates apart decides. When no rule does, the address that was
 assigned first wins (section 5: "some unspecified tie-breaker should be used"), which keeps the
@@ -21,9 +21,9 @@ from stack_under_test.stack.addresses import AddressEntry, AddressState
 from stack_under_test.wire.ipv6 import LOOPBACK, is_v4mapped
 
 if TYPE_CHECKING:
-    from stack_under_test.stack.nic import NIC
+    from stack_under_test.stack.interfaces import NetworkInterface
 
-    from .endpoint import IPv6Endpoint
+    from .contracts import IPv6Host
 
 # RFC 4291 2.7 scope values (RFC 6724 3.1 uses the same numbering).
 SCOPE_INTERFACE_LOCAL: Final = 0x1
@@ -105,7 +105,7 @@ def common_prefix_len(source: bytes, source_prefix_len: int, dst: bytes) -> int:
 @dataclass(frozen=True, slots=True)
 class Candidate:
     entry: AddressEntry
-    nic: NIC
+    nic: NetworkInterface
     outgoing: bool  # assigned to the interface the packet leaves by
 
     @property
@@ -113,9 +113,9 @@ class Candidate:
         return self.entry.packed
 
 
-def candidates(ep: IPv6Endpoint, dst: bytes) -> list[Candidate]:
-    """RFC 6724 4: the candidate set for ``dst`` leaving through ``ep``'s NIC."""
-    out = ep.nic
+def candidates(host: IPv6Host, dst: bytes) -> list[Candidate]:
+    """RFC 6724 4: the candidate set for ``dst`` leaving through ``host``'s NIC."""
+    out = host.nic
     found = [Candidate(e, out, True) for e in out.addresses.of_family(6) if _eligible(e)]
     # RFC 6724 4: "For all multicast and link-local destination addresses, the set of candidate
     # source addresses MUST only include addresses assigned to interfaces belonging to the same
@@ -123,7 +123,7 @@ def candidates(ep: IPv6Endpoint, dst: bytes) -> list[Candidate]:
     # addresses of other interfaces count too, except their link-local ones, which mean nothing
     # on this link (RFC 4007 6).
     if dst[0] != 0xFF and scope(dst) > SCOPE_LINK_LOCAL:
-        for nic in ep.stack.nics.values():
+        for nic in host.stack.nics.values():
             if nic is out or not nic.enabled:
                 continue
             found.extend(
@@ -137,13 +137,14 @@ def candidates(ep: IPv6Endpoint, dst: bytes) -> list[Candidate]:
 def _eligible(entry: AddressEntry) -> bool:
     # RFC 6724 4: "multicast addresses and the unspecified address MUST NOT be included in a
     # candidate set"; a tentative address "is not considered assigned to an interface in the usual
-    # sense" (RFC 4862 2) and an anycast address is not used as a source (RFC 4291 2.6, Linux).
+    # sense" (RFC 4862 2). An anycast address is never a source either (RFC 4291 2.6, Linux): ours
+    # are kept apart from the address table (anycast.py), so none is a candidate.
     addr = entry.packed
-    return entry.usable and addr[0] != 0xFF and any(addr) and not getattr(entry, "anycast", False)
+    return entry.usable and addr[0] != 0xFF and any(addr)
 
 
-def select(ep: IPv6Endpoint, dst: bytes) -> bytes | None:
-    best = choose(candidates(ep, dst), dst, prefer_temporary=ep.nic.ipv6_config.use_tempaddr >= 2)
+def select(host: IPv6Host, dst: bytes) -> bytes | None:
+    best = choose(candidates(host, dst), dst, prefer_temporary=host.nic.ipv6_config.use_tempaddr >= 2)
     return None if best is None else best.address
 
 
@@ -196,8 +197,7 @@ def compare(sa: Candidate, sb: Candidate, d: bytes, *, prefer_temporary: bool = 
     # then prefer SA." ... "implementations MUST provide a mechanism to allow an application to
     # reverse the sense of this preference": use_tempaddr 2 prefers temporary addresses, 0 and 1
     # public ones (RFC 8981 3.6; Linux's use_tempaddr semantics).
-    temp_a = bool(getattr(sa.entry, "temporary", False))
-    temp_b = bool(getattr(sb.entry, "temporary", False))
+    temp_a, temp_b = sa.entry.temporary, sb.entry.temporary
     if temp_a != temp_b:
         return 1 if temp_a == prefer_temporary else -1
     # Rule 8: "Use longest matching prefix. If CommonPrefixLen(SA, D) > CommonPrefixLen(SB, D),

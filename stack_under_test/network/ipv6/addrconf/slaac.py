@@ -1,17 +1,16 @@
 """Stateless address autoconfiguration (RFC 4862 5.3, 5.5; RFC 7217 identifiers).
 
 The link-local address is formed when the interface comes up; Prefix Information options with
-the Autonomous flag form (and refresh) one address per prefix; RFC 8981 temporary addresses are
-tempaddr.py's. Identifiers are modified EUI-64 (addr_gen_mode 0) or RFC 7217 stable ones
-(addr_gen_mode 2; Linux also has 3, a random secret: the same algorithm here, as our secret is
-random unless stable_secret is set). Autoconfigured addresses carry no on-link route of their
-own: RFC 5942 4, the Prefix List (router_discovery.py) decides what is on-link.
+the Autonomous flag form (and refresh) one public address per prefix; RFC 8981 temporary
+addresses are tempaddr.py's. Identifiers are modified EUI-64 (addr_gen_mode 0) or RFC 7217 stable
+ones (addr_gen_mode 2; Linux also has 3, a random secret: the same algorithm here, as our secret is
+random unless stable_secret is set). Formed addresses carry no on-link route of their own
+(autoaddress.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from ipaddress import IPv6Address, IPv6Interface, IPv6Network
+from ipaddress import IPv6Address, IPv6Network
 from typing import TYPE_CHECKING
 
 from stack_under_test import params
@@ -19,12 +18,12 @@ from stack_under_test.stack.addresses import AddressEntry
 from stack_under_test.stack.ipv6_config import ADDR_GEN_STABLE_PRIVACY
 from stack_under_test.wire.ndp import PrefixInfo
 
-from .lifetimes import lifetime_deadline, remove_entry
+from .autoaddress import AutoAddress, AutoAddresses
+from .lifetimes import AddressLifetimes, lifetime_deadline
 from .stable_iid import IID_LEN, eui64_iid, is_reserved_iid, stable_iid
-from .tempaddr import TemporaryAddresses
 
 if TYPE_CHECKING:
-    from .endpoint import IPv6Endpoint
+    from ..contracts import IPv6Host
 
 LINK_LOCAL_PREFIX = IPv6Network("fe80::/64")
 # RFC 4862 5.5.3 b: "If the prefix is the link-local prefix, silently ignore the Prefix
@@ -36,50 +35,33 @@ ADDR_GEN_NONE = 1
 _STABLE_MODES = frozenset({ADDR_GEN_STABLE_PRIVACY, 3})
 
 
-@dataclass(slots=True)
-class AutoAddress:
-    prefix: IPv6Network
-    dad_counter: int = 0  # RFC 7217 DAD_Counter
-    temporary: bool = False
-    delay_dad: bool = False  # formed from a multicast RA (RFC 4862 5.4.2)
-    created_ms: int = 0
-    desync_ms: int = 0  # RFC 8981 DESYNC_FACTOR of a temporary address
-
-
 class Slaac:
-    def __init__(self, ep: IPv6Endpoint) -> None:
-        self.ep = ep
-        self.autoconf: dict[bytes, AutoAddress] = {}  # global addresses made here (not the link-local)
-        self.temporary = TemporaryAddresses(ep, self)
+    def __init__(self, host: IPv6Host, formed: AutoAddresses, lifetimes: AddressLifetimes) -> None:
+        self.host = host
+        self.formed = formed
+        self.lifetimes = lifetimes
         self._secret: bytes | None = None
         self._link_local_counter = 0
         # Addresses that failed DAD are not formed again until the interface restarts (Linux
         # keeps them as "dadfailed"); bounded.
         self._failed: set[bytes] = set()
 
-    def owns(self, packed: bytes) -> bool:
-        return packed in self.autoconf
-
-    def delay_dad(self, packed: bytes) -> bool:
-        info = self.autoconf.get(packed)
-        return info is not None and info.delay_dad
-
     # ---- identifiers -------------------------------------------------------------------------------
     def _secret_key(self) -> bytes:
         # RFC 7217 5: secret_key is a pseudo-random number (at least 128 bits) set once, when the
         # system or its IPv6 stack first starts; a configured stable_secret takes its place
         # (Linux stable_secret). Ours is drawn once per interface from the stack's rng.
-        configured = self.ep.nic.ipv6_config.stable_secret
+        configured = self.host.nic.ipv6_config.stable_secret
         if configured is not None:
             return configured
         if self._secret is None:
-            self._secret = self.ep.stack.rng.getrandbits(128).to_bytes(16, "big")
+            self._secret = self.host.stack.rng.getrandbits(128).to_bytes(16, "big")
         return self._secret
 
     def interface_id(self, prefix: IPv6Network, dad_counter: int) -> tuple[bytes, int] | None:
         """The identifier for ``prefix`` and the DAD_Counter it was made with; None if every try
         gave a reserved or already used identifier."""
-        nic = self.ep.nic
+        nic = self.host.nic
         if nic.ipv6_config.addr_gen_mode not in _STABLE_MODES:
             return eui64_iid(nic.mac), dad_counter
         head = prefix.network_address.packed[:IID_LEN]
@@ -96,99 +78,73 @@ class Slaac:
     def form_link_local(self) -> bytes | None:
         """RFC 4862 5.3: "A node forms a link-local address whenever an interface becomes enabled."
         Returns the address (packed); DAD starts from the endpoint's on_address_added."""
-        if self.ep.nic.ipv6_config.addr_gen_mode == ADDR_GEN_NONE:
+        if self.host.nic.ipv6_config.addr_gen_mode == ADDR_GEN_NONE:
             return None  # Linux addr_gen_mode 1: no link-local address is generated
         made = self.interface_id(LINK_LOCAL_PREFIX, self._link_local_counter)
         if made is None:
             return None
         iid, self._link_local_counter = made
         packed = LINK_LOCAL_PREFIX.network_address.packed[:IID_LEN] + iid
-        if self.ep.nic.addresses.get(packed) is None:
-            self.ep.stack.add_address(self.ep.nic.name, f"{IPv6Address(packed)}/64", static=False)
+        if self.host.nic.addresses.get(packed) is None:
+            self.host.stack.add_address(self.host.nic.name, f"{IPv6Address(packed)}/64", static=False)
         return packed
 
     # ---- Prefix Information (RFC 4862 5.5.3) --------------------------------------------------------------
-    def on_prefix(self, pi: PrefixInfo, *, multicast_ra: bool) -> None:
-        ep = self.ep
-        cfg = ep.nic.ipv6_config
-        stats = ep.nic.stats
+    def on_prefix(self, pi: PrefixInfo, *, multicast_ra: bool) -> IPv6Network | None:
+        """RFC 4862 5.5.3 for the public address of ``pi``'s prefix; the prefix when the option
+        is one to form addresses from (temporary ones too), else None."""
+        host = self.host
+        cfg = host.nic.ipv6_config
+        stats = host.nic.stats
         # RFC 4862 5.5.3 a: "If the Autonomous flag is not set, silently ignore the Prefix
         # Information option." Linux autoconf=0 turns the processing off for the interface.
         if not pi.autonomous or not cfg.autoconf:
-            return
+            return None
         prefix = IPv6Network((int(pi.prefix), pi.prefix_len), strict=False)
         if prefix.network_address in _LINK_LOCAL_SCOPE:
             stats.count_event("slaac_link_local_prefix_ignored")
-            return
+            return None
         # RFC 4862 5.5.3 c: "If the preferred lifetime is greater than the valid lifetime,
         # silently ignore the Prefix Information option."
         if pi.preferred_lifetime_s > pi.valid_lifetime_s:
             stats.count_event("slaac_preferred_exceeds_valid")
-            return
+            return None
         # RFC 4862 5.5.3 d: "If the sum of the prefix length and interface identifier length does
         # not equal 128 bits, the Prefix Information option MUST be ignored."
         if pi.prefix_len + params.INTERFACE_ID_BITS != 128:
             stats.count_event("slaac_prefix_length_mismatch")
-            return
-        now = ep.stack.clock.now_ms
-        public = False
-        for packed, info in list(self.autoconf.items()):
-            entry = ep.nic.addresses.get(packed)
-            if info.prefix != prefix or info.temporary or entry is None:
-                continue
-            public = True
+            return None
+        now = host.stack.clock.now_ms
+        public = self.formed.of_prefix(prefix, temporary=False)
+        for _, entry in public:
             self._refresh(entry, pi.valid_lifetime_s, pi.preferred_lifetime_s, now)
         # RFC 4862 5.5.3 d: "If the prefix advertised is not equal to the prefix of an address
         # configured by stateless autoconfiguration already in the list of addresses associated
         # with the interface ..., and if the Valid Lifetime is not 0, form an address".
         if not public and pi.valid_lifetime_s != 0:
             self.form(prefix, pi.valid_lifetime_s, pi.preferred_lifetime_s, multicast_ra=multicast_ra)
-        if cfg.use_tempaddr >= 1:
-            self.temporary.on_prefix(prefix, pi.valid_lifetime_s, pi.preferred_lifetime_s, multicast_ra=multicast_ra)
-
-    def address_limit_reached(self) -> bool:
-        # Linux max_addresses counts every IPv6 address of the interface; 0 means no limit, which
-        # we still cap (bounded memory).
-        cfg = self.ep.nic.ipv6_config
-        limit = cfg.max_addresses if cfg.max_addresses > 0 else params.MAX_AUTOCONF_ADDRESSES
-        if len(self.ep.nic.addresses.of_family(6)) < limit:
-            return False
-        self.ep.nic.stats.count_event("slaac_address_limit")
-        return True
+        return prefix
 
     def form(self, prefix: IPv6Network, valid_s: int, preferred_s: int, *, multicast_ra: bool, dad_counter: int = 0) -> None:
-        if self.address_limit_reached():
+        if self.formed.limit_reached():
             return
         made = self.interface_id(prefix, dad_counter)
         if made is None:
-            self.ep.nic.stats.count_event("slaac_no_interface_id")
+            self.host.nic.stats.count_event("slaac_no_interface_id")
             return
         iid, counter = made
         packed = prefix.network_address.packed[:IID_LEN] + iid
-        if self.ep.nic.addresses.get(packed) is not None:
+        if self.host.nic.addresses.get(packed) is not None:
             # The address is configured already (by hand): nothing to form.
-            self.ep.nic.stats.count_event("slaac_address_exists")
+            self.host.nic.stats.count_event("slaac_address_exists")
             return
         if packed in self._failed:
-            self.ep.nic.stats.count_event("slaac_address_dad_failed_before")
+            self.host.nic.stats.count_event("slaac_address_dad_failed_before")
             return
-        now = self.ep.stack.clock.now_ms
+        now = self.host.stack.clock.now_ms
         info = AutoAddress(prefix, counter, delay_dad=multicast_ra, created_ms=now)
-        self.add(packed, info, lifetime_deadline(now, valid_s), lifetime_deadline(now, preferred_s))
-        self.ep.nic.stats.count_event("slaac_address_formed")
-
-    def add(self, packed: bytes, info: AutoAddress, valid_until_ms: int | None, preferred_until_ms: int | None) -> AddressEntry:
-        entry = AddressEntry(
-            IPv6Interface((packed, info.prefix.prefixlen)),
-            static=False,
-            valid_until_ms=valid_until_ms,
-            preferred_until_ms=preferred_until_ms,
-            temporary=info.temporary,
-        )
-        self.autoconf[packed] = info
-        # nic.add_address -> endpoint.on_address_added: solicited-node group, DAD, lifetimes.
-        self.ep.nic.add_address(entry)
-        return entry
+        self.formed.add(packed, info, lifetime_deadline(now, valid_s), lifetime_deadline(now, preferred_s))
+        self.host.nic.stats.count_event("slaac_address_formed")
 
     def _refresh(self, entry: AddressEntry, valid_s: int, preferred_s: int, now: int) -> None:
         # RFC 4862 5.5.3 e: "If the advertised prefix is equal to the prefix of an address
@@ -209,7 +165,7 @@ class Slaac:
             # Information option with regards to the valid lifetime, unless the Router
             # Advertisement from which this option was obtained has been authenticated". We do
             # not authenticate (no SEND, RFC 3971).
-            self.ep.nic.stats.count_event("slaac_two_hour_rule")
+            self.host.nic.stats.count_event("slaac_two_hour_rule")
         else:
             # "3. Otherwise, reset the valid lifetime of the corresponding address to 2 hours."
             entry.valid_until_ms = now + two_hours
@@ -217,47 +173,36 @@ class Slaac:
             entry.preferred_until_ms is None or entry.preferred_until_ms > entry.valid_until_ms
         ):
             entry.preferred_until_ms = entry.valid_until_ms  # never preferred past valid
-        self.ep.lifetimes.track(entry)
+        self.lifetimes.track(entry)
 
-    # ---- DAD outcome and removal --------------------------------------------------------------------------
-    def on_dad_failed(self, entry: AddressEntry) -> None:
-        """Remove the duplicate ``entry``; try another identifier where the RFCs say so."""
-        ep = self.ep
-        info = self.autoconf.get(entry.packed)
-        remove_entry(ep, entry)
+    # ---- DAD outcome ------------------------------------------------------------------------------------
+    def on_dad_failed(self, entry: AddressEntry, info: AutoAddress | None) -> bytes | None:
+        """The duplicate ``entry`` (removed already) was the link-local address (``info`` None) or
+        a public address: try another identifier where RFC 7217 says so. Returns a new link-local
+        address when one was formed."""
         if len(self._failed) < params.DAD_FAILURE_LOG_LEN:
             self._failed.add(entry.packed)
-        stable = ep.nic.ipv6_config.addr_gen_mode in _STABLE_MODES
+        stable = self.host.nic.ipv6_config.addr_gen_mode in _STABLE_MODES
         if info is None:
             link_local = entry.packed[:8] == LINK_LOCAL_PREFIX.network_address.packed[:8]
             # RFC 7217 6: the host "SHOULD resolve the address conflict by trying a new Interface
             # Identifier" (DAD_Counter + 1), "at least IDGEN_RETRIES" times.
             if link_local and stable and self._link_local_counter < params.IDGEN_RETRIES:
                 self._link_local_counter += 1
-                made = self.form_link_local()
-                if made is not None:
-                    ep.link_local = made
-            return
-        if info.temporary:
-            self.temporary.on_dad_failed(info)
-            return
+                return self.form_link_local()
+            return None
         if stable and info.dad_counter < params.IDGEN_RETRIES:
-            now = ep.stack.clock.now_ms
+            now = self.host.stack.clock.now_ms
             valid = _seconds_left(entry.valid_until_ms, now)
             preferred = _seconds_left(entry.preferred_until_ms, now)
             if valid != 0:
                 self.form(info.prefix, valid, preferred, multicast_ra=False, dad_counter=info.dad_counter + 1)
-
-    def on_address_removed(self, packed: bytes) -> None:
-        info = self.autoconf.pop(packed, None)
-        if info is not None and info.temporary:
-            self.temporary.on_address_removed(packed)
+        return None
 
     def reset(self) -> None:
         """The interface went down: a fresh start (DAD_Counter too) when it comes up again."""
         self._link_local_counter = 0
         self._failed.clear()
-        self.temporary.reset()
 
 
 def _seconds_left(until_ms: int | None, now: int) -> int:

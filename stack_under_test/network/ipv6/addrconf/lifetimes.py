@@ -9,14 +9,15 @@ lifetime removes it. The deadlines live on the AddressEntry (``preferred_until_m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from stack_under_test import params
-from stack_under_test.clock import Timer
+from stack_under_test.clock import Clock, Timer
 from stack_under_test.stack.addresses import AddressEntry, AddressState
 
 if TYPE_CHECKING:
-    from .endpoint import IPv6Endpoint
+    from stack_under_test.stack.interfaces import NetworkInterface
 
 
 def lifetime_deadline(now_ms: int, seconds: int) -> int | None:
@@ -26,20 +27,24 @@ def lifetime_deadline(now_ms: int, seconds: int) -> int | None:
 
 
 class AddressLifetimes:
-    def __init__(self, ep: IPv6Endpoint) -> None:
-        self.ep = ep
+    """``remove`` takes away an address whose valid lifetime ended (configuration.py knows how)."""
+
+    def __init__(self, clock: Clock, nic: NetworkInterface, remove: Callable[[AddressEntry], None]) -> None:
+        self.clock = clock
+        self.nic = nic
+        self._remove = remove
         self._timers: dict[bytes, Timer] = {}
 
     def track(self, entry: AddressEntry) -> None:
         """(Re)arm the timer of ``entry`` from its deadlines; apply a deadline already passed."""
         self.untrack(entry.packed)
-        now = self.ep.stack.clock.now_ms
+        now = self.clock.now_ms
         if entry.valid_until_ms is not None and entry.valid_until_ms <= now:
             # RFC 4862 5.5.4: "An address (and its association with an interface) becomes invalid
             # when its valid lifetime expires. An invalid address MUST NOT be used as a source
             # address in outgoing communications and MUST NOT be recognized as a destination on a
             # receiving interface."
-            remove_entry(self.ep, entry)
+            self._remove(entry)
             return
         preferred_end = entry.preferred_until_ms
         if preferred_end is not None and preferred_end <= now:
@@ -47,7 +52,7 @@ class AddressLifetimes:
             # expires." A tentative address stays tentative; DAD's end makes it deprecated.
             if entry.state is AddressState.PREFERRED:
                 entry.state = AddressState.DEPRECATED
-                self.ep.nic.stats.count_event("ipv6_address_deprecated")
+                self.nic.stats.count_event("ipv6_address_deprecated")
             preferred_end = None
         elif entry.state is AddressState.DEPRECATED:
             # A refreshed preferred lifetime (RFC 4862 5.5.3 e) makes the address preferred again.
@@ -56,7 +61,7 @@ class AddressLifetimes:
         if not deadlines:
             return
         packed = entry.packed
-        self._timers[packed] = self.ep.stack.clock.schedule(min(deadlines) - now, lambda: self._fire(packed))
+        self._timers[packed] = self.clock.schedule(min(deadlines) - now, lambda: self._fire(packed))
 
     def untrack(self, packed: bytes) -> None:
         timer = self._timers.pop(packed, None)
@@ -65,19 +70,6 @@ class AddressLifetimes:
 
     def _fire(self, packed: bytes) -> None:
         self._timers.pop(packed, None)
-        entry = self.ep.nic.addresses.get(packed)
+        entry = self.nic.addresses.get(packed)
         if entry is not None:
             self.track(entry)
-
-
-def remove_entry(ep: IPv6Endpoint, entry: AddressEntry) -> None:
-    """Remove an address of ours whatever made it: autoconfigured addresses carry no on-link
-    route of their own (RFC 5942 4: address configuration "MUST NOT implicitly cause a prefix
-    derived from that address to be treated as on-link"); the others go the way they came, through
-    ``Stack.remove_address``, which drops the on-link route with the last address of its subnet."""
-    if ep.nic.addresses.get(entry.packed) is not entry:
-        return
-    if ep.slaac.owns(entry.packed):
-        ep.nic.remove_address(entry.packed)
-    else:
-        ep.stack.remove_address(ep.nic.name, str(entry.interface))

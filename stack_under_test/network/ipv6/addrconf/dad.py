@@ -7,15 +7,15 @@ apart, and wait RetransTimer after the last; silence makes the address PREFERRED
 when its preferred lifetime ended meanwhile). An NA for the address, or a DAD NS for it from
 another node, makes it a duplicate: it is removed.
 
-RFC 4862 5.4.5 adds for a duplicate EUI-64 link-local address: "IP operation on the interface
-SHOULD be disabled." We follow the SHOULD whenever DAD runs (accept_dad 1 or 2): IPv6 stays off on
-the interface until it is brought up again. Linux does this only with accept_dad=2 (its default 1
-just removes the address); our 1 behaves like Linux's 2 here because the RFC says SHOULD.
+What follows a verdict is configuration.py's: a duplicate is removed (and another identifier
+tried where RFC 7217 / RFC 8981 say so), and a duplicate hardware-based link-local address turns
+IPv6 off on the interface (RFC 4862 5.4.5).
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from ipaddress import IPv6Address
 from typing import TYPE_CHECKING
 
@@ -24,17 +24,15 @@ from stack_under_test.clock import Timer
 from stack_under_test.drops import Drop
 from stack_under_test.stack.addresses import AddressEntry, AddressState
 from stack_under_test.wire import icmpv6
-from stack_under_test.wire.ipv6 import UNSPECIFIED, is_link_local, solicited_node
+from stack_under_test.wire.ipv6 import UNSPECIFIED, solicited_node
 from stack_under_test.wire.ndp import NONCE_LEN, NeighborSolicit, nonce_option
 from stack_under_test.wire.numbers import PROTO_ICMPV6
 
-from .stable_iid import eui64_iid
-
 if TYPE_CHECKING:
-    from .endpoint import IPv6Endpoint
+    from ..contracts import IPv6Host
 
-
-_LINK_LOCAL_HEAD = bytes.fromhex("fe80000000000000")
+# What DAD reports (configuration.py acts on it): an address that passed, one found duplicated.
+Outcome = Callable[[AddressEntry], None]
 
 
 class _Run:
@@ -48,8 +46,10 @@ class _Run:
 
 
 class DuplicateAddressDetection:
-    def __init__(self, ep: IPv6Endpoint) -> None:
-        self.ep = ep
+    def __init__(self, host: IPv6Host, on_succeeded: Outcome, on_duplicate: Outcome) -> None:
+        self.host = host
+        self._on_succeeded = on_succeeded
+        self._on_duplicate = on_duplicate
         self._runs: dict[bytes, _Run] = {}
         # RFC 4862 5.4.5: "the node SHOULD log a system management error": the last few, for
         # white-box tests and diagnostics (bounded).
@@ -59,11 +59,8 @@ class DuplicateAddressDetection:
         """RFC 4862 5.4: DAD runs on every unicast address unless DupAddrDetectTransmits is zero
         ("A value of zero indicates that Duplicate Address Detection is not performed") or it is
         turned off for the interface (Linux accept_dad=0) or the address (Linux nodad)."""
-        cfg = self.ep.nic.ipv6_config
+        cfg = self.host.nic.ipv6_config
         return entry.family == 6 and entry.dad and cfg.accept_dad > 0 and cfg.dad_transmits > 0
-
-    def running(self, packed: bytes) -> bool:
-        return packed in self._runs
 
     def start(self, entry: AddressEntry, *, delay: bool) -> None:
         """Start DAD on ``entry``, whose solicited-node group the caller has joined already.
@@ -79,14 +76,14 @@ class DuplicateAddressDetection:
         the delay period", and delay the first probe instead.
         """
         self.cancel(entry.packed)
-        cfg = self.ep.nic.ipv6_config
+        cfg = self.host.nic.ipv6_config
         entry.state = AddressState.TENTATIVE
         run = self._runs[entry.packed] = _Run(entry, cfg.dad_transmits)
         if not delay:
             self._step(run)
             return
-        wait = self.ep.stack.rng.randint(0, cfg.rtr_solicit_delay_ms)
-        run.timer = self.ep.stack.clock.schedule(wait, lambda: self._step(run))
+        wait = self.host.stack.rng.randint(0, cfg.rtr_solicit_delay_ms)
+        run.timer = self.host.stack.clock.schedule(wait, lambda: self._step(run))
 
     def cancel(self, packed: bytes) -> None:
         run = self._runs.pop(packed, None)
@@ -110,14 +107,14 @@ class DuplicateAddressDetection:
         # Solicitation transmissions performed during Duplicate Address Detection ..., as well as
         # the time a node waits after sending the last Neighbor Solicitation before ending the
         # Duplicate Address Detection process." Read at use time: an RA may have changed it.
-        run.timer = self.ep.stack.clock.schedule(self.ep.nic.ipv6_config.retrans_time_ms, lambda: self._step(run))
+        run.timer = self.host.stack.clock.schedule(self.host.nic.ipv6_config.retrans_time_ms, lambda: self._step(run))
 
     def _send_probe(self, run: _Run) -> None:
-        ep = self.ep
+        host = self.host
         target = run.entry.packed
         # RFC 7527 4: a random nonce in every NS(DAD), so that our own probes looped back to us
         # are recognised. RFC 3971 5.3.2: "at least 6 bytes" of random data.
-        nonce = ep.stack.rng.getrandbits(8 * NONCE_LEN).to_bytes(NONCE_LEN, "big")
+        nonce = host.stack.rng.getrandbits(8 * NONCE_LEN).to_bytes(NONCE_LEN, "big")
         run.nonces.add(nonce)
         # RFC 4862 5.4.2: "The Neighbor Solicitation's Source Address is the unspecified address"
         # (so no Source Link-Layer Address option, RFC 4861 4.3), "the Target Address is set to the
@@ -125,26 +122,22 @@ class DuplicateAddressDetection:
         # address of the target address."
         dst = solicited_node(target)
         raw = icmpv6.encode(NeighborSolicit(IPv6Address(target), nonce_option(nonce)), UNSPECIFIED, dst)
-        if ep.send(UNSPECIFIED, dst, PROTO_ICMPV6, raw, hop_limit=params.NDP_HOP_LIMIT) is None:
-            ep.nic.stats.count_event("dad_solicit_sent")
+        if host.send(UNSPECIFIED, dst, PROTO_ICMPV6, raw, hop_limit=params.NDP_HOP_LIMIT) is None:
+            host.nic.stats.count_event("dad_solicit_sent")
 
     def _succeeded(self, run: _Run) -> None:
         del self._runs[run.entry.packed]
         entry = run.entry
-        now = self.ep.stack.clock.now_ms
+        now = self.host.stack.clock.now_ms
         deprecated = entry.preferred_until_ms is not None and entry.preferred_until_ms <= now
         entry.state = AddressState.DEPRECATED if deprecated else AddressState.PREFERRED
-        self.ep.nic.stats.count_event("dad_succeeded")
-        if is_link_local(entry.packed):
-            # RFC 3810 5.2.13: "Once a valid link-local address is available, a node SHOULD
-            # generate new MLDv2 Report messages for all multicast addresses joined on the
-            # interface." (mld.py; Linux: addrconf_dad_completed -> ipv6_mc_dad_complete.)
-            self.ep.mld.on_link_local_valid()
+        self.host.nic.stats.count_event("dad_succeeded")
+        self._on_succeeded(entry)
 
-    # ---- what the NS/NA handlers report (ndp.py) ---------------------------------------------------
+    # ---- what the NS/NA handlers report (ndp.py, through configuration.py) --------------------------
     def on_neighbor_solicit(self, src: bytes, dst: bytes, target: bytes, nonce: bytes | None) -> Drop | None:
         """A valid NS whose target is one of our tentative addresses."""
-        entry = self.ep.nic.addresses.get(target)
+        entry = self.host.nic.addresses.get(target)
         if entry is None or entry.state is not AddressState.TENTATIVE:
             return Drop.NDP_TARGET_NOT_OURS
         # RFC 4862 5.4.3: "If the target address is tentative, and the source address is a unicast
@@ -167,7 +160,7 @@ class DuplicateAddressDetection:
 
     def on_neighbor_advert(self, target: bytes) -> Drop | None:
         """A valid NA whose target is one of our addresses, tentative or not."""
-        entry = self.ep.nic.addresses.get(target)
+        entry = self.host.nic.addresses.get(target)
         if entry is None or entry.state is not AddressState.TENTATIVE:
             # RFC 4862 5.4.4, an assigned address: "How to handle such a case is beyond the scope
             # of this document." Like Linux we keep the address and drop the advertisement.
@@ -181,22 +174,11 @@ class DuplicateAddressDetection:
         # above MUST NOT be assigned to an interface, and the node SHOULD log a system management
         # error."
         self.cancel(entry.packed)
-        self.ep.nic.stats.count_event("dad_duplicate")
-        self.failures.append(f"{entry.interface.ip} on {self.ep.nic.name}: duplicate, found by {why}")
-        hardware_link_local = entry.packed[:8] == _LINK_LOCAL_HEAD and entry.packed[8:] == eui64_iid(self.ep.nic.mac)
-        # slaac.py removes the address and, where RFC 7217 / RFC 8981 ask, tries a new identifier.
-        self.ep.slaac.on_dad_failed(entry)
-        if hardware_link_local:
-            # RFC 4862 5.4.5: "If the address is a link-local address formed from an interface
-            # identifier based on the hardware address, which is supposed to be uniquely assigned
-            # (e.g., EUI-64 for an Ethernet interface), IP operation on the interface SHOULD be
-            # disabled." (As Linux with accept_dad=2, until the interface is brought up again.)
-            self.disable_ip()
+        self.host.nic.stats.count_event("dad_duplicate")
+        self.failures.append(f"{entry.interface.ip} on {self.host.nic.name}: duplicate, found by {why}")
+        self._on_duplicate(entry)
 
-    def disable_ip(self) -> None:
-        ep = self.ep
-        ep.ipv6_disabled = True
-        ep.nic.stats.count_event("ipv6_disabled_by_dad")
-        self.failures.append(f"IPv6 disabled on {ep.nic.name}: duplicate hardware-based link-local address")
+    def stop_all(self, why: str) -> None:
+        """IPv6 goes off on the interface (RFC 4862 5.4.5): no DAD runs on, the reason is logged."""
+        self.failures.append(f"IPv6 disabled on {self.host.nic.name}: {why}")
         self.cancel_all()
-        ep.router_discovery.stop_soliciting()

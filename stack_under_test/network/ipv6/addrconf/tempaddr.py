@@ -17,49 +17,45 @@ from stack_under_test import params
 from stack_under_test.clock import Timer
 from stack_under_test.stack.addresses import AddressState
 
-from .lifetimes import lifetime_deadline
+from .autoaddress import AutoAddress, AutoAddresses
+from .lifetimes import AddressLifetimes, lifetime_deadline
 from .stable_iid import IID_LEN, is_reserved_iid
 
 if TYPE_CHECKING:
-    from .endpoint import IPv6Endpoint
-    from .slaac import AutoAddress, Slaac
+    from ..contracts import IPv6Host
 
 
 class TemporaryAddresses:
-    def __init__(self, ep: IPv6Endpoint, slaac: Slaac) -> None:
-        self.ep = ep
-        self.slaac = slaac
+    def __init__(self, host: IPv6Host, formed: AutoAddresses, lifetimes: AddressLifetimes) -> None:
+        self.host = host
+        self.formed = formed
+        self.lifetimes = lifetimes
         self._regen: dict[bytes, Timer] = {}
 
     def regen_advance_ms(self) -> int:
         # RFC 8981 3.8: "REGEN_ADVANCE 2 + (TEMP_IDGEN_RETRIES * DupAddrDetectTransmits *
         # RetransTimer / 1000)" seconds.
-        cfg = self.ep.nic.ipv6_config
+        cfg = self.host.nic.ipv6_config
         return 2_000 + params.IDGEN_RETRIES * cfg.dad_transmits * cfg.retrans_time_ms
 
     def _public(self, prefix: IPv6Network) -> tuple[int | None, int | None] | None:
         """(valid_until_ms, preferred_until_ms) of the public address of ``prefix``, if any."""
-        for packed, info in self.slaac.autoconf.items():
-            entry = self.ep.nic.addresses.get(packed)
-            if info.prefix == prefix and not info.temporary and entry is not None:
-                return entry.valid_until_ms, entry.preferred_until_ms
+        for _, entry in self.formed.of_prefix(prefix, temporary=False):
+            return entry.valid_until_ms, entry.preferred_until_ms
         return None
 
     def on_prefix(self, prefix: IPv6Network, valid_s: int, preferred_s: int, *, multicast_ra: bool) -> None:
-        now = self.ep.stack.clock.now_ms
+        now = self.host.stack.clock.now_ms
         public = self._public(prefix)
         if public is None:
             public = lifetime_deadline(now, valid_s), lifetime_deadline(now, preferred_s)
         # RFC 8981 3.4: an RA for the prefix updates the lifetimes of its temporary addresses,
         # which never exceed the public ones nor the temporary maxima counted from creation.
         current = False
-        for packed, info in list(self.slaac.autoconf.items()):
-            entry = self.ep.nic.addresses.get(packed)
-            if info.prefix != prefix or not info.temporary or entry is None:
-                continue
+        for info, entry in self.formed.of_prefix(prefix, temporary=True):
             entry.valid_until_ms, entry.preferred_until_ms = self._lifetimes(info.created_ms, info.desync_ms, public)
-            self.ep.lifetimes.track(entry)
-            if self.ep.nic.addresses.get(packed) is entry and entry.state is not AddressState.DEPRECATED:
+            self.lifetimes.track(entry)
+            if self.host.nic.addresses.get(entry.packed) is entry and entry.state is not AddressState.DEPRECATED:
                 current = True
         if not current and valid_s != 0:
             self.create(prefix, public, multicast_ra=multicast_ra)
@@ -76,42 +72,40 @@ class TemporaryAddresses:
     def create(
         self, prefix: IPv6Network, public: tuple[int | None, int | None], *, multicast_ra: bool, retries: int = 0
     ) -> None:
-        from .slaac import AutoAddress
-
-        ep = self.ep
-        if self.slaac.address_limit_reached():
+        host = self.host
+        if self.formed.limit_reached():
             return
-        now = ep.stack.clock.now_ms
+        now = host.stack.clock.now_ms
         # RFC 8981 3.8: DESYNC_FACTOR "A random value within the range 0 - MAX_DESYNC_FACTOR. It is
         # computed each time a temporary address is generated".
-        desync = ep.stack.rng.randint(0, params.MAX_DESYNC_FACTOR_MS)
+        desync = host.stack.rng.randint(0, params.MAX_DESYNC_FACTOR_MS)
         valid, preferred = self._lifetimes(now, desync, public)
         # RFC 8981 3.4: no temporary address whose preferred lifetime would not outlast
         # REGEN_ADVANCE (it would be regenerated at once).
         if preferred - now <= self.regen_advance_ms():
-            ep.nic.stats.count_event("tempaddr_lifetime_too_short")
+            host.nic.stats.count_event("tempaddr_lifetime_too_short")
             return
         head = prefix.network_address.packed[:IID_LEN]
         for _ in range(params.IDGEN_RETRIES + 1):
             # RFC 8981 3.3.1: a random identifier, not a reserved one nor one in use.
-            iid = ep.stack.rng.getrandbits(64).to_bytes(IID_LEN, "big")
-            if not is_reserved_iid(iid) and ep.nic.addresses.get(head + iid) is None:
+            iid = host.stack.rng.getrandbits(64).to_bytes(IID_LEN, "big")
+            if not is_reserved_iid(iid) and host.nic.addresses.get(head + iid) is None:
                 break
         else:
             return
         packed = head + iid
         info = AutoAddress(prefix, retries, temporary=True, delay_dad=multicast_ra, created_ms=now, desync_ms=desync)
-        self.slaac.add(packed, info, valid, preferred)
-        ep.nic.stats.count_event("tempaddr_formed")
+        self.formed.add(packed, info, valid, preferred)
+        host.nic.stats.count_event("tempaddr_formed")
         # RFC 8981 3.5: a new temporary address is made REGEN_ADVANCE before this one is deprecated.
-        self._regen[packed] = ep.stack.clock.schedule(
+        self._regen[packed] = host.stack.clock.schedule(
             preferred - self.regen_advance_ms() - now, lambda: self._regenerate(packed)
         )
 
     def _regenerate(self, packed: bytes) -> None:
         self._regen.pop(packed, None)
-        info = self.slaac.autoconf.get(packed)
-        if info is None or self.ep.nic.ipv6_config.use_tempaddr < 1:
+        info = self.formed.get(packed)
+        if info is None or self.host.nic.ipv6_config.use_tempaddr < 1:
             return
         public = self._public(info.prefix)
         if public is not None:
