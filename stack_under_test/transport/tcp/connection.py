@@ -373,6 +373,8 @@ class Connection(TCB):
     def recv(self, most: int) -> bytes | None:
         """RECEIVE: up to ``most`` octets; b"" once the peer's FIN was read; None when nothing is
         there yet (RFC 9293 3.10.3)."""
+        if self.user_closed and self.error is None:
+            raise TCPError("closed", "the application closed the connection")
         receiver = self.receiver
         if receiver is not None and receiver.unread:
             data = receiver.read(most)
