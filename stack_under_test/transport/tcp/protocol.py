@@ -95,10 +95,11 @@ class TCPProtocol:
             return seg
         conn = self.connections.get((tpkt.dst, seg.dst_port, tpkt.src, seg.src_port))
         if conn is not None:
-            if conn.state is State.TIME_WAIT and seg.flags & (SYN | ACK | RST) == SYN:
-                reopened = self._reopen_from_time_wait(conn, tpkt, seg)
-                if reopened is not None:
-                    return reopened
+            if conn.state is State.TIME_WAIT and seg.flags & (SYN | ACK | RST) == SYN and self._may_reopen(conn, tpkt, seg):
+                iss = seq.add(conn.sender.snd_max if conn.sender else 0, 65_537)
+                conn._delete()
+                self.count_event("tcp_time_wait_reopened")
+                return self.listeners[(tpkt.family, seg.dst_port)].on_segment(tpkt, seg, iss)
             return conn.on_segment(seg)
         listener = self.listeners.get((tpkt.family, seg.dst_port))
         if listener is not None and listener.matches(tpkt.dst):
@@ -110,29 +111,22 @@ class TCPProtocol:
         self.reset_for(tpkt, seg)
         return Drop.TCP_NO_CONNECTION
 
-    def _reopen_from_time_wait(self, conn: Connection, tpkt: TransportPacket, seg: TCPSegment) -> Drop | None:
+    def _may_reopen(self, conn: Connection, tpkt: TransportPacket, seg: TCPSegment) -> bool:
         """RFC 9293 3.6.1: a connection in TIME-WAIT "MAY accept a new SYN from the remote TCP
         endpoint to reopen the connection directly from TIME-WAIT state (MAY-2), if it: (1) assigns
         its initial sequence number for the new connection to be larger than the largest sequence
         number it used on the previous connection incarnation, and (2) returns to TIME-WAIT state if
         the SYN turns out to be an old duplicate." Like Linux (tcp_timewait_state_process()), the
         SYN must lie beyond RCV.NXT, or carry a newer timestamp when timestamps were in use; the
-        new ISS is the old SND.NXT + 65537. None: not reopened (the SYN goes to the connection)."""
+        new ISS is the old SND.NXT + 65537. Otherwise the SYN goes to the connection (a challenge ACK)."""
         listener = self.listeners.get((tpkt.family, seg.dst_port))
-        receiver, sender = conn.receiver, conn.sender
-        if listener is None or not listener.matches(tpkt.dst) or receiver is None or sender is None:
-            return None
+        receiver = conn.receiver
+        if listener is None or not listener.matches(tpkt.dst) or receiver is None:
+            return False
         agreed, ts = conn.agreed, seg.options.timestamps
         if agreed is not None and agreed.timestamps and ts is not None:
-            newer = seq.gt(ts[0], conn.ts_recent)
-        else:
-            newer = seq.gt(seg.seq, receiver.rcv_nxt)
-        if not newer:
-            return None
-        iss = seq.add(sender.snd_max, 65_537)
-        conn._delete()
-        self.count_event("tcp_time_wait_reopened")
-        return listener.on_segment(tpkt, seg, iss)
+            return seq.gt(ts[0], conn.ts_recent)
+        return seq.gt(seg.seq, receiver.rcv_nxt)
 
     def reset_for(self, tpkt: TransportPacket, seg: TCPSegment) -> None:
         """A RST that the sender of ``seg`` will accept (RFC 9293 3.10.7.1): "If the ACK bit is off,
