@@ -113,9 +113,9 @@ class Connection(TCB):
             # not scaled (RFC 7323 2.2).
             sender.on_ack(seg.ack, seg.window, seg.seq, False, self._tsecr(seg), ())
             sender.set_window(seg.window, seg.seq, seg.ack)
-            if sender.retransmits or sender.rto.backoff:
-                sender.rto.restart_at(params.TCP_SYN_FALLBACK_RTO_MS)
             self._enter(State.ESTABLISHED)
+            if sender.rto.backoff:
+                sender.rto.restart_at(params.TCP_SYN_FALLBACK_RTO_MS)
             # "form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it"; "If there are
             # other controls or text in the segment, then continue processing at the sixth step".
             self.ack_now = True
@@ -253,10 +253,10 @@ class Connection(TCB):
                 # accept queue is full; the SYN,ACK is sent again later and the peer's ACK with it.
                 return Drop.TCP_ACCEPT_QUEUE_FULL
             sender.set_window(seg.window << self._send_shift(), seg_seq, ack)
-            if sender.retransmits or sender.rto.backoff:
-                sender.rto.restart_at(params.TCP_SYN_FALLBACK_RTO_MS)
             sender.on_ack(ack, seg.window << self._send_shift(), seg_seq, False, self._tsecr(seg), ())
             self._enter(State.ESTABLISHED)
+            if sender.rto.backoff:
+                sender.rto.restart_at(params.TCP_SYN_FALLBACK_RTO_MS)
             if listener is not None:
                 listener.established(self)
             if self.shut_write:

@@ -57,6 +57,7 @@ class Sender:
         self.rtt_valid = False  # Karn: False once the timed segment was retransmitted
         self.last_send_ms = clock.now_ms
         self.snd_up: int | None = None  # SND.UP: the octet after the urgent data
+        self.probing = False  # the octet in flight is a zero-window probe
 
     # ---- what the buffer holds -------------------------------------------------------------------
     @property
@@ -172,13 +173,16 @@ class Sender:
         self.snd_max = self.snd_nxt
         if first:
             self.rtt_seq, self.rtt_start_ms, self.rtt_valid = self.snd_nxt, now, True
+            self.una_since_ms = now
+        else:
+            self.rtt_valid = False  # Karn: the SYN went twice
         if self.rto_deadline is None:
             self.rto_deadline = now + self.rto.rto_ms
-            self.una_since_ms = now
 
     def _transmit(self, start: int, n: int, fin: bool) -> None:
         """Send ``n`` data octets from ``start`` (and our FIN after them when ``fin``)."""
         now = self.clock.now_ms
+        idle = self.snd_max == self.snd_una
         off = self.head + seq.sub(start, self.data_seq)
         payload = bytes(self.buf[off : off + n])
         end = seq.add(start, n)
@@ -206,6 +210,7 @@ class Sender:
             # RFC 6298 5.1: "if the timer is not running, start it running so that it will expire
             # after RTO seconds".
             self.rto_deadline = now + self.rto.rto_ms
+        if idle:
             self.una_since_ms = now
 
     def retransmit_first(self) -> None:
@@ -221,7 +226,7 @@ class Sender:
         if outstanding == 0:
             return
         data_left = seq.sub(self.data_end, una) if seq.lt(una, self.data_end) else 0
-        n = min(self.smss, data_left)
+        n = min(self.smss, data_left, outstanding)
         stop = self.scoreboard.first_sacked_after(una) if self.sack_ok else None
         if stop is not None and seq.gt(stop, una):
             n = min(n, seq.sub(stop, una))
@@ -265,6 +270,7 @@ class Sender:
             self.scoreboard.acknowledged(ack)
             self._rtt_sample(ack, tsecr, now)
             self.retransmits, self.una_since_ms = 0, now
+            self.probing = False
             self._update_window(ack, wnd, seg_seq)
             partial = self.cc.on_new_ack(ack, acked - syn_part, self.flight) if acked > syn_part else False
             # RFC 6298 5.2: "When all outstanding data has been acknowledged, turn off the
@@ -296,6 +302,11 @@ class Sender:
         self.output()
 
     def _update_window(self, ack: int, wnd: int, seg_seq: int) -> None:
+        if self.probing and wnd and ack == self.snd_una:
+            # The window opened without taking the probe's octet: send it again with what follows,
+            # rather than waiting for its retransmission timeout.
+            self.probing = False
+            self.snd_nxt = self.snd_una
         # RFC 9293 3.10.7.4: "If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)),
         # set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
         if seq.lt(self.snd_wl1, seg_seq) or (self.snd_wl1 == seg_seq and seq.le(self.snd_wl2, ack)):
@@ -373,6 +384,13 @@ class Sender:
             self._transmit(self.snd_nxt, n, self.fin_queued and n == remaining and room > n)
         elif self.fin_queued and self.snd_nxt == self.fin_seq:
             self._transmit(self.snd_nxt, 0, fin=True)
+        else:
+            return
+        if room == 0:
+            # The probe's own retransmissions continue the back-off (SHLD-30): 1, 2, 4 ... RTOs.
+            self.probing = True
+            self.rto.back_off()
+            self.rto_deadline = self.clock.now_ms + self.rto.rto_ms
 
     def set_smss(self, smss: int) -> None:
         if smss != self.smss:
