@@ -65,10 +65,10 @@ class NewReno:
         self.dupacks = 0
         smss = self.smss
         if self.in_recovery:
-            # RFC 6582 3.2: "the acknowledgment "ack_number" covers more than recover when
-            # ack_number - 1 > recover".
-            if seq.gt(seq.add(ack, -1), self.recover):
-                # Full acknowledgment: "Set cwnd to either (1) min (ssthresh, max(FlightSize, SMSS)
+            # RFC 6582 3.2 (3): "If this ACK acknowledges all of the data up to and including
+            # recover" (ACK > recover), it is a full acknowledgment:
+            if seq.gt(ack, self.recover):
+                # "Set cwnd to either (1) min (ssthresh, max(FlightSize, SMSS)
                 # + SMSS) or (2) ssthresh"; (1) avoids a burst. "Exit the fast recovery procedure."
                 self.cwnd = min(self.ssthresh, max(flight_after, smss) + smss)
                 self.in_recovery = False
