@@ -43,6 +43,7 @@ class Out:
     dst: bytes
     df: bool
     seg: TCPSegment
+    packet: bytes  # the whole IP packet, for quoting in ICMP errors
 
 
 class TCPBench:
@@ -110,8 +111,24 @@ class TCPBench:
             assert verify_checksum(segment, src, dst), "the stack sent a TCP segment with a bad checksum"
             seg = TCPSegment.parse(segment)
             assert not isinstance(seg, Drop)
-            got.append(Out(family, src, dst, df, seg))
+            got.append(Out(family, src, dst, df, seg, raw[14:]))
         return got
+
+    def icmp_error(self, icmp_type: int, code: int, param: int, quoted: bytes, src: bytes | None = None) -> Drop | None:
+        """An ICMP (IPv4) or ICMPv6 error about ``quoted`` (one of our packets), from ``src``."""
+        src = src or self.peer
+        if self.family == 4:
+            body = struct.pack("!BBHI", icmp_type, code, 0, param) + quoted[:548]
+            body = body[:2] + struct.pack("!H", checksum(body)) + body[4:]
+            return self.link.inject_inbound(self.frame_ip(ip_header(4, src, self.dut, len(body), proto=1) + body))
+        body = struct.pack("!BBHI", icmp_type, code, 0, param) + quoted[:1232]
+        pseudo = src + self.dut + struct.pack("!IxxxB", len(body), 58)
+        body = body[:2] + struct.pack("!H", checksum(pseudo + body)) + body[4:]
+        return self.link.inject_inbound(self.frame_ip(ip_header(6, src, self.dut, len(body), proto=58) + body))
+
+    def frame_ip(self, packet: bytes) -> bytes:
+        ethertype = b"\x08\x00" if self.family == 4 else b"\x86\xdd"
+        return DUT_MAC + PEER_MAC + ethertype + packet
 
     def out(self) -> list[TCPSegment]:
         return [o.seg for o in self.out_frames()]
