@@ -458,6 +458,7 @@ class Connection(TCB):
             sender.set_smss(self.effective_mss())
         if receiver is not None:
             receiver.rcvbuf = options.rcvbuf
+            receiver.largest_rcvbuf = max(receiver.largest_rcvbuf, options.rcvbuf)
             receiver.update_edge()
         self._arm_keepalive(self.clock.now_ms)
         if self.state is not State.CLOSED:

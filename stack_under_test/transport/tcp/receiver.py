@@ -17,6 +17,7 @@ class Receiver:
         self.irs = irs
         self.rcv_nxt = seq.add(irs, 1)  # RFC 9293 3.10.7.2: "Set RCV.NXT to SEG.SEQ+1"
         self.rcvbuf = rcvbuf
+        self.largest_rcvbuf = rcvbuf  # what the offered window may still cover after a shrink
         self.max_ranges = max_ranges
         self.ready = bytearray()  # in order, acknowledged, not yet read by the application
         self.head = 0
