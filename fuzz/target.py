@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from fuzz.tcp_invariants import tcp_problems
 from stack_under_test import ChannelEndpoint, Drop, Stack, StackOptions, VirtualClock
 from stack_under_test.params import NEIGHBOR_CACHE_SIZE
 
@@ -25,6 +26,7 @@ TESTER6 = bytes.fromhex("20010db8000100000000000000000002")
 OTHER6 = bytes.fromhex("20010db8000100000000000000000003")
 DUT6_LL = bytes.fromhex("fe800000000000000000" + "00fffe000001")  # EUI-64 of DUT_MAC
 UDP_PORT = 7  # bound on both families; other ports are closed (ICMP port unreachable paths)
+TCP_PORT = 80  # listening on both families; other TCP ports are closed (RST paths)
 GROUP4 = "224.1.2.3"
 
 # Linux net.ipv4.ipfrag_high_thresh default (4 MiB); the stack's own option once it exists.
@@ -62,6 +64,8 @@ class FuzzStack:
         stack.join_group("eth0", GROUP4)
         stack.udp_bind("0.0.0.0", UDP_PORT)
         stack.udp_bind("::", UDP_PORT)
+        stack.transport_protocols[6].bind("0.0.0.0", TCP_PORT)
+        stack.transport_protocols[6].bind("::", TCP_PORT)
         clock.advance(10_000)  # past DAD and any start-up reports
         link.drain()
         return cls(stack, link, clock)
@@ -125,6 +129,9 @@ class FuzzStack:
             raise InvariantError(f"reassembly queues hold {queued} octets, above the high threshold {high}")
         if len(self.link.outbound) > self.link.outbound_limit:
             raise InvariantError("the channel's outbound queue grew past its limit")
+        problems = tcp_problems(self.stack)  # TCP's own bounds and sequence variables
+        if problems:
+            raise InvariantError("; ".join(problems))
 
 
 def reassembly_bytes(stack: Stack) -> tuple[int | None, int]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import abc
 from collections import deque
+from collections.abc import Mapping
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from typing import Any, Final, NoReturn
 
@@ -34,7 +35,18 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
 from harness.capture import Capture, Direction
-from harness.dut import AddressInfo, ExpectationFailed, Family, IPv6Option, LinkInfo, TimerName, Unsupported
+from harness.dut import (
+    AddressInfo,
+    ExpectationFailed,
+    Family,
+    IPv6Option,
+    LinkInfo,
+    TCPConn,
+    TCPOption,
+    TCPState,
+    TimerName,
+    Unsupported,
+)
 from harness.expect import Expectation, Seen, Spec, no_match_report, unwanted_report
 
 MAX_BACKLOG: Final = 10_000
@@ -188,6 +200,41 @@ class FrameDUT(abc.ABC):
 
     def udp_close(self, port: int) -> None:
         self._cannot("close a UDP socket on the DUT")
+
+    def tcp_listen(self, port: int, family: Family = 4, *, backlog: int = 16,
+                   options: Mapping[TCPOption, float | int | bool] | None = None) -> None:
+        self._cannot("listen on a TCP port")
+
+    def tcp_accept(self, port: int, family: Family = 4, *, within: float = 2.0) -> TCPConn | None:
+        self._cannot("accept a TCP connection")
+
+    def tcp_close_listener(self, port: int, family: Family = 4) -> None:
+        self._cannot("close a TCP listener")
+
+    def tcp_connect(self, dst: str, dport: int, *, sport: int | None = None,
+                    options: Mapping[TCPOption, float | int | bool] | None = None) -> TCPConn:
+        self._cannot("open a TCP connection")
+
+    def tcp_send(self, conn: TCPConn, data: bytes) -> int:
+        self._cannot("send on a TCP connection")
+
+    def tcp_recv(self, conn: TCPConn, max: int = 65536, *, within: float = 2.0) -> bytes | None:
+        self._cannot("receive on a TCP connection")
+
+    def tcp_shutdown(self, conn: TCPConn) -> None:
+        self._cannot("shut down a TCP connection")
+
+    def tcp_close(self, conn: TCPConn) -> None:
+        self._cannot("close a TCP connection")
+
+    def tcp_abort(self, conn: TCPConn) -> None:
+        self._cannot("abort a TCP connection")
+
+    def tcp_set_option(self, conn: TCPConn, name: TCPOption, value: float | int | bool) -> None:
+        self._cannot(f"set the TCP option {name}")
+
+    def tcp_state(self, conn: TCPConn) -> TCPState:
+        self._cannot("read a TCP connection's state")
 
     def join_group(self, group: str) -> None:
         self._cannot("join a multicast group")

@@ -101,8 +101,9 @@ class TransportProtocol(Protocol):
 
     def handle_packet(self, tpkt: TransportPacket) -> Drop | None: ...
 
-    def handle_error(self, family: int, kind: str, quoted: memoryview) -> None:
-        """An ICMP error quoting one of our packets (``quoted`` starts at its IP header)."""
+    def handle_error(self, family: int, kind: str, quoted: memoryview, param: int = 0) -> None:
+        """An ICMP error quoting one of our packets (``quoted`` starts at its IP header); ``param``
+        is the error's 32 bits after the checksum (the MTU of Fragmentation Needed / Packet Too Big)."""
         ...
 
     def bind(self, address: str, port: int) -> Any:

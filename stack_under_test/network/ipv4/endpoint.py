@@ -20,6 +20,7 @@ from stack_under_test.stack.neighbor import NeighborState, NeighborTable
 from stack_under_test.wire.ethernet import BROADCAST_MAC, ipv4_multicast_mac
 from stack_under_test.wire.ipv4 import (
     ALL_HOSTS,
+    FLAG_DF,
     FLAG_MF,
     LIMITED_BROADCAST,
     MIN_HEADER_LEN,
@@ -200,9 +201,25 @@ class IPv4Endpoint:
     def select_source(self, dst: bytes) -> bytes | None:
         return self.nic.addresses.select_source(4, dst)
 
-    def write_packet(self, route: Route, proto: int, payload: bytes, ttl: int | None = None) -> Drop | None:
-        """Prepend a header (TTL 64, a fresh ID, header checksum) and transmit on ``route``."""
+    def write_packet(
+        self, route: Route, proto: int, payload: bytes, ttl: int | None = None, dont_fragment: bool = False,
+    ) -> Drop | None:
+        """Prepend a header (TTL 64, a fresh ID, header checksum) and transmit on ``route``.
+
+        ``dont_fragment``: set DF, and refuse rather than fragment a datagram too big for the route
+        (RFC 1191 3: Path MTU Discovery, which TCP uses, sends with the DF bit set)."""
         nic = route.nic
+        if dont_fragment:
+            if MIN_HEADER_LEN + len(payload) > route.mtu:
+                nic.stats.count_tx_drop(Drop.PACKET_TOO_BIG)
+                return Drop.PACKET_TOO_BIG
+            header = encode_header(
+                route.local, route.remote, proto, len(payload),
+                self.protocol.next_ident(route.local, route.remote, proto), self._ttl if ttl is None else ttl,
+                flags_frag=FLAG_DF,
+            )
+            self.transmit(nic, route.remote, route.next_hop, header + payload)
+            return None
         if MIN_HEADER_LEN + len(payload) > route.mtu:
             # RFC 791 3.2: too big for the route's MTU: fragment it (network/ipv4/reassembly.py).
             return send_fragmented(

@@ -79,7 +79,7 @@ def _handle_error(ep: IPv4Endpoint, message: bytes) -> Drop | None:
         return Drop.ICMPV4_TRUNCATED
     transport = ep.stack.transport_protocols.get(quoted[9])
     if transport is not None:
-        transport.handle_error(4, f"{message[0]}/{message[1]}", quoted)
+        transport.handle_error(4, f"{message[0]}/{message[1]}", quoted, int.from_bytes(message[4:8], "big"))
     return None
 
 

@@ -149,19 +149,19 @@ def handle_error(ep: IPv6Endpoint, icmp_type: int, code: int, invoking: bytes, p
         learned = ep.protocol.pmtu.update(quoted_dst, param, ep.path_mtu(quoted_dst))
         if learned:
             ep.nic.stats.count_event("icmpv6_pmtu_learned")
-        _pass_up(ep, icmp_type, code, quoted)
+        _pass_up(ep, icmp_type, code, quoted, param)
         return None
     # gVisor (handleControl) and Linux only notify when the quoted source is one of ours.
     if not ours:
         return Drop.ICMPV6_ERROR_NO_HANDLER
-    return _pass_up(ep, icmp_type, code, quoted)
+    return _pass_up(ep, icmp_type, code, quoted, param)
 
 
 def _is_ours(ep: IPv6Endpoint, addr: bytes) -> bool:
     return any(nic.is_local(addr) for nic in ep.stack.nics.values())
 
 
-def _pass_up(ep: IPv6Endpoint, icmp_type: int, code: int, quoted: memoryview) -> Drop | None:
+def _pass_up(ep: IPv6Endpoint, icmp_type: int, code: int, quoted: memoryview, param: int = 0) -> Drop | None:
     proto, offset = ipv6_ext.upper_layer(quoted)
     transport = ep.stack.transport_protocols.get(proto)
     # RFC 4443 §2.4(d): "In cases where it is not possible to retrieve the upper-layer protocol
@@ -169,7 +169,7 @@ def _pass_up(ep: IPv6Endpoint, icmp_type: int, code: int, quoted: memoryview) ->
     if transport is None or offset is None:
         return Drop.ICMPV6_ERROR_NO_HANDLER
     # The kind is "<type>/<code>", as IPv4 reports it.
-    transport.handle_error(6, f"{icmp_type}/{code}", quoted)
+    transport.handle_error(6, f"{icmp_type}/{code}", quoted, param)
     return None
 
 
