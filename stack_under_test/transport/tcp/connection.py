@@ -22,7 +22,7 @@ from stack_under_test.transport.tcp.acceptability import (
 from stack_under_test.transport.tcp.receiver import Receiver
 from stack_under_test.transport.tcp.sender import Sender
 from stack_under_test.transport.tcp.tcb import RESET_ON_ABORT, SYNCHRONIZED, TCB, State, TCPError
-from stack_under_test.wire.tcp import ACK, FIN, RST, SYN, URG, TCPOptions, TCPSegment
+from stack_under_test.wire.tcp import ACK, FIN, PSH, RST, SYN, URG, TCPOptions, TCPSegment
 
 
 class Connection(TCB):
@@ -76,10 +76,47 @@ class Connection(TCB):
 
     # ---- SEGMENT ARRIVES ------------------------------------------------------------------------------
     def on_segment(self, seg: TCPSegment) -> Drop | None:
+        if self.state is State.ESTABLISHED and seg.flags & ~PSH == ACK and self._predicted(seg):
+            self._finish()
+            return None
         verdict = self._on_syn_sent(seg) if self.state is State.SYN_SENT else self._on_segment(seg)
         if self.state is not State.CLOSED:
             self._finish()
         return verdict
+
+    def _predicted(self, seg: TCPSegment) -> bool:
+        """RFC 7323 5.6 header prediction: "H1) Check timestamp ... H2) Do header prediction: if the
+        segment is next in sequence and if there are no special conditions requiring additional
+        processing, accept the segment, record its timestamp, and skip H3." The conditions: ACK
+        (and PSH) only, exactly at RCV.NXT and inside the window, nothing held out of order, the
+        ACK within SND.UNA..SND.NXT, a timestamp no older than TS.Recent. False: the full path."""
+        receiver, sender = self.receiver, self.sender
+        assert receiver is not None and sender is not None
+        payload = seg.payload
+        seg_seq, ack = seg.seq, seg.ack
+        if seg_seq != receiver.rcv_nxt or receiver.ranges or (payload and self.user_closed):
+            return False
+        if len(payload) > receiver.window or not (seq.le(sender.snd_una, ack) and seq.le(ack, sender.snd_max)):
+            return False
+        agreed = self.agreed
+        assert agreed is not None
+        ts = seg.options.timestamps
+        tsecr = None
+        if agreed.timestamps:
+            if ts is None or seq.lt(ts[0], self.ts_recent):
+                return False
+            # R3: TS.Recent from a segment at or below Last.ACK.sent (here SEG.SEQ = RCV.NXT).
+            if seq.le(seg_seq, self.last_ack_sent):
+                self.ts_recent, self.ts_recent_ms = ts[0], self.clock.now_ms
+            tsecr = ts[1]
+        self.last_recv_ms = self.clock.now_ms
+        self.keepalive_probes = 0
+        sender.on_ack(ack, seg.window << agreed.send_shift, seg_seq, not payload, tsecr, seg.options.sack_blocks)
+        if payload:
+            receiver.ready += payload
+            receiver.rcv_nxt = seq.add(seg_seq, len(payload))
+            self._ack_in_order()
+        return True
 
     def _on_syn_sent(self, seg: TCPSegment) -> Drop | None:
         """RFC 9293 3.10.7.3."""
