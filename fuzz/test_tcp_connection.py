@@ -70,7 +70,7 @@ class ConnectionMachine(RuleBasedStateMachine):
         self.app_sent = 0  # octets the application handed to send()
         self.dut_iss = 0
         self.peer_nxt = (PEER_ISS + 1) & MASK  # what the peer believes its next sequence number is
-        self.peer_ack = 0  # the highest sequence number the stack has sent: what the peer acknowledges
+        self.dut_max = 0  # the highest sequence number the stack has sent: what the peer acknowledges
         self.dut_fin_seen = False
 
     # ---- the wire ------------------------------------------------------------------------------------------
@@ -101,8 +101,8 @@ class ConnectionMachine(RuleBasedStateMachine):
                 expected = bytes(app_octet(offset + i) for i in range(len(seg.payload)))
                 assert seg.payload == expected, "the stack sent octets that differ from the application's"
             end = (seg.seq + len(seg.payload) + (1 if seg.flags & (SYN | FIN) else 0)) & MASK
-            if seq.gt(end, self.peer_ack) or self.peer_ack == 0:
-                self.peer_ack = end
+            if seq.gt(end, self.dut_max) or self.dut_max == 0:
+                self.dut_max = end
             if seg.flags & FIN:
                 self.dut_fin_seen = True
 
@@ -134,7 +134,7 @@ class ConnectionMachine(RuleBasedStateMachine):
           ack_delta=st.sampled_from([0, 0, 1, -1, 100_000, -100_000]), stale_ts=st.booleans())
     def peer_data(self, offset: int, size: int, flags: int, ack_delta: int, stale_ts: bool) -> None:
         start = (self.peer_nxt + offset) & MASK
-        ack = (self.peer_ack + ack_delta) & MASK
+        ack = (self.dut_max + ack_delta) & MASK
         self.inject(start, ack, flags, peer_data(start, size), options=self.options(stale_ts), urgent=size // 2)
         if offset == 0 and not flags & FIN:
             self.peer_nxt = (self.peer_nxt + size) & MASK
@@ -142,17 +142,17 @@ class ConnectionMachine(RuleBasedStateMachine):
     @rule(size=st.integers(1, 3000))
     def peer_in_order(self, size: int) -> None:
         """The well-behaved case: the next data in sequence, acknowledging what the stack sent."""
-        self.inject(self.peer_nxt, self.peer_ack, ACK | PSH, peer_data(self.peer_nxt, size), options=self.options())
+        self.inject(self.peer_nxt, self.dut_max, ACK | PSH, peer_data(self.peer_nxt, size), options=self.options())
         self.peer_nxt = (self.peer_nxt + size) & MASK
 
     @rule(flags=st.sampled_from([SYN, SYN | ACK, RST, RST | ACK, FIN | ACK, RST | SYN]),
           offset=st.sampled_from([1, -1, 10, 1 << 20, 1 << 31, 1, 10, 0]))
     def peer_control(self, flags: int, offset: int) -> None:
-        self.inject((self.peer_nxt + offset) & MASK, self.peer_ack, flags, b"", options=self.options())
+        self.inject((self.peer_nxt + offset) & MASK, self.dut_max, flags, b"", options=self.options())
 
     @rule(window=st.sampled_from([0, 1, 100, 65535]), ack_delta=st.sampled_from([0, -1, 1]))
     def peer_ack(self, window: int, ack_delta: int) -> None:
-        self.inject(self.peer_nxt, (self.peer_ack + ack_delta) & MASK, ACK, b"", window=window, options=self.options())
+        self.inject(self.peer_nxt, (self.dut_max + ack_delta) & MASK, ACK, b"", window=window, options=self.options())
 
     # ---- rules: the application and time ------------------------------------------------------------------
     @precondition(lambda self: self.conn is not None)

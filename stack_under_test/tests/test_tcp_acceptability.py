@@ -240,3 +240,23 @@ def test_timestamps_echo_ts_recent() -> None:
     (ack,) = bench.out()
     assert ack.options.timestamps is not None and ack.options.timestamps[1] == peer.tsval - 1
     del conn
+
+
+def test_data_flows_both_ways_across_the_sequence_wrap() -> None:
+    """RFC 9293 3.4: "all arithmetic dealing with sequence numbers must be performed modulo 2^32"."""
+    bench = TCPBench(4)
+    bench.tcp.secrets.isn = lambda *_: 0xFFFF_FFF0  # type: ignore[method-assign]
+    listener = bench.tcp.listen("0.0.0.0", 80)
+    bench.inject(40000, 80, 0xFFFF_FFF8, 0, SYN)
+    synack = bench.one()
+    assert synack.seq == 0xFFFF_FFF0
+    assert bench.inject(40000, 80, 0xFFFF_FFF9, 0xFFFF_FFF1, ACK) is None
+    conn = listener.accept()
+    assert conn is not None
+    assert bench.inject(40000, 80, 0xFFFF_FFF9, 0xFFFF_FFF1, ACK, payload=b"0123456789abcdef") is None
+    assert conn.recv(100) == b"0123456789abcdef"
+    conn.send(b"x" * 40)
+    (data,) = [s for s in bench.out() if s.payload]
+    assert data.seq == 0xFFFF_FFF1 and data.ack == 9  # our ACK wrapped past zero
+    assert bench.inject(40000, 80, 9, (0xFFFF_FFF1 + 40) & TOP, ACK) is None
+    assert conn.sender is not None and conn.sender.flight == 0 and conn.sender.snd_una == 0x19

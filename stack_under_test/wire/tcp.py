@@ -44,6 +44,8 @@ TIMESTAMPS_LEN: Final = 12  # as sent: NOP, NOP, kind 8 length 10 (RFC 7323 Appe
 
 HEADER: Final = struct.Struct("!HHIIBBHHH")
 _TS_OPTION = struct.Struct("!BBBBII")
+_TS_PREFIX = bytes((OPT_NOP, OPT_NOP, OPT_TIMESTAMPS, 10))
+_TS_VALUES = struct.Struct("!II")
 _SACK_EDGES = struct.Struct("!II")
 
 SackBlock = tuple[int, int]  # (left edge, right edge), RFC 2018 3
@@ -103,6 +105,9 @@ class TCPOptions:
 
     @classmethod
     def parse(cls, buf: memoryview | bytes) -> TCPOptions:
+        if len(buf) == TIMESTAMPS_LEN and buf[:4] == _TS_PREFIX:
+            # What almost every segment of a connection with timestamps carries (RFC 7323 App. A).
+            return cls(timestamps=_TS_VALUES.unpack_from(buf, 4))
         mss = wscale = None
         sack_ok = malformed = False
         timestamps: tuple[int, int] | None = None

@@ -2,7 +2,8 @@
 seq (sequence arithmetic), isn (initial sequence numbers), handshake (options and MSS),
 acceptability (which segments count), retransmit (RFC 6298), congestion (RFC 5681/6582/3042),
 sack (RFC 2018), sender and receiver (the two halves of a connection), timers, tcb (state and
-output), connection (events), listen (passive opens), icmp (errors), protocol (the stack's view).
+output), user_calls (SEND, RECEIVE, CLOSE, ABORT), connection (opening and arriving segments),
+listen (passive opens), icmp (errors), protocol (the stack's view).
 """
 
 from stack_under_test.transport.tcp.config import SocketOptions, TCPConfig

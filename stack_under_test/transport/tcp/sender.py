@@ -121,12 +121,17 @@ class Sender:
             return
         if not self.data_ok:
             return
+        if self.snd_nxt == (self.data_seq + len(self.buf) - self.head) & seq.MASK and not self.fin_queued:
+            return  # the common case on the receiving side: nothing waits to be sent
         now = self.clock.now_ms
         if self.snd_max == self.snd_una and self.unsent and now - self.last_send_ms > self.rto.rto_ms:
             self.cc.after_idle()
         smss = self.smss
         while True:
-            remaining = self.unsent
+            end, nxt = (self.data_seq + len(self.buf) - self.head) & seq.MASK, self.snd_nxt
+            remaining = (end - nxt) & seq.MASK
+            if remaining >= seq.HALF:
+                remaining = 0
             retransmitting = seq.lt(self.snd_nxt, self.snd_max)
             if remaining == 0:
                 if self.fin_queued and self.snd_nxt == self.fin_seq:
@@ -249,9 +254,9 @@ class Sender:
 
     # ---- input: what an acceptable ACK says --------------------------------------------------------
     def on_ack(self, ack: int, wnd: int, seg_seq: int, pure: bool, tsecr: int | None, sack_blocks: tuple[tuple[int, int], ...]) -> None:
-        """Process SEG.ACK (already known to lie within SND.UNA-MAX.SND.WND..SND.NXT), the window
-        ``wnd`` (already scaled), then send what the new state allows. ``pure``: no data, no SYN
-        or FIN (RFC 5681 2, duplicate ACK conditions (b) and (c))."""
+        """Process SEG.ACK (already known to lie within SND.UNA-MAX.SND.WND..SND.NXT) and the window
+        ``wnd`` (already scaled); the caller then lets ``output()`` send what the new state allows.
+        ``pure``: no data, no SYN or FIN (RFC 5681 2, duplicate ACK conditions (b) and (c))."""
         now = self.clock.now_ms
         una = self.snd_una
         news = self.scoreboard.update(sack_blocks, una, self.snd_max) if sack_blocks and self.sack_ok else False
@@ -299,7 +304,6 @@ class Sender:
                     # RFC 5681 3.2 step 1: "a sender using SACK [RFC2018] MUST NOT send new data
                     # unless the incoming duplicate acknowledgment contains new SACK information."
                     self._limited_transmit()
-        self.output()
 
     def _update_window(self, ack: int, wnd: int, seg_seq: int) -> None:
         if self.probing and wnd and ack == self.snd_una:
