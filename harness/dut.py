@@ -208,7 +208,8 @@ class DUT(Protocol):
         every layer and, for templates, every field set in the template equals the frame's
         value (unset fields match anything). ``fields`` apply to the innermost given layer.
         Frames that do not match are skipped (kept for the pcap). Raises ExpectationFailed
-        listing what was seen when nothing matches within ``within`` seconds.
+        listing what was seen when nothing matches within ``within`` seconds. The frame's
+        ``time`` is when it reached the tester, on the clock ``now()`` reads.
         """
         ...
 
@@ -220,6 +221,12 @@ class DUT(Protocol):
 
     def wait(self, seconds: float) -> None:
         """Let DUT time pass (virtual on in-process backends)."""
+        ...
+
+    def now(self) -> float:
+        """The DUT's clock in seconds (virtual in-process, monotonic on real backends): the clock
+        of ``within``, ``wait`` and every received frame's ``time``, so a test times the DUT's
+        timers from its own sends (``t = dut.now(); dut.send(...)``) and the frames' times."""
         ...
 
     # ---- control surface (raise Unsupported where the backend cannot) ---------------------

@@ -16,6 +16,8 @@ Semantics of the frames the DUT emits (the *backlog*):
 - ``expect_none`` fails if any backlog frame, or any frame arriving within ``within``
   seconds, matches; it consumes nothing.
 - ``wait(s)`` lets time pass, moving frames emitted meanwhile into the backlog.
+- A frame's ``time`` (Scapy's ``Packet.time``) is the backend time at which it reached the
+  tester (``_arrival_time``), so a test measures the DUT's timers from the frames themselves.
 - ``drain()`` discards the backlog and everything queued now, without letting time pass
   (queued frames still go to the pcap). ``close()`` drains too.
 The backlog is bounded (oldest frames are dropped first), so a chatty DUT cannot exhaust memory.
@@ -94,6 +96,11 @@ class FrameDUT(abc.ABC):
     def _now(self) -> float:
         """Backend time in seconds (virtual or monotonic)."""
 
+    def _arrival_time(self) -> float:
+        """Backend time at which the frame ``_receive`` returned last reached the tester: by
+        default when it was read; backends whose port timestamps frames give that time."""
+        return self._now()
+
     def _diagnostics(self) -> list[str]:
         """Extra lines for an ExpectationFailed message (e.g. why the stack dropped a frame)."""
         return []
@@ -142,6 +149,9 @@ class FrameDUT(abc.ABC):
             if exp.matches(new.pkt):
                 raise ExpectationFailed(self._with_diagnostics(unwanted_report(exp, within, new)))
 
+    def now(self) -> float:
+        return self._now()
+
     def wait(self, seconds: float) -> None:
         deadline = self._now() + seconds
         while self._next(deadline) is not None:
@@ -165,14 +175,17 @@ class FrameDUT(abc.ABC):
         raw = self._receive(deadline)
         if raw is None:
             return None
-        self._record(raw, "from_dut")
-        seen = Seen(raw, Ether(raw), self._now())
+        arrived = self._arrival_time()
+        self._record(raw, "from_dut", arrived)
+        pkt = Ether(raw)
+        pkt.time = arrived  # what expect() returns carries when it crossed the link
+        seen = Seen(raw, pkt, arrived)
         self.backlog.append(seen)
         return seen
 
-    def _record(self, raw: bytes, direction: Direction) -> None:
+    def _record(self, raw: bytes, direction: Direction, when: float | None = None) -> None:
         if self.capture is not None:
-            self.capture.record(raw, direction, self._now())
+            self.capture.record(raw, direction, self._now() if when is None else when)
 
     def _with_diagnostics(self, message: str) -> str:
         extra = self._diagnostics()
