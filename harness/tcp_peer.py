@@ -12,8 +12,10 @@ connection helper::
 Sending (``send``, ``send_data``, ``send_fin``, ``send_rst``) builds a segment from the
 peer's state, fields given override it, and the peer advances SND.NXT over what it sent in
 sequence. Expecting (``expect``, ``expect_none``) matches only this connection's segments
-from the DUT; every criterion left unset matches anything (packetimpact's rule). ``flags`` is
-exact about F, S, R, A, U, E and C; PSH counts only when the pattern names it. A matched
+from the DUT; every criterion left unset matches anything (packetimpact's rule). ``flags``
+names the bits that must be set in capitals and those that may be in small letters ("Ra":
+RST, with or without ACK); every other bit must be clear, except PSH, which counts only when
+named. Segments an expectation skips are held for the next ones. A matched
 segment updates the state: RCV.NXT over in-order data and FIN, what the DUT acknowledged
 (``acked``), its send window and the TSval to echo. ``segment`` builds without sending, for
 tests that damage a segment first.
@@ -25,6 +27,7 @@ and each received frame's ``time``), virtual in-process, so timer tests cost no 
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -33,7 +36,7 @@ from scapy.layers.inet import ICMP, IP, TCP, IPerror
 from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6PacketTooBig, IPv6
 from scapy.packet import Packet, Raw
 
-from harness.dut import DUT, Family, TCPConn
+from harness.dut import DUT, ExpectationFailed, Family, TCPConn
 from harness.frames import l3_bytes
 
 MOD: Final = 2**32
@@ -113,14 +116,68 @@ class _Named:
         return self._test(value)
 
 
+Criterion = int | Callable[[Any], bool] | None
+MAX_LISTED: Final = 20
+
+
+def payload(segment: Packet) -> bytes:
+    """The data octets of a TCP segment, by the IP length (not the frame's Ethernet padding)."""
+    tcp = segment[TCP]
+    header = tcp.dataofs * 4
+    length = segment[IP].len - segment[IP].ihl * 4 - header if IP in segment else segment[IPv6].plen - header
+    return bytes(tcp)[header:header + max(0, length)]
+
+
+def describe(segment: Packet) -> str:
+    """One line: time, flags, seq, ack, window, data length and options of a DUT's segment."""
+    tcp = segment[TCP]
+    opts = ",".join(f"{k}={v}" if v not in (None, b"") else str(k) for k, v in tcp.options)
+    return (f"t={segment.time:.3f} {tcp.flags} seq={tcp.seq} ack={tcp.ack} win={tcp.window} "
+            f"len={len(payload(segment))}" + (f" <{opts}>" if opts else ""))
+
+
+def _field(name: str) -> Callable[[Packet], Any]:
+    def read(segment: Packet) -> Any:
+        return segment[TCP].getfieldval(name)
+    return read
+
+
+class _Match:
+    """Criteria on a segment: (name, how to read the value, wanted value or predicate)."""
+
+    def __init__(self, checks: list[tuple[str, Callable[[Packet], Any], Any]]) -> None:
+        self.checks = checks
+
+    def mismatches(self, seg: Packet) -> list[str]:
+        out = []
+        for name, read, want in self.checks:
+            got = read(seg)
+            ok = bool(want(got)) if callable(want) else got == want
+            if not ok:
+                shown = len(got) if name == "data" else got
+                out.append(f"{name}={shown}" + ("" if callable(want) else f" not {len(want) if name == 'data' else want}"))
+        return out
+
+    def __call__(self, seg: Packet) -> bool:
+        return not self.mismatches(seg)
+
+    def __str__(self) -> str:
+        parts = [f"{n}={getattr(w, '__name__', None) or (f'{len(w)} octets' if n == 'data' else w)}"
+                 for n, w, in ((n, w) for n, _, w in self.checks)]
+        return "a segment" + (f" with {', '.join(parts)}" if parts else "")
+
+
 _FLAG_BITS: Final = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, "A": 0x10, "U": 0x20, "E": 0x40, "C": 0x80}
 
 
 def flags_are(flags: str) -> _Named:
-    """Exactly these control bits; PSH only matters when ``flags`` names it."""
-    want = sum(_FLAG_BITS[f] for f in flags)
-    mask = 0xFF if "P" in flags else 0xFF & ~_FLAG_BITS["P"]
-    return _Named(f"flags_are_{flags or 'none'}", lambda got: int(got) & mask == want)
+    """Control bits: each capital letter must be set, each small one may be, every other bit
+    must be clear, except PSH, which only counts when named ("FA": FIN+ACK, "Ra": RST with or
+    without ACK, "PA": PSH+ACK)."""
+    must = sum(_FLAG_BITS[f] for f in flags if f.isupper())
+    may = sum(_FLAG_BITS[f.upper()] for f in flags if f.islower())
+    care = 0xFF & ~may & ~(0 if "P" in flags.upper() else _FLAG_BITS["P"])
+    return _Named(f"flags_are_{flags or 'none'}", lambda got: int(got) & care == must)
 
 
 class TCPPeer:
@@ -156,6 +213,7 @@ class TCPPeer:
         self.received = bytearray()  # the DUT's data, in order
         self.fin_received = False
         self.last_sent = 0.0  # DUT time just before the peer's last segment left
+        self._held: deque[Packet] = deque(maxlen=10_000)  # the DUT's segments no expect took yet
 
     @classmethod
     def for_connection(cls, dut: DUT, conn: TCPConn, **kwargs: Any) -> TCPPeer:
@@ -222,7 +280,7 @@ class TCPPeer:
     def send_segment(self, seg: Packet, *, advance: bool | None = None) -> None:
         """Send a segment built (and perhaps altered) by the test, keeping the state in step."""
         tcp = seg[TCP]
-        length = len(bytes(tcp.payload)) + (1 if "S" in tcp.flags else 0) + (1 if "F" in tcp.flags else 0)
+        length = len(bytes(tcp.payload.load if isinstance(tcp.payload, Raw) else b"")) + (1 if "S" in tcp.flags else 0) + (1 if "F" in tcp.flags else 0)
         if advance if advance is not None else tcp.seq == self.snd_nxt:
             self.snd_nxt = seq_add(tcp.seq, length)
         self.last_sent = self.dut.now()
@@ -248,36 +306,67 @@ class TCPPeer:
         l3 = IP(src=self.dut_addr, dst=self.addr) if self.family == 4 else IPv6(src=self.dut_addr, dst=self.addr)
         return l3 / TCP(sport=self.dut_port, dport=self.port, **tcp)
 
-    def _criteria(self, flags: str | None, seq: int | None, ack: int | None, window: int | None,
-                  tcp: dict[str, Any]) -> dict[str, Any]:
-        fields = dict(tcp)
+    def _matcher(self, flags: str | None, seq: Criterion, ack: Criterion, window: Criterion, data: bytes | None,
+                 tcp: dict[str, Any]) -> _Match:
+        checks: list[tuple[str, Callable[[Packet], Any], Any]] = []
         if flags is not None:
-            fields["flags"] = flags_are(flags)
-        for name, value in (("seq", seq), ("ack", ack), ("window", window)):
+            checks.append(("flags", _field("flags"), flags_are(flags)))
+        for name, value in (("seq", seq), ("ack", ack), ("window", window), *tcp.items()):
             if value is not None:
-                fields[name] = value % MOD if isinstance(value, int) else value
-        return fields
-
-    def expect(self, flags: str | None = None, *, seq: int | None = None, ack: int | None = None,
-               window: int | None = None, data: bytes | None = None, within: float = 2.0,
-               update: bool = True, **tcp: Any) -> Packet:
-        """The next segment of this connection from the DUT matching every criterion given
-        (``seq``/``ack``/``window``: a number or a predicate; ``window`` as on the wire).
-        With ``data``, the segment must carry exactly those octets. ``update=False`` leaves
-        the peer's state alone."""
-        seg = self.dut.expect(self.template(), within=within, **self._criteria(flags, seq, ack, window, tcp))
-        payload = bytes(seg[TCP].payload)
+                want = value % MOD if isinstance(value, int) and name in ("seq", "ack") else value
+                checks.append((name, _field(name), want))
         if data is not None:
-            assert payload == data, (f"the DUT's segment (seq {seg[TCP].seq}) carries {len(payload)} octets "
-                                     f"{payload[:32]!r}..., expected {len(data)} octets {data[:32]!r}...")
+            checks.append(("data", payload, data))
+        return _Match(checks)
+
+    def _take(self, match: _Match, within: float) -> Packet | None:
+        """The first segment of this connection (held, or arriving within ``within``) that
+        ``match``es, taken out; segments that do not match are held for later expectations."""
+        for seg in self._held:
+            if match(seg):
+                self._held.remove(seg)
+                return seg
+        deadline = self.dut.now() + within
+        while True:
+            try:
+                seg = self.dut.expect(self.template(), within=max(0.0, deadline - self.dut.now()))
+            except ExpectationFailed:
+                return None
+            if match(seg):
+                return seg
+            self._held.append(seg)
+
+    def expect(self, flags: str | None = None, *, seq: Criterion = None, ack: Criterion = None,
+               window: Criterion = None, data: bytes | None = None, within: float = 2.0, update: bool = True,
+               **tcp: Any) -> Packet:
+        """The next segment of this connection from the DUT matching every criterion given
+        (``seq``/``ack``/``window`` and other TCP fields: a value or a predicate; ``window`` as
+        on the wire; ``data``: exactly these octets, b"" for none). Segments that do not match
+        are held for later expectations. ``update=False`` leaves the peer's state alone."""
+        match = self._matcher(flags, seq, ack, window, data, tcp)
+        seg = self._take(match, within)
+        if seg is None:
+            raise ExpectationFailed(self._report(f"expected {match} within {within:g} s", match))
         if update:
             self.update(seg)
         return seg
 
-    def expect_none(self, flags: str | None = None, *, seq: int | None = None, ack: int | None = None,
-                    window: int | None = None, within: float = 2.0, **tcp: Any) -> None:
+    def expect_none(self, flags: str | None = None, *, seq: Criterion = None, ack: Criterion = None,
+                    window: Criterion = None, data: bytes | None = None, within: float = 2.0, **tcp: Any) -> None:
         """No segment of this connection matching the criteria within ``within`` seconds."""
-        self.dut.expect_none(self.template(), within=within, **self._criteria(flags, seq, ack, window, tcp))
+        match = self._matcher(flags, seq, ack, window, data, tcp)
+        seg = self._take(match, within)
+        if seg is not None:
+            self._held.appendleft(seg)
+            raise ExpectationFailed(self._report(f"expected no {match} within {within:g} s, got {describe(seg)}", match))
+
+    def _report(self, head: str, match: _Match) -> str:
+        held = list(self._held)[-MAX_LISTED:]
+        if not held:
+            return f"{head}; the DUT sent no other segment on this connection"
+        lines = [f"{head}; the DUT's other segments on this connection:"]
+        lines += [f"  {describe(s)}  [{'; '.join(match.mismatches(s))}]" for s in held]
+        return "\n".join(lines)
 
     def update(self, seg: Packet) -> None:
         """Take in a segment from the DUT: its SYN and options, in-order data and FIN, its
@@ -288,7 +377,7 @@ class TCPPeer:
         if "S" in flags:
             self.irs, self.dut_syn = tcp.seq, SynOptions.of(seg)
             self.rcv_nxt = start = seq_add(tcp.seq, 1)
-        data = bytes(tcp.payload)
+        data = payload(seg)
         overlap = seq_diff(self.rcv_nxt, start)
         if 0 <= overlap < len(data) or (overlap == len(data) and "F" in flags):
             self.received += data[overlap:]
