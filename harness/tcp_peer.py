@@ -368,6 +368,20 @@ class TCPPeer:
         lines += [f"  {describe(s)}  [{'; '.join(match.mismatches(s))}]" for s in held]
         return "\n".join(lines)
 
+    def take_all(self) -> list[Packet]:
+        """Take in every segment of this connection the DUT sent so far (held ones too), without
+        waiting, and forget them: a later expectation sees only what comes after."""
+        taken = list(self._held)
+        self._held.clear()
+        while True:
+            try:
+                taken.append(self.dut.expect(self.template(), within=0.0))
+            except ExpectationFailed:
+                break
+        for seg in taken:
+            self.update(seg)
+        return taken
+
     def update(self, seg: Packet) -> None:
         """Take in a segment from the DUT: its SYN and options, in-order data and FIN, its
         acknowledgment, window and TSval."""
@@ -452,3 +466,22 @@ class TCPPeer:
         else:
             msg = ICMPv6DestUnreach(code=code)
         return self.dut.ipv6(src=origin, dst=self.dut_addr) / msg / Raw(quote[:1280 - 48])
+
+
+def established(dut: DUT, port: int, family: Family = 4, *, listen_options: dict[str, Any] | None = None,
+                **peer: Any) -> tuple[TCPPeer, TCPConn]:
+    """A connection the peer opened to a new DUT listener on ``port`` and the DUT accepted."""
+    dut.tcp_listen(port, family, options=listen_options)  # type: ignore[arg-type]
+    tester = TCPPeer(dut, family, dut_port=port, **peer)
+    return tester, tester.connect_accepted()
+
+
+def opened_by_dut(dut: DUT, port: int, family: Family = 4, *, options: dict[str, Any] | None = None,
+                  **peer: Any) -> tuple[TCPPeer, TCPConn]:
+    """A connection the DUT opened (``tcp_connect``) to the peer's ``port``, handshake done."""
+    info = dut.info
+    conn = dut.tcp_connect(str(info.tester_ipv4 if family == 4 else info.tester_ipv6), port,
+                           options=options)  # type: ignore[arg-type]
+    tester = TCPPeer.for_connection(dut, conn, **peer)
+    tester.accept()
+    return tester, conn

@@ -293,8 +293,11 @@ class TCPSockets:
         conn = self._conn(handle)
         if conn.sock is not None:
             info = conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_LEN)
-            return LINUX_STATES.get(info[0], "CLOSED")
-        # Closed by the test: the kernel may still keep the connection (FIN-WAIT-2, TIME-WAIT).
+            state = LINUX_STATES.get(info[0], "CLOSED")
+            if state != "CLOSED":
+                return state
+        # Closed by the test, or the kernel moved the connection to a TIME-WAIT socket of its own
+        # (tcp_time_wait() leaves the application's socket CLOSED): look it up by its addresses.
         return _kernel_state(conn) or "CLOSED"
 
 
