@@ -368,6 +368,10 @@ class TCPPeer:
         lines += [f"  {describe(s)}  [{'; '.join(match.mismatches(s))}]" for s in held]
         return "\n".join(lines)
 
+    def put_back(self, seg: Packet) -> None:
+        """Return a segment an expectation took, so the next expectation sees it first."""
+        self._held.appendleft(seg)
+
     def take_all(self) -> list[Packet]:
         """Take in every segment of this connection the DUT sent so far (held ones too), without
         waiting, and forget them: a later expectation sees only what comes after."""

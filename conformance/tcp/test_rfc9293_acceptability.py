@@ -131,8 +131,8 @@ def test_data_is_unacceptable_when_the_window_is_zero(dut: DUT) -> None:
 
 # ---- row 4: data, open receive window -----------------------------------------------------------
 @rfc(9293, "3.10.7.4", MUST,
-     ">0 | >0 | RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND | | | | | | | or | | | | | | | RCV.NXT =< "
-     "SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND")
+     "A segment is judged to occupy a portion of valid receive sequence space if RCV.NXT =< SEG.SEQ < "
+     "RCV.NXT+RCV.WND or RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND")
 def test_data_at_rcv_nxt_is_acceptable(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_data(b"in window")
@@ -210,9 +210,9 @@ def test_data_straddling_the_right_window_edge_is_acceptable(dut: DUT) -> None:
     assert got[:window] == gap + straddling[:inside], "the in-window part of the straddling segment is missing"
 
 
-@rfc(9293, "3.10.7.4", MUST,
-     "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be made to "
-     "accept valid ACKs, URGs, and RSTs.")
+@rfc(9293, "3.4", MUST,
+     "A TCP receiver MUST process the RST and URG fields of all incoming segments, even when the receive "
+     "window is zero (MUST-66).")
 def test_rst_at_rcv_nxt_is_processed_when_the_window_is_zero(dut: DUT) -> None:
     peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     _close_receive_window(peer)
