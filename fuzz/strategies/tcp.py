@@ -2,7 +2,7 @@
 fuzz stack's listener or a closed port, the flag combinations that choose the code paths,
 options valid, near-valid (wrong lengths) or raw, and a checksum that is usually right.
 
-Checksums use fuzz/strategies/wire.py's own RFC 1071 sum, never the stack's."""
+Checksums are Scapy's RFC 1071 sum through fuzz/strategies/wire.py, never the stack's."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import struct
 from hypothesis import strategies as st
 
 from fuzz.strategies._draw import DATA, U8, U16, U32, choose, index, mostly, odd
-from fuzz.strategies.wire import good_checksum, inet_checksum, pseudo_sum, put_checksum
+from fuzz.strategies.wire import good_checksum, inet_checksum, pseudo_header, put_checksum
 from fuzz.target import TCP_PORT
 
 _FLAGS = (0x02, 0x10, 0x12, 0x18, 0x11, 0x04, 0x14, 0x19, 0x30, 0x00, 0x03, 0x06, 0x01)
@@ -54,7 +54,7 @@ def tcp_segment(draw: st.DrawFn, src: bytes, dst: bytes) -> bytes:
                       mostly(draw, 0, (1, 0xFFFF))) + options + payload
     raw = raw[: mostly(draw, len(raw), (19, 12, 0))]
     if good_checksum(draw):
-        return put_checksum(raw, 16, inet_checksum(raw, pseudo_sum(src, dst, 6, len(raw))))
+        return put_checksum(raw, 16, inet_checksum(raw, pseudo_header(src, dst, 6, len(raw))))
     return put_checksum(raw, 16, draw(U16)) if len(raw) >= 18 else raw
 
 
