@@ -87,6 +87,8 @@ def test_acceptable_ack_without_syn_is_dropped_in_syn_sent(dut: DUT) -> None:
     peer.send("A", seq=peer.iss, ack=seq_add(iss, 1), advance=False)
     peer.expect_none(flags="A", within=SILENCE)
     assert dut.tcp_state(conn) == "SYN-SENT"
+    peer.send("SA", seq=peer.iss, ack=seq_add(iss, 1))  # positive control: a SYN-ACK is answered
+    peer.expect("A", ack=seq_add(peer.iss, 1))
 
 
 @rfc(9293, "3.5", MUST, "A TCP implementation MUST support simultaneous open attempts (MUST-10).")

@@ -119,6 +119,7 @@ def test_abort_of_a_closing_connection_sends_nothing(dut: DUT, state: TCPState) 
     dut.tcp_abort(conn)
     peer.expect_none(flags="Ra", within=SILENCE)
     assert dut.tcp_state(conn) == "CLOSED"
+    _gone(peer)  # positive control: the DUT does answer, and it has forgotten the connection
 
 
 @rfc(9293, "3.5.2", MUST,
