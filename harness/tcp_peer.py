@@ -280,8 +280,10 @@ class TCPPeer:
     def send_segment(self, seg: Packet, *, advance: bool | None = None) -> None:
         """Send a segment built (and perhaps altered) by the test, keeping the state in step."""
         tcp = seg[TCP]
-        length = len(bytes(tcp.payload.load if isinstance(tcp.payload, Raw) else b"")) + (1 if "S" in tcp.flags else 0) + (1 if "F" in tcp.flags else 0)
-        if advance if advance is not None else tcp.seq == self.snd_nxt:
+        data = bytes(tcp.payload.load) if isinstance(tcp.payload, Raw) else b""
+        length = len(data) + int("S" in tcp.flags) + int("F" in tcp.flags)  # SYN and FIN take one each
+        moves = tcp.seq == self.snd_nxt if advance is None else advance
+        if moves:
             self.snd_nxt = seq_add(tcp.seq, length)
         self.last_sent = self.dut.now()
         self.dut.send(seg)
