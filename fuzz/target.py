@@ -14,6 +14,7 @@ Atheris entry point and bench/bench_fuzz.py.
 from __future__ import annotations
 
 from fuzz.strategies.mutate import fix_checksums
+from fuzz.tcp_invariants import tcp_problems
 from stack_under_test.testing import (
     DUT4,
     DUT6,
@@ -31,11 +32,27 @@ from stack_under_test.testing import (
 )
 
 __all__ = [
-    "DUT4", "DUT6", "DUT6_LL", "DUT_MAC", "GROUP4", "OTHER4", "OTHER6", "OTHER_MAC", "TESTER4", "TESTER6",
-    "TESTER_MAC", "UDP_PORT", "FuzzStack", "InvariantError", "one_raw_input", "shared_stack",
+    "DUT4",
+    "DUT6",
+    "DUT6_LL",
+    "DUT_MAC",
+    "GROUP4",
+    "OTHER4",
+    "OTHER6",
+    "OTHER_MAC",
+    "TCP_PORT",
+    "TESTER4",
+    "TESTER6",
+    "TESTER_MAC",
+    "UDP_PORT",
+    "FuzzStack",
+    "InvariantError",
+    "one_raw_input",
+    "shared_stack",
 ]
 
 UDP_PORT = 7  # bound on both families; other ports are closed (ICMP port unreachable paths)
+TCP_PORT = 80  # listening on both families; other TCP ports are closed (RST paths)
 GROUP4 = "224.1.2.3"
 REBUILD_EVERY = 2_000  # frames a shared stack serves before a fresh one replaces it
 
@@ -50,6 +67,8 @@ class FuzzStack(Bench):
         self.stack.join_group(NIC_NAME, GROUP4)
         self.stack.udp_bind("0.0.0.0", UDP_PORT)
         self.stack.udp_bind("::", UDP_PORT)
+        self.stack.transport_protocols[6].bind("0.0.0.0", TCP_PORT)
+        self.stack.transport_protocols[6].bind("::", TCP_PORT)
         self.clock.advance(10_000)  # past any start-up reports
         self.link.drain()
 
@@ -65,6 +84,13 @@ class FuzzStack(Bench):
         self.stack.restart_nic(NIC_NAME)
         self.emitted.extend(self.link.drain())
         return self
+
+    def check_invariants(self) -> None:
+        """The bench's whole-stack checks, then TCP's own bounds and sequence variables."""
+        super().check_invariants()
+        problems = tcp_problems(self.stack)
+        if problems:
+            raise InvariantError("; ".join(problems))
 
 
 _shared: list[FuzzStack] = []

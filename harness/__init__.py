@@ -6,7 +6,19 @@ Backends live in ``harness.backends`` and are chosen by the pytest plugin (``--d
 never import them.
 """
 
-from harness.dut import DUT, AddressInfo, ExpectationFailed, IPv6Option, LinkInfo, Unsupported
+from harness.dut import (
+    DUT,
+    AddressInfo,
+    ExpectationFailed,
+    IPv6Option,
+    LinkInfo,
+    TCPConn,
+    TCPError,
+    TCPErrorKind,
+    TCPOption,
+    TCPState,
+    Unsupported,
+)
 from harness.frames import (
     bad_checksum,
     eui64_address,
@@ -46,6 +58,11 @@ __all__ = [
     "Level",
     "LinkInfo",
     "Requirement",
+    "TCPConn",
+    "TCPError",
+    "TCPErrorKind",
+    "TCPOption",
+    "TCPState",
     "Unsupported",
     "bad_checksum",
     "described",

@@ -62,9 +62,12 @@ class Capture:
     def to_pcap(self) -> bytes:
         # Backend time may be virtual (starting near 0) or monotonic: anchor the first frame at
         # the wall-clock time the capture started and keep the backend's spacing after it.
-        base = self.records[0].ts if self.records else 0.0
+        # Frames from the DUT carry the time they arrived, which can precede a frame the test
+        # sent before reading them: sorting (stably) puts the file in the order of the link.
+        records = sorted(self.records, key=lambda rec: rec.ts)
+        base = records[0].ts if records else 0.0
         out = [struct.pack("<IHHiIII", PCAP_MAGIC_US, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET)]
-        for rec in self.records:
+        for rec in records:
             ts = self._wall_start + max(0.0, rec.ts - base)
             sec = int(ts)
             usec = min(999_999, round((ts - sec) * 1_000_000))

@@ -11,6 +11,7 @@ advances a virtual clock, so ``expect_none(..., within=65.0)`` costs no wall tim
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from typing import Any, Final, Literal, Protocol, get_args
@@ -93,6 +94,70 @@ class LinkInfo:
 
 AddressState = Literal["tentative", "preferred", "deprecated"]
 
+# ---- TCP ------------------------------------------------------------------------------------------
+# The connection states of RFC 9293 section 3.3.2, spelled as the RFC spells them. Linux's
+# NEW_SYN_RECV (a request socket) reads as "SYN-RECEIVED"; its CLOSE as "CLOSED".
+TCPState = Literal[
+    "CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2",
+    "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT",
+]
+
+# Socket options a test may set on a TCP socket of the DUT (``tcp_set_option``, or the
+# ``options`` of ``tcp_listen``/``tcp_connect``), named after Linux's setsockopt options:
+#   "nodelay"      bool   TCP_NODELAY: no Nagle algorithm (RFC 1122 4.2.3.4). Default False.
+#   "keepalive"    bool   SO_KEEPALIVE (RFC 1122 4.2.3.6). Default False.
+#   "keepidle"     float  TCP_KEEPIDLE: seconds of idleness before the first keep-alive probe.
+#                         Linux takes whole seconds (rounded up); default 7200.
+#   "keepintvl"    float  TCP_KEEPINTVL: seconds between unanswered probes (whole; default 75).
+#   "keepcnt"      int    TCP_KEEPCNT: unanswered probes before the connection is dropped (9).
+#   "maxseg"       int    TCP_MAXSEG: the largest segment (data octets) the DUT sends, and, set
+#                         before the SYN, the MSS option it announces (RFC 9293 3.7.1).
+#   "rcvbuf"       int    SO_RCVBUF in octets: bounds the receive window. Linux doubles the
+#                         value for its bookkeeping and offers a part of it, so a test reads the
+#                         window from the wire and never assumes it equals this number.
+#   "sndbuf"       int    SO_SNDBUF in octets: bounds data queued but not yet acknowledged
+#                         (Linux doubles it too).
+#   "user_timeout" float  TCP_USER_TIMEOUT in seconds (RFC 9293 3.8.3 "USER TIMEOUT"): how
+#                         long data may stay unacknowledged before the connection is dropped;
+#                         0 = the backend's default (R2 retransmissions).
+TCPOption = Literal["nodelay", "keepalive", "keepidle", "keepintvl", "keepcnt", "maxseg", "rcvbuf", "sndbuf",
+                    "user_timeout"]
+
+# Why a TCP verb failed, as a socket call reports it (Linux errno in brackets):
+#   "reset"       the peer reset the connection (ECONNRESET), RFC 9293 3.10.7.4 "connection reset"
+#   "refused"     a RST answered our SYN (ECONNREFUSED), RFC 9293 3.10.7.3 "connection reset"
+#   "timed_out"   retransmissions or keep-alive probes went unanswered (ETIMEDOUT)
+#   "unreachable" no route, or an ICMP hard error aborted it (EHOSTUNREACH, ENETUNREACH)
+#   "closed"      this side already shut down sending or closed the handle (EPIPE, EBADF)
+TCPErrorKind = Literal["reset", "refused", "timed_out", "unreachable", "closed"]
+
+
+class TCPError(Exception):
+    """A TCP verb failed the way a socket call fails; ``kind`` says why (see ``TCPErrorKind``)."""
+
+    def __init__(self, kind: TCPErrorKind, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind: TCPErrorKind = kind
+
+
+@dataclass(frozen=True)
+class TCPConn:
+    """A TCP connection of the DUT, as ``tcp_connect`` and ``tcp_accept`` return it.
+
+    ``handle`` is the backend's own key (opaque to tests). The four addresses and ports are the
+    DUT's view: ``local``/``local_port`` are the DUT's end, ``remote``/``remote_port`` the peer's
+    (the tester's), so a tester-side peer builds its segments from them. A handle stays valid
+    for ``tcp_state`` after ``tcp_close``/``tcp_abort`` (it names the connection by its address
+    and port pair) and becomes invalid when the test ends.
+    """
+
+    handle: int
+    family: Family
+    local: str
+    local_port: int
+    remote: str
+    remote_port: int
+
 
 @dataclass(frozen=True)
 class AddressInfo:
@@ -143,7 +208,8 @@ class DUT(Protocol):
         every layer and, for templates, every field set in the template equals the frame's
         value (unset fields match anything). ``fields`` apply to the innermost given layer.
         Frames that do not match are skipped (kept for the pcap). Raises ExpectationFailed
-        listing what was seen when nothing matches within ``within`` seconds.
+        listing what was seen when nothing matches within ``within`` seconds. The frame's
+        ``time`` is when it reached the tester, on the clock ``now()`` reads.
         """
         ...
 
@@ -155,6 +221,12 @@ class DUT(Protocol):
 
     def wait(self, seconds: float) -> None:
         """Let DUT time pass (virtual on in-process backends)."""
+        ...
+
+    def now(self) -> float:
+        """The DUT's clock in seconds (virtual in-process, monotonic on real backends): the clock
+        of ``within``, ``wait`` and every received frame's ``time``, so a test times the DUT's
+        timers from its own sends (``t = dut.now(); dut.send(...)``) and the frames' times."""
         ...
 
     # ---- control surface (raise Unsupported where the backend cannot) ---------------------
@@ -189,6 +261,106 @@ class DUT(Protocol):
         ...
 
     def udp_close(self, port: int) -> None: ...
+
+    # ---- TCP sockets (RFC 9293 3.10 user calls; raise Unsupported where the backend cannot) -----
+    # No verb ever blocks longer than its ``within``; virtual-time backends step their clock
+    # while waiting, as ``expect`` does, and frames the DUT emits meanwhile go to the backlog
+    # (a later ``expect`` sees them). Invalid handles or arguments raise ValueError. Every test
+    # starts with no TCP socket of its own: the backend forgets (Linux: closes) every listener
+    # and connection the previous test opened, and its handles become invalid.
+    def tcp_listen(
+        self, port: int, family: Family = 4, *, backlog: int = 16,
+        options: Mapping[TCPOption, float | int | bool] | None = None,
+    ) -> None:
+        """Passive open (RFC 9293 3.10.1) on the wildcard address of ``family`` and ``port``.
+
+        ``options`` are set on the listening socket before listen(2); the connections it
+        accepts inherit them (Linux does for every ``TCPOption``). ``backlog`` bounds the
+        connections that completed the handshake but were not yet taken by ``tcp_accept``
+        (listen(2)'s backlog). An IPv6 listener takes IPv6 only (IPV6_V6ONLY). The handshake
+        itself runs in the DUT's stack whether or not a ``tcp_accept`` is waiting.
+        Raises ValueError if this test already listens on (port, family).
+        """
+        ...
+
+    def tcp_accept(self, port: int, family: Family = 4, *, within: float = 2.0) -> TCPConn | None:
+        """The next established connection of the listener on (``port``, ``family``), waiting
+        up to ``within`` seconds for one; None when none completed in that time."""
+        ...
+
+    def tcp_close_listener(self, port: int, family: Family = 4) -> None:
+        """Stop listening (close(2) of the listening socket). Connections completed but not
+        accepted are reset, as Linux does; accepted ones are unaffected."""
+        ...
+
+    def tcp_connect(
+        self, dst: str, dport: int, *, sport: int | None = None,
+        options: Mapping[TCPOption, float | int | bool] | None = None,
+    ) -> TCPConn:
+        """Active open (RFC 9293 3.10.1) from the DUT's address on the test link to
+        ``dst``:``dport`` (the family is ``dst``'s). Returns as soon as the SYN is sent, in
+        SYN-SENT: it does not wait for the handshake (a non-blocking connect(2)); the test
+        answers the SYN and then watches ``tcp_state`` or sends and receives.
+
+        ``sport`` None lets the DUT pick an ephemeral port; ``conn.local_port`` says which.
+        ``options`` are set before the SYN leaves, so "maxseg" and "rcvbuf" shape its MSS
+        option and window scale. Raises TCPError("unreachable") when the DUT has no route.
+        """
+        ...
+
+    def tcp_send(self, conn: TCPConn, data: bytes) -> int:
+        """Queue ``data`` for sending (RFC 9293 3.10.2 SEND) without waiting: returns how many
+        octets the send buffer took, fewer than ``len(data)`` (even 0) when it is full.
+
+        Segments may leave before the call returns (in-process they do). Before the handshake
+        completes a backend may take nothing and return 0 (Linux does); our stack queues, as
+        RFC 9293 3.10.2 allows in SYN-SENT. Raises TCPError: "reset"/"refused"/"timed_out"/
+        "unreachable" once the connection failed that way, "closed" after ``tcp_shutdown``.
+        """
+        ...
+
+    def tcp_recv(self, conn: TCPConn, max: int = 65536, *, within: float = 2.0) -> bytes | None:
+        """Received data (RFC 9293 3.10.3 RECEIVE): waits up to ``within`` seconds until at least
+        one octet or the end of the stream is there, then returns what is there, at most ``max``
+        octets (it does not wait for more).
+
+        Returns b"" at the end of the stream (the peer's FIN arrived and every octet before it
+        was read), None when nothing arrived within ``within``. Raises TCPError when the
+        connection failed ("reset", "refused", "timed_out", "unreachable"); whether data that
+        arrived before a RST can still be read differs between stacks (RFC 9293 3.10.7.4 says
+        "All segment queues should be flushed"), so a test does not rely on it.
+        """
+        ...
+
+    def tcp_shutdown(self, conn: TCPConn) -> None:
+        """Half-close (shutdown(2) SHUT_WR): this side sends no more; a FIN follows the queued
+        data (RFC 9293 3.10.4 CLOSE), and the connection still receives (RFC 9293 3.6)."""
+        ...
+
+    def tcp_close(self, conn: TCPConn) -> None:
+        """The application closes (close(2), RFC 9293 3.10.4 CLOSE): a FIN follows the queued
+        data, and the handle can no longer send or receive (``tcp_state`` still reads it).
+        If received data was never read, the DUT resets instead (RFC 1122 4.2.2.13: "its TCP
+        SHOULD send a RST to show that data was lost"; Linux does)."""
+        ...
+
+    def tcp_abort(self, conn: TCPConn) -> None:
+        """Reset the connection now (RFC 9293 3.10.5 ABORT; SO_LINGER {on, 0} then close(2) on
+        Linux): in SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2 and CLOSE-WAIT a RST
+        <SEQ=SND.NXT> is sent; in SYN-SENT, CLOSING, LAST-ACK and TIME-WAIT the state is
+        dropped silently. Either way the state becomes CLOSED."""
+        ...
+
+    def tcp_set_option(self, conn: TCPConn, name: TCPOption, value: float | int | bool) -> None:
+        """Set one socket option (see ``TCPOption``) on an open connection. ValueError for a
+        value the option cannot take (a negative time, "maxseg" below 88, ...)."""
+        ...
+
+    def tcp_state(self, conn: TCPConn) -> TCPState:
+        """The connection's RFC 9293 3.3.2 state now (Linux: TCP_INFO or ``ss``). After
+        ``tcp_close``/``tcp_abort`` it follows the connection by its address and port pair
+        (FIN-WAIT-2, TIME-WAIT, ...) and reads "CLOSED" once the DUT keeps no state for it."""
+        ...
     def join_group(self, group: str) -> None: ...
     def leave_group(self, group: str) -> None: ...
     def set_forwarding(self, family: Family, enabled: bool) -> None: ...

@@ -224,3 +224,45 @@ class ICMPv6ParamProblem(IntEnum):
 IPV6_MIN_MTU: Final = 1280
 # RFC 4861 §6.1.1/§7.1.1: NDP messages are valid only with "IP Hop Limit field has a value of 255".
 NDP_HOP_LIMIT: Final = 255
+
+# ---- TCP (RFC 9293 and the RFCs it names) ----------------------------------------------------
+# RFC 9293 3.7.1: "TCP implementations MUST assume a default send MSS of 536 (576 - 40) for IPv4
+# or 1220 (1280 - 60) for IPv6 (MUST-15)."
+TCP_DEFAULT_MSS: Final[dict[int, int]] = {4: 536, 6: 1220}
+# Fixed IP + TCP header octets an MSS option leaves out (RFC 6691 2; RFC 9293 3.7.1).
+TCP_IP_HEADERS: Final[dict[int, int]] = {4: 40, 6: 60}
+# RFC 6298 2.1: "the sender SHOULD set RTO <- 1 second"; 2.4: "if it is less than 1 second, then
+# the RTO SHOULD be rounded up to 1 second"; 5.5: "RTO <- RTO * 2 ("back off the timer")";
+# 5.7: "the RTO MUST be re-initialized to 3 seconds when data transmission begins".
+TCP_INITIAL_RTO: Final = 1.0
+TCP_MIN_RTO: Final = 1.0
+TCP_SYN_FALLBACK_RTO: Final = 3.0
+# RFC 9293 3.4.2 / RFC 1122 4.2.2.13: MSL "2 minutes"; TIME-WAIT lasts 2 x MSL.
+TCP_MSL: Final = 120.0
+# RFC 1122 4.2.3.2 / RFC 5681 4.2: an ACK "MUST be generated within 500 ms".
+TCP_MAX_ACK_DELAY: Final = 0.5
+# RFC 5681 3.2: fast retransmit on "the arrival of 3 duplicate ACKs".
+TCP_DUPACK_THRESHOLD: Final = 3
+# RFC 1122 4.2.3.6: the keep-alive interval "MUST default to no less than two hours".
+TCP_KEEPALIVE_DEFAULT_MIN: Final = 7200.0
+# A timer measured on a real clock: the RFCs time a timer from its start; the tester measures it
+# between frames stamped by the kernel, which is exact to a few milliseconds (jiffies). So a
+# timer may fire no earlier than EARLY before its time; and it counts as on time up to LATE_FACTOR
+# times its value plus LATE later, the coarseness of a real timer wheel (Linux's rounds long
+# timeouts up by up to 12.5%) and of the DUT's clock granularity (RFC 6298 4 speaks of "clock
+# granularities" up to 500 ms, and recommends <= 100 ms).
+TIMER_EARLY: Final = 0.01
+TIMER_LATE_FACTOR: Final = 1.25
+TIMER_LATE: Final = 0.1
+
+
+def timer_fired_on_time(measured: float, expected: float) -> bool:
+    """Whether a timer of ``expected`` seconds that fired after ``measured`` seconds was on time."""
+    return expected - TIMER_EARLY <= measured <= expected * TIMER_LATE_FACTOR + TIMER_LATE
+
+
+def timer_doubled(before: float, after: float) -> bool:
+    """Whether a timer measured as ``after`` is double the one measured as ``before`` (RFC 6298 5.5),
+    allowing each measurement the lateness ``timer_fired_on_time`` allows."""
+    low = 2 * (before - TIMER_LATE) / TIMER_LATE_FACTOR - TIMER_EARLY
+    return low <= after <= 2 * before * TIMER_LATE_FACTOR + TIMER_LATE

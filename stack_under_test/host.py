@@ -1,4 +1,4 @@
-"""The assembled host stack: the core Stack with ARP, IPv4, IPv6 and UDP registered.
+"""The assembled host stack: the core Stack with ARP, IPv4, IPv6, UDP and TCP registered.
 
 This is the composition root: the only module that knows every protocol module. It sits outside
 the layers (stack <- network <- transport) so that ``stack`` never imports what is above it.
@@ -13,6 +13,7 @@ from stack_under_test.network.ipv4.endpoint import IPv4Protocol
 from stack_under_test.network.ipv6.endpoint import IPv6Protocol
 from stack_under_test.stack.stack import IPFactory, NetworkFactory, StackOptions, TransportFactory
 from stack_under_test.stack.stack import Stack as CoreStack
+from stack_under_test.transport.tcp import TCPProtocol
 from stack_under_test.transport.udp import UDPProtocol
 
 
@@ -27,4 +28,4 @@ class Stack(CoreStack):
 
     @classmethod
     def default_transport_protocols(cls, options: StackOptions) -> Sequence[TransportFactory]:
-        return [UDPProtocol]
+        return [UDPProtocol, TCPProtocol]

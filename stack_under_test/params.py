@@ -134,3 +134,59 @@ NEIGHBOR_CACHE_SIZE: Final = 512  # bounded memory; Linux gc_thresh3 is 1024
 UDP_RECEIVE_QUEUE_LEN: Final = 256  # datagrams per socket before new ones are dropped
 EPHEMERAL_PORT_FIRST: Final = 32768  # Linux ip_local_port_range
 EPHEMERAL_PORT_LAST: Final = 60999
+
+# ---- TCP (RFC 9293 and the RFCs it names; transport/tcp/) ---------------------------------
+# RFC 9293 3.7.1: "If an MSS Option is not received at connection setup, TCP implementations MUST
+# assume a default send MSS of 536 (576 - 40) for IPv4 or 1220 (1280 - 60) for IPv6 (MUST-15)."
+TCP_DEFAULT_MSS_IPV4: Final = 536
+TCP_DEFAULT_MSS_IPV6: Final = 1220
+# RFC 6298 2.1: "the sender SHOULD set RTO <- 1 second"; 2.4: "if it is less than 1 second, then
+# the RTO SHOULD be rounded up to 1 second" (Linux uses 200 ms; the RFC decides); 2.5: a maximum
+# "at least 60 seconds" (Linux TCP_RTO_MAX 120 s); 5.7: 3 s once the SYN had to be retransmitted.
+TCP_INITIAL_RTO_MS: Final = 1_000
+TCP_MIN_RTO_MS: Final = 1_000
+TCP_MAX_RTO_MS: Final = 120_000
+TCP_SYN_FALLBACK_RTO_MS: Final = 3_000
+# RFC 9293 3.8.3: "The value of R1 SHOULD correspond to at least 3 retransmissions"; R2 "at least
+# 100 seconds" (Linux tcp_retries2 15, about 15 minutes); for a SYN "at least 3 minutes (MUST-23)":
+# 8 retransmissions of a SYN span 247 s with the back-off capped at 120 s (Linux's 6 span 63 s).
+TCP_RETRIES1: Final = 3
+TCP_RETRIES2: Final = 15
+TCP_SYN_RETRIES: Final = 8
+TCP_SYNACK_RETRIES: Final = 5  # Linux tcp_synack_retries: a half-open connection lives ~63 s
+# RFC 9293 3.4.2: "For this specification the MSL is taken to be 2 minutes" (Linux: 60 s TIME-WAIT).
+TCP_MSL_MS: Final = 120_000
+# RFC 1122 4.2.3.2: an ACK "MUST NOT be excessively delayed; in particular, the delay MUST be less
+# than 0.5 seconds"; Linux's TCP_DELACK_MAX is 200 ms.
+TCP_DELAYED_ACK_MS: Final = 200
+# RFC 1122 4.2.3.6: the keep-alive interval "MUST default to no less than two hours"; Linux
+# tcp_keepalive_time 7200 s, tcp_keepalive_intvl 75 s, tcp_keepalive_probes 9.
+TCP_KEEPALIVE_IDLE_MS: Final = 7_200_000
+TCP_KEEPALIVE_INTERVAL_MS: Final = 75_000
+TCP_KEEPALIVE_COUNT: Final = 9
+# An orphaned connection (closed by the application) waiting in FIN-WAIT-2 for the peer's FIN is
+# dropped after this long (Linux tcp_fin_timeout 60 s): otherwise a silent peer keeps it forever.
+TCP_FIN_TIMEOUT_MS: Final = 60_000
+# Buffers (octets): Linux tcp_rmem[1] is 131072; settable up to TCP_MAX_BUFFER.
+TCP_RECEIVE_BUFFER: Final = 131_072
+TCP_SEND_BUFFER: Final = 131_072
+TCP_MIN_BUFFER: Final = 2_048
+TCP_MAX_BUFFER: Final = 4 * 1024 * 1024
+# RFC 7323 2.3: "the shift count MUST be limited to 14"; we offer the shift the largest buffer
+# needs (Linux derives its shift from tcp_rmem[2], 6 MiB, which gives 7).
+TCP_MAX_WINDOW_SHIFT: Final = 14
+# Bounded memory: segments held out of order per connection (RFC 9293 3.10.7.4 SHLD-31 "held for
+# later processing"), half-open connections per listener (Linux tcp_max_syn_backlog), the largest
+# listen backlog, connections in TIME-WAIT (Linux tcp_max_tw_buckets), connections in all.
+TCP_OUT_OF_ORDER_SEGMENTS: Final = 256
+TCP_SYN_QUEUE_LEN: Final = 256
+TCP_MAX_BACKLOG: Final = 4_096
+TCP_MAX_TIME_WAIT: Final = 4_096
+TCP_MAX_CONNECTIONS: Final = 16_384
+# RFC 5961 7: "in any 5 second window, no more than 10 challenge ACKs should be sent".
+TCP_CHALLENGE_ACK_LIMIT: Final = 10
+TCP_CHALLENGE_ACK_INTERVAL_MS: Final = 5_000
+# RFC 7323 5.5: TS.Recent is invalidated "when a connection is idle for more than 24 days".
+TCP_PAWS_IDLE_MS: Final = 24 * 24 * 3600 * 1000
+# RFC 6528 3: "M is the 4 microsecond timer": 250 ticks per millisecond of the stack's clock.
+TCP_ISN_TICKS_PER_MS: Final = 250

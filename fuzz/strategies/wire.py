@@ -209,13 +209,17 @@ def ipv4_datagram(draw: st.DrawFn, proto: int | None = None, options: bool = Tru
     src = src if src is not None else address(draw, TESTER4, _SRC4_ODD)
     dst = dst if dst is not None else address(draw, choose(draw, _DST4), _DST4_ODD)
     if proto is None:
-        proto = mostly(draw, choose(draw, (1, 17, 2)), (6, 253, 0, 255))
+        proto = mostly(draw, choose(draw, (1, 17, 2, 6)), (6, 253, 0, 255))
     if proto == 1:
         payload = icmpv4_message(draw)
     elif proto == 17:
         payload = udp_datagram(draw, src, dst)
     elif proto == 2:
         payload = igmp_message(draw)
+    elif proto == 6:
+        from fuzz.strategies.tcp import tcp_segment  # tcp.py builds on this module's checksums
+
+        payload = tcp_segment(draw, src, dst)
     else:
         payload = draw(DATA)
     opts = ipv4_options(draw) if options and draw(index(4)) == 3 else b""

@@ -195,7 +195,7 @@ def icmpv6_message(draw: st.DrawFn, src: bytes) -> tuple[int, int, bytes]:
 _SRC6_ODD = (OTHER6, TESTER6_LL, UNSPECIFIED, ALL_NODES, DUT6)
 _DST6 = (DUT6, DUT6, DUT6_LL, ALL_NODES, DUT6_SOLICITED)
 _DST6_ODD = (ALL_ROUTERS, MLDV2_ROUTERS, OTHER6, UNSPECIFIED)
-_UPPER = ("icmpv6", "icmpv6", "udp", "none", "raw")
+_UPPER = ("icmpv6", "icmpv6", "udp", "tcp", "none", "raw")
 
 
 def ipv6_packet(draw: st.DrawFn, upper: str | None = None) -> bytes:
@@ -217,6 +217,10 @@ def ipv6_packet(draw: st.DrawFn, upper: str | None = None) -> bytes:
         proto, payload = 58, put_checksum(msg, 2, csum)
     elif upper == "udp":
         proto, payload = 17, udp_datagram(draw, src, dst)
+    elif upper == "tcp":
+        from fuzz.strategies.tcp import tcp_segment  # tcp.py builds on wire.py's checksums
+
+        proto, payload = 6, tcp_segment(draw, src, dst)
     elif upper == "none":
         proto, payload = 59, choose(draw, (b"", b"junk"))
     else:

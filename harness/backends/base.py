@@ -16,6 +16,8 @@ Semantics of the frames the DUT emits (the *backlog*):
 - ``expect_none`` fails if any backlog frame, or any frame arriving within ``within``
   seconds, matches; it consumes nothing.
 - ``wait(s)`` lets time pass, moving frames emitted meanwhile into the backlog.
+- A frame's ``time`` (Scapy's ``Packet.time``) is the backend time at which it reached the
+  tester (``_arrival_time``), so a test measures the DUT's timers from the frames themselves.
 - ``drain()`` discards the backlog and everything queued now, without letting time pass
   (queued frames still go to the pcap). ``close()`` drains too.
 The backlog is bounded (oldest frames are dropped first), so a chatty DUT cannot exhaust memory.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import abc
 from collections import deque
+from collections.abc import Mapping
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from typing import Any, Final, NoReturn
 
@@ -34,7 +37,18 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
 from harness.capture import Capture, Direction
-from harness.dut import AddressInfo, ExpectationFailed, Family, IPv6Option, LinkInfo, TimerName, Unsupported
+from harness.dut import (
+    AddressInfo,
+    ExpectationFailed,
+    Family,
+    IPv6Option,
+    LinkInfo,
+    TCPConn,
+    TCPOption,
+    TCPState,
+    TimerName,
+    Unsupported,
+)
 from harness.expect import Expectation, Seen, Spec, no_match_report, unwanted_report
 
 MAX_BACKLOG: Final = 10_000
@@ -81,6 +95,11 @@ class FrameDUT(abc.ABC):
     @abc.abstractmethod
     def _now(self) -> float:
         """Backend time in seconds (virtual or monotonic)."""
+
+    def _arrival_time(self) -> float:
+        """Backend time at which the frame ``_receive`` returned last reached the tester: by
+        default when it was read; backends whose port timestamps frames give that time."""
+        return self._now()
 
     def _diagnostics(self) -> list[str]:
         """Extra lines for an ExpectationFailed message (e.g. why the stack dropped a frame)."""
@@ -130,6 +149,9 @@ class FrameDUT(abc.ABC):
             if exp.matches(new.pkt):
                 raise ExpectationFailed(self._with_diagnostics(unwanted_report(exp, within, new)))
 
+    def now(self) -> float:
+        return self._now()
+
     def wait(self, seconds: float) -> None:
         deadline = self._now() + seconds
         while self._next(deadline) is not None:
@@ -153,14 +175,17 @@ class FrameDUT(abc.ABC):
         raw = self._receive(deadline)
         if raw is None:
             return None
-        self._record(raw, "from_dut")
-        seen = Seen(raw, Ether(raw), self._now())
+        arrived = self._arrival_time()
+        self._record(raw, "from_dut", arrived)
+        pkt = Ether(raw)
+        pkt.time = arrived  # what expect() returns carries when it crossed the link
+        seen = Seen(raw, pkt, arrived)
         self.backlog.append(seen)
         return seen
 
-    def _record(self, raw: bytes, direction: Direction) -> None:
+    def _record(self, raw: bytes, direction: Direction, when: float | None = None) -> None:
         if self.capture is not None:
-            self.capture.record(raw, direction, self._now())
+            self.capture.record(raw, direction, self._now() if when is None else when)
 
     def _with_diagnostics(self, message: str) -> str:
         extra = self._diagnostics()
@@ -188,6 +213,41 @@ class FrameDUT(abc.ABC):
 
     def udp_close(self, port: int) -> None:
         self._cannot("close a UDP socket on the DUT")
+
+    def tcp_listen(self, port: int, family: Family = 4, *, backlog: int = 16,
+                   options: Mapping[TCPOption, float | int | bool] | None = None) -> None:
+        self._cannot("listen on a TCP port")
+
+    def tcp_accept(self, port: int, family: Family = 4, *, within: float = 2.0) -> TCPConn | None:
+        self._cannot("accept a TCP connection")
+
+    def tcp_close_listener(self, port: int, family: Family = 4) -> None:
+        self._cannot("close a TCP listener")
+
+    def tcp_connect(self, dst: str, dport: int, *, sport: int | None = None,
+                    options: Mapping[TCPOption, float | int | bool] | None = None) -> TCPConn:
+        self._cannot("open a TCP connection")
+
+    def tcp_send(self, conn: TCPConn, data: bytes) -> int:
+        self._cannot("send on a TCP connection")
+
+    def tcp_recv(self, conn: TCPConn, max: int = 65536, *, within: float = 2.0) -> bytes | None:
+        self._cannot("receive on a TCP connection")
+
+    def tcp_shutdown(self, conn: TCPConn) -> None:
+        self._cannot("shut down a TCP connection")
+
+    def tcp_close(self, conn: TCPConn) -> None:
+        self._cannot("close a TCP connection")
+
+    def tcp_abort(self, conn: TCPConn) -> None:
+        self._cannot("abort a TCP connection")
+
+    def tcp_set_option(self, conn: TCPConn, name: TCPOption, value: float | int | bool) -> None:
+        self._cannot(f"set the TCP option {name}")
+
+    def tcp_state(self, conn: TCPConn) -> TCPState:
+        self._cannot("read a TCP connection's state")
 
     def join_group(self, group: str) -> None:
         self._cannot("join a multicast group")

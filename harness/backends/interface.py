@@ -187,6 +187,9 @@ class InterfaceDUT(FrameDUT):
     def _now(self) -> float:
         return time.monotonic()
 
+    def _arrival_time(self) -> float:
+        return self.port.last_arrival
+
     def _cannot(self, verb: str) -> NoReturn:
         raise Unsupported(
             f"the interface backend has no control channel to the DUT; it cannot {verb} "

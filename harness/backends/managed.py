@@ -124,8 +124,8 @@ class ManagedDUT(InterfaceDUT):
             self._asked = self.responder.reply_to(frame)
         return frame
 
-    def _record(self, raw: bytes, direction: Direction) -> None:
-        super()._record(raw, direction)
+    def _record(self, raw: bytes, direction: Direction, when: float | None = None) -> None:
+        super()._record(raw, direction, when)
         if direction == "from_dut":
             self._answer_neighbors()  # right after the request, so the pcap shows them in order
 

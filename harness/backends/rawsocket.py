@@ -12,6 +12,7 @@ import ctypes
 import os
 import select
 import socket
+import struct
 import time
 from typing import Final
 
@@ -22,6 +23,10 @@ PACKET_OUTGOING: Final = 4  # linux/if_packet.h: "outgoing of any type"
 MAX_FRAME: Final = 65535
 # A socket buffer big enough that a burst of DUT replies is not lost while a test builds packets.
 RCVBUF: Final = 4 * 1024 * 1024
+# asm-generic/socket.h: SO_TIMESTAMPNS (the old, 32/64-bit-time one), control message SCM_TIMESTAMPNS
+# carrying a struct timespec of CLOCK_REALTIME at which the kernel received the frame.
+SO_TIMESTAMPNS: Final = 35
+_TIMESPEC: Final = struct.Struct("@qq")
 
 
 class RawSocketPort:
@@ -34,6 +39,10 @@ class RawSocketPort:
 
     ``netns_fd``: optional open fd of a network namespace (``/var/run/netns/<name>``); the
     socket is created inside it (the calling thread switches namespace briefly and back).
+
+    ``last_arrival`` is the ``time.monotonic()`` instant at which the kernel received the frame
+    ``recv`` returned last, from the socket's receive timestamp: a test measuring a DUT's timer
+    gets the time the frame crossed the link, not the later time the test got round to read it.
     """
 
     def __init__(self, interface: str, *, netns_fd: int | None = None) -> None:
@@ -46,6 +55,12 @@ class RawSocketPort:
         except OSError:
             self._sock.close()
             raise
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            self._timestamps = True
+        except OSError:  # no receive timestamps: fall back to the time recv() returns
+            self._timestamps = False
+        self.last_arrival = time.monotonic()
 
     def fileno(self) -> int:
         return self._sock.fileno()
@@ -58,7 +73,7 @@ class RawSocketPort:
         """Next inbound frame, waiting until monotonic ``deadline`` at most; None on timeout."""
         while True:
             try:
-                data, addr = self._sock.recvfrom(MAX_FRAME)
+                data, ancillary, _flags, addr = self._sock.recvmsg(MAX_FRAME, socket.CMSG_SPACE(_TIMESPEC.size))
             except BlockingIOError:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -68,7 +83,19 @@ class RawSocketPort:
             # addr = (ifname, proto, pkttype, hatype, hwaddr)
             if addr[2] == PACKET_OUTGOING:
                 continue
+            self.last_arrival = self._arrival(ancillary)
             return data
+
+    def _arrival(self, ancillary: list[tuple[int, int, bytes]]) -> float:
+        """The frame's kernel receive time on the monotonic clock (now, without a timestamp)."""
+        now_mono, now_real = time.monotonic(), time.time()
+        for level, kind, data in ancillary:
+            if self._timestamps and level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+                sec, nsec = _TIMESPEC.unpack_from(data)
+                # Never later than now: the two clocks are read a few microseconds apart.
+                received = float(sec) + float(nsec) / 1e9
+                return min(now_mono, now_mono - (now_real - received))
+        return now_mono
 
     def drain(self) -> int:
         """Discard every frame already queued on the socket; return how many."""

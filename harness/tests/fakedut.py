@@ -15,7 +15,7 @@ class FakeDUT(FrameDUT):
 
     def __init__(self, capture: Capture | None = None) -> None:
         super().__init__("fake", TEST_LINK, capture)
-        self.now = 0.0
+        self.clock_s = 0.0
         self.sent: list[bytes] = []
         self.respond = lambda frame: []  # type: ignore[var-annotated]
         self._queue: list[tuple[float, int, bytes]] = []
@@ -27,15 +27,15 @@ class FakeDUT(FrameDUT):
     def _transmit(self, frame: bytes) -> None:
         self.sent.append(frame)
         for reply in self.respond(frame):
-            self.emit_at(self.now, bytes(reply))
+            self.emit_at(self.clock_s, bytes(reply))
 
     def _receive(self, deadline: float) -> bytes | None:
-        if self._queue and self._queue[0][0] <= max(deadline, self.now):
+        if self._queue and self._queue[0][0] <= max(deadline, self.clock_s):
             t, _, frame = heapq.heappop(self._queue)
-            self.now = max(self.now, t)
+            self.clock_s = max(self.clock_s, t)
             return frame
-        self.now = max(self.now, deadline)
+        self.clock_s = max(self.clock_s, deadline)
         return None
 
     def _now(self) -> float:
-        return self.now
+        return self.clock_s

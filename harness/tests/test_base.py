@@ -42,7 +42,7 @@ def test_expect_finds_a_reply_already_queued_when_send_returns() -> None:
     dut.respond = lambda frame: [reply(id=1)]
     dut.send(dut.ipv4() / ICMP(id=1))
     got = dut.expect(ICMP, type=0, within=0)
-    assert got[ICMP].id == 1 and dut.now == 0
+    assert got[ICMP].id == 1 and dut.now() == 0
 
 
 def test_expect_skips_non_matching_frames_but_keeps_them_for_later() -> None:
@@ -50,7 +50,7 @@ def test_expect_skips_non_matching_frames_but_keeps_them_for_later() -> None:
     dut.emit_at(0.1, ns())
     dut.emit_at(0.2, reply(id=5))
     assert dut.expect(ICMP, type=0)[ICMP].id == 5
-    assert dut.now == pytest.approx(0.2)  # returned at the match, not at the deadline
+    assert dut.now() == pytest.approx(0.2)  # returned at the match, not at the deadline
     # The NS emitted before the reply is still there for a later expect ...
     assert dut.expect(ICMPv6ND_NS, tgt="2001:db8:1::2")
     # ... and is consumed by it.
@@ -71,7 +71,7 @@ def test_expect_times_out_in_virtual_time_with_a_readable_report() -> None:
     dut.emit_at(5.0, reply(id=1))  # too late
     with pytest.raises(ExpectationFailed) as e:
         dut.expect(ICMP(type=0, id=1), within=3.0)
-    assert dut.now == 3.0
+    assert dut.now() == 3.0
     text = str(e.value)
     assert "expected ICMP(type=echo-reply, id=0x1) within 3 s" in text
     assert "ICMP.id: expected 0x1, got 0x9" in text
@@ -84,11 +84,11 @@ def test_expect_none_sees_the_backlog_and_new_frames() -> None:
     with pytest.raises(ExpectationFailed, match="expected no ICMPv6ND_NS"):
         dut.expect_none(ICMPv6ND_NS, within=0)
     dut.expect_none(ICMPv6EchoReply, within=10.0)
-    assert dut.now == 11.0
+    assert dut.now() == 11.0
     dut.emit_at(20.0, reply())
     with pytest.raises(ExpectationFailed, match="echo-reply"):
         dut.expect_none(ICMP, within=30.0)
-    assert dut.now == 20.0  # fails as soon as the frame arrives
+    assert dut.now() == 20.0  # fails as soon as the frame arrives
     dut.expect_none(ICMP, type=8, within=1.0)  # expect_none consumes nothing
 
 
@@ -99,7 +99,7 @@ def test_drain_forgets_backlog_and_queue_without_time_passing() -> None:
     dut.emit_at(0.5, ns())
     dut.emit_at(9.0, reply(id=3))
     dut.drain()
-    assert dut.now == 0.5 and not dut.backlog
+    assert dut.now() == 0.5 and not dut.backlog
     assert dut.expect(ICMP, within=10)[ICMP].id == 3
 
 

@@ -150,6 +150,11 @@ class IPEndpoint(NetworkEndpoint, Protocol):
         (``Drop.PACKET_TOO_BIG``) and IPv4 sets DF (RFC 1191 3, Path MTU Discovery)."""
         ...
 
+    def path_mtu(self, dst: bytes) -> int:
+        """The largest packet this endpoint sends towards ``dst`` as far as the IP layer knows:
+        the NIC's MTU, for IPv6 also capped by an RA's MTU option, the route and Packet Too Big."""
+        ...
+
     def send_port_unreachable(self, tpkt: TransportPacket) -> None:
         """Answer ``tpkt`` with ICMP Port Unreachable (IPv4 3/3, ICMPv6 1/4) where the RFCs allow."""
         ...

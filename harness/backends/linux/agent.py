@@ -11,7 +11,7 @@ Everything it touches (sysctls under /proc/sys/net, ``ip`` commands, sockets) li
 namespace it runs in, which is why it exists: the harness process itself stays in the root
 namespace and never configures anything there. Standard library only, so it starts fast and does
 not import Scapy. The sockets a test asks for (UDP ports, group memberships) are kept by
-``agent_sockets.Sockets``.
+``agent_sockets.Sockets``, its TCP listeners and connections by ``tcp.TCPSockets``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .agent_sockets import AgentError, Sockets
+from .tcp import TCPSockets
 
 PROC_NET = Path("/proc/sys/net")
 SIOCETHTOOL = 0x8946
@@ -46,6 +47,7 @@ class Agent:
     def __init__(self, ifname: str) -> None:
         self.ifname = ifname
         self.sockets = Sockets(ifname)
+        self.tcp = TCPSockets(ifname)
         self.baseline_sysctls: dict[Path, bytes] = {}
         self.baseline_addrs: list[str] = []
         self.baseline_routes: list[str] = []
@@ -217,6 +219,7 @@ class Agent:
             for path in intervals:
                 self.write_sysctl(path, 1)
         self.sockets.close_all()
+        self.tcp.close_all()  # RSTs for what the test left open; reset's drain takes them
         # "all" first: writing conf/all/forwarding rewrites every interface's value.
         written = 0
         for path, value in sorted(self.baseline_sysctls.items(), key=lambda kv: "/all/" not in str(kv[0])):
@@ -399,7 +402,8 @@ def serve(agent: Agent, stdin: Any, stdout: Any) -> None:
         try:
             request = json.loads(line)
             op = request.pop("op")
-            handler = getattr(agent, f"op_{op}", None) or getattr(agent.sockets, f"op_{op}", None)
+            handler = (getattr(agent, f"op_{op}", None) or getattr(agent.sockets, f"op_{op}", None)
+                       or getattr(agent.tcp, f"op_{op}", None))
             if handler is None:
                 raise AgentError(f"unknown agent operation {op!r}")
             answer = {"ok": True, "result": handler(**request)}

@@ -3,7 +3,7 @@
 The DUT is a fresh network namespace holding one end of a veth pair; the tester end sits in a
 second namespace of its own (no address, no route, IPv6 disabled, ARP off) where an AF_PACKET
 socket sends and receives raw frames. Control verbs (addresses, UDP sockets, groups, sysctls)
-go to a small agent process running inside the DUT namespace (``agent.py``). See
+go to a small agent process running inside the DUT namespace (``agent.py``, TCP: ``tcp.py``). See
 ``setup.py`` for the picture. Time is real: ``time.monotonic()``.
 
 One LinuxDUT serves a whole pytest session per worker (set-up takes ~100 ms); the plugin calls
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from harness.backends.base import TEST_LINK, FrameDUT
 from harness.backends.linux import setup
+from harness.backends.linux.dut_tcp import LinuxTCPVerbs
 from harness.backends.linux.setup import AgentClient, AgentFailed, Names, SetupError
 from harness.backends.linux.values import (
     _IPV6_SYSCTLS,
@@ -41,6 +42,7 @@ from harness.backends.linux.values import (
     _option_value,
     _refuse_forbidden,
     _sysctl_value,
+    _timer_seconds,
 )
 from harness.backends.rawsocket import RawSocketPort
 from harness.dut import AddressInfo, AddressState, Family, IPv6Option, LinkInfo, TimerName, Unsupported
@@ -80,12 +82,7 @@ def check_available() -> str | None:
     return setup.check_available()
 
 
-def _timer_seconds(seconds: float) -> int:
-    # The sysctls take whole seconds; round up so a test never waits less than it asked for.
-    return max(1, math.ceil(seconds))
-
-
-class LinuxDUT(FrameDUT):
+class LinuxDUT(LinuxTCPVerbs, FrameDUT):
     """The Linux kernel in network namespace ``sc-dut-…``, reached over veth from ``sc-tst-…``.
 
     ``timers``: baseline reassembly timeouts in seconds (rounded up to whole seconds).
@@ -247,6 +244,9 @@ class LinuxDUT(FrameDUT):
 
     def _now(self) -> float:
         return time.monotonic()
+
+    def _arrival_time(self) -> float:  # the kernel's receive timestamp of the frame
+        return self._port.last_arrival if self._port is not None else self._now()
 
     # ---- control verbs --------------------------------------------------------------------------
     def _call(self, op: str, **args: object) -> Any:  # the agent's JSON answer

@@ -184,5 +184,10 @@ def _checked_group(group: str) -> str:
 
 def _checked_port(port: int) -> int:
     if not 0 < int(port) < 65536:
-        raise ValueError(f"UDP port out of range: {port}")
+        raise ValueError(f"port out of range: {port}")
     return int(port)
+
+
+def _timer_seconds(seconds: float) -> int:
+    # The sysctls take whole seconds; round up so a test never waits less than it asked for.
+    return max(1, math.ceil(seconds))

@@ -179,6 +179,11 @@ class IPv4Endpoint:
     def select_source(self, dst: bytes) -> bytes | None:
         return self.nic.addresses.select_source(4, dst)
 
+    def path_mtu(self, dst: bytes) -> int:
+        """The NIC's MTU: IPv4 keeps no host-wide path MTU cache; a route's MTU is in the Route,
+        and what Fragmentation Needed teaches is kept by the transport that asked (TCP)."""
+        return self.nic.mtu
+
     def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False) -> Drop | None:
         """Prepend a header (the default TTL, a fresh ID) and transmit on ``route`` (output.py)."""
         return self.output.write_packet(route, proto, payload, dont_fragment=dont_fragment)

@@ -1,0 +1,170 @@
+"""RFC 5681 (congestion control), RFC 3042 (limited transmit) and RFC 6582 (NewReno) as they
+show on the wire: the initial window, slow-start growth per ACK, fast retransmit on the third
+duplicate ACK, limited transmit on the first two, the loss window after a timeout.
+
+The peer offers a large window, so what limits the DUT's sending is its congestion window. A
+burst is the segments that leave back to back; anything a timer sends comes later."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+from scapy.layers.inet import TCP
+from scapy.packet import Packet
+
+from harness import DUT, MUST, SHOULD, TCPConn, rfc
+from harness.rfc import TCP_DUPACK_THRESHOLD, TCP_MIN_RTO
+from harness.tcp_peer import TCPPeer, established, payload, seq_add, seq_lt
+
+PORT: Final = 7800
+BULK: Final = 64_000
+# Segments of one burst leave back to back; a timer (a tail-loss probe, say) sends later.
+BURST_GAP: Final = 0.005
+
+
+def _bulk_sender(dut: DUT, mss: int) -> tuple[TCPPeer, TCPConn]:
+    peer, conn = established(dut, PORT, mss=mss, window=65535)
+    assert dut.tcp_send(conn, bytes(i % 256 for i in range(BULK))) > 0
+    return peer, conn
+
+
+def _burst(peer: TCPPeer, *, within: float = 1.0) -> list[Packet]:
+    """The data segments the DUT sends back to back from now on (the first may take ``within``)."""
+    first = peer.expect(data=lambda d: len(d) > 0, within=within)
+    out = [first]
+    while True:
+        try:
+            seg = peer.expect(data=lambda d: len(d) > 0, within=0.05, update=False)
+        except AssertionError:
+            return out
+        if seg.time - out[-1].time > BURST_GAP:
+            peer.put_back(seg)  # a later, timer-driven segment: not part of the burst
+            return out
+        peer.update(seg)
+        out.append(seg)
+
+
+def _iw_limit(smss: int) -> int:
+    """RFC 5681 3.1: the largest initial window, in segments, for a sender MSS ``smss``."""
+    return 2 if smss > 2190 else 3 if smss > 1095 else 4
+
+
+@pytest.mark.parametrize("mss", [1460, 1000, 536])
+@rfc(5681, "3.1", MUST,
+     "IW, the initial value of cwnd, MUST be set using the following guidelines as an upper bound. If SMSS "
+     "> 2190 bytes: IW = 2 * SMSS bytes and MUST NOT be more than 2 segments If (SMSS > 1095 bytes) and "
+     "(SMSS <= 2190 bytes): IW = 3 * SMSS bytes and MUST NOT be more than 3 segments if SMSS <= 1095 bytes: "
+     "IW = 4 * SMSS bytes and MUST NOT be more than 4 segments")
+def test_initial_window_is_within_the_rfc_bound(dut: DUT, mss: int) -> None:
+    peer, _conn = _bulk_sender(dut, mss)
+    burst = _burst(peer)
+    segments, octets = len(burst), sum(len(payload(s)) for s in burst)
+    limit = _iw_limit(mss)
+    assert segments <= limit and octets <= limit * mss, (
+        f"the initial window was {segments} segments / {octets} octets with SMSS {mss}; "
+        f"at most {limit} segments of {mss} octets are allowed")
+
+
+@rfc(5681, "3.1", SHOULD,
+     "During slow start, a TCP increments cwnd by at most SMSS bytes for each ACK received that "
+     "cumulatively acknowledges new data.")
+def test_one_ack_for_the_whole_initial_window_grows_cwnd_by_one_segment(dut: DUT) -> None:
+    peer, _conn = _bulk_sender(dut, 1000)
+    before = len(_burst(peer))
+    peer.send_ack()  # one cumulative ACK for all of it
+    after = len(_burst(peer))
+    assert after <= before + 1, (
+        f"after one ACK covering {before} segments the DUT sent {after} segments: cwnd grew by more than one SMSS")
+
+
+@rfc(5681, "3.1", SHOULD,
+     "During slow start, a TCP increments cwnd by at most SMSS bytes for each ACK received that "
+     "cumulatively acknowledges new data.")
+def test_an_ack_per_segment_lets_slow_start_double_the_window(dut: DUT) -> None:
+    peer, _conn = _bulk_sender(dut, 1000)
+    first = _burst(peer)
+    released = 0
+    for seg in first:  # one ACK for each segment: cwnd + 1 SMSS each, two new segments per ACK
+        peer.send_ack(ack=seq_add(seg[TCP].seq, len(payload(seg))))
+        released += len(_burst(peer, within=0.5))
+    assert len(first) < released <= 2 * len(first), (
+        f"{len(first)} ACKs released {released} segments; slow start sends at most two per ACK, and more "
+        "than one")
+
+
+def _dup_acks(peer: TCPPeer, una: int, count: int) -> None:
+    """``count`` duplicate ACKs (RFC 5681 2): no data, no SYN/FIN, ack = SND.UNA, same window."""
+    for _ in range(count):
+        peer.send_ack(ack=una)
+
+
+@rfc(5681, "3.2", SHOULD,
+     "The TCP sender SHOULD use the \"fast retransmit\" algorithm to detect and repair loss, based on "
+     "incoming duplicate ACKs. The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as "
+     "defined in section 2, without any intervening ACKs which move SND.UNA) as an indication that a "
+     "segment has been lost.")
+def test_third_duplicate_ack_triggers_a_fast_retransmit(dut: DUT) -> None:
+    peer, _conn = _bulk_sender(dut, 536)
+    burst = _burst(peer)
+    una = burst[0][TCP].seq
+    _dup_acks(peer, una, TCP_DUPACK_THRESHOLD)
+    resent = peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
+    assert resent.time - burst[0].time < TCP_MIN_RTO, "the segment came again only when the timer ran out"
+
+
+@rfc(5681, "3.2", SHOULD,
+     "The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, without "
+     "any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
+def test_two_duplicate_acks_do_not_trigger_a_retransmission(dut: DUT) -> None:
+    peer, _conn = _bulk_sender(dut, 536)
+    burst = _burst(peer)
+    una = burst[0][TCP].seq
+    _dup_acks(peer, una, TCP_DUPACK_THRESHOLD - 1)
+    peer.expect_none(seq=una, data=lambda d: len(d) > 0, within=0.05)
+    _dup_acks(peer, una, 1)  # positive control: the third one does
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
+
+
+@rfc(3042, "2", SHOULD,
+     "When a TCP sender has previously unsent data queued for transmission it SHOULD use the Limited "
+     "Transmit algorithm, which calls for a TCP sender to transmit new data upon the arrival of the first "
+     "two consecutive duplicate ACKs")
+def test_first_duplicate_ack_releases_one_new_segment(dut: DUT) -> None:
+    peer, _conn = _bulk_sender(dut, 536)
+    burst = _burst(peer)
+    una, nxt = burst[0][TCP].seq, peer.rcv_nxt
+    _dup_acks(peer, una, 1)
+    new = peer.expect(seq=nxt, data=lambda d: len(d) > 0, within=0.5)
+    assert len(payload(new)) <= 536
+
+
+@rfc(5681, "3.1", MUST,
+     "Furthermore, upon a timeout (as specified in [RFC2988]) cwnd MUST be set to no more than the loss "
+     "window, LW, which equals 1 full-sized segment (regardless of the value of IW).")
+def test_after_a_timeout_one_segment_is_sent_until_acknowledged(dut: DUT) -> None:
+    peer, _conn = _bulk_sender(dut, 536)
+    burst = _burst(peer)
+    una, nxt = burst[0][TCP].seq, peer.rcv_nxt
+    # A timeout resends the first segment; nothing else may leave before an ACK.
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=5.0, update=False)
+    peer.expect_none(seq=lambda s: s != una and seq_lt(s, seq_add(nxt, BULK)), data=lambda d: len(d) > 0,
+                     within=0.5)
+    peer.send_ack(ack=seq_add(una, len(payload(burst[0]))))  # positive control: an ACK releases more
+    peer.expect(seq=lambda s: s != una, data=lambda d: len(d) > 0, within=1.0)
+
+
+@rfc(6582, "3.2", SHOULD,
+     "If this ACK does *not* acknowledge all of the data up to and including recover, then this is a "
+     "partial ACK. In this case, retransmit the first unacknowledged segment.")
+def test_partial_ack_in_fast_recovery_retransmits_the_next_hole(dut: DUT) -> None:
+    peer, _conn = _bulk_sender(dut, 536)
+    burst = _burst(peer)
+    assert len(burst) >= 3, "the initial window is too small for two holes"
+    una = burst[0][TCP].seq
+    _dup_acks(peer, una, TCP_DUPACK_THRESHOLD)
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)  # fast retransmit
+    second = burst[1][TCP].seq
+    peer.send_ack(ack=second)  # acknowledges the first segment only: the second is lost too
+    resent = peer.expect(seq=second, data=lambda d: len(d) > 0, within=2.0, update=False)
+    assert resent.time - peer.last_sent < TCP_MIN_RTO, "the second hole waited for the retransmission timer"

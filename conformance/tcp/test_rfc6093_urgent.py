@@ -1,0 +1,55 @@
+"""RFC 6093 and RFC 9293 3.8.5: the urgent mechanism, as far as a receiver shows it through the
+data it delivers. An application reading without SO_OOBINLINE (as the DUT verbs do on Linux)
+may see the last urgent octet taken out of band (RFC 6093 3.4); either way every other octet
+arrives in order, and the urgent pointer marks the octet after the urgent data."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from harness import DUT, MUST, rfc
+from harness.tcp_peer import established
+
+PORT: Final = 8700
+
+
+def _read_all(dut: DUT, conn: object, octets: int) -> bytes:
+    got = b""
+    while len(got) < octets and (more := dut.tcp_recv(conn, within=1.0)):  # type: ignore[arg-type]
+        got += more
+    return got
+
+
+@rfc(9293, "3.8.5", MUST,
+     "However, TCP implementations MUST still include support for the urgent mechanism (MUST-30).")
+def test_urgent_data_is_acknowledged_and_the_rest_delivered(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    peer.send("PAU", b"normal!", urgptr=7)
+    peer.expect("A", ack=peer.snd_nxt)
+    peer.send_data(b" and after")
+    got = _read_all(dut, conn, 17)
+    assert got in (b"normal! and after", b"normal and after"), f"delivered {got!r}"
+
+
+@rfc(6093, "4", MUST,
+     "we hereby update RFC 793 [RFC0793], RFC 1011 [RFC1011], and RFC 1122 [RFC1122] such that \"the urgent "
+     "pointer points to the sequence number of the octet following the urgent data\" (in segments with the "
+     "URG control bit set)")
+def test_urgent_pointer_marks_the_octet_after_the_urgent_data(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    peer.send("PAU", b"abcXdef", urgptr=4)  # urgent data "abcX": the pointer is at "d"
+    got = _read_all(dut, conn, 7)
+    # Delivered inline ("abcXdef"), or X taken out of band; never "d", the octet after the urgent data.
+    assert got in (b"abcXdef", b"abcdef"), f"delivered {got!r}"
+
+
+@rfc(9293, "3.8.5", MUST, "A TCP implementation MUST support a sequence of urgent data of any length (MUST-31) [19].")
+def test_urgent_pointer_beyond_the_segment_is_accepted(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    peer.send("PAU", b"urgent, and more to come", urgptr=3000)  # the urgent data goes on past this segment
+    peer.expect("A", ack=peer.snd_nxt)
+    peer.send("PAU", b" still urgent", urgptr=3000 - 24)
+    peer.expect("A", ack=peer.snd_nxt)
+    got = _read_all(dut, conn, 37)
+    assert got == b"urgent, and more to come still urgent", f"delivered {got!r}"
+

@@ -1,0 +1,200 @@
+"""RFC 6298 (the retransmission timer) and RFC 9293 3.8.1/3.8.3: the initial RTO, its floor,
+exponential back-off, the 3-second fall-back after a lost SYN, which segment a timeout
+resends, and how long a TCP keeps retransmitting before it gives up (R2).
+
+Times are measured between frames (each carries the DUT clock's time it reached the tester)
+and held to the RFC's numbers with ``timer_fired_on_time``: never early, late only by the
+coarseness of a real timer."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Final
+
+import pytest
+from scapy.layers.inet import TCP
+from scapy.packet import Packet
+
+from harness import DUT, MUST, SHOULD, TCPError, rfc
+from harness.rfc import TCP_INITIAL_RTO, TCP_MIN_RTO, TCP_SYN_FALLBACK_RTO, timer_doubled, timer_fired_on_time
+from harness.tcp_peer import TCPPeer, established, seq_diff, seq_lt
+
+PORT: Final = 7700
+
+
+def _budget(dut: DUT, seconds: float) -> None:
+    if dut.name != "inprocess" and seconds > 30:
+        pytest.skip(f"this test waits {seconds:g} s of DUT time; the {dut.name} backend's clock is real "
+                    "(run it on the inprocess backend, where waiting costs no wall time)")
+
+
+def _retransmissions(peer: TCPPeer, first: Packet, count: int, within: float) -> list[Packet]:
+    """The next ``count`` transmissions of the segment ``first`` (same sequence number)."""
+    flags = "S" if "S" in first[TCP].flags and "A" not in first[TCP].flags else ("SA" if "S" in first[TCP].flags else None)
+    out = []
+    for _ in range(count):
+        out.append(peer.expect(flags, seq=first[TCP].seq, within=within, update=False))
+    return out
+
+
+def _check_interval(earlier: Packet, later: Packet, expected: float, what: str) -> None:
+    measured = later.time - earlier.time
+    assert timer_fired_on_time(measured, expected), f"{what} came {measured:.3f} s after the previous one, expected {expected:g} s"
+
+
+def _check_doubled(first: Packet, second: Packet, third: Packet, what: str) -> None:
+    before, after = second.time - first.time, third.time - second.time
+    assert timer_doubled(before, after), f"{what} came {after:.3f} s after the previous one, which came after {before:.3f} s"
+
+
+def _unacknowledged_data(dut: DUT, **peer: object) -> tuple[TCPPeer, Packet]:
+    """An established connection whose DUT sent a data segment the peer never acknowledges."""
+    tester, conn = established(dut, PORT, **peer)  # type: ignore[arg-type]
+    assert dut.tcp_send(conn, b"unacknowledged") == 14
+    return tester, tester.expect(data=b"unacknowledged")
+
+
+@rfc(6298, "2.1", SHOULD,
+     "Until a round-trip time (RTT) measurement has been made for a segment sent between the sender and "
+     "receiver, the sender SHOULD set RTO <- 1 second")
+def test_unanswered_syn_is_retransmitted_after_one_second(dut: DUT) -> None:
+    conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
+    peer = TCPPeer.for_connection(dut, conn)
+    syn = peer.expect("S")
+    (again,) = _retransmissions(peer, syn, 1, within=5.0)
+    _check_interval(syn, again, TCP_INITIAL_RTO, "the SYN's retransmission")
+
+
+@rfc(6298, "5.5", MUST, "The host MUST set RTO <- RTO * 2 (\"back off the timer\").")
+def test_syn_retransmissions_back_off_exponentially(dut: DUT) -> None:
+    conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
+    peer = TCPPeer.for_connection(dut, conn)
+    syn = peer.expect("S")
+    first, second = _retransmissions(peer, syn, 2, within=10.0)
+    _check_doubled(syn, first, second, "the SYN's second retransmission")
+
+
+@rfc(6298, "2.1", SHOULD,
+     "Until a round-trip time (RTT) measurement has been made for a segment sent between the sender and "
+     "receiver, the sender SHOULD set RTO <- 1 second, though the \"backing off\" on repeated "
+     "retransmission discussed in (5.5) still applies.")
+def test_unanswered_syn_ack_is_retransmitted_after_one_second_then_two(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT)
+    peer.send_syn()
+    synack = peer.expect("SA")
+    first, second = _retransmissions(peer, synack, 2, within=10.0)
+    _check_interval(synack, first, TCP_INITIAL_RTO, "the SYN-ACK's retransmission")
+    _check_interval(first, second, 2 * TCP_INITIAL_RTO, "the SYN-ACK's second retransmission")
+
+
+@rfc(6298, "2.4", SHOULD, "Whenever RTO is computed, if it is less than 1 second, then the RTO SHOULD be "
+     "rounded up to 1 second.")
+def test_data_is_not_retransmitted_sooner_than_one_second(dut: DUT) -> None:
+    peer, data = _unacknowledged_data(dut)  # the handshake gave the DUT a tiny RTT sample
+    again = peer.expect(seq=data[TCP].seq, data=lambda d: len(d) > 0, within=5.0, update=False)
+    waited = again.time - data.time
+    assert waited >= TCP_MIN_RTO - 0.01, f"data was retransmitted after {waited:.3f} s, under the 1 s floor of RTO"
+
+
+@rfc(6298, "5.5", MUST, "The host MUST set RTO <- RTO * 2 (\"back off the timer\").")
+def test_data_retransmissions_back_off_exponentially(dut: DUT) -> None:
+    peer, data = _unacknowledged_data(dut)
+    sent = [data]
+    for _ in range(3):
+        sent.append(peer.expect(seq=data[TCP].seq, data=lambda d: len(d) > 0, within=20.0, update=False))
+    _check_doubled(sent[1], sent[2], sent[3], "the third retransmission")
+
+
+@rfc(6298, "5.7", MUST,
+     "If the timer expires awaiting the ACK of a SYN segment and the TCP implementation is using an RTO "
+     "less than 3 seconds, the RTO MUST be re-initialized to 3 seconds when data transmission begins "
+     "(i.e., after the three-way handshake completes).")
+def test_rto_is_three_seconds_after_a_retransmitted_syn(dut: DUT) -> None:
+    conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
+    peer = TCPPeer.for_connection(dut, conn)
+    syn = peer.expect("S")
+    peer.expect("S", seq=syn[TCP].seq, within=5.0)  # the first SYN "was lost": answer the second
+    peer.send("SA", seq=peer.iss)
+    peer.expect("A", ack=peer.snd_nxt)
+    assert dut.tcp_send(conn, b"after a lost SYN") == 16
+    data = peer.expect(data=b"after a lost SYN")
+    again = peer.expect(seq=data[TCP].seq, data=lambda d: len(d) > 0, within=10.0, update=False)
+    _check_interval(data, again, TCP_SYN_FALLBACK_RTO, "the first retransmission of data")
+
+
+@rfc(6298, "5.4", SHOULD, "(5.4) Retransmit the earliest segment that has not been acknowledged by the TCP receiver.")
+def test_timeout_retransmits_the_earliest_unacknowledged_segment(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, mss=536)
+    data = bytes(i % 251 for i in range(3 * 536))  # three full-sized segments (no Nagle hold-back)
+    assert dut.tcp_send(conn, data) == len(data)
+    una = peer.rcv_nxt
+    peer.receive(len(data), ack=False)  # the first transmissions, none acknowledged
+    end = peer.rcv_nxt
+    resent = peer.expect(seq=lambda s: seq_lt(s, end), data=lambda d: len(d) > 0, within=5.0, update=False)
+    assert resent[TCP].seq == una, (f"the first retransmission starts {seq_diff(resent[TCP].seq, una):+d} octets "
+                                    "from SND.UNA, not at the earliest unacknowledged segment")
+
+
+@rfc(6298, "5.2", SHOULD, "(5.2) When all outstanding data has been acknowledged, turn off the retransmission timer.")
+def test_acknowledged_data_is_not_retransmitted(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    dut.tcp_send(conn, b"acknowledged at once")
+    peer.expect(data=b"acknowledged at once")
+    peer.send_ack()
+    peer.expect_none(data=lambda d: len(d) > 0, within=2.5 * TCP_INITIAL_RTO)
+    dut.tcp_send(conn, b"never acknowledged")  # positive control: this one is retransmitted
+    sent = peer.expect(data=b"never acknowledged")
+    peer.expect(seq=sent[TCP].seq, data=lambda d: len(d) > 0, within=5.0, update=False)
+
+
+@rfc(6298, "2.5", MUST, "(2.5) A maximum value MAY be placed on RTO provided it is at least 60 seconds.")
+def test_back_off_is_not_capped_below_sixty_seconds(dut: DUT) -> None:
+    _budget(dut, 200.0)
+    peer, data = _unacknowledged_data(dut)
+    times = [data.time]
+    while times[-1] - times[0] < 190.0:
+        try:
+            times.append(peer.expect(seq=data[TCP].seq, data=lambda d: len(d) > 0, within=130.0, update=False).time)
+        except AssertionError:
+            break
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    for before, after in itertools.pairwise(gaps):
+        assert after >= min(2 * before, 60.0) - 0.01, f"the back-off went from {before:.1f} s to {after:.1f} s: capped below 60 s"
+
+
+@rfc(9293, "3.8.3", SHOULD, "The value of R2 SHOULD correspond to at least 100 seconds (SHLD-11).")
+def test_unacknowledged_data_is_retransmitted_for_at_least_100_seconds(dut: DUT) -> None:
+    _budget(dut, 101.0)
+    peer, conn = established(dut, PORT)
+    dut.tcp_send(conn, b"into the void")
+    peer.expect(data=b"into the void")
+    dut.wait(100.0)
+    assert dut.tcp_state(conn) == "ESTABLISHED", "the connection was given up within 100 s"
+
+
+@rfc(9293, "3.8.3", MUST,
+     "In particular, R2 for a SYN segment MUST be set large enough to provide retransmission of the segment "
+     "for at least 3 minutes (MUST-23).")
+def test_syn_is_retransmitted_for_at_least_three_minutes(dut: DUT) -> None:
+    _budget(dut, 181.0)
+    conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
+    peer = TCPPeer.for_connection(dut, conn)
+    peer.expect("S")
+    dut.wait(180.0)
+    assert dut.tcp_state(conn) == "SYN-SENT", "the open attempt was given up within 3 minutes"
+
+
+@rfc(9293, "3.8.3", MUST,
+     "An application MUST (MUST-21) be able to set the value for R2 for a particular connection.")
+def test_user_timeout_ends_a_connection_whose_data_goes_unacknowledged(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    dut.tcp_set_option(conn, "user_timeout", 3.0)
+    dut.tcp_send(conn, b"nobody acknowledges this")
+    peer.expect(data=b"nobody acknowledges this")
+    dut.wait(2.0)
+    assert dut.tcp_state(conn) == "ESTABLISHED", "the connection ended before its 3 s user timeout"
+    dut.wait(6.0)
+    with pytest.raises(TCPError) as failure:
+        dut.tcp_recv(conn, within=0.1)
+    assert failure.value.kind == "timed_out"

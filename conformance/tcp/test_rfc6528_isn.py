@@ -1,0 +1,56 @@
+"""RFC 6528 and RFC 9293 3.4.1: initial sequence numbers, as far as a black box shows them:
+a clock that ticks about every 4 microseconds, plus a pseudorandom offset per connection-id, so
+connections with different ports get unrelated ISNs and one connection-id's ISN climbs with time."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Final
+
+from scapy.layers.inet import TCP
+
+from harness import DUT, MUST, SHOULD, rfc
+from harness.tcp_peer import TCPPeer, seq_diff
+
+PORT: Final = 8800
+SAMPLES: Final = 6
+TICKS_PER_SECOND: Final = 250_000  # "roughly every 4 microseconds"
+
+
+def _isn(dut: DUT, port: int | None = None) -> int:
+    peer = TCPPeer(dut, dut_port=PORT, port=port)
+    peer.send_syn()
+    isn = peer.expect("SA")[TCP].seq
+    peer.send_rst(seq=peer.snd_nxt)  # the listener forgets the half-open connection
+    return int(isn)
+
+
+@rfc(6528, "3", SHOULD,
+     "TCP SHOULD generate its Initial Sequence Numbers with the expression: ISN = M + F(localip, localport, "
+     "remoteip, remoteport, secretkey) where M is the 4 microsecond timer, and F() is a pseudorandom "
+     "function (PRF) of the connection-id.")
+def test_isns_of_different_connection_ids_are_unrelated(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    isns = [_isn(dut) for _ in range(SAMPLES)]  # each from a fresh source port, back to back
+    steps = [seq_diff(b, a) for a, b in itertools.pairwise(isns)]
+    assert len(set(isns)) == SAMPLES, f"repeated ISNs: {isns}"
+    assert len(set(steps)) == len(steps), f"ISNs step by a constant: {steps}"
+    assert max(abs(s) for s in steps) > 2**24, f"ISNs of different connections lie close together: {steps}"
+
+
+@rfc(9293, "3.4.1", MUST,
+     "A TCP implementation MUST use the above type of \"clock\" for clock-driven selection of initial "
+     "sequence numbers (MUST-8)")
+def test_isn_of_one_connection_id_climbs_with_the_clock(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    port = TCPPeer(dut, dut_port=PORT).port
+    start = dut.now()
+    first = _isn(dut, port)
+    dut.wait(1.0)
+    elapsed = dut.now() - start
+    second = _isn(dut, port)
+    advance = seq_diff(second, first)
+    assert advance > 0, f"the same connection-id got an ISN {-advance} lower after {elapsed:.2f} s"
+    expected = elapsed * TICKS_PER_SECOND
+    assert expected / 2 <= advance <= expected * 2, (
+        f"the ISN advanced {advance} in {elapsed:.2f} s; a clock ticking every 4 us advances about {expected:.0f}")

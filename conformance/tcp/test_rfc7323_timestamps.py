@@ -1,0 +1,156 @@
+"""RFC 7323 sections 3-5: the Timestamps option (negotiated in the SYNs, then on every segment,
+TSecr echoing the peer's TSval) and PAWS, which drops segments carrying an old TSval.
+Timestamps are optional: a DUT that never answers the option skips what needs it."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Final
+
+import pytest
+
+from harness import DUT, MUST, SHOULD, TCPConn, rfc
+from harness.tcp_peer import TCPPeer, established, option
+
+PORT: Final = 8300
+
+
+def _negotiated(dut: DUT, **peer: object) -> tuple[TCPPeer, TCPConn]:
+    tester, conn = established(dut, PORT, timestamps=True, **peer)  # type: ignore[arg-type]
+    if not tester.ts_ok:
+        pytest.skip("the DUT did not answer the peer's Timestamps option (RFC 7323 timestamps are optional)")
+    return tester, conn
+
+
+@rfc(7323, "3.2", MUST,
+     "A TCP MAY send the TSopt in an initial <SYN> segment (i.e., segment containing a SYN bit and no ACK "
+     "bit), and MAY send a TSopt in <SYN,ACK> only if it received a TSopt in the initial <SYN> segment for "
+     "the connection.")
+def test_syn_ack_carries_no_timestamps_unless_offered(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    synack = TCPPeer(dut, dut_port=PORT).connect()
+    assert option(synack, "Timestamp") is None
+
+
+@rfc(7323, "3.2", MUST,
+     "When the ACK bit is set in an outgoing segment, the sender MUST echo a recently received TSval sent "
+     "by the remote TCP in the TSval field of a Timestamps option.")
+def test_syn_ack_echoes_the_syns_tsval(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT, timestamps=True, ts_val=123_456)
+    synack = peer.connect()
+    ts = option(synack, "Timestamp")
+    if ts is None:
+        pytest.skip("the DUT did not answer the Timestamps option (RFC 7323 timestamps are optional)")
+    assert ts[1] == 123_456, f"the SYN-ACK's TSecr is {ts[1]}, not the SYN's TSval 123456"
+
+
+@rfc(7323, "3.2", MUST,
+     "Once TSopt has been successfully negotiated, that is both <SYN> and <SYN,ACK> contain TSopt, the "
+     "TSopt MUST be sent in every non-<RST> segment for the duration of the connection")
+def test_every_segment_carries_timestamps_once_negotiated(dut: DUT) -> None:
+    peer, conn = _negotiated(dut)
+    peer.send_data(b"data")
+    ack = peer.expect("A", ack=peer.snd_nxt)
+    dut.tcp_send(conn, b"reply")
+    data = peer.expect(data=b"reply")
+    dut.tcp_shutdown(conn)
+    fin = peer.expect("FA")
+    for seg in (ack, data, fin):
+        assert option(seg, "Timestamp") is not None, f"a segment ({seg.sprintf('%TCP.flags%')}) without TSopt"
+
+
+@rfc(7323, "3.2", MUST,
+     "When the ACK bit is set in an outgoing segment, the sender MUST echo a recently received TSval sent "
+     "by the remote TCP in the TSval field of a Timestamps option.")
+def test_ack_echoes_the_tsval_of_the_data_it_acknowledges(dut: DUT) -> None:
+    peer, _conn = _negotiated(dut)
+    sent_ts = peer.ts_val
+    peer.send_data(b"timestamped")
+    ack = peer.expect("A", ack=peer.snd_nxt)
+    assert option(ack, "Timestamp")[1] == sent_ts
+
+
+@rfc(7323, "5.3", MUST,
+     "If there is a Timestamps option in the arriving segment, SEG.TSval < TS.Recent, TS.Recent is valid "
+     "(see later discussion), and if the RST bit is not set, then treat the arriving segment as not "
+     "acceptable: Send an acknowledgment in reply as specified in Section 3.9 of [RFC0793], page 69, and "
+     "drop the segment.")
+def test_segment_with_an_old_tsval_is_acknowledged_and_dropped(dut: DUT) -> None:
+    peer, conn = _negotiated(dut, ts_val=1_000_000)
+    peer.send_data(b"fresh")
+    peer.expect("A", ack=peer.snd_nxt)
+    assert dut.tcp_recv(conn) == b"fresh"
+    peer.ts_val = 900_000  # older than TS.Recent (1000001)
+    peer.send_data(b"stale", advance=False)
+    peer.expect("A", ack=peer.snd_nxt, data=b"")
+    peer.ts_val = 1_000_002
+    peer.send_data(b"current")  # positive control at the same sequence number
+    assert dut.tcp_recv(conn) == b"current"
+
+
+@rfc(7323, "5.2", MUST,
+     "If s and t are timestamp values, s < t if 0 < (t - s) < 2^31, computed in unsigned 32-bit arithmetic.")
+def test_tsval_comparison_wraps_around(dut: DUT) -> None:
+    peer, conn = _negotiated(dut, ts_val=0xFFFF_FF00)
+    peer.send_data(b"before the wrap")
+    assert dut.tcp_recv(conn) == b"before the wrap"
+    peer.ts_val = 0x0000_0100  # after TS.Recent modulo 2^32
+    peer.send_data(b"after the wrap")
+    assert dut.tcp_recv(conn) == b"after the wrap"
+
+
+@rfc(7323, "5.2", MUST,
+     "When an <RST> segment is received, it MUST NOT be subjected to the PAWS check by verifying an "
+     "acceptable value in SEG.TSval")
+def test_rst_with_an_old_tsval_still_resets(dut: DUT) -> None:
+    peer, conn = _negotiated(dut, ts_val=5_000_000)
+    peer.ts_val = 1
+    peer.send("R", options=[("NOP", None), ("NOP", None), ("Timestamp", (1, peer.ts_recent or 0))], advance=False)
+    dut.wait(0.1)
+    assert dut.tcp_state(conn) == "CLOSED"
+
+
+@rfc(7323, "3.2", MUST, "A TCP MUST NOT abort a TCP connection because any segment lacks an expected TSopt.")
+def test_segment_without_timestamps_does_not_abort_the_connection(dut: DUT) -> None:
+    peer, conn = _negotiated(dut)
+    peer.send_data(b"sent twice", options=[], advance=False)  # dropped (SHOULD) or taken: either way
+    dut.wait(0.2)
+    assert dut.tcp_state(conn) == "ESTABLISHED"
+    peer.send_data(b"sent twice")  # the same octets again, with TSopt: the stream goes on
+    assert dut.tcp_recv(conn) == b"sent twice"
+
+
+@rfc(7323, "3.2", SHOULD, "If a non-<RST> segment is received without a TSopt, a TCP SHOULD silently drop the segment.")
+def test_segment_without_timestamps_is_dropped(dut: DUT) -> None:
+    peer, conn = _negotiated(dut)
+    peer.send_data(b"no timestamps here", options=[], advance=False)
+    assert dut.tcp_recv(conn, within=0.5) is None, "a segment without the negotiated TSopt was delivered"
+    peer.send_data(b"with timestamps")  # positive control at the same sequence number
+    assert dut.tcp_recv(conn) == b"with timestamps"
+
+
+@rfc(7323, "3.2", MUST,
+     "If a TSopt is received on a connection where TSopt was not negotiated in the initial three-way "
+     "handshake, the TSopt MUST be ignored and the packet processed normally.")
+def test_timestamps_on_a_connection_without_them_are_ignored(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    peer.send_data(b"unexpected TSopt", options=[("NOP", None), ("NOP", None), ("Timestamp", (7, 0))])
+    assert dut.tcp_recv(conn) == b"unexpected TSopt"
+    ack = peer.expect("A", ack=peer.snd_nxt)
+    assert option(ack, "Timestamp") is None
+
+
+@rfc(7323, "5.4", MUST,
+     "The sender's timestamp clock is used as a source of monotonic non-decreasing values to stamp the "
+     "segments.")
+def test_tsval_of_the_duts_segments_never_decreases(dut: DUT) -> None:
+    peer, conn = _negotiated(dut)
+    values = [peer.dut_syn.timestamp[0]] if peer.dut_syn.timestamp else []
+    for i in range(5):
+        dut.tcp_send(conn, bytes([i]) * 10)
+        seg = peer.expect(data=lambda d: len(d) > 0)
+        values.append(option(seg, "Timestamp")[0])
+        peer.send_ack()
+        dut.wait(0.05)
+    assert all((b - a) % 2**32 < 2**31 for a, b in itertools.pairwise(values)), f"TSvals went back: {values}"

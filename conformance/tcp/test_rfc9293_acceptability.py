@@ -1,0 +1,221 @@
+"""RFC 9293 3.10.7.4, Table 6: the four acceptability tests of an incoming segment, each row
+with segments just inside and just outside the receive window, and what the DUT does with
+an unacceptable one: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, and the segment dropped.
+
+The DUT's receive window is read from its last segment (``peer.dut_window``); a zero window
+is made by sending data its application does not read."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+
+from harness import DUT, MUST, SHOULD, TCPConn, rfc
+from harness.tcp_peer import TCPPeer, established, seq_add
+
+PORT: Final = 7300
+SILENCE: Final = 0.5
+# A small receive buffer, so the DUT's window closes after a few segments.
+SMALL_RCVBUF: Final = {"rcvbuf": 4096}
+UNACCEPTABLE: Final = ("If an incoming segment is not acceptable, an acknowledgment should be sent in reply "
+                       "(unless the RST bit is set, if so drop the segment and return): "
+                       "<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> o After sending the acknowledgment, drop the "
+                       "unacceptable segment and return.")
+
+
+def _close_receive_window(peer: TCPPeer) -> bytes:
+    """Send data the DUT's application does not read until the DUT offers a zero window."""
+    sent = bytearray()
+    for i in range(200):
+        if peer.dut_window == 0:
+            return bytes(sent)
+        chunk = bytes([65 + i % 26]) * min(peer.mss, peer.dut_window)
+        peer.send_data(chunk)
+        sent += chunk
+        peer.expect("A", ack=peer.snd_nxt, within=2.0)
+    raise AssertionError(f"the DUT still offers a {peer.dut_window}-octet window after {len(sent)} unread octets")
+
+
+def _expect_challenge(peer: TCPPeer) -> None:
+    """The DUT's reply to an unacceptable segment: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, no data."""
+    peer.expect("A", seq=peer.rcv_nxt, ack=peer.snd_nxt, data=b"", within=1.0)
+
+
+def _window_blocked(dut: DUT) -> tuple[TCPPeer, TCPConn]:
+    """A connection whose peer offers a zero window while the DUT's application has data queued."""
+    peer, conn = established(dut, PORT, window=0, listen_options=SMALL_RCVBUF)
+    assert dut.tcp_send(conn, b"queued while the peer's window is closed") > 0
+    peer.expect_none(data=lambda d: len(d) > 0, within=0.1)
+    return peer, conn
+
+
+def _window_opened(peer: TCPPeer) -> None:
+    """The DUT sends (the rest of) its queued data at once: it took the window update."""
+    peer.expect(data=lambda d: len(d) > 0, within=SILENCE)
+
+
+# ---- row 1: zero-length segment, zero receive window ------------------------------------------
+@rfc(9293, "3.10.7.4", MUST, "0 | 0 | SEG.SEQ = RCV.NXT")
+def test_empty_segment_at_rcv_nxt_is_acceptable_when_the_window_is_zero(dut: DUT) -> None:
+    peer, _conn = _window_blocked(dut)
+    peer.window = 0
+    _close_receive_window(peer)
+    peer.take_all()  # zero-window probes meanwhile: acknowledged with the window update below
+    peer.window = 65535
+    peer.send_ack()  # SEG.SEQ = RCV.NXT, zero length: acceptable; it opens the peer's window
+    _window_opened(peer)
+
+
+@rfc(9293, "3.10.7.4", MUST, UNACCEPTABLE)
+def test_empty_segment_past_rcv_nxt_is_unacceptable_when_the_window_is_zero(dut: DUT) -> None:
+    peer, _conn = _window_blocked(dut)
+    peer.window = 0
+    _close_receive_window(peer)
+    peer.take_all()
+    peer.window = 65535
+    peer.send_ack(seq=seq_add(peer.snd_nxt, 1))
+    _expect_challenge(peer)
+    peer.expect_none(data=lambda d: len(d) > 0, within=0.1)  # the window update was dropped
+
+
+# ---- row 2: zero-length segment, open receive window --------------------------------------------
+@rfc(9293, "3.10.7.4", MUST, "0 | >0 | RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND")
+def test_empty_segment_at_rcv_nxt_is_acceptable(dut: DUT) -> None:
+    peer, _conn = _window_blocked(dut)
+    peer.window = 65535
+    peer.send_ack()
+    _window_opened(peer)
+
+
+@rfc(9293, "3.10.7.4", MUST, "0 | >0 | RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND")
+def test_empty_segment_at_the_last_octet_of_the_window_is_acceptable(dut: DUT) -> None:
+    peer, _conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
+    peer.send_ack(seq=seq_add(peer.snd_nxt, peer.dut_window - 1), advance=False)
+    peer.expect_none(within=SILENCE)  # acceptable and empty: nothing to acknowledge
+    # Positive control, one octet past the window edge (the edge itself has a test of its own).
+    peer.send_ack(seq=seq_add(peer.snd_nxt, peer.dut_window + 1), advance=False)
+    _expect_challenge(peer)
+
+
+@pytest.mark.parametrize("where", ["below-rcv-nxt", "at-right-edge"])
+@rfc(9293, "3.10.7.4", MUST, UNACCEPTABLE)
+def test_empty_segment_outside_the_window_draws_an_ack(dut: DUT, where: str) -> None:
+    peer, _conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
+    offset = -1 if where == "below-rcv-nxt" else peer.dut_window
+    peer.send_ack(seq=seq_add(peer.snd_nxt, offset), advance=False)
+    _expect_challenge(peer)
+
+
+@rfc(9293, "3.10.7.4", MUST, UNACCEPTABLE)
+def test_window_update_outside_the_window_is_dropped(dut: DUT) -> None:
+    peer, _conn = _window_blocked(dut)
+    peer.window = 65535
+    peer.send_ack(seq=seq_add(peer.snd_nxt, -1), advance=False)
+    _expect_challenge(peer)
+    peer.expect_none(data=lambda d: len(d) > 0, within=0.1)
+
+
+# ---- row 3: data, zero receive window -----------------------------------------------------------
+@rfc(9293, "3.10.7.4", MUST, ">0 | 0 | not acceptable")
+def test_data_is_unacceptable_when_the_window_is_zero(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
+    filled = _close_receive_window(peer)
+    peer.send_data(b"beyond a zero window", advance=False)
+    _expect_challenge(peer)
+    got = b""
+    while (more := dut.tcp_recv(conn, within=0.5)) and len(got) < len(filled) + 20:
+        got += more
+    assert got == filled, "data sent into a zero window was delivered"
+
+
+# ---- row 4: data, open receive window -----------------------------------------------------------
+@rfc(9293, "3.10.7.4", MUST,
+     "A segment is judged to occupy a portion of valid receive sequence space if RCV.NXT =< SEG.SEQ < "
+     "RCV.NXT+RCV.WND or RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND")
+def test_data_at_rcv_nxt_is_acceptable(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    peer.send_data(b"in window")
+    peer.expect("A", ack=peer.snd_nxt)
+    assert dut.tcp_recv(conn) == b"in window"
+
+
+@rfc(9293, "3.10.7.4", MUST,
+     "If a segment's contents straddle the boundary between old and new, only the new parts are processed.")
+def test_data_straddling_rcv_nxt_is_acceptable_and_only_its_new_part_is_delivered(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    peer.send_data(b"old part")
+    assert dut.tcp_recv(conn) == b"old part"
+    peer.send_data(b"old part, then new", seq=seq_add(peer.snd_nxt, -8), advance=True)
+    peer.expect("A", ack=peer.snd_nxt)
+    assert dut.tcp_recv(conn) == b", then new"
+
+
+@rfc(9293, "3.10.7.4", MUST, UNACCEPTABLE)
+def test_data_entirely_below_rcv_nxt_draws_an_ack_and_is_not_delivered_again(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    peer.send_data(b"delivered once")
+    assert dut.tcp_recv(conn) == b"delivered once"
+    peer.expect("A", ack=peer.snd_nxt)
+    peer.send_data(b"delivered once", seq=seq_add(peer.snd_nxt, -14), advance=False)
+    _expect_challenge(peer)
+    peer.send_data(b"next")  # positive control: the stream goes on right after the first copy
+    assert dut.tcp_recv(conn) == b"next"
+
+
+@rfc(9293, "3.10.7.4", MUST, UNACCEPTABLE)
+def test_data_starting_at_the_right_window_edge_draws_an_ack_and_is_dropped(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
+    peer.send_data(b"beyond the window", seq=seq_add(peer.snd_nxt, peer.dut_window), advance=False)
+    _expect_challenge(peer)
+    peer.send_data(b"in window")
+    assert dut.tcp_recv(conn) == b"in window"
+    assert dut.tcp_recv(conn, within=SILENCE) is None
+
+
+@rfc(9293, "3.10.7.4", SHOULD,
+     "Segments with higher beginning sequence numbers SHOULD be held for later processing (SHLD-31).")
+def test_data_ending_at_the_right_window_edge_is_acceptable_and_held(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
+    window, start = peer.dut_window, peer.snd_nxt
+    tail = b"last octets of the window"
+    peer.send_data(tail, seq=seq_add(start, window - len(tail)), advance=False)
+    gap = bytes(64 + i % 26 for i in range(window - len(tail)))
+    for offset in range(0, len(gap), peer.mss):
+        peer.send_data(gap[offset:offset + peer.mss])
+    peer.snd_nxt = seq_add(start, window)
+    peer.expect("A", ack=peer.snd_nxt)  # the held tail is acknowledged with the gap
+    got = b""
+    while len(got) < window and (more := dut.tcp_recv(conn, within=1.0)):
+        got += more
+    assert got == gap + tail
+
+
+@rfc(9293, "3.10.7.4", MUST,
+     "One could tailor actual segments to fit this assumption by trimming off any portions that lie "
+     "outside the window (including SYN and FIN) and only processing further if the segment then "
+     "begins at RCV.NXT.")
+def test_data_straddling_the_right_window_edge_is_acceptable(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
+    window, start = peer.dut_window, peer.snd_nxt
+    inside = 700
+    straddling = bytes(97 + i % 26 for i in range(inside + 300))  # 300 octets beyond the window
+    peer.send_data(straddling, seq=seq_add(start, window - inside), advance=False)
+    gap = bytes(65 + i % 26 for i in range(window - inside))
+    for offset in range(0, len(gap), peer.mss):
+        peer.send_data(gap[offset:offset + peer.mss])
+    got = b""
+    while len(got) < window and (more := dut.tcp_recv(conn, within=1.0)):
+        got += more
+    assert got[:window] == gap + straddling[:inside], "the in-window part of the straddling segment is missing"
+
+
+@rfc(9293, "3.4", MUST,
+     "A TCP receiver MUST process the RST and URG fields of all incoming segments, even when the receive "
+     "window is zero (MUST-66).")
+def test_rst_at_rcv_nxt_is_processed_when_the_window_is_zero(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
+    _close_receive_window(peer)
+    peer.send_rst()
+    dut.wait(0.1)
+    assert dut.tcp_state(conn) == "CLOSED"

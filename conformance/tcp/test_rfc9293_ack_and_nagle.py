@@ -1,0 +1,135 @@
+"""RFC 9293 3.7.4 and 3.8.6.3, RFC 5681 4.2: when the DUT acknowledges (delayed ACKs, every
+second full-sized segment, out-of-order data at once) and when it sends small segments (the
+Nagle algorithm, TCP_NODELAY, the receiver's silly window syndrome avoidance)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from scapy.layers.inet import TCP
+
+from harness import DUT, MUST, SHOULD, rfc
+from harness.rfc import TCP_MAX_ACK_DELAY
+from harness.tcp_peer import established, seq_add
+
+PORT: Final = 7900
+MSS: Final = 1000  # the DUT's segments to the peer, and the peer's full-sized segments
+# An ACK sent "immediately" leaves as the segment is processed; a delayed one waits for a timer
+# (up to 500 ms; commonly 40-200 ms). Anything under this counts as immediate.
+IMMEDIATE: Final = 0.03
+
+
+@rfc(9293, "3.8.6.3", MUST,
+     "A TCP endpoint SHOULD implement a delayed ACK (SHLD-18), but an ACK should not be excessively "
+     "delayed; in particular, the delay MUST be less than 0.5 seconds (MUST-40).")
+def test_a_lone_segment_is_acknowledged_within_half_a_second(dut: DUT) -> None:
+    peer, _conn = established(dut, PORT)
+    peer.send_data(b"one small segment")
+    ack = peer.expect("A", ack=peer.snd_nxt, within=2.0)
+    delay = ack.time - peer.last_sent
+    assert delay < TCP_MAX_ACK_DELAY, f"the ACK came {delay:.3f} s after the segment"
+
+
+@rfc(9293, "3.8.6.3", SHOULD,
+     "An ACK SHOULD be generated for at least every second full-sized segment or 2*RMSS bytes of new data "
+     "(where RMSS is the MSS specified by the TCP endpoint receiving the segments to be acknowledged, or "
+     "the default value if not specified) (SHLD-19).")
+def test_every_second_full_sized_segment_is_acknowledged(dut: DUT) -> None:
+    peer, _conn = established(dut, PORT, listen_options={"maxseg": MSS})
+    rmss = peer.mss
+    start = peer.snd_nxt
+    for i in range(4):
+        peer.send_data(bytes([i]) * rmss)
+    acks = []
+    while True:
+        try:
+            acks.append(peer.expect("A", within=TCP_MAX_ACK_DELAY)[TCP].ack)
+        except AssertionError:
+            break
+        if acks[-1] == peer.snd_nxt:
+            break
+    covered = [(a - start) % 2**32 for a in acks]
+    assert any(2 * rmss <= c < 4 * rmss for c in covered), (
+        f"four full-sized segments drew ACKs covering {covered} octets: none after the second segment")
+
+
+@rfc(5681, "4.2", SHOULD,
+     "Out-of-order data segments SHOULD be acknowledged immediately, in order to accelerate loss recovery. "
+     "To trigger the fast retransmit algorithm, the receiver SHOULD send an immediate duplicate ACK when it "
+     "receives a data segment above a gap in the sequence space.")
+def test_segment_above_a_gap_draws_an_immediate_duplicate_ack(dut: DUT) -> None:
+    peer, _conn = established(dut, PORT)
+    peer.send_data(b"after a hole", seq=seq_add(peer.snd_nxt, 100), advance=False)
+    dup = peer.expect("A", ack=peer.snd_nxt, within=1.0)
+    assert dup.time - peer.last_sent < IMMEDIATE, f"the duplicate ACK waited {dup.time - peer.last_sent:.3f} s"
+
+
+@rfc(5681, "4.2", SHOULD,
+     "In addition, a TCP receiver SHOULD send an immediate ACK when the incoming segment fills in all or "
+     "part of a gap in the sequence space.")
+def test_segment_filling_a_gap_draws_an_immediate_ack(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    start = peer.snd_nxt
+    peer.send_data(b"second", seq=seq_add(start, 5), advance=False)
+    peer.expect("A", ack=start, within=1.0)
+    peer.send_data(b"first")  # fills the hole [start, start+5)
+    peer.snd_nxt = seq_add(start, 11)
+    ack = peer.expect("A", ack=peer.snd_nxt, within=1.0)
+    assert ack.time - peer.last_sent < IMMEDIATE, f"the ACK waited {ack.time - peer.last_sent:.3f} s"
+    assert dut.tcp_recv(conn) == b"firstsecond"
+
+
+@rfc(9293, "3.7.4", SHOULD,
+     "If there is unacknowledged data (i.e., SND.NXT > SND.UNA), then the sending TCP endpoint buffers all "
+     "user data (regardless of the PSH bit) until the outstanding data has been acknowledged or until the "
+     "TCP endpoint can send a full-sized segment (Eff.snd.MSS bytes).")
+def test_nagle_holds_a_small_segment_while_data_is_unacknowledged(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    dut.tcp_send(conn, b"first")
+    peer.expect(data=b"first")
+    dut.tcp_send(conn, b"second")
+    peer.expect_none(data=b"second", within=0.3)
+    peer.send_ack()  # the outstanding data is acknowledged: the held data goes
+    peer.expect(data=b"second", within=1.0)
+
+
+@rfc(9293, "3.7.4", MUST,
+     "However, there MUST be a way for an application to disable the Nagle algorithm on an individual "
+     "connection (MUST-17).")
+def test_nodelay_sends_small_segments_at_once(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    dut.tcp_set_option(conn, "nodelay", True)
+    dut.tcp_send(conn, b"first")
+    peer.expect(data=b"first")
+    dut.tcp_send(conn, b"second")
+    second = peer.expect(data=b"second", within=0.3)
+    assert second.time - peer.dut.now() < 0.3
+
+
+@rfc(9293, "3.7.4", SHOULD,
+     "the sending TCP endpoint buffers all user data (regardless of the PSH bit) until the outstanding data "
+     "has been acknowledged or until the TCP endpoint can send a full-sized segment (Eff.snd.MSS bytes).")
+def test_nagle_lets_a_full_sized_segment_go(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, mss=MSS)
+    dut.tcp_send(conn, b"small")
+    peer.expect(data=b"small")
+    full = bytes(range(200)) * (MSS // 200)
+    dut.tcp_send(conn, full)
+    peer.expect(data=full, within=0.3)
+
+
+@rfc(9293, "3.8.6.2.2", MUST,
+     "A TCP implementation MUST include a SWS avoidance algorithm in the receiver (MUST-39).")
+def test_receiver_does_not_reopen_its_window_by_a_sliver(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, listen_options={"rcvbuf": 8192})
+    largest = peer.dut_window
+    while peer.dut_window > 0:
+        peer.send_data(bytes(min(peer.mss, peer.dut_window)))
+        peer.expect("A", ack=peer.snd_nxt)
+    assert dut.tcp_recv(conn, max=10) is not None  # the application takes a sliver of 10 octets
+    peer.send_data(b"?", advance=False)  # a probe of the closed window draws the current window
+    window = peer.expect("A", within=2.0)[TCP].window
+    threshold = min(largest // 2, peer.mss)
+    assert window == 0 or window >= threshold, (
+        f"after the application read 10 octets the DUT offered a {window}-octet window; RCV.NXT+RCV.WND "
+        f"should stay fixed until at least min(RCV.BUFF/2, MSS) = {threshold} octets are free")

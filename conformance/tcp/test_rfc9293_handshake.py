@@ -1,0 +1,182 @@
+"""RFC 9293 3.5 and 3.10.7.3/3.10.7.4: the three-way handshake from both sides, SYN-SENT and
+SYN-RECEIVED processing, simultaneous open, and recovery from an old duplicate SYN."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+from scapy.layers.inet import TCP
+
+from harness import DUT, MUST, TCPConn, TCPError, rfc
+from harness.tcp_peer import TCPPeer, seq_add
+
+PORT: Final = 7200
+SILENCE: Final = 1.0
+FAMILIES: Final = [pytest.param(4, id="ipv4"), pytest.param(6, id="ipv6")]
+
+
+def _connect(dut: DUT, family: int = 4) -> tuple[TCPPeer, TCPConn, int]:
+    """The DUT's active open to the peer: the peer (after the DUT's SYN), the connection, the ISS."""
+    addr = str(dut.info.tester_ipv4 if family == 4 else dut.info.tester_ipv6)
+    conn = dut.tcp_connect(addr, PORT)
+    peer = TCPPeer.for_connection(dut, conn)
+    syn = peer.expect("S")
+    return peer, conn, syn[TCP].seq
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@rfc(9293, "3.10.7.3", MUST,
+     "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to ESTABLISHED, form an ACK "
+     "segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> - and send it.")
+def test_active_open_acknowledges_the_syn_ack_and_is_established(dut: DUT, family: int) -> None:
+    peer, conn, iss = _connect(dut, family)
+    peer.send("SA", seq=peer.iss)
+    peer.expect("A", seq=seq_add(iss, 1), ack=seq_add(peer.iss, 1))
+    assert dut.tcp_state(conn) == "ESTABLISHED"
+
+
+@rfc(9293, "3.10.7.3", MUST,
+     "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set, if so drop the "
+     "segment and return) <SEQ=SEG.ACK><CTL=RST>")
+@pytest.mark.parametrize("offset", [pytest.param(0, id="ack-iss"), pytest.param(2, id="ack-beyond-snd-nxt")])
+def test_syn_ack_with_an_unacceptable_ack_draws_rst_in_syn_sent(dut: DUT, offset: int) -> None:
+    peer, conn, iss = _connect(dut)
+    bad_ack = seq_add(iss, offset)
+    peer.send("SA", seq=peer.iss, ack=bad_ack)
+    peer.expect("R", seq=bad_ack)
+    assert dut.tcp_state(conn) == "SYN-SENT"
+
+
+@rfc(9293, "3.10.7.3", MUST,
+     "If the ACK was acceptable, then signal to the user \"error: connection reset\", drop the segment, "
+     "enter CLOSED state, delete TCB, and return.")
+def test_rst_acknowledging_the_syn_refuses_the_connection(dut: DUT) -> None:
+    peer, conn, iss = _connect(dut)
+    peer.send("RA", seq=0, ack=seq_add(iss, 1))
+    with pytest.raises(TCPError) as failure:
+        dut.tcp_recv(conn, within=1.0)
+    assert failure.value.kind == "refused"
+    assert dut.tcp_state(conn) == "CLOSED"
+
+
+@rfc(9293, "3.10.7.3", MUST,
+     "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set, if so drop the "
+     "segment and return)")
+def test_rst_with_an_unacceptable_ack_is_dropped_in_syn_sent(dut: DUT) -> None:
+    peer, conn, iss = _connect(dut)
+    peer.send("RA", seq=0, ack=seq_add(iss, 5))
+    peer.expect_none("R", within=SILENCE)
+    assert dut.tcp_state(conn) == "SYN-SENT"
+    peer.send("SA", seq=peer.iss, ack=seq_add(iss, 1))  # positive control: the open completes
+    peer.expect("A", ack=seq_add(peer.iss, 1))
+    assert dut.tcp_state(conn) == "ESTABLISHED"
+
+
+@rfc(9293, "3.10.7.3", MUST, "If the ACK was acceptable, ... Otherwise (no ACK), drop the segment and return.")
+def test_rst_without_ack_is_dropped_in_syn_sent(dut: DUT) -> None:
+    peer, conn, _iss = _connect(dut)
+    peer.send("R", seq=0, advance=False)
+    dut.wait(0.2)
+    assert dut.tcp_state(conn) == "SYN-SENT"
+
+
+@rfc(9293, "3.10.7.3", MUST, "Fifth, if neither of the SYN or RST bits is set, then drop the segment and return.")
+def test_acceptable_ack_without_syn_is_dropped_in_syn_sent(dut: DUT) -> None:
+    peer, conn, iss = _connect(dut)
+    peer.send("A", seq=peer.iss, ack=seq_add(iss, 1), advance=False)
+    peer.expect_none(flags="A", within=SILENCE)
+    assert dut.tcp_state(conn) == "SYN-SENT"
+    peer.send("SA", seq=peer.iss, ack=seq_add(iss, 1))  # positive control: a SYN-ACK is answered
+    peer.expect("A", ack=seq_add(peer.iss, 1))
+
+
+@rfc(9293, "3.5", MUST, "A TCP implementation MUST support simultaneous open attempts (MUST-10).")
+def test_simultaneous_open_answers_a_syn_with_syn_ack(dut: DUT) -> None:
+    peer, conn, iss = _connect(dut)
+    peer.send_syn()  # crossing SYNs: each side receives a SYN carrying no acknowledgment
+    peer.expect("SA", seq=iss, ack=seq_add(peer.iss, 1))
+    assert dut.tcp_state(conn) == "SYN-RECEIVED"
+    peer.send("SA", seq=peer.iss, ack=seq_add(iss, 1), advance=False)  # figure 7, line 6
+    dut.wait(0.1)
+    assert dut.tcp_state(conn) == "ESTABLISHED"
+
+
+@rfc(9293, "3.5", MUST,
+     "Note that a TCP implementation MUST keep track of whether a connection has reached SYN-RECEIVED "
+     "state as the result of a passive OPEN or an active OPEN (MUST-11).")
+def test_rst_in_syn_received_after_an_active_open_refuses_the_connection(dut: DUT) -> None:
+    peer, conn, _iss = _connect(dut)
+    peer.send_syn()
+    peer.expect("SA", ack=seq_add(peer.iss, 1))
+    peer.send_rst()
+    with pytest.raises(TCPError) as failure:
+        dut.tcp_recv(conn, within=1.0)
+    assert failure.value.kind in ("refused", "reset")
+    assert dut.tcp_state(conn) == "CLOSED"
+
+
+@rfc(9293, "3.10.7.4", MUST,
+     "If this connection was initiated with a passive OPEN (i.e., came from the LISTEN state), then "
+     "return this connection to LISTEN state and return. The user need not be informed.")
+def test_rst_in_syn_received_after_a_passive_open_returns_to_listen(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    dup = TCPPeer(dut, dut_port=PORT)
+    dup.send_syn()  # figure 8: an old duplicate SYN
+    dup.expect("SA")
+    dup.send_rst()  # line 5: <SEQ=91><CTL=RST>, exactly RCV.NXT
+    assert dut.tcp_accept(PORT, within=0.5) is None
+    dup.expect_none("SA", within=SILENCE)  # nothing left to retransmit
+    real = TCPPeer(dut, dut_port=PORT)  # lines 6-8: the listener takes the real SYN
+    assert real.connect_accepted() is not None
+
+
+@rfc(9293, "3.10.7.4", MUST,
+     "If the segment acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST> + and send it.")
+def test_unacceptable_ack_in_syn_received_draws_rst(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT)
+    peer.send_syn()
+    synack = peer.expect("SA")
+    bad = seq_add(synack[TCP].seq, 1000)
+    peer.send_ack(ack=bad)
+    peer.expect("R", seq=bad)
+    assert dut.tcp_accept(PORT, within=0.2) is None
+    peer.send_ack()  # positive control: the right ACK still completes this handshake
+    assert dut.tcp_accept(PORT) is not None
+
+
+@rfc(9293, "3.10.7.4", MUST,
+     "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and continue processing")
+def test_data_with_the_handshake_ack_is_delivered(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT)
+    peer.send_syn()
+    peer.expect("SA")
+    peer.send_data(b"data on the third segment")
+    conn = dut.tcp_accept(PORT)
+    assert conn is not None and dut.tcp_recv(conn) == b"data on the third segment"
+    peer.expect("A", ack=peer.snd_nxt)
+
+
+@rfc(9293, "3.4.1", MUST,
+     "A TCP implementation MUST use the above type of \"clock\" for clock-driven selection of initial "
+     "sequence numbers (MUST-8)")
+def test_initial_sequence_numbers_differ_between_connections(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    isns = set()
+    for _ in range(4):
+        peer = TCPPeer(dut, dut_port=PORT)
+        peer.send_syn()
+        isns.add(peer.expect("SA")[TCP].seq)
+    assert len(isns) == 4, f"initial sequence numbers repeat: {sorted(isns)}"
+
+
+@rfc(9293, "3.10.7.3", MUST,
+     "If there are other controls or text in the segment, then continue processing at the sixth step "
+     "under Section 3.10.7.4 where the URG bit is checked; otherwise, return.")
+def test_data_on_the_syn_ack_is_delivered(dut: DUT) -> None:
+    peer, conn, _iss = _connect(dut)
+    peer.send("SA", b"text on the SYN-ACK", seq=peer.iss)
+    peer.expect("A", ack=peer.snd_nxt)
+    assert dut.tcp_recv(conn, within=1.0) == b"text on the SYN-ACK"

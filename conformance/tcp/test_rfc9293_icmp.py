@@ -1,0 +1,153 @@
+"""RFC 9293 3.9.2.2 (RFC 1122 4.2.3.9) and RFC 5927: ICMP errors about a connection's segments.
+Soft errors never abort a connection; hard errors should; Source Quench is ignored; and an
+error that quotes a sequence number not in flight may be ignored (RFC 5927 4.1).
+
+Each error quotes a segment the DUT really sent and the peer has not acknowledged, so a DUT
+that checks the quoted sequence number still takes it as genuine."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+from scapy.layers.inet import ICMP, TCP
+from scapy.packet import Packet
+
+from harness import DUT, MAY, MUST, SHOULD, TCPConn, TCPError, rfc
+from harness.tcp_peer import TCPPeer, established, seq_add
+
+PORT: Final = 8500
+SOFT_V4: Final = [
+    pytest.param((3, 0), id="net-unreachable"), pytest.param((3, 1), id="host-unreachable"),
+    pytest.param((3, 5), id="source-route-failed"), pytest.param((11, 0), id="ttl-exceeded"),
+    pytest.param((11, 1), id="reassembly-time-exceeded"), pytest.param((12, 0), id="parameter-problem"),
+]
+
+
+def _in_flight(dut: DUT, family: int = 4) -> tuple[TCPPeer, TCPConn, Packet]:
+    """A connection with a data segment of the DUT in flight (sent, not acknowledged)."""
+    peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
+    dut.tcp_send(conn, b"in flight")
+    return peer, conn, peer.expect(data=b"in flight")
+
+
+def _connecting(dut: DUT) -> tuple[TCPPeer, TCPConn, Packet]:
+    conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
+    peer = TCPPeer.for_connection(dut, conn)
+    return peer, conn, peer.expect("S")
+
+
+def _error_v4(peer: TCPPeer, about: Packet, kind: tuple[int, int]) -> Packet:
+    error = peer.icmp_error(about, type=kind[0], code=kind[1])
+    if kind[0] == 12:
+        error[ICMP].ptr = 1
+    return error
+
+
+@pytest.mark.parametrize("kind", SOFT_V4)
+@rfc(9293, "3.9.2.2", MUST,
+     "Since these Unreachable messages indicate soft error conditions, a TCP implementation MUST NOT abort "
+     "the connection (MUST-56), and it SHOULD make the information available to the application (SHLD-25).")
+def test_soft_error_does_not_abort_an_established_connection(dut: DUT, kind: tuple[int, int]) -> None:
+    peer, conn, data = _in_flight(dut)
+    dut.send(_error_v4(peer, data, kind))
+    dut.wait(0.2)
+    assert dut.tcp_state(conn) == "ESTABLISHED"
+    peer.send_ack()
+    peer.send_data(b"still connected")
+    assert dut.tcp_recv(conn) == b"still connected"
+
+
+@pytest.mark.parametrize("code", [pytest.param(0, id="no-route"), pytest.param(3, id="address-unreachable")])
+@rfc(9293, "3.9.2.2", MUST,
+     "For ICMPv6, these include: Destination Unreachable -- codes 0, 3; Time Exceeded -- codes 0, 1; and "
+     "Parameter Problem -- codes 0, 1, 2. Since these Unreachable messages indicate soft error conditions, a "
+     "TCP implementation MUST NOT abort the connection (MUST-56)")
+def test_icmpv6_soft_error_does_not_abort_an_established_connection(dut: DUT, code: int) -> None:
+    peer, conn, data = _in_flight(dut, 6)
+    dut.send(peer.icmp_error(data, code=code))
+    dut.wait(0.2)
+    assert dut.tcp_state(conn) == "ESTABLISHED"
+    peer.send_ack()
+    peer.send_data(b"still connected")
+    assert dut.tcp_recv(conn) == b"still connected"
+
+
+@rfc(9293, "3.9.2.2", MUST,
+     "Since these Unreachable messages indicate soft error conditions, a TCP implementation MUST NOT abort "
+     "the connection (MUST-56)")
+def test_soft_error_does_not_abort_an_opening_connection(dut: DUT) -> None:
+    peer, conn, syn = _connecting(dut)
+    dut.send(_error_v4(peer, syn, (3, 1)))
+    dut.wait(0.2)
+    assert dut.tcp_state(conn) == "SYN-SENT", "a Host Unreachable (a soft error) aborted the open"
+    peer.send("SA", seq=peer.iss)  # the SYN did get through after all
+    peer.expect("A", ack=peer.snd_nxt)
+
+
+@pytest.mark.parametrize("code", [pytest.param(2, id="protocol-unreachable"), pytest.param(3, id="port-unreachable")])
+@rfc(9293, "3.9.2.2", SHOULD,
+     "For ICMP these include Destination Unreachable -- codes 2-4. These are hard error conditions, so TCP "
+     "implementations SHOULD abort the connection (SHLD-26).")
+def test_hard_error_aborts_an_opening_connection(dut: DUT, code: int) -> None:
+    _peer, conn, syn = _connecting(dut)
+    dut.send(_error_v4(_peer, syn, (3, code)))
+    with pytest.raises(TCPError):
+        dut.tcp_recv(conn, within=1.0)
+    assert dut.tcp_state(conn) == "CLOSED"
+
+
+@rfc(9293, "3.9.2.2", SHOULD,
+     "These are hard error conditions, so TCP implementations SHOULD abort the connection (SHLD-26).")
+def test_hard_error_aborts_an_established_connection(dut: DUT) -> None:
+    peer, conn, data = _in_flight(dut)
+    dut.send(_error_v4(peer, data, (3, 2)))
+    dut.wait(0.2)
+    assert dut.tcp_state(conn) == "CLOSED", "a Protocol Unreachable left the connection established"
+
+
+@rfc(9293, "3.9.2.2", MUST,
+     "TCP implementations MUST silently discard any received ICMP Source Quench messages (MUST-55).")
+def test_source_quench_is_ignored(dut: DUT) -> None:
+    peer, conn, data = _in_flight(dut)
+    dut.send(_error_v4(peer, data, (4, 0)))
+    peer.expect_none(flags="Ra", within=0.3)  # no reset
+    peer.send_ack()
+    # A sender that obeyed the quench would be down to one segment; this one still sends two at once.
+    dut.tcp_send(conn, bytes(2 * peer.mss))
+    first = peer.expect(seq=peer.rcv_nxt, data=lambda d: len(d) > 0, within=0.5)
+    second = peer.expect(seq=peer.rcv_nxt, data=lambda d: len(d) > 0, within=0.5)
+    assert second.time - first.time < 0.1, "after a Source Quench the DUT sent one segment per round trip"
+    assert dut.tcp_state(conn) == "ESTABLISHED"
+
+
+@rfc(5927, "4.1", MAY,
+     "These implementations check that the TCP sequence number contained in the payload of the ICMP error "
+     "message is within the range SND.UNA =< SEG.SEQ < SND.NXT. This means that they require that the "
+     "sequence number be within the range of the data already sent but not yet acknowledged. If an ICMP "
+     "error message does not pass this check, it is discarded.")
+def test_error_quoting_a_sequence_number_not_in_flight_is_ignored(dut: DUT) -> None:
+    peer, conn, syn = _connecting(dut)
+    forged = syn.copy()
+    forged[TCP].seq = seq_add(syn[TCP].seq, 5000)
+    dut.send(_error_v4(peer, forged, (3, 3)))
+    dut.wait(0.2)
+    assert dut.tcp_state(conn) == "SYN-SENT", "a Port Unreachable quoting a sequence number never sent aborted the open"
+    dut.send(_error_v4(peer, syn, (3, 3)))  # positive control: the genuine one does
+    dut.wait(0.2)
+    assert dut.tcp_state(conn) == "CLOSED"
+
+
+@rfc(9293, "3.9.2.2", MUST,
+     "TCP implementations MUST act on an ICMP error message passed up from the IP layer, directing it to the "
+     "connection that created the error (MUST-54).")
+def test_error_about_another_connection_leaves_this_one_alone(dut: DUT) -> None:
+    peer, conn, syn = _connecting(dut)
+    other = syn.copy()
+    other[TCP].sport = (syn[TCP].sport + 1) % 65536 or 1
+    dut.send(_error_v4(peer, other, (3, 3)))
+    dut.wait(0.2)
+    assert dut.tcp_state(conn) == "SYN-SENT"
+    dut.send(_error_v4(peer, syn, (3, 3)))  # the same error about this connection's SYN
+    dut.wait(0.2)
+    assert dut.tcp_state(conn) == "CLOSED"

@@ -1,0 +1,174 @@
+"""RFC 9293 3.1-3.4 and 3.10.7.4 (seventh and eighth steps): the checksum both ways, reserved
+bits, options the DUT does not know or that are misaligned or malformed, sequence numbers
+across the 2^32 wrap, out-of-order data and a FIN beyond a hole."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+from scapy.layers.inet import IP, TCP
+from scapy.layers.inet6 import IPv6
+from scapy.packet import Packet, Raw
+
+from harness import DUT, MUST, SHOULD, rfc
+from harness.tcp_peer import TCPPeer, established, payload, seq_add
+
+PORT: Final = 8900
+FAMILIES: Final = [pytest.param(4, id="ipv4"), pytest.param(6, id="ipv6")]
+
+
+def _checksum_ok(seg: Packet) -> bool:
+    """Recompute the TCP checksum with Scapy and compare it with the one the DUT sent."""
+    l3 = seg[IP] if IP in seg else seg[IPv6]
+    fresh = l3.__class__(bytes(l3))
+    fresh[TCP].chksum = None
+    return bool(l3.__class__(bytes(fresh))[TCP].chksum == seg[TCP].chksum)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@rfc(9293, "3.1", MUST, "The TCP checksum is never optional. The sender MUST generate it (MUST-2) and the receiver MUST check it (MUST-3).")
+def test_duts_segments_carry_a_correct_checksum(dut: DUT, family: int) -> None:
+    peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
+    dut.tcp_send(conn, b"checksummed data")
+    data = peer.expect(data=b"checksummed data")
+    peer.send_data(b"x")
+    ack = peer.expect("A", ack=peer.snd_nxt)
+    for seg in (data, ack):
+        assert _checksum_ok(seg), f"a {seg.sprintf('%TCP.flags%')} segment with a wrong TCP checksum"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@rfc(9293, "3.1", MUST, "The TCP checksum is never optional. The sender MUST generate it (MUST-2) and the receiver MUST check it (MUST-3).")
+def test_segment_with_a_bad_checksum_is_dropped(dut: DUT, family: int) -> None:
+    peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
+    bad = peer.segment("PA", b"corrupted")
+    bad[TCP].chksum = 0xBAD0 if bad[TCP].chksum != 0xBAD0 else 0xBAD1
+    peer.send_segment(bad, advance=False)
+    assert dut.tcp_recv(conn, within=0.5) is None, "a segment with a wrong checksum was delivered"
+    peer.send_data(b"corrupted")  # positive control: the same segment, checksummed
+    assert dut.tcp_recv(conn) == b"corrupted"
+
+
+@rfc(9293, "3.1", MUST,
+     "A set of control bits reserved for future use. Must be zero in generated segments and must be ignored "
+     "in received segments if the corresponding future features are not implemented by the sending or "
+     "receiving host.")
+def test_reserved_bits_are_zero_and_ignored(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    peer.send_data(b"reserved bits set", reserved=0b0111)
+    assert dut.tcp_recv(conn) == b"reserved bits set"
+    ack = peer.expect("A", ack=peer.snd_nxt)
+    assert ack[TCP].reserved == 0, f"the DUT sets reserved bits {ack[TCP].reserved:#05b}"
+
+
+@rfc(9293, "3.1", MUST,
+     "A TCP implementation MUST (MUST-6) ignore without error any TCP Option it does not implement, assuming "
+     "that the option has a length field.")
+def test_unknown_option_is_ignored(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    peer.send_data(b"with an unknown option", options=[(253, b"\x12\x34"), ("NOP", None), ("NOP", None)])
+    assert dut.tcp_recv(conn) == b"with an unknown option"
+
+
+@rfc(9293, "3.1", MUST, "A TCP implementation MUST be able to receive a TCP Option in any segment (MUST-5).")
+def test_options_on_a_data_segment_are_accepted(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    peer.send_data(b"options on data", options=[("NOP", None), ("NOP", None), ("NOP", None), ("EOL", None)])
+    assert dut.tcp_recv(conn) == b"options on data"
+    peer.expect("A", ack=peer.snd_nxt)
+
+
+@rfc(9293, "3.2", MUST,
+     "There is no guarantee that senders will use this option, so receivers MUST be prepared to process "
+     "options even if they do not begin on a word boundary (MUST-64).")
+def test_misaligned_mss_option_is_honoured(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT, mss=None)
+    peer.send("S", seq=peer.iss, options=[("NOP", None), ("MSS", 536), ("NOP", None), ("NOP", None), ("NOP", None)])
+    peer.expect("SA")
+    peer.send_ack()
+    conn = dut.tcp_accept(PORT)
+    assert conn is not None
+    dut.tcp_send(conn, bytes(3000))
+    seg = peer.expect(data=lambda d: len(d) > 0)
+    assert len(payload(seg)) <= 536, f"a {len(payload(seg))}-octet segment despite the (misaligned) MSS 536"
+
+
+@pytest.mark.parametrize("options", [
+    pytest.param(b"\xfd\x00\x01\x01", id="length-zero"),
+    pytest.param(b"\xfd\x01\x01\x01", id="length-one"),
+    pytest.param(b"\x01\x01\xfd\x09", id="length-past-the-header"),
+])
+@rfc(9293, "3.1", MUST,
+     "TCP implementations MUST be prepared to handle an illegal option length (e.g., zero); a suggested "
+     "procedure is to reset the connection and log the error cause (MUST-7).")
+def test_illegal_option_length_is_handled(dut: DUT, options: bytes) -> None:
+    peer, conn = established(dut, PORT)
+    # A header of 24 octets (Data Offset 6) whose four option octets are malformed.
+    header = TCP(sport=peer.port, dport=peer.dut_port, flags="PA", seq=peer.snd_nxt, ack=peer.rcv_nxt,
+                 window=peer.window, dataofs=6, options=[])
+    peer.send_segment(peer.ip() / header / Raw(options + b"illegal option"), advance=False)
+    dut.wait(0.3)
+    if dut.tcp_state(conn) == "ESTABLISHED":  # dropped or taken, the connection carries on
+        peer.send_data(b"next")
+        got = dut.tcp_recv(conn)
+        assert (got is not None and got.endswith(b"next")) or got == b"illegal option", f"delivered {got!r}"
+    else:  # the suggested procedure: the connection was reset
+        assert dut.tcp_state(conn) == "CLOSED"
+
+
+@rfc(9293, "3.4", MUST,
+     "Since the space is finite, all arithmetic dealing with sequence numbers must be performed modulo 2^32.")
+def test_data_across_the_sequence_number_wrap_is_delivered(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, isn=2**32 - 8)  # the peer's data wraps after 7 octets
+    peer.send_data(b"across the wrap of 2^32")
+    peer.expect("A", ack=peer.snd_nxt)
+    assert dut.tcp_recv(conn) == b"across the wrap of 2^32"
+    peer.send_data(b" and beyond")
+    assert dut.tcp_recv(conn) == b" and beyond"
+
+
+@rfc(9293, "3.10.7.4", SHOULD,
+     "Segments with higher beginning sequence numbers SHOULD be held for later processing (SHLD-31).")
+def test_out_of_order_segments_are_delivered_in_order(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    base = peer.snd_nxt
+    for offset, chunk in ((10, b"third part"), (5, b"2nd: "), (0, b"1st: ")):
+        peer.send_data(chunk, seq=seq_add(base, offset), advance=False)
+    peer.snd_nxt = seq_add(base, 20)
+    peer.expect("A", ack=peer.snd_nxt)
+    got = b""
+    while len(got) < 20 and (more := dut.tcp_recv(conn, within=1.0)):
+        got += more
+    assert got == b"1st: 2nd: third part"
+
+
+@rfc(9293, "3.10.7.4", MUST,
+     "In the following it is assumed that the segment is the idealized segment that begins at RCV.NXT and "
+     "does not exceed the window.")
+def test_fin_beyond_a_hole_is_not_processed_before_the_hole(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    base = peer.snd_nxt
+    peer.send("FA", seq=seq_add(base, 5), advance=False)  # the FIN comes before the data it follows
+    dut.wait(0.2)
+    assert dut.tcp_state(conn) == "ESTABLISHED", "a FIN was processed before the data in front of it"
+    assert dut.tcp_recv(conn, within=0.2) is None, "the end of the stream came before its data"
+    peer.send("FA", b"first")  # the hole and the FIN again, in order
+    assert dut.tcp_recv(conn) == b"first"
+    assert dut.tcp_recv(conn) == b""
+
+
+@rfc(9293, "3.10.7.4", SHOULD,
+     "Segments with higher beginning sequence numbers SHOULD be held for later processing (SHLD-31).")
+def test_fin_beyond_a_hole_is_held_until_the_hole_fills(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    base = peer.snd_nxt
+    peer.send("FA", seq=seq_add(base, 5), advance=False)
+    dut.wait(0.2)
+    peer.send_data(b"first")  # fills the hole; the held FIN follows without being sent again
+    peer.snd_nxt = seq_add(base, 6)
+    peer.expect("A", ack=peer.snd_nxt)
+    assert dut.tcp_recv(conn) == b"first"
+    assert dut.tcp_recv(conn) == b""
+    assert dut.tcp_state(conn) == "CLOSE-WAIT"

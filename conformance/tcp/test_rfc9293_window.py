@@ -1,0 +1,155 @@
+"""RFC 9293 3.8.6 and 3.8.6.1: sending within the peer's window, zero-window probing and its
+back-off, a window held closed indefinitely, a shrinking window, and the DUT's own window."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from scapy.layers.inet import TCP
+from scapy.packet import Packet
+
+from harness import DUT, MUST, SHOULD, TCPConn, rfc
+from harness.rfc import TCP_MIN_RTO, timer_doubled
+from harness.tcp_peer import TCPPeer, established, payload, seq_add, seq_diff, seq_lt
+
+PORT: Final = 8000
+DATA: Final = bytes(i % 256 for i in range(20_000))
+
+
+def _sender(dut: DUT, window: int, **peer: object) -> tuple[TCPPeer, TCPConn]:
+    tester, conn = established(dut, PORT, window=window, **peer)  # type: ignore[arg-type]
+    assert dut.tcp_send(conn, DATA) > 0
+    return tester, conn
+
+
+def _probes(peer: TCPPeer, count: int, within: float) -> list[Packet]:
+    """The next ``count`` segments of the connection, each checked to be a probe, none data."""
+    una = peer.rcv_nxt
+    out = []
+    for _ in range(count):
+        seg = peer.expect(within=within, update=False)
+        assert len(payload(seg)) <= 1 and (seg[TCP].seq == una or seq_lt(seg[TCP].seq, una)), (
+            f"into a zero window the DUT sent {len(payload(seg))} octets at {seq_diff(seg[TCP].seq, una):+d} from SND.NXT")
+        out.append(seg)
+    return out
+
+
+@rfc(9293, "3.8.6", MUST,
+     "The sending TCP endpoint packages the data to be transmitted into segments that fit the current window")
+def test_data_stays_within_the_offered_window(dut: DUT) -> None:
+    peer, _conn = _sender(dut, 1000)
+    start = peer.rcv_nxt
+    while True:
+        try:
+            peer.expect(data=lambda d: len(d) > 0, within=0.3)  # new data moves RCV.NXT, resends do not
+        except AssertionError:
+            break
+    sent = seq_diff(peer.rcv_nxt, start)
+    assert 0 < sent <= 1000, f"{sent} octets were sent into a 1000-octet window"
+
+
+@rfc(9293, "3.10.7.4", MUST,
+     "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 "
+     "= SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- "
+     "SEG.ACK.")
+def test_window_update_releases_more_data(dut: DUT) -> None:
+    peer, _conn = _sender(dut, 1000, mss=500)
+    peer.receive(1000, ack=False)
+    peer.window = 1500
+    peer.send_ack()  # acknowledges the 1000 octets and offers 1500 more
+    assert len(peer.receive(1500, ack=False)) == 1500
+    edge = peer.rcv_nxt  # and no further than the new window (resends of what was sent may come)
+    peer.expect_none(seq=lambda s: not seq_lt(s, edge), data=lambda d: len(d) > 0, within=0.3)
+
+
+@rfc(9293, "3.8.6.1", MUST, "Probing of zero (offered) windows MUST be supported (MUST-36).")
+def test_zero_window_is_probed(dut: DUT) -> None:
+    peer, _conn = _sender(dut, 0)
+    _probes(peer, 1, within=5.0)
+
+
+@rfc(9293, "3.8.6.1", SHOULD,
+     "The transmitting host SHOULD send the first zero-window probe when a zero window has existed for the "
+     "retransmission timeout period (SHLD-29) (Section 3.8.1)")
+def test_first_probe_waits_a_retransmission_timeout(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, window=0)
+    start = dut.now()
+    dut.tcp_send(conn, DATA)
+    (probe,) = _probes(peer, 1, within=5.0)
+    assert probe.time - start >= TCP_MIN_RTO - 0.01, (
+        f"the first probe came {probe.time - start:.3f} s after the window closed, under the 1 s minimum RTO")
+
+
+@rfc(9293, "3.8.6.1", SHOULD,
+     "and SHOULD increase exponentially the interval between successive probes (SHLD-30).")
+def test_probe_intervals_grow_exponentially(dut: DUT) -> None:
+    peer, _conn = _sender(dut, 0)
+    probes = _probes(peer, 3, within=20.0)
+    before, after = probes[1].time - probes[0].time, probes[2].time - probes[1].time
+    assert timer_doubled(before, after), f"probe intervals {before:.3f} s then {after:.3f} s"
+
+
+@rfc(9293, "3.8.6.1", MUST,
+     "As long as the receiving TCP peer continues to send acknowledgments in response to the probe segments, "
+     "the sending TCP peer MUST allow the connection to stay open (MUST-37).")
+def test_answered_probes_keep_the_connection_open(dut: DUT) -> None:
+    peer, conn = _sender(dut, 0)
+    for _ in range(5):
+        _probes(peer, 1, within=40.0)
+        peer.send_ack()  # still zero
+    assert dut.tcp_state(conn) == "ESTABLISHED"
+    peer.window = 65535
+    peer.send_ack()
+    peer.expect(data=lambda d: len(d) > 1, within=1.0)
+
+
+@rfc(9293, "3.8.6.1", MUST,
+     "When the receiving TCP peer has a zero window and a segment arrives, it must still send an "
+     "acknowledgment showing its next expected sequence number and current window (zero).")
+def test_probe_into_the_duts_zero_window_is_acknowledged_with_window_zero(dut: DUT) -> None:
+    peer, _conn = established(dut, PORT, listen_options={"rcvbuf": 4096})
+    while peer.dut_window > 0:
+        peer.send_data(bytes(min(peer.mss, peer.dut_window)))
+        peer.expect("A", ack=peer.snd_nxt)
+    peer.send_data(b"p", advance=False)
+    peer.expect("A", ack=peer.snd_nxt, window=0)
+
+
+@rfc(9293, "3.8.6", SHOULD,
+     "A TCP receiver SHOULD NOT shrink the window, i.e., move the right window edge to the left (SHLD-14).")
+def test_right_edge_of_the_duts_window_never_moves_left(dut: DUT) -> None:
+    peer, _conn = established(dut, PORT, listen_options={"rcvbuf": 8192})
+    edge = seq_add(peer.snd_nxt, peer.dut_window)
+    for _ in range(30):
+        if peer.dut_window == 0:
+            break
+        peer.send_data(bytes(min(peer.mss, peer.dut_window)))
+        ack = peer.expect("A", ack=peer.snd_nxt)
+        new_edge = seq_add(ack[TCP].ack, peer.dut_window)
+        assert not seq_lt(new_edge, edge), f"the right window edge moved {seq_diff(new_edge, edge)} octets left"
+        edge = new_edge
+
+
+@rfc(9293, "3.8.6", MUST,
+     "However, a sending TCP peer MUST be robust against window shrinking, which may cause the \"usable "
+     "window\" (see Section 3.8.6.2.1) to become negative (MUST-34). If this happens, the sender SHOULD NOT "
+     "send new data (SHLD-15)")
+def test_shrunk_window_stops_new_data_and_the_connection_survives(dut: DUT) -> None:
+    peer, conn = _sender(dut, 2000, mss=500)  # 2000 octets: within any initial window for SMSS 500
+    peer.receive(2000, ack=False)
+    end = peer.rcv_nxt
+    peer.window = 500
+    peer.send_ack(ack=seq_add(end, -1500))  # right edge: from SND.UNA+2000 back to (SND.UNA+500)+500
+    peer.expect_none(seq=lambda s: not seq_lt(s, end), data=lambda d: len(d) > 0, within=0.5)
+    peer.window = 65535
+    peer.send_ack(ack=end)
+    peer.expect(seq=end, data=lambda d: len(d) > 0, within=1.0)
+    assert dut.tcp_state(conn) == "ESTABLISHED"
+
+
+@rfc(9293, "3.1", MUST,
+     "Window: 16 bits The number of data octets beginning with the one indicated in the acknowledgment field "
+     "that the sender of this segment is willing to accept.")
+def test_window_above_32767_is_an_unsigned_number(dut: DUT) -> None:
+    peer, _conn = _sender(dut, 0xC000)  # negative as a signed 16-bit number
+    peer.expect(data=lambda d: len(d) > 0, within=1.0)
