@@ -116,4 +116,4 @@ def reply_pieces(dut: DUT, seq: int) -> list[Packet]:
 
 def largest_packet(pieces: list[Packet]) -> int:
     """The largest IPv6 packet (header included) among ``pieces``."""
-    return max(40 + p[IPv6].plen for p in pieces)
+    return max(40 + int(p[IPv6].plen) for p in pieces)
