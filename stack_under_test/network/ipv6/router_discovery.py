@@ -59,6 +59,7 @@ class RouterDiscovery:
         self.mtu: int | None = None  # RFC 4861 4.6.4 LinkMTU from the MTU option
         self._rs_timer: Timer | None = None
         self._rs_left = 0
+        self._rs_sent = False  # a solicitation went out since the interface came up
         self._round_robin = 0
         self._all_routers = False  # joined ff02::2 as a router
 
@@ -89,6 +90,7 @@ class RouterDiscovery:
         # initial solicitation, it SHOULD delay the transmission for a random amount of time
         # between 0 and MAX_RTR_SOLICITATION_DELAY."
         self._rs_left = cfg.router_solicitations
+        self._rs_sent = False
         delay = self.host.stack.rng.randint(0, cfg.rtr_solicit_delay_ms)
         self._rs_timer = self.host.stack.clock.schedule(delay, self._solicit)
 
@@ -98,12 +100,24 @@ class RouterDiscovery:
             self._rs_timer = None
         self._rs_left = 0
 
+    def _advertised_while_soliciting(self) -> None:
+        # 6.3.7: "Once the host sends a Router Solicitation, and receives a valid Router
+        # Advertisement with a non-zero Router Lifetime, the host MUST desist from sending additional
+        # solicitations on that interface". "Moreover, a host SHOULD send at least one solicitation
+        # in the case where an advertisement is received prior to having sent a solicitation":
+        # still in the initial delay, the first solicitation goes out as planned, and is the last.
+        if self._rs_timer is not None and not self._rs_sent:
+            self._rs_left = 1
+            return
+        self.stop_soliciting()
+
     def _solicit(self) -> None:
         self._rs_timer = None
         host = self.host
         if self._rs_left <= 0 or host.stack.forwarding[6]:
             return
         self._rs_left -= 1
+        self._rs_sent = True
         # 6.3.7: "The IP source address is set to either one of the interface's unicast
         # addresses or the unspecified address." A tentative address is no source (RFC 4862 5.4),
         # so before DAD ends we use ::. 4.1: the Source Link-Layer Address option "MUST NOT be
@@ -376,11 +390,8 @@ class RouterDiscovery:
         if isinstance(route_infos, Drop):
             return route_infos
         nic.stats.count_event("ndp_router_advert_accepted")
-        # 6.3.7: "Once the host sends a Router Solicitation, and receives a valid Router
-        # Advertisement with a non-zero Router Lifetime, the host MUST desist from sending additional
-        # solicitations on that interface".
         if msg.router_lifetime_s != 0:
-            self.stop_soliciting()
+            self._advertised_while_soliciting()
         # 6.3.4: "If the received Cur Hop Limit value is non-zero, the host SHOULD set its
         # CurHopLimit variable to the received value."
         if msg.cur_hop_limit != 0:
