@@ -128,6 +128,9 @@ class AddressConfiguration:
             # interface." (Linux: addrconf_dad_completed -> ipv6_mc_dad_complete.)
             self.host.on_link_local_valid()
 
+    def _link_local_formed(self, packed: bytes) -> None:
+        self.link_local = packed
+
     def _dad_found_duplicate(self, entry: AddressEntry) -> None:
         """Remove the duplicate; try another identifier where RFC 7217 / RFC 8981 say so."""
         host = self.host
@@ -137,9 +140,7 @@ class AddressConfiguration:
         if info is not None and info.temporary:
             self.temporary.on_dad_failed(info)
         else:
-            new_link_local = self.slaac.on_dad_failed(entry, info)
-            if new_link_local is not None:
-                self.link_local = new_link_local
+            self.slaac.on_dad_failed(entry, info, self._link_local_formed)
         if hardware_link_local:
             # RFC 4862 5.4.5: "If the address is a link-local address formed from an interface
             # identifier based on the hardware address, which is supposed to be uniquely assigned
