@@ -38,16 +38,27 @@ IPv6Option = Literal[
     "force_mld_version", "mldv1_unsolicited_report_interval", "mldv2_unsolicited_report_interval",
     "base_reachable_time", "retrans_time", "delay_first_probe_time",
     "mcast_solicit", "ucast_solicit", "max_addresses", "accept_ra_rt_info_max_plen",
+    "temp_valid_lft", "temp_prefered_lft",
+    "max_dst_opts_number", "max_hbh_opts_number", "max_dst_opts_length", "max_hbh_length",
 ]
 IPV6_OPTIONS: Final[frozenset[IPv6Option]] = frozenset(get_args(IPv6Option))
+# ``temp_valid_lft`` and ``temp_prefered_lft`` (Linux's spelling) are RFC 8981's TEMP_VALID_LIFETIME
+# and TEMP_PREFERRED_LIFETIME. The last four are RFC 8504 5.3's limits on received Destination and
+# Hop-by-Hop Options headers (Linux: net.ipv6.max_dst_opts_number, max_hbh_opts_number,
+# max_dst_opts_length, max_hbh_length; global there, per interface in our stack): the most
+# non-padding options in one header (default 8; a negative value -n allows n and disallows
+# unknown options, which then drop the packet silently) and the longest header in octets
+# (default: unlimited).
 # How a test gives each option's value: an integer (a flag, count, mode or length), float
 # seconds, or (``stable_secret``, RFC 7217 secret_key) a str in IPv6-address form such as
-# "2001:db8::1234". The Linux backend rounds ``rtr_solicit_interval``, ``rtr_solicit_delay`` and
-# ``delay_first_probe_time`` up to whole seconds (its sysctls take seconds).
+# "2001:db8::1234". The Linux backend rounds ``rtr_solicit_interval``, ``rtr_solicit_delay``,
+# ``delay_first_probe_time`` and the two temporary lifetimes up to whole seconds (its sysctls
+# take seconds).
 IPv6OptionUnit = Literal["int", "seconds", "address"]
 _SECONDS: Final[frozenset[IPv6Option]] = frozenset({
     "rtr_solicit_interval", "rtr_solicit_delay", "mldv1_unsolicited_report_interval",
     "mldv2_unsolicited_report_interval", "base_reachable_time", "retrans_time", "delay_first_probe_time",
+    "temp_valid_lft", "temp_prefered_lft",
 })
 
 
@@ -398,7 +409,9 @@ class DUT(Protocol):
         the RFC/Linux default (accept_ra=1, autoconf=1, dad_transmits=1, use_tempaddr=0,
         addr_gen_mode=0 (EUI-64), force_mld_version=0 (MLDv2), base_reachable_time=30,
         retrans_time=1, delay_first_probe_time=5, mcast_solicit=3, ucast_solicit=3,
-        max_addresses=16, accept_ra_rt_info_max_plen=0), forwarding off.
+        max_addresses=16, accept_ra_rt_info_max_plen=0, temp_valid_lft=172800 (2 days),
+        temp_prefered_lft=86400 (1 day), max_dst_opts_number=8, max_hbh_opts_number=8,
+        max_dst_opts_length and max_hbh_length unlimited), forwarding off.
         """
         ...
 

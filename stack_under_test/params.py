@@ -92,6 +92,9 @@ IDGEN_DELAY_MS: Final = 1_000
 TEMP_VALID_LIFETIME_MS: Final = 2 * 86_400_000
 TEMP_PREFERRED_LIFETIME_MS: Final = 86_400_000
 MAX_DESYNC_FACTOR_MS: Final = 34_560_000
+# RFC 8504 5.3: "the default value SHOULD be set to 8" (non-padding options per Destination or
+# Hop-by-Hop Options header; Linux max_dst_opts_number / max_hbh_opts_number).
+MAX_EXT_HEADER_OPTIONS: Final = 8
 # DAD failures remembered per NIC for diagnostics (RFC 4862 5.4.5: "SHOULD log a system
 # management error").
 DAD_FAILURE_LOG_LEN: Final = 16

@@ -55,6 +55,13 @@ _IPV6_SYSCTLS: Final[dict[IPv6Option, tuple[str, SysctlUnit]]] = {
     "ucast_solicit": ("neigh/{if}/ucast_solicit", "int"),
     "max_addresses": ("conf/{if}/max_addresses", "int"),
     "accept_ra_rt_info_max_plen": ("conf/{if}/accept_ra_rt_info_max_plen", "int"),
+    "temp_valid_lft": ("conf/{if}/temp_valid_lft", "s"),
+    "temp_prefered_lft": ("conf/{if}/temp_prefered_lft", "s"),
+    # RFC 8504 5.3: namespace-wide on Linux (net.ipv6.*), restored by reset() like the others.
+    "max_dst_opts_number": ("max_dst_opts_number", "int"),
+    "max_hbh_opts_number": ("max_hbh_opts_number", "int"),
+    "max_dst_opts_length": ("max_dst_opts_length", "int"),
+    "max_hbh_length": ("max_hbh_length", "int"),
 }
 _INFINITE_LFT: Final = 0xFFFFFFFF  # "forever" in ip's valid_life_time/preferred_life_time
 
