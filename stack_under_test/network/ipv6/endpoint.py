@@ -240,7 +240,12 @@ class IPv6Endpoint:
                 return Drop.IPV6_NOT_FOR_US
         elif not self.nic.is_local(dst) and not self._local_elsewhere(dst) and not self.anycast.has(dst):
             return self._not_local(pkt, view, src, dst)
-        chain = ipv6_ext.walk(pkt.network(), dst_multicast)
+        cfg = self.nic.ipv6_config
+        chain = ipv6_ext.walk(
+            pkt.network(), dst_multicast,
+            hop_by_hop_limits=ipv6_ext.OptionLimits(cfg.max_hbh_opts_number, cfg.max_hbh_length),
+            destination_limits=ipv6_ext.OptionLimits(cfg.max_dst_opts_number, cfg.max_dst_opts_length),
+        )
         if isinstance(chain, Drop):
             return chain
         if isinstance(chain, ipv6_ext.ParamProblem):
