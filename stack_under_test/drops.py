@@ -160,6 +160,7 @@ class Drop(enum.Enum):
     NDP_ADVERT_FOR_OUR_ADDRESS = "A Neighbor Advertisement claims one of our own addresses (RFC 4862 5.4.4)."
     NDP_ADVERT_WITHOUT_TARGET_LINK_ADDRESS = "An advertisement for an INCOMPLETE entry has no target link-layer option (RFC 4861 7.2.5)."
     IPV6_NO_ROUTE = "No route to send the IPv6 packet out of (RFC 4861 5.2)."
+    IPV6_SCOPE_0_MULTICAST_DESTINATION = "Nodes must not originate a packet to a multicast address of scope 0 (RFC 4291 2.7)."
     # --- NDP validation, NUD, Redirect receive ---
     NDP_BAD_PREFIX_OPTION = "A Prefix Information option is not 32 octets or its Prefix Length exceeds 128 (RFC 4861 4.6.2)."
     NDP_BAD_MTU_OPTION = "An MTU option is not 8 octets long (RFC 4861 4.6.4)."

@@ -379,6 +379,11 @@ class IPv6Endpoint:
         if self.ipv6_disabled:
             self.nic.stats.count_tx_drop(Drop.IPV6_DISABLED_BY_DAD)
             return Drop.IPV6_DISABLED_BY_DAD
+        # RFC 4291 2.7: "Nodes must not originate a packet to a multicast address whose scop field
+        # contains the reserved value 0".
+        if is_multicast(dst) and dst[1] & 0x0F == 0:
+            self.nic.stats.count_tx_drop(Drop.IPV6_SCOPE_0_MULTICAST_DESTINATION)
+            return Drop.IPV6_SCOPE_0_MULTICAST_DESTINATION
         if hop_limit is None:
             # RFC 4861 6.3.2 CurHopLimit: "The default value that should be placed in the Hop
             # Count field of the IP header for outgoing (unicast) IP packets" (an RA may set it).
