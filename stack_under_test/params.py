@@ -126,6 +126,11 @@ NEIGHBOR_PENDING_TOTAL_BYTES: Final = 4 * 1024 * 1024
 MIN_RANDOM_FACTOR_PERCENT: Final = 50
 MAX_RANDOM_FACTOR_PERCENT: Final = 150
 REACHABLE_TIME_RECOMPUTE_MS: Final = 300_000
+# RFC 4861 10: MAX_NEIGHBOR_ADVERTISEMENT 3 transmissions (unsolicited advertisements, 7.2.6).
+MAX_NEIGHBOR_ADVERTISEMENT: Final = 3
+# RFC 4861 7.2.6: between the advertisements of a node's several addresses "the node SHOULD
+# introduce a small delay"; ours is this many ms per address.
+UNSOLICITED_ADVERT_SPACING_MS: Final = 20
 # RFC 4861 10: MAX_ANYCAST_DELAY_TIME 1 second; 7.2.7 "the sender SHOULD delay sending a response
 # for a random time between 0 and MAX_ANYCAST_DELAY_TIME seconds".
 MAX_ANYCAST_DELAY_TIME_MS: Final = 1_000

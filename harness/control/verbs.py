@@ -20,7 +20,8 @@ from typing import Any, Final, Literal, Union, get_args, get_origin
 
 from harness import dut as dut_module
 
-FRAME_VERBS: Final = frozenset({"ether", "ipv4", "ipv6", "send", "expect", "expect_none", "wait", "close"})
+# ``now`` is the harness's own clock (the one ``within`` and the frames' times run on), not the agent's.
+FRAME_VERBS: Final = frozenset({"ether", "ipv4", "ipv6", "send", "expect", "expect_none", "wait", "now", "close"})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -160,7 +160,7 @@ OPTION_VALUES: dict[IPv6Option, float | int | str] = {
     "stable_secret": "2001:db8::5ec:1", "force_mld_version": 1, "mldv1_unsolicited_report_interval": 2,
     "mldv2_unsolicited_report_interval": 2, "base_reachable_time": 2, "retrans_time": 2,
     "delay_first_probe_time": 2, "mcast_solicit": 2, "ucast_solicit": 2, "max_addresses": 2,
-    "accept_ra_rt_info_max_plen": 64, "temp_valid_lft": 3600, "temp_prefered_lft": 1800,
+    "accept_ra_rt_info_max_plen": 64, "temp_valid_lft": 3600, "temp_prefered_lft": 1800, "ndisc_notify": 1,
     "max_dst_opts_number": -4, "max_hbh_opts_number": 4, "max_dst_opts_length": 1024, "max_hbh_length": 512,
 }
 

@@ -58,6 +58,9 @@ class IPv6Config:
     max_addresses: int = 16
     # RFC 4191 §3.1: longest Route Information prefix accepted (Linux default 0: only ::/0).
     accept_ra_rt_info_max_plen: int = 0
+    # RFC 4861 §7.2.6: announce a new link-layer address with unsolicited Neighbor Advertisements
+    # ("a node MAY send up to MAX_NEIGHBOR_ADVERTISEMENT"); off by default, as Linux ndisc_notify.
+    ndisc_notify: bool = False
     # RFC 4861 §6.3.4 CurHopLimit: the default Hop Limit, which an RA may change.
     hop_limit: int = params.IPV6_DEFAULT_HOP_LIMIT
     # RFC 8981 3.6: "implementations SHOULD provide end users with the ability to override both of

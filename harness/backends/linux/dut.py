@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from harness.backends.base import TEST_LINK, FrameDUT
 from harness.backends.linux import setup
+from harness.backends.linux.dut_link import LinuxLinkVerbs
 from harness.backends.linux.dut_tcp import LinuxTCPVerbs
 from harness.backends.linux.setup import AgentClient, AgentFailed, Names, SetupError
 from harness.backends.linux.values import (
@@ -82,7 +83,7 @@ def check_available() -> str | None:
     return setup.check_available()
 
 
-class LinuxDUT(LinuxTCPVerbs, FrameDUT):
+class LinuxDUT(LinuxLinkVerbs, LinuxTCPVerbs, FrameDUT):
     """The Linux kernel in network namespace ``sc-dut-…``, reached over veth from ``sc-tst-…``.
 
     ``timers``: baseline reassembly timeouts in seconds (rounded up to whole seconds).
@@ -325,12 +326,6 @@ class LinuxDUT(LinuxTCPVerbs, FrameDUT):
         net = _checked_network(cidr)
         self._call("ip", lines=[f"-{net.version} route del {net} dev {self.names.dut_if}"])
 
-    def set_link_mtu(self, mtu: int) -> None:
-        # IPv4 accepts 68 (RFC 791); IPv6 disappears from a link below 1280, which a test of
-        # IPv4 behaviour may accept; the kernel refuses values its driver cannot carry.
-        self._call("ip", lines=[f"link set {self.names.dut_if} mtu {_checked_mtu(mtu, 4)}"])
-        self.info = dataclasses.replace(self.info, mtu=int(mtu))  # the timers dict stays shared
-
     def set_icmp_rate_limit(self, family: Family, per_second: float, burst: int) -> None:
         """Approximation, the same for both families: Linux limits ICMP errors per destination
         with a token bucket of one token per ``icmp_ratelimit`` ms (v4) / ``icmp/ratelimit`` ms
@@ -422,8 +417,8 @@ class LinuxDUT(LinuxTCPVerbs, FrameDUT):
         # queries or Router Advertisements (see agent.Agent.op_reset).
         bounce, self._bounce_on_reset = self._bounce_on_reset, False
         self.last_reset = self._call("reset", bounce=bounce)
-        if self.info.mtu != TEST_LINK.mtu:
-            self.info = dataclasses.replace(self.info, mtu=TEST_LINK.mtu)
+        if (self.info.mtu, self.info.dut_mac) != (TEST_LINK.mtu, DUT_MAC):
+            self.info = dataclasses.replace(self.info, mtu=TEST_LINK.mtu, dut_mac=DUT_MAC)
         self.info.timers.clear()
         self.info.timers.update(self._baseline_timers)
         # Fragments the previous test left queued could time out into this one: wait until the

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 import socket
 from typing import Final, Literal
 
@@ -57,12 +58,24 @@ _IPV6_SYSCTLS: Final[dict[IPv6Option, tuple[str, SysctlUnit]]] = {
     "accept_ra_rt_info_max_plen": ("conf/{if}/accept_ra_rt_info_max_plen", "int"),
     "temp_valid_lft": ("conf/{if}/temp_valid_lft", "s"),
     "temp_prefered_lft": ("conf/{if}/temp_prefered_lft", "s"),
+    "ndisc_notify": ("conf/{if}/ndisc_notify", "int"),
     # RFC 8504 5.3: namespace-wide on Linux (net.ipv6.*), restored by reset() like the others.
     "max_dst_opts_number": ("max_dst_opts_number", "int"),
     "max_hbh_opts_number": ("max_hbh_opts_number", "int"),
     "max_dst_opts_length": ("max_dst_opts_length", "int"),
     "max_hbh_length": ("max_hbh_length", "int"),
 }
+_MAC_RE: Final = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+
+
+def _checked_mac(mac: str) -> str:
+    """A unicast MAC address in ip's notation; ValueError for anything else."""
+    text = str(mac)
+    if not _MAC_RE.match(text) or int(text[:2], 16) & 1:
+        raise ValueError(f"not a unicast MAC address like 02:00:00:00:00:09: {mac!r}")
+    return text.lower()
+
+
 _INFINITE_LFT: Final = 0xFFFFFFFF  # "forever" in ip's valid_life_time/preferred_life_time
 
 

@@ -166,8 +166,12 @@ class IPv6Endpoint:
         # RFC 4861 6.3.7: solicit routers (unless a router, or accept_ra / router_solicitations off).
         self.router_discovery.on_enable()
 
+    def on_link_address_changed(self) -> None:
+        self.ndp.announce_link_address()  # RFC 4861 7.2.6, when configured (ndisc_notify)
+
     def disable(self) -> None:
         nic = self.nic
+        self.ndp.stop_announcing()
         self.mld.disable()  # first: a NIC going down sends no Done / state-change reports
         self.router_discovery.reset()
         self.addrconf.disable()  # stops DAD, removes the addresses it formed
