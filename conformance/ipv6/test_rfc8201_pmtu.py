@@ -7,6 +7,7 @@ the size of the DUT's next datagram shows the path MTU it now uses.
 
 from __future__ import annotations
 
+import pytest
 from scapy.layers.inet6 import ICMPv6PacketTooBig, IPv6, IPv6ExtHdrFragment
 from scapy.packet import Packet, Raw
 
@@ -93,3 +94,42 @@ def test_lowered_path_mtu_is_raised_again_after_the_expiry_timer(dut: DUT) -> No
     dut.wait(dut.info.timers["ipv6_pmtu_expiry"] + 1.0)
     frames = _send(dut)
     assert _sizes(frames) == [PACKET], f"after the expiry the DUT still sent {_sizes(frames)}"
+
+
+# ---- how soon a larger packet may be tried again, at the DUT's default timer (§4, §5.3) --------------
+
+MINUTE_S = 60.0
+
+
+def _real_time_budget(dut: DUT, seconds: float) -> None:
+    if dut.name != "inprocess":
+        pytest.skip(f"this test waits {seconds:g} s of DUT time at its default path MTU timer; the {dut.name} "
+                    "backend's clock is real (run it on the inprocess backend, where waiting costs no wall time)")
+
+
+@rfc("RFC8201-4-11", "RFC8201-4-10", "RFC8201-3-4")
+def test_no_larger_packet_within_five_minutes_of_a_packet_too_big(dut: DUT) -> None:
+    _real_time_budget(dut, 5 * MINUTE_S)
+    _lower(dut, 1300)
+    # A full-size datagram every 20 s for five minutes: none may go out larger than 1300 octets.
+    started = dut.now()
+    while dut.now() - started < 5 * MINUTE_S - 20:
+        sizes = _sizes(_send(dut))
+        assert max(sizes) <= 1300, (
+            f"{dut.now() - started:.0f} s after a Packet Too Big of 1300 the DUT sent {sizes}")
+        dut.wait(20)
+
+
+@rfc("RFC8201-5.3-3")
+def test_larger_packet_is_tried_again_after_about_ten_minutes(dut: DUT) -> None:
+    # "on the order of 10 minutes": by 15 minutes (and, per §4, not before 5) a full-size
+    # datagram goes out whole again.
+    _real_time_budget(dut, 15 * MINUTE_S)
+    _lower(dut, 1300)
+    started = dut.now()
+    while dut.now() - started < 15 * MINUTE_S:
+        dut.wait(MINUTE_S)
+        if _sizes(_send(dut)) == [PACKET]:
+            assert dut.now() - started >= 5 * MINUTE_S, "a larger packet less than 5 minutes after the Packet Too Big"
+            return
+    raise AssertionError("15 minutes after a Packet Too Big the DUT still sends datagrams no larger than 1300")
