@@ -126,6 +126,9 @@ NEIGHBOR_PENDING_TOTAL_BYTES: Final = 4 * 1024 * 1024
 MIN_RANDOM_FACTOR_PERCENT: Final = 50
 MAX_RANDOM_FACTOR_PERCENT: Final = 150
 REACHABLE_TIME_RECOMPUTE_MS: Final = 300_000
+# RFC 4191 3.5: router reachability probes "MUST be rate-limited to no more than one per minute per
+# router" (Linux rtr_probe_interval: 60 s).
+ROUTER_PROBE_INTERVAL_MS: Final = 60_000
 # RFC 4861 10: MAX_NEIGHBOR_ADVERTISEMENT 3 transmissions (unsolicited advertisements, 7.2.6).
 MAX_NEIGHBOR_ADVERTISEMENT: Final = 3
 # RFC 4861 7.2.6: between the advertisements of a node's several addresses "the node SHOULD

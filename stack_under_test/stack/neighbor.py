@@ -68,6 +68,7 @@ class NeighborEntry:
     timer: Timer | None = None
     reachable_until_ms: int = 0
     is_router: bool = False  # RFC 4861 IsRouter flag; unused by ARP
+    solicit_limit: int | None = None  # a reachability probe's (``probe``) one solicitation
 
 
 class NeighborTable:
@@ -296,6 +297,16 @@ class NeighborTable:
             return
         self._queue(entry, ethertype, payload)
 
+    def probe(self, addr: bytes) -> bool:
+        """Solicit ``addr`` once, with no packet waiting (RFC 4191 3.5: "sending a single Neighbor
+        Solicitation to that router's address"): an answer makes an entry as resolution would,
+        silence leaves none. False when an entry exists already (nothing is sent)."""
+        if addr in self.entries or not self._make_room():
+            return False
+        entry = self.entries[addr] = NeighborEntry(addr, None, NeighborState.INCOMPLETE, solicit_limit=1)
+        self._enter(entry, NeighborState.INCOMPLETE)
+        return True
+
     def _queue(self, entry: NeighborEntry, ethertype: int, payload: bytes) -> None:
         """RFC 4861 §7.2.2: "While waiting for address resolution to complete, the sender MUST,
         for each neighbor, retain a small queue of packets waiting for address resolution to
@@ -368,7 +379,8 @@ class NeighborTable:
             return
         if entry.state is not NeighborState.INCOMPLETE:
             return
-        if entry.solicits_sent < self._max_multicast():
+        limit = self._max_multicast() if entry.solicit_limit is None or entry.pending else entry.solicit_limit
+        if entry.solicits_sent < limit:
             self._send_solicit(entry, None)
             return
         # RFC 4861 7.3.3: after MAX_MULTICAST_SOLICIT solicitations "address resolution has failed"

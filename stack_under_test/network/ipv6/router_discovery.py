@@ -40,6 +40,7 @@ class DefaultRouter:
     address: bytes
     preference: int  # RFC 4191: PREF_HIGH 1, PREF_MEDIUM 0, PREF_LOW -1
     timer: Timer | None = None
+    probed_ms: int | None = None  # when RFC 4191 3.5 last probed it
 
 
 @dataclass(slots=True, eq=False)
@@ -153,7 +154,9 @@ class RouterDiscovery:
         # RFC 4191 3.2: among those, the higher preference wins.
         reachable = [r for r in routers if self._probably_reachable(r.address)]
         if reachable:
-            return max(reachable, key=lambda r: r.preference).address
+            chosen = max(reachable, key=lambda r: r.preference)
+            self._probe_preferred(chosen, routers)
+            return chosen.address
         # 6.3.6: "2) When no routers on the list are known to be reachable or probably reachable,
         # routers SHOULD be selected in a round-robin fashion, so that subsequent requests for a
         # default router do not return the same router until all other routers have been
@@ -162,6 +165,23 @@ class RouterDiscovery:
         candidates = [r for r in routers if r.preference == best]
         self._round_robin = (self._round_robin + 1) % len(candidates)
         return candidates[self._round_robin].address
+
+    def _probe_preferred(self, chosen: DefaultRouter, routers: list[DefaultRouter]) -> None:
+        """RFC 4191 3.5: "When a host avoids using any non-reachable router X and instead sends a
+        data packet to another router Y, and the host would have used router X if router X were
+        reachable, then the host SHOULD probe each such router X's reachability by sending a
+        single Neighbor Solicitation to that router's address. A host MUST NOT probe a router's
+        reachability in the absence of useful traffic ... these probes MUST be rate-limited to no
+        more than one per minute per router." Called as a packet is about to go to ``chosen``."""
+        now = self.host.stack.clock.now_ms
+        for router in routers:
+            if router.preference <= chosen.preference or self._probably_reachable(router.address):
+                continue
+            if router.probed_ms is not None and now - router.probed_ms < params.ROUTER_PROBE_INTERVAL_MS:
+                continue
+            if self.host.neighbors.probe(router.address):
+                router.probed_ms = now
+                self.host.nic.stats.count_event("ndp_router_probed")
 
     def _probably_reachable(self, addr: bytes) -> bool:
         entry = self.host.neighbors.get(addr)
