@@ -5,6 +5,7 @@
     stackcheck report RESULTS.json [RESULTS.json ...] --out DIR [--allure] [--catalog DIR]
     stackcheck catalog check | seed
     stackcheck fuzz [--duration 8h] [--workers N] [--db DIR|redis://...] [--target NAME] [--atheris] [--report FILE]
+    stackcheck mutate [--suite conformance|unit] [-j N] [--out DIR] [--only PATH ...] [--no-cache]
     stackcheck dut list
 
 Exit status: 0 when every test passes or is a known deviation, 1 on failures, 2 on bad input.
@@ -22,6 +23,7 @@ from typing import NoReturn
 
 import harness
 from harness import backends, deviations, fuzz_cli
+from harness.mutation import command as mutation_command
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -72,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     catalog_sub.add_parser("seed", help="append catalog entries for cited requirements the catalog lacks")
 
     fuzz_cli.add_parser(sub)  # `stackcheck fuzz`: harness/fuzz_cli.py
+    mutation_command.add_parser(sub)  # `stackcheck mutate`: harness/mutation/command.py
 
     dut = sub.add_parser("dut", help="DUT backends")
     dut_sub = dut.add_subparsers(dest="dut_command", required=True, parser_class=_Parser)
@@ -97,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             return _catalog(args.catalog_command)
         if args.command == "fuzz":
             return fuzz_cli.main(args)
+        if args.command == "mutate":
+            return mutation_command.main(args)
         return _dut_list()
     except UsageError as e:
         print(f"stackcheck: error: {e}", file=sys.stderr)
