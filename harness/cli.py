@@ -2,7 +2,7 @@
 
     stackcheck run [--dut NAME] [--dut-config PATH] [-k EXPR] [--report DIR] [-n N|auto]
                    [--keep-pcaps] [-- extra pytest args]
-    stackcheck report RESULTS.json [RESULTS.json ...] --out DIR [--allure] [--catalog DIR]
+    stackcheck report RESULTS.json [RESULTS.json ...] --out DIR [--allure] [--catalog DIR] [--mutation PATH]
     stackcheck catalog check | seed
     stackcheck fuzz [--duration 8h] [--workers N] [--db DIR|redis://...] [--target NAME] [--atheris] [--report FILE]
     stackcheck mutate [--suite conformance|unit] [-j N] [--out DIR] [--only PATH ...] [--no-cache]
@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--allure", action="store_true",
                         help="also build DIR/allure/index.html, one file, from the allure-results next to "
                              "each RESULTS.json (Allure 3 from npm; needs Node.js)")
+    report.add_argument("--mutation", type=Path, metavar="PATH",
+                        help="mutation.json of 'stackcheck mutate' whose score the report states "
+                             "(default: out/mutation/mutation.json when it exists)")
     report.add_argument("--catalog", type=Path, metavar="DIR",
                         help="requirement catalog (default: conformance/requirements); its untested "
                              "requirements show in the HTML report")
@@ -95,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return _run(args, extra)
         if args.command == "report":
-            return _report(args.results, args.out, allure=args.allure, catalog=args.catalog)
+            return _report(args.results, args.out, allure=args.allure, catalog=args.catalog,
+                           mutation=args.mutation)
         if args.command == "catalog":
             return _catalog(args.catalog_command)
         if args.command == "fuzz":
@@ -205,11 +209,15 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 # ---- report and dut list -------------------------------------------------------------------
 
 
-def _report(paths: list[Path], out: Path, *, allure: bool = False, catalog: Path | None = None) -> int:
+def _report(paths: list[Path], out: Path, *, allure: bool = False, catalog: Path | None = None,
+            mutation: Path | None = None) -> int:
     from harness import report_cli
 
+    if mutation is None:  # the last `stackcheck mutate` of the conformance suite, if any
+        known = mutation_command.default_out(conformance_dir().parent, "conformance") / "mutation.json"
+        mutation = known if known.exists() else None
     try:
-        for line in report_cli.write(paths, out, catalog or conformance_dir() / "requirements"):
+        for line in report_cli.write(paths, out, catalog or conformance_dir() / "requirements", mutation):
             print(line)
         if allure:
             cache = Path(os.environ.get("STACKCHECK_ALLURE_CACHE") or conformance_dir().parent / ".cache" / "allure")

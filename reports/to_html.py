@@ -225,6 +225,15 @@ def _requirements(report: Report, lines: list[_Line], titles: dict[int, str], ou
     return out
 
 
+def _mutation(report: Report, out_dir: Path) -> list[str]:
+    m = report.mutation
+    if m is None:
+        return []
+    rel = Path(os.path.relpath(m.source.resolve().with_suffix(".html"), out_dir.resolve())).as_posix()
+    return [f'<p class="mutation"><b>{escape(m.sentence())}</b>. Survivors with their diffs: '
+            f'<a href="{escape(rel)}">{escape(rel)}</a>.</p>']
+
+
 def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str:
     """``out_dir`` is where the HTML file goes; pcap links are relative to it."""
     titles = catalog.titles if catalog is not None else {}
@@ -240,6 +249,7 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
         "<h1>stackcheck conformance report</h1>",
         f'<p class="muted">{len(report.runs)} DUT(s) side by side; {escape(verdict)}.</p>',
         f'<ul class="duts">{"".join(duts)}</ul>',
+        *_mutation(report, out_dir),
         *_summary(report, lines, titles),
         *_requirements(report, lines, titles, out_dir),
     ]

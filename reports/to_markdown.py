@@ -37,6 +37,9 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
                   "bars in report.html.", ""]
     for label, run in report.runs:
         lines.append(f"- **{label}**: {_counts(run.totals())} ({run.started} – {run.finished}, {run.source})")
+    if report.mutation is not None:
+        lines += ["", f"{report.mutation.sentence()}. Survivors with their diffs: "
+                      f"{_link(report.mutation.source.with_suffix('.md'), out_dir) or report.mutation.source}."]
     lines += ["", "## Summary per RFC", ""]
     lines += ["| RFC | " + " | ".join(report.labels) + " |", "|---|" + "---|" * len(report.labels)]
     for rfc in report.rfcs():

@@ -16,6 +16,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.mutation.sources import SourceFile, Suite, digest
 
@@ -68,7 +69,7 @@ def load_or_run(root: Path, suite: Suite, key: str, cache_dir: Path, log: Path) 
     return CoverageMap(data["durations"], data["failed"], lines, cached)
 
 
-def _read(path: Path) -> dict[str, object] | None:
+def _read(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -36,7 +36,7 @@ from harness.mutation.sources import PACKAGE, SUITES, Suite, product_files, repo
 MEMORY_LIMIT = 3 << 30  # a mutant that allocates without bound fails with MemoryError, a kill
 
 
-class TestTimeout(BaseException):  # noqa: N818 - not an Exception, so no `except Exception` in the stack swallows it
+class TestTimeout(BaseException):  # not an Exception: no `except Exception` in the stack swallows it
     """Raised by SIGALRM inside a test that ran past its limit."""
 
 
@@ -104,6 +104,8 @@ class MutatePlugin:
             code = compile(job["source"], job["file"], "exec")
         except SyntaxError as e:
             return {"id": job["id"], "status": "error", "detail": f"does not compile: {e}"}
+        if any(t not in items for t in job["tests"]):  # the suite changed since the coverage run
+            return {"id": job["id"], "status": "error", "detail": "a test id is not in the suite"}
         swapped = reloader.swap(module, outer, code) if outer else None
         how = "swap"
         if swapped is None:
@@ -118,11 +120,8 @@ class MutatePlugin:
         status, killer, ran = "survived", None, 0
         try:
             for nodeid in job["tests"]:
-                item = items.get(nodeid)
-                if item is None:
-                    continue
                 ran += 1
-                outcome = runner.run(item, float(job["limit"]))
+                outcome = runner.run(items[nodeid], float(job["limit"]))
                 if outcome is not None:
                     status = "timeout" if outcome == "timeout" else "killed"
                     killer = nodeid
@@ -191,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = sys.stderr
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard == resource.RLIM_INFINITY or hard > MEMORY_LIMIT:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, hard))
     plugin: object = (MutatePlugin(root, jobs, protocol) if args.mode == "mutate"
