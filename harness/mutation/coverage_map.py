@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.mutation import cache
 from harness.mutation.sources import SourceFile, Suite, digest
 
 
@@ -43,7 +44,7 @@ class CoverageMap:
 def fingerprint(root: Path, suite: Suite, sources: list[SourceFile], suite_files: list[Path]) -> str:
     harness = sorted(p for p in (root / "harness").rglob("*.py")
                      if "mutation" not in p.parts and "tests" not in p.parts)
-    parts = [suite, *(f"{s.relpath}:{s.digest}" for s in sources)]
+    parts = [f"v{cache.VERSION}", suite, *(f"{s.relpath}:{s.digest}" for s in sources)]
     parts += [f"{p.relative_to(root)}:{digest(p.read_bytes())}" for p in (*suite_files, *harness)]
     return digest("\n".join(parts))
 
@@ -65,7 +66,9 @@ def load_or_run(root: Path, suite: Suite, key: str, cache_dir: Path, log: Path) 
         data["key"] = key
         path.write_text(json.dumps(data), encoding="utf-8")
         raw.unlink(missing_ok=True)
-    lines = {rel: {int(n): tests for n, tests in by_line.items()} for rel, by_line in data["lines"].items()}
+    names = data["tests"]  # lines hold indices into this list (the file is ~50x smaller)
+    lines = {rel: {int(n): [names[i] for i in tests] for n, tests in by_line.items()}
+             for rel, by_line in data["lines"].items()}
     return CoverageMap(data["durations"], data["failed"], lines, cached)
 
 

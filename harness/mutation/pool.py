@@ -1,7 +1,7 @@
 """The parent side: worker processes that stay alive, one thread each, jobs handed out lazily.
 
-A worker that does not answer within a job's hard limit (its tests' time limits added up,
-plus a margin: the alarm inside the worker should have fired long before) is killed and
+A worker that does not answer within a job's hard limit (its time budget plus the longest
+test's limit plus a margin: the alarms inside the worker should have fired long before) is killed and
 restarted, and the mutant counts as killed by timeout; a worker that dies (a mutant that
 crashes the interpreter) is restarted and the mutant counts as killed.
 """
@@ -106,7 +106,8 @@ def run(suite: Suite, workers: int, log_path: Path, next_job: Callable[[], Job |
                         job = next_job()
                     if job is None:
                         return
-                    result = worker.run(job, float(job["limit"]) * len(job["tests"]) + JOB_MARGIN_S)
+                    limits = job.get("limits") or [0.0]
+                    result = worker.run(job, float(job["budget"]) + max(limits) + JOB_MARGIN_S)
                     with lock:
                         done(job, result)
             except BaseException as e:

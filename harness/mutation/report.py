@@ -65,7 +65,7 @@ def as_dict(c: run.Campaign) -> dict[str, Any]:
             "killer": o.killer, "tests_run": o.ran, "covering_tests": len(o.tests), "selection": o.selection,
             "how": o.how, "seconds": round(o.seconds, 3), "cached": o.cached,
         }
-        if o.status in SURVIVING or o.status == "equivalent":
+        if o.status in (*SURVIVING, "equivalent", "error"):
             entry |= {"diff": _diff(o), "citation": run.citation(o), "tests": sorted(o.tests),
                       "reason": o.reason or None, "detail": o.detail or None}
         listed.append(entry)
@@ -89,7 +89,7 @@ def as_dict(c: run.Campaign) -> dict[str, Any]:
         "operators": list(OPERATORS),
         "workers": c.options.workers,
         "partial": bool(c.options.only),
-        "totals": {"mutants": len(c.outcomes), **{s: totals[s] for s in (*COUNTED, "equivalent")},
+        "totals": {"mutants": len(c.outcomes), **{s: totals[s] for s in (*COUNTED, "equivalent", "error")},
                    "score": _score(totals)},
         "seconds": {k: round(v, 1) for k, v in c.seconds.items()},
         "coverage_from_cache": c.coverage_cached,
@@ -115,6 +115,9 @@ def to_markdown(data: dict[str, Any]) -> str:
            f"{t['no-coverage']} not covered by any test, {t['equivalent']} equivalent) · "
            f"{data['seconds']['total']:.0f} s on {data['workers']} workers"
            + (" · partial run (--only)" if data["partial"] else ""), ""]
+    if t["error"]:
+        out += [f"{t['error']} mutants could not be run (status `error`, left out of the score): "
+                + ", ".join(f"`{m['id']}`" for m in data["mutants"] if m["status"] == "error"), ""]
     if data["baseline_failures"]:
         out += ["Tests failing on the unmutated stack (left out): "
                 + ", ".join(f"`{t}`" for t in data["baseline_failures"]), ""]

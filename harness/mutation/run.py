@@ -12,9 +12,13 @@ from harness.mutation import areas, cache, coverage_map, equivalents, pool
 from harness.mutation.operators import Mutant, mutants
 from harness.mutation.sources import SourceFile, Suite, digest, product_files, suite_dir
 
-# A test's time limit under a mutant: this many times its unmutated duration, at least MIN_LIMIT_S.
+# A test's time limit under a mutant: this many times its unmutated duration, at least MIN_LIMIT_S;
+# and all of a mutant's tests together: BUDGET_FACTOR times their unmutated time, at least
+# MIN_BUDGET_S. A mutant past either made the suite hang or crawl: a kill, counted as "timeout".
 LIMIT_FACTOR: Final = 20.0
 MIN_LIMIT_S: Final = 2.0
+BUDGET_FACTOR: Final = 10.0
+MIN_BUDGET_S: Final = 30.0
 KILLED: Final = frozenset({"killed", "timeout"})
 
 
@@ -135,10 +139,11 @@ def execute(options: Options, log: Any = print) -> Campaign:
         for o, k in queue:
             by_id[o.mutant.id] = (o, k)
             o.tests = _order(set(o.tests), cov.durations, history, o.mutant)
-            limits = [max(MIN_LIMIT_S, LIMIT_FACTOR * cov.durations.get(t, 0.1)) for t in o.tests]
+            unmutated = [cov.durations.get(t, 0.1) for t in o.tests]
             return {"id": o.mutant.id, "module": o.mutant.module, "file": str(o.source.path),
-                    "source": o.mutant.apply(o.source.text), "outer": o.mutant.outer,
-                    "tests": o.tests, "limit": max(limits)}
+                    "source": o.mutant.apply(o.source.text), "outer": o.mutant.outer, "tests": o.tests,
+                    "limits": [max(MIN_LIMIT_S, LIMIT_FACTOR * d) for d in unmutated],
+                    "budget": max(MIN_BUDGET_S, BUDGET_FACTOR * sum(unmutated))}
         return None
 
     def done(job: dict[str, Any], result: dict[str, Any]) -> None:

@@ -6,9 +6,10 @@
 pytest collects the suite once, with the stackcheck plugin and fixtures as in any run; this
 module's plugin then takes over the run loop. In ``mutate`` mode it reads one job per line on
 stdin (JSON: the mutant's module, its mutated source, the outermost function holding the
-change, the test ids in the order to try them, a per-test time limit) and answers one line on
-the original stdout: ``killed`` at the first failing test, ``timeout`` when a test exceeds its
-limit (an endless loop is a kill), or ``survived``. Test output goes to stderr, which the
+change, the test ids in the order to try them, each test's time limit, a budget for them all)
+and answers one line on the original stdout: ``killed`` at the first failing test, ``timeout``
+when a test exceeds its limit or the tests their budget (an endless loop is a kill), or
+``survived``. Test output goes to stderr, which the
 parent sends to a log file. In ``coverage`` mode it runs every test once under coverage.py with
 one dynamic context per test and writes line -> tests and each test's duration.
 """
@@ -117,11 +118,14 @@ class MutatePlugin:
                 return {"id": job["id"], "status": "killed", "killer": "<import>", "ran": 0,
                         "how": how, "detail": f"{type(e).__name__}: {e}",
                         "seconds": time.perf_counter() - started}
-        status, killer, ran = "survived", None, 0
+        status, killer, ran, detail = "survived", None, 0, ""
         try:
-            for nodeid in job["tests"]:
+            for nodeid, limit in zip(job["tests"], job["limits"], strict=True):
+                if time.perf_counter() - started > job["budget"]:
+                    status, detail = "timeout", f"its tests ran past their budget of {job['budget']:.0f} s"
+                    break
                 ran += 1
-                outcome = runner.run(items[nodeid], float(job["limit"]))
+                outcome = runner.run(items[nodeid], float(limit))
                 if outcome is not None:
                     status = "timeout" if outcome == "timeout" else "killed"
                     killer = nodeid
@@ -133,7 +137,7 @@ class MutatePlugin:
             else:
                 reloader.reexec(module, None)
         return {"id": job["id"], "status": status, "killer": killer, "ran": ran, "how": how,
-                "seconds": time.perf_counter() - started}
+                "seconds": time.perf_counter() - started, "detail": detail}
 
     def _send(self, message: dict[str, Any]) -> None:
         self.out.write(json.dumps(message) + "\n")
@@ -166,13 +170,15 @@ class CoveragePlugin:
         finally:
             cov.stop()
         data = cov.get_data()
-        lines: dict[str, dict[str, list[str]]] = {}
+        index = {nodeid: i for i, nodeid in enumerate(durations)}
+        lines: dict[str, dict[str, list[int]]] = {}
         for file in data.measured_files():
             rel = Path(file).resolve().relative_to(self.root).as_posix()
             by_line = data.contexts_by_lineno(file)
-            lines[rel] = {str(n): sorted(c for c in ctx if c) for n, ctx in by_line.items() if any(ctx)}
-        self.out_path.write_text(json.dumps({"durations": durations, "failed": failed, "lines": lines}),
-                                 encoding="utf-8")
+            lines[rel] = {str(n): sorted(index[c] for c in ctx if c in index) for n, ctx in by_line.items()
+                          if any(c in index for c in ctx)}
+        self.out_path.write_text(json.dumps({"tests": list(durations), "durations": durations, "failed": failed,
+                                             "lines": lines}), encoding="utf-8")
         return True
 
 

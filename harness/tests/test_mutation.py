@@ -127,15 +127,15 @@ def test_worker_kills_swapped_and_reexecuted_mutants_and_times_out_an_endless_lo
     tests = [echo]
     jobs = [
         {"id": "swap", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
-         "source": text.replace(fast, "pass"), "outer": "handle_packet", "tests": tests, "limit": 5.0},
+         "source": text.replace(fast, "pass"), "outer": "handle_packet", "tests": tests, "limits": [5.0], "budget": 30.0},
         {"id": "reexec", "module": "stack_under_test.wire.icmpv4", "file": str(wire),
          "source": wire_text.replace("TYPE_ECHO_REPLY: Final = 0", "TYPE_ECHO_REPLY: Final = 1"),
-         "outer": None, "tests": tests, "limit": 5.0},
+         "outer": None, "tests": tests, "limits": [5.0], "budget": 30.0},
         {"id": "loop", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
          "source": text.replace(fast, "while True: pass"), "outer": "handle_packet", "tests": tests,
-         "limit": 1.0},
+         "limits": [1.0], "budget": 30.0},
         {"id": "unharmed", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
-         "source": text, "outer": "handle_packet", "tests": tests, "limit": 5.0},
+         "source": text, "outer": "handle_packet", "tests": tests, "limits": [5.0], "budget": 30.0},
     ]
     todo = iter(jobs)
     results: dict[str, dict[str, object]] = {}
