@@ -3,7 +3,9 @@
 A worker that does not answer within a job's hard limit (its time budget plus the longest
 test's limit plus a margin: the alarms inside the worker should have fired long before) is killed and
 restarted, and the mutant counts as killed by timeout; a worker that dies (a mutant that
-crashes the interpreter) is restarted and the mutant counts as killed.
+crashes the interpreter) is restarted and the mutant counts as killed. A worker that asks for
+it (after a timeout) is restarted; one whose canary test failed is restarted and the jobs it
+ran since the canary last passed are run again.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Final
@@ -22,6 +25,7 @@ from harness.mutation.sources import Suite
 
 READY_TIMEOUT_S: Final = 300.0
 JOB_MARGIN_S: Final = 30.0
+MAX_RETRIES: Final = 2
 
 Job = dict[str, Any]
 Result = dict[str, Any]
@@ -93,23 +97,40 @@ def run(suite: Suite, workers: int, log_path: Path, next_job: Callable[[], Job |
     returns None; ``done`` is called under the same lock with each result."""
     lock = threading.Lock()
     errors: list[BaseException] = []
+    retry: deque[Job] = deque()
+    tries: Counter[str] = Counter()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w", encoding="utf-8") as log:
         def loop() -> None:
             worker = _Worker(suite, log)
+            since_canary: list[Job] = []
             try:
                 worker.start()
                 while True:
                     with lock:
                         if errors:
                             return
-                        job = next_job()
+                        job = retry.popleft() if retry else next_job()
                     if job is None:
                         return
                     limits = job.get("limits") or [0.0]
                     result = worker.run(job, float(job["budget"]) + max(limits) + JOB_MARGIN_S)
+                    since_canary.append(job)
                     with lock:
-                        done(job, result)
+                        if result.get("suspect"):  # the worker went bad: its recent results go again
+                            for again in since_canary:
+                                tries[again["id"]] += 1
+                                if tries[again["id"]] <= MAX_RETRIES:
+                                    retry.append(again)
+                                else:
+                                    done(again, {"id": again["id"], "status": "error",
+                                                 "detail": "the worker's canary test kept failing after it"})
+                        else:
+                            done(job, result)
+                    if result.get("canary_ok") or result.get("suspect"):
+                        since_canary = []
+                    if result.get("restart"):
+                        worker.stop()
             except BaseException as e:
                 with lock:
                     errors.append(e)

@@ -155,6 +155,7 @@ def execute(options: Options, log: Any = print) -> Campaign:
             results.put(k, {key: result.get(key) for key in ("status", "killer", "ran", "how", "seconds", "detail")})
         finished += 1
         if finished % 250 == 0 or finished == len(pending):
+            results.save()  # an interrupted run keeps what it learnt
             rate = finished / max(time.perf_counter() - t1, 1e-6)
             log(f"stackcheck mutate: {finished}/{len(pending)} run ({rate:.1f} mutants/s)")
 

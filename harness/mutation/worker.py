@@ -34,6 +34,7 @@ from _pytest.runner import runtestprotocol
 from harness.mutation.reload import Reloader
 from harness.mutation.sources import PACKAGE, SUITES, Suite, product_files, repository_root, suite_dir
 
+CANARY_EVERY = 50
 MEMORY_LIMIT = 3 << 30  # a mutant that allocates without bound fails with MemoryError, a kill
 
 
@@ -82,19 +83,32 @@ class MutatePlugin:
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
         items = {item.nodeid: item for item in session.items}
         runner = _Runner()
-        # One test first, so the modules a suite imports lazily (the in-process backend) are
-        # loaded, then the whole stack, so every module it has is known to the reloader.
-        if session.items:
-            runner.run(session.items[0], 60.0)
+        # Tests first, so the modules a suite imports lazily (the in-process backend) are
+        # loaded, then the whole stack, so every module it has is known to the reloader. The
+        # first test that passes is the canary (below).
+        canary = next((item for item in session.items[:20] if runner.run(item, 60.0) is None), None)
         for source in product_files(self.root, set()):
             importlib.import_module(source.module)
         reloader = Reloader(self.root)
         self._send({"ready": True, "tests": len(items), "reexec_modules": len(reloader.order)})
+        done = 0
         for line in self.jobs:
             if not line.strip():
                 continue
-            job = json.loads(line)
-            self._send(self._one(job, items, reloader, runner))
+            result = self._one(json.loads(line), items, reloader, runner)
+            done += 1
+            # A test cut short by the alarm may leave pytest's fixture stack or the stack's
+            # modules half-way: this process is done (the parent starts a fresh one). Every
+            # CANARY_EVERY mutants the canary, unmutated, must still pass; if not, the results
+            # since its last pass are suspect and the parent runs them again elsewhere.
+            if result["status"] == "timeout":
+                result["restart"] = True
+            elif canary is not None and done % CANARY_EVERY == 0:
+                healthy = runner.run(canary, 60.0) is None
+                result |= {"canary_ok": True} if healthy else {"restart": True, "suspect": True}
+            self._send(result)
+            if result.get("restart"):
+                break
         return True
 
     def _one(self, job: dict[str, Any], items: dict[str, pytest.Item], reloader: Reloader,
