@@ -11,6 +11,8 @@ Two ways, the cheaper first:
   cannot apply): execute the mutated module's code in its own ``__dict__``, then every
   module that imports it, directly or not, in import order, so names bound with
   ``from x import NAME`` pick up the new value; undone by doing the same with the original.
+  A module's place in that order is where Python's own import completes it (parents first,
+  then its imports), so re-execution rebuilds the same bindings the first import made.
   Only the stack and the modules outside it that import it at module level are re-executed
   (``harness.backends.inprocess``, the white-box tests), never the harness or pytest.
 """
@@ -83,6 +85,11 @@ class Reloader:
                     changed = True
         chosen = stack | users
         self.order = self._import_order(chosen, imports, list(loaded))
+        self.importers: dict[str, set[str]] = {name: set() for name in self.order}
+        for name in self.order:
+            for dep in imports[name]:
+                if dep in self.importers:
+                    self.importers[dep].add(name)
         self.modules = {name: loaded[name] for name in self.order}
         self.paths = {name: sources[name] for name in self.order}
         self.codes: dict[str, types.CodeType] = {}
@@ -104,14 +111,16 @@ class Reloader:
         state: dict[str, int] = {}
 
         def visit(name: str) -> None:
-            if state.get(name):
-                return
-            state[name] = 1
+            # As Python does: the parent packages first (whose __init__ may import this very
+            # module), then the module itself, whose imports complete before it does.
             parts = name.split(".")
             for i in range(1, len(parts)):
                 parent = ".".join(parts[:i])
                 if parent in imports:
                     visit(parent)
+            if state.get(name):
+                return
+            state[name] = 1
             for dep in imports.get(name, []):
                 visit(dep)
             state[name] = 2
@@ -149,10 +158,19 @@ class Reloader:
         func.__code__ = code
 
     # ---- re-execution -----------------------------------------------------------------------
+    def dependents(self, module: str) -> list[str]:
+        """``module`` and every module importing it at module level, directly or not, in import order."""
+        found, todo = {module}, [module]
+        while todo:
+            for importer in self.importers.get(todo.pop(), ()):
+                if importer not in found:
+                    found.add(importer)
+                    todo.append(importer)
+        return [name for name in self.order if name in found]
+
     def reexec(self, module: str, code: types.CodeType | None) -> None:
-        """Execute ``code`` (None: the original) as ``module``, then everything after it in order."""
-        start = self.order.index(module)
-        for name in self.order[start:]:
+        """Execute ``code`` (None: the original) as ``module``, then the modules importing it."""
+        for name in self.dependents(module):
             body = code if name == module and code is not None else self.original_code(name)
             exec(body, self.modules[name].__dict__)
 

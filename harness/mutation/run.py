@@ -98,8 +98,9 @@ def execute(options: Options, log: Any = print) -> Campaign:
     for source in sources:
         for m in mutants(source.text, source.relpath, source.module):
             seen_ids.add(m.id)
-            if m.id in reviewed.equivalent:
-                outcomes.append(Outcome(m, source, "equivalent", [], reason=reviewed.equivalent[m.id]))
+            reason = reviewed.reason_for(suite, m.id, m.operator, m.original)
+            if reason is not None:
+                outcomes.append(Outcome(m, source, "equivalent", [], reason=reason))
                 continue
             if m.outer is not None:
                 tests, selection = cov.tests_of(m.path, m.line, m.end_line) & usable, "lines"

@@ -145,3 +145,18 @@ def test_worker_kills_swapped_and_reexecuted_mutants_and_times_out_an_endless_lo
         "swap": ("killed", "swap"), "reexec": ("killed", "reexec"), "loop": ("timeout", "swap"),
         "unharmed": ("survived", "swap")}
     assert results["swap"]["killer"] == echo
+
+
+def test_an_unobservable_rule_applies_to_its_suites_only(tmp_path: Path) -> None:
+    path = tmp_path / "eq.toml"
+    path.write_text('[[unobservable]]\noperator = "remove-call"\npattern = \'\\bstats\\.count\'\n'
+                    'suites = ["conformance"]\nreason = "white-box counters"\n')
+    reviewed = equivalents.load(path)
+    call = 'nic.stats.count_event("arp_reply_sent")'
+    assert reviewed.reason_for("conformance", "x", "remove-call", call) == \
+        "unobservable to the conformance suite: white-box counters"
+    assert reviewed.reason_for("unit", "x", "remove-call", call) is None
+    assert reviewed.reason_for("conformance", "x", "remove-call", "ep.send(frame)") is None
+    path.write_text('[[unobservable]]\noperator = "delete"\npattern = "x"\nsuites = ["conformance"]\nreason = "r"\n')
+    with pytest.raises(equivalents.EquivalentsError, match="operator must be one of"):
+        equivalents.load(path)
