@@ -46,10 +46,11 @@ class ResultCache:
         self.entries[key] = result
         self.used.add(key)
 
-    def save(self) -> None:
-        """Keep only what this run used: results of code that no longer exists go."""
+    def save(self, *, prune: bool = True) -> None:
+        """With ``prune``, keep only what this run used: results of code that no longer exists
+        go (a partial run, which did not look at every mutant, keeps everything)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        kept = {k: v for k, v in self.entries.items() if k in self.used}
+        kept = {k: v for k, v in self.entries.items() if k in self.used or not prune}
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"version": VERSION, "results": kept}), encoding="utf-8")
         tmp.replace(self.path)

@@ -156,13 +156,13 @@ def execute(options: Options, log: Any = print) -> Campaign:
             results.put(k, {key: result.get(key) for key in ("status", "killer", "ran", "how", "seconds", "detail")})
         finished += 1
         if finished % 250 == 0 or finished == len(pending):
-            results.save()  # an interrupted run keeps what it learnt
+            results.save(prune=False)  # an interrupted run keeps what it learnt
             rate = finished / max(time.perf_counter() - t1, 1e-6)
             log(f"stackcheck mutate: {finished}/{len(pending)} run ({rate:.1f} mutants/s)")
 
     if pending:
         pool.run(suite, max(1, min(options.workers, len(pending))), log_path, next_job, done)
-    results.save()
+    results.save(prune=not options.only)
     run_s = time.perf_counter() - t1
     return Campaign(options, outcomes, reviewed, stale, sorted(cov.failed),
                     {"coverage": coverage_s, "mutants": run_s, "total": time.perf_counter() - started},
