@@ -160,3 +160,28 @@ def test_an_unobservable_rule_applies_to_its_suites_only(tmp_path: Path) -> None
     path.write_text('[[unobservable]]\noperator = "delete"\npattern = "x"\nsuites = ["conformance"]\nreason = "r"\n')
     with pytest.raises(equivalents.EquivalentsError, match="operator must be one of"):
         equivalents.load(path)
+
+
+def test_reports_state_the_mutation_score(tmp_path: Path) -> None:
+    from harness import report_cli
+
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"dut": "inprocess", "results": [
+        {"nodeid": "conformance/x.py::test_a", "verdict": "pass", "rfc": 792, "section": "3",
+         "level": "MUST", "requirement": "echo"}]}))
+    mutation = tmp_path / "mutation" / "mutation.json"
+    mutation.parent.mkdir()
+    mutation.write_text(json.dumps({"suite": "conformance", "date": "2026-12-06T04:00:00+00:00",
+                                    "commit": "abc123", "partial": False, "totals": {
+                                        "mutants": 100, "killed": 90, "timeout": 2, "survived": 3,
+                                        "no-coverage": 1, "equivalent": 4, "score": 92 / 96}}))
+    out = tmp_path / "report"
+    report_cli.write([results], out, None, mutation)
+    headline = ("Mutation score of the conformance suite against stack_under_test: 95.8% (92 of 96 mutants "
+                "caught, 4 survived, 4 equivalent; 100 mutants; commit abc123, 2026-12-06T04:00:00+00:00)")
+    assert headline in (out / "report.md").read_text()
+    assert headline in (out / "report.html").read_text()
+    assert json.loads((out / "report.json").read_text())["mutation"]["score"] == pytest.approx(0.958, abs=1e-3)
+    mutation.write_text("{}")
+    with pytest.raises(report_cli.ReportError, match=r"not a stackcheck mutation\.json"):
+        report_cli.write([results], out, None, mutation)
