@@ -85,7 +85,7 @@ def load_mutation(path: Path) -> MutationSummary:
         score = totals.get("score")
         return MutationSummary(
             suite=str(data.get("suite", "")), date=str(data.get("date", "")), commit=str(data.get("commit", "")),
-            mutants=int(totals["mutants"]), killed=int(totals["killed"]) + int(totals.get("timeout", 0)),
+            mutants=int(totals["mutants"]) - int(totals.get("not-run", 0)), killed=int(totals["killed"]) + int(totals.get("timeout", 0)),
             survived=int(totals["survived"]) + int(totals.get("no-coverage", 0)),
             equivalent=int(totals.get("equivalent", 0)), score=None if score is None else float(score),
             partial=bool(data.get("partial", False)), source=path)

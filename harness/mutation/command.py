@@ -1,7 +1,7 @@
 """`stackcheck mutate`: the mutation score of a suite against stack_under_test.
 
     stackcheck mutate [--suite conformance|unit] [-j N] [--out DIR] [--only PATH ...]
-                      [--no-cache] [--fail-under PERCENT]
+                      [--no-cache] [--max-time MINUTES] [--fail-under PERCENT]
 
 Writes DIR/mutation.json, mutation.md and mutation.html (default out/mutation for the
 conformance suite, out/mutation/unit for the white-box unit tests) and keeps its cache in
@@ -38,6 +38,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--only", nargs="+", default=[], metavar="PATH",
                    help="mutate only files whose path contains one of these (a partial run)")
     p.add_argument("--no-cache", action="store_true", help="re-run every mutant, ignoring earlier results")
+    p.add_argument("--max-time", type=float, metavar="MINUTES",
+                   help="start no mutant after this long; the rest are reported as not run, and a re-run "
+                        "(with the cache) picks them up")
     p.add_argument("--fail-under", type=float, metavar="PERCENT",
                    help="exit 1 when the score is below PERCENT")
 
@@ -48,6 +51,9 @@ def main(args: argparse.Namespace) -> int:
     root = repository_root()
     if args.workers < 1:
         print("stackcheck: error: -j: expected at least 1 worker", file=sys.stderr)
+        return EXIT_USAGE
+    if args.max_time is not None and args.max_time <= 0:
+        print("stackcheck: error: --max-time: expected a positive number of minutes", file=sys.stderr)
         return EXIT_USAGE
     if not (root / "stack_under_test").is_dir() or not (root / "conformance").is_dir():
         print(f"stackcheck: error: no source checkout at {root} (install stackcheck with pip install -e .)",
@@ -60,7 +66,8 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     out = args.out or default_out(root, args.suite)
     options = run.Options(root, args.suite, args.workers, root / ".cache" / "mutation", out,
-                          list(args.only), not args.no_cache)
+                          list(args.only), not args.no_cache,
+                          None if args.max_time is None else 60 * args.max_time)
     try:
         campaign = run.execute(options, log=lambda line: print(line, flush=True))
     except (equivalents.EquivalentsError, coverage_map.CoverageError, pool.WorkerError) as e:

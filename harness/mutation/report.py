@@ -88,8 +88,8 @@ def as_dict(c: run.Campaign) -> dict[str, Any]:
         "commit": _commit(c.options.root),
         "operators": list(OPERATORS),
         "workers": c.options.workers,
-        "partial": bool(c.options.only),
-        "totals": {"mutants": len(c.outcomes), **{s: totals[s] for s in (*COUNTED, "equivalent", "error")},
+        "partial": bool(c.options.only) or totals["not-run"] > 0,
+        "totals": {"mutants": len(c.outcomes), **{s: totals[s] for s in (*COUNTED, "equivalent", "error", "not-run")},
                    "score": _score(totals)},
         "seconds": {k: round(v, 1) for k, v in c.seconds.items()},
         "coverage_from_cache": c.coverage_cached,
@@ -114,7 +114,8 @@ def to_markdown(data: dict[str, Any]) -> str:
            f"**score {_pct(t['score'])}** ({t['killed']} killed, {t['timeout']} timed out, {t['survived']} survived, "
            f"{t['no-coverage']} not covered by any test, {t['equivalent']} equivalent) · "
            f"{data['seconds']['total']:.0f} s on {data['workers']} workers"
-           + (" · partial run (--only)" if data["partial"] else ""), ""]
+           + (" · partial run" if data["partial"] else "")
+           + (f" · {t['not-run']} mutants not run (--max-time)" if t["not-run"] else ""), ""]
     if t["error"]:
         out += [f"{t['error']} mutants could not be run (status `error`, left out of the score): "
                 + ", ".join(f"`{m['id']}`" for m in data["mutants"] if m["status"] == "error"), ""]

@@ -31,6 +31,7 @@ class Options:
     out_dir: Path
     only: list[str] = field(default_factory=list)   # path substrings; empty: the whole stack
     use_cache: bool = True
+    max_seconds: float | None = None                # stop starting mutants after this long
 
 
 @dataclass(slots=True)
@@ -136,7 +137,11 @@ def execute(options: Options, log: Any = print) -> Campaign:
     finished = 0
     t1 = time.perf_counter()
 
+    deadline = None if options.max_seconds is None else started + options.max_seconds
+
     def next_job() -> dict[str, Any] | None:
+        if deadline is not None and time.perf_counter() > deadline:
+            return None
         for o, k in queue:
             by_id[o.mutant.id] = (o, k)
             o.tests = _order(set(o.tests), cov.durations, history, o.mutant)
@@ -162,7 +167,12 @@ def execute(options: Options, log: Any = print) -> Campaign:
 
     if pending:
         pool.run(suite, max(1, min(options.workers, len(pending))), log_path, next_job, done)
-    results.save(prune=not options.only)
+    not_run = [o for o in outcomes if o.status == "pending"]
+    for o in not_run:
+        o.status = "not-run"
+    if not_run:
+        log(f"stackcheck mutate: --max-time reached: {len(not_run)} mutants not run (a re-run picks them up)")
+    results.save(prune=not options.only and not not_run)
     run_s = time.perf_counter() - t1
     return Campaign(options, outcomes, reviewed, stale, sorted(cov.failed),
                     {"coverage": coverage_s, "mutants": run_s, "total": time.perf_counter() - started},
