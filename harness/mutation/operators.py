@@ -16,6 +16,8 @@ function's code in place). The operators:
     remove-call       a call statement removed  (a send, a count, a timer armed or cancelled)
     bool-op           and <-> or
 
+Decorators and class bases are never mutated (`@dataclass(slots=True)` -> False is no bug).
+
 A mutant's id is stable across unrelated edits: it is made of the enclosing scope's qualified
 name, the operator, the original and replacement text and the occurrence index of that same
 change within the scope, never of line numbers.
@@ -141,10 +143,8 @@ class _Collector(ast.NodeVisitor):
 
     # ---- scopes -------------------------------------------------------------------------------
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        for deco in node.decorator_list:
-            self.visit(deco)
-        for base in (*node.bases, *node.keywords):
-            self.visit(base)
+        # Decorators and bases are not mutated: `@dataclass(slots=True)` -> False changes no
+        # behaviour a test could see, and every such mutant would run the whole suite.
         self.scopes.append(node.name)
         for stmt in node.body:
             self.visit(stmt)
@@ -155,8 +155,6 @@ class _Collector(ast.NodeVisitor):
             return
         saved_names = self.names
         self.names = (node.name,)
-        for deco in node.decorator_list:  # evaluated in the enclosing scope
-            self.visit(deco)
         for default in (*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)):
             self.visit(default)
         self.names = saved_names
