@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-dev-fuzz
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: run test bench fuzz setup system-deps lint guard
+.PHONY: run test bench fuzz mutate setup system-deps lint guard
 
 # ---- set-up (idempotent; works on a fresh clone) --------------------------------------------
 
@@ -83,6 +83,12 @@ guard:
 # longer ones: stackcheck fuzz --duration 8h --workers N (see fuzz/README.md).
 fuzz: setup
 	$(BIN)/stackcheck fuzz --duration 10m --workers 2
+
+# The mutation score of the conformance suite against our stack: out/mutation/mutation.{html,md,json}.
+# About 15 min on 2 cores the first time; a re-run re-tests only mutants of changed code or tests
+# (cache in .cache/mutation). `stackcheck mutate --suite unit` scores the white-box tests instead.
+mutate: setup
+	$(BIN)/stackcheck mutate
 
 bench: setup
 	@for f in bench/*.py; do [ -e "$$f" ] || continue; echo "== $$f"; $(BIN)/python "$$f"; done

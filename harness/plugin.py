@@ -23,7 +23,7 @@ from typing import Any, cast
 
 import pytest
 
-from harness import allure_support, backends, deviations, verdicts
+from harness import allure_support, backends, deviations, verdicts, witness
 from harness.backends import Backend, BackendOptions
 from harness.dut import DUT, Unsupported
 from harness.rfc import CitationError, requirement_of
@@ -71,6 +71,7 @@ DEVIATION = pytest.StashKey[deviations.Deviation]()
 VERDICT = pytest.StashKey[verdicts.Progress]()
 PCAP = pytest.StashKey[str]()
 EXCHANGE = pytest.StashKey[list[FrameRecord]]()
+WITNESS = pytest.StashKey[witness.Ledger]()
 
 
 def _now() -> str:
@@ -114,6 +115,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "rfc(req, quote) or rfc(number, section, level, requirement, described): what a conformance "
         "test checks (harness.rfc)"
     )
+    config.addinivalue_line("markers", witness.MARKER_HELP)
     state = _State(config)
     config.stash[STATE] = state
     config.pluginmanager.register(_Recorder(config, state), "stackcheck-recorder")
@@ -212,6 +214,15 @@ def _stackcheck_shared_dut(pytestconfig: pytest.Config) -> Iterator[tuple[DUT, A
         dut.close()
 
 
+def _watched(state: _State, item: pytest.Item, dut: DUT) -> DUT:
+    """A conformance test's DUT counts its silences and its witnesses (harness/witness.py)."""
+    if not _in_suite(item, state.suite):
+        return dut
+    ledger = item.stash[WITNESS] = witness.Ledger()
+    watched: Any = witness.WitnessedDUT(dut, ledger)
+    return watched  # type: ignore[no-any-return]
+
+
 def _keep(state: _State, item: pytest.Item) -> bool:
     verdict = item.stash.get(VERDICT, verdicts.Progress()).verdict
     return state.keep_pcaps or verdict not in (None, "pass", "skip")
@@ -232,7 +243,7 @@ def dut(request: pytest.FixtureRequest) -> Iterator[DUT]:
         if capture is not None:
             capture.start(path)
         try:
-            yield shared
+            yield _watched(state, item, shared)
         finally:
             _stop(state, item, capture, path)
         return
@@ -241,7 +252,7 @@ def dut(request: pytest.FixtureRequest) -> Iterator[DUT]:
         capture.start(path)
     fresh = state.backend.factory(BackendOptions(state.dut_config, capture))
     try:
-        yield fresh
+        yield _watched(state, item, fresh)
     finally:
         try:
             fresh.close()
@@ -283,7 +294,11 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     __tracebackhide__ = True
-    return (yield from _skip_unsupported())
+    yield from _skip_unsupported()
+    # Reached only when the test passed: a silence it proved needs a positive control.
+    problem = witness.problem(item, item.stash.get(WITNESS, None))
+    if problem:
+        pytest.fail(problem, pytrace=False)
 
 
 # ---- verdicts and records ------------------------------------------------------------------

@@ -135,9 +135,33 @@ class Row:
     tests: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class MutationSummary:
+    """The headline of a mutation.json (``stackcheck mutate``): how much a green column is worth."""
+
+    suite: str
+    date: str
+    commit: str
+    mutants: int
+    killed: int          # including mutants that made a test run past its time limit
+    survived: int        # including mutants no test covers
+    equivalent: int
+    score: float | None  # killed / (mutants - equivalent)
+    partial: bool        # only some files were mutated (--only)
+    source: Path
+
+    def sentence(self) -> str:
+        score = "n/a" if self.score is None else f"{100 * self.score:.1f}%"
+        scope = "part of stack_under_test (a partial run)" if self.partial else "stack_under_test"
+        return (f"Mutation score of the {self.suite} suite against {scope}: {score} "
+                f"({self.killed} of {self.mutants - self.equivalent} mutants caught, {self.survived} survived, "
+                f"{self.equivalent} equivalent; {self.mutants} mutants; commit {self.commit}, {self.date})")
+
+
 @dataclass
 class Report:
     runs: list[tuple[str, RunResult]]  # (column label, run); labels are unique
+    mutation: MutationSummary | None = None
 
     @classmethod
     def of(cls, runs: list[RunResult]) -> Report:

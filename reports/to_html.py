@@ -226,6 +226,15 @@ def _views(report: Report, catalog: Catalog | None) -> tuple[list[RFCView], Coun
     return [per[n] for n in sorted(per)], Counts()
 
 
+def _mutation(report: Report, out_dir: Path) -> list[str]:
+    m = report.mutation
+    if m is None:
+        return []
+    rel = Path(os.path.relpath(m.source.resolve().with_suffix(".html"), out_dir.resolve())).as_posix()
+    return [f'<p class="mutation"><b>{escape(m.sentence())}</b>. Survivors with their diffs: '
+            f'<a href="{escape(rel)}">{escape(rel)}</a>.</p>']
+
+
 def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str:
     """``out_dir`` is where the HTML file goes; pcap links are relative to it."""
     views, total = _views(report, catalog)
@@ -240,6 +249,7 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
         "<h1>stackcheck conformance report</h1>",
         f'<p class="muted">{len(report.runs)} DUT(s) side by side; {escape(verdict)}.</p>',
         f'<ul class="duts">{"".join(duts)}</ul>',
+        *_mutation(report, out_dir),
         *_summary(report, views, total),
         '<h2 id="requirements">Statements per RFC</h2>',
         *[line for v in views for line in _rfc_section(report, v, out_dir)],

@@ -38,6 +38,9 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
     lines = ["# stackcheck conformance report", ""]
     for label, run in report.runs:
         lines.append(f"- **{label}**: {_counts(run.totals())} ({run.started} – {run.finished}, {run.source})")
+    if report.mutation is not None:
+        lines += ["", f"{report.mutation.sentence()}. Survivors with their diffs: "
+                      f"{_link(report.mutation.source.with_suffix('.md'), out_dir) or report.mutation.source}."]
     views, total = report_view(report, catalog) if catalog is not None else ([], Counts())
     if catalog is not None:
         lines += ["", "## Coverage per RFC (host role)", "",

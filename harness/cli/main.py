@@ -2,9 +2,10 @@
 
     stackcheck run [--dut NAME] [--dut-config PATH] [-k EXPR] [--report DIR] [-n N|auto]
                    [--keep-pcaps] [-- extra pytest args]
-    stackcheck report RESULTS.json [RESULTS.json ...] --out DIR [--allure] [--catalog DIR]
+    stackcheck report RESULTS.json [RESULTS.json ...] --out DIR [--allure] [--catalog DIR] [--mutation PATH]
     stackcheck catalog check | sync [--prune] | coverage [--json] | list [--rfc N] | convert [--dry-run]
     stackcheck fuzz [--duration 8h] [--workers N] [--db DIR|redis://...] [--target NAME] [--atheris] [--report FILE]
+    stackcheck mutate [--suite conformance|unit] [-j N] [--out DIR] [--only PATH ...] [--no-cache]
     stackcheck dut list
 
 Exit status: 0 when every test passes or is a known deviation, 1 on failures, 2 on bad input.
@@ -23,6 +24,7 @@ from typing import NoReturn
 import harness
 from harness import backends, deviations
 from harness.cli import fuzz as fuzz_command
+from harness.mutation import command as mutation_command
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Run output (reports, pcaps, fuzz reports) goes here, one folder per DUT, never into the source tree's packages.
@@ -66,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--allure", action="store_true",
                         help="also build DIR/allure/index.html, one file, from the allure-results next to "
                              "each RESULTS.json (Allure 3 from npm; needs Node.js)")
+    report.add_argument("--mutation", type=Path, metavar="PATH",
+                        help="mutation.json of 'stackcheck mutate' whose score the report states "
+                             "(default: out/mutation/mutation.json when it exists)")
     report.add_argument("--catalog", type=Path, metavar="DIR",
                         help="requirement catalog (default: conformance/requirements); its untested "
                              "requirements show in the HTML report")
@@ -84,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
 
     fuzz_command.add_parser(sub)
+    mutation_command.add_parser(sub)
 
     dut = sub.add_parser("dut", help="DUT backends")
     dut_sub = dut.add_subparsers(dest="dut_command", required=True, parser_class=_Parser)
@@ -104,11 +110,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return _run(args, extra)
         if args.command == "report":
-            return _report(args.results, args.out, allure=args.allure, catalog=args.catalog)
+            return _report(args.results, args.out, allure=args.allure, catalog=args.catalog,
+                           mutation=args.mutation)
         if args.command == "catalog":
             return _catalog(args)
         if args.command == "fuzz":
             return fuzz_command.main(args)
+        if args.command == "mutate":
+            return mutation_command.main(args)
         return _dut_list()
     except UsageError as e:
         print(f"stackcheck: error: {e}", file=sys.stderr)
@@ -213,11 +222,15 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
 # ---- report and dut list -------------------------------------------------------------------
 
 
-def _report(paths: list[Path], out: Path, *, allure: bool = False, catalog: Path | None = None) -> int:
+def _report(paths: list[Path], out: Path, *, allure: bool = False, catalog: Path | None = None,
+            mutation: Path | None = None) -> int:
     from harness.cli import report as report_command
 
+    if mutation is None:  # the last `stackcheck mutate` of the conformance suite, if any
+        known = mutation_command.default_out(conformance_dir().parent, "conformance") / "mutation.json"
+        mutation = known if known.exists() else None
     try:
-        for line in report_command.write(paths, out, catalog or conformance_dir() / "requirements"):
+        for line in report_command.write(paths, out, catalog or conformance_dir() / "requirements", mutation):
             print(line)
         if allure:
             cache = Path(os.environ.get("STACKCHECK_ALLURE_CACHE") or conformance_dir().parent / ".cache" / "allure")

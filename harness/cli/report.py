@@ -24,8 +24,9 @@ class ReportError(Exception):
     """One line for the user (the CLI prints it and exits 2)."""
 
 
-def write(paths: list[Path], out: Path, catalog_dir: Path | None) -> list[str]:
-    """Render every format into ``out``; returns the summary lines to print."""
+def write(paths: list[Path], out: Path, catalog_dir: Path | None, mutation: Path | None = None) -> list[str]:
+    """Render every format into ``out``; returns the summary lines to print. ``mutation``: a
+    mutation.json (``stackcheck mutate``) whose score the reports state."""
     from reports import load, to_html, to_json, to_markdown
     from reports.catalog import CatalogError
     from reports.catalog import load as load_catalog
@@ -40,6 +41,10 @@ def write(paths: list[Path], out: Path, catalog_dir: Path | None) -> list[str]:
     except CatalogError as e:
         raise ReportError(str(e)) from None
     report = Report.of(runs)
+    try:
+        report.mutation = load.load_mutation(mutation) if mutation is not None else None
+    except load.ResultsError as e:
+        raise ReportError(str(e)) from None
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.md").write_text(to_markdown.render(report, out, catalog), encoding="utf-8")
