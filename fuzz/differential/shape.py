@@ -1,0 +1,104 @@
+"""The shape of a stimulus: the few things about it that decide which code of a stack handles it.
+
+``ipv6 hbh/dst icmpv6/128 to=DUT6``: the family, the IPv4 options or IPv6 extension headers
+present, the upper-layer message, and the roles of the addresses (the source only when it is not
+the tester). Field values below that (an option's length, a checksum) are left out on purpose: a
+cluster is named by its shape, and the stimulus Hypothesis shrank it to shows the fault itself.
+Fragment plans are named by their faults (overlap, duplicate, gap, mixed identifications).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from scapy.layers.inet import IP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Packet
+
+from fuzz.differential.stimulus import Stimulus
+from fuzz.differential.symbols import Symbols
+
+_EXTENSIONS = {0: "hbh", 43: "rh", 44: "frag", 60: "dst", 51: "ah"}
+
+
+def shape_of(stimulus: Stimulus, symbols: Symbols) -> str:
+    if stimulus.kind.startswith("fragments"):
+        return _fragment_plan(stimulus)
+    try:
+        return _frame(Ether(stimulus.frames[0]), symbols)
+    except Exception:
+        return f"{stimulus.kind} undecodable"
+
+
+def _frame(eth: Packet, symbols: Symbols) -> str:
+    if eth.type == 0x0806 and ARP in eth:
+        return f"arp op={eth[ARP].op}"
+    if eth.type == 0x0800 and IP in eth:
+        ip = eth[IP]
+        raw = bytes(ip)
+        parts = ["ipv4"]
+        if (raw[0] & 0x0F) > 5:
+            parts.append("options")
+        if int(ip.flags) & 1 or ip.frag:
+            parts.append("fragment")
+        body = raw[(raw[0] & 0x0F) * 4 :]
+        parts.append({1: f"icmp/{body[0] if body else '-'}", 2: f"igmp/{body[0]:#04x}" if body else "igmp",
+                      17: "udp"}.get(int(ip.proto), f"proto{ip.proto}"))
+        return " ".join(parts + _roles(symbols, ip.src, ip.dst, ip.src == str(symbols.info.tester_ipv4)))
+    if eth.type == 0x86DD and IPv6 in eth:
+        raw = bytes(eth[IPv6])
+        nh, at, chain = raw[6], 40, []
+        while nh in _EXTENSIONS and at + 8 <= len(raw):
+            chain.append(_EXTENSIONS[nh])
+            if nh == 44:
+                nh, at = raw[at], at + 8
+            else:
+                nh, at = raw[at], at + ((raw[at + 1] + 2) * 4 if nh == 51 else (raw[at + 1] + 1) * 8)
+        upper = f"icmpv6/{raw[at]}" if nh == 58 and at < len(raw) else {17: "udp", 59: "no-next"}.get(nh, f"nh{nh}")
+        tester = eth[IPv6].src in (str(symbols.info.tester_ipv6), str(symbols.info.tester_ipv6_ll))
+        return " ".join(["ipv6", *(["/".join(chain)] if chain else []), upper,
+                         *_roles(symbols, eth[IPv6].src, eth[IPv6].dst, tester)])
+    return f"ethertype {eth.type:#06x}"
+
+
+def _roles(symbols: Symbols, src: str, dst: str, from_tester: bool) -> list[str]:
+    roles = [f"to={symbols.address(dst)}"]
+    if not from_tester:
+        roles.append(f"from={symbols.address(src)}")
+    return roles
+
+
+def _fragment_plan(stimulus: Stimulus) -> str:
+    """``fragments6 overlap+dup``: the faults of the plan, read back from its pieces."""
+    pieces = []
+    for frame in stimulus.frames:
+        l3 = frame[14:]
+        if frame[12:14] == b"\x08\x00":
+            ihl = (l3[0] & 0x0F) * 4
+            ident, ff = struct.unpack_from("!HH", l3, 4)
+            total = struct.unpack_from("!H", l3, 2)[0]
+            pieces.append((ident, (ff & 0x1FFF) * 8, total - ihl, bool(ff & 0x2000)))
+        else:
+            off_m, ident = struct.unpack_from("!HI", l3, 42)
+            pieces.append((ident, off_m & 0xFFF8, len(l3) - 48, bool(off_m & 1)))
+    faults = []
+    spans = [(off, off + size) for _, off, size, _ in pieces]
+    if len(set(spans)) < len(spans):
+        faults.append("duplicate")
+    if any(a[0] < b[1] and b[0] < a[1] and a != b for i, a in enumerate(spans) for b in spans[i + 1 :]):
+        faults.append("overlap")
+    if len({ident for ident, *_ in pieces}) > 1:
+        faults.append("mixed-ids")
+    covered = sorted(set(spans))
+    end = max((e for (_, _, _, more), (_, e) in zip(pieces, spans, strict=True) if not more), default=None)
+    reach = 0
+    for start, stop in covered:
+        if start > reach:
+            break
+        reach = max(reach, stop)
+    if end is None or reach < end:
+        faults.append("incomplete")
+    if spans != sorted(spans):
+        faults.append("out-of-order")
+    return f"{stimulus.kind} {'+'.join(faults) or 'clean'}"
