@@ -114,8 +114,9 @@ class Campaign:
         if not obs.differs:
             return
         self.result.differing += 1
-        for signature in signatures(obs, self.duts, shape_of(obs.stimulus, self._symbols)):
-            cluster = self.result.clusters.add(signature, obs.stimulus, choices)
+        shape = shape_of(obs.stimulus, self._symbols)
+        for signature in signatures(obs, self.duts, shape):
+            cluster = self.result.clusters.add(signature, obs.stimulus, choices, shape)
             if cluster is None:
                 continue
             known = triage(signature, self.known)
@@ -163,6 +164,8 @@ class Campaign:
             self.result.kernel_log.append(line)
         for dut, pool in self.engine.pools.items():
             for lane in pool.lanes:
+                if not lane.history and lane.failure is None:
+                    continue  # it ran nothing since its last good probe
                 problems = [lane.failure] if lane.failure else self.prober.probe(lane)
                 if problems:
                     self._liveness_failure(dut, lane, problems)

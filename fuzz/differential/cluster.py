@@ -7,9 +7,12 @@ is set aside; what is left becomes one *signature* per behaviour:
   and attribute, not by stimulus (``IPv4 | ICMP error: tos inprocess=0x00 linux=0xc0``), since such
   a choice shows in every stimulus that draws that message;
 - data carried back that differs (``IPv6 | ICMPv6 echo-reply/0: data differs``);
-- a message only some DUTs sent, named with the shape of the stimulus that drew it
-  (``ipv6 hbh icmpv6/128 to=DUT6 => IPv6 | ICMPv6 param-problem/2 ... | from inprocess, not linux``),
-  since what makes a stack answer or keep silent is in the stimulus.
+- a message only some DUTs sent, with every attribute it has (the field a Parameter Problem points
+  at, the roles of its addresses), prefixed by the kind of stimulus (``ipv6``, ``fragments4``):
+  ``ipv6 => IPv6 | ICMPv6 param-problem/2 ... | from inprocess, not linux``. The rest of the
+  stimulus's shape is left out, or one behaviour (answering a packet to an address that is not
+  the DUT's) would be as many findings as there are upper-layer protocols to draw; the shapes a
+  cluster was seen with are kept with it, and its shrunk stimulus shows the cause.
 Each signature is a ``Cluster``; the first stimulus that showed it is shrunk (``hunt.py``) while
 keeping the signature, and the cluster keeps the smallest stimulus and what each DUT answered.
 """
@@ -44,9 +47,10 @@ def signatures(obs: Observation, duts: list[str], shape: str) -> list[str]:
         for dut in duts:
             for extra in per_dut[dut]:
                 extras.setdefault(str(extra), []).append(dut)
+    family = shape.split()[0] if shape else "?"
     for token, have in extras.items():
         lack = [d for d in duts if d not in have]
-        found.add(f"{shape} => {token} | from {', '.join(sorted(set(have), key=duts.index))}, not {', '.join(lack)}")
+        found.add(f"{family} => {token} | from {', '.join(sorted(set(have), key=duts.index))}, not {', '.join(lack)}")
     return sorted(found)
 
 
@@ -91,6 +95,7 @@ class Cluster:
     known_id: str = ""
     known_reason: str = ""
     known_rfc: str = ""
+    shapes: Counter[str] = field(default_factory=Counter)  # stimulus shapes it was seen with
     pcaps: dict[str, str] = field(default_factory=dict)
     skeleton: str = ""
 
@@ -105,15 +110,17 @@ class Clusters:
     def __init__(self) -> None:
         self.by_signature: dict[str, Cluster] = {}
 
-    def add(self, signature: str, stimulus: Stimulus, choices: Any) -> Cluster | None:
+    def add(self, signature: str, stimulus: Stimulus, choices: Any, shape: str = "") -> Cluster | None:
         """Count one more occurrence; return the cluster when the signature is new."""
         cluster = self.by_signature.get(signature)
         if cluster is not None:
             cluster.count += 1
+            cluster.shapes[shape] += 1
             if cluster.choices is None and choices is not None and cluster.shrunk is None:
                 cluster.first, cluster.choices = stimulus, choices
             return None
         cluster = Cluster(signature, 1, stimulus, choices)
+        cluster.shapes[shape] += 1
         self.by_signature[signature] = cluster
         return cluster
 

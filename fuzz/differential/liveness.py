@@ -68,6 +68,7 @@ class Prober:
     ident: int = 0x5EED
     baseline_rss: dict[int, int] = field(default_factory=dict)
     kmsg: Any = None
+    _probes: dict[tuple[str, str, str], list[Probe]] = field(default_factory=dict)  # built once per link
 
     def __post_init__(self) -> None:
         with contextlib.suppress(OSError):
@@ -83,8 +84,10 @@ class Prober:
         if problems:
             return problems
         device.drain()
-        self.ident = (self.ident + 1) & 0xFFFF
-        problems += _answers(device, self.ident)
+        key = (info := device.info).dut_mac, str(info.dut_ipv4), str(info.dut_ipv6)
+        if key not in self._probes:
+            self._probes[key] = _probes(device, self.ident)
+        problems += _answers(device, self._probes[key])
         problems += _configuration(device)
         if memory:
             problems += _memory(device)
@@ -116,8 +119,11 @@ class Prober:
             self.kmsg = None
 
 
-def _answers(device: FrameDUT, ident: int) -> list[str]:
-    info, problems = device.info, []
+Probe = tuple[str, bytes, tuple[Any, ...]]  # what it is, the frame, the answer expected
+
+
+def _probes(device: FrameDUT, ident: int) -> list[Probe]:
+    info = device.info
     probes: list[tuple[str, Any, tuple[Any, ...]]] = [
         ("an ICMP echo request to its IPv4 address", device.ipv4() / ICMP(id=ident, seq=1) / b"liveness",
          (IP(src=str(info.dut_ipv4.ip)), ICMP(type=0, id=ident))),
@@ -133,6 +139,11 @@ def _answers(device: FrameDUT, ident: int) -> list[str]:
          / ARP(op=1, hwsrc=info.tester_mac, psrc=str(info.tester_ipv4), pdst=str(info.dut_ipv4.ip)),
          (ARP(op=2, psrc=str(info.dut_ipv4.ip)),)),
     ]
+    return [(what, bytes(frame), expected) for what, frame, expected in probes]
+
+
+def _answers(device: FrameDUT, probes: list[Probe]) -> list[str]:
+    problems = []
     for what, frame, expected in probes:
         device.send(frame)
         try:

@@ -15,7 +15,9 @@ their tokens are equal as multisets. Taken out, each for a reason:
   the first 8 data octets ... more than 8 octets MAY be sent"; RFC 4443 2.4(c): "as much of
   invoking packet as possible without the ICMPv6 packet exceeding the minimum IPv6 MTU");
 - a Parameter Problem pointer: written as the field it points at (``fields.py``);
-- the order of frames: tokens are sorted, as independent answers may leave in any order.
+- the order of frames: tokens are sorted, as independent answers may leave in any order;
+- IPv4 options an answer carries: written as their types (a Timestamp's values are the DUT's clock);
+- a TOS / Traffic Class copied from the stimulus: written as ``as-stimulus``.
 Rate limits are switched off on every DUT and timing is bounded by the window, not compared.
 """
 
@@ -90,10 +92,12 @@ class Context:
     addresses: dict[str, str]  # "src"/"dst" of the first IP frame
     packets: tuple[bytes, ...]  # the IP packets sent (trimmed to their own length)
     echo_data: dict[tuple[int, int], bytes]  # (id, seq) of whole echo requests -> their data
+    tos: int | None = None  # the TOS / Traffic Class octet of the first IP frame
 
     @classmethod
     def of(cls, stimulus: Stimulus) -> Context:
         addresses: dict[str, str] = {}
+        tos: int | None = None
         packets: list[bytes] = []
         echo: dict[tuple[int, int], bytes] = {}
         for frame in stimulus.frames:
@@ -103,10 +107,11 @@ class Context:
             packets.append(l3)
             if not addresses:
                 addresses = _addresses(l3)
+                tos = l3[1] if l3[0] >> 4 == 4 else (struct.unpack_from("!H", l3, 0)[0] >> 4) & 0xFF
             key_data = _echo_request(l3)
             if key_data is not None:
                 echo[key_data[0]] = key_data[1]
-        return cls(addresses, tuple(packets), echo)
+        return cls(addresses, tuple(packets), echo, tos)
 
 
 def normalise(frames: Iterable[bytes], ctx: Context, symbols: Symbols) -> tuple[Token, ...]:
@@ -156,12 +161,12 @@ def _ipv4(ip: Packet, ctx: Context, symbols: Symbols) -> tuple[str, Attrs, str]:
     ihl = (raw[0] & 0x0F) * 4
     total = struct.unpack_from("!H", raw, 2)[0]
     attrs: Attrs = [("src", symbols.address(ip.src, ctx.addresses)), ("dst", symbols.address(ip.dst, ctx.addresses)),
-                    ("ttl", str(ip.ttl)), ("tos", f"{ip.tos:#04x}")]
+                    ("ttl", str(ip.ttl)), ("tos", _relative(ip.tos, ctx.tos))]
     flags = int(ip.flags)
     if flags & 2:
         attrs.append(("df", "1"))
     if ihl > 20:
-        attrs.append(("options", raw[20:ihl].hex()))
+        attrs.append(("options", _option_types(raw[20:ihl])))
     if inet_checksum(raw[:ihl]) != 0:
         attrs.append(("ip-chksum", "bad"))
     body = raw[ihl:total]
@@ -256,7 +261,7 @@ def _ipv6(ip: Packet, ctx: Context, symbols: Symbols) -> tuple[str, Attrs, str]:
     plen = struct.unpack_from("!H", raw, 4)[0]
     raw = raw[: 40 + plen]
     attrs: Attrs = [("src", symbols.address(ip.src, ctx.addresses)), ("dst", symbols.address(ip.dst, ctx.addresses)),
-                    ("hlim", str(ip.hlim)), ("tc", f"{ip.tc:#04x}")]
+                    ("hlim", str(ip.hlim)), ("tc", _relative(ip.tc, ctx.tos))]
     layer, chain, fragment = ip.payload, [], False
     while type(layer) in _EXT_NAMES:
         name = _EXT_NAMES[type(layer)]
@@ -364,6 +369,33 @@ def _invoking(quote: bytes, ctx: Context) -> bytes | None:
         if quote and (packet.startswith(quote) or quote.startswith(packet)):
             return packet
     return None
+
+
+def _relative(value: int, stimulus: int | None) -> str:
+    """A TOS / Traffic Class octet, written as "as-stimulus" when it is the stimulus's own (an echo
+    reply may copy the request's, RFC 1122 3.2.2.6), so that stimuli drawn with different values
+    show one behaviour once."""
+    if value and value == stimulus:
+        return "as-stimulus"
+    return f"{value:#04x}"
+
+
+def _option_types(options: bytes) -> str:
+    """The types of the IPv4 options in an answer (their contents depend on the stimulus)."""
+    types, at = [], 0
+    while at < len(options):
+        kind = options[at]
+        types.append(f"{kind:#04x}")
+        if kind == 0:
+            break
+        if kind == 1:
+            at += 1
+            continue
+        if at + 1 >= len(options) or options[at + 1] < 2:
+            types.append("malformed")
+            break
+        at += options[at + 1]
+    return ",".join(types)
 
 
 def _ip_packet(frame: bytes) -> bytes | None:
