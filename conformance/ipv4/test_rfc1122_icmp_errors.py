@@ -70,7 +70,7 @@ def test_unsupported_protocol_draws_protocol_unreachable(dut: DUT) -> None:
     assert error[IP].dst == str(dut.info.tester_ipv4)
 
 
-@pytest.mark.parametrize("cause", ["protocol-unreachable", "port-unreachable"])
+@pytest.mark.parametrize("cause", ["protocol-unreachable", "port-unreachable", "timestamp-option"])
 @rfc(1122, "3.2.2", MUST,
      "Every ICMP error message includes the Internet header and at least the first 8 data "
      "octets of the datagram that triggered the error; more than 8 octets MAY be sent; this "
@@ -78,6 +78,12 @@ def test_unsupported_protocol_draws_protocol_unreachable(dut: DUT) -> None:
 def test_error_quotes_invoking_header_and_data_unchanged(dut: DUT, cause: str) -> None:
     if cause == "protocol-unreachable":
         sent = dut.ipv4(proto=UNASSIGNED_PROTOCOL, id=0x5151, ttl=37) / Raw(bytes(range(40)))
+        error_template = ICMP(type=3, code=2)
+    elif cause == "timestamp-option":
+        # A Timestamp option with room for two timestamps: a host that fills one in on receipt
+        # must still quote the header as it arrived.
+        sent = with_ipv4_options(dut.ipv4(proto=UNASSIGNED_PROTOCOL, id=0x5353, ttl=37) / Raw(bytes(range(40))),
+                                 bytes([68, 12, 5, 0]) + bytes(8))
         error_template = ICMP(type=3, code=2)
     else:
         sent = dut.ipv4(id=0x5252, ttl=37) / UDP(sport=40001, dport=CLOSED_PORT) / Raw(bytes(range(40)))

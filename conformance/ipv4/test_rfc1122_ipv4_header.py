@@ -12,7 +12,7 @@ from scapy.layers.inet import ICMP, IP, IPOption_EOL, IPOption_NOP
 from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
-from harness import DUT, MUST, rfc
+from harness import DUT, MUST, SHOULD, rfc
 
 DATA = b"stackcheck ipv4 header"
 UNOWNED_IPV4 = "198.51.100.77"  # on-link, not the DUT's
@@ -84,3 +84,15 @@ def test_no_operation_and_end_of_list_options_are_accepted(dut: DUT) -> None:
     dut.send(sent)
     reply = dut.expect(ICMP(type=0, id=0x601))
     assert bytes(reply[ICMP].payload)[: len(DATA)] == DATA
+
+
+@rfc(1122, "3.3.6", SHOULD,
+     "A host SHOULD silently discard a datagram that is received via a link-layer broadcast (see "
+     "Section 2.4) but does not specify an IP multicast or broadcast destination address.")
+def test_unicast_datagram_in_a_link_layer_broadcast_is_silently_discarded(dut: DUT) -> None:
+    probe = _echo(dut, 0x336)
+    probe.dst = "ff:ff:ff:ff:ff:ff"  # the IP destination stays the DUT's unicast address
+    dut.send(probe)
+    dut.expect_none(ICMP, within=SILENCE_S)
+    _expect_echo_answered(dut, 0x337)
+

@@ -77,6 +77,22 @@ def test_error_quotes_as_much_of_the_invoking_packet_as_fits_in_1280_octets(dut:
     assert len(l3_bytes(error)) == min(IPV6_MIN_MTU, IPV6_HEADER + ICMPV6_ERROR_HEADER + len(sent))
 
 
+@rfc(4443, "2.4", MUST,
+     "(c) Every ICMPv6 error message (type < 128) MUST include as much of the IPv6 offending "
+     "(invoking) packet (the packet that caused the error) as possible without making the error "
+     "message packet exceed the minimum IPv6 MTU [IPv6].")
+def test_error_quotes_the_invoking_packet_beyond_its_udp_length(dut: DUT) -> None:
+    # The UDP Length covers one octet less than the IPv6 Payload Length: the invoking packet is
+    # still the whole IPv6 packet, so the quote ends where its payload ends, not where UDP's does.
+    exact = bytearray(l3_bytes(_closed_port_probe(dut, sport=40009, size=6)))  # checksum over 14 octets
+    exact[4:6] = (len(exact) - IPV6_HEADER + 1).to_bytes(2, "big")
+    packet = bytes(exact) + b"+"
+    dut.send(dut.ether(type=0x86DD) / Raw(packet))
+    error = _expect_port_unreachable(dut, 40009)
+    quote = l3_bytes(error)[IPV6_HEADER + ICMPV6_ERROR_HEADER :]
+    assert quote == packet, f"the quote is {len(quote)} octets of the {len(packet)}-octet invoking packet"
+
+
 @pytest.mark.parametrize("which", ["global", "link-local"])
 @rfc(4443, "2.2", MUST,
      "(a) If the message is a response to a message sent to one of the node's unicast addresses, "
