@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Final
 
-from scapy.layers.inet import IP
 from scapy.layers.inet6 import (
     IPv6,
     IPv6ExtHdrDestOpt,
@@ -43,8 +42,8 @@ def field_at(l3: bytes, offset: int) -> str:
         return "beyond-packet"
     version = l3[0] >> 4
     try:
-        if version == 4:
-            return _ipv4_field(IP(l3), offset)
+        if version == 4 and len(l3) >= 20:
+            return _ipv4_field(l3, offset)
         if version == 6:
             return _ipv6_field(IPv6(l3), offset, len(l3))
     except Exception:  # a packet Scapy cannot dissect still has an offset
@@ -52,15 +51,28 @@ def field_at(l3: bytes, offset: int) -> str:
     return f"octet-{offset}"
 
 
-def _ipv4_field(ip: Packet, offset: int) -> str:
+def _ipv4_field(l3: bytes, offset: int) -> str:
     if offset < 12:
         return f"ipv4.{IPV4_HEADER[offset]}"
     if offset < 20:
         return "ipv4.src" if offset < 16 else "ipv4.dst"
-    ihl = (int(ip.ihl or 5)) * 4
-    if offset < ihl:
-        return "ipv4." + _option_part(ip.options, offset - 20, pointer=True)
-    return "ipv4.payload"
+    ihl = (l3[0] & 0x0F) * 4
+    if offset >= ihl:
+        return "ipv4.payload"
+    # RFC 791 3.1: EOL and NOP are one octet, every other option is type, length, data. Walked
+    # here rather than read from Scapy, whose option parser gives up on the malformed lists a
+    # Parameter Problem is usually about.
+    at = 20
+    while at < ihl:
+        kind = l3[at]
+        size = 1 if kind in (0, 1) else (l3[at + 1] if at + 1 < ihl else 1)
+        if offset < at + max(size, 2 if kind > 1 else 1):
+            part = _OPTION_PART.get(offset - at, "data") if kind > 1 else "type"
+            return f"ipv4.opt({kind:#04x}).{part}"
+        if kind == 0 or size < 2 and kind > 1:
+            return "ipv4.opt-area"
+        at += size
+    return "ipv4.opt-area"
 
 
 def _option_part(options: list[Packet], rel: int, *, pointer: bool) -> str:

@@ -166,7 +166,10 @@ def held_fragments(device: FrameDUT) -> bool | None:
     stack = getattr(device, "stack", None)
     if stack is not None:  # the in-process stack: look at its reassemblers
         try:
-            return any(bool(p.reassembly.reassembler.pending_keys()) for p in stack.network_protocols
+            # Every datagram held, the ones discarded after an overlap too: they are kept until
+            # their timer fires so that their later fragments are discarded as well (RFC 5722 4),
+            # which a later stimulus reusing the same Identification would otherwise run into.
+            return any(len(p.reassembly.reassembler) > 0 for p in stack.network_protocols
                        if hasattr(p, "reassembly"))
         except AttributeError:
             return None

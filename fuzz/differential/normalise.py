@@ -204,7 +204,7 @@ def _icmpv4(body: bytes, ctx: Context) -> tuple[str, Attrs, str]:
         quote = body[8:]
         attrs.append(("quote", _quote_class4(quote, ctx)))
         if kind == 12:
-            attrs.append(("ptr", field_at(_invoking(quote, ctx) or quote, body[4])))
+            attrs.append(("ptr", field_at(_closest(quote, ctx), body[4])))
         if kind == 3 and code == 4:
             attrs.append(("mtu", str(struct.unpack_from("!H", body, 6)[0])))
         return text, attrs, ""
@@ -306,7 +306,7 @@ def _icmpv6(body: bytes, src: bytes, dst: bytes, ctx: Context, symbols: Symbols)
             most = min(len(invoking), IPV6_MIN_MTU - 48)
             attrs.append(("quote", "max" if len(quote) == most else "short" if len(quote) < most else "long"))
         if kind == 4 and len(body) >= 8:
-            attrs.append(("ptr", field_at(invoking or quote, struct.unpack_from("!I", body, 4)[0])))
+            attrs.append(("ptr", field_at(_closest(quote, ctx), struct.unpack_from("!I", body, 4)[0])))
         if kind == 2 and len(body) >= 8:
             attrs.append(("mtu", str(struct.unpack_from("!I", body, 4)[0])))
         return text, attrs, ""
@@ -396,6 +396,22 @@ def _option_types(options: bytes) -> str:
             break
         at += options[at + 1]
     return ",".join(types)
+
+
+def _closest(quote: bytes, ctx: Context) -> bytes:
+    """The packet a pointer is read against: the stimulus's packet the quote shares the longest
+    prefix with (a DUT may quote a header it updated before it found the fault, RFC 1812
+    4.3.2.3), else the quote itself."""
+    def common(packet: bytes) -> int:
+        n = 0
+        for a, b in zip(packet, quote, strict=False):
+            if a != b:
+                break
+            n += 1
+        return n
+
+    best = max(ctx.packets, key=common, default=None)
+    return best if best is not None and common(best) >= 12 else quote
 
 
 def _ip_packet(frame: bytes) -> bytes | None:
