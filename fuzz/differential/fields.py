@@ -6,32 +6,18 @@ where the error was detected"; RFC 4443 3.4: "identifies the octet offset within
 packet where the error was detected"). Written as an offset, the pointer depends on where the
 field happens to sit in this stimulus; written as a field name (``ipv4.opt(68).ptr``,
 ``hbh.opt(0x9e).type``, ``rh.segleft``), it is the same for every stimulus with the same fault,
-which is what lets the fuzzer count one behaviour once. Layers and option lists are Scapy's
-dissection of the invoking packet.
+which is what lets the fuzzer count one behaviour once. The header chain and the option lists
+are walked here by their length fields, as a receiver walks them, rather than read from Scapy,
+whose dissection of the malformed packets a Parameter Problem is about gives up or guesses.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from scapy.layers.inet6 import (
-    IPv6,
-    IPv6ExtHdrDestOpt,
-    IPv6ExtHdrFragment,
-    IPv6ExtHdrHopByHop,
-    IPv6ExtHdrRouting,
-)
-from scapy.packet import Packet, Raw
-
 IPV4_HEADER: Final = {0: "ver/ihl", 1: "tos", 2: "len", 3: "len", 4: "id", 5: "id", 6: "flags/frag",
                       7: "flags/frag", 8: "ttl", 9: "proto", 10: "chksum", 11: "chksum"}
 IPV6_HEADER: Final = {0: "ver/tc", 1: "tc/fl", 2: "fl", 3: "fl", 4: "plen", 5: "plen", 6: "nh", 7: "hlim"}
-_EXTENSION: Final[dict[type[Packet], tuple[str, dict[int, str]]]] = {
-    IPv6ExtHdrHopByHop: ("hbh", {0: "nh", 1: "len"}),
-    IPv6ExtHdrDestOpt: ("dst", {0: "nh", 1: "len"}),
-    IPv6ExtHdrRouting: ("rh", {0: "nh", 1: "len", 2: "type", 3: "segleft"}),
-    IPv6ExtHdrFragment: ("frag", {0: "nh", 1: "reserved", 2: "offset", 3: "offset/m"}),
-}
 # IPv4's route and timestamp options carry a pointer as their third octet (RFC 791 3.1).
 _OPTION_PART: Final = {0: "type", 1: "len", 2: "ptr"}
 
@@ -44,8 +30,8 @@ def field_at(l3: bytes, offset: int) -> str:
     try:
         if version == 4 and len(l3) >= 20:
             return _ipv4_field(l3, offset)
-        if version == 6:
-            return _ipv6_field(IPv6(l3), offset, len(l3))
+        if version == 6 and len(l3) >= 40:
+            return _ipv6_field(l3, offset)
     except Exception:  # a packet Scapy cannot dissect still has an offset
         pass
     return f"octet-{offset}"
@@ -69,54 +55,55 @@ def _ipv4_field(l3: bytes, offset: int) -> str:
         if offset < at + max(size, 2 if kind > 1 else 1):
             part = _OPTION_PART.get(offset - at, "data") if kind > 1 else "type"
             return f"ipv4.opt({kind:#04x}).{part}"
-        if kind == 0 or size < 2 and kind > 1:
+        if kind == 0 or (size < 2 and kind > 1):
             return "ipv4.opt-area"
         at += size
     return "ipv4.opt-area"
 
 
-def _option_part(options: list[Packet], rel: int, *, pointer: bool) -> str:
-    at = 0
-    for opt in options:
-        size = len(bytes(opt))
-        if rel < at + size:
-            kind = _option_type(opt)
-            part = _OPTION_PART.get(rel - at, "data") if size > 1 else "type"
-            part = "data" if part == "ptr" and not pointer else part
-            return f"opt({kind:#04x}).{part}"
-        at += size
-    return "opt-area"
-
-
-def _option_type(opt: Packet) -> int:
-    """The Option Type octet: IPv6 TLVs name it ``otype``; Scapy splits IPv4's into three fields."""
-    if "otype" in opt.fields or hasattr(opt, "otype"):
-        return int(opt.otype)
-    return int(opt.copy_flag) << 7 | int(opt.optclass) << 5 | int(opt.option)
-
-
-def _ipv6_field(ip: Packet, offset: int, total: int) -> str:
+def _ipv6_field(l3: bytes, offset: int) -> str:
+    """RFC 8200 4: the chain read by Next Header and Hdr Ext Len, as a receiver reads it."""
     if offset < 8:
         return f"ipv6.{IPV6_HEADER[offset]}"
     if offset < 40:
         return "ipv6.src" if offset < 24 else "ipv6.dst"
-    layer = ip.payload
-    while isinstance(layer, Packet) and not isinstance(layer, Raw) and len(bytes(layer)):
-        start = total - len(bytes(layer))
-        size = len(bytes(layer)) - len(bytes(layer.payload))
-        if start <= offset < start + size:
-            return _layer_field(layer, offset - start)
-        layer = layer.payload
-    return "upper-layer"
+    nh, at = l3[6], 40
+    while nh in _EXTENSIONS and at + 2 <= len(l3):
+        name, fixed = _EXTENSIONS[nh]
+        size = 8 if nh == 44 else (l3[at + 1] + 2) * 4 if nh == 51 else (l3[at + 1] + 1) * 8
+        if offset < at + size:
+            rel = offset - at
+            if rel in fixed:
+                return f"{name}.{fixed[rel]}"
+            if nh in (0, 60):
+                return f"{name}." + _tlv_part(l3[at + 2 : at + size], rel - 2)
+            return f"{name}.data"
+        nh, at = l3[at], at + size
+    upper = _UPPER.get(nh, (f"nh{nh}", {}))
+    return f"{upper[0]}.{upper[1].get(offset - at, 'body')}"
 
 
-def _layer_field(layer: Packet, rel: int) -> str:
-    known = _EXTENSION.get(type(layer))
-    if known is None:
-        return f"{type(layer).__name__.lower()}+{min(rel, 4)}"
-    name, fixed = known
-    if rel in fixed:
-        return f"{name}.{fixed[rel]}"
-    if type(layer) in (IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt):
-        return f"{name}." + _option_part(list(layer.options), rel - 2, pointer=False)
-    return f"{name}.data"
+# RFC 8200 4.3-4.6 (and RFC 4302 for AH): the fixed fields of each extension header.
+_EXTENSIONS: Final[dict[int, tuple[str, dict[int, str]]]] = {
+    0: ("hbh", {0: "nh", 1: "len"}),
+    60: ("dst", {0: "nh", 1: "len"}),
+    43: ("rh", {0: "nh", 1: "len", 2: "type", 3: "segleft"}),
+    44: ("frag", {0: "nh", 1: "reserved", 2: "offset", 3: "offset/m"}),
+    51: ("ah", {0: "nh", 1: "len"}),
+}
+_UPPER: Final[dict[int, tuple[str, dict[int, str]]]] = {
+    58: ("icmpv6", {0: "type", 1: "code", 2: "cksum", 3: "cksum"}),
+    17: ("udp", {0: "sport", 1: "sport", 2: "dport", 3: "dport", 4: "len", 5: "len", 6: "cksum", 7: "cksum"}),
+}
+
+
+def _tlv_part(options: bytes, rel: int) -> str:
+    """RFC 8200 4.2: Pad1 is one octet, every other option is type, length, data."""
+    at = 0
+    while at < len(options):
+        kind = options[at]
+        size = 1 if kind == 0 else (options[at + 1] + 2 if at + 1 < len(options) else 1)
+        if rel < at + size:
+            return f"opt({kind:#04x}).{'type' if rel == at else 'len' if rel == at + 1 else 'data'}"
+        at += size
+    return "opt-area"
