@@ -66,3 +66,19 @@ def test_fragments_arriving_after_the_overlap_do_not_revive_the_datagram(dut: DU
     dut.send(first, overlapping, second, third)
     dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
     _control(dut, 0x5726)
+
+
+@rfc(5722, "4", MUST, OVERLAP_TEXT)
+def test_a_first_fragment_arriving_after_the_overlap_draws_no_time_exceeded(dut: DUT) -> None:
+    # Two pieces that overlap discard the datagram; its first fragment, arriving after them, is
+    # one of "those not yet received" and is discarded too, so no reassembly starts that could
+    # time out into a Time Exceeded (RFC 8200 4.5 sends one only for a datagram it kept waiting).
+    timeout = dut.info.timers["ipv6_reassembly_timeout"]
+    middle, overlapping = fragments6(_echo(dut, 0x5727), [(64, 64), (56, 16)], ident=0x5727)
+    first = fragments6(_echo(dut, 0x5727), [(0, 64), (64, 128)], ident=0x5727)[0]
+    dut.send(middle, overlapping, first)
+    dut.expect_none(ICMPv6TimeExceeded, ICMPv6EchoReply, within=timeout + 1.0)
+    # Control: a first fragment left waiting does draw a Time Exceeded, so the silence above is
+    # the discard and not a DUT that never sends one.
+    dut.send(fragments6(_echo(dut, 0x5728), [(0, 64), (64, 128)], ident=0x5728)[0])
+    dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6TimeExceeded(code=1), within=timeout + 1.0)
