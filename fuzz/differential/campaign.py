@@ -25,7 +25,7 @@ from fuzz.differential.hunt import generate, shrink
 from fuzz.differential.known import Known, triage
 from fuzz.differential.lanes import Lane, LanePool
 from fuzz.differential.liveness import LivenessFailure, Prober, isolate
-from fuzz.differential.shape import shape_of
+from fuzz.differential.shape import kind_of, shape_of
 from fuzz.differential.stimulus import Stimulus
 
 BATCH_S: Final = 20.0
@@ -115,7 +115,7 @@ class Campaign:
             return
         self.result.differing += 1
         shape = shape_of(obs.stimulus, self._symbols)
-        for signature in signatures(obs, self.duts, shape):
+        for signature in signatures(obs, self.duts, kind_of(obs.stimulus, self._symbols)):
             cluster = self.result.clusters.add(signature, obs.stimulus, choices, shape)
             if cluster is None:
                 continue
@@ -153,7 +153,7 @@ class Campaign:
 
     def _shows(self, signature: str) -> Callable[[Observation], bool]:
         def keeps(obs: Observation) -> bool:
-            return obs.differs and signature in signatures(obs, self.duts, shape_of(obs.stimulus, self._symbols))
+            return obs.differs and signature in signatures(obs, self.duts, kind_of(obs.stimulus, self._symbols))
 
         return keeps
 

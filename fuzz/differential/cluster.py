@@ -8,7 +8,8 @@ is set aside; what is left becomes one *signature* per behaviour:
   a choice shows in every stimulus that draws that message;
 - data carried back that differs (``IPv6 | ICMPv6 echo-reply/0: data differs``);
 - a message only some DUTs sent, with every attribute it has (the field a Parameter Problem points
-  at, the roles of its addresses), prefixed by the kind of stimulus (``ipv6``, ``fragments4``):
+  at, the roles of its addresses), prefixed by the kind of stimulus and where it went when that
+  was not simply the DUT (``ipv6``, ``ipv4 l2=bcast``, ``ipv6 to=other``, ``fragments4``):
   ``ipv6 => IPv6 | ICMPv6 param-problem/2 ... | from inprocess, not linux``. The rest of the
   stimulus's shape is left out, or one behaviour (answering a packet to an address that is not
   the DUT's) would be as many findings as there are upper-layer protocols to draw; the shapes a
@@ -29,8 +30,9 @@ from fuzz.differential.normalise import Token
 from fuzz.differential.stimulus import Stimulus
 
 
-def signatures(obs: Observation, duts: list[str], shape: str) -> list[str]:
-    """The behaviours in which the DUTs' answers to one stimulus differ (empty: they agree)."""
+def signatures(obs: Observation, duts: list[str], kind: str) -> list[str]:
+    """The behaviours in which the DUTs' answers to one stimulus differ (empty: they agree);
+    ``kind`` (``shape.kind_of``) names the stimulus in a message only some DUTs sent."""
     left = {dut: Counter(obs.tokens[dut]) for dut in duts}
     common = left[duts[0]].copy()
     for dut in duts[1:]:
@@ -39,18 +41,17 @@ def signatures(obs: Observation, duts: list[str], shape: str) -> list[str]:
         left[dut] -= common
     found: set[str] = set()
     extras: dict[str, list[str]] = {}
-    for kind in sorted({t.kind for counter in left.values() for t in counter}):
-        per_dut = {dut: sorted(t for t in left[dut].elements() if t.kind == kind) for dut in duts}
+    for message in sorted({t.kind for counter in left.values() for t in counter}):
+        per_dut = {dut: sorted(t for t in left[dut].elements() if t.kind == message) for dut in duts}
         while all(per_dut[dut] for dut in duts):
             group = _closest(per_dut, duts)
             found |= _attribute_differences(group, duts)
         for dut in duts:
             for extra in per_dut[dut]:
                 extras.setdefault(str(extra), []).append(dut)
-    family = shape.split()[0] if shape else "?"
     for token, have in extras.items():
         lack = [d for d in duts if d not in have]
-        found.add(f"{family} => {token} | from {', '.join(sorted(set(have), key=duts.index))}, not {', '.join(lack)}")
+        found.add(f"{kind} => {token} | from {', '.join(sorted(set(have), key=duts.index))}, not {', '.join(lack)}")
     return sorted(found)
 
 

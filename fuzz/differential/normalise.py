@@ -198,8 +198,10 @@ def _icmpv4(body: bytes, ctx: Context) -> tuple[str, Attrs, str]:
     text = f"ICMP {ICMPV4_NAMES.get(kind, f'type{kind}')}/{code}"
     attrs: Attrs = [("chksum", "bad")] if inet_checksum(body) != 0 else []
     if kind == 0:
+        # The code of an Echo Reply is an attribute, not its identity: a DUT that copies the
+        # request's code still sent the reply (RFC 792: "Code 0").
         more, detail = _echo_reply(body, ctx)
-        return text, attrs + more, detail
+        return "ICMP echo-reply", [("code", str(code)), *attrs, *more], detail
     if kind in (3, 4, 5, 11, 12):
         quote = body[8:]
         attrs.append(("quote", _quote_class4(quote, ctx)))
@@ -294,9 +296,9 @@ def _icmpv6(body: bytes, src: bytes, dst: bytes, ctx: Context, symbols: Symbols)
     kind, code = body[0], body[1]
     text = f"ICMPv6 {ICMPV6_NAMES.get(kind, f'type{kind}')}/{code}"
     attrs: Attrs = [("chksum", "bad")] if inet_checksum(body, pseudo_sum(src, dst, 58, len(body))) != 0 else []
-    if kind == 129:
+    if kind == 129:  # RFC 4443 4.2: "Code 0"; an attribute, as for ICMPv4
         more, detail = _echo_reply(body, ctx)
-        return text, attrs + more, detail
+        return "ICMPv6 echo-reply", [("code", str(code)), *attrs, *more], detail
     if kind < 128:
         quote = body[8:]
         invoking = _invoking(quote, ctx)

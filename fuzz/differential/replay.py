@@ -20,7 +20,7 @@ from scapy.layers.l2 import Ether
 from fuzz.differential.cluster import signatures
 from fuzz.differential.engine import Engine
 from fuzz.differential.lanes import LanePool, factory
-from fuzz.differential.shape import shape_of
+from fuzz.differential.shape import kind_of
 from fuzz.differential.stimulus import Stimulus
 
 
@@ -56,7 +56,7 @@ def main(argv: list[str]) -> int:
         if args.show:
             for frame in obs.frames[dut]:
                 print(Ether(frame).show(dump=True))
-    for signature in signatures(obs, duts, shape_of(stimulus, engine.symbols[duts[0]])):
+    for signature in signatures(obs, duts, kind_of(stimulus, engine.symbols[duts[0]])):
         print(f"differs: {signature}")
     return 0
 

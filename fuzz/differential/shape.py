@@ -9,6 +9,7 @@ Fragment plans are named by their faults (overlap, duplicate, gap, mixed identif
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 
 from scapy.layers.inet import IP
@@ -20,6 +21,33 @@ from fuzz.differential.stimulus import Stimulus
 from fuzz.differential.symbols import Symbols
 
 _EXTENSIONS = {0: "hbh", 43: "rh", 44: "frag", 60: "dst", 51: "ah"}
+
+
+def kind_of(stimulus: Stimulus, symbols: Symbols) -> str:
+    """The coarse kind a finding is named with: the family of the stimulus, and where it was
+    sent when that is not simply the DUT (``ipv4 l2=bcast``, ``ipv6 to=other``)."""
+    frame = stimulus.frames[0]
+    parts = [stimulus.kind]
+    l2 = symbols.mac(":".join(f"{b:02x}" for b in frame[:6]))
+    if l2 != "DUT":
+        parts.append(f"l2={'bcast' if l2 == 'bcast' else 'mcast' if l2.startswith('mcast') else 'other'}")
+    dst = _destination(frame)
+    if dst is not None:
+        role = symbols.address(dst)
+        if role not in ("DUT4", "DUT6", "DUT_LL"):
+            group = role in ("bcast", "subnet-bcast") or role.startswith(("sn(", "all-", "mldv2", "igmpv3", "v4-mult",
+                                                                        "v6-mult"))
+            parts.append(f"to={'bcast' if 'bcast' in role else 'group' if group else 'other'}")
+    return " ".join(parts)
+
+
+def _destination(frame: bytes) -> str | None:
+    ethertype = struct.unpack_from("!H", frame, 12)[0] if len(frame) >= 14 else 0
+    if ethertype == 0x0800 and len(frame) >= 34:
+        return ".".join(str(b) for b in frame[30:34])
+    if ethertype == 0x86DD and len(frame) >= 54:
+        return str(ipaddress.IPv6Address(frame[38:54]))
+    return None
 
 
 def shape_of(stimulus: Stimulus, symbols: Symbols) -> str:

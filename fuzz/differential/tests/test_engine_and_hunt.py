@@ -16,7 +16,7 @@ from fuzz.differential.cluster import signatures
 from fuzz.differential.engine import Engine, Observation
 from fuzz.differential.hunt import generate, shrink
 from fuzz.differential.lanes import LanePool, configure
-from fuzz.differential.shape import shape_of
+from fuzz.differential.shape import kind_of
 from fuzz.differential.stimulus import Stimulus, stimuli
 from fuzz.strategies.fragments import echo_request
 from harness.backends.base import FrameDUT
@@ -60,7 +60,7 @@ def test_a_choice_one_stack_makes_differently_is_a_difference(engine: Engine) ->
     obs = engine.run(_frame("198.51.100.255"))
     assert obs.differs
     assert obs.tokens["quiet"] == ()
-    (sig,) = signatures(obs, DUTS, shape_of(obs.stimulus, engine.symbols["quiet"]))
+    (sig,) = signatures(obs, DUTS, kind_of(obs.stimulus, engine.symbols["quiet"]))
     assert "ICMP echo-reply" in sig and sig.endswith("from answering, not quiet")
 
 
@@ -84,10 +84,10 @@ def test_generation_finds_the_difference_and_the_shrinker_makes_it_plain(engine:
     generate(engine, strategy, until=lambda: bool(found) and len(found) > 3,
              on_observation=lambda obs, choices: found.append((obs, choices)) if obs.differs else None)
     obs, choices = found[0]
-    (sig,) = signatures(obs, DUTS, shape_of(obs.stimulus, engine.symbols["quiet"]))
+    (sig,) = signatures(obs, DUTS, kind_of(obs.stimulus, engine.symbols["quiet"]))
 
     def keeps(o: Observation) -> bool:
-        return o.differs and sig in signatures(o, DUTS, shape_of(o.stimulus, engine.symbols["quiet"]))
+        return o.differs and sig in signatures(o, DUTS, kind_of(o.stimulus, engine.symbols["quiet"]))
 
     shrunk = shrink(engine, strategy, choices, keeps, budget_s=30)
     assert shrunk is not None

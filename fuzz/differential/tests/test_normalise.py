@@ -57,8 +57,8 @@ def test_an_echo_reply_is_named_by_roles_and_checks_the_data_it_carries_back() -
     stim = _stimulus(_echo4())
     (token,) = _tokens(stim, _reply4())
     attrs = dict(token.attrs)
-    assert token.kind == "IPv4 | ICMP echo-reply/0"
-    assert (attrs["src"], attrs["dst"], attrs["data"]) == ("DUT4", "TESTER4", "as-request")
+    assert token.kind == "IPv4 | ICMP echo-reply"
+    assert (attrs["src"], attrs["dst"], attrs["code"], attrs["data"]) == ("DUT4", "TESTER4", "0", "as-request")
     wrong = bytes(Ether(**TO_TESTER) / IP(src=str(L.dut_ipv4.ip), dst=str(L.tester_ipv4))
                   / ICMP(type=0, id=7, seq=1) / b"payloax")
     assert dict(_tokens(stim, wrong)[0].attrs)["data"].startswith("differs")

@@ -64,3 +64,20 @@ def test_an_answer_that_resolves_an_address_is_state() -> None:
     ns = bytes(E / IPv6(src="fe80::1", dst="ff02::1:ff00:3", hlim=255) / ICMPv6ND_NS(tgt="2001:db8:1::3"))
     assert answer_reasons([ns]) == {"neighbor"}
     assert answer_reasons([bytes(E / IP() / ICMP(type=0))]) == set()
+
+
+def test_a_stimulus_is_named_by_its_family_and_where_it_went() -> None:
+    from fuzz.differential.shape import kind_of
+    from fuzz.differential.symbols import Symbols
+    from harness.backends.base import TEST_LINK
+
+    symbols = Symbols(TEST_LINK)
+
+    def kind(pkt: Packet) -> str:
+        return kind_of(Stimulus("ipv4", (bytes(pkt),)), symbols)
+
+    ip = IP(src="198.51.100.2", dst="198.51.100.1") / ICMP()
+    assert kind(E / ip) == "ipv4"
+    assert kind(Ether(src="02:00:00:00:00:02", dst="ff:ff:ff:ff:ff:ff") / ip) == "ipv4 l2=bcast"
+    assert kind(E / IP(src="198.51.100.2", dst="203.0.113.9") / ICMP()) == "ipv4 to=other"
+    assert kind(E / IP(src="198.51.100.2", dst="198.51.100.255") / ICMP()) == "ipv4 to=bcast"
