@@ -119,12 +119,18 @@ class Campaign:
             cluster = self.result.clusters.add(signature, obs.stimulus, choices, shape)
             if cluster is None:
                 continue
-            known = triage(signature, self.known)
-            if known is not None:
-                cluster.triage, cluster.known_id = known.triage, known.id
-                cluster.known_reason, cluster.known_rfc = known.observed, known.rfc
+            self._triage(cluster)
             self._record(cluster, obs)
             self._pending.append(cluster)
+
+    def _triage(self, cluster: Cluster) -> None:
+        shapes = list(cluster.shapes)
+        if cluster.shrunk is not None:
+            shapes.append(shape_of(cluster.shrunk, self._symbols))
+        known = triage(cluster.signature, shapes, self.known)
+        if known is not None:
+            cluster.triage, cluster.known_id = known.triage, known.id
+            cluster.known_reason, cluster.known_rfc = known.observed, known.rfc
 
     def _record(self, cluster: Cluster, obs: Observation) -> None:
         cluster.shrunk_answers = {dut: [str(t) for t in obs.tokens[dut]] for dut in self.duts}
@@ -150,6 +156,8 @@ class Campaign:
             cluster.shrunk = shrunk.stimulus
             cluster.shrink_note = shrunk.note or f"shrunk in {shrunk.runs} runs"
             self._record(cluster, shrunk.observation)
+            if cluster.triage == "new":
+                self._triage(cluster)  # the shrunk stimulus shows the cause plainest
 
     def _shows(self, signature: str) -> Callable[[Observation], bool]:
         def keeps(obs: Observation) -> bool:

@@ -11,7 +11,9 @@ text that explains it, so that a night's report shows only what is new.
     observed = "Linux sends its ICMP errors with TOS 0xc0 (DSCP CS6)"
     test = "ipv4/test_rfc1122_icmp_errors.py::test_error_is_sent_with_zero_tos"
 
-``match`` is a regular expression searched in a cluster's signature. ``triage`` is
+``match`` is a regular expression searched in a cluster's signature; ``shape`` (optional) one
+searched in the shapes of the stimuli that showed it (``shape.py``: ``ipv4 options(ssrr,ssrr)
+icmp/9 to=DUT4``), for a behaviour the signature alone cannot tell apart. ``triage`` is
 ``allowed`` (the RFC leaves the choice; ``rfc`` quotes the text that leaves it) or
 ``linux-deviation`` (Linux breaks the quoted requirement; ``test`` names the conformance test
 that shows it, which must be listed in conformance/expectations/linux.toml). Bad input gives a
@@ -30,7 +32,7 @@ from harness import deviations
 
 DEFAULT: Final = Path(__file__).with_name("known.toml")
 TRIAGES: Final = ("allowed", "linux-deviation")
-_KEYS: Final = frozenset({"id", "match", "triage", "rfc", "observed", "test"})
+_KEYS: Final = frozenset({"id", "match", "shape", "triage", "rfc", "observed", "test"})
 _REQUIRED: Final = frozenset({"id", "match", "triage", "rfc", "observed"})
 
 
@@ -42,9 +44,12 @@ class Known:
     rfc: str
     observed: str
     test: str = ""
+    shape: re.Pattern[str] | None = None  # searched in the shapes of the stimuli that showed it
 
-    def matches(self, signature: str) -> bool:
-        return self.pattern.search(signature) is not None
+    def matches(self, signature: str, shapes: list[str]) -> bool:
+        if self.pattern.search(signature) is None:
+            return False
+        return self.shape is None or any(self.shape.search(s) for s in shapes)
 
 
 def load(path: Path, suite: Path) -> list[Known]:
@@ -87,8 +92,9 @@ def _entry(entry: object, where: str, suite: Path, linux: set[str]) -> Known:
         raise ValueError(f"{where}: triage {entry['triage']!r} is not one of {', '.join(TRIAGES)}")
     try:
         pattern = re.compile(entry["match"])
+        shape = re.compile(entry["shape"]) if "shape" in entry else None
     except re.error as e:
-        raise ValueError(f"{where}: match is not a regular expression: {e}") from None
+        raise ValueError(f"{where}: match or shape is not a regular expression: {e}") from None
     if not re.match(r"^RFC \d+ [\w.()]+: \".+\"", entry["rfc"], re.S):
         raise ValueError(f'{where}: rfc must quote the RFC like \'RFC 1122 3.2.2: "..."\'')
     test = entry.get("test", "")
@@ -97,9 +103,9 @@ def _entry(entry: object, where: str, suite: Path, linux: set[str]) -> Known:
             raise ValueError(f"{where}: a linux-deviation names the conformance test that shows it (test = ...)")
         if test not in linux:
             raise ValueError(f"{where}: test {test!r} is not listed in {suite / 'expectations' / 'linux.toml'}")
-    return Known(entry["id"], pattern, entry["triage"], entry["rfc"], entry["observed"], test)
+    return Known(entry["id"], pattern, entry["triage"], entry["rfc"], entry["observed"], test, shape)
 
 
-def triage(signature: str, known: list[Known]) -> Known | None:
-    """The first entry that explains ``signature``, or None: a new finding."""
-    return next((k for k in known if k.matches(signature)), None)
+def triage(signature: str, shapes: list[str], known: list[Known]) -> Known | None:
+    """The first entry that explains ``signature`` seen with stimuli of ``shapes``, or None: new."""
+    return next((k for k in known if k.matches(signature, shapes)), None)

@@ -61,16 +61,19 @@ def shape_of(stimulus: Stimulus, symbols: Symbols) -> str:
 
 def _frame(eth: Packet, symbols: Symbols) -> str:
     if eth.type == 0x0806 and ARP in eth:
-        return f"arp op={eth[ARP].op}"
+        arp = eth[ARP]
+        odd = "" if (arp.hwtype, arp.ptype) == (1, 0x0800) else f" htype={arp.hwtype} ptype={arp.ptype:#06x}"
+        return f"arp op={arp.op}{odd}"
     if eth.type == 0x0800 and IP in eth:
         ip = eth[IP]
         raw = bytes(ip)
+        ihl = (raw[0] & 0x0F) * 4
         parts = ["ipv4"]
-        if (raw[0] & 0x0F) > 5:
-            parts.append("options")
+        if ihl > 20:
+            parts.append(f"options({_option_names(raw[20:ihl])})")
         if int(ip.flags) & 1 or ip.frag:
             parts.append("fragment")
-        body = raw[(raw[0] & 0x0F) * 4 :]
+        body = raw[ihl:]
         parts.append({1: f"icmp/{body[0] if body else '-'}", 2: f"igmp/{body[0]:#04x}" if body else "igmp",
                       17: "udp"}.get(int(ip.proto), f"proto{ip.proto}"))
         return " ".join(parts + _roles(symbols, ip.src, ip.dst, ip.src == str(symbols.info.tester_ipv4)))
@@ -78,16 +81,55 @@ def _frame(eth: Packet, symbols: Symbols) -> str:
         raw = bytes(eth[IPv6])
         nh, at, chain = raw[6], 40, []
         while nh in _EXTENSIONS and at + 8 <= len(raw):
-            chain.append(_EXTENSIONS[nh])
+            name = _EXTENSIONS[nh]
+            if nh == 43:
+                name += str(raw[at + 2])  # the routing type decides who recognises it (RFC 8200 4.4)
             if nh == 44:
                 nh, at = raw[at], at + 8
             else:
-                nh, at = raw[at], at + ((raw[at + 1] + 2) * 4 if nh == 51 else (raw[at + 1] + 1) * 8)
+                size = (raw[at + 1] + 2) * 4 if nh == 51 else (raw[at + 1] + 1) * 8
+                if nh in (0, 60) and _padding_run(raw[at + 2 : at + size]) > 7:
+                    name += "+pad>7"  # RFC 8504 5.3 lets a host refuse long runs of padding
+                nh, at = raw[at], at + size
+            chain.append(name)
         upper = f"icmpv6/{raw[at]}" if nh == 58 and at < len(raw) else {17: "udp", 59: "no-next"}.get(nh, f"nh{nh}")
         tester = eth[IPv6].src in (str(symbols.info.tester_ipv6), str(symbols.info.tester_ipv6_ll))
         return " ".join(["ipv6", *(["/".join(chain)] if chain else []), upper,
                          *_roles(symbols, eth[IPv6].src, eth[IPv6].dst, tester)])
     return f"ethertype {eth.type:#06x}"
+
+
+_OPTION_NAMES = {0: "eol", 1: "nop", 7: "rr", 68: "ts", 130: "sec", 131: "lsrr", 137: "ssrr", 148: "ra", 136: "sid"}
+
+
+def _option_names(options: bytes) -> str:
+    """The IPv4 options by name, in order (RFC 791 3.1), ``bad`` where the list breaks."""
+    names, at = [], 0
+    while at < len(options):
+        kind = options[at]
+        names.append(_OPTION_NAMES.get(kind, f"{kind:#04x}"))
+        if kind == 0:
+            break
+        if kind == 1:
+            at += 1
+            continue
+        if at + 1 >= len(options) or options[at + 1] < 2:
+            names.append("bad")
+            break
+        at += options[at + 1]
+    return ",".join(names)
+
+
+def _padding_run(options: bytes) -> int:
+    """The longest run of Pad1/PadN octets in an options area (RFC 8200 4.2)."""
+    run = longest = at = 0
+    while at < len(options):
+        kind = options[at]
+        size = 1 if kind == 0 else (options[at + 1] + 2 if at + 1 < len(options) else 1)
+        run = run + size if kind in (0, 1) else 0
+        longest = max(longest, run)
+        at += size
+    return longest
 
 
 def _roles(symbols: Symbols, src: str, dst: str, from_tester: bool) -> list[str]:

@@ -41,8 +41,16 @@ def test_the_shipped_file_loads() -> None:
 
 def test_an_entry_explains_the_signatures_it_matches(tmp_path: Path) -> None:
     (entry,) = known_file.load(_write(tmp_path, GOOD), SUITE)
-    assert known_file.triage("IPv4 | ICMP error: tos inprocess=0x00 linux=0xd8", [entry]) is entry
-    assert known_file.triage("IPv4 | ICMP error: ttl inprocess=64 linux=255", [entry]) is None
+    assert known_file.triage("IPv4 | ICMP error: tos inprocess=0x00 linux=0xd8", [], [entry]) is entry
+    assert known_file.triage("IPv4 | ICMP error: ttl inprocess=64 linux=255", [], [entry]) is None
+
+
+def test_an_entry_can_ask_for_the_shape_of_the_stimulus_too(tmp_path: Path) -> None:
+    text = GOOD.replace("triage = ", "shape = 'options\\(ssrr'\ntriage = ")
+    (entry,) = known_file.load(_write(tmp_path, text), SUITE)
+    signature = "IPv4 | ICMP error: tos inprocess=0x00 linux=0xc0"
+    assert known_file.triage(signature, ["ipv4 options(ssrr,ssrr) icmp/9 to=DUT4"], [entry]) is entry
+    assert known_file.triage(signature, ["ipv4 udp to=DUT4"], [entry]) is None
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -50,7 +58,7 @@ def test_an_entry_explains_the_signatures_it_matches(tmp_path: Path) -> None:
     (("test = \"ipv4/test_rfc1122_icmp_errors.py::test_error_is_sent_with_zero_tos\"",
       "test = \"ipv4/test_rfc1122_icmp_errors.py::test_nothing\""), "is not listed in"),
     (("rfc = 'RFC 1122 3.2.2: ", "rfc = 'see RFC 1122: "), "rfc must quote the RFC"),
-    (("match = '^IPv4", "match = '(IPv4"), "not a regular expression"),
+    (("match = '^IPv4", "match = '(IPv4"), "is not a regular expression"),
     (("observed = ", "seen = "), "missing ['observed']"),
 ], ids=["triage", "test", "rfc", "regex", "key"])
 def test_a_bad_entry_is_one_readable_line(tmp_path: Path, change: tuple[str, str], message: str) -> None:
