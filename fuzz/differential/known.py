@@ -95,7 +95,7 @@ def _entry(entry: object, where: str, suite: Path, linux: set[str]) -> Known:
         shape = re.compile(entry["shape"]) if "shape" in entry else None
     except re.error as e:
         raise ValueError(f"{where}: match or shape is not a regular expression: {e}") from None
-    if not re.match(r"^RFC \d+ [\w.()]+: \".+\"", entry["rfc"], re.S):
+    if not re.match(r'^RFC \d+( [^:"]+)?: ".+"', entry["rfc"], re.S):
         raise ValueError(f'{where}: rfc must quote the RFC like \'RFC 1122 3.2.2: "..."\'')
     test = entry.get("test", "")
     if entry["triage"] == "linux-deviation":
