@@ -23,11 +23,16 @@ from fuzz.differential.campaign import Campaign, Result, Settings
 from fuzz.differential.lanes import LanePool, factory
 from fuzz.differential.stimulus import KINDS, stimuli
 from harness import backends
+from harness.backends.base import TEST_LINK
 from harness.cli.fuzz import FuzzUsageError, parse_duration
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 REPO: Final = Path(__file__).resolve().parents[2]
-DEFAULT_LANES: Final = 16  # per real-time DUT: enough that one-second windows do not idle the fuzzer
+# Lanes per real-time DUT: the linux backend's namespaces are cheap, and with one-second windows
+# (fragments held, reports due) 16 keep a worker busy; a tap lane is a stack process (tens of MB);
+# an interface is one physical device, which a second lane would only talk over.
+DEFAULT_LANES: Final = {"linux": 16, "tap": 4, "interface": 1}
+OTHER_LANES: Final = 4
 
 
 def parser() -> argparse.ArgumentParser:
@@ -46,8 +51,8 @@ def add_arguments(p: argparse.ArgumentParser, *, with_diff: bool = True) -> None
                    help="report directory: report.html, report.json, pcaps/, skeletons/ (default: %(default)s)")
     p.add_argument("--known", default=str(known_file.DEFAULT), metavar="FILE",
                    help="known differences, each with the RFC text that explains it (default: %(default)s)")
-    p.add_argument("--lanes", default=str(DEFAULT_LANES), metavar="N",
-                   help="instances of each real-time DUT run side by side (default: %(default)s)")
+    p.add_argument("--lanes", metavar="N", help="instances of each real-time DUT run side by side "
+                   "(default: 16 of linux, 4 of tap, the one interface)")
     p.add_argument("--dut-config", metavar="FILE", help="the TOML file of the interface backend")
     p.add_argument("--kinds", metavar="K,K", help=f"only these stimulus kinds ({', '.join(k.name for k in KINDS)})")
 
@@ -59,6 +64,20 @@ def main(argv: list[str]) -> int:
     except (FuzzUsageError, ValueError) as e:
         print(f"stackcheck: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _check_link(dut: str, pool: LanePool) -> None:
+    """The stimuli carry the test link's addresses (harness.backends.base.TEST_LINK): a DUT on a
+    link of other addresses would see none of them addressed to it."""
+    info = pool.lanes[0].device.info
+    theirs = (info.dut_mac.lower(), info.tester_mac.lower(), info.dut_ipv4, info.tester_ipv4, info.dut_ipv6,
+              info.tester_ipv6, info.dut_ipv6_ll, info.tester_ipv6_ll)
+    ours = (TEST_LINK.dut_mac, TEST_LINK.tester_mac, TEST_LINK.dut_ipv4, TEST_LINK.tester_ipv4, TEST_LINK.dut_ipv6,
+            TEST_LINK.tester_ipv6, TEST_LINK.dut_ipv6_ll, TEST_LINK.tester_ipv6_ll)
+    if theirs != ours:
+        raise FuzzUsageError(f"--diff: {dut} is not on the test link the stimuli are built for; give it "
+                             f"{TEST_LINK.dut_ipv4}, {TEST_LINK.dut_ipv6} and MAC {TEST_LINK.dut_mac} "
+                             f"(tester {TEST_LINK.tester_ipv4}, {TEST_LINK.tester_ipv6}, {TEST_LINK.tester_mac})")
 
 
 def _write(result: Result, out: Path) -> None:
@@ -78,18 +97,21 @@ def run(args: argparse.Namespace) -> int:
         if reason is not None:
             raise FuzzUsageError(f"--diff: {dut}: {reason}")
     duration = parse_duration(args.duration)
-    if not args.lanes.isdigit() or int(args.lanes) < 1:
+    if args.lanes is not None and (not args.lanes.isdigit() or int(args.lanes) < 1):
         raise FuzzUsageError(f"--lanes: expected a positive number, got {args.lanes!r}")
     kinds = [k.strip() for k in args.kinds.split(",")] if args.kinds else None
     strategy = stimuli(kinds)
     known = known_file.load(Path(args.known), REPO / "conformance")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"stackcheck fuzz --diff: starting {', '.join(duts)} ({args.lanes} lanes per real-time DUT)", flush=True)
+    lanes = {dut: 1 if dut == "interface" else int(args.lanes) if args.lanes else DEFAULT_LANES.get(dut, OTHER_LANES)
+             for dut in duts}
+    print(f"stackcheck fuzz --diff: starting {', '.join(f'{n} {d}' for d, n in lanes.items())}", flush=True)
     pools: dict[str, LanePool] = {}
     try:
         for dut in duts:
-            pools[dut] = LanePool(dut, int(args.lanes), factory(dut, config))
+            pools[dut] = LanePool(dut, lanes[dut], factory(dut, config))
+            _check_link(dut, pools[dut])
         settings = Settings(duration, log=lambda line: print(line, flush=True),
                             on_batch=lambda result: _write(result, out))
         campaign = Campaign(pools, strategy, known, settings)

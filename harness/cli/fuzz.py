@@ -88,7 +88,8 @@ def add_parser(sub: Any) -> None:
                       help="with --diff: the report directory (default: %(default)s)")
     diff.add_argument("--known", metavar="FILE", help="with --diff: the known-differences file "
                       "(default: fuzz/differential/known.toml)")
-    diff.add_argument("--lanes", metavar="N", help="with --diff: instances of each real-time DUT (default: 16)")
+    diff.add_argument("--lanes", metavar="N", help="with --diff: instances of each real-time DUT "
+                      "(default: 16 of linux, 4 of tap, the one interface)")
     diff.add_argument("--dut-config", metavar="FILE", help="with --diff: the interface backend's TOML file")
     diff.add_argument("--kinds", metavar="K,K", help="with --diff: only these stimulus kinds")
 
