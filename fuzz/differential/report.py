@@ -74,6 +74,7 @@ def _cluster_json(c: Cluster) -> dict[str, Any]:
         "stimulus": {"kind": example.kind, "frames": example.hex()} if example else None,
         "shrunk": c.shrunk is not None, "shrink_note": c.shrink_note,
         "answers": c.shrunk_answers, "pcaps": c.pcaps, "test_skeleton": c.skeleton,
+        "shapes": dict(c.shapes.most_common(10)),
     }
 
 
@@ -149,6 +150,9 @@ def _cluster_html(c: Cluster, n: int, duts: list[str], out: Path) -> str:
              f"({c.count}×)</h3><p class='sig'>{escape(c.signature)}</p>"]
     if c.known_id:
         parts.append(f"<p><b>{escape(c.known_id)}</b>: {escape(c.known_reason)}<br>{escape(c.known_rfc)}</p>")
+    if c.shapes:
+        seen = ", ".join(f"{escape(shape)} ({n}×)" for shape, n in c.shapes.most_common(5))
+        parts.append(f"<p class='muted'>seen with: {seen}</p>")
     example = c.example
     if example is not None:
         what = "shrunk stimulus" if c.shrunk else "stimulus (not shrunk)"
