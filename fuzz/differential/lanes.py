@@ -73,10 +73,6 @@ class Lane:
             out.append(frame)
         return out
 
-    def pending(self) -> list[bytes]:
-        """Frames already queued, without waiting (real-time lanes read these while parked)."""
-        return self.collect(self.device._now() - self.started_at)
-
     # ---- state -----------------------------------------------------------------------------
     def health(self) -> str | None:
         """A cheap check after every job where the backend has one: the ``tap`` backend's stack
