@@ -126,12 +126,12 @@ def test_error_is_sent_with_zero_tos(dut: DUT) -> None:
     assert error[IP].tos == 0, f"the error carries TOS 0x{error[IP].tos:02x}"
 
 
-@pytest.mark.parametrize("carried", [8, 10], ids=["echo-request", "router-solicitation"])
+@pytest.mark.parametrize("carried", [8, 10, 17], ids=["echo-request", "router-solicitation", "address-mask-request"])
 @rfc(1122, "3.2.2.5", SHOULD, "A host SHOULD generate Parameter Problem messages.")
 def test_malformed_option_draws_parameter_problem(dut: DUT, carried: int) -> None:
-    # Whatever query the datagram carries: a Router Solicitation (RFC 1256, type 10) is no ICMP
-    # error message (RFC 1122 3.2.2 lists those), so the rule against errors about errors does not
-    # hold the Parameter Problem back.
+    # Whatever query the datagram carries: a Router Solicitation (RFC 1256, type 10) or an Address
+    # Mask Request (type 17, a query message in RFC 1122 3.2.2's list) is no ICMP error message,
+    # so the rule against errors about errors does not hold the Parameter Problem back.
     dut.send(with_ipv4_options(dut.ipv4() / ICMP(type=carried, id=0xC01, seq=1) / Raw(b"bad option"), BAD_OPTION))
     error = dut.expect(ICMP(type=12))
     # RFC 792: "the pointer identifies the octet of the original datagram's header where the
