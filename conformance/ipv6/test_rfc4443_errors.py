@@ -110,6 +110,21 @@ def test_error_source_is_the_address_the_invoking_packet_was_sent_to(dut: DUT, w
     assert error[IPv6].src == dst, f"the error comes from {error[IPv6].src}, not from {dst}"
 
 
+@rfc(4443, "2.2", MUST,
+     "(a) If the message is a response to a message sent to one of the node's unicast addresses, "
+     "the Source Address of the reply MUST be that same address.")
+def test_error_about_a_link_layer_broadcast_frame_comes_from_the_address_it_was_sent_to(dut: DUT) -> None:
+    # A packet to the DUT's link-local address, from the tester's global one, in an Ethernet
+    # broadcast frame. Its unknown 10xxxxxx option draws a Parameter Problem even so (RFC 8200
+    # 4.2; RFC 4443 2.4 (e.5) excepts it), which answers a message sent to that unicast address.
+    info = dut.info
+    probe = (dut.ether(dst="ff:ff:ff:ff:ff:ff") / IPv6(src=str(info.tester_ipv6), dst=str(info.dut_ipv6_ll))
+             / _dest_opts() / ICMPv6EchoRequest(id=0x4412, seq=1))
+    dut.send(probe)
+    error = _expect_pp(dut)
+    assert error[IPv6].src == str(info.dut_ipv6_ll), f"the error comes from {error[IPv6].src}, not from {info.dut_ipv6_ll}"
+
+
 def _dest_opts() -> Packet:
     # Option type 0x9E (RFC 4727 experimental): the two high-order bits are 10, "discard the
     # packet and, regardless of whether or not the packet's Destination Address was a multicast
