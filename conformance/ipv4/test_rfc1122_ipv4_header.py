@@ -12,7 +12,7 @@ from scapy.layers.inet import ICMP, IP, IPOption_EOL, IPOption_NOP
 from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
-from harness import DUT, MUST, SHOULD, rfc
+from harness import DUT, MUST, SHOULD, rfc, with_ipv4_options
 
 DATA = b"stackcheck ipv4 header"
 UNOWNED_IPV4 = "198.51.100.77"  # on-link, not the DUT's
@@ -65,11 +65,15 @@ def test_invalid_source_address_is_silently_discarded(dut: DUT, source: str) -> 
     _expect_echo_answered(dut, 0x402)
 
 
+@pytest.mark.parametrize("options", [b"", b"\x9e\x01\x00\x00"], ids=["plain", "malformed-option"])
 @rfc(1122, "3.2.1.3", MUST,
      "A host MUST silently discard an incoming datagram that is not destined for the host.")
-def test_datagram_for_another_host_is_silently_discarded(dut: DUT) -> None:
-    # Sent to the DUT's MAC, but the IP destination is another on-link address.
-    dut.send(_echo(dut, 0x501, dst=UNOWNED_IPV4))
+def test_datagram_for_another_host_is_silently_discarded(dut: DUT, options: bytes) -> None:
+    # Sent to the DUT's MAC, but the IP destination is another on-link address. A malformed option
+    # (length 1, RFC 791 3.1) changes nothing: the datagram is not the host's to judge, so not even
+    # a Parameter Problem comes back.
+    probe = _echo(dut, 0x501, dst=UNOWNED_IPV4)
+    dut.send(with_ipv4_options(probe, options) if options else probe)
     dut.expect_none(ICMP, within=SILENCE_S)
     _expect_echo_answered(dut, 0x502)
 
