@@ -174,7 +174,9 @@ class Engine:
     # ---- windows and the end of a job ----------------------------------------------------------
     def _window(self, job: Job) -> float:
         window = self.quick_s
-        if job.traits.report_bound_s:
+        if job.traits.report_bound_s is not None:
+            # Even a Maximum Response Delay of 0 is a timer: Linux sends the report a jiffy or more
+            # later, from a work queue, so the slack is always added.
             bound = job.traits.report_bound_s + SLACK_S
             if bound > self.max_window_s:
                 job.notes.append(f"reports not compared: the query allows {job.traits.report_bound_s:g} s")

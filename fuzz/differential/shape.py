@@ -53,10 +53,14 @@ def _destination(frame: bytes) -> str | None:
 def shape_of(stimulus: Stimulus, symbols: Symbols) -> str:
     if stimulus.kind.startswith("fragments"):
         return _fragment_plan(stimulus)
+    frame = stimulus.frames[0]
+    l2 = symbols.mac(":".join(f"{b:02x}" for b in frame[:6]))
+    link = "" if l2 == "DUT" else f" l2={'bcast' if l2 == 'bcast' else 'mcast' if l2.startswith('mcast') else 'other'}"
     try:
-        return _frame(Ether(stimulus.frames[0]), symbols)
+        text = _frame(Ether(frame), symbols)
     except Exception:
-        return f"{stimulus.kind} undecodable"
+        return f"{stimulus.kind} undecodable{link}"
+    return text + link
 
 
 def _frame(eth: Packet, symbols: Symbols) -> str:
@@ -94,7 +98,10 @@ def _frame(eth: Packet, symbols: Symbols) -> str:
             chain.append(name)
         upper = f"icmpv6/{raw[at]}" if nh == 58 and at < len(raw) else {17: "udp", 59: "no-next"}.get(nh, f"nh{nh}")
         tester = eth[IPv6].src in (str(symbols.info.tester_ipv6), str(symbols.info.tester_ipv6_ll))
-        return " ".join(["ipv6", *(["/".join(chain)] if chain else []), upper,
+        plen = struct.unpack_from("!H", raw, 4)[0]
+        # A Payload Length of 0 (a would-be jumbogram, RFC 2675) or past the frame's end.
+        length = ["plen=0"] if plen == 0 else ["plen>frame"] if 40 + plen > len(raw) else []
+        return " ".join(["ipv6", *length, *(["/".join(chain)] if chain else []), upper,
                          *_roles(symbols, eth[IPv6].src, eth[IPv6].dst, tester)])
     return f"ethertype {eth.type:#06x}"
 

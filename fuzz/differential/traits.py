@@ -36,7 +36,7 @@ _ICMPV6_REASONS: Final = {2: "route", 137: "route", 134: "router", 133: "neighbo
 @dataclass
 class Traits:
     fragments: bool = False  # some frame is a fragment: the DUT may hold it until its timer fires
-    report_bound_s: float = 0.0  # reports to a query may come until then
+    report_bound_s: float | None = None  # a query's reports may come until then
     reasons: set[str] = field(default_factory=set)
 
 
@@ -67,7 +67,7 @@ def _ipv4(l3: bytes, traits: Traits) -> None:
         traits.reasons.add("route")  # Redirect, Fragmentation Needed
     elif l3[9] == 2 and len(body) >= 8 and body[0] == 0x11:
         traits.reasons.add("multicast")
-        traits.report_bound_s = max(traits.report_bound_s, _igmp_bound(body))
+        traits.report_bound_s = max(traits.report_bound_s or 0.0, _igmp_bound(body))
 
 
 def _ipv6(l3: bytes, traits: Traits) -> None:
@@ -93,7 +93,7 @@ def _ipv6(l3: bytes, traits: Traits) -> None:
     if upper[0] == 137:
         traits.reasons.add("neighbor")  # a Redirect's target is entered in the neighbour cache
     if upper[0] == 130 and len(upper) >= 6:
-        traits.report_bound_s = max(traits.report_bound_s, _mld_bound(upper))
+        traits.report_bound_s = max(traits.report_bound_s or 0.0, _mld_bound(upper))
 
 
 def _mld_bound(msg: bytes) -> float:

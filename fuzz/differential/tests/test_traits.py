@@ -29,7 +29,7 @@ def _traits(pkt: Packet):  # type: ignore[no-untyped-def]
 
 def test_an_echo_request_leaves_nothing_behind() -> None:
     t = _traits(E / IP(src="198.51.100.2", dst="198.51.100.1") / ICMP())
-    assert (t.fragments, t.report_bound_s, t.reasons) == (False, 0.0, set())
+    assert (t.fragments, t.report_bound_s, t.reasons) == (False, None, set())
 
 
 @pytest.mark.parametrize(("pkt", "reason"), [
