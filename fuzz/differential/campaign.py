@@ -20,7 +20,7 @@ from typing import Any, Final
 from hypothesis import strategies as st
 
 from fuzz.differential.cluster import Cluster, Clusters, signatures
-from fuzz.differential.engine import Engine, Observation
+from fuzz.differential.engine import Engine, NoLanes, Observation
 from fuzz.differential.hunt import generate, shrink
 from fuzz.differential.known import Known, triage
 from fuzz.differential.lanes import Lane, LanePool
@@ -80,7 +80,12 @@ class Campaign:
                 batch += 1
                 batch_end = min(end, time.monotonic() + self.settings.batch_s)
                 t0 = time.monotonic()
-                drawn = generate(self.engine, self.strategy, until=_after(batch_end), on_observation=self._observed)
+                try:
+                    drawn = generate(self.engine, self.strategy, until=_after(batch_end),
+                                     on_observation=self._observed)
+                except NoLanes as exc:  # a DUT lost every lane: probe now, which replaces them
+                    self.settings.log(f"stackcheck fuzz --diff: {exc}")
+                    drawn = self.engine.done - self.result.stimuli
                 self.result.stimuli += drawn
                 self.result.generating_s += time.monotonic() - t0
                 t0 = time.monotonic()

@@ -36,12 +36,15 @@ MAX_WINDOW_S: Final = 2.5
 REPORT_KINDS: Final = ("IGMP v1-report", "IGMP v2-report", "IGMP v3-report", "ICMPv6 mldv1-report",
                        "ICMPv6 mldv2-report")
 REBASELINE_THREADS: Final = 4
+DRAIN_LIMIT_S: Final = 60.0  # longer than any window plus the slowest re-baseline (a linux reset)
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-class NoLanes(RuntimeError):
-    """Every lane of a DUT is out of service; the message says why."""
+class NoLanes(BaseException):
+    """Every lane of a DUT is out of service; the message says why. A BaseException, so that it
+    ends a Hypothesis generation run instead of being taken for a failing example; the campaign
+    then probes the lanes and replaces the broken ones."""
 
 
 @dataclass
@@ -117,11 +120,21 @@ class Engine:
                 return
             time.sleep(min(0.001, max(0.0, end - time.monotonic())))
 
-    def drain(self) -> None:
-        """Wait until every parked job has finished and every lane is free again."""
-        while self.parked or any(lane.job is not None for pool in self.pools.values() for lane in pool.lanes
-                                 if lane.failure is None):
+    def drain(self, limit_s: float = DRAIN_LIMIT_S) -> None:
+        """Wait until every parked job has finished and every lane is free again (a lane still
+        busy after ``limit_s``, a re-baseline that never returns, is taken out of service)."""
+        end = time.monotonic() + limit_s
+        while self.parked or self._busy():
             self.poll(0.005)
+            time.sleep(0.001)  # poll returns at once when only re-baselines are outstanding
+            if time.monotonic() > end:
+                for lane in self._busy():
+                    lane.failure = f"still busy ({lane.job!r}) {limit_s:g} s after the last stimulus"
+                self.parked.clear()
+
+    def _busy(self) -> list[Lane]:
+        return [lane for pool in self.pools.values() for lane in pool.lanes
+                if lane.job is not None and lane.failure is None]
 
     def _advance(self, job: Job, now: float) -> None:
         if job.window_s is None:
@@ -168,6 +181,8 @@ class Engine:
                 return lanes
             for dut, pool in self.pools.items():
                 if dut not in lanes and all(lane.failure for lane in pool.lanes):
+                    for lane in lanes.values():
+                        lane.job = None  # give back what was reserved
                     raise NoLanes(f"every {dut} lane is out of service: {pool.lanes[0].failure}")
             self.poll(0.001)
 

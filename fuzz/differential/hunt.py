@@ -54,9 +54,11 @@ def generate(engine: Engine, strategy: st.SearchStrategy[Stimulus], *, until: Ca
         drawn += 1
         engine.submit(stimulus, lambda obs: on_observation(obs, choices))
 
-    with contextlib.suppress(_Stop):
-        body()
-    engine.drain()
+    try:
+        with contextlib.suppress(_Stop):
+            body()
+    finally:
+        engine.drain()
     return drawn
 
 

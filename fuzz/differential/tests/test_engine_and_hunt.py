@@ -13,7 +13,7 @@ from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 from scapy.layers.l2 import Ether
 
 from fuzz.differential.cluster import signatures
-from fuzz.differential.engine import Engine, Observation
+from fuzz.differential.engine import Engine, NoLanes, Observation
 from fuzz.differential.hunt import generate, shrink
 from fuzz.differential.lanes import LanePool, configure
 from fuzz.differential.shape import kind_of
@@ -114,3 +114,12 @@ def test_a_stack_that_raises_takes_its_lane_out_of_service_and_says_why(engine: 
     obs = engine.run(Stimulus("ipv6", (bytes(frame),)))
     assert "totality bug" in " ".join(obs.notes)
     assert lane.failure is not None and "ValueError" in lane.failure
+
+
+def test_a_dut_with_every_lane_out_of_service_ends_the_batch_and_frees_the_others(engine: Engine) -> None:
+    for lane in engine.pools["quiet"].lanes:
+        lane.failure = "wedged"
+    with pytest.raises(NoLanes, match="every quiet lane is out of service: wedged"):
+        engine.submit(_frame("198.51.100.1"), lambda obs: None)
+    assert all(lane.job is None for lane in engine.pools["answering"].lanes)
+    engine.drain(limit_s=1.0)  # returns: nothing is left busy
