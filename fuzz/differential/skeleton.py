@@ -32,7 +32,8 @@ def skeleton(cluster: Cluster, duts: list[str], number: int) -> str:
     names: set[str] = set()
     frames = [_expression(frame, names) for frame in stimulus.frames]
     rfc = next((n for word, n in _RFC_BY_WORD if word in cluster.signature.lower()), 8200)
-    expectations = {dut: _expectation(cluster.shrunk_frames.get(dut, []), names) for dut in duts}
+    others = [f for dut in duts for f in cluster.shrunk_frames.get(dut, [])]
+    expectations = {dut: _expectation(cluster.shrunk_frames.get(dut, []), others, names) for dut in duts}
     imports = _imports(names | {"ICMP", "IP", "ICMPv6EchoRequest", "ICMPv6EchoReply", "IPv6"})
     lines = [
         f'"""Found by the differential fuzzer: {cluster.signature}"""',
@@ -93,9 +94,12 @@ def _imports(names: set[str]) -> list[str]:
     return [f"from {module} import {', '.join(sorted(items))}" for module, items in sorted(by_module.items())]
 
 
-def _expectation(frames: list[bytes], names: set[str]) -> list[str]:
+def _expectation(frames: list[bytes], others: list[bytes], names: set[str]) -> list[str]:
     if not frames:
-        return ["dut.expect_none(IP, within=1.0)  # TODO: narrow to the message that must not come"]
+        # Silence: none of the messages another DUT sent (a positive control follows).
+        kinds = sorted({type(m).__name__ for m in (_message_layer(Ether(f)) for f in others) if m is not None})
+        names.update(kinds)
+        return [f"dut.expect_none({kind}, within=2.0)  # TODO: the window the RFC gives" for kind in kinds]
     out = []
     for frame in frames:
         message = _message_layer(Ether(frame))

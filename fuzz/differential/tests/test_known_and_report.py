@@ -106,5 +106,5 @@ def test_the_skeleton_is_a_conformance_test_with_a_positive_control(tmp_path: Pa
     py_compile.compile(str(path), doraise=True)
     code = path.read_text()
     assert "@rfc(" in code and "dut.send(*stimulus)" in code
-    assert "dut.expect_none(" in code and "dut.expect(ICMP(type=0" in code  # one line per DUT's behaviour
+    assert "dut.expect_none(ICMP, within=" in code and "dut.expect(ICMP(type=0" in code  # each DUT's behaviour
     assert "Positive control" in code and "198.51.100.255" in code  # the stimulus as Scapy fields
