@@ -66,11 +66,17 @@ def test_unsupported_protocol_draws_protocol_unreachable(dut: DUT) -> None:
     assert error[IP].dst == str(dut.info.tester_ipv4)
 
 
-@pytest.mark.parametrize("cause", ["protocol-unreachable", "port-unreachable"])
+@pytest.mark.parametrize("cause", ["protocol-unreachable", "port-unreachable", "timestamp-option"])
 @rfc("RFC1122-3.2.2-2")
 def test_error_quotes_invoking_header_and_data_unchanged(dut: DUT, cause: str) -> None:
     if cause == "protocol-unreachable":
         sent = dut.ipv4(proto=UNASSIGNED_PROTOCOL, id=0x5151, ttl=37) / Raw(bytes(range(40)))
+        error_template = ICMP(type=3, code=2)
+    elif cause == "timestamp-option":
+        # A Timestamp option with room for two timestamps: a host that fills one in on receipt
+        # must still quote the header as it arrived.
+        sent = with_ipv4_options(dut.ipv4(proto=UNASSIGNED_PROTOCOL, id=0x5353, ttl=37) / Raw(bytes(range(40))),
+                                 bytes([68, 12, 5, 0]) + bytes(8))
         error_template = ICMP(type=3, code=2)
     else:
         sent = dut.ipv4(id=0x5252, ttl=37) / UDP(sport=40001, dport=CLOSED_PORT) / Raw(bytes(range(40)))
@@ -109,9 +115,13 @@ def test_error_is_sent_with_zero_tos(dut: DUT) -> None:
     assert error[IP].tos == 0, f"the error carries TOS 0x{error[IP].tos:02x}"
 
 
+@pytest.mark.parametrize("carried", [8, 10, 17], ids=["echo-request", "router-solicitation", "address-mask-request"])
 @rfc("RFC1122-3.2.2.5-1")
-def test_malformed_option_draws_parameter_problem(dut: DUT) -> None:
-    dut.send(with_ipv4_options(dut.ipv4() / ICMP(type=8, id=0xC01, seq=1) / Raw(b"bad option"), BAD_OPTION))
+def test_malformed_option_draws_parameter_problem(dut: DUT, carried: int) -> None:
+    # Whatever query the datagram carries: a Router Solicitation (RFC 1256, type 10) or an Address
+    # Mask Request (type 17, a query message in RFC 1122 3.2.2's list) is no ICMP error message,
+    # so the rule against errors about errors does not hold the Parameter Problem back.
+    dut.send(with_ipv4_options(dut.ipv4() / ICMP(type=carried, id=0xC01, seq=1) / Raw(b"bad option"), BAD_OPTION))
     error = dut.expect(ICMP(type=12))
     # RFC 792: "the pointer identifies the octet of the original datagram's header where the
     # error was detected" -- the option's type or length octet.

@@ -52,6 +52,14 @@ def test_echo_reply_carries_the_request_sequence_number(dut: DUT) -> None:
     assert reply[ICMPv6EchoReply].seq == 0xA55A
 
 
+@described(4443, "4.2", MUST, "Code 0")
+def test_echo_reply_code_is_zero_whatever_the_request_carried(dut: DUT) -> None:
+    # An Echo Reply has Code 0 (RFC 4443 4.2); the request's own code (4.1 says 0 too) is not copied.
+    dut.send(dut.ipv6() / ICMPv6EchoRequest(code=3, id=0x4436, seq=1, data=b"code"))
+    reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4436))
+    assert reply[ICMPv6EchoReply].code == 0, f"the echo reply carries Code {reply[ICMPv6EchoReply].code}"
+
+
 @pytest.mark.parametrize("which", ["global", "link-local"])
 @rfc("RFC4443-4.2-3")
 def test_echo_reply_source_is_the_request_destination(dut: DUT, which: str) -> None:

@@ -85,6 +85,25 @@ def test_solicitation_is_answered_with_solicited_advertisement_to_its_source(
     assert na[ICMPv6ND_NA].S == 1, "Solicited flag is zero"
 
 
+@rfc("RFC4861-7.2.4-7")
+def test_solicitation_from_an_unresolved_source_without_its_link_layer_address_is_answered(dut: DUT) -> None:
+    # A multicast solicitation should carry the sender's link-layer address (RFC 4861 4.3), but
+    # without it the solicitation is still valid (7.1.1 does not ask for it) and is answered:
+    # "a node will first have to use Neighbor Discovery to determine the link-layer address of its
+    # neighbor (i.e., send out a multicast Neighbor Solicitation)" (7.2.4), then advertise to it.
+    info, target = dut.info, str(dut.info.dut_ipv6.ip)
+    other = str(info.other_ipv6)
+    dut.send(_ns(dut, target, src=other, slla=False))
+    probe = dut.expect(ICMPv6ND_NS(tgt=other))
+    answer = (dut.ether(src=info.other_mac, dst=info.dut_mac)
+              / IPv6(src=other, dst=probe[IPv6].src, hlim=NDP_HOP_LIMIT)
+              / ICMPv6ND_NA(tgt=other, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=info.other_mac))
+    dut.send(answer)
+    na = _expect_na(dut, target, dst=other)
+    assert na[Ether].dst.lower() == info.other_mac, f"NA sent to {na[Ether].dst}, not the resolved {info.other_mac}"
+    assert na[ICMPv6ND_NA].S == 1, "Solicited flag is zero"
+
+
 @pytest.mark.parametrize("dst", DESTINATIONS)
 @pytest.mark.parametrize("which", TARGETS)
 @described(4861, "7.2.4", MUST,

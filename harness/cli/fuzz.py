@@ -1,7 +1,13 @@
-"""`stackcheck fuzz`: long fuzz campaigns over the properties in fuzz/.
+"""`stackcheck fuzz`: long fuzz campaigns over the properties in fuzz/, or across DUTs.
 
     stackcheck fuzz [--duration 8h] [--workers N] [--db DIR|redis://HOST:PORT/N] [--target NAME ...]
                     [--atheris] [--corpus DIR] [--report FILE] [--list]
+    stackcheck fuzz --diff inprocess,linux[,tap,...] [--duration 10m] [--json PATH] [--out DIR]
+                    [--known FILE] [--lanes N] [--dut-config FILE] [--kinds K,K]
+
+With --diff the same stimuli go to every named DUT and their answers are compared
+(differential fuzzing, with liveness probes between batches): that mode is fuzz/differential/,
+run here as ``python -m fuzz.differential``; see fuzz/README.md.
 
 Composes existing engines instead of being one: each target runs as its own pytest process with
 HYPOTHESIS_PROFILE=overnight (effectively unbounded examples) and one shared example database
@@ -62,6 +68,18 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--report", default="out/fuzz/fuzz-report.json", metavar="FILE",
                    help="where the JSON report goes; Markdown is written next to it (default: %(default)s)")
     p.add_argument("--list", action="store_true", help="list the targets and exit")
+    diff = p.add_argument_group("differential fuzzing across DUTs (--diff)")
+    diff.add_argument("--diff", metavar="DUT,DUT[,...]",
+                      help="send the same stimuli to these DUTs and report where their answers differ")
+    diff.add_argument("--json", metavar="PATH", help="with --diff: a JSON summary for scripts")
+    diff.add_argument("--out", default="out/fuzz/diff", metavar="DIR",
+                      help="with --diff: the report directory (default: %(default)s)")
+    diff.add_argument("--known", metavar="FILE", help="with --diff: the known-differences file "
+                      "(default: fuzz/differential/known.toml)")
+    diff.add_argument("--lanes", metavar="N", help="with --diff: instances of each real-time DUT "
+                      "(default: 16 of linux, 4 of tap, the one interface)")
+    diff.add_argument("--dut-config", metavar="FILE", help="with --diff: the interface backend's TOML file")
+    diff.add_argument("--kinds", metavar="K,K", help="with --diff: only these stimulus kinds")
 
 
 def campaign_targets() -> dict[str, Target]:
@@ -139,6 +157,8 @@ def _main(args: argparse.Namespace) -> int:
     # reset to the default in every child at exec, so each worker gets KeyboardInterrupt again.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if args.diff is not None:
+        return _differential(args)
     table = campaign_targets()
     names = [name for name, target in table.items() if not args.atheris or target.atheris is not None]
     if args.list:
@@ -194,6 +214,24 @@ def _main(args: argparse.Namespace) -> int:
     _write_report(report, results, args, duration, workers)
     failed = any(r.failures for r in results.values())
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _differential(args: argparse.Namespace) -> int:
+    """Run the differential fuzzer as its own process (it lives in fuzz/, beside the properties)."""
+    parse_duration(args.duration)  # a bad duration is a usage error before anything starts
+    argv = [sys.executable, "-m", "fuzz.differential", "--diff", args.diff, "--duration", args.duration,
+            "--out", args.out]
+    for flag in ("json", "known", "lanes", "dut_config", "kinds"):
+        value = getattr(args, flag)
+        if value is not None:
+            argv += [f"--{flag.replace('_', '-')}", value]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.Popen(argv, env=env)
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:  # the child got the same Ctrl-C and is writing its report
+            continue
 
 
 def _command(job: Job, args: argparse.Namespace, work: Path, coverage_ok: bool, seconds: float) -> list[str]:
