@@ -4,7 +4,9 @@ Loaded through the ``pytest11`` entry point. One result record per test carries 
 requirement from the test's ``@rfc`` marker and a verdict:
 
     pass · fail · deviation (a known deviation from the expectation file, xfail strict)
-    unexpected-pass (a listed deviation that passed: the entry must go) · skip · error
+    unexpected-pass (a listed deviation that passed: the entry must go)
+    not-implemented (a test of an optional feature the DUT does not declare: harness.features)
+    skip · error
 
 Under pytest-xdist each worker attaches its records to the teardown report's
 ``user_properties``; the controller gathers them in ``pytest_runtest_logreport`` and writes
@@ -23,9 +25,9 @@ from typing import Any, cast
 
 import pytest
 
-from harness import allure_support, backends, deviations, verdicts
+from harness import allure_support, backends, deviations, features, verdicts
 from harness.backends import Backend, BackendOptions
-from harness.dut import DUT, Unsupported
+from harness.dut import DUT, FeatureAbsent, Unsupported
 from harness.rfc import requirement_of
 from reports.model import RESULTS_VERSION, FrameRecord, ResultRecord, ResultsFile
 
@@ -71,6 +73,7 @@ DEVIATION = pytest.StashKey[deviations.Deviation]()
 VERDICT = pytest.StashKey[verdicts.Progress]()
 PCAP = pytest.StashKey[str]()
 EXCHANGE = pytest.StashKey[list[FrameRecord]]()
+NOT_IMPLEMENTED = pytest.StashKey[str]()  # why: the optional feature the DUT does not declare
 
 
 def _now() -> str:
@@ -112,6 +115,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "rfc(number, section, level, requirement): the RFC requirement a conformance test checks"
+    )
+    config.addinivalue_line(
+        "markers", "optional_feature(names, any_of): the test checks an optional feature; it runs only on "
+                   "DUTs declaring it and is reported 'not implemented' on the others (harness.features)"
     )
     state = _State(config)
     config.stash[STATE] = state
@@ -217,6 +224,7 @@ def dut(request: pytest.FixtureRequest) -> Iterator[DUT]:
     path = _pcap_path(state, item.nodeid)
     if state.backend.shared:
         shared, capture = request.getfixturevalue("_stackcheck_shared_dut")
+        _require_features(item, shared)  # before the reset: a test that cannot run costs nothing
         shared.reset()
         if capture is not None:
             capture.start(path)
@@ -230,12 +238,19 @@ def dut(request: pytest.FixtureRequest) -> Iterator[DUT]:
         capture.start(path)
     fresh = state.backend.factory(BackendOptions(state.dut_config, capture))
     try:
+        _require_features(item, fresh)
         yield fresh
     finally:
         try:
             fresh.close()
         finally:
             _stop(state, item, capture, path)
+
+
+def _require_features(item: pytest.Item, dut: DUT) -> None:
+    absent = features.missing_feature(item, dut)
+    if absent is not None:
+        raise absent
 
 
 def _stop(state: _State, item: pytest.Item, capture: Any, path: Path | None) -> None:
@@ -254,10 +269,13 @@ def _stop(state: _State, item: pytest.Item, capture: Any, path: Path | None) -> 
 # ---- Unsupported -> skip ------------------------------------------------------------------
 
 
-def _skip_unsupported() -> Generator[None, None, None]:
+def _skip_unsupported(item: pytest.Item) -> Generator[None, None, None]:
     __tracebackhide__ = True
     try:
         yield
+    except FeatureAbsent as e:
+        item.stash[NOT_IMPLEMENTED] = str(e)
+        pytest.skip(str(e))
     except Unsupported as e:
         pytest.skip(str(e) or "the backend does not support this")
 
@@ -266,13 +284,13 @@ def _skip_unsupported() -> Generator[None, None, None]:
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     __tracebackhide__ = True
     allure_support.label(item)  # epic/feature/story/severity from @rfc, when --alluredir is given
-    return (yield from _skip_unsupported())
+    return (yield from _skip_unsupported(item))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     __tracebackhide__ = True
-    return (yield from _skip_unsupported())
+    return (yield from _skip_unsupported(item))
 
 
 # ---- verdicts and records ------------------------------------------------------------------
@@ -284,7 +302,7 @@ def pytest_runtest_makereport(
     # tryfirst makes this the outermost wrapper: it sees the report after xfail handling.
     report = yield
     current = item.stash.setdefault(VERDICT, verdicts.Progress())
-    verdicts.update(current, report, call)
+    verdicts.update(current, report, call, not_implemented=NOT_IMPLEMENTED in item.stash)
     state = item.config.stash[STATE]
     if report.when == "teardown" and (requirement_of(item) is not None or _in_suite(item, state.suite)):
         record = verdicts.record(item, current, item.stash.get(DEVIATION, None), item.stash.get(PCAP, None),

@@ -10,13 +10,21 @@ from pathlib import Path
 from typing import Final, Literal, TypedDict
 
 # passed -> "pass", failed -> "fail", xfailed (a known deviation) -> "deviation", strict xpass ->
-# "unexpected-pass", skipped -> "skip", an error in set-up or tear-down -> "error".
-Verdict = Literal["pass", "fail", "deviation", "unexpected-pass", "skip", "error"]
-VERDICTS: Final[tuple[Verdict, ...]] = ("pass", "fail", "deviation", "unexpected-pass", "skip", "error")
+# "unexpected-pass", a test of an optional feature (or protocol version) the DUT does not declare
+# -> "not-implemented" (never a failure), skipped -> "skip", an error in set-up or tear-down -> "error".
+Verdict = Literal["pass", "fail", "deviation", "unexpected-pass", "not-implemented", "skip", "error"]
+VERDICTS: Final[tuple[Verdict, ...]] = (
+    "pass", "fail", "deviation", "unexpected-pass", "not-implemented", "skip", "error")
 FAILING: Final[frozenset[Verdict]] = frozenset({"fail", "error", "unexpected-pass"})
+# How reports name each verdict to a reader.
+VERDICT_LABELS: Final[dict[Verdict, str]] = {
+    "pass": "pass", "fail": "fail", "deviation": "known deviation", "unexpected-pass": "unexpected pass",
+    "not-implemented": "not implemented (optional)", "skip": "skipped", "error": "error"}
 # A requirement checked by several tests shows its most telling verdict.
-_SEVERITY: Final[tuple[Verdict, ...]] = ("fail", "error", "unexpected-pass", "deviation", "pass", "skip")
-RESULTS_VERSION: Final = 1
+_SEVERITY: Final[tuple[Verdict, ...]] = (
+    "fail", "error", "unexpected-pass", "deviation", "pass", "not-implemented", "skip")
+# 2: the verdict "not-implemented" (version 1 files read unchanged).
+RESULTS_VERSION: Final = 2
 NOT_RUN: Final = "—"  # a report cell: this DUT's run has no test of the requirement
 Cell = Verdict | Literal["—"]
 

@@ -1,7 +1,8 @@
 """Render a report as ONE self-contained HTML file: inline CSS, no scripts, no fetched resources.
 
 Layout, top to bottom: the DUTs and their totals; a summary per RFC with one stacked bar per
-DUT (requirements that pass / fail / are a known deviation / were skipped / are untested);
+DUT (requirements that pass / fail / are a known deviation / are not implemented optional
+features / were skipped / are untested);
 then per RFC and section one row per requirement with each DUT's verdict side by side, and
 under a failing or deviating verdict the message, the dissected frames and the pcap link.
 """
@@ -15,13 +16,14 @@ from html import escape
 from pathlib import Path
 
 from reports.catalog import Catalog, Citation, Entry
-from reports.model import FAILING, NOT_RUN, Outcome, Report, Requirement, Row, Verdict, worst
+from reports.model import FAILING, NOT_RUN, VERDICT_LABELS, Outcome, Report, Requirement, Row, Verdict, worst
 
 # Bar segments, in order; a requirement counts once per DUT, with its most telling verdict.
 SEGMENTS = (("pass", "pass"), ("fail", "fail"), ("deviation", "known deviation"),
-            ("skip", "skipped"), ("notrun", "not run on this DUT"), ("untested", "untested"))
+            ("notimpl", VERDICT_LABELS["not-implemented"]), ("skip", "skipped"),
+            ("notrun", "not run on this DUT"), ("untested", "untested"))
 _BAR_OF = {"pass": "pass", "fail": "fail", "error": "fail", "unexpected-pass": "fail",
-           "deviation": "deviation", "skip": "skip", NOT_RUN: "notrun"}
+           "deviation": "deviation", "not-implemented": "notimpl", "skip": "skip", NOT_RUN: "notrun"}
 _SHOWN = FAILING | {"deviation"}
 
 CSS = """
@@ -38,12 +40,13 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:t
 .bar span{display:block;height:100%}.nums{font-size:12px;color:#3d474d;margin-top:2px}
 .nums b{color:#1d2327}
 .v-pass{background:#2e7d32}.v-fail{background:#c62828}.v-deviation{background:#ef8f00}
-.v-skip{background:#9aa5ab}.v-notrun{background:#fff;box-shadow:inset 0 0 0 1px #b0bec5}.v-untested{background:repeating-linear-gradient(45deg,#d5dde2 0 4px,#eef1f3 4px 8px)}
+.v-skip{background:#9aa5ab}.v-notimpl{background:#7e8ce0}.v-notrun{background:#fff;box-shadow:inset 0 0 0 1px #b0bec5}.v-untested{background:repeating-linear-gradient(45deg,#d5dde2 0 4px,#eef1f3 4px 8px)}
 .legend span{display:inline-flex;align-items:center;margin-right:14px;font-size:13px}
 .legend i{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:5px}
 .badge{display:inline-block;padding:1px 7px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;
  white-space:nowrap}.b-pass{background:#2e7d32}.b-fail,.b-error{background:#c62828}
 .b-unexpected-pass{background:#ad1457}.b-deviation{background:#ef8f00}.b-skip{background:#9aa5ab}
+.b-not-implemented{background:#7e8ce0}
 .b-notrun{background:#fff;color:#78909c;border:1px solid #cfd8dc}.label{font-size:12px;color:#5f6b73;margin-top:4px}
 .b-untested{background:#eef1f3;color:#5f6b73;border:1px solid #cfd8dc}
 .lvl{font-size:11px;font-weight:700;color:#37474f;white-space:nowrap}.id{font:11px monospace;color:#5f6b73}
@@ -189,6 +192,9 @@ def _details(report: Report, req: Requirement, out_dir: Path) -> str:
 def _badge(verdict: str) -> str:
     if verdict == NOT_RUN:
         return '<td><span class="badge b-notrun" title="this DUT did not run a test of it">not run</span></td>'
+    if verdict == "not-implemented":
+        return ('<td><span class="badge b-not-implemented" title="a test of an optional feature (or protocol '
+                'version) this DUT does not declare">not implemented</span></td>')
     return f'<td><span class="badge b-{escape(verdict)}">{escape(verdict)}</span></td>'
 
 

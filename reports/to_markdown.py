@@ -10,7 +10,8 @@ from pathlib import Path
 from reports.catalog import Catalog
 from reports.model import VERDICTS, Outcome, Report, Verdict
 
-_SHOWN = {"fail": "**FAIL**", "error": "**ERROR**", "unexpected-pass": "**UNEXPECTED PASS**"}
+_SHOWN = {"fail": "**FAIL**", "error": "**ERROR**", "unexpected-pass": "**UNEXPECTED PASS**",
+          "not-implemented": "not implemented"}
 
 
 def _cell(text: str) -> str:
@@ -70,7 +71,22 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
             pcap = _link(o.pcap, out_dir)
             lines.append(f"- **{label}** `{o.nodeid}` ({_rfc(o.requirement.rfc)} {o.requirement.section}, "
                          f"{o.requirement.level}): {o.deviation or ''}" + (f" — pcap {pcap}" if pcap else ""))
+    lines += _not_implemented(report)
     return "\n".join(lines) + "\n"
+
+
+def _not_implemented(report: Report) -> list[str]:
+    """Per DUT, each optional feature it does not declare and how many tests it left out."""
+    out: list[str] = []
+    for label, run in report.runs:
+        reasons = Counter(o.message for o in run.outcomes if o.verdict == "not-implemented")
+        if not reasons:
+            continue
+        if not out:
+            out += ["", "## Not implemented (optional features)", ""]
+        for reason, n in sorted(reasons.items()):
+            out.append(f"- **{label}**: {n} test{'s' if n > 1 else ''} — {_cell(reason)}")
+    return out
 
 
 def _tests(names: list[str]) -> str:

@@ -28,6 +28,7 @@ from harness import (
     rfc,
     with_ipv4_options,
 )
+from harness.features import become_router, require_feature
 
 BROADCAST_MAC: Final = "ff:ff:ff:ff:ff:ff"
 CLOSED_PORT: Final = 33434  # nothing listens here on the DUT
@@ -95,6 +96,9 @@ def test_error_quotes_invoking_header_and_data_unchanged(dut: DUT, cause: str) -
      "The ICMP datagram SHOULD contain as much of the original datagram as possible without the "
      "length of the ICMP datagram exceeding 576 bytes.")
 def test_error_quotes_as_much_as_fits_in_576_octets(dut: DUT) -> None:
+    # RFC 1812 binds routers; a host owes "the Internet header and at least the first 8 data
+    # octets" (RFC 1122 3.2.2, test_error_quotes_invoking_header_and_data_unchanged).
+    become_router(dut, 4)
     sent = _probe(dut, 1200)
     dut.send(sent)
     error = dut.expect(PORT_UNREACHABLE)
@@ -109,6 +113,9 @@ def test_error_quotes_as_much_as_fits_in_576_octets(dut: DUT) -> None:
      "The ICMP datagram SHOULD contain as much of the original datagram as possible without the "
      "length of the ICMP datagram exceeding 576 bytes.")
 def test_error_about_a_short_datagram_quotes_all_of_it(dut: DUT) -> None:
+    # RFC 1812 binds routers; a host owes "the Internet header and at least the first 8 data
+    # octets" (RFC 1122 3.2.2, test_error_quotes_invoking_header_and_data_unchanged).
+    become_router(dut, 4)
     sent = _probe(dut, 100)
     dut.send(sent)
     assert icmp_quote(dut.expect(PORT_UNREACHABLE)) == l3_bytes(sent)
@@ -122,6 +129,9 @@ def test_error_is_sent_with_zero_tos(dut: DUT) -> None:
 
 @rfc(1122, "3.2.2.5", SHOULD, "A host SHOULD generate Parameter Problem messages.")
 def test_malformed_option_draws_parameter_problem(dut: DUT) -> None:
+    # A host that processes no IPv4 option (Record Route and Timestamp are OPTIONAL, RFC 1122
+    # 3.2.1.8) never walks the option list, so it finds no problem to report.
+    require_feature(dut, "ipv4-record-route", "ipv4-timestamp", any_of=True)
     dut.send(with_ipv4_options(dut.ipv4() / ICMP(type=8, id=0xC01, seq=1) / Raw(b"bad option"), BAD_OPTION))
     error = dut.expect(ICMP(type=12))
     # RFC 792: "the pointer identifies the octet of the original datagram's header where the

@@ -13,10 +13,13 @@ from scapy.layers.inet import ICMP, IP, UDP
 from scapy.packet import Packet, Raw
 
 from harness import DUT, SHOULD, ExpectationFailed, rfc
+from harness.features import optional_feature
 
 CLOSED_PORT: Final = 33435
 PORT_UNREACHABLE: Final = ICMP(type=3, code=3)
 RATE_BURST: Final = 6  # Linux's per-destination bucket holds 6 tokens (XRLIM_BURST_FACTOR)
+# RFC 1812 binds routers; RFC 1122 asks no rate limit of a host's ICMPv4 errors.
+pytestmark = optional_feature("ipv4-forwarding")
 
 
 def _probe(dut: DUT, src: str, sport: int) -> Packet:

@@ -26,11 +26,14 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
 from harness import DUT, MUST, MUST_NOT, l3_bytes, rfc
+from harness.features import optional_feature
 from harness.rfc import IPV6_MIN_MTU, ICMPv6Unreach
 from harness.rfc import ICMPv6TimeExceeded as TECode
 
 SILENCE_S = 1.0
 PREFIX, FAR = "2001:db8:2::/64", "2001:db8:2::5"
+# Router behaviour: a host need not forward, so these run on DUTs that declare it.
+pytestmark = optional_feature("ipv6-forwarding")
 
 
 def _router(dut: DUT, mtu: int | None = None, via: str | None = None) -> None:

@@ -14,6 +14,7 @@ import pytest
 from scapy.layers.inet6 import ICMPv6MLReport2, IPv6
 
 from harness import DUT, MUST, MUST_NOT, multicast_mac, rfc, with_icmpv6_checksum
+from harness.features import optional_feature
 from harness.mld import (
     ALL_NODES,
     CHANGE_TO_EXCLUDE,
@@ -31,6 +32,10 @@ from harness.mld import (
     sn_group,
     v2_query,
 )
+
+# MLDv2 is required of every node that joins groups (RFC 8504 5.11); a DUT without it fails that one
+# requirement (ipv6/test_rfc8504_node_requirements.py), and these tests of its details are not run.
+pytestmark = optional_feature("mldv2")
 
 # ---- state-change reports -----------------------------------------------------------------------
 

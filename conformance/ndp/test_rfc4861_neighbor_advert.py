@@ -37,6 +37,7 @@ from harness import (
     rfc,
     solicited_node,
 )
+from harness.features import become_router
 from harness.rfc import NDP_HOP_LIMIT
 
 SILENCE_S = 0.6
@@ -118,7 +119,7 @@ def _short_delay(dut: DUT) -> None:
 @rfc(4861, "7.2.4", MUST, "Furthermore, if the node is a router, it MUST set the Router flag to one; "
      "otherwise, it MUST set the flag to zero.")
 def test_router_advertisement_has_router_flag_one(dut: DUT) -> None:
-    dut.set_forwarding(6, True)
+    become_router(dut, 6)
     target = str(dut.info.dut_ipv6.ip)
     dut.send(_ns_from(dut, str(dut.info.tester_ipv6), dut.info.tester_mac))
     na = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ND_NA(tgt=target))

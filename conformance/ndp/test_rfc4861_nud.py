@@ -38,6 +38,7 @@ from harness import (
     rfc,
     solicited_node,
 )
+from harness.features import become_router
 from harness.rfc import NDP_HOP_LIMIT, ICMPv6Unreach
 
 JITTER_S = 0.3
@@ -155,7 +156,7 @@ def test_traffic_after_failed_resolution_resolves_afresh(dut: DUT) -> None:
      "code 3 (Address Unreachable) for each packet queued awaiting address resolution.")
 def test_failed_resolution_for_a_forwarded_packet_draws_address_unreachable(dut: DUT) -> None:
     dut.set_ipv6_option("retrans_time", RETRANS_S)
-    dut.set_forwarding(6, True)
+    become_router(dut, 6)
     dut.add_route("2001:db8:2::/64")  # on-link: the DUT must resolve FAR itself
     sent = dut.ipv6(dst=FAR, hlim=64) / ICMPv6EchoRequest(id=0x7320, seq=1, data=b"unresolvable")
     dut.send(sent)

@@ -45,6 +45,7 @@ from harness import (
     short_icmpv6,
     solicited_node,
 )
+from harness.features import become_router
 from harness.rfc import NDP_HOP_LIMIT
 
 SILENCE_S = 0.6
@@ -227,7 +228,7 @@ INVALID_RSS: dict[str, tuple[str, Callable[[DUT, str], Packet | bytes]]] = {
 def test_router_ignores_invalid_router_solicitation(dut: DUT, case: str) -> None:
     # RFC 4861 §6.2.6: a valid solicitation with a Source Link-Layer Address option creates a
     # STALE Neighbor Cache entry for its sender, so the router answers it without resolving.
-    dut.set_forwarding(6, True)
+    become_router(dut, 6)
     index = list(INVALID_RSS).index(case)
     bad, good = _neighbor(0x40 + index), _neighbor(0x50 + index)
     dut.send(INVALID_RSS[case][1](dut, bad))

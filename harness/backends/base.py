@@ -62,9 +62,13 @@ OTHER_MAC: Final = TEST_LINK.other_mac
 class FrameDUT(abc.ABC):
     """Base of frame-level backends; subclasses implement the three hooks and the control verbs."""
 
-    def __init__(self, name: str, info: LinkInfo, capture: Capture | None = None) -> None:
+    def __init__(self, name: str, info: LinkInfo, capture: Capture | None = None,
+                 features: frozenset[str] = frozenset()) -> None:
         self.name = name
         self.info = info
+        # What the DUT implements where the RFCs leave it optional (harness.features): its
+        # backend knows (our stack, Linux), its control agent says (hello), or its config lists.
+        self.features = features
         self.capture = capture
         self.backlog: deque[Seen] = deque(maxlen=MAX_BACKLOG)
 

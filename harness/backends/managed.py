@@ -55,6 +55,7 @@ class ManagedDUT(InterfaceDUT):
         self.control: ControlClient | None = None
         self.hello: Hello | None = None
         self.rundir = lifecycle.make_rundir()
+        self._declared = config.features
         self._closed = False
         _live.add(self)
         _install_exit_hooks()
@@ -90,6 +91,8 @@ class ManagedDUT(InterfaceDUT):
             address = lifecycle.fill(self.command.control, values)
             self.control = ControlClient(address, label=f"control agent of {self.name}")
             self.hello = self.control.say_hello()
+            if self._declared is None:  # a features list in the config wins over the agent's
+                self.features = self.hello.features
             if not self._baseline_timers:  # the config's [timers] win over what the agent says
                 self._baseline_timers = dict(self.hello.timers)
         self._restore_info()
