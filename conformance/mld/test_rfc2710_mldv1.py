@@ -102,10 +102,27 @@ def v1_ready(dut: DUT) -> DUT:
     return dut
 
 
+OTHER_LISTENER: Final = "fe80::200:ff:fe00:3"
+
+
+def other_report(dut: DUT, group: str) -> Packet:
+    """Another listener's MLDv1 Report for ``group``."""
+    return mld_frame(dut, v1_report(group), dst=group, src=OTHER_LISTENER, mac=dut.info.other_mac)
+
+
 def settle(dut: DUT, *groups: str) -> None:
-    """Join ``groups`` (in MLDv2 mode: their state-change reports are MLDv2 reports, not answers)."""
+    """Join ``groups`` so that every MLDv1 Report after this answers a query. An MLDv2 node, still
+    in MLDv2 mode, announces them with MLDv2 reports. An MLDv1-only node announces them with MLDv1
+    Reports "repeated once or twice after short delays" (RFC 2710 4): the first is consumed here,
+    and another listener's Report stops the repeats ("it stops its timer and does not send a
+    Report for that address", RFC 2710 4), as they could come up to the Unsolicited Report
+    Interval (10 s) later."""
     for group in groups:
         dut.join_group(group)
+    if "mldv2" not in dut.features:
+        for group in groups:
+            expect_v1(dut, ICMPv6MLReport, group, within=1.0)
+            dut.send(other_report(dut, group))
 
 
 # ---- compatibility mode -------------------------------------------------------------------------
@@ -167,8 +184,7 @@ def test_leave_in_v1_mode_sends_done_to_all_routers(v1_ready: DUT) -> None:
 def test_another_nodes_report_suppresses_ours(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(5)
     settle(dut, group)
-    other = mld_frame(dut, v1_report(group), dst=group, src="fe80::200:ff:fe00:3",
-                      mac=dut.info.other_mac)
+    other = other_report(dut, group)
     # Back to back: the other report arrives long before the DUT's randomly delayed own one.
     dut.send(v1_query_frame(dut, mrd=1000), other)
     dut.expect_none(IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport(mladdr=group), within=1.3)
