@@ -1,4 +1,4 @@
-"""What conformance tests import: the DUT protocol, the @rfc citation, and frame helpers.
+"""What conformance tests import: the DUT protocol, the @rfc and @described citations, and frame helpers.
 
     from harness import DUT, MUST, echo6, fragments6, rfc
 
@@ -31,7 +31,7 @@ from harness.icmp import (
     expect_echo_reply_to,
     expect_param_problem,
 )
-from harness.rfc import MAY, MUST, MUST_NOT, SHOULD, SHOULD_NOT, Level, Requirement, rfc
+from harness.rfc import MAY, MUST, MUST_NOT, SHOULD, SHOULD_NOT, Level, Requirement, described, rfc
 
 __all__ = [
     "DUT",
@@ -48,6 +48,7 @@ __all__ = [
     "Requirement",
     "Unsupported",
     "bad_checksum",
+    "described",
     "echo4",
     "echo6",
     "echo_data4",

@@ -6,7 +6,8 @@ citation and, after a failure or a known deviation, its pcap and the dissected e
 attached. Without allure-pytest, or without --alluredir, every function here does nothing.
 
     epic = "RFC <n>"   feature = "RFC <n> §<section>"   story = the requirement text
-    severity: MUST / MUST NOT -> critical, SHOULD / SHOULD NOT -> normal, MAY -> minor
+    severity: MUST, MUST NOT, REQUIRED, SHALL (NOT) -> critical; SHOULD (NOT), (NOT) RECOMMENDED ->
+    normal; MAY, OPTIONAL -> minor
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import pytest
 from harness.rfc import requirement_of
 from reports.model import FrameRecord
 
-SEVERITY: Final = {"MUST": "critical", "MUST NOT": "critical", "SHOULD": "normal",
-                   "SHOULD NOT": "normal", "MAY": "minor"}
+SEVERITY: Final = {**dict.fromkeys(("MUST", "MUST NOT", "REQUIRED", "SHALL", "SHALL NOT"), "critical"),
+                   **dict.fromkeys(("SHOULD", "SHOULD NOT", "RECOMMENDED", "NOT RECOMMENDED"), "normal"),
+                   **dict.fromkeys(("MAY", "OPTIONAL"), "minor")}
 RFC_URL: Final = "https://www.rfc-editor.org/rfc/rfc{n}"
 
 

@@ -28,7 +28,7 @@ import pytest
 from harness import allure_support, backends, deviations, features, verdicts
 from harness.backends import Backend, BackendOptions
 from harness.dut import DUT, FeatureAbsent, Unsupported
-from harness.rfc import requirement_of
+from harness.rfc import CitationError, requirement_of
 from reports.model import RESULTS_VERSION, FrameRecord, ResultRecord, ResultsFile
 
 PROPERTY = "stackcheck"  # user_properties key of the result record
@@ -114,7 +114,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "rfc(number, section, level, requirement): the RFC requirement a conformance test checks"
+        "markers", "rfc(req, quote) or rfc(number, section, level, requirement, described): what a conformance "
+        "test checks (harness.rfc)"
     )
     config.addinivalue_line(
         "markers", "optional_feature(names, any_of): the test checks an optional feature; it runs only on "
@@ -138,9 +139,19 @@ def _in_suite(item: pytest.Item, suite: Path) -> bool:
 
 def _check_and_mark(state: _State, items: list[pytest.Item]) -> str | None:
     """Mark listed deviations xfail(strict); return why these items cannot run, or None."""
-    uncited = [item.nodeid for item in items if _in_suite(item, state.suite) and requirement_of(item) is None]
+    uncited, unknown = [], []
+    for item in items:
+        if not _in_suite(item, state.suite):
+            continue
+        try:
+            if requirement_of(item) is None:
+                uncited.append(item.nodeid)
+        except CitationError as e:
+            unknown.append(f"{item.nodeid}: {e}")
+    if unknown:
+        return "; ".join(unknown)
     if uncited:
-        return (f"{', '.join(uncited)}: no @rfc(number, section, level, requirement) citation; "
+        return (f"{', '.join(uncited)}: no @rfc(\"RFC<n>-<section>-<n>\") or @described(...) citation; "
                 "every conformance test must cite the RFC requirement it checks")
     used: set[str] = set()
     bases: set[str] = set()

@@ -1,10 +1,28 @@
 """RFC citations for conformance tests, and the oracle's own protocol numbers.
 
-Every conformance test carries one ``@rfc(number, section, level, requirement)``; the plugin
-reads it back with ``requirement_of(item)`` and the report is built from it. The numbers
-below are the tests' own copy of what the RFCs say: the stack under test keeps its copy in
-``stack_under_test/params.py`` and ``wire/numbers.py``, and the two are never shared, so one
-wrong constant cannot make both sides agree (DESIGN.md, rule 5).
+Every conformance test cites what it checks, in one of two forms:
+
+    @rfc("RFC4861-7.1.1-1")            a normative statement, by its id in the requirement catalog
+                                       (conformance/requirements/); the id names the RFC and the
+                                       section, the level and the text come from the RFC itself
+    @rfc("RFC4861-7.1.1-1", quote="ICMP Code is 0.")
+                                       ... and the part of it the test checks: a list item of the
+                                       statement's list, or one clause of a long sentence, quoted
+                                       from the same section
+    @described(4191, "2.3", MUST, "The length of time in seconds ...")
+                                       a behaviour the RFC describes without a requirement keyword:
+                                       a quote of the section, and the level the test holds the DUT
+                                       to; reported apart, outside the count of statements
+
+The plugin reads a citation back with ``requirement_of(item)`` and the report is built from it;
+``stackcheck catalog check`` verifies every id and every quote against the RFC text. The older
+form ``@rfc(number, section, level, text)`` still runs, so a test written before the catalog
+held every statement keeps working until ``stackcheck catalog convert`` rewrites it, but the
+check reports it.
+
+The numbers below are the tests' own copy of what the RFCs say: the stack under test keeps its
+copy in ``stack_under_test/params.py`` and ``wire/numbers.py``, and the two are never shared, so
+one wrong constant cannot make both sides agree (DESIGN.md, rule 5).
 """
 
 from __future__ import annotations
@@ -12,19 +30,29 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from functools import cache
+from pathlib import Path
 from typing import Any, Final
 
 import pytest
 
+from reports.rfcs.index import StatementIndex, StatementUnknown
+
 
 class Level(StrEnum):
-    """RFC 2119 requirement levels; the value is the keyword as the RFCs spell it."""
+    """BCP 14 requirement keywords; the value is the keyword as the RFCs spell it."""
 
     MUST = "MUST"
     MUST_NOT = "MUST NOT"
+    REQUIRED = "REQUIRED"
+    SHALL = "SHALL"
+    SHALL_NOT = "SHALL NOT"
     SHOULD = "SHOULD"
     SHOULD_NOT = "SHOULD NOT"
+    RECOMMENDED = "RECOMMENDED"
+    NOT_RECOMMENDED = "NOT RECOMMENDED"
     MAY = "MAY"
+    OPTIONAL = "OPTIONAL"
 
 
 MUST: Final = Level.MUST
@@ -36,65 +64,128 @@ MAY: Final = Level.MAY
 
 @dataclass(frozen=True)
 class Requirement:
-    """One RFC requirement a test checks: ``RFC <rfc> §<section> <level>: <text>``."""
+    """What a test checks: ``RFC <rfc> §<section> <level>: <text>``."""
 
     rfc: int
     section: str
     level: Level
     text: str
-    id: str | None = None  # the catalog id (conformance/requirements/), when the test cites one
+    id: str | None = None  # the statement's id, when the test cites one
+    quote: str | None = None  # the part of the statement the test checks, when it says
+    described: bool = False  # a behaviour without a keyword, cited with @described
+    also: tuple[str, ...] = ()  # further statements the same check covers
 
     def __str__(self) -> str:
         return f"RFC {self.rfc} §{self.section} {self.level}: {self.text}"
 
 
-# Catalog ids: "RFC<number>-<section>-<letter(s)>", e.g. "RFC1122-3.2.1.3-a".
-REQ_ID: Final = re.compile(r"^RFC(\d+)-[A-Za-z0-9.]+-[a-z]+$")
+class CitationError(ValueError):
+    """A citation names no statement of the catalog; the message says what the section has."""
 
 
-def rfc(number: int, section: str, level: Level | str, requirement: str, *,
-        req: str | None = None) -> pytest.MarkDecorator:
-    """Cite the requirement a test checks: ``@rfc(792, "Echo ...", MUST, "the data ... returned")``.
+REQ_ID: Final = re.compile(r"^RFC(\d+)-[A-Za-z0-9.]+-\d+$")
+SUITE: Final = Path(__file__).resolve().parents[1] / "conformance"
 
-    Returns ``pytest.mark.rfc(number=, section=, level=, requirement=)``, so it also works in
-    ``pytest.param(..., marks=rfc(...))``. Bad citations fail at import time, not in the report.
-    ``req="RFC1122-3.2.1.3-a"`` names the entry of the requirement catalog
-    (conformance/requirements/) the test checks; without it the test maps to its
-    (rfc, section, requirement text).
-    """
-    if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
-        raise TypeError(f"@rfc: number must be a positive int, got {number!r}")
-    if not isinstance(section, str) or not section:
-        raise TypeError(f"@rfc({number}): section must be a non-empty str, got {section!r}")
+
+@cache
+def statements() -> StatementIndex:
+    """Every normative statement of the RFCs the suite carries (conformance/rfc/)."""
+    return StatementIndex.of(SUITE)
+
+
+def _level(number: int, level: Level | str) -> Level:
     try:
-        lvl = Level(level)
+        return Level(level)
     except ValueError:
         raise ValueError(
             f"@rfc({number}): level must be one of {', '.join(m.value for m in Level)}, got {level!r}"
         ) from None
-    if not isinstance(requirement, str) or not requirement.strip():
-        raise TypeError(f"@rfc({number}): requirement must be a non-empty str")
+
+
+def _text(number: int, what: str, text: Any) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise TypeError(f"@rfc({number}): {what} must be a non-empty str")
+    return text
+
+
+def rfc(citation: str | int, *more: Any, quote: str | None = None, req: str | None = None
+        ) -> pytest.MarkDecorator:
+    """Cite the statement a test checks: ``@rfc("RFC4861-7.1.1-1")``, optionally with the
+    ``quote`` of the part it checks, and further ids the same check holds the DUT to: a sentence
+    the RFC splits in two, or a general rule the test's case instances (``@rfc("RFC8201-4-2",
+    "RFC8201-4-3")``: the first is the one reported, every one counts as tested).
+    Returns ``pytest.mark.rfc(req=..., also=..., quote=...)``, so it also works in
+    ``pytest.param(..., marks=rfc(...))``. A malformed id fails at import time; an id that names
+    no statement fails the collection.
+
+    ``rfc(number, section, level, text)``, the form before every statement had an id, still
+    runs until ``stackcheck catalog convert`` rewrites it."""
+    if isinstance(citation, str):
+        for one in (citation, *more):
+            if not isinstance(one, str) or REQ_ID.match(one) is None:
+                raise ValueError(f"@rfc: {one!r} is not a statement id like 'RFC4861-7.1.1-3'")
+        if req is not None:
+            raise TypeError(f"@rfc({citation!r}): the id says it all; only more ids and quote= may follow")
+        kwargs: dict[str, Any] = {"req": citation}
+        if more:
+            kwargs["also"] = tuple(more)
+        if quote is not None:
+            kwargs["quote"] = _text(0, "quote", quote)
+        mark: pytest.MarkDecorator = pytest.mark.rfc(**kwargs)
+        return mark
+    number = citation
+    section, level, requirement = [*more, None, None, None][:3]
+    if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
+        raise TypeError(f"@rfc: number must be a positive int, got {number!r}")
+    if not isinstance(section, str) or not section:
+        raise TypeError(f"@rfc({number}): section must be a non-empty str, got {section!r}")
+    lvl = _level(number, level if level is not None else "")
+    text = _text(number, "requirement", requirement)
     if req is None:
-        return pytest.mark.rfc(number=number, section=section, level=lvl, requirement=requirement)
-    m = REQ_ID.match(req) if isinstance(req, str) else None
-    if m is None or int(m.group(1)) != number:
-        raise ValueError(f"@rfc({number}): req must be a catalog id like 'RFC{number}-3.2.1.3-a', got {req!r}")
-    return pytest.mark.rfc(number=number, section=section, level=lvl, requirement=requirement, req=req)
+        return pytest.mark.rfc(number=number, section=section, level=lvl, requirement=text)
+    return pytest.mark.rfc(number=number, section=section, level=lvl, requirement=text, req=req)
+
+
+def described(number: int, section: str, level: Level | str, quote: str) -> pytest.MarkDecorator:
+    """Cite a behaviour the RFC describes without a requirement keyword (the route lifetime of
+    RFC 4191 §2.3 is a duration, not a "MUST expire"): the quote must occur in the section, and
+    ``level`` is the level the test holds the DUT to. Reported apart from the statements and
+    outside their count, so it never inflates the coverage."""
+    if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
+        raise TypeError(f"@described: number must be a positive int, got {number!r}")
+    if not isinstance(section, str) or not section:
+        raise TypeError(f"@described({number}): section must be a non-empty str, got {section!r}")
+    return pytest.mark.rfc(number=number, section=section, level=_level(number, level),
+                           requirement=_text(number, "quote", quote), described=True)
 
 
 def requirement_of(item: Any) -> Requirement | None:
-    """The Requirement cited by a pytest item's closest ``rfc`` marker, or None if it has none."""
+    """The Requirement cited by a pytest item's closest ``rfc`` marker, or None if it has none.
+    CitationError if it cites an id that names no statement."""
     marker = item.get_closest_marker("rfc")
     if marker is None:
         return None
     kw = dict(marker.kwargs)
-    # Also accept the positional form pytest.mark.rfc(792, "3.2", "MUST", "...").
-    for name, value in zip(("number", "section", "level", "requirement"), marker.args, strict=False):
-        kw.setdefault(name, value)
+    # Also accept the positional forms pytest.mark.rfc("RFC...") and pytest.mark.rfc(792, "3.2", ...).
+    if marker.args and isinstance(marker.args[0], str):
+        kw.setdefault("req", marker.args[0])
+    else:
+        for name, value in zip(("number", "section", "level", "requirement"), marker.args, strict=False):
+            kw.setdefault(name, value)
+    req_id, quote = kw.get("req"), kw.get("quote")
+    if req_id and "number" not in kw:
+        also = tuple(str(a) for a in kw.get("also", ()))
+        try:
+            s = statements().get(str(req_id))
+            for other in also:
+                statements().get(other)
+        except StatementUnknown as e:
+            raise CitationError(str(e)) from None
+        return Requirement(s.rfc, s.section, Level(s.level), s.text, s.id, str(quote) if quote else None,
+                           also=also)
     try:
-        req_id = kw.get("req")
         return Requirement(int(kw["number"]), str(kw["section"]), Level(kw["level"]), str(kw["requirement"]),
-                           str(req_id) if req_id else None)
+                           str(req_id) if req_id else None, None, bool(kw.get("described", False)))
     except (KeyError, ValueError, TypeError):
         return None
 

@@ -43,8 +43,10 @@ def _outcome(path: Path, n: int, r: Any) -> Outcome:
         duration = float(r.get("duration_s") or 0.0)
     except (TypeError, ValueError):
         raise ResultsError(f"{where} has a non-numeric rfc or duration_s") from None
+    also = r.get("also")
     requirement = Requirement(rfc, str(r.get("section") or ""), str(r.get("level") or ""),
-                              str(r.get("requirement") or ""), str(r.get("req") or ""))
+                              str(r.get("requirement") or ""), str(r.get("req") or ""),
+                              bool(r.get("described")), tuple(str(a) for a in also) if isinstance(also, list) else ())
     pcap = r.get("pcap")
     deviation = r.get("deviation")
     return Outcome(
@@ -57,6 +59,7 @@ def _outcome(path: Path, n: int, r: Any) -> Outcome:
         duration_s=duration,
         deviation=str(deviation.get("reason", "")) if isinstance(deviation, dict) else None,
         exchange=tuple(_frames(r.get("exchange"))),
+        quote=str(r["quote"]) if isinstance(r.get("quote"), str) else None,
     )
 
 

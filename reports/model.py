@@ -56,7 +56,10 @@ class ResultRecord(TypedDict):
     section: str | None
     level: str | None
     requirement: str | None
-    req: str | None  # the catalog id the test cites
+    req: str | None  # the statement id the test cites (reports.rfcs.statements)
+    quote: str | None  # the part of the statement the test checks, when it says
+    described: bool  # @described: a behaviour without a keyword, outside the statement count
+    also: list[str]  # further statement ids the same check covers
     verdict: Verdict
     message: str
     pcap: str | None  # relative to the results file's directory when inside it
@@ -84,7 +87,9 @@ class Requirement:
     section: str
     level: str
     text: str
-    id: str = field(default="", compare=False)  # catalog id, when the test cites one
+    id: str = field(default="", compare=False)  # the statement id, when the test cites one
+    described: bool = field(default=False, compare=False)  # @described: a behaviour without a keyword
+    also: tuple[str, ...] = field(default=(), compare=False)  # further statements the check covers
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class Outcome:
     duration_s: float = 0.0
     deviation: str | None = None  # the expectation file's "observed" text
     exchange: tuple[FrameRecord, ...] = ()  # the test's last frames, dissected (failures only)
+    quote: str | None = None  # the part of the statement the test checks, when it says
 
 
 @dataclass(frozen=True)

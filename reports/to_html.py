@@ -1,22 +1,25 @@
 """Render a report as ONE self-contained HTML file: inline CSS, no scripts, no fetched resources.
 
-Layout, top to bottom: the DUTs and their totals; a summary per RFC with one stacked bar per
-DUT (requirements that pass / fail / are a known deviation / are not implemented optional
-features / were skipped / are untested);
-then per RFC and section one row per requirement with each DUT's verdict side by side, and
-under a failing or deviating verdict the message, the dissected frames and the pcap link.
+Layout, top to bottom: the DUTs and their totals; a summary per RFC: how many normative
+statements the RFC holds, how many are in scope for a host and how many a test checks (per
+level group: MUST, SHOULD, MAY), and one stacked bar per DUT over the statements in scope
+(pass / fail / known deviation / not implemented (optional) / skipped / untested). Then per RFC: the tested statements with
+each DUT's verdict side by side, and under a failing or deviating verdict the message, the
+dissected frames and the pcap link; the behaviours cited without a keyword; every untested
+statement in scope with the reason and what a test would need; the statements out of scope,
+folded, with their reasons.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from reports.catalog import Catalog, Citation, Entry
-from reports.model import FAILING, NOT_RUN, VERDICT_LABELS, Outcome, Report, Requirement, Row, Verdict, worst
+from reports.catalog import Catalog
+from reports.coverage import LEVEL_GROUPS, Counts, RFCView, StatementRow, report_view
+from reports.model import FAILING, NOT_RUN, VERDICT_LABELS, Outcome, Report, Row
 
 # Bar segments, in order; a requirement counts once per DUT, with its most telling verdict.
 SEGMENTS = (("pass", "pass"), ("fail", "fail"), ("deviation", "known deviation"),
@@ -57,65 +60,13 @@ td.detail{background:#fbfbfc;padding:4px 8px 10px 24px}
  overflow:auto}details{margin:3px 0}summary{cursor:pointer;font-size:13px}
 .frames{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:8px}
 .dir{font-size:12px;font-weight:600}.to_dut{color:#1565c0}.from_dut{color:#6a1b9a}
-a{color:#1565c0}
+a{color:#1565c0}.cov{font-size:12px;color:#3d474d}.why{font-size:12px;color:#5f6b73}
+.need{font-size:12px;color:#37474f}
 """
 
 
-@dataclass
-class _Line:
-    """One requirement line of the detail table: tested (a Row) or only catalogued (an Entry)."""
-
-    requirement: Requirement
-    row: Row | None
-    entry: Entry | None
-
-
-def _citation(o: Outcome) -> Citation:
-    name = o.nodeid.removeprefix("conformance/").split("[", 1)[0]
-    r = o.requirement
-    return Citation(name, r.rfc, r.section, r.level, r.text, r.id or None)
-
-
-def _lines(report: Report, catalog: Catalog | None) -> list[_Line]:
-    first: dict[Requirement, Outcome] = {}
-    for _, run in report.runs:
-        for o in run.outcomes:
-            first.setdefault(o.requirement, o)
-    lines = [_Line(row.requirement, row, catalog.covering(_citation(first[row.requirement])) if catalog else None)
-             for row in report.rows()]
-    if catalog is not None:
-        covered = {e.id for _, run in report.runs for o in run.outcomes
-                   if (e := catalog.covering(_citation(o))) is not None}
-        for e in catalog.entries:
-            if e.id not in covered:
-                requirement = Requirement(e.rfc, e.section, e.level, e.text, e.id)
-                lines.append(_Line(requirement, _listed_row(report, e, requirement), e))
-    return sorted(lines, key=lambda line: (line.requirement.rfc, _section_key(line.requirement.section),
-                                           line.requirement.text))
-
-
-def _listed_row(report: Report, entry: Entry, requirement: Requirement) -> Row | None:
-    """The verdicts of the tests an entry names in ``tests`` whose citations map to another
-    entry (a test checks that one too); None when none of them ran: the entry is untested."""
-    verdicts: dict[str, list[Verdict]] = {}
-    names: list[str] = []
-    for label, run in report.runs:
-        for o in run.outcomes:
-            if _citation(o).test in entry.tests:
-                verdicts.setdefault(label, []).append(o.verdict)
-                if o.test not in names:
-                    names.append(o.test)
-    if not names:
-        return None
-    return Row(requirement, {label: worst(verdicts.get(label, [])) for label in report.labels}, names)
-
-
-def _section_key(section: str) -> tuple[tuple[int, int | str], ...]:
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in section.split("."))
-
-
-def _bucket(line: _Line, label: str) -> str:
-    return "untested" if line.row is None else _BAR_OF.get(line.row.verdicts.get(label, NOT_RUN), "skip")
+def _bucket(row: StatementRow, label: str) -> str:
+    return "untested" if row.status.kind != "tested" else _BAR_OF.get(row.verdicts.get(label, NOT_RUN), "skip")
 
 
 def _bar(counts: Counter[str]) -> str:
@@ -127,27 +78,31 @@ def _bar(counts: Counter[str]) -> str:
     return f'<div class="bar">{spans}</div><div class="nums">{head}{" · " if nums else ""}{escape(nums)}</div>'
 
 
-def _summary(report: Report, lines: list[_Line], titles: dict[int, str]) -> list[str]:
+def _coverage(c: Counts) -> str:
+    groups = " · ".join(f"{g} {c.by_level[g][1]}/{c.by_level[g][0]}" for g in LEVEL_GROUPS)
+    return (f'<div class="cov">{c.statements} statements · {c.in_scope} in scope · <b>{c.tested} tested</b>'
+            f"<br>{groups}</div>")
+
+
+def _summary(report: Report, views: list[RFCView], total: Counts) -> list[str]:
     out = ['<h2 id="summary">Summary per RFC</h2>', '<p class="legend">' + "".join(
         f'<span><i class="v-{key}"></i>{name}</span>' for key, name in SEGMENTS) +
-        '<span class="muted">(requirements, not tests)</span></p>',
-        '<table class="sum"><tr><th>RFC</th>' + "".join(f"<th>{escape(lb)}</th>" for lb in report.labels)
-        + "</tr>"]
-    by_rfc: dict[int, list[_Line]] = {}
-    for line in lines:
-        by_rfc.setdefault(line.requirement.rfc, []).append(line)
-    grand = {label: Counter(_bucket(line, label) for line in lines) for label in report.labels}
-    # The overall line comes first: the answer at a glance, then the RFCs.
-    out.append('<tr class="all"><td class="rfc">all RFCs</td>'
-               + "".join(f"<td>{_bar(grand[lb])}</td>" for lb in report.labels) + "</tr>")
-    for number, group in by_rfc.items():
-        cells = []
-        for label in report.labels:
-            counts = Counter(_bucket(line, label) for line in group)
-            cells.append(f"<td>{_bar(counts)}</td>")
-        name = f"RFC {number}" if number else "no RFC"
-        title = f'<span class="title">{escape(titles.get(number, ""))}</span>' if titles.get(number) else ""
-        out.append(f'<tr><td class="rfc"><a href="#rfc{number}">{name}</a>{title}</td>{"".join(cells)}</tr>')
+        '<span class="muted">(the RFC\'s normative statements in scope for a host; tested = cited by a test '
+        "of these runs; MUST counts MUST, MUST NOT, REQUIRED, SHALL, SHALL NOT, SHOULD counts SHOULD, "
+        "SHOULD NOT, RECOMMENDED, NOT RECOMMENDED, MAY counts MAY and OPTIONAL)</span></p>",
+        '<table class="sum"><tr><th>RFC</th><th>statements</th>'
+        + "".join(f"<th>{escape(lb)}</th>" for lb in report.labels) + "</tr>"]
+    every = [row for v in views for row in (*v.tested, *v.untested)]
+    out.append(f'<tr class="all"><td class="rfc">all RFCs</td><td>{_coverage(total)}</td>'
+               + "".join(f"<td>{_bar(Counter(_bucket(r, lb) for r in every))}</td>" for lb in report.labels)
+               + "</tr>")
+    for v in views:
+        rows = [*v.tested, *v.untested]
+        title = f'<span class="title">{escape(v.title)}</span>' if v.title else ""
+        name = f"RFC {v.number}" if v.number else "no RFC"
+        out.append(f'<tr><td class="rfc"><a href="#rfc{v.number}">{name}</a>{title}</td><td>{_coverage(v.counts)}</td>'
+                   + "".join(f"<td>{_bar(Counter(_bucket(r, lb) for r in rows))}</td>" for lb in report.labels)
+                   + "</tr>")
     out.append("</table>")
     return out
 
@@ -170,22 +125,21 @@ def _exchange(o: Outcome) -> str:
             f'<div class="frames">{frames}</div></details>')
 
 
-def _details(report: Report, req: Requirement, out_dir: Path) -> str:
+def _details(outcomes: list[tuple[str, Outcome]], out_dir: Path) -> str:
     parts = []
-    for label, run in report.runs:
-        for o in run.outcomes:
-            if o.requirement != req or o.verdict not in _SHOWN:
-                continue
-            text = o.deviation if o.verdict == "deviation" and o.deviation else o.message
-            pcap = _link(o.pcap, out_dir)
-            parts.append(
-                f'<div><span class="who">{escape(label)}</span> <span class="badge b-{o.verdict}">'
-                f'{escape(o.verdict)}</span> <code>{escape(o.test)}</code> {pcap}'
-                + (f'<div class="label">{"observed (expectation file)" if o.verdict == "deviation" else "expected vs received"}'
-                   f"</div><pre>{escape(text)}</pre>" if text else "")
-                + (f"<details><summary>expectation</summary><pre>{escape(o.message)}</pre></details>"
-                   if o.verdict == "deviation" and o.message else "")
-                + _exchange(o) + "</div>")
+    for label, o in outcomes:
+        if o.verdict not in _SHOWN:
+            continue
+        text = o.deviation if o.verdict == "deviation" and o.deviation else o.message
+        pcap = _link(o.pcap, out_dir)
+        parts.append(
+            f'<div><span class="who">{escape(label)}</span> <span class="badge b-{o.verdict}">'
+            f'{escape(o.verdict)}</span> <code>{escape(o.test)}</code> {pcap}'
+            + (f'<div class="label">{"observed (expectation file)" if o.verdict == "deviation" else "expected vs received"}'
+               f"</div><pre>{escape(text)}</pre>" if text else "")
+            + (f"<details><summary>expectation</summary><pre>{escape(o.message)}</pre></details>"
+               if o.verdict == "deviation" and o.message else "")
+            + _exchange(o) + "</div>")
     return "".join(parts)
 
 
@@ -198,43 +152,88 @@ def _badge(verdict: str) -> str:
     return f'<td><span class="badge b-{escape(verdict)}">{escape(verdict)}</span></td>'
 
 
-def _requirements(report: Report, lines: list[_Line], titles: dict[int, str], out_dir: Path) -> list[str]:
-    out = ['<h2 id="requirements">Requirements</h2>']
+def _tests(outcomes: list[tuple[str, Outcome]]) -> str:
+    names: list[str] = []
+    for _, o in outcomes:
+        shown = o.test + (f' — "{o.quote}"' if o.quote else "")
+        if shown not in names:
+            names.append(shown)
+    return escape(", ".join(names))
+
+
+def _verdict_rows(report: Report, rows: list[StatementRow], out_dir: Path) -> list[str]:
     ncols = 3 + len(report.labels)
-    current: tuple[int, str] | None = None
-    for line in lines:
-        req = line.requirement
-        if current is None or current[0] != req.rfc:
-            if current is not None:
-                out.append("</table>")
-            title = f" — {escape(titles[req.rfc])}" if titles.get(req.rfc) else ""
-            out.append(f'<h3 id="rfc{req.rfc}">RFC {req.rfc}{title}</h3><table><tr><th>Section</th><th>Level</th>'
-                       "<th>Requirement</th>" + "".join(f"<th>{escape(lb)}</th>" for lb in report.labels) + "</tr>")
-            current = (req.rfc, "")
-        section = escape(req.section) if current[1] != req.section else ""
-        current = (req.rfc, req.section)
-        shown_id = req.id or (line.entry.id if line.entry else "")
-        ident = f' <span class="id">{escape(shown_id)}</span>' if shown_id else ""
-        if line.row is None:
-            reason = escape(line.entry.untested or "no test yet") if line.entry else ""
-            cells = "".join(f'<td><span class="badge b-untested" title="{reason}">untested</span></td>'
-                            for _ in report.labels)
-            text = f'{escape(req.text)}{ident}<div class="tests">untested: {reason}</div>'
-        else:
-            cells = "".join(_badge(line.row.verdicts[lb]) for lb in report.labels)
-            text = f'{escape(req.text)}{ident}<div class="tests">{escape(", ".join(line.row.tests))}</div>'
-        out.append(f'<tr><td>{section}</td><td class="lvl">{escape(req.level)}</td><td>{text}</td>{cells}</tr>')
-        if line.row is not None and any(v in _SHOWN for v in line.row.verdicts.values()):
-            out.append(f'<tr><td class="detail" colspan="{ncols}">{_details(report, req, out_dir)}</td></tr>')
-    if current is not None:
-        out.append("</table>")
+    out = ["<table><tr><th>Section</th><th>Level</th><th>Statement</th>"
+           + "".join(f"<th>{escape(lb)}</th>" for lb in report.labels) + "</tr>"]
+    for row in rows:
+        s = row.statement
+        cells = "".join(_badge(row.verdicts.get(lb, NOT_RUN)) for lb in report.labels)
+        out.append(f'<tr><td>{escape(s.section)}</td><td class="lvl">{escape(s.level)}</td><td>{escape(s.text)} '
+                   f'<span class="id">{escape(s.id)}</span><div class="tests">{_tests(row.outcomes)}</div></td>'
+                   f"{cells}</tr>")
+        if any(o.verdict in _SHOWN for _, o in row.outcomes):
+            out.append(f'<tr><td class="detail" colspan="{ncols}">{_details(row.outcomes, out_dir)}</td></tr>')
+    return [*out, "</table>"]
+
+
+def _other_rows(report: Report, rows: list[Row], out_dir: Path) -> list[str]:
+    ncols = 3 + len(report.labels)
+    out = ["<table><tr><th>Section</th><th>Level</th><th>Behaviour</th>"
+           + "".join(f"<th>{escape(lb)}</th>" for lb in report.labels) + "</tr>"]
+    for row in rows:
+        req = row.requirement
+        outcomes = [(lb, o) for lb, run in report.runs for o in run.outcomes if o.requirement == req]
+        cells = "".join(_badge(row.verdicts[lb]) for lb in report.labels)
+        out.append(f'<tr><td>{escape(req.section)}</td><td class="lvl">{escape(req.level)}</td>'
+                   f'<td>{escape(req.text)}<div class="tests">{_tests(outcomes)}</div></td>{cells}</tr>')
+        if any(o.verdict in _SHOWN for _, o in outcomes):
+            out.append(f'<tr><td class="detail" colspan="{ncols}">{_details(outcomes, out_dir)}</td></tr>')
+    return [*out, "</table>"]
+
+
+def _reasons(rows: list[StatementRow], needs: bool) -> list[str]:
+    out = ["<table><tr><th>Statement</th><th>Level</th><th>Text</th><th>Why</th></tr>"]
+    for row in rows:
+        s, st = row.statement, row.status
+        need = f'<div class="need">a test needs: {escape(st.needs)}</div>' if needs and st.needs else ""
+        out.append(f'<tr><td class="id">{escape(s.id)}</td><td class="lvl">{escape(s.level)}</td>'
+                   f'<td>{escape(s.text)}</td><td class="why">{escape(st.reason)}{need}</td></tr>')
+    return [*out, "</table>"]
+
+
+def _rfc_section(report: Report, v: RFCView, out_dir: Path) -> list[str]:
+    title = f" — {escape(v.title)}" if v.title else ""
+    out = [f'<h3 id="rfc{v.number}">RFC {v.number}{title}</h3>', _coverage(v.counts)]
+    if v.tested:
+        out += ["<h4>Tested statements</h4>", *_verdict_rows(report, v.tested, out_dir)]
+    if v.other:
+        out += ["<h4>Behaviours cited without a keyword statement (outside the count)</h4>",
+                *_other_rows(report, v.other, out_dir)]
+    if v.untested:
+        out += [f"<h4>Untested statements in scope ({len(v.untested)})</h4>", *_reasons(v.untested, True)]
+    outside_tested = [r for r in v.out_of_scope if r.outcomes]
+    if outside_tested:
+        out += ["<h4>Tested, but out of scope for a host (router statements)</h4>",
+                *_verdict_rows(report, outside_tested, out_dir)]
+    if v.out_of_scope:
+        out += [f"<details><summary>Out of scope ({len(v.out_of_scope)})</summary>",
+                *_reasons(v.out_of_scope, False), "</details>"]
     return out
+
+
+def _views(report: Report, catalog: Catalog | None) -> tuple[list[RFCView], Counts]:
+    if catalog is not None:
+        return report_view(report, catalog)
+    per: dict[int, RFCView] = {}
+    for row in report.rows():
+        n = row.requirement.rfc
+        per.setdefault(n, RFCView(n, "", Counts(), [], [], [], [])).other.append(row)
+    return [per[n] for n in sorted(per)], Counts()
 
 
 def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str:
     """``out_dir`` is where the HTML file goes; pcap links are relative to it."""
-    titles = catalog.titles if catalog is not None else {}
-    lines = _lines(report, catalog)
+    views, total = _views(report, catalog)
     duts = []
     for label, run in report.runs:
         totals = run.totals()
@@ -246,8 +245,9 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
         "<h1>stackcheck conformance report</h1>",
         f'<p class="muted">{len(report.runs)} DUT(s) side by side; {escape(verdict)}.</p>',
         f'<ul class="duts">{"".join(duts)}</ul>',
-        *_summary(report, lines, titles),
-        *_requirements(report, lines, titles, out_dir),
+        *_summary(report, views, total),
+        '<h2 id="requirements">Statements per RFC</h2>',
+        *[line for v in views for line in _rfc_section(report, v, out_dir)],
     ]
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'

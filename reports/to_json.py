@@ -1,4 +1,9 @@
-"""Render a report as JSON: the same tables as the Markdown report, for machines."""
+"""Render a report as JSON: the same tables as the Markdown report, for machines.
+
+With the catalog, ``coverage`` has the shape of ``stackcheck catalog coverage --json``
+(``{"rfcs": {"4861": {"statements", "in_scope", "tested", "by_level"}}, "total": ...}``, host
+role, tested = cited by a test of these runs) and ``untested`` lists the statements in scope
+that no test of the runs cites, with the catalog's reason and what a test would need."""
 
 from __future__ import annotations
 
@@ -7,10 +12,26 @@ import os
 from pathlib import Path
 from typing import Any
 
+from reports.catalog import Catalog
+from reports.coverage import report_view
 from reports.model import Report
 
 
-def as_dict(report: Report, out_dir: Path) -> dict[str, Any]:
+def _coverage(report: Report, catalog: Catalog) -> dict[str, Any]:
+    views, total = report_view(report, catalog)
+    return {
+        "coverage": {"rfcs": {str(v.number): v.counts.as_dict() for v in views if v.number},
+                     "total": total.as_dict()},
+        "untested": [
+            {"id": r.statement.id, "rfc": r.statement.rfc, "section": r.statement.section,
+             "level": r.statement.level, "role": r.role, "statement": r.statement.text,
+             "reason": r.status.reason, "needs": r.status.needs}
+            for v in views for r in v.untested
+        ],
+    }
+
+
+def as_dict(report: Report, out_dir: Path, catalog: Catalog | None = None) -> dict[str, Any]:
     def pcap(path: Path | None) -> str | None:
         return Path(os.path.relpath(path, out_dir.resolve())).as_posix() if path else None
 
@@ -26,6 +47,7 @@ def as_dict(report: Report, out_dir: Path) -> dict[str, Any]:
         },
         "requirements": [
             {"rfc": row.requirement.rfc or None, "id": row.requirement.id or None,
+             "also": list(row.requirement.also), "described": row.requirement.described,
              "section": row.requirement.section,
              "level": row.requirement.level, "requirement": row.requirement.text,
              "verdicts": row.verdicts, "tests": row.tests}
@@ -42,8 +64,9 @@ def as_dict(report: Report, out_dir: Path) -> dict[str, Any]:
             for label, run in report.runs for o in run.deviations()
         ],
         "ok": report.ok(),
+        **(_coverage(report, catalog) if catalog is not None else {}),
     }
 
 
-def render(report: Report, out_dir: Path) -> str:
-    return json.dumps(as_dict(report, out_dir), indent=2) + "\n"
+def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str:
+    return json.dumps(as_dict(report, out_dir, catalog), indent=2) + "\n"

@@ -1,4 +1,5 @@
-"""Render a report as Markdown: summary per RFC, one row per requirement, then the failures."""
+"""Render a report as Markdown: coverage and verdicts per RFC, one row per requirement, the untested
+statements in scope with their reasons, then the failures."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from reports.catalog import Catalog
+from reports.coverage import LEVEL_GROUPS, Counts, report_view
 from reports.model import VERDICTS, Outcome, Report, Verdict
 
 _SHOWN = {"fail": "**FAIL**", "error": "**ERROR**", "unexpected-pass": "**UNEXPECTED PASS**",
@@ -31,16 +33,25 @@ def _link(path: Path | None, out_dir: Path) -> str:
 
 
 def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str:
-    """``out_dir`` is where the Markdown file goes; pcap links are relative to it."""
+    """``out_dir`` is where the Markdown file goes; pcap links are relative to it. With the
+    catalog, the summary counts the RFCs' normative statements (in scope for a host, tested by
+    these runs, per level group) and each RFC lists its untested statements with the reason."""
     lines = ["# stackcheck conformance report", ""]
-    if catalog is not None:
-        untested = [e for e in catalog.entries if e.untested is not None]
-        lines += [f"Requirement catalog: {len(catalog.entries)} requirements of {len(catalog.titles)} RFCs, "
-                  f"{len(untested)} not tested yet (with reasons); details, dissected frames and per-RFC "
-                  "bars in report.html.", ""]
     for label, run in report.runs:
         lines.append(f"- **{label}**: {_counts(run.totals())} ({run.started} – {run.finished}, {run.source})")
-    lines += ["", "## Summary per RFC", ""]
+    views, total = report_view(report, catalog) if catalog is not None else ([], Counts())
+    if catalog is not None:
+        lines += ["", "## Coverage per RFC (host role)", "",
+                  "Statements: the RFC's sentences with a requirement keyword; in scope: those a host must "
+                  "meet; tested: cited by a test of these runs. MUST counts MUST, MUST NOT, REQUIRED, SHALL, "
+                  "SHALL NOT; SHOULD counts SHOULD, SHOULD NOT, RECOMMENDED, NOT RECOMMENDED; MAY counts MAY, "
+                  "OPTIONAL.", "",
+                  "| RFC | statements | in scope | tested | MUST | SHOULD | MAY |", "|---|---|---|---|---|---|---|"]
+        for number, c in [*((v.number, v.counts) for v in views), (0, total)]:
+            groups = [f"{c.by_level[g][1]}/{c.by_level[g][0]}" for g in LEVEL_GROUPS]
+            name = _rfc(number) if number else "**all**"
+            lines.append(f"| {name} | {c.statements} | {c.in_scope} | {c.tested} | " + " | ".join(groups) + " |")
+    lines += ["", "## Verdicts per RFC", ""]
     lines += ["| RFC | " + " | ".join(report.labels) + " |", "|---|" + "---|" * len(report.labels)]
     for rfc in report.rfcs():
         cells = [_counts(run.counts_by_rfc().get(rfc, Counter())) for _, run in report.runs]
@@ -54,8 +65,20 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
         req = row.requirement
         verdicts = [_SHOWN.get(row.verdicts[label], row.verdicts[label]) for label in report.labels]
         tests = _tests(row.tests)
-        cells = [_rfc(req.rfc), _cell(req.section), req.level, _cell(req.text), *verdicts, _cell(tests)]
+        what = f"{req.id}: {req.text}" if req.id else f"(described, no keyword) {req.text}" if req.described else req.text
+        cells = [_rfc(req.rfc), _cell(req.section), req.level, _cell(what), *verdicts, _cell(tests)]
         lines.append("| " + " | ".join(cells) + " |")
+
+    untested = [v for v in views if v.untested]
+    if untested:
+        lines += ["", "## Untested statements in scope", ""]
+        for v in untested:
+            lines += [f"### {_rfc(v.number)} ({len(v.untested)})", ""]
+            for r in v.untested:
+                s = r.statement
+                need = f" A test needs: {_cell(r.status.needs)}" if r.status.needs else ""
+                lines.append(f"- `{s.id}` {s.level}: {_cell(s.text)} — *{_cell(r.status.reason)}.*{need}")
+            lines.append("")
 
     failing = [(label, o) for label, run in report.runs for o in run.failing()]
     lines += ["", "## Failures", ""]

@@ -32,10 +32,10 @@ from scapy.packet import Packet
 from harness import (
     DUT,
     MUST,
-    MUST_NOT,
     SHOULD,
     SHOULD_NOT,
     ExpectationFailed,
+    described,
     multicast_mac,
     rfc,
     solicited_node,
@@ -93,19 +93,19 @@ def other_node_probes(dut: DUT, target: str = TARGET) -> None:
 # ---- the probes -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("transmits", [1, 3])
-@rfc(4862, "5.4.2", MUST,
-     "To check an address, a node sends DupAddrDetectTransmits Neighbor Solicitations, each "
-     "separated by RetransTimer milliseconds.")
+@rfc("RFC4862-5.1-1")
 def test_dad_sends_dup_addr_detect_transmits_solicitations(dut: DUT, transmits: int) -> None:
+    # RFC 4862 §5.4.2: "To check an address, a node sends DupAddrDetectTransmits Neighbor Solicitations, each
+    # separated by RetransTimer milliseconds."
     start_dad(dut, transmits, retrans=0.5)
     for _ in range(transmits):
         dad_probe(dut, within=1.0)
     dut.expect_none(ICMPv6ND_NS(tgt=TARGET), within=1.0)
 
 
-@rfc(4862, "5.4.2", MUST,
-     "To check an address, a node sends DupAddrDetectTransmits Neighbor Solicitations, each "
-     "separated by RetransTimer milliseconds.")
+@described(4862, "5.4.2", MUST,
+           "To check an address, a node sends DupAddrDetectTransmits Neighbor Solicitations, each separated "
+           "by RetransTimer milliseconds.")
 def test_dad_solicitations_are_retrans_timer_apart(dut: DUT) -> None:
     start_dad(dut, 2, retrans=1.0)
     dad_probe(dut)
@@ -113,10 +113,10 @@ def test_dad_solicitations_are_retrans_timer_apart(dut: DUT) -> None:
     dad_probe(dut, within=0.5)
 
 
-@rfc(4862, "5.4.2", MUST,
-     "The solicitation's Target Address is set to the address being checked, the IP source is set to "
-     "the unspecified address, and the IP destination is set to the solicited-node multicast address "
-     "of the target address.")
+@described(4862, "5.4.2", MUST,
+           "The solicitation's Target Address is set to the address being checked, the IP source is set to "
+           "the unspecified address, and the IP destination is set to the solicited-node multicast address "
+           "of the target address.")
 def test_dad_solicitation_is_from_unspecified_to_solicited_node_group(dut: DUT) -> None:
     start_dad(dut)
     ns = dut.expect(ICMPv6ND_NS(tgt=TARGET), within=1.5)
@@ -125,17 +125,13 @@ def test_dad_solicitation_is_from_unspecified_to_solicited_node_group(dut: DUT) 
     assert ns[Ether].dst.lower() == multicast_mac(GROUP)
 
 
-@rfc(4861, "4.3", MUST_NOT,
-     "Source link-layer address The link-layer address for the sender. MUST NOT be included when the "
-     "source IP address is the unspecified address.")
+@rfc("RFC4861-4.3-3", quote="Source link-layer address The link-layer address for the sender.")
 def test_dad_solicitation_has_no_source_link_layer_option(dut: DUT) -> None:
     start_dad(dut)
     assert not dad_probe(dut).haslayer(ICMPv6NDOptSrcLLAddr)
 
 
-@rfc(4861, "7.1.1", MUST,
-     "A node MUST silently discard any received Neighbor Solicitation messages that do not satisfy "
-     "all of the following validity checks: - The IP Hop Limit field has a value of 255")
+@rfc("RFC4861-7.1.1-1", quote="The IP Hop Limit field has a value of 255")
 def test_dad_solicitation_has_hop_limit_255(dut: DUT) -> None:
     start_dad(dut)
     assert dad_probe(dut)[IPv6].hlim == NDP_HOP_LIMIT
@@ -146,9 +142,7 @@ def _is_report_for(pkt: Packet, group: str) -> bool:
     return any(pkt.haslayer(cls) and packed in bytes(pkt[cls]) for cls in (ICMPv6MLReport2, ICMPv6MLReport))
 
 
-@rfc(4862, "5.4.2", MUST,
-     "Before sending a Neighbor Solicitation, an interface MUST join the all-nodes multicast address "
-     "and the solicited-node multicast address of the tentative address.")
+@rfc("RFC4862-5.4.2-1")
 def test_mld_report_for_solicited_node_group_precedes_first_probe(dut: DUT) -> None:
     # §5.4.2: "In the case of Duplicate Address Detection, the MLD report message is required in
     # order to inform MLD-snooping switches, rather than routers, to forward multicast packets."
@@ -167,9 +161,9 @@ def test_mld_report_for_solicited_node_group_precedes_first_probe(dut: DUT) -> N
 
 # ---- the tentative address ------------------------------------------------------------------------------
 
-@rfc(4862, "5.4", MUST,
-     "An address on which the Duplicate Address Detection procedure is applied is said to be "
-     "tentative until the procedure has completed successfully.")
+@described(4862, "5.4", MUST,
+           "An address on which the Duplicate Address Detection procedure is applied is said to be tentative "
+           "until the procedure has completed successfully.")
 def test_address_is_tentative_during_dad_then_preferred(dut: DUT) -> None:
     start_dad(dut, 1, retrans=1.0)
     dad_probe(dut)
@@ -178,8 +172,8 @@ def test_address_is_tentative_during_dad_then_preferred(dut: DUT) -> None:
     assert state_of(dut) == "preferred", "the address did not become usable after DAD found no duplicate"
 
 
-@rfc(4862, "5.4", SHOULD,
-     "Other packets addressed to the tentative address should be silently discarded.")
+@described(4862, "5.4", SHOULD,
+           "Other packets addressed to the tentative address should be silently discarded.")
 def test_tentative_address_receives_nothing(dut: DUT) -> None:
     start_dad(dut, 1, retrans=1.0)
     dad_probe(dut)
@@ -190,8 +184,7 @@ def test_tentative_address_receives_nothing(dut: DUT) -> None:
     dut.expect(IPv6(src=TARGET), ICMPv6EchoReply(id=ECHO_ID, seq=2))
 
 
-@rfc(4862, "5.4.3", MUST_NOT,
-     "In all cases, a node MUST NOT respond to a Neighbor Solicitation for a tentative address.")
+@rfc("RFC4862-5.4.3-1")
 def test_solicitation_for_tentative_address_is_not_answered(dut: DUT) -> None:
     start_dad(dut, 1, retrans=1.0)
     dad_probe(dut)
@@ -224,8 +217,8 @@ def _next_ns_or_udp(dut: DUT, dst: str) -> Packet:
     return dut.expect(IPv6, dst=lambda d: IPv6Address(d) in wanted, within=2.0)
 
 
-@rfc(4862, "5.4", MUST,
-     "A tentative address is not considered \"assigned to an interface\" in the traditional sense.")
+@described(4862, "5.4", MUST,
+           "A tentative address is not considered \"assigned to an interface\" in the traditional sense.")
 def test_tentative_address_is_not_used_as_source(dut: DUT) -> None:
     # To 2001:db8:2::5, the address of the same /64 is the better source (RFC 6724 rule 8)
     # once it is assigned; while tentative the DUT must pick another one.
@@ -240,9 +233,6 @@ def test_tentative_address_is_not_used_as_source(dut: DUT) -> None:
 
 # ---- duplicates ---------------------------------------------------------------------------------------
 
-DUPLICATE = ("A tentative address that is determined to be a duplicate as described above MUST NOT be "
-             "assigned to an interface, and the node SHOULD log a system management error.")
-
 
 def _assert_never_assigned(dut: DUT) -> None:
     dut.wait(1.5)  # past the end of DAD
@@ -251,7 +241,7 @@ def _assert_never_assigned(dut: DUT) -> None:
     dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=9), within=0.5)
 
 
-@rfc(4862, "5.4.5", MUST_NOT, DUPLICATE)
+@rfc("RFC4862-5.4.5-1")
 def test_advertisement_for_tentative_address_is_a_duplicate(dut: DUT) -> None:
     # §5.4.4: "If the target address is tentative, the tentative address is not unique."
     start_dad(dut, 1, retrans=1.0)
@@ -261,9 +251,9 @@ def test_advertisement_for_tentative_address_is_a_duplicate(dut: DUT) -> None:
     _assert_never_assigned(dut)
 
 
-@rfc(4862, "5.4.3", SHOULD_NOT,
-     "If the solicitation is from another node, the tentative address is a duplicate and should not "
-     "be used (by either node).")
+@described(4862, "5.4.3", SHOULD_NOT,
+           "If the solicitation is from another node, the tentative address is a duplicate and should not be "
+           "used (by either node).")
 def test_probe_from_another_node_is_a_duplicate(dut: DUT) -> None:
     start_dad(dut, 1, retrans=1.0)
     dad_probe(dut)
@@ -272,9 +262,9 @@ def test_probe_from_another_node_is_a_duplicate(dut: DUT) -> None:
     _assert_never_assigned(dut)
 
 
-@rfc(4862, "5.4", MUST,
-     "- An interface whose DupAddrDetectTransmits variable is set to zero does not perform Duplicate "
-     "Address Detection.")
+@rfc("RFC4862-5.4-1",
+     quote="- An interface whose DupAddrDetectTransmits variable is set to zero does not perform Duplicate "
+           "Address Detection.")
 def test_zero_dup_addr_detect_transmits_means_no_dad(dut: DUT) -> None:
     # §5.1: "A value of zero indicates that Duplicate Address Detection is not performed on
     # tentative addresses."
@@ -287,10 +277,7 @@ def test_zero_dup_addr_detect_transmits_means_no_dad(dut: DUT) -> None:
 
 # ---- the link-local address ------------------------------------------------------------------------------
 
-@rfc(4862, "5.4", MUST,
-     "Duplicate Address Detection MUST be performed on all unicast addresses prior to assigning them "
-     "to an interface, regardless of whether they are obtained through stateless autoconfiguration, "
-     "DHCPv6, or manual configuration, with the following exceptions:")
+@rfc("RFC4862-5.4-1")
 def test_link_local_address_is_checked_when_the_link_comes_up(dut: DUT) -> None:
     dut.set_ipv6_option("accept_dad", 1)
     dut.set_ipv6_option("rtr_solicit_delay", 0)
@@ -299,7 +286,7 @@ def test_link_local_address_is_checked_when_the_link_comes_up(dut: DUT) -> None:
     assert IPv6Address(ns[IPv6].dst) == IPv6Address(solicited_node(dut.info.dut_ipv6_ll))
 
 
-@rfc(4862, "5.4.5", MUST_NOT, DUPLICATE)
+@rfc("RFC4862-5.4.5-1")
 def test_duplicate_link_local_address_is_not_assigned(dut: DUT) -> None:
     link_local = str(dut.info.dut_ipv6_ll)
     dut.set_ipv6_option("accept_dad", 1)
@@ -311,10 +298,7 @@ def test_duplicate_link_local_address_is_not_assigned(dut: DUT) -> None:
     assert state_of(dut, link_local) is None, "the duplicate link-local address is assigned"
 
 
-@rfc(4862, "5.4", MUST,
-     "Duplicate Address Detection MUST be performed on all unicast addresses prior to assigning them "
-     "to an interface, regardless of whether they are obtained through stateless autoconfiguration, "
-     "DHCPv6, or manual configuration, with the following exceptions:")
+@rfc("RFC4862-5.4-1", "RFC4862-5.4-3", "RFC4862-5.4-4")
 def test_autoconfigured_address_is_checked(dut: DUT) -> None:
     dut.set_ipv6_option("accept_dad", 1)
     dut.set_ipv6_option("rtr_solicit_delay", 0)
@@ -330,10 +314,7 @@ def test_autoconfigured_address_is_checked(dut: DUT) -> None:
     assert state_of(dut, slaac) == "tentative"
 
 
-@rfc(4862, "5.4.2", MUST,
-     "In order to improve the robustness of the Duplicate Address Detection algorithm, an interface "
-     "MUST receive and process datagrams sent to the all-nodes multicast address or solicited-node "
-     "multicast address of the tentative address during the delay period.")
+@rfc("RFC4862-5.4.2-4")
 def test_advertisement_during_the_initial_delay_is_a_duplicate(dut: DUT) -> None:
     # MAX_RTR_SOLICITATION_DELAY 1 s: the advertisement arrives before (or right at) the first probe.
     start_dad(dut, 1, retrans=1.0, delay=1.0)
@@ -343,10 +324,7 @@ def test_advertisement_during_the_initial_delay_is_a_duplicate(dut: DUT) -> None
     _assert_never_assigned(dut)
 
 
-@rfc(4862, "5.4.5", SHOULD,
-     "If the address is a link-local address formed from an interface identifier based on the "
-     "hardware address, which is supposed to be uniquely assigned (e.g., EUI-64 for an Ethernet "
-     "interface), IP operation on the interface SHOULD be disabled.")
+@rfc("RFC4862-5.4.5-2")
 def test_duplicate_hardware_based_link_local_disables_ip_on_the_interface(dut: DUT) -> None:
     link_local = str(dut.info.dut_ipv6_ll)
     global_address = str(dut.info.dut_ipv6.ip)

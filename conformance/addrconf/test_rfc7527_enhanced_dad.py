@@ -14,7 +14,7 @@ from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NS, 
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from harness import DUT, MUST, SHOULD_NOT, ExpectationFailed, rfc
+from harness import DUT, SHOULD_NOT, ExpectationFailed, described, rfc
 
 TARGET: Final = "2001:db8:2::77"
 CIDR: Final = f"{TARGET}/64"
@@ -62,19 +62,18 @@ def echo_answered(dut: DUT, seq: int) -> bool:
     return True
 
 
-@rfc(7527, "4.1", MUST,
-     "... the sender MUST generate a random nonce associated with the interface address, MUST store "
-     "the nonce internally, and MUST include the nonce in the Nonce option included in the NS(DAD).")
+@rfc("RFC7527-4.1-1",
+     quote="the sender MUST generate a random nonce associated with the interface address, MUST store the "
+           "nonce internally, and MUST include the nonce in the Nonce option included in the NS(DAD).")
 def test_dad_probe_carries_a_nonce(dut: DUT) -> None:
     nonce = nonce_of(start_dad(dut))
     assert nonce is not None, "the DAD probe has no Nonce option"
     assert len(nonce) >= 6, f"a nonce of {len(nonce)} octets (RFC 3971: at least 6)"
 
 
-@rfc(7527, "4.1", MUST,
-     "If a node has been configured to use the Enhanced DAD algorithm and receives an NS for DAD "
-     "with a Nonce option, the node MUST compare the nonce with the nonce of the NS it sent; if they "
-     "match, the received NS is a looped back copy of its own and MUST NOT be treated as a duplicate")
+@rfc("RFC7527-4.2-1",
+     quote="the receiver compares the nonce included in the message, with any stored nonce on the receiving "
+           "interface.")
 def test_own_probe_looped_back_is_not_a_duplicate(dut: DUT) -> None:
     probe = start_dad(dut)
     dut.send(Ether(bytes(probe)))  # the very same frame, as a looping link returns it
@@ -83,9 +82,9 @@ def test_own_probe_looped_back_is_not_a_duplicate(dut: DUT) -> None:
     assert echo_answered(dut, 1)
 
 
-@rfc(4862, "5.4.3", SHOULD_NOT,
-     "If the solicitation is from another node, the tentative address is a duplicate and should not "
-     "be used (by either node).")
+@described(4862, "5.4.3", SHOULD_NOT,
+           "If the solicitation is from another node, the tentative address is a duplicate and should not be "
+           "used (by either node).")
 def test_probe_with_another_nonce_is_a_duplicate(dut: DUT) -> None:
     probe = Ether(bytes(start_dad(dut)))
     raw = bytearray(bytes(probe))

@@ -13,7 +13,7 @@ from typing import Final
 from scapy.layers.inet import UDP
 from scapy.layers.inet6 import IPv6
 
-from harness import DUT, MUST, SHOULD, AddressInfo, eui64_interface_id, rfc
+from harness import DUT, MUST, SHOULD, AddressInfo, described, eui64_interface_id, rfc
 from harness.features import require_feature
 from harness.router_discovery import pio, ra
 
@@ -48,13 +48,12 @@ def with_temporary_addresses(dut: DUT) -> None:
     dut.set_ipv6_option("use_tempaddr", 2)
 
 
-@rfc(4862, "5.5.3", MUST,
-     "d) If the prefix advertised is not equal to the prefix of an address configured by stateless "
-     "autoconfiguration already in the list of addresses associated with the interface (where "
-     "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
-     "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to "
-     "the list) by combining the advertised prefix with an interface identifier of the link as "
-     "follows:")
+@described(4862, "5.5.3", MUST,
+           "d) If the prefix advertised is not equal to the prefix of an address configured by stateless "
+           "autoconfiguration already in the list of addresses associated with the interface (where "
+           "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
+           "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to the "
+           "list) by combining the advertised prefix with an interface identifier of the link as follows:")
 def test_without_temporary_addresses_one_address_per_prefix(dut: DUT) -> None:
     # The baseline (use_tempaddr 0): temporary addresses are an option of RFC 8981 that is off.
     advertise(dut)
@@ -63,10 +62,7 @@ def test_without_temporary_addresses_one_address_per_prefix(dut: DUT) -> None:
     assert not found[0].temporary
 
 
-@rfc(8981, "3.4", MUST,
-     "When processing a Router Advertisement with a Prefix Information option carrying a prefix for "
-     "the purposes of address autoconfiguration (i.e., the A bit is set), the host MUST perform the "
-     "following steps:")
+@rfc("RFC8981-3.4-1", "RFC8981-3.4-2", "RFC8981-3.4-5", "RFC8981-3.7-1", "RFC8981-3.7-2")
 def test_temporary_address_is_formed_with_a_random_identifier(dut: DUT) -> None:
     with_temporary_addresses(dut)
     advertise(dut)
@@ -78,12 +74,12 @@ def test_temporary_address_is_formed_with_a_random_identifier(dut: DUT) -> None:
     assert temporary != public[0].interface.ip
 
 
-@rfc(8981, "3.4", MUST,
-     "When creating a temporary address, DESYNC_FACTOR MUST be computed and associated with the newly "
-     "created address, and the address lifetime values MUST be derived from the corresponding prefix "
-     "as follows: * Its valid lifetime is the lower of the Valid Lifetime of the prefix and "
-     "TEMP_VALID_LIFETIME. * Its preferred lifetime is the lower of the Preferred Lifetime of the "
-     "prefix and TEMP_PREFERRED_LIFETIME - DESYNC_FACTOR.")
+@rfc("RFC8981-3.4-3",
+     quote="When creating a temporary address, DESYNC_FACTOR MUST be computed and associated with the newly "
+           "created address, and the address lifetime values MUST be derived from the corresponding prefix "
+           "as follows: * Its valid lifetime is the lower of the Valid Lifetime of the prefix and "
+           "TEMP_VALID_LIFETIME. * Its preferred lifetime is the lower of the Preferred Lifetime of the "
+           "prefix and TEMP_PREFERRED_LIFETIME - DESYNC_FACTOR.")
 def test_temporary_address_lifetimes_do_not_exceed_the_prefix(dut: DUT) -> None:
     with_temporary_addresses(dut)
     advertise(dut)
@@ -92,10 +88,10 @@ def test_temporary_address_lifetimes_do_not_exceed_the_prefix(dut: DUT) -> None:
         assert info.valid_lifetime is not None and info.valid_lifetime <= VALID_S + 1, info
 
 
-@rfc(6724, "5", SHOULD,
-     "Rule 7: Prefer temporary addresses. If SA is a temporary address and SB is a public address, "
-     "then prefer SA. Similarly, if SB is a temporary address and SA is a public address, then "
-     "prefer SB.")
+@described(6724, "5", SHOULD,
+           "Rule 7: Prefer temporary addresses. If SA is a temporary address and SB is a public address, "
+           "then prefer SA. Similarly, if SB is a temporary address and SA is a public address, then prefer "
+           "SB.")
 def test_temporary_address_is_the_preferred_source(dut: DUT) -> None:
     with_temporary_addresses(dut)
     dut.udp_bind(PORT, 6)

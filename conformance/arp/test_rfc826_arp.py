@@ -13,7 +13,7 @@ from scapy.layers.inet import ICMP, IP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, rfc
+from harness import DUT, MUST, described, rfc
 
 BROADCAST_MAC: Final = "ff:ff:ff:ff:ff:ff"
 OTHER_MAC_NEW: Final = "02:00:00:00:00:04"  # the same host after changing its interface card
@@ -35,26 +35,26 @@ def _echo_from_other(dut: DUT, ident: int, *, mac: str | None = None) -> Packet:
     )
 
 
-@rfc(826, "Packet Reception", MUST,
-     "Swap hardware and protocol fields, putting the local hardware and protocol addresses in "
-     "the sender fields. Set the ar$op field to ares_op$REPLY", req="RFC826-PacketReception-a")
+@described(826, "Packet Reception", MUST,
+           "Swap hardware and protocol fields, putting the local hardware and protocol addresses in the "
+           "sender fields. Set the ar$op field to ares_op$REPLY")
 def test_request_for_own_address_is_answered_with_swapped_reply(dut: DUT) -> None:
     dut_ip, tester_ip = str(dut.info.dut_ipv4.ip), str(dut.info.tester_ipv4)
     dut.send(_arp_request(dut, sha=dut.info.tester_mac, spa=tester_ip, tpa=dut_ip))
     dut.expect(ARP(op=2, hwsrc=dut.info.dut_mac, psrc=dut_ip, hwdst=dut.info.tester_mac, pdst=tester_ip))
 
 
-@rfc(826, "Packet Reception", MUST,
-     "Send the packet to the (new) target hardware address on the same hardware on which the "
-     "request was received.", req="RFC826-PacketReception-b")
+@described(826, "Packet Reception", MUST,
+           "Send the packet to the (new) target hardware address on the same hardware on which the request "
+           "was received.")
 def test_reply_is_sent_unicast_to_the_requester(dut: DUT) -> None:
     dut_ip, tester_ip = str(dut.info.dut_ipv4.ip), str(dut.info.tester_ipv4)
     dut.send(_arp_request(dut, sha=dut.info.tester_mac, spa=tester_ip, tpa=dut_ip))
     dut.expect(Ether(dst=dut.info.tester_mac, src=dut.info.dut_mac) / ARP(op=2, pdst=tester_ip))
 
 
-@rfc(826, "Packet Reception", MUST,
-     "Negative conditionals indicate an end of processing and a discarding of the packet.", req="RFC826-PacketReception-c")
+@described(826, "Packet Reception", MUST,
+           "Negative conditionals indicate an end of processing and a discarding of the packet.")
 def test_request_for_another_address_is_not_answered(dut: DUT) -> None:
     tester_ip = str(dut.info.tester_ipv4)
     # "?Am I the target protocol address?" -- no: the request ends here, unanswered.
@@ -65,9 +65,9 @@ def test_request_for_another_address_is_not_answered(dut: DUT) -> None:
     dut.expect(ARP(op=2, pdst=tester_ip))
 
 
-@rfc(826, "Packet Reception", MUST,
-     "If Merge_flag is false, add the triplet <protocol type, sender protocol address, sender "
-     "hardware address> to the translation table.", req="RFC826-PacketReception-d")
+@described(826, "Packet Reception", MUST,
+           "If Merge_flag is false, add the triplet <protocol type, sender protocol address, sender hardware "
+           "address> to the translation table.")
 def test_requester_mapping_is_learned_from_request_for_own_address(dut: DUT) -> None:
     other_ip = str(dut.info.other_ipv4)
     dut.send(_arp_request(dut, sha=dut.info.other_mac, spa=other_ip, tpa=str(dut.info.dut_ipv4.ip)))
@@ -78,9 +78,9 @@ def test_requester_mapping_is_learned_from_request_for_own_address(dut: DUT) -> 
     dut.expect(Ether(dst=dut.info.other_mac) / IP(dst=other_ip) / ICMP(type=0, id=0xA1))
 
 
-@rfc(826, "Packet Reception", MUST,
-     "Notice also that if an entry already exists for the <protocol type, sender protocol "
-     "address> pair, then the new hardware address supersedes the old one.", req="RFC826-PacketReception-e")
+@described(826, "Packet Reception", MUST,
+           "Notice also that if an entry already exists for the <protocol type, sender protocol address> "
+           "pair, then the new hardware address supersedes the old one.")
 def test_new_sender_hardware_address_supersedes_the_old_one(dut: DUT) -> None:
     other_ip, dut_ip = str(dut.info.other_ipv4), str(dut.info.dut_ipv4.ip)
     dut.send(_arp_request(dut, sha=dut.info.other_mac, spa=other_ip, tpa=dut_ip))
@@ -92,9 +92,9 @@ def test_new_sender_hardware_address_supersedes_the_old_one(dut: DUT) -> None:
     dut.expect(Ether(dst=OTHER_MAC_NEW) / IP(dst=other_ip) / ICMP(type=0, id=0xA2))
 
 
-@rfc(826, "Packet Generation", MUST,
-     "It then causes this packet to be broadcast to all stations on the Ethernet cable "
-     "originally determined by the routing mechanism.", req="RFC826-PacketGeneration-a")
+@rfc("RFC826-PacketGeneration-1", "RFC1122-2.3.3-5",
+     quote="It then causes this packet to be broadcast to all stations on the Ethernet cable originally "
+           "determined by the routing mechanism.")
 def test_unresolved_destination_is_resolved_with_a_broadcast_request(dut: DUT) -> None:
     # The echo reply to "other" needs its hardware address, which the DUT does not have.
     dut.send(_echo_from_other(dut, 0xA3))

@@ -19,7 +19,7 @@ import pytest
 from scapy.layers.inet import IP
 from scapy.packet import Packet
 
-from harness import DUT, MUST, SHOULD, ExpectationFailed, rfc
+from harness import DUT, MUST, SHOULD, ExpectationFailed, described, rfc
 from harness.igmp import (
     ALL_ROUTERS,
     ALL_SYSTEMS,
@@ -91,9 +91,9 @@ def host(dut: DUT) -> Iterator[Host]:
         dut.wait(OLD_MODE_S)  # back to IGMPv3 mode before the next test
 
 
-@rfc(2236, "3", MUST,
-     "When a host receives a General Query, it sets delay timers for each group (excluding the "
-     "all-systems group) of which it is a member on the interface from which it received the query.")
+@described(2236, "3", MUST,
+           "When a host receives a General Query, it sets delay timers for each group (excluding the "
+           "all-systems group) of which it is a member on the interface from which it received the query.")
 def test_v2_general_query_is_answered_with_a_v2_report(dut: DUT, host: Host) -> None:
     _settle(host, GROUP)
     dut.send(igmp_frame(dut, message(QUERY, MRC)))
@@ -101,10 +101,10 @@ def test_v2_general_query_is_answered_with_a_v2_report(dut: DUT, host: Host) -> 
     assert report[IP].dst == GROUP, f"the v2 report went to {report[IP].dst}, not to the group"
 
 
-@rfc(2236, "3", MUST,
-     "When a host receives a Group-Specific Query, it sets a delay timer to a random value selected "
-     "from the range (0, Max Response Time] as above for the group being queried if it is a member "
-     "on the interface from which it received the query.")
+@described(2236, "3", MUST,
+           "When a host receives a Group-Specific Query, it sets a delay timer to a random value selected "
+           "from the range (0, Max Response Time] as above for the group being queried if it is a member on "
+           "the interface from which it received the query.")
 def test_v2_group_specific_query_is_answered_for_that_group_only(dut: DUT, host: Host) -> None:
     _settle(host, GROUP, OTHER_GROUP)
     dut.send(igmp_frame(dut, message(QUERY, MRC, GROUP), dst=GROUP))
@@ -113,9 +113,9 @@ def test_v2_group_specific_query_is_answered_for_that_group_only(dut: DUT, host:
         _expect_report(dut, V2_REPORT, OTHER_GROUP, within=QUIET_S)
 
 
-@rfc(2236, "3", SHOULD,
-     "When a host joins a multicast group, it should immediately transmit an unsolicited Version 2 "
-     "Membership Report for that group, in case it is the first member of that group on the network.")
+@described(2236, "3", SHOULD,
+           "When a host joins a multicast group, it should immediately transmit an unsolicited Version 2 "
+           "Membership Report for that group, in case it is the first member of that group on the network.")
 def test_join_in_v2_mode_sends_an_unsolicited_v2_report(dut: DUT, host: Host) -> None:
     dut.send(igmp_frame(dut, message(QUERY, MRC)))  # a v2 querier is present; no group joined yet
     host.join(GROUP)
@@ -123,10 +123,7 @@ def test_join_in_v2_mode_sends_an_unsolicited_v2_report(dut: DUT, host: Host) ->
     assert report[IP].dst == GROUP
 
 
-@rfc(2236, "3", SHOULD,
-     "When a host leaves a multicast group, if it was the last host to reply to a Query with a "
-     "Membership Report for that group, it SHOULD send a Leave Group message to the all-routers "
-     "multicast group (224.0.0.2).")
+@rfc("RFC2236-3-3", "RFC2236-9-2", "RFC3376-4-1", "RFC3376-7.2.1-1")
 def test_leave_in_v2_mode_sends_leave_group_to_all_routers(dut: DUT, host: Host) -> None:
     dut.send(igmp_frame(dut, message(QUERY, MRC)))
     host.join(GROUP)
@@ -136,10 +133,10 @@ def test_leave_in_v2_mode_sends_leave_group_to_all_routers(dut: DUT, host: Host)
     assert leave[IP].dst == ALL_ROUTERS, f"Leave Group sent to {leave[IP].dst}"
 
 
-@rfc(2236, "3", MUST,
-     "If the host receives another host's Report (version 1 or 2) while it has a timer running, it "
-     "stops its timer for the specified group and does not send a Report, in order to suppress "
-     "duplicate Reports.")
+@described(2236, "3", MUST,
+           "If the host receives another host's Report (version 1 or 2) while it has a timer running, it "
+           "stops its timer for the specified group and does not send a Report, in order to suppress "
+           "duplicate Reports.")
 def test_another_hosts_report_suppresses_ours(dut: DUT, host: Host) -> None:
     _settle(host, GROUP)
     other_report = igmp_frame(dut, message(V2_REPORT, 0, GROUP), dst=GROUP, src=str(dut.info.other_ipv4))
@@ -151,9 +148,7 @@ def test_another_hosts_report_suppresses_ours(dut: DUT, host: Host) -> None:
     _expect_report(dut, V2_REPORT, GROUP)
 
 
-@rfc(2236, "4", MUST,
-     "This state variable MUST be used to decide what type of Membership Reports to send for "
-     "unsolicited Membership Reports as well as Membership Reports in response to Queries.")
+@rfc("RFC2236-4-4", "RFC3376-7.2.1-1")
 def test_join_after_a_v1_query_sends_a_v1_report(dut: DUT, host: Host) -> None:
     dut.send(igmp_frame(dut, message(QUERY, 0)))  # Max Resp Time 0: an IGMPv1 query
     host.join(GROUP)
@@ -161,9 +156,9 @@ def test_join_after_a_v1_query_sends_a_v1_report(dut: DUT, host: Host) -> None:
     assert report[IP].dst == GROUP
 
 
-@rfc(2236, "2", MUST,
-     "All IGMP messages described in this document are sent with IP TTL 1, and contain the IP "
-     "Router Alert option [RFC 2113] in their IP header.")
+@described(2236, "2", MUST,
+           "All IGMP messages described in this document are sent with IP TTL 1, and contain the IP Router "
+           "Alert option [RFC 2113] in their IP header.")
 def test_v2_report_has_ttl_1_and_router_alert(dut: DUT, host: Host) -> None:
     dut.send(igmp_frame(dut, message(QUERY, MRC)))
     host.join(GROUP)
@@ -173,10 +168,10 @@ def test_v2_report_has_ttl_1_and_router_alert(dut: DUT, host: Host) -> None:
     assert ROUTER_ALERT in ip[20 : (ip[0] & 0x0F) * 4], "no Router Alert option"
 
 
-@rfc(2236, "6", MUST_NOT,
-     "The all-systems group (address 224.0.0.1) is handled as a special case. The host starts in "
-     "Idle Member state for that group on every interface, never transitions to another state, "
-     "and never sends a report for that group.")
+@described(2236, "6", MUST_NOT,
+           "The all-systems group (address 224.0.0.1) is handled as a special case. The host starts in Idle "
+           "Member state for that group on every interface, never transitions to another state, and never "
+           "sends a report for that group.")
 def test_all_systems_group_is_never_reported_to_a_v2_querier(dut: DUT, host: Host) -> None:
     # The same rule as test_rfc3376_igmpv3.py's, asked with IGMPv2 queries so that it holds a
     # host that speaks only IGMPv2 to it too.

@@ -15,7 +15,7 @@ import pytest
 from scapy.layers.inet import IP
 from scapy.packet import Packet
 
-from harness import DUT, MUST, MUST_NOT, ExpectationFailed, rfc
+from harness import DUT, MUST, MUST_NOT, ExpectationFailed, described, rfc
 from harness.features import optional_feature
 from harness.igmp import (
     ALL_SYSTEMS,
@@ -68,19 +68,19 @@ def join_and_settle(dut: DUT, *groups: str) -> None:
             return
 
 
-@rfc(3376, "5.1", MUST,
-     "A change of interface state causes the system to immediately transmit a State-Change Report "
-     "from that interface.")
+@described(3376, "5.1", MUST,
+           "A change of interface state causes the system to immediately transmit a State-Change Report from "
+           "that interface.")
 def test_join_sends_a_state_change_report_to_exclude_mode(dut: DUT) -> None:
     dut.join_group(GROUP)
     report = expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE,), within=1.0)
     assert igmp_of(report)[0] == V3_REPORT
 
 
-@rfc(3376, "5.1", MUST,
-     "To cover the possibility of the State-Change Report being missed by one or more multicast "
-     "routers, it is retransmitted [Robustness Variable] - 1 more times, at intervals chosen at "
-     "random from the range (0, [Unsolicited Report Interval]).")
+@described(3376, "5.1", MUST,
+           "To cover the possibility of the State-Change Report being missed by one or more multicast "
+           "routers, it is retransmitted [Robustness Variable] - 1 more times, at intervals chosen at random "
+           "from the range (0, [Unsolicited Report Interval]).")
 def test_state_change_report_is_retransmitted_robustness_minus_one_times(dut: DUT) -> None:
     dut.join_group(GROUP)
     expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE,), within=1.0)
@@ -89,9 +89,9 @@ def test_state_change_report_is_retransmitted_robustness_minus_one_times(dut: DU
     dut.expect_none(IP(proto=2, dst=V3_REPORTS_TO), within=1.0)
 
 
-@rfc(3376, "4.2.12", MUST,
-     "CHANGE_TO_INCLUDE_MODE - indicates that the interface has changed to INCLUDE filter mode for "
-     "the specified multicast address.")
+@described(3376, "4.2.12", MUST,
+           "CHANGE_TO_INCLUDE_MODE - indicates that the interface has changed to INCLUDE filter mode for the "
+           "specified multicast address.")
 def test_leave_sends_a_state_change_report_to_include_mode(dut: DUT) -> None:
     dut.join_group(GROUP)
     expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE,), within=1.0)
@@ -99,10 +99,10 @@ def test_leave_sends_a_state_change_report_to_include_mode(dut: DUT) -> None:
     expect_v3_record(dut, GROUP, (CHANGE_TO_INCLUDE,), within=1.2)
 
 
-@rfc(3376, "5.2", MUST,
-     "If the expired timer is the interface timer (i.e., it is a pending response to a General "
-     "Query), then one Current-State Record is sent for each multicast address for which the "
-     "specified interface has reception state")
+@described(3376, "5.2", MUST,
+           "If the expired timer is the interface timer (i.e., it is a pending response to a General Query), "
+           "then one Current-State Record is sent for each multicast address for which the specified "
+           "interface has reception state")
 def test_general_query_is_answered_within_max_resp_time(dut: DUT) -> None:
     dut.join_group(GROUP)  # its state-change reports do not count as answers
     dut.send(igmp_frame(dut, v3_query(mrc=MRC)))
@@ -110,11 +110,11 @@ def test_general_query_is_answered_within_max_resp_time(dut: DUT) -> None:
     assert ALL_SYSTEMS not in [g for _, g in v3_records(report)], "the all-systems group was reported"
 
 
-@rfc(3376, "5.2", MUST,
-     "If the expired timer is a group timer and the list of recorded sources for the that group "
-     "is empty (i.e., it is a pending response to a Group-Specific Query), then if and only if "
-     "the interface has reception state for that group address, a single Current-State Record is "
-     "sent for that address.")
+@described(3376, "5.2", MUST,
+           "If the expired timer is a group timer and the list of recorded sources for the that group is "
+           "empty (i.e., it is a pending response to a Group-Specific Query), then if and only if the "
+           "interface has reception state for that group address, a single Current-State Record is sent for "
+           "that address.")
 def test_group_specific_query_is_answered_for_that_group_only(dut: DUT) -> None:
     dut.join_group(GROUP)
     dut.join_group(OTHER_GROUP)
@@ -123,10 +123,10 @@ def test_group_specific_query_is_answered_for_that_group_only(dut: DUT) -> None:
     assert [g for _, g in v3_records(report)] == [GROUP]
 
 
-@rfc(2236, "6", MUST_NOT,
-     "The all-systems group (address 224.0.0.1) is handled as a special case. The host starts in "
-     "Idle Member state for that group on every interface, never transitions to another state, "
-     "and never sends a report for that group.")
+@described(2236, "6", MUST_NOT,
+           "The all-systems group (address 224.0.0.1) is handled as a special case. The host starts in Idle "
+           "Member state for that group on every interface, never transitions to another state, and never "
+           "sends a report for that group.")
 def test_all_systems_group_is_never_reported(dut: DUT) -> None:
     dut.send(igmp_frame(dut, v3_query(mrc=MRC)))
     dut.expect_none(IP(proto=2), within=QUIET_S)
@@ -136,9 +136,9 @@ def test_all_systems_group_is_never_reported(dut: DUT) -> None:
     expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
 
 
-@rfc(3376, "4.2.14", MUST,
-     "Version 3 Reports are sent with an IP destination address of 224.0.0.22, to which all "
-     "IGMPv3-capable multicast routers listen.")
+@described(3376, "4.2.14", MUST,
+           "Version 3 Reports are sent with an IP destination address of 224.0.0.22, to which all "
+           "IGMPv3-capable multicast routers listen.")
 def test_v3_reports_go_to_224_0_0_22(dut: DUT) -> None:
     dut.join_group(GROUP)
     report = dut.expect(IP(proto=2), within=2.0)
@@ -146,10 +146,10 @@ def test_v3_reports_go_to_224_0_0_22(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("field", ["ttl-1", "router-alert", "tos-c0"])
-@rfc(3376, "4", MUST,
-     "Every IGMP message described in this document is sent with an IP Time-to-Live of 1, IP "
-     "Precedence of Internetwork Control (e.g., Type of Service 0xc0), and carries an IP Router "
-     "Alert option [RFC-2113] in its IP header.")
+@described(3376, "4", MUST,
+           "Every IGMP message described in this document is sent with an IP Time-to-Live of 1, IP "
+           "Precedence of Internetwork Control (e.g., Type of Service 0xc0), and carries an IP Router Alert "
+           "option [RFC-2113] in its IP header.")
 def test_report_ip_header(dut: DUT, field: str) -> None:
     dut.join_group(GROUP)
     report = expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE,), within=1.0)
@@ -162,9 +162,9 @@ def test_report_ip_header(dut: DUT, field: str) -> None:
         assert report[IP].tos >> 5 == 6, f"TOS 0x{report[IP].tos:02x}: precedence is not Internetwork Control"
 
 
-@rfc(3376, "4.1.12", MUST,
-     "a system MUST accept and process any Query whose IP Destination Address field contains any "
-     "of the addresses (unicast or multicast) assigned to the interface on which the Query arrives.")
+@rfc("RFC3376-4.1.12-1",
+     quote="a system MUST accept and process any Query whose IP Destination Address field contains *any* of "
+           "the addresses (unicast or multicast) assigned to the interface on which the Query arrives.")
 def test_query_to_the_unicast_address_is_processed(dut: DUT) -> None:
     dut.join_group(GROUP)  # its state-change reports do not count as answers
     dut.send(igmp_frame(dut, v3_query(mrc=MRC), dst=str(dut.info.dut_ipv4.ip)))
@@ -172,9 +172,7 @@ def test_query_to_the_unicast_address_is_processed(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("length", [6, 9, 10, 11])
-@rfc(3376, "7.1", MUST,
-     "Query messages that do not match any of the above conditions (e.g., a Query of length 10 "
-     "octets) MUST be silently ignored.")
+@rfc("RFC3376-7.1-1")
 def test_query_of_invalid_length_is_ignored(dut: DUT, length: int) -> None:
     join_and_settle(dut, GROUP)
     msg = (v3_query(mrc=MRC) + bytes(4))[:length]
@@ -184,7 +182,7 @@ def test_query_of_invalid_length_is_ignored(dut: DUT, length: int) -> None:
     expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
 
 
-@rfc(2236, "2.3", MUST, "When receiving packets, the checksum MUST be verified before processing a packet.")
+@rfc("RFC3376-4.1.2-1", "RFC2236-2.3-2")
 def test_query_with_a_bad_checksum_is_ignored(dut: DUT) -> None:
     join_and_settle(dut, GROUP)
     good = v3_query(mrc=MRC)
@@ -194,8 +192,8 @@ def test_query_with_a_bad_checksum_is_ignored(dut: DUT) -> None:
     expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
 
 
-@rfc(3376, "4.2.13", MUST,
-     "An IGMP report is sent with a valid IP source address for the destination subnet.")
+@described(3376, "4.2.13", MUST,
+           "An IGMP report is sent with a valid IP source address for the destination subnet.")
 def test_report_source_is_the_interface_address(dut: DUT) -> None:
     dut.join_group(GROUP)
     report = expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE,), within=1.0)

@@ -14,7 +14,7 @@ import pytest
 from scapy.layers.inet import ICMP, IP
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MAY, MUST, ExpectationFailed, echo4, echo_data4, multicast_mac, rfc
+from harness import DUT, ExpectationFailed, echo4, echo_data4, multicast_mac, rfc
 from harness.features import require_feature
 
 BROADCAST_MAC: Final = "ff:ff:ff:ff:ff:ff"
@@ -22,9 +22,7 @@ ECHO_OVERHEAD: Final = 20 + 8  # IPv4 header without options + ICMP echo header
 DESTINATIONS: Final = ["limited-bcast", "subnet-bcast", "all-systems"]
 
 
-@rfc(1122, "3.2.2.6", MUST,
-     "The IP source address in an ICMP Echo Reply MUST be the same as the specific-destination "
-     "address (defined in Section 3.2.1.3) of the corresponding ICMP Echo Request message.")
+@rfc("RFC1122-3.2.2.6-4", "RFC1122-3.2.2.6-1", "RFC1122-2.3.3-1")
 def test_echo_reply_source_is_the_request_destination(dut: DUT) -> None:
     dut.send(echo4(dut, 0x901, b"source", seq=7))
     reply = dut.expect(ICMP(type=0, id=0x901))
@@ -33,8 +31,7 @@ def test_echo_reply_source_is_the_request_destination(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("size", ["0", "1", "56", "1000", "mtu"])
-@rfc(1122, "3.2.2.6", MUST,
-     "Data received in an ICMP Echo Request MUST be entirely included in the resulting Echo Reply.")
+@rfc("RFC1122-3.2.2.6-5")
 def test_echo_reply_includes_all_data_up_to_the_mtu(dut: DUT, size: str) -> None:
     length = dut.info.mtu - ECHO_OVERHEAD if size == "mtu" else int(size)
     data = bytes((i * 7 + 3) & 0xFF for i in range(length))
@@ -44,9 +41,7 @@ def test_echo_reply_includes_all_data_up_to_the_mtu(dut: DUT, size: str) -> None
 
 
 @pytest.mark.parametrize("dst", ["limited", "subnet"])
-@rfc(1122, "3.2.2.6", MUST,
-     "The IP source address in an ICMP Echo Reply MUST be the same as the specific-destination "
-     "address (defined in Section 3.2.1.3) of the corresponding ICMP Echo Request message.")
+@rfc("RFC1122-3.2.2.6-4")
 def test_broadcast_echo_if_answered_is_answered_from_a_specific_address(dut: DUT, dst: str) -> None:
     # "An ICMP Echo Request destined to an IP broadcast or IP multicast address MAY be silently
     # discarded." If the DUT answers, the reply's source must be the specific-destination
@@ -79,9 +74,7 @@ def _request(dut: DUT, dst: str, ident: int) -> Packet:
 
 
 @pytest.mark.parametrize("dst", DESTINATIONS)
-@rfc(1122, "3.2.2.6", MAY,
-     "An ICMP Echo Request destined to an IP broadcast or IP multicast address MAY be silently "
-     "discarded.")
+@rfc("RFC1122-3.2.2.6-3")
 def test_broadcast_echo_is_ignored_when_so_configured(dut: DUT, dst: str) -> None:
     dut.set_echo_ignore_broadcasts(True)
     dut.send(_request(dut, dst, 0xE11))
@@ -93,9 +86,7 @@ def test_broadcast_echo_is_ignored_when_so_configured(dut: DUT, dst: str) -> Non
 
 
 @pytest.mark.parametrize("dst", DESTINATIONS)
-@rfc(1122, "3.2.2.6", MUST,
-     "The IP source address in an ICMP Echo Reply MUST be the same as the specific-destination "
-     "address (defined in Section 3.2.1.3) of the corresponding ICMP Echo Request message.")
+@rfc("RFC1122-3.2.2.6-4")
 def test_broadcast_echo_is_answered_from_the_unicast_address_when_enabled(dut: DUT, dst: str) -> None:
     # Answering is a choice (RFC 1122 3.2.2.6: "MAY be silently discarded"); the MUST binds a reply.
     require_feature(dut, "echo-multicast" if dst == "all-systems" else "echo-broadcast")

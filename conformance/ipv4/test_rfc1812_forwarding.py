@@ -15,7 +15,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
-from harness import DUT, MUST, MUST_NOT, icmp_quote, l3_bytes, rfc
+from harness import DUT, MUST, described, icmp_quote, l3_bytes, rfc
 from harness.features import optional_feature
 
 REMOTE_NET: Final = "203.0.113.0/24"
@@ -47,9 +47,7 @@ def _forwarded(dut: DUT, dst: str = REMOTE, **ip_fields: object) -> Packet:
     return dut.expect(Ether(dst=dut.info.other_mac) / IP(dst=dst, **ip_fields), within=2.0)
 
 
-@rfc(791, "3.2", MUST,
-     "Even if no local information is available on the time actually spent, the field must be "
-     "decremented by 1.")
+@rfc("RFC791-3.2-20")
 def test_forwarded_datagram_has_its_ttl_decremented(dut: DUT) -> None:
     _enable(dut)
     dut.send(_udp(dut, ttl=10))
@@ -61,9 +59,7 @@ def test_forwarded_datagram_has_its_ttl_decremented(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("ttl", [1, 0])
-@rfc(1812, "5.2.7.3", MUST,
-     "A router MUST generate a Time Exceeded message Code 0 (In Transit) when it discards a packet "
-     "due to an expired TTL field.")
+@rfc("RFC1812-5.2.7.3-1")
 def test_expiring_ttl_draws_time_exceeded_in_transit(dut: DUT, ttl: int) -> None:
     _enable(dut)
     sent = _udp(dut, ttl=ttl)
@@ -73,8 +69,7 @@ def test_expiring_ttl_draws_time_exceeded_in_transit(dut: DUT, ttl: int) -> None
     assert l3_bytes(sent).startswith(icmp_quote(error)[:28])
 
 
-@rfc(1812, "4.2.2.9", MUST_NOT,
-     "A router MUST NOT originate or forward a datagram with a Time-to-Live (TTL) value of zero.")
+@rfc("RFC1812-4.2.2.9-2")
 def test_datagram_with_ttl_1_is_not_forwarded(dut: DUT) -> None:
     _enable(dut)
     dut.send(_udp(dut, ttl=1))
@@ -87,19 +82,14 @@ def test_datagram_with_ttl_1_is_not_forwarded(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("ttl", [1, 0])
-@rfc(1812, "4.2.2.9", MUST_NOT,
-     "A router MUST NOT discard a datagram just because it was received with TTL equal to zero or "
-     "one; if it is to the router and otherwise valid, the router MUST attempt to receive it.")
+@rfc("RFC1812-4.2.2.9-3")
 def test_datagram_to_the_router_with_ttl_0_or_1_is_received(dut: DUT, ttl: int) -> None:
     _enable(dut)
     dut.send(dut.ipv4(ttl=ttl) / ICMP(type=8, id=0xF01, seq=ttl) / Raw(b"to the router"))
     dut.expect(ICMP(type=0, id=0xF01))
 
 
-@rfc(1812, "5.2.7.1", MUST,
-     "If a router cannot forward a packet because it has no routes at all (including no default "
-     "route) to the destination specified in the packet, then the router MUST generate a "
-     "Destination Unreachable, Code 0 (Network Unreachable) ICMP message.")
+@rfc("RFC1812-4.3.3.1-1")
 def test_no_route_draws_network_unreachable(dut: DUT) -> None:
     _enable(dut)
     # From an on-link source of its own: Linux limits these errors per source (1 per second,
@@ -116,11 +106,11 @@ def test_no_route_draws_network_unreachable(dut: DUT) -> None:
     assert l3_bytes(sent).startswith(icmp_quote(error)[:28])
 
 
-@rfc(1191, "4", MUST,
-     "When a router is unable to forward a datagram because it exceeds the MTU of the next-hop "
-     "network and its Don't Fragment bit is set, the router is required to return an ICMP "
-     "Destination Unreachable message to the source of the datagram, with the Code indicating "
-     "\"fragmentation needed and DF set\".")
+@described(1191, "4", MUST,
+           "When a router is unable to forward a datagram because it exceeds the MTU of the next-hop network "
+           "and its Don't Fragment bit is set, the router is required to return an ICMP Destination "
+           "Unreachable message to the source of the datagram, with the Code indicating \"fragmentation "
+           "needed and DF set\".")
 def test_too_big_with_df_draws_fragmentation_needed(dut: DUT) -> None:
     _enable(dut, mtu=1000)
     dut.send(_udp(dut, size=1200, flags="DF"))
@@ -129,10 +119,7 @@ def test_too_big_with_df_draws_fragmentation_needed(dut: DUT) -> None:
     dut.expect_none(Ether(dst=dut.info.other_mac) / IP(dst=REMOTE), within=0.5)
 
 
-@rfc(1191, "4", MUST,
-     "The router MUST include the MTU of that next-hop network in the low-order 16 bits of the "
-     "ICMP header field that is labelled \"unused\" in the ICMP specification [7]. The high-order "
-     "16 bits of the field MUST be zero.")
+@rfc("RFC1191-4-1", "RFC1191-4-2")
 def test_fragmentation_needed_carries_the_next_hop_mtu(dut: DUT) -> None:
     _enable(dut, mtu=1000)
     dut.send(_udp(dut, size=1200, flags="DF"))
@@ -142,10 +129,7 @@ def test_fragmentation_needed_carries_the_next_hop_mtu(dut: DUT) -> None:
     assert int.from_bytes(word[2:], "big") == 1000, f"next-hop MTU {int.from_bytes(word[2:], 'big')}"
 
 
-@rfc(791, "2.3", MUST,
-     "Fragmentation of an internet datagram is necessary when it originates in a local net that "
-     "allows a large packet size and must traverse a local net that limits packets to a smaller "
-     "size to reach its destination.")
+@rfc("RFC791-2.3-5")
 def test_too_big_without_df_is_fragmented_to_fit(dut: DUT) -> None:
     _enable(dut, mtu=1000)
     sent = _udp(dut, size=1200)
@@ -163,11 +147,11 @@ def test_too_big_without_df_is_fragmented_to_fit(dut: DUT) -> None:
     assert bytes(data) == l3_bytes(sent)[20:], "the fragments do not reassemble to the datagram"
 
 
-@rfc(791, "3.1", MUST,
-     "When an internet module routes a datagram it checks to see if the record route option is "
-     "present. If it is, it inserts its own internet address as known in the environment into "
-     "which this datagram is being forwarded into the recorded route begining at the octet "
-     "indicated by the pointer, and increments the pointer by four.")
+@described(791, "3.1", MUST,
+           "When an internet module routes a datagram it checks to see if the record route option is "
+           "present. If it is, it inserts its own internet address as known in the environment into which "
+           "this datagram is being forwarded into the recorded route begining at the octet indicated by the "
+           "pointer, and increments the pointer by four.")
 def test_forwarded_record_route_gets_the_outgoing_address(dut: DUT) -> None:
     _enable(dut)
     rr = bytes([RR, 11, 4]) + bytes(8) + b"\x00"
@@ -183,7 +167,7 @@ def test_forwarded_record_route_gets_the_outgoing_address(dut: DUT) -> None:
     assert options[at + 3 : at + 7] == dut.info.dut_ipv4.ip.packed, "the DUT's address was not recorded"
 
 
-@rfc(1812, "4.2.2.6", MUST, "Unrecognized IP options in forwarded packets MUST be passed through unchanged.")
+@rfc("RFC1812-5.3.13.1-1", quote="Unrecognized IP options in forwarded")
 def test_unknown_option_is_forwarded_unchanged(dut: DUT) -> None:
     _enable(dut)
     unknown = bytes([30, 6, 0xAB, 0xCD, 0xEF, 0x01])  # type 30: not copied, class 0, number 30

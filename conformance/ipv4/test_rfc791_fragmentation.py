@@ -14,7 +14,7 @@ from scapy.layers.inet import ICMP, IP
 from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
-from harness import DUT, MUST, fragments4, rfc, with_ipv4_options
+from harness import DUT, MUST, described, fragments4, rfc, with_ipv4_options
 from harness.features import require_feature
 
 SPORT: Final = 4792
@@ -67,10 +67,7 @@ def _send_udp(dut: DUT, size: int, seed: int = 0) -> bytes:
 
 
 @pytest.mark.parametrize("mtu", [1500, 1280])
-@rfc(791, "2.3", MUST,
-     "Fragmentation of an internet datagram is necessary when it originates in a local net that "
-     "allows a large packet size and must traverse a local net that limits packets to a smaller "
-     "size to reach its destination.")
+@rfc("RFC791-2.3-5", "RFC1122-3.3.3-5")
 def test_fragments_fit_the_link_mtu(dut: DUT, mtu: int) -> None:
     if mtu != dut.info.mtu:
         dut.set_link_mtu(mtu)
@@ -81,9 +78,7 @@ def test_fragments_fit_the_link_mtu(dut: DUT, mtu: int) -> None:
     assert all(f[IP].len <= mtu for f in frags), f"fragment lengths {[f[IP].len for f in frags]} exceed {mtu}"
 
 
-@rfc(791, "3.2", MUST,
-     "The data of the long datagram is divided into two portions on a 8 octet (64 bit) boundary "
-     "(the second portion might not be an integral multiple of 8 octets, but the first must be).")
+@rfc("RFC791-2.3-8", "RFC791-3.2-8")
 def test_fragments_are_cut_on_eight_octet_boundaries(dut: DUT) -> None:
     dut.udp_bind(SPORT)
     _send_udp(dut, 4000)
@@ -94,9 +89,9 @@ def test_fragments_are_cut_on_eight_octet_boundaries(dut: DUT) -> None:
             assert len(data) % 8 == 0, f"a non-final fragment at {off} carries {len(data)} octets"
 
 
-@rfc(791, "3.2", MUST,
-     "The fragment offset field of the second new internet datagram is set to the value of that "
-     "field in the long datagram plus NFB.")
+@described(791, "2.3", MUST,
+           "The fragment offset field of the second new internet datagram is set to the value of that field "
+           "in the long datagram plus NFB.")
 def test_fragments_reassemble_to_the_datagram(dut: DUT) -> None:
     dut.udp_bind(SPORT)
     data = _send_udp(dut, 3500, seed=5)
@@ -110,7 +105,7 @@ def test_fragments_reassemble_to_the_datagram(dut: DUT) -> None:
     assert checksum(header) == 0, "the first fragment's header checksum does not verify"
 
 
-@rfc(791, "3.1", MUST, "Not copied on fragmentation, goes in first fragment only.")
+@described(791, "3.1", MUST, "Not copied on fragmentation, goes in first fragment only.")
 def test_record_route_goes_in_the_first_fragment_only(dut: DUT) -> None:
     require_feature(dut, "ipv4-record-route")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (d)
     # A 3000-octet echo request carrying Record Route: its reply needs fragmenting, and the
@@ -139,10 +134,10 @@ def _option(frag: Packet, kind: int) -> bool:
     return False
 
 
-@rfc(791, "3.2", MUST,
-     "To fragment a long internet datagram, an internet protocol module (for example, in a "
-     "gateway), creates two new internet datagrams and copies the contents of the internet header "
-     "fields from the long datagram into both new internet headers.")
+@described(791, "2.3", MUST,
+           "To fragment a long internet datagram, an internet protocol module (for example, in a gateway), "
+           "creates two new internet datagrams and copies the contents of the internet header fields from "
+           "the long datagram into both new internet headers.")
 def test_fragments_of_one_datagram_share_its_header_fields(dut: DUT) -> None:
     dut.udp_bind(SPORT)
     _send_udp(dut, 3000)
@@ -150,10 +145,7 @@ def test_fragments_of_one_datagram_share_its_header_fields(dut: DUT) -> None:
     assert len({(f[IP].id, f[IP].proto, f[IP].src, f[IP].dst, f[IP].tos) for f in frags}) == 1
 
 
-@rfc(791, "3.2", MUST,
-     "The originating protocol module of an internet datagram sets the identification field to a "
-     "value that must be unique for that source-destination pair and protocol for the time the "
-     "datagram will be active in the internet system.")
+@rfc("RFC791-2.3-7", "RFC791-3.2-15")
 def test_ids_of_fragmented_datagrams_to_one_destination_do_not_repeat(dut: DUT) -> None:
     # Non-atomic datagrams (RFC 6864 4.1): each of these is fragmented, so its ID matters.
     dut.udp_bind(SPORT)
@@ -164,9 +156,9 @@ def test_ids_of_fragmented_datagrams_to_one_destination_do_not_repeat(dut: DUT) 
     assert len(set(ids)) == len(ids), f"IDs repeat within 20 datagrams: {ids}"
 
 
-@rfc(791, "3.2", MUST,
-     "The identification field is used to distinguish the fragments of one datagram from those "
-     "of another.")
+@described(791, "2.3", MUST,
+           "The identification field is used to distinguish the fragments of one datagram from those of "
+           "another.")
 def test_reassembled_data_is_not_mixed_between_consecutive_datagrams(dut: DUT) -> None:
     dut.udp_bind(SPORT)
     first, second = _send_udp(dut, 2500, seed=1), _send_udp(dut, 2500, seed=2)

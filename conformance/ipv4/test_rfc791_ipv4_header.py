@@ -13,7 +13,7 @@ import pytest
 from scapy.layers.inet import ICMP, IP
 from scapy.utils import checksum
 
-from harness import DUT, MUST, echo4, echo_data4, rfc
+from harness import DUT, MUST, described, echo4, echo_data4
 
 ETHER_LEN = 14
 DATA = b"stackcheck rfc791 " * 3  # the frame exceeds the 60-octet Ethernet minimum
@@ -42,16 +42,16 @@ def _expect_echo_answered(dut: DUT, ident: int) -> None:
 
 
 @pytest.mark.parametrize("ihl", [0, 4], ids=["ihl0", "ihl4"])
-@rfc(791, "3.1", MUST, "Note that the minimum value for a correct header is 5.")
+@described(791, "3.1", MUST, "Note that the minimum value for a correct header is 5.")
 def test_header_length_below_five_words_is_discarded(dut: DUT, ihl: int) -> None:
     dut.send(_rewrite_header(bytes(echo4(dut, 0x700 + ihl, DATA)), ihl=ihl))
     dut.expect_none(ICMP, within=SILENCE_S)
     _expect_echo_answered(dut, 0x710 + ihl)
 
 
-@rfc(791, "3.1", MUST,
-     "Total Length is the length of the datagram, measured in octets, including internet "
-     "header and data.")
+@described(791, "3.1", MUST,
+           "Total Length is the length of the datagram, measured in octets, including internet header and "
+           "data.")
 def test_header_length_beyond_total_length_is_discarded(dut: DUT) -> None:
     sent = bytes(echo4(dut, 0x721, b"12345678"))  # Total Length 36
     # IHL 10 (40 octets) claims a header longer than the whole datagram. Trailing link-layer
@@ -62,9 +62,9 @@ def test_header_length_beyond_total_length_is_discarded(dut: DUT) -> None:
     _expect_echo_answered(dut, 0x722)
 
 
-@rfc(791, "3.1", MUST,
-     "Total Length is the length of the datagram, measured in octets, including internet "
-     "header and data.")
+@described(791, "3.1", MUST,
+           "Total Length is the length of the datagram, measured in octets, including internet header and "
+           "data.")
 def test_total_length_beyond_received_octets_is_discarded(dut: DUT) -> None:
     sent = bytes(echo4(dut, 0x731, DATA))
     # The datagram claims 8 octets more than the frame carries: it arrived truncated.
@@ -73,9 +73,9 @@ def test_total_length_beyond_received_octets_is_discarded(dut: DUT) -> None:
     _expect_echo_answered(dut, 0x732)
 
 
-@rfc(791, "3.1", MUST,
-     "Total Length is the length of the datagram, measured in octets, including internet "
-     "header and data.")
+@described(791, "3.1", MUST,
+           "Total Length is the length of the datagram, measured in octets, including internet header and "
+           "data.")
 def test_octets_beyond_total_length_are_not_part_of_the_datagram(dut: DUT) -> None:
     # A short echo padded to the 60-octet Ethernet minimum with non-zero octets: the padding
     # is neither covered by the ICMP checksum nor echoed back.
@@ -85,9 +85,9 @@ def test_octets_beyond_total_length_are_not_part_of_the_datagram(dut: DUT) -> No
     assert echo_data4(reply) == b"pad"
 
 
-@rfc(791, "3.1", MUST,
-     "The checksum field is the 16 bit one's complement of the one's complement sum of all "
-     "16 bit words in the header.")
+@described(791, "3.1", MUST,
+           "The checksum field is the 16 bit one's complement of the one's complement sum of all 16 bit "
+           "words in the header.")
 def test_reply_header_checksum_is_valid(dut: DUT) -> None:
     dut.send(echo4(dut, 0x751, DATA))
     reply = dut.expect(ICMP(type=0, id=0x751))

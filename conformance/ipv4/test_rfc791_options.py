@@ -19,7 +19,7 @@ import pytest
 from scapy.layers.inet import ICMP, IP
 from scapy.packet import Packet
 
-from harness import DUT, MAY, MUST, SHOULD, echo4, rfc, with_ipv4_options
+from harness import DUT, MUST, described, echo4, rfc, with_ipv4_options
 from harness.features import require_feature
 
 SILENCE_S: Final = 1.0
@@ -60,10 +60,7 @@ def _timestamp(length: int, pointer: int, flag: int, overflow: int = 0, data: by
 
 
 # ---- Record Route ------------------------------------------------------------------------------
-@rfc(1122, "3.2.2.6", SHOULD,
-     "If a Record Route and/or Time Stamp option is received in an ICMP Echo Request, this option "
-     "(these options) SHOULD be updated to include the current host and included in the IP header "
-     "of the Echo Reply message, without \"truncation\".")
+@rfc("RFC1122-3.2.2.6-8")
 def test_echo_reply_carries_record_route_with_the_dut_address(dut: DUT) -> None:
     require_feature(dut, "ipv4-record-route")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (d)
     dut.send(with_ipv4_options(echo4(dut, 0xA01, DATA), _record_route(slots=4)))
@@ -76,9 +73,9 @@ def test_echo_reply_carries_record_route_with_the_dut_address(dut: DUT) -> None:
     assert str(dut.info.dut_ipv4.ip) in recorded, f"recorded {recorded}, not the DUT's address"
 
 
-@rfc(791, "3.1", MUST,
-     "If the route data area is already full (the pointer exceeds the length) the datagram is "
-     "forwarded without inserting the address into the recorded route.")
+@described(791, "3.1", MUST,
+           "If the route data area is already full (the pointer exceeds the length) the datagram is "
+           "forwarded without inserting the address into the recorded route.")
 def test_full_record_route_is_accepted_unchanged(dut: DUT) -> None:
     require_feature(dut, "ipv4-record-route")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (d)
     hop = IPv4Address("203.0.113.7").packed
@@ -91,9 +88,7 @@ def test_full_record_route_is_accepted_unchanged(dut: DUT) -> None:
 
 
 # ---- Timestamp -----------------------------------------------------------------------------
-@rfc(1122, "3.2.1.8", MUST,
-     "The destination host MUST (if possible) add the current timestamp to a Timestamp option "
-     "before passing the option to the transport layer or to ICMP for processing.")
+@rfc("RFC1122-3.2.1.8-12")
 def test_echo_reply_carries_timestamp_only_entry(dut: DUT) -> None:
     require_feature(dut, "ipv4-timestamp")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (e)
     dut.send(with_ipv4_options(echo4(dut, 0xA11, DATA), _timestamp(length=12, pointer=5, flag=TS_ONLY)))
@@ -104,8 +99,8 @@ def test_echo_reply_carries_timestamp_only_entry(dut: DUT) -> None:
     assert ts[2] >= 9, f"no timestamp was added (pointer {ts[2]})"
 
 
-@rfc(791, "3.1", MUST,
-     "1 -- each timestamp is preceded with internet address of the registering entity,")
+@described(791, "3.1", MUST,
+           "1 -- each timestamp is preceded with internet address of the registering entity,")
 def test_echo_reply_carries_address_and_timestamp_entry(dut: DUT) -> None:
     require_feature(dut, "ipv4-timestamp")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (e)
     dut.send(with_ipv4_options(echo4(dut, 0xA12, DATA), _timestamp(length=20, pointer=5, flag=TS_AND_ADDR)))
@@ -117,9 +112,9 @@ def test_echo_reply_carries_address_and_timestamp_entry(dut: DUT) -> None:
     assert str(dut.info.dut_ipv4.ip) in registered, f"registered {registered}, not the DUT's address"
 
 
-@rfc(791, "3.1", MUST,
-     "3 -- the internet address fields are prespecified. An IP module only registers its "
-     "timestamp if it matches its own address with the next specified internet address.")
+@described(791, "3.1", MUST,
+           "3 -- the internet address fields are prespecified. An IP module only registers its timestamp if "
+           "it matches its own address with the next specified internet address.")
 def test_prespecified_timestamp_is_registered_for_the_dut_address(dut: DUT) -> None:
     require_feature(dut, "ipv4-timestamp")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (e)
     data = dut.info.dut_ipv4.ip.packed + bytes(4)
@@ -130,9 +125,9 @@ def test_prespecified_timestamp_is_registered_for_the_dut_address(dut: DUT) -> N
     assert ts[2] >= 13, f"the DUT registered no timestamp for its own address (pointer {ts[2]})"
 
 
-@rfc(791, "3.1", MUST,
-     "3 -- the internet address fields are prespecified. An IP module only registers its "
-     "timestamp if it matches its own address with the next specified internet address.")
+@described(791, "3.1", MUST,
+           "3 -- the internet address fields are prespecified. An IP module only registers its timestamp if "
+           "it matches its own address with the next specified internet address.")
 def test_prespecified_timestamp_for_another_address_is_left_alone(dut: DUT) -> None:
     require_feature(dut, "ipv4-timestamp")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (e)
     data = IPv4Address("203.0.113.9").packed + bytes(4)
@@ -144,9 +139,9 @@ def test_prespecified_timestamp_for_another_address_is_left_alone(dut: DUT) -> N
         assert ts[8:12] == bytes(4), "a timestamp was written for another host's address"
 
 
-@rfc(791, "3.1", MUST,
-     "If the timestamp data area is already full (the pointer exceeds the length) the datagram "
-     "is forwarded without inserting the timestamp, but the overflow count is incremented by one.")
+@described(791, "3.1", MUST,
+           "If the timestamp data area is already full (the pointer exceeds the length) the datagram is "
+           "forwarded without inserting the timestamp, but the overflow count is incremented by one.")
 def test_full_timestamp_increments_the_overflow_count(dut: DUT) -> None:
     require_feature(dut, "ipv4-timestamp")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (e)
     full = _timestamp(length=8, pointer=9, flag=TS_ONLY, overflow=2, data=b"\x00\x00\x00\x2a")
@@ -159,9 +154,7 @@ def test_full_timestamp_increments_the_overflow_count(dut: DUT) -> None:
 
 
 # ---- options in general ----------------------------------------------------------------------
-@rfc(1122, "3.2.1.8", MUST,
-     "The IP and transport layer MUST each interpret those IP options that they understand and "
-     "silently ignore the others.")
+@rfc("RFC1122-3.2.1.8-3", "RFC791-3.2-22")
 def test_unknown_option_is_ignored(dut: DUT) -> None:
     # Type 30 (not copied, class 0, number 30): assigned to nothing any host implements.
     dut.send(with_ipv4_options(echo4(dut, 0xA21, DATA), bytes([30, 4, 0xAB, 0xCD])))
@@ -169,9 +162,7 @@ def test_unknown_option_is_ignored(dut: DUT) -> None:
     dut.expect_none(ICMP(type=12), within=0)
 
 
-@rfc(791, "3.1", MAY,
-     "This option may be used between options, for example, to align the beginning of a "
-     "subsequent option on a 32 bit boundary.")
+@rfc("RFC791-3.1-13")
 def test_no_operation_and_end_of_option_list_are_accepted(dut: DUT) -> None:
     require_feature(dut, "ipv4-timestamp")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (e)
     options = bytes([NOP, NOP, NOP]) + _timestamp(length=12, pointer=5, flag=TS_ONLY) + bytes([EOL])
@@ -181,9 +172,7 @@ def test_no_operation_and_end_of_option_list_are_accepted(dut: DUT) -> None:
     assert ts is not None and ts[2] >= 9, "the Timestamp option after the NOPs was not processed"
 
 
-@rfc(1122, "3.2.1.8", MUST,
-     "All IP options (except NOP or END-OF-LIST) received in datagrams MUST be passed to the "
-     "transport layer (or to ICMP processing when the datagram is an ICMP message).")
+@rfc("RFC1122-3.2.1.8-2")
 def test_record_route_and_timestamp_together_are_both_processed(dut: DUT) -> None:
     require_feature(dut, "ipv4-record-route", "ipv4-timestamp")  # both OPTIONAL: RFC 1122 3.2.1.8
     options = _record_route(slots=2) + bytes([NOP]) + _timestamp(length=12, pointer=5, flag=TS_ONLY)
@@ -195,9 +184,7 @@ def test_record_route_and_timestamp_together_are_both_processed(dut: DUT) -> Non
 
 
 @pytest.mark.parametrize("option", ["record-route", "timestamp"])
-@rfc(1122, "3.2.1.8", MUST,
-     "The IP and transport layer MUST each interpret those IP options that they understand and "
-     "silently ignore the others.")
+@rfc("RFC1122-3.2.1.8-3")
 def test_record_route_or_timestamp_is_processed_or_silently_ignored(dut: DUT, option: str) -> None:
     # Every host: one that implements the option (OPTIONAL, RFC 1122 3.2.1.8 (d), (e)) answers with
     # it updated (the tests above), one that does not ignores it -- the echo is answered either way
@@ -210,8 +197,7 @@ def test_record_route_or_timestamp_is_processed_or_silently_ignored(dut: DUT, op
 
 # ---- source routes ---------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", [LSRR, SSRR], ids=["lsrr", "ssrr"])
-@rfc(7126, "4.3.5", SHOULD,
-     "All systems should, by default, drop IP packets that contain an LSRR option.")
+@rfc("RFC7126-4.3.5-1")
 def test_source_routed_datagram_is_dropped_by_default(dut: DUT, kind: int) -> None:
     # Route not completed: the next hop (another host) would come after the DUT.
     route = bytes([kind, 7, 4]) + dut.info.other_ipv4.packed
@@ -222,9 +208,7 @@ def test_source_routed_datagram_is_dropped_by_default(dut: DUT, kind: int) -> No
     dut.expect(ICMP(type=0, id=0xA32))
 
 
-@rfc(1122, "3.2.1.8", MUST,
-     "A host MUST support originating a source route and MUST be able to act as the final "
-     "destination of a source route.")
+@rfc("RFC1122-3.2.1.8-5")
 def test_completed_source_route_is_delivered_when_accepted(dut: DUT) -> None:
     dut.set_accept_source_route(True)
     # Completed loose route (pointer beyond the route data): the tester's own address was the

@@ -17,7 +17,7 @@ from typing import Final
 import pytest
 from scapy.layers.inet import ICMP
 
-from harness import DUT, MUST, echo4, rfc, with_ipv4_options
+from harness import DUT, MUST, described, echo4, rfc, with_ipv4_options
 from harness.features import require_feature
 
 NOP, RR, TS = 1, 7, 68
@@ -71,9 +71,7 @@ def _needs_option_processing(dut: DUT, case: str) -> None:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-@rfc(792, "Parameter Problem Message", MUST,
-     "If the gateway or host processing a datagram finds a problem with the header parameters "
-     "such that it cannot complete processing the datagram it must discard the datagram.")
+@rfc("RFC792-ParameterProblemMessage-3")
 def test_datagram_with_malformed_option_is_discarded(dut: DUT, case: str) -> None:
     _needs_option_processing(dut, case)
     options, _ = CASES[case]
@@ -86,9 +84,9 @@ def test_datagram_with_malformed_option_is_discarded(dut: DUT, case: str) -> Non
 
 
 @pytest.mark.parametrize("case", list(CASES))
-@rfc(792, "Parameter Problem Message", MUST,
-     "The pointer identifies the octet of the original datagram's header where the error was "
-     "detected (it may be in the middle of an option).")
+@described(792, "Parameter Problem Message", MUST,
+           "The pointer identifies the octet of the original datagram's header where the error was detected "
+           "(it may be in the middle of an option).")
 def test_parameter_problem_points_at_the_malformed_option(dut: DUT, case: str) -> None:
     _needs_option_processing(dut, case)
     options, pointer = CASES[case]

@@ -8,7 +8,7 @@ from scapy.layers.inet import ICMP, IP
 from scapy.packet import Packet
 from scapy.utils import checksum
 
-from harness import DUT, MUST, echo4, rfc
+from harness import DUT, MUST, described, echo4, rfc
 
 DATA = bytes(range(256))[:100]
 SILENCE_S = 1.0
@@ -20,7 +20,7 @@ def _icmp_message(pkt: Packet) -> bytes:
     return bytes(ip)[ip.ihl * 4 : ip.len]
 
 
-@rfc(792, "Echo or Echo Reply Message", MUST, "The echoer returns these same values in the echo reply.")
+@described(792, "Echo or Echo Reply Message", MUST, "The echoer returns these same values in the echo reply.")
 def test_echo_reply_returns_identifier_and_sequence_unchanged(dut: DUT) -> None:
     for ident, seq in [(0x0000, 0x0000), (0xBEEF, 0x0102), (0xFFFF, 0xFFFF)]:
         dut.send(echo4(dut, ident, DATA, seq=seq))
@@ -28,17 +28,16 @@ def test_echo_reply_returns_identifier_and_sequence_unchanged(dut: DUT) -> None:
         assert (reply[ICMP].id, reply[ICMP].seq) == (ident, seq)
 
 
-@rfc(792, "Echo or Echo Reply Message", MUST,
-     "The data received in the echo message must be returned in the echo reply message.")
+@rfc("RFC792-EchoOrEchoReplyMessage-5")
 def test_echo_reply_returns_data_unchanged(dut: DUT) -> None:
     dut.send(echo4(dut, 0x801, DATA, seq=1))
     reply = dut.expect(ICMP(type=0, id=0x801))
     assert _icmp_message(reply)[8:] == DATA
 
 
-@rfc(792, "Echo or Echo Reply Message", MUST,
-     "The checksum is the 16-bit ones's complement of the one's complement sum of the ICMP "
-     "message starting with the ICMP Type.")
+@described(792, "Echo or Echo Reply Message", MUST,
+           "The checksum is the 16-bit ones's complement of the one's complement sum of the ICMP message "
+           "starting with the ICMP Type.")
 def test_echo_reply_icmp_checksum_is_valid(dut: DUT) -> None:
     # An odd length exercises the "padded with one octet of zeros" rule as well.
     dut.send(echo4(dut, 0x811, DATA[:33], seq=1))
@@ -48,9 +47,9 @@ def test_echo_reply_icmp_checksum_is_valid(dut: DUT) -> None:
     assert checksum(message) == 0, f"ICMP checksum 0x{reply[ICMP].chksum:04x} does not verify"
 
 
-@rfc(792, "Echo or Echo Reply Message", MUST,
-     "The checksum is the 16-bit ones's complement of the one's complement sum of the ICMP "
-     "message starting with the ICMP Type.")
+@described(792, "Echo or Echo Reply Message", MUST,
+           "The checksum is the 16-bit ones's complement of the one's complement sum of the ICMP message "
+           "starting with the ICMP Type.")
 def test_echo_with_bad_icmp_checksum_is_not_answered(dut: DUT) -> None:
     frame = bytearray(bytes(echo4(dut, 0x821, DATA, seq=1)))
     icmp_at = 14 + 20

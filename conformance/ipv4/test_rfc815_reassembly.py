@@ -23,7 +23,7 @@ from scapy.packet import Packet, Raw
 from harness import (
     DUT,
     MUST,
-    SHOULD,
+    described,
     echo4,
     echo_data4,
     fragments4,
@@ -62,7 +62,7 @@ def _plans(frags: list[Packet], order: str) -> list[Packet]:
 
 
 @pytest.mark.parametrize("order", ["in-order", "reversed", "shuffled", "duplicated"])
-@rfc(1122, "3.3.2", MUST, "The IP layer MUST implement reassembly of IP datagrams.")
+@rfc("RFC1122-3.3.2-1")
 def test_fragments_in_any_order_are_reassembled(dut: DUT, order: str) -> None:
     echo = _echo(dut, 0xC01, 1000, ip_id=0x4C01)  # 1008 octets of ICMP: 4 fragments
     dut.send(*_plans(fragments4(echo, size=256), order))
@@ -72,9 +72,7 @@ def test_fragments_in_any_order_are_reassembled(dut: DUT, order: str) -> None:
     dut.expect_none(ICMP(type=0, id=0xC01), within=0)
 
 
-@rfc(791, "3.2", MUST,
-     "The data of the long datagram is divided into two portions on a 8 octet (64 bit) boundary "
-     "(the second portion might not be an integral multiple of 8 octets, but the first must be).")
+@rfc("RFC791-2.3-8")
 def test_eight_octet_fragments_are_reassembled(dut: DUT) -> None:
     echo = _echo(dut, 0xC02, 56, ip_id=0x4C02)  # 64 octets of ICMP: 8 fragments of 8 octets
     dut.send(*fragments4(echo, size=8))
@@ -82,9 +80,9 @@ def test_eight_octet_fragments_are_reassembled(dut: DUT) -> None:
     assert echo_data4(reply) == bytes(echo[Raw].load)
 
 
-@rfc(791, "3.2", MUST,
-     "The identification field is used to distinguish the fragments of one datagram from those "
-     "of another.")
+@described(791, "2.3", MUST,
+           "The identification field is used to distinguish the fragments of one datagram from those of "
+           "another.")
 def test_interleaved_datagrams_with_different_ids_are_kept_apart(dut: DUT) -> None:
     a, b = _echo(dut, 0xC03, 600, ip_id=0x4C03), _echo(dut, 0xC04, 600, ip_id=0x4C04)
     fa, fb = fragments4(a, size=208), fragments4(b, size=208)
@@ -93,9 +91,9 @@ def test_interleaved_datagrams_with_different_ids_are_kept_apart(dut: DUT) -> No
     assert echo_data4(dut.expect(ICMP(type=0, id=0xC04))) == bytes(b[Raw].load)
 
 
-@rfc(791, "3.2", MUST,
-     "The internet identification field (ID) is used together with the source and destination "
-     "address, and the protocol fields, to identify datagram fragments for reassembly.")
+@described(791, "3.2", MUST,
+           "The internet identification field (ID) is used together with the source and destination address, "
+           "and the protocol fields, to identify datagram fragments for reassembly.")
 def test_same_id_with_different_protocols_are_different_datagrams(dut: DUT) -> None:
     dut.udp_bind(PORT)
     echo = _echo(dut, 0xC05, 400, ip_id=0x4C05)
@@ -108,9 +106,9 @@ def test_same_id_with_different_protocols_are_different_datagrams(dut: DUT) -> N
     assert got is not None and got[0] == payload, "the UDP datagram was not reassembled apart"
 
 
-@rfc(791, "3.1", MUST,
-     "Total Length is the length of the datagram, measured in octets, including internet header "
-     "and data. This field allows the length of a datagram to be up to 65,535 octets.")
+@described(791, "3.1", MUST,
+           "Total Length is the length of the datagram, measured in octets, including internet header and "
+           "data. This field allows the length of a datagram to be up to 65,535 octets.")
 def test_fragments_beyond_65535_octets_are_never_delivered(dut: DUT) -> None:
     # 65,520 octets of ICMP echo: with the 20-octet header, 65,540 octets in all.
     data = bytes(i & 0xFF for i in range(65_512))
@@ -125,9 +123,7 @@ def test_fragments_beyond_65535_octets_are_never_delivered(dut: DUT) -> None:
     dut.expect(ICMP(type=0, id=0xC09))
 
 
-@rfc(1122, "3.3.2", MUST,
-     "If this timeout expires, the partially-reassembled datagram MUST be discarded and an ICMP "
-     "Time Exceeded message sent to the source host (if fragment zero has been received).")
+@rfc("RFC1122-3.3.2-6", "RFC1122-3.3.2-4")
 def test_timeout_with_fragment_zero_sends_time_exceeded_code_1(dut: DUT) -> None:
     first = fragments4(_echo(dut, 0xC0A, 400, ip_id=0x4C0A), size=208)[0]
     dut.send(first)
@@ -139,9 +135,7 @@ def test_timeout_with_fragment_zero_sends_time_exceeded_code_1(dut: DUT) -> None
     assert quote and l3_bytes(first).startswith(quote[:28]), "the error does not quote fragment zero"
 
 
-@rfc(1122, "3.3.2", MUST,
-     "If this timeout expires, the partially-reassembled datagram MUST be discarded and an ICMP "
-     "Time Exceeded message sent to the source host (if fragment zero has been received).")
+@rfc("RFC1122-3.3.2-6")
 def test_timeout_without_fragment_zero_sends_nothing(dut: DUT) -> None:
     # RFC 792: "If fragment zero is not available then no time exceeded need be sent at all."
     # Linux and this suite read the condition as "not sent": the error could quote no
@@ -157,8 +151,7 @@ def test_timeout_without_fragment_zero_sends_nothing(dut: DUT) -> None:
     dut.expect_none(ICMP(type=11), within=_timeout(dut) + 0.5)
 
 
-@rfc(1122, "3.3.2", SHOULD,
-     "the reassembly timeout value SHOULD be a fixed value, not set from the remaining TTL.")
+@rfc("RFC1122-3.3.2-5")
 def test_reassembly_timeout_does_not_follow_the_ttl(dut: DUT) -> None:
     # TTL 1: a timer taken from the TTL would expire after about a second, before the rest.
     frags = fragments4(_echo(dut, 0xC0C, 400, ip_id=0x4C0C, ttl=1), size=208)
@@ -168,9 +161,7 @@ def test_reassembly_timeout_does_not_follow_the_ttl(dut: DUT) -> None:
     dut.expect(ICMP(type=0, id=0xC0C))
 
 
-@rfc(792, "Parameter Problem Message", MUST,
-     "If the gateway or host processing a datagram finds a problem with the header parameters "
-     "such that it cannot complete processing the datagram it must discard the datagram.")
+@rfc("RFC792-ParameterProblemMessage-3")
 def test_fragment_with_a_malformed_option_is_not_reassembled(dut: DUT) -> None:
     # Only a host that processes Record Route (OPTIONAL, RFC 1122 3.2.1.8) finds its length wrong.
     require_feature(dut, "ipv4-record-route")

@@ -24,7 +24,7 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet
 
-from harness import DUT, SHOULD, expect_param_problem, l3_bytes, rfc
+from harness import DUT, SHOULD, described, expect_param_problem, l3_bytes
 from harness.features import require_feature
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
@@ -38,9 +38,9 @@ def _control(dut: DUT, ident: int) -> None:
     dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=ident, seq=1))
 
 
-@rfc(2675, "3", SHOULD,
-     "error: IPv6 Payload Length != 0 and Jumbo Payload option present "
-     "Code: 0 Pointer: Option Type field of the Jumbo Payload option")
+@described(2675, "3", SHOULD,
+           "error: IPv6 Payload Length != 0 and Jumbo Payload option present Code: 0 Pointer: Option Type "
+           "field of the Jumbo Payload option")
 def test_jumbo_option_with_nonzero_payload_length_draws_pointer_to_option_type(dut: DUT) -> None:
     require_feature(dut, "ipv6-jumbograms")
     sent = dut.ipv6() / IPv6ExtHdrHopByHop(options=[Jumbo(jumboplen=70000)]) / _echo(0x2675)
@@ -49,9 +49,9 @@ def test_jumbo_option_with_nonzero_payload_length_draws_pointer_to_option_type(d
     _control(dut, 0x2676)
 
 
-@rfc(2675, "3", SHOULD,
-     "error: Jumbo Payload option present and Jumbo Payload Length < 65,536 "
-     "Code: 0 Pointer: high-order octet of the Jumbo Payload Length")
+@described(2675, "3", SHOULD,
+           "error: Jumbo Payload option present and Jumbo Payload Length < 65,536 Code: 0 Pointer: "
+           "high-order octet of the Jumbo Payload Length")
 def test_jumbo_length_below_65536_draws_pointer_to_jumbo_length(dut: DUT) -> None:
     require_feature(dut, "ipv6-jumbograms")
     body = IPv6ExtHdrHopByHop(options=[Jumbo(jumboplen=0)]) / _echo(0x2677)
@@ -62,9 +62,9 @@ def test_jumbo_length_below_65536_draws_pointer_to_jumbo_length(dut: DUT) -> Non
     _control(dut, 0x2678)
 
 
-@rfc(2675, "3", SHOULD,
-     "error: IPv6 Payload Length = 0 and IPv6 Next Header = Hop-by-Hop Options and "
-     "Jumbo Payload option not present Code: 0 Pointer: high-order octet of the IPv6 Payload Length")
+@described(2675, "3", SHOULD,
+           "error: IPv6 Payload Length = 0 and IPv6 Next Header = Hop-by-Hop Options and Jumbo Payload "
+           "option not present Code: 0 Pointer: high-order octet of the IPv6 Payload Length")
 def test_zero_payload_length_without_jumbo_option_draws_pointer_to_payload_length(dut: DUT) -> None:
     # Every node: RFC 2675 3 asks the same answer of "a node that does not understand the Jumbo
     # Payload option" (code 0, pointer to the Payload Length), so this one runs on all DUTs.

@@ -8,7 +8,7 @@ import pytest
 from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6Unknown, IPv6
 from scapy.layers.l2 import Ether
 
-from harness import DUT, MUST, SHOULD, multicast_mac, rfc
+from harness import DUT, MUST, described, multicast_mac, rfc
 from harness.features import require_feature
 
 SILENCE_S = 1.0
@@ -29,9 +29,7 @@ def _sources(dut: DUT, which: str) -> tuple[str, str]:
     [0, 1, 57, 1000, "mtu"],
     ids=["empty", "1B", "odd", "1000B", "mtu"],
 )
-@rfc(4443, "4.2", MUST,
-     "The data received in the ICMPv6 Echo Request message MUST be returned entirely and "
-     "unmodified in the ICMPv6 Echo Reply message.")
+@rfc("RFC4443-4.2-6", "RFC4443-4.1-1", "RFC4443-4.2-1", "RFC8200-5-3")
 def test_echo_reply_returns_the_request_data_unmodified(dut: DUT, size: int | str) -> None:
     # "mtu": the largest echo that fits the link unfragmented, both ways.
     length = dut.info.mtu - IPV6_HEADER - ICMPV6_ECHO_HEADER if size == "mtu" else int(size)
@@ -41,16 +39,14 @@ def test_echo_reply_returns_the_request_data_unmodified(dut: DUT, size: int | st
     assert bytes(reply[ICMPv6EchoReply].data) == data
 
 
-@rfc(4443, "4.2", MUST,
-     "Identifier The identifier from the invoking Echo Request message.")
+@described(4443, "4.2", MUST, "Identifier The identifier from the invoking Echo Request message.")
 def test_echo_reply_carries_the_request_identifier(dut: DUT) -> None:
     dut.send(dut.ipv6() / ICMPv6EchoRequest(id=0xBEEF, seq=1, data=b"ident"))
     reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply, data=b"ident")
     assert reply[ICMPv6EchoReply].id == 0xBEEF
 
 
-@rfc(4443, "4.2", MUST,
-     "Sequence Number The sequence number from the invoking Echo Request message.")
+@described(4443, "4.2", MUST, "Sequence Number The sequence number from the invoking Echo Request message.")
 def test_echo_reply_carries_the_request_sequence_number(dut: DUT) -> None:
     dut.send(dut.ipv6() / ICMPv6EchoRequest(id=0x4431, seq=0xA55A, data=b"seq"))
     reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4431))
@@ -58,9 +54,7 @@ def test_echo_reply_carries_the_request_sequence_number(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("which", ["global", "link-local"])
-@rfc(4443, "4.2", MUST,
-     "The source address of an Echo Reply sent in response to a unicast Echo Request message "
-     "MUST be the same as the destination address of that Echo Request message.")
+@rfc("RFC4443-4.2-3")
 def test_echo_reply_source_is_the_request_destination(dut: DUT, which: str) -> None:
     src, dst = _sources(dut, which)
     dut.send(dut.ipv6(src=src, dst=dst) / ICMPv6EchoRequest(id=0x4432, seq=1))
@@ -76,17 +70,13 @@ def _all_nodes_echo(dut: DUT, ident: int) -> None:
     )
 
 
-@rfc(4443, "4.2", SHOULD,
-     "An Echo Reply SHOULD be sent in response to an Echo Request message sent to an IPv6 "
-     "multicast or anycast address.")
+@rfc("RFC4443-4.2-4")
 def test_echo_request_to_all_nodes_is_answered(dut: DUT) -> None:
     _all_nodes_echo(dut, 0x4433)
     dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4433, seq=1))
 
 
-@rfc(4443, "4.2", MUST,
-     "In this case, the source address of the reply MUST be a unicast address belonging to the "
-     "interface on which the Echo Request message was received.")
+@rfc("RFC4443-4.2-5")
 def test_reply_to_all_nodes_echo_comes_from_a_unicast_address_of_the_interface(dut: DUT) -> None:
     # The MUST binds a reply; whether one is sent is the SHOULD above, tested on every DUT.
     require_feature(dut, "echo-multicast")
@@ -96,10 +86,10 @@ def test_reply_to_all_nodes_echo_comes_from_a_unicast_address_of_the_interface(d
     assert IPv6Address(reply[IPv6].src) in own, f"reply from {reply[IPv6].src}, not one of {sorted(map(str, own))}"
 
 
-@rfc(4443, "2.3", MUST,
-     "The checksum is the 16-bit one's complement of the one's complement sum of the entire "
-     "ICMPv6 message, starting with the ICMPv6 message type field, and prepended with a "
-     "\"pseudo-header\" of IPv6 header fields")
+@described(4443, "2.3", MUST,
+           "The checksum is the 16-bit one's complement of the one's complement sum of the entire ICMPv6 "
+           "message, starting with the ICMPv6 message type field, and prepended with a \"pseudo-header\" of "
+           "IPv6 header fields")
 def test_echo_request_with_bad_checksum_is_discarded(dut: DUT) -> None:
     # A message whose checksum does not hold is not the message that was sent: answering it
     # would echo corrupted data as if it were good.
@@ -113,9 +103,7 @@ def test_echo_request_with_bad_checksum_is_discarded(dut: DUT) -> None:
     dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4435, seq=1))
 
 
-@rfc(4443, "2.4", MUST,
-     "(b) If an ICMPv6 informational message of unknown type is received, it MUST be silently "
-     "discarded.")
+@rfc("RFC4443-2.4-3", "RFC4443-2.4-1")
 def test_informational_message_of_unknown_type_is_silently_discarded(dut: DUT) -> None:
     # Type 250 is unassigned in the informational range (128-255). "Silently": nothing back,
     # neither a reply nor an error.

@@ -28,7 +28,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, MUST_NOT, SHOULD, expect_param_problem, l3_bytes, multicast_mac, rfc
+from harness import DUT, expect_param_problem, l3_bytes, multicast_mac, rfc
 from harness.rfc import IPV6_MIN_MTU, ICMPv6Unreach
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
@@ -50,20 +50,14 @@ def _expect_port_unreachable(dut: DUT, sport: int) -> Packet:
     )
 
 
-@rfc(4443, "3.1", SHOULD,
-     "A destination node SHOULD originate a Destination Unreachable message with Code 4 in "
-     "response to a packet for which the transport protocol (e.g., UDP) has no listener, if that "
-     "transport protocol has no alternative means to inform the sender.")
+@rfc("RFC4443-3.1-4")
 def test_udp_to_a_closed_port_draws_port_unreachable(dut: DUT) -> None:
     dut.send(_closed_port_probe(dut, sport=40001))
     _expect_port_unreachable(dut, 40001)
 
 
 @pytest.mark.parametrize("size", [32, 1400], ids=["whole", "truncated"])
-@rfc(4443, "2.4", MUST,
-     "(c) Every ICMPv6 error message (type < 128) MUST include as much of the IPv6 offending "
-     "(invoking) packet (the packet that caused the error) as possible without making the error "
-     "message packet exceed the minimum IPv6 MTU [IPv6].")
+@rfc("RFC4443-2.4-4")
 def test_error_quotes_as_much_of_the_invoking_packet_as_fits_in_1280_octets(dut: DUT, size: int) -> None:
     probe = _closed_port_probe(dut, sport=40002, size=size)
     dut.send(probe)
@@ -78,9 +72,7 @@ def test_error_quotes_as_much_of_the_invoking_packet_as_fits_in_1280_octets(dut:
 
 
 @pytest.mark.parametrize("which", ["global", "link-local"])
-@rfc(4443, "2.2", MUST,
-     "(a) If the message is a response to a message sent to one of the node's unicast addresses, "
-     "the Source Address of the reply MUST be that same address.")
+@rfc("RFC4443-2.2-2", "RFC4443-2.2-1")
 def test_error_source_is_the_address_the_invoking_packet_was_sent_to(dut: DUT, which: str) -> None:
     info = dut.info
     src, dst = (
@@ -105,9 +97,7 @@ def _unknown_option_packet(dut: DUT, inner: Packet) -> Packet:
     return dut.ipv6() / _dest_opts() / inner
 
 
-@rfc(4443, "2.4", MUST_NOT,
-     "(e) An ICMPv6 error message MUST NOT be originated as a result of receiving the following: "
-     "(e.1) An ICMPv6 error message.")
+@rfc("RFC4443-2.4-5", quote="(e.1) An ICMPv6 error message.")
 def test_no_error_is_sent_about_an_icmpv6_error_message(dut: DUT) -> None:
     # An unknown 10xxxxxx option draws Parameter Problem code 2 whatever the packet carries;
     # when what it carries is itself an ICMPv6 error, that rule must yield to (e.1).
@@ -120,9 +110,7 @@ def test_no_error_is_sent_about_an_icmpv6_error_message(dut: DUT) -> None:
     expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
 
 
-@rfc(4443, "2.4", MUST_NOT,
-     "(e) An ICMPv6 error message MUST NOT be originated as a result of receiving the following: ... "
-     "(e.2) An ICMPv6 redirect message [IPv6-DISC].")
+@rfc("RFC4443-2.4-5", quote="(e.2) An ICMPv6 redirect message [IPv6-DISC].")
 def test_no_error_is_sent_about_a_redirect(dut: DUT) -> None:
     redirect = ICMPv6ND_Redirect(tgt=str(dut.info.other_ipv6), dst="2001:db8:2::5")
     dut.send(dut.ipv6(hlim=255) / _dest_opts() / redirect)
@@ -132,10 +120,7 @@ def test_no_error_is_sent_about_a_redirect(dut: DUT) -> None:
     expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
 
 
-@rfc(4443, "2.2", MUST,
-     "(b) If the message is a response to a message sent to a multicast or anycast group in which "
-     "the node is a member, the Source Address of the reply MUST be a unicast address belonging to "
-     "the interface on which the multicast or anycast packet was received.")
+@rfc("RFC4443-2.2-3")
 def test_error_about_a_packet_to_a_multicast_group_comes_from_a_unicast_address(dut: DUT) -> None:
     dut.send(
         dut.ether(dst=multicast_mac(ALL_NODES))
@@ -148,10 +133,7 @@ def test_error_about_a_packet_to_a_multicast_group_comes_from_a_unicast_address(
     assert IPv6Address(error[IPv6].src) in own, f"error from {error[IPv6].src}, not one of {sorted(map(str, own))}"
 
 
-@rfc(4443, "2.4", MUST,
-     "(c) Every ICMPv6 error message (type < 128) MUST include as much of the IPv6 offending "
-     "(invoking) packet (the packet that caused the error) as possible without making the error "
-     "message packet exceed the minimum IPv6 MTU [IPv6].")
+@rfc("RFC4443-2.4-4")
 def test_parameter_problem_about_a_large_packet_is_cut_at_1280_octets(dut: DUT) -> None:
     sent = dut.ipv6() / _dest_opts() / ICMPv6EchoRequest(id=0x4443, seq=1, data=bytes(1400))
     dut.send(sent)
@@ -160,8 +142,7 @@ def test_parameter_problem_about_a_large_packet_is_cut_at_1280_octets(dut: DUT) 
     assert l3_bytes(error)[48:] == l3_bytes(sent)[: IPV6_MIN_MTU - 48], "the quote is not the packet's start"
 
 
-@rfc(4443, "2.4", MUST_NOT,
-     "(e.3) A packet destined to an IPv6 multicast address.")
+@rfc("RFC4443-2.4-5", quote="(e.3) A packet destined to an IPv6 multicast address.")
 def test_no_port_unreachable_for_a_datagram_to_a_multicast_address(dut: DUT) -> None:
     dut.send(
         dut.ether(dst=multicast_mac(ALL_NODES))
@@ -174,8 +155,8 @@ def test_no_port_unreachable_for_a_datagram_to_a_multicast_address(dut: DUT) -> 
     _expect_port_unreachable(dut, 40004)
 
 
-@rfc(4443, "2.4", MUST_NOT,
-     "(e.4) A packet sent as a link-layer multicast (the exceptions from e.3 apply to this case, too).")
+@rfc("RFC4443-2.4-5",
+     quote="(e.4) A packet sent as a link-layer multicast (the exceptions from e.3 apply to this case, too).")
 def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_multicast_frame(dut: DUT) -> None:
     probe = _closed_port_probe(dut, sport=40005)
     probe[Ether].dst = multicast_mac(ALL_NODES)
@@ -185,8 +166,8 @@ def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_multicast_fr
     _expect_port_unreachable(dut, 40006)
 
 
-@rfc(4443, "2.4", MUST_NOT,
-     "(e.5) A packet sent as a link-layer broadcast (the exceptions from e.3 apply to this case, too).")
+@rfc("RFC4443-2.4-5",
+     quote="(e.5) A packet sent as a link-layer broadcast (the exceptions from e.3 apply to this case, too).")
 def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_broadcast_frame(dut: DUT) -> None:
     probe = _closed_port_probe(dut, sport=40007)
     probe[Ether].dst = "ff:ff:ff:ff:ff:ff"
@@ -196,10 +177,10 @@ def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_broadcast_fr
     _expect_port_unreachable(dut, 40008)
 
 
-@rfc(4443, "2.4", MUST_NOT,
-     "(e.6) A packet whose source address does not uniquely identify a single node -- e.g., the "
-     "IPv6 Unspecified Address, an IPv6 multicast address, or an address known by the ICMP "
-     "message originator to be an IPv6 anycast address.")
+@rfc("RFC4443-2.4-5",
+     quote="(e.6) A packet whose source address does not uniquely identify a single node -- e.g., the IPv6 "
+           "Unspecified Address, an IPv6 multicast address, or an address known by the ICMP message "
+           "originator to be an IPv6 anycast address.")
 def test_no_port_unreachable_for_a_datagram_from_the_unspecified_address(dut: DUT) -> None:
     dut.send(_closed_port_probe(dut, sport=40009, src="::"))
     dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S)

@@ -18,27 +18,12 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet
 
-from harness import DUT, MUST, MUST_NOT, expect_echo_reply6, expect_param_problem, l3_bytes, rfc
+from harness import DUT, expect_echo_reply6, expect_param_problem, l3_bytes, rfc
 from harness.features import has_feature
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
 SILENCE_S = 1.0
 TYPES = [0, 253, 254]
-RH0_TEXT = (
-    "An IPv6 node that receives a packet with a destination address assigned to it and that "
-    "contains an RH0 extension header MUST NOT execute the algorithm specified in the latter part "
-    "of Section 4.4 of [RFC2460] for RH0. Instead, such packets MUST be processed according to the "
-    "behaviour specified in Section 4.4 of [RFC2460] for a datagram that includes an unrecognised "
-    "Routing Type value"
-)
-UNRECOGNIZED_SEGMENTS_LEFT = (
-    "If Segments Left is non-zero, the node must discard the packet and send an ICMP Parameter "
-    "Problem, Code 0, message to the packet's Source Address, pointing to the unrecognized Routing Type."
-)
-UNRECOGNIZED_ZERO = (
-    "If Segments Left is zero, the node must ignore the Routing header and proceed to process the "
-    "next header in the packet, whose type is identified by the Next Header field in the Routing header."
-)
 
 
 def _packet(dut: DUT, rtype: int, segleft: int, ident: int, hbh: bool = False) -> Packet:
@@ -49,7 +34,10 @@ def _packet(dut: DUT, rtype: int, segleft: int, ident: int, hbh: bool = False) -
 
 
 @pytest.mark.parametrize("hbh", [False, True], ids=["routing", "hbh/routing"])
-@rfc(5095, "3", MUST, RH0_TEXT + ", namely: " + UNRECOGNIZED_SEGMENTS_LEFT)
+@rfc("RFC5095-3-2", "RFC5095-3-1",
+     quote="If Segments Left is non-zero, the node must discard the packet and send an ICMP Parameter "
+           "Problem, Code 0, message to the packet's Source Address, pointing to the unrecognized Routing "
+           "Type.")
 def test_type_0_routing_header_with_segments_left_draws_parameter_problem(dut: DUT, hbh: bool) -> None:
     sent = _packet(dut, 0, 1, 0x5095, hbh=hbh)
     dut.send(sent)
@@ -57,10 +45,7 @@ def test_type_0_routing_header_with_segments_left_draws_parameter_problem(dut: D
 
 
 @pytest.mark.parametrize("rtype", [253, 254])
-@rfc(8200, "4.4", MUST,
-     "If, while processing a received packet, a node encounters a Routing header with an "
-     "unrecognized Routing Type value, the required behavior of the node depends on the value of "
-     "the Segments Left field, as follows: " + UNRECOGNIZED_SEGMENTS_LEFT)
+@rfc("RFC8200-4.4-2")
 def test_unrecognized_routing_type_with_segments_left_draws_parameter_problem(dut: DUT, rtype: int) -> None:
     sent = _packet(dut, rtype, 1, 0x5096)
     dut.send(sent)
@@ -68,13 +53,13 @@ def test_unrecognized_routing_type_with_segments_left_draws_parameter_problem(du
 
 
 @pytest.mark.parametrize("rtype", TYPES)
-@rfc(8200, "4.4", MUST, UNRECOGNIZED_ZERO)
+@rfc("RFC8200-4.4-1")
 def test_routing_header_with_segments_left_zero_is_skipped(dut: DUT, rtype: int) -> None:
     dut.send(_packet(dut, rtype, 0, 0x5097))
     expect_echo_reply6(dut, 0x5097)
 
 
-@rfc(5095, "3", MUST_NOT, RH0_TEXT + ".")
+@rfc("RFC5095-3-1")
 def test_type_0_routing_header_is_not_executed(dut: DUT) -> None:
     # Executing RH0 would swap in the listed address and send the packet on to it. Forwarding
     # is on where the DUT can forward, so only RFC 5095 stands between the packet and the other node.

@@ -22,7 +22,7 @@ import pytest
 from scapy.layers.inet import UDP
 from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6NDOptPrefixInfo, ICMPv6NDOptSrcLLAddr, IPv6
 
-from harness import DUT, MUST, SHOULD, rfc
+from harness import DUT, MUST, SHOULD, described, rfc
 from harness.features import require_feature
 
 SPORT: Final = 46724
@@ -50,7 +50,8 @@ def source_for(dut: DUT, dst: str) -> str:
 
 
 @pytest.mark.parametrize("which", ["baseline", "added"])
-@rfc(6724, "5", SHOULD, "Rule 1: Prefer same address. If SA = D, then prefer SA. Similarly, if SB = D, then prefer SB.")
+@described(6724, "5", SHOULD,
+           "Rule 1: Prefer same address. If SA = D, then prefer SA. Similarly, if SB = D, then prefer SB.")
 def test_rule1_destination_that_is_an_own_address_is_the_source(dut: DUT, which: str) -> None:
     # Two addresses of the same /64: Rules 2-8 cannot tell them apart, only Rule 1 can, and it
     # picks a different one for each destination.
@@ -68,14 +69,12 @@ def test_rule1_destination_that_is_an_own_address_is_the_source(dut: DUT, which:
 # ---- Rule 2 -------------------------------------------------------------------------------------
 
 
-RULE2 = ("Rule 2: Prefer appropriate scope. If Scope(SA) < Scope(SB): If Scope(SA) < Scope(D), then "
-         "prefer SB and otherwise prefer SA. Similarly, if Scope(SB) < Scope(SA): If Scope(SB) < Scope(D), "
-         "then prefer SA and otherwise prefer SB.")
-
-
 @pytest.mark.parametrize("case", ["link-local-unicast", "global-unicast", "link-scope-multicast",
                                   "site-scope-multicast"])
-@rfc(6724, "5", SHOULD, RULE2)
+@described(6724, "5", SHOULD,
+           "Rule 2: Prefer appropriate scope. If Scope(SA) < Scope(SB): If Scope(SA) < Scope(D), then prefer "
+           "SB and otherwise prefer SA. Similarly, if Scope(SB) < Scope(SA): If Scope(SB) < Scope(D), then "
+           "prefer SA and otherwise prefer SB.")
 def test_rule2_source_scope_fits_the_destination(dut: DUT, case: str) -> None:
     info = dut.info
     dst, want = {
@@ -90,7 +89,10 @@ def test_rule2_source_scope_fits_the_destination(dut: DUT, case: str) -> None:
     assert source_for(dut, dst) == want
 
 
-@rfc(6724, "5", SHOULD, RULE2)
+@rfc("RFC6724-5-1", "RFC6724-2.1-2",
+     quote="Rule 2: Prefer appropriate scope. If Scope(SA) < Scope(SB): If Scope(SA) < Scope(D), then "
+           "prefer SB and otherwise prefer SA. Similarly, if Scope(SB) < Scope(SA): If Scope(SB) < "
+           "Scope(D), then prefer SA and otherwise prefer SB.")
 def test_rule2_comes_before_rule3(dut: DUT) -> None:
     # The only global address is deprecated; the link-local one is preferred but too small in
     # scope for a global destination: Rule 2 decides before Rule 3 is looked at. (RFC 4862 5.5.4:
@@ -102,10 +104,10 @@ def test_rule2_comes_before_rule3(dut: DUT) -> None:
     assert source_for(dut, str(dut.info.tester_ipv6)) == "2001:db8:1::7"
 
 
-@rfc(4862, "5.4", MUST,
-     "An address on which the Duplicate Address Detection procedure is applied is said to be tentative "
-     "until the procedure has completed successfully. A tentative address is not considered \"assigned "
-     "to an interface\" in the traditional sense.")
+@described(4862, "5.4", MUST,
+           "An address on which the Duplicate Address Detection procedure is applied is said to be tentative "
+           "until the procedure has completed successfully. A tentative address is not considered \"assigned "
+           "to an interface\" in the traditional sense.")
 def test_tentative_address_is_not_a_source(dut: DUT) -> None:
     # One DAD probe, 1 s RetransTimer, no random start delay: 2001:db8:2::1 is tentative for 1 s.
     # Rule 8 would pick it for 2001:db8:2::9 (64 common bits against 46), but it is not a candidate.
@@ -124,9 +126,9 @@ def test_tentative_address_is_not_a_source(dut: DUT) -> None:
 # ---- Rule 3 -------------------------------------------------------------------------------------
 
 
-@rfc(6724, "5", SHOULD,
-     "Rule 3: Avoid deprecated addresses. If one of the two source addresses is \"preferred\" and one "
-     "of them is \"deprecated\" (in the RFC 4862 sense), then prefer the one that is \"preferred\".")
+@described(6724, "5", SHOULD,
+           "Rule 3: Avoid deprecated addresses. If one of the two source addresses is \"preferred\" and one "
+           "of them is \"deprecated\" (in the RFC 4862 sense), then prefer the one that is \"preferred\".")
 def test_rule3_deprecated_address_is_avoided(dut: DUT) -> None:
     dst = "2001:db8:2::9"
     _via_tester(dut, dst)
@@ -166,9 +168,10 @@ def _slaac_with_temporary(dut: DUT) -> tuple[str, str]:
                          f"{dut.ipv6_addresses()}")
 
 
-@rfc(6724, "5", SHOULD,
-     "Rule 7: Prefer temporary addresses. If SA is a temporary address and SB is a public address, "
-     "then prefer SA. Similarly, if SB is a temporary address and SA is a public address, then prefer SB.")
+@described(6724, "5", SHOULD,
+           "Rule 7: Prefer temporary addresses. If SA is a temporary address and SB is a public address, "
+           "then prefer SA. Similarly, if SB is a temporary address and SA is a public address, then prefer "
+           "SB.")
 def test_rule7_temporary_address_is_preferred(dut: DUT) -> None:
     public, temporary = _slaac_with_temporary(dut)
     dst = "2001:db8:2::9"
@@ -182,9 +185,9 @@ def test_rule7_temporary_address_is_preferred(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("dst,want", [("2001:db8:2::9", "2001:db8:2::1"), ("2001:db8:1::9", "baseline")])
-@rfc(6724, "5", SHOULD,
-     "Rule 8: Use longest matching prefix. If CommonPrefixLen(SA, D) > CommonPrefixLen(SB, D), then "
-     "prefer SA. Similarly, if CommonPrefixLen(SB, D) > CommonPrefixLen(SA, D), then prefer SB.")
+@described(6724, "5", SHOULD,
+           "Rule 8: Use longest matching prefix. If CommonPrefixLen(SA, D) > CommonPrefixLen(SB, D), then "
+           "prefer SA. Similarly, if CommonPrefixLen(SB, D) > CommonPrefixLen(SA, D), then prefer SB.")
 def test_rule8_longest_matching_prefix(dut: DUT, dst: str, want: str) -> None:
     # Two global addresses of equal scope, state and label; each destination shares 64 bits with
     # one of them and 46 with the other, so each picks a different source.

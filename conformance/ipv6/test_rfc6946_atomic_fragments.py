@@ -5,16 +5,10 @@ from __future__ import annotations
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6ExtHdrFragment
 from scapy.packet import Packet
 
-from harness import DUT, MUST, expect_echo_reply6, fragments6, rfc
+from harness import DUT, expect_echo_reply6, fragments6, rfc
 
 IDENT = 0x6946
 DATA = bytes(range(184))  # 192-octet ICMPv6 message
-ATOMIC_TEXT = (
-    "A host that receives an IPv6 packet that includes a Fragment Header with the \"Fragment Offset\" "
-    "equal to 0 and the \"M\" flag equal to 0 MUST process that packet in isolation from any other "
-    "packets/fragments, even if such packets/fragments contain the same set {IPv6 Source Address, "
-    "IPv6 Destination Address, Fragment Identification}."
-)
 
 
 def _atomic(dut: DUT, echo_id: int, frag_id: int = IDENT) -> Packet:
@@ -22,13 +16,15 @@ def _atomic(dut: DUT, echo_id: int, frag_id: int = IDENT) -> Packet:
         id=echo_id, seq=1, data=b"atomic")
 
 
-@rfc(6946, "4", MUST, "A received atomic fragment should be \"reassembled\" from the contents of that sole fragment.")
+@rfc("RFC8200-4.5-7")
 def test_atomic_fragment_is_processed_as_a_whole_packet(dut: DUT) -> None:
+    # RFC 6946 §4: "A received atomic fragment should be "reassembled" from the contents of that
+    # sole fragment."
     dut.send(_atomic(dut, 0x6901))
     expect_echo_reply6(dut, 0x6901, data=b"atomic")
 
 
-@rfc(6946, "4", MUST, ATOMIC_TEXT)
+@rfc("RFC6946-4-1")
 def test_atomic_fragment_is_processed_despite_a_pending_reassembly_with_its_identification(dut: DUT) -> None:
     pending = dut.ipv6() / ICMPv6EchoRequest(id=0x6902, seq=1, data=DATA)
     first, _, _ = fragments6(pending, [(0, 64), (64, 64), (128, 64)], ident=IDENT)
@@ -36,7 +32,7 @@ def test_atomic_fragment_is_processed_despite_a_pending_reassembly_with_its_iden
     expect_echo_reply6(dut, 0x6903, data=b"atomic")
 
 
-@rfc(6946, "4", MUST, ATOMIC_TEXT)
+@rfc("RFC6946-4-2", "RFC8200-4.5-8")
 def test_pending_reassembly_completes_after_an_atomic_fragment_with_its_identification(dut: DUT) -> None:
     # Merged with the queue, the atomic fragment would overlap it (offset 0) and spoil it.
     pending = dut.ipv6() / ICMPv6EchoRequest(id=0x6904, seq=1, data=DATA)

@@ -12,7 +12,7 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet
 
-from harness import DUT, MUST, fragments6, multicast_mac, rfc, solicited_node
+from harness import DUT, fragments6, multicast_mac, rfc, solicited_node
 from harness.rfc import NDP_HOP_LIMIT
 
 SILENCE_S = 1.0
@@ -40,11 +40,7 @@ def _fragmented(ns: Packet, how: str) -> list[Packet]:
 
 
 @pytest.mark.parametrize("how", ["atomic", "two-fragments"])
-@rfc(6980, "5", MUST,
-     "Nodes MUST silently ignore the following Neighbor Discovery and SEcure Neighbor Discovery "
-     "messages if the packets carrying them include an IPv6 Fragmentation Header: Neighbor "
-     "Solicitation, Neighbor Advertisement, Router Solicitation, Router Advertisement, Redirect, or "
-     "Certification Path Solicitation.")
+@rfc("RFC6980-5-3", quote="Neighbor Solicitation")
 def test_fragmented_neighbor_solicitation_is_ignored(dut: DUT, how: str) -> None:
     target = str(dut.info.dut_ipv6.ip)
     dut.send(*_fragmented(_ns(dut, target), how))

@@ -15,23 +15,18 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet
 
-from harness import DUT, SHOULD, fragments6, l3_bytes, rfc
+from harness import DUT, fragments6, l3_bytes, rfc
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
 SILENCE_S = 1.0
 DATA = bytes(range(120))  # fragmentable part: 8 (DestOpt) + 8 (echo header) + 120 = 136 octets
-INCOMPLETE_TEXT = (
-    "If the first fragment does not include all headers through an Upper-Layer header, then that "
-    "fragment should be discarded and an ICMP Parameter Problem, Code 3, message should be sent to "
-    "the source of the fragment, with the Pointer field set to zero."
-)
 
 
 def _datagram(dut: DUT, ident: int) -> Packet:
     return dut.ipv6() / IPv6ExtHdrDestOpt() / ICMPv6EchoRequest(id=ident, seq=1, data=DATA)
 
 
-@rfc(8200, "4.5", SHOULD, INCOMPLETE_TEXT)
+@rfc("RFC8200-4.5-14", "RFC7112-5-2", "RFC7112-5-6", "RFC7112-5-7")
 def test_first_fragment_without_the_upper_layer_header_draws_parameter_problem_code_3(dut: DUT) -> None:
     first, rest = fragments6(_datagram(dut, 0x7112), [(0, 8), (8, 128)], ident=0x7112)
     dut.send(first)
@@ -44,7 +39,7 @@ def test_first_fragment_without_the_upper_layer_header_draws_parameter_problem_c
     dut.expect_none(ICMPv6EchoReply(id=0x7112), within=SILENCE_S)
 
 
-@rfc(8200, "4.5", SHOULD, INCOMPLETE_TEXT)
+@rfc("RFC8200-4.5-14")
 def test_first_fragment_with_the_whole_header_chain_is_reassembled(dut: DUT) -> None:
     # The positive twin: 16 octets hold the Destination Options and the ICMPv6 header.
     dut.send(*fragments6(_datagram(dut, 0x7113), [(0, 16), (16, 120)], ident=0x7113))

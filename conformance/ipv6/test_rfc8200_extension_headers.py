@@ -18,7 +18,7 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, SHOULD, l3_bytes, rfc
+from harness import DUT, MUST, described, l3_bytes, rfc
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
 SILENCE_S = 1.0
@@ -64,9 +64,7 @@ def _expect_reply(dut: DUT, ident: int) -> Packet:
 
 
 @pytest.mark.parametrize("chain", list(MISPLACED_HBH))
-@rfc(8200, "4", SHOULD,
-     "The same action should be taken if a node encounters a Next Header value of zero in any "
-     "header other than an IPv6 header.")
+@rfc("RFC8200-4-8")
 def test_hop_by_hop_not_first_draws_parameter_problem_at_the_naming_field(dut: DUT, chain: str) -> None:
     build, pointer = MISPLACED_HBH[chain]
     sent = dut.ipv6() / build()
@@ -78,10 +76,10 @@ def test_hop_by_hop_not_first_draws_parameter_problem_at_the_naming_field(dut: D
     assert l3_bytes(error)[48:] == l3_bytes(sent), "the quote is not the invoking packet"
 
 
-@rfc(8200, "4.3", MUST,
-     "The Hop-by-Hop Options header is used to carry optional information that may be examined and "
-     "processed by every node along a packet's delivery path. The Hop-by-Hop Options header is "
-     "identified by a Next Header value of 0 in the IPv6 header")
+@described(8200, "4.3", MUST,
+           "The Hop-by-Hop Options header is used to carry optional information that may be examined and "
+           "processed by every node along a packet's delivery path. The Hop-by-Hop Options header is "
+           "identified by a Next Header value of 0 in the IPv6 header")
 def test_hop_by_hop_right_after_the_ipv6_header_is_processed(dut: DUT) -> None:
     # The positive twin of the test above: in its one allowed place the header is fine.
     dut.send(dut.ipv6() / IPv6ExtHdrHopByHop() / ICMPv6EchoRequest(id=0x8211, seq=1))
@@ -89,10 +87,7 @@ def test_hop_by_hop_right_after_the_ipv6_header_is_processed(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("chain", list(CHAINS))
-@rfc(8200, "4.1", MUST,
-     "IPv6 nodes must accept and attempt to process extension headers in any order and occurring "
-     "any number of times in the same packet, except for the Hop-by-Hop Options header, which is "
-     "restricted to appear immediately after an IPv6 header only.")
+@rfc("RFC8200-4.1-4")
 def test_extension_headers_in_any_order_and_number_are_processed(dut: DUT, chain: str) -> None:
     dut.send(dut.ipv6() / CHAINS[chain]() / ICMPv6EchoRequest(id=0x8212, seq=1, data=chain.encode()))
     reply = _expect_reply(dut, 0x8212)
@@ -100,11 +95,11 @@ def test_extension_headers_in_any_order_and_number_are_processed(dut: DUT, chain
 
 
 @pytest.mark.parametrize("where", ["fixed", "dest"])
-@rfc(8200, "4.7", MUST,
-     "The value 59 in the Next Header field of an IPv6 header or any extension header indicates that "
-     "there is nothing following that header. If the Payload Length field of the IPv6 header "
-     "indicates the presence of octets past the end of a header whose Next Header field contains "
-     "59, those octets must be ignored")
+@rfc("RFC8200-4.7-1",
+     quote="The value 59 in the Next Header field of an IPv6 header or any extension header indicates that "
+           "there is nothing following that header. If the Payload Length field of the IPv6 header indicates "
+           "the presence of octets past the end of a header whose Next Header field contains 59, those "
+           "octets must be ignored")
 def test_octets_after_no_next_header_are_ignored(dut: DUT, where: str) -> None:
     # What follows looks like an echo request; it must not be read as one, nor draw an error.
     trailer = Raw(bytes(ICMPv6EchoRequest(id=0x8213, seq=1)))

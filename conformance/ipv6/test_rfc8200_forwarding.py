@@ -25,7 +25,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from harness import DUT, MUST, MUST_NOT, l3_bytes, rfc
+from harness import DUT, MUST, MUST_NOT, described, l3_bytes, rfc
 from harness.features import optional_feature
 from harness.rfc import IPV6_MIN_MTU, ICMPv6Unreach
 from harness.rfc import ICMPv6TimeExceeded as TECode
@@ -56,7 +56,8 @@ def _quote_ok(error: Packet, sent: Packet) -> bool:
     return quote == l3_bytes(sent)[: IPV6_MIN_MTU - 48]
 
 
-@rfc(8200, "3", MUST, "Hop Limit 8-bit unsigned integer. Decremented by 1 by each node that forwards the packet.")
+@described(8200, "3", MUST,
+           "Hop Limit 8-bit unsigned integer. Decremented by 1 by each node that forwards the packet.")
 def test_forwarded_packet_has_its_hop_limit_decremented(dut: DUT) -> None:
     _router(dut)
     dut.send(_probe(dut, 0x8301, hlim=64))
@@ -64,9 +65,7 @@ def test_forwarded_packet_has_its_hop_limit_decremented(dut: DUT) -> None:
     assert forwarded[IPv6].hlim == 63
 
 
-@rfc(6437, "2", MUST,
-     "A forwarding node MUST either leave a non-zero flow label value unchanged or change it only for "
-     "compelling operational security reasons as described in Section 6.1.")
+@rfc("RFC6437-2-1")
 def test_forwarded_packet_keeps_its_flow_label(dut: DUT) -> None:
     _router(dut)
     dut.send(_probe(dut, 0x8302, fl=0x5C0F1))
@@ -74,10 +73,7 @@ def test_forwarded_packet_keeps_its_flow_label(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("hlim", [1, 0])
-@rfc(4443, "3.3", MUST,
-     "If a router receives a packet with a Hop Limit of zero, or if a router decrements a packet's "
-     "Hop Limit to zero, it MUST discard the packet and originate an ICMPv6 Time Exceeded message "
-     "with Code 0 to the source of the packet.")
+@rfc("RFC4443-3.3-1")
 def test_hop_limit_reaching_zero_draws_time_exceeded_code_0(dut: DUT, hlim: int) -> None:
     _router(dut)
     sent = _probe(dut, 0x8303, hlim=hlim)
@@ -89,10 +85,10 @@ def test_hop_limit_reaching_zero_draws_time_exceeded_code_0(dut: DUT, hlim: int)
     assert _expect_forwarded(dut, 0x8304)[IPv6].hlim == 1
 
 
-@rfc(4443, "3.1", MUST,
-     "If the reason for the failure to deliver is lack of a matching entry in the forwarding node's "
-     "routing table, the Code field is set to 0 (NOTE: this error can occur only in nodes that do "
-     "not hold a \"default route\" in their routing tables).")
+@rfc("RFC4443-3.1-1",
+     quote="If the reason for the failure to deliver is lack of a matching entry in the forwarding node's "
+           "routing table, the Code field is set to 0. (This error can occur only in nodes that do not hold "
+           "a \"default route\" in their routing tables.)")
 def test_no_route_draws_destination_unreachable_code_0(dut: DUT) -> None:
     dut.set_forwarding(6, True)  # and no route to 2001:db8:2::/64, nor a default route
     sent = _probe(dut, 0x8305)
@@ -101,9 +97,7 @@ def test_no_route_draws_destination_unreachable_code_0(dut: DUT) -> None:
     assert _quote_ok(error, sent), "the quote is not the invoking packet"
 
 
-@rfc(4443, "3.2", MUST,
-     "A Packet Too Big MUST be sent by a router in response to a packet that it cannot forward "
-     "because the packet is larger than the MTU of the outgoing link.")
+@rfc("RFC4443-3.2-1")
 def test_packet_larger_than_the_next_hop_mtu_draws_packet_too_big(dut: DUT) -> None:
     _router(dut, mtu=1280)
     sent = _probe(dut, 0x8306, size=1400)  # 1448 octets
@@ -116,9 +110,9 @@ def test_packet_larger_than_the_next_hop_mtu_draws_packet_too_big(dut: DUT) -> N
     _expect_forwarded(dut, 0x8307)
 
 
-@rfc(8200, "4.5", MUST_NOT,
-     "unlike IPv4, fragmentation in IPv6 is performed only by source nodes, not by routers along a "
-     "packet's delivery path")
+@described(8200, "4.5", MUST_NOT,
+           "unlike IPv4, fragmentation in IPv6 is performed only by source nodes, not by routers along a "
+           "packet's delivery path")
 def test_router_does_not_fragment_a_packet_too_big_for_the_next_hop(dut: DUT) -> None:
     _router(dut, mtu=1280)
     dut.send(_probe(dut, 0x8308, size=1400))
@@ -127,10 +121,9 @@ def test_router_does_not_fragment_a_packet_too_big_for_the_next_hop(dut: DUT) ->
     dut.expect_none(IPv6(dst=FAR), within=0.01)
 
 
-@rfc(4861, "7.2.2", MUST,
-     "If no Neighbor Advertisement is received after MAX_MULTICAST_SOLICIT solicitations, address "
-     "resolution has failed. The sender MUST return ICMP destination unreachable indications with "
-     "code 3 (Address Unreachable) for each packet queued awaiting address resolution.")
+@rfc("RFC4861-7.2.2-11",
+     quote="If no Neighbor Advertisement is received after MAX_MULTICAST_SOLICIT solicitations, address "
+           "resolution has failed.")
 def test_unresolvable_next_hop_draws_destination_unreachable_code_3(dut: DUT) -> None:
     # The gateway is an on-link address nobody answers for: 3 solicitations 1 s apart, then
     # the error (RFC 4443 §3.1 code 3: "inability to resolve the IPv6 destination address").
@@ -149,10 +142,7 @@ def test_unresolvable_next_hop_draws_destination_unreachable_code_3(dut: DUT) ->
     assert quote == wire, "the quote is not the invoking packet"
 
 
-
-
-@rfc(4291, "2.5.2", MUST_NOT,
-     "An IPv6 packet with a source address of unspecified must never be forwarded by an IPv6 router.")
+@rfc("RFC4291-2.5.2-3")
 def test_packet_from_the_unspecified_address_is_not_forwarded(dut: DUT) -> None:
     _router(dut)
     dut.send(_probe(dut, 0x830A, src="::"))
@@ -161,11 +151,11 @@ def test_packet_from_the_unspecified_address_is_not_forwarded(dut: DUT) -> None:
     _expect_forwarded(dut, 0x830B)
 
 
-@rfc(8200, "4", MUST,
-     "Extension headers (except for the Hop-by-Hop Options header) are not processed, inserted, or "
-     "deleted by any node along a packet's delivery path, until the packet reaches the node (or each "
-     "of the set of nodes, in the case of multicast) identified in the Destination Address field of "
-     "the IPv6 header.")
+@rfc("RFC8200-4-2",
+     quote="Extension headers (except for the Hop-by-Hop Options header) are not processed, inserted, or "
+           "deleted by any node along a packet's delivery path, until the packet reaches the node (or each "
+           "of the set of nodes, in the case of multicast) identified in the Destination Address field of "
+           "the IPv6 header.")
 def test_router_passes_destination_options_on_unprocessed(dut: DUT) -> None:
     # An unknown 10xxxxxx option would draw a Parameter Problem at the destination; a router
     # must not even look at it.

@@ -11,7 +11,7 @@ from scapy.layers.inet import UDP
 from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6, IPv6ExtHdrFragment
 from scapy.packet import Packet
 
-from harness import DUT, MUST, MUST_NOT, fragments6, l3_bytes, rfc
+from harness import DUT, MUST, described, fragments6, l3_bytes, rfc
 
 PORT, DPORT = 40600, 40601
 BIG, SMALL = 3000, 1000
@@ -56,9 +56,7 @@ def _reassemble(frames: list[Packet]) -> bytes:
     return bytes(out)
 
 
-@rfc(8200, "4.5", MUST,
-     "The lengths of the fragments must be chosen such that the resulting fragment packets fit "
-     "within the MTU of the path to the packets' destination(s).")
+@rfc("RFC8200-4.5-4", "RFC8504-5.1-4")
 def test_datagram_larger_than_the_mtu_is_sent_in_fragments_that_fit(dut: DUT) -> None:
     _send(dut, BIG)
     frames = _frames(dut)
@@ -67,9 +65,9 @@ def test_datagram_larger_than_the_mtu_is_sent_in_fragments_that_fit(dut: DUT) ->
     assert max(sizes) <= dut.info.mtu, f"fragment sizes {sizes} exceed the {dut.info.mtu}-octet MTU"
 
 
-@rfc(8200, "4.5", MUST,
-     "Each complete fragment, except possibly the last (\"rightmost\") one, is an integer multiple "
-     "of 8 octets long.")
+@described(8200, "4.5", MUST,
+           "Each complete fragment, except possibly the last (\"rightmost\") one, is an integer multiple of "
+           "8 octets long.")
 def test_fragments_except_the_last_are_multiples_of_8_octets(dut: DUT) -> None:
     _send(dut, BIG)
     frames = sorted(_frames(dut), key=lambda f: f[IPv6ExtHdrFragment].offset)
@@ -78,10 +76,9 @@ def test_fragments_except_the_last_are_multiples_of_8_octets(dut: DUT) -> None:
     assert [f[IPv6ExtHdrFragment].m for f in frames] == [1] * (len(frames) - 1) + [0], "M flags wrong"
 
 
-@rfc(8200, "4.5", MUST,
-     "A Fragment Offset containing the offset of the fragment, in 8-octet units, relative to the "
-     "start of the Fragmentable Part of the original packet.")
+@rfc("RFC8200-4.5-6", "RFC5722-4-1")
 def test_fragments_reassemble_to_the_datagram_sent(dut: DUT) -> None:
+    # _reassemble places each fragment at its Fragment Offset and fails on a hole or an overlap.
     data = _send(dut, BIG)
     whole = _reassemble(_frames(dut))
     udp = UDP(whole)
@@ -89,7 +86,7 @@ def test_fragments_reassemble_to_the_datagram_sent(dut: DUT) -> None:
     assert whole[8:] == data, "the reassembled payload differs from what the socket sent"
 
 
-@rfc(8200, "4.5", MUST, "The Identification value generated for the original packet.")
+@described(8200, "4.5", MUST, "The Identification value generated for the original packet.")
 def test_all_fragments_of_a_datagram_carry_its_identification(dut: DUT) -> None:
     _send(dut, BIG)
     # Collected by offsets alone, so fragments carrying other Identifications would show here.
@@ -98,9 +95,7 @@ def test_all_fragments_of_a_datagram_carry_its_identification(dut: DUT) -> None:
     assert len(idents) == 1, f"one datagram's fragments carry Identifications {sorted(idents)}"
 
 
-@rfc(8504, "5.1", MUST_NOT,
-     "As recommended in Section 4.5 of [RFC8200], nodes MUST NOT generate atomic fragments, i.e., "
-     "where the fragment is a whole datagram.")
+@rfc("RFC8504-5.1-7")
 def test_datagram_that_fits_is_sent_without_a_fragment_header(dut: DUT) -> None:
     data = _send(dut, SMALL)
     frame, = _frames(dut)
@@ -108,9 +103,7 @@ def test_datagram_that_fits_is_sent_without_a_fragment_header(dut: DUT) -> None:
     assert bytes(frame[UDP].payload) == data
 
 
-@rfc(4443, "4.2", MUST,
-     "The data received in the ICMPv6 Echo Request message MUST be returned entirely and unmodified "
-     "in the ICMPv6 Echo Reply message.")
+@rfc("RFC4443-4.2-6")
 def test_echo_larger_than_the_mtu_is_returned_whole_in_fragments(dut: DUT) -> None:
     # 3000 octets of data: the request arrives in fragments, and the reply can only leave in them.
     data = bytes((i * 7 + 1) & 0xFF for i in range(BIG))

@@ -10,13 +10,13 @@ from ipaddress import IPv6Address
 
 from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6
 
-from harness import DUT, MUST, SHOULD, echo6, expect_echo_reply6, rfc
+from harness import DUT, MUST, described, echo6, expect_echo_reply6, rfc
 
 SILENCE_S = 1.0
 DATA = b"stackcheck-v6"
 
 
-@rfc(8200, "3", MUST, "Version 4-bit Internet Protocol version number = 6.")
+@described(8200, "3", MUST, "Version 4-bit Internet Protocol version number = 6.")
 def test_packet_with_version_other_than_6_is_discarded(dut: DUT) -> None:
     # An IPv6 EtherType frame whose version nibble says 4: not an IPv6 packet at all.
     dut.send(echo6(dut, 0x6001, DATA, version=4))
@@ -25,9 +25,9 @@ def test_packet_with_version_other_than_6_is_discarded(dut: DUT) -> None:
     expect_echo_reply6(dut, 0x6002, src=str(dut.info.dut_ipv6.ip))
 
 
-@rfc(8200, "3", MUST,
-     "Payload Length 16-bit unsigned integer.  Length of the IPv6 payload, i.e., the rest "
-     "of the packet following this IPv6 header, in octets.")
+@described(8200, "3", MUST,
+           "Payload Length 16-bit unsigned integer. Length of the IPv6 payload, i.e., the rest of the packet "
+           "following this IPv6 header, in octets.")
 def test_payload_length_beyond_the_frame_is_discarded(dut: DUT) -> None:
     # The header claims 20 octets more than the frame carries: the packet is truncated.
     request = echo6(dut, 0x6003, DATA)
@@ -39,9 +39,9 @@ def test_payload_length_beyond_the_frame_is_discarded(dut: DUT) -> None:
     expect_echo_reply6(dut, 0x6004, src=str(dut.info.dut_ipv6.ip))
 
 
-@rfc(8200, "3", MUST,
-     "Payload Length 16-bit unsigned integer.  Length of the IPv6 payload, i.e., the rest "
-     "of the packet following this IPv6 header, in octets.")
+@described(8200, "3", MUST,
+           "Payload Length 16-bit unsigned integer. Length of the IPv6 payload, i.e., the rest of the packet "
+           "following this IPv6 header, in octets.")
 def test_octets_beyond_payload_length_are_ignored(dut: DUT) -> None:
     # Link-layer padding after the packet (as Ethernet adds to short frames) is not payload:
     # the echo is answered and its data comes back without the trailing octets.
@@ -52,16 +52,13 @@ def test_octets_beyond_payload_length_are_ignored(dut: DUT) -> None:
     assert reply[ICMPv6EchoReply].data == data, "the padding after the IPv6 payload was treated as data"
 
 
-@rfc(8200, "3", SHOULD,
-     "A node that is the destination of a packet should not discard a packet with Hop Limit "
-     "equal to zero; it should process the packet normally.")
+@rfc("RFC8200-3-1")
 def test_packet_with_hop_limit_zero_is_processed_at_its_destination(dut: DUT) -> None:
     dut.send(echo6(dut, 0x6006, DATA, hlim=0))
     expect_echo_reply6(dut, 0x6006, src=str(dut.info.dut_ipv6.ip))
 
 
-@rfc(8200, "2", MUST,
-     "router a node that forwards IPv6 packets not explicitly addressed to itself.")
+@described(8200, "2", MUST, "router a node that forwards IPv6 packets not explicitly addressed to itself.")
 def test_host_neither_answers_nor_forwards_a_packet_for_another_address(dut: DUT) -> None:
     # Sent to the DUT's MAC but to an on-link address that is not the DUT's. Forwarding is
     # off by default, so the DUT is a host: no echo reply, and no copy of the packet sent on.

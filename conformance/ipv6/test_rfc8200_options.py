@@ -23,7 +23,7 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet
 
-from harness import DUT, MUST, SHOULD, expect_echo_reply6, l3_bytes, multicast_mac, rfc
+from harness import DUT, expect_echo_reply6, l3_bytes, multicast_mac, rfc
 from harness.rfc import IPV6_MIN_MTU
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
@@ -32,22 +32,6 @@ ALL_NODES = "ff02::1"
 HEADERS = {"hbh": IPv6ExtHdrHopByHop, "dest": IPv6ExtHdrDestOpt}
 SKIP, DISCARD, DISCARD_PP, DISCARD_PP_UNICAST = 0x1E, 0x5E, 0x9E, 0xDE
 OPTION_AT = 46  # IPv6 header (40) + Next Header and Hdr Ext Len (2) + PadN (4)
-
-UNKNOWN_OPTION_TEXT = (
-    "The Option Type identifiers are internally encoded such that their highest-order 2 bits "
-    "specify the action that must be taken if the processing IPv6 node does not recognize the "
-    "Option Type: "
-)
-OPTION_10_TEXT = (
-    UNKNOWN_OPTION_TEXT + "10 - discard the packet and, regardless of whether or not the packet's "
-    "Destination Address was a multicast address, send an ICMP Parameter Problem, Code 2, message "
-    "to the packet's Source Address, pointing to the unrecognized Option Type."
-)
-OPTION_11_TEXT = (
-    UNKNOWN_OPTION_TEXT + "11 - discard the packet and, only if the packet's Destination Address "
-    "was not a multicast address, send an ICMP Parameter Problem, Code 2, message to the packet's "
-    "Source Address, pointing to the unrecognized Option Type."
-)
 
 
 def _with_option(dut: DUT, header: str, otype: int, ident: int, dst: str | None = None) -> Packet:
@@ -81,10 +65,10 @@ def _expect_option_pp(dut: DUT, sent: Packet) -> Packet:
 
 
 @pytest.mark.parametrize("header", list(HEADERS))
-@rfc(8200, "4.2", MUST,
-     "Pad1 option (alignment requirement: none) ... The Pad1 option is used to insert one octet of "
-     "padding into the Options area of a header. ... PadN option (alignment requirement: none) ... "
-     "The PadN option is used to insert two or more octets of padding into the Options area of a header.")
+@rfc("RFC8200-4.2-8",
+     quote="Pad1 option (alignment requirement: none) ... The Pad1 option is used to insert 1 octet of "
+           "padding into the Options area of a header. ... PadN option (alignment requirement: none) ... The "
+           "PadN option is used to insert two or more octets of padding into the Options area of a header.")
 def test_pad1_and_padn_are_skipped(dut: DUT, header: str) -> None:
     options = [Pad1(), Pad1(), PadN(optdata=b"\x00\x00")]  # 2 + 1 + 1 + 4 = 8 octets, no auto-padding
     dut.send(dut.ipv6() / HEADERS[header](options=options) / ICMPv6EchoRequest(id=0x8201, seq=1))
@@ -92,14 +76,14 @@ def test_pad1_and_padn_are_skipped(dut: DUT, header: str) -> None:
 
 
 @pytest.mark.parametrize("header", list(HEADERS))
-@rfc(8200, "4.2", MUST, UNKNOWN_OPTION_TEXT + "00 - skip over this option and continue processing the header.")
+@rfc("RFC8200-4.2-2", quote="00 - skip over this option and continue processing the header.")
 def test_unknown_option_00_is_skipped(dut: DUT, header: str) -> None:
     dut.send(_with_option(dut, header, SKIP, 0x8202))
     expect_echo_reply6(dut, 0x8202)
 
 
 @pytest.mark.parametrize("header", list(HEADERS))
-@rfc(8200, "4.2", MUST, UNKNOWN_OPTION_TEXT + "01 - discard the packet.")
+@rfc("RFC8200-4.2-2", quote="01 - discard the packet.")
 def test_unknown_option_01_discards_the_packet_silently(dut: DUT, header: str) -> None:
     dut.send(_with_option(dut, header, DISCARD, 0x8203))
     dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
@@ -108,7 +92,10 @@ def test_unknown_option_01_discards_the_packet_silently(dut: DUT, header: str) -
 
 
 @pytest.mark.parametrize("header", list(HEADERS))
-@rfc(8200, "4.2", MUST, OPTION_10_TEXT)
+@rfc("RFC8200-4.2-2", "RFC4443-3.4-1",
+     quote="10 - discard the packet and, regardless of whether or not the packet's Destination Address was a "
+           "multicast address, send an ICMP Parameter Problem, Code 2, message to the packet's Source "
+           "Address, pointing to the unrecognized Option Type.")
 def test_unknown_option_10_draws_parameter_problem_code_2(dut: DUT, header: str) -> None:
     sent = _with_option(dut, header, DISCARD_PP, 0x8205)
     dut.send(sent)
@@ -117,7 +104,10 @@ def test_unknown_option_10_draws_parameter_problem_code_2(dut: DUT, header: str)
 
 
 @pytest.mark.parametrize("header", list(HEADERS))
-@rfc(8200, "4.2", MUST, OPTION_10_TEXT)
+@rfc("RFC8200-4.2-2",
+     quote="10 - discard the packet and, regardless of whether or not the packet's Destination Address was a "
+           "multicast address, send an ICMP Parameter Problem, Code 2, message to the packet's Source "
+           "Address, pointing to the unrecognized Option Type.")
 def test_unknown_option_10_to_a_multicast_address_draws_parameter_problem(dut: DUT, header: str) -> None:
     # RFC 4443 §2.4 (e.3) names this as one of the two exceptions to "no error about a packet
     # to a multicast address".
@@ -128,7 +118,10 @@ def test_unknown_option_10_to_a_multicast_address_draws_parameter_problem(dut: D
 
 
 @pytest.mark.parametrize("header", list(HEADERS))
-@rfc(8200, "4.2", MUST, OPTION_11_TEXT)
+@rfc("RFC8200-4.2-2",
+     quote="11 - discard the packet and, only if the packet's Destination Address was not a multicast "
+           "address, send an ICMP Parameter Problem, Code 2, message to the packet's Source Address, "
+           "pointing to the unrecognized Option Type.")
 def test_unknown_option_11_draws_parameter_problem_code_2(dut: DUT, header: str) -> None:
     sent = _with_option(dut, header, DISCARD_PP_UNICAST, 0x8207)
     dut.send(sent)
@@ -137,7 +130,10 @@ def test_unknown_option_11_draws_parameter_problem_code_2(dut: DUT, header: str)
 
 
 @pytest.mark.parametrize("header", list(HEADERS))
-@rfc(8200, "4.2", MUST, OPTION_11_TEXT)
+@rfc("RFC8200-4.2-2",
+     quote="11 - discard the packet and, only if the packet's Destination Address was not a multicast "
+           "address, send an ICMP Parameter Problem, Code 2, message to the packet's Source Address, "
+           "pointing to the unrecognized Option Type.")
 def test_unknown_option_11_to_a_multicast_address_draws_no_error(dut: DUT, header: str) -> None:
     dut.send(_with_option(dut, header, DISCARD_PP_UNICAST, 0x8208, dst=ALL_NODES))
     dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S)
@@ -148,10 +144,7 @@ def test_unknown_option_11_to_a_multicast_address_draws_no_error(dut: DUT, heade
     _expect_option_pp(dut, sent)
 
 
-@rfc(8200, "4.2", MUST,
-     "The sequence of options within a header must be processed strictly in the order they appear "
-     "in the header; a receiver must not, for example, scan through the header looking for a "
-     "particular kind of option and process that option prior to processing all preceding ones.")
+@rfc("RFC8200-4.2-1")
 def test_options_are_processed_in_the_order_they_appear(dut: DUT) -> None:
     def packet(first: int, second: int, ident: int) -> Packet:
         options = [PadN(optdata=b"\x00\x00"), HBHOptUnknown(otype=first, optdata=b"\x00\x00"),
@@ -167,12 +160,12 @@ def test_options_are_processed_in_the_order_they_appear(dut: DUT) -> None:
     _expect_option_pp(dut, sent)
 
 
-@rfc(2711, "2.1", SHOULD,
-     "Nodes not recognizing this option type SHOULD skip over this option and continue processing "
-     "the header.")
+@rfc("RFC2711-2.2-2")
 def test_router_alert_option_does_not_stop_delivery(dut: DUT) -> None:
     # Router Alert (type 5, bits 00) with value 0 ("Datagram contains a Multicast Listener
     # Discovery message"), on an echo request to the DUT: recognized or not, the echo goes on.
+    # RFC 2711 §2.1: nodes not recognizing the option "should skip over this option and continue
+    # processing the header"; the DUT is the final destination here, which ignores it (§2.2).
     hbh = IPv6ExtHdrHopByHop(options=[RouterAlert(value=0), PadN(optdata=b"")])
     dut.send(dut.ipv6() / hbh / ICMPv6EchoRequest(id=0x820C, seq=1))
     expect_echo_reply6(dut, 0x820C)
@@ -180,12 +173,7 @@ def test_router_alert_option_does_not_stop_delivery(dut: DUT) -> None:
 
 @pytest.mark.parametrize("count", [8, 9], ids=["8-options", "9-options"])
 @pytest.mark.parametrize("header", list(HEADERS))
-@rfc(8504, "5.3", SHOULD,
-     "A host MAY impose a limit on the maximum number of non-padding options allowed in the "
-     "destination options and hop-by-hop extension headers. If this feature is supported, the "
-     "maximum number SHOULD be configurable, and the default value SHOULD be set to 8. ... If a "
-     "packet is received and the number of destination or hop-by-hop options exceeds the limit, "
-     "then the packet SHOULD be silently discarded.")
+@rfc("RFC8504-5.3-10", "RFC8504-5.3-9", "RFC8504-5.3-11")
 def test_more_than_8_options_in_one_header_are_silently_discarded(dut: DUT, header: str, count: int) -> None:
     # Options of the "skip" class (00) with no data: harmless one by one, only their number counts.
     options = [HBHOptUnknown(otype=SKIP, optdata=b"")] * count

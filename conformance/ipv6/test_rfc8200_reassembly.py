@@ -18,23 +18,13 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Raw
 
-from harness import DUT, MAY, MUST, SHOULD, echo6, expect_echo_reply6, fragments6, l3_bytes, rfc
+from harness import DUT, MUST, described, echo6, expect_echo_reply6, fragments6, l3_bytes, rfc
 from harness.rfc import ICMPv6ParamProblem as PPCode
 from harness.rfc import ICMPv6TimeExceeded as TECode
 
 SILENCE_S = 1.0
 DATA = bytes(range(184))  # 8-octet echo header + 184 = 192 octets: three 64-octet pieces
 THIRDS = [(0, 64), (64, 64), (128, 64)]
-TIMEOUT_TEXT = (
-    "If insufficient fragments are received to complete reassembly of a packet within 60 seconds "
-    "of the reception of the first-arriving fragment of that packet, reassembly of that packet must "
-    "be abandoned and all the fragments that have been received for that packet must be discarded."
-)
-TIME_EXCEEDED_TEXT = (
-    "If the first fragment (i.e., the one with a Fragment Offset of zero) has been received, an ICMP "
-    "Time Exceeded -- Fragment Reassembly Time Exceeded message should be sent to the source of that "
-    "fragment."
-)
 
 
 def _timeout(dut: DUT) -> float:
@@ -45,20 +35,16 @@ ORDERS = {"in-order": [0, 1, 2], "reverse": [2, 1, 0], "middle-first": [1, 2, 0]
 
 
 @pytest.mark.parametrize("order", list(ORDERS))
-@rfc(8200, "4.5", MUST,
-     "An original packet is reassembled only from fragment packets that have the same Source "
-     "Address, Destination Address, and Fragment Identification.")
+@described(8200, "4.5", MUST,
+           "An original packet is reassembled only from fragment packets that have the same Source Address, "
+           "Destination Address, and Fragment Identification.")
 def test_fragments_in_any_order_are_reassembled(dut: DUT, order: str) -> None:
     frags = fragments6(echo6(dut, 0x4501, DATA), THIRDS, ident=0x4501)
     dut.send(*[frags[i] for i in ORDERS[order]])
     expect_echo_reply6(dut, 0x4501, data=DATA)
 
 
-@rfc(8200, "4.5", MAY,
-     "It should be noted that fragments may be duplicated in the network. Instead of treating such "
-     "exact duplicate fragments as overlapping fragments, an implementation may choose to detect this "
-     "case and drop exact duplicate fragments while keeping the other fragments belonging to the "
-     "datagram.")
+@rfc("RFC8200-4.5-17", quote="It should be noted that fragments may be duplicated in the network.")
 def test_exact_duplicate_fragments_do_not_spoil_reassembly(dut: DUT) -> None:
     # Whether a duplicate is dropped or kept, the datagram must come out whole, and once.
     f0, f1, f2 = fragments6(echo6(dut, 0x4502, DATA), THIRDS, ident=0x4502)
@@ -66,18 +52,16 @@ def test_exact_duplicate_fragments_do_not_spoil_reassembly(dut: DUT) -> None:
     expect_echo_reply6(dut, 0x4502, data=DATA)
 
 
-@rfc(8200, "5", MUST,
-     "A node must be able to accept a fragmented packet that, after reassembly, is as large as 1500 "
-     "octets.")
+@rfc("RFC8200-5-6")
 def test_fragmented_packet_of_1500_octets_is_reassembled(dut: DUT) -> None:
     data = bytes((i * 13) & 0xFF for i in range(1500 - 40 - 8))
     dut.send(*fragments6(echo6(dut, 0x4503, data), size=512, ident=0x4503))
     expect_echo_reply6(dut, 0x4503, data=data)
 
 
-@rfc(8200, "4.5", MUST,
-     "An original packet is reassembled only from fragment packets that have the same Source "
-     "Address, Destination Address, and Fragment Identification.")
+@described(8200, "4.5", MUST,
+           "An original packet is reassembled only from fragment packets that have the same Source Address, "
+           "Destination Address, and Fragment Identification.")
 def test_interleaved_datagrams_with_different_identifications_are_kept_apart(dut: DUT) -> None:
     a = fragments6(echo6(dut, 0x4504, DATA), THIRDS, ident=0xA)
     other = bytes(reversed(DATA))
@@ -88,9 +72,9 @@ def test_interleaved_datagrams_with_different_identifications_are_kept_apart(dut
 
 
 @pytest.mark.parametrize("differs", ["source", "destination"])
-@rfc(8200, "4.5", MUST,
-     "An original packet is reassembled only from fragment packets that have the same Source "
-     "Address, Destination Address, and Fragment Identification.")
+@described(8200, "4.5", MUST,
+           "An original packet is reassembled only from fragment packets that have the same Source Address, "
+           "Destination Address, and Fragment Identification.")
 def test_fragments_of_different_address_pairs_are_not_reassembled_together(dut: DUT, differs: str) -> None:
     # The same Identification, but the later pieces from the tester's link-local address (source)
     # or to the DUT's link-local address (destination): two half datagrams, never one whole.
@@ -104,7 +88,7 @@ def test_fragments_of_different_address_pairs_are_not_reassembled_together(dut: 
     expect_echo_reply6(dut, ident + 1, data=DATA)
 
 
-@rfc(8200, "4.5", MUST, TIMEOUT_TEXT)
+@rfc("RFC8200-4.5-10")
 def test_reassembly_completes_shortly_before_the_timeout(dut: DUT) -> None:
     # "within 60 seconds of the reception of the first-arriving fragment": the queue must still
     # be there half a second before the timer runs out.
@@ -115,7 +99,7 @@ def test_reassembly_completes_shortly_before_the_timeout(dut: DUT) -> None:
     expect_echo_reply6(dut, 0x4513, data=DATA)
 
 
-@rfc(8200, "4.5", SHOULD, TIME_EXCEEDED_TEXT)
+@rfc("RFC8200-4.5-11")
 def test_reassembly_timeout_sends_time_exceeded_code_1_quoting_the_first_fragment(dut: DUT) -> None:
     first, _, _ = fragments6(echo6(dut, 0x4508, DATA), THIRDS, ident=0x4508)
     dut.send(first)
@@ -127,7 +111,7 @@ def test_reassembly_timeout_sends_time_exceeded_code_1_quoting_the_first_fragmen
     assert l3_bytes(error)[48:] == l3_bytes(first), "the quote is not the first fragment"
 
 
-@rfc(8200, "4.5", SHOULD, TIME_EXCEEDED_TEXT)
+@rfc("RFC8200-4.5-11")
 def test_no_time_exceeded_when_the_first_fragment_never_arrived(dut: DUT) -> None:
     # Two incomplete datagrams time out together: only the one whose first fragment arrived
     # draws the error.
@@ -139,7 +123,7 @@ def test_no_time_exceeded_when_the_first_fragment_never_arrived(dut: DUT) -> Non
     dut.expect_none(ICMPv6TimeExceeded, within=0.5)
 
 
-@rfc(8200, "4.5", MUST, TIMEOUT_TEXT)
+@rfc("RFC8200-4.5-10")
 def test_fragments_of_an_abandoned_reassembly_are_discarded(dut: DUT) -> None:
     first, second, third = fragments6(echo6(dut, 0x450B, DATA), THIRDS, ident=0x450B)
     dut.send(first, second)
@@ -149,11 +133,7 @@ def test_fragments_of_an_abandoned_reassembly_are_discarded(dut: DUT) -> None:
     dut.expect_none(ICMPv6EchoReply(id=0x450B), within=SILENCE_S)
 
 
-@rfc(8200, "4.5", SHOULD,
-     "If the length of a fragment, as derived from the fragment packet's Payload Length field, is "
-     "not a multiple of 8 octets and the M flag of that fragment is 1, then that fragment must be "
-     "discarded and an ICMP Parameter Problem, Code 0, message should be sent to the source of the "
-     "fragment, pointing to the Payload Length field of the fragment packet.")
+@rfc("RFC8200-4.5-12")
 def test_non_last_fragment_not_a_multiple_of_8_octets_draws_parameter_problem(dut: DUT) -> None:
     bad, = fragments6(echo6(dut, 0x450C, DATA), [(0, 60, True)], ident=0x450C)
     dut.send(bad)
@@ -167,11 +147,7 @@ def test_non_last_fragment_not_a_multiple_of_8_octets_draws_parameter_problem(du
 
 
 @pytest.mark.parametrize("hbh", [False, True], ids=["fragment", "hbh/fragment"])
-@rfc(8200, "4.5", SHOULD,
-     "If the length and offset of a fragment are such that the Payload Length of the packet "
-     "reassembled from that fragment would exceed 65,535 octets, then that fragment must be "
-     "discarded and an ICMP Parameter Problem, Code 0, message should be sent to the source of the "
-     "fragment, pointing to the Fragment Offset field of the fragment packet.")
+@rfc("RFC8200-4.5-13")
 def test_fragment_reaching_beyond_65535_octets_draws_parameter_problem(dut: DUT, hbh: bool) -> None:
     # Offset 65,520 + 24 octets = 65,544 > 65,535. Fragment Offset is 2 octets into its header.
     frag = IPv6ExtHdrFragment(nh=58, offset=65520 // 8, m=0, id=0x450E) / Raw(bytes(24))
@@ -182,9 +158,9 @@ def test_fragment_reaching_beyond_65535_octets_draws_parameter_problem(dut: DUT,
     assert l3_bytes(error)[48:] == l3_bytes(sent), "the quote is not the invoking fragment"
 
 
-@rfc(8200, "4.5", MUST,
-     "The Next Header values in the Fragment headers of different fragments of the same original "
-     "packet may differ. Only the value from the Offset zero fragment packet is used for reassembly.")
+@described(8200, "4.5", MUST,
+           "The Next Header values in the Fragment headers of different fragments of the same original "
+           "packet may differ. Only the value from the Offset zero fragment packet is used for reassembly.")
 def test_next_header_of_later_fragments_is_ignored(dut: DUT) -> None:
     first, second, third = fragments6(echo6(dut, 0x450F, DATA), THIRDS, ident=0x450F)
     for frag in (second, third):
@@ -193,12 +169,12 @@ def test_next_header_of_later_fragments_is_ignored(dut: DUT) -> None:
     expect_echo_reply6(dut, 0x450F, data=DATA)
 
 
-@rfc(8200, "4.5", MUST,
-     "The number and content of the headers preceding the Fragment header of different fragments of "
-     "the same original packet may differ. Whatever headers are present, preceding the Fragment "
-     "header in each fragment packet, are processed when the packets arrive, prior to queueing the "
-     "fragments for reassembly. Only those headers in the Offset zero fragment packet are retained "
-     "in the reassembled packet.")
+@described(8200, "4.5", MUST,
+           "The number and content of the headers preceding the Fragment header of different fragments of "
+           "the same original packet may differ. Whatever headers are present, preceding the Fragment header "
+           "in each fragment packet, are processed when the packets arrive, prior to queueing the fragments "
+           "for reassembly. Only those headers in the Offset zero fragment packet are retained in the "
+           "reassembled packet.")
 def test_headers_before_the_fragment_header_may_differ_between_fragments(dut: DUT) -> None:
     first, second, third = fragments6(echo6(dut, 0x4510, DATA), THIRDS, ident=0x4510)
     # The second fragment alone carries a Hop-by-Hop header in front of its Fragment header.

@@ -14,18 +14,11 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, SHOULD, expect_param_problem, l3_bytes, rfc
+from harness import DUT, expect_param_problem, l3_bytes, rfc
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
 UNASSIGNED = 253  # RFC 3692 experimentation value: no stack implements it as a protocol
 BODY = Raw(b"unknown next header " * 3)
-NEXT_HEADER_TEXT = (
-    "If, as a result of processing a header, the destination node is required to proceed to the "
-    "next header but the Next Header value in the current header is unrecognized by the node, it "
-    "should discard the packet and send an ICMP Parameter Problem message to the source of the "
-    "packet, with an ICMP Code value of 1 (\"unrecognized Next Header type encountered\") and the "
-    "ICMP Pointer field containing the offset of the unrecognized value within the original packet."
-)
 
 # Pointer to the Next Header field that holds UNASSIGNED, per header chain after IPv6.
 CHAINS = {"fixed": 6, "dest": 40, "hbh/dest": 48}
@@ -39,16 +32,14 @@ def _packet(dut: DUT, chain: str) -> Packet:
 
 
 @pytest.mark.parametrize("chain", list(CHAINS))
-@rfc(8200, "4", SHOULD, NEXT_HEADER_TEXT)
+@rfc("RFC8200-4-7")
 def test_unrecognized_next_header_draws_parameter_problem_pointing_at_it(dut: DUT, chain: str) -> None:
     dut.send(_packet(dut, chain))
     error = expect_param_problem(dut, PPCode.UNRECOGNIZED_NEXT_HEADER, src=str(dut.info.dut_ipv6.ip))
     assert error[ICMPv6ParamProblem].ptr == CHAINS[chain]
 
 
-@rfc(8200, "4", SHOULD,
-     "The same action should be taken if a node encounters a Next Header value of zero in any "
-     "header other than an IPv6 header.")
+@rfc("RFC8200-4-8")
 def test_hop_by_hop_after_another_extension_header_draws_parameter_problem(dut: DUT) -> None:
     # Next Header 0 in a Destination Options header: Hop-by-Hop is only valid right after IPv6.
     dut.send(dut.ipv6() / IPv6ExtHdrDestOpt(nh=0) / IPv6ExtHdrHopByHop(nh=59))
@@ -57,10 +48,7 @@ def test_hop_by_hop_after_another_extension_header_draws_parameter_problem(dut: 
 
 
 @pytest.mark.parametrize("chain", list(CHAINS))
-@rfc(4443, "2.4", MUST,
-     "(c) Every ICMPv6 error message (type < 128) MUST include as much of the IPv6 offending "
-     "(invoking) packet (the packet that caused the error) as possible without making the error "
-     "message packet exceed the minimum IPv6 MTU [IPv6].")
+@rfc("RFC4443-2.4-4")
 def test_parameter_problem_quotes_the_whole_invoking_packet(dut: DUT, chain: str) -> None:
     sent = _packet(dut, chain)
     dut.send(sent)

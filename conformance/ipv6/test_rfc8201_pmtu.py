@@ -10,7 +10,7 @@ from __future__ import annotations
 from scapy.layers.inet6 import ICMPv6PacketTooBig, IPv6, IPv6ExtHdrFragment
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, MUST_NOT, SHOULD, l3_bytes, rfc
+from harness import DUT, l3_bytes, rfc
 from harness.rfc import IPV6_MIN_MTU
 
 PORT, DPORT = 40900, 40901
@@ -48,19 +48,14 @@ def _sizes(frames: list[Packet]) -> list[int]:
     return [len(l3_bytes(f)) for f in frames]
 
 
-@rfc(8201, "4", MUST,
-     "When a node receives a Packet Too Big message, it MUST reduce its estimate of the PMTU for the "
-     "relevant path, based on the value of the MTU field in the message.")
+@rfc("RFC8201-4-4", "RFC8201-1-1", "RFC8201-3-7", "RFC8201-4-6", "RFC8201-4-7", "RFC8201-4-9")
 def test_packet_too_big_lowers_the_path_mtu(dut: DUT) -> None:
     _lower(dut, 1300)
     sizes = _sizes(_send(dut))
     assert len(sizes) > 1 and max(sizes) <= 1300, f"after a Packet Too Big of 1300 the DUT sent {sizes}"
 
 
-@rfc(8201, "4", MUST,
-     "If a node receives a Packet Too Big message reporting a next-hop MTU that is less than the "
-     "IPv6 minimum link MTU, it must discard it. A node must not reduce its estimate of the Path MTU "
-     "below the IPv6 minimum link MTU on receipt of a Packet Too Big message.")
+@rfc("RFC8201-4-2", "RFC8201-4-3", "RFC8201-6-1")
 def test_packet_too_big_below_1280_is_discarded(dut: DUT) -> None:
     # Discarded, the message changes nothing: the next full-size datagram still goes out whole
     # (a stack that clamps the value to 1280 instead would fragment it at 1280).
@@ -69,9 +64,7 @@ def test_packet_too_big_below_1280_is_discarded(dut: DUT) -> None:
     assert _sizes(frames) == [PACKET], f"after a Packet Too Big of 1000 the DUT sent {_sizes(frames)}"
 
 
-@rfc(8504, "5.1", MUST_NOT,
-     "As recommended in Section 4.5 of [RFC8200], nodes MUST NOT generate atomic fragments, i.e., "
-     "where the fragment is a whole datagram.")
+@rfc("RFC8504-5.1-7")
 def test_no_atomic_fragments_after_a_packet_too_big_below_1280(dut: DUT) -> None:
     # RFC 2460 once asked for a Fragment header in every later packet on such a path; RFC 8200
     # dropped that (RFC 8021).
@@ -80,9 +73,7 @@ def test_no_atomic_fragments_after_a_packet_too_big_below_1280(dut: DUT) -> None
     assert len(frames) == 1 and not frames[0].haslayer(IPv6ExtHdrFragment), "an atomic fragment"
 
 
-@rfc(8201, "4", MUST_NOT,
-     "A node must not increase its estimate of the Path MTU in response to the contents of a Packet "
-     "Too Big message.")
+@rfc("RFC8201-4-12", "RFC8201-6-2")
 def test_packet_too_big_does_not_raise_the_path_mtu(dut: DUT) -> None:
     dut.udp_bind(PORT, 6)
     probe, = _send(dut)
@@ -92,9 +83,9 @@ def test_packet_too_big_does_not_raise_the_path_mtu(dut: DUT) -> None:
     assert max(sizes) <= 1300, f"after Packet Too Big 1300 then 1400 the DUT sent {sizes}"
 
 
-@rfc(8201, "4", SHOULD,
-     "To detect increases in a path's PMTU, a node periodically increases its assumed PMTU.")
+@rfc("RFC8201-5.3-2", "RFC8201-5.3-4", "RFC8201-5.6-1")
 def test_lowered_path_mtu_is_raised_again_after_the_expiry_timer(dut: DUT) -> None:
+    # RFC 8201 §3: "To detect increases in a path's PMTU, a node periodically increases its assumed PMTU."
     # The timer is shortened so the linux run stays quick (RFC 8201 recommends 10 minutes).
     dut.set_timer("ipv6_pmtu_expiry", 2.0)
     _lower(dut, 1300)

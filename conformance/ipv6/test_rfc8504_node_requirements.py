@@ -21,7 +21,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from harness import DUT, MUST, ExpectationFailed, rfc
+from harness import DUT, ExpectationFailed, rfc
 from harness.mld import MODE_IS_EXCLUDE, QUIET_S, expect_record, mld_frame, site_group, v2_query
 from harness.rfc import NDP_HOP_LIMIT
 from harness.router_discovery import ECHO_ID
@@ -32,7 +32,7 @@ ROUTER_B: Final = "fe80::1"
 HIGH, LOW = 1, 3
 
 
-@rfc(8504, "5.11", MUST, "Nodes that need to join multicast groups MUST support MLDv2 [RFC3810].")
+@rfc("RFC8504-5.11-1")
 def test_node_that_joins_groups_speaks_mldv2(dut: DUT) -> None:
     group = site_group(0x8504)
     dut.join_group(group)
@@ -78,8 +78,7 @@ def _reply_goes_via(dut: DUT, which: str, far: str, seq: int) -> None:
     raise AssertionError(f"no echo reply to {far} through either router")
 
 
-@rfc(8504, "5.9", MUST, "IPv6 nodes MUST implement [RFC4191] and SHOULD implement the Type C host role "
-     "defined in RFC 4191.")
+@rfc("RFC8504-5.9-1", quote="IPv6 nodes MUST implement [RFC4191]")
 def test_default_router_preference_is_honoured(dut: DUT) -> None:
     # RFC 4191 2.2, the least a node implementing it does (its "Type B" host): the Prf field
     # "Indicates whether to prefer this router over other default routers." Both routers' orders

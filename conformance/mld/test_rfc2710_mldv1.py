@@ -38,6 +38,7 @@ from harness import (
     SHOULD,
     ExpectationFailed,
     bad_checksum,
+    described,
     multicast_mac,
     rfc,
     with_icmpv6_checksum,
@@ -128,9 +129,7 @@ def settle(dut: DUT, *groups: str) -> None:
 # ---- compatibility mode -------------------------------------------------------------------------
 
 
-@rfc(3810, "8.2.1", MUST,
-     "In order to be compatible with MLDv1 routers, MLDv2 hosts MUST operate in version 1 "
-     "compatibility mode.")
+@rfc("RFC3810-8.2.1-1", "RFC9777-8.2.1-5")
 def test_v1_general_query_is_answered_with_a_v1_report(v1_ready: DUT) -> None:
     require_feature(v1_ready, "mldv2")  # the compatibility mode of an MLDv2 node
     dut, group = v1_ready, _g(1)
@@ -140,8 +139,7 @@ def test_v1_general_query_is_answered_with_a_v1_report(v1_ready: DUT) -> None:
     assert report[IPv6].dst == group, f"the MLDv1 report went to {report[IPv6].dst}, not to the group"
 
 
-@rfc(2710, "5", MUST,
-     "The Report message is sent to the address being reported.")
+@described(2710, "5", MUST, "The Report message is sent to the address being reported.")
 def test_v1_report_goes_to_the_reported_address(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(2)
     dut.send(v1_query_frame(dut))
@@ -150,10 +148,10 @@ def test_v1_report_goes_to_the_reported_address(v1_ready: DUT) -> None:
     assert report[IPv6].dst == group and report.dst == multicast_mac(group), (report[IPv6].dst, report.dst)
 
 
-@rfc(2710, "4", SHOULD,
-     "When a node starts listening to a multicast address on an interface, it should immediately "
-     "transmit an unsolicited Report for that address on that interface, in case it is the first "
-     "listener on the link.")
+@described(2710, "4", SHOULD,
+           "When a node starts listening to a multicast address on an interface, it should immediately "
+           "transmit an unsolicited Report for that address on that interface, in case it is the first "
+           "listener on the link.")
 def test_join_in_v1_mode_sends_an_unsolicited_v1_report(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(3)
     dut.send(v1_query_frame(dut))
@@ -162,10 +160,7 @@ def test_join_in_v1_mode_sends_an_unsolicited_v1_report(v1_ready: DUT) -> None:
     no_v2(dut, group, within=0.5)  # no MLDv2 report in v1 mode
 
 
-@rfc(2710, "4", SHOULD,
-     "When a node ceases to listen to a multicast address on an interface, it SHOULD send a single "
-     "Done message to the link-scope all-routers multicast address (FF02::2), carrying in its multicast "
-     "address field the address to which it is ceasing to listen.")
+@rfc("RFC2710-4-3")
 def test_leave_in_v1_mode_sends_done_to_all_routers(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(4)
     dut.send(v1_query_frame(dut))
@@ -177,10 +172,10 @@ def test_leave_in_v1_mode_sends_done_to_all_routers(v1_ready: DUT) -> None:
     dut.expect_none(ICMPv6MLDone(mladdr=group), within=1.0)  # a single Done
 
 
-@rfc(2710, "4", MUST,
-     "If a node receives another node's Report from an interface for a multicast address while it has "
-     "a timer running for that same address on that interface, it stops its timer and does not send a "
-     "Report for that address, thus suppressing duplicate reports on the link.")
+@described(2710, "4", MUST,
+           "If a node receives another node's Report from an interface for a multicast address while it has "
+           "a timer running for that same address on that interface, it stops its timer and does not send a "
+           "Report for that address, thus suppressing duplicate reports on the link.")
 def test_another_nodes_report_suppresses_ours(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(5)
     settle(dut, group)
@@ -192,9 +187,9 @@ def test_another_nodes_report_suppresses_ours(v1_ready: DUT) -> None:
     expect_v1(dut, ICMPv6MLReport, group)
 
 
-@rfc(2710, "5", MUST,
-     "A Multicast-Address-Specific Query applies to a single multicast address on the interface from "
-     "which the Query is received.")
+@described(2710, "5", MUST,
+           "A Multicast-Address-Specific Query applies to a single multicast address on the interface from "
+           "which the Query is received.")
 def test_v1_specific_query_is_answered_for_that_group_only(v1_ready: DUT) -> None:
     dut, group, other = v1_ready, _g(6), _g(7)
     settle(dut, group, other)
@@ -205,9 +200,9 @@ def test_v1_specific_query_is_answered_for_that_group_only(v1_ready: DUT) -> Non
 
 
 @pytest.mark.parametrize("field", ["link-local-source", "hop-limit-1", "router-alert"])
-@rfc(2710, "3", MUST,
-     "All MLD messages described in this document are sent with a link-local IPv6 Source Address, an "
-     "IPv6 Hop Limit of 1, and an IPv6 Router Alert option [RTR-ALERT] in a Hop-by-Hop Options header.")
+@described(2710, "3", MUST,
+           "All MLD messages described in this document are sent with a link-local IPv6 Source Address, an "
+           "IPv6 Hop Limit of 1, and an IPv6 Router Alert option [RTR-ALERT] in a Hop-by-Hop Options header.")
 def test_v1_report_ipv6_header(v1_ready: DUT, field: str) -> None:
     dut, group = v1_ready, _g(8)
     dut.send(v1_query_frame(dut))
@@ -223,9 +218,7 @@ def test_v1_report_ipv6_header(v1_ready: DUT, field: str) -> None:
         assert b"\x05\x02\x00\x00" in raw[42 : 40 + 8 * (raw[41] + 1)], "no Router Alert option (MLD)"
 
 
-@rfc(2710, "5", MUST,
-     "To be valid, the Query message MUST come from a link-local IPv6 Source Address, be at least 24 "
-     "octets long, and have a correct MLD checksum.")
+@rfc("RFC2710-5-1")
 def test_v1_query_from_a_global_source_is_ignored(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(9)
     settle(dut, group)
@@ -235,9 +228,9 @@ def test_v1_query_from_a_global_source_is_ignored(v1_ready: DUT) -> None:
     expect_v1(dut, ICMPv6MLReport, group)
 
 
-@rfc(2710, "5", MUST,
-     "... using a delay value chosen uniformly from the interval [0, Maximum Response Delay], "
-     "where Maximum Response Delay is specified in the Query.")
+@described(2710, "5", MUST,
+           "... using a delay value chosen uniformly from the interval [0, Maximum Response Delay], where "
+           "Maximum Response Delay is specified in the Query.")
 def test_v1_query_is_answered_within_its_maximum_response_delay(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(10)
     settle(dut, group)
@@ -246,9 +239,9 @@ def test_v1_query_is_answered_within_its_maximum_response_delay(v1_ready: DUT) -
         expect_v1(dut, ICMPv6MLReport, group, within=0.45)
 
 
-@rfc(2710, "4", MUST,
-     "If a timer for the address is already running, it is reset to the new random value only if the "
-     "requested Maximum Response Delay is less than the remaining value of the running timer.")
+@described(2710, "4", MUST,
+           "If a timer for the address is already running, it is reset to the new random value only if the "
+           "requested Maximum Response Delay is less than the remaining value of the running timer.")
 def test_v1_query_with_a_shorter_delay_resets_the_timer(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(17)
     settle(dut, group)
@@ -257,9 +250,7 @@ def test_v1_query_with_a_shorter_delay_resets_the_timer(v1_ready: DUT) -> None:
 
 
 @pytest.mark.parametrize("fault", ["global-source", "bad-checksum", "23-octets"])
-@rfc(2710, "5", MUST,
-     "To be valid, the Report message MUST come from a link-local IPv6 Source Address, be at least 24 "
-     "octets long, and have a correct MLD checksum.")
+@rfc("RFC2710-5-2")
 def test_invalid_report_does_not_suppress_ours(v1_ready: DUT, fault: str) -> None:
     dut, group = v1_ready, _g(18)
     settle(dut, group)
@@ -272,8 +263,7 @@ def test_invalid_report_does_not_suppress_ours(v1_ready: DUT, fault: str) -> Non
     expect_v1(dut, ICMPv6MLReport, group)  # the invalid report suppressed nothing
 
 
-@rfc(2710, "5", MUST,
-     "Queries are ignored for addresses in the Non-Listener state.")
+@described(2710, "5", MUST, "Queries are ignored for addresses in the Non-Listener state.")
 def test_v1_query_for_a_group_not_listened_to_is_not_answered(v1_ready: DUT) -> None:
     dut, group, absent = v1_ready, _g(19), _g(20)
     settle(dut, group)
@@ -283,9 +273,9 @@ def test_v1_query_for_a_group_not_listened_to_is_not_answered(v1_ready: DUT) -> 
     expect_v1(dut, ICMPv6MLReport, group)
 
 
-@rfc(2710, "3.3", MUST,
-     "The standard ICMPv6 checksum, covering the entire MLD message plus a \"pseudo-header\" of IPv6 "
-     "header fields [ICMPv6,IPv6].")
+@described(2710, "3.3", MUST,
+           "The standard ICMPv6 checksum, covering the entire MLD message plus a \"pseudo-header\" of IPv6 "
+           "header fields [ICMPv6,IPv6].")
 def test_v1_report_checksum_is_valid(v1_ready: DUT) -> None:
     dut, group = v1_ready, _g(21)
     dut.send(v1_query_frame(dut))
@@ -299,9 +289,9 @@ def test_v1_report_checksum_is_valid(v1_ready: DUT) -> None:
 # ---- entering and leaving the compatibility mode ------------------------------------------------
 
 
-@rfc(3810, "8.2.1", MUST,
-     "Whenever a host changes its compatibility mode, it cancels all its pending responses and "
-     "retransmission timers.")
+@described(3810, "8.2.1", MUST,
+           "Whenever a host changes its compatibility mode, it cancels all its pending responses and "
+           "retransmission timers.")
 def test_v1_query_cancels_pending_v2_retransmissions(v1_ready: DUT) -> None:
     require_feature(v1_ready, "mldv2")  # the compatibility mode of an MLDv2 node
     dut, group = v1_ready, _g(11)
@@ -315,9 +305,7 @@ def test_v1_query_cancels_pending_v2_retransmissions(v1_ready: DUT) -> None:
     expect_v1(dut, ICMPv6MLReport, group, within=0.1)  # control: the v1 query was processed
 
 
-@rfc(3810, "9.12", MUST,
-     "This value MUST be ([Robustness Variable] times (the [Query Interval] in the last Query received)) "
-     "plus ([Query Response Interval]).")
+@rfc("RFC3810-9.12-1")
 def test_node_returns_to_mldv2_after_the_older_version_querier_present_interval(v1_ready: DUT) -> None:
     require_feature(v1_ready, "mldv2")  # the compatibility mode of an MLDv2 node
     dut = v1_ready
@@ -331,9 +319,9 @@ def test_node_returns_to_mldv2_after_the_older_version_querier_present_interval(
     dut.expect_none(ICMPv6MLReport(mladdr=_g(13)), within=0.3)
 
 
-@rfc(3810, "5.1.9", MUST,
-     "If QQIC >= 128, QQIC represents a floating-point value as follows: ... QQI = (mant | 0x10) << "
-     "(exp + 3)")
+@described(3810, "5.1.9", MUST,
+           "If QQIC >= 128, QQIC represents a floating-point value as follows: ... QQI = (mant | 0x10) << "
+           "(exp + 3)")
 def test_qqic_of_128_or_more_is_a_floating_point_value(dut: DUT) -> None:
     require_feature(dut, "mldv2")
     # QQIC 0x80 (exp 0, mant 0) is a Query Interval of 128 s, so an MLDv1 query starts a compatibility
@@ -348,9 +336,7 @@ def test_qqic_of_128_or_more_is_a_floating_point_value(dut: DUT) -> None:
     expect_v1(dut, ICMPv6MLReport, group, within=0.5)  # still MLDv1 after 2.6 s
 
 
-@rfc(3810, "8.1", MUST,
-     "Query messages that do not match any of the above conditions (e.g., a Query of length 26 octets) "
-     "MUST be silently ignored.")
+@rfc("RFC3810-8.1-1")
 def test_short_query_does_not_switch_to_v1_mode(v1_ready: DUT) -> None:
     require_feature(v1_ready, "mldv2")  # the compatibility mode of an MLDv2 node
     dut, group = v1_ready, _g(14)
@@ -363,9 +349,9 @@ def test_short_query_does_not_switch_to_v1_mode(v1_ready: DUT) -> None:
 # ---- MLDv1-only node ----------------------------------------------------------------------------
 
 
-@rfc(2710, "4", SHOULD,
-     "To cover the possibility of the initial Report being lost or damaged, it is recommended that it "
-     "be repeated once or twice after short delays [Unsolicited Report Interval].")
+@described(2710, "4", SHOULD,
+           "To cover the possibility of the initial Report being lost or damaged, it is recommended that it "
+           "be repeated once or twice after short delays [Unsolicited Report Interval].")
 def test_v1_unsolicited_report_is_repeated(dut: DUT) -> None:
     as_mldv1_listener(dut)
     dut.set_ipv6_option("mldv1_unsolicited_report_interval", 1)
@@ -375,9 +361,9 @@ def test_v1_unsolicited_report_is_repeated(dut: DUT) -> None:
     expect_v1(dut, ICMPv6MLReport, group, within=1.2)
 
 
-@rfc(2710, "5", MUST_NOT,
-     "The node starts in Idle Listener state for that address on every interface, never transitions to "
-     "another state, and never sends a Report or Done for that address.")
+@described(2710, "5", MUST_NOT,
+           "The node starts in Idle Listener state for that address on every interface, never transitions to "
+           "another state, and never sends a Report or Done for that address.")
 def test_v1_all_nodes_group_is_never_reported(dut: DUT) -> None:
     as_mldv1_listener(dut)
     group = _g(16)

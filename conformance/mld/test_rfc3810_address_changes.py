@@ -11,7 +11,7 @@ from typing import Final
 import pytest
 from scapy.layers.inet6 import ICMPv6MLReport2, IPv6
 
-from harness import DUT, MUST, SHOULD, rfc, solicited_node
+from harness import DUT, MUST, described, rfc, solicited_node
 from harness.features import optional_feature
 from harness.mld import (
     ALL_NODES,
@@ -35,18 +35,18 @@ pytestmark = optional_feature("mldv2")
 EXTRA_ADDRESS: Final = "2001:db8:1::ab:cdef/64"  # solicited-node group ff02::1:ffab:cdef
 
 
-@rfc(2710, "5", MUST,
-     "MLD messages ARE sent for multicast addresses whose scope is 2 (link-local), including "
-     "Solicited-Node multicast addresses [ADDR-ARCH], except for the link-scope, all-nodes address "
-     "(FF02::1).")
+@described(2710, "5", MUST,
+           "MLD messages ARE sent for multicast addresses whose scope is 2 (link-local), including "
+           "Solicited-Node multicast addresses [ADDR-ARCH], except for the link-scope, all-nodes address "
+           "(FF02::1).")
 def test_new_address_reports_its_solicited_node_group(dut: DUT) -> None:
     dut.add_address(EXTRA_ADDRESS)
     expect_record(dut, solicited_node(EXTRA_ADDRESS.split("/")[0]), (CHANGE_TO_EXCLUDE,), within=1.0)
 
 
-@rfc(3810, "5.2.12", MUST,
-     "CHANGE_TO_INCLUDE_MODE - indicates that the interface has changed to INCLUDE filter mode for "
-     "the specified multicast address.")
+@described(3810, "5.2.12", MUST,
+           "CHANGE_TO_INCLUDE_MODE - indicates that the interface has changed to INCLUDE filter mode for the "
+           "specified multicast address.")
 def test_removed_address_leaves_its_solicited_node_group(dut: DUT) -> None:
     group = solicited_node(EXTRA_ADDRESS.split("/")[0])
     dut.add_address(EXTRA_ADDRESS)
@@ -56,9 +56,7 @@ def test_removed_address_leaves_its_solicited_node_group(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("which", ["link-local-solicited-node", "added-address-solicited-node", "joined-group"])
-@rfc(9777, "6", MUST,
-     "Multicast listeners MUST send MLD messages for all multicast addresses except for the "
-     "link-scope all-nodes multicast address and any multicast addresses of scope less than 2.")
+@rfc("RFC9777-6-1")
 def test_restarted_link_reports_its_groups_again(dut: DUT, which: str) -> None:
     joined = site_group(0x50)
     dut.add_address(EXTRA_ADDRESS)
@@ -81,9 +79,7 @@ def short_dad(dut: DUT) -> None:
     dut.set_ipv6_option("rtr_solicit_delay", 0)
 
 
-@rfc(3810, "5.2.13", MUST,
-     "An MLDv2 Report MUST be sent with a valid IPv6 link-local source address, or the unspecified "
-     "address (::), if the sending interface has not acquired a valid link-local address yet.")
+@rfc("RFC3810-5.2.13-1")
 def test_reports_while_the_link_local_is_tentative_come_from_the_unspecified_address(dut: DUT) -> None:
     # DAD on, one probe, 1 s RetransTimer, no random start delay: after the link flap the
     # link-local address is tentative for about 1 s (RFC 4862 5.4).
@@ -94,9 +90,7 @@ def test_reports_while_the_link_local_is_tentative_come_from_the_unspecified_add
     dut.expect(IPv6(src="::"), ICMPv6MLReport2, within=0)  # control: the reports did go out, from ::
 
 
-@rfc(3810, "5.2.13", SHOULD,
-     "Once a valid link-local address is available, a node SHOULD generate new MLDv2 Report messages "
-     "for all multicast addresses joined on the interface.")
+@rfc("RFC3810-5.2.13-3")
 def test_reports_are_sent_again_once_the_link_local_is_valid(dut: DUT) -> None:
     group = site_group(0x51)
     short_dad(dut)

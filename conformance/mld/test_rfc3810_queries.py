@@ -14,7 +14,7 @@ from ipaddress import IPv6Address
 import pytest
 from scapy.layers.inet6 import ICMPv6MLQuery2, ICMPv6MLReport2, IPv6
 
-from harness import DUT, MUST, MUST_NOT, bad_checksum, rfc
+from harness import DUT, MUST, bad_checksum, described, rfc
 from harness.features import optional_feature
 from harness.mld import (
     MLDV2_ROUTERS,
@@ -45,10 +45,10 @@ pytestmark = optional_feature("mldv2")
 # ---- answering queries --------------------------------------------------------------------------
 
 
-@rfc(3810, "6.3", MUST,
-     "If the expired timer is the Interface Timer (i.e., there is a pending response to a General "
-     "Query), then one Current State Record is sent for each multicast address for which the specified "
-     "interface has listening state, as described in section 4.2.")
+@described(3810, "6.3", MUST,
+           "If the expired timer is the Interface Timer (i.e., there is a pending response to a General "
+           "Query), then one Current State Record is sent for each multicast address for which the specified "
+           "interface has listening state, as described in section 4.2.")
 def test_general_query_is_answered_within_the_maximum_response_delay(dut: DUT) -> None:
     group = site_group(0x20)
     dut.join_group(group)  # its state-change reports (type 4) are not answers
@@ -57,9 +57,7 @@ def test_general_query_is_answered_within_the_maximum_response_delay(dut: DUT) -
     assert report[IPv6].dst == MLDV2_ROUTERS
 
 
-@rfc(9777, "6", MUST,
-     "Multicast listeners MUST send MLD messages for all multicast addresses except for the "
-     "link-scope all-nodes multicast address and any multicast addresses of scope less than 2.")
+@rfc("RFC9777-6-1")
 def test_general_query_answer_includes_the_solicited_node_group(dut: DUT) -> None:
     # RFC 2710 5: "MLD messages ARE sent for multicast addresses whose scope is 2 (link-local),
     # including Solicited-Node multicast addresses".
@@ -69,11 +67,11 @@ def test_general_query_answer_includes_the_solicited_node_group(dut: DUT) -> Non
     assert rec[2] == [], f"MODE_IS_EXCLUDE record of the solicited-node group has sources {rec[2]}"
 
 
-@rfc(3810, "6.3", MUST,
-     "If the expired timer is a Multicast Address Timer and the list of recorded sources for that "
-     "multicast address is empty (i.e., there is a pending response to a Multicast Address Specific "
-     "Query), then if, and only if, the interface has listening state for that multicast address, a "
-     "single Current State Record is sent for that address.")
+@described(3810, "6.3", MUST,
+           "If the expired timer is a Multicast Address Timer and the list of recorded sources for that "
+           "multicast address is empty (i.e., there is a pending response to a Multicast Address Specific "
+           "Query), then if, and only if, the interface has listening state for that multicast address, a "
+           "single Current State Record is sent for that address.")
 def test_multicast_address_specific_query_is_answered_for_that_group_only(dut: DUT) -> None:
     group, other = site_group(0x21), site_group(0x22)
     settle(dut, group, other)
@@ -84,10 +82,10 @@ def test_multicast_address_specific_query_is_answered_for_that_group_only(dut: D
     no_record(dut, other, (MODE_IS_EXCLUDE,), within=0.3)
 
 
-@rfc(3810, "6.2", MUST,
-     "Similarly, when a valid Multicast Address (and Source) Specific Query arrives on an interface, the "
-     "node checks whether it has a per-interface listening state record that corresponds to the queried "
-     "multicast address (and source), or not.")
+@described(3810, "6.2", MUST,
+           "Similarly, when a new valid Multicast Address (and Source) Specific Query arrives on an "
+           "interface, the node checks whether it has a per-interface listening state record that "
+           "corresponds to the queried multicast address (and source), or not.")
 def test_query_for_a_group_not_listened_to_is_not_answered(dut: DUT) -> None:
     group, absent = site_group(0x23), site_group(0x24)
     dut.join_group(group)  # its state-change reports are not answers
@@ -97,12 +95,12 @@ def test_query_for_a_group_not_listened_to_is_not_answered(dut: DUT) -> None:
     expect_record(dut, group, (MODE_IS_EXCLUDE,))
 
 
-@rfc(3810, "6.3", MUST,
-     "If the expired timer is a Multicast Address Timer and the list of recorded sources for that "
-     "multicast address is non-empty (i.e., there is a pending response to a Multicast Address and "
-     "Source Specific Query), then if, and only if, the interface has listening state for that "
-     "multicast address, the contents of the corresponding Current State Record are determined from the "
-     "per-interface state and the pending response record, ...")
+@described(3810, "6.3", MUST,
+           "If the expired timer is a Multicast Address Timer and the list of recorded sources for that "
+           "multicast address is non-empty (i.e., there is a pending response to a Multicast Address and "
+           "Source Specific Query), then if, and only if, the interface has listening state for that "
+           "multicast address, the contents of the corresponding Current State Record are determined from "
+           "the per-interface state and the pending response record, ...")
 def test_source_specific_query_is_answered_with_is_include_of_the_queried_sources(dut: DUT) -> None:
     # Table 3: per-interface state EXCLUDE ({}) and queried sources B give IS_IN (B - {}) = IS_IN (B).
     group = site_group(0x25)
@@ -114,9 +112,9 @@ def test_source_specific_query_is_answered_with_is_include_of_the_queried_source
     assert sorted(IPv6Address(s) for s in rec[2]) == [IPv6Address(SOURCE_A), IPv6Address(SOURCE_B)], rec[2]
 
 
-@rfc(3810, "5.1.15", MUST,
-     "... a node MUST accept and process any Query whose IP Destination Address field contains "
-     "*any* of the addresses (unicast or multicast) assigned to the interface on which the Query arrives.")
+@rfc("RFC3810-5.1.15-1",
+     quote="a node MUST accept and process any Query whose IP Destination Address field contains *any* of "
+           "the addresses (unicast or multicast) assigned to the interface on which the Query arrives.")
 @pytest.mark.parametrize("which", ["link-local", "global"])
 def test_query_to_a_unicast_address_is_processed(dut: DUT, which: str) -> None:
     group = site_group(0x26)
@@ -126,10 +124,10 @@ def test_query_to_a_unicast_address_is_processed(dut: DUT, which: str) -> None:
     expect_record(dut, group, (MODE_IS_EXCLUDE,))
 
 
-@rfc(3810, "6.3", MUST,
-     "If the expired timer is the Interface Timer (i.e., there is a pending response to a General "
-     "Query), then one Current State Record is sent for each multicast address for which the specified "
-     "interface has listening state, as described in section 4.2.")
+@described(3810, "6.3", MUST,
+           "If the expired timer is the Interface Timer (i.e., there is a pending response to a General "
+           "Query), then one Current State Record is sent for each multicast address for which the specified "
+           "interface has listening state, as described in section 4.2.")
 def test_general_query_answer_names_every_group_listened_to(dut: DUT) -> None:
     groups = [site_group(0x60), site_group(0x61), "ff02::db8:62"]
     for group in groups:
@@ -144,10 +142,10 @@ def test_general_query_answer_names_every_group_listened_to(dut: DUT) -> None:
         missing -= {g for t, g, _, _ in records(report) if t == MODE_IS_EXCLUDE}
 
 
-@rfc(3810, "6.2", MUST,
-     "If the received Query is a General Query, the Interface Timer is used to schedule a response to "
-     "the General Query after the selected delay. Any previously pending response to a General Query is "
-     "canceled.")
+@described(3810, "6.2", MUST,
+           "If the received Query is a General Query, the Interface Timer is used to schedule a response to "
+           "the General Query after the selected delay. Any previously pending response to a General Query "
+           "is canceled.")
 def test_general_query_with_a_shorter_delay_advances_the_answer(dut: DUT) -> None:
     group = sn_group(dut)
     dut.send(mld_frame(dut, v2_query(mrc=10000)))  # the answer is due some time in 10 s ...
@@ -155,9 +153,9 @@ def test_general_query_with_a_shorter_delay_advances_the_answer(dut: DUT) -> Non
     expect_record(dut, group, (MODE_IS_EXCLUDE,), within=0.45)
 
 
-@rfc(3810, "6.2", MUST,
-     "If there is a pending response to a previous General Query scheduled sooner than the selected "
-     "delay, no additional response needs to be scheduled.")
+@described(3810, "6.2", MUST,
+           "If there is a pending response to a previous General Query scheduled sooner than the selected "
+           "delay, no additional response needs to be scheduled.")
 def test_two_general_queries_get_one_answer(dut: DUT) -> None:
     group = sn_group(dut)
     dut.send(mld_frame(dut, v2_query(mrc=200)), mld_frame(dut, v2_query(mrc=1500)))
@@ -165,13 +163,13 @@ def test_two_general_queries_get_one_answer(dut: DUT) -> None:
     no_record(dut, group, (MODE_IS_EXCLUDE,), within=1.0)
 
 
-@rfc(3810, "6.2", MUST,
-     "If there is already a pending response to a previous Query scheduled for this multicast address, "
-     "and either the new Query is a Multicast Address Specific Query or the recorded source list "
-     "associated with the multicast address is empty, then the multicast address source list is cleared "
-     "and a single response is scheduled, using the Multicast Address Timer. The new response is "
-     "scheduled to be sent at the earliest of the remaining time for the pending report and the selected "
-     "delay.")
+@described(3810, "6.2", MUST,
+           "If there is already a pending response to a previous Query scheduled for this multicast address, "
+           "and either the new Query is a Multicast Address Specific Query or the recorded source list "
+           "associated with the multicast address is empty, then the multicast address source list is "
+           "cleared and a single response is scheduled, using the Multicast Address Timer. The new response "
+           "is scheduled to be sent at the earliest of the remaining time for the pending report and the "
+           "selected delay.")
 def test_specific_query_with_a_shorter_delay_advances_the_answer(dut: DUT) -> None:
     group = site_group(0x63)
     dut.join_group(group)  # its state-change reports are not answers
@@ -181,11 +179,11 @@ def test_specific_query_with_a_shorter_delay_advances_the_answer(dut: DUT) -> No
     no_record(dut, group, (MODE_IS_EXCLUDE,), within=0.5)  # a single response, not one per query
 
 
-@rfc(3810, "6.3", MUST,
-     "If the expired timer is a Multicast Address Timer and the list of recorded sources for that "
-     "multicast address is empty (i.e., there is a pending response to a Multicast Address Specific "
-     "Query), then if, and only if, the interface has listening state for that multicast address, a "
-     "single Current State Record is sent for that address.")
+@described(3810, "6.3", MUST,
+           "If the expired timer is a Multicast Address Timer and the list of recorded sources for that "
+           "multicast address is empty (i.e., there is a pending response to a Multicast Address Specific "
+           "Query), then if, and only if, the interface has listening state for that multicast address, a "
+           "single Current State Record is sent for that address.")
 def test_left_group_is_no_longer_reported(dut: DUT) -> None:
     group = site_group(0x64)
     dut.join_group(group)
@@ -197,9 +195,9 @@ def test_left_group_is_no_longer_reported(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("kind", ["mldv2-report", "mldv1-report"])
-@rfc(3810, "6", MUST,
-     "(Received MLD messages of types other than Query are silently ignored, except as required for "
-     "interoperation with nodes that implement MLDv1.)")
+@described(3810, "6", MUST,
+           "(Received MLD messages of types other than Query are silently ignored, except as required for "
+           "interoperation with nodes that implement MLDv1.)")
 def test_another_nodes_report_does_not_suppress_a_general_query_answer(dut: DUT, kind: str) -> None:
     # MLDv2 has no report suppression for General Query answers; RFC 3810 8.2.2 lets an MLDv1
     # report suppress an MLDv2 report only as a MAY, and a General Query answer (Interface
@@ -220,10 +218,7 @@ def test_another_nodes_report_does_not_suppress_a_general_query_answer(dut: DUT,
 
 
 @pytest.mark.parametrize("fault", ["global-source", "unspecified-source"])
-@rfc(3810, "5.1.14", MUST,
-     "If a node (router or host) receives a Query message with the IPv6 Source Address set to the "
-     "unspecified address (::), or any other address that is not a valid IPv6 link-local address, it "
-     "MUST silently discard the message and SHOULD log a warning.")
+@rfc("RFC3810-5.1.14-2")
 def test_query_from_a_non_link_local_source_is_ignored(dut: DUT, fault: str) -> None:
     group = sn_group(dut)  # always listened to: no join needed
     src = str(dut.info.tester_ipv6) if fault == "global-source" else "::"
@@ -234,11 +229,11 @@ def test_query_from_a_non_link_local_source_is_ignored(dut: DUT, fault: str) -> 
 
 
 @pytest.mark.parametrize("fault", ["no-router-alert", "hop-limit-2", "hop-limit-255"])
-@rfc(3810, "6.2", MUST,
-     "Upon reception of an MLD message that contains a Query, the node checks if the source address of "
-     "the message is a valid link-local address, if the Hop Limit is set to 1, and if the Router Alert "
-     "option is present in the Hop-By-Hop Options header of the IPv6 packet. If any of these checks "
-     "fails, the packet is dropped.")
+@described(3810, "6.2", MUST,
+           "Upon reception of an MLD message that contains a Query, the node checks if the source address of "
+           "the message is a valid link-local address, if the Hop Limit is set to 1, and if the Router Alert "
+           "option is present in the Hop-By-Hop Options header of the IPv6 packet. If any of these checks "
+           "fails, the packet is dropped.")
 def test_query_without_router_alert_or_with_hop_limit_above_1_is_ignored(dut: DUT, fault: str) -> None:
     group = sn_group(dut)
     if fault == "no-router-alert":
@@ -252,9 +247,7 @@ def test_query_without_router_alert_or_with_hop_limit_above_1_is_ignored(dut: DU
 
 
 @pytest.mark.parametrize("length", [25, 26, 27])
-@rfc(3810, "8.1", MUST,
-     "Query messages that do not match any of the above conditions (e.g., a Query of length 26 octets) "
-     "MUST be silently ignored.")
+@rfc("RFC3810-8.1-1")
 def test_query_of_invalid_length_is_ignored(dut: DUT, length: int) -> None:
     group = sn_group(dut)
     dut.send(mld_frame(dut, message_bytes(v2_query())[:length]))
@@ -263,11 +256,7 @@ def test_query_of_invalid_length_is_ignored(dut: DUT, length: int) -> None:
     expect_record(dut, group, (MODE_IS_EXCLUDE,))
 
 
-@rfc(3810, "5.1.12", MUST,
-     "If the Payload Length field in the IPv6 header of a received Query indicates that there are "
-     "additional octets of data present, beyond the fields described here, MLDv2 implementations MUST "
-     "include those octets in the computation to verify the received MLD Checksum, but MUST otherwise "
-     "ignore those additional octets.")
+@rfc("RFC3810-5.1.12-1")
 def test_query_with_trailing_octets_is_processed(dut: DUT) -> None:
     group = sn_group(dut)
     dut.send(mld_frame(dut, message_bytes(v2_query()) + b"\x5a" * 8))
@@ -275,8 +264,7 @@ def test_query_with_trailing_octets_is_processed(dut: DUT) -> None:
     assert report[ICMPv6MLReport2].type == V2_REPORT  # answered as MLDv2, not as a v1 query
 
 
-@rfc(3810, "5.1.2", MUST,
-     "When a packet is received, the checksum MUST be verified before processing it.")
+@rfc("RFC3810-5.1.2-1")
 def test_query_with_a_bad_checksum_is_ignored(dut: DUT) -> None:
     group = sn_group(dut)
     dut.send(bad_checksum(mld_frame(dut, v2_query()), ICMPv6MLQuery2))
@@ -288,8 +276,8 @@ def test_query_with_a_bad_checksum_is_ignored(dut: DUT) -> None:
 # ---- Maximum Response Code ----------------------------------------------------------------------
 
 
-@rfc(3810, "5.1.3", MUST,
-     "If Maximum Response Code < 32768, Maximum Response Delay = Maximum Response Code")
+@described(3810, "5.1.3", MUST,
+           "If Maximum Response Code < 32768, Maximum Response Delay = Maximum Response Code")
 def test_maximum_response_code_below_32768_is_milliseconds(dut: DUT) -> None:
     group = sn_group(dut)
     # 200 ms; a stack that read the code as 1/10 s (IGMP's unit) or seconds would answer too late.
@@ -298,9 +286,9 @@ def test_maximum_response_code_below_32768_is_milliseconds(dut: DUT) -> None:
         expect_record(dut, group, (MODE_IS_EXCLUDE,), within=0.45)
 
 
-@rfc(3810, "5.1.3", MUST,
-     "If Maximum Response Code >=32768, Maximum Response Code represents a floating-point value as "
-     "follows: ... Maximum Response Delay = (mant | 0x1000) << (exp+3)")
+@described(3810, "5.1.3", MUST,
+           "If Maximum Response Code >=32768, Maximum Response Code represents a floating-point value as "
+           "follows: ... Maximum Response Delay = (mant | 0x1000) << (exp+3)")
 def test_maximum_response_code_above_32768_is_a_floating_point_value(dut: DUT) -> None:
     # Code 0x8000 (exp 0, mant 0) is (0x1000) << 3 = 32768 ms. Eight groups each get their own
     # Multicast Address Timer, random in (0, 32.768 s): after 4.5 s all eight have answered only
@@ -326,9 +314,7 @@ def test_maximum_response_code_above_32768_is_a_floating_point_value(dut: DUT) -
         "(32.768 s): the code was not decoded as (mant | 0x1000) << (exp+3)")
 
 
-@rfc(3810, "6.3", MUST_NOT,
-     "Note that any such implementation MUST avoid the \"ack-implosion\" problem, i.e., MUST NOT send a "
-     "Report immediately upon reception of a General Query.")
+@rfc("RFC3810-6.3-1")
 def test_general_query_answer_is_delayed_not_immediate(dut: DUT) -> None:
     # A Maximum Response Delay of 10 s: an answer in the first 50 ms happens to a conforming node
     # with probability 0.5 % per query; it must not happen for all three queries.
@@ -347,10 +333,10 @@ def test_general_query_answer_is_delayed_not_immediate(dut: DUT) -> None:
 # ---- QRV, S flag --------------------------------------------------------------------------------
 
 
-@rfc(3810, "5.1.7", MUST,
-     "Nevertheless, it does not suppress the querier election or the normal \"host-side\" processing of "
-     "a Query that a router may be required to perform as a consequence of itself being a multicast "
-     "listener.")
+@described(3810, "5.1.7", MUST,
+           "Nevertheless, it does not suppress the querier election or the normal \"host-side\" processing "
+           "of a Query that a router may be required to perform as a consequence of itself being a multicast "
+           "listener.")
 def test_query_with_the_s_flag_is_still_answered(dut: DUT) -> None:
     group = site_group(0x40)
     dut.join_group(group)  # its state-change reports are not answers
@@ -358,10 +344,10 @@ def test_query_with_the_s_flag_is_still_answered(dut: DUT) -> None:
     expect_record(dut, group, (MODE_IS_EXCLUDE,))
 
 
-@rfc(3810, "5.1.8", MUST,
-     "If non-zero, the QRV field contains the [Robustness Variable] value used by the Querier. If the "
-     "Querier's [Robustness Variable] exceeds 7 (the maximum value of the QRV field), the QRV field is "
-     "set to zero.")
+@described(3810, "5.1.8", MUST,
+           "If non-zero, the QRV field contains the [Robustness Variable] value used by the Querier. If the "
+           "Querier's [Robustness Variable] exceeds 7 (the maximum value of the QRV field), the QRV field is "
+           "set to zero.")
 @pytest.mark.parametrize("qrv,qqic", [(0, 125), (7, 0), (2, 0xFF)])
 def test_query_with_any_qrv_and_qqic_is_answered(dut: DUT, qrv: int, qqic: int) -> None:
     group = sn_group(dut)

@@ -13,7 +13,7 @@ from ipaddress import IPv6Address
 import pytest
 from scapy.layers.inet6 import ICMPv6MLReport2, IPv6
 
-from harness import DUT, MUST, MUST_NOT, multicast_mac, rfc, with_icmpv6_checksum
+from harness import DUT, MUST, MUST_NOT, described, multicast_mac, rfc, with_icmpv6_checksum
 from harness.features import optional_feature
 from harness.mld import (
     ALL_NODES,
@@ -40,9 +40,9 @@ pytestmark = optional_feature("mldv2")
 # ---- state-change reports -----------------------------------------------------------------------
 
 
-@rfc(3810, "6.1", MUST,
-     "A change of per-interface state causes the node to immediately transmit a State Change Report "
-     "from that interface.")
+@described(3810, "6.1", MUST,
+           "A change of per-interface state causes the node to immediately transmit a State Change Report "
+           "from that interface.")
 def test_join_sends_a_change_to_exclude_report(dut: DUT) -> None:
     group = site_group(0x10)
     dut.join_group(group)
@@ -51,10 +51,10 @@ def test_join_sends_a_change_to_exclude_report(dut: DUT) -> None:
     assert sources == [], f"TO_EX record for a join of all sources carries sources {sources}"
 
 
-@rfc(3810, "6.1", MUST,
-     "To cover the possibility of the State Change Report being missed by one or more multicast "
-     "routers, [Robustness Variable] - 1 retransmissions are scheduled, through a Retransmission "
-     "Timer, at intervals chosen at random from the range (0, [Unsolicited Report Interval]).")
+@described(3810, "6.1", MUST,
+           "To cover the possibility of the State Change Report being missed by one or more multicast "
+           "routers, [Robustness Variable] - 1 retransmissions are scheduled, through a Retransmission "
+           "Timer, at intervals chosen at random from the range (0, [Unsolicited Report Interval]).")
 def test_state_change_report_is_sent_robustness_variable_times(dut: DUT) -> None:
     group = site_group(0x11)
     dut.join_group(group)
@@ -64,10 +64,10 @@ def test_state_change_report_is_sent_robustness_variable_times(dut: DUT) -> None
     no_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.2)
 
 
-@rfc(3810, "6.1", MUST,
-     "To cover the possibility of the State Change Report being missed by one or more multicast "
-     "routers, [Robustness Variable] - 1 retransmissions are scheduled, through a Retransmission "
-     "Timer, at intervals chosen at random from the range (0, [Unsolicited Report Interval]).")
+@described(3810, "6.1", MUST,
+           "To cover the possibility of the State Change Report being missed by one or more multicast "
+           "routers, [Robustness Variable] - 1 retransmissions are scheduled, through a Retransmission "
+           "Timer, at intervals chosen at random from the range (0, [Unsolicited Report Interval]).")
 def test_retransmission_follows_a_configured_unsolicited_report_interval(dut: DUT) -> None:
     dut.set_ipv6_option("mldv2_unsolicited_report_interval", 0.3)
     group = site_group(0x19)
@@ -76,10 +76,10 @@ def test_retransmission_follows_a_configured_unsolicited_report_interval(dut: DU
     expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=0.45)  # within (0, 0.3 s), plus jitter
 
 
-@rfc(3810, "6.1", MUST,
-     "The transmission of the merged State Change Report terminates retransmissions of the earlier "
-     "State Change Reports for the same multicast address, and becomes the first of [Robustness "
-     "Variable] transmissions of State Change Reports.")
+@described(3810, "6.1", MUST,
+           "The transmission of the merged State Change Report terminates retransmissions of the earlier "
+           "State Change Reports for the same multicast address, and becomes the first of [Robustness "
+           "Variable] transmissions of the new State Change Reports.")
 def test_leave_ends_the_retransmissions_of_the_join_report(dut: DUT) -> None:
     group = site_group(0x1A)
     dut.join_group(group)
@@ -89,9 +89,9 @@ def test_leave_ends_the_retransmissions_of_the_join_report(dut: DUT) -> None:
     no_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.2)
 
 
-@rfc(3810, "5.2.12", MUST,
-     "CHANGE_TO_INCLUDE_MODE - indicates that the interface has changed to INCLUDE filter mode for "
-     "the specified multicast address.")
+@described(3810, "5.2.12", MUST,
+           "CHANGE_TO_INCLUDE_MODE - indicates that the interface has changed to INCLUDE filter mode for the "
+           "specified multicast address.")
 def test_leave_sends_a_change_to_include_report(dut: DUT) -> None:
     group = site_group(0x12)
     dut.join_group(group)
@@ -102,10 +102,10 @@ def test_leave_sends_a_change_to_include_report(dut: DUT) -> None:
     assert sources == [], f"TO_IN record for a leave carries sources {sources}"
 
 
-@rfc(3810, "6.1", MUST,
-     "To cover the possibility of the State Change Report being missed by one or more multicast "
-     "routers, [Robustness Variable] - 1 retransmissions are scheduled, through a Retransmission "
-     "Timer, at intervals chosen at random from the range (0, [Unsolicited Report Interval]).")
+@described(3810, "6.1", MUST,
+           "To cover the possibility of the State Change Report being missed by one or more multicast "
+           "routers, [Robustness Variable] - 1 retransmissions are scheduled, through a Retransmission "
+           "Timer, at intervals chosen at random from the range (0, [Unsolicited Report Interval]).")
 def test_leave_report_is_retransmitted(dut: DUT) -> None:
     group = site_group(0x13)
     dut.join_group(group)
@@ -117,10 +117,7 @@ def test_leave_report_is_retransmitted(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("field", ["link-local-source", "hop-limit-1", "router-alert"])
-@rfc(3810, "5", MUST,
-     "All MLDv2 messages described in this document MUST be sent with a link-local IPv6 Source "
-     "Address, an IPv6 Hop Limit of 1, and an IPv6 Router Alert option [RFC2711] in a Hop-by-Hop "
-     "Options header.")
+@rfc("RFC3810-5-1", "RFC8200-4-4")
 def test_report_ipv6_header(dut: DUT, field: str) -> None:
     group = site_group(0x14)
     dut.join_group(group)
@@ -137,9 +134,9 @@ def test_report_ipv6_header(dut: DUT, field: str) -> None:
         assert want in options, f"no Router Alert option (type 5, value 0) in {options.hex()}"
 
 
-@rfc(3810, "5.2.14", MUST,
-     "Version 2 Multicast Listener Reports are sent with an IP destination address of FF02:0:0:0:0:0:0:16, "
-     "to which all MLDv2-capable multicast routers listen")
+@described(3810, "5.2.14", MUST,
+           "Version 2 Multicast Listener Reports are sent with an IP destination address of "
+           "FF02:0:0:0:0:0:0:16, to which all MLDv2-capable multicast routers listen")
 def test_report_goes_to_ff02_16(dut: DUT) -> None:
     group = site_group(0x15)
     dut.join_group(group)
@@ -148,9 +145,7 @@ def test_report_goes_to_ff02_16(dut: DUT) -> None:
     assert report.dst == multicast_mac(MLDV2_ROUTERS), f"Ethernet destination {report.dst}"
 
 
-@rfc(3810, "5.2.10", MUST_NOT,
-     "implementations of MLDv2 MUST NOT include any auxiliary data (i.e., MUST set the Aux Data Len "
-     "field to zero) in any transmitted Multicast Address Record")
+@rfc("RFC3810-5.2.10-1")
 def test_report_records_carry_no_auxiliary_data(dut: DUT) -> None:
     group = site_group(0x16)
     dut.join_group(group)
@@ -160,9 +155,9 @@ def test_report_records_carry_no_auxiliary_data(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("field", ["checksum", "reserved"])
-@rfc(3810, "5.2.2", MUST,
-     "The standard ICMPv6 checksum; it covers the entire MLDv2 message, plus a \"pseudo-header\" of "
-     "IPv6 header fields ...")
+@described(3810, "5.2.2", MUST,
+           "The standard ICMPv6 checksum; it covers the entire MLDv2 message, plus a \"pseudo-header\" of "
+           "IPv6 header fields ...")
 def test_report_checksum_and_reserved_fields(dut: DUT, field: str) -> None:
     group = site_group(0x17)
     dut.join_group(group)
@@ -179,18 +174,16 @@ def test_report_checksum_and_reserved_fields(dut: DUT, field: str) -> None:
 # ---- listening scope ----------------------------------------------------------------------------
 
 
-@rfc(9777, "6", MUST,
-     "Multicast listeners MUST send MLD messages for all multicast addresses except for the "
-     "link-scope all-nodes multicast address and any multicast addresses of scope less than 2.")
+@rfc("RFC9777-6-1")
 def test_link_scope_group_is_reported(dut: DUT) -> None:
     group = "ff02::db8:17"
     dut.join_group(group)
     expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.0)
 
 
-@rfc(3810, "6", MUST_NOT,
-     "No MLD messages are ever sent regarding neither the link-scope all-nodes multicast address, nor "
-     "any multicast address of scope 0 (reserved) or 1 (node-local).")
+@described(3810, "6", MUST_NOT,
+           "No MLD messages are ever sent regarding neither the link-scope all-nodes multicast address, nor "
+           "any multicast address of scope 0 (reserved) or 1 (node-local).")
 def test_interface_local_group_is_never_reported(dut: DUT) -> None:
     dut.join_group("ff01::db8:18")
     control = site_group(0x18)
@@ -203,9 +196,9 @@ def test_interface_local_group_is_never_reported(dut: DUT) -> None:
     assert not scopes, f"the general query answer reports groups of scope < 2: {scopes}"
 
 
-@rfc(2710, "5", MUST_NOT,
-     "The node starts in Idle Listener state for that address on every interface, never transitions to "
-     "another state, and never sends a Report or Done for that address.")
+@described(2710, "5", MUST_NOT,
+           "The node starts in Idle Listener state for that address on every interface, never transitions to "
+           "another state, and never sends a Report or Done for that address.")
 def test_all_nodes_group_is_never_reported(dut: DUT) -> None:
     dut.send(mld_frame(dut, v2_query()))
     # Control: the answer exists (the solicited-node group is always listened to) ...

@@ -22,7 +22,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from harness import DUT, MUST, SHOULD, rfc, router_discovery
+from harness import DUT, MUST, SHOULD, described, rfc, router_discovery
 from harness.features import optional_feature
 
 ALL_NODES: Final = "ff02::1"
@@ -75,32 +75,29 @@ def no_route(dut: DUT, seq: int) -> None:
     dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=seq), within=0.7)
 
 
-ROUTE_UPDATE = ("Updating each route is done as follows. A route is located in the Routing Table based on "
-                "the prefix, prefix length, and next-hop address.")
-
-
-@rfc(4191, "3.1", SHOULD,
-     "Then as the host processes Route Information Options in the Router Advertisement message "
-     "body, it updates its routing table for each such option.")
+@described(4191, "3.1", SHOULD,
+           "Then as the host processes Route Information Options in the Router Advertisement message body, "
+           "it updates its routing table for each such option.")
 def test_route_information_installs_a_more_specific_route(dut: DUT) -> None:
     no_route(dut, 1)
     dut.send(ra(dut, "B", rio()))  # Router Lifetime 0: B is not a default router
     reply_goes_via(dut, "B", 2)
 
 
-@rfc(4191, "3.1", MUST,
-     ROUTE_UPDATE + " If the received route's lifetime is zero, the route is removed from the "
-     "Routing Table if present.")
+@rfc("RFC4191-3.3-1")
 def test_route_lifetime_zero_removes_the_route(dut: DUT) -> None:
+    # RFC 4191 §3.1: "Updating each route is done as follows. A route is located in the Routing Table based on
+    # the prefix, prefix length, and next-hop router. If the received route's lifetime is zero, the route is
+    # removed from the Routing Table if present."
     dut.send(ra(dut, "B", rio()))
     reply_goes_via(dut, "B", 1)
     dut.send(ra(dut, "B", rio(lifetime=0)))
     no_route(dut, 2)
 
 
-@rfc(4191, "3.1", MUST,
-     "If a route's lifetime reaches zero because of a timeout, the route is removed from the "
-     "Routing Table.")
+@described(4191, "2.3", MUST,
+           "The length of time in seconds (relative to the time the packet is sent) that the prefix is valid "
+           "for route determination.")
 def test_route_expires_with_its_lifetime(dut: DUT) -> None:
     dut.send(ra(dut, "B", rio(lifetime=2)))
     reply_goes_via(dut, "B", 1)
@@ -108,8 +105,7 @@ def test_route_expires_with_its_lifetime(dut: DUT) -> None:
     no_route(dut, 2)
 
 
-@rfc(4191, "2.3", MUST,
-     "If the Reserved (10) value is received, the Route Information Option MUST be ignored.")
+@rfc("RFC4191-2.3-1")
 def test_route_information_with_reserved_preference_is_ignored(dut: DUT) -> None:
     dut.send(ra(dut, "B", rio(prf=RESERVED)))
     no_route(dut, 1)
@@ -117,21 +113,23 @@ def test_route_information_with_reserved_preference_is_ignored(dut: DUT) -> None
     reply_goes_via(dut, "B", 2)
 
 
-SELECTION = ("When a type C host does next-hop determination and consults its Routing Table for an "
-             "off-link destination, it searches its routing table to find the route with the longest "
-             "prefix that matches the destination, using route preference values as a tie-breaker if "
-             "multiple matching routes have the same prefix length.")
-
-
 @pytest.mark.parametrize("high", ["A", "B"])
-@rfc(4191, "3.2", SHOULD, SELECTION)
+@described(4191, "3.2", SHOULD,
+           "When a type C host does next-hop determination and consults its Routing Table for an off-link "
+           "destination, it searches its routing table to find the route with the longest prefix that "
+           "matches the destination, using route preference values as a tie-breaker if multiple matching "
+           "routes have the same prefix length.")
 def test_route_preference_breaks_ties(dut: DUT, high: str) -> None:
     low = "B" if high == "A" else "A"
     dut.send(ra(dut, low, rio(prf=LOW)), ra(dut, high, rio(prf=HIGH)))
     reply_goes_via(dut, high, 1)
 
 
-@rfc(4191, "3.2", SHOULD, SELECTION)
+@described(4191, "3.2", SHOULD,
+           "When a type C host does next-hop determination and consults its Routing Table for an off-link "
+           "destination, it searches its routing table to find the route with the longest prefix that "
+           "matches the destination, using route preference values as a tie-breaker if multiple matching "
+           "routes have the same prefix length.")
 def test_longest_prefix_wins_over_preference(dut: DUT) -> None:
     # A is a High-preference default router (::/0); B has a Low-preference route for the /64.
     dut.send(ra(dut, "A", lifetime=60, prf=HIGH), ra(dut, "B", rio(prf=LOW)))
@@ -139,25 +137,23 @@ def test_longest_prefix_wins_over_preference(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("high", ["A", "B"])
-@rfc(4191, "2.2", SHOULD,
-     "Indicates whether to prefer this router over other default routers.")
+@described(4191, "2.2", SHOULD, "Indicates whether to prefer this router over other default routers.")
 def test_default_router_preference_selects_the_router(dut: DUT, high: str) -> None:
     low = "B" if high == "A" else "A"
     dut.send(ra(dut, low, lifetime=60, prf=LOW), ra(dut, high, lifetime=60, prf=HIGH))
     reply_goes_via(dut, high, 1)
 
 
-@rfc(4191, "2.2", MUST,
-     "If the Reserved (10) value is received, the receiver MUST treat the value as if it were (00).")
+@rfc("RFC4191-2.2-2")
 def test_reserved_default_router_preference_counts_as_medium(dut: DUT) -> None:
     # Treated as Medium, the Reserved router beats a Low one; ignored, there'd be no such router.
     dut.send(ra(dut, "A", lifetime=60, prf=LOW), ra(dut, "B", lifetime=60, prf=RESERVED))
     reply_goes_via(dut, "B", 1)
 
 
-@rfc(4191, "3.1", SHOULD,
-     "The Router Preference and Lifetime values in a ::/0 Route Information Option override the "
-     "preference and lifetime values in the Router Advertisement header.")
+@described(4191, "3.1", SHOULD,
+           "The Router Preference and Lifetime values in a ::/0 Route Information Option override the "
+           "preference and lifetime values in the Router Advertisement header.")
 def test_default_route_information_overrides_the_header(dut: DUT) -> None:
     dut.send(ra(dut, "B", lifetime=60))
     reply_goes_via(dut, "B", 1)  # control: B is a default router by its header alone
@@ -165,9 +161,10 @@ def test_default_route_information_overrides_the_header(dut: DUT) -> None:
     no_route(dut, 2)
 
 
-@rfc(4191, "3.1", MUST,
-     ROUTE_UPDATE + " If the received route's lifetime is zero, the route is removed from the "
-     "Routing Table if present.")
+@described(4191, "3.1", MUST,
+           "Updating each route is done as follows. A route is located in the Routing Table based on the "
+           "prefix, prefix length, and next-hop router. If the received route's lifetime is zero, the route "
+           "is removed from the Routing Table if present.")
 def test_route_lifetime_zero_removes_only_that_routers_route(dut: DUT) -> None:
     dut.send(ra(dut, "B", rio()))
     dut.send(ra(dut, "A", rio(lifetime=0)))  # A never had this route: nothing of B's may go

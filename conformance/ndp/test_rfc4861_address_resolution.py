@@ -21,7 +21,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from harness import DUT, MUST, SHOULD, multicast_mac, rfc, solicited_node
+from harness import DUT, MUST, described, multicast_mac, rfc, solicited_node
 from harness.rfc import NDP_HOP_LIMIT
 
 
@@ -51,9 +51,9 @@ def _advertise(dut: DUT, neighbor: str, to: str) -> Packet:
     )
 
 
-@rfc(4861, "7.2.2", MUST,
-     "The solicitation is sent to the solicited-node multicast address corresponding to the "
-     "target address.")
+@described(4861, "7.2.2", MUST,
+           "The solicitation is sent to the solicited-node multicast address corresponding to the target "
+           "address.")
 def test_address_resolution_solicits_the_target_solicited_node_group(dut: DUT) -> None:
     neighbor = _neighbor(dut, 1)
     dut.send(_echo_from(dut, neighbor, 0x7221))
@@ -62,9 +62,7 @@ def test_address_resolution_solicits_the_target_solicited_node_group(dut: DUT) -
     assert ns[Ether].dst.lower() == multicast_mac(solicited_node(neighbor))
 
 
-@rfc(4861, "7.2.2", MUST,
-     "If the solicitation is being sent to a solicited-node multicast address, the sender MUST "
-     "include its link-layer address (if it has one) as a Source Link-Layer Address option.")
+@rfc("RFC4861-7.2.2-2", "RFC4861-4.3-4")
 def test_multicast_solicitation_carries_source_link_layer_address(dut: DUT) -> None:
     neighbor = _neighbor(dut, 2)
     dut.send(_echo_from(dut, neighbor, 0x7222))
@@ -73,9 +71,9 @@ def test_multicast_solicitation_carries_source_link_layer_address(dut: DUT) -> N
     assert ns[ICMPv6NDOptSrcLLAddr].lladdr.lower() == dut.info.dut_mac
 
 
-@rfc(4861, "7.1.1", MUST,
-     "The IP Hop Limit field has a value of 255, i.e., the packet could not possibly have been "
-     "forwarded by a router.")
+@rfc("RFC4861-7.1.1-1",
+     quote="The IP Hop Limit field has a value of 255, i.e., the packet could not possibly have been "
+           "forwarded by a router.")
 def test_solicitation_is_sent_with_hop_limit_255(dut: DUT) -> None:
     # The target MUST silently discard a solicitation failing this check (§7.1.1).
     neighbor = _neighbor(dut, 3)
@@ -84,10 +82,7 @@ def test_solicitation_is_sent_with_hop_limit_255(dut: DUT) -> None:
     assert ns[IPv6].hlim == NDP_HOP_LIMIT
 
 
-@rfc(4861, "7.2.2", SHOULD,
-     "If the source address of the packet prompting the solicitation is the same as one of the "
-     "addresses assigned to the outgoing interface, that address SHOULD be placed in the IP Source "
-     "Address of the outgoing solicitation.")
+@rfc("RFC4861-7.2.2-1")
 def test_solicitation_source_is_the_prompting_packet_source(dut: DUT) -> None:
     # The prompting packet is the echo reply, sent from the address the request was sent to.
     neighbor = _neighbor(dut, 4)
@@ -96,9 +91,7 @@ def test_solicitation_source_is_the_prompting_packet_source(dut: DUT) -> None:
     assert IPv6Address(ns[IPv6].src) == IPv6Address(dut.info.dut_ipv6.ip)
 
 
-@rfc(4861, "7.2.2", MUST,
-     "While waiting for address resolution to complete, the sender MUST, for each neighbor, retain "
-     "a small queue of packets waiting for address resolution to complete.")
+@rfc("RFC4861-7.2.2-5")
 def test_packet_queued_during_resolution_is_sent_once_resolved(dut: DUT) -> None:
     neighbor = _neighbor(dut, 5)
     dut.send(_echo_from(dut, neighbor, 0x7225))
@@ -108,10 +101,7 @@ def test_packet_queued_during_resolution_is_sent_once_resolved(dut: DUT) -> None
     assert reply[Ether].dst.lower() == dut.info.other_mac, "the reply does not go to the advertised MAC"
 
 
-@rfc(4861, "7.2.3", SHOULD,
-     "If the Source Address is not the unspecified address and, on link layers that have "
-     "addresses, the solicitation includes a Source Link-Layer Address option, then the recipient "
-     "SHOULD create or update the Neighbor Cache entry for the IP Source Address of the solicitation.")
+@rfc("RFC4861-7.2.3-2")
 def test_solicitation_with_source_link_layer_address_lets_the_dut_reply_without_resolving(dut: DUT) -> None:
     neighbor = _neighbor(dut, 6)
     target = str(dut.info.dut_ipv6.ip)

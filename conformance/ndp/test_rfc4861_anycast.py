@@ -23,7 +23,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from harness import DUT, MUST, SHOULD, multicast_mac, rfc, solicited_node
+from harness import DUT, MUST, described, multicast_mac, rfc, solicited_node
 from harness.features import become_router
 from harness.rfc import NDP_HOP_LIMIT
 
@@ -49,9 +49,9 @@ def _advertisement(dut: DUT, *, unicast: bool = False) -> Packet:
                       within=MAX_ANYCAST_DELAY_TIME_S + JITTER_S)
 
 
-@rfc(4291, "2.6.1", MUST,
-     "All routers are required to support the Subnet-Router anycast addresses for the subnets to "
-     "which they have interfaces.")
+@described(4291, "2.6.1", MUST,
+           "All routers are required to support the Subnet-Router anycast addresses for the subnets to which "
+           "they have interfaces.")
 def test_router_answers_solicitation_for_subnet_router_anycast(dut: DUT) -> None:
     na = _advertisement(dut)
     assert na[ICMPv6ND_NA].S == 1 and na[ICMPv6ND_NA].R == 1, f"flags R={na[ICMPv6ND_NA].R} S={na[ICMPv6ND_NA].S}"
@@ -59,17 +59,12 @@ def test_router_answers_solicitation_for_subnet_router_anycast(dut: DUT) -> None
 
 
 @pytest.mark.parametrize("unicast", [False, True], ids=["multicast-ns", "unicast-ns"])
-@rfc(4861, "7.2.7", SHOULD,
-     "Second, the Override flag in Neighbor Advertisements SHOULD be set to 0, so that when "
-     "multiple advertisements are received, the first received advertisement is used rather than "
-     "the most recently received advertisement.")
+@rfc("RFC4861-7.2.7-2")
 def test_anycast_advertisement_has_override_zero(dut: DUT, unicast: bool) -> None:
     assert _advertisement(dut, unicast=unicast)[ICMPv6ND_NA].O == 0, "Override flag set for an anycast target"
 
 
-@rfc(4861, "7.2.4", SHOULD,
-     "If the Target Address is an anycast address, the sender SHOULD delay sending a response for a "
-     "random time between 0 and MAX_ANYCAST_DELAY_TIME seconds.")
+@rfc("RFC4861-7.2.4-8", "RFC4861-7.2.7-1")
 def test_anycast_advertisement_comes_within_max_anycast_delay_time(dut: DUT) -> None:
     # The random delay itself cannot be told from processing time in one sample; its bound can.
     become_router(dut, 6)
@@ -77,10 +72,9 @@ def test_anycast_advertisement_comes_within_max_anycast_delay_time(dut: DUT) -> 
     dut.expect(ICMPv6ND_NA(tgt=SUBNET_ROUTER), within=MAX_ANYCAST_DELAY_TIME_S + JITTER_S)
 
 
-@rfc(4861, "7.2.3", MUST,
-     "A valid Neighbor Solicitation that does not meet any of the following requirements MUST be "
-     "silently discarded: - The Target Address is a \"valid\" unicast or anycast address assigned "
-     "to the receiving interface [ADDRCONF],")
+@rfc("RFC4861-7.2.3-1",
+     quote="The Target Address is a \"valid\" unicast or anycast address assigned to the receiving interface "
+           "[ADDRCONF],")
 def test_host_does_not_answer_for_subnet_router_anycast(dut: DUT) -> None:
     # Forwarding off: the DUT is a host and holds no Subnet-Router anycast address.
     dut.send(_ns(dut))
@@ -90,9 +84,7 @@ def test_host_does_not_answer_for_subnet_router_anycast(dut: DUT) -> None:
     dut.expect(ICMPv6ND_NA(tgt=SUBNET_ROUTER), within=MAX_ANYCAST_DELAY_TIME_S + JITTER_S)
 
 
-@rfc(4443, "4.2", MUST,
-     "In this case, the source address of the reply MUST be a unicast address belonging to the "
-     "interface on which the Echo Request message was received.")
+@rfc("RFC4443-4.2-5")
 def test_echo_to_subnet_router_anycast_is_answered_from_a_unicast_address(dut: DUT) -> None:
     become_router(dut, 6)  # a router holds the Subnet-Router anycast address (RFC 4291 2.6.1)
     dut.send(dut.ipv6(dst=SUBNET_ROUTER) / ICMPv6EchoRequest(id=0x7601, seq=1, data=b"anycast"))

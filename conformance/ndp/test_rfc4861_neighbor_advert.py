@@ -29,8 +29,7 @@ from scapy.packet import Packet
 from harness import (
     DUT,
     MUST,
-    MUST_NOT,
-    SHOULD,
+    described,
     echo_request_from,
     expect_echo_reply_to,
     multicast_mac,
@@ -116,8 +115,7 @@ def _short_delay(dut: DUT) -> None:
 # ---- sending solicited advertisements (§7.2.4) ------------------------------------------------------
 
 
-@rfc(4861, "7.2.4", MUST, "Furthermore, if the node is a router, it MUST set the Router flag to one; "
-     "otherwise, it MUST set the flag to zero.")
+@rfc("RFC4861-7.2.4-3")
 def test_router_advertisement_has_router_flag_one(dut: DUT) -> None:
     become_router(dut, 6)
     target = str(dut.info.dut_ipv6.ip)
@@ -129,7 +127,7 @@ def test_router_advertisement_has_router_flag_one(dut: DUT) -> None:
 # ---- receipt of advertisements (§7.2.5) --------------------------------------------------------------
 
 
-@rfc(4861, "7.2.5", SHOULD, "If no entry exists, the advertisement SHOULD be silently discarded.")
+@rfc("RFC4861-7.2.5-1")
 def test_advertisement_for_an_unknown_neighbor_creates_no_entry(dut: DUT) -> None:
     nbr, ident = _neighbor(1), 0x7201
     dut.send(_na(dut, nbr, MAC_A, s=0, o=1, dst=ALL_NODES))
@@ -139,9 +137,7 @@ def test_advertisement_for_an_unknown_neighbor_creates_no_entry(dut: DUT) -> Non
     assert ns[IPv6].dst == solicited_node(nbr), "the DUT did not resolve the neighbor afresh"
 
 
-@rfc(4861, "7.2.5", SHOULD,
-     "If the link layer has addresses and no Target Link-Layer Address option is included, the "
-     "receiving node SHOULD silently discard the received advertisement.")
+@rfc("RFC4861-7.2.5-2")
 def test_advertisement_without_target_link_layer_option_does_not_complete_resolution(dut: DUT) -> None:
     nbr, ident = _neighbor(2), 0x7202
     dut.send(echo_request_from(dut, nbr, ident))
@@ -152,7 +148,8 @@ def test_advertisement_without_target_link_layer_option_does_not_complete_resolu
     expect_echo_reply_to(dut, nbr, ident, MAC_B)
 
 
-@rfc(4861, "7.2.5", MUST, "Note that the Override flag is ignored if the entry is in the INCOMPLETE state.")
+@described(4861, "7.2.5", MUST,
+           "Note that the Override flag is ignored if the entry is in the INCOMPLETE state.")
 def test_override_flag_is_ignored_while_incomplete(dut: DUT) -> None:
     nbr, ident = _neighbor(3), 0x7203
     dut.send(echo_request_from(dut, nbr, ident))
@@ -162,9 +159,9 @@ def test_override_flag_is_ignored_while_incomplete(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("solicited", [0, 1], ids=["S=0-stale", "S=1-reachable"])
-@rfc(4861, "7.2.5", MUST,
-     "If the advertisement's Solicited flag is set, the state of the entry is set to REACHABLE; "
-     "otherwise, it is set to STALE.")
+@described(4861, "7.2.5", MUST,
+           "If the advertisement's Solicited flag is set, the state of the entry is set to REACHABLE; "
+           "otherwise, it is set to STALE.")
 def test_incomplete_entry_becomes_reachable_or_stale_by_solicited_flag(dut: DUT, solicited: int) -> None:
     _short_delay(dut)
     nbr, ident = _neighbor(4 + solicited), 0x7204 + solicited
@@ -181,10 +178,10 @@ def test_incomplete_entry_becomes_reachable_or_stale_by_solicited_flag(dut: DUT,
 
 
 @pytest.mark.parametrize("solicited", [0, 1], ids=["S=0", "S=1"])
-@rfc(4861, "7.2.5", MUST,
-     "I. If the Override flag is clear and the supplied link-layer address differs from that in the "
-     "cache, then one of two actions takes place: a. If the state of the entry is REACHABLE, set it "
-     "to STALE, but do not update the entry in any other way.")
+@described(4861, "7.2.5", MUST,
+           "I. If the Override flag is clear and the supplied link-layer address differs from that in the "
+           "cache, then one of two actions takes place: a. If the state of the entry is REACHABLE, set it to "
+           "STALE, but do not update the entry in any other way.")
 def test_non_override_advertisement_with_new_address_makes_reachable_entry_stale_only(
     dut: DUT, solicited: int
 ) -> None:
@@ -199,8 +196,7 @@ def test_non_override_advertisement_with_new_address_makes_reachable_entry_stale
 
 
 @pytest.mark.parametrize("solicited", [0, 1], ids=["S=0", "S=1"])
-@rfc(4861, "7.2.5", MUST_NOT,
-     "b. Otherwise, the received advertisement should be ignored and MUST NOT update the cache.")
+@rfc("RFC4861-7.2.5-3")
 def test_non_override_advertisement_with_new_address_is_ignored_unless_reachable(dut: DUT, solicited: int) -> None:
     nbr, ident = _neighbor(8 + solicited), 0x7208 + solicited
     _stale(dut, nbr, MAC_B)
@@ -209,9 +205,7 @@ def test_non_override_advertisement_with_new_address_is_ignored_unless_reachable
     expect_echo_reply_to(dut, nbr, ident, MAC_B)
 
 
-@rfc(4861, "7.2.5", MUST,
-     "- The link-layer address in the Target Link-Layer Address option MUST be inserted in the "
-     "cache (if one is supplied and differs from the already recorded address).")
+@rfc("RFC4861-7.2.5-5", "RFC4861-7.2.5-4")
 def test_override_advertisement_replaces_the_cached_address(dut: DUT) -> None:
     nbr = _neighbor(0xA)
     _resolve(dut, nbr, 0x720A, MAC_B)
@@ -220,9 +214,7 @@ def test_override_advertisement_replaces_the_cached_address(dut: DUT) -> None:
     expect_echo_reply_to(dut, nbr, 0x720B, MAC_A)
 
 
-@rfc(4861, "7.2.5", MUST,
-     "If the Solicited flag is zero and the link-layer address was updated with a different "
-     "address, the state MUST be set to STALE.")
+@rfc("RFC4861-7.2.5-7", "RFC4861-7.3.3-4")
 def test_unsolicited_override_with_new_address_leaves_entry_stale(dut: DUT) -> None:
     _short_delay(dut)
     nbr = _neighbor(0xC)
@@ -233,7 +225,7 @@ def test_unsolicited_override_with_new_address_leaves_entry_stale(dut: DUT) -> N
     _expect_probe(dut, nbr, MAC_A)
 
 
-@rfc(4861, "7.2.5", MUST, "Otherwise, the entry's state remains unchanged.")
+@described(4861, "7.2.5", MUST, "Otherwise, the entry's state remains unchanged.")
 def test_unsolicited_advertisement_with_the_cached_address_leaves_delay_unchanged(dut: DUT) -> None:
     # DELAY (the answer to the solicitation was sent over the STALE entry); an unsolicited
     # advertisement repeating the cached address changes nothing, so the probe still comes.
@@ -244,10 +236,7 @@ def test_unsolicited_advertisement_with_the_cached_address_leaves_delay_unchange
     _expect_probe(dut, nbr, MAC_B)
 
 
-@rfc(4861, "7.3.1", MUST_NOT,
-     "Receipt of other Neighbor Discovery messages, such as Router Advertisements and Neighbor "
-     "Advertisement with the Solicited flag set to zero, MUST NOT be treated as a reachability "
-     "confirmation.")
+@rfc("RFC4861-7.3.1-2")
 def test_unsolicited_advertisement_is_no_reachability_confirmation(dut: DUT) -> None:
     _short_delay(dut)
     nbr, ident = _neighbor(0xF), 0x720F
@@ -265,10 +254,7 @@ def test_unsolicited_advertisement_is_no_reachability_confirmation(dut: DUT) -> 
 # ---- receipt of solicitations (§7.2.3) --------------------------------------------------------------
 
 
-@rfc(4861, "7.2.3", MUST,
-     "If an entry already exists, and the cached link-layer address differs from the one in the "
-     "received Source Link-Layer option, the cached address should be replaced by the received "
-     "address, and the entry's reachability state MUST be set to STALE.")
+@rfc("RFC4861-7.2.3-4", "RFC4861-7.3.3-4")
 def test_solicitation_with_new_source_address_replaces_it_and_makes_entry_stale(dut: DUT) -> None:
     _short_delay(dut)
     nbr = _neighbor(0x12)
@@ -279,7 +265,7 @@ def test_solicitation_with_new_source_address_replaces_it_and_makes_entry_stale(
     _expect_probe(dut, nbr, MAC_A)
 
 
-@rfc(4861, "7.2.3", MUST_NOT, "If a Neighbor Cache entry already exists, its IsRouter flag MUST NOT be modified.")
+@rfc("RFC4861-7.2.3-6")
 def test_solicitation_from_a_router_keeps_it_a_router(dut: DUT) -> None:
     # fe80::1 is a default router (IsRouter TRUE from its advertisement). Its solicitation carries
     # no router indication and must leave IsRouter TRUE: only then is the later R=0 advertisement

@@ -20,7 +20,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, SHOULD, multicast_mac, rfc, solicited_node
+from harness import DUT, MUST, described, multicast_mac, rfc, solicited_node
 from harness.rfc import NDP_HOP_LIMIT
 
 SILENCE_S = 1.0
@@ -73,9 +73,7 @@ TARGETS = ["global", "link-local"]
 
 @pytest.mark.parametrize("dst", DESTINATIONS)
 @pytest.mark.parametrize("which", TARGETS)
-@rfc(4861, "7.2.4", MUST,
-     "Otherwise, the node MUST set the Solicited flag to one and unicast the advertisement to the "
-     "Source Address of the solicitation.")
+@rfc("RFC4861-7.2.4-7")
 def test_solicitation_is_answered_with_solicited_advertisement_to_its_source(
     dut: DUT, which: str, dst: str
 ) -> None:
@@ -89,8 +87,8 @@ def test_solicitation_is_answered_with_solicited_advertisement_to_its_source(
 
 @pytest.mark.parametrize("dst", DESTINATIONS)
 @pytest.mark.parametrize("which", TARGETS)
-@rfc(4861, "7.2.4", MUST,
-     "The Target Address of the advertisement is copied from the Target Address of the solicitation.")
+@described(4861, "7.2.4", MUST,
+           "The Target Address of the advertisement is copied from the Target Address of the solicitation.")
 def test_advertisement_target_is_the_solicitation_target(dut: DUT, which: str, dst: str) -> None:
     src, target = _target(dut, which)
     dut.send(_ns(dut, target, src=src, dst=target if dst == "unicast" else dst))
@@ -99,9 +97,7 @@ def test_advertisement_target_is_the_solicitation_target(dut: DUT, which: str, d
 
 
 @pytest.mark.parametrize("which", TARGETS)
-@rfc(4861, "7.2.4", MUST,
-     "If the solicitation's IP Destination Address is a multicast address, the Target Link-Layer "
-     "option MUST be included in the advertisement.")
+@rfc("RFC4861-7.2.4-2", "RFC4861-4.4-6", "RFC4861-4.4-8")
 def test_advertisement_to_multicast_solicitation_carries_target_link_layer_address(
     dut: DUT, which: str
 ) -> None:
@@ -112,7 +108,7 @@ def test_advertisement_to_multicast_solicitation_carries_target_link_layer_addre
     assert na[ICMPv6NDOptDstLLAddr].lladdr.lower() == dut.info.dut_mac
 
 
-@rfc(4861, "7.2.4", SHOULD, "Otherwise, the Override flag SHOULD be set to one.")
+@rfc("RFC4861-7.2.4-5", "RFC4861-4.4-3")
 def test_advertisement_with_target_link_layer_address_sets_override(dut: DUT) -> None:
     # A multicast solicitation: the option is included (MUST above) and the target is a plain
     # unicast address of the DUT, neither anycast nor proxied.
@@ -123,8 +119,7 @@ def test_advertisement_with_target_link_layer_address_sets_override(dut: DUT) ->
     assert na[ICMPv6ND_NA].O == 1, "Override flag is zero"
 
 
-@rfc(4861, "7.2.4", MUST, "Furthermore, if the node is a router, it MUST set the Router flag to one; "
-     "otherwise, it MUST set the flag to zero.")
+@rfc("RFC4861-7.2.4-3")
 def test_host_advertisement_has_router_flag_zero(dut: DUT) -> None:
     # Forwarding is off by default: the DUT is a host.
     target = str(dut.info.dut_ipv6.ip)
@@ -133,9 +128,9 @@ def test_host_advertisement_has_router_flag_zero(dut: DUT) -> None:
     assert na[ICMPv6ND_NA].R == 0
 
 
-@rfc(4861, "7.1.2", MUST,
-     "The IP Hop Limit field has a value of 255, i.e., the packet could not possibly have been "
-     "forwarded by a router.")
+@rfc("RFC4861-7.1.2-1",
+     quote="The IP Hop Limit field has a value of 255, i.e., the packet could not possibly have been "
+           "forwarded by a router.")
 def test_advertisement_is_sent_with_hop_limit_255(dut: DUT) -> None:
     # A receiver MUST silently discard an advertisement failing this check (§7.1.2), so an
     # advertisement sent with any other hop limit is lost.
@@ -145,9 +140,7 @@ def test_advertisement_is_sent_with_hop_limit_255(dut: DUT) -> None:
     assert na[IPv6].hlim == NDP_HOP_LIMIT
 
 
-@rfc(4861, "7.2.4", MUST,
-     "If the source of the solicitation is the unspecified address, the node MUST set the "
-     "Solicited flag to zero and multicast the advertisement to the all-nodes address.")
+@rfc("RFC4861-7.2.4-6", "RFC4861-4.4-1")
 def test_duplicate_address_detection_probe_is_answered_to_all_nodes_with_solicited_zero(dut: DUT) -> None:
     # Another node probing an address the DUT already owns (RFC 4862 DAD): source ::, no SLLA.
     target = str(dut.info.dut_ipv6.ip)
@@ -157,8 +150,7 @@ def test_duplicate_address_detection_probe_is_answered_to_all_nodes_with_solicit
     assert na[ICMPv6ND_NA].S == 0, "Solicited flag set in the answer to a DAD probe"
 
 
-@rfc(4861, "7.1.1", MUST,
-     "The contents of the Reserved field, and of any unrecognized options, MUST be ignored.")
+@rfc("RFC4861-7.1.1-2", "RFC4861-4.3-5", "RFC4861-9-1")
 def test_solicitation_with_reserved_bits_and_unknown_option_is_answered(dut: DUT) -> None:
     # Reserved all ones, and an option of unassigned type 253 (8 octets, Length 1) before the SLLA.
     target = str(dut.info.dut_ipv6.ip)
@@ -170,10 +162,8 @@ def test_solicitation_with_reserved_bits_and_unknown_option_is_answered(dut: DUT
 
 # ---- solicitations that must be silently discarded -----------------------------------------
 
-NS_VALIDITY = "A node MUST silently discard any received Neighbor Solicitation messages that do not satisfy all of the following validity checks:"
 
-
-@rfc(4861, "7.1.1", MUST, NS_VALIDITY + " - The IP Hop Limit field has a value of 255")
+@rfc("RFC4861-7.1.1-1", quote="The IP Hop Limit field has a value of 255")
 def test_solicitation_with_hop_limit_below_255_is_ignored(dut: DUT) -> None:
     target = str(dut.info.dut_ipv6.ip)
     dut.send(_ns(dut, target, hlim=254))
@@ -181,7 +171,7 @@ def test_solicitation_with_hop_limit_below_255_is_ignored(dut: DUT) -> None:
     _control(dut)
 
 
-@rfc(4861, "7.1.1", MUST, NS_VALIDITY + " - ICMP Checksum is valid.")
+@rfc("RFC4861-7.1.1-1", quote="ICMP Checksum is valid.")
 def test_solicitation_with_bad_checksum_is_ignored(dut: DUT) -> None:
     target = str(dut.info.dut_ipv6.ip)
     good = _ns(dut, target)
@@ -191,14 +181,14 @@ def test_solicitation_with_bad_checksum_is_ignored(dut: DUT) -> None:
     _control(dut)
 
 
-@rfc(4861, "7.1.1", MUST, NS_VALIDITY + " - ICMP Code is 0.")
+@rfc("RFC4861-7.1.1-1", quote="ICMP Code is 0.")
 def test_solicitation_with_nonzero_code_is_ignored(dut: DUT) -> None:
     dut.send(_ns(dut, str(dut.info.dut_ipv6.ip), code=1))
     dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
     _control(dut)
 
 
-@rfc(4861, "7.1.1", MUST, NS_VALIDITY + " - Target Address is not a multicast address.")
+@rfc("RFC4861-7.1.1-1", quote="Target Address is not a multicast address.")
 def test_solicitation_for_a_multicast_target_is_ignored(dut: DUT) -> None:
     # Sent to all-nodes, which the DUT certainly receives, for the all-nodes group itself.
     dut.send(_ns(dut, ALL_NODES, dst=ALL_NODES))
@@ -206,7 +196,8 @@ def test_solicitation_for_a_multicast_target_is_ignored(dut: DUT) -> None:
     _control(dut)
 
 
-@rfc(4861, "7.1.1", MUST, NS_VALIDITY + " - All included options have a length that is greater than zero.")
+@rfc("RFC4861-7.1.1-1", "RFC4861-4.6-1",
+     quote="All included options have a length that is greater than zero.")
 def test_solicitation_with_zero_length_option_is_ignored(dut: DUT) -> None:
     # A Source Link-Layer Address option (type 1) whose Length octet is 0.
     zero_length_option = Raw(bytes([1, 0]) + bytes.fromhex(dut.info.tester_mac.replace(":", "")))
@@ -215,9 +206,9 @@ def test_solicitation_with_zero_length_option_is_ignored(dut: DUT) -> None:
     _control(dut)
 
 
-@rfc(4861, "7.1.1", MUST,
-     NS_VALIDITY + " - If the IP source address is the unspecified address, the IP destination "
-     "address is a solicited-node multicast address.")
+@rfc("RFC4861-7.1.1-1",
+     quote="If the IP source address is the unspecified address, the IP destination address is a "
+           "solicited-node multicast address.")
 def test_unspecified_source_solicitation_to_a_unicast_address_is_ignored(dut: DUT) -> None:
     target = str(dut.info.dut_ipv6.ip)
     dut.send(_ns(dut, target, src=UNSPECIFIED, dst=target, slla=False))
@@ -226,9 +217,9 @@ def test_unspecified_source_solicitation_to_a_unicast_address_is_ignored(dut: DU
     _expect_na(dut, target, dst=ALL_NODES)
 
 
-@rfc(4861, "7.1.1", MUST,
-     NS_VALIDITY + " - If the IP source address is the unspecified address, there is no source "
-     "link-layer address option in the message.")
+@rfc("RFC4861-7.1.1-1",
+     quote="If the IP source address is the unspecified address, there is no source link-layer address "
+           "option in the message.")
 def test_unspecified_source_solicitation_with_source_link_layer_option_is_ignored(dut: DUT) -> None:
     target = str(dut.info.dut_ipv6.ip)
     dut.send(_ns(dut, target, src=UNSPECIFIED, slla=True))
@@ -237,10 +228,9 @@ def test_unspecified_source_solicitation_with_source_link_layer_option_is_ignore
     _expect_na(dut, target, dst=ALL_NODES)
 
 
-@rfc(4861, "7.2.3", MUST,
-     "A valid Neighbor Solicitation that does not meet any of the following requirements MUST be "
-     "silently discarded: - The Target Address is a \"valid\" unicast or anycast address assigned "
-     "to the receiving interface [ADDRCONF],")
+@rfc("RFC4861-7.2.3-1",
+     quote="The Target Address is a \"valid\" unicast or anycast address assigned to the receiving interface "
+           "[ADDRCONF],")
 def test_solicitation_for_an_address_not_assigned_to_the_dut_is_ignored(dut: DUT) -> None:
     # Unicast to the DUT so that it surely receives it; the target is a neighbor's address.
     other = str(dut.info.other_ipv6)

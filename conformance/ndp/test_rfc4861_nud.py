@@ -26,10 +26,8 @@ from scapy.packet import Packet
 
 from harness import (
     DUT,
-    MAY,
     MUST,
-    MUST_NOT,
-    SHOULD,
+    described,
     echo_request_from,
     expect_echo_reply_to,
     fragments6,
@@ -102,10 +100,7 @@ def _assert_unicast_probe(ns: Packet, nbr: str, mac: str) -> None:
 # ---- address resolution (§7.2.2) --------------------------------------------------------------
 
 
-@rfc(4861, "7.2.2", SHOULD,
-     "While awaiting a response, the sender SHOULD retransmit Neighbor Solicitation messages "
-     "approximately every RetransTimer milliseconds, even in the absence of additional traffic to "
-     "the neighbor.")
+@rfc("RFC4861-7.2.2-9")
 def test_resolution_retransmits_max_multicast_solicit_solicitations_retrans_timer_apart(dut: DUT) -> None:
     dut.set_ipv6_option("retrans_time", RETRANS_S)
     nbr = _neighbor(1)
@@ -120,9 +115,7 @@ def test_resolution_retransmits_max_multicast_solicit_solicitations_retrans_time
     dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=2 * RETRANS_S + JITTER_S)
 
 
-@rfc(4861, "7.2.2", MUST,
-     "Retransmissions MUST be rate-limited to at most one solicitation per neighbor every "
-     "RetransTimer milliseconds.")
+@rfc("RFC4861-7.2.2-10")
 def test_more_traffic_during_resolution_sends_no_extra_solicitation(dut: DUT) -> None:
     # RetransTimer at its default, 1 s: five more packets for the neighbor in the next 0.4 s.
     nbr = _neighbor(2)
@@ -134,9 +127,7 @@ def test_more_traffic_during_resolution_sends_no_extra_solicitation(dut: DUT) ->
     dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=1.0 - 0.4 - JITTER_S)
 
 
-@rfc(4861, "7.3.3", SHOULD,
-     "If address resolution fails, the entry SHOULD be deleted, so that subsequent traffic to that "
-     "neighbor invokes the next-hop determination procedure again.")
+@rfc("RFC4861-7.3.3-1")
 def test_traffic_after_failed_resolution_resolves_afresh(dut: DUT) -> None:
     dut.set_ipv6_option("retrans_time", RETRANS_S)
     nbr = _neighbor(3)
@@ -150,10 +141,9 @@ def test_traffic_after_failed_resolution_resolves_afresh(dut: DUT) -> None:
     expect_echo_reply_to(dut, nbr, 0x7311, MAC_B, within=JITTER_S)
 
 
-@rfc(4861, "7.2.2", MUST,
-     "If no Neighbor Advertisement is received after MAX_MULTICAST_SOLICIT solicitations, address "
-     "resolution has failed. The sender MUST return ICMP destination unreachable indications with "
-     "code 3 (Address Unreachable) for each packet queued awaiting address resolution.")
+@rfc("RFC4861-7.2.2-11",
+     quote="If no Neighbor Advertisement is received after MAX_MULTICAST_SOLICIT solicitations, address "
+           "resolution has failed.")
 def test_failed_resolution_for_a_forwarded_packet_draws_address_unreachable(dut: DUT) -> None:
     dut.set_ipv6_option("retrans_time", RETRANS_S)
     become_router(dut, 6)
@@ -172,7 +162,7 @@ def test_failed_resolution_for_a_forwarded_packet_draws_address_unreachable(dut:
     dut.expect_none(ICMPv6DestUnreach, within=JITTER_S)
 
 
-@rfc(4861, "7.2.2", MAY, "The queue MUST hold at least one packet, and MAY contain more.")
+@rfc("RFC4861-7.2.2-6")
 def test_every_fragment_of_a_queued_reply_is_sent_once_resolved(dut: DUT) -> None:
     # A 3000-octet echo reply leaves in three fragments, each of which waits for the neighbor.
     nbr = _neighbor(4)
@@ -188,7 +178,7 @@ def test_every_fragment_of_a_queued_reply_is_sent_once_resolved(dut: DUT) -> Non
         f"fragments seen (offset, M): {offsets}")
 
 
-@rfc(4861, "7.2.2", SHOULD, "When a queue overflows, the new arrival SHOULD replace the oldest entry.")
+@rfc("RFC4861-7.2.2-8", "RFC4861-7.2.2-7")
 def test_full_resolution_queue_keeps_the_newest_packets(dut: DUT) -> None:
     # Forwarded packets (no local socket's send buffer limits them before the queue does): 200 of
     # ~1250 octets (250 kB) overflow any small per-neighbor queue (Linux: unres_qlen_bytes,
@@ -207,9 +197,9 @@ def test_full_resolution_queue_keeps_the_newest_packets(dut: DUT) -> None:
 # ---- Neighbor Unreachability Detection (§7.3) ---------------------------------------------------
 
 
-@rfc(4861, "7.3.3", MUST,
-     "When ReachableTime milliseconds have passed since receipt of the last reachability "
-     "confirmation for a neighbor, the Neighbor Cache entry's state changes from REACHABLE to STALE.")
+@described(4861, "7.3.3", MUST,
+           "When ReachableTime milliseconds have passed since receipt of the last reachability confirmation "
+           "for a neighbor, the Neighbor Cache entry's state changes from REACHABLE to STALE.")
 def test_reachable_entry_goes_stale_after_reachable_time(dut: DUT) -> None:
     # BaseReachableTime 3 s: ReachableTime is between 1.5 and 4.5 s (MIN/MAX_RANDOM_FACTOR,
     # §6.3.2). At least DELAY_FIRST_PROBE_TIME passes between the last packet sent and its
@@ -226,9 +216,9 @@ def test_reachable_entry_goes_stale_after_reachable_time(dut: DUT) -> None:
     _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
 
 
-@rfc(4861, "7.3.3", MUST,
-     "The first time a node sends a packet to a neighbor whose entry is STALE, the sender changes "
-     "the state to DELAY and sets a timer to expire in DELAY_FIRST_PROBE_TIME seconds.")
+@described(4861, "7.3.3", MUST,
+           "The first time a node sends a packet to a neighbor whose entry is STALE, the sender changes the "
+           "state to DELAY and sets a timer to expire in DELAY_FIRST_PROBE_TIME seconds.")
 def test_delay_lasts_delay_first_probe_time(dut: DUT) -> None:
     dut.set_ipv6_option("delay_first_probe_time", 2)
     nbr = _neighbor(0x11)
@@ -236,9 +226,9 @@ def test_delay_lasts_delay_first_probe_time(dut: DUT) -> None:
     _assert_unicast_probe(_ns_after(dut, nbr, 2), nbr, MAC_B)
 
 
-@rfc(4861, "7.3.3", MUST,
-     "Upon entering the PROBE state, a node sends a unicast Neighbor Solicitation message to the "
-     "neighbor using the cached link-layer address.")
+@described(4861, "7.3.3", MUST,
+           "Upon entering the PROBE state, a node sends a unicast Neighbor Solicitation message to the "
+           "neighbor using the cached link-layer address.")
 def test_probe_state_sends_unicast_solicitations_retrans_timer_apart(dut: DUT) -> None:
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
     dut.set_ipv6_option("retrans_time", RETRANS_S)
@@ -250,9 +240,7 @@ def test_probe_state_sends_unicast_solicitations_retrans_timer_apart(dut: DUT) -
     _assert_unicast_probe(_ns_after(dut, nbr, RETRANS_S), nbr, MAC_B)
 
 
-@rfc(4861, "7.3.3", SHOULD,
-     "If no response is received after waiting RetransTimer milliseconds after sending the "
-     "MAX_UNICAST_SOLICIT solicitations, retransmissions cease and the entry SHOULD be deleted.")
+@rfc("RFC4861-7.3.3-2")
 def test_unanswered_probes_stop_after_max_unicast_solicit_and_entry_is_deleted(dut: DUT) -> None:
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
     dut.set_ipv6_option("retrans_time", RETRANS_S)
@@ -269,7 +257,7 @@ def test_unanswered_probes_stop_after_max_unicast_solicit_and_entry_is_deleted(d
     dut.expect_none(ICMPv6EchoReply(id=0x7350), within=JITTER_S)  # nothing goes to the old address
 
 
-@rfc(4861, "7.2.5", MUST, "If the Solicited flag is set, the state of the entry MUST be set to REACHABLE.")
+@rfc("RFC4861-7.2.5-6")
 def test_solicited_advertisement_in_delay_makes_entry_reachable(dut: DUT) -> None:
     # No Target Link-Layer Address option: case II applies, and only the state changes.
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
@@ -279,9 +267,9 @@ def test_solicited_advertisement_in_delay_makes_entry_reachable(dut: DUT) -> Non
     dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=DELAY_S + 2 * JITTER_S)
 
 
-@rfc(4861, "7.3.3", MUST,
-     "When a reachability confirmation is received (either through upper-layer advice or a "
-     "solicited Neighbor Advertisement), an entry's state changes to REACHABLE.")
+@described(4861, "7.3.3", MUST,
+           "When a reachability confirmation is received (either through upper-layer advice or a solicited "
+           "Neighbor Advertisement), an entry's state changes to REACHABLE.")
 def test_answered_probe_ends_probing(dut: DUT) -> None:
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
     dut.set_ipv6_option("retrans_time", RETRANS_S)
@@ -294,10 +282,10 @@ def test_answered_probe_ends_probing(dut: DUT) -> None:
     expect_echo_reply_to(dut, nbr, 0x7360, MAC_B, within=JITTER_S)
 
 
-@rfc(4861, "7.3.3", MUST,
-     "A Neighbor Cache entry enters the STALE state when created as a result of receiving packets "
-     "other than solicited Neighbor Advertisements (i.e., Router Solicitations, Router "
-     "Advertisements, Redirects, and Neighbor Solicitations).")
+@described(4861, "7.3.3", MUST,
+           "A Neighbor Cache entry enters the STALE state when created as a result of receiving packets "
+           "other than solicited Neighbor Advertisements (i.e., Router Solicitations, Router Advertisements, "
+           "Redirects, and Neighbor Solicitations).")
 def test_entry_from_a_router_advertisement_is_stale(dut: DUT) -> None:
     # STALE, not INCOMPLETE: the first packet goes at once to the advertised address; not
     # REACHABLE: it is probed after DELAY; and while no traffic flows, nothing is probed.
@@ -316,9 +304,9 @@ def test_entry_from_a_router_advertisement_is_stale(dut: DUT) -> None:
     _assert_unicast_probe(_ns_after(dut, ROUTER_LL, DELAY_S), ROUTER_LL, MAC_B)
 
 
-@rfc(4861, "7.3.3", MUST,
-     "While reasserting a neighbor's reachability, a node continues sending packets to that "
-     "neighbor using the cached link-layer address.")
+@described(4861, "7.3.3", MUST,
+           "While reasserting a neighbor's reachability, a node continues sending packets to that neighbor "
+           "using the cached link-layer address.")
 def test_packets_keep_flowing_to_the_cached_address_while_probing(dut: DUT) -> None:
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
     dut.set_ipv6_option("retrans_time", 1)
@@ -329,9 +317,7 @@ def test_packets_keep_flowing_to_the_cached_address_while_probing(dut: DUT) -> N
     expect_echo_reply_to(dut, nbr, 0x7380, MAC_B, within=JITTER_S)
 
 
-@rfc(4861, "7.3.3", MUST_NOT,
-     "A node MUST NOT send Neighbor Solicitations to the same neighbor more frequently than once "
-     "every RetransTimer milliseconds.")
+@rfc("RFC4861-7.3.3-3")
 def test_traffic_while_probing_sends_no_extra_solicitation(dut: DUT) -> None:
     # RetransTimer 1 s; five more packets in the 0.4 s after the first probe.
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
@@ -345,10 +331,7 @@ def test_traffic_while_probing_sends_no_extra_solicitation(dut: DUT) -> None:
     dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=1.0 - 0.4 - JITTER_S)
 
 
-@rfc(4861, "7.3.1", MUST_NOT,
-     "Receipt of other Neighbor Discovery messages, such as Router Advertisements and Neighbor "
-     "Advertisement with the Solicited flag set to zero, MUST NOT be treated as a reachability "
-     "confirmation.")
+@rfc("RFC4861-7.3.1-2")
 def test_router_advertisement_is_no_reachability_confirmation(dut: DUT) -> None:
     # The router's entry (STALE from its first advertisement) goes to DELAY with the first packet
     # routed through it; a second advertisement confirms nothing, so the probe still comes.
@@ -367,9 +350,7 @@ def test_router_advertisement_is_no_reachability_confirmation(dut: DUT) -> None:
     _assert_unicast_probe(_ns_after(dut, ROUTER_LL, DELAY_S), ROUTER_LL, MAC_B)
 
 
-@rfc(4861, "7.2.2", SHOULD,
-     "Otherwise, the sender SHOULD include its link-layer address (if it has one) as a Source "
-     "Link-Layer Address option.")
+@rfc("RFC4861-7.2.2-3")
 def test_unicast_probe_carries_source_link_layer_address(dut: DUT) -> None:
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
     nbr = _neighbor(0x18)

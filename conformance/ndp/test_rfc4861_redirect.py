@@ -33,9 +33,8 @@ from scapy.packet import Packet, Raw
 from harness import (
     DUT,
     MUST,
-    MUST_NOT,
-    SHOULD,
     bad_checksum,
+    described,
     l3_bytes,
     multicast_mac,
     rfc,
@@ -87,9 +86,7 @@ def _redirect(dut: DUT, *, src: str | None = None, target: str = ROUTER_LL, dest
 # ---- valid redirects (§8.3) ------------------------------------------------------------------------
 
 
-@rfc(4861, "8.3", SHOULD,
-     "A host receiving a valid redirect SHOULD update its Destination Cache accordingly so that "
-     "subsequent traffic goes to the specified target.")
+@rfc("RFC4861-8.3-1")
 def test_redirect_to_a_better_router_moves_traffic_there(dut: DUT) -> None:
     _gateway(dut)
     assert _reply_mac(dut, 0x7501) == dut.info.tester_mac
@@ -97,9 +94,7 @@ def test_redirect_to_a_better_router_moves_traffic_there(dut: DUT) -> None:
     assert _reply_mac(dut, 0x7502) == MAC_R, "traffic to the destination did not follow the redirect"
 
 
-@rfc(4861, "8.3", MUST,
-     "If a Neighbor Cache entry is created for the target, its reachability state MUST be set to "
-     "STALE as specified in Section 7.3.3.")
+@rfc("RFC4861-8.3-3", "RFC4861-8.3-2")
 def test_target_entry_from_redirect_is_stale(dut: DUT) -> None:
     # STALE: used at once, then probed DELAY_FIRST_PROBE_TIME after the first packet.
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
@@ -111,17 +106,14 @@ def test_target_entry_from_redirect_is_stale(dut: DUT) -> None:
     assert ns[IPv6].dst == ROUTER_LL and ns[Ether].dst.lower() == MAC_R, "the probe is not unicast to the target"
 
 
-@rfc(4861, "8.3", MUST, "If the Target and Destination Addresses are the same, the host MUST treat the "
-     "Target as on-link.")
+@rfc("RFC4861-8.3-5")
 def test_redirect_to_the_destination_itself_sends_traffic_directly(dut: DUT) -> None:
     _gateway(dut)
     dut.send(_redirect(dut, target=FAR, tlla=MAC_A))
     assert _reply_mac(dut, 0x7504) == MAC_A
 
 
-@rfc(4861, "8.1", MUST_NOT,
-     "A host MUST NOT consider a redirect invalid just because the Target Address of the redirect "
-     "is not covered under one of the link's prefixes.")
+@rfc("RFC4861-8.1-4")
 def test_redirect_to_an_off_prefix_destination_without_link_layer_option_is_resolved(dut: DUT) -> None:
     # No Target Link-Layer Address option: the DUT must resolve 2001:db8:2::5 on the link.
     _gateway(dut)
@@ -131,9 +123,7 @@ def test_redirect_to_an_off_prefix_destination_without_link_layer_option_is_reso
     assert ns[IPv6].dst == solicited_node(FAR)
 
 
-@rfc(4861, "7.2", MUST_NOT,
-     "These messages MUST NOT create or update neighbor cache entries, except with respect to the "
-     "IsRouter flag as specified in Sections 6.3.4 and 7.2.5.")
+@rfc("RFC4861-7.2-1")
 def test_redirect_without_link_layer_option_makes_the_host_resolve_the_target(dut: DUT) -> None:
     _gateway(dut)
     dut.send(_redirect(dut, tlla=None))
@@ -148,17 +138,14 @@ def test_redirect_without_link_layer_option_makes_the_host_resolve_the_target(du
     assert reply[Ether].dst.lower() == MAC_R
 
 
-@rfc(4861, "8.1", MUST,
-     "The contents of the Reserved field, and of any unrecognized options, MUST be ignored.")
+@rfc("RFC4861-8.1-2", "RFC4861-4.5-2", "RFC4861-9-1")
 def test_redirect_with_reserved_bits_and_unknown_option_is_followed(dut: DUT) -> None:
     _gateway(dut)
     dut.send(_redirect(dut, res=0xFFFFFFFF) / Raw(bytes([253, 1]) + b"future"))
     assert _reply_mac(dut, 0x7507) == MAC_R
 
 
-@rfc(4861, "8.1", MUST,
-     "The contents of any defined options that are not specified to be used with Redirect messages "
-     "MUST be ignored and the packet processed as normal.")
+@rfc("RFC4861-8.1-3")
 def test_redirect_with_an_mtu_option_is_followed(dut: DUT) -> None:
     _gateway(dut)
     dut.send(_redirect(dut) / ICMPv6NDOptMTU(mtu=1280))
@@ -177,9 +164,7 @@ def _reachable_router(dut: DUT, mac: str) -> None:
     dut.expect(IPv6(dst=ROUTER_LL), ICMPv6EchoReply(id=0x75F0))
 
 
-@rfc(4861, "8.3", MUST,
-     "If a cache entry already existed and it is updated with a different link-layer address, its "
-     "reachability state MUST also be set to STALE.")
+@rfc("RFC4861-8.3-4")
 def test_redirect_with_a_new_address_for_a_known_target_makes_it_stale(dut: DUT) -> None:
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
     _gateway(dut)
@@ -191,9 +176,9 @@ def test_redirect_with_a_new_address_for_a_known_target_makes_it_stale(dut: DUT)
     assert ns[Ether].dst.lower() == MAC_R
 
 
-@rfc(4861, "8.3", MUST,
-     "If the link-layer address is the same as that already in the cache, the cache entry's state "
-     "remains unchanged.")
+@described(4861, "8.3", MUST,
+           "If the link-layer address is the same as that already in the cache, the cache entry's state "
+           "remains unchanged.")
 def test_redirect_with_the_cached_address_leaves_a_reachable_target_reachable(dut: DUT) -> None:
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
     _gateway(dut)
@@ -203,9 +188,7 @@ def test_redirect_with_the_cached_address_leaves_a_reachable_target_reachable(du
     dut.expect_none(ICMPv6ND_NS(tgt=ROUTER_LL), within=DELAY_S + 0.6)  # REACHABLE: no probe
 
 
-@rfc(4861, "8.3", MUST,
-     "If the Target Address is not the same as the Destination Address, the host MUST set IsRouter "
-     "to TRUE for the target.")
+@rfc("RFC4861-8.3-6")
 def test_redirect_target_is_a_router_whose_turning_host_undoes_the_redirect(dut: DUT) -> None:
     # Only a target recorded as a router can turn into a host (§7.2.5 R=0 advertisement); then
     # destinations using it "must perform next-hop determination again" (§7.3.3): back to the
@@ -222,8 +205,6 @@ def test_redirect_target_is_a_router_whose_turning_host_undoes_the_redirect(dut:
 
 # ---- invalid redirects (§8.1) ------------------------------------------------------------------------
 
-REDIRECT_VALIDITY = ("A host MUST silently discard any received Redirect message that does not satisfy "
-                     "all of the following validity checks:")
 INVALID: dict[str, tuple[str, Callable[[DUT], Packet | bytes]]] = {
     # Also not the first-hop router (fe80::ff:fe00:2 is): no address can be both.
     "global-source": ("IP Source Address is a link-local address.",
@@ -249,7 +230,7 @@ INVALID: dict[str, tuple[str, Callable[[DUT], Packet | bytes]]] = {
 
 @pytest.mark.parametrize(
     "case",
-    [pytest.param(c, marks=rfc(4861, "8.1", MUST, f"{REDIRECT_VALIDITY} - {text}")) for c, (text, _) in INVALID.items()],
+    [pytest.param(c, marks=rfc("RFC4861-8.1-1", quote=text)) for c, (text, _) in INVALID.items()],
 )
 def test_invalid_redirect_changes_nothing(dut: DUT, case: str) -> None:
     index = list(INVALID).index(case)
@@ -266,11 +247,9 @@ def test_invalid_redirect_changes_nothing(dut: DUT, case: str) -> None:
     assert _reply_mac(dut, 0x7530 + index) == MAC_R
 
 
-FIRST_HOP_CHECK = (f"{REDIRECT_VALIDITY} - The IP source address of the Redirect is the same as the current "
-                   "first-hop router for the specified ICMP Destination Address.")
-
-
-@rfc(4861, "8.1", MUST, FIRST_HOP_CHECK)
+@rfc("RFC4861-8.1-1",
+     quote="The IP source address of the Redirect is the same as the current first-hop router for the "
+           "specified ICMP Destination Address.")
 def test_redirect_from_a_default_router_that_is_not_the_first_hop_is_ignored(dut: DUT) -> None:
     # fe80::1 is a default router (its advertisement), but 2001:db8:2::/64 has a more specific
     # route through the tester: only the tester may redirect traffic for 2001:db8:2::5.
@@ -288,7 +267,9 @@ def test_redirect_from_a_default_router_that_is_not_the_first_hop_is_ignored(dut
     assert _reply_mac(dut, 0x7572) == MAC_R
 
 
-@rfc(4861, "8.1", MUST, FIRST_HOP_CHECK)
+@rfc("RFC4861-8.1-1",
+     quote="The IP source address of the Redirect is the same as the current first-hop router for the "
+           "specified ICMP Destination Address.")
 def test_redirect_for_an_on_link_destination_is_ignored(dut: DUT) -> None:
     # The DUT reaches the neighbor directly: there is no first-hop router to redirect it.
     nbr = "2001:db8:1::c4:50"
@@ -308,7 +289,7 @@ def test_redirect_for_an_on_link_destination_is_ignored(dut: DUT) -> None:
 # ---- routers (§8.2) ------------------------------------------------------------------------------------
 
 
-@rfc(4861, "8.2", MUST_NOT, "A router MUST NOT update its routing tables upon receipt of a Redirect.")
+@rfc("RFC4861-8.2-5")
 def test_router_does_not_follow_a_redirect(dut: DUT) -> None:
     become_router(dut, 6)
     _gateway(dut)
@@ -340,7 +321,7 @@ def _forward_via_router(dut: DUT, n: int, *, on_link: bool = False, size: int = 
     return sent, redirect
 
 
-@rfc(4861, "8.3", MUST_NOT, "A host MUST NOT send Redirect messages.")
+@rfc("RFC4861-8.3-7")
 def test_host_sends_no_redirect(dut: DUT) -> None:
     # A packet for 2001:db8:2::/64 handed to the host's MAC, with a route through fe80::1 on the
     # sender's link: a router would redirect (control), a host does not.
@@ -357,32 +338,27 @@ def test_host_sends_no_redirect(dut: DUT) -> None:
     assert redirect[ICMPv6ND_Redirect].tgt == ROUTER_LL
 
 
-@rfc(4861, "8.2", SHOULD,
-     "A router SHOULD send a redirect message, subject to rate limiting, whenever it forwards a "
-     "packet that is not explicitly addressed to itself (i.e., a packet that is not source routed "
-     "through the router) in which: - the Source Address field of the packet identifies a "
-     "neighbor, and - the router determines (by means outside the scope of this specification) "
-     "that a better first-hop node resides on the same link as the sending node for the "
-     "Destination Address of the packet being forwarded, and - the Destination Address of the "
-     "packet is not a multicast address.")
+@rfc("RFC4861-8.2-1",
+     quote="the Source Address field of the packet identifies a neighbor, and - the router determines (by "
+           "means outside the scope of this specification) that a better first-hop node resides on the same "
+           "link as the sending node for the Destination Address of the packet being forwarded, and - the "
+           "Destination Address of the packet is not a multicast address.")
 def test_router_redirects_a_neighbor_to_a_better_router(dut: DUT) -> None:
     _, redirect = _forward_via_router(dut, 0x10)
     assert redirect[ICMPv6ND_Redirect].tgt == ROUTER_LL, f"target {redirect[ICMPv6ND_Redirect].tgt}"
 
 
-@rfc(4861, "8.2", MUST,
-     "If the target is a host, the target address field MUST be set to the same value as the "
-     "Destination Address field.")
+@rfc("RFC4861-8.2-3")
 def test_router_redirect_to_an_on_link_destination_names_it_as_target(dut: DUT) -> None:
     _, redirect = _forward_via_router(dut, 0x11, on_link=True)
     assert redirect[ICMPv6ND_Redirect].tgt == redirect[ICMPv6ND_Redirect].dst, (
         f"target {redirect[ICMPv6ND_Redirect].tgt} for destination {redirect[ICMPv6ND_Redirect].dst}")
 
 
-@rfc(4861, "8.1", MUST,
-     "IP Source Address is a link-local address. Routers must use their link-local address as the "
-     "source for Router Advertisement and Redirect messages so that hosts can uniquely identify "
-     "routers.")
+@rfc("RFC4861-8.1-1",
+     quote="IP Source Address is a link-local address. Routers must use their link-local address as the "
+           "source for Router Advertisement and Redirect messages so that hosts can uniquely identify "
+           "routers.")
 def test_router_redirect_is_valid_for_the_host(dut: DUT) -> None:
     # The checks a host applies (§8.1): link-local source, hop limit 255, code 0.
     _, redirect = _forward_via_router(dut, 0x12)
@@ -390,10 +366,7 @@ def test_router_redirect_is_valid_for_the_host(dut: DUT) -> None:
     assert redirect[IPv6].hlim == NDP_HOP_LIMIT and redirect[ICMPv6ND_Redirect].code == 0
 
 
-@rfc(4861, "9", MUST,
-     "The amount of data to include in the Redirected Header option MUST be limited so that the "
-     "entire redirect packet does not exceed the minimum MTU required to support IPv6 as specified "
-     "in [IPv6].")
+@rfc("RFC4861-9-9")
 def test_router_redirect_quotes_a_large_packet_within_1280_octets(dut: DUT) -> None:
     sent, redirect = _forward_via_router(dut, 0x13, size=1400)
     assert len(l3_bytes(redirect)) <= IPV6_MIN_MTU, f"redirect of {len(l3_bytes(redirect))} octets"

@@ -27,7 +27,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from harness import DUT, MAY, MUST, SHOULD, SHOULD_NOT, multicast_mac, rfc, solicited_node
+from harness import DUT, MUST, described, multicast_mac, rfc, solicited_node
 from harness.rfc import NDP_HOP_LIMIT
 from harness.router_discovery import (
     ALL_NODES,
@@ -46,19 +46,19 @@ from harness.router_discovery import (
 
 # ---- the Default Router List ------------------------------------------------------------------
 
-@rfc(4861, "6.3.4", MUST,
-     "If the address is not already present in the host's Default Router List, and the "
-     "advertisement's Router Lifetime is non-zero, create a new entry in the list, and initialize "
-     "its invalidation timer value from the advertisement's Router Lifetime field.")
+@described(4861, "6.3.4", MUST,
+           "If the address is not already present in the host's Default Router List, and the advertisement's "
+           "Router Lifetime is non-zero, create a new entry in the list, and initialize its invalidation "
+           "timer value from the advertisement's Router Lifetime field.")
 def test_advertising_router_becomes_default_router(dut: DUT) -> None:
     has_no_router(dut, 1)  # no route to 2001:db8:2::/64 before the advertisement
     dut.send(ra(dut))
     uses_router(dut, 2)
 
 
-@rfc(4861, "6.3.4", MUST,
-     "If the address is already present in the host's Default Router List and the received Router "
-     "Lifetime value is zero, immediately time-out the entry as specified in Section 6.3.5.")
+@described(4861, "6.3.4", MUST,
+           "If the address is already present in the host's Default Router List and the received Router "
+           "Lifetime value is zero, immediately time-out the entry as specified in Section 6.3.5.")
 def test_router_lifetime_zero_removes_the_default_router(dut: DUT) -> None:
     dut.send(ra(dut))
     uses_router(dut, 1)
@@ -66,8 +66,8 @@ def test_router_lifetime_zero_removes_the_default_router(dut: DUT) -> None:
     has_no_router(dut, 2)
 
 
-@rfc(4861, "6.3.5", MUST,
-     "Whenever the Lifetime of an entry in the Default Router List expires, that entry is discarded.")
+@described(4861, "6.3.5", MUST,
+           "Whenever the Lifetime of an entry in the Default Router List expires, that entry is discarded.")
 def test_default_router_expires_with_its_router_lifetime(dut: DUT) -> None:
     dut.set_ipv6_option("accept_ra", 1)  # a control verb: this test waits seconds of real time
     dut.send(ra(dut, lifetime=2))
@@ -76,10 +76,9 @@ def test_default_router_expires_with_its_router_lifetime(dut: DUT) -> None:
     has_no_router(dut, 2)
 
 
-@rfc(4861, "4.2", SHOULD_NOT,
-     "A Lifetime of 0 indicates that the router is not a default router and SHOULD NOT appear on "
-     "the default router list. The Router Lifetime applies only to the router's usefulness as a "
-     "default router; it does not apply to information contained in other message fields or options.")
+@rfc("RFC4861-4.2-3",
+     quote="The Router Lifetime applies only to the router's usefulness as a default router; it does not "
+           "apply to information contained in other message fields or options.")
 def test_router_lifetime_zero_still_carries_parameters(dut: DUT) -> None:
     dut.send(ra(dut, lifetime=0, chlim=44))
     has_no_router(dut, 1)
@@ -101,10 +100,10 @@ def _resolves_itself(dut: DUT, seq: int, address: str = OFF_LINK) -> None:
     dut.expect(IPv6(dst=solicited_node(address)), ICMPv6ND_NS(tgt=address), within=1.0)
 
 
-@rfc(4861, "6.3.4", MUST,
-     "If the prefix is not already in the Prefix List, and the Prefix Information option's Valid "
-     "Lifetime field is non-zero, create a new entry for the prefix and initialize its invalidation "
-     "timer to the Valid Lifetime value in the Prefix Information option.")
+@described(4861, "6.3.4", MUST,
+           "If the prefix is not already present in the Prefix List, and the Prefix Information option's "
+           "Valid Lifetime field is non-zero, create a new entry for the prefix and initialize its "
+           "invalidation timer to the Valid Lifetime value in the Prefix Information option.")
 def test_on_link_prefix_is_resolved_directly(dut: DUT) -> None:
     # Negative control first: with L=0 the advertisement "makes no statement about on-link or
     # off-link properties of the prefix" (§4.6.2), so the router is used.
@@ -115,11 +114,11 @@ def test_on_link_prefix_is_resolved_directly(dut: DUT) -> None:
     _resolves_itself(dut, 2, FRESH[0])
 
 
-@rfc(4861, "6.3.4", MUST,
-     "If the prefix is already present in the host's Prefix List as the result of a previously "
-     "received advertisement, reset its invalidation timer to the Valid Lifetime value in the Prefix "
-     "Information option. If the new Lifetime value is zero, time-out the prefix immediately (see "
-     "Section 6.3.5).")
+@described(4861, "6.3.4", MUST,
+           "If the prefix is already present in the host's Prefix List as the result of a previously "
+           "received advertisement, reset its invalidation timer to the Valid Lifetime value in the Prefix "
+           "Information option. If the new Lifetime value is zero, time-out the prefix immediately (see "
+           "Section 6.3.5).")
 def test_prefix_valid_lifetime_zero_removes_the_prefix(dut: DUT) -> None:
     dut.send(ra(dut, pio()))
     _resolves_itself(dut, 1)
@@ -127,8 +126,8 @@ def test_prefix_valid_lifetime_zero_removes_the_prefix(dut: DUT) -> None:
     uses_router(dut, 2, src=FRESH[0])
 
 
-@rfc(4861, "6.3.5", MUST,
-     "Whenever the invalidation timer expires for a Prefix List entry, that entry is discarded.")
+@described(4861, "6.3.5", MUST,
+           "Whenever the invalidation timer expires for a Prefix List entry, that entry is discarded.")
 def test_prefix_expires_with_its_valid_lifetime(dut: DUT) -> None:
     dut.set_ipv6_option("accept_ra", 1)  # a control verb: this test waits seconds of real time
     dut.send(ra(dut, pio(valid=2, preferred=1)))
@@ -139,10 +138,10 @@ def test_prefix_expires_with_its_valid_lifetime(dut: DUT) -> None:
 
 # ---- more of the Default Router List and the Prefix List -------------------------------------------
 
-@rfc(4861, "6.3.4", MUST,
-     "If the address is already present in the host's Default Router List as a result of a "
-     "previously received advertisement, reset its invalidation timer to the Router Lifetime value "
-     "in the newly received advertisement.")
+@described(4861, "6.3.4", MUST,
+           "If the address is already present in the host's Default Router List as a result of a previously "
+           "received advertisement, reset its invalidation timer to the Router Lifetime value in the newly "
+           "received advertisement.")
 def test_new_advertisement_resets_the_router_lifetime(dut: DUT) -> None:
     dut.set_ipv6_option("accept_ra", 1)  # a control verb: this test waits seconds of real time
     dut.send(ra(dut, lifetime=2))
@@ -152,10 +151,10 @@ def test_new_advertisement_resets_the_router_lifetime(dut: DUT) -> None:
     uses_router(dut, 1)
 
 
-@rfc(4861, "6.3.4", MUST,
-     "If the prefix is already present in the host's Prefix List as the result of a previously "
-     "received advertisement, reset its invalidation timer to the Valid Lifetime value in the Prefix "
-     "Information option.")
+@described(4861, "6.3.4", MUST,
+           "If the prefix is already present in the host's Prefix List as the result of a previously "
+           "received advertisement, reset its invalidation timer to the Valid Lifetime value in the Prefix "
+           "Information option.")
 def test_new_advertisement_resets_the_prefix_lifetime(dut: DUT) -> None:
     dut.set_ipv6_option("accept_ra", 1)  # a control verb: this test waits seconds of real time
     dut.send(ra(dut, pio(valid=2, preferred=1)))
@@ -165,9 +164,9 @@ def test_new_advertisement_resets_the_prefix_lifetime(dut: DUT) -> None:
     _resolves_itself(dut, 1)
 
 
-@rfc(4861, "6.3.4", MUST,
-     "If the Prefix Information option's Valid Lifetime field is zero, and the prefix is not present "
-     "in the host's Prefix List, silently ignore the option.")
+@described(4861, "6.3.4", MUST,
+           "If the Prefix Information option's Valid Lifetime field is zero, and the prefix is not present "
+           "in the host's Prefix List, silently ignore the option.")
 def test_unknown_prefix_with_zero_valid_lifetime_is_ignored(dut: DUT) -> None:
     dut.send(ra(dut, pio(valid=0, preferred=0)))
     uses_router(dut, 1)
@@ -184,10 +183,7 @@ def ra_from_b(dut: DUT, *, lifetime: int = LIFETIME_S, prf: int = 0) -> Packet:
     return ra(dut, src=ROUTER_B, mac=dut.info.other_mac, lifetime=lifetime, prf=prf)
 
 
-@rfc(4861, "6.3.4", SHOULD,
-     "If the advertisement contains a Source Link-Layer Address option, the link-layer address SHOULD "
-     "be recorded in the Neighbor Cache entry for the router (creating an entry if necessary) and the "
-     "IsRouter flag in the Neighbor Cache entry MUST be set to TRUE.")
+@rfc("RFC4861-6.3.4-10")
 def test_router_link_layer_address_is_learnt_from_the_advertisement(dut: DUT) -> None:
     dut.send(ra_from_b(dut))
     dut.send(echo(dut, 1))
@@ -195,10 +191,7 @@ def test_router_link_layer_address_is_learnt_from_the_advertisement(dut: DUT) ->
     dut.expect_none(ICMPv6ND_NS(tgt=ROUTER_B), within=0.2)
 
 
-@rfc(4861, "7.2.5", MUST,
-     "In those cases where the IsRouter flag changes from TRUE to FALSE as a result of this update, "
-     "the node MUST remove that router from the Default Router List and update the Destination Cache "
-     "entries for all destinations using that neighbor as a router as specified in Section 7.3.3.")
+@rfc("RFC4861-7.2.5-9", "RFC4861-7.2.5-8", "RFC4861-7.3.3-5", "RFC4861-7.3.3-6")
 def test_advertisement_without_router_flag_removes_the_router(dut: DUT) -> None:
     mac = dut.info.other_mac
     dut.send(ra_from_b(dut))
@@ -209,10 +202,7 @@ def test_advertisement_without_router_flag_removes_the_router(dut: DUT) -> None:
     has_no_router(dut, 2)
 
 
-@rfc(4861, "6.3.5", MUST,
-     "When removing a router from the Default Router list, the node MUST update the Destination Cache "
-     "in such a way that all entries using the router perform next-hop determination again rather than "
-     "continue sending traffic to the (deleted) router.")
+@rfc("RFC4861-6.3.5-1")
 def test_traffic_moves_to_the_remaining_router(dut: DUT) -> None:
     # RFC 4191 preferences make the first choice deterministic: B (High) over A (Low).
     dut.send(ra(dut, prf=3), ra_from_b(dut, prf=1))
@@ -222,7 +212,8 @@ def test_traffic_moves_to_the_remaining_router(dut: DUT) -> None:
     uses_router(dut, 2)
 
 
-@rfc(4861, "6.3.4", MUST, "If the prefix is the link-local prefix, silently ignore the Prefix Information option.")
+@described(4861, "6.3.4", MUST,
+           "If the prefix is the link-local prefix, silently ignore the Prefix Information option.")
 def test_link_local_prefix_information_is_ignored(dut: DUT) -> None:
     # Processed, Valid Lifetime 0 would "time-out the prefix immediately": fe80::/64 off-link, and
     # with Router Lifetime 0 there is no default router to reach it through, so the echo reply
@@ -237,10 +228,7 @@ def test_link_local_prefix_information_is_ignored(dut: DUT) -> None:
     assert formed, "control: the advertisement's autonomous prefix formed no address, so it was not processed"
 
 
-@rfc(4861, "6.2.6", MAY,
-     "A router MAY choose to unicast the response directly to the soliciting host's address (if the "
-     "solicitation's source address is not the unspecified address), but the usual case is to "
-     "multicast the response to the all-nodes group.")
+@rfc("RFC4861-6.2.6-2")
 def test_unicast_advertisement_is_accepted(dut: DUT) -> None:
     unicast = ra(dut)
     unicast[Ether].dst = dut.info.dut_mac

@@ -16,7 +16,7 @@ from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6ND_RS, ICMPv6NDOptSrcLLAddr, I
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from harness import DUT, MUST, MUST_NOT, SHOULD, ExpectationFailed, multicast_mac, rfc
+from harness import DUT, MUST, SHOULD, ExpectationFailed, described, multicast_mac, rfc
 from harness.features import become_router
 from harness.rfc import NDP_HOP_LIMIT
 
@@ -51,9 +51,7 @@ def first_rs(dut: DUT) -> Packet:
                              "+ 0.5 s of the link coming up") from None
 
 
-@rfc(4861, "6.3.7", SHOULD,
-     "To obtain Router Advertisements quickly, a host SHOULD transmit up to MAX_RTR_SOLICITATIONS "
-     "Router Solicitation messages, each separated by at least RTR_SOLICITATION_INTERVAL seconds.")
+@rfc("RFC4861-6.3.7-1")
 @pytest.mark.parametrize("count", [1, 2])
 def test_host_sends_up_to_max_solicitations(dut: DUT, count: int) -> None:
     solicit(dut, count)
@@ -63,9 +61,7 @@ def test_host_sends_up_to_max_solicitations(dut: DUT, count: int) -> None:
     dut.expect_none(IPv6(dst=ALL_ROUTERS), ICMPv6ND_RS, within=2 * INTERVAL_S + SLACK_S)
 
 
-@rfc(4861, "6.3.7", SHOULD,
-     "To obtain Router Advertisements quickly, a host SHOULD transmit up to MAX_RTR_SOLICITATIONS "
-     "Router Solicitation messages, each separated by at least RTR_SOLICITATION_INTERVAL seconds.")
+@rfc("RFC4861-6.3.7-1")
 def test_solicitations_are_separated_by_the_interval(dut: DUT) -> None:
     solicit(dut, 2)
     first_rs(dut)
@@ -73,16 +69,13 @@ def test_solicitations_are_separated_by_the_interval(dut: DUT) -> None:
     next_rs(dut, 2 * JITTER * INTERVAL_S + SLACK_S)
 
 
-@rfc(4861, "6.3.7", SHOULD,
-     "Before a host sends an initial solicitation, it SHOULD delay the transmission for a random "
-     "amount of time between 0 and MAX_RTR_SOLICITATION_DELAY.")
+@rfc("RFC4861-6.3.7-3")
 def test_first_solicitation_comes_within_the_maximum_delay(dut: DUT) -> None:
     solicit(dut, 1)
     first_rs(dut)
 
 
-@rfc(4861, "6.3.7", SHOULD,
-     "A host sends Router Solicitations to the all-routers multicast address.")
+@described(4861, "6.3.7", SHOULD, "A host sends Router Solicitations to the all-routers multicast address.")
 def test_solicitation_goes_to_all_routers(dut: DUT) -> None:
     solicit(dut, 1)
     rs = dut.expect(ICMPv6ND_RS, within=DELAY_S + SLACK_S)
@@ -90,8 +83,7 @@ def test_solicitation_goes_to_all_routers(dut: DUT) -> None:
     assert rs[Ether].dst.lower() == multicast_mac(ALL_ROUTERS)
 
 
-@rfc(4861, "4.1", MUST,
-     "Hop Limit 255")
+@described(4861, "4.1", MUST, "Hop Limit 255")
 def test_solicitation_has_hop_limit_255(dut: DUT) -> None:
     # §6.1.1: a router "MUST silently discard any received Router Solicitation messages" whose
     # "IP Hop Limit field" is not 255, so any other value makes the solicitation useless.
@@ -101,10 +93,9 @@ def test_solicitation_has_hop_limit_255(dut: DUT) -> None:
     assert rs[ICMPv6ND_RS].code == 0
 
 
-@rfc(4861, "6.3.7", SHOULD,
-     "The IP source address is set to either one of the interface's unicast addresses or the "
-     "unspecified address. The Source Link-Layer Address option SHOULD be set to the host's "
-     "link-layer address, if the IP source address is not the unspecified address.")
+@rfc("RFC4861-6.3.7-2", "RFC4861-4.1-3",
+     quote="The IP source address is set to either one of the interface's unicast addresses or the "
+           "unspecified address.")
 def test_solicitation_from_link_local_carries_source_link_layer_address(dut: DUT) -> None:
     # DAD is off (the baseline): the link-local address is usable at once.
     solicit(dut, 1)
@@ -114,9 +105,7 @@ def test_solicitation_from_link_local_carries_source_link_layer_address(dut: DUT
     assert rs[ICMPv6NDOptSrcLLAddr].lladdr.lower() == dut.info.dut_mac
 
 
-@rfc(4861, "4.1", MUST_NOT,
-     "Source link-layer address The link-layer address of the sender, if known. MUST NOT be included "
-     "if the Source Address is the unspecified address.")
+@rfc("RFC4861-4.1-2", quote="Source link-layer address The link-layer address of the sender, if known.")
 def test_solicitation_from_unspecified_address_has_no_link_layer_option(dut: DUT) -> None:
     # With DAD on the link-local is tentative at first, so an early RS can only come from ::
     # (a host may also wait for DAD to finish). Every RS seen must follow the rule; at least one
@@ -136,10 +125,7 @@ def test_solicitation_from_unspecified_address_has_no_link_layer_option(dut: DUT
             assert rs.haslayer(ICMPv6NDOptSrcLLAddr), f"RS from {rs[IPv6].src} without its link-layer address"
 
 
-@rfc(4861, "6.3.7", MUST,
-     "Once the host sends a Router Solicitation, and receives a valid Router Advertisement with a "
-     "non-zero Router Lifetime, the host MUST desist from sending additional solicitations on that "
-     "interface, until the next time one of the above events occurs.")
+@rfc("RFC4861-6.3.7-6")
 def test_solicitations_stop_after_an_advertisement(dut: DUT) -> None:
     solicit(dut, 3)
     first_rs(dut)
@@ -150,9 +136,7 @@ def test_solicitations_stop_after_an_advertisement(dut: DUT) -> None:
     dut.expect_none(IPv6(dst=ALL_ROUTERS), ICMPv6ND_RS, within=2 * INTERVAL_S + SLACK_S)
 
 
-@rfc(4861, "6.3.7", SHOULD,
-     "To obtain Router Advertisements quickly, a host SHOULD transmit up to MAX_RTR_SOLICITATIONS "
-     "Router Solicitation messages, each separated by at least RTR_SOLICITATION_INTERVAL seconds.")
+@rfc("RFC4861-6.3.7-1")
 def test_router_sends_no_solicitations(dut: DUT) -> None:
     # Router Solicitations are the host's (§6.3.7); a router advertises instead (§6.2).
     become_router(dut, 6)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6
 from scapy.packet import Packet
 
-from harness import DUT, MUST, MUST_NOT, multicast_mac, rfc, solicited_node
+from harness import DUT, multicast_mac, rfc, solicited_node
 from harness.rfc import NDP_HOP_LIMIT
 
 # Two addresses with the same low-order 24 bits (0xc50001), hence one solicited-node group.
@@ -32,9 +32,7 @@ def _expect_na(dut: DUT, target: str) -> None:
     dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ND_NA(tgt=target))
 
 
-@rfc(4861, "7.2.1", MUST,
-     "In such cases the node MUST join and leave the solicited-node multicast address corresponding "
-     "to the new and old addresses, respectively.")
+@rfc("RFC4861-7.2.1-2")
 def test_solicited_node_group_of_a_new_address_is_joined(dut: DUT) -> None:
     dut.send(_ns_via_group(dut, FIRST))
     dut.expect_none(ICMPv6ND_NA(tgt=FIRST), within=SILENCE_S)  # not the DUT's address yet
@@ -43,10 +41,7 @@ def test_solicited_node_group_of_a_new_address_is_joined(dut: DUT) -> None:
     _expect_na(dut, FIRST)
 
 
-@rfc(4861, "7.2.1", MUST_NOT,
-     "Note that multiple unicast addresses may map into the same solicited-node multicast address; "
-     "a node MUST NOT leave the solicited-node multicast group until all assigned addresses "
-     "corresponding to that multicast address have been removed.")
+@rfc("RFC4861-7.2.1-3")
 def test_shared_solicited_node_group_is_kept_while_one_address_remains(dut: DUT) -> None:
     dut.add_address(f"{FIRST}/64")
     dut.add_address(f"{SECOND}/64")

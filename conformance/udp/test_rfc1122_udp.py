@@ -11,7 +11,7 @@ from scapy.layers.inet import ICMP, IP, UDP
 from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
-from harness import DUT, MUST, SHOULD, rfc
+from harness import DUT, MUST, described, rfc
 
 PORT: Final = 5002  # the DUT's socket
 CLOSED_PORT: Final = 33435  # nothing listens here
@@ -36,7 +36,7 @@ def _pseudo_header_sum_ok(pkt: Packet) -> bool:
     return checksum(pseudo + datagram) == 0
 
 
-@rfc(1122, "4.1.3.4", MUST, "but it MUST default to checksumming on.", req="RFC1122-4.1.3.4-a")
+@rfc("RFC1122-4.1.3.4-2", "RFC1122-4.1.3.4-1", quote="but it MUST default to checksumming on.")
 def test_sent_datagram_carries_a_valid_checksum(dut: DUT) -> None:
     dut.udp_bind(PORT)
     dut.udp_send(PORT, b"checksummed by default", str(dut.info.tester_ipv4), TESTER_PORT)
@@ -45,9 +45,7 @@ def test_sent_datagram_carries_a_valid_checksum(dut: DUT) -> None:
     assert _pseudo_header_sum_ok(sent), f"checksum 0x{sent[UDP].chksum:04x} does not verify"
 
 
-@rfc(1122, "4.1.3.4", MUST,
-     "If a UDP datagram is received with a checksum that is non-zero and invalid, UDP MUST "
-     "silently discard the datagram.", req="RFC1122-4.1.3.4-b")
+@rfc("RFC1122-4.1.3.4-3", "RFC1122-4.1.3.4-1")
 def test_bad_checksum_datagram_is_silently_discarded(dut: DUT) -> None:
     dut.udp_bind(PORT)
     bad = _udp(dut, b"damaged in flight")
@@ -59,9 +57,7 @@ def test_bad_checksum_datagram_is_silently_discarded(dut: DUT) -> None:
     _expect_delivered(dut, b"control")
 
 
-@rfc(1122, "4.1.3.1", SHOULD,
-     "If a datagram arrives addressed to a UDP port for which there is no pending LISTEN call, "
-     "UDP SHOULD send an ICMP Port Unreachable message.", req="RFC1122-4.1.3.1-a")
+@rfc("RFC1122-4.1.3.1-1", "RFC1122-3.4-5")
 def test_datagram_to_closed_port_draws_port_unreachable(dut: DUT) -> None:
     dut.send(_udp(dut, b"closed?", dport=CLOSED_PORT))
     error = dut.expect(ICMP(type=3, code=3))
@@ -69,9 +65,7 @@ def test_datagram_to_closed_port_draws_port_unreachable(dut: DUT) -> None:
     assert error[IP].dst == str(dut.info.tester_ipv4)
 
 
-@rfc(1122, "4.1.3.6", MUST,
-     "When a host sends a UDP datagram, the source address MUST be (one of) the IP address(es) "
-     "of the host.", req="RFC1122-4.1.3.6-a")
+@rfc("RFC1122-4.1.3.6-1")
 def test_sent_datagram_source_is_the_hosts_address(dut: DUT) -> None:
     dut.udp_bind(PORT)
     dut.udp_send(PORT, b"from me", str(dut.info.tester_ipv4), TESTER_PORT)
@@ -84,9 +78,9 @@ def test_sent_datagram_source_is_the_hosts_address(dut: DUT) -> None:
     ["255.255.255.255", "198.51.100.255", "224.0.0.1"],
     ids=["limited-bcast", "subnet-bcast", "multicast"],
 )
-@rfc(1122, "4.1.3.6", MUST,
-     "A UDP datagram received with an invalid IP source address (e.g., a broadcast or multicast "
-     "address) must be discarded by UDP or by the IP layer", req="RFC1122-4.1.3.6-b")
+@described(1122, "4.1.3.6", MUST,
+           "A UDP datagram received with an invalid IP source address (e.g., a broadcast or multicast "
+           "address) must be discarded by UDP or by the IP layer")
 def test_datagram_from_invalid_source_is_not_delivered(dut: DUT, source: str) -> None:
     dut.udp_bind(PORT)
     dut.send(_udp(dut, b"spoofed", src=source))

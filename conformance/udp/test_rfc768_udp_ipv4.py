@@ -10,7 +10,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
-from harness import DUT, MUST, SHOULD, rfc
+from harness import DUT, MUST, described, rfc
 
 PORT: Final = 5001  # the DUT's socket
 TESTER_PORT: Final = 40000
@@ -32,10 +32,9 @@ def _expect_delivered(dut: DUT, data: bytes) -> None:
     assert got[0] == data
 
 
-@rfc(768, "User Interface", SHOULD,
-     "A user interface should allow the creation of new receive ports, receive operations on "
-     "the receive ports that return the data octets and an indication of source port and "
-     "source address", req="RFC768-UserInterface-a")
+@rfc("RFC768-UserInterface-1",
+     quote="A user interface should allow the creation of new receive ports, receive operations on the "
+           "receive ports that return the data octets and an indication of source port and source address")
 def test_datagram_is_delivered_with_data_and_source(dut: DUT) -> None:
     dut.udp_bind(PORT)
     dut.send(_udp(dut, b"hello, port 5001"))
@@ -43,16 +42,16 @@ def test_datagram_is_delivered_with_data_and_source(dut: DUT) -> None:
     assert got == (b"hello, port 5001", str(dut.info.tester_ipv4), TESTER_PORT)
 
 
-@rfc(768, "Fields", MUST,
-     "An all zero transmitted checksum value means that the transmitter generated no checksum", req="RFC768-Fields-a")
+@described(768, "Fields", MUST,
+           "An all zero transmitted checksum value means that the transmitter generated no checksum")
 def test_zero_checksum_datagram_is_accepted(dut: DUT) -> None:
     dut.udp_bind(PORT)
     dut.send(_udp(dut, b"no checksum", chksum=0))
     _expect_delivered(dut, b"no checksum")
 
 
-@rfc(768, "Fields", MUST,
-     "Length is the length in octets of this user datagram including this header and the data.", req="RFC768-Fields-b")
+@described(768, "Fields", MUST,
+           "Length is the length in octets of this user datagram including this header and the data.")
 def test_udp_length_beyond_ip_payload_is_discarded(dut: DUT) -> None:
     dut.udp_bind(PORT)
     # The UDP Length claims 10 octets the IP datagram does not carry. No checksum, so the
@@ -63,8 +62,8 @@ def test_udp_length_beyond_ip_payload_is_discarded(dut: DUT) -> None:
     _expect_delivered(dut, b"control")
 
 
-@rfc(768, "Fields", MUST,
-     "Length is the length in octets of this user datagram including this header and the data.", req="RFC768-Fields-b")
+@described(768, "Fields", MUST,
+           "Length is the length in octets of this user datagram including this header and the data.")
 def test_octets_beyond_udp_length_are_not_delivered(dut: DUT) -> None:
     dut.udp_bind(PORT)
     # The IP payload carries 7 octets after the UDP datagram; the checksum covers only the
@@ -85,9 +84,9 @@ def _data_with_zero_checksum(src: str, dst: str, sport: int, dport: int) -> byte
     return data
 
 
-@rfc(768, "Fields", MUST,
-     "If the computed checksum is zero, it is transmitted as all ones (the equivalent in one's "
-     "complement arithmetic).", req="RFC768-Fields-c")
+@described(768, "Fields", MUST,
+           "If the computed checksum is zero, it is transmitted as all ones (the equivalent in one's "
+           "complement arithmetic).")
 def test_computed_zero_checksum_is_sent_as_all_ones(dut: DUT) -> None:
     dut_ip, tester_ip = str(dut.info.dut_ipv4.ip), str(dut.info.tester_ipv4)
     data = _data_with_zero_checksum(dut_ip, tester_ip, PORT, TESTER_PORT)

@@ -8,15 +8,15 @@ from scapy.layers.inet import UDP
 from scapy.layers.inet6 import IPv6
 from scapy.packet import Raw
 
-from harness import DUT, MUST, SHOULD, rfc
+from harness import DUT, MUST, described, rfc
 
 PORT = 7681  # bound on the DUT by each test, closed again at its end
 TESTER_PORT = 40768
 
 
-@rfc(768, "User Interface", SHOULD,
-     "receive operations on the receive ports that return the data octets and an indication of "
-     "source port and source address", req="RFC768-UserInterface-b")
+@rfc("RFC768-UserInterface-1",
+     quote="receive operations on the receive ports that return the data octets and an indication of source "
+           "port and source address")
 def test_datagram_to_a_bound_port_is_delivered_with_its_source(dut: DUT) -> None:
     dut.udp_bind(PORT, 6)
     try:
@@ -31,8 +31,8 @@ def test_datagram_to_a_bound_port_is_delivered_with_its_source(dut: DUT) -> None
         dut.udp_close(PORT)
 
 
-@rfc(768, "Fields", MUST,
-     "Length is the length in octets of this user datagram including this header and the data.", req="RFC768-Fields-b")
+@described(768, "Fields", MUST,
+           "Length is the length in octets of this user datagram including this header and the data.")
 def test_sent_datagram_length_counts_header_and_data(dut: DUT) -> None:
     data = b"x" * 37
     dut.udp_bind(PORT, 6)
@@ -46,10 +46,10 @@ def test_sent_datagram_length_counts_header_and_data(dut: DUT) -> None:
         dut.udp_close(PORT)
 
 
-@rfc(768, "Fields", MUST,
-     "Source Port is an optional field, when meaningful, it indicates the port of the sending "
-     "process, and may be assumed to be the port to which a reply should be addressed in the "
-     "absence of any other information.", req="RFC768-Fields-d")
+@described(768, "Fields", MUST,
+           "Source Port is an optional field, when meaningful, it indicates the port of the sending process, "
+           "and may be assumed to be the port to which a reply should be addressed in the absence of any "
+           "other information.")
 def test_sent_datagram_source_port_is_the_bound_port(dut: DUT) -> None:
     dut.udp_bind(PORT, 6)
     try:

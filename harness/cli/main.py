@@ -3,7 +3,7 @@
     stackcheck run [--dut NAME] [--dut-config PATH] [-k EXPR] [--report DIR] [-n N|auto]
                    [--keep-pcaps] [-- extra pytest args]
     stackcheck report RESULTS.json [RESULTS.json ...] --out DIR [--allure] [--catalog DIR]
-    stackcheck catalog check | seed
+    stackcheck catalog check | sync [--prune] | coverage [--json] | list [--rfc N] | convert [--dry-run]
     stackcheck fuzz [--duration 8h] [--workers N] [--db DIR|redis://...] [--target NAME] [--atheris] [--report FILE]
     stackcheck dut list
 
@@ -70,10 +70,18 @@ def _parser() -> argparse.ArgumentParser:
                         help="requirement catalog (default: conformance/requirements); its untested "
                              "requirements show in the HTML report")
 
-    catalog = sub.add_parser("catalog", help="check the requirement catalog against the tests' @rfc citations")
+    catalog = sub.add_parser("catalog", help="the requirement catalog: every normative statement of the RFCs")
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True, parser_class=_Parser)
-    catalog_sub.add_parser("check", help="fail if a test cites an unknown id or an entry has no test and no reason")
-    catalog_sub.add_parser("seed", help="append catalog entries for cited requirements the catalog lacks")
+    catalog_sub.add_parser("check", help="fail on a statement without a status, or an id or quote not in the RFC")
+    sync = catalog_sub.add_parser("sync", help="add proposed entries for statements the catalog lacks")
+    sync.add_argument("--prune", action="store_true", help="also remove entries whose statement is gone")
+    cover = catalog_sub.add_parser("coverage", help="statements, in scope and tested, per RFC (host role)")
+    cover.add_argument("--json", action="store_true", help="print JSON for scripts")
+    listing = catalog_sub.add_parser("list", help="every statement with its status")
+    listing.add_argument("--rfc", type=int, metavar="N", help="only RFC N")
+    listing.add_argument("--status", choices=("tested", "untested", "out-of-scope"), help="only this status")
+    convert = catalog_sub.add_parser("convert", help="rewrite @rfc(number, section, level, text) to statement ids")
+    convert.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
 
     fuzz_command.add_parser(sub)
 
@@ -98,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             return _report(args.results, args.out, allure=args.allure, catalog=args.catalog)
         if args.command == "catalog":
-            return _catalog(args.catalog_command)
+            return _catalog(args)
         if args.command == "fuzz":
             return fuzz_command.main(args)
         return _dut_list()
@@ -219,17 +227,24 @@ def _report(paths: list[Path], out: Path, *, allure: bool = False, catalog: Path
     return EXIT_OK
 
 
-def _catalog(command: str) -> int:
+def _catalog(args: argparse.Namespace) -> int:
     from harness.cli import catalog as catalog_command
     from reports.catalog import CatalogError
+    from reports.rfcs.policy import PolicyError
 
-    suite = conformance_dir()
+    suite, command = conformance_dir(), args.catalog_command
+    directory = suite / "requirements"
     try:
-        if command == "seed":
-            print(f"stackcheck: {catalog_command.seed(suite, suite / 'requirements')} new catalog entries")
-            return EXIT_OK
-        return EXIT_OK if catalog_command.check(suite, suite / "requirements") == 0 else EXIT_FAILED
-    except (CatalogError, catalog_command.CollectError) as e:
+        if command == "sync":
+            return catalog_command.sync(suite, directory, args.prune)
+        if command == "coverage":
+            return catalog_command.coverage_report(suite, directory, args.json)
+        if command == "list":
+            return catalog_command.listing(suite, directory, args.rfc, args.status)
+        if command == "convert":
+            return catalog_command.convert(suite, args.dry_run)
+        return EXIT_OK if catalog_command.check(suite, directory) == 0 else EXIT_FAILED
+    except (CatalogError, PolicyError, catalog_command.CollectError) as e:
         raise UsageError(str(e)) from None
 
 

@@ -1,7 +1,7 @@
 """`stackcheck report`: results.json files -> report.md, report.json, report.html [+ Allure].
 
-The HTML report adds the requirement catalog (conformance/requirements/) so requirements no
-test checks yet show as "untested". ``--allure`` turns the Allure results written next to each
+The reports add the requirement catalog (conformance/requirements/): every normative statement
+of the RFCs, in scope or not, tested or not, with the reason for the untested ones. ``--allure`` turns the Allure results written next to each
 results.json (``stackcheck run --allure`` puts them in ``<report dir>/allure-results``) into one
 self-contained ``allure/index.html`` with the npm package ``allure`` (Allure 3), installed on
 first use under ``.cache/allure`` in the source tree (or $STACKCHECK_ALLURE_CACHE).
@@ -43,7 +43,7 @@ def write(paths: list[Path], out: Path, catalog_dir: Path | None) -> list[str]:
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.md").write_text(to_markdown.render(report, out, catalog), encoding="utf-8")
-        (out / "report.json").write_text(to_json.render(report, out), encoding="utf-8")
+        (out / "report.json").write_text(to_json.render(report, out, catalog), encoding="utf-8")
         (out / "report.html").write_text(to_html.render(report, out, catalog), encoding="utf-8")
     except OSError as e:
         raise ReportError(f"cannot write the report to {out}: {e.strerror}") from None

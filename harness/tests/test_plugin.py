@@ -180,9 +180,18 @@ def test_conformance_test_without_rfc_marker_fails_collection(suite: pytest.Pyte
     assert result.ret != pytest.ExitCode.OK
     result.stdout.fnmatch_lines([
         "*ERROR collecting conformance/ipv4/test_uncited.py*",
-        "conformance/ipv4/test_uncited.py::test_uncited: no @rfc(number, section, level, requirement) citation;*",
+        "conformance/ipv4/test_uncited.py::test_uncited: no @rfc(\"RFC<n>-<section>-<n>\") or @described(...) "
+        "citation;*",
     ])
     result.stdout.no_fnmatch_line("*INTERNALERROR*")
+
+
+def test_conformance_test_citing_an_unknown_statement_fails_collection(suite: pytest.Pytester) -> None:
+    (suite.path / "conformance" / "ipv4" / "test_unknown.py").write_text(
+        "from harness import rfc\n\n\n@rfc('RFC792-EchoOrEchoReplyMessage-99')\ndef test_unknown(dut):\n    pass\n")
+    result = _run(suite, "--dut", "fake")
+    assert result.ret != pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*test_unknown: RFC792-EchoOrEchoReplyMessage-99 names no statement of RFC 792*"])
 
 
 def test_unsupported_action_skips_with_the_backends_reason(suite: pytest.Pytester) -> None:

@@ -15,49 +15,38 @@ from reports import load, to_html
 from reports.catalog import load as load_catalog
 from reports.model import Report
 
-ECHO = (792, "Echo", "MUST", "echo data is returned")
-UNREACH = (792, "Destination Unreachable", "SHOULD", "port unreachable is sent")
-BCAST = (1122, "3.2.1.3", "MUST", "a broadcast source is discarded")
-FRAMES = [{"direction": "to_dut", "summary": "Ether / IP / UDP 198.51.100.2:9 > 198.51.100.1:9",
-           "dissection": "###[ IP ]###\n  ttl = 64 <x>"},
-          {"direction": "from_dut", "summary": "Ether / IP / ICMP dest-unreach",
-           "dissection": "###[ ICMP ]###\n  type = dest-unreach"}]
+OVERLAP = (5722, "4", "MUST", "When reassembling an IPv6 datagram, if one or more its constituent fragments "
+           "is determined to be an overlapping fragment, the entire datagram (and any constituent fragments, "
+           "including those not yet received) MUST be silently discarded.")
+ATOMIC = (6946, "4", "MUST", 'A received atomic fragment should be "reassembled" from the contents of that '
+          "sole fragment.")
+FRAMES = [{"direction": "to_dut", "summary": "Ether / IPv6 / IPv6ExtHdrFragment 2001:db8::2 > 2001:db8::1",
+           "dissection": "###[ IPv6 ]###\n  hlim = 64 <x>"},
+          {"direction": "from_dut", "summary": "Ether / IPv6 / ICMPv6EchoReply",
+           "dissection": "###[ ICMPv6 Echo Reply ]###\n  type = Echo Reply"}]
 
 
-def _r(test: str, req: tuple[int, str, str, str], verdict: str, **extra: Any) -> dict[str, Any]:
+def _r(test: str, req: tuple[int, str, str, str], verdict: str, req_id: str | None = None,
+       **extra: Any) -> dict[str, Any]:
     rfc, section, level, text = req
-    return {"nodeid": f"conformance/ipv4/test_x.py::{test}", "test": test, "rfc": rfc, "section": section,
-            "level": level, "requirement": text, "verdict": verdict, "message": "", "pcap": None,
-            "duration_s": 0.01, "deviation": None, **extra}
+    return {"nodeid": f"conformance/ipv6/test_x.py::{test}", "test": test, "rfc": rfc, "section": section,
+            "level": level, "requirement": text, "req": req_id, "quote": None, "described": req_id is None,
+            "also": [], "verdict": verdict, "message": "", "pcap": None, "duration_s": 0.01, "deviation": None,
+            **extra}
 
 
 RUNS = {
-    "inprocess": [_r("test_echo", ECHO, "pass"), _r("test_echo_big", ECHO, "pass"),
-                  _r("test_unreach", UNREACH, "fail", message="expected ICMP <port> within 1 s",
-                     pcap="pcaps/inprocess/test_unreach.pcap", exchange=FRAMES),
-                  _r("test_bcast", BCAST, "pass")],
-    "linux": [_r("test_echo", ECHO, "pass"), _r("test_unreach", UNREACH, "pass"),
-              _r("test_bcast", BCAST, "deviation", message="expected no reply",
-                 deviation={"reason": "rp_filter=0 answers"})],
+    "inprocess": [_r("test_overlap", OVERLAP, "fail", "RFC5722-4-2", message="expected no reply <echo>",
+                     pcap="pcaps/inprocess/test_overlap.pcap", exchange=FRAMES),
+                  _r("test_overlap_tail", OVERLAP, "pass", "RFC5722-4-2"),
+                  _r("test_atomic", ATOMIC, "pass")],
+    "linux": [_r("test_overlap", OVERLAP, "deviation", "RFC5722-4-2", message="expected no reply",
+                 deviation={"reason": "Linux answers the first datagram"}),
+              _r("test_atomic", ATOMIC, "pass")],
 }
-CATALOG = """rfc = 792
-title = "Internet Control Message Protocol"
-
-[[requirement]]
-id = "RFC792-Echo-a"
-section = "Echo"
-level = "MUST"
-role = "host"
-text = "echo data is returned"
-
-[[requirement]]
-id = "RFC792-Redirect-a"
-section = "Redirect"
-level = "MAY"
-role = "host"
-text = "a host may act on redirects"
-untested = "no DUT verb can observe it"
-"""
+REPO = Path(__file__).resolve().parents[2]
+UNTESTED = ('untested = "no test yet"\n'
+            'needs = "a check that the fragments of the DUT\'s large echo replies never overlap"\n')
 
 
 @pytest.fixture
@@ -69,7 +58,12 @@ def paths(tmp_path: Path) -> list[Path]:
         path.write_text(json.dumps({"dut": dut, "started": "s", "finished": "f", "results": results}))
         out.append(path)
     (tmp_path / "catalog").mkdir()
-    (tmp_path / "catalog" / "rfc792.toml").write_text(CATALOG)
+    requirements = REPO / "conformance" / "requirements"
+    (tmp_path / "catalog" / "scopes.toml").write_text((requirements / "scopes.toml").read_text())
+    # The real entries (4-3 out of scope), with 4-1 untested whatever the suite's tests cite.
+    entries = re.sub(r'(id = "RFC5722-4-1"\n(?:\w+ = .*\n)*?role = .*\n)(?:(?:untested|needs) = .*\n)*',
+                     lambda m: m.group(1) + UNTESTED, (requirements / "rfc5722.toml").read_text())
+    (tmp_path / "catalog" / "rfc5722.toml").write_text(entries)
     return out
 
 
@@ -125,34 +119,39 @@ def test_html_is_well_formed_and_fetches_nothing(html: str) -> None:
     assert "<script" not in html and "url(" not in html
 
 
-def test_summary_counts_requirements_per_dut_with_untested_from_the_catalog(html: str) -> None:
+def test_summary_counts_statements_and_bars_per_dut(html: str) -> None:
     rows = _parse(html).rows
     summary = {r[0]: r[1:] for r in rows if r and r[0].startswith(("RFC", "all"))}
     assert next(r[0] for r in rows if r and r[0].startswith(("RFC ", "all"))) == "all RFCs"  # comes first
-    assert summary["RFC 792Internet Control Message Protocol"] == ["1/3 pass · 1 fail · 1 untested",
-                                                                  "2/3 pass · 1 untested"]
-    assert summary["RFC 1122"] == ["1/1 pass", "0/1 pass · 1 known deviation"]
-    assert summary["all RFCs"] == ["2/4 pass · 1 fail · 1 untested", "2/4 pass · 1 known deviation · 1 untested"]
+    # RFC 5722: three statements; 4-3 (counters) is out of scope; 4-2 is tested, 4-1 is not.
+    assert summary["RFC 5722Handling of Overlapping IPv6 Fragments"] == [
+        "3 statements · 2 in scope · 1 testedMUST 1/2 · SHOULD 0/0 · MAY 0/0",
+        "0/2 pass · 1 fail · 1 untested", "0/2 pass · 1 known deviation · 1 untested"]
 
 
-def test_requirement_rows_show_both_duts_side_by_side(html: str) -> None:
+def test_statement_rows_show_both_duts_side_by_side(html: str) -> None:
     rows = [r for r in _parse(html).rows if len(r) == 5]
-    texts = ("port unreachable is sent", "echo data is returned", "a broadcast source is discarded",
-             "a host may act on redirects")
-    by_text = {t: r for r in rows for t in texts if r[2].startswith(t)}
-    assert by_text["port unreachable is sent"][3:] == ["fail", "pass"]
-    assert by_text["echo data is returned"][3:] == ["pass", "pass"]
-    assert "RFC792-Echo-a" in by_text["echo data is returned"][2]  # the catalog id it maps to
-    assert by_text["a broadcast source is discarded"][3:] == ["pass", "deviation"]
-    assert by_text["a host may act on redirects"][3:] == ["untested", "untested"]
-    assert "no DUT verb can observe it" in by_text["a host may act on redirects"][2]
+    overlap = next(r for r in rows if "RFC5722-4-2" in r[2])
+    assert overlap[:2] == ["4", "MUST"] and overlap[3:] == ["fail", "deviation"]
+    assert "test_overlap" in overlap[2] and "test_overlap_tail" in overlap[2]
+    atomic = next(r for r in rows if r[2].startswith("A received atomic fragment"))
+    assert atomic[3:] == ["pass", "pass"]
+    assert "Behaviours cited without a keyword statement (outside the count)" in html
+
+
+def test_untested_statements_in_scope_are_listed_with_reason_and_needs(html: str) -> None:
+    rows = _parse(html).rows
+    untested = next(r for r in rows if r and r[0] == "RFC5722-4-1")
+    assert untested[1] == "MUST NOT" and untested[2].startswith("IPv6 nodes transmitting datagrams")
+    assert "a test needs: a check that the fragments of the DUT's large echo replies never overlap" in untested[3]
+    assert "Out of scope (1)" in html
 
 
 def test_failure_detail_has_message_frames_and_pcap_link(html: str) -> None:
-    assert "expected ICMP &lt;port&gt; within 1 s" in html
-    assert "ttl = 64 &lt;x&gt;" in html and "sent to the DUT" in html and "received from the DUT" in html
-    assert '<a href="../inprocess/pcaps/inprocess/test_unreach.pcap">pcap</a>' in html
-    assert "rp_filter=0 answers" in html
+    assert "expected no reply &lt;echo&gt;" in html
+    assert "hlim = 64 &lt;x&gt;" in html and "sent to the DUT" in html and "received from the DUT" in html
+    assert '<a href="../inprocess/pcaps/inprocess/test_overlap.pcap">pcap</a>' in html
+    assert "Linux answers the first datagram" in html
 
 
 def test_cli_report_writes_html_markdown_and_json(paths: list[Path], tmp_path: Path,
@@ -160,8 +159,13 @@ def test_cli_report_writes_html_markdown_and_json(paths: list[Path], tmp_path: P
     out = tmp_path / "combined"
     assert main(["report", *map(str, paths), "--out", str(out), "--catalog", str(tmp_path / "catalog")]) == 0
     assert {p.name for p in out.iterdir()} == {"report.html", "report.md", "report.json"}
-    assert "untested" in (out / "report.html").read_text()
-    assert "Requirement catalog: 2 requirements of 1 RFCs, 1 not tested yet" in (out / "report.md").read_text()
+    markdown = (out / "report.md").read_text()
+    assert "| RFC 5722 | 3 | 2 | 1 | 1/2 | 0/0 | 0/0 |" in markdown
+    assert "- `RFC5722-4-1` MUST NOT: IPv6 nodes transmitting datagrams" in markdown
+    coverage = json.loads((out / "report.json").read_text())["coverage"]
+    assert coverage["rfcs"]["5722"] == {"statements": 3, "in_scope": 2, "tested": 1, "by_level": {
+        "MUST": {"in_scope": 2, "tested": 1}, "SHOULD": {"in_scope": 0, "tested": 0},
+        "MAY": {"in_scope": 0, "tested": 0}}}
     assert "report.html" in capsys.readouterr().out
 
 
@@ -183,20 +187,3 @@ def test_cli_report_allure_without_nodejs_is_one_clear_line(paths: list[Path], t
     err = capsys.readouterr().err.strip()
     assert err == ("stackcheck: error: --allure needs Node.js (node and npm on PATH; "
                    "Debian: apt-get install nodejs npm)")
-
-
-def test_entry_listing_a_test_that_cites_another_entry_shows_that_tests_verdicts(
-        paths: list[Path], tmp_path: Path) -> None:
-    # RFC792-Echo-b lists test_echo, whose citation maps to RFC792-Echo-a: a test that checks
-    # both is shown under both, not as "untested" under the one it does not cite.
-    listed = CATALOG + ('\n[[requirement]]\nid = "RFC792-Echo-b"\nsection = "Echo"\nlevel = "MUST"\n'
-                        'role = "host"\ntext = "an echo request is answered"\n'
-                        'tests = ["ipv4/test_x.py::test_echo"]\n')
-    (tmp_path / "listed").mkdir()
-    (tmp_path / "listed" / "rfc792.toml").write_text(listed)
-    report = Report.of([load.load(p) for p in paths])
-    rows = [r for r in _parse(to_html.render(report, tmp_path / "out", load_catalog(tmp_path / "listed"))).rows
-            if len(r) == 5]
-    row = next(r for r in rows if r[2].startswith("an echo request is answered"))
-    assert row[3:] == ["pass", "pass"], row
-    assert "test_echo" in row[2] and "untested" not in row[2], row
