@@ -9,7 +9,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Renamed whenever the extras installed change, so existing venvs get them on the next run.
-STAMP := $(VENV)/.stamp-dev-fuzz
+STAMP := $(VENV)/.stamp-dev-fuzz-randomly-allure
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
 .PHONY: run test bench fuzz setup system-deps lint guard

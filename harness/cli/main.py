@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-n", dest="workers", metavar="N|auto", help="parallel workers (pytest-xdist)")
     run.add_argument("--keep-pcaps", action="store_true", help="keep every test's pcap, not only failures'")
     run.add_argument("--allure", action="store_true",
-                     help="also write Allure results to DIR/allure-results (needs pip install 'stackcheck[allure]')")
+                     help="also write Allure results to DIR/allure-results")
 
     report = sub.add_parser(
         "report", help="render results.json files (one column per DUT) as HTML, Markdown and JSON",
@@ -147,7 +147,7 @@ def _check_run(args: argparse.Namespace) -> Path:
         import importlib.util
 
         if importlib.util.find_spec("allure_pytest") is None:
-            raise UsageError("--allure needs allure-pytest: pip install 'stackcheck[allure]'")
+            raise UsageError("--allure needs allure-pytest, a dependency of stackcheck: run make setup (or pip install -e .)")
     return suite
 
 

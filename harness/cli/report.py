@@ -77,7 +77,7 @@ def allure(paths: list[Path], out: Path, cache: Path) -> str:
     found = [d for d in dirs if d.is_dir() and any(d.glob("*-result.json"))]
     if not found:
         raise ReportError(f"no Allure results in {', '.join(str(d) for d in dirs)}; run "
-                          "'stackcheck run --allure' first (needs pip install 'stackcheck[allure]')")
+                          "'stackcheck run --allure' first")
     command = _allure_command(cache)
     target = out / "allure"
     shutil.rmtree(target, ignore_errors=True)
