@@ -214,7 +214,12 @@ def _neighbors(info: LinkInfo) -> tuple[str, ...]:
 
 
 class TapDUT(InterfaceDUT):
-    """Our stack as a separate process on a TAP in a namespace of its own; frames via AF_PACKET."""
+    """Our stack as a separate process on a TAP in a namespace of its own; frames via AF_PACKET.
+
+    ``in_order``: the stack reads the TAP one frame after another and writes its answers before
+    reading the next (checked by harness/tests/test_barrier_order.py)."""
+
+    in_order = True
 
     def __init__(self, capture: Capture | None = None) -> None:
         info = dataclasses.replace(TEST_LINK, timers=dict(TIMERS))

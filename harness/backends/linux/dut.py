@@ -96,6 +96,8 @@ class LinuxDUT(FrameDUT):
     when building the namespaces fails (everything created so far is removed again).
     """
 
+    in_order = True
+
     def __init__(self, capture: Capture | None = None, *, timers: dict[str, float] | None = None,
                  default_routes: bool = False) -> None:
         reason = check_available()
