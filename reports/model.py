@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 VERDICTS = ("pass", "fail", "deviation", "unexpected-pass", "skip", "error")
 FAILING = frozenset({"fail", "error", "unexpected-pass"})
@@ -44,6 +45,18 @@ class RunResult:
     finished: str
     outcomes: tuple[Outcome, ...]
     source: Path
+    # Who was tested: kernel release, stack version and commit, a device's build (harness/identity.py).
+    identity: dict[str, str] = field(default_factory=dict)
+    # Per expectation entry: status ("applied", "not applied", ...), condition, why not, verdicts.
+    expectations: tuple[dict[str, Any], ...] = ()
+    seed: int | None = None  # pytest-randomly's seed of the run's test order
+
+    def identity_line(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in self.identity.items() if k != "dut") or "not recorded"
+
+    def expectations_to_report(self) -> list[dict[str, Any]]:
+        """Entries worth a line: conditional ones, and any that did not simply apply."""
+        return [e for e in self.expectations if e.get("when") or e.get("status") not in ("applied", "not run")]
 
     def counts_by_rfc(self) -> dict[int, Counter[str]]:
         per: dict[int, Counter[str]] = {}

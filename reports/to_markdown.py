@@ -37,6 +37,10 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
                   "bars in report.html.", ""]
     for label, run in report.runs:
         lines.append(f"- **{label}**: {_counts(run.totals())} ({run.started} – {run.finished}, {run.source})")
+        seed = f"; test order --randomly-seed={run.seed}" if run.seed is not None else ""
+        lines.append(f"  - DUT: {_cell(run.identity_line())}{seed}")
+        for e in run.expectations_to_report():
+            lines.append(f"  - expectation {e.get('status')}: `{e.get('test')}`" + _condition(e))
     lines += ["", "## Summary per RFC", ""]
     lines += ["| RFC | " + " | ".join(report.labels) + " |", "|---|" + "---|" * len(report.labels)]
     for rfc in report.rfcs():
@@ -69,6 +73,13 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
             lines.append(f"- **{label}** `{o.nodeid}` ({_rfc(o.requirement.rfc)} {o.requirement.section}, "
                          f"{o.requirement.level}): {o.deviation or ''}" + (f" — pcap {pcap}" if pcap else ""))
     return "\n".join(lines) + "\n"
+
+
+def _condition(entry: dict[str, object]) -> str:
+    when = f" when {entry['when']}" if entry.get("when") else ""
+    why = entry.get("why_not") or []
+    because = f" — not applied: {'; '.join(str(w) for w in why)}" if isinstance(why, list) and why else ""
+    return _cell(when + because)
 
 
 def _tests(names: list[str]) -> str:

@@ -192,7 +192,7 @@ def test_source_routed_datagram_is_dropped_by_default(dut: DUT, kind: int) -> No
     route = bytes([kind, 7, 4]) + dut.info.other_ipv4.packed
     dut.set_accept_source_route(False)
     dut.send(with_ipv4_options(_echo(dut, 0xA31), route))
-    dut.expect_none(ICMP(id=0xA31), within=SILENCE_S)
+    dut.expect_none(ICMP(id=0xA31), within=SILENCE_S, barrier=True)
     dut.send(_echo(dut, 0xA32))  # control: the same echo without the option is answered
     dut.expect(ICMP(type=0, id=0xA32))
 

@@ -105,7 +105,7 @@ def test_overlapping_fragments_discard_the_datagram_silently(dut: DUT) -> None:
     # and the issue apply to IPv4 as well: no reply, and no Time Exceeded later either.
     echo = _echo(dut, 0xC06, 120, ip_id=0x4C06)  # 128 octets of ICMP
     dut.send(*fragments4(echo, pieces=[(0, 72), (64, 64)]))
-    dut.expect_none(ICMP(type=0, id=0xC06), within=SILENCE_S)
+    dut.expect_none(ICMP(type=0, id=0xC06), within=SILENCE_S, barrier=True)
     dut.expect_none(ICMP(type=11), within=_timeout(dut) + 0.5)
     control = _echo(dut, 0xC07, 120, ip_id=0x4C07)
     dut.send(*fragments4(control, pieces=[(0, 64), (64, 64)]))
@@ -123,7 +123,7 @@ def test_fragments_beyond_65535_octets_are_never_delivered(dut: DUT) -> None:
     frags = [dut.ipv4(id=0x4C08, proto=1, frag=off // 8, flags="MF" if off + size < len(icmp) else 0)
              / Raw(icmp[off : off + size]) for off in range(0, len(icmp), size)]
     dut.send(*frags)
-    dut.expect_none(ICMP(type=0, id=0xC08), within=SILENCE_S)
+    dut.expect_none(ICMP(type=0, id=0xC08), within=SILENCE_S, barrier=True)
     control = _echo(dut, 0xC09, 3000, ip_id=0x4C09)
     dut.send(*fragments4(control, size=1480))
     dut.expect(ICMP(type=0, id=0xC09))

@@ -148,6 +148,6 @@ def test_octets_after_no_next_header_are_ignored(dut: DUT, where: str) -> None:
         dut.send(dut.ipv6(nh=NO_NEXT_HEADER) / trailer)
     else:
         dut.send(dut.ipv6() / IPv6ExtHdrDestOpt(nh=NO_NEXT_HEADER) / trailer)
-    dut.expect_none(IPv6(dst=str(dut.info.tester_ipv6)), within=SILENCE_S)
+    dut.expect_none(IPv6(dst=str(dut.info.tester_ipv6)), within=SILENCE_S, barrier=True)
     dut.send(dut.ipv6() / ICMPv6EchoRequest(id=0x8214, seq=1))  # control
     _expect_reply(dut, 0x8214)

@@ -106,7 +106,7 @@ def test_unknown_option_00_is_skipped(dut: DUT, header: str) -> None:
 @rfc(8200, "4.2", MUST, UNKNOWN_OPTION_TEXT + "01 - discard the packet.")
 def test_unknown_option_01_discards_the_packet_silently(dut: DUT, header: str) -> None:
     dut.send(_with_option(dut, header, DISCARD, 0x8203))
-    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
+    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S, barrier=True)
     dut.expect_none(ICMPv6ParamProblem, within=0.01)
     _control(dut, 0x8204)
 
@@ -144,7 +144,7 @@ def test_unknown_option_11_draws_parameter_problem_code_2(dut: DUT, header: str)
 @rfc(8200, "4.2", MUST, OPTION_11_TEXT)
 def test_unknown_option_11_to_a_multicast_address_draws_no_error(dut: DUT, header: str) -> None:
     dut.send(_with_option(dut, header, DISCARD_PP_UNICAST, 0x8208, dst=ALL_NODES))
-    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S)
+    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S, barrier=True)
     dut.expect_none(ICMPv6EchoReply(id=0x8208), within=0.01)
     # Control: the same packet to the DUT's unicast address does draw the error.
     sent = _with_option(dut, header, DISCARD_PP_UNICAST, 0x8209)
@@ -164,7 +164,7 @@ def test_options_are_processed_in_the_order_they_appear(dut: DUT) -> None:
 
     # "Discard silently" first: the 10xxxxxx option after it is never reached, so no error.
     dut.send(packet(DISCARD, DISCARD_PP, 0x820A))
-    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S)
+    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S, barrier=True)
     # The other way round the 10xxxxxx option is met first and draws the error, pointing at it.
     sent = packet(DISCARD_PP, DISCARD, 0x820B)
     dut.send(sent)

@@ -112,7 +112,7 @@ def test_fragments_of_different_address_pairs_are_not_reassembled_together(dut: 
     first, _, _ = fragments6(_echo(dut, ident), THIRDS, ident=ident)
     _, second, third = fragments6(_echo(dut, ident, **other[differs]), THIRDS, ident=ident)
     dut.send(first, second, third)
-    dut.expect_none(ICMPv6EchoReply(id=ident), within=SILENCE_S)
+    dut.expect_none(ICMPv6EchoReply(id=ident), within=SILENCE_S, barrier=True)
     dut.send(*fragments6(_echo(dut, ident + 1), THIRDS, ident=ident + 1))  # control: a whole datagram
     _expect_reply(dut, ident + 1)
 
@@ -159,7 +159,7 @@ def test_fragments_of_an_abandoned_reassembly_are_discarded(dut: DUT) -> None:
     dut.expect(ICMPv6TimeExceeded(code=TECode.REASSEMBLY), within=_timeout(dut) + 1.0)
     # Had the two fragments been kept, the third would complete the datagram now.
     dut.send(third)
-    dut.expect_none(ICMPv6EchoReply(id=0x450B), within=SILENCE_S)
+    dut.expect_none(ICMPv6EchoReply(id=0x450B), within=SILENCE_S, barrier=True)
 
 
 @rfc(8200, "4.5", SHOULD,

@@ -39,6 +39,9 @@ class Backend:
     # True: one DUT per (worker) session and ``reset()`` before each test (costly set-up such
     # as network namespaces). False: a fresh DUT for every test, closed after it.
     shared: bool = False
+    # Who is tested, for results.json and the reports (harness/identity.py): kernel release,
+    # stack version and commit, a device's build. Static: known without starting a DUT.
+    identity: Callable[[Path | None], dict[str, str]] = lambda config: {}
 
 
 _REGISTRY: dict[str, Backend] = {}
@@ -119,12 +122,35 @@ def _interface_available(config: Path | None) -> str | None:
     return None
 
 
+def _our_stack(config: Path | None) -> dict[str, str]:
+    from harness import identity
+
+    return identity.our_stack()
+
+
+def _kernel(config: Path | None) -> dict[str, str]:
+    from harness import identity
+
+    return identity.kernel()
+
+
+def _interface_identity(config: Path | None) -> dict[str, str]:
+    # What the configuration's optional [build] table says about the device (firmware, version).
+    if config is None:
+        return {}
+    try:
+        build = read_config(config).get("build", {})
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in build.items()} if isinstance(build, dict) else {}
+
+
 register(Backend("inprocess", "stack_under_test over a channel link, virtual time",
-                 _inprocess, lambda config: None))
+                 _inprocess, lambda config: None, identity=_our_stack))
 register(Backend("linux", "the Linux kernel in a network namespace over veth (needs root)",
-                 _linux, _linux_available, shared=True))
+                 _linux, _linux_available, shared=True, identity=_kernel))
 register(Backend("interface", "any stack behind a named interface, raw frames (--dut-config TOML)",
-                 _interface, _interface_available, shared=True))
+                 _interface, _interface_available, shared=True, identity=_interface_identity))
 
 
 # ---- tap (report helper): our stack as a real process over a TAP, raw frames like interface ----
@@ -139,4 +165,4 @@ def _tap_available(config: Path | None) -> str | None:
 
 
 register(Backend("tap", "stack_under_test as a process on a TAP device in a netns (needs root)",
-                 _tap, _tap_available, shared=True))
+                 _tap, _tap_available, shared=True, identity=_our_stack))

@@ -20,6 +20,8 @@ Example ``dut.toml``::
     mtu = 1500                      # optional
     [timers]                        # optional: the DUT's current values, in seconds
     ipv4_reassembly_timeout = 30
+    [build]                         # optional: what the reports name as the DUT's identity
+    firmware = "1.4.2"              # (and what expectation entries' when.build may match)
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ _REQUIRED: Final = (
     "interface", "dut_mac", "tester_mac", "dut_ipv4", "tester_ipv4", "other_ipv4",
     "dut_ipv6", "dut_ipv6_ll", "tester_ipv6", "tester_ipv6_ll", "other_ipv6",
 )  # fmt: skip
-_OPTIONAL: Final = ("mtu", "timers")
+_OPTIONAL: Final = ("mtu", "timers", "build")  # build: the device's identity for the reports
 
 
 class ConfigError(Exception):

@@ -359,6 +359,14 @@ class LinuxDUT(FrameDUT):
         self._call("sysctl", values={f"ipv4/conf/{dev}/accept_source_route": value
                                      for dev in ("all", "default", self.names.dut_if)})
 
+    def read_sysctl(self, name: str) -> str | None:
+        """A sysctl as the DUT's namespace has it ("net.ipv4.conf.{if}.rp_filter", {if} the test
+        link), for expectation entries conditioned on one; None when this kernel lacks it."""
+        try:
+            return str(self._call("sysctl_get", name=name.replace("{if}", self.names.dut_if)))
+        except AgentFailed:
+            return None
+
     # ---- IPv6 host configuration ------------------------------------------------------------------
     def set_ipv6_option(self, name: IPv6Option, value: float | int | str) -> None:
         try:
