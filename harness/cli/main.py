@@ -5,6 +5,7 @@
     stackcheck report RESULTS.json [RESULTS.json ...] --out DIR [--allure] [--catalog DIR]
     stackcheck catalog check | seed
     stackcheck fuzz [--duration 8h] [--workers N] [--db DIR|redis://...] [--target NAME] [--atheris] [--report FILE]
+    stackcheck soak [--dut NAME] [--runs 10] [--load N] [-k EXPR] [-n N|auto] [--seed S] [--report DIR]
     stackcheck dut list
 
 Exit status: 0 when every test passes or is a known deviation, 1 on failures, 2 on bad input.
@@ -23,6 +24,7 @@ from typing import NoReturn
 import harness
 from harness import backends, deviations
 from harness.cli import fuzz as fuzz_command
+from harness.cli import soak as soak_command
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Run output (reports, pcaps, fuzz reports) goes here, one folder per DUT, never into the source tree's packages.
@@ -76,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     catalog_sub.add_parser("seed", help="append catalog entries for cited requirements the catalog lacks")
 
     fuzz_command.add_parser(sub)
+    soak_command.add_parser(sub)
 
     dut = sub.add_parser("dut", help="DUT backends")
     dut_sub = dut.add_subparsers(dest="dut_command", required=True, parser_class=_Parser)
@@ -101,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
             return _catalog(args.catalog_command)
         if args.command == "fuzz":
             return fuzz_command.main(args)
+        if args.command == "soak":
+            _check_run(argparse.Namespace(dut=args.dut, dut_config=None, workers=args.workers, allure=False))
+            return soak_command.main(args)
         return _dut_list()
     except UsageError as e:
         print(f"stackcheck: error: {e}", file=sys.stderr)
