@@ -42,6 +42,9 @@ class Backend:
     # Who is tested, for results.json and the reports (harness/identity.py): kernel release,
     # stack version and commit, a device's build. Static: known without starting a DUT.
     identity: Callable[[Path | None], dict[str, str]] = lambda config: {}
+    # Workers per CPU that ``stackcheck run -n auto`` starts: more than one where the tests
+    # mostly wait on a real DUT in real time (each worker has a DUT of its own).
+    workers_per_cpu: int = 1
 
 
 _REGISTRY: dict[str, Backend] = {}
@@ -148,7 +151,7 @@ def _interface_identity(config: Path | None) -> dict[str, str]:
 register(Backend("inprocess", "stack_under_test over a channel link, virtual time",
                  _inprocess, lambda config: None, identity=_our_stack))
 register(Backend("linux", "the Linux kernel in a network namespace over veth (needs root)",
-                 _linux, _linux_available, shared=True, identity=_kernel))
+                 _linux, _linux_available, shared=True, identity=_kernel, workers_per_cpu=3))
 register(Backend("interface", "any stack behind a named interface, raw frames (--dut-config TOML)",
                  _interface, _interface_available, shared=True, identity=_interface_identity))
 
@@ -165,4 +168,4 @@ def _tap_available(config: Path | None) -> str | None:
 
 
 register(Backend("tap", "stack_under_test as a process on a TAP device in a netns (needs root)",
-                 _tap, _tap_available, shared=True, identity=_our_stack))
+                 _tap, _tap_available, shared=True, identity=_our_stack, workers_per_cpu=3))

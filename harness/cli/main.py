@@ -29,6 +29,7 @@ from harness.cli import soak as soak_command
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Run output (reports, pcaps, fuzz reports) goes here, one folder per DUT, never into the source tree's packages.
 DEFAULT_OUT = Path("out")
+MAX_AUTO_WORKERS = 8  # -n auto on a wait-bound backend: never more workers than this
 
 
 class UsageError(Exception):
@@ -167,10 +168,19 @@ def _pytest_args(args: argparse.Namespace, suite: Path, out: Path, extra: list[s
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     if args.workers is not None and args.workers != "0":
-        pytest_args += ["-n", args.workers]
+        pytest_args += ["-n", _workers(args.workers, backends.get(args.dut))]
     if args.allure:
         pytest_args += ["--alluredir", str(out / "allure-results"), "--clean-alluredir"]
     return pytest_args + extra
+
+
+def _workers(requested: str, backend: backends.Backend) -> str:
+    """``-n auto`` for a backend whose tests mostly wait on a real DUT (silence windows, timers)
+    means several workers per CPU: each owns its own namespaces, and they spend their time
+    asleep. pytest-xdist's own "auto" (one per CPU) is kept for the others."""
+    if requested != "auto" or backend.workers_per_cpu <= 1:
+        return requested
+    return str(min(backend.workers_per_cpu * (os.cpu_count() or 1), MAX_AUTO_WORKERS))
 
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
