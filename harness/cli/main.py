@@ -229,7 +229,12 @@ def _report(paths: list[Path], out: Path, *, allure: bool = False, catalog: Path
             print(line)
         if allure:
             cache = Path(os.environ.get("STACKCHECK_ALLURE_CACHE") or conformance_dir().parent / ".cache" / "allure")
-            print(report_command.allure(paths, out, cache))
+            try:
+                print(report_command.allure(paths, out, cache))
+            except report_command.AllureUnavailable as e:
+                results = ", ".join(str(p.parent / report_command.ALLURE_RESULTS) for p in paths)
+                print(f"stackcheck: warning: no Allure HTML report: {e}. The other reports are written; the "
+                      f"Allure results are in {results} for any Allure 3 (npx allure awesome DIR)", file=sys.stderr)
     except report_command.ReportError as e:
         raise UsageError(str(e)) from None
     return EXIT_OK
