@@ -34,8 +34,9 @@ def test_echo_reset_to_a_fresh_stack_and_cleanup() -> None:
         dut.expect_none(ARP, within=0.2)
         first = dut.host.pid
         dut.reset()
+        assert dut.host.pid == first, "restarted before the test used the link"
+        dut.send(dut.ipv4() / ICMP(type=8, id=0x5D, seq=1))  # the first frame restarts the stack
         assert dut.host.pid != first and dut.host.exited() is None
-        dut.send(dut.ipv4() / ICMP(type=8, id=0x5D, seq=1))
         dut.expect(ICMP, type=0, id=0x5D)
     finally:
         dut.close()
