@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# With the fuzz extra (redis, atheris, coverage) a fresh venv takes ~24 s here (measured), and
 	@# then `make test` also covers the Redis database, Atheris mode and the coverage report.
-	@echo "setting up $(VENV) (pip install -e '.[dev,fuzz]')"
+	@echo "setting up $(VENV) (pip install -e '.[dev,fuzz]': with allure-pytest and pytest-randomly)"
 	@log=$$($(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,fuzz]' 2>&1) || \
 	  { echo "$$log" >&2; exit 1; }
 	@touch $@
@@ -44,7 +44,10 @@ run: setup
 	$(BIN)/stackcheck run --dut inprocess --report out/inprocess
 
 test: setup system-deps lint guard
-	$(BIN)/stackcheck run --dut inprocess --report out/inprocess
+	@# With Allure results, and the Allure HTML report the README shows (its renderer comes from
+	@# the npm registry on first use; without Node.js or that download it warns and goes on).
+	$(BIN)/stackcheck run --dut inprocess --report out/inprocess --allure
+	$(BIN)/stackcheck report out/inprocess/results.json --out out/inprocess --allure
 ifeq ($(IS_ROOT),yes)
 	$(BIN)/stackcheck run --dut linux --report out/linux -n auto
 	@# Our stack as a real process over a TAP device, then the three columns side by side.
