@@ -96,8 +96,8 @@ class Condition:
             version = _version(release) if release else None
             if version is None:
                 return False, "the DUT reports no kernel release"
-            for op, want in self.kernel:
-                if not _COMPARE[op](*_pad(version, want)):
+            for op, bound in self.kernel:
+                if not _COMPARE[op](*_pad(version, bound)):
                     return False, f"kernel {release} is outside {self.kernel_text}"
             seen.append(f"kernel {release}")
         for name, want in self.build:

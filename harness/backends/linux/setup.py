@@ -14,19 +14,23 @@ and deleting the two namespaces removes the veth pair with them.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
-from typing import IO, Any, Final
+from types import FrameType
+from typing import IO, Any, Final, Protocol
 
 NETNS_DIR: Final = Path("/var/run/netns")
 CLONE_NEWNET: Final = 0x40000000
@@ -232,3 +236,43 @@ def check_available() -> str | None:
     if not Path("/proc/self/ns/net").exists():
         return "this kernel has no network namespace support (use --dut inprocess)"
     return None
+
+
+# ---- clean-up on every way out ---------------------------------------------------------------
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+LIVE: weakref.WeakSet[Any] = weakref.WeakSet()  # DUTs whose namespaces exist
+_hooks_installed = False
+
+
+def close_on_exit(dut: _Closable) -> None:
+    """Close ``dut`` at interpreter exit or SIGTERM if nothing closed it before."""
+    LIVE.add(dut)
+    _install_exit_hooks()
+
+
+def _close_all() -> None:
+    for dut in list(LIVE):
+        try:
+            dut.close()
+        except Exception:  # at exit, keep closing the others
+            continue
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Turn SIGTERM into SystemExit so finally blocks and atexit run and namespaces go away.
+    raise SystemExit(128 + signum)
+
+
+def _install_exit_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(_close_all)
+    # Ctrl-C already raises KeyboardInterrupt; SIGTERM would end the process without atexit.
+    # Only take SIGTERM over when nobody else handles it, and only from the main thread.
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
