@@ -54,8 +54,9 @@ def test_a_burst_of_errors_is_limited(dut: DUT) -> None:
         _probe(dut, 44000 + n)
     answered = _errors(dut)
     assert answered, "no error at all: the first probes of a burst must be answered"
+    # Which probes are answered is the bucket's business: tokens come back while the burst is
+    # being sent (on a loaded machine, one may arrive between two probes), so not always the first.
     assert len(answered) <= BURST, f"{len(answered)} of {PROBES} back-to-back probes drew an error"
-    assert answered == list(range(44000, 44000 + len(answered))), "the errors answer other probes than the first"
 
 
 @rfc(4443, "2.4", MUST,
