@@ -52,7 +52,7 @@ REPO: Final = Path(__file__).resolve().parents[2]
 # Short reassembly timers keep the tests that wait them out quick (as on the linux backend).
 TIMERS: Final[dict[str, float]] = {"ipv4_reassembly_timeout": 2.0, "ipv6_reassembly_timeout": 2.0}
 LAUNCHER: Final = Path(__file__).with_name("tap_launcher.py")
-_READY_S: Final = 10.0
+_READY_S: Final = 30.0  # the launcher's first start imports the stack: slow on a loaded machine
 _QUIET_S: Final = 0.3
 _RESET_QUIET_S: Final = 0.05
 
@@ -223,6 +223,7 @@ class TapDUT(InterfaceDUT):
 
     def __init__(self, capture: Capture | None = None) -> None:
         info = dataclasses.replace(TEST_LINK, timers=dict(TIMERS))
+        linux_setup.raise_priority()  # the stack it starts (the DUT) inherits it too
         self.host = TapHost(info, extra_args=_neighbors(info))
         try:
             fd = os.open(linux_setup.NETNS_DIR / self.host.netns, os.O_RDONLY)

@@ -116,6 +116,7 @@ class LinuxDUT(FrameDUT):
         self._bounce_on_reset = False
         self.last_reset: dict[str, Any] = {}  # what the agent's last reset did (for tests)
         setup.sweep_stale()
+        setup.raise_priority()
         setup.close_on_exit(self)
         started = time.monotonic()
         try:
