@@ -52,6 +52,7 @@ REPO: Final = Path(__file__).resolve().parents[2]
 # Short reassembly timers keep the tests that wait them out quick (as on the linux backend).
 TIMERS: Final[dict[str, float]] = {"ipv4_reassembly_timeout": 2.0, "ipv6_reassembly_timeout": 2.0}
 LAUNCHER: Final = Path(__file__).with_name("tap_launcher.py")
+PRELOAD: Final = ("stack_under_test.network.ipv6", "locale", "gettext")  # gettext: argparse, lazily
 _READY_S: Final = 30.0  # the launcher's first start imports the stack: slow on a loaded machine
 _QUIET_S: Final = 0.3
 _RESET_QUIET_S: Final = 0.05
@@ -105,7 +106,10 @@ class TapHost:
         linux_setup.run_ip(*lines, netns=self.netns)
 
     def _launch(self) -> None:
-        argv = ["ip", "netns", "exec", self.netns, sys.executable, str(LAUNCHER), "stack_under_test.__main__"]
+        # The stack imports its IPv6 layer when a Stack is made (host.py): imported once here, not
+        # in every forked stack (that import was most of a restart, 0.1-0.8 s on a loaded machine).
+        argv = ["ip", "netns", "exec", self.netns, sys.executable, str(LAUNCHER), "stack_under_test.__main__",
+                *PRELOAD]
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, env=env)
