@@ -18,6 +18,7 @@ Semantics of the frames the DUT emits (the *backlog*):
   in order (``in_order``), the window ends early once the reply to a barrier probe sent now
   arrives (see harness/barrier.py); without that reply the whole window is waited out.
 - ``wait(s)`` lets time pass, moving frames emitted meanwhile into the backlog.
+- Every frame returned carries its arrival in backend time as ``pkt.time`` (seconds).
 - ``drain()`` discards the backlog and everything queued now, without letting time pass
   (queued frames still go to the pcap). ``close()`` drains too.
 The backlog is bounded (oldest frames are dropped first), so a chatty DUT cannot exhaust memory.
@@ -180,7 +181,10 @@ class FrameDUT(abc.ABC):
         if raw is None:
             return None
         self._record(raw, "from_dut")
-        seen = Seen(raw, Ether(raw), self._now())
+        now = self._now()
+        pkt = Ether(raw)
+        pkt.time = now  # backend time (virtual in-process): tells which of two frames came first
+        seen = Seen(raw, pkt, now)
         self.backlog.append(seen)
         return seen
 
