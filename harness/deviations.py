@@ -12,7 +12,9 @@ The plugin marks each listed test ``xfail(strict=True)``: it is reported as a de
 it fails the same way, and an unexpected pass fails the run so the entry gets removed. Our
 own stack's expectation file stays empty: its defects are fixed, never listed.
 
-An entry may carry a ``[deviation.when]`` table (kernel range, sysctl values, build fields; see
+An entry with ``intermittent = true`` is for a DUT that deviates only sometimes (a race inside
+the DUT that `stackcheck soak` shows): the test fails as a deviation or passes, never as a
+failure of the run. An entry may carry a ``[deviation.when]`` table (kernel range, sysctl values, build fields; see
 ``harness/conditions.py``): it then applies only to the DUTs where that holds, and the run
 reports it, with the reason, where it does not.
 """
@@ -27,7 +29,7 @@ from pathlib import Path
 from harness.conditions import Condition
 
 KEYS = frozenset({"test", "rfc", "observed"})
-OPTIONAL_KEYS = frozenset({"when"})
+OPTIONAL_KEYS = frozenset({"when", "intermittent"})
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class Deviation:
     rfc: str  # the requirement, quoted
     observed: str  # what the DUT does instead
     when: Condition | None = None  # None: applies to every build of this DUT
+    # The DUT deviates only sometimes (a race inside it, shown by `stackcheck soak`): the test is
+    # xfail(strict=False), reported "deviation" when it fails and "pass" when it passes.
+    intermittent: bool = False
 
     @property
     def base(self) -> str:
@@ -81,7 +86,10 @@ def load(path: Path, suite: Path) -> list[Deviation]:
         if not all(isinstance(entry[k], str) and entry[k].strip() for k in KEYS):
             raise ValueError(f"{where}: test, rfc and observed must be non-empty strings")
         when = Condition.parse(entry["when"], where) if "when" in entry else None
-        dev = Deviation(entry["test"].strip(), entry["rfc"].strip(), entry["observed"].strip(), when)
+        intermittent = entry.get("intermittent", False)
+        if not isinstance(intermittent, bool):
+            raise ValueError(f"{where}: intermittent must be true or false")
+        dev = Deviation(entry["test"].strip(), entry["rfc"].strip(), entry["observed"].strip(), when, intermittent)
         key = f"{dev.test} when {dev.when.describe()}" if dev.when else dev.test
         if key in seen or (dev.when is None and any(k.startswith(f"{dev.test} when ") for k in seen)):
             raise ValueError(f"{where}: {dev.test} is listed twice (entries for one test need different 'when')")

@@ -34,7 +34,8 @@ def _note(item: pytest.Item, dev: Deviation, applied: bool, why: str) -> None:
 def _apply(item: pytest.Item, dev: Deviation) -> None:
     item.stash[DEVIATION] = dev
     # Added as late as the dut fixture works too: pytest evaluates xfail marks again at call.
-    item.add_marker(pytest.mark.xfail(strict=True, reason=f"known deviation: {dev.observed}"))
+    kind = "known intermittent deviation" if dev.intermittent else "known deviation"
+    item.add_marker(pytest.mark.xfail(strict=not dev.intermittent, reason=f"{kind}: {dev.observed}"))
 
 
 def mark(item: pytest.Item, matching: list[Deviation], identity: Mapping[str, str]) -> None:

@@ -98,3 +98,15 @@ def test_kernel_ranges_compare_release_numbers_not_strings() -> None:
     assert cond.check({"kernel": "6.18.44-generic"}) == (True, "kernel 6.18.44-generic")
     assert not cond.check({"kernel": "6.8.0"})[0] and not cond.check({"kernel": "6.20"})[0]
     assert cond.check({}) == (False, "the DUT reports no kernel release")
+
+
+def test_intermittent_entry_reports_a_pass_as_pass_and_a_failure_as_deviation(suite: pytest.Pytester) -> None:
+    both = ENTRY.replace("[deviation.when]\n", "intermittent = true\n").replace(
+        "test_port_unreachable_is_sent", "test_{name}")
+    _expect(suite, both.format(name="port_unreachable_is_sent") + both.format(name="echo_data_is_returned"))
+    result = _run(suite, "--dut", "fake", "--results", "results.json")
+    result.assert_outcomes(xfailed=1, xpassed=1)
+    assert result.ret == 0
+    data = _results(suite)
+    assert data["test_port_unreachable_is_sent"]["verdict"] == "deviation"
+    assert data["test_echo_data_is_returned"]["verdict"] == "pass"
