@@ -162,9 +162,17 @@ class DUT(Protocol):
         ...
 
     def expect_none(
-        self, *layers: type[Packet] | Packet, within: float = 2.0, **fields: Any
+        self, *layers: type[Packet] | Packet, within: float = 2.0, barrier: bool = False, **fields: Any
     ) -> None:
-        """Assert the DUT emits no matching frame for ``within`` seconds."""
+        """Assert the DUT emits no matching frame for ``within`` seconds.
+
+        ``barrier=True`` where the RFC expects an immediate answer or none (an echo reply, an
+        ICMP error, a Neighbor Advertisement; never where it allows a delay: timers, rate
+        limits, random report delays, DAD): on a backend whose DUT answers in order, an echo
+        request is sent now and the window ends as soon as its reply arrives, since an answer
+        to anything sent before would have come first. Elsewhere the full window is waited
+        (it costs nothing in virtual time).
+        """
         ...
 
     def wait(self, seconds: float) -> None:

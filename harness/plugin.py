@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import pytest
 
-from harness import allure_support, backends, deviations, features, verdicts
+from harness import allure_support, backends, deviations, expectations, features, identity, verdicts
 from harness.backends import Backend, BackendOptions
 from harness.dut import DUT, FeatureAbsent, Unsupported
 from harness.rfc import CitationError, requirement_of
@@ -56,6 +56,10 @@ class _State:
         results = config.getoption("stackcheck_results")
         self.results = Path(results) if results else None
         self.suite, self.deviations = _load_deviations(config, self.dut_name)
+        # Who is tested (kernel release, stack version and commit, a device's build), known
+        # without starting a DUT; conditions on expectation entries read it.
+        self.identity: dict[str, str] = {"dut": self.dut_name, **identity.harness(),
+                                         **self.backend.identity(self.dut_config)}
         self.records: list[ResultRecord] = []
         self.started = _now()
         self._asked = False
@@ -69,7 +73,8 @@ class _State:
 
 
 STATE = pytest.StashKey[_State]()
-DEVIATION = pytest.StashKey[deviations.Deviation]()
+DEVIATION = expectations.DEVIATION
+EXPECTATION = expectations.EXPECTATION
 VERDICT = pytest.StashKey[verdicts.Progress]()
 PCAP = pytest.StashKey[str]()
 EXCHANGE = pytest.StashKey[list[FrameRecord]]()
@@ -160,12 +165,9 @@ def _check_and_mark(state: _State, items: list[pytest.Item]) -> str | None:
             continue
         rel = item.path.relative_to(state.suite).as_posix() + "::" + item.nodeid.split("::", 1)[1]
         bases.add(rel.split("[", 1)[0])
-        for dev in state.deviations:
-            if dev.matches(rel):
-                used.add(dev.test)
-                item.stash[DEVIATION] = dev
-                item.add_marker(pytest.mark.xfail(strict=True, reason=f"known deviation: {dev.observed}"))
-                break
+        matching = [dev for dev in state.deviations if dev.matches(rel)]
+        used.update(dev.test for dev in matching)
+        expectations.mark(item, matching, state.identity)
     for dev in state.deviations:
         if dev.test not in used and dev.base in bases:
             return f"expectation entry {dev.test!r} matches no test case (check the [param-id])"
@@ -237,6 +239,7 @@ def dut(request: pytest.FixtureRequest) -> Iterator[DUT]:
         shared, capture = request.getfixturevalue("_stackcheck_shared_dut")
         _require_features(item, shared)  # before the reset: a test that cannot run costs nothing
         shared.reset()
+        expectations.mark_with_dut(item, shared, state.identity)
         if capture is not None:
             capture.start(path)
         try:
@@ -248,6 +251,7 @@ def dut(request: pytest.FixtureRequest) -> Iterator[DUT]:
     if capture is not None:
         capture.start(path)
     fresh = state.backend.factory(BackendOptions(state.dut_config, capture))
+    expectations.mark_with_dut(item, fresh, state.identity)
     try:
         _require_features(item, fresh)
         yield fresh
@@ -319,8 +323,17 @@ def pytest_runtest_makereport(
         record = verdicts.record(item, current, item.stash.get(DEVIATION, None), item.stash.get(PCAP, None),
                                  item.stash.get(EXCHANGE, None))
         record["pcap"] = _relative_pcap(state, record["pcap"])
+        record["expectations"] = item.stash.get(EXPECTATION, [])
         report.user_properties.append((PROPERTY, record))
     return report
+
+
+def _randomly_seed(config: pytest.Config) -> int | None:
+    """pytest-randomly's seed when it shuffled this run (None with -p no:randomly)."""
+    if not config.pluginmanager.hasplugin("randomly"):
+        return None
+    seed = getattr(config.option, "randomly_seed", None)
+    return seed if isinstance(seed, int) else None
 
 
 def _relative_pcap(state: _State, pcap: str | None) -> str | None:
@@ -354,8 +367,11 @@ class _Recorder:
         results = ResultsFile(
             version=RESULTS_VERSION,
             dut=state.dut_name,
+            identity=state.identity,
+            randomly_seed=_randomly_seed(self.config),
             started=state.started,
             finished=_now(),
+            expectations=expectations.summary(state.deviations, state.records),
             results=sorted(state.records, key=lambda r: r["nodeid"]),
         )
         state.results.parent.mkdir(parents=True, exist_ok=True)
@@ -366,7 +382,13 @@ class _Recorder:
         if _is_worker(self.config) or not state.records:
             return
         terminalreporter.section(f"stackcheck: conformance of {state.dut_name!r} per RFC")
+        terminalreporter.write_line("DUT: " + ", ".join(f"{k} {v}" for k, v in state.identity.items()))
+        seed = _randomly_seed(self.config)
+        if seed is not None:
+            terminalreporter.write_line(f"random test order: --randomly-seed={seed} repeats it")
         for line in verdicts.summary_lines(state.records):
+            terminalreporter.write_line(line)
+        for line in expectations.summary_lines(expectations.summary(state.deviations, state.records)):
             terminalreporter.write_line(line)
         if state.results is not None:
             terminalreporter.write_line(f"results: {state.results}")

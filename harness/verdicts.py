@@ -132,6 +132,7 @@ def record(item: pytest.Item, current: Progress, deviation: Deviation | None,
         duration_s=round(current.duration_s, 6),
         deviation=DeviationRecord(reason=deviation.observed, rfc=deviation.rfc) if deviation else None,
         exchange=frames or [],
+        expectations=[],
     )
 
 

@@ -238,8 +238,16 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
     for label, run in report.runs:
         totals = run.totals()
         shown = ", ".join(f"{n} {v}" for v, n in totals.most_common())
+        seed = f"; test order --randomly-seed={run.seed}" if run.seed is not None else ""
+        entries = "".join(
+            f"<li>expectation {escape(str(e.get('status')))}: <code>{escape(str(e.get('test')))}</code>"
+            + (f" when {escape(str(e['when']))}" if e.get("when") else "")
+            + (f" — not applied: {escape('; '.join(map(str, e.get('why_not') or [])))}" if e.get("why_not") else "")
+            + "</li>" for e in run.expectations_to_report())
         duts.append(f"<li><b>{escape(label)}</b>: {len(run.outcomes)} tests ({escape(shown)}) "
-                    f'<span class="muted">{escape(run.started)} – {escape(run.finished)}</span></li>')
+                    f'<span class="muted">{escape(run.started)} – {escape(run.finished)}</span>'
+                    f'<br><span class="muted">DUT: {escape(run.identity_line())}{escape(seed)}</span>'
+                    + (f"<ul>{entries}</ul>" if entries else "") + "</li>")
     verdict = "every test passed or is a known deviation" if report.ok() else "some tests FAILED"
     body = [
         "<h1>stackcheck conformance report</h1>",

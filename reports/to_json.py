@@ -37,8 +37,9 @@ def as_dict(report: Report, out_dir: Path, catalog: Catalog | None = None) -> di
 
     return {
         "duts": [
-            {"label": label, "dut": run.dut, "started": run.started, "finished": run.finished,
-             "source": str(run.source), "totals": dict(run.totals())}
+            {"label": label, "dut": run.dut, "identity": run.identity, "randomly_seed": run.seed,
+             "started": run.started, "finished": run.finished,
+             "source": str(run.source), "totals": dict(run.totals()), "expectations": list(run.expectations)}
             for label, run in report.runs
         ],
         "summary": {

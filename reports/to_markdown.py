@@ -39,6 +39,10 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
     lines = ["# stackcheck conformance report", ""]
     for label, run in report.runs:
         lines.append(f"- **{label}**: {_counts(run.totals())} ({run.started} – {run.finished}, {run.source})")
+        seed = f"; test order --randomly-seed={run.seed}" if run.seed is not None else ""
+        lines.append(f"  - DUT: {_cell(run.identity_line())}{seed}")
+        for e in run.expectations_to_report():
+            lines.append(f"  - expectation {e.get('status')}: `{e.get('test')}`" + _condition(e))
     views, total = report_view(report, catalog) if catalog is not None else ([], Counts())
     if catalog is not None:
         lines += ["", "## Coverage per RFC (host role)", "",
@@ -110,6 +114,13 @@ def _not_implemented(report: Report) -> list[str]:
         for reason, n in sorted(reasons.items()):
             out.append(f"- **{label}**: {n} test{'s' if n > 1 else ''} — {_cell(reason)}")
     return out
+
+
+def _condition(entry: dict[str, object]) -> str:
+    when = f" when {entry['when']}" if entry.get("when") else ""
+    why = entry.get("why_not") or []
+    because = f" — not applied: {'; '.join(str(w) for w in why)}" if isinstance(why, list) and why else ""
+    return _cell(when + because)
 
 
 def _tests(names: list[str]) -> str:

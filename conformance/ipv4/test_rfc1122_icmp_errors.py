@@ -135,7 +135,7 @@ def test_no_error_about_an_icmp_error(dut: DUT) -> None:
     dut_ip, tester_ip = str(dut.info.dut_ipv4.ip), str(dut.info.tester_ipv4)
     returned = IP(src=dut_ip, dst=tester_ip) / UDP(sport=40002, dport=53) / Raw(b"12345678")
     dut.send(with_ipv4_options(dut.ipv4() / ICMP(type=3, code=3) / returned, BAD_OPTION))
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     control = with_ipv4_options(dut.ipv4() / ICMP(type=8, id=0xC02, seq=1) / Raw(b"control"), BAD_OPTION)
     _require_error(dut, control, PARAMETER_PROBLEM, "Parameter Problem")
 
@@ -147,7 +147,7 @@ def test_no_error_about_any_icmp_error(dut: DUT, kind: int, code: int) -> None:
     returned = IP(src=str(dut.info.dut_ipv4.ip), dst=str(dut.info.tester_ipv4)) / UDP(sport=40101, dport=53)
     error = dut.ipv4() / ICMP(type=kind, code=code) / Raw(bytes(returned) + b"12345678")
     dut.send(with_ipv4_options(error, BAD_OPTION))
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     # Control: the same malformed header on an echo request draws a Parameter Problem.
     dut.send(with_ipv4_options(dut.ipv4() / ICMP(type=8, id=0xE01, seq=1) / Raw(b"control"), BAD_OPTION))
     try:
@@ -168,7 +168,7 @@ def test_no_error_about_a_datagram_to_broadcast_or_multicast(dut: DUT, dst: str)
     probe = _udp(dut, dst=address)
     probe.dst = mac
     dut.send(probe)
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     _require_error(dut, _udp(dut), PORT_UNREACHABLE, "Port Unreachable")
 
 
@@ -177,7 +177,7 @@ def test_no_error_about_a_link_layer_broadcast(dut: DUT) -> None:
     probe = _udp(dut)  # unicast IP destination: the DUT's own address
     probe.dst = BROADCAST_MAC
     dut.send(probe)
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     _require_error(dut, _udp(dut), PORT_UNREACHABLE, "Port Unreachable")
 
 
@@ -186,7 +186,7 @@ def test_no_error_about_a_non_initial_fragment(dut: DUT) -> None:
     # The second (last) fragment of a UDP datagram, at offset 64, carrying the malformed option.
     tail = dut.ipv4(proto=17, frag=8, flags=0, id=0x7777) / Raw(bytes(24))
     dut.send(with_ipv4_options(tail, BAD_OPTION))
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     control = with_ipv4_options(dut.ipv4() / ICMP(type=8, id=0xC03, seq=1) / Raw(b"control"), BAD_OPTION)
     _require_error(dut, control, PARAMETER_PROBLEM, "Parameter Problem")
 
@@ -199,5 +199,5 @@ def test_no_error_about_a_non_initial_fragment(dut: DUT) -> None:
 @rfc("RFC1122-3.2.2-5", quote="a datagram whose source address does not define a single host")
 def test_no_error_about_a_datagram_from_a_non_host_source(dut: DUT, source: str) -> None:
     dut.send(_udp(dut, src=source))
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     _require_error(dut, _udp(dut), PORT_UNREACHABLE, "Port Unreachable")

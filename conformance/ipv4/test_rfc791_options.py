@@ -203,7 +203,7 @@ def test_source_routed_datagram_is_dropped_by_default(dut: DUT, kind: int) -> No
     route = bytes([kind, 7, 4]) + dut.info.other_ipv4.packed
     dut.set_accept_source_route(False)
     dut.send(with_ipv4_options(echo4(dut, 0xA31, DATA), route))
-    dut.expect_none(ICMP(id=0xA31), within=SILENCE_S)
+    dut.expect_none(ICMP(id=0xA31), within=SILENCE_S, barrier=True)
     dut.send(echo4(dut, 0xA32, DATA))  # control: the same echo without the option is answered
     dut.expect(ICMP(type=0, id=0xA32))
 

@@ -117,7 +117,7 @@ def test_fragments_beyond_65535_octets_are_never_delivered(dut: DUT) -> None:
     frags = [dut.ipv4(id=0x4C08, proto=1, frag=off // 8, flags="MF" if off + size < len(icmp) else 0)
              / Raw(icmp[off : off + size]) for off in range(0, len(icmp), size)]
     dut.send(*frags)
-    dut.expect_none(ICMP(type=0, id=0xC08), within=SILENCE_S)
+    dut.expect_none(ICMP(type=0, id=0xC08), within=SILENCE_S, barrier=True)
     control = _echo(dut, 0xC09, 3000, ip_id=0x4C09)
     dut.send(*fragments4(control, size=1480))
     dut.expect(ICMP(type=0, id=0xC09))

@@ -42,6 +42,12 @@ def _probe(dut: DUT, sport: int) -> None:
     dut.send(dut.ipv6() / UDP(sport=sport, dport=CLOSED_PORT) / Raw(b"rate"))
 
 
+def _burst(dut: DUT, sports: range) -> None:
+    # Built before the burst is sent: built between sends on a loaded machine, a burst can last
+    # long enough for the bucket to earn tokens back during it (found by stackcheck soak).
+    dut.send(*[bytes(dut.ipv6() / UDP(sport=sport, dport=CLOSED_PORT) / Raw(b"rate")) for sport in sports])
+
+
 def _errors(dut: DUT) -> list[int]:
     """Source ports of the probes answered with a Port Unreachable, until none comes for 0.3 s."""
     got: list[int] = []
@@ -59,20 +65,19 @@ def _errors(dut: DUT) -> list[int]:
 def test_a_burst_of_errors_is_limited(dut: DUT) -> None:
     fixed = _limit(dut)
     if fixed is not None:  # held to limiting at all, at its own default
-        for n in range(DEFAULT_PROBES):
-            _probe(dut, 45000 + n)
+        _burst(dut, range(45000, 45000 + DEFAULT_PROBES))
         answered = _errors(dut)
         assert answered, "no error at all: the first probes of a burst must be answered"
         assert len(answered) < DEFAULT_PROBES, (
             f"all {DEFAULT_PROBES} back-to-back probes drew an error: nothing limits the rate (the limit "
             f"cannot be set here -- {fixed} -- so the DUT was tested at its default)")
         return
-    for n in range(PROBES):
-        _probe(dut, 44000 + n)
+    _burst(dut, range(44000, 44000 + PROBES))
     answered = _errors(dut)
     assert answered, "no error at all: the first probes of a burst must be answered"
+    # Which probes are answered is the bucket's business: tokens come back while the burst is
+    # being sent (on a loaded machine, one may arrive between two probes), so not always the first.
     assert len(answered) <= BURST, f"{len(answered)} of {PROBES} back-to-back probes drew an error"
-    assert answered == list(range(44000, 44000 + len(answered))), "the errors answer other probes than the first"
 
 
 @rfc("RFC4443-2.4-6",
@@ -85,8 +90,7 @@ def test_errors_are_sent_again_once_the_bucket_refills(dut: DUT) -> None:
     if fixed is not None:
         pytest.skip(f"{fixed}; without a known refill rate the refill cannot be timed (the limit "
                     "itself is tested at the DUT's default by test_a_burst_of_errors_is_limited)")
-    for n in range(PROBES):
-        _probe(dut, 44100 + n)
+    _burst(dut, range(44100, 44100 + PROBES))
     assert _errors(dut), "no error at all for the burst"
     dut.wait(1.5)  # at one token per second, at least one token is back
     _probe(dut, 44200)

@@ -67,4 +67,4 @@ def test_type_0_routing_header_is_not_executed(dut: DUT) -> None:
         dut.set_forwarding(6, True)
     dut.send(_packet(dut, 0, 1, 0x5098))
     dut.expect(ICMPv6ParamProblem(code=PPCode.ERRONEOUS_HEADER))
-    dut.expect_none(IPv6(dst=str(dut.info.other_ipv6)), within=SILENCE_S)
+    dut.expect_none(IPv6(dst=str(dut.info.other_ipv6)), within=SILENCE_S, barrier=True)

@@ -72,7 +72,7 @@ def reply_goes_via(dut: DUT, which: str, seq: int) -> None:
 def no_route(dut: DUT, seq: int) -> None:
     dut.send(dut.ether() / IPv6(src=OFF_LINK, dst=str(dut.info.dut_ipv6.ip))
              / ICMPv6EchoRequest(id=ECHO_ID, seq=seq))
-    dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=seq), within=0.7)
+    dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=seq), within=0.7, barrier=True)
 
 
 @described(4191, "3.1", SHOULD,

@@ -333,7 +333,7 @@ def test_host_sends_no_redirect(dut: DUT) -> None:
     probe = (dut.ether(src=dut.info.other_mac) / IPv6(src=sender, dst=dest, hlim=64)
              / ICMPv6EchoRequest(id=0x7560, seq=1))
     dut.send(probe)
-    dut.expect_none(ICMPv6ND_Redirect, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_Redirect, within=SILENCE_S, barrier=True)
     _, redirect = _forward_via_router(dut, 0x21)  # control: the same DUT as a router redirects
     assert redirect[ICMPv6ND_Redirect].tgt == ROUTER_LL
 

@@ -25,6 +25,8 @@ Example ``dut.toml``::
     [dut]                           # optional: the harness starts the DUT and drives its agent
     command = ["./agent", "--tap", "{interface}", "--control", "{control}"]
     ready = "^ready"                # see harness.backends.lifecycle for every key
+    [build]                         # optional: what the reports name as the DUT's identity
+    firmware = "1.4.2"              # (and what expectation entries' when.build may match)
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ _REQUIRED: Final = (
     "interface", "dut_mac", "tester_mac", "dut_ipv4", "tester_ipv4", "other_ipv4",
     "dut_ipv6", "dut_ipv6_ll", "tester_ipv6", "tester_ipv6_ll", "other_ipv6",
 )  # fmt: skip
-_OPTIONAL: Final = ("mtu", "timers", "dut", "features")
+_OPTIONAL: Final = ("mtu", "timers", "dut", "features", "build")  # build: the device's identity for the reports
 
 
 class ConfigError(Exception):

@@ -3,7 +3,6 @@ and (with allure-pytest and --alluredir) Allure labels and attachments."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -52,8 +51,6 @@ def test_a_failing_expect_stores_the_dissected_exchange(pytester: pytest.Pyteste
     assert passed["verdict"] == "pass" and passed["exchange"] == [] and passed["req"] is None
 
 
-@pytest.mark.skipif(importlib.util.find_spec("allure_pytest") is None,
-                    reason="needs allure-pytest (pip install 'stackcheck[allure]')")
 def test_allure_results_carry_rfc_labels_and_attachments(pytester: pytest.Pytester) -> None:
     _run(pytester, "--alluredir", "allure")
     results = [json.loads(p.read_text()) for p in Path(pytester.path / "allure").glob("*-result.json")]

@@ -12,16 +12,11 @@ One LinuxDUT serves a whole pytest session per worker (set-up takes ~100 ms); th
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import ipaddress
 import math
 import os
-import signal
-import threading
 import time
-import weakref
-from types import FrameType
 from typing import TYPE_CHECKING, Any, Final
 
 from harness.backends.base import TEST_LINK, FrameDUT
@@ -97,6 +92,8 @@ class LinuxDUT(FrameDUT):
     when building the namespaces fails (everything created so far is removed again).
     """
 
+    in_order = True
+
     def __init__(self, capture: Capture | None = None, *, timers: dict[str, float] | None = None,
                  default_routes: bool = False) -> None:
         reason = check_available()
@@ -120,8 +117,8 @@ class LinuxDUT(FrameDUT):
         self._bounce_on_reset = False
         self.last_reset: dict[str, Any] = {}  # what the agent's last reset did (for tests)
         setup.sweep_stale()
-        _live.add(self)
-        _install_exit_hooks()
+        setup.raise_priority()
+        setup.close_on_exit(self)
         started = time.monotonic()
         try:
             self._set_up(default_routes)
@@ -358,6 +355,14 @@ class LinuxDUT(FrameDUT):
         self._call("sysctl", values={f"ipv4/conf/{dev}/accept_source_route": value
                                      for dev in ("all", "default", self.names.dut_if)})
 
+    def read_sysctl(self, name: str) -> str | None:
+        """A sysctl as the DUT's namespace has it ("net.ipv4.conf.{if}.rp_filter", {if} the test
+        link), for expectation entries conditioned on one; None when this kernel lacks it."""
+        try:
+            return str(self._call("sysctl_get", name=name.replace("{if}", self.names.dut_if)))
+        except AgentFailed:
+            return None
+
     # ---- IPv6 host configuration ------------------------------------------------------------------
     def set_ipv6_option(self, name: IPv6Option, value: float | int | str) -> None:
         try:
@@ -444,7 +449,7 @@ class LinuxDUT(FrameDUT):
         if self._closed:
             return
         self._closed = True
-        _live.discard(self)
+        setup.LIVE.discard(self)
         errors: list[str] = []
         try:
             super().close()  # FrameDUT's own clean-up (backlog), while the port still works
@@ -467,33 +472,3 @@ class LinuxDUT(FrameDUT):
             errors.append(f"could not delete network namespaces {', '.join(sorted(left))}")
         if errors:
             raise SetupError("; ".join(errors))
-
-
-# ---- clean-up on every way out ---------------------------------------------------------------
-_live: weakref.WeakSet[LinuxDUT] = weakref.WeakSet()
-_hooks_installed = False
-
-
-def _close_all() -> None:
-    for dut in list(_live):
-        try:
-            dut.close()
-        except Exception:  # at exit, keep closing the others
-            continue
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # Turn SIGTERM into SystemExit so finally blocks and atexit run and namespaces go away.
-    raise SystemExit(128 + signum)
-
-
-def _install_exit_hooks() -> None:
-    global _hooks_installed
-    if _hooks_installed:
-        return
-    _hooks_installed = True
-    atexit.register(_close_all)
-    # Ctrl-C already raises KeyboardInterrupt; SIGTERM would end the process without atexit.
-    # Only take SIGTERM over when nobody else handles it, and only from the main thread.
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _on_sigterm)
