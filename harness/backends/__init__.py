@@ -96,20 +96,8 @@ def _inprocess(options: BackendOptions) -> DUT:
     return dut
 
 
-# Linux implements every optional feature of the vocabulary (harness.control.protocol.FEATURES):
-# Record Route and Timestamp (ip_options.c), source routes (accept_source_route), jumbograms
-# (ipv6_hop_jumbo), broadcast and multicast echo (icmp_echo_ignore_*), forwarding and Redirects,
-# MLDv1/v2, IGMPv1-3, SLAAC, temporary and stable addresses, Route Information (accept_ra_rt_info_*).
-LINUX_FEATURES = frozenset({
-    "ipv4-record-route", "ipv4-timestamp", "ipv4-source-route", "ipv6-jumbograms", "echo-broadcast",
-    "echo-multicast", "ipv4-forwarding", "ipv6-forwarding", "mldv1", "mldv2", "igmpv1", "igmpv2", "igmpv3",
-    "slaac", "temporary-addresses", "stable-addresses", "route-information", "redirect-send",
-})
-
-
 def _linux(options: BackendOptions) -> DUT:
     dut: DUT = _module("linux.dut").LinuxDUT(capture=options.capture)
-    dut.features = LINUX_FEATURES
     return dut
 
 

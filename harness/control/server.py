@@ -3,8 +3,9 @@
 An agent object offers ``verb_<name>(**args)`` methods (``verb_join_group(group)``, ...) and a
 few attributes for ``hello``; ``ControlServer`` listens on a Unix socket, answers ``hello``
 itself, checks argument names against each method's signature, and maps exceptions to error
-codes: ``AgentError`` carries its own code, ValueError/TypeError from a verb is
-``bad-arguments``, anything else ``failed``. Non-blocking, for the agent's own poll loop:
+codes: ``AgentError`` (or any exception with a ``code`` attribute naming a protocol error code)
+carries its own code, ValueError/TypeError from a verb is ``bad-arguments``, anything else
+``failed``. Non-blocking, for the agent's own poll loop:
 ``fileno``s to select on, ``process()`` when one is readable, ``poll()`` every turn so a verb
 that waits (``udp_recv`` with ``within``) can answer later through ``Pending``.
 """
@@ -20,7 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from harness.control import protocol
+# Relative, so an agent that runs with the standard library only (python -I -S, the Linux namespace
+# agent) can import this package as ``control`` without the harness package around it.
+from . import protocol
 
 NOT_READY: Final = object()
 
@@ -76,8 +79,10 @@ def dispatch(agent: Any, message: dict[str, Any]) -> dict[str, Any] | tuple[Any,
             return protocol.error(request_id, protocol.UNKNOWN_VERB,
                                   f"the agent has no verb {verb!r} (it has: {', '.join(verb_names(agent))})")
         params = inspect.signature(method).parameters
-        # Extension arguments ("x-...") an agent does not know are ignored, by the spec.
-        args = {k: v for k, v in args.items() if not k.startswith("x-") or k in params}
+        # Extension arguments ("x-...") an agent does not know are ignored, by the spec; a verb
+        # with a **keyword parameter takes them all (Python names cannot hold "-").
+        extensible = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        args = {k: v for k, v in args.items() if not k.startswith("x-") or k in params or extensible}
         try:
             inspect.signature(method).bind(**args)
         except TypeError as e:
@@ -88,9 +93,13 @@ def dispatch(agent: Any, message: dict[str, Any]) -> dict[str, Any] | tuple[Any,
         return protocol.answer(request_id, result)
     except AgentError as e:
         return protocol.error(request_id, e.code, str(e))
-    except (ValueError, TypeError, KeyError) as e:
-        return protocol.error(request_id, protocol.BAD_ARGUMENTS, f"{verb}: {e}")
-    except Exception as e:  # the agent must answer every request, in one line
+    except Exception as e:  # an agent's own exception may carry a protocol error code too
+        code = getattr(e, "code", None)
+        if code in protocol.ERROR_CODES:
+            return protocol.error(request_id, str(code), str(e))
+        if isinstance(e, ValueError | TypeError | KeyError):
+            return protocol.error(request_id, protocol.BAD_ARGUMENTS, f"{verb}: {e}")
+        # the agent must answer every request, in one line
         return protocol.error(request_id, protocol.FAILED, f"{verb}: {type(e).__name__}: {e}")
 
 

@@ -15,7 +15,12 @@ from typing import Any
 
 
 class AgentError(Exception):
-    """A request failed; the message goes back to the harness as one line."""
+    """A request failed; the message goes back to the harness as one line, with ``code``, a
+    control protocol error code ("failed": the kernel refused; "unsupported": it cannot)."""
+
+    def __init__(self, message: str, *, code: str = "failed") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Sockets:
