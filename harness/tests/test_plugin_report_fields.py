@@ -31,8 +31,10 @@ def test_echo(dut: DUT) -> None:
 def _run(pytester: pytest.Pytester, *extra: str) -> dict[str, ResultRecord]:
     suite = pytester.mkdir("conformance")
     (suite / "test_echo_ids.py").write_text(TEST)
-    pytester.runpytest("-p", "no:cacheprovider", "--dut", "inprocess", "--pcap-dir", "out/pcaps",
-                       "--results", "out/results.json", *extra, "conformance")
+    # In a process of its own: an in-process inner run would import the stack's IPv6 layer and
+    # pytester would drop those modules afterwards, leaving this worker two copies of them.
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--dut", "inprocess", "--pcap-dir", "out/pcaps",
+                                  "--results", "out/results.json", *extra, "conformance")
     results: list[ResultRecord] = json.loads((pytester.path / "out" / "results.json").read_text())["results"]
     return {r["test"]: r for r in results}
 
