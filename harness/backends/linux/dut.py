@@ -273,13 +273,14 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
     def reset(self) -> None:
         """Return to the state right after set-up; called by the plugin before each test.
 
-        Closes the agent's sockets (leaving their groups), restores sysctls, addresses, routes
-        and permanent neighbors, flushes learnt neighbors and route exceptions (PMTU,
-        redirects), waits until fragments sent by the previous test can no longer time out
-        into this one, and drops every frame still queued.
+        Closes the agent's sockets (leaving their groups; TCP ones with a RST, and every TCP
+        connection the kernel still keeps in the namespace goes too), restores sysctls,
+        addresses, routes and permanent neighbors, flushes learnt neighbors and route
+        exceptions (PMTU, redirects), waits until fragments sent by the previous test can no
+        longer time out into this one, and drops every frame still queued.
         """
         # Also the link MTU and the routes a test added; a link flap when the test sent MLD
-        # queries or Router Advertisements (see agent.Agent.op_reset).
+        # queries or Router Advertisements (see kernel.Kernel.reset).
         bounce, self._bounce_on_reset = self._bounce_on_reset, False
         self.last_reset = self._call("reset", **{"x-bounce": bounce})
         if self.info.mtu != TEST_LINK.mtu:
