@@ -292,9 +292,11 @@ class Agent:
             valid = "forever" if valid_lft is None else str(valid_lft)
             preferred = valid if preferred_lft is None else str(preferred_lft)
             line += f" valid_lft {valid} preferred_lft {preferred}"
-        users = self._solicited_node_users(cidr.split("/")[0]) if v6 and not dad else 0
+        users = self._solicited_node_users(cidr.split("/")[0]) if v6 else 0
         self.ip(line)
-        if v6 and not dad:
+        if v6:
+            # With DAD too: the join is where DAD begins (addrconf_dad_begin), so until then an
+            # advertisement for the tentative address would meet no DAD to fail (soak finding).
             self._await_solicited_node_group(cidr.split("/")[0], users)
 
     def _await_solicited_node_group(self, address: str, users_before: int, limit_s: float = 1.0) -> None:
