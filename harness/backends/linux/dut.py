@@ -67,6 +67,7 @@ _UNLIMITED_V4: Final = {"ipv4/icmp_msgs_per_sec": 1_000_000, "ipv4/icmp_msgs_bur
                         "ipv4/icmp_ratelimit": 0}
 # How long after its last frame a namespace counts as quiet when draining set-up chatter.
 _QUIET_S: Final = 0.03
+_REPORTS_QUIET_S: Final = 0.1  # after a reset that sent MLD/IGMP reports (see reset())
 
 
 def check_available() -> str | None:
@@ -211,12 +212,12 @@ class LinuxDUT(FrameDUT):
                 raise SetupError(f"the DUT never configured its link-local address {want} (has {lines})")
             time.sleep(0.005)
 
-    def _drain_until_quiet(self, limit: float = 1.0) -> int:
+    def _drain_until_quiet(self, limit: float = 1.0, quiet: float = _QUIET_S) -> int:
         """Discard frames until none arrives for a short while; return how many."""
         assert self._port is not None
         drained, end = 0, time.monotonic() + limit
         while time.monotonic() < end:
-            if self._port.recv(time.monotonic() + _QUIET_S) is None:
+            if self._port.recv(time.monotonic() + quiet) is None:
                 break
             drained += 1
         return drained + self._port.drain()
@@ -430,10 +431,12 @@ class LinuxDUT(FrameDUT):
         while time.monotonic() < self._fragments_quiet_at and self._call("frag_memory"):
             time.sleep(0.02)
         self._fragments_quiet_at = 0.0
-        if bounce:
-            # The agent already waited for the link-up reports; on a loaded machine the kernel's
-            # workqueue can be late, so also wait until the link has been quiet for a moment.
-            self._drain_until_quiet(limit=0.5)
+        if bounce or self.last_reset.get("reports_due"):
+            # The agent already waited for the link-up reports and the retransmitted state-change
+            # reports of groups left; on a loaded machine the kernel's workqueue can be late (an
+            # IGMPv3 leave report once landed in the next test), so also wait until the link has
+            # been quiet for longer than the shrunk report intervals (1 ms + 2 jiffies) by far.
+            self._drain_until_quiet(limit=1.0, quiet=_REPORTS_QUIET_S)
         # Frames cross veth synchronously: whatever the DUT sent before now is queued already.
         self.drain()  # FrameDUT: the socket's queue and the backlog of unexpected frames
 
