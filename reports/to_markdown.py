@@ -40,7 +40,7 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
         seed = f"; test order --randomly-seed={run.seed}" if run.seed is not None else ""
         lines.append(f"  - DUT: {_cell(run.identity_line())}{seed}")
         for e in run.expectations_to_report():
-            lines.append(f"  - expectation {e.get('status')}: `{e.get('test')}`" + _condition(e))
+            lines.append(f"  - expectation {e.get('status')}: `{e.get('test')}` " + _condition(e))
     lines += ["", "## Summary per RFC", ""]
     lines += ["| RFC | " + " | ".join(report.labels) + " |", "|---|" + "---|" * len(report.labels)]
     for rfc in report.rfcs():
