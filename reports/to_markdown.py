@@ -42,7 +42,7 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
         seed = f"; test order --randomly-seed={run.seed}" if run.seed is not None else ""
         lines.append(f"  - DUT: {_cell(run.identity_line())}{seed}")
         for e in run.expectations_to_report():
-            lines.append(f"  - expectation {e.get('status')}: `{e.get('test')}`" + _condition(e))
+            lines.append(f"  - expectation {e.get('status')}: `{e.get('test')}` " + _condition(e))
     if report.mutation is not None:
         lines += ["", f"{report.mutation.sentence()}. Survivors with their diffs: "
                       f"{_link(report.mutation.source.with_suffix('.md'), out_dir) or report.mutation.source}."]

@@ -51,6 +51,7 @@ TESTER_IPV6_LL: Final = TEST_LINK.tester_ipv6_ll
 DEFAULT_TIMERS: Final[dict[str, float]] = {"ipv4_reassembly_timeout": 2.0, "ipv6_reassembly_timeout": 2.0}
 # How long after its last frame a namespace counts as quiet when draining set-up chatter.
 _QUIET_S: Final = 0.03
+_REPORTS_QUIET_S: Final = 0.1  # after a reset that sent MLD/IGMP reports (see reset())
 
 
 def check_available() -> str | None:
@@ -193,12 +194,12 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
                 raise SetupError(f"the DUT never configured its link-local address {want} (has {lines})")
             time.sleep(0.005)
 
-    def _drain_until_quiet(self, limit: float = 1.0) -> int:
+    def _drain_until_quiet(self, limit: float = 1.0, quiet: float = _QUIET_S) -> int:
         """Discard frames until none arrives for a short while; return how many."""
         assert self._port is not None
         drained, end = 0, time.monotonic() + limit
         while time.monotonic() < end:
-            if self._port.recv(time.monotonic() + _QUIET_S) is None:
+            if self._port.recv(time.monotonic() + quiet) is None:
                 break
             drained += 1
         return drained + self._port.drain()
@@ -289,10 +290,12 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         self.info.timers.update(self._baseline_timers)
         # The agent's reset also waits until the kernel holds no fragment the previous test left
         # (they could time out into this one), at most until the reassembly timer has fired.
-        if bounce:
-            # The agent already waited for the link-up reports; on a loaded machine the kernel's
-            # workqueue can be late, so also wait until the link has been quiet for a moment.
-            self._drain_until_quiet(limit=0.5)
+        if bounce or self.last_reset.get("reports_due"):
+            # The agent already waited for the link-up reports and the retransmitted state-change
+            # reports of groups left; on a loaded machine the kernel's workqueue can be late (an
+            # IGMPv3 leave report once landed in the next test), so also wait until the link has
+            # been quiet for longer than the shrunk report intervals (1 ms + 2 jiffies) by far.
+            self._drain_until_quiet(limit=1.0, quiet=_REPORTS_QUIET_S)
         # Frames cross veth synchronously: whatever the DUT sent before now is queued already.
         self.drain()  # FrameDUT: the socket's queue and the backlog of unexpected frames
 

@@ -282,26 +282,35 @@ class Kernel:
             valid = "forever" if valid_lft is None else str(valid_lft)
             preferred = valid if preferred_lft is None else str(preferred_lft)
             line += f" valid_lft {valid} preferred_lft {preferred}"
+        users = self._solicited_node_users(cidr.split("/")[0]) if v6 else 0
         self.ip(line)
-        if v6 and not dad:
-            self._await_solicited_node_group(cidr.split("/")[0])
+        if v6:
+            # With DAD too: the join is where DAD begins (addrconf_dad_begin), so until then an
+            # advertisement for the tentative address would meet no DAD to fail (soak finding).
+            self._await_solicited_node_group(cidr.split("/")[0], users)
 
-    def _await_solicited_node_group(self, address: str, limit_s: float = 1.0) -> None:
-        """Return once the kernel listens on the address's solicited-node group.
+    def _await_solicited_node_group(self, address: str, users_before: int, limit_s: float = 1.0) -> None:
+        """Return once the kernel has joined the address's solicited-node group for it.
 
         Even with nodad, Linux joins that group from its DAD work item (addrconf_dad_work ->
         addrconf_dad_begin), after `ip addr add` has returned: a Neighbor Solicitation sent to
         the group at once can be missed, and removing another address of the same group in that
-        window leaves it. "Usable at once" (the verb's promise) includes answering NS."""
+        window leaves it. "Usable at once" (the verb's promise) includes answering NS. Another
+        address may already hold the group, so what is awaited is one more user of it."""
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline and self._solicited_node_users(address) <= users_before:
+            time.sleep(0.001)
+
+    def _solicited_node_users(self, address: str) -> int:
+        """How many times the test link has joined ``address``'s solicited-node group (the "users"
+        column of /proc/net/igmp6: one per address mapping to it)."""
         low24 = socket.inet_pton(socket.AF_INET6, address)[13:].hex()
         want = f"ff0200000000000000000001ff{low24}"
-        deadline = time.monotonic() + limit_s
-        while time.monotonic() < deadline:
-            for entry in (_read(Path("/proc/net/igmp6")) or b"").decode().splitlines():
-                fields = entry.split()
-                if len(fields) > 2 and fields[1] == self.ifname and fields[2] == want:
-                    return
-            time.sleep(0.001)
+        for entry in (_read(Path("/proc/net/igmp6")) or b"").decode().splitlines():
+            fields = entry.split()
+            if len(fields) > 3 and fields[1] == self.ifname and fields[2] == want:
+                return int(fields[3])
+        return 0
 
     # ---- IPv6 host configuration ----------------------------------------------------------------
     def ipv6_option(self, values: dict[str, str | int]) -> list[str]:
