@@ -33,6 +33,7 @@ from harness.router_discovery import (
     ECHO_ID,
     echo,
     has_no_router,
+    hop_limit_of_reply,
     ra,
 )
 
@@ -83,7 +84,8 @@ def test_host_never_answers_a_router_solicitation(dut: DUT) -> None:
     dut.expect_none(ICMPv6ND_RA, within=2.0)
     dut.send(dut.ipv6() / ICMPv6ND_RS())  # and a unicast one
     dut.expect_none(ICMPv6ND_RA, within=1.0)
-    has_no_router(dut, 1)  # the DUT is alive and learnt nothing from them
+    has_no_router(dut, 1)  # it learnt nothing from them ...
+    hop_limit_of_reply(dut, 2)  # ... and it is alive: an echo from on-link is answered
 
 
 @rfc("RFC4861-6.2.5-3")
