@@ -8,6 +8,7 @@ the size of the DUT's next datagram shows the path MTU it now uses.
 from __future__ import annotations
 
 import pytest
+from scapy.layers.inet import UDP
 from scapy.layers.inet6 import ICMPv6PacketTooBig, IPv6, IPv6ExtHdrFragment
 from scapy.packet import Packet, Raw
 
@@ -15,6 +16,7 @@ from harness import DUT, l3_bytes, rfc
 from harness.rfc import IPV6_MIN_MTU
 
 PORT, DPORT = 40900, 40901
+UNSENT_PORT = 40902  # bound by no socket of the DUT
 SIZE = 1400
 PACKET = 40 + 8 + SIZE  # 1448 octets unfragmented
 
@@ -82,6 +84,24 @@ def test_packet_too_big_does_not_raise_the_path_mtu(dut: DUT) -> None:
     _packet_too_big(dut, 1400, probe)  # larger than the current estimate: must be ignored
     sizes = _sizes(_send(dut))
     assert max(sizes) <= 1300, f"after Packet Too Big 1300 then 1400 the DUT sent {sizes}"
+
+
+@rfc("RFC8201-4-1")
+def test_packet_too_big_quoting_a_datagram_no_socket_sent_is_ignored(dut: DUT) -> None:
+    # The quote is the DUT's own datagram with its source port changed to one no socket of the
+    # DUT has (UNSENT_PORT): from the DUT's address, to the tester, but never sent. It must not
+    # lower the path MTU; the same Packet Too Big quoting the datagram as sent does (control).
+    dut.udp_bind(PORT, 6)
+    probe, = _send(dut)
+    forged = probe.copy()
+    forged[UDP].sport = UNSENT_PORT
+    del forged[UDP].chksum
+    _packet_too_big(dut, 1300, IPv6(bytes(forged[IPv6])))
+    frames = _send(dut)
+    assert _sizes(frames) == [PACKET], f"after a Packet Too Big about a datagram it never sent the DUT sent {_sizes(frames)}"
+    _packet_too_big(dut, 1300, frames[0])
+    sizes = _sizes(_send(dut))
+    assert max(sizes) <= 1300, f"control: a Packet Too Big quoting the datagram it sent had no effect ({sizes})"
 
 
 @rfc("RFC8201-5.3-2", "RFC8201-5.3-4", "RFC8201-5.6-1")

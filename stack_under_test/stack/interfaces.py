@@ -240,6 +240,12 @@ class TransportProtocol(Protocol):
         Fragmentation Needed and Packet Too Big, the pointer of Parameter Problem)."""
         ...
 
+    def has_sender(self, family: int, src: bytes, dst: bytes, header: memoryview) -> bool:
+        """Whether one of our sockets or connections sent the packet an ICMP error quotes: ``src``
+        and ``dst`` are its addresses, ``header`` its transport header as far as it is quoted
+        (RFC 8201 §4 validates a Packet Too Big against it)."""
+        ...
+
     def bind(self, address: str, port: int) -> Any:
         """Open a socket (UDP); raises StackError."""
         ...

@@ -128,6 +128,13 @@ class UDPProtocol:
         sock.queue.append((bytes(view.data()), src, view.src_port))
         return None
 
+    def has_sender(self, family: int, src: bytes, dst: bytes, header: memoryview) -> bool:
+        """A socket bound to the quoted source port (and to the quoted source, if bound to one)."""
+        if len(header) < 2:
+            return False
+        sock = self.sockets.get((family, header[0] << 8 | header[1]))
+        return sock is not None and (sock.local is None or sock.local == src)
+
     def handle_error(self, family: int, kind: str, quoted: memoryview, param: int = 0) -> None:
         """RFC 1122 4.1.3.3: "UDP MUST pass to the application layer all ICMP error messages that
         it receives from the IP layer"; we keep the last few on the socket that sent the datagram."""

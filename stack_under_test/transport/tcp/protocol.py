@@ -155,6 +155,13 @@ class TCPProtocol:
             route.endpoint.write_packet(route, PROTO_TCP, segment)
         self.count_event("tcp_rst_sent")
 
+    def has_sender(self, family: int, src: bytes, dst: bytes, header: memoryview) -> bool:
+        """A connection with the quoted segment's addresses and ports."""
+        if len(header) < 4:
+            return False
+        sport, dport = header[0] << 8 | header[1], header[2] << 8 | header[3]
+        return (src, sport, dst, dport) in self.connections
+
     def handle_error(self, family: int, kind: str, quoted: memoryview, param: int = 0) -> None:
         icmp.handle_error(self, family, kind, quoted, param)
 
