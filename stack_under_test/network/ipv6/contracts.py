@@ -96,6 +96,15 @@ class IPv6Host(Protocol):
         """A Router Advertisement carried ``pi`` (RFC 4862 5.5.3 address configuration)."""
         ...
 
+    def hold_report(self, group: bytes) -> None:
+        """Join ``group`` from now on without its MLD report (RFC 4862 5.4.2's delay), until
+        ``release_report``; the group's datagrams are received meanwhile."""
+        ...
+
+    def release_report(self, group: bytes) -> None:
+        """End ``hold_report``: report ``group`` now if it is joined and not reported yet."""
+        ...
+
     def on_link_local_valid(self) -> None:
         """DAD of a link-local address succeeded (RFC 3810 5.2.13: MLD reports again)."""
         ...

@@ -216,6 +216,12 @@ class IPv6Endpoint:
     def on_link_local_valid(self) -> None:
         self.mld.on_link_local_valid()
 
+    def hold_report(self, group: bytes) -> None:
+        self.mld.hold(group)
+
+    def release_report(self, group: bytes) -> None:
+        self.mld.release(group)
+
     def disable_ipv6(self) -> None:
         self.ipv6_disabled = True
         self.nic.stats.count_event("ipv6_disabled_by_dad")
