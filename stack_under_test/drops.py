@@ -117,6 +117,7 @@ class Drop(enum.Enum):
     IPV6_UNSPECIFIED_SOURCE_FORWARD = "A packet with the unspecified source is never forwarded (RFC 4291 2.5.2)."
     IPV6_EXT_CHAIN_TOO_LONG = "The extension headers exceed the total length we walk (RFC 8504 5.3)."
     IPV6_TOO_MANY_OPTIONS = "An options header carries more options than we process (RFC 8504 5.3)."
+    IPV6_PADN_TOO_LONG = "A PadN option is longer than 7 octets (RFC 8504 5.3)."
     IPV6_OPTIONS_HEADER_TOO_LONG = "An options header is longer than the configured limit (RFC 8504 5.3)."
     IPV6_UNKNOWN_OPTION_DISALLOWED = "An options header carries an unknown option, configured to be disallowed (RFC 8504 5.3)."
     IPV6_JUMBO_BAD_OPTION = "A Jumbo Payload option has a wrong length or alignment (RFC 2675 2)."

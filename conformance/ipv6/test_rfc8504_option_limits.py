@@ -87,6 +87,21 @@ def test_disallowed_unknown_option_discards_the_packet_silently(dut: DUT, header
     _answered(dut, 0x8512)
 
 
+# ---- padding (§5.3 paragraph 3) ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("header", list(HEADERS))
+@rfc("RFC8504-5.3-5")
+def test_padn_longer_than_7_octets_is_processed_or_silently_discarded(dut: DUT, header: str) -> None:
+    # A host that limits PadN to fewer than 8 octets (a MAY) discards this packet, silently; one
+    # that does not answers it. Either way no Parameter Problem. A PadN of 10 octets (8 of data),
+    # then 4 more to end the header on 16; the control right behind it: frames are handled in
+    # order, so once its reply is here any answer to the first would be here too.
+    options = [PadN(optdata=bytes(8)), PadN(optdata=bytes(2))]
+    dut.send(_echo(dut, header, options, 0x8531), _echo(dut, header, [PadN(optdata=bytes(4))], 0x8532))
+    _answered(dut, 0x8532)
+    dut.expect_none(ICMPv6ParamProblem, within=0.0)
+
+
 # ---- how many options (§5.3 paragraph 5) ------------------------------------------------------------------
 
 @pytest.mark.parametrize("header", list(HEADERS))

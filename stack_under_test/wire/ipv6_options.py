@@ -23,6 +23,10 @@ OPT_JUMBO: Final = 0xC2
 # per header, so a crafted header of 2-octet options costs a bounded walk (RFC 8504 §5.3 lets a
 # host set such limits: "the default value SHOULD be set to 8").
 MAX_OPTIONS: Final = 8
+# RFC 8504 §5.3: "A host MAY limit the number of bytes in a PADN option to be less than 8." Like
+# Linux (ip6_parse_tlv: "7 is therefore the highest valid value") we do: padding serves only to
+# align the header to 8 octets.
+MAX_PADN_LEN: Final = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +105,10 @@ def walk_options(
             if count > limits.count:
                 return Drop.IPV6_TOO_MANY_OPTIONS
         if opt_type == OPT_PADN:
-            pass
+            # RFC 8504 §5.3: "In such a case, if a PADN option is present that has a length
+            # greater than 7, the packet SHOULD be silently discarded."
+            if 2 + opt_len > MAX_PADN_LEN:
+                return Drop.IPV6_PADN_TOO_LONG
         elif hop_by_hop and opt_type == OPT_ROUTER_ALERT:
             if opt_len != 2:  # RFC 2711 §2.1: "Opt Data Len = 2"
                 return Drop.IPV6_OPTION_TRUNCATED
