@@ -61,6 +61,10 @@ class IPv6Config:
     # RFC 4861 §7.2.6: announce a new link-layer address with unsolicited Neighbor Advertisements
     # ("a node MAY send up to MAX_NEIGHBOR_ADVERTISEMENT"); off by default, as Linux ndisc_notify.
     ndisc_notify: bool = False
+    # RFC 2710 §4: after a suppressed Report a node "MAY send nothing" when it stops listening;
+    # "If this optimization is implemented, it MUST be able to be turned off but SHOULD default
+    # to on." On (True): a Done only as the last reporter (as Linux, which has no switch).
+    mldv1_done_suppression: bool = True
     # RFC 4861 §6.3.4 CurHopLimit: the default Hop Limit, which an RA may change.
     hop_limit: int = params.IPV6_DEFAULT_HOP_LIMIT
     # RFC 8981 3.6: "implementations SHOULD provide end users with the ability to override both of

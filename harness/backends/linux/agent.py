@@ -30,6 +30,7 @@ from .agent_sockets import AgentError
 from .kernel import Kernel
 from .values import (
     _IPV6_SYSCTLS,
+    IPV6_OPTIONS_LINUX_LACKS,
     TIMER_SYSCTLS,
     _checked_group,
     _checked_interface,
@@ -250,6 +251,9 @@ class LinuxAgent:
 
     # ---- IPv6 host configuration --------------------------------------------------------------
     def verb_set_ipv6_option(self, name: str, value: float | int | str) -> None:
+        if name in IPV6_OPTIONS_LINUX_LACKS:
+            raise AgentError(f"the IPv6 option {name}: {IPV6_OPTIONS_LINUX_LACKS[name]}",
+                             code=protocol.UNSUPPORTED)
         try:
             rel, unit = _IPV6_SYSCTLS[name]  # type: ignore[index]
         except KeyError:

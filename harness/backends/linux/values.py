@@ -54,6 +54,11 @@ _IPV6_SYSCTLS: Final[dict[IPv6Option, tuple[str, SysctlUnit]]] = {
     "max_dst_opts_length": ("max_dst_opts_length", "int"),
     "max_hbh_length": ("max_hbh_length", "int"),
 }
+# IPv6 options no Linux sysctl sets: set_ipv6_option answers "unsupported" with the reason.
+IPV6_OPTIONS_LINUX_LACKS: Final[dict[IPv6Option, str]] = {
+    "mldv1_done_suppression": "Linux has no switch for it: igmp6_leave_group sends an MLDv1 Done only "
+                              "when the host was the last to report (MAF_LAST_REPORTER)",
+}
 _MAC_RE: Final = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 

@@ -70,6 +70,7 @@ class MLD:
         config = self.listener.config
         config.unsolicited_interval_v3_ms = cfg.mldv2_unsolicited_report_interval_ms
         config.unsolicited_interval_legacy_ms = cfg.mldv1_unsolicited_report_interval_ms
+        config.leave_as_last_reporter_only = cfg.mldv1_done_suppression  # RFC 2710 4, the switch
         force = cfg.force_mld_version
         mode = Mode.V2 if force == 1 else Mode.V3
         if mode is not config.default_mode or force == 2:
