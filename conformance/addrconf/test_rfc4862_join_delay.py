@@ -14,7 +14,8 @@ from typing import Final
 from scapy.layers.inet6 import ICMPv6MLReport, ICMPv6MLReport2, IPv6
 from scapy.packet import Packet
 
-from harness import DUT, ExpectationFailed, eui64_address, rfc, solicited_node
+from harness import DUT, ExpectationFailed, rfc, solicited_node
+from harness.features import require_feature
 from harness.router_discovery import pio, ra
 
 MAX_RTR_SOLICITATION_DELAY_S: Final = 1.0
@@ -38,6 +39,22 @@ def _joins(pkt: Packet, group: str) -> bool:
         return any(rec.rtype in (MODE_IS_EXCLUDE, CHANGE_TO_EXCLUDE) and IPv6Address(rec.dst) == IPv6Address(group)
                    for rec in pkt[ICMPv6MLReport2].records)
     return False
+
+
+def _joins_until(dut: DUT, deadline: float) -> list[tuple[float, IPv6Address]]:
+    """Every group the DUT's MLD reports join until ``deadline``, with the report's time."""
+    out = []
+    while (left := deadline - dut.now()) > 0:
+        try:
+            pkt: Packet = dut.expect(IPv6, dst=lambda d: d == MLDV2_REPORTS or d.startswith("ff02::1:ff"), within=left)
+        except ExpectationFailed:
+            break
+        if pkt.haslayer(ICMPv6MLReport):
+            out.append((float(pkt.time), IPv6Address(pkt[ICMPv6MLReport].mladdr)))
+        elif pkt.haslayer(ICMPv6MLReport2):
+            out += [(float(pkt.time), IPv6Address(rec.dst)) for rec in pkt[ICMPv6MLReport2].records
+                    if rec.rtype in (MODE_IS_EXCLUDE, CHANGE_TO_EXCLUDE)]
+    return out
 
 
 def _report_delay(dut: DUT, group: str, start: float) -> float:
@@ -85,19 +102,24 @@ def test_joining_after_the_link_comes_up_waits_a_random_delay(dut: DUT) -> None:
 
 @rfc("RFC4862-5.4.2-3")
 def test_joining_for_an_address_from_a_multicast_router_advertisement_waits_a_random_delay(dut: DUT) -> None:
-    # Each run a multicast RA brings a new prefix for SLAAC. Every EUI-64 address of the DUT
-    # shares one solicited-node group (ff02::1:ff00:1), so the static and link-local addresses go
-    # first, and each run's address after its measurement: the group is joined afresh each time.
+    # Each run a multicast RA brings a new prefix for SLAAC. An EUI-64 address shares its
+    # solicited-node group with the EUI-64 link-local address (both end in the MAC's last three
+    # octets), so its join is never fresh: the addresses are formed with RFC 7217 stable
+    # identifiers, one per prefix, each with a group of its own.
+    require_feature(dut, "stable-addresses")
     _dad_on(dut)
-    dut.remove_address(str(dut.info.dut_ipv6))
-    dut.remove_address(f"{dut.info.dut_ipv6_ll}/64")
+    dut.set_ipv6_option("stable_secret", "2001:db8:4862::5ec")
+    dut.set_ipv6_option("addr_gen_mode", 2)
     delays = []
     for run in range(RUNS):
         prefix = IPv6Network(f"2001:db8:{0x20 + run:x}::/64")
-        address = eui64_address(prefix, dut.info.dut_mac)
         start = dut.now()
         dut.send(ra(dut, pio(autonomous=1, valid=600, preferred=300, prefix=str(prefix.network_address)), lifetime=0))
-        delays.append(_report_delay(dut, solicited_node(str(address)), start))
-        dut.wait(MAX_RTR_SOLICITATION_DELAY_S + 1.5)  # DAD over
-        dut.remove_address(f"{address}/64")
+        joins = _joins_until(dut, start + MAX_RTR_SOLICITATION_DELAY_S + JITTER_S)
+        formed = [a.interface.ip for a in dut.ipv6_addresses() if a.interface.ip in prefix]
+        assert len(formed) == 1, f"expected one address formed in {prefix}, found {[str(a) for a in formed]}"
+        group = IPv6Address(solicited_node(str(formed[0])))
+        times = [t for t, g in joins if g == group]
+        assert times, f"no MLD report for {group} within MAX_RTR_SOLICITATION_DELAY ({MAX_RTR_SOLICITATION_DELAY_S:g} s) of the RA"
+        delays.append(times[0] - start)
     _assert_random_within_max(delays)
