@@ -38,7 +38,7 @@ IPv6Option = Literal[
     "force_mld_version", "mldv1_unsolicited_report_interval", "mldv2_unsolicited_report_interval",
     "base_reachable_time", "retrans_time", "delay_first_probe_time",
     "mcast_solicit", "ucast_solicit", "max_addresses", "accept_ra_rt_info_max_plen",
-    "temp_valid_lft", "temp_prefered_lft", "ndisc_notify", "mldv1_done_suppression",
+    "temp_valid_lft", "temp_prefered_lft", "ndisc_notify", "mldv1_done_suppression", "send_dest_unreachable",
     "max_dst_opts_number", "max_hbh_opts_number", "max_dst_opts_length", "max_hbh_length",
 ]
 IPV6_OPTIONS: Final[frozenset[IPv6Option]] = frozenset(get_args(IPv6Option))
@@ -47,6 +47,8 @@ IPV6_OPTIONS: Final[frozenset[IPv6Option]] = frozenset(get_args(IPv6Option))
 # ``mldv1_done_suppression`` 1 (the default): in MLDv1 a node whose last Report was suppressed by
 # another node's leaves without a Done (RFC 2710 4 "MAY send nothing"); 0: it always sends one
 # (the switch RFC 2710 4 requires of a node with that optimization; no Linux sysctl).
+# ``send_dest_unreachable`` 0: the interface sends no ICMPv6 Destination Unreachable (the switch
+# RFC 4443 3.1 recommends; default 1; no Linux sysctl).
 # ``temp_valid_lft`` and ``temp_prefered_lft`` (Linux's spelling) are RFC 8981's TEMP_VALID_LIFETIME
 # and TEMP_PREFERRED_LIFETIME. The last four are RFC 8504 5.3's limits on received Destination and
 # Hop-by-Hop Options headers (Linux: net.ipv6.max_dst_opts_number, max_hbh_opts_number,
@@ -446,7 +448,7 @@ class DUT(Protocol):
         addr_gen_mode=0 (EUI-64), force_mld_version=0 (MLDv2), base_reachable_time=30,
         retrans_time=1, delay_first_probe_time=5, mcast_solicit=3, ucast_solicit=3,
         max_addresses=16, accept_ra_rt_info_max_plen=0, temp_valid_lft=172800 (2 days),
-        temp_prefered_lft=86400 (1 day), ndisc_notify=0, mldv1_done_suppression=1, max_dst_opts_number=8, max_hbh_opts_number=8,
+        temp_prefered_lft=86400 (1 day), ndisc_notify=0, mldv1_done_suppression=1, send_dest_unreachable=1, max_dst_opts_number=8, max_hbh_opts_number=8,
         max_dst_opts_length and max_hbh_length unlimited), forwarding off.
         """
         ...

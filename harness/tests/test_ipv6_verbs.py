@@ -163,7 +163,7 @@ OPTION_VALUES: dict[IPv6Option, float | int | str] = {
     "delay_first_probe_time": 2, "mcast_solicit": 2, "ucast_solicit": 2, "max_addresses": 2,
     "accept_ra_rt_info_max_plen": 64, "temp_valid_lft": 3600, "temp_prefered_lft": 1800, "ndisc_notify": 1,
     "max_dst_opts_number": -4, "max_hbh_opts_number": 4, "max_dst_opts_length": 1024, "max_hbh_length": 512,
-    "mldv1_done_suppression": 0,
+    "mldv1_done_suppression": 0, "send_dest_unreachable": 0,
 }
 
 

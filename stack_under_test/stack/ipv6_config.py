@@ -65,6 +65,10 @@ class IPv6Config:
     # "If this optimization is implemented, it MUST be able to be turned off but SHOULD default
     # to on." On (True): a Done only as the last reporter (as Linux, which has no switch).
     mldv1_done_suppression: bool = True
+    # RFC 4443 §3.1: "For security reasons, it is recommended that implementations SHOULD allow
+    # sending of ICMP destination unreachable messages to be disabled, preferably on a
+    # per-interface basis." On (True) by default: the errors RFC 4443 and RFC 1122 ask for.
+    send_dest_unreachable: bool = True
     # RFC 4861 §6.3.4 CurHopLimit: the default Hop Limit, which an RA may change.
     hop_limit: int = params.IPV6_DEFAULT_HOP_LIMIT
     # RFC 8981 3.6: "implementations SHOULD provide end users with the ability to override both of

@@ -58,6 +58,8 @@ _IPV6_SYSCTLS: Final[dict[IPv6Option, tuple[str, SysctlUnit]]] = {
 IPV6_OPTIONS_LINUX_LACKS: Final[dict[IPv6Option, str]] = {
     "mldv1_done_suppression": "Linux has no switch for it: igmp6_leave_group sends an MLDv1 Done only "
                               "when the host was the last to report (MAF_LAST_REPORTER)",
+    "send_dest_unreachable": "Linux has no switch for it: icmp6_send sends every Destination Unreachable "
+                             "its rate limit allows (net.ipv6.icmp has ratelimit and ratemask, no off switch)",
 }
 _MAC_RE: Final = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 

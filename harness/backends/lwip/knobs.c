@@ -263,7 +263,8 @@ static cJSON *set_ipv6_option(cJSON *args)
         strcmp(name, "mldv2_unsolicited_report_interval") == 0 || strcmp(name, "max_addresses") == 0 ||
         strcmp(name, "max_dst_opts_number") == 0 || strcmp(name, "max_hbh_opts_number") == 0 ||
         strcmp(name, "max_dst_opts_length") == 0 || strcmp(name, "max_hbh_length") == 0 ||
-        strcmp(name, "ndisc_notify") == 0 || strcmp(name, "mldv1_done_suppression") == 0)
+        strcmp(name, "ndisc_notify") == 0 || strcmp(name, "mldv1_done_suppression") == 0 ||
+        strcmp(name, "send_dest_unreachable") == 0)
         return UNSUPPORTED("lwIP has no setting for %s", name);
     return BAD("unknown IPv6 option %s", name);
 }

@@ -169,6 +169,10 @@ def send_error_about(
     if not may_send_error(invoking, to_multicast=to_multicast, link_multicast=link_multicast):
         host.nic.stats.count_event("icmpv6_error_suppressed")
         return
+    # RFC 4443 §3.1: Destination Unreachable switched off on the interface the packet came in on.
+    if icmp_type == ICMPv6Type.DEST_UNREACHABLE and not host.nic.ipv6_config.send_dest_unreachable:
+        host.nic.stats.count_event("icmpv6_dest_unreachable_disabled")
+        return
     # RFC 4443 §2.4(f): "an IPv6 node MUST limit the rate of ICMPv6 error messages it
     # originates"; a token bucket (stack.set_icmp_rate_limit(6, ...), Linux's defaults).
     if not host.stack.icmp_rate_limits[6].allow():
