@@ -216,6 +216,12 @@ class IPv6Endpoint:
     def on_link_local_valid(self) -> None:
         self.mld.on_link_local_valid()
 
+    def next_hop_prefixes(self, dst: bytes) -> frozenset[IPv6Network]:
+        entry = self.stack.routes.lookup(dst, self.nic.name)
+        if entry is not None and entry.gateway is None:
+            return frozenset()  # on-link: no next hop advertised anything
+        return self.router_discovery.advertised_by_next_hop(None if entry is None else entry.gateway)
+
     def hold_report(self, group: bytes) -> None:
         self.mld.hold(group)
 

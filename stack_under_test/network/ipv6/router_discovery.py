@@ -15,7 +15,7 @@ List is consulted by ``Stack.find_route`` / ``IPv6Endpoint.send`` when no route 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv6Network
 from typing import TYPE_CHECKING
 
@@ -41,6 +41,8 @@ class DefaultRouter:
     preference: int  # RFC 4191: PREF_HIGH 1, PREF_MEDIUM 0, PREF_LOW -1
     timer: Timer | None = None
     probed_ms: int | None = None  # when RFC 4191 3.5 last probed it
+    # RFC 6724 rule 5.5 (RFC 8028): the prefixes it advertised (at most MAX_DEFAULT_ROUTERS).
+    prefixes: set[IPv6Network] = field(default_factory=set)
 
 
 @dataclass(slots=True, eq=False)
@@ -165,6 +167,21 @@ class RouterDiscovery:
         candidates = [r for r in routers if r.preference == best]
         self._round_robin = (self._round_robin + 1) % len(candidates)
         return candidates[self._round_robin].address
+
+    def advertised_by_next_hop(self, gateway: bytes | None) -> frozenset[IPv6Network]:
+        """RFC 6724 rule 5.5: the prefixes advertised by the next hop, ``gateway`` or else the
+        default router ``default_router`` chose last (the route is found before the source)."""
+        if gateway is None and self.routers:
+            routers = list(self.routers.values())
+            reachable = [r for r in routers if self._probably_reachable(r.address)]
+            if reachable:
+                gateway = max(reachable, key=lambda r: r.preference).address
+            else:
+                best = max(r.preference for r in routers)
+                candidates = [r for r in routers if r.preference == best]
+                gateway = candidates[self._round_robin % len(candidates)].address
+        router = None if gateway is None else self.routers.get(gateway)
+        return frozenset() if router is None else frozenset(router.prefixes)
 
     def _probe_preferred(self, chosen: DefaultRouter, routers: list[DefaultRouter]) -> None:
         """RFC 4191 3.5: "When a host avoids using any non-reachable router X and instead sends a
@@ -460,6 +477,9 @@ class RouterDiscovery:
             if pi.on_link:
                 self._on_link_prefix(prefix, pi.valid_lifetime_s)
             self.host.on_prefix_information(pi, multicast_ra=multicast_ra)
+            router = self.routers.get(src)
+            if router is not None and pi.valid_lifetime_s and len(router.prefixes) < params.MAX_DEFAULT_ROUTERS:
+                router.prefixes.add(prefix)
         for ri in route_infos:
             # RFC 4191 3.1 as Linux accept_ra_rt_info_max_plen: longer prefixes are not learnt.
             if ri.prefix_len > cfg.accept_ra_rt_info_max_plen:
