@@ -28,7 +28,7 @@ def _expect_echo_answered(dut: DUT, ident: int) -> None:
 @rfc("RFC1122-3.2.1.1-1")
 def test_version_other_than_4_is_silently_discarded(dut: DUT, version: int) -> None:
     dut.send(echo4(dut, 0x100 + version, DATA, version=version))  # header checksum is valid
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     _expect_echo_answered(dut, 0x200 + version)
 
 
@@ -38,7 +38,7 @@ def test_bad_header_checksum_is_silently_discarded(dut: DUT) -> None:
     frame[24] ^= 0x5A  # the checksum field (IP octets 10-11) no longer matches the header
     assert checksum(bytes(frame[14:34])) != 0
     dut.send(bytes(frame))
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     _expect_echo_answered(dut, 0x302)
 
 
@@ -52,7 +52,7 @@ def test_invalid_source_address_is_silently_discarded(dut: DUT, source: str) -> 
     # (c)-(f): broadcast forms "MUST NOT be used as a source address"; (g) loopback "MUST NOT
     # appear outside a host"; a multicast address names a group, never a sender.
     dut.send(echo4(dut, 0x401, DATA, src=source))
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     _expect_echo_answered(dut, 0x402)
 
 
@@ -64,7 +64,7 @@ def test_datagram_for_another_host_is_silently_discarded(dut: DUT, options: byte
     # a Parameter Problem comes back.
     probe = echo4(dut, 0x501, DATA, dst=UNOWNED_IPV4)
     dut.send(with_ipv4_options(probe, options) if options else probe)
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     _expect_echo_answered(dut, 0x502)
 
 

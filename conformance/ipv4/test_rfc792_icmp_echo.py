@@ -56,7 +56,7 @@ def test_echo_with_bad_icmp_checksum_is_not_answered(dut: DUT) -> None:
     (good,) = struct.unpack_from("!H", frame, icmp_at + 2)
     struct.pack_into("!H", frame, icmp_at + 2, good ^ 0x0F0F)
     dut.send(bytes(frame))
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     # Control: the same request with its checksum intact is answered.
     dut.send(echo4(dut, 0x822, DATA, seq=1))
     dut.expect(ICMP(type=0, id=0x822))

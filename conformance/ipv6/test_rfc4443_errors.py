@@ -130,7 +130,7 @@ def test_no_error_is_sent_about_an_icmpv6_error_message(dut: DUT) -> None:
     quoted = IPv6(src=str(dut.info.dut_ipv6.ip), dst=str(dut.info.tester_ipv6)) / UDP(sport=7, dport=7)
     inner_error = ICMPv6DestUnreach(code=ICMPv6Unreach.PORT) / quoted
     dut.send(_unknown_option_packet(dut, inner_error))
-    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S)
+    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S, barrier=True)
     # Control: the same header carrying an echo request does draw the Parameter Problem.
     dut.send(_unknown_option_packet(dut, ICMPv6EchoRequest(id=0x44E1, seq=1)))
     expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
@@ -140,7 +140,7 @@ def test_no_error_is_sent_about_an_icmpv6_error_message(dut: DUT) -> None:
 def test_no_error_is_sent_about_a_redirect(dut: DUT) -> None:
     redirect = ICMPv6ND_Redirect(tgt=str(dut.info.other_ipv6), dst="2001:db8:2::5")
     dut.send(dut.ipv6(hlim=255) / _dest_opts() / redirect)
-    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S)
+    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S, barrier=True)
     # Control: the same header in front of an echo request draws the error.
     dut.send(dut.ipv6() / _dest_opts() / ICMPv6EchoRequest(id=0x4441, seq=1))
     expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
@@ -176,7 +176,7 @@ def test_no_port_unreachable_for_a_datagram_to_a_multicast_address(dut: DUT) -> 
         / UDP(sport=40003, dport=CLOSED_PORT)
         / Raw(bytes(32))
     )
-    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S)
+    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S, barrier=True)
     dut.send(_closed_port_probe(dut, sport=40004))
     _expect_port_unreachable(dut, 40004)
 
@@ -187,7 +187,7 @@ def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_multicast_fr
     probe = _closed_port_probe(dut, sport=40005)
     probe[Ether].dst = multicast_mac(ALL_NODES)
     dut.send(probe)
-    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S)
+    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S, barrier=True)
     dut.send(_closed_port_probe(dut, sport=40006))
     _expect_port_unreachable(dut, 40006)
 
@@ -198,7 +198,7 @@ def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_broadcast_fr
     probe = _closed_port_probe(dut, sport=40007)
     probe[Ether].dst = "ff:ff:ff:ff:ff:ff"
     dut.send(probe)
-    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S)
+    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S, barrier=True)
     dut.send(_closed_port_probe(dut, sport=40008))
     _expect_port_unreachable(dut, 40008)
 
@@ -209,6 +209,6 @@ def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_broadcast_fr
            "originator to be an IPv6 anycast address.")
 def test_no_port_unreachable_for_a_datagram_from_the_unspecified_address(dut: DUT) -> None:
     dut.send(_closed_port_probe(dut, sport=40009, src="::"))
-    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S)
+    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S, barrier=True)
     dut.send(_closed_port_probe(dut, sport=40010))
     _expect_port_unreachable(dut, 40010)

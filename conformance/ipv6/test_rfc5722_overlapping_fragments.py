@@ -35,7 +35,7 @@ def _control(dut: DUT, ident: int) -> None:
 @rfc("RFC5722-4-2", "RFC8200-4.5-15")
 def test_overlapping_fragments_discard_the_datagram(dut: DUT, plan: str) -> None:
     dut.send(*fragments6(echo6(dut, 0x5722, DATA), OVERLAPS[plan], ident=0x5722))
-    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
+    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S, barrier=True)
     _control(dut, 0x5723)
 
 
@@ -73,7 +73,7 @@ def test_fragments_arriving_after_the_overlap_do_not_revive_the_datagram(dut: DU
     first, overlapping = fragments6(echo6(dut, 0x5725, DATA), [(0, 64), (56, 64)], ident=0x5725)
     _, second, third = fragments6(echo6(dut, 0x5725, DATA), [(0, 64), (64, 64), (128, 64)], ident=0x5725)
     dut.send(first, overlapping, second, third)
-    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
+    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S, barrier=True)
     _control(dut, 0x5726)
 
 

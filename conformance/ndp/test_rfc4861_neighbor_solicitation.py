@@ -186,7 +186,7 @@ def test_solicitation_with_reserved_bits_and_unknown_option_is_answered(dut: DUT
 def test_solicitation_with_hop_limit_below_255_is_ignored(dut: DUT) -> None:
     target = str(dut.info.dut_ipv6.ip)
     dut.send(_ns(dut, target, hlim=254))
-    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S, barrier=True)
     _control(dut)
 
 
@@ -196,14 +196,14 @@ def test_solicitation_with_bad_checksum_is_ignored(dut: DUT) -> None:
     good = _ns(dut, target)
     right = Ether(bytes(good))[ICMPv6ND_NS].cksum
     dut.send(_ns(dut, target, cksum=right ^ 0x0F0F))
-    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S, barrier=True)
     _control(dut)
 
 
 @rfc("RFC4861-7.1.1-1", quote="ICMP Code is 0.")
 def test_solicitation_with_nonzero_code_is_ignored(dut: DUT) -> None:
     dut.send(_ns(dut, str(dut.info.dut_ipv6.ip), code=1))
-    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S, barrier=True)
     _control(dut)
 
 
@@ -211,7 +211,7 @@ def test_solicitation_with_nonzero_code_is_ignored(dut: DUT) -> None:
 def test_solicitation_for_a_multicast_target_is_ignored(dut: DUT) -> None:
     # Sent to all-nodes, which the DUT certainly receives, for the all-nodes group itself.
     dut.send(_ns(dut, ALL_NODES, dst=ALL_NODES))
-    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S, barrier=True)
     _control(dut)
 
 
@@ -221,7 +221,7 @@ def test_solicitation_with_zero_length_option_is_ignored(dut: DUT) -> None:
     # A Source Link-Layer Address option (type 1) whose Length octet is 0.
     zero_length_option = Raw(bytes([1, 0]) + bytes.fromhex(dut.info.tester_mac.replace(":", "")))
     dut.send(_ns(dut, str(dut.info.dut_ipv6.ip), slla=False) / zero_length_option)
-    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S, barrier=True)
     _control(dut)
 
 
@@ -231,7 +231,7 @@ def test_solicitation_with_zero_length_option_is_ignored(dut: DUT) -> None:
 def test_unspecified_source_solicitation_to_a_unicast_address_is_ignored(dut: DUT) -> None:
     target = str(dut.info.dut_ipv6.ip)
     dut.send(_ns(dut, target, src=UNSPECIFIED, dst=target, slla=False))
-    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S, barrier=True)
     dut.send(_ns(dut, target, src=UNSPECIFIED, slla=False))  # control: the well-formed DAD probe
     _expect_na(dut, target, dst=ALL_NODES)
 
@@ -242,7 +242,7 @@ def test_unspecified_source_solicitation_to_a_unicast_address_is_ignored(dut: DU
 def test_unspecified_source_solicitation_with_source_link_layer_option_is_ignored(dut: DUT) -> None:
     target = str(dut.info.dut_ipv6.ip)
     dut.send(_ns(dut, target, src=UNSPECIFIED, slla=True))
-    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S, barrier=True)
     dut.send(_ns(dut, target, src=UNSPECIFIED, slla=False))
     _expect_na(dut, target, dst=ALL_NODES)
 
@@ -254,5 +254,5 @@ def test_solicitation_for_an_address_not_assigned_to_the_dut_is_ignored(dut: DUT
     # Unicast to the DUT so that it surely receives it; the target is a neighbor's address.
     other = str(dut.info.other_ipv6)
     dut.send(_ns(dut, other, dst=str(dut.info.dut_ipv6.ip)))
-    dut.expect_none(ICMPv6ND_NA(tgt=other), within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA(tgt=other), within=SILENCE_S, barrier=True)
     _control(dut)

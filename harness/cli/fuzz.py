@@ -108,6 +108,8 @@ class Job:
     log: Path | None = None
     exit_code: int | None = None
     killed: bool = False
+    signalled: bool = False  # stopped by the runner (deadline or Ctrl-C), not ended by itself
+    starting: bool = False  # stopped before it ran an example: nothing to report
     started: float = 0.0
     stopped: float = 0.0
 
@@ -148,6 +150,10 @@ def main(args: argparse.Namespace) -> int:
     except FuzzUsageError as e:
         print(f"stackcheck: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        # Only outside the waves (set-up, the report): no worker runs any more.
+        print("stackcheck fuzz: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -208,7 +214,8 @@ def _main(args: argparse.Namespace) -> int:
     for n, wave in enumerate(waves):
         wave_jobs = [Job(t, len(jobs) + i, work / f"stats-{len(jobs) + i}-{t}.json") for i, t in enumerate(wave)]
         jobs.extend(wave_jobs)
-        _run_wave(wave_jobs, slice_s, args, work, coverage_ok, n, len(waves))
+        if not _run_wave(wave_jobs, slice_s, args, work, coverage_ok, n, len(waves)):
+            break  # interrupted: no further waves, report what ran
 
     results = _collect(jobs, work, coverage_ok, time.monotonic() - campaign_start)
     _write_report(report, results, args, duration, workers)
@@ -251,47 +258,76 @@ def _command(job: Job, args: argparse.Namespace, work: Path, coverage_ok: bool, 
 
 
 def _run_wave(jobs: list[Job], seconds: float, args: argparse.Namespace, work: Path, coverage_ok: bool,
-              wave: int, waves: int) -> None:
+              wave: int, waves: int) -> bool:
+    """Run one wave of workers for ``seconds``; False when the user interrupted it."""
     env = dict(os.environ, HYPOTHESIS_PROFILE="overnight", STACKCHECK_FUZZ_DB=args.db,
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    for job in jobs:
-        job.log = work / f"log-{job.index}-{job.target}.txt"
-        job_env = dict(env, STACKCHECK_FUZZ_STATS=str(job.stats_file))
-        with open(job.log, "wb") as log:
-            job.proc = subprocess.Popen(_command(job, args, work, coverage_ok, seconds), cwd=REPO, env=job_env,
-                                        stdout=log, stderr=subprocess.STDOUT)
-        job.started = time.monotonic()
-    deadline = time.monotonic() + seconds
-    next_progress = time.monotonic() + 10
+    completed = True
     try:
+        for job in jobs:
+            job.log = work / f"log-{job.index}-{job.target}.txt"
+            job_env = dict(env, STACKCHECK_FUZZ_STATS=str(job.stats_file))
+            with open(job.log, "wb") as log:
+                # A session of its own: a Ctrl-C on the terminal reaches only this runner, which then
+                # stops each worker the way its stage allows (see _stop), never in mid-import.
+                job.proc = subprocess.Popen(_command(job, args, work, coverage_ok, seconds), cwd=REPO,
+                                            env=job_env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+            job.started = time.monotonic()
+        deadline = time.monotonic() + seconds
+        next_progress = time.monotonic() + 10
         while time.monotonic() < deadline and any(j.proc.poll() is None for j in jobs if j.proc):
             time.sleep(0.5)
             if time.monotonic() >= next_progress:
                 next_progress += 10
                 _progress(jobs, wave, waves)
     except KeyboardInterrupt:
-        print("stackcheck fuzz: interrupted, stopping the workers and writing the report")
+        print("stackcheck fuzz: interrupted, stopping the workers and writing the report", flush=True)
+        completed = False
     finally:
         _stop(jobs)
     _progress(jobs, wave, waves)
+    return completed
 
 
 def _stop(jobs: list[Job]) -> None:
-    """SIGINT first (pytest, Hypothesis and coverage.py end cleanly), SIGKILL after 30 s."""
+    """Stop every worker still running, the way its stage allows.
+
+    A worker that has run examples (its stats file exists) gets SIGINT, so pytest, Hypothesis
+    and coverage.py end cleanly and save what they have; SIGKILL if it is still running 30 s
+    later. A worker still starting (importing pytest, Hypothesis, the stack) has nothing to
+    save, and a KeyboardInterrupt in the middle of an import can surface as another error
+    ("SystemError: AST constructor recursion depth mismatch" from pytest's assertion
+    rewriting): it gets SIGKILL at once. A second Ctrl-C while waiting kills what is left."""
     for job in jobs:
-        if job.proc is not None and job.proc.poll() is None:
-            job.proc.send_signal(signal.SIGINT)
-    limit = time.monotonic() + 30
-    for job in jobs:
-        if job.proc is None:
+        if job.proc is None or job.proc.poll() is not None:
             continue
-        try:
-            job.exit_code = job.proc.wait(timeout=max(0.1, limit - time.monotonic()))
-        except subprocess.TimeoutExpired:
+        job.signalled = True
+        if job.stats_file.exists():
+            job.proc.send_signal(signal.SIGINT)
+        else:
             job.proc.kill()
-            job.killed = True
-            job.exit_code = job.proc.wait()
-        job.stopped = time.monotonic()
+            job.starting = True
+    limit = time.monotonic() + 30
+    try:
+        for job in jobs:
+            if job.proc is None:
+                continue
+            try:
+                job.exit_code = job.proc.wait(timeout=max(0.1, limit - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                job.proc.kill()
+                job.killed = True
+                job.exit_code = job.proc.wait()
+            job.stopped = time.monotonic()
+    except KeyboardInterrupt:
+        for job in jobs:
+            if job.proc is not None and job.proc.poll() is None:
+                job.proc.kill()
+                job.killed = True
+            if job.proc is not None:
+                job.exit_code = job.proc.wait()
+                job.stopped = job.stopped or time.monotonic()
 
 
 def _read_stats(path: Path) -> dict[str, Any]:
@@ -324,8 +360,11 @@ def _collect(jobs: list[Job], work: Path, coverage_ok: bool, elapsed: float) -> 
         for sigs in data["failures"].values():
             r.failures.update(sigs)
         # A process that ended by itself before the deadline with an error found something;
-        # Atheris/libFuzzer reports crashes only in its log.
-        if job.exit_code not in (0, 2, -signal.SIGINT, 130, None) and not data["failures"] and job.log is not None:
+        # Atheris/libFuzzer reports crashes only in its log. One the runner stopped reports its
+        # findings in its stats (an example cut short by the SIGINT is not one), unless it had
+        # to be killed.
+        if ((job.killed or not job.signalled) and job.exit_code not in (0, 2, -signal.SIGINT, 130, None)
+                and not data["failures"] and job.log is not None):
             tail = job.log.read_text(encoding="utf-8", errors="replace")[-800:]
             # A worker that ignores SIGINT for 30 s may be stuck in the stack: worth a look, so it
             # stays listed, under a name that says what happened.
