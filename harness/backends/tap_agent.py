@@ -245,6 +245,11 @@ class StackAgent:
         for addr, mac in self.config.neighbors:  # the tester stays resolved, as on the other backends
             self.stack.add_static_neighbor(self.nic, addr, mac)
 
+    # ---- extension verbs (docs/control-protocol.md, "Extension verbs") --------------------------
+    def verb_x_counters(self) -> dict[str, Any]:
+        """``x-counters``: the stack's frame counters and the fill of its bounded tables."""
+        return stack_counters(self.stack)
+
     def verb_ipv6_addresses(self) -> list[dict[str, Any]]:
         now = self.clock.now_ms
         out = []
@@ -260,6 +265,23 @@ class StackAgent:
                 "preferred_lifetime": _remaining(entry.preferred_until_ms, now),
             })
         return out
+
+
+def stack_counters(stack: Any) -> dict[str, Any]:
+    """What ``x-counters`` answers for a ``stack_under_test.Stack`` (the in-process backend's
+    stack reads the same way): sums over its NICs, and each bounded table with its bound."""
+    stats = stack.stats
+    tables = [{"name": f"IPv{family} neighbor cache of {nic.name}", "entries": len(table.entries), "bound": table.size}
+              for nic in stack.nics.values() for family, table in sorted(nic.neighbors.items())]
+    reassembly = []
+    for family, proto in sorted(stack.ip_protocols.items()):
+        held = getattr(getattr(proto, "reassembly", None), "reassembler", None)
+        if held is not None:
+            reassembly.append({"name": f"IPv{family}", "datagrams": len(held), "octets": held.queued_bytes,
+                               "bound": held.high_thresh})
+    return {"rx_frames": stats.rx_frames, "rx_accepted": stats.rx_accepted,
+            "rx_dropped": sum(stats.drops.values()), "tx_frames": stats.tx_frames,
+            "tables": tables, "reassembly": reassembly}
 
 
 def _remaining(until_ms: int | None, now_ms: int) -> float | None:

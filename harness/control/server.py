@@ -1,7 +1,7 @@
 """The agent's end of the DUT control protocol, for agents written in Python (standard library only).
 
-An agent object offers ``verb_<name>(**args)`` methods (``verb_join_group(group)``, ...) and a
-few attributes for ``hello``; ``ControlServer`` listens on a Unix socket, answers ``hello``
+An agent object offers ``verb_<name>(**args)`` methods (``verb_join_group(group)``, ...; an
+extension verb ``x-foo-bar`` is ``verb_x_foo_bar``) and a few attributes for ``hello``; ``ControlServer`` listens on a Unix socket, answers ``hello``
 itself, checks argument names against each method's signature, and maps exceptions to error
 codes: ``AgentError`` (or any exception with a ``code`` attribute naming a protocol error code,
 and a ``details`` dict with the fields that code adds, such as ``kind`` for ``tcp-error``)
@@ -79,7 +79,7 @@ def dispatch(agent: Any, message: dict[str, Any]) -> dict[str, Any] | tuple[Any,
     try:
         if verb == "hello":
             return protocol.answer(request_id, hello(agent, args))
-        method = getattr(agent, f"verb_{verb}", None)
+        method = getattr(agent, method_name(verb), None)
         if method is None:
             reason = getattr(agent, "lacks", {}).get(verb)
             if reason:
@@ -112,8 +112,17 @@ def dispatch(agent: Any, message: dict[str, Any]) -> dict[str, Any] | tuple[Any,
         return protocol.error(request_id, protocol.FAILED, f"{verb}: {type(e).__name__}: {e}")
 
 
+def method_name(verb: str) -> str:
+    """The agent's method serving ``verb``: extension verbs (``x-...``, docs/control-protocol.md)
+    have dashes, which a Python name cannot, so ``x-stack-counters`` is ``verb_x_stack_counters``."""
+    if verb.startswith("x-"):
+        return "verb_x_" + verb[2:].replace("-", "_")
+    return f"verb_{verb}"
+
+
 def verb_names(agent: Any) -> list[str]:
     names = [n.removeprefix("verb_") for n in dir(agent) if n.startswith("verb_")]
+    names = ["x-" + n[2:].replace("_", "-") if n.startswith("x_") else n for n in names]
     return sorted({"hello", *names})
 
 

@@ -90,6 +90,24 @@ def test_results_decode_into_the_dut_verbs_types(agent_address: str) -> None:
         client.close()
 
 
+def test_the_counters_extension_answers_the_documented_shape(agent_address: str) -> None:
+    client = ControlClient(agent_address)
+    try:
+        assert "x-counters" in client.say_hello().verbs  # an extension verb, served by verb_x_counters
+        figures = client.call("x-counters")
+        assert figures["rx_frames"] == figures["rx_accepted"] + figures["rx_dropped"] == 0
+        assert figures["tx_frames"] > 0  # the reports for its solicited-node groups
+        assert {t["name"] for t in figures["tables"]} == {"IPv4 neighbor cache of eth0",
+                                                          "IPv6 neighbor cache of eth0"}
+        assert all(t["entries"] == 0 < t["bound"] for t in figures["tables"])  # no neighbor configured here
+        assert [(q["name"], q["datagrams"], q["octets"]) for q in figures["reassembly"]] == [("IPv4", 0, 0),
+                                                                                               ("IPv6", 0, 0)]
+        with pytest.raises(ValueError, match="unexpected keyword"):
+            client.call("x-counters", {"nic": "eth0"})
+    finally:
+        client.close()
+
+
 def test_hello_parse_refuses_a_malformed_result() -> None:
     with pytest.raises(AgentFailed, match="not a valid hello"):
         Hello.parse({"protocol": 1, "verbs": "hello"})
