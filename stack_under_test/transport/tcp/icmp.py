@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Final
 from stack_under_test import params
 from stack_under_test.transport.tcp import seq
 from stack_under_test.transport.tcp.connection import Connection
-from stack_under_test.transport.tcp.tcb import State
 from stack_under_test.wire import ipv6_ext
 
 if TYPE_CHECKING:
@@ -29,7 +28,6 @@ _HARD_V4: Final = frozenset({2, 3, 6, 7, 8, 9, 10, 13, 14, 15})
 _SOFT_V6_UNREACHABLE: Final = frozenset({0, 3})
 # RFC 1191 7: the plateau table, for a Fragmentation Needed without a Next-Hop MTU.
 _PLATEAUS: Final = (32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68)
-_SYNCHRONIZING: Final = frozenset({State.SYN_SENT, State.SYN_RECEIVED})
 
 
 def handle_error(tcp: TCPProtocol, family: int, kind: str, quoted: memoryview, param: int) -> None:
@@ -99,15 +97,18 @@ def _handle_v6(conn: Connection, icmp_type: int, code: int, param: int) -> None:
 
 
 def _report(conn: Connection, hard: bool, error: str) -> None:
-    if hard and conn.state in _SYNCHRONIZING:
-        # RFC 9293 3.9.2.2: hard errors: "TCP implementations SHOULD abort the connection (SHLD-26)".
+    if hard:
+        # RFC 9293 3.9.2.2 (and RFC 1122 4.2.3.9): "These are hard error conditions, so TCP
+        # implementations SHOULD abort the connection (SHLD-26)", in every state. RFC 5927 5.2
+        # reports that "most popular TCP implementations" (Linux among them) treat hard errors in
+        # the synchronized states as soft, against blind connection-reset attacks; here the RFC
+        # 5927 4.1 sequence-number check above already makes a blind error guess a sequence number
+        # in flight, so the SHOULD stands.
         conn.tcp.count_event("tcp_icmp_hard_error_abort")
         conn.fail(error)
         return
     # Soft errors: "a TCP implementation MUST NOT abort the connection (MUST-56), and it SHOULD make
-    # the information available to the application (SHLD-25)". Hard errors in synchronized states
-    # count as soft too, as RFC 5927 5.2 reports of "most popular TCP implementations" (Linux
-    # among them): "they do not abort the corresponding connection upon receipt of them".
+    # the information available to the application (SHLD-25)".
     conn.soft_error = error
     conn.tcp.count_event("tcp_icmp_soft_error")
 
