@@ -95,7 +95,9 @@ class Connection(UserCalls):
         assert receiver is not None and sender is not None
         payload = seg.payload
         seg_seq, ack = seg.seq, seg.ack
-        if seg_seq != receiver.rcv_nxt or receiver.ranges or (payload and self.user_closed):
+        if seg_seq != receiver.rcv_nxt or receiver.ranges or receiver.fin_seq is not None:
+            return False  # a gap to fill, or a FIN held beyond one (SHLD-31), takes the full path
+        if payload and self.user_closed:
             return False
         if len(payload) > receiver.window or not (seq.le(sender.snd_una, ack) and seq.le(ack, sender.snd_max)):
             return False
@@ -356,6 +358,9 @@ class Connection(UserCalls):
         if drop is not None:
             self.ack_now = True
             return drop
+        if not payload and not receiver.fin_received:
+            # A FIN beyond a hole, held (SHLD-31): a duplicate ACK at once, as for out-of-order data.
+            self.ack_now = True
         if payload:
             if seg_seq != before or had_gap:
                 # RFC 5681 4.2: "Out-of-order data segments SHOULD be acknowledged immediately" and
