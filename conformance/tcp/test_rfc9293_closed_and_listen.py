@@ -7,7 +7,7 @@ from typing import Final
 import pytest
 from scapy.layers.inet import TCP
 
-from harness import DUT, MUST, SHOULD, described, rfc
+from harness import DUT, MUST, described, rfc
 from harness.tcp_peer import TCPPeer, seq_add
 
 PORT: Final = 7100  # listened on by the tests that need a listener

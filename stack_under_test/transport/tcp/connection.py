@@ -298,7 +298,7 @@ class Connection(UserCalls):
             if sender.rto.backoff:
                 sender.rto.restart_at(params.TCP_SYN_FALLBACK_RTO_MS)
             if listener is not None:
-                listener.established(self)
+                listener.established(self.key)
             if self.shut_write:
                 self._close_sending()  # a CLOSE queued in SYN-RECEIVED (RFC 9293 3.10.4)
             return None

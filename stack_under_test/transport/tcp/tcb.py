@@ -9,12 +9,13 @@ to the state (gVisor's setStateLocked). Timers are deadlines in ms (transport/tc
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from stack_under_test.drops import Drop
 from stack_under_test.stack.stack import Route, StackError
 from stack_under_test.transport.tcp import handshake, seq
 from stack_under_test.transport.tcp.config import SocketOptions
+from stack_under_test.transport.tcp.contracts import Key, ListenerSlot, TCPHost
 from stack_under_test.transport.tcp.handshake import Agreement, Offer
 from stack_under_test.transport.tcp.receiver import Receiver
 from stack_under_test.transport.tcp.sender import Sender
@@ -30,10 +31,6 @@ from stack_under_test.wire.tcp import (
     encode_segment,
     encode_timestamps,
 )
-
-if TYPE_CHECKING:
-    from stack_under_test.transport.tcp.listen import Listener
-    from stack_under_test.transport.tcp.protocol import TCPProtocol
 
 
 class State(enum.Enum):
@@ -72,13 +69,10 @@ class TCPError(StackError):
         self.kind = kind
 
 
-Key = tuple[bytes, int, bytes, int]  # (local address, local port, remote address, remote port)
-
-
 class TCB:
     def __init__(
-        self, tcp: TCPProtocol, route: Route, local_port: int, remote_port: int, options: SocketOptions,
-        listener: Listener | None = None,
+        self, tcp: TCPHost, route: Route, local_port: int, remote_port: int, options: SocketOptions,
+        listener: ListenerSlot | None = None,
     ) -> None:
         self.tcp = tcp
         self.clock = tcp.clock
@@ -276,15 +270,14 @@ class TCB:
             self.delack_deadline = self.keepalive_deadline = self.finwait2_deadline = None
             if sender is not None:
                 sender.rto_deadline = sender.persist_deadline = None
-            self.tcp.time_wait_count += 1
-            if self.tcp.time_wait_count > self.config.max_time_wait:
+            if not self.tcp.enter_time_wait():
                 # Bounded memory (Linux "time wait bucket table overflow"): no TIME-WAIT state kept.
                 self.tcp.count_event("tcp_time_wait_overflow")
                 self._delete()
                 return
             self.timewait_deadline = now + 2 * self.config.msl_ms
         if previous is State.TIME_WAIT and state is not State.TIME_WAIT:
-            self.tcp.time_wait_count -= 1
+            self.tcp.leave_time_wait()
         if state is State.CLOSED:
             self.delack_deadline = self.keepalive_deadline = self.timewait_deadline = self.finwait2_deadline = None
             if sender is not None:
@@ -299,7 +292,7 @@ class TCB:
         self._enter(State.CLOSED)
         self.tcp.remove(self)
         if self.listener is not None:
-            self.listener.forget(self)
+            self.listener.forget(self.key)
             self.listener = None
 
     def fail(self, kind: str) -> None:
