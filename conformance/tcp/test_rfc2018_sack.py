@@ -8,7 +8,7 @@ from typing import Final
 
 import pytest
 
-from harness import DUT, MUST, MUST_NOT, SHOULD, TCPConn, rfc
+from harness import DUT, TCPConn, rfc
 from harness.tcp_peer import TCPPeer, established, option, seq_add
 
 PORT: Final = 8600
@@ -28,9 +28,7 @@ def _blocks(seg: object) -> list[tuple[int, int]]:
     return [(values[i], values[i + 1]) for i in range(0, len(values) - 1, 2)]
 
 
-@rfc(2018, "4", MUST_NOT,
-     "If the data receiver has not received a SACK-Permitted option for a given connection, it MUST NOT send "
-     "SACK options on that connection.")
+@rfc("RFC2018-4-3")
 def test_no_sack_blocks_without_sack_permitted(dut: DUT) -> None:
     peer, _conn = established(dut, PORT)
     peer.send_data(b"above a hole", seq=seq_add(peer.snd_nxt, 100), advance=False)
@@ -38,7 +36,7 @@ def test_no_sack_blocks_without_sack_permitted(dut: DUT) -> None:
     assert option(dup, "SAck") is None, "a SACK option on a connection that never permitted SACK"
 
 
-@rfc(2018, "2", MUST_NOT, "It MUST NOT be sent on non-SYN segments.")
+@rfc("RFC2018-2-1")
 def test_sack_permitted_appears_only_on_the_syn(dut: DUT) -> None:
     peer, conn = established(dut, PORT, sack_permitted=True)
     dut.tcp_send(conn, b"data")
@@ -49,9 +47,7 @@ def test_sack_permitted_appears_only_on_the_syn(dut: DUT) -> None:
         assert option(seg, "SAckOK") is None, "SACK-Permitted on a segment without SYN"
 
 
-@rfc(2018, "4", SHOULD,
-     "If sent at all, SACK options SHOULD be included in all ACKs which do not ACK the highest sequence "
-     "number in the data receiver's queue.")
+@rfc("RFC2018-4-4")
 def test_data_above_a_hole_is_reported_in_a_sack_block(dut: DUT) -> None:
     peer, _conn = _sack_connection(dut)
     left = seq_add(peer.snd_nxt, 100)
@@ -60,10 +56,7 @@ def test_data_above_a_hole_is_reported_in_a_sack_block(dut: DUT) -> None:
     assert (left, seq_add(left, 12)) in _blocks(dup), f"SACK blocks {_blocks(dup)} do not report [{left}, {left + 12})"
 
 
-@rfc(2018, "4", MUST,
-     "The first SACK block (i.e., the one immediately following the kind and length fields in the option) "
-     "MUST specify the contiguous block of data containing the segment which triggered this ACK, unless that "
-     "segment advanced the Acknowledgment Number field in the header.")
+@rfc("RFC2018-4-6")
 def test_first_sack_block_reports_the_newest_segment(dut: DUT) -> None:
     peer, _conn = _sack_connection(dut)
     base = peer.snd_nxt
@@ -75,8 +68,7 @@ def test_first_sack_block_reports_the_newest_segment(dut: DUT) -> None:
     assert blocks and blocks[0] == (seq_add(base, 300), seq_add(base, 310)), f"first SACK block {blocks[:1]}"
 
 
-@rfc(2018, "4", SHOULD,
-     "The data receiver SHOULD include as many distinct SACK blocks as possible in the SACK option.")
+@rfc("RFC2018-4-7")
 def test_every_held_block_is_reported(dut: DUT) -> None:
     peer, _conn = _sack_connection(dut)
     base = peer.snd_nxt
@@ -88,9 +80,7 @@ def test_every_held_block_is_reported(dut: DUT) -> None:
     assert wanted <= reported, f"held blocks {sorted(wanted)}, reported {sorted(reported)}"
 
 
-@rfc(2018, "4", MUST,
-     "The first SACK block (i.e., the one immediately following the kind and length fields in the option) "
-     "MUST specify the contiguous block of data containing the segment which triggered this ACK")
+@rfc("RFC2018-4-6")
 def test_adjacent_out_of_order_segments_merge_into_one_block(dut: DUT) -> None:
     peer, _conn = _sack_connection(dut)
     base = peer.snd_nxt
