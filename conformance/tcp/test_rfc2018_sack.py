@@ -47,7 +47,7 @@ def test_sack_permitted_appears_only_on_the_syn(dut: DUT) -> None:
         assert option(seg, "SAckOK") is None, "SACK-Permitted on a segment without SYN"
 
 
-@rfc("RFC2018-4-4")
+@rfc("RFC2018-4-4", "RFC2018-4-2")
 def test_data_above_a_hole_is_reported_in_a_sack_block(dut: DUT) -> None:
     peer, _conn = _sack_connection(dut)
     left = seq_add(peer.snd_nxt, 100)
@@ -56,7 +56,7 @@ def test_data_above_a_hole_is_reported_in_a_sack_block(dut: DUT) -> None:
     assert (left, seq_add(left, 12)) in _blocks(dup), f"SACK blocks {_blocks(dup)} do not report [{left}, {left + 12})"
 
 
-@rfc("RFC2018-4-6")
+@rfc("RFC2018-4-6", "RFC2018-8-2")
 def test_first_sack_block_reports_the_newest_segment(dut: DUT) -> None:
     peer, _conn = _sack_connection(dut)
     base = peer.snd_nxt

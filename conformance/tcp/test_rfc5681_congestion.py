@@ -51,7 +51,7 @@ def _iw_limit(smss: int) -> int:
 
 
 @pytest.mark.parametrize("mss", [1460, 1000, 536])
-@rfc("RFC5681-3.1-2", "RFC5681-3.1-3", "RFC5681-3.1-4")
+@rfc("RFC5681-3.1-2", "RFC5681-3-1", "RFC5681-3.1-5", "RFC5681-3.1-3", "RFC5681-3.1-4")
 def test_initial_window_is_within_the_rfc_bound(dut: DUT, mss: int) -> None:
     peer, _conn = _bulk_sender(dut, mss)
     burst = _burst(peer)
@@ -74,9 +74,7 @@ def test_one_ack_for_the_whole_initial_window_grows_cwnd_by_one_segment(dut: DUT
         f"after one ACK covering {before} segments the DUT sent {after} segments: cwnd grew by more than one SMSS")
 
 
-@described(5681, "3.1", SHOULD,
-           "During slow start, a TCP increments cwnd by at most SMSS bytes for each ACK received that "
-           "cumulatively acknowledges new data.")
+@rfc("RFC5681-3.1-1", "RFC9293-3.8.2-1")
 def test_an_ack_per_segment_lets_slow_start_double_the_window(dut: DUT) -> None:
     peer, _conn = _bulk_sender(dut, 1000)
     first = _burst(peer)
@@ -120,7 +118,7 @@ def test_two_duplicate_acks_do_not_trigger_a_retransmission(dut: DUT) -> None:
     peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
 
 
-@rfc("RFC3042-2-1")
+@rfc("RFC3042-2-1", "RFC5681-3.2-4")
 def test_first_duplicate_ack_releases_one_new_segment(dut: DUT) -> None:
     peer, _conn = _bulk_sender(dut, 536)
     burst = _burst(peer)

@@ -31,7 +31,7 @@ def _still_open(dut: DUT, peer: TCPPeer, conn: object) -> None:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@rfc("RFC5961-3.2-2")
+@rfc("RFC5961-3.2-2", "RFC9293-3.10.7.4-4")
 def test_rst_exactly_at_rcv_nxt_resets(dut: DUT, family: int) -> None:
     peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
     peer.send_rst()
@@ -40,7 +40,7 @@ def test_rst_exactly_at_rcv_nxt_resets(dut: DUT, family: int) -> None:
 
 
 @pytest.mark.parametrize("where", ["rcv-nxt+1", "last-in-window"])
-@rfc("RFC5961-3.2-3", "RFC5961-3.2-4",
+@rfc("RFC5961-3.2-3", "RFC9293-3.10.7.4-5", "RFC9293-3.10.7.4-6", "RFC5961-3.2-4",
      quote="If the RST bit is set and the sequence number does not exactly match the next expected sequence "
            "value, yet is within the current receive window (RCV.NXT < SEG.SEQ < RCV.NXT+RCV.WND), TCP MUST "
            "send an acknowledgment (challenge ACK): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>")
@@ -54,7 +54,7 @@ def test_rst_inside_the_window_draws_a_challenge_ack(dut: DUT, where: str) -> No
 
 
 @pytest.mark.parametrize("where", ["rcv-nxt-1", "right-edge", "half-space-away"])
-@rfc("RFC5961-3.2-5")
+@rfc("RFC5961-3.2-5", "RFC5961-3.2-1")
 def test_rst_outside_the_window_is_silently_discarded(dut: DUT, where: str) -> None:
     peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     offset = {"rcv-nxt-1": -1, "right-edge": peer.dut_window + 1, "half-space-away": 2**31}[where]
@@ -77,7 +77,7 @@ def test_rst_answering_the_challenge_ack_resets(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("where", ["at-rcv-nxt", "in-window", "below-window"])
-@rfc("RFC5961-4.2-2", "RFC5961-4.2-3",
+@rfc("RFC5961-4.2-2", "RFC9293-3.10.7.4-7", "RFC9293-3.10.7.4-8", "RFC5961-4.2-1", "RFC5961-4.2-3",
      quote="If the SYN bit is set, irrespective of the sequence number, TCP MUST send an ACK (also referred "
            "to as challenge ACK) to the remote peer: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>")
 def test_syn_on_an_established_connection_draws_a_challenge_ack(dut: DUT, where: str) -> None:
@@ -110,7 +110,7 @@ def test_rst_answering_a_syn_challenge_terminates_the_connection(dut: DUT) -> No
     assert dut.tcp_state(conn) == "CLOSED"
 
 
-@rfc("RFC5961-5.2-1", "RFC5961-5.2-2", "RFC5961-5.2-3",
+@rfc("RFC5961-5.2-1", "RFC9293-3.10.7.4-9", "RFC9293-3.10.7.4-10", "RFC9293-3.10.7.4-11", "RFC5961-5.2-2", "RFC5961-5.2-3",
      quote="The ACK value is considered acceptable only if it is in the range of ((SND.UNA - MAX.SND.WND) <= "
            "SEG.ACK <= SND.NXT).")
 def test_data_acknowledging_far_before_snd_una_is_discarded(dut: DUT) -> None:

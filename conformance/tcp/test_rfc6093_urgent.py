@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from harness import DUT, MUST, described, rfc
+from harness import DUT, rfc
 from harness.tcp_peer import established
 
 PORT: Final = 8700
@@ -30,10 +30,7 @@ def test_urgent_data_is_acknowledged_and_the_rest_delivered(dut: DUT) -> None:
     assert got in (b"normal! and after", b"normal and after"), f"delivered {got!r}"
 
 
-@described(6093, "4", MUST,
-           "we hereby update RFC 793 [RFC0793], RFC 1011 [RFC1011], and RFC 1122 [RFC1122] such that \"the "
-           "urgent pointer points to the sequence number of the octet following the urgent data\" (in "
-           "segments with the URG control bit set)")
+@rfc("RFC9293-3.8.5-4")
 def test_urgent_pointer_marks_the_octet_after_the_urgent_data(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send("PAU", b"abcXdef", urgptr=4)  # urgent data "abcX": the pointer is at "d"

@@ -83,7 +83,7 @@ def test_unanswered_syn_ack_is_retransmitted_after_one_second_then_two(dut: DUT)
     _check_interval(first, second, 2 * TCP_INITIAL_RTO, "the SYN-ACK's second retransmission")
 
 
-@rfc("RFC6298-2-8")
+@rfc("RFC6298-2-8", "RFC6298-1-2", "RFC6298-5-1")
 def test_data_is_not_retransmitted_sooner_than_one_second(dut: DUT) -> None:
     peer, data = _unacknowledged_data(dut)  # the handshake gave the DUT a tiny RTT sample
     again = peer.expect(seq=data[TCP].seq, data=lambda d: len(d) > 0, within=5.0, update=False)
@@ -91,7 +91,7 @@ def test_data_is_not_retransmitted_sooner_than_one_second(dut: DUT) -> None:
     assert waited >= TCP_MIN_RTO - 0.01, f"data was retransmitted after {waited:.3f} s, under the 1 s floor of RTO"
 
 
-@rfc("RFC6298-5-3")
+@rfc("RFC6298-5-3", "RFC6298-5-1")
 def test_data_retransmissions_back_off_exponentially(dut: DUT) -> None:
     peer, data = _unacknowledged_data(dut)
     sent = [data]
@@ -166,7 +166,7 @@ def test_unacknowledged_data_is_retransmitted_for_at_least_100_seconds(dut: DUT)
     assert dut.tcp_state(conn) == "ESTABLISHED", "the connection was given up within 100 s"
 
 
-@rfc("RFC9293-3.8.3-7")
+@rfc("RFC9293-3.8.3-7", "RFC9293-3.8.3-6")
 def test_syn_is_retransmitted_for_at_least_three_minutes(dut: DUT) -> None:
     _budget(dut, 181.0)
     conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
@@ -176,7 +176,7 @@ def test_syn_is_retransmitted_for_at_least_three_minutes(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "SYN-SENT", "the open attempt was given up within 3 minutes"
 
 
-@rfc("RFC9293-3.8.3-2")
+@rfc("RFC9293-3.8.3-2", "RFC9293-3.8.3-1")
 def test_user_timeout_ends_a_connection_whose_data_goes_unacknowledged(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     dut.tcp_set_option(conn, "user_timeout", 3.0)

@@ -25,9 +25,7 @@ def _isn(dut: DUT, port: int | None = None) -> int:
     return int(isn)
 
 
-@rfc("RFC6528-3-1",
-     quote="ISN = M + F(localip, localport, remoteip, remoteport, secretkey) where M is the 4 microsecond "
-           "timer, and F() is a pseudorandom function (PRF) of the connection-id.")
+@rfc("RFC9293-3.4.1-1", quote="SHOULD generate its initial sequence numbers with the expression")
 def test_isns_of_different_connection_ids_are_unrelated(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     isns = [_isn(dut) for _ in range(SAMPLES)]  # each from a fresh source port, back to back

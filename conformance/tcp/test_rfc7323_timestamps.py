@@ -62,7 +62,7 @@ def test_ack_echoes_the_tsval_of_the_data_it_acknowledges(dut: DUT) -> None:
     assert option(ack, "Timestamp")[1] == sent_ts
 
 
-@rfc("RFC7323-5.3-2",
+@rfc("RFC7323-5.3-2", "RFC7323-5.3-1",
      quote="If there is a Timestamps option in the arriving segment, SEG.TSval < TS.Recent, TS.Recent is "
            "valid (see later discussion), and if the RST bit is not set, then treat the arriving segment as "
            "not acceptable: Send an acknowledgment in reply as specified in Section 3.9 of [RFC0793], page "

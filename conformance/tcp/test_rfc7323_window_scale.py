@@ -22,7 +22,7 @@ def _require_scaling(peer: TCPPeer) -> None:
                     "scaling is optional); nothing to check")
 
 
-@rfc("RFC7323-2.3-1")
+@rfc("RFC7323-2.3-1", "RFC7323-2.2-6")
 def test_syn_ack_answers_a_window_scale_offer(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     peer = TCPPeer(dut, dut_port=PORT, wscale=7)
@@ -56,7 +56,7 @@ def test_window_of_the_syn_is_taken_unscaled(dut: DUT) -> None:
     assert 0 < sent <= 1000, f"{sent} octets went into a window of 1000 octets"
 
 
-@rfc("RFC7323-2.3-4")
+@rfc("RFC7323-2.3-4", "RFC7323-2.3-3")
 def test_window_field_is_shifted_by_the_peers_scale(dut: DUT) -> None:
     peer, conn = established(dut, PORT, wscale=3, window=8 * 150)  # the field carries 150: 1200 octets
     _require_scaling(peer)
@@ -101,7 +101,7 @@ def test_shift_above_14_is_taken_as_14(dut: DUT) -> None:
     assert acked > 0
 
 
-@rfc("RFC7323-2.3-5", quote="SEG.WND = RCV.WND >> Rcv.Wind.Shift")
+@rfc("RFC7323-2.3-5", "RFC7323-2.3-2", quote="SEG.WND = RCV.WND >> Rcv.Wind.Shift")
 def test_duts_window_field_is_scaled_down_by_its_shift(dut: DUT) -> None:
     peer, conn = established(dut, PORT, wscale=0, listen_options={"rcvbuf": 65536})
     _require_scaling(peer)

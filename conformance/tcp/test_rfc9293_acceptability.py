@@ -189,7 +189,7 @@ def test_data_starting_at_the_right_window_edge_draws_an_ack_and_is_dropped(dut:
     assert dut.tcp_recv(conn, within=SILENCE) is None
 
 
-@rfc("RFC9293-3.10.7.4-3")
+@rfc("RFC9293-3.10.7.4-3", "RFC7323-2.4-2")
 def test_data_ending_at_the_right_window_edge_is_acceptable_and_held(dut: DUT) -> None:
     peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     window, start = peer.dut_window, peer.snd_nxt

@@ -19,7 +19,7 @@ MSS: Final = 1000  # the DUT's segments to the peer, and the peer's full-sized s
 IMMEDIATE: Final = 0.03
 
 
-@rfc("RFC9293-3.8.6.3-1")
+@rfc("RFC9293-3.8.6.3-1", "RFC5681-4.2-1", "RFC5681-4.2-2", "RFC5681-4.2-3", "RFC5681-4.2-7")
 def test_a_lone_segment_is_acknowledged_within_half_a_second(dut: DUT) -> None:
     peer, _conn = established(dut, PORT)
     peer.send_data(b"one small segment")
@@ -48,7 +48,7 @@ def test_every_second_full_sized_segment_is_acknowledged(dut: DUT) -> None:
         f"four full-sized segments drew ACKs covering {covered} octets: none after the second segment")
 
 
-@rfc("RFC5681-4.2-8", "RFC5681-4.2-9")
+@rfc("RFC5681-4.2-8", "RFC5681-3.2-1", "RFC5681-4.2-9")
 def test_segment_above_a_gap_draws_an_immediate_duplicate_ack(dut: DUT) -> None:
     peer, _conn = established(dut, PORT)
     peer.send_data(b"after a hole", seq=seq_add(peer.snd_nxt, 100), advance=False)
@@ -56,7 +56,7 @@ def test_segment_above_a_gap_draws_an_immediate_duplicate_ack(dut: DUT) -> None:
     assert dup.time - peer.last_sent < IMMEDIATE, f"the duplicate ACK waited {dup.time - peer.last_sent:.3f} s"
 
 
-@rfc("RFC5681-3.2-2")
+@rfc("RFC5681-3.2-2", "RFC5681-4.2-10")
 def test_segment_filling_a_gap_draws_an_immediate_ack(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     start = peer.snd_nxt
@@ -69,10 +69,7 @@ def test_segment_filling_a_gap_draws_an_immediate_ack(dut: DUT) -> None:
     assert dut.tcp_recv(conn) == b"firstsecond"
 
 
-@described(9293, "3.7.4", SHOULD,
-           "If there is unacknowledged data (i.e., SND.NXT > SND.UNA), then the sending TCP endpoint buffers "
-           "all user data (regardless of the PSH bit) until the outstanding data has been acknowledged or "
-           "until the TCP endpoint can send a full-sized segment (Eff.snd.MSS bytes).")
+@rfc("RFC9293-3.7.4-1")
 def test_nagle_holds_a_small_segment_while_data_is_unacknowledged(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     dut.tcp_send(conn, b"first")

@@ -60,9 +60,7 @@ def test_rst_acknowledging_the_syn_refuses_the_connection(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "CLOSED"
 
 
-@described(9293, "3.10.7.3", MUST,
-           "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set, if so drop the "
-           "segment and return)")
+@rfc("RFC5961-3.2-6")
 def test_rst_with_an_unacceptable_ack_is_dropped_in_syn_sent(dut: DUT) -> None:
     peer, conn, iss = _connect(dut)
     peer.send("RA", seq=0, ack=seq_add(iss, 5))

@@ -82,7 +82,7 @@ def test_soft_error_does_not_abort_an_opening_connection(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("code", [pytest.param(2, id="protocol-unreachable"), pytest.param(3, id="port-unreachable")])
-@rfc("RFC9293-3.9.2.2-4", quote="For ICMP these include Destination Unreachable -- codes 2-4.")
+@rfc("RFC9293-3.9.2.2-4", "RFC1122-3.2.2.1-4", quote="For ICMP these include Destination Unreachable -- codes 2-4.")
 def test_hard_error_aborts_an_opening_connection(dut: DUT, code: int) -> None:
     _peer, conn, syn = _connecting(dut)
     dut.send(_error_v4(_peer, syn, (3, code)))

@@ -44,7 +44,7 @@ def test_keepalive_is_off_by_default(dut: DUT) -> None:
     _probe(peer, within=IDLE + 1.0)
 
 
-@rfc("RFC9293-3.8.4-2")
+@rfc("RFC9293-3.8.4-2", "RFC9293-3.8.4-1")
 def test_keepalive_is_switched_per_connection(dut: DUT) -> None:
     on, on_conn = established(dut, PORT)
     off = TCPPeer(dut, dut_port=PORT)

@@ -37,7 +37,7 @@ def _bulk(dut: DUT, family: int = 4, **peer: object) -> tuple[TCPPeer, TCPConn]:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@rfc("RFC9293-3.7.1-2")
+@rfc("RFC9293-3.7.1-2", "RFC9293-3.7.1-1")
 def test_syn_ack_announces_an_mss(dut: DUT, family: int) -> None:
     dut.tcp_listen(PORT, family)  # type: ignore[arg-type]
     synack = TCPPeer(dut, family, dut_port=PORT).connect()  # type: ignore[arg-type]
@@ -45,10 +45,7 @@ def test_syn_ack_announces_an_mss(dut: DUT, family: int) -> None:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@rfc("RFC6691-2-1",
-     quote="When calculating the value to put in the TCP MSS option, the MTU value SHOULD be decreased by "
-           "only the size of the fixed IP and TCP headers and SHOULD NOT be decreased to account for any "
-           "possible IP or TCP options")
+@rfc("RFC1191-3.1-1", "RFC8200-8.3-2")
 def test_announced_mss_is_the_link_mtu_less_fixed_headers(dut: DUT, family: int) -> None:
     dut.tcp_listen(PORT, family)  # type: ignore[arg-type]
     synack = TCPPeer(dut, family, dut_port=PORT, timestamps=True).connect()  # type: ignore[arg-type]
@@ -81,7 +78,7 @@ def test_default_send_mss_without_an_mss_option(dut: DUT, family: int) -> None:
 
 
 @pytest.mark.parametrize("mss", [536, 1000])
-@rfc("RFC9293-3.7.1-4")
+@rfc("RFC9293-3.7.1-4", "RFC9293-3.7.1-1", "RFC8201-5.4-3")
 def test_segments_respect_the_peers_mss(dut: DUT, mss: int) -> None:
     peer, _conn = _bulk(dut, mss=mss)
     largest = _largest_segment(peer)
@@ -95,9 +92,7 @@ def test_segments_fit_the_link_when_the_peers_mss_is_larger(dut: DUT) -> None:
     assert largest <= dut.info.mtu - TCP_IP_HEADERS[4], f"segments of {largest} octets on a {dut.info.mtu}-octet link"
 
 
-@rfc("RFC6691-2-1",
-     quote="conversely, the sender MUST reduce the TCP data length to account for any IP or TCP options that "
-           "it is including in the packets that it sends.")
+@rfc("RFC9293-3.7.1-4", quote="Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize")
 def test_tcp_options_come_out_of_the_mss(dut: DUT) -> None:
     peer, _conn = _bulk(dut, mss=1000, timestamps=True)
     for _ in range(3):
@@ -146,7 +141,7 @@ def test_segments_are_sent_with_dont_fragment(dut: DUT) -> None:
     assert seg[IP].flags.DF, "a TCP segment without DF: Path MTU Discovery cannot work"
 
 
-@rfc("RFC1191-3-1")
+@rfc("RFC1191-3-1", "RFC7323-5.7-1")
 def test_fragmentation_needed_shrinks_the_segments(dut: DUT) -> None:
     peer, _conn = _bulk(dut)
     big = peer.expect(data=lambda d: len(d) > 1000)
@@ -155,7 +150,7 @@ def test_fragmentation_needed_shrinks_the_segments(dut: DUT) -> None:
     assert len(bytes(resent[IP])) <= 1000, f"after Fragmentation Needed (MTU 1000) a {len(bytes(resent[IP]))}-octet datagram"
 
 
-@rfc("RFC8201-4-4")
+@rfc("RFC8201-4-4", "RFC8201-5.2-10", "RFC8201-5.4-1", "RFC8201-5.4-5")
 def test_packet_too_big_shrinks_the_segments(dut: DUT) -> None:
     peer, _conn = _bulk(dut, 6)
     big = peer.expect(data=lambda d: len(d) > 1220)

@@ -77,7 +77,7 @@ def test_options_on_a_data_segment_are_accepted(dut: DUT) -> None:
     peer.expect("A", ack=peer.snd_nxt)
 
 
-@rfc("RFC9293-3.2-1")
+@rfc("RFC9293-3.2-1", "RFC9293-3.1-5")
 def test_misaligned_mss_option_is_honoured(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     peer = TCPPeer(dut, dut_port=PORT, mss=None)

@@ -34,9 +34,7 @@ def _probes(peer: TCPPeer, count: int, within: float) -> list[Packet]:
     return out
 
 
-@described(9293, "3.8.6", MUST,
-           "The sending TCP endpoint packages the data to be transmitted into segments that fit the current "
-           "window")
+@rfc("RFC5681-2-1", "RFC7323-2.4-4")
 def test_data_stays_within_the_offered_window(dut: DUT) -> None:
     peer, _conn = _sender(dut, 1000)
     start = peer.rcv_nxt
@@ -125,7 +123,7 @@ def test_right_edge_of_the_duts_window_never_moves_left(dut: DUT) -> None:
         edge = new_edge
 
 
-@rfc("RFC9293-3.8.6-2", "RFC9293-3.8.6-3")
+@rfc("RFC9293-3.8.6-2", "RFC7323-2.4-1", "RFC9293-3.8.6-3")
 def test_shrunk_window_stops_new_data_and_the_connection_survives(dut: DUT) -> None:
     peer, conn = _sender(dut, 2000, mss=500)  # 2000 octets: within any initial window for SMSS 500
     peer.receive(2000, ack=False)
@@ -139,9 +137,7 @@ def test_shrunk_window_stops_new_data_and_the_connection_survives(dut: DUT) -> N
     assert dut.tcp_state(conn) == "ESTABLISHED"
 
 
-@described(9293, "3.1", MUST,
-           "Window: 16 bits The number of data octets beginning with the one indicated in the acknowledgment "
-           "field that the sender of this segment is willing to accept.")
+@rfc("RFC9293-3.1-1")
 def test_window_above_32767_is_an_unsigned_number(dut: DUT) -> None:
     peer, _conn = _sender(dut, 0xC000)  # negative as a signed 16-bit number
     peer.expect(data=lambda d: len(d) > 0, within=1.0)
