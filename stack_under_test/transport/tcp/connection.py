@@ -34,6 +34,7 @@ class Connection(UserCalls):
         sender.nodelay = self.options.nodelay
         sender.user_timeout_ms = self.options.user_timeout_ms
         sender.ts_offset = self.ts_offset if self.config.timestamps else None
+        sender.extra_options = self.sack_option_len
         self.sender = sender
         return sender
 
@@ -236,6 +237,8 @@ class Connection(UserCalls):
                 return None
             # "If an incoming segment is not acceptable, an acknowledgment should be sent in reply".
             self.ack_now = True
+            if rcv_wnd == 0 and seg_seq == rcv_nxt and flags & ACK and self.state is not State.SYN_RECEIVED:
+                return self._on_zero_window(seg, seg_seq, seg_len)
             return Drop.TCP_UNACCEPTABLE
         # RFC 7323 5.3 R3: "If an arriving segment satisfies SEG.TSval >= TS.Recent and SEG.SEQ <=
         # Last.ACK.sent (see Section 4.3), then record its timestamp in TS.Recent."
@@ -251,6 +254,23 @@ class Connection(UserCalls):
         if drop is not None or self.state is State.CLOSED:
             return drop
         return self._text_and_fin(seg, seg_seq)
+
+    def _on_zero_window(self, seg: TCPSegment, seg_seq: int, seg_len: int) -> Drop | None:
+        """Text at RCV.NXT while our window is zero: RFC 9293 3.10.7.4, "If the RCV.WND is zero, no
+        segments will be acceptable, but special allowance should be made to accept valid ACKs,
+        URGs, and RSTs." The ACK (checked as any other) and the urgent pointer are used, the text
+        dropped. Only at exactly RCV.NXT, as Linux (tcp_sequence()): the peer's data then carries
+        the ACKs for ours, and without them a connection whose window closed in both directions
+        would wait for retransmission timeouts to open it."""
+        receiver = self.receiver
+        assert receiver is not None
+        self.last_recv_ms = self.clock.now_ms
+        drop = self._on_ack(seg, seg_seq, seg_len)
+        if drop is not None or self.state is State.CLOSED:
+            return drop
+        if seg.flags & URG and self.state in (State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2):
+            receiver.note_urgent(seg.seq, seg.urgent)
+        return Drop.TCP_UNACCEPTABLE
 
     def _on_reset(self, seg_seq: int, rcv_nxt: int, rcv_wnd: int) -> Drop | None:
         """Second, check the RST bit (RFC 9293 3.10.7.4 with RFC 5961 3.2)."""

@@ -195,9 +195,7 @@ class TCB:
             else:
                 window = min(receiver.window >> (agreed.receive_shift if agreed else 0), 0xFFFF)
                 if agreed is not None and agreed.sack and receiver.ranges:
-                    # RFC 2018 3: with timestamps "a maximum of 3 SACK blocks will be allowed".
-                    blocks = receiver.sack_blocks(3 if agreed.timestamps else 4)
-                    options += encode_sack(blocks) if len(options) + 4 + 8 * len(blocks) <= 40 else b""
+                    options += encode_sack(receiver.sack_blocks(self._sack_block_limit()))
             self.last_ack_sent = ack
             self.ack_now = False
             self.unacked_segments = 0
@@ -207,6 +205,20 @@ class TCB:
         self._write(encode_segment(
             self._addr_sum, self.local_port, self.remote_port, seq_no, ack, flags, window, options, payload, urgent,
         ))
+
+    def _sack_block_limit(self) -> int:
+        # RFC 2018 3: with timestamps "a maximum of 3 SACK blocks will be allowed" (40 octets of
+        # options: 10 + 2 for the Timestamps option, 2 + 2 + 8n for the SACK option).
+        agreed = self.agreed
+        return 3 if agreed is not None and agreed.timestamps else 4
+
+    def sack_option_len(self) -> int:
+        """Octets of the SACK option our next segment carries (the sender's room for data shrinks
+        by them: Eff.snd.MSS counts only the options every segment carries)."""
+        agreed, receiver = self.agreed, self.receiver
+        if agreed is None or not agreed.sack or receiver is None or not receiver.ranges:
+            return 0
+        return 4 + 8 * min(len(receiver.ranges), self._sack_block_limit())
 
     def send_ack(self) -> None:
         """<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"""
