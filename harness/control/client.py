@@ -2,7 +2,8 @@
 
 ``ControlClient.call`` turns an agent's answer into what a DUT verb returns or raises:
 ``unsupported`` and ``unknown-verb`` become ``harness.dut.Unsupported`` (the test is skipped with
-the agent's own reason), ``bad-arguments`` a ValueError, anything else ``AgentFailed``.
+the agent's own reason), ``bad-arguments`` a ValueError, a ``failed`` TCP verb whose message
+reads ``tcp-error <kind>: <detail>`` a ``harness.dut.TCPError``, anything else ``AgentFailed``.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast, get_args
 
 from harness.control import protocol
-from harness.dut import Unsupported
+from harness.dut import TCPError, TCPErrorKind, Unsupported
 
 CONNECT_TIMEOUT_S: Final = 10.0
 # An answer may take as long as the verb waits (udp_recv's ``within``) plus this much.
 ANSWER_MARGIN_S: Final = 10.0
+TCP_ERROR: Final = "tcp-error "  # how a failed TCP verb's message starts (docs/control-protocol.md)
 
 
 class AgentFailed(RuntimeError):
@@ -142,6 +144,11 @@ class ControlClient:
             raise Unsupported(text)
         if code == protocol.BAD_ARGUMENTS:
             raise ValueError(text)
+        if code == protocol.FAILED and text.startswith(TCP_ERROR):
+            # A TCP verb that failed as a socket call fails: "tcp-error <kind>: <detail>".
+            kind, _, detail = text.removeprefix(TCP_ERROR).partition(": ")
+            if kind in get_args(TCPErrorKind):
+                raise TCPError(cast(TCPErrorKind, kind), detail)
         raise AgentFailed(f"{verb}: {text}")
 
     def say_hello(self) -> Hello:

@@ -86,12 +86,19 @@ def dispatch(agent: Any, message: dict[str, Any]) -> dict[str, Any] | tuple[Any,
         if isinstance(result, Pending):
             return request_id, result
         return protocol.answer(request_id, result)
-    except AgentError as e:
-        return protocol.error(request_id, e.code, str(e))
-    except (ValueError, TypeError, KeyError) as e:
-        return protocol.error(request_id, protocol.BAD_ARGUMENTS, f"{verb}: {e}")
     except Exception as e:  # the agent must answer every request, in one line
-        return protocol.error(request_id, protocol.FAILED, f"{verb}: {type(e).__name__}: {e}")
+        return _failure(request_id, e, verb)
+
+
+def _failure(request_id: Any, e: Exception, verb: str = "") -> dict[str, Any]:
+    """The error answer for a verb that raised ``e``: AgentError carries its code, ValueError,
+    TypeError and KeyError are bad arguments, anything else a failure."""
+    where = f"{verb}: " if verb else ""
+    if isinstance(e, AgentError):
+        return protocol.error(request_id, e.code, str(e))
+    if isinstance(e, ValueError | TypeError | KeyError):
+        return protocol.error(request_id, protocol.BAD_ARGUMENTS, f"{where}{e}")
+    return protocol.error(request_id, protocol.FAILED, f"{where}{type(e).__name__}: {e}")
 
 
 def verb_names(agent: Any) -> list[str]:
@@ -166,7 +173,13 @@ class ControlServer:
             if conn.waiting is None:
                 continue
             request_id, pending = conn.waiting
-            result = pending.poll()
+            try:
+                result = pending.poll()
+            except Exception as e:  # a verb that fails while it waits answers as dispatch() would
+                conn.waiting = None
+                self._send(conn, _failure(request_id, e))
+                self._run(fd)
+                continue
             if result is NOT_READY and time.monotonic() < pending.deadline:
                 continue
             conn.waiting = None

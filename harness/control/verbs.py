@@ -2,7 +2,7 @@
 travels with no change to the protocol.
 
 A *control verb* is every method of the DUT protocol except the frame verbs (builders, send,
-expect, wait, close), which never cross to the agent. Its arguments go by parameter name, with
+expect, wait, close, and now, the clock frames are timed by), which never cross to the agent. Its arguments go by parameter name, with
 the defaults filled in (so an agent needs no copy of them), ``bytes`` as lowercase hex and
 addresses as text. Its result comes back as JSON and is turned into the annotated return type
 (``bytes`` from hex, tuples from arrays, dataclasses such as ``AddressInfo`` from objects).
@@ -20,7 +20,8 @@ from typing import Any, Final, Literal, Union, get_args, get_origin
 
 from harness import dut as dut_module
 
-FRAME_VERBS: Final = frozenset({"ether", "ipv4", "ipv6", "send", "expect", "expect_none", "wait", "close"})
+# ``now`` reads the clock the frames are timed by, which is the tester's for a real DUT.
+FRAME_VERBS: Final = frozenset({"ether", "ipv4", "ipv6", "send", "expect", "expect_none", "wait", "close", "now"})
 
 
 @dataclasses.dataclass(frozen=True)
