@@ -247,6 +247,11 @@ class TCPProtocol:
         ip = self._address(address)
         if not 0 < port <= 0xFFFF:
             raise StackError(f"port must be 1-65535, got {port}")
+        if ip.is_multicast or ip.is_unspecified or self._is_broadcast(ip.packed):
+            # RFC 9293 3.9.1.1: "A TCP implementation MUST reject as an error a local OPEN call for
+            # an invalid remote IP address (e.g., a broadcast or multicast address) (MUST-46)";
+            # "unreachable" as Linux's connect(2) says it (ENETUNREACH).
+            raise TCPError("unreachable", f"{address} is not a unicast address")
         route = self.stack.find_route(ip.packed)
         if route is None:
             raise TCPError("unreachable", f"no route to {address}")
@@ -263,6 +268,10 @@ class TCPProtocol:
         self.add(conn)
         conn.open_active()
         return conn
+
+    def _is_broadcast(self, packed: bytes) -> bool:
+        """The limited broadcast or a directed broadcast of one of our IPv4 subnets (RFC 1122 3.2.1.3)."""
+        return len(packed) == 4 and any(packed in nic.addresses.ipv4_broadcasts for nic in self.stack.nics.values())
 
     def _ephemeral_port(self, local: bytes, remote: bytes, remote_port: int) -> int:
         first, last = params.EPHEMERAL_PORT_FIRST, params.EPHEMERAL_PORT_LAST

@@ -104,7 +104,8 @@ class TCB:
         )
         self.agreed: Agreement | None = None
         self.peer_scaled = False  # the peer's SYN carried a Window Scale option
-        self.ts_offset = tcp.secrets.timestamp_offset(self.local, self.remote) if self.config.timestamps else 0
+        self.ts_offset = (tcp.secrets.timestamp_offset(self.local, local_port, self.remote, remote_port)
+                          if self.config.timestamps else 0)
         self.ts_recent = 0
         self.ts_recent_ms = 0  # when TS.Recent was last set (RFC 7323 5.5 validity)
         self.ts_recent_valid = False
