@@ -22,7 +22,7 @@ def _require_scaling(peer: TCPPeer) -> None:
                     "scaling is optional); nothing to check")
 
 
-@rfc("RFC7323-2.3-1", "RFC7323-2.2-6")
+@rfc("RFC7323-2.3-1", "RFC7323-2.3-6", "RFC7323-2.2-6")
 def test_syn_ack_answers_a_window_scale_offer(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     peer = TCPPeer(dut, dut_port=PORT, wscale=7)

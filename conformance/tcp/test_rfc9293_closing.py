@@ -210,3 +210,16 @@ def test_new_syn_in_time_wait_may_reopen_with_a_larger_isn(dut: DUT) -> None:
         pytest.skip("the DUT does not reopen a connection from TIME-WAIT (it answered "
                     f"{answer.sprintf('%TCP.flags%')}); MAY-2 is optional")
     assert (answer[TCP].seq - old.rcv_nxt) % 2**32 < 2**31, "the new ISS is not above the old connection's sequence numbers"
+
+
+@rfc("RFC9293-3.6.1-5")
+def test_timestamps_let_a_new_syn_reopen_a_connection_in_time_wait(dut: DUT) -> None:
+    old, _conn = connection_in(dut, "TIME-WAIT", PORT, timestamps=True, ts_val=50_000)
+    if not old.ts_ok:
+        pytest.skip("the DUT did not answer the Timestamps option (RFC 7323 timestamps are optional)")
+    # The new SYN's sequence number is not above the old connection's (RFC 9293's own MAY-2 test
+    # would refuse it); its timestamp is newer, which RFC 6191's algorithm accepts.
+    new = TCPPeer(dut, dut_port=PORT, port=old.port, isn=seq_add(old.iss, 10), timestamps=True,
+                  ts_val=old.ts_val + 1000)
+    new.send_syn()
+    new.expect("SA", ack=seq_add(new.iss, 1), within=1.0)

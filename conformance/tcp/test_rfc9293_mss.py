@@ -159,7 +159,7 @@ def test_packet_too_big_shrinks_the_segments(dut: DUT) -> None:
     assert len(bytes(resent[IPv6])) <= 1300, f"after Packet Too Big (MTU 1300) a {len(bytes(resent[IPv6]))}-octet packet"
 
 
-@rfc("RFC8201-4-2", "RFC8201-4-3")
+@rfc("RFC8201-4-2", "RFC8201-5.5-1", "RFC8201-4-3")
 def test_packet_too_big_below_1280_does_not_shrink_below_1280(dut: DUT) -> None:
     peer, _conn = _bulk(dut, 6)
     big = peer.expect(data=lambda d: len(d) > 1220)
@@ -177,3 +177,16 @@ def test_route_mtu_limits_the_segments(dut: DUT) -> None:
     peer, _conn = _bulk(dut)
     largest = _largest_segment(peer)
     assert largest <= 1100 - TCP_IP_HEADERS[4], f"segments of {largest} octets on a path of MTU 1100"
+
+
+@rfc("RFC1191-6.4-1")
+def test_several_fragmentation_needed_messages_draw_one_retransmission(dut: DUT) -> None:
+    peer, _conn = _bulk(dut)
+    flight = [peer.expect(data=lambda d: len(d) > 1000, update=False) for _ in range(3)]
+    # A burst of oversized segments gives rise to one Datagram Too Big each; only the first
+    # lowers the estimate, and the data goes again once, not once per message.
+    for seg in flight:
+        dut.send(peer.icmp_error(seg, type=3, code=4, mtu=1000))
+    first = flight[0][TCP].seq
+    peer.expect(seq=first, data=lambda d: len(d) > 0, within=2.0, update=False)
+    peer.expect_none(seq=first, data=lambda d: len(d) > 0, within=0.5)

@@ -141,3 +141,36 @@ def test_shrunk_window_stops_new_data_and_the_connection_survives(dut: DUT) -> N
 def test_window_above_32767_is_an_unsigned_number(dut: DUT) -> None:
     peer, _conn = _sender(dut, 0xC000)  # negative as a signed 16-bit number
     peer.expect(data=lambda d: len(d) > 0, within=1.0)
+
+
+@rfc("RFC9293-3.8.6-5")
+def test_a_window_shrunk_to_zero_is_probed(dut: DUT) -> None:
+    peer, conn = _sender(dut, 2000, mss=500)
+    peer.receive(2000, ack=False)  # the window's worth arrived; none of it acknowledged yet
+    end = peer.rcv_nxt
+    una = seq_add(end, -2000)
+    peer.window = 0
+    peer.send_ack(ack=una)  # the right edge moves from SND.UNA+2000 back to SND.UNA: shrunk to zero
+    probe = peer.expect(within=2 * TCP_MIN_RTO + 1.0, update=False)  # a probe, or the flight again
+    assert seq_lt(probe[TCP].seq, end), f"a segment at {seq_diff(probe[TCP].seq, una):+d} into a zero window"
+    peer.window = 65535
+    peer.send_ack(ack=end)  # the window opens and all of it is acknowledged: the data goes on
+    peer.expect(seq=end, data=lambda d: len(d) > 0, within=3.0)
+    assert dut.tcp_state(conn) == "ESTABLISHED"
+
+
+@rfc("RFC9293-3.8.6.2.1-1")
+def test_the_sender_avoids_silly_window_segments(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, mss=1000, window=8000)
+    assert dut.tcp_send(conn, DATA[:3000]) == 3000
+    peer.receive(3000)  # every octet acknowledged, window 8000: Max(SND.WND) is 8000
+    peer.window = 100
+    peer.send_ack()  # a window of 100 octets: not a full segment, not half the largest window
+    assert dut.tcp_send(conn, DATA[:5000]) == 5000
+    # RFC 9293 3.8.6.2.1: send "if at least a fraction Fs of the maximum window can be sent", with
+    # Fs "1/2", or "a maximum-sized segment", or after "the override timeout"; it "should be in
+    # the range 0.1 - 1.0 seconds": nothing of 100 octets before 0.1 s.
+    peer.expect_none(data=lambda d: len(d) > 0, within=0.09)
+    peer.window = 8000
+    peer.send_ack()  # positive control: a full segment fits now
+    peer.expect(data=lambda d: len(d) == 1000, within=1.0)
