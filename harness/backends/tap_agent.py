@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from harness.backends.stack_tcp import StackTCP
-from harness.control.server import NOT_READY, ControlServer, Pending, failed, unsupported
+from harness.control.server import NOT_READY, ControlServer, Pending, tcp_error, unsupported
 from harness.control.verbs import to_json
 from harness.dut import TCPError
 from stack_under_test import MonotonicClock, Stack, StackError, StackOptions, TapEndpoint
@@ -345,11 +345,11 @@ def _handle(conn: Any) -> int:
 
 @contextlib.contextmanager
 def _tcp_failures() -> Iterator[None]:
-    """A socket call's failure as the protocol says it: failed, "tcp-error <kind>: <detail>"."""
+    """A socket call's failure as the protocol says it: the error ``tcp-error`` with its ``kind``."""
     try:
         yield
     except TCPError as e:
-        raise failed(f"tcp-error {e.kind}: {str(e).removeprefix(f'{e.kind}: ')}") from None
+        raise tcp_error(e.kind, str(e).removeprefix(f"{e.kind}: ")) from None
 
 
 def _remaining(until_ms: int | None, now_ms: int) -> float | None:
