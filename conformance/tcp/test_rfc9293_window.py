@@ -8,7 +8,7 @@ from typing import Final
 from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
-from harness import DUT, MUST, TCPConn, described, rfc
+from harness import DUT, MUST, ExpectationFailed, TCPConn, described, rfc
 from harness.rfc import TCP_MIN_RTO, timer_doubled
 from harness.tcp_peer import TCPPeer, established, payload, seq_add, seq_diff, seq_lt
 
@@ -174,3 +174,27 @@ def test_the_sender_avoids_silly_window_segments(dut: DUT) -> None:
     peer.window = 8000
     peer.send_ack()  # positive control: a full segment fits now
     peer.expect(data=lambda d: len(d) == 1000, within=1.0)
+
+
+@rfc("RFC9293-3.8.6-4")
+def test_data_beyond_a_shrunk_window_does_not_time_the_connection_out(dut: DUT) -> None:
+    peer, conn = _sender(dut, 2000, mss=500)
+    dut.tcp_set_option(conn, "user_timeout", 3.0)  # R2 in time: a timeout would come within 3 s
+    peer.receive(2000, ack=False)
+    end = peer.rcv_nxt
+    una = seq_add(end, -2000)
+    peer.window = 0
+    peer.send_ack(ack=una)  # the window shrinks to zero: all 2000 octets lie beyond its right edge
+    # The peer answers whatever the DUT sends (probes or the data again) with the same zero
+    # window, for three times the user timeout; the data beyond the edge stays unacknowledged.
+    deadline = dut.now() + 9.0
+    while dut.now() < deadline:
+        try:
+            peer.expect(within=max(0.0, deadline - dut.now()), update=False)
+        except ExpectationFailed:
+            break
+        peer.send_ack(ack=una)
+    assert dut.tcp_state(conn) == "ESTABLISHED", "the connection timed out with its data beyond a shrunk window"
+    peer.window = 65535
+    peer.send_ack(ack=end)  # positive control: the window opens and the data goes on
+    peer.expect(seq=end, data=lambda d: len(d) > 0, within=3.0)

@@ -46,15 +46,19 @@ def quoted_segment(family: int, quoted: memoryview) -> tuple[Key, int] | None:
     return (src, sport, dst, dport), int.from_bytes(quoted[offset + 4 : offset + 8], "big")
 
 
+def in_flight(conn: Connection, seg_seq: int) -> bool:
+    """RFC 5927 4.1: implementations "check that the TCP sequence number contained in the payload
+    of the ICMP error message is within the range SND.UNA =< SEG.SEQ < SND.NXT ... If an ICMP error
+    message does not pass this check, it is discarded." """
+    sender = conn.sender
+    assert sender is not None
+    return seq.le(sender.snd_una, seg_seq) and seq.lt(seg_seq, sender.snd_max)
+
+
 def handle_error(conn: Connection, family: int, kind: str, seg_seq: int, param: int, quoted: memoryview) -> None:
     """An ICMP error about ``conn``'s segment at ``seg_seq``: ``kind`` is "<type>/<code>",
     ``param`` the 32 bits after the ICMP checksum."""
-    sender = conn.sender
-    assert sender is not None
-    # RFC 5927 4.1: implementations "check that the TCP sequence number contained in the payload of
-    # the ICMP error message is within the range SND.UNA =< SEG.SEQ < SND.NXT ... If an ICMP error
-    # message does not pass this check, it is discarded."
-    if not (seq.le(sender.snd_una, seg_seq) and seq.lt(seg_seq, sender.snd_max)):
+    if not in_flight(conn, seg_seq):
         conn.tcp.count_event("tcp_icmp_out_of_window")
         return
     icmp_type, _, code_text = kind.partition("/")

@@ -196,6 +196,14 @@ class TCPProtocol:
             route.endpoint.write_packet(route, PROTO_TCP, segment)
         self.count_event("tcp_rst_sent")
 
+    def sent(self, family: int, quoted: memoryview) -> bool:
+        """A segment of one of our connections, in flight (RFC 5927 4.1's check, icmp.in_flight)."""
+        about = icmp.quoted_segment(family, quoted)
+        if about is None:
+            return False
+        conn = self.connections.get(about[0])
+        return conn is not None and conn.sender is not None and icmp.in_flight(conn, about[1])
+
     def handle_error(self, family: int, kind: str, quoted: memoryview, param: int = 0) -> None:
         about = icmp.quoted_segment(family, quoted)
         if about is None:
