@@ -240,10 +240,10 @@ class TransportProtocol(Protocol):
         Fragmentation Needed and Packet Too Big, the pointer of Parameter Problem)."""
         ...
 
-    def has_sender(self, family: int, src: bytes, dst: bytes, header: memoryview) -> bool:
-        """Whether one of our sockets or connections sent the packet an ICMP error quotes: ``src``
-        and ``dst`` are its addresses, ``header`` its transport header as far as it is quoted
-        (RFC 8201 §4 validates a Packet Too Big against it)."""
+    def sent(self, family: int, quoted: memoryview) -> bool:
+        """Whether ``quoted`` (from its IP header) may be a packet we sent that still matters: an
+        error about anything else is not believed (RFC 8201 4: validate the payload of a Packet
+        Too Big "to ensure these are received in response to transmitted traffic")."""
         ...
 
     def bind(self, address: str, port: int) -> Any:

@@ -89,18 +89,17 @@ def handle_error(host: IPv6Host, icmp_type: int, code: int, invoking: bytes, par
         # instead; the RFC decides. RFC 8021 retired the atomic fragments such a PTB asked for.)
         if param < params.IPV6_MIN_MTU:
             return Drop.ICMPV6_PTB_BELOW_MINIMUM_MTU
-        quoted_src, quoted_dst = IPv6View(quoted).src, IPv6View(quoted).dst
         # RFC 8201 §4: "Nodes should appropriately validate the payload of ICMPv6 PTB messages to
         # ensure these are received in response to transmitted traffic (i.e., a reported error
         # condition that corresponds to an IPv6 packet actually sent by the application)". A
-        # quoted UDP datagram or TCP segment needs the socket or connection that sent it (Linux:
-        # udpv6_err, tcp_v6_err look it up before the PMTU changes); other quoted packets (our
-        # echo replies) pass on their source alone.
+        # quoted UDP datagram needs the socket that sent it, a TCP segment its connection and to
+        # be in flight (Linux: udpv6_err, tcp_v6_err look them up before the PMTU changes); other
+        # quoted packets (our echo replies) pass on their source alone.
         proto, offset = ipv6_ext.upper_layer(quoted)
         transport = host.stack.transport_protocols.get(proto)
-        if transport is not None and offset is not None and not transport.has_sender(
-                6, quoted_src, quoted_dst, quoted[offset:]):
+        if transport is not None and offset is not None and not transport.sent(6, quoted):
             return Drop.ICMPV6_PTB_NOT_SENT
+        quoted_dst = IPv6View(quoted).dst
         learned = host.pmtu.update(quoted_dst, param, host.path_mtu(quoted_dst))
         if learned:
             host.nic.stats.count_event("icmpv6_pmtu_learned")
