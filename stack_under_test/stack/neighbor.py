@@ -8,8 +8,8 @@ With a ``config`` (IPv6: ``lambda: nic.ipv6_config``) the table also runs Neighb
 Unreachability Detection (RFC 4861 §7.3.3): REACHABLE -> STALE after the randomized
 ReachableTime, STALE -> DELAY on the first send, DELAY -> PROBE after DELAY_FIRST_PROBE_TIME with
 unicast solicitations every RetransTimer, and the entry deleted after MAX_UNICAST_SOLICIT
-unanswered probes. Upper-layer reachability hints (§7.3.1) do not exist for UDP, so every
-confirmation comes from a solicited Neighbor Advertisement. The knobs are read from the config
+unanswered probes. Confirmations come from solicited Neighbor Advertisements and, as upper-layer
+hints (§7.3.1, ``confirm``), from TCP acknowledging new data; UDP gives none. The knobs are read from the config
 at each use, so a Router Advertisement or set_ipv6_option takes effect on the next timer.
 Without a config (ARP) a STALE entry stays usable as before, with the constructor's timers.
 """
@@ -206,6 +206,14 @@ class NeighborTable:
         elif entry.state is not NeighborState.STATIC:
             self._updated(entry, mac, solicited)
         return True
+
+    def confirm(self, addr: bytes) -> None:
+        """An upper layer saw forward progress through ``addr`` (RFC 4861 7.3.1): a resolved
+        entry becomes REACHABLE for another ReachableTime."""
+        entry = self.get(addr)
+        if entry is not None and entry.mac is not None and entry.state not in (NeighborState.STATIC,
+                                                                               NeighborState.INCOMPLETE):
+            self._enter(entry, NeighborState.REACHABLE)
 
     def on_advert(self, addr: bytes, mac: bytes | None, *, solicited: bool, override: bool, router: bool) -> Drop | None:
         """A Neighbor Advertisement for ``addr`` (RFC 4861 §7.2.5 and Appendix C)."""
