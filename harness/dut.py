@@ -38,16 +38,34 @@ IPv6Option = Literal[
     "force_mld_version", "mldv1_unsolicited_report_interval", "mldv2_unsolicited_report_interval",
     "base_reachable_time", "retrans_time", "delay_first_probe_time",
     "mcast_solicit", "ucast_solicit", "max_addresses", "accept_ra_rt_info_max_plen",
+    "temp_valid_lft", "temp_prefered_lft", "ndisc_notify", "mldv1_done_suppression", "send_dest_unreachable",
+    "max_dst_opts_number", "max_hbh_opts_number", "max_dst_opts_length", "max_hbh_length",
 ]
 IPV6_OPTIONS: Final[frozenset[IPv6Option]] = frozenset(get_args(IPv6Option))
+# ``ndisc_notify`` 1: announce a new link-layer address (``DUT.set_link_address``) with
+# unsolicited Neighbor Advertisements (RFC 4861 7.2.6; default 0, as Linux).
+# ``mldv1_done_suppression`` 1 (the default): in MLDv1 a node whose last Report was suppressed by
+# another node's leaves without a Done (RFC 2710 4 "MAY send nothing"); 0: it always sends one
+# (the switch RFC 2710 4 requires of a node with that optimization; no Linux sysctl).
+# ``send_dest_unreachable`` 0: the interface sends no ICMPv6 Destination Unreachable (the switch
+# RFC 4443 3.1 recommends; default 1; no Linux sysctl).
+# ``temp_valid_lft`` and ``temp_prefered_lft`` (Linux's spelling) are RFC 8981's TEMP_VALID_LIFETIME
+# and TEMP_PREFERRED_LIFETIME. The last four are RFC 8504 5.3's limits on received Destination and
+# Hop-by-Hop Options headers (Linux: net.ipv6.max_dst_opts_number, max_hbh_opts_number,
+# max_dst_opts_length, max_hbh_length; global there, per interface in our stack): the most
+# non-padding options in one header (default 8; a negative value -n allows n and disallows
+# unknown options, which then drop the packet silently) and the longest header in octets
+# (default: unlimited).
 # How a test gives each option's value: an integer (a flag, count, mode or length), float
 # seconds, or (``stable_secret``, RFC 7217 secret_key) a str in IPv6-address form such as
-# "2001:db8::1234". The Linux backend rounds ``rtr_solicit_interval``, ``rtr_solicit_delay`` and
-# ``delay_first_probe_time`` up to whole seconds (its sysctls take seconds).
+# "2001:db8::1234". The Linux backend rounds ``rtr_solicit_interval``, ``rtr_solicit_delay``,
+# ``delay_first_probe_time`` and the two temporary lifetimes up to whole seconds (its sysctls
+# take seconds).
 IPv6OptionUnit = Literal["int", "seconds", "address"]
 _SECONDS: Final[frozenset[IPv6Option]] = frozenset({
     "rtr_solicit_interval", "rtr_solicit_delay", "mldv1_unsolicited_report_interval",
     "mldv2_unsolicited_report_interval", "base_reachable_time", "retrans_time", "delay_first_probe_time",
+    "temp_valid_lft", "temp_prefered_lft",
 })
 
 
@@ -397,6 +415,15 @@ class DUT(Protocol):
         """Change the MTU of the DUT's end of the test link (``info.mtu`` follows)."""
         ...
 
+    def set_link_address(self, mac: str) -> None:
+        """Give the DUT's end of the test link another (unicast) MAC address, as a hot-swapped
+        interface card would (RFC 4861 7.2.6); ``info.dut_mac`` follows, so the frame builders
+        address the new one. The addresses stay; the DUT may announce the change with
+        unsolicited Neighbor Advertisements (``set_ipv6_option("ndisc_notify", 1)``). The next
+        test starts with the test link's own MAC again. Linux: ``ip link set dev .. address``.
+        """
+        ...
+
     def set_icmp_rate_limit(self, family: Family, per_second: float, burst: int) -> None:
         """Token bucket for ICMP errors (RFC 1812 4.3.2.8, RFC 4443 2.4(f)): ``per_second``
         tokens refill per second up to ``burst``; ``per_second == 0`` means unlimited."""
@@ -420,7 +447,9 @@ class DUT(Protocol):
         the RFC/Linux default (accept_ra=1, autoconf=1, dad_transmits=1, use_tempaddr=0,
         addr_gen_mode=0 (EUI-64), force_mld_version=0 (MLDv2), base_reachable_time=30,
         retrans_time=1, delay_first_probe_time=5, mcast_solicit=3, ucast_solicit=3,
-        max_addresses=16, accept_ra_rt_info_max_plen=0), forwarding off.
+        max_addresses=16, accept_ra_rt_info_max_plen=0, temp_valid_lft=172800 (2 days),
+        temp_prefered_lft=86400 (1 day), ndisc_notify=0, mldv1_done_suppression=1, send_dest_unreachable=1, max_dst_opts_number=8, max_hbh_opts_number=8,
+        max_dst_opts_length and max_hbh_length unlimited), forwarding off.
         """
         ...
 

@@ -117,6 +117,9 @@ class Drop(enum.Enum):
     IPV6_UNSPECIFIED_SOURCE_FORWARD = "A packet with the unspecified source is never forwarded (RFC 4291 2.5.2)."
     IPV6_EXT_CHAIN_TOO_LONG = "The extension headers exceed the total length we walk (RFC 8504 5.3)."
     IPV6_TOO_MANY_OPTIONS = "An options header carries more options than we process (RFC 8504 5.3)."
+    IPV6_PADN_TOO_LONG = "A PadN option is longer than 7 octets (RFC 8504 5.3)."
+    IPV6_OPTIONS_HEADER_TOO_LONG = "An options header is longer than the configured limit (RFC 8504 5.3)."
+    IPV6_UNKNOWN_OPTION_DISALLOWED = "An options header carries an unknown option, configured to be disallowed (RFC 8504 5.3)."
     IPV6_JUMBO_BAD_OPTION = "A Jumbo Payload option has a wrong length or alignment (RFC 2675 2)."
     IPV6_JUMBO_LENGTH_TOO_SMALL = "The Jumbo Payload Length is below 65,536; Parameter Problem sent (RFC 2675 3)."
     IPV6_JUMBO_WITH_PAYLOAD_LENGTH = "A Jumbo Payload option with a non-zero Payload Length; Parameter Problem sent (RFC 2675 3)."
@@ -129,7 +132,7 @@ class Drop(enum.Enum):
     IPV6_FORWARD_TOO_BIG = "The packet exceeds the next-hop MTU; Packet Too Big sent, never fragmented (RFC 8200 5)."
     ICMPV6_PTB_BELOW_MINIMUM_MTU = "A Packet Too Big reports an MTU below 1280; it is discarded (RFC 8201 4)."
     ICMPV6_PTB_NOT_OURS = "A Packet Too Big quotes a packet whose source is not ours (RFC 8201 4)."
-    ICMPV6_PTB_NOT_SENT = "A Packet Too Big quotes a segment of no connection of ours, or one not in flight (RFC 8201 4)."
+    ICMPV6_PTB_NOT_SENT = "A Packet Too Big quotes a packet no socket or connection of ours sent, or one not in flight (RFC 8201 4)."
     ICMPV6_ERROR_RATE_LIMITED = "An ICMPv6 error was not sent: the rate limit was exhausted (RFC 4443 2.4(f))."
 
     # --- ICMPv6 (owned by the IPv6 work) ---
@@ -159,6 +162,7 @@ class Drop(enum.Enum):
     NDP_ADVERT_FOR_OUR_ADDRESS = "A Neighbor Advertisement claims one of our own addresses (RFC 4862 5.4.4)."
     NDP_ADVERT_WITHOUT_TARGET_LINK_ADDRESS = "An advertisement for an INCOMPLETE entry has no target link-layer option (RFC 4861 7.2.5)."
     IPV6_NO_ROUTE = "No route to send the IPv6 packet out of (RFC 4861 5.2)."
+    IPV6_SCOPE_0_MULTICAST_DESTINATION = "Nodes must not originate a packet to a multicast address of scope 0 (RFC 4291 2.7)."
     # --- NDP validation, NUD, Redirect receive ---
     NDP_BAD_PREFIX_OPTION = "A Prefix Information option is not 32 octets or its Prefix Length exceeds 128 (RFC 4861 4.6.2)."
     NDP_BAD_MTU_OPTION = "An MTU option is not 8 octets long (RFC 4861 4.6.4)."

@@ -300,6 +300,9 @@ class FrameDUT(abc.ABC):
     def set_link_mtu(self, mtu: int) -> None:
         self._cannot("change the link MTU")
 
+    def set_link_address(self, mac: str) -> None:
+        self._cannot("change its link-layer address")
+
     def set_icmp_rate_limit(self, family: Family, per_second: float, burst: int) -> None:
         self._cannot("set the ICMP error rate limit")
 

@@ -311,6 +311,10 @@ class InProcessDUT(FrameDUT):
         self.stack.set_link_mtu(NIC, mtu)
         self.info = dataclasses.replace(self.info, mtu=mtu)  # the timers dict stays shared
 
+    def set_link_address(self, mac: str) -> None:
+        self.stack.set_link_address(NIC, _mac(mac))
+        self.info = dataclasses.replace(self.info, dut_mac=mac.lower())  # the timers dict stays shared
+
     def set_icmp_rate_limit(self, family: Family, per_second: float, burst: int) -> None:
         self.stack.set_icmp_rate_limit(family, per_second, burst)
 

@@ -47,6 +47,7 @@ _TIMER_OPTIONS: Final = {"ipv4_reassembly_timeout": "ipv4_reassembly_timeout_ms"
 _MS_OPTIONS: Final = frozenset({
     "rtr_solicit_interval", "rtr_solicit_delay", "mldv1_unsolicited_report_interval",
     "mldv2_unsolicited_report_interval", "base_reachable_time", "retrans_time", "delay_first_probe_time",
+    "temp_valid_lft", "temp_prefered_lft",
 })
 # Set-up chatter (MLD reports for the solicited-node groups) is sent within this long.
 _SETTLE_MS: Final = 30
@@ -153,6 +154,7 @@ class StackAgent:
     def verb_reset(self) -> None:
         """A fresh stack on the same link: the common baseline, nothing of the last test left."""
         self.close_sockets()
+        self.link.mac = self.config.mac  # set_link_address lasts one test
         if self.tcp is not None:
             self.tcp.clear()  # the old stack's connections say nothing more on the link
         self._build()
@@ -285,6 +287,9 @@ class StackAgent:
 
     def verb_set_link_mtu(self, mtu: int) -> None:
         self.stack.set_link_mtu(self.nic, int(mtu))
+
+    def verb_set_link_address(self, mac: str) -> None:
+        self.stack.set_link_address(self.nic, bytes.fromhex(mac.replace(":", "")))
 
     def verb_set_icmp_rate_limit(self, family: int, per_second: float, burst: int) -> None:
         self.stack.set_icmp_rate_limit(family, per_second, burst)

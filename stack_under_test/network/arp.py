@@ -49,6 +49,9 @@ class ARPEndpoint:
     def enable(self) -> None:
         pass  # nothing to announce: ARP speaks when asked or when IPv4 resolves
 
+    def on_link_address_changed(self) -> None:
+        """Nothing to announce: ARP replies carry the NIC's MAC as it is when they are sent."""
+
     def disable(self) -> None:
         pass
 

@@ -86,6 +86,9 @@ class ListenerConfig:
     unsolicited_interval_v3_ms: int = params.IGMPV3_UNSOLICITED_REPORT_INTERVAL_MS
     unsolicited_interval_legacy_ms: int = params.IGMPV2_UNSOLICITED_REPORT_INTERVAL_MS
     default_mode: Mode = Mode.V3  # the mode with no older querier present (or a forced version)
+    # V2 mode: a Leave (MLDv1 Done) only as the last reporter (RFC 2236 6, RFC 2710 4 "MAY send
+    # nothing"); False: always one.
+    leave_as_last_reporter_only: bool = True
 
 
 class _Group:
@@ -223,7 +226,7 @@ class MulticastListener:
         if mode is Mode.V3:
             # RFC 3376 5.1: EXCLUDE {} to INCLUDE {} gives a TO_IN {} record, retransmitted likewise.
             self._state_change(group, RecordType.CHANGE_TO_INCLUDE_MODE)
-        elif mode is Mode.V2 and g.last_reporter:
+        elif mode is Mode.V2 and (g.last_reporter or not self.config.leave_as_last_reporter_only):
             # RFC 2236 3: "if it was the last host to reply to a Query with a Membership Report for
             # that group, it SHOULD send a Leave Group message"; "If it was not the last host to reply
             # to a Query, it MAY send nothing" - Linux sends nothing then, and so do we.

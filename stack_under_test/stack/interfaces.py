@@ -103,6 +103,10 @@ class NetworkEndpoint(Protocol):
 
     def disable(self) -> None: ...
 
+    def on_link_address_changed(self) -> None:
+        """The NIC's link-layer address changed (``NetworkInterface.mac`` is the new one)."""
+        ...
+
     def handle_packet(self, pkt: PacketBuffer) -> Drop | None:
         """One received frame of our EtherType; ``pkt.network_offset`` is where our header starts."""
         ...

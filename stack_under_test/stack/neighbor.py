@@ -8,8 +8,8 @@ With a ``config`` (IPv6: ``lambda: nic.ipv6_config``) the table also runs Neighb
 Unreachability Detection (RFC 4861 §7.3.3): REACHABLE -> STALE after the randomized
 ReachableTime, STALE -> DELAY on the first send, DELAY -> PROBE after DELAY_FIRST_PROBE_TIME with
 unicast solicitations every RetransTimer, and the entry deleted after MAX_UNICAST_SOLICIT
-unanswered probes. Upper-layer reachability hints (§7.3.1) do not exist for UDP, so every
-confirmation comes from a solicited Neighbor Advertisement. The knobs are read from the config
+unanswered probes. Confirmations come from solicited Neighbor Advertisements and, as upper-layer
+hints (§7.3.1, ``confirm``), from TCP acknowledging new data; UDP gives none. The knobs are read from the config
 at each use, so a Router Advertisement or set_ipv6_option takes effect on the next timer.
 Without a config (ARP) a STALE entry stays usable as before, with the constructor's timers.
 """
@@ -68,6 +68,7 @@ class NeighborEntry:
     timer: Timer | None = None
     reachable_until_ms: int = 0
     is_router: bool = False  # RFC 4861 IsRouter flag; unused by ARP
+    solicit_limit: int | None = None  # a reachability probe's (``probe``) one solicitation
 
 
 class NeighborTable:
@@ -206,6 +207,14 @@ class NeighborTable:
             self._updated(entry, mac, solicited)
         return True
 
+    def confirm(self, addr: bytes) -> None:
+        """An upper layer saw forward progress through ``addr`` (RFC 4861 7.3.1): a resolved
+        entry becomes REACHABLE for another ReachableTime."""
+        entry = self.get(addr)
+        if entry is not None and entry.mac is not None and entry.state not in (NeighborState.STATIC,
+                                                                               NeighborState.INCOMPLETE):
+            self._enter(entry, NeighborState.REACHABLE)
+
     def on_advert(self, addr: bytes, mac: bytes | None, *, solicited: bool, override: bool, router: bool) -> Drop | None:
         """A Neighbor Advertisement for ``addr`` (RFC 4861 §7.2.5 and Appendix C)."""
         entry = self.get(addr)
@@ -296,6 +305,16 @@ class NeighborTable:
             return
         self._queue(entry, ethertype, payload)
 
+    def probe(self, addr: bytes) -> bool:
+        """Solicit ``addr`` once, with no packet waiting (RFC 4191 3.5: "sending a single Neighbor
+        Solicitation to that router's address"): an answer makes an entry as resolution would,
+        silence leaves none. False when an entry exists already (nothing is sent)."""
+        if addr in self.entries or not self._make_room():
+            return False
+        entry = self.entries[addr] = NeighborEntry(addr, None, NeighborState.INCOMPLETE, solicit_limit=1)
+        self._enter(entry, NeighborState.INCOMPLETE)
+        return True
+
     def _queue(self, entry: NeighborEntry, ethertype: int, payload: bytes) -> None:
         """RFC 4861 §7.2.2: "While waiting for address resolution to complete, the sender MUST,
         for each neighbor, retain a small queue of packets waiting for address resolution to
@@ -368,7 +387,8 @@ class NeighborTable:
             return
         if entry.state is not NeighborState.INCOMPLETE:
             return
-        if entry.solicits_sent < self._max_multicast():
+        limit = self._max_multicast() if entry.solicit_limit is None or entry.pending else entry.solicit_limit
+        if entry.solicits_sent < limit:
             self._send_solicit(entry, None)
             return
         # RFC 4861 7.3.3: after MAX_MULTICAST_SOLICIT solicitations "address resolution has failed"

@@ -160,6 +160,20 @@ class Stack:
             endpoint.disable()
         nic.enabled = False
 
+    def set_link_address(self, name: str, mac: bytes) -> None:
+        """Give the NIC another link-layer address (a hot-swapped interface card, RFC 4861 7.2.6):
+        frames leave from it and only frames to it (or to groups) are received; the network
+        endpoints hear of it (IPv6 may announce it with unsolicited Neighbor Advertisements)."""
+        nic = self.nic(name)
+        if len(mac) != 6 or mac[0] & 1:
+            raise StackError(f"not a unicast MAC address: {mac.hex(':')}")
+        if mac == nic.mac:
+            return
+        nic.mac = bytes(mac)
+        nic.link.mac = nic.mac
+        for endpoint in nic.endpoints.values():
+            endpoint.on_link_address_changed()
+
     # ---- addresses -----------------------------------------------------------------------------
     def _interface(self, cidr: str) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
         try:

@@ -10,6 +10,7 @@ from stack_under_test import params
 from stack_under_test.drops import Drop
 from stack_under_test.stack.interfaces import TransportPacket
 from stack_under_test.stack.stack import StackError
+from stack_under_test.wire import ipv6_ext
 from stack_under_test.wire.numbers import PROTO_UDP
 from stack_under_test.wire.udp import UDPView, encode_datagram
 
@@ -129,8 +130,18 @@ class UDPProtocol:
         return None
 
     def sent(self, family: int, quoted: memoryview) -> bool:
-        """UDP keeps no record of the datagrams it sent: any may be ours."""
-        return True
+        """A socket bound to the quoted source port (and to the quoted source address, if bound
+        to one): UDP keeps no record of the datagrams themselves."""
+        if family == 4:
+            offset: int | None = (quoted[0] & 0x0F) << 2 if quoted else None
+            src = bytes(quoted[12:16])
+        else:
+            _, offset = ipv6_ext.upper_layer(quoted)
+            src = bytes(quoted[8:24])
+        if offset is None or len(quoted) < offset + 2:
+            return False
+        sock = self.sockets.get((family, quoted[offset] << 8 | quoted[offset + 1]))
+        return sock is not None and (sock.local is None or sock.local == src)
 
     def handle_error(self, family: int, kind: str, quoted: memoryview, param: int = 0) -> None:
         """RFC 1122 4.1.3.3: "UDP MUST pass to the application layer all ICMP error messages that

@@ -30,10 +30,12 @@ from .agent_sockets import AgentError
 from .kernel import Kernel
 from .values import (
     _IPV6_SYSCTLS,
+    IPV6_OPTIONS_LINUX_LACKS,
     TIMER_SYSCTLS,
     _checked_group,
     _checked_interface,
     _checked_lifetimes,
+    _checked_mac,
     _checked_mtu,
     _checked_network,
     _checked_port,
@@ -219,6 +221,10 @@ class LinuxAgent:
         # IPv4 behaviour may accept; the kernel refuses values its driver cannot carry.
         self.kernel.ip(f"link set {self.ifname} mtu {_checked_mtu(mtu, 4)}")
 
+    def verb_set_link_address(self, mac: str) -> None:
+        # The kernel's reset puts the baseline MAC back.
+        self.kernel.ip(f"link set dev {self.ifname} address {_checked_mac(mac)}")
+
     def verb_set_icmp_rate_limit(self, family: int, per_second: float, burst: int) -> None:
         """Approximation, the same for both families: Linux limits ICMP errors per destination
         with a token bucket of one token per ``icmp_ratelimit`` ms (v4) / ``icmp/ratelimit`` ms
@@ -245,6 +251,9 @@ class LinuxAgent:
 
     # ---- IPv6 host configuration --------------------------------------------------------------
     def verb_set_ipv6_option(self, name: str, value: float | int | str) -> None:
+        if name in IPV6_OPTIONS_LINUX_LACKS:
+            raise AgentError(f"the IPv6 option {name}: {IPV6_OPTIONS_LINUX_LACKS[name]}",
+                             code=protocol.UNSUPPORTED)
         try:
             rel, unit = _IPV6_SYSCTLS[name]  # type: ignore[index]
         except KeyError:

@@ -244,6 +244,13 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         self.call(control_verbs()["set_link_mtu"], mtu)
         self.info = dataclasses.replace(self.info, mtu=int(mtu))  # the timers dict stays shared
 
+    def set_link_address(self, mac: str) -> None:
+        self.call(control_verbs()["set_link_address"], mac)
+        self.info = dataclasses.replace(self.info, dut_mac=mac.lower())  # the timers dict stays shared
+        # The agent's reset puts the test link's MAC back; the link flap then re-forms the
+        # addresses derived from it (the EUI-64 link-local).
+        self._bounce_on_reset = True
+
     def restart_link(self) -> None:
         """``ip link set down`` and ``up``. Permanent addresses stay (keep_addr_on_down), those
         with lifetimes and autoconfigured ones go; the kernel forms the link-local again (with
@@ -284,8 +291,8 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         # queries or Router Advertisements (see kernel.Kernel.reset).
         bounce, self._bounce_on_reset = self._bounce_on_reset, False
         self.last_reset = self._call("reset", **{"x-bounce": bounce})
-        if self.info.mtu != TEST_LINK.mtu:
-            self.info = dataclasses.replace(self.info, mtu=TEST_LINK.mtu)
+        if (self.info.mtu, self.info.dut_mac) != (TEST_LINK.mtu, DUT_MAC):
+            self.info = dataclasses.replace(self.info, mtu=TEST_LINK.mtu, dut_mac=DUT_MAC)
         self.info.timers.clear()
         self.info.timers.update(self._baseline_timers)
         # The agent's reset also waits until the kernel holds no fragment the previous test left

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from typing import TYPE_CHECKING, Final, Literal
 
 if TYPE_CHECKING:
@@ -44,7 +45,32 @@ _IPV6_SYSCTLS: Final[dict[IPv6Option, tuple[str, SysctlUnit]]] = {
     "ucast_solicit": ("neigh/{if}/ucast_solicit", "int"),
     "max_addresses": ("conf/{if}/max_addresses", "int"),
     "accept_ra_rt_info_max_plen": ("conf/{if}/accept_ra_rt_info_max_plen", "int"),
+    "temp_valid_lft": ("conf/{if}/temp_valid_lft", "s"),
+    "temp_prefered_lft": ("conf/{if}/temp_prefered_lft", "s"),
+    "ndisc_notify": ("conf/{if}/ndisc_notify", "int"),
+    # RFC 8504 5.3: namespace-wide on Linux (net.ipv6.*), restored by reset() like the others.
+    "max_dst_opts_number": ("max_dst_opts_number", "int"),
+    "max_hbh_opts_number": ("max_hbh_opts_number", "int"),
+    "max_dst_opts_length": ("max_dst_opts_length", "int"),
+    "max_hbh_length": ("max_hbh_length", "int"),
 }
+# IPv6 options no Linux sysctl sets: set_ipv6_option answers "unsupported" with the reason.
+IPV6_OPTIONS_LINUX_LACKS: Final[dict[IPv6Option, str]] = {
+    "mldv1_done_suppression": "Linux has no switch for it: igmp6_leave_group sends an MLDv1 Done only "
+                              "when the host was the last to report (MAF_LAST_REPORTER)",
+    "send_dest_unreachable": "Linux has no switch for it: icmp6_send sends every Destination Unreachable "
+                             "its rate limit allows (net.ipv6.icmp has ratelimit and ratemask, no off switch)",
+}
+_MAC_RE: Final = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+
+
+def _checked_mac(mac: str) -> str:
+    """A unicast MAC address in ip's notation; ValueError for anything else."""
+    text = str(mac)
+    if not _MAC_RE.match(text) or int(text[:2], 16) & 1:
+        raise ValueError(f"not a unicast MAC address like 02:00:00:00:00:09: {mac!r}")
+    return text.lower()
+
 # DUT.set_timer -> the sysctl it writes, relative to /proc/sys/net (whole seconds).
 TIMER_SYSCTLS: Final[dict[str, str]] = {
     "ipv4_reassembly_timeout": "ipv4/ipfrag_time",

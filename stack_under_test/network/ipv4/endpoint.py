@@ -74,6 +74,9 @@ class IPv4Endpoint:
     def enable(self) -> None:
         self.igmp.enable()
 
+    def on_link_address_changed(self) -> None:
+        """Nothing to do: every frame is built with the NIC's MAC as it is when sent."""
+
     def disable(self) -> None:
         self.igmp.disable()
 

@@ -35,8 +35,18 @@ class Connection(UserCalls):
         sender.user_timeout_ms = self.options.user_timeout_ms
         sender.ts_offset = self.ts_offset if self.config.timestamps else None
         sender.extra_options = self.sack_option_len
+        sender.on_progress = self._confirm_next_hop
         self.sender = sender
         return sender
+
+    def _confirm_next_hop(self) -> None:
+        """RFC 4861 7.3.1: "In TCP, for example, receipt of a (new) acknowledgment indicates that
+        previously sent data reached the peer." ... "When available, this upper-layer information
+        SHOULD be used." (Linux: sk_dst_confirm on forward progress.)"""
+        route = self.route
+        table = route.nic.neighbors.get(4 if len(route.next_hop) == 4 else 6)
+        if table is not None:
+            table.confirm(route.next_hop)
 
     def _new_receiver(self, irs: int) -> Receiver:
         receiver = Receiver(irs, self.options.rcvbuf, self.config.out_of_order_segments)

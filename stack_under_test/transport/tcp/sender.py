@@ -61,6 +61,8 @@ class Sender:
         self.last_send_ms = clock.now_ms
         self.snd_up: int | None = None  # SND.UP: the octet after the urgent data
         self.probing = False  # the octet in flight is a zero-window probe
+        # Called when an ACK acknowledges new data: "forward progress" (RFC 4861 7.3.1).
+        self.on_progress: Callable[[], None] | None = None
 
     # ---- what the buffer holds -------------------------------------------------------------------
     @property
@@ -272,6 +274,8 @@ class Sender:
             self.syn_acked = True
             self._drop_acknowledged(ack)
             self.snd_una = ack
+            if self.on_progress is not None:
+                self.on_progress()
             if seq.lt(self.snd_nxt, ack):
                 self.snd_nxt = ack
             if self.snd_up is not None and seq.ge(ack, self.snd_up):
