@@ -132,6 +132,8 @@ NEIGHBOR_CACHE_SIZE: Final = 512  # bounded memory; Linux gc_thresh3 is 1024
 
 # ---- UDP --------------------------------------------------------------------------------
 UDP_RECEIVE_QUEUE_LEN: Final = 256  # datagrams per socket before new ones are dropped
+# ICMP errors a UDP socket keeps for its application (RFC 1122 4.1.3.3); the oldest go first.
+UDP_ERROR_QUEUE_LEN: Final = 16
 EPHEMERAL_PORT_FIRST: Final = 32768  # Linux ip_local_port_range
 EPHEMERAL_PORT_LAST: Final = 60999
 

@@ -13,8 +13,8 @@ import dataclasses
 import ipaddress
 import math
 import random
-from collections.abc import Iterator, Mapping
-from typing import Any, Final, get_args
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final, TypeVar, get_args
 
 from harness.backends.base import TEST_LINK, FrameDUT
 from harness.capture import Capture
@@ -23,6 +23,7 @@ from harness.dut import (
     AddressInfo,
     AddressState,
     Family,
+    ICMPReport,
     IPv6Option,
     LinkInfo,
     TCPConn,
@@ -31,6 +32,7 @@ from harness.dut import (
     TCPOption,
     TCPState,
     TimerName,
+    UDPDatagram,
     ipv6_option_unit,
 )
 from stack_under_test import ChannelEndpoint, Stack, StackError, StackOptions, VirtualClock
@@ -69,6 +71,9 @@ _TCP_OPTIONS: Final[dict[str, tuple[str, Any]]] = {
 }
 _TCP_STATES: Final[dict[str, TCPState]] = {s: s for s in get_args(TCPState)}
 _TCP_ERRORS: Final[frozenset[str]] = frozenset(get_args(TCPErrorKind))
+
+
+_T = TypeVar("_T")
 
 
 def _mac(text: str) -> bytes:
@@ -227,15 +232,7 @@ class InProcessDUT(FrameDUT):
         self._sockets[port] = self.stack.udp_bind("0.0.0.0" if family == 4 else "::", port)
 
     def udp_recv(self, port: int, within: float = 2.0) -> tuple[bytes, str, int] | None:
-        sock = self._socket(port)
-        deadline = self._now() + within
-        got: tuple[bytes, str, int] | None = sock.recv()
-        while got is None:
-            # Step time like expect() does; frames the DUT emits meanwhile go to the backlog.
-            stepped = self._next(deadline)
-            got = sock.recv()
-            if stepped is None:
-                break
+        got: tuple[bytes, str, int] | None = self._step_until(self._socket(port).recv, within)
         return got
 
     def udp_send(self, port: int, data: bytes, dst: str, dport: int) -> None:
@@ -244,6 +241,39 @@ class InProcessDUT(FrameDUT):
     def udp_close(self, port: int) -> None:
         self._socket(port).close()
         del self._sockets[port]
+
+    def udp_recvmsg(self, port: int, within: float = 2.0) -> UDPDatagram | None:
+        sock = self._socket(port)
+        got = self._step_until(sock.recvmsg, within)
+        if got is None:
+            return None
+        return UDPDatagram(got.data, got.src, got.sport, got.dst, got.tos, got.ttl, got.options)
+
+    def udp_sendmsg(self, port: int, data: bytes, dst: str, dport: int, *, src: str | None = None,
+                    ttl: int | None = None, tos: int | None = None, options: bytes = b"") -> None:
+        try:
+            self._socket(port).sendto(bytes(data), dst, dport, src=src, ttl=ttl, tos=tos, options=bytes(options))
+        except StackError as e:
+            raise ValueError(str(e)) from None
+
+    def udp_errors(self, port: int, within: float = 2.0) -> list[ICMPReport]:
+        sock = self._socket(port)
+        self._step_until(lambda: sock.errors[0] if sock.errors else None, within)
+        out = [ICMPReport(e.family, e.type, e.code, e.info, e.dst, e.dport) for e in sock.errors]
+        sock.errors.clear()
+        return out
+
+    def _step_until(self, poll: Callable[[], _T | None], within: float) -> _T | None:
+        """``poll()`` until it gives something, stepping virtual time like ``expect`` does (frames
+        the DUT emits meanwhile go to the backlog), for at most ``within`` seconds."""
+        deadline = self._now() + within
+        got = poll()
+        while got is None:
+            stepped = self._next(deadline)
+            got = poll()
+            if stepped is None:
+                break
+        return got
 
     # ---- TCP -----------------------------------------------------------------------------------------
     @property
@@ -383,6 +413,12 @@ class InProcessDUT(FrameDUT):
 
     def set_echo_ignore_broadcasts(self, ignore: bool) -> None:
         self.stack.set_echo_ignore_broadcasts(ignore)
+
+    def set_default_ttl(self, family: Family, ttl: int) -> None:
+        try:
+            self.stack.set_default_ttl(family, ttl)
+        except StackError as e:
+            raise ValueError(str(e)) from None
 
     def set_accept_source_route(self, accept: bool) -> None:
         self.stack.set_accept_source_route(accept)

@@ -92,6 +92,7 @@ class Stack:
             family: TokenBucket(self.clock, options.icmp_rate_per_second, options.icmp_rate_burst) for family in (4, 6)
         }
         self.echo_ignore_broadcasts = options.echo_ignore_broadcasts
+        self.default_ttl = options.default_ttl  # RFC 1122 3.2.1.7, IPv4 (set_default_ttl)
         self.accept_source_route = options.accept_source_route
         self.send_redirects = options.send_redirects
         # Timers a user may set (stack.set_timer), in ms.
@@ -310,6 +311,21 @@ class Stack:
         if per_second < 0 or burst < 0:
             raise StackError(f"rate {per_second}/s and burst {burst} must not be negative")
         self.icmp_rate_limits[family].configure(per_second, burst)
+
+    def set_default_ttl(self, family: int, ttl: int) -> None:
+        """The TTL (IPv6: every NIC's Hop Limit, RFC 4861 6.3.2 CurHopLimit) of what we originate.
+
+        RFC 1122 3.2.1.7: "When a fixed TTL value is used, it MUST be configurable." 1-255."""
+        if family not in (4, 6):
+            raise StackError(f"family must be 4 or 6, got {family!r}")
+        if not 1 <= int(ttl) <= 255:
+            raise StackError(f"a TTL must be 1-255, got {ttl}")
+        if family == 4:
+            self.default_ttl = int(ttl)
+            self.routes.version += 1  # cached reply paths carry the TTL in their header template
+        else:
+            for nic in self.nics.values():
+                nic.ipv6_config.hop_limit = int(ttl)
 
     def set_echo_ignore_broadcasts(self, ignore: bool) -> None:
         """Whether echo requests to a broadcast or multicast address go unanswered (default True)."""

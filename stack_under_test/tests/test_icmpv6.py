@@ -156,7 +156,7 @@ def test_error_about_our_udp_datagram_reaches_the_socket() -> None:
     quoted = ours.ip.encode() + ours.payload
     error = ICMPv6Error(1, 4, 0, quoted)
     assert bench.inject(icmp_packet(TESTER, DUT, error)) is None
-    assert list(sock.errors) == ["1/4"]
+    assert [(e.family, e.type, e.code) for e in sock.errors] == [(6, 1, 4)]
 
 
 def test_error_quoting_someone_elses_packet_is_dropped() -> None:

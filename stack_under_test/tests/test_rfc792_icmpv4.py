@@ -148,5 +148,5 @@ def test_received_errors_reach_the_udp_socket_that_sent_the_datagram() -> None:
     sock = bench.stack.udp_bind("0.0.0.0", 5555)
     sent = ipv4(udp(5555, 9, b"x", src=DUT, dst=TESTER), proto=17, src=DUT, dst=TESTER)
     assert bench.inject(eth(ipv4(icmp(3, 3, body=sent)))) is None
-    assert list(sock.errors) == ["3/3"]
+    assert [(e.type, e.code, e.dst, e.dport) for e in sock.errors] == [(3, 3, "198.51.100.2", 9)]
     assert struct.unpack("!H", sent[20:22]) == (5555,)

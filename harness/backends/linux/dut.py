@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 from harness.backends.base import TEST_LINK, FrameDUT
 from harness.backends.linux import setup
 from harness.backends.linux.dut_tcp import LinuxTCPVerbs
+from harness.backends.linux.dut_udp import LinuxUDPVerbs
 from harness.backends.linux.setup import AgentClient, AgentFailed, Names, SetupError
 from harness.backends.linux.values import (
     _IPV6_SYSCTLS,
@@ -35,7 +36,6 @@ from harness.backends.linux.values import (
     _checked_lifetimes,
     _checked_mtu,
     _checked_network,
-    _checked_port,
     _fragment_family,
     _icmpv6_type,
     _lifetime,
@@ -82,7 +82,7 @@ def check_available() -> str | None:
     return setup.check_available()
 
 
-class LinuxDUT(LinuxTCPVerbs, FrameDUT):
+class LinuxDUT(LinuxUDPVerbs, LinuxTCPVerbs, FrameDUT):
     """The Linux kernel in network namespace ``sc-dut-…``, reached over veth from ``sc-tst-…``.
 
     ``timers``: baseline reassembly timeouts in seconds (rounded up to whole seconds).
@@ -263,26 +263,6 @@ class LinuxDUT(LinuxTCPVerbs, FrameDUT):
     def remove_address(self, cidr: str) -> None:
         self._call("addr_del", cidr=_checked_interface(cidr))
 
-    def udp_bind(self, port: int, family: Family = 4) -> None:
-        if family not in (4, 6):
-            raise ValueError(f"family must be 4 or 6, not {family!r}")
-        self._call("udp_bind", port=_checked_port(port), family=family)
-
-    def udp_recv(self, port: int, within: float = 2.0) -> tuple[bytes, str, int] | None:
-        got = self._call("udp_recv", port=_checked_port(port), within=float(within))
-        if got is None:
-            return None
-        assert isinstance(got, list)
-        data, src, sport = got
-        return bytes.fromhex(data), str(src), int(sport)
-
-    def udp_send(self, port: int, data: bytes, dst: str, dport: int) -> None:
-        self._call("udp_send", port=_checked_port(port), data=bytes(data).hex(),
-                   dst=str(ipaddress.ip_address(dst)), dport=_checked_port(dport))
-
-    def udp_close(self, port: int) -> None:
-        self._call("udp_close", port=_checked_port(port))
-
     def join_group(self, group: str) -> None:
         self._call("join", group=_checked_group(group))
 
@@ -351,6 +331,16 @@ class LinuxDUT(LinuxTCPVerbs, FrameDUT):
 
     def set_echo_ignore_broadcasts(self, ignore: bool) -> None:
         self._call("sysctl", values={"ipv4/icmp_echo_ignore_broadcasts": int(bool(ignore))})
+
+    def set_default_ttl(self, family: Family, ttl: int) -> None:
+        if not 1 <= int(ttl) <= 255:
+            raise ValueError(f"a TTL must be 1-255, got {ttl}")
+        if family == 4:
+            self._call("sysctl", values={"ipv4/ip_default_ttl": int(ttl)})
+        elif family == 6:
+            self._call("sysctl", values={f"ipv6/conf/{dev}/hop_limit": int(ttl) for dev in ("all", self.names.dut_if)})
+        else:
+            raise ValueError(f"family must be 4 or 6, not {family!r}")
 
     def set_accept_source_route(self, accept: bool) -> None:
         # The kernel honours LSRR/SSRR only when both conf/all and the link's value allow it.

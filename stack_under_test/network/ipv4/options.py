@@ -60,6 +60,22 @@ def check(stack: Stack, pkt: PacketBuffer, h: IPv4Header) -> Processed | ParamPr
     return result
 
 
+def originate(stack: Stack, options: bytes, local: bytes) -> bytes | Drop:
+    """The options a transport asked for, as the originating host ``local`` sends them (padded).
+
+    RFC 1122 3.2.1.8: "There MUST be a means for the transport layer to specify IP options to be
+    included in transmitted IP datagrams"; the originating host is the first to process them:
+    "The originating host MUST record a timestamp in a Timestamp option whose Internet address
+    fields are not pre-specified or whose first pre-specified address is the host's interface
+    address", and Record Route takes our address as every hop's does (RFC 791). A source route
+    would make the first hop the header's destination; we do not originate those (Drop).
+    """
+    result = ipv4_options.process(options, Usage.FORWARD, local, timestamp_ms(stack), _ours(stack))
+    if isinstance(result, ParamProblem) or result.source_route >= 0:
+        return Drop.IPV4_BAD_OUTGOING_OPTIONS
+    return ipv4_options.pad_options(result.options)
+
+
 def source_route_next_hop(pkt: PacketBuffer, h: IPv4Header, checked: Processed) -> bytes | None:
     """The next address of the datagram's accepted LSRR/SSRR, or None when the route is completed
     and the datagram is ours to deliver."""
