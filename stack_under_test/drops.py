@@ -83,6 +83,7 @@ class Drop(enum.Enum):
     FRAGMENT_TOO_MANY = "The datagram has more fragments than the per-datagram cap; it is discarded (RFC 8200 4.5)."
     FRAGMENT_MEMORY_EXCEEDED = "Reassembly memory passed its high threshold; oldest datagrams evicted (RFC 1122 3.3.2)."
     FRAGMENT_REASSEMBLED_TOO_LONG = "The reassembled datagram would exceed 65,535 octets (RFC 8200 4.5)."
+    FRAGMENT_ECN_MIXED = "Fragments mix Not-ECT with ECT or CE; reassembling would lose or invent a congestion mark (RFC 3168 5.3)."
     IPV6_FRAGMENT_LENGTH_NOT_MULTIPLE_OF_8 = "A non-last fragment's length is not a multiple of 8; Parameter Problem sent (RFC 8200 4.5)."
     IPV6_FRAGMENT_BEYOND_MAX = "Fragment offset plus length exceed 65,535; Parameter Problem sent (RFC 8200 4.5)."
     IPV6_FIRST_FRAGMENT_INCOMPLETE_CHAIN = "The first fragment lacks the header chain; Parameter Problem code 3 sent (RFC 7112 5)."

@@ -377,7 +377,7 @@ class Stack:
         """A route to ``dst`` (packed), restricted to ``nic`` if given, from ``src`` if given and ours."""
         entry = self.routes.lookup(dst, None if nic is None else nic.name)
         if entry is None:
-            entry = self._default_router_route(dst, nic)
+            entry = self._default_router_route(dst, nic) or self._local_multicast_route(dst, nic)
             if entry is None:
                 return None
         out = self.nics.get(entry.nic)
@@ -396,6 +396,17 @@ class Stack:
         if local is None:
             return None
         return Route(out, endpoint, local, dst, entry.gateway or dst, entry.mtu, entry.gateway is not None)
+
+    def _local_multicast_route(self, dst: bytes, nic: NIC | None) -> RouteEntry | None:
+        """No route covers an IPv4 group or the limited broadcast: they go out of the first NIC
+        that has an IPv4 address (Linux: the interface a socket's IP_MULTICAST_IF names). RFC
+        1122 3.3.7: "Support for local IP multicasting includes sending multicast datagrams"."""
+        if len(dst) != 4 or not (224 <= dst[0] <= 239 or dst == b"\xff\xff\xff\xff"):
+            return None
+        for out in [nic] if nic is not None else list(self.nics.values()):
+            if out.enabled and any(e.family == 4 for e in out.addresses.entries.values()):
+                return RouteEntry(ipaddress.ip_network("224.0.0.0/4" if dst[0] < 240 else "255.255.255.255/32"), out.name)
+        return None
 
     def _default_router_route(self, dst: bytes, nic: NIC | None) -> RouteEntry | None:
         """No route covers ``dst``: the next hop is a default router an interface learnt, if any

@@ -36,10 +36,11 @@ def test_echo_request_is_answered_with_identifier_sequence_and_data_intact() -> 
     assert bench.nic_stats.events["icmpv6_echo_reply_sent"] == 1
 
 
-def test_echo_reply_keeps_the_traffic_class_like_linux() -> None:
+def test_echo_reply_keeps_the_dscp_but_not_the_ecn_field() -> None:
     bench = Bench()
     raw = icmpv6.encode(EchoRequest(1, 1, b""), TESTER, DUT)
-    assert bench.inject(build_packet(TESTER, DUT, ICMPV6, raw, traffic_class=0xB8)) is None
+    # DSCP 46 with CE: the reply keeps the DSCP, like Linux, and is Not-ECT (RFC 3168 5.2).
+    assert bench.inject(build_packet(TESTER, DUT, ICMPV6, raw, traffic_class=0xBB)) is None
     assert bench.only_sent().ip.traffic_class == 0xB8
 
 

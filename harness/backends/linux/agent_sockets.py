@@ -57,6 +57,13 @@ class Sockets:
         # told of none). Set before any datagram can arrive.
         for level, opt in (_RECV_OPTIONS_V6 if af == socket.AF_INET6 else _RECV_OPTIONS_V4):
             s.setsockopt(level, opt, 1)
+        if af == socket.AF_INET:
+            # As an application that broadcasts and multicasts on the test link would: without
+            # SO_BROADCAST a send to a broadcast address fails (EACCES), without a multicast
+            # interface a send to a group needs a route the DUT does not have (ENETUNREACH).
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
+                         bytes(8) + struct.pack("@i", socket.if_nametoindex(self.ifname)))
         self.udp[port] = s
         self.errors[port] = []
 
