@@ -192,6 +192,7 @@ class Drop(enum.Enum):
     MLD_FOR_ROUTERS = "An MLD Done or MLDv2 Report is processed by routers only (RFC 3810 7)."
     # --- IPv4 options, ICMPv4 errors, forwarding ---
     IPV4_SOURCE_ROUTE_REJECTED = "A source-routed datagram (LSRR/SSRR) is dropped by policy, as Linux accept_source_route=0 (RFC 1122 3.3.5)."
+    IPV4_SOURCE_ROUTE_NOT_FOLLOWED = "A datagram with hops left in its source route is not forwarded by policy; Source Route Failed sent (RFC 1122 3.3.5)."
     IPV4_SOURCE_ROUTE_FAILED = "The accepted source route cannot be followed here; an ICMP error is sent where allowed (RFC 1812 5.2.4.1)."
     IPV4_FORWARD_MARTIAN = "A datagram to 0/8, 127/8, class E or an unjoined group is not forwarded (RFC 1812 5.3.7)."
     IPV4_FORWARD_LINK_BROADCAST = "A unicast datagram received as a link-layer broadcast or multicast is not forwarded (RFC 1812 5.3.4)."

@@ -13,6 +13,7 @@ import dataclasses
 import ipaddress
 import math
 import random
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, TypeVar, get_args
 
@@ -109,7 +110,9 @@ class InProcessDUT(FrameDUT):
         info: LinkInfo = TEST_LINK,
         options: dict[str, Any] | None = None,
     ) -> None:
-        self.clock = VirtualClock()
+        # Virtual time, but Universal Time at its zero is now: the timestamps the stack inserts
+        # (RFC 791 options, ICMP Timestamp) can be held to the real time of day (RFC 1122 3.2.2.8).
+        self.clock = VirtualClock(utc_origin_ms=time.time_ns() // 1_000_000)
         opts = StackOptions(clock=self.clock, rng=random.Random(seed), **(options or {}))
         timers = {name: getattr(opts, attr) / 1000 for name, attr in _TIMER_OPTIONS.items() if hasattr(opts, attr)}
         super().__init__("inprocess", dataclasses.replace(info, timers=timers), capture)

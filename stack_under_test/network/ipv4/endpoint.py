@@ -120,6 +120,13 @@ class IPv4Endpoint:
             if isinstance(checked, ParamProblem):
                 return icmp.send_param_problem(self, pkt, checked)
             if isinstance(checked, Drop):
+                if checked is Drop.IPV4_SOURCE_ROUTE_NOT_FOLLOWED and cast == UNICAST:
+                    # RFC 1122 3.3.5: "If a host receives a datagram with an incomplete source route
+                    # but does not forward it for some reason, the host SHOULD return an ICMP
+                    # Destination Unreachable (code 5, Source Route Failed) message, unless the
+                    # datagram was itself an ICMP error message." (send_error checks the last.)
+                    code = ICMPv4DestUnreachableCode.SOURCE_ROUTE_FAILED
+                    icmp.send_error(self, pkt, ICMPv4Type.DEST_UNREACHABLE, code)
                 return checked
             if checked.source_route >= 0:
                 # Linux ip_options_rcv_srr(): "if (skb->pkt_type != PACKET_HOST) return -EINVAL;"
@@ -157,6 +164,10 @@ class IPv4Endpoint:
         if entry is not None:
             return UNICAST if entry.usable else None
         if dst in addresses.ipv4_broadcasts:
+            return BROADCAST
+        if dst in addresses.ipv4_zero_broadcasts:
+            # RFC 1122 3.3.6: "All hosts SHOULD recognize and accept any of these non-standard
+            # broadcast addresses as the destination address of an incoming datagram."
             return BROADCAST
         if 224 <= dst[0] <= 239:
             # RFC 1112 4: the all-hosts group 224.0.0.1 is joined "automatically" and permanently.

@@ -10,10 +10,14 @@ from stack_under_test.drops import Drop
 from stack_under_test.network.ipv4 import UNICAST, options
 from stack_under_test.wire.icmpv4 import (
     HEADER_LEN,
+    TIMESTAMP_LEN,
     TYPE_ECHO_REPLY,
     TYPE_ECHO_REQUEST,
+    TYPE_TIMESTAMP_REPLY,
+    TYPE_TIMESTAMP_REQUEST,
     ICMPv4Error,
     echo_reply_from_request,
+    timestamp_reply_from_request,
     valid_checksum,
 )
 from stack_under_test.wire.ipv4 import MIN_HEADER_LEN, IPv4Header
@@ -41,27 +45,16 @@ def handle_packet(ep: IPv4Host, pkt: PacketBuffer, h: IPv4Header, cast: int) -> 
         return Drop.ICMPV4_BAD_CHECKSUM
     kind = message[0]
     if kind == TYPE_ECHO_REQUEST:
-        local = h.dst
-        if cast != UNICAST:
-            # RFC 1122 3.2.2.6: "An ICMP Echo Request destined to an IP broadcast or IP multicast
-            # address MAY be silently discarded." Linux does so by default
-            # (icmp_echo_ignore_broadcasts=1); stack.set_echo_ignore_broadcasts(False) answers.
-            if ep.stack.echo_ignore_broadcasts:
-                return Drop.ICMPV4_BROADCAST_ECHO_IGNORED
-            # RFC 1122 3.2.2.6: the reply's source is "the same as the specific-destination address
-            # (defined in Section 3.2.1.3) of the corresponding ICMP Echo Request message" -- for
-            # a broadcast or multicast request that is one of our unicast addresses on this NIC.
-            unicast = ep.select_source(h.src)
-            if unicast is None:
-                ep.nic.stats.count_tx_drop(Drop.NO_ROUTE)
-                return None
-            local = unicast
-        if h.ver_ihl == 0x45:  # the fast path: no options to return
-            ep.output.send_reply(ep.nic, h.src, local, PROTO_ICMP, echo_reply_from_request(message))
-        else:
-            send_echo_reply(ep, pkt, h, local, echo_reply_from_request(message))
-        return None
-    if kind == TYPE_ECHO_REPLY:
+        return _answer(ep, pkt, h, cast, echo_reply_from_request(message))
+    if kind == TYPE_TIMESTAMP_REQUEST:
+        if len(message) < TIMESTAMP_LEN:
+            return Drop.ICMPV4_TRUNCATED
+        # RFC 1122 3.2.2.8: "A host MAY implement Timestamp and Timestamp Reply"; we do, as Linux
+        # does: "The ICMP Timestamp server function returns a Timestamp Reply to every Timestamp
+        # message that is received", both times read once (RFC 792: receive and transmit).
+        now = options.timestamp_ms(ep.stack)
+        return _answer(ep, pkt, h, cast, timestamp_reply_from_request(message, now, now))
+    if kind in (TYPE_ECHO_REPLY, TYPE_TIMESTAMP_REPLY):
         return None  # no ping sockets yet: consumed
     if kind in _ERROR_TYPES:
         return _handle_error(ep, message)
@@ -69,6 +62,32 @@ def handle_packet(ep: IPv4Host, pkt: PacketBuffer, h: IPv4Header, cast: int) -> 
         return Drop.ICMPV4_NOT_IMPLEMENTED
     # RFC 1122 3.2.2: "If an ICMP message of unknown type is received, it MUST be silently discarded."
     return Drop.ICMPV4_UNKNOWN_TYPE
+
+
+def _answer(ep: IPv4Host, pkt: PacketBuffer, h: IPv4Header, cast: int, reply: bytes) -> Drop | None:
+    """Send ``reply`` to the Echo or Timestamp Request ``pkt``. RFC 1122 3.2.2.8: Timestamp
+    requests "are to be handled according to the corresponding rules for ICMP Echo"."""
+    local = h.dst
+    if cast != UNICAST:
+        # RFC 1122 3.2.2.6: "An ICMP Echo Request destined to an IP broadcast or IP multicast
+        # address MAY be silently discarded." Linux does so by default
+        # (icmp_echo_ignore_broadcasts=1, for Timestamp too); stack.set_echo_ignore_broadcasts(False)
+        # answers.
+        if ep.stack.echo_ignore_broadcasts:
+            return Drop.ICMPV4_BROADCAST_ECHO_IGNORED
+        # RFC 1122 3.2.2.6: the reply's source is "the same as the specific-destination address
+        # (defined in Section 3.2.1.3) of the corresponding ICMP Echo Request message" -- for
+        # a broadcast or multicast request that is one of our unicast addresses on this NIC.
+        unicast = ep.select_source(h.src)
+        if unicast is None:
+            ep.nic.stats.count_tx_drop(Drop.NO_ROUTE)
+            return None
+        local = unicast
+    if h.ver_ihl == 0x45:  # the fast path: no options to return
+        ep.output.send_reply(ep.nic, h.src, local, PROTO_ICMP, reply)
+    else:
+        send_echo_reply(ep, pkt, h, local, reply)
+    return None
 
 
 def _handle_error(ep: IPv4Host, message: bytes) -> Drop | None:
@@ -83,8 +102,8 @@ def _handle_error(ep: IPv4Host, message: bytes) -> Drop | None:
 
 
 def send_echo_reply(ep: IPv4Host, pkt: PacketBuffer, h: IPv4Header, local: bytes, reply: bytes) -> None:
-    """An Echo Reply to a request that carried options: RR and TS updated, a source route
-    reversed (RFC 1122 3.2.2.6; network/ipv4/options.py decides which)."""
+    """An Echo (or Timestamp) Reply to a request that carried options: RR and TS updated, a source
+    route reversed (RFC 1122 3.2.2.6, 3.2.2.8; network/ipv4/options.py decides which)."""
     stack = ep.stack
     answer = options.echo_reply_options(stack, pkt, h, h.src, local)
     if answer is None:
@@ -120,7 +139,7 @@ def send_error(ep: IPv4Host, pkt: PacketBuffer, kind: int, code: int, rest: int 
     nic = ep.nic
     if data[0] & 1:
         return False
-    if dst[0] >= 224 or dst in nic.addresses.ipv4_broadcasts:
+    if dst[0] >= 224 or dst in nic.addresses.ipv4_broadcasts or dst in nic.addresses.ipv4_zero_broadcasts:
         return False
     if src[0] in (0, 127) or src[0] >= 224 or src in nic.addresses.ipv4_broadcasts:
         return False

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from stack_under_test.buffer import PacketBuffer
-from stack_under_test.clock import VirtualClock
 from stack_under_test.drops import Drop
 from stack_under_test.params import MS_PER_DAY
 from stack_under_test.wire import ipv4_options
@@ -25,11 +24,14 @@ if TYPE_CHECKING:
 
 def timestamp_ms(stack: Stack) -> int:
     """RFC 791: "The Timestamp is a right-justified, 32-bit timestamp in milliseconds since
-    midnight UT." The VirtualClock's zero is taken to be midnight UT. Any other clock (monotonic,
-    for a TAP link) has no relation to UT, and RFC 791 says then "any time may be inserted as a time
-    stamp provided the high order bit of the timestamp field is set to one"."""
-    now = stack.clock.now_ms % MS_PER_DAY
-    return now if isinstance(stack.clock, VirtualClock) else now | 0x8000_0000
+    midnight UT. If the time is not available in milliseconds or cannot be provided with respect
+    to midnight UT then any time may be inserted as a timestamp provided the high order bit of the
+    timestamp field is set to one"; RFC 1122 3.2.2.8 gives the same rules for ICMP Timestamp.
+    Midnight UT comes from the clock (``Clock.utc_origin_ms``)."""
+    origin = stack.clock.utc_origin_ms
+    if origin is None:
+        return stack.clock.now_ms % MS_PER_DAY | 0x8000_0000
+    return (origin + stack.clock.now_ms) % MS_PER_DAY
 
 
 def _ours(stack: Stack) -> Callable[[bytes], bool]:
@@ -56,6 +58,8 @@ def check(stack: Stack, pkt: PacketBuffer, h: IPv4Header) -> Processed | ParamPr
     # silently, whether it is for us or to be forwarded (RFC 1122 3.3.5 makes forwarding of
     # source-routed datagrams a configurable choice: "MUST ... be configurable").
     if result.source_route >= 0 and not stack.accept_source_route:
+        if ipv4_options.source_route_next_hop(h.options(pkt.data, pkt.network_offset), result.source_route) is not None:
+            return Drop.IPV4_SOURCE_ROUTE_NOT_FOLLOWED  # hops left: the caller answers (RFC 1122 3.3.5)
         return Drop.IPV4_SOURCE_ROUTE_REJECTED
     return result
 
