@@ -26,6 +26,10 @@ TimerName = Literal[
     "ipv6_reassembly_timeout",
     # RFC 8201 section 4: how long a learned path MTU is kept before it is tried again.
     "ipv6_pmtu_expiry",
+    # RFC 1122 section 2.3.2.1: how long an ARP cache entry is trusted without confirmation before
+    # it is out of date (Linux: net.ipv4.neigh.<if>.base_reachable_time; an entry is STALE after
+    # a random 0.5 to 1.5 times this, then re-validated with ARP requests when next used).
+    "arp_cache_timeout",
 ]
 
 # Per-interface IPv6 host knobs a test may change (``DUT.set_ipv6_option``), named after the Linux

@@ -51,6 +51,7 @@ _TIMER_OPTIONS: Final = {
     "ipv4_reassembly_timeout": "ipv4_reassembly_timeout_ms",
     "ipv6_reassembly_timeout": "ipv6_reassembly_timeout_ms",
     "ipv6_pmtu_expiry": "ipv6_pmtu_expiry_ms",
+    "arp_cache_timeout": "arp_cache_timeout_ms",
 }
 # The baseline of every backend (harness.dut.DUT.set_ipv6_option): addresses usable at once and
 # no Router Solicitation chatter, like the linux backend's interface.

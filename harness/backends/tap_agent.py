@@ -38,7 +38,8 @@ _BASELINE_IPV6: Final[dict[str, int]] = {"accept_dad": 0, "router_solicitations"
 _REPORT_INTERVALS: Final = ("mldv2_unsolicited_report_interval_ms", "mldv1_unsolicited_report_interval_ms")
 _TIMER_OPTIONS: Final = {"ipv4_reassembly_timeout": "ipv4_reassembly_timeout_ms",
                          "ipv6_reassembly_timeout": "ipv6_reassembly_timeout_ms",
-                         "ipv6_pmtu_expiry": "ipv6_pmtu_expiry_ms"}
+                         "ipv6_pmtu_expiry": "ipv6_pmtu_expiry_ms",
+                         "arp_cache_timeout": "arp_cache_timeout_ms"}
 _MS_OPTIONS: Final = frozenset({
     "rtr_solicit_interval", "rtr_solicit_delay", "mldv1_unsolicited_report_interval",
     "mldv2_unsolicited_report_interval", "base_reachable_time", "retrans_time", "delay_first_probe_time",

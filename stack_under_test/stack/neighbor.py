@@ -38,13 +38,23 @@ class NeighborState(enum.Enum):  # RFC 4861 7.3.2
 
 
 class NUDConfig(Protocol):
-    """What NUD reads at use time; stack/ipv6_config.IPv6Config provides it (RFC 4861 §10)."""
+    """What NUD reads at use time: stack/ipv6_config.IPv6Config for NDP (RFC 4861 §10),
+    network/arp.ARPCacheConfig for ARP."""
 
-    mcast_solicit: int
-    ucast_solicit: int
-    retrans_time_ms: int
-    delay_first_probe_time_ms: int
-    base_reachable_time_ms: int
+    @property
+    def mcast_solicit(self) -> int: ...
+
+    @property
+    def ucast_solicit(self) -> int: ...
+
+    @property
+    def retrans_time_ms(self) -> int: ...
+
+    @property
+    def delay_first_probe_time_ms(self) -> int: ...
+
+    @property
+    def base_reachable_time_ms(self) -> int: ...
 
 
 # (ethertype, network-layer packet) waiting for the neighbor's MAC.

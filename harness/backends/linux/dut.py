@@ -68,7 +68,9 @@ DEFAULT_TIMERS: Final[dict[str, float]] = {"ipv4_reassembly_timeout": 2.0, "ipv6
 _TIMER_SYSCTLS: Final = {"ipv4_reassembly_timeout": "ipv4/ipfrag_time",
                          "ipv6_reassembly_timeout": "ipv6/ip6frag_time",
                          # RFC 8201 §4 path MTU aging; the kernel default is 600 s.
-                         "ipv6_pmtu_expiry": "ipv6/route/mtu_expires"}
+                         "ipv6_pmtu_expiry": "ipv6/route/mtu_expires",
+                         # RFC 1122 2.3.2.1 ARP cache timeout, per interface; the default is 30 s.
+                         "arp_cache_timeout": "ipv4/neigh/{if}/base_reachable_time"}
 # Linux's IPv4 ICMP limits: a global token bucket (icmp_msgs_per_sec, icmp_msgs_burst) and a
 # per-destination one (icmp_ratelimit, ms per token; 0 = off). Baseline: both out of the way.
 _UNLIMITED_V4: Final = {"ipv4/icmp_msgs_per_sec": 1_000_000, "ipv4/icmp_msgs_burst": 1_000_000,
@@ -153,7 +155,7 @@ class LinuxDUT(LinuxUDPVerbs, LinuxTCPVerbs, FrameDUT):
             "ipv4/icmp_ratelimit": 0, "ipv6/icmp/ratelimit": 0,
             "ipv4/icmp_msgs_per_sec": 1_000_000, "ipv4/icmp_msgs_burst": 1_000_000,
             "ipv4/ip_forward": 0, "ipv6/conf/all/forwarding": 0,
-            **{_TIMER_SYSCTLS[k]: int(v) for k, v in self._baseline_timers.items()},
+            **{_TIMER_SYSCTLS[k].format(**{"if": "default"}): int(v) for k, v in self._baseline_timers.items()},
         })
         setup.run_ip(
             f"link add {n.dut_if} netns {n.dut_ns} address {DUT_MAC} mtu 1500 type veth "
@@ -193,9 +195,9 @@ class LinuxDUT(LinuxUDPVerbs, LinuxTCPVerbs, FrameDUT):
             f"ipv4/conf/{n.dut_if}/igmpv3_unsolicited_report_interval": igmp_iv,
             "ipv4/conf/default/igmpv3_unsolicited_report_interval": igmp_iv,
         })
-        for name, sysctl in _TIMER_SYSCTLS.items():  # timers left at the kernel's value
+        for name in _TIMER_SYSCTLS:  # timers left at the kernel's value
             if name not in self._baseline_timers:
-                self._baseline_timers[name] = float(agent.call("sysctl_get", name=sysctl))
+                self._baseline_timers[name] = float(agent.call("sysctl_get", name=self._timer_sysctl(name)))
                 self.info.timers[name] = self._baseline_timers[name]
         agent.call("snapshot")
         self.drain()
@@ -284,8 +286,11 @@ class LinuxDUT(LinuxUDPVerbs, LinuxTCPVerbs, FrameDUT):
         if name not in _TIMER_SYSCTLS:
             raise Unsupported(f"the linux backend has no timer {name!r}")
         whole = _timer_seconds(seconds)
-        self._call("sysctl", values={_TIMER_SYSCTLS[name]: whole})
+        self._call("sysctl", values={self._timer_sysctl(name): whole})
         self.info.timers[name] = float(whole)  # what the kernel really uses, for the test to read
+
+    def _timer_sysctl(self, name: str) -> str:
+        return _TIMER_SYSCTLS[name].format(**{"if": self.names.dut_if})
 
     def add_route(self, cidr: str, via: str | None = None, mtu: int | None = None) -> None:
         net = _checked_network(cidr)
