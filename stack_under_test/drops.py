@@ -52,6 +52,10 @@ class Drop(enum.Enum):
     ICMPV4_UNKNOWN_TYPE = "The ICMP type is unknown; it is silently discarded (RFC 1122 3.2.2)."
     ICMPV4_BROADCAST_ECHO_IGNORED = "An echo request to a broadcast address is not answered (RFC 1122 3.2.2.6)."
     ICMPV4_NOT_IMPLEMENTED = "The ICMP type is known but this host takes no action on it (RFC 1122 3.2.2)."
+    ICMPV4_REDIRECT_ON_ROUTER = "A Redirect reached us while we forward; only hosts follow them (RFC 1122 3.2.2.2)."
+    ICMPV4_REDIRECT_MALFORMED = "A Redirect with an unknown code, too short, or about a datagram we did not send (RFC 792)."
+    ICMPV4_REDIRECT_BAD_GATEWAY = "A Redirect names a new gateway that is not a host on a connected subnet (RFC 1122 3.2.2.2)."
+    ICMPV4_REDIRECT_NOT_FROM_FIRST_HOP = "A Redirect does not come from the current first hop for the destination (RFC 1122 3.2.2.2)."
 
     # --- UDP ---
     UDP_TRUNCATED = "The UDP datagram is shorter than its header (RFC 768)."

@@ -128,6 +128,10 @@ MAX_ANYCAST_DELAY_TIME_MS: Final = 1_000
 ANYCAST_DELAYED_ADVERTS_MAX: Final = 64
 # RFC 4861 8.3 leaves the Destination Cache size open; redirect host routes kept (oldest go first).
 MAX_REDIRECT_ROUTES: Final = 1024
+# How long a neighbour whose resolution or re-validation failed counts as dead when choosing among
+# gateways (RFC 1122 3.3.1.4); then it is tried again (Linux: a FAILED entry goes at the next
+# garbage collection, gc_stale_time 60 s at most).
+FAILED_NEIGHBOR_MEMORY_MS: Final = 60_000
 NEIGHBOR_CACHE_SIZE: Final = 512  # bounded memory; Linux gc_thresh3 is 1024
 
 # ---- UDP --------------------------------------------------------------------------------

@@ -383,6 +383,8 @@ class Stack:
             entry = self._default_router_route(dst, nic) or self._local_multicast_route(dst, nic)
             if entry is None:
                 return None
+        if entry.gateway is not None:
+            entry = self._live_gateway(entry, nic)
         out = self.nics.get(entry.nic)
         if out is None or not out.enabled:
             return None
@@ -399,6 +401,26 @@ class Stack:
         if local is None:
             return None
         return Route(out, endpoint, local, dst, entry.gateway or dst, entry.mtu, entry.gateway is not None)
+
+    def _live_gateway(self, entry: RouteEntry, only: NIC | None) -> RouteEntry:
+        """Among the routes to ``entry``'s prefix, the first whose gateway is not known to be
+        dead; ``entry`` when none is alive.
+
+        RFC 1122 3.3.1.4: "The IP layer MUST be able to detect the failure of a "next-hop" gateway
+        that is listed in its route cache and to choose an alternate gateway"; 3.3.1.5: "If it is
+        the current default that failed, the IP layer MUST select a different default gateway
+        (assuming more than one default is known)". A gateway is dead when ARP (NDP) could not
+        resolve or re-validate it lately, the negative advice of the link layer (Linux
+        fib_select_default() asks the neighbour state the same way).
+        """
+        for candidate in self.routes.alike(entry):
+            if only is not None and candidate.nic != only.name:
+                continue
+            nic = self.nics.get(candidate.nic)
+            table = None if nic is None else nic.neighbors.get(candidate.family)
+            if candidate.gateway is None or table is None or not table.has_failed(candidate.gateway):
+                return candidate
+        return entry
 
     def _local_multicast_route(self, dst: bytes, nic: NIC | None) -> RouteEntry | None:
         """No route covers an IPv4 group or the limited broadcast: they go out of the first NIC

@@ -143,6 +143,16 @@ class Agent:
         self.baseline_routes = self._routes()
         self.baseline_neighbors = self._neighbors()
 
+    def op_route_lines(self, family: int, prefix: str) -> list[str]:
+        """The main table's routes to ``prefix`` on the test link, one ``ip route`` line each."""
+        dst = "default" if prefix in ("0.0.0.0/0", "::/0") else prefix
+        out = []
+        for r in self.ip_json(f"-{family}", "route", "show", "table", "main", "exact", dst):
+            if r.get("dev") == self.ifname:
+                via = f" via {r['gateway']}" if "gateway" in r else ""
+                out.append(f"{prefix}{via} dev {r['dev']}")
+        return out
+
     def op_ip_addresses(self) -> list[str]:
         return self._addresses()
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from harness.backends.base import TEST_LINK, FrameDUT
 from harness.backends.linux import setup
+from harness.backends.linux.dut_routes import LinuxRouteVerbs
 from harness.backends.linux.dut_tcp import LinuxTCPVerbs
 from harness.backends.linux.dut_udp import LinuxUDPVerbs
 from harness.backends.linux.setup import AgentClient, AgentFailed, Names, SetupError
@@ -35,12 +36,10 @@ from harness.backends.linux.values import (
     _checked_interface,
     _checked_lifetimes,
     _checked_mtu,
-    _checked_network,
     _fragment_family,
     _icmpv6_type,
     _lifetime,
     _option_value,
-    _refuse_forbidden,
     _sysctl_value,
     _timer_seconds,
 )
@@ -84,7 +83,7 @@ def check_available() -> str | None:
     return setup.check_available()
 
 
-class LinuxDUT(LinuxUDPVerbs, LinuxTCPVerbs, FrameDUT):
+class LinuxDUT(LinuxRouteVerbs, LinuxUDPVerbs, LinuxTCPVerbs, FrameDUT):
     """The Linux kernel in network namespace ``sc-dut-…``, reached over veth from ``sc-tst-…``.
 
     ``timers``: baseline reassembly timeouts in seconds (rounded up to whole seconds).
@@ -291,24 +290,6 @@ class LinuxDUT(LinuxUDPVerbs, LinuxTCPVerbs, FrameDUT):
 
     def _timer_sysctl(self, name: str) -> str:
         return _TIMER_SYSCTLS[name].format(**{"if": self.names.dut_if})
-
-    def add_route(self, cidr: str, via: str | None = None, mtu: int | None = None) -> None:
-        net = _checked_network(cidr)
-        gateway = ""
-        if via is not None:
-            gw = ipaddress.ip_address(via)
-            if gw.version != net.version:
-                raise ValueError(f"gateway {via} is not of the same family as {cidr}")
-            _refuse_forbidden(gw, via)
-            gateway = f" via {gw}"
-        # "mtu lock": the route's path MTU, which the kernel must not raise or lower from
-        # what it learns (RFC 1191 / RFC 8201 updates), so the test sees exactly this value.
-        mtu_arg = "" if mtu is None else f" mtu lock {_checked_mtu(mtu, net.version)}"
-        self._call("ip", lines=[f"-{net.version} route replace {net}{gateway} dev {self.names.dut_if}{mtu_arg}"])
-
-    def remove_route(self, cidr: str) -> None:
-        net = _checked_network(cidr)
-        self._call("ip", lines=[f"-{net.version} route del {net} dev {self.names.dut_if}"])
 
     def set_link_mtu(self, mtu: int) -> None:
         # IPv4 accepts 68 (RFC 791); IPv6 disappears from a link below 1280, which a test of

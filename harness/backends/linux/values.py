@@ -163,7 +163,9 @@ def _checked_network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network
         net = ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         raise ValueError(f"not a network prefix: {cidr!r}") from None
-    if any(net.overlaps(f) for f in _FORBIDDEN if f.version == net.version):
+    # A default route (prefix length 0) covers everything and names no network of the machine's:
+    # inside the DUT's namespace it leads to the test link only (RFC 1122 3.3.1.2 default gateways).
+    if net.prefixlen and any(net.overlaps(f) for f in _FORBIDDEN if f.version == net.version):
         raise ValueError(f"{cidr} overlaps the machine's own network; use the documentation prefixes")
     return net
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from stack_under_test.network.ipv4.output import IPv4Output
     from stack_under_test.stack.interfaces import NetworkInterface
+    from stack_under_test.stack.route import RouteEntry
     from stack_under_test.stack.stack import Stack
 
 
@@ -28,4 +29,9 @@ class IPv4Host(Protocol):
 
     def select_source(self, dst: bytes) -> bytes | None:
         """Our address on this NIC to send to ``dst`` from, or None when there is none."""
+        ...
+
+    @property
+    def redirect_routes(self) -> dict[bytes, RouteEntry]:
+        """The host routes Redirects installed (redirect_rx.py), by destination; shared by the NICs."""
         ...

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
-from stack_under_test.network.ipv4 import BROADCAST, MULTICAST, UNICAST, icmp, options
+from stack_under_test.network.ipv4 import BROADCAST, MULTICAST, UNICAST, icmp, options, redirect_rx
 from stack_under_test.network.ipv4.forwarding import IPv4Forwarding
 from stack_under_test.network.ipv4.igmp import IGMP
 from stack_under_test.network.ipv4.output import IPv4Output
@@ -36,6 +36,7 @@ from stack_under_test.wire.numbers import (
 if TYPE_CHECKING:
     from stack_under_test.stack.interfaces import NetworkInterface, Route
     from stack_under_test.stack.neighbor import Pending
+    from stack_under_test.stack.route import RouteEntry
     from stack_under_test.stack.stack import Stack
 
 _TENTATIVE = AddressState.TENTATIVE
@@ -53,6 +54,7 @@ class IPv4Protocol:
         self.output = IPv4Output(stack)
         self.forwarding = IPv4Forwarding(stack)
         self.reassembly = IPv4Reassembly(stack)
+        self.redirect_routes: dict[bytes, RouteEntry] = {}  # redirect_rx.py: /32 routes learned (RFC 1122 3.2.2.2)
 
     def new_endpoint(self, nic: NetworkInterface) -> IPv4Endpoint:
         return IPv4Endpoint(self, nic)
@@ -68,6 +70,7 @@ class IPv4Endpoint:
         self.nic = nic
         self.output = protocol.output
         self._addresses = nic.addresses  # hot-path shortcut; it lives as long as the NIC
+        self.redirect_routes = protocol.redirect_routes
         self.igmp = IGMP(self.stack, nic, self.output)  # host group membership (igmp.py)
 
     # ---- lifecycle hooks ---------------------------------------------------------------------------
@@ -76,6 +79,7 @@ class IPv4Endpoint:
 
     def disable(self) -> None:
         self.igmp.disable()
+        redirect_rx.forget(self, self.redirect_routes)
 
     def on_address_added(self, entry: AddressEntry) -> None:
         pass  # IPv4 addresses are usable at once (no DAD)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from stack_under_test import params
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
-from stack_under_test.network.ipv4 import UNICAST, options
+from stack_under_test.network.ipv4 import UNICAST, options, redirect_rx
 from stack_under_test.wire.icmpv4 import (
     HEADER_LEN,
     TIMESTAMP_LEN,
@@ -56,6 +56,8 @@ def handle_packet(ep: IPv4Host, pkt: PacketBuffer, h: IPv4Header, cast: int) -> 
         return _answer(ep, pkt, h, cast, timestamp_reply_from_request(message, now, now))
     if kind in (TYPE_ECHO_REPLY, TYPE_TIMESTAMP_REPLY):
         return None  # no ping sockets yet: consumed
+    if kind == ICMPv4Type.REDIRECT:
+        return redirect_rx.handle_redirect(ep, h.src, message, ep.redirect_routes)
     if kind in _ERROR_TYPES:
         return _handle_error(ep, message)
     if kind in _KNOWN_TYPES:
