@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reports.model import VERDICTS, FrameRecord, Outcome, Requirement, RunResult
+from reports.model import VERDICTS, FrameRecord, MutationSummary, Outcome, Requirement, RunResult
 
 
 class ResultsError(ValueError):
@@ -25,8 +25,15 @@ def load(path: Path) -> RunResult:
     if not isinstance(data, dict) or not isinstance(data.get("results"), list) or "dut" not in data:
         raise ResultsError(f"{path} is not a stackcheck results file (needs 'dut' and a 'results' list)")
     outcomes = tuple(_outcome(path, n, r) for n, r in enumerate(data["results"], 1))
+    identity = data.get("identity")
+    expectations = data.get("expectations")
+    seed = data.get("randomly_seed")
     return RunResult(str(data["dut"]), str(data.get("started", "")), str(data.get("finished", "")),
-                     outcomes, path)
+                     outcomes, path,
+                     identity={str(k): str(v) for k, v in identity.items()} if isinstance(identity, dict) else {},
+                     expectations=tuple(e for e in expectations if isinstance(e, dict))
+                     if isinstance(expectations, list) else (),
+                     seed=seed if isinstance(seed, int) else None)
 
 
 def _outcome(path: Path, n: int, r: Any) -> Outcome:
@@ -70,3 +77,28 @@ def _frames(raw: Any) -> list[FrameRecord]:
     return [FrameRecord(direction=str(f.get("direction", "")), summary=str(f.get("summary", "")),
                         dissection=str(f.get("dissection", "")))
             for f in raw if isinstance(f, dict)]
+
+
+def load_mutation(path: Path) -> MutationSummary:
+    """The headline of a mutation.json written by ``stackcheck mutate``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsError(f"mutation results {path} do not exist (run 'stackcheck mutate' first)") from None
+    except OSError as e:
+        raise ResultsError(f"cannot read mutation results {path}: {e.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ResultsError(f"mutation results {path} are not valid JSON: {e}") from None
+    totals = data.get("totals") if isinstance(data, dict) else None
+    if not isinstance(totals, dict):
+        raise ResultsError(f"{path} is not a stackcheck mutation.json (needs 'totals')")
+    try:
+        score = totals.get("score")
+        return MutationSummary(
+            suite=str(data.get("suite", "")), date=str(data.get("date", "")), commit=str(data.get("commit", "")),
+            mutants=int(totals["mutants"]) - int(totals.get("not-run", 0)), killed=int(totals["killed"]) + int(totals.get("timeout", 0)),
+            survived=int(totals["survived"]) + int(totals.get("no-coverage", 0)),
+            equivalent=int(totals.get("equivalent", 0)), score=None if score is None else float(score),
+            partial=bool(data.get("partial", False)), source=path)
+    except (KeyError, TypeError, ValueError):
+        raise ResultsError(f"{path}: 'totals' lacks a count (mutants, killed, survived)") from None

@@ -35,10 +35,16 @@ def as_dict(report: Report, out_dir: Path, catalog: Catalog | None = None) -> di
     def pcap(path: Path | None) -> str | None:
         return Path(os.path.relpath(path, out_dir.resolve())).as_posix() if path else None
 
+    m = report.mutation
     return {
+        "mutation": None if m is None else {
+            "suite": m.suite, "date": m.date, "commit": m.commit, "mutants": m.mutants, "killed": m.killed,
+            "survived": m.survived, "equivalent": m.equivalent, "score": m.score, "partial": m.partial,
+            "source": str(m.source)},
         "duts": [
-            {"label": label, "dut": run.dut, "started": run.started, "finished": run.finished,
-             "source": str(run.source), "totals": dict(run.totals())}
+            {"label": label, "dut": run.dut, "identity": run.identity, "randomly_seed": run.seed,
+             "started": run.started, "finished": run.finished,
+             "source": str(run.source), "totals": dict(run.totals()), "expectations": list(run.expectations)}
             for label, run in report.runs
         ],
         "summary": {

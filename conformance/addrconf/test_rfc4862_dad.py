@@ -237,6 +237,9 @@ def test_tentative_address_is_not_used_as_source(dut: DUT) -> None:
 def _assert_never_assigned(dut: DUT) -> None:
     dut.wait(1.5)  # past the end of DAD
     assert state_of(dut) is None, f"the duplicate address is listed as {state_of(dut)}"
+    # Control: the DUT answers on its configured address, so the silence below is the duplicate's.
+    ping(dut, 8, str(dut.info.dut_ipv6.ip))
+    dut.expect(ICMPv6EchoReply(id=ECHO_ID, seq=8))
     ping(dut, 9)
     dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=9), within=0.5)
 

@@ -1,0 +1,20 @@
+"""Mutation testing of a test suite against ``stack_under_test`` (``stackcheck mutate``).
+
+A suite is worth the bugs it catches. This package plants one small, realistic bug (a
+*mutant*) at a time into the stack's product code and runs the tests that cover the mutated
+line against it; a mutant no test notices *survives* and points at a requirement the suite
+does not hold the stack to.
+
+    operators.py    the AST operator set and the stable mutant ids
+    sources.py      which files are product code; file hashes
+    areas.py        module -> RFC area; the RFC citation nearest a line
+    worker.py       a long-lived pytest process that applies mutants and runs tests
+    reload.py       applying a mutant in that process (code swap, or module re-execution)
+    coverage_map.py line -> tests, from one run of the suite under coverage with per-test contexts
+    pool.py         the parent side: worker processes, per-mutant timeouts, restarts
+    cache.py        results keyed by (file hash, mutant, tests and their files' hashes)
+    equivalents.py  the reviewed list of equivalent mutants and excluded files
+    run.py          one campaign: mutants -> tests -> workers -> results
+    report.py       mutation.json, mutation.md, mutation.html
+    command.py      the ``stackcheck mutate`` arguments and entry point
+"""

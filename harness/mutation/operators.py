@@ -1,0 +1,359 @@
+"""The mutation operators: small, realistic bugs planted into one source file at a time.
+
+Every mutant is a text replacement of one AST node's source span, so the rest of the file
+stays byte for byte the same (the diff in the report is the bug, nothing else) and the line
+count never changes (code objects keep their line numbers, which lets a worker swap a
+function's code in place). The operators:
+
+    boundary          <  <->  <=,  >  <->  >=         (an off-by-one at a limit)
+    negate-compare    == <-> !=, is <-> is not, in <-> not in
+    constant          n -> n+1, n -> n-1, 0 <-> 1, True <-> False  (limits, pointers, offsets);
+                      durations (a name ending in _ms, _s, timeout, interval, delay, time,
+                      lifetime, or a multiple of 1000) n -> 2n and n -> n/2
+    remove-guard      `if c: return/raise/continue/break` removed  (a missing validity check)
+    negate-condition  `if c` -> `if not (c)`; on an if/else or a conditional expression this
+                      swaps the branches
+    remove-call       a call statement removed  (a send, a count, a timer armed or cancelled)
+    bool-op           and <-> or
+
+Decorators and class bases are never mutated (`@dataclass(slots=True)` -> False is no bug).
+
+A mutant's id is stable across unrelated edits: it is made of the enclosing scope's qualified
+name, the operator, the original and replacement text and the occurrence index of that same
+change within the scope, never of line numbers.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final
+
+# Calls whose removal changes nothing a test may observe: diagnostics only.
+_LOGGING_ROOTS: Final = frozenset({"log", "logger", "_log", "_logger", "logging", "warnings", "print"})
+# Constants bound to these names are durations: mutated by a factor of two, not by one.
+_TIMER_NAME: Final = re.compile(r"(_ms|_s|timeout|interval|delay|time|lifetime)$", re.IGNORECASE)
+_SKIPPED_ASSIGNMENTS: Final = frozenset({"__all__", "__slots__", "__match_args__"})
+_SKIPPED_FUNCTIONS: Final = frozenset({"__repr__", "__str__", "__format__"})
+_BOUNDARY: Final[dict[type[ast.cmpop], str]] = {ast.Lt: "<=", ast.LtE: "<", ast.Gt: ">=", ast.GtE: ">"}
+_NEGATED: Final[dict[type[ast.cmpop], str]] = {ast.Eq: "!=", ast.NotEq: "==", ast.Is: "is not",
+                                               ast.IsNot: "is", ast.In: "not in", ast.NotIn: "in"}
+_SYMBOL: Final[dict[type[ast.cmpop], str]] = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+                                              ast.Eq: "==", ast.NotEq: "!=", ast.Is: "is",
+                                              ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+OPERATORS: Final = ("boundary", "negate-compare", "constant", "remove-guard", "negate-condition",
+                    "remove-call", "bool-op")
+
+
+@dataclass(frozen=True, slots=True)
+class Mutant:
+    """One planted bug: replace the text between two (line, byte column) positions."""
+
+    path: str               # posix path from the repository root
+    module: str             # dotted module name
+    scope: str              # qualified name of the innermost enclosing def/class, or "<module>"
+    outer: str | None       # the outermost function holding the change (None: module or class level)
+    operator: str
+    line: int               # 1-based, of the start
+    col: int                # byte offset in the UTF-8 line, as the ast module counts
+    end_line: int
+    end_col: int
+    original: str
+    replacement: str
+    occurrence: int         # among identical changes in the same scope
+    names: tuple[str, ...]  # module/class-level changes: the names whose readers select the tests
+
+    @property
+    def id(self) -> str:
+        digest = hashlib.sha1(
+            f"{self.operator}\0{_squash(self.original)}\0{_squash(self.replacement)}\0{self.occurrence}".encode()
+        ).hexdigest()[:8]
+        return f"{self.module.removeprefix('stack_under_test.')}:{self.scope}:{self.operator}:{digest}"
+
+    @property
+    def description(self) -> str:
+        return f"{self.operator}: {_squash(self.original)[:80]} -> {_squash(self.replacement)[:80]}"
+
+    def apply(self, source: str) -> str:
+        data = source.encode("utf-8")
+        starts = _line_starts(data)
+        begin = starts[self.line - 1] + self.col
+        end = starts[self.end_line - 1] + self.end_col
+        return (data[:begin] + self.replacement.encode("utf-8") + data[end:]).decode("utf-8")
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _line_starts(data: bytes) -> list[int]:
+    starts = [0]
+    starts.extend(i + 1 for i, b in enumerate(data) if b == 0x0A)
+    return starts
+
+
+@dataclass(slots=True)
+class _Raw:
+    scope: str
+    outer: str | None
+    operator: str
+    node: ast.AST
+    replacement: str
+    names: tuple[str, ...]
+    span: tuple[int, int, int, int] | None = None  # overrides the node's span
+
+
+class _Collector(ast.NodeVisitor):
+    """Walks one module, keeping track of the scope and of the outermost enclosing function."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines = source.encode("utf-8").split(b"\n")
+        self.found: list[_Raw] = []
+        self.scopes: list[str] = []
+        self.outer: str | None = None
+        self.names: tuple[str, ...] = ()
+        self.target = ""  # the name an assignment being visited binds
+
+    # ---- helpers ----------------------------------------------------------------------------
+    def text(self, node: ast.AST) -> str:
+        seg = ast.get_source_segment(self.source, node)
+        return seg if seg is not None else ""
+
+    def scope(self) -> str:
+        return ".".join(self.scopes) or "<module>"
+
+    def add(self, operator: str, node: ast.AST, replacement: str,
+            span: tuple[int, int, int, int] | None = None) -> None:
+        names = self.names if self.outer is None else ()
+        self.found.append(_Raw(self.scope(), self.outer, operator, node, replacement, names, span))
+
+    def statement_alone(self, node: ast.stmt) -> bool:
+        """True when nothing but indentation precedes the statement on its line."""
+        line = self.lines[node.lineno - 1]
+        return not line[: node.col_offset].strip()
+
+    def pass_for(self, node: ast.stmt) -> str:
+        # Keep the line count: a worker matches code objects by their first line.
+        return "pass" + "\n" * ((node.end_lineno or node.lineno) - node.lineno)
+
+    # ---- scopes -------------------------------------------------------------------------------
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        # Decorators and bases are not mutated: `@dataclass(slots=True)` -> False changes no
+        # behaviour a test could see, and every such mutant would run the whole suite.
+        self.scopes.append(node.name)
+        for stmt in node.body:
+            self.visit(stmt)
+        self.scopes.pop()
+
+    def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        if node.name in _SKIPPED_FUNCTIONS:
+            return
+        saved_names = self.names
+        self.names = (node.name,)
+        for default in (*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)):
+            self.visit(default)
+        self.names = saved_names
+        self.scopes.append(node.name)
+        saved_outer = self.outer
+        if self.outer is None:
+            self.outer = self.scope()
+        for stmt in node.body:
+            self.visit(stmt)
+        self.outer = saved_outer
+        self.scopes.pop()
+
+    visit_FunctionDef = _visit_function
+    visit_AsyncFunctionDef = _visit_function
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self.visit(node.body)
+
+    # ---- statements ---------------------------------------------------------------------------
+    def visit_Assign(self, node: ast.Assign) -> None:
+        targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        if any(t in _SKIPPED_ASSIGNMENTS for t in targets):
+            return
+        self._with_names(tuple(targets), node.value)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:  # the annotation is never mutated
+        if node.value is not None:
+            name = node.target.id if isinstance(node.target, ast.Name) else ""
+            self._with_names((name,) if name else (), node.value)
+
+    def _with_names(self, names: tuple[str, ...], value: ast.AST) -> None:
+        saved, saved_target = self.names, self.target
+        if self.outer is None:
+            self.names = names
+        self.target = names[0] if names else ""
+        self.visit(value)
+        self.names, self.target = saved, saved_target
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        value = node.value
+        if isinstance(value, ast.Constant):
+            return  # docstrings and bare literals
+        if isinstance(value, ast.Call) and not _is_logging(value.func) and self.statement_alone(node):
+            self.add("remove-call", node, self.pass_for(node))
+        if isinstance(value, ast.Call) and _is_logging(value.func):
+            return
+        self.generic_visit(node)
+
+    def visit_Assert(self, node: ast.Assert) -> None:
+        return  # debugging aids, not behaviour
+
+    def visit_If(self, node: ast.If) -> None:
+        if _is_type_checking(node.test) or _is_main_guard(node.test):
+            return
+        line = self.lines[node.lineno - 1]
+        is_elif = line[: node.col_offset].strip() == b"" and line[node.col_offset:].startswith(b"elif")
+        exits = (ast.Return, ast.Raise, ast.Continue, ast.Break)
+        if (not node.orelse and len(node.body) == 1 and isinstance(node.body[0], exits)
+                and not is_elif and self.statement_alone(node)):
+            self.add("remove-guard", node, self.pass_for(node))
+        self._negate(node.test)
+        self.visit(node.test)
+        for stmt in (*node.body, *node.orelse):
+            self.visit(stmt)
+
+    def visit_While(self, node: ast.While) -> None:
+        self._negate(node.test)
+        self.generic_visit(node)
+
+    def visit_IfExp(self, node: ast.IfExp) -> None:
+        self._negate(node.test)
+        self.generic_visit(node)
+
+    def _negate(self, test: ast.expr) -> None:
+        if isinstance(test, ast.Compare) and len(test.ops) == 1 and type(test.ops[0]) in _NEGATED:
+            return  # negate-compare makes the same mutant
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            self.add("negate-condition", test, self.text(test.operand))
+        else:
+            self.add("negate-condition", test, f"not ({self.text(test)})")
+
+    # ---- expressions --------------------------------------------------------------------------
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        return  # messages
+
+    def visit_Compare(self, node: ast.Compare) -> None:
+        operands = [node.left, *node.comparators]
+        for i, op in enumerate(node.ops):
+            left, right = operands[i], operands[i + 1]
+            span = self._operator_span(left, right, _SYMBOL[type(op)])
+            if span is None:
+                continue
+            if type(op) in _BOUNDARY:
+                self.add("boundary", node, _BOUNDARY[type(op)], span)
+            if type(op) in _NEGATED:
+                self.add("negate-compare", node, _NEGATED[type(op)], span)
+        self.generic_visit(node)
+
+    def _operator_span(self, left: ast.expr, right: ast.expr, symbol: str) -> tuple[int, int, int, int] | None:
+        """Where the operator token sits between two operands (only on one line)."""
+        if left.end_lineno != right.lineno or left.end_col_offset is None:
+            return None
+        line = self.lines[right.lineno - 1]
+        gap = line[left.end_col_offset: right.col_offset].decode("utf-8", "replace")
+        words = symbol.split()
+        pattern = (r"(?<![<>=!])" + re.escape(symbol) + r"(?![<>=])" if symbol[0] in "<>=!"
+                   else r"\b" + r"\s+".join(words) + r"\b")
+        match = re.search(pattern, gap)
+        if match is None:
+            return None
+        base = left.end_col_offset
+        return (right.lineno, base + match.start(), right.lineno, base + match.end())
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> None:
+        old, new = ("and", "or") if isinstance(node.op, ast.And) else ("or", "and")
+        data = self.source.encode("utf-8")
+        starts = _line_starts(data)
+
+        def offset(line: int | None, col: int | None) -> int:
+            return starts[(line or 1) - 1] + (col or 0)
+
+        begin = offset(node.lineno, node.col_offset)
+        text = data[begin: offset(node.end_lineno, node.end_col_offset)]
+        # Replace the keyword in each gap between operands, from the last gap back.
+        for prev, value in reversed(list(zip(node.values, node.values[1:], strict=False))):
+            lo = offset(prev.end_lineno, prev.end_col_offset) - begin
+            hi = offset(value.lineno, value.col_offset) - begin
+            match = re.search(rb"\b" + old.encode() + rb"\b", text[lo:hi])
+            if match is None:
+                break
+            text = text[: lo + match.start()] + new.encode() + text[lo + match.end():]
+        else:
+            self.add("bool-op", node, text.decode("utf-8"))
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        value = node.value
+        if isinstance(value, bool):
+            self.add("constant", node, str(not value))
+        elif isinstance(value, int):
+            text = self.text(node)
+            timer = _TIMER_NAME.search(self.target) is not None or (value >= 1000 and value % 1000 == 0)
+            for new in (_scaled(value) if timer else _neighbours(value)):
+                self.add("constant", node, hex(new) if text.lower().startswith("0x") else str(new))
+
+
+def _scaled(n: int) -> list[int]:
+    """A timer off by a millisecond is no bug any test on a real clock could see; off by a
+    factor of two is the realistic one (a wrong default, seconds taken for half-seconds)."""
+    return [n * 2, n // 2] if n > 1 else _neighbours(n)
+
+
+def _neighbours(n: int) -> list[int]:
+    if n == 0:
+        return [1]
+    if n == 1:
+        return [0, 2]
+    return [n + 1, n - 1]
+
+
+def _is_logging(func: ast.expr) -> bool:
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    return isinstance(func, ast.Name) and func.id in _LOGGING_ROOTS
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+            and test.left.id == "__name__")
+
+
+def mutants(source: str, path: str, module: str) -> Iterator[Mutant]:
+    """Every mutant of one module's source, in source order."""
+    collector = _Collector(source)
+    collector.visit(ast.parse(source))
+    seen: Counter[tuple[str, str, str, str]] = Counter()
+    for raw in collector.found:
+        node = raw.node
+        if raw.span is not None:
+            line, col, end_line, end_col = raw.span
+        else:
+            line, col = node.lineno, node.col_offset  # type: ignore[attr-defined]
+            end_line, end_col = node.end_lineno, node.end_col_offset  # type: ignore[attr-defined]
+        original = _slice(source, line, col, end_line, end_col)
+        if original == raw.replacement:
+            continue
+        key = (raw.scope, raw.operator, _squash(original), _squash(raw.replacement))
+        occurrence = seen[key]
+        seen[key] += 1
+        yield Mutant(path, module, raw.scope, raw.outer, raw.operator, line, col, end_line, end_col,
+                     original, raw.replacement, occurrence, raw.names)
+
+
+def _slice(source: str, line: int, col: int, end_line: int, end_col: int) -> str:
+    data = source.encode("utf-8")
+    starts = _line_starts(data)
+    return data[starts[line - 1] + col: starts[end_line - 1] + end_col].decode("utf-8")

@@ -1,0 +1,192 @@
+"""stackcheck mutate (harness/mutation/): operators, stable ids, areas, the reviewed file, and
+the worker applying mutants to the live stack (in subprocesses: re-executing the stack's
+modules must not touch this test process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.mutation import areas, equivalents, pool
+from harness.mutation.operators import mutants
+from harness.mutation.sources import repository_root
+
+ROOT = repository_root()
+
+SOURCE = '''\
+"""A module."""
+LIMIT_MS = 1000
+HOPS = 255
+
+
+def check(a, b, ep):
+    # RFC 4861 7.1.1: "The IP Hop Limit field has a value of 255"
+    if a.hops != HOPS:
+        return "drop"
+    if a.length < 8 and b:
+        return None
+    ep.send(a)
+    log.debug("sent %s", a)
+    return x if a.flag else y
+'''
+
+
+def _by_operator(source: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for m in mutants(source, "stack_under_test/x.py", "stack_under_test.x"):
+        found.setdefault(m.operator, []).append(m.apply(source).splitlines()[m.line - 1].strip())
+    return found
+
+
+def test_each_operator_plants_its_bug_and_keeps_the_line_count() -> None:
+    found = _by_operator(SOURCE)
+    assert found["negate-compare"] == ["if a.hops == HOPS:"]
+    assert found["boundary"] == ["if a.length <= 8 and b:"]
+    assert "if a.length < 8 or b:" in found["bool-op"]
+    assert found["remove-guard"] == ["pass", "pass"]
+    assert found["remove-call"] == ["pass"]  # ep.send, never the logging call
+    assert "return x if not (a.flag) else y" in found["negate-condition"]
+    # a duration (a *_MS name) by a factor of two; a limit by one
+    assert {"LIMIT_MS = 2000", "LIMIT_MS = 500", "HOPS = 256", "HOPS = 254"} <= set(found["constant"])
+    for m in mutants(SOURCE, "stack_under_test/x.py", "stack_under_test.x"):
+        mutated = m.apply(SOURCE)
+        assert mutated.count("\n") == SOURCE.count("\n")
+        compile(mutated, "x.py", "exec")
+
+
+def test_ids_survive_unrelated_edits_and_are_unique() -> None:
+    before = {m.id: m.description for m in mutants(SOURCE, "p", "stack_under_test.x")}
+    edited = SOURCE.replace('"""A module."""\n', '"""A module."""\nimport os\n\n\nOTHER = 7\n')
+    after = {m.id: m.description for m in mutants(edited, "p", "stack_under_test.x")}
+    assert len(before) == len(list(mutants(SOURCE, "p", "stack_under_test.x")))
+    assert before.items() <= after.items()
+    assert all(i.startswith("x:") for i in before)
+
+
+def test_module_level_mutants_name_what_they_bind() -> None:
+    found = {m.description: (m.outer, m.names) for m in mutants(SOURCE, "p", "stack_under_test.x")}
+    assert found["constant: 255 -> 256"] == (None, ("HOPS",))
+    assert found["remove-call: ep.send(a) -> pass"] == ("check", ())
+
+
+def test_area_from_the_file_name_or_the_nearest_citation() -> None:
+    assert areas.area_of("network/ipv6/ndp.py", None).startswith("NDP")
+    assert areas.area_of("network/ipv4/igmp.py", None).startswith("IGMP")
+    assert areas.area_of("transport/tcp/connection.py", None).startswith("TCP")
+    assert areas.area_of("params.py", "RFC 3810 9.1: robustness").startswith("MLD")
+    assert areas.area_of("params.py", None) == areas.CORE
+    lines = SOURCE.splitlines()
+    assert areas.citation(lines, 8, 9) == 'RFC 4861 7.1.1: "The IP Hop Limit field has a value of 255"'
+    assert areas.citation(lines, 2, 2) is None
+
+
+def test_equivalent_entries_need_a_reason(tmp_path: Path) -> None:
+    path = tmp_path / "eq.toml"
+    path.write_text('[[equivalent]]\nid = "a:b:constant:1234abcd"\nreason = "unobservable"\n'
+                    '[[excluded]]\npath = "stack_under_test/link/tap.py"\nreason = "a real device"\n')
+    reviewed = equivalents.load(path)
+    assert reviewed.equivalent == {"a:b:constant:1234abcd": "unobservable"}
+    assert reviewed.excluded == {"stack_under_test/link/tap.py": "a real device"}
+    path.write_text('[[equivalent]]\nid = "a:b:constant:1234abcd"\nreason = " "\n')
+    with pytest.raises(equivalents.EquivalentsError, match="has no reason"):
+        equivalents.load(path)
+    assert equivalents.load(tmp_path / "absent.toml") == equivalents.Reviewed()
+
+
+def test_reexecution_reaches_names_imported_elsewhere_and_is_undone() -> None:
+    script = textwrap.dedent('''
+        import importlib, json
+        from pathlib import Path
+        from harness.mutation.reload import Reloader
+        import stack_under_test.network.ipv4.icmp as icmp
+        wire = Path("stack_under_test/wire/icmpv4.py").read_text()
+        mutated = wire.replace("TYPE_ECHO_REPLY: Final = 0", "TYPE_ECHO_REPLY: Final = 1")
+        assert mutated != wire
+        r = Reloader(Path(".").resolve())
+        r.reexec("stack_under_test.wire.icmpv4", compile(mutated, "icmpv4.py", "exec"))
+        during = icmp.TYPE_ECHO_REPLY
+        r.reexec("stack_under_test.wire.icmpv4", None)
+        print(json.dumps([during, icmp.TYPE_ECHO_REPLY]))
+    ''')
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == [1, 0]
+
+
+def test_worker_kills_swapped_and_reexecuted_mutants_and_times_out_an_endless_loop(tmp_path: Path) -> None:
+    icmp = ROOT / "stack_under_test" / "network" / "ipv4" / "icmp.py"
+    wire = ROOT / "stack_under_test" / "wire" / "icmpv4.py"
+    text, wire_text = icmp.read_text(), wire.read_text()
+    fast = "ep.output.send_reply(ep.nic, h.src, local, PROTO_ICMP, echo_reply_from_request(message))"
+    assert fast in text
+    echo = "conformance/ipv4/test_rfc792_icmp_echo.py::test_echo_reply_returns_identifier_and_sequence_unchanged"
+    tests = [echo]
+    jobs: list[dict[str, Any]] = [
+        {"id": "swap", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
+         "source": text.replace(fast, "pass"), "outer": "handle_packet", "tests": tests, "limits": [5.0], "budget": 30.0},
+        {"id": "reexec", "module": "stack_under_test.wire.icmpv4", "file": str(wire),
+         "source": wire_text.replace("TYPE_ECHO_REPLY: Final = 0", "TYPE_ECHO_REPLY: Final = 1"),
+         "outer": None, "tests": tests, "limits": [5.0], "budget": 30.0},
+        {"id": "loop", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
+         "source": text.replace(fast, "while True: pass"), "outer": "handle_packet", "tests": tests,
+         "limits": [1.0], "budget": 30.0},
+        {"id": "unharmed", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
+         "source": text, "outer": "handle_packet", "tests": tests, "limits": [5.0], "budget": 30.0},
+    ]
+    todo = iter(jobs)
+    results: dict[str, dict[str, object]] = {}
+
+    def next_job() -> dict[str, Any] | None:
+        return next(todo, None)
+
+    pool.run("conformance", 1, tmp_path / "worker.log", next_job,
+             lambda job, result: results.__setitem__(job["id"], result))
+    assert {k: (v["status"], v["how"]) for k, v in results.items()} == {
+        "swap": ("killed", "swap"), "reexec": ("killed", "reexec"), "loop": ("timeout", "swap"),
+        "unharmed": ("survived", "swap")}
+    assert results["swap"]["killer"] == echo
+
+
+def test_an_unobservable_rule_applies_to_its_suites_only(tmp_path: Path) -> None:
+    path = tmp_path / "eq.toml"
+    path.write_text('[[unobservable]]\noperator = "remove-call"\npattern = \'\\bstats\\.count\'\n'
+                    'suites = ["conformance"]\nreason = "white-box counters"\n')
+    reviewed = equivalents.load(path)
+    call = 'nic.stats.count_event("arp_reply_sent")'
+    assert reviewed.reason_for("conformance", "x", "remove-call", call) == \
+        "unobservable to the conformance suite: white-box counters"
+    assert reviewed.reason_for("unit", "x", "remove-call", call) is None
+    assert reviewed.reason_for("conformance", "x", "remove-call", "ep.send(frame)") is None
+    path.write_text('[[unobservable]]\noperator = "delete"\npattern = "x"\nsuites = ["conformance"]\nreason = "r"\n')
+    with pytest.raises(equivalents.EquivalentsError, match="operator must be one of"):
+        equivalents.load(path)
+
+
+def test_reports_state_the_mutation_score(tmp_path: Path) -> None:
+    from harness.cli import report as report_cli
+
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"dut": "inprocess", "results": [
+        {"nodeid": "conformance/x.py::test_a", "verdict": "pass", "rfc": 792, "section": "3",
+         "level": "MUST", "requirement": "echo"}]}))
+    mutation = tmp_path / "mutation" / "mutation.json"
+    mutation.parent.mkdir()
+    mutation.write_text(json.dumps({"suite": "conformance", "date": "2026-12-06T04:00:00+00:00",
+                                    "commit": "abc123", "partial": False, "totals": {
+                                        "mutants": 100, "killed": 90, "timeout": 2, "survived": 3,
+                                        "no-coverage": 1, "equivalent": 4, "score": 92 / 96}}))
+    out = tmp_path / "report"
+    report_cli.write([results], out, None, mutation)
+    headline = ("Mutation score of the conformance suite against stack_under_test: 95.8% (92 of 96 mutants "
+                "caught, 4 survived, 4 equivalent; 100 mutants; commit abc123, 2026-12-06T04:00:00+00:00)")
+    assert headline in (out / "report.md").read_text()
+    assert headline in (out / "report.html").read_text()
+    assert json.loads((out / "report.json").read_text())["mutation"]["score"] == pytest.approx(0.958, abs=1e-3)
+    mutation.write_text("{}")
+    with pytest.raises(report_cli.ReportError, match=r"not a stackcheck mutation\.json"):
+        report_cli.write([results], out, None, mutation)
