@@ -240,7 +240,9 @@ MALFORMED = [
     ("general-query-with-sources", frame(v3_query(10, sources=(OTHER_HOST,))), Drop.IGMP_GENERAL_QUERY_WITH_SOURCES),
     ("query-unicast-group", frame(v3_query(10, OTHER_HOST)), Drop.IGMP_QUERY_BAD_GROUP),
     ("leave-for-routers", frame(igmp_msg(0x17, 0, G)), Drop.IGMP_FOR_ROUTERS),
-    ("unicast-report", eth(ipv4(igmp_msg(0x16, 0, G), proto=2)), Drop.IGMP_REPORT_NOT_MULTICAST),
+    ("query-without-router-alert", eth(ipv4(v3_query(10), proto=2, dst=ALL_SYSTEMS, ttl=1), dst=mac_of(ALL_SYSTEMS)),
+     Drop.IGMP_QUERY_WITHOUT_ROUTER_ALERT),
+    ("general-query-to-a-group", frame(v3_query(10), dst=G), Drop.IGMP_GENERAL_QUERY_NOT_TO_ALL_SYSTEMS),
 ]
 
 
