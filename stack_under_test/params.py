@@ -62,6 +62,8 @@ IPV6_MIN_MTU: Final = 1280  # RFC 8200 5
 IPV6_REASSEMBLY_TIMEOUT_MS: Final = 60_000  # RFC 8200 4.5: "within 60 seconds"
 # RFC 8201 4: "The recommended setting for this timer is twice its minimum value (10 minutes)."
 IPV6_PMTU_EXPIRY_MS: Final = 600_000
+# RFC 1191 6.3: "The recommended setting for this timer is twice its minimum value (10 minutes)."
+IPV4_PMTU_EXPIRY_MS: Final = 600_000
 DUP_ADDR_DETECT_TRANSMITS: Final = 1  # RFC 4862 5.1
 # RFC 4861 7.1.1/7.1.2: "The IP Hop Limit field has a value of 255, i.e., the packet could not
 # possibly have been forwarded by a router." We send every ND message (Redirect too) with it.

@@ -145,7 +145,7 @@ class IPEndpoint(NetworkEndpoint, Protocol):
 
     def write_packet(
         self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False, ttl: int | None = None,
-        tos: int = 0, options: bytes = b"",
+        tos: int = 0, options: bytes = b"", discover_mtu: bool = False,
     ) -> Drop | None:
         """Wrap ``payload`` in our header (src route.local, dst route.remote) and transmit it,
         resolving ``route.next_hop`` or mapping a multicast/broadcast destination. A payload too
@@ -154,7 +154,11 @@ class IPEndpoint(NetworkEndpoint, Protocol):
 
         RFC 1122 3.2.1.6, 3.2.1.7, 3.2.1.8: the transport may set the TTL (IPv6: Hop Limit; None:
         the default), the TOS (IPv6: Traffic Class) and, IPv4 only, IP options (unpadded; they are
-        checked and processed as the originating host's: RR and TS record us)."""
+        checked and processed as the originating host's: RR and TS record us).
+
+        ``discover_mtu`` (IPv4): Path MTU Discovery, RFC 1191: DF set on a datagram within the
+        learned path MTU, a larger one fragmented to it. IPv6 always keeps to its path MTU (RFC
+        8201) and ignores it."""
         ...
 
     def path_mtu(self, dst: bytes) -> int:

@@ -42,6 +42,7 @@ class StackOptions:
     ipv4_reassembly_timeout_ms: int = params.IPV4_REASSEMBLY_TIMEOUT_MS
     ipv6_reassembly_timeout_ms: int = params.IPV6_REASSEMBLY_TIMEOUT_MS
     ipv6_pmtu_expiry_ms: int = params.IPV6_PMTU_EXPIRY_MS  # RFC 8201 4
+    ipv4_pmtu_expiry_ms: int = params.IPV4_PMTU_EXPIRY_MS  # RFC 1191 6.3
     arp_cache_timeout_ms: int = params.REACHABLE_TIME_MS  # RFC 1122 2.3.2.1, Linux base_reachable_time
     dad_transmits: int = params.DUP_ADDR_DETECT_TRANSMITS
     default_ttl: int = params.IPV4_DEFAULT_TTL
@@ -101,6 +102,7 @@ class Stack:
             "ipv4_reassembly_timeout": options.ipv4_reassembly_timeout_ms,
             "ipv6_reassembly_timeout": options.ipv6_reassembly_timeout_ms,
             "ipv6_pmtu_expiry": options.ipv6_pmtu_expiry_ms,
+            "ipv4_pmtu_expiry": options.ipv4_pmtu_expiry_ms,  # RFC 1191 (network/pmtu.py)
             # RFC 1122 2.3.2.1: ARP's cache timeout (network/arp.py; Linux base_reachable_time).
             "arp_cache_timeout": options.arp_cache_timeout_ms,
         }

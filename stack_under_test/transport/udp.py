@@ -120,8 +120,10 @@ class UDPSocket:
         if len(data) > limit:
             raise StackError(f"datagram of {len(data)} octets is too long: UDP over IPv{self.family} carries at most {limit}")
         datagram = encode_datagram(route.local, dst.packed, self.port, port, bytes(data))
-        # Larger than the path MTU: the network layer fragments it (network/fragmentation.py).
-        drop = route.endpoint.write_packet(route, PROTO_UDP, datagram, ttl=ttl, tos=tos or 0, options=bytes(options))
+        # Larger than the path MTU: the network layer fragments it (network/fragmentation.py). IPv4
+        # discovers the path MTU (RFC 1191) as Linux does for UDP: DF on what fits.
+        drop = route.endpoint.write_packet(route, PROTO_UDP, datagram, ttl=ttl, tos=tos or 0, options=bytes(options),
+                                           discover_mtu=True)
         if drop is not None:
             raise StackError(f"datagram of {len(data)} octets could not be sent: {drop.value}")
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from stack_under_test.network.ipv4.output import IPv4Output
+    from stack_under_test.network.pmtu import PathMTUCache
     from stack_under_test.stack.interfaces import NetworkInterface
     from stack_under_test.stack.route import RouteEntry
     from stack_under_test.stack.stack import Stack
@@ -34,4 +35,13 @@ class IPv4Host(Protocol):
     @property
     def redirect_routes(self) -> dict[bytes, RouteEntry]:
         """The host routes Redirects installed (redirect_rx.py), by destination; shared by the NICs."""
+        ...
+
+    @property
+    def pmtu(self) -> PathMTUCache:
+        """What Datagram Too Big messages taught (RFC 1191), by destination; shared by the NICs."""
+        ...
+
+    def path_mtu(self, dst: bytes) -> int:
+        """The largest datagram towards ``dst``: the NIC's MTU, lowered by a learned path MTU."""
         ...

@@ -14,6 +14,7 @@ from __future__ import annotations
 from ipaddress import IPv4Network, IPv6Network
 from typing import TYPE_CHECKING
 
+from stack_under_test import params
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
 from stack_under_test.network.ipv4 import BROADCAST, MULTICAST, UNICAST, icmp, options, redirect_rx
@@ -21,6 +22,7 @@ from stack_under_test.network.ipv4.forwarding import IPv4Forwarding
 from stack_under_test.network.ipv4.igmp import IGMP
 from stack_under_test.network.ipv4.output import IPv4Output
 from stack_under_test.network.ipv4.reassembly import IPv4Reassembly
+from stack_under_test.network.pmtu import PathMTUCache
 from stack_under_test.stack.addresses import AddressEntry, AddressState
 from stack_under_test.stack.interfaces import TransportPacket
 from stack_under_test.wire.ipv4 import ALL_HOSTS, FRAGMENT_BITS, MIN_HEADER_LEN, IPv4Header
@@ -55,6 +57,8 @@ class IPv4Protocol:
         self.forwarding = IPv4Forwarding(stack)
         self.reassembly = IPv4Reassembly(stack)
         self.redirect_routes: dict[bytes, RouteEntry] = {}  # redirect_rx.py: /32 routes learned (RFC 1122 3.2.2.2)
+        # RFC 1191: what Datagram Too Big messages taught, per destination (icmp.py learns it).
+        self.pmtu = PathMTUCache(stack, "ipv4_pmtu_expiry", params.IPV4_MIN_MTU)
 
     def new_endpoint(self, nic: NetworkInterface) -> IPv4Endpoint:
         return IPv4Endpoint(self, nic)
@@ -71,6 +75,7 @@ class IPv4Endpoint:
         self.output = protocol.output
         self._addresses = nic.addresses  # hot-path shortcut; it lives as long as the NIC
         self.redirect_routes = protocol.redirect_routes
+        self.pmtu = protocol.pmtu
         self.igmp = IGMP(self.stack, nic, self.output)  # host group membership (igmp.py)
 
     # ---- lifecycle hooks ---------------------------------------------------------------------------
@@ -195,15 +200,27 @@ class IPv4Endpoint:
         return self.nic.addresses.select_source(4, dst)
 
     def path_mtu(self, dst: bytes) -> int:
-        """The NIC's MTU: IPv4 keeps no host-wide path MTU cache; a route's MTU is in the Route,
-        and what Fragmentation Needed teaches is kept by the transport that asked (TCP)."""
-        return self.nic.mtu
+        """The NIC's MTU, or less where a Datagram Too Big taught a smaller one (RFC 1191)."""
+        learned = self.pmtu.get(dst)
+        return self.nic.mtu if learned is None else min(learned, self.nic.mtu)
 
     def write_packet(
         self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False, ttl: int | None = None,
-        tos: int = 0, options: bytes = b"",
+        tos: int = 0, options: bytes = b"", discover_mtu: bool = False,
     ) -> Drop | None:
-        """Prepend a header (a fresh ID; the default TTL unless given) and transmit on ``route`` (output.py)."""
+        """Prepend a header (a fresh ID; the default TTL unless given) and transmit on ``route`` (output.py).
+
+        ``discover_mtu``: Path MTU Discovery (RFC 1191 3: "The basic idea is that a source host
+        initially assumes that the PMTU of a path is the (known) MTU of the first hop, and sends all
+        datagrams on that path with the DF bit set"). A datagram within the path MTU leaves with
+        DF set; a larger one is fragmented to the path MTU without DF, as Linux does
+        (IP_PMTUDISC_WANT, its UDP default)."""
+        if discover_mtu:
+            learned = self.pmtu.get(route.remote)
+            mtu = route.mtu if learned is None else min(route.mtu, learned)
+            fits = MIN_HEADER_LEN + len(options) + len(payload) <= mtu
+            return self.output.write_packet(route, proto, payload, dont_fragment=fits, ttl=ttl, tos=tos,
+                                            options=options, mtu=mtu)
         return self.output.write_packet(route, proto, payload, dont_fragment=dont_fragment, ttl=ttl, tos=tos,
                                         options=options)
 

@@ -100,10 +100,34 @@ def _handle_error(ep: IPv4Host, message: bytes) -> Drop | None:
     quoted = memoryview(message)[HEADER_LEN:]
     if len(quoted) < MIN_HEADER_LEN + params.ICMPV4_ERROR_QUOTE_MIN:
         return Drop.ICMPV4_TRUNCATED
-    transport = ep.stack.transport_protocols.get(IPv4Header.read(quoted).protocol)
+    header = IPv4Header.read(quoted)
+    if message[0] == ICMPv4Type.DEST_UNREACHABLE and message[1] == _FRAG_NEEDED:
+        _learn_path_mtu(ep, header, int.from_bytes(message[6:8], "big"))
+    transport = ep.stack.transport_protocols.get(header.protocol)
     if transport is not None:
         transport.handle_error(4, f"{message[0]}/{message[1]}", quoted, int.from_bytes(message[4:8], "big"))
     return None
+
+
+# RFC 1191 7: the plateaus of "Table 7-1: Common MTUs in the Internet", highest first.
+_PLATEAUS = (65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68)
+
+
+def _learn_path_mtu(ep: IPv4Host, quoted: IPv4Header, next_hop_mtu: int) -> None:
+    """A Datagram Too Big (type 3 code 4) about a datagram we sent (RFC 1191 3: "When a host
+    receives a Datagram Too Big message, it MUST reduce its estimate of the PMTU for the relevant
+    path, based on the value of the Next-Hop MTU field in the message")."""
+    if not ep.nic.addresses.is_local(quoted.src):
+        return  # not about a datagram of ours: nothing to learn
+    mtu = next_hop_mtu
+    if mtu == 0:
+        # RFC 1191 3: "Hosts MUST be able to deal with Datagram Too Big messages that do not include
+        # the next-hop MTU"; 5: "the PMTU should be reduced to the next lower plateau" below the
+        # Total Length of the datagram it returns. Each message without one moves a plateau lower,
+        # which forces the search to converge.
+        mtu = next((p for p in _PLATEAUS if p < quoted.total_length), _PLATEAUS[-1])
+    if ep.pmtu.update(quoted.dst, mtu, ep.path_mtu(quoted.dst)):
+        ep.nic.stats.count_event("icmpv4_pmtu_learned")
 
 
 def send_echo_reply(ep: IPv4Host, pkt: PacketBuffer, h: IPv4Header, local: bytes, reply: bytes) -> None:

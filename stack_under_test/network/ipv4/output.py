@@ -57,11 +57,12 @@ class IPv4Output:
 
     def write_packet(
         self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False, ttl: int | None = None,
-        tos: int = 0, options: bytes = b"",
+        tos: int = 0, options: bytes = b"", mtu: int | None = None,
     ) -> Drop | None:
         """Prepend a header (a fresh ID; the default TTL unless ``ttl``; ``tos``; ``options`` as the
         originating host processes them) and transmit on ``route``. ``dont_fragment`` sets DF and
-        refuses a datagram too big for the route (RFC 1191 3)."""
+        refuses a datagram too big for the route (RFC 1191 3). ``mtu``: a path MTU below the
+        route's to fragment to."""
         # RFC 1122 3.2.1.7: "The IP layer MUST provide a means for the transport layer to set the
         # TTL field of every datagram that is sent"; 3.2.1.6 the same for TOS, "the default is all
         # zero bits"; 3.2.1.8 for options.
@@ -73,12 +74,13 @@ class IPv4Output:
                 return originated
             options = originated
         ident = self.idents.next(route.local, route.remote, proto)
-        if MIN_HEADER_LEN + len(options) + len(payload) > route.mtu:
+        limit = route.mtu if mtu is None else min(mtu, route.mtu)
+        if MIN_HEADER_LEN + len(options) + len(payload) > limit:
             if dont_fragment:
                 route.nic.stats.count_tx_drop(Drop.PACKET_TOO_BIG)
                 return Drop.PACKET_TOO_BIG
             # RFC 791 3.2: too big for the route's MTU: fragment it.
-            return self.send_fragmented(route, proto, payload, ident, ttl, options=options, tos=tos)
+            return self.send_fragmented(route, proto, payload, ident, ttl, options=options, tos=tos, mtu=limit)
         flags_frag = FLAG_DF if dont_fragment else 0
         header = encode_header(route.local, route.remote, proto, len(payload), ident, ttl, tos, flags_frag, options)
         self.transmit(route.nic, route.remote, route.next_hop, header + payload)
@@ -98,10 +100,12 @@ class IPv4Output:
         self.transmit(route.nic, dst, route.next_hop, header + payload)
 
     def send_fragmented(
-        self, route: Route, proto: int, payload: bytes, ident: int, ttl: int, *, options: bytes = b"", tos: int = 0
+        self, route: Route, proto: int, payload: bytes, ident: int, ttl: int, *, options: bytes = b"", tos: int = 0,
+        mtu: int | None = None,
     ) -> Drop | None:
-        """Send ``payload`` in as many datagrams as ``route.mtu`` needs (RFC 791 3.2)."""
-        packets = fragment_ipv4(route.local, route.remote, proto, payload, ident, ttl, route.mtu, tos=tos, options=options)
+        """Send ``payload`` in as many datagrams as ``mtu`` (default ``route.mtu``) needs (RFC 791 3.2)."""
+        size = route.mtu if mtu is None else mtu
+        packets = fragment_ipv4(route.local, route.remote, proto, payload, ident, ttl, size, tos=tos, options=options)
         if isinstance(packets, Drop):
             route.nic.stats.count_tx_drop(packets)
             return packets

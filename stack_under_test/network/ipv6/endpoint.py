@@ -334,7 +334,7 @@ class IPv6Endpoint:
     # ---- send ----------------------------------------------------------------------------------
     def write_packet(
         self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False, ttl: int | None = None,
-        tos: int = 0, options: bytes = b"",
+        tos: int = 0, options: bytes = b"", discover_mtu: bool = False,
     ) -> Drop | None:
         """IPEndpoint: UDP (and others) send through here with a route from stack.find_route.
         ``ttl`` is the Hop Limit, ``tos`` the Traffic Class; IPv6 has no header options."""
