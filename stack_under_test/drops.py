@@ -74,6 +74,7 @@ class Drop(enum.Enum):
     IGMP_REPORT_TRUNCATED = "An IGMPv3 report's group record runs past the message (RFC 3376 4.2.4)."
     IGMP_GENERAL_QUERY_WITH_SOURCES = "A general query carries sources; ignored like Linux (RFC 3376 4.1.8)."
     IGMP_QUERY_BAD_GROUP = "The queried group is neither 0.0.0.0 nor a multicast address (RFC 3376 4.1.3)."
+    IPV4_MULTICAST_SOURCE_NOT_INCLUDED = "The group was joined in INCLUDE mode, not for this source (RFC 3376 3.2)."
     IGMP_QUERY_WITHOUT_ROUTER_ALERT = "Hosts SHOULD ignore v2 or v3 Queries without the Router-Alert option (RFC 3376 9.1)."
     IGMP_GENERAL_QUERY_NOT_TO_ALL_SYSTEMS = "A General Query to a group other than 224.0.0.1 is ignored (RFC 3376 9.1)."
     IGMP_FOR_ROUTERS = "A Leave Group or IGMPv3 report is for multicast routers; a host takes no action (RFC 3376 5)."

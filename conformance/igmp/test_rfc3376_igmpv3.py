@@ -10,6 +10,7 @@ every wait is virtual.
 from __future__ import annotations
 
 import struct
+from ipaddress import IPv4Address
 from typing import Final
 
 import pytest
@@ -23,6 +24,7 @@ from harness.igmp import (
     CHANGE_TO_EXCLUDE,
     CHANGE_TO_INCLUDE,
     MODE_IS_EXCLUDE,
+    MODE_IS_INCLUDE,
     ROUTER_ALERT,
     V3_REPORT,
     V3_REPORTS_TO,
@@ -309,3 +311,45 @@ def test_general_query_is_not_answered_at_once(dut: DUT) -> None:
         if delays[-1] >= 0.05:
             return
     raise AssertionError(f"three General Queries (Max Resp Time 5 s) answered after {delays} s")
+
+
+# ---- INCLUDE-mode membership (RFC 3376 3.1, 3.2) ------------------------------------------------------
+
+_EXCLUDE_TYPES: Final = (MODE_IS_EXCLUDE, CHANGE_TO_EXCLUDE)
+
+
+def _records_with_sources(report: Packet) -> list[tuple[int, str, list[str]]]:
+    """(record type, group, sources) of each group record of a Version 3 Report."""
+    msg, at, out = igmp_of(report), 8, []
+    for _ in range(struct.unpack_from("!H", msg, 6)[0]):
+        nsrc = struct.unpack_from("!H", msg, at + 2)[0]
+        sources = [str(IPv4Address(msg[at + 8 + 4 * i : at + 12 + 4 * i])) for i in range(nsrc)]
+        out.append((msg[at], str(IPv4Address(msg[at + 4 : at + 8])), sources))
+        at += 8 + 4 * nsrc + 4 * msg[at + 1]
+    return out
+
+
+def _records_about(dut: DUT, group: str, within: float) -> list[tuple[int, list[str]]]:
+    """Every record about ``group`` in the Version 3 Reports the DUT sends within ``within`` s."""
+    out: list[tuple[int, list[str]]] = []
+    end = dut.now() + within
+    while dut.now() < end:
+        try:
+            report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=max(0.0, end - dut.now()))
+        except ExpectationFailed:
+            break
+        out += [(rtype, sources) for rtype, g, sources in _records_with_sources(report) if g == group]
+    return out
+
+
+@rfc("RFC3376-3.2-1")
+def test_group_joined_for_some_sources_is_never_reported_as_exclude(dut: DUT) -> None:
+    source = str(dut.info.tester_ipv4)
+    dut.join_source_group(GROUP, [source])
+    changes = _records_about(dut, GROUP, within=1.5)  # the state-change report and its repetition
+    assert changes, f"no report about {GROUP} after joining it for {source}"
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC)))
+    current = _records_about(dut, GROUP, within=QUIET_S)
+    assert current == [(MODE_IS_INCLUDE, [source])], f"the General Query was answered with {current} for {GROUP}"
+    excluding = [r for r in changes + current if r[0] in _EXCLUDE_TYPES]
+    assert not excluding, f"EXCLUDE records for a group joined in INCLUDE mode only: {excluding}"

@@ -294,6 +294,9 @@ class FrameDUT(abc.ABC):
     def join_group(self, group: str) -> None:
         self._cannot("join a multicast group")
 
+    def join_source_group(self, group: str, sources: list[str]) -> None:
+        self._cannot("join a multicast group for some sources only (INCLUDE mode)")
+
     def leave_group(self, group: str) -> None:
         self._cannot("leave a multicast group")
 

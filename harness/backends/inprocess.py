@@ -386,6 +386,12 @@ class InProcessDUT(FrameDUT):
     def join_group(self, group: str) -> None:
         self.stack.join_group(NIC, group)
 
+    def join_source_group(self, group: str, sources: list[str]) -> None:
+        try:
+            self.stack.join_source_group(NIC, group, list(sources))
+        except StackError as e:
+            raise ValueError(str(e)) from None
+
     def leave_group(self, group: str) -> None:
         self.stack.leave_group(NIC, group)
 

@@ -227,6 +227,12 @@ class StackAgent:
     def verb_join_group(self, group: str) -> None:
         self.stack.join_group(self.nic, group)
 
+    def verb_join_source_group(self, group: str, sources: list[str]) -> None:
+        try:
+            self.stack.join_source_group(self.nic, group, list(sources))
+        except StackError as e:
+            raise ValueError(str(e)) from None
+
     def verb_leave_group(self, group: str) -> None:
         self.stack.leave_group(self.nic, group)
 

@@ -37,6 +37,7 @@ SAMPLE_ARGS: dict[str, dict[str, Any]] = {
     "set_default_ttl": {"family": 4, "ttl": 64},
     "join_group": {"group": "ff02::1:ff00:99"},
     "leave_group": {"group": "ff02::1:ff00:99"},
+    "join_source_group": {"group": "232.1.2.3", "sources": ["198.51.100.2"]},
     "set_forwarding": {"family": 6, "enabled": False},
     "set_timer": {"name": "ipv6_reassembly_timeout", "seconds": 30.0},
     "add_route": {"cidr": "2001:db8:2::/64", "via": "fe80::ff:fe00:2"},

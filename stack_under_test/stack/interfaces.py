@@ -59,6 +59,12 @@ class NetworkInterface(Protocol):
         ...
 
     @property
+    def source_filters(self) -> dict[bytes, frozenset[bytes]]:
+        """Groups joined in INCLUDE mode (RFC 3376 3.1) and the sources they take datagrams from;
+        a joined group not here is in EXCLUDE mode with no sources (any source)."""
+        ...
+
+    @property
     def neighbors(self) -> dict[int, NeighborTable]:
         """The neighbor table of each family (4: ARP's, 6: NDP's)."""
         ...

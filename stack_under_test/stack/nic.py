@@ -30,6 +30,8 @@ class NIC:
         self.stats = Stats()  # the stack's totals sum these
         self.addresses = AddressTable()
         self.groups: dict[bytes, int] = {}  # joined multicast groups (packed) -> join count
+        # Groups joined in INCLUDE mode (RFC 3376 3.1) -> the sources datagrams may come from.
+        self.source_filters: dict[bytes, frozenset[bytes]] = {}
         self.endpoints: dict[int, NetworkEndpoint] = {}  # by EtherType
         self.ip: dict[int, IPEndpoint] = {}  # by family, 4 / 6
         self.neighbors: dict[int, NeighborTable] = {}  # by family; ARP makes 4, NDP makes 6
@@ -115,6 +117,12 @@ class NIC:
             if endpoint is not None:
                 endpoint.on_group_joined(group)
 
+    def join_source_group(self, group: bytes, sources: frozenset[bytes]) -> None:
+        """Join ``group`` in INCLUDE mode for ``sources`` (the caller checked that the group is not
+        joined already); IGMP reads the filter from ``source_filters`` when told of the join."""
+        self.source_filters[group] = sources
+        self.join_group(group)
+
     def leave_group(self, group: bytes) -> bool:
         count = self.groups.get(group, 0)
         if count == 0:
@@ -126,4 +134,5 @@ class NIC:
         endpoint = self.ip.get(4 if len(group) == 4 else 6)
         if endpoint is not None:
             endpoint.on_group_left(group)
+        self.source_filters.pop(group, None)
         return True

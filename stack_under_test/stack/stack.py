@@ -366,6 +366,19 @@ class Stack:
     def join_group(self, nic_name: str, group: str) -> None:
         self.nic(nic_name).join_group(self._group(group))
 
+    def join_source_group(self, nic_name: str, group: str, sources: list[str]) -> None:
+        """Join IPv4 ``group`` in INCLUDE mode: datagrams from ``sources`` only (RFC 3376 3.1,
+        IPMulticastListen with filter-mode INCLUDE). leave_group leaves it."""
+        packed = self._group(group)
+        nic = self.nic(nic_name)
+        if len(packed) != 4:
+            raise StackError("INCLUDE-mode membership is implemented for IPv4 groups (IGMPv3) only")
+        if not sources:
+            raise StackError("an INCLUDE-mode join names at least one source")
+        if nic.in_group(packed):
+            raise StackError(f"{nic_name} has joined {group} already")
+        nic.join_source_group(packed, frozenset(self._ip(s).packed for s in sources))
+
     def leave_group(self, nic_name: str, group: str) -> None:
         if not self.nic(nic_name).leave_group(self._group(group)):
             raise StackError(f"{nic_name} has not joined {group}")

@@ -156,6 +156,12 @@ class LinuxAgent:
     def verb_join_group(self, group: str) -> None:
         self.sockets.op_join(_checked_group(group))
 
+    def verb_join_source_group(self, group: str, sources: list[str]) -> None:
+        if not isinstance(sources, list) or not sources:
+            raise ValueError(f"an INCLUDE-mode join names at least one source, not {sources!r}")
+        checked = [str(ipaddress.ip_address(s)) for s in sources]
+        self.sockets.op_join_source(_checked_group(group), checked)
+
     def verb_leave_group(self, group: str) -> None:
         self.sockets.op_leave(_checked_group(group))
 

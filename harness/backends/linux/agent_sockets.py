@@ -182,6 +182,22 @@ class Sockets:
         except OSError as e:
             raise AgentError(f"cannot join group {group}: {e.strerror}") from None
 
+    def op_join_source(self, group: str, sources: list[str]) -> None:
+        """MCAST_JOIN_SOURCE_GROUP for each source: the group in INCLUDE mode (RFC 3376 3.1)."""
+        v6 = ":" in group
+        family = 6 if v6 else 4
+        s = self.groups.get(family) or socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+        self.groups[family] = s
+        level = socket.IPPROTO_IPV6 if v6 else socket.IPPROTO_IP
+        for source in sources:
+            # struct group_source_req {u32 gsr_interface; sockaddr_storage gsr_group, gsr_source;}
+            req = (struct.pack("@I", socket.if_nametoindex(self.ifname)) + bytes(4)
+                   + _sockaddr_storage(group) + _sockaddr_storage(source))
+            try:
+                s.setsockopt(level, _MCAST_JOIN_SOURCE_GROUP, req)
+            except OSError as e:
+                raise AgentError(f"cannot join group {group} for source {source}: {e.strerror}") from None
+
     def op_leave(self, group: str) -> None:
         try:
             s, level, _join, mreq = self._group_request(group)
@@ -201,6 +217,18 @@ _RECV_OPTIONS_V4 = ((_SOL_IP, _IP_PKTINFO), (_SOL_IP, _IP_RECVTOS), (_SOL_IP, _I
                     (_SOL_IP, _IP_RECVOPTS), (_SOL_IP, _IP_RECVERR))
 _RECV_OPTIONS_V6 = ((_SOL_IPV6, _IPV6_RECVPKTINFO), (_SOL_IPV6, _IPV6_RECVTCLASS),
                     (_SOL_IPV6, _IPV6_RECVHOPLIMIT), (_SOL_IPV6, _IPV6_RECVERR))
+_MCAST_JOIN_SOURCE_GROUP = 46  # linux/in.h (and in6.h): the same number for both families
+
+
+def _sockaddr_storage(address: str) -> bytes:
+    """``address`` as a struct sockaddr_in / sockaddr_in6 in a 128-octet sockaddr_storage."""
+    if ":" in address:
+        raw = struct.pack("@H", socket.AF_INET6) + bytes(6) + socket.inet_pton(socket.AF_INET6, address) + bytes(4)
+    else:
+        raw = struct.pack("@H", socket.AF_INET) + bytes(2) + socket.inet_aton(address) + bytes(8)
+    return raw + bytes(128 - len(raw))
+
+
 # struct sock_extended_err: ee_errno, ee_origin, ee_type, ee_code, ee_pad, ee_info, ee_data.
 _EXTENDED_ERR = struct.Struct("=IBBBBII")
 _ORIGIN_ICMP, _ORIGIN_ICMP6 = 2, 3

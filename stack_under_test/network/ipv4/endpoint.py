@@ -156,6 +156,11 @@ class IPv4Endpoint:
             return icmp.handle_packet(self, pkt, h, cast)
         if proto == PROTO_IGMP:
             return self.igmp.handle_packet(pkt, cast)
+        if cast == MULTICAST:
+            # RFC 3376 3.2: a group joined in INCLUDE mode takes datagrams from its sources only.
+            included = self.nic.source_filters.get(h.dst)
+            if included is not None and h.src not in included:
+                return Drop.IPV4_MULTICAST_SOURCE_NOT_INCLUDED
         transport = self.stack.transport_protocols.get(proto)
         if transport is None:
             # RFC 1122 3.2.2.1: a host SHOULD generate Destination Unreachable code 2 "(Protocol

@@ -60,7 +60,7 @@ class IGMP:
 
     def join(self, group: bytes) -> None:
         if self.enabled and len(group) == 4 and group != wire.ALL_SYSTEMS:
-            self.listener.join(group)
+            self.listener.join(group, self.nic.source_filters.get(group))
 
     def leave(self, group: bytes) -> None:
         if self.enabled and len(group) == 4:
