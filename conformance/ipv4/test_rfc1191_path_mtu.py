@@ -125,3 +125,25 @@ def test_datagram_too_big_never_raises_the_estimate(dut: DUT) -> None:
     _too_big(dut, lowered[0], 1400)  # claims more room than the estimate of 1000
     after = _datagram(dut)
     assert max(_sizes(after)) <= 1000, f"after a Next-Hop MTU of 1400 on top of 1000: packets of {_sizes(after)}"
+
+
+@rfc("RFC1191-3-5", "RFC1191-3-6")
+def test_no_larger_datagram_within_five_minutes_of_a_datagram_too_big(dut: DUT) -> None:
+    # "An attempt to detect an increase (by sending a datagram larger than the current estimate)
+    # MUST NOT be done less than 5 minutes after a Datagram Too Big message has been received for
+    # the given destination": a 1428-octet datagram every 20 s for 5 minutes leaves in pieces of
+    # at most 1000 octets each time.
+    if dut.name != "inprocess":
+        pytest.skip(f"this test waits 300 s of DUT time; the {dut.name} backend's clock is real "
+                    "(run it on the inprocess backend, where waiting costs no wall time)")
+    sent = _discovering(dut)
+    _too_big(dut, sent, 1000)
+    heard = dut.now()
+    while dut.now() - heard < 299.0:
+        # The gateway confirms its address now and then, so ARP keeps it (RFC 1122 2.3.2.1).
+        dut.send(Ether(src=GATEWAY_MAC, dst=dut.info.dut_mac)
+                 / ARP(op=2, hwsrc=GATEWAY_MAC, psrc=GATEWAY, hwdst=dut.info.dut_mac, pdst=str(dut.info.dut_ipv4.ip)))
+        after = _datagram(dut)
+        assert max(_sizes(after)) <= 1000, (
+            f"{dut.now() - heard:.0f} s after a Datagram Too Big (Next-Hop MTU 1000): packets of {_sizes(after)}")
+        dut.wait(min(20.0, max(0.0, 299.0 - (dut.now() - heard))))
