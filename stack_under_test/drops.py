@@ -137,6 +137,7 @@ class Drop(enum.Enum):
     IPV6_FORWARD_TOO_BIG = "The packet exceeds the next-hop MTU; Packet Too Big sent, never fragmented (RFC 8200 5)."
     ICMPV6_PTB_BELOW_MINIMUM_MTU = "A Packet Too Big reports an MTU below 1280; it is discarded (RFC 8201 4)."
     ICMPV6_PTB_NOT_OURS = "A Packet Too Big quotes a packet whose source is not ours (RFC 8201 4)."
+    ICMPV6_PTB_NOT_SENT = "A Packet Too Big quotes a segment of no connection of ours, or one not in flight (RFC 8201 4)."
     ICMPV6_ERROR_RATE_LIMITED = "An ICMPv6 error was not sent: the rate limit was exhausted (RFC 4443 2.4(f))."
 
     # --- ICMPv6 (owned by the IPv6 work) ---

@@ -14,10 +14,11 @@ import ipaddress
 import math
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final, TypeVar, get_args
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
 
 from harness.backends.base import TEST_LINK, FrameDUT
+from harness.backends.stack_tcp import StackTCP
 from harness.backends.tap_agent import FEATURES as STACK_FEATURES
 from harness.capture import Capture
 from harness.dut import (
@@ -29,8 +30,6 @@ from harness.dut import (
     IPv6Option,
     LinkInfo,
     TCPConn,
-    TCPError,
-    TCPErrorKind,
     TCPOption,
     TCPState,
     TimerName,
@@ -59,21 +58,6 @@ _TIMER_OPTIONS: Final = {
 _BASELINE_IPV6: Final[dict[str, Any]] = {"accept_dad": 0, "router_solicitations": 0}
 _STATES: Final[dict[str, AddressState]] = {"tentative": "tentative", "preferred": "preferred",
                                            "deprecated": "deprecated"}
-# harness TCPOption -> (SocketOptions name, conversion to the stack's units). Keep-alive times in
-# whole seconds rounded up, as Linux's TCP_KEEPIDLE/TCP_KEEPINTVL take them.
-_TCP_OPTIONS: Final[dict[str, tuple[str, Any]]] = {
-    "nodelay": ("nodelay", bool),
-    "keepalive": ("keepalive", bool),
-    "keepidle": ("keepidle_ms", lambda s: math.ceil(float(s)) * 1000),
-    "keepintvl": ("keepintvl_ms", lambda s: math.ceil(float(s)) * 1000),
-    "keepcnt": ("keepcnt", int),
-    "maxseg": ("maxseg", int),
-    "rcvbuf": ("rcvbuf", int),
-    "sndbuf": ("sndbuf", int),
-    "user_timeout": ("user_timeout_ms", lambda s: _ms(float(s))),
-}
-_TCP_STATES: Final[dict[str, TCPState]] = {s: s for s in get_args(TCPState)}
-_TCP_ERRORS: Final[frozenset[str]] = frozenset(get_args(TCPErrorKind))
 
 
 _T = TypeVar("_T")
@@ -123,9 +107,10 @@ class InProcessDUT(FrameDUT):
         self.verdicts: list[tuple[int, Any]] = []  # (index of frame sent, Drop) for diagnostics
         self._sent = 0
         self._sockets: dict[int, Any] = {}
-        self._tcp_listeners: dict[tuple[int, int], tcp.Listener] = {}
-        self._tcp_conns: dict[int, tcp.Connection] = {}
         self._configure()
+        proto = self.stack.transport_protocols[6]
+        assert isinstance(proto, tcp.TCPProtocol)
+        self._tcp = StackTCP(proto)
 
     def _configure(self) -> None:
         info, stack = self.info, self.stack
@@ -280,107 +265,54 @@ class InProcessDUT(FrameDUT):
                 break
         return got
 
-    # ---- TCP -----------------------------------------------------------------------------------------
-    @property
-    def _tcp(self) -> tcp.TCPProtocol:
-        proto = self.stack.transport_protocols[6]
-        assert isinstance(proto, tcp.TCPProtocol)
-        return proto
-
-    @staticmethod
-    def _socket_options(options: Mapping[TCPOption, float | int | bool] | None) -> tcp.SocketOptions:
-        sockopts = tcp.SocketOptions()
-        for name, value in (options or {}).items():
-            _set_tcp_option(sockopts, name, value)
-        return sockopts
-
+    # ---- TCP (harness/backends/stack_tcp.py: shared with the tap agent) ---------------------------
     def tcp_listen(self, port: int, family: Family = 4, *, backlog: int = 16,
                    options: Mapping[TCPOption, float | int | bool] | None = None) -> None:
-        if (port, family) in self._tcp_listeners:
-            raise ValueError(f"tcp_listen: this test already listens on TCP port {port} (IPv{family})")
-        address = "0.0.0.0" if family == 4 else "::"
-        self._tcp_listeners[(port, family)] = self._tcp.listen(address, port, backlog, self._socket_options(options))
-
-    def _listener(self, port: int, family: Family) -> tcp.Listener:
-        try:
-            return self._tcp_listeners[(port, family)]
-        except KeyError:
-            raise ValueError(f"no TCP listener on port {port} (IPv{family}); call dut.tcp_listen first") from None
+        self._tcp.listen(port, family, backlog, options)
 
     def tcp_accept(self, port: int, family: Family = 4, *, within: float = 2.0) -> TCPConn | None:
-        listener = self._listener(port, family)
         deadline = self._now() + within
-        while (conn := listener.accept()) is None:
+        while (conn := self._tcp.accept_now(port, family)) is None:
             if self._next(deadline) is None:
-                conn = listener.accept()
-                break
-        return None if conn is None else self._handle(conn)
+                return self._tcp.accept_now(port, family)
+        return conn
 
     def tcp_close_listener(self, port: int, family: Family = 4) -> None:
-        self._tcp.close_listener(self._listener(port, family))
-        del self._tcp_listeners[(port, family)]
+        self._tcp.close_listener(port, family)
 
     def tcp_connect(self, dst: str, dport: int, *, sport: int | None = None,
                     options: Mapping[TCPOption, float | int | bool] | None = None) -> TCPConn:
-        sockopts = self._socket_options(options)
-        with _tcp_errors():
-            conn = self._tcp.connect(dst, dport, sport, sockopts)
-        return self._handle(conn)
-
-    def _handle(self, conn: tcp.Connection) -> TCPConn:
-        handle = len(self._tcp_conns) + 1
-        self._tcp_conns[handle] = conn
-        ip = ipaddress.ip_address
-        return TCPConn(handle, conn.family, str(ip(conn.local)), conn.local_port,  # type: ignore[arg-type]
-                       str(ip(conn.remote)), conn.remote_port)
-
-    def _conn(self, conn: TCPConn) -> tcp.Connection:
-        try:
-            return self._tcp_conns[conn.handle]
-        except KeyError:
-            raise ValueError(f"{conn} is not a TCP connection of this test") from None
+        return self._tcp.connect(dst, dport, sport, options)
 
     def tcp_send(self, conn: TCPConn, data: bytes) -> int:
-        with _tcp_errors():
-            return self._conn(conn).send(bytes(data))
+        return self._tcp.send(conn.handle, data)
 
     def tcp_recv(self, conn: TCPConn, max: int = 65536, *, within: float = 2.0) -> bytes | None:
-        if max <= 0:
-            raise ValueError(f"tcp_recv: max must be positive, got {max}")
-        c = self._conn(conn)
         deadline = self._now() + within
-        with _tcp_errors():
-            while (got := c.recv(max)) is None:
-                # Step time like expect() does; frames the DUT emits meanwhile go to the backlog.
-                if self._next(deadline) is None:
-                    return c.recv(max)
-            return got
+        while (got := self._tcp.recv_now(conn.handle, max)) is None:
+            # Step time like expect() does; frames the DUT emits meanwhile go to the backlog.
+            if self._next(deadline) is None:
+                return self._tcp.recv_now(conn.handle, max)
+        return got
 
     def tcp_shutdown(self, conn: TCPConn) -> None:
-        with _tcp_errors():
-            self._conn(conn).shutdown()
+        self._tcp.shutdown(conn.handle)
 
     def tcp_close(self, conn: TCPConn) -> None:
-        self._conn(conn).close()
+        self._tcp.close(conn.handle)
 
     def tcp_abort(self, conn: TCPConn) -> None:
-        self._conn(conn).abort()
+        self._tcp.abort(conn.handle)
 
     def tcp_set_option(self, conn: TCPConn, name: TCPOption, value: float | int | bool) -> None:
-        c = self._conn(conn)
-        sockopts = tcp.SocketOptions()
-        _set_tcp_option(sockopts, name, value)  # validates and converts
-        field, _ = _TCP_OPTIONS[name]
-        c.set_option(field, getattr(sockopts, field))
+        self._tcp.set_option(conn.handle, name, value)
 
     def tcp_state(self, conn: TCPConn) -> TCPState:
-        return _TCP_STATES[self._conn(conn).state_name]
+        return self._tcp.state(conn.handle)
 
     def reset(self) -> None:
         """Every test starts without TCP sockets (harness.dut: the backend forgets them)."""
         self._tcp.clear()
-        self._tcp_listeners.clear()
-        self._tcp_conns.clear()
         super().reset()
 
     def join_group(self, group: str) -> None:
@@ -497,8 +429,6 @@ class InProcessDUT(FrameDUT):
                 sock.close()
         self._sockets.clear()
         self._tcp.clear()
-        self._tcp_listeners.clear()
-        self._tcp_conns.clear()
         super().close()
 
     def _socket(self, port: int) -> Any:
@@ -506,26 +436,3 @@ class InProcessDUT(FrameDUT):
             return self._sockets[port]
         except KeyError:
             raise ValueError(f"no UDP socket bound to port {port}; call dut.udp_bind({port}) first") from None
-
-
-def _set_tcp_option(sockopts: tcp.SocketOptions, name: str, value: float | int | bool) -> None:
-    """Set a harness TCPOption on stack SocketOptions; ValueError names what is wrong."""
-    if name not in _TCP_OPTIONS:
-        raise ValueError(f"unknown TCP option {name!r} (known: {', '.join(sorted(_TCP_OPTIONS))})")
-    field, convert = _TCP_OPTIONS[name]
-    try:
-        sockopts.set(field, convert(value))
-    except (StackError, TypeError, ValueError) as e:
-        raise ValueError(f"TCP option {name}={value!r}: {e}") from None
-
-
-@contextlib.contextmanager
-def _tcp_errors() -> Iterator[None]:
-    """The stack's TCPError as the harness's (same kinds); other refusals as ValueError."""
-    try:
-        yield
-    except tcp.TCPError as e:
-        kind = e.kind if e.kind in _TCP_ERRORS else "closed"
-        raise TCPError(kind, str(e)) from None  # type: ignore[arg-type]
-    except StackError as e:
-        raise ValueError(str(e)) from None

@@ -253,6 +253,12 @@ class TransportProtocol(Protocol):
         Fragmentation Needed and Packet Too Big, the pointer of Parameter Problem)."""
         ...
 
+    def sent(self, family: int, quoted: memoryview) -> bool:
+        """Whether ``quoted`` (from its IP header) may be a packet we sent that still matters: an
+        error about anything else is not believed (RFC 8201 4: validate the payload of a Packet
+        Too Big "to ensure these are received in response to transmitted traffic")."""
+        ...
+
     def bind(self, address: str, port: int) -> Any:
         """Open a socket (UDP); raises StackError."""
         ...

@@ -203,6 +203,10 @@ class UDPProtocol:
         sock.queue.append(_received(tpkt, bytes(view.data()), view.src_port))
         return None
 
+    def sent(self, family: int, quoted: memoryview) -> bool:
+        """UDP keeps no record of the datagrams it sent: any may be ours."""
+        return True
+
     def handle_error(self, family: int, kind: str, quoted: memoryview, param: int = 0) -> None:
         """RFC 1122 4.1.3.3: "UDP MUST pass to the application layer all ICMP error messages that
         it receives from the IP layer"; the socket that sent the quoted datagram keeps them."""

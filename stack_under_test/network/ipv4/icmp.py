@@ -101,9 +101,13 @@ def _handle_error(ep: IPv4Host, message: bytes) -> Drop | None:
     if len(quoted) < MIN_HEADER_LEN + params.ICMPV4_ERROR_QUOTE_MIN:
         return Drop.ICMPV4_TRUNCATED
     header = IPv4Header.read(quoted)
-    if message[0] == ICMPv4Type.DEST_UNREACHABLE and message[1] == _FRAG_NEEDED:
-        _learn_path_mtu(ep, header, int.from_bytes(message[6:8], "big"))
     transport = ep.stack.transport_protocols.get(header.protocol)
+    # As for a Packet Too Big (RFC 8201 4: "validate the payload ... to ensure these are received
+    # in response to transmitted traffic"): a TCP segment of no connection moves no estimate
+    # (Linux: the socket lookup in tcp_v4_err).
+    if (message[0] == ICMPv4Type.DEST_UNREACHABLE and message[1] == _FRAG_NEEDED
+            and (transport is None or transport.sent(4, quoted))):
+        _learn_path_mtu(ep, header, int.from_bytes(message[6:8], "big"))
     if transport is not None:
         transport.handle_error(4, f"{message[0]}/{message[1]}", quoted, int.from_bytes(message[4:8], "big"))
     return None

@@ -92,6 +92,13 @@ def handle_error(host: IPv6Host, icmp_type: int, code: int, invoking: bytes, par
         # instead; the RFC decides. RFC 8021 retired the atomic fragments such a PTB asked for.)
         if param < params.IPV6_MIN_MTU:
             return Drop.ICMPV6_PTB_BELOW_MINIMUM_MTU
+        # RFC 8201 4: "Nodes should appropriately validate the payload of ICMPv6 PTB messages to
+        # ensure these are received in response to transmitted traffic": a TCP segment of no
+        # connection, or not in flight, moves no estimate (Linux: the socket lookup in tcp_v6_err).
+        proto, offset = ipv6_ext.upper_layer(quoted)
+        transport = host.stack.transport_protocols.get(proto)
+        if transport is not None and offset is not None and not transport.sent(6, quoted):
+            return Drop.ICMPV6_PTB_NOT_SENT
         quoted_dst = IPv6View(quoted).dst
         learned = host.pmtu.update(quoted_dst, param, host.path_mtu(quoted_dst))
         if learned:
