@@ -62,6 +62,8 @@ IPV6_MIN_MTU: Final = 1280  # RFC 8200 5
 IPV6_REASSEMBLY_TIMEOUT_MS: Final = 60_000  # RFC 8200 4.5: "within 60 seconds"
 # RFC 8201 4: "The recommended setting for this timer is twice its minimum value (10 minutes)."
 IPV6_PMTU_EXPIRY_MS: Final = 600_000
+# RFC 1191 6.3: "The recommended setting for this timer is twice its minimum value (10 minutes)."
+IPV4_PMTU_EXPIRY_MS: Final = 600_000
 DUP_ADDR_DETECT_TRANSMITS: Final = 1  # RFC 4862 5.1
 # RFC 4861 7.1.1/7.1.2: "The IP Hop Limit field has a value of 255, i.e., the packet could not
 # possibly have been forwarded by a router." We send every ND message (Redirect too) with it.
@@ -141,10 +143,16 @@ MAX_ANYCAST_DELAY_TIME_MS: Final = 1_000
 ANYCAST_DELAYED_ADVERTS_MAX: Final = 64
 # RFC 4861 8.3 leaves the Destination Cache size open; redirect host routes kept (oldest go first).
 MAX_REDIRECT_ROUTES: Final = 1024
+# How long a neighbour whose resolution or re-validation failed counts as dead when choosing among
+# gateways (RFC 1122 3.3.1.4); then it is tried again (Linux: a FAILED entry goes at the next
+# garbage collection, gc_stale_time 60 s at most).
+FAILED_NEIGHBOR_MEMORY_MS: Final = 60_000
 NEIGHBOR_CACHE_SIZE: Final = 512  # bounded memory; Linux gc_thresh3 is 1024
 
 # ---- UDP --------------------------------------------------------------------------------
 UDP_RECEIVE_QUEUE_LEN: Final = 256  # datagrams per socket before new ones are dropped
+# ICMP errors a UDP socket keeps for its application (RFC 1122 4.1.3.3); the oldest go first.
+UDP_ERROR_QUEUE_LEN: Final = 16
 EPHEMERAL_PORT_FIRST: Final = 32768  # Linux ip_local_port_range
 EPHEMERAL_PORT_LAST: Final = 60999
 

@@ -13,8 +13,9 @@ import dataclasses
 import ipaddress
 import math
 import random
-from collections.abc import Mapping
-from typing import Any, Final
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
 
 from harness.backends.base import TEST_LINK, FrameDUT
 from harness.backends.stack_tcp import StackTCP
@@ -25,15 +26,17 @@ from harness.dut import (
     AddressInfo,
     AddressState,
     Family,
+    ICMPReport,
     IPv6Option,
     LinkInfo,
     TCPConn,
     TCPOption,
     TCPState,
     TimerName,
+    UDPDatagram,
     ipv6_option_unit,
 )
-from stack_under_test import ChannelEndpoint, Stack, StackOptions, VirtualClock
+from stack_under_test import ChannelEndpoint, Stack, StackError, StackOptions, VirtualClock
 from stack_under_test.transport import tcp
 
 NIC: Final = "eth0"
@@ -48,12 +51,16 @@ _TIMER_OPTIONS: Final = {
     "ipv4_reassembly_timeout": "ipv4_reassembly_timeout_ms",
     "ipv6_reassembly_timeout": "ipv6_reassembly_timeout_ms",
     "ipv6_pmtu_expiry": "ipv6_pmtu_expiry_ms",
+    "arp_cache_timeout": "arp_cache_timeout_ms",
 }
 # The baseline of every backend (harness.dut.DUT.set_ipv6_option): addresses usable at once and
 # no Router Solicitation chatter, like the linux backend's interface.
 _BASELINE_IPV6: Final[dict[str, Any]] = {"accept_dad": 0, "router_solicitations": 0}
 _STATES: Final[dict[str, AddressState]] = {"tentative": "tentative", "preferred": "preferred",
                                            "deprecated": "deprecated"}
+
+
+_T = TypeVar("_T")
 
 
 def _mac(text: str) -> bytes:
@@ -89,7 +96,9 @@ class InProcessDUT(FrameDUT):
         info: LinkInfo = TEST_LINK,
         options: dict[str, Any] | None = None,
     ) -> None:
-        self.clock = VirtualClock()
+        # Virtual time, but Universal Time at its zero is now: the timestamps the stack inserts
+        # (RFC 791 options, ICMP Timestamp) can be held to the real time of day (RFC 1122 3.2.2.8).
+        self.clock = VirtualClock(utc_origin_ms=time.time_ns() // 1_000_000)
         opts = StackOptions(clock=self.clock, rng=random.Random(seed), **(options or {}))
         timers = {name: getattr(opts, attr) / 1000 for name, attr in _TIMER_OPTIONS.items() if hasattr(opts, attr)}
         super().__init__("inprocess", dataclasses.replace(info, timers=timers), capture, frozenset(STACK_FEATURES))
@@ -213,15 +222,7 @@ class InProcessDUT(FrameDUT):
         self._sockets[port] = self.stack.udp_bind("0.0.0.0" if family == 4 else "::", port)
 
     def udp_recv(self, port: int, within: float = 2.0) -> tuple[bytes, str, int] | None:
-        sock = self._socket(port)
-        deadline = self._now() + within
-        got: tuple[bytes, str, int] | None = sock.recv()
-        while got is None:
-            # Step time like expect() does; frames the DUT emits meanwhile go to the backlog.
-            stepped = self._next(deadline)
-            got = sock.recv()
-            if stepped is None:
-                break
+        got: tuple[bytes, str, int] | None = self._step_until(self._socket(port).recv, within)
         return got
 
     def udp_send(self, port: int, data: bytes, dst: str, dport: int) -> None:
@@ -230,6 +231,39 @@ class InProcessDUT(FrameDUT):
     def udp_close(self, port: int) -> None:
         self._socket(port).close()
         del self._sockets[port]
+
+    def udp_recvmsg(self, port: int, within: float = 2.0) -> UDPDatagram | None:
+        sock = self._socket(port)
+        got = self._step_until(sock.recvmsg, within)
+        if got is None:
+            return None
+        return UDPDatagram(got.data, got.src, got.sport, got.dst, got.tos, got.ttl, got.options)
+
+    def udp_sendmsg(self, port: int, data: bytes, dst: str, dport: int, *, src: str | None = None,
+                    ttl: int | None = None, tos: int | None = None, options: bytes = b"") -> None:
+        try:
+            self._socket(port).sendto(bytes(data), dst, dport, src=src, ttl=ttl, tos=tos, options=bytes(options))
+        except StackError as e:
+            raise ValueError(str(e)) from None
+
+    def udp_errors(self, port: int, within: float = 2.0) -> list[ICMPReport]:
+        sock = self._socket(port)
+        self._step_until(lambda: sock.errors[0] if sock.errors else None, within)
+        out = [ICMPReport(e.family, e.type, e.code, e.info, e.dst, e.dport) for e in sock.errors]
+        sock.errors.clear()
+        return out
+
+    def _step_until(self, poll: Callable[[], _T | None], within: float) -> _T | None:
+        """``poll()`` until it gives something, stepping virtual time like ``expect`` does (frames
+        the DUT emits meanwhile go to the backlog), for at most ``within`` seconds."""
+        deadline = self._now() + within
+        got = poll()
+        while got is None:
+            stepped = self._next(deadline)
+            got = poll()
+            if stepped is None:
+                break
+        return got
 
     # ---- TCP (harness/backends/stack_tcp.py: shared with the tap agent) ---------------------------
     def tcp_listen(self, port: int, family: Family = 4, *, backlog: int = 16,
@@ -284,6 +318,12 @@ class InProcessDUT(FrameDUT):
     def join_group(self, group: str) -> None:
         self.stack.join_group(NIC, group)
 
+    def join_source_group(self, group: str, sources: list[str]) -> None:
+        try:
+            self.stack.join_source_group(NIC, group, list(sources))
+        except StackError as e:
+            raise ValueError(str(e)) from None
+
     def leave_group(self, group: str) -> None:
         self.stack.leave_group(NIC, group)
 
@@ -320,6 +360,12 @@ class InProcessDUT(FrameDUT):
 
     def set_echo_ignore_broadcasts(self, ignore: bool) -> None:
         self.stack.set_echo_ignore_broadcasts(ignore)
+
+    def set_default_ttl(self, family: Family, ttl: int) -> None:
+        try:
+            self.stack.set_default_ttl(family, ttl)
+        except StackError as e:
+            raise ValueError(str(e)) from None
 
     def set_accept_source_route(self, accept: bool) -> None:
         self.stack.set_accept_source_route(accept)

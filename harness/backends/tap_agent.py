@@ -43,7 +43,8 @@ _BASELINE_IPV6: Final[dict[str, int]] = {"accept_dad": 0, "router_solicitations"
 _REPORT_INTERVALS: Final = ("mldv2_unsolicited_report_interval_ms", "mldv1_unsolicited_report_interval_ms")
 _TIMER_OPTIONS: Final = {"ipv4_reassembly_timeout": "ipv4_reassembly_timeout_ms",
                          "ipv6_reassembly_timeout": "ipv6_reassembly_timeout_ms",
-                         "ipv6_pmtu_expiry": "ipv6_pmtu_expiry_ms"}
+                         "ipv6_pmtu_expiry": "ipv6_pmtu_expiry_ms",
+                         "arp_cache_timeout": "arp_cache_timeout_ms"}
 _MS_OPTIONS: Final = frozenset({
     "rtr_solicit_interval", "rtr_solicit_delay", "mldv1_unsolicited_report_interval",
     "mldv2_unsolicited_report_interval", "base_reachable_time", "retrans_time", "delay_first_probe_time",
@@ -196,6 +197,42 @@ class StackAgent:
     def verb_udp_send(self, port: int, data: str, dst: str, dport: int) -> None:
         self._socket(port).sendto(bytes.fromhex(data), dst, dport)
 
+    def verb_udp_recvmsg(self, port: int, within: float = 2.0) -> Pending:
+        sock = self._socket(port)
+
+        def poll() -> Any:
+            got = sock.recvmsg()
+            if got is None:
+                return NOT_READY
+            return {"data": got.data.hex(), "src": got.src, "sport": got.sport, "dst": got.dst, "tos": got.tos,
+                    "ttl": got.ttl, "options": got.options.hex()}
+
+        return Pending(poll, time.monotonic() + max(0.0, float(within)))
+
+    def verb_udp_sendmsg(self, port: int, data: str, dst: str, dport: int, src: str | None = None,
+                         ttl: int | None = None, tos: int | None = None, options: str = "") -> None:
+        try:
+            self._socket(port).sendto(bytes.fromhex(data), dst, dport, src=src, ttl=ttl, tos=tos,
+                                      options=bytes.fromhex(options))
+        except StackError as e:
+            raise ValueError(str(e)) from None
+
+    def verb_udp_errors(self, port: int, within: float = 2.0) -> Pending:
+        sock = self._socket(port)
+
+        def poll() -> Any:
+            if not sock.errors:
+                return NOT_READY
+            out = [{"family": e.family, "type": e.type, "code": e.code, "info": e.info, "dst": e.dst,
+                    "dport": e.dport} for e in sock.errors]
+            sock.errors.clear()
+            return out
+
+        return Pending(poll, time.monotonic() + max(0.0, float(within)), on_timeout=[])
+
+    def verb_set_default_ttl(self, family: int, ttl: int) -> None:
+        self.stack.set_default_ttl(family, ttl)
+
     def verb_udp_close(self, port: int) -> None:
         self._socket(port).close()
         del self.sockets[port]
@@ -261,6 +298,12 @@ class StackAgent:
 
     def verb_join_group(self, group: str) -> None:
         self.stack.join_group(self.nic, group)
+
+    def verb_join_source_group(self, group: str, sources: list[str]) -> None:
+        try:
+            self.stack.join_source_group(self.nic, group, list(sources))
+        except StackError as e:
+            raise ValueError(str(e)) from None
 
     def verb_leave_group(self, group: str) -> None:
         self.stack.leave_group(self.nic, group)

@@ -38,13 +38,23 @@ class NeighborState(enum.Enum):  # RFC 4861 7.3.2
 
 
 class NUDConfig(Protocol):
-    """What NUD reads at use time; stack/ipv6_config.IPv6Config provides it (RFC 4861 §10)."""
+    """What NUD reads at use time: stack/ipv6_config.IPv6Config for NDP (RFC 4861 §10),
+    network/arp.ARPCacheConfig for ARP."""
 
-    mcast_solicit: int
-    ucast_solicit: int
-    retrans_time_ms: int
-    delay_first_probe_time_ms: int
-    base_reachable_time_ms: int
+    @property
+    def mcast_solicit(self) -> int: ...
+
+    @property
+    def ucast_solicit(self) -> int: ...
+
+    @property
+    def retrans_time_ms(self) -> int: ...
+
+    @property
+    def delay_first_probe_time_ms(self) -> int: ...
+
+    @property
+    def base_reachable_time_ms(self) -> int: ...
 
 
 # (ethertype, network-layer packet) waiting for the neighbor's MAC.
@@ -103,6 +113,10 @@ class NeighborTable:
         self.queue_bytes = queue_bytes
         self.size = size
         self.entries: dict[bytes, NeighborEntry] = {}
+        # Neighbours whose resolution or re-validation failed, and until when that counts
+        # (RFC 1122 3.3.1.4: "Failure to ARP or to re-validate ARP mappings may be used as negative
+        # advice for the corresponding IP address"; Linux keeps them as FAILED entries).
+        self.failed_until_ms: dict[bytes, int] = {}
         self.pending_bytes = 0  # over the whole table, capped by NEIGHBOR_PENDING_TOTAL_BYTES
         self.version = 0  # bumped on every entry change, so senders may cache a resolved MAC
         # Registered by router discovery: called when an entry's IsRouter goes from true to
@@ -146,6 +160,21 @@ class NeighborTable:
         if entry is not None:
             self._age(entry)
         return entry
+
+    def has_failed(self, addr: bytes) -> bool:
+        """Whether resolving or re-validating ``addr`` failed lately (negative advice on it)."""
+        until = self.failed_until_ms.get(addr)
+        if until is None:
+            return False
+        if self.clock.now_ms >= until:
+            del self.failed_until_ms[addr]
+            return False
+        return True
+
+    def _mark_failed(self, addr: bytes) -> None:
+        if len(self.failed_until_ms) >= self.size:
+            self.failed_until_ms.clear()  # bounded, like the table itself
+        self.failed_until_ms[addr] = self.clock.now_ms + params.FAILED_NEIGHBOR_MEMORY_MS
 
     def lookup(self, addr: bytes) -> bytes | None:
         """The MAC for ``addr`` if known (any state but INCOMPLETE)."""
@@ -256,12 +285,16 @@ class NeighborTable:
             self.on_router_cleared(addr)
         return None
 
+    def _confirmed(self, addr: bytes) -> None:
+        self.failed_until_ms.pop(addr, None)
+
     def _resolved(self, entry: NeighborEntry, mac: bytes, solicited: bool) -> None:
         """An INCOMPLETE entry learnt its MAC. RFC 4861 §7.2.5: "record the link-layer address in
         the Neighbor Cache entry ... If the advertisement's Solicited flag is set, the state of the
         entry is set to REACHABLE; otherwise, it is set to STALE", and "sends any packets queued
         for the neighbor" (an ARP reply to us counts as solicited)."""
         entry.mac = mac
+        self._confirmed(entry.addr)
         self._enter(entry, NeighborState.REACHABLE if solicited else NeighborState.STALE)
         self._flush(entry)
 
@@ -277,6 +310,7 @@ class NeighborTable:
             entry.mac = mac
             self.version += 1
         if solicited:
+            self._confirmed(entry.addr)
             self._enter(entry, NeighborState.REACHABLE)
         elif changed:
             self._enter(entry, NeighborState.STALE)
@@ -384,6 +418,7 @@ class NeighborTable:
                 return
             entry.timer = None
             self.remove(entry.addr)
+            self._mark_failed(entry.addr)
             return
         if entry.state is not NeighborState.INCOMPLETE:
             return
@@ -396,6 +431,7 @@ class NeighborTable:
         del self.entries[entry.addr]
         self.version += 1
         entry.timer = None
+        self._mark_failed(entry.addr)
         pending = list(entry.pending)
         self._drop_pending(entry, count=Drop.NEIGHBOR_RESOLUTION_FAILED)
         if self._on_failed is not None:

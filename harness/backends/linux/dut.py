@@ -24,7 +24,13 @@ from harness.backends.base import TEST_LINK, FrameDUT
 from harness.backends.linux import setup
 from harness.backends.linux.setup import AgentClient, Names, SetupError
 from harness.backends.linux.sniff import _icmpv6_type
-from harness.backends.linux.values import _IPV6_SYSCTLS, TIMER_SYSCTLS, _option_value, timer_seconds
+from harness.backends.linux.values import (
+    _IPV6_SYSCTLS,
+    TIMER_SYSCTLS,
+    _option_value,
+    timer_seconds,
+    timer_sysctl,
+)
 from harness.backends.rawsocket import RawSocketPort
 from harness.control.client import AgentFailed, ControlClient, Hello
 from harness.control.remote import RemoteVerbs, serve_verbs_remotely
@@ -133,7 +139,7 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
             "ipv4/icmp_ratelimit": 0, "ipv6/icmp/ratelimit": 0,
             "ipv4/icmp_msgs_per_sec": 1_000_000, "ipv4/icmp_msgs_burst": 1_000_000,
             "ipv4/ip_forward": 0, "ipv6/conf/all/forwarding": 0,
-            **{TIMER_SYSCTLS[k]: int(v) for k, v in self._baseline_timers.items()},
+            **{timer_sysctl(k, "default"): int(v) for k, v in self._baseline_timers.items()},
         })
         setup.run_ip(
             f"link add {n.dut_if} netns {n.dut_ns} address {DUT_MAC} mtu 1500 type veth "
@@ -173,8 +179,9 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
             f"ipv4/conf/{n.dut_if}/igmpv3_unsolicited_report_interval": igmp_iv,
             "ipv4/conf/default/igmpv3_unsolicited_report_interval": igmp_iv,
         })
-        for name, sysctl in TIMER_SYSCTLS.items():  # timers left at the kernel's value
+        for name in TIMER_SYSCTLS:  # timers left at the kernel's value
             if name not in self._baseline_timers:
+                sysctl = timer_sysctl(name, n.dut_if)
                 self._baseline_timers[name] = float(agent.op("x_linux_sysctl_get", name=sysctl))
                 self.info.timers[name] = self._baseline_timers[name]
         agent.op("x_linux_snapshot")

@@ -174,6 +174,17 @@ class Kernel:
                 out.append(f"{fam} route replace {r['dst']}{via} dev {r['dev']}")
         return out
 
+    def route_lines(self, family: int, prefix: str) -> list[str]:
+        """The main table's routes to ``prefix`` on the test link, one ``ip route`` line each
+        ("<prefix> via <gateway> dev <link>")."""
+        dst = "default" if prefix in ("0.0.0.0/0", "::/0") else prefix
+        out = []
+        for r in self.ip_json(f"-{family}", "route", "show", "table", "main", "exact", dst):
+            if r.get("dev") == self.ifname:
+                via = f" via {r['gateway']}" if "gateway" in r else ""
+                out.append(f"{prefix}{via} dev {r['dev']}")
+        return out
+
     def _neighbors(self) -> list[str]:
         out = []
         for fam in ("-4", "-6"):

@@ -76,6 +76,8 @@ TIMER_SYSCTLS: Final[dict[str, str]] = {
     "ipv4_reassembly_timeout": "ipv4/ipfrag_time",
     "ipv6_reassembly_timeout": "ipv6/ip6frag_time",
     "ipv6_pmtu_expiry": "ipv6/route/mtu_expires",  # RFC 8201 §4 path MTU aging; the kernel default is 600 s
+    # RFC 1122 2.3.2.1 ARP cache timeout, per interface ("{if}": timer_sysctl); the default is 30 s.
+    "arp_cache_timeout": "ipv4/neigh/{if}/base_reachable_time",
 }
 _INFINITE_LFT: Final = 0xFFFFFFFF  # "forever" in ip's valid_life_time/preferred_life_time
 
@@ -145,7 +147,9 @@ def _checked_network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network
         net = ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         raise ValueError(f"not a network prefix: {cidr!r}") from None
-    if any(net.overlaps(f) for f in _FORBIDDEN if f.version == net.version):
+    # A default route (prefix length 0) covers everything and names no network of the machine's:
+    # inside the DUT's namespace it leads to the test link only (RFC 1122 3.3.1.2 default gateways).
+    if net.prefixlen and any(net.overlaps(f) for f in _FORBIDDEN if f.version == net.version):
         raise ValueError(f"{cidr} overlaps the machine's own network; use the documentation prefixes")
     return net
 
@@ -168,6 +172,11 @@ def _checked_port(port: int) -> int:
     if not 0 < int(port) < 65536:
         raise ValueError(f"port out of range: {port}")
     return int(port)
+
+
+def timer_sysctl(name: str, ifname: str) -> str:
+    """The sysctl of timer ``name`` for interface ``ifname`` (``default``: links made later)."""
+    return TIMER_SYSCTLS[name].format(**{"if": ifname})
 
 
 def timer_seconds(seconds: float) -> int:

@@ -353,9 +353,14 @@ class IPv6Endpoint:
         return source_selection.select(self, dst)
 
     # ---- send ----------------------------------------------------------------------------------
-    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False) -> Drop | None:
-        """IPEndpoint: UDP (and others) send through here with a route from stack.find_route."""
-        return self.send(route.local, route.remote, proto, payload, next_hop=route.next_hop, dont_fragment=dont_fragment)
+    def write_packet(
+        self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False, ttl: int | None = None,
+        tos: int = 0, options: bytes = b"", discover_mtu: bool = False,
+    ) -> Drop | None:
+        """IPEndpoint: UDP (and others) send through here with a route from stack.find_route.
+        ``ttl`` is the Hop Limit, ``tos`` the Traffic Class; IPv6 has no header options."""
+        return self.send(route.local, route.remote, proto, payload, next_hop=route.next_hop, dont_fragment=dont_fragment,
+                         hop_limit=ttl, traffic_class=tos)
 
     @property
     def link_mtu(self) -> int:

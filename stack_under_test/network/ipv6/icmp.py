@@ -66,9 +66,12 @@ def handle_echo_request(host: IPv6Host, ip: IPv6View, src: bytes, dst: bytes, ms
         host.nic.stats.count_tx_drop(Drop.IPV6_NO_ROUTE)
         return None
     # RFC 4443 §4.2: "The data received in the ICMPv6 Echo Request message MUST be returned
-    # entirely and unmodified in the ICMPv6 Echo Reply message." Linux also echoes the Traffic Class.
+    # entirely and unmodified in the ICMPv6 Echo Reply message." Linux also echoes the Traffic
+    # Class; we echo its DSCP but not its ECN field: RFC 3168 5.2 "an ECT codepoint MUST NOT be
+    # set in a packet unless the loss of that packet in the network would be detected by the end
+    # nodes and interpreted as an indication of congestion", which no echo reply's loss is.
     reply = EchoReply(msg.ident, msg.seq, msg.data)
-    if send_icmpv6(host, reply_src, src, reply, traffic_class=ip.traffic_class) is None:
+    if send_icmpv6(host, reply_src, src, reply, traffic_class=ip.traffic_class & ~3) is None:
         host.nic.stats.count_event("icmpv6_echo_reply_sent")
     return None
 
