@@ -99,17 +99,24 @@ def dispatch(agent: Any, message: dict[str, Any]) -> dict[str, Any] | tuple[Any,
         if isinstance(result, Pending):
             return request_id, result
         return protocol.answer(request_id, result)
-    except AgentError as e:
+    except Exception as e:  # the agent must answer every request, in one line
+        return _failure(request_id, e, verb)
+
+
+def _failure(request_id: Any, e: Exception, verb: str = "") -> dict[str, Any]:
+    """The error answer for a verb that raised ``e``: AgentError (or an agent's own exception
+    with a protocol ``code``) carries its code and details, ValueError, TypeError and KeyError
+    are bad arguments, anything else a failure."""
+    where = f"{verb}: " if verb else ""
+    if isinstance(e, AgentError):
         return protocol.error(request_id, e.code, str(e), e.details)
-    except Exception as e:  # an agent's own exception may carry a protocol error code too
-        code = getattr(e, "code", None)
-        if code in protocol.ERROR_CODES:
-            details = getattr(e, "details", None)
-            return protocol.error(request_id, str(code), str(e), details if isinstance(details, dict) else None)
-        if isinstance(e, ValueError | TypeError | KeyError):
-            return protocol.error(request_id, protocol.BAD_ARGUMENTS, f"{verb}: {e}")
-        # the agent must answer every request, in one line
-        return protocol.error(request_id, protocol.FAILED, f"{verb}: {type(e).__name__}: {e}")
+    code = getattr(e, "code", None)
+    if code in protocol.ERROR_CODES:
+        details = getattr(e, "details", None)
+        return protocol.error(request_id, str(code), str(e), details if isinstance(details, dict) else None)
+    if isinstance(e, ValueError | TypeError | KeyError):
+        return protocol.error(request_id, protocol.BAD_ARGUMENTS, f"{where}{e}")
+    return protocol.error(request_id, protocol.FAILED, f"{where}{type(e).__name__}: {e}")
 
 
 def method_name(verb: str) -> str:
@@ -193,7 +200,13 @@ class ControlServer:
             if conn.waiting is None:
                 continue
             request_id, pending = conn.waiting
-            result = pending.poll()
+            try:
+                result = pending.poll()
+            except Exception as e:  # a verb that fails while it waits answers as dispatch() would
+                conn.waiting = None
+                self._send(conn, _failure(request_id, e))
+                self._run(fd)
+                continue
             if result is NOT_READY and time.monotonic() < pending.deadline:
                 continue
             conn.waiting = None
