@@ -20,7 +20,8 @@ LWIP_SUBSET := test_rfc792_icmp_echo or test_rfc4443_echo or test_rfc8504 or tes
 
 # ruff; the import contracts; mypy --strict on the tool side, tests included (settings in
 # pyproject.toml [tool.mypy]), and on the stack's product code (its white-box tests are exempt);
-# no import loop inside the stack, not even through TYPE_CHECKING imports. One variable, so `make test` runs them beside its other parts.
+# no import loop inside the stack, not even through TYPE_CHECKING imports. One variable, so
+# `make test` runs them beside its other parts.
 LINT_STEPS := $(BIN)/ruff check . && $(BIN)/lint-imports && $(BIN)/mypy --strict harness fuzz reports && \
   $(BIN)/mypy --strict stack_under_test --exclude stack_under_test/tests && \
   $(BIN)/python scripts/import_loops.py --typing stack_under_test
