@@ -18,6 +18,14 @@ IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 LWIP_SUBSET := test_rfc792_icmp_echo or test_rfc4443_echo or test_rfc8504 or test_rfc4861_validation \
   or test_rfc791_options.py or test_rfc2710
 
+# ruff; the import contracts; mypy --strict on the tool side, tests included (settings in
+# pyproject.toml [tool.mypy]), and on the stack's product code (its white-box tests are exempt);
+# no import loop inside the stack, not even through TYPE_CHECKING imports. One variable, so
+# `make test` runs them beside its other parts.
+LINT_STEPS := $(BIN)/ruff check . && $(BIN)/lint-imports && $(BIN)/mypy --strict harness fuzz reports && \
+  $(BIN)/mypy --strict stack_under_test --exclude stack_under_test/tests && \
+  $(BIN)/python scripts/import_loops.py --typing stack_under_test
+
 # ---- set-up (idempotent; works on a fresh clone) --------------------------------------------
 
 $(STAMP): pyproject.toml
@@ -54,42 +62,51 @@ endif
 run: setup
 	$(BIN)/stackcheck run --dut inprocess --report out/inprocess
 
-test: setup system-deps lint guard
+test: setup system-deps guard
+	@# The parts run at once (lwIP once linux and tap are done: its MLD tests have 0.5-s report
+	@# delays and its agent no raised priority), each with its output in out/*.log, shown in order at the end (so
+	@# the run ends with pytest's "N passed" line of the white-box and harness tests); the exit
+	@# status is non-zero if any part failed. Most of the time of every part but lint and the
+	@# in-process suite is waiting (silence windows, timers, fixed fuzz durations, spawned
+	@# interpreters starting), so overlapping them is what brings the wall time down. Their
+	@# testers run at raised priority, so the CPU-bound parts beside them delay them little.
 	@# With Allure results, and the Allure HTML report the README shows (its renderer comes from
 	@# the npm registry on first use; without Node.js or that download it warns and goes on).
-	$(BIN)/stackcheck run --dut inprocess --report out/inprocess --allure
-	$(BIN)/stackcheck report out/inprocess/results.json --out out/inprocess --allure
-ifeq ($(IS_ROOT),yes)
-	@# The real-DUT suites mostly wait on the DUT (their testers run at raised priority), so the
-	@# white-box and harness tests run meanwhile; their output is shown last, so the run ends
-	@# with pytest's "N passed" line. As root they include the needs_root tests (TAP, real ping).
 	@# lwIP: a subset that has every kind of verdict (pass, known deviation, not implemented,
 	@# skip) in about 40 s; the whole suite waits out lwIP's fixed 15-s and 60-s reassembly
 	@# timers and takes 7 min, too long for CI: make lwip-full (or the README's command).
-	@mkdir -p out; $(BIN)/pytest -n auto > out/unit-tests.log 2>&1 & unit=$$!; status=0; \
-	$(BIN)/stackcheck run --dut linux --report out/linux -n auto || status=1; \
-	$(BIN)/stackcheck run --dut tap --report out/tap -n auto || status=1; \
-	$(BIN)/stackcheck run --dut lwip --report out/lwip -n auto -k "$(LWIP_SUBSET)" || status=1; \
-	$(BIN)/stackcheck report out/inprocess/results.json out/tap/results.json out/linux/results.json \
-	  out/lwip/results.json --out out/combined || status=1; \
-	wait $$unit || status=1; cat out/unit-tests.log; exit $$status
-else
-	@# Last, so the run ends with pytest's "N passed" line; the needs_root tests skip and say why.
-	$(BIN)/pytest -n auto
-endif
+	@# As root the unit tests include the needs_root tests (TAP, real ping); without root they
+	@# skip and say why, and the real-DUT suites are left out.
+	@mkdir -p out; rm -f out/*.status; \
+	part() { name=$$1; shift; { if "$$@" > out/$$name.log 2>&1; then echo 0; else echo $$?; fi \
+	  > out/$$name.status; } & last=$$!; }; \
+	part unit-tests $(BIN)/pytest -n auto; \
+	part lint eval '$(LINT_STEPS)'; \
+	part inprocess eval '$(BIN)/stackcheck run --dut inprocess --report out/inprocess --allure && \
+	  $(BIN)/stackcheck report out/inprocess/results.json --out out/inprocess --allure'; \
+	if [ "$(IS_ROOT)" = yes ]; then \
+	  part linux $(BIN)/stackcheck run --dut linux --report out/linux -n auto; linux=$$last; \
+	  part tap $(BIN)/stackcheck run --dut tap --report out/tap -n auto; tap=$$last; \
+	  wait $$linux $$tap; part lwip $(BIN)/stackcheck run --dut lwip --report out/lwip -n auto -k "$(LWIP_SUBSET)"; \
+	fi; \
+	wait; status=0; parts="lint inprocess"; \
+	if [ "$(IS_ROOT)" = yes ]; then \
+	  part combined $(BIN)/stackcheck report out/inprocess/results.json out/tap/results.json \
+	    out/linux/results.json out/lwip/results.json --out out/combined; wait; \
+	  parts="$$parts linux tap lwip combined"; \
+	fi; \
+	for name in $$parts unit-tests; do \
+	  echo "==== $$name (out/$$name.log)"; cat out/$$name.log; \
+	  code=$$(cat out/$$name.status 2>/dev/null || echo 1); \
+	  if [ "$$code" != 0 ]; then echo "==== $$name failed (exit $$code)"; status=1; fi; \
+	done; exit $$status
 
 # The whole suite against lwIP (root; about 7 minutes).
 lwip-full: setup system-deps
 	$(BIN)/stackcheck run --dut lwip --report out/lwip -n 2
 
 lint: setup
-	$(BIN)/ruff check .
-	$(BIN)/lint-imports
-	@# The tool side, tests included; settings in pyproject.toml [tool.mypy].
-	$(BIN)/mypy --strict harness fuzz reports
-	@# The stack's product code (its white-box tests are exempt), and no import loop inside it.
-	$(BIN)/mypy --strict stack_under_test --exclude 'stack_under_test/tests'
-	$(BIN)/python scripts/import_loops.py --typing stack_under_test
+	$(LINT_STEPS)
 
 # The stack never imports Scapy; the conformance suite never imports the stack.
 guard:
