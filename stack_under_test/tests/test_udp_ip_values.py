@@ -44,8 +44,8 @@ def test_sendto_from_a_chosen_source_and_refusals() -> None:
     assert parse_out(bench.one()).src == SECOND
     with pytest.raises(StackError, match="not an IPv4"):
         sock.sendto(b"x", "198.51.100.2", 4000, src="2001:db8::1")
-    with pytest.raises(StackError, match="no route"):
-        sock.sendto(b"x", "198.51.100.2", 4000, src="198.51.100.77")  # not ours
+    with pytest.raises(StackError, match="not an address of this host"):
+        sock.sendto(b"x", "198.51.100.2", 4000, src="198.51.100.77")  # not ours (RFC 6724 4, RFC 1122 3.3.4.2)
     with pytest.raises(StackError, match="TTL"):
         sock.sendto(b"x", "198.51.100.2", 4000, ttl=0)
     with pytest.raises(StackError, match="could not be sent"):

@@ -111,6 +111,11 @@ class UDPSocket:
         if len(options) > 40:
             raise StackError(f"{len(options)} octets of options do not fit an IPv4 header (at most 40)")
         stack = self.udp.stack
+        # RFC 6724 4: "if the application or upper layer specifies a source address that is not in
+        # the candidate set for the destination, then the network layer MUST treat this as an
+        # error"; the candidates are our own addresses (weak ES model, as Linux).
+        if src is not None and local is not None and not any(nic.is_local(local) for nic in stack.nics.values()):
+            raise StackError(f"{src} is not an address of this host: it cannot be the source")
         route = stack.find_route(dst.packed, src=local)
         if route is None:
             raise StackError(f"no route to {address}" + (f" from {src}" if src is not None else ""))
