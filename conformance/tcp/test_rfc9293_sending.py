@@ -134,3 +134,30 @@ def test_a_soft_error_is_what_the_application_hears_when_the_connection_times_ou
             dut.tcp_recv(conn, within=1.0)
     assert failure.value.kind == "unreachable", (
         f"the connection failed as {failure.value.kind!r}; the soft error (host unreachable) was not reported")
+
+
+@rfc("RFC9293-3.9.1.2-3")
+def test_successive_pushed_sends_are_collapsed_into_one_segment(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, mss=1000)
+    assert dut.tcp_send(conn, b"f" * 100) == 100
+    peer.expect(data=b"f" * 100)  # left unacknowledged: the sends below queue behind it
+    for i in range(5):
+        assert dut.tcp_send(conn, bytes([0x30 + i]) * 40) == 40  # five SENDs, each one PUSHed
+    dut.wait(0.05)
+    peer.send_ack()
+    seg = peer.expect(data=lambda d: len(d) > 0, within=1.0)
+    # "collapse successive bits when it packetizes data, to send the largest possible segment":
+    # the five PUSHed SENDs travel together, not as five small segments.
+    assert len(payload(seg)) == 200, f"five queued 40-octet SENDs left in a segment of {len(payload(seg))} octets"
+
+
+@rfc("RFC9293-3.9.1.1-2")
+def test_listen_on_the_local_port_of_a_connection_in_syn_sent(dut: DUT) -> None:
+    local = PORT + 20
+    out = dut.tcp_connect(str(dut.info.tester_ipv4), PORT + 21, sport=local)
+    TCPPeer.for_connection(dut, out).expect("S")  # left unanswered: the connection stays in SYN-SENT
+    dut.tcp_listen(local)  # MUST-42: a LISTEN on the same local port is allowed
+    peer = TCPPeer(dut, dut_port=local)
+    peer.connect()
+    assert dut.tcp_accept(local) is not None, "the listener beside a SYN-SENT connection accepted nothing"
+    assert dut.tcp_state(out) == "SYN-SENT"
