@@ -165,11 +165,13 @@ def test_the_sender_avoids_silly_window_segments(dut: DUT) -> None:
     peer, conn = established(dut, PORT, mss=1000, window=8000)
     assert dut.tcp_send(conn, DATA[:3000]) == 3000
     peer.receive(3000)  # every octet acknowledged, window 8000: Max(SND.WND) is 8000
-    peer.window = 100
-    # A window of 100 octets: not a full segment, not half the largest window. It comes with an
-    # octet of data, so SEG.SEQ moves on and the update is taken (Linux ignores a smaller window
-    # on a segment that repeats SND.WL1 and SND.WL2, tcp_may_update_window()).
+    # A window of 100 octets: not a full segment, not half the largest window. An octet of data
+    # goes first, so the ACK carrying the smaller window has a newer SEG.SEQ than SND.WL1 and the
+    # update is taken (Linux ignores a smaller window on a segment that repeats SND.WL1,
+    # tcp_may_update_window()).
     peer.send_data(b"w")
+    peer.window = 100
+    peer.send_ack()
     assert dut.tcp_send(conn, DATA[:5000]) == 5000
     # RFC 9293 3.8.6.2.1: send "if at least a fraction Fs of the maximum window can be sent", with
     # Fs "1/2", or "a maximum-sized segment", or after "the override timeout"; it "should be in

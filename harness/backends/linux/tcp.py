@@ -214,6 +214,9 @@ class TCPSockets:
         try:
             _set_options(s, options)
             if sport is not None:
+                # As an application that means to LISTEN on this port too would (RFC 9293 MUST-42):
+                # Linux lets a listener share the port only when both sockets set SO_REUSEADDR.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(("::" if ip.version == 6 else "0.0.0.0", sport))
             s.setblocking(False)
             code = s.connect_ex(addr)
