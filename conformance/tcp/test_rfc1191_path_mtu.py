@@ -143,3 +143,30 @@ def test_a_packet_too_big_is_not_a_congestion_signal(dut: DUT) -> None:
     assert len(burst) >= first, (
         f"a first flight of {first} segments, and after the Packet Too Big and an ACK of all of them "
         f"a burst of only {len(burst)}")
+
+
+@rfc("RFC5681-3.1-7", "RFC5681-3.1-8")
+def test_a_smaller_path_mtu_scales_the_window_down_by_the_segment_sizes(dut: DUT) -> None:
+    peer, _conn, big = _bulk(dut)
+    dut.wait(0.1)  # the rest of the initial window, sent at once behind ``big``
+    flight = [seg for seg in [big, *peer.take_all()] if payload(seg)]
+    first = len({seg[TCP].seq for seg in flight})
+    old = len(payload(big))
+    dut.send(peer.icmp_error(big, type=3, code=4, mtu=576))  # segments of 536 octets from now on
+    dut.wait(0.3)
+    peer.take_all()  # the data sent again in smaller segments
+    peer.rcv_nxt = max((seq_add(seg[TCP].seq, len(payload(seg))) for seg in flight),
+                       key=lambda end: (end - big[TCP].seq) % 2**32)
+    peer.send_ack()  # the whole first flight acknowledged at once: the window is free
+    dut.wait(0.1)
+    burst = [seg for seg in peer.take_all() if payload(seg)]
+    sizes = {len(payload(seg)) for seg in burst}
+    assert burst and max(sizes) <= 536, f"after Fragmentation Needed (MTU 576) data segments of {sorted(sizes)} octets"
+    # cwnd "SHOULD be reduced by the ratio of the old segment size to the new segment size": the
+    # first flight's segments of the old size become as many of the new, and the ACK adds one
+    # (RFC 5681 3.1; Linux adds one per segment it covers). Kept in octets, the window would let
+    # first * old / 536 segments go at once, and the ACK's growth on top.
+    kept = first * old // 536
+    assert len(burst) < kept, (
+        f"a first flight of {first} segments of {old} octets, and after the path MTU fell to 576 and an ACK "
+        f"of all of them a burst of {len(burst)} segments of 536 octets: the window kept its octets ({kept} segments)")
