@@ -1,6 +1,7 @@
 """RFC 9293 on what the DUT sends and takes beyond the state machine: the form of its options
 (3.1), PUSH and full-sized segments (3.9.1.2), IP options on arriving segments (3.9.2), the OPEN
-call's checks (3.9.1.1), and the report of a soft error (3.9.1.8)."""
+call's checks (3.9.1.1), the report of a soft error (3.9.1.8), and the Differentiated Services
+field and TTL the application sets (3.9.1.9, 3.9.2)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import contextlib
 from typing import Final
 
 import pytest
-from scapy.layers.inet import TCP
+from scapy.layers.inet import IP, TCP
+from scapy.layers.inet6 import IPv6
 from scapy.packet import Packet
 
 from harness import DUT, TCPError, rfc
@@ -161,3 +163,63 @@ def test_listen_on_the_local_port_of_a_connection_in_syn_sent(dut: DUT) -> None:
     peer.connect()
     assert dut.tcp_accept(local) is not None, "the listener beside a SYN-SENT connection accepted nothing"
     assert dut.tcp_state(out) == "SYN-SENT"
+
+
+def _ds_field(seg: Packet) -> int:
+    """The Differentiated Services field (the six high bits of TOS / Traffic Class)."""
+    return int(seg[IP].tos >> 2) if IP in seg else int(seg[IPv6].tc >> 2)
+
+
+def _ttl(seg: Packet) -> int:
+    return int(seg[IP].ttl) if IP in seg else int(seg[IPv6].hlim)
+
+
+AF11: Final = 10  # DSCP AF11 (RFC 2597), in the IP_TOS octet as 10 << 2
+EF: Final = 46  # DSCP EF (RFC 3246)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@rfc("RFC9293-3.9.1.9-1", "RFC9293-3.9.1.9-3")
+def test_the_application_sets_the_ds_field_of_every_segment(dut: DUT, family: int) -> None:
+    peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
+    dut.tcp_send(conn, b"default")
+    before = peer.expect(data=b"default")
+    assert _ds_field(before) != AF11, "the DS field is AF11 before the application asked for it: no control"
+    peer.send_ack()
+    dut.tcp_set_option(conn, "tos", AF11 << 2)
+    dut.tcp_send(conn, b"marked")
+    segments = [peer.expect(data=b"marked")]
+    peer.send_data(b"an ACK follows")
+    segments.append(peer.expect("A", ack=peer.snd_nxt, data=b""))
+    dut.tcp_shutdown(conn)
+    segments.append(peer.expect("FA"))
+    for seg in segments:  # data, a pure ACK and the FIN: the value passes to IP unchanged
+        assert _ds_field(seg) == AF11, (
+            f"a {seg.sprintf('%TCP.flags%')} segment carries DS field {_ds_field(seg)}, not AF11 ({AF11}) as set")
+
+
+@rfc("RFC9293-3.9.1.9-2")
+def test_the_ds_field_can_change_during_the_connection(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    dut.tcp_set_option(conn, "tos", AF11 << 2)
+    dut.tcp_send(conn, b"first")
+    assert _ds_field(peer.expect(data=b"first")) == AF11
+    peer.send_ack()
+    dut.tcp_set_option(conn, "tos", EF << 2)
+    dut.tcp_send(conn, b"then")
+    seg = peer.expect(data=b"then")
+    assert _ds_field(seg) == EF, f"after a change to EF ({EF}) the DS field is {_ds_field(seg)}"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@rfc("RFC9293-3.9.2-1")
+def test_the_ttl_of_the_segments_is_configurable(dut: DUT, family: int) -> None:
+    peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
+    dut.tcp_send(conn, b"default")
+    default = _ttl(peer.expect(data=b"default"))
+    peer.send_ack()
+    chosen = 17 if default != 17 else 18
+    dut.tcp_set_option(conn, "ttl", chosen)
+    dut.tcp_send(conn, b"configured")
+    seg = peer.expect(data=b"configured")
+    assert _ttl(seg) == chosen, f"TTL {_ttl(seg)} after the application set {chosen} (default {default})"

@@ -143,11 +143,14 @@ class IPEndpoint(NetworkEndpoint, Protocol):
         """The source address for a packet to ``dst`` from this NIC, or None when there is none."""
         ...
 
-    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False) -> Drop | None:
+    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False,
+                     tos: int = 0, ttl: int | None = None) -> Drop | None:
         """Wrap ``payload`` in our header (src route.local, dst route.remote) and transmit it,
         resolving ``route.next_hop`` or mapping a multicast/broadcast destination. A payload too
         big for the route is fragmented, unless ``dont_fragment``: then it is refused
-        (``Drop.PACKET_TOO_BIG``) and IPv4 sets DF (RFC 1191 3, Path MTU Discovery)."""
+        (``Drop.PACKET_TOO_BIG``) and IPv4 sets DF (RFC 1191 3, Path MTU Discovery). ``tos`` is
+        the Type of Service / Traffic Class octet, ``ttl`` the TTL / hop limit (None: the
+        default); a socket's own settings (RFC 9293 3.9.1.9, 3.9.2)."""
         ...
 
     def path_mtu(self, dst: bytes) -> int:

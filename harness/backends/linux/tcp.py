@@ -49,11 +49,19 @@ OPTIONS: dict[str, tuple[int, int, str]] = {
     "rcvbuf": (socket.SOL_SOCKET, socket.SO_RCVBUF, "octets"),
     "sndbuf": (socket.SOL_SOCKET, socket.SO_SNDBUF, "octets"),
     "user_timeout": (socket.IPPROTO_TCP, TCP_USER_TIMEOUT, "milliseconds"),
+    "tos": (socket.IPPROTO_IP, socket.IP_TOS, "count"),
+    "ttl": (socket.IPPROTO_IP, socket.IP_TTL, "count"),
+}
+# The same options on an IPv6 socket.
+_IPV6_OPTIONS: dict[str, tuple[int, int]] = {
+    "tos": (socket.IPPROTO_IPV6, socket.IPV6_TCLASS),
+    "ttl": (socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS),
 }
 # What setsockopt(2) accepts: TCP_MAXSEG from TCP_MIN_MSS (88), keep-alive times 1..32767 s
 # (MAX_TCP_KEEPIDLE/KEEPINTVL), TCP_KEEPCNT 1..127 (MAX_TCP_KEEPCNT).
 _BOUNDS = {"keepidle": (1, 32767), "keepintvl": (1, 32767), "keepcnt": (1, 127), "maxseg": (88, 32767),
-           "rcvbuf": (1, 2**31 - 1), "sndbuf": (1, 2**31 - 1), "user_timeout": (0, 2**31 - 1)}
+           "rcvbuf": (1, 2**31 - 1), "sndbuf": (1, 2**31 - 1), "user_timeout": (0, 2**31 - 1),
+           "tos": (0, 255), "ttl": (1, 255)}
 _ERRNO_KINDS = {
     errno.ECONNRESET: "reset", errno.ECONNREFUSED: "refused", errno.ETIMEDOUT: "timed_out",
     errno.EHOSTUNREACH: "unreachable", errno.ENETUNREACH: "unreachable", errno.EHOSTDOWN: "unreachable",
@@ -317,6 +325,8 @@ def max_(a: float, b: float) -> float:  # `max` is a verb argument's name above
 def _set_options(s: socket.socket, options: dict[str, int]) -> None:
     for name, value in options.items():
         level, opt, _unit = OPTIONS[name]
+        if s.family == socket.AF_INET6 and name in _IPV6_OPTIONS:
+            level, opt = _IPV6_OPTIONS[name]
         try:
             s.setsockopt(level, opt, value)
         except OSError as e:

@@ -184,9 +184,10 @@ class IPv4Endpoint:
         and what Fragmentation Needed teaches is kept by the transport that asked (TCP)."""
         return self.nic.mtu
 
-    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False) -> Drop | None:
-        """Prepend a header (the default TTL, a fresh ID) and transmit on ``route`` (output.py)."""
-        return self.output.write_packet(route, proto, payload, dont_fragment=dont_fragment)
+    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False,
+                     tos: int = 0, ttl: int | None = None) -> Drop | None:
+        """Prepend a header (a fresh ID) and transmit on ``route`` (output.py)."""
+        return self.output.write_packet(route, proto, payload, dont_fragment=dont_fragment, tos=tos, ttl=ttl)
 
     def send_port_unreachable(self, tpkt: TransportPacket) -> None:
         # RFC 1122 3.2.2.1: a host SHOULD generate code 3 "(Port Unreachable), if the designated

@@ -55,18 +55,21 @@ class IPv4Output:
         else:
             nic.neighbors[4].send(next_hop, ETH_P_IPV4, packet)
 
-    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False) -> Drop | None:
-        """Prepend a header (the default TTL, a fresh ID, no options) and transmit on ``route``.
-        ``dont_fragment`` sets DF and refuses a datagram too big for the route (RFC 1191 3)."""
+    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False,
+                     tos: int = 0, ttl: int | None = None) -> Drop | None:
+        """Prepend a header (``ttl`` or the default TTL, ``tos``, a fresh ID, no options) and
+        transmit on ``route``. ``dont_fragment`` sets DF and refuses a datagram too big for the
+        route (RFC 1191 3). Fragments (of a datagram without DF) carry TOS 0."""
         ident = self.idents.next(route.local, route.remote, proto)
+        hops = self._ttl if ttl is None else ttl
         if MIN_HEADER_LEN + len(payload) > route.mtu:
             if dont_fragment:
                 route.nic.stats.count_tx_drop(Drop.PACKET_TOO_BIG)
                 return Drop.PACKET_TOO_BIG
             # RFC 791 3.2: too big for the route's MTU: fragment it.
-            return self.send_fragmented(route, proto, payload, ident, self._ttl)
+            return self.send_fragmented(route, proto, payload, ident, hops)
         flags_frag = FLAG_DF if dont_fragment else 0
-        header = encode_header(route.local, route.remote, proto, len(payload), ident, self._ttl, flags_frag=flags_frag)
+        header = encode_header(route.local, route.remote, proto, len(payload), ident, hops, tos=tos, flags_frag=flags_frag)
         self.transmit(route.nic, route.remote, route.next_hop, header + payload)
         return None
 

@@ -332,9 +332,11 @@ class IPv6Endpoint:
         return source_selection.select(self, dst)
 
     # ---- send ----------------------------------------------------------------------------------
-    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False) -> Drop | None:
+    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False,
+                     tos: int = 0, ttl: int | None = None) -> Drop | None:
         """IPEndpoint: UDP (and others) send through here with a route from stack.find_route."""
-        return self.send(route.local, route.remote, proto, payload, next_hop=route.next_hop, dont_fragment=dont_fragment)
+        return self.send(route.local, route.remote, proto, payload, next_hop=route.next_hop,
+                         dont_fragment=dont_fragment, hop_limit=ttl, traffic_class=tos)
 
     @property
     def link_mtu(self) -> int:
