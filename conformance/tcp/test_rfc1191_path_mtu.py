@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Final
 
 import pytest
-from scapy.layers.inet import IP, TCP
-from scapy.layers.inet6 import IPv6
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment
 from scapy.packet import Packet
 
 from harness import DUT, TCPConn, rfc
@@ -25,6 +25,9 @@ BULK: Final = bytes(i % 251 for i in range(60_000))
 
 
 def _size(seg: Packet) -> int:
+    """The datagram's size; a TCP segment fragmented by the IP layer fails the test (the segment
+    itself should have shrunk, RFC 8201 5.4's packetization layer)."""
+    assert IPv6ExtHdrFragment not in seg, "the DUT fragmented a TCP segment instead of sending a smaller one"
     return len(bytes(seg[IP] if IP in seg else seg[IPv6]))
 
 
@@ -170,3 +173,18 @@ def test_a_smaller_path_mtu_scales_the_window_down_by_the_segment_sizes(dut: DUT
     assert len(burst) < kept, (
         f"a first flight of {first} segments of {old} octets, and after the path MTU fell to 576 and an ACK "
         f"of all of them a burst of {len(burst)} segments of 536 octets: the window kept its octets ({kept} segments)")
+
+
+@rfc("RFC8201-5.2-11", "RFC8201-5.2-9")
+def test_a_packet_too_big_about_a_udp_datagram_shrinks_tcp_on_the_same_path(dut: DUT) -> None:
+    peer, _conn, big = _bulk(dut, 6)
+    udp_port = PORT + 5
+    dut.udp_bind(udp_port, 6)
+    dut.udp_send(udp_port, bytes(1300), peer.addr, 9)  # 1348 octets on the wire: more than 1280
+    datagram = dut.expect(IPv6(src=peer.dut_addr, dst=peer.addr), UDP(sport=udp_port), within=2.0)
+    dut.send(peer.icmp_error(datagram, mtu=1280))  # about the UDP datagram, not a TCP segment
+    _acknowledge_the_flight(dut, peer, big)
+    seg = peer.expect(data=lambda d: len(d) > 0, within=3.0, update=False)
+    assert _size(seg) <= 1280, (
+        f"after a Packet Too Big (MTU 1280) about a UDP datagram to the same address, a TCP segment of {_size(seg)} "
+        "octets: the TCP layer was not told of the smaller path MTU")

@@ -128,6 +128,9 @@ class UDPProtocol:
         sock.queue.append((bytes(view.data()), src, view.src_port))
         return None
 
+    def path_mtu_lowered(self, family: int, remote: bytes, mtu: int) -> None:
+        """Datagrams take the path MTU from the IP layer as they go: nothing to tell."""
+
     def sent(self, family: int, quoted: memoryview) -> bool:
         """UDP keeps no record of the datagrams it sent: any may be ours."""
         return True
