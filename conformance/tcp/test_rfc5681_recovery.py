@@ -215,6 +215,30 @@ def test_with_sack_a_duplicate_ack_without_new_sack_blocks_releases_nothing(dut:
     peer.expect_none(seq=lambda s: s != una and s != first[TCP].seq, data=lambda d: len(d) > 0, within=0.3)
 
 
+@rfc("RFC3042-2-2", "RFC5681-3.2-5")
+def test_limited_transmit_leaves_the_window_as_it_was(dut: DUT) -> None:
+    peer, _conn = _sender(dut)
+    flight = _burst(peer, update=False)  # the initial window, left unacknowledged
+    una = flight[0][TCP].seq
+    for _ in range(TCP_DUPACK_THRESHOLD - 1):
+        peer.send_ack(ack=una)  # two duplicate ACKs: limited transmit may send two new segments
+    limited = _burst(peer, within=0.5, update=False)
+    if not limited:
+        pytest.skip("the DUT sent nothing on the first two duplicate ACKs: it does not use limited "
+                    "transmit (RFC 5681 3.2 step 1 is a SHOULD), so there is no window it could change")
+    peer.rcv_nxt = _last_end([*flight, *limited], una)
+    peer.send_ack()  # one ACK of everything: slow start adds at most one SMSS
+    burst = _burst(peer, update=False)
+    # "The congestion window (cwnd) MUST NOT be changed when these new segments are transmitted":
+    # the window is still the first flight's, plus the ACK's growth (one SMSS; two where a DUT
+    # counts bytes with L = 2, RFC 3465). Grown by the limited transmit segments it would be
+    # larger by their number.
+    limit = len(flight) + 2
+    assert len(burst) <= limit, (
+        f"a first flight of {len(flight)} segments and {len(limited)} sent by limited transmit, then after an ACK of "
+        f"all of them a burst of {len(burst)} (at most {limit}): the window grew with the limited transmit segments")
+
+
 @rfc("RFC5681-4.1-1")
 def test_after_an_idle_period_the_window_restarts_at_most_at_the_initial_window(dut: DUT) -> None:
     peer, conn = established(dut, PORT, mss=MSS, window=65535)
