@@ -223,3 +223,23 @@ def test_the_ttl_of_the_segments_is_configurable(dut: DUT, family: int) -> None:
     dut.tcp_send(conn, b"configured")
     seg = peer.expect(data=b"configured")
     assert _ttl(seg) == chosen, f"TTL {_ttl(seg)} after the application set {chosen} (default {default})"
+
+
+@rfc("RFC9293-3.9.1.1-5")
+def test_every_segment_of_a_connection_comes_from_its_local_address(dut: DUT) -> None:
+    info = dut.info
+    primary = str(info.dut_ipv6.ip)
+    added = str(info.dut_ipv6.network.network_address + 5)  # same /64: source selection cannot tell them apart
+    dut.add_address(f"{added}/64")
+    dut.tcp_listen(PORT, 6)
+    peer = TCPPeer(dut, 6, dut_port=PORT, dut_addr=added)
+    peer.connect()  # to the added address; the peer matches the DUT's segments by that source
+    conn = dut.tcp_accept(PORT, 6)
+    assert conn is not None
+    dut.tcp_send(conn, b"from the address the peer chose")
+    peer.expect(data=b"from the address the peer chose")
+    peer.send_ack()
+    # Nothing of this connection may leave from the other address (MUST-45) ...
+    dut.tcp_send(conn, b"and again")
+    dut.expect_none(IPv6(src=primary, dst=peer.addr), TCP(sport=PORT, dport=peer.port), within=0.3)
+    peer.expect(data=b"and again")  # ... while it goes on from the added one (positive control)
