@@ -188,3 +188,33 @@ def test_a_packet_too_big_about_a_udp_datagram_shrinks_tcp_on_the_same_path(dut:
     assert _size(seg) <= 1280, (
         f"after a Packet Too Big (MTU 1280) about a UDP datagram to the same address, a TCP segment of {_size(seg)} "
         "octets: the TCP layer was not told of the smaller path MTU")
+
+
+@pytest.mark.parametrize("family", [pytest.param(4, id="ipv4"), pytest.param(6, id="ipv6")])
+@rfc("RFC1191-3-6", "RFC1191-3-5", "RFC8201-4-11", "RFC8201-4-10", "RFC8201-3-4")
+def test_no_larger_datagram_for_five_minutes_after_a_datagram_too_big(dut: DUT, family: int) -> None:
+    watch = 290.0  # "MUST NOT be done less than 5 minutes after" the message
+    if dut.name != "inprocess":
+        pytest.skip(f"this test waits {watch:g} s of DUT time; the {dut.name} backend's clock is real "
+                    "(run it on the inprocess backend, where waiting costs no wall time)")
+    peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
+    assert dut.tcp_send(conn, BULK[:3000]) == 3000
+    big = peer.expect(data=lambda d: len(d) > 1000, update=False)
+    if family == 4 and not big[IP].flags.DF:
+        pytest.skip("the DUT's TCP segments do not carry DF: it does not do IPv4 Path MTU Discovery")
+    mtu = 1000 if family == 4 else 1280
+    dut.send(peer.icmp_error(big, type=3, code=4, mtu=mtu))
+    told = dut.now()
+    peer.receive(3000, within=10.0)  # the data again, in smaller segments
+    sizes: list[int] = []
+    # A little data every 20 s: each time, the DUT could try a larger datagram to see whether the
+    # path MTU grew; within five minutes of the message it must not.
+    while dut.now() - told < watch:
+        dut.wait(20.0)
+        assert dut.tcp_send(conn, BULK[:2000]) == 2000
+        start = len(peer.received)
+        while len(peer.received) - start < 2000:
+            sizes.append(_size(peer.expect(data=lambda d: len(d) > 0, within=5.0)))
+            peer.send_ack()
+    assert len(sizes) >= 14 and max(sizes) <= mtu, (
+        f"within {watch:g} s of a Datagram Too Big reporting MTU {mtu}, datagrams of up to {max(sizes)} octets")
