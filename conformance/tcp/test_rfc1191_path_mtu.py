@@ -218,3 +218,19 @@ def test_no_larger_datagram_for_five_minutes_after_a_datagram_too_big(dut: DUT, 
             peer.send_ack()
     assert len(sizes) >= 14 and max(sizes) <= mtu, (
         f"within {watch:g} s of a Datagram Too Big reporting MTU {mtu}, datagrams of up to {max(sizes)} octets")
+
+
+@rfc("RFC8201-5.2-12")
+def test_a_packet_too_big_after_the_path_mtu_fell_still_draws_a_retransmission(dut: DUT) -> None:
+    first, _conn, big = _bulk(dut, 6)
+    second, other = established(dut, PORT + 1, 6)  # a second connection on the same path
+    assert dut.tcp_send(other, BULK) > 0
+    dropped = second.expect(data=lambda d: len(d) > 1000, update=False)
+    dut.send(first.icmp_error(big, mtu=1280))  # the path MTU falls: the first connection's message
+    first.expect(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=1.0, update=False)
+    # The second connection's own message changes no estimate any more, yet its segment was
+    # dropped: it "should be notified ... so that it may retransmit the dropped data" -- at once,
+    # not when its retransmission timer (at least 1 s, RFC 6298 2.4) would.
+    dut.send(second.icmp_error(dropped, mtu=1280))
+    again = second.expect(seq=dropped[TCP].seq, data=lambda d: len(d) > 0, within=0.15, update=False)
+    assert _size(again) <= 1280

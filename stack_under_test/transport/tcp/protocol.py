@@ -202,6 +202,7 @@ class TCPProtocol:
         the given path": each connection to ``remote`` sends smaller segments from now on."""
         for conn in list(self.connections.values()):
             if conn.family == family and conn.remote == remote and conn.lower_path_mtu(mtu):
+                conn.pmtu_news_unanswered = True
                 self.count_event("tcp_pmtu_lowered_for_path")
 
     def sent(self, family: int, quoted: memoryview) -> bool:

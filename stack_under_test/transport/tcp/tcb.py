@@ -94,6 +94,9 @@ class TCB:
         self._addr_sum = address_sum(self.local, self.remote)
         self._dont_fragment = self.family == 4
         self.path_mtu = self._route_mtu()
+        # Lowered by news of the path (another connection's Packet Too Big), not yet by a message
+        # about our own segment: that one still gets its retransmission (icmp.py).
+        self.pmtu_news_unanswered = False
         # Options in force (transport/tcp/handshake.py); settled by the two SYNs.
         self.offer = Offer(
             mss=handshake.announced_mss(self.path_mtu, self.family, options.maxseg),
