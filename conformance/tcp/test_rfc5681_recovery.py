@@ -188,6 +188,35 @@ def test_duplicate_acks_in_fast_recovery_release_one_new_segment_each(dut: DUT) 
                            "was not inflated by one SMSS per duplicate")
 
 
+@rfc("RFC5681-3.2-8")
+def test_flight_size_for_ssthresh_leaves_out_limited_transmit(dut: DUT) -> None:
+    peer, flight, limited, una = _fast_recovery(dut)
+    if not limited:
+        pytest.skip("the DUT sent nothing on the first two duplicate ACKs: it does not use limited "
+                    "transmit (RFC 5681 3.2 step 1 is a SHOULD)")
+    high = _last_end([*flight, *limited], una)
+    outstanding = len(flight) + len(limited)
+    # ssthresh = FlightSize / 2 with FlightSize the flight alone; cwnd = ssthresh + 3*SMSS, and one
+    # SMSS more per further duplicate (step 4). New data may go once cwnd exceeds what is
+    # outstanding (the flight and limited transmit's segments): not before duplicate number
+    # outstanding - len(flight) // 2 + 1. Had FlightSize counted limited transmit's segments,
+    # ssthresh would be larger by half their number and data would go one duplicate earlier.
+    quiet_until = outstanding - len(flight) // 2
+    first_release = None
+    for n in range(TCP_DUPACK_THRESHOLD + 1, outstanding + 3):
+        peer.send_ack(ack=una)
+        got = [s for s in peer.take_all() if len(payload(s)) and not seq_lt(s[TCP].seq, high)]
+        if got and first_release is None:
+            first_release = n
+    assert first_release is not None, (
+        f"{outstanding} segments outstanding and {outstanding + 2} duplicate ACKs released no new data (positive "
+        "control: step 4 inflates cwnd)")
+    assert first_release > quiet_until, (
+        f"a flight of {len(flight)} and {len(limited)} limited transmit segments: new data went on duplicate ACK "
+        f"{first_release}; with ssthresh half the flight alone and one SMSS per further duplicate, not before "
+        f"{quiet_until + 1} (one earlier if FlightSize counted the limited transmit segments)")
+
+
 @rfc("RFC5681-3.2-13")
 def test_the_ack_ending_fast_recovery_deflates_the_window(dut: DUT) -> None:
     peer, flight, limited, una = _fast_recovery(dut)

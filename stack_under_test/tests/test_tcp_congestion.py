@@ -79,17 +79,19 @@ def test_congestion_avoidance_adds_one_smss_per_window_of_acked_data() -> None:
 
 def test_third_duplicate_ack_triggers_fast_retransmit() -> None:
     """RFC 5681 3.2 steps 2-3: ssthresh = max(FlightSize / 2, 2*SMSS), retransmit SND.UNA, cwnd =
-    ssthresh + 3*SMSS."""
+    ssthresh + 3*SMSS; "additional data sent in limited transmit MUST NOT be included in this
+    calculation"."""
     bench, conn, peer = _sender()
     sender = conn.sender
     assert sender is not None
     conn.send(DATA)
     flight = _data(bench.out())  # 4 segments; the first is "lost"
     una = flight[0].seq
+    flight_size = sender.flight  # before limited transmit
     for _ in range(2):  # limited transmit (RFC 3042): one new segment per duplicate
         peer.send(ACK, ack=una)
         assert len(_data(bench.out())) == 1
-    flight_size = sender.flight
+    assert sender.flight == flight_size + 2 * MSS
     peer.send(ACK, ack=una)
     (rtx,) = _data(bench.out())
     assert rtx.seq == una and len(rtx.payload) == MSS

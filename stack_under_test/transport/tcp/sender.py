@@ -255,6 +255,7 @@ class Sender:
         if rwnd_room < n or rwnd_room >= 1 << 31 or self.flight + n > self.cc.cwnd + 2 * self.smss:
             return
         self._transmit(self.snd_nxt, n, False)
+        self.cc.limited_sent += n  # RFC 5681 3.2: not part of FlightSize for ssthresh
 
     # ---- input: what an acceptable ACK says --------------------------------------------------------
     def on_ack(self, ack: int, wnd: int, seg_seq: int, pure: bool, tsecr: int | None, sack_blocks: tuple[tuple[int, int], ...]) -> None:
