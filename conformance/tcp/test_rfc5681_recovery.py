@@ -217,6 +217,33 @@ def test_flight_size_for_ssthresh_leaves_out_limited_transmit(dut: DUT) -> None:
         f"{quiet_until + 1} (one earlier if FlightSize counted the limited transmit segments)")
 
 
+@rfc("RFC5681-4.3-4")
+def test_a_lost_fast_retransmission_lowers_the_window_twice(dut: DUT) -> None:
+    peer, _conn = _sender(dut)
+    flight = _grow(peer, 2)  # lost, all of it: the peer's RCV.NXT stays at its start
+    una = flight[0][TCP].seq
+    for _ in range(TCP_DUPACK_THRESHOLD):
+        peer.send_ack(ack=una)
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=1.0, update=False)  # the fast retransmission: lost too
+    dut.wait(0.1)
+    peer.take_all()  # what limited transmit sent: lost as well
+    after = Rounds(peer, within=2 * TCP_INITIAL_RTO + 3.0)  # from the timeout's retransmission on
+    sizes = []
+    for _ in range(5):
+        if not after.burst:
+            break
+        sizes.append(len(after.burst))
+        after.next()
+    # Fast retransmit set ssthresh to about half the flight; losing the retransmission "should be
+    # taken as two indications of congestion and, therefore, cwnd (and ssthresh) MUST be lowered
+    # twice": slow start after the timeout ends at about a quarter of the flight, not half.
+    quarter, half = max(len(flight) // 4, 2), len(flight) // 2
+    assert len(sizes) >= 4, f"the rounds after the timeout went {sizes}: too few to see where slow start ends"
+    assert sizes[3] <= quarter + 1, (
+        f"a {len(flight)}-segment flight, its fast retransmission lost, and the rounds after the timeout went "
+        f"{sizes}: slow start went on towards {half} (half the flight) instead of ending near {quarter}")
+
+
 @rfc("RFC5681-3.2-13")
 def test_the_ack_ending_fast_recovery_deflates_the_window(dut: DUT) -> None:
     peer, flight, limited, una = _fast_recovery(dut)

@@ -141,7 +141,14 @@ class NewReno:
             # and the given segment has not yet been resent by way of the retransmission timer,
             # the value of ssthresh MUST be set to no more than ... max (FlightSize / 2, 2*SMSS)";
             # otherwise "the value of ssthresh is held constant".
+            lowered_once = self.ssthresh if self.in_recovery else None
             self.ssthresh = max(flight // 2, 2 * self.smss)
+            if lowered_once is not None:
+                # The fast retransmission was lost too. RFC 5681 4.3: "Loss in two successive
+                # windows of data, or the loss of a retransmission, should be taken as two
+                # indications of congestion and, therefore, cwnd (and ssthresh) MUST be lowered
+                # twice in this case": half again of what fast retransmit set.
+                self.ssthresh = max(min(self.ssthresh, lowered_once // 2), 2 * self.smss)
         # RFC 5681 3.1: "cwnd MUST be set to no more than the loss window, LW, which equals 1
         # full-sized segment".
         self.cwnd = self.smss
