@@ -83,3 +83,29 @@ def test_the_ack_of_a_retransmitted_segment_gives_no_rtt_sample(dut: DUT) -> Non
     # (from the original); without it the RTO stays as it was, backed off once at most (2 s).
     limit = 2 * TCP_INITIAL_RTO * TIMER_LATE_FACTOR + TIMER_LATE
     assert rto <= limit, f"after an ambiguous round trip the RTO became {rto:.2f} s: the DUT sampled a retransmission"
+
+
+def _rfc6298_rto(samples: list[float]) -> float:
+    """RFC 6298 2.2-2.3 over ``samples`` in order (K = 4, alpha = 1/8, beta = 1/4; G taken as 0)."""
+    srtt, rttvar = samples[0], samples[0] / 2
+    for r in samples[1:]:
+        rttvar = 0.75 * rttvar + 0.25 * abs(srtt - r)
+        srtt = 0.875 * srtt + 0.125 * r
+    return srtt + 4 * rttvar
+
+
+@rfc("RFC6298-3-3")
+def test_every_round_trip_gives_a_measurement(dut: DUT) -> None:
+    # The handshake's 0.6 s make the RTO 1.8 s, so no round trip below outlasts it (a
+    # retransmission would rightly give no measurement, RFC 6298 3).
+    r0, r = 0.6, 1.5
+    peer, conn = _accepted_after(dut, r0)
+    for n in range(4):  # four round trips in a row, each acknowledged after 1.5 s
+        _acknowledged_after(dut, peer, conn, b"round %d" % n, r)
+    rto = _retransmission_timeout(dut, peer, conn, b"then lost")
+    # One measurement per round trip: SRTT and RTTVAR have taken all four (RTO 3.29 s); three
+    # would give 3.19 s, one every other round trip 2.95 s, one in all 2.51 s.
+    expected = _rfc6298_rto([r0, r, r, r, r])
+    assert timer_fired_on_time(rto, expected), (
+        f"after four round trips of {r} s the data came again after {rto:.2f} s, not {expected:.2f} s "
+        f"(two measurements: {_rfc6298_rto([r0, r, r]):.2f} s, one: {_rfc6298_rto([r0, r]):.2f} s)")
