@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Final
 
+import pytest
+from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
 from harness import DUT, TCPConn, rfc
 from harness.rfc import TCP_INITIAL_RTO, TIMER_LATE, TIMER_LATE_FACTOR, timer_fired_on_time
-from harness.tcp_peer import TCPPeer, seq_add
+from harness.tcp_peer import TCPPeer, payload, seq_add
 
 PORT: Final = 7750
 
@@ -109,3 +111,32 @@ def test_every_round_trip_gives_a_measurement(dut: DUT) -> None:
     assert timer_fired_on_time(rto, expected), (
         f"after four round trips of {r} s the data came again after {rto:.2f} s, not {expected:.2f} s "
         f"(two measurements: {_rfc6298_rto([r0, r, r]):.2f} s, one: {_rfc6298_rto([r0, r]):.2f} s)")
+
+
+@rfc("RFC7323-4.2-1")
+def test_several_timestamp_measurements_per_round_trip_keep_the_rfc6298_history(dut: DUT) -> None:
+    r0, r = 0.6, 1.5
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT, mss=500, timestamps=True)
+    peer.send_syn()
+    peer.expect("SA")
+    if not peer.ts_ok:
+        pytest.skip("the DUT did not answer the Timestamps option (RFC 7323 timestamps are optional)")
+    dut.wait(r0)
+    peer.send_ack()
+    conn = dut.tcp_accept(PORT)
+    assert conn is not None
+    for n in range(4):  # four round trips of three segments, each segment acknowledged on its own
+        dut.tcp_send(conn, bytes([n]) * 3 * (500 - 12))  # three full segments (MSS 500 less the TSopt)
+        flight = [peer.expect(data=lambda d: len(d) > 0) for _ in range(3)]
+        dut.wait(r)
+        for seg in flight:
+            peer.send_ack(ack=seq_add(seg[TCP].seq, len(payload(seg))))
+    rto = _retransmission_timeout(dut, peer, conn, b"then lost")
+    # Twelve measurements (every ACK echoes a timestamp), but "the spirit of the history
+    # specified in [RFC6298]" is one per round trip: the RTO after four round trips (3.29 s), not
+    # the faster-converging one of twelve samples at RFC 6298's gains (2.58 s).
+    expected = _rfc6298_rto([r0, r, r, r, r])
+    assert timer_fired_on_time(rto, expected), (
+        f"after four round trips of {r} s, three timestamped ACKs each, the data came again after {rto:.2f} s, "
+        f"not {expected:.2f} s (twelve samples at full weight: {_rfc6298_rto([r0] + [r] * 12):.2f} s)")
