@@ -3,7 +3,8 @@ beta = 1/4) and Karn's algorithm, seen through when the DUT retransmits.
 
 The peer makes the round trip what it wants by waiting before it acknowledges, so the RTO the
 RFC's formulas give is known, and a retransmission shows the DUT's. Timestamps are left off, so
-the DUT times segments itself (RFC 7323 would let it sample retransmissions too)."""
+the DUT times segments itself (RFC 7323 would let it sample retransmissions too), except in the
+last test, which checks what RFC 7323 4.2 asks of many timestamped measurements per round trip."""
 
 from __future__ import annotations
 
