@@ -160,6 +160,10 @@ class TCPSockets:
             # SOCK_DESTROY through sock_diag (`ss -K`): the kernel's own connections, which no
             # descriptor names any more, go too.
             subprocess.run(["ss", "-K", "-t", "-a", "-n", "-H"], capture_output=True, check=False)
+            # And what the kernel remembers of past connections per destination (tcp_metrics:
+            # RTT, ssthresh): a cached RTT seeds the next connection's RTO (tcp_init_metrics()),
+            # so a test's RFC 6298 5.7 fallback to 3 s depended on the tests before it.
+            subprocess.run(["ip", "tcp_metrics", "flush", "all"], capture_output=True, check=False)
             self.used = False
 
     # ---- listening ------------------------------------------------------------------------------
