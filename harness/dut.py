@@ -194,8 +194,13 @@ TCPState = Literal[
 #   "user_timeout" float  TCP_USER_TIMEOUT in seconds (RFC 9293 3.8.3 "USER TIMEOUT"): how
 #                         long data may stay unacknowledged before the connection is dropped;
 #                         0 = the backend's default (R2 retransmissions).
+#   "tos"          int    IP_TOS (IPv4) / IPV6_TCLASS (IPv6), 0..255: the Differentiated Services
+#                         field of the connection's segments (RFC 9293 3.9.1.9, MUST-48). The two
+#                         ECN bits stay TCP's own (Linux keeps them for a stream socket).
+#   "ttl"          int    IP_TTL (IPv4) / IPV6_UNICAST_HOPS (IPv6), 1..255: the TTL or hop limit
+#                         of the connection's segments (RFC 9293 3.9.2, MUST-49).
 TCPOption = Literal["nodelay", "keepalive", "keepidle", "keepintvl", "keepcnt", "maxseg", "rcvbuf", "sndbuf",
-                    "user_timeout"]
+                    "user_timeout", "tos", "ttl"]
 
 # Why a TCP verb failed, as a socket call reports it (Linux errno in brackets):
 #   "reset"       the peer reset the connection (ECONNRESET), RFC 9293 3.10.7.4 "connection reset"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Final
 
 import pytest
-from scapy.layers.inet import IP, TCP
-from scapy.layers.inet6 import IPv6
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment
 from scapy.packet import Packet
 
 from harness import DUT, TCPConn, rfc
@@ -25,6 +25,9 @@ BULK: Final = bytes(i % 251 for i in range(60_000))
 
 
 def _size(seg: Packet) -> int:
+    """The datagram's size; a TCP segment fragmented by the IP layer fails the test (the segment
+    itself should have shrunk, RFC 8201 5.4's packetization layer)."""
+    assert IPv6ExtHdrFragment not in seg, "the DUT fragmented a TCP segment instead of sending a smaller one"
     return len(bytes(seg[IP] if IP in seg else seg[IPv6]))
 
 
@@ -143,3 +146,91 @@ def test_a_packet_too_big_is_not_a_congestion_signal(dut: DUT) -> None:
     assert len(burst) >= first, (
         f"a first flight of {first} segments, and after the Packet Too Big and an ACK of all of them "
         f"a burst of only {len(burst)}")
+
+
+@rfc("RFC5681-3.1-7", "RFC5681-3.1-8")
+def test_a_smaller_path_mtu_scales_the_window_down_by_the_segment_sizes(dut: DUT) -> None:
+    peer, _conn, big = _bulk(dut)
+    dut.wait(0.1)  # the rest of the initial window, sent at once behind ``big``
+    flight = [seg for seg in [big, *peer.take_all()] if payload(seg)]
+    first = len({seg[TCP].seq for seg in flight})
+    old = len(payload(big))
+    dut.send(peer.icmp_error(big, type=3, code=4, mtu=576))  # segments of 536 octets from now on
+    dut.wait(0.3)
+    peer.take_all()  # the data sent again in smaller segments
+    peer.rcv_nxt = max((seq_add(seg[TCP].seq, len(payload(seg))) for seg in flight),
+                       key=lambda end: (end - big[TCP].seq) % 2**32)
+    peer.send_ack()  # the whole first flight acknowledged at once: the window is free
+    dut.wait(0.1)
+    burst = [seg for seg in peer.take_all() if payload(seg)]
+    sizes = {len(payload(seg)) for seg in burst}
+    assert burst and max(sizes) <= 536, f"after Fragmentation Needed (MTU 576) data segments of {sorted(sizes)} octets"
+    # cwnd "SHOULD be reduced by the ratio of the old segment size to the new segment size": the
+    # first flight's segments of the old size become as many of the new, and the ACK adds one
+    # (RFC 5681 3.1; Linux adds one per segment it covers). Kept in octets, the window would let
+    # first * old / 536 segments go at once, and the ACK's growth on top.
+    kept = first * old // 536
+    assert len(burst) < kept, (
+        f"a first flight of {first} segments of {old} octets, and after the path MTU fell to 576 and an ACK "
+        f"of all of them a burst of {len(burst)} segments of 536 octets: the window kept its octets ({kept} segments)")
+
+
+@rfc("RFC8201-5.2-11", "RFC8201-5.2-9")
+def test_a_packet_too_big_about_a_udp_datagram_shrinks_tcp_on_the_same_path(dut: DUT) -> None:
+    peer, _conn, big = _bulk(dut, 6)
+    udp_port = PORT + 5
+    dut.udp_bind(udp_port, 6)
+    dut.udp_send(udp_port, bytes(1300), peer.addr, 9)  # 1348 octets on the wire: more than 1280
+    datagram = dut.expect(IPv6(src=peer.dut_addr, dst=peer.addr), UDP(sport=udp_port), within=2.0)
+    dut.send(peer.icmp_error(datagram, mtu=1280))  # about the UDP datagram, not a TCP segment
+    _acknowledge_the_flight(dut, peer, big)
+    seg = peer.expect(data=lambda d: len(d) > 0, within=3.0, update=False)
+    assert _size(seg) <= 1280, (
+        f"after a Packet Too Big (MTU 1280) about a UDP datagram to the same address, a TCP segment of {_size(seg)} "
+        "octets: the TCP layer was not told of the smaller path MTU")
+
+
+@pytest.mark.parametrize("family", [pytest.param(4, id="ipv4"), pytest.param(6, id="ipv6")])
+@rfc("RFC1191-3-6", "RFC1191-3-5", "RFC8201-4-11", "RFC8201-4-10", "RFC8201-3-4")
+def test_no_larger_datagram_for_five_minutes_after_a_datagram_too_big(dut: DUT, family: int) -> None:
+    watch = 290.0  # "MUST NOT be done less than 5 minutes after" the message
+    if dut.name != "inprocess":
+        pytest.skip(f"this test waits {watch:g} s of DUT time; the {dut.name} backend's clock is real "
+                    "(run it on the inprocess backend, where waiting costs no wall time)")
+    peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
+    assert dut.tcp_send(conn, BULK[:3000]) == 3000
+    big = peer.expect(data=lambda d: len(d) > 1000, update=False)
+    if family == 4 and not big[IP].flags.DF:
+        pytest.skip("the DUT's TCP segments do not carry DF: it does not do IPv4 Path MTU Discovery")
+    mtu = 1000 if family == 4 else 1280
+    dut.send(peer.icmp_error(big, type=3, code=4, mtu=mtu))
+    told = dut.now()
+    peer.receive(3000, within=10.0)  # the data again, in smaller segments
+    sizes: list[int] = []
+    # A little data every 20 s: each time, the DUT could try a larger datagram to see whether the
+    # path MTU grew; within five minutes of the message it must not.
+    while dut.now() - told < watch:
+        dut.wait(20.0)
+        assert dut.tcp_send(conn, BULK[:2000]) == 2000
+        start = len(peer.received)
+        while len(peer.received) - start < 2000:
+            sizes.append(_size(peer.expect(data=lambda d: len(d) > 0, within=5.0)))
+            peer.send_ack()
+    assert len(sizes) >= 14 and max(sizes) <= mtu, (
+        f"within {watch:g} s of a Datagram Too Big reporting MTU {mtu}, datagrams of up to {max(sizes)} octets")
+
+
+@rfc("RFC8201-5.2-12")
+def test_a_packet_too_big_after_the_path_mtu_fell_still_draws_a_retransmission(dut: DUT) -> None:
+    first, _conn, big = _bulk(dut, 6)
+    second, other = established(dut, PORT + 1, 6)  # a second connection on the same path
+    assert dut.tcp_send(other, BULK) > 0
+    dropped = second.expect(data=lambda d: len(d) > 1000, update=False)
+    dut.send(first.icmp_error(big, mtu=1280))  # the path MTU falls: the first connection's message
+    first.expect(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=1.0, update=False)
+    # The second connection's own message changes no estimate any more, yet its segment was
+    # dropped: it "should be notified ... so that it may retransmit the dropped data" -- at once,
+    # not when its retransmission timer (at least 1 s, RFC 6298 2.4) would.
+    dut.send(second.icmp_error(dropped, mtu=1280))
+    again = second.expect(seq=dropped[TCP].seq, data=lambda d: len(d) > 0, within=0.15, update=False)
+    assert _size(again) <= 1280

@@ -188,6 +188,62 @@ def test_duplicate_acks_in_fast_recovery_release_one_new_segment_each(dut: DUT) 
                            "was not inflated by one SMSS per duplicate")
 
 
+@rfc("RFC5681-3.2-8")
+def test_flight_size_for_ssthresh_leaves_out_limited_transmit(dut: DUT) -> None:
+    peer, flight, limited, una = _fast_recovery(dut)
+    if not limited:
+        pytest.skip("the DUT sent nothing on the first two duplicate ACKs: it does not use limited "
+                    "transmit (RFC 5681 3.2 step 1 is a SHOULD)")
+    high = _last_end([*flight, *limited], una)
+    outstanding = len(flight) + len(limited)
+    # ssthresh = FlightSize / 2 with FlightSize the flight alone; cwnd = ssthresh + 3*SMSS, and one
+    # SMSS more per further duplicate (step 4). New data may go once cwnd exceeds what is
+    # outstanding (the flight and limited transmit's segments): not before duplicate number
+    # outstanding - len(flight) // 2 + 1. Had FlightSize counted limited transmit's segments,
+    # ssthresh would be larger by half their number and data would go one duplicate earlier.
+    quiet_until = outstanding - len(flight) // 2
+    first_release = None
+    for n in range(TCP_DUPACK_THRESHOLD + 1, outstanding + 3):
+        peer.send_ack(ack=una)
+        got = [s for s in peer.take_all() if len(payload(s)) and not seq_lt(s[TCP].seq, high)]
+        if got and first_release is None:
+            first_release = n
+    assert first_release is not None, (
+        f"{outstanding} segments outstanding and {outstanding + 2} duplicate ACKs released no new data (positive "
+        "control: step 4 inflates cwnd)")
+    assert first_release > quiet_until, (
+        f"a flight of {len(flight)} and {len(limited)} limited transmit segments: new data went on duplicate ACK "
+        f"{first_release}; with ssthresh half the flight alone and one SMSS per further duplicate, not before "
+        f"{quiet_until + 1} (one earlier if FlightSize counted the limited transmit segments)")
+
+
+@rfc("RFC5681-4.3-4")
+def test_a_lost_fast_retransmission_lowers_the_window_twice(dut: DUT) -> None:
+    peer, _conn = _sender(dut)
+    flight = _grow(peer, 2)  # lost, all of it: the peer's RCV.NXT stays at its start
+    una = flight[0][TCP].seq
+    for _ in range(TCP_DUPACK_THRESHOLD):
+        peer.send_ack(ack=una)
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=1.0, update=False)  # the fast retransmission: lost too
+    dut.wait(0.1)
+    peer.take_all()  # what limited transmit sent: lost as well
+    after = Rounds(peer, within=2 * TCP_INITIAL_RTO + 3.0)  # from the timeout's retransmission on
+    sizes = []
+    for _ in range(5):
+        if not after.burst:
+            break
+        sizes.append(len(after.burst))
+        after.next()
+    # Fast retransmit set ssthresh to about half the flight; losing the retransmission "should be
+    # taken as two indications of congestion and, therefore, cwnd (and ssthresh) MUST be lowered
+    # twice": slow start after the timeout ends at about a quarter of the flight, not half.
+    quarter, half = max(len(flight) // 4, 2), len(flight) // 2
+    assert len(sizes) >= 4, f"the rounds after the timeout went {sizes}: too few to see where slow start ends"
+    assert sizes[3] <= quarter + 1, (
+        f"a {len(flight)}-segment flight, its fast retransmission lost, and the rounds after the timeout went "
+        f"{sizes}: slow start went on towards {half} (half the flight) instead of ending near {quarter}")
+
+
 @rfc("RFC5681-3.2-13")
 def test_the_ack_ending_fast_recovery_deflates_the_window(dut: DUT) -> None:
     peer, flight, limited, una = _fast_recovery(dut)
@@ -213,6 +269,30 @@ def test_with_sack_a_duplicate_ack_without_new_sack_blocks_releases_nothing(dut:
     first = peer.expect(seq=nxt, data=lambda d: len(d) > 0, within=0.5)
     peer.send_ack(ack=una, options=block)  # the same block again: nothing new
     peer.expect_none(seq=lambda s: s != una and s != first[TCP].seq, data=lambda d: len(d) > 0, within=0.3)
+
+
+@rfc("RFC3042-2-2", "RFC5681-3.2-5")
+def test_limited_transmit_leaves_the_window_as_it_was(dut: DUT) -> None:
+    peer, _conn = _sender(dut)
+    flight = _burst(peer, update=False)  # the initial window, left unacknowledged
+    una = flight[0][TCP].seq
+    for _ in range(TCP_DUPACK_THRESHOLD - 1):
+        peer.send_ack(ack=una)  # two duplicate ACKs: limited transmit may send two new segments
+    limited = _burst(peer, within=0.5, update=False)
+    if not limited:
+        pytest.skip("the DUT sent nothing on the first two duplicate ACKs: it does not use limited "
+                    "transmit (RFC 5681 3.2 step 1 is a SHOULD), so there is no window it could change")
+    peer.rcv_nxt = _last_end([*flight, *limited], una)
+    peer.send_ack()  # one ACK of everything: slow start adds at most one SMSS
+    burst = _burst(peer, update=False)
+    # "The congestion window (cwnd) MUST NOT be changed when these new segments are transmitted":
+    # the window is still the first flight's, plus the ACK's growth (one SMSS; two where a DUT
+    # counts bytes with L = 2, RFC 3465). Grown by the limited transmit segments it would be
+    # larger by their number.
+    limit = len(flight) + 2
+    assert len(burst) <= limit, (
+        f"a first flight of {len(flight)} segments and {len(limited)} sent by limited transmit, then after an ACK of "
+        f"all of them a burst of {len(burst)} (at most {limit}): the window grew with the limited transmit segments")
 
 
 @rfc("RFC5681-4.1-1")

@@ -3,17 +3,20 @@ beta = 1/4) and Karn's algorithm, seen through when the DUT retransmits.
 
 The peer makes the round trip what it wants by waiting before it acknowledges, so the RTO the
 RFC's formulas give is known, and a retransmission shows the DUT's. Timestamps are left off, so
-the DUT times segments itself (RFC 7323 would let it sample retransmissions too)."""
+the DUT times segments itself (RFC 7323 would let it sample retransmissions too), except in the
+last test, which checks what RFC 7323 4.2 asks of many timestamped measurements per round trip."""
 
 from __future__ import annotations
 
 from typing import Final
 
+import pytest
+from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
 from harness import DUT, TCPConn, rfc
 from harness.rfc import TCP_INITIAL_RTO, TIMER_LATE, TIMER_LATE_FACTOR, timer_fired_on_time
-from harness.tcp_peer import TCPPeer, seq_add
+from harness.tcp_peer import TCPPeer, payload, seq_add
 
 PORT: Final = 7750
 
@@ -83,3 +86,58 @@ def test_the_ack_of_a_retransmitted_segment_gives_no_rtt_sample(dut: DUT) -> Non
     # (from the original); without it the RTO stays as it was, backed off once at most (2 s).
     limit = 2 * TCP_INITIAL_RTO * TIMER_LATE_FACTOR + TIMER_LATE
     assert rto <= limit, f"after an ambiguous round trip the RTO became {rto:.2f} s: the DUT sampled a retransmission"
+
+
+def _rfc6298_rto(samples: list[float]) -> float:
+    """RFC 6298 2.2-2.3 over ``samples`` in order (K = 4, alpha = 1/8, beta = 1/4; G taken as 0)."""
+    srtt, rttvar = samples[0], samples[0] / 2
+    for r in samples[1:]:
+        rttvar = 0.75 * rttvar + 0.25 * abs(srtt - r)
+        srtt = 0.875 * srtt + 0.125 * r
+    return srtt + 4 * rttvar
+
+
+@rfc("RFC6298-3-3")
+def test_every_round_trip_gives_a_measurement(dut: DUT) -> None:
+    # The handshake's 0.6 s make the RTO 1.8 s, so no round trip below outlasts it (a
+    # retransmission would rightly give no measurement, RFC 6298 3).
+    r0, r = 0.6, 1.5
+    peer, conn = _accepted_after(dut, r0)
+    for n in range(4):  # four round trips in a row, each acknowledged after 1.5 s
+        _acknowledged_after(dut, peer, conn, b"round %d" % n, r)
+    rto = _retransmission_timeout(dut, peer, conn, b"then lost")
+    # One measurement per round trip: SRTT and RTTVAR have taken all four (RTO 3.29 s); three
+    # would give 3.19 s, one every other round trip 2.95 s, one in all 2.51 s.
+    expected = _rfc6298_rto([r0, r, r, r, r])
+    assert timer_fired_on_time(rto, expected), (
+        f"after four round trips of {r} s the data came again after {rto:.2f} s, not {expected:.2f} s "
+        f"(two measurements: {_rfc6298_rto([r0, r, r]):.2f} s, one: {_rfc6298_rto([r0, r]):.2f} s)")
+
+
+@rfc("RFC7323-4.2-1")
+def test_several_timestamp_measurements_per_round_trip_keep_the_rfc6298_history(dut: DUT) -> None:
+    r0, r = 0.6, 1.5
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT, mss=500, timestamps=True)
+    peer.send_syn()
+    peer.expect("SA")
+    if not peer.ts_ok:
+        pytest.skip("the DUT did not answer the Timestamps option (RFC 7323 timestamps are optional)")
+    dut.wait(r0)
+    peer.send_ack()
+    conn = dut.tcp_accept(PORT)
+    assert conn is not None
+    for n in range(4):  # four round trips of three segments, each segment acknowledged on its own
+        dut.tcp_send(conn, bytes([n]) * 3 * (500 - 12))  # three full segments (MSS 500 less the TSopt)
+        flight = [peer.expect(data=lambda d: len(d) > 0) for _ in range(3)]
+        dut.wait(r)
+        for seg in flight:
+            peer.send_ack(ack=seq_add(seg[TCP].seq, len(payload(seg))))
+    rto = _retransmission_timeout(dut, peer, conn, b"then lost")
+    # Twelve measurements (every ACK echoes a timestamp), but "the spirit of the history
+    # specified in [RFC6298]" is one per round trip: the RTO after four round trips (3.29 s), not
+    # the faster-converging one of twelve samples at RFC 6298's gains (2.58 s).
+    expected = _rfc6298_rto([r0, r, r, r, r])
+    assert timer_fired_on_time(rto, expected), (
+        f"after four round trips of {r} s, three timestamped ACKs each, the data came again after {rto:.2f} s, "
+        f"not {expected:.2f} s (twelve samples at full weight: {_rfc6298_rto([r0] + [r] * 12):.2f} s)")

@@ -1,6 +1,7 @@
 """RFC 9293 on what the DUT sends and takes beyond the state machine: the form of its options
 (3.1), PUSH and full-sized segments (3.9.1.2), IP options on arriving segments (3.9.2), the OPEN
-call's checks (3.9.1.1), and the report of a soft error (3.9.1.8)."""
+call's checks (3.9.1.1), the report of a soft error (3.9.1.8), and the Differentiated Services
+field and TTL the application sets (3.9.1.9, 3.9.2)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import contextlib
 from typing import Final
 
 import pytest
-from scapy.layers.inet import TCP
+from scapy.layers.inet import IP, TCP
+from scapy.layers.inet6 import IPv6
 from scapy.packet import Packet
 
 from harness import DUT, TCPError, rfc
@@ -134,3 +136,110 @@ def test_a_soft_error_is_what_the_application_hears_when_the_connection_times_ou
             dut.tcp_recv(conn, within=1.0)
     assert failure.value.kind == "unreachable", (
         f"the connection failed as {failure.value.kind!r}; the soft error (host unreachable) was not reported")
+
+
+@rfc("RFC9293-3.9.1.2-3")
+def test_successive_pushed_sends_are_collapsed_into_one_segment(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, mss=1000)
+    assert dut.tcp_send(conn, b"f" * 100) == 100
+    peer.expect(data=b"f" * 100)  # left unacknowledged: the sends below queue behind it
+    for i in range(5):
+        assert dut.tcp_send(conn, bytes([0x30 + i]) * 40) == 40  # five SENDs, each one PUSHed
+    dut.wait(0.05)
+    peer.send_ack()
+    seg = peer.expect(data=lambda d: len(d) > 0, within=1.0)
+    # "collapse successive bits when it packetizes data, to send the largest possible segment":
+    # the five PUSHed SENDs travel together, not as five small segments.
+    assert len(payload(seg)) == 200, f"five queued 40-octet SENDs left in a segment of {len(payload(seg))} octets"
+
+
+@rfc("RFC9293-3.9.1.1-2")
+def test_listen_on_the_local_port_of_a_connection_in_syn_sent(dut: DUT) -> None:
+    local = PORT + 20
+    out = dut.tcp_connect(str(dut.info.tester_ipv4), PORT + 21, sport=local)
+    TCPPeer.for_connection(dut, out).expect("S")  # left unanswered: the connection stays in SYN-SENT
+    dut.tcp_listen(local)  # MUST-42: a LISTEN on the same local port is allowed
+    peer = TCPPeer(dut, dut_port=local)
+    peer.connect()
+    assert dut.tcp_accept(local) is not None, "the listener beside a SYN-SENT connection accepted nothing"
+    assert dut.tcp_state(out) == "SYN-SENT"
+
+
+def _ds_field(seg: Packet) -> int:
+    """The Differentiated Services field (the six high bits of TOS / Traffic Class)."""
+    return int(seg[IP].tos >> 2) if IP in seg else int(seg[IPv6].tc >> 2)
+
+
+def _ttl(seg: Packet) -> int:
+    return int(seg[IP].ttl) if IP in seg else int(seg[IPv6].hlim)
+
+
+AF11: Final = 10  # DSCP AF11 (RFC 2597), in the IP_TOS octet as 10 << 2
+EF: Final = 46  # DSCP EF (RFC 3246)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@rfc("RFC9293-3.9.1.9-1", "RFC9293-3.9.1.9-3")
+def test_the_application_sets_the_ds_field_of_every_segment(dut: DUT, family: int) -> None:
+    peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
+    dut.tcp_send(conn, b"default")
+    before = peer.expect(data=b"default")
+    assert _ds_field(before) != AF11, "the DS field is AF11 before the application asked for it: no control"
+    peer.send_ack()
+    dut.tcp_set_option(conn, "tos", AF11 << 2)
+    dut.tcp_send(conn, b"marked")
+    segments = [peer.expect(data=b"marked")]
+    peer.send_data(b"an ACK follows")
+    segments.append(peer.expect("A", ack=peer.snd_nxt, data=b""))
+    dut.tcp_shutdown(conn)
+    segments.append(peer.expect("FA"))
+    for seg in segments:  # data, a pure ACK and the FIN: the value passes to IP unchanged
+        assert _ds_field(seg) == AF11, (
+            f"a {seg.sprintf('%TCP.flags%')} segment carries DS field {_ds_field(seg)}, not AF11 ({AF11}) as set")
+
+
+@rfc("RFC9293-3.9.1.9-2")
+def test_the_ds_field_can_change_during_the_connection(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    dut.tcp_set_option(conn, "tos", AF11 << 2)
+    dut.tcp_send(conn, b"first")
+    assert _ds_field(peer.expect(data=b"first")) == AF11
+    peer.send_ack()
+    dut.tcp_set_option(conn, "tos", EF << 2)
+    dut.tcp_send(conn, b"then")
+    seg = peer.expect(data=b"then")
+    assert _ds_field(seg) == EF, f"after a change to EF ({EF}) the DS field is {_ds_field(seg)}"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@rfc("RFC9293-3.9.2-1")
+def test_the_ttl_of_the_segments_is_configurable(dut: DUT, family: int) -> None:
+    peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
+    dut.tcp_send(conn, b"default")
+    default = _ttl(peer.expect(data=b"default"))
+    peer.send_ack()
+    chosen = 17 if default != 17 else 18
+    dut.tcp_set_option(conn, "ttl", chosen)
+    dut.tcp_send(conn, b"configured")
+    seg = peer.expect(data=b"configured")
+    assert _ttl(seg) == chosen, f"TTL {_ttl(seg)} after the application set {chosen} (default {default})"
+
+
+@rfc("RFC9293-3.9.1.1-5")
+def test_every_segment_of_a_connection_comes_from_its_local_address(dut: DUT) -> None:
+    info = dut.info
+    primary = str(info.dut_ipv6.ip)
+    added = str(info.dut_ipv6.network.network_address + 5)  # same /64: source selection cannot tell them apart
+    dut.add_address(f"{added}/64")
+    dut.tcp_listen(PORT, 6)
+    peer = TCPPeer(dut, 6, dut_port=PORT, dut_addr=added)
+    peer.connect()  # to the added address; the peer matches the DUT's segments by that source
+    conn = dut.tcp_accept(PORT, 6)
+    assert conn is not None
+    dut.tcp_send(conn, b"from the address the peer chose")
+    peer.expect(data=b"from the address the peer chose")
+    peer.send_ack()
+    # Nothing of this connection may leave from the other address (MUST-45) ...
+    dut.tcp_send(conn, b"and again")
+    dut.expect_none(IPv6(src=primary, dst=peer.addr), TCP(sport=PORT, dport=peer.port), within=0.3)
+    peer.expect(data=b"and again")  # ... while it goes on from the added one (positive control)

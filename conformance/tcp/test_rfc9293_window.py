@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
+import pytest
 from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
@@ -164,8 +165,13 @@ def test_the_sender_avoids_silly_window_segments(dut: DUT) -> None:
     peer, conn = established(dut, PORT, mss=1000, window=8000)
     assert dut.tcp_send(conn, DATA[:3000]) == 3000
     peer.receive(3000)  # every octet acknowledged, window 8000: Max(SND.WND) is 8000
+    # A window of 100 octets: not a full segment, not half the largest window. An octet of data
+    # goes first, so the ACK carrying the smaller window has a newer SEG.SEQ than SND.WL1 and the
+    # update is taken (Linux ignores a smaller window on a segment that repeats SND.WL1,
+    # tcp_may_update_window()).
+    peer.send_data(b"w")
     peer.window = 100
-    peer.send_ack()  # a window of 100 octets: not a full segment, not half the largest window
+    peer.send_ack()
     assert dut.tcp_send(conn, DATA[:5000]) == 5000
     # RFC 9293 3.8.6.2.1: send "if at least a fraction Fs of the maximum window can be sent", with
     # Fs "1/2", or "a maximum-sized segment", or after "the override timeout"; it "should be in
@@ -178,22 +184,31 @@ def test_the_sender_avoids_silly_window_segments(dut: DUT) -> None:
 
 @rfc("RFC9293-3.8.6-4")
 def test_data_beyond_a_shrunk_window_does_not_time_the_connection_out(dut: DUT) -> None:
+    # R2 is "at least 100 seconds" (RFC 9293 3.8.3); Linux's default gives up after about 15
+    # minutes, our stack after about 20. The peer answers for 40 minutes: past any R2 a DUT would
+    # count here.
+    watch = 2400.0
+    if dut.name != "inprocess":
+        pytest.skip(f"this test waits {watch:g} s of DUT time; the {dut.name} backend's clock is real "
+                    "(run it on the inprocess backend, where waiting costs no wall time)")
     peer, conn = _sender(dut, 2000, mss=500)
-    dut.tcp_set_option(conn, "user_timeout", 3.0)  # R2 in time: a timeout would come within 3 s
     peer.receive(2000, ack=False)
     end = peer.rcv_nxt
     una = seq_add(end, -2000)
     peer.window = 0
     peer.send_ack(ack=una)  # the window shrinks to zero: all 2000 octets lie beyond its right edge
-    # The peer answers whatever the DUT sends (probes or the data again) with the same zero
-    # window, for three times the user timeout; the data beyond the edge stays unacknowledged.
-    deadline = dut.now() + 9.0
+    # The peer answers whatever the DUT sends (probes, or the data again) with the same zero
+    # window; the data beyond the edge stays unacknowledged.
+    deadline = dut.now() + watch
+    answered = 0
     while dut.now() < deadline:
         try:
             peer.expect(within=max(0.0, deadline - dut.now()), update=False)
         except ExpectationFailed:
             break
         peer.send_ack(ack=una)
+        answered += 1
+    assert answered >= 3, f"the DUT sent only {answered} segments into a zero window in {watch:g} s"
     assert dut.tcp_state(conn) == "ESTABLISHED", "the connection timed out with its data beyond a shrunk window"
     peer.window = 65535
     peer.send_ack(ack=end)  # positive control: the window opens and the data goes on

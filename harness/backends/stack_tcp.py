@@ -31,6 +31,8 @@ TCP_OPTIONS: Final[dict[str, tuple[str, Any]]] = {
     "rcvbuf": ("rcvbuf", int),
     "sndbuf": ("sndbuf", int),
     "user_timeout": ("user_timeout_ms", lambda s: round(float(s) * 1000)),
+    "tos": ("tos", int),
+    "ttl": ("ttl", int),
 }
 _STATES: Final[dict[str, TCPState]] = {s: s for s in get_args(TCPState)}
 _ERRORS: Final[frozenset[str]] = frozenset(get_args(TCPErrorKind))

@@ -263,6 +263,11 @@ class TransportProtocol(Protocol):
         Too Big "to ensure these are received in response to transmitted traffic")."""
         ...
 
+    def path_mtu_lowered(self, family: int, remote: bytes, mtu: int) -> None:
+        """The IP layer learned a smaller path MTU towards ``remote`` (RFC 8201 5.2: "the TCP layer
+        must be notified if any of its connections use the given path")."""
+        ...
+
     def bind(self, address: str, port: int) -> Any:
         """Open a socket (UDP); raises StackError."""
         ...

@@ -79,17 +79,19 @@ def test_congestion_avoidance_adds_one_smss_per_window_of_acked_data() -> None:
 
 def test_third_duplicate_ack_triggers_fast_retransmit() -> None:
     """RFC 5681 3.2 steps 2-3: ssthresh = max(FlightSize / 2, 2*SMSS), retransmit SND.UNA, cwnd =
-    ssthresh + 3*SMSS."""
+    ssthresh + 3*SMSS; "additional data sent in limited transmit MUST NOT be included in this
+    calculation"."""
     bench, conn, peer = _sender()
     sender = conn.sender
     assert sender is not None
     conn.send(DATA)
     flight = _data(bench.out())  # 4 segments; the first is "lost"
     una = flight[0].seq
+    flight_size = sender.flight  # before limited transmit
     for _ in range(2):  # limited transmit (RFC 3042): one new segment per duplicate
         peer.send(ACK, ack=una)
         assert len(_data(bench.out())) == 1
-    flight_size = sender.flight
+    assert sender.flight == flight_size + 2 * MSS
     peer.send(ACK, ack=una)
     (rtx,) = _data(bench.out())
     assert rtx.seq == una and len(rtx.payload) == MSS
@@ -251,3 +253,25 @@ def test_idle_connection_restarts_from_the_initial_window() -> None:
     bench.advance(5000)
     conn.send(DATA)
     assert len(_data(bench.out())) == 4
+
+
+def test_a_timeout_during_fast_recovery_lowers_ssthresh_a_second_time() -> None:
+    """RFC 5681 4.3: "the loss of a retransmission ... cwnd (and ssthresh) MUST be lowered twice"."""
+    cc = NewReno(1000, 0)
+    cc.on_new_ack(1, 0, 16_000)  # highest_ack moves past recover, so three duplicates recover
+    for _ in range(3):
+        action = cc.on_duplicate_ack(1, 16_000, 16_001)
+    assert action is DupAckAction.FAST_RETRANSMIT and cc.ssthresh == 8_000
+    cc.on_timeout(16_000, 16_001, True)  # the fast retransmission was lost
+    assert cc.ssthresh == 4_000 and cc.cwnd == 1_000
+
+
+def test_limited_transmit_is_left_out_of_flight_size() -> None:
+    """RFC 5681 3.2: "additional data sent in limited transmit MUST NOT be included"."""
+    cc = NewReno(1000, 0)
+    cc.on_new_ack(1, 0, 8_000)
+    cc.on_duplicate_ack(1, 8_000, 8_001)
+    cc.limited_sent += 2_000  # what the sender sent on the first two duplicates
+    cc.on_duplicate_ack(1, 9_000, 9_001)
+    assert cc.on_duplicate_ack(1, 10_000, 10_001) is DupAckAction.FAST_RETRANSMIT
+    assert cc.ssthresh == 4_000

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from stack_under_test.drops import Drop
 from stack_under_test.tests._tcp_bench import Out, Peer, TCPBench
 from stack_under_test.transport.tcp import Connection, State, TCPError
 from stack_under_test.wire.tcp import ACK, TCPOptions
@@ -136,3 +137,40 @@ def test_icmp_for_an_unknown_connection_is_ignored() -> None:
     quoted[22] ^= 0xFF  # another destination port
     bench.icmp_error(3, 2, 0, bytes(quoted), src=ROUTER4)
     assert conn.state is State.ESTABLISHED and bench.tcp.events["tcp_icmp_no_connection"] == 1
+
+
+def test_a_packet_too_big_quoting_a_segment_of_no_connection_is_not_believed() -> None:
+    """RFC 8201 4: validate the payload of a Packet Too Big "to ensure these are received in
+    response to transmitted traffic"."""
+    bench, conn, _, flight = _sending(6)
+    forged = bytearray(flight[0].packet)
+    forged[42:44] = (9999).to_bytes(2, "big")  # the peer's port: a connection that does not exist
+    assert bench.icmp_error(2, 0, 1280, bytes(forged), src=ROUTER6) is Drop.ICMPV6_PTB_NOT_SENT
+    assert conn.path_mtu == 1500 and bench.out() == []
+
+
+def test_a_smaller_path_mtu_reaches_the_other_connections_on_the_path() -> None:
+    """RFC 8201 5.2: "the TCP layer must be notified if any of its connections use the given path";
+    the other connection resends only when a message about its own segment comes."""
+    bench, conn, _, flight = _sending(6)
+    other, _peer = bench.accept_one(port=81, peer_options=TCPOptions(mss=1460))
+    other.send(BULK)
+    other_flight = [o for o in bench.out_frames() if o.seg.payload]
+    bench.icmp_error(2, 0, 1280, flight[0].packet, src=ROUTER6)
+    assert conn.path_mtu == other.path_mtu == 1280
+    assert [o.seg.seq for o in bench.out_frames() if o.seg.payload] == [flight[0].seg.seq]
+    bench.icmp_error(2, 0, 1280, other_flight[0].packet, src=ROUTER6)
+    assert [o.seg.seq for o in bench.out_frames() if o.seg.payload] == [other_flight[0].seg.seq]
+    bench.icmp_error(2, 0, 1280, other_flight[1].packet, src=ROUTER6)  # the same burst: ignored
+    assert bench.out() == []
+
+
+def test_the_connection_s_tos_and_ttl_go_to_ip() -> None:
+    """RFC 9293 3.9.1.9 (MUST-48, SHLD-22) and 3.9.2 (MUST-49); the ECN bits stay TCP's."""
+    bench, conn, _, _flight = _sending(4)
+    conn.options.set("tos", 0xB9)
+    conn.options.set("ttl", 17)
+    conn.sender.snd_nxt = conn.sender.snd_una  # type: ignore[union-attr]
+    conn.sender.retransmit_first()  # type: ignore[union-attr]
+    (out,) = [o for o in bench.out_frames() if o.seg.payload]
+    assert out.packet[1] == 0xB8 and out.packet[8] == 17

@@ -208,6 +208,9 @@ class UDPProtocol:
         sock.queue.append(_received(tpkt, bytes(view.data()), view.src_port))
         return None
 
+    def path_mtu_lowered(self, family: int, remote: bytes, mtu: int) -> None:
+        """Datagrams take the path MTU from the IP layer as they go: nothing to tell."""
+
     def sent(self, family: int, quoted: memoryview) -> bool:
         """A socket bound to the quoted source port (and to the quoted source address, if bound
         to one): UDP keeps no record of the datagrams themselves."""

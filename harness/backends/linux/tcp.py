@@ -49,11 +49,19 @@ OPTIONS: dict[str, tuple[int, int, str]] = {
     "rcvbuf": (socket.SOL_SOCKET, socket.SO_RCVBUF, "octets"),
     "sndbuf": (socket.SOL_SOCKET, socket.SO_SNDBUF, "octets"),
     "user_timeout": (socket.IPPROTO_TCP, TCP_USER_TIMEOUT, "milliseconds"),
+    "tos": (socket.IPPROTO_IP, socket.IP_TOS, "count"),
+    "ttl": (socket.IPPROTO_IP, socket.IP_TTL, "count"),
+}
+# The same options on an IPv6 socket.
+_IPV6_OPTIONS: dict[str, tuple[int, int]] = {
+    "tos": (socket.IPPROTO_IPV6, socket.IPV6_TCLASS),
+    "ttl": (socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS),
 }
 # What setsockopt(2) accepts: TCP_MAXSEG from TCP_MIN_MSS (88), keep-alive times 1..32767 s
 # (MAX_TCP_KEEPIDLE/KEEPINTVL), TCP_KEEPCNT 1..127 (MAX_TCP_KEEPCNT).
 _BOUNDS = {"keepidle": (1, 32767), "keepintvl": (1, 32767), "keepcnt": (1, 127), "maxseg": (88, 32767),
-           "rcvbuf": (1, 2**31 - 1), "sndbuf": (1, 2**31 - 1), "user_timeout": (0, 2**31 - 1)}
+           "rcvbuf": (1, 2**31 - 1), "sndbuf": (1, 2**31 - 1), "user_timeout": (0, 2**31 - 1),
+           "tos": (0, 255), "ttl": (1, 255)}
 _ERRNO_KINDS = {
     errno.ECONNRESET: "reset", errno.ECONNREFUSED: "refused", errno.ETIMEDOUT: "timed_out",
     errno.EHOSTUNREACH: "unreachable", errno.ENETUNREACH: "unreachable", errno.EHOSTDOWN: "unreachable",
@@ -152,6 +160,10 @@ class TCPSockets:
             # SOCK_DESTROY through sock_diag (`ss -K`): the kernel's own connections, which no
             # descriptor names any more, go too.
             subprocess.run(["ss", "-K", "-t", "-a", "-n", "-H"], capture_output=True, check=False)
+            # And what the kernel remembers of past connections per destination (tcp_metrics:
+            # RTT, ssthresh): a cached RTT seeds the next connection's RTO (tcp_init_metrics()),
+            # so a test's RFC 6298 5.7 fallback to 3 s depended on the tests before it.
+            subprocess.run(["ip", "tcp_metrics", "flush", "all"], capture_output=True, check=False)
             self.used = False
 
     # ---- listening ------------------------------------------------------------------------------
@@ -214,6 +226,9 @@ class TCPSockets:
         try:
             _set_options(s, options)
             if sport is not None:
+                # As an application that means to LISTEN on this port too would (RFC 9293 MUST-42):
+                # Linux lets a listener share the port only when both sockets set SO_REUSEADDR.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(("::" if ip.version == 6 else "0.0.0.0", sport))
             s.setblocking(False)
             code = s.connect_ex(addr)
@@ -314,6 +329,8 @@ def max_(a: float, b: float) -> float:  # `max` is a verb argument's name above
 def _set_options(s: socket.socket, options: dict[str, int]) -> None:
     for name, value in options.items():
         level, opt, _unit = OPTIONS[name]
+        if s.family == socket.AF_INET6 and name in _IPV6_OPTIONS:
+            level, opt = _IPV6_OPTIONS[name]
         try:
             s.setsockopt(level, opt, value)
         except OSError as e:

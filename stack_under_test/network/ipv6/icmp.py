@@ -104,9 +104,13 @@ def handle_error(host: IPv6Host, icmp_type: int, code: int, invoking: bytes, par
             return Drop.ICMPV6_PTB_NOT_SENT
         quoted_dst = IPv6View(quoted).dst
         learned = host.pmtu.update(quoted_dst, param, host.path_mtu(quoted_dst))
+        _pass_up(host, icmp_type, code, quoted, param)  # the sender first: it may retransmit at once
         if learned:
             host.nic.stats.count_event("icmpv6_pmtu_learned")
-        _pass_up(host, icmp_type, code, quoted, param)
+            # RFC 8201 5.2: "The packetization layers must be notified about decreases in the PMTU."
+            mtu = host.path_mtu(quoted_dst)
+            for transport in list(host.stack.transport_protocols.values()):
+                transport.path_mtu_lowered(6, quoted_dst, mtu)
         return None
     # gVisor (handleControl) and Linux only notify when the quoted source is one of ours.
     if not ours:

@@ -56,6 +56,12 @@ class SocketOptions:
     rcvbuf_locked: bool = False  # the application set rcvbuf (it then decides the window scale)
     sndbuf: int = params.TCP_SEND_BUFFER
     user_timeout_ms: int = 0  # RFC 9293 3.8.3 R2 in time; 0 = R2 counted in retransmissions
+    # RFC 9293 3.9.1.9: "The application layer MUST be able to specify the Differentiated Services
+    # field for segments that are sent on a connection (MUST-48)" (IP_TOS / IPV6_TCLASS).
+    tos: int = 0
+    # RFC 9293 3.9.2: "The TTL value used to send TCP segments MUST be configurable (MUST-49)"
+    # (IP_TTL / IPV6_UNICAST_HOPS); None = the IP layer's default.
+    ttl: int | None = None
 
     def copy(self) -> SocketOptions:
         return dataclasses.replace(self)
@@ -73,6 +79,9 @@ class SocketOptions:
             raise StackError(f"TCP option {name} must be within {low}..{high}, got {value}")
         if name == "maxseg":
             self.maxseg = number
+        elif name == "tos":
+            # The ECN field belongs to the transport (RFC 3168 5); Linux keeps it for a stream socket.
+            self.tos = number & ~0x03
         else:
             if name == "rcvbuf":
                 self.rcvbuf_locked = True
@@ -89,5 +98,7 @@ _BOUNDS: Final[dict[str, tuple[int, int]]] = {
     "rcvbuf": (params.TCP_MIN_BUFFER, params.TCP_MAX_BUFFER),
     "sndbuf": (params.TCP_MIN_BUFFER, params.TCP_MAX_BUFFER),
     "user_timeout_ms": (0, 2**31 - 1),
+    "tos": (0, 255),
+    "ttl": (1, 255),
 }
 OPTION_NAMES: Final = frozenset({"nodelay", "keepalive", *_BOUNDS})

@@ -36,8 +36,8 @@ def initial_window(smss: int) -> int:
 
 
 class NewReno:
-    __slots__ = ("bytes_acked", "cwnd", "dupacks", "highest_ack", "in_recovery", "prev_highest_ack", "recover", "smss",
-                 "ssthresh")
+    __slots__ = ("bytes_acked", "cwnd", "dupacks", "highest_ack", "in_recovery", "limited_sent", "prev_highest_ack",
+                 "recover", "smss", "ssthresh")
 
     def __init__(self, smss: int, iss: int) -> None:
         self.smss = smss
@@ -49,6 +49,7 @@ class NewReno:
         # as on Linux: RFC 6582 is guidance written without requirement keywords.
         self.recover = seq.add(iss, -1)
         self.dupacks = 0
+        self.limited_sent = 0  # octets limited transmit sent on the current duplicate ACKs
         self.in_recovery = False
         self.bytes_acked = 0  # RFC 5681 3.1 byte counting in congestion avoidance
         # RFC 6582 4.1: "the sender stores the value of the previous cumulative acknowledgment as
@@ -66,7 +67,7 @@ class NewReno:
     def on_new_ack(self, ack: int, acked: int, flight_after: int) -> bool:
         """An ACK advanced SND.UNA by ``acked`` octets. True when it is a partial ACK in fast
         recovery and the first unacknowledged segment must be retransmitted (RFC 6582 3.2 (3))."""
-        self.dupacks = 0
+        self.dupacks = self.limited_sent = 0
         self.prev_highest_ack, self.highest_ack = self.highest_ack, ack
         smss = self.smss
         if self.in_recovery:
@@ -116,8 +117,10 @@ class NewReno:
             return DupAckAction.NOTHING
         self.recover = seq.add(snd_max, -1)
         # RFC 5681 3.2 step 2: ssthresh "no more than the value given in equation (4)",
-        # ssthresh = max (FlightSize / 2, 2*SMSS); step 3: "cwnd set to ssthresh plus 3*SMSS".
-        self.ssthresh = max(flight // 2, 2 * self.smss)
+        # ssthresh = max (FlightSize / 2, 2*SMSS); "When [RFC3042] is in use, additional data sent
+        # in limited transmit MUST NOT be included in this calculation." Step 3: "cwnd set to
+        # ssthresh plus 3*SMSS".
+        self.ssthresh = max((flight - self.limited_sent) // 2, 2 * self.smss)
         self.cwnd = self.ssthresh + DUPACK_THRESHOLD * self.smss
         self.in_recovery = True
         return DupAckAction.FAST_RETRANSMIT
@@ -138,7 +141,14 @@ class NewReno:
             # and the given segment has not yet been resent by way of the retransmission timer,
             # the value of ssthresh MUST be set to no more than ... max (FlightSize / 2, 2*SMSS)";
             # otherwise "the value of ssthresh is held constant".
+            lowered_once = self.ssthresh if self.in_recovery else None
             self.ssthresh = max(flight // 2, 2 * self.smss)
+            if lowered_once is not None:
+                # The fast retransmission was lost too. RFC 5681 4.3: "Loss in two successive
+                # windows of data, or the loss of a retransmission, should be taken as two
+                # indications of congestion and, therefore, cwnd (and ssthresh) MUST be lowered
+                # twice in this case": half again of what fast retransmit set.
+                self.ssthresh = max(min(self.ssthresh, lowered_once // 2), 2 * self.smss)
         # RFC 5681 3.1: "cwnd MUST be set to no more than the loss window, LW, which equals 1
         # full-sized segment".
         self.cwnd = self.smss
@@ -147,7 +157,7 @@ class NewReno:
         # transmitted in the variable recover, and exit the fast recovery procedure".
         self.recover = seq.add(snd_max, -1)
         self.in_recovery = False
-        self.dupacks = 0
+        self.dupacks = self.limited_sent = 0
 
     def after_idle(self) -> None:
         """RFC 5681 4.1: "a TCP SHOULD set cwnd to no more than RW before beginning transmission if

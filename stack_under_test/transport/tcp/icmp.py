@@ -123,9 +123,14 @@ def _path_mtu(conn: Connection, mtu: int) -> None:
     # RFC 1191 6.4: "the TCP layer must be able to recognize when a Datagram Too Big notification
     # actually decreases the PMTU that it has already used to send a datagram on the given
     # connection, and should ignore any other notifications."
-    if not conn.lower_path_mtu(mtu):
+    # Already lowered by news of the path (tcb.pmtu_news_unanswered), a message about our own
+    # segment is the first to say it was dropped, and RFC 8201 5.2 wants that instance "notified
+    # that its packet has been dropped, even if the PMTU estimate has not changed, so that it may
+    # retransmit the dropped data". Any further one is the same burst's.
+    if not conn.lower_path_mtu(mtu) and not conn.pmtu_news_unanswered:
         conn.tcp.count_event("tcp_pmtu_not_lower")
         return
+    conn.pmtu_news_unanswered = False
     conn.tcp.count_event("tcp_pmtu_lowered")
     # RFC 1191 6.4: "the retransmission could be done in immediate response to a notification that
     # the Path MTU has changed, but only for the specific connection", and it "should not change the

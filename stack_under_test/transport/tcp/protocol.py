@@ -196,6 +196,15 @@ class TCPProtocol:
             route.endpoint.write_packet(route, PROTO_TCP, segment)
         self.count_event("tcp_rst_sent")
 
+    def path_mtu_lowered(self, family: int, remote: bytes, mtu: int) -> None:
+        """RFC 8201 5.2: "even if the Packet Too Big message contains an Original Packet Header
+        that refers to a UDP packet, the TCP layer must be notified if any of its connections use
+        the given path": each connection to ``remote`` sends smaller segments from now on."""
+        for conn in list(self.connections.values()):
+            if conn.family == family and conn.remote == remote and conn.lower_path_mtu(mtu):
+                conn.pmtu_news_unanswered = True
+                self.count_event("tcp_pmtu_lowered_for_path")
+
     def sent(self, family: int, quoted: memoryview) -> bool:
         """A segment of one of our connections, in flight (RFC 5927 4.1's check, icmp.in_flight)."""
         about = icmp.quoted_segment(family, quoted)

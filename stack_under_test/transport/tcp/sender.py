@@ -257,6 +257,7 @@ class Sender:
         if rwnd_room < n or rwnd_room >= 1 << 31 or self.flight + n > self.cc.cwnd + 2 * self.smss:
             return
         self._transmit(self.snd_nxt, n, False)
+        self.cc.limited_sent += n  # RFC 5681 3.2: not part of FlightSize for ssthresh
 
     # ---- input: what an acceptable ACK says --------------------------------------------------------
     def on_ack(self, ack: int, wnd: int, seg_seq: int, pure: bool, tsecr: int | None, sack_blocks: tuple[tuple[int, int], ...]) -> None:
@@ -306,9 +307,7 @@ class Sender:
             if self.snd_wnd == 0 and self.flight:
                 # RFC 9293 3.8.6.1: "As long as the receiving TCP peer continues to send
                 # acknowledgments in response to the probe segments, the sending TCP peer MUST allow
-                # the connection to stay open (MUST-37)"; and 3.8.6: the sender "SHOULD NOT time out
-                # the connection if data beyond the right window edge is not acknowledged (SHLD-17)"
-                # -- with a zero window all of it is (see on_rto_expired).
+                # the connection to stay open (MUST-37)."
                 self.retransmits = 0
             if dup:
                 action = self.cc.on_duplicate_ack(ack, self.flight, self.snd_max)
@@ -370,11 +369,7 @@ class Sender:
         if self.flight == 0:
             return True
         self.retransmits += 1
-        # RFC 9293 3.8.6: the sender "SHOULD NOT time out the connection if data beyond the right
-        # window edge is not acknowledged (SHLD-17)". Behind a zero window every octet is, and the
-        # retransmission is a probe: only unanswered probes end the connection (by count, below;
-        # each answer resets it), as Linux's retransmit timer does for a shrunk window.
-        if self.user_timeout_ms and self.snd_wnd and now - self.una_since_ms >= self.user_timeout_ms:
+        if self.user_timeout_ms and now - self.una_since_ms >= self.user_timeout_ms:
             return False
         # RFC 9293 3.8.3 (c): "When the number of transmissions of the same segment reaches a
         # threshold R2 greater than R1, close the connection."

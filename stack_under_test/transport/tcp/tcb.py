@@ -94,6 +94,9 @@ class TCB:
         self._addr_sum = address_sum(self.local, self.remote)
         self._dont_fragment = self.family == 4
         self.path_mtu = self._route_mtu()
+        # Lowered by news of the path (another connection's Packet Too Big), not yet by a message
+        # about our own segment: that one still gets its retransmission (icmp.py).
+        self.pmtu_news_unanswered = False
         # Options in force (transport/tcp/handshake.py); settled by the two SYNs.
         self.offer = Offer(
             mss=handshake.announced_mss(self.path_mtu, self.family, options.maxseg),
@@ -145,13 +148,12 @@ class TCB:
         if route is None:
             self.tcp.count_tx_drop(Drop.NO_ROUTE)
             return
-        endpoint = route.endpoint
-        if self._dont_fragment:
-            # RFC 7323 5.7: "any TCP implementation that implements PAWS MUST also implement Path MTU
-            # Discovery", which sets DF on IPv4 (RFC 1191 3, RFC 9293 3.7.2).
-            endpoint.write_packet(route, PROTO_TCP, segment, dont_fragment=True)
-        else:
-            endpoint.write_packet(route, PROTO_TCP, segment)
+        # RFC 9293 3.9.1.9: "TCP implementations SHOULD pass the current Differentiated Services
+        # field value without change to the IP layer, when it sends segments on the connection
+        # (SHLD-22)"; the TTL too (MUST-49). RFC 7323 5.7: "any TCP implementation that implements
+        # PAWS MUST also implement Path MTU Discovery", which sets DF on IPv4 (RFC 1191 3).
+        route.endpoint.write_packet(route, PROTO_TCP, segment, dont_fragment=self._dont_fragment,
+                                    tos=self.options.tos, ttl=self.options.ttl)
 
     # ---- building segments -------------------------------------------------------------------------
     def ts_now(self) -> int:
