@@ -11,6 +11,7 @@ from collections import Counter
 PATH = os.environ.get("STACKCHECK_FUZZ_STATS")
 examples: Counter[str] = Counter()
 failures: dict[str, dict[str, str]] = {}
+stopping = False  # set when the campaign runner's SIGINT arrives (fuzz/conftest.py)
 _started = time.monotonic()
 _last_write = 0.0
 

@@ -1,9 +1,9 @@
 """Allure labels and attachments for conformance tests, when allure-pytest runs (--alluredir).
 
-allure-pytest is an optional extra (``pip install stackcheck[allure]``). When it is installed
-and the run was given ``--alluredir DIR``, each conformance test is labelled from its @rfc
-citation and, after a failure or a known deviation, its pcap and the dissected exchange are
-attached. Without allure-pytest, or without --alluredir, every function here does nothing.
+allure-pytest is a dependency of stackcheck. When the run was given ``--alluredir DIR``, each
+conformance test is labelled from its @rfc citation and, after a failure or a known deviation,
+its pcap and the dissected exchange are attached. Without --alluredir (or, in an environment
+installed without it, without allure-pytest) every function here does nothing.
 
     epic = "RFC <n>"   feature = "RFC <n> §<section>"   story = the requirement text
     severity: MUST, MUST NOT, REQUIRED, SHALL (NOT) -> critical; SHOULD (NOT), (NOT) RECOMMENDED ->

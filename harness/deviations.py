@@ -11,6 +11,12 @@ a stack behind an interface), tests that are known to fail and why::
 The plugin marks each listed test ``xfail(strict=True)``: it is reported as a deviation while
 it fails the same way, and an unexpected pass fails the run so the entry gets removed. Our
 own stack's expectation file stays empty: its defects are fixed, never listed.
+
+An entry with ``intermittent = true`` is for a DUT that deviates only sometimes (a race inside
+the DUT that `stackcheck soak` shows): the test fails as a deviation or passes, never as a
+failure of the run. An entry may carry a ``[deviation.when]`` table (kernel range, sysctl values, build fields; see
+``harness/conditions.py``): it then applies only to the DUTs where that holds, and the run
+reports it, with the reason, where it does not.
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.conditions import Condition
+
 KEYS = frozenset({"test", "rfc", "observed"})
+OPTIONAL_KEYS = frozenset({"when", "intermittent"})
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,10 @@ class Deviation:
     test: str  # path relative to conformance/ "::" test name, optional "[param-id]"
     rfc: str  # the requirement, quoted
     observed: str  # what the DUT does instead
+    when: Condition | None = None  # None: applies to every build of this DUT
+    # The DUT deviates only sometimes (a race inside it, shown by `stackcheck soak`): the test is
+    # xfail(strict=False), reported "deviation" when it fails and "pass" when it passes.
+    intermittent: bool = False
 
     @property
     def base(self) -> str:
@@ -60,22 +73,27 @@ def load(path: Path, suite: Path) -> list[Deviation]:
     if not isinstance(entries, list):
         raise ValueError(f"{path}: 'deviation' must be an array of tables ([[deviation]])")
     out: list[Deviation] = []
-    seen: set[str] = set()
+    seen: set[str] = set()  # test, or test + condition
     for n, entry in enumerate(entries, 1):
         where = f"{path}: deviation #{n}"
         if not isinstance(entry, dict):
             raise ValueError(f"{where} is not a table")
-        missing, unknown = KEYS - set(entry), set(entry) - KEYS
+        missing, unknown = KEYS - set(entry), set(entry) - KEYS - OPTIONAL_KEYS
         if missing or unknown:
             problems = [f"missing {sorted(missing)}"] if missing else []
             problems += [f"unknown {sorted(unknown)}"] if unknown else []
-            raise ValueError(f"{where}: {', '.join(problems)} (keys are test, rfc, observed)")
+            raise ValueError(f"{where}: {', '.join(problems)} (keys are test, rfc, observed and optionally when)")
         if not all(isinstance(entry[k], str) and entry[k].strip() for k in KEYS):
             raise ValueError(f"{where}: test, rfc and observed must be non-empty strings")
-        dev = Deviation(entry["test"].strip(), entry["rfc"].strip(), entry["observed"].strip())
-        if dev.test in seen:
-            raise ValueError(f"{where}: {dev.test} is listed twice")
-        seen.add(dev.test)
+        when = Condition.parse(entry["when"], where) if "when" in entry else None
+        intermittent = entry.get("intermittent", False)
+        if not isinstance(intermittent, bool):
+            raise ValueError(f"{where}: intermittent must be true or false")
+        dev = Deviation(entry["test"].strip(), entry["rfc"].strip(), entry["observed"].strip(), when, intermittent)
+        key = f"{dev.test} when {dev.when.describe()}" if dev.when else dev.test
+        if key in seen or (dev.when is None and any(k.startswith(f"{dev.test} when ") for k in seen)):
+            raise ValueError(f"{where}: {dev.test} is listed twice (entries for one test need different 'when')")
+        seen.add(key)
         problem = _missing_test(dev, suite)
         if problem:
             raise ValueError(f"{where}: {problem}")

@@ -61,6 +61,15 @@ class Unsupported(Exception):
     """The backend cannot perform this action; the message says why in words a user can act on."""
 
 
+class FeatureAbsent(Unsupported):
+    """The test checks an optional feature (or a protocol version) the DUT does not declare in
+    ``DUT.features``: reported "not implemented", never a failure (``harness.features``)."""
+
+    def __init__(self, features: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.features = features
+
+
 class ExpectationFailed(AssertionError):
     """expect() saw no matching frame in time, or expect_none() saw one. Carries a readable diff."""
 
@@ -70,8 +79,9 @@ class LinkInfo:
     """Addresses of both ends of the test link, as the tester sees them.
 
     The tester end carries no address in any host's IP stack: it speaks raw frames. The
-    DUT has static neighbor entries for ``tester_ipv4``/``tester_ipv6``/``tester_ipv6_ll`` so
-    it can answer without ARP/NDP round trips; ``other_ipv4``/``other_ipv6`` are further
+    DUT either has static neighbor entries for ``tester_ipv4``/``tester_ipv6``/``tester_ipv6_ll``
+    (in-process, linux, tap) or resolves them through the tester's ARP/ND responder (a managed
+    DUT such as lwip), so a test must not assume either; ``other_ipv4``/``other_ipv6`` are further
     on-link addresses the DUT has *not* resolved (for resolution tests). Documentation
     prefixes only (RFC 5737, RFC 3849).
     """
@@ -180,6 +190,10 @@ class DUT(Protocol):
 
     name: str  # backend name: "inprocess", "linux", "interface"
     info: LinkInfo
+    # The optional features and protocol versions the DUT implements, by the names of
+    # harness.control.protocol.FEATURES ("ipv4-record-route", "mldv2", ...): where the RFCs leave
+    # a feature optional, its tests run only on DUTs declaring it (harness.features).
+    features: frozenset[str]
 
     # ---- frames pre-filled with the test link's addresses -------------------------------
     def ether(self, **fields: Any) -> Packet:
@@ -214,9 +228,17 @@ class DUT(Protocol):
         ...
 
     def expect_none(
-        self, *layers: type[Packet] | Packet, within: float = 2.0, **fields: Any
+        self, *layers: type[Packet] | Packet, within: float = 2.0, barrier: bool = False, **fields: Any
     ) -> None:
-        """Assert the DUT emits no matching frame for ``within`` seconds."""
+        """Assert the DUT emits no matching frame for ``within`` seconds.
+
+        ``barrier=True`` where the RFC expects an immediate answer or none (an echo reply, an
+        ICMP error, a Neighbor Advertisement; never where it allows a delay: timers, rate
+        limits, random report delays, DAD): on a backend whose DUT answers in order, an echo
+        request is sent now and the window ends as soon as its reply arrives, since an answer
+        to anything sent before would have come first. Elsewhere the full window is waited
+        (it costs nothing in virtual time).
+        """
         ...
 
     def wait(self, seconds: float) -> None:

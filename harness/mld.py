@@ -27,6 +27,7 @@ from scapy.layers.inet6 import (
 from scapy.packet import Packet, Raw
 
 from harness.dut import ExpectationFailed
+from harness.features import has_feature, require_feature
 from harness.frames import multicast_mac, solicited_node, with_icmpv6_checksum
 
 if TYPE_CHECKING:
@@ -167,3 +168,13 @@ def flush_reports(dut: DUT) -> None:
 def sn_group(dut: DUT) -> str:
     """The solicited-node group of the DUT's addresses (both end in ...:0:1)."""
     return solicited_node(dut.info.dut_ipv6.ip)
+
+
+def as_mldv1_listener(dut: DUT) -> None:
+    """Make the DUT an MLDv1 listener for a test of RFC 2710: natively on a DUT that speaks only
+    MLDv1, through ``force_mld_version = 1`` on one that speaks MLDv2 (whose version 1 mode RFC 3810
+    §8.2 requires). "Not implemented" on a DUT that declares neither version."""
+    if has_feature(dut, "mldv2"):
+        dut.set_ipv6_option("force_mld_version", 1)
+    else:
+        require_feature(dut, "mldv1")

@@ -4,7 +4,9 @@ Loaded through the ``pytest11`` entry point. One result record per test carries 
 requirement from the test's ``@rfc`` marker and a verdict:
 
     pass · fail · deviation (a known deviation from the expectation file, xfail strict)
-    unexpected-pass (a listed deviation that passed: the entry must go) · skip · error
+    unexpected-pass (a listed deviation that passed: the entry must go)
+    not-implemented (a test of an optional feature the DUT does not declare: harness.features)
+    skip · error
 
 Under pytest-xdist each worker attaches its records to the teardown report's
 ``user_properties``; the controller gathers them in ``pytest_runtest_logreport`` and writes
@@ -23,9 +25,9 @@ from typing import Any, cast
 
 import pytest
 
-from harness import allure_support, backends, deviations, verdicts, witness
+from harness import allure_support, backends, deviations, expectations, features, identity, verdicts, witness
 from harness.backends import Backend, BackendOptions
-from harness.dut import DUT, Unsupported
+from harness.dut import DUT, FeatureAbsent, Unsupported
 from harness.rfc import CitationError, requirement_of
 from reports.model import RESULTS_VERSION, FrameRecord, ResultRecord, ResultsFile
 
@@ -54,6 +56,10 @@ class _State:
         results = config.getoption("stackcheck_results")
         self.results = Path(results) if results else None
         self.suite, self.deviations = _load_deviations(config, self.dut_name)
+        # Who is tested (kernel release, stack version and commit, a device's build), known
+        # without starting a DUT; conditions on expectation entries read it.
+        self.identity: dict[str, str] = {"dut": self.dut_name, **identity.harness(),
+                                         **self.backend.identity(self.dut_config)}
         self.records: list[ResultRecord] = []
         self.started = _now()
         self._asked = False
@@ -67,11 +73,13 @@ class _State:
 
 
 STATE = pytest.StashKey[_State]()
-DEVIATION = pytest.StashKey[deviations.Deviation]()
+DEVIATION = expectations.DEVIATION
+EXPECTATION = expectations.EXPECTATION
 VERDICT = pytest.StashKey[verdicts.Progress]()
 PCAP = pytest.StashKey[str]()
 EXCHANGE = pytest.StashKey[list[FrameRecord]]()
 WITNESS = pytest.StashKey[witness.Ledger]()
+NOT_IMPLEMENTED = pytest.StashKey[str]()  # why: the optional feature the DUT does not declare
 
 
 def _now() -> str:
@@ -116,6 +124,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "test checks (harness.rfc)"
     )
     config.addinivalue_line("markers", witness.MARKER_HELP)
+    config.addinivalue_line(
+        "markers", "optional_feature(names, any_of): the test checks an optional feature; it runs only on "
+                   "DUTs declaring it and is reported 'not implemented' on the others (harness.features)"
+    )
     state = _State(config)
     config.stash[STATE] = state
     config.pluginmanager.register(_Recorder(config, state), "stackcheck-recorder")
@@ -155,12 +167,9 @@ def _check_and_mark(state: _State, items: list[pytest.Item]) -> str | None:
             continue
         rel = item.path.relative_to(state.suite).as_posix() + "::" + item.nodeid.split("::", 1)[1]
         bases.add(rel.split("[", 1)[0])
-        for dev in state.deviations:
-            if dev.matches(rel):
-                used.add(dev.test)
-                item.stash[DEVIATION] = dev
-                item.add_marker(pytest.mark.xfail(strict=True, reason=f"known deviation: {dev.observed}"))
-                break
+        matching = [dev for dev in state.deviations if dev.matches(rel)]
+        used.update(dev.test for dev in matching)
+        expectations.mark(item, matching, state.identity)
     for dev in state.deviations:
         if dev.test not in used and dev.base in bases:
             return f"expectation entry {dev.test!r} matches no test case (check the [param-id])"
@@ -239,7 +248,9 @@ def dut(request: pytest.FixtureRequest) -> Iterator[DUT]:
     path = _pcap_path(state, item.nodeid)
     if state.backend.shared:
         shared, capture = request.getfixturevalue("_stackcheck_shared_dut")
+        _require_features(item, shared)  # before the reset: a test that cannot run costs nothing
         shared.reset()
+        expectations.mark_with_dut(item, shared, state.identity)
         if capture is not None:
             capture.start(path)
         try:
@@ -251,13 +262,21 @@ def dut(request: pytest.FixtureRequest) -> Iterator[DUT]:
     if capture is not None:
         capture.start(path)
     fresh = state.backend.factory(BackendOptions(state.dut_config, capture))
+    expectations.mark_with_dut(item, fresh, state.identity)
     try:
+        _require_features(item, fresh)
         yield _watched(state, item, fresh)
     finally:
         try:
             fresh.close()
         finally:
             _stop(state, item, capture, path)
+
+
+def _require_features(item: pytest.Item, dut: DUT) -> None:
+    absent = features.missing_feature(item, dut)
+    if absent is not None:
+        raise absent
 
 
 def _stop(state: _State, item: pytest.Item, capture: Any, path: Path | None) -> None:
@@ -276,10 +295,13 @@ def _stop(state: _State, item: pytest.Item, capture: Any, path: Path | None) -> 
 # ---- Unsupported -> skip ------------------------------------------------------------------
 
 
-def _skip_unsupported() -> Generator[None, None, None]:
+def _skip_unsupported(item: pytest.Item) -> Generator[None, None, None]:
     __tracebackhide__ = True
     try:
         yield
+    except FeatureAbsent as e:
+        item.stash[NOT_IMPLEMENTED] = str(e)
+        pytest.skip(str(e))
     except Unsupported as e:
         pytest.skip(str(e) or "the backend does not support this")
 
@@ -288,13 +310,13 @@ def _skip_unsupported() -> Generator[None, None, None]:
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     __tracebackhide__ = True
     allure_support.label(item)  # epic/feature/story/severity from @rfc, when --alluredir is given
-    return (yield from _skip_unsupported())
+    return (yield from _skip_unsupported(item))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     __tracebackhide__ = True
-    yield from _skip_unsupported()
+    yield from _skip_unsupported(item)
     # Reached only when the test passed: a silence it proved needs a positive control.
     problem = witness.problem(item, item.stash.get(WITNESS, None))
     if problem:
@@ -310,14 +332,23 @@ def pytest_runtest_makereport(
     # tryfirst makes this the outermost wrapper: it sees the report after xfail handling.
     report = yield
     current = item.stash.setdefault(VERDICT, verdicts.Progress())
-    verdicts.update(current, report, call)
+    verdicts.update(current, report, call, not_implemented=NOT_IMPLEMENTED in item.stash)
     state = item.config.stash[STATE]
     if report.when == "teardown" and (requirement_of(item) is not None or _in_suite(item, state.suite)):
         record = verdicts.record(item, current, item.stash.get(DEVIATION, None), item.stash.get(PCAP, None),
                                  item.stash.get(EXCHANGE, None))
         record["pcap"] = _relative_pcap(state, record["pcap"])
+        record["expectations"] = item.stash.get(EXPECTATION, [])
         report.user_properties.append((PROPERTY, record))
     return report
+
+
+def _randomly_seed(config: pytest.Config) -> int | None:
+    """pytest-randomly's seed when it shuffled this run (None with -p no:randomly)."""
+    if not config.pluginmanager.hasplugin("randomly"):
+        return None
+    seed = getattr(config.option, "randomly_seed", None)
+    return seed if isinstance(seed, int) else None
 
 
 def _relative_pcap(state: _State, pcap: str | None) -> str | None:
@@ -351,8 +382,11 @@ class _Recorder:
         results = ResultsFile(
             version=RESULTS_VERSION,
             dut=state.dut_name,
+            identity=state.identity,
+            randomly_seed=_randomly_seed(self.config),
             started=state.started,
             finished=_now(),
+            expectations=expectations.summary(state.deviations, state.records),
             results=sorted(state.records, key=lambda r: r["nodeid"]),
         )
         state.results.parent.mkdir(parents=True, exist_ok=True)
@@ -363,7 +397,13 @@ class _Recorder:
         if _is_worker(self.config) or not state.records:
             return
         terminalreporter.section(f"stackcheck: conformance of {state.dut_name!r} per RFC")
+        terminalreporter.write_line("DUT: " + ", ".join(f"{k} {v}" for k, v in state.identity.items()))
+        seed = _randomly_seed(self.config)
+        if seed is not None:
+            terminalreporter.write_line(f"random test order: --randomly-seed={seed} repeats it")
         for line in verdicts.summary_lines(state.records):
+            terminalreporter.write_line(line)
+        for line in expectations.summary_lines(expectations.summary(state.deviations, state.records)):
             terminalreporter.write_line(line)
         if state.results is not None:
             terminalreporter.write_line(f"results: {state.results}")

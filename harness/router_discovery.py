@@ -65,9 +65,10 @@ def echo(dut: DUT, seq: int, *, src: str = OFF_LINK, size: int = 0) -> Packet:
         id=ECHO_ID, seq=seq, data=b"\xa5" * size)
 
 
-def expect_routed_reply(dut: DUT, seq: int, *, via: str | None = None, within: float = 1.0) -> Packet:
-    """The echo reply to OFF_LINK, sent to the router's MAC (the tester's unless ``via``)."""
-    return dut.expect(Ether(dst=via or dut.info.tester_mac), IPv6(dst=OFF_LINK),
+def expect_routed_reply(dut: DUT, seq: int, *, via: str | None = None, within: float = 1.0,
+                        dst: str = OFF_LINK) -> Packet:
+    """The echo reply to ``dst`` (OFF_LINK), sent to the router's MAC (the tester's unless ``via``)."""
+    return dut.expect(Ether(dst=via or dut.info.tester_mac), IPv6(dst=dst),
                       ICMPv6EchoReply(id=ECHO_ID, seq=seq), within=within)
 
 
@@ -75,10 +76,10 @@ def expect_no_reply(dut: DUT, seq: int, within: float = SILENCE_S) -> None:
     dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=seq), within=within)
 
 
-def uses_router(dut: DUT, seq: int) -> None:
-    """The DUT answers OFF_LINK through the router."""
-    dut.send(echo(dut, seq))
-    expect_routed_reply(dut, seq)
+def uses_router(dut: DUT, seq: int, *, src: str = OFF_LINK) -> None:
+    """The DUT answers OFF_LINK (or ``src``, another node behind the router) through the router."""
+    dut.send(echo(dut, seq, src=src))
+    expect_routed_reply(dut, seq, dst=src)
 
 
 def has_no_router(dut: DUT, seq: int) -> None:

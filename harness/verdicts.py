@@ -2,6 +2,7 @@
 
     passed -> "pass"        failed -> "fail"           xfailed (known deviation) -> "deviation"
     strict xpass -> "unexpected-pass"   skipped -> "skip"   setup/teardown error -> "error"
+    skipped because the DUT does not declare the optional feature tested -> "not-implemented"
 
 The verdicts and the record's shape (``ResultRecord``) belong to ``reports.model``, which reads
 the results back; this module only fills them in.
@@ -53,12 +54,18 @@ def _exception(call: pytest.CallInfo[None], report: pytest.TestReport) -> str:
     return report.longreprtext
 
 
-def update(current: Progress, report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
-    """Fold one phase's report (setup, call, teardown) into the test's verdict so far."""
+def update(current: Progress, report: pytest.TestReport, call: pytest.CallInfo[None], *,
+           not_implemented: bool = False) -> None:
+    """Fold one phase's report (setup, call, teardown) into the test's verdict so far.
+
+    ``not_implemented``: the test raised ``FeatureAbsent`` (it checks an optional feature the
+    DUT does not declare), so its skip is the verdict "not-implemented"."""
     current.duration_s += report.duration
     when, outcome = report.when, report.outcome
     if outcome == "skipped" and hasattr(report, "wasxfail"):
         current.verdict, current.message = "deviation", _clip(_exception(call, report))
+    elif outcome == "skipped" and not_implemented:
+        current.verdict, current.message = "not-implemented", _clip(_skip_reason(report))
     elif outcome == "skipped":
         current.verdict, current.message = "skip", _clip(_skip_reason(report))
     elif outcome == "failed" and when == "call":
@@ -125,6 +132,7 @@ def record(item: pytest.Item, current: Progress, deviation: Deviation | None,
         duration_s=round(current.duration_s, 6),
         deviation=DeviationRecord(reason=deviation.observed, rfc=deviation.rfc) if deviation else None,
         exchange=frames or [],
+        expectations=[],
     )
 
 

@@ -25,8 +25,15 @@ def load(path: Path) -> RunResult:
     if not isinstance(data, dict) or not isinstance(data.get("results"), list) or "dut" not in data:
         raise ResultsError(f"{path} is not a stackcheck results file (needs 'dut' and a 'results' list)")
     outcomes = tuple(_outcome(path, n, r) for n, r in enumerate(data["results"], 1))
+    identity = data.get("identity")
+    expectations = data.get("expectations")
+    seed = data.get("randomly_seed")
     return RunResult(str(data["dut"]), str(data.get("started", "")), str(data.get("finished", "")),
-                     outcomes, path)
+                     outcomes, path,
+                     identity={str(k): str(v) for k, v in identity.items()} if isinstance(identity, dict) else {},
+                     expectations=tuple(e for e in expectations if isinstance(e, dict))
+                     if isinstance(expectations, list) else (),
+                     seed=seed if isinstance(seed, int) else None)
 
 
 def _outcome(path: Path, n: int, r: Any) -> Outcome:

@@ -7,16 +7,24 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal, TypedDict
+from typing import Any, Final, Literal, TypedDict
 
 # passed -> "pass", failed -> "fail", xfailed (a known deviation) -> "deviation", strict xpass ->
-# "unexpected-pass", skipped -> "skip", an error in set-up or tear-down -> "error".
-Verdict = Literal["pass", "fail", "deviation", "unexpected-pass", "skip", "error"]
-VERDICTS: Final[tuple[Verdict, ...]] = ("pass", "fail", "deviation", "unexpected-pass", "skip", "error")
+# "unexpected-pass", a test of an optional feature (or protocol version) the DUT does not declare
+# -> "not-implemented" (never a failure), skipped -> "skip", an error in set-up or tear-down -> "error".
+Verdict = Literal["pass", "fail", "deviation", "unexpected-pass", "not-implemented", "skip", "error"]
+VERDICTS: Final[tuple[Verdict, ...]] = (
+    "pass", "fail", "deviation", "unexpected-pass", "not-implemented", "skip", "error")
 FAILING: Final[frozenset[Verdict]] = frozenset({"fail", "error", "unexpected-pass"})
+# How reports name each verdict to a reader.
+VERDICT_LABELS: Final[dict[Verdict, str]] = {
+    "pass": "pass", "fail": "fail", "deviation": "known deviation", "unexpected-pass": "unexpected pass",
+    "not-implemented": "not implemented (optional)", "skip": "skipped", "error": "error"}
 # A requirement checked by several tests shows its most telling verdict.
-_SEVERITY: Final[tuple[Verdict, ...]] = ("fail", "error", "unexpected-pass", "deviation", "pass", "skip")
-RESULTS_VERSION: Final = 1
+_SEVERITY: Final[tuple[Verdict, ...]] = (
+    "fail", "error", "unexpected-pass", "deviation", "pass", "not-implemented", "skip")
+# 2: the verdict "not-implemented" (version 1 files read unchanged).
+RESULTS_VERSION: Final = 2
 NOT_RUN: Final = "—"  # a report cell: this DUT's run has no test of the requirement
 Cell = Verdict | Literal["—"]
 
@@ -58,6 +66,8 @@ class ResultRecord(TypedDict):
     duration_s: float
     deviation: DeviationRecord | None
     exchange: list[FrameRecord]  # the last frames of a failed test; empty otherwise
+    # The expectation entries that matched the test, applied or not and why (harness/expectations.py).
+    expectations: list[dict[str, Any]]
 
 
 class ResultsFile(TypedDict):
@@ -65,8 +75,12 @@ class ResultsFile(TypedDict):
 
     version: int
     dut: str
+    # Who was tested: kernel release, stack version and commit, a device's build (harness/identity.py).
+    identity: dict[str, str]
+    randomly_seed: int | None  # pytest-randomly's seed of the test order, None when not shuffled
     started: str  # ISO 8601, UTC
     finished: str
+    expectations: list[dict[str, Any]]  # per entry: applied or not, and why (harness/expectations.py)
     results: list[ResultRecord]
 
 
@@ -107,6 +121,18 @@ class RunResult:
     finished: str
     outcomes: tuple[Outcome, ...]
     source: Path
+    # Who was tested: kernel release, stack version and commit, a device's build (harness/identity.py).
+    identity: dict[str, str] = field(default_factory=dict)
+    # Per expectation entry: status ("applied", "not applied", ...), condition, why not, verdicts.
+    expectations: tuple[dict[str, Any], ...] = ()
+    seed: int | None = None  # pytest-randomly's seed of the run's test order
+
+    def identity_line(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in self.identity.items() if k != "dut") or "not recorded"
+
+    def expectations_to_report(self) -> list[dict[str, Any]]:
+        """Entries worth a line: conditional ones, and any that did not simply apply."""
+        return [e for e in self.expectations if e.get("when") or e.get("status") not in ("applied", "not run")]
 
     def counts_by_rfc(self) -> dict[int, Counter[Verdict]]:
         per: dict[int, Counter[Verdict]] = {}

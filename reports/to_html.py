@@ -3,7 +3,7 @@
 Layout, top to bottom: the DUTs and their totals; a summary per RFC: how many normative
 statements the RFC holds, how many are in scope for a host and how many a test checks (per
 level group: MUST, SHOULD, MAY), and one stacked bar per DUT over the statements in scope
-(pass / fail / known deviation / skipped / untested). Then per RFC: the tested statements with
+(pass / fail / known deviation / not implemented (optional) / skipped / untested). Then per RFC: the tested statements with
 each DUT's verdict side by side, and under a failing or deviating verdict the message, the
 dissected frames and the pcap link; the behaviours cited without a keyword; every untested
 statement in scope with the reason and what a test would need; the statements out of scope,
@@ -19,13 +19,14 @@ from pathlib import Path
 
 from reports.catalog import Catalog
 from reports.coverage import LEVEL_GROUPS, Counts, RFCView, StatementRow, report_view
-from reports.model import FAILING, NOT_RUN, Outcome, Report, Row
+from reports.model import FAILING, NOT_RUN, VERDICT_LABELS, Outcome, Report, Row
 
 # Bar segments, in order; a requirement counts once per DUT, with its most telling verdict.
 SEGMENTS = (("pass", "pass"), ("fail", "fail"), ("deviation", "known deviation"),
-            ("skip", "skipped"), ("notrun", "not run on this DUT"), ("untested", "untested"))
+            ("notimpl", VERDICT_LABELS["not-implemented"]), ("skip", "skipped"),
+            ("notrun", "not run on this DUT"), ("untested", "untested"))
 _BAR_OF = {"pass": "pass", "fail": "fail", "error": "fail", "unexpected-pass": "fail",
-           "deviation": "deviation", "skip": "skip", NOT_RUN: "notrun"}
+           "deviation": "deviation", "not-implemented": "notimpl", "skip": "skip", NOT_RUN: "notrun"}
 _SHOWN = FAILING | {"deviation"}
 
 CSS = """
@@ -42,12 +43,13 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:t
 .bar span{display:block;height:100%}.nums{font-size:12px;color:#3d474d;margin-top:2px}
 .nums b{color:#1d2327}
 .v-pass{background:#2e7d32}.v-fail{background:#c62828}.v-deviation{background:#ef8f00}
-.v-skip{background:#9aa5ab}.v-notrun{background:#fff;box-shadow:inset 0 0 0 1px #b0bec5}.v-untested{background:repeating-linear-gradient(45deg,#d5dde2 0 4px,#eef1f3 4px 8px)}
+.v-skip{background:#9aa5ab}.v-notimpl{background:#7e8ce0}.v-notrun{background:#fff;box-shadow:inset 0 0 0 1px #b0bec5}.v-untested{background:repeating-linear-gradient(45deg,#d5dde2 0 4px,#eef1f3 4px 8px)}
 .legend span{display:inline-flex;align-items:center;margin-right:14px;font-size:13px}
 .legend i{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:5px}
 .badge{display:inline-block;padding:1px 7px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;
  white-space:nowrap}.b-pass{background:#2e7d32}.b-fail,.b-error{background:#c62828}
 .b-unexpected-pass{background:#ad1457}.b-deviation{background:#ef8f00}.b-skip{background:#9aa5ab}
+.b-not-implemented{background:#7e8ce0}
 .b-notrun{background:#fff;color:#78909c;border:1px solid #cfd8dc}.label{font-size:12px;color:#5f6b73;margin-top:4px}
 .b-untested{background:#eef1f3;color:#5f6b73;border:1px solid #cfd8dc}
 .lvl{font-size:11px;font-weight:700;color:#37474f;white-space:nowrap}.id{font:11px monospace;color:#5f6b73}
@@ -144,6 +146,9 @@ def _details(outcomes: list[tuple[str, Outcome]], out_dir: Path) -> str:
 def _badge(verdict: str) -> str:
     if verdict == NOT_RUN:
         return '<td><span class="badge b-notrun" title="this DUT did not run a test of it">not run</span></td>'
+    if verdict == "not-implemented":
+        return ('<td><span class="badge b-not-implemented" title="a test of an optional feature (or protocol '
+                'version) this DUT does not declare">not implemented</span></td>')
     return f'<td><span class="badge b-{escape(verdict)}">{escape(verdict)}</span></td>'
 
 
@@ -242,8 +247,16 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
     for label, run in report.runs:
         totals = run.totals()
         shown = ", ".join(f"{n} {v}" for v, n in totals.most_common())
+        seed = f"; test order --randomly-seed={run.seed}" if run.seed is not None else ""
+        entries = "".join(
+            f"<li>expectation {escape(str(e.get('status')))}: <code>{escape(str(e.get('test')))}</code>"
+            + (f" when {escape(str(e['when']))}" if e.get("when") else "")
+            + (f" — not applied: {escape('; '.join(map(str, e.get('why_not') or [])))}" if e.get("why_not") else "")
+            + "</li>" for e in run.expectations_to_report())
         duts.append(f"<li><b>{escape(label)}</b>: {len(run.outcomes)} tests ({escape(shown)}) "
-                    f'<span class="muted">{escape(run.started)} – {escape(run.finished)}</span></li>')
+                    f'<span class="muted">{escape(run.started)} – {escape(run.finished)}</span>'
+                    f'<br><span class="muted">DUT: {escape(run.identity_line())}{escape(seed)}</span>'
+                    + (f"<ul>{entries}</ul>" if entries else "") + "</li>")
     verdict = "every test passed or is a known deviation" if report.ok() else "some tests FAILED"
     body = [
         "<h1>stackcheck conformance report</h1>",

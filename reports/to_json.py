@@ -42,8 +42,9 @@ def as_dict(report: Report, out_dir: Path, catalog: Catalog | None = None) -> di
             "survived": m.survived, "equivalent": m.equivalent, "score": m.score, "partial": m.partial,
             "source": str(m.source)},
         "duts": [
-            {"label": label, "dut": run.dut, "started": run.started, "finished": run.finished,
-             "source": str(run.source), "totals": dict(run.totals())}
+            {"label": label, "dut": run.dut, "identity": run.identity, "randomly_seed": run.seed,
+             "started": run.started, "finished": run.finished,
+             "source": str(run.source), "totals": dict(run.totals()), "expectations": list(run.expectations)}
             for label, run in report.runs
         ],
         "summary": {

@@ -12,7 +12,8 @@ from reports.catalog import Catalog
 from reports.coverage import LEVEL_GROUPS, Counts, report_view
 from reports.model import VERDICTS, Outcome, Report, Verdict
 
-_SHOWN = {"fail": "**FAIL**", "error": "**ERROR**", "unexpected-pass": "**UNEXPECTED PASS**"}
+_SHOWN = {"fail": "**FAIL**", "error": "**ERROR**", "unexpected-pass": "**UNEXPECTED PASS**",
+          "not-implemented": "not implemented"}
 
 
 def _cell(text: str) -> str:
@@ -38,6 +39,10 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
     lines = ["# stackcheck conformance report", ""]
     for label, run in report.runs:
         lines.append(f"- **{label}**: {_counts(run.totals())} ({run.started} – {run.finished}, {run.source})")
+        seed = f"; test order --randomly-seed={run.seed}" if run.seed is not None else ""
+        lines.append(f"  - DUT: {_cell(run.identity_line())}{seed}")
+        for e in run.expectations_to_report():
+            lines.append(f"  - expectation {e.get('status')}: `{e.get('test')}` " + _condition(e))
     if report.mutation is not None:
         lines += ["", f"{report.mutation.sentence()}. Survivors with their diffs: "
                       f"{_link(report.mutation.source.with_suffix('.md'), out_dir) or report.mutation.source}."]
@@ -96,7 +101,29 @@ def render(report: Report, out_dir: Path, catalog: Catalog | None = None) -> str
             pcap = _link(o.pcap, out_dir)
             lines.append(f"- **{label}** `{o.nodeid}` ({_rfc(o.requirement.rfc)} {o.requirement.section}, "
                          f"{o.requirement.level}): {o.deviation or ''}" + (f" — pcap {pcap}" if pcap else ""))
+    lines += _not_implemented(report)
     return "\n".join(lines) + "\n"
+
+
+def _not_implemented(report: Report) -> list[str]:
+    """Per DUT, each optional feature it does not declare and how many tests it left out."""
+    out: list[str] = []
+    for label, run in report.runs:
+        reasons = Counter(o.message for o in run.outcomes if o.verdict == "not-implemented")
+        if not reasons:
+            continue
+        if not out:
+            out += ["", "## Not implemented (optional features)", ""]
+        for reason, n in sorted(reasons.items()):
+            out.append(f"- **{label}**: {n} test{'s' if n > 1 else ''} — {_cell(reason)}")
+    return out
+
+
+def _condition(entry: dict[str, object]) -> str:
+    when = f" when {entry['when']}" if entry.get("when") else ""
+    why = entry.get("why_not") or []
+    because = f" — not applied: {'; '.join(str(w) for w in why)}" if isinstance(why, list) and why else ""
+    return _cell(when + because)
 
 
 def _tests(names: list[str]) -> str:

@@ -44,6 +44,12 @@ PORT: Final = 4862
 ECHO_ID: Final = 0x5A5C
 TOLERANCE_S: Final = 3.0
 TWO_HOURS: Final = 7200
+# RFC 4862 5.4: Duplicate Address Detection "MUST be performed on all unicast addresses prior to
+# assigning them". The baseline turns it off where a DUT lets it (accept_dad=0), not everywhere:
+# a DUT that runs it on an autoconfigured address holds it tentative for up to
+# MAX_RTR_SOLICITATION_DELAY (1 s, 5.4.2) plus DupAddrDetectTransmits x RetransTimer (1 x 1 s),
+# and a DUT that runs its timers on a one-second tick may take one more.
+DAD_LIMIT_S: Final = 3.5
 
 
 def ra(dut: DUT, *options: Packet, lifetime: int = 0) -> Packet:
@@ -71,6 +77,16 @@ def the_address(dut: DUT) -> AddressInfo:
     found = [a for a in dut.ipv6_addresses() if a.interface.ip == want]
     assert found, f"no address {want} (addresses in {PREFIX}: {[str(a.interface) for a in in_prefix(dut)]})"
     return found[0]
+
+
+def usable_address(dut: DUT) -> AddressInfo:
+    """The autoconfigured address once Duplicate Address Detection, if the DUT runs it, is over."""
+    waited = 0.0
+    while (info := the_address(dut)).state == "tentative":
+        assert waited < DAD_LIMIT_S, f"{info.interface} is still tentative after {waited:.1f} s"
+        dut.wait(0.1)
+        waited += 0.1
+    return info
 
 
 def answers_echo(dut: DUT, dst: str, seq: int) -> bool:
@@ -115,7 +131,7 @@ def test_autonomous_prefix_forms_an_address_that_is_reachable(dut: DUT) -> None:
     assert not in_prefix(dut)
     dut.send(ra(dut, pio()))
     dut.wait(0.3)
-    info = the_address(dut)
+    info = usable_address(dut)
     assert info.interface.network == PREFIX, f"formed {info.interface}, not a /64 of the prefix"
     assert answers_echo(dut, str(info.interface.ip), 1)
 
@@ -259,12 +275,15 @@ def test_deprecated_address_is_not_chosen_for_new_communication(dut: DUT) -> Non
     # L=0: 2001:db8:2::5 is reached through the router; the static 2001:db8:1::1 is the
     # alternative of the same (global) scope.
     dut.udp_bind(PORT, 6)
-    dut.send(ra(dut, pio(valid=30, preferred=1, on_link=0), lifetime=60))
+    # Preferred for 4 s: longer than DAD may hold it tentative (DAD_LIMIT_S).
+    dut.send(ra(dut, pio(valid=30, preferred=4, on_link=0), lifetime=60))
     dut.wait(0.3)
     address = str(slaac_address(dut))
-    assert the_address(dut).state == "preferred"
+    assert usable_address(dut).state == "preferred"
     assert udp_source(dut) == address  # control: preferred, it wins by longest match (RFC 6724)
-    dut.wait(2.2)
+    remaining = the_address(dut).preferred_lifetime
+    assert remaining is not None, "a preferred lifetime of 4 s is listed as infinite"
+    dut.wait(remaining + 1.2)
     assert the_address(dut).state == "deprecated", "still preferred after its preferred lifetime"
     assert udp_source(dut) == str(dut.info.dut_ipv6.ip), "a deprecated address began a new conversation"
     # RFC 4862 §5.5.4: a deprecated address is still valid; packets to it are still received.
@@ -274,11 +293,15 @@ def test_deprecated_address_is_not_chosen_for_new_communication(dut: DUT) -> Non
 @rfc("RFC4862-5.5.4-4")
 def test_address_is_removed_when_its_valid_lifetime_ends(dut: DUT) -> None:
     dut.set_ipv6_option("autoconf", 1)  # a control verb: this test waits seconds of real time
-    dut.send(ra(dut, pio(valid=2, preferred=1)))
+    # Valid for 5 s: longer than DAD may hold it tentative (DAD_LIMIT_S).
+    dut.send(ra(dut, pio(valid=5, preferred=4)))
     dut.wait(0.3)
     address = str(slaac_address(dut))
+    usable_address(dut)
     assert answers_echo(dut, address, 1)  # control
-    dut.wait(3.2)
+    remaining = the_address(dut).valid_lifetime
+    assert remaining is not None, "a valid lifetime of 5 s is listed as infinite"
+    dut.wait(remaining + 1.2)
     assert not in_prefix(dut), f"still listed: {[str(a.interface) for a in in_prefix(dut)]}"
     assert not answers_echo(dut, address, 2), "an expired address still receives"
 

@@ -14,6 +14,7 @@ from scapy.layers.inet import UDP
 from scapy.layers.inet6 import IPv6
 
 from harness import DUT, MUST, SHOULD, AddressInfo, described, eui64_interface_id, rfc
+from harness.features import require_feature
 from harness.router_discovery import pio, ra
 
 ALL_NODES: Final = "ff02::1"
@@ -41,6 +42,9 @@ def temporaries(dut: DUT) -> list[AddressInfo]:
 
 
 def with_temporary_addresses(dut: DUT) -> None:
+    # RFC 8504 6.4: "RFC 4941 SHOULD be supported" -- a DUT without temporary addresses is tested
+    # only for what it owes without them (test_without_temporary_addresses_one_address_per_prefix).
+    require_feature(dut, "temporary-addresses")
     dut.set_ipv6_option("use_tempaddr", 2)
 
 

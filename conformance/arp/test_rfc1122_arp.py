@@ -43,4 +43,4 @@ def test_requests_for_one_unresolved_address_are_not_repeated_per_packet(dut: DU
     # covers them. The recommended maximum is "1 per second per destination"; half a second
     # keeps the window clear of a legitimate retransmission.
     dut.send(*(_echo_from_other(dut, 0xB2, seq=seq) for seq in range(2, 7)))
-    dut.expect_none(ARP(op=1, pdst=other_ip), within=0.5)
+    dut.expect_none(ARP(op=1, pdst=other_ip), within=0.5, barrier=True)

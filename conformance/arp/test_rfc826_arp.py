@@ -59,7 +59,7 @@ def test_request_for_another_address_is_not_answered(dut: DUT) -> None:
     tester_ip = str(dut.info.tester_ipv4)
     # "?Am I the target protocol address?" -- no: the request ends here, unanswered.
     dut.send(_arp_request(dut, sha=dut.info.tester_mac, spa=tester_ip, tpa=UNOWNED_IPV4))
-    dut.expect_none(ARP(op=2), within=1.0)
+    dut.expect_none(ARP(op=2), within=1.0, barrier=True)
     # Control: the same request for the DUT's own address is answered.
     dut.send(_arp_request(dut, sha=dut.info.tester_mac, spa=tester_ip, tpa=str(dut.info.dut_ipv4.ip)))
     dut.expect(ARP(op=2, pdst=tester_ip))

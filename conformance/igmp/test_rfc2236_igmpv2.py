@@ -22,6 +22,7 @@ from scapy.packet import Packet
 from harness import DUT, MUST, SHOULD, ExpectationFailed, described, rfc
 from harness.igmp import (
     ALL_ROUTERS,
+    ALL_SYSTEMS,
     LEAVE,
     QUERY,
     ROUTER_ALERT,
@@ -32,6 +33,7 @@ from harness.igmp import (
     message,
     v3_query,
 )
+from harness.rfc import MUST_NOT
 
 GROUP: Final = "224.1.2.3"
 OTHER_GROUP: Final = "224.1.2.4"
@@ -164,3 +166,19 @@ def test_v2_report_has_ttl_1_and_router_alert(dut: DUT, host: Host) -> None:
     ip = bytes(report[IP])
     assert report[IP].ttl == 1, f"TTL {report[IP].ttl}"
     assert ROUTER_ALERT in ip[20 : (ip[0] & 0x0F) * 4], "no Router Alert option"
+
+
+@described(2236, "6", MUST_NOT,
+           "The all-systems group (address 224.0.0.1) is handled as a special case. The host starts in Idle "
+           "Member state for that group on every interface, never transitions to another state, and never "
+           "sends a report for that group.")
+def test_all_systems_group_is_never_reported_to_a_v2_querier(dut: DUT, host: Host) -> None:
+    # The same rule as test_rfc3376_igmpv3.py's, asked with IGMPv2 queries so that it holds a
+    # host that speaks only IGMPv2 to it too.
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))
+    dut.expect_none(IP(proto=2, src=str(dut.info.dut_ipv4.ip)), within=QUIET_S)
+    dut.send(igmp_frame(dut, message(QUERY, MRC, ALL_SYSTEMS), dst=ALL_SYSTEMS))
+    dut.expect_none(IP(proto=2, src=str(dut.info.dut_ipv4.ip)), within=QUIET_S)
+    _settle(host, GROUP)  # control: with a group joined, the same query is answered
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))
+    _expect_report(dut, V2_REPORT, GROUP)

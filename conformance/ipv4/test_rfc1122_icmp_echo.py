@@ -15,6 +15,7 @@ from scapy.layers.inet import ICMP, IP
 from scapy.packet import Packet, Raw
 
 from harness import DUT, ExpectationFailed, echo4, echo_data4, multicast_mac, rfc
+from harness.features import require_feature
 
 BROADCAST_MAC: Final = "ff:ff:ff:ff:ff:ff"
 ECHO_OVERHEAD: Final = 20 + 8  # IPv4 header without options + ICMP echo header
@@ -87,6 +88,8 @@ def test_broadcast_echo_is_ignored_when_so_configured(dut: DUT, dst: str) -> Non
 @pytest.mark.parametrize("dst", DESTINATIONS)
 @rfc("RFC1122-3.2.2.6-4")
 def test_broadcast_echo_is_answered_from_the_unicast_address_when_enabled(dut: DUT, dst: str) -> None:
+    # Answering is a choice (RFC 1122 3.2.2.6: "MAY be silently discarded"); the MUST binds a reply.
+    require_feature(dut, "echo-multicast" if dst == "all-systems" else "echo-broadcast")
     dut.set_echo_ignore_broadcasts(False)
     dut.send(_request(dut, dst, 0xE13))
     reply = dut.expect(ICMP(type=0, id=0xE13))

@@ -11,7 +11,7 @@ import pytest
 from scapy.layers.inet import ICMP, IP, IPOption_EOL, IPOption_NOP
 from scapy.utils import checksum
 
-from harness import DUT, echo4, rfc
+from harness import DUT, echo4, rfc, with_ipv4_options
 
 DATA = b"stackcheck ipv4 header"
 UNOWNED_IPV4 = "198.51.100.77"  # on-link, not the DUT's
@@ -28,7 +28,7 @@ def _expect_echo_answered(dut: DUT, ident: int) -> None:
 @rfc("RFC1122-3.2.1.1-1")
 def test_version_other_than_4_is_silently_discarded(dut: DUT, version: int) -> None:
     dut.send(echo4(dut, 0x100 + version, DATA, version=version))  # header checksum is valid
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     _expect_echo_answered(dut, 0x200 + version)
 
 
@@ -38,7 +38,7 @@ def test_bad_header_checksum_is_silently_discarded(dut: DUT) -> None:
     frame[24] ^= 0x5A  # the checksum field (IP octets 10-11) no longer matches the header
     assert checksum(bytes(frame[14:34])) != 0
     dut.send(bytes(frame))
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     _expect_echo_answered(dut, 0x302)
 
 
@@ -52,15 +52,19 @@ def test_invalid_source_address_is_silently_discarded(dut: DUT, source: str) -> 
     # (c)-(f): broadcast forms "MUST NOT be used as a source address"; (g) loopback "MUST NOT
     # appear outside a host"; a multicast address names a group, never a sender.
     dut.send(echo4(dut, 0x401, DATA, src=source))
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     _expect_echo_answered(dut, 0x402)
 
 
+@pytest.mark.parametrize("options", [b"", b"\x9e\x01\x00\x00"], ids=["plain", "malformed-option"])
 @rfc("RFC1122-3.2.1.3-10")
-def test_datagram_for_another_host_is_silently_discarded(dut: DUT) -> None:
-    # Sent to the DUT's MAC, but the IP destination is another on-link address.
-    dut.send(echo4(dut, 0x501, DATA, dst=UNOWNED_IPV4))
-    dut.expect_none(ICMP, within=SILENCE_S)
+def test_datagram_for_another_host_is_silently_discarded(dut: DUT, options: bytes) -> None:
+    # Sent to the DUT's MAC, but the IP destination is another on-link address. A malformed option
+    # (length 1, RFC 791 3.1) changes nothing: the datagram is not the host's to judge, so not even
+    # a Parameter Problem comes back.
+    probe = echo4(dut, 0x501, DATA, dst=UNOWNED_IPV4)
+    dut.send(with_ipv4_options(probe, options) if options else probe)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     _expect_echo_answered(dut, 0x502)
 
 
@@ -72,3 +76,13 @@ def test_no_operation_and_end_of_list_options_are_accepted(dut: DUT) -> None:
     dut.send(sent)
     reply = dut.expect(ICMP(type=0, id=0x601))
     assert bytes(reply[ICMP].payload)[: len(DATA)] == DATA
+
+
+@rfc("RFC1122-3.3.6-5")
+def test_unicast_datagram_in_a_link_layer_broadcast_is_silently_discarded(dut: DUT) -> None:
+    probe = echo4(dut, 0x336, DATA)
+    probe.dst = "ff:ff:ff:ff:ff:ff"  # the IP destination stays the DUT's unicast address
+    dut.send(probe)
+    dut.expect_none(ICMP, within=SILENCE_S)
+    _expect_echo_answered(dut, 0x337)
+

@@ -16,11 +16,14 @@ from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
 from harness import DUT, MUST, described, icmp_quote, l3_bytes, rfc
+from harness.features import optional_feature
 
 REMOTE_NET: Final = "203.0.113.0/24"
 REMOTE: Final = "203.0.113.5"
 UNROUTED: Final = "203.0.114.5"  # outside every route of the DUT (no default route)
 RR: Final = 7
+# Router behaviour (RFC 1812): a host need not forward, so these run on DUTs that declare it.
+pytestmark = optional_feature("ipv4-forwarding")
 
 
 def _enable(dut: DUT, mtu: int | None = None) -> None:

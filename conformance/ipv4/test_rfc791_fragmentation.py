@@ -15,6 +15,7 @@ from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
 from harness import DUT, MUST, described, fragments4, rfc, with_ipv4_options
+from harness.features import require_feature
 
 SPORT: Final = 4792
 DPORT: Final = 9
@@ -106,6 +107,7 @@ def test_fragments_reassemble_to_the_datagram(dut: DUT) -> None:
 
 @described(791, "3.1", MUST, "Not copied on fragmentation, goes in first fragment only.")
 def test_record_route_goes_in_the_first_fragment_only(dut: DUT) -> None:
+    require_feature(dut, "ipv4-record-route")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (d)
     # A 3000-octet echo request carrying Record Route: its reply needs fragmenting, and the
     # reply's Record Route (RFC 1122 3.2.2.6) may appear in the first fragment only.
     request = dut.ipv4(id=0x4D01) / ICMP(type=8, id=0xD01, seq=1) / Raw(_payload(3000))

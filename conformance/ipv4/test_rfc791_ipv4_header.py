@@ -45,7 +45,7 @@ def _expect_echo_answered(dut: DUT, ident: int) -> None:
 @described(791, "3.1", MUST, "Note that the minimum value for a correct header is 5.")
 def test_header_length_below_five_words_is_discarded(dut: DUT, ihl: int) -> None:
     dut.send(_rewrite_header(bytes(echo4(dut, 0x700 + ihl, DATA)), ihl=ihl))
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     _expect_echo_answered(dut, 0x710 + ihl)
 
 
@@ -58,7 +58,7 @@ def test_header_length_beyond_total_length_is_discarded(dut: DUT) -> None:
     # octets make all 40 present, and the checksum covers them, so only the length is wrong.
     frame = _rewrite_header(sent + bytes(16), ihl=10)
     dut.send(frame)
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     _expect_echo_answered(dut, 0x722)
 
 
@@ -69,7 +69,7 @@ def test_total_length_beyond_received_octets_is_discarded(dut: DUT) -> None:
     sent = bytes(echo4(dut, 0x731, DATA))
     # The datagram claims 8 octets more than the frame carries: it arrived truncated.
     dut.send(_rewrite_header(sent, total_length=len(sent) - ETHER_LEN + 8))
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     _expect_echo_answered(dut, 0x732)
 
 

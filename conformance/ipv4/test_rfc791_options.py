@@ -2,6 +2,10 @@
 (an Echo Reply carries Record Route / Timestamp with the DUT's entry added), unknown options
 are ignored, and source-routed datagrams are dropped unless the DUT is configured to take them.
 
+Record Route and Timestamp are OPTIONAL for a host (RFC 1122 3.2.1.8 (d), (e)): their tests run
+on DUTs that declare "ipv4-record-route" / "ipv4-timestamp" (``harness.features``); every DUT
+must answer an echo carrying either, ignoring what it does not implement.
+
 Options are written byte by byte (Scapy's option classes fill in lengths and pointers), so
 each test says exactly which octets it sends.
 """
@@ -16,6 +20,7 @@ from scapy.layers.inet import ICMP, IP
 from scapy.packet import Packet
 
 from harness import DUT, MUST, described, echo4, rfc, with_ipv4_options
+from harness.features import require_feature
 
 SILENCE_S: Final = 1.0
 EOL, NOP, RR, TS, LSRR, SSRR = 0, 1, 7, 68, 131, 137
@@ -57,6 +62,7 @@ def _timestamp(length: int, pointer: int, flag: int, overflow: int = 0, data: by
 # ---- Record Route ------------------------------------------------------------------------------
 @rfc("RFC1122-3.2.2.6-8")
 def test_echo_reply_carries_record_route_with_the_dut_address(dut: DUT) -> None:
+    require_feature(dut, "ipv4-record-route")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (d)
     dut.send(with_ipv4_options(echo4(dut, 0xA01, DATA), _record_route(slots=4)))
     reply = dut.expect(ICMP(type=0, id=0xA01))
     rr = option_of(reply, RR)
@@ -71,6 +77,7 @@ def test_echo_reply_carries_record_route_with_the_dut_address(dut: DUT) -> None:
            "If the route data area is already full (the pointer exceeds the length) the datagram is "
            "forwarded without inserting the address into the recorded route.")
 def test_full_record_route_is_accepted_unchanged(dut: DUT) -> None:
+    require_feature(dut, "ipv4-record-route")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (d)
     hop = IPv4Address("203.0.113.7").packed
     full = _record_route(slots=1, pointer=8, filled=hop)
     dut.send(with_ipv4_options(echo4(dut, 0xA02, DATA), full))
@@ -83,6 +90,7 @@ def test_full_record_route_is_accepted_unchanged(dut: DUT) -> None:
 # ---- Timestamp -----------------------------------------------------------------------------
 @rfc("RFC1122-3.2.1.8-12")
 def test_echo_reply_carries_timestamp_only_entry(dut: DUT) -> None:
+    require_feature(dut, "ipv4-timestamp")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (e)
     dut.send(with_ipv4_options(echo4(dut, 0xA11, DATA), _timestamp(length=12, pointer=5, flag=TS_ONLY)))
     reply = dut.expect(ICMP(type=0, id=0xA11))
     ts = option_of(reply, TS)
@@ -94,6 +102,7 @@ def test_echo_reply_carries_timestamp_only_entry(dut: DUT) -> None:
 @described(791, "3.1", MUST,
            "1 -- each timestamp is preceded with internet address of the registering entity,")
 def test_echo_reply_carries_address_and_timestamp_entry(dut: DUT) -> None:
+    require_feature(dut, "ipv4-timestamp")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (e)
     dut.send(with_ipv4_options(echo4(dut, 0xA12, DATA), _timestamp(length=20, pointer=5, flag=TS_AND_ADDR)))
     reply = dut.expect(ICMP(type=0, id=0xA12))
     ts = option_of(reply, TS)
@@ -107,6 +116,7 @@ def test_echo_reply_carries_address_and_timestamp_entry(dut: DUT) -> None:
            "3 -- the internet address fields are prespecified. An IP module only registers its timestamp if "
            "it matches its own address with the next specified internet address.")
 def test_prespecified_timestamp_is_registered_for_the_dut_address(dut: DUT) -> None:
+    require_feature(dut, "ipv4-timestamp")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (e)
     data = dut.info.dut_ipv4.ip.packed + bytes(4)
     dut.send(with_ipv4_options(echo4(dut, 0xA13, DATA), _timestamp(length=12, pointer=5, flag=TS_PRESPEC, data=data)))
     reply = dut.expect(ICMP(type=0, id=0xA13))
@@ -119,6 +129,7 @@ def test_prespecified_timestamp_is_registered_for_the_dut_address(dut: DUT) -> N
            "3 -- the internet address fields are prespecified. An IP module only registers its timestamp if "
            "it matches its own address with the next specified internet address.")
 def test_prespecified_timestamp_for_another_address_is_left_alone(dut: DUT) -> None:
+    require_feature(dut, "ipv4-timestamp")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (e)
     data = IPv4Address("203.0.113.9").packed + bytes(4)
     dut.send(with_ipv4_options(echo4(dut, 0xA14, DATA), _timestamp(length=12, pointer=5, flag=TS_PRESPEC, data=data)))
     reply = dut.expect(ICMP(type=0, id=0xA14))
@@ -132,6 +143,7 @@ def test_prespecified_timestamp_for_another_address_is_left_alone(dut: DUT) -> N
            "If the timestamp data area is already full (the pointer exceeds the length) the datagram is "
            "forwarded without inserting the timestamp, but the overflow count is incremented by one.")
 def test_full_timestamp_increments_the_overflow_count(dut: DUT) -> None:
+    require_feature(dut, "ipv4-timestamp")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (e)
     full = _timestamp(length=8, pointer=9, flag=TS_ONLY, overflow=2, data=b"\x00\x00\x00\x2a")
     dut.send(with_ipv4_options(echo4(dut, 0xA15, DATA), full))
     reply = dut.expect(ICMP(type=0, id=0xA15))
@@ -142,16 +154,20 @@ def test_full_timestamp_increments_the_overflow_count(dut: DUT) -> None:
 
 
 # ---- options in general ----------------------------------------------------------------------
+@pytest.mark.parametrize("copies", [1, 2], ids=["once", "twice"])
 @rfc("RFC1122-3.2.1.8-3", "RFC791-3.2-22")
-def test_unknown_option_is_ignored(dut: DUT) -> None:
-    # Type 30 (not copied, class 0, number 30): assigned to nothing any host implements.
-    dut.send(with_ipv4_options(echo4(dut, 0xA21, DATA), bytes([30, 4, 0xAB, 0xCD])))
-    dut.expect(ICMP(type=0, id=0xA21))
+def test_unknown_option_is_ignored(dut: DUT, copies: int) -> None:
+    # Type 30 (not copied, class 0, number 30): assigned to nothing any host implements. RFC 791's
+    # "Appears at most once in a datagram" is said of the options it defines, not of this one.
+    ident = 0xA20 + copies
+    dut.send(with_ipv4_options(echo4(dut, ident, DATA), bytes([30, 4, 0xAB, 0xCD]) * copies))
+    dut.expect(ICMP(type=0, id=ident))
     dut.expect_none(ICMP(type=12), within=0)
 
 
 @rfc("RFC791-3.1-13")
 def test_no_operation_and_end_of_option_list_are_accepted(dut: DUT) -> None:
+    require_feature(dut, "ipv4-timestamp")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (e)
     options = bytes([NOP, NOP, NOP]) + _timestamp(length=12, pointer=5, flag=TS_ONLY) + bytes([EOL])
     dut.send(with_ipv4_options(echo4(dut, 0xA22, DATA), options))
     reply = dut.expect(ICMP(type=0, id=0xA22))
@@ -161,12 +177,25 @@ def test_no_operation_and_end_of_option_list_are_accepted(dut: DUT) -> None:
 
 @rfc("RFC1122-3.2.1.8-2")
 def test_record_route_and_timestamp_together_are_both_processed(dut: DUT) -> None:
+    require_feature(dut, "ipv4-record-route", "ipv4-timestamp")  # both OPTIONAL: RFC 1122 3.2.1.8
     options = _record_route(slots=2) + bytes([NOP]) + _timestamp(length=12, pointer=5, flag=TS_ONLY)
     dut.send(with_ipv4_options(echo4(dut, 0xA23, DATA), options))
     reply = dut.expect(ICMP(type=0, id=0xA23))
     rr, ts = option_of(reply, RR), option_of(reply, TS)
     assert rr is not None and rr[2] > 4, "the Record Route option was not processed"
     assert ts is not None and ts[2] > 5, "the Timestamp option was not processed"
+
+
+@pytest.mark.parametrize("option", ["record-route", "timestamp"])
+@rfc("RFC1122-3.2.1.8-3")
+def test_record_route_or_timestamp_is_processed_or_silently_ignored(dut: DUT, option: str) -> None:
+    # Every host: one that implements the option (OPTIONAL, RFC 1122 3.2.1.8 (d), (e)) answers with
+    # it updated (the tests above), one that does not ignores it -- the echo is answered either way
+    # and neither may answer a well-formed option with a Parameter Problem.
+    sent = _record_route(slots=2) if option == "record-route" else _timestamp(length=12, pointer=5, flag=TS_ONLY)
+    dut.send(with_ipv4_options(echo4(dut, 0xA24, DATA), sent))
+    dut.expect(ICMP(type=0, id=0xA24))
+    dut.expect_none(ICMP(type=12), within=0)
 
 
 # ---- source routes ---------------------------------------------------------------------------
@@ -177,7 +206,7 @@ def test_source_routed_datagram_is_dropped_by_default(dut: DUT, kind: int) -> No
     route = bytes([kind, 7, 4]) + dut.info.other_ipv4.packed
     dut.set_accept_source_route(False)
     dut.send(with_ipv4_options(echo4(dut, 0xA31, DATA), route))
-    dut.expect_none(ICMP(id=0xA31), within=SILENCE_S)
+    dut.expect_none(ICMP(id=0xA31), within=SILENCE_S, barrier=True)
     dut.send(echo4(dut, 0xA32, DATA))  # control: the same echo without the option is answered
     dut.expect(ICMP(type=0, id=0xA32))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 from scapy.layers.inet import ICMP, IP
-from scapy.packet import Packet
+from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
 from harness import DUT, MUST, described, echo4, rfc
@@ -56,7 +56,32 @@ def test_echo_with_bad_icmp_checksum_is_not_answered(dut: DUT) -> None:
     (good,) = struct.unpack_from("!H", frame, icmp_at + 2)
     struct.pack_into("!H", frame, icmp_at + 2, good ^ 0x0F0F)
     dut.send(bytes(frame))
-    dut.expect_none(ICMP, within=SILENCE_S)
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
     # Control: the same request with its checksum intact is answered.
     dut.send(echo4(dut, 0x822, DATA, seq=1))
     dut.expect(ICMP(type=0, id=0x822))
+
+
+@described(792, "Echo or Echo Reply Message", MUST, "Code 0")
+def test_echo_reply_code_is_zero_whatever_the_request_carried(dut: DUT) -> None:
+    # An Echo Reply has Code 0; a request with another code is still answered (RFC 792 lists no
+    # other code), but the reply does not copy it.
+    dut.send(dut.ipv4() / ICMP(type=8, code=3, id=0x831, seq=1) / Raw(b"code"))
+    reply = dut.expect(ICMP(type=0, id=0x831))
+    assert reply[ICMP].code == 0, f"the echo reply carries Code {reply[ICMP].code}"
+
+
+@described(792, "Echo or Echo Reply Message", MUST,
+           "The checksum is the 16-bit ones's complement of the one's complement sum of the ICMP message "
+           "starting with the ICMP Type.")
+def test_echo_reply_to_a_message_that_sums_to_zero_carries_checksum_ffff(dut: DUT) -> None:
+    # Identifier, sequence number and data all zero: the reply's octets sum to zero, whose ones'
+    # complement is 0xFFFF. 0x0000 (the other zero of ones'-complement arithmetic) does not verify:
+    # summed with the message it gives 0x0000, not all ones.
+    dut.send(dut.ipv4() / ICMP(type=8, id=0, seq=0))
+    reply = dut.expect(ICMP(type=0, id=0, seq=0))
+    message = _icmp_message(reply)
+    assert message[4:] == b"\x00" * 4, "the reply does not carry the request's zero identifier and sequence"
+    assert reply[ICMP].chksum == 0xFFFF, f"checksum 0x{reply[ICMP].chksum:04x}, not 0xffff"
+    assert checksum(message) == 0
+

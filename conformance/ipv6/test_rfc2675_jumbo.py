@@ -1,5 +1,10 @@
 """RFC 2675 §3: Jumbo Payload option errors on a link whose MTU is far below 65,535 octets.
 
+Jumbograms are optional ("The Jumbo Payload option need not be implemented or understood by IPv6
+nodes that do not support attachment to links with MTU greater than 65,575", RFC 2675 §1): the
+tests of the option run on DUTs that declare "ipv6-jumbograms"; a node without it meets the
+option as any unrecognized one of type 11xxxxxx (ipv6/test_rfc8200_options.py).
+
 The option (type 0xC2) sits right after the Hop-by-Hop header's first two octets: Option Type
 at offset 42, the Jumbo Payload Length at 44 (the 4n+2 alignment holds). Each error test ends
 with a well-formed Hop-by-Hop echo the DUT answers. RFC 2675 §3 lists the errors as a table;
@@ -20,6 +25,7 @@ from scapy.layers.inet6 import (
 from scapy.packet import Packet
 
 from harness import DUT, SHOULD, described, expect_param_problem, l3_bytes
+from harness.features import require_feature
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
 
@@ -36,6 +42,7 @@ def _control(dut: DUT, ident: int) -> None:
            "error: IPv6 Payload Length != 0 and Jumbo Payload option present Code: 0 Pointer: Option Type "
            "field of the Jumbo Payload option")
 def test_jumbo_option_with_nonzero_payload_length_draws_pointer_to_option_type(dut: DUT) -> None:
+    require_feature(dut, "ipv6-jumbograms")
     sent = dut.ipv6() / IPv6ExtHdrHopByHop(options=[Jumbo(jumboplen=70000)]) / _echo(0x2675)
     dut.send(sent)  # Payload Length is the real (non-zero) length of what follows
     expect_param_problem(dut, PPCode.ERRONEOUS_HEADER, pointer=42, quote=bytes(sent[IPv6]))
@@ -46,6 +53,7 @@ def test_jumbo_option_with_nonzero_payload_length_draws_pointer_to_option_type(d
            "error: Jumbo Payload option present and Jumbo Payload Length < 65,536 Code: 0 Pointer: "
            "high-order octet of the Jumbo Payload Length")
 def test_jumbo_length_below_65536_draws_pointer_to_jumbo_length(dut: DUT) -> None:
+    require_feature(dut, "ipv6-jumbograms")
     body = IPv6ExtHdrHopByHop(options=[Jumbo(jumboplen=0)]) / _echo(0x2677)
     body[Jumbo].jumboplen = len(body)  # the true length: well below 65,536
     sent = dut.ipv6(plen=0) / body
@@ -58,6 +66,8 @@ def test_jumbo_length_below_65536_draws_pointer_to_jumbo_length(dut: DUT) -> Non
            "error: IPv6 Payload Length = 0 and IPv6 Next Header = Hop-by-Hop Options and Jumbo Payload "
            "option not present Code: 0 Pointer: high-order octet of the IPv6 Payload Length")
 def test_zero_payload_length_without_jumbo_option_draws_pointer_to_payload_length(dut: DUT) -> None:
+    # Every node: RFC 2675 3 asks the same answer of "a node that does not understand the Jumbo
+    # Payload option" (code 0, pointer to the Payload Length), so this one runs on all DUTs.
     hbh = IPv6ExtHdrHopByHop(options=[PadN(optdata=b"\x00\x00\x00\x00")])
     sent = dut.ipv6(plen=0) / hbh / _echo(0x2679)
     dut.send(sent)

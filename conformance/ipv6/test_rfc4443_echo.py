@@ -9,6 +9,7 @@ from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6Unknown
 from scapy.layers.l2 import Ether
 
 from harness import DUT, MUST, described, multicast_mac, rfc
+from harness.features import require_feature
 
 SILENCE_S = 1.0
 ALL_NODES = "ff02::1"
@@ -52,6 +53,14 @@ def test_echo_reply_carries_the_request_sequence_number(dut: DUT) -> None:
     assert reply[ICMPv6EchoReply].seq == 0xA55A
 
 
+@described(4443, "4.2", MUST, "Code 0")
+def test_echo_reply_code_is_zero_whatever_the_request_carried(dut: DUT) -> None:
+    # An Echo Reply has Code 0 (RFC 4443 4.2); the request's own code (4.1 says 0 too) is not copied.
+    dut.send(dut.ipv6() / ICMPv6EchoRequest(code=3, id=0x4436, seq=1, data=b"code"))
+    reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4436))
+    assert reply[ICMPv6EchoReply].code == 0, f"the echo reply carries Code {reply[ICMPv6EchoReply].code}"
+
+
 @pytest.mark.parametrize("which", ["global", "link-local"])
 @rfc("RFC4443-4.2-3")
 def test_echo_reply_source_is_the_request_destination(dut: DUT, which: str) -> None:
@@ -77,6 +86,8 @@ def test_echo_request_to_all_nodes_is_answered(dut: DUT) -> None:
 
 @rfc("RFC4443-4.2-5")
 def test_reply_to_all_nodes_echo_comes_from_a_unicast_address_of_the_interface(dut: DUT) -> None:
+    # The MUST binds a reply; whether one is sent is the SHOULD above, tested on every DUT.
+    require_feature(dut, "echo-multicast")
     _all_nodes_echo(dut, 0x4434)
     reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4434, seq=1))
     own = {IPv6Address(dut.info.dut_ipv6.ip), IPv6Address(dut.info.dut_ipv6_ll)}
@@ -95,7 +106,7 @@ def test_echo_request_with_bad_checksum_is_discarded(dut: DUT) -> None:
     bad = good.copy()
     bad[ICMPv6EchoRequest].cksum = right ^ 0x5A5A
     dut.send(bad)
-    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
+    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S, barrier=True)
     dut.send(good)  # control: the same request with its right checksum is answered
     dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4435, seq=1))
 
@@ -105,6 +116,6 @@ def test_informational_message_of_unknown_type_is_silently_discarded(dut: DUT) -
     # Type 250 is unassigned in the informational range (128-255). "Silently": nothing back,
     # neither a reply nor an error.
     dut.send(dut.ipv6() / ICMPv6Unknown(type=250, code=0, msgbody=b"\x44\x43\x00\x01unknown-type"))
-    dut.expect_none(IPv6(dst=str(dut.info.tester_ipv6)), within=SILENCE_S)
+    dut.expect_none(IPv6(dst=str(dut.info.tester_ipv6)), within=SILENCE_S, barrier=True)
     dut.send(dut.ipv6() / ICMPv6EchoRequest(id=0x4436, seq=1))
     dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4436, seq=1))

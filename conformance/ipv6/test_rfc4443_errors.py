@@ -71,6 +71,19 @@ def test_error_quotes_as_much_of_the_invoking_packet_as_fits_in_1280_octets(dut:
     assert len(l3_bytes(error)) == min(IPV6_MIN_MTU, IPV6_HEADER + ICMPV6_ERROR_HEADER + len(sent))
 
 
+@rfc("RFC4443-2.4-4")
+def test_error_quotes_the_invoking_packet_beyond_its_udp_length(dut: DUT) -> None:
+    # The UDP Length covers one octet less than the IPv6 Payload Length: the invoking packet is
+    # still the whole IPv6 packet, so the quote ends where its payload ends, not where UDP's does.
+    exact = bytearray(l3_bytes(_closed_port_probe(dut, sport=40009, size=6)))  # checksum over 14 octets
+    exact[4:6] = (len(exact) - IPV6_HEADER + 1).to_bytes(2, "big")
+    packet = bytes(exact) + b"+"
+    dut.send(dut.ether(type=0x86DD) / Raw(packet))
+    error = _expect_port_unreachable(dut, 40009)
+    quote = l3_bytes(error)[IPV6_HEADER + ICMPV6_ERROR_HEADER :]
+    assert quote == packet, f"the quote is {len(quote)} octets of the {len(packet)}-octet invoking packet"
+
+
 @pytest.mark.parametrize("which", ["global", "link-local"])
 @rfc("RFC4443-2.2-2", "RFC4443-2.2-1")
 def test_error_source_is_the_address_the_invoking_packet_was_sent_to(dut: DUT, which: str) -> None:
@@ -84,6 +97,19 @@ def test_error_source_is_the_address_the_invoking_packet_was_sent_to(dut: DUT, w
         IPv6(dst=src), ICMPv6DestUnreach(code=ICMPv6Unreach.PORT), UDPerror(sport=40011, dport=CLOSED_PORT)
     )
     assert error[IPv6].src == dst, f"the error comes from {error[IPv6].src}, not from {dst}"
+
+
+@rfc("RFC4443-2.2-2")
+def test_error_about_a_link_layer_broadcast_frame_comes_from_the_address_it_was_sent_to(dut: DUT) -> None:
+    # A packet to the DUT's link-local address, from the tester's global one, in an Ethernet
+    # broadcast frame. Its unknown 10xxxxxx option draws a Parameter Problem even so (RFC 8200
+    # 4.2; RFC 4443 2.4 (e.5) excepts it), which answers a message sent to that unicast address.
+    info = dut.info
+    probe = (dut.ether(dst="ff:ff:ff:ff:ff:ff") / IPv6(src=str(info.tester_ipv6), dst=str(info.dut_ipv6_ll))
+             / _dest_opts() / ICMPv6EchoRequest(id=0x4412, seq=1))
+    dut.send(probe)
+    error = expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
+    assert error[IPv6].src == str(info.dut_ipv6_ll), f"the error comes from {error[IPv6].src}, not from {info.dut_ipv6_ll}"
 
 
 def _dest_opts() -> Packet:
@@ -104,7 +130,7 @@ def test_no_error_is_sent_about_an_icmpv6_error_message(dut: DUT) -> None:
     quoted = IPv6(src=str(dut.info.dut_ipv6.ip), dst=str(dut.info.tester_ipv6)) / UDP(sport=7, dport=7)
     inner_error = ICMPv6DestUnreach(code=ICMPv6Unreach.PORT) / quoted
     dut.send(_unknown_option_packet(dut, inner_error))
-    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S)
+    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S, barrier=True)
     # Control: the same header carrying an echo request does draw the Parameter Problem.
     dut.send(_unknown_option_packet(dut, ICMPv6EchoRequest(id=0x44E1, seq=1)))
     expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
@@ -114,7 +140,7 @@ def test_no_error_is_sent_about_an_icmpv6_error_message(dut: DUT) -> None:
 def test_no_error_is_sent_about_a_redirect(dut: DUT) -> None:
     redirect = ICMPv6ND_Redirect(tgt=str(dut.info.other_ipv6), dst="2001:db8:2::5")
     dut.send(dut.ipv6(hlim=255) / _dest_opts() / redirect)
-    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S)
+    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S, barrier=True)
     # Control: the same header in front of an echo request draws the error.
     dut.send(dut.ipv6() / _dest_opts() / ICMPv6EchoRequest(id=0x4441, seq=1))
     expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
@@ -150,7 +176,7 @@ def test_no_port_unreachable_for_a_datagram_to_a_multicast_address(dut: DUT) -> 
         / UDP(sport=40003, dport=CLOSED_PORT)
         / Raw(bytes(32))
     )
-    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S)
+    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S, barrier=True)
     dut.send(_closed_port_probe(dut, sport=40004))
     _expect_port_unreachable(dut, 40004)
 
@@ -161,7 +187,7 @@ def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_multicast_fr
     probe = _closed_port_probe(dut, sport=40005)
     probe[Ether].dst = multicast_mac(ALL_NODES)
     dut.send(probe)
-    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S)
+    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S, barrier=True)
     dut.send(_closed_port_probe(dut, sport=40006))
     _expect_port_unreachable(dut, 40006)
 
@@ -172,7 +198,7 @@ def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_broadcast_fr
     probe = _closed_port_probe(dut, sport=40007)
     probe[Ether].dst = "ff:ff:ff:ff:ff:ff"
     dut.send(probe)
-    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S)
+    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S, barrier=True)
     dut.send(_closed_port_probe(dut, sport=40008))
     _expect_port_unreachable(dut, 40008)
 
@@ -183,6 +209,6 @@ def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_broadcast_fr
            "originator to be an IPv6 anycast address.")
 def test_no_port_unreachable_for_a_datagram_from_the_unspecified_address(dut: DUT) -> None:
     dut.send(_closed_port_probe(dut, sport=40009, src="::"))
-    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S)
+    dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S, barrier=True)
     dut.send(_closed_port_probe(dut, sport=40010))
     _expect_port_unreachable(dut, 40010)

@@ -19,6 +19,7 @@ from scapy.layers.inet6 import (
 from scapy.packet import Packet
 
 from harness import DUT, expect_echo_reply6, expect_param_problem, l3_bytes, rfc
+from harness.features import has_feature
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
 SILENCE_S = 1.0
@@ -61,8 +62,9 @@ def test_routing_header_with_segments_left_zero_is_skipped(dut: DUT, rtype: int)
 @rfc("RFC5095-3-1")
 def test_type_0_routing_header_is_not_executed(dut: DUT) -> None:
     # Executing RH0 would swap in the listed address and send the packet on to it. Forwarding
-    # is on, so only RFC 5095 stands between the packet and the other node.
-    dut.set_forwarding(6, True)
+    # is on where the DUT can forward, so only RFC 5095 stands between the packet and the other node.
+    if has_feature(dut, "ipv6-forwarding"):
+        dut.set_forwarding(6, True)
     dut.send(_packet(dut, 0, 1, 0x5098))
     dut.expect(ICMPv6ParamProblem(code=PPCode.ERRONEOUS_HEADER))
-    dut.expect_none(IPv6(dst=str(dut.info.other_ipv6)), within=SILENCE_S)
+    dut.expect_none(IPv6(dst=str(dut.info.other_ipv6)), within=SILENCE_S, barrier=True)

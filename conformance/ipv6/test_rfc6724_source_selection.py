@@ -23,6 +23,7 @@ from scapy.layers.inet import UDP
 from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6NDOptPrefixInfo, ICMPv6NDOptSrcLLAddr, IPv6
 
 from harness import DUT, MUST, SHOULD, described, rfc
+from harness.features import require_feature
 
 SPORT: Final = 46724
 DPORT: Final = 9
@@ -146,6 +147,7 @@ def test_rule3_deprecated_address_is_avoided(dut: DUT) -> None:
 def _slaac_with_temporary(dut: DUT) -> tuple[str, str]:
     """Let the DUT form a public and a temporary address in 2001:db8:2::/64 from an RA (RFC 4862
     5.5.3, RFC 8981 3.4); return (public, temporary)."""
+    require_feature(dut, "temporary-addresses")  # RFC 8504 6.4: "RFC 4941 SHOULD be supported"
     dut.set_ipv6_option("use_tempaddr", 2)
     ra = (dut.ether(dst="33:33:00:00:00:01")
           / IPv6(src=str(dut.info.tester_ipv6_ll), dst="ff02::1", hlim=255)

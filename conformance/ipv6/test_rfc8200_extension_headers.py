@@ -1,4 +1,5 @@
-"""RFC 8200 §4.1, §4.3, §4.7: extension-header chains a destination must walk.
+"""RFC 8200 §4.1, §4.3, §4.7: extension-header chains a destination must walk; RFC 8504 §5.3:
+the limits a host may place on them.
 
 Routing headers here have Segments Left 0 (skipped whatever their type, RFC 8200 §4.4), so
 they only lengthen the chain. Negative tests are paired with a packet the DUT answers.
@@ -18,7 +19,7 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, described, l3_bytes, rfc
+from harness import DUT, MAY, MUST, ExpectationFailed, described, l3_bytes, rfc
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
 SILENCE_S = 1.0
@@ -43,13 +44,26 @@ MISPLACED_HBH = {
     ),
 }
 
-# Chains of extension headers in unusual orders and numbers, all ending in an echo request.
-CHAINS = {
-    "dest/dest/dest": lambda: IPv6ExtHdrDestOpt() / IPv6ExtHdrDestOpt() / IPv6ExtHdrDestOpt(),
+# RFC 8200 §4.1: "Each extension header should occur at most once, except for the Destination
+# Options header, which should occur at most twice (once before a Routing header and once before
+# the upper-layer header)." A source following that advice sends at most these, so whatever limit
+# a host places on the number of headers it processes (RFC 8504 §5.3 allows one, without a number),
+# such chains are inside it: the MUST of §4.1 applies to them, in any order.
+CHAINS_WITHIN_LIMITS = {
+    "dest/dest": lambda: IPv6ExtHdrDestOpt() / IPv6ExtHdrDestOpt(),
     "dest/routing/dest": lambda: IPv6ExtHdrDestOpt() / _routing() / IPv6ExtHdrDestOpt(),
+    "routing/dest/dest": lambda: _routing() / IPv6ExtHdrDestOpt() / IPv6ExtHdrDestOpt(),
+    "hbh/dest/routing/dest": lambda: IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt() / _routing() / IPv6ExtHdrDestOpt(),
+}
+# Chains with more headers than a source following §4.1 sends: a host may process them or refuse
+# them (RFC 8504 §5.3), so they are tested as the MAY they are.
+CHAINS_BEYOND_LIMITS = {
+    "dest/dest/dest": lambda: IPv6ExtHdrDestOpt() / IPv6ExtHdrDestOpt() / IPv6ExtHdrDestOpt(),
     "hbh/routing/routing/dest": lambda: IPv6ExtHdrHopByHop() / _routing() / _routing() / IPv6ExtHdrDestOpt(),
     "dest*16": lambda: _many(IPv6ExtHdrDestOpt, 16),
+    "dest*64": lambda: _many(IPv6ExtHdrDestOpt, 64),
 }
+CONTROL_ID = 0x8215
 
 
 def _many(header: type[Packet], count: int) -> Packet:
@@ -86,12 +100,34 @@ def test_hop_by_hop_right_after_the_ipv6_header_is_processed(dut: DUT) -> None:
     _expect_reply(dut, 0x8211)
 
 
-@pytest.mark.parametrize("chain", list(CHAINS))
+@pytest.mark.parametrize("chain", list(CHAINS_WITHIN_LIMITS))
 @rfc("RFC8200-4.1-4")
 def test_extension_headers_in_any_order_and_number_are_processed(dut: DUT, chain: str) -> None:
-    dut.send(dut.ipv6() / CHAINS[chain]() / ICMPv6EchoRequest(id=0x8212, seq=1, data=chain.encode()))
+    dut.send(dut.ipv6() / CHAINS_WITHIN_LIMITS[chain]() / ICMPv6EchoRequest(id=0x8212, seq=1, data=chain.encode()))
     reply = _expect_reply(dut, 0x8212)
     assert reply[ICMPv6EchoReply].data == chain.encode()
+
+
+@pytest.mark.parametrize("chain", list(CHAINS_BEYOND_LIMITS))
+@described(8504, "5.3", MAY,
+     "Given that the only limit on the number and size of extension headers is the MTU, the "
+     "processing of received packets could be considerable. It is also conceivable that a long "
+     "chain of extension headers might be used as a form of denial-of-service attack. Accordingly, "
+     "a host may place limits on the number and sizes of extension headers and options it is "
+     "willing to process.")
+def test_chains_beyond_the_recommended_number_are_processed_or_refused(dut: DUT, chain: str) -> None:
+    # Either way is the host's choice; what it may not do is answer wrongly or stop answering.
+    # The control goes out right behind the long chain: a DUT handles frames in order, so once
+    # the control's reply is here, a reply to the chain would be here too.
+    data = chain.encode()
+    dut.send(dut.ipv6() / CHAINS_BEYOND_LIMITS[chain]() / ICMPv6EchoRequest(id=0x8212, seq=1, data=data),
+             dut.ipv6() / ICMPv6EchoRequest(id=CONTROL_ID, seq=1, data=b"control"))
+    _expect_reply(dut, CONTROL_ID)
+    try:
+        reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x8212, seq=1), within=0)
+    except ExpectationFailed:
+        return  # refused: a limit RFC 8504 §5.3 allows
+    assert reply[ICMPv6EchoReply].data == data, "processed, but the echo reply does not carry the request's data"
 
 
 @pytest.mark.parametrize("where", ["fixed", "dest"])
@@ -107,6 +143,6 @@ def test_octets_after_no_next_header_are_ignored(dut: DUT, where: str) -> None:
         dut.send(dut.ipv6(nh=NO_NEXT_HEADER) / trailer)
     else:
         dut.send(dut.ipv6() / IPv6ExtHdrDestOpt(nh=NO_NEXT_HEADER) / trailer)
-    dut.expect_none(IPv6(dst=str(dut.info.tester_ipv6)), within=SILENCE_S)
+    dut.expect_none(IPv6(dst=str(dut.info.tester_ipv6)), within=SILENCE_S, barrier=True)
     dut.send(dut.ipv6() / ICMPv6EchoRequest(id=0x8214, seq=1))  # control
     _expect_reply(dut, 0x8214)

@@ -20,7 +20,7 @@ DATA = b"stackcheck-v6"
 def test_packet_with_version_other_than_6_is_discarded(dut: DUT) -> None:
     # An IPv6 EtherType frame whose version nibble says 4: not an IPv6 packet at all.
     dut.send(echo6(dut, 0x6001, DATA, version=4))
-    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
+    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S, barrier=True)
     dut.send(echo6(dut, 0x6002, DATA))  # control: the same echo with version 6 is answered
     expect_echo_reply6(dut, 0x6002, src=str(dut.info.dut_ipv6.ip))
 
@@ -34,7 +34,7 @@ def test_payload_length_beyond_the_frame_is_discarded(dut: DUT) -> None:
     true_length = len(request[ICMPv6EchoRequest])
     request[IPv6].plen = true_length + 20
     dut.send(request)
-    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
+    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S, barrier=True)
     dut.send(echo6(dut, 0x6004, DATA))
     expect_echo_reply6(dut, 0x6004, src=str(dut.info.dut_ipv6.ip))
 
@@ -64,7 +64,7 @@ def test_host_neither_answers_nor_forwards_a_packet_for_another_address(dut: DUT
     # off by default, so the DUT is a host: no echo reply, and no copy of the packet sent on.
     stranger = str(IPv6Address(int(dut.info.dut_ipv6.ip) + 0x5A5A))
     dut.send(echo6(dut, 0x6007, DATA, dst=stranger))
-    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
+    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S, barrier=True)
     dut.expect_none(IPv6(dst=stranger), ICMPv6EchoRequest(id=0x6007), within=0.1)
     dut.send(echo6(dut, 0x6008, DATA))
     expect_echo_reply6(dut, 0x6008, src=str(dut.info.dut_ipv6.ip))

@@ -83,7 +83,7 @@ def test_fragments_of_different_address_pairs_are_not_reassembled_together(dut: 
     first, _, _ = fragments6(echo6(dut, ident, DATA), THIRDS, ident=ident)
     _, second, third = fragments6(echo6(dut, ident, DATA, **other[differs]), THIRDS, ident=ident)
     dut.send(first, second, third)
-    dut.expect_none(ICMPv6EchoReply(id=ident), within=SILENCE_S)
+    dut.expect_none(ICMPv6EchoReply(id=ident), within=SILENCE_S, barrier=True)
     dut.send(*fragments6(echo6(dut, ident + 1, DATA), THIRDS, ident=ident + 1))  # control: a whole datagram
     expect_echo_reply6(dut, ident + 1, data=DATA)
 
@@ -130,7 +130,7 @@ def test_fragments_of_an_abandoned_reassembly_are_discarded(dut: DUT) -> None:
     dut.expect(ICMPv6TimeExceeded(code=TECode.REASSEMBLY), within=_timeout(dut) + 1.0)
     # Had the two fragments been kept, the third would complete the datagram now.
     dut.send(third)
-    dut.expect_none(ICMPv6EchoReply(id=0x450B), within=SILENCE_S)
+    dut.expect_none(ICMPv6EchoReply(id=0x450B), within=SILENCE_S, barrier=True)
 
 
 @rfc("RFC8200-4.5-12")

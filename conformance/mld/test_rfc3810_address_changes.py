@@ -12,6 +12,7 @@ import pytest
 from scapy.layers.inet6 import ICMPv6MLReport2, IPv6
 
 from harness import DUT, MUST, described, rfc, solicited_node
+from harness.features import optional_feature
 from harness.mld import (
     ALL_NODES,
     CHANGE_TO_EXCLUDE,
@@ -24,6 +25,10 @@ from harness.mld import (
     site_group,
     sn_group,
 )
+
+# MLDv2 is required of every node that joins groups (RFC 8504 5.11); a DUT without it fails that one
+# requirement (ipv6/test_rfc8504_node_requirements.py), and these tests of its details are not run.
+pytestmark = optional_feature("mldv2")
 
 # ---- address changes and link restart -----------------------------------------------------------
 

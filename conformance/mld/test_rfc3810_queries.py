@@ -15,6 +15,7 @@ import pytest
 from scapy.layers.inet6 import ICMPv6MLQuery2, ICMPv6MLReport2, IPv6
 
 from harness import DUT, MUST, bad_checksum, described, rfc
+from harness.features import optional_feature
 from harness.mld import (
     MLDV2_ROUTERS,
     MODE_IS_EXCLUDE,
@@ -36,6 +37,10 @@ from harness.mld import (
     v2_query,
     v2_report,
 )
+
+# MLDv2 is required of every node that joins groups (RFC 8504 5.11); a DUT without it fails that one
+# requirement (ipv6/test_rfc8504_node_requirements.py), and these tests of its details are not run.
+pytestmark = optional_feature("mldv2")
 
 # ---- answering queries --------------------------------------------------------------------------
 

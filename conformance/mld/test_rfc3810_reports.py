@@ -13,7 +13,17 @@ from ipaddress import IPv6Address
 import pytest
 from scapy.layers.inet6 import ICMPv6MLReport2, IPv6
 
-from harness import DUT, MUST, MUST_NOT, described, multicast_mac, rfc, with_icmpv6_checksum
+from harness import (
+    DUT,
+    MUST,
+    MUST_NOT,
+    ExpectationFailed,
+    described,
+    multicast_mac,
+    rfc,
+    with_icmpv6_checksum,
+)
+from harness.features import optional_feature
 from harness.mld import (
     ALL_NODES,
     CHANGE_TO_EXCLUDE,
@@ -31,6 +41,10 @@ from harness.mld import (
     sn_group,
     v2_query,
 )
+
+# MLDv2 is required of every node that joins groups (RFC 8504 5.11); a DUT without it fails that one
+# requirement (ipv6/test_rfc8504_node_requirements.py), and these tests of its details are not run.
+pytestmark = optional_feature("mldv2")
 
 # ---- state-change reports -----------------------------------------------------------------------
 
@@ -79,8 +93,16 @@ def test_leave_ends_the_retransmissions_of_the_join_report(dut: DUT) -> None:
     group = site_group(0x1A)
     dut.join_group(group)
     expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=0.5)
-    dut.leave_group(group)  # the join's retransmission (due within 1 s) is still pending
-    expect_record(dut, group, (CHANGE_TO_INCLUDE,), within=0.5)
+    dut.leave_group(group)  # the join's retransmission (due within 1 s) is most likely pending
+    leave = expect_record(dut, group, (CHANGE_TO_INCLUDE,), within=0.5)
+    # The retransmission comes at a random moment within the Unsolicited Report Interval (§6.1):
+    # one that left before the leave was processed arrived before the TO_IN, and is no fault.
+    while True:
+        try:
+            early = expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=0)
+        except ExpectationFailed:
+            break
+        assert early.time <= leave.time, "a CHANGE_TO_EXCLUDE record was sent after the leave's report"
     no_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.2)
 
 

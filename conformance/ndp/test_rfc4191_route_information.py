@@ -23,12 +23,16 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
 from harness import DUT, MUST, SHOULD, described, rfc, router_discovery
+from harness.features import optional_feature
 
 ALL_NODES: Final = "ff02::1"
 OFF_LINK: Final = "2001:db8:2::5"
 ROUTE: Final = "2001:db8:2::"
 ROUTER_B: Final = "fe80::1"
 ECHO_ID: Final = 0x4191
+# RFC 8504 5.9: "IPv6 nodes MUST implement [RFC4191]"; a DUT without it fails that one requirement
+# (ipv6/test_rfc8504_node_requirements.py) and these tests of its details are not run.
+pytestmark = optional_feature("route-information")
 # RFC 4191 §2.1: "01 High, 00 Medium (default), 11 Low, 10 Reserved - MUST NOT be sent"
 HIGH, MEDIUM, RESERVED, LOW = 1, 0, 2, 3
 
@@ -68,7 +72,7 @@ def reply_goes_via(dut: DUT, which: str, seq: int) -> None:
 def no_route(dut: DUT, seq: int) -> None:
     dut.send(dut.ether() / IPv6(src=OFF_LINK, dst=str(dut.info.dut_ipv6.ip))
              / ICMPv6EchoRequest(id=ECHO_ID, seq=seq))
-    dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=seq), within=0.7)
+    dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=seq), within=0.7, barrier=True)
 
 
 @described(4191, "3.1", SHOULD,

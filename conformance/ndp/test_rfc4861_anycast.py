@@ -24,6 +24,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
 from harness import DUT, MUST, described, multicast_mac, rfc, solicited_node
+from harness.features import become_router
 from harness.rfc import NDP_HOP_LIMIT
 
 SUBNET_ROUTER = "2001:db8:1::"
@@ -42,7 +43,7 @@ def _ns(dut: DUT, *, unicast: bool = False) -> Packet:
 
 
 def _advertisement(dut: DUT, *, unicast: bool = False) -> Packet:
-    dut.set_forwarding(6, True)
+    become_router(dut, 6)
     dut.send(_ns(dut, unicast=unicast))
     return dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ND_NA(tgt=SUBNET_ROUTER),
                       within=MAX_ANYCAST_DELAY_TIME_S + JITTER_S)
@@ -66,7 +67,7 @@ def test_anycast_advertisement_has_override_zero(dut: DUT, unicast: bool) -> Non
 @rfc("RFC4861-7.2.4-8", "RFC4861-7.2.7-1")
 def test_anycast_advertisement_comes_within_max_anycast_delay_time(dut: DUT) -> None:
     # The random delay itself cannot be told from processing time in one sample; its bound can.
-    dut.set_forwarding(6, True)
+    become_router(dut, 6)
     dut.send(_ns(dut))
     dut.expect(ICMPv6ND_NA(tgt=SUBNET_ROUTER), within=MAX_ANYCAST_DELAY_TIME_S + JITTER_S)
 
@@ -85,7 +86,7 @@ def test_host_does_not_answer_for_subnet_router_anycast(dut: DUT) -> None:
 
 @rfc("RFC4443-4.2-5")
 def test_echo_to_subnet_router_anycast_is_answered_from_a_unicast_address(dut: DUT) -> None:
-    dut.set_forwarding(6, True)
+    become_router(dut, 6)  # a router holds the Subnet-Router anycast address (RFC 4291 2.6.1)
     dut.send(dut.ipv6(dst=SUBNET_ROUTER) / ICMPv6EchoRequest(id=0x7601, seq=1, data=b"anycast"))
     reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x7601, seq=1))
     own = {IPv6Address(dut.info.dut_ipv6.ip), IPv6Address(dut.info.dut_ipv6_ll)}

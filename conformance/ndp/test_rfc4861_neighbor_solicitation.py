@@ -85,6 +85,25 @@ def test_solicitation_is_answered_with_solicited_advertisement_to_its_source(
     assert na[ICMPv6ND_NA].S == 1, "Solicited flag is zero"
 
 
+@rfc("RFC4861-7.2.4-7")
+def test_solicitation_from_an_unresolved_source_without_its_link_layer_address_is_answered(dut: DUT) -> None:
+    # A multicast solicitation should carry the sender's link-layer address (RFC 4861 4.3), but
+    # without it the solicitation is still valid (7.1.1 does not ask for it) and is answered:
+    # "a node will first have to use Neighbor Discovery to determine the link-layer address of its
+    # neighbor (i.e., send out a multicast Neighbor Solicitation)" (7.2.4), then advertise to it.
+    info, target = dut.info, str(dut.info.dut_ipv6.ip)
+    other = str(info.other_ipv6)
+    dut.send(_ns(dut, target, src=other, slla=False))
+    probe = dut.expect(ICMPv6ND_NS(tgt=other))
+    answer = (dut.ether(src=info.other_mac, dst=info.dut_mac)
+              / IPv6(src=other, dst=probe[IPv6].src, hlim=NDP_HOP_LIMIT)
+              / ICMPv6ND_NA(tgt=other, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=info.other_mac))
+    dut.send(answer)
+    na = _expect_na(dut, target, dst=other)
+    assert na[Ether].dst.lower() == info.other_mac, f"NA sent to {na[Ether].dst}, not the resolved {info.other_mac}"
+    assert na[ICMPv6ND_NA].S == 1, "Solicited flag is zero"
+
+
 @pytest.mark.parametrize("dst", DESTINATIONS)
 @pytest.mark.parametrize("which", TARGETS)
 @described(4861, "7.2.4", MUST,
@@ -167,7 +186,7 @@ def test_solicitation_with_reserved_bits_and_unknown_option_is_answered(dut: DUT
 def test_solicitation_with_hop_limit_below_255_is_ignored(dut: DUT) -> None:
     target = str(dut.info.dut_ipv6.ip)
     dut.send(_ns(dut, target, hlim=254))
-    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S, barrier=True)
     _control(dut)
 
 
@@ -177,14 +196,14 @@ def test_solicitation_with_bad_checksum_is_ignored(dut: DUT) -> None:
     good = _ns(dut, target)
     right = Ether(bytes(good))[ICMPv6ND_NS].cksum
     dut.send(_ns(dut, target, cksum=right ^ 0x0F0F))
-    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S, barrier=True)
     _control(dut)
 
 
 @rfc("RFC4861-7.1.1-1", quote="ICMP Code is 0.")
 def test_solicitation_with_nonzero_code_is_ignored(dut: DUT) -> None:
     dut.send(_ns(dut, str(dut.info.dut_ipv6.ip), code=1))
-    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S, barrier=True)
     _control(dut)
 
 
@@ -192,7 +211,7 @@ def test_solicitation_with_nonzero_code_is_ignored(dut: DUT) -> None:
 def test_solicitation_for_a_multicast_target_is_ignored(dut: DUT) -> None:
     # Sent to all-nodes, which the DUT certainly receives, for the all-nodes group itself.
     dut.send(_ns(dut, ALL_NODES, dst=ALL_NODES))
-    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S, barrier=True)
     _control(dut)
 
 
@@ -202,7 +221,7 @@ def test_solicitation_with_zero_length_option_is_ignored(dut: DUT) -> None:
     # A Source Link-Layer Address option (type 1) whose Length octet is 0.
     zero_length_option = Raw(bytes([1, 0]) + bytes.fromhex(dut.info.tester_mac.replace(":", "")))
     dut.send(_ns(dut, str(dut.info.dut_ipv6.ip), slla=False) / zero_length_option)
-    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S, barrier=True)
     _control(dut)
 
 
@@ -212,7 +231,7 @@ def test_solicitation_with_zero_length_option_is_ignored(dut: DUT) -> None:
 def test_unspecified_source_solicitation_to_a_unicast_address_is_ignored(dut: DUT) -> None:
     target = str(dut.info.dut_ipv6.ip)
     dut.send(_ns(dut, target, src=UNSPECIFIED, dst=target, slla=False))
-    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S, barrier=True)
     dut.send(_ns(dut, target, src=UNSPECIFIED, slla=False))  # control: the well-formed DAD probe
     _expect_na(dut, target, dst=ALL_NODES)
 
@@ -223,7 +242,7 @@ def test_unspecified_source_solicitation_to_a_unicast_address_is_ignored(dut: DU
 def test_unspecified_source_solicitation_with_source_link_layer_option_is_ignored(dut: DUT) -> None:
     target = str(dut.info.dut_ipv6.ip)
     dut.send(_ns(dut, target, src=UNSPECIFIED, slla=True))
-    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S, barrier=True)
     dut.send(_ns(dut, target, src=UNSPECIFIED, slla=False))
     _expect_na(dut, target, dst=ALL_NODES)
 
@@ -235,5 +254,5 @@ def test_solicitation_for_an_address_not_assigned_to_the_dut_is_ignored(dut: DUT
     # Unicast to the DUT so that it surely receives it; the target is a neighbor's address.
     other = str(dut.info.other_ipv6)
     dut.send(_ns(dut, other, dst=str(dut.info.dut_ipv6.ip)))
-    dut.expect_none(ICMPv6ND_NA(tgt=other), within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA(tgt=other), within=SILENCE_S, barrier=True)
     _control(dut)

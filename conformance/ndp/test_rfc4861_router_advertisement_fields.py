@@ -27,6 +27,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
 from harness import DUT, SHOULD, ExpectationFailed, described, multicast_mac, rfc, with_icmpv6_checksum
+from harness.features import become_router
 from harness.rfc import NDP_HOP_LIMIT
 from harness.router_discovery import (
     ALL_NODES,
@@ -226,7 +227,7 @@ def test_retrans_timer_zero_leaves_the_timer_unchanged(dut: DUT) -> None:
            "does the following:")
 def test_router_ignores_advertisements_for_its_configuration(dut: DUT) -> None:
     # The processing of §6.3.4 is the host's; with forwarding on the DUT is a router (§2.1).
-    dut.set_forwarding(6, True)
+    become_router(dut, 6)
     dut.send(ra(dut, chlim=33))
     assert hop_limit_of_reply(dut, 1) != 33, "a router took Cur Hop Limit from another router's RA"
     dut.set_forwarding(6, False)

@@ -17,6 +17,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
 from harness import DUT, MUST, SHOULD, ExpectationFailed, described, multicast_mac, rfc
+from harness.features import become_router
 from harness.rfc import NDP_HOP_LIMIT
 
 ALL_ROUTERS: Final = "ff02::2"
@@ -138,7 +139,7 @@ def test_solicitations_stop_after_an_advertisement(dut: DUT) -> None:
 @rfc("RFC4861-6.3.7-1")
 def test_router_sends_no_solicitations(dut: DUT) -> None:
     # Router Solicitations are the host's (§6.3.7); a router advertises instead (§6.2).
-    dut.set_forwarding(6, True)
+    become_router(dut, 6)
     solicit(dut, 2)
     dut.expect_none(IPv6(dst=ALL_ROUTERS), ICMPv6ND_RS, within=DELAY_S + SLACK_S)
     dut.set_forwarding(6, False)  # control: the same link flap as a host solicits

@@ -35,7 +35,7 @@ def _expect_na(dut: DUT, target: str) -> None:
 @rfc("RFC4861-7.2.1-2")
 def test_solicited_node_group_of_a_new_address_is_joined(dut: DUT) -> None:
     dut.send(_ns_via_group(dut, FIRST))
-    dut.expect_none(ICMPv6ND_NA(tgt=FIRST), within=SILENCE_S)  # not the DUT's address yet
+    dut.expect_none(ICMPv6ND_NA(tgt=FIRST), within=SILENCE_S, barrier=True)  # not the DUT's address yet
     dut.add_address(f"{FIRST}/64")
     dut.send(_ns_via_group(dut, FIRST))
     _expect_na(dut, FIRST)
@@ -49,4 +49,4 @@ def test_shared_solicited_node_group_is_kept_while_one_address_remains(dut: DUT)
     dut.send(_ns_via_group(dut, SECOND))
     _expect_na(dut, SECOND)
     dut.send(_ns_via_group(dut, FIRST))  # the removed one is no longer answered
-    dut.expect_none(ICMPv6ND_NA(tgt=FIRST), within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA(tgt=FIRST), within=SILENCE_S, barrier=True)

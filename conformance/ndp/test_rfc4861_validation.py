@@ -44,6 +44,7 @@ from harness import (
     short_icmpv6,
     solicited_node,
 )
+from harness.features import become_router
 from harness.rfc import NDP_HOP_LIMIT
 
 SILENCE_S = 0.6
@@ -116,7 +117,7 @@ def test_invalid_advertisement_does_not_complete_resolution(dut: DUT, case: str)
     ident = 0x7120 + list(INVALID_NAS).index(case)
     _resolve(dut, nbr, ident)
     dut.send(INVALID_NAS[case](dut, nbr))
-    dut.expect_none(ICMPv6EchoReply(id=ident), within=SILENCE_S)
+    dut.expect_none(ICMPv6EchoReply(id=ident), within=SILENCE_S, barrier=True)
     dut.send(_na(dut, nbr, MAC_B))  # control: the valid advertisement completes resolution
     expect_echo_reply_to(dut, nbr, ident, MAC_B)
 
@@ -161,7 +162,7 @@ def _expect_na_for_dut(dut: DUT) -> None:
 @rfc("RFC4861-7.1.1-1", quote="ICMP length (derived from the IP length) is 24 or more octets.")
 def test_solicitation_shorter_than_24_octets_is_ignored(dut: DUT) -> None:
     dut.send(short_icmpv6(_ns_for_dut(dut), 23))
-    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S)
+    dut.expect_none(ICMPv6ND_NA, within=SILENCE_S, barrier=True)
     dut.send(_ns_for_dut(dut))
     _expect_na_for_dut(dut)
 
@@ -213,7 +214,7 @@ INVALID_RSS: dict[str, tuple[str, Callable[[DUT, str], Packet | bytes]]] = {
 def test_router_ignores_invalid_router_solicitation(dut: DUT, case: str) -> None:
     # RFC 4861 §6.2.6: a valid solicitation with a Source Link-Layer Address option creates a
     # STALE Neighbor Cache entry for its sender, so the router answers it without resolving.
-    dut.set_forwarding(6, True)
+    become_router(dut, 6)
     index = list(INVALID_RSS).index(case)
     bad, good = _neighbor(0x40 + index), _neighbor(0x50 + index)
     dut.send(INVALID_RSS[case][1](dut, bad))
@@ -243,7 +244,7 @@ def _far_echo(dut: DUT, ident: int) -> Packet:
 
 def _expect_no_default_router(dut: DUT, ident: int) -> None:
     dut.send(_far_echo(dut, ident))
-    dut.expect_none(ICMPv6EchoReply(id=ident), within=SILENCE_S)
+    dut.expect_none(ICMPv6EchoReply(id=ident), within=SILENCE_S, barrier=True)
 
 
 def _expect_default_router(dut: DUT, ident: int) -> None:

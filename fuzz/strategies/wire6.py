@@ -20,7 +20,9 @@ from fuzz.strategies.wire import (
 )
 from fuzz.target import DUT6, DUT6_LL, OTHER6, TESTER6, TESTER_MAC
 
-TESTER6_LL = bytes.fromhex("fe800000000000000000000000000002")
+# The tester's link-local address: the EUI-64 one of TESTER_MAC (RFC 4291 appendix A), as on the
+# harness's test link, where the DUTs hold it as a static neighbour and answer it at once.
+TESTER6_LL = bytes.fromhex("fe80000000000000000000fffe000002")
 ALL_NODES = bytes.fromhex("ff020000000000000000000000000001")
 ALL_ROUTERS = bytes.fromhex("ff020000000000000000000000000002")
 MLDV2_ROUTERS = bytes.fromhex("ff020000000000000000000000000016")

@@ -39,6 +39,12 @@ class Backend:
     # True: one DUT per (worker) session and ``reset()`` before each test (costly set-up such
     # as network namespaces). False: a fresh DUT for every test, closed after it.
     shared: bool = False
+    # Who is tested, for results.json and the reports (harness/identity.py): kernel release,
+    # stack version and commit, a device's build. Static: known without starting a DUT.
+    identity: Callable[[Path | None], dict[str, str]] = lambda config: {}
+    # Workers per CPU that ``stackcheck run -n auto`` starts: more than one where the tests
+    # mostly wait on a real DUT in real time (each worker has a DUT of its own).
+    workers_per_cpu: int = 1
 
 
 _REGISTRY: dict[str, Backend] = {}
@@ -123,12 +129,35 @@ def _interface_available(config: Path | None) -> str | None:
     return None
 
 
+def _our_stack(config: Path | None) -> dict[str, str]:
+    from harness import identity
+
+    return identity.our_stack()
+
+
+def _kernel(config: Path | None) -> dict[str, str]:
+    from harness import identity
+
+    return identity.kernel()
+
+
+def _interface_identity(config: Path | None) -> dict[str, str]:
+    # What the configuration's optional [build] table says about the device (firmware, version).
+    if config is None:
+        return {}
+    try:
+        build = read_config(config).get("build", {})
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in build.items()} if isinstance(build, dict) else {}
+
+
 register(Backend("inprocess", "stack_under_test over a channel link, virtual time",
-                 _inprocess, lambda config: None))
+                 _inprocess, lambda config: None, identity=_our_stack))
 register(Backend("linux", "the Linux kernel in a network namespace over veth (needs root)",
-                 _linux, _linux_available, shared=True))
+                 _linux, _linux_available, shared=True, identity=_kernel, workers_per_cpu=3))
 register(Backend("interface", "any stack behind a named interface, raw frames (--dut-config TOML)",
-                 _interface, _interface_available, shared=True))
+                 _interface, _interface_available, shared=True, identity=_interface_identity))
 
 
 # ---- tap: our stack as a real process over a TAP, raw frames like interface ---------------
@@ -143,7 +172,7 @@ def _tap_available(config: Path | None) -> str | None:
 
 
 register(Backend("tap", "stack_under_test as a process on a TAP device in a netns (needs root)",
-                 _tap, _tap_available, shared=True))
+                 _tap, _tap_available, shared=True, identity=_our_stack, workers_per_cpu=3))
 
 
 # ---- lwip: lwIP 2.1.3 (Debian's liblwip-dev) through our C control agent, on a TAP in a netns ----
@@ -157,5 +186,10 @@ def _lwip_available(config: Path | None) -> str | None:
     return reason
 
 
+def _lwip_identity(config: Path | None) -> dict[str, str]:
+    identity: dict[str, str] = _module("lwip").identity()
+    return identity
+
+
 register(Backend("lwip", "lwIP 2.1.3 through its C control agent on a TAP in a netns (needs root)",
-                 _lwip, _lwip_available, shared=True))
+                 _lwip, _lwip_available, shared=True, identity=_lwip_identity, workers_per_cpu=3))

@@ -14,7 +14,9 @@ Semantics of the frames the DUT emits (the *backlog*):
   by ``expect(ICMPv6ND_NS)`` finds the NS even if it came first. Two ``expect`` calls for the
   same template return two different frames, in the order the DUT emitted them.
 - ``expect_none`` fails if any backlog frame, or any frame arriving within ``within``
-  seconds, matches; it consumes nothing.
+  seconds, matches; it consumes nothing. With ``barrier=True`` on a backend whose DUT answers
+  in order (``in_order``), the window ends early once the reply to a barrier probe sent now
+  arrives (see harness/barrier.py); without that reply the whole window is waited out.
 - ``wait(s)`` lets time pass, moving frames emitted meanwhile into the backlog.
 - A frame's ``time`` (Scapy's ``Packet.time``) is the backend time at which it reached the
   tester (``_arrival_time``), so a test measures the DUT's timers from the frames themselves.
@@ -36,6 +38,7 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
+from harness import barrier as barriers
 from harness.capture import Capture, Direction
 from harness.dut import (
     AddressInfo,
@@ -76,11 +79,24 @@ OTHER_MAC: Final = TEST_LINK.other_mac
 class FrameDUT(abc.ABC):
     """Base of frame-level backends; subclasses implement the three hooks and the control verbs."""
 
-    def __init__(self, name: str, info: LinkInfo, capture: Capture | None = None) -> None:
+    # True when the DUT answers frames in the order it received them, so that the reply to a
+    # barrier probe comes after any immediate answer to the frames sent before it. A backend
+    # sets it only with harness/tests/test_barrier_order.py passing for it; virtual-time
+    # backends leave it off (their windows cost no wall time).
+    in_order: bool = False
+
+    def __init__(self, name: str, info: LinkInfo, capture: Capture | None = None,
+                 features: frozenset[str] = frozenset()) -> None:
         self.name = name
         self.info = info
+        # What the DUT implements where the RFCs leave it optional (harness.features): its
+        # backend knows (our stack, Linux), its control agent says (hello), or its config lists.
+        self.features = features
         self.capture = capture
         self.backlog: deque[Seen] = deque(maxlen=MAX_BACKLOG)
+        self._last_family: Family = 6  # of the last frame sent: barrier probes use the same
+        # Barrier probes sent, and how many of them ended a silence window early.
+        self.barrier_stats: dict[str, int] = {"sent": 0, "answered": 0}
 
     # ---- backend hooks ----------------------------------------------------------------------
     @abc.abstractmethod
@@ -119,10 +135,12 @@ class FrameDUT(abc.ABC):
 
     # ---- frames -------------------------------------------------------------------------------
     def send(self, *frames: Packet | bytes) -> None:
-        for frame in frames:
-            raw = bytes(frame)
+        # Built first, then sent back to back: a Scapy build costs ~0.5 ms, many times that on a
+        # loaded machine, and frames a test sends together must reach the DUT together.
+        for raw in [bytes(frame) for frame in frames]:
             self._record(raw, "to_dut")
             self._transmit(raw)
+            self._last_family = barriers.family_of(raw) or self._last_family
 
     def expect(self, *layers: Spec, within: float = 2.0, **fields: Any) -> Packet:
         exp = Expectation(layers, fields)
@@ -139,18 +157,30 @@ class FrameDUT(abc.ABC):
                 return new.pkt
         raise ExpectationFailed(self._with_diagnostics(no_match_report(exp, within, considered)))
 
-    def expect_none(self, *layers: Spec, within: float = 2.0, **fields: Any) -> None:
+    def expect_none(self, *layers: Spec, within: float = 2.0, barrier: bool = False, **fields: Any) -> None:
         exp = Expectation(layers, fields)
         for old in self.backlog:
             if exp.matches(old.pkt):
                 raise ExpectationFailed(self._with_diagnostics(unwanted_report(exp, within, old)))
         deadline = self._now() + within
+        seq = self._send_barrier() if barrier and self.in_order and within > 0 else None
         while (new := self._next(deadline)) is not None:
+            if seq is not None and barriers.is_reply(new.pkt, seq):
+                self.backlog.remove(new)
+                self.barrier_stats["answered"] += 1
+                return
             if exp.matches(new.pkt):
                 raise ExpectationFailed(self._with_diagnostics(unwanted_report(exp, within, new)))
 
     def now(self) -> float:
         return self._now()
+
+    def _send_barrier(self) -> int:
+        raw, seq = barriers.probe(self.info, self._last_family)
+        self._record(raw, "to_dut")
+        self._transmit(raw)
+        self.barrier_stats["sent"] += 1
+        return seq
 
     def wait(self, seconds: float) -> None:
         deadline = self._now() + seconds

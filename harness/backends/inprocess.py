@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final, get_args
 
 from harness.backends.base import TEST_LINK, FrameDUT
+from harness.backends.tap_agent import FEATURES as STACK_FEATURES
 from harness.capture import Capture
 from harness.dut import (
     IPV6_OPTIONS,
@@ -107,7 +108,7 @@ class InProcessDUT(FrameDUT):
         self.clock = VirtualClock()
         opts = StackOptions(clock=self.clock, rng=random.Random(seed), **(options or {}))
         timers = {name: getattr(opts, attr) / 1000 for name, attr in _TIMER_OPTIONS.items() if hasattr(opts, attr)}
-        super().__init__("inprocess", dataclasses.replace(info, timers=timers), capture)
+        super().__init__("inprocess", dataclasses.replace(info, timers=timers), capture, frozenset(STACK_FEATURES))
         self.stack = Stack(opts)
         self.link = ChannelEndpoint(mac=_mac(info.dut_mac), mtu=info.mtu)
         self.verdicts: list[tuple[int, Any]] = []  # (index of frame sent, Drop) for diagnostics

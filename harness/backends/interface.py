@@ -19,11 +19,14 @@ Example ``dut.toml``::
     tester_ipv6_ll = "fe80::ff:fe00:2"
     other_ipv6 = "2001:db8:1::3"
     mtu = 1500                      # optional
+    features = ["mldv2", "igmpv3"]  # optional: what it implements of harness.control.protocol.FEATURES
     [timers]                        # optional: the DUT's current values, in seconds
     ipv4_reassembly_timeout = 30
     [dut]                           # optional: the harness starts the DUT and drives its agent
     command = ["./agent", "--tap", "{interface}", "--control", "{control}"]
     ready = "^ready"                # see harness.backends.lifecycle for every key
+    [build]                         # optional: what the reports name as the DUT's identity
+    firmware = "1.4.2"              # (and what expectation entries' when.build may match)
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from harness.backends.base import FrameDUT
 from harness.backends.lifecycle import DUTCommand, parse_command
 from harness.backends.rawsocket import RawSocketPort
 from harness.capture import Capture
+from harness.control.protocol import FEATURES
 from harness.dut import LinkInfo, TimerName, Unsupported
 
 _MAC: Final = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
@@ -47,7 +51,7 @@ _REQUIRED: Final = (
     "interface", "dut_mac", "tester_mac", "dut_ipv4", "tester_ipv4", "other_ipv4",
     "dut_ipv6", "dut_ipv6_ll", "tester_ipv6", "tester_ipv6_ll", "other_ipv6",
 )  # fmt: skip
-_OPTIONAL: Final = ("mtu", "timers", "dut")
+_OPTIONAL: Final = ("mtu", "timers", "dut", "features", "build")  # build: the device's identity for the reports
 
 
 class ConfigError(Exception):
@@ -59,6 +63,9 @@ class InterfaceConfig:
     interface: str
     info: LinkInfo
     command: DUTCommand | None = None  # [dut]: the harness starts and resets the DUT
+    # The optional features it implements (harness.features); None: not said here (a control
+    # agent's hello says it, else the DUT is taken to implement none of them).
+    features: frozenset[str] | None = None
 
 
 def load_config(path: str | Path) -> InterfaceConfig:
@@ -149,7 +156,16 @@ def parse_config(data: dict[str, Any], source: str = "config") -> InterfaceConfi
     if info.dut_mac == info.tester_mac:
         fail("dut_mac and tester_mac must differ")
     command = parse_command(data["dut"], fail) if "dut" in data else None
-    return InterfaceConfig(interface, info, command)
+    features = None
+    if "features" in data:
+        listed = data["features"]
+        if not isinstance(listed, list) or not all(isinstance(f, str) for f in listed):
+            fail("features must be a list of names, e.g. features = [\"mldv2\", \"igmpv3\"]")
+        unknown = [f for f in listed if f not in FEATURES and not f.startswith("x-")]
+        if unknown:
+            fail(f"unknown feature {unknown[0]!r} in features (known: {', '.join(FEATURES)})")
+        features = frozenset(listed)
+    return InterfaceConfig(interface, info, command, features)
 
 
 class InterfaceDUT(FrameDUT):
@@ -163,7 +179,7 @@ class InterfaceDUT(FrameDUT):
         self, config: InterfaceConfig, capture: Capture | None = None, *, port: RawSocketPort | None = None
     ) -> None:
         """``port``: an already-open port (tests open one inside a namespace); else one is opened."""
-        super().__init__("interface", config.info, capture)
+        super().__init__("interface", config.info, capture, config.features or frozenset())
         self.interface = config.interface
         try:
             self.port = port if port is not None else RawSocketPort(config.interface)

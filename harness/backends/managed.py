@@ -22,15 +22,16 @@ import threading
 import time
 import weakref
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Final, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 
 from harness.backends import lifecycle
 from harness.backends.interface import InterfaceConfig, InterfaceDUT
 from harness.backends.linux import setup as linux_setup
 from harness.backends.rawsocket import RawSocketPort
 from harness.backends.responder import NeighborResponder
-from harness.control.client import AgentFailed, ControlClient, Hello
-from harness.control.verbs import Verb, control_verbs
+from harness.control.client import ControlClient, Hello
+from harness.control.remote import RemoteVerbs, serve_verbs_remotely
+from harness.control.verbs import control_verbs
 from harness.dut import TimerName, Unsupported
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ _QUIET_S: Final = 0.05  # the link counts as settled after this long without a f
 _SETTLE_LIMIT_S: Final = 2.0
 
 
-class ManagedDUT(InterfaceDUT):
+class ManagedDUT(RemoteVerbs, InterfaceDUT):
     """A DUT process on a TAP in a namespace of our own (or on a named interface), with an agent."""
 
     def __init__(self, config: InterfaceConfig, capture: Capture | None = None, *, name: str = "interface") -> None:
@@ -55,6 +56,7 @@ class ManagedDUT(InterfaceDUT):
         self.control: ControlClient | None = None
         self.hello: Hello | None = None
         self.rundir = lifecycle.make_rundir()
+        self._declared = config.features
         self._closed = False
         _live.add(self)
         _install_exit_hooks()
@@ -90,6 +92,8 @@ class ManagedDUT(InterfaceDUT):
             address = lifecycle.fill(self.command.control, values)
             self.control = ControlClient(address, label=f"control agent of {self.name}")
             self.hello = self.control.say_hello()
+            if self._declared is None:  # a features list in the config wins over the agent's
+                self.features = self.hello.features
             if not self._baseline_timers:  # the config's [timers] win over what the agent says
                 self._baseline_timers = dict(self.hello.timers)
         self._restore_info()
@@ -143,21 +147,6 @@ class ManagedDUT(InterfaceDUT):
     def _cannot(self, verb: str) -> NoReturn:
         raise Unsupported(f"the {self.name} DUT has no control agent (dut.control in its config); it cannot {verb}")
 
-    def call(self, verb: Verb, *args: Any, **kwargs: Any) -> Any:
-        """Carry one DUT verb to the agent and return its decoded result."""
-        if self.control is None or self.hello is None:
-            self._cannot(f"perform {verb.name}")
-        encoded = verb.encode_args(*args, **kwargs)
-        if verb.name not in self.hello.verbs:
-            reason = self.hello.lacks.get(verb.name)
-            raise Unsupported(reason or f"the {self.hello.agent} agent does not implement {verb.name}")
-        wait = encoded.get("within")
-        result = self.control.call(verb.name, encoded, wait=float(wait) if isinstance(wait, int | float) else 0.0)
-        try:
-            return verb.decode_result(result)
-        except (ValueError, TypeError) as e:
-            raise AgentFailed(f"{verb.name}: the agent's result does not fit: {e}") from None
-
     def set_timer(self, name: TimerName, seconds: float) -> None:
         self.call(control_verbs()["set_timer"], name, seconds)
         self.info.timers[name] = float(seconds)
@@ -195,18 +184,7 @@ class ManagedDUT(InterfaceDUT):
             lifecycle.remove_rundir(self.rundir)
 
 
-def _remote(verb: Verb) -> Any:
-    def method(self: ManagedDUT, *args: Any, **kwargs: Any) -> Any:
-        return self.call(verb, *args, **kwargs)
-
-    method.__name__ = method.__qualname__ = verb.name
-    method.__doc__ = f"``{verb.name}`` carried to the DUT's control agent."
-    return method
-
-
-for _verb in control_verbs().values():
-    if _verb.name not in vars(ManagedDUT):
-        setattr(ManagedDUT, _verb.name, _remote(_verb))
+serve_verbs_remotely(ManagedDUT)
 
 
 # ---- clean-up on every way out ---------------------------------------------------------------------

@@ -54,7 +54,8 @@ REPO: Final = Path(__file__).resolve().parents[2]
 # Short reassembly timers keep the tests that wait them out quick (as on the linux backend).
 TIMERS: Final[dict[str, float]] = {"ipv4_reassembly_timeout": 2.0, "ipv6_reassembly_timeout": 2.0}
 LAUNCHER: Final = Path(__file__).with_name("tap_launcher.py")
-_READY_S: Final = 10.0
+PRELOAD: Final = ("stack_under_test.network.ipv6", "locale", "gettext")  # gettext: argparse, lazily
+_READY_S: Final = 30.0  # the first start imports the stack: slow on a loaded machine
 
 
 def check_available() -> str | None:
@@ -105,7 +106,10 @@ class TapHost:
         linux_setup.run_ip(*lines, netns=self.netns)
 
     def _launch(self) -> None:
-        argv = ["ip", "netns", "exec", self.netns, sys.executable, str(LAUNCHER), "stack_under_test.__main__"]
+        # The stack imports its IPv6 layer when a Stack is made (host.py): imported once here, not
+        # in every forked stack (that import was most of a restart, 0.1-0.8 s on a loaded machine).
+        argv = ["ip", "netns", "exec", self.netns, sys.executable, str(LAUNCHER), "stack_under_test.__main__",
+                *PRELOAD]
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, env=env)
@@ -219,9 +223,15 @@ def _agent_command(info: LinkInfo) -> DUTCommand:
 
 class TapDUT(ManagedDUT):
     """Our stack as a separate process on a TAP in a namespace of its own; frames via AF_PACKET,
-    control verbs through its agent, a fresh stack (the agent's ``reset``) before every test."""
+    control verbs through its agent, a fresh stack (the agent's ``reset``) before every test.
+
+    ``in_order``: the agent reads the TAP one frame after another and the stack writes its
+    answers before the next is read (checked by harness/tests/test_barrier_order.py)."""
+
+    in_order = True
 
     def __init__(self, capture: Capture | None = None) -> None:
         info = dataclasses.replace(TEST_LINK, timers=dict(TIMERS))
+        linux_setup.raise_priority()  # the agent it starts (the DUT) inherits it too
         tap = "scp" + linux_setup.unique_names().tester_if.removeprefix("sct")
         super().__init__(InterfaceConfig(tap, info, _agent_command(info)), capture, name="tap")

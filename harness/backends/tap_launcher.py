@@ -1,12 +1,13 @@
 """Fork server for the tap backend: import a module once, then fork one ``main(argv)`` per request.
 
-    python tap_launcher.py stack_under_test.__main__      (run inside the TAP's namespace)
+    python tap_launcher.py stack_under_test.__main__ [MODULE ...]   (inside the TAP's namespace)
 
 Each line on stdin is a JSON list of arguments; the launcher forks, answers ``pid <n>`` on
 stdout, and the child runs ``module.main(argv)`` with stdout/stderr inherited, so its own
 ready line ("stack_under_test on ...") follows. Starting a fresh stack then costs a fork
 instead of an interpreter start and every import (~1 s on a loaded CI machine), which is what
-lets the tap backend give every test a fresh host. Children are reaped automatically
+lets the tap backend give every test a fresh host. Further MODULEs are imported too, before
+the first fork: whatever the program would otherwise import lazily in every child. Children are reaped automatically
 (SIGCHLD ignored); the backend ends them by pid. The module is named at run time, so the
 harness imports nothing of the stack here.
 """
@@ -33,6 +34,8 @@ def _die_with_parent() -> None:
 def main() -> int:
     _die_with_parent()
     module = importlib.import_module(sys.argv[1])
+    for preload in sys.argv[2:]:
+        importlib.import_module(preload)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     for line in sys.stdin:
         argv = json.loads(line)

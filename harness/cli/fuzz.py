@@ -1,7 +1,13 @@
-"""`stackcheck fuzz`: long fuzz campaigns over the properties in fuzz/.
+"""`stackcheck fuzz`: long fuzz campaigns over the properties in fuzz/, or across DUTs.
 
     stackcheck fuzz [--duration 8h] [--workers N] [--db DIR|redis://HOST:PORT/N] [--target NAME ...]
                     [--atheris] [--corpus DIR] [--report FILE] [--list]
+    stackcheck fuzz --diff inprocess,linux[,tap,...] [--duration 10m] [--json PATH] [--out DIR]
+                    [--known FILE] [--lanes N] [--dut-config FILE] [--kinds K,K]
+
+With --diff the same stimuli go to every named DUT and their answers are compared
+(differential fuzzing, with liveness probes between batches): that mode is fuzz/differential/,
+run here as ``python -m fuzz.differential``; see fuzz/README.md.
 
 Composes existing engines instead of being one: each target runs as its own pytest process with
 HYPOTHESIS_PROFILE=overnight (effectively unbounded examples) and one shared example database
@@ -62,6 +68,18 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--report", default="out/fuzz/fuzz-report.json", metavar="FILE",
                    help="where the JSON report goes; Markdown is written next to it (default: %(default)s)")
     p.add_argument("--list", action="store_true", help="list the targets and exit")
+    diff = p.add_argument_group("differential fuzzing across DUTs (--diff)")
+    diff.add_argument("--diff", metavar="DUT,DUT[,...]",
+                      help="send the same stimuli to these DUTs and report where their answers differ")
+    diff.add_argument("--json", metavar="PATH", help="with --diff: a JSON summary for scripts")
+    diff.add_argument("--out", default="out/fuzz/diff", metavar="DIR",
+                      help="with --diff: the report directory (default: %(default)s)")
+    diff.add_argument("--known", metavar="FILE", help="with --diff: the known-differences file "
+                      "(default: fuzz/differential/known.toml)")
+    diff.add_argument("--lanes", metavar="N", help="with --diff: instances of each real-time DUT "
+                      "(default: 16 of linux, 4 of tap, the one interface)")
+    diff.add_argument("--dut-config", metavar="FILE", help="with --diff: the interface backend's TOML file")
+    diff.add_argument("--kinds", metavar="K,K", help="with --diff: only these stimulus kinds")
 
 
 def campaign_targets() -> dict[str, Target]:
@@ -90,6 +108,8 @@ class Job:
     log: Path | None = None
     exit_code: int | None = None
     killed: bool = False
+    signalled: bool = False  # stopped by the runner (deadline or Ctrl-C), not ended by itself
+    starting: bool = False  # stopped before it ran an example: nothing to report
     started: float = 0.0
     stopped: float = 0.0
 
@@ -130,6 +150,10 @@ def main(args: argparse.Namespace) -> int:
     except FuzzUsageError as e:
         print(f"stackcheck: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        # Only outside the waves (set-up, the report): no worker runs any more.
+        print("stackcheck fuzz: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -139,6 +163,8 @@ def _main(args: argparse.Namespace) -> int:
     # reset to the default in every child at exec, so each worker gets KeyboardInterrupt again.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if args.diff is not None:
+        return _differential(args)
     table = campaign_targets()
     names = [name for name, target in table.items() if not args.atheris or target.atheris is not None]
     if args.list:
@@ -188,12 +214,31 @@ def _main(args: argparse.Namespace) -> int:
     for n, wave in enumerate(waves):
         wave_jobs = [Job(t, len(jobs) + i, work / f"stats-{len(jobs) + i}-{t}.json") for i, t in enumerate(wave)]
         jobs.extend(wave_jobs)
-        _run_wave(wave_jobs, slice_s, args, work, coverage_ok, n, len(waves))
+        if not _run_wave(wave_jobs, slice_s, args, work, coverage_ok, n, len(waves)):
+            break  # interrupted: no further waves, report what ran
 
     results = _collect(jobs, work, coverage_ok, time.monotonic() - campaign_start)
     _write_report(report, results, args, duration, workers)
     failed = any(r.failures for r in results.values())
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _differential(args: argparse.Namespace) -> int:
+    """Run the differential fuzzer as its own process (it lives in fuzz/, beside the properties)."""
+    parse_duration(args.duration)  # a bad duration is a usage error before anything starts
+    argv = [sys.executable, "-m", "fuzz.differential", "--diff", args.diff, "--duration", args.duration,
+            "--out", args.out]
+    for flag in ("json", "known", "lanes", "dut_config", "kinds"):
+        value = getattr(args, flag)
+        if value is not None:
+            argv += [f"--{flag.replace('_', '-')}", value]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.Popen(argv, env=env)
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:  # the child got the same Ctrl-C and is writing its report
+            continue
 
 
 def _command(job: Job, args: argparse.Namespace, work: Path, coverage_ok: bool, seconds: float) -> list[str]:
@@ -213,47 +258,76 @@ def _command(job: Job, args: argparse.Namespace, work: Path, coverage_ok: bool, 
 
 
 def _run_wave(jobs: list[Job], seconds: float, args: argparse.Namespace, work: Path, coverage_ok: bool,
-              wave: int, waves: int) -> None:
+              wave: int, waves: int) -> bool:
+    """Run one wave of workers for ``seconds``; False when the user interrupted it."""
     env = dict(os.environ, HYPOTHESIS_PROFILE="overnight", STACKCHECK_FUZZ_DB=args.db,
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    for job in jobs:
-        job.log = work / f"log-{job.index}-{job.target}.txt"
-        job_env = dict(env, STACKCHECK_FUZZ_STATS=str(job.stats_file))
-        with open(job.log, "wb") as log:
-            job.proc = subprocess.Popen(_command(job, args, work, coverage_ok, seconds), cwd=REPO, env=job_env,
-                                        stdout=log, stderr=subprocess.STDOUT)
-        job.started = time.monotonic()
-    deadline = time.monotonic() + seconds
-    next_progress = time.monotonic() + 10
+    completed = True
     try:
+        for job in jobs:
+            job.log = work / f"log-{job.index}-{job.target}.txt"
+            job_env = dict(env, STACKCHECK_FUZZ_STATS=str(job.stats_file))
+            with open(job.log, "wb") as log:
+                # A session of its own: a Ctrl-C on the terminal reaches only this runner, which then
+                # stops each worker the way its stage allows (see _stop), never in mid-import.
+                job.proc = subprocess.Popen(_command(job, args, work, coverage_ok, seconds), cwd=REPO,
+                                            env=job_env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+            job.started = time.monotonic()
+        deadline = time.monotonic() + seconds
+        next_progress = time.monotonic() + 10
         while time.monotonic() < deadline and any(j.proc.poll() is None for j in jobs if j.proc):
             time.sleep(0.5)
             if time.monotonic() >= next_progress:
                 next_progress += 10
                 _progress(jobs, wave, waves)
     except KeyboardInterrupt:
-        print("stackcheck fuzz: interrupted, stopping the workers and writing the report")
+        print("stackcheck fuzz: interrupted, stopping the workers and writing the report", flush=True)
+        completed = False
     finally:
         _stop(jobs)
     _progress(jobs, wave, waves)
+    return completed
 
 
 def _stop(jobs: list[Job]) -> None:
-    """SIGINT first (pytest, Hypothesis and coverage.py end cleanly), SIGKILL after 30 s."""
+    """Stop every worker still running, the way its stage allows.
+
+    A worker that has run examples (its stats file exists) gets SIGINT, so pytest, Hypothesis
+    and coverage.py end cleanly and save what they have; SIGKILL if it is still running 30 s
+    later. A worker still starting (importing pytest, Hypothesis, the stack) has nothing to
+    save, and a KeyboardInterrupt in the middle of an import can surface as another error
+    ("SystemError: AST constructor recursion depth mismatch" from pytest's assertion
+    rewriting): it gets SIGKILL at once. A second Ctrl-C while waiting kills what is left."""
     for job in jobs:
-        if job.proc is not None and job.proc.poll() is None:
-            job.proc.send_signal(signal.SIGINT)
-    limit = time.monotonic() + 30
-    for job in jobs:
-        if job.proc is None:
+        if job.proc is None or job.proc.poll() is not None:
             continue
-        try:
-            job.exit_code = job.proc.wait(timeout=max(0.1, limit - time.monotonic()))
-        except subprocess.TimeoutExpired:
+        job.signalled = True
+        if job.stats_file.exists():
+            job.proc.send_signal(signal.SIGINT)
+        else:
             job.proc.kill()
-            job.killed = True
-            job.exit_code = job.proc.wait()
-        job.stopped = time.monotonic()
+            job.starting = True
+    limit = time.monotonic() + 30
+    try:
+        for job in jobs:
+            if job.proc is None:
+                continue
+            try:
+                job.exit_code = job.proc.wait(timeout=max(0.1, limit - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                job.proc.kill()
+                job.killed = True
+                job.exit_code = job.proc.wait()
+            job.stopped = time.monotonic()
+    except KeyboardInterrupt:
+        for job in jobs:
+            if job.proc is not None and job.proc.poll() is None:
+                job.proc.kill()
+                job.killed = True
+            if job.proc is not None:
+                job.exit_code = job.proc.wait()
+                job.stopped = job.stopped or time.monotonic()
 
 
 def _read_stats(path: Path) -> dict[str, Any]:
@@ -286,8 +360,11 @@ def _collect(jobs: list[Job], work: Path, coverage_ok: bool, elapsed: float) -> 
         for sigs in data["failures"].values():
             r.failures.update(sigs)
         # A process that ended by itself before the deadline with an error found something;
-        # Atheris/libFuzzer reports crashes only in its log.
-        if job.exit_code not in (0, 2, -signal.SIGINT, 130, None) and not data["failures"] and job.log is not None:
+        # Atheris/libFuzzer reports crashes only in its log. One the runner stopped reports its
+        # findings in its stats (an example cut short by the SIGINT is not one), unless it had
+        # to be killed.
+        if ((job.killed or not job.signalled) and job.exit_code not in (0, 2, -signal.SIGINT, 130, None)
+                and not data["failures"] and job.log is not None):
             tail = job.log.read_text(encoding="utf-8", errors="replace")[-800:]
             # A worker that ignores SIGINT for 30 s may be stuck in the stack: worth a look, so it
             # stays listed, under a name that says what happened.

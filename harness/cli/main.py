@@ -6,6 +6,7 @@
     stackcheck catalog check | sync [--prune] | coverage [--json] | list [--rfc N] | convert [--dry-run]
     stackcheck fuzz [--duration 8h] [--workers N] [--db DIR|redis://...] [--target NAME] [--atheris] [--report FILE]
     stackcheck mutate [--suite conformance|unit] [-j N] [--out DIR] [--only PATH ...] [--no-cache]
+    stackcheck soak [--dut NAME] [--runs 10] [--load N] [-k EXPR] [-n N|auto] [--seed S] [--report DIR]
     stackcheck dut list
 
 Exit status: 0 when every test passes or is a known deviation, 1 on failures, 2 on bad input.
@@ -24,11 +25,13 @@ from typing import NoReturn
 import harness
 from harness import backends, deviations
 from harness.cli import fuzz as fuzz_command
+from harness.cli import soak as soak_command
 from harness.mutation import command as mutation_command
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Run output (reports, pcaps, fuzz reports) goes here, one folder per DUT, never into the source tree's packages.
 DEFAULT_OUT = Path("out")
+MAX_AUTO_WORKERS = 8  # -n auto on a wait-bound backend: never more workers than this
 
 
 class UsageError(Exception):
@@ -55,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-n", dest="workers", metavar="N|auto", help="parallel workers (pytest-xdist)")
     run.add_argument("--keep-pcaps", action="store_true", help="keep every test's pcap, not only failures'")
     run.add_argument("--allure", action="store_true",
-                     help="also write Allure results to DIR/allure-results (needs pip install 'stackcheck[allure]')")
+                     help="also write Allure results to DIR/allure-results")
 
     report = sub.add_parser(
         "report", help="render results.json files (one column per DUT) as HTML, Markdown and JSON",
@@ -90,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
     fuzz_command.add_parser(sub)
     mutation_command.add_parser(sub)
+    soak_command.add_parser(sub)
 
     dut = sub.add_parser("dut", help="DUT backends")
     dut_sub = dut.add_subparsers(dest="dut_command", required=True, parser_class=_Parser)
@@ -118,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
             return fuzz_command.main(args)
         if args.command == "mutate":
             return mutation_command.main(args)
+        if args.command == "soak":
+            _check_run(argparse.Namespace(dut=args.dut, dut_config=None, workers=args.workers, allure=False))
+            return soak_command.main(args)
         return _dut_list()
     except UsageError as e:
         print(f"stackcheck: error: {e}", file=sys.stderr)
@@ -164,7 +171,7 @@ def _check_run(args: argparse.Namespace) -> Path:
         import importlib.util
 
         if importlib.util.find_spec("allure_pytest") is None:
-            raise UsageError("--allure needs allure-pytest: pip install 'stackcheck[allure]'")
+            raise UsageError("--allure needs allure-pytest, a dependency of stackcheck: run make setup (or pip install -e .)")
     return suite
 
 
@@ -178,10 +185,19 @@ def _pytest_args(args: argparse.Namespace, suite: Path, out: Path, extra: list[s
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     if args.workers is not None and args.workers != "0":
-        pytest_args += ["-n", args.workers]
+        pytest_args += ["-n", _workers(args.workers, backends.get(args.dut))]
     if args.allure:
         pytest_args += ["--alluredir", str(out / "allure-results"), "--clean-alluredir"]
     return pytest_args + extra
+
+
+def _workers(requested: str, backend: backends.Backend) -> str:
+    """``-n auto`` for a backend whose tests mostly wait on a real DUT (silence windows, timers)
+    means several workers per CPU: each owns its own namespaces, and they spend their time
+    asleep. pytest-xdist's own "auto" (one per CPU) is kept for the others."""
+    if requested != "auto" or backend.workers_per_cpu <= 1:
+        return requested
+    return str(min(backend.workers_per_cpu * (os.cpu_count() or 1), MAX_AUTO_WORKERS))
 
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
@@ -234,7 +250,12 @@ def _report(paths: list[Path], out: Path, *, allure: bool = False, catalog: Path
             print(line)
         if allure:
             cache = Path(os.environ.get("STACKCHECK_ALLURE_CACHE") or conformance_dir().parent / ".cache" / "allure")
-            print(report_command.allure(paths, out, cache))
+            try:
+                print(report_command.allure(paths, out, cache))
+            except report_command.AllureUnavailable as e:
+                results = ", ".join(str(p.parent / report_command.ALLURE_RESULTS) for p in paths)
+                print(f"stackcheck: warning: no Allure HTML report: {e}. The other reports are written; the "
+                      f"Allure results are in {results} for any Allure 3 (npx allure awesome DIR)", file=sys.stderr)
     except report_command.ReportError as e:
         raise UsageError(str(e)) from None
     return EXIT_OK

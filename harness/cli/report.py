@@ -4,7 +4,9 @@ The reports add the requirement catalog (conformance/requirements/): every norma
 of the RFCs, in scope or not, tested or not, with the reason for the untested ones. ``--allure`` turns the Allure results written next to each
 results.json (``stackcheck run --allure`` puts them in ``<report dir>/allure-results``) into one
 self-contained ``allure/index.html`` with the npm package ``allure`` (Allure 3), installed on
-first use under ``.cache/allure`` in the source tree (or $STACKCHECK_ALLURE_CACHE).
+first use under ``.cache/allure`` in the source tree (or $STACKCHECK_ALLURE_CACHE). That first
+use downloads from the npm registry: where Node.js is missing or the download fails, the
+other reports are still written and the command only warns (``AllureUnavailable``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ ALLURE_RESULTS: Final = "allure-results"  # next to results.json
 
 class ReportError(Exception):
     """One line for the user (the CLI prints it and exits 2)."""
+
+
+class AllureUnavailable(ReportError):
+    """The Allure 3 renderer cannot be had here (no Node.js, or npm cannot download it): the
+    other reports are written all the same and the CLI only warns."""
 
 
 def write(paths: list[Path], out: Path, catalog_dir: Path | None, mutation: Path | None = None) -> list[str]:
@@ -63,16 +70,20 @@ def write(paths: list[Path], out: Path, catalog_dir: Path | None, mutation: Path
 
 def _allure_command(cache: Path) -> list[str]:
     if shutil.which("node") is None or shutil.which("npm") is None:
-        raise ReportError("--allure needs Node.js (node and npm on PATH; Debian: apt-get install nodejs npm)")
+        raise AllureUnavailable("it needs Node.js (node and npm on PATH; Debian: apt-get install nodejs npm)")
     binary = cache / "node_modules" / ".bin" / "allure"
     if not binary.exists():
         cache.mkdir(parents=True, exist_ok=True)
         print(f"stackcheck: installing the npm package {ALLURE_PACKAGE} into {cache} (once)", flush=True)
-        done = subprocess.run(["npm", "install", "--prefix", str(cache), "--no-audit", "--no-fund",
-                               ALLURE_PACKAGE], capture_output=True, text=True, timeout=600)
+        try:
+            done = subprocess.run(["npm", "install", "--prefix", str(cache), "--no-audit", "--no-fund",
+                                   ALLURE_PACKAGE], capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            raise AllureUnavailable(f"npm install {ALLURE_PACKAGE} (a download from the npm registry) "
+                                    "did not finish within 600 s") from None
         if done.returncode != 0 or not binary.exists():
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ReportError(f"npm install {ALLURE_PACKAGE} failed: {last}")
+            raise AllureUnavailable(f"npm install {ALLURE_PACKAGE} (a download from the npm registry) failed: {last}")
     return [str(binary)]
 
 
@@ -82,7 +93,7 @@ def allure(paths: list[Path], out: Path, cache: Path) -> str:
     found = [d for d in dirs if d.is_dir() and any(d.glob("*-result.json"))]
     if not found:
         raise ReportError(f"no Allure results in {', '.join(str(d) for d in dirs)}; run "
-                          "'stackcheck run --allure' first (needs pip install 'stackcheck[allure]')")
+                          "'stackcheck run --allure' first")
     command = _allure_command(cache)
     target = out / "allure"
     shutil.rmtree(target, ignore_errors=True)

@@ -44,8 +44,11 @@ SAMPLE_ARGS: dict[str, dict[str, Any]] = {
     "set_ipv6_option": {"name": "dad_transmits", "value": 1},
     "restart_link": {},
     "ipv6_addresses": {},
+    "tcp_listen": {"port": 40003, "family": 6},
+    "tcp_accept": {"port": 40003, "family": 6, "within": 0.05},
+    "tcp_close_listener": {"port": 40003, "family": 6},
 }
-ANSWERED_CODES = (protocol.UNSUPPORTED, protocol.FAILED, protocol.BAD_ARGUMENTS)
+ANSWERED_CODES = (protocol.UNSUPPORTED, protocol.FAILED, protocol.BAD_ARGUMENTS, protocol.TCP_ERROR)
 
 
 @pytest.fixture
@@ -166,7 +169,8 @@ def test_each_declared_verb_answers_with_its_type_or_a_reason(agent: ControlClie
         pytest.skip(f"the agent does not declare {name}")
     verb = control_verbs()[name]
     setup = {"udp_recv": ["udp_bind"], "udp_send": ["udp_bind"], "udp_close": ["udp_bind"],
-             "leave_group": ["join_group"], "remove_address": ["add_address"], "remove_route": ["add_route"]}
+             "leave_group": ["join_group"], "remove_address": ["add_address"], "remove_route": ["add_route"],
+             "tcp_accept": ["tcp_listen"], "tcp_close_listener": ["tcp_listen"]}
     for first in setup.get(name, []):
         if first in agent.hello.verbs:
             agent.request(first, control_verbs()[first].encode_args(**SAMPLE_ARGS[first]))

@@ -2,18 +2,21 @@
 
 ``ControlClient.call`` turns an agent's answer into what a DUT verb returns or raises:
 ``unsupported`` and ``unknown-verb`` become ``harness.dut.Unsupported`` (the test is skipped with
-the agent's own reason), ``bad-arguments`` a ValueError, anything else ``AgentFailed``.
+the agent's own reason), ``bad-arguments`` a ValueError, ``tcp-error`` a ``harness.dut.TCPError``
+of the error's ``kind``, anything else ``AgentFailed``.
 """
 
 from __future__ import annotations
 
+import os
+import select
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast, get_args
 
 from harness.control import protocol
-from harness.dut import Unsupported
+from harness.dut import TCPError, TCPErrorKind, Unsupported
 
 CONNECT_TIMEOUT_S: Final = 10.0
 # An answer may take as long as the verb waits (udp_recv's ``within``) plus this much.
@@ -58,8 +61,28 @@ class Hello:
             raise AgentFailed(f"hello: not a valid hello result: {protocol.one_line(repr(result))[:300]}") from None
 
 
+class _Pipes:
+    """The agent's stdin and stdout as the connection: an agent the harness started itself
+    (the Linux namespace agent) may speak the protocol there instead of on a socket."""
+
+    def __init__(self, to_agent: int, from_agent: int) -> None:
+        self.to_agent, self.from_agent = to_agent, from_agent
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.to_agent, view):]
+
+    def recv_within(self, timeout: float) -> bytes | None:
+        """Some octets (b"" at end of file), or None when none came within ``timeout``."""
+        if not select.select([self.from_agent], [], [], timeout)[0]:
+            return None
+        return os.read(self.from_agent, 65536)
+
+
 class ControlClient:
-    """One connection to a control agent at ``address`` (``unix:PATH`` or ``tcp:HOST:PORT``).
+    """One connection to a control agent at ``address`` (``unix:PATH`` or ``tcp:HOST:PORT``), or
+    over an agent process's stdin and stdout (``over_pipes``).
 
     Connecting retries until ``connect_timeout`` (the agent may still be starting). Every call
     waits for its answer; a dead or silent agent raises AgentFailed naming ``label``.
@@ -68,10 +91,24 @@ class ControlClient:
     def __init__(self, address: str, *, connect_timeout: float = CONNECT_TIMEOUT_S, label: str = "agent") -> None:
         self.address, self.label = address, label
         self._kind, self._target = protocol.parse_address(address)
-        self._sock = self._connect(connect_timeout)
+        self._sock: socket.socket | None = self._connect(connect_timeout)
+        self._pipes: _Pipes | None = None
         self._buffer = b""
         self._next_id = 1
         self.hello: Hello | None = None
+
+    @classmethod
+    def over_pipes(cls, to_agent: int, from_agent: int, *, label: str = "agent") -> ControlClient:
+        """A client writing requests to file descriptor ``to_agent`` and reading answers from
+        ``from_agent`` (the agent's stdin and stdout); the caller owns and closes both."""
+        client = cls.__new__(cls)
+        client._use_pipes(to_agent, from_agent, label)
+        return client
+
+    def _use_pipes(self, to_agent: int, from_agent: int, label: str) -> None:
+        self.address, self.label = "stdin/stdout", label
+        self._sock, self._pipes = None, _Pipes(to_agent, from_agent)
+        self._buffer, self._next_id, self.hello = b"", 1, None
 
     def _connect(self, timeout: float) -> socket.socket:
         deadline = time.monotonic() + timeout
@@ -90,9 +127,22 @@ class ControlClient:
     # ---- raw messages ---------------------------------------------------------------------------
     def send_line(self, line: bytes) -> None:
         try:
-            self._sock.sendall(line)
+            if self._pipes is not None:
+                self._pipes.sendall(line)
+            elif self._sock is not None:
+                self._sock.sendall(line)
         except OSError as e:
             raise AgentFailed(f"the {self.label} at {self.address} went away: {e.strerror}") from None
+
+    def _recv_within(self, timeout: float) -> bytes | None:
+        if self._pipes is not None:
+            return self._pipes.recv_within(timeout)
+        assert self._sock is not None
+        self._sock.settimeout(timeout)
+        try:
+            return self._sock.recv(65536)
+        except TimeoutError:
+            return None
 
     def read_message(self, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -100,13 +150,12 @@ class ControlClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AgentFailed(f"the {self.label} did not answer within {timeout:g} s")
-            self._sock.settimeout(remaining)
             try:
-                chunk = self._sock.recv(65536)
-            except TimeoutError:
-                continue
+                chunk = self._recv_within(remaining)
             except OSError as e:
                 raise AgentFailed(f"the {self.label} at {self.address} went away: {e.strerror}") from None
+            if chunk is None:
+                continue
             if not chunk:
                 raise AgentFailed(f"the {self.label} at {self.address} closed the connection")
             self._buffer += chunk
@@ -142,6 +191,9 @@ class ControlClient:
             raise Unsupported(text)
         if code == protocol.BAD_ARGUMENTS:
             raise ValueError(text)
+        kind = err.get("kind") if isinstance(err, dict) else None
+        if code == protocol.TCP_ERROR and kind in get_args(TCPErrorKind):
+            raise TCPError(cast(TCPErrorKind, kind), text)
         raise AgentFailed(f"{verb}: {text}")
 
     def say_hello(self) -> Hello:
@@ -152,4 +204,5 @@ class ControlClient:
         return self.hello
 
     def close(self) -> None:
-        self._sock.close()
+        if self._sock is not None:
+            self._sock.close()

@@ -34,7 +34,12 @@ BAD_ARGUMENTS: Final = "bad-arguments"  # missing, unknown or ill-typed argument
 BAD_REQUEST: Final = "bad-request"  # not a JSON object with "verb" (a string) and "args" (an object)
 VERSION: Final = "version"  # hello: no protocol version in common
 FAILED: Final = "failed"  # the verb was understood and tried, and the DUT refused or broke
-ERROR_CODES: Final = (UNSUPPORTED, UNKNOWN_VERB, BAD_ARGUMENTS, BAD_REQUEST, VERSION, FAILED)
+# A TCP verb failed the way a socket call fails (a reset, a refused connect, ...): the error
+# object carries "kind", one of harness.dut.TCPErrorKind, which the harness raises as TCPError.
+TCP_ERROR: Final = "tcp-error"
+ERROR_CODES: Final = (UNSUPPORTED, UNKNOWN_VERB, BAD_ARGUMENTS, BAD_REQUEST, VERSION, FAILED, TCP_ERROR)
+# Fields an error code adds to the error object beside "code" and "message".
+ERROR_FIELDS: Final[dict[str, tuple[str, ...]]] = {TCP_ERROR: ("kind",)}
 
 # Verbs of the protocol itself (every agent has them); every other verb is a DUT verb.
 PROTOCOL_VERBS: Final = ("hello", "reset")
@@ -109,8 +114,10 @@ def answer(request_id: Any, result: Any) -> dict[str, Any]:
     return {"id": request_id, "ok": True, "result": result}
 
 
-def error(request_id: Any, code: str, message: str) -> dict[str, Any]:
-    return {"id": request_id, "ok": False, "error": {"code": code, "message": one_line(message)}}
+def error(request_id: Any, code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An error answer; ``details`` are the code's own fields (ERROR_FIELDS), others are dropped."""
+    extra = {k: v for k, v in (details or {}).items() if k in ERROR_FIELDS.get(code, ())}
+    return {"id": request_id, "ok": False, "error": {**extra, "code": code, "message": one_line(message)}}
 
 
 def parse_address(address: str) -> tuple[str, str | tuple[str, int]]:

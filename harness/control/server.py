@@ -3,8 +3,10 @@
 An agent object offers ``verb_<name>(**args)`` methods (``verb_join_group(group)``, ...) and a
 few attributes for ``hello``; ``ControlServer`` listens on a Unix socket, answers ``hello``
 itself, checks argument names against each method's signature, and maps exceptions to error
-codes: ``AgentError`` carries its own code, ValueError/TypeError from a verb is
-``bad-arguments``, anything else ``failed``. Non-blocking, for the agent's own poll loop:
+codes: ``AgentError`` (or any exception with a ``code`` attribute naming a protocol error code,
+and a ``details`` dict with the fields that code adds, such as ``kind`` for ``tcp-error``)
+carries its own code, ValueError/TypeError from a verb is ``bad-arguments``, anything else
+``failed``. Non-blocking, for the agent's own poll loop:
 ``fileno``s to select on, ``process()`` when one is readable, ``poll()`` every turn so a verb
 that waits (``udp_recv`` with ``within``) can answer later through ``Pending``.
 """
@@ -20,17 +22,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from harness.control import protocol
+# Relative, so an agent that runs with the standard library only (python -I -S, the Linux namespace
+# agent) can import this package as ``control`` without the harness package around it.
+from . import protocol
 
 NOT_READY: Final = object()
 
 
 class AgentError(Exception):
-    """A verb cannot be served; ``code`` is a protocol error code, the message one actionable line."""
+    """A verb cannot be served; ``code`` is a protocol error code, the message one actionable line,
+    ``details`` the code's own fields (``{"kind": "reset"}`` for ``tcp-error``)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.details = dict(details or {})
 
 
 def unsupported(message: str) -> AgentError:
@@ -39,6 +45,11 @@ def unsupported(message: str) -> AgentError:
 
 def failed(message: str) -> AgentError:
     return AgentError(protocol.FAILED, message)
+
+
+def tcp_error(kind: str, message: str) -> AgentError:
+    """A TCP verb failed as a socket call fails; ``kind`` is one of harness.dut.TCPErrorKind."""
+    return AgentError(protocol.TCP_ERROR, message, {"kind": kind})
 
 
 @dataclass
@@ -76,8 +87,10 @@ def dispatch(agent: Any, message: dict[str, Any]) -> dict[str, Any] | tuple[Any,
             return protocol.error(request_id, protocol.UNKNOWN_VERB,
                                   f"the agent has no verb {verb!r} (it has: {', '.join(verb_names(agent))})")
         params = inspect.signature(method).parameters
-        # Extension arguments ("x-...") an agent does not know are ignored, by the spec.
-        args = {k: v for k, v in args.items() if not k.startswith("x-") or k in params}
+        # Extension arguments ("x-...") an agent does not know are ignored, by the spec; a verb
+        # with a **keyword parameter takes them all (Python names cannot hold "-").
+        extensible = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        args = {k: v for k, v in args.items() if not k.startswith("x-") or k in params or extensible}
         try:
             inspect.signature(method).bind(**args)
         except TypeError as e:
@@ -87,10 +100,15 @@ def dispatch(agent: Any, message: dict[str, Any]) -> dict[str, Any] | tuple[Any,
             return request_id, result
         return protocol.answer(request_id, result)
     except AgentError as e:
-        return protocol.error(request_id, e.code, str(e))
-    except (ValueError, TypeError, KeyError) as e:
-        return protocol.error(request_id, protocol.BAD_ARGUMENTS, f"{verb}: {e}")
-    except Exception as e:  # the agent must answer every request, in one line
+        return protocol.error(request_id, e.code, str(e), e.details)
+    except Exception as e:  # an agent's own exception may carry a protocol error code too
+        code = getattr(e, "code", None)
+        if code in protocol.ERROR_CODES:
+            details = getattr(e, "details", None)
+            return protocol.error(request_id, str(code), str(e), details if isinstance(details, dict) else None)
+        if isinstance(e, ValueError | TypeError | KeyError):
+            return protocol.error(request_id, protocol.BAD_ARGUMENTS, f"{verb}: {e}")
+        # the agent must answer every request, in one line
         return protocol.error(request_id, protocol.FAILED, f"{verb}: {type(e).__name__}: {e}")
 
 

@@ -2,7 +2,7 @@
 travels with no change to the protocol.
 
 A *control verb* is every method of the DUT protocol except the frame verbs (builders, send,
-expect, wait, close), which never cross to the agent. Its arguments go by parameter name, with
+expect, wait, close) and ``now`` (the backend's clock), which never cross to the agent. Its arguments go by parameter name, with
 the defaults filled in (so an agent needs no copy of them), ``bytes`` as lowercase hex and
 addresses as text. Its result comes back as JSON and is turned into the annotated return type
 (``bytes`` from hex, tuples from arrays, dataclasses such as ``AddressInfo`` from objects).
@@ -15,12 +15,16 @@ import inspect
 import ipaddress
 import types
 import typing
+from collections.abc import Mapping
 from functools import cache
 from typing import Any, Final, Literal, Union, get_args, get_origin
 
 from harness import dut as dut_module
 
 FRAME_VERBS: Final = frozenset({"ether", "ipv4", "ipv6", "send", "expect", "expect_none", "wait", "close"})
+# Methods of the DUT protocol that the harness answers itself: the DUT's clock is the backend's
+# (the one frames are timed with), never a question for the agent.
+LOCAL_VERBS: Final = frozenset({"now"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +48,7 @@ def control_verbs() -> dict[str, Verb]:
     """Every control verb of ``harness.dut.DUT``, by name."""
     out: dict[str, Verb] = {}
     for name, member in inspect.getmembers(dut_module.DUT, inspect.isfunction):
-        if name.startswith("_") or name in FRAME_VERBS:
+        if name.startswith("_") or name in FRAME_VERBS or name in LOCAL_VERBS:
             continue
         sig = inspect.signature(member)
         params = list(sig.parameters.values())[1:]  # drop self
@@ -64,7 +68,7 @@ def to_json(value: Any) -> Any:
         return str(value)
     if isinstance(value, list | tuple):
         return [to_json(v) for v in value]
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # TCP options, ...
         return {str(k): to_json(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}

@@ -100,7 +100,7 @@ def test_pmtu_timer_is_reported_in_seconds(dut: InProcessDUT, recorded: Recorder
 
 # ---- linux --------------------------------------------------------------------------------------
 def _sysctl(kernel: LinuxDUT, name: str) -> str:
-    return str(kernel._call("sysctl_get", name=name))
+    return str(kernel._call("x_linux_sysctl_get", name=name))
 
 
 def _routes(kernel: LinuxDUT, family: str) -> list[dict[str, Any]]:
@@ -189,7 +189,7 @@ def test_linux_broadcast_echo_source_route_and_pmtu_timer(kernel: LinuxDUT) -> N
 def test_linux_reset_after_an_mtu_below_the_ipv6_minimum_restores_ipv6(kernel: LinuxDUT) -> None:
     kernel.set_link_mtu(1000)  # the kernel takes IPv6 off a link below 1280 octets
     kernel.reset()
-    assert sorted(kernel._call("ip_addresses")) == sorted(
+    assert sorted(kernel._call("x_linux_ip_addresses")) == sorted(
         ["198.51.100.1/24", "2001:db8:1::1/64", "fe80::ff:fe00:1/64"])
     kernel.send(kernel.ipv6() / ICMPv6EchoRequest(id=3, seq=1))
     kernel.expect(ICMPv6EchoReply(id=3, seq=1), within=1.0)

@@ -69,3 +69,15 @@ def test_bad_configs_give_one_clear_line(tmp_path: Path, edit: object, message: 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_features_list_is_the_dut_profile(tmp_path: Path) -> None:
+    text = GOOD.replace("mtu = 1400\n", 'mtu = 1400\nfeatures = ["mldv1", "igmpv2", "x-vendor-thing"]\n')
+    assert load_config(write(tmp_path, text)).features == frozenset({"mldv1", "igmpv2", "x-vendor-thing"})
+    assert load_config(write(tmp_path, GOOD)).features is None  # not said: an agent's hello may say
+
+
+@pytest.mark.parametrize("value, problem", [('"mldv2"', "must be a list"), ('["mldv3"]', "unknown feature 'mldv3'")])
+def test_bad_features_list_is_one_line(tmp_path: Path, value: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        load_config(write(tmp_path, GOOD.replace("mtu = 1400\n", f"mtu = 1400\nfeatures = {value}\n")))

@@ -38,10 +38,10 @@ from harness import AddressInfo, IPv6Option, Unsupported
 from harness.backends.base import FrameDUT
 from harness.backends.inprocess import InProcessDUT
 from harness.backends.linux.dut import LinuxDUT, check_available
+from harness.backends.linux.sniff import _icmpv6_type
 from harness.backends.linux.values import (
     _IPV6_SYSCTLS,
     _checked_lifetimes,
-    _icmpv6_type,
     _lifetime,
     _sysctl_value,
 )
@@ -79,7 +79,7 @@ def _ra(dut: FrameDUT, **ra: Any) -> Packet:
 
 
 def _sysctl(kernel: LinuxDUT, rel: str) -> str:
-    return str(kernel._call("sysctl_get", name=f"ipv6/{rel.format(**{'if': kernel.names.dut_if})}"))
+    return str(kernel._call("x_linux_sysctl_get", name=f"ipv6/{rel.format(**{'if': kernel.names.dut_if})}"))
 
 
 def _routes6(kernel: LinuxDUT) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
 from harness.backends.linux import setup as linux_setup
-from harness.backends.linux.dut import AgentFailed, LinuxDUT, _fragment_family, check_available
+from harness.backends.linux.dut import AgentFailed, LinuxDUT, check_available
 
 REASON = check_available()
 needs_root = pytest.mark.skipif(
@@ -152,7 +152,7 @@ def test_added_address_answers_and_removed_address_does_not(kernel: LinuxDUT) ->
 def test_set_timer_rounds_up_and_the_kernel_uses_it(kernel: LinuxDUT) -> None:
     kernel.set_timer("ipv4_reassembly_timeout", 0.4)
     assert kernel.info.timers["ipv4_reassembly_timeout"] == 1.0
-    assert kernel._call("sysctl_get", name="ipv4/ipfrag_time") == "1"
+    assert kernel._call("x_linux_sysctl_get", name="ipv4/ipfrag_time") == "1"
     # A first fragment alone times out after the timer: RFC 792 Time Exceeded, code 1.
     kernel.send(kernel.ipv4(id=0x77, flags="MF", frag=0, proto=1) / Raw(bytes(ICMP(type=8)) + b"x" * 24))
     kernel.expect(ICMP(type=11, code=1), within=2.5)
@@ -171,8 +171,8 @@ def test_ipv6_reassembly_timer_expires_into_time_exceeded(kernel: LinuxDUT) -> N
 def test_set_forwarding_switches_the_sysctl(kernel: LinuxDUT) -> None:
     kernel.set_forwarding(6, True)
     kernel.set_forwarding(4, True)
-    assert kernel._call("sysctl_get", name="ipv6/conf/all/forwarding") == "1"
-    assert kernel._call("sysctl_get", name="ipv4/ip_forward") == "1"
+    assert kernel._call("x_linux_sysctl_get", name="ipv6/conf/all/forwarding") == "1"
+    assert kernel._call("x_linux_sysctl_get", name="ipv4/ip_forward") == "1"
 
 
 @needs_root
@@ -199,9 +199,9 @@ def test_reset_returns_to_the_baseline(kernel: LinuxDUT) -> None:
     kernel.reset()
     assert kernel.info.timers == {"ipv4_reassembly_timeout": 2.0, "ipv6_reassembly_timeout": 2.0,
                                   "ipv6_pmtu_expiry": 600.0}
-    assert kernel._call("sysctl_get", name="ipv6/ip6frag_time") == "2"
-    assert kernel._call("sysctl_get", name="ipv4/ip_forward") == "0"
-    assert sorted(kernel._call("ip_addresses")) == sorted(
+    assert kernel._call("x_linux_sysctl_get", name="ipv6/ip6frag_time") == "2"
+    assert kernel._call("x_linux_sysctl_get", name="ipv4/ip_forward") == "0"
+    assert sorted(kernel._call("x_linux_ip_addresses")) == sorted(
         ["198.51.100.1/24", "2001:db8:1::1/64", "fe80::ff:fe00:1/64"])
     kernel.udp_bind(4010)  # the socket was closed, so the port is free again
     assert not kernel.backlog
@@ -252,8 +252,9 @@ def test_a_failure_during_set_up_removes_what_was_created(monkeypatch: pytest.Mo
         created.append(real())
         return created[-1]
 
-    def broken(self: linux_setup.AgentClient, op: str, **args: Any) -> Any:
-        raise AgentFailed(f"injected failure in {op}")
+    def broken(self: linux_setup.AgentClient, verb: str, args: dict[str, Any] | None = None, *,
+               wait: float = 0.0) -> Any:
+        raise AgentFailed(f"injected failure in {verb}")
 
     monkeypatch.setattr(linux_setup, "unique_names", spy)
     monkeypatch.setattr(linux_setup.AgentClient, "call", broken)
@@ -292,26 +293,16 @@ def test_names_are_unique_and_fit_interface_limits(monkeypatch: pytest.MonkeyPat
         assert len(n.dut_if) <= 15 and len(n.tester_if) <= 15
 
 
-def test_fragments_are_recognised_for_the_reset_wait() -> None:
-    base = Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:01")
-    assert _fragment_family(bytes(base / IP(flags="MF") / Raw(b"x" * 8))) == 4
-    assert _fragment_family(bytes(base / IP(frag=3) / Raw(b"x" * 8))) == 4
-    assert _fragment_family(bytes(base / IP() / ICMP())) == 0
-    assert _fragment_family(bytes(base / IPv6() / IPv6ExtHdrFragment() / Raw(b"x" * 8))) == 6
-    assert _fragment_family(bytes(base / IPv6() / ICMPv6EchoRequest())) == 0
-    assert _fragment_family(b"\x00" * 10) == 0
-
-
 @needs_root
 def test_reset_waits_for_queued_fragments_and_only_for_them(kernel: LinuxDUT) -> None:
     lone = kernel.ipv6() / IPv6ExtHdrFragment(nh=58, offset=0, m=1, id=0x79) / Raw(
         bytes(ICMPv6EchoRequest()) + b"x" * 24)
     kernel.send(lone)
-    assert kernel._call("frag_memory") > 0  # the kernel holds the lone first fragment
+    assert kernel._call("x_linux_frag_memory") > 0  # the kernel holds the lone first fragment
     started = time.monotonic()
     kernel.reset()  # must outlast the queue, or its Time Exceeded lands in the next test
     assert time.monotonic() - started >= 1.0
-    assert kernel._call("frag_memory") == 0
+    assert kernel._call("x_linux_frag_memory") == 0
     # A completed reassembly leaves nothing queued: the next reset does not wait.
     echo = kernel.ipv6() / ICMPv6EchoRequest(id=0x7A, seq=1, data=b"y" * 56)
     body = bytes(echo[ICMPv6EchoRequest])

@@ -71,6 +71,11 @@ def running_stack(tap_namespace: tuple[str, str]) -> Iterator[tuple[str, subproc
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     try:
+        # Its ready line first: a fresh interpreter can take seconds to start on a loaded
+        # machine, longer than ping keeps trying (found by a soak of the unit suite).
+        assert stack.stdout is not None
+        ready = stack.stdout.readline()
+        assert ready.startswith("stack_under_test on"), f"the stack did not start: {ready}"
         yield ns, stack
     finally:
         stack.terminate()

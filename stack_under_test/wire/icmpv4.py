@@ -31,12 +31,13 @@ def valid_checksum(icmp: bytes | memoryview) -> bool:
 
 def echo_reply_from_request(icmp: bytes) -> bytes:
     """The Echo Reply to a validated Echo Request: RFC 792 "The data received in the echo message
-    must be returned in the echo reply"; identifier and sequence stay as they are. Only the type
-    changes (8 -> 0), so the checksum is updated incrementally (RFC 1624 eqn. 3): with m - m' =
-    0x0800, HC' = ~(~HC + ~m + m') = HC + 0x0800 in ones'-complement arithmetic (end-around carry),
+    must be returned in the echo reply"; identifier and sequence stay as they are. The type
+    changes (8 -> 0) and so does a non-zero code, since an Echo Reply has "Code 0" (RFC 792), so
+    the checksum is updated incrementally (RFC 1624 eqn. 3): with m - m' = 0x0800 + code,
+    HC' = ~(~HC + ~m + m') = HC + 0x0800 + code in ones'-complement arithmetic (end-around carry),
     which never yields 0x0000, the pitfall RFC 1624 3 warns of."""
-    csum = (icmp[2] << 8 | icmp[3]) + 0x0800
-    return _pack_type_code_csum(TYPE_ECHO_REPLY, icmp[1], (csum & 0xFFFF) + (csum >> 16)) + icmp[4:]
+    csum = (icmp[2] << 8 | icmp[3]) + 0x0800 + icmp[1]
+    return _pack_type_code_csum(TYPE_ECHO_REPLY, 0, (csum & 0xFFFF) + (csum >> 16)) + icmp[4:]
 
 
 class ICMPv4View:

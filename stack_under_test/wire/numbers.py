@@ -21,6 +21,8 @@ class ICMPv4Type(enum.IntEnum):  # RFC 792
     TIMESTAMP_REPLY = 14
     INFO_REQUEST = 15
     INFO_REPLY = 16
+    ADDRESS_MASK_REQUEST = 17  # RFC 950; RFC 1122 3.2.2 lists Address Mask among the query messages
+    ADDRESS_MASK_REPLY = 18
 
 
 # RFC 1122 3.2.2: the error types, about which no ICMP error is ever sent.

@@ -1,417 +1,315 @@
-"""Control agent for the linux backend: runs *inside* the DUT network namespace.
+"""The linux backend's control agent, on the DUT control protocol: runs *inside* the DUT namespace.
 
-Started by ``setup.AgentClient`` as ``ip netns exec <ns> python -I -S -c AGENT_BOOT <dir> <ifname>``,
-which puts ``harness/backends`` on the path and imports this module as ``linux.agent`` (so the
-``linux`` package's ``__init__`` imports nothing). It speaks JSON lines over stdin/stdout: one
-request ``{"op": ..., **args}`` per line, one answer per line,
-``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "<one line>"}``. It exits when stdin
-closes, so it never outlives the harness process that started it.
+Started by ``setup.AgentClient`` as ``ip netns exec <ns> python -I -S -u -c AGENT_BOOT <dir> <ifname>``,
+which puts ``harness/backends`` and ``harness`` on the path and imports this module as
+``linux.agent`` (and the protocol's own modules as ``control``), standard library only: it starts
+fast and imports no Scapy. It speaks the protocol of docs/control-protocol.md over its stdin and
+stdout, one request and one answer per line, and exits when stdin closes, so it never outlives
+the harness process that started it.
 
-Everything it touches (sysctls under /proc/sys/net, ``ip`` commands, sockets) lives in the
-namespace it runs in, which is why it exists: the harness process itself stays in the root
-namespace and never configures anything there. Standard library only, so it starts fast and does
-not import Scapy. The sockets a test asks for (UDP ports, group memberships) are kept by
-``agent_sockets.Sockets``, its TCP listeners and connections by ``tcp.TCPSockets``.
+Every DUT verb is served here with the checks of ``values.py`` (a bad value is ``bad-arguments``,
+a knob this kernel lacks ``unsupported``, a refusal of the kernel ``failed``); the kernel work is
+``kernel.py``'s, the sockets ``agent_sockets.py``'s, the TCP listeners and connections
+``tcp.py``'s (a socket call's failure is ``tcp-error`` with its ``kind``). ``reset`` takes the extension argument
+``x-bounce`` (the harness knows whether the test sent MLD queries or Router Advertisements); a
+client that does not say bounces the link, to be safe. The ``x_linux_*`` verbs are the set-up's
+(sysctls, ``ip``, offloads, the snapshot reset returns to); no test uses them.
 """
 
 from __future__ import annotations
 
-import fcntl
 import ipaddress
-import json
+import math
 import os
-import socket
-import struct
-import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
-from .agent_sockets import AgentError, Sockets
-from .tcp import TCPSockets
+from . import tcp
+from .agent_sockets import AgentError
+from .kernel import Kernel
+from .values import (
+    _IPV6_SYSCTLS,
+    TIMER_SYSCTLS,
+    _checked_group,
+    _checked_interface,
+    _checked_lifetimes,
+    _checked_mtu,
+    _checked_network,
+    _checked_port,
+    _lifetime,
+    _refuse_forbidden,
+    _sysctl_value,
+    timer_seconds,
+)
 
-PROC_NET = Path("/proc/sys/net")
-SIOCETHTOOL = 0x8946
-# linux/ethtool.h legacy setters; each takes struct ethtool_value {u32 cmd; u32 data;}.
-# Checksum offload off matters: with it on, UDP leaves the DUT with only the pseudo-header sum
-# filled in (CHECKSUM_PARTIAL) and the tester's raw socket would see a "bad" checksum.
-ETHTOOL_SETTERS = {"tx-checksum": 0x17, "scatter-gather": 0x19, "tso": 0x1F, "gso": 0x24, "gro": 0x2C}
+if TYPE_CHECKING:
+    from harness.control import protocol, server
+else:  # the boot puts harness/ on the path: the protocol's modules without the harness package
+    from control import protocol, server
+
+# Linux implements every optional feature of the protocol's vocabulary: Record Route and
+# Timestamp (ip_options.c), source routes (accept_source_route), jumbograms (ipv6_hop_jumbo),
+# broadcast and multicast echo (icmp_echo_ignore_*), forwarding and Redirects, MLDv1/v2,
+# IGMPv1-3, SLAAC, temporary and stable addresses, Route Information (accept_ra_rt_info_*).
+FEATURES: Final = (
+    "ipv4-record-route", "ipv4-timestamp", "ipv4-source-route", "ipv6-jumbograms", "echo-broadcast",
+    "echo-multicast", "ipv4-forwarding", "ipv6-forwarding", "mldv1", "mldv2", "igmpv1", "igmpv2", "igmpv3",
+    "slaac", "temporary-addresses", "stable-addresses", "route-information", "redirect-send",
+)
+# Linux's IPv4 ICMP limits: a global token bucket (icmp_msgs_per_sec, icmp_msgs_burst) and a
+# per-destination one (icmp_ratelimit, ms per token; 0 = off). The global one stays out of the way.
+_UNLIMITED_V4: Final = {"ipv4/icmp_msgs_per_sec": 1_000_000, "ipv4/icmp_msgs_burst": 1_000_000,
+                        "ipv4/icmp_ratelimit": 0}
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _family(family: int) -> int:
+    if family not in (4, 6):
+        raise ValueError(f"family must be 4 or 6, not {family!r}")
+    return family
 
 
-class Agent:
+def _handle(conn: dict[str, Any]) -> int:
+    """The handle of a ``TCPConn`` as the protocol carries it (the object of its fields)."""
+    handle = conn.get("handle") if isinstance(conn, dict) else None
+    if not isinstance(handle, int) or isinstance(handle, bool):
+        raise ValueError(f"not a TCP connection of this agent: {conn!r}")
+    return handle
+
+
+class LinuxAgent:
+    """The DUT verbs of the protocol over this namespace's kernel (``harness.control.server``
+    dispatches ``verb_<name>``)."""
+
+    name = "linux-netns"
+    features = FEATURES
+    lacks: Final[dict[str, str]] = {}
+
     def __init__(self, ifname: str) -> None:
         self.ifname = ifname
-        self.sockets = Sockets(ifname)
-        self.tcp = TCPSockets(ifname)
-        self.baseline_sysctls: dict[Path, bytes] = {}
-        self.baseline_addrs: list[str] = []
-        self.baseline_routes: list[str] = []
-        self.baseline_neighbors: list[str] = []
+        self.kernel = Kernel(ifname)
+        self.sockets = self.kernel.sockets
+        self.tcp = self.kernel.tcp
+        self.version = os.uname().release
 
-    # ---- helpers ------------------------------------------------------------------------
-    def ip(self, *lines: str, force: bool = False) -> None:
-        """Run ``ip`` commands inside this namespace, raising with ip's own words.
+    @property
+    def timers(self) -> dict[str, float]:
+        return {name: float(self.kernel.sysctl_get(sysctl)) for name, sysctl in TIMER_SYSCTLS.items()}
 
-        A batch cannot switch family per line, so a leading "-4 "/"-6 " on a line is lifted
-        to the command line: consecutive lines with the same prefix share one batch process.
-        """
-        runs: list[tuple[str, list[str]]] = []
-        for line in lines:
-            fam, rest = (line[:2], line[3:]) if line[:3] in ("-4 ", "-6 ") else ("", line)
-            if runs and runs[-1][0] == fam:
-                runs[-1][1].append(rest)
-            else:
-                runs.append((fam, [rest]))
-        for fam, batch in runs:
-            args = ["ip", *([fam] if fam else []), *(["-force"] if force else []), "-batch", "-"]
-            proc = subprocess.run(args, input="\n".join(batch) + "\n", capture_output=True, text=True)
-            if proc.returncode != 0 and not force:
-                detail = _one_line(proc.stderr) or f"exit status {proc.returncode}"
-                raise AgentError(f"ip {fam} {' / '.join(batch)}: {detail}".replace("ip  ", "ip "))
+    # ---- protocol ------------------------------------------------------------------------------
+    def verb_reset(self, **extensions: Any) -> dict[str, Any]:
+        """Back to the snapshot (``Kernel.reset``), then until no fragment is held any more
+        (nothing of the last test can time out into the next), at most for the longest
+        reassembly timer. Answers what it did (informational)."""
+        unknown = [k for k in extensions if not k.startswith("x-")]
+        if unknown:
+            raise ValueError(f"reset takes no argument {unknown[0]!r}")
+        done = self.kernel.reset(bounce=bool(extensions.get("x-bounce", True)))
+        timeouts = [float(self.kernel.sysctl_get(TIMER_SYSCTLS[t]))
+                    for t in ("ipv4_reassembly_timeout", "ipv6_reassembly_timeout")]
+        deadline = time.monotonic() + max(timeouts) + 0.1
+        while self.kernel.frag_memory() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return done
 
-    def ip_json(self, *args: str) -> Any:
-        proc = subprocess.run(["ip", "-j", *args], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise AgentError(f"ip {' '.join(args)}: {_one_line(proc.stderr)}")
-        return json.loads(proc.stdout or "[]")
+    # ---- addresses, sockets, groups --------------------------------------------------------------
+    def verb_add_address(self, cidr: str, dad: bool = False, valid_lifetime: float | None = None,
+                         preferred_lifetime: float | None = None) -> None:
+        valid, preferred = _checked_lifetimes(valid_lifetime, preferred_lifetime)
+        self.kernel.addr_add(_checked_interface(cidr), dad=bool(dad), valid_lft=valid, preferred_lft=preferred)
 
-    @staticmethod
-    def sysctl_path(name: str) -> Path:
-        # "net.ipv4.ipfrag_time" or "ipv4/ipfrag_time"; interface names never contain dots here.
-        rel = name.removeprefix("net.").replace(".", "/") if "/" not in name else name
-        return PROC_NET / rel
+    def verb_remove_address(self, cidr: str) -> None:
+        self.kernel.addr_del(_checked_interface(cidr))
 
-    def write_sysctl(self, name: str | Path, value: str | int) -> None:
-        path = name if isinstance(name, Path) else self.sysctl_path(name)
+    def verb_udp_bind(self, port: int, family: int = 4) -> None:
+        self.sockets.op_udp_bind(_checked_port(port), _family(family))
+
+    def verb_udp_recv(self, port: int, within: float = 2.0) -> list[Any] | None:
+        return self.sockets.op_udp_recv(_checked_port(port), float(within))
+
+    def verb_udp_send(self, port: int, data: str, dst: str, dport: int) -> None:
+        bytes.fromhex(data)  # ValueError: bad-arguments
+        self.sockets.op_udp_send(_checked_port(port), data, str(ipaddress.ip_address(dst)), _checked_port(dport))
+
+    def verb_udp_close(self, port: int) -> None:
+        self.sockets.op_udp_close(_checked_port(port))
+
+    def verb_join_group(self, group: str) -> None:
+        self.sockets.op_join(_checked_group(group))
+
+    def verb_leave_group(self, group: str) -> None:
+        self.sockets.op_leave(_checked_group(group))
+
+    # ---- TCP (harness.dut's TCP section; tcp.py does the socket work) ----------------------------
+    def verb_tcp_listen(self, port: int, family: int = 4, backlog: int = 16,
+                        options: dict[str, Any] | None = None) -> None:
+        if isinstance(backlog, bool) or not isinstance(backlog, int) or not 0 < backlog <= 65535:
+            raise ValueError(f"backlog must be 1..65535, not {backlog!r}")
+        self.tcp.listen(_checked_port(port), _family(family), backlog, tcp.checked_options(options))
+
+    def verb_tcp_accept(self, port: int, family: int = 4, within: float = 2.0) -> dict[str, Any] | None:
+        return self.tcp.accept(_checked_port(port), _family(family), float(within))
+
+    def verb_tcp_close_listener(self, port: int, family: int = 4) -> None:
+        self.tcp.close_listener(_checked_port(port), _family(family))
+
+    def verb_tcp_connect(self, dst: str, dport: int, sport: int | None = None,
+                         options: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.tcp.connect(str(ipaddress.ip_address(dst)), _checked_port(dport),
+                                None if sport is None else _checked_port(sport), tcp.checked_options(options))
+
+    def verb_tcp_send(self, conn: dict[str, Any], data: str) -> int:
+        bytes.fromhex(data)  # ValueError: bad-arguments
+        return self.tcp.send(_handle(conn), data)
+
+    def verb_tcp_recv(self, conn: dict[str, Any], max: int = 65536, within: float = 2.0) -> str | None:
+        if isinstance(max, bool) or not isinstance(max, int) or max <= 0:
+            raise ValueError(f"tcp_recv: max must be a positive number of octets, not {max!r}")
+        return self.tcp.recv(_handle(conn), max, float(within))
+
+    def verb_tcp_shutdown(self, conn: dict[str, Any]) -> None:
+        self.tcp.shutdown(_handle(conn))
+
+    def verb_tcp_close(self, conn: dict[str, Any]) -> None:
+        self.tcp.close(_handle(conn))
+
+    def verb_tcp_abort(self, conn: dict[str, Any]) -> None:
+        self.tcp.abort(_handle(conn))
+
+    def verb_tcp_set_option(self, conn: dict[str, Any], name: str, value: float | int | bool) -> None:
+        self.tcp.set_option(_handle(conn), name, tcp.checked_option(name, value))
+
+    def verb_tcp_state(self, conn: dict[str, Any]) -> str:
+        return self.tcp.state(_handle(conn))
+
+    # ---- forwarding, timers, routes, MTU, ICMP ----------------------------------------------------
+    def verb_set_forwarding(self, family: int, enabled: bool) -> None:
+        value = int(bool(enabled))
+        if _family(family) == 4:
+            # ip_forward is conf/all/forwarding; both written so the link's own value follows.
+            self.kernel.sysctl({"ipv4/ip_forward": value, f"ipv4/conf/{self.ifname}/forwarding": value})
+        else:
+            self.kernel.sysctl({"ipv6/conf/all/forwarding": value})  # propagates to the links
+
+    def verb_set_timer(self, name: str, seconds: float) -> None:
+        if name not in TIMER_SYSCTLS:
+            raise AgentError(f"the linux backend has no timer {name!r}", code=protocol.UNSUPPORTED)
+        self.kernel.sysctl({TIMER_SYSCTLS[name]: timer_seconds(seconds)})
+
+    def verb_add_route(self, cidr: str, via: str | None = None, mtu: int | None = None) -> None:
+        net = _checked_network(cidr)
+        gateway = ""
+        if via is not None:
+            gw = ipaddress.ip_address(via)
+            if gw.version != net.version:
+                raise ValueError(f"gateway {via} is not of the same family as {cidr}")
+            _refuse_forbidden(gw, via)
+            gateway = f" via {gw}"
+        # "mtu lock": the route's path MTU, which the kernel must not raise or lower from what it
+        # learns (RFC 1191 / RFC 8201 updates), so the test sees exactly this value.
+        mtu_arg = "" if mtu is None else f" mtu lock {_checked_mtu(mtu, net.version)}"
+        self.kernel.ip(f"-{net.version} route replace {net}{gateway} dev {self.ifname}{mtu_arg}")
+
+    def verb_remove_route(self, cidr: str) -> None:
+        net = _checked_network(cidr)
+        self.kernel.ip(f"-{net.version} route del {net} dev {self.ifname}")
+
+    def verb_set_link_mtu(self, mtu: int) -> None:
+        # IPv4 accepts 68 (RFC 791); IPv6 disappears from a link below 1280, which a test of
+        # IPv4 behaviour may accept; the kernel refuses values its driver cannot carry.
+        self.kernel.ip(f"link set {self.ifname} mtu {_checked_mtu(mtu, 4)}")
+
+    def verb_set_icmp_rate_limit(self, family: int, per_second: float, burst: int) -> None:
+        """Approximation, the same for both families: Linux limits ICMP errors per destination
+        with a token bucket of one token per ``icmp_ratelimit`` ms (v4) / ``icmp/ratelimit`` ms
+        (v6) and a burst fixed at 6 tokens (XRLIM_BURST_FACTOR), so ``per_second`` maps to
+        1000/per_second ms and ``burst`` cannot be set. The kernel's global IPv4 bucket
+        (icmp_msgs_per_sec/burst) is left out of the way: since 6.12 it spends 0-2 tokens at
+        random per error, and its credit cannot be drained back to a small burst."""
+        if per_second < 0 or burst < 0:
+            raise ValueError(f"rate and burst must not be negative (got {per_second}/s, burst {burst})")
+        interval_ms = 0 if per_second == 0 else max(1, math.ceil(1000 / per_second))
+        if _family(family) == 4:
+            self.kernel.sysctl({**_UNLIMITED_V4, "ipv4/icmp_ratelimit": interval_ms})
+        else:
+            self.kernel.sysctl({"ipv6/icmp/ratelimit": interval_ms})
+
+    def verb_set_echo_ignore_broadcasts(self, ignore: bool) -> None:
+        self.kernel.sysctl({"ipv4/icmp_echo_ignore_broadcasts": int(bool(ignore))})
+
+    def verb_set_accept_source_route(self, accept: bool) -> None:
+        # The kernel honours LSRR/SSRR only when both conf/all and the link's value allow it.
+        value = int(bool(accept))
+        self.kernel.sysctl({f"ipv4/conf/{dev}/accept_source_route": value
+                            for dev in ("all", "default", self.ifname)})
+
+    # ---- IPv6 host configuration --------------------------------------------------------------
+    def verb_set_ipv6_option(self, name: str, value: float | int | str) -> None:
         try:
-            path.write_text(f"{value}\n")
-        except OSError as e:
-            raise AgentError(f"sysctl {path}={value}: {e.strerror}") from None
+            rel, unit = _IPV6_SYSCTLS[name]  # type: ignore[index]
+        except KeyError:
+            raise ValueError(f"unknown IPv6 option {name!r} (known: {', '.join(sorted(_IPV6_SYSCTLS))})") from None
+        sysctl = rel.format(**{"if": self.ifname})
+        values: dict[str, str | int] = {sysctl: _sysctl_value(name, unit, value)}
+        if name == "rtr_solicit_interval":
+            # Linux backs the interval off exponentially up to router_solicitation_max_interval
+            # (RFC 7559); capping it at the interval gives RFC 4861's fixed spacing (each one
+            # still jittered by +-10%, rfc3315_s14_backoff_update).
+            values[sysctl.replace("_interval", "_max_interval")] = values[sysctl]
+        missing = self.kernel.ipv6_option(values)
+        if missing:
+            raise AgentError(f"this kernel ({self.version}) has no sysctl net/{', net/'.join(missing)} "
+                             f"for the IPv6 option {name}", code=protocol.UNSUPPORTED)
 
-    # ---- set-up ---------------------------------------------------------------------------
-    def op_ping(self) -> str:
-        return "pong"
+    def verb_restart_link(self) -> None:
+        self.kernel.restart_link()
 
-    def op_sysctl(self, values: dict[str, str | int]) -> None:
-        for name, value in values.items():
-            self.write_sysctl(name, value)
-
-    def op_sysctl_get(self, name: str) -> str:
-        return self.sysctl_path(name).read_text().strip()
-
-    def op_ip(self, lines: list[str]) -> None:
-        self.ip(*lines)
-
-    def op_offloads_off(self) -> None:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            for name, cmd in ETHTOOL_SETTERS.items():
-                value = bytearray(struct.pack("II", cmd, 0))
-                ifr = struct.pack("16sP", self.ifname.encode(), _address_of(value))
-                try:
-                    fcntl.ioctl(s.fileno(), SIOCETHTOOL, ifr)
-                except OSError as e:
-                    if name == "tx-checksum":  # the others only matter for TCP/GSO traffic
-                        raise AgentError(f"cannot switch {name} offload off on {self.ifname}: {e.strerror}") from None
-
-    def _sysctl_files(self) -> list[Path]:
-        # Everything a test can move through the verbs, an RA (hop limit, MTU, reachable time)
-        # or a redirect: the conf and neigh trees of all/default/the test link, plus the
-        # namespace-wide IPv4/IPv6 knobs.
-        dirs = [PROC_NET / f"{fam}/{tree}/{dev}" for fam in ("ipv4", "ipv6")
-                for tree, dev in (("conf", "all"), ("conf", "default"), ("conf", self.ifname),
-                                  ("neigh", self.ifname))]
-        files = [f for d in dirs if d.is_dir() for f in sorted(d.iterdir())]
-        files += [f for f in (PROC_NET / "ipv4").iterdir() if f.is_file()]
-        files += [f for f in (PROC_NET / "ipv6").iterdir() if f.is_file()]
-        files += [f for f in (PROC_NET / "ipv6/icmp").iterdir() if f.is_file()]
-        files.append(PROC_NET / "ipv6/route/mtu_expires")  # the ipv6_pmtu_expiry timer
-        return files
-
-    def op_snapshot(self) -> None:
-        """Record the state reset() returns to."""
-        self.baseline_sysctls = {}
-        for f in self._sysctl_files():
-            value = _read(f)
-            if value is not None:  # None: write-only or unreadable (stable_secret)
-                self.baseline_sysctls[f] = value
-        self.baseline_addrs = self._addresses()
-        self.baseline_routes = self._routes()
-        self.baseline_neighbors = self._neighbors()
-
-    def op_ip_addresses(self) -> list[str]:
-        return self._addresses()
-
-    def op_frag_memory(self) -> int:
-        """Octets held in this namespace's IPv4 and IPv6 reassembly queues (0: none pending).
-
-        /proc/net is the reading process's namespace; the "inuse" count there is always 0 on
-        current kernels, the "memory" figure is not."""
-        total = 0
-        for name in ("sockstat", "sockstat6"):
-            for line in (Path("/proc/net") / name).read_text().splitlines():
-                if line.startswith(("FRAG:", "FRAG6:")):
-                    total += int(line.split()[-1])
-        return total
-
-    def _addresses(self) -> list[str]:
-        return list(self._address_flags())
-
-    def _address_flags(self) -> dict[str, dict[str, Any]]:
-        """``{"2001:db8:1::1/64": <ip -j addr_info entry>}`` of the test link, both families."""
-        out = {}
-        for link in self.ip_json("addr", "show", "dev", self.ifname):
-            for a in link.get("addr_info", []):
-                out[f"{a['local']}/{a['prefixlen']}"] = a
-        return out
-
-    def op_ipv6_addresses(self) -> list[dict[str, Any]]:
-        """The test link's IPv6 addresses as ``ip -j`` reports them (flags, remaining lifetimes)."""
-        return [a for link in self.ip_json("-6", "addr", "show", "dev", self.ifname)
-                for a in link.get("addr_info", [])]
-
-    def _routes(self) -> list[str]:
-        """Routes of the main table as `ip route replace` arguments (defaults and static ones)."""
+    def verb_ipv6_addresses(self) -> list[dict[str, Any]]:
         out = []
-        for fam in ("-4", "-6"):
-            for r in self.ip_json(fam, "route", "show", "table", "main"):
-                if r.get("protocol") in ("kernel", "ra") or r.get("dst", "").startswith("ff00::"):
-                    continue  # recreated with the addresses / learnt from RAs, not configuration
-                via = f" via {r['gateway']}" if "gateway" in r else ""
-                out.append(f"{fam} route replace {r['dst']}{via} dev {r['dev']}")
+        for a in self.kernel.ipv6_addresses():
+            if a.get("dadfailed"):
+                continue
+            state = "tentative" if a.get("tentative") else "deprecated" if a.get("deprecated") else "preferred"
+            out.append({"interface": f"{a['local']}/{a['prefixlen']}", "state": state,
+                        "temporary": bool(a.get("temporary")),
+                        "valid_lifetime": _lifetime(a.get("valid_life_time")),
+                        "preferred_lifetime": _lifetime(a.get("preferred_life_time"))})
         return out
 
-    def _neighbors(self) -> list[str]:
-        out = []
-        for fam in ("-4", "-6"):
-            for n in self.ip_json(fam, "neigh", "show", "dev", self.ifname, "nud", "permanent"):
-                out.append(f"neigh replace {n['dst']} lladdr {n['lladdr']} dev {self.ifname} nud permanent")
-        return out
+    # ---- set-up (LinuxDUT only, never a test) -------------------------------------------------------
+    def verb_x_linux_sysctl(self, values: dict[str, str | int]) -> None:
+        self.kernel.sysctl(values)
 
-    # ---- reset ------------------------------------------------------------------------------
-    def op_reset(self, bounce: bool = False) -> dict[str, Any]:
-        """Back to the snapshot: sockets, groups, sysctls, addresses, routes, neighbors.
+    def verb_x_linux_sysctl_get(self, name: str) -> str:
+        return self.kernel.sysctl_get(name)
 
-        ``bounce``: also take the link down and up, which is the only way to make the kernel
-        forget state no sysctl shows: MLDv1 compatibility mode and a querier's robustness and
-        query intervals (kept ~260 s, RFC 3810 §9.12; ``ipv6_mc_up`` -> ``ipv6_mc_reset``), and
-        what Router Advertisements taught it (default routers, prefixes, autoconfigured
-        addresses, on-link routes with a lifetime: the kernel deletes them on the way down).
-        """
-        # Leaving a group (a closed socket, a removed address's solicited-node group) schedules
-        # retransmitted state-change reports up to an unsolicited report interval later
-        # (RFC 3810 §6.1, RFC 3376 §5.1). Shrink the interval while we undo the test's changes
-        # so those reports go out now and are drained, instead of landing in the next test.
-        # The MTU first: below 1280 the kernel took IPv6 off the link (RFC 8200 §5), so its
-        # IPv6 sysctls and addresses can only be restored once the MTU is back.
-        mtu = _read(Path(f"/sys/class/net/{self.ifname}/mtu"))
-        if mtu is not None and mtu.strip() != b"1500":
-            self.ip(f"link set {self.ifname} mtu 1500")
-        intervals = [PROC_NET / f"ipv6/conf/{self.ifname}/mldv2_unsolicited_report_interval",
-                     PROC_NET / f"ipv4/conf/{self.ifname}/igmpv3_unsolicited_report_interval"]
-        addrs = self._address_flags()
-        reports_due = bool(self.sockets.groups) or bounce or self._address_lines(addrs) != []
-        if reports_due:
-            for path in intervals:
-                self.write_sysctl(path, 1)
-        self.sockets.close_all()
-        self.tcp.close_all()  # RSTs for what the test left open; reset's drain takes them
-        # "all" first: writing conf/all/forwarding rewrites every interface's value.
-        written = 0
-        for path, value in sorted(self.baseline_sysctls.items(), key=lambda kv: "/all/" not in str(kv[0])):
-            if path not in intervals and _read(path) != value:
-                try:
-                    path.write_bytes(value)
-                    written += 1
-                except OSError:
-                    continue
-        if bounce:
-            # After the sysctls: the link comes up with DAD off and no Router Solicitations.
-            self._bounce()
-        if bounce or written:
-            # disable_ipv6, addr_gen_mode or use_tempaddr may have added or removed addresses.
-            addrs = self._address_flags()
-        lines = self._address_lines(addrs)
-        lines += [f"link set {self.ifname} mtu 1500 up", f"neigh flush dev {self.ifname}",
-                  "-6 route flush proto ra", "-4 route flush cache", "-6 route flush cache"]
-        base_routes = {r.split(" route replace ")[1] for r in self.baseline_routes}
-        for fam in ("-4", "-6"):
-            for r in self.ip_json(fam, "route", "show", "table", "main"):
-                if r.get("dst", "").startswith("ff00::") or r.get("protocol") == "ra":
-                    continue
-                via = f" via {r['gateway']}" if "gateway" in r else ""
-                route = f"{r['dst']}{via} dev {r.get('dev')}"
-                if r.get("protocol") == "kernel":
-                    # On-link routes of the addresses come and go with them; one with a lifetime
-                    # came from a Prefix Information option (RFC 4861 §6.3.4), which also puts a
-                    # lifetime on the route of a baseline address's prefix: make that permanent.
-                    if "expires" in r:
-                        keep = any(_same_prefix(r["dst"], a) for a in self.baseline_addrs)
-                        lines.append(f"{fam} route {'replace' if keep else 'del'} {route}"
-                                     + (f" proto kernel metric {r.get('metric', 256)}" if keep else ""))
-                    continue
-                if route not in base_routes:
-                    lines.append(f"{fam} route del {route}")
-        # Stable sort by family prefix: at most three `ip` processes, addresses before routes.
-        ordered = sorted([*lines, *self.baseline_neighbors, *self.baseline_routes],
-                         key=lambda line: line[:3] if line[:3] in ("-4 ", "-6 ") else "")
-        self.ip(*ordered, force=True)
-        if reports_due:
-            # A few 1 ms report intervals; each retransmission is also delayed by 2 jiffies
-            # (mld_ifc_start_work/igmp_ifc_start_timer: "tv + 2"), 8 ms at HZ=250.
-            time.sleep(0.06)
-        for path in intervals:
-            saved = self.baseline_sysctls.get(path)
-            if saved is not None and _read(path) != saved:
-                path.write_bytes(saved)
-        # What it took, for the harness's own tests (a reset after a quiet test stays cheap).
-        return {"sysctls": written, "bounced": bounce, "reports_due": reports_due}
+    def verb_x_linux_ip(self, lines: list[str]) -> None:
+        self.kernel.ip(*lines)
 
-    def _address_lines(self, addrs: dict[str, dict[str, Any]]) -> list[str]:
-        """``ip`` lines that turn the link's addresses ``addrs`` back into the baseline's.
+    def verb_x_linux_offloads_off(self) -> None:
+        self.kernel.offloads_off()
 
-        A baseline address that is tentative or failed DAD (a test turned DAD on and took the
-        link down and up) is deleted and added again without DAD."""
-        broken = {a for a, info in addrs.items() if info.get("tentative") or info.get("dadfailed")}
-        lines = [f"addr del {a} dev {self.ifname}" for a in addrs if a not in self.baseline_addrs or a in broken]
-        lines += [f"addr add {a} dev {self.ifname}" + (" nodad" if ":" in a else "")
-                  for a in self.baseline_addrs if a not in addrs or a in broken]
-        return lines
+    def verb_x_linux_snapshot(self) -> None:
+        self.kernel.snapshot()
 
-    # ---- addresses ----------------------------------------------------------------------------
-    def op_addr_add(self, cidr: str, dad: bool = False, valid_lft: int | None = None,
-                    preferred_lft: int | None = None) -> None:
-        # nodad: usable at once, like the in-process stack's static addresses. With DAD the
-        # interface must run it at all (accept_dad), which the baseline switches off.
-        v6 = ":" in cidr
-        if v6 and dad:
-            self.write_sysctl(f"ipv6/conf/{self.ifname}/accept_dad", 1)
-        line = f"addr add {cidr} dev {self.ifname}" + (" nodad" if v6 and not dad else "")
-        if valid_lft is not None or preferred_lft is not None:
-            valid = "forever" if valid_lft is None else str(valid_lft)
-            preferred = valid if preferred_lft is None else str(preferred_lft)
-            line += f" valid_lft {valid} preferred_lft {preferred}"
-        self.ip(line)
-        if v6 and not dad:
-            self._await_solicited_node_group(cidr.split("/")[0])
+    def verb_x_linux_ip_addresses(self) -> list[str]:
+        return self.kernel.ip_addresses()
 
-    def _await_solicited_node_group(self, address: str, limit_s: float = 1.0) -> None:
-        """Return once the kernel listens on the address's solicited-node group.
-
-        Even with nodad, Linux joins that group from its DAD work item (addrconf_dad_work ->
-        addrconf_dad_begin), after `ip addr add` has returned: a Neighbor Solicitation sent to
-        the group at once can be missed, and removing another address of the same group in that
-        window leaves it. "Usable at once" (the verb's promise) includes answering NS."""
-        low24 = socket.inet_pton(socket.AF_INET6, address)[13:].hex()
-        want = f"ff0200000000000000000001ff{low24}"
-        deadline = time.monotonic() + limit_s
-        while time.monotonic() < deadline:
-            for entry in (_read(Path("/proc/net/igmp6")) or b"").decode().splitlines():
-                fields = entry.split()
-                if len(fields) > 2 and fields[1] == self.ifname and fields[2] == want:
-                    return
-            time.sleep(0.001)
-
-    # ---- IPv6 host configuration ----------------------------------------------------------------
-    def op_ipv6_option(self, values: dict[str, str | int]) -> list[str]:
-        """Write sysctls given relative to /proc/sys/net/ipv6; return the names this kernel lacks
-        (nothing is written then)."""
-        paths = {PROC_NET / "ipv6" / rel: value for rel, value in values.items()}
-        missing = [str(p.relative_to(PROC_NET)) for p in paths if not p.exists()]
-        if not missing:
-            for path, value in paths.items():
-                self.write_sysctl(path, value)
-        return missing
-
-    def op_restart_link(self) -> None:
-        """Link flap: down and up. Re-adds what the kernel drops on the way (permanent neighbors,
-        static routes, baseline addresses other than the link-local, which the kernel forms
-        again itself) and, when DAD is off, waits until the link-local address is back."""
-        self._bounce()
-        if self._dad_off():
-            self._await_link_local()
-
-    def _bounce(self) -> None:
-        self.ip(f"link set {self.ifname} down", f"link set {self.ifname} up")
-        now = self._addresses()
-        # keep_addr_on_down (set-up) keeps the permanent IPv6 addresses and IPv4 keeps its own;
-        # re-add any that still went, never the link-local (the kernel forms it, with DAD).
-        lines = [f"addr add {a} dev {self.ifname}" + (" nodad" if ":" in a else "")
-                 for a in self.baseline_addrs if a not in now and not a.startswith("fe80:")]
-        lines += self.baseline_neighbors + self.baseline_routes
-        self.ip(*sorted(lines, key=lambda line: line[:3] if line[:3] in ("-4 ", "-6 ") else ""), force=True)
-
-    def _dad_off(self) -> bool:
-        conf = PROC_NET / f"ipv6/conf/{self.ifname}"
-        values = {name: (_read(conf / name) or b"").strip() for name in
-                  ("accept_dad", "dad_transmits", "disable_ipv6", "addr_gen_mode")}
-        if values["disable_ipv6"] == b"1" or values["addr_gen_mode"] == b"1":
-            return False  # no link-local will come at all: nothing to wait for
-        return values["accept_dad"] == b"0" or values["dad_transmits"] == b"0"
-
-    def _await_link_local(self, timeout: float = 2.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            addrs = self._address_flags().values()
-            if any(a.get("scope") == "link" and a.get("family") == "inet6" and not a.get("tentative")
-                   for a in addrs):
-                return
-            if time.monotonic() > deadline:
-                raise AgentError(f"{self.ifname} formed no link-local address within {timeout} s of coming up")
-            time.sleep(0.002)
-
-    def op_addr_del(self, cidr: str) -> None:
-        self.ip(f"addr del {cidr} dev {self.ifname}")
-
-def _same_prefix(dst: str, cidr: str) -> bool:
-    """Whether route destination ``dst`` ("2001:db8:1::/64") is the prefix of address ``cidr``."""
-    try:
-        return ipaddress.ip_interface(cidr).network == ipaddress.ip_network(dst, strict=False)
-    except ValueError:
-        return False
+    def verb_x_linux_frag_memory(self) -> int:
+        return self.kernel.frag_memory()
 
 
-def _read(path: Path) -> bytes | None:
-    # os.read instead of Path.read_text: reset() compares some 450 sysctls per test.
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        return os.read(fd, 4096)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def _address_of(buf: bytearray) -> int:
-    import ctypes
-
-    return ctypes.addressof(ctypes.c_char.from_buffer(buf))
-
-
-def serve(agent: Agent, stdin: Any, stdout: Any) -> None:
+def serve(agent: LinuxAgent, stdin: BinaryIO, stdout: BinaryIO) -> None:
+    """One answer per request line, in order, until stdin closes."""
     for line in stdin:
         if not line.strip():
             continue
         try:
-            request = json.loads(line)
-            op = request.pop("op")
-            handler = (getattr(agent, f"op_{op}", None) or getattr(agent.sockets, f"op_{op}", None)
-                       or getattr(agent.tcp, f"op_{op}", None))
-            if handler is None:
-                raise AgentError(f"unknown agent operation {op!r}")
-            answer = {"ok": True, "result": handler(**request)}
-        except AgentError as e:
-            answer = {"ok": False, "error": str(e)}
-        except Exception as e:  # any other failure still answers, in one line
-            answer = {"ok": False, "error": _one_line(f"{type(e).__name__}: {e}")}
-        stdout.write(json.dumps(answer) + "\n")
+            answer = server.dispatch(agent, protocol.decode(line))
+        except protocol.ProtocolError as e:
+            answer = protocol.error(None, e.code, str(e))
+        assert isinstance(answer, dict)  # no verb here answers later (Pending): each blocks until done
+        stdout.write(protocol.encode(answer))
         stdout.flush()
 
 
@@ -419,7 +317,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: agent.py IFNAME", file=sys.stderr)
         return 2
-    serve(Agent(argv[0]), sys.stdin, sys.stdout)
+    serve(LinuxAgent(argv[0]), sys.stdin.buffer, sys.stdout.buffer)
     return 0
 
 

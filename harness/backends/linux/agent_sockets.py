@@ -15,7 +15,14 @@ from typing import Any
 
 
 class AgentError(Exception):
-    """A request failed; the message goes back to the harness as one line."""
+    """A request failed; the message goes back to the harness as one line, with ``code``, a
+    control protocol error code ("failed": the kernel refused; "unsupported": it cannot), and
+    the code's own fields in ``details`` (``kind`` for "tcp-error")."""
+
+    def __init__(self, message: str, *, code: str = "failed", details: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details = dict(details or {})
 
 
 class Sockets:

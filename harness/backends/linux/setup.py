@@ -14,26 +14,32 @@ and deleting the two namespaces removes the veth pair with them.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
-import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
-from typing import IO, Any, Final
+from types import FrameType
+from typing import Any, Final, Protocol
+
+from harness.control.client import AgentFailed, ControlClient
 
 NETNS_DIR: Final = Path("/var/run/netns")
 CLONE_NEWNET: Final = 0x40000000
 # The control agent (agent.py) runs with the standard library only (-I -S: no site-packages,
 # no user paths, no script directory on the path), so it is imported as `linux.agent` from the
-# backends folder instead of as `harness.backends.linux.agent`, whose package imports Scapy.
-AGENT_BOOT: Final = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+# backends folder, and the protocol's modules as `control` from the harness folder, instead of
+# as `harness.backends.linux.agent`, whose package imports Scapy.
+AGENT_BOOT: Final = ("import sys; d = sys.argv.pop(1); sys.path[:0] = [d, d + '/..']; "
                      "from linux.agent import main; sys.exit(main(sys.argv[1:]))")
 _BACKENDS_DIR: Final = Path(__file__).resolve().parent.parent
 _NAME_RE: Final = re.compile(r"^sc-(?:dut|tst)-(\d+)-")
@@ -42,10 +48,6 @@ _counter = count(1)
 
 class SetupError(RuntimeError):
     """Creating, configuring or removing the test namespaces failed; one readable line."""
-
-
-class AgentFailed(RuntimeError):
-    """The control agent inside the DUT namespace refused or failed a request."""
 
 
 def _b36(n: int) -> str:
@@ -133,42 +135,41 @@ def write_sysctls(values: dict[str, str | int]) -> None:
         (Path("/proc/sys/net") / rel).write_text(f"{value}\n")
 
 
-class AgentClient:
-    """JSON-lines client of the control agent (``agent.py``) running inside namespace ``netns``."""
+class AgentClient(ControlClient):
+    """The control agent (``agent.py``) inside namespace ``netns``, started here and spoken to over
+    its stdin and stdout with the DUT control protocol (docs/control-protocol.md)."""
 
     def __init__(self, netns: str, ifname: str) -> None:
         self.netns = netns
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", netns, sys.executable, "-I", "-S", "-u", "-c", AGENT_BOOT, str(_BACKENDS_DIR),
              ifname],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True,  # a Ctrl-C on the terminal reaches us, not the agent mid-answer
         )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self._use_pipes(self.proc.stdin.fileno(), self.proc.stdout.fileno(), f"DUT control agent in {netns}")
         self._lock = threading.Lock()
 
-    def call(self, op: str, **args: Any) -> Any:
+    def call(self, verb: str, args: dict[str, Any] | None = None, *, wait: float = 0.0) -> Any:
         with self._lock:
-            stdin: IO[str] | None = self.proc.stdin
-            stdout: IO[str] | None = self.proc.stdout
-            if stdin is None or stdout is None or self.proc.poll() is not None:
+            if self.proc.poll() is not None:
                 raise AgentFailed(f"the DUT control agent in {self.netns} is not running{self._stderr()}")
             try:
-                stdin.write(json.dumps({"op": op, **args}) + "\n")
-                stdin.flush()
-                line = stdout.readline()
-            except (BrokenPipeError, OSError):
-                line = ""
-            if not line:
-                raise AgentFailed(f"the DUT control agent in {self.netns} exited{self._stderr()}")
-            answer = json.loads(line)
-        if not answer["ok"]:
-            raise AgentFailed(answer["error"])
-        return answer["result"]
+                return super().call(verb, args, wait=wait)
+            except AgentFailed as e:
+                if self.proc.poll() is None:
+                    raise
+                raise AgentFailed(f"the DUT control agent in {self.netns} exited{self._stderr()}") from e
+
+    def op(self, verb: str, **args: Any) -> Any:
+        """A set-up verb (``x_linux_sysctl``, ...) with its arguments by name."""
+        return self.call(verb, args)
 
     def _stderr(self) -> str:
         if self.proc.poll() is None or self.proc.stderr is None:
             return ""
-        text = " ".join(self.proc.stderr.read().split())
+        text = " ".join(self.proc.stderr.read().decode(errors="replace").split())
         return f": {text[-300:]}" if text else ""
 
     def close(self) -> None:
@@ -220,6 +221,22 @@ def sweep_stale() -> list[str]:
     return names
 
 
+# Niceness of a process that talks to a real-time DUT. Its tests measure the DUT's timers in
+# real time, so the tester's own wake-up latency has to stay small when the machine is busy (a
+# CI runner, a soak with busy loops): it mostly sleeps, and wakes first when a frame comes.
+TESTER_NICENESS: Final = -10
+
+
+def raise_priority() -> None:
+    """Run this thread, and the processes it starts (agents, stacks), at ``TESTER_NICENESS``;
+    nothing happens without the privilege to do so."""
+    try:
+        if os.getpriority(os.PRIO_PROCESS, 0) > TESTER_NICENESS:
+            os.setpriority(os.PRIO_PROCESS, 0, TESTER_NICENESS)
+    except OSError:
+        pass
+
+
 def check_available() -> str | None:
     """None when namespaces can be made here, else why not, in words a user can act on."""
     if not sys.platform.startswith("linux"):
@@ -232,3 +249,43 @@ def check_available() -> str | None:
     if not Path("/proc/self/ns/net").exists():
         return "this kernel has no network namespace support (use --dut inprocess)"
     return None
+
+
+# ---- clean-up on every way out ---------------------------------------------------------------
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+LIVE: weakref.WeakSet[Any] = weakref.WeakSet()  # DUTs whose namespaces exist
+_hooks_installed = False
+
+
+def close_on_exit(dut: _Closable) -> None:
+    """Close ``dut`` at interpreter exit or SIGTERM if nothing closed it before."""
+    LIVE.add(dut)
+    _install_exit_hooks()
+
+
+def _close_all() -> None:
+    for dut in list(LIVE):
+        try:
+            dut.close()
+        except Exception:  # at exit, keep closing the others
+            continue
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Turn SIGTERM into SystemExit so finally blocks and atexit run and namespaces go away.
+    raise SystemExit(128 + signum)
+
+
+def _install_exit_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(_close_all)
+    # Ctrl-C already raises KeyboardInterrupt; SIGTERM would end the process without atexit.
+    # Only take SIGTERM over when nobody else handles it, and only from the main thread.
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)

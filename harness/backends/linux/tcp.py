@@ -1,15 +1,15 @@
 """The TCP verbs of the linux backend: real sockets inside the DUT namespace.
 
-Runs inside the control agent (``agent.py`` answers ``tcp_*`` requests with the ``op_tcp_*``
-methods of ``TCPSockets``), so standard library only. The harness side (``dut_tcp.py``)
-imports the checks and the error encoding from here, so both ends agree on them.
+Runs inside the control agent (``agent.py`` serves the ``tcp_*`` verbs of the DUT control
+protocol with ``TCPSockets``), so standard library only. The arguments arrive as the protocol
+derives them from ``harness.dut.DUT`` (a connection as the object of its ``TCPConn`` fields,
+``data`` as hex, ``options`` as an object in the harness's units, which ``checked_options``
+turns into setsockopt(2)'s); the answers are plain JSON (a connection as an object with its
+handle, family, addresses and ports; received data as hex, None for "nothing arrived").
 
-Every verb of ``harness.dut.DUT``'s TCP section maps onto one request with the same name and
-JSON arguments (``data`` as hex, ``options`` as an object); the answers are plain JSON
-(a connection as an object with its handle, family, addresses and ports; received data as hex,
-None for "nothing arrived"). A verb that fails the way a socket call fails answers an error
-``tcp-error <kind>: <detail>`` (kind from ``harness.dut.TCPErrorKind``); bad arguments answer
-``bad-arguments: <detail>``.
+A verb that fails the way a socket call fails raises ``TCPFailure``: the protocol error
+``tcp-error`` whose ``kind`` (``harness.dut.TCPErrorKind``) the harness turns back into
+``TCPError``; bad arguments raise ValueError (``bad-arguments``).
 """
 
 from __future__ import annotations
@@ -62,16 +62,22 @@ _ERRNO_KINDS = {
 }
 
 
+# The protocol's error code for these failures (harness.control.protocol.TCP_ERROR; the agent
+# imports the protocol's modules under another name, so this module, which the harness imports
+# too, spells it out; harness/tests/test_linux_tcp_verbs.py checks both agree).
+TCP_ERROR = "tcp-error"
+
+
 class TCPFailure(AgentError):
-    """A verb failed as a socket call fails: ``tcp-error <kind>: <detail>``."""
+    """A verb failed as a socket call fails: the protocol error ``tcp-error`` with its ``kind``."""
 
     def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(f"tcp-error {kind}: {detail}")
+        super().__init__(detail, code=TCP_ERROR, details={"kind": kind})
+        self.kind = kind
 
 
-class BadArguments(AgentError):
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"bad-arguments: {detail}")
+class BadArguments(ValueError):
+    """A handle, port or option the test cannot use (the protocol's ``bad-arguments``)."""
 
 
 def checked_option(name: str, value: Any) -> int:
@@ -149,7 +155,7 @@ class TCPSockets:
             self.used = False
 
     # ---- listening ------------------------------------------------------------------------------
-    def op_tcp_listen(self, port: int, family: int, backlog: int, options: dict[str, int]) -> None:
+    def listen(self, port: int, family: int, backlog: int, options: dict[str, int]) -> None:
         self.used = True
         if (port, family) in self.listeners:
             raise BadArguments(f"this test already listens on TCP port {port} (IPv{family})")
@@ -174,7 +180,7 @@ class TCPSockets:
         except KeyError:
             raise BadArguments(f"no TCP listener on port {port} (IPv{family}); call tcp_listen first") from None
 
-    def op_tcp_accept(self, port: int, family: int, within: float) -> dict[str, Any] | None:
+    def accept(self, port: int, family: int, within: float) -> dict[str, Any] | None:
         listener = self._listener(port, family)
         deadline = time.monotonic() + max(0.0, within)
         while True:
@@ -192,12 +198,12 @@ class TCPSockets:
         self.conns[handle] = _Conn(s, family, _address(local[0]), local[1], _address(peer[0]), peer[1])
         return self.conns[handle].answer(handle)
 
-    def op_tcp_close_listener(self, port: int, family: int) -> None:
+    def close_listener(self, port: int, family: int) -> None:
         self._listener(port, family).close()
         del self.listeners[(port, family)]
 
     # ---- connecting -----------------------------------------------------------------------------
-    def op_tcp_connect(self, dst: str, dport: int, sport: int | None, options: dict[str, int]) -> dict[str, Any]:
+    def connect(self, dst: str, dport: int, sport: int | None, options: dict[str, int]) -> dict[str, Any]:
         self.used = True
         ip = ipaddress.ip_address(dst)
         af = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
@@ -243,7 +249,7 @@ class TCPSockets:
             conn.failed = kind
         return TCPFailure(kind, f"{verb}: {e.strerror}")
 
-    def op_tcp_send(self, handle: int, data: str) -> int:
+    def send(self, handle: int, data: str) -> int:
         conn, s = self._open(handle)
         try:
             return s.send(bytes.fromhex(data), socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
@@ -252,7 +258,7 @@ class TCPSockets:
         except OSError as e:
             raise self._failure(conn, e, "send") from None
 
-    def op_tcp_recv(self, handle: int, max: int, within: float) -> str | None:
+    def recv(self, handle: int, max: int, within: float) -> str | None:
         conn, s = self._open(handle)
         deadline = time.monotonic() + max_(0.0, within)
         while True:
@@ -266,30 +272,30 @@ class TCPSockets:
             except OSError as e:
                 raise self._failure(conn, e, "recv") from None
 
-    def op_tcp_shutdown(self, handle: int) -> None:
+    def shutdown(self, handle: int) -> None:
         conn, s = self._open(handle)
         try:
             s.shutdown(socket.SHUT_WR)
         except OSError as e:
             raise self._failure(conn, e, "shutdown") from None
 
-    def op_tcp_close(self, handle: int) -> None:
+    def close(self, handle: int) -> None:
         conn = self._conn(handle)
         if conn.sock is not None:
             conn.sock.close()
             conn.sock = None
 
-    def op_tcp_abort(self, handle: int) -> None:
+    def abort(self, handle: int) -> None:
         conn = self._conn(handle)
         if conn.sock is not None:
             _abort(conn.sock)
             conn.sock = None
 
-    def op_tcp_set_option(self, handle: int, name: str, value: int) -> None:
+    def set_option(self, handle: int, name: str, value: int) -> None:
         _conn, s = self._open(handle)
         _set_options(s, {name: value})
 
-    def op_tcp_state(self, handle: int) -> str:
+    def state(self, handle: int) -> str:
         conn = self._conn(handle)
         if conn.sock is not None:
             info = conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_LEN)

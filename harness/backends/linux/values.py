@@ -1,32 +1,21 @@
 """Values the linux backend hands to the kernel: checked, converted, and read back.
 
-Pure functions (no namespace, no agent), so they are cheap to test: the address and route
-checks that keep the harness off the machine's own network, the IPv6 option -> sysctl table
-with its unit conversions, and the frame sniffing that tells reset() what a test left behind.
+Pure functions (no namespace), so they are cheap to test: the address and route checks that
+keep the harness off the machine's own network, and the IPv6 option -> sysctl table with its
+unit conversions. Standard library only: the control agent (``agent.py``, ``python -I -S``)
+checks every verb's arguments with these before it touches the kernel.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
-import socket
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-from scapy.layers.inet import IP
-from scapy.layers.inet6 import (
-    IPv6,
-    IPv6ExtHdrDestOpt,
-    IPv6ExtHdrFragment,
-    IPv6ExtHdrHopByHop,
-    IPv6ExtHdrRouting,
-)
-from scapy.layers.l2 import Ether
-from scapy.packet import Packet
-
-from harness.dut import IPv6Option
+if TYPE_CHECKING:
+    from harness.dut import IPv6Option
 
 # The machine's own uplink network: the harness never configures an address or route in it.
-ETHER_HEADER_LEN: Final = 14
 _FORBIDDEN: Final = (ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network("fd00::/64"))
 
 # DUT.set_ipv6_option -> (sysctl under /proc/sys/net/ipv6 with {if} for the test link, unit).
@@ -56,46 +45,13 @@ _IPV6_SYSCTLS: Final[dict[IPv6Option, tuple[str, SysctlUnit]]] = {
     "max_addresses": ("conf/{if}/max_addresses", "int"),
     "accept_ra_rt_info_max_plen": ("conf/{if}/accept_ra_rt_info_max_plen", "int"),
 }
+# DUT.set_timer -> the sysctl it writes, relative to /proc/sys/net (whole seconds).
+TIMER_SYSCTLS: Final[dict[str, str]] = {
+    "ipv4_reassembly_timeout": "ipv4/ipfrag_time",
+    "ipv6_reassembly_timeout": "ipv6/ip6frag_time",
+    "ipv6_pmtu_expiry": "ipv6/route/mtu_expires",  # RFC 8201 §4 path MTU aging; the kernel default is 600 s
+}
 _INFINITE_LFT: Final = 0xFFFFFFFF  # "forever" in ip's valid_life_time/preferred_life_time
-
-
-# Extension headers that may stand between the IPv6 header and a Fragment header or an ICMPv6
-# message (RFC 8200 §4.1 order: Hop-by-Hop, Destination Options, Routing).
-_BEFORE_FRAGMENT: Final = (IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt, IPv6ExtHdrRouting)
-_BEFORE_ICMPV6: Final = (IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt)
-
-
-def _after_ipv6_headers(frame: bytes, skip: tuple[type[Packet], ...]) -> tuple[int, Packet] | None:
-    """The Next Header value and the layer after an Ethernet/IPv6 frame's leading ``skip``
-    extension headers, as Scapy dissects them; None for any other frame."""
-    if len(frame) < ETHER_HEADER_LEN:
-        return None  # Scapy cannot dissect a truncated Ethernet header at all
-    ipv6 = Ether(frame).payload
-    if not isinstance(ipv6, IPv6):
-        return None
-    next_header, layer = int(ipv6.nh), ipv6.payload
-    while isinstance(layer, skip):
-        next_header, layer = int(layer.nh), layer.payload
-    return next_header, layer
-
-
-def _fragment_family(frame: bytes) -> int:
-    """4 or 6 when ``frame`` is an IPv4 fragment or an IPv6 packet with a Fragment header."""
-    if len(frame) < ETHER_HEADER_LEN:
-        return 0
-    ip = Ether(frame).payload
-    if isinstance(ip, IP):
-        return 4 if ip.flags.MF or ip.frag else 0  # RFC 791: MF flag or a non-zero offset
-    after = _after_ipv6_headers(frame, _BEFORE_FRAGMENT)
-    return 6 if after is not None and isinstance(after[1], IPv6ExtHdrFragment) else 0
-
-
-def _icmpv6_type(frame: bytes) -> int | None:
-    """The ICMPv6 type of an Ethernet/IPv6 frame (after Hop-by-Hop/Destination options), else None."""
-    after = _after_ipv6_headers(frame, _BEFORE_ICMPV6)
-    if after is None or after[0] != socket.IPPROTO_ICMPV6 or not bytes(after[1]):
-        return None
-    return bytes(after[1])[0]
 
 
 def _sysctl_value(name: str, unit: str, value: float | int | str) -> str | int:
@@ -188,6 +144,6 @@ def _checked_port(port: int) -> int:
     return int(port)
 
 
-def _timer_seconds(seconds: float) -> int:
-    # The sysctls take whole seconds; round up so a test never waits less than it asked for.
+def timer_seconds(seconds: float) -> int:
+    """The sysctls take whole seconds; round up so a test never waits less than it asked for."""
     return max(1, math.ceil(seconds))

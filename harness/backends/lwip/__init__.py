@@ -90,6 +90,20 @@ def build(target: Path | None = None) -> Path:
     return target
 
 
+def identity() -> dict[str, str]:
+    """Which lwIP is tested, for the reports: pkg-config's version and Debian's package version."""
+    found: dict[str, str] = {"stack": "lwIP"}
+    for key, argv in (("stack_version", ["pkg-config", "--modversion", "lwip"]),
+                      ("package", ["dpkg-query", "-W", "-f", "liblwip0 ${Version}", "liblwip0"])):
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if done.returncode == 0 and done.stdout.strip():
+            found[key] = done.stdout.strip()
+    return found
+
+
 def check_available() -> str | None:
     reason = linux_setup.check_available()
     if reason is not None:

@@ -22,16 +22,19 @@ static int router_solicitations;  /* sent on link-up (restart_link); the baselin
 static const char *const served[] = {
     "reset", "add_address", "remove_address", "udp_bind", "udp_recv", "udp_send", "udp_close", "join_group",
     "leave_group", "set_forwarding", "add_route", "remove_route", "set_link_mtu", "set_icmp_rate_limit",
-    "set_echo_ignore_broadcasts", "set_ipv6_option", "restart_link", "ipv6_addresses", NULL};
+    "set_echo_ignore_broadcasts", "set_accept_source_route", "set_ipv6_option", "restart_link", "ipv6_addresses",
+    NULL};
 
-/* What lwIP 2.1.3 as Debian builds it implements of the optional features (protocol.FEATURES). */
+/* What lwIP 2.1.3 as Debian builds it implements of the optional features (protocol.FEATURES):
+ * MLDv1 only (mld6.c), IGMPv1/v2 (igmp.c), SLAAC (LWIP_IPV6_AUTOCONFIG). Not: Record Route or
+ * Timestamp (ip4.c skips every option), jumbograms, broadcast or multicast echo replies
+ * (LWIP_BROADCAST_PING=0, LWIP_MULTICAST_PING=0), forwarding on the test link (it never sends a
+ * packet back out of the interface it came in on), temporary or stable addresses, RFC 4191. */
 static const char *const features[] = {"mldv1", "igmpv1", "igmpv2", "slaac", NULL};
 
 static const char *const lacks[][2] = {
     {"set_timer", "lwIP's reassembly timeouts are compile-time constants (IP_REASS_MAXAGE=15 s, "
                   "IPV6_REASS_MAXAGE=60 s in Debian's build)"},
-    {"set_accept_source_route", "lwIP ignores IPv4 options: it neither follows a source route nor drops a "
-                                "datagram for carrying one, so there is nothing to switch"},
     {NULL, NULL}};
 
 cJSON *agent_hello(cJSON *args)
@@ -182,6 +185,20 @@ static cJSON *set_echo_ignore_broadcasts(cJSON *args)
     return cJSON_CreateNull();
 }
 
+/* lwIP ignores IPv4 options: a source-routed datagram addressed to it is delivered as if it
+ * carried no option (so it is "accepted"), whether or not its route is complete; there is no
+ * setting that drops such datagrams. */
+static cJSON *set_accept_source_route(cJSON *args)
+{
+    int accept;
+    if (!arg_bool(args, "accept", &accept))
+        return NULL;
+    if (!accept)
+        return UNSUPPORTED("lwIP ignores IPv4 options: it delivers a source-routed datagram addressed to it as "
+                           "if it carried no option, and has no setting that drops such datagrams");
+    return cJSON_CreateNull();
+}
+
 /* An option lwIP fixes at build time: accepted when asked for the build's value. */
 static cJSON *fixed(const char *name, double value, double build, const char *why)
 {
@@ -266,7 +283,8 @@ static const struct {
     {"set_forwarding", {"family", "enabled", NULL}}, {"add_route", {"cidr", "via", "mtu", NULL}},
     {"remove_route", {"cidr", NULL}}, {"set_link_mtu", {"mtu", NULL}},
     {"set_icmp_rate_limit", {"family", "per_second", "burst", NULL}},
-    {"set_echo_ignore_broadcasts", {"ignore", NULL}}, {"set_ipv6_option", {"name", "value", NULL}},
+    {"set_echo_ignore_broadcasts", {"ignore", NULL}}, {"set_accept_source_route", {"accept", NULL}},
+    {"set_ipv6_option", {"name", "value", NULL}},
     {"restart_link", {NULL}}, {"ipv6_addresses", {NULL}}, {NULL, {NULL}}};
 
 static int known_arguments(const char *verb, cJSON *args)
@@ -311,6 +329,7 @@ cJSON *agent_call(const char *verb, cJSON *args, double *wait_until)
     if (IS("set_link_mtu")) return set_link_mtu(args);
     if (IS("set_icmp_rate_limit")) return set_icmp_rate_limit(args);
     if (IS("set_echo_ignore_broadcasts")) return set_echo_ignore_broadcasts(args);
+    if (IS("set_accept_source_route")) return set_accept_source_route(args);
     if (IS("set_ipv6_option")) return set_ipv6_option(args);
     if (IS("restart_link")) return restart_link();
 #undef IS

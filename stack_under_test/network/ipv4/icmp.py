@@ -23,6 +23,9 @@ from stack_under_test.wire.numbers import ICMPV4_ERROR_TYPES, PROTO_ICMP, ICMPv4
 if TYPE_CHECKING:
     from stack_under_test.network.ipv4.contracts import IPv4Host
 
+# The types RFC 1122 3.2.2 lists (errors and queries, Address Mask among them) and Router Discovery
+# (RFC 1256). About a datagram carrying any other type no error is sent: it might be an error
+# message we do not know (Linux's icmp_send() likewise ignores types it has no entry for).
 _KNOWN_TYPES = frozenset(int(t) for t in ICMPv4Type)
 _ERROR_TYPES = frozenset(int(t) for t in ICMPV4_ERROR_TYPES)
 # Linux icmp_ratemask default 0x1818: Destination Unreachable, Source Quench, Time Exceeded,

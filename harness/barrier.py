@@ -1,0 +1,68 @@
+"""Barrier probes: proving "no answer" without waiting out a silence window.
+
+Where an RFC expects a DUT to answer a frame at once or not at all (an echo reply, an ICMP
+error, a Neighbor Advertisement), a DUT that handles the frames it receives one after another,
+in order, has sent any answer to a frame before it answers the next one. So the tester sends an
+echo request right behind the stimulus, the *barrier*: once its reply is here, an answer to the
+stimulus would be here too, and the silence is proven without a window. Where the RFC allows a
+delay (timers, rate limits, random report delays, DAD), tests keep real windows.
+
+The probe is an ICMP or ICMPv6 Echo Request from the tester's address to the DUT's, with an
+identifier and payload of its own, so its reply is told apart from every frame a test expects.
+Whether a backend keeps its DUT's answers in order is checked per backend by
+``harness/tests/test_barrier_order.py`` (hundreds of stimulus/barrier pairs, also under CPU
+load); a backend that reorders must leave ``in_order`` off, and then every window is waited out.
+"""
+
+from __future__ import annotations
+
+from itertools import count
+from typing import Final
+
+from scapy.layers.inet import ICMP, IP
+from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6
+from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Packet, Raw
+
+from harness.dut import Family, LinkInfo
+
+BARRIER_ID: Final = 0xB7A1  # the echo identifier of every probe; the sequence number tells them apart
+_TOKEN: Final = b"stackcheck barrier "
+_sequence = count(1)
+
+
+def family_of(frame: bytes) -> Family | None:
+    """The IP family of a frame the tester sent (ARP counts as IPv4), None for anything else."""
+    ethertype = frame[12:14]
+    if ethertype in (b"\x08\x00", b"\x08\x06"):
+        return 4
+    if ethertype == b"\x86\xdd":
+        return 6
+    return None
+
+
+def probe(info: LinkInfo, family: Family) -> tuple[bytes, int]:
+    """An echo request from the tester to the DUT, and the sequence number its reply carries."""
+    seq = next(_sequence) & 0xFFFF
+    payload = Raw(_TOKEN + str(seq).encode())
+    ether = Ether(src=info.tester_mac, dst=info.dut_mac)
+    if family == 4:
+        frame: Packet = (ether / IP(src=str(info.tester_ipv4), dst=str(info.dut_ipv4.ip))
+                         / ICMP(type=8, id=BARRIER_ID, seq=seq) / payload)
+    else:
+        frame = (ether / IPv6(src=str(info.tester_ipv6), dst=str(info.dut_ipv6.ip))
+                 / ICMPv6EchoRequest(id=BARRIER_ID, seq=seq, data=payload.load))
+    return bytes(frame), seq
+
+
+def is_reply(pkt: Packet, seq: int) -> bool:
+    """Whether ``pkt`` (a dissected frame from the DUT) is the reply to probe ``seq``."""
+    token = _TOKEN + str(seq).encode()
+    if pkt.haslayer(ICMPv6EchoReply):
+        reply = pkt[ICMPv6EchoReply]
+        return bool(reply.id == BARRIER_ID and reply.seq == seq and bytes(reply.data) == token)
+    if pkt.haslayer(ICMP) and not pkt.haslayer(ARP):
+        icmp = pkt[ICMP]
+        return bool(icmp.type == 0 and icmp.id == BARRIER_ID and icmp.seq == seq
+                    and bytes(icmp.payload) == token)
+    return False

@@ -1,0 +1,39 @@
+"""`stackcheck soak`: runs in random order with a seed each, and failures listed side by side."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from harness.cli import main as cli
+from harness.cli import soak
+
+
+def test_failures_of_every_run_are_listed_side_by_side() -> None:
+    runs = [soak.Run(1, 11, failures={"a.py::test_x": "[fail] late reply\nwithin 2 s"}),
+            soak.Run(2, 12),
+            soak.Run(3, 13, failures={"a.py::test_x": "[fail] no reply", "b.py::test_y": "[error] agent died"})]
+    text = soak._summary(runs, argparse.Namespace(dut="linux"), 2, 30.0)
+    assert "2 test(s) failed in at least one run" in text
+    assert "## a.py::test_x — failed in 2 of 3 run(s)" in text
+    assert "- run 1 (--randomly-seed=11): [fail] late reply\n    within 2 s" in text
+    assert "- run 3 (--randomly-seed=13): [fail] no reply" in text
+    assert text.index("a.py::test_x") < text.index("b.py::test_y"), "most frequent first"
+
+
+def test_soak_runs_the_suite_in_a_different_random_order_each_time(tmp_path: Path) -> None:
+    status = cli.main(["soak", "--dut", "inprocess", "--runs", "2", "-k", "test_rfc792_icmp_echo", "-n", "0",
+                       "--seed", "7", "--report", str(tmp_path)])
+    assert status == 0, (tmp_path / "run-1.log").read_text()
+    runs = json.loads((tmp_path / "soak.json").read_text())
+    assert [r["seed"] for r in runs] == [7, 8] and all(r["totals"].get("pass") for r in runs)
+    assert "No test failed in any of the 2 run(s)" in (tmp_path / "soak.md").read_text()
+    for n, seed in ((1, 7), (2, 8)):
+        data = json.loads((tmp_path / f"run-{n}" / "results.json").read_text())
+        assert data["randomly_seed"] == seed
+
+
+def test_bad_counts_are_usage_errors(tmp_path: Path) -> None:
+    assert cli.main(["soak", "--runs", "0", "--report", str(tmp_path)]) == 2
+    assert cli.main(["soak", "--load", "-1", "--report", str(tmp_path)]) == 2
