@@ -28,10 +28,12 @@ from harness.igmp import (
     ROUTER_ALERT,
     V1_REPORT,
     V2_REPORT,
+    V3_REPORTS_TO,
     igmp_frame,
     igmp_of,
     message,
     v3_query,
+    v3_records,
 )
 from harness.rfc import MUST_NOT
 
@@ -182,3 +184,25 @@ def test_all_systems_group_is_never_reported_to_a_v2_querier(dut: DUT, host: Hos
     _settle(host, GROUP)  # control: with a group joined, the same query is answered
     dut.send(igmp_frame(dut, message(QUERY, MRC)))
     _expect_report(dut, V2_REPORT, GROUP)
+
+
+@rfc("RFC3376-8.12-1")
+def test_v2_mode_lasts_an_announced_robustness_times_the_query_interval(dut: DUT, host: Host) -> None:
+    # RFC 3376 8.12: the Older Version Querier Present Timeout "MUST be ([Robustness Variable]
+    # times (the [Query Interval] in the last Query received)) plus ([Query Response Interval])".
+    # The querier announces QRV 4, not the default 2 (a host that kept its own 2 would be back in
+    # IGMPv3 mode after 2 x 1 s + 0.5 s): the mode lasts 4 x 1 s plus at most the 0.5 s Max Resp
+    # Time. Linux adopts the announced QRV (mr_qrv), and so must a host that is to follow the
+    # querier's timing.
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC, qrv=4, qqic=1)))
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))  # a v2 querier: IGMPv2 mode starts now
+    dut.wait(3.2)  # past 2.5 s, well before 4 s
+    host.join(GROUP)
+    _expect_report(dut, V2_REPORT, GROUP, within=0.5)  # still IGMPv2
+    dut.wait(1.8)  # at least 5.0 s after the v2 query: past 4.5 s
+    host.join(OTHER_GROUP)
+    while True:  # back in IGMPv3 mode: the join is reported in a v3 report
+        report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=1.0)
+        if any(g == OTHER_GROUP for _, g in v3_records(report)):
+            break
+    dut.expect_none(IP(proto=2, dst=OTHER_GROUP), within=0.3)
