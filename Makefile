@@ -89,7 +89,7 @@ lint: setup
 	$(BIN)/mypy --strict harness fuzz reports
 	@# The stack's product code (its white-box tests are exempt), and no import loop inside it.
 	$(BIN)/mypy --strict stack_under_test --exclude 'stack_under_test/tests'
-	$(BIN)/python scripts/import_loops.py stack_under_test
+	$(BIN)/python scripts/import_loops.py --typing stack_under_test
 
 # The stack never imports Scapy; the conformance suite never imports the stack.
 guard:

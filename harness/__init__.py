@@ -10,6 +10,7 @@ from harness.dut import (
     DUT,
     AddressInfo,
     ExpectationFailed,
+    ICMPReport,
     IPv6Option,
     LinkInfo,
     TCPConn,
@@ -17,6 +18,7 @@ from harness.dut import (
     TCPErrorKind,
     TCPOption,
     TCPState,
+    UDPDatagram,
     Unsupported,
 )
 from harness.frames import (
@@ -54,6 +56,7 @@ __all__ = [
     "SHOULD_NOT",
     "AddressInfo",
     "ExpectationFailed",
+    "ICMPReport",
     "IPv6Option",
     "Level",
     "LinkInfo",
@@ -63,6 +66,7 @@ __all__ = [
     "TCPErrorKind",
     "TCPOption",
     "TCPState",
+    "UDPDatagram",
     "Unsupported",
     "bad_checksum",
     "described",

@@ -26,6 +26,10 @@ TimerName = Literal[
     "ipv6_reassembly_timeout",
     # RFC 8201 section 4: how long a learned path MTU is kept before it is tried again.
     "ipv6_pmtu_expiry",
+    # RFC 1122 section 2.3.2.1: how long an ARP cache entry is trusted without confirmation before
+    # it is out of date (Linux: net.ipv4.neigh.<if>.base_reachable_time; an entry is STALE after
+    # a random 0.5 to 1.5 times this, then re-validated with ARP requests when next used).
+    "arp_cache_timeout",
 ]
 
 # Per-interface IPv6 host knobs a test may change (``DUT.set_ipv6_option``), named after the Linux
@@ -38,16 +42,34 @@ IPv6Option = Literal[
     "force_mld_version", "mldv1_unsolicited_report_interval", "mldv2_unsolicited_report_interval",
     "base_reachable_time", "retrans_time", "delay_first_probe_time",
     "mcast_solicit", "ucast_solicit", "max_addresses", "accept_ra_rt_info_max_plen",
+    "temp_valid_lft", "temp_prefered_lft", "ndisc_notify", "mldv1_done_suppression", "send_dest_unreachable",
+    "max_dst_opts_number", "max_hbh_opts_number", "max_dst_opts_length", "max_hbh_length",
 ]
 IPV6_OPTIONS: Final[frozenset[IPv6Option]] = frozenset(get_args(IPv6Option))
+# ``ndisc_notify`` 1: announce a new link-layer address (``DUT.set_link_address``) with
+# unsolicited Neighbor Advertisements (RFC 4861 7.2.6; default 0, as Linux).
+# ``mldv1_done_suppression`` 1 (the default): in MLDv1 a node whose last Report was suppressed by
+# another node's leaves without a Done (RFC 2710 4 "MAY send nothing"); 0: it always sends one
+# (the switch RFC 2710 4 requires of a node with that optimization; no Linux sysctl).
+# ``send_dest_unreachable`` 0: the interface sends no ICMPv6 Destination Unreachable (the switch
+# RFC 4443 3.1 recommends; default 1; no Linux sysctl).
+# ``temp_valid_lft`` and ``temp_prefered_lft`` (Linux's spelling) are RFC 8981's TEMP_VALID_LIFETIME
+# and TEMP_PREFERRED_LIFETIME. The last four are RFC 8504 5.3's limits on received Destination and
+# Hop-by-Hop Options headers (Linux: net.ipv6.max_dst_opts_number, max_hbh_opts_number,
+# max_dst_opts_length, max_hbh_length; global there, per interface in our stack): the most
+# non-padding options in one header (default 8; a negative value -n allows n and disallows
+# unknown options, which then drop the packet silently) and the longest header in octets
+# (default: unlimited).
 # How a test gives each option's value: an integer (a flag, count, mode or length), float
 # seconds, or (``stable_secret``, RFC 7217 secret_key) a str in IPv6-address form such as
-# "2001:db8::1234". The Linux backend rounds ``rtr_solicit_interval``, ``rtr_solicit_delay`` and
-# ``delay_first_probe_time`` up to whole seconds (its sysctls take seconds).
+# "2001:db8::1234". The Linux backend rounds ``rtr_solicit_interval``, ``rtr_solicit_delay``,
+# ``delay_first_probe_time`` and the two temporary lifetimes up to whole seconds (its sysctls
+# take seconds).
 IPv6OptionUnit = Literal["int", "seconds", "address"]
 _SECONDS: Final[frozenset[IPv6Option]] = frozenset({
     "rtr_solicit_interval", "rtr_solicit_delay", "mldv1_unsolicited_report_interval",
     "mldv2_unsolicited_report_interval", "base_reachable_time", "retrans_time", "delay_first_probe_time",
+    "temp_valid_lft", "temp_prefered_lft",
 })
 
 
@@ -103,6 +125,48 @@ class LinkInfo:
 
 
 AddressState = Literal["tentative", "preferred", "deprecated"]
+
+
+@dataclass(frozen=True)
+class UDPDatagram:
+    """A datagram as ``DUT.udp_recvmsg`` returns it: the data, and what the IP layer passed up
+    with it (RFC 1122 3.2.1.6, 4.1.3.2, 4.1.3.5; Linux: recvmsg(2) with IP_PKTINFO, IP_RECVTOS,
+    IP_RECVTTL, IP_RECVOPTS, or their IPV6_ counterparts).
+
+    ``dst`` is the specific-destination address: the IP destination as it arrived (one of the
+    DUT's addresses, a broadcast address or a multicast group). ``tos`` is the whole TOS octet
+    (IPv6: Traffic Class), ECN field included; ``ttl`` the TTL (IPv6: Hop Limit) it arrived with;
+    ``options`` the IPv4 options octets as passed up (b"" when none, and always over IPv6). A
+    host may have processed them on receipt (RFC 791: Record Route and Timestamp record the
+    receiving host), so a test compares only options no host changes.
+    """
+
+    data: bytes
+    src: str
+    sport: int
+    dst: str
+    tos: int
+    ttl: int
+    options: bytes = b""
+
+
+@dataclass(frozen=True)
+class ICMPReport:
+    """An ICMP or ICMPv6 error a UDP socket of the DUT was told of (``DUT.udp_errors``).
+
+    ``family`` 4 is ICMP, 6 is ICMPv6; ``type`` and ``code`` are the message's. ``info`` is the
+    MTU of a Fragmentation Needed (IPv4 type 3 code 4) or Packet Too Big (ICMPv6 type 2), the
+    pointer of a Parameter Problem (IPv4 type 12, ICMPv6 type 4), else 0 (Linux's
+    sock_extended_err.ee_info). ``dst``/``dport`` say where the datagram the error quotes was
+    going, so a test knows which of its datagrams the report is about.
+    """
+
+    family: Family
+    type: int
+    code: int
+    info: int
+    dst: str
+    dport: int
 
 # ---- TCP ------------------------------------------------------------------------------------------
 # The connection states of RFC 9293 section 3.3.2, spelled as the RFC spells them. Linux's
@@ -284,6 +348,40 @@ class DUT(Protocol):
 
     def udp_close(self, port: int) -> None: ...
 
+    def udp_recvmsg(self, port: int, within: float = 2.0) -> UDPDatagram | None:
+        """Like ``udp_recv``, with what the IP layer passed up: the specific-destination address,
+        TOS, TTL and IPv4 options (``UDPDatagram``). None when nothing arrived within ``within``.
+        A datagram is taken by whichever of ``udp_recv``/``udp_recvmsg`` reads it first."""
+        ...
+
+    def udp_sendmsg(
+        self, port: int, data: bytes, dst: str, dport: int, *, src: str | None = None, ttl: int | None = None,
+        tos: int | None = None, options: bytes = b"",
+    ) -> None:
+        """Send from the socket bound to ``port``, with what an application may set per datagram
+        (RFC 1122 3.2.1.6, 3.2.1.7, 3.2.1.8, 3.3.4.2, 4.1.3.5, 4.1.4):
+
+        ``src``      the IP source address, one of the DUT's (None: the DUT chooses);
+        ``ttl``      the TTL (IPv6: Hop Limit), 1-255 (None: the DUT's default);
+        ``tos``      the TOS octet (IPv6: Traffic Class), ECN field included (None: the default, 0);
+        ``options``  IPv4 options as octets, unpadded, at most 40 (IPv6: must be empty). A host
+                     processes them as their originator: Record Route and Timestamp record it.
+
+        Linux: sendmsg(2) with IP_PKTINFO (ipi_spec_dst), IP_TTL and IP_TOS control messages,
+        and the socket's IP_OPTIONS set for the one call (IPV6_PKTINFO, IPV6_HOPLIMIT,
+        IPV6_TCLASS). ValueError for a value out of range.
+        """
+        ...
+
+    def udp_errors(self, port: int, within: float = 2.0) -> list[ICMPReport]:
+        """The ICMP/ICMPv6 errors the socket bound to ``port`` was told of about datagrams it
+        sent (RFC 1122 4.1.3.3, RFC 4443 2.4 (d)), oldest first, each reported once: waits up to
+        ``within`` seconds for the first, then returns every one queued (an empty list when none
+        came). Linux: the socket's error queue (IP_RECVERR / IPV6_RECVERR, which a backend sets
+        when it binds), read with MSG_ERRQUEUE.
+        """
+        ...
+
     # ---- TCP sockets (RFC 9293 3.10 user calls; raise Unsupported where the backend cannot) -----
     # No verb ever blocks longer than its ``within``; virtual-time backends step their clock
     # while waiting, as ``expect`` does, and frames the DUT emits meanwhile go to the backlog
@@ -384,6 +482,13 @@ class DUT(Protocol):
         (FIN-WAIT-2, TIME-WAIT, ...) and reads "CLOSED" once the DUT keeps no state for it."""
         ...
     def join_group(self, group: str) -> None: ...
+    def join_source_group(self, group: str, sources: list[str]) -> None:
+        """Join IPv4 ``group`` in INCLUDE mode: datagrams from ``sources`` only (RFC 3376 3.1:
+        IPMulticastListen with filter-mode INCLUDE; an application's source-specific join).
+        ``leave_group`` leaves it. Linux: MCAST_JOIN_SOURCE_GROUP once per source on the test
+        link. ValueError for an empty ``sources``."""
+        ...
+
     def leave_group(self, group: str) -> None: ...
     def set_forwarding(self, family: Family, enabled: bool) -> None: ...
     def set_timer(self, name: TimerName, seconds: float) -> None: ...
@@ -397,9 +502,25 @@ class DUT(Protocol):
         """Change the MTU of the DUT's end of the test link (``info.mtu`` follows)."""
         ...
 
+    def set_link_address(self, mac: str) -> None:
+        """Give the DUT's end of the test link another (unicast) MAC address, as a hot-swapped
+        interface card would (RFC 4861 7.2.6); ``info.dut_mac`` follows, so the frame builders
+        address the new one. The addresses stay; the DUT may announce the change with
+        unsolicited Neighbor Advertisements (``set_ipv6_option("ndisc_notify", 1)``). The next
+        test starts with the test link's own MAC again. Linux: ``ip link set dev .. address``.
+        """
+        ...
+
     def set_icmp_rate_limit(self, family: Family, per_second: float, burst: int) -> None:
         """Token bucket for ICMP errors (RFC 1812 4.3.2.8, RFC 4443 2.4(f)): ``per_second``
         tokens refill per second up to ``burst``; ``per_second == 0`` means unlimited."""
+        ...
+
+    def set_default_ttl(self, family: Family, ttl: int) -> None:
+        """The TTL (IPv6: Hop Limit) the DUT gives datagrams it originates when nothing else
+        chooses one (RFC 1122 3.2.1.7: "When a fixed TTL value is used, it MUST be
+        configurable"), 1-255, until the next test. Linux: net.ipv4.ip_default_ttl, the
+        interface's IPv6 hop_limit."""
         ...
 
     def set_echo_ignore_broadcasts(self, ignore: bool) -> None:
@@ -420,7 +541,9 @@ class DUT(Protocol):
         the RFC/Linux default (accept_ra=1, autoconf=1, dad_transmits=1, use_tempaddr=0,
         addr_gen_mode=0 (EUI-64), force_mld_version=0 (MLDv2), base_reachable_time=30,
         retrans_time=1, delay_first_probe_time=5, mcast_solicit=3, ucast_solicit=3,
-        max_addresses=16, accept_ra_rt_info_max_plen=0), forwarding off.
+        max_addresses=16, accept_ra_rt_info_max_plen=0, temp_valid_lft=172800 (2 days),
+        temp_prefered_lft=86400 (1 day), ndisc_notify=0, mldv1_done_suppression=1, send_dest_unreachable=1, max_dst_opts_number=8, max_hbh_opts_number=8,
+        max_dst_opts_length and max_hbh_length unlimited), forwarding off.
         """
         ...
 

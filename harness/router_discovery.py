@@ -18,6 +18,7 @@ from scapy.layers.inet6 import (
     ICMPv6NDOptPrefixInfo,
     ICMPv6NDOptSrcLLAddr,
     IPv6,
+    IPv6ExtHdrFragment,
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
@@ -93,3 +94,27 @@ def hop_limit_of_reply(dut: DUT, seq: int) -> int:
     dut.send(echo(dut, seq, src=str(dut.info.tester_ipv6)))
     reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=ECHO_ID, seq=seq))
     return int(reply[IPv6].hlim)
+
+
+BIG_DATA: Final = 1300  # echo reply of 1348 octets: fits the 1500 link, not a 1280 MTU
+
+
+def reply_pieces(dut: DUT, seq: int) -> list[Packet]:
+    """The DUT's echo reply to the tester's global address for a 1348-octet echo request: one
+    frame, or all its fragments up to the last one (how the DUT's link MTU shows)."""
+    dut.send(echo(dut, seq, src=str(dut.info.tester_ipv6), size=BIG_DATA))
+    first = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=ECHO_ID, seq=seq), within=1.0)
+    if not first.haslayer(IPv6ExtHdrFragment):
+        return [first]
+    pieces = [first]
+    ident = first[IPv6ExtHdrFragment].id
+    while True:
+        piece = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), IPv6ExtHdrFragment(id=ident), within=1.0)
+        pieces.append(piece)
+        if piece[IPv6ExtHdrFragment].m == 0:
+            return pieces
+
+
+def largest_packet(pieces: list[Packet]) -> int:
+    """The largest IPv6 packet (header included) among ``pieces``."""
+    return max(40 + int(p[IPv6].plen) for p in pieces)

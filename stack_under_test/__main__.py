@@ -7,7 +7,6 @@ until SIGINT/SIGTERM. Bad arguments give one error line and exit status 2.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import ipaddress
 import os
 import random
@@ -16,7 +15,10 @@ import signal
 import sys
 
 from stack_under_test.clock import MonotonicClock
+from stack_under_test.echo import TCPEcho, UDPEcho
 from stack_under_test.host import Stack
+from stack_under_test.link.endpoint import LinkEndpoint
+from stack_under_test.link.lossy import LossyEndpoint
 from stack_under_test.link.tap import TapEndpoint, TapError
 from stack_under_test.stack.stack import StackError, StackOptions
 from stack_under_test.wire.ethernet import parse_mac
@@ -34,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ipv6-reassembly-timeout", type=float, metavar="S", help="seconds")
     p.add_argument("--dad-transmits", type=int, metavar="N", help="DupAddrDetectTransmits (RFC 4862)")
     p.add_argument("--udp-echo", type=int, metavar="PORT", help="echo UDP datagrams received on PORT")
+    p.add_argument("--tcp-echo", type=int, metavar="PORT",
+                   help="echo what arrives on TCP connections to PORT, closing after the peer's FIN")
+    p.add_argument("--link-loss", type=float, metavar="P", default=0.0,
+                   help="lose this share of the frames each way on the link, e.g. 0.01 (tests of loss "
+                        "recovery where the kernel has no netem)")
     p.add_argument("--neighbor", action="append", default=[], metavar="ADDR=MAC",
                    help="static neighbor entry, e.g. 198.51.100.2=02:00:00:00:00:02 (the test harness "
                         "speaks raw frames and answers no ARP or NS)")
@@ -60,8 +67,11 @@ def _check(p: argparse.ArgumentParser, args: argparse.Namespace) -> bytes:
             p.error(f"--{name.replace('_', '-')} must be positive seconds, got {value}")
     if args.dad_transmits is not None and args.dad_transmits < 0:
         p.error("--dad-transmits must be 0 or more")
-    if args.udp_echo is not None and not 0 < args.udp_echo <= 65535:
-        p.error(f"--udp-echo must be a port 1-65535, got {args.udp_echo}")
+    for opt, port in (("--udp-echo", args.udp_echo), ("--tcp-echo", args.tcp_echo)):
+        if port is not None and not 0 < port <= 65535:
+            p.error(f"{opt} must be a port 1-65535, got {port}")
+    if not 0.0 <= args.link_loss < 1.0:
+        p.error(f"--link-loss must be at least 0 and below 1, got {args.link_loss}")
     for value in args.neighbor:
         addr, _, hw = value.partition("=")
         try:
@@ -91,8 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     stack = Stack(options)
+    nic_link: LinkEndpoint = link
+    if args.link_loss:
+        nic_link = LossyEndpoint(link, args.link_loss, random.Random(int.from_bytes(os.urandom(8), "big")))
     try:
-        stack.create_nic(args.tap, link)
+        stack.create_nic(args.tap, nic_link)
         stack.enable_nic(args.tap)
         for cidr in [*args.ipv4, *args.ipv6]:
             stack.add_address(args.tap, cidr)
@@ -102,9 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.forwarding:
             stack.set_forwarding(4, True)
             stack.set_forwarding(6, True)
-        echo = None if args.udp_echo is None else [
-            stack.udp_bind(wild, args.udp_echo) for wild in ("0.0.0.0", "::") if _has_family(stack, wild)
-        ]
+        services: list[UDPEcho | TCPEcho] = []
+        if args.udp_echo is not None:
+            services.append(UDPEcho(stack, args.udp_echo))
+        if args.tcp_echo is not None:
+            services.append(TCPEcho(stack, args.tcp_echo))
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -128,12 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         if ready:
             link.poll()
         clock.run_due()
-        for sock in echo or ():
-            while (datagram := sock.recv()) is not None:
-                data, src, sport = datagram
-                # No route back or too long: dropped, as a real echo server's reply would be.
-                with contextlib.suppress(StackError):
-                    sock.sendto(data, src, sport)
+        for service in services:
+            service.poll()
     link.close()
     return 0
 
@@ -148,11 +159,6 @@ def _settle(stack: Stack, link: TapEndpoint, clock: MonotonicClock, nic: str, li
         if ready:
             link.poll()
         clock.run_due()
-
-
-def _has_family(stack: Stack, wildcard: str) -> bool:
-    family = 4 if "." in wildcard else 6
-    return family in stack.ip_protocols
 
 
 if __name__ == "__main__":

@@ -37,6 +37,12 @@ class Clock(Protocol):
     @property
     def now_ms(self) -> int: ...
 
+    @property
+    def utc_origin_ms(self) -> int | None:
+        """Universal Time at ``now_ms == 0``, in ms since 1970-01-01 00:00 UT; None when the clock
+        does not know it. Timestamps (RFC 791 options, RFC 792 Timestamp) count from midnight UT."""
+        ...
+
     def schedule(self, delay_ms: int, callback: Callable[[], None]) -> Timer:
         """Run ``callback`` once, ``delay_ms`` (>= 0) from now."""
         ...
@@ -75,9 +81,12 @@ class _TimerHeap:
 class VirtualClock(_TimerHeap):
     """A clock that only moves when told to: ``advance(ms)`` fires every timer that falls due."""
 
-    def __init__(self, start_ms: int = 0) -> None:
+    def __init__(self, start_ms: int = 0, utc_origin_ms: int | None = 0) -> None:
         super().__init__()
         self.now_ms = start_ms
+        # By default the clock's zero is taken for midnight UT (1970-01-01): tests see timestamps
+        # that are the virtual time of day. A harness that compares with real time sets it.
+        self.utc_origin_ms = utc_origin_ms
 
     def schedule(self, delay_ms: int, callback: Callable[[], None]) -> Timer:
         return self._push(Timer(self.now_ms + max(0, int(delay_ms)), callback))
@@ -108,6 +117,7 @@ class MonotonicClock(_TimerHeap):
     def __init__(self) -> None:
         super().__init__()
         self._origin = time.monotonic()
+        self.utc_origin_ms: int | None = time.time_ns() // 1_000_000
 
     @property
     def now_ms(self) -> int:

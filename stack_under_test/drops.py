@@ -44,6 +44,7 @@ class Drop(enum.Enum):
     IPV4_UNKNOWN_PROTOCOL = "No transport protocol is bound to the IP protocol number (RFC 1122 3.2.2.1)."
     IPV4_TTL_EXCEEDED = "The TTL ran out while forwarding (RFC 1812 5.3.1)."
     IPV4_NO_ROUTE = "No route to forward the datagram (RFC 1812 5.2.7.1)."
+    IPV4_BAD_OUTGOING_OPTIONS = "Options given for a datagram we originate are malformed, or a source route we do not originate (RFC 1122 3.2.1.8)."
 
     # --- ICMPv4 ---
     ICMPV4_TRUNCATED = "The ICMP message is shorter than its header (RFC 792)."
@@ -51,6 +52,10 @@ class Drop(enum.Enum):
     ICMPV4_UNKNOWN_TYPE = "The ICMP type is unknown; it is silently discarded (RFC 1122 3.2.2)."
     ICMPV4_BROADCAST_ECHO_IGNORED = "An echo request to a broadcast address is not answered (RFC 1122 3.2.2.6)."
     ICMPV4_NOT_IMPLEMENTED = "The ICMP type is known but this host takes no action on it (RFC 1122 3.2.2)."
+    ICMPV4_REDIRECT_ON_ROUTER = "A Redirect reached us while we forward; only hosts follow them (RFC 1122 3.2.2.2)."
+    ICMPV4_REDIRECT_MALFORMED = "A Redirect with an unknown code, too short, or about a datagram we did not send (RFC 792)."
+    ICMPV4_REDIRECT_BAD_GATEWAY = "A Redirect names a new gateway that is not a host on a connected subnet (RFC 1122 3.2.2.2)."
+    ICMPV4_REDIRECT_NOT_FROM_FIRST_HOP = "A Redirect does not come from the current first hop for the destination (RFC 1122 3.2.2.2)."
 
     # --- UDP ---
     UDP_TRUNCATED = "The UDP datagram is shorter than its header (RFC 768)."
@@ -69,7 +74,9 @@ class Drop(enum.Enum):
     IGMP_REPORT_TRUNCATED = "An IGMPv3 report's group record runs past the message (RFC 3376 4.2.4)."
     IGMP_GENERAL_QUERY_WITH_SOURCES = "A general query carries sources; ignored like Linux (RFC 3376 4.1.8)."
     IGMP_QUERY_BAD_GROUP = "The queried group is neither 0.0.0.0 nor a multicast address (RFC 3376 4.1.3)."
-    IGMP_REPORT_NOT_MULTICAST = "A membership report not sent to a group is not used for suppression (RFC 2236 3)."
+    IPV4_MULTICAST_SOURCE_NOT_INCLUDED = "The group was joined in INCLUDE mode, not for this source (RFC 3376 3.2)."
+    IGMP_QUERY_WITHOUT_ROUTER_ALERT = "Hosts SHOULD ignore v2 or v3 Queries without the Router-Alert option (RFC 3376 9.1)."
+    IGMP_GENERAL_QUERY_NOT_TO_ALL_SYSTEMS = "A General Query to a group other than 224.0.0.1 is ignored (RFC 3376 9.1)."
     IGMP_FOR_ROUTERS = "A Leave Group or IGMPv3 report is for multicast routers; a host takes no action (RFC 3376 5)."
 
     # --- Fragmentation and reassembly ---
@@ -82,6 +89,7 @@ class Drop(enum.Enum):
     FRAGMENT_TOO_MANY = "The datagram has more fragments than the per-datagram cap; it is discarded (RFC 8200 4.5)."
     FRAGMENT_MEMORY_EXCEEDED = "Reassembly memory passed its high threshold; oldest datagrams evicted (RFC 1122 3.3.2)."
     FRAGMENT_REASSEMBLED_TOO_LONG = "The reassembled datagram would exceed 65,535 octets (RFC 8200 4.5)."
+    FRAGMENT_ECN_MIXED = "Fragments mix Not-ECT with ECT or CE; reassembling would lose or invent a congestion mark (RFC 3168 5.3)."
     IPV6_FRAGMENT_LENGTH_NOT_MULTIPLE_OF_8 = "A non-last fragment's length is not a multiple of 8; Parameter Problem sent (RFC 8200 4.5)."
     IPV6_FRAGMENT_BEYOND_MAX = "Fragment offset plus length exceed 65,535; Parameter Problem sent (RFC 8200 4.5)."
     IPV6_FIRST_FRAGMENT_INCOMPLETE_CHAIN = "The first fragment lacks the header chain; Parameter Problem code 3 sent (RFC 7112 5)."
@@ -117,6 +125,9 @@ class Drop(enum.Enum):
     IPV6_UNSPECIFIED_SOURCE_FORWARD = "A packet with the unspecified source is never forwarded (RFC 4291 2.5.2)."
     IPV6_EXT_CHAIN_TOO_LONG = "The extension headers exceed the total length we walk (RFC 8504 5.3)."
     IPV6_TOO_MANY_OPTIONS = "An options header carries more options than we process (RFC 8504 5.3)."
+    IPV6_PADN_TOO_LONG = "A PadN option is longer than 7 octets (RFC 8504 5.3)."
+    IPV6_OPTIONS_HEADER_TOO_LONG = "An options header is longer than the configured limit (RFC 8504 5.3)."
+    IPV6_UNKNOWN_OPTION_DISALLOWED = "An options header carries an unknown option, configured to be disallowed (RFC 8504 5.3)."
     IPV6_JUMBO_BAD_OPTION = "A Jumbo Payload option has a wrong length or alignment (RFC 2675 2)."
     IPV6_JUMBO_LENGTH_TOO_SMALL = "The Jumbo Payload Length is below 65,536; Parameter Problem sent (RFC 2675 3)."
     IPV6_JUMBO_WITH_PAYLOAD_LENGTH = "A Jumbo Payload option with a non-zero Payload Length; Parameter Problem sent (RFC 2675 3)."
@@ -129,6 +140,7 @@ class Drop(enum.Enum):
     IPV6_FORWARD_TOO_BIG = "The packet exceeds the next-hop MTU; Packet Too Big sent, never fragmented (RFC 8200 5)."
     ICMPV6_PTB_BELOW_MINIMUM_MTU = "A Packet Too Big reports an MTU below 1280; it is discarded (RFC 8201 4)."
     ICMPV6_PTB_NOT_OURS = "A Packet Too Big quotes a packet whose source is not ours (RFC 8201 4)."
+    ICMPV6_PTB_NOT_SENT = "A Packet Too Big quotes a packet no socket or connection of ours sent, or one not in flight (RFC 8201 4)."
     ICMPV6_ERROR_RATE_LIMITED = "An ICMPv6 error was not sent: the rate limit was exhausted (RFC 4443 2.4(f))."
 
     # --- ICMPv6 (owned by the IPv6 work) ---
@@ -158,6 +170,7 @@ class Drop(enum.Enum):
     NDP_ADVERT_FOR_OUR_ADDRESS = "A Neighbor Advertisement claims one of our own addresses (RFC 4862 5.4.4)."
     NDP_ADVERT_WITHOUT_TARGET_LINK_ADDRESS = "An advertisement for an INCOMPLETE entry has no target link-layer option (RFC 4861 7.2.5)."
     IPV6_NO_ROUTE = "No route to send the IPv6 packet out of (RFC 4861 5.2)."
+    IPV6_SCOPE_0_MULTICAST_DESTINATION = "Nodes must not originate a packet to a multicast address of scope 0 (RFC 4291 2.7)."
     # --- NDP validation, NUD, Redirect receive ---
     NDP_BAD_PREFIX_OPTION = "A Prefix Information option is not 32 octets or its Prefix Length exceeds 128 (RFC 4861 4.6.2)."
     NDP_BAD_MTU_OPTION = "An MTU option is not 8 octets long (RFC 4861 4.6.4)."
@@ -190,6 +203,7 @@ class Drop(enum.Enum):
     MLD_FOR_ROUTERS = "An MLD Done or MLDv2 Report is processed by routers only (RFC 3810 7)."
     # --- IPv4 options, ICMPv4 errors, forwarding ---
     IPV4_SOURCE_ROUTE_REJECTED = "A source-routed datagram (LSRR/SSRR) is dropped by policy, as Linux accept_source_route=0 (RFC 1122 3.3.5)."
+    IPV4_SOURCE_ROUTE_NOT_FOLLOWED = "A datagram with hops left in its source route is not forwarded by policy; Source Route Failed sent (RFC 1122 3.3.5)."
     IPV4_SOURCE_ROUTE_FAILED = "The accepted source route cannot be followed here; an ICMP error is sent where allowed (RFC 1812 5.2.4.1)."
     IPV4_FORWARD_MARTIAN = "A datagram to 0/8, 127/8, class E or an unjoined group is not forwarded (RFC 1812 5.3.7)."
     IPV4_FORWARD_LINK_BROADCAST = "A unicast datagram received as a link-layer broadcast or multicast is not forwarded (RFC 1812 5.3.4)."

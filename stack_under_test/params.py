@@ -62,6 +62,8 @@ IPV6_MIN_MTU: Final = 1280  # RFC 8200 5
 IPV6_REASSEMBLY_TIMEOUT_MS: Final = 60_000  # RFC 8200 4.5: "within 60 seconds"
 # RFC 8201 4: "The recommended setting for this timer is twice its minimum value (10 minutes)."
 IPV6_PMTU_EXPIRY_MS: Final = 600_000
+# RFC 1191 6.3: "The recommended setting for this timer is twice its minimum value (10 minutes)."
+IPV4_PMTU_EXPIRY_MS: Final = 600_000
 DUP_ADDR_DETECT_TRANSMITS: Final = 1  # RFC 4862 5.1
 # RFC 4861 7.1.1/7.1.2: "The IP Hop Limit field has a value of 255, i.e., the packet could not
 # possibly have been forwarded by a router." We send every ND message (Redirect too) with it.
@@ -85,11 +87,16 @@ INTERFACE_ID_BITS: Final = 64
 MAX_AUTOCONF_ADDRESSES: Final = 256
 # RFC 7217 7: "IDGEN_RETRIES: default value: 3"; RFC 8981 3.8 TEMP_IDGEN_RETRIES: "Default value: 3".
 IDGEN_RETRIES: Final = 3
+# RFC 7217 7: "IDGEN_DELAY: defaults to 1 second."
+IDGEN_DELAY_MS: Final = 1_000
 # RFC 8981 3.8: TEMP_VALID_LIFETIME "Default value: 2 days", TEMP_PREFERRED_LIFETIME "Default
 # value: 1 day", MAX_DESYNC_FACTOR "0.4 * TEMP_PREFERRED_LIFETIME".
 TEMP_VALID_LIFETIME_MS: Final = 2 * 86_400_000
 TEMP_PREFERRED_LIFETIME_MS: Final = 86_400_000
 MAX_DESYNC_FACTOR_MS: Final = 34_560_000
+# RFC 8504 5.3: "the default value SHOULD be set to 8" (non-padding options per Destination or
+# Hop-by-Hop Options header; Linux max_dst_opts_number / max_hbh_opts_number).
+MAX_EXT_HEADER_OPTIONS: Final = 8
 # DAD failures remembered per NIC for diagnostics (RFC 4862 5.4.5: "SHOULD log a system
 # management error").
 DAD_FAILURE_LOG_LEN: Final = 16
@@ -121,6 +128,14 @@ NEIGHBOR_PENDING_TOTAL_BYTES: Final = 4 * 1024 * 1024
 MIN_RANDOM_FACTOR_PERCENT: Final = 50
 MAX_RANDOM_FACTOR_PERCENT: Final = 150
 REACHABLE_TIME_RECOMPUTE_MS: Final = 300_000
+# RFC 4191 3.5: router reachability probes "MUST be rate-limited to no more than one per minute per
+# router" (Linux rtr_probe_interval: 60 s).
+ROUTER_PROBE_INTERVAL_MS: Final = 60_000
+# RFC 4861 10: MAX_NEIGHBOR_ADVERTISEMENT 3 transmissions (unsolicited advertisements, 7.2.6).
+MAX_NEIGHBOR_ADVERTISEMENT: Final = 3
+# RFC 4861 7.2.6: between the advertisements of a node's several addresses "the node SHOULD
+# introduce a small delay"; ours is this many ms per address.
+UNSOLICITED_ADVERT_SPACING_MS: Final = 20
 # RFC 4861 10: MAX_ANYCAST_DELAY_TIME 1 second; 7.2.7 "the sender SHOULD delay sending a response
 # for a random time between 0 and MAX_ANYCAST_DELAY_TIME seconds".
 MAX_ANYCAST_DELAY_TIME_MS: Final = 1_000
@@ -128,10 +143,16 @@ MAX_ANYCAST_DELAY_TIME_MS: Final = 1_000
 ANYCAST_DELAYED_ADVERTS_MAX: Final = 64
 # RFC 4861 8.3 leaves the Destination Cache size open; redirect host routes kept (oldest go first).
 MAX_REDIRECT_ROUTES: Final = 1024
+# How long a neighbour whose resolution or re-validation failed counts as dead when choosing among
+# gateways (RFC 1122 3.3.1.4); then it is tried again (Linux: a FAILED entry goes at the next
+# garbage collection, gc_stale_time 60 s at most).
+FAILED_NEIGHBOR_MEMORY_MS: Final = 60_000
 NEIGHBOR_CACHE_SIZE: Final = 512  # bounded memory; Linux gc_thresh3 is 1024
 
 # ---- UDP --------------------------------------------------------------------------------
 UDP_RECEIVE_QUEUE_LEN: Final = 256  # datagrams per socket before new ones are dropped
+# ICMP errors a UDP socket keeps for its application (RFC 1122 4.1.3.3); the oldest go first.
+UDP_ERROR_QUEUE_LEN: Final = 16
 EPHEMERAL_PORT_FIRST: Final = 32768  # Linux ip_local_port_range
 EPHEMERAL_PORT_LAST: Final = 60999
 

@@ -341,3 +341,50 @@ def test_duplicate_hardware_based_link_local_disables_ip_on_the_interface(dut: D
     dut.wait(1.5)
     ping(dut, 2, global_address)
     dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=2), within=0.7)
+
+
+# ---- what DAD ignores, and where it does not run ---------------------------------------------------------
+
+def _invalid_probe(dut: DUT) -> Packet:
+    # A DAD probe from another node, but with Hop Limit 254: it fails RFC 4861 §7.1.1.
+    return (Ether(src=dut.info.other_mac, dst=multicast_mac(GROUP))
+            / IPv6(src=UNSPECIFIED, dst=GROUP, hlim=NDP_HOP_LIMIT - 1) / ICMPv6ND_NS(tgt=TARGET))
+
+
+def _invalid_advert(dut: DUT) -> Packet:
+    # Another node's advertisement for the address, but with ICMP Code 1: it fails §7.1.2.
+    mac = dut.info.other_mac
+    return (Ether(src=mac, dst=multicast_mac(ALL_NODES))
+            / IPv6(src=str(dut.info.other_ipv6), dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
+            / ICMPv6ND_NA(tgt=TARGET, R=0, S=0, O=1, code=1) / ICMPv6NDOptDstLLAddr(lladdr=mac))
+
+
+@pytest.mark.parametrize("invalid", [_invalid_probe, _invalid_advert], ids=["ns-hop-limit-254", "na-code-1"])
+@rfc("RFC4862-5.4.1-1")
+def test_invalid_solicitation_or_advertisement_does_not_stop_dad(dut: DUT, invalid: object) -> None:
+    start_dad(dut, 2, retrans=0.5)
+    dad_probe(dut)
+    assert callable(invalid)
+    dut.send(invalid(dut))
+    dad_probe(dut, within=1.0)  # DAD goes on: the second probe comes
+    dut.wait(0.8)
+    assert state_of(dut) == "preferred", "an invalid message made the tentative address a duplicate"
+
+
+SUBNET_ROUTER_ANYCAST: Final = "2001:db8:2::"  # RFC 4291 2.6.1, of TARGET's subnet
+
+
+@rfc("RFC4862-5.4-2")
+def test_no_dad_for_the_subnet_router_anycast_address(dut: DUT) -> None:
+    # A router holds the Subnet-Router anycast address of each of its subnets (RFC 4291 2.6.1).
+    dut.set_forwarding(6, True)
+    start_dad(dut, 1, retrans=0.5)
+    dad_probe(dut)  # the unicast address is checked ...
+    # ... the anycast address never, before or after the unicast one is assigned.
+    dut.expect_none(IPv6(src=UNSPECIFIED), ICMPv6ND_NS(tgt=SUBNET_ROUTER_ANYCAST), within=2.0)
+    anycast_group = solicited_node(SUBNET_ROUTER_ANYCAST)
+    dut.send(dut.ether(dst=multicast_mac(anycast_group))
+             / IPv6(src=str(dut.info.tester_ipv6), dst=anycast_group, hlim=NDP_HOP_LIMIT)
+             / ICMPv6ND_NS(tgt=SUBNET_ROUTER_ANYCAST) / ICMPv6NDOptSrcLLAddr(lladdr=dut.info.tester_mac))
+    # Control: the DUT does hold the anycast address (RFC 4861 §7.2.7: answered within 1 s).
+    dut.expect(ICMPv6ND_NA(tgt=SUBNET_ROUTER_ANYCAST), within=1.5)

@@ -328,3 +328,47 @@ def test_all_ones_lifetimes_are_infinite(dut: DUT) -> None:
     info = the_address(dut)
     assert info.valid_lifetime is None, f"valid lifetime {info.valid_lifetime} s, not infinite"
     assert info.preferred_lifetime is None, f"preferred lifetime {info.preferred_lifetime} s, not infinite"
+
+
+# ---- configuration (§5.5, §5.5.4, §5.6) -----------------------------------------------------------
+
+@rfc("RFC4862-5.5-1")
+def test_forming_global_addresses_can_be_switched_off(dut: DUT) -> None:
+    dut.set_ipv6_option("autoconf", 0)
+    dut.send(ra(dut, pio()))
+    dut.wait(0.3)
+    assert not in_prefix(dut), f"autoconf 0, yet {[str(a.interface) for a in in_prefix(dut)]} was formed"
+    dut.set_ipv6_option("autoconf", 1)  # control: the same advertisement forms the address
+    dut.send(ra(dut, pio()))
+    dut.wait(0.3)
+    assert the_address(dut).state == "preferred"
+
+
+@rfc("RFC4862-5.5.4-3", quote="and the facility MUST be disabled by default.")
+def test_deprecated_address_may_begin_new_communication_by_default(dut: DUT) -> None:
+    # With no other global address, a new conversation with a global destination can only use the
+    # deprecated one: a DUT that kept deprecated addresses from new communication would not send.
+    dut.remove_address(str(dut.info.dut_ipv6))
+    dut.udp_bind(PORT, 6)
+    dut.send(ra(dut, pio(valid=60, preferred=1, on_link=0), lifetime=60))
+    dut.wait(2.2)
+    assert the_address(dut).state == "deprecated"
+    assert udp_source(dut) == str(slaac_address(dut))
+
+
+@rfc("RFC4862-5.6-1")
+def test_most_recent_advertisement_takes_precedence(dut: DUT) -> None:
+    # Two routers (the tester and fe80::5, both without security) say different things; what the
+    # DUT heard last wins, both for a parameter (Cur Hop Limit) and for the prefix's lifetimes.
+    other = {"src": "fe80::5", "mac": dut.info.other_mac}
+    dut.send(router_discovery.ra(dut, pio(preferred=300), chlim=33, lifetime=0))
+    dut.send(router_discovery.ra(dut, pio(preferred=100), chlim=44, lifetime=0, **other))
+    dut.wait(0.3)
+    assert router_discovery.hop_limit_of_reply(dut, 1) == 44
+    got = the_address(dut).preferred_lifetime
+    assert got is not None and abs(got - 100) <= TOLERANCE_S, f"preferred lifetime {got} s, expected 100 s"
+    dut.send(router_discovery.ra(dut, pio(preferred=200), chlim=33, lifetime=0))
+    dut.wait(0.3)
+    assert router_discovery.hop_limit_of_reply(dut, 2) == 33
+    got = the_address(dut).preferred_lifetime
+    assert got is not None and abs(got - 200) <= TOLERANCE_S, f"preferred lifetime {got} s, expected 200 s"

@@ -18,6 +18,7 @@ from typing import Final
 import pytest
 from scapy.layers.inet import IP
 from scapy.packet import Packet
+from scapy.utils import checksum
 
 from harness import DUT, MUST, SHOULD, ExpectationFailed, described, rfc
 from harness.igmp import (
@@ -28,12 +29,14 @@ from harness.igmp import (
     ROUTER_ALERT,
     V1_REPORT,
     V2_REPORT,
+    V3_REPORT,
     V3_REPORTS_TO,
     igmp_frame,
     igmp_of,
     message,
     v3_query,
     v3_records,
+    with_checksum,
 )
 from harness.rfc import MUST_NOT
 
@@ -42,11 +45,14 @@ OTHER_GROUP: Final = "224.1.2.4"
 MRC: Final = 5  # 0.5 s
 QUIET_S: Final = 0.7
 JITTER_S: Final = 0.3
-OLD_MODE_S: Final = 2.1  # Robustness 2 x Query Interval 1 s (+ a Query Response Interval of 0)
+# Robustness 2 x Query Interval 1 s, plus a Query Response Interval: Linux takes 0 (its default
+# 10 s cut below the Query Interval), the in-process stack the last query's Max Resp Time, 0.5 s.
+OLD_MODE_S: Final = 2.6
 
 
-def _expect_report(dut: DUT, kind: int, group: str, within: float = QUIET_S) -> Packet:
-    """The next IGMP message of type ``kind`` about ``group`` from the DUT (others are consumed)."""
+def _expect_report(dut: DUT, kind: int, group: str | None, within: float = QUIET_S) -> Packet:
+    """The next IGMP message of type ``kind`` about ``group`` (None: any) from the DUT (others
+    are consumed)."""
     seen = []
     while True:
         try:
@@ -55,7 +61,7 @@ def _expect_report(dut: DUT, kind: int, group: str, within: float = QUIET_S) -> 
             raise ExpectationFailed(f"no IGMP type 0x{kind:02x} for {group}; seen {seen}") from None
         body = igmp_of(msg)
         seen.append((hex(body[0]), msg[IP].dst))
-        if body[0] == kind and body[4:8] == IPv4Address(group).packed:
+        if body[0] == kind and (group is None or body[4:8] == IPv4Address(group).packed):
             return msg
 
 
@@ -237,3 +243,149 @@ def test_v1_query_max_response_time_of_zero_is_taken_as_ten_seconds(dut: DUT, ho
             times.setdefault(group, msg.time - start)
     assert max(times.values()) > 2.5, f"every report came within 2.5 s of the query: {sorted(times.values())}"
     dut.wait(start + 2 * 6 + 10 + JITTER_S - dut.now())  # back in IGMPv3 mode for the next test
+
+
+# ---- message format (RFC 2236 2) -------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", [V1_REPORT, V2_REPORT, LEAVE], ids=["v1-report", "v2-report", "leave"])
+@rfc("RFC2236-2.3-1")
+def test_sent_messages_carry_a_valid_checksum(dut: DUT, host: Host, kind: int) -> None:
+    # RFC 2236 2.3: "the 16-bit one's complement of the one's complement sum of the whole IGMP
+    # message": summed with its checksum in place, a correct message gives all ones (0 after
+    # Scapy's final complement).
+    dut.send(igmp_frame(dut, message(QUERY, 0 if kind == V1_REPORT else MRC)))
+    host.join(GROUP)
+    sent = _expect_report(dut, V1_REPORT if kind == V1_REPORT else V2_REPORT, GROUP, within=0.5)
+    if kind == LEAVE:
+        dut.leave_group(GROUP)
+        sent = _expect_report(dut, LEAVE, GROUP, within=0.5)
+    body = igmp_of(sent)
+    assert checksum(body) == 0, f"IGMP type 0x{body[0]:02x} with checksum 0x{body[2:4].hex()} does not verify"
+
+
+# ---- report suppression (RFC 2236 3, 5; RFC 3376 4.2.14) ------------------------------------------
+
+def _other_hosts_report(dut: DUT, msg: bytes, dst: str = GROUP) -> Packet:
+    frame = igmp_frame(dut, msg, dst=dst, src=str(dut.info.other_ipv4))
+    frame.src = dut.info.other_mac
+    return frame
+
+
+def _assert_suppressed(dut: DUT, report: Packet) -> None:
+    """In v2 mode with GROUP joined: a General Query and ``report`` back to back (the report
+    arrives long before the DUT's randomly delayed answer) leave the DUT silent; the same query
+    alone is answered (the positive control)."""
+    dut.send(igmp_frame(dut, message(QUERY, MRC)), report)
+    dut.expect_none(IP(proto=2, src=str(dut.info.dut_ipv4.ip)), within=QUIET_S)
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))
+    _expect_report(dut, V2_REPORT, GROUP)
+
+
+@pytest.mark.parametrize("version", [V1_REPORT, V2_REPORT], ids=["v1-report", "v2-report"])
+@rfc("RFC2236-5-1")
+def test_v1_and_v2_reports_of_another_host_suppress_ours(dut: DUT, host: Host, version: int) -> None:
+    _settle(host, GROUP)
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))  # into IGMPv2 mode
+    _expect_report(dut, V2_REPORT, GROUP)
+    _assert_suppressed(dut, _other_hosts_report(dut, message(version, 0, GROUP)))
+
+
+@rfc("RFC2236-2.5-1")
+def test_octets_past_the_first_eight_of_a_report_are_ignored(dut: DUT, host: Host) -> None:
+    # A v2 Report with four more octets, its checksum over all twelve (RFC 2236 2.3: "the whole
+    # IGMP message"): read as the 8-octet report it starts with, it suppresses ours.
+    _settle(host, GROUP)
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))
+    _expect_report(dut, V2_REPORT, GROUP)
+    long_report = with_checksum(message(V2_REPORT, 0, GROUP) + b"\xde\xad\xbe\xef")
+    _assert_suppressed(dut, _other_hosts_report(dut, long_report))
+
+
+@rfc("RFC3376-4.2.14-1")
+def test_v2_report_to_the_unicast_address_suppresses_ours(dut: DUT, host: Host) -> None:
+    _settle(host, GROUP)
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))
+    _expect_report(dut, V2_REPORT, GROUP)
+    _assert_suppressed(dut, _other_hosts_report(dut, message(V2_REPORT, 0, GROUP), dst=str(dut.info.dut_ipv4.ip)))
+
+
+# ---- IGMPv1 queriers (RFC 2236 4; RFC 3376 7.2.1) ---------------------------------------------------
+
+V1_GROUPS: Final = tuple(f"224.1.3.{i}" for i in range(1, 9))
+
+
+@rfc("RFC2236-4-1", "RFC3376-7.2.1-3")
+def test_v1_query_max_response_time_is_read_as_ten_seconds(dut: DUT, host: Host) -> None:
+    # Eight groups, each answered after its own random delay in (0, 10 s]: all within 10 s, and
+    # not all at once (with delays drawn from up to 10 s, eight below 1 s has chance 1e-8). A v1
+    # query now and then keeps the host in IGMPv1 mode; it leaves running timers alone (RFC 2236
+    # 3: reset "only if the requested Max Response Time is less than the remaining value").
+    _settle(host, *V1_GROUPS)
+    start = dut.now()
+    dut.send(igmp_frame(dut, message(QUERY, 0)))
+    answered: dict[str, float] = {}
+    next_query = start + 1.5
+    while len(answered) < len(V1_GROUPS) and dut.now() - start < 10.5:
+        if dut.now() >= next_query:
+            dut.send(igmp_frame(dut, message(QUERY, 0)))
+            next_query += 1.5
+        try:
+            msg = dut.expect(IP(proto=2, src=str(dut.info.dut_ipv4.ip)), within=0.25)
+        except ExpectationFailed:
+            continue
+        body = igmp_of(msg)
+        group = str(IPv4Address(body[4:8]))
+        assert body[0] == V1_REPORT, f"IGMP type 0x{body[0]:02x} for {group} in IGMPv1 mode"
+        answered.setdefault(group, dut.now() - start)
+    missing = sorted(set(V1_GROUPS) - set(answered))
+    assert not missing, f"no report within 10 s of the v1 query for {missing} (answered: {answered})"
+    assert max(answered.values()) > 1.0, f"every group answered within 1 s of a v1 query: {answered}"
+
+
+@rfc("RFC2236-4-2", "RFC2236-4-3")
+def test_v1_querier_state_follows_the_v1_query_heard_not_the_last_query(dut: DUT, host: Host) -> None:
+    # The fixture's v3 query set Robustness 2 and Query Interval 1 s, so a v1 query is "heard in
+    # the last [Version 1 Router Present Timeout]" for 2 s (RFC 3376 8.12; 2.5 s counting a Query
+    # Response Interval of 0.5 s). The v2 query right after it (MRC 2) cuts the report delay the
+    # v1 query started (up to 10 s) to 0.2 s.
+    _settle(host, GROUP)
+    start = dut.now()
+    dut.send(igmp_frame(dut, message(QUERY, 0)), igmp_frame(dut, message(QUERY, 2)))
+    _expect_report(dut, V1_REPORT, GROUP, within=0.5)  # the last query heard is a v2 one
+    # Once the v1 query is older than the timeout, v2 queries are answered in v2.
+    dut.wait(max(0.0, start + 3.5 - dut.now()))
+    dut.send(igmp_frame(dut, message(QUERY, 2)))
+    _expect_report(dut, V2_REPORT, GROUP, within=0.5)
+
+
+@rfc("RFC2236-6-1")
+def test_no_leave_group_while_a_v1_querier_is_present(dut: DUT, host: Host) -> None:
+    dut.send(igmp_frame(dut, message(QUERY, 0)))
+    host.join(GROUP)
+    _expect_report(dut, V1_REPORT, GROUP, within=0.5)
+    dut.leave_group(GROUP)
+    dut.expect_none(IP(proto=2, src=str(dut.info.dut_ipv4.ip)), within=QUIET_S)
+    # Control: the host still speaks IGMP here (a join is reported, in v1).
+    host.join(OTHER_GROUP)
+    _expect_report(dut, V1_REPORT, OTHER_GROUP, within=0.5)
+
+
+@rfc("RFC3376-8.12-1")
+def test_older_version_querier_present_timeout_follows_the_last_v3_query(dut: DUT, host: Host) -> None:
+    # RFC 3376 8.12: Robustness Variable x the Query Interval "in the last Query received" plus
+    # one Query Response Interval. After a v3 query with QRV 2 and QQIC 2 s that is 4 s plus a
+    # Query Response Interval between 0 and 10 s (RFC 3376 8.3's default): IGMPv2 mode must hold
+    # 3 s after the v2 query, and must be over 14.5 s after it. (The defaults, 2 x 125 + 10 s,
+    # would keep it for 260 s.)
+    _settle(host, GROUP)
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC, qrv=2, qqic=2)))
+    dut.wait(QUIET_S)  # its answer
+    start = dut.now()
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))
+    _expect_report(dut, V2_REPORT, GROUP)
+    dut.wait(max(0.0, start + 3.0 - dut.now()))
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC, qrv=2, qqic=2)))
+    _expect_report(dut, V2_REPORT, GROUP)  # a v3 query, answered in IGMPv2 mode
+    dut.wait(max(0.0, start + 14.5 - dut.now()))
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC, qrv=2, qqic=2)))
+    _expect_report(dut, V3_REPORT, None)  # IGMPv3 again: a Version 3 Report

@@ -9,6 +9,8 @@ every wait is virtual.
 
 from __future__ import annotations
 
+import struct
+from ipaddress import IPv4Address
 from typing import Final
 
 import pytest
@@ -22,6 +24,7 @@ from harness.igmp import (
     CHANGE_TO_EXCLUDE,
     CHANGE_TO_INCLUDE,
     MODE_IS_EXCLUDE,
+    MODE_IS_INCLUDE,
     ROUTER_ALERT,
     V3_REPORT,
     V3_REPORTS_TO,
@@ -198,3 +201,155 @@ def test_report_source_is_the_interface_address(dut: DUT) -> None:
     dut.join_group(GROUP)
     report = expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE,), within=1.0)
     assert report[IP].src == str(dut.info.dut_ipv4.ip), f"report from {report[IP].src}"
+
+
+# ---- messages the host ignores (RFC 3376 4, 4.1.10, 9.1) -------------------------------------------
+
+@rfc("RFC3376-4-2")
+def test_unrecognized_message_type_is_silently_ignored(dut: DUT) -> None:
+    join_and_settle(dut, GROUP)
+    dut.send(igmp_frame(dut, with_checksum(bytes([0x30, 0]) + bytes(6))))  # type 0x30 is unassigned
+    dut.expect_none(IP(src=str(dut.info.dut_ipv4.ip)), within=QUIET_S)
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC)))  # control: a query is answered
+    expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
+
+
+TAIL: Final = b"\xde\xad\xbe\xef"
+
+
+@rfc("RFC3376-4.1.10-1")
+def test_query_with_additional_octets_is_answered(dut: DUT) -> None:
+    # Four octets past the source list, the checksum computed over them too.
+    dut.join_group(GROUP)
+    dut.send(igmp_frame(dut, with_checksum(v3_query(mrc=MRC) + TAIL)))
+    expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
+
+
+@rfc("RFC3376-4.1.10-1")
+def test_additional_octets_of_a_query_count_in_its_checksum(dut: DUT) -> None:
+    # The checksum of the 12-octet query, then four octets it does not cover: the checksum over
+    # the whole message fails, so the query is ignored.
+    join_and_settle(dut, GROUP)
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC) + TAIL))
+    dut.expect_none(IP(proto=2), within=QUIET_S)
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC)))  # control
+    expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
+
+
+def _query_without_router_alert(dut: DUT) -> Packet:
+    frame = igmp_frame(dut, v3_query(mrc=MRC))
+    frame[IP].options = []
+    return frame
+
+
+@rfc("RFC3376-9.1-2")
+def test_query_without_router_alert_is_ignored(dut: DUT) -> None:
+    join_and_settle(dut, GROUP)
+    dut.send(_query_without_router_alert(dut))
+    dut.expect_none(IP(proto=2), within=QUIET_S)
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC)))  # control: the same query with Router Alert
+    expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
+
+
+@rfc("RFC3376-9.1-3")
+def test_general_query_to_another_group_is_ignored(dut: DUT) -> None:
+    # To a group the host has joined, so the datagram itself is received.
+    join_and_settle(dut, GROUP)
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC), dst=GROUP))
+    dut.expect_none(IP(proto=2), within=QUIET_S)
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC)))  # control: to 224.0.0.1
+    expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
+
+
+# ---- the reports the host sends (RFC 3376 4.2, 5.2) --------------------------------------------------
+
+def _record_layout(report: Packet) -> tuple[list[int], int]:
+    """The Aux Data Len of each group record, and the octets after the last record."""
+    msg, at, aux = igmp_of(report), 8, []
+    for _ in range(struct.unpack_from("!H", msg, 6)[0]):
+        aux.append(msg[at + 1])
+        at += 8 + 4 * struct.unpack_from("!H", msg, at + 2)[0] + 4 * msg[at + 1]
+    return aux, len(msg) - at
+
+
+def _reports_of_each_kind(dut: DUT) -> list[Packet]:
+    """A state-change report for a join and for a leave, and a current-state one for a query."""
+    dut.join_group(GROUP)
+    joined = expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE,), within=1.0)
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC)))
+    answered = expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=1.5)
+    dut.leave_group(GROUP)
+    left = expect_v3_record(dut, GROUP, (CHANGE_TO_INCLUDE,), within=1.5)
+    return [joined, answered, left]
+
+
+@rfc("RFC3376-4.2.10-1")
+def test_group_records_carry_no_auxiliary_data(dut: DUT) -> None:
+    for report in _reports_of_each_kind(dut):
+        aux, _ = _record_layout(report)
+        assert aux and all(n == 0 for n in aux), f"Aux Data Len {aux} in {v3_records(report)}"
+
+
+@rfc("RFC3376-4.2.11-2")
+def test_report_ends_with_its_last_group_record(dut: DUT) -> None:
+    for report in _reports_of_each_kind(dut):
+        _, extra = _record_layout(report)
+        assert extra == 0, f"{extra} octets past the last group record of {v3_records(report)}"
+
+
+@rfc("RFC3376-5.2-1")
+def test_general_query_is_not_answered_at_once(dut: DUT) -> None:
+    # The answer comes after a random delay in [0, Max Resp Time): with 5 s, one within 50 ms
+    # has chance 1/100, three in a row 1e-6; a host that answers at once does so every time.
+    join_and_settle(dut, GROUP)
+    delays = []
+    for _ in range(3):
+        dut.send(igmp_frame(dut, v3_query(mrc=50)))
+        sent = dut.now()
+        report = expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=5.2)
+        delays.append(float(report.time) - sent)  # when the report crossed the link
+        if delays[-1] >= 0.05:
+            return
+    raise AssertionError(f"three General Queries (Max Resp Time 5 s) answered after {delays} s")
+
+
+# ---- INCLUDE-mode membership (RFC 3376 3.1, 3.2) ------------------------------------------------------
+
+_EXCLUDE_TYPES: Final = (MODE_IS_EXCLUDE, CHANGE_TO_EXCLUDE)
+
+
+def _records_with_sources(report: Packet) -> list[tuple[int, str, list[str]]]:
+    """(record type, group, sources) of each group record of a Version 3 Report."""
+    msg, at, out = igmp_of(report), 8, []
+    for _ in range(struct.unpack_from("!H", msg, 6)[0]):
+        nsrc = struct.unpack_from("!H", msg, at + 2)[0]
+        sources = [str(IPv4Address(msg[at + 8 + 4 * i : at + 12 + 4 * i])) for i in range(nsrc)]
+        out.append((msg[at], str(IPv4Address(msg[at + 4 : at + 8])), sources))
+        at += 8 + 4 * nsrc + 4 * msg[at + 1]
+    return out
+
+
+def _records_about(dut: DUT, group: str, within: float) -> list[tuple[int, list[str]]]:
+    """Every record about ``group`` in the Version 3 Reports the DUT sends within ``within`` s."""
+    out: list[tuple[int, list[str]]] = []
+    end = dut.now() + within
+    while dut.now() < end:
+        try:
+            report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=max(0.0, end - dut.now()))
+        except ExpectationFailed:
+            break
+        out += [(rtype, sources) for rtype, g, sources in _records_with_sources(report) if g == group]
+    return out
+
+
+@rfc("RFC3376-3.2-1")
+def test_group_joined_for_some_sources_is_never_reported_as_exclude(dut: DUT) -> None:
+    source = str(dut.info.tester_ipv4)
+    dut.join_source_group(GROUP, [source])
+    changes = _records_about(dut, GROUP, within=1.5)  # the state-change report and its repetition
+    assert changes, f"no report about {GROUP} after joining it for {source}"
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC)))
+    current = _records_about(dut, GROUP, within=QUIET_S)
+    assert current == [(MODE_IS_INCLUDE, [source])], f"the General Query was answered with {current} for {GROUP}"
+    excluding = [r for r in changes + current if r[0] in _EXCLUDE_TYPES]
+    assert not excluding, f"EXCLUDE records for a group joined in INCLUDE mode only: {excluding}"

@@ -18,13 +18,14 @@ from scapy.layers.inet6 import (
     ICMPv6EchoRequest,
     ICMPv6ParamProblem,
     IPv6,
+    IPv6ExtHdrFragment,
     IPv6ExtHdrHopByHop,
     Jumbo,
     PadN,
 )
 from scapy.packet import Packet
 
-from harness import DUT, SHOULD, described, expect_param_problem, l3_bytes
+from harness import DUT, SHOULD, described, expect_param_problem, l3_bytes, rfc
 from harness.features import require_feature
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
@@ -74,4 +75,19 @@ def test_zero_payload_length_without_jumbo_option_draws_pointer_to_payload_lengt
     error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.ERRONEOUS_HEADER))
     assert error[ICMPv6ParamProblem].ptr == 4
     assert l3_bytes(error)[48:] == bytes(sent[IPv6]), "the quote is not the invoking packet"
+    _control(dut, 0x267A)
+
+
+@rfc("RFC2675-3-3")
+def test_jumbo_option_with_a_fragment_header_draws_pointer_to_the_fragment_header(dut: DUT) -> None:
+    require_feature(dut, "ipv6-jumbograms")
+    # RFC 2675 §3: "error: Jumbo Payload option present and Fragment header present Code: 0
+    # Pointer: high-order octet of the Fragment header". Payload Length 0 and a Jumbo Payload
+    # Length of 65,536 or more: a jumbogram in every other respect; the Fragment header follows
+    # the 8-octet Hop-by-Hop header, at offset 48.
+    body = (IPv6ExtHdrHopByHop(options=[Jumbo(jumboplen=70000)]) / IPv6ExtHdrFragment(offset=0, m=1, id=0x2675)
+            / _echo(0x2679))
+    sent = dut.ipv6(plen=0) / body
+    dut.send(sent)
+    expect_param_problem(dut, PPCode.ERRONEOUS_HEADER, pointer=48)
     _control(dut, 0x267A)

@@ -1,15 +1,22 @@
-"""RFC 4291 §2.5.3 and §2.7: special addresses a received packet may not carry.
+"""RFC 4291 §2.5, §2.7, Appendix A: special addresses a packet may not carry, the reserved
+multicast scopes, and a stable link-local interface identifier.
 
 Each negative test sends the valid echo afterwards, so a DUT that answers nothing cannot pass.
 """
 
 from __future__ import annotations
 
-from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6
+import contextlib
 
-from harness import DUT, rfc
+import pytest
+from scapy.layers.inet import UDP
+from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6
+from scapy.packet import Raw
+
+from harness import DUT, multicast_mac, rfc
 
 SILENCE_S = 1.0
+PORT = 44291
 
 
 def _control(dut: DUT, ident: int) -> None:
@@ -38,3 +45,59 @@ def test_packet_from_the_loopback_address_is_dropped(dut: DUT) -> None:
     dut.send(dut.ipv6(src="::1") / ICMPv6EchoRequest(id=0x4295, seq=1))
     dut.expect_none(ICMPv6EchoReply, within=SILENCE_S, barrier=True)
     _control(dut, 0x4296)
+
+
+@rfc("RFC4291-2.5.2-2")
+def test_packet_to_the_unspecified_address_is_not_answered(dut: DUT) -> None:
+    dut.send(dut.ipv6(dst="::") / ICMPv6EchoRequest(id=0x4297, seq=1))
+    dut.expect_none(ICMPv6EchoReply, within=SILENCE_S)
+    dut.expect_none(IPv6(dst="::"), within=0.0)  # nor does anything go to ::
+    _control(dut, 0x4298)
+
+
+@rfc("RFC4291-2.5.3-5")
+def test_router_neither_answers_nor_forwards_a_packet_to_loopback(dut: DUT) -> None:
+    dut.set_forwarding(6, True)
+    dut.send(dut.ipv6(dst="::1", hlim=64) / ICMPv6EchoRequest(id=0x4299, seq=1))
+    dut.expect_none(IPv6(dst="::1"), within=SILENCE_S)
+    dut.expect_none(ICMPv6EchoReply(id=0x4299), within=0.0)
+    _control(dut, 0x429A)
+
+
+@rfc("RFC4291-2.7-6")
+def test_multicast_with_reserved_scope_0_is_neither_received_nor_originated(dut: DUT) -> None:
+    group = "ff00::db8:1"
+    dut.join_group("ff0e::db8:1")
+    dut.send(dut.ether(dst=multicast_mac(group)) / IPv6(src=str(dut.info.tester_ipv6), dst=group)
+             / ICMPv6EchoRequest(id=0x429B, seq=1))
+    dut.expect_none(ICMPv6EchoReply(id=0x429B), within=SILENCE_S)
+    dut.udp_bind(PORT, 6)
+    with contextlib.suppress(Exception):  # refusing the send is one way of not originating it
+        dut.udp_send(PORT, b"scope 0", group, PORT)
+    dut.expect_none(IPv6(dst=group), within=SILENCE_S)
+    # Control: the same echo to all-nodes (scope 2) is answered.
+    dut.send(dut.ether(dst=multicast_mac("ff02::1")) / IPv6(src=str(dut.info.tester_ipv6), dst="ff02::1")
+             / ICMPv6EchoRequest(id=0x429C, seq=1))
+    dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x429C), within=SILENCE_S)
+
+
+@pytest.mark.parametrize("scope", ["e", "f"])
+@rfc("RFC4291-2.7-7", quote="if such a packet is sent or received, it must be treated the same as packets "
+                            "destined to a global (scop E) multicast address.")
+def test_multicast_with_reserved_scope_f_is_received_like_global_scope(dut: DUT, scope: str) -> None:
+    group = f"ff0{scope}::db8:4291"
+    dut.join_group(group)
+    dut.udp_bind(PORT, 6)
+    dut.send(dut.ether(dst=multicast_mac(group)) / IPv6(src=str(dut.info.tester_ipv6), dst=group)
+             / UDP(sport=PORT, dport=PORT) / Raw(b"scope " + scope.encode()))
+    got = dut.udp_recv(PORT, within=SILENCE_S)
+    assert got is not None and got[0] == b"scope " + scope.encode(), f"the datagram to {group} was not delivered"
+
+
+@rfc("RFC4291-A-4")
+def test_link_local_interface_identifier_survives_a_link_flap(dut: DUT) -> None:
+    before = [a.interface.ip for a in dut.ipv6_addresses() if a.interface.ip.is_link_local]
+    dut.restart_link()
+    dut.wait(0.5)
+    after = [a.interface.ip for a in dut.ipv6_addresses() if a.interface.ip.is_link_local]
+    assert before and after == before, f"link-local addresses {before} before the link flap, {after} after"

@@ -20,7 +20,10 @@ from scapy.layers.inet6 import (
     HBHOptUnknown,
     ICMPv6DestUnreach,
     ICMPv6EchoRequest,
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
     ICMPv6ND_Redirect,
+    ICMPv6NDOptDstLLAddr,
     ICMPv6ParamProblem,
     IPv6,
     IPv6ExtHdrDestOpt,
@@ -212,3 +215,26 @@ def test_no_port_unreachable_for_a_datagram_from_the_unspecified_address(dut: DU
     dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S, barrier=True)
     dut.send(_closed_port_probe(dut, sport=40010))
     _expect_port_unreachable(dut, 40010)
+
+
+@pytest.mark.parametrize("sender,want", [
+    ("tester-global", "2001:db8:1::1"), ("second-prefix", "2001:db8:2::1"), ("tester-link-local", "link-local"),
+])
+@rfc("RFC4443-2.2-4")
+def test_error_about_a_packet_to_a_multicast_group_takes_the_source_rfc6724_selects(
+        dut: DUT, sender: str, want: str) -> None:
+    # Two global addresses and the link-local one: RFC 6724 picks the link-local for a link-local
+    # destination (Rule 2) and, of the global ones, the one sharing the longer prefix (Rule 8).
+    dut.add_address("2001:db8:2::1/64")
+    src = {"tester-global": str(dut.info.tester_ipv6), "second-prefix": "2001:db8:2::9",
+           "tester-link-local": str(dut.info.tester_ipv6_ll)}[sender]
+    mac = dut.info.other_mac if sender == "second-prefix" else dut.info.tester_mac
+    dut.send(Ether(src=mac, dst=multicast_mac(ALL_NODES)) / IPv6(src=src, dst=ALL_NODES) / _dest_opts()
+             / ICMPv6EchoRequest(id=0x4444, seq=1))
+    if sender == "second-prefix":  # a neighbor the DUT has to resolve first
+        ns = dut.expect(ICMPv6ND_NS(tgt=src), within=1.0)
+        dut.send(Ether(src=mac, dst=dut.info.dut_mac) / IPv6(src=src, dst=ns[IPv6].src, hlim=255)
+                 / ICMPv6ND_NA(tgt=src, R=0, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=mac))
+    error = dut.expect(IPv6(dst=src), ICMPv6ParamProblem, within=1.0)
+    expected = str(dut.info.dut_ipv6_ll) if want == "link-local" else want
+    assert error[IPv6].src == expected, f"the error to {src} comes from {error[IPv6].src}, not {expected}"

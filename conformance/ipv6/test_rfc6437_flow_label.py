@@ -5,6 +5,8 @@ A flow here is one UDP socket sending to one tester address and port.
 
 from __future__ import annotations
 
+import itertools
+
 from scapy.layers.inet import UDP
 from scapy.layers.inet6 import IPv6
 
@@ -34,3 +36,26 @@ def test_different_flows_carry_different_flow_labels(dut: DUT) -> None:
     dut.udp_bind(PORT, 6)
     labels = [_label(dut, 40810 + n, b"flow") for n in range(4)]
     assert len(set(labels)) > 1, f"every flow carries the label {hex(labels[0])}"
+
+
+def _labels_of_flows(dut: DUT, count: int) -> list[int]:
+    """The labels of ``count`` flows: one socket, consecutive destination ports."""
+    dut.udp_bind(PORT, 6)
+    return [_label(dut, 41000 + n, b"flow") for n in range(count)]
+
+
+@rfc("RFC6437-3-3")
+def test_flow_labels_of_many_flows_are_unique(dut: DUT) -> None:
+    # 32 flows: 20-bit values drawn uniformly repeat with probability about 32*31/2 / 2**20 < 0.05 %.
+    labels = _labels_of_flows(dut, 32)
+    repeated = sorted({hex(x) for x in labels if labels.count(x) > 1})
+    assert not repeated, f"flow labels repeat across 32 flows: {repeated}"
+
+
+@rfc("RFC6437-3-4")
+def test_flow_labels_are_not_assigned_sequentially(dut: DUT) -> None:
+    # Flows opened one after another (consecutive ports): their labels must not step by a
+    # constant (sequential assignment, or any other arithmetic progression).
+    labels = _labels_of_flows(dut, 8)
+    steps = {(b - a) % (1 << 20) for a, b in itertools.pairwise(labels)}
+    assert len(steps) > 1, f"the labels of consecutive flows step by {steps}: {[hex(x) for x in labels]}"

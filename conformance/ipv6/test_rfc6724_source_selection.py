@@ -195,3 +195,46 @@ def test_rule8_longest_matching_prefix(dut: DUT, dst: str, want: str) -> None:
     _via_tester(dut, dst)
     _bind(dut)
     assert source_for(dut, dst) == (str(dut.info.dut_ipv6.ip) if want == "baseline" else want)
+
+
+@rfc("RFC6724-5-7")
+def test_privacy_preference_switch_moves_the_source_between_temporary_and_public(dut: DUT) -> None:
+    # Linux's use_tempaddr: 2 prefers temporary addresses (Rule 7), 1 forms them but prefers public
+    # ones: the reverse sense of Rule 7 the Privacy Preference flag gives.
+    public, temporary = _slaac_with_temporary(dut)
+    dst = "2001:db8:2::9"
+    _via_tester(dut, dst)
+    _bind(dut)
+    assert source_for(dut, dst) == temporary
+    dut.set_ipv6_option("use_tempaddr", 1)
+    got = source_for(dut, dst)
+    assert got == public, f"with the preference for temporary addresses off the source is {got}, not {public}"
+
+
+@rfc("RFC6724-5-8")
+def test_temporary_addresses_can_be_switched_off(dut: DUT) -> None:
+    dut.set_ipv6_option("use_tempaddr", 0)
+    ra = (dut.ether(dst="33:33:00:00:00:01") / IPv6(src=str(dut.info.tester_ipv6_ll), dst="ff02::1", hlim=255)
+          / ICMPv6ND_RA(routerlifetime=0)
+          / ICMPv6NDOptPrefixInfo(prefix=SECOND_PREFIX, prefixlen=64, L=1, A=1, validlifetime=3600,
+                                  preferredlifetime=1800)
+          / ICMPv6NDOptSrcLLAddr(lladdr=dut.info.tester_mac))
+    dut.send(ra)
+    dut.wait(0.5)
+    net = ipaddress.IPv6Network(f"{SECOND_PREFIX}/64")
+    formed = [a for a in dut.ipv6_addresses() if a.interface.ip in net]
+    assert formed, "the prefix formed no address at all"
+    assert not [a for a in formed if a.temporary], f"temporary addresses off, yet {formed}"
+
+
+@rfc("RFC6724-4-6")
+def test_joined_group_and_unspecified_address_are_never_the_source(dut: DUT) -> None:
+    # Were the group a candidate, Rule 1 ("If SA = D, then prefer SA") would pick it as the source
+    # of a datagram sent to it.
+    group = "ff0e::db8:6724"
+    dut.join_group(group)
+    _bind(dut)
+    got = source_for(dut, group)
+    address = ipaddress.IPv6Address(got)
+    assert not address.is_multicast and not address.is_unspecified, f"a datagram to {group} left from {got}"
+    assert got == str(dut.info.dut_ipv6.ip), f"a datagram to the global group {group} left from {got}"

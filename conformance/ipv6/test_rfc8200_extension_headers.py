@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from scapy.layers.inet6 import (
+    HBHOptUnknown,
     ICMPv6EchoReply,
     ICMPv6EchoRequest,
     ICMPv6ParamProblem,
@@ -16,6 +17,7 @@ from scapy.layers.inet6 import (
     IPv6ExtHdrDestOpt,
     IPv6ExtHdrHopByHop,
     IPv6ExtHdrRouting,
+    PadN,
 )
 from scapy.packet import Packet, Raw
 
@@ -146,3 +148,42 @@ def test_octets_after_no_next_header_are_ignored(dut: DUT, where: str) -> None:
     dut.expect_none(IPv6(dst=str(dut.info.tester_ipv6)), within=SILENCE_S, barrier=True)
     dut.send(dut.ipv6() / ICMPv6EchoRequest(id=0x8214, seq=1))  # control
     _expect_reply(dut, 0x8214)
+
+
+# ---- processing order (§4) and what a reply carries (§8.4) -------------------------------------------
+
+def _unknown_option_header() -> Packet:
+    # An option of the "10" class at offset 4 of the header: Parameter Problem code 2 there.
+    return IPv6ExtHdrDestOpt(options=[PadN(optdata=b"\x00\x00"), HBHOptUnknown(otype=0x9E, optdata=b"\x00\x00")])
+
+
+def _bad_routing_header(dut: DUT) -> Packet:
+    # An unrecognized Routing Type with Segments Left 1: Parameter Problem code 0 at its type.
+    return IPv6ExtHdrRouting(type=UNASSIGNED_ROUTING_TYPE, segleft=1, addresses=[str(dut.info.other_ipv6)])
+
+
+@pytest.mark.parametrize("first", ["destination-options", "routing"])
+@rfc("RFC8200-4-6")
+def test_extension_headers_are_processed_in_the_order_they_appear(dut: DUT, first: str) -> None:
+    # Two headers that would each draw a Parameter Problem: the error is the first one's.
+    echo = ICMPv6EchoRequest(id=0x8246, seq=1, data=b"order")
+    if first == "destination-options":
+        sent = dut.ipv6() / _unknown_option_header() / _bad_routing_header(dut) / echo
+        code, pointer = PPCode.UNRECOGNIZED_OPTION, 40 + 6
+    else:
+        sent = dut.ipv6() / _bad_routing_header(dut) / _unknown_option_header() / echo
+        code, pointer = PPCode.ERRONEOUS_HEADER, 40 + 2
+    dut.send(sent)
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem, within=SILENCE_S)
+    got = (error[ICMPv6ParamProblem].code, error[ICMPv6ParamProblem].ptr)
+    assert got == (code, pointer), f"Parameter Problem code {got[0]} at {got[1]}, not the first header's ({code} at {pointer})"
+
+
+@rfc("RFC8200-8.4-1")
+def test_echo_reply_to_a_packet_with_a_routing_header_carries_none(dut: DUT) -> None:
+    # Segments Left 0 (RFC 8200 §4.4: ignored), naming a further address a reversed header would use.
+    rh = IPv6ExtHdrRouting(type=UNASSIGNED_ROUTING_TYPE, segleft=0, addresses=[str(dut.info.other_ipv6)])
+    dut.send(dut.ipv6() / rh / ICMPv6EchoRequest(id=0x8247, seq=1, data=b"routed"))
+    reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x8247), within=SILENCE_S)
+    assert not reply.haslayer(IPv6ExtHdrRouting), "the reply carries a Routing header"
+    assert l3_bytes(reply)[6] == 58, f"the reply's first Next Header is {l3_bytes(reply)[6]}, not ICMPv6"

@@ -113,3 +113,35 @@ def test_echo_larger_than_the_mtu_is_returned_whole_in_fragments(dut: DUT) -> No
     reply = ICMPv6EchoReply(_reassemble(frames))
     assert (reply.type, reply.id, reply.seq) == (129, 0x4420, 1)
     assert bytes(reply.data) == data, "the reply's data differs from the request's"
+
+
+@rfc("RFC8200-4.5-5", "RFC7112-5-1")
+def test_first_fragment_holds_the_whole_header_chain(dut: DUT) -> None:
+    # Of a UDP datagram and of an echo reply: the fragment at offset 0 starts with the whole
+    # upper-layer header (UDP 8 octets; ICMPv6 Echo Reply type, code, checksum, identifier, sequence).
+    _send(dut, BIG)
+    first = next(f for f in _frames(dut) if f[IPv6ExtHdrFragment].offset == 0)
+    raw = l3_bytes(first)
+    assert raw[40] == 17 and len(raw) >= 48 + 8, "the first fragment does not carry the UDP header"
+    udp = UDP(raw[48:56])
+    assert (udp.sport, udp.dport, udp.len) == (PORT, DPORT, 8 + BIG), f"UDP header of the first fragment: {udp!r}"
+    data = bytes(range(256)) * 12
+    dut.send(*fragments6(dut.ipv6() / ICMPv6EchoRequest(id=0x4421, seq=1, data=data), size=1232, ident=0x4421))
+    first = next(f for f in _frames(dut) if f[IPv6ExtHdrFragment].offset == 0)
+    raw = l3_bytes(first)
+    assert raw[40] == 58 and len(raw) >= 48 + 8, "the first fragment of the echo reply does not carry its ICMPv6 header"
+    assert raw[48] == 129 and raw[52:56] == bytes([0x44, 0x21, 0, 1]), "the first fragment holds no Echo Reply header"
+
+
+@rfc("RFC8200-8.3-1")
+def test_udp_payload_that_fits_the_ipv6_packet_is_not_fragmented(dut: DUT) -> None:
+    # 1500-octet link: 1452 octets of data + 8 of UDP + 40 of IPv6 (not 20, as for IPv4) fit
+    # exactly; one octet more does not.
+    mtu_payload = dut.info.mtu - 40 - 8
+    _send(dut, mtu_payload)
+    frame, = _frames(dut)
+    assert not frame.haslayer(IPv6ExtHdrFragment) and len(l3_bytes(frame)) == dut.info.mtu
+    dut.udp_send(PORT, bytes(mtu_payload + 1), str(dut.info.tester_ipv6), DPORT)
+    frames = _frames(dut)
+    assert len(frames) == 2 and max(len(l3_bytes(f)) for f in frames) <= dut.info.mtu, (
+        f"a {mtu_payload + 1}-octet datagram went out as {[len(l3_bytes(f)) for f in frames]} octets")

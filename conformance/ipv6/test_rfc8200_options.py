@@ -192,3 +192,17 @@ def test_nine_options_in_one_header_are_processed_or_silently_discarded(dut: DUT
              dut.ipv6() / ICMPv6EchoRequest(id=0x820E, seq=1, data=b"control"))
     expect_echo_reply6(dut, 0x820E)
     dut.expect_none(ICMPv6ParamProblem, within=0)
+
+
+@rfc("RFC2711-2.2-3")
+def test_router_alert_with_an_unassigned_value_is_ignored_and_the_header_processed_on(dut: DUT) -> None:
+    # Value 3 is unassigned: ignored, the echo answered ...
+    dut.send(dut.ipv6() / IPv6ExtHdrHopByHop(options=[RouterAlert(value=3), PadN(optdata=b"")])
+             / ICMPv6EchoRequest(id=0x820F, seq=1))
+    expect_echo_reply6(dut, 0x820F)
+    # ... and the options after it still processed: an unknown option of the "10" class right
+    # behind it (offset 40 + 2 + 4) draws its Parameter Problem.
+    sent = (dut.ipv6() / IPv6ExtHdrHopByHop(options=[RouterAlert(value=3), HBHOptUnknown(otype=DISCARD_PP, optdata=b"\x00\x00")])
+            / ICMPv6EchoRequest(id=0x8210, seq=1))
+    dut.send(sent)
+    _expect_option_pp(dut, sent)

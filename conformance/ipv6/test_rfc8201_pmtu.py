@@ -7,6 +7,8 @@ the size of the DUT's next datagram shows the path MTU it now uses.
 
 from __future__ import annotations
 
+import pytest
+from scapy.layers.inet import UDP
 from scapy.layers.inet6 import ICMPv6PacketTooBig, IPv6, IPv6ExtHdrFragment
 from scapy.packet import Packet, Raw
 
@@ -14,6 +16,7 @@ from harness import DUT, l3_bytes, rfc
 from harness.rfc import IPV6_MIN_MTU
 
 PORT, DPORT = 40900, 40901
+UNSENT_PORT = 40902  # bound by no socket of the DUT
 SIZE = 1400
 PACKET = 40 + 8 + SIZE  # 1448 octets unfragmented
 
@@ -83,6 +86,24 @@ def test_packet_too_big_does_not_raise_the_path_mtu(dut: DUT) -> None:
     assert max(sizes) <= 1300, f"after Packet Too Big 1300 then 1400 the DUT sent {sizes}"
 
 
+@rfc("RFC8201-4-1")
+def test_packet_too_big_quoting_a_datagram_no_socket_sent_is_ignored(dut: DUT) -> None:
+    # The quote is the DUT's own datagram with its source port changed to one no socket of the
+    # DUT has (UNSENT_PORT): from the DUT's address, to the tester, but never sent. It must not
+    # lower the path MTU; the same Packet Too Big quoting the datagram as sent does (control).
+    dut.udp_bind(PORT, 6)
+    probe, = _send(dut)
+    forged = probe.copy()
+    forged[UDP].sport = UNSENT_PORT
+    del forged[UDP].chksum
+    _packet_too_big(dut, 1300, IPv6(bytes(forged[IPv6])))
+    frames = _send(dut)
+    assert _sizes(frames) == [PACKET], f"after a Packet Too Big about a datagram it never sent the DUT sent {_sizes(frames)}"
+    _packet_too_big(dut, 1300, frames[0])
+    sizes = _sizes(_send(dut))
+    assert max(sizes) <= 1300, f"control: a Packet Too Big quoting the datagram it sent had no effect ({sizes})"
+
+
 @rfc("RFC8201-5.3-2", "RFC8201-5.3-4", "RFC8201-5.6-1")
 def test_lowered_path_mtu_is_raised_again_after_the_expiry_timer(dut: DUT) -> None:
     # RFC 8201 §3: "To detect increases in a path's PMTU, a node periodically increases its assumed PMTU."
@@ -93,3 +114,42 @@ def test_lowered_path_mtu_is_raised_again_after_the_expiry_timer(dut: DUT) -> No
     dut.wait(dut.info.timers["ipv6_pmtu_expiry"] + 1.0)
     frames = _send(dut)
     assert _sizes(frames) == [PACKET], f"after the expiry the DUT still sent {_sizes(frames)}"
+
+
+# ---- how soon a larger packet may be tried again, at the DUT's default timer (§4, §5.3) --------------
+
+MINUTE_S = 60.0
+
+
+def _real_time_budget(dut: DUT, seconds: float) -> None:
+    if dut.name != "inprocess":
+        pytest.skip(f"this test waits {seconds:g} s of DUT time at its default path MTU timer; the {dut.name} "
+                    "backend's clock is real (run it on the inprocess backend, where waiting costs no wall time)")
+
+
+@rfc("RFC8201-4-11", "RFC8201-4-10", "RFC8201-3-4")
+def test_no_larger_packet_within_five_minutes_of_a_packet_too_big(dut: DUT) -> None:
+    _real_time_budget(dut, 5 * MINUTE_S)
+    _lower(dut, 1300)
+    # A full-size datagram every 20 s for five minutes: none may go out larger than 1300 octets.
+    started = dut.now()
+    while dut.now() - started < 5 * MINUTE_S - 20:
+        sizes = _sizes(_send(dut))
+        assert max(sizes) <= 1300, (
+            f"{dut.now() - started:.0f} s after a Packet Too Big of 1300 the DUT sent {sizes}")
+        dut.wait(20)
+
+
+@rfc("RFC8201-5.3-3")
+def test_larger_packet_is_tried_again_after_about_ten_minutes(dut: DUT) -> None:
+    # "on the order of 10 minutes": by 15 minutes (and, per §4, not before 5) a full-size
+    # datagram goes out whole again.
+    _real_time_budget(dut, 15 * MINUTE_S)
+    _lower(dut, 1300)
+    started = dut.now()
+    while dut.now() - started < 15 * MINUTE_S:
+        dut.wait(MINUTE_S)
+        if _sizes(_send(dut)) == [PACKET]:
+            assert dut.now() - started >= 5 * MINUTE_S, "a larger packet less than 5 minutes after the Packet Too Big"
+            return
+    raise AssertionError("15 minutes after a Packet Too Big the DUT still sends datagrams no larger than 1300")

@@ -252,8 +252,13 @@ def test_v1_query_with_a_shorter_delay_resets_the_timer(v1_ready: DUT) -> None:
     expect_v1(dut, ICMPv6MLReport, group, within=0.45)
 
 
-@pytest.mark.parametrize("fault", ["global-source", "bad-checksum", "23-octets"])
-@rfc("RFC2710-5-2")
+@pytest.mark.parametrize("fault", [
+    pytest.param("global-source", marks=rfc("RFC2710-5-2")),
+    # RFC 3810 5.2.2 for a node in version 1 compatibility mode: "When a packet is received, the
+    # checksum MUST be verified before processing it."
+    pytest.param("bad-checksum", marks=rfc("RFC2710-5-2", "RFC3810-5.2.2-1")),
+    pytest.param("23-octets", marks=rfc("RFC2710-5-2")),
+])
 def test_invalid_report_does_not_suppress_ours(v1_ready: DUT, fault: str) -> None:
     dut, group = v1_ready, _g(18)
     settle(dut, group)
@@ -396,3 +401,47 @@ def test_v1_all_nodes_group_is_never_reported(dut: DUT) -> None:
     dut.expect_none(ICMPv6MLReport(mladdr=ALL_NODES), within=0.3)  # ... but never for ff02::1
     dut.send(v1_query_frame(dut, ALL_NODES))
     dut.expect_none(ICMPv6MLReport(mladdr=ALL_NODES), within=QUIET_S)
+
+
+# ---- message length (RFC 2710 3.7) and reports to a unicast address (RFC 3810 5.2.14) -------------
+
+
+@rfc("RFC2710-3.7-1", quote="An implementation of the version of MLD specified in this document MUST NOT send an MLD "
+                            "message longer than 24 octets")
+def test_v1_reports_and_dones_are_24_octets(v1_ready: DUT) -> None:
+    dut, group = v1_ready, _g(30)
+    dut.send(v1_query_frame(dut))
+    dut.join_group(group)
+    report = expect_v1(dut, ICMPv6MLReport, group, within=0.5)
+    dut.leave_group(group)
+    done = expect_v1(dut, ICMPv6MLDone, group, within=0.5)
+    for name, msg in (("Report", report), ("Done", done)):
+        raw = bytes(msg[IPv6])
+        size = len(raw) - 48  # IPv6 header and the 8-octet Hop-by-Hop header
+        assert raw[6] == 0 and raw[40] == 58 and size == 24, f"the MLDv1 {name} is {size} octets long"
+
+
+@rfc("RFC2710-3.7-2")
+def test_longer_report_with_the_checksum_over_all_of_it_suppresses_ours(v1_ready: DUT) -> None:
+    # Another node's Report with 4 octets more (a later version's), its checksum over all 28:
+    # valid, so it is processed (as its first 24 octets) and suppresses the DUT's report.
+    dut, group = v1_ready, _g(31)
+    settle(dut, group)
+    other = mld_frame(dut, message_bytes(v1_report(group)) + b"\x00\x01\x02\x03", dst=group,
+                      src="fe80::200:ff:fe00:3", mac=dut.info.other_mac)
+    dut.send(v1_query_frame(dut, mrd=1000), other)
+    dut.expect_none(IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport(mladdr=group), within=1.3)
+    dut.send(v1_query_frame(dut))  # control: without another report the DUT answers
+    expect_v1(dut, ICMPv6MLReport, group)
+
+
+@rfc("RFC3810-5.2.14-1")
+def test_v1_report_to_a_unicast_address_of_the_dut_is_processed(v1_ready: DUT) -> None:
+    dut, group = v1_ready, _g(32)
+    settle(dut, group)
+    other = mld_frame(dut, v1_report(group), dst=str(dut.info.dut_ipv6_ll), src="fe80::200:ff:fe00:3",
+                      mac=dut.info.other_mac)
+    dut.send(v1_query_frame(dut, mrd=1000), other)
+    dut.expect_none(IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport(mladdr=group), within=1.3)
+    dut.send(v1_query_frame(dut))  # control
+    expect_v1(dut, ICMPv6MLReport, group)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ipaddress import IPv6Address
 
 import pytest
-from scapy.layers.inet6 import ICMPv6MLQuery2, ICMPv6MLReport2, IPv6
+from scapy.layers.inet6 import ICMPv6MLQuery2, ICMPv6MLReport2, ICMPv6ParamProblem, IPv6
 
 from harness import DUT, MUST, bad_checksum, described, rfc
 from harness.features import optional_feature
@@ -353,3 +353,19 @@ def test_query_with_any_qrv_and_qqic_is_answered(dut: DUT, qrv: int, qqic: int) 
     group = sn_group(dut)
     dut.send(mld_frame(dut, v2_query(qrv=qrv, qqic=qqic)))
     expect_record(dut, group, (MODE_IS_EXCLUDE,))
+
+
+@rfc("RFC3810-5-2")
+def test_unrecognized_message_type_framed_like_mld_is_ignored(dut: DUT) -> None:
+    # A Query's octets under the unassigned informational type 160, framed exactly like MLD
+    # (link-local source, Hop Limit 1, Router Alert): nothing comes back, neither a report nor
+    # an ICMPv6 error (RFC 4443 2.4 (b): unknown informational messages are silently discarded).
+    group = site_group(0x60)
+    settle(dut, group)
+    query = bytearray(message_bytes(v2_query(mrc=MRD_MS)))
+    query[0] = 160
+    dut.send(mld_frame(dut, bytes(query)))
+    no_record(dut, group, (MODE_IS_EXCLUDE,), within=QUIET_S)  # a current-state report answers queries only
+    dut.expect_none(ICMPv6ParamProblem, within=0.0)
+    dut.send(mld_frame(dut, v2_query(mrc=MRD_MS)))  # control: the same as a Query is answered
+    expect_record(dut, group, (MODE_IS_EXCLUDE,), within=QUIET_S)

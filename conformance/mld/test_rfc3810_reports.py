@@ -224,3 +224,16 @@ def test_all_nodes_group_is_never_reported(dut: DUT) -> None:
     assert IPv6Address(ALL_NODES) not in [g for _, g, _, _ in records(report)], "ff02::1 was reported"
     dut.send(mld_frame(dut, v2_query(ALL_NODES), dst=ALL_NODES))
     no_record(dut, ALL_NODES, (MODE_IS_EXCLUDE, MODE_IS_INCLUDE))
+
+
+@rfc("RFC3810-5.2.11-2")
+def test_report_ends_with_its_last_record(dut: DUT) -> None:
+    groups = [site_group(0x40), site_group(0x41)]
+    for group in groups:
+        dut.join_group(group)
+    report = expect_record(dut, groups[-1], (CHANGE_TO_EXCLUDE,), within=1.0)
+    message = bytes(report[ICMPv6MLReport2])
+    ends = 8 + sum(20 + 16 * len(sources) + 4 * aux for _, _, sources, aux in records(report))
+    assert len(message) == ends, f"the report is {len(message)} octets, its records end at {ends}"
+    plen = report[IPv6].plen
+    assert 40 + plen == len(bytes(report[IPv6])), "the IPv6 Payload Length does not match the packet"

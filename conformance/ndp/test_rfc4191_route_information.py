@@ -169,3 +169,42 @@ def test_route_lifetime_zero_removes_only_that_routers_route(dut: DUT) -> None:
     dut.send(ra(dut, "B", rio()))
     dut.send(ra(dut, "A", rio(lifetime=0)))  # A never had this route: nothing of B's may go
     reply_goes_via(dut, "B", 1)
+
+
+# ---- fields the receiver ignores (§2.2, §2.3) ------------------------------------------------------
+
+@rfc("RFC4191-2.2-1", quote="If the Router Lifetime is zero, the preference value MUST be set to (00) by the "
+                            "sender and MUST be ignored by the receiver.")
+def test_preference_of_an_advertisement_with_router_lifetime_zero_is_ignored(dut: DUT) -> None:
+    dut.send(ra(dut, "A", lifetime=60))
+    reply_goes_via(dut, "A", 1)
+    # B, High but with Router Lifetime 0: not a default router, whatever its preference says.
+    dut.send(ra(dut, "B", lifetime=0, prf=HIGH))
+    reply_goes_via(dut, "A", 2)
+    dut.send(ra(dut, "B", lifetime=60, prf=HIGH))  # control: with a lifetime, High wins
+    reply_goes_via(dut, "B", 3)
+
+
+@rfc("RFC4191-2.2-3")
+def test_reserved_bits_after_the_preference_are_ignored(dut: DUT) -> None:
+    # The three bits after Prf (Scapy: P and res): set, the advertisement is read as before,
+    # its High preference included.
+    dut.send(ra(dut, "A", lifetime=60))
+    dut.send(ra(dut, "B", lifetime=60, prf=HIGH, P=1, res=3))
+    reply_goes_via(dut, "B", 1)
+
+
+@rfc("RFC4191-2.3-2")
+def test_route_information_with_reserved_fields_set_is_installed(dut: DUT) -> None:
+    option = rio()
+    option.res1, option.res2 = 0x7, 0x7  # the Reserved fields before and after Prf
+    dut.send(ra(dut, "B", option))
+    reply_goes_via(dut, "B", 1)
+
+
+@rfc("RFC4191-2.3-3")
+def test_prefix_bits_after_the_route_length_are_ignored(dut: DUT) -> None:
+    # A /48 whose prefix field has bits set after bit 48: the route is 2001:db8:2::/48, so it
+    # covers 2001:db8:2::5 (with the bits kept, 2001:db8:2:ff::/48 would not).
+    dut.send(ra(dut, "B", rio(plen=48, prefix="2001:db8:2:ff::")))
+    reply_goes_via(dut, "B", 1)

@@ -59,7 +59,7 @@ def test_router_answers_solicitation_for_subnet_router_anycast(dut: DUT) -> None
 
 
 @pytest.mark.parametrize("unicast", [False, True], ids=["multicast-ns", "unicast-ns"])
-@rfc("RFC4861-7.2.7-2")
+@rfc("RFC4861-7.2.7-2", "RFC4861-7.2.4-4", "RFC4861-4.4-2")
 def test_anycast_advertisement_has_override_zero(dut: DUT, unicast: bool) -> None:
     assert _advertisement(dut, unicast=unicast)[ICMPv6ND_NA].O == 0, "Override flag set for an anycast target"
 

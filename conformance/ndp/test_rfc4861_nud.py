@@ -303,11 +303,11 @@ def test_answered_probe_ends_probing(dut: DUT) -> None:
     expect_echo_reply_to(dut, nbr, 0x7360, MAC_B, within=JITTER_S)
 
 
-@described(4861, "7.3.3", MUST,
-           "A Neighbor Cache entry enters the STALE state when created as a result of receiving packets "
-           "other than solicited Neighbor Advertisements (i.e., Router Solicitations, Router Advertisements, "
-           "Redirects, and Neighbor Solicitations).")
+@rfc("RFC4861-6.3.4-12")
 def test_entry_from_a_router_advertisement_is_stale(dut: DUT) -> None:
+    # §7.3.3: "A Neighbor Cache entry enters the STALE state when created as a result of receiving
+    # packets other than solicited Neighbor Advertisements (i.e., Router Solicitations, Router
+    # Advertisements, Redirects, and Neighbor Solicitations)."
     # STALE, not INCOMPLETE: the first packet goes at once to the advertised address; not
     # REACHABLE: it is probed after DELAY; and while no traffic flows, nothing is probed.
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)

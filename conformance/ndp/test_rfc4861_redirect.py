@@ -145,6 +145,15 @@ def test_redirect_with_reserved_bits_and_unknown_option_is_followed(dut: DUT) ->
     assert _reply_mac(dut, 0x7507) == MAC_R
 
 
+@rfc("RFC4861-4.6.3-1")
+def test_redirect_whose_redirected_header_has_reserved_fields_set_is_followed(dut: DUT) -> None:
+    _gateway(dut)
+    header = _redirected_header(dut)
+    header.res = b"\xff" * 6  # both Reserved fields of the option, 16 and 32 bits
+    dut.send(_redirect(dut, header=False) / header)
+    assert _reply_mac(dut, 0x750D) == MAC_R
+
+
 @rfc("RFC4861-8.1-3")
 def test_redirect_with_an_mtu_option_is_followed(dut: DUT) -> None:
     _gateway(dut)

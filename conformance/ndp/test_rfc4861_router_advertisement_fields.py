@@ -21,7 +21,6 @@ from scapy.layers.inet6 import (
     ICMPv6NDOptDstLLAddr,
     ICMPv6NDOptMTU,
     IPv6,
-    IPv6ExtHdrFragment,
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
@@ -35,7 +34,9 @@ from harness.router_discovery import (
     echo,
     has_no_router,
     hop_limit_of_reply,
+    largest_packet,
     ra,
+    reply_pieces,
     uses_router,
 )
 
@@ -119,38 +120,14 @@ def test_cur_hop_limit_zero_leaves_hop_limit_unchanged(dut: DUT) -> None:
     assert hop_limit_of_reply(dut, 2) == 33, "an RA with Cur Hop Limit 0 changed the hop limit"
 
 
-BIG_DATA = 1300  # echo reply of 1348 octets: fits the 1500 link, not a 1280 MTU
-
-
-def _reply_pieces(dut: DUT, seq: int) -> list[Packet]:
-    """The echo reply to the tester: one frame, or all fragments up to the last one."""
-    dut.send(echo(dut, seq, src=str(dut.info.tester_ipv6), size=BIG_DATA))
-    first = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)),
-                       ICMPv6EchoReply(id=ECHO_ID, seq=seq), within=1.0)
-    if not first.haslayer(IPv6ExtHdrFragment):
-        return [first]
-    pieces = [first]
-    ident = first[IPv6ExtHdrFragment].id
-    while True:
-        piece = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), IPv6ExtHdrFragment(id=ident),
-                           within=1.0)
-        pieces.append(piece)
-        if piece[IPv6ExtHdrFragment].m == 0:
-            return pieces
-
-
-def _largest_packet(pieces: list[Packet]) -> int:
-    return max(40 + p[IPv6].plen for p in pieces)
-
-
 @pytest.mark.parametrize("mtu", [1280, 1300])
 @rfc("RFC4861-6.3.4-14")
 def test_mtu_option_lowers_the_link_mtu(dut: DUT, mtu: int) -> None:
-    assert len(_reply_pieces(dut, 1)) == 1, "the reply was fragmented before any MTU option"
+    assert len(reply_pieces(dut, 1)) == 1, "the reply was fragmented before any MTU option"
     dut.send(ra(dut, ICMPv6NDOptMTU(mtu=mtu)))
-    pieces = _reply_pieces(dut, 2)
+    pieces = reply_pieces(dut, 2)
     assert len(pieces) > 1, f"a 1348-octet reply was not fragmented after an MTU option of {mtu}"
-    assert _largest_packet(pieces) <= mtu
+    assert largest_packet(pieces) <= mtu
 
 
 @pytest.mark.parametrize("mtu", [1279, 1501], ids=["below-minimum", "above-link-mtu"])
@@ -158,10 +135,10 @@ def test_mtu_option_lowers_the_link_mtu(dut: DUT, mtu: int) -> None:
 def test_mtu_option_out_of_range_is_ignored(dut: DUT, mtu: int) -> None:
     dut.send(ra(dut, ICMPv6NDOptMTU(mtu=mtu)))
     uses_router(dut, 1)  # the advertisement itself was accepted
-    pieces = _reply_pieces(dut, 2)
+    pieces = reply_pieces(dut, 2)
     assert len(pieces) == 1, f"the link MTU followed an MTU option of {mtu}"
     dut.send(ra(dut, ICMPv6NDOptMTU(mtu=1280)))  # control: an in-range value is used
-    assert len(_reply_pieces(dut, 3)) > 1
+    assert len(reply_pieces(dut, 3)) > 1
 
 
 def _solicits_for(dut: DUT, target: str) -> Packet:
@@ -184,11 +161,12 @@ def test_retrans_timer_sets_solicitation_spacing(dut: DUT) -> None:
                              "not used") from None
 
 
-@rfc("RFC4861-6.3.4-6")
+@rfc("RFC4861-6.3.4-6", "RFC4861-6.3.4-7")
 def test_reachable_time_bounds_how_long_a_neighbor_stays_reachable(dut: DUT) -> None:
-    # BaseReachableTime 1 s: ReachableTime is 0.5-1.5 s (§6.3.2). After 1.7 s a confirmed
-    # neighbor is STALE, so sending to it starts DELAY and, DELAY_FIRST_PROBE_TIME later, a
-    # unicast probe (§7.3.3). With the default 30 s it would still be REACHABLE: no probe.
+    # BaseReachableTime 1 s: ReachableTime is drawn anew, 0.5-1.5 s (§6.3.2). After 1.7 s a
+    # confirmed neighbor is STALE, so sending to it starts DELAY and, DELAY_FIRST_PROBE_TIME
+    # later, a unicast probe (§7.3.3). A ReachableTime kept from the default 30 s (15-45 s)
+    # would leave it REACHABLE: no probe.
     dut.set_ipv6_option("delay_first_probe_time", 1)
     dut.send(ra(dut, reachabletime=1000))
     other, mac = str(dut.info.other_ipv6), dut.info.other_mac

@@ -145,3 +145,16 @@ def test_router_sends_no_solicitations(dut: DUT) -> None:
     dut.set_forwarding(6, False)  # control: the same link flap as a host solicits
     dut.restart_link()
     first_rs(dut)
+
+
+@rfc("RFC4861-6.3.7-7")
+def test_advertisement_before_the_first_solicitation_still_lets_one_go_out(dut: DUT) -> None:
+    solicit(dut, 3, delay=DELAY_S)
+    # A router advertises at once, most likely within the random initial delay.
+    ra = (Ether(src=dut.info.tester_mac, dst=multicast_mac(ALL_NODES))
+          / IPv6(src=str(dut.info.tester_ipv6_ll), dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
+          / ICMPv6ND_RA(routerlifetime=600, prf=0) / ICMPv6NDOptSrcLLAddr(lladdr=dut.info.tester_mac))
+    dut.send(ra)
+    first_rs(dut)
+    # §6.3.7: having sent one and heard an advertisement, it sends no more.
+    dut.expect_none(IPv6(dst=ALL_ROUTERS), ICMPv6ND_RS, within=2 * INTERVAL_S + SLACK_S)

@@ -256,7 +256,7 @@ def _expect_default_router(dut: DUT, ident: int) -> None:
 # The §6.1.2 validity checks and unrecognized options are tested in test_rfc4861_router_advertisement_fields.py.
 
 
-@rfc("RFC4861-6.1.2-3")
+@rfc("RFC4861-6.1.2-3", "RFC4861-4.6.1-1")
 def test_router_advertisement_with_a_target_link_layer_option_is_processed(dut: DUT) -> None:
     _expect_no_default_router(dut, 0x7192)
     dut.send(_ra(dut) / ICMPv6NDOptDstLLAddr(lladdr=MAC_A))

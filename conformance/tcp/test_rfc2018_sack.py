@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Final
 
 import pytest
+from scapy.layers.inet import TCP
 
-from harness import DUT, MUST, MUST_NOT, SHOULD, TCPConn, rfc
-from harness.tcp_peer import TCPPeer, established, option, seq_add
+from harness import DUT, TCPConn, rfc
+from harness.tcp_peer import TCPPeer, established, option, payload, seq_add
 
 PORT: Final = 8600
 
@@ -28,9 +29,7 @@ def _blocks(seg: object) -> list[tuple[int, int]]:
     return [(values[i], values[i + 1]) for i in range(0, len(values) - 1, 2)]
 
 
-@rfc(2018, "4", MUST_NOT,
-     "If the data receiver has not received a SACK-Permitted option for a given connection, it MUST NOT send "
-     "SACK options on that connection.")
+@rfc("RFC2018-4-3")
 def test_no_sack_blocks_without_sack_permitted(dut: DUT) -> None:
     peer, _conn = established(dut, PORT)
     peer.send_data(b"above a hole", seq=seq_add(peer.snd_nxt, 100), advance=False)
@@ -38,7 +37,7 @@ def test_no_sack_blocks_without_sack_permitted(dut: DUT) -> None:
     assert option(dup, "SAck") is None, "a SACK option on a connection that never permitted SACK"
 
 
-@rfc(2018, "2", MUST_NOT, "It MUST NOT be sent on non-SYN segments.")
+@rfc("RFC2018-2-1")
 def test_sack_permitted_appears_only_on_the_syn(dut: DUT) -> None:
     peer, conn = established(dut, PORT, sack_permitted=True)
     dut.tcp_send(conn, b"data")
@@ -49,9 +48,7 @@ def test_sack_permitted_appears_only_on_the_syn(dut: DUT) -> None:
         assert option(seg, "SAckOK") is None, "SACK-Permitted on a segment without SYN"
 
 
-@rfc(2018, "4", SHOULD,
-     "If sent at all, SACK options SHOULD be included in all ACKs which do not ACK the highest sequence "
-     "number in the data receiver's queue.")
+@rfc("RFC2018-4-4", "RFC2018-4-2")
 def test_data_above_a_hole_is_reported_in_a_sack_block(dut: DUT) -> None:
     peer, _conn = _sack_connection(dut)
     left = seq_add(peer.snd_nxt, 100)
@@ -60,10 +57,7 @@ def test_data_above_a_hole_is_reported_in_a_sack_block(dut: DUT) -> None:
     assert (left, seq_add(left, 12)) in _blocks(dup), f"SACK blocks {_blocks(dup)} do not report [{left}, {left + 12})"
 
 
-@rfc(2018, "4", MUST,
-     "The first SACK block (i.e., the one immediately following the kind and length fields in the option) "
-     "MUST specify the contiguous block of data containing the segment which triggered this ACK, unless that "
-     "segment advanced the Acknowledgment Number field in the header.")
+@rfc("RFC2018-4-6", "RFC2018-8-2")
 def test_first_sack_block_reports_the_newest_segment(dut: DUT) -> None:
     peer, _conn = _sack_connection(dut)
     base = peer.snd_nxt
@@ -75,8 +69,7 @@ def test_first_sack_block_reports_the_newest_segment(dut: DUT) -> None:
     assert blocks and blocks[0] == (seq_add(base, 300), seq_add(base, 310)), f"first SACK block {blocks[:1]}"
 
 
-@rfc(2018, "4", SHOULD,
-     "The data receiver SHOULD include as many distinct SACK blocks as possible in the SACK option.")
+@rfc("RFC2018-4-7")
 def test_every_held_block_is_reported(dut: DUT) -> None:
     peer, _conn = _sack_connection(dut)
     base = peer.snd_nxt
@@ -88,9 +81,7 @@ def test_every_held_block_is_reported(dut: DUT) -> None:
     assert wanted <= reported, f"held blocks {sorted(wanted)}, reported {sorted(reported)}"
 
 
-@rfc(2018, "4", MUST,
-     "The first SACK block (i.e., the one immediately following the kind and length fields in the option) "
-     "MUST specify the contiguous block of data containing the segment which triggered this ACK")
+@rfc("RFC2018-4-6")
 def test_adjacent_out_of_order_segments_merge_into_one_block(dut: DUT) -> None:
     peer, _conn = _sack_connection(dut)
     base = peer.snd_nxt
@@ -99,3 +90,78 @@ def test_adjacent_out_of_order_segments_merge_into_one_block(dut: DUT) -> None:
     peer.send_data(b"b" * 10, seq=seq_add(base, 110), advance=False)
     dup = peer.expect("A", ack=base)
     assert _blocks(dup)[:1] == [(seq_add(base, 100), seq_add(base, 120))]
+
+
+@rfc("RFC2018-4-5")
+def test_every_out_of_order_segment_draws_an_ack_with_sack_blocks(dut: DUT) -> None:
+    peer, _conn = _sack_connection(dut)
+    base = peer.snd_nxt
+    for offset in (100, 200, 300):
+        peer.send_data(b"o" * 10, seq=seq_add(base, offset), advance=False)
+        dup = peer.expect("A", ack=base, within=1.0)
+        assert _blocks(dup), f"the duplicate ACK for the segment at +{offset} carries no SACK option"
+
+
+@rfc("RFC2018-4-8")
+def test_blocks_that_do_not_fit_are_the_oldest_reported(dut: DUT) -> None:
+    peer, _conn = established(dut, PORT, sack_permitted=True, timestamps=True)
+    if not peer.sack_ok or not peer.ts_ok:
+        pytest.skip("the DUT did not agree to SACK and timestamps (both optional): no room limit to see")
+    base = peer.snd_nxt
+    for offset in (100, 200, 300, 400):  # four blocks; with timestamps three fit (RFC 2018 3)
+        peer.send_data(b"b" * 10, seq=seq_add(base, offset), advance=False)
+        dup = peer.expect("A", ack=base, within=1.0)
+    reported = _blocks(dup)
+    newest = [(seq_add(base, o), seq_add(base, o + 10)) for o in (400, 300, 200)]
+    assert reported == newest, f"with four blocks held the DUT reported {reported}, not the three most recent {newest}"
+
+
+def _sack_sender(dut: DUT) -> tuple[TCPPeer, TCPConn, list[object]]:
+    """A SACK connection on which the DUT has sent a flight of data (at least four segments)."""
+    peer, conn = established(dut, PORT, sack_permitted=True, mss=536)
+    if not peer.sack_ok:
+        pytest.skip("the DUT did not answer SACK-Permitted (RFC 2018 SACK is optional); nothing to check")
+    dut.tcp_send(conn, bytes(range(256)) * 40)
+    flight = [peer.expect(data=lambda d: len(d) > 0, within=1.0, update=False)]
+    while True:
+        try:
+            flight.append(peer.expect(data=lambda d: len(d) > 0, within=0.1, update=False))
+        except AssertionError:
+            return peer, conn, flight
+
+
+def _sack(left: int, right: int) -> list[tuple[str, object]]:
+    return [("NOP", None), ("NOP", None), ("SAck", (left, right))]
+
+
+def _span(seg: object) -> tuple[int, int]:
+    tcp = seg[TCP]  # type: ignore[index]
+    return tcp.seq, seq_add(tcp.seq, len(payload(seg)))  # type: ignore[arg-type]
+
+
+@rfc("RFC2018-5-1")
+def test_sacked_segments_are_not_retransmitted(dut: DUT) -> None:
+    peer, _conn, flight = _sack_sender(dut)
+    if len(flight) < 4:
+        pytest.skip(f"the DUT's first flight was {len(flight)} segments: too few for three duplicate ACKs")
+    una = _span(flight[0])[0]
+    for seg in flight[1:4]:  # the first segment is lost; each later one is SACKed as it arrives
+        peer.send_ack(ack=una, options=_sack(_span(flight[1])[0], _span(seg)[1]))
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=1.0, update=False)  # fast retransmit
+    sacked = {_span(s)[0] for s in flight[1:4]}
+    peer.expect_none(seq=lambda s: s in sacked, data=lambda d: len(d) > 0, within=0.5)
+
+
+@rfc("RFC2018-5.1-2", "RFC2018-5-2", "RFC2018-5-3", "RFC2018-8-5")
+def test_after_a_timeout_sacked_data_is_sent_again_if_the_ack_does_not_cover_it(dut: DUT) -> None:
+    peer, _conn, flight = _sack_sender(dut)
+    if len(flight) < 2:
+        pytest.skip("the DUT's first flight was one segment: nothing to SACK")
+    una = _span(flight[0])[0]
+    # Every segment but the first is SACKed, in one ACK (one duplicate: no fast retransmit).
+    peer.send_ack(ack=una, options=_sack(_span(flight[1])[0], _span(flight[-1])[1]))
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=5.0, update=False)  # the timeout's retransmission
+    # The receiver has reneged: it acknowledges the first segment and not the SACKed ones. The
+    # second goes again at once, not only when the (backed-off, 2 s or more) timer runs out again.
+    peer.send_ack(ack=_span(flight[0])[1])
+    peer.expect(seq=_span(flight[1])[0], data=lambda d: len(d) > 0, within=1.0, update=False)

@@ -13,7 +13,7 @@ import pytest
 from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
-from harness import DUT, MUST, SHOULD, TCPConn, rfc
+from harness import DUT, SHOULD, TCPConn, described, rfc
 from harness.rfc import TCP_DUPACK_THRESHOLD, TCP_MIN_RTO
 from harness.tcp_peer import TCPPeer, established, payload, seq_add, seq_lt
 
@@ -51,11 +51,7 @@ def _iw_limit(smss: int) -> int:
 
 
 @pytest.mark.parametrize("mss", [1460, 1000, 536])
-@rfc(5681, "3.1", MUST,
-     "IW, the initial value of cwnd, MUST be set using the following guidelines as an upper bound. If SMSS "
-     "> 2190 bytes: IW = 2 * SMSS bytes and MUST NOT be more than 2 segments If (SMSS > 1095 bytes) and "
-     "(SMSS <= 2190 bytes): IW = 3 * SMSS bytes and MUST NOT be more than 3 segments if SMSS <= 1095 bytes: "
-     "IW = 4 * SMSS bytes and MUST NOT be more than 4 segments")
+@rfc("RFC5681-3.1-2", "RFC5681-3-1", "RFC5681-3.1-5", "RFC5681-3.1-3", "RFC5681-3.1-4")
 def test_initial_window_is_within_the_rfc_bound(dut: DUT, mss: int) -> None:
     peer, _conn = _bulk_sender(dut, mss)
     burst = _burst(peer)
@@ -66,9 +62,9 @@ def test_initial_window_is_within_the_rfc_bound(dut: DUT, mss: int) -> None:
         f"at most {limit} segments of {mss} octets are allowed")
 
 
-@rfc(5681, "3.1", SHOULD,
-     "During slow start, a TCP increments cwnd by at most SMSS bytes for each ACK received that "
-     "cumulatively acknowledges new data.")
+@described(5681, "3.1", SHOULD,
+           "During slow start, a TCP increments cwnd by at most SMSS bytes for each ACK received that "
+           "cumulatively acknowledges new data.")
 def test_one_ack_for_the_whole_initial_window_grows_cwnd_by_one_segment(dut: DUT) -> None:
     peer, _conn = _bulk_sender(dut, 1000)
     before = len(_burst(peer))
@@ -78,9 +74,7 @@ def test_one_ack_for_the_whole_initial_window_grows_cwnd_by_one_segment(dut: DUT
         f"after one ACK covering {before} segments the DUT sent {after} segments: cwnd grew by more than one SMSS")
 
 
-@rfc(5681, "3.1", SHOULD,
-     "During slow start, a TCP increments cwnd by at most SMSS bytes for each ACK received that "
-     "cumulatively acknowledges new data.")
+@rfc("RFC5681-3.1-1", "RFC9293-3.8.2-1")
 def test_an_ack_per_segment_lets_slow_start_double_the_window(dut: DUT) -> None:
     peer, _conn = _bulk_sender(dut, 1000)
     first = _burst(peer)
@@ -99,11 +93,9 @@ def _dup_acks(peer: TCPPeer, una: int, count: int) -> None:
         peer.send_ack(ack=una)
 
 
-@rfc(5681, "3.2", SHOULD,
-     "The TCP sender SHOULD use the \"fast retransmit\" algorithm to detect and repair loss, based on "
-     "incoming duplicate ACKs. The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as "
-     "defined in section 2, without any intervening ACKs which move SND.UNA) as an indication that a "
-     "segment has been lost.")
+@rfc("RFC5681-3.2-3",
+     quote="The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
+           "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
 def test_third_duplicate_ack_triggers_a_fast_retransmit(dut: DUT) -> None:
     peer, _conn = _bulk_sender(dut, 536)
     burst = _burst(peer)
@@ -113,9 +105,9 @@ def test_third_duplicate_ack_triggers_a_fast_retransmit(dut: DUT) -> None:
     assert resent.time - burst[0].time < TCP_MIN_RTO, "the segment came again only when the timer ran out"
 
 
-@rfc(5681, "3.2", SHOULD,
-     "The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, without "
-     "any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
+@described(5681, "3.2", SHOULD,
+           "The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
+           "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
 def test_two_duplicate_acks_do_not_trigger_a_retransmission(dut: DUT) -> None:
     peer, _conn = _bulk_sender(dut, 536)
     burst = _burst(peer)
@@ -126,10 +118,7 @@ def test_two_duplicate_acks_do_not_trigger_a_retransmission(dut: DUT) -> None:
     peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
 
 
-@rfc(3042, "2", SHOULD,
-     "When a TCP sender has previously unsent data queued for transmission it SHOULD use the Limited "
-     "Transmit algorithm, which calls for a TCP sender to transmit new data upon the arrival of the first "
-     "two consecutive duplicate ACKs")
+@rfc("RFC3042-2-1", "RFC5681-3.2-4")
 def test_first_duplicate_ack_releases_one_new_segment(dut: DUT) -> None:
     peer, _conn = _bulk_sender(dut, 536)
     burst = _burst(peer)
@@ -139,9 +128,7 @@ def test_first_duplicate_ack_releases_one_new_segment(dut: DUT) -> None:
     assert len(payload(new)) <= 536
 
 
-@rfc(5681, "3.1", MUST,
-     "Furthermore, upon a timeout (as specified in [RFC2988]) cwnd MUST be set to no more than the loss "
-     "window, LW, which equals 1 full-sized segment (regardless of the value of IW).")
+@rfc("RFC5681-3.1-18")
 def test_after_a_timeout_one_segment_is_sent_until_acknowledged(dut: DUT) -> None:
     peer, _conn = _bulk_sender(dut, 536)
     burst = _burst(peer)
@@ -154,9 +141,9 @@ def test_after_a_timeout_one_segment_is_sent_until_acknowledged(dut: DUT) -> Non
     peer.expect(seq=lambda s: s != una, data=lambda d: len(d) > 0, within=1.0)
 
 
-@rfc(6582, "3.2", SHOULD,
-     "If this ACK does *not* acknowledge all of the data up to and including recover, then this is a "
-     "partial ACK. In this case, retransmit the first unacknowledged segment.")
+@described(6582, "3.2", SHOULD,
+           "If this ACK does *not* acknowledge all of the data up to and including recover, then this is a "
+           "partial ACK. In this case, retransmit the first unacknowledged segment.")
 def test_partial_ack_in_fast_recovery_retransmits_the_next_hole(dut: DUT) -> None:
     peer, _conn = _bulk_sender(dut, 536)
     burst = _burst(peer)

@@ -10,7 +10,7 @@ from typing import Final
 
 import pytest
 
-from harness import DUT, MAY, MUST, SHOULD, TCPState, rfc
+from harness import DUT, MUST, TCPState, described, rfc
 from harness.tcp_peer import TCPPeer, established, seq_add
 from harness.tcp_states import connection_in
 
@@ -31,9 +31,7 @@ def _still_open(dut: DUT, peer: TCPPeer, conn: object) -> None:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@rfc(5961, "3.2", MUST,
-     "If the RST bit is set and the sequence number exactly matches the next expected sequence number "
-     "(RCV.NXT), then TCP MUST reset the connection.")
+@rfc("RFC5961-3.2-2", "RFC9293-3.10.7.4-4")
 def test_rst_exactly_at_rcv_nxt_resets(dut: DUT, family: int) -> None:
     peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
     peer.send_rst()
@@ -42,11 +40,10 @@ def test_rst_exactly_at_rcv_nxt_resets(dut: DUT, family: int) -> None:
 
 
 @pytest.mark.parametrize("where", ["rcv-nxt+1", "last-in-window"])
-@rfc(5961, "3.2", SHOULD,
-     "If the RST bit is set and the sequence number does not exactly match the next expected sequence "
-     "value, yet is within the current receive window (RCV.NXT < SEG.SEQ < RCV.NXT+RCV.WND), TCP MUST "
-     "send an acknowledgment (challenge ACK): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> After sending the "
-     "challenge ACK, TCP MUST drop the unacceptable segment and stop processing the incoming packet further.")
+@rfc("RFC5961-3.2-3", "RFC9293-3.10.7.4-5", "RFC9293-3.10.7.4-6", "RFC5961-3.2-4",
+     quote="If the RST bit is set and the sequence number does not exactly match the next expected sequence "
+           "value, yet is within the current receive window (RCV.NXT < SEG.SEQ < RCV.NXT+RCV.WND), TCP MUST "
+           "send an acknowledgment (challenge ACK): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>")
 def test_rst_inside_the_window_draws_a_challenge_ack(dut: DUT, where: str) -> None:
     peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     offset = 1 if where == "rcv-nxt+1" else peer.dut_window - 1
@@ -57,9 +54,7 @@ def test_rst_inside_the_window_draws_a_challenge_ack(dut: DUT, where: str) -> No
 
 
 @pytest.mark.parametrize("where", ["rcv-nxt-1", "right-edge", "half-space-away"])
-@rfc(5961, "3.2", MUST,
-     "In all other cases, where the SEQ-field does not match and is outside the window, the receiver MUST "
-     "silently discard the segment.")
+@rfc("RFC5961-3.2-5", "RFC5961-3.2-1")
 def test_rst_outside_the_window_is_silently_discarded(dut: DUT, where: str) -> None:
     peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     offset = {"rcv-nxt-1": -1, "right-edge": peer.dut_window + 1, "half-space-away": 2**31}[where]
@@ -69,9 +64,9 @@ def test_rst_outside_the_window_is_silently_discarded(dut: DUT, where: str) -> N
     _still_open(dut, peer, conn)
 
 
-@rfc(5961, "3.2", MUST,
-     "If this RST happens to be a genuine one, the other end would send an RST with an exact sequence "
-     "number match that would cause the connection to be dropped.")
+@described(5961, "3.2", MUST,
+           "If this RST happens to be a genuine one, the other end would send an RST with an exact sequence "
+           "number match that would cause the connection to be dropped.")
 def test_rst_answering_the_challenge_ack_resets(dut: DUT) -> None:
     peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     peer.send_rst(seq=seq_add(peer.snd_nxt, 10))
@@ -82,10 +77,9 @@ def test_rst_answering_the_challenge_ack_resets(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("where", ["at-rcv-nxt", "in-window", "below-window"])
-@rfc(5961, "4.2", SHOULD,
-     "If the SYN bit is set, irrespective of the sequence number, TCP MUST send an ACK (also referred to "
-     "as challenge ACK) to the remote peer: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> After sending the "
-     "acknowledgment, TCP MUST drop the unacceptable segment and stop processing further.")
+@rfc("RFC5961-4.2-2", "RFC9293-3.10.7.4-7", "RFC9293-3.10.7.4-8", "RFC5961-4.2-1", "RFC5961-4.2-3",
+     quote="If the SYN bit is set, irrespective of the sequence number, TCP MUST send an ACK (also referred "
+           "to as challenge ACK) to the remote peer: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>")
 def test_syn_on_an_established_connection_draws_a_challenge_ack(dut: DUT, where: str) -> None:
     peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     offset = {"at-rcv-nxt": 0, "in-window": 100, "below-window": -5000}[where]
@@ -96,9 +90,7 @@ def test_syn_on_an_established_connection_draws_a_challenge_ack(dut: DUT, where:
 
 
 @pytest.mark.parametrize("state", ["CLOSE-WAIT", "FIN-WAIT-2"])
-@rfc(5961, "4.2", SHOULD,
-     "If the SYN bit is set, irrespective of the sequence number, TCP MUST send an ACK (also referred to "
-     "as challenge ACK) to the remote peer")
+@rfc("RFC5961-4.2-2")
 def test_syn_in_another_synchronized_state_draws_a_challenge_ack(dut: DUT, state: TCPState) -> None:
     peer, conn = connection_in(dut, state, PORT)
     peer.send("S", seq=peer.snd_nxt, advance=False)
@@ -106,9 +98,8 @@ def test_syn_in_another_synchronized_state_draws_a_challenge_ack(dut: DUT, state
     assert dut.tcp_state(conn) == state
 
 
-@rfc(5961, "4.2", MUST,
-     "This RST will confirm that the remote peer has indeed closed the previous connection. Upon receipt "
-     "of a valid RST, the local TCP endpoint MUST terminate its connection.")
+@rfc("RFC5961-4.2-4",
+     quote="This RST will confirm that the remote peer has indeed closed the previous connection.")
 def test_rst_answering_a_syn_challenge_terminates_the_connection(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     restarted = TCPPeer(dut, dut_port=PORT, port=peer.port, isn=peer.snd_nxt + 50_000)  # the peer rebooted
@@ -119,11 +110,9 @@ def test_rst_answering_a_syn_challenge_terminates_the_connection(dut: DUT) -> No
     assert dut.tcp_state(conn) == "CLOSED"
 
 
-@rfc(5961, "5.2", MAY,
-     "All TCP stacks MAY implement the following mitigation. TCP stacks that implement this mitigation "
-     "MUST add an additional input check to any incoming segment. The ACK value is considered acceptable "
-     "only if it is in the range of ((SND.UNA - MAX.SND.WND) <= SEG.ACK <= SND.NXT). All incoming segments "
-     "whose ACK value doesn't satisfy the above condition MUST be discarded and an ACK sent back.")
+@rfc("RFC5961-5.2-1", "RFC9293-3.10.7.4-9", "RFC9293-3.10.7.4-10", "RFC9293-3.10.7.4-11", "RFC5961-5.2-2", "RFC5961-5.2-3",
+     quote="The ACK value is considered acceptable only if it is in the range of ((SND.UNA - MAX.SND.WND) <= "
+           "SEG.ACK <= SND.NXT).")
 def test_data_acknowledging_far_before_snd_una_is_discarded(dut: DUT) -> None:
     peer, conn = established(dut, PORT, window=8192)  # MAX.SND.WND: the largest window the peer offered
     old_ack = seq_add(peer.rcv_nxt, -(8192 + 1000))
@@ -133,8 +122,7 @@ def test_data_acknowledging_far_before_snd_una_is_discarded(dut: DUT) -> None:
     assert dut.tcp_recv(conn) == b"genuine"
 
 
-@rfc(5961, "7", SHOULD,
-     "An implementation SHOULD include an ACK throttling mechanism to be conservative.")
+@rfc("RFC5961-7-2")
 def test_challenge_acks_are_throttled(dut: DUT) -> None:
     peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     burst = 50

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from harness import DUT, MUST, rfc
+from harness import DUT, rfc
 from harness.tcp_peer import established
 
 PORT: Final = 8700
@@ -20,8 +20,7 @@ def _read_all(dut: DUT, conn: object, octets: int) -> bytes:
     return got
 
 
-@rfc(9293, "3.8.5", MUST,
-     "However, TCP implementations MUST still include support for the urgent mechanism (MUST-30).")
+@rfc("RFC9293-3.8.5-2")
 def test_urgent_data_is_acknowledged_and_the_rest_delivered(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send("PAU", b"normal!", urgptr=7)
@@ -31,10 +30,7 @@ def test_urgent_data_is_acknowledged_and_the_rest_delivered(dut: DUT) -> None:
     assert got in (b"normal! and after", b"normal and after"), f"delivered {got!r}"
 
 
-@rfc(6093, "4", MUST,
-     "we hereby update RFC 793 [RFC0793], RFC 1011 [RFC1011], and RFC 1122 [RFC1122] such that \"the urgent "
-     "pointer points to the sequence number of the octet following the urgent data\" (in segments with the "
-     "URG control bit set)")
+@rfc("RFC9293-3.8.5-4")
 def test_urgent_pointer_marks_the_octet_after_the_urgent_data(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send("PAU", b"abcXdef", urgptr=4)  # urgent data "abcX": the pointer is at "d"
@@ -43,7 +39,7 @@ def test_urgent_pointer_marks_the_octet_after_the_urgent_data(dut: DUT) -> None:
     assert got in (b"abcXdef", b"abcdef"), f"delivered {got!r}"
 
 
-@rfc(9293, "3.8.5", MUST, "A TCP implementation MUST support a sequence of urgent data of any length (MUST-31) [19].")
+@rfc("RFC9293-3.8.5-3")
 def test_urgent_pointer_beyond_the_segment_is_accepted(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send("PAU", b"urgent, and more to come", urgptr=3000)  # the urgent data goes on past this segment

@@ -15,7 +15,7 @@ import pytest
 from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
-from harness import DUT, MUST, SHOULD, TCPError, rfc
+from harness import DUT, TCPError, rfc
 from harness.rfc import TCP_INITIAL_RTO, TCP_MIN_RTO, TCP_SYN_FALLBACK_RTO, timer_doubled, timer_fired_on_time
 from harness.tcp_peer import TCPPeer, established, seq_diff, seq_lt
 
@@ -54,9 +54,7 @@ def _unacknowledged_data(dut: DUT, **peer: object) -> tuple[TCPPeer, Packet]:
     return tester, tester.expect(data=b"unacknowledged")
 
 
-@rfc(6298, "2.1", SHOULD,
-     "Until a round-trip time (RTT) measurement has been made for a segment sent between the sender and "
-     "receiver, the sender SHOULD set RTO <- 1 second")
+@rfc("RFC6298-2-1")
 def test_unanswered_syn_is_retransmitted_after_one_second(dut: DUT) -> None:
     conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
     peer = TCPPeer.for_connection(dut, conn)
@@ -65,7 +63,7 @@ def test_unanswered_syn_is_retransmitted_after_one_second(dut: DUT) -> None:
     _check_interval(syn, again, TCP_INITIAL_RTO, "the SYN's retransmission")
 
 
-@rfc(6298, "5.5", MUST, "The host MUST set RTO <- RTO * 2 (\"back off the timer\").")
+@rfc("RFC6298-5-3")
 def test_syn_retransmissions_back_off_exponentially(dut: DUT) -> None:
     conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
     peer = TCPPeer.for_connection(dut, conn)
@@ -74,10 +72,7 @@ def test_syn_retransmissions_back_off_exponentially(dut: DUT) -> None:
     _check_doubled(syn, first, second, "the SYN's second retransmission")
 
 
-@rfc(6298, "2.1", SHOULD,
-     "Until a round-trip time (RTT) measurement has been made for a segment sent between the sender and "
-     "receiver, the sender SHOULD set RTO <- 1 second, though the \"backing off\" on repeated "
-     "retransmission discussed in (5.5) still applies.")
+@rfc("RFC6298-2-1")
 def test_unanswered_syn_ack_is_retransmitted_after_one_second_then_two(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     peer = TCPPeer(dut, dut_port=PORT)
@@ -88,8 +83,7 @@ def test_unanswered_syn_ack_is_retransmitted_after_one_second_then_two(dut: DUT)
     _check_interval(first, second, 2 * TCP_INITIAL_RTO, "the SYN-ACK's second retransmission")
 
 
-@rfc(6298, "2.4", SHOULD, "Whenever RTO is computed, if it is less than 1 second, then the RTO SHOULD be "
-     "rounded up to 1 second.")
+@rfc("RFC6298-2-8", "RFC6298-1-2", "RFC6298-5-1")
 def test_data_is_not_retransmitted_sooner_than_one_second(dut: DUT) -> None:
     peer, data = _unacknowledged_data(dut)  # the handshake gave the DUT a tiny RTT sample
     again = peer.expect(seq=data[TCP].seq, data=lambda d: len(d) > 0, within=5.0, update=False)
@@ -97,7 +91,7 @@ def test_data_is_not_retransmitted_sooner_than_one_second(dut: DUT) -> None:
     assert waited >= TCP_MIN_RTO - 0.01, f"data was retransmitted after {waited:.3f} s, under the 1 s floor of RTO"
 
 
-@rfc(6298, "5.5", MUST, "The host MUST set RTO <- RTO * 2 (\"back off the timer\").")
+@rfc("RFC6298-5-3", "RFC6298-5-1")
 def test_data_retransmissions_back_off_exponentially(dut: DUT) -> None:
     peer, data = _unacknowledged_data(dut)
     sent = [data]
@@ -106,10 +100,7 @@ def test_data_retransmissions_back_off_exponentially(dut: DUT) -> None:
     _check_doubled(sent[1], sent[2], sent[3], "the third retransmission")
 
 
-@rfc(6298, "5.7", MUST,
-     "If the timer expires awaiting the ACK of a SYN segment and the TCP implementation is using an RTO "
-     "less than 3 seconds, the RTO MUST be re-initialized to 3 seconds when data transmission begins "
-     "(i.e., after the three-way handshake completes).")
+@rfc("RFC6298-5-4")
 def test_rto_is_three_seconds_after_a_retransmitted_syn(dut: DUT) -> None:
     conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
     peer = TCPPeer.for_connection(dut, conn)
@@ -123,7 +114,8 @@ def test_rto_is_three_seconds_after_a_retransmitted_syn(dut: DUT) -> None:
     _check_interval(data, again, TCP_SYN_FALLBACK_RTO, "the first retransmission of data")
 
 
-@rfc(6298, "5.4", SHOULD, "(5.4) Retransmit the earliest segment that has not been acknowledged by the TCP receiver.")
+@rfc("RFC6298-5-2",
+     quote="(5.4) Retransmit the earliest segment that has not been acknowledged by the TCP receiver.")
 def test_timeout_retransmits_the_earliest_unacknowledged_segment(dut: DUT) -> None:
     peer, conn = established(dut, PORT, mss=536)
     data = bytes(i % 251 for i in range(3 * 536))  # three full-sized segments (no Nagle hold-back)
@@ -136,7 +128,8 @@ def test_timeout_retransmits_the_earliest_unacknowledged_segment(dut: DUT) -> No
                                     "from SND.UNA, not at the earliest unacknowledged segment")
 
 
-@rfc(6298, "5.2", SHOULD, "(5.2) When all outstanding data has been acknowledged, turn off the retransmission timer.")
+@rfc("RFC6298-5-2",
+     quote="(5.2) When all outstanding data has been acknowledged, turn off the retransmission timer.")
 def test_acknowledged_data_is_not_retransmitted(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     dut.tcp_send(conn, b"acknowledged at once")
@@ -148,7 +141,7 @@ def test_acknowledged_data_is_not_retransmitted(dut: DUT) -> None:
     peer.expect(seq=sent[TCP].seq, data=lambda d: len(d) > 0, within=5.0, update=False)
 
 
-@rfc(6298, "2.5", MUST, "(2.5) A maximum value MAY be placed on RTO provided it is at least 60 seconds.")
+@rfc("RFC6298-2-9")
 def test_back_off_is_not_capped_below_sixty_seconds(dut: DUT) -> None:
     _budget(dut, 200.0)
     peer, data = _unacknowledged_data(dut)
@@ -163,7 +156,7 @@ def test_back_off_is_not_capped_below_sixty_seconds(dut: DUT) -> None:
         assert after >= min(2 * before, 60.0) - 0.01, f"the back-off went from {before:.1f} s to {after:.1f} s: capped below 60 s"
 
 
-@rfc(9293, "3.8.3", SHOULD, "The value of R2 SHOULD correspond to at least 100 seconds (SHLD-11).")
+@rfc("RFC9293-3.8.3-5")
 def test_unacknowledged_data_is_retransmitted_for_at_least_100_seconds(dut: DUT) -> None:
     _budget(dut, 101.0)
     peer, conn = established(dut, PORT)
@@ -173,9 +166,7 @@ def test_unacknowledged_data_is_retransmitted_for_at_least_100_seconds(dut: DUT)
     assert dut.tcp_state(conn) == "ESTABLISHED", "the connection was given up within 100 s"
 
 
-@rfc(9293, "3.8.3", MUST,
-     "In particular, R2 for a SYN segment MUST be set large enough to provide retransmission of the segment "
-     "for at least 3 minutes (MUST-23).")
+@rfc("RFC9293-3.8.3-7", "RFC9293-3.8.3-6")
 def test_syn_is_retransmitted_for_at_least_three_minutes(dut: DUT) -> None:
     _budget(dut, 181.0)
     conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
@@ -185,8 +176,7 @@ def test_syn_is_retransmitted_for_at_least_three_minutes(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "SYN-SENT", "the open attempt was given up within 3 minutes"
 
 
-@rfc(9293, "3.8.3", MUST,
-     "An application MUST (MUST-21) be able to set the value for R2 for a particular connection.")
+@rfc("RFC9293-3.8.3-2", "RFC9293-3.8.3-1")
 def test_user_timeout_ends_a_connection_whose_data_goes_unacknowledged(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     dut.tcp_set_option(conn, "user_timeout", 3.0)

@@ -9,7 +9,7 @@ from typing import Final
 
 import pytest
 
-from harness import DUT, MUST, SHOULD, TCPConn, rfc
+from harness import DUT, MUST, TCPConn, described, rfc
 from harness.tcp_peer import TCPPeer, established, option
 
 PORT: Final = 8300
@@ -22,19 +22,14 @@ def _negotiated(dut: DUT, **peer: object) -> tuple[TCPPeer, TCPConn]:
     return tester, conn
 
 
-@rfc(7323, "3.2", MUST,
-     "A TCP MAY send the TSopt in an initial <SYN> segment (i.e., segment containing a SYN bit and no ACK "
-     "bit), and MAY send a TSopt in <SYN,ACK> only if it received a TSopt in the initial <SYN> segment for "
-     "the connection.")
+@rfc("RFC7323-3.2-5")
 def test_syn_ack_carries_no_timestamps_unless_offered(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     synack = TCPPeer(dut, dut_port=PORT).connect()
     assert option(synack, "Timestamp") is None
 
 
-@rfc(7323, "3.2", MUST,
-     "When the ACK bit is set in an outgoing segment, the sender MUST echo a recently received TSval sent "
-     "by the remote TCP in the TSval field of a Timestamps option.")
+@rfc("RFC7323-3.2-2")
 def test_syn_ack_echoes_the_syns_tsval(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     peer = TCPPeer(dut, dut_port=PORT, timestamps=True, ts_val=123_456)
@@ -45,9 +40,7 @@ def test_syn_ack_echoes_the_syns_tsval(dut: DUT) -> None:
     assert ts[1] == 123_456, f"the SYN-ACK's TSecr is {ts[1]}, not the SYN's TSval 123456"
 
 
-@rfc(7323, "3.2", MUST,
-     "Once TSopt has been successfully negotiated, that is both <SYN> and <SYN,ACK> contain TSopt, the "
-     "TSopt MUST be sent in every non-<RST> segment for the duration of the connection")
+@rfc("RFC7323-3.2-6")
 def test_every_segment_carries_timestamps_once_negotiated(dut: DUT) -> None:
     peer, conn = _negotiated(dut)
     peer.send_data(b"data")
@@ -60,9 +53,7 @@ def test_every_segment_carries_timestamps_once_negotiated(dut: DUT) -> None:
         assert option(seg, "Timestamp") is not None, f"a segment ({seg.sprintf('%TCP.flags%')}) without TSopt"
 
 
-@rfc(7323, "3.2", MUST,
-     "When the ACK bit is set in an outgoing segment, the sender MUST echo a recently received TSval sent "
-     "by the remote TCP in the TSval field of a Timestamps option.")
+@rfc("RFC7323-3.2-2")
 def test_ack_echoes_the_tsval_of_the_data_it_acknowledges(dut: DUT) -> None:
     peer, _conn = _negotiated(dut)
     sent_ts = peer.ts_val
@@ -71,11 +62,11 @@ def test_ack_echoes_the_tsval_of_the_data_it_acknowledges(dut: DUT) -> None:
     assert option(ack, "Timestamp")[1] == sent_ts
 
 
-@rfc(7323, "5.3", MUST,
-     "If there is a Timestamps option in the arriving segment, SEG.TSval < TS.Recent, TS.Recent is valid "
-     "(see later discussion), and if the RST bit is not set, then treat the arriving segment as not "
-     "acceptable: Send an acknowledgment in reply as specified in Section 3.9 of [RFC0793], page 69, and "
-     "drop the segment.")
+@rfc("RFC7323-5.3-2", "RFC7323-5.3-1",
+     quote="If there is a Timestamps option in the arriving segment, SEG.TSval < TS.Recent, TS.Recent is "
+           "valid (see later discussion), and if the RST bit is not set, then treat the arriving segment as "
+           "not acceptable: Send an acknowledgment in reply as specified in Section 3.9 of [RFC0793], page "
+           "69, and drop the segment.")
 def test_segment_with_an_old_tsval_is_acknowledged_and_dropped(dut: DUT) -> None:
     peer, conn = _negotiated(dut, ts_val=1_000_000)
     peer.send_data(b"fresh")
@@ -89,8 +80,9 @@ def test_segment_with_an_old_tsval_is_acknowledged_and_dropped(dut: DUT) -> None
     assert dut.tcp_recv(conn) == b"current"
 
 
-@rfc(7323, "5.2", MUST,
-     "If s and t are timestamp values, s < t if 0 < (t - s) < 2^31, computed in unsigned 32-bit arithmetic.")
+@described(7323, "5.2", MUST,
+           "If s and t are timestamp values, s < t if 0 < (t - s) < 2^31, computed in unsigned 32-bit "
+           "arithmetic.")
 def test_tsval_comparison_wraps_around(dut: DUT) -> None:
     peer, conn = _negotiated(dut, ts_val=0xFFFF_FF00)
     peer.send_data(b"before the wrap")
@@ -100,9 +92,9 @@ def test_tsval_comparison_wraps_around(dut: DUT) -> None:
     assert dut.tcp_recv(conn) == b"after the wrap"
 
 
-@rfc(7323, "5.2", MUST,
-     "When an <RST> segment is received, it MUST NOT be subjected to the PAWS check by verifying an "
-     "acceptable value in SEG.TSval")
+@rfc("RFC7323-5.2-5",
+     quote="When an <RST> segment is received, it MUST NOT be subjected to the PAWS check by verifying an "
+           "acceptable value in SEG.TSval")
 def test_rst_with_an_old_tsval_still_resets(dut: DUT) -> None:
     peer, conn = _negotiated(dut, ts_val=5_000_000)
     peer.ts_val = 1
@@ -111,7 +103,7 @@ def test_rst_with_an_old_tsval_still_resets(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "CLOSED"
 
 
-@rfc(7323, "3.2", MUST, "A TCP MUST NOT abort a TCP connection because any segment lacks an expected TSopt.")
+@rfc("RFC7323-3.2-9")
 def test_segment_without_timestamps_does_not_abort_the_connection(dut: DUT) -> None:
     peer, conn = _negotiated(dut)
     peer.send_data(b"sent twice", options=[], advance=False)  # dropped (SHOULD) or taken: either way
@@ -121,7 +113,7 @@ def test_segment_without_timestamps_does_not_abort_the_connection(dut: DUT) -> N
     assert dut.tcp_recv(conn) == b"sent twice"
 
 
-@rfc(7323, "3.2", SHOULD, "If a non-<RST> segment is received without a TSopt, a TCP SHOULD silently drop the segment.")
+@rfc("RFC7323-3.2-8")
 def test_segment_without_timestamps_is_dropped(dut: DUT) -> None:
     peer, conn = _negotiated(dut)
     peer.send_data(b"no timestamps here", options=[], advance=False)
@@ -130,9 +122,7 @@ def test_segment_without_timestamps_is_dropped(dut: DUT) -> None:
     assert dut.tcp_recv(conn) == b"with timestamps"
 
 
-@rfc(7323, "3.2", MUST,
-     "If a TSopt is received on a connection where TSopt was not negotiated in the initial three-way "
-     "handshake, the TSopt MUST be ignored and the packet processed normally.")
+@rfc("RFC7323-3.2-10")
 def test_timestamps_on_a_connection_without_them_are_ignored(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_data(b"unexpected TSopt", options=[("NOP", None), ("NOP", None), ("Timestamp", (7, 0))])
@@ -141,9 +131,9 @@ def test_timestamps_on_a_connection_without_them_are_ignored(dut: DUT) -> None:
     assert option(ack, "Timestamp") is None
 
 
-@rfc(7323, "5.4", MUST,
-     "The sender's timestamp clock is used as a source of monotonic non-decreasing values to stamp the "
-     "segments.")
+@described(7323, "5.4", MUST,
+           "The sender's timestamp clock is used as a source of monotonic non-decreasing values to stamp the "
+           "segments.")
 def test_tsval_of_the_duts_segments_never_decreases(dut: DUT) -> None:
     peer, conn = _negotiated(dut)
     values = [peer.dut_syn.timestamp[0]] if peer.dut_syn.timestamp else []

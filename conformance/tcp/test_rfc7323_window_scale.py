@@ -9,7 +9,7 @@ from typing import Final
 import pytest
 from scapy.layers.inet import TCP
 
-from harness import DUT, MUST, SHOULD, rfc
+from harness import DUT, rfc
 from harness.tcp_peer import TCPPeer, established, option, seq_diff
 
 PORT: Final = 8200
@@ -22,9 +22,7 @@ def _require_scaling(peer: TCPPeer) -> None:
                     "scaling is optional); nothing to check")
 
 
-@rfc(7323, "2.3", SHOULD,
-     "If a TCP receives a <SYN> segment containing a Window Scale option, it SHOULD send its own Window "
-     "Scale option in the <SYN,ACK> segment.")
+@rfc("RFC7323-2.3-1", "RFC7323-2.3-6", "RFC7323-2.2-6")
 def test_syn_ack_answers_a_window_scale_offer(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     peer = TCPPeer(dut, dut_port=PORT, wscale=7)
@@ -34,9 +32,7 @@ def test_syn_ack_answers_a_window_scale_offer(dut: DUT) -> None:
     assert 0 <= shift <= 14, f"the DUT offers shift {shift}; the largest allowed is 14"
 
 
-@rfc(7323, "2.2", MUST,
-     "both sides MUST send Window Scale options in their <SYN> segments to enable window scaling in either "
-     "direction.")
+@rfc("RFC7323-2.2-3")
 def test_syn_ack_carries_no_window_scale_unless_offered(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     peer = TCPPeer(dut, dut_port=PORT)
@@ -44,7 +40,7 @@ def test_syn_ack_carries_no_window_scale_unless_offered(dut: DUT) -> None:
     assert option(synack, "WScale") is None, "a Window Scale option answers a SYN that had none"
 
 
-@rfc(7323, "2.2", MUST, "The window field in a segment where the SYN bit is set (i.e., a <SYN> or <SYN,ACK>) MUST NOT be scaled.")
+@rfc("RFC7323-2.2-8")
 def test_window_of_the_syn_is_taken_unscaled(dut: DUT) -> None:
     peer, conn = established(dut, PORT, wscale=4, window=1000)  # the SYN says 1000 and means 1000
     _require_scaling(peer)
@@ -60,9 +56,7 @@ def test_window_of_the_syn_is_taken_unscaled(dut: DUT) -> None:
     assert 0 < sent <= 1000, f"{sent} octets went into a window of 1000 octets"
 
 
-@rfc(7323, "2.3", MUST,
-     "The window field (SEG.WND) in the header of every incoming segment, with the exception of <SYN> "
-     "segments, MUST be left-shifted by Snd.Wind.Shift bits before updating SND.WND")
+@rfc("RFC7323-2.3-4", "RFC7323-2.3-3")
 def test_window_field_is_shifted_by_the_peers_scale(dut: DUT) -> None:
     peer, conn = established(dut, PORT, wscale=3, window=8 * 150)  # the field carries 150: 1200 octets
     _require_scaling(peer)
@@ -77,9 +71,7 @@ def test_window_field_is_shifted_by_the_peers_scale(dut: DUT) -> None:
     assert 150 < sent <= 1200, f"{sent} octets went into a window field of 150 scaled by 2^3"
 
 
-@rfc(7323, "2.3", MUST,
-     "If a Window Scale option is received with a shift.cnt value larger than 14, the TCP SHOULD log the "
-     "error but MUST use 14 instead of the specified value.")
+@rfc("RFC7323-2.3-7")
 def test_shift_above_14_is_taken_as_14(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     peer = TCPPeer(dut, dut_port=PORT, wscale=15, window=1)
@@ -109,9 +101,7 @@ def test_shift_above_14_is_taken_as_14(dut: DUT) -> None:
     assert acked > 0
 
 
-@rfc(7323, "2.3", MUST,
-     "The window field (SEG.WND) of every outgoing segment, with the exception of <SYN> segments, MUST be "
-     "right-shifted by Rcv.Wind.Shift bits: SEG.WND = RCV.WND >> Rcv.Wind.Shift")
+@rfc("RFC7323-2.3-5", "RFC7323-2.3-2", quote="SEG.WND = RCV.WND >> Rcv.Wind.Shift")
 def test_duts_window_field_is_scaled_down_by_its_shift(dut: DUT) -> None:
     peer, conn = established(dut, PORT, wscale=0, listen_options={"rcvbuf": 65536})
     _require_scaling(peer)

@@ -11,7 +11,7 @@ from typing import Final
 
 import pytest
 
-from harness import DUT, MUST, SHOULD, TCPConn, rfc
+from harness import DUT, MUST, TCPConn, described, rfc
 from harness.tcp_peer import TCPPeer, established, seq_add
 
 PORT: Final = 7300
@@ -56,7 +56,7 @@ def _window_opened(peer: TCPPeer) -> None:
 
 
 # ---- row 1: zero-length segment, zero receive window ------------------------------------------
-@rfc(9293, "3.10.7.4", MUST, "0 | 0 | SEG.SEQ = RCV.NXT")
+@described(9293, "3.10.7.4", MUST, "0 | 0 | SEG.SEQ = RCV.NXT")
 def test_empty_segment_at_rcv_nxt_is_acceptable_when_the_window_is_zero(dut: DUT) -> None:
     peer, _conn = _window_blocked(dut)
     peer.window = 0
@@ -67,7 +67,10 @@ def test_empty_segment_at_rcv_nxt_is_acceptable_when_the_window_is_zero(dut: DUT
     _window_opened(peer)
 
 
-@rfc(9293, "3.10.7.4", MUST, UNACCEPTABLE)
+@described(9293, "3.10.7.4", MUST,
+           "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the "
+           "RST bit is set, if so drop the segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> o After "
+           "sending the acknowledgment, drop the unacceptable segment and return.")
 def test_empty_segment_past_rcv_nxt_is_unacceptable_when_the_window_is_zero(dut: DUT) -> None:
     peer, _conn = _window_blocked(dut)
     peer.window = 0
@@ -80,7 +83,7 @@ def test_empty_segment_past_rcv_nxt_is_unacceptable_when_the_window_is_zero(dut:
 
 
 # ---- row 2: zero-length segment, open receive window --------------------------------------------
-@rfc(9293, "3.10.7.4", MUST, "0 | >0 | RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND")
+@described(9293, "3.4", MUST, "0 | >0 | RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND")
 def test_empty_segment_at_rcv_nxt_is_acceptable(dut: DUT) -> None:
     peer, _conn = _window_blocked(dut)
     peer.window = 65535
@@ -88,7 +91,7 @@ def test_empty_segment_at_rcv_nxt_is_acceptable(dut: DUT) -> None:
     _window_opened(peer)
 
 
-@rfc(9293, "3.10.7.4", MUST, "0 | >0 | RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND")
+@described(9293, "3.4", MUST, "0 | >0 | RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND")
 def test_empty_segment_at_the_last_octet_of_the_window_is_acceptable(dut: DUT) -> None:
     peer, _conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     peer.send_ack(seq=seq_add(peer.snd_nxt, peer.dut_window - 1), advance=False)
@@ -99,7 +102,10 @@ def test_empty_segment_at_the_last_octet_of_the_window_is_acceptable(dut: DUT) -
 
 
 @pytest.mark.parametrize("where", ["below-rcv-nxt", "at-right-edge"])
-@rfc(9293, "3.10.7.4", MUST, UNACCEPTABLE)
+@described(9293, "3.10.7.4", MUST,
+           "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the "
+           "RST bit is set, if so drop the segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> o After "
+           "sending the acknowledgment, drop the unacceptable segment and return.")
 def test_empty_segment_outside_the_window_draws_an_ack(dut: DUT, where: str) -> None:
     peer, _conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     offset = -1 if where == "below-rcv-nxt" else peer.dut_window
@@ -107,7 +113,10 @@ def test_empty_segment_outside_the_window_draws_an_ack(dut: DUT, where: str) -> 
     _expect_challenge(peer)
 
 
-@rfc(9293, "3.10.7.4", MUST, UNACCEPTABLE)
+@described(9293, "3.10.7.4", MUST,
+           "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the "
+           "RST bit is set, if so drop the segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> o After "
+           "sending the acknowledgment, drop the unacceptable segment and return.")
 def test_window_update_outside_the_window_is_dropped(dut: DUT) -> None:
     peer, _conn = _window_blocked(dut)
     peer.window = 65535
@@ -117,7 +126,7 @@ def test_window_update_outside_the_window_is_dropped(dut: DUT) -> None:
 
 
 # ---- row 3: data, zero receive window -----------------------------------------------------------
-@rfc(9293, "3.10.7.4", MUST, ">0 | 0 | not acceptable")
+@described(9293, "3.10.7.4", MUST, ">0 | 0 | not acceptable")
 def test_data_is_unacceptable_when_the_window_is_zero(dut: DUT) -> None:
     peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     filled = _close_receive_window(peer)
@@ -130,9 +139,9 @@ def test_data_is_unacceptable_when_the_window_is_zero(dut: DUT) -> None:
 
 
 # ---- row 4: data, open receive window -----------------------------------------------------------
-@rfc(9293, "3.10.7.4", MUST,
-     "A segment is judged to occupy a portion of valid receive sequence space if RCV.NXT =< SEG.SEQ < "
-     "RCV.NXT+RCV.WND or RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND")
+@described(9293, "3.4", MUST,
+           "A segment is judged to occupy a portion of valid receive sequence space if RCV.NXT =< SEG.SEQ < "
+           "RCV.NXT+RCV.WND or RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND")
 def test_data_at_rcv_nxt_is_acceptable(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_data(b"in window")
@@ -140,8 +149,9 @@ def test_data_at_rcv_nxt_is_acceptable(dut: DUT) -> None:
     assert dut.tcp_recv(conn) == b"in window"
 
 
-@rfc(9293, "3.10.7.4", MUST,
-     "If a segment's contents straddle the boundary between old and new, only the new parts are processed.")
+@described(9293, "3.10.7.4", MUST,
+           "If a segment's contents straddle the boundary between old and new, only the new parts are "
+           "processed.")
 def test_data_straddling_rcv_nxt_is_acceptable_and_only_its_new_part_is_delivered(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_data(b"old part")
@@ -151,7 +161,10 @@ def test_data_straddling_rcv_nxt_is_acceptable_and_only_its_new_part_is_delivere
     assert dut.tcp_recv(conn) == b", then new"
 
 
-@rfc(9293, "3.10.7.4", MUST, UNACCEPTABLE)
+@described(9293, "3.10.7.4", MUST,
+           "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the "
+           "RST bit is set, if so drop the segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> o After "
+           "sending the acknowledgment, drop the unacceptable segment and return.")
 def test_data_entirely_below_rcv_nxt_draws_an_ack_and_is_not_delivered_again(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_data(b"delivered once")
@@ -163,7 +176,10 @@ def test_data_entirely_below_rcv_nxt_draws_an_ack_and_is_not_delivered_again(dut
     assert dut.tcp_recv(conn) == b"next"
 
 
-@rfc(9293, "3.10.7.4", MUST, UNACCEPTABLE)
+@described(9293, "3.10.7.4", MUST,
+           "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the "
+           "RST bit is set, if so drop the segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> o After "
+           "sending the acknowledgment, drop the unacceptable segment and return.")
 def test_data_starting_at_the_right_window_edge_draws_an_ack_and_is_dropped(dut: DUT) -> None:
     peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     peer.send_data(b"beyond the window", seq=seq_add(peer.snd_nxt, peer.dut_window), advance=False)
@@ -173,8 +189,7 @@ def test_data_starting_at_the_right_window_edge_draws_an_ack_and_is_dropped(dut:
     assert dut.tcp_recv(conn, within=SILENCE) is None
 
 
-@rfc(9293, "3.10.7.4", SHOULD,
-     "Segments with higher beginning sequence numbers SHOULD be held for later processing (SHLD-31).")
+@rfc("RFC9293-3.10.7.4-3", "RFC7323-2.4-2")
 def test_data_ending_at_the_right_window_edge_is_acceptable_and_held(dut: DUT) -> None:
     peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     window, start = peer.dut_window, peer.snd_nxt
@@ -191,10 +206,10 @@ def test_data_ending_at_the_right_window_edge_is_acceptable_and_held(dut: DUT) -
     assert got == gap + tail
 
 
-@rfc(9293, "3.10.7.4", MUST,
-     "One could tailor actual segments to fit this assumption by trimming off any portions that lie "
-     "outside the window (including SYN and FIN) and only processing further if the segment then "
-     "begins at RCV.NXT.")
+@described(9293, "3.10.7.4", MUST,
+           "One could tailor actual segments to fit this assumption by trimming off any portions that lie "
+           "outside the window (including SYN and FIN) and only processing further if the segment then "
+           "begins at RCV.NXT.")
 def test_data_straddling_the_right_window_edge_is_acceptable(dut: DUT) -> None:
     peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     window, start = peer.dut_window, peer.snd_nxt
@@ -210,9 +225,7 @@ def test_data_straddling_the_right_window_edge_is_acceptable(dut: DUT) -> None:
     assert got[:window] == gap + straddling[:inside], "the in-window part of the straddling segment is missing"
 
 
-@rfc(9293, "3.4", MUST,
-     "A TCP receiver MUST process the RST and URG fields of all incoming segments, even when the receive "
-     "window is zero (MUST-66).")
+@rfc("RFC9293-3.4-1")
 def test_rst_at_rcv_nxt_is_processed_when_the_window_is_zero(dut: DUT) -> None:
     peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     _close_receive_window(peer)

@@ -8,7 +8,7 @@ from typing import Final
 
 from scapy.layers.inet import TCP
 
-from harness import DUT, MUST, SHOULD, rfc
+from harness import DUT, SHOULD, described, rfc
 from harness.rfc import TCP_MAX_ACK_DELAY
 from harness.tcp_peer import established, seq_add
 
@@ -19,9 +19,7 @@ MSS: Final = 1000  # the DUT's segments to the peer, and the peer's full-sized s
 IMMEDIATE: Final = 0.03
 
 
-@rfc(9293, "3.8.6.3", MUST,
-     "A TCP endpoint SHOULD implement a delayed ACK (SHLD-18), but an ACK should not be excessively "
-     "delayed; in particular, the delay MUST be less than 0.5 seconds (MUST-40).")
+@rfc("RFC9293-3.8.6.3-1", "RFC5681-4.2-1", "RFC5681-4.2-2", "RFC5681-4.2-3", "RFC5681-4.2-7")
 def test_a_lone_segment_is_acknowledged_within_half_a_second(dut: DUT) -> None:
     peer, _conn = established(dut, PORT)
     peer.send_data(b"one small segment")
@@ -30,10 +28,7 @@ def test_a_lone_segment_is_acknowledged_within_half_a_second(dut: DUT) -> None:
     assert delay < TCP_MAX_ACK_DELAY, f"the ACK came {delay:.3f} s after the segment"
 
 
-@rfc(9293, "3.8.6.3", SHOULD,
-     "An ACK SHOULD be generated for at least every second full-sized segment or 2*RMSS bytes of new data "
-     "(where RMSS is the MSS specified by the TCP endpoint receiving the segments to be acknowledged, or "
-     "the default value if not specified) (SHLD-19).")
+@rfc("RFC9293-3.8.6.3-2")
 def test_every_second_full_sized_segment_is_acknowledged(dut: DUT) -> None:
     peer, _conn = established(dut, PORT, listen_options={"maxseg": MSS})
     rmss = peer.mss
@@ -53,10 +48,7 @@ def test_every_second_full_sized_segment_is_acknowledged(dut: DUT) -> None:
         f"four full-sized segments drew ACKs covering {covered} octets: none after the second segment")
 
 
-@rfc(5681, "4.2", SHOULD,
-     "Out-of-order data segments SHOULD be acknowledged immediately, in order to accelerate loss recovery. "
-     "To trigger the fast retransmit algorithm, the receiver SHOULD send an immediate duplicate ACK when it "
-     "receives a data segment above a gap in the sequence space.")
+@rfc("RFC5681-4.2-8", "RFC5681-3.2-1", "RFC5681-4.2-9")
 def test_segment_above_a_gap_draws_an_immediate_duplicate_ack(dut: DUT) -> None:
     peer, _conn = established(dut, PORT)
     peer.send_data(b"after a hole", seq=seq_add(peer.snd_nxt, 100), advance=False)
@@ -64,9 +56,7 @@ def test_segment_above_a_gap_draws_an_immediate_duplicate_ack(dut: DUT) -> None:
     assert dup.time - peer.last_sent < IMMEDIATE, f"the duplicate ACK waited {dup.time - peer.last_sent:.3f} s"
 
 
-@rfc(5681, "4.2", SHOULD,
-     "In addition, a TCP receiver SHOULD send an immediate ACK when the incoming segment fills in all or "
-     "part of a gap in the sequence space.")
+@rfc("RFC5681-3.2-2", "RFC5681-4.2-10")
 def test_segment_filling_a_gap_draws_an_immediate_ack(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     start = peer.snd_nxt
@@ -79,10 +69,7 @@ def test_segment_filling_a_gap_draws_an_immediate_ack(dut: DUT) -> None:
     assert dut.tcp_recv(conn) == b"firstsecond"
 
 
-@rfc(9293, "3.7.4", SHOULD,
-     "If there is unacknowledged data (i.e., SND.NXT > SND.UNA), then the sending TCP endpoint buffers all "
-     "user data (regardless of the PSH bit) until the outstanding data has been acknowledged or until the "
-     "TCP endpoint can send a full-sized segment (Eff.snd.MSS bytes).")
+@rfc("RFC9293-3.7.4-1")
 def test_nagle_holds_a_small_segment_while_data_is_unacknowledged(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     dut.tcp_send(conn, b"first")
@@ -93,9 +80,7 @@ def test_nagle_holds_a_small_segment_while_data_is_unacknowledged(dut: DUT) -> N
     peer.expect(data=b"second", within=1.0)
 
 
-@rfc(9293, "3.7.4", MUST,
-     "However, there MUST be a way for an application to disable the Nagle algorithm on an individual "
-     "connection (MUST-17).")
+@rfc("RFC9293-3.7.4-2")
 def test_nodelay_sends_small_segments_at_once(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     dut.tcp_set_option(conn, "nodelay", True)
@@ -106,9 +91,10 @@ def test_nodelay_sends_small_segments_at_once(dut: DUT) -> None:
     assert second.time - peer.dut.now() < 0.3
 
 
-@rfc(9293, "3.7.4", SHOULD,
-     "the sending TCP endpoint buffers all user data (regardless of the PSH bit) until the outstanding data "
-     "has been acknowledged or until the TCP endpoint can send a full-sized segment (Eff.snd.MSS bytes).")
+@described(9293, "3.7.4", SHOULD,
+           "the sending TCP endpoint buffers all user data (regardless of the PSH bit) until the outstanding "
+           "data has been acknowledged or until the TCP endpoint can send a full-sized segment (Eff.snd.MSS "
+           "bytes).")
 def test_nagle_lets_a_full_sized_segment_go(dut: DUT) -> None:
     peer, conn = established(dut, PORT, mss=MSS)
     dut.tcp_send(conn, b"small")
@@ -118,8 +104,7 @@ def test_nagle_lets_a_full_sized_segment_go(dut: DUT) -> None:
     peer.expect(data=full, within=0.3)
 
 
-@rfc(9293, "3.8.6.2.2", MUST,
-     "A TCP implementation MUST include a SWS avoidance algorithm in the receiver (MUST-39).")
+@rfc("RFC9293-3.8.6.2.2-1")
 def test_receiver_does_not_reopen_its_window_by_a_sliver(dut: DUT) -> None:
     peer, conn = established(dut, PORT, listen_options={"rcvbuf": 8192})
     largest = peer.dut_window

@@ -8,7 +8,7 @@ from typing import Final
 import pytest
 from scapy.layers.inet import TCP
 
-from harness import DUT, MAY, MUST, SHOULD, rfc
+from harness import DUT, MUST, described, rfc
 from harness.rfc import TCP_MSL
 from harness.tcp_peer import TCPPeer, established, seq_add
 from harness.tcp_states import connection_in
@@ -24,9 +24,9 @@ def _real_time_budget(dut: DUT, seconds: float) -> None:
                     "(run it on the inprocess backend, where waiting costs no wall time)")
 
 
-@rfc(9293, "3.10.4", MUST,
-     "Queue this until all preceding SENDs have been segmentized, then form a FIN segment and send it. In "
-     "any case, enter FIN-WAIT-1 state.")
+@described(9293, "3.10.4", MUST,
+           "Queue this until all preceding SENDs have been segmentized, then form a FIN segment and send it. "
+           "In any case, enter FIN-WAIT-1 state.")
 def test_close_sends_fin_after_the_queued_data(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     data = bytes(range(256)) * 8
@@ -41,9 +41,9 @@ def test_close_sends_fin_after_the_queued_data(dut: DUT) -> None:
     assert dut.tcp_state(conn) in ("FIN-WAIT-1", "FIN-WAIT-2")
 
 
-@rfc(9293, "3.10.7.4", MUST,
-     "In addition to the processing for the ESTABLISHED state, if the FIN segment is now acknowledged, "
-     "then enter FIN-WAIT-2 and continue processing in that state.")
+@described(9293, "3.10.7.4", MUST,
+           "In addition to the processing for the ESTABLISHED state, if the FIN segment is now acknowledged, "
+           "then enter FIN-WAIT-2 and continue processing in that state.")
 def test_acknowledged_fin_moves_to_fin_wait_2(dut: DUT) -> None:
     peer, conn = connection_in(dut, "FIN-WAIT-1", PORT)
     peer.send_ack()
@@ -51,8 +51,9 @@ def test_acknowledged_fin_moves_to_fin_wait_2(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "FIN-WAIT-2"
 
 
-@rfc(9293, "3.10.7.4", MUST,
-     "FIN-WAIT-2 STATE + Enter the TIME-WAIT state. Start the time-wait timer, turn off the other timers.")
+@described(9293, "3.10.7.4", MUST,
+           "FIN-WAIT-2 STATE + Enter the TIME-WAIT state. Start the time-wait timer, turn off the other "
+           "timers.")
 def test_fin_in_fin_wait_2_is_acknowledged_and_enters_time_wait(dut: DUT) -> None:
     peer, conn = connection_in(dut, "FIN-WAIT-2", PORT)
     peer.send_fin()
@@ -60,9 +61,9 @@ def test_fin_in_fin_wait_2_is_acknowledged_and_enters_time_wait(dut: DUT) -> Non
     assert dut.tcp_state(conn) == "TIME-WAIT"
 
 
-@rfc(9293, "3.10.7.4", MUST,
-     "If the FIN bit is set, signal the user \"connection closing\" and return any pending RECEIVEs with "
-     "same message, advance RCV.NXT over the FIN, and send an acknowledgment for the FIN.")
+@described(9293, "3.10.7.4", MUST,
+           "If the FIN bit is set, signal the user \"connection closing\" and return any pending RECEIVEs "
+           "with same message, advance RCV.NXT over the FIN, and send an acknowledgment for the FIN.")
 def test_fin_from_the_peer_is_acknowledged_and_ends_the_stream(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_fin()
@@ -71,7 +72,8 @@ def test_fin_from_the_peer_is_acknowledged_and_ends_the_stream(dut: DUT) -> None
     assert dut.tcp_state(conn) == "CLOSE-WAIT"
 
 
-@rfc(9293, "3.10.7.4", MUST, "Note that FIN implies PUSH for any segment text not yet delivered to the user.")
+@described(9293, "3.10.7.4", MUST,
+           "Note that FIN implies PUSH for any segment text not yet delivered to the user.")
 def test_data_on_a_fin_is_delivered_before_the_end_of_the_stream(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send("FA", b"the last octets")
@@ -80,9 +82,9 @@ def test_data_on_a_fin_is_delivered_before_the_end_of_the_stream(dut: DUT) -> No
     assert dut.tcp_recv(conn) == b""
 
 
-@rfc(9293, "3.10.4", MUST,
-     "CLOSE-WAIT STATE * Queue this request until all preceding SENDs have been segmentized; then send a "
-     "FIN segment, enter LAST-ACK state.")
+@described(9293, "3.10.4", MUST,
+           "CLOSE-WAIT STATE * Queue this request until all preceding SENDs have been segmentized; then send "
+           "a FIN segment, enter LAST-ACK state.")
 def test_close_in_close_wait_sends_fin_and_the_ack_ends_the_connection(dut: DUT) -> None:
     peer, conn = connection_in(dut, "CLOSE-WAIT", PORT)
     dut.tcp_send(conn, b"reply after the peer's FIN")
@@ -95,10 +97,10 @@ def test_close_in_close_wait_sends_fin_and_the_ack_ends_the_connection(dut: DUT)
     assert dut.tcp_state(conn) == "CLOSED"
 
 
-@rfc(9293, "3.6", MUST,
-     "A simultaneous CLOSE by users at both ends of a connection causes FIN segments to be exchanged "
-     "(Figure 13). When all segments preceding the FINs have been processed and acknowledged, each TCP "
-     "peer can ACK the FIN it has received.")
+@described(9293, "3.6", MUST,
+           "A simultaneous CLOSE by users at both ends of a connection causes FIN segments to be exchanged "
+           "(Figure 13). When all segments preceding the FINs have been processed and acknowledged, each TCP "
+           "peer can ACK the FIN it has received.")
 def test_simultaneous_close_passes_through_closing_to_time_wait(dut: DUT) -> None:
     peer, conn = connection_in(dut, "CLOSING", PORT)
     peer.send_ack()  # now the peer acknowledges the DUT's FIN too
@@ -106,9 +108,9 @@ def test_simultaneous_close_passes_through_closing_to_time_wait(dut: DUT) -> Non
     assert dut.tcp_state(conn) == "TIME-WAIT"
 
 
-@rfc(9293, "3.10.7.4", MUST,
-     "The only thing that can arrive in this state is a retransmission of the remote FIN. Acknowledge it, "
-     "and restart the 2 MSL timeout.")
+@described(9293, "3.10.7.4", MUST,
+           "The only thing that can arrive in this state is a retransmission of the remote FIN. Acknowledge "
+           "it, and restart the 2 MSL timeout.")
 def test_retransmitted_fin_in_time_wait_is_acknowledged(dut: DUT) -> None:
     peer, conn = connection_in(dut, "TIME-WAIT", PORT)
     peer.send("FA", seq=seq_add(peer.snd_nxt, -1), advance=False)
@@ -116,9 +118,7 @@ def test_retransmitted_fin_in_time_wait_is_acknowledged(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "TIME-WAIT"
 
 
-@rfc(9293, "3.6.1", MUST,
-     "When a connection is closed actively, it MUST linger in the TIME-WAIT state for a time 2xMSL "
-     "(Maximum Segment Lifetime) (MUST-13).")
+@rfc("RFC9293-3.6.1-3")
 def test_time_wait_lasts_two_msl(dut: DUT) -> None:
     _real_time_budget(dut, 2 * TCP_MSL)
     _peer, conn = connection_in(dut, "TIME-WAIT", PORT)
@@ -128,9 +128,9 @@ def test_time_wait_lasts_two_msl(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "CLOSED", "TIME-WAIT outlived 2 x MSL by half a minute"
 
 
-@rfc(9293, "3.6", MUST,
-     "RECEIVEs are allowed in this state. All segments preceding and including FIN will be retransmitted "
-     "until acknowledged.")
+@described(9293, "3.6", MUST,
+           "RECEIVEs are allowed in this state. All segments preceding and including FIN will be "
+           "retransmitted until acknowledged.")
 def test_half_closed_connection_still_receives(dut: DUT) -> None:
     peer, conn = connection_in(dut, "FIN-WAIT-2", PORT)
     peer.send_data(b"the other direction is open")
@@ -138,17 +138,18 @@ def test_half_closed_connection_still_receives(dut: DUT) -> None:
     assert dut.tcp_recv(conn) == b"the other direction is open"
 
 
-@rfc(9293, "3.6.1", MUST,
-     "Since the two directions of a TCP connection are closed independently, it is possible for a "
-     "connection to be \"half closed\", i.e., closed in only one direction, and a host is permitted to "
-     "continue sending data in the open direction on a half-closed connection.")
+@described(9293, "3.6.1", MUST,
+           "Since the two directions of a TCP connection are closed independently, it is possible for a "
+           "connection to be \"half closed\", i.e., closed in only one direction, and a host is permitted to "
+           "continue sending data in the open direction on a half-closed connection.")
 def test_connection_in_close_wait_still_sends(dut: DUT) -> None:
     peer, conn = connection_in(dut, "CLOSE-WAIT", PORT)
     assert dut.tcp_send(conn, b"still talking") == 13
     peer.expect(data=b"still talking")
 
 
-@rfc(9293, "3.6", MUST, "All segments preceding and including FIN will be retransmitted until acknowledged.")
+@described(9293, "3.6", MUST,
+           "All segments preceding and including FIN will be retransmitted until acknowledged.")
 def test_unacknowledged_fin_is_retransmitted(dut: DUT) -> None:
     peer, _conn = connection_in(dut, "FIN-WAIT-1", PORT)
     fin_seq = seq_add(peer.rcv_nxt, -1)
@@ -156,19 +157,16 @@ def test_unacknowledged_fin_is_retransmitted(dut: DUT) -> None:
     assert again.seq == fin_seq
 
 
-@rfc(9293, "3.10.7.4", MUST,
-     "CLOSE-WAIT STATE - CLOSING STATE - LAST-ACK STATE - TIME-WAIT STATE o This should not occur since a "
-     "FIN has been received from the remote side. Ignore the segment text.")
+@described(9293, "3.10.7.4", MUST,
+           "CLOSE-WAIT STATE - CLOSING STATE - LAST-ACK STATE - TIME-WAIT STATE o This should not occur "
+           "since a FIN has been received from the remote side. Ignore the segment text.")
 def test_data_after_the_peers_fin_is_not_delivered(dut: DUT) -> None:
     peer, conn = connection_in(dut, "CLOSE-WAIT", PORT)
     peer.send_data(b"after my own FIN")
     assert dut.tcp_recv(conn, within=SILENCE) == b""
 
 
-@rfc(9293, "3.6.1", SHOULD,
-     "If such a host issues a CLOSE call while received data is still pending in the TCP connection, or "
-     "if new data is received after CLOSE is called, its TCP implementation SHOULD send a RST to show "
-     "that data was lost (SHLD-3).")
+@rfc("RFC9293-3.6.1-2")
 def test_close_with_unread_data_sends_rst(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_data(b"never read")
@@ -177,7 +175,8 @@ def test_close_with_unread_data_sends_rst(dut: DUT) -> None:
     peer.expect("Ra", seq=peer.rcv_nxt)
 
 
-@rfc(9293, "3.10.4", MUST, "Delete the TCB and return \"error: closing\" responses to any queued SENDs, or RECEIVEs.")
+@described(9293, "3.10.4", MUST,
+           "Delete the TCB and return \"error: closing\" responses to any queued SENDs, or RECEIVEs.")
 def test_close_in_syn_sent_sends_no_fin(dut: DUT) -> None:
     conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
     peer = TCPPeer.for_connection(dut, conn)
@@ -189,9 +188,9 @@ def test_close_in_syn_sent_sends_no_fin(dut: DUT) -> None:
     peer.expect("R")
 
 
-@rfc(9293, "3.10.7.4", MUST,
-     "FIN-WAIT-1 STATE + If our FIN has been ACKed (perhaps in this segment), then enter TIME-WAIT, start "
-     "the time-wait timer, turn off the other timers; otherwise, enter the CLOSING state.")
+@described(9293, "3.10.7.4", MUST,
+           "FIN-WAIT-1 STATE + If our FIN has been ACKed (perhaps in this segment), then enter TIME-WAIT, "
+           "start the time-wait timer, turn off the other timers; otherwise, enter the CLOSING state.")
 def test_fin_acknowledging_the_duts_fin_enters_time_wait_directly(dut: DUT) -> None:
     peer, conn = connection_in(dut, "FIN-WAIT-1", PORT)
     peer.send_fin()  # acknowledges the DUT's FIN (ack = RCV.NXT after it) and closes too
@@ -199,10 +198,9 @@ def test_fin_acknowledging_the_duts_fin_enters_time_wait_directly(dut: DUT) -> N
     assert dut.tcp_state(conn) == "TIME-WAIT"
 
 
-@rfc(9293, "3.6.1", MAY,
-     "However, it MAY accept a new SYN from the remote TCP endpoint to reopen the connection directly from "
-     "TIME-WAIT state (MAY-2), if it: (1) assigns its initial sequence number for the new connection to be "
-     "larger than the largest sequence number it used on the previous connection incarnation")
+@rfc("RFC9293-3.6.1-4",
+     quote="(1) assigns its initial sequence number for the new connection to be larger than the largest "
+           "sequence number it used on the previous connection incarnation")
 def test_new_syn_in_time_wait_may_reopen_with_a_larger_isn(dut: DUT) -> None:
     old, _conn = connection_in(dut, "TIME-WAIT", PORT)
     new = TCPPeer(dut, dut_port=PORT, port=old.port, isn=seq_add(old.snd_nxt, 100_000))
@@ -212,3 +210,16 @@ def test_new_syn_in_time_wait_may_reopen_with_a_larger_isn(dut: DUT) -> None:
         pytest.skip("the DUT does not reopen a connection from TIME-WAIT (it answered "
                     f"{answer.sprintf('%TCP.flags%')}); MAY-2 is optional")
     assert (answer[TCP].seq - old.rcv_nxt) % 2**32 < 2**31, "the new ISS is not above the old connection's sequence numbers"
+
+
+@rfc("RFC9293-3.6.1-5")
+def test_timestamps_let_a_new_syn_reopen_a_connection_in_time_wait(dut: DUT) -> None:
+    old, _conn = connection_in(dut, "TIME-WAIT", PORT, timestamps=True, ts_val=50_000)
+    if not old.ts_ok:
+        pytest.skip("the DUT did not answer the Timestamps option (RFC 7323 timestamps are optional)")
+    # The new SYN's sequence number is not above the old connection's (RFC 9293's own MAY-2 test
+    # would refuse it); its timestamp is newer, which RFC 6191's algorithm accepts.
+    new = TCPPeer(dut, dut_port=PORT, port=old.port, isn=seq_add(old.iss, 10), timestamps=True,
+                  ts_val=old.ts_val + 1000)
+    new.send_syn()
+    new.expect("SA", ack=seq_add(new.iss, 1), within=1.0)

@@ -8,7 +8,7 @@ from typing import Final
 import pytest
 from scapy.layers.inet import TCP
 
-from harness import DUT, MUST, TCPConn, TCPError, rfc
+from harness import DUT, MUST, TCPConn, TCPError, described, rfc
 from harness.tcp_peer import TCPPeer, seq_add
 
 PORT: Final = 7200
@@ -26,9 +26,9 @@ def _connect(dut: DUT, family: int = 4) -> tuple[TCPPeer, TCPConn, int]:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@rfc(9293, "3.10.7.3", MUST,
-     "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to ESTABLISHED, form an ACK "
-     "segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> - and send it.")
+@described(9293, "3.10.7.3", MUST,
+           "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to ESTABLISHED, form an "
+           "ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> - and send it.")
 def test_active_open_acknowledges_the_syn_ack_and_is_established(dut: DUT, family: int) -> None:
     peer, conn, iss = _connect(dut, family)
     peer.send("SA", seq=peer.iss)
@@ -36,9 +36,9 @@ def test_active_open_acknowledges_the_syn_ack_and_is_established(dut: DUT, famil
     assert dut.tcp_state(conn) == "ESTABLISHED"
 
 
-@rfc(9293, "3.10.7.3", MUST,
-     "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set, if so drop the "
-     "segment and return) <SEQ=SEG.ACK><CTL=RST>")
+@described(9293, "3.10.7.3", MUST,
+           "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set, if so drop the "
+           "segment and return) <SEQ=SEG.ACK><CTL=RST>")
 @pytest.mark.parametrize("offset", [pytest.param(0, id="ack-iss"), pytest.param(2, id="ack-beyond-snd-nxt")])
 def test_syn_ack_with_an_unacceptable_ack_draws_rst_in_syn_sent(dut: DUT, offset: int) -> None:
     peer, conn, iss = _connect(dut)
@@ -48,9 +48,9 @@ def test_syn_ack_with_an_unacceptable_ack_draws_rst_in_syn_sent(dut: DUT, offset
     assert dut.tcp_state(conn) == "SYN-SENT"
 
 
-@rfc(9293, "3.10.7.3", MUST,
-     "If the ACK was acceptable, then signal to the user \"error: connection reset\", drop the segment, "
-     "enter CLOSED state, delete TCB, and return.")
+@described(9293, "3.10.7.3", MUST,
+           "If the ACK was acceptable, then signal to the user \"error: connection reset\", drop the "
+           "segment, enter CLOSED state, delete TCB, and return.")
 def test_rst_acknowledging_the_syn_refuses_the_connection(dut: DUT) -> None:
     peer, conn, iss = _connect(dut)
     peer.send("RA", seq=0, ack=seq_add(iss, 1))
@@ -60,9 +60,7 @@ def test_rst_acknowledging_the_syn_refuses_the_connection(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "CLOSED"
 
 
-@rfc(9293, "3.10.7.3", MUST,
-     "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is set, if so drop the "
-     "segment and return)")
+@rfc("RFC5961-3.2-6")
 def test_rst_with_an_unacceptable_ack_is_dropped_in_syn_sent(dut: DUT) -> None:
     peer, conn, iss = _connect(dut)
     peer.send("RA", seq=0, ack=seq_add(iss, 5))
@@ -73,7 +71,8 @@ def test_rst_with_an_unacceptable_ack_is_dropped_in_syn_sent(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "ESTABLISHED"
 
 
-@rfc(9293, "3.10.7.3", MUST, "If the ACK was acceptable, ... Otherwise (no ACK), drop the segment and return.")
+@described(9293, "3.10.7.3", MUST,
+           "If the ACK was acceptable, ... Otherwise (no ACK), drop the segment and return.")
 def test_rst_without_ack_is_dropped_in_syn_sent(dut: DUT) -> None:
     peer, conn, _iss = _connect(dut)
     peer.send("R", seq=0, advance=False)
@@ -81,7 +80,8 @@ def test_rst_without_ack_is_dropped_in_syn_sent(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "SYN-SENT"
 
 
-@rfc(9293, "3.10.7.3", MUST, "Fifth, if neither of the SYN or RST bits is set, then drop the segment and return.")
+@described(9293, "3.10.7.3", MUST,
+           "Fifth, if neither of the SYN or RST bits is set, then drop the segment and return.")
 def test_acceptable_ack_without_syn_is_dropped_in_syn_sent(dut: DUT) -> None:
     peer, conn, iss = _connect(dut)
     peer.send("A", seq=peer.iss, ack=seq_add(iss, 1), advance=False)
@@ -91,7 +91,7 @@ def test_acceptable_ack_without_syn_is_dropped_in_syn_sent(dut: DUT) -> None:
     peer.expect("A", ack=seq_add(peer.iss, 1))
 
 
-@rfc(9293, "3.5", MUST, "A TCP implementation MUST support simultaneous open attempts (MUST-10).")
+@rfc("RFC9293-3.5-1")
 def test_simultaneous_open_answers_a_syn_with_syn_ack(dut: DUT) -> None:
     peer, conn, iss = _connect(dut)
     peer.send_syn()  # crossing SYNs: each side receives a SYN carrying no acknowledgment
@@ -102,9 +102,7 @@ def test_simultaneous_open_answers_a_syn_with_syn_ack(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "ESTABLISHED"
 
 
-@rfc(9293, "3.5", MUST,
-     "Note that a TCP implementation MUST keep track of whether a connection has reached SYN-RECEIVED "
-     "state as the result of a passive OPEN or an active OPEN (MUST-11).")
+@rfc("RFC9293-3.5-2")
 def test_rst_in_syn_received_after_an_active_open_refuses_the_connection(dut: DUT) -> None:
     peer, conn, _iss = _connect(dut)
     peer.send_syn()
@@ -116,9 +114,9 @@ def test_rst_in_syn_received_after_an_active_open_refuses_the_connection(dut: DU
     assert dut.tcp_state(conn) == "CLOSED"
 
 
-@rfc(9293, "3.10.7.4", MUST,
-     "If this connection was initiated with a passive OPEN (i.e., came from the LISTEN state), then "
-     "return this connection to LISTEN state and return. The user need not be informed.")
+@described(9293, "3.10.7.4", MUST,
+           "If this connection was initiated with a passive OPEN (i.e., came from the LISTEN state), then "
+           "return this connection to LISTEN state and return. The user need not be informed.")
 def test_rst_in_syn_received_after_a_passive_open_returns_to_listen(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     dup = TCPPeer(dut, dut_port=PORT)
@@ -131,8 +129,9 @@ def test_rst_in_syn_received_after_a_passive_open_returns_to_listen(dut: DUT) ->
     assert real.connect_accepted() is not None
 
 
-@rfc(9293, "3.10.7.4", MUST,
-     "If the segment acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST> + and send it.")
+@described(9293, "3.10.7.4", MUST,
+           "If the segment acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST> + "
+           "and send it.")
 def test_unacceptable_ack_in_syn_received_draws_rst(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     peer = TCPPeer(dut, dut_port=PORT)
@@ -146,8 +145,8 @@ def test_unacceptable_ack_in_syn_received_draws_rst(dut: DUT) -> None:
     assert dut.tcp_accept(PORT) is not None
 
 
-@rfc(9293, "3.10.7.4", MUST,
-     "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and continue processing")
+@described(9293, "3.10.7.4", MUST,
+           "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state and continue processing")
 def test_data_with_the_handshake_ack_is_delivered(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     peer = TCPPeer(dut, dut_port=PORT)
@@ -159,9 +158,7 @@ def test_data_with_the_handshake_ack_is_delivered(dut: DUT) -> None:
     peer.expect("A", ack=peer.snd_nxt)
 
 
-@rfc(9293, "3.4.1", MUST,
-     "A TCP implementation MUST use the above type of \"clock\" for clock-driven selection of initial "
-     "sequence numbers (MUST-8)")
+@rfc("RFC9293-3.4.1-1")
 def test_initial_sequence_numbers_differ_between_connections(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     isns = set()
@@ -172,9 +169,9 @@ def test_initial_sequence_numbers_differ_between_connections(dut: DUT) -> None:
     assert len(isns) == 4, f"initial sequence numbers repeat: {sorted(isns)}"
 
 
-@rfc(9293, "3.10.7.3", MUST,
-     "If there are other controls or text in the segment, then continue processing at the sixth step "
-     "under Section 3.10.7.4 where the URG bit is checked; otherwise, return.")
+@described(9293, "3.10.7.3", MUST,
+           "If there are other controls or text in the segment, then continue processing at the sixth step "
+           "under Section 3.10.7.4 where the URG bit is checked; otherwise, return.")
 def test_data_on_the_syn_ack_is_delivered(dut: DUT) -> None:
     peer, conn, _iss = _connect(dut)
     peer.send("SA", b"text on the SYN-ACK", seq=peer.iss)

@@ -13,7 +13,7 @@ import pytest
 from scapy.layers.inet import ICMP, TCP
 from scapy.packet import Packet
 
-from harness import DUT, MAY, MUST, SHOULD, TCPConn, TCPError, rfc
+from harness import DUT, MAY, TCPConn, TCPError, described, rfc
 from harness.tcp_peer import TCPPeer, established, seq_add
 
 PORT: Final = 8500
@@ -45,9 +45,7 @@ def _error_v4(peer: TCPPeer, about: Packet, kind: tuple[int, int]) -> Packet:
 
 
 @pytest.mark.parametrize("kind", SOFT_V4)
-@rfc(9293, "3.9.2.2", MUST,
-     "Since these Unreachable messages indicate soft error conditions, a TCP implementation MUST NOT abort "
-     "the connection (MUST-56), and it SHOULD make the information available to the application (SHLD-25).")
+@rfc("RFC9293-3.9.2.2-3")
 def test_soft_error_does_not_abort_an_established_connection(dut: DUT, kind: tuple[int, int]) -> None:
     peer, conn, data = _in_flight(dut)
     dut.send(_error_v4(peer, data, kind))
@@ -59,10 +57,10 @@ def test_soft_error_does_not_abort_an_established_connection(dut: DUT, kind: tup
 
 
 @pytest.mark.parametrize("code", [pytest.param(0, id="no-route"), pytest.param(3, id="address-unreachable")])
-@rfc(9293, "3.9.2.2", MUST,
-     "For ICMPv6, these include: Destination Unreachable -- codes 0, 3; Time Exceeded -- codes 0, 1; and "
-     "Parameter Problem -- codes 0, 1, 2. Since these Unreachable messages indicate soft error conditions, a "
-     "TCP implementation MUST NOT abort the connection (MUST-56)")
+@rfc("RFC9293-3.9.2.2-3",
+     quote="For ICMPv6, these include: Destination Unreachable -- codes 0, 3; Time Exceeded -- codes 0, 1; "
+           "and Parameter Problem -- codes 0, 1, 2. Since these Unreachable messages indicate soft error "
+           "conditions, a TCP implementation MUST NOT abort the connection (MUST-56)")
 def test_icmpv6_soft_error_does_not_abort_an_established_connection(dut: DUT, code: int) -> None:
     peer, conn, data = _in_flight(dut, 6)
     dut.send(peer.icmp_error(data, code=code))
@@ -73,9 +71,7 @@ def test_icmpv6_soft_error_does_not_abort_an_established_connection(dut: DUT, co
     assert dut.tcp_recv(conn) == b"still connected"
 
 
-@rfc(9293, "3.9.2.2", MUST,
-     "Since these Unreachable messages indicate soft error conditions, a TCP implementation MUST NOT abort "
-     "the connection (MUST-56)")
+@rfc("RFC9293-3.9.2.2-3")
 def test_soft_error_does_not_abort_an_opening_connection(dut: DUT) -> None:
     peer, conn, syn = _connecting(dut)
     dut.send(_error_v4(peer, syn, (3, 1)))
@@ -86,9 +82,7 @@ def test_soft_error_does_not_abort_an_opening_connection(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("code", [pytest.param(2, id="protocol-unreachable"), pytest.param(3, id="port-unreachable")])
-@rfc(9293, "3.9.2.2", SHOULD,
-     "For ICMP these include Destination Unreachable -- codes 2-4. These are hard error conditions, so TCP "
-     "implementations SHOULD abort the connection (SHLD-26).")
+@rfc("RFC9293-3.9.2.2-4", "RFC1122-3.2.2.1-4", quote="For ICMP these include Destination Unreachable -- codes 2-4.")
 def test_hard_error_aborts_an_opening_connection(dut: DUT, code: int) -> None:
     _peer, conn, syn = _connecting(dut)
     dut.send(_error_v4(_peer, syn, (3, code)))
@@ -97,8 +91,7 @@ def test_hard_error_aborts_an_opening_connection(dut: DUT, code: int) -> None:
     assert dut.tcp_state(conn) == "CLOSED"
 
 
-@rfc(9293, "3.9.2.2", SHOULD,
-     "These are hard error conditions, so TCP implementations SHOULD abort the connection (SHLD-26).")
+@rfc("RFC9293-3.9.2.2-4")
 def test_hard_error_aborts_an_established_connection(dut: DUT) -> None:
     peer, conn, data = _in_flight(dut)
     dut.send(_error_v4(peer, data, (3, 2)))
@@ -106,8 +99,7 @@ def test_hard_error_aborts_an_established_connection(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "CLOSED", "a Protocol Unreachable left the connection established"
 
 
-@rfc(9293, "3.9.2.2", MUST,
-     "TCP implementations MUST silently discard any received ICMP Source Quench messages (MUST-55).")
+@rfc("RFC9293-3.9.2.2-2")
 def test_source_quench_is_ignored(dut: DUT) -> None:
     peer, conn, data = _in_flight(dut)
     dut.send(_error_v4(peer, data, (4, 0)))
@@ -121,11 +113,11 @@ def test_source_quench_is_ignored(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "ESTABLISHED"
 
 
-@rfc(5927, "4.1", MAY,
-     "These implementations check that the TCP sequence number contained in the payload of the ICMP error "
-     "message is within the range SND.UNA =< SEG.SEQ < SND.NXT. This means that they require that the "
-     "sequence number be within the range of the data already sent but not yet acknowledged. If an ICMP "
-     "error message does not pass this check, it is discarded.")
+@described(5927, "4.1", MAY,
+           "These implementations check that the TCP sequence number contained in the payload of the ICMP "
+           "error message is within the range SND.UNA =< SEG.SEQ < SND.NXT. This means that they require "
+           "that the sequence number be within the range of the data already sent but not yet acknowledged. "
+           "If an ICMP error message does not pass this check, it is discarded.")
 def test_error_quoting_a_sequence_number_not_in_flight_is_ignored(dut: DUT) -> None:
     peer, conn, syn = _connecting(dut)
     forged = syn.copy()
@@ -138,9 +130,7 @@ def test_error_quoting_a_sequence_number_not_in_flight_is_ignored(dut: DUT) -> N
     assert dut.tcp_state(conn) == "CLOSED"
 
 
-@rfc(9293, "3.9.2.2", MUST,
-     "TCP implementations MUST act on an ICMP error message passed up from the IP layer, directing it to the "
-     "connection that created the error (MUST-54).")
+@rfc("RFC9293-3.9.2.2-1")
 def test_error_about_another_connection_leaves_this_one_alone(dut: DUT) -> None:
     peer, conn, syn = _connecting(dut)
     other = syn.copy()

@@ -10,7 +10,7 @@ import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.inet6 import IPv6
 
-from harness import DUT, MUST, MUST_NOT, SHOULD, TCPConn, rfc
+from harness import DUT, SHOULD, TCPConn, described, rfc
 from harness.rfc import TCP_DEFAULT_MSS, TCP_IP_HEADERS
 from harness.tcp_peer import TCPPeer, established, option, payload
 
@@ -37,9 +37,7 @@ def _bulk(dut: DUT, family: int = 4, **peer: object) -> tuple[TCPPeer, TCPConn]:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@rfc(9293, "3.7.1", SHOULD,
-     "TCP implementations SHOULD send an MSS Option in every SYN segment when its receive MSS differs from "
-     "the default 536 for IPv4 or 1220 for IPv6 (SHLD-5), and MAY send it always (MAY-3).")
+@rfc("RFC9293-3.7.1-2", "RFC9293-3.7.1-1")
 def test_syn_ack_announces_an_mss(dut: DUT, family: int) -> None:
     dut.tcp_listen(PORT, family)  # type: ignore[arg-type]
     synack = TCPPeer(dut, family, dut_port=PORT).connect()  # type: ignore[arg-type]
@@ -47,20 +45,15 @@ def test_syn_ack_announces_an_mss(dut: DUT, family: int) -> None:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@rfc(6691, "2", SHOULD,
-     "When calculating the value to put in the TCP MSS option, the MTU value SHOULD be decreased by only the "
-     "size of the fixed IP and TCP headers and SHOULD NOT be decreased to account for any possible IP or TCP "
-     "options")
+@rfc("RFC1191-3.1-1", "RFC8200-8.3-2")
 def test_announced_mss_is_the_link_mtu_less_fixed_headers(dut: DUT, family: int) -> None:
     dut.tcp_listen(PORT, family)  # type: ignore[arg-type]
     synack = TCPPeer(dut, family, dut_port=PORT, timestamps=True).connect()  # type: ignore[arg-type]
     assert option(synack, "MSS") == dut.info.mtu - TCP_IP_HEADERS[family]
 
 
-@rfc(9293, "3.7.1", MUST,
-     "The MSS value to be sent in an MSS Option must be less than or equal to: MMS_R - 20 where MMS_R is the "
-     "maximum size for a transport-layer message that can be received (and reassembled at the IP layer) "
-     "(MUST-67).")
+@rfc("RFC9293-3.7.1-5",
+     quote="The MSS value to be sent in an MSS Option must be less than or equal to: MMS_R - 20")
 def test_mss_of_an_active_open_fits_the_link(dut: DUT) -> None:
     conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
     syn = TCPPeer.for_connection(dut, conn).expect("S")
@@ -68,10 +61,7 @@ def test_mss_of_an_active_open_fits_the_link(dut: DUT) -> None:
     assert mss is not None and mss <= dut.info.mtu - TCP_IP_HEADERS[4], f"the SYN announces MSS {mss}"
 
 
-@rfc(9293, "3.7.1", SHOULD,
-     "As a result, when the effective MTU of an interface varies packet-to-packet, TCP implementations "
-     "SHOULD use the smallest effective MTU of the interface to calculate the value to advertise in the MSS "
-     "Option (SHLD-6).")
+@rfc("RFC9293-3.7.3-1")
 def test_announced_mss_follows_a_smaller_link_mtu(dut: DUT) -> None:
     dut.set_link_mtu(1280)
     dut.tcp_listen(PORT)
@@ -80,9 +70,7 @@ def test_announced_mss_follows_a_smaller_link_mtu(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@rfc(9293, "3.7.1", MUST,
-     "If an MSS Option is not received at connection setup, TCP implementations MUST assume a default send "
-     "MSS of 536 (576 - 40) for IPv4 or 1220 (1280 - 60) for IPv6 (MUST-15).")
+@rfc("RFC9293-3.7.1-3")
 def test_default_send_mss_without_an_mss_option(dut: DUT, family: int) -> None:
     peer, _conn = _bulk(dut, family, mss=None)
     largest = _largest_segment(peer)
@@ -90,29 +78,21 @@ def test_default_send_mss_without_an_mss_option(dut: DUT, family: int) -> None:
 
 
 @pytest.mark.parametrize("mss", [536, 1000])
-@rfc(9293, "3.7.1", MUST,
-     "The maximum size of a segment that a TCP endpoint really sends, the \"effective send MSS\", MUST be the "
-     "smaller (MUST-16) of the send MSS (that reflects the available reassembly buffer size at the remote "
-     "host, the EMTU_R [19]) and the largest transmission size permitted by the IP layer (EMTU_S [19])")
+@rfc("RFC9293-3.7.1-4", "RFC9293-3.7.1-1", "RFC8201-5.4-3")
 def test_segments_respect_the_peers_mss(dut: DUT, mss: int) -> None:
     peer, _conn = _bulk(dut, mss=mss)
     largest = _largest_segment(peer)
     assert largest <= mss, f"segments of {largest} octets to a peer that announced MSS {mss}"
 
 
-@rfc(9293, "3.7.1", MUST,
-     "The maximum size of a segment that a TCP endpoint really sends, the \"effective send MSS\", MUST be the "
-     "smaller (MUST-16) of the send MSS (that reflects the available reassembly buffer size at the remote "
-     "host, the EMTU_R [19]) and the largest transmission size permitted by the IP layer (EMTU_S [19])")
+@rfc("RFC9293-3.7.1-4")
 def test_segments_fit_the_link_when_the_peers_mss_is_larger(dut: DUT) -> None:
     peer, _conn = _bulk(dut, mss=9000)
     largest = _largest_segment(peer)
     assert largest <= dut.info.mtu - TCP_IP_HEADERS[4], f"segments of {largest} octets on a {dut.info.mtu}-octet link"
 
 
-@rfc(6691, "2", MUST,
-     "conversely, the sender MUST reduce the TCP data length to account for any IP or TCP options that it is "
-     "including in the packets that it sends.")
+@rfc("RFC9293-3.7.1-4", quote="Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize")
 def test_tcp_options_come_out_of_the_mss(dut: DUT) -> None:
     peer, _conn = _bulk(dut, mss=1000, timestamps=True)
     for _ in range(3):
@@ -123,9 +103,7 @@ def test_tcp_options_come_out_of_the_mss(dut: DUT) -> None:
         peer.send_ack()
 
 
-@rfc(9293, "3.2", MUST_NOT,
-     "This field may be sent in the initial connection request (i.e., in segments with the SYN control bit "
-     "set) and MUST NOT be sent in other segments (MUST-65).")
+@rfc("RFC9293-3.2-2")
 def test_mss_option_is_sent_only_on_syn_segments(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     dut.tcp_send(conn, b"data")
@@ -136,9 +114,8 @@ def test_mss_option_is_sent_only_on_syn_segments(dut: DUT) -> None:
         assert option(seg, "MSS") is None, f"an MSS option on a {seg.sprintf('%TCP.flags%')} segment"
 
 
-@rfc(9293, "3.1", MUST,
-     "Note that the list of options may be shorter than the Data Offset field might imply. The content of "
-     "the header beyond the End of Option List Option MUST be header padding of zeros (MUST-69).")
+@rfc("RFC9293-3.1-4",
+     quote="Note that the list of options may be shorter than the Data Offset field might imply.")
 def test_option_padding_is_zeros(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     peer = TCPPeer(dut, dut_port=PORT, wscale=2, sack_permitted=True, timestamps=True)
@@ -155,18 +132,16 @@ def test_option_padding_is_zeros(dut: DUT) -> None:
         assert set(header[i:]) <= {0}, f"non-zero octets after the options: {header[i:].hex()}"
 
 
-@rfc(1191, "2", SHOULD,
-     "The basic idea is that a source host initially assumes that the PMTU of a path is the (known) MTU of its "
-     "first hop, and sends all datagrams on that path with the DF bit set.")
+@described(1191, "2", SHOULD,
+           "The basic idea is that a source host initially assumes that the PMTU of a path is the (known) "
+           "MTU of its first hop, and sends all datagrams on that path with the DF bit set.")
 def test_segments_are_sent_with_dont_fragment(dut: DUT) -> None:
     peer, _conn = _bulk(dut)
     seg = peer.expect(data=lambda d: len(d) > 0)
     assert seg[IP].flags.DF, "a TCP segment without DF: Path MTU Discovery cannot work"
 
 
-@rfc(1191, "3", MUST,
-     "When a host receives a Datagram Too Big message, it MUST reduce its estimate of the PMTU for the "
-     "relevant path, based on the value of the Next-Hop MTU field in the message (see section 4).")
+@rfc("RFC1191-3-1", "RFC7323-5.7-1")
 def test_fragmentation_needed_shrinks_the_segments(dut: DUT) -> None:
     peer, _conn = _bulk(dut)
     big = peer.expect(data=lambda d: len(d) > 1000)
@@ -175,9 +150,7 @@ def test_fragmentation_needed_shrinks_the_segments(dut: DUT) -> None:
     assert len(bytes(resent[IP])) <= 1000, f"after Fragmentation Needed (MTU 1000) a {len(bytes(resent[IP]))}-octet datagram"
 
 
-@rfc(8201, "4", MUST,
-     "When a node receives a Packet Too Big message, it must reduce its estimate of the PMTU for the relevant "
-     "path, based on the value of the MTU field in the message.")
+@rfc("RFC8201-4-4", "RFC8201-5.2-10", "RFC8201-5.4-1", "RFC8201-5.4-5")
 def test_packet_too_big_shrinks_the_segments(dut: DUT) -> None:
     peer, _conn = _bulk(dut, 6)
     big = peer.expect(data=lambda d: len(d) > 1220)
@@ -186,10 +159,7 @@ def test_packet_too_big_shrinks_the_segments(dut: DUT) -> None:
     assert len(bytes(resent[IPv6])) <= 1300, f"after Packet Too Big (MTU 1300) a {len(bytes(resent[IPv6]))}-octet packet"
 
 
-@rfc(8201, "4", MUST,
-     "If a node receives a Packet Too Big message reporting a next-hop MTU that is less than the IPv6 minimum "
-     "link MTU, it must discard it. A node must not reduce its estimate of the Path MTU below the IPv6 "
-     "minimum link MTU on receipt of a Packet Too Big message.")
+@rfc("RFC8201-4-2", "RFC8201-5.5-1", "RFC8201-4-3")
 def test_packet_too_big_below_1280_does_not_shrink_below_1280(dut: DUT) -> None:
     peer, _conn = _bulk(dut, 6)
     big = peer.expect(data=lambda d: len(d) > 1220)
@@ -201,10 +171,22 @@ def test_packet_too_big_below_1280_does_not_shrink_below_1280(dut: DUT) -> None:
         assert size >= 1280, f"a {size}-octet packet after Packet Too Big (MTU 1000): below the 1280 minimum"
 
 
-@rfc(9293, "3.7.1", MUST,
-     "Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize")
+@rfc("RFC9293-3.7.1-4", quote="Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize")
 def test_route_mtu_limits_the_segments(dut: DUT) -> None:
     dut.add_route(f"{dut.info.tester_ipv4}/32", mtu=1100)
     peer, _conn = _bulk(dut)
     largest = _largest_segment(peer)
     assert largest <= 1100 - TCP_IP_HEADERS[4], f"segments of {largest} octets on a path of MTU 1100"
+
+
+@rfc("RFC1191-6.4-1")
+def test_several_fragmentation_needed_messages_draw_one_retransmission(dut: DUT) -> None:
+    peer, _conn = _bulk(dut)
+    flight = [peer.expect(data=lambda d: len(d) > 1000, update=False) for _ in range(3)]
+    # A burst of oversized segments gives rise to one Datagram Too Big each; only the first
+    # lowers the estimate, and the data goes again once, not once per message.
+    for seg in flight:
+        dut.send(peer.icmp_error(seg, type=3, code=4, mtu=1000))
+    first = flight[0][TCP].seq
+    peer.expect(seq=first, data=lambda d: len(d) > 0, within=2.0, update=False)
+    peer.expect_none(seq=first, data=lambda d: len(d) > 0, within=0.5)

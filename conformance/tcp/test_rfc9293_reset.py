@@ -7,7 +7,7 @@ from typing import Final
 
 import pytest
 
-from harness import DUT, MUST, SHOULD, TCPError, TCPState, rfc
+from harness import DUT, MUST, TCPError, TCPState, described, rfc
 from harness.tcp_peer import TCPPeer, established, seq_add
 from harness.tcp_states import connection_in
 
@@ -22,10 +22,10 @@ def _gone(peer: TCPPeer) -> None:
 
 
 @pytest.mark.parametrize("state", ["ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT"])
-@rfc(9293, "3.10.7.4", MUST,
-     "If the RST bit is set, then any outstanding RECEIVEs and SEND should receive \"reset\" responses. All "
-     "segment queues should be flushed. Users should also receive an unsolicited general \"connection "
-     "reset\" signal. Enter the CLOSED state, delete the TCB, and return.")
+@described(9293, "3.10.7.4", MUST,
+           "If the RST bit is set, then any outstanding RECEIVEs and SEND should receive \"reset\" "
+           "responses. All segment queues should be flushed. Users should also receive an unsolicited "
+           "general \"connection reset\" signal. Enter the CLOSED state, delete the TCB, and return.")
 def test_rst_at_rcv_nxt_closes_the_connection(dut: DUT, state: TCPState) -> None:
     peer, conn = connection_in(dut, state, PORT)
     peer.send_rst()
@@ -35,7 +35,8 @@ def test_rst_at_rcv_nxt_closes_the_connection(dut: DUT, state: TCPState) -> None
 
 
 @pytest.mark.parametrize("state", ["CLOSING", "LAST-ACK", "TIME-WAIT"])
-@rfc(9293, "3.10.7.4", MUST, "If the RST bit is set, then enter the CLOSED state, delete the TCB, and return.")
+@described(9293, "3.10.7.4", MUST,
+           "If the RST bit is set, then enter the CLOSED state, delete the TCB, and return.")
 def test_rst_at_rcv_nxt_ends_a_closing_connection(dut: DUT, state: TCPState) -> None:
     peer, conn = connection_in(dut, state, PORT)
     peer.send_rst()
@@ -44,10 +45,7 @@ def test_rst_at_rcv_nxt_ends_a_closing_connection(dut: DUT, state: TCPState) -> 
     _gone(peer)
 
 
-@rfc(9293, "3.6", MUST,
-     "If the local TCP connection is closed by the remote side due to a FIN or RST received from the "
-     "remote side, then the local application MUST be informed whether it closed normally or was "
-     "aborted (MUST-12).")
+@rfc("RFC9293-3.6-1")
 def test_the_application_learns_that_a_rst_aborted_the_connection(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_rst()
@@ -56,10 +54,7 @@ def test_the_application_learns_that_a_rst_aborted_the_connection(dut: DUT) -> N
     assert failure.value.kind == "reset"
 
 
-@rfc(9293, "3.6", MUST,
-     "If the local TCP connection is closed by the remote side due to a FIN or RST received from the "
-     "remote side, then the local application MUST be informed whether it closed normally or was "
-     "aborted (MUST-12).")
+@rfc("RFC9293-3.6-1")
 def test_the_application_learns_that_a_fin_closed_the_connection_normally(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_fin(b"last words")
@@ -67,8 +62,7 @@ def test_the_application_learns_that_a_fin_closed_the_connection_normally(dut: D
     assert dut.tcp_recv(conn) == b""  # the end of the stream, not an error
 
 
-@rfc(9293, "3.5.3", SHOULD,
-     "TCP implementations SHOULD allow a received RST segment to include data (SHLD-2).")
+@rfc("RFC9293-3.5.3-1")
 def test_rst_carrying_data_is_processed(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send("R", b"diagnostic: going away", advance=False)
@@ -77,7 +71,7 @@ def test_rst_carrying_data_is_processed(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("state", ["ESTABLISHED", "CLOSE-WAIT", "FIN-WAIT-2"])
-@rfc(9293, "3.10.5", MUST, "Send a reset segment: <SEQ=SND.NXT><CTL=RST>")
+@described(9293, "3.10.5", MUST, "Send a reset segment: <SEQ=SND.NXT><CTL=RST>")
 def test_abort_sends_a_rst_from_snd_nxt(dut: DUT, state: TCPState) -> None:
     peer, conn = connection_in(dut, state, PORT)
     dut.tcp_abort(conn)
@@ -85,9 +79,9 @@ def test_abort_sends_a_rst_from_snd_nxt(dut: DUT, state: TCPState) -> None:
     assert dut.tcp_state(conn) == "CLOSED"
 
 
-@rfc(9293, "3.10.5", MUST,
-     "all segments queued for transmission (except for the RST formed above) or retransmission should be "
-     "flushed. Delete the TCB, enter CLOSED state, and return.")
+@described(9293, "3.10.5", MUST,
+           "all segments queued for transmission (except for the RST formed above) or retransmission should "
+           "be flushed. Delete the TCB, enter CLOSED state, and return.")
 def test_abort_flushes_data_queued_for_transmission(dut: DUT) -> None:
     peer, conn = established(dut, PORT, window=0)  # the peer's closed window holds the data back
     assert dut.tcp_send(conn, b"never to be sent") > 0
@@ -99,8 +93,9 @@ def test_abort_flushes_data_queued_for_transmission(dut: DUT) -> None:
     peer.expect("R")
 
 
-@rfc(9293, "3.10.5", MUST, "All queued SENDs and RECEIVEs should be given \"connection reset\" notification. "
-     "Delete the TCB, enter CLOSED state, and return.")
+@described(9293, "3.10.5", MUST,
+           "All queued SENDs and RECEIVEs should be given \"connection reset\" notification. Delete the TCB, "
+           "enter CLOSED state, and return.")
 def test_abort_in_syn_sent_sends_nothing(dut: DUT) -> None:
     conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
     peer = TCPPeer.for_connection(dut, conn)
@@ -113,7 +108,7 @@ def test_abort_in_syn_sent_sends_nothing(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("state", ["LAST-ACK", "TIME-WAIT"])
-@rfc(9293, "3.10.5", MUST, "Respond with \"ok\" and delete the TCB, enter CLOSED state, and return.")
+@described(9293, "3.10.5", MUST, "Respond with \"ok\" and delete the TCB, enter CLOSED state, and return.")
 def test_abort_of_a_closing_connection_sends_nothing(dut: DUT, state: TCPState) -> None:
     peer, conn = connection_in(dut, state, PORT)
     dut.tcp_abort(conn)
@@ -122,9 +117,9 @@ def test_abort_of_a_closing_connection_sends_nothing(dut: DUT, state: TCPState) 
     _gone(peer)  # positive control: the DUT does answer, and it has forgotten the connection
 
 
-@rfc(9293, "3.5.2", MUST,
-     "If the connection does not exist (CLOSED), then a reset is sent in response to any incoming "
-     "segment except another reset.")
+@described(9293, "3.5.2", MUST,
+           "If the connection does not exist (CLOSED), then a reset is sent in response to any incoming "
+           "segment except another reset.")
 def test_segment_on_an_aborted_connection_draws_rst(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     dut.tcp_abort(conn)
@@ -132,11 +127,11 @@ def test_segment_on_an_aborted_connection_draws_rst(dut: DUT) -> None:
     _gone(peer)
 
 
-@rfc(9293, "3.5.2", MUST,
-     "any unacceptable segment (out-of-window sequence number or unacceptable acknowledgment number) must "
-     "be responded to with an empty acknowledgment segment (without any user data) containing the "
-     "current send sequence number and an acknowledgment indicating the next sequence number expected to "
-     "be received, and the connection remains in the same state.")
+@described(9293, "3.5.2", MUST,
+           "any unacceptable segment (out-of-window sequence number or unacceptable acknowledgment number) "
+           "must be responded to with an empty acknowledgment segment (without any user data) containing the "
+           "current send sequence number and an acknowledgment indicating the next sequence number expected "
+           "to be received, and the connection remains in the same state.")
 def test_ack_of_unsent_data_draws_an_empty_ack_and_is_dropped(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_data(b"acks the future", ack=seq_add(peer.rcv_nxt, 1000), advance=False)

@@ -11,7 +11,7 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.inet6 import IPv6
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, SHOULD, rfc
+from harness import DUT, MUST, described, rfc
 from harness.tcp_peer import TCPPeer, established, payload, seq_add
 
 PORT: Final = 8900
@@ -27,7 +27,7 @@ def _checksum_ok(seg: Packet) -> bool:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@rfc(9293, "3.1", MUST, "The TCP checksum is never optional. The sender MUST generate it (MUST-2) and the receiver MUST check it (MUST-3).")
+@rfc("RFC9293-3.1-3", quote="The TCP checksum is never optional.")
 def test_duts_segments_carry_a_correct_checksum(dut: DUT, family: int) -> None:
     peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
     dut.tcp_send(conn, b"checksummed data")
@@ -39,7 +39,7 @@ def test_duts_segments_carry_a_correct_checksum(dut: DUT, family: int) -> None:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@rfc(9293, "3.1", MUST, "The TCP checksum is never optional. The sender MUST generate it (MUST-2) and the receiver MUST check it (MUST-3).")
+@rfc("RFC9293-3.1-3", quote="The TCP checksum is never optional.")
 def test_segment_with_a_bad_checksum_is_dropped(dut: DUT, family: int) -> None:
     peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
     bad = peer.segment("PA", b"corrupted")
@@ -50,10 +50,10 @@ def test_segment_with_a_bad_checksum_is_dropped(dut: DUT, family: int) -> None:
     assert dut.tcp_recv(conn) == b"corrupted"
 
 
-@rfc(9293, "3.1", MUST,
-     "A set of control bits reserved for future use. Must be zero in generated segments and must be ignored "
-     "in received segments if the corresponding future features are not implemented by the sending or "
-     "receiving host.")
+@described(9293, "3.1", MUST,
+           "A set of control bits reserved for future use. Must be zero in generated segments and must be "
+           "ignored in received segments if the corresponding future features are not implemented by the "
+           "sending or receiving host.")
 def test_reserved_bits_are_zero_and_ignored(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_data(b"reserved bits set", reserved=0b0111)
@@ -62,16 +62,14 @@ def test_reserved_bits_are_zero_and_ignored(dut: DUT) -> None:
     assert ack[TCP].reserved == 0, f"the DUT sets reserved bits {ack[TCP].reserved:#05b}"
 
 
-@rfc(9293, "3.1", MUST,
-     "A TCP implementation MUST (MUST-6) ignore without error any TCP Option it does not implement, assuming "
-     "that the option has a length field.")
+@rfc("RFC9293-3.1-7")
 def test_unknown_option_is_ignored(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_data(b"with an unknown option", options=[(253, b"\x12\x34"), ("NOP", None), ("NOP", None)])
     assert dut.tcp_recv(conn) == b"with an unknown option"
 
 
-@rfc(9293, "3.1", MUST, "A TCP implementation MUST be able to receive a TCP Option in any segment (MUST-5).")
+@rfc("RFC9293-3.1-6")
 def test_options_on_a_data_segment_are_accepted(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_data(b"options on data", options=[("NOP", None), ("NOP", None), ("NOP", None), ("EOL", None)])
@@ -79,9 +77,7 @@ def test_options_on_a_data_segment_are_accepted(dut: DUT) -> None:
     peer.expect("A", ack=peer.snd_nxt)
 
 
-@rfc(9293, "3.2", MUST,
-     "There is no guarantee that senders will use this option, so receivers MUST be prepared to process "
-     "options even if they do not begin on a word boundary (MUST-64).")
+@rfc("RFC9293-3.2-1", "RFC9293-3.1-5")
 def test_misaligned_mss_option_is_honoured(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     peer = TCPPeer(dut, dut_port=PORT, mss=None)
@@ -100,9 +96,7 @@ def test_misaligned_mss_option_is_honoured(dut: DUT) -> None:
     pytest.param(b"\xfd\x01\x01\x01", id="length-one"),
     pytest.param(b"\x01\x01\xfd\x09", id="length-past-the-header"),
 ])
-@rfc(9293, "3.1", MUST,
-     "TCP implementations MUST be prepared to handle an illegal option length (e.g., zero); a suggested "
-     "procedure is to reset the connection and log the error cause (MUST-7).")
+@rfc("RFC9293-3.1-9")
 def test_illegal_option_length_is_handled(dut: DUT, options: bytes) -> None:
     peer, conn = established(dut, PORT)
     # A header of 24 octets (Data Offset 6) whose four option octets are malformed.
@@ -118,8 +112,9 @@ def test_illegal_option_length_is_handled(dut: DUT, options: bytes) -> None:
         assert dut.tcp_state(conn) == "CLOSED"
 
 
-@rfc(9293, "3.4", MUST,
-     "Since the space is finite, all arithmetic dealing with sequence numbers must be performed modulo 2^32.")
+@described(9293, "3.4", MUST,
+           "Since the space is finite, all arithmetic dealing with sequence numbers must be performed modulo "
+           "2^32.")
 def test_data_across_the_sequence_number_wrap_is_delivered(dut: DUT) -> None:
     peer, conn = established(dut, PORT, isn=2**32 - 8)  # the peer's data wraps after 7 octets
     peer.send_data(b"across the wrap of 2^32")
@@ -129,8 +124,7 @@ def test_data_across_the_sequence_number_wrap_is_delivered(dut: DUT) -> None:
     assert dut.tcp_recv(conn) == b" and beyond"
 
 
-@rfc(9293, "3.10.7.4", SHOULD,
-     "Segments with higher beginning sequence numbers SHOULD be held for later processing (SHLD-31).")
+@rfc("RFC9293-3.10.7.4-3")
 def test_out_of_order_segments_are_delivered_in_order(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     base = peer.snd_nxt
@@ -144,9 +138,9 @@ def test_out_of_order_segments_are_delivered_in_order(dut: DUT) -> None:
     assert got == b"1st: 2nd: third part"
 
 
-@rfc(9293, "3.10.7.4", MUST,
-     "In the following it is assumed that the segment is the idealized segment that begins at RCV.NXT and "
-     "does not exceed the window.")
+@described(9293, "3.10.7.4", MUST,
+           "In the following it is assumed that the segment is the idealized segment that begins at RCV.NXT "
+           "and does not exceed the window.")
 def test_fin_beyond_a_hole_is_not_processed_before_the_hole(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     base = peer.snd_nxt
@@ -159,8 +153,7 @@ def test_fin_beyond_a_hole_is_not_processed_before_the_hole(dut: DUT) -> None:
     assert dut.tcp_recv(conn) == b""
 
 
-@rfc(9293, "3.10.7.4", SHOULD,
-     "Segments with higher beginning sequence numbers SHOULD be held for later processing (SHLD-31).")
+@rfc("RFC9293-3.10.7.4-3")
 def test_fin_beyond_a_hole_is_held_until_the_hole_fills(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     base = peer.snd_nxt

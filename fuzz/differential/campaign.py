@@ -177,6 +177,9 @@ class Campaign:
             self.result.kernel_log.append(line)
         for dut, pool in self.engine.pools.items():
             for lane in pool.lanes:
+                if lane.unstarted:
+                    self._restart(dut, lane)
+                    continue
                 if not lane.history and lane.failure is None:
                     continue  # it ran nothing since its last good probe
                 problems = [lane.failure] if lane.failure else self.prober.probe(lane)
@@ -194,13 +197,20 @@ class Campaign:
         except Exception as exc:  # the fresh instance itself failing is worth saying, not fatal
             failure.culprit_note = f"could not replay the preceding stimuli: {type(exc).__name__}: {exc}"
         self.result.liveness.append(failure)
+        self._restart(dut, lane)
+
+    def _restart(self, dut: str, lane: Lane) -> None:
+        """A fresh instance in the lane, so the campaign goes on; a DUT that does not start is
+        tried again after the next batch (no finding: no stimulus ran on it)."""
+        lane.history.clear()
         try:
             lane.replace()
-            lane.failure = None
-            lane.job = None
         except Exception as exc:
             lane.failure = f"could not start a fresh {dut}: {type(exc).__name__}: {exc}"
-        lane.history.clear()
+            lane.unstarted = True
+            self.settings.log(f"stackcheck fuzz --diff: {lane.name}: {lane.failure}")
+            return
+        lane.failure, lane.job, lane.unstarted = None, None, False
 
     def _progress(self, batch: int, start: float) -> None:
         r = self.result

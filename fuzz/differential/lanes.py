@@ -25,8 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from fuzz.differential.control import (
+    COUNTERS_VERB,
+    counters,
+    held_datagrams,
+    managed,
+    process_problem,
+    serves,
+)
 from fuzz.differential.stimulus import Stimulus
 from harness.backends.base import FrameDUT
+from harness.control.client import AgentFailed
 from harness.dut import ExpectationFailed, TimerName, Unsupported
 
 REASSEMBLY_TIMEOUT_S: Final = 1.0  # the smallest the Linux sysctls take (whole seconds)
@@ -48,6 +57,7 @@ class Lane:
     started_at: float = 0.0  # backend time the current stimulus was sent
     rebaselines: int = 0
     failure: str | None = None  # why the lane is out of service
+    unstarted: bool = False  # out of service because a fresh instance did not start
 
     @property
     def name(self) -> str:
@@ -75,11 +85,10 @@ class Lane:
 
     # ---- state -----------------------------------------------------------------------------
     def health(self) -> str | None:
-        """A cheap check after every job where the backend has one: the ``tap`` backend's stack
-        process is still running. None: nothing wrong that this can see."""
-        host = getattr(self.device, "host", None)
-        exited = getattr(host, "exited", None)
-        return exited() if callable(exited) else None
+        """A cheap check after every job where the backend has one: the process of a DUT the
+        harness started (tap, lwip, an interface with a start command) is still running.
+        None: nothing wrong that this can see."""
+        return process_problem(self.device)
 
     def holds_fragments(self) -> bool | None:
         """Whether the DUT still holds fragments waiting for reassembly; None: it cannot tell."""
@@ -98,9 +107,10 @@ class Lane:
         if reset is None:
             self.replace()
             return
-        if getattr(self.device, "host", None) is not None:
-            # The tap backend's reset starts a fresh stack process: ask the old one first whether
-            # it still answers, or a hang would vanish with it.
+        if managed(self.device) is not None:
+            # A managed DUT's reset builds a fresh stack (or starts a fresh process): ask the old
+            # one first whether it still answers, or a wedge would vanish with it. (A wedged
+            # agent would also make the reset wait for its answer the whole ANSWER_MARGIN_S.)
             problem = self.health() or _echo_problem(self.device)
             if problem:
                 raise LaneFailed(problem)
@@ -170,7 +180,17 @@ def held_fragments(device: FrameDUT) -> bool | None:
     names = getattr(device, "names", None)
     if names is not None and hasattr(names, "dut_ns"):  # the linux backend: its namespace's sockstat
         return _netns_fragment_memory(names.dut_ns) > 0
+    if serves(device, COUNTERS_VERB):  # an agent that reports its reassembly queues
+        try:
+            figures = counters(device)
+        except (AgentFailed, Unsupported):
+            return None  # the liveness probe, or the lane's next re-baseline, says what is wrong
+        return None if figures is None else _positive(held_datagrams(figures))
     return None
+
+
+def _positive(count: int | None) -> bool | None:
+    return None if count is None else count > 0
 
 
 def _netns_fragment_memory(netns: str) -> int:

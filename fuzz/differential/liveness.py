@@ -8,14 +8,18 @@ probed:
   Advertisement) and an ARP request (RFC 826) are answered;
 - it still holds its configuration: it answers on the test link's addresses, and where the
   backend lists them (``ipv6_addresses``) the configured ones are there and preferred;
-- where the backend can tell, it has not crashed or grown memory: the stack process of the
-  ``tap`` backend is alive and its resident size bounded; the kernel log (read from /dev/kmsg,
-  which a namespace shares with the host) holds no warning, oops or BUG logged during the
-  batch, and the namespace holds no reassembly memory once every window has closed; the
-  in-process stack's counters add up (every frame got exactly one verdict) and its caches
-  stay within their bounds.
+- the control agent of a DUT the harness started (tap, lwip, an interface with a start
+  command) still answers, within ``control.CONTROL_S``: one that stops answering or goes away
+  is a failed probe like a silent data path;
+- where the backend can tell, it has not crashed or grown memory: the DUT process the harness
+  started is alive and its resident size bounded; the kernel log (read from /dev/kmsg, which a
+  namespace shares with the host) holds no warning, oops or BUG logged during the batch, and
+  the namespace holds no reassembly memory once every window has closed; our stack's counters
+  (read in-process, or through its agent's ``x-counters`` on a TAP) add up (every frame got
+  exactly one verdict), its tables stay within their bounds and it holds no fragments.
 A failed probe is a finding with the stimuli the lane ran since its last good probe; the
 culprit is then looked for by replaying them one by one on a fresh instance, probing after each.
+Every wait is bounded, so a wedged DUT costs seconds, never the night.
 """
 
 from __future__ import annotations
@@ -38,10 +42,12 @@ from scapy.layers.inet6 import (
 )
 from scapy.layers.l2 import ARP, Ether
 
+from fuzz.differential import control
 from fuzz.differential.lanes import Lane, held_fragments
 from fuzz.differential.stimulus import Stimulus
 from fuzz.differential.symbols import solicited_node
 from harness.backends.base import FrameDUT
+from harness.control.client import AgentFailed
 from harness.dut import ExpectationFailed, Unsupported
 
 PROBE_S: Final = 1.0  # a live DUT answers an echo within microseconds over veth; a second is generous
@@ -76,22 +82,31 @@ class Prober:
             os.lseek(fd, 0, os.SEEK_END)  # only what is logged from now on
             self.kmsg = fd
 
-    def probe(self, lane: Lane, *, memory: bool = True) -> list[str]:
-        """What is wrong with the lane's DUT (empty: it is alive and well). ``memory=False``
+    def probe(self, lane: Lane, *, settled: bool = True) -> list[str]:
+        """What is wrong with the lane's DUT (empty: it is alive and well). ``settled=False``
         while windows may still be open (fragments then are legitimately held)."""
         device = lane.device
         problems = _process_problems(device, self.baseline_rss)
         if problems:
             return problems
-        device.drain()
-        key = (info := device.info).dut_mac, str(info.dut_ipv4), str(info.dut_ipv6)
-        if key not in self._probes:
-            self._probes[key] = _probes(device, self.ident)
-        problems += _answers(device, self._probes[key])
-        problems += _configuration(device)
-        if memory:
-            problems += _memory(device)
-        device.drain()
+        try:
+            device.drain()
+            key = (info := device.info).dut_mac, str(info.dut_ipv4), str(info.dut_ipv6)
+            if key not in self._probes:
+                self._probes[key] = _probes(device, self.ident)
+            problems += _answers(device, self._probes[key])
+            if problems:
+                # The data path is down: that is the finding. An agent sharing the stack's loop
+                # (ours) would not answer either, and asking it would only add a wait.
+                return problems + _process_problems(device, self.baseline_rss)
+            problems += _configuration(device)
+            problems += _memory(device, settled)
+            device.drain()
+        except AgentFailed as exc:  # the control channel stopped answering or went away
+            problems.append(f"its control agent failed: {exc}")
+            problems += _process_problems(device, self.baseline_rss)
+        except Exception as exc:  # a probe never ends the campaign: whatever broke is the finding
+            problems.append(f"probing it raised {type(exc).__name__}: {exc}")
         return problems
 
     def kernel_log(self) -> list[str]:
@@ -159,7 +174,7 @@ def _multicast_mac(group: bytes) -> str:
 
 def _configuration(device: FrameDUT) -> list[str]:
     try:
-        addresses = device.ipv6_addresses()
+        addresses = control.ipv6_addresses(device)
     except Unsupported:
         return []  # answering on the configured addresses above is all this backend shows
     info = device.info
@@ -173,45 +188,30 @@ def _configuration(device: FrameDUT) -> list[str]:
     return problems
 
 
-def _memory(device: FrameDUT) -> list[str]:
+def _memory(device: FrameDUT, settled: bool) -> list[str]:
     problems = []
-    if held_fragments(device):
+    figures = control.counters(device)  # our stack's, in-process or through its agent's x-counters
+    if figures is not None:
+        problems += control.counter_problems(figures)
+        held = control.held_datagrams(figures)
+    else:
+        held = held_fragments(device) if settled else None
+    if settled and held:
         problems.append("still holds fragments for reassembly after every window has closed")
-    stack = getattr(device, "stack", None)
-    if stack is not None:  # the in-process stack: its own counters and bounds
-        with contextlib.suppress(AttributeError):  # white-box: skipped if the stack's shape changes
-            problems += _stack_problems(stack)
-    return problems
-
-
-def _stack_problems(stack: Any) -> list[str]:
-    problems = []
-    stats = stack.stats
-    drops = sum(stats.drops.values())
-    if stats.rx_frames != stats.rx_accepted + drops:
-        problems.append(f"counters do not add up: {stats.rx_frames} frames received, "
-                        f"{stats.rx_accepted} accepted + {drops} dropped")
-    for nic in stack.nics.values():
-        for family, table in nic.neighbors.items():
-            if len(table.entries) > table.size:
-                problems.append(f"IPv{family} neighbour cache holds {len(table.entries)} entries, "
-                                f"above its bound {table.size}")
     return problems
 
 
 def _process_problems(device: FrameDUT, baseline: dict[int, int]) -> list[str]:
-    host = getattr(device, "host", None)
-    if host is None or not hasattr(host, "exited"):
-        return []
-    gone = host.exited()
+    gone = control.process_problem(device)
     if gone:
         return [gone]
-    rss = _rss(host.pid)
-    if rss is None:
+    pid = control.process_pid(device)
+    rss = None if pid is None else _rss(pid)
+    if pid is None or rss is None:
         return []
-    first = baseline.setdefault(host.pid, rss)
+    first = baseline.setdefault(pid, rss)
     if rss - first > RSS_GROWTH_LIMIT:
-        return [f"the stack process grew from {first // 1024} KiB to {rss // 1024} KiB"]
+        return [f"the DUT process grew from {first // 1024} KiB to {rss // 1024} KiB"]
     return []
 
 
@@ -228,9 +228,15 @@ def isolate(prober: Prober, lane: Lane, preceding: list[Stimulus]) -> tuple[Stim
     the first after which the probe fails is the culprit."""
     lane.replace()
     for n, stimulus in enumerate(preceding, 1):
-        lane.send(stimulus)
-        lane.collect(0.05)
-        if prober.probe(lane, memory=False):
+        try:
+            lane.send(stimulus)
+            lane.collect(0.05)
+        except Exception as exc:  # a socket error on a DUT that went away: the probe says more
+            problems = [f"{type(exc).__name__} while replaying: {exc}"]
+        else:
+            problems = prober.probe(lane, settled=False)
+        if problems:
             lane.replace()
-            return stimulus, f"the DUT failed its probe right after this stimulus (#{n} of {len(preceding)} replayed)"
+            return stimulus, (f"the DUT failed its probe right after this stimulus (#{n} of {len(preceding)} "
+                              f"replayed): {'; '.join(problems)}")
     return None, f"replaying the {len(preceding)} preceding stimuli one by one did not make the DUT fail again"

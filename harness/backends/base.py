@@ -44,12 +44,14 @@ from harness.dut import (
     AddressInfo,
     ExpectationFailed,
     Family,
+    ICMPReport,
     IPv6Option,
     LinkInfo,
     TCPConn,
     TCPOption,
     TCPState,
     TimerName,
+    UDPDatagram,
     Unsupported,
 )
 from harness.expect import Expectation, Seen, Spec, no_match_report, unwanted_report
@@ -244,6 +246,16 @@ class FrameDUT(abc.ABC):
     def udp_close(self, port: int) -> None:
         self._cannot("close a UDP socket on the DUT")
 
+    def udp_recvmsg(self, port: int, within: float = 2.0) -> UDPDatagram | None:
+        self._cannot("read a UDP datagram with its IP header values (TOS, TTL, options, destination) on the DUT")
+
+    def udp_sendmsg(self, port: int, data: bytes, dst: str, dport: int, *, src: str | None = None,
+                    ttl: int | None = None, tos: int | None = None, options: bytes = b"") -> None:
+        self._cannot("send a UDP datagram with a chosen source, TTL, TOS or IP options from the DUT")
+
+    def udp_errors(self, port: int, within: float = 2.0) -> list[ICMPReport]:
+        self._cannot("read the ICMP errors a UDP socket of the DUT was told of")
+
     def tcp_listen(self, port: int, family: Family = 4, *, backlog: int = 16,
                    options: Mapping[TCPOption, float | int | bool] | None = None) -> None:
         self._cannot("listen on a TCP port")
@@ -282,6 +294,9 @@ class FrameDUT(abc.ABC):
     def join_group(self, group: str) -> None:
         self._cannot("join a multicast group")
 
+    def join_source_group(self, group: str, sources: list[str]) -> None:
+        self._cannot("join a multicast group for some sources only (INCLUDE mode)")
+
     def leave_group(self, group: str) -> None:
         self._cannot("leave a multicast group")
 
@@ -300,8 +315,14 @@ class FrameDUT(abc.ABC):
     def set_link_mtu(self, mtu: int) -> None:
         self._cannot("change the link MTU")
 
+    def set_link_address(self, mac: str) -> None:
+        self._cannot("change its link-layer address")
+
     def set_icmp_rate_limit(self, family: Family, per_second: float, burst: int) -> None:
         self._cannot("set the ICMP error rate limit")
+
+    def set_default_ttl(self, family: Family, ttl: int) -> None:
+        self._cannot("set the default TTL")
 
     def set_echo_ignore_broadcasts(self, ignore: bool) -> None:
         self._cannot("choose whether broadcast echo requests are answered")

@@ -13,10 +13,12 @@ import dataclasses
 import ipaddress
 import math
 import random
-from collections.abc import Iterator, Mapping
-from typing import Any, Final, get_args
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
 
 from harness.backends.base import TEST_LINK, FrameDUT
+from harness.backends.stack_tcp import StackTCP
 from harness.backends.tap_agent import FEATURES as STACK_FEATURES
 from harness.capture import Capture
 from harness.dut import (
@@ -24,14 +26,14 @@ from harness.dut import (
     AddressInfo,
     AddressState,
     Family,
+    ICMPReport,
     IPv6Option,
     LinkInfo,
     TCPConn,
-    TCPError,
-    TCPErrorKind,
     TCPOption,
     TCPState,
     TimerName,
+    UDPDatagram,
     ipv6_option_unit,
 )
 from stack_under_test import ChannelEndpoint, Stack, StackError, StackOptions, VirtualClock
@@ -49,27 +51,16 @@ _TIMER_OPTIONS: Final = {
     "ipv4_reassembly_timeout": "ipv4_reassembly_timeout_ms",
     "ipv6_reassembly_timeout": "ipv6_reassembly_timeout_ms",
     "ipv6_pmtu_expiry": "ipv6_pmtu_expiry_ms",
+    "arp_cache_timeout": "arp_cache_timeout_ms",
 }
 # The baseline of every backend (harness.dut.DUT.set_ipv6_option): addresses usable at once and
 # no Router Solicitation chatter, like the linux backend's interface.
 _BASELINE_IPV6: Final[dict[str, Any]] = {"accept_dad": 0, "router_solicitations": 0}
 _STATES: Final[dict[str, AddressState]] = {"tentative": "tentative", "preferred": "preferred",
                                            "deprecated": "deprecated"}
-# harness TCPOption -> (SocketOptions name, conversion to the stack's units). Keep-alive times in
-# whole seconds rounded up, as Linux's TCP_KEEPIDLE/TCP_KEEPINTVL take them.
-_TCP_OPTIONS: Final[dict[str, tuple[str, Any]]] = {
-    "nodelay": ("nodelay", bool),
-    "keepalive": ("keepalive", bool),
-    "keepidle": ("keepidle_ms", lambda s: math.ceil(float(s)) * 1000),
-    "keepintvl": ("keepintvl_ms", lambda s: math.ceil(float(s)) * 1000),
-    "keepcnt": ("keepcnt", int),
-    "maxseg": ("maxseg", int),
-    "rcvbuf": ("rcvbuf", int),
-    "sndbuf": ("sndbuf", int),
-    "user_timeout": ("user_timeout_ms", lambda s: _ms(float(s))),
-}
-_TCP_STATES: Final[dict[str, TCPState]] = {s: s for s in get_args(TCPState)}
-_TCP_ERRORS: Final[frozenset[str]] = frozenset(get_args(TCPErrorKind))
+
+
+_T = TypeVar("_T")
 
 
 def _mac(text: str) -> bytes:
@@ -105,7 +96,9 @@ class InProcessDUT(FrameDUT):
         info: LinkInfo = TEST_LINK,
         options: dict[str, Any] | None = None,
     ) -> None:
-        self.clock = VirtualClock()
+        # Virtual time, but Universal Time at its zero is now: the timestamps the stack inserts
+        # (RFC 791 options, ICMP Timestamp) can be held to the real time of day (RFC 1122 3.2.2.8).
+        self.clock = VirtualClock(utc_origin_ms=time.time_ns() // 1_000_000)
         opts = StackOptions(clock=self.clock, rng=random.Random(seed), **(options or {}))
         timers = {name: getattr(opts, attr) / 1000 for name, attr in _TIMER_OPTIONS.items() if hasattr(opts, attr)}
         super().__init__("inprocess", dataclasses.replace(info, timers=timers), capture, frozenset(STACK_FEATURES))
@@ -114,9 +107,10 @@ class InProcessDUT(FrameDUT):
         self.verdicts: list[tuple[int, Any]] = []  # (index of frame sent, Drop) for diagnostics
         self._sent = 0
         self._sockets: dict[int, Any] = {}
-        self._tcp_listeners: dict[tuple[int, int], tcp.Listener] = {}
-        self._tcp_conns: dict[int, tcp.Connection] = {}
         self._configure()
+        proto = self.stack.transport_protocols[6]
+        assert isinstance(proto, tcp.TCPProtocol)
+        self._tcp = StackTCP(proto)
 
     def _configure(self) -> None:
         info, stack = self.info, self.stack
@@ -228,15 +222,7 @@ class InProcessDUT(FrameDUT):
         self._sockets[port] = self.stack.udp_bind("0.0.0.0" if family == 4 else "::", port)
 
     def udp_recv(self, port: int, within: float = 2.0) -> tuple[bytes, str, int] | None:
-        sock = self._socket(port)
-        deadline = self._now() + within
-        got: tuple[bytes, str, int] | None = sock.recv()
-        while got is None:
-            # Step time like expect() does; frames the DUT emits meanwhile go to the backlog.
-            stepped = self._next(deadline)
-            got = sock.recv()
-            if stepped is None:
-                break
+        got: tuple[bytes, str, int] | None = self._step_until(self._socket(port).recv, within)
         return got
 
     def udp_send(self, port: int, data: bytes, dst: str, dport: int) -> None:
@@ -246,111 +232,97 @@ class InProcessDUT(FrameDUT):
         self._socket(port).close()
         del self._sockets[port]
 
-    # ---- TCP -----------------------------------------------------------------------------------------
-    @property
-    def _tcp(self) -> tcp.TCPProtocol:
-        proto = self.stack.transport_protocols[6]
-        assert isinstance(proto, tcp.TCPProtocol)
-        return proto
+    def udp_recvmsg(self, port: int, within: float = 2.0) -> UDPDatagram | None:
+        sock = self._socket(port)
+        got = self._step_until(sock.recvmsg, within)
+        if got is None:
+            return None
+        return UDPDatagram(got.data, got.src, got.sport, got.dst, got.tos, got.ttl, got.options)
 
-    @staticmethod
-    def _socket_options(options: Mapping[TCPOption, float | int | bool] | None) -> tcp.SocketOptions:
-        sockopts = tcp.SocketOptions()
-        for name, value in (options or {}).items():
-            _set_tcp_option(sockopts, name, value)
-        return sockopts
+    def udp_sendmsg(self, port: int, data: bytes, dst: str, dport: int, *, src: str | None = None,
+                    ttl: int | None = None, tos: int | None = None, options: bytes = b"") -> None:
+        try:
+            self._socket(port).sendto(bytes(data), dst, dport, src=src, ttl=ttl, tos=tos, options=bytes(options))
+        except StackError as e:
+            raise ValueError(str(e)) from None
 
+    def udp_errors(self, port: int, within: float = 2.0) -> list[ICMPReport]:
+        sock = self._socket(port)
+        self._step_until(lambda: sock.errors[0] if sock.errors else None, within)
+        out = [ICMPReport(e.family, e.type, e.code, e.info, e.dst, e.dport) for e in sock.errors]
+        sock.errors.clear()
+        return out
+
+    def _step_until(self, poll: Callable[[], _T | None], within: float) -> _T | None:
+        """``poll()`` until it gives something, stepping virtual time like ``expect`` does (frames
+        the DUT emits meanwhile go to the backlog), for at most ``within`` seconds."""
+        deadline = self._now() + within
+        got = poll()
+        while got is None:
+            stepped = self._next(deadline)
+            got = poll()
+            if stepped is None:
+                break
+        return got
+
+    # ---- TCP (harness/backends/stack_tcp.py: shared with the tap agent) ---------------------------
     def tcp_listen(self, port: int, family: Family = 4, *, backlog: int = 16,
                    options: Mapping[TCPOption, float | int | bool] | None = None) -> None:
-        if (port, family) in self._tcp_listeners:
-            raise ValueError(f"tcp_listen: this test already listens on TCP port {port} (IPv{family})")
-        address = "0.0.0.0" if family == 4 else "::"
-        self._tcp_listeners[(port, family)] = self._tcp.listen(address, port, backlog, self._socket_options(options))
-
-    def _listener(self, port: int, family: Family) -> tcp.Listener:
-        try:
-            return self._tcp_listeners[(port, family)]
-        except KeyError:
-            raise ValueError(f"no TCP listener on port {port} (IPv{family}); call dut.tcp_listen first") from None
+        self._tcp.listen(port, family, backlog, options)
 
     def tcp_accept(self, port: int, family: Family = 4, *, within: float = 2.0) -> TCPConn | None:
-        listener = self._listener(port, family)
         deadline = self._now() + within
-        while (conn := listener.accept()) is None:
+        while (conn := self._tcp.accept_now(port, family)) is None:
             if self._next(deadline) is None:
-                conn = listener.accept()
-                break
-        return None if conn is None else self._handle(conn)
+                return self._tcp.accept_now(port, family)
+        return conn
 
     def tcp_close_listener(self, port: int, family: Family = 4) -> None:
-        self._tcp.close_listener(self._listener(port, family))
-        del self._tcp_listeners[(port, family)]
+        self._tcp.close_listener(port, family)
 
     def tcp_connect(self, dst: str, dport: int, *, sport: int | None = None,
                     options: Mapping[TCPOption, float | int | bool] | None = None) -> TCPConn:
-        sockopts = self._socket_options(options)
-        with _tcp_errors():
-            conn = self._tcp.connect(dst, dport, sport, sockopts)
-        return self._handle(conn)
-
-    def _handle(self, conn: tcp.Connection) -> TCPConn:
-        handle = len(self._tcp_conns) + 1
-        self._tcp_conns[handle] = conn
-        ip = ipaddress.ip_address
-        return TCPConn(handle, conn.family, str(ip(conn.local)), conn.local_port,  # type: ignore[arg-type]
-                       str(ip(conn.remote)), conn.remote_port)
-
-    def _conn(self, conn: TCPConn) -> tcp.Connection:
-        try:
-            return self._tcp_conns[conn.handle]
-        except KeyError:
-            raise ValueError(f"{conn} is not a TCP connection of this test") from None
+        return self._tcp.connect(dst, dport, sport, options)
 
     def tcp_send(self, conn: TCPConn, data: bytes) -> int:
-        with _tcp_errors():
-            return self._conn(conn).send(bytes(data))
+        return self._tcp.send(conn.handle, data)
 
     def tcp_recv(self, conn: TCPConn, max: int = 65536, *, within: float = 2.0) -> bytes | None:
-        if max <= 0:
-            raise ValueError(f"tcp_recv: max must be positive, got {max}")
-        c = self._conn(conn)
         deadline = self._now() + within
-        with _tcp_errors():
-            while (got := c.recv(max)) is None:
-                # Step time like expect() does; frames the DUT emits meanwhile go to the backlog.
-                if self._next(deadline) is None:
-                    return c.recv(max)
-            return got
+        while (got := self._tcp.recv_now(conn.handle, max)) is None:
+            # Step time like expect() does; frames the DUT emits meanwhile go to the backlog.
+            if self._next(deadline) is None:
+                return self._tcp.recv_now(conn.handle, max)
+        return got
 
     def tcp_shutdown(self, conn: TCPConn) -> None:
-        with _tcp_errors():
-            self._conn(conn).shutdown()
+        self._tcp.shutdown(conn.handle)
 
     def tcp_close(self, conn: TCPConn) -> None:
-        self._conn(conn).close()
+        self._tcp.close(conn.handle)
 
     def tcp_abort(self, conn: TCPConn) -> None:
-        self._conn(conn).abort()
+        self._tcp.abort(conn.handle)
 
     def tcp_set_option(self, conn: TCPConn, name: TCPOption, value: float | int | bool) -> None:
-        c = self._conn(conn)
-        sockopts = tcp.SocketOptions()
-        _set_tcp_option(sockopts, name, value)  # validates and converts
-        field, _ = _TCP_OPTIONS[name]
-        c.set_option(field, getattr(sockopts, field))
+        self._tcp.set_option(conn.handle, name, value)
 
     def tcp_state(self, conn: TCPConn) -> TCPState:
-        return _TCP_STATES[self._conn(conn).state_name]
+        return self._tcp.state(conn.handle)
 
     def reset(self) -> None:
         """Every test starts without TCP sockets (harness.dut: the backend forgets them)."""
         self._tcp.clear()
-        self._tcp_listeners.clear()
-        self._tcp_conns.clear()
         super().reset()
 
     def join_group(self, group: str) -> None:
         self.stack.join_group(NIC, group)
+
+    def join_source_group(self, group: str, sources: list[str]) -> None:
+        try:
+            self.stack.join_source_group(NIC, group, list(sources))
+        except StackError as e:
+            raise ValueError(str(e)) from None
 
     def leave_group(self, group: str) -> None:
         self.stack.leave_group(NIC, group)
@@ -379,11 +351,21 @@ class InProcessDUT(FrameDUT):
         self.stack.set_link_mtu(NIC, mtu)
         self.info = dataclasses.replace(self.info, mtu=mtu)  # the timers dict stays shared
 
+    def set_link_address(self, mac: str) -> None:
+        self.stack.set_link_address(NIC, _mac(mac))
+        self.info = dataclasses.replace(self.info, dut_mac=mac.lower())  # the timers dict stays shared
+
     def set_icmp_rate_limit(self, family: Family, per_second: float, burst: int) -> None:
         self.stack.set_icmp_rate_limit(family, per_second, burst)
 
     def set_echo_ignore_broadcasts(self, ignore: bool) -> None:
         self.stack.set_echo_ignore_broadcasts(ignore)
+
+    def set_default_ttl(self, family: Family, ttl: int) -> None:
+        try:
+            self.stack.set_default_ttl(family, ttl)
+        except StackError as e:
+            raise ValueError(str(e)) from None
 
     def set_accept_source_route(self, accept: bool) -> None:
         self.stack.set_accept_source_route(accept)
@@ -451,8 +433,6 @@ class InProcessDUT(FrameDUT):
                 sock.close()
         self._sockets.clear()
         self._tcp.clear()
-        self._tcp_listeners.clear()
-        self._tcp_conns.clear()
         super().close()
 
     def _socket(self, port: int) -> Any:
@@ -460,26 +440,3 @@ class InProcessDUT(FrameDUT):
             return self._sockets[port]
         except KeyError:
             raise ValueError(f"no UDP socket bound to port {port}; call dut.udp_bind({port}) first") from None
-
-
-def _set_tcp_option(sockopts: tcp.SocketOptions, name: str, value: float | int | bool) -> None:
-    """Set a harness TCPOption on stack SocketOptions; ValueError names what is wrong."""
-    if name not in _TCP_OPTIONS:
-        raise ValueError(f"unknown TCP option {name!r} (known: {', '.join(sorted(_TCP_OPTIONS))})")
-    field, convert = _TCP_OPTIONS[name]
-    try:
-        sockopts.set(field, convert(value))
-    except (StackError, TypeError, ValueError) as e:
-        raise ValueError(f"TCP option {name}={value!r}: {e}") from None
-
-
-@contextlib.contextmanager
-def _tcp_errors() -> Iterator[None]:
-    """The stack's TCPError as the harness's (same kinds); other refusals as ValueError."""
-    try:
-        yield
-    except tcp.TCPError as e:
-        kind = e.kind if e.kind in _TCP_ERRORS else "closed"
-        raise TCPError(kind, str(e)) from None  # type: ignore[arg-type]
-    except StackError as e:
-        raise ValueError(str(e)) from None

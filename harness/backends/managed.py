@@ -73,6 +73,7 @@ class ManagedDUT(RemoteVerbs, InterfaceDUT):
             self.name = name
             self._baseline_timers = dict(config.info.timers)
             self._baseline_mtu = config.info.mtu
+            self._baseline_mac = config.info.dut_mac
             self._start()
         except BaseException:
             self.close()
@@ -110,6 +111,9 @@ class ManagedDUT(RemoteVerbs, InterfaceDUT):
     def _restore_info(self) -> None:
         if self.info.mtu != self._baseline_mtu:
             self.info = dataclasses.replace(self.info, mtu=self._baseline_mtu)
+        if self.info.dut_mac != self._baseline_mac:
+            self.info = dataclasses.replace(self.info, dut_mac=self._baseline_mac)
+            self._dut_mac = bytes.fromhex(self._baseline_mac.replace(":", ""))
         self.info.timers.clear()
         self.info.timers.update(self._baseline_timers)
 
@@ -154,6 +158,11 @@ class ManagedDUT(RemoteVerbs, InterfaceDUT):
     def set_link_mtu(self, mtu: int) -> None:
         self.call(control_verbs()["set_link_mtu"], mtu)
         self.info = dataclasses.replace(self.info, mtu=int(mtu))  # the timers dict stays shared
+
+    def set_link_address(self, mac: str) -> None:
+        self.call(control_verbs()["set_link_address"], mac)
+        self.info = dataclasses.replace(self.info, dut_mac=mac.lower())  # the frame builders follow
+        self._dut_mac = bytes.fromhex(mac.replace(":", ""))  # and what counts as the DUT's frames
 
     # ---- session life -------------------------------------------------------------------------------
     def reset(self) -> None:

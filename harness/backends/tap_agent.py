@@ -17,6 +17,7 @@ the verbs map onto the same stack calls as the in-process backend's, in real tim
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import math
 import os
@@ -25,23 +26,29 @@ import select
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from harness.control.server import NOT_READY, ControlServer, Pending, unsupported
+from harness.backends.stack_tcp import StackTCP
+from harness.control.server import NOT_READY, ControlServer, Pending, tcp_error, unsupported
+from harness.control.verbs import to_json
+from harness.dut import TCPError
 from stack_under_test import MonotonicClock, Stack, StackError, StackOptions, TapEndpoint
 from stack_under_test.link.tap import TapError
+from stack_under_test.transport import tcp
 
 # The baseline every backend starts a test from (harness.dut.DUT.set_ipv6_option).
 _BASELINE_IPV6: Final[dict[str, int]] = {"accept_dad": 0, "router_solicitations": 0}
 _REPORT_INTERVALS: Final = ("mldv2_unsolicited_report_interval_ms", "mldv1_unsolicited_report_interval_ms")
 _TIMER_OPTIONS: Final = {"ipv4_reassembly_timeout": "ipv4_reassembly_timeout_ms",
                          "ipv6_reassembly_timeout": "ipv6_reassembly_timeout_ms",
-                         "ipv6_pmtu_expiry": "ipv6_pmtu_expiry_ms"}
+                         "ipv6_pmtu_expiry": "ipv6_pmtu_expiry_ms",
+                         "arp_cache_timeout": "arp_cache_timeout_ms"}
 _MS_OPTIONS: Final = frozenset({
     "rtr_solicit_interval", "rtr_solicit_delay", "mldv1_unsolicited_report_interval",
     "mldv2_unsolicited_report_interval", "base_reachable_time", "retrans_time", "delay_first_probe_time",
+    "temp_valid_lft", "temp_prefered_lft",
 })
 # Set-up chatter (MLD reports for the solicited-node groups) is sent within this long.
 _SETTLE_MS: Final = 30
@@ -90,6 +97,7 @@ class StackAgent:
         self.clock = MonotonicClock()
         self.stack: Any = None
         self.sockets: dict[int, Any] = {}
+        self.tcp: StackTCP | None = None
         self.timers: dict[str, float] = {}
         self._build()
 
@@ -118,6 +126,9 @@ class StackAgent:
         for addr, mac in self.config.neighbors:
             stack.add_static_neighbor(self.nic, addr, mac)
         self.stack = stack
+        proto = stack.transport_protocols[6]
+        assert isinstance(proto, tcp.TCPProtocol)
+        self.tcp = StackTCP(proto)
         self.run_for(_SETTLE_MS)
         for name, value in saved.items():
             stack.set_ipv6_option(self.nic, name, value)
@@ -144,6 +155,9 @@ class StackAgent:
     def verb_reset(self) -> None:
         """A fresh stack on the same link: the common baseline, nothing of the last test left."""
         self.close_sockets()
+        self.link.mac = self.config.mac  # set_link_address lasts one test
+        if self.tcp is not None:
+            self.tcp.clear()  # the old stack's connections say nothing more on the link
         self._build()
 
     # ---- DUT verbs -------------------------------------------------------------------------------
@@ -183,12 +197,113 @@ class StackAgent:
     def verb_udp_send(self, port: int, data: str, dst: str, dport: int) -> None:
         self._socket(port).sendto(bytes.fromhex(data), dst, dport)
 
+    def verb_udp_recvmsg(self, port: int, within: float = 2.0) -> Pending:
+        sock = self._socket(port)
+
+        def poll() -> Any:
+            got = sock.recvmsg()
+            if got is None:
+                return NOT_READY
+            return {"data": got.data.hex(), "src": got.src, "sport": got.sport, "dst": got.dst, "tos": got.tos,
+                    "ttl": got.ttl, "options": got.options.hex()}
+
+        return Pending(poll, time.monotonic() + max(0.0, float(within)))
+
+    def verb_udp_sendmsg(self, port: int, data: str, dst: str, dport: int, src: str | None = None,
+                         ttl: int | None = None, tos: int | None = None, options: str = "") -> None:
+        try:
+            self._socket(port).sendto(bytes.fromhex(data), dst, dport, src=src, ttl=ttl, tos=tos,
+                                      options=bytes.fromhex(options))
+        except StackError as e:
+            raise ValueError(str(e)) from None
+
+    def verb_udp_errors(self, port: int, within: float = 2.0) -> Pending:
+        sock = self._socket(port)
+
+        def poll() -> Any:
+            if not sock.errors:
+                return NOT_READY
+            out = [{"family": e.family, "type": e.type, "code": e.code, "info": e.info, "dst": e.dst,
+                    "dport": e.dport} for e in sock.errors]
+            sock.errors.clear()
+            return out
+
+        return Pending(poll, time.monotonic() + max(0.0, float(within)), on_timeout=[])
+
+    def verb_set_default_ttl(self, family: int, ttl: int) -> None:
+        self.stack.set_default_ttl(family, ttl)
+
     def verb_udp_close(self, port: int) -> None:
         self._socket(port).close()
         del self.sockets[port]
 
+    # ---- TCP (harness/backends/stack_tcp.py, shared with the in-process backend) -------------------
+    @property
+    def _tcp(self) -> StackTCP:
+        assert self.tcp is not None
+        return self.tcp
+
+    def verb_tcp_listen(self, port: int, family: int = 4, backlog: int = 16,
+                        options: dict[str, Any] | None = None) -> None:
+        with _tcp_failures():
+            self._tcp.listen(int(port), family, int(backlog), options)  # type: ignore[arg-type]
+
+    def verb_tcp_accept(self, port: int, family: int = 4, within: float = 2.0) -> Pending:
+        self._tcp.listener(int(port), family)  # type: ignore[arg-type]  # a bad port answers at once
+
+        def poll() -> Any:
+            conn = self._tcp.accept_now(int(port), family)  # type: ignore[arg-type]
+            return NOT_READY if conn is None else to_json(conn)
+
+        return Pending(poll, time.monotonic() + max(0.0, float(within)))
+
+    def verb_tcp_close_listener(self, port: int, family: int = 4) -> None:
+        self._tcp.close_listener(int(port), family)  # type: ignore[arg-type]
+
+    def verb_tcp_connect(self, dst: str, dport: int, sport: int | None = None,
+                         options: dict[str, Any] | None = None) -> Any:
+        with _tcp_failures():
+            return to_json(self._tcp.connect(dst, int(dport), sport, options))  # type: ignore[arg-type]
+
+    def verb_tcp_send(self, conn: dict[str, Any], data: str) -> int:
+        with _tcp_failures():
+            return self._tcp.send(_handle(conn), bytes.fromhex(data))
+
+    def verb_tcp_recv(self, conn: dict[str, Any], max: int = 65536, within: float = 2.0) -> Pending:
+        handle = _handle(conn)
+        self._tcp.conn(handle)  # an unknown connection answers at once
+
+        def poll() -> Any:
+            with _tcp_failures():
+                got = self._tcp.recv_now(handle, int(max))
+            return NOT_READY if got is None else got.hex()
+
+        return Pending(poll, time.monotonic() + _wait_s(within))
+
+    def verb_tcp_shutdown(self, conn: dict[str, Any]) -> None:
+        with _tcp_failures():
+            self._tcp.shutdown(_handle(conn))
+
+    def verb_tcp_close(self, conn: dict[str, Any]) -> None:
+        self._tcp.close(_handle(conn))
+
+    def verb_tcp_abort(self, conn: dict[str, Any]) -> None:
+        self._tcp.abort(_handle(conn))
+
+    def verb_tcp_set_option(self, conn: dict[str, Any], name: str, value: float | int | bool) -> None:
+        self._tcp.set_option(_handle(conn), name, value)  # type: ignore[arg-type]
+
+    def verb_tcp_state(self, conn: dict[str, Any]) -> str:
+        return self._tcp.state(_handle(conn))
+
     def verb_join_group(self, group: str) -> None:
         self.stack.join_group(self.nic, group)
+
+    def verb_join_source_group(self, group: str, sources: list[str]) -> None:
+        try:
+            self.stack.join_source_group(self.nic, group, list(sources))
+        except StackError as e:
+            raise ValueError(str(e)) from None
 
     def verb_leave_group(self, group: str) -> None:
         self.stack.leave_group(self.nic, group)
@@ -215,6 +330,9 @@ class StackAgent:
 
     def verb_set_link_mtu(self, mtu: int) -> None:
         self.stack.set_link_mtu(self.nic, int(mtu))
+
+    def verb_set_link_address(self, mac: str) -> None:
+        self.stack.set_link_address(self.nic, bytes.fromhex(mac.replace(":", "")))
 
     def verb_set_icmp_rate_limit(self, family: int, per_second: float, burst: int) -> None:
         self.stack.set_icmp_rate_limit(family, per_second, burst)
@@ -245,6 +363,11 @@ class StackAgent:
         for addr, mac in self.config.neighbors:  # the tester stays resolved, as on the other backends
             self.stack.add_static_neighbor(self.nic, addr, mac)
 
+    # ---- extension verbs (docs/control-protocol.md, "Extension verbs") --------------------------
+    def verb_x_counters(self) -> dict[str, Any]:
+        """``x-counters``: the stack's frame counters and the fill of its bounded tables."""
+        return stack_counters(self.stack)
+
     def verb_ipv6_addresses(self) -> list[dict[str, Any]]:
         now = self.clock.now_ms
         out = []
@@ -260,6 +383,43 @@ class StackAgent:
                 "preferred_lifetime": _remaining(entry.preferred_until_ms, now),
             })
         return out
+
+
+def stack_counters(stack: Any) -> dict[str, Any]:
+    """What ``x-counters`` answers for a ``stack_under_test.Stack`` (the in-process backend's
+    stack reads the same way): sums over its NICs, and each bounded table with its bound."""
+    stats = stack.stats
+    tables = [{"name": f"IPv{family} neighbor cache of {nic.name}", "entries": len(table.entries), "bound": table.size}
+              for nic in stack.nics.values() for family, table in sorted(nic.neighbors.items())]
+    reassembly = []
+    for family, proto in sorted(stack.ip_protocols.items()):
+        held = getattr(getattr(proto, "reassembly", None), "reassembler", None)
+        if held is not None:
+            reassembly.append({"name": f"IPv{family}", "datagrams": len(held), "octets": held.queued_bytes,
+                               "bound": held.high_thresh})
+    return {"rx_frames": stats.rx_frames, "rx_accepted": stats.rx_accepted,
+            "rx_dropped": sum(stats.drops.values()), "tx_frames": stats.tx_frames,
+            "tables": tables, "reassembly": reassembly}
+
+
+def _wait_s(within: float) -> float:
+    return max(0.0, float(within))
+
+
+def _handle(conn: Any) -> int:
+    """The handle of a TCPConn as the protocol carries it (an object with its fields)."""
+    if not isinstance(conn, dict) or not isinstance(conn.get("handle"), int):
+        raise ValueError(f"conn must be a TCPConn object with an integer handle, not {conn!r}")
+    return int(conn["handle"])
+
+
+@contextlib.contextmanager
+def _tcp_failures() -> Iterator[None]:
+    """A socket call's failure as the protocol says it: the error ``tcp-error`` with its ``kind``."""
+    try:
+        yield
+    except TCPError as e:
+        raise tcp_error(e.kind, str(e).removeprefix(f"{e.kind}: ")) from None
 
 
 def _remaining(until_ms: int | None, now_ms: int) -> float | None:

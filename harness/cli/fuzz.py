@@ -294,8 +294,11 @@ def _stop(jobs: list[Job]) -> None:
     """Stop every worker still running, the way its stage allows.
 
     A worker that has run examples (its stats file exists) gets SIGINT, so pytest, Hypothesis
-    and coverage.py end cleanly and save what they have; SIGKILL if it is still running 30 s
-    later. A worker still starting (importing pytest, Hypothesis, the stack) has nothing to
+    and coverage.py end cleanly and save what they have; SIGKILL if it is still running after
+    it has spent 20 s of CPU time since, or 180 s have passed: CPU time, not wall time, tells a
+    worker stuck in a loop from one a loaded machine starves (CI runs this beside real-DUT suites
+    at raised priority, and a fixed 30 s once killed a worker that was merely waiting for a
+    core). A worker still starting (importing pytest, Hypothesis, the stack) has nothing to
     save, and a KeyboardInterrupt in the middle of an import can surface as another error
     ("SystemError: AST constructor recursion depth mismatch" from pytest's assertion
     rewriting): it gets SIGKILL at once. A second Ctrl-C while waiting kills what is left."""
@@ -308,17 +311,20 @@ def _stop(jobs: list[Job]) -> None:
         else:
             job.proc.kill()
             job.starting = True
-    limit = time.monotonic() + 30
+    limit = time.monotonic() + STOP_WALL_LIMIT_S
+    spent_at_signal = {id(job): _cpu_seconds(job.proc.pid) for job in jobs if job.proc is not None}
     try:
         for job in jobs:
             if job.proc is None:
                 continue
-            try:
-                job.exit_code = job.proc.wait(timeout=max(0.1, limit - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                job.proc.kill()
-                job.killed = True
-                job.exit_code = job.proc.wait()
+            while job.proc.poll() is None:
+                spent = _cpu_seconds(job.proc.pid) - spent_at_signal[id(job)]
+                if spent > STOP_CPU_LIMIT_S or time.monotonic() > limit:
+                    job.proc.kill()
+                    job.killed = True
+                    break
+                time.sleep(0.1)
+            job.exit_code = job.proc.wait()
             job.stopped = time.monotonic()
     except KeyboardInterrupt:
         for job in jobs:
@@ -328,6 +334,19 @@ def _stop(jobs: list[Job]) -> None:
             if job.proc is not None:
                 job.exit_code = job.proc.wait()
                 job.stopped = job.stopped or time.monotonic()
+
+
+STOP_CPU_LIMIT_S = 20.0    # CPU time a worker may spend ending cleanly after SIGINT
+STOP_WALL_LIMIT_S = 180.0  # and wall time, for one blocked rather than busy
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _read_stats(path: Path) -> dict[str, Any]:
@@ -366,9 +385,9 @@ def _collect(jobs: list[Job], work: Path, coverage_ok: bool, elapsed: float) -> 
         if ((job.killed or not job.signalled) and job.exit_code not in (0, 2, -signal.SIGINT, 130, None)
                 and not data["failures"] and job.log is not None):
             tail = job.log.read_text(encoding="utf-8", errors="replace")[-800:]
-            # A worker that ignores SIGINT for 30 s may be stuck in the stack: worth a look, so it
-            # stays listed, under a name that says what happened.
-            sig = "killed: still running 30 s after SIGINT" if job.killed else f"exit {job.exit_code}"
+            # A worker that burns CPU for 20 s after SIGINT may be stuck in the stack: worth a
+            # look, so it stays listed, under a name that says what happened.
+            sig = "killed: still running long after SIGINT" if job.killed else f"exit {job.exit_code}"
             r.failures.setdefault(sig, tail)
     if len(results) > 1:
         combined = TargetResult(examples=sum(r.examples for r in results.values()), seconds=elapsed,

@@ -31,8 +31,13 @@ SAMPLE_ARGS: dict[str, dict[str, Any]] = {
     "udp_recv": {"port": 40001, "within": 0.05},
     "udp_send": {"port": 40001, "data": b"agent-check", "dst": "2001:db8:1::2", "dport": 40002},
     "udp_close": {"port": 40001},
+    "udp_recvmsg": {"port": 40001, "within": 0.05},
+    "udp_sendmsg": {"port": 40001, "data": b"agent-check", "dst": "2001:db8:1::2", "dport": 40002, "ttl": 9, "tos": 0},
+    "udp_errors": {"port": 40001, "within": 0.05},
+    "set_default_ttl": {"family": 4, "ttl": 64},
     "join_group": {"group": "ff02::1:ff00:99"},
     "leave_group": {"group": "ff02::1:ff00:99"},
+    "join_source_group": {"group": "232.1.2.3", "sources": ["198.51.100.2"]},
     "set_forwarding": {"family": 6, "enabled": False},
     "set_timer": {"name": "ipv6_reassembly_timeout", "seconds": 30.0},
     "add_route": {"cidr": "2001:db8:2::/64", "via": "fe80::ff:fe00:2"},
@@ -169,6 +174,7 @@ def test_each_declared_verb_answers_with_its_type_or_a_reason(agent: ControlClie
         pytest.skip(f"the agent does not declare {name}")
     verb = control_verbs()[name]
     setup = {"udp_recv": ["udp_bind"], "udp_send": ["udp_bind"], "udp_close": ["udp_bind"],
+             "udp_recvmsg": ["udp_bind"], "udp_sendmsg": ["udp_bind"], "udp_errors": ["udp_bind"],
              "leave_group": ["join_group"], "remove_address": ["add_address"], "remove_route": ["add_route"],
              "tcp_accept": ["tcp_listen"], "tcp_close_listener": ["tcp_listen"]}
     for first in setup.get(name, []):

@@ -1,7 +1,7 @@
 """The agent's end of the DUT control protocol, for agents written in Python (standard library only).
 
-An agent object offers ``verb_<name>(**args)`` methods (``verb_join_group(group)``, ...) and a
-few attributes for ``hello``; ``ControlServer`` listens on a Unix socket, answers ``hello``
+An agent object offers ``verb_<name>(**args)`` methods (``verb_join_group(group)``, ...; an
+extension verb ``x-foo-bar`` is ``verb_x_foo_bar``) and a few attributes for ``hello``; ``ControlServer`` listens on a Unix socket, answers ``hello``
 itself, checks argument names against each method's signature, and maps exceptions to error
 codes: ``AgentError`` (or any exception with a ``code`` attribute naming a protocol error code,
 and a ``details`` dict with the fields that code adds, such as ``kind`` for ``tcp-error``)
@@ -79,7 +79,7 @@ def dispatch(agent: Any, message: dict[str, Any]) -> dict[str, Any] | tuple[Any,
     try:
         if verb == "hello":
             return protocol.answer(request_id, hello(agent, args))
-        method = getattr(agent, f"verb_{verb}", None)
+        method = getattr(agent, method_name(verb), None)
         if method is None:
             reason = getattr(agent, "lacks", {}).get(verb)
             if reason:
@@ -99,21 +99,37 @@ def dispatch(agent: Any, message: dict[str, Any]) -> dict[str, Any] | tuple[Any,
         if isinstance(result, Pending):
             return request_id, result
         return protocol.answer(request_id, result)
-    except AgentError as e:
+    except Exception as e:  # the agent must answer every request, in one line
+        return _failure(request_id, e, verb)
+
+
+def _failure(request_id: Any, e: Exception, verb: str = "") -> dict[str, Any]:
+    """The error answer for a verb that raised ``e``: AgentError (or an agent's own exception
+    with a protocol ``code``) carries its code and details, ValueError, TypeError and KeyError
+    are bad arguments, anything else a failure."""
+    where = f"{verb}: " if verb else ""
+    if isinstance(e, AgentError):
         return protocol.error(request_id, e.code, str(e), e.details)
-    except Exception as e:  # an agent's own exception may carry a protocol error code too
-        code = getattr(e, "code", None)
-        if code in protocol.ERROR_CODES:
-            details = getattr(e, "details", None)
-            return protocol.error(request_id, str(code), str(e), details if isinstance(details, dict) else None)
-        if isinstance(e, ValueError | TypeError | KeyError):
-            return protocol.error(request_id, protocol.BAD_ARGUMENTS, f"{verb}: {e}")
-        # the agent must answer every request, in one line
-        return protocol.error(request_id, protocol.FAILED, f"{verb}: {type(e).__name__}: {e}")
+    code = getattr(e, "code", None)
+    if code in protocol.ERROR_CODES:
+        details = getattr(e, "details", None)
+        return protocol.error(request_id, str(code), str(e), details if isinstance(details, dict) else None)
+    if isinstance(e, ValueError | TypeError | KeyError):
+        return protocol.error(request_id, protocol.BAD_ARGUMENTS, f"{where}{e}")
+    return protocol.error(request_id, protocol.FAILED, f"{where}{type(e).__name__}: {e}")
+
+
+def method_name(verb: str) -> str:
+    """The agent's method serving ``verb``: extension verbs (``x-...``, docs/control-protocol.md)
+    have dashes, which a Python name cannot, so ``x-stack-counters`` is ``verb_x_stack_counters``."""
+    if verb.startswith("x-"):
+        return "verb_x_" + verb[2:].replace("-", "_")
+    return f"verb_{verb}"
 
 
 def verb_names(agent: Any) -> list[str]:
     names = [n.removeprefix("verb_") for n in dir(agent) if n.startswith("verb_")]
+    names = ["x-" + n[2:].replace("_", "-") if n.startswith("x_") else n for n in names]
     return sorted({"hello", *names})
 
 
@@ -184,7 +200,13 @@ class ControlServer:
             if conn.waiting is None:
                 continue
             request_id, pending = conn.waiting
-            result = pending.poll()
+            try:
+                result = pending.poll()
+            except Exception as e:  # a verb that fails while it waits answers as dispatch() would
+                conn.waiting = None
+                self._send(conn, _failure(request_id, e))
+                self._run(fd)
+                continue
             if result is NOT_READY and time.monotonic() < pending.deadline:
                 continue
             conn.waiting = None

@@ -28,7 +28,7 @@ from harness.control.agent_check import (  # the protocol's own checks, run here
 )
 from harness.control.client import AgentFailed, ControlClient, Hello
 from harness.control.server import ControlServer
-from harness.dut import AddressInfo, Unsupported
+from harness.dut import AddressInfo, TCPConn, TCPError, Unsupported
 from stack_under_test import ChannelEndpoint
 
 __all__ = ["agent", "test_a_line_that_is_not_a_request_gets_bad_request", "test_each_declared_verb_answers_with_its_type_or_a_reason", "test_hello_names_the_agent_its_protocol_version_and_verbs", "test_hello_refuses_a_version_it_does_not_speak", "test_lacking_verbs_are_refused_with_their_reason", "test_missing_and_unknown_arguments_get_bad_arguments", "test_reset_is_idempotent_and_undoes_a_test", "test_unknown_verb_gets_unknown_verb_and_the_connection_goes_on"]  # collected by pytest from here
@@ -86,6 +86,51 @@ def test_results_decode_into_the_dut_verbs_types(agent_address: str) -> None:
         assert verbs["udp_recv"].decode_result(None) is None
         with pytest.raises(ValueError):
             verbs["udp_recv"].decode_result(["zz", "198.51.100.2", 7])
+    finally:
+        client.close()
+
+
+def test_the_counters_extension_answers_the_documented_shape(agent_address: str) -> None:
+    client = ControlClient(agent_address)
+    try:
+        assert "x-counters" in client.say_hello().verbs  # an extension verb, served by verb_x_counters
+        figures = client.call("x-counters")
+        assert figures["rx_frames"] == figures["rx_accepted"] + figures["rx_dropped"] == 0
+        assert figures["tx_frames"] > 0  # the reports for its solicited-node groups
+        assert {t["name"] for t in figures["tables"]} == {"IPv4 neighbor cache of eth0",
+                                                          "IPv6 neighbor cache of eth0"}
+        assert all(t["entries"] == 0 < t["bound"] for t in figures["tables"])  # no neighbor configured here
+        assert [(q["name"], q["datagrams"], q["octets"]) for q in figures["reassembly"]] == [("IPv4", 0, 0),
+                                                                                               ("IPv6", 0, 0)]
+        with pytest.raises(ValueError, match="unexpected keyword"):
+            client.call("x-counters", {"nic": "eth0"})
+    finally:
+        client.close()
+
+
+def test_tcp_verbs_travel_and_socket_failures_come_back_as_tcp_errors(agent_address: str) -> None:
+    from harness.control.verbs import control_verbs
+
+    verbs = control_verbs()
+    client = ControlClient(agent_address)
+
+    def call(name: str, *args: object, **kwargs: object) -> object:
+        encoded = verbs[name].encode_args(*args, **kwargs)
+        return verbs[name].decode_result(client.call(name, encoded, wait=float(encoded.get("within", 0.0))))
+
+    try:
+        client.say_hello()
+        call("tcp_listen", 80)
+        conn = call("tcp_connect", "198.51.100.2", 80)  # nobody answers on the channel link
+        assert isinstance(conn, TCPConn) and conn.local == "198.51.100.1" and conn.remote_port == 80
+        assert call("tcp_state", conn) == "SYN-SENT"
+        assert call("tcp_accept", 80, within=0.05) is None
+        assert call("tcp_recv", conn, within=0.05) is None
+        with pytest.raises(TCPError) as failure:
+            call("tcp_connect", "203.0.113.5", 80)  # no route: the stack refuses as connect(2) would
+        assert failure.value.kind == "unreachable"
+        with pytest.raises(ValueError, match="not a connection of this test"):
+            call("tcp_state", TCPConn(99, 4, "198.51.100.1", 1, "198.51.100.2", 2))
     finally:
         client.close()
 

@@ -198,7 +198,7 @@ def test_reset_returns_to_the_baseline(kernel: LinuxDUT) -> None:
     kernel.set_timer("ipv6_reassembly_timeout", 5)
     kernel.reset()
     assert kernel.info.timers == {"ipv4_reassembly_timeout": 2.0, "ipv6_reassembly_timeout": 2.0,
-                                  "ipv6_pmtu_expiry": 600.0}
+                                  "ipv6_pmtu_expiry": 600.0, "arp_cache_timeout": 30.0}
     assert kernel._call("x_linux_sysctl_get", name="ipv6/ip6frag_time") == "2"
     assert kernel._call("x_linux_sysctl_get", name="ipv4/ip_forward") == "0"
     assert sorted(kernel._call("x_linux_ip_addresses")) == sorted(

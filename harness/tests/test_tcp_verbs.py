@@ -141,7 +141,7 @@ def test_set_option_nodelay_and_keepalive_timers_in_seconds(dut: InProcessDUT) -
     dut.tcp_set_option(conn, "keepintvl", 0.5)  # rounded up to 1 s, as Linux takes whole seconds
     probe = dut.expect(TCP, within=10.5)
     assert probe.time is not None and len(probe[TCP].payload) == 0
-    stack_conn = dut._tcp_conns[conn.handle]
+    stack_conn = dut._tcp.conn(conn.handle)
     assert (stack_conn.options.keepidle_ms, stack_conn.options.keepintvl_ms) == (10_000, 1_000)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from stack_under_test import params
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
 from stack_under_test.stack.neighbor import NeighborTable, Pending
@@ -30,14 +31,40 @@ class ARPProtocol:
         return ARPEndpoint(self, nic)
 
 
+class ARPCacheConfig:
+    """How ARP ages its cache: the knobs of Neighbor Unreachability Detection, with Linux's ARP
+    defaults (net.ipv4.neigh.<if>.*, the values RFC 4861 10 gives NDP).
+
+    RFC 1122 2.3.2.1: "An implementation of the Address Resolution Protocol (ARP) [LINK:2] MUST
+    provide a mechanism to flush out-of-date cache entries. If this mechanism involves a
+    timeout, it SHOULD be possible to configure the timeout value." The timeout is the stack's
+    "arp_cache_timeout" timer (Linux base_reachable_time): an entry not confirmed for a
+    ReachableTime drawn around it is STALE, re-validated with unicast requests when next used
+    (RFC 826's "daemon" alternative) and deleted when they go unanswered.
+    """
+
+    mcast_solicit = params.MAX_MULTICAST_SOLICIT
+    ucast_solicit = params.MAX_UNICAST_SOLICIT
+    retrans_time_ms = params.RETRANS_TIMER_MS
+    delay_first_probe_time_ms = params.DELAY_FIRST_PROBE_TIME_MS
+
+    def __init__(self, stack: Stack) -> None:
+        self._timers = stack.timers_ms
+
+    @property
+    def base_reachable_time_ms(self) -> int:
+        return self._timers["arp_cache_timeout"]
+
+
 class ARPEndpoint:
     def __init__(self, protocol: ARPProtocol, nic: NetworkInterface) -> None:
         self.protocol = protocol
         self.nic = nic
+        self.config = ARPCacheConfig(protocol.stack)
         # The IPv4 neighbor table lives here: ARP is how IPv4 resolves.
         self.neighbors = nic.neighbors[4] = NeighborTable(
             protocol.stack.clock, nic.write_packet, self._send_request, nic.stats.count_tx_drop,
-            on_failed=self._on_resolution_failed, rng=protocol.stack.rng,
+            on_failed=self._on_resolution_failed, rng=protocol.stack.rng, config=lambda: self.config,
         )
 
     def _on_resolution_failed(self, addr: bytes, pending: list[Pending]) -> None:
@@ -48,6 +75,9 @@ class ARPEndpoint:
 
     def enable(self) -> None:
         pass  # nothing to announce: ARP speaks when asked or when IPv4 resolves
+
+    def on_link_address_changed(self) -> None:
+        """Nothing to announce: ARP replies carry the NIC's MAC as it is when they are sent."""
 
     def disable(self) -> None:
         pass

@@ -49,20 +49,47 @@ _ONES: Final = b"\x01" * 8192  # a run of set blocks; 8,192 blocks cover 65,536 
 TimeoutCallback = Callable[[Hashable, Any, "bytes | None"], None]
 
 
+# ECN codepoints (RFC 3168 5): the two low bits of the IPv4 TOS octet / IPv6 Traffic Class.
+NOT_ECT: Final = 0
+ECN_CE: Final = 3
+
+
 class Reassembled:
-    """A whole datagram: its payload (the fragmentable part) and the first fragment's context."""
+    """A whole datagram: its payload (the fragmentable part), the first fragment's context, and
+    the set of ECN codepoints its fragments carried (bit ``1 << codepoint``)."""
 
-    __slots__ = ("first", "payload")
+    __slots__ = ("ecn_seen", "first", "payload")
 
-    def __init__(self, payload: bytes, first: Any) -> None:
+    def __init__(self, payload: bytes, first: Any, ecn_seen: int = 0) -> None:
         self.payload = payload
         self.first = first
+        self.ecn_seen = ecn_seen
+
+
+def reassembled_ecn(ecn_seen: int, first: int) -> int | None:
+    """The ECN codepoint of a datagram whose fragments carried the codepoints in ``ecn_seen``
+    (bit ``1 << codepoint``), the first fragment ``first``; None: it must be dropped.
+
+    RFC 3168 5.3: "Reassembly of a fragmented packet MUST NOT lose indications of congestion. In
+    other words, if any fragment of an IP packet to be reassembled has the CE codepoint set, then
+    one of two actions MUST be taken: * Set the CE codepoint on the reassembled packet. However,
+    this MUST NOT occur if any of the other fragments contributing to this reassembly carries the
+    Not-ECT codepoint. * The packet is dropped, instead of being reassembled, for any other
+    reason." and "Reassembly of a fragmented packet MUST NOT change the ECN codepoint when all of
+    the fragments carry the same codepoint." Not-ECT mixed with ECT, on which the RFC places no
+    requirement, is dropped too, and a mix of ECT(0) and ECT(1) keeps the first fragment's, as
+    Linux's ip_frag_ecn_table does.
+    """
+    if ecn_seen & (1 << NOT_ECT) and ecn_seen != 1 << NOT_ECT:
+        return None
+    return ECN_CE if ecn_seen & (1 << ECN_CE) else first
 
 
 class _Datagram:
     """One datagram in reassembly. ``total`` is None until the last fragment (M=0) arrived."""
 
-    __slots__ = ("blocks", "cost", "deadline_ms", "filled", "first", "key", "max_end", "pieces", "poisoned", "seq", "total")
+    __slots__ = ("blocks", "cost", "deadline_ms", "ecn_seen", "filled", "first", "key", "max_end", "pieces", "poisoned",
+                 "seq", "total")
 
     def __init__(self, key: Hashable, deadline_ms: int, seq: int) -> None:
         self.key = key
@@ -76,6 +103,7 @@ class _Datagram:
         self.deadline_ms = deadline_ms
         self.seq = seq
         self.poisoned = False
+        self.ecn_seen = 0  # bit 1 << codepoint for each ECN codepoint a fragment carried (RFC 3168 5.3)
 
 
 class Reassembler:
@@ -138,13 +166,14 @@ class Reassembler:
 
     # ---- the one entry point ---------------------------------------------------------------
     def add(
-        self, key: Hashable, offset: int, payload: bytes | memoryview, more: bool, first: Any = None
+        self, key: Hashable, offset: int, payload: bytes | memoryview, more: bool, first: Any = None, ecn: int = 0
     ) -> Reassembled | Drop | None:
         """Queue one fragment: its data starts at octet ``offset`` of the fragmentable part.
 
         Returns the whole datagram when this fragment completes it, None when it is held, or the
         Drop that says why it (and sometimes its whole datagram) was discarded. ``first`` is kept
-        when ``offset`` is 0 and handed back on completion or timeout.
+        when ``offset`` is 0 and handed back on completion or timeout; ``ecn`` is the fragment's
+        ECN codepoint, gathered into the result's ``ecn_seen``.
         """
         size = len(payload)
         end = offset + size
@@ -196,6 +225,7 @@ class Reassembler:
         pieces[offset] = bytes(payload)
         if offset == 0:
             datagram.first = first
+        datagram.ecn_seen |= 1 << (ecn & 3)
         datagram.filled += size
         if end > datagram.max_end:
             datagram.max_end = end
@@ -205,7 +235,7 @@ class Reassembler:
             self._remove(datagram)
             self.counters["completed"] += 1
             data = b"".join([pieces[o] for o in sorted(pieces)]) if len(pieces) > 1 else pieces[offset]
-            return Reassembled(data, datagram.first)
+            return Reassembled(data, datagram.first, datagram.ecn_seen)
         if self.queued_bytes > self.peak_queued_bytes:
             self.peak_queued_bytes = self.queued_bytes
         if self.queued_bytes > self.high_thresh:

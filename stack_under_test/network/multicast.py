@@ -10,8 +10,8 @@ Compatibility modes (RFC 3376 7.2.1, RFC 3810 8.2.1) are protocol-neutral here:
 
 Per group in V1/V2 (RFC 2236 6 state diagram): Non-Member, Delaying Member (a report timer runs),
 Idle Member. In V3 the group timers answer group(-and-source)-specific queries, the interface
-timer answers general queries, and state-change records are retransmitted per group. Only
-any-source membership is kept (EXCLUDE {}), which is what ``join_group`` offers.
+timer answers general queries, and state-change records are retransmitted per group. A group is
+in EXCLUDE {} (any source, ``join_group``) or in INCLUDE mode for a set of sources.
 
 To reuse it for MLD: implement ``ListenerSender`` (MLDv1 report/Done, MLDv2 report to ff02::16),
 build a ``MulticastListener`` with ``ListenerConfig(default_mode=Mode.V3)`` (the MLDv1 querier maps to
@@ -86,13 +86,17 @@ class ListenerConfig:
     unsolicited_interval_v3_ms: int = params.IGMPV3_UNSOLICITED_REPORT_INTERVAL_MS
     unsolicited_interval_legacy_ms: int = params.IGMPV2_UNSOLICITED_REPORT_INTERVAL_MS
     default_mode: Mode = Mode.V3  # the mode with no older querier present (or a forced version)
+    # V2 mode: a Leave (MLDv1 Done) only as the last reporter (RFC 2236 6, RFC 2710 4 "MAY send
+    # nothing"); False: always one.
+    leave_as_last_reporter_only: bool = True
 
 
 class _Group:
-    __slots__ = ("address", "last_reporter", "pending_sources", "state", "timer", "unsolicited_left")
+    __slots__ = ("address", "include", "last_reporter", "pending_sources", "state", "timer", "unsolicited_left")
 
-    def __init__(self, address: bytes) -> None:
+    def __init__(self, address: bytes, include: frozenset[bytes] | None = None) -> None:
         self.address = address
+        self.include = include  # INCLUDE mode's sources; None = EXCLUDE {} (any source)
         self.state = MemberState.NON_MEMBER
         self.timer: Timer | None = None  # V1/V2 report delay; V3 group-specific query response
         self.last_reporter = False  # RFC 2236 6: "flag that we were the last host to send a report"
@@ -108,11 +112,12 @@ class _Group:
 class _Change:
     """A V3 state-change record still to be retransmitted (RFC 3376 5.1, RFC 3810 6.1)."""
 
-    __slots__ = ("left", "timer", "type")
+    __slots__ = ("left", "sources", "timer", "type")
 
-    def __init__(self, type: RecordType, left: int) -> None:
+    def __init__(self, type: RecordType, left: int, sources: tuple[bytes, ...] = ()) -> None:
         self.type = type
         self.left = left
+        self.sources = sources
         self.timer: Timer | None = None
 
 
@@ -193,16 +198,22 @@ class MulticastListener:
         self._refresh_mode()
 
     # ---- membership changes ------------------------------------------------------------------------
-    def join(self, group: bytes) -> None:
+    def join(self, group: bytes, include: frozenset[bytes] | None = None) -> None:
+        """Join ``group``: any source, or (``include``) in INCLUDE mode from those sources only."""
         if group in self.groups:
             return
-        g = self.groups[group] = _Group(group)
+        g = self.groups[group] = _Group(group, include)
         g.state = MemberState.IDLE
         mode = self.mode
         if mode is Mode.V3:
             # RFC 3376 5.1: a filter mode change from INCLUDE {} to EXCLUDE {} gives a TO_EX record,
-            # "retransmitted [Robustness Variable] - 1 more times".
-            self._state_change(group, RecordType.CHANGE_TO_EXCLUDE_MODE)
+            # "retransmitted [Robustness Variable] - 1 more times"; INCLUDE {} to INCLUDE (B) gives
+            # ALLOW (B). 3.2: "An implementation MUST NOT use an EXCLUDE interface record to
+            # represent a group when all sockets for this group are in INCLUDE state."
+            if include is None:
+                self._state_change(group, RecordType.CHANGE_TO_EXCLUDE_MODE)
+            else:
+                self._state_change(group, RecordType.ALLOW_NEW_SOURCES, tuple(sorted(include)))
             return
         # RFC 2236 3: "When a host joins a multicast group, it should immediately transmit an
         # unsolicited Version 2 Membership Report for that group ... it is recommended that it be
@@ -221,9 +232,13 @@ class MulticastListener:
         g.state = MemberState.NON_MEMBER
         mode = self.mode
         if mode is Mode.V3:
-            # RFC 3376 5.1: EXCLUDE {} to INCLUDE {} gives a TO_IN {} record, retransmitted likewise.
-            self._state_change(group, RecordType.CHANGE_TO_INCLUDE_MODE)
-        elif mode is Mode.V2 and g.last_reporter:
+            # RFC 3376 5.1: EXCLUDE {} to INCLUDE {} gives a TO_IN {} record, INCLUDE (A) to
+            # INCLUDE {} a BLOCK (A) record, retransmitted likewise.
+            if g.include is None:
+                self._state_change(group, RecordType.CHANGE_TO_INCLUDE_MODE)
+            else:
+                self._state_change(group, RecordType.BLOCK_OLD_SOURCES, tuple(sorted(g.include)))
+        elif mode is Mode.V2 and (g.last_reporter or not self.config.leave_as_last_reporter_only):
             # RFC 2236 3: "if it was the last host to reply to a Query with a Membership Report for
             # that group, it SHOULD send a Leave Group message"; "If it was not the last host to reply
             # to a Query, it MAY send nothing" - Linux sends nothing then, and so do we.
@@ -248,18 +263,18 @@ class MulticastListener:
         for group in list(self.groups):
             self._state_change(group, RecordType.CHANGE_TO_EXCLUDE_MODE)
 
-    def _state_change(self, group: bytes, record: RecordType) -> None:
+    def _state_change(self, group: bytes, record: RecordType, sources: tuple[bytes, ...] = ()) -> None:
         old = self._changes.pop(group, None)
         if old is not None and old.timer is not None:
             old.timer.cancel()
         # RFC 3376 5.1: "each such additional change triggers the immediate transmission of a new
         # State-Change Report" - the newer record replaces the pending retransmissions.
-        change = _Change(record, self.robustness)
+        change = _Change(record, self.robustness, sources)
         self._changes[group] = change
         self._send_change(group, change)
 
     def _send_change(self, group: bytes, change: _Change) -> None:
-        self.sender.send_records([Record(change.type, group)])
+        self.sender.send_records([Record(change.type, group, change.sources)])
         change.left -= 1
         if change.left <= 0:
             self._changes.pop(group, None)
@@ -381,12 +396,19 @@ class MulticastListener:
         records: list[Record] = []
         for g in groups:
             if general or g.pending_sources is None:
-                # Our filter is EXCLUDE {}: "MODE_IS_EXCLUDE ... and Source list" (empty).
-                records.append(Record(RecordType.MODE_IS_EXCLUDE, g.address))
+                # The group's filter: EXCLUDE {} gives "MODE_IS_EXCLUDE ... and Source list" (empty),
+                # INCLUDE (A) gives MODE_IS_INCLUDE (A).
+                if g.include is None:
+                    records.append(Record(RecordType.MODE_IS_EXCLUDE, g.address))
+                else:
+                    records.append(Record(RecordType.MODE_IS_INCLUDE, g.address, tuple(sorted(g.include))))
             else:
-                # RFC 3376 5.2 rule 4 table: "EXCLUDE (A)  B  IS_IN (B-A)" with A = {}; "If the resulting
-                # Current-State Record has an empty set of source addresses, then no response is sent."
-                records.append(Record(RecordType.MODE_IS_INCLUDE, g.address, tuple(sorted(g.pending_sources))))
+                # RFC 3376 5.2 rule 4 table: "INCLUDE (A)  B  IS_IN (A*B)", "EXCLUDE (A)  B  IS_IN (B-A)"
+                # with A = {}; "If the resulting Current-State Record has an empty set of source
+                # addresses, then no response is sent."
+                wanted = g.pending_sources if g.include is None else g.pending_sources & g.include
+                if wanted:
+                    records.append(Record(RecordType.MODE_IS_INCLUDE, g.address, tuple(sorted(wanted))))
             g.pending_sources = None
         if records:
             self.sender.send_records(records)
@@ -426,7 +448,8 @@ def pack_reports(
 
     RFC 3376 4.2.16 and RFC 3810 5.2.15: records that do not fit one report go in as many reports
     as needed, and a record whose sources do not fit is split into several of the same type. Only
-    INCLUDE-type records carry sources here (we keep EXCLUDE {}), so splitting keeps their meaning.
+    INCLUDE, ALLOW and BLOCK records carry sources here (an EXCLUDE record's list is empty), so
+    splitting keeps their meaning.
     """
     per = max(1, (room - record_header_len) // source_len)
     batches: list[list[_R]] = []

@@ -51,6 +51,9 @@ class AddressTable:
         self.entries: dict[bytes, AddressEntry] = {}
         # RFC 1122 3.2.1.3: the limited broadcast {-1, -1} and each subnet's directed broadcast.
         self.ipv4_broadcasts: set[bytes] = {LIMITED_BROADCAST}
+        # RFC 1122 3.3.6: the non-standard forms "substituting 0 for -1", {0, 0} and each subnet's
+        # {<Network-number>, 0}: accepted as broadcast destinations, never taken for a source.
+        self.ipv4_zero_broadcasts: set[bytes] = {bytes(4)}
 
     def add(self, entry: AddressEntry) -> None:
         self.entries[entry.packed] = entry
@@ -93,8 +96,6 @@ class AddressTable:
     def _refresh_broadcasts(self) -> None:
         # RFC 1122 3.2.1.3: (b) {-1, -1}, the limited broadcast, and (c) {<Network-number>, -1},
         # the directed broadcast of each subnet; /31 and /32 have none (RFC 3021).
-        self.ipv4_broadcasts = {LIMITED_BROADCAST} | {
-            e.interface.network.broadcast_address.packed
-            for e in self.entries.values()
-            if e.family == 4 and e.interface.network.prefixlen < 31
-        }
+        subnets = [e.interface.network for e in self.entries.values() if e.family == 4 and e.interface.network.prefixlen < 31]
+        self.ipv4_broadcasts = {LIMITED_BROADCAST} | {net.broadcast_address.packed for net in subnets}
+        self.ipv4_zero_broadcasts = {bytes(4)} | {net.network_address.packed for net in subnets}

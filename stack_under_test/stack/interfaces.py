@@ -59,6 +59,12 @@ class NetworkInterface(Protocol):
         ...
 
     @property
+    def source_filters(self) -> dict[bytes, frozenset[bytes]]:
+        """Groups joined in INCLUDE mode (RFC 3376 3.1) and the sources they take datagrams from;
+        a joined group not here is in EXCLUDE mode with no sources (any source)."""
+        ...
+
+    @property
     def neighbors(self) -> dict[int, NeighborTable]:
         """The neighbor table of each family (4: ARP's, 6: NDP's)."""
         ...
@@ -103,6 +109,10 @@ class NetworkEndpoint(Protocol):
 
     def disable(self) -> None: ...
 
+    def on_link_address_changed(self) -> None:
+        """The NIC's link-layer address changed (``NetworkInterface.mac`` is the new one)."""
+        ...
+
     def handle_packet(self, pkt: PacketBuffer) -> Drop | None:
         """One received frame of our EtherType; ``pkt.network_offset`` is where our header starts."""
         ...
@@ -143,11 +153,22 @@ class IPEndpoint(NetworkEndpoint, Protocol):
         """The source address for a packet to ``dst`` from this NIC, or None when there is none."""
         ...
 
-    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False) -> Drop | None:
+    def write_packet(
+        self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False, ttl: int | None = None,
+        tos: int = 0, options: bytes = b"", discover_mtu: bool = False,
+    ) -> Drop | None:
         """Wrap ``payload`` in our header (src route.local, dst route.remote) and transmit it,
         resolving ``route.next_hop`` or mapping a multicast/broadcast destination. A payload too
         big for the route is fragmented, unless ``dont_fragment``: then it is refused
-        (``Drop.PACKET_TOO_BIG``) and IPv4 sets DF (RFC 1191 3, Path MTU Discovery)."""
+        (``Drop.PACKET_TOO_BIG``) and IPv4 sets DF (RFC 1191 3, Path MTU Discovery).
+
+        RFC 1122 3.2.1.6, 3.2.1.7, 3.2.1.8: the transport may set the TTL (IPv6: Hop Limit; None:
+        the default), the TOS (IPv6: Traffic Class) and, IPv4 only, IP options (unpadded; they are
+        checked and processed as the originating host's: RR and TS record us).
+
+        ``discover_mtu`` (IPv4): Path MTU Discovery, RFC 1191: DF set on a datagram within the
+        learned path MTU, a larger one fragmented to it. IPv6 always keeps to its path MTU (RFC
+        8201) and ignores it."""
         ...
 
     def path_mtu(self, dst: bytes) -> int:
@@ -234,6 +255,12 @@ class TransportProtocol(Protocol):
         """An ICMP error quoting one of our packets (``quoted`` starts at its IP header); ``kind`` is
         "<type>/<code>"; ``param`` is the error's 32 bits after the checksum (the MTU of
         Fragmentation Needed and Packet Too Big, the pointer of Parameter Problem)."""
+        ...
+
+    def sent(self, family: int, quoted: memoryview) -> bool:
+        """Whether ``quoted`` (from its IP header) may be a packet we sent that still matters: an
+        error about anything else is not believed (RFC 8201 4: validate the payload of a Packet
+        Too Big "to ensure these are received in response to transmitted traffic")."""
         ...
 
     def bind(self, address: str, port: int) -> Any:

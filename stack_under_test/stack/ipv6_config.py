@@ -58,8 +58,32 @@ class IPv6Config:
     max_addresses: int = 16
     # RFC 4191 §3.1: longest Route Information prefix accepted (Linux default 0: only ::/0).
     accept_ra_rt_info_max_plen: int = 0
+    # RFC 4861 §7.2.6: announce a new link-layer address with unsolicited Neighbor Advertisements
+    # ("a node MAY send up to MAX_NEIGHBOR_ADVERTISEMENT"); off by default, as Linux ndisc_notify.
+    ndisc_notify: bool = False
+    # RFC 2710 §4: after a suppressed Report a node "MAY send nothing" when it stops listening;
+    # "If this optimization is implemented, it MUST be able to be turned off but SHOULD default
+    # to on." On (True): a Done only as the last reporter (as Linux, which has no switch).
+    mldv1_done_suppression: bool = True
+    # RFC 4443 §3.1: "For security reasons, it is recommended that implementations SHOULD allow
+    # sending of ICMP destination unreachable messages to be disabled, preferably on a
+    # per-interface basis." On (True) by default: the errors RFC 4443 and RFC 1122 ask for.
+    send_dest_unreachable: bool = True
     # RFC 4861 §6.3.4 CurHopLimit: the default Hop Limit, which an RA may change.
     hop_limit: int = params.IPV6_DEFAULT_HOP_LIMIT
+    # RFC 8981 3.6: "implementations SHOULD provide end users with the ability to override both of
+    # these default values" (TEMP_VALID_LIFETIME, TEMP_PREFERRED_LIFETIME; Linux temp_valid_lft,
+    # temp_prefered_lft).
+    temp_valid_lft_ms: int = params.TEMP_VALID_LIFETIME_MS
+    temp_prefered_lft_ms: int = params.TEMP_PREFERRED_LIFETIME_MS
+    # RFC 8504 5.3 limits on received Destination and Hop-by-Hop Options headers, as Linux's
+    # net.ipv6 sysctls: the most non-padding options per header ("the default value SHOULD be set
+    # to 8"; negative -n: n options and unknown ones disallowed) and the longest header in octets
+    # ("the default is to accept options of any length": 0 = no limit).
+    max_dst_opts_number: int = params.MAX_EXT_HEADER_OPTIONS
+    max_hbh_opts_number: int = params.MAX_EXT_HEADER_OPTIONS
+    max_dst_opts_length: int = 0
+    max_hbh_length: int = 0
 
 
 OPTION_NAMES: Final = frozenset(f.name for f in fields(IPv6Config))
@@ -84,4 +108,10 @@ OPTION_BOUNDS: Final[dict[str, tuple[int, int]]] = {
     "max_addresses": (0, 1_000),
     "accept_ra_rt_info_max_plen": (0, 128),
     "hop_limit": (1, 255),
+    "temp_valid_lft_ms": (1_000, 0xFFFFFFFF * 1000),
+    "temp_prefered_lft_ms": (1_000, 0xFFFFFFFF * 1000),
+    "max_dst_opts_number": (-255, 255),
+    "max_hbh_opts_number": (-255, 255),
+    "max_dst_opts_length": (0, 0x7FFFFFFF),
+    "max_hbh_length": (0, 0x7FFFFFFF),
 }

@@ -8,8 +8,8 @@ With a ``config`` (IPv6: ``lambda: nic.ipv6_config``) the table also runs Neighb
 Unreachability Detection (RFC 4861 §7.3.3): REACHABLE -> STALE after the randomized
 ReachableTime, STALE -> DELAY on the first send, DELAY -> PROBE after DELAY_FIRST_PROBE_TIME with
 unicast solicitations every RetransTimer, and the entry deleted after MAX_UNICAST_SOLICIT
-unanswered probes. Upper-layer reachability hints (§7.3.1) do not exist for UDP, so every
-confirmation comes from a solicited Neighbor Advertisement. The knobs are read from the config
+unanswered probes. Confirmations come from solicited Neighbor Advertisements and, as upper-layer
+hints (§7.3.1, ``confirm``), from TCP acknowledging new data; UDP gives none. The knobs are read from the config
 at each use, so a Router Advertisement or set_ipv6_option takes effect on the next timer.
 Without a config (ARP) a STALE entry stays usable as before, with the constructor's timers.
 """
@@ -38,13 +38,23 @@ class NeighborState(enum.Enum):  # RFC 4861 7.3.2
 
 
 class NUDConfig(Protocol):
-    """What NUD reads at use time; stack/ipv6_config.IPv6Config provides it (RFC 4861 §10)."""
+    """What NUD reads at use time: stack/ipv6_config.IPv6Config for NDP (RFC 4861 §10),
+    network/arp.ARPCacheConfig for ARP."""
 
-    mcast_solicit: int
-    ucast_solicit: int
-    retrans_time_ms: int
-    delay_first_probe_time_ms: int
-    base_reachable_time_ms: int
+    @property
+    def mcast_solicit(self) -> int: ...
+
+    @property
+    def ucast_solicit(self) -> int: ...
+
+    @property
+    def retrans_time_ms(self) -> int: ...
+
+    @property
+    def delay_first_probe_time_ms(self) -> int: ...
+
+    @property
+    def base_reachable_time_ms(self) -> int: ...
 
 
 # (ethertype, network-layer packet) waiting for the neighbor's MAC.
@@ -68,6 +78,7 @@ class NeighborEntry:
     timer: Timer | None = None
     reachable_until_ms: int = 0
     is_router: bool = False  # RFC 4861 IsRouter flag; unused by ARP
+    solicit_limit: int | None = None  # a reachability probe's (``probe``) one solicitation
 
 
 class NeighborTable:
@@ -102,6 +113,10 @@ class NeighborTable:
         self.queue_bytes = queue_bytes
         self.size = size
         self.entries: dict[bytes, NeighborEntry] = {}
+        # Neighbours whose resolution or re-validation failed, and until when that counts
+        # (RFC 1122 3.3.1.4: "Failure to ARP or to re-validate ARP mappings may be used as negative
+        # advice for the corresponding IP address"; Linux keeps them as FAILED entries).
+        self.failed_until_ms: dict[bytes, int] = {}
         self.pending_bytes = 0  # over the whole table, capped by NEIGHBOR_PENDING_TOTAL_BYTES
         self.version = 0  # bumped on every entry change, so senders may cache a resolved MAC
         # Registered by router discovery: called when an entry's IsRouter goes from true to
@@ -145,6 +160,21 @@ class NeighborTable:
         if entry is not None:
             self._age(entry)
         return entry
+
+    def has_failed(self, addr: bytes) -> bool:
+        """Whether resolving or re-validating ``addr`` failed lately (negative advice on it)."""
+        until = self.failed_until_ms.get(addr)
+        if until is None:
+            return False
+        if self.clock.now_ms >= until:
+            del self.failed_until_ms[addr]
+            return False
+        return True
+
+    def _mark_failed(self, addr: bytes) -> None:
+        if len(self.failed_until_ms) >= self.size:
+            self.failed_until_ms.clear()  # bounded, like the table itself
+        self.failed_until_ms[addr] = self.clock.now_ms + params.FAILED_NEIGHBOR_MEMORY_MS
 
     def lookup(self, addr: bytes) -> bytes | None:
         """The MAC for ``addr`` if known (any state but INCOMPLETE)."""
@@ -206,6 +236,14 @@ class NeighborTable:
             self._updated(entry, mac, solicited)
         return True
 
+    def confirm(self, addr: bytes) -> None:
+        """An upper layer saw forward progress through ``addr`` (RFC 4861 7.3.1): a resolved
+        entry becomes REACHABLE for another ReachableTime."""
+        entry = self.get(addr)
+        if entry is not None and entry.mac is not None and entry.state not in (NeighborState.STATIC,
+                                                                               NeighborState.INCOMPLETE):
+            self._enter(entry, NeighborState.REACHABLE)
+
     def on_advert(self, addr: bytes, mac: bytes | None, *, solicited: bool, override: bool, router: bool) -> Drop | None:
         """A Neighbor Advertisement for ``addr`` (RFC 4861 §7.2.5 and Appendix C)."""
         entry = self.get(addr)
@@ -247,12 +285,16 @@ class NeighborTable:
             self.on_router_cleared(addr)
         return None
 
+    def _confirmed(self, addr: bytes) -> None:
+        self.failed_until_ms.pop(addr, None)
+
     def _resolved(self, entry: NeighborEntry, mac: bytes, solicited: bool) -> None:
         """An INCOMPLETE entry learnt its MAC. RFC 4861 §7.2.5: "record the link-layer address in
         the Neighbor Cache entry ... If the advertisement's Solicited flag is set, the state of the
         entry is set to REACHABLE; otherwise, it is set to STALE", and "sends any packets queued
         for the neighbor" (an ARP reply to us counts as solicited)."""
         entry.mac = mac
+        self._confirmed(entry.addr)
         self._enter(entry, NeighborState.REACHABLE if solicited else NeighborState.STALE)
         self._flush(entry)
 
@@ -268,6 +310,7 @@ class NeighborTable:
             entry.mac = mac
             self.version += 1
         if solicited:
+            self._confirmed(entry.addr)
             self._enter(entry, NeighborState.REACHABLE)
         elif changed:
             self._enter(entry, NeighborState.STALE)
@@ -295,6 +338,16 @@ class NeighborTable:
             self._enter(entry, NeighborState.INCOMPLETE)
             return
         self._queue(entry, ethertype, payload)
+
+    def probe(self, addr: bytes) -> bool:
+        """Solicit ``addr`` once, with no packet waiting (RFC 4191 3.5: "sending a single Neighbor
+        Solicitation to that router's address"): an answer makes an entry as resolution would,
+        silence leaves none. False when an entry exists already (nothing is sent)."""
+        if addr in self.entries or not self._make_room():
+            return False
+        entry = self.entries[addr] = NeighborEntry(addr, None, NeighborState.INCOMPLETE, solicit_limit=1)
+        self._enter(entry, NeighborState.INCOMPLETE)
+        return True
 
     def _queue(self, entry: NeighborEntry, ethertype: int, payload: bytes) -> None:
         """RFC 4861 §7.2.2: "While waiting for address resolution to complete, the sender MUST,
@@ -365,10 +418,12 @@ class NeighborTable:
                 return
             entry.timer = None
             self.remove(entry.addr)
+            self._mark_failed(entry.addr)
             return
         if entry.state is not NeighborState.INCOMPLETE:
             return
-        if entry.solicits_sent < self._max_multicast():
+        limit = self._max_multicast() if entry.solicit_limit is None or entry.pending else entry.solicit_limit
+        if entry.solicits_sent < limit:
             self._send_solicit(entry, None)
             return
         # RFC 4861 7.3.3: after MAX_MULTICAST_SOLICIT solicitations "address resolution has failed"
@@ -376,6 +431,7 @@ class NeighborTable:
         del self.entries[entry.addr]
         self.version += 1
         entry.timer = None
+        self._mark_failed(entry.addr)
         pending = list(entry.pending)
         self._drop_pending(entry, count=Drop.NEIGHBOR_RESOLUTION_FAILED)
         if self._on_failed is not None:

@@ -11,7 +11,7 @@ from stack_under_test.link.endpoint import LinkEndpoint
 from stack_under_test.stack.addresses import AddressEntry, AddressTable
 from stack_under_test.stack.ipv6_config import IPv6Config
 from stack_under_test.stats import Stats
-from stack_under_test.wire.ethernet import HEADER_LEN
+from stack_under_test.wire.ethernet import HEADER_LEN, LLC_SNAP, MAX_802_3_LENGTH, SNAP_HEADER_LEN
 
 if TYPE_CHECKING:
     from stack_under_test.stack.interfaces import IPEndpoint, NetworkEndpoint
@@ -30,6 +30,8 @@ class NIC:
         self.stats = Stats()  # the stack's totals sum these
         self.addresses = AddressTable()
         self.groups: dict[bytes, int] = {}  # joined multicast groups (packed) -> join count
+        # Groups joined in INCLUDE mode (RFC 3376 3.1) -> the sources datagrams may come from.
+        self.source_filters: dict[bytes, frozenset[bytes]] = {}
         self.endpoints: dict[int, NetworkEndpoint] = {}  # by EtherType
         self.ip: dict[int, IPEndpoint] = {}  # by family, 4 / 6
         self.neighbors: dict[int, NeighborTable] = {}  # by family; ARP makes 4, NDP makes 6
@@ -54,11 +56,16 @@ class NIC:
         elif not frame[0] & 1 and not frame.startswith(self.mac):
             verdict = Drop.ETHERNET_NOT_FOR_US
         else:
-            endpoint = self.endpoints.get(frame[12] << 8 | frame[13])
+            kind, offset = frame[12] << 8 | frame[13], HEADER_LEN
+            if kind <= MAX_802_3_LENGTH and len(frame) >= SNAP_HEADER_LEN and frame[HEADER_LEN : HEADER_LEN + 6] == LLC_SNAP:
+                # RFC 1122 2.3.3: every host "SHOULD be able to receive RFC-1042 packets, intermixed
+                # with RFC-894 packets": the EtherType follows the LLC/SNAP header (we send RFC 894).
+                kind, offset = frame[SNAP_HEADER_LEN - 2] << 8 | frame[SNAP_HEADER_LEN - 1], SNAP_HEADER_LEN
+            endpoint = self.endpoints.get(kind)
             if endpoint is None:
                 verdict = Drop.ETHERNET_UNKNOWN_ETHERTYPE
             else:
-                verdict = endpoint.handle_packet(PacketBuffer(frame, HEADER_LEN, self))
+                verdict = endpoint.handle_packet(PacketBuffer(frame, offset, self))
         stats = self.stats
         if verdict is None:  # Stats.count_rx inlined for the common case: this runs for every frame
             stats.rx_frames += 1
@@ -110,6 +117,12 @@ class NIC:
             if endpoint is not None:
                 endpoint.on_group_joined(group)
 
+    def join_source_group(self, group: bytes, sources: frozenset[bytes]) -> None:
+        """Join ``group`` in INCLUDE mode for ``sources`` (the caller checked that the group is not
+        joined already); IGMP reads the filter from ``source_filters`` when told of the join."""
+        self.source_filters[group] = sources
+        self.join_group(group)
+
     def leave_group(self, group: bytes) -> bool:
         count = self.groups.get(group, 0)
         if count == 0:
@@ -121,4 +134,5 @@ class NIC:
         endpoint = self.ip.get(4 if len(group) == 4 else 6)
         if endpoint is not None:
             endpoint.on_group_left(group)
+        self.source_filters.pop(group, None)
         return True

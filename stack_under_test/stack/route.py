@@ -71,5 +71,10 @@ class RouteTable:
                 return entry
         return None
 
+    def alike(self, entry: RouteEntry) -> list[RouteEntry]:
+        """Every route to ``entry``'s prefix, ``entry`` among them, in the order they were added:
+        several default routes are the host's list of default gateways (RFC 1122 3.3.1.2)."""
+        return [row[2] for row in self._tables[entry.family] if row[2].network == entry.network]
+
     def entries(self) -> list[RouteEntry]:
         return [row[2] for table in self._tables.values() for row in table]

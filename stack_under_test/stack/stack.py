@@ -42,6 +42,8 @@ class StackOptions:
     ipv4_reassembly_timeout_ms: int = params.IPV4_REASSEMBLY_TIMEOUT_MS
     ipv6_reassembly_timeout_ms: int = params.IPV6_REASSEMBLY_TIMEOUT_MS
     ipv6_pmtu_expiry_ms: int = params.IPV6_PMTU_EXPIRY_MS  # RFC 8201 4
+    ipv4_pmtu_expiry_ms: int = params.IPV4_PMTU_EXPIRY_MS  # RFC 1191 6.3
+    arp_cache_timeout_ms: int = params.REACHABLE_TIME_MS  # RFC 1122 2.3.2.1, Linux base_reachable_time
     dad_transmits: int = params.DUP_ADDR_DETECT_TRANSMITS
     default_ttl: int = params.IPV4_DEFAULT_TTL
     default_hop_limit: int = params.IPV6_DEFAULT_HOP_LIMIT
@@ -92,6 +94,7 @@ class Stack:
             family: TokenBucket(self.clock, options.icmp_rate_per_second, options.icmp_rate_burst) for family in (4, 6)
         }
         self.echo_ignore_broadcasts = options.echo_ignore_broadcasts
+        self.default_ttl = options.default_ttl  # RFC 1122 3.2.1.7, IPv4 (set_default_ttl)
         self.accept_source_route = options.accept_source_route
         self.send_redirects = options.send_redirects
         # Timers a user may set (stack.set_timer), in ms.
@@ -99,6 +102,9 @@ class Stack:
             "ipv4_reassembly_timeout": options.ipv4_reassembly_timeout_ms,
             "ipv6_reassembly_timeout": options.ipv6_reassembly_timeout_ms,
             "ipv6_pmtu_expiry": options.ipv6_pmtu_expiry_ms,
+            "ipv4_pmtu_expiry": options.ipv4_pmtu_expiry_ms,  # RFC 1191 (network/pmtu.py)
+            # RFC 1122 2.3.2.1: ARP's cache timeout (network/arp.py; Linux base_reachable_time).
+            "arp_cache_timeout": options.arp_cache_timeout_ms,
         }
         net, ip, tra = options.network_protocols, options.ip_protocols, options.transport_protocols
         self.network_protocols: list[NetworkProtocol] = [
@@ -159,6 +165,20 @@ class Stack:
         for endpoint in nic.endpoints.values():
             endpoint.disable()
         nic.enabled = False
+
+    def set_link_address(self, name: str, mac: bytes) -> None:
+        """Give the NIC another link-layer address (a hot-swapped interface card, RFC 4861 7.2.6):
+        frames leave from it and only frames to it (or to groups) are received; the network
+        endpoints hear of it (IPv6 may announce it with unsolicited Neighbor Advertisements)."""
+        nic = self.nic(name)
+        if len(mac) != 6 or mac[0] & 1:
+            raise StackError(f"not a unicast MAC address: {mac.hex(':')}")
+        if mac == nic.mac:
+            return
+        nic.mac = bytes(mac)
+        nic.link.mac = nic.mac
+        for endpoint in nic.endpoints.values():
+            endpoint.on_link_address_changed()
 
     # ---- addresses -----------------------------------------------------------------------------
     def _interface(self, cidr: str) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
@@ -311,6 +331,21 @@ class Stack:
             raise StackError(f"rate {per_second}/s and burst {burst} must not be negative")
         self.icmp_rate_limits[family].configure(per_second, burst)
 
+    def set_default_ttl(self, family: int, ttl: int) -> None:
+        """The TTL (IPv6: every NIC's Hop Limit, RFC 4861 6.3.2 CurHopLimit) of what we originate.
+
+        RFC 1122 3.2.1.7: "When a fixed TTL value is used, it MUST be configurable." 1-255."""
+        if family not in (4, 6):
+            raise StackError(f"family must be 4 or 6, got {family!r}")
+        if not 1 <= int(ttl) <= 255:
+            raise StackError(f"a TTL must be 1-255, got {ttl}")
+        if family == 4:
+            self.default_ttl = int(ttl)
+            self.routes.version += 1  # cached reply paths carry the TTL in their header template
+        else:
+            for nic in self.nics.values():
+                nic.ipv6_config.hop_limit = int(ttl)
+
     def set_echo_ignore_broadcasts(self, ignore: bool) -> None:
         """Whether echo requests to a broadcast or multicast address go unanswered (default True)."""
         self.echo_ignore_broadcasts = bool(ignore)
@@ -345,6 +380,19 @@ class Stack:
     def join_group(self, nic_name: str, group: str) -> None:
         self.nic(nic_name).join_group(self._group(group))
 
+    def join_source_group(self, nic_name: str, group: str, sources: list[str]) -> None:
+        """Join IPv4 ``group`` in INCLUDE mode: datagrams from ``sources`` only (RFC 3376 3.1,
+        IPMulticastListen with filter-mode INCLUDE). leave_group leaves it."""
+        packed = self._group(group)
+        nic = self.nic(nic_name)
+        if len(packed) != 4:
+            raise StackError("INCLUDE-mode membership is implemented for IPv4 groups (IGMPv3) only")
+        if not sources:
+            raise StackError("an INCLUDE-mode join names at least one source")
+        if nic.in_group(packed):
+            raise StackError(f"{nic_name} has joined {group} already")
+        nic.join_source_group(packed, frozenset(self._ip(s).packed for s in sources))
+
     def leave_group(self, nic_name: str, group: str) -> None:
         if not self.nic(nic_name).leave_group(self._group(group)):
             raise StackError(f"{nic_name} has not joined {group}")
@@ -361,9 +409,11 @@ class Stack:
         """A route to ``dst`` (packed), restricted to ``nic`` if given, from ``src`` if given and ours."""
         entry = self.routes.lookup(dst, None if nic is None else nic.name)
         if entry is None:
-            entry = self._default_router_route(dst, nic)
+            entry = self._default_router_route(dst, nic) or self._local_multicast_route(dst, nic)
             if entry is None:
                 return None
+        if entry.gateway is not None:
+            entry = self._live_gateway(entry, nic)
         out = self.nics.get(entry.nic)
         if out is None or not out.enabled:
             return None
@@ -380,6 +430,37 @@ class Stack:
         if local is None:
             return None
         return Route(out, endpoint, local, dst, entry.gateway or dst, entry.mtu, entry.gateway is not None)
+
+    def _live_gateway(self, entry: RouteEntry, only: NIC | None) -> RouteEntry:
+        """Among the routes to ``entry``'s prefix, the first whose gateway is not known to be
+        dead; ``entry`` when none is alive.
+
+        RFC 1122 3.3.1.4: "The IP layer MUST be able to detect the failure of a "next-hop" gateway
+        that is listed in its route cache and to choose an alternate gateway"; 3.3.1.5: "If it is
+        the current default that failed, the IP layer MUST select a different default gateway
+        (assuming more than one default is known)". A gateway is dead when ARP (NDP) could not
+        resolve or re-validate it lately, the negative advice of the link layer (Linux
+        fib_select_default() asks the neighbour state the same way).
+        """
+        for candidate in self.routes.alike(entry):
+            if only is not None and candidate.nic != only.name:
+                continue
+            nic = self.nics.get(candidate.nic)
+            table = None if nic is None else nic.neighbors.get(candidate.family)
+            if candidate.gateway is None or table is None or not table.has_failed(candidate.gateway):
+                return candidate
+        return entry
+
+    def _local_multicast_route(self, dst: bytes, nic: NIC | None) -> RouteEntry | None:
+        """No route covers an IPv4 group or the limited broadcast: they go out of the first NIC
+        that has an IPv4 address (Linux: the interface a socket's IP_MULTICAST_IF names). RFC
+        1122 3.3.7: "Support for local IP multicasting includes sending multicast datagrams"."""
+        if len(dst) != 4 or not (224 <= dst[0] <= 239 or dst == b"\xff\xff\xff\xff"):
+            return None
+        for out in [nic] if nic is not None else list(self.nics.values()):
+            if out.enabled and any(e.family == 4 for e in out.addresses.entries.values()):
+                return RouteEntry(ipaddress.ip_network("224.0.0.0/4" if dst[0] < 240 else "255.255.255.255/32"), out.name)
+        return None
 
     def _default_router_route(self, dst: bytes, nic: NIC | None) -> RouteEntry | None:
         """No route covers ``dst``: the next hop is a default router an interface learnt, if any

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ipaddress import IPv6Address
 
-from stack_under_test import Drop
+from stack_under_test import Drop, params
 from stack_under_test.tests._addrconf_bench import UNSPECIFIED, Host, addr
 from stack_under_test.tests._ipv6_bench import TESTER, TESTER_LL, icmp_packet, is_mld_report, parse_sent
 from stack_under_test.wire.ipv6 import solicited_node
@@ -214,6 +214,8 @@ def test_a_duplicate_stable_link_local_is_replaced_by_a_new_identifier() -> None
     assert first.packed[:8] == bytes.fromhex("fe80000000000000")
     assert first.packed != addr(LL)  # not EUI-64
     assert host.na(first.packed) is None
+    assert not list(host.nic.addresses.of_family(6))  # RFC 7217 6: a random delay first
+    host.clock.advance(params.IDGEN_DELAY_MS)
     (second,) = [e for e in host.nic.addresses.of_family(6)]
     assert second.packed != first.packed and second.state.value == "tentative"
     assert host.ep.link_local == second.packed

@@ -219,7 +219,7 @@ def test_route_mtu_is_the_path_mtu_for_fragmentation() -> None:
 
 def test_reassembled_packet_beyond_65535_with_its_unfragmentable_part_is_dropped() -> None:
     bench = Bench()
-    dest_opts = options_header(44, option(1, bytes(12)))  # 16 octets, then the Fragment header
+    dest_opts = options_header(44, option(0x1E, bytes(12)))  # 16 octets, then the Fragment header
     body = echo(bytes(65_520 - 8))  # 65,520 octets after it: offset + length stay within 65,535
     frames = []
     for o in range(0, len(body), 1232):

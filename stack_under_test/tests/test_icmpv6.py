@@ -36,10 +36,11 @@ def test_echo_request_is_answered_with_identifier_sequence_and_data_intact() -> 
     assert bench.nic_stats.events["icmpv6_echo_reply_sent"] == 1
 
 
-def test_echo_reply_keeps_the_traffic_class_like_linux() -> None:
+def test_echo_reply_keeps_the_dscp_but_not_the_ecn_field() -> None:
     bench = Bench()
     raw = icmpv6.encode(EchoRequest(1, 1, b""), TESTER, DUT)
-    assert bench.inject(build_packet(TESTER, DUT, ICMPV6, raw, traffic_class=0xB8)) is None
+    # DSCP 46 with CE: the reply keeps the DSCP, like Linux, and is Not-ECT (RFC 3168 5.2).
+    assert bench.inject(build_packet(TESTER, DUT, ICMPV6, raw, traffic_class=0xBB)) is None
     assert bench.only_sent().ip.traffic_class == 0xB8
 
 
@@ -156,7 +157,7 @@ def test_error_about_our_udp_datagram_reaches_the_socket() -> None:
     quoted = ours.ip.encode() + ours.payload
     error = ICMPv6Error(1, 4, 0, quoted)
     assert bench.inject(icmp_packet(TESTER, DUT, error)) is None
-    assert list(sock.errors) == ["1/4"]
+    assert [(e.family, e.type, e.code) for e in sock.errors] == [(6, 1, 4)]
 
 
 def test_error_quoting_someone_elses_packet_is_dropped() -> None:

@@ -199,7 +199,7 @@ def test_an_unknown_error_type_is_passed_to_the_socket_that_sent_the_packet() ->
     quoted = ours.ip.encode() + ours.payload
     error = icmpv6.encode(ICMPv6Error(100, 7, 0, quoted), TESTER, DUT)
     assert bench.inject(build_packet(TESTER, DUT, ICMPV6, error)) is None
-    assert list(sock.errors) == ["100/7"]
+    assert [(e.family, e.type, e.code) for e in sock.errors] == [(6, 100, 7)]
 
 
 def test_an_unknown_informational_type_is_discarded_silently() -> None:

@@ -21,6 +21,7 @@ from stack_under_test.tests._ipv4_bench import (
     ipv4,
     make_bench,
     parse_out,
+    udp,
 )
 from stack_under_test.wire.checksum import checksum, verify
 
@@ -240,7 +241,9 @@ MALFORMED = [
     ("general-query-with-sources", frame(v3_query(10, sources=(OTHER_HOST,))), Drop.IGMP_GENERAL_QUERY_WITH_SOURCES),
     ("query-unicast-group", frame(v3_query(10, OTHER_HOST)), Drop.IGMP_QUERY_BAD_GROUP),
     ("leave-for-routers", frame(igmp_msg(0x17, 0, G)), Drop.IGMP_FOR_ROUTERS),
-    ("unicast-report", eth(ipv4(igmp_msg(0x16, 0, G), proto=2)), Drop.IGMP_REPORT_NOT_MULTICAST),
+    ("query-without-router-alert", eth(ipv4(v3_query(10), proto=2, dst=ALL_SYSTEMS, ttl=1), dst=mac_of(ALL_SYSTEMS)),
+     Drop.IGMP_QUERY_WITHOUT_ROUTER_ALERT),
+    ("general-query-to-a-group", frame(v3_query(10), dst=G), Drop.IGMP_GENERAL_QUERY_NOT_TO_ALL_SYSTEMS),
 ]
 
 
@@ -304,3 +307,25 @@ def test_v1_query_group_field_is_ignored() -> None:
     assert bench.inject(frame(igmp_msg(0x11, 0, OTHER_HOST))) is None
     bench.clock.advance(10_000)
     assert [(s.type, s.group) for s in sent(bench)] == [(0x12, G)]
+
+
+def test_include_mode_join_reports_allow_is_in_and_block_and_filters_delivery() -> None:
+    # RFC 3376 5.1: INCLUDE {} -> INCLUDE (A) is ALLOW (A), INCLUDE (A) -> INCLUDE {} is BLOCK (A);
+    # 5.2: the current state of INCLUDE (A) is IS_IN (A); 3.2: only A's datagrams are delivered.
+    bench = make_bench()
+    sock = bench.stack.udp_bind("0.0.0.0", 5000)
+    bench.stack.join_source_group("eth0", "224.1.2.3", ["198.51.100.2"])
+    bench.clock.advance(2_000)
+    assert [s.records() for s in sent(bench)] == [[(5, G, 1)], [(5, G, 1)]]
+    bench.inject(frame(v3_query(10)))
+    bench.clock.advance(1_000)
+    assert [s.records() for s in sent(bench)] == [[(1, G, 1)]]
+    datagram = udp(6000, 5000, b"from S", src=TESTER, dst=G)
+    assert bench.inject(eth(ipv4(datagram, proto=17, src=TESTER, dst=G), dst=mac_of(G))) is None
+    assert sock.recv() is not None
+    other = udp(6000, 5000, b"not S", src=OTHER_HOST, dst=G)
+    verdict = bench.inject(eth(ipv4(other, proto=17, src=OTHER_HOST, dst=G), dst=mac_of(G)))
+    assert verdict is Drop.IPV4_MULTICAST_SOURCE_NOT_INCLUDED and sock.recv() is None
+    bench.stack.leave_group("eth0", "224.1.2.3")
+    bench.clock.advance(2_000)
+    assert [s.records() for s in sent(bench)] == [[(6, G, 1)], [(6, G, 1)]]

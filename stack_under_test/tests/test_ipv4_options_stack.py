@@ -111,6 +111,27 @@ def test_source_routed_datagram_is_dropped_by_default_and_counted() -> None:
     assert bench.nic_stats.drops[Drop.IPV4_SOURCE_ROUTE_REJECTED] == 1
 
 
+def test_incomplete_source_route_refused_by_default_draws_source_route_failed() -> None:
+    bench = make_bench()
+    frame = eth(ipv4(echo_request(), options=_lsrr(4, OTHER)))  # OTHER is the hop after us
+    assert bench.inject(frame) is Drop.IPV4_SOURCE_ROUTE_NOT_FOLLOWED
+    error = parse_out(bench.one())
+    # RFC 1122 3.3.5: Destination Unreachable, code 5 (Source Route Failed).
+    assert (error.proto, error.payload[0], error.payload[1]) == (1, 3, 5)
+
+
+def test_return_route_leaves_out_the_source_host_it_recorded() -> None:
+    bench = make_bench()
+    bench.stack.set_accept_source_route(True)
+    bench.stack.add_static_neighbor("eth0", "198.51.100.3", bytes.fromhex("020000000003"))
+    # RFC 1122 3.2.1.8 case (B): the tester recorded itself, then OTHER: {TESTER, OTHER >>}.
+    frame = eth(ipv4(echo_request(), options=_lsrr(12, TESTER, OTHER)))
+    assert bench.inject(frame) is None
+    reply = parse_out(bench.one())
+    assert reply.dst == OTHER  # the first hop back
+    assert reply.header[20:27] == bytes((131, 7, 4)) + TESTER  # {TESTER}, not {TESTER, TESTER}
+
+
 def test_accepted_completed_source_route_echo_reply_uses_the_reversed_route() -> None:
     bench = make_bench()
     bench.stack.set_accept_source_route(True)

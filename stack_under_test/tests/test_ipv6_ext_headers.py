@@ -232,8 +232,10 @@ def test_a_chain_over_the_header_count_limit_is_dropped_and_counted() -> None:
 
 
 def big_destopts(next_header: int, length: int) -> bytes:
-    """One Destination Options header of ``length`` octets (a multiple of 8) of PadN."""
-    body = b"".join(pad(min(257, length - 2 - i)) for i in range(0, length - 2, 257))
+    """One Destination Options header of ``length`` octets (a multiple of 8) of skip-class unknown
+    options (type 0x1E; PadN is limited to 7 octets, RFC 8504 5.3), 257 octets each but the last."""
+    sizes = [min(257, length - 2 - i) for i in range(0, length - 2, 257)]
+    body = b"".join(option(0x1E, bytes(n - 2)) if n >= 2 else pad(n) for n in sizes)
     return bytes([next_header, length // 8 - 1]) + body
 
 

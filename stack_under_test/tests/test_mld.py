@@ -440,6 +440,7 @@ def test_with_dad_the_report_comes_from_unspecified_and_precedes_the_first_probe
 
 def test_link_local_under_dad_reports_from_unspecified() -> None:
     b = Bench(accept_dad=1)
+    b.clock.advance(1_000)  # RFC 4862 5.4.2: the report waits up to MAX_RTR_SOLICITATION_DELAY
     (first,) = [o for o in b.sent() if a("ff02::1:ff00:1") in [g for _, g, _ in o.records()]][:1]
     assert first.src == bytes(16)  # RFC 3810 5.2.13: no valid link-local address yet
 

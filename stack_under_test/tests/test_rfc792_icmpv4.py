@@ -70,7 +70,7 @@ def test_bad_icmp_checksum_and_truncation_are_drops() -> None:
     assert bench.inject(eth(ipv4(icmp(8, good_checksum=False)))) is Drop.ICMPV4_BAD_CHECKSUM
     assert bench.inject(eth(ipv4(b"\x08\x00\x00"))) is Drop.ICMPV4_TRUNCATED
     assert bench.inject(eth(ipv4(icmp(99)))) is Drop.ICMPV4_UNKNOWN_TYPE
-    assert bench.inject(eth(ipv4(icmp(13, rest=b"\0" * 4, body=bytes(12))))) is Drop.ICMPV4_NOT_IMPLEMENTED
+    assert bench.inject(eth(ipv4(icmp(15, rest=b"\0" * 4)))) is Drop.ICMPV4_NOT_IMPLEMENTED  # Information Request
     assert bench.sent() == []
 
 
@@ -148,5 +148,16 @@ def test_received_errors_reach_the_udp_socket_that_sent_the_datagram() -> None:
     sock = bench.stack.udp_bind("0.0.0.0", 5555)
     sent = ipv4(udp(5555, 9, b"x", src=DUT, dst=TESTER), proto=17, src=DUT, dst=TESTER)
     assert bench.inject(eth(ipv4(icmp(3, 3, body=sent)))) is None
-    assert list(sock.errors) == ["3/3"]
+    assert [(e.type, e.code, e.dst, e.dport) for e in sock.errors] == [(3, 3, "198.51.100.2", 9)]
     assert struct.unpack("!H", sent[20:22]) == (5555,)
+
+
+def test_timestamp_request_is_answered_with_the_time_of_day() -> None:
+    bench = make_bench()
+    bench.clock.advance(1234)
+    request = icmp(13, rest=b"\x0a\x0b\x00\x01", body=(77).to_bytes(4, "big") + bytes(8))
+    assert bench.inject(eth(ipv4(request))) is None
+    reply = parse_out(bench.one()).payload
+    # RFC 792: identifier, sequence and Originate returned; Receive and Transmit the time of day.
+    assert reply[0] == 14 and reply[4:12] == b"\x0a\x0b\x00\x01" + (77).to_bytes(4, "big")
+    assert int.from_bytes(reply[12:16], "big") == int.from_bytes(reply[16:20], "big") == 1234

@@ -158,6 +158,7 @@ def test_a_duplicate_stable_address_is_retried_with_the_next_dad_counter() -> No
     h.ra(pio(), dst=h.ep.link_local)  # unicast RA: DAD starts at once
     (first,) = [e for e in h.nic.addresses.of_family(6) if e.packed[:2] == b"\x20\x01"]
     assert h.na(first.packed) is None
+    h.clock.advance(params.IDGEN_DELAY_MS)  # RFC 7217 6: a random delay of at most IDGEN_DELAY first
     (second,) = [e for e in h.nic.addresses.of_family(6) if e.packed[:2] == b"\x20\x01"]
     assert second.packed != first.packed
     assert second.packed[8:] == stable_iid(IPv6Network("2001:db8:1::/64"), b"eth0", 1, bytes(range(16)))

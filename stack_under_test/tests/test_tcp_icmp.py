@@ -74,11 +74,21 @@ def test_soft_errors_never_abort(code: int) -> None:
     assert conn.state is State.ESTABLISHED and conn.soft_error == "unreachable"
 
 
-def test_hard_error_in_synchronized_states_counts_as_soft() -> None:
-    """RFC 5927 5.2: "most popular TCP implementations treat all ICMP "hard errors" received for
-    connections in any of the synchronized states ... as "soft errors"" (Linux among them)."""
+def test_hard_error_aborts_an_established_connection() -> None:
+    """RFC 9293 3.9.2.2: "These are hard error conditions, so TCP implementations SHOULD abort the
+    connection (SHLD-26)", in the synchronized states too."""
     bench, conn, _, flight = _sending(4)
     bench.icmp_error(3, 3, 0, flight[0].packet, src=ROUTER4)
+    assert conn.state is State.CLOSED and conn.error == "refused"
+    assert [o for o in bench.out_frames() if o.seg.payload] == []  # nothing more is sent
+
+
+def test_hard_error_quoting_acknowledged_data_leaves_the_connection_alone() -> None:
+    """RFC 5927 4.1: a hard error must still quote a sequence number in flight to be acted on."""
+    bench, conn, peer, flight = _sending(4)
+    peer.read([o.seg for o in flight])
+    peer.send(ACK)
+    bench.icmp_error(3, 2, 0, flight[0].packet, src=ROUTER4)
     assert conn.state is State.ESTABLISHED
 
 

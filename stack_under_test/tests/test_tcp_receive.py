@@ -112,6 +112,22 @@ def test_fin_out_of_order_waits_for_the_data_before_it() -> None:
     assert conn.recv(10) == b""
 
 
+def test_bare_fin_beyond_a_hole_is_held_until_the_hole_fills() -> None:
+    """RFC 9293 3.10.7.4: "Segments with higher beginning sequence numbers SHOULD be held for later
+    processing (SHLD-31)", a FIN without data too: the in-order segment that fills the hole (which
+    header prediction would take) also takes RCV.NXT over the held FIN."""
+    bench = TCPBench(4)
+    conn, peer = bench.accept_one()
+    base = peer.seq
+    assert peer.send(FIN | ACK, seq=base + 5) is None
+    assert [s.ack for s in bench.out()] == [base]  # a duplicate ACK at once, as for data out of order
+    assert peer.send(ACK, b"first", seq=base) is None
+    assert conn.state is State.CLOSE_WAIT
+    assert bench.out()[-1].ack == base + 6
+    assert conn.recv(10) == b"first"
+    assert conn.recv(10) == b""
+
+
 def test_urgent_pointer_points_past_the_urgent_data() -> None:
     """RFC 6093 4: "the urgent pointer points to the sequence number of the octet following the urgent
     data"; RFC 9293 MUST-33: the application can learn how much urgent data remains."""

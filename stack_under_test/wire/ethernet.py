@@ -1,4 +1,4 @@
-"""Ethernet II framing (RFC 894) and the MAC mappings of IP multicast (RFC 1112 6.4, RFC 2464 7)."""
+"""Ethernet II framing (RFC 894), IEEE 802.3 SNAP framing (RFC 1042, received) and the MAC mappings of IP multicast (RFC 1112 6.4, RFC 2464 7)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ from stack_under_test.drops import Drop
 
 HEADER_LEN: Final = 14
 BROADCAST_MAC: Final = b"\xff" * 6
+# RFC 1042: IEEE 802.3 frames carry IP behind an 802.2 LLC header (DSAP and SSAP 170, control 3)
+# and a SNAP header (organization code 0, then the EtherType).
+MAX_802_3_LENGTH: Final = 1500  # a type/length field up to this is an IEEE 802.3 length
+LLC_SNAP: Final = b"\xaa\xaa\x03\x00\x00\x00"
+SNAP_HEADER_LEN: Final = HEADER_LEN + len(LLC_SNAP) + 2
 _HEADER = struct.Struct("!6s6sH")
 
 

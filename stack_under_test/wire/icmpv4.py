@@ -13,6 +13,9 @@ from stack_under_test.wire.checksum import with_checksum
 HEADER_LEN: Final = 8
 TYPE_ECHO_REPLY: Final = 0
 TYPE_ECHO_REQUEST: Final = 8
+TYPE_TIMESTAMP_REQUEST: Final = 13
+TYPE_TIMESTAMP_REPLY: Final = 14
+TIMESTAMP_LEN: Final = 20  # RFC 792: header, identifier, sequence, three 32-bit timestamps
 _HEADER = struct.Struct("!BBHHH")
 _ERROR = struct.Struct("!BBHI")
 _pack_type_code_csum = struct.Struct("!BBH").pack
@@ -38,6 +41,13 @@ def echo_reply_from_request(icmp: bytes) -> bytes:
     which never yields 0x0000, the pitfall RFC 1624 3 warns of."""
     csum = (icmp[2] << 8 | icmp[3]) + 0x0800 + icmp[1]
     return _pack_type_code_csum(TYPE_ECHO_REPLY, 0, (csum & 0xFFFF) + (csum >> 16)) + icmp[4:]
+
+
+def timestamp_reply_from_request(icmp: bytes, receive: int, transmit: int) -> bytes:
+    """The Timestamp Reply to a Timestamp Request (RFC 792): identifier, sequence number and the
+    Originate Timestamp returned, the Receive and Transmit Timestamps filled in."""
+    body = icmp[4:12] + (receive & 0xFFFFFFFF).to_bytes(4, "big") + (transmit & 0xFFFFFFFF).to_bytes(4, "big")
+    return with_checksum(_pack_type_code_csum(TYPE_TIMESTAMP_REPLY, 0, 0) + body)
 
 
 class ICMPv4View:

@@ -268,6 +268,12 @@ def reverse_source_route(options: bytes | memoryview, index: int, source: bytes)
     kind, length, ptr = options[index], options[index + 1], options[index + 2]
     used = min(ptr, length + 1) - 4  # octets of recorded addresses
     hops = [bytes(options[index + 3 + k : index + 7 + k]) for k in range(0, used - used % 4, 4)]
+    if hops and hops[0] == source:
+        # RFC 1122 3.2.1.8 (c): "When a return source route is built, it MUST be correctly formed
+        # even if the recorded route included the source host (see case (B) in the discussion
+        # below)": {S, G1, ... Gn} comes back as {Gn, ... G1} to S, S not a hop of its own (Linux
+        # ip_options_echo(): "RFC1812 requires to fix illegal source routes").
+        hops = hops[1:]
     if not hops:
         return None
     first, rest = hops[-1], hops[-2::-1]

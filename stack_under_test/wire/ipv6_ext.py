@@ -18,12 +18,14 @@ from typing import Final
 from stack_under_test.drops import Drop
 from stack_under_test.wire.ipv6 import HEADER_LEN, NEXT_HEADER_OFFSET
 from stack_under_test.wire.ipv6_options import (
+    DEFAULT_LIMITS,
     OPT_PAD1,
     OPT_PADN,
     OPT_ROUTER_ALERT,
     PP_ERRONEOUS_HEADER,
     PP_UNRECOGNIZED_NEXT_HEADER,
     PP_UNRECOGNIZED_OPTION,
+    OptionLimits,
     OptionsResult,
     ParamProblem,
     option,
@@ -49,6 +51,7 @@ __all__ = [
     "ExtChain",
     "ExtHeader",
     "FragmentHeader",
+    "OptionLimits",
     "ParamProblem",
     "is_fragment",
     "option",
@@ -114,7 +117,8 @@ class ExtChain:
 
 
 def walk(
-    packet: memoryview, dst_is_multicast: bool = False, hop_by_hop_only: bool = False
+    packet: memoryview, dst_is_multicast: bool = False, hop_by_hop_only: bool = False,
+    hop_by_hop_limits: OptionLimits = DEFAULT_LIMITS, destination_limits: OptionLimits = DEFAULT_LIMITS,
 ) -> ExtChain | ParamProblem | Drop:
     """Walk the extension headers of `packet` (fixed header first, trimmed to Payload Length).
 
@@ -178,7 +182,9 @@ def walk(
             if packet[offset + 3] != 0:
                 return ParamProblem(PP_ERRONEOUS_HEADER, offset + 2, Drop.IPV6_ROUTING_TYPE_UNRECOGNIZED)
         else:
-            verdict = walk_options(packet, offset, length, proto == PROTO_HOP_BY_HOP, dst_is_multicast)
+            hop_by_hop = proto == PROTO_HOP_BY_HOP
+            limits = hop_by_hop_limits if hop_by_hop else destination_limits
+            verdict = walk_options(packet, offset, length, hop_by_hop, dst_is_multicast, limits)
             if not isinstance(verdict, OptionsResult):
                 return verdict
             if verdict.router_alert is not None:

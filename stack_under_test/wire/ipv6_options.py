@@ -21,8 +21,33 @@ OPT_JUMBO: Final = 0xC2
 
 # Linux net.ipv6.max_hbh_opts_number / max_dst_opts_number: at most 8 options other than padding
 # per header, so a crafted header of 2-octet options costs a bounded walk (RFC 8504 §5.3 lets a
-# host set such limits).
+# host set such limits: "the default value SHOULD be set to 8").
 MAX_OPTIONS: Final = 8
+# RFC 8504 §5.3: "A host MAY limit the number of bytes in a PADN option to be less than 8." Like
+# Linux (ip6_parse_tlv: "7 is therefore the highest valid value") we do: padding serves only to
+# align the header to 8 octets.
+MAX_PADN_LEN: Final = 7
+
+
+@dataclass(frozen=True, slots=True)
+class OptionLimits:
+    """RFC 8504 §5.3 limits on one kind of options header (Destination or Hop-by-Hop), as Linux's
+    net.ipv6.max_*_opts_number and max_*_length: ``max_count`` non-padding options (a negative
+    value -n: n, and unknown options disallowed), ``max_length`` octets of header (0: none)."""
+
+    max_count: int = MAX_OPTIONS
+    max_length: int = 0
+
+    @property
+    def count(self) -> int:
+        return abs(self.max_count)
+
+    @property
+    def disallow_unknown(self) -> bool:
+        return self.max_count < 0
+
+
+DEFAULT_LIMITS: Final = OptionLimits()
 
 # ICMPv6 Parameter Problem codes (RFC 4443 §3.4), named here for the walkers that decide them.
 PP_ERRONEOUS_HEADER: Final = ICMPv6ParamProblemCode.ERRONEOUS_HEADER
@@ -51,9 +76,15 @@ class OptionsResult:
 
 
 def walk_options(
-    packet: memoryview, start: int, length: int, hop_by_hop: bool, dst_is_multicast: bool
+    packet: memoryview, start: int, length: int, hop_by_hop: bool, dst_is_multicast: bool,
+    limits: OptionLimits = DEFAULT_LIMITS,
 ) -> OptionsResult | ParamProblem | Drop:
     """Walk the TLVs of the options header at ``packet[start:start+length]`` (RFC 8200 §4.2)."""
+    # RFC 8504 §5.3: "If a packet is received and the length of the Destination or Hop-by-Hop
+    # Options extension header exceeds the length limit, then the packet SHOULD be silently
+    # discarded."
+    if limits.max_length and length > limits.max_length:
+        return Drop.IPV6_OPTIONS_HEADER_TOO_LONG
     router_alert: int | None = None
     jumbo: int | None = None
     count = 0
@@ -69,10 +100,15 @@ def walk_options(
         opt_len = packet[i + 1]
         if opt_type != OPT_PADN:
             count += 1
-            if count > MAX_OPTIONS:
+            # RFC 8504 §5.3: "If a packet is received and the number of destination or hop-by-hop
+            # options exceeds the limit, then the packet SHOULD be silently discarded."
+            if count > limits.count:
                 return Drop.IPV6_TOO_MANY_OPTIONS
         if opt_type == OPT_PADN:
-            pass
+            # RFC 8504 §5.3: "In such a case, if a PADN option is present that has a length
+            # greater than 7, the packet SHOULD be silently discarded."
+            if 2 + opt_len > MAX_PADN_LEN:
+                return Drop.IPV6_PADN_TOO_LONG
         elif hop_by_hop and opt_type == OPT_ROUTER_ALERT:
             if opt_len != 2:  # RFC 2711 §2.1: "Opt Data Len = 2"
                 return Drop.IPV6_OPTION_TRUNCATED
@@ -82,6 +118,10 @@ def walk_options(
             if verdict is not None:
                 return verdict
             jumbo = i
+        elif limits.disallow_unknown:
+            # RFC 8504 §5.3: "If a packet with unknown options is received and the host is
+            # configured to disallow them, then the packet SHOULD be silently discarded."
+            return Drop.IPV6_UNKNOWN_OPTION_DISALLOWED
         else:
             # RFC 8200 §4.2: the highest-order two bits of an unrecognized option's type say
             # what to do; 00 = "skip over this option and continue processing the header".

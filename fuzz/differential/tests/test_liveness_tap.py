@@ -1,6 +1,8 @@
 """Liveness loss of a real DUT is a finding with the stimuli that preceded it: our stack as a
 process on a TAP device, in a deliberately broken build (``broken_stack.py``: one stimulus
-wedges it, another kills it), started in place of the tap backend's agent for this test."""
+wedges it, one kills it, one silences its control agent, one makes its counters stop adding
+up), started in place of the tap backend's agent for this test. Each is found, its culprit
+replayed, and the lane goes on with a fresh DUT."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from fuzz.differential.campaign import Campaign, Settings
 from fuzz.differential.engine import NoLanes
 from fuzz.differential.lanes import LanePool, configure, factory
 from fuzz.differential.stimulus import Stimulus, stimuli
-from fuzz.differential.tests.broken_stack import CRASH, HANG
+from fuzz.differential.tests.broken_stack import CRASH, HANG, MISCOUNT, MUTE
 from harness.backends import tap
 from harness.backends.inprocess import InProcessDUT
 from harness.backends.lifecycle import DUTCommand
@@ -49,8 +51,14 @@ def _echo(data: bytes, ident: int) -> Stimulus:
     return Stimulus("ipv4", (bytes(pkt),))
 
 
-@pytest.mark.parametrize("trigger", [HANG, CRASH], ids=["hang", "crash"])
-def test_a_dut_that_stops_answering_is_a_finding_with_its_culprit(broken_tap: None, trigger: bytes) -> None:
+@pytest.mark.parametrize(("trigger", "problem"), [
+    (HANG, "no answer to an ICMP echo request to its IPv4 address"),
+    (CRASH, "the DUT process has exited with status 70"),
+    (MUTE, "its control agent failed: the control agent of tap did not answer within 3 s"),
+    (MISCOUNT, "counters do not add up"),
+], ids=["hang", "crash", "mute", "miscount"])
+def test_a_dut_that_stops_answering_is_a_finding_with_its_culprit(broken_tap: None, trigger: bytes,
+                                                                   problem: str) -> None:
     pools = {"inprocess": LanePool("inprocess", 1, lambda: configure(InProcessDUT())),
              "tap": LanePool("tap", 1, factory("tap"))}
     campaign = Campaign(pools, stimuli(), [], Settings(duration_s=0, log=lambda _: None))
@@ -62,12 +70,18 @@ def test_a_dut_that_stops_answering_is_a_finding_with_its_culprit(broken_tap: No
             except NoLanes:  # the crash was seen at once: its lane is out of service
                 break
         campaign._check_liveness()
-        assert campaign.engine.pools["tap"].lanes[0].failure is None  # replaced by a fresh stack
+        lane = campaign.engine.pools["tap"].lanes[0]
+        assert lane.failure is None and campaign.prober.probe(lane) == []  # a fresh stack, alive
     finally:
         campaign.close()
     (failure,) = campaign.result.liveness
     assert failure.dut == "tap"
+    assert any(p.startswith(problem) for p in failure.problems), failure.problems
     assert [s.frames for s in failure.preceding[:3]] == [s.frames for s in sent[:3]]
     assert failure.culprit is not None and trigger in failure.culprit.frames[0], failure.culprit_note
-    # The differences up to the wedge were counted too: the answers the tap DUT no longer gave.
-    assert any("from inprocess, not tap" in c.signature for c in campaign.result.clusters)
+    assert "#3 of" in failure.culprit_note and problem in failure.culprit_note
+    if trigger in (HANG, CRASH):
+        # The differences up to the wedge were counted too: the answers the tap DUT no longer gave.
+        assert any("from inprocess, not tap" in c.signature for c in campaign.result.clusters)
+    else:  # it answered every stimulus as our stack in-process did
+        assert not campaign.result.clusters

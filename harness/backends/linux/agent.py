@@ -30,10 +30,12 @@ from .agent_sockets import AgentError
 from .kernel import Kernel
 from .values import (
     _IPV6_SYSCTLS,
+    IPV6_OPTIONS_LINUX_LACKS,
     TIMER_SYSCTLS,
     _checked_group,
     _checked_interface,
     _checked_lifetimes,
+    _checked_mac,
     _checked_mtu,
     _checked_network,
     _checked_port,
@@ -41,6 +43,7 @@ from .values import (
     _refuse_forbidden,
     _sysctl_value,
     timer_seconds,
+    timer_sysctl,
 )
 
 if TYPE_CHECKING:
@@ -94,7 +97,7 @@ class LinuxAgent:
 
     @property
     def timers(self) -> dict[str, float]:
-        return {name: float(self.kernel.sysctl_get(sysctl)) for name, sysctl in TIMER_SYSCTLS.items()}
+        return {name: float(self.kernel.sysctl_get(timer_sysctl(name, self.ifname))) for name in TIMER_SYSCTLS}
 
     # ---- protocol ------------------------------------------------------------------------------
     def verb_reset(self, **extensions: Any) -> dict[str, Any]:
@@ -131,11 +134,35 @@ class LinuxAgent:
         bytes.fromhex(data)  # ValueError: bad-arguments
         self.sockets.op_udp_send(_checked_port(port), data, str(ipaddress.ip_address(dst)), _checked_port(dport))
 
+    def verb_udp_recvmsg(self, port: int, within: float = 2.0) -> dict[str, Any] | None:
+        return self.sockets.op_udp_recvmsg(_checked_port(port), float(within))
+
+    def verb_udp_sendmsg(self, port: int, data: str, dst: str, dport: int, src: str | None = None,
+                         ttl: int | None = None, tos: int | None = None, options: str = "") -> None:
+        bytes.fromhex(data)  # ValueError: bad-arguments
+        if ttl is not None and not 1 <= ttl <= 255:
+            raise ValueError(f"TTL must be 1-255, got {ttl}")
+        if tos is not None and not 0 <= tos <= 255:
+            raise ValueError(f"TOS must be 0-255, got {tos}")
+        if len(bytes.fromhex(options)) > 40:
+            raise ValueError(f"{len(options) // 2} octets of options do not fit an IPv4 header (at most 40)")
+        self.sockets.op_udp_sendmsg(_checked_port(port), data, str(ipaddress.ip_address(dst)), _checked_port(dport),
+                                    None if src is None else str(ipaddress.ip_address(src)), ttl, tos, options)
+
+    def verb_udp_errors(self, port: int, within: float = 2.0) -> list[dict[str, Any]]:
+        return self.sockets.op_udp_errors(_checked_port(port), float(within))
+
     def verb_udp_close(self, port: int) -> None:
         self.sockets.op_udp_close(_checked_port(port))
 
     def verb_join_group(self, group: str) -> None:
         self.sockets.op_join(_checked_group(group))
+
+    def verb_join_source_group(self, group: str, sources: list[str]) -> None:
+        if not isinstance(sources, list) or not sources:
+            raise ValueError(f"an INCLUDE-mode join names at least one source, not {sources!r}")
+        checked = [str(ipaddress.ip_address(s)) for s in sources]
+        self.sockets.op_join_source(_checked_group(group), checked)
 
     def verb_leave_group(self, group: str) -> None:
         self.sockets.op_leave(_checked_group(group))
@@ -194,7 +221,7 @@ class LinuxAgent:
     def verb_set_timer(self, name: str, seconds: float) -> None:
         if name not in TIMER_SYSCTLS:
             raise AgentError(f"the linux backend has no timer {name!r}", code=protocol.UNSUPPORTED)
-        self.kernel.sysctl({TIMER_SYSCTLS[name]: timer_seconds(seconds)})
+        self.kernel.sysctl({timer_sysctl(name, self.ifname): timer_seconds(seconds)})
 
     def verb_add_route(self, cidr: str, via: str | None = None, mtu: int | None = None) -> None:
         net = _checked_network(cidr)
@@ -208,16 +235,28 @@ class LinuxAgent:
         # "mtu lock": the route's path MTU, which the kernel must not raise or lower from what it
         # learns (RFC 1191 / RFC 8201 updates), so the test sees exactly this value.
         mtu_arg = "" if mtu is None else f" mtu lock {_checked_mtu(mtu, net.version)}"
+        routes = self.kernel.route_lines(net.version, str(net))
+        if gateway and any(r.startswith(f"{net} via ") and f"{net}{gateway} " not in f"{r} " for r in routes):
+            # Another route to this prefix through another gateway: keep both (several default
+            # gateways, RFC 1122 3.3.1.2); "replace" would swap one for the other.
+            self.kernel.ip(f"-{net.version} route append {net}{gateway} dev {self.ifname}{mtu_arg}")
+            return
         self.kernel.ip(f"-{net.version} route replace {net}{gateway} dev {self.ifname}{mtu_arg}")
 
     def verb_remove_route(self, cidr: str) -> None:
         net = _checked_network(cidr)
-        self.kernel.ip(f"-{net.version} route del {net} dev {self.ifname}")
+        # Every route to the prefix, whatever its gateway (the verb names a route by its prefix).
+        count = max(1, len(self.kernel.route_lines(net.version, str(net))))
+        self.kernel.ip(*[f"-{net.version} route del {net} dev {self.ifname}"] * count)
 
     def verb_set_link_mtu(self, mtu: int) -> None:
         # IPv4 accepts 68 (RFC 791); IPv6 disappears from a link below 1280, which a test of
         # IPv4 behaviour may accept; the kernel refuses values its driver cannot carry.
         self.kernel.ip(f"link set {self.ifname} mtu {_checked_mtu(mtu, 4)}")
+
+    def verb_set_link_address(self, mac: str) -> None:
+        # The kernel's reset puts the baseline MAC back.
+        self.kernel.ip(f"link set dev {self.ifname} address {_checked_mac(mac)}")
 
     def verb_set_icmp_rate_limit(self, family: int, per_second: float, burst: int) -> None:
         """Approximation, the same for both families: Linux limits ICMP errors per destination
@@ -237,6 +276,14 @@ class LinuxAgent:
     def verb_set_echo_ignore_broadcasts(self, ignore: bool) -> None:
         self.kernel.sysctl({"ipv4/icmp_echo_ignore_broadcasts": int(bool(ignore))})
 
+    def verb_set_default_ttl(self, family: int, ttl: int) -> None:
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= 255:
+            raise ValueError(f"a TTL must be 1-255, got {ttl!r}")
+        if _family(family) == 4:
+            self.kernel.sysctl({"ipv4/ip_default_ttl": ttl})
+        else:
+            self.kernel.sysctl({f"ipv6/conf/{dev}/hop_limit": ttl for dev in ("all", self.ifname)})
+
     def verb_set_accept_source_route(self, accept: bool) -> None:
         # The kernel honours LSRR/SSRR only when both conf/all and the link's value allow it.
         value = int(bool(accept))
@@ -245,6 +292,9 @@ class LinuxAgent:
 
     # ---- IPv6 host configuration --------------------------------------------------------------
     def verb_set_ipv6_option(self, name: str, value: float | int | str) -> None:
+        if name in IPV6_OPTIONS_LINUX_LACKS:
+            raise AgentError(f"the IPv6 option {name}: {IPV6_OPTIONS_LINUX_LACKS[name]}",
+                             code=protocol.UNSUPPORTED)
         try:
             rel, unit = _IPV6_SYSCTLS[name]  # type: ignore[index]
         except KeyError:

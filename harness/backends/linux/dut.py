@@ -24,7 +24,13 @@ from harness.backends.base import TEST_LINK, FrameDUT
 from harness.backends.linux import setup
 from harness.backends.linux.setup import AgentClient, Names, SetupError
 from harness.backends.linux.sniff import _icmpv6_type
-from harness.backends.linux.values import _IPV6_SYSCTLS, TIMER_SYSCTLS, _option_value, timer_seconds
+from harness.backends.linux.values import (
+    _IPV6_SYSCTLS,
+    TIMER_SYSCTLS,
+    _option_value,
+    timer_seconds,
+    timer_sysctl,
+)
 from harness.backends.rawsocket import RawSocketPort
 from harness.control.client import AgentFailed, ControlClient, Hello
 from harness.control.remote import RemoteVerbs, serve_verbs_remotely
@@ -133,7 +139,7 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
             "ipv4/icmp_ratelimit": 0, "ipv6/icmp/ratelimit": 0,
             "ipv4/icmp_msgs_per_sec": 1_000_000, "ipv4/icmp_msgs_burst": 1_000_000,
             "ipv4/ip_forward": 0, "ipv6/conf/all/forwarding": 0,
-            **{TIMER_SYSCTLS[k]: int(v) for k, v in self._baseline_timers.items()},
+            **{timer_sysctl(k, "default"): int(v) for k, v in self._baseline_timers.items()},
         })
         setup.run_ip(
             f"link add {n.dut_if} netns {n.dut_ns} address {DUT_MAC} mtu 1500 type veth "
@@ -173,8 +179,9 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
             f"ipv4/conf/{n.dut_if}/igmpv3_unsolicited_report_interval": igmp_iv,
             "ipv4/conf/default/igmpv3_unsolicited_report_interval": igmp_iv,
         })
-        for name, sysctl in TIMER_SYSCTLS.items():  # timers left at the kernel's value
+        for name in TIMER_SYSCTLS:  # timers left at the kernel's value
             if name not in self._baseline_timers:
+                sysctl = timer_sysctl(name, n.dut_if)
                 self._baseline_timers[name] = float(agent.op("x_linux_sysctl_get", name=sysctl))
                 self.info.timers[name] = self._baseline_timers[name]
         agent.op("x_linux_snapshot")
@@ -244,6 +251,13 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         self.call(control_verbs()["set_link_mtu"], mtu)
         self.info = dataclasses.replace(self.info, mtu=int(mtu))  # the timers dict stays shared
 
+    def set_link_address(self, mac: str) -> None:
+        self.call(control_verbs()["set_link_address"], mac)
+        self.info = dataclasses.replace(self.info, dut_mac=mac.lower())  # the timers dict stays shared
+        # The agent's reset puts the test link's MAC back; the link flap then re-forms the
+        # addresses derived from it (the EUI-64 link-local).
+        self._bounce_on_reset = True
+
     def restart_link(self) -> None:
         """``ip link set down`` and ``up``. Permanent addresses stay (keep_addr_on_down), those
         with lifetimes and autoconfigured ones go; the kernel forms the link-local again (with
@@ -284,8 +298,8 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         # queries or Router Advertisements (see kernel.Kernel.reset).
         bounce, self._bounce_on_reset = self._bounce_on_reset, False
         self.last_reset = self._call("reset", **{"x-bounce": bounce})
-        if self.info.mtu != TEST_LINK.mtu:
-            self.info = dataclasses.replace(self.info, mtu=TEST_LINK.mtu)
+        if (self.info.mtu, self.info.dut_mac) != (TEST_LINK.mtu, DUT_MAC):
+            self.info = dataclasses.replace(self.info, mtu=TEST_LINK.mtu, dut_mac=DUT_MAC)
         self.info.timers.clear()
         self.info.timers.update(self._baseline_timers)
         # The agent's reset also waits until the kernel holds no fragment the previous test left

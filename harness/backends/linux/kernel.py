@@ -42,6 +42,7 @@ class Kernel:
         self.sockets = Sockets(ifname)
         self.tcp = TCPSockets(ifname)
         self.baseline_sysctls: dict[Path, bytes] = {}
+        self.baseline_mac = b""
         self.baseline_addrs: list[str] = []
         self.baseline_routes: list[str] = []
         self.baseline_neighbors: list[str] = []
@@ -126,6 +127,7 @@ class Kernel:
             value = _read(f)
             if value is not None:  # None: write-only or unreadable (stable_secret)
                 self.baseline_sysctls[f] = value
+        self.baseline_mac = _read(Path(f"/sys/class/net/{self.ifname}/address")) or b""
         self.baseline_addrs = self._addresses()
         self.baseline_routes = self._routes()
         self.baseline_neighbors = self._neighbors()
@@ -172,6 +174,17 @@ class Kernel:
                 out.append(f"{fam} route replace {r['dst']}{via} dev {r['dev']}")
         return out
 
+    def route_lines(self, family: int, prefix: str) -> list[str]:
+        """The main table's routes to ``prefix`` on the test link, one ``ip route`` line each
+        ("<prefix> via <gateway> dev <link>")."""
+        dst = "default" if prefix in ("0.0.0.0/0", "::/0") else prefix
+        out = []
+        for r in self.ip_json(f"-{family}", "route", "show", "table", "main", "exact", dst):
+            if r.get("dev") == self.ifname:
+                via = f" via {r['gateway']}" if "gateway" in r else ""
+                out.append(f"{prefix}{via} dev {r['dev']}")
+        return out
+
     def _neighbors(self) -> list[str]:
         out = []
         for fam in ("-4", "-6"):
@@ -198,6 +211,9 @@ class Kernel:
         mtu = _read(Path(f"/sys/class/net/{self.ifname}/mtu"))
         if mtu is not None and mtu.strip() != b"1500":
             self.ip(f"link set {self.ifname} mtu 1500")
+        # A test may have changed the link-layer address (set_link_address): put it back.
+        if _read(Path(f"/sys/class/net/{self.ifname}/address")) != self.baseline_mac:
+            self.ip(f"link set {self.ifname} address {self.baseline_mac.decode().strip()}")
         intervals = [PROC_NET / f"ipv6/conf/{self.ifname}/mldv2_unsolicited_report_interval",
                      PROC_NET / f"ipv4/conf/{self.ifname}/igmpv3_unsolicited_report_interval"]
         addrs = self._address_flags()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from typing import TYPE_CHECKING, Final, Literal
 
 if TYPE_CHECKING:
@@ -44,12 +45,39 @@ _IPV6_SYSCTLS: Final[dict[IPv6Option, tuple[str, SysctlUnit]]] = {
     "ucast_solicit": ("neigh/{if}/ucast_solicit", "int"),
     "max_addresses": ("conf/{if}/max_addresses", "int"),
     "accept_ra_rt_info_max_plen": ("conf/{if}/accept_ra_rt_info_max_plen", "int"),
+    "temp_valid_lft": ("conf/{if}/temp_valid_lft", "s"),
+    "temp_prefered_lft": ("conf/{if}/temp_prefered_lft", "s"),
+    "ndisc_notify": ("conf/{if}/ndisc_notify", "int"),
+    # RFC 8504 5.3: namespace-wide on Linux (net.ipv6.*), restored by reset() like the others.
+    "max_dst_opts_number": ("max_dst_opts_number", "int"),
+    "max_hbh_opts_number": ("max_hbh_opts_number", "int"),
+    "max_dst_opts_length": ("max_dst_opts_length", "int"),
+    "max_hbh_length": ("max_hbh_length", "int"),
 }
+# IPv6 options no Linux sysctl sets: set_ipv6_option answers "unsupported" with the reason.
+IPV6_OPTIONS_LINUX_LACKS: Final[dict[IPv6Option, str]] = {
+    "mldv1_done_suppression": "Linux has no switch for it: igmp6_leave_group sends an MLDv1 Done only "
+                              "when the host was the last to report (MAF_LAST_REPORTER)",
+    "send_dest_unreachable": "Linux has no switch for it: icmp6_send sends every Destination Unreachable "
+                             "its rate limit allows (net.ipv6.icmp has ratelimit and ratemask, no off switch)",
+}
+_MAC_RE: Final = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+
+
+def _checked_mac(mac: str) -> str:
+    """A unicast MAC address in ip's notation; ValueError for anything else."""
+    text = str(mac)
+    if not _MAC_RE.match(text) or int(text[:2], 16) & 1:
+        raise ValueError(f"not a unicast MAC address like 02:00:00:00:00:09: {mac!r}")
+    return text.lower()
+
 # DUT.set_timer -> the sysctl it writes, relative to /proc/sys/net (whole seconds).
 TIMER_SYSCTLS: Final[dict[str, str]] = {
     "ipv4_reassembly_timeout": "ipv4/ipfrag_time",
     "ipv6_reassembly_timeout": "ipv6/ip6frag_time",
     "ipv6_pmtu_expiry": "ipv6/route/mtu_expires",  # RFC 8201 §4 path MTU aging; the kernel default is 600 s
+    # RFC 1122 2.3.2.1 ARP cache timeout, per interface ("{if}": timer_sysctl); the default is 30 s.
+    "arp_cache_timeout": "ipv4/neigh/{if}/base_reachable_time",
 }
 _INFINITE_LFT: Final = 0xFFFFFFFF  # "forever" in ip's valid_life_time/preferred_life_time
 
@@ -119,7 +147,9 @@ def _checked_network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network
         net = ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         raise ValueError(f"not a network prefix: {cidr!r}") from None
-    if any(net.overlaps(f) for f in _FORBIDDEN if f.version == net.version):
+    # A default route (prefix length 0) covers everything and names no network of the machine's:
+    # inside the DUT's namespace it leads to the test link only (RFC 1122 3.3.1.2 default gateways).
+    if net.prefixlen and any(net.overlaps(f) for f in _FORBIDDEN if f.version == net.version):
         raise ValueError(f"{cidr} overlaps the machine's own network; use the documentation prefixes")
     return net
 
@@ -142,6 +172,11 @@ def _checked_port(port: int) -> int:
     if not 0 < int(port) < 65536:
         raise ValueError(f"port out of range: {port}")
     return int(port)
+
+
+def timer_sysctl(name: str, ifname: str) -> str:
+    """The sysctl of timer ``name`` for interface ``ifname`` (``default``: links made later)."""
+    return TIMER_SYSCTLS[name].format(**{"if": ifname})
 
 
 def timer_seconds(seconds: float) -> int:

@@ -257,8 +257,14 @@ static cJSON *set_ipv6_option(cJSON *args)
         return fixed(name, value, LWIP_ND6_MAX_UNICAST_SOLICIT, "LWIP_ND6_MAX_UNICAST_SOLICIT");
     if (strcmp(name, "accept_ra_rt_info_max_plen") == 0)
         return fixed(name, value, 0, "it ignores Route Information options");
+    if (strcmp(name, "temp_valid_lft") == 0 || strcmp(name, "temp_prefered_lft") == 0)
+        return UNSUPPORTED("lwIP 2.1 has no RFC 8981 temporary addresses");
     if (strcmp(name, "rtr_solicit_delay") == 0 || strcmp(name, "mldv1_unsolicited_report_interval") == 0 ||
-        strcmp(name, "mldv2_unsolicited_report_interval") == 0 || strcmp(name, "max_addresses") == 0)
+        strcmp(name, "mldv2_unsolicited_report_interval") == 0 || strcmp(name, "max_addresses") == 0 ||
+        strcmp(name, "max_dst_opts_number") == 0 || strcmp(name, "max_hbh_opts_number") == 0 ||
+        strcmp(name, "max_dst_opts_length") == 0 || strcmp(name, "max_hbh_length") == 0 ||
+        strcmp(name, "ndisc_notify") == 0 || strcmp(name, "mldv1_done_suppression") == 0 ||
+        strcmp(name, "send_dest_unreachable") == 0)
         return UNSUPPORTED("lwIP has no setting for %s", name);
     return BAD("unknown IPv6 option %s", name);
 }

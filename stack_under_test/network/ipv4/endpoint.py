@@ -14,13 +14,15 @@ from __future__ import annotations
 from ipaddress import IPv4Network, IPv6Network
 from typing import TYPE_CHECKING
 
+from stack_under_test import params
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
-from stack_under_test.network.ipv4 import BROADCAST, MULTICAST, UNICAST, icmp, options
+from stack_under_test.network.ipv4 import BROADCAST, MULTICAST, UNICAST, icmp, options, redirect_rx
 from stack_under_test.network.ipv4.forwarding import IPv4Forwarding
 from stack_under_test.network.ipv4.igmp import IGMP
 from stack_under_test.network.ipv4.output import IPv4Output
 from stack_under_test.network.ipv4.reassembly import IPv4Reassembly
+from stack_under_test.network.pmtu import PathMTUCache
 from stack_under_test.stack.addresses import AddressEntry, AddressState
 from stack_under_test.stack.interfaces import TransportPacket
 from stack_under_test.wire.ipv4 import ALL_HOSTS, FRAGMENT_BITS, MIN_HEADER_LEN, IPv4Header
@@ -36,6 +38,7 @@ from stack_under_test.wire.numbers import (
 if TYPE_CHECKING:
     from stack_under_test.stack.interfaces import NetworkInterface, Route
     from stack_under_test.stack.neighbor import Pending
+    from stack_under_test.stack.route import RouteEntry
     from stack_under_test.stack.stack import Stack
 
 _TENTATIVE = AddressState.TENTATIVE
@@ -53,6 +56,9 @@ class IPv4Protocol:
         self.output = IPv4Output(stack)
         self.forwarding = IPv4Forwarding(stack)
         self.reassembly = IPv4Reassembly(stack)
+        self.redirect_routes: dict[bytes, RouteEntry] = {}  # redirect_rx.py: /32 routes learned (RFC 1122 3.2.2.2)
+        # RFC 1191: what Datagram Too Big messages taught, per destination (icmp.py learns it).
+        self.pmtu = PathMTUCache(stack, "ipv4_pmtu_expiry", params.IPV4_MIN_MTU)
 
     def new_endpoint(self, nic: NetworkInterface) -> IPv4Endpoint:
         return IPv4Endpoint(self, nic)
@@ -68,14 +74,20 @@ class IPv4Endpoint:
         self.nic = nic
         self.output = protocol.output
         self._addresses = nic.addresses  # hot-path shortcut; it lives as long as the NIC
+        self.redirect_routes = protocol.redirect_routes
+        self.pmtu = protocol.pmtu
         self.igmp = IGMP(self.stack, nic, self.output)  # host group membership (igmp.py)
 
     # ---- lifecycle hooks ---------------------------------------------------------------------------
     def enable(self) -> None:
         self.igmp.enable()
 
+    def on_link_address_changed(self) -> None:
+        """Nothing to do: every frame is built with the NIC's MAC as it is when sent."""
+
     def disable(self) -> None:
         self.igmp.disable()
+        redirect_rx.forget(self, self.redirect_routes)
 
     def on_address_added(self, entry: AddressEntry) -> None:
         pass  # IPv4 addresses are usable at once (no DAD)
@@ -120,6 +132,13 @@ class IPv4Endpoint:
             if isinstance(checked, ParamProblem):
                 return icmp.send_param_problem(self, pkt, checked)
             if isinstance(checked, Drop):
+                if checked is Drop.IPV4_SOURCE_ROUTE_NOT_FOLLOWED and cast == UNICAST:
+                    # RFC 1122 3.3.5: "If a host receives a datagram with an incomplete source route
+                    # but does not forward it for some reason, the host SHOULD return an ICMP
+                    # Destination Unreachable (code 5, Source Route Failed) message, unless the
+                    # datagram was itself an ICMP error message." (send_error checks the last.)
+                    code = ICMPv4DestUnreachableCode.SOURCE_ROUTE_FAILED
+                    icmp.send_error(self, pkt, ICMPv4Type.DEST_UNREACHABLE, code)
                 return checked
             if checked.source_route >= 0:
                 # Linux ip_options_rcv_srr(): "if (skb->pkt_type != PACKET_HOST) return -EINVAL;"
@@ -140,6 +159,11 @@ class IPv4Endpoint:
             return icmp.handle_packet(self, pkt, h, cast)
         if proto == PROTO_IGMP:
             return self.igmp.handle_packet(pkt, cast)
+        if cast == MULTICAST:
+            # RFC 3376 3.2: a group joined in INCLUDE mode takes datagrams from its sources only.
+            included = self.nic.source_filters.get(h.dst)
+            if included is not None and h.src not in included:
+                return Drop.IPV4_MULTICAST_SOURCE_NOT_INCLUDED
         transport = self.stack.transport_protocols.get(proto)
         if transport is None:
             # RFC 1122 3.2.2.1: a host SHOULD generate Destination Unreachable code 2 "(Protocol
@@ -157,6 +181,10 @@ class IPv4Endpoint:
         if entry is not None:
             return UNICAST if entry.usable else None
         if dst in addresses.ipv4_broadcasts:
+            return BROADCAST
+        if dst in addresses.ipv4_zero_broadcasts:
+            # RFC 1122 3.3.6: "All hosts SHOULD recognize and accept any of these non-standard
+            # broadcast addresses as the destination address of an incoming datagram."
             return BROADCAST
         if 224 <= dst[0] <= 239:
             # RFC 1112 4: the all-hosts group 224.0.0.1 is joined "automatically" and permanently.
@@ -180,13 +208,29 @@ class IPv4Endpoint:
         return self.nic.addresses.select_source(4, dst)
 
     def path_mtu(self, dst: bytes) -> int:
-        """The NIC's MTU: IPv4 keeps no host-wide path MTU cache; a route's MTU is in the Route,
-        and what Fragmentation Needed teaches is kept by the transport that asked (TCP)."""
-        return self.nic.mtu
+        """The NIC's MTU, or less where a Datagram Too Big taught a smaller one (RFC 1191)."""
+        learned = self.pmtu.get(dst)
+        return self.nic.mtu if learned is None else min(learned, self.nic.mtu)
 
-    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False) -> Drop | None:
-        """Prepend a header (the default TTL, a fresh ID) and transmit on ``route`` (output.py)."""
-        return self.output.write_packet(route, proto, payload, dont_fragment=dont_fragment)
+    def write_packet(
+        self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False, ttl: int | None = None,
+        tos: int = 0, options: bytes = b"", discover_mtu: bool = False,
+    ) -> Drop | None:
+        """Prepend a header (a fresh ID; the default TTL unless given) and transmit on ``route`` (output.py).
+
+        ``discover_mtu``: Path MTU Discovery (RFC 1191 3: "The basic idea is that a source host
+        initially assumes that the PMTU of a path is the (known) MTU of the first hop, and sends all
+        datagrams on that path with the DF bit set"). A datagram within the path MTU leaves with
+        DF set; a larger one is fragmented to the path MTU without DF, as Linux does
+        (IP_PMTUDISC_WANT, its UDP default)."""
+        if discover_mtu:
+            learned = self.pmtu.get(route.remote)
+            mtu = route.mtu if learned is None else min(route.mtu, learned)
+            fits = MIN_HEADER_LEN + len(options) + len(payload) <= mtu
+            return self.output.write_packet(route, proto, payload, dont_fragment=fits, ttl=ttl, tos=tos,
+                                            options=options, mtu=mtu)
+        return self.output.write_packet(route, proto, payload, dont_fragment=dont_fragment, ttl=ttl, tos=tos,
+                                        options=options)
 
     def send_port_unreachable(self, tpkt: TransportPacket) -> None:
         # RFC 1122 3.2.2.1: a host SHOULD generate code 3 "(Port Unreachable), if the designated

@@ -18,6 +18,7 @@ from stack_under_test.network.ipv4 import UNICAST
 from stack_under_test.network.multicast import ListenerConfig, Mode, MulticastListener, Record, pack_reports
 from stack_under_test.wire import igmp as wire
 from stack_under_test.wire.ipv4 import FLAG_DF, MIN_HEADER_LEN, encode_header
+from stack_under_test.wire.ipv4_options import ROUTER_ALERT, Option, walk
 from stack_under_test.wire.numbers import PROTO_IGMP
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class IGMP:
 
     def join(self, group: bytes) -> None:
         if self.enabled and len(group) == 4 and group != wire.ALL_SYSTEMS:
-            self.listener.join(group)
+            self.listener.join(group, self.nic.source_filters.get(group))
 
     def leave(self, group: bytes) -> None:
         if self.enabled and len(group) == 4:
@@ -69,12 +70,12 @@ class IGMP:
     def handle_packet(self, pkt: PacketBuffer, cast: int) -> Drop | None:
         msg = wire.parse(memoryview(pkt.data)[pkt.transport_offset : pkt.end])
         if isinstance(msg, wire.Query):
-            return self._handle_query(msg)
+            return self._handle_query(msg, pkt, cast)
         if isinstance(msg, wire.Report):
-            # Only a report sent to the group can suppress ours (Linux: "don't rely on MC router
-            # hearing unicast reports").
-            if cast == UNICAST:
-                return Drop.IGMP_REPORT_NOT_MULTICAST
+            # RFC 3376 4.2.14: "a system MUST accept and process any version 1 or version 2 Report
+            # whose IP Destination Address field contains *any* of the addresses (unicast or
+            # multicast) assigned to the interface on which the Report arrives" (Linux takes only
+            # reports in multicast frames; the RFC wins). The endpoint delivered only such datagrams.
             if self.enabled and msg.group != wire.ALL_SYSTEMS:
                 self.listener.on_report_heard(msg.group)
             return None
@@ -82,15 +83,23 @@ class IGMP:
             return Drop.IGMP_FOR_ROUTERS
         return msg  # a Drop
 
-    def _handle_query(self, q: wire.Query) -> Drop | None:
+    def _handle_query(self, q: wire.Query, pkt: PacketBuffer, cast: int) -> Drop | None:
         # RFC 3376 4.1.12: "a system MUST accept and process any Query whose IP Destination Address
         # field contains *any* of the addresses (unicast or multicast) assigned to the interface";
-        # the endpoint delivered only such datagrams. TTL and Router Alert are not checked (Linux).
+        # the endpoint delivered only such datagrams. TTL is not checked (Linux).
         # RFC 1112 appendix I: in a v1 query the Group Address is "zeroed when sent, ignored when
         # received"; every v1 query is a general one (Linux does the same).
         general = q.general or q.version == 1
         if not general and not 224 <= q.group[0] <= 239:
             return Drop.IGMP_QUERY_BAD_GROUP
+        header = pkt.network()
+        # RFC 3376 9.1: "Hosts SHOULD ignore v2 or v3 Queries without the Router-Alert option."
+        if q.version > 1 and not _has_router_alert(header[MIN_HEADER_LEN : (header[0] & 0x0F) * 4]):
+            return Drop.IGMP_QUERY_WITHOUT_ROUTER_ALERT
+        # RFC 3376 9.1: "Hosts SHOULD ignore v1, v2 or v3 General Queries sent to a multicast address
+        # other than 224.0.0.1, the all-systems address." A unicast one is processed (4.1.12).
+        if general and cast != UNICAST and bytes(header[16:20]) != wire.ALL_SYSTEMS:
+            return Drop.IGMP_GENERAL_QUERY_NOT_TO_ALL_SYSTEMS
         if q.version == 3 and q.general and q.sources:
             return Drop.IGMP_GENERAL_QUERY_WITH_SOURCES  # Linux: "no sources allowed"
         if not self.enabled:
@@ -137,3 +146,7 @@ class IGMP:
             wire.TOS_INTERNETWORK_CONTROL, FLAG_DF, wire.ROUTER_ALERT_OPTION,
         )
         self.output.transmit(self.nic, dst, dst, header + message)
+
+
+def _has_router_alert(options: memoryview) -> bool:
+    return any(isinstance(o, Option) and o.type == ROUTER_ALERT for o in walk(options))

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from stack_under_test.buffer import PacketBuffer
-from stack_under_test.clock import VirtualClock
 from stack_under_test.drops import Drop
 from stack_under_test.params import MS_PER_DAY
 from stack_under_test.wire import ipv4_options
@@ -25,11 +24,14 @@ if TYPE_CHECKING:
 
 def timestamp_ms(stack: Stack) -> int:
     """RFC 791: "The Timestamp is a right-justified, 32-bit timestamp in milliseconds since
-    midnight UT." The VirtualClock's zero is taken to be midnight UT. Any other clock (monotonic,
-    for a TAP link) has no relation to UT, and RFC 791 says then "any time may be inserted as a time
-    stamp provided the high order bit of the timestamp field is set to one"."""
-    now = stack.clock.now_ms % MS_PER_DAY
-    return now if isinstance(stack.clock, VirtualClock) else now | 0x8000_0000
+    midnight UT. If the time is not available in milliseconds or cannot be provided with respect
+    to midnight UT then any time may be inserted as a timestamp provided the high order bit of the
+    timestamp field is set to one"; RFC 1122 3.2.2.8 gives the same rules for ICMP Timestamp.
+    Midnight UT comes from the clock (``Clock.utc_origin_ms``)."""
+    origin = stack.clock.utc_origin_ms
+    if origin is None:
+        return stack.clock.now_ms % MS_PER_DAY | 0x8000_0000
+    return (origin + stack.clock.now_ms) % MS_PER_DAY
 
 
 def _ours(stack: Stack) -> Callable[[bytes], bool]:
@@ -56,8 +58,26 @@ def check(stack: Stack, pkt: PacketBuffer, h: IPv4Header) -> Processed | ParamPr
     # silently, whether it is for us or to be forwarded (RFC 1122 3.3.5 makes forwarding of
     # source-routed datagrams a configurable choice: "MUST ... be configurable").
     if result.source_route >= 0 and not stack.accept_source_route:
+        if ipv4_options.source_route_next_hop(h.options(pkt.data, pkt.network_offset), result.source_route) is not None:
+            return Drop.IPV4_SOURCE_ROUTE_NOT_FOLLOWED  # hops left: the caller answers (RFC 1122 3.3.5)
         return Drop.IPV4_SOURCE_ROUTE_REJECTED
     return result
+
+
+def originate(stack: Stack, options: bytes, local: bytes) -> bytes | Drop:
+    """The options a transport asked for, as the originating host ``local`` sends them (padded).
+
+    RFC 1122 3.2.1.8: "There MUST be a means for the transport layer to specify IP options to be
+    included in transmitted IP datagrams"; the originating host is the first to process them:
+    "The originating host MUST record a timestamp in a Timestamp option whose Internet address
+    fields are not pre-specified or whose first pre-specified address is the host's interface
+    address", and Record Route takes our address as every hop's does (RFC 791). A source route
+    would make the first hop the header's destination; we do not originate those (Drop).
+    """
+    result = ipv4_options.process(options, Usage.FORWARD, local, timestamp_ms(stack), _ours(stack))
+    if isinstance(result, ParamProblem) or result.source_route >= 0:
+        return Drop.IPV4_BAD_OUTGOING_OPTIONS
+    return ipv4_options.pad_options(result.options)
 
 
 def source_route_next_hop(pkt: PacketBuffer, h: IPv4Header, checked: Processed) -> bytes | None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from stack_under_test.drops import Drop
 from stack_under_test.network.fragmentation import fragment_ipv4
 from stack_under_test.network.ipv4.ident import IdentAllocator
+from stack_under_test.network.ipv4.options import originate
 from stack_under_test.stack.neighbor import NeighborState, NeighborTable
 from stack_under_test.wire.ethernet import BROADCAST_MAC, ipv4_multicast_mac
 from stack_under_test.wire.ipv4 import FLAG_DF, MIN_HEADER_LEN, HeaderTemplate, encode_header
@@ -36,7 +37,6 @@ class IPv4Output:
         # RFC 6864: IDs unique per (src, dst, protocol), not one global counter (ident.py).
         self.idents = IdentAllocator(stack.rng)
         self._routes = stack.routes
-        self._ttl = stack.options.default_ttl
         # remote -> _ReplyPath: replies to a STATIC neighbor skip route lookup and resolution while
         # neither table has changed. Bounded; only filled for static neighbors, so Neighbor
         # Unreachability Detection is never bypassed.
@@ -55,18 +55,34 @@ class IPv4Output:
         else:
             nic.neighbors[4].send(next_hop, ETH_P_IPV4, packet)
 
-    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False) -> Drop | None:
-        """Prepend a header (the default TTL, a fresh ID, no options) and transmit on ``route``.
-        ``dont_fragment`` sets DF and refuses a datagram too big for the route (RFC 1191 3)."""
+    def write_packet(
+        self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False, ttl: int | None = None,
+        tos: int = 0, options: bytes = b"", mtu: int | None = None,
+    ) -> Drop | None:
+        """Prepend a header (a fresh ID; the default TTL unless ``ttl``; ``tos``; ``options`` as the
+        originating host processes them) and transmit on ``route``. ``dont_fragment`` sets DF and
+        refuses a datagram too big for the route (RFC 1191 3). ``mtu``: a path MTU below the
+        route's to fragment to."""
+        # RFC 1122 3.2.1.7: "The IP layer MUST provide a means for the transport layer to set the
+        # TTL field of every datagram that is sent"; 3.2.1.6 the same for TOS, "the default is all
+        # zero bits"; 3.2.1.8 for options.
+        ttl = self.stack.default_ttl if ttl is None else ttl
+        if options:
+            originated = originate(self.stack, options, route.local)
+            if isinstance(originated, Drop):
+                route.nic.stats.count_tx_drop(originated)
+                return originated
+            options = originated
         ident = self.idents.next(route.local, route.remote, proto)
-        if MIN_HEADER_LEN + len(payload) > route.mtu:
+        limit = route.mtu if mtu is None else min(mtu, route.mtu)
+        if MIN_HEADER_LEN + len(options) + len(payload) > limit:
             if dont_fragment:
                 route.nic.stats.count_tx_drop(Drop.PACKET_TOO_BIG)
                 return Drop.PACKET_TOO_BIG
             # RFC 791 3.2: too big for the route's MTU: fragment it.
-            return self.send_fragmented(route, proto, payload, ident, self._ttl)
+            return self.send_fragmented(route, proto, payload, ident, ttl, options=options, tos=tos, mtu=limit)
         flags_frag = FLAG_DF if dont_fragment else 0
-        header = encode_header(route.local, route.remote, proto, len(payload), ident, self._ttl, flags_frag=flags_frag)
+        header = encode_header(route.local, route.remote, proto, len(payload), ident, ttl, tos, flags_frag, options)
         self.transmit(route.nic, route.remote, route.next_hop, header + payload)
         return None
 
@@ -78,16 +94,18 @@ class IPv4Output:
         ident = self.idents.next(route.local, dst, proto)
         if MIN_HEADER_LEN + len(options) + len(payload) > route.mtu:
             # RFC 791 3.2: fragment; only copied options go past the first fragment.
-            self.send_fragmented(route, proto, payload, ident, self._ttl, options=options)
+            self.send_fragmented(route, proto, payload, ident, self.stack.default_ttl, options=options)
             return
-        header = encode_header(route.local, dst, proto, len(payload), ident, self._ttl, options=options)
+        header = encode_header(route.local, dst, proto, len(payload), ident, self.stack.default_ttl, options=options)
         self.transmit(route.nic, dst, route.next_hop, header + payload)
 
     def send_fragmented(
-        self, route: Route, proto: int, payload: bytes, ident: int, ttl: int, *, options: bytes = b""
+        self, route: Route, proto: int, payload: bytes, ident: int, ttl: int, *, options: bytes = b"", tos: int = 0,
+        mtu: int | None = None,
     ) -> Drop | None:
-        """Send ``payload`` in as many datagrams as ``route.mtu`` needs (RFC 791 3.2)."""
-        packets = fragment_ipv4(route.local, route.remote, proto, payload, ident, ttl, route.mtu, options=options)
+        """Send ``payload`` in as many datagrams as ``mtu`` (default ``route.mtu``) needs (RFC 791 3.2)."""
+        size = route.mtu if mtu is None else mtu
+        packets = fragment_ipv4(route.local, route.remote, proto, payload, ident, ttl, size, tos=tos, options=options)
         if isinstance(packets, Drop):
             route.nic.stats.count_tx_drop(packets)
             return packets
@@ -123,7 +141,7 @@ class IPv4Output:
         if entry is not None and entry.state is NeighborState.STATIC and entry.mac is not None and remote[0] < 224:
             if len(self._reply_paths) >= _REPLY_PATHS_MAX:
                 self._reply_paths.clear()
-            template = HeaderTemplate(local, remote, proto, self._ttl, entry.mac + route.nic.mac + b"\x08\x00")
+            template = HeaderTemplate(local, remote, proto, self.stack.default_ttl, entry.mac + route.nic.mac + b"\x08\x00")
             self._reply_paths[remote] = (
                 local, proto, route.nic.write_frame, template, self._routes.version, table, table.version, route.mtu - MIN_HEADER_LEN,
                 self.idents.bucket(local, remote, proto),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
-from stack_under_test.network.fragmentation import Reassembler
+from stack_under_test.network.fragmentation import Reassembler, reassembled_ecn
 from stack_under_test.network.ipv4 import icmp
 from stack_under_test.wire.ipv4 import FLAG_DF, MIN_HEADER_LEN, IPv4Header, encode_header
 from stack_under_test.wire.numbers import ICMPv4TimeExceededCode, ICMPv4Type
@@ -55,18 +55,23 @@ class IPv4Reassembly:
         # Fragment zero's context: where it came in, its link and IP headers as they arrived.
         first = (ep, off, bytes(data[:start])) if offset == 0 else None
         key = (h.src, h.dst, h.protocol, h.ident)  # RFC 791 3.2: source, destination, protocol, identification
-        result = self.reassembler.add(key, offset, memoryview(data)[start : start + size], more, first)
+        result = self.reassembler.add(key, offset, memoryview(data)[start : start + size], more, first, h.tos & 3)
         if result is None or isinstance(result, Drop):
             return result
         _, first_off, prefix = result.first
         first_h = IPv4Header.read(prefix, first_off)
+        ecn = reassembled_ecn(result.ecn_seen, first_h.tos & 3)  # RFC 3168 5.3
+        if ecn is None:
+            return Drop.FRAGMENT_ECN_MIXED
         options = prefix[first_off + MIN_HEADER_LEN :]
         if MIN_HEADER_LEN + len(options) + len(result.payload) > MAX_DATAGRAM:
             return Drop.FRAGMENT_REASSEMBLED_TOO_LONG
         # The reassembled datagram takes the first fragment's header (RFC 791 3.2: "the first
-        # fragment's header ... header fields of the datagram"), with its own length, no MF, offset 0.
+        # fragment's header ... header fields of the datagram"), with its own length, no MF, offset 0,
+        # and the ECN codepoint of all its fragments.
         header = encode_header(
-            first_h.src, first_h.dst, first_h.protocol, len(result.payload), first_h.ident, first_h.ttl, first_h.tos,
+            first_h.src, first_h.dst, first_h.protocol, len(result.payload), first_h.ident, first_h.ttl,
+            (first_h.tos & ~3) | ecn,
             first_h.flags_frag & FLAG_DF, options,
         )
         ep.nic.stats.count_event("ipv4_reassembled")

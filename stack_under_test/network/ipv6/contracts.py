@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from ipaddress import IPv6Network
+
     from stack_under_test.drops import Drop
     from stack_under_test.network.ipv6.pmtu import PathMTUCache
     from stack_under_test.stack.interfaces import NetworkInterface
@@ -94,6 +96,19 @@ class IPv6Host(Protocol):
     # ---- events one collaborator reports for others ---------------------------------------------------
     def on_prefix_information(self, pi: PrefixInfo, *, multicast_ra: bool) -> None:
         """A Router Advertisement carried ``pi`` (RFC 4862 5.5.3 address configuration)."""
+        ...
+
+    def next_hop_prefixes(self, dst: bytes) -> frozenset[IPv6Network]:
+        """RFC 6724 rule 5.5: the prefixes the next hop towards ``dst`` advertised (none on-link)."""
+        ...
+
+    def hold_report(self, group: bytes) -> None:
+        """Join ``group`` from now on without its MLD report (RFC 4862 5.4.2's delay), until
+        ``release_report``; the group's datagrams are received meanwhile."""
+        ...
+
+    def release_report(self, group: bytes) -> None:
+        """End ``hold_report``: report ``group`` now if it is joined and not reported yet."""
         ...
 
     def on_link_local_valid(self) -> None:

@@ -166,8 +166,12 @@ class IPv6Endpoint:
         # RFC 4861 6.3.7: solicit routers (unless a router, or accept_ra / router_solicitations off).
         self.router_discovery.on_enable()
 
+    def on_link_address_changed(self) -> None:
+        self.ndp.announce_link_address()  # RFC 4861 7.2.6, when configured (ndisc_notify)
+
     def disable(self) -> None:
         nic = self.nic
+        self.ndp.stop_announcing()
         self.mld.disable()  # first: a NIC going down sends no Done / state-change reports
         self.router_discovery.reset()
         self.addrconf.disable()  # stops DAD, removes the addresses it formed
@@ -212,6 +216,18 @@ class IPv6Endpoint:
     def on_link_local_valid(self) -> None:
         self.mld.on_link_local_valid()
 
+    def next_hop_prefixes(self, dst: bytes) -> frozenset[IPv6Network]:
+        entry = self.stack.routes.lookup(dst, self.nic.name)
+        if entry is not None and entry.gateway is None:
+            return frozenset()  # on-link: no next hop advertised anything
+        return self.router_discovery.advertised_by_next_hop(None if entry is None else entry.gateway)
+
+    def hold_report(self, group: bytes) -> None:
+        self.mld.hold(group)
+
+    def release_report(self, group: bytes) -> None:
+        self.mld.release(group)
+
     def disable_ipv6(self) -> None:
         self.ipv6_disabled = True
         self.nic.stats.count_event("ipv6_disabled_by_dad")
@@ -240,7 +256,12 @@ class IPv6Endpoint:
                 return Drop.IPV6_NOT_FOR_US
         elif not self.nic.is_local(dst) and not self._local_elsewhere(dst) and not self.anycast.has(dst):
             return self._not_local(pkt, view, src, dst)
-        chain = ipv6_ext.walk(pkt.network(), dst_multicast)
+        cfg = self.nic.ipv6_config
+        chain = ipv6_ext.walk(
+            pkt.network(), dst_multicast,
+            hop_by_hop_limits=ipv6_ext.OptionLimits(cfg.max_hbh_opts_number, cfg.max_hbh_length),
+            destination_limits=ipv6_ext.OptionLimits(cfg.max_dst_opts_number, cfg.max_dst_opts_length),
+        )
         if isinstance(chain, Drop):
             return chain
         if isinstance(chain, ipv6_ext.ParamProblem):
@@ -332,9 +353,14 @@ class IPv6Endpoint:
         return source_selection.select(self, dst)
 
     # ---- send ----------------------------------------------------------------------------------
-    def write_packet(self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False) -> Drop | None:
-        """IPEndpoint: UDP (and others) send through here with a route from stack.find_route."""
-        return self.send(route.local, route.remote, proto, payload, next_hop=route.next_hop, dont_fragment=dont_fragment)
+    def write_packet(
+        self, route: Route, proto: int, payload: bytes, *, dont_fragment: bool = False, ttl: int | None = None,
+        tos: int = 0, options: bytes = b"", discover_mtu: bool = False,
+    ) -> Drop | None:
+        """IPEndpoint: UDP (and others) send through here with a route from stack.find_route.
+        ``ttl`` is the Hop Limit, ``tos`` the Traffic Class; IPv6 has no header options."""
+        return self.send(route.local, route.remote, proto, payload, next_hop=route.next_hop, dont_fragment=dont_fragment,
+                         hop_limit=ttl, traffic_class=tos)
 
     @property
     def link_mtu(self) -> int:
@@ -374,6 +400,11 @@ class IPv6Endpoint:
         if self.ipv6_disabled:
             self.nic.stats.count_tx_drop(Drop.IPV6_DISABLED_BY_DAD)
             return Drop.IPV6_DISABLED_BY_DAD
+        # RFC 4291 2.7: "Nodes must not originate a packet to a multicast address whose scop field
+        # contains the reserved value 0".
+        if is_multicast(dst) and dst[1] & 0x0F == 0:
+            self.nic.stats.count_tx_drop(Drop.IPV6_SCOPE_0_MULTICAST_DESTINATION)
+            return Drop.IPV6_SCOPE_0_MULTICAST_DESTINATION
         if hop_limit is None:
             # RFC 4861 6.3.2 CurHopLimit: "The default value that should be placed in the Hop
             # Count field of the IP header for outgoing (unicast) IP packets" (an RA may set it).

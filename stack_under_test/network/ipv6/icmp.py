@@ -66,9 +66,12 @@ def handle_echo_request(host: IPv6Host, ip: IPv6View, src: bytes, dst: bytes, ms
         host.nic.stats.count_tx_drop(Drop.IPV6_NO_ROUTE)
         return None
     # RFC 4443 §4.2: "The data received in the ICMPv6 Echo Request message MUST be returned
-    # entirely and unmodified in the ICMPv6 Echo Reply message." Linux also echoes the Traffic Class.
+    # entirely and unmodified in the ICMPv6 Echo Reply message." Linux also echoes the Traffic
+    # Class; we echo its DSCP but not its ECN field: RFC 3168 5.2 "an ECT codepoint MUST NOT be
+    # set in a packet unless the loss of that packet in the network would be detected by the end
+    # nodes and interpreted as an indication of congestion", which no echo reply's loss is.
     reply = EchoReply(msg.ident, msg.seq, msg.data)
-    if send_icmpv6(host, reply_src, src, reply, traffic_class=ip.traffic_class) is None:
+    if send_icmpv6(host, reply_src, src, reply, traffic_class=ip.traffic_class & ~3) is None:
         host.nic.stats.count_event("icmpv6_echo_reply_sent")
     return None
 
@@ -89,6 +92,16 @@ def handle_error(host: IPv6Host, icmp_type: int, code: int, invoking: bytes, par
         # instead; the RFC decides. RFC 8021 retired the atomic fragments such a PTB asked for.)
         if param < params.IPV6_MIN_MTU:
             return Drop.ICMPV6_PTB_BELOW_MINIMUM_MTU
+        # RFC 8201 §4: "Nodes should appropriately validate the payload of ICMPv6 PTB messages to
+        # ensure these are received in response to transmitted traffic (i.e., a reported error
+        # condition that corresponds to an IPv6 packet actually sent by the application)". A
+        # quoted UDP datagram needs the socket that sent it, a TCP segment its connection and to
+        # be in flight (Linux: udpv6_err, tcp_v6_err look them up before the PMTU changes); other
+        # quoted packets (our echo replies) pass on their source alone.
+        proto, offset = ipv6_ext.upper_layer(quoted)
+        transport = host.stack.transport_protocols.get(proto)
+        if transport is not None and offset is not None and not transport.sent(6, quoted):
+            return Drop.ICMPV6_PTB_NOT_SENT
         quoted_dst = IPv6View(quoted).dst
         learned = host.pmtu.update(quoted_dst, param, host.path_mtu(quoted_dst))
         if learned:
@@ -157,6 +170,10 @@ def send_error_about(
 ) -> None:
     if not may_send_error(invoking, to_multicast=to_multicast, link_multicast=link_multicast):
         host.nic.stats.count_event("icmpv6_error_suppressed")
+        return
+    # RFC 4443 §3.1: Destination Unreachable switched off on the interface the packet came in on.
+    if icmp_type == ICMPv6Type.DEST_UNREACHABLE and not host.nic.ipv6_config.send_dest_unreachable:
+        host.nic.stats.count_event("icmpv6_dest_unreachable_disabled")
         return
     # RFC 4443 §2.4(f): "an IPv6 node MUST limit the rate of ICMPv6 error messages it
     # originates"; a token bucket (stack.set_icmp_rate_limit(6, ...), Linux's defaults).

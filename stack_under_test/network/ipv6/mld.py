@@ -57,6 +57,7 @@ class MLD:
         self.listener = MulticastListener(stack.clock, stack.rng, self, ListenerConfig(default_mode=Mode.V3))
         self.enabled = False
         self._catch_up: Timer | None = None
+        self._held: set[bytes] = set()  # joined, report delayed (hold)
         self._sync_config()
 
     # ---- configuration --------------------------------------------------------------------------
@@ -69,6 +70,7 @@ class MLD:
         config = self.listener.config
         config.unsolicited_interval_v3_ms = cfg.mldv2_unsolicited_report_interval_ms
         config.unsolicited_interval_legacy_ms = cfg.mldv1_unsolicited_report_interval_ms
+        config.leave_as_last_reporter_only = cfg.mldv1_done_suppression  # RFC 2710 4, the switch
         force = cfg.force_mld_version
         mode = Mode.V2 if force == 1 else Mode.V3
         if mode is not config.default_mode or force == 2:
@@ -101,6 +103,7 @@ class MLD:
     def disable(self) -> None:
         """The NIC goes down: forget every group and timer (nothing can be sent any more)."""
         self.enabled = False
+        self._held.clear()
         if self._catch_up is not None:
             self._catch_up.cancel()
             self._catch_up = None
@@ -111,9 +114,24 @@ class MLD:
         # interface, it should immediately transmit an unsolicited Report for that address on that
         # interface" - at once (as Linux), so that DAD's first Neighbor Solicitation for a tentative
         # address follows the report for its solicited-node group (RFC 4862 5.4.2).
-        if self.enabled and reportable(group) and group not in self.listener.groups:
+        if self.enabled and reportable(group) and group not in self.listener.groups and group not in self._held:
             self._sync_config()
             self.listener.join(group)
+
+    def hold(self, group: bytes) -> None:
+        """RFC 4862 5.4.2: "the node SHOULD delay joining the solicited-node multicast address by a
+        random delay between 0 and MAX_RTR_SOLICITATION_DELAY" (addrconf/dad.py keeps the time).
+        What the delay holds back is the report, the part of joining other nodes see: the NIC is
+        in the group at once, as "an interface MUST receive and process datagrams sent to the
+        all-nodes multicast address or solicited-node multicast address of the tentative address
+        during the delay period". (Linux reports at once.)"""
+        self._held.add(group)
+
+    def release(self, group: bytes) -> None:
+        if group in self._held:
+            self._held.discard(group)
+            if self.nic.in_group(group):
+                self.join(group)
 
     def leave(self, group: bytes) -> None:
         if self.enabled and reportable(group):

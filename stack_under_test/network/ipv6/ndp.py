@@ -9,10 +9,12 @@ Duplicate Address Detection's (addrconf/).
 
 from __future__ import annotations
 
+import functools
 from ipaddress import IPv6Address
 from typing import TYPE_CHECKING
 
 from stack_under_test import params
+from stack_under_test.clock import Timer
 from stack_under_test.drops import Drop
 from stack_under_test.params import NDP_HOP_LIMIT
 from stack_under_test.stack.neighbor import Pending
@@ -57,6 +59,7 @@ class NeighborDiscovery:
         self.addrconf = addrconf
         self.anycast = anycast
         self.delayed_adverts = 0  # anycast advertisements waiting out their §7.2.7 random delay
+        self._announcements: list[Timer] = []  # §7.2.6 unsolicited advertisements still to send
 
     def handle_neighbor_solicit(self, src: bytes, dst: bytes, ns: NeighborSolicit) -> Drop | None:
         """§7.2.3 (validation.check() has applied §7.1.1 already)."""
@@ -129,6 +132,46 @@ class NeighborDiscovery:
         # ND is link-scoped: the NS source is on this link whatever the route table says.
         if host.send(src, na_dst, PROTO_ICMPV6, raw, hop_limit=NDP_HOP_LIMIT, next_hop=na_dst) is None:
             host.nic.stats.count_event("ndp_neighbor_advert_sent")
+
+    # ---- unsolicited advertisements (§7.2.6) -------------------------------------------------------
+    def announce_link_address(self) -> None:
+        """The link-layer address changed: "a node MAY send up to MAX_NEIGHBOR_ADVERTISEMENT
+        unsolicited Neighbor Advertisement messages to the all-nodes multicast address. These
+        advertisements MUST be separated by at least RetransTimer seconds." We do when configured
+        to (Linux ndisc_notify; Linux sends one per address), for each usable unicast address."""
+        self.stop_announcing()
+        host = self.host
+        cfg = host.nic.ipv6_config
+        if not cfg.ndisc_notify:
+            return
+        targets = [e.packed for e in host.nic.addresses.of_family(6) if e.usable]
+        clock = host.stack.clock
+        for round_ in range(params.MAX_NEIGHBOR_ADVERTISEMENT):
+            for i, target in enumerate(targets):
+                # §7.2.6: "A node that has multiple IP addresses assigned to an interface MAY
+                # multicast a separate Neighbor Advertisement for each address. In such a case, the
+                # node SHOULD introduce a small delay between the sending of each advertisement".
+                delay = round_ * cfg.retrans_time_ms + i * params.UNSOLICITED_ADVERT_SPACING_MS
+                self._announcements.append(clock.schedule(delay, functools.partial(self._announce, target)))
+
+    def stop_announcing(self) -> None:
+        for timer in self._announcements:
+            timer.cancel()
+        self._announcements.clear()
+
+    def _announce(self, target: bytes) -> None:
+        host = self.host
+        if not host.nic.enabled or not host.is_local(target):
+            return
+        # §7.2.6: "the Target Link-Layer Address option is filled with the new link-layer address.
+        # The Solicited flag MUST be set to zero ... If the node is a router, it MUST set the Router
+        # flag to one; otherwise, it MUST set it to zero. The Override flag MAY be set to either
+        # zero or one." (One, as Linux: neighbors install the new address at once.)
+        advert = NeighborAdvert(IPv6Address(target), router=host.stack.forwarding[6], solicited=False,
+                                override=True, options=target_link_option(host.nic.mac))
+        raw = icmpv6.encode(advert, target, ALL_NODES)
+        if host.send(target, ALL_NODES, PROTO_ICMPV6, raw, hop_limit=NDP_HOP_LIMIT) is None:
+            host.nic.stats.count_event("ndp_unsolicited_advert_sent")
 
     def handle_neighbor_advert(self, src: bytes, dst: bytes, na: NeighborAdvert) -> Drop | None:
         """§7.2.5 (validation.check() has applied §7.1.2 already)."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from stack_under_test.buffer import PacketBuffer
 from stack_under_test.drops import Drop
-from stack_under_test.network.fragmentation import Reassembler
+from stack_under_test.network.fragmentation import Reassembler, reassembled_ecn
 from stack_under_test.wire import ipv6_ext
 from stack_under_test.wire.ipv6 import HEADER_LEN, NEXT_HEADER_OFFSET, IPv6View
 from stack_under_test.wire.ipv6_ext import FRAGMENT_HEADER_LEN, PAYLOAD_LENGTH_OFFSET, PP_ERRONEOUS_HEADER
@@ -111,10 +111,17 @@ class IPv6Reassembly:
             first = (host, bytes(packet[:data_off]), named_by, frag.next_header, bool(pkt.data[0] & 1))
         # RFC 8200 4.5: fragments belong together when "Source Address, Destination Address, and
         # Fragment Identification" match.
-        result = self.reassembler.add((view.src, view.dst, frag.ident), frag.offset, packet[data_off:], frag.more, first)
+        result = self.reassembler.add((view.src, view.dst, frag.ident), frag.offset, packet[data_off:], frag.more, first,
+                                      view.traffic_class & 3)
         if result is None or isinstance(result, Drop):
             return result
         _, head, named, next_header, _ = result.first
+        # RFC 3168 5.3: the reassembled packet's ECN codepoint from all its fragments' (the
+        # first fragment's Traffic Class otherwise); its two bits are 0x30 of the header's octet 1.
+        ecn = reassembled_ecn(result.ecn_seen, head[1] >> 4 & 3)
+        if ecn is None:
+            return Drop.FRAGMENT_ECN_MIXED
+        head = head[:1] + bytes((head[1] & ~0x30 | ecn << 4,)) + head[2:]
         host.nic.stats.count_event("ipv6_reassembled")
         # RFC 8200 4.5: the Unfragmentable Part comes from the first fragment, "the Next Header
         # field of the last header of the Unfragmentable Part is obtained from the Next Header

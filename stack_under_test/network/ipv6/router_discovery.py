@@ -15,7 +15,7 @@ List is consulted by ``Stack.find_route`` / ``IPv6Endpoint.send`` when no route 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv6Network
 from typing import TYPE_CHECKING
 
@@ -40,6 +40,9 @@ class DefaultRouter:
     address: bytes
     preference: int  # RFC 4191: PREF_HIGH 1, PREF_MEDIUM 0, PREF_LOW -1
     timer: Timer | None = None
+    probed_ms: int | None = None  # when RFC 4191 3.5 last probed it
+    # RFC 6724 rule 5.5 (RFC 8028): the prefixes it advertised (at most MAX_DEFAULT_ROUTERS).
+    prefixes: set[IPv6Network] = field(default_factory=set)
 
 
 @dataclass(slots=True, eq=False)
@@ -59,6 +62,7 @@ class RouterDiscovery:
         self.mtu: int | None = None  # RFC 4861 4.6.4 LinkMTU from the MTU option
         self._rs_timer: Timer | None = None
         self._rs_left = 0
+        self._rs_sent = False  # a solicitation went out since the interface came up
         self._round_robin = 0
         self._all_routers = False  # joined ff02::2 as a router
 
@@ -89,6 +93,7 @@ class RouterDiscovery:
         # initial solicitation, it SHOULD delay the transmission for a random amount of time
         # between 0 and MAX_RTR_SOLICITATION_DELAY."
         self._rs_left = cfg.router_solicitations
+        self._rs_sent = False
         delay = self.host.stack.rng.randint(0, cfg.rtr_solicit_delay_ms)
         self._rs_timer = self.host.stack.clock.schedule(delay, self._solicit)
 
@@ -98,12 +103,24 @@ class RouterDiscovery:
             self._rs_timer = None
         self._rs_left = 0
 
+    def _advertised_while_soliciting(self) -> None:
+        # 6.3.7: "Once the host sends a Router Solicitation, and receives a valid Router
+        # Advertisement with a non-zero Router Lifetime, the host MUST desist from sending additional
+        # solicitations on that interface". "Moreover, a host SHOULD send at least one solicitation
+        # in the case where an advertisement is received prior to having sent a solicitation":
+        # still in the initial delay, the first solicitation goes out as planned, and is the last.
+        if self._rs_timer is not None and not self._rs_sent:
+            self._rs_left = 1
+            return
+        self.stop_soliciting()
+
     def _solicit(self) -> None:
         self._rs_timer = None
         host = self.host
         if self._rs_left <= 0 or host.stack.forwarding[6]:
             return
         self._rs_left -= 1
+        self._rs_sent = True
         # 6.3.7: "The IP source address is set to either one of the interface's unicast
         # addresses or the unspecified address." A tentative address is no source (RFC 4862 5.4),
         # so before DAD ends we use ::. 4.1: the Source Link-Layer Address option "MUST NOT be
@@ -139,7 +156,9 @@ class RouterDiscovery:
         # RFC 4191 3.2: among those, the higher preference wins.
         reachable = [r for r in routers if self._probably_reachable(r.address)]
         if reachable:
-            return max(reachable, key=lambda r: r.preference).address
+            chosen = max(reachable, key=lambda r: r.preference)
+            self._probe_preferred(chosen, routers)
+            return chosen.address
         # 6.3.6: "2) When no routers on the list are known to be reachable or probably reachable,
         # routers SHOULD be selected in a round-robin fashion, so that subsequent requests for a
         # default router do not return the same router until all other routers have been
@@ -148,6 +167,38 @@ class RouterDiscovery:
         candidates = [r for r in routers if r.preference == best]
         self._round_robin = (self._round_robin + 1) % len(candidates)
         return candidates[self._round_robin].address
+
+    def advertised_by_next_hop(self, gateway: bytes | None) -> frozenset[IPv6Network]:
+        """RFC 6724 rule 5.5: the prefixes advertised by the next hop, ``gateway`` or else the
+        default router ``default_router`` chose last (the route is found before the source)."""
+        if gateway is None and self.routers:
+            routers = list(self.routers.values())
+            reachable = [r for r in routers if self._probably_reachable(r.address)]
+            if reachable:
+                gateway = max(reachable, key=lambda r: r.preference).address
+            else:
+                best = max(r.preference for r in routers)
+                candidates = [r for r in routers if r.preference == best]
+                gateway = candidates[self._round_robin % len(candidates)].address
+        router = None if gateway is None else self.routers.get(gateway)
+        return frozenset() if router is None else frozenset(router.prefixes)
+
+    def _probe_preferred(self, chosen: DefaultRouter, routers: list[DefaultRouter]) -> None:
+        """RFC 4191 3.5: "When a host avoids using any non-reachable router X and instead sends a
+        data packet to another router Y, and the host would have used router X if router X were
+        reachable, then the host SHOULD probe each such router X's reachability by sending a
+        single Neighbor Solicitation to that router's address. A host MUST NOT probe a router's
+        reachability in the absence of useful traffic ... these probes MUST be rate-limited to no
+        more than one per minute per router." Called as a packet is about to go to ``chosen``."""
+        now = self.host.stack.clock.now_ms
+        for router in routers:
+            if router.preference <= chosen.preference or self._probably_reachable(router.address):
+                continue
+            if router.probed_ms is not None and now - router.probed_ms < params.ROUTER_PROBE_INTERVAL_MS:
+                continue
+            if self.host.neighbors.probe(router.address):
+                router.probed_ms = now
+                self.host.nic.stats.count_event("ndp_router_probed")
 
     def _probably_reachable(self, addr: bytes) -> bool:
         entry = self.host.neighbors.get(addr)
@@ -376,11 +427,8 @@ class RouterDiscovery:
         if isinstance(route_infos, Drop):
             return route_infos
         nic.stats.count_event("ndp_router_advert_accepted")
-        # 6.3.7: "Once the host sends a Router Solicitation, and receives a valid Router
-        # Advertisement with a non-zero Router Lifetime, the host MUST desist from sending additional
-        # solicitations on that interface".
         if msg.router_lifetime_s != 0:
-            self.stop_soliciting()
+            self._advertised_while_soliciting()
         # 6.3.4: "If the received Cur Hop Limit value is non-zero, the host SHOULD set its
         # CurHopLimit variable to the received value."
         if msg.cur_hop_limit != 0:
@@ -429,6 +477,9 @@ class RouterDiscovery:
             if pi.on_link:
                 self._on_link_prefix(prefix, pi.valid_lifetime_s)
             self.host.on_prefix_information(pi, multicast_ra=multicast_ra)
+            router = self.routers.get(src)
+            if router is not None and pi.valid_lifetime_s and len(router.prefixes) < params.MAX_DEFAULT_ROUTERS:
+                router.prefixes.add(prefix)
         for ri in route_infos:
             # RFC 4191 3.1 as Linux accept_ra_rt_info_max_plen: longer prefixes are not learnt.
             if ri.prefix_len > cfg.accept_ra_rt_info_max_plen:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from ipaddress import IPv6Network
+from ipaddress import IPv6Address, IPv6Network
 from typing import TYPE_CHECKING, Final
 
 from stack_under_test.stack.addresses import AddressEntry, AddressState
@@ -144,19 +144,23 @@ def _eligible(entry: AddressEntry) -> bool:
 
 
 def select(host: IPv6Host, dst: bytes) -> bytes | None:
-    best = choose(candidates(host, dst), dst, prefer_temporary=host.nic.ipv6_config.use_tempaddr >= 2)
+    best = choose(candidates(host, dst), dst, prefer_temporary=host.nic.ipv6_config.use_tempaddr >= 2,
+                  next_hop_prefixes=host.next_hop_prefixes(dst))
     return None if best is None else best.address
 
 
-def choose(found: Iterable[Candidate], dst: bytes, *, prefer_temporary: bool = False) -> Candidate | None:
+def choose(found: Iterable[Candidate], dst: bytes, *, prefer_temporary: bool = False,
+           next_hop_prefixes: frozenset[IPv6Network] = frozenset()) -> Candidate | None:
     best: Candidate | None = None
     for cand in found:
-        if best is None or compare(cand, best, dst, prefer_temporary=prefer_temporary) > 0:
+        if best is None or compare(cand, best, dst, prefer_temporary=prefer_temporary,
+                                   next_hop_prefixes=next_hop_prefixes) > 0:
             best = cand
     return best
 
 
-def compare(sa: Candidate, sb: Candidate, d: bytes, *, prefer_temporary: bool = False) -> int:
+def compare(sa: Candidate, sb: Candidate, d: bytes, *, prefer_temporary: bool = False,
+            next_hop_prefixes: frozenset[IPv6Network] = frozenset()) -> int:
     """RFC 6724 5: > 0 when SA is preferred, < 0 when SB is, 0 when no rule tells them apart."""
     a, b = sa.address, sb.address
     # Rule 1: "Prefer same address. If SA = D, then prefer SA. Similarly, if SB = D, then prefer SB."
@@ -182,9 +186,13 @@ def compare(sa: Candidate, sb: Candidate, d: bytes, *, prefer_temporary: bool = 
     # send to D and SB is assigned to a different interface, then prefer SA."
     if sa.outgoing != sb.outgoing:
         return 1 if sa.outgoing else -1
-    # Rule 5.5: "Prefer addresses in a prefix advertised by the next-hop." Optional ("An IPv6
-    # implementation is not required to remember which next-hops advertised which prefixes"):
-    # our address entries do not record the advertising router, so every pair ties here.
+    # Rule 5.5: "Prefer addresses in a prefix advertised by the next-hop. If SA is in a prefix
+    # advertised by the next-hop used to send to D and SB is not, then prefer SA." RFC 8504 6.6
+    # (RFC 8028 updates it): "implementations SHOULD implement this rule". (Linux does not.)
+    by_hop_a = any(IPv6Address(a) in net for net in next_hop_prefixes)
+    by_hop_b = any(IPv6Address(b) in net for net in next_hop_prefixes)
+    if by_hop_a != by_hop_b:
+        return 1 if by_hop_a else -1
     # Rule 6: "Prefer matching label. If Label(SA) = Label(D) and Label(SA) <> Label(SB), then
     # prefer SA. Similarly, if Label(SB) = Label(D) and Label(SB) <> Label(SA), then prefer SB."
     label_a, label_b, label_d = label(a), label(b), label(d)

@@ -36,7 +36,8 @@ def initial_window(smss: int) -> int:
 
 
 class NewReno:
-    __slots__ = ("bytes_acked", "cwnd", "dupacks", "in_recovery", "recover", "smss", "ssthresh")
+    __slots__ = ("bytes_acked", "cwnd", "dupacks", "highest_ack", "in_recovery", "prev_highest_ack", "recover", "smss",
+                 "ssthresh")
 
     def __init__(self, smss: int, iss: int) -> None:
         self.smss = smss
@@ -50,6 +51,9 @@ class NewReno:
         self.dupacks = 0
         self.in_recovery = False
         self.bytes_acked = 0  # RFC 5681 3.1 byte counting in congestion avoidance
+        # RFC 6582 4.1: "the sender stores the value of the previous cumulative acknowledgment as
+        # prev_highest_ack, and stores the latest cumulative ACK as highest_ack".
+        self.prev_highest_ack = self.highest_ack = iss
 
     def start(self, smss: int, syn_lost: bool) -> None:
         """The handshake is over: "The initial window is the size of the sender's congestion window
@@ -63,6 +67,7 @@ class NewReno:
         """An ACK advanced SND.UNA by ``acked`` octets. True when it is a partial ACK in fast
         recovery and the first unacknowledged segment must be retransmitted (RFC 6582 3.2 (3))."""
         self.dupacks = 0
+        self.prev_highest_ack, self.highest_ack = self.highest_ack, ack
         smss = self.smss
         if self.in_recovery:
             # RFC 6582 3.2 (3): "If this ACK acknowledges all of the data up to and including
@@ -107,7 +112,7 @@ class NewReno:
         # RFC 6582 3.2 (2): "If so, the value of recover is incremented to the value of the highest
         # sequence number transmitted by the TCP so far. ... If not, the TCP does not enter fast
         # retransmit and does not reset ssthresh."
-        if not seq.gt(seq.add(ack, -1), self.recover):
+        if not seq.gt(seq.add(ack, -1), self.recover) and not self._ack_heuristic():
             return DupAckAction.NOTHING
         self.recover = seq.add(snd_max, -1)
         # RFC 5681 3.2 step 2: ssthresh "no more than the value given in equation (4)",
@@ -116,6 +121,15 @@ class NewReno:
         self.cwnd = self.ssthresh + DUPACK_THRESHOLD * self.smss
         self.in_recovery = True
         return DupAckAction.FAST_RETRANSMIT
+
+    def _ack_heuristic(self) -> bool:
+        """RFC 6582 4.1, for three duplicate ACKs that do not cover more than recover: "check to see
+        if the congestion window is greater than SMSS bytes and the difference between highest_ack
+        and prev_highest_ack is at most 4*SMSS bytes. If true, duplicate ACKs indicate a lost
+        segment (enter fast retransmit)." (Section 4: "The TCP sender may use such a heuristic";
+        it lets a retransmission lost after a timeout, or a loss just after recovery, be repaired
+        without waiting for another timeout.)"""
+        return self.cwnd > self.smss and seq.sub(self.highest_ack, self.prev_highest_ack) <= 4 * self.smss
 
     def on_timeout(self, flight: int, snd_max: int, first_timeout: bool) -> None:
         """The retransmission timer expired (RFC 5681 3.1, RFC 6582 3.2 (4))."""

@@ -34,8 +34,19 @@ class Connection(UserCalls):
         sender.nodelay = self.options.nodelay
         sender.user_timeout_ms = self.options.user_timeout_ms
         sender.ts_offset = self.ts_offset if self.config.timestamps else None
+        sender.extra_options = self.sack_option_len
+        sender.on_progress = self._confirm_next_hop
         self.sender = sender
         return sender
+
+    def _confirm_next_hop(self) -> None:
+        """RFC 4861 7.3.1: "In TCP, for example, receipt of a (new) acknowledgment indicates that
+        previously sent data reached the peer." ... "When available, this upper-layer information
+        SHOULD be used." (Linux: sk_dst_confirm on forward progress.)"""
+        route = self.route
+        table = route.nic.neighbors.get(4 if len(route.next_hop) == 4 else 6)
+        if table is not None:
+            table.confirm(route.next_hop)
 
     def _new_receiver(self, irs: int) -> Receiver:
         receiver = Receiver(irs, self.options.rcvbuf, self.config.out_of_order_segments)
@@ -95,7 +106,9 @@ class Connection(UserCalls):
         assert receiver is not None and sender is not None
         payload = seg.payload
         seg_seq, ack = seg.seq, seg.ack
-        if seg_seq != receiver.rcv_nxt or receiver.ranges or (payload and self.user_closed):
+        if seg_seq != receiver.rcv_nxt or receiver.ranges or receiver.fin_seq is not None:
+            return False  # a gap to fill, or a FIN held beyond one (SHLD-31), takes the full path
+        if payload and self.user_closed:
             return False
         if len(payload) > receiver.window or not (seq.le(sender.snd_una, ack) and seq.le(ack, sender.snd_max)):
             return False
@@ -234,6 +247,8 @@ class Connection(UserCalls):
                 return None
             # "If an incoming segment is not acceptable, an acknowledgment should be sent in reply".
             self.ack_now = True
+            if rcv_wnd == 0 and seg_seq == rcv_nxt and flags & ACK and self.state is not State.SYN_RECEIVED:
+                return self._on_zero_window(seg, seg_seq, seg_len)
             return Drop.TCP_UNACCEPTABLE
         # RFC 7323 5.3 R3: "If an arriving segment satisfies SEG.TSval >= TS.Recent and SEG.SEQ <=
         # Last.ACK.sent (see Section 4.3), then record its timestamp in TS.Recent."
@@ -249,6 +264,23 @@ class Connection(UserCalls):
         if drop is not None or self.state is State.CLOSED:
             return drop
         return self._text_and_fin(seg, seg_seq)
+
+    def _on_zero_window(self, seg: TCPSegment, seg_seq: int, seg_len: int) -> Drop | None:
+        """Text at RCV.NXT while our window is zero: RFC 9293 3.10.7.4, "If the RCV.WND is zero, no
+        segments will be acceptable, but special allowance should be made to accept valid ACKs,
+        URGs, and RSTs." The ACK (checked as any other) and the urgent pointer are used, the text
+        dropped. Only at exactly RCV.NXT, as Linux (tcp_sequence()): the peer's data then carries
+        the ACKs for ours, and without them a connection whose window closed in both directions
+        would wait for retransmission timeouts to open it."""
+        receiver = self.receiver
+        assert receiver is not None
+        self.last_recv_ms = self.clock.now_ms
+        drop = self._on_ack(seg, seg_seq, seg_len)
+        if drop is not None or self.state is State.CLOSED:
+            return drop
+        if seg.flags & URG and self.state in (State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2):
+            receiver.note_urgent(seg.seq, seg.urgent)
+        return Drop.TCP_UNACCEPTABLE
 
     def _on_reset(self, seg_seq: int, rcv_nxt: int, rcv_wnd: int) -> Drop | None:
         """Second, check the RST bit (RFC 9293 3.10.7.4 with RFC 5961 3.2)."""
@@ -296,7 +328,7 @@ class Connection(UserCalls):
             if sender.rto.backoff:
                 sender.rto.restart_at(params.TCP_SYN_FALLBACK_RTO_MS)
             if listener is not None:
-                listener.established(self)
+                listener.established(self.key)
             if self.shut_write:
                 self._close_sending()  # a CLOSE queued in SYN-RECEIVED (RFC 9293 3.10.4)
             return None
@@ -356,6 +388,9 @@ class Connection(UserCalls):
         if drop is not None:
             self.ack_now = True
             return drop
+        if not payload and not receiver.fin_received:
+            # A FIN beyond a hole, held (SHLD-31): a duplicate ACK at once, as for out-of-order data.
+            self.ack_now = True
         if payload:
             if seg_seq != before or had_gap:
                 # RFC 5681 4.2: "Out-of-order data segments SHOULD be acknowledged immediately" and

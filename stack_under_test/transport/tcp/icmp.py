@@ -9,16 +9,13 @@ or the message is stale or forged and ignored.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from stack_under_test import params
 from stack_under_test.transport.tcp import seq
 from stack_under_test.transport.tcp.connection import Connection
-from stack_under_test.transport.tcp.tcb import State
+from stack_under_test.transport.tcp.contracts import Key
 from stack_under_test.wire import ipv6_ext
-
-if TYPE_CHECKING:
-    from stack_under_test.transport.tcp.protocol import TCPProtocol
 
 # RFC 9293 3.9.2.2: "Hard Errors: For ICMP these include Destination Unreachable -- codes 2-4";
 # code 4 (Fragmentation Needed) is Path MTU Discovery's. Codes RFC 9293 leaves open are hard where
@@ -29,35 +26,40 @@ _HARD_V4: Final = frozenset({2, 3, 6, 7, 8, 9, 10, 13, 14, 15})
 _SOFT_V6_UNREACHABLE: Final = frozenset({0, 3})
 # RFC 1191 7: the plateau table, for a Fragmentation Needed without a Next-Hop MTU.
 _PLATEAUS: Final = (32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68)
-_SYNCHRONIZING: Final = frozenset({State.SYN_SENT, State.SYN_RECEIVED})
 
 
-def handle_error(tcp: TCPProtocol, family: int, kind: str, quoted: memoryview, param: int) -> None:
-    """``kind`` is "<type>/<code>"; ``param`` the 32 bits after the ICMP checksum; ``quoted``
-    starts at the IP header of the segment we sent."""
+def quoted_segment(family: int, quoted: memoryview) -> tuple[Key, int] | None:
+    """The connection (our key) and the sequence number of the segment an ICMP error quotes;
+    ``quoted`` starts at the IP header of the segment we sent. None when too little is quoted."""
     if family == 4:
         if len(quoted) < 20:
-            return
+            return None
         offset: int | None = (quoted[0] & 0x0F) << 2
         src, dst = bytes(quoted[12:16]), bytes(quoted[16:20])
     else:
         _, offset = ipv6_ext.upper_layer(quoted)
         src, dst = bytes(quoted[8:24]), bytes(quoted[24:40])
     if offset is None or len(quoted) < offset + 8:
-        return  # RFC 792 quotes "the first 64 bits": ports and sequence number
+        return None  # RFC 792 quotes "the first 64 bits": ports and sequence number
     sport = quoted[offset] << 8 | quoted[offset + 1]
     dport = quoted[offset + 2] << 8 | quoted[offset + 3]
-    seg_seq = int.from_bytes(quoted[offset + 4 : offset + 8], "big")
-    conn = tcp.connections.get((src, sport, dst, dport))
-    if conn is None or conn.sender is None:
-        tcp.count_event("tcp_icmp_no_connection")
-        return
+    return (src, sport, dst, dport), int.from_bytes(quoted[offset + 4 : offset + 8], "big")
+
+
+def in_flight(conn: Connection, seg_seq: int) -> bool:
+    """RFC 5927 4.1: implementations "check that the TCP sequence number contained in the payload
+    of the ICMP error message is within the range SND.UNA =< SEG.SEQ < SND.NXT ... If an ICMP error
+    message does not pass this check, it is discarded." """
     sender = conn.sender
-    # RFC 5927 4.1: implementations "check that the TCP sequence number contained in the payload of
-    # the ICMP error message is within the range SND.UNA =< SEG.SEQ < SND.NXT ... If an ICMP error
-    # message does not pass this check, it is discarded."
-    if not (seq.le(sender.snd_una, seg_seq) and seq.lt(seg_seq, sender.snd_max)):
-        tcp.count_event("tcp_icmp_out_of_window")
+    assert sender is not None
+    return seq.le(sender.snd_una, seg_seq) and seq.lt(seg_seq, sender.snd_max)
+
+
+def handle_error(conn: Connection, family: int, kind: str, seg_seq: int, param: int, quoted: memoryview) -> None:
+    """An ICMP error about ``conn``'s segment at ``seg_seq``: ``kind`` is "<type>/<code>",
+    ``param`` the 32 bits after the ICMP checksum."""
+    if not in_flight(conn, seg_seq):
+        conn.tcp.count_event("tcp_icmp_out_of_window")
         return
     icmp_type, _, code_text = kind.partition("/")
     code = int(code_text)
@@ -99,15 +101,18 @@ def _handle_v6(conn: Connection, icmp_type: int, code: int, param: int) -> None:
 
 
 def _report(conn: Connection, hard: bool, error: str) -> None:
-    if hard and conn.state in _SYNCHRONIZING:
-        # RFC 9293 3.9.2.2: hard errors: "TCP implementations SHOULD abort the connection (SHLD-26)".
+    if hard:
+        # RFC 9293 3.9.2.2 (and RFC 1122 4.2.3.9): "These are hard error conditions, so TCP
+        # implementations SHOULD abort the connection (SHLD-26)", in every state. RFC 5927 5.2
+        # reports that "most popular TCP implementations" (Linux among them) treat hard errors in
+        # the synchronized states as soft, against blind connection-reset attacks; here the RFC
+        # 5927 4.1 sequence-number check above already makes a blind error guess a sequence number
+        # in flight, so the SHOULD stands.
         conn.tcp.count_event("tcp_icmp_hard_error_abort")
         conn.fail(error)
         return
     # Soft errors: "a TCP implementation MUST NOT abort the connection (MUST-56), and it SHOULD make
-    # the information available to the application (SHLD-25)". Hard errors in synchronized states
-    # count as soft too, as RFC 5927 5.2 reports of "most popular TCP implementations" (Linux
-    # among them): "they do not abort the corresponding connection upon receipt of them".
+    # the information available to the application (SHLD-25)".
     conn.soft_error = error
     conn.tcp.count_event("tcp_icmp_soft_error")
 

@@ -38,7 +38,12 @@ class SequenceSecrets:
         f = int.from_bytes(hashlib.blake2s(ident, digest_size=4, key=self._key(0)).digest(), "big")
         return (self._clock.now_ms * params.TCP_ISN_TICKS_PER_MS + f) & MASK
 
-    def timestamp_offset(self, local: bytes, remote: bytes) -> int:
-        """A random offset added to the timestamp clock for connections between these addresses
-        (Linux tcp_ts_off() keys it on the address pair as well)."""
-        return int.from_bytes(hashlib.blake2s(local + remote, digest_size=4, key=self._key(1)).digest(), "big")
+    def timestamp_offset(self, local: bytes, local_port: int, remote: bytes, remote_port: int) -> int:
+        """RFC 7323 7: "It is therefore RECOMMENDED to generate a random, per-connection offset to be
+        used with the clock source when generating the Timestamps option value"; 5.4: "The same
+        function with a different secret key can be used to generate the per-connection timestamp
+        offset." Keyed on the connection-id like the ISN, so a new incarnation of the same
+        connection (reopened from TIME-WAIT) still sees its timestamps grow (RFC 6191). Linux
+        (tcp_ts_off()) keys on the address pair only."""
+        ident = local + local_port.to_bytes(2, "big") + remote + remote_port.to_bytes(2, "big")
+        return int.from_bytes(hashlib.blake2s(ident, digest_size=4, key=self._key(1)).digest(), "big")

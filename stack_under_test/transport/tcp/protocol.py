@@ -20,9 +20,10 @@ from stack_under_test.transport.tcp import icmp, seq
 from stack_under_test.transport.tcp.acceptability import ChallengeACKLimiter
 from stack_under_test.transport.tcp.config import SocketOptions, TCPConfig
 from stack_under_test.transport.tcp.connection import Connection
+from stack_under_test.transport.tcp.contracts import Key, Keyed
 from stack_under_test.transport.tcp.isn import SequenceSecrets
 from stack_under_test.transport.tcp.listen import Listener
-from stack_under_test.transport.tcp.tcb import TCB, Key, State, TCPError
+from stack_under_test.transport.tcp.tcb import State, TCPError
 from stack_under_test.wire.numbers import PROTO_TCP
 from stack_under_test.wire.tcp import (
     ACK,
@@ -69,9 +70,16 @@ class TCPProtocol:
     def add(self, conn: Connection) -> None:
         self.connections[conn.key] = conn
 
-    def remove(self, conn: TCB) -> None:
+    def remove(self, conn: Keyed) -> None:
         if self.connections.get(conn.key) is conn:
             del self.connections[conn.key]
+
+    def enter_time_wait(self) -> bool:
+        self.time_wait_count += 1
+        return self.time_wait_count <= self.config.max_time_wait
+
+    def leave_time_wait(self) -> None:
+        self.time_wait_count -= 1
 
     # ---- segments in -----------------------------------------------------------------------------------
     def handle_packet(self, tpkt: TransportPacket) -> Drop | None:
@@ -99,17 +107,50 @@ class TCPProtocol:
                 iss = seq.add(conn.sender.snd_max if conn.sender else 0, 65_537)
                 conn._delete()
                 self.count_event("tcp_time_wait_reopened")
-                return self.listeners[(tpkt.family, seg.dst_port)].on_segment(tpkt, seg, iss)
+                return self._on_listen(self.listeners[(tpkt.family, seg.dst_port)], tpkt, seg, iss)
             return conn.on_segment(seg)
         listener = self.listeners.get((tpkt.family, seg.dst_port))
         if listener is not None and listener.matches(tpkt.dst):
-            return listener.on_segment(tpkt, seg)
+            return self._on_listen(listener, tpkt, seg)
         # RFC 9293 3.10.7.1: "An incoming segment containing a RST is discarded. An incoming segment
         # not containing a RST causes a RST to be sent in response."
         if seg.flags & RST:
             return Drop.TCP_RST_NO_CONNECTION
         self.reset_for(tpkt, seg)
         return Drop.TCP_NO_CONNECTION
+
+    def _on_listen(self, listener: Listener, tpkt: TransportPacket, seg: TCPSegment, iss: int | None = None) -> Drop | None:
+        """A segment for no connection, to a listening port (RFC 9293 3.10.7.2)."""
+        flags = seg.flags
+        if flags & RST:
+            # "An incoming RST segment could not be valid since it could not have been sent in
+            # response to anything sent by this incarnation of the connection. An incoming RST
+            # should be ignored."
+            return Drop.TCP_LISTEN_RST
+        if flags & ACK:
+            # "Any acknowledgment is bad if it arrives on a connection still in the LISTEN state. An
+            # acceptable reset segment should be formed for any arriving ACK-bearing segment. The RST
+            # should be formatted as follows: <SEQ=SEG.ACK><CTL=RST>"
+            self.reset_for(tpkt, seg)
+            return Drop.TCP_LISTEN_ACK
+        if not flags & SYN:
+            # "Fourth, other data or control: ... Drop the segment and return."
+            return Drop.TCP_LISTEN_NO_SYN
+        if not listener.has_room():
+            return Drop.TCP_ACCEPT_QUEUE_FULL  # Linux: a listen overflow drops the SYN
+        if len(listener.half_open) >= self.config.syn_queue_len:
+            return Drop.TCP_SYN_QUEUE_FULL
+        if not self.has_room():
+            return Drop.TCP_TOO_MANY_CONNECTIONS
+        route = self.stack.find_route(tpkt.src, src=tpkt.dst)
+        if route is None:
+            self.count_event("tcp_syn_no_route")
+            return Drop.NO_ROUTE
+        conn = Connection(self, route, seg.dst_port, seg.src_port, listener.options.copy(), listener=listener)
+        listener.hold(conn)
+        self.add(conn)
+        conn.open_passive(seg, iss)
+        return None
 
     def _may_reopen(self, conn: Connection, tpkt: TransportPacket, seg: TCPSegment) -> bool:
         """RFC 9293 3.6.1: a connection in TIME-WAIT "MAY accept a new SYN from the remote TCP
@@ -155,8 +196,24 @@ class TCPProtocol:
             route.endpoint.write_packet(route, PROTO_TCP, segment)
         self.count_event("tcp_rst_sent")
 
+    def sent(self, family: int, quoted: memoryview) -> bool:
+        """A segment of one of our connections, in flight (RFC 5927 4.1's check, icmp.in_flight)."""
+        about = icmp.quoted_segment(family, quoted)
+        if about is None:
+            return False
+        conn = self.connections.get(about[0])
+        return conn is not None and conn.sender is not None and icmp.in_flight(conn, about[1])
+
     def handle_error(self, family: int, kind: str, quoted: memoryview, param: int = 0) -> None:
-        icmp.handle_error(self, family, kind, quoted, param)
+        about = icmp.quoted_segment(family, quoted)
+        if about is None:
+            return
+        key, seg_seq = about
+        conn = self.connections.get(key)
+        if conn is None or conn.sender is None:
+            self.count_event("tcp_icmp_no_connection")
+            return
+        icmp.handle_error(conn, family, kind, seg_seq, param, quoted)
 
     # ---- the application's entry points -------------------------------------------------------------------
     @staticmethod
@@ -182,7 +239,7 @@ class TCPProtocol:
             raise StackError(f"{address} is not an address of this host")
         if (ip.version, port) in self.listeners:
             raise StackError(f"TCP port {port} is already listening (IPv{ip.version})")
-        listener = Listener(self, ip.version, local, port, backlog, options.copy() if options else SocketOptions())
+        listener = Listener(ip.version, local, port, backlog, options.copy() if options else SocketOptions())
         self.listeners[(ip.version, port)] = listener
         return listener
 
@@ -198,6 +255,11 @@ class TCPProtocol:
         ip = self._address(address)
         if not 0 < port <= 0xFFFF:
             raise StackError(f"port must be 1-65535, got {port}")
+        if ip.is_multicast or ip.is_unspecified or self._is_broadcast(ip.packed):
+            # RFC 9293 3.9.1.1: "A TCP implementation MUST reject as an error a local OPEN call for
+            # an invalid remote IP address (e.g., a broadcast or multicast address) (MUST-46)";
+            # "unreachable" as Linux's connect(2) says it (ENETUNREACH).
+            raise TCPError("unreachable", f"{address} is not a unicast address")
         route = self.stack.find_route(ip.packed)
         if route is None:
             raise TCPError("unreachable", f"no route to {address}")
@@ -214,6 +276,10 @@ class TCPProtocol:
         self.add(conn)
         conn.open_active()
         return conn
+
+    def _is_broadcast(self, packed: bytes) -> bool:
+        """The limited broadcast or a directed broadcast of one of our IPv4 subnets (RFC 1122 3.2.1.3)."""
+        return len(packed) == 4 and any(packed in nic.addresses.ipv4_broadcasts for nic in self.stack.nics.values())
 
     def _ephemeral_port(self, local: bytes, remote: bytes, remote_port: int) -> int:
         first, last = params.EPHEMERAL_PORT_FIRST, params.EPHEMERAL_PORT_LAST

@@ -22,6 +22,7 @@ from stack_under_test.transport.tcp.sack import Scoreboard
 from stack_under_test.wire.tcp import FIN, PSH, SYN, URG
 
 Emit = Callable[[int, int, bytes, int], None]  # (seq, flags, payload, urgent pointer)
+OptionRoom = Callable[[], int]  # octets of options the next segment carries beyond those in Eff.snd.MSS
 COMPACT_AT = 65_536  # octets acknowledged before the buffer's head is cut off
 
 
@@ -41,6 +42,8 @@ class Sender:
         self.data_ok = False  # set once synchronized: data waits for the handshake
         self.nodelay = False
         self.smss = smss  # Eff.snd.MSS: data octets per segment (RFC 9293 3.7.1)
+        # The SACK blocks our segments carry while we hold data out of order (the connection knows).
+        self.extra_options: OptionRoom = lambda: 0
         self.cc = NewReno(smss, iss)
         self.rto = RTOEstimator(config.initial_rto_ms, config.min_rto_ms, config.max_rto_ms)
         self.scoreboard = Scoreboard()
@@ -58,6 +61,8 @@ class Sender:
         self.last_send_ms = clock.now_ms
         self.snd_up: int | None = None  # SND.UP: the octet after the urgent data
         self.probing = False  # the octet in flight is a zero-window probe
+        # Called when an ACK acknowledges new data: "forward progress" (RFC 4861 7.3.1).
+        self.on_progress: Callable[[], None] | None = None
 
     # ---- what the buffer holds -------------------------------------------------------------------
     @property
@@ -126,7 +131,7 @@ class Sender:
         now = self.clock.now_ms
         if self.snd_max == self.snd_una and self.unsent and now - self.last_send_ms > self.rto.rto_ms:
             self.cc.after_idle()
-        smss = self.smss
+        smss = self.segment_room()
         while True:
             end, nxt = (self.data_seq + len(self.buf) - self.head) & seq.MASK, self.snd_nxt
             remaining = (end - nxt) & seq.MASK
@@ -231,7 +236,7 @@ class Sender:
         if outstanding == 0:
             return
         data_left = seq.sub(self.data_end, una) if seq.lt(una, self.data_end) else 0
-        n = min(self.smss, data_left, outstanding)
+        n = min(self.segment_room(), data_left, outstanding)
         stop = self.scoreboard.first_sacked_after(una) if self.sack_ok else None
         if stop is not None and seq.gt(stop, una):
             n = min(n, seq.sub(stop, una))
@@ -244,8 +249,9 @@ class Sender:
         """RFC 3042 2 / RFC 5681 3.2 step 1: on the first and second duplicate ACKs, one segment of
         new data "provided that the receiver's advertised window allows, the total FlightSize would
         remain less than or equal to cwnd plus 2*SMSS, and that new data is available"."""
-        n = min(self.unsent, self.smss)
-        if n == 0 or (n < self.smss and not self.nodelay) or self.snd_nxt != self.snd_max:
+        room = self.segment_room()
+        n = min(self.unsent, room)
+        if n == 0 or (n < room and not self.nodelay) or self.snd_nxt != self.snd_max:
             return
         rwnd_room = seq.sub(seq.add(self.snd_una, self.snd_wnd), self.snd_max)
         if rwnd_room < n or rwnd_room >= 1 << 31 or self.flight + n > self.cc.cwnd + 2 * self.smss:
@@ -268,6 +274,8 @@ class Sender:
             self.syn_acked = True
             self._drop_acknowledged(ack)
             self.snd_una = ack
+            if self.on_progress is not None:
+                self.on_progress()
             if seq.lt(self.snd_nxt, ack):
                 self.snd_nxt = ack
             if self.snd_up is not None and seq.ge(ack, self.snd_up):
@@ -288,13 +296,19 @@ class Sender:
             # RFC 5681 2: a duplicate needs outstanding data, "(d) the acknowledgment number is
             # equal to the greatest acknowledgment received" and "(e) the advertised window in the
             # incoming acknowledgment equals the advertised window in the last incoming acknowledgment".
-            dup = pure and ack == una and self.flight > 0 and wnd == self.snd_wnd
+            # "Alternatively, a TCP that utilizes selective acknowledgments (SACKs) [RFC2018, RFC2883]
+            # can leverage the SACK information to determine when an incoming ACK is a "duplicate"
+            # (e.g., if the ACK contains previously unknown SACK information)": so an ACK that also
+            # carries data (the peer sends too) counts when it SACKs something new.
+            dup = ack == una and self.flight > 0 and ((pure and wnd == self.snd_wnd) or news)
             if seq.ge(ack, una):
                 self._update_window(ack, wnd, seg_seq)
             if self.snd_wnd == 0 and self.flight:
                 # RFC 9293 3.8.6.1: "As long as the receiving TCP peer continues to send
                 # acknowledgments in response to the probe segments, the sending TCP peer MUST allow
-                # the connection to stay open (MUST-37)."
+                # the connection to stay open (MUST-37)"; and 3.8.6: the sender "SHOULD NOT time out
+                # the connection if data beyond the right window edge is not acknowledged (SHLD-17)"
+                # -- with a zero window all of it is (see on_rto_expired).
                 self.retransmits = 0
             if dup:
                 action = self.cc.on_duplicate_ack(ack, self.flight, self.snd_max)
@@ -356,7 +370,11 @@ class Sender:
         if self.flight == 0:
             return True
         self.retransmits += 1
-        if self.user_timeout_ms and now - self.una_since_ms >= self.user_timeout_ms:
+        # RFC 9293 3.8.6: the sender "SHOULD NOT time out the connection if data beyond the right
+        # window edge is not acknowledged (SHLD-17)". Behind a zero window every octet is, and the
+        # retransmission is a probe: only unanswered probes end the connection (by count, below;
+        # each answer resets it), as Linux's retransmit timer does for a shrunk window.
+        if self.user_timeout_ms and self.snd_wnd and now - self.una_since_ms >= self.user_timeout_ms:
             return False
         # RFC 9293 3.8.3 (c): "When the number of transmissions of the same segment reaches a
         # threshold R2 greater than R1, close the connection."
@@ -384,7 +402,7 @@ class Sender:
         room = seq.sub(seq.add(self.snd_una, self.snd_wnd), self.snd_nxt) if self.snd_wnd else 0
         remaining = self.unsent
         if remaining:
-            n = min(remaining, self.smss, max(room, 1))
+            n = min(remaining, self.segment_room(), max(room, 1))
             self._transmit(self.snd_nxt, n, self.fin_queued and n == remaining and room > n)
         elif self.fin_queued and self.snd_nxt == self.fin_seq:
             self._transmit(self.snd_nxt, 0, fin=True)
@@ -395,6 +413,13 @@ class Sender:
             self.probing = True
             self.rto.back_off()
             self.rto_deadline = self.clock.now_ms + self.rto.rto_ms
+
+    def segment_room(self) -> int:
+        """Data octets the next segment may carry: Eff.snd.MSS less the options it carries beyond
+        the fixed ones (RFC 6691 2: "the sender MUST reduce the TCP data length to account for any
+        IP or TCP options that it is including in the packets that it sends"; RFC 9293 3.7.1's
+        TCPhdrsize is "the size of the fixed TCP header and any options")."""
+        return max(1, self.smss - self.extra_options())
 
     def set_smss(self, smss: int) -> None:
         if smss != self.smss:

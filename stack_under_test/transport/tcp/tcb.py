@@ -9,12 +9,13 @@ to the state (gVisor's setStateLocked). Timers are deadlines in ms (transport/tc
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from stack_under_test.drops import Drop
 from stack_under_test.stack.stack import Route, StackError
 from stack_under_test.transport.tcp import handshake, seq
 from stack_under_test.transport.tcp.config import SocketOptions
+from stack_under_test.transport.tcp.contracts import Key, ListenerSlot, TCPHost
 from stack_under_test.transport.tcp.handshake import Agreement, Offer
 from stack_under_test.transport.tcp.receiver import Receiver
 from stack_under_test.transport.tcp.sender import Sender
@@ -30,10 +31,6 @@ from stack_under_test.wire.tcp import (
     encode_segment,
     encode_timestamps,
 )
-
-if TYPE_CHECKING:
-    from stack_under_test.transport.tcp.listen import Listener
-    from stack_under_test.transport.tcp.protocol import TCPProtocol
 
 
 class State(enum.Enum):
@@ -72,13 +69,10 @@ class TCPError(StackError):
         self.kind = kind
 
 
-Key = tuple[bytes, int, bytes, int]  # (local address, local port, remote address, remote port)
-
-
 class TCB:
     def __init__(
-        self, tcp: TCPProtocol, route: Route, local_port: int, remote_port: int, options: SocketOptions,
-        listener: Listener | None = None,
+        self, tcp: TCPHost, route: Route, local_port: int, remote_port: int, options: SocketOptions,
+        listener: ListenerSlot | None = None,
     ) -> None:
         self.tcp = tcp
         self.clock = tcp.clock
@@ -110,7 +104,8 @@ class TCB:
         )
         self.agreed: Agreement | None = None
         self.peer_scaled = False  # the peer's SYN carried a Window Scale option
-        self.ts_offset = tcp.secrets.timestamp_offset(self.local, self.remote) if self.config.timestamps else 0
+        self.ts_offset = (tcp.secrets.timestamp_offset(self.local, local_port, self.remote, remote_port)
+                          if self.config.timestamps else 0)
         self.ts_recent = 0
         self.ts_recent_ms = 0  # when TS.Recent was last set (RFC 7323 5.5 validity)
         self.ts_recent_valid = False
@@ -201,9 +196,7 @@ class TCB:
             else:
                 window = min(receiver.window >> (agreed.receive_shift if agreed else 0), 0xFFFF)
                 if agreed is not None and agreed.sack and receiver.ranges:
-                    # RFC 2018 3: with timestamps "a maximum of 3 SACK blocks will be allowed".
-                    blocks = receiver.sack_blocks(3 if agreed.timestamps else 4)
-                    options += encode_sack(blocks) if len(options) + 4 + 8 * len(blocks) <= 40 else b""
+                    options += encode_sack(receiver.sack_blocks(self._sack_block_limit()))
             self.last_ack_sent = ack
             self.ack_now = False
             self.unacked_segments = 0
@@ -213,6 +206,20 @@ class TCB:
         self._write(encode_segment(
             self._addr_sum, self.local_port, self.remote_port, seq_no, ack, flags, window, options, payload, urgent,
         ))
+
+    def _sack_block_limit(self) -> int:
+        # RFC 2018 3: with timestamps "a maximum of 3 SACK blocks will be allowed" (40 octets of
+        # options: 10 + 2 for the Timestamps option, 2 + 2 + 8n for the SACK option).
+        agreed = self.agreed
+        return 3 if agreed is not None and agreed.timestamps else 4
+
+    def sack_option_len(self) -> int:
+        """Octets of the SACK option our next segment carries (the sender's room for data shrinks
+        by them: Eff.snd.MSS counts only the options every segment carries)."""
+        agreed, receiver = self.agreed, self.receiver
+        if agreed is None or not agreed.sack or receiver is None or not receiver.ranges:
+            return 0
+        return 4 + 8 * min(len(receiver.ranges), self._sack_block_limit())
 
     def send_ack(self) -> None:
         """<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"""
@@ -276,15 +283,14 @@ class TCB:
             self.delack_deadline = self.keepalive_deadline = self.finwait2_deadline = None
             if sender is not None:
                 sender.rto_deadline = sender.persist_deadline = None
-            self.tcp.time_wait_count += 1
-            if self.tcp.time_wait_count > self.config.max_time_wait:
+            if not self.tcp.enter_time_wait():
                 # Bounded memory (Linux "time wait bucket table overflow"): no TIME-WAIT state kept.
                 self.tcp.count_event("tcp_time_wait_overflow")
                 self._delete()
                 return
             self.timewait_deadline = now + 2 * self.config.msl_ms
         if previous is State.TIME_WAIT and state is not State.TIME_WAIT:
-            self.tcp.time_wait_count -= 1
+            self.tcp.leave_time_wait()
         if state is State.CLOSED:
             self.delack_deadline = self.keepalive_deadline = self.timewait_deadline = self.finwait2_deadline = None
             if sender is not None:
@@ -299,7 +305,7 @@ class TCB:
         self._enter(State.CLOSED)
         self.tcp.remove(self)
         if self.listener is not None:
-            self.listener.forget(self)
+            self.listener.forget(self.key)
             self.listener = None
 
     def fail(self, kind: str) -> None:

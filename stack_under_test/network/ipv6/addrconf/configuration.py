@@ -74,25 +74,30 @@ class AddressConfiguration:
             # Tentative before the join: a link-local address under DAD is not yet "a valid
             # link-local address" to send that report from (RFC 3810 5.2.13: it goes from ::).
             entry.state = AddressState.TENTATIVE
+        # RFC 4862 5.4: "a tentative address" until DAD ends; a probe that is the first message
+        # after enable, or for an address from a multicast RA, waits first, and the report of the
+        # solicited-node group with it (5.4.2, dad.py): held before the join would send it.
+        delay = wanted and nic.enabled and (self._enabling or self.formed.delay_dad(entry.packed))
+        group = solicited_node(entry.packed)
+        if delay:
+            self.host.hold_report(group)
         # RFC 4291 2.8: a node recognizes "the Solicited-Node multicast address for each of its
         # unicast and anycast addresses"; RFC 4862 5.4.2: the group is joined (and reported,
         # mld.py) before DAD's first probe.
-        nic.join_group(solicited_node(entry.packed))
+        nic.join_group(group)
         if wanted and nic.enabled:
-            # RFC 4862 5.4: "a tentative address" until DAD ends; a probe that is the first message
-            # after enable, or for an address from a multicast RA, waits first.
-            self.dad.start(entry, delay=self._enabling or self.formed.delay_dad(entry.packed))
+            self.dad.start(entry, delay=delay)
         # (On a disabled NIC the address stays tentative: DAD runs when the NIC comes up.)
         if nic.addresses.get(entry.packed) is entry:
             self.lifetimes.track(entry)  # RFC 4862 5.5.4: deprecation and expiry timers
 
     def on_address_removed(self, entry: AddressEntry) -> None:
+        self.host.nic.leave_group(solicited_node(entry.packed))  # first: DAD's cancel reports no join
         self.dad.cancel(entry.packed)
         self.lifetimes.untrack(entry.packed)
         info = self.formed.forget(entry.packed)
         if info is not None and info.temporary:
             self.temporary.on_address_removed(entry.packed)
-        self.host.nic.leave_group(solicited_node(entry.packed))
 
     def remove(self, entry: AddressEntry) -> None:
         """Remove an address of ours whatever made it: a formed address carries no on-link route
@@ -128,6 +133,9 @@ class AddressConfiguration:
             # interface." (Linux: addrconf_dad_completed -> ipv6_mc_dad_complete.)
             self.host.on_link_local_valid()
 
+    def _link_local_formed(self, packed: bytes) -> None:
+        self.link_local = packed
+
     def _dad_found_duplicate(self, entry: AddressEntry) -> None:
         """Remove the duplicate; try another identifier where RFC 7217 / RFC 8981 say so."""
         host = self.host
@@ -137,9 +145,7 @@ class AddressConfiguration:
         if info is not None and info.temporary:
             self.temporary.on_dad_failed(info)
         else:
-            new_link_local = self.slaac.on_dad_failed(entry, info)
-            if new_link_local is not None:
-                self.link_local = new_link_local
+            self.slaac.on_dad_failed(entry, info, self._link_local_formed)
         if hardware_link_local:
             # RFC 4862 5.4.5: "If the address is a link-local address formed from an interface
             # identifier based on the hardware address, which is supposed to be uniquely assigned

@@ -36,13 +36,14 @@ Outcome = Callable[[AddressEntry], None]
 
 
 class _Run:
-    __slots__ = ("entry", "left", "nonces", "timer")
+    __slots__ = ("entry", "held", "left", "nonces", "timer")
 
     def __init__(self, entry: AddressEntry, transmits: int) -> None:
         self.entry = entry
         self.left = transmits  # Neighbor Solicitations still to send
         self.nonces: set[bytes] = set()  # at most DupAddrDetectTransmits (bounded by its maximum)
         self.timer: Timer | None = None
+        self.held = False  # the solicited-node group's report waits for the delay (hold_report)
 
 
 class DuplicateAddressDetection:
@@ -70,10 +71,10 @@ class DuplicateAddressDetection:
         address." ``delay``: the probe is the first message after the interface came up, or the
         address came from a multicast Router Advertisement; then "the node SHOULD delay joining
         the solicited-node multicast address by a random delay between 0 and
-        MAX_RTR_SOLICITATION_DELAY". Like Linux we join (and so report) at once, as the section
-        also requires that "an interface MUST receive and process datagrams sent to the all-nodes
+        MAX_RTR_SOLICITATION_DELAY". The section also requires that "an interface MUST receive and process datagrams sent to the all-nodes
         multicast address or solicited-node multicast address of the tentative address during
-        the delay period", and delay the first probe instead.
+        the delay period": the NIC joins at once and only the MLD report waits, until the first
+        probe (hold_report).
         """
         self.cancel(entry.packed)
         cfg = self.host.nic.ipv6_config
@@ -82,13 +83,27 @@ class DuplicateAddressDetection:
         if not delay:
             self._step(run)
             return
+        run.held = True
+        self.host.hold_report(solicited_node(entry.packed))
         wait = self.host.stack.rng.randint(0, cfg.rtr_solicit_delay_ms)
-        run.timer = self.host.stack.clock.schedule(wait, lambda: self._step(run))
+        run.timer = self.host.stack.clock.schedule(wait, lambda: self._begin(run))
+
+    def _begin(self, run: _Run) -> None:
+        """The delay is over: report the solicited-node group, then the first probe."""
+        self._release(run)
+        self._step(run)
+
+    def _release(self, run: _Run) -> None:
+        if run.held:
+            run.held = False
+            self.host.release_report(solicited_node(run.entry.packed))
 
     def cancel(self, packed: bytes) -> None:
         run = self._runs.pop(packed, None)
-        if run is not None and run.timer is not None:
-            run.timer.cancel()
+        if run is not None:
+            if run.timer is not None:
+                run.timer.cancel()
+            self._release(run)  # the address stays (or has left the group already): report it
 
     def cancel_all(self) -> None:
         for packed in list(self._runs):

@@ -10,10 +10,12 @@ random unless stable_secret is set). Formed addresses carry no on-link route of 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from ipaddress import IPv6Address, IPv6Network
 from typing import TYPE_CHECKING
 
 from stack_under_test import params
+from stack_under_test.clock import Timer
 from stack_under_test.stack.addresses import AddressEntry
 from stack_under_test.stack.ipv6_config import ADDR_GEN_STABLE_PRIVACY
 from stack_under_test.wire.ndp import PrefixInfo
@@ -45,6 +47,7 @@ class Slaac:
         # Addresses that failed DAD are not formed again until the interface restarts (Linux
         # keeps them as "dadfailed"); bounded.
         self._failed: set[bytes] = set()
+        self._retries: set[Timer] = set()  # new identifiers waiting out IDGEN_DELAY (RFC 7217 6)
 
     # ---- identifiers -------------------------------------------------------------------------------
     def _secret_key(self) -> bytes:
@@ -176,31 +179,59 @@ class Slaac:
         self.lifetimes.track(entry)
 
     # ---- DAD outcome ------------------------------------------------------------------------------------
-    def on_dad_failed(self, entry: AddressEntry, info: AutoAddress | None) -> bytes | None:
+    def on_dad_failed(self, entry: AddressEntry, info: AutoAddress | None, link_local_formed: Callable[[bytes], None]) -> None:
         """The duplicate ``entry`` (removed already) was the link-local address (``info`` None) or
-        a public address: try another identifier where RFC 7217 says so. Returns a new link-local
-        address when one was formed."""
+        a public address: try another identifier where RFC 7217 says so; a new link-local address
+        is reported to ``link_local_formed``."""
         if len(self._failed) < params.DAD_FAILURE_LOG_LEN:
             self._failed.add(entry.packed)
-        stable = self.host.nic.ipv6_config.addr_gen_mode in _STABLE_MODES
+        if self.host.nic.ipv6_config.addr_gen_mode not in _STABLE_MODES:
+            return
+        # RFC 7217 6: the host "SHOULD resolve the address conflict by trying a new tentative
+        # address" (DAD_Counter + 1). "Hosts SHOULD try at least IDGEN_RETRIES ... tentative
+        # addresses" and "MUST limit the number of tentative addresses that are tried": exactly
+        # IDGEN_RETRIES more, as Linux (idgen_retries).
         if info is None:
             link_local = entry.packed[:8] == LINK_LOCAL_PREFIX.network_address.packed[:8]
-            # RFC 7217 6: the host "SHOULD resolve the address conflict by trying a new Interface
-            # Identifier" (DAD_Counter + 1), "at least IDGEN_RETRIES" times.
-            if link_local and stable and self._link_local_counter < params.IDGEN_RETRIES:
-                self._link_local_counter += 1
-                return self.form_link_local()
-            return None
-        if stable and info.dad_counter < params.IDGEN_RETRIES:
+            if not link_local or self._link_local_counter >= params.IDGEN_RETRIES:
+                return
+            self._link_local_counter += 1
+
+            def retry_link_local() -> None:
+                formed = self.form_link_local()
+                if formed is not None:
+                    link_local_formed(formed)
+            self._after_idgen_delay(retry_link_local)
+            return
+        if info.dad_counter >= params.IDGEN_RETRIES:
+            return
+        valid_until, preferred_until = entry.valid_until_ms, entry.preferred_until_ms
+
+        def retry() -> None:
             now = self.host.stack.clock.now_ms
-            valid = _seconds_left(entry.valid_until_ms, now)
-            preferred = _seconds_left(entry.preferred_until_ms, now)
+            valid = _seconds_left(valid_until, now)
             if valid != 0:
-                self.form(info.prefix, valid, preferred, multicast_ra=False, dad_counter=info.dad_counter + 1)
-        return None
+                self.form(info.prefix, valid, _seconds_left(preferred_until, now), multicast_ra=False,
+                          dad_counter=info.dad_counter + 1)
+        self._after_idgen_delay(retry)
+
+    def _after_idgen_delay(self, action: Callable[[], None]) -> None:
+        # RFC 7217 6: "Hosts SHOULD introduce a random delay between 0 and IDGEN_DELAY seconds (see
+        # Section 7) before trying a new tentative address, to avoid lockstep behavior of multiple
+        # hosts." (Linux waits idgen_delay exactly.)
+        pending: list[Timer] = []
+
+        def fire() -> None:
+            self._retries.difference_update(pending)
+            action()
+        pending.append(self.host.stack.clock.schedule(self.host.stack.rng.randint(0, params.IDGEN_DELAY_MS), fire))
+        self._retries.update(pending)
 
     def reset(self) -> None:
         """The interface went down: a fresh start (DAD_Counter too) when it comes up again."""
+        for timer in self._retries:
+            timer.cancel()
+        self._retries.clear()
         self._link_local_counter = 0
         self._failed.clear()
 

@@ -1,0 +1,255 @@
+"""RFC 8981 §3.4-§3.8: the life of temporary addresses: their lifetimes and the configuration
+variables bounding them, Duplicate Address Detection and its retries, regeneration before one
+is deprecated, and what a new link or a zero preferred lifetime does.
+
+TEMP_PREFERRED_LIFETIME is shortened through ``temp_prefered_lft`` (Linux's spelling) so an
+address comes up for regeneration within seconds; REGEN_ADVANCE is then 2 + 3 x
+DupAddrDetectTransmits (1) x RetransTimer (1 s) = 5 s (§3.8), and MAX_DESYNC_FACTOR 0.4 x
+TEMP_PREFERRED_LIFETIME. The prefix is 2001:db8:2::/64 with A=1; lifetimes are read back with
+``ipv6_addresses`` (remaining seconds).
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv6Address, IPv6Network
+from typing import Final
+
+import pytest
+from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, IPv6
+from scapy.layers.l2 import Ether
+
+from harness import DUT, AddressInfo, ExpectationFailed, eui64_address, multicast_mac, rfc
+from harness.rfc import NDP_HOP_LIMIT
+from harness.router_discovery import pio, ra
+
+PREFIX: Final = IPv6Network("2001:db8:2::/64")
+OTHER_PREFIX: Final = IPv6Network("2001:db8:3::/64")
+INFINITE: Final = 0xFFFFFFFF
+REGEN_ADVANCE_S: Final = 2 + 3 * 1 * 1.0  # §3.8 with DupAddrDetectTransmits 1, RetransTimer 1 s
+TEMP_IDGEN_RETRIES: Final = 3  # §3.8
+TEMP_PREFERRED_S: Final = 10  # TEMP_PREFERRED_LIFETIME for the regeneration tests
+SLACK_S: Final = 1.5
+
+
+def _advertise(dut: DUT, prefix: IPv6Network = PREFIX, *, valid: int = 1200, preferred: int = 600) -> None:
+    dut.send(ra(dut, pio(on_link=1, autonomous=1, valid=valid, preferred=preferred,
+                         prefix=str(prefix.network_address)), lifetime=0))
+
+
+def _temporaries(dut: DUT, prefix: IPv6Network = PREFIX) -> list[AddressInfo]:
+    return [a for a in dut.ipv6_addresses() if a.temporary and a.interface.ip in prefix]
+
+
+def _one_temporary(dut: DUT, prefix: IPv6Network = PREFIX) -> AddressInfo:
+    found = _temporaries(dut, prefix)
+    assert len(found) == 1, f"expected one temporary address in {prefix}, found {[str(a.interface) for a in found]}"
+    return found[0]
+
+
+# ---- lifetimes and configuration variables (§3.4, §3.6, §3.8) ---------------------------------------------
+
+@rfc("RFC8981-3.6-3", "RFC8981-3.6-4")
+def test_temporary_lifetimes_can_be_configured(dut: DUT) -> None:
+    dut.set_ipv6_option("use_tempaddr", 2)
+    dut.set_ipv6_option("temp_valid_lft", 80)
+    dut.set_ipv6_option("temp_prefered_lft", 40)
+    _advertise(dut, valid=INFINITE, preferred=INFINITE)
+    dut.wait(0.5)
+    info = _one_temporary(dut)
+    assert info.valid_lifetime is not None and 78 <= info.valid_lifetime <= 80, (
+        f"valid lifetime {info.valid_lifetime} s with TEMP_VALID_LIFETIME set to 80 s")
+    # TEMP_PREFERRED_LIFETIME - DESYNC_FACTOR (at the default one day it would be 14 hours or more),
+    # and more than REGEN_ADVANCE (§3.4 step 5).
+    assert info.preferred_lifetime is not None and REGEN_ADVANCE_S < info.preferred_lifetime <= 40, (
+        f"preferred lifetime {info.preferred_lifetime} s with TEMP_PREFERRED_LIFETIME set to 40 s")
+
+
+@rfc("RFC8981-3.8-1")
+def test_temporary_preferred_lifetime_is_below_its_valid_lifetime(dut: DUT) -> None:
+    # At the defaults (1 day, 2 days), under a prefix that bounds neither.
+    dut.set_ipv6_option("use_tempaddr", 2)
+    _advertise(dut, valid=INFINITE, preferred=INFINITE)
+    dut.wait(0.5)
+    info = _one_temporary(dut)
+    assert info.preferred_lifetime is not None and info.valid_lifetime is not None
+    assert info.preferred_lifetime < info.valid_lifetime, (
+        f"preferred lifetime {info.preferred_lifetime} s is not below the valid lifetime {info.valid_lifetime} s")
+
+
+@rfc("RFC8981-3.8-2")
+def test_desync_factor_leaves_more_than_regen_advance(dut: DUT) -> None:
+    # TEMP_PREFERRED_LIFETIME 8 s: MAX_DESYNC_FACTOR (3.2 s) would exceed TEMP_PREFERRED_LIFETIME -
+    # REGEN_ADVANCE (3 s); DESYNC_FACTOR must stay below the latter, so each temporary address is
+    # preferred for more than REGEN_ADVANCE. Three prefixes, three draws.
+    dut.set_ipv6_option("use_tempaddr", 2)
+    dut.set_ipv6_option("temp_prefered_lft", 8)
+    prefixes = [IPv6Network(f"2001:db8:{n}::/64") for n in (2, 3, 4)]
+    for prefix in prefixes:
+        _advertise(dut, prefix)
+    dut.wait(0.3)
+    for prefix in prefixes:
+        info = _one_temporary(dut, prefix)
+        assert info.preferred_lifetime is not None and REGEN_ADVANCE_S < info.preferred_lifetime + 0.3 <= 8.3, (
+            f"{info.interface}: preferred lifetime {info.preferred_lifetime} s with TEMP_PREFERRED_LIFETIME 8 s")
+
+
+@pytest.mark.parametrize("preferred", [0, 3], ids=["zero", "below-regen-advance"])
+@rfc("RFC8981-3.4-4")
+def test_no_temporary_address_with_a_zero_preferred_lifetime(dut: DUT, preferred: int) -> None:
+    dut.set_ipv6_option("use_tempaddr", 2)
+    _advertise(dut, preferred=preferred)
+    dut.wait(0.3)
+    for info in _temporaries(dut):
+        assert info.preferred_lifetime, f"{info.interface} was created with a zero preferred lifetime"
+        assert info.state != "deprecated", f"{info.interface} was created deprecated"
+    _advertise(dut, OTHER_PREFIX)  # control: a usable prefix gets its temporary address
+    dut.wait(0.3)
+    assert _one_temporary(dut, OTHER_PREFIX).state == "preferred"
+
+
+# ---- Duplicate Address Detection (§3.4 step 7) ----------------------------------------------------------------
+
+def _with_dad(dut: DUT) -> None:
+    dut.set_ipv6_option("use_tempaddr", 2)
+    dut.set_ipv6_option("accept_dad", 1)
+    dut.set_ipv6_option("dad_transmits", 1)
+    dut.set_ipv6_option("rtr_solicit_delay", 0)
+
+
+def _probes_for_temporaries(dut: DUT, within: float, public: IPv6Address) -> list[IPv6Address]:
+    """Targets of the DAD probes for addresses of PREFIX other than the public one, in order."""
+    out: list[IPv6Address] = []
+    deadline = dut.now() + within
+    while True:
+        try:
+            ns = dut.expect(IPv6(src="::"), ICMPv6ND_NS, within=max(0.0, deadline - dut.now()))
+        except ExpectationFailed:
+            return out
+        target = IPv6Address(ns[ICMPv6ND_NS].tgt)
+        if target in PREFIX and target != public:
+            out.append(target)
+            return out
+
+
+@rfc("RFC8981-3.4-6")
+def test_temporary_address_is_checked_with_dad(dut: DUT) -> None:
+    _with_dad(dut)
+    _advertise(dut)
+    public = eui64_address(PREFIX, dut.info.dut_mac)
+    probed = _probes_for_temporaries(dut, 3.0, public)
+    assert probed, "no DAD probe for a temporary address"
+    dut.wait(1.5)
+    assert probed[0] in [a.interface.ip for a in _temporaries(dut)], f"the probed {probed[0]} is not the temporary address"
+
+
+def _claim(dut: DUT, target: IPv6Address) -> None:
+    mac = dut.info.other_mac
+    dut.send(Ether(src=mac, dst=multicast_mac("ff02::1"))
+             / IPv6(src=str(dut.info.other_ipv6), dst="ff02::1", hlim=NDP_HOP_LIMIT)
+             / ICMPv6ND_NA(tgt=str(target), R=0, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=mac))
+
+
+def _claim_every_temporary(dut: DUT) -> list[IPv6Address]:
+    """Advertise PREFIX and claim every temporary address the DUT probes for, until it stops."""
+    _advertise(dut)
+    public = eui64_address(PREFIX, dut.info.dut_mac)
+    tried: list[IPv6Address] = []
+    while len(tried) < 12:
+        probed = _probes_for_temporaries(dut, 4.0, public)
+        if not probed:
+            break
+        tried.append(probed[0])
+        _claim(dut, probed[0])
+    return tried
+
+
+@rfc("RFC8981-3.4-7")
+def test_duplicate_temporary_address_is_retried_up_to_temp_idgen_retries_times(dut: DUT) -> None:
+    _with_dad(dut)
+    tried = _claim_every_temporary(dut)
+    assert len(set(tried)) == len(tried), f"an identifier was tried twice: {tried}"
+    # "repeat the previous steps ... up to TEMP_IDGEN_RETRIES times", and "after TEMP_IDGEN_RETRIES
+    # consecutive attempts" give up: at least one new identifier, at most TEMP_IDGEN_RETRIES more
+    # (the two phrasings differ by one; Linux makes three attempts in all, our stack four).
+    assert 2 <= len(tried) <= 1 + TEMP_IDGEN_RETRIES, (
+        f"{len(tried)} temporary addresses tried in all, expected 2 to 1 + TEMP_IDGEN_RETRIES: {tried}")
+
+
+@rfc("RFC8981-3.4-8", quote="and SHOULD NOT attempt to generate a temporary address for the given prefix for the "
+                            "duration of the host's attachment to the network via this interface.")
+def test_host_gives_up_temporary_addresses_for_the_prefix(dut: DUT) -> None:
+    _with_dad(dut)
+    assert _claim_every_temporary(dut), "no temporary address tried at all"
+    _advertise(dut)  # the router advertises again
+    public = eui64_address(PREFIX, dut.info.dut_mac)
+    again = _probes_for_temporaries(dut, 3.0, public)
+    assert not again, f"after giving up the DUT tried {again[0]} for the same prefix again"
+    assert not _temporaries(dut)
+
+
+# ---- regeneration (§3.5, §3.6) --------------------------------------------------------------------------------
+
+def _regeneration(dut: DUT) -> tuple[AddressInfo, AddressInfo, float]:
+    """The first temporary address, its successor, and how long the first still had to be
+    preferred when the successor was first listed."""
+    dut.set_ipv6_option("use_tempaddr", 2)
+    dut.set_ipv6_option("temp_prefered_lft", TEMP_PREFERRED_S)
+    _advertise(dut)
+    dut.wait(0.3)
+    first = _one_temporary(dut)
+    deadline = dut.now() + TEMP_PREFERRED_S + SLACK_S
+    while dut.now() < deadline:
+        now = {a.interface.ip: a for a in _temporaries(dut)}
+        successors = [a for ip, a in now.items() if ip != first.interface.ip]
+        if successors:
+            old = now.get(first.interface.ip)
+            left = old.preferred_lifetime if old is not None and old.preferred_lifetime is not None else 0.0
+            return first, successors[0], left
+        dut.wait(0.25)
+    raise AssertionError(f"no new temporary address within {TEMP_PREFERRED_S + SLACK_S} s of {first.interface}, "
+                         f"which was preferred for {first.preferred_lifetime} s")
+
+
+@rfc("RFC8981-3.5-1", "RFC8981-3.6-2", "RFC8981-3.6-1")
+def test_new_temporary_address_replaces_one_reaching_its_preferred_lifetime(dut: DUT) -> None:
+    first, successor, _ = _regeneration(dut)
+    assert successor.state == "preferred", f"the new temporary address {successor.interface} is {successor.state}"
+    dut.wait(REGEN_ADVANCE_S + SLACK_S)
+    states = {a.interface.ip: a.state for a in _temporaries(dut)}
+    assert states.get(first.interface.ip) in ("deprecated", None), f"{first.interface} still {states}"
+    assert states.get(successor.interface.ip) == "preferred", f"the successor is {states.get(successor.interface.ip)}"
+
+
+@rfc("RFC8981-3.5-3", "RFC8981-3.5-4")
+def test_new_temporary_address_comes_regen_advance_before_the_old_one_is_deprecated(dut: DUT) -> None:
+    _, _, left = _regeneration(dut)
+    assert REGEN_ADVANCE_S - 1.0 <= left <= REGEN_ADVANCE_S + 0.5, (
+        f"the successor came {left} s before its predecessor was deprecated, not REGEN_ADVANCE ({REGEN_ADVANCE_S} s)")
+
+
+@rfc("RFC8981-3.5-2")
+def test_zero_preferred_lifetime_deprecates_without_regeneration(dut: DUT) -> None:
+    dut.set_ipv6_option("use_tempaddr", 2)
+    _advertise(dut)
+    dut.wait(0.3)
+    first = _one_temporary(dut)
+    _advertise(dut, preferred=0)
+    dut.wait(1.0)
+    found = _temporaries(dut)
+    assert [a.interface.ip for a in found] == [first.interface.ip], (
+        f"after a zero preferred lifetime: {[str(a.interface) for a in found]}, expected only {first.interface}")
+    assert found[0].state == "deprecated"
+
+
+@rfc("RFC8981-3.6-5")
+def test_new_link_removes_old_temporary_addresses_and_forms_new_ones(dut: DUT) -> None:
+    dut.set_ipv6_option("use_tempaddr", 2)
+    _advertise(dut)
+    dut.wait(0.3)
+    old = _one_temporary(dut)
+    dut.restart_link()  # attached again, to a link that advertises another prefix
+    dut.wait(0.5)
+    _advertise(dut, OTHER_PREFIX)
+    dut.wait(0.5)
+    assert old.interface.ip not in [a.interface.ip for a in dut.ipv6_addresses()], f"{old.interface} survived the link change"
+    assert _one_temporary(dut, OTHER_PREFIX).state == "preferred"

@@ -1,0 +1,116 @@
+"""RFC 4191 §3.5: a host that avoids its preferred router because that router is unreachable
+probes it with single Neighbor Solicitations, only while it has traffic it would have sent
+there, and no more than once a minute.
+
+Two routers: X (High preference) and Y (Low), both advertising their link-layer addresses. X
+never answers, so its Neighbor Unreachability Detection fails and traffic moves to Y, whose
+probes the tester answers. The traffic is an echo request from an off-link address every few
+seconds. The windows are minutes long: on real-time backends these tests skip.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Final
+
+import pytest
+from scapy.layers.inet6 import (
+    ICMPv6EchoReply,
+    ICMPv6EchoRequest,
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6NDOptDstLLAddr,
+    IPv6,
+)
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet
+
+from harness import DUT, ExpectationFailed, rfc
+from harness.rfc import NDP_HOP_LIMIT
+from harness.router_discovery import ra
+
+X: Final = ("fe80::a", "02:00:00:00:00:0a")
+Y: Final = ("fe80::b", "02:00:00:00:00:0b")
+PRF_HIGH, PRF_LOW = 1, 3
+FAR: Final = "2001:db8:2::5"
+WINDOW_S: Final = 200.0
+TRAFFIC_EVERY_S: Final = 4.0
+JITTER_S: Final = 0.5
+
+
+def _budget(dut: DUT) -> None:
+    if dut.name != "inprocess":
+        pytest.skip(f"this test watches {WINDOW_S:g} s of DUT time; the {dut.name} backend's clock is real "
+                    "(run it on the inprocess backend, where waiting costs no wall time)")
+
+
+def _answer(dut: DUT, ns: Packet, router: tuple[str, str]) -> None:
+    dut.send(Ether(src=router[1], dst=dut.info.dut_mac) / IPv6(src=router[0], dst=ns[IPv6].src, hlim=NDP_HOP_LIMIT)
+             / ICMPv6ND_NA(tgt=router[0], R=1, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=router[1]))
+
+
+def _avoiding_x(dut: DUT) -> None:
+    """Both routers known; X's reachability has failed and traffic goes to Y."""
+    dut.set_ipv6_option("delay_first_probe_time", 1)
+    dut.set_ipv6_option("retrans_time", 0.5)
+    dut.send(ra(dut, src=X[0], mac=X[1], prf=PRF_HIGH, lifetime=1800),
+             ra(dut, src=Y[0], mac=Y[1], prf=PRF_LOW, lifetime=1800))
+    dut.send(dut.ether() / IPv6(src=FAR, dst=str(dut.info.dut_ipv6.ip)) / ICMPv6EchoRequest(id=0x4191, seq=0))
+    reply = dut.expect(IPv6(dst=FAR), ICMPv6EchoReply(id=0x4191, seq=0), within=1.0)
+    assert reply[Ether].dst.lower() == X[1], "the first reply did not go to the preferred router"
+    for _ in range(3):  # X's unicast probes, unanswered
+        dut.expect(IPv6(dst=X[0]), ICMPv6ND_NS(tgt=X[0]), within=2.0)
+    dut.wait(1.0)
+
+
+def _watch(dut: DUT, *, traffic: bool) -> list[float]:
+    """Run WINDOW_S seconds (with traffic to FAR every few seconds, or none), answering every
+    probe of Y; the times of the solicitations for X."""
+    probes: list[float] = []
+    start, seq = dut.now(), 1
+    while dut.now() - start < WINDOW_S:
+        if traffic:
+            dut.send(dut.ether() / IPv6(src=FAR, dst=str(dut.info.dut_ipv6.ip)) / ICMPv6EchoRequest(id=0x4191, seq=seq))
+            seq += 1
+        until = dut.now() + TRAFFIC_EVERY_S
+        while (left := until - dut.now()) > 0:
+            try:
+                ns = dut.expect(ICMPv6ND_NS, within=left)
+            except ExpectationFailed:
+                break
+            if ns[ICMPv6ND_NS].tgt == Y[0]:
+                _answer(dut, ns, Y)
+            elif ns[ICMPv6ND_NS].tgt == X[0]:
+                probes.append(float(ns.time))
+        if traffic:
+            reply = dut.expect(IPv6(dst=FAR), ICMPv6EchoReply(id=0x4191, seq=seq - 1), within=0.0)
+            assert reply[Ether].dst.lower() == Y[1], f"traffic went to {reply[Ether].dst}, not to the reachable router"
+    return probes
+
+
+@rfc("RFC4191-3.5-1")
+def test_avoided_preferred_router_is_probed_while_traffic_flows(dut: DUT) -> None:
+    _budget(dut)
+    _avoiding_x(dut)
+    probes = _watch(dut, traffic=True)
+    assert probes, f"no Neighbor Solicitation for the avoided router in {WINDOW_S:g} s of traffic through the other"
+
+
+@rfc("RFC4191-3.5-3")
+def test_router_probes_are_at_most_one_a_minute(dut: DUT) -> None:
+    _budget(dut)
+    _avoiding_x(dut)
+    probes = _watch(dut, traffic=True)
+    assert len(probes) >= 2, f"{len(probes)} probes of the avoided router in {WINDOW_S:g} s: too few to measure a gap"
+    gaps = [round(b - a, 1) for a, b in itertools.pairwise(probes)]
+    assert all(gap >= 60 - JITTER_S for gap in gaps), f"probes of the avoided router {gaps} s apart"
+
+
+@rfc("RFC4191-3.5-2")
+def test_no_router_probes_without_traffic(dut: DUT) -> None:
+    _budget(dut)
+    _avoiding_x(dut)
+    probes = _watch(dut, traffic=False)
+    assert not probes, f"the avoided router was probed {len(probes)} times while no traffic flowed"
+    # Control: with traffic it is probed.
+    assert _watch(dut, traffic=True), "no probe even with traffic"

@@ -1,0 +1,245 @@
+"""RFC 5681 beyond the first flight: the window after a lost SYN, ssthresh and congestion
+avoidance after a timeout, fast recovery's inflation and deflation, limited transmit with SACK,
+the restart window after idle, and one ACK per segment at most.
+
+The tests count segments per round trip: a round is what the DUT sends until it falls quiet,
+and the peer acknowledges each segment of it on its own, so cwnd grows as the RFC's per-ACK
+rules say and each round shows the window the ACKs of the last one opened."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Final
+
+import pytest
+from scapy.layers.inet import TCP
+from scapy.packet import Packet
+
+from harness import DUT, TCPConn, rfc
+from harness.rfc import TCP_DUPACK_THRESHOLD, TCP_INITIAL_RTO
+from harness.tcp_peer import TCPPeer, established, option, payload, seq_add, seq_lt
+
+PORT: Final = 7850
+MSS: Final = 536  # four segments of initial window (RFC 5681 3.1: SMSS <= 1095)
+BULK: Final = 200_000
+# A window's worth has left once nothing more comes for this long (well below any RTO).
+QUIET: Final = 0.1
+
+
+def _sender(dut: DUT, **peer: object) -> tuple[TCPPeer, TCPConn]:
+    tester, conn = established(dut, PORT, mss=MSS, window=65535, **peer)  # type: ignore[arg-type]
+    assert dut.tcp_send(conn, bytes(i % 251 for i in range(BULK))) > 0
+    return tester, conn
+
+
+def _burst(peer: TCPPeer, *, within: float = 1.0, update: bool = True) -> list[Packet]:
+    """The data segments the DUT sends from now on until it falls quiet for ``QUIET`` seconds
+    (the first may take ``within``; none at all: an empty list): all a window lets go, whatever
+    the link's pace."""
+    out: list[Packet] = []
+    wait = within
+    while True:
+        try:
+            out.append(peer.expect(data=lambda d: len(d) > 0, within=wait, update=update))
+        except AssertionError:
+            return out
+        wait = QUIET
+
+
+def _end(seg: Packet) -> int:
+    return seq_add(seg[TCP].seq, len(payload(seg)))
+
+
+def _ack_each(peer: TCPPeer, burst: list[Packet], rcv_nxt: int) -> None:
+    """One ACK per segment, as a receiver whose RCV.NXT was ``rcv_nxt`` sends them: slow start
+    adds a segment per ACK of new data, congestion avoidance counts the octets; a segment beyond
+    a hole draws a duplicate ACK."""
+    for seg in burst:
+        if not seq_lt(rcv_nxt, seg[TCP].seq) and seq_lt(rcv_nxt, _end(seg)):
+            rcv_nxt = _end(seg)
+        peer.send_ack(ack=rcv_nxt)
+
+
+class Rounds:
+    """Round trips of a bulk transfer: each round's segments are acknowledged one by one (as a
+    receiver whose RCV.NXT was what it was when the round began), then the next is collected."""
+
+    def __init__(self, peer: TCPPeer, *, within: float = 1.0, update: bool = True) -> None:
+        self.peer = peer
+        self.before = peer.rcv_nxt
+        self.burst = _burst(peer, within=within, update=update)
+
+    def next(self, *, update: bool = True) -> list[Packet]:
+        _ack_each(self.peer, self.burst, self.before)
+        self.before = self.peer.rcv_nxt
+        self.burst = _burst(self.peer, within=0.5, update=update)
+        return self.burst
+
+
+def _grow(peer: TCPPeer, rounds: int) -> list[Packet]:
+    """``rounds`` round trips of slow start; returns the last burst, which the peer has not
+    received (its RCV.NXT stays at the burst's start)."""
+    rounds_ = Rounds(peer)
+    for n in range(rounds):
+        rounds_.next(update=n < rounds - 1)
+    assert rounds_.burst, "slow start stalled: the DUT sent nothing after the ACKs of its last round"
+    return rounds_.burst
+
+
+def _rounds_after_a_timeout(dut: DUT, count: int) -> tuple[int, list[int]]:
+    """Grow the flight, lose all of it, and after the retransmission timeout acknowledge every
+    segment: (segments lost, segments sent in each of ``count`` round trips that follow)."""
+    peer, _conn = _sender(dut)
+    lost = _grow(peer, 2)  # never arrived: the peer's RCV.NXT stays where it was
+    sizes = []
+    after = Rounds(peer, within=2 * TCP_INITIAL_RTO + 1.0)  # from the timeout's retransmission on
+    for _ in range(count):
+        if not after.burst:
+            break  # the DUT waits for something the rounds do not give it (its own timer, say)
+        sizes.append(len(after.burst))
+        after.next()
+    return len(lost), sizes
+
+
+@rfc("RFC5681-3.1-17", "RFC5681-3.1-9")
+def test_after_a_timeout_slow_start_ends_at_half_the_lost_flight(dut: DUT) -> None:
+    lost, sizes = _rounds_after_a_timeout(dut, 6)
+    # ssthresh <= max(FlightSize / 2, 2*SMSS): once a round reaches it, slow start has ended and
+    # each round trip adds at most one segment.
+    half = max(lost // 2, 2)
+    assert any(size >= half for size in sizes[:-1]), (
+        f"after {lost} segments were lost to a timeout the rounds went {sizes}: they never reached half the "
+        "flight, so where slow start ends cannot be seen")
+    for before, after in itertools.pairwise(sizes):
+        if before >= half:
+            assert after <= before + 1, (
+                f"{lost} segments were lost to a timeout, yet the rounds after it grew {sizes}: slow start went "
+                f"on past {half} segments, so ssthresh was not set to at most half the flight")
+
+
+@rfc("RFC5681-3.1-14", "RFC5681-3.1-12", "RFC5681-3.1-11")
+def test_congestion_avoidance_adds_one_segment_per_round_trip(dut: DUT) -> None:
+    lost, sizes = _rounds_after_a_timeout(dut, 8)
+    half = max(lost // 2, 2)
+    avoiding = [s for s in sizes if s >= half]
+    assert len(avoiding) >= 3, f"rounds {sizes} never reached congestion avoidance ({half} segments)"
+    steps = [b - a for a, b in itertools.pairwise(avoiding)]
+    assert all(step <= 1 for step in steps), f"congestion avoidance grew by {steps} segments per round trip"
+    assert sum(steps) >= 1, f"congestion avoidance did not grow at all in {len(steps)} round trips ({sizes})"
+
+
+@rfc("RFC5681-3.1-6")
+def test_after_a_lost_syn_the_initial_window_is_one_segment(dut: DUT) -> None:
+    conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT, options={"maxseg": MSS})
+    peer = TCPPeer.for_connection(dut, conn, mss=MSS)
+    peer.expect("S")  # lost
+    peer.expect("S", within=TCP_INITIAL_RTO + 2.0)  # the retransmission gets through
+    peer.send("SA", seq=peer.iss)
+    peer.expect("A", ack=peer.snd_nxt)
+    assert dut.tcp_send(conn, bytes(4 * MSS)) > 0
+    first = Rounds(peer)
+    assert len(first.burst) == 1, f"after a retransmitted SYN the DUT's first flight was {len(first.burst)} segments, not one"
+    assert first.next(), "no more data after the ACK (positive control)"
+
+
+def _fast_recovery(dut: DUT) -> tuple[TCPPeer, list[Packet], list[Packet], int]:
+    """A flight of which the first segment is lost, and three duplicate ACKs, once the fast
+    retransmission came: (peer, the flight, what limited transmit sent meanwhile, SND.UNA)."""
+    peer, _conn = _sender(dut)
+    flight = _grow(peer, 1)
+    una = flight[0][TCP].seq
+    for _ in range(TCP_DUPACK_THRESHOLD):
+        peer.send_ack(ack=una)
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=1.0, update=False)
+    limited = [s for s in peer.take_all() if len(payload(s)) and s[TCP].seq != una]
+    return peer, flight, limited, una
+
+
+def _last_end(segments: list[Packet], una: int) -> int:
+    return max((_end(s) for s in segments), key=lambda e: (e - una) % 2**32)
+
+
+@rfc("RFC5681-3.2-10", "RFC5681-3.2-7", "RFC5681-3.2-12", "RFC5681-3.2-9")
+def test_duplicate_acks_in_fast_recovery_release_one_new_segment_each(dut: DUT) -> None:
+    peer, flight, limited, una = _fast_recovery(dut)
+    high = [_last_end([*flight, *limited], una)]
+    # Each duplicate ACK stands for a segment that left the network. ssthresh <= FlightSize / 2
+    # (limited transmit's segments not counted) and cwnd = ssthresh + 3*SMSS, one SMSS more per
+    # further duplicate: while their number is at most half the flight, cwnd has no room beyond
+    # what is in flight, so nothing new may go.
+    released = 0
+    for n in range(TCP_DUPACK_THRESHOLD + 1, len(flight) + len(limited)):
+        peer.send_ack(ack=una)
+        got = []
+        while True:
+            try:
+                seg = peer.expect(seq=lambda s: not seq_lt(s, high[0]), data=lambda d: len(d) > 0, within=QUIET,
+                                  update=False)
+            except AssertionError:
+                break
+            got.append(seg)
+            high[0] = _end(seg)
+        assert len(got) <= 1, f"duplicate ACK {n} released {len(got)} new segments: one SMSS per duplicate"
+        if n <= len(flight) // 2:
+            assert not got, (f"duplicate ACK {n} of a {len(flight)}-segment flight released new data: ssthresh "
+                             "was more than half the flight")
+        released += len(got)
+    assert released >= 1, (f"the duplicate ACKs for a {len(flight)}-segment flight released no new data: cwnd "
+                           "was not inflated by one SMSS per duplicate")
+
+
+@rfc("RFC5681-3.2-13")
+def test_the_ack_ending_fast_recovery_deflates_the_window(dut: DUT) -> None:
+    peer, flight, limited, una = _fast_recovery(dut)
+    for _ in range(TCP_DUPACK_THRESHOLD + 1, len(flight) + len(limited)):
+        peer.send_ack(ack=una)
+    released = [s for s in peer.take_all() if len(payload(s))]  # what the inflated window let go
+    peer.send_ack(ack=_last_end([*flight, *limited, *released], una))  # all of it: recovery is over
+    burst = _burst(peer)
+    assert len(burst) <= max(len(flight) // 2, 2) + 1, (
+        f"after the ACK ending fast recovery of a {len(flight)}-segment flight the DUT sent {len(burst)} "
+        "segments at once: cwnd was not set back to ssthresh")
+
+
+@rfc("RFC5681-3.2-6", "RFC3042-2-3")
+def test_with_sack_a_duplicate_ack_without_new_sack_blocks_releases_nothing(dut: DUT) -> None:
+    peer, _conn = _sender(dut, sack_permitted=True)
+    if not peer.sack_ok:
+        pytest.skip("the DUT did not agree to SACK (RFC 2018 2: SACK-Permitted is optional)")
+    burst = _burst(peer)
+    una, nxt = burst[0][TCP].seq, peer.rcv_nxt
+    block = [("NOP", None), ("NOP", None), ("SAck", (burst[1][TCP].seq, _end(burst[1])))]
+    peer.send_ack(ack=una, options=block)  # new SACK information: limited transmit (positive control)
+    first = peer.expect(seq=nxt, data=lambda d: len(d) > 0, within=0.5)
+    peer.send_ack(ack=una, options=block)  # the same block again: nothing new
+    peer.expect_none(seq=lambda s: s != una and s != first[TCP].seq, data=lambda d: len(d) > 0, within=0.3)
+
+
+@rfc("RFC5681-4.1-1")
+def test_after_an_idle_period_the_window_restarts_at_most_at_the_initial_window(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, mss=MSS, window=65535)
+    assert dut.tcp_send(conn, bytes(20 * MSS)) > 0
+    growing = Rounds(peer)
+    for _ in range(3):  # slow start well past the initial window
+        growing.next()
+    peer.send_ack()
+    dut.wait(3 * TCP_INITIAL_RTO)  # idle for longer than the retransmission timeout
+    assert dut.tcp_send(conn, bytes(20 * MSS)) > 0
+    restart = _burst(peer)
+    assert len(restart) <= 4, f"after an idle period the DUT sent {len(restart)} segments at once (RW <= IW = 4)"
+
+
+@rfc("RFC5681-4.2-11")
+def test_no_more_than_one_ack_per_segment(dut: DUT) -> None:
+    peer, _conn = established(dut, PORT)
+    count = 6
+    for n in range(count):
+        peer.send_data(b"%02d" % n * 50)
+    acks = []
+    while True:
+        try:
+            acks.append(peer.expect("A", data=b"", within=1.0))
+        except AssertionError:
+            break
+    assert 1 <= len(acks) <= count, f"{count} segments drew {len(acks)} ACKs"
+    assert option(acks[-1], "SAck") is None

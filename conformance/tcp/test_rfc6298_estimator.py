@@ -1,0 +1,85 @@
+"""RFC 6298 2-3: the RTO computed from round-trip samples (SRTT, RTTVAR, K = 4, alpha = 1/8,
+beta = 1/4) and Karn's algorithm, seen through when the DUT retransmits.
+
+The peer makes the round trip what it wants by waiting before it acknowledges, so the RTO the
+RFC's formulas give is known, and a retransmission shows the DUT's. Timestamps are left off, so
+the DUT times segments itself (RFC 7323 would let it sample retransmissions too)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from scapy.packet import Packet
+
+from harness import DUT, TCPConn, rfc
+from harness.rfc import TCP_INITIAL_RTO, TIMER_LATE, TIMER_LATE_FACTOR, timer_fired_on_time
+from harness.tcp_peer import TCPPeer, seq_add
+
+PORT: Final = 7750
+
+
+def _accepted_after(dut: DUT, delay: float) -> tuple[TCPPeer, TCPConn]:
+    """A connection whose handshake took ``delay`` seconds from SYN-ACK to ACK: the DUT's first
+    RTT measurement R (RFC 6298 2.2), when it times its SYN-ACK."""
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT)
+    peer.send_syn()
+    peer.expect("SA")
+    dut.wait(delay)
+    peer.send_ack()
+    conn = dut.tcp_accept(PORT)
+    assert conn is not None
+    return peer, conn
+
+
+def _acknowledged_after(dut: DUT, peer: TCPPeer, conn: TCPConn, data: bytes, delay: float) -> None:
+    """Send ``data`` from the DUT and acknowledge it ``delay`` seconds after it arrives."""
+    dut.tcp_send(conn, data)
+    peer.expect(data=data)
+    dut.wait(delay)
+    peer.send_ack()
+
+
+def _retransmission_timeout(dut: DUT, peer: TCPPeer, conn: TCPConn, data: bytes) -> float:
+    """Send ``data`` from the DUT, leave it unacknowledged: seconds until it comes again."""
+    dut.tcp_send(conn, data)
+    first: Packet = peer.expect(data=data)
+    again = peer.expect(seq=seq_add(peer.rcv_nxt, -len(data)), data=data, within=10.0, update=False)
+    return float(again.time - first.time)
+
+
+@rfc("RFC6298-2-3", "RFC6298-2-7", "RFC9293-3.8.1-1")
+def test_the_first_rtt_measurement_sets_the_rto_to_three_times_it(dut: DUT) -> None:
+    r = 0.9
+    peer, conn = _accepted_after(dut, r)
+    rto = _retransmission_timeout(dut, peer, conn, b"first data")
+    # (2.2): SRTT <- R, RTTVAR <- R/2, RTO <- SRTT + max (G, K*RTTVAR) = 3R.
+    assert timer_fired_on_time(rto, 3 * r), f"after an RTT of {r} s the data came again after {rto:.2f} s, not {3 * r:.1f} s"
+
+
+@rfc("RFC6298-2-4", "RFC6298-2-5", "RFC6298-2-6")
+def test_a_second_rtt_measurement_updates_rttvar_then_srtt(dut: DUT) -> None:
+    r1, r2 = 0.4, 1.0
+    peer, conn = _accepted_after(dut, r1)  # RTO = 3 * 0.4 = 1.2 s, above R' below
+    _acknowledged_after(dut, peer, conn, b"timed", r2)
+    rto = _retransmission_timeout(dut, peer, conn, b"then lost")
+    # (2.3): RTTVAR <- 3/4 * 0.2 + 1/4 * |0.4 - 1.0| = 0.3; SRTT <- 7/8 * 0.4 + 1/8 * 1.0 = 0.475;
+    # RTO = 0.475 + 4 * 0.3 = 1.675 s. (SRTT first would give 1.6 s; R' alone 3 s; R alone 1.2 s.)
+    expected = 0.475 + 4 * 0.3
+    assert timer_fired_on_time(rto, expected), f"the data came again after {rto:.3f} s, not {expected:.3f} s"
+
+
+@rfc("RFC6298-3-2", "RFC6298-3-1")
+def test_the_ack_of_a_retransmitted_segment_gives_no_rtt_sample(dut: DUT) -> None:
+    peer, conn = _accepted_after(dut, 0.0)
+    data = b"sent twice"
+    dut.tcp_send(conn, data)
+    peer.expect(data=data)
+    peer.expect(data=data, within=2 * TCP_INITIAL_RTO + 1.0)  # the first retransmission
+    dut.wait(0.9)
+    peer.send_ack()  # 0.9 s after the retransmission, 1.9 s or more after the original
+    rto = _retransmission_timeout(dut, peer, conn, b"then lost")
+    # An ambiguous sample would make the RTO 3 x 0.9 s (timed from the retransmission) or 3 x 1.9 s
+    # (from the original); without it the RTO stays as it was, backed off once at most (2 s).
+    limit = 2 * TCP_INITIAL_RTO * TIMER_LATE_FACTOR + TIMER_LATE
+    assert rto <= limit, f"after an ambiguous round trip the RTO became {rto:.2f} s: the DUT sampled a retransmission"

@@ -1,0 +1,136 @@
+"""RFC 9293 on what the DUT sends and takes beyond the state machine: the form of its options
+(3.1), PUSH and full-sized segments (3.9.1.2), IP options on arriving segments (3.9.2), the OPEN
+call's checks (3.9.1.1), and the report of a soft error (3.9.1.8)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Final
+
+import pytest
+from scapy.layers.inet import TCP
+from scapy.packet import Packet
+
+from harness import DUT, TCPError, rfc
+from harness.frames import with_ipv4_options
+from harness.tcp_peer import TCPPeer, established, payload
+
+PORT: Final = 8950
+FAMILIES: Final = [pytest.param(4, id="ipv4"), pytest.param(6, id="ipv6")]
+
+
+def _option_bytes(seg: Packet) -> bytes:
+    tcp = seg[TCP]
+    return bytes(tcp)[20:tcp.dataofs * 4]
+
+
+def _well_formed(options: bytes) -> str | None:
+    """Why ``options`` break RFC 9293 3.1's rule, or None: every option but End of Option List
+    (0) and No-Operation (1) has a length octet, at least 2, that stays inside the header."""
+    i = 0
+    while i < len(options):
+        kind = options[i]
+        if kind == 0:
+            return None
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= len(options):
+            return f"option kind {kind} at offset {i} has no length octet"
+        length = options[i + 1]
+        if length < 2 or i + length > len(options):
+            return f"option kind {kind} at offset {i} has length {length}"
+        i += length
+    return None
+
+
+@rfc("RFC9293-3.1-8")
+def test_every_option_the_dut_sends_has_a_length_field(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT, wscale=7, sack_permitted=True, timestamps=True)
+    segments = [peer.connect()]
+    conn = dut.tcp_accept(PORT)
+    assert conn is not None
+    out = dut.tcp_connect(str(dut.info.tester_ipv4), PORT + 1)
+    segments.append(TCPPeer.for_connection(dut, out).expect("S"))  # the DUT's own SYN
+    dut.tcp_send(conn, b"data with options")
+    segments.append(peer.expect(data=b"data with options"))
+    for seg in segments:
+        problem = _well_formed(_option_bytes(seg))
+        assert problem is None, f"{seg.sprintf('%TCP.flags%')} segment: {problem}"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@rfc("RFC9293-3.9.1.2-2", quote="(2) MUST set the PSH bit in the last buffered segment (i.e., when there is no more "
+                                  "queued data to be sent) (MUST-61)")
+def test_the_last_segment_of_a_send_carries_psh(dut: DUT, family: int) -> None:
+    peer, conn = established(dut, PORT, family, mss=536)  # type: ignore[arg-type]
+    assert dut.tcp_send(conn, bytes(range(256)) * 10) == 2560
+    got = 0
+    last = None
+    while got < 2560:
+        last = peer.expect(data=lambda d: len(d) > 0, within=2.0)  # (1): not buffered indefinitely
+        got += len(payload(last))
+        peer.send_ack()
+    assert last is not None and "P" in last.sprintf("%TCP.flags%"), "the segment ending the SEND carries no PSH"
+
+
+@rfc("RFC9293-3.9.1.2-5")
+def test_segments_are_full_sized_where_the_data_allows(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, mss=1000)
+    assert dut.tcp_send(conn, bytes(5500)) == 5500
+    sizes = []
+    while sum(sizes) < 5500:
+        sizes.append(len(payload(peer.expect(data=lambda d: len(d) > 0, within=2.0))))
+        peer.send_ack()
+    assert all(size == 1000 for size in sizes[:-1]), f"5500 octets went out as {sizes} with MSS 1000"
+
+
+@rfc("RFC9293-3.9.2-3")
+def test_a_segment_with_an_ip_option_tcp_does_not_know_is_taken(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    # IPv4 option type 30 (not copied, class 0): assigned to nothing a host implements.
+    dut.send(with_ipv4_options(peer.segment("PA", b"with an IP option"), bytes([30, 4, 0xAB, 0xCD])))
+    peer.snd_nxt = (peer.snd_nxt + len(b"with an IP option")) % 2**32
+    assert dut.tcp_recv(conn) == b"with an IP option", "the text of a segment with an unknown IP option was lost"
+    peer.expect("A", ack=peer.snd_nxt)
+
+
+@pytest.mark.parametrize("address", [
+    pytest.param("224.0.0.1", id="ipv4-multicast"), pytest.param("255.255.255.255", id="limited-broadcast"),
+    pytest.param("198.51.100.255", id="subnet-broadcast"), pytest.param("ff02::1", id="ipv6-multicast"),
+])
+@rfc("RFC9293-3.9.1.1-6")
+def test_open_to_a_broadcast_or_multicast_address_is_refused(dut: DUT, address: str) -> None:
+    with pytest.raises((TCPError, ValueError)):
+        dut.tcp_connect(address, PORT)
+    dut.expect_none(TCP(flags="S"), within=0.3)
+    conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)  # positive control: a unicast address
+    TCPPeer.for_connection(dut, conn).expect("S")
+
+
+@rfc("RFC9293-3.9.1.1-1")
+def test_a_new_listen_leaves_an_established_connection_alone(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    dut.tcp_close_listener(PORT)
+    with contextlib.suppress(TCPError, ValueError):
+        dut.tcp_listen(PORT)  # a new passive OPEN on the same port: a new record, or an error
+    peer.send_data(b"still here")
+    assert dut.tcp_recv(conn) == b"still here"
+    dut.tcp_send(conn, b"and answering")
+    peer.expect(data=b"and answering")
+    assert dut.tcp_state(conn) == "ESTABLISHED"
+
+
+@rfc("RFC9293-3.9.1.8-1")
+def test_a_soft_error_is_what_the_application_hears_when_the_connection_times_out(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    dut.tcp_set_option(conn, "user_timeout", 3.0)
+    dut.tcp_send(conn, b"never acknowledged")
+    data = peer.expect(data=b"never acknowledged")
+    dut.send(peer.icmp_error(data, type=3, code=1))  # Host Unreachable: a soft error
+    with pytest.raises(TCPError) as failure:
+        for _ in range(20):
+            dut.tcp_recv(conn, within=1.0)
+    assert failure.value.kind == "unreachable", (
+        f"the connection failed as {failure.value.kind!r}; the soft error (host unreachable) was not reported")
