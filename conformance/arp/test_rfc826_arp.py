@@ -103,6 +103,22 @@ def test_request_in_a_foreign_hardware_or_protocol_space_is_discarded(dut: DUT, 
     dut.expect(ARP(op=2, hwdst=dut.info.other_mac, pdst=other_ip))
 
 
+@described(826, "Packet Reception", MUST,
+           "Negative conditionals indicate an end of processing and a discarding of the packet.")
+def test_request_one_octet_short_is_discarded(dut: DUT) -> None:
+    # An Ethernet/IPv4 ARP packet is 28 octets; cut to 27 (the last octet of the target protocol
+    # address missing, no padding after it) it has no target to compare, and is dropped. A
+    # veth or TAP link carries such a short frame; the control is the same request whole.
+    other_ip, dut_ip = str(dut.info.other_ipv4), str(dut.info.dut_ipv4.ip)
+    whole = (struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + _mac(dut.info.other_mac) + _ip(other_ip)
+             + bytes(6) + _ip(dut_ip))
+    frame = Ether(src=dut.info.other_mac, dst=BROADCAST_MAC, type=0x0806)
+    dut.send(frame / Raw(whole[:27]))
+    dut.expect_none(ARP(op=2), within=1.0, barrier=True)
+    dut.send(frame / Raw(whole))
+    dut.expect(ARP(op=2, hwdst=dut.info.other_mac, pdst=other_ip))
+
+
 def _mac(text: str) -> bytes:
     return bytes.fromhex(text.replace(":", ""))
 
