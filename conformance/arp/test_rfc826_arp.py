@@ -7,8 +7,10 @@ frames these tests send.
 
 from __future__ import annotations
 
+import struct
 from typing import Final
 
+import pytest
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
@@ -63,6 +65,66 @@ def test_request_for_another_address_is_not_answered(dut: DUT) -> None:
     # Control: the same request for the DUT's own address is answered.
     dut.send(_arp_request(dut, sha=dut.info.tester_mac, spa=tester_ip, tpa=str(dut.info.dut_ipv4.ip)))
     dut.expect(ARP(op=2, pdst=tester_ip))
+
+
+# (ar$hrd, ar$pro) of requests the DUT must not take as Ethernet/IPv4: zero and all-ones next to
+# a real other protocol. IEEE 802 (hardware type 6) is left out: Linux takes it as Ethernet.
+FOREIGN_SPACES: Final = {
+    "hrd-zero": (0, 0x0800),
+    "hrd-all-ones": (0xFFFF, 0x0800),
+    "pro-zero": (1, 0),
+    "pro-all-ones": (1, 0xFFFF),
+    "pro-ipv6": (1, 0x86DD),
+}
+
+
+@pytest.mark.parametrize("space", list(FOREIGN_SPACES))
+@described(826, "Packet Reception", MUST,
+           "Negative conditionals indicate an end of processing and a discarding of the packet. ?Do I have "
+           "the hardware type in ar$hrd? ... ?Do I speak the protocol in ar$pro?")
+def test_request_in_a_foreign_hardware_or_protocol_space_is_discarded(dut: DUT, space: str) -> None:
+    # Built by hand so that only ar$hrd or ar$pro differ from a request the DUT answers: the
+    # lengths stay 6 and 4, the addresses those of a request for the DUT's own address from "other".
+    hrd, pro = FOREIGN_SPACES[space]
+    other_ip, dut_ip = str(dut.info.other_ipv4), str(dut.info.dut_ipv4.ip)
+
+    def request(hrd: int, pro: int) -> Packet:
+        body = (struct.pack("!HHBBH", hrd, pro, 6, 4, 1) + _mac(dut.info.other_mac) + _ip(other_ip)
+                + bytes(6) + _ip(dut_ip))
+        return Ether(src=dut.info.other_mac, dst=BROADCAST_MAC, type=0x0806) / Raw(body)
+
+    dut.send(request(hrd, pro))
+    dut.expect_none(ARP(op=2), within=1.0, barrier=True)
+    # Nor was the sender's mapping learned: an echo from "other" now needs an ARP request first.
+    dut.send(_echo_from_other(dut, 0xA4))
+    dut.expect(ARP(op=1, pdst=other_ip))
+    # Control: the same octets with Ethernet/IPv4 in the two fields are answered.
+    dut.send(request(1, 0x0800))
+    dut.expect(ARP(op=2, hwdst=dut.info.other_mac, pdst=other_ip))
+
+
+@described(826, "Packet Reception", MUST,
+           "Negative conditionals indicate an end of processing and a discarding of the packet.")
+def test_request_one_octet_short_is_discarded(dut: DUT) -> None:
+    # An Ethernet/IPv4 ARP packet is 28 octets; cut to 27 (the last octet of the target protocol
+    # address missing, no padding after it) it has no target to compare, and is dropped. A
+    # veth or TAP link carries such a short frame; the control is the same request whole.
+    other_ip, dut_ip = str(dut.info.other_ipv4), str(dut.info.dut_ipv4.ip)
+    whole = (struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + _mac(dut.info.other_mac) + _ip(other_ip)
+             + bytes(6) + _ip(dut_ip))
+    frame = Ether(src=dut.info.other_mac, dst=BROADCAST_MAC, type=0x0806)
+    dut.send(frame / Raw(whole[:27]))
+    dut.expect_none(ARP(op=2), within=1.0, barrier=True)
+    dut.send(frame / Raw(whole))
+    dut.expect(ARP(op=2, hwdst=dut.info.other_mac, pdst=other_ip))
+
+
+def _mac(text: str) -> bytes:
+    return bytes.fromhex(text.replace(":", ""))
+
+
+def _ip(text: str) -> bytes:
+    return bytes(int(part) for part in text.split("."))
 
 
 @described(826, "Packet Reception", MUST,

@@ -30,10 +30,12 @@ from harness.igmp import (
     V1_REPORT,
     V2_REPORT,
     V3_REPORT,
+    V3_REPORTS_TO,
     igmp_frame,
     igmp_of,
     message,
     v3_query,
+    v3_records,
     with_checksum,
 )
 from harness.rfc import MUST_NOT
@@ -42,6 +44,7 @@ GROUP: Final = "224.1.2.3"
 OTHER_GROUP: Final = "224.1.2.4"
 MRC: Final = 5  # 0.5 s
 QUIET_S: Final = 0.7
+JITTER_S: Final = 0.3
 # Robustness 2 x Query Interval 1 s, plus a Query Response Interval: Linux takes 0 (its default
 # 10 s cut below the Query Interval), the in-process stack the last query's Max Resp Time, 0.5 s.
 OLD_MODE_S: Final = 2.6
@@ -188,6 +191,58 @@ def test_all_systems_group_is_never_reported_to_a_v2_querier(dut: DUT, host: Hos
     _settle(host, GROUP)  # control: with a group joined, the same query is answered
     dut.send(igmp_frame(dut, message(QUERY, MRC)))
     _expect_report(dut, V2_REPORT, GROUP)
+
+
+@rfc("RFC3376-8.12-1")
+def test_v2_mode_lasts_an_announced_robustness_times_the_query_interval(dut: DUT, host: Host) -> None:
+    # RFC 3376 8.12: the Older Version Querier Present Timeout "MUST be ([Robustness Variable]
+    # times (the [Query Interval] in the last Query received)) plus ([Query Response Interval])".
+    # The querier announces QRV 4, not the default 2 (a host that kept its own 2 would be back in
+    # IGMPv3 mode after 2 x 1 s + 0.5 s): the mode lasts 4 x 1 s plus at most the 0.5 s Max Resp
+    # Time. Linux adopts the announced QRV (mr_qrv), and so must a host that is to follow the
+    # querier's timing.
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC, qrv=4, qqic=1)))
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))  # a v2 querier: IGMPv2 mode starts now
+    dut.wait(3.2)  # past 2.5 s, well before 4 s
+    host.join(GROUP)
+    _expect_report(dut, V2_REPORT, GROUP, within=0.5)  # still IGMPv2
+    dut.wait(1.8)  # at least 5.0 s after the v2 query: past 4.5 s
+    host.join(OTHER_GROUP)
+    while True:  # back in IGMPv3 mode: the join is reported in a v3 report
+        report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=1.0)
+        if any(g == OTHER_GROUP for _, g in v3_records(report)):
+            break
+    dut.expect_none(IP(proto=2, dst=OTHER_GROUP), within=0.3)
+
+
+@rfc("RFC2236-4-1")
+def test_v1_query_max_response_time_of_zero_is_taken_as_ten_seconds(dut: DUT, host: Host) -> None:
+    # "The IGMPv1 router will send General Queries with the Max Response Time set to 0. This MUST
+    # be interpreted as a value of 100 (10 seconds)." Each group's report comes at a random moment
+    # within 10 s: all 16 arrive by then, and they are spread over it (all 16 within the first
+    # 2.5 s would happen by chance once in 4 billion runs; a host that took the 0 literally sends
+    # them at once). 16 groups stay below Linux's igmp_max_memberships of 20. A Query Interval of
+    # 6 s keeps the IGMPv1 mode (2 x 6 s plus a Query Response Interval of at most 10 s) from
+    # ending, and cancelling the pending reports (RFC 3376 7.2.1), before the 10 s are over.
+    groups = [f"224.1.3.{i}" for i in range(1, 17)]
+    _settle(host, *groups)
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC, qrv=2, qqic=6)))
+    _settle(host)  # its answer, the current-state report
+    start = dut.now()
+    dut.send(igmp_frame(dut, message(QUERY, 0)))
+    times: dict[str, float] = {}
+    while len(times) < len(groups):
+        left = start + 10.0 + JITTER_S - dut.now()
+        try:
+            msg = dut.expect(IP(proto=2, src=str(dut.info.dut_ipv4.ip)), within=max(0.0, left))
+        except ExpectationFailed:
+            raise ExpectationFailed(f"within 10 s of the v1 query only {sorted(times)} were reported") from None
+        body = igmp_of(msg)
+        group = str(IPv4Address(body[4:8]))
+        if body[0] == V1_REPORT and group in groups:
+            times.setdefault(group, msg.time - start)
+    assert max(times.values()) > 2.5, f"every report came within 2.5 s of the query: {sorted(times.values())}"
+    dut.wait(start + 2 * 6 + 10 + JITTER_S - dut.now())  # back in IGMPv3 mode for the next test
 
 
 # ---- message format (RFC 2236 2) -------------------------------------------------------------------

@@ -327,6 +327,26 @@ def test_node_returns_to_mldv2_after_the_older_version_querier_present_interval(
     dut.expect_none(ICMPv6MLReport(mladdr=_g(13)), within=0.3)
 
 
+@rfc("RFC3810-9.12-1")
+def test_v1_mode_lasts_an_announced_robustness_times_the_query_interval(dut: DUT) -> None:
+    require_feature(dut, "mldv2")
+    # RFC 3810 9.12: "([Robustness Variable] times (the [Query Interval] in the last Query
+    # received)) plus ([Query Response Interval])". The querier announces QRV 4, not the default 2
+    # (a node that kept its own 2 would be back in MLDv2 mode after 2.1 s): the mode lasts
+    # 4 x 1 s + 0.1 s. Linux adopts the announced QRV (mc_qrv), as a node must to follow the
+    # querier's timing.
+    dut.send(mld_frame(dut, v2_query(mrc=FIXTURE_MRC_MS, qrv=4, qqic=1)))
+    dut.expect(ICMPv6MLReport2, within=1.0)  # its answer, for the solicited-node groups
+    dut.send(v1_query_frame(dut))
+    dut.wait(OLDER_QUERIER_S + 0.5)  # past 2.1 s, well before 4.1 s
+    dut.join_group(_g(24))
+    expect_v1(dut, ICMPv6MLReport, _g(24), within=0.5)  # still MLDv1
+    dut.wait(2.0)  # at least 4.6 s after the MLDv1 query
+    dut.join_group(_g(25))
+    expect_v2(dut, _g(25), within=1.0)  # back in MLDv2 mode
+    dut.expect_none(ICMPv6MLReport(mladdr=_g(25)), within=0.3)
+
+
 @described(3810, "5.1.9", MUST,
            "If QQIC >= 128, QQIC represents a floating-point value as follows: ... QQI = (mant | 0x10) << "
            "(exp + 3)")

@@ -246,6 +246,21 @@ def test_probe_state_sends_unicast_solicitations_retrans_timer_apart(dut: DUT) -
     _assert_unicast_probe(_ns_after(dut, nbr, RETRANS_S), nbr, MAC_B)
 
 
+@described(4861, "7.3.3", MUST,
+           "The first time a node sends a packet to a neighbor whose entry is STALE, the sender changes the "
+           "state to DELAY and sets a timer to expire in DELAY_FIRST_PROBE_TIME seconds.")
+def test_probing_follows_the_rfc_default_timers(dut: DUT) -> None:
+    # Nothing is configured: the DUT is held to the defaults of RFC 4861 10, DELAY_FIRST_PROBE_TIME
+    # 5 seconds, RETRANS_TIMER 1,000 milliseconds and MAX_UNICAST_SOLICIT 3 transmissions, each
+    # from both sides (Linux: delay_first_probe_time 5 s, retrans_time_ms 1000, ucast_solicit 3).
+    nbr = _neighbor(0x19)
+    _stale_then_delay(dut, nbr)
+    _assert_unicast_probe(_ns_after(dut, nbr, 5.0), nbr, MAC_B)
+    for _ in range(MAX_UNICAST_SOLICIT - 1):
+        _assert_unicast_probe(_ns_after(dut, nbr, 1.0), nbr, MAC_B)
+    dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=1.0 + JITTER_S)
+
+
 @rfc("RFC4861-7.3.3-2")
 def test_unanswered_probes_stop_after_max_unicast_solicit_and_entry_is_deleted(dut: DUT) -> None:
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)

@@ -7,7 +7,7 @@ import struct
 from typing import Final
 
 import pytest
-from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.inet import ICMP, IP, UDP, UDPerror
 from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
@@ -63,6 +63,19 @@ def test_datagram_to_closed_port_draws_port_unreachable(dut: DUT) -> None:
     error = dut.expect(ICMP(type=3, code=3))
     assert error[IP].src == str(dut.info.dut_ipv4.ip)
     assert error[IP].dst == str(dut.info.tester_ipv4)
+
+
+@rfc("RFC1122-4.1.3.1-1")
+def test_port_the_application_closed_draws_port_unreachable_again(dut: DUT) -> None:
+    # The socket must go with the close: a stack that kept it bound would queue the datagram
+    # where RFC 1122 4.1.3.1 asks for a Port Unreachable ("no pending LISTEN call").
+    dut.udp_bind(PORT)
+    dut.send(_udp(dut, b"open"))
+    _expect_delivered(dut, b"open")
+    dut.udp_close(PORT)
+    dut.send(_udp(dut, b"closed now"))
+    error = dut.expect(ICMP(type=3, code=3))
+    assert error[UDPerror].dport == PORT, f"the error quotes port {error[UDPerror].dport}"
 
 
 @rfc("RFC1122-4.1.3.6-1")

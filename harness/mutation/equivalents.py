@@ -4,15 +4,23 @@
     id = "network/ipv6/ndp.py-style mutant id, as the report prints it"
     reason = "why no test can tell this mutant from the original"
 
+    [[equivalent]]                # several mutants with one reason (both changes of one constant)
+    ids = ["params:<module>:constant:0591f739", "params:<module>:constant:3c8f9d86"]
+    reason = "..."
+
     [[excluded]]
     path = "stack_under_test/link/tap.py"
     reason = "why no mutant of this file can be observed by the suite"
 
     [[unobservable]]              # a rule: every mutant of this kind, for the suites named
-    operator = "remove-call"
-    pattern = "\\.stats\\."     # a regular expression searched in the mutated text
+    operator = "remove-call"      # optional: any operator
+    pattern = "\\.stats\\."     # optional: a regular expression searched in the mutated text
+    path = "stats\\.py$"          # optional: searched in the file's path from the repository root
+    scope = "^NIC\\.counters$"    # optional: searched in the qualified name of the enclosing def
     suites = ["conformance"]
     reason = "why no test of these suites can observe it"
+
+A rule needs at least one of pattern, path and scope; every one it gives must match.
 
 An equivalent mutant is not run and not counted in the score, but the report lists it with its
 reason; an entry that matches no mutant any more is reported as stale, so the file stays honest.
@@ -38,13 +46,17 @@ class EquivalentsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    operator: str
-    pattern: re.Pattern[str]
+    operator: str | None               # None: any operator
+    pattern: re.Pattern[str] | None    # on the mutated text
     suites: tuple[str, ...]
     reason: str
+    path: re.Pattern[str] | None = None   # on the file's path from the repository root
+    scope: re.Pattern[str] | None = None  # on the enclosing def's qualified name
 
-    def matches(self, suite: str, operator: str, text: str) -> bool:
-        return suite in self.suites and operator == self.operator and self.pattern.search(text) is not None
+    def matches(self, suite: str, operator: str, text: str, path: str = "", scope: str = "") -> bool:
+        return (suite in self.suites and self.operator in (None, operator)
+                and all(p is None or p.search(value) is not None
+                        for p, value in ((self.pattern, text), (self.path, path), (self.scope, scope))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +65,12 @@ class Reviewed:
     excluded: dict[str, str] = field(default_factory=dict)     # path from the root -> reason
     unobservable: tuple[Rule, ...] = ()
 
-    def reason_for(self, suite: str, mutant_id: str, operator: str, text: str) -> str | None:
+    def reason_for(self, suite: str, mutant_id: str, operator: str, text: str, path: str = "",
+                   scope: str = "") -> str | None:
         if mutant_id in self.equivalent:
             return self.equivalent[mutant_id]
         for rule in self.unobservable:
-            if rule.matches(suite, operator, text):
+            if rule.matches(suite, operator, text, path, scope):
                 return f"unobservable to the {suite} suite: {rule.reason}"
         return None
 
@@ -79,19 +92,30 @@ def _rules(path: Path, data: dict[str, Any]) -> list[Rule]:
         where = f"{path}: [[unobservable]] entry {i + 1}"
         if not isinstance(entry, dict):
             raise EquivalentsError(f"{where} is not a table")
-        operator, pattern, suites, reason = (entry.get(k) for k in ("operator", "pattern", "suites", "reason"))
-        if operator not in OPERATORS:
+        operator, suites, reason = (entry.get(k) for k in ("operator", "suites", "reason"))
+        if operator is not None and operator not in OPERATORS:
             raise EquivalentsError(f"{where}: operator must be one of {', '.join(OPERATORS)}")
         if not isinstance(suites, list) or not suites or not all(s in SUITES for s in suites):
             raise EquivalentsError(f"{where}: suites must list some of {', '.join(SUITES)}")
         if not isinstance(reason, str) or not reason.strip():
             raise EquivalentsError(f"{where} has no reason")
-        try:
-            compiled = re.compile(str(pattern))
-        except re.error as e:
-            raise EquivalentsError(f"{where}: bad pattern: {e}") from None
-        rules.append(Rule(operator, compiled, tuple(suites), reason.strip()))
+        patterns = {k: _pattern(where, k, entry.get(k)) for k in ("pattern", "path", "scope")}
+        if all(p is None for p in patterns.values()):
+            raise EquivalentsError(f"{where}: give a pattern, a path or a scope")
+        rules.append(Rule(operator, patterns["pattern"], tuple(suites), reason.strip(), patterns["path"],
+                          patterns["scope"]))
     return rules
+
+
+def _pattern(where: str, key: str, value: object) -> re.Pattern[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise EquivalentsError(f"{where}: {key} must be a non-empty regular expression")
+    try:
+        return re.compile(value)
+    except re.error as e:
+        raise EquivalentsError(f"{where}: bad {key}: {e}") from None
 
 
 def _entries(path: Path, data: dict[str, Any], table: str, key: str) -> dict[str, str]:
@@ -99,12 +123,14 @@ def _entries(path: Path, data: dict[str, Any], table: str, key: str) -> dict[str
     for i, entry in enumerate(data.get(table, [])):
         if not isinstance(entry, dict):
             raise EquivalentsError(f"{path}: [[{table}]] entry {i + 1} is not a table")
-        name, reason = entry.get(key), entry.get("reason")
-        if not isinstance(name, str) or not name:
-            raise EquivalentsError(f"{path}: [[{table}]] entry {i + 1} has no {key}")
+        names, reason = entry.get(f"{key}s", [entry.get(key)]), entry.get("reason")
+        if (not isinstance(names, list) or not names or (f"{key}s" in entry and key in entry)
+                or not all(isinstance(n, str) and n for n in names)):
+            raise EquivalentsError(f"{path}: [[{table}]] entry {i + 1} has no {key} (or both {key} and {key}s)")
         if not isinstance(reason, str) or not reason.strip():
-            raise EquivalentsError(f"{path}: [[{table}]] {name!r} has no reason")
-        if name in found:
-            raise EquivalentsError(f"{path}: [[{table}]] {name!r} is listed twice")
-        found[name] = reason.strip()
+            raise EquivalentsError(f"{path}: [[{table}]] {names[0]!r} has no reason")
+        for name in names:
+            if name in found:
+                raise EquivalentsError(f"{path}: [[{table}]] {name!r} is listed twice")
+            found[name] = reason.strip()
     return found

@@ -99,7 +99,7 @@ def execute(options: Options, log: Any = print) -> Campaign:
     for source in sources:
         for m in mutants(source.text, source.relpath, source.module):
             seen_ids.add(m.id)
-            reason = reviewed.reason_for(suite, m.id, m.operator, m.original)
+            reason = reviewed.reason_for(suite, m.id, m.operator, m.original, m.path, m.scope)
             if reason is not None:
                 outcomes.append(Outcome(m, source, "equivalent", [], reason=reason))
                 continue

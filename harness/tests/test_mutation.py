@@ -190,3 +190,24 @@ def test_reports_state_the_mutation_score(tmp_path: Path) -> None:
     mutation.write_text("{}")
     with pytest.raises(report_cli.ReportError, match=r"not a stackcheck mutation\.json"):
         report_cli.write([results], out, None, mutation)
+
+
+def test_an_equivalent_entry_may_name_several_mutants_and_a_rule_a_file_or_scope(tmp_path: Path) -> None:
+    path = tmp_path / "eq.toml"
+    path.write_text('[[equivalent]]\nids = ["a:b:constant:1", "a:b:constant:2"]\nreason = "both halves"\n'
+                    '[[unobservable]]\npath = \'stats\\.py$\'\nsuites = ["conformance"]\nreason = "counters"\n'
+                    '[[unobservable]]\noperator = "boundary"\nscope = "^UDPSocket\\\\.sendto$"\n'
+                    'suites = ["conformance"]\nreason = "no verb"\n')
+    reviewed = equivalents.load(path)
+    assert reviewed.equivalent == {"a:b:constant:1": "both halves", "a:b:constant:2": "both halves"}
+    assert reviewed.reason_for("conformance", "x", "constant", "1", "stack_under_test/stats.py", "f") == \
+        "unobservable to the conformance suite: counters"
+    assert reviewed.reason_for("conformance", "x", "constant", "1", "stack_under_test/nic.py", "f") is None
+    assert reviewed.reason_for("conformance", "x", "boundary", "<", "p.py", "UDPSocket.sendto") is not None
+    assert reviewed.reason_for("conformance", "x", "constant", "1", "p.py", "UDPSocket.sendto") is None
+    path.write_text('[[unobservable]]\noperator = "boundary"\nsuites = ["conformance"]\nreason = "r"\n')
+    with pytest.raises(equivalents.EquivalentsError, match="give a pattern, a path or a scope"):
+        equivalents.load(path)
+    path.write_text('[[equivalent]]\nids = ["a", "a"]\nreason = "r"\n')
+    with pytest.raises(equivalents.EquivalentsError, match="listed twice"):
+        equivalents.load(path)
