@@ -249,6 +249,8 @@ def test_octets_past_the_first_eight_of_a_report_are_ignored(dut: DUT, host: Hos
 
 @rfc("RFC3376-4.2.14-1")
 def test_v2_report_to_the_unicast_address_suppresses_ours(dut: DUT, host: Host) -> None:
+    # RFC 3376's requirement of an IGMPv3 system: RFC 2236 says nothing of Reports to a unicast address.
+    require_feature(dut, "igmpv3")
     _settle(host, GROUP)
     dut.send(igmp_frame(dut, message(QUERY, MRC)))
     _expect_report(dut, V2_REPORT, GROUP)
