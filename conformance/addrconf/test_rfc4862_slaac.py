@@ -341,7 +341,7 @@ def test_forming_global_addresses_can_be_switched_off(dut: DUT) -> None:
     dut.set_ipv6_option("autoconf", 1)  # control: the same advertisement forms the address
     dut.send(ra(dut, pio()))
     dut.wait(0.3)
-    assert the_address(dut).state == "preferred"
+    assert usable_address(dut).state == "preferred"
 
 
 @rfc("RFC4862-5.5.4-3", quote="and the facility MUST be disabled by default.")

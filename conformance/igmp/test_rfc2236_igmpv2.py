@@ -21,6 +21,7 @@ from scapy.packet import Packet
 from scapy.utils import checksum
 
 from harness import DUT, MUST, SHOULD, ExpectationFailed, described, rfc
+from harness.features import require_feature
 from harness.igmp import (
     ALL_ROUTERS,
     ALL_SYSTEMS,
@@ -303,6 +304,8 @@ def test_octets_past_the_first_eight_of_a_report_are_ignored(dut: DUT, host: Hos
 
 @rfc("RFC3376-4.2.14-1")
 def test_v2_report_to_the_unicast_address_suppresses_ours(dut: DUT, host: Host) -> None:
+    # RFC 3376's requirement of an IGMPv3 system: RFC 2236 says nothing of Reports to a unicast address.
+    require_feature(dut, "igmpv3")
     _settle(host, GROUP)
     dut.send(igmp_frame(dut, message(QUERY, MRC)))
     _expect_report(dut, V2_REPORT, GROUP)
@@ -372,6 +375,7 @@ def test_no_leave_group_while_a_v1_querier_is_present(dut: DUT, host: Host) -> N
 
 @rfc("RFC3376-8.12-1")
 def test_older_version_querier_present_timeout_follows_the_last_v3_query(dut: DUT, host: Host) -> None:
+    require_feature(dut, "igmpv3")  # RFC 3376's rule: a host speaking only IGMPv2 has no v3 mode to return to
     # RFC 3376 8.12: Robustness Variable x the Query Interval "in the last Query received" plus
     # one Query Response Interval. After a v3 query with QRV 2 and QQIC 2 s that is 4 s plus a
     # Query Response Interval between 0 and 10 s (RFC 3376 8.3's default): IGMPv2 mode must hold

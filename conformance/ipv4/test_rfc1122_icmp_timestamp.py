@@ -18,6 +18,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
 
 from harness import DUT, ExpectationFailed, echo4, rfc, with_ipv4_options
+from harness.features import require_feature
 
 MS_PER_DAY: Final = 86_400_000
 NON_STANDARD: Final = 0x8000_0000  # RFC 791: the high-order bit marks a non-standard timestamp
@@ -128,6 +129,8 @@ def test_standard_value_is_within_a_few_minutes_of_universal_time(dut: DUT) -> N
 
 @rfc("RFC1122-3.2.1.8-13")
 def test_timestamp_option_value_follows_the_rules_for_timestamps(dut: DUT) -> None:
+    # RFC 1122 3.2.1.8 (e): "Implementation of originating and processing the Timestamp option is OPTIONAL."
+    require_feature(dut, "ipv4-timestamp")
     dut.send(with_ipv4_options(echo4(dut, 0xC30), bytes((TS, 8, 5, 0)) + bytes(4)))
     reply = dut.expect(ICMP(type=0, id=0xC30))
     options = bytes(reply[IP])[20 : reply[IP].ihl * 4]

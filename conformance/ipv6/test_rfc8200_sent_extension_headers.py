@@ -1,5 +1,6 @@
 """RFC 8200 §4.1, §4.2, RFC 2711 §2.1: the extension headers the DUT puts on what it sends
-itself: the Hop-by-Hop header of its MLD reports (RFC 3810 §5: Router Alert) and the Fragment
+itself: the Hop-by-Hop header of its MLD reports (RFC 3810 §5, RFC 2710 §3: Router Alert; an MLDv2
+Report from a DUT that speaks MLDv2, else an MLDv1 one) and the Fragment
 header of a datagram too large for the link.
 
 The headers are read octet by octet from the frames (Scapy would re-pad what it dissects).
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from scapy.layers.inet6 import ICMPv6MLReport2, IPv6, IPv6ExtHdrFragment
+from scapy.layers.inet6 import ICMPv6MLReport, ICMPv6MLReport2, IPv6, IPv6ExtHdrFragment
 from scapy.packet import Packet
 
 from harness import DUT, l3_bytes, rfc
@@ -45,8 +46,11 @@ def _options(raw: bytes, at: int) -> list[tuple[int, int, bytes]]:
 
 
 def _report(dut: DUT, n: int) -> bytes:
-    dut.join_group(site_group(0x820 + n))
-    return l3_bytes(dut.expect(IPv6, ICMPv6MLReport2, within=1.5))
+    group = site_group(0x820 + n)
+    dut.join_group(group)
+    if "mldv2" in dut.features:
+        return l3_bytes(dut.expect(IPv6, ICMPv6MLReport2, within=1.5))
+    return l3_bytes(dut.expect(IPv6, ICMPv6MLReport(mladdr=group), within=1.5))
 
 
 def _hop_by_hop(raw: bytes) -> list[tuple[int, int, bytes]]:

@@ -437,6 +437,8 @@ def test_longer_report_with_the_checksum_over_all_of_it_suppresses_ours(v1_ready
 
 @rfc("RFC3810-5.2.14-1")
 def test_v1_report_to_a_unicast_address_of_the_dut_is_processed(v1_ready: DUT) -> None:
+    # RFC 3810's requirement of an MLDv2 node: RFC 2710 says nothing of Reports to a unicast address.
+    require_feature(v1_ready, "mldv2")
     dut, group = v1_ready, _g(32)
     settle(dut, group)
     other = mld_frame(dut, v1_report(group), dst=str(dut.info.dut_ipv6_ll), src="fe80::200:ff:fe00:3",
