@@ -17,6 +17,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 
 from harness import DUT, ExpectationFailed, rfc
+from harness.time_budget import require_dut_time
 
 GATEWAY, GATEWAY_MAC = "198.51.100.11", "02:00:00:00:00:11"
 OFF_LINK: Final = "203.0.113.5"
@@ -133,9 +134,7 @@ def test_no_larger_datagram_within_five_minutes_of_a_datagram_too_big(dut: DUT) 
     # MUST NOT be done less than 5 minutes after a Datagram Too Big message has been received for
     # the given destination": a 1428-octet datagram every 20 s for 5 minutes leaves in pieces of
     # at most 1000 octets each time.
-    if dut.name != "inprocess":
-        pytest.skip(f"this test waits 300 s of DUT time; the {dut.name} backend's clock is real "
-                    "(run it on the inprocess backend, where waiting costs no wall time)")
+    require_dut_time(dut, 300.0)
     sent = _discovering(dut)
     _too_big(dut, sent, 1000)
     heard = dut.now()

@@ -7,13 +7,13 @@ the size of the DUT's next datagram shows the path MTU it now uses.
 
 from __future__ import annotations
 
-import pytest
 from scapy.layers.inet import UDP
 from scapy.layers.inet6 import ICMPv6PacketTooBig, IPv6, IPv6ExtHdrFragment
 from scapy.packet import Packet, Raw
 
 from harness import DUT, l3_bytes, rfc
 from harness.rfc import IPV6_MIN_MTU
+from harness.time_budget import require_dut_time
 
 PORT, DPORT = 40900, 40901
 UNSENT_PORT = 40902  # bound by no socket of the DUT
@@ -121,15 +121,10 @@ def test_lowered_path_mtu_is_raised_again_after_the_expiry_timer(dut: DUT) -> No
 MINUTE_S = 60.0
 
 
-def _real_time_budget(dut: DUT, seconds: float) -> None:
-    if dut.name != "inprocess":
-        pytest.skip(f"this test waits {seconds:g} s of DUT time at its default path MTU timer; the {dut.name} "
-                    "backend's clock is real (run it on the inprocess backend, where waiting costs no wall time)")
-
 
 @rfc("RFC8201-4-11", "RFC8201-4-10", "RFC8201-3-4")
 def test_no_larger_packet_within_five_minutes_of_a_packet_too_big(dut: DUT) -> None:
-    _real_time_budget(dut, 5 * MINUTE_S)
+    require_dut_time(dut, 5 * MINUTE_S)
     _lower(dut, 1300)
     # A full-size datagram every 20 s for five minutes: none may go out larger than 1300 octets.
     started = dut.now()
@@ -144,7 +139,7 @@ def test_no_larger_packet_within_five_minutes_of_a_packet_too_big(dut: DUT) -> N
 def test_larger_packet_is_tried_again_after_about_ten_minutes(dut: DUT) -> None:
     # "on the order of 10 minutes": by 15 minutes (and, per §4, not before 5) a full-size
     # datagram goes out whole again.
-    _real_time_budget(dut, 15 * MINUTE_S)
+    require_dut_time(dut, 15 * MINUTE_S)
     _lower(dut, 1300)
     started = dut.now()
     while dut.now() - started < 15 * MINUTE_S:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 from typing import Final
 
-import pytest
 from scapy.layers.inet6 import (
     ICMPv6EchoReply,
     ICMPv6EchoRequest,
@@ -28,6 +27,7 @@ from scapy.packet import Packet
 from harness import DUT, ExpectationFailed, rfc
 from harness.rfc import NDP_HOP_LIMIT
 from harness.router_discovery import ra
+from harness.time_budget import require_dut_time
 
 X: Final = ("fe80::a", "02:00:00:00:00:0a")
 Y: Final = ("fe80::b", "02:00:00:00:00:0b")
@@ -37,11 +37,6 @@ WINDOW_S: Final = 200.0
 TRAFFIC_EVERY_S: Final = 4.0
 JITTER_S: Final = 0.5
 
-
-def _budget(dut: DUT) -> None:
-    if dut.name != "inprocess":
-        pytest.skip(f"this test watches {WINDOW_S:g} s of DUT time; the {dut.name} backend's clock is real "
-                    "(run it on the inprocess backend, where waiting costs no wall time)")
 
 
 def _answer(dut: DUT, ns: Packet, router: tuple[str, str]) -> None:
@@ -90,7 +85,7 @@ def _watch(dut: DUT, *, traffic: bool) -> list[float]:
 
 @rfc("RFC4191-3.5-1")
 def test_avoided_preferred_router_is_probed_while_traffic_flows(dut: DUT) -> None:
-    _budget(dut)
+    require_dut_time(dut, WINDOW_S)
     _avoiding_x(dut)
     probes = _watch(dut, traffic=True)
     assert probes, f"no Neighbor Solicitation for the avoided router in {WINDOW_S:g} s of traffic through the other"
@@ -98,7 +93,7 @@ def test_avoided_preferred_router_is_probed_while_traffic_flows(dut: DUT) -> Non
 
 @rfc("RFC4191-3.5-3")
 def test_router_probes_are_at_most_one_a_minute(dut: DUT) -> None:
-    _budget(dut)
+    require_dut_time(dut, WINDOW_S)
     _avoiding_x(dut)
     probes = _watch(dut, traffic=True)
     assert len(probes) >= 2, f"{len(probes)} probes of the avoided router in {WINDOW_S:g} s: too few to measure a gap"
@@ -108,7 +103,7 @@ def test_router_probes_are_at_most_one_a_minute(dut: DUT) -> None:
 
 @rfc("RFC4191-3.5-2")
 def test_no_router_probes_without_traffic(dut: DUT) -> None:
-    _budget(dut)
+    require_dut_time(dut, WINDOW_S)
     _avoiding_x(dut)
     probes = _watch(dut, traffic=False)
     assert not probes, f"the avoided router was probed {len(probes)} times while no traffic flowed"

@@ -19,6 +19,7 @@ from scapy.packet import Packet
 from harness import DUT, TCPConn, rfc
 from harness.rfc import TCP_INITIAL_RTO
 from harness.tcp_peer import TCPPeer, established, payload, seq_add
+from harness.time_budget import require_dut_time
 
 PORT: Final = 9000
 BULK: Final = bytes(i % 251 for i in range(60_000))
@@ -194,9 +195,7 @@ def test_a_packet_too_big_about_a_udp_datagram_shrinks_tcp_on_the_same_path(dut:
 @rfc("RFC1191-3-6", "RFC1191-3-5", "RFC8201-4-11", "RFC8201-4-10", "RFC8201-3-4")
 def test_no_larger_datagram_for_five_minutes_after_a_datagram_too_big(dut: DUT, family: int) -> None:
     watch = 290.0  # "MUST NOT be done less than 5 minutes after" the message
-    if dut.name != "inprocess":
-        pytest.skip(f"this test waits {watch:g} s of DUT time; the {dut.name} backend's clock is real "
-                    "(run it on the inprocess backend, where waiting costs no wall time)")
+    require_dut_time(dut, watch)
     peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
     assert dut.tcp_send(conn, BULK[:3000]) == 3000
     big = peer.expect(data=lambda d: len(d) > 1000, update=False)

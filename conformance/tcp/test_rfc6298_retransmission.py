@@ -18,14 +18,10 @@ from scapy.packet import Packet
 from harness import DUT, TCPError, rfc
 from harness.rfc import TCP_INITIAL_RTO, TCP_MIN_RTO, TCP_SYN_FALLBACK_RTO, timer_doubled, timer_fired_on_time
 from harness.tcp_peer import TCPPeer, established, seq_diff, seq_lt
+from harness.time_budget import require_dut_time
 
 PORT: Final = 7700
 
-
-def _budget(dut: DUT, seconds: float) -> None:
-    if dut.name != "inprocess" and seconds > 30:
-        pytest.skip(f"this test waits {seconds:g} s of DUT time; the {dut.name} backend's clock is real "
-                    "(run it on the inprocess backend, where waiting costs no wall time)")
 
 
 def _retransmissions(peer: TCPPeer, first: Packet, count: int, within: float) -> list[Packet]:
@@ -143,7 +139,7 @@ def test_acknowledged_data_is_not_retransmitted(dut: DUT) -> None:
 
 @rfc("RFC6298-2-9")
 def test_back_off_is_not_capped_below_sixty_seconds(dut: DUT) -> None:
-    _budget(dut, 200.0)
+    require_dut_time(dut, 200.0)
     peer, data = _unacknowledged_data(dut)
     times = [data.time]
     while times[-1] - times[0] < 190.0:
@@ -158,7 +154,7 @@ def test_back_off_is_not_capped_below_sixty_seconds(dut: DUT) -> None:
 
 @rfc("RFC9293-3.8.3-5")
 def test_unacknowledged_data_is_retransmitted_for_at_least_100_seconds(dut: DUT) -> None:
-    _budget(dut, 101.0)
+    require_dut_time(dut, 101.0)
     peer, conn = established(dut, PORT)
     dut.tcp_send(conn, b"into the void")
     peer.expect(data=b"into the void")
@@ -168,7 +164,7 @@ def test_unacknowledged_data_is_retransmitted_for_at_least_100_seconds(dut: DUT)
 
 @rfc("RFC9293-3.8.3-7", "RFC9293-3.8.3-6")
 def test_syn_is_retransmitted_for_at_least_three_minutes(dut: DUT) -> None:
-    _budget(dut, 181.0)
+    require_dut_time(dut, 181.0)
     conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
     peer = TCPPeer.for_connection(dut, conn)
     peer.expect("S")

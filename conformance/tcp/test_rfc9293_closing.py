@@ -12,16 +12,11 @@ from harness import DUT, MUST, described, rfc
 from harness.rfc import TCP_MSL
 from harness.tcp_peer import TCPPeer, established, seq_add
 from harness.tcp_states import connection_in
+from harness.time_budget import require_dut_time
 
 PORT: Final = 7600
 SILENCE: Final = 1.0
 
-
-def _real_time_budget(dut: DUT, seconds: float) -> None:
-    """Skip a test that would wait ``seconds`` of DUT time on a backend whose clock is real."""
-    if dut.name != "inprocess" and seconds > 30:
-        pytest.skip(f"this test waits {seconds:g} s of DUT time; the {dut.name} backend's clock is real "
-                    "(run it on the inprocess backend, where waiting costs no wall time)")
 
 
 @described(9293, "3.10.4", MUST,
@@ -120,7 +115,7 @@ def test_retransmitted_fin_in_time_wait_is_acknowledged(dut: DUT) -> None:
 
 @rfc("RFC9293-3.6.1-3")
 def test_time_wait_lasts_two_msl(dut: DUT) -> None:
-    _real_time_budget(dut, 2 * TCP_MSL)
+    require_dut_time(dut, 2 * TCP_MSL)
     _peer, conn = connection_in(dut, "TIME-WAIT", PORT)
     dut.wait(2 * TCP_MSL - 1.0)
     assert dut.tcp_state(conn) == "TIME-WAIT", "TIME-WAIT ended before 2 x MSL (MSL = 2 minutes, 3.4.2)"

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Final
 
-import pytest
 from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
 from harness import DUT, TCPConn, rfc
 from harness.rfc import TCP_KEEPALIVE_DEFAULT_MIN, timer_fired_on_time
 from harness.tcp_peer import TCPPeer, established, payload, seq_add
+from harness.time_budget import require_dut_time
 
 PORT: Final = 8100
 IDLE: Final = 2.0
@@ -108,9 +108,7 @@ def test_answered_probes_keep_coming_each_idle_interval(dut: DUT) -> None:
 
 @rfc("RFC9293-3.8.4-4")
 def test_default_idle_interval_is_at_least_two_hours(dut: DUT) -> None:
-    if dut.name != "inprocess":
-        pytest.skip(f"this test waits two hours of DUT time; the {dut.name} backend's clock is real "
-                    "(run it on the inprocess backend, where waiting costs no wall time)")
+    require_dut_time(dut, TCP_KEEPALIVE_DEFAULT_MIN)
     peer, conn = established(dut, PORT)
     dut.tcp_set_option(conn, "keepalive", True)  # the default idle interval
     peer.expect_none(within=TCP_KEEPALIVE_DEFAULT_MIN - 1.0)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Final
 
-import pytest
 from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
 from harness import DUT, MUST, ExpectationFailed, TCPConn, described, rfc
 from harness.rfc import TCP_MIN_RTO, timer_doubled
 from harness.tcp_peer import TCPPeer, established, payload, seq_add, seq_diff, seq_lt
+from harness.time_budget import require_dut_time
 
 PORT: Final = 8000
 DATA: Final = bytes(i % 256 for i in range(20_000))
@@ -188,9 +188,7 @@ def test_data_beyond_a_shrunk_window_does_not_time_the_connection_out(dut: DUT) 
     # minutes, our stack after about 20. The peer answers for 40 minutes: past any R2 a DUT would
     # count here.
     watch = 2400.0
-    if dut.name != "inprocess":
-        pytest.skip(f"this test waits {watch:g} s of DUT time; the {dut.name} backend's clock is real "
-                    "(run it on the inprocess backend, where waiting costs no wall time)")
+    require_dut_time(dut, watch)
     peer, conn = _sender(dut, 2000, mss=500)
     peer.receive(2000, ack=False)
     end = peer.rcv_nxt
