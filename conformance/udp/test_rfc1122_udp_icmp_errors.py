@@ -15,6 +15,7 @@ from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
 from harness import DUT, ICMPReport, rfc
+from harness.socket_errors import assert_socket_told, socket_reports
 
 PORT: Final = 5020  # the DUT's socket
 TESTER_PORT: Final = 40020
@@ -33,23 +34,9 @@ def _error(dut: DUT, icmp: Packet, quoted: bytes) -> Packet:
     return dut.ipv4() / icmp / Raw(quoted)
 
 
-def _reports(dut: DUT, count: int = 1) -> list[ICMPReport]:
-    got: list[ICMPReport] = []
-    while len(got) < count:
-        more = dut.udp_errors(PORT, within=2.0)
-        if not more:
-            break
-        got += more
-    return got
-
 
 def _assert_told(dut: DUT, icmp_type: int, code: int) -> ICMPReport:
-    reports = _reports(dut)
-    assert reports, f"the socket was not told of the ICMP error (type {icmp_type}, code {code}) about its datagram"
-    report = reports[0]
-    assert (report.family, report.type, report.code) == (4, icmp_type, code), f"the socket was told {report}"
-    assert (report.dst, report.dport) == (str(dut.info.tester_ipv4), TESTER_PORT), f"the report names {report}"
-    return report
+    return assert_socket_told(dut, PORT, 4, icmp_type, code, str(dut.info.tester_ipv4), TESTER_PORT)
 
 
 # Fragmentation Needed (4) carries a Next-Hop MTU (RFC 1191 4); the others leave the field zero.
@@ -90,7 +77,7 @@ def test_every_error_reaches_the_socket_in_order(dut: DUT) -> None:
     quoted = [_datagram_sent(dut, f"datagram {n}".encode()) for n in range(len(kinds))]
     for (icmp_type, code), quote in zip(kinds, quoted, strict=True):
         dut.send(_error(dut, ICMP(type=icmp_type, code=code), quote))
-    reports = _reports(dut, len(kinds))
+    reports = socket_reports(dut, PORT, len(kinds))
     assert [(r.type, r.code) for r in reports] == kinds, f"the socket was told {reports}, not of {kinds}"
 
 

@@ -25,6 +25,7 @@ from scapy.packet import Packet, Raw
 
 from harness import DUT, ICMPReport, l3_bytes, rfc
 from harness.rfc import IPV6_MIN_MTU
+from harness.socket_errors import assert_socket_told, socket_reports
 
 PORT: Final = 5026  # the DUT's socket
 TESTER_PORT: Final = 40026
@@ -45,23 +46,9 @@ def _error(dut: DUT, icmp: Packet, quoted: bytes) -> Packet:
     return dut.ipv6() / icmp / Raw(quoted)
 
 
-def _reports(dut: DUT, count: int = 1) -> list[ICMPReport]:
-    got: list[ICMPReport] = []
-    while len(got) < count:
-        more = dut.udp_errors(PORT, within=2.0)
-        if not more:
-            break
-        got += more
-    return got
-
 
 def _assert_told(dut: DUT, icmp_type: int, code: int) -> ICMPReport:
-    reports = _reports(dut)
-    assert reports, f"the socket was not told of the ICMPv6 error (type {icmp_type}, code {code}) about its datagram"
-    report = reports[0]
-    assert (report.family, report.type, report.code) == (6, icmp_type, code), f"the socket was told {report}"
-    assert (report.dst, report.dport) == (str(dut.info.tester_ipv6), TESTER_PORT), f"the report names {report}"
-    return report
+    return assert_socket_told(dut, PORT, 6, icmp_type, code, str(dut.info.tester_ipv6), TESTER_PORT)
 
 
 # RFC 4443 §3.1 codes 0-6; 7 (error in Source Routing Header) belongs to RFC 6554.
@@ -136,6 +123,6 @@ def test_second_packet_too_big_with_the_same_mtu_is_still_reported(dut: DUT) -> 
     second = _datagram_sent(dut, bytes(SIZE - 1))
     dut.send(_error(dut, ICMPv6PacketTooBig(mtu=1300), first))
     dut.send(_error(dut, ICMPv6PacketTooBig(mtu=1300), second))
-    reports = _reports(dut, 2)
+    reports = socket_reports(dut, PORT, 2)
     assert [(r.type, r.info) for r in reports] == [(2, 1300), (2, 1300)], (
         f"two Packet Too Big messages, each about a dropped datagram; the socket was told {reports}")
