@@ -14,17 +14,13 @@ addresses (``harness.backends.responder``) unless ``answer_neighbors`` is off.
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import os
-import signal
-import threading
 import time
 import weakref
-from types import FrameType
 from typing import TYPE_CHECKING, Final, NoReturn
 
-from harness.backends import lifecycle
+from harness.backends import exit_hooks, lifecycle
 from harness.backends.interface import InterfaceConfig, InterfaceDUT
 from harness.backends.linux import setup as linux_setup
 from harness.backends.rawsocket import RawSocketPort
@@ -59,7 +55,7 @@ class ManagedDUT(RemoteVerbs, InterfaceDUT):
         self._declared = config.features
         self._closed = False
         _live.add(self)
-        _install_exit_hooks()
+        exit_hooks.run_at_exit(_close_all)
         try:
             port = None
             if command.tap:
@@ -198,7 +194,6 @@ serve_verbs_remotely(ManagedDUT)
 
 # ---- clean-up on every way out ---------------------------------------------------------------------
 _live: weakref.WeakSet[ManagedDUT] = weakref.WeakSet()
-_hooks_installed = False
 
 
 def _close_all() -> None:
@@ -209,15 +204,3 @@ def _close_all() -> None:
             continue
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # so finally blocks and atexit run and nothing is left behind
-
-
-def _install_exit_hooks() -> None:
-    global _hooks_installed
-    if _hooks_installed:
-        return
-    _hooks_installed = True
-    atexit.register(_close_all)
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _on_sigterm)

@@ -14,12 +14,10 @@ and deleting the two namespaces removes the veth pair with them.
 
 from __future__ import annotations
 
-import atexit
 import ctypes
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -28,9 +26,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
-from types import FrameType
 from typing import Any, Final, Protocol
 
+from harness.backends import exit_hooks
 from harness.control.client import AgentFailed, ControlClient
 
 NETNS_DIR: Final = Path("/var/run/netns")
@@ -257,13 +255,12 @@ class _Closable(Protocol):
 
 
 LIVE: weakref.WeakSet[Any] = weakref.WeakSet()  # DUTs whose namespaces exist
-_hooks_installed = False
 
 
 def close_on_exit(dut: _Closable) -> None:
     """Close ``dut`` at interpreter exit or SIGTERM if nothing closed it before."""
     LIVE.add(dut)
-    _install_exit_hooks()
+    exit_hooks.run_at_exit(_close_all)
 
 
 def _close_all() -> None:
@@ -274,18 +271,3 @@ def _close_all() -> None:
             continue
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # Turn SIGTERM into SystemExit so finally blocks and atexit run and namespaces go away.
-    raise SystemExit(128 + signum)
-
-
-def _install_exit_hooks() -> None:
-    global _hooks_installed
-    if _hooks_installed:
-        return
-    _hooks_installed = True
-    atexit.register(_close_all)
-    # Ctrl-C already raises KeyboardInterrupt; SIGTERM would end the process without atexit.
-    # Only take SIGTERM over when nobody else handles it, and only from the main thread.
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _on_sigterm)
