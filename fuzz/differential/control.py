@@ -88,7 +88,7 @@ def counters(device: FrameDUT) -> dict[str, Any] | None:
     directly, asked of an agent that serves the verb; None when the DUT shows none."""
     stack = getattr(device, "stack", None)
     if stack is not None:
-        from harness.backends.tap_agent import stack_counters
+        from harness.backends.stack_agent_values import stack_counters
 
         return stack_counters(stack)
     dut = managed(device)

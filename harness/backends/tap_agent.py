@@ -17,7 +17,6 @@ the verbs map onto the same stack calls as the in-process backend's, in real tim
 from __future__ import annotations
 
 import argparse
-import contextlib
 import ipaddress
 import math
 import os
@@ -26,14 +25,14 @@ import select
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from harness.backends.stack_agent_values import conn_handle, stack_counters, tcp_failures
 from harness.backends.stack_tcp import StackTCP
-from harness.control.server import NOT_READY, ControlServer, Pending, tcp_error, unsupported
+from harness.control.server import NOT_READY, ControlServer, Pending, unsupported
 from harness.control.verbs import to_json
-from harness.dut import TCPError
 from stack_under_test import MonotonicClock, Stack, StackError, StackOptions, TapEndpoint
 from stack_under_test.link.tap import TapError
 from stack_under_test.transport import tcp
@@ -245,7 +244,7 @@ class StackAgent:
 
     def verb_tcp_listen(self, port: int, family: int = 4, backlog: int = 16,
                         options: dict[str, Any] | None = None) -> None:
-        with _tcp_failures():
+        with tcp_failures():
             self._tcp.listen(int(port), family, int(backlog), options)  # type: ignore[arg-type]
 
     def verb_tcp_accept(self, port: int, family: int = 4, within: float = 2.0) -> Pending:
@@ -262,39 +261,39 @@ class StackAgent:
 
     def verb_tcp_connect(self, dst: str, dport: int, sport: int | None = None,
                          options: dict[str, Any] | None = None) -> Any:
-        with _tcp_failures():
+        with tcp_failures():
             return to_json(self._tcp.connect(dst, int(dport), sport, options))  # type: ignore[arg-type]
 
     def verb_tcp_send(self, conn: dict[str, Any], data: str) -> int:
-        with _tcp_failures():
-            return self._tcp.send(_handle(conn), bytes.fromhex(data))
+        with tcp_failures():
+            return self._tcp.send(conn_handle(conn), bytes.fromhex(data))
 
     def verb_tcp_recv(self, conn: dict[str, Any], max: int = 65536, within: float = 2.0) -> Pending:
-        handle = _handle(conn)
+        handle = conn_handle(conn)
         self._tcp.conn(handle)  # an unknown connection answers at once
 
         def poll() -> Any:
-            with _tcp_failures():
+            with tcp_failures():
                 got = self._tcp.recv_now(handle, int(max))
             return NOT_READY if got is None else got.hex()
 
         return Pending(poll, time.monotonic() + _wait_s(within))
 
     def verb_tcp_shutdown(self, conn: dict[str, Any]) -> None:
-        with _tcp_failures():
-            self._tcp.shutdown(_handle(conn))
+        with tcp_failures():
+            self._tcp.shutdown(conn_handle(conn))
 
     def verb_tcp_close(self, conn: dict[str, Any]) -> None:
-        self._tcp.close(_handle(conn))
+        self._tcp.close(conn_handle(conn))
 
     def verb_tcp_abort(self, conn: dict[str, Any]) -> None:
-        self._tcp.abort(_handle(conn))
+        self._tcp.abort(conn_handle(conn))
 
     def verb_tcp_set_option(self, conn: dict[str, Any], name: str, value: float | int | bool) -> None:
-        self._tcp.set_option(_handle(conn), name, value)  # type: ignore[arg-type]
+        self._tcp.set_option(conn_handle(conn), name, value)  # type: ignore[arg-type]
 
     def verb_tcp_state(self, conn: dict[str, Any]) -> str:
-        return self._tcp.state(_handle(conn))
+        return self._tcp.state(conn_handle(conn))
 
     def verb_join_group(self, group: str) -> None:
         self.stack.join_group(self.nic, group)
@@ -385,41 +384,8 @@ class StackAgent:
         return out
 
 
-def stack_counters(stack: Any) -> dict[str, Any]:
-    """What ``x-counters`` answers for a ``stack_under_test.Stack`` (the in-process backend's
-    stack reads the same way): sums over its NICs, and each bounded table with its bound."""
-    stats = stack.stats
-    tables = [{"name": f"IPv{family} neighbor cache of {nic.name}", "entries": len(table.entries), "bound": table.size}
-              for nic in stack.nics.values() for family, table in sorted(nic.neighbors.items())]
-    reassembly = []
-    for family, proto in sorted(stack.ip_protocols.items()):
-        held = getattr(getattr(proto, "reassembly", None), "reassembler", None)
-        if held is not None:
-            reassembly.append({"name": f"IPv{family}", "datagrams": len(held), "octets": held.queued_bytes,
-                               "bound": held.high_thresh})
-    return {"rx_frames": stats.rx_frames, "rx_accepted": stats.rx_accepted,
-            "rx_dropped": sum(stats.drops.values()), "tx_frames": stats.tx_frames,
-            "tables": tables, "reassembly": reassembly}
-
-
 def _wait_s(within: float) -> float:
     return max(0.0, float(within))
-
-
-def _handle(conn: Any) -> int:
-    """The handle of a TCPConn as the protocol carries it (an object with its fields)."""
-    if not isinstance(conn, dict) or not isinstance(conn.get("handle"), int):
-        raise ValueError(f"conn must be a TCPConn object with an integer handle, not {conn!r}")
-    return int(conn["handle"])
-
-
-@contextlib.contextmanager
-def _tcp_failures() -> Iterator[None]:
-    """A socket call's failure as the protocol says it: the error ``tcp-error`` with its ``kind``."""
-    try:
-        yield
-    except TCPError as e:
-        raise tcp_error(e.kind, str(e).removeprefix(f"{e.kind}: ")) from None
 
 
 def _remaining(until_ms: int | None, now_ms: int) -> float | None:
