@@ -294,10 +294,10 @@ def _stop(jobs: list[Job]) -> None:
     """Stop every worker still running, the way its stage allows.
 
     A worker that has run examples (its stats file exists) gets SIGINT, so pytest, Hypothesis
-    and coverage.py end cleanly and save what they have; SIGKILL if it is still running after
-    it has spent 20 s of CPU time since, or 180 s have passed: CPU time, not wall time, tells a
-    worker stuck in a loop from one a loaded machine starves (CI runs this beside real-DUT suites
-    at raised priority, and a fixed 30 s once killed a worker that was merely waiting for a
+    and coverage.py end cleanly and save what they have; SIGKILL if it is still running 30 s
+    later having used 5 s of CPU since, or 180 s later in any case: its CPU time tells a worker
+    busy ignoring the signal from one a loaded machine starves (CI runs this beside real-DUT
+    suites at raised priority, and a plain 30 s once killed a worker merely waiting for a
     core). A worker still starting (importing pytest, Hypothesis, the stack) has nothing to
     save, and a KeyboardInterrupt in the middle of an import can surface as another error
     ("SystemError: AST constructor recursion depth mismatch" from pytest's assertion
@@ -311,7 +311,8 @@ def _stop(jobs: list[Job]) -> None:
         else:
             job.proc.kill()
             job.starting = True
-    limit = time.monotonic() + STOP_WALL_LIMIT_S
+    signalled_at = time.monotonic()
+    limit = signalled_at + STOP_WALL_LIMIT_S
     spent_at_signal = {id(job): _cpu_seconds(job.proc.pid) for job in jobs if job.proc is not None}
     try:
         for job in jobs:
@@ -319,7 +320,8 @@ def _stop(jobs: list[Job]) -> None:
                 continue
             while job.proc.poll() is None:
                 spent = _cpu_seconds(job.proc.pid) - spent_at_signal[id(job)]
-                if spent > STOP_CPU_LIMIT_S or time.monotonic() > limit:
+                waited = time.monotonic() - signalled_at
+                if (waited > STOP_GRACE_S and spent > STOP_CPU_LIMIT_S) or time.monotonic() > limit:
                     job.proc.kill()
                     job.killed = True
                     break
@@ -336,8 +338,9 @@ def _stop(jobs: list[Job]) -> None:
                 job.stopped = job.stopped or time.monotonic()
 
 
-STOP_CPU_LIMIT_S = 20.0    # CPU time a worker may spend ending cleanly after SIGINT
-STOP_WALL_LIMIT_S = 180.0  # and wall time, for one blocked rather than busy
+STOP_GRACE_S = 30.0        # a worker still running this long after SIGINT is killed ...
+STOP_CPU_LIMIT_S = 5.0     # ... if it has used this much CPU since (busy, not starved)
+STOP_WALL_LIMIT_S = 180.0  # and any worker still running this long after it
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -385,8 +388,8 @@ def _collect(jobs: list[Job], work: Path, coverage_ok: bool, elapsed: float) -> 
         if ((job.killed or not job.signalled) and job.exit_code not in (0, 2, -signal.SIGINT, 130, None)
                 and not data["failures"] and job.log is not None):
             tail = job.log.read_text(encoding="utf-8", errors="replace")[-800:]
-            # A worker that burns CPU for 20 s after SIGINT may be stuck in the stack: worth a
-            # look, so it stays listed, under a name that says what happened.
+            # A worker still busy 30 s after SIGINT may be stuck in the stack: worth a look, so
+            # it stays listed, under a name that says what happened.
             sig = "killed: still running long after SIGINT" if job.killed else f"exit {job.exit_code}"
             r.failures.setdefault(sig, tail)
     if len(results) > 1:

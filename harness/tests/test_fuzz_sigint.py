@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-STOP_WITHIN_S = 200.0  # SIGINT to report: the runner allows a worker 180 s (20 s of CPU) to end cleanly
+STOP_WITHIN_S = 200.0  # SIGINT to report: the runner allows a starved worker up to 180 s to end cleanly
 
 
 def _children(pid: int) -> set[int]:
