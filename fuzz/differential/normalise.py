@@ -42,6 +42,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
 
 from fuzz.differential.fields import field_at
+from fuzz.differential.shape import ipv4_option_kinds
 from fuzz.differential.stimulus import Stimulus
 from fuzz.differential.symbols import Symbols
 from fuzz.strategies.wire import inet_checksum, pseudo_header
@@ -384,20 +385,8 @@ def _relative(value: int, stimulus: int | None) -> str:
 
 def _option_types(options: bytes) -> str:
     """The types of the IPv4 options in an answer (their contents depend on the stimulus)."""
-    types, at = [], 0
-    while at < len(options):
-        kind = options[at]
-        types.append(f"{kind:#04x}")
-        if kind == 0:
-            break
-        if kind == 1:
-            at += 1
-            continue
-        if at + 1 >= len(options) or options[at + 1] < 2:
-            types.append("malformed")
-            break
-        at += options[at + 1]
-    return ",".join(types)
+    kinds, broken = ipv4_option_kinds(options)
+    return ",".join([f"{kind:#04x}" for kind in kinds] + (["malformed"] if broken else []))
 
 
 def _closest(quote: bytes, ctx: Context) -> bytes:

@@ -109,22 +109,29 @@ def _frame(eth: Packet, symbols: Symbols) -> str:
 _OPTION_NAMES = {0: "eol", 1: "nop", 7: "rr", 68: "ts", 130: "sec", 131: "lsrr", 137: "ssrr", 148: "ra", 136: "sid"}
 
 
-def _option_names(options: bytes) -> str:
-    """The IPv4 options by name, in order (RFC 791 3.1), ``bad`` where the list breaks."""
-    names, at = [], 0
+def ipv4_option_kinds(options: bytes) -> tuple[list[int], bool]:
+    """The option types of an IPv4 option list in order (RFC 791 3.1), up to End of Option List,
+    and whether the list breaks (a length that runs past the end or is below 2)."""
+    kinds: list[int] = []
+    at = 0
     while at < len(options):
         kind = options[at]
-        names.append(_OPTION_NAMES.get(kind, f"{kind:#04x}"))
+        kinds.append(kind)
         if kind == 0:
             break
         if kind == 1:
             at += 1
             continue
         if at + 1 >= len(options) or options[at + 1] < 2:
-            names.append("bad")
-            break
+            return kinds, True
         at += options[at + 1]
-    return ",".join(names)
+    return kinds, False
+
+
+def _option_names(options: bytes) -> str:
+    """The IPv4 options by name, in order (RFC 791 3.1), ``bad`` where the list breaks."""
+    kinds, broken = ipv4_option_kinds(options)
+    return ",".join([_OPTION_NAMES.get(kind, f"{kind:#04x}") for kind in kinds] + (["bad"] if broken else []))
 
 
 def _padding_run(options: bytes) -> int:
