@@ -112,9 +112,16 @@ class DUT(Protocol):
         ...
 
     def expect_none(
-        self, *layers: type[Packet] | Packet, within: float = 2.0, barrier: bool = False, **fields: Any
+        self, *layers: type[Packet] | Packet, within: float = 2.0, barrier: bool = False,
+        since: float | None = None, **fields: Any
     ) -> None:
         """Assert the DUT emits no matching frame for ``within`` seconds.
+
+        The window opens now, or at ``since`` (a DUT time already past, usually the ``time`` of
+        a frame the DUT sent: "no second solicitation within the interval of the first" is then
+        timed from the first one's arrival, not from when the test read it). A frame that
+        reaches the tester after the window has closed is no violation, even when a loaded
+        tester reads it late; it stays for the next ``expect``.
 
         ``barrier=True`` where the RFC expects an immediate answer or none (an echo reply, an
         ICMP error, a Neighbor Advertisement; never where it allows a delay: timers, rate

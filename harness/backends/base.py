@@ -159,14 +159,19 @@ class FrameDUT(abc.ABC):
                 return new.pkt
         raise ExpectationFailed(self._with_diagnostics(no_match_report(exp, within, considered)))
 
-    def expect_none(self, *layers: Spec, within: float = 2.0, barrier: bool = False, **fields: Any) -> None:
+    def expect_none(self, *layers: Spec, within: float = 2.0, barrier: bool = False,
+                    since: float | None = None, **fields: Any) -> None:
         exp = Expectation(layers, fields)
+        opens = self._now() if since is None else since
+        deadline = opens + within
         for old in self.backlog:
-            if exp.matches(old.pkt):
+            # Without ``since`` every frame not yet consumed counts, whenever it came.
+            if (since is None or opens <= old.ts <= deadline) and exp.matches(old.pkt):
                 raise ExpectationFailed(self._with_diagnostics(unwanted_report(exp, within, old)))
-        deadline = self._now() + within
-        seq = self._send_barrier() if barrier and self.in_order and within > 0 else None
+        seq = self._send_barrier() if barrier and self.in_order and deadline > self._now() else None
         while (new := self._next(deadline)) is not None:
+            if new.ts > deadline:
+                return  # read late, but it came after the window closed
             if seq is not None and barriers.is_reply(new.pkt, seq):
                 self.backlog.remove(new)
                 self.barrier_stats["answered"] += 1

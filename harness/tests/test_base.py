@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,54 @@ def test_expect_none_sees_the_backlog_and_new_frames() -> None:
         dut.expect_none(ICMP, within=30.0)
     assert dut.now() == 20.0  # fails as soon as the frame arrives
     dut.expect_none(ICMP, type=8, within=1.0)  # expect_none consumes nothing
+
+
+class LateReader(FakeDUT):
+    """A tester that wakes ``late_s`` after each deadline (a loaded machine) and finds frames
+    queued with their true arrival times, as a timestamping port reports them."""
+
+    def __init__(self, late_s: float) -> None:
+        super().__init__()
+        self.late_s = late_s
+        self._arrived = 0.0
+
+    def _receive(self, deadline: float) -> bytes | None:
+        if self._queue and self._queue[0][0] <= max(deadline, self.clock_s):
+            t, _, frame = heapq.heappop(self._queue)
+            self.clock_s, self._arrived = max(self.clock_s, t, deadline + self.late_s), t
+            return frame
+        self.clock_s = max(self.clock_s, deadline + self.late_s)
+        return None
+
+    def _arrival_time(self) -> float:
+        return self._arrived
+
+
+def test_expect_none_ignores_a_frame_that_came_after_the_window_however_late_it_is_read() -> None:
+    dut = LateReader(late_s=0.5)
+    dut.emit_at(1.2, reply(id=3))
+    dut.expect_none(ICMP, within=1.0)  # the reply came 0.2 s after the window closed
+    assert dut.expect(ICMP, within=0)[ICMP].id == 3  # and is still there to be expected
+    dut.emit_at(dut.now() + 0.9, reply(id=4))
+    with pytest.raises(ExpectationFailed):
+        dut.expect_none(ICMP, within=1.0)
+
+
+def test_expect_none_since_times_the_window_from_an_earlier_frame() -> None:
+    dut = FakeDUT()
+    dut.emit_at(0.5, ns())
+    first = dut.expect(ICMPv6ND_NS, within=1.0)
+    dut.wait(0.4)  # the test reads on 0.4 s later
+    dut.emit_at(1.3, ns())  # 0.8 s after the first: inside a 1-s window from it
+    with pytest.raises(ExpectationFailed):
+        dut.expect_none(ICMPv6ND_NS, within=1.0, since=first.time)
+    dut = FakeDUT()
+    dut.emit_at(0.5, ns())
+    first = dut.expect(ICMPv6ND_NS, within=1.0)
+    dut.wait(0.4)
+    dut.emit_at(1.6, ns())  # 1.1 s after the first: the window from it has closed
+    dut.expect_none(ICMPv6ND_NS, within=1.0, since=first.time)
+    assert dut.now() == pytest.approx(1.5)
 
 
 def test_drain_forgets_backlog_and_queue_without_time_passing() -> None:

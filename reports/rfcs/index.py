@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reports.rfcs import statement_cache
 from reports.rfcs.library import Library
 from reports.rfcs.policy import Policy, load
 from reports.rfcs.statements import ID, Statement, extract, slug
@@ -31,7 +32,8 @@ class StatementIndex:
 
     def of_rfc(self, number: int) -> list[Statement]:
         if number not in self._by_rfc:
-            found = extract(self.library.text(number), self.policy)
+            found = statement_cache.cached(number, self.library.path(number), self.policy,
+                                           lambda: extract(self.library.text(number), self.policy))
             self._by_rfc[number] = found
             self._by_id.update((s.id, s) for s in found)
         return self._by_rfc[number]
