@@ -176,7 +176,9 @@ def _check_run(args: argparse.Namespace) -> Path:
 
 
 def _pytest_args(args: argparse.Namespace, suite: Path, out: Path, extra: list[str]) -> list[str]:
-    pytest_args = [str(suite), f"--rootdir={suite.parent}", "--dut", args.dut,
+    # The conformance suite uses no Hypothesis; its pytest plugin would import all of it (about a
+    # second of CPU) to print nothing at the end.
+    pytest_args = [str(suite), f"--rootdir={suite.parent}", "--dut", args.dut, "-p", "no:hypothesispytest",
                    "--results", str(out / "results.json"), "--pcap-dir", str(out / "pcaps"), "-q"]
     if args.dut_config is not None:
         pytest_args += ["--dut-config", str(args.dut_config.resolve())]
