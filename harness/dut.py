@@ -136,6 +136,14 @@ class DUT(Protocol):
         """Let DUT time pass (virtual on in-process backends)."""
         ...
 
+    def barrier(self, within: float = 2.0) -> float | None:
+        """Send a barrier probe (an echo request, see harness/barrier.py) and wait for its reply:
+        on a DUT that answers in order every frame sent before has then been taken in. Returns
+        the reply's ``time``; None on a backend whose DUT may reorder its answers, or when no
+        reply came within ``within`` seconds. Frames that came before the reply stay for the
+        next ``expect``."""
+        ...
+
     def now(self) -> float:
         """The DUT's clock in seconds (virtual in-process, monotonic on real backends): the clock
         of ``within``, ``wait`` and every received frame's ``time``, so a test times the DUT's

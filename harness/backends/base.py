@@ -182,6 +182,18 @@ class FrameDUT(abc.ABC):
     def now(self) -> float:
         return self._now()
 
+    def barrier(self, within: float = 2.0) -> float | None:
+        if not self.in_order:
+            return None
+        seq = self._send_barrier()
+        deadline = self._now() + within
+        while (new := self._next(deadline)) is not None:
+            if barriers.is_reply(new.pkt, seq):
+                self.backlog.remove(new)
+                self.barrier_stats["answered"] += 1
+                return new.ts
+        return None
+
     def _send_barrier(self) -> int:
         raw, seq = barriers.probe(self.info, self._last_family)
         self._record(raw, "to_dut")

@@ -21,7 +21,7 @@ from typing import Any, Final, Literal, Union, get_args, get_origin
 
 from harness import dut as dut_module
 
-FRAME_VERBS: Final = frozenset({"ether", "ipv4", "ipv6", "send", "expect", "expect_none", "wait", "close"})
+FRAME_VERBS: Final = frozenset({"ether", "ipv4", "ipv6", "send", "expect", "expect_none", "wait", "barrier", "close"})
 # Methods of the DUT protocol that the harness answers itself: the DUT's clock is the backend's
 # (the one frames are timed with), never a question for the agent.
 LOCAL_VERBS: Final = frozenset({"now"})
