@@ -30,7 +30,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from scapy.layers.inet import ICMP, IP, TCP, IPerror
 from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6PacketTooBig, IPv6
@@ -354,13 +354,32 @@ class TCPPeer:
         return seg
 
     def expect_none(self, flags: str | None = None, *, seq: Criterion = None, ack: Criterion = None,
-                    window: Criterion = None, data: bytes | None = None, within: float = 2.0, **tcp: Any) -> None:
-        """No segment of this connection matching the criteria within ``within`` seconds."""
+                    window: Criterion = None, data: bytes | None = None, within: float = 2.0,
+                    since: float | None = None, **tcp: Any) -> None:
+        """No segment of this connection matching the criteria within ``within`` seconds, from
+        now or from ``since`` (a DUT time already past, as in ``DUT.expect_none``); a segment
+        that came after the window closed is held for later, however late it is read."""
         match = self._matcher(flags, seq, ack, window, data, tcp)
-        seg = self._take(match, within)
-        if seg is not None:
-            self._held.appendleft(seg)
-            raise ExpectationFailed(self._report(f"expected no {match} within {within:g} s, got {describe(seg)}", match))
+        opens = self.dut.now() if since is None else since
+        deadline = opens + within
+        for seg in self._held:
+            if match(seg) and (since is None or opens <= float(seg.time) <= deadline):
+                self._fail_unwanted(match, within, seg)
+        while True:
+            try:
+                seg = self.dut.expect(self.template(), within=max(0.0, deadline - self.dut.now()))
+            except ExpectationFailed:
+                return
+            self._held.append(seg)
+            if float(seg.time) > deadline:
+                return
+            if match(seg):
+                self._held.remove(seg)
+                self._held.appendleft(seg)
+                self._fail_unwanted(match, within, seg)
+
+    def _fail_unwanted(self, match: _Match, within: float, seg: Packet) -> NoReturn:
+        raise ExpectationFailed(self._report(f"expected no {match} within {within:g} s, got {describe(seg)}", match))
 
     def _report(self, head: str, match: _Match) -> str:
         held = list(self._held)[-MAX_LISTED:]
