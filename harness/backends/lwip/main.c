@@ -302,6 +302,7 @@ int main(int argc, char **argv)
     sys_sem_new(&ready, 0);
     tcpip_init(started, &ready);
     sys_sem_wait(&ready);
+    sys_sem_free(&ready);
 
     static int tap_fd;
     tap_fd = tap;
