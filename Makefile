@@ -75,8 +75,9 @@ test: setup system-deps guard
 	@# the npm registry on first use; without Node.js or that download it warns and goes on).
 	@# lwIP: a subset that has every kind of verdict (pass, known deviation, not implemented,
 	@# skip) and uses the agent's TCP verbs, udp_recvmsg and udp_sendmsg (the last three files,
-	@# 25 tests, 9 s of test time) in about 45 s; the whole suite waits out lwIP's fixed 15-s and 60-s reassembly
-	@# timers and takes 7 min, too long for CI: make lwip-full (or the README's command).
+	@# 25 tests, 9 s of test time) in about 45 s; the whole suite waits out lwIP's fixed 15-s and
+	@# 60-s reassembly timers and its TCP tests their 3-s retransmission timeouts, over 10 min, too
+	@# long for CI: make lwip-full (or the README's command).
 	@# As root the unit tests include the needs_root tests (TAP, real ping); without root they
 	@# skip and say why, and the real-DUT suites are left out.
 	@mkdir -p out; rm -f out/*.status; \
@@ -103,7 +104,7 @@ test: setup system-deps guard
 	  if [ "$$code" != 0 ]; then echo "==== $$name failed (exit $$code)"; status=1; fi; \
 	done; exit $$status
 
-# The whole suite against lwIP (root; about 7 minutes).
+# The whole suite against lwIP (root; over 10 minutes).
 lwip-full: setup system-deps
 	$(BIN)/stackcheck run --dut lwip --report out/lwip -n 2
 
