@@ -9,6 +9,7 @@ from typing import Final
 import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.inet6 import IPv6
+from scapy.packet import Packet
 
 from harness import DUT, SHOULD, TCPConn, described, rfc
 from harness.rfc import TCP_DEFAULT_MSS, TCP_IP_HEADERS
@@ -34,6 +35,15 @@ def _bulk(dut: DUT, family: int = 4, **peer: object) -> tuple[TCPPeer, TCPConn]:
     tester, conn = established(dut, PORT, family, **peer)  # type: ignore[arg-type]
     assert dut.tcp_send(conn, BULK) > 0
     return tester, conn
+
+
+def _require_ipv4_pmtud(seg: Packet) -> None:
+    """RFC 1191's rules for a Datagram Too Big bind a host that does Path MTU Discovery, which
+    sends with DF; no router sends the message about a datagram it may fragment. Whether the
+    DUT sets DF is test_segments_are_sent_with_dont_fragment's question (RFC 1191 2, SHOULD)."""
+    if not seg[IP].flags.DF:
+        pytest.skip("the DUT's TCP segments do not carry DF: it does not do IPv4 Path MTU Discovery "
+                    "(optional for a host), so RFC 1191's rules for it do not apply")
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -145,6 +155,7 @@ def test_segments_are_sent_with_dont_fragment(dut: DUT) -> None:
 def test_fragmentation_needed_shrinks_the_segments(dut: DUT) -> None:
     peer, _conn = _bulk(dut)
     big = peer.expect(data=lambda d: len(d) > 1000)
+    _require_ipv4_pmtud(big)
     dut.send(peer.icmp_error(big, type=3, code=4, mtu=1000))
     resent = peer.expect(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=2.0, update=False)
     assert len(bytes(resent[IP])) <= 1000, f"after Fragmentation Needed (MTU 1000) a {len(bytes(resent[IP]))}-octet datagram"
@@ -183,6 +194,7 @@ def test_route_mtu_limits_the_segments(dut: DUT) -> None:
 def test_several_fragmentation_needed_messages_draw_one_retransmission(dut: DUT) -> None:
     peer, _conn = _bulk(dut)
     flight = [peer.expect(data=lambda d: len(d) > 1000, update=False) for _ in range(3)]
+    _require_ipv4_pmtud(flight[0])
     # A burst of oversized segments gives rise to one Datagram Too Big each; only the first
     # lowers the estimate, and the data goes again once, not once per message.
     for seg in flight:

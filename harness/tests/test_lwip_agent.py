@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scapy.layers.inet import ICMP, IP
+from scapy.layers.inet import ICMP, IP, TCP
 from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, IPv6
 from scapy.layers.l2 import Ether
 
@@ -32,6 +32,7 @@ from harness.control.agent_check import (  # the protocol's own checks, run here
     test_reset_is_idempotent_and_undoes_a_test,
     test_unknown_verb_gets_unknown_verb_and_the_connection_goes_on,
 )
+from harness.tcp_peer import TCPPeer
 
 pytestmark = [
     pytest.mark.needs_root,
@@ -108,5 +109,31 @@ def test_what_one_test_teaches_lwip_does_not_reach_the_next(before_each: BeforeE
         reply = dut.expect(ICMPv6EchoReply(id=3))
         leaked = reply[Ether].dst == dut.info.other_mac
         assert leaked == (before_each == "nothing"), f"reply went to {reply[Ether].dst} after {before_each!r}"
+    finally:
+        dut.close()
+
+
+@pytest.mark.parametrize("before_each", ["nothing", "reset"])
+def test_reset_ends_every_tcp_listener_and_connection(before_each: BeforeEach) -> None:
+    """A test leaves a listener and an accepted connection holding data it never read; ``reset``
+    aborts both (its handles become invalid, a SYN to the port is refused), without it they
+    live on into the next test."""
+    dut = lwip.LwipDUT(before_each=before_each)
+    try:
+        dut.tcp_listen(7001)
+        peer = TCPPeer(dut, 4, dut_port=7001)
+        conn = peer.connect_accepted()
+        peer.send_data(b"never read")
+        peer.expect("A", ack=peer.snd_nxt)
+        dut.reset()
+        fresh = TCPPeer(dut, 4, dut_port=7001)
+        fresh.send_syn()
+        answer = fresh.expect(within=2.0)
+        if before_each == "reset":
+            assert "R" in answer[TCP].flags, f"the listener outlived the reset: {answer.summary()}"
+            with pytest.raises(ValueError):
+                dut.tcp_state(conn)
+        else:
+            assert answer[TCP].flags == "SA" and dut.tcp_state(conn) == "ESTABLISHED"
     finally:
         dut.close()

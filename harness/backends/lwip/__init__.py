@@ -8,7 +8,8 @@
     |  control protocol on a Unix socket          ARP/ND responder for its addresses     |
     +----------------------------------------------------------------------------------+
 
-The agent (``agent.h``, ``main.c``, ``tapif.c``, ``verbs.c``, ``knobs.c`` beside this file)
+The agent (``agent.h``, ``main.c``, ``tapif.c``, ``verbs.c``, ``knobs.c``, ``udp_verbs.c``,
+``tcp_agent.h``, ``tcp_conns.c``, ``tcp_verbs.c``, ``tcp_options.c`` beside this file)
 is built with ``cc ... $(pkg-config --cflags --libs lwip libcjson) -lpthread -lm`` by
 ``make system-deps`` (as root: it installs liblwip-dev and libcjson-dev first) or on first use,
 into ``<venv>/libexec/stackcheck-lwip-agent`` (``STACKCHECK_LWIP_AGENT`` names another).
@@ -38,7 +39,9 @@ from harness.backends.managed import ManagedDUT
 if TYPE_CHECKING:
     from harness.capture import Capture
 
-SOURCES: Final = tuple(Path(__file__).with_name(n) for n in ("main.c", "tapif.c", "verbs.c", "knobs.c", "agent.h"))
+SOURCES: Final = tuple(Path(__file__).with_name(n) for n in ("main.c", "tapif.c", "verbs.c", "knobs.c", "udp_verbs.c",
+                                                               "tcp_verbs.c", "tcp_conns.c", "tcp_options.c", "agent.h",
+                                                               "tcp_agent.h"))
 PACKAGES: Final = ("lwip", "libcjson")  # pkg-config names; Debian: liblwip-dev, libcjson-dev
 _READY: Final = r"^lwip agent "
 

@@ -39,34 +39,64 @@ int tap_open(const char *name);
 err_t tap_netif_init(struct netif *netif);
 void tap_input(struct netif *netif, int fd);
 
-/* verbs.c: the control verbs. A verb returns its result (cJSON null for none) or NULL with
- * verb_error() called; udp_recv may instead answer later (see pending_*). */
+/* knobs.c and verbs.c: the control verbs. A verb returns its result (cJSON null for none) or
+ * NULL with verb_error() called. A verb that waits (udp_recv, udp_recvmsg, tcp_accept,
+ * tcp_recv) calls wait_for() and returns NULL with no error: main.c then calls
+ * agent_pending_result() until it answers, a result or NULL with verb_error() called (NULL
+ * and no error: not yet); `final` is 1 at the deadline, when it must answer. */
 void agent_baseline(void);
 int reports_pending(void);
 cJSON *agent_hello(cJSON *args);
 cJSON *agent_call(const char *verb, cJSON *args, double *wait_until);
+typedef cJSON *(*pending_poll)(int final);
+void wait_for(pending_poll poll, double within, double *wait_until);
 cJSON *agent_pending_result(int final);
 void verb_error(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A TCP verb failing as a socket call fails: the protocol's tcp-error with its kind
+ * (harness.dut.TCPErrorKind: reset, refused, timed_out, unreachable, closed). */
+void tcp_error(const char *kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 extern const char *error_code;
+extern const char *error_kind;
 extern char error_message[512];
 double now_seconds(void);
 
-/* verbs.c: arguments, addresses, UDP, groups. */
+/* verbs.c: arguments, addresses, groups. */
 cJSON *arg(cJSON *args, const char *name);
 int arg_str(cJSON *args, const char *name, const char **out);
 int arg_num(cJSON *args, const char *name, double *out);
+int arg_int(cJSON *args, const char *name, double low, double high, int *out);
 int arg_bool(cJSON *args, const char *name, int *out);
 int arg_port(cJSON *args, const char *name, u16_t *out);
+int arg_hex(cJSON *args, const char *name, u8_t **out, size_t *len);
 int parse_cidr(const char *text, ip_addr_t *addr, int *len);
+int parse_address(const char *text, ip_addr_t *addr);
+void address_text(const ip_addr_t *addr, char *text, size_t size);
+char *hex_of(const u8_t *data, size_t len);
 cJSON *add_address(cJSON *args);
 cJSON *remove_address(cJSON *args);
 cJSON *ipv6_addresses(cJSON *args);
-cJSON *udp_bind_verb(cJSON *args);
-cJSON *udp_recv_verb(cJSON *args, double *wait_until);
-cJSON *udp_send_verb(cJSON *args);
-cJSON *udp_close_verb(cJSON *args);
 cJSON *group_verb(cJSON *args, int join);
-void release_sockets_and_groups(void);
+void leave_groups(void);
+
+/* udp_verbs.c: UDP sockets. */
+cJSON *udp_bind_verb(cJSON *args);
+cJSON *udp_recv_verb(cJSON *args, double *wait_until, int msg);
+cJSON *udp_send_verb(cJSON *args, int msg);
+cJSON *udp_close_verb(cJSON *args);
+void close_udp_sockets(void);
+
+/* tcp_verbs.c, tcp_conns.c (tcp_agent.h): TCP listeners and connections over the raw API. */
+cJSON *tcp_listen_verb(cJSON *args);
+cJSON *tcp_accept_verb(cJSON *args, double *wait_until);
+cJSON *tcp_close_listener_verb(cJSON *args);
+cJSON *tcp_connect_verb(cJSON *args);
+cJSON *tcp_send_verb(cJSON *args);
+cJSON *tcp_recv_verb(cJSON *args, double *wait_until);
+cJSON *tcp_end_verb(cJSON *args, const char *how);
+cJSON *tcp_set_option_verb(cJSON *args);
+cJSON *tcp_state_verb(cJSON *args);
+void close_tcp(void);
+
 
 #define UNSUPPORTED(...) (verb_error("unsupported", __VA_ARGS__), (cJSON *)NULL)
 #define BAD(...) (verb_error("bad-arguments", __VA_ARGS__), (cJSON *)NULL)

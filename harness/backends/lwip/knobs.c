@@ -20,10 +20,11 @@
 static int router_solicitations;  /* sent on link-up (restart_link); the baseline is none */
 
 static const char *const served[] = {
-    "reset", "add_address", "remove_address", "udp_bind", "udp_recv", "udp_send", "udp_close", "join_group",
-    "leave_group", "set_forwarding", "add_route", "remove_route", "set_link_mtu", "set_icmp_rate_limit",
-    "set_echo_ignore_broadcasts", "set_accept_source_route", "set_ipv6_option", "restart_link", "ipv6_addresses",
-    NULL};
+    "reset", "add_address", "remove_address", "udp_bind", "udp_recv", "udp_send", "udp_close", "udp_recvmsg",
+    "udp_sendmsg", "join_group", "leave_group", "set_forwarding", "add_route", "remove_route", "set_link_mtu",
+    "set_icmp_rate_limit", "set_echo_ignore_broadcasts", "set_accept_source_route", "set_ipv6_option",
+    "restart_link", "ipv6_addresses", "tcp_listen", "tcp_accept", "tcp_close_listener", "tcp_connect", "tcp_send",
+    "tcp_recv", "tcp_shutdown", "tcp_close", "tcp_abort", "tcp_set_option", "tcp_state", NULL};
 
 /* What lwIP 2.1.3 as Debian builds it implements of the optional features (protocol.FEATURES):
  * MLDv1 only (mld6.c), IGMPv1/v2 (igmp.c), SLAAC (LWIP_IPV6_AUTOCONFIG). Not: Record Route or
@@ -35,6 +36,13 @@ static const char *const features[] = {"mldv1", "igmpv1", "igmpv2", "slaac", NUL
 static const char *const lacks[][2] = {
     {"set_timer", "lwIP's reassembly timeouts are compile-time constants (IP_REASS_MAXAGE=15 s, "
                   "IPV6_REASS_MAXAGE=60 s in Debian's build)"},
+    {"set_default_ttl", "lwIP's default TTL and Hop Limit are 255 (IP_DEFAULT_TTL, which ICMP_TTL, UDP_TTL and "
+                        "TCP_TTL follow, and IP6_HOPLIM), fixed when it is built"},
+    /* icmp.c counts and drops Destination Unreachable, Time Exceeded, Parameter Problem and
+     * Source Quench; icmp6.c passes only Packet Too Big on, to its path MTU cache. */
+    {"udp_errors", "lwIP 2.1 tells a UDP PCB of no ICMP or ICMPv6 error: its raw UDP API has no error callback "
+                   "(icmp.c and icmp6.c drop the errors after counting them), so what RFC 1122 4.1.3.3 asks UDP "
+                   "to pass to the application cannot be observed"},
     {NULL, NULL}};
 
 cJSON *agent_hello(cJSON *args)
@@ -115,7 +123,9 @@ void agent_baseline(void)
 
 static cJSON *reset(void)
 {
-    release_sockets_and_groups();
+    close_tcp();
+    close_udp_sockets();
+    leave_groups();
     etharp_cleanup_netif(&dut);
     nd6_cleanup_netif(&dut);  /* neighbors, routers, prefixes, destinations */
     agent_baseline();
@@ -280,12 +290,19 @@ static cJSON *restart_link(void)
 /* Arguments a verb takes; any other is refused as bad-arguments. */
 static const struct {
     const char *verb;
-    const char *args[5];
+    const char *args[9];
 } signatures[] = {
     {"reset", {NULL}}, {"add_address", {"cidr", "dad", "valid_lifetime", "preferred_lifetime", NULL}},
     {"remove_address", {"cidr", NULL}}, {"udp_bind", {"port", "family", NULL}},
     {"udp_recv", {"port", "within", NULL}}, {"udp_send", {"port", "data", "dst", "dport", NULL}},
+    {"udp_recvmsg", {"port", "within", NULL}},
+    {"udp_sendmsg", {"port", "data", "dst", "dport", "src", "ttl", "tos", "options", NULL}},
     {"udp_close", {"port", NULL}}, {"join_group", {"group", NULL}}, {"leave_group", {"group", NULL}},
+    {"tcp_listen", {"port", "family", "backlog", "options", NULL}}, {"tcp_accept", {"port", "family", "within", NULL}},
+    {"tcp_close_listener", {"port", "family", NULL}}, {"tcp_connect", {"dst", "dport", "sport", "options", NULL}},
+    {"tcp_send", {"conn", "data", NULL}}, {"tcp_recv", {"conn", "max", "within", NULL}},
+    {"tcp_shutdown", {"conn", NULL}}, {"tcp_close", {"conn", NULL}}, {"tcp_abort", {"conn", NULL}},
+    {"tcp_set_option", {"conn", "name", "value", NULL}}, {"tcp_state", {"conn", NULL}},
     {"set_forwarding", {"family", "enabled", NULL}}, {"add_route", {"cidr", "via", "mtu", NULL}},
     {"remove_route", {"cidr", NULL}}, {"set_link_mtu", {"mtu", NULL}},
     {"set_icmp_rate_limit", {"family", "per_second", "burst", NULL}},
@@ -324,9 +341,22 @@ cJSON *agent_call(const char *verb, cJSON *args, double *wait_until)
     if (IS("remove_address")) return remove_address(args);
     if (IS("ipv6_addresses")) return ipv6_addresses(args);
     if (IS("udp_bind")) return udp_bind_verb(args);
-    if (IS("udp_recv")) return udp_recv_verb(args, wait_until);
-    if (IS("udp_send")) return udp_send_verb(args);
+    if (IS("udp_recv")) return udp_recv_verb(args, wait_until, 0);
+    if (IS("udp_recvmsg")) return udp_recv_verb(args, wait_until, 1);
+    if (IS("udp_send")) return udp_send_verb(args, 0);
+    if (IS("udp_sendmsg")) return udp_send_verb(args, 1);
     if (IS("udp_close")) return udp_close_verb(args);
+    if (IS("tcp_listen")) return tcp_listen_verb(args);
+    if (IS("tcp_accept")) return tcp_accept_verb(args, wait_until);
+    if (IS("tcp_close_listener")) return tcp_close_listener_verb(args);
+    if (IS("tcp_connect")) return tcp_connect_verb(args);
+    if (IS("tcp_send")) return tcp_send_verb(args);
+    if (IS("tcp_recv")) return tcp_recv_verb(args, wait_until);
+    if (IS("tcp_shutdown")) return tcp_end_verb(args, "shutdown");
+    if (IS("tcp_close")) return tcp_end_verb(args, "close");
+    if (IS("tcp_abort")) return tcp_end_verb(args, "abort");
+    if (IS("tcp_set_option")) return tcp_set_option_verb(args);
+    if (IS("tcp_state")) return tcp_state_verb(args);
     if (IS("join_group")) return group_verb(args, 1);
     if (IS("leave_group")) return group_verb(args, 0);
     if (IS("set_forwarding")) return set_forwarding(args);

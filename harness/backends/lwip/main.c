@@ -33,7 +33,7 @@ static volatile sig_atomic_t stopping;
 static int client = -1;
 static char *inbuf;
 static size_t inlen;
-static cJSON *pending_id;  /* the request id of a udp_recv still waiting, or NULL */
+static cJSON *pending_id;  /* the request id of a verb still waiting (udp_recv, tcp_recv, ...), or NULL */
 static double pending_until;
 
 double now_seconds(void)
@@ -153,6 +153,7 @@ static cJSON *answer(cJSON *id, cJSON *result)
     return m;
 }
 
+/* An error answer; a tcp-error also carries the failure's kind (docs/control-protocol.md). */
 static cJSON *failure(cJSON *id, const char *code, const char *message)
 {
     cJSON *m = cJSON_CreateObject();
@@ -161,7 +162,14 @@ static cJSON *failure(cJSON *id, const char *code, const char *message)
     cJSON *e = cJSON_AddObjectToObject(m, "error");
     cJSON_AddStringToObject(e, "code", code);
     cJSON_AddStringToObject(e, "message", message);
+    if (error_kind != NULL && strcmp(code, "tcp-error") == 0)
+        cJSON_AddStringToObject(e, "kind", error_kind);
     return m;
+}
+
+static cJSON *verb_failure(cJSON *id)
+{
+    return failure(id, error_code ? error_code : "failed", error_message);
 }
 
 static void handle_line(char *line, int tap)
@@ -192,12 +200,12 @@ static void handle_line(char *line, int tap)
         if (result != NULL && strcmp(verb->valuestring, "reset") == 0)
             settle(tap);
         if (wait_until > 0) {
-            pending_id = cJSON_Duplicate(id ? id : cJSON_CreateNull(), 1);
+            pending_id = id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull();
             pending_until = wait_until;
         } else if (result != NULL) {
             send_message(answer(id, result));
         } else {
-            send_message(failure(id, error_code ? error_code : "failed", error_message));
+            send_message(verb_failure(id));
         }
         cJSON_Delete(empty);
     }
@@ -209,11 +217,12 @@ static void check_pending(void)
     if (pending_id == NULL)
         return;
     int final = now_seconds() >= pending_until;
+    error_code = NULL;
     LOCK_TCPIP_CORE();
     cJSON *result = agent_pending_result(final);
     UNLOCK_TCPIP_CORE();
-    if (result != NULL) {
-        send_message(answer(pending_id, result));
+    if (result != NULL || error_code != NULL) {
+        send_message(result != NULL ? answer(pending_id, result) : verb_failure(pending_id));
         cJSON_Delete(pending_id);
         pending_id = NULL;
     }
@@ -293,6 +302,7 @@ int main(int argc, char **argv)
     sys_sem_new(&ready, 0);
     tcpip_init(started, &ready);
     sys_sem_wait(&ready);
+    sys_sem_free(&ready);
 
     static int tap_fd;
     tap_fd = tap;
@@ -316,7 +326,7 @@ int main(int argc, char **argv)
             double left = pending_until - now_seconds();
             timeout = left <= 0 ? 0 : left < 0.01 ? 1 : (int)(left * 1000);
             if (timeout > 10)
-                timeout = 10;  /* look at the UDP queue often while a udp_recv waits */
+                timeout = 10;  /* look at what a waiting verb waits for often */
         }
         if (poll(fds, client >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR)
             break;

@@ -1,5 +1,6 @@
 /*
- * The DUT control verbs over lwIP's raw API (called with the core lock held).
+ * The DUT control verbs over lwIP's raw API (called with the core lock held): arguments,
+ * errors, waiting verbs, addresses and groups (UDP in udp_verbs.c, TCP in tcp_verbs.c).
  *
  * What lwIP cannot do is refused as "unsupported" with the reason, which the harness turns
  * into a skip naming it; a knob that lwIP fixes at compile time is accepted when asked for
@@ -7,6 +8,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,34 +21,18 @@
 #include "lwip/mld6.h"
 #include "lwip/nd6.h"
 #include "lwip/priv/nd6_priv.h"
-#include "lwip/udp.h"
 
 #include "agent.h"
 
-#define MAX_SOCKETS 16
-#define MAX_QUEUED 64
 #define MAX_GROUPS 32
 
 const char *error_code;
+const char *error_kind;
 char error_message[512];
-
-struct datagram {
-    u8_t *data;
-    u16_t len;
-    char source[48];
-    u16_t port;
-};
-
-static struct socket {
-    struct udp_pcb *pcb;
-    u16_t port;
-    struct datagram queue[MAX_QUEUED];
-    int head, count;
-} sockets[MAX_SOCKETS];
 
 static ip_addr_t groups[MAX_GROUPS];  /* joined through join_group, left again by reset */
 static int ngroups;
-static struct socket *pending_socket;
+static pending_poll pending;
 
 void verb_error(const char *code, const char *fmt, ...)
 {
@@ -55,6 +41,34 @@ void verb_error(const char *code, const char *fmt, ...)
     vsnprintf(error_message, sizeof error_message, fmt, ap);
     va_end(ap);
     error_code = code;
+    error_kind = NULL;
+}
+
+void tcp_error(const char *kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(error_message, sizeof error_message, fmt, ap);
+    va_end(ap);
+    error_code = "tcp-error";
+    error_kind = kind;
+}
+
+/* ---- verbs that wait ---------------------------------------------------------------------------- */
+void wait_for(pending_poll poll, double within, double *wait_until)
+{
+    pending = poll;
+    *wait_until = now_seconds() + within;
+}
+
+cJSON *agent_pending_result(int final)
+{
+    if (pending == NULL)
+        return cJSON_CreateNull();  /* the wait was cancelled (reset): nothing came */
+    cJSON *got = pending(final);
+    if (got != NULL || error_code != NULL)
+        pending = NULL;
+    return got;
 }
 
 
@@ -77,6 +91,55 @@ int arg_num(cJSON *args, const char *name, double *out)
         return BAD("%s must be a number", name), 0;
     *out = v->valuedouble;
     return 1;
+}
+
+/* A whole number in [low, high]. */
+int arg_int(cJSON *args, const char *name, double low, double high, int *out)
+{
+    double v;
+    if (!arg_num(args, name, &v))
+        return 0;
+    if (v < low || v > high || v != floor(v))
+        return BAD("%s must be a whole number %g-%g, not %g", name, low, high, v), 0;
+    *out = (int)v;
+    return 1;
+}
+
+/* Hex text -> octets (malloc'ed, at least one octet allocated; the caller frees). */
+int arg_hex(cJSON *args, const char *name, u8_t **out, size_t *len)
+{
+    const char *text;
+    if (!arg_str(args, name, &text))
+        return 0;
+    size_t n = strlen(text);
+    if (n % 2)
+        return BAD("%s must be hex, an even number of digits", name), 0;
+    u8_t *data = malloc(n / 2 + 1);
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned int b;
+        if (!isxdigit((unsigned char)text[2 * i]) || !isxdigit((unsigned char)text[2 * i + 1]) ||
+            sscanf(text + 2 * i, "%2x", &b) != 1) {
+            free(data);
+            return BAD("%s must be hex", name), 0;
+        }
+        data[i] = (u8_t)b;
+    }
+    *out = data;
+    *len = n / 2;
+    return 1;
+}
+
+/* Octets -> lowercase hex (malloc'ed; the caller frees). */
+char *hex_of(const u8_t *data, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *hex = malloc(len * 2 + 1);
+    for (size_t i = 0; i < len; i++) {
+        hex[2 * i] = digits[data[i] >> 4];
+        hex[2 * i + 1] = digits[data[i] & 15];
+    }
+    hex[len * 2] = '\0';
+    return hex;
 }
 
 int arg_bool(cJSON *args, const char *name, int *out)
@@ -117,6 +180,24 @@ static void zone(ip_addr_t *addr)
 {
     if (IP_IS_V6(addr))
         ip6_addr_assign_zone(ip_2_ip6(addr), IP6_UNKNOWN, &dut);
+}
+
+/* An address as the harness writes it (no zone): a link-local one is on the test link. */
+int parse_address(const char *text, ip_addr_t *addr)
+{
+    if (!ipaddr_aton(text, addr))
+        return 0;
+    zone(addr);
+    return 1;
+}
+
+/* An address as the harness reads it: lwIP writes a zone as %N, the harness wants none. */
+void address_text(const ip_addr_t *addr, char *text, size_t size)
+{
+    ipaddr_ntoa_r(addr, text, (int)size);
+    char *pct = strchr(text, '%');
+    if (pct)
+        *pct = '\0';
 }
 
 /* ---- addresses ------------------------------------------------------------------------------- */
@@ -221,159 +302,6 @@ cJSON *ipv6_addresses(cJSON *args)
     return list;
 }
 
-/* ---- UDP --------------------------------------------------------------------------------------- */
-static struct socket *socket_of(cJSON *args)
-{
-    u16_t port;
-    if (!arg_port(args, "port", &port))
-        return NULL;
-    for (int i = 0; i < MAX_SOCKETS; i++)
-        if (sockets[i].pcb != NULL && sockets[i].port == port)
-            return &sockets[i];
-    verb_error("bad-arguments", "no UDP socket is bound to port %u on the DUT (call udp_bind first)", port);
-    return NULL;
-}
-
-static void on_datagram(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t port)
-{
-    struct socket *s = arg;
-    (void)pcb;
-    if (s->count < MAX_QUEUED) {
-        struct datagram *d = &s->queue[(s->head + s->count++) % MAX_QUEUED];
-        d->len = p->tot_len;
-        d->data = malloc(p->tot_len ? p->tot_len : 1);
-        pbuf_copy_partial(p, d->data, p->tot_len, 0);
-        ipaddr_ntoa_r(addr, d->source, sizeof d->source);
-        char *pct = strchr(d->source, '%');  /* lwIP writes the zone as %N: the harness wants none */
-        if (pct)
-            *pct = '\0';
-        d->port = port;
-    }
-    pbuf_free(p);
-}
-
-static cJSON *pop_datagram(struct socket *s)
-{
-    if (s->count == 0)
-        return NULL;
-    struct datagram *d = &s->queue[s->head];
-    s->head = (s->head + 1) % MAX_QUEUED;
-    s->count--;
-    char *hex = malloc((size_t)d->len * 2 + 1);
-    for (u16_t i = 0; i < d->len; i++)
-        sprintf(hex + 2 * i, "%02x", d->data[i]);
-    hex[d->len * 2] = '\0';
-    cJSON *r = cJSON_CreateArray();
-    cJSON_AddItemToArray(r, cJSON_CreateString(hex));
-    cJSON_AddItemToArray(r, cJSON_CreateString(d->source));
-    cJSON_AddItemToArray(r, cJSON_CreateNumber(d->port));
-    free(hex);
-    free(d->data);
-    return r;
-}
-
-static void close_socket(struct socket *s)
-{
-    udp_remove(s->pcb);
-    while (s->count > 0)
-        free(s->queue[s->head].data), s->head = (s->head + 1) % MAX_QUEUED, s->count--;
-    memset(s, 0, sizeof *s);
-}
-
-cJSON *udp_bind_verb(cJSON *args)
-{
-    u16_t port;
-    double family = 4;
-    if (!arg_port(args, "port", &port) || (arg(args, "family") && !arg_num(args, "family", &family)))
-        return NULL;
-    if (family != 4 && family != 6)
-        return BAD("family must be 4 or 6, not %g", family);
-    struct socket *free_slot = NULL;
-    for (int i = 0; i < MAX_SOCKETS; i++) {
-        if (sockets[i].pcb != NULL && sockets[i].port == port)
-            return BAD("UDP port %u is already bound on the DUT", port);
-        if (sockets[i].pcb == NULL && free_slot == NULL)
-            free_slot = &sockets[i];
-    }
-    if (free_slot == NULL)
-        return FAILED("the agent holds at most %d UDP sockets", MAX_SOCKETS);
-    struct udp_pcb *pcb = udp_new_ip_type(family == 6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);
-    if (pcb == NULL)
-        return FAILED("lwIP has no memory for a UDP PCB");
-    err_t err = udp_bind(pcb, family == 6 ? IP6_ADDR_ANY : IP4_ADDR_ANY, port);
-    if (err != ERR_OK) {
-        udp_remove(pcb);
-        return FAILED("lwIP cannot bind UDP port %u (err %d)", port, err);
-    }
-    free_slot->pcb = pcb;
-    free_slot->port = port;
-    udp_recv(pcb, on_datagram, free_slot);
-    return cJSON_CreateNull();
-}
-
-cJSON *udp_recv_verb(cJSON *args, double *wait_until)
-{
-    double within = 2.0;
-    struct socket *s = socket_of(args);
-    if (s == NULL || (arg(args, "within") && !arg_num(args, "within", &within)))
-        return NULL;
-    cJSON *got = pop_datagram(s);
-    if (got != NULL || within <= 0)
-        return got ? got : cJSON_CreateNull();
-    pending_socket = s;
-    *wait_until = now_seconds() + within;
-    return NULL;
-}
-
-cJSON *agent_pending_result(int final)
-{
-    cJSON *got = pending_socket && pending_socket->pcb ? pop_datagram(pending_socket) : NULL;
-    if (got == NULL && final)
-        got = cJSON_CreateNull();
-    if (got != NULL)
-        pending_socket = NULL;
-    return got;
-}
-
-cJSON *udp_send_verb(cJSON *args)
-{
-    const char *data, *dst;
-    u16_t dport;
-    ip_addr_t to;
-    struct socket *s = socket_of(args);
-    if (s == NULL || !arg_str(args, "data", &data) || !arg_str(args, "dst", &dst) || !arg_port(args, "dport", &dport))
-        return NULL;
-    size_t n = strlen(data) / 2;
-    if (strlen(data) % 2 || n > 65507 || !ipaddr_aton(dst, &to))
-        return BAD("data must be hex and dst an address (got %s)", dst);
-    zone(&to);
-    struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)n, PBUF_RAM);
-    if (p == NULL)
-        return FAILED("lwIP has no memory for a %zu-octet datagram", n);
-    for (size_t i = 0; i < n; i++) {
-        unsigned int b;
-        if (sscanf(data + 2 * i, "%2x", &b) != 1) {
-            pbuf_free(p);
-            return BAD("data must be hex");
-        }
-        ((u8_t *)p->payload)[i] = (u8_t)b;
-    }
-    err_t err = udp_sendto(s->pcb, p, &to, dport);
-    pbuf_free(p);
-    if (err != ERR_OK)
-        return FAILED("lwIP refused to send to [%s]:%u (err %d)", dst, dport, err);
-    return cJSON_CreateNull();
-}
-
-cJSON *udp_close_verb(cJSON *args)
-{
-    struct socket *s = socket_of(args);
-    if (s == NULL)
-        return NULL;
-    close_socket(s);
-    return cJSON_CreateNull();
-}
-
 /* ---- multicast ----------------------------------------------------------------------------------- */
 cJSON *group_verb(cJSON *args, int join)
 {
@@ -401,13 +329,10 @@ cJSON *group_verb(cJSON *args, int join)
 }
 
 
-/* Close every socket and leave every group a test opened or joined (reset). */
-void release_sockets_and_groups(void)
+/* Leave every group a test joined, and forget a wait (reset). */
+void leave_groups(void)
 {
-    for (int i = 0; i < MAX_SOCKETS; i++)
-        if (sockets[i].pcb != NULL)
-            close_socket(&sockets[i]);
-    pending_socket = NULL;
+    pending = NULL;
     while (ngroups > 0) {
         ip_addr_t *g = &groups[--ngroups];
         if (IP_IS_V4(g))
