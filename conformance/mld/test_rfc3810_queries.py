@@ -14,7 +14,7 @@ from ipaddress import IPv6Address
 import pytest
 from scapy.layers.inet6 import ICMPv6MLQuery2, ICMPv6MLReport2, ICMPv6ParamProblem, IPv6
 
-from harness import DUT, MUST, bad_checksum, described, rfc
+from harness import DUT, MUST, ExpectationFailed, bad_checksum, described, rfc
 from harness.features import optional_feature
 from harness.mld import (
     MLDV2_ROUTERS,
@@ -173,10 +173,23 @@ def test_two_general_queries_get_one_answer(dut: DUT) -> None:
 def test_specific_query_with_a_shorter_delay_advances_the_answer(dut: DUT) -> None:
     group = site_group(0x63)
     dut.join_group(group)  # its state-change reports are not answers
-    dut.send(mld_frame(dut, v2_query(group, mrc=10000), dst=group),
-             mld_frame(dut, v2_query(group, mrc=200), dst=group))
-    expect_record(dut, group, (MODE_IS_EXCLUDE,), within=0.45)
-    no_record(dut, group, (MODE_IS_EXCLUDE,), within=0.5)  # a single response, not one per query
+    for _ in range(3):
+        dut.send(mld_frame(dut, v2_query(group, mrc=10000), dst=group),
+                 mld_frame(dut, v2_query(group, mrc=200), dst=group))
+        taken_in = dut.barrier()  # the DUT has read both queries (None: a DUT that may reorder)
+        answer = expect_record(dut, group, (MODE_IS_EXCLUDE,), within=0.45)
+        if taken_in is None or answer.time > taken_in:
+            no_record(dut, group, (MODE_IS_EXCLUDE,), within=0.5)  # a single response, not one per query
+            return
+        # Its delay for the first query (up to 10 s) ran out before it read the second one (a
+        # loaded tester sent them apart): two answers are then right. Let that round end.
+        dut.wait(0.5)
+        while True:
+            try:
+                expect_record(dut, group, (MODE_IS_EXCLUDE,), within=0)
+            except ExpectationFailed:
+                break
+    raise AssertionError("in 3 rounds the DUT answered the first query before it had read the second")
 
 
 @described(3810, "6.3", MUST,
