@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.mutation import cache
+from harness.mutation import cache, pool
 from harness.mutation.sources import SourceFile, Suite, digest
 
 
@@ -59,7 +59,8 @@ def load_or_run(root: Path, suite: Suite, key: str, cache_dir: Path, log: Path) 
         raw = cache_dir / f"coverage-{suite}.raw.json"
         with log.open("a", encoding="utf-8") as err:
             done = subprocess.run([sys.executable, "-m", "harness.mutation.worker", "--suite", suite,
-                                   "--mode", "coverage", "--out", str(raw)], stdout=err, stderr=err, check=False)
+                                   "--mode", "coverage", "--out", str(raw)], stdout=err, stderr=err, check=False,
+                                  env=pool.worker_env())
         data = _read(raw)
         if done.returncode != 0 or data is None:
             raise CoverageError(f"the coverage run of the {suite} suite failed (exit {done.returncode}; see {log})")

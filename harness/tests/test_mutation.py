@@ -4,10 +4,12 @@ modules must not touch this test process)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -118,22 +120,53 @@ def test_reexecution_reaches_names_imported_elsewhere_and_is_undone() -> None:
     assert json.loads(done.stdout) == [1, 0]
 
 
+def _replace(text: str, node: ast.AST, new: str) -> str:
+    """``text`` with ``node``'s source span replaced by ``new`` (columns are UTF-8 offsets)."""
+    data, starts = text.encode(), [0]
+    starts += [i + 1 for i, b in enumerate(data) if b == 0x0A]
+    begin = starts[node.lineno - 1] + node.col_offset  # type: ignore[attr-defined]
+    end = starts[node.end_lineno - 1] + node.end_col_offset  # type: ignore[attr-defined]
+    return (data[:begin] + new.encode() + data[end:]).decode()
+
+
+def _echo_reply_statement(text: str) -> ast.stmt:
+    """The statement of ``handle_packet`` that answers an Echo Request (the one calling
+    ``echo_reply_from_request``), found by its call, not by its wording or line."""
+    handler = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == "handle_packet")
+    found = [stmt for stmt in ast.walk(handler) if isinstance(stmt, ast.Return | ast.Expr)
+             and any(isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+                     and c.func.id == "echo_reply_from_request" for c in ast.walk(stmt))]
+    assert len(found) == 1, "handle_packet should answer an Echo Request in one statement"
+    return found[0]
+
+
+def _echo_reply_type(text: str) -> ast.expr:
+    """The value bound to TYPE_ECHO_REPLY in wire/icmpv4.py."""
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.AnnAssign | ast.Assign):
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+            if any(isinstance(t, ast.Name) and t.id == "TYPE_ECHO_REPLY" for t in targets):
+                assert node.value is not None
+                return node.value
+    raise AssertionError("wire/icmpv4.py binds no TYPE_ECHO_REPLY")
+
+
 def test_worker_kills_swapped_and_reexecuted_mutants_and_times_out_an_endless_loop(tmp_path: Path) -> None:
     icmp = ROOT / "stack_under_test" / "network" / "ipv4" / "icmp.py"
     wire = ROOT / "stack_under_test" / "wire" / "icmpv4.py"
     text, wire_text = icmp.read_text(), wire.read_text()
-    fast = "return _answer(ep, pkt, h, cast, echo_reply_from_request(message))"
-    assert fast in text
+    answer = _echo_reply_statement(text)
     echo = "conformance/ipv4/test_rfc792_icmp_echo.py::test_echo_reply_returns_identifier_and_sequence_unchanged"
     tests = [echo]
     jobs: list[dict[str, Any]] = [
         {"id": "swap", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
-         "source": text.replace(fast, "pass"), "outer": "handle_packet", "tests": tests, "limits": [5.0], "budget": 30.0},
+         "source": _replace(text, answer, "return None"), "outer": "handle_packet", "tests": tests,
+         "limits": [5.0], "budget": 30.0},
         {"id": "reexec", "module": "stack_under_test.wire.icmpv4", "file": str(wire),
-         "source": wire_text.replace("TYPE_ECHO_REPLY: Final = 0", "TYPE_ECHO_REPLY: Final = 1"),
+         "source": _replace(wire_text, _echo_reply_type(wire_text), "1"),
          "outer": None, "tests": tests, "limits": [5.0], "budget": 30.0},
         {"id": "loop", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
-         "source": text.replace(fast, "while True: pass"), "outer": "handle_packet", "tests": tests,
+         "source": _replace(text, answer, "while True: pass"), "outer": "handle_packet", "tests": tests,
          "limits": [1.0], "budget": 30.0},
         {"id": "unharmed", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
          "source": text, "outer": "handle_packet", "tests": tests, "limits": [5.0], "budget": 30.0},
@@ -150,6 +183,28 @@ def test_worker_kills_swapped_and_reexecuted_mutants_and_times_out_an_endless_lo
         "swap": ("killed", "swap"), "reexec": ("killed", "reexec"), "loop": ("timeout", "swap"),
         "unharmed": ("survived", "swap")}
     assert results["swap"]["killer"] == echo
+    # Each mutant ran in a child of its own: the endless loop cost about its 1 s CPU limit, and
+    # the mutants after it ran on an unharmed stack (the last one survives).
+    assert 0.5 < float(results["loop"]["cpu"]) < 10  # type: ignore[arg-type]
+
+
+def test_max_time_ends_the_mutant_in_flight(tmp_path: Path) -> None:
+    icmp = ROOT / "stack_under_test" / "network" / "ipv4" / "icmp.py"
+    text = icmp.read_text()
+    echo = "conformance/ipv4/test_rfc792_icmp_echo.py::test_echo_reply_returns_identifier_and_sequence_unchanged"
+    loop = {"id": "loop", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
+            "source": _replace(text, _echo_reply_statement(text), "while True: pass"), "outer": "handle_packet",
+            "tests": [echo], "limits": [600.0], "budget": 600.0}
+    todo = iter([loop])
+    results: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    # The worker takes a few seconds to collect the suite; the deadline falls while the endless
+    # loop (600 s of CPU allowed) runs.
+    deadline = started + 45.0
+    unfinished = pool.run("conformance", 1, tmp_path / "worker.log", lambda: next(todo, None),
+                          lambda job, result: results.append(result), deadline=deadline)
+    assert results == [] and [job["id"] for job in unfinished] == ["loop"]
+    assert time.perf_counter() - deadline < 30.0
 
 
 def test_an_unobservable_rule_applies_to_its_suites_only(tmp_path: Path) -> None:
