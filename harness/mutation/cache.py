@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
-VERSION: Final = 4  # bump when the operators, the coverage map or the result format change
+VERSION: Final = 5  # bump when the operators, the coverage map or the result format change
 
 
 def mutant_key(suite: str, file_digest: str, mutant_id: str, change: str, tests: list[tuple[str, str]]) -> str:

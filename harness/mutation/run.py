@@ -23,6 +23,12 @@ MIN_LIMIT_S: Final = 1.0
 BUDGET_FACTOR: Final = 5.0
 MIN_BUDGET_S: Final = 10.0
 KILLED: Final = frozenset({"killed", "timeout"})
+# A survivor no test could kill: tests reach its line, none makes it compute otherwise (infection.py).
+NOT_INFECTED: Final = {
+    "boundary": "no test that reaches the comparison has its two sides equal: no test holds the stack at this boundary",
+    "constant": "no test that reaches the comparison has a value for which the new constant decides otherwise",
+    "remove-guard": "no test that reaches the guard makes its condition true: no test sends what it rejects",
+}
 
 
 @dataclass(slots=True)
@@ -112,6 +118,13 @@ def execute(options: Options, log: Any = print) -> Campaign:
                 continue
             if m.outer is not None:
                 tests, selection = cov.tests_of(m.path, m.line, m.end_line) & usable, "lines"
+                if m.id in cov.probed:  # only the tests in which the mutated code computes otherwise
+                    infecting = tests & cov.infected.get(m.id, set())
+                    if tests and not infecting:
+                        outcomes.append(Outcome(m, source, "survived", [], selection="infection", ran=0,
+                                                detail=NOT_INFECTED[m.operator]))
+                        continue
+                    tests, selection = infecting, "infection"
             else:
                 tests, selection = names.tests_of(m.names, cov) & usable, "names"
                 if not tests:

@@ -22,6 +22,7 @@ import gc
 import importlib
 import json
 import os
+import random
 import resource
 import select
 import signal
@@ -34,6 +35,7 @@ from typing import IO, Any
 import pytest
 from _pytest.runner import runtestprotocol
 
+from harness.mutation.infection import Probes
 from harness.mutation.reload import Reloader
 from harness.mutation.sources import PACKAGE, SUITES, Suite, product_files, repository_root, suite_dir
 
@@ -51,8 +53,11 @@ def _alarm(signum: int, frame: types.FrameType | None) -> None:
 
 
 def pytest_args(root: Path, suite: Suite) -> list[str]:
+    # --assert=plain: pytest's assertion rewriting would load the stack's modules through its
+    # own import hook, ahead of the coverage run's probes (infection.py); a test passes or fails
+    # the same without it.
     args = [str(suite_dir(root, suite)), f"--rootdir={root}", "-q", "-p", "no:cacheprovider",
-            "-p", "no:randomly", "-W", "ignore"]
+            "-p", "no:randomly", "-W", "ignore", "--assert=plain"]
     if suite == "conformance":
         args += ["--dut", "inprocess"]
     else:  # real TAP devices and processes: slow, and they test the excluded TAP link
@@ -70,10 +75,13 @@ class _Runner:
     def __init__(self) -> None:
         signal.signal(signal.SIGPROF, _alarm)
 
-    def run(self, item: pytest.Item, limit: float, nextitem: pytest.Item | None = None) -> str | None:
+    def run(self, item: pytest.Item, limit: float) -> str | None:
+        # The same random numbers for a test in every run (scapy's random fields, ...): the
+        # coverage run's view of which tests reach and infect a mutant holds in the mutant runs.
+        random.seed(item.nodeid)
         signal.setitimer(signal.ITIMER_PROF, limit)
         try:
-            reports = runtestprotocol(item, log=False, nextitem=nextitem)
+            reports = runtestprotocol(item, log=False, nextitem=None)
         except TestTimeout:
             return "timeout"
         finally:
@@ -203,16 +211,15 @@ class MutatePlugin:
                 return {"id": job["id"], "status": "killed", "killer": "<import>", "ran": 0,
                         "how": how, "detail": f"{type(e).__name__}: {e}"}
         status, killer, ran, detail = "survived", None, 0, ""
-        tests = [items[t] for t in job["tests"]]
-        for i, (item, limit) in enumerate(zip(tests, job["limits"], strict=True)):
+        for nodeid, limit in zip(job["tests"], job["limits"], strict=True):
             if time.process_time() - started > job["budget"]:
                 status, detail = "timeout", f"its tests ran past their budget of {job['budget']:.0f} s of CPU time"
                 break
             ran += 1
-            outcome = runner.run(item, float(limit), tests[i + 1] if i + 1 < len(tests) else None)
+            outcome = runner.run(items[nodeid], float(limit))
             if outcome is not None:
                 status = "timeout" if outcome == "timeout" else "killed"
-                killer = item.nodeid
+                killer = nodeid
                 break
         return {"id": job["id"], "status": status, "killer": killer, "ran": ran, "how": how, "detail": detail}
 
@@ -224,8 +231,8 @@ class MutatePlugin:
 class CoveragePlugin:
     """Runs every test once under coverage, one context per test; writes the map."""
 
-    def __init__(self, root: Path, out_path: Path) -> None:
-        self.root, self.out_path = root, out_path
+    def __init__(self, root: Path, out_path: Path, probes: Probes) -> None:
+        self.root, self.out_path, self.probes = root, out_path, probes
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
@@ -235,15 +242,19 @@ class CoveragePlugin:
         cov = coverage.Coverage(data_file=None, source=[stack], branch=False, config_file=False)
         durations: dict[str, float] = {}
         failed: list[str] = []
+        infected: dict[str, list[int]] = {}
         runner = _Runner()
         cov.start()
         try:
             for item in session.items:
                 cov.switch_context(item.nodeid)
+                self.probes.infected = set()
                 started = time.process_time()
                 if runner.run(item, 60.0) is not None:
                     failed.append(item.nodeid)
                 durations[item.nodeid] = time.process_time() - started
+                for mutant_id in self.probes.infected:
+                    infected.setdefault(mutant_id, []).append(len(durations) - 1)
         finally:
             cov.stop()
         data = cov.get_data()
@@ -255,7 +266,8 @@ class CoveragePlugin:
             lines[rel] = {str(n): sorted(index[c] for c in ctx if c in index) for n, ctx in by_line.items()
                           if any(c in index for c in ctx)}
         self.out_path.write_text(json.dumps({"tests": list(durations), "durations": durations, "failed": failed,
-                                             "lines": lines}), encoding="utf-8")
+                                             "lines": lines, "infected": infected,
+                                             "probed": sorted(self.probes.loaded)}), encoding="utf-8")
         return True
 
 
@@ -276,8 +288,13 @@ def main(argv: list[str] | None = None) -> int:
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard == resource.RLIM_INFINITY or hard > MEMORY_LIMIT:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, hard))
-    plugin: object = (MutatePlugin(root, jobs, protocol) if args.mode == "mutate"
-                      else CoveragePlugin(root, args.out))
+    plugin: object
+    if args.mode == "mutate":
+        plugin = MutatePlugin(root, jobs, protocol)
+    else:  # before pytest imports anything of the stack: its probed modules load instrumented
+        probes = Probes(product_files(root, set()))
+        probes.install(root / PACKAGE, root)
+        plugin = CoveragePlugin(root, args.out, probes)
     code = pytest.main(pytest_args(root, args.suite), plugins=[plugin])
     return int(code) if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) else 0
 

@@ -266,3 +266,57 @@ def test_an_equivalent_entry_may_name_several_mutants_and_a_rule_a_file_or_scope
     path.write_text('[[equivalent]]\nids = ["a", "a"]\nreason = "r"\n')
     with pytest.raises(equivalents.EquivalentsError, match="listed twice"):
         equivalents.load(path)
+
+
+PROBED = '''\
+def check(buf, a, b):
+    if len(buf) < 8:
+        return "short"
+    return a <= b
+'''
+
+
+def test_the_coverage_run_sees_which_tests_infect_a_boundary_a_constant_or_a_guard(tmp_path: Path) -> None:
+    package = tmp_path / "stack_under_test"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "probed.py").write_text(PROBED)
+    script = textwrap.dedent('''
+        import json, sys
+        from pathlib import Path
+        from harness.mutation.infection import Probes
+        from harness.mutation.sources import SourceFile
+        root = Path(".").resolve()
+        source = SourceFile(root / "stack_under_test/probed.py", "stack_under_test/probed.py",
+                            "stack_under_test.probed", Path("stack_under_test/probed.py").read_text())
+        probes = Probes([source])
+        probes.install(root / "stack_under_test", root)
+        sys.path.insert(0, str(root))
+        from stack_under_test.probed import check
+        seen = {}
+        for name, args in {"short": (b"1234", 1, 2), "at8": (b"12345678", 1, 2), "equal": (b"123456789", 3, 3),
+                           "apart": (b"123456789", 1, 2)}.items():
+            probes.infected = set()
+            result = check(*args)
+            seen[name] = [result, sorted(probes.infected)]
+        print(json.dumps({"seen": seen, "loaded": sorted(probes.loaded)}))
+    ''')
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT)}, check=True)
+    answer = json.loads(done.stdout)
+    by_change = {f"{m.operator} {m.replacement.strip()}": m.id for m in mutants(PROBED, "stack_under_test/probed.py",
+                                                                             "stack_under_test.probed")}
+    guard, length8, length9 = by_change["remove-guard pass"], by_change["constant 9"], by_change["constant 7"]
+    boundary_len, boundary_ab = by_change["boundary <="], by_change["boundary <"]
+    assert {guard, length8, length9, boundary_len, boundary_ab} <= set(answer["loaded"])
+    seen = {name: (result, set(ids)) for name, (result, ids) in answer["seen"].items()}
+    # The probed run computes what the original does.
+    assert {name: result for name, (result, _) in seen.items()} == {
+        "short": "short", "at8": True, "equal": True, "apart": True}
+    # A 4-octet buffer: the guard fires (removing it changes the run), len < 9 and < 7 agree with < 8.
+    assert seen["short"][1] == {guard}
+    # Exactly 8 octets: `< 9` and `<= 8` decide otherwise; the guard does not fire.
+    assert seen["at8"][1] == {length8, boundary_len}
+    # Equal a and b: only `a < b` decides otherwise; 9 octets: `< 9` does not fire either.
+    assert seen["equal"][1] == {boundary_ab}
+    assert seen["apart"][1] == set()
