@@ -152,7 +152,7 @@ def execute(options: Options, log: Any = print) -> Campaign:
     log(f"stackcheck mutate: {len(outcomes)} mutants in {len(sources)} files; "
         f"{len(pending)} to run on {options.workers} workers, the rest known")
 
-    queue = iter(pending)
+    queue = iter(_round_robin(pending))
     by_id: dict[str, tuple[Outcome, str]] = {}
     finished = 0
     t1 = time.perf_counter()
@@ -207,6 +207,16 @@ def _cpu_used() -> float:
     the coverage run, the workers and the children they forked per mutant."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _round_robin(pending: list[tuple[Outcome, str]]) -> list[tuple[Outcome, str]]:
+    """One mutant of each file in turn (each file's in source order): a run cut short by
+    --max-time has made progress in every area, not finished the first files alphabetically."""
+    by_file: dict[str, list[tuple[Outcome, str]]] = defaultdict(list)
+    for job in pending:
+        by_file[job[0].mutant.path].append(job)
+    files = list(by_file.values())
+    return [f[i] for i in range(max((len(f) for f in files), default=0)) for f in files if i < len(f)]
 
 
 def _settle(o: Outcome, result: dict[str, Any], *, cached: bool) -> None:
