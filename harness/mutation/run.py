@@ -78,10 +78,12 @@ def _suite_files(root: Path, suite: Suite) -> list[Path]:
 
 def _order(tests: set[str], durations: dict[str, float], history: dict[str, Counter[str]],
            mutant: Mutant) -> list[str]:
-    """Tests that killed mutants of this function, then of this file, first; then the fastest."""
+    """Tests that killed mutants of this line, then of this function, then of this file first
+    (in this run or, through the cache, in earlier ones); then the fastest."""
+    line = history.get(f"{mutant.path}:{mutant.line}", Counter())
     here = history.get(f"{mutant.path}:{mutant.scope}", Counter())
     near = history.get(mutant.path, Counter())
-    return sorted(tests, key=lambda t: (-here[t], -near[t], durations.get(t, 1.0), t))
+    return sorted(tests, key=lambda t: (-line[t], -here[t], -near[t], durations.get(t, 1.0), t))
 
 
 def execute(options: Options, log: Any = print) -> Campaign:
@@ -232,6 +234,7 @@ def _settle(o: Outcome, result: dict[str, Any], *, cached: bool) -> None:
 
 def _learn(history: dict[str, Counter[str]], o: Outcome) -> None:
     if o.status in KILLED and o.killer:
+        history[f"{o.mutant.path}:{o.mutant.line}"][o.killer] += 1
         history[f"{o.mutant.path}:{o.mutant.scope}"][o.killer] += 1
         history[o.mutant.path][o.killer] += 1
 

@@ -133,6 +133,8 @@ class MutatePlugin:
         for source in product_files(self.root, set()):
             importlib.import_module(source.module)
         reloader = Reloader(self.root)
+        for name in reloader.order:  # compiled once here, not again in every child that needs one
+            reloader.original_code(name)
         gc.collect()
         gc.freeze()  # the children share these pages: no collection should touch (copy) them
         self._send({"ready": True, "tests": len(items), "reexec_modules": len(reloader.order)})
