@@ -54,10 +54,11 @@ def _alarm(signum: int, frame: types.FrameType | None) -> None:
 
 def pytest_args(root: Path, suite: Suite) -> list[str]:
     # --assert=plain: pytest's assertion rewriting would load the stack's modules through its
-    # own import hook, ahead of the coverage run's probes (infection.py); a test passes or fails
-    # the same without it.
+    # own import hook, ahead of the coverage run's probes (infection.py). No output capture and
+    # no log capture: a sixth less CPU time per test (measured on the TCP and NDP tests); no test
+    # uses caplog, and capsys works without global capture. A test passes or fails the same.
     args = [str(suite_dir(root, suite)), f"--rootdir={root}", "-q", "-p", "no:cacheprovider",
-            "-p", "no:randomly", "-W", "ignore", "--assert=plain"]
+            "-p", "no:randomly", "-W", "ignore", "--assert=plain", "-p", "no:logging", "--capture=no"]
     if suite == "conformance":
         args += ["--dut", "inprocess"]
     else:  # real TAP devices and processes: slow, and they test the excluded TAP link
