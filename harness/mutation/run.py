@@ -123,8 +123,8 @@ def execute(options: Options, log: Any = print) -> Campaign:
                 if m.id in cov.probed:  # only the tests in which the mutated code computes otherwise
                     infecting = tests & cov.infected.get(m.id, set())
                     if tests and not infecting:
-                        outcomes.append(Outcome(m, source, "survived", [], selection="infection", ran=0,
-                                                detail=NOT_INFECTED[m.operator]))
+                        outcomes.append(Outcome(m, source, "survived", sorted(tests), selection="infection",
+                                                ran=0, detail=NOT_INFECTED[m.operator]))
                         continue
                     tests, selection = infecting, "infection"
             else:
@@ -137,6 +137,7 @@ def execute(options: Options, log: Any = print) -> Campaign:
             outcomes.append(outcome)
     stale = sorted(set(reviewed.equivalent) - seen_ids) if not options.only else []
 
+    test_digests = _test_digests(root, cov, file_digests, {s.relpath: s.digest for s in all_sources})
     results = cache.ResultCache(options.cache_dir / f"results-{suite}.json")
     history: dict[str, Counter[str]] = defaultdict(Counter)
     pending: list[tuple[Outcome, str]] = []
@@ -144,7 +145,7 @@ def execute(options: Options, log: Any = print) -> Campaign:
         if o.status != "pending":
             continue
         k = cache.mutant_key(suite, o.source.digest, o.mutant.id, o.mutant.description,
-                             [(t, file_digests.get(t.split("::", 1)[0], "")) for t in o.tests])
+                             [(t, test_digests.get(t, "")) for t in o.tests])
         hit = results.get(k) if options.use_cache else None
         if hit is not None:
             _settle(o, hit, cached=True)
@@ -209,6 +210,24 @@ def _cpu_used() -> float:
     the coverage run, the workers and the children they forked per mutant."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _test_digests(root: Path, cov: coverage_map.CoverageMap, suite_digests: dict[str, str],
+                  stack_digests: dict[str, str]) -> dict[str, str]:
+    """Per test, a hash of everything its outcome under a mutant depends on besides the mutated
+    file: its own file, the stack files it runs (a change elsewhere in the stack can make it
+    catch or miss a mutant), the harness it runs on and the suite's conftest files."""
+    support = sorted(p for p in (root / "harness").rglob("*.py") if "mutation" not in p.parts and "tests" not in p.parts)
+    common = digest("\n".join([*(f"{p.relative_to(root)}:{digest(p.read_bytes())}" for p in support),
+                               *(f"{f}:{d}" for f, d in sorted(suite_digests.items()) if f.endswith("conftest.py"))]))
+    runs: dict[str, set[str]] = defaultdict(set)
+    for relpath, by_line in cov.lines.items():
+        for tests in by_line.values():
+            for t in tests:
+                runs[t].add(relpath)
+    return {t: digest("\n".join([common, suite_digests.get(t.split("::", 1)[0], ""),
+                                 *(f"{f}:{stack_digests.get(f, '')}" for f in sorted(runs[t]))]))
+            for t in cov.durations}
 
 
 def _round_robin(pending: list[tuple[Outcome, str]]) -> list[tuple[Outcome, str]]:

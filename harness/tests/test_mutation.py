@@ -320,3 +320,17 @@ def test_the_coverage_run_sees_which_tests_infect_a_boundary_a_constant_or_a_gua
     # Equal a and b: only `a < b` decides otherwise; 9 octets: `< 9` does not fire either.
     assert seen["equal"][1] == {boundary_ab}
     assert seen["apart"][1] == set()
+
+
+def test_a_cached_result_is_redone_when_a_stack_file_its_tests_run_changes(tmp_path: Path) -> None:
+    from harness.mutation import coverage_map, run
+
+    cov = coverage_map.CoverageMap({"t1": 0.1, "t2": 0.1}, [], {
+        "stack_under_test/a.py": {3: ["t1", "t2"]}, "stack_under_test/b.py": {7: ["t2"]}}, True)
+    suite = {"conformance/x.py": "s1", "conformance/conftest.py": "c1"}
+    before = run._test_digests(tmp_path, cov, suite, {"stack_under_test/a.py": "a1", "stack_under_test/b.py": "b1"})
+    after = run._test_digests(tmp_path, cov, suite, {"stack_under_test/a.py": "a1", "stack_under_test/b.py": "b2"})
+    assert before["t1"] == after["t1"] and before["t2"] != after["t2"]  # only t2 runs b.py
+    conftest = run._test_digests(tmp_path, cov, suite | {"conformance/conftest.py": "c2"},
+                                 {"stack_under_test/a.py": "a1", "stack_under_test/b.py": "b1"})
+    assert conftest["t1"] != before["t1"]
