@@ -8,10 +8,11 @@ does not hold the stack to.
     operators.py    the AST operator set and the stable mutant ids
     sources.py      which files are product code; file hashes
     areas.py        module -> RFC area; the RFC citation nearest a line
-    worker.py       a long-lived pytest process that applies mutants and runs tests
-    reload.py       applying a mutant in that process (code swap, or module re-execution)
+    worker.py       a pytest process that collects the suite once and forks a child per mutant
+    reload.py       applying a mutant in that child (code swap, or module re-execution)
     coverage_map.py line -> tests, from one run of the suite under coverage with per-test contexts
-    pool.py         the parent side: worker processes, per-mutant timeouts, restarts
+    infection.py    in that run, which tests make a boundary, a compared constant or a guard differ
+    pool.py         the parent side: worker processes, the --max-time deadline, restarts
     cache.py        results keyed by (file hash, mutant, tests and their files' hashes)
     equivalents.py  the reviewed list of equivalent mutants and excluded files
     run.py          one campaign: mutants -> tests -> workers -> results

@@ -1,9 +1,10 @@
 """Results of earlier runs, so a re-run only re-tests mutants of changed code or changed tests.
 
 A mutant's result is keyed by its mutated file's hash, the mutant (id and exact change), the
-suite, and the test ids it ran against with the hashes of their files; the coverage map is
-keyed by the hashes of every product, suite and harness file. One JSON file per suite under
-``.cache/mutation/``.
+suite, and the tests selected for it, each with a hash of its file, of the stack files it runs
+(from the coverage map), of the harness and of the suite's conftest files (run.py); the
+coverage map is keyed by the hashes of every product, suite and harness file. One JSON file per
+suite under ``.cache/mutation/``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
-VERSION: Final = 3  # bump when the operators, the coverage map or the result format change
+VERSION: Final = 6  # bump when the operators, the coverage map or the result format change
 
 
 def mutant_key(suite: str, file_digest: str, mutant_id: str, change: str, tests: list[tuple[str, str]]) -> str:

@@ -78,8 +78,10 @@ def main(args: argparse.Namespace) -> int:
     score = t["score"]
     print(f"stackcheck mutate: {args.suite} suite: {t['mutants']} mutants, score "
           f"{'n/a' if score is None else f'{100 * score:.1f}%'} ({t['killed'] + t['timeout']} killed, "
-          f"{t['survived']} survived, {t['no-coverage']} not covered, {t['equivalent']} equivalent) "
-          f"in {data['seconds']['total']:.0f} s")
+          f"{t['survived']} survived, {t['no-coverage']} not covered, {t['equivalent']} equivalent"
+          + (f", {t['not-run']} not run" if t["not-run"] else "")
+          + f") in {data['seconds']['total']:.0f} s, {data['cpu_seconds']['total']:.0f} s of CPU time "
+          f"({data['tests_run']} test runs)")
     for stale in data["stale_equivalents"]:
         print(f"stackcheck mutate: warning: equivalent entry {stale!r} matches no mutant", file=sys.stderr)
     print(f"stackcheck mutate: report written to {out / 'mutation.html'}, mutation.md and mutation.json")

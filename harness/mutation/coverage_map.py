@@ -14,12 +14,14 @@ import json
 import subprocess
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.mutation import cache
+from harness.mutation import cache, pool
 from harness.mutation.sources import SourceFile, Suite, digest
+
+_MAP_MAKERS = frozenset({"worker.py", "infection.py", "operators.py", "coverage_map.py", "cache.py", "sources.py"})
 
 
 class CoverageError(Exception):
@@ -32,6 +34,8 @@ class CoverageMap:
     failed: list[str]                     # tests failing on the unmutated stack
     lines: dict[str, dict[int, list[str]]]  # relpath -> line -> test ids
     from_cache: bool
+    infected: dict[str, set[str]] = field(default_factory=dict)  # probed mutant id -> tests it infects
+    probed: frozenset[str] = frozenset()  # mutant ids whose infection the run watched (infection.py)
 
     def tests_of(self, relpath: str, first: int, last: int) -> set[str]:
         by_line = self.lines.get(relpath, {})
@@ -42,8 +46,10 @@ class CoverageMap:
 
 
 def fingerprint(root: Path, suite: Suite, sources: list[SourceFile], suite_files: list[Path]) -> str:
+    # The harness the suite runs on, and the parts of this package that make the map (a changed
+    # probe or worker makes a new one; the report or the command line do not).
     harness = sorted(p for p in (root / "harness").rglob("*.py")
-                     if "mutation" not in p.parts and "tests" not in p.parts)
+                     if ("mutation" not in p.parts or p.name in _MAP_MAKERS) and "tests" not in p.parts)
     parts = [f"v{cache.VERSION}", suite, *(f"{s.relpath}:{s.digest}" for s in sources)]
     parts += [f"{p.relative_to(root)}:{digest(p.read_bytes())}" for p in (*suite_files, *harness)]
     return digest("\n".join(parts))
@@ -59,7 +65,8 @@ def load_or_run(root: Path, suite: Suite, key: str, cache_dir: Path, log: Path) 
         raw = cache_dir / f"coverage-{suite}.raw.json"
         with log.open("a", encoding="utf-8") as err:
             done = subprocess.run([sys.executable, "-m", "harness.mutation.worker", "--suite", suite,
-                                   "--mode", "coverage", "--out", str(raw)], stdout=err, stderr=err, check=False)
+                                   "--mode", "coverage", "--out", str(raw)], stdout=err, stderr=err, check=False,
+                                  env=pool.worker_env())
         data = _read(raw)
         if done.returncode != 0 or data is None:
             raise CoverageError(f"the coverage run of the {suite} suite failed (exit {done.returncode}; see {log})")
@@ -69,7 +76,8 @@ def load_or_run(root: Path, suite: Suite, key: str, cache_dir: Path, log: Path) 
     names = data["tests"]  # lines hold indices into this list (the file is ~50x smaller)
     lines = {rel: {int(n): [names[i] for i in tests] for n, tests in by_line.items()}
              for rel, by_line in data["lines"].items()}
-    return CoverageMap(data["durations"], data["failed"], lines, cached)
+    infected = {mutant_id: {names[i] for i in tests} for mutant_id, tests in data.get("infected", {}).items()}
+    return CoverageMap(data["durations"], data["failed"], lines, cached, infected, frozenset(data.get("probed", ())))
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -103,7 +111,7 @@ class NameIndex:
 
     def _bindings(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Assign):
-            targets = [t.id for t in stmt.targets if isinstance(t, ast.Name)]
+            targets = [n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)]
             value: ast.AST | None = stmt.value
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
             targets, value = [stmt.target.id], stmt.value

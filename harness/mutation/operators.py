@@ -45,6 +45,9 @@ _NEGATED: Final[dict[type[ast.cmpop], str]] = {ast.Eq: "!=", ast.NotEq: "==", as
 _SYMBOL: Final[dict[type[ast.cmpop], str]] = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
                                               ast.Eq: "==", ast.NotEq: "!=", ast.Is: "is",
                                               ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+# Comparisons whose mutants infection.py can judge: pure on numbers, strings and bytes.
+PROBED_COMPARISONS: Final[frozenset[type[ast.cmpop]]] = frozenset({ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq,
+                                                                    ast.NotEq})
 OPERATORS: Final = ("boundary", "negate-compare", "constant", "remove-guard", "negate-condition",
                     "remove-call", "bool-op")
 
@@ -66,6 +69,11 @@ class Mutant:
     replacement: str
     occurrence: int         # among identical changes in the same scope
     names: tuple[str, ...]  # module/class-level changes: the names whose readers select the tests
+    # Where a test can be seen to compute something different under this mutant (infection.py):
+    # ("compare", line, col, end_line, end_col, what, value) for a comparison whose operator
+    # (what = "op", value its new symbol) or constant operand (what = "left"/"right", value its
+    # new literal) changes; ("guard", ...position of the if, "guard", "") for a removed guard.
+    probe: tuple[str, int, int, int, int, str, str] | None = None
 
     @property
     def id(self) -> str:
@@ -105,6 +113,7 @@ class _Raw:
     replacement: str
     names: tuple[str, ...]
     span: tuple[int, int, int, int] | None = None  # overrides the node's span
+    probe: tuple[str, int, int, int, int, str, str] | None = None
 
 
 class _Collector(ast.NodeVisitor):
@@ -118,6 +127,7 @@ class _Collector(ast.NodeVisitor):
         self.outer: str | None = None
         self.names: tuple[str, ...] = ()
         self.target = ""  # the name an assignment being visited binds
+        self.operand: tuple[ast.Compare, str] | None = None  # a probed comparison's constant operand
 
     # ---- helpers ----------------------------------------------------------------------------
     def text(self, node: ast.AST) -> str:
@@ -128,9 +138,15 @@ class _Collector(ast.NodeVisitor):
         return ".".join(self.scopes) or "<module>"
 
     def add(self, operator: str, node: ast.AST, replacement: str,
-            span: tuple[int, int, int, int] | None = None) -> None:
+            span: tuple[int, int, int, int] | None = None,
+            probe: tuple[str, ast.AST, str, str] | None = None) -> None:
         names = self.names if self.outer is None else ()
-        self.found.append(_Raw(self.scope(), self.outer, operator, node, replacement, names, span))
+        where = None
+        if probe is not None and self.outer is not None:  # module-level code runs at import only
+            kind, at, what, value = probe
+            where = (kind, at.lineno, at.col_offset, at.end_lineno or at.lineno,  # type: ignore[attr-defined]
+                     at.end_col_offset or 0, what, value)  # type: ignore[attr-defined]
+        self.found.append(_Raw(self.scope(), self.outer, operator, node, replacement, names, span, where))
 
     def statement_alone(self, node: ast.stmt) -> bool:
         """True when nothing but indentation precedes the statement on its line."""
@@ -175,8 +191,15 @@ class _Collector(ast.NodeVisitor):
 
     # ---- statements ---------------------------------------------------------------------------
     def visit_Assign(self, node: ast.Assign) -> None:
-        targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        targets = [name for t in node.targets for name in _bound_names(t)]
         if any(t in _SKIPPED_ASSIGNMENTS for t in targets):
+            return
+        only = node.targets[0] if len(node.targets) == 1 else None
+        if (isinstance(only, ast.Tuple | ast.List) and isinstance(node.value, ast.Tuple | ast.List)
+                and len(only.elts) == len(node.value.elts)):
+            # `a, b = A(0), B(2)`: a change in B(2) is read through b alone.
+            for target, value in zip(only.elts, node.value.elts, strict=True):
+                self._with_names(tuple(_bound_names(target)), value)
             return
         self._with_names(tuple(targets), node.value)
 
@@ -214,7 +237,7 @@ class _Collector(ast.NodeVisitor):
         exits = (ast.Return, ast.Raise, ast.Continue, ast.Break)
         if (not node.orelse and len(node.body) == 1 and isinstance(node.body[0], exits)
                 and not is_elif and self.statement_alone(node)):
-            self.add("remove-guard", node, self.pass_for(node))
+            self.add("remove-guard", node, self.pass_for(node), probe=("guard", node, "guard", ""))
         self._negate(node.test)
         self.visit(node.test)
         for stmt in (*node.body, *node.orelse):
@@ -242,16 +265,21 @@ class _Collector(ast.NodeVisitor):
 
     def visit_Compare(self, node: ast.Compare) -> None:
         operands = [node.left, *node.comparators]
+        probed = len(node.ops) == 1 and type(node.ops[0]) in PROBED_COMPARISONS
         for i, op in enumerate(node.ops):
             left, right = operands[i], operands[i + 1]
             span = self._operator_span(left, right, _SYMBOL[type(op)])
             if span is None:
                 continue
             if type(op) in _BOUNDARY:
-                self.add("boundary", node, _BOUNDARY[type(op)], span)
+                new = _BOUNDARY[type(op)]
+                self.add("boundary", node, new, span, probe=("compare", node, "op", new) if probed else None)
             if type(op) in _NEGATED:
                 self.add("negate-compare", node, _NEGATED[type(op)], span)
-        self.generic_visit(node)
+        for operand, side in ((node.left, "left"), *((c, "right") for c in node.comparators)):
+            self.operand = (node, side) if probed and isinstance(operand, ast.Constant) else None
+            self.visit(operand)
+        self.operand = None
 
     def _operator_span(self, left: ast.expr, right: ast.expr, symbol: str) -> tuple[int, int, int, int] | None:
         """Where the operator token sits between two operands (only on one line)."""
@@ -292,13 +320,19 @@ class _Collector(ast.NodeVisitor):
 
     def visit_Constant(self, node: ast.Constant) -> None:
         value = node.value
+        operand, self.operand = self.operand, None
         if isinstance(value, bool):
-            self.add("constant", node, str(not value))
+            new_text = [str(not value)]
         elif isinstance(value, int):
             text = self.text(node)
             timer = _TIMER_NAME.search(self.target) is not None or (value >= 1000 and value % 1000 == 0)
-            for new in (_scaled(value) if timer else _neighbours(value)):
-                self.add("constant", node, hex(new) if text.lower().startswith("0x") else str(new))
+            new_text = [hex(new) if text.lower().startswith("0x") else str(new)
+                        for new in (_scaled(value) if timer else _neighbours(value))]
+        else:
+            return
+        for replacement in new_text:
+            probe = None if operand is None else ("compare", operand[0], operand[1], replacement)
+            self.add("constant", node, replacement, probe=probe)
 
 
 def _scaled(n: int) -> list[int]:
@@ -313,6 +347,17 @@ def _neighbours(n: int) -> list[int]:
     if n == 1:
         return [0, 2]
     return [n + 1, n - 1]
+
+
+def _bound_names(target: ast.expr) -> list[str]:
+    """The names an assignment target binds (``a``, ``a, b``, ``(a, [b, c])``)."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, ast.Tuple | ast.List):
+        return [name for elt in target.elts for name in _bound_names(elt)]
+    if isinstance(target, ast.Starred):
+        return _bound_names(target.value)
+    return []
 
 
 def _is_logging(func: ast.expr) -> bool:
@@ -350,7 +395,7 @@ def mutants(source: str, path: str, module: str) -> Iterator[Mutant]:
         occurrence = seen[key]
         seen[key] += 1
         yield Mutant(path, module, raw.scope, raw.outer, raw.operator, line, col, end_line, end_col,
-                     original, raw.replacement, occurrence, raw.names)
+                     original, raw.replacement, occurrence, raw.names, raw.probe)
 
 
 def _slice(source: str, line: int, col: int, end_line: int, end_col: int) -> str:

@@ -1,22 +1,24 @@
 """The parent side: worker processes that stay alive, one thread each, jobs handed out lazily.
 
-A worker that does not answer within a job's hard limit (its time budget plus the longest
-test's limit plus a margin: the alarms inside the worker should have fired long before) is killed and
-restarted, and the mutant counts as killed by timeout; a worker that dies (a mutant that
-crashes the interpreter) is restarted and the mutant counts as killed. A worker that asks for
-it (after a timeout) is restarted; one whose canary test failed is restarted and the jobs it
-ran since the canary last passed are run again.
+Each worker is a fork server (worker.py): it runs every mutant in a child of its own and ends a
+child that hangs itself, so a worker survives every mutant. The parent still guards against a
+server that stops answering (its own hard limit, far above the job's limits): it kills the
+worker's whole process group, counts the mutant as killed by timeout and starts a new worker.
+At the ``deadline`` (``--max-time``) the parent stops handing out jobs and ends the mutants
+still in flight, which are reported as not run; a re-run with the cache picks them up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import select
+import signal
 import subprocess
 import sys
 import threading
 import time
-from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Final
@@ -24,8 +26,12 @@ from typing import IO, Any, Final
 from harness.mutation.sources import Suite
 
 READY_TIMEOUT_S: Final = 300.0
-JOB_MARGIN_S: Final = 30.0
-MAX_RETRIES: Final = 2
+# The server's own answer may come this long after the job's CPU limits (a loaded machine,
+# the child's start): past it, the server itself is stuck.
+JOB_MARGIN_S: Final = 120.0
+# One hash seed for the coverage run and every worker: set and dict orders of strings, and so
+# the paths a test takes, are the same in both.
+HASH_SEED: Final = "0"
 
 Job = dict[str, Any]
 Result = dict[str, Any]
@@ -33,6 +39,10 @@ Result = dict[str, Any]
 
 class WorkerError(Exception):
     """A worker could not start (the suite does not collect, or the stack does not import)."""
+
+
+def worker_env() -> dict[str, str]:
+    return os.environ | {"PYTHONHASHSEED": HASH_SEED}
 
 
 class _Worker:
@@ -43,7 +53,8 @@ class _Worker:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "harness.mutation.worker", "--suite", self.suite, "--mode", "mutate"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1,
+            env=worker_env(), start_new_session=True)  # its own group: stop() ends the mutant in flight too
         ready = self._read(READY_TIMEOUT_S)
         if ready is None or not ready.get("ready"):
             self.stop()
@@ -51,7 +62,7 @@ class _Worker:
 
     def _read(self, timeout: float) -> dict[str, Any] | None:
         assert self.proc is not None and self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, timeout))
         if not ready:
             return None
         line = self.proc.stdout.readline()
@@ -60,21 +71,25 @@ class _Worker:
         answer: dict[str, Any] = json.loads(line)
         return answer
 
-    def run(self, job: Job, hard_limit: float) -> Result:
+    def run(self, job: Job, hard_limit: float, deadline: float | None) -> Result | None:
+        """The worker's answer; None when the deadline came first (the job was not run)."""
         if self.proc is None or self.proc.poll() is not None:
             self.start()
         assert self.proc is not None and self.proc.stdin is not None
         started = time.perf_counter()
+        until = started + hard_limit if deadline is None else min(started + hard_limit, deadline)
         try:
             self.proc.stdin.write(json.dumps(job) + "\n")
             self.proc.stdin.flush()
-            answer = self._read(hard_limit)
+            answer = self._read(until - started)
         except (BrokenPipeError, OSError):
             answer = None
         if answer is not None:
             return answer
         died = self.proc.poll() is not None
         self.stop()
+        if not died and deadline is not None and time.perf_counter() >= deadline:
+            return None
         return {"id": job["id"], "status": "killed" if died else "timeout", "killer": None,
                 "ran": None, "how": None, "seconds": time.perf_counter() - started,
                 "detail": "the worker process died" if died else f"no answer within {hard_limit:.0f} s"}
@@ -83,7 +98,8 @@ class _Worker:
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            self.proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
@@ -92,45 +108,34 @@ class _Worker:
 
 
 def run(suite: Suite, workers: int, log_path: Path, next_job: Callable[[], Job | None],
-        done: Callable[[Job, Result], None]) -> None:
+        done: Callable[[Job, Result], None], deadline: float | None = None) -> list[Job]:
     """Run jobs from ``next_job`` (called under a lock) on ``workers`` processes until it
-    returns None; ``done`` is called under the same lock with each result."""
+    returns None; ``done`` is called under the same lock with each result. ``deadline`` (a
+    ``time.perf_counter()`` value) ends the jobs still running then; they are returned."""
     lock = threading.Lock()
     errors: list[BaseException] = []
-    retry: deque[Job] = deque()
-    tries: Counter[str] = Counter()
+    unfinished: list[Job] = []
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w", encoding="utf-8") as log:
         def loop() -> None:
             worker = _Worker(suite, log)
-            since_canary: list[Job] = []
             try:
                 worker.start()
                 while True:
                     with lock:
                         if errors:
                             return
-                        job = retry.popleft() if retry else next_job()
+                        job = next_job()
                     if job is None:
                         return
                     limits = job.get("limits") or [0.0]
-                    result = worker.run(job, float(job["budget"]) + max(limits) + JOB_MARGIN_S)
-                    since_canary.append(job)
+                    hard = 20 * (float(job["budget"]) + max(limits)) + JOB_MARGIN_S
+                    result = worker.run(job, hard, deadline)
                     with lock:
-                        if result.get("suspect"):  # the worker went bad: its recent results go again
-                            for again in since_canary:
-                                tries[again["id"]] += 1
-                                if tries[again["id"]] <= MAX_RETRIES:
-                                    retry.append(again)
-                                else:
-                                    done(again, {"id": again["id"], "status": "error",
-                                                 "detail": "the worker's canary test kept failing after it"})
-                        else:
-                            done(job, result)
-                    if result.get("canary_ok") or result.get("suspect"):
-                        since_canary = []
-                    if result.get("restart"):
-                        worker.stop()
+                        if result is None:
+                            unfinished.append(job)
+                            return
+                        done(job, result)
             except BaseException as e:
                 with lock:
                     errors.append(e)
@@ -144,3 +149,4 @@ def run(suite: Suite, workers: int, log_path: Path, next_job: Callable[[], Job |
             t.join()
     if errors:
         raise errors[0]
+    return unfinished

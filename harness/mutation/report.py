@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from harness.mutation import run
 from harness.mutation.operators import OPERATORS
+from harness.mutation.sources import SUPPORT_FILES
 
 SURVIVING: Final = ("survived", "no-coverage")
 COUNTED: Final = ("killed", "timeout", "survived", "no-coverage")
@@ -63,7 +64,7 @@ def as_dict(c: run.Campaign) -> dict[str, Any]:
             "id": o.mutant.id, "path": o.mutant.path, "line": o.mutant.line, "operator": o.mutant.operator,
             "description": o.mutant.description, "status": o.status, "area": a,
             "killer": o.killer, "tests_run": o.ran, "covering_tests": len(o.tests), "selection": o.selection,
-            "how": o.how, "seconds": round(o.seconds, 3), "cached": o.cached,
+            "how": o.how, "seconds": round(o.seconds, 3), "cpu": round(o.cpu, 3), "cached": o.cached,
         }
         if o.status in (*SURVIVING, "equivalent", "error"):
             entry |= {"diff": _diff(o), "citation": run.citation(o), "tests": sorted(o.tests),
@@ -74,7 +75,7 @@ def as_dict(c: run.Campaign) -> dict[str, Any]:
         out = []
         for name in sorted(groups):
             counts = groups[name]
-            row: dict[str, Any] = {label: name, **{s: counts[s] for s in (*COUNTED, "equivalent")},
+            row: dict[str, Any] = {label: name, **{s: counts[s] for s in (*COUNTED, "equivalent", "not-run")},
                                    "score": _score(counts)}
             if label == "path":
                 row["area"] = module_area[name]
@@ -92,11 +93,13 @@ def as_dict(c: run.Campaign) -> dict[str, Any]:
         "totals": {"mutants": len(c.outcomes), **{s: totals[s] for s in (*COUNTED, "equivalent", "error", "not-run")},
                    "score": _score(totals)},
         "seconds": {k: round(v, 1) for k, v in c.seconds.items()},
+        "cpu_seconds": {k: round(v, 1) for k, v in c.cpu_seconds.items()},
+        "tests_run": sum(o.ran or 0 for o in c.outcomes if not o.cached),
         "coverage_from_cache": c.coverage_cached,
         "cached_results": sum(1 for o in c.outcomes if o.cached),
         "areas": rows(by_area, "area"),
         "modules": rows(by_module, "path"),
-        "excluded": [{"path": p, "reason": r} for p, r in sorted(c.reviewed.excluded.items())],
+        "excluded": [{"path": p, "reason": r} for p, r in sorted((c.reviewed.excluded | SUPPORT_FILES).items())],
         "stale_equivalents": c.stale,
         "baseline_failures": c.baseline_failures,
         "mutants": listed,
@@ -114,6 +117,7 @@ def to_markdown(data: dict[str, Any]) -> str:
            f"**score {_pct(t['score'])}** ({t['killed']} killed, {t['timeout']} timed out, {t['survived']} survived, "
            f"{t['no-coverage']} not covered by any test, {t['equivalent']} equivalent) · "
            f"{data['seconds']['total']:.0f} s on {data['workers']} workers"
+           + (f" ({data['cpu_seconds']['total']:.0f} s of CPU time)" if data.get("cpu_seconds") else "")
            + (" · partial run" if data["partial"] else "")
            + (f" · {t['not-run']} mutants not run (--max-time)" if t["not-run"] else ""), ""]
     if t["error"]:
@@ -122,21 +126,29 @@ def to_markdown(data: dict[str, Any]) -> str:
     if data["baseline_failures"]:
         out += ["Tests failing on the unmutated stack (left out): "
                 + ", ".join(f"`{t}`" for t in data["baseline_failures"]), ""]
-    out += ["## Per RFC area", "", "| area | mutants | killed | survived | no coverage | equivalent | score |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
+    if t["not-run"]:
+        out += [f"{t['not-run']} mutants were not run (the time box ended first): the score and the tables count "
+                "only the mutants that ran or need no run; the \"not run\" column says how much of each row is "
+                "still unknown.", ""]
+    out += ["## Per RFC area", "",
+            "| area | mutants | killed | survived | no coverage | equivalent | not run | score |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in data["areas"]:
-        out.append(f"| {r['area']} | {sum(r[s] for s in COUNTED) + r['equivalent']} | {r['killed'] + r['timeout']} "
-                   f"| {r['survived']} | {r['no-coverage']} | {r['equivalent']} | {_pct(r['score'])} |")
-    out += ["", "## Per module", "", "| module | area | killed | survived | no coverage | score |",
-            "|---|---|---:|---:|---:|---:|"]
+        out.append(f"| {r['area']} | {sum(r[s] for s in COUNTED) + r['equivalent'] + r['not-run']} "
+                   f"| {r['killed'] + r['timeout']} | {r['survived']} | {r['no-coverage']} | {r['equivalent']} "
+                   f"| {r['not-run']} | {_pct(r['score'])} |")
+    out += ["", "## Per module", "", "| module | area | killed | survived | no coverage | not run | score |",
+            "|---|---|---:|---:|---:|---:|---:|"]
     for r in data["modules"]:
         out.append(f"| `{r['path']}` | {r['area']} | {r['killed'] + r['timeout']} | {r['survived']} "
-                   f"| {r['no-coverage']} | {_pct(r['score'])} |")
+                   f"| {r['no-coverage']} | {r['not-run']} | {_pct(r['score'])} |")
     survivors = [m for m in data["mutants"] if m["status"] in SURVIVING]
     out += ["", f"## Surviving mutants ({len(survivors)})", ""]
     for m in sorted(survivors, key=lambda m: (m["area"], m["path"], m["line"])):
         out += [f"### `{m['id']}` ({m['status']})", "",
                 f"{m['area']} · `{m['path']}:{m['line']}` · {m['description']}", ""]
+        if m.get("detail"):
+            out += [f"Not run: {m['detail']}." if m["tests_run"] == 0 else str(m["detail"]), ""]
         if m["citation"]:
             out += [f"> {m['citation']}", ""]
         out += ["```diff", m["diff"], "```", ""]
@@ -187,11 +199,12 @@ def to_html(data: dict[str, Any]) -> str:
              f"{t['survived']} survived, {t['no-coverage']} not covered, {t['equivalent']} equivalent</p>"]
     for title, rows, key in (("Per RFC area", data["areas"], "area"), ("Per module", data["modules"], "path")):
         parts.append(f"<h2>{title}</h2><table><tr><th>{key}</th><th>killed</th><th>survived</th>"
-                     "<th>no coverage</th><th>equivalent</th><th>score</th><th></th></tr>")
+                     "<th>no coverage</th><th>equivalent</th><th>not run</th><th>score</th><th></th></tr>")
         for r in rows:
             parts.append(f"<tr><td>{e(r[key])}</td><td class=n>{r['killed'] + r['timeout']}</td>"
                          f"<td class=n>{r['survived']}</td><td class=n>{r['no-coverage']}</td>"
-                         f"<td class=n>{r['equivalent']}</td><td class=n>{_pct(r['score'])}</td>"
+                         f"<td class=n>{r['equivalent']}</td><td class=n>{r['not-run']}</td>"
+                         f"<td class=n>{_pct(r['score'])}</td>"
                          f"<td>{_bar(r['score'])}</td></tr>")
         parts.append("</table>")
     survivors = sorted((m for m in data["mutants"] if m["status"] in SURVIVING),

@@ -11,6 +11,11 @@ Suite = Literal["conformance", "unit"]
 SUITES: Final[tuple[Suite, ...]] = ("conformance", "unit")
 PACKAGE: Final = "stack_under_test"
 TESTS_DIR: Final = "tests"
+# Files of the package that are test support, not the stack: never mutated, listed in the report.
+SUPPORT_FILES: Final = {
+    f"{PACKAGE}/testing.py": "the white-box bench the unit tests, the fuzz target and the benchmarks build the "
+                             "stack with; test support, not the stack (the conformance suite never runs it)",
+}
 
 
 def repository_root() -> Path:
@@ -49,11 +54,12 @@ def module_name(root: Path, path: Path) -> str:
 
 
 def product_files(root: Path, excluded: set[str]) -> list[SourceFile]:
-    """Every .py file of the stack outside its white-box tests and the ``excluded`` paths."""
+    """Every .py file of the stack outside its white-box tests, its test support (SUPPORT_FILES)
+    and the ``excluded`` paths."""
     found = []
     for path in sorted((root / PACKAGE).rglob("*.py")):
         rel = path.relative_to(root).as_posix()
-        if TESTS_DIR in path.relative_to(root / PACKAGE).parts[:-1] or rel in excluded:
+        if TESTS_DIR in path.relative_to(root / PACKAGE).parts[:-1] or rel in excluded or rel in SUPPORT_FILES:
             continue
         found.append(SourceFile(path, rel, module_name(root, path), path.read_text(encoding="utf-8")))
     return found

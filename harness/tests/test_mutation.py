@@ -4,10 +4,12 @@ modules must not touch this test process)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -118,22 +120,53 @@ def test_reexecution_reaches_names_imported_elsewhere_and_is_undone() -> None:
     assert json.loads(done.stdout) == [1, 0]
 
 
+def _replace(text: str, node: ast.AST, new: str) -> str:
+    """``text`` with ``node``'s source span replaced by ``new`` (columns are UTF-8 offsets)."""
+    data, starts = text.encode(), [0]
+    starts += [i + 1 for i, b in enumerate(data) if b == 0x0A]
+    begin = starts[node.lineno - 1] + node.col_offset  # type: ignore[attr-defined]
+    end = starts[node.end_lineno - 1] + node.end_col_offset  # type: ignore[attr-defined]
+    return (data[:begin] + new.encode() + data[end:]).decode()
+
+
+def _echo_reply_statement(text: str) -> ast.stmt:
+    """The statement of ``handle_packet`` that answers an Echo Request (the one calling
+    ``echo_reply_from_request``), found by its call, not by its wording or line."""
+    handler = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == "handle_packet")
+    found = [stmt for stmt in ast.walk(handler) if isinstance(stmt, ast.Return | ast.Expr)
+             and any(isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+                     and c.func.id == "echo_reply_from_request" for c in ast.walk(stmt))]
+    assert len(found) == 1, "handle_packet should answer an Echo Request in one statement"
+    return found[0]
+
+
+def _echo_reply_type(text: str) -> ast.expr:
+    """The value bound to TYPE_ECHO_REPLY in wire/icmpv4.py."""
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.AnnAssign | ast.Assign):
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+            if any(isinstance(t, ast.Name) and t.id == "TYPE_ECHO_REPLY" for t in targets):
+                assert node.value is not None
+                return node.value
+    raise AssertionError("wire/icmpv4.py binds no TYPE_ECHO_REPLY")
+
+
 def test_worker_kills_swapped_and_reexecuted_mutants_and_times_out_an_endless_loop(tmp_path: Path) -> None:
     icmp = ROOT / "stack_under_test" / "network" / "ipv4" / "icmp.py"
     wire = ROOT / "stack_under_test" / "wire" / "icmpv4.py"
     text, wire_text = icmp.read_text(), wire.read_text()
-    fast = "return _answer(ep, pkt, h, cast, echo_reply_from_request(message))"
-    assert fast in text
+    answer = _echo_reply_statement(text)
     echo = "conformance/ipv4/test_rfc792_icmp_echo.py::test_echo_reply_returns_identifier_and_sequence_unchanged"
     tests = [echo]
     jobs: list[dict[str, Any]] = [
         {"id": "swap", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
-         "source": text.replace(fast, "pass"), "outer": "handle_packet", "tests": tests, "limits": [5.0], "budget": 30.0},
+         "source": _replace(text, answer, "return None"), "outer": "handle_packet", "tests": tests,
+         "limits": [5.0], "budget": 30.0},
         {"id": "reexec", "module": "stack_under_test.wire.icmpv4", "file": str(wire),
-         "source": wire_text.replace("TYPE_ECHO_REPLY: Final = 0", "TYPE_ECHO_REPLY: Final = 1"),
+         "source": _replace(wire_text, _echo_reply_type(wire_text), "1"),
          "outer": None, "tests": tests, "limits": [5.0], "budget": 30.0},
         {"id": "loop", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
-         "source": text.replace(fast, "while True: pass"), "outer": "handle_packet", "tests": tests,
+         "source": _replace(text, answer, "while True: pass"), "outer": "handle_packet", "tests": tests,
          "limits": [1.0], "budget": 30.0},
         {"id": "unharmed", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
          "source": text, "outer": "handle_packet", "tests": tests, "limits": [5.0], "budget": 30.0},
@@ -150,6 +183,28 @@ def test_worker_kills_swapped_and_reexecuted_mutants_and_times_out_an_endless_lo
         "swap": ("killed", "swap"), "reexec": ("killed", "reexec"), "loop": ("timeout", "swap"),
         "unharmed": ("survived", "swap")}
     assert results["swap"]["killer"] == echo
+    # Each mutant ran in a child of its own: the endless loop cost about its 1 s CPU limit, and
+    # the mutants after it ran on an unharmed stack (the last one survives).
+    assert 0.5 < float(results["loop"]["cpu"]) < 10  # type: ignore[arg-type]
+
+
+def test_max_time_ends_the_mutant_in_flight(tmp_path: Path) -> None:
+    icmp = ROOT / "stack_under_test" / "network" / "ipv4" / "icmp.py"
+    text = icmp.read_text()
+    echo = "conformance/ipv4/test_rfc792_icmp_echo.py::test_echo_reply_returns_identifier_and_sequence_unchanged"
+    loop = {"id": "loop", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
+            "source": _replace(text, _echo_reply_statement(text), "while True: pass"), "outer": "handle_packet",
+            "tests": [echo], "limits": [600.0], "budget": 600.0}
+    todo = iter([loop])
+    results: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    # The worker takes a few seconds to collect the suite; the deadline falls while the endless
+    # loop (600 s of CPU allowed) runs.
+    deadline = started + 45.0
+    unfinished = pool.run("conformance", 1, tmp_path / "worker.log", lambda: next(todo, None),
+                          lambda job, result: results.append(result), deadline=deadline)
+    assert results == [] and [job["id"] for job in unfinished] == ["loop"]
+    assert time.perf_counter() - deadline < 30.0
 
 
 def test_an_unobservable_rule_applies_to_its_suites_only(tmp_path: Path) -> None:
@@ -211,3 +266,71 @@ def test_an_equivalent_entry_may_name_several_mutants_and_a_rule_a_file_or_scope
     path.write_text('[[equivalent]]\nids = ["a", "a"]\nreason = "r"\n')
     with pytest.raises(equivalents.EquivalentsError, match="listed twice"):
         equivalents.load(path)
+
+
+PROBED = '''\
+def check(buf, a, b):
+    if len(buf) < 8:
+        return "short"
+    return a <= b
+'''
+
+
+def test_the_coverage_run_sees_which_tests_infect_a_boundary_a_constant_or_a_guard(tmp_path: Path) -> None:
+    package = tmp_path / "stack_under_test"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "probed.py").write_text(PROBED)
+    script = textwrap.dedent('''
+        import json, sys
+        from pathlib import Path
+        from harness.mutation.infection import Probes
+        from harness.mutation.sources import SourceFile
+        root = Path(".").resolve()
+        source = SourceFile(root / "stack_under_test/probed.py", "stack_under_test/probed.py",
+                            "stack_under_test.probed", Path("stack_under_test/probed.py").read_text())
+        probes = Probes([source])
+        probes.install(root / "stack_under_test", root)
+        sys.path.insert(0, str(root))
+        from stack_under_test.probed import check
+        seen = {}
+        for name, args in {"short": (b"1234", 1, 2), "at8": (b"12345678", 1, 2), "equal": (b"123456789", 3, 3),
+                           "apart": (b"123456789", 1, 2)}.items():
+            probes.infected = set()
+            result = check(*args)
+            seen[name] = [result, sorted(probes.infected)]
+        print(json.dumps({"seen": seen, "loaded": sorted(probes.loaded)}))
+    ''')
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT)}, check=True)
+    answer = json.loads(done.stdout)
+    by_change = {f"{m.operator} {m.replacement.strip()}": m.id for m in mutants(PROBED, "stack_under_test/probed.py",
+                                                                             "stack_under_test.probed")}
+    guard, length8, length9 = by_change["remove-guard pass"], by_change["constant 9"], by_change["constant 7"]
+    boundary_len, boundary_ab = by_change["boundary <="], by_change["boundary <"]
+    assert {guard, length8, length9, boundary_len, boundary_ab} <= set(answer["loaded"])
+    seen = {name: (result, set(ids)) for name, (result, ids) in answer["seen"].items()}
+    # The probed run computes what the original does.
+    assert {name: result for name, (result, _) in seen.items()} == {
+        "short": "short", "at8": True, "equal": True, "apart": True}
+    # A 4-octet buffer: the guard fires (removing it changes the run), len < 9 and < 7 agree with < 8.
+    assert seen["short"][1] == {guard}
+    # Exactly 8 octets: `< 9` and `<= 8` decide otherwise; the guard does not fire.
+    assert seen["at8"][1] == {length8, boundary_len}
+    # Equal a and b: only `a < b` decides otherwise; 9 octets: `< 9` does not fire either.
+    assert seen["equal"][1] == {boundary_ab}
+    assert seen["apart"][1] == set()
+
+
+def test_a_cached_result_is_redone_when_a_stack_file_its_tests_run_changes(tmp_path: Path) -> None:
+    from harness.mutation import coverage_map, run
+
+    cov = coverage_map.CoverageMap({"t1": 0.1, "t2": 0.1}, [], {
+        "stack_under_test/a.py": {3: ["t1", "t2"]}, "stack_under_test/b.py": {7: ["t2"]}}, True)
+    suite = {"conformance/x.py": "s1", "conformance/conftest.py": "c1"}
+    before = run._test_digests(tmp_path, cov, suite, {"stack_under_test/a.py": "a1", "stack_under_test/b.py": "b1"})
+    after = run._test_digests(tmp_path, cov, suite, {"stack_under_test/a.py": "a1", "stack_under_test/b.py": "b2"})
+    assert before["t1"] == after["t1"] and before["t2"] != after["t2"]  # only t2 runs b.py
+    conftest = run._test_digests(tmp_path, cov, suite | {"conformance/conftest.py": "c2"},
+                                 {"stack_under_test/a.py": "a1", "stack_under_test/b.py": "b1"})
+    assert conftest["t1"] != before["t1"]

@@ -1,0 +1,170 @@
+"""Which tests make a mutant compute something different: the coverage run's second look.
+
+A test can kill a mutant only if, somewhere, the mutated code computes a different value than
+the original (the mutant *infects* the run). Line coverage says a test reached the line; for
+three kinds of mutant the coverage run can also say, at no extra run, whether it infected:
+
+* a boundary flip (``a < b`` -> ``a <= b``): only where the operands were equal;
+* a constant operand of a comparison (``len(buf) < 8`` -> ``< 9``): only where the comparison
+  with the new constant comes out otherwise;
+* a removed guard (``if c: return``): only where ``c`` was true.
+
+During the coverage run the stack's modules are loaded through ``ProbeFinder``, which compiles
+each probed comparison into a call that computes it once, as the original does, and also under
+every variant, and each probed guard into a call that notes it was true. The calls evaluate
+every operand exactly once, in the original order, and return the original result, so the run
+is the original run. Operands that are not plain numbers, strings or bytes count as infecting
+(no comparison of theirs is computed twice).
+
+Before the first infection a mutant's run is the original run, step for step (the suite runs
+on a virtual clock, with a seeded random generator per test: worker.py), so a test that the
+coverage run saw reaching such a mutant's code without infecting it cannot kill it: it is not
+run against it, and a mutant no test infects is a survivor without a run.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib.abc
+import importlib.machinery
+import operator
+import sys
+import types
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from harness.mutation.operators import mutants
+from harness.mutation.sources import SourceFile
+
+COMPARE_PROBE: Final = "__stackcheck_mutation_compare__"
+GUARD_PROBE: Final = "__stackcheck_mutation_guard__"
+_PLAIN: Final = (int, float, bool, str, bytes)
+_OPS: Final[dict[str, Callable[[Any, Any], Any]]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
+_SYMBOL: Final[dict[type[ast.cmpop], str]] = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+                                              ast.Eq: "==", ast.NotEq: "!="}
+
+Position = tuple[int, int, int, int]
+
+
+class Probes:
+    """The probed places of every product file, and what the current test infected."""
+
+    def __init__(self, sources: Sequence[SourceFile]) -> None:
+        # relpath -> position -> probe number; probe number -> (mutant id, what, value)
+        self.compares: dict[str, dict[Position, int]] = defaultdict(dict)
+        self.guards: dict[str, dict[Position, int]] = defaultdict(dict)
+        self.variants: list[list[tuple[str, str, Any]]] = []
+        for source in sources:
+            for m in mutants(source.text, source.relpath, source.module):
+                if m.probe is None:
+                    continue
+                kind, line, col, end_line, end_col, what, value = m.probe
+                table = self.compares if kind == "compare" else self.guards
+                number = table[source.relpath].setdefault((line, col, end_line, end_col), len(self.variants))
+                if number == len(self.variants):
+                    self.variants.append([])
+                literal = ast.literal_eval(value) if what in ("left", "right") else value
+                self.variants[number].append((m.id, what, literal))
+        self.ids = {mutant_id for variants in self.variants for mutant_id, _, _ in variants}
+        self.infected: set[str] = set()  # by the test now running
+        self.loaded: set[str] = set()    # ids whose probes are in loaded (instrumented) code
+
+    def compare(self, number: int, symbol: str, left: Any, right: Any) -> Any:
+        result = _OPS[symbol](left, right)
+        for mutant_id, what, value in self.variants[number]:
+            if mutant_id in self.infected:
+                continue
+            if what == "op":
+                plain = isinstance(left, _PLAIN) and isinstance(right, _PLAIN)
+                changed = not plain or bool(_OPS[value](left, right)) != bool(result)
+            elif what == "left":
+                changed = not isinstance(right, _PLAIN) or bool(_OPS[symbol](value, right)) != bool(result)
+            else:
+                changed = not isinstance(left, _PLAIN) or bool(_OPS[symbol](left, value)) != bool(result)
+            if changed:
+                self.infected.add(mutant_id)
+        return result
+
+    def guard(self, number: int, condition: Any) -> bool:
+        taken = bool(condition)
+        if taken:
+            self.infected.update(mutant_id for mutant_id, _, _ in self.variants[number])
+        return taken
+
+    def install(self, stack_dir: Path, root: Path) -> None:
+        setattr(builtins, COMPARE_PROBE, self.compare)
+        setattr(builtins, GUARD_PROBE, self.guard)
+        sys.meta_path.insert(0, ProbeFinder(self, stack_dir.resolve(), root.resolve()))
+
+
+class _Instrument(ast.NodeTransformer):
+    def __init__(self, compares: dict[Position, int], guards: dict[Position, int]) -> None:
+        self.compares, self.guards = compares, guards
+        self.done: set[int] = set()  # the probes placed
+
+    @staticmethod
+    def _at(node: ast.AST) -> Position:
+        return (node.lineno, node.col_offset, node.end_lineno or node.lineno,  # type: ignore[attr-defined]
+                node.end_col_offset or 0)  # type: ignore[attr-defined]
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        number = self.compares.get(self._at(node))
+        if number is None or len(node.ops) != 1 or type(node.ops[0]) not in _SYMBOL:
+            return node
+        call = ast.Call(ast.Name(COMPARE_PROBE, ast.Load()),
+                        [ast.Constant(number), ast.Constant(_SYMBOL[type(node.ops[0])]), node.left,
+                         node.comparators[0]], [])
+        self.done.add(number)
+        return ast.copy_location(call, node)
+
+    def visit_If(self, node: ast.If) -> ast.AST:
+        number = self.guards.get(self._at(node))
+        self.generic_visit(node)
+        if number is not None:
+            self.done.add(number)
+            node.test = ast.copy_location(
+                ast.Call(ast.Name(GUARD_PROBE, ast.Load()), [ast.Constant(number), node.test], []), node.test)
+        return node
+
+
+class _ProbeLoader(importlib.machinery.SourceFileLoader):
+    probes: Probes
+    relpath: str
+
+    def get_code(self, fullname: str) -> types.CodeType:  # never a cached .pyc: always instrumented
+        path = self.get_filename(fullname)
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"), path)
+        instrument = _Instrument(self.probes.compares.get(self.relpath, {}), self.probes.guards.get(self.relpath, {}))
+        tree = ast.fix_missing_locations(instrument.visit(tree))
+        code: types.CodeType = compile(tree, path, "exec", dont_inherit=True)
+        for number in instrument.done:
+            self.probes.loaded.update(mutant_id for mutant_id, _, _ in self.probes.variants[number])
+        return code
+
+
+class ProbeFinder(importlib.abc.MetaPathFinder):
+    """Loads the stack's probed modules instrumented; everything else as usual."""
+
+    def __init__(self, probes: Probes, stack_dir: Path, root: Path) -> None:
+        self.probes, self.stack_dir, self.root = probes, stack_dir, root
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if not fullname.startswith(self.stack_dir.name):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+            return spec
+        origin = Path(spec.origin).resolve()
+        relpath = origin.relative_to(self.root).as_posix() if origin.is_relative_to(self.root) else ""
+        if relpath not in self.probes.compares and relpath not in self.probes.guards:
+            return spec
+        loader = _ProbeLoader(fullname, spec.origin)
+        loader.probes, loader.relpath = self.probes, relpath
+        spec.loader = loader
+        return spec
