@@ -15,7 +15,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
-from harness import DUT, MUST, described, icmp_quote, l3_bytes, rfc
+from harness import DUT, MUST, described, icmp_quote, l3_bytes, rfc, with_ipv4_options
 from harness.features import optional_feature
 
 REMOTE_NET: Final = "203.0.113.0/24"
@@ -177,3 +177,107 @@ def test_unknown_option_is_forwarded_unchanged(dut: DUT) -> None:
     _answer_gateway_arp(dut)
     out = bytes(_forwarded(dut)[IP])
     assert unknown in out[20 : (out[0] & 0x0F) * 4], "the unrecognized option was changed or removed"
+
+
+@pytest.mark.parametrize("size", [0, 1], ids=["exactly-the-mtu", "one-octet-over"])
+@rfc("RFC1191-4-1", "RFC1191-4-2")
+def test_next_hop_mtu_is_the_limit_exactly(dut: DUT, size: int) -> None:
+    # An odd MTU, so that the next-hop MTU field must carry it to the last bit.
+    mtu = 1001
+    _enable(dut, mtu=mtu)
+    sent = _udp(dut, size=mtu - 28 + size, flags="DF", id=0xD0F + size)
+    dut.send(sent)
+    if size == 0:  # it fits: forwarded whole, DF and all
+        _answer_gateway_arp(dut)
+        out = _forwarded(dut, id=0xD0F)
+        assert (out[IP].len, out[IP].flags.DF, out[IP].frag) == (mtu, True, 0), \
+            f"forwarded as length {out[IP].len}, flags {out[IP].flags}, offset {out[IP].frag}"
+        return
+    error = dut.expect(ICMP(type=3))
+    assert error[ICMP].code == 4, f"Destination Unreachable code {error[ICMP].code}, expected 4"
+    word = bytes(error[ICMP])[4:8]
+    assert int.from_bytes(word, "big") == mtu, f"next-hop MTU field {word.hex()}, expected {mtu}"
+
+
+@pytest.mark.parametrize("mac", ["ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:01"], ids=["broadcast", "multicast"])
+@rfc("RFC1812-5.3.4-1", "RFC1812-5.3.4-2")
+def test_datagram_received_as_a_link_layer_broadcast_is_not_forwarded(dut: DUT, mac: str) -> None:
+    _enable(dut)
+    stray = _udp(dut, id=0xB0C)
+    stray.dst = mac  # a unicast IP destination in a link-layer broadcast or multicast frame
+    dut.send(stray)
+    # Control, after it: the same datagram in a frame to the DUT's own address is forwarded. A
+    # forwarded copy of the first would have left before it (both wait on the gateway's ARP).
+    dut.send(_udp(dut, id=0xC0C))
+    _answer_gateway_arp(dut)
+    _forwarded(dut, id=0xC0C)
+    dut.expect_none(Ether(dst=dut.info.other_mac) / IP(dst=REMOTE, id=0xB0C), within=0)
+
+
+# Invalid destinations by RFC 1812 5.3.7 and the illegal destinations of 4.2.3.1; each would
+# reach the default route if the router forwarded it.
+MARTIAN_DESTINATIONS: Final = {
+    "network-0": "0.1.2.3",
+    "loopback": "127.0.0.1",
+    "multicast": "224.0.1.1",  # in a frame to the DUT's own MAC
+    "class-e": "240.0.0.1",
+}
+
+
+@pytest.mark.parametrize("dst", list(MARTIAN_DESTINATIONS))
+@rfc("RFC1812-5.3.7-5", "RFC1812-5.3.7-6")
+def test_datagram_to_a_martian_destination_is_not_forwarded(dut: DUT, dst: str) -> None:
+    dut.set_forwarding(4, True)
+    dut.add_route("0.0.0.0/0", via=str(dut.info.other_ipv4))
+    martian = MARTIAN_DESTINATIONS[dst]
+    dut.send(_udp(dut, dst=martian, id=0xA11))
+    dut.send(_udp(dut, id=0xC11))  # control: an ordinary destination takes the default route
+    _answer_gateway_arp(dut)
+    _forwarded(dut, id=0xC11)
+    # Any copy of it, to the gateway or (a multicast) to the group's own link-layer address.
+    dut.expect_none(IP(dst=martian, id=0xA11), within=0)
+
+
+@rfc("RFC1812-5.3.7-1", quote="a source address on network 0")
+def test_datagram_from_network_0_is_not_forwarded(dut: DUT) -> None:
+    _enable(dut)
+    dut.send(_udp(dut, src="0.1.2.3", id=0xA12))
+    dut.send(_udp(dut, id=0xC12))  # control: from the tester's own address
+    _answer_gateway_arp(dut)
+    _forwarded(dut, id=0xC12)
+    dut.expect_none(Ether(dst=dut.info.other_mac) / IP(id=0xA12), within=0)
+
+
+@rfc("RFC1812-4.3.3.5-1", "RFC1812-4.3.3.5-2")
+def test_forwarded_datagram_with_a_malformed_option_draws_parameter_problem(dut: DUT) -> None:
+    _enable(dut)
+    # Option type 158 (copied, class 0, number 30) with length 1: every option but EOL and NOP has
+    # a length octet counting "the option-type and option-length octet" (RFC 791 3.1), so at
+    # least 2. The pointer must name octet 21 (the length octet; Linux) or 20 (the option).
+    bad = with_ipv4_options(_udp(dut, id=0xA13), b"\x9e\x01\x00\x00")
+    dut.send(bad)
+    error = dut.expect(ICMP(type=12))
+    assert error[ICMP].code == 0, f"Parameter Problem code {error[ICMP].code}, expected 0"
+    assert error[ICMP].ptr in (20, 21), f"pointer {error[ICMP].ptr}, expected 20 or 21 (the bad option)"
+    assert l3_bytes(bad).startswith(icmp_quote(error)[:32]), "the header with the bad option was not quoted unchanged"
+    # Control: the same datagram without the option is forwarded; the bad one never was.
+    dut.send(_udp(dut, id=0xC13))
+    _answer_gateway_arp(dut)
+    _forwarded(dut, id=0xC13)
+    dut.expect_none(Ether(dst=dut.info.other_mac) / IP(id=0xA13), within=0)
+
+
+@rfc("RFC1812-4.3.3.1-3")
+def test_on_link_destination_that_does_not_answer_arp_draws_host_unreachable(dut: DUT) -> None:
+    dut.set_forwarding(4, True)
+    silent = "198.51.100.77"  # on the DUT's link; nobody answers the DUT's ARP requests for it
+    sent = _udp(dut, dst=silent)
+    dut.send(sent)
+    dut.expect(ARP(op=1, pdst=silent), within=2.0)
+    # RFC 1812 4.3.3.1 names no time; Linux gives up after 3 requests a second apart.
+    error = dut.expect(IP(dst=str(dut.info.tester_ipv4)) / ICMP(type=3), within=10.0)
+    assert error[ICMP].code == 1, f"Destination Unreachable code {error[ICMP].code}, expected 1 (host)"
+    # The datagram waited for ARP on its way out, its TTL (and so its checksum) perhaps already
+    # decremented: the rest of its header and its first 8 data octets are quoted as sent.
+    quote = icmp_quote(error)
+    assert quote[12:28] == l3_bytes(sent)[12:28], "the error quotes another datagram"

@@ -65,7 +65,7 @@ FEATURES: Final[dict[str, str]] = {
     "temporary-addresses": "temporary addresses (RFC 8981)",
     "stable-addresses": "stable interface identifiers (RFC 7217)",
     "route-information": "Route Information options in Router Advertisements (RFC 4191)",
-    "redirect-send": "sends Redirects when forwarding (RFC 4861 8.2)",
+    "redirect-send": "sends Redirects when forwarding (RFC 4861 8.2; IPv4: RFC 1812 5.2.7.2)",
 }
 
 
