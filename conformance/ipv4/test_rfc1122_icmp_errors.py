@@ -10,10 +10,12 @@ itself report that gap.
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from typing import Final
 
 import pytest
 from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.l2 import ARP
 from scapy.packet import Packet, Raw
 
 from harness import (
@@ -203,11 +205,19 @@ def test_no_error_about_a_non_initial_fragment(dut: DUT) -> None:
 
 @pytest.mark.parametrize(
     "source",
-    ["255.255.255.255", "198.51.100.255", "224.0.0.1"],
-    ids=["limited-bcast", "subnet-bcast", "multicast"],
+    ["255.255.255.255", "198.51.100.255", "224.0.0.1", "0.0.0.0", "127.0.0.1", "240.0.0.1"],
+    ids=["limited-bcast", "subnet-bcast", "multicast", "zero", "loopback", "class-e"],
 )
 @rfc("RFC1122-3.2.2-5", quote="a datagram whose source address does not define a single host")
 def test_no_error_about_a_datagram_from_a_non_host_source(dut: DUT, source: str) -> None:
+    gateway = str(dut.info.other_ipv4)
+    off_link = ip_address(source) not in dut.info.dut_ipv4.network and not ip_address(source).is_multicast
+    if off_link:
+        # A default route, so that the source is reachable and only the rule keeps the DUT silent;
+        # an error on its way would show as an ARP request for the gateway, which no one answers.
+        dut.add_route("0.0.0.0/0", via=gateway)
     dut.send(_udp(dut, src=source))
     dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
+    if off_link:
+        dut.expect_none(ARP(op=1, pdst=gateway), within=0)
     _require_error(dut, _udp(dut), PORT_UNREACHABLE, "Port Unreachable")
