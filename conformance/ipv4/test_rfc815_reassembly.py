@@ -14,6 +14,7 @@ linux backend), so the silence windows past a timeout stay short in wall time.
 from __future__ import annotations
 
 import random
+import struct
 from typing import Final
 
 import pytest
@@ -121,6 +122,28 @@ def test_fragments_beyond_65535_octets_are_never_delivered(dut: DUT) -> None:
     control = _echo(dut, 0xC09, 3000, ip_id=0x4C09)
     dut.send(*fragments4(control, size=1480))
     dut.expect(ICMP(type=0, id=0xC09))
+
+
+@described(791, "3.1", MUST,
+           "Total Length is the length of the datagram, measured in octets, including internet header and "
+           "data. This field allows the length of a datagram to be up to 65,535 octets.")
+def test_65535_octets_are_reassembled_and_one_octet_more_is_not(dut: DUT) -> None:
+    # Two UDP datagrams to one bound port, in 1480-octet fragments: first one of 65,536 octets
+    # in all (its UDP length, 65,516, is valid; only the IP datagram is too long), then one of
+    # exactly 65,535. Only the second can be delivered, and it must be.
+    dut.udp_bind(PORT)
+    over = struct.pack("!HHHH", 40791, PORT, 65_516, 0) + bytes(i & 0xFF for i in range(65_508))  # no checksum
+    frags = [dut.ipv4(id=0x4C10, proto=17, frag=off // 8, flags="MF" if off + 1480 < len(over) else 0)
+             / Raw(over[off : off + 1480]) for off in range(0, len(over), 1480)]
+    data = bytes((i * 7) & 0xFF for i in range(65_507))
+    exact = dut.ipv4(id=0x4C11) / UDP(sport=40791, dport=PORT) / Raw(data)
+    assert len(l3_bytes(exact)) == 65_535
+    dut.send(*frags)
+    dut.send(*fragments4(exact, size=1480))
+    got = dut.udp_recv(PORT, within=5.0)
+    assert got is not None, "a datagram of exactly 65,535 octets was not reassembled and delivered"
+    # Sent first, the oversized datagram would have been delivered first.
+    assert len(got[0]) == len(data) and got[0] == data, f"delivered {len(got[0])} octets, not the 65,507 sent"
 
 
 @rfc("RFC1122-3.3.2-6", "RFC1122-3.3.2-4")
