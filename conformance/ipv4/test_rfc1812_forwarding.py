@@ -180,10 +180,11 @@ def test_unknown_option_is_forwarded_unchanged(dut: DUT) -> None:
 
 
 @pytest.mark.parametrize("size", [0, 1], ids=["exactly-the-mtu", "one-octet-over"])
-@rfc("RFC1191-4-1", "RFC1191-4-2")
-def test_next_hop_mtu_is_the_limit_exactly(dut: DUT, size: int) -> None:
-    # An odd MTU, so that the next-hop MTU field must carry it to the last bit.
-    mtu = 1001
+@pytest.mark.parametrize("mtu", [1001, 68], ids=["odd", "minimum"])
+@rfc("RFC1191-4-1", "RFC1191-4-2", "RFC791-3.2-9")
+def test_next_hop_mtu_is_the_limit_exactly(dut: DUT, mtu: int, size: int) -> None:
+    # An odd MTU, so that the next-hop MTU field must carry it to the last bit; and the 68 octets
+    # "Every internet module must be able to forward ... without further fragmentation".
     _enable(dut, mtu=mtu)
     sent = _udp(dut, size=mtu - 28 + size, flags="DF", id=0xD0F + size)
     dut.send(sent)
@@ -281,3 +282,26 @@ def test_on_link_destination_that_does_not_answer_arp_draws_host_unreachable(dut
     # decremented: the rest of its header and its first 8 data octets are quoted as sent.
     quote = icmp_quote(error)
     assert quote[12:28] == l3_bytes(sent)[12:28], "the error quotes another datagram"
+
+
+@rfc("RFC1812-5.2.6-2", "RFC1812-5.2.6-1")
+def test_forwarded_fragment_is_cut_further_not_reassembled(dut: DUT) -> None:
+    _enable(dut, mtu=1000)
+    # A middle fragment of some datagram: 1,200 octets at offset 800, more to come. It must go on
+    # alone (the rest never comes), cut to fit, each piece's offset counted from the original
+    # datagram's start and MF on every piece (RFC 791 3.2's procedure: "FO <- OFO + NFB; MF <- OMF").
+    data = bytes(i & 0xFF for i in range(1200))
+    dut.send(dut.ipv4(dst=REMOTE, proto=17, id=0x5A5, frag=100, flags="MF") / Raw(data))
+    _answer_gateway_arp(dut)
+    pieces = [_forwarded(dut, id=0x5A5)]
+    while sum(len(bytes(p[IP])[p[IP].ihl * 4 : p[IP].len]) for p in pieces) < len(data):
+        pieces.append(_forwarded(dut, id=0x5A5))
+    assert all(p[IP].len <= 1000 for p in pieces), f"piece lengths {[p[IP].len for p in pieces]}"
+    assert all(p[IP].flags.MF for p in pieces), f"MF lost on a piece: flags {[str(p[IP].flags) for p in pieces]}"
+    got = bytearray(len(data))
+    for p in pieces:
+        start = p[IP].frag * 8 - 800
+        assert 0 <= start < len(data), f"piece at offset {p[IP].frag * 8}, outside the fragment's 800..2000"
+        chunk = bytes(p[IP])[p[IP].ihl * 4 : p[IP].len]
+        got[start : start + len(chunk)] = chunk
+    assert bytes(got) == data, "the pieces do not make up the fragment at its offsets"
