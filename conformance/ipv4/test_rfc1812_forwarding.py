@@ -305,3 +305,19 @@ def test_forwarded_fragment_is_cut_further_not_reassembled(dut: DUT) -> None:
         chunk = bytes(p[IP])[p[IP].ihl * 4 : p[IP].len]
         got[start : start + len(chunk)] = chunk
     assert bytes(got) == data, "the pieces do not make up the fragment at its offsets"
+
+
+@pytest.mark.parametrize("how", ["whole", "fragmented"])
+@rfc("RFC1812-5.2.5-1", "RFC1812-5.2.5-2", "RFC1812-5.2.5-3")
+def test_reserved_flag_bit_is_passed_on_and_copied_into_each_fragment(dut: DUT, how: str) -> None:
+    _enable(dut, mtu=1000)
+    # The reserved bit of the Flags field (RFC 791 3.1: "Bit 0: reserved, must be zero"), which a
+    # router must neither drop a datagram for nor clear.
+    size = 1200 if how == "fragmented" else 64
+    dut.send(_udp(dut, size=size, id=0x5B5, flags="evil"))
+    _answer_gateway_arp(dut)
+    pieces = [_forwarded(dut, id=0x5B5)]
+    while sum(len(bytes(p[IP])[p[IP].ihl * 4 : p[IP].len]) for p in pieces) < 8 + size:
+        pieces.append(_forwarded(dut, id=0x5B5))
+    assert (how == "fragmented") == (len(pieces) > 1), f"forwarded in {len(pieces)} pieces"
+    assert all(p[IP].flags.evil for p in pieces), f"reserved bit lost: flags {[str(p[IP].flags) for p in pieces]}"
