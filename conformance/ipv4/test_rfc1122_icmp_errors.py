@@ -169,19 +169,29 @@ def test_no_error_about_any_icmp_error(dut: DUT, kind: int, code: int) -> None:
                     "malformed option, so its silence here proves nothing")
 
 
+@pytest.mark.parametrize("defect", ["closed-port", "bad-option"])
 @pytest.mark.parametrize("dst", ["limited-bcast", "subnet-bcast", "multicast"])
 @rfc("RFC1122-3.2.2-5", quote="a datagram destined to an IP broadcast or IP multicast address")
-def test_no_error_about_a_datagram_to_broadcast_or_multicast(dut: DUT, dst: str) -> None:
+def test_no_error_about_a_datagram_to_broadcast_or_multicast(dut: DUT, dst: str, defect: str) -> None:
     address, mac = {
         "limited-bcast": ("255.255.255.255", BROADCAST_MAC),
         "subnet-bcast": (str(dut.info.dut_ipv4.network.broadcast_address), BROADCAST_MAC),
         "multicast": ("224.0.0.1", multicast_mac("224.0.0.1")),  # all-systems: every host is in it
     }[dst]
-    probe = _udp(dut, dst=address)
-    probe.dst = mac
+    # A closed port (Port Unreachable to a unicast datagram), or a malformed option (Parameter
+    # Problem to a unicast one): the IP layer finds the second before any transport sees it. The
+    # second comes in a frame to the DUT's own MAC: only its IP destination makes it a broadcast
+    # or multicast, so the link-layer rule cannot be what keeps the DUT silent.
+    def stimulus(**ip_fields: object) -> Packet:
+        frame = _udp(dut, **ip_fields)
+        return with_ipv4_options(frame, BAD_OPTION) if defect == "bad-option" else frame
+    probe = stimulus(dst=address)
+    if defect == "closed-port":
+        probe.dst = mac
     dut.send(probe)
     dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
-    _require_error(dut, _udp(dut), PORT_UNREACHABLE, "Port Unreachable")
+    error = PARAMETER_PROBLEM if defect == "bad-option" else PORT_UNREACHABLE
+    _require_error(dut, stimulus(), error, "Parameter Problem" if defect == "bad-option" else "Port Unreachable")
 
 
 @rfc("RFC1122-3.2.2-5", quote="a datagram sent as a link-layer broadcast")
