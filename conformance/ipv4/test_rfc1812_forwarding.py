@@ -182,10 +182,11 @@ def test_unknown_option_is_forwarded_unchanged(dut: DUT) -> None:
 
 @pytest.mark.parametrize("size", [0, 1], ids=["exactly-the-mtu", "one-octet-over"])
 @pytest.mark.parametrize("mtu", [1001, 68], ids=["odd", "minimum"])
-@rfc("RFC1191-4-1", "RFC1191-4-2", "RFC791-3.2-9")
+@rfc("RFC1191-4-1", "RFC1191-4-2")
 def test_next_hop_mtu_is_the_limit_exactly(dut: DUT, mtu: int, size: int) -> None:
-    # An odd MTU, so that the next-hop MTU field must carry it to the last bit; and the 68 octets
-    # "Every internet module must be able to forward ... without further fragmentation".
+    # An odd MTU, so that the next-hop MTU field must carry it to the last bit; and 68, RFC 791
+    # 3.2's minimum: "Every internet module must be able to forward a datagram of 68 octets
+    # without further fragmentation."
     _enable(dut, mtu=mtu)
     sent = _udp(dut, size=mtu - 28 + size, flags="DF", id=0xD0F + size)
     dut.send(sent)
