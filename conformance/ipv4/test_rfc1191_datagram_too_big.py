@@ -16,7 +16,7 @@ from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 
-from harness import DUT, ExpectationFailed, rfc
+from harness import DUT, MUST, ExpectationFailed, described, rfc
 from harness.time_budget import require_dut_time
 
 GATEWAY, GATEWAY_MAC = "198.51.100.11", "02:00:00:00:00:11"
@@ -150,3 +150,20 @@ def test_no_larger_datagram_within_five_minutes_of_a_datagram_too_big(dut: DUT) 
         assert max(_sizes(after)) <= 1000, (
             f"{dut.now() - heard:.0f} s after a Datagram Too Big (Next-Hop MTU 1000): packets of {_sizes(after)}")
         dut.wait(min(20.0, max(0.0, 299.0 - (dut.now() - heard))))
+
+
+@described(1191, "2", MUST,
+           "Upon receipt of such a message (henceforth called a \"Datagram Too Big\" message), the source host "
+           "reduces its assumed PMTU for the path.")
+def test_other_destination_unreachable_codes_leave_the_estimate_alone(dut: DUT) -> None:
+    # "such a message": Destination Unreachable with the code "fragmentation needed and DF set"
+    # only. A Port Unreachable about the same datagram, whose unused field happens to hold 1000
+    # where a Datagram Too Big carries its Next-Hop MTU, must not move the estimate.
+    sent = _discovering(dut)
+    quote = bytes(sent[IP])[: (bytes(sent[IP])[0] & 0x0F) * 4 + 8]
+    dut.send(Ether(src=GATEWAY_MAC, dst=dut.info.dut_mac)
+             / IP(src=GATEWAY, dst=str(dut.info.dut_ipv4.ip))
+             / ICMP(type=3, code=3, nexthopmtu=1000) / Raw(load=quote))
+    after = _datagram(dut)
+    assert _sizes(after) == [1428] and after[0][IP].flags & _DF, (
+        f"after a Port Unreachable the datagram left as {_sizes(after)}, flags {after[0][IP].flags}")
