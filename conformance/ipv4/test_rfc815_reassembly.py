@@ -18,7 +18,7 @@ import struct
 from typing import Final
 
 import pytest
-from scapy.layers.inet import ICMP, UDP
+from scapy.layers.inet import ICMP, UDP, IPerror
 from scapy.packet import Packet, Raw
 
 from harness import (
@@ -156,6 +156,26 @@ def test_timeout_with_fragment_zero_sends_time_exceeded_code_1(dut: DUT) -> None
     assert error[ICMP].code == 1, f"Time Exceeded code {error[ICMP].code}, expected 1 (reassembly)"
     quote = icmp_quote(error)
     assert quote and l3_bytes(first).startswith(quote[:28]), "the error does not quote fragment zero"
+
+
+@rfc("RFC1122-3.3.2-6", "RFC1122-3.3.2-4")
+def test_each_datagram_times_out_on_its_own_timer(dut: DUT) -> None:
+    # Fragment zero of one datagram, then half a timeout later that of another: each must time
+    # out a full timeout after its own arrival, the second neither with the first nor late.
+    timeout = _timeout(dut)
+    first = fragments4(_echo(dut, 0xC2A, 400, ip_id=0x4C2A), size=208)[0]
+    second = fragments4(_echo(dut, 0xC2B, 400, ip_id=0x4C2B), size=208)[0]
+    dut.send(first)
+    dut.wait(timeout / 2)
+    second_sent = dut.now()
+    dut.send(second)
+    error = dut.expect(ICMP(type=11), within=timeout / 2 + 2.0)
+    assert error[IPerror].id == 0x4C2A, f"the first Time Exceeded is about datagram {error[IPerror].id:#x}"
+    # The second's timer started when it arrived, after second_sent: none before that plus the timeout.
+    dut.expect_none(ICMP(type=11), within=max(0.0, second_sent + timeout - 0.25 - dut.now()))
+    error = dut.expect(ICMP(type=11), within=2.0)
+    assert error[IPerror].id == 0x4C2B, f"the second Time Exceeded is about datagram {error[IPerror].id:#x}"
+    assert error[ICMP].code == 1, f"Time Exceeded code {error[ICMP].code}, expected 1 (reassembly)"
 
 
 @rfc("RFC1122-3.3.2-6")
