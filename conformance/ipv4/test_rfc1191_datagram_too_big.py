@@ -167,3 +167,21 @@ def test_other_destination_unreachable_codes_leave_the_estimate_alone(dut: DUT) 
     after = _datagram(dut)
     assert _sizes(after) == [1428] and after[0][IP].flags & _DF, (
         f"after a Port Unreachable the datagram left as {_sizes(after)}, flags {after[0][IP].flags}")
+
+
+@rfc("RFC1191-3-1", quote="for the relevant path")
+def test_datagram_too_big_about_someone_elses_datagram_leaves_the_estimate_alone(dut: DUT) -> None:
+    # The quoted datagram is the DUT's own but for its source, another host on the link: the path
+    # it was too big for is not one of the DUT's, so nothing is learnt about 203.0.113.5.
+    sent = _discovering(dut)
+    forged = sent.copy()
+    forged[IP].src = "198.51.100.77"
+    del forged[IP].chksum
+    _too_big(dut, Ether(bytes(forged)), 1000)
+    after = _datagram(dut)
+    assert _sizes(after) == [1428] and after[0][IP].flags & _DF, (
+        f"after a Datagram Too Big about another host's datagram: {_sizes(after)}, flags {after[0][IP].flags}")
+    # Control: the same message about the DUT's own datagram does lower it.
+    _too_big(dut, after[0], 1000)
+    lowered = _datagram(dut)
+    assert max(_sizes(lowered)) <= 1000, f"after a Datagram Too Big about its own datagram: {_sizes(lowered)}"
