@@ -208,7 +208,6 @@ class Drop(enum.Enum):
     IPV4_FORWARD_MARTIAN = "A datagram to 0/8, 127/8, class E or an unjoined group is not forwarded (RFC 1812 5.3.7)."
     IPV4_FORWARD_LINK_BROADCAST = "A unicast datagram received as a link-layer broadcast or multicast is not forwarded (RFC 1812 5.3.4)."
     IPV4_FRAGMENTATION_NEEDED = "DF is set and the datagram exceeds the next hop's MTU; Fragmentation Needed sent (RFC 1812 5.2.6)."
-    IPV4_FORWARD_CANNOT_FRAGMENT = "The datagram exceeds the next hop's MTU and no fragmenter is available (RFC 1812 5.2.6)."
     ICMPV4_ERROR_RATE_LIMITED = "An ICMPv4 error was not sent: the token bucket was empty (RFC 1812 4.3.2.8)."
     # --- TCP (transport/tcp/) ---
     TCP_TRUNCATED = "The segment is shorter than a TCP header (RFC 9293 3.1)."

@@ -186,14 +186,21 @@ def test_network_redirect_moves_only_its_destination(dut: DUT) -> None:
     assert _via(_sent(dut, b"the redirected host")) == GW2  # positive control
 
 
-@pytest.mark.parametrize("case", ["gateway-off-link", "not-from-the-first-hop"])
+@pytest.mark.parametrize(
+    "case", ["gateway-off-link", "not-from-the-first-hop", "gateway-subnet-broadcast", "gateway-is-the-dut"])
 @rfc("RFC1122-3.2.2.2-4")
 def test_redirect_is_ignored_when_it_cannot_be_trusted(dut: DUT, case: str) -> None:
     sent = _via_gw1(dut)
     if case == "gateway-off-link":
         _redirect(dut, sent, 1, "203.0.113.77")
-    else:
+    elif case == "not-from-the-first-hop":
         _redirect(dut, sent, 1, GW2, src=str(dut.info.other_ipv4))  # not the current first hop
+    else:
+        # Addresses on the connected subnet that no gateway on it can have: its broadcast address,
+        # and the DUT's own (a host that sent through itself would send nowhere).
+        gateway = dut.info.dut_ipv4.network.broadcast_address if case == "gateway-subnet-broadcast" \
+            else dut.info.dut_ipv4.ip
+        _redirect(dut, sent, 1, str(gateway))
     dut.wait(0.2)
     _send(dut, b"not redirected")
     assert _via(_sent(dut, b"not redirected")) == GW1, f"a Redirect ({case}) was followed"

@@ -10,10 +10,12 @@ itself report that gap.
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from typing import Final
 
 import pytest
 from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.l2 import ARP
 from scapy.packet import Packet, Raw
 
 from harness import (
@@ -167,19 +169,29 @@ def test_no_error_about_any_icmp_error(dut: DUT, kind: int, code: int) -> None:
                     "malformed option, so its silence here proves nothing")
 
 
+@pytest.mark.parametrize("defect", ["closed-port", "bad-option"])
 @pytest.mark.parametrize("dst", ["limited-bcast", "subnet-bcast", "multicast"])
 @rfc("RFC1122-3.2.2-5", quote="a datagram destined to an IP broadcast or IP multicast address")
-def test_no_error_about_a_datagram_to_broadcast_or_multicast(dut: DUT, dst: str) -> None:
+def test_no_error_about_a_datagram_to_broadcast_or_multicast(dut: DUT, dst: str, defect: str) -> None:
     address, mac = {
         "limited-bcast": ("255.255.255.255", BROADCAST_MAC),
         "subnet-bcast": (str(dut.info.dut_ipv4.network.broadcast_address), BROADCAST_MAC),
         "multicast": ("224.0.0.1", multicast_mac("224.0.0.1")),  # all-systems: every host is in it
     }[dst]
-    probe = _udp(dut, dst=address)
-    probe.dst = mac
+    # A closed port (Port Unreachable to a unicast datagram), or a malformed option (Parameter
+    # Problem to a unicast one): the IP layer finds the second before any transport sees it. The
+    # second comes in a frame to the DUT's own MAC: only its IP destination makes it a broadcast
+    # or multicast, so the link-layer rule cannot be what keeps the DUT silent.
+    def stimulus(**ip_fields: object) -> Packet:
+        frame = _udp(dut, **ip_fields)
+        return with_ipv4_options(frame, BAD_OPTION) if defect == "bad-option" else frame
+    probe = stimulus(dst=address)
+    if defect == "closed-port":
+        probe.dst = mac
     dut.send(probe)
     dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
-    _require_error(dut, _udp(dut), PORT_UNREACHABLE, "Port Unreachable")
+    error = PARAMETER_PROBLEM if defect == "bad-option" else PORT_UNREACHABLE
+    _require_error(dut, stimulus(), error, "Parameter Problem" if defect == "bad-option" else "Port Unreachable")
 
 
 @rfc("RFC1122-3.2.2-5", quote="a datagram sent as a link-layer broadcast")
@@ -203,11 +215,19 @@ def test_no_error_about_a_non_initial_fragment(dut: DUT) -> None:
 
 @pytest.mark.parametrize(
     "source",
-    ["255.255.255.255", "198.51.100.255", "224.0.0.1"],
-    ids=["limited-bcast", "subnet-bcast", "multicast"],
+    ["255.255.255.255", "198.51.100.255", "224.0.0.1", "0.0.0.0", "127.0.0.1", "240.0.0.1"],
+    ids=["limited-bcast", "subnet-bcast", "multicast", "zero", "loopback", "class-e"],
 )
 @rfc("RFC1122-3.2.2-5", quote="a datagram whose source address does not define a single host")
 def test_no_error_about_a_datagram_from_a_non_host_source(dut: DUT, source: str) -> None:
+    gateway = str(dut.info.other_ipv4)
+    off_link = ip_address(source) not in dut.info.dut_ipv4.network and not ip_address(source).is_multicast
+    if off_link:
+        # A default route, so that the source is reachable and only the rule keeps the DUT silent;
+        # an error on its way would show as an ARP request for the gateway, which no one answers.
+        dut.add_route("0.0.0.0/0", via=gateway)
     dut.send(_udp(dut, src=source))
     dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
+    if off_link:
+        dut.expect_none(ARP(op=1, pdst=gateway), within=0)
     _require_error(dut, _udp(dut), PORT_UNREACHABLE, "Port Unreachable")

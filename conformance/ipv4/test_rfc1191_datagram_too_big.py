@@ -16,7 +16,7 @@ from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 
-from harness import DUT, ExpectationFailed, rfc
+from harness import DUT, MUST, ExpectationFailed, described, rfc
 from harness.time_budget import require_dut_time
 
 GATEWAY, GATEWAY_MAC = "198.51.100.11", "02:00:00:00:00:11"
@@ -81,6 +81,10 @@ def test_datagram_too_big_lowers_the_estimate_to_the_next_hop_mtu(dut: DUT) -> N
     _too_big(dut, sent, 1000)
     after = _datagram(dut)
     assert max(_sizes(after)) <= 1000, f"after a Datagram Too Big with Next-Hop MTU 1000: packets of {_sizes(after)}"
+    # "based on the value of the Next-Hop MTU field": 1000, not less; fragments of a datagram
+    # cut to fit it carry 8-octet multiples, so the largest is within 7 octets of it.
+    assert max(_sizes(after)) > 1000 - 8, (
+        f"after a Datagram Too Big with Next-Hop MTU 1000: packets of {_sizes(after)}, as if the MTU were lower")
     # The relevant path only: another destination behind the same gateway keeps the first hop's MTU.
     other = _datagram(dut, dst=OTHER_OFF_LINK)
     assert _sizes(other) == [1428], f"a datagram to {OTHER_OFF_LINK} left as {_sizes(other)}"
@@ -146,3 +150,38 @@ def test_no_larger_datagram_within_five_minutes_of_a_datagram_too_big(dut: DUT) 
         assert max(_sizes(after)) <= 1000, (
             f"{dut.now() - heard:.0f} s after a Datagram Too Big (Next-Hop MTU 1000): packets of {_sizes(after)}")
         dut.wait(min(20.0, max(0.0, 299.0 - (dut.now() - heard))))
+
+
+@described(1191, "2", MUST,
+           "Upon receipt of such a message (henceforth called a \"Datagram Too Big\" message), the source host "
+           "reduces its assumed PMTU for the path.")
+def test_other_destination_unreachable_codes_leave_the_estimate_alone(dut: DUT) -> None:
+    # "such a message": Destination Unreachable with the code "fragmentation needed and DF set"
+    # only. A Port Unreachable about the same datagram, whose unused field happens to hold 1000
+    # where a Datagram Too Big carries its Next-Hop MTU, must not move the estimate.
+    sent = _discovering(dut)
+    quote = bytes(sent[IP])[: (bytes(sent[IP])[0] & 0x0F) * 4 + 8]
+    dut.send(Ether(src=GATEWAY_MAC, dst=dut.info.dut_mac)
+             / IP(src=GATEWAY, dst=str(dut.info.dut_ipv4.ip))
+             / ICMP(type=3, code=3, nexthopmtu=1000) / Raw(load=quote))
+    after = _datagram(dut)
+    assert _sizes(after) == [1428] and after[0][IP].flags & _DF, (
+        f"after a Port Unreachable the datagram left as {_sizes(after)}, flags {after[0][IP].flags}")
+
+
+@rfc("RFC1191-3-1", quote="for the relevant path")
+def test_datagram_too_big_about_someone_elses_datagram_leaves_the_estimate_alone(dut: DUT) -> None:
+    # The quoted datagram is the DUT's own but for its source, another host on the link: the path
+    # it was too big for is not one of the DUT's, so nothing is learnt about 203.0.113.5.
+    sent = _discovering(dut)
+    forged = sent.copy()
+    forged[IP].src = "198.51.100.77"
+    del forged[IP].chksum
+    _too_big(dut, Ether(bytes(forged)), 1000)
+    after = _datagram(dut)
+    assert _sizes(after) == [1428] and after[0][IP].flags & _DF, (
+        f"after a Datagram Too Big about another host's datagram: {_sizes(after)}, flags {after[0][IP].flags}")
+    # Control: the same message about the DUT's own datagram does lower it.
+    _too_big(dut, after[0], 1000)
+    lowered = _datagram(dut)
+    assert max(_sizes(lowered)) <= 1000, f"after a Datagram Too Big about its own datagram: {_sizes(lowered)}"

@@ -15,7 +15,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import checksum
 
-from harness import DUT, MUST, described, icmp_quote, l3_bytes, rfc
+from harness import DUT, MUST, described, icmp_quote, l3_bytes, rfc, with_ipv4_options
 from harness.features import optional_feature
 
 REMOTE_NET: Final = "203.0.113.0/24"
@@ -47,13 +47,14 @@ def _forwarded(dut: DUT, dst: str = REMOTE, **ip_fields: object) -> Packet:
     return dut.expect(Ether(dst=dut.info.other_mac) / IP(dst=dst, **ip_fields), within=2.0)
 
 
+@pytest.mark.parametrize("ttl", [10, 255])  # 255: the high bit set, which a sloppy checksum update loses
 @rfc("RFC791-3.2-20")
-def test_forwarded_datagram_has_its_ttl_decremented(dut: DUT) -> None:
+def test_forwarded_datagram_has_its_ttl_decremented(dut: DUT, ttl: int) -> None:
     _enable(dut)
-    dut.send(_udp(dut, ttl=10))
+    dut.send(_udp(dut, ttl=ttl))
     _answer_gateway_arp(dut)
     out = _forwarded(dut)
-    assert out[IP].ttl == 9, f"forwarded with TTL {out[IP].ttl}, expected 10 - 1"
+    assert out[IP].ttl == ttl - 1, f"forwarded with TTL {out[IP].ttl}, expected {ttl} - 1"
     assert checksum(bytes(out[IP])[: out[IP].ihl * 4]) == 0, "the header checksum was not updated"
     assert bytes(out[UDP].payload)[:64] == bytes(range(64)), "the data changed on the way"
 
@@ -177,3 +178,152 @@ def test_unknown_option_is_forwarded_unchanged(dut: DUT) -> None:
     _answer_gateway_arp(dut)
     out = bytes(_forwarded(dut)[IP])
     assert unknown in out[20 : (out[0] & 0x0F) * 4], "the unrecognized option was changed or removed"
+
+
+@pytest.mark.parametrize("size", [0, 1], ids=["exactly-the-mtu", "one-octet-over"])
+@pytest.mark.parametrize("mtu", [1001, 68], ids=["odd", "minimum"])
+@rfc("RFC1191-4-1", "RFC1191-4-2")
+def test_next_hop_mtu_is_the_limit_exactly(dut: DUT, mtu: int, size: int) -> None:
+    # An odd MTU, so that the next-hop MTU field must carry it to the last bit; and 68, RFC 791
+    # 3.2's minimum: "Every internet module must be able to forward a datagram of 68 octets
+    # without further fragmentation."
+    _enable(dut, mtu=mtu)
+    sent = _udp(dut, size=mtu - 28 + size, flags="DF", id=0xD0F + size)
+    dut.send(sent)
+    if size == 0:  # it fits: forwarded whole, DF and all
+        _answer_gateway_arp(dut)
+        out = _forwarded(dut, id=0xD0F)
+        assert (out[IP].len, out[IP].flags.DF, out[IP].frag) == (mtu, True, 0), \
+            f"forwarded as length {out[IP].len}, flags {out[IP].flags}, offset {out[IP].frag}"
+        return
+    error = dut.expect(ICMP(type=3))
+    assert error[ICMP].code == 4, f"Destination Unreachable code {error[ICMP].code}, expected 4"
+    word = bytes(error[ICMP])[4:8]
+    assert int.from_bytes(word, "big") == mtu, f"next-hop MTU field {word.hex()}, expected {mtu}"
+
+
+@pytest.mark.parametrize("mac", ["ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:01"], ids=["broadcast", "multicast"])
+@rfc("RFC1812-5.3.4-1", "RFC1812-5.3.4-2")
+def test_datagram_received_as_a_link_layer_broadcast_is_not_forwarded(dut: DUT, mac: str) -> None:
+    _enable(dut)
+    stray = _udp(dut, id=0xB0C)
+    stray.dst = mac  # a unicast IP destination in a link-layer broadcast or multicast frame
+    dut.send(stray)
+    # Control, after it: the same datagram in a frame to the DUT's own address is forwarded. A
+    # forwarded copy of the first would have left before it (both wait on the gateway's ARP).
+    dut.send(_udp(dut, id=0xC0C))
+    _answer_gateway_arp(dut)
+    _forwarded(dut, id=0xC0C)
+    dut.expect_none(Ether(dst=dut.info.other_mac) / IP(dst=REMOTE, id=0xB0C), within=0)
+
+
+# Invalid destinations by RFC 1812 5.3.7 and the illegal destinations of 4.2.3.1; each would
+# reach the default route if the router forwarded it.
+MARTIAN_DESTINATIONS: Final = {
+    "network-0": "0.1.2.3",
+    "loopback": "127.0.0.1",
+    "multicast": "224.0.1.1",  # in a frame to the DUT's own MAC
+    "class-e": "240.0.0.1",
+}
+
+
+@pytest.mark.parametrize("dst", list(MARTIAN_DESTINATIONS))
+@rfc("RFC1812-5.3.7-5", "RFC1812-5.3.7-6")
+def test_datagram_to_a_martian_destination_is_not_forwarded(dut: DUT, dst: str) -> None:
+    dut.set_forwarding(4, True)
+    dut.add_route("0.0.0.0/0", via=str(dut.info.other_ipv4))
+    martian = MARTIAN_DESTINATIONS[dst]
+    dut.send(_udp(dut, dst=martian, id=0xA11))
+    dut.send(_udp(dut, id=0xC11))  # control: an ordinary destination takes the default route
+    _answer_gateway_arp(dut)
+    _forwarded(dut, id=0xC11)
+    # Any copy of it, to the gateway or (a multicast) to the group's own link-layer address.
+    dut.expect_none(IP(dst=martian, id=0xA11), within=0)
+
+
+@rfc("RFC1812-5.3.7-1", quote="a source address on network 0")
+def test_datagram_from_network_0_is_not_forwarded(dut: DUT) -> None:
+    _enable(dut)
+    dut.send(_udp(dut, src="0.1.2.3", id=0xA12))
+    dut.send(_udp(dut, id=0xC12))  # control: from the tester's own address
+    _answer_gateway_arp(dut)
+    _forwarded(dut, id=0xC12)
+    dut.expect_none(Ether(dst=dut.info.other_mac) / IP(id=0xA12), within=0)
+
+
+@rfc("RFC1812-4.3.3.5-1", "RFC1812-4.3.3.5-2")
+def test_forwarded_datagram_with_a_malformed_option_draws_parameter_problem(dut: DUT) -> None:
+    _enable(dut)
+    # Option type 158 (copied, class 0, number 30) with length 1: every option but EOL and NOP has
+    # a length octet counting "the option-type and option-length octet" (RFC 791 3.1), so at
+    # least 2. The pointer must name octet 21 (the length octet; Linux) or 20 (the option).
+    bad = with_ipv4_options(_udp(dut, id=0xA13), b"\x9e\x01\x00\x00")
+    dut.send(bad)
+    error = dut.expect(ICMP(type=12))
+    assert error[ICMP].code == 0, f"Parameter Problem code {error[ICMP].code}, expected 0"
+    assert error[ICMP].ptr in (20, 21), f"pointer {error[ICMP].ptr}, expected 20 or 21 (the bad option)"
+    assert l3_bytes(bad).startswith(icmp_quote(error)[:32]), "the header with the bad option was not quoted unchanged"
+    # Control: the same datagram without the option is forwarded; the bad one never was.
+    dut.send(_udp(dut, id=0xC13))
+    _answer_gateway_arp(dut)
+    _forwarded(dut, id=0xC13)
+    dut.expect_none(Ether(dst=dut.info.other_mac) / IP(id=0xA13), within=0)
+
+
+@rfc("RFC1812-4.3.3.1-3")
+def test_on_link_destination_that_does_not_answer_arp_draws_host_unreachable(dut: DUT) -> None:
+    dut.set_forwarding(4, True)
+    silent = "198.51.100.77"  # on the DUT's link; nobody answers the DUT's ARP requests for it
+    sent = _udp(dut, dst=silent)
+    dut.send(sent)
+    dut.expect(ARP(op=1, pdst=silent), within=2.0)
+    # RFC 1812 4.3.3.1 names no time; Linux gives up after 3 requests a second apart.
+    error = dut.expect(IP(dst=str(dut.info.tester_ipv4)) / ICMP(type=3), within=10.0)
+    assert error[ICMP].code == 1, f"Destination Unreachable code {error[ICMP].code}, expected 1 (host)"
+    # The datagram waited for ARP on its way out, its TTL (and so its checksum) perhaps already
+    # decremented: the rest of its header and its first 8 data octets are quoted as sent.
+    quote = icmp_quote(error)
+    assert quote[12:28] == l3_bytes(sent)[12:28], "the error quotes another datagram"
+
+
+@rfc("RFC1812-5.2.6-2", "RFC1812-5.2.6-1")
+def test_forwarded_fragment_is_cut_further_not_reassembled(dut: DUT) -> None:
+    _enable(dut, mtu=1001)  # odd: 981 octets of room, of which only 976 make whole 8-octet units
+    # A middle fragment of some datagram: 1,200 octets at offset 800, more to come. It must go on
+    # alone (the rest never comes), cut to fit, each piece's offset counted from the original
+    # datagram's start and MF on every piece (RFC 791 3.2's procedure: "FO <- OFO + NFB; MF <- OMF").
+    data = bytes(i & 0xFF for i in range(1200))
+    dut.send(dut.ipv4(dst=REMOTE, proto=17, id=0x5A5, frag=100, flags="MF") / Raw(data))
+    _answer_gateway_arp(dut)
+    pieces = [_forwarded(dut, id=0x5A5)]
+    while sum(len(bytes(p[IP])[p[IP].ihl * 4 : p[IP].len]) for p in pieces) < len(data):
+        pieces.append(_forwarded(dut, id=0x5A5))
+    assert all(p[IP].len <= 1001 for p in pieces), f"piece lengths {[p[IP].len for p in pieces]}"
+    # RFC 791 3.2: "If an internet datagram is fragmented, its data portion must be broken on 8
+    # octet boundaries": every piece but the one ending the fragment carries a multiple of 8.
+    not_last = sorted(pieces, key=lambda p: p[IP].frag)[:-1]
+    assert all((p[IP].len - p[IP].ihl * 4) % 8 == 0 for p in not_last), f"piece lengths {[p[IP].len for p in pieces]}"
+    assert all(p[IP].flags.MF for p in pieces), f"MF lost on a piece: flags {[str(p[IP].flags) for p in pieces]}"
+    got = bytearray(len(data))
+    for p in pieces:
+        start = p[IP].frag * 8 - 800
+        assert 0 <= start < len(data), f"piece at offset {p[IP].frag * 8}, outside the fragment's 800..2000"
+        chunk = bytes(p[IP])[p[IP].ihl * 4 : p[IP].len]
+        got[start : start + len(chunk)] = chunk
+    assert bytes(got) == data, "the pieces do not make up the fragment at its offsets"
+
+
+@pytest.mark.parametrize("how", ["whole", "fragmented"])
+@rfc("RFC1812-5.2.5-1", "RFC1812-5.2.5-2", "RFC1812-5.2.5-3")
+def test_reserved_flag_bit_is_passed_on_and_copied_into_each_fragment(dut: DUT, how: str) -> None:
+    _enable(dut, mtu=1000)
+    # The reserved bit of the Flags field (RFC 791 3.1: "Bit 0: reserved, must be zero"), which a
+    # router must neither drop a datagram for nor clear.
+    size = 1200 if how == "fragmented" else 64
+    dut.send(_udp(dut, size=size, id=0x5B5, flags="evil"))
+    _answer_gateway_arp(dut)
+    pieces = [_forwarded(dut, id=0x5B5)]
+    while sum(len(bytes(p[IP])[p[IP].ihl * 4 : p[IP].len]) for p in pieces) < 8 + size:
+        pieces.append(_forwarded(dut, id=0x5B5))
+    assert (how == "fragmented") == (len(pieces) > 1), f"forwarded in {len(pieces)} pieces"
+    assert all(p[IP].flags.evil for p in pieces), f"reserved bit lost: flags {[str(p[IP].flags) for p in pieces]}"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Final
 
+import pytest
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.packet import Packet, Raw
 
-from harness import DUT, ExpectationFailed, rfc
+from harness import DUT, ExpectationFailed, rfc, with_ipv4_options
 from harness.features import optional_feature
 
 CLOSED_PORT: Final = 33435
@@ -42,14 +43,37 @@ def _count(dut: DUT, template: Packet, first_within: float) -> int:
         n, within = n + 1, 0.05
 
 
+# The error kinds RFC 1812 4.3.2.8 names besides Redirect, each drawn by a burst of 20 datagrams
+# from a source of its own: (source, the error template, how a datagram draws it).
+BAD_OPTION: Final = b"\x9e\x01\x00\x00"  # an option with a length octet of 1 (RFC 791 3.1: at least 2)
+KINDS: Final = {
+    "destination-unreachable": ("203.0.113.61", PORT_UNREACHABLE),
+    "time-exceeded": ("203.0.113.63", ICMP(type=11, code=0)),
+    "parameter-problem": ("203.0.113.64", ICMP(type=12)),
+}
+
+
+def _stimulus(dut: DUT, kind: str, src: str, sport: int) -> bytes:
+    if kind == "time-exceeded":  # forwarded with TTL 1: expires in transit
+        frame = dut.ipv4(src=src, dst="203.0.113.99", ttl=1) / UDP(sport=sport, dport=9) / Raw(bytes(16))
+    elif kind == "parameter-problem":
+        frame = with_ipv4_options(_probe(dut, src=src, sport=sport), BAD_OPTION)
+    else:
+        frame = _probe(dut, src=src, sport=sport)
+    return bytes(frame)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
 @rfc("RFC1812-4.3.2.8-2")
-def test_error_burst_is_limited(dut: DUT) -> None:
-    source = "203.0.113.61"
+def test_error_burst_is_limited(dut: DUT, kind: str) -> None:
+    source, error = KINDS[kind]
     dut.add_route("203.0.113.0/24", via=str(dut.info.tester_ipv4))
+    dut.set_forwarding(4, True)
     dut.set_icmp_rate_limit(4, 1, RATE_BURST)
-    dut.send(*_burst(dut, source, range(41000, 41020)))
-    sent = _count(dut, IP(dst=source) / PORT_UNREACHABLE, first_within=0.5)
-    assert 1 <= sent <= RATE_BURST, f"{sent} errors for 20 probes, bucket of {RATE_BURST}"
+    # Built before the burst is sent (see _burst).
+    dut.send(*[_stimulus(dut, kind, source, sport) for sport in range(41000, 41020)])
+    sent = _count(dut, IP(dst=source) / error, first_within=0.5)
+    assert 1 <= sent <= RATE_BURST, f"{sent} errors for 20 datagrams, bucket of {RATE_BURST}"
 
 
 @rfc("RFC1812-4.3.2.8-2")

@@ -14,10 +14,11 @@ linux backend), so the silence windows past a timeout stay short in wall time.
 from __future__ import annotations
 
 import random
+import struct
 from typing import Final
 
 import pytest
-from scapy.layers.inet import ICMP, UDP
+from scapy.layers.inet import ICMP, UDP, IPerror
 from scapy.packet import Packet, Raw
 
 from harness import (
@@ -123,6 +124,28 @@ def test_fragments_beyond_65535_octets_are_never_delivered(dut: DUT) -> None:
     dut.expect(ICMP(type=0, id=0xC09))
 
 
+@described(791, "3.1", MUST,
+           "Total Length is the length of the datagram, measured in octets, including internet header and "
+           "data. This field allows the length of a datagram to be up to 65,535 octets.")
+def test_65535_octets_are_reassembled_and_one_octet_more_is_not(dut: DUT) -> None:
+    # Two UDP datagrams to one bound port, in 1480-octet fragments: first one of 65,536 octets
+    # in all (its UDP length, 65,516, is valid; only the IP datagram is too long), then one of
+    # exactly 65,535. Only the second can be delivered, and it must be.
+    dut.udp_bind(PORT)
+    over = struct.pack("!HHHH", 40791, PORT, 65_516, 0) + bytes(i & 0xFF for i in range(65_508))  # no checksum
+    frags = [dut.ipv4(id=0x4C10, proto=17, frag=off // 8, flags="MF" if off + 1480 < len(over) else 0)
+             / Raw(over[off : off + 1480]) for off in range(0, len(over), 1480)]
+    data = bytes((i * 7) & 0xFF for i in range(65_507))
+    exact = dut.ipv4(id=0x4C11) / UDP(sport=40791, dport=PORT) / Raw(data)
+    assert len(l3_bytes(exact)) == 65_535
+    dut.send(*frags)
+    dut.send(*fragments4(exact, size=1480))
+    got = dut.udp_recv(PORT, within=5.0)
+    assert got is not None, "a datagram of exactly 65,535 octets was not reassembled and delivered"
+    # Sent first, the oversized datagram would have been delivered first.
+    assert len(got[0]) == len(data) and got[0] == data, f"delivered {len(got[0])} octets, not the 65,507 sent"
+
+
 @rfc("RFC1122-3.3.2-6", "RFC1122-3.3.2-4")
 def test_timeout_with_fragment_zero_sends_time_exceeded_code_1(dut: DUT) -> None:
     first = fragments4(_echo(dut, 0xC0A, 400, ip_id=0x4C0A), size=208)[0]
@@ -133,6 +156,26 @@ def test_timeout_with_fragment_zero_sends_time_exceeded_code_1(dut: DUT) -> None
     assert error[ICMP].code == 1, f"Time Exceeded code {error[ICMP].code}, expected 1 (reassembly)"
     quote = icmp_quote(error)
     assert quote and l3_bytes(first).startswith(quote[:28]), "the error does not quote fragment zero"
+
+
+@rfc("RFC1122-3.3.2-6", "RFC1122-3.3.2-4")
+def test_each_datagram_times_out_on_its_own_timer(dut: DUT) -> None:
+    # Fragment zero of one datagram, then half a timeout later that of another: each must time
+    # out a full timeout after its own arrival, the second neither with the first nor late.
+    timeout = _timeout(dut)
+    first = fragments4(_echo(dut, 0xC2A, 400, ip_id=0x4C2A), size=208)[0]
+    second = fragments4(_echo(dut, 0xC2B, 400, ip_id=0x4C2B), size=208)[0]
+    dut.send(first)
+    dut.wait(timeout / 2)
+    second_sent = dut.now()
+    dut.send(second)
+    error = dut.expect(ICMP(type=11), within=timeout / 2 + 2.0)
+    assert error[IPerror].id == 0x4C2A, f"the first Time Exceeded is about datagram {error[IPerror].id:#x}"
+    # The second's timer started when it arrived, after second_sent: none before that plus the timeout.
+    dut.expect_none(ICMP(type=11), within=max(0.0, second_sent + timeout - 0.25 - dut.now()))
+    error = dut.expect(ICMP(type=11), within=2.0)
+    assert error[IPerror].id == 0x4C2B, f"the second Time Exceeded is about datagram {error[IPerror].id:#x}"
+    assert error[ICMP].code == 1, f"Time Exceeded code {error[ICMP].code}, expected 1 (reassembly)"
 
 
 @rfc("RFC1122-3.3.2-6")

@@ -55,7 +55,7 @@ _SETTLE_MS: Final = 30
 FEATURES: Final = (
     "ipv4-record-route", "ipv4-timestamp", "ipv4-source-route", "ipv6-jumbograms", "echo-broadcast",
     "echo-multicast", "ipv4-forwarding", "ipv6-forwarding", "mldv1", "mldv2", "igmpv1", "igmpv2", "igmpv3",
-    "slaac", "temporary-addresses", "stable-addresses", "route-information", "redirect-send",
+    "slaac", "temporary-addresses", "stable-addresses", "route-information", "redirect-send", "icmp-timestamp",
 )
 
 

@@ -53,6 +53,7 @@ FEATURES: Final[dict[str, str]] = {
     "ipv4-source-route": "IPv4 LSRR/SSRR followed when accepted (RFC 791, RFC 1122 3.2.1.8)",
     "ipv6-jumbograms": "IPv6 Jumbo Payload option (RFC 2675)",
     "echo-broadcast": "ICMPv4 echo requests to a broadcast address answered (RFC 1122 3.2.2.6 MAY)",
+    "icmp-timestamp": "ICMP Timestamp requests answered (RFC 792; a host MAY implement them, RFC 1122 3.2.2.8)",
     "echo-multicast": "ICMP/ICMPv6 echo requests to a multicast group answered (RFC 1122 3.2.2.6, RFC 4443 4.2)",
     "ipv4-forwarding": "forwards IPv4 between routes on the test link when switched on (RFC 1812)",
     "ipv6-forwarding": "forwards IPv6 between routes on the test link when switched on (RFC 8200)",
@@ -65,7 +66,7 @@ FEATURES: Final[dict[str, str]] = {
     "temporary-addresses": "temporary addresses (RFC 8981)",
     "stable-addresses": "stable interface identifiers (RFC 7217)",
     "route-information": "Route Information options in Router Advertisements (RFC 4191)",
-    "redirect-send": "sends Redirects when forwarding (RFC 4861 8.2)",
+    "redirect-send": "sends Redirects when forwarding (RFC 4861 8.2; IPv4: RFC 1812 5.2.7.2)",
 }
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 from stack_under_test import params
 from stack_under_test.clock import Clock, Timer
 from stack_under_test.drops import Drop
-from stack_under_test.wire.ipv4 import FLAG_DF, FLAG_MF, MIN_HEADER_LEN, OFFSET_MASK, encode_header
+from stack_under_test.wire.ipv4 import FLAG_MF, FLAG_RESERVED, MIN_HEADER_LEN, OFFSET_MASK, encode_header
 from stack_under_test.wire.ipv4_options import copied_options
 from stack_under_test.wire.ipv6_ext import FRAGMENT_HEADER_LEN, FragmentHeader
 
@@ -339,36 +339,30 @@ def fragment_ipv4(
     tos: int = 0,
     options: bytes = b"",
     flags_frag: int = 0,
-) -> list[bytes] | Drop:
-    """Whole IPv4 datagrams (headers included) of at most ``mtu`` octets carrying ``payload``.
+) -> list[bytes]:
+    """The fragments (whole IPv4 packets, headers included) of a datagram too big for ``mtu``.
 
-    One datagram when it fits. Otherwise RFC 791 3.2: every fragment but the last carries a
-    multiple of 8 octets, MF set on all but the last, offsets in 8-octet units; the first keeps
-    every option, later ones only the copied ones. ``options`` must be padded to 4 octets.
-    ``flags_frag`` is the datagram's own: DF forbids cutting it, and a fragment being forwarded
-    (RFC 1812 5.2.6) is cut further: its pieces count offsets from its own, and the last keeps
-    its MF.
+    The callers decide whether to cut at all: they call this only for a datagram that does not
+    fit and may be fragmented (DF clear; at most 65,535 octets, as every datagram they hold is),
+    and ``mtu`` is at least 68 (RFC 791 3.2), so even behind 40 octets of options a piece holds
+    8 octets. RFC 791 3.2: every fragment but the last carries a multiple of 8 octets, MF set on
+    all but the last, offsets in 8-octet units; the first keeps every option, later ones only
+    the copied ones. ``options`` must be padded to 4 octets. ``flags_frag`` is the datagram's
+    own: a fragment being forwarded (RFC 1812 5.2.6) is cut further, its pieces counting offsets
+    from its own and the last keeping its MF; and RFC 1812 5.2.5: "If a router fragments a
+    packet, it MUST copy these bits into each fragment" -- the reserved flag bit.
     """
-    first_hlen = MIN_HEADER_LEN + len(options)
-    if first_hlen + len(payload) <= mtu:
-        return [encode_header(src, dst, proto, len(payload), ident, ttl, tos, flags_frag, options) + payload]
-    # RFC 791 3.2: "If the Don't Fragment flag (DF) bit is set, then internet fragmentation of
-    # this datagram is NOT permitted"; RFC 1122 3.3.3: the send fails instead.
-    if flags_frag & FLAG_DF or first_hlen + len(payload) > 0xFFFF:
-        return Drop.PACKET_TOO_BIG
     later = copied_options(options)
     base = (flags_frag & OFFSET_MASK) << 3
     more_after = flags_frag & FLAG_MF
+    reserved = flags_frag & FLAG_RESERVED
     packets: list[bytes] = []
     offset, size = 0, len(payload)
     while offset < size:
         opts = options if offset == 0 else later
-        room = (mtu - MIN_HEADER_LEN - len(opts)) & ~7
-        if room <= 0:
-            return Drop.PACKET_TOO_BIG
-        chunk = payload[offset : offset + room]
+        chunk = payload[offset : offset + ((mtu - MIN_HEADER_LEN - len(opts)) & ~7)]
         last = offset + len(chunk) >= size
-        flags = more_after if last else FLAG_MF
+        flags = reserved | (more_after if last else FLAG_MF)
         packets.append(encode_header(src, dst, proto, len(chunk), ident, ttl, tos, flags | (base + offset) >> 3, opts) + chunk)
         offset += len(chunk)
     return packets

@@ -1,13 +1,15 @@
-"""The host's echo services (``python -m stack_under_test --tcp-echo``) and the lossy link
-(``--link-loss``) the real-client tests run over."""
+"""The host's echo services (``python -m stack_under_test --udp-echo/--tcp-echo``) and the lossy
+link (``--link-loss``) the real-client tests run over. No DUT verb starts an echo service, so
+these tests are the only ones that can see a fault in them."""
 
 from __future__ import annotations
 
 import random
 
-from stack_under_test.echo import TCPEcho
+from stack_under_test.echo import TCPEcho, UDPEcho
 from stack_under_test.link.channel import ChannelEndpoint
 from stack_under_test.link.lossy import LossyEndpoint
+from stack_under_test.tests._ipv4_bench import DUT, TESTER, eth, ipv4, make_bench, parse_out, udp
 from stack_under_test.tests._tcp_bench import Peer, TCPBench
 from stack_under_test.wire.tcp import ACK, FIN, SYN
 
@@ -50,3 +52,24 @@ def test_tcp_echo_sends_back_what_arrives_and_closes_after_the_peers_fin() -> No
     segs = bench.out()
     assert any(s.flags & FIN for s in segs), "the echo service did not close after the peer's FIN"
     assert echo.connections == []
+
+
+def test_udp_echo_sends_each_datagram_back_to_its_source_port() -> None:
+    bench = make_bench()
+    echo = UDPEcho(bench.stack, 7)
+    assert len(echo.sockets) == 1, "an IPv4-only stack binds the IPv4 wildcard only"
+    for data in (b"first", b"second"):
+        assert bench.inject(eth(ipv4(udp(40001, 7, data), proto=17))) is None
+    echo.poll()
+    replies = [parse_out(f) for f in bench.sent()]
+    assert [r.payload[8:] for r in replies] == [b"first", b"second"]
+    for r in replies:
+        assert (r.src, r.dst, r.proto) == (DUT, TESTER, 17)
+        assert r.payload[:4] == (7).to_bytes(2, "big") + (40001).to_bytes(2, "big")
+    echo.poll()
+    assert bench.sent() == [], "a datagram was echoed twice"
+
+
+def test_udp_echo_binds_both_families_on_a_dual_stack_host() -> None:
+    bench = make_bench(ipv6=True)
+    assert len(UDPEcho(bench.stack, 7).sockets) == 2

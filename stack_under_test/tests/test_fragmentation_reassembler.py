@@ -21,7 +21,7 @@ from stack_under_test.network.fragmentation import (
     fragment_ipv4,
     fragment_ipv6,
 )
-from stack_under_test.wire.ipv4 import FLAG_DF, FLAG_MF, IPv4Header
+from stack_under_test.wire.ipv4 import FLAG_MF, FLAG_RESERVED, IPv4Header
 
 TIMEOUT = 30_000
 KEY = ("src", "dst", 17, 1)
@@ -225,11 +225,17 @@ def test_ipv4_fragments_fit_the_mtu_carry_copied_options_and_reassemble() -> Non
     assert isinstance(result, Reassembled) and result.payload == payload
 
 
-def test_ipv4_that_fits_is_one_datagram_and_df_too_big_fails() -> None:
-    packets = fragment_ipv4(SRC, DST, 17, bytes(100), 1, 64, 1500, flags_frag=FLAG_DF)
-    assert isinstance(packets, list) and len(packets) == 1 and packets[0][6] & 0x40
-    assert fragment_ipv4(SRC, DST, 17, bytes(1481), 1, 64, 1500, flags_frag=FLAG_DF) is Drop.PACKET_TOO_BIG
-    assert fragment_ipv4(SRC, DST, 17, bytes(65_516), 1, 64, 1500) is Drop.PACKET_TOO_BIG
+def test_ipv4_pieces_at_the_minimum_mtu_behind_the_longest_options_carry_8_octets() -> None:
+    # RFC 791 3.2: "the minimum fragment is 8 octets" behind a 60-octet header, at an MTU of 68.
+    options = bytes([1] * 39 + [0])  # copied flag clear: only the first piece carries them
+    packets = fragment_ipv4(SRC, DST, 17, bytes(24), 1, 64, 68, options=options)
+    assert [len(p) for p in packets] == [68, 36]
+
+
+def test_ipv4_fragments_keep_the_reserved_flag_bit() -> None:
+    # RFC 1812 5.2.5: "If a router fragments a packet, it MUST copy these bits into each fragment."
+    packets = fragment_ipv4(SRC, DST, 17, bytes(1000), 7, 64, 576, flags_frag=FLAG_RESERVED)
+    assert len(packets) == 2 and all(p[6] & 0x80 for p in packets)
 
 
 def test_ipv6_fragments_fit_the_mtu_and_reassemble() -> None:

@@ -9,6 +9,7 @@ from stack_under_test.drops import Drop
 
 MIN_HEADER_LEN: Final = 20
 MAX_HEADER_LEN: Final = 60
+FLAG_RESERVED: Final = 0x8000  # RFC 791 3.1 Flags "Bit 0: reserved, must be zero"
 FLAG_DF: Final = 0x4000
 FLAG_MF: Final = 0x2000
 OFFSET_MASK: Final = 0x1FFF

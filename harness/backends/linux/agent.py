@@ -54,11 +54,12 @@ else:  # the boot puts harness/ on the path: the protocol's modules without the 
 # Linux implements every optional feature of the protocol's vocabulary: Record Route and
 # Timestamp (ip_options.c), source routes (accept_source_route), jumbograms (ipv6_hop_jumbo),
 # broadcast and multicast echo (icmp_echo_ignore_*), forwarding and Redirects, MLDv1/v2,
-# IGMPv1-3, SLAAC, temporary and stable addresses, Route Information (accept_ra_rt_info_*).
+# IGMPv1-3, SLAAC, temporary and stable addresses, Route Information (accept_ra_rt_info_*), the ICMP
+# Timestamp server (icmp_timestamp()).
 FEATURES: Final = (
     "ipv4-record-route", "ipv4-timestamp", "ipv4-source-route", "ipv6-jumbograms", "echo-broadcast",
     "echo-multicast", "ipv4-forwarding", "ipv6-forwarding", "mldv1", "mldv2", "igmpv1", "igmpv2", "igmpv3",
-    "slaac", "temporary-addresses", "stable-addresses", "route-information", "redirect-send",
+    "slaac", "temporary-addresses", "stable-addresses", "route-information", "redirect-send", "icmp-timestamp",
 )
 # Linux's IPv4 ICMP limits: a global token bucket (icmp_msgs_per_sec, icmp_msgs_burst) and a
 # per-destination one (icmp_ratelimit, ms per token; 0 = off). The global one stays out of the way.

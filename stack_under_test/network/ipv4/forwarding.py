@@ -127,7 +127,8 @@ class IPv4Forwarding:
         off = pkt.network_offset
         payload = pkt.data[off + h.header_len : pkt.end]
         if too_big:
-            return self._send_fragmented(ep, route, h, dst, forwarded_options, payload)
+            self._send_fragmented(ep, route, h, dst, forwarded_options, payload)
+            return None
         if forwarded_options:
             header = encode_header(
                 h.src, dst, h.protocol, len(payload), h.ident, h.ttl - 1, h.tos, h.flags_frag, forwarded_options
@@ -149,7 +150,7 @@ class IPv4Forwarding:
 
     def _send_fragmented(
         self, ep: IPv4Host, route: Route, h: IPv4Header, dst: bytes, forwarded_options: bytes, payload: bytes
-    ) -> Drop | None:
+    ) -> None:
         """RFC 791 3.2 / RFC 1812 5.2.6: a datagram without DF that exceeds the next hop's MTU is
         fragmented: 8-octet multiples, MF on all but the last piece (and on the last if the
         datagram was itself a non-last fragment), offsets relative to the original datagram, only
@@ -158,13 +159,9 @@ class IPv4Forwarding:
             h.src, dst, h.protocol, payload, h.ident, h.ttl - 1, route.mtu, tos=h.tos, options=forwarded_options,
             flags_frag=h.flags_frag,
         )
-        if isinstance(pieces, Drop):
-            route.nic.stats.count_tx_drop(pieces)
-            return Drop.IPV4_FORWARD_CANNOT_FRAGMENT
         route.nic.stats.count_event("ipv4_forward_fragmented")
         for piece in pieces:
             ep.output.transmit(route.nic, dst, route.next_hop, piece)
-        return None
 
     def _maybe_redirect(self, ep: IPv4Host, pkt: PacketBuffer, h: IPv4Header, route: Route) -> None:
         """RFC 1812 5.2.7.2: "Routers MUST NOT generate a Redirect Message unless all the following

@@ -80,7 +80,8 @@ class IPv4Output:
                 route.nic.stats.count_tx_drop(Drop.PACKET_TOO_BIG)
                 return Drop.PACKET_TOO_BIG
             # RFC 791 3.2: too big for the route's MTU: fragment it.
-            return self.send_fragmented(route, proto, payload, ident, ttl, options=options, tos=tos, mtu=limit)
+            self.send_fragmented(route, proto, payload, ident, ttl, options=options, tos=tos, mtu=limit)
+            return None
         flags_frag = FLAG_DF if dont_fragment else 0
         header = encode_header(route.local, route.remote, proto, len(payload), ident, ttl, tos, flags_frag, options)
         self.transmit(route.nic, route.remote, route.next_hop, header + payload)
@@ -102,18 +103,13 @@ class IPv4Output:
     def send_fragmented(
         self, route: Route, proto: int, payload: bytes, ident: int, ttl: int, *, options: bytes = b"", tos: int = 0,
         mtu: int | None = None,
-    ) -> Drop | None:
-        """Send ``payload`` in as many datagrams as ``mtu`` (default ``route.mtu``) needs (RFC 791 3.2)."""
+    ) -> None:
+        """Send ``payload``, too big for ``mtu`` (default ``route.mtu``), in fragments (RFC 791 3.2)."""
         size = route.mtu if mtu is None else mtu
         packets = fragment_ipv4(route.local, route.remote, proto, payload, ident, ttl, size, tos=tos, options=options)
-        if isinstance(packets, Drop):
-            route.nic.stats.count_tx_drop(packets)
-            return packets
-        if len(packets) > 1:
-            route.nic.stats.count_event("ipv4_datagram_fragmented")
+        route.nic.stats.count_event("ipv4_datagram_fragmented")
         for packet in packets:
             self.transmit(route.nic, route.remote, route.next_hop, packet)
-        return None
 
     def send_reply(self, nic: NetworkInterface, remote: bytes, local: bytes, proto: int, payload: bytes) -> None:
         """Send ``payload`` from ``local`` (one of ours) back to ``remote``, e.g. an echo reply to a
