@@ -235,6 +235,28 @@ TWO_HOUR_RULE = {
                               "authenticated (e.g., via Secure Neighbor Discovery [RFC3971])."),
     "cut-to-two-hours": (10800, 60, TWO_HOURS,
                          "3. Otherwise, reset the valid lifetime of the corresponding address to 2 hours."),
+    # Each rule's comparison taken on both sides of its threshold, not only far from it: a
+    # received lifetime above 2 hours lowers a longer remaining one (rule 1 by its first clause
+    # alone); one between 1 and 2 hours is cut to 2 hours, not taken (rule 3); one above the
+    # remaining time by half of it is taken (rule 1 by its second clause alone); one below a
+    # remaining time of at most 2 hours, but not far below, is ignored (rule 2).
+    "above-two-hours-below-remaining": (10800, 9000, 9000,
+                                        "1. If the received Valid Lifetime is greater than 2 hours or "
+                                        "greater than RemainingLifetime, set the valid lifetime of the "
+                                        "corresponding address to the advertised Valid Lifetime."),
+    "between-one-and-two-hours": (10800, 5400, TWO_HOURS,
+                                  "3. Otherwise, reset the valid lifetime of the corresponding address to 2 "
+                                  "hours."),
+    "above-remaining-by-half": (1800, 2700, 2700,
+                                "1. If the received Valid Lifetime is greater than 2 hours or greater than "
+                                "RemainingLifetime, set the valid lifetime of the corresponding address to "
+                                "the advertised Valid Lifetime."),
+    "below-remaining-within-two-hours": (3600, 2400, 3600,
+                                         "2. If RemainingLifetime is less than or equal to 2 hours, ignore "
+                                         "the Prefix Information option with regards to the valid lifetime, "
+                                         "unless the Router Advertisement from which this option was obtained "
+                                         "has been authenticated (e.g., via Secure Neighbor Discovery "
+                                         "[RFC3971])."),
 }
 
 
@@ -266,6 +288,24 @@ def test_preferred_lifetime_is_reset_by_a_new_advertisement(dut: DUT) -> None:
     dut.wait(0.3)
     got = the_address(dut).preferred_lifetime
     assert got is not None and abs(got - 100) <= TOLERANCE_S, f"preferred lifetime {got} s, expected 100 s"
+
+
+@described(4862, "5.5.3", MUST,
+           "e) If the advertised prefix is equal to the prefix of an address configured by stateless "
+           "autoconfiguration in the list, the preferred lifetime of the address is reset to the Preferred "
+           "Lifetime in the received advertisement.")
+def test_shortened_preferred_lifetime_deprecates_the_address_when_it_ends(dut: DUT) -> None:
+    # The reset is of the lifetime itself, not only of the number the DUT lists: an address
+    # preferred for 500 s, then advertised as preferred for 3 s, is deprecated 3 s later.
+    dut.send(ra(dut, pio(valid=600, preferred=500)))
+    dut.wait(0.3)
+    assert usable_address(dut).state == "preferred"
+    dut.send(ra(dut, pio(valid=600, preferred=3)))
+    dut.wait(0.3)
+    remaining = the_address(dut).preferred_lifetime
+    assert remaining is not None and remaining <= 3 + TOLERANCE_S, f"preferred lifetime {remaining} s, not reset to 3 s"
+    dut.wait(remaining + 1.2)
+    assert the_address(dut).state == "deprecated", "still preferred after the reset preferred lifetime ended"
 
 
 # ---- expiry (§5.5.4) -------------------------------------------------------------------------------

@@ -67,6 +67,19 @@ def test_request_for_another_address_is_not_answered(dut: DUT) -> None:
     dut.expect(ARP(op=2, pdst=tester_ip))
 
 
+@described(826, "Packet Reception", MUST,
+           "?Am I the target protocol address? Yes: If Merge_flag is false, add the triplet <protocol "
+           "type, sender protocol address, sender hardware address> to the translation table.")
+def test_request_for_another_address_teaches_nothing_about_a_new_sender(dut: DUT) -> None:
+    # Only a packet for the DUT's own address adds a sender it has no entry for: after a request
+    # from "other" for somebody else, an echo from "other" still needs an ARP request first.
+    # (RFC 826 merges a sender the DUT already has before that test, so the sender is new here.)
+    other_ip = str(dut.info.other_ipv4)
+    dut.send(_arp_request(dut, sha=dut.info.other_mac, spa=other_ip, tpa=UNOWNED_IPV4))
+    dut.send(_echo_from_other(dut, 0xA5))
+    dut.expect(ARP(op=1, pdst=other_ip))
+
+
 # (ar$hrd, ar$pro) of requests the DUT must not take as Ethernet/IPv4: zero and all-ones next to
 # a real other protocol. IEEE 802 (hardware type 6) is left out: Linux takes it as Ethernet.
 FOREIGN_SPACES: Final = {
@@ -103,17 +116,22 @@ def test_request_in_a_foreign_hardware_or_protocol_space_is_discarded(dut: DUT, 
     dut.expect(ARP(op=2, hwdst=dut.info.other_mac, pdst=other_ip))
 
 
+# Lengths an Ethernet/IPv4 ARP packet (28 octets) is cut to, with no padding after the cut: one
+# octet short (the last octet of the target protocol address missing, so there is no target to
+# compare), and cut inside the fixed header (no ar$pln, ar$op or addresses at all).
+TRUNCATIONS: Final = {"one-octet-short": 27, "no-protocol-length": 5}
+
+
+@pytest.mark.parametrize("cut", list(TRUNCATIONS))
 @described(826, "Packet Reception", MUST,
            "Negative conditionals indicate an end of processing and a discarding of the packet.")
-def test_request_one_octet_short_is_discarded(dut: DUT) -> None:
-    # An Ethernet/IPv4 ARP packet is 28 octets; cut to 27 (the last octet of the target protocol
-    # address missing, no padding after it) it has no target to compare, and is dropped. A
-    # veth or TAP link carries such a short frame; the control is the same request whole.
+def test_truncated_request_is_discarded(dut: DUT, cut: str) -> None:
+    # A veth or TAP link carries such a short frame; the control is the same request whole.
     other_ip, dut_ip = str(dut.info.other_ipv4), str(dut.info.dut_ipv4.ip)
     whole = (struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + _mac(dut.info.other_mac) + _ip(other_ip)
              + bytes(6) + _ip(dut_ip))
     frame = Ether(src=dut.info.other_mac, dst=BROADCAST_MAC, type=0x0806)
-    dut.send(frame / Raw(whole[:27]))
+    dut.send(frame / Raw(whole[: TRUNCATIONS[cut]]))
     dut.expect_none(ARP(op=2), within=1.0, barrier=True)
     dut.send(frame / Raw(whole))
     dut.expect(ARP(op=2, hwdst=dut.info.other_mac, pdst=other_ip))

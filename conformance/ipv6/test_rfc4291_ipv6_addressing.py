@@ -13,7 +13,8 @@ from scapy.layers.inet import UDP
 from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6
 from scapy.packet import Raw
 
-from harness import DUT, multicast_mac, rfc
+from harness import DUT, MUST, described, multicast_mac, rfc
+from harness.features import become_router
 
 SILENCE_S = 1.0
 PORT = 44291
@@ -108,3 +109,24 @@ def test_link_local_interface_identifier_survives_a_link_flap(dut: DUT) -> None:
     dut.wait(0.5)
     after = [a.interface.ip for a in dut.ipv6_addresses() if a.interface.ip.is_link_local]
     assert before and after == before, f"link-local addresses {before} before the link flap, {after} after"
+
+
+def _echo_to_group(dut: DUT, group: str, ident: int) -> None:
+    dut.send(dut.ether(dst=multicast_mac(group)) / IPv6(src=str(dut.info.tester_ipv6), dst=group)
+             / ICMPv6EchoRequest(id=ident, seq=1, data=b"group"))
+
+
+@described(4291, "2.8", MUST,
+           "A router is required to recognize all addresses that a host is required to recognize, plus "
+           "the following addresses as identifying itself: ... The All-Routers multicast addresses defined "
+           "in Section 2.7.1.")
+def test_router_recognizes_the_all_routers_group_until_it_is_a_host_again(dut: DUT) -> None:
+    become_router(dut, 6)
+    _echo_to_group(dut, "ff02::2", 0x4297)
+    dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4297, seq=1))
+    # Forwarding off: a host, whose required addresses (the list before) do not include ff02::2.
+    dut.set_forwarding(6, False)
+    _echo_to_group(dut, "ff02::2", 0x4298)
+    dut.expect_none(ICMPv6EchoReply(id=0x4298), within=SILENCE_S, barrier=True)
+    _echo_to_group(dut, "ff02::1", 0x4299)  # control: the all-nodes group still answers
+    dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4299, seq=1))

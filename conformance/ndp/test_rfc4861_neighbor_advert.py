@@ -247,6 +247,26 @@ def test_unsolicited_advertisement_is_no_reachability_confirmation(dut: DUT) -> 
     _expect_probe(dut, nbr, MAC_B)
 
 
+# Solicited advertisements for an entry in DELAY (learnt from a solicitation, then used) that case
+# II covers by its other two clauses: the Override flag set with a new address, or the Override
+# flag clear with the cached address. (No option at all: test_rfc4861_nud.py.)
+SOLICITED_II: dict[str, tuple[int, str]] = {"override-new-address": (1, MAC_A), "no-override-same-address": (0, MAC_B)}
+
+
+@pytest.mark.parametrize("case", list(SOLICITED_II))
+@rfc("RFC4861-7.2.5-6", "RFC4861-7.2.5-4", "RFC4861-7.2.5-5")
+def test_solicited_advertisement_makes_a_delay_entry_reachable(dut: DUT, case: str) -> None:
+    override, mac = SOLICITED_II[case]
+    _short_delay(dut)
+    nbr, ident = _neighbor(0x16 + override), 0x7216 + override
+    _stale(dut, nbr, MAC_B)
+    dut.send(_na(dut, nbr, mac, s=1, o=override))
+    dut.send(echo_request_from(dut, nbr, ident))
+    expect_echo_reply_to(dut, nbr, ident, mac)
+    # REACHABLE: no probe DELAY_FIRST_PROBE_TIME after this traffic (it would come in DELAY).
+    _expect_no_probe(dut, nbr)
+
+
 # The IsRouter TRUE -> FALSE rule for a default router (§7.2.5) is tested in
 # test_rfc4861_router_advertisement.py; for a redirect target in test_rfc4861_redirect.py.
 

@@ -295,6 +295,23 @@ def test_redirect_for_an_on_link_destination_is_ignored(dut: DUT) -> None:
     assert reply[Ether].dst.lower() == MAC_A, f"reply to the on-link neighbor sent to {reply[Ether].dst}"
 
 
+@rfc("RFC4861-8.1-1",
+     quote="The IP source address of the Redirect is the same as the current first-hop router for the "
+           "specified ICMP Destination Address.")
+def test_after_a_redirect_only_the_new_first_hop_may_redirect_again(dut: DUT) -> None:
+    # Redirected to fe80::1, the DUT's first hop for the destination is fe80::1: the router that
+    # sent the redirect is no longer it, and its next redirect must be ignored; fe80::1's own
+    # redirect to fe80::2 replaces the first one (RFC 4861 8.3: "subsequent traffic goes to the
+    # specified target").
+    _gateway(dut)
+    dut.send(_redirect(dut))
+    assert _reply_mac(dut, 0x7575) == MAC_R
+    dut.send(_redirect(dut, target="fe80::2", tlla=MAC_A))
+    assert _reply_mac(dut, 0x7576) == MAC_R, "followed a redirect from the router it had been redirected away from"
+    dut.send(_redirect(dut, src=ROUTER_LL, mac=MAC_R, target="fe80::2", tlla=MAC_A))
+    assert _reply_mac(dut, 0x7577) == MAC_A, "the new first hop's redirect did not move the traffic again"
+
+
 # ---- routers (§8.2) ------------------------------------------------------------------------------------
 
 

@@ -9,10 +9,10 @@ backend spends a few seconds at most; in-process the waits are virtual.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import pytest
-from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6ND_RS, ICMPv6NDOptSrcLLAddr, IPv6
+from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6ND_RA, ICMPv6ND_RS, ICMPv6NDOptSrcLLAddr, IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
@@ -123,6 +123,43 @@ def test_solicitation_from_unspecified_address_has_no_link_layer_option(dut: DUT
             assert not rs.haslayer(ICMPv6NDOptSrcLLAddr), "RS from :: with a Source Link-Layer option"
         else:
             assert rs.haslayer(ICMPv6NDOptSrcLLAddr), f"RS from {rs[IPv6].src} without its link-layer address"
+
+
+def _collect(dut: DUT, *layers: Any, first_within: float, then_within: float) -> list[Packet]:
+    """Every frame matching ``layers`` until none comes for ``then_within`` seconds."""
+    seen: list[Packet] = []
+    while True:
+        try:
+            seen.append(dut.expect(*layers, within=then_within if seen else first_within))
+        except ExpectationFailed:
+            return seen
+
+
+@rfc("RFC4861-6.3.7-2",
+     quote="The IP source address is set to either one of the interface's unicast addresses or the "
+           "unspecified address.")
+def test_solicitation_never_comes_from_a_link_local_address_still_under_dad(dut: DUT) -> None:
+    # RFC 4862 5.4: 'A tentative address is not considered "assigned to an interface" in the
+    # traditional sense': until its DAD ends (RetransTimer after its last probe) the link-local
+    # address is not one of the interface's unicast addresses. A host may solicit from :: meanwhile
+    # or wait; every solicitation from the link-local must come after its DAD ended.
+    retrans_s = 1.0
+    dut.set_ipv6_option("accept_dad", 1)
+    dut.set_ipv6_option("dad_transmits", 2)
+    dut.set_ipv6_option("retrans_time", retrans_s)
+    solicit(dut, 3, delay=0)
+    link_local = str(dut.info.dut_ipv6_ll)
+    probes = _collect(dut, IPv6(src=UNSPECIFIED), ICMPv6ND_NS(tgt=link_local), first_within=3.0,
+                      then_within=retrans_s + SLACK_S)
+    assert probes, "no Duplicate Address Detection probe for the link-local address after the link came up"
+    dad_end = float(probes[-1].time) + retrans_s
+    solicitations = _collect(dut, IPv6(dst=ALL_ROUTERS), ICMPv6ND_RS, first_within=3 * INTERVAL_S,
+                             then_within=INTERVAL_S * (1 + JITTER) + SLACK_S)
+    assert solicitations, "no Router Solicitation after the link came up"
+    for rs in solicitations:
+        if rs[IPv6].src == link_local:
+            early = dad_end - float(rs.time)
+            assert early <= 0.1, f"RS from the link-local address {early:.2f} s before its DAD ended"
 
 
 @rfc("RFC4861-6.3.7-6")

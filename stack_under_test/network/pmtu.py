@@ -57,8 +57,5 @@ class PathMTUCache:
         self._entries[dst] = (mtu, self.stack.clock.now_ms + self.stack.timers_ms[self.timer])
         return True
 
-    def clear(self) -> None:
-        self._entries.clear()
-
     def __len__(self) -> int:
         return len(self._entries)

@@ -34,10 +34,6 @@ class TokenBucket:
         self._tokens = float(max(1, self.burst))
         self._last_ms = self._clock.now_ms
 
-    @property
-    def unlimited(self) -> bool:
-        return self.per_second == 0
-
     def allow(self) -> bool:
         if self.per_second == 0:
             return True

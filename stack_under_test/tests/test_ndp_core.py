@@ -6,6 +6,7 @@ from __future__ import annotations
 from ipaddress import IPv6Address
 
 from stack_under_test.drops import Drop
+from stack_under_test.stack.addresses import AddressEntry
 from stack_under_test.stack.neighbor import NeighborState
 from stack_under_test.tests._ipv6_bench import (
     DUT,
@@ -215,12 +216,12 @@ class FakeDAD:
     def __init__(self) -> None:
         self.calls: list[tuple[str, object]] = []
 
-    def on_neighbor_solicit(self, src: bytes, dst: bytes, target: bytes, nonce: bytes | None) -> Drop | None:
-        self.calls.append(("ns", (src, target, nonce)))
+    def on_neighbor_solicit(self, src: bytes, entry: AddressEntry, nonce: bytes | None) -> Drop | None:
+        self.calls.append(("ns", (src, entry.packed, nonce)))
         return None
 
-    def on_neighbor_advert(self, target: bytes) -> Drop | None:
-        self.calls.append(("na", target))
+    def on_neighbor_advert(self, entry: AddressEntry) -> Drop | None:
+        self.calls.append(("na", entry.packed))
         return Drop.NDP_ADVERT_FOR_OUR_ADDRESS
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Final, Self
 
 from stack_under_test.drops import Drop
-from stack_under_test.wire._fields import U8, U16, Addr
+from stack_under_test.wire._fields import U8, U16
 
 HTYPE_ETHERNET: Final = 1
 PTYPE_IPV4: Final = 0x0800
@@ -19,13 +19,14 @@ _PACKET = struct.Struct("!HHBBH6s4s6s4s")
 
 
 class ARPView:
+    """The fixed header, to check before ARPPacket.parse unpacks the addresses."""
+
     __slots__ = ("buf",)
 
     def __init__(self, buf: memoryview | bytes) -> None:
         self.buf = buf
 
     htype, ptype, hlen, plen, opcode = U16(0), U16(2), U8(4), U8(5), U16(6)
-    sender_mac, sender_ip, target_mac, target_ip = Addr(8, 6), Addr(14, 4), Addr(18, 6), Addr(24, 4)
 
     def check(self) -> Drop | None:
         """RFC 826: "?Do I have the hardware type in ar$hrd?" ... "?Do I speak the protocol in ar$pro?"."""

@@ -150,11 +150,6 @@ class NDPOptions:
         opt = self.find(NDPOptionType.NONCE)
         return None if opt is None else opt.data
 
-    def redirected_header(self) -> bytes | None:
-        """The IP header and data a Redirected Header option carries (RFC 4861 §4.6.3)."""
-        opt = self.find(NDPOptionType.REDIRECTED_HEADER)
-        return None if opt is None else opt.data[REDIRECTED_HEADER_RESERVED:]
-
 
 @dataclass(frozen=True, slots=True)
 class PrefixInfo:  # RFC 4861 §4.6.2

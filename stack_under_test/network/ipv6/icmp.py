@@ -206,9 +206,10 @@ def send_error_about(
 
 
 def may_send_error(invoking: memoryview, *, to_multicast: bool, link_multicast: bool) -> bool:
-    """RFC 4443 §2.4(e): "An ICMPv6 error message MUST NOT be originated as a result of receiving" ..."""
-    if len(invoking) < HEADER_LEN:
-        return False
+    """RFC 4443 §2.4(e): "An ICMPv6 error message MUST NOT be originated as a result of receiving" ...
+
+    ``invoking`` holds at least the fixed header: it is a received packet IPv6View.check() passed,
+    or one the neighbor table queued (ndp.py answers those of HEADER_LEN octets or more)."""
     view = IPv6View(invoking)
     src, dst = view.src, view.dst
     # (e.3) "A packet destined to an IPv6 multicast address." (e.4) "A packet sent as a link-layer

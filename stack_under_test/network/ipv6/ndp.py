@@ -76,7 +76,7 @@ class NeighborDiscovery:
         if entry is not None and not entry.usable:
             # §7.2.3: "If the Target Address is tentative, the Neighbor Solicitation should be
             # processed as described in [ADDRCONF]" (RFC 4862 §5.4.3: Duplicate Address Detection).
-            return self.addrconf.on_neighbor_solicit(src, dst, target, ns.options.nonce())
+            return self.addrconf.on_neighbor_solicit(src, entry, ns.options.nonce())
         if source_mac is not None and not isinstance(source_mac, Drop) and not from_unspecified:
             # §7.2.3: "If the Source Address is not the unspecified address and, on link layers that
             # have addresses, the solicitation includes a Source Link-Layer Address option, then the
@@ -179,10 +179,11 @@ class NeighborDiscovery:
         if isinstance(target_mac, Drop):
             return target_mac
         target = na.target.packed
-        if self.host.nic.addresses.get(target) is not None:
+        ours = self.host.nic.addresses.get(target)
+        if ours is not None:
             # RFC 4862 §5.4.4: an advertisement for one of our addresses: a duplicate while it is
             # tentative (Duplicate Address Detection decides), else someone else's mistake.
-            return self.addrconf.on_neighbor_advert(target)
+            return self.addrconf.on_neighbor_advert(ours)
         return self.host.neighbors.on_advert(
             target, target_mac, solicited=na.solicited, override=na.override, router=na.router
         )

@@ -119,11 +119,11 @@ class AddressConfiguration:
             self.temporary.on_prefix(prefix, pi.valid_lifetime_s, pi.preferred_lifetime_s, multicast_ra=multicast_ra)
 
     # ---- Neighbor Solicitations and Advertisements for our addresses (ndp.py) --------------------------
-    def on_neighbor_solicit(self, src: bytes, dst: bytes, target: bytes, nonce: bytes | None) -> Drop | None:
-        return self.dad.on_neighbor_solicit(src, dst, target, nonce)
+    def on_neighbor_solicit(self, src: bytes, entry: AddressEntry, nonce: bytes | None) -> Drop | None:
+        return self.dad.on_neighbor_solicit(src, entry, nonce)
 
-    def on_neighbor_advert(self, target: bytes) -> Drop | None:
-        return self.dad.on_neighbor_advert(target)
+    def on_neighbor_advert(self, entry: AddressEntry) -> Drop | None:
+        return self.dad.on_neighbor_advert(entry)
 
     # ---- what DAD found ------------------------------------------------------------------------------------
     def _dad_succeeded(self, entry: AddressEntry) -> None:

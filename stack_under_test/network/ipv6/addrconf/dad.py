@@ -150,18 +150,15 @@ class DuplicateAddressDetection:
         self._on_succeeded(entry)
 
     # ---- what the NS/NA handlers report (ndp.py, through configuration.py) --------------------------
-    def on_neighbor_solicit(self, src: bytes, dst: bytes, target: bytes, nonce: bytes | None) -> Drop | None:
-        """A valid NS whose target is one of our tentative addresses."""
-        entry = self.host.nic.addresses.get(target)
-        if entry is None or entry.state is not AddressState.TENTATIVE:
-            return Drop.NDP_TARGET_NOT_OURS
+    def on_neighbor_solicit(self, src: bytes, entry: AddressEntry, nonce: bytes | None) -> Drop | None:
+        """A valid NS whose target is ``entry``, one of our tentative addresses."""
         # RFC 4862 5.4.3: "If the target address is tentative, and the source address is a unicast
         # address, the solicitation's sender is performing address resolution on the target; the
         # solicitation should be silently ignored." ... "In all cases, a node MUST NOT respond to
         # a Neighbor Solicitation for a tentative address."
         if src != UNSPECIFIED:
             return Drop.NDP_TARGET_TENTATIVE
-        run = self._runs.get(target)
+        run = self._runs.get(entry.packed)
         # RFC 4862 5.4.3: "If the solicitation is from the node itself (because the node loops
         # back multicast packets), the solicitation does not indicate the presence of a duplicate
         # address." RFC 7527 4: a received NS(DAD) whose Nonce option equals one we sent is our
@@ -173,10 +170,9 @@ class DuplicateAddressDetection:
         self._duplicate(entry, "a DAD Neighbor Solicitation from another node")
         return None
 
-    def on_neighbor_advert(self, target: bytes) -> Drop | None:
-        """A valid NA whose target is one of our addresses, tentative or not."""
-        entry = self.host.nic.addresses.get(target)
-        if entry is None or entry.state is not AddressState.TENTATIVE:
+    def on_neighbor_advert(self, entry: AddressEntry) -> Drop | None:
+        """A valid NA whose target is ``entry``, one of our addresses, tentative or not."""
+        if entry.state is not AddressState.TENTATIVE:
             # RFC 4862 5.4.4, an assigned address: "How to handle such a case is beyond the scope
             # of this document." Like Linux we keep the address and drop the advertisement.
             return Drop.NDP_ADVERT_FOR_OUR_ADDRESS

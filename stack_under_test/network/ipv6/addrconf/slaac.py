@@ -172,10 +172,9 @@ class Slaac:
         else:
             # "3. Otherwise, reset the valid lifetime of the corresponding address to 2 hours."
             entry.valid_until_ms = now + two_hours
-        if entry.valid_until_ms is not None and (
-            entry.preferred_until_ms is None or entry.preferred_until_ms > entry.valid_until_ms
-        ):
-            entry.preferred_until_ms = entry.valid_until_ms  # never preferred past valid
+        # Never preferred past valid, with no clamp: 5.5.3 c left only Preferred <= Valid, and each
+        # rule leaves a valid lifetime of at least the received one (1: it; 2: RemainingLifetime,
+        # which is not less; 3: 2 hours, which is not less).
         self.lifetimes.track(entry)
 
     # ---- DAD outcome ------------------------------------------------------------------------------------
