@@ -360,7 +360,7 @@ class TCPPeer:
         now or from ``since`` (a DUT time already past, as in ``DUT.expect_none``); a segment
         that came after the window closed is held for later, however late it is read."""
         match = self._matcher(flags, seq, ack, window, data, tcp)
-        opens = self.dut.now() if since is None else since
+        opens = self.dut.now() if since is None else float(since)
         deadline = opens + within
         for seg in self._held:
             if match(seg) and (since is None or opens <= float(seg.time) <= deadline):

@@ -162,7 +162,7 @@ class FrameDUT(abc.ABC):
     def expect_none(self, *layers: Spec, within: float = 2.0, barrier: bool = False,
                     since: float | None = None, **fields: Any) -> None:
         exp = Expectation(layers, fields)
-        opens = self._now() if since is None else since
+        opens = self._now() if since is None else float(since)
         deadline = opens + within
         for old in self.backlog:
             # Without ``since`` every frame not yet consumed counts, whenever it came.

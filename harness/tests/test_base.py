@@ -131,13 +131,13 @@ def test_expect_none_since_times_the_window_from_an_earlier_frame() -> None:
     dut.wait(0.4)  # the test reads on 0.4 s later
     dut.emit_at(1.3, ns())  # 0.8 s after the first: inside a 1-s window from it
     with pytest.raises(ExpectationFailed):
-        dut.expect_none(ICMPv6ND_NS, within=1.0, since=first.time)
+        dut.expect_none(ICMPv6ND_NS, within=1.0, since=float(first.time))
     dut = FakeDUT()
     dut.emit_at(0.5, ns())
     first = dut.expect(ICMPv6ND_NS, within=1.0)
     dut.wait(0.4)
     dut.emit_at(1.6, ns())  # 1.1 s after the first: the window from it has closed
-    dut.expect_none(ICMPv6ND_NS, within=1.0, since=first.time)
+    dut.expect_none(ICMPv6ND_NS, within=1.0, since=float(first.time))
     assert dut.now() == pytest.approx(1.5)
 
 
