@@ -283,11 +283,14 @@ def test_v1_query_with_a_zero_delay_is_answered_at_once(v1_ready: DUT) -> None:
     # checksum MUST be verified before processing it."
     pytest.param("bad-checksum", marks=rfc("RFC2710-5-2", "RFC3810-5.2.2-1")),
     pytest.param("23-octets", marks=rfc("RFC2710-5-2")),
+    # ff02::1 is of link-local scope but no valid source (RFC 4291 2.7: "Multicast addresses must
+    # not be used as source addresses in IPv6 packets").
+    pytest.param("multicast-source", marks=rfc("RFC2710-5-2")),
 ])
 def test_invalid_report_does_not_suppress_ours(v1_ready: DUT, fault: str) -> None:
     dut, group = v1_ready, _g(18)
     settle(dut, group)
-    src = str(dut.info.other_ipv6) if fault == "global-source" else "fe80::200:ff:fe00:3"
+    src = {"global-source": str(dut.info.other_ipv6), "multicast-source": "ff02::1"}.get(fault, "fe80::200:ff:fe00:3")
     report: Packet | bytes = message_bytes(v1_report(group))[:23] if fault == "23-octets" else v1_report(group)
     other = mld_frame(dut, report, dst=group, src=src, mac=dut.info.other_mac)
     if fault == "bad-checksum":
@@ -387,6 +390,19 @@ def test_qqic_of_128_or_more_is_a_floating_point_value(dut: DUT) -> None:
     group = _g(22)
     dut.join_group(group)
     expect_v1(dut, ICMPv6MLReport, group, within=0.5)  # still MLDv1 after 2.6 s
+
+
+@described(3810, "8.2.1", MUST,
+           "The Host Compatibility Mode of an interface is set to MLDv1 whenever an MLDv1 Multicast Address "
+           "Listener Query is received on that interface.")
+def test_v1_query_about_the_all_nodes_address_switches_to_v1_mode(v1_ready: DUT) -> None:
+    require_feature(v1_ready, "mldv2")  # the compatibility mode of an MLDv2 node
+    # Whatever address the query asks about: ff02::1, which is never reported (RFC 2710 5), too.
+    dut, group = v1_ready, _g(28)
+    dut.send(v1_query_frame(dut, ALL_NODES))
+    dut.join_group(group)
+    expect_v1(dut, ICMPv6MLReport, group, within=0.5)
+    no_v2(dut, group, within=0.3)
 
 
 @rfc("RFC3810-8.1-1")

@@ -214,14 +214,31 @@ def test_another_nodes_report_does_not_suppress_a_general_query_answer(dut: DUT,
     expect_record(dut, group, (MODE_IS_EXCLUDE,))
 
 
+@described(3810, "6", MUST,
+           "(Received MLD messages of types other than Query are silently ignored, except as required for "
+           "interoperation with nodes that implement MLDv1.)")
+def test_another_nodes_report_does_not_suppress_a_specific_query_answer(dut: DUT) -> None:
+    # The test above asks a General Query (the Interface Timer); here the answer is pending on the
+    # group's own timer (a Multicast Address Specific Query), which an MLDv1 node's Report for
+    # that group must not stop either: suppression belongs to MLDv1 compatibility mode only.
+    group = site_group(0x66)
+    dut.join_group(group)
+    other = mld_frame(dut, v1_report(group), dst=group, src="fe80::200:ff:fe00:3", mac=dut.info.other_mac)
+    dut.send(mld_frame(dut, v2_query(group), dst=group), other)
+    expect_record(dut, group, (MODE_IS_EXCLUDE,))
+
+
 # ---- queries that must be ignored ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", ["global-source", "unspecified-source"])
+@pytest.mark.parametrize("fault", ["global-source", "unspecified-source", "multicast-source"])
 @rfc("RFC3810-5.1.14-2")
 def test_query_from_a_non_link_local_source_is_ignored(dut: DUT, fault: str) -> None:
     group = sn_group(dut)  # always listened to: no join needed
-    src = str(dut.info.tester_ipv6) if fault == "global-source" else "::"
+    # ff02::1 is of link-local scope but a multicast address, never a valid source (RFC 4291 2.7:
+    # "Multicast addresses must not be used as source addresses in IPv6 packets").
+    src = {"global-source": str(dut.info.tester_ipv6), "unspecified-source": "::",
+           "multicast-source": "ff02::1"}[fault]
     dut.send(mld_frame(dut, v2_query(), src=src))
     no_record(dut, group, (MODE_IS_EXCLUDE,))
     dut.send(mld_frame(dut, v2_query()))  # control: the same query from fe80::... is answered
