@@ -156,6 +156,36 @@ def test_leave_in_v2_mode_sends_leave_group_to_all_routers(dut: DUT, host: Host)
     assert leave[IP].dst == ALL_ROUTERS, f"Leave Group sent to {leave[IP].dst}"
 
 
+@rfc("RFC2236-3-3")
+def test_leave_after_answering_a_query_sends_leave_group(dut: DUT, host: Host) -> None:
+    # The group was joined in IGMPv3 mode, so the v2 Report that answers the query is the DUT's
+    # only v2 one: it makes the DUT "the last host to reply to a Query" (the state diagram of
+    # RFC 2236 6: "timer expired (send report, set flag)").
+    _settle(host, GROUP)
+    dut.send(igmp_frame(dut, message(QUERY, 2)))
+    _expect_report(dut, V2_REPORT, GROUP, within=0.5)
+    dut.leave_group(GROUP)
+    leave = _expect_report(dut, LEAVE, GROUP, within=0.5)
+    assert leave[IP].dst == ALL_ROUTERS, f"Leave Group sent to {leave[IP].dst}"
+
+
+@described(2236, "6", SHOULD,
+           "A Membership Report applies only to the membership in the group identified by the Membership "
+           "Report, on the interface from which the Membership Report is received.  It is ignored for "
+           "memberships in the Non-Member or Idle Member state.")
+def test_report_heard_while_idle_leaves_the_last_reporter_flag(dut: DUT, host: Host) -> None:
+    # After answering the query the DUT is an Idle Member with the flag set; another host's
+    # Report then changes nothing ("report received" is ignored in Idle Member state: only the
+    # Delaying Member's arc clears the flag), so leaving still sends Leave Group (RFC 2236 3:
+    # "if it was the last host to reply to a Query ... it SHOULD send a Leave Group message").
+    _settle(host, GROUP)
+    dut.send(igmp_frame(dut, message(QUERY, 2)))
+    _expect_report(dut, V2_REPORT, GROUP, within=0.5)
+    dut.send(_other_hosts_report(dut, message(V2_REPORT, 0, GROUP)))
+    dut.leave_group(GROUP)
+    _expect_report(dut, LEAVE, GROUP, within=0.5)
+
+
 @described(2236, "3", MUST,
            "If the host receives another host's Report (version 1 or 2) while it has a timer running, it "
            "stops its timer for the specified group and does not send a Report, in order to suppress "
