@@ -241,20 +241,6 @@ def test_another_nodes_report_does_not_suppress_a_general_query_answer(dut: DUT,
     expect_record(dut, group, (MODE_IS_EXCLUDE,))
 
 
-@described(3810, "6", MUST,
-           "(Received MLD messages of types other than Query are silently ignored, except as required for "
-           "interoperation with nodes that implement MLDv1.)")
-def test_another_nodes_report_does_not_suppress_a_specific_query_answer(dut: DUT) -> None:
-    # The test above asks a General Query (the Interface Timer); here the answer is pending on the
-    # group's own timer (a Multicast Address Specific Query), which an MLDv1 node's Report for
-    # that group must not stop either: suppression belongs to MLDv1 compatibility mode only.
-    group = site_group(0x66)
-    dut.join_group(group)
-    other = mld_frame(dut, v1_report(group), dst=group, src="fe80::200:ff:fe00:3", mac=dut.info.other_mac)
-    dut.send(mld_frame(dut, v2_query(group), dst=group), other)
-    expect_record(dut, group, (MODE_IS_EXCLUDE,))
-
-
 # ---- queries that must be ignored ---------------------------------------------------------------
 
 
