@@ -341,6 +341,22 @@ def test_v1_query_cancels_pending_v2_retransmissions(v1_ready: DUT) -> None:
     expect_v1(dut, ICMPv6MLReport, group, within=0.1)  # control: the v1 query was processed
 
 
+@described(3810, "8.2.1", MUST,
+           "Whenever a host changes its compatibility mode, it cancels all its pending responses and "
+           "retransmission timers.")
+def test_v1_query_cancels_a_pending_v2_specific_query_answer(v1_ready: DUT) -> None:
+    require_feature(v1_ready, "mldv2")  # the compatibility mode of an MLDv2 node
+    # The answer to an MLDv2 Multicast Address Specific Query about one group is pending (due
+    # within 1.5 s) when an MLDv1 query about another group switches the node to MLDv1: the
+    # pending answer is cancelled, so the first group is never reported, in either version,
+    # while the second is (the control). The mode lasts 2.1 s (the fixture's querier).
+    dut, pending, asked = v1_ready, _g(33), _g(34)
+    settle(dut, pending, asked)
+    dut.send(mld_frame(dut, v2_query(pending, mrc=1500), dst=pending), v1_query_frame(dut, asked, mrd=200))
+    expect_v1(dut, ICMPv6MLReport, asked, within=0.45)
+    dut.expect_none(IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport(mladdr=pending), within=1.5)
+
+
 @rfc("RFC3810-9.12-1")
 def test_node_returns_to_mldv2_after_the_older_version_querier_present_interval(v1_ready: DUT) -> None:
     require_feature(v1_ready, "mldv2")  # the compatibility mode of an MLDv2 node
@@ -428,6 +444,27 @@ def test_v1_unsolicited_report_is_repeated(dut: DUT) -> None:
     dut.join_group(group)
     expect_v1(dut, ICMPv6MLReport, group, within=0.5)
     expect_v1(dut, ICMPv6MLReport, group, within=1.2)
+
+
+@described(2710, "4", SHOULD,
+           "To cover the possibility of the initial Report being lost or damaged, it is recommended that it "
+           "be repeated once or twice after short delays [Unsolicited Report Interval].")
+def test_v1_unsolicited_report_is_repeated_at_most_twice(dut: DUT) -> None:
+    # Once or twice: with an Unsolicited Report Interval of 1 s, every repetition has come 2.2 s
+    # after the join, and no fourth Report follows by 3.5 s.
+    as_mldv1_listener(dut)
+    dut.set_ipv6_option("mldv1_unsolicited_report_interval", 1)
+    group = _g(35)
+    start = dut.now()
+    dut.join_group(group)
+    sent = 0
+    while True:
+        try:
+            expect_v1(dut, ICMPv6MLReport, group, within=max(0.0, start + 3.5 - dut.now()))
+        except ExpectationFailed:
+            break
+        sent += 1
+    assert 2 <= sent <= 3, f"{sent} unsolicited Reports for {group} within 3.5 s of the join"
 
 
 @described(2710, "5", MUST_NOT,
