@@ -124,6 +124,19 @@ def test_v2_group_specific_query_is_answered_for_that_group_only(dut: DUT, host:
         _expect_report(dut, V2_REPORT, OTHER_GROUP, within=QUIET_S)
 
 
+@described(2236, "3", MUST,
+           "If a timer for the group is already running, it is reset to the random value only if the requested "
+           "Max Response Time is less than the remaining value of the running timer.")
+def test_v2_query_with_a_longer_max_response_time_leaves_the_running_timer(dut: DUT, host: Host) -> None:
+    # A General Query asking for 25.5 s (Max Resp Time 255) right behind one asking for 0.2 s
+    # must leave the timer the first one set. A host that restarted it would answer at a random
+    # moment within 25.5 s: within 0.45 s with chance 1.8 % a round, in all three 6e-6.
+    _settle(host, GROUP)
+    for _ in range(3):
+        dut.send(igmp_frame(dut, message(QUERY, 2)), igmp_frame(dut, message(QUERY, 255)))
+        _expect_report(dut, V2_REPORT, GROUP, within=0.45)
+
+
 @described(2236, "3", SHOULD,
            "When a host joins a multicast group, it should immediately transmit an unsolicited Version 2 "
            "Membership Report for that group, in case it is the first member of that group on the network.")
@@ -142,6 +155,36 @@ def test_leave_in_v2_mode_sends_leave_group_to_all_routers(dut: DUT, host: Host)
     dut.leave_group(GROUP)
     leave = _expect_report(dut, LEAVE, GROUP, within=0.5)
     assert leave[IP].dst == ALL_ROUTERS, f"Leave Group sent to {leave[IP].dst}"
+
+
+@rfc("RFC2236-3-3")
+def test_leave_after_answering_a_query_sends_leave_group(dut: DUT, host: Host) -> None:
+    # The group was joined in IGMPv3 mode, so the v2 Report that answers the query is the DUT's
+    # only v2 one: it makes the DUT "the last host to reply to a Query" (the state diagram of
+    # RFC 2236 6: "timer expired (send report, set flag)").
+    _settle(host, GROUP)
+    dut.send(igmp_frame(dut, message(QUERY, 2)))
+    _expect_report(dut, V2_REPORT, GROUP, within=0.5)
+    dut.leave_group(GROUP)
+    leave = _expect_report(dut, LEAVE, GROUP, within=0.5)
+    assert leave[IP].dst == ALL_ROUTERS, f"Leave Group sent to {leave[IP].dst}"
+
+
+@described(2236, "6", SHOULD,
+           "A Membership Report applies only to the membership in the group identified by the Membership "
+           "Report, on the interface from which the Membership Report is received.  It is ignored for "
+           "memberships in the Non-Member or Idle Member state.")
+def test_report_heard_while_idle_leaves_the_last_reporter_flag(dut: DUT, host: Host) -> None:
+    # After answering the query the DUT is an Idle Member with the flag set; another host's
+    # Report then changes nothing ("report received" is ignored in Idle Member state: only the
+    # Delaying Member's arc clears the flag), so leaving still sends Leave Group (RFC 2236 3:
+    # "if it was the last host to reply to a Query ... it SHOULD send a Leave Group message").
+    _settle(host, GROUP)
+    dut.send(igmp_frame(dut, message(QUERY, 2)))
+    _expect_report(dut, V2_REPORT, GROUP, within=0.5)
+    dut.send(_other_hosts_report(dut, message(V2_REPORT, 0, GROUP)))
+    dut.leave_group(GROUP)
+    _expect_report(dut, LEAVE, GROUP, within=0.5)
 
 
 @described(2236, "3", MUST,
@@ -360,6 +403,34 @@ def test_v1_querier_state_follows_the_v1_query_heard_not_the_last_query(dut: DUT
     dut.wait(max(0.0, start + 3.5 - dut.now()))
     dut.send(igmp_frame(dut, message(QUERY, 2)))
     _expect_report(dut, V2_REPORT, GROUP, within=0.5)
+
+
+def _without_router_alert(frame: Packet) -> Packet:
+    frame[IP].options = []
+    return frame
+
+
+@rfc("RFC3376-9.1-2")
+def test_v2_query_without_router_alert_is_ignored(dut: DUT, host: Host) -> None:
+    # RFC 3376 9.1 names v2 Queries as well as v3 ones (test_rfc3376_igmpv3.py asks the v3 case).
+    _settle(host, GROUP)
+    dut.send(_without_router_alert(igmp_frame(dut, message(QUERY, 2))))
+    dut.expect_none(IP(proto=2, src=str(dut.info.dut_ipv4.ip)), within=QUIET_S)
+    dut.send(igmp_frame(dut, message(QUERY, 2)))  # control: the same query with Router Alert
+    _expect_report(dut, V2_REPORT, GROUP, within=0.5)
+
+
+@rfc("RFC2236-4-3", "RFC3376-9.1-2",
+     quote="This variable MUST be based upon whether or not an IGMPv1 query was heard in the last [Version 1 "
+           "Router Present Timeout] seconds, and MUST NOT be based upon the type of the last Query heard.")
+def test_v1_query_without_router_alert_is_heard(dut: DUT, host: Host) -> None:
+    # An IGMPv1 router (RFC 1112) predates the Router Alert option (RFC 2113), and RFC 3376 9.1 lets
+    # a host ignore only "v2 or v3 Queries" without it: a v1 Query without one is still heard. The
+    # v2 query right behind it (MRC 2, with Router Alert) cuts the report delay to 0.2 s; the
+    # report is a v1 one only if the v1 query was heard.
+    _settle(host, GROUP)
+    dut.send(_without_router_alert(igmp_frame(dut, message(QUERY, 0))), igmp_frame(dut, message(QUERY, 2)))
+    _expect_report(dut, V1_REPORT, GROUP, within=0.5)
 
 
 @rfc("RFC2236-6-1")

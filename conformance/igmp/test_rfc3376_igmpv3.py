@@ -121,12 +121,16 @@ def test_general_query_is_answered_within_max_resp_time(dut: DUT) -> None:
            "empty (i.e., it is a pending response to a Group-Specific Query), then if and only if the "
            "interface has reception state for that group address, a single Current-State Record is sent for "
            "that address.")
-def test_group_specific_query_is_answered_for_that_group_only(dut: DUT) -> None:
-    dut.join_group(GROUP)
+@pytest.mark.parametrize("group", [GROUP, "239.255.1.2"], ids=["224", "239-top-of-the-range"])
+def test_group_specific_query_is_answered_for_that_group_only(dut: DUT, group: str) -> None:
+    # 239.255.1.2 is near the top of the range (RFC 1112 4: "host group addresses range from
+    # 224.0.0.0 to 239.255.255.255"), an edge a host's check that the queried address is a group
+    # must take in.
+    dut.join_group(group)
     dut.join_group(OTHER_GROUP)
-    dut.send(igmp_frame(dut, v3_query(group=GROUP, mrc=MRC), dst=GROUP))
-    report = expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
-    assert [g for _, g in v3_records(report)] == [GROUP]
+    dut.send(igmp_frame(dut, v3_query(group=group, mrc=MRC), dst=group))
+    report = expect_v3_record(dut, group, (MODE_IS_EXCLUDE,), within=QUIET_S)
+    assert [g for _, g in v3_records(report)] == [group]
 
 
 @described(2236, "6", MUST_NOT,
@@ -357,3 +361,25 @@ def test_group_joined_for_some_sources_is_never_reported_as_exclude(dut: DUT) ->
     assert current == [(MODE_IS_INCLUDE, [source])], f"the General Query was answered with {current} for {GROUP}"
     excluding = [r for r in changes + current if r[0] in _EXCLUDE_TYPES]
     assert not excluding, f"EXCLUDE records for a group joined in INCLUDE mode only: {excluding}"
+
+
+ALLOW_NEW_SOURCES, BLOCK_OLD_SOURCES = 5, 6  # RFC 3376 4.2.12
+
+
+@described(3376, "5.1", MUST,
+           "Old State         New State         State-Change Record Sent ---------         ---------         "
+           "------------------------ INCLUDE (A)       INCLUDE (B)       ALLOW (B-A), BLOCK (A-B)")
+def test_joining_and_leaving_for_some_sources_sends_allow_then_block(dut: DUT) -> None:
+    # "If no interface state existed for that multicast address before the change ... or if no
+    # state exists after the change ..., then the "non-existent" state is considered to have a
+    # filter mode of INCLUDE and an empty source list": a join for source S is INCLUDE {} to
+    # INCLUDE {S}, ALLOW (S); leaving it is INCLUDE {S} to INCLUDE {}, BLOCK (S).
+    source = str(dut.info.tester_ipv4)
+    dut.join_source_group(GROUP, [source])
+    joined = _records_about(dut, GROUP, within=1.5)  # the state-change report and its repetition
+    assert joined and set(map(tuple, (s for _, s in joined))) == {(source,)}, joined
+    assert {t for t, _ in joined} == {ALLOW_NEW_SOURCES}, f"joining {GROUP} for {source} reported {joined}"
+    dut.leave_group(GROUP)
+    left = _records_about(dut, GROUP, within=1.5)
+    assert left and {t for t, _ in left} == {BLOCK_OLD_SOURCES} and all(s == [source] for _, s in left), (
+        f"leaving {GROUP} (joined for {source}) reported {left}")

@@ -164,6 +164,33 @@ def test_two_general_queries_get_one_answer(dut: DUT) -> None:
 
 
 @described(3810, "6.2", MUST,
+           "If there is a pending response to a previous General Query scheduled sooner than the selected "
+           "delay, no additional response needs to be scheduled.")
+def test_general_query_with_a_longer_delay_leaves_the_pending_answer(dut: DUT) -> None:
+    # The rules "are considered in order and only the first matching rule is applied" (RFC 3810
+    # 6.2): a General Query asking for 20 s right behind one asking for 0.2 s meets this rule,
+    # not rule 2, and the answer stays due within 0.2 s. A node that rescheduled it would answer
+    # within 0.45 s with chance 2 % a round, in all three 1e-5.
+    group = sn_group(dut)
+    for _ in range(3):
+        dut.send(mld_frame(dut, v2_query(mrc=200)), mld_frame(dut, v2_query(mrc=20000)))
+        expect_record(dut, group, (MODE_IS_EXCLUDE,), within=0.45)
+
+
+@described(3810, "6.2", MUST,
+           "If the received Query is a General Query, the Interface Timer is used to schedule a response to "
+           "the General Query after the selected delay. Any previously pending response to a General Query "
+           "is canceled.")
+def test_general_query_with_a_shorter_delay_cancels_the_pending_answer(dut: DUT) -> None:
+    # The answer due within 2 s is replaced by the one due within 0.1 s, not sent as well (unless
+    # it was due sooner still, 5 % of the time, when rule 1 keeps it as the only answer).
+    group = sn_group(dut)
+    dut.send(mld_frame(dut, v2_query(mrc=2000)), mld_frame(dut, v2_query(mrc=100)))
+    expect_record(dut, group, (MODE_IS_EXCLUDE,), within=0.35)
+    no_record(dut, group, (MODE_IS_EXCLUDE,), within=2.0)
+
+
+@described(3810, "6.2", MUST,
            "If there is already a pending response to a previous Query scheduled for this multicast address, "
            "and either the new Query is a Multicast Address Specific Query or the recorded source list "
            "associated with the multicast address is empty, then the multicast address source list is "
@@ -230,11 +257,14 @@ def test_another_nodes_report_does_not_suppress_a_general_query_answer(dut: DUT,
 # ---- queries that must be ignored ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", ["global-source", "unspecified-source"])
+@pytest.mark.parametrize("fault", ["global-source", "unspecified-source", "multicast-source"])
 @rfc("RFC3810-5.1.14-2")
 def test_query_from_a_non_link_local_source_is_ignored(dut: DUT, fault: str) -> None:
     group = sn_group(dut)  # always listened to: no join needed
-    src = str(dut.info.tester_ipv6) if fault == "global-source" else "::"
+    # ff02::1 is of link-local scope but a multicast address, never a valid source (RFC 4291 2.7:
+    # "Multicast addresses must not be used as source addresses in IPv6 packets").
+    src = {"global-source": str(dut.info.tester_ipv6), "unspecified-source": "::",
+           "multicast-source": "ff02::1"}[fault]
     dut.send(mld_frame(dut, v2_query(), src=src))
     no_record(dut, group, (MODE_IS_EXCLUDE,))
     dut.send(mld_frame(dut, v2_query()))  # control: the same query from fe80::... is answered

@@ -33,6 +33,7 @@ from harness.mld import (
     MODE_IS_INCLUDE,
     ROUTER_ALERT_MLD,
     expect_record,
+    flush_reports,
     hop_by_hop_options,
     mld_frame,
     no_record,
@@ -237,3 +238,30 @@ def test_report_ends_with_its_last_record(dut: DUT) -> None:
     assert len(message) == ends, f"the report is {len(message)} octets, its records end at {ends}"
     plen = report[IPv6].plen
     assert 40 + plen == len(bytes(report[IPv6])), "the IPv6 Payload Length does not match the packet"
+
+
+@described(3810, "5.2.15", MUST,
+           "If the set of Multicast Address Records required in a Report does not fit within the size limit "
+           "of a single Report message (as determined by the MTU of the link on which it will be sent), the "
+           "Multicast Address Records are sent in as many Report messages as needed to report the entire set.")
+def test_general_query_answer_too_big_for_one_report_is_split(dut: DUT) -> None:
+    # 80 groups need 80 records of 20 octets: 1600 octets, more than one report on a 1500-octet link
+    # holds (its IPv6 header, the 8-octet Hop-by-Hop header and the report's own 8 octets leave
+    # 1444). Every record is in some report, no report exceeds the MTU, and no report but the last
+    # has room for one more record (as many reports as needed, not more).
+    groups = {IPv6Address(site_group(0x400 + i)) for i in range(80)}
+    for group in groups:
+        dut.join_group(str(group))
+    dut.wait(1.2)  # the state-change reports and their retransmissions (Unsolicited Report Interval 1 s)
+    flush_reports(dut)
+    dut.send(mld_frame(dut, v2_query(mrc=200)))
+    reports, named = [], set()
+    while not groups <= named:
+        report = dut.expect(ICMPv6MLReport2, within=0.6)
+        reports.append(report)
+        named |= {g for t, g, _, _ in records(report) if t == MODE_IS_EXCLUDE}
+    mtu = dut.info.mtu
+    sizes = [len(bytes(r[IPv6])) for r in reports]
+    assert max(sizes) <= mtu, f"an answer of {max(sizes)} octets on a link of MTU {mtu}: {sizes}"
+    assert all(size + 20 > mtu for size in sizes[:-1]), (
+        f"answer reports of {sizes} octets: one but the last had room for another 20-octet record")

@@ -216,10 +216,10 @@ def test_general_query_answered_within_maximum_response_delay() -> None:
 def test_general_query_max_resp_code_float_format() -> None:
     b = Bench()
     b.settle()
-    code = mld.encode_max_resp_code(40_000)  # >= 32768: the exponential form
-    assert code >= 0x8000
+    code = 0x8000 | 1 << 12 | 0x388  # >= 32768: the exponential form, (0x388 | 0x1000) << 4 = 80_000 ms
+    assert mld.decode_max_resp_code(code) == 80_000
     b.query(2, code)
-    b.clock.advance(40_000)
+    b.clock.advance(80_000)
     assert len(b.sent()) == 1
 
 

@@ -88,20 +88,11 @@ def test_v2_query_source_count_past_end_is_dropped() -> None:
 )
 def test_maximum_response_code_rfc3810_5_1_3(code: int, delay: int) -> None:
     assert mld.decode_max_resp_code(code) == delay
-    assert mld.encode_max_resp_code(delay) == code
 
 
 @pytest.mark.parametrize(("code", "seconds"), [(0, 0), (125, 125), (127, 127), (0x80, 0x10 << 3), (0xFF, 0x1F << 10)])
 def test_qqic_rfc3810_5_1_9(code: int, seconds: int) -> None:
     assert mld.decode_qqic(code) == seconds
-    assert mld.encode_qqic(seconds) == code
-
-
-def test_encode_codes_round_down_and_saturate() -> None:
-    for delay in (32768, 40_000, 100_000, 1_000_000, 8_387_584):
-        assert mld.decode_max_resp_code(mld.encode_max_resp_code(delay)) <= delay
-    assert mld.encode_max_resp_code(10**9) == 0xFFFF
-    assert mld.encode_qqic(10**6) == 0xFF
 
 
 def test_v2_report_records_rfc3810_5_2() -> None:

@@ -48,17 +48,6 @@ def decode_code(code: int) -> int:
     return ((code & 0x0F) | 0x10) << (((code >> 4) & 0x07) + 3)
 
 
-def encode_code(value: int) -> int:
-    """The Max Resp Code / QQIC for ``value`` (rounded down to what the float format can carry)."""
-    if value < 128:
-        return max(0, value)
-    for exp in range(8):
-        mant = (value >> (exp + 3)) - 0x10
-        if 0 <= mant <= 0x0F:
-            return 0x80 | exp << 4 | mant
-    return 0xFF
-
-
 @dataclass(frozen=True, slots=True)
 class Query:
     """A Membership Query of any version (RFC 3376 7.1 tells them apart)."""

@@ -51,17 +51,6 @@ def decode_max_resp_code(code: int) -> int:
     return ((code & 0x0FFF) | 0x1000) << (((code >> 12) & 0x07) + 3)
 
 
-def encode_max_resp_code(delay_ms: int) -> int:
-    """The Maximum Response Code for ``delay_ms`` (rounded down to what the format can carry)."""
-    if delay_ms < 0x8000:
-        return max(0, delay_ms)
-    for exp in range(8):
-        mant = (delay_ms >> (exp + 3)) - 0x1000
-        if 0 <= mant <= 0x0FFF:
-            return 0x8000 | exp << 12 | mant
-    return 0xFFFF
-
-
 def decode_qqic(code: int) -> int:
     """The Querier's Query Interval in seconds. RFC 3810 5.1.9: "If QQIC < 128, QQI = QQIC";
     "If QQIC >= 128, QQIC represents a floating-point value as follows: |1| exp | mant |"
@@ -69,16 +58,6 @@ def decode_qqic(code: int) -> int:
     if code < 128:
         return code
     return ((code & 0x0F) | 0x10) << (((code >> 4) & 0x07) + 3)
-
-
-def encode_qqic(seconds: int) -> int:
-    if seconds < 128:
-        return max(0, seconds)
-    for exp in range(8):
-        mant = (seconds >> (exp + 3)) - 0x10
-        if 0 <= mant <= 0x0F:
-            return 0x80 | exp << 4 | mant
-    return 0xFF
 
 
 def _finish(raw: bytes, src: bytes, dst: bytes) -> bytes:

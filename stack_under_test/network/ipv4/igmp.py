@@ -106,9 +106,10 @@ class IGMP:
             return None
         # RFC 1112 appendix I: a v1 query carries no Max Resp Time; the delay is up to 10 s.
         max_resp_ms = params.IGMPV1_MAX_RESPONSE_MS if q.version == 1 else q.max_resp_ms
+        # A query about 224.0.0.1 finds no listener state (the group is never joined in the
+        # listener: it is never reported), but a v2 one still sets the v2 Querier Present timer,
+        # as any other v2 query does here.
         group = None if general else q.group
-        if group == wire.ALL_SYSTEMS:
-            return None  # never reported
         self.listener.on_query(Mode(q.version), max_resp_ms, group, q.sources, q.qrv, q.qqi_ms)
         return None
 

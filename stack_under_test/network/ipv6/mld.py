@@ -169,7 +169,9 @@ class MLD:
         # is a valid link-local address, if the Hop Limit is set to 1, and if the Router Alert option
         # is present in the Hop-By-Hop Options header of the IPv6 packet. If any of these checks
         # fails, the packet is dropped." Linux also wants the Router Alert value 0 (MLD, RFC 2711).
-        if not is_link_local(src) or src[0] == 0xFF:
+        # (A multicast source, which is_link_local would let through for ff02::/16, never gets here:
+        # endpoint.check_addresses drops it, RFC 4291 2.7.)
+        if not is_link_local(src):
             return Drop.MLD_SOURCE_NOT_LINK_LOCAL
         if ip.hop_limit != MLD_HOP_LIMIT:
             return Drop.MLD_HOP_LIMIT_NOT_1
@@ -186,9 +188,9 @@ class MLD:
             return Drop.MLD_V1_QUERY_IGNORED  # forced MLDv2 never falls back (Linux force_mld_version=2)
         if not self.enabled:
             return None
+        # A query about ff02::1 or a group of scope 0 or 1 finds no listener state (they are never
+        # joined in the listener), but an MLDv1 one still sets the compatibility mode.
         group = None if q.general else q.group
-        if group is not None and not reportable(group):
-            return None  # ff02::1 and scopes 0/1 are never reported
         # RFC 3810 8.2.1: "The Host Compatibility Mode of an interface is set to MLDv1 whenever an
         # MLDv1 Multicast Address Listener Query is received on that interface"; the listener runs
         # the Older Version Querier Present timer ([Robustness Variable] x [Query Interval] +
@@ -200,7 +202,7 @@ class MLD:
     def _handle_v1_report(self, src: bytes, report: wire.V1Report) -> Drop | None:
         # RFC 2710 3: MLD messages are "sent with a link-local IPv6 Source Address" (:: while the
         # sender has none, RFC 3810 5.2.13); Linux drops other reports, and so do we.
-        if src != wire.UNSPECIFIED and (not is_link_local(src) or src[0] == 0xFF):
+        if src != wire.UNSPECIFIED and not is_link_local(src):
             return Drop.MLD_REPORT_BAD_SOURCE
         if self.enabled and reportable(report.group):
             # RFC 2710 4: "If the node receives another node's Report from an interface for a
