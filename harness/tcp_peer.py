@@ -437,17 +437,22 @@ class TCPPeer:
     def send_syn(self, **kwargs: Any) -> Packet:
         return self.send("S", seq=self.iss, **kwargs)
 
-    def connect(self, *, within: float = 2.0) -> Packet:
+    def connect(self, *, within: float = 2.0, rtt: float = 0.0) -> Packet:
         """Open a connection to the DUT's listener (RFC 9293 3.5, figure 6): SYN, the DUT's
-        SYN-ACK acknowledging it, ACK. Returns the SYN-ACK."""
+        SYN-ACK acknowledging it, ACK. Returns the SYN-ACK. The ACK waits ``rtt`` seconds: a
+        path that long, so the DUT's first round-trip sample, and with it its retransmission
+        timeout (RFC 6298 2.2: about three times the sample), gives a loaded tester time to
+        answer its segments before that timer runs out."""
         self.send_syn()
         synack = self.expect("SA", ack=seq_add(self.iss, 1), within=within)
+        if rtt:
+            self.dut.wait(rtt)
         self.send_ack()
         return synack
 
-    def connect_accepted(self, *, within: float = 2.0) -> TCPConn:
+    def connect_accepted(self, *, within: float = 2.0, rtt: float = 0.0) -> TCPConn:
         """``connect``, then the DUT application's ``tcp_accept`` of the connection."""
-        self.connect(within=within)
+        self.connect(within=within, rtt=rtt)
         conn = self.dut.tcp_accept(self.dut_port, self.family, within=within)
         assert conn is not None, f"the DUT's listener on port {self.dut_port} accepted no connection"
         assert conn.remote_port == self.port, f"accepted {conn}, not the peer's connection from port {self.port}"
@@ -494,11 +499,12 @@ class TCPPeer:
 
 
 def established(dut: DUT, port: int, family: Family = 4, *, listen_options: dict[str, Any] | None = None,
-                **peer: Any) -> tuple[TCPPeer, TCPConn]:
-    """A connection the peer opened to a new DUT listener on ``port`` and the DUT accepted."""
+                rtt: float = 0.0, **peer: Any) -> tuple[TCPPeer, TCPConn]:
+    """A connection the peer opened to a new DUT listener on ``port`` and the DUT accepted (its
+    handshake taking ``rtt`` seconds, see ``TCPPeer.connect``)."""
     dut.tcp_listen(port, family, options=listen_options)  # type: ignore[arg-type]
     tester = TCPPeer(dut, family, dut_port=port, **peer)
-    return tester, tester.connect_accepted()
+    return tester, tester.connect_accepted(rtt=rtt)
 
 
 def opened_by_dut(dut: DUT, port: int, family: Family = 4, *, options: dict[str, Any] | None = None,
