@@ -64,6 +64,7 @@ def test_a_short_campaign_writes_the_report_and_the_summary(tmp_path: Path) -> N
          "--out", str(tmp_path / "report"), "--json", str(summary)],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
     assert proc.returncode in (0, 1), proc.stderr
+    assert summary.is_file(), f"no summary written (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     data = json.loads(summary.read_text())
     assert data["duts"] == ["inprocess", "linux"] and data["stimuli"] > 0 and data["duration_s"] >= 8
     assert isinstance(data["liveness_failures"], int)

@@ -189,8 +189,9 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         self.features = self.hello.features
         self.drain()
 
-    def _await_link_local(self, timeout: float = 2.0) -> None:
-        # The kernel adds the EUI-64 link-local when the carrier comes up, asynchronously.
+    def _await_link_local(self, timeout: float = 10.0) -> None:
+        # The kernel adds the EUI-64 link-local when the carrier comes up, asynchronously, from a
+        # work queue that a loaded machine runs late: the wait ends as soon as it is there.
         deadline = time.monotonic() + timeout
         want = f"{DUT_IPV6_LL}/64"
         while True:
