@@ -141,7 +141,12 @@ def test_65535_octets_are_reassembled_and_one_octet_more_is_not(dut: DUT) -> Non
     dut.send(*frags)
     dut.send(*fragments4(exact, size=1480))
     got = dut.udp_recv(PORT, within=5.0)
-    assert got is not None, "a datagram of exactly 65,535 octets was not reassembled and delivered"
+    if got is None:
+        # RFC 1122 3.3.2 asks only "EMTU_R MUST be greater than or equal to 576": a host that
+        # cannot reassemble 65,535 octets conforms, and without that positive control the
+        # oversized datagram's silence shows nothing.
+        pytest.skip("the DUT did not reassemble a datagram of 65,535 octets: its EMTU_R is smaller "
+                    "(allowed, RFC 1122 3.3.2), so the limit at 65,535 cannot be shown")
     # Sent first, the oversized datagram would have been delivered first.
     assert len(got[0]) == len(data) and got[0] == data, f"delivered {len(got[0])} octets, not the 65,507 sent"
 
