@@ -107,13 +107,14 @@ def test_a_larger_mtu_in_a_later_message_does_not_raise_the_estimate(dut: DUT) -
 
 def _acknowledge_the_flight(dut: DUT, peer: TCPPeer, big: Packet) -> int:
     """Take in the DUT's flight that ``big`` began, acknowledge all of it at once (freeing the
-    whole window), and return how many data segments it held."""
+    whole window), and return how many full-sized data segments (``big``'s size) it held: the
+    first flight, without the smaller copies a Packet Too Big made the DUT send again."""
     dut.wait(0.1)  # the rest of the flight, sent at once behind ``big``
     flight = [seg for seg in [big, *peer.take_all()] if payload(seg)]
     peer.rcv_nxt = max((seq_add(seg[TCP].seq, len(payload(seg))) for seg in flight),
                        key=lambda end: (end - big[TCP].seq) % 2**32)
     peer.send_ack()
-    return len({seg[TCP].seq for seg in flight})
+    return len({seg[TCP].seq for seg in flight if len(payload(seg)) == len(payload(big))})
 
 
 def _data_segments_until_quiet(peer: TCPPeer, enough: int, quiet: float = 0.2) -> list[Packet]:
