@@ -11,6 +11,9 @@ BIN := $(VENV)/bin
 # Renamed whenever the extras installed change, so existing venvs get them on the next run.
 STAMP := $(VENV)/.stamp-dev-fuzz-randomly-allure
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
+# make test runs the linux and tap suites side by side, beside the unit tests: 3 workers per CPU
+# each (harness/backends/__init__.py says why not the 8 of a lone `-n auto`).
+SIDE_BY_SIDE_WORKERS := $(shell echo $$((3 * $$(nproc))))
 # Compiled modules (and pytest's rewritten test modules) are kept in __pycache__: every
 # pytest-xdist worker and spawned agent would otherwise compile the same few hundred modules
 # again (measured: collecting the suite takes 4.1 s of CPU per worker without, 2.6 s with),
@@ -93,8 +96,8 @@ test: setup system-deps guard
 	part inprocess eval '$(BIN)/stackcheck run --dut inprocess --report out/inprocess --allure && \
 	  $(BIN)/stackcheck report out/inprocess/results.json --out out/inprocess --allure'; \
 	if [ "$(IS_ROOT)" = yes ]; then \
-	  part linux $(BIN)/stackcheck run --dut linux --report out/linux -n auto; linux=$$last; \
-	  part tap $(BIN)/stackcheck run --dut tap --report out/tap -n auto; tap=$$last; \
+	  part linux $(BIN)/stackcheck run --dut linux --report out/linux -n $(SIDE_BY_SIDE_WORKERS); linux=$$last; \
+	  part tap $(BIN)/stackcheck run --dut tap --report out/tap -n $(SIDE_BY_SIDE_WORKERS); tap=$$last; \
 	  wait $$linux $$tap; part lwip $(BIN)/stackcheck run --dut lwip --report out/lwip -n auto -k "$(LWIP_SUBSET)"; \
 	fi; \
 	wait; status=0; parts="lint inprocess"; \

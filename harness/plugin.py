@@ -25,7 +25,17 @@ from typing import Any, cast
 
 import pytest
 
-from harness import allure_support, backends, deviations, expectations, features, identity, verdicts, witness
+from harness import (
+    allure_support,
+    backends,
+    deviations,
+    expectations,
+    features,
+    identity,
+    ordering,
+    verdicts,
+    witness,
+)
 from harness.backends import Backend, BackendOptions
 from harness.dut import DUT, FeatureAbsent, Unsupported
 from harness.rfc import CitationError, requirement_of
@@ -116,6 +126,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write the per-requirement results to PATH (results.json)")
     group.addoption("--expectations", dest="stackcheck_expectations", metavar="PATH",
                     help="known-deviation file (default: conformance/expectations/<dut>.toml if present)")
+    group.addoption("--longest-first", dest="stackcheck_longest_first", action="store_true",
+                    help="run the tests that took longest (conformance/durations.json) first (harness.ordering)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -174,6 +186,15 @@ def _check_and_mark(state: _State, items: list[pytest.Item]) -> str | None:
         if dev.test not in used and dev.base in bases:
             return f"expectation entry {dev.test!r} matches no test case (check the [param-id])"
     return None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # After pytest-randomly's shuffle, so tests of equal length keep its random order; every
+    # pytest-xdist worker sorts alike (same seed, same file), as xdist requires.
+    if config.getoption("stackcheck_longest_first"):
+        workers = int(config.workerinput["workercount"]) if _is_worker(config) else 1  # type: ignore[attr-defined]
+        items[:] = ordering.longest_first(items, ordering.load(), workers)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="where results.json, report.md, report.json and pcaps/ go (default: out/DUT, "
                           "e.g. out/inprocess)")
     run.add_argument("-n", dest="workers", metavar="N|auto", help="parallel workers (pytest-xdist)")
+    run.add_argument("--order", choices=("longest-first", "random"), default="longest-first",
+                     help="with -n: start the tests that took longest first (default; the shortest "
+                          "wall time), or keep pytest-randomly's order throughout (stackcheck soak)")
     run.add_argument("--keep-pcaps", action="store_true", help="keep every test's pcap, not only failures'")
     run.add_argument("--allure", action="store_true",
                      help="also write Allure results to DIR/allure-results")
@@ -187,11 +190,15 @@ def _pytest_args(args: argparse.Namespace, suite: Path, out: Path, extra: list[s
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     if args.workers is not None and args.workers != "0":
-        # Work stealing: a worker that runs out takes half of the busiest one's queue. With
-        # pytest-xdist's default each worker gets runs of neighbouring tests, so one can be left
-        # with a module of timer tests long after the others are idle (measured: the linux suite
-        # on 16 workers, 129 s with the default, 107 s with work stealing).
-        pytest_args += ["-n", _workers(args.workers, backends.get(args.dut)), "--dist", "worksteal"]
+        pytest_args += ["-n", _workers(args.workers, backends.get(args.dut))]
+        if args.order == "longest-first":
+            # One test at a time to whichever worker is free, longest first (harness.ordering).
+            pytest_args += ["--longest-first", "--dist", "load", "--maxschedchunk", "1"]
+        else:
+            # Work stealing: a worker that runs out takes half of the busiest one's queue. With
+            # pytest-xdist's default each worker gets runs of neighbouring tests, so one can be
+            # left with a module of timer tests long after the others are idle.
+            pytest_args += ["--dist", "worksteal"]
     if args.allure:
         pytest_args += ["--alluredir", str(out / "allure-results"), "--clean-alluredir"]
     return pytest_args + extra

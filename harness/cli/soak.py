@@ -118,7 +118,7 @@ def _loadavg() -> str:
 def _one(args: argparse.Namespace, n: int, seed: int, out: Path) -> Run:
     report = out / f"run-{n}"
     command = [sys.executable, "-m", "harness", "run", "--dut", args.dut, "--report", str(report),
-               "-n", args.workers]
+               "-n", args.workers, "--order", "random"]
     if args.keyword:
         command += ["-k", args.keyword]
     command += ["--", "-p", "randomly", f"--randomly-seed={seed}"]

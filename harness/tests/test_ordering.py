@@ -1,0 +1,75 @@
+"""Longest-first ordering of a parallel run (harness.ordering) and its wiring into `stackcheck run`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import ordering
+from harness.cli import main as cli
+
+
+@dataclass(frozen=True)
+class _Item:
+    nodeid: str
+
+
+def _ids(items: list[_Item]) -> list[str]:
+    return [item.nodeid for item in items]
+
+
+def test_longest_tests_come_first_and_unknown_ones_count_as_the_median() -> None:
+    durations = {"a": 1.0, "b": 9.0, "c": 3.0, "d": 2.0}  # median 2.5
+    items = [_Item("a"), _Item("new"), _Item("b"), _Item("c")]
+    assert _ids(ordering.longest_first(items, durations)) == ["b", "c", "new", "a"]
+
+
+def test_ties_keep_the_shuffled_order() -> None:
+    items = [_Item(name) for name in "zyxw"]
+    assert _ids(ordering.longest_first(items, {"q": 1.0})) == ["z", "y", "x", "w"]
+
+
+def test_each_worker_starts_with_one_long_and_one_short_test() -> None:
+    # pytest-xdist gives each worker two consecutive tests to start with.
+    durations = {str(n): float(n) for n in range(1, 9)}
+    items = [_Item(str(n)) for n in range(1, 9)]
+    assert _ids(ordering.longest_first(items, durations, workers=2)) == ["8", "5", "7", "6", "4", "3", "2", "1"]
+
+
+def test_no_durations_keeps_the_order() -> None:
+    items = [_Item("b"), _Item("a")]
+    assert ordering.longest_first(items, {}) == items
+
+
+def test_record_keeps_the_longest_of_several_runs(tmp_path: Path) -> None:
+    def results(name: str, durations: dict[str, float | None]) -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps({"results": [{"nodeid": k, "duration_s": v} for k, v in durations.items()]}))
+        return path
+
+    merged = ordering.record([results("linux.json", {"t1": 2.5, "t2": 0.1, "t3": None}),
+                              results("tap.json", {"t1": 1.0, "t2": 0.4})])
+    assert merged == {"t1": 2.5, "t2": 0.4}
+
+
+def test_unreadable_durations_file_means_no_ordering(tmp_path: Path) -> None:
+    bad = tmp_path / "durations.json"
+    bad.write_text("[1, 2]")
+    assert ordering.load(bad) == {}
+    assert ordering.load(tmp_path / "missing.json") == {}
+
+
+def test_committed_durations_name_collected_tests() -> None:
+    durations = ordering.load()
+    assert len(durations) > 1000
+    assert all(nodeid.startswith("conformance/") and seconds >= 0 for nodeid, seconds in durations.items())
+
+
+def test_parallel_run_is_longest_first_and_soak_keeps_random_order(tmp_path: Path) -> None:
+    args = cli._parser().parse_args(["run", "--dut", "inprocess", "-n", "2"])
+    pytest_args = cli._pytest_args(args, Path("conformance"), tmp_path, [])
+    assert pytest_args[-5:] == ["--longest-first", "--dist", "load", "--maxschedchunk", "1"]
+    args = cli._parser().parse_args(["run", "--dut", "inprocess", "-n", "2", "--order", "random"])
+    pytest_args = cli._pytest_args(args, Path("conformance"), tmp_path, [])
+    assert "--longest-first" not in pytest_args and pytest_args[-2:] == ["--dist", "worksteal"]
