@@ -55,7 +55,7 @@ from harness.mld import (
     v1_report,
     v2_query,
 )
-from harness.suppression import assert_suppressed
+from harness.suppression import assert_suppressed, consume_all
 
 ALL_ROUTERS: Final = "ff02::2"
 FIXTURE_MRC_MS: Final = 100
@@ -128,6 +128,9 @@ def settle(dut: DUT, *groups: str) -> None:
         for group in groups:
             expect_v1(dut, ICMPv6MLReport, group, within=1.0)
             dut.send(other_report(dut, group))
+        # A repeat whose short delay ran out before the other listener's Report was sent (a
+        # loaded tester sends it late) is no answer to anything the test does next.
+        consume_all(dut, IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport)
 
 
 # ---- compatibility mode -------------------------------------------------------------------------
@@ -198,8 +201,7 @@ def test_v1_specific_query_is_answered_for_that_group_only(v1_ready: DUT) -> Non
     settle(dut, group, other)
     dut.send(v1_query_frame(dut, group))
     expect_v1(dut, ICMPv6MLReport, group)
-    with pytest.raises(ExpectationFailed):
-        expect_v1(dut, ICMPv6MLReport, other, within=QUIET_S)
+    dut.expect_none(IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport(mladdr=other), within=QUIET_S)
 
 
 @pytest.mark.parametrize("field", ["link-local-source", "hop-limit-1", "router-alert"])

@@ -63,3 +63,20 @@ def test_a_dut_whose_report_always_comes_first_ends_the_test() -> None:
     with pytest.raises(AssertionError, match=f"in {ROUNDS} rounds"):
         assert_suppressed(dut, _stimulus(dut), ICMP(type=0, id=1), within=1.0)
     assert dut.rounds == ROUNDS
+
+
+class UnorderedDUT(OrderedDUT):
+    in_order = False  # no barrier: the window opens when the stimulus has been sent
+
+
+def test_without_a_barrier_a_report_sent_before_the_stimulus_ended_replays_the_round() -> None:
+    dut = UnorderedDUT(lambda n: 0.0 if n == 1 else None)
+    assert_suppressed(dut, _stimulus(dut), ICMP(type=0, id=1), within=1.0)
+    assert dut.rounds == 2
+
+
+def test_without_a_barrier_a_report_after_the_stimulus_fails() -> None:
+    dut = UnorderedDUT(lambda n: 0.3)
+    with pytest.raises(ExpectationFailed):
+        assert_suppressed(dut, _stimulus(dut), ICMP(type=0, id=1), within=1.0)
+    assert dut.rounds == 1
