@@ -94,8 +94,11 @@ class Host:
 @pytest.fixture
 def host(dut: DUT) -> Iterator[Host]:
     # A v3 general query with QRV 2 and QQIC 1 s (RFC 3376 4.1.6, 4.1.7); no group is joined
-    # yet, so nothing answers it.
+    # yet, so nothing answers it, once its response timer (up to Max Resp Time) has run out: the
+    # answer reports the state when the timer expires (RFC 3376 5.2), so a group a test joined
+    # before then would show in a current-state report in the middle of the test.
     dut.send(igmp_frame(dut, v3_query(mrc=MRC, qrv=2, qqic=1)))
+    dut.wait(MRC / 10)
     h = Host(dut)
     yield h
     if h.joined:  # a backend that cannot join groups skipped the test: nothing to wait for
