@@ -23,13 +23,14 @@ BULK: Final = 64_000
 BURST_GAP: Final = 0.005
 
 
-# Where the tester's duplicate ACKs must reach the DUT before its retransmission timer runs out,
-# the peer's handshake ACK waits this long: the timer then runs about three times it (RFC 6298
-# 2.2), not Linux's 200-ms floor, however loaded the tester.
+# Every test here has the tester's ACKs reach the DUT before its retransmission timer runs out
+# (or counts on the timer not running first), so the peer's handshake ACK waits this long: the
+# timer then runs about three times it (RFC 6298 2.2), not Linux's 200-ms floor, however loaded
+# the tester.
 HANDSHAKE_RTT: Final = 0.3
 
 
-def _bulk_sender(dut: DUT, mss: int, rtt: float = 0.0) -> tuple[TCPPeer, TCPConn]:
+def _bulk_sender(dut: DUT, mss: int, rtt: float = HANDSHAKE_RTT) -> tuple[TCPPeer, TCPConn]:
     peer, conn = established(dut, PORT, mss=mss, window=65535, rtt=rtt)
     assert dut.tcp_send(conn, bytes(i % 256 for i in range(BULK))) > 0
     return peer, conn
@@ -115,7 +116,7 @@ def test_third_duplicate_ack_triggers_a_fast_retransmit(dut: DUT) -> None:
            "The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
            "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
 def test_two_duplicate_acks_do_not_trigger_a_retransmission(dut: DUT) -> None:
-    peer, _conn = _bulk_sender(dut, 536, rtt=HANDSHAKE_RTT)
+    peer, _conn = _bulk_sender(dut, 536)
     burst = _burst(peer)
     una = burst[0][TCP].seq
     _dup_acks(peer, una, TCP_DUPACK_THRESHOLD - 1)
