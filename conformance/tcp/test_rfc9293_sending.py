@@ -140,14 +140,16 @@ def test_a_soft_error_is_what_the_application_hears_when_the_connection_times_ou
 
 @rfc("RFC9293-3.9.1.2-3")
 def test_successive_pushed_sends_are_collapsed_into_one_segment(dut: DUT) -> None:
-    peer, conn = established(dut, PORT, mss=1000)
+    # A 0.3-s handshake keeps the DUT's retransmission timer near a second (RFC 6298 2.2), longer
+    # than a loaded tester takes for the five SENDs below.
+    peer, conn = established(dut, PORT, mss=1000, rtt=0.3)
     assert dut.tcp_send(conn, b"f" * 100) == 100
     peer.expect(data=b"f" * 100)  # left unacknowledged: the sends below queue behind it
     for i in range(5):
         assert dut.tcp_send(conn, bytes([0x30 + i]) * 40) == 40  # five SENDs, each one PUSHed
     dut.wait(0.05)
     peer.send_ack()
-    seg = peer.expect(data=lambda d: len(d) > 0, within=1.0)
+    seg = peer.expect(seq=peer.rcv_nxt, data=lambda d: len(d) > 0, within=1.0)
     # "collapse successive bits when it packetizes data, to send the largest possible segment":
     # the five PUSHed SENDs travel together, not as five small segments.
     assert len(payload(seg)) == 200, f"five queued 40-octet SENDs left in a segment of {len(payload(seg))} octets"

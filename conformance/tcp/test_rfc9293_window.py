@@ -165,13 +165,15 @@ def test_the_sender_avoids_silly_window_segments(dut: DUT) -> None:
     peer, conn = established(dut, PORT, mss=1000, window=8000)
     assert dut.tcp_send(conn, DATA[:3000]) == 3000
     peer.receive(3000)  # every octet acknowledged, window 8000: Max(SND.WND) is 8000
-    # A window of 100 octets: not a full segment, not half the largest window. An octet of data
-    # goes first, so the ACK carrying the smaller window has a newer SEG.SEQ than SND.WL1 and the
-    # update is taken (Linux ignores a smaller window on a segment that repeats SND.WL1,
-    # tcp_may_update_window()).
+    # A window of 100 octets: not a full segment, not half the largest window. It comes on the
+    # second of two octets of data, so it has a newer SEG.SEQ than SND.WL1 and the update is taken
+    # (Linux ignores a smaller window on a segment that repeats SND.WL1, tcp_may_update_window()),
+    # and the DUT's ACK of that octet shows the window taken in before the SEND below (a verb on
+    # the control channel can overtake a frame still queued for the DUT).
     peer.send_data(b"w")
     peer.window = 100
-    peer.send_ack()
+    peer.send_data(b"x")
+    peer.expect("A", ack=peer.snd_nxt, within=1.0)
     assert dut.tcp_send(conn, DATA[:5000]) == 5000
     # RFC 9293 3.8.6.2.1: send "if at least a fraction Fs of the maximum window can be sent", with
     # Fs "1/2", or "a maximum-sized segment", or after "the override timeout"; it "should be in
