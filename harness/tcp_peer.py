@@ -285,8 +285,9 @@ class TCPPeer:
         moves = tcp.seq == self.snd_nxt if advance is None else advance
         if moves:
             self.snd_nxt = seq_add(tcp.seq, length)
+        raw = bytes(seg)  # built first: on a loaded tester a build takes milliseconds
         self.last_sent = self.dut.now()
-        self.dut.send(seg)
+        self.dut.send(raw)
         self.ts_val += 1
 
     def send_data(self, data: bytes, flags: str = "PA", **kwargs: Any) -> Packet:
