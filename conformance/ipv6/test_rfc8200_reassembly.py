@@ -201,3 +201,19 @@ def test_headers_before_the_fragment_header_may_differ_between_fragments(dut: DU
     rebuilt[4:6] = (len(rebuilt) - 40).to_bytes(2, "big")
     dut.send(first, bytes(dut.ether(type=0x86DD)) + bytes(rebuilt), third)
     expect_echo_reply6(dut, 0x4510, data=DATA)
+
+
+@pytest.mark.parametrize("kind", ["fragmented", "atomic"])
+@described(8200, "4.5", MUST, "Res 2-bit reserved field. Initialized to zero for transmission; ignored on reception.")
+def test_reserved_fields_of_the_fragment_header_are_ignored(dut: DUT, kind: str) -> None:
+    # All ones in both reserved fields: the 2-bit Res lies between the Fragment Offset and the M
+    # flag, so a receiver that reads either field with a wrong mask takes a wrong offset or a
+    # wrong M flag (an atomic fragment would then wait for a rest that never comes).
+    ident = {"fragmented": 0x4515, "atomic": 0x4516}[kind]
+    pieces = THIRDS if kind == "fragmented" else [(0, 192, False)]
+    frags = fragments6(echo6(dut, ident, DATA), pieces, ident=ident)
+    for frag in frags:
+        frag[IPv6ExtHdrFragment].res1 = 0xFF
+        frag[IPv6ExtHdrFragment].res2 = 3
+    dut.send(*frags)
+    expect_echo_reply6(dut, ident, data=DATA)
