@@ -211,6 +211,9 @@ def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_broadcast_fr
            "Unspecified Address, an IPv6 multicast address, or an address known by the ICMP message "
            "originator to be an IPv6 anycast address.")
 def test_no_port_unreachable_for_a_datagram_from_the_unspecified_address(dut: DUT) -> None:
+    # A default route through the tester: an error to "::" would have a way out, so only the
+    # rule keeps the DUT silent.
+    dut.add_route("::/0", via=str(dut.info.tester_ipv6_ll))
     dut.send(_closed_port_probe(dut, sport=40009, src="::"))
     dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S, barrier=True)
     dut.send(_closed_port_probe(dut, sport=40010))

@@ -9,8 +9,11 @@ time; the linux backend shortens it to 2 s); one holds the DUT to the RFC's 60 s
 from __future__ import annotations
 
 import pytest
+from scapy.layers.inet import UDP, UDPerror
 from scapy.layers.inet6 import (
+    ICMPv6DestUnreach,
     ICMPv6EchoReply,
+    ICMPv6EchoRequest,
     ICMPv6ParamProblem,
     ICMPv6TimeExceeded,
     IPv6,
@@ -19,14 +22,26 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Raw
 
-from harness import DUT, MUST, described, echo6, expect_echo_reply6, fragments6, l3_bytes, rfc
+from harness import (
+    DUT,
+    MUST,
+    described,
+    echo6,
+    expect_echo_reply6,
+    expect_param_problem,
+    fragments6,
+    l3_bytes,
+    rfc,
+)
 from harness.rfc import ICMPv6ParamProblem as PPCode
 from harness.rfc import ICMPv6TimeExceeded as TECode
+from harness.rfc import ICMPv6Unreach
 from harness.time_budget import require_dut_time
 
 SILENCE_S = 1.0
 DATA = bytes(range(184))  # 8-octet echo header + 184 = 192 octets: three 64-octet pieces
 THIRDS = [(0, 64), (64, 64), (128, 64)]
+CLOSED_PORT = 33536  # nothing on the DUT listens here
 
 
 RFC_REASSEMBLY_TIMEOUT_S = 60.0  # RFC 8200 4.5: "within 60 seconds of the reception of the first-arriving fragment"
@@ -175,6 +190,25 @@ def test_fragment_reaching_beyond_65535_octets_draws_parameter_problem(dut: DUT,
     assert l3_bytes(error)[48:] == l3_bytes(sent), "the quote is not the invoking fragment"
 
 
+@rfc("RFC8200-4.5-13")
+def test_fragments_reaching_exactly_65535_octets_are_reassembled_and_one_octet_more_draw_parameter_problem(
+        dut: DUT) -> None:
+    # "would exceed 65,535 octets": 65,536 does, 65,535 does not. One octet over: a lone last
+    # fragment at offset 65,528 with 8 octets, answered with the pointer at its Fragment Offset.
+    over = dut.ipv6() / IPv6ExtHdrFragment(nh=17, offset=65528 // 8, m=0, id=0x4517) / Raw(bytes(8))
+    dut.send(over)
+    expect_param_problem(dut, PPCode.ERRONEOUS_HEADER, pointer=42, quote=l3_bytes(over))
+    # Exactly at the limit: a UDP datagram of 65,535 octets to a closed port, its last fragment
+    # the same offset with 7 octets. Reassembled, it draws a Port Unreachable (RFC 4443 3.1).
+    datagram = dut.ipv6() / UDP(sport=40017, dport=CLOSED_PORT) / Raw(bytes(65535 - 8))
+    pieces = [(off, 1232) for off in range(0, 65296, 1232)] + [(65296, 232), (65528, 7)]
+    dut.send(*fragments6(datagram, pieces, ident=0x4518))
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6DestUnreach(code=ICMPv6Unreach.PORT),
+                       UDPerror(sport=40017, dport=CLOSED_PORT))
+    assert l3_bytes(error)[48:88] == l3_bytes(datagram)[:40], "the quote does not start with the reassembled header"
+    dut.expect_none(ICMPv6ParamProblem, within=0.01)
+
+
 @described(8200, "4.5", MUST,
            "The Next Header values in the Fragment headers of different fragments of the same original "
            "packet may differ. Only the value from the Offset zero fragment packet is used for reassembly.")
@@ -216,4 +250,17 @@ def test_reserved_fields_of_the_fragment_header_are_ignored(dut: DUT, kind: str)
         frag[IPv6ExtHdrFragment].res1 = 0xFF
         frag[IPv6ExtHdrFragment].res2 = 3
     dut.send(*frags)
+    expect_echo_reply6(dut, ident, data=DATA)
+
+
+@pytest.mark.parametrize("kind", ["fragmented", "atomic"])
+@rfc("RFC8200-4.5-5", quote="These headers must be in the first fragment.")
+def test_fragments_behind_a_hop_by_hop_header_are_reassembled(dut: DUT, kind: str) -> None:
+    # The Hop-by-Hop header is part of the Unfragmentable Part, repeated in every fragment: in the
+    # reassembled packet its own Next Header field (not the IPv6 header's) is "obtained from the
+    # Next Header field of the first fragment's Fragment header" (RFC 8200 4.5).
+    ident = {"fragmented": 0x4519, "atomic": 0x451A}[kind]
+    pieces = THIRDS if kind == "fragmented" else [(0, 192, False)]
+    datagram = dut.ipv6() / IPv6ExtHdrHopByHop() / ICMPv6EchoRequest(id=ident, seq=1, data=DATA)
+    dut.send(*fragments6(datagram, pieces, ident=ident))
     expect_echo_reply6(dut, ident, data=DATA)
