@@ -186,9 +186,12 @@ def test_no_port_unreachable_for_a_datagram_to_a_multicast_address(dut: DUT) -> 
 
 @rfc("RFC4443-2.4-5",
      quote="(e.4) A packet sent as a link-layer multicast (the exceptions from e.3 apply to this case, too).")
-def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_multicast_frame(dut: DUT) -> None:
+@pytest.mark.parametrize("mac", ["all-nodes", "ipv4-all-hosts"])
+def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_multicast_frame(dut: DUT, mac: str) -> None:
+    # Any frame with the group bit set is link-layer multicast: 33:33:00:00:00:01 and also the
+    # IPv4 all-hosts MAC 01:00:5e:00:00:01 (its second octet is even, so only the first tells).
     probe = _closed_port_probe(dut, sport=40005)
-    probe[Ether].dst = multicast_mac(ALL_NODES)
+    probe[Ether].dst = multicast_mac(ALL_NODES) if mac == "all-nodes" else "01:00:5e:00:00:01"
     dut.send(probe)
     dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S, barrier=True)
     dut.send(_closed_port_probe(dut, sport=40006))

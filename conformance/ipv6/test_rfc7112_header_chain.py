@@ -116,3 +116,17 @@ def test_atomic_fragment_holding_exactly_the_upper_layer_header_is_processed(dut
         dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6DestUnreach(code=ICMPv6Unreach.PORT),
                    UDPerror(sport=40073, dport=CLOSED_PORT))
     dut.expect_none(ICMPv6ParamProblem, within=0.01)
+
+
+@pytest.mark.parametrize("nh", [58, 60], ids=["icmpv6", "destination-options"])
+@rfc("RFC8200-4.5-14", "RFC7112-5-2", "RFC7112-5-6", "RFC7112-5-7")
+def test_first_fragment_with_nothing_after_its_fragment_header_draws_parameter_problem_code_3(
+        dut: DUT, nh: int) -> None:
+    # Zero octets of fragmentable part (a multiple of 8, so no other error applies): the header
+    # its Fragment header names, an ICMPv6 header or a Destination Options header, is missing.
+    sent = dut.ipv6() / IPv6ExtHdrFragment(nh=nh, offset=0, m=1, id=0x7117)
+    dut.send(sent)
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)),
+                       ICMPv6ParamProblem(code=PPCode.INCOMPLETE_HEADER_CHAIN))
+    assert error[ICMPv6ParamProblem].ptr == 0
+    assert l3_bytes(error)[48:] == l3_bytes(sent), "the quote is not the invoking fragment"

@@ -20,7 +20,8 @@ from scapy.layers.inet6 import (
     IPv6ExtHdrFragment,
     IPv6ExtHdrHopByHop,
 )
-from scapy.packet import Raw
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
 
 from harness import (
     DUT,
@@ -31,6 +32,7 @@ from harness import (
     expect_param_problem,
     fragments6,
     l3_bytes,
+    multicast_mac,
     rfc,
 )
 from harness.rfc import ICMPv6ParamProblem as PPCode
@@ -152,6 +154,37 @@ def test_no_time_exceeded_when_the_first_fragment_never_arrived(dut: DUT) -> Non
     dut.send(middle, first)
     error = dut.expect(ICMPv6TimeExceeded(code=TECode.REASSEMBLY), within=_timeout(dut) + 1.0)
     assert error[IPv6ExtHdrFragment].id == 0x450A, "the error is about the datagram without a first fragment"
+    dut.expect_none(ICMPv6TimeExceeded, within=0.5)
+
+
+# A first fragment the Time Exceeded must not answer (RFC 4443 2.4 (e.3), (e.4)): sent to the
+# all-nodes group, or to the DUT's own address in an Ethernet multicast frame (the IPv4 all-hosts
+# MAC, whose second octet, unlike 33:33's, is even: only the group bit of the first octet tells).
+NOT_ANSWERED = {
+    "multicast-destination": lambda dut, ident: fragments6(
+        Ether(src=dut.info.tester_mac, dst=multicast_mac("ff02::1"))
+        / IPv6(src=str(dut.info.tester_ipv6), dst="ff02::1") / ICMPv6EchoRequest(id=ident, seq=1, data=DATA),
+        THIRDS, ident=ident)[0],
+    "link-layer-multicast": lambda dut, ident: _in_frame_to(
+        fragments6(echo6(dut, ident, DATA), THIRDS, ident=ident)[0], "01:00:5e:00:00:01"),
+}
+
+
+def _in_frame_to(frame: Packet, mac: str) -> Packet:
+    frame[Ether].dst = mac
+    return frame
+
+
+@pytest.mark.parametrize("how", list(NOT_ANSWERED))
+@rfc("RFC4443-2.4-5", quote="(e.3) A packet destined to an IPv6 multicast address.")
+def test_no_time_exceeded_for_a_first_fragment_sent_to_multicast(dut: DUT, how: str) -> None:
+    # Two incomplete datagrams time out together: the one whose first fragment came as multicast
+    # first, then the control, whose first fragment came to the DUT's unicast address.
+    forbidden = NOT_ANSWERED[how](dut, 0x451B)
+    control, _, _ = fragments6(echo6(dut, 0x451C, DATA), THIRDS, ident=0x451C)
+    dut.send(forbidden, control)
+    error = dut.expect(ICMPv6TimeExceeded(code=TECode.REASSEMBLY), within=_timeout(dut) + 1.0)
+    assert error[IPv6ExtHdrFragment].id == 0x451C, "a Time Exceeded about the first fragment sent as multicast"
     dut.expect_none(ICMPv6TimeExceeded, within=0.5)
 
 
