@@ -143,6 +143,8 @@ def test_reassembly_timeout_sends_time_exceeded_code_1_quoting_the_first_fragmen
         within=_timeout(dut) + 1.0,
     )
     assert l3_bytes(error)[48:] == l3_bytes(first), "the quote is not the first fragment"
+    # RFC 4443 3.3: "Unused ... It must be initialized to zero by the originator".
+    assert l3_bytes(error)[44:48] == bytes(4), f"the Unused field reads {l3_bytes(error)[44:48].hex()}"
 
 
 @rfc("RFC8200-4.5-11")
