@@ -83,14 +83,20 @@ def _upper_header(dut: DUT, proto: str) -> bytes:
 UPPER = {"tcp": (6, 20), "udp": (17, 8)}
 
 
-@pytest.mark.parametrize("proto", list(UPPER))
+# Also the ICMPv6 header (RFC 4443 2.1: Type, Code, Checksum, 4 octets) and the header of a
+# protocol the DUT does not know (253, RFC 3692), of which not even the first octet is there.
+SHORT = {**UPPER, "icmpv6": (58, 4), "unknown": (253, 1)}
+
+
+@pytest.mark.parametrize("proto", list(SHORT))
 @rfc("RFC8200-4.5-14", "RFC7112-5-2", "RFC7112-5-6", "RFC7112-5-7")
 def test_atomic_fragment_one_octet_short_of_the_upper_layer_header_draws_parameter_problem_code_3(
         dut: DUT, proto: str) -> None:
     # An atomic fragment is a first fragment too ("the one with a Fragment Offset of zero"): one
-    # octet short of its TCP (20) or UDP (8) header, it does not hold the whole header chain.
-    nh, length = UPPER[proto]
-    sent = _atomic(dut, _upper_header(dut, proto)[: length - 1], nh, 0x7115)
+    # octet short of its upper-layer header, it does not hold the whole header chain.
+    nh, length = SHORT[proto]
+    upper = _upper_header(dut, proto) if proto in UPPER else bytes([128, 0, 0, 0])
+    sent = _atomic(dut, upper[: length - 1], nh, 0x7115)
     dut.send(sent)
     error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)),
                        ICMPv6ParamProblem(code=PPCode.INCOMPLETE_HEADER_CHAIN))

@@ -244,6 +244,31 @@ def test_fragments_reaching_exactly_65535_octets_are_reassembled_and_one_octet_m
     dut.expect_none(ICMPv6ParamProblem, within=0.01)
 
 
+def _behind_hop_by_hop(dut: DUT, fragment: Packet) -> bytes:
+    """``fragment`` with an 8-octet Hop-by-Hop header (a PadN of 4) put in front of its
+    Fragment header (no packet builder takes a datagram whose Payload Length is over 65,535)."""
+    raw = bytearray(l3_bytes(fragment))
+    hbh = bytes([raw[6], 0, 1, 4, 0, 0, 0, 0])
+    raw[6] = 0
+    rebuilt = raw[:40] + hbh + raw[40:]
+    rebuilt[4:6] = (len(rebuilt) - 40).to_bytes(2, "big")
+    return bytes(dut.ether(type=0x86DD)) + bytes(rebuilt)
+
+
+@rfc("RFC8200-4.5-13")
+def test_fragments_behind_a_hop_by_hop_header_that_would_exceed_65535_octets_are_discarded(dut: DUT) -> None:
+    # The same 65,535 octets of fragmentable part as above, now behind an 8-octet Hop-by-Hop
+    # header: "the Payload Length of the packet reassembled" would be 65,543. Never delivered:
+    # no Port Unreachable; the control, the same datagram without the header, draws one.
+    pieces = [(off, 1232) for off in range(0, 65296, 1232)] + [(65296, 232), (65528, 7)]
+    datagram = dut.ipv6() / UDP(sport=40018, dport=CLOSED_PORT) / Raw(bytes(65535 - 8))
+    dut.send(*[_behind_hop_by_hop(dut, frag) for frag in fragments6(datagram, pieces, ident=0x451D)])
+    dut.expect_none(UDPerror(sport=40018, dport=CLOSED_PORT), within=SILENCE_S, barrier=True)
+    control = dut.ipv6() / UDP(sport=40019, dport=CLOSED_PORT) / Raw(bytes(65535 - 8))
+    dut.send(*fragments6(control, pieces, ident=0x451E))
+    dut.expect(ICMPv6DestUnreach(code=ICMPv6Unreach.PORT), UDPerror(sport=40019, dport=CLOSED_PORT))
+
+
 @described(8200, "4.5", MUST,
            "The Next Header values in the Fragment headers of different fragments of the same original "
            "packet may differ. Only the value from the Offset zero fragment packet is used for reassembly.")
