@@ -399,3 +399,19 @@ def test_router_redirect_quotes_a_large_packet_within_1280_octets(dut: DUT) -> N
     assert redirect.haslayer(ICMPv6NDOptRedirectedHdr), "no Redirected Header option"
     quoted = bytes(redirect[ICMPv6NDOptRedirectedHdr])[8:]
     assert quoted[8:40] == l3_bytes(sent)[8:40], "the Redirected Header does not quote the forwarded packet"
+
+
+@rfc("RFC4861-8.1-1",
+     quote="IP Source Address is a link-local address. Routers must use their link-local address as the source "
+           "for Redirect messages so that hosts can uniquely identify routers.")
+def test_redirect_from_the_first_hop_s_global_address_is_ignored(dut: DUT) -> None:
+    # The route to FAR goes through the tester's global address, so a Redirect from that address
+    # does come from the current first hop: only the link-local rule stands between it and the DUT.
+    dut.add_route(PREFIX, via=str(dut.info.tester_ipv6))
+    dut.send(_redirect(dut, src=str(dut.info.tester_ipv6)))
+    assert _reply_mac(dut, 0x7540) == dut.info.tester_mac, "traffic followed a Redirect from a global address"
+    # Control: with the first hop named by its link-local address, the same Redirect from it is followed.
+    dut.remove_route(PREFIX)
+    _gateway(dut)
+    dut.send(_redirect(dut))
+    assert _reply_mac(dut, 0x7541) == MAC_R
