@@ -402,8 +402,7 @@ def test_router_redirect_quotes_a_large_packet_within_1280_octets(dut: DUT) -> N
 
 
 @rfc("RFC4861-8.1-1",
-     quote="IP Source Address is a link-local address. Routers must use their link-local address as the source "
-           "for Redirect messages so that hosts can uniquely identify routers.")
+     quote="IP Source Address is a link-local address.")
 def test_redirect_from_the_first_hop_s_global_address_is_ignored(dut: DUT) -> None:
     # The route to FAR goes through the tester's global address, so a Redirect from that address
     # does come from the current first hop: only the link-local rule stands between it and the DUT.
