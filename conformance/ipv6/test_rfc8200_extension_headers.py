@@ -223,3 +223,28 @@ def test_packet_that_ends_inside_an_extension_header_is_discarded(dut: DUT, cut:
         if got.haslayer(ICMPv6EchoReply) and got[ICMPv6EchoReply].id == 0x8249:
             return
         assert got.haslayer(ICMPv6ParamProblem), f"the DUT answered the cut packet with {got.summary()}"
+
+
+# A header cut short after the one whose option draws the error: the DUT processes headers in
+# order (RFC 8200 4), so it meets the unknown option first, and the header it never reaches
+# does not make the packet's ICMPv6 type unreadable (it names no ICMPv6 header).
+CUT_AFTER_THE_OPTION = {
+    "one-octet-of-destination-options": (60, bytes([58])),
+    "half-a-fragment-header": (44, bytes([17, 0, 0, 0])),
+}
+
+
+@pytest.mark.parametrize("cut", list(CUT_AFTER_THE_OPTION))
+@rfc("RFC8200-4.2-2",
+     quote="10 - discard the packet and, regardless of whether or not the packet's Destination Address was a "
+           "multicast address, send an ICMP Parameter Problem, Code 2, message to the packet's Source "
+           "Address, pointing to the unrecognized Option Type.")
+def test_unknown_option_draws_parameter_problem_before_a_header_cut_short(dut: DUT, cut: str) -> None:
+    nh, rest = CUT_AFTER_THE_OPTION[cut]
+    header = bytes(_unknown_option_header())
+    header = bytes([nh]) + header[1:]
+    sent = _cut(dut, 60, header + rest)
+    dut.send(sent)
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.UNRECOGNIZED_OPTION))
+    assert error[ICMPv6ParamProblem].ptr == 40 + 6, f"pointer {error[ICMPv6ParamProblem].ptr}, not 46"
+    assert l3_bytes(error)[48:] == sent[14:], "the quote is not the invoking packet"
