@@ -35,6 +35,7 @@ from harness import (
     MUST,
     bad_checksum,
     described,
+    fragments6,
     l3_bytes,
     multicast_mac,
     rfc,
@@ -414,3 +415,18 @@ def test_redirect_from_the_first_hop_s_global_address_is_ignored(dut: DUT) -> No
     _gateway(dut)
     dut.send(_redirect(dut))
     assert _reply_mac(dut, 0x7541) == MAC_R
+
+
+@pytest.mark.parametrize("how", ["fragmented", "atomic"])
+@rfc("RFC6980-5-3", quote="Redirect")
+def test_fragmented_redirect_is_ignored(dut: DUT, how: str) -> None:
+    # The valid Redirect of the test above, cut into fragments (or carried in an atomic fragment):
+    # the DUT must not move its traffic for FAR; the same Redirect whole is followed (control).
+    _gateway(dut)
+    redirect = _redirect(dut)
+    pieces = [(0, 16, True), (16, len(redirect[ICMPv6ND_Redirect]) - 16, False)] if how == "fragmented" else \
+        [(0, len(redirect[ICMPv6ND_Redirect]), False)]
+    dut.send(*fragments6(redirect, pieces, ident=0x7550))
+    assert _reply_mac(dut, 0x7550) == dut.info.tester_mac, f"traffic followed a Redirect sent {how}"
+    dut.send(_redirect(dut))
+    assert _reply_mac(dut, 0x7551) == MAC_R
