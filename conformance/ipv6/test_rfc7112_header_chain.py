@@ -19,7 +19,7 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet, Raw
 
-from harness import DUT, fragments6, l3_bytes, rfc
+from harness import DUT, fragments6, l3_bytes, rfc, with_icmpv6_checksum
 from harness.rfc import ICMPv6ParamProblem as PPCode
 from harness.rfc import ICMPv6Unreach
 
@@ -136,3 +136,18 @@ def test_first_fragment_with_nothing_after_its_fragment_header_draws_parameter_p
                        ICMPv6ParamProblem(code=PPCode.INCOMPLETE_HEADER_CHAIN))
     assert error[ICMPv6ParamProblem].ptr == 0
     assert l3_bytes(error)[48:] == l3_bytes(sent), "the quote is not the invoking fragment"
+
+
+@rfc("RFC8200-4.5-7",
+     quote="If the fragment is a whole datagram (that is, both the Fragment Offset field and the M flag are "
+           "zero), then it does not need any further reassembly and should be processed as a fully "
+           "reassembled packet")
+def test_atomic_fragment_holding_exactly_the_icmpv6_header_draws_no_parameter_problem(dut: DUT) -> None:
+    # Type, Code and Checksum (RFC 4443 2.1) of an Echo Request and nothing more: the chain is
+    # whole, so no code 3; the 4-octet message is too short to answer, so nothing comes back
+    # before the control's Echo Reply.
+    header = with_icmpv6_checksum(bytes([128, 0, 0, 0]), str(dut.info.tester_ipv6), str(dut.info.dut_ipv6.ip))
+    dut.send(_atomic(dut, header, 58, 0x7118), dut.ipv6() / ICMPv6EchoRequest(id=0x7119, seq=1, data=b"control"))
+    got = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)))
+    assert got.haslayer(ICMPv6EchoReply) and got[ICMPv6EchoReply].id == 0x7119, (
+        f"the DUT answered the atomic fragment with {got.summary()}")
