@@ -130,3 +130,13 @@ def test_router_recognizes_the_all_routers_group_until_it_is_a_host_again(dut: D
     dut.expect_none(ICMPv6EchoReply(id=0x4298), within=SILENCE_S, barrier=True)
     _echo_to_group(dut, "ff02::1", 0x4299)  # control: the all-nodes group still answers
     dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4299, seq=1))
+
+
+@rfc("RFC4291-2.5.2-2")
+def test_echo_request_from_the_unspecified_address_is_not_answered(dut: DUT) -> None:
+    # The reply would go to "::". A default route through the tester gives it a way out, so only
+    # the rule keeps the DUT from sending it.
+    dut.add_route("::/0", via=str(dut.info.tester_ipv6_ll))
+    dut.send(dut.ipv6(src="::") / ICMPv6EchoRequest(id=0x4299, seq=1))
+    dut.expect_none(IPv6(dst="::"), within=SILENCE_S, barrier=True)
+    _control(dut, 0x429A)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from ipaddress import IPv6Address
 
 import pytest
-from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6Unknown, IPv6
+from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, ICMPv6Unknown, IPv6, in6_chksum
 from scapy.layers.l2 import Ether
+from scapy.packet import Raw
 
-from harness import DUT, MUST, described, multicast_mac, rfc
+from harness import DUT, MUST, described, multicast_mac, rfc, with_icmpv6_checksum
 from harness.features import require_feature
 
 SILENCE_S = 1.0
@@ -119,3 +120,44 @@ def test_informational_message_of_unknown_type_is_silently_discarded(dut: DUT) -
     dut.expect_none(IPv6(dst=str(dut.info.tester_ipv6)), within=SILENCE_S, barrier=True)
     dut.send(dut.ipv6() / ICMPv6EchoRequest(id=0x4436, seq=1))
     dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4436, seq=1))
+
+
+# ICMPv6 messages too short for the fields of their type, each with its checksum right where it
+# has one: one octet (no Code, no Checksum field: its source address is chosen so that the
+# checksum sum holds all the same), three octets (half a checksum), an Echo Request of 7 octets
+# (no whole Sequence Number, RFC 4443 4.1) and a Destination Unreachable of 7 (no whole Unused
+# field, 3.1). None is a message the DUT can act on.
+SHORT_MESSAGES = {
+    "1-octet": bytes([128]),
+    "3-octets": bytes([128, 0, 0]),
+    "echo-request-7-octets": bytes([128, 0, 0, 0, 0x44, 0x37, 0]),
+    "destination-unreachable-7-octets": bytes([1, 4, 0, 0, 0, 0, 0]),
+}
+
+
+def _source_whose_checksum_holds(dut: DUT, message: bytes) -> str:
+    """An address in the DUT's prefix for which the one's complement sum over the pseudo-header
+    and ``message`` (which has no Checksum field to adjust) comes to all ones: its last 16-bit
+    word is the checksum that word 0 would need (x + ~x = 0xFFFF)."""
+    base = dut.info.dut_ipv6.network[0x44380000]
+    want = in6_chksum(58, IPv6(src=str(base), dst=str(dut.info.dut_ipv6.ip)), message)
+    return str(IPv6Address(int(base) | (want or 0xFFFF)))
+
+
+@pytest.mark.parametrize("kind", list(SHORT_MESSAGES))
+@described(4443, "2.1", MUST,
+           "The type field indicates the type of the message. Its value determines the format of the "
+           "remaining data.")
+def test_message_too_short_for_its_type_is_discarded(dut: DUT, kind: str) -> None:
+    message, dst = SHORT_MESSAGES[kind], str(dut.info.dut_ipv6.ip)
+    if len(message) >= 4:
+        src = str(dut.info.tester_ipv6)
+        message = with_icmpv6_checksum(message, src, dst)
+    else:
+        src = _source_whose_checksum_holds(dut, message)
+    dut.send(dut.ipv6(src=src, nh=58) / Raw(message),
+             dut.ipv6() / ICMPv6EchoRequest(id=0x4438, seq=1, data=b"control"))
+    # The DUT handles frames in order: the control's reply is the first thing it sends back.
+    got = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)))
+    assert got.haslayer(ICMPv6EchoReply) and got[ICMPv6EchoReply].id == 0x4438, (
+        f"the DUT answered the {len(message)}-octet message with {got.summary()}")

@@ -19,6 +19,7 @@ from scapy.layers.inet import UDP, UDPerror
 from scapy.layers.inet6 import (
     HBHOptUnknown,
     ICMPv6DestUnreach,
+    ICMPv6EchoReply,
     ICMPv6EchoRequest,
     ICMPv6ND_NA,
     ICMPv6ND_NS,
@@ -27,11 +28,12 @@ from scapy.layers.inet6 import (
     ICMPv6ParamProblem,
     IPv6,
     IPv6ExtHdrDestOpt,
+    IPv6ExtHdrFragment,
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
-from harness import DUT, expect_param_problem, l3_bytes, multicast_mac, rfc
+from harness import DUT, expect_param_problem, l3_bytes, multicast_mac, rfc, with_icmpv6_checksum
 from harness.rfc import IPV6_MIN_MTU, ICMPv6Unreach
 from harness.rfc import ICMPv6ParamProblem as PPCode
 
@@ -139,6 +141,61 @@ def test_no_error_is_sent_about_an_icmpv6_error_message(dut: DUT) -> None:
     expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
 
 
+def _behind_authentication_header(dut: DUT, icmpv6: bytes) -> Packet:
+    """The unknown-option header, then an Authentication Header (RFC 4302 2.2: Payload Len 1,
+    "the length of AH in 32-bit words (4-byte units), minus '2'": 12 octets), then ``icmpv6``.
+    The AH's Sequence Number reads 0x80808080: a receiver that steps over the AH by a wrong
+    length lands on an octet that reads as an informational type, not an error."""
+    ah = bytes([58, 1, 0, 0]) + (0x4302).to_bytes(4, "big") + bytes([0x80] * 4)
+    return dut.ipv6() / IPv6ExtHdrDestOpt(nh=51, options=_dest_opts().options) / Raw(ah + icmpv6)
+
+
+def _port_unreachable_message(dut: DUT) -> bytes:
+    """A Destination Unreachable (code 4) with the first Unused octet 0x80 (ignored on receipt,
+    RFC 4443 3.1) and its checksum's low octet also at or above 128 (not 137): a wrong AH length
+    that lands on either reads an informational type there too."""
+    src, dst = str(dut.info.tester_ipv6), str(dut.info.dut_ipv6.ip)
+    quoted = bytes(IPv6(src=dst, dst=src) / UDP(sport=7, dport=7))
+    for nonce in range(256):
+        message = with_icmpv6_checksum(bytes([1, 4, 0, 0, 0x80, 0, 0, nonce]) + quoted, src, dst)
+        if message[3] >= 128 and message[3] != 137:
+            return message
+    raise AssertionError("no nonce gives the checksum a high low octet")
+
+
+@rfc("RFC4443-2.4-5", quote="(e.1) An ICMPv6 error message.")
+def test_no_error_is_sent_about_an_icmpv6_error_behind_an_authentication_header(dut: DUT) -> None:
+    # The DUT must step over the AH (RFC 4302; RFC 8200 4.1 lists it among the extension
+    # headers) by its own length unit to find that the packet carries an ICMPv6 error.
+    dut.send(_behind_authentication_header(dut, _port_unreachable_message(dut)))
+    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S, barrier=True)
+    # Control: an echo request behind the same two headers draws the Parameter Problem.
+    echo = bytes(IPv6(src=str(dut.info.tester_ipv6), dst=str(dut.info.dut_ipv6.ip))
+                 / ICMPv6EchoRequest(id=0x4445, seq=1))[40:]
+    dut.send(_behind_authentication_header(dut, echo))
+    expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
+
+
+def _first_fragment_behind_unknown_option(dut: DUT, icmpv6: bytes) -> Packet:
+    """The unknown-option header, then a Fragment header (offset 0, M 1) and the first 16 octets
+    of ``icmpv6``: the first fragment of an ICMPv6 message."""
+    frag = IPv6ExtHdrFragment(nh=58, offset=0, m=1, id=0x4447)
+    return dut.ipv6() / IPv6ExtHdrDestOpt(nh=44, options=_dest_opts().options) / frag / Raw(icmpv6[:16])
+
+
+@rfc("RFC4443-2.4-5", quote="(e.1) An ICMPv6 error message.")
+def test_no_error_is_sent_about_the_first_fragment_of_an_icmpv6_error(dut: DUT) -> None:
+    # The first fragment carries the ICMPv6 header: a DUT that reads past the Fragment header
+    # sees the error type there, and (e.1) holds.
+    dut.send(_first_fragment_behind_unknown_option(dut, _port_unreachable_message(dut)))
+    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S, barrier=True)
+    # Control: the first fragment of an echo request behind the same header draws the error.
+    echo = bytes(IPv6(src=str(dut.info.tester_ipv6), dst=str(dut.info.dut_ipv6.ip))
+                 / ICMPv6EchoRequest(id=0x4448, seq=1, data=bytes(16)))[40:]
+    dut.send(_first_fragment_behind_unknown_option(dut, echo))
+    expect_param_problem(dut, PPCode.UNRECOGNIZED_OPTION, pointer=42)
+
+
 @rfc("RFC4443-2.4-5", quote="(e.2) An ICMPv6 redirect message [IPv6-DISC].")
 def test_no_error_is_sent_about_a_redirect(dut: DUT) -> None:
     redirect = ICMPv6ND_Redirect(tgt=str(dut.info.other_ipv6), dst="2001:db8:2::5")
@@ -186,9 +243,12 @@ def test_no_port_unreachable_for_a_datagram_to_a_multicast_address(dut: DUT) -> 
 
 @rfc("RFC4443-2.4-5",
      quote="(e.4) A packet sent as a link-layer multicast (the exceptions from e.3 apply to this case, too).")
-def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_multicast_frame(dut: DUT) -> None:
+@pytest.mark.parametrize("mac", ["all-nodes", "ipv4-all-hosts"])
+def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_multicast_frame(dut: DUT, mac: str) -> None:
+    # Any frame with the group bit set is link-layer multicast: 33:33:00:00:00:01 and also the
+    # IPv4 all-hosts MAC 01:00:5e:00:00:01 (its second octet is even, so only the first tells).
     probe = _closed_port_probe(dut, sport=40005)
-    probe[Ether].dst = multicast_mac(ALL_NODES)
+    probe[Ether].dst = multicast_mac(ALL_NODES) if mac == "all-nodes" else "01:00:5e:00:00:01"
     dut.send(probe)
     dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S, barrier=True)
     dut.send(_closed_port_probe(dut, sport=40006))
@@ -211,6 +271,9 @@ def test_no_port_unreachable_for_a_unicast_datagram_in_a_link_layer_broadcast_fr
            "Unspecified Address, an IPv6 multicast address, or an address known by the ICMP message "
            "originator to be an IPv6 anycast address.")
 def test_no_port_unreachable_for_a_datagram_from_the_unspecified_address(dut: DUT) -> None:
+    # A default route through the tester: an error to "::" would have a way out, so only the
+    # rule keeps the DUT silent.
+    dut.add_route("::/0", via=str(dut.info.tester_ipv6_ll))
     dut.send(_closed_port_probe(dut, sport=40009, src="::"))
     dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S, barrier=True)
     dut.send(_closed_port_probe(dut, sport=40010))
@@ -238,3 +301,18 @@ def test_error_about_a_packet_to_a_multicast_group_takes_the_source_rfc6724_sele
     error = dut.expect(IPv6(dst=src), ICMPv6ParamProblem, within=1.0)
     expected = str(dut.info.dut_ipv6_ll) if want == "link-local" else want
     assert error[IPv6].src == expected, f"the error to {src} comes from {error[IPv6].src}, not {expected}"
+
+
+@rfc("RFC4443-3.1-6",
+     quote="A node receiving the ICMPv6 Destination Unreachable message MUST notify the upper-layer process if "
+           "the relevant process can be identified")
+def test_error_about_the_dut_s_own_echo_reply_is_dropped_without_harm(dut: DUT) -> None:
+    # The quoted packet is an Echo Reply the DUT sent: an ICMPv6 message, which no upper-layer
+    # process of the DUT sent, so there is none to notify; the DUT drops the error and goes on.
+    dut.send(dut.ipv6() / ICMPv6EchoRequest(id=0x4446, seq=1, data=b"reply to be quoted"))
+    reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4446, seq=1))
+    dut.send(dut.ipv6() / ICMPv6DestUnreach(code=ICMPv6Unreach.ADDRESS) / Raw(l3_bytes(reply)))
+    dut.send(dut.ipv6() / ICMPv6EchoRequest(id=0x4447, seq=1))  # control: the DUT goes on answering
+    got = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)))
+    assert got.haslayer(ICMPv6EchoReply) and got[ICMPv6EchoReply].id == 0x4447, (
+        f"the DUT answered the error about its own Echo Reply with {got.summary()}")

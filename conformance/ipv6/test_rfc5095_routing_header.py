@@ -68,3 +68,13 @@ def test_type_0_routing_header_is_not_executed(dut: DUT) -> None:
     dut.send(_packet(dut, 0, 1, 0x5098))
     dut.expect(ICMPv6ParamProblem(code=PPCode.ERRONEOUS_HEADER))
     dut.expect_none(IPv6(dst=str(dut.info.other_ipv6)), within=SILENCE_S, barrier=True)
+
+
+@rfc("RFC8200-4.4-2")
+def test_routing_header_that_ends_the_packet_exactly_draws_parameter_problem(dut: DUT) -> None:
+    # The header's last octet is the packet's last octet (No Next Header after it): a header that
+    # exactly fills what the Payload Length leaves is whole, not truncated, and is processed.
+    rh = IPv6ExtHdrRouting(nh=59, type=253, segleft=1, addresses=[str(dut.info.other_ipv6)])
+    sent = dut.ipv6() / rh
+    dut.send(sent)
+    expect_param_problem(dut, PPCode.ERRONEOUS_HEADER, pointer=42, quote=l3_bytes(sent))

@@ -187,3 +187,64 @@ def test_echo_reply_to_a_packet_with_a_routing_header_carries_none(dut: DUT) -> 
     reply = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x8247), within=SILENCE_S)
     assert not reply.haslayer(IPv6ExtHdrRouting), "the reply carries a Routing header"
     assert l3_bytes(reply)[6] == 58, f"the reply's first Next Header is {l3_bytes(reply)[6]}, not ICMPv6"
+
+
+# ---- chains cut short (RFC 4443 §3.4) ----------------------------------------------------------------
+
+def _cut(dut: DUT, nh: int, header: bytes) -> bytes:
+    """A frame whose IPv6 payload is ``header`` alone, an extension header cut short; the
+    Payload Length says so (the frame carries nothing after it)."""
+    ip = IPv6(src=str(dut.info.tester_ipv6), dst=str(dut.info.dut_ipv6.ip), nh=nh, plen=len(header))
+    return bytes(dut.ether(type=0x86DD)) + bytes(ip) + header
+
+
+# What the payload holds: an Echo Request would follow each header were it whole.
+CUT_CHAINS = {
+    # 4 of the Fragment header's 8 octets (Next Header ICMPv6, offset 0, M 0).
+    "inside-fragment-header": (44, bytes([58, 0, 0, 0])),
+    # 1 octet: the Destination Options header's Next Header field, without its Hdr Ext Len.
+    "one-octet-of-destination-options": (60, bytes([58])),
+    # A Destination Options header whose Hdr Ext Len (1: 16 octets) reaches past the 8 there.
+    "destination-options-longer-than-the-packet": (60, bytes([58, 1, 1, 4, 0, 0, 0, 0])),
+}
+
+
+@pytest.mark.parametrize("cut", list(CUT_CHAINS))
+@rfc("RFC4443-3.4-1",
+     quote="If an IPv6 node processing a packet finds a problem with a field in the IPv6 header or extension "
+           "headers such that it cannot complete processing the packet, it MUST discard the packet")
+def test_packet_that_ends_inside_an_extension_header_is_discarded(dut: DUT, cut: str) -> None:
+    # Discarded: at most the Parameter Problem the RFC asks for (a SHOULD) comes back before the
+    # control's Echo Reply, and the DUT goes on answering.
+    nh, header = CUT_CHAINS[cut]
+    dut.send(_cut(dut, nh, header), dut.ipv6() / ICMPv6EchoRequest(id=0x8249, seq=1, data=b"control"))
+    while True:
+        got = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)))
+        if got.haslayer(ICMPv6EchoReply) and got[ICMPv6EchoReply].id == 0x8249:
+            return
+        assert got.haslayer(ICMPv6ParamProblem), f"the DUT answered the cut packet with {got.summary()}"
+
+
+# A header cut short after the one whose option draws the error: the DUT processes headers in
+# order (RFC 8200 4), so it meets the unknown option first, and the header it never reaches
+# does not make the packet's ICMPv6 type unreadable (it names no ICMPv6 header).
+CUT_AFTER_THE_OPTION = {
+    "one-octet-of-destination-options": (60, bytes([58])),
+    "half-a-fragment-header": (44, bytes([17, 0, 0, 0])),
+}
+
+
+@pytest.mark.parametrize("cut", list(CUT_AFTER_THE_OPTION))
+@rfc("RFC8200-4.2-2",
+     quote="10 - discard the packet and, regardless of whether or not the packet's Destination Address was a "
+           "multicast address, send an ICMP Parameter Problem, Code 2, message to the packet's Source "
+           "Address, pointing to the unrecognized Option Type.")
+def test_unknown_option_draws_parameter_problem_before_a_header_cut_short(dut: DUT, cut: str) -> None:
+    nh, rest = CUT_AFTER_THE_OPTION[cut]
+    header = bytes(_unknown_option_header())
+    header = bytes([nh]) + header[1:]
+    sent = _cut(dut, 60, header + rest)
+    dut.send(sent)
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.UNRECOGNIZED_OPTION))
+    assert error[ICMPv6ParamProblem].ptr == 40 + 6, f"pointer {error[ICMPv6ParamProblem].ptr}, not 46"
+    assert l3_bytes(error)[48:] == sent[14:], "the quote is not the invoking packet"

@@ -76,6 +76,16 @@ def test_fragments_except_the_last_are_multiples_of_8_octets(dut: DUT) -> None:
     assert [f[IPv6ExtHdrFragment].m for f in frames] == [1] * (len(frames) - 1) + [0], "M flags wrong"
 
 
+@described(8200, "4.5", MUST, "Reserved 8-bit reserved field. Initialized to zero for transmission")
+def test_reserved_fields_of_the_fragment_headers_sent_are_zero(dut: DUT) -> None:
+    # Both reserved fields ("Res 2-bit reserved field. Initialized to zero for transmission"),
+    # the octet after the Next Header and the two bits between the Fragment Offset and M.
+    _send(dut, BIG)
+    for frame in _frames(dut):
+        header = l3_bytes(frame)[40:48]
+        assert header[1] == 0 and header[3] & 0x06 == 0, f"Fragment header {header.hex()}: a reserved bit is set"
+
+
 @rfc("RFC8200-4.5-6", "RFC5722-4-1")
 def test_fragments_reassemble_to_the_datagram_sent(dut: DUT) -> None:
     # _reassemble places each fragment at its Fragment Offset and fails on a hole or an overlap.

@@ -9,24 +9,41 @@ time; the linux backend shortens it to 2 s); one holds the DUT to the RFC's 60 s
 from __future__ import annotations
 
 import pytest
+from scapy.layers.inet import UDP, UDPerror
 from scapy.layers.inet6 import (
+    ICMPv6DestUnreach,
     ICMPv6EchoReply,
+    ICMPv6EchoRequest,
     ICMPv6ParamProblem,
     ICMPv6TimeExceeded,
     IPv6,
     IPv6ExtHdrFragment,
     IPv6ExtHdrHopByHop,
 )
-from scapy.packet import Raw
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, described, echo6, expect_echo_reply6, fragments6, l3_bytes, rfc
+from harness import (
+    DUT,
+    MUST,
+    described,
+    echo6,
+    expect_echo_reply6,
+    expect_param_problem,
+    fragments6,
+    l3_bytes,
+    multicast_mac,
+    rfc,
+)
 from harness.rfc import ICMPv6ParamProblem as PPCode
 from harness.rfc import ICMPv6TimeExceeded as TECode
+from harness.rfc import ICMPv6Unreach
 from harness.time_budget import require_dut_time
 
 SILENCE_S = 1.0
 DATA = bytes(range(184))  # 8-octet echo header + 184 = 192 octets: three 64-octet pieces
 THIRDS = [(0, 64), (64, 64), (128, 64)]
+CLOSED_PORT = 33536  # nothing on the DUT listens here
 
 
 RFC_REASSEMBLY_TIMEOUT_S = 60.0  # RFC 8200 4.5: "within 60 seconds of the reception of the first-arriving fragment"
@@ -126,6 +143,8 @@ def test_reassembly_timeout_sends_time_exceeded_code_1_quoting_the_first_fragmen
         within=_timeout(dut) + 1.0,
     )
     assert l3_bytes(error)[48:] == l3_bytes(first), "the quote is not the first fragment"
+    # RFC 4443 3.3: "Unused ... It must be initialized to zero by the originator".
+    assert l3_bytes(error)[44:48] == bytes(4), f"the Unused field reads {l3_bytes(error)[44:48].hex()}"
 
 
 @rfc("RFC8200-4.5-11")
@@ -137,6 +156,37 @@ def test_no_time_exceeded_when_the_first_fragment_never_arrived(dut: DUT) -> Non
     dut.send(middle, first)
     error = dut.expect(ICMPv6TimeExceeded(code=TECode.REASSEMBLY), within=_timeout(dut) + 1.0)
     assert error[IPv6ExtHdrFragment].id == 0x450A, "the error is about the datagram without a first fragment"
+    dut.expect_none(ICMPv6TimeExceeded, within=0.5)
+
+
+# A first fragment the Time Exceeded must not answer (RFC 4443 2.4 (e.3), (e.4)): sent to the
+# all-nodes group, or to the DUT's own address in an Ethernet multicast frame (the IPv4 all-hosts
+# MAC, whose second octet, unlike 33:33's, is even: only the group bit of the first octet tells).
+NOT_ANSWERED = {
+    "multicast-destination": lambda dut, ident: fragments6(
+        Ether(src=dut.info.tester_mac, dst=multicast_mac("ff02::1"))
+        / IPv6(src=str(dut.info.tester_ipv6), dst="ff02::1") / ICMPv6EchoRequest(id=ident, seq=1, data=DATA),
+        THIRDS, ident=ident)[0],
+    "link-layer-multicast": lambda dut, ident: _in_frame_to(
+        fragments6(echo6(dut, ident, DATA), THIRDS, ident=ident)[0], "01:00:5e:00:00:01"),
+}
+
+
+def _in_frame_to(frame: Packet, mac: str) -> Packet:
+    frame[Ether].dst = mac
+    return frame
+
+
+@pytest.mark.parametrize("how", list(NOT_ANSWERED))
+@rfc("RFC4443-2.4-5", quote="(e.3) A packet destined to an IPv6 multicast address.")
+def test_no_time_exceeded_for_a_first_fragment_sent_to_multicast(dut: DUT, how: str) -> None:
+    # Two incomplete datagrams time out together: the one whose first fragment came as multicast
+    # first, then the control, whose first fragment came to the DUT's unicast address.
+    forbidden = NOT_ANSWERED[how](dut, 0x451B)
+    control, _, _ = fragments6(echo6(dut, 0x451C, DATA), THIRDS, ident=0x451C)
+    dut.send(forbidden, control)
+    error = dut.expect(ICMPv6TimeExceeded(code=TECode.REASSEMBLY), within=_timeout(dut) + 1.0)
+    assert error[IPv6ExtHdrFragment].id == 0x451C, "a Time Exceeded about the first fragment sent as multicast"
     dut.expect_none(ICMPv6TimeExceeded, within=0.5)
 
 
@@ -175,6 +225,50 @@ def test_fragment_reaching_beyond_65535_octets_draws_parameter_problem(dut: DUT,
     assert l3_bytes(error)[48:] == l3_bytes(sent), "the quote is not the invoking fragment"
 
 
+@rfc("RFC8200-4.5-13")
+def test_fragments_reaching_exactly_65535_octets_are_reassembled_and_one_octet_more_draw_parameter_problem(
+        dut: DUT) -> None:
+    # "would exceed 65,535 octets": 65,536 does, 65,535 does not. One octet over: a lone last
+    # fragment at offset 65,528 with 8 octets, answered with the pointer at its Fragment Offset.
+    over = dut.ipv6() / IPv6ExtHdrFragment(nh=17, offset=65528 // 8, m=0, id=0x4517) / Raw(bytes(8))
+    dut.send(over)
+    expect_param_problem(dut, PPCode.ERRONEOUS_HEADER, pointer=42, quote=l3_bytes(over))
+    # Exactly at the limit: a UDP datagram of 65,535 octets to a closed port, its last fragment
+    # the same offset with 7 octets. Reassembled, it draws a Port Unreachable (RFC 4443 3.1).
+    datagram = dut.ipv6() / UDP(sport=40017, dport=CLOSED_PORT) / Raw(bytes(65535 - 8))
+    pieces = [(off, 1232) for off in range(0, 65296, 1232)] + [(65296, 232), (65528, 7)]
+    dut.send(*fragments6(datagram, pieces, ident=0x4518))
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6DestUnreach(code=ICMPv6Unreach.PORT),
+                       UDPerror(sport=40017, dport=CLOSED_PORT))
+    assert l3_bytes(error)[48:88] == l3_bytes(datagram)[:40], "the quote does not start with the reassembled header"
+    dut.expect_none(ICMPv6ParamProblem, within=0.01)
+
+
+def _behind_hop_by_hop(dut: DUT, fragment: Packet) -> bytes:
+    """``fragment`` with an 8-octet Hop-by-Hop header (a PadN of 4) put in front of its
+    Fragment header (no packet builder takes a datagram whose Payload Length is over 65,535)."""
+    raw = bytearray(l3_bytes(fragment))
+    hbh = bytes([raw[6], 0, 1, 4, 0, 0, 0, 0])
+    raw[6] = 0
+    rebuilt = raw[:40] + hbh + raw[40:]
+    rebuilt[4:6] = (len(rebuilt) - 40).to_bytes(2, "big")
+    return bytes(dut.ether(type=0x86DD)) + bytes(rebuilt)
+
+
+@rfc("RFC8200-4.5-13")
+def test_fragments_behind_a_hop_by_hop_header_that_would_exceed_65535_octets_are_discarded(dut: DUT) -> None:
+    # The same 65,535 octets of fragmentable part as above, now behind an 8-octet Hop-by-Hop
+    # header: "the Payload Length of the packet reassembled" would be 65,543. Never delivered:
+    # no Port Unreachable; the control, the same datagram without the header, draws one.
+    pieces = [(off, 1232) for off in range(0, 65296, 1232)] + [(65296, 232), (65528, 7)]
+    datagram = dut.ipv6() / UDP(sport=40018, dport=CLOSED_PORT) / Raw(bytes(65535 - 8))
+    dut.send(*[_behind_hop_by_hop(dut, frag) for frag in fragments6(datagram, pieces, ident=0x451D)])
+    dut.expect_none(UDPerror(sport=40018, dport=CLOSED_PORT), within=SILENCE_S, barrier=True)
+    control = dut.ipv6() / UDP(sport=40019, dport=CLOSED_PORT) / Raw(bytes(65535 - 8))
+    dut.send(*fragments6(control, pieces, ident=0x451E))
+    dut.expect(ICMPv6DestUnreach(code=ICMPv6Unreach.PORT), UDPerror(sport=40019, dport=CLOSED_PORT))
+
+
 @described(8200, "4.5", MUST,
            "The Next Header values in the Fragment headers of different fragments of the same original "
            "packet may differ. Only the value from the Offset zero fragment packet is used for reassembly.")
@@ -201,3 +295,32 @@ def test_headers_before_the_fragment_header_may_differ_between_fragments(dut: DU
     rebuilt[4:6] = (len(rebuilt) - 40).to_bytes(2, "big")
     dut.send(first, bytes(dut.ether(type=0x86DD)) + bytes(rebuilt), third)
     expect_echo_reply6(dut, 0x4510, data=DATA)
+
+
+@pytest.mark.parametrize("kind", ["fragmented", "atomic"])
+@described(8200, "4.5", MUST, "Res 2-bit reserved field. Initialized to zero for transmission; ignored on reception.")
+def test_reserved_fields_of_the_fragment_header_are_ignored(dut: DUT, kind: str) -> None:
+    # All ones in both reserved fields: the 2-bit Res lies between the Fragment Offset and the M
+    # flag, so a receiver that reads either field with a wrong mask takes a wrong offset or a
+    # wrong M flag (an atomic fragment would then wait for a rest that never comes).
+    ident = {"fragmented": 0x4515, "atomic": 0x4516}[kind]
+    pieces = THIRDS if kind == "fragmented" else [(0, 192, False)]
+    frags = fragments6(echo6(dut, ident, DATA), pieces, ident=ident)
+    for frag in frags:
+        frag[IPv6ExtHdrFragment].res1 = 0xFF
+        frag[IPv6ExtHdrFragment].res2 = 3
+    dut.send(*frags)
+    expect_echo_reply6(dut, ident, data=DATA)
+
+
+@pytest.mark.parametrize("kind", ["fragmented", "atomic"])
+@rfc("RFC8200-4.5-5", quote="These headers must be in the first fragment.")
+def test_fragments_behind_a_hop_by_hop_header_are_reassembled(dut: DUT, kind: str) -> None:
+    # The Hop-by-Hop header is part of the Unfragmentable Part, repeated in every fragment: in the
+    # reassembled packet its own Next Header field (not the IPv6 header's) is "obtained from the
+    # Next Header field of the first fragment's Fragment header" (RFC 8200 4.5).
+    ident = {"fragmented": 0x4519, "atomic": 0x451A}[kind]
+    pieces = THIRDS if kind == "fragmented" else [(0, 192, False)]
+    datagram = dut.ipv6() / IPv6ExtHdrHopByHop() / ICMPv6EchoRequest(id=ident, seq=1, data=DATA)
+    dut.send(*fragments6(datagram, pieces, ident=ident))
+    expect_echo_reply6(dut, ident, data=DATA)

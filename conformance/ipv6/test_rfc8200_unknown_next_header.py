@@ -20,13 +20,16 @@ from harness.rfc import ICMPv6ParamProblem as PPCode
 UNASSIGNED = 253  # RFC 3692 experimentation value: no stack implements it as a protocol
 BODY = Raw(b"unknown next header " * 3)
 
-# Pointer to the Next Header field that holds UNASSIGNED, per header chain after IPv6.
-CHAINS = {"fixed": 6, "dest": 40, "hbh/dest": 48}
+# Pointer to the Next Header field that holds UNASSIGNED, per header chain after IPv6;
+# "fixed-empty": a Payload Length of 0, the fixed header alone (nothing follows it to process).
+CHAINS = {"fixed": 6, "fixed-empty": 6, "dest": 40, "hbh/dest": 48}
 
 
 def _packet(dut: DUT, chain: str) -> Packet:
     if chain == "fixed":
         return dut.ipv6(nh=UNASSIGNED) / BODY
+    if chain == "fixed-empty":
+        return dut.ipv6(nh=UNASSIGNED)
     dest: Packet = IPv6ExtHdrDestOpt(nh=UNASSIGNED) / BODY
     return dut.ipv6() / (dest if chain == "dest" else IPv6ExtHdrHopByHop() / dest)
 

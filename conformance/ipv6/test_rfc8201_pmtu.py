@@ -104,6 +104,26 @@ def test_packet_too_big_quoting_a_datagram_no_socket_sent_is_ignored(dut: DUT) -
     assert max(sizes) <= 1300, f"control: a Packet Too Big quoting the datagram it sent had no effect ({sizes})"
 
 
+@rfc("RFC8201-4-1")
+def test_packet_too_big_quoting_another_nodes_packet_is_ignored(dut: DUT) -> None:
+    # The DUT's own datagram with the source address of another node on the link (ports and
+    # destination kept, so a socket of the DUT would match it by port alone): a packet the DUT
+    # could not have sent. It must not lower the path MTU to the tester; the same Packet Too Big
+    # quoting the datagram as sent does (control).
+    dut.udp_bind(PORT, 6)
+    probe, = _send(dut)
+    forged = probe.copy()
+    forged[IPv6].src = str(dut.info.other_ipv6)
+    del forged[UDP].chksum
+    _packet_too_big(dut, 1300, IPv6(bytes(forged[IPv6])))
+    frames = _send(dut)
+    assert _sizes(frames) == [PACKET], (
+        f"after a Packet Too Big about another node's packet the DUT sent {_sizes(frames)}")
+    _packet_too_big(dut, 1300, frames[0])
+    sizes = _sizes(_send(dut))
+    assert max(sizes) <= 1300, f"control: a Packet Too Big quoting the datagram it sent had no effect ({sizes})"
+
+
 @rfc("RFC8201-5.3-2", "RFC8201-5.3-4", "RFC8201-5.6-1")
 def test_lowered_path_mtu_is_raised_again_after_the_expiry_timer(dut: DUT) -> None:
     # RFC 8201 §3: "To detect increases in a path's PMTU, a node periodically increases its assumed PMTU."

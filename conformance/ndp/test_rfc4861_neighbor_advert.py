@@ -24,7 +24,7 @@ from scapy.layers.inet6 import (
     IPv6,
 )
 from scapy.layers.l2 import Ether
-from scapy.packet import Packet
+from scapy.packet import Packet, Raw
 
 from harness import (
     DUT,
@@ -304,3 +304,18 @@ def test_solicitation_from_a_router_keeps_it_a_router(dut: DUT) -> None:
     dut.send(_na(dut, ROUTER_LL, MAC_B, s=0, o=1, r=0, dst=ALL_NODES))
     dut.send(far_echo / ICMPv6EchoRequest(id=0x7221, seq=1))
     dut.expect_none(ICMPv6EchoReply(id=0x7221), within=SILENCE_S, barrier=True)
+
+
+@described(4861, "4.4", MUST,
+           "Target link-layer address The link-layer address for the target, i.e., the sender of the "
+           "advertisement.")
+def test_advertisement_is_judged_by_its_target_option_not_a_malformed_source_option(dut: DUT) -> None:
+    # An advertisement carries a Target Link-Layer Address option (§4.4 lists no Source one); one
+    # that also carries a Source Link-Layer Address option of the wrong size for Ethernet (2 units,
+    # RFC 2464 6 has 1) is still valid by §7.1.2 and resolves the neighbor to its Target option.
+    nbr = _neighbor(0x4C)
+    dut.send(echo_request_from(dut, nbr, 0x4C01))
+    dut.expect(ICMPv6ND_NS(tgt=nbr))
+    na = _na(dut, nbr, MAC_A, s=1, o=1) / ICMPv6NDOptSrcLLAddr(len=2, lladdr=MAC_B) / Raw(bytes(8))
+    dut.send(na)
+    expect_echo_reply_to(dut, nbr, 0x4C01, MAC_A)

@@ -35,6 +35,7 @@ from harness import (
     MUST,
     bad_checksum,
     described,
+    fragments6,
     l3_bytes,
     multicast_mac,
     rfc,
@@ -399,3 +400,33 @@ def test_router_redirect_quotes_a_large_packet_within_1280_octets(dut: DUT) -> N
     assert redirect.haslayer(ICMPv6NDOptRedirectedHdr), "no Redirected Header option"
     quoted = bytes(redirect[ICMPv6NDOptRedirectedHdr])[8:]
     assert quoted[8:40] == l3_bytes(sent)[8:40], "the Redirected Header does not quote the forwarded packet"
+
+
+@rfc("RFC4861-8.1-1",
+     quote="IP Source Address is a link-local address.")
+def test_redirect_from_the_first_hop_s_global_address_is_ignored(dut: DUT) -> None:
+    # The route to FAR goes through the tester's global address, so a Redirect from that address
+    # does come from the current first hop: only the link-local rule stands between it and the DUT.
+    dut.add_route(PREFIX, via=str(dut.info.tester_ipv6))
+    dut.send(_redirect(dut, src=str(dut.info.tester_ipv6)))
+    assert _reply_mac(dut, 0x7540) == dut.info.tester_mac, "traffic followed a Redirect from a global address"
+    # Control: with the first hop named by its link-local address, the same Redirect from it is followed.
+    dut.remove_route(PREFIX)
+    _gateway(dut)
+    dut.send(_redirect(dut))
+    assert _reply_mac(dut, 0x7541) == MAC_R
+
+
+@pytest.mark.parametrize("how", ["fragmented", "atomic"])
+@rfc("RFC6980-5-3", quote="Redirect")
+def test_fragmented_redirect_is_ignored(dut: DUT, how: str) -> None:
+    # The valid Redirect of the test above, cut into fragments (or carried in an atomic fragment):
+    # the DUT must not move its traffic for FAR; the same Redirect whole is followed (control).
+    _gateway(dut)
+    redirect = _redirect(dut)
+    pieces = [(0, 16, True), (16, len(redirect[ICMPv6ND_Redirect]) - 16, False)] if how == "fragmented" else \
+        [(0, len(redirect[ICMPv6ND_Redirect]), False)]
+    dut.send(*fragments6(redirect, pieces, ident=0x7550))
+    assert _reply_mac(dut, 0x7550) == dut.info.tester_mac, f"traffic followed a Redirect sent {how}"
+    dut.send(_redirect(dut))
+    assert _reply_mac(dut, 0x7551) == MAC_R

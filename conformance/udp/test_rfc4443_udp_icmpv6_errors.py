@@ -95,8 +95,8 @@ def test_parameter_problem_reaches_the_socket_with_its_pointer(dut: DUT, code: i
 
 # Types 5-99 and 102-126 are unassigned error types (RFC 4443 §2.1: "error messages have message
 # types from 0 to 127"); the body follows the common error format, the invoking packet after four
-# octets.
-@pytest.mark.parametrize("icmp_type", [5, 126])
+# octets. 127, the last error type, is the one next to the informational range.
+@pytest.mark.parametrize("icmp_type", [5, 126, 127])
 @rfc("RFC4443-2.4-2")
 def test_error_of_unknown_type_reaches_the_socket(dut: DUT, icmp_type: int) -> None:
     dut.udp_bind(PORT, 6)

@@ -59,8 +59,8 @@ def check(hop_limit: int, src: bytes, dst: bytes, msg: NDPMessage) -> Drop | Non
 
 def _check_redirect(src: bytes, msg: Redirect) -> Drop | None:
     # RFC 4861 §8.1: "IP Source Address is a link-local address. Routers must use their
-    # link-local address as the source for Redirect messages so that hosts can uniquely
-    # identify routers."
+    # link-local address as the source for Router Advertisement and Redirect messages so that
+    # hosts can uniquely identify routers."
     if not is_link_local(src):
         return Drop.NDP_REDIRECT_SOURCE_NOT_LINK_LOCAL
     # RFC 4861 §8.1: "The ICMP Destination Address field in the redirect message does not
