@@ -101,7 +101,6 @@ class RouterDiscovery:
         if self._rs_timer is not None:
             self._rs_timer.cancel()
             self._rs_timer = None
-        self._rs_left = 0
 
     def _advertised_while_soliciting(self) -> None:
         # 6.3.7: "Once the host sends a Router Solicitation, and receives a valid Router
@@ -115,10 +114,9 @@ class RouterDiscovery:
         self.stop_soliciting()
 
     def _solicit(self) -> None:
+        # Armed only with solicitations left, and cancelled when the node becomes a router.
         self._rs_timer = None
         host = self.host
-        if self._rs_left <= 0 or host.stack.forwarding[6]:
-            return
         self._rs_left -= 1
         self._rs_sent = True
         # 6.3.7: "The IP source address is set to either one of the interface's unicast
@@ -137,8 +135,6 @@ class RouterDiscovery:
 
     def _link_local_source(self) -> bytes:
         host = self.host
-        if host.link_local is not None and host.is_local(host.link_local):
-            return host.link_local
         for entry in host.nic.addresses.of_family(6):
             if entry.usable and is_link_local(entry.packed):
                 return entry.packed
@@ -424,8 +420,6 @@ class RouterDiscovery:
         if isinstance(prefixes, Drop):
             return prefixes
         route_infos = msg.options.route_infos()
-        if isinstance(route_infos, Drop):
-            return route_infos
         nic.stats.count_event("ndp_router_advert_accepted")
         if msg.router_lifetime_s != 0:
             self._advertised_while_soliciting()
@@ -435,14 +429,14 @@ class RouterDiscovery:
             cfg.hop_limit = msg.cur_hop_limit
         # "If the received Reachable Time value is non-zero, the host SHOULD set its
         # BaseReachableTime variable to the received value. If the new value differs from the
-        # previous value, the host SHOULD re-compute a new random ReachableTime value." Values above
-        # the 6.2.1 maximum ("MUST be no greater than 3,600,000 milliseconds") are not taken.
+        # previous value, the host SHOULD re-compute a new random ReachableTime value" (the
+        # Neighbor Cache draws anew whenever it finds the base changed). Values above the 6.2.1
+        # maximum ("MUST be no greater than 3,600,000 milliseconds") are not taken.
         if msg.reachable_time_ms != 0:
             if msg.reachable_time_ms > params.MAX_REACHABLE_TIME_MS:
                 nic.stats.count_event("ndp_reachable_time_out_of_range")
-            elif msg.reachable_time_ms != cfg.base_reachable_time_ms:
+            else:
                 cfg.base_reachable_time_ms = msg.reachable_time_ms
-                self.host.neighbors.on_base_reachable_time_changed()
         # "The RetransTimer variable SHOULD be copied from the Retrans Timer field, if the received
         # value is non-zero." (bounded like the option: stack/ipv6_config.py)
         if msg.retrans_timer_ms != 0:
