@@ -130,3 +130,7 @@ def test_router_recognizes_the_all_routers_group_until_it_is_a_host_again(dut: D
     dut.expect_none(ICMPv6EchoReply(id=0x4298), within=SILENCE_S, barrier=True)
     _echo_to_group(dut, "ff02::1", 0x4299)  # control: the all-nodes group still answers
     dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4299, seq=1))
+    # A router once more: it recognizes ff02::2 again.
+    dut.set_forwarding(6, True)
+    _echo_to_group(dut, "ff02::2", 0x429A)
+    dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x429A, seq=1))

@@ -130,6 +130,17 @@ def test_mtu_option_lowers_the_link_mtu(dut: DUT, mtu: int) -> None:
     assert largest_packet(pieces) <= mtu
 
 
+@rfc("RFC4861-6.3.4-14")
+def test_mtu_option_of_the_link_maximum_raises_the_link_mtu_again(dut: DUT) -> None:
+    # 1500, the Ethernet maximum (RFC 2464 2), "does not exceed the maximum LinkMTU value":
+    # after 1280 it is taken in turn, and a 1348-octet reply is whole again.
+    dut.send(ra(dut, ICMPv6NDOptMTU(mtu=1280)))
+    assert len(reply_pieces(dut, 1)) > 1, "a 1348-octet reply was not fragmented after an MTU option of 1280"
+    dut.send(ra(dut, ICMPv6NDOptMTU(mtu=1500)))
+    pieces = reply_pieces(dut, 2)
+    assert len(pieces) == 1, f"after an MTU option of 1500 the reply still came in {len(pieces)} fragments"
+
+
 @pytest.mark.parametrize("mtu", [1279, 1501], ids=["below-minimum", "above-link-mtu"])
 @rfc("RFC4861-6.3.4-14")
 def test_mtu_option_out_of_range_is_ignored(dut: DUT, mtu: int) -> None:

@@ -459,9 +459,7 @@ class RouterDiscovery:
         # LinkMTU value specified in the link-type-specific document". Ours: the NIC's MTU.
         if mtu is not None:
             if params.IPV6_MIN_MTU <= mtu <= nic.mtu:
-                if self.mtu != mtu:
-                    self.mtu = mtu
-                    self.host.stack.routes.version += 1  # cached reply paths size their payload by the MTU
+                self.mtu = mtu  # read at each send (IPv6Endpoint.path_mtu): nothing cached to redo
             else:
                 nic.stats.count_event("ndp_mtu_option_out_of_range")
         multicast_ra = is_multicast(dst)
