@@ -99,10 +99,22 @@ def test_route_lifetime_zero_removes_the_route(dut: DUT) -> None:
            "The length of time in seconds (relative to the time the packet is sent) that the prefix is valid "
            "for route determination.")
 def test_route_expires_with_its_lifetime(dut: DUT) -> None:
-    dut.send(ra(dut, "B", rio(lifetime=2)))
+    dut.send(ra(dut, "B", rio(lifetime=1)))  # the least non-zero lifetime is a route too
     reply_goes_via(dut, "B", 1)
-    dut.wait(2.6)
+    dut.wait(1.6)
     no_route(dut, 2)
+
+
+@described(4191, "3.1", SHOULD,
+           "If a route's lifetime is non-zero, the route is added to the Routing Table if not present and "
+           "the route's lifetime and preference is updated if the route is already present.")
+def test_route_lifetime_is_updated_by_a_later_advertisement(dut: DUT) -> None:
+    dut.send(ra(dut, "B", rio(lifetime=2)))
+    heard = dut.now()
+    dut.wait(1.0)
+    dut.send(ra(dut, "B", rio(lifetime=60)))
+    dut.wait(max(0.0, heard + 2.6 - dut.now()))  # past the first advertisement's 2 s
+    reply_goes_via(dut, "B", 1)
 
 
 @rfc("RFC4191-2.3-1")
