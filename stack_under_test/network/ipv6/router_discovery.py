@@ -280,8 +280,7 @@ class RouterDiscovery:
         self.prefixes[prefix] = self._lifetime_timer(valid_s, lambda: self.remove_prefix(prefix))
 
     def remove_prefix(self, prefix: IPv6Network) -> None:
-        if prefix not in self.prefixes:
-            return
+        """Only for a prefix in the list: a removed prefix's timer is cancelled with it."""
         self._cancel(self.prefixes.pop(prefix))
         nic = self.host.nic
         # An address configured by hand (static) in the prefix keeps its own on-link route (as
@@ -318,9 +317,8 @@ class RouterDiscovery:
         self._sync_route(prefix)
 
     def remove_route(self, key: tuple[IPv6Network, bytes]) -> None:
-        known = self.routes.pop(key, None)
-        if known is None:
-            return
+        """Only for a learnt route: a removed route's timer is cancelled with it."""
+        known = self.routes.pop(key)
         self._cancel(known.timer)
         self._sync_route(key[0])
 
