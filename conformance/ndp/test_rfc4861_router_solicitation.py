@@ -184,6 +184,16 @@ def test_router_sends_no_solicitations(dut: DUT) -> None:
     first_rs(dut)
 
 
+@rfc("RFC4861-6.3.7-1")
+def test_host_that_becomes_a_router_stops_soliciting(dut: DUT) -> None:
+    # Forwarding switched on between the first and the second of three solicitations: the node
+    # is a router from then on, and the solicitations still due are not sent.
+    solicit(dut, 3)
+    first_rs(dut)  # control: it was soliciting as a host
+    become_router(dut, 6)
+    dut.expect_none(IPv6(dst=ALL_ROUTERS), ICMPv6ND_RS, within=2 * INTERVAL_S + SLACK_S)
+
+
 @rfc("RFC4861-6.3.7-7")
 def test_advertisement_before_the_first_solicitation_still_lets_one_go_out(dut: DUT) -> None:
     solicit(dut, 3, delay=DELAY_S)
