@@ -117,6 +117,21 @@ def test_route_lifetime_is_updated_by_a_later_advertisement(dut: DUT) -> None:
     reply_goes_via(dut, "B", 1)
 
 
+@described(4191, "3.1", SHOULD,
+           "Updating each route is done as follows. A route is located in the Routing Table based on the "
+           "prefix, prefix length, and next-hop router.")
+def test_route_information_changes_only_its_own_route(dut: DUT) -> None:
+    dut.send(ra(dut, "B", rio()))
+    reply_goes_via(dut, "B", 1)
+    # The test link's own prefix is another route (on-link): the tester's address on it is still
+    # answered directly, at the tester's MAC.
+    tester = str(dut.info.tester_ipv6)
+    dut.send(dut.ether() / IPv6(src=tester, dst=str(dut.info.dut_ipv6.ip)) / ICMPv6EchoRequest(id=ECHO_ID, seq=2))
+    reply = dut.expect(IPv6(dst=tester), ICMPv6EchoReply(id=ECHO_ID, seq=2), within=1.0)
+    assert reply[Ether].dst.lower() == dut.info.tester_mac.lower(), (
+        f"the reply to the on-link tester went to {reply[Ether].dst}")
+
+
 @rfc("RFC4191-2.3-1")
 def test_route_information_with_reserved_preference_is_ignored(dut: DUT) -> None:
     dut.send(ra(dut, "B", rio(prf=RESERVED)))
