@@ -13,7 +13,7 @@ from scapy.layers.inet import UDP
 from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6
 from scapy.packet import Raw
 
-from harness import DUT, MUST, described, multicast_mac, rfc
+from harness import DUT, MUST, ExpectationFailed, described, multicast_mac, rfc
 from harness.features import become_router
 
 SILENCE_S = 1.0
@@ -120,6 +120,32 @@ def _echo_to_group(dut: DUT, group: str, ident: int) -> None:
            "A router is required to recognize all addresses that a host is required to recognize, plus "
            "the following addresses as identifying itself: ... The All-Routers multicast addresses defined "
            "in Section 2.7.1.")
+def test_router_recognizes_the_all_routers_group_after_a_link_flap(dut: DUT) -> None:
+    become_router(dut, 6)
+    dut.set_forwarding(6, True)  # switched on twice: still a router
+    _echo_to_group(dut, "ff02::2", 0x428F)
+    dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x428F, seq=1))
+    dut.restart_link()
+    # The global address is static: an echo to ff02::2 is answered from it once its DAD is over
+    # (RFC 4862 5.4: a tentative address is not used); the all-nodes echo first is the control
+    # that the link is back, retried until then.
+    for attempt in range(1, 6):
+        _echo_to_group(dut, "ff02::1", 0x4290 + attempt)
+        try:
+            dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4290 + attempt, seq=1), within=1.0)
+            break
+        except ExpectationFailed:
+            continue
+    else:
+        raise AssertionError("no echo reply to the all-nodes group within 5 s of the link coming back")
+    _echo_to_group(dut, "ff02::2", 0x428E)
+    dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x428E, seq=1))
+
+
+@described(4291, "2.8", MUST,
+           "A router is required to recognize all addresses that a host is required to recognize, plus "
+           "the following addresses as identifying itself: ... The All-Routers multicast addresses defined "
+           "in Section 2.7.1.")
 def test_router_recognizes_the_all_routers_group_until_it_is_a_host_again(dut: DUT) -> None:
     become_router(dut, 6)
     _echo_to_group(dut, "ff02::2", 0x4297)
@@ -130,6 +156,10 @@ def test_router_recognizes_the_all_routers_group_until_it_is_a_host_again(dut: D
     dut.expect_none(ICMPv6EchoReply(id=0x4298), within=SILENCE_S, barrier=True)
     _echo_to_group(dut, "ff02::1", 0x4299)  # control: the all-nodes group still answers
     dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x4299, seq=1))
+    # A router once more: it recognizes ff02::2 again.
+    dut.set_forwarding(6, True)
+    _echo_to_group(dut, "ff02::2", 0x429A)
+    dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x429A, seq=1))
 
 
 @rfc("RFC4291-2.5.2-2")

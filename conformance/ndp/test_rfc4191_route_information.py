@@ -99,10 +99,37 @@ def test_route_lifetime_zero_removes_the_route(dut: DUT) -> None:
            "The length of time in seconds (relative to the time the packet is sent) that the prefix is valid "
            "for route determination.")
 def test_route_expires_with_its_lifetime(dut: DUT) -> None:
-    dut.send(ra(dut, "B", rio(lifetime=2)))
+    dut.send(ra(dut, "B", rio(lifetime=1)))  # the least non-zero lifetime is a route too
     reply_goes_via(dut, "B", 1)
-    dut.wait(2.6)
+    dut.wait(1.6)
     no_route(dut, 2)
+
+
+@described(4191, "3.1", SHOULD,
+           "If a route's lifetime is non-zero, the route is added to the Routing Table if not present and "
+           "the route's lifetime and preference is updated if the route is already present.")
+def test_route_lifetime_is_updated_by_a_later_advertisement(dut: DUT) -> None:
+    dut.send(ra(dut, "B", rio(lifetime=2)))
+    heard = dut.now()
+    dut.wait(1.0)
+    dut.send(ra(dut, "B", rio(lifetime=60)))
+    dut.wait(max(0.0, heard + 2.6 - dut.now()))  # past the first advertisement's 2 s
+    reply_goes_via(dut, "B", 1)
+
+
+@described(4191, "3.1", SHOULD,
+           "Updating each route is done as follows. A route is located in the Routing Table based on the "
+           "prefix, prefix length, and next-hop router.")
+def test_route_information_changes_only_its_own_route(dut: DUT) -> None:
+    dut.send(ra(dut, "B", rio()))
+    reply_goes_via(dut, "B", 1)
+    # The test link's own prefix is another route (on-link): the tester's address on it is still
+    # answered directly, at the tester's MAC.
+    tester = str(dut.info.tester_ipv6)
+    dut.send(dut.ether() / IPv6(src=tester, dst=str(dut.info.dut_ipv6.ip)) / ICMPv6EchoRequest(id=ECHO_ID, seq=2))
+    reply = dut.expect(IPv6(dst=tester), ICMPv6EchoReply(id=ECHO_ID, seq=2), within=1.0)
+    assert reply[Ether].dst.lower() == dut.info.tester_mac.lower(), (
+        f"the reply to the on-link tester went to {reply[Ether].dst}")
 
 
 @rfc("RFC4191-2.3-1")

@@ -5,7 +5,9 @@ there, and no more than once a minute.
 Two routers: X (High preference) and Y (Low), both advertising their link-layer addresses. X
 never answers, so its Neighbor Unreachability Detection fails and traffic moves to Y, whose
 probes the tester answers. The traffic is an echo request from an off-link address every few
-seconds. The windows are minutes long: on real-time backends these tests skip.
+seconds. The windows are minutes long: on real-time backends these tests skip. The last test
+needs no waiting: routers that advertise no link-layer address are of unknown reachability at
+once.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from scapy.packet import Packet
 
 from harness import DUT, ExpectationFailed, rfc
 from harness.rfc import NDP_HOP_LIMIT
-from harness.router_discovery import ra
+from harness.router_discovery import ECHO_ID, OFF_LINK, echo, ra
 from harness.time_budget import require_dut_time
 
 X: Final = ("fe80::a", "02:00:00:00:00:0a")
 Y: Final = ("fe80::b", "02:00:00:00:00:0b")
-PRF_HIGH, PRF_LOW = 1, 3
+Z: Final = ("fe80::c", "02:00:00:00:00:0c")
+PRF_HIGH, PRF_MEDIUM, PRF_LOW = 1, 0, 3
 FAR: Final = "2001:db8:2::5"
 WINDOW_S: Final = 200.0
 TRAFFIC_EVERY_S: Final = 4.0
@@ -109,3 +112,39 @@ def test_no_router_probes_without_traffic(dut: DUT) -> None:
     assert not probes, f"the avoided router was probed {len(probes)} times while no traffic flowed"
     # Control: with traffic it is probed.
     assert _watch(dut, traffic=True), "no probe even with traffic"
+
+
+def _solicited_targets(dut: DUT, within: float) -> list[str]:
+    """The targets of every Neighbor Solicitation the DUT sends in the next ``within`` seconds."""
+    targets: list[str] = []
+    until = dut.now() + within
+    while (left := until - dut.now()) > 0:
+        try:
+            targets.append(str(dut.expect(ICMPv6ND_NS, within=left)[ICMPv6ND_NS].tgt))
+        except ExpectationFailed:
+            break
+    return targets
+
+
+@rfc("RFC4191-3.5-2", "RFC4191-3.5-1")
+def test_only_routers_more_preferred_than_the_one_used_are_probed(dut: DUT) -> None:
+    # X (High) and Z (Low) advertise no link-layer address, so the DUT has no Neighbor Cache
+    # entry for either: their reachability is unknown (RFC 4861 6.3.6 rule 1: such routers
+    # "SHOULD" yield to reachable ones). The tester (Medium, a known neighbor) carries the
+    # traffic. The host would have used X were it reachable, so X is probed (the positive
+    # control); it would never have used Z, so probing Z is probing "in the absence of useful
+    # traffic that the host would have sent to the router if it were reachable".
+    dut.set_ipv6_option("retrans_time", 0.5)
+    dut.send(ra(dut, src=X[0], mac=X[1], prf=PRF_HIGH, slla=False), ra(dut, prf=PRF_MEDIUM),
+             ra(dut, src=Z[0], mac=Z[1], prf=PRF_LOW, slla=False))
+    dut.send(echo(dut, 1))
+    targets = _solicited_targets(dut, 1.2)  # RetransTimer and more: a repeated probe would show
+    assert Z[0] not in targets, f"the Low-preference router was probed: {targets}"
+    try:
+        reply = dut.expect(IPv6(dst=OFF_LINK), ICMPv6EchoReply(id=ECHO_ID, seq=1), within=0.0)
+    except ExpectationFailed:
+        raise AssertionError(f"no reply through the reachable router; solicited: {targets}") from None
+    assert reply[Ether].dst.lower() == dut.info.tester_mac.lower(), (
+        f"the reply went to {reply[Ether].dst}, not to the reachable router")
+    assert targets.count(X[0]) == 1, (
+        f"the High-preference router of unknown reachability was not probed with a single solicitation: {targets}")

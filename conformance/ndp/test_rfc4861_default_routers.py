@@ -15,6 +15,7 @@ from typing import Final
 
 from scapy.layers.inet6 import (
     ICMPv6EchoReply,
+    ICMPv6EchoRequest,
     ICMPv6ND_NA,
     ICMPv6ND_NS,
     ICMPv6ND_RA,
@@ -86,6 +87,21 @@ def test_host_never_answers_a_router_solicitation(dut: DUT) -> None:
     dut.expect_none(ICMPv6ND_RA, within=1.0)
     has_no_router(dut, 1)  # it learnt nothing from them ...
     hop_limit_of_reply(dut, 2)  # ... and it is alive: an echo from on-link is answered
+
+
+@rfc("RFC4861-6.2.6-1")
+def test_host_learns_no_link_layer_address_from_a_router_solicitation(dut: DUT) -> None:
+    # "Silently discard" includes the Source Link-Layer Address option: after the solicitation
+    # the host still has to resolve its sender, so its echo reply waits for a multicast
+    # Neighbor Solicitation, not going straight to the MAC the solicitation carried.
+    sender, mac = "fe80::b", "02:00:00:00:00:0b"
+    me = str(dut.info.dut_ipv6_ll)  # unicast: a host is no member of ff02::2
+    dut.send(Ether(src=mac, dst=dut.info.dut_mac) / IPv6(src=sender, dst=me, hlim=NDP_HOP_LIMIT)
+             / ICMPv6ND_RS() / ICMPv6NDOptSrcLLAddr(lladdr=mac))
+    dut.send(Ether(src=mac, dst=dut.info.dut_mac) / IPv6(src=sender, dst=me) / ICMPv6EchoRequest(id=ECHO_ID, seq=1))
+    ns = dut.expect(ICMPv6ND_NS(tgt=sender), within=1.0)
+    assert ns[IPv6].dst == solicited_node(sender), (
+        f"the host solicited {sender} at {ns[IPv6].dst}: it took the solicitation's link-layer address")
 
 
 @rfc("RFC4861-6.2.5-3")

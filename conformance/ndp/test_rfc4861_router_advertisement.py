@@ -69,11 +69,16 @@ def test_router_lifetime_zero_removes_the_default_router(dut: DUT) -> None:
 @described(4861, "6.3.5", MUST,
            "Whenever the Lifetime of an entry in the Default Router List expires, that entry is discarded.")
 def test_default_router_expires_with_its_router_lifetime(dut: DUT) -> None:
+    # Both sides of the Router Lifetime (3 s): still the default router a second before it
+    # ends, gone 0.6 s after.
     dut.set_ipv6_option("accept_ra", 1)  # a control verb: this test waits seconds of real time
-    dut.send(ra(dut, lifetime=2))
+    dut.send(ra(dut, lifetime=3))
+    heard = dut.now()
     uses_router(dut, 1)
-    dut.wait(2.6)
-    has_no_router(dut, 2)
+    dut.wait(max(0.0, heard + 2.0 - dut.now()))
+    uses_router(dut, 2)  # the router lifetime is not cut short
+    dut.wait(max(0.0, heard + 3.6 - dut.now()))
+    has_no_router(dut, 3)
 
 
 @rfc("RFC4861-4.2-3",
@@ -129,11 +134,16 @@ def test_prefix_valid_lifetime_zero_removes_the_prefix(dut: DUT) -> None:
 @described(4861, "6.3.5", MUST,
            "Whenever the invalidation timer expires for a Prefix List entry, that entry is discarded.")
 def test_prefix_expires_with_its_valid_lifetime(dut: DUT) -> None:
+    # Both sides of the Valid Lifetime (3 s): still on-link a second before it ends, off-link
+    # 0.6 s after.
     dut.set_ipv6_option("accept_ra", 1)  # a control verb: this test waits seconds of real time
-    dut.send(ra(dut, pio(valid=2, preferred=1)))
+    dut.send(ra(dut, pio(valid=3, preferred=1)))
+    heard = dut.now()
     _resolves_itself(dut, 1)
-    dut.wait(2.6)
-    uses_router(dut, 2, src=FRESH[0])
+    dut.wait(max(0.0, heard + 2.0 - dut.now()))
+    _resolves_itself(dut, 2, FRESH[1])  # the valid lifetime is not cut short
+    dut.wait(max(0.0, heard + 3.6 - dut.now()))
+    uses_router(dut, 3, src=FRESH[0])
 
 
 # ---- more of the Default Router List and the Prefix List -------------------------------------------

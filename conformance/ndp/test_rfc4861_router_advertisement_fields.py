@@ -130,6 +130,17 @@ def test_mtu_option_lowers_the_link_mtu(dut: DUT, mtu: int) -> None:
     assert largest_packet(pieces) <= mtu
 
 
+@rfc("RFC4861-6.3.4-14")
+def test_mtu_option_of_the_link_maximum_raises_the_link_mtu_again(dut: DUT) -> None:
+    # 1500, the Ethernet maximum (RFC 2464 2), "does not exceed the maximum LinkMTU value":
+    # after 1280 it is taken in turn, and a 1348-octet reply is whole again.
+    dut.send(ra(dut, ICMPv6NDOptMTU(mtu=1280)))
+    assert len(reply_pieces(dut, 1)) > 1, "a 1348-octet reply was not fragmented after an MTU option of 1280"
+    dut.send(ra(dut, ICMPv6NDOptMTU(mtu=1500)))
+    pieces = reply_pieces(dut, 2)
+    assert len(pieces) == 1, f"after an MTU option of 1500 the reply still came in {len(pieces)} fragments"
+
+
 @pytest.mark.parametrize("mtu", [1279, 1501], ids=["below-minimum", "above-link-mtu"])
 @rfc("RFC4861-6.3.4-14")
 def test_mtu_option_out_of_range_is_ignored(dut: DUT, mtu: int) -> None:
@@ -183,6 +194,35 @@ def test_reachable_time_bounds_how_long_a_neighbor_stays_reachable(dut: DUT) -> 
     except ExpectationFailed:
         raise AssertionError("no unicast probe: the neighbor still counted as reachable 1.7 s after "
                              "confirmation with Reachable Time 1000 ms") from None
+
+
+@rfc("RFC4861-6.3.4-6")
+def test_reachable_time_zero_leaves_the_base_unchanged(dut: DUT) -> None:
+    # §4.2: "A value of zero means unspecified (by this router)." BaseReachableTime 2 s from the
+    # first RA, then one with Reachable Time 0: ReachableTime stays 1-3 s (§6.3.2). A packet
+    # 0.5 s after confirmation finds the neighbor REACHABLE (no DELAY, so no probe); a packet
+    # after 3.2 s finds it STALE and draws the unicast probe DELAY_FIRST_PROBE_TIME later (the
+    # positive control). A ReachableTime of 0 would probe after the first packet too.
+    dut.set_ipv6_option("delay_first_probe_time", 1)
+    dut.send(ra(dut, reachabletime=2000), ra(dut, reachabletime=0))
+    other, mac = str(dut.info.other_ipv6), dut.info.other_mac
+    dut.send(echo(dut, 1, src=other))
+    ns = _solicits_for(dut, other)
+    dut.send(Ether(src=mac, dst=dut.info.dut_mac) / IPv6(src=other, dst=ns[IPv6].src)
+             / ICMPv6ND_NA(tgt=other, R=0, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=mac))
+    confirmed = dut.now()
+    dut.expect(Ether(dst=mac), ICMPv6EchoReply(id=ECHO_ID, seq=1))
+    dut.wait(max(0.0, confirmed + 0.5 - dut.now()))
+    dut.send(echo(dut, 2, src=other))
+    dut.expect(Ether(dst=mac), ICMPv6EchoReply(id=ECHO_ID, seq=2))
+    dut.expect_none(Ether(dst=mac), IPv6(dst=other), ICMPv6ND_NS(tgt=other), within=1.3)
+    dut.wait(max(0.0, confirmed + 3.2 - dut.now()))
+    dut.send(echo(dut, 3, src=other))
+    dut.expect(Ether(dst=mac), ICMPv6EchoReply(id=ECHO_ID, seq=3))
+    try:
+        dut.expect(Ether(dst=mac), IPv6(dst=other), ICMPv6ND_NS(tgt=other), within=1.8)
+    except ExpectationFailed:
+        raise AssertionError("control: no unicast probe for a packet 3.2 s after confirmation") from None
 
 
 @rfc("RFC4861-6.3.4-9")

@@ -169,7 +169,7 @@ def test_solicitations_stop_after_an_advertisement(dut: DUT) -> None:
     mac = dut.info.tester_mac
     dut.send(Ether(src=mac, dst=multicast_mac(ALL_NODES))
              / IPv6(src=str(dut.info.tester_ipv6_ll), dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
-             / ICMPv6ND_RA(routerlifetime=60, prf=0) / ICMPv6NDOptSrcLLAddr(lladdr=mac))
+             / ICMPv6ND_RA(routerlifetime=1, prf=0) / ICMPv6NDOptSrcLLAddr(lladdr=mac))  # the least non-zero
     dut.expect_none(IPv6(dst=ALL_ROUTERS), ICMPv6ND_RS, within=2 * INTERVAL_S + SLACK_S)
 
 
@@ -182,6 +182,16 @@ def test_router_sends_no_solicitations(dut: DUT) -> None:
     dut.set_forwarding(6, False)  # control: the same link flap as a host solicits
     dut.restart_link()
     first_rs(dut)
+
+
+@rfc("RFC4861-6.3.7-1")
+def test_host_that_becomes_a_router_stops_soliciting(dut: DUT) -> None:
+    # Forwarding switched on between the first and the second of three solicitations: the node
+    # is a router from then on, and the solicitations still due are not sent.
+    solicit(dut, 3)
+    first_rs(dut)  # control: it was soliciting as a host
+    become_router(dut, 6)
+    dut.expect_none(IPv6(dst=ALL_ROUTERS), ICMPv6ND_RS, within=2 * INTERVAL_S + SLACK_S)
 
 
 @rfc("RFC4861-6.3.7-7")

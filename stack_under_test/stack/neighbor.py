@@ -149,11 +149,6 @@ class NeighborTable:
             self.reachable_ms = self._rng.randint(low, max(low, high))
         return self.reachable_ms
 
-    def on_base_reachable_time_changed(self) -> None:
-        """Router discovery wrote a new BaseReachableTime (RFC 4861 §6.3.4): draw ReachableTime anew."""
-        self._reachable_base = -1
-        self.reachable_time_ms()
-
     # ---- queries ------------------------------------------------------------------------
     def get(self, addr: bytes) -> NeighborEntry | None:
         entry = self.entries.get(addr)

@@ -111,14 +111,14 @@ def test_zero_length_option_drops_every_message() -> None:
 def test_route_info_length_rules(length: int, prefix_len: int, ok: bool) -> None:
     data = struct.pack("!BBI", prefix_len, 0, 100) + bytes(8 * length - 8)
     opts = NDPOptions((NDPOption(NDPOptionType.ROUTE_INFORMATION, data),))
-    assert len(opts.route_infos()) == (1 if ok else 0)  # type: ignore[arg-type]
+    assert len(opts.route_infos()) == (1 if ok else 0)
 
 
 def test_route_info_reserved_preference_is_ignored_and_host_bits_masked() -> None:
     data = struct.pack("!BBI", 16, 0b10 << 3, 100) + bytes(8)
     assert NDPOptions((NDPOption(24, data),)).route_infos() == []
     data = struct.pack("!BBI", 16, 0b11 << 3, 100) + IPv6Address("2001:db8:ffff::").packed[:8]
-    (info,) = NDPOptions((NDPOption(24, data),)).route_infos()  # type: ignore[misc]
+    (info,) = NDPOptions((NDPOption(24, data),)).route_infos()
     assert info == RouteInfo(16, PREF_LOW, 100, IPv6Address("2001::"))
 
 

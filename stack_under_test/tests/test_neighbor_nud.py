@@ -106,8 +106,7 @@ def test_reachable_time_is_randomized_and_redrawn_when_the_base_changes() -> Non
         values.add(value)
     assert len(values) == 4
     rig.cfg.base_reachable_time_ms = 2_000
-    rig.table.on_base_reachable_time_changed()
-    assert 1_000 <= rig.table.reachable_ms <= 3_000
+    assert 1_000 <= rig.table.reachable_time_ms() <= 3_000
 
 
 def test_advert_table_of_7_2_5() -> None:

@@ -134,7 +134,7 @@ class NDPOptions:
             return Drop.NDP_BAD_MTU_OPTION
         return int(struct.unpack_from("!I", opt.data, 2)[0])
 
-    def route_infos(self) -> list[RouteInfo] | Drop:
+    def route_infos(self) -> list[RouteInfo]:
         """Every valid Route Information option (RFC 4191 §2.3), in order; invalid ones are
         left out, since RFC 4191 says an invalid option "MUST be ignored" (not the whole RA)."""
         infos: list[RouteInfo] = []

@@ -101,7 +101,6 @@ class RouterDiscovery:
         if self._rs_timer is not None:
             self._rs_timer.cancel()
             self._rs_timer = None
-        self._rs_left = 0
 
     def _advertised_while_soliciting(self) -> None:
         # 6.3.7: "Once the host sends a Router Solicitation, and receives a valid Router
@@ -115,10 +114,9 @@ class RouterDiscovery:
         self.stop_soliciting()
 
     def _solicit(self) -> None:
+        # Armed only with solicitations left, and cancelled when the node becomes a router.
         self._rs_timer = None
         host = self.host
-        if self._rs_left <= 0 or host.stack.forwarding[6]:
-            return
         self._rs_left -= 1
         self._rs_sent = True
         # 6.3.7: "The IP source address is set to either one of the interface's unicast
@@ -137,8 +135,6 @@ class RouterDiscovery:
 
     def _link_local_source(self) -> bytes:
         host = self.host
-        if host.link_local is not None and host.is_local(host.link_local):
-            return host.link_local
         for entry in host.nic.addresses.of_family(6):
             if entry.usable and is_link_local(entry.packed):
                 return entry.packed
@@ -284,8 +280,7 @@ class RouterDiscovery:
         self.prefixes[prefix] = self._lifetime_timer(valid_s, lambda: self.remove_prefix(prefix))
 
     def remove_prefix(self, prefix: IPv6Network) -> None:
-        if prefix not in self.prefixes:
-            return
+        """Only for a prefix in the list: a removed prefix's timer is cancelled with it."""
         self._cancel(self.prefixes.pop(prefix))
         nic = self.host.nic
         # An address configured by hand (static) in the prefix keeps its own on-link route (as
@@ -322,9 +317,8 @@ class RouterDiscovery:
         self._sync_route(prefix)
 
     def remove_route(self, key: tuple[IPv6Network, bytes]) -> None:
-        known = self.routes.pop(key, None)
-        if known is None:
-            return
+        """Only for a learnt route: a removed route's timer is cancelled with it."""
+        known = self.routes.pop(key)
         self._cancel(known.timer)
         self._sync_route(key[0])
 
@@ -424,8 +418,6 @@ class RouterDiscovery:
         if isinstance(prefixes, Drop):
             return prefixes
         route_infos = msg.options.route_infos()
-        if isinstance(route_infos, Drop):
-            return route_infos
         nic.stats.count_event("ndp_router_advert_accepted")
         if msg.router_lifetime_s != 0:
             self._advertised_while_soliciting()
@@ -435,14 +427,14 @@ class RouterDiscovery:
             cfg.hop_limit = msg.cur_hop_limit
         # "If the received Reachable Time value is non-zero, the host SHOULD set its
         # BaseReachableTime variable to the received value. If the new value differs from the
-        # previous value, the host SHOULD re-compute a new random ReachableTime value." Values above
-        # the 6.2.1 maximum ("MUST be no greater than 3,600,000 milliseconds") are not taken.
+        # previous value, the host SHOULD re-compute a new random ReachableTime value" (the
+        # Neighbor Cache draws anew whenever it finds the base changed). Values above the 6.2.1
+        # maximum ("MUST be no greater than 3,600,000 milliseconds") are not taken.
         if msg.reachable_time_ms != 0:
             if msg.reachable_time_ms > params.MAX_REACHABLE_TIME_MS:
                 nic.stats.count_event("ndp_reachable_time_out_of_range")
-            elif msg.reachable_time_ms != cfg.base_reachable_time_ms:
+            else:
                 cfg.base_reachable_time_ms = msg.reachable_time_ms
-                self.host.neighbors.on_base_reachable_time_changed()
         # "The RetransTimer variable SHOULD be copied from the Retrans Timer field, if the received
         # value is non-zero." (bounded like the option: stack/ipv6_config.py)
         if msg.retrans_timer_ms != 0:
@@ -465,9 +457,7 @@ class RouterDiscovery:
         # LinkMTU value specified in the link-type-specific document". Ours: the NIC's MTU.
         if mtu is not None:
             if params.IPV6_MIN_MTU <= mtu <= nic.mtu:
-                if self.mtu != mtu:
-                    self.mtu = mtu
-                    self.host.stack.routes.version += 1  # cached reply paths size their payload by the MTU
+                self.mtu = mtu  # read at each send (IPv6Endpoint.path_mtu): nothing cached to redo
             else:
                 nic.stats.count_event("ndp_mtu_option_out_of_range")
         multicast_ra = is_multicast(dst)
