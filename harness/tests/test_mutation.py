@@ -83,6 +83,13 @@ def test_area_from_the_file_name_or_the_nearest_citation() -> None:
     assert areas.area_of("transport/tcp/connection.py", None).startswith("TCP")
     assert areas.area_of("params.py", "RFC 3810 9.1: robustness").startswith("MLD")
     assert areas.area_of("params.py", None) == areas.CORE
+    # Patterns name whole path components: "endpoint" holds "ndp", "autoaddress" no "slaac".
+    assert areas.area_of("network/ipv4/endpoint.py", None).startswith("IPv4 header")
+    assert areas.area_of("network/ipv6/endpoint.py", None).startswith("IPv6 header")
+    assert areas.area_of("link/endpoint.py", None) == areas.CORE
+    assert areas.area_of("network/ipv4/redirect_rx.py", None).startswith("ICMPv4")
+    assert areas.area_of("network/ipv6/redirect_rx.py", None).startswith("NDP")
+    assert areas.area_of("network/ipv6/addrconf/autoaddress.py", None).startswith("Address configuration")
     lines = SOURCE.splitlines()
     assert areas.citation(lines, 8, 9) == 'RFC 4861 7.1.1: "The IP Hop Limit field has a value of 255"'
     assert areas.citation(lines, 2, 2) is None
