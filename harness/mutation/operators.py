@@ -20,13 +20,16 @@ Decorators and class bases are never mutated (`@dataclass(slots=True)` -> False 
 
 A mutant's id is stable across unrelated edits: it is made of the enclosing scope's qualified
 name, the operator, the original and replacement text and the occurrence index of that same
-change within the scope, never of line numbers.
+change within the scope, never of line numbers. A module- or class-level change also says where
+it sits in what it binds (``binding``: ``OPTION_BOUNDS["hop_limit"][1]``), which a constant added
+above it does not change, so a reviewed rule can name it (equivalents.py).
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -74,6 +77,9 @@ class Mutant:
     # (what = "op", value its new symbol) or constant operand (what = "left"/"right", value its
     # new literal) changes; ("guard", ...position of the if, "guard", "") for a removed guard.
     probe: tuple[str, int, int, int, int, str, str] | None = None
+    # Module- or class-level changes: the name bound and the keys and indexes leading from it to
+    # the change, e.g. OPTION_BOUNDS["hop_limit"][1]; "" inside a function.
+    binding: str = ""
 
     @property
     def id(self) -> str:
@@ -114,6 +120,7 @@ class _Raw:
     names: tuple[str, ...]
     span: tuple[int, int, int, int] | None = None  # overrides the node's span
     probe: tuple[str, int, int, int, int, str, str] | None = None
+    binding: str = ""
 
 
 class _Collector(ast.NodeVisitor):
@@ -127,6 +134,7 @@ class _Collector(ast.NodeVisitor):
         self.outer: str | None = None
         self.names: tuple[str, ...] = ()
         self.target = ""  # the name an assignment being visited binds
+        self.path: list[str] = []  # the keys and indexes from that name down to the node visited
         self.operand: tuple[ast.Compare, str] | None = None  # a probed comparison's constant operand
 
     # ---- helpers ----------------------------------------------------------------------------
@@ -141,12 +149,14 @@ class _Collector(ast.NodeVisitor):
             span: tuple[int, int, int, int] | None = None,
             probe: tuple[str, ast.AST, str, str] | None = None) -> None:
         names = self.names if self.outer is None else ()
+        binding = self.target + "".join(self.path) if self.outer is None and self.target else ""
         where = None
         if probe is not None and self.outer is not None:  # module-level code runs at import only
             kind, at, what, value = probe
             where = (kind, at.lineno, at.col_offset, at.end_lineno or at.lineno,  # type: ignore[attr-defined]
                      at.end_col_offset or 0, what, value)  # type: ignore[attr-defined]
-        self.found.append(_Raw(self.scope(), self.outer, operator, node, replacement, names, span, where))
+        self.found.append(_Raw(self.scope(), self.outer, operator, node, replacement, names, span, where,
+                               binding))
 
     def statement_alone(self, node: ast.stmt) -> bool:
         """True when nothing but indentation precedes the statement on its line."""
@@ -209,12 +219,31 @@ class _Collector(ast.NodeVisitor):
             self._with_names((name,) if name else (), node.value)
 
     def _with_names(self, names: tuple[str, ...], value: ast.AST) -> None:
-        saved, saved_target = self.names, self.target
+        saved, saved_target, saved_path = self.names, self.target, self.path
         if self.outer is None:
             self.names = names
-        self.target = names[0] if names else ""
+        self.target, self.path = (names[0] if names else ""), []
         self.visit(value)
-        self.names, self.target = saved, saved_target
+        self.names, self.target, self.path = saved, saved_target, saved_path
+
+    def _at(self, step: str, node: ast.AST) -> None:
+        self.path.append(step)
+        self.visit(node)
+        self.path.pop()
+
+    def visit_Dict(self, node: ast.Dict) -> None:
+        for key, value in zip(node.keys, node.values, strict=True):
+            if key is not None:
+                self.visit(key)
+            literal = key.value if isinstance(key, ast.Constant) else None
+            self._at(f"[{json.dumps(literal)}]" if isinstance(literal, str | int) else "[?]", value)
+
+    def _visit_sequence(self, node: ast.Tuple | ast.List) -> None:
+        for i, elt in enumerate(node.elts):
+            self._at(f"[{i}]", elt)
+
+    visit_Tuple = _visit_sequence
+    visit_List = _visit_sequence
 
     def visit_Expr(self, node: ast.Expr) -> None:
         value = node.value
@@ -395,7 +424,7 @@ def mutants(source: str, path: str, module: str) -> Iterator[Mutant]:
         occurrence = seen[key]
         seen[key] += 1
         yield Mutant(path, module, raw.scope, raw.outer, raw.operator, line, col, end_line, end_col,
-                     original, raw.replacement, occurrence, raw.names, raw.probe)
+                     original, raw.replacement, occurrence, raw.names, raw.probe, raw.binding)
 
 
 def _slice(source: str, line: int, col: int, end_line: int, end_col: int) -> str:

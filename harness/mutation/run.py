@@ -111,10 +111,14 @@ def execute(options: Options, log: Any = print) -> Campaign:
 
     outcomes: list[Outcome] = []
     seen_ids: set[str] = set()
+    used_rules: set[int] = set()
     for source in sources:
         for m in mutants(source.text, source.relpath, source.module):
             seen_ids.add(m.id)
-            reason = reviewed.reason_for(suite, m.id, m.operator, m.original, m.path, m.scope)
+            reason = reviewed.reason_for(suite, m.id, m.operator, m.original, m.path, m.scope, m.binding)
+            rule = reviewed.rule_for(suite, m.operator, m.original, m.path, m.scope, m.binding)
+            if rule is not None:
+                used_rules.add(id(rule))
             if reason is not None:
                 outcomes.append(Outcome(m, source, "equivalent", [], reason=reason))
                 continue
@@ -136,6 +140,8 @@ def execute(options: Options, log: Any = print) -> Campaign:
                 outcome.status = "no-coverage"
             outcomes.append(outcome)
     stale = sorted(set(reviewed.equivalent) - seen_ids) if not options.only else []
+    if not options.only:  # a rule of this suite that matches nothing any more is stale too
+        stale += [r.describe() for r in reviewed.unobservable if suite in r.suites and id(r) not in used_rules]
 
     test_digests = _test_digests(root, cov, file_digests, {s.relpath: s.digest for s in all_sources})
     results = cache.ResultCache(options.cache_dir / f"results-{suite}.json")

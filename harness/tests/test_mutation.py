@@ -268,11 +268,37 @@ def test_an_equivalent_entry_may_name_several_mutants_and_a_rule_a_file_or_scope
     assert reviewed.reason_for("conformance", "x", "boundary", "<", "p.py", "UDPSocket.sendto") is not None
     assert reviewed.reason_for("conformance", "x", "constant", "1", "p.py", "UDPSocket.sendto") is None
     path.write_text('[[unobservable]]\noperator = "boundary"\nsuites = ["conformance"]\nreason = "r"\n')
-    with pytest.raises(equivalents.EquivalentsError, match="give a pattern, a path or a scope"):
+    with pytest.raises(equivalents.EquivalentsError, match="give a pattern, a path, a scope or a name"):
         equivalents.load(path)
     path.write_text('[[equivalent]]\nids = ["a", "a"]\nreason = "r"\n')
     with pytest.raises(equivalents.EquivalentsError, match="listed twice"):
         equivalents.load(path)
+
+
+def test_a_rule_by_name_matches_a_module_constant_whatever_its_occurrence_number(tmp_path: Path) -> None:
+    source = ('LIMIT = 3\nBOUNDS = {"a": (0, 3), "b": (1, 3)}\n\n\ndef f(x):\n'
+              "    BOUNDS = 3\n    return x < 3\n")
+    path = tmp_path / "eq.toml"
+    path.write_text('[[unobservable]]\npath = \'cfg\\.py$\'\nname = \'^BOUNDS\\["b"\\]\\[1\\]$\'\n'
+                    'suites = ["conformance"]\nreason = "a bound of a setting"\n')
+    reviewed = equivalents.load(path)
+
+    def judged(text: str) -> dict[str, str | None]:
+        return {m.id: reviewed.reason_for("conformance", m.id, m.operator, m.original, "p/cfg.py", m.scope,
+                                          m.binding) for m in mutants(text, "p/cfg.py", "p.cfg")}
+
+    found = list(mutants(source, "p/cfg.py", "p.cfg"))
+    assert [m.binding for m in found if m.outer is None] == \
+        ["LIMIT", "LIMIT", 'BOUNDS["a"][0]', 'BOUNDS["a"][1]', 'BOUNDS["a"][1]', 'BOUNDS["b"][0]', 'BOUNDS["b"][0]',
+         'BOUNDS["b"][1]', 'BOUNDS["b"][1]']
+    before = judged(source)
+    matched = {m.id for m in found if before[m.id] is not None}
+    assert {m.binding for m in found if m.id in matched} == {'BOUNDS["b"][1]'} and len(matched) == 2
+    # A constant 3 added above: the ids of the 3s below shift (occurrence numbers), the rule holds.
+    after = judged("EXTRA = 3\n" + source)
+    assert set(after) - set(before) and sum(r is not None for r in after.values()) == 2
+    # Inside a function a statement binds no module-level name: never matched.
+    assert all(m.binding == "" for m in found if m.outer is not None)
 
 
 PROBED = '''\
