@@ -51,6 +51,13 @@ _SYMBOL: Final[dict[type[ast.cmpop], str]] = {ast.Lt: "<", ast.LtE: "<=", ast.Gt
 # Comparisons whose mutants infection.py can judge: pure on numbers, strings and bytes.
 PROBED_COMPARISONS: Final[frozenset[type[ast.cmpop]]] = frozenset({ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq,
                                                                     ast.NotEq})
+# Arithmetic whose constant operand's mutants infection.py can judge: on numbers these may give
+# the same result with either constant (a mask over bits that are clear, a shift of 0, a
+# remainder of a small number), so reaching the line need not mean computing otherwise. `+` and
+# `-` are left out: on numbers they always do.
+PROBED_ARITHMETIC: Final[dict[type[ast.operator], str]] = {
+    ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.RShift: ">>", ast.LShift: "<<", ast.FloorDiv: "//",
+    ast.Mod: "%", ast.Mult: "*"}
 OPERATORS: Final = ("boundary", "negate-compare", "constant", "remove-guard", "negate-condition",
                     "remove-call", "bool-op")
 
@@ -75,7 +82,8 @@ class Mutant:
     # Where a test can be seen to compute something different under this mutant (infection.py):
     # ("compare", line, col, end_line, end_col, what, value) for a comparison whose operator
     # (what = "op", value its new symbol) or constant operand (what = "left"/"right", value its
-    # new literal) changes; ("guard", ...position of the if, "guard", "") for a removed guard.
+    # new literal) changes; ("arithmetic", ...) the same for a constant operand of an operator
+    # in PROBED_ARITHMETIC; ("guard", ...position of the if, "guard", "") for a removed guard.
     probe: tuple[str, int, int, int, int, str, str] | None = None
     # Module- or class-level changes: the name bound and the keys and indexes leading from it to
     # the change, e.g. OPTION_BOUNDS["hop_limit"][1]; "" inside a function.
@@ -135,7 +143,8 @@ class _Collector(ast.NodeVisitor):
         self.names: tuple[str, ...] = ()
         self.target = ""  # the name an assignment being visited binds
         self.path: list[str] = []  # the keys and indexes from that name down to the node visited
-        self.operand: tuple[ast.Compare, str] | None = None  # a probed comparison's constant operand
+        # A probed comparison's or arithmetic's constant operand: (kind, the node, its side).
+        self.operand: tuple[str, ast.AST, str] | None = None
 
     # ---- helpers ----------------------------------------------------------------------------
     def text(self, node: ast.AST) -> str:
@@ -306,7 +315,15 @@ class _Collector(ast.NodeVisitor):
             if type(op) in _NEGATED:
                 self.add("negate-compare", node, _NEGATED[type(op)], span)
         for operand, side in ((node.left, "left"), *((c, "right") for c in node.comparators)):
-            self.operand = (node, side) if probed and isinstance(operand, ast.Constant) else None
+            self.operand = ("compare", node, side) if probed and isinstance(operand, ast.Constant) else None
+            self.visit(operand)
+        self.operand = None
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        probed = type(node.op) in PROBED_ARITHMETIC
+        for operand, side in ((node.left, "left"), (node.right, "right")):
+            plain_int = isinstance(operand, ast.Constant) and type(operand.value) is int
+            self.operand = ("arithmetic", node, side) if probed and plain_int else None
             self.visit(operand)
         self.operand = None
 
@@ -360,7 +377,7 @@ class _Collector(ast.NodeVisitor):
         else:
             return
         for replacement in new_text:
-            probe = None if operand is None else ("compare", operand[0], operand[1], replacement)
+            probe = None if operand is None else (operand[0], operand[1], operand[2], replacement)
             self.add("constant", node, replacement, probe=probe)
 
 

@@ -28,6 +28,7 @@ NOT_INFECTED: Final = {
     "boundary": "no test that reaches the comparison has its two sides equal: no test holds the stack at this boundary",
     "constant": "no test that reaches the comparison has a value for which the new constant decides otherwise",
     "remove-guard": "no test that reaches the guard makes its condition true: no test sends what it rejects",
+    "arithmetic": "no test that reaches the expression has an operand for which the new constant gives another result",
 }
 
 
@@ -128,7 +129,7 @@ def execute(options: Options, log: Any = print) -> Campaign:
                     infecting = tests & cov.infected.get(m.id, set())
                     if tests and not infecting:
                         outcomes.append(Outcome(m, source, "survived", sorted(tests), selection="infection",
-                                                ran=0, detail=NOT_INFECTED[m.operator]))
+                                                ran=0, detail=NOT_INFECTED[_probe_kind(m)]))
                         continue
                     tests, selection = infecting, "infection"
             else:
@@ -209,6 +210,10 @@ def execute(options: Options, log: Any = print) -> Campaign:
                     {"coverage": coverage_s, "mutants": run_s, "total": time.perf_counter() - started},
                     cov.from_cache, {"coverage": coverage_cpu, "total": total_cpu,
                                      "mutants": sum(o.cpu for o in outcomes if not o.cached)})
+
+
+def _probe_kind(m: Mutant) -> str:
+    return "arithmetic" if m.probe is not None and m.probe[0] == "arithmetic" else m.operator
 
 
 def _cpu_used() -> float:

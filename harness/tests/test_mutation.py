@@ -355,6 +355,68 @@ def test_the_coverage_run_sees_which_tests_infect_a_boundary_a_constant_or_a_gua
     assert seen["apart"][1] == set()
 
 
+ARITHMETIC = '''\
+def fields(octet, count):
+    return (octet & 0x0F, octet >> 4, 7 % count, label(octet) * 1)
+
+
+def label(octet):
+    return octet
+'''
+
+
+def test_the_coverage_run_sees_which_tests_infect_a_constant_operand_of_arithmetic(tmp_path: Path) -> None:
+    package = tmp_path / "stack_under_test"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "arith.py").write_text(ARITHMETIC)
+    script = textwrap.dedent('''
+        import json, sys
+        from pathlib import Path
+        from harness.mutation.infection import Probes
+        from harness.mutation.sources import SourceFile
+        root = Path(".").resolve()
+        source = SourceFile(root / "stack_under_test/arith.py", "stack_under_test/arith.py",
+                            "stack_under_test.arith", Path("stack_under_test/arith.py").read_text())
+        probes = Probes([source])
+        probes.install(root / "stack_under_test", root)
+        sys.path.insert(0, str(root))
+        from stack_under_test.arith import fields
+        seen = {}
+        for name, args in {"zero": (0, 8), "low_bit": (0x01, 8), "high": (0x20, 8), "mod_zero": (0x20, 0)}.items():
+            probes.infected = set()
+            try:
+                result = list(fields(*args))
+            except ZeroDivisionError as e:
+                result = type(e).__name__
+            seen[name] = [result, sorted(probes.infected)]
+        print(json.dumps({"seen": seen, "loaded": sorted(probes.loaded)}))
+    ''')
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT)}, check=True)
+    answer = json.loads(done.stdout)
+    by_change = {(m.line, m.original, m.replacement): m.id
+                 for m in mutants(ARITHMETIC, "stack_under_test/arith.py", "stack_under_test.arith")}
+    mask_e, mask_10 = by_change[(2, "0x0F", "0xe")], by_change[(2, "0x0F", "0x10")]
+    shift_5, shift_3 = by_change[(2, "4", "5")], by_change[(2, "4", "3")]
+    seven_8, seven_6 = by_change[(2, "7", "8")], by_change[(2, "7", "6")]
+    times_0, times_2 = by_change[(2, "1", "0")], by_change[(2, "1", "2")]
+    probed = {mask_e, mask_10, shift_5, shift_3, seven_8, seven_6, times_0, times_2}
+    assert probed <= set(answer["loaded"])
+    seen = {name: (result, set(ids)) for name, (result, ids) in answer["seen"].items()}
+    # The probed run computes what the original does, and raises where it raises.
+    assert {name: result for name, (result, _) in seen.items()} == {
+        "zero": [0, 0, 7, 0], "low_bit": [1, 0, 7, 1], "high": [0, 2, 7, 0x20], "mod_zero": "ZeroDivisionError"}
+    # Octet 0: every mask and shift gives 0 and `0 * 1 == 0 * 0`; 7 % 8 and 8 % 8 / 6 % 8 differ.
+    assert seen["zero"][1] == {seven_8, seven_6}
+    # Bit 0 set: `& 0x0E` clears it, `& 0x10` too; `1 * 0` and `1 * 2` differ.
+    assert seen["low_bit"][1] == {mask_e, mask_10, seven_8, seven_6, times_0, times_2}
+    # 0x20: `& 0x10` still 0; shifts by 3 and 5 differ from 4; the mask and 0x0E agree (0).
+    assert seen["high"][1] == {shift_5, shift_3, seven_8, seven_6, times_0, times_2}
+    # Modulo 0 raises with 7, 8 and 6 alike: the same outcome, not an infection by those mutants.
+    assert not {seven_8, seven_6} & seen["mod_zero"][1]
+
+
 def test_a_cached_result_is_redone_when_a_stack_file_its_tests_run_changes(tmp_path: Path) -> None:
     from harness.mutation import coverage_map, run
 
