@@ -10,6 +10,9 @@ four kinds of mutant the coverage run can also say, at no extra run, whether it 
 * a constant operand of ``& | ^ >> << // % *`` (``flags & 0x0F`` -> ``& 0x0E``): only where the
   new constant gives another result (another value, another type, or an exception where the
   original gave none, or none where it raised);
+* a constant index or slice bound of a read from bytes, a string, a list or a tuple
+  (``buf[2:4]`` -> ``buf[2:5]``, ``words[0]`` -> ``words[1]``): only where the new one gives
+  another result (a 4-octet buffer cut at 4 or 5 is the same);
 * a removed guard (``if c: return``): only where ``c`` was true.
 
 During the coverage run the stack's modules are loaded through ``ProbeFinder``, which compiles
@@ -46,6 +49,10 @@ from harness.mutation.sources import SourceFile
 COMPARE_PROBE: Final = "__stackcheck_mutation_compare__"
 ARITHMETIC_PROBE: Final = "__stackcheck_mutation_arithmetic__"
 GUARD_PROBE: Final = "__stackcheck_mutation_guard__"
+SUBSCRIPT_PROBE: Final = "__stackcheck_mutation_subscript__"
+# Reading these by index or slice is pure and their equality is their content's.
+_SEQUENCES: Final = (bytes, bytearray, str, list, tuple, memoryview)
+_SLICE_PARTS: Final = ("lower", "upper", "step")
 _NUMBERS: Final = (int, float, bool)  # exact types: a subclass may define its own operators
 _ARITHMETIC: Final[dict[str, Callable[[Any, Any], Any]]] = {
     "&": operator.and_, "|": operator.or_, "^": operator.xor, ">>": operator.rshift, "<<": operator.lshift,
@@ -70,17 +77,19 @@ class Probes:
         self.compares: dict[str, dict[Position, int]] = defaultdict(dict)
         self.guards: dict[str, dict[Position, int]] = defaultdict(dict)
         self.arithmetic: dict[str, dict[Position, int]] = defaultdict(dict)
+        self.subscripts: dict[str, dict[Position, int]] = defaultdict(dict)
         self.variants: list[list[tuple[str, str, Any]]] = []
         for source in sources:
             for m in mutants(source.text, source.relpath, source.module):
                 if m.probe is None:
                     continue
                 kind, line, col, end_line, end_col, what, value = m.probe
-                table = {"compare": self.compares, "arithmetic": self.arithmetic}.get(kind, self.guards)
+                table = {"compare": self.compares, "arithmetic": self.arithmetic,
+                         "subscript": self.subscripts}.get(kind, self.guards)
                 number = table[source.relpath].setdefault((line, col, end_line, end_col), len(self.variants))
                 if number == len(self.variants):
                     self.variants.append([])
-                literal = ast.literal_eval(value) if what in ("left", "right") else value
+                literal = ast.literal_eval(value) if what in ("left", "right", "index", *_SLICE_PARTS) else value
                 self.variants[number].append((m.id, what, literal))
         self.ids = {mutant_id for variants in self.variants for mutant_id, _, _ in variants}
         self.infected: set[str] = set()  # by the test now running
@@ -120,6 +129,30 @@ class Probes:
             raise error
         return result
 
+    def subscript_probe(self, number: int, sequence: Any, index: Any, *bounds: Any) -> Any:
+        """``sequence[index]`` (no bounds) or ``sequence[lower:upper:step]`` (index is None)."""
+        def read(parts: tuple[Any, ...]) -> Any:
+            return sequence[slice(*parts)] if bounds else sequence[parts[0]]
+
+        original = bounds if bounds else (index,)
+        result, error = _outcome(read, original)
+        plain = type(sequence) in _SEQUENCES
+        for mutant_id, what, value in self.variants[number]:
+            if mutant_id in self.infected:
+                continue
+            if not plain:
+                self.infected.add(mutant_id)
+                continue
+            parts = tuple(value if (what == "index" or what == _SLICE_PARTS[i]) else part
+                          for i, part in enumerate(original))
+            other, other_error = _outcome(read, parts)
+            if (error is None) != (other_error is None) or (
+                    error is None and (type(other) is not type(result) or other != result)):
+                self.infected.add(mutant_id)
+        if error is not None:
+            raise error
+        return result
+
     def guard(self, number: int, condition: Any) -> bool:
         taken = bool(condition)
         if taken:
@@ -130,20 +163,22 @@ class Probes:
         setattr(builtins, COMPARE_PROBE, self.compare)
         setattr(builtins, GUARD_PROBE, self.guard)
         setattr(builtins, ARITHMETIC_PROBE, self.arithmetic_probe)
+        setattr(builtins, SUBSCRIPT_PROBE, self.subscript_probe)
         sys.meta_path.insert(0, ProbeFinder(self, stack_dir.resolve(), root.resolve()))
 
 
-def _outcome(compute: Callable[[Any, Any], Any], left: Any, right: Any) -> tuple[Any, Exception | None]:
+def _outcome(compute: Callable[..., Any], *args: Any) -> tuple[Any, Exception | None]:
     try:
-        return compute(left, right), None
+        return compute(*args), None
     except Exception as e:  # ZeroDivisionError, a negative shift count, OverflowError
         return None, e
 
 
 class _Instrument(ast.NodeTransformer):
     def __init__(self, compares: dict[Position, int], guards: dict[Position, int],
-                 arithmetic: dict[Position, int] | None = None) -> None:
+                 arithmetic: dict[Position, int] | None = None, subscripts: dict[Position, int] | None = None) -> None:
         self.compares, self.guards, self.arithmetic = compares, guards, arithmetic or {}
+        self.subscripts = subscripts or {}
         self.done: set[int] = set()  # the probes placed
 
     @staticmethod
@@ -173,6 +208,20 @@ class _Instrument(ast.NodeTransformer):
         self.done.add(number)
         return ast.copy_location(call, node)
 
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        self.generic_visit(node)
+        number = self.subscripts.get(self._at(node))
+        if number is None or not isinstance(node.ctx, ast.Load):
+            return node
+        if isinstance(node.slice, ast.Slice):
+            parts = [p if p is not None else ast.Constant(None)
+                     for p in (node.slice.lower, node.slice.upper, node.slice.step)]
+            args: list[ast.expr] = [ast.Constant(number), node.value, ast.Constant(None), *parts]
+        else:
+            args = [ast.Constant(number), node.value, node.slice]
+        self.done.add(number)
+        return ast.copy_location(ast.Call(ast.Name(SUBSCRIPT_PROBE, ast.Load()), args, []), node)
+
     def visit_If(self, node: ast.If) -> ast.AST:
         number = self.guards.get(self._at(node))
         self.generic_visit(node)
@@ -191,7 +240,8 @@ class _ProbeLoader(importlib.machinery.SourceFileLoader):
         path = self.get_filename(fullname)
         tree = ast.parse(Path(path).read_text(encoding="utf-8"), path)
         instrument = _Instrument(self.probes.compares.get(self.relpath, {}), self.probes.guards.get(self.relpath, {}),
-                                 self.probes.arithmetic.get(self.relpath, {}))
+                                 self.probes.arithmetic.get(self.relpath, {}),
+                                 self.probes.subscripts.get(self.relpath, {}))
         tree = ast.fix_missing_locations(instrument.visit(tree))
         code: types.CodeType = compile(tree, path, "exec", dont_inherit=True)
         for number in instrument.done:
@@ -214,7 +264,8 @@ class ProbeFinder(importlib.abc.MetaPathFinder):
             return spec
         origin = Path(spec.origin).resolve()
         relpath = origin.relative_to(self.root).as_posix() if origin.is_relative_to(self.root) else ""
-        if all(relpath not in table for table in (self.probes.compares, self.probes.guards, self.probes.arithmetic)):
+        tables = (self.probes.compares, self.probes.guards, self.probes.arithmetic, self.probes.subscripts)
+        if all(relpath not in table for table in tables):
             return spec
         loader = _ProbeLoader(fullname, spec.origin)
         loader.probes, loader.relpath = self.probes, relpath

@@ -83,7 +83,9 @@ class Mutant:
     # ("compare", line, col, end_line, end_col, what, value) for a comparison whose operator
     # (what = "op", value its new symbol) or constant operand (what = "left"/"right", value its
     # new literal) changes; ("arithmetic", ...) the same for a constant operand of an operator
-    # in PROBED_ARITHMETIC; ("guard", ...position of the if, "guard", "") for a removed guard.
+    # in PROBED_ARITHMETIC; ("subscript", ..., "index"/"lower"/"upper"/"step", literal) for a
+    # constant index or slice bound of a read; ("guard", ...position of the if, "guard", "")
+    # for a removed guard.
     probe: tuple[str, int, int, int, int, str, str] | None = None
     # Module- or class-level changes: the name bound and the keys and indexes leading from it to
     # the change, e.g. OPTION_BOUNDS["hop_limit"][1]; "" inside a function.
@@ -341,6 +343,21 @@ class _Collector(ast.NodeVisitor):
             return None
         base = left.end_col_offset
         return (right.lineno, base + match.start(), right.lineno, base + match.end())
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        # A constant index or slice bound of a read (`buf[2:4]`, `fields[0]`): probed, so a test
+        # whose buffer is too short for the change to matter does not count as infecting it.
+        self.visit(node.value)
+        probed = isinstance(node.ctx, ast.Load)
+        parts = ([(node.slice.lower, "lower"), (node.slice.upper, "upper"), (node.slice.step, "step")]
+                 if isinstance(node.slice, ast.Slice) else [(node.slice, "index")])
+        for part, side in parts:
+            if part is None:
+                continue
+            plain_int = isinstance(part, ast.Constant) and type(part.value) is int
+            self.operand = ("subscript", node, side) if probed and plain_int else None
+            self.visit(part)
+        self.operand = None
 
     def visit_BoolOp(self, node: ast.BoolOp) -> None:
         old, new = ("and", "or") if isinstance(node.op, ast.And) else ("or", "and")

@@ -29,6 +29,7 @@ NOT_INFECTED: Final = {
     "constant": "no test that reaches the comparison has a value for which the new constant decides otherwise",
     "remove-guard": "no test that reaches the guard makes its condition true: no test sends what it rejects",
     "arithmetic": "no test that reaches the expression has an operand for which the new constant gives another result",
+    "subscript": "no test that reaches the read has a sequence from which the new index or bound reads another value",
 }
 
 
@@ -213,7 +214,7 @@ def execute(options: Options, log: Any = print) -> Campaign:
 
 
 def _probe_kind(m: Mutant) -> str:
-    return "arithmetic" if m.probe is not None and m.probe[0] == "arithmetic" else m.operator
+    return m.probe[0] if m.probe is not None and m.probe[0] in ("arithmetic", "subscript") else m.operator
 
 
 def _cpu_used() -> float:

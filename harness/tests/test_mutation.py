@@ -417,6 +417,64 @@ def test_the_coverage_run_sees_which_tests_infect_a_constant_operand_of_arithmet
     assert not {seven_8, seven_6} & seen["mod_zero"][1]
 
 
+SUBSCRIPTS = '''\
+def header(buf, table):
+    head = buf[0:4]
+    table[2] += 1
+    return head, buf[1], table[0]
+'''
+
+
+def test_the_coverage_run_sees_which_tests_infect_a_constant_index_or_slice_bound(tmp_path: Path) -> None:
+    package = tmp_path / "stack_under_test"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "subs.py").write_text(SUBSCRIPTS)
+    script = textwrap.dedent('''
+        import json, sys
+        from pathlib import Path
+        from harness.mutation.infection import Probes
+        from harness.mutation.sources import SourceFile
+        root = Path(".").resolve()
+        source = SourceFile(root / "stack_under_test/subs.py", "stack_under_test/subs.py",
+                            "stack_under_test.subs", Path("stack_under_test/subs.py").read_text())
+        probes = Probes([source])
+        probes.install(root / "stack_under_test", root)
+        sys.path.insert(0, str(root))
+        from stack_under_test.subs import header
+        seen = {}
+        for name, buf in {"short": b"ab", "same": b"aab", "long": b"abcdefgh", "empty": b""}.items():
+            probes.infected = set()
+            try:
+                result = list(header(buf, [7, 7, 7]))
+            except IndexError as e:
+                result = type(e).__name__
+            seen[name] = [repr(result), sorted(probes.infected)]
+        print(json.dumps({"seen": seen, "loaded": sorted(probes.loaded)}))
+    ''')
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT)}, check=True)
+    answer = json.loads(done.stdout)
+    by_change = {(m.line, m.original, m.replacement): m for m in mutants(SUBSCRIPTS, "stack_under_test/subs.py",
+                                                                         "stack_under_test.subs")}
+    lower, upper5, upper3 = (by_change[k].id for k in ((2, "0", "1"), (2, "4", "5"), (2, "4", "3")))
+    index0, index2 = by_change[(4, "1", "0")].id, by_change[(4, "1", "2")].id
+    table1 = by_change[(4, "0", "1")].id
+    assert by_change[(3, "2", "3")].probe is None  # a write is never probed
+    assert {lower, upper5, upper3, index0, index2, table1} <= set(answer["loaded"])
+    seen = {name: (result, set(ids)) for name, (result, ids) in answer["seen"].items()}
+    assert {name: result for name, (result, _) in seen.items()} == {
+        "short": "[b'ab', 98, 7]", "same": "[b'aab', 97, 7]", "long": "[b'abcd', 98, 7]", "empty": "'IndexError'"}
+    # Two octets: cutting at 3, 4 or 5 reads the same; from 1 does not; buf[0] and buf[2] differ
+    # (the second raises); equal table entries read the same at 0 and 1.
+    assert seen["short"][1] == {lower, index0, index2}
+    # b"aab": buf[0] == buf[1], buf[2] does not; a cut at 3 is the whole buffer too.
+    assert seen["same"][1] == {lower, index2}
+    assert seen["long"][1] == {lower, upper5, upper3, index0, index2}
+    # Empty: every cut reads b"", and every index raises as the original does.
+    assert seen["empty"][1] == set()
+
+
 def test_a_cached_result_is_redone_when_a_stack_file_its_tests_run_changes(tmp_path: Path) -> None:
     from harness.mutation import coverage_map, run
 
