@@ -68,7 +68,7 @@ class Rule:
                 and (self.name is None or (binding != "" and self.name.search(binding) is not None)))
 
     def describe(self) -> str:
-        given = [f"{k} {p.pattern!r}" for k, p in (("path", self.path), ("scope", self.scope),
+        given = [f"{k} '{p.pattern}'" for k, p in (("path", self.path), ("scope", self.scope),
                                                     ("name", self.name), ("pattern", self.pattern)) if p]
         return f"[[unobservable]] {', '.join(given)}"
 

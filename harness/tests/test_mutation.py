@@ -299,6 +299,9 @@ def test_a_rule_by_name_matches_a_module_constant_whatever_its_occurrence_number
     assert set(after) - set(before) and sum(r is not None for r in after.values()) == 2
     # Inside a function a statement binds no module-level name: never matched.
     assert all(m.binding == "" for m in found if m.outer is not None)
+    # A rule that matches nothing any more is named in the report's stale list by what it gives.
+    assert reviewed.unobservable[0].describe() == \
+        "[[unobservable]] path 'cfg\\.py$', name '^BOUNDS\\[\"b\"\\]\\[1\\]$'"
 
 
 PROBED = '''\
