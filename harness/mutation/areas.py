@@ -1,7 +1,7 @@
 """Which RFC area a mutant belongs to, and the RFC citation nearest its line.
 
 The area comes from the file's name (patterns on the path, not exact paths, so files may move
-between folders), and for files shared by every area (``params.py``, ``wire/numbers.py``,
+between folders; a pattern names whole path components, so ``endpoint.py`` is no NDP file), and for files shared by every area (``params.py``, ``wire/numbers.py``,
 ...) or not named here from the RFC the nearest comment cites. A file that matches nothing
 and cites nothing is "stack core".
 """
@@ -21,16 +21,17 @@ AREAS: Final[tuple[tuple[str, frozenset[int], str], ...]] = (
     ("Multicast listener state (RFC 3376, 3810)", frozenset(), r"(^|/)multicast\.py$"),
     ("IPv4 forwarding (RFC 1812, 1191)", frozenset({1812, 1191}), r"ipv4/forwarding"),
     ("IPv6 forwarding and flow labels (RFC 8200, 6437)", frozenset({6437}), r"ipv6/forwarding|flowlabel"),
-    ("ICMPv4 (RFC 792, 1122 3.2.2)", frozenset({792}), r"ipv4/icmp|icmpv4"),
+    # An IPv4 Redirect is ICMP (RFC 792, RFC 1122 3.2.2.2), not Neighbor Discovery.
+    ("ICMPv4 (RFC 792, 1122 3.2.2)", frozenset({792}), r"ipv4/(icmp|redirect_rx)|icmpv4"),
     ("ICMPv6 and PMTU (RFC 4443, 8201)", frozenset({4443, 8201, 1981}), r"ipv6/icmp|icmpv6|pmtu|ratelimit"),
     ("IPv4 fragments and reassembly (RFC 791, 815, 6864)", frozenset({815, 6864}),
      r"ipv4/reassembly|ipv4/ident|(^|/)fragmentation\.py$"),
     ("IPv6 fragments (RFC 8200 4.5, 5722, 7112, 6946)", frozenset({5722, 7112, 6946, 7739, 6980}),
      r"ipv6/reassembly"),
     ("NDP (RFC 4861, 4191)", frozenset({4861, 4191, 5942}),
-     r"ndp|neighbor|router_discovery|redirect|anycast"),
+     r"(^|/)(ndp|neighbor|router_discovery|anycast)\.py$|ipv6/redirect"),
     ("Address configuration (RFC 4862, 7217, 7527, 8981)", frozenset({4862, 7217, 7527, 8981, 8021}),
-     r"slaac|(^|/)dad\.py$|tempaddr|stable_iid|lifetimes|(^|/)addresses\.py$"),
+     r"addrconf/|(^|/)addresses\.py$"),
     ("Source address selection (RFC 6724)", frozenset({6724}), r"source_selection"),
     ("UDP (RFC 768)", frozenset({768}), r"udp"),
     ("TCP (RFC 9293)", frozenset({9293, 5961, 6298, 5681, 6582, 3042, 7323, 2018, 6691}), r"tcp"),

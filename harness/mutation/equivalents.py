@@ -17,13 +17,19 @@
     pattern = "\\.stats\\."     # optional: a regular expression searched in the mutated text
     path = "stats\\.py$"          # optional: searched in the file's path from the repository root
     scope = "^NIC\\.counters$"    # optional: searched in the qualified name of the enclosing def
+    name = '^OPTION_BOUNDS\\["hop_limit"\\]'  # optional: searched in where a module- or class-level
+                                  # change sits in what it binds: the name, then the keys and
+                                  # indexes, OPTION_BOUNDS["hop_limit"][1] (never in a function)
     suites = ["conformance"]
     reason = "why no test of these suites can observe it"
 
-A rule needs at least one of pattern, path and scope; every one it gives must match.
+A rule needs at least one of pattern, path, scope and name; every one it gives must match. A
+module-level constant's id counts its occurrence among equal changes in the module, so it shifts
+when a constant is added above it; a rule by name keeps matching it.
 
 An equivalent mutant is not run and not counted in the score, but the report lists it with its
-reason; an entry that matches no mutant any more is reported as stale, so the file stays honest.
+reason; an entry or rule that matches no mutant any more is reported as stale, so the file stays
+honest.
 """
 
 from __future__ import annotations
@@ -52,11 +58,19 @@ class Rule:
     reason: str
     path: re.Pattern[str] | None = None   # on the file's path from the repository root
     scope: re.Pattern[str] | None = None  # on the enclosing def's qualified name
+    name: re.Pattern[str] | None = None   # on a module- or class-level change's binding (operators.py)
 
-    def matches(self, suite: str, operator: str, text: str, path: str = "", scope: str = "") -> bool:
+    def matches(self, suite: str, operator: str, text: str, path: str = "", scope: str = "",
+                binding: str = "") -> bool:
         return (suite in self.suites and self.operator in (None, operator)
                 and all(p is None or p.search(value) is not None
-                        for p, value in ((self.pattern, text), (self.path, path), (self.scope, scope))))
+                        for p, value in ((self.pattern, text), (self.path, path), (self.scope, scope)))
+                and (self.name is None or (binding != "" and self.name.search(binding) is not None)))
+
+    def describe(self) -> str:
+        given = [f"{k} '{p.pattern}'" for k, p in (("path", self.path), ("scope", self.scope),
+                                                    ("name", self.name), ("pattern", self.pattern)) if p]
+        return f"[[unobservable]] {', '.join(given)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +80,17 @@ class Reviewed:
     unobservable: tuple[Rule, ...] = ()
 
     def reason_for(self, suite: str, mutant_id: str, operator: str, text: str, path: str = "",
-                   scope: str = "") -> str | None:
+                   scope: str = "", binding: str = "") -> str | None:
         if mutant_id in self.equivalent:
             return self.equivalent[mutant_id]
+        rule = self.rule_for(suite, operator, text, path, scope, binding)
+        return None if rule is None else f"unobservable to the {suite} suite: {rule.reason}"
+
+    def rule_for(self, suite: str, operator: str, text: str, path: str = "", scope: str = "",
+                 binding: str = "") -> Rule | None:
         for rule in self.unobservable:
-            if rule.matches(suite, operator, text, path, scope):
-                return f"unobservable to the {suite} suite: {rule.reason}"
+            if rule.matches(suite, operator, text, path, scope, binding):
+                return rule
         return None
 
 
@@ -99,11 +118,11 @@ def _rules(path: Path, data: dict[str, Any]) -> list[Rule]:
             raise EquivalentsError(f"{where}: suites must list some of {', '.join(SUITES)}")
         if not isinstance(reason, str) or not reason.strip():
             raise EquivalentsError(f"{where} has no reason")
-        patterns = {k: _pattern(where, k, entry.get(k)) for k in ("pattern", "path", "scope")}
+        patterns = {k: _pattern(where, k, entry.get(k)) for k in ("pattern", "path", "scope", "name")}
         if all(p is None for p in patterns.values()):
-            raise EquivalentsError(f"{where}: give a pattern, a path or a scope")
+            raise EquivalentsError(f"{where}: give a pattern, a path, a scope or a name")
         rules.append(Rule(operator, patterns["pattern"], tuple(suites), reason.strip(), patterns["path"],
-                          patterns["scope"]))
+                          patterns["scope"], patterns["name"]))
     return rules
 
 

@@ -2,19 +2,26 @@
 
 A test can kill a mutant only if, somewhere, the mutated code computes a different value than
 the original (the mutant *infects* the run). Line coverage says a test reached the line; for
-three kinds of mutant the coverage run can also say, at no extra run, whether it infected:
+four kinds of mutant the coverage run can also say, at no extra run, whether it infected:
 
 * a boundary flip (``a < b`` -> ``a <= b``): only where the operands were equal;
 * a constant operand of a comparison (``len(buf) < 8`` -> ``< 9``): only where the comparison
   with the new constant comes out otherwise;
+* a constant operand of ``& | ^ >> << // % *`` (``flags & 0x0F`` -> ``& 0x0E``): only where the
+  new constant gives another result (another value, another type, or an exception where the
+  original gave none, or none where it raised);
+* a constant index or slice bound of a read from bytes, a string, a list or a tuple
+  (``buf[2:4]`` -> ``buf[2:5]``, ``words[0]`` -> ``words[1]``): only where the new one gives
+  another result (a 4-octet buffer cut at 4 or 5 is the same);
 * a removed guard (``if c: return``): only where ``c`` was true.
 
 During the coverage run the stack's modules are loaded through ``ProbeFinder``, which compiles
-each probed comparison into a call that computes it once, as the original does, and also under
-every variant, and each probed guard into a call that notes it was true. The calls evaluate
-every operand exactly once, in the original order, and return the original result, so the run
-is the original run. Operands that are not plain numbers, strings or bytes count as infecting
-(no comparison of theirs is computed twice).
+each probed comparison or arithmetic into a call that computes it once, as the original does,
+and also under every variant, and each probed guard into a call that notes it was true. The
+calls evaluate every operand exactly once, in the original order, and return the original
+result (or raise the original's exception), so the run is the original run. Operands that are
+not plain numbers, strings or bytes (numbers, for arithmetic) count as infecting (nothing of
+theirs is computed twice).
 
 Before the first infection a mutant's run is the original run, step for step (the suite runs
 on a virtual clock, with a seeded random generator per test: worker.py), so a test that the
@@ -40,7 +47,19 @@ from harness.mutation.operators import mutants
 from harness.mutation.sources import SourceFile
 
 COMPARE_PROBE: Final = "__stackcheck_mutation_compare__"
+ARITHMETIC_PROBE: Final = "__stackcheck_mutation_arithmetic__"
 GUARD_PROBE: Final = "__stackcheck_mutation_guard__"
+SUBSCRIPT_PROBE: Final = "__stackcheck_mutation_subscript__"
+# Reading these by index or slice is pure and their equality is their content's.
+_SEQUENCES: Final = (bytes, bytearray, str, list, tuple, memoryview)
+_SLICE_PARTS: Final = ("lower", "upper", "step")
+_NUMBERS: Final = (int, float, bool)  # exact types: a subclass may define its own operators
+_ARITHMETIC: Final[dict[str, Callable[[Any, Any], Any]]] = {
+    "&": operator.and_, "|": operator.or_, "^": operator.xor, ">>": operator.rshift, "<<": operator.lshift,
+    "//": operator.floordiv, "%": operator.mod, "*": operator.mul}
+_ARITHMETIC_SYMBOL: Final[dict[type[ast.operator], str]] = {type(node): symbol for node, symbol in (
+    (ast.BitAnd(), "&"), (ast.BitOr(), "|"), (ast.BitXor(), "^"), (ast.RShift(), ">>"), (ast.LShift(), "<<"),
+    (ast.FloorDiv(), "//"), (ast.Mod(), "%"), (ast.Mult(), "*"))}
 _PLAIN: Final = (int, float, bool, str, bytes)
 _OPS: Final[dict[str, Callable[[Any, Any], Any]]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
@@ -57,17 +76,20 @@ class Probes:
         # relpath -> position -> probe number; probe number -> (mutant id, what, value)
         self.compares: dict[str, dict[Position, int]] = defaultdict(dict)
         self.guards: dict[str, dict[Position, int]] = defaultdict(dict)
+        self.arithmetic: dict[str, dict[Position, int]] = defaultdict(dict)
+        self.subscripts: dict[str, dict[Position, int]] = defaultdict(dict)
         self.variants: list[list[tuple[str, str, Any]]] = []
         for source in sources:
             for m in mutants(source.text, source.relpath, source.module):
                 if m.probe is None:
                     continue
                 kind, line, col, end_line, end_col, what, value = m.probe
-                table = self.compares if kind == "compare" else self.guards
+                table = {"compare": self.compares, "arithmetic": self.arithmetic,
+                         "subscript": self.subscripts}.get(kind, self.guards)
                 number = table[source.relpath].setdefault((line, col, end_line, end_col), len(self.variants))
                 if number == len(self.variants):
                     self.variants.append([])
-                literal = ast.literal_eval(value) if what in ("left", "right") else value
+                literal = ast.literal_eval(value) if what in ("left", "right", "index", *_SLICE_PARTS) else value
                 self.variants[number].append((m.id, what, literal))
         self.ids = {mutant_id for variants in self.variants for mutant_id, _, _ in variants}
         self.infected: set[str] = set()  # by the test now running
@@ -89,6 +111,48 @@ class Probes:
                 self.infected.add(mutant_id)
         return result
 
+    def arithmetic_probe(self, number: int, symbol: str, left: Any, right: Any) -> Any:
+        compute = _ARITHMETIC[symbol]
+        plain = type(left) in _NUMBERS and type(right) in _NUMBERS
+        result, error = _outcome(compute, left, right)
+        for mutant_id, what, value in self.variants[number]:
+            if mutant_id in self.infected:
+                continue
+            if not plain:
+                self.infected.add(mutant_id)
+                continue
+            other, other_error = _outcome(compute, *((value, right) if what == "left" else (left, value)))
+            if (error is None) != (other_error is None) or (
+                    error is None and (type(other) is not type(result) or other != result)):
+                self.infected.add(mutant_id)
+        if error is not None:
+            raise error
+        return result
+
+    def subscript_probe(self, number: int, sequence: Any, index: Any, *bounds: Any) -> Any:
+        """``sequence[index]`` (no bounds) or ``sequence[lower:upper:step]`` (index is None)."""
+        def read(parts: tuple[Any, ...]) -> Any:
+            return sequence[slice(*parts)] if bounds else sequence[parts[0]]
+
+        original = bounds if bounds else (index,)
+        result, error = _outcome(read, original)
+        plain = type(sequence) in _SEQUENCES
+        for mutant_id, what, value in self.variants[number]:
+            if mutant_id in self.infected:
+                continue
+            if not plain:
+                self.infected.add(mutant_id)
+                continue
+            parts = tuple(value if (what == "index" or what == _SLICE_PARTS[i]) else part
+                          for i, part in enumerate(original))
+            other, other_error = _outcome(read, parts)
+            if (error is None) != (other_error is None) or (
+                    error is None and (type(other) is not type(result) or other != result)):
+                self.infected.add(mutant_id)
+        if error is not None:
+            raise error
+        return result
+
     def guard(self, number: int, condition: Any) -> bool:
         taken = bool(condition)
         if taken:
@@ -98,12 +162,23 @@ class Probes:
     def install(self, stack_dir: Path, root: Path) -> None:
         setattr(builtins, COMPARE_PROBE, self.compare)
         setattr(builtins, GUARD_PROBE, self.guard)
+        setattr(builtins, ARITHMETIC_PROBE, self.arithmetic_probe)
+        setattr(builtins, SUBSCRIPT_PROBE, self.subscript_probe)
         sys.meta_path.insert(0, ProbeFinder(self, stack_dir.resolve(), root.resolve()))
 
 
+def _outcome(compute: Callable[..., Any], *args: Any) -> tuple[Any, Exception | None]:
+    try:
+        return compute(*args), None
+    except Exception as e:  # ZeroDivisionError, a negative shift count, OverflowError
+        return None, e
+
+
 class _Instrument(ast.NodeTransformer):
-    def __init__(self, compares: dict[Position, int], guards: dict[Position, int]) -> None:
-        self.compares, self.guards = compares, guards
+    def __init__(self, compares: dict[Position, int], guards: dict[Position, int],
+                 arithmetic: dict[Position, int] | None = None, subscripts: dict[Position, int] | None = None) -> None:
+        self.compares, self.guards, self.arithmetic = compares, guards, arithmetic or {}
+        self.subscripts = subscripts or {}
         self.done: set[int] = set()  # the probes placed
 
     @staticmethod
@@ -122,6 +197,31 @@ class _Instrument(ast.NodeTransformer):
         self.done.add(number)
         return ast.copy_location(call, node)
 
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        number = self.arithmetic.get(self._at(node))
+        if number is None or type(node.op) not in _ARITHMETIC_SYMBOL:
+            return node
+        call = ast.Call(ast.Name(ARITHMETIC_PROBE, ast.Load()),
+                        [ast.Constant(number), ast.Constant(_ARITHMETIC_SYMBOL[type(node.op)]), node.left,
+                         node.right], [])
+        self.done.add(number)
+        return ast.copy_location(call, node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        self.generic_visit(node)
+        number = self.subscripts.get(self._at(node))
+        if number is None or not isinstance(node.ctx, ast.Load):
+            return node
+        if isinstance(node.slice, ast.Slice):
+            parts = [p if p is not None else ast.Constant(None)
+                     for p in (node.slice.lower, node.slice.upper, node.slice.step)]
+            args: list[ast.expr] = [ast.Constant(number), node.value, ast.Constant(None), *parts]
+        else:
+            args = [ast.Constant(number), node.value, node.slice]
+        self.done.add(number)
+        return ast.copy_location(ast.Call(ast.Name(SUBSCRIPT_PROBE, ast.Load()), args, []), node)
+
     def visit_If(self, node: ast.If) -> ast.AST:
         number = self.guards.get(self._at(node))
         self.generic_visit(node)
@@ -139,7 +239,9 @@ class _ProbeLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> types.CodeType:  # never a cached .pyc: always instrumented
         path = self.get_filename(fullname)
         tree = ast.parse(Path(path).read_text(encoding="utf-8"), path)
-        instrument = _Instrument(self.probes.compares.get(self.relpath, {}), self.probes.guards.get(self.relpath, {}))
+        instrument = _Instrument(self.probes.compares.get(self.relpath, {}), self.probes.guards.get(self.relpath, {}),
+                                 self.probes.arithmetic.get(self.relpath, {}),
+                                 self.probes.subscripts.get(self.relpath, {}))
         tree = ast.fix_missing_locations(instrument.visit(tree))
         code: types.CodeType = compile(tree, path, "exec", dont_inherit=True)
         for number in instrument.done:
@@ -162,7 +264,8 @@ class ProbeFinder(importlib.abc.MetaPathFinder):
             return spec
         origin = Path(spec.origin).resolve()
         relpath = origin.relative_to(self.root).as_posix() if origin.is_relative_to(self.root) else ""
-        if relpath not in self.probes.compares and relpath not in self.probes.guards:
+        tables = (self.probes.compares, self.probes.guards, self.probes.arithmetic, self.probes.subscripts)
+        if all(relpath not in table for table in tables):
             return spec
         loader = _ProbeLoader(fullname, spec.origin)
         loader.probes, loader.relpath = self.probes, relpath

@@ -20,13 +20,16 @@ Decorators and class bases are never mutated (`@dataclass(slots=True)` -> False 
 
 A mutant's id is stable across unrelated edits: it is made of the enclosing scope's qualified
 name, the operator, the original and replacement text and the occurrence index of that same
-change within the scope, never of line numbers.
+change within the scope, never of line numbers. A module- or class-level change also says where
+it sits in what it binds (``binding``: ``OPTION_BOUNDS["hop_limit"][1]``), which a constant added
+above it does not change, so a reviewed rule can name it (equivalents.py).
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -48,6 +51,13 @@ _SYMBOL: Final[dict[type[ast.cmpop], str]] = {ast.Lt: "<", ast.LtE: "<=", ast.Gt
 # Comparisons whose mutants infection.py can judge: pure on numbers, strings and bytes.
 PROBED_COMPARISONS: Final[frozenset[type[ast.cmpop]]] = frozenset({ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq,
                                                                     ast.NotEq})
+# Arithmetic whose constant operand's mutants infection.py can judge: on numbers these may give
+# the same result with either constant (a mask over bits that are clear, a shift of 0, a
+# remainder of a small number), so reaching the line need not mean computing otherwise. `+` and
+# `-` are left out: on numbers they always do.
+PROBED_ARITHMETIC: Final[dict[type[ast.operator], str]] = {
+    ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.RShift: ">>", ast.LShift: "<<", ast.FloorDiv: "//",
+    ast.Mod: "%", ast.Mult: "*"}
 OPERATORS: Final = ("boundary", "negate-compare", "constant", "remove-guard", "negate-condition",
                     "remove-call", "bool-op")
 
@@ -72,8 +82,14 @@ class Mutant:
     # Where a test can be seen to compute something different under this mutant (infection.py):
     # ("compare", line, col, end_line, end_col, what, value) for a comparison whose operator
     # (what = "op", value its new symbol) or constant operand (what = "left"/"right", value its
-    # new literal) changes; ("guard", ...position of the if, "guard", "") for a removed guard.
+    # new literal) changes; ("arithmetic", ...) the same for a constant operand of an operator
+    # in PROBED_ARITHMETIC; ("subscript", ..., "index"/"lower"/"upper"/"step", literal) for a
+    # constant index or slice bound of a read; ("guard", ...position of the if, "guard", "")
+    # for a removed guard.
     probe: tuple[str, int, int, int, int, str, str] | None = None
+    # Module- or class-level changes: the name bound and the keys and indexes leading from it to
+    # the change, e.g. OPTION_BOUNDS["hop_limit"][1]; "" inside a function.
+    binding: str = ""
 
     @property
     def id(self) -> str:
@@ -114,6 +130,7 @@ class _Raw:
     names: tuple[str, ...]
     span: tuple[int, int, int, int] | None = None  # overrides the node's span
     probe: tuple[str, int, int, int, int, str, str] | None = None
+    binding: str = ""
 
 
 class _Collector(ast.NodeVisitor):
@@ -127,7 +144,9 @@ class _Collector(ast.NodeVisitor):
         self.outer: str | None = None
         self.names: tuple[str, ...] = ()
         self.target = ""  # the name an assignment being visited binds
-        self.operand: tuple[ast.Compare, str] | None = None  # a probed comparison's constant operand
+        self.path: list[str] = []  # the keys and indexes from that name down to the node visited
+        # A probed comparison's or arithmetic's constant operand: (kind, the node, its side).
+        self.operand: tuple[str, ast.AST, str] | None = None
 
     # ---- helpers ----------------------------------------------------------------------------
     def text(self, node: ast.AST) -> str:
@@ -141,12 +160,14 @@ class _Collector(ast.NodeVisitor):
             span: tuple[int, int, int, int] | None = None,
             probe: tuple[str, ast.AST, str, str] | None = None) -> None:
         names = self.names if self.outer is None else ()
+        binding = self.target + "".join(self.path) if self.outer is None and self.target else ""
         where = None
         if probe is not None and self.outer is not None:  # module-level code runs at import only
             kind, at, what, value = probe
             where = (kind, at.lineno, at.col_offset, at.end_lineno or at.lineno,  # type: ignore[attr-defined]
                      at.end_col_offset or 0, what, value)  # type: ignore[attr-defined]
-        self.found.append(_Raw(self.scope(), self.outer, operator, node, replacement, names, span, where))
+        self.found.append(_Raw(self.scope(), self.outer, operator, node, replacement, names, span, where,
+                               binding))
 
     def statement_alone(self, node: ast.stmt) -> bool:
         """True when nothing but indentation precedes the statement on its line."""
@@ -209,12 +230,31 @@ class _Collector(ast.NodeVisitor):
             self._with_names((name,) if name else (), node.value)
 
     def _with_names(self, names: tuple[str, ...], value: ast.AST) -> None:
-        saved, saved_target = self.names, self.target
+        saved, saved_target, saved_path = self.names, self.target, self.path
         if self.outer is None:
             self.names = names
-        self.target = names[0] if names else ""
+        self.target, self.path = (names[0] if names else ""), []
         self.visit(value)
-        self.names, self.target = saved, saved_target
+        self.names, self.target, self.path = saved, saved_target, saved_path
+
+    def _at(self, step: str, node: ast.AST) -> None:
+        self.path.append(step)
+        self.visit(node)
+        self.path.pop()
+
+    def visit_Dict(self, node: ast.Dict) -> None:
+        for key, value in zip(node.keys, node.values, strict=True):
+            if key is not None:
+                self.visit(key)
+            literal = key.value if isinstance(key, ast.Constant) else None
+            self._at(f"[{json.dumps(literal)}]" if isinstance(literal, str | int) else "[?]", value)
+
+    def _visit_sequence(self, node: ast.Tuple | ast.List) -> None:
+        for i, elt in enumerate(node.elts):
+            self._at(f"[{i}]", elt)
+
+    visit_Tuple = _visit_sequence
+    visit_List = _visit_sequence
 
     def visit_Expr(self, node: ast.Expr) -> None:
         value = node.value
@@ -277,7 +317,15 @@ class _Collector(ast.NodeVisitor):
             if type(op) in _NEGATED:
                 self.add("negate-compare", node, _NEGATED[type(op)], span)
         for operand, side in ((node.left, "left"), *((c, "right") for c in node.comparators)):
-            self.operand = (node, side) if probed and isinstance(operand, ast.Constant) else None
+            self.operand = ("compare", node, side) if probed and isinstance(operand, ast.Constant) else None
+            self.visit(operand)
+        self.operand = None
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        probed = type(node.op) in PROBED_ARITHMETIC
+        for operand, side in ((node.left, "left"), (node.right, "right")):
+            plain_int = isinstance(operand, ast.Constant) and type(operand.value) is int
+            self.operand = ("arithmetic", node, side) if probed and plain_int else None
             self.visit(operand)
         self.operand = None
 
@@ -295,6 +343,21 @@ class _Collector(ast.NodeVisitor):
             return None
         base = left.end_col_offset
         return (right.lineno, base + match.start(), right.lineno, base + match.end())
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        # A constant index or slice bound of a read (`buf[2:4]`, `fields[0]`): probed, so a test
+        # whose buffer is too short for the change to matter does not count as infecting it.
+        self.visit(node.value)
+        probed = isinstance(node.ctx, ast.Load)
+        parts = ([(node.slice.lower, "lower"), (node.slice.upper, "upper"), (node.slice.step, "step")]
+                 if isinstance(node.slice, ast.Slice) else [(node.slice, "index")])
+        for part, side in parts:
+            if part is None:
+                continue
+            plain_int = isinstance(part, ast.Constant) and type(part.value) is int
+            self.operand = ("subscript", node, side) if probed and plain_int else None
+            self.visit(part)
+        self.operand = None
 
     def visit_BoolOp(self, node: ast.BoolOp) -> None:
         old, new = ("and", "or") if isinstance(node.op, ast.And) else ("or", "and")
@@ -331,7 +394,7 @@ class _Collector(ast.NodeVisitor):
         else:
             return
         for replacement in new_text:
-            probe = None if operand is None else ("compare", operand[0], operand[1], replacement)
+            probe = None if operand is None else (operand[0], operand[1], operand[2], replacement)
             self.add("constant", node, replacement, probe=probe)
 
 
@@ -395,7 +458,7 @@ def mutants(source: str, path: str, module: str) -> Iterator[Mutant]:
         occurrence = seen[key]
         seen[key] += 1
         yield Mutant(path, module, raw.scope, raw.outer, raw.operator, line, col, end_line, end_col,
-                     original, raw.replacement, occurrence, raw.names, raw.probe)
+                     original, raw.replacement, occurrence, raw.names, raw.probe, raw.binding)
 
 
 def _slice(source: str, line: int, col: int, end_line: int, end_col: int) -> str:

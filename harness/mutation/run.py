@@ -28,6 +28,8 @@ NOT_INFECTED: Final = {
     "boundary": "no test that reaches the comparison has its two sides equal: no test holds the stack at this boundary",
     "constant": "no test that reaches the comparison has a value for which the new constant decides otherwise",
     "remove-guard": "no test that reaches the guard makes its condition true: no test sends what it rejects",
+    "arithmetic": "no test that reaches the expression has an operand for which the new constant gives another result",
+    "subscript": "no test that reaches the read has a sequence from which the new index or bound reads another value",
 }
 
 
@@ -111,10 +113,14 @@ def execute(options: Options, log: Any = print) -> Campaign:
 
     outcomes: list[Outcome] = []
     seen_ids: set[str] = set()
+    used_rules: set[int] = set()
     for source in sources:
         for m in mutants(source.text, source.relpath, source.module):
             seen_ids.add(m.id)
-            reason = reviewed.reason_for(suite, m.id, m.operator, m.original, m.path, m.scope)
+            reason = reviewed.reason_for(suite, m.id, m.operator, m.original, m.path, m.scope, m.binding)
+            rule = reviewed.rule_for(suite, m.operator, m.original, m.path, m.scope, m.binding)
+            if rule is not None:
+                used_rules.add(id(rule))
             if reason is not None:
                 outcomes.append(Outcome(m, source, "equivalent", [], reason=reason))
                 continue
@@ -124,7 +130,7 @@ def execute(options: Options, log: Any = print) -> Campaign:
                     infecting = tests & cov.infected.get(m.id, set())
                     if tests and not infecting:
                         outcomes.append(Outcome(m, source, "survived", sorted(tests), selection="infection",
-                                                ran=0, detail=NOT_INFECTED[m.operator]))
+                                                ran=0, detail=NOT_INFECTED[_probe_kind(m)]))
                         continue
                     tests, selection = infecting, "infection"
             else:
@@ -136,6 +142,8 @@ def execute(options: Options, log: Any = print) -> Campaign:
                 outcome.status = "no-coverage"
             outcomes.append(outcome)
     stale = sorted(set(reviewed.equivalent) - seen_ids) if not options.only else []
+    if not options.only:  # a rule of this suite that matches nothing any more is stale too
+        stale += [r.describe() for r in reviewed.unobservable if suite in r.suites and id(r) not in used_rules]
 
     test_digests = _test_digests(root, cov, file_digests, {s.relpath: s.digest for s in all_sources})
     results = cache.ResultCache(options.cache_dir / f"results-{suite}.json")
@@ -203,6 +211,10 @@ def execute(options: Options, log: Any = print) -> Campaign:
                     {"coverage": coverage_s, "mutants": run_s, "total": time.perf_counter() - started},
                     cov.from_cache, {"coverage": coverage_cpu, "total": total_cpu,
                                      "mutants": sum(o.cpu for o in outcomes if not o.cached)})
+
+
+def _probe_kind(m: Mutant) -> str:
+    return m.probe[0] if m.probe is not None and m.probe[0] in ("arithmetic", "subscript") else m.operator
 
 
 def _cpu_used() -> float:

@@ -83,6 +83,13 @@ def test_area_from_the_file_name_or_the_nearest_citation() -> None:
     assert areas.area_of("transport/tcp/connection.py", None).startswith("TCP")
     assert areas.area_of("params.py", "RFC 3810 9.1: robustness").startswith("MLD")
     assert areas.area_of("params.py", None) == areas.CORE
+    # Patterns name whole path components: "endpoint" holds "ndp", "autoaddress" no "slaac".
+    assert areas.area_of("network/ipv4/endpoint.py", None).startswith("IPv4 header")
+    assert areas.area_of("network/ipv6/endpoint.py", None).startswith("IPv6 header")
+    assert areas.area_of("link/endpoint.py", None) == areas.CORE
+    assert areas.area_of("network/ipv4/redirect_rx.py", None).startswith("ICMPv4")
+    assert areas.area_of("network/ipv6/redirect_rx.py", None).startswith("NDP")
+    assert areas.area_of("network/ipv6/addrconf/autoaddress.py", None).startswith("Address configuration")
     lines = SOURCE.splitlines()
     assert areas.citation(lines, 8, 9) == 'RFC 4861 7.1.1: "The IP Hop Limit field has a value of 255"'
     assert areas.citation(lines, 2, 2) is None
@@ -261,11 +268,40 @@ def test_an_equivalent_entry_may_name_several_mutants_and_a_rule_a_file_or_scope
     assert reviewed.reason_for("conformance", "x", "boundary", "<", "p.py", "UDPSocket.sendto") is not None
     assert reviewed.reason_for("conformance", "x", "constant", "1", "p.py", "UDPSocket.sendto") is None
     path.write_text('[[unobservable]]\noperator = "boundary"\nsuites = ["conformance"]\nreason = "r"\n')
-    with pytest.raises(equivalents.EquivalentsError, match="give a pattern, a path or a scope"):
+    with pytest.raises(equivalents.EquivalentsError, match="give a pattern, a path, a scope or a name"):
         equivalents.load(path)
     path.write_text('[[equivalent]]\nids = ["a", "a"]\nreason = "r"\n')
     with pytest.raises(equivalents.EquivalentsError, match="listed twice"):
         equivalents.load(path)
+
+
+def test_a_rule_by_name_matches_a_module_constant_whatever_its_occurrence_number(tmp_path: Path) -> None:
+    source = ('LIMIT = 3\nBOUNDS = {"a": (0, 3), "b": (1, 3)}\n\n\ndef f(x):\n'
+              "    BOUNDS = 3\n    return x < 3\n")
+    path = tmp_path / "eq.toml"
+    path.write_text('[[unobservable]]\npath = \'cfg\\.py$\'\nname = \'^BOUNDS\\["b"\\]\\[1\\]$\'\n'
+                    'suites = ["conformance"]\nreason = "a bound of a setting"\n')
+    reviewed = equivalents.load(path)
+
+    def judged(text: str) -> dict[str, str | None]:
+        return {m.id: reviewed.reason_for("conformance", m.id, m.operator, m.original, "p/cfg.py", m.scope,
+                                          m.binding) for m in mutants(text, "p/cfg.py", "p.cfg")}
+
+    found = list(mutants(source, "p/cfg.py", "p.cfg"))
+    assert [m.binding for m in found if m.outer is None] == \
+        ["LIMIT", "LIMIT", 'BOUNDS["a"][0]', 'BOUNDS["a"][1]', 'BOUNDS["a"][1]', 'BOUNDS["b"][0]', 'BOUNDS["b"][0]',
+         'BOUNDS["b"][1]', 'BOUNDS["b"][1]']
+    before = judged(source)
+    matched = {m.id for m in found if before[m.id] is not None}
+    assert {m.binding for m in found if m.id in matched} == {'BOUNDS["b"][1]'} and len(matched) == 2
+    # A constant 3 added above: the ids of the 3s below shift (occurrence numbers), the rule holds.
+    after = judged("EXTRA = 3\n" + source)
+    assert set(after) - set(before) and sum(r is not None for r in after.values()) == 2
+    # Inside a function a statement binds no module-level name: never matched.
+    assert all(m.binding == "" for m in found if m.outer is not None)
+    # A rule that matches nothing any more is named in the report's stale list by what it gives.
+    assert reviewed.unobservable[0].describe() == \
+        "[[unobservable]] path 'cfg\\.py$', name '^BOUNDS\\[\"b\"\\]\\[1\\]$'"
 
 
 PROBED = '''\
@@ -320,6 +356,126 @@ def test_the_coverage_run_sees_which_tests_infect_a_boundary_a_constant_or_a_gua
     # Equal a and b: only `a < b` decides otherwise; 9 octets: `< 9` does not fire either.
     assert seen["equal"][1] == {boundary_ab}
     assert seen["apart"][1] == set()
+
+
+ARITHMETIC = '''\
+def fields(octet, count):
+    return (octet & 0x0F, octet >> 4, 7 % count, label(octet) * 1)
+
+
+def label(octet):
+    return octet
+'''
+
+
+def test_the_coverage_run_sees_which_tests_infect_a_constant_operand_of_arithmetic(tmp_path: Path) -> None:
+    package = tmp_path / "stack_under_test"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "arith.py").write_text(ARITHMETIC)
+    script = textwrap.dedent('''
+        import json, sys
+        from pathlib import Path
+        from harness.mutation.infection import Probes
+        from harness.mutation.sources import SourceFile
+        root = Path(".").resolve()
+        source = SourceFile(root / "stack_under_test/arith.py", "stack_under_test/arith.py",
+                            "stack_under_test.arith", Path("stack_under_test/arith.py").read_text())
+        probes = Probes([source])
+        probes.install(root / "stack_under_test", root)
+        sys.path.insert(0, str(root))
+        from stack_under_test.arith import fields
+        seen = {}
+        for name, args in {"zero": (0, 8), "low_bit": (0x01, 8), "high": (0x20, 8), "mod_zero": (0x20, 0)}.items():
+            probes.infected = set()
+            try:
+                result = list(fields(*args))
+            except ZeroDivisionError as e:
+                result = type(e).__name__
+            seen[name] = [result, sorted(probes.infected)]
+        print(json.dumps({"seen": seen, "loaded": sorted(probes.loaded)}))
+    ''')
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT)}, check=True)
+    answer = json.loads(done.stdout)
+    by_change = {(m.line, m.original, m.replacement): m.id
+                 for m in mutants(ARITHMETIC, "stack_under_test/arith.py", "stack_under_test.arith")}
+    mask_e, mask_10 = by_change[(2, "0x0F", "0xe")], by_change[(2, "0x0F", "0x10")]
+    shift_5, shift_3 = by_change[(2, "4", "5")], by_change[(2, "4", "3")]
+    seven_8, seven_6 = by_change[(2, "7", "8")], by_change[(2, "7", "6")]
+    times_0, times_2 = by_change[(2, "1", "0")], by_change[(2, "1", "2")]
+    probed = {mask_e, mask_10, shift_5, shift_3, seven_8, seven_6, times_0, times_2}
+    assert probed <= set(answer["loaded"])
+    seen = {name: (result, set(ids)) for name, (result, ids) in answer["seen"].items()}
+    # The probed run computes what the original does, and raises where it raises.
+    assert {name: result for name, (result, _) in seen.items()} == {
+        "zero": [0, 0, 7, 0], "low_bit": [1, 0, 7, 1], "high": [0, 2, 7, 0x20], "mod_zero": "ZeroDivisionError"}
+    # Octet 0: every mask and shift gives 0 and `0 * 1 == 0 * 0`; 7 % 8 and 8 % 8 / 6 % 8 differ.
+    assert seen["zero"][1] == {seven_8, seven_6}
+    # Bit 0 set: `& 0x0E` clears it, `& 0x10` too; `1 * 0` and `1 * 2` differ.
+    assert seen["low_bit"][1] == {mask_e, mask_10, seven_8, seven_6, times_0, times_2}
+    # 0x20: `& 0x10` still 0; shifts by 3 and 5 differ from 4; the mask and 0x0E agree (0).
+    assert seen["high"][1] == {shift_5, shift_3, seven_8, seven_6, times_0, times_2}
+    # Modulo 0 raises with 7, 8 and 6 alike: the same outcome, not an infection by those mutants.
+    assert not {seven_8, seven_6} & seen["mod_zero"][1]
+
+
+SUBSCRIPTS = '''\
+def header(buf, table):
+    head = buf[0:4]
+    table[2] += 1
+    return head, buf[1], table[0]
+'''
+
+
+def test_the_coverage_run_sees_which_tests_infect_a_constant_index_or_slice_bound(tmp_path: Path) -> None:
+    package = tmp_path / "stack_under_test"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "subs.py").write_text(SUBSCRIPTS)
+    script = textwrap.dedent('''
+        import json, sys
+        from pathlib import Path
+        from harness.mutation.infection import Probes
+        from harness.mutation.sources import SourceFile
+        root = Path(".").resolve()
+        source = SourceFile(root / "stack_under_test/subs.py", "stack_under_test/subs.py",
+                            "stack_under_test.subs", Path("stack_under_test/subs.py").read_text())
+        probes = Probes([source])
+        probes.install(root / "stack_under_test", root)
+        sys.path.insert(0, str(root))
+        from stack_under_test.subs import header
+        seen = {}
+        for name, buf in {"short": b"ab", "same": b"aab", "long": b"abcdefgh", "empty": b""}.items():
+            probes.infected = set()
+            try:
+                result = list(header(buf, [7, 7, 7]))
+            except IndexError as e:
+                result = type(e).__name__
+            seen[name] = [repr(result), sorted(probes.infected)]
+        print(json.dumps({"seen": seen, "loaded": sorted(probes.loaded)}))
+    ''')
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT)}, check=True)
+    answer = json.loads(done.stdout)
+    by_change = {(m.line, m.original, m.replacement): m for m in mutants(SUBSCRIPTS, "stack_under_test/subs.py",
+                                                                         "stack_under_test.subs")}
+    lower, upper5, upper3 = (by_change[k].id for k in ((2, "0", "1"), (2, "4", "5"), (2, "4", "3")))
+    index0, index2 = by_change[(4, "1", "0")].id, by_change[(4, "1", "2")].id
+    table1 = by_change[(4, "0", "1")].id
+    assert by_change[(3, "2", "3")].probe is None  # a write is never probed
+    assert {lower, upper5, upper3, index0, index2, table1} <= set(answer["loaded"])
+    seen = {name: (result, set(ids)) for name, (result, ids) in answer["seen"].items()}
+    assert {name: result for name, (result, _) in seen.items()} == {
+        "short": "[b'ab', 98, 7]", "same": "[b'aab', 97, 7]", "long": "[b'abcd', 98, 7]", "empty": "'IndexError'"}
+    # Two octets: cutting at 3, 4 or 5 reads the same; from 1 does not; buf[0] and buf[2] differ
+    # (the second raises); equal table entries read the same at 0 and 1.
+    assert seen["short"][1] == {lower, index0, index2}
+    # b"aab": buf[0] == buf[1], buf[2] does not; a cut at 3 is the whole buffer too.
+    assert seen["same"][1] == {lower, index2}
+    assert seen["long"][1] == {lower, upper5, upper3, index0, index2}
+    # Empty: every cut reads b"", and every index raises as the original does.
+    assert seen["empty"][1] == set()
 
 
 def test_a_cached_result_is_redone_when_a_stack_file_its_tests_run_changes(tmp_path: Path) -> None:
