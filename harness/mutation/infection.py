@@ -121,9 +121,8 @@ class Probes:
             if not plain:
                 self.infected.add(mutant_id)
                 continue
-            other, other_error = _outcome(compute, *((value, right) if what == "left" else (left, value)))
-            if (error is None) != (other_error is None) or (
-                    error is None and (type(other) is not type(result) or other != result)):
+            other = _outcome(compute, *((value, right) if what == "left" else (left, value)))
+            if _differs((result, error), other):
                 self.infected.add(mutant_id)
         if error is not None:
             raise error
@@ -145,9 +144,7 @@ class Probes:
                 continue
             parts = tuple(value if (what == "index" or what == _SLICE_PARTS[i]) else part
                           for i, part in enumerate(original))
-            other, other_error = _outcome(read, parts)
-            if (error is None) != (other_error is None) or (
-                    error is None and (type(other) is not type(result) or other != result)):
+            if _differs((result, error), _outcome(read, parts)):
                 self.infected.add(mutant_id)
         if error is not None:
             raise error
@@ -172,6 +169,14 @@ def _outcome(compute: Callable[..., Any], *args: Any) -> tuple[Any, Exception | 
         return compute(*args), None
     except Exception as e:  # ZeroDivisionError, a negative shift count, OverflowError
         return None, e
+
+
+def _differs(original: tuple[Any, Exception | None], mutated: tuple[Any, Exception | None]) -> bool:
+    """Whether a mutated computation's outcome (value, or exception) differs from the original's."""
+    (result, error), (other, other_error) = original, mutated
+    if (error is None) != (other_error is None):
+        return True
+    return error is None and (type(other) is not type(result) or other != result)
 
 
 class _Instrument(ast.NodeTransformer):
