@@ -26,6 +26,7 @@ from scapy.packet import Packet, Raw
 from harness import (
     DUT,
     MUST,
+    ExpectationFailed,
     described,
     echo6,
     expect_echo_reply6,
@@ -261,12 +262,19 @@ def test_fragments_behind_a_hop_by_hop_header_that_would_exceed_65535_octets_are
     # header: "the Payload Length of the packet reassembled" would be 65,543. Never delivered:
     # no Port Unreachable; the control, the same datagram without the header, draws one.
     pieces = [(off, 1232) for off in range(0, 65296, 1232)] + [(65296, 232), (65528, 7)]
+    control = dut.ipv6() / UDP(sport=40019, dport=CLOSED_PORT) / Raw(bytes(65535 - 8))
+    dut.send(*fragments6(control, pieces, ident=0x451E))
+    try:
+        dut.expect(ICMPv6DestUnreach(code=ICMPv6Unreach.PORT), UDPerror(sport=40019, dport=CLOSED_PORT))
+    except ExpectationFailed:
+        # RFC 8200 5: "A node must be able to accept a fragmented packet that, after reassembly,
+        # is as large as 1500 octets. A node is permitted to accept fragmented packets that
+        # reassemble to more than 1500 octets." Without the control, silence shows nothing.
+        pytest.skip("the DUT did not reassemble a datagram of 65,535 octets (RFC 8200 5 requires 1,500), "
+                    "so the limit at 65,535 cannot be shown")
     datagram = dut.ipv6() / UDP(sport=40018, dport=CLOSED_PORT) / Raw(bytes(65535 - 8))
     dut.send(*[_behind_hop_by_hop(dut, frag) for frag in fragments6(datagram, pieces, ident=0x451D)])
     dut.expect_none(UDPerror(sport=40018, dport=CLOSED_PORT), within=SILENCE_S, barrier=True)
-    control = dut.ipv6() / UDP(sport=40019, dport=CLOSED_PORT) / Raw(bytes(65535 - 8))
-    dut.send(*fragments6(control, pieces, ident=0x451E))
-    dut.expect(ICMPv6DestUnreach(code=ICMPv6Unreach.PORT), UDPerror(sport=40019, dport=CLOSED_PORT))
 
 
 @described(8200, "4.5", MUST,
