@@ -66,10 +66,10 @@ def test_committed_durations_name_collected_tests() -> None:
     assert all(nodeid.startswith("conformance/") and seconds >= 0 for nodeid, seconds in durations.items())
 
 
-def test_parallel_run_is_longest_first_and_soak_keeps_random_order(tmp_path: Path) -> None:
+def test_parallel_run_keeps_random_order_unless_asked_for_longest_first(tmp_path: Path) -> None:
     args = cli._parser().parse_args(["run", "--dut", "inprocess", "-n", "2"])
     pytest_args = cli._pytest_args(args, Path("conformance"), tmp_path, [])
-    assert pytest_args[-5:] == ["--longest-first", "--dist", "load", "--maxschedchunk", "1"]
-    args = cli._parser().parse_args(["run", "--dut", "inprocess", "-n", "2", "--order", "random"])
-    pytest_args = cli._pytest_args(args, Path("conformance"), tmp_path, [])
     assert "--longest-first" not in pytest_args and pytest_args[-2:] == ["--dist", "worksteal"]
+    args = cli._parser().parse_args(["run", "--dut", "inprocess", "-n", "2", "--order", "longest-first"])
+    pytest_args = cli._pytest_args(args, Path("conformance"), tmp_path, [])
+    assert pytest_args[-5:] == ["--longest-first", "--dist", "load", "--maxschedchunk", "1"]
