@@ -523,7 +523,9 @@ def test_v1_report_to_a_unicast_address_of_the_dut_is_processed(v1_ready: DUT) -
     settle(dut, group)
     other = mld_frame(dut, v1_report(group), dst=str(dut.info.dut_ipv6_ll), src="fe80::200:ff:fe00:3",
                       mac=dut.info.other_mac)
-    dut.send(v1_query_frame(dut, mrd=1000), other)
-    dut.expect_none(IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport(mladdr=group), within=1.3)
+    # The window opens once the DUT has taken in the other listener's Report: a short draw that
+    # ran out before it proves nothing (harness.suppression).
+    assert_suppressed(dut, [v1_query_frame(dut, mrd=1000), other], IPv6(src=str(dut.info.dut_ipv6_ll)),
+                      ICMPv6MLReport(mladdr=group), within=1.3)
     dut.send(v1_query_frame(dut))  # control
     expect_v1(dut, ICMPv6MLReport, group)
