@@ -113,17 +113,10 @@ class Probes:
 
     def arithmetic_probe(self, number: int, symbol: str, left: Any, right: Any) -> Any:
         compute = _ARITHMETIC[symbol]
-        plain = type(left) in _NUMBERS and type(right) in _NUMBERS
         result, error = _outcome(compute, left, right)
-        for mutant_id, what, value in self.variants[number]:
-            if mutant_id in self.infected:
-                continue
-            if not plain:
-                self.infected.add(mutant_id)
-                continue
-            other = _outcome(compute, *((value, right) if what == "left" else (left, value)))
-            if _differs((result, error), other):
-                self.infected.add(mutant_id)
+        self._infect_where_differs(
+            number, type(left) in _NUMBERS and type(right) in _NUMBERS, (result, error),
+            lambda what, value: _outcome(compute, *((value, right) if what == "left" else (left, value))))
         if error is not None:
             raise error
         return result
@@ -135,20 +128,21 @@ class Probes:
 
         original = bounds if bounds else (index,)
         result, error = _outcome(read, original)
-        plain = type(sequence) in _SEQUENCES
-        for mutant_id, what, value in self.variants[number]:
-            if mutant_id in self.infected:
-                continue
-            if not plain:
-                self.infected.add(mutant_id)
-                continue
-            parts = tuple(value if (what == "index" or what == _SLICE_PARTS[i]) else part
-                          for i, part in enumerate(original))
-            if _differs((result, error), _outcome(read, parts)):
-                self.infected.add(mutant_id)
+        self._infect_where_differs(
+            number, type(sequence) in _SEQUENCES, (result, error),
+            lambda what, value: _outcome(read, tuple(value if (what == "index" or what == _SLICE_PARTS[i]) else part
+                                                     for i, part in enumerate(original))))
         if error is not None:
             raise error
         return result
+
+    def _infect_where_differs(self, number: int, plain: bool, original: tuple[Any, Exception | None],
+                              mutated: Callable[[str, Any], tuple[Any, Exception | None]]) -> None:
+        """Mark each variant of probe ``number`` infected whose outcome differs from ``original``;
+        every variant when the operands are not ``plain`` values the probe can recompute."""
+        for mutant_id, what, value in self.variants[number]:
+            if mutant_id not in self.infected and (not plain or _differs(original, mutated(what, value))):
+                self.infected.add(mutant_id)
 
     def guard(self, number: int, condition: Any) -> bool:
         taken = bool(condition)
