@@ -169,6 +169,7 @@ class ManagedDUT(RemoteVerbs, InterfaceDUT):
             self._start()
         elif before == "reset":
             assert self.control is not None
+            self._settle_inbound()
             self.control.call("reset", {})
             self._restore_info()
             self._settle()

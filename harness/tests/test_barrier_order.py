@@ -127,6 +127,21 @@ def test_without_a_barrier_reply_the_whole_window_is_waited() -> None:
         dut.close()
 
 
+def test_settling_before_a_reset_probes_only_after_a_test_that_sent_frames() -> None:
+    dut = InProcessDUT()
+    dut.in_order = True
+    try:
+        dut._settle_inbound()  # nothing sent since the last reset: nothing to wait for
+        assert dut.barrier_stats == {"sent": 0, "answered": 0}
+        dut.send(dut.ipv6(nh=59) / Raw(b"the last test's frame"))
+        dut._settle_inbound()
+        assert dut.barrier_stats == {"sent": 1, "answered": 1}
+        dut._settle_inbound()  # once per reset
+        assert dut.barrier_stats["sent"] == 1
+    finally:
+        dut.close()
+
+
 # ---- the assumption, on every real-time backend that claims it --------------------------------
 
 

@@ -297,6 +297,7 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         """
         # Also the link MTU and the routes a test added; a link flap when the test sent MLD
         # queries or Router Advertisements (see kernel.Kernel.reset).
+        self._settle_inbound()
         bounce, self._bounce_on_reset = self._bounce_on_reset, False
         self.last_reset = self._call("reset", **{"x-bounce": bounce})
         if (self.info.mtu, self.info.dut_mac) != (TEST_LINK.mtu, DUT_MAC):
