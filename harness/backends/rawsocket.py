@@ -8,6 +8,7 @@ dropped here, so the tester never mistakes its own frames for the DUT's.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import select
@@ -26,6 +27,12 @@ RCVBUF: Final = 4 * 1024 * 1024
 # asm-generic/socket.h: SO_TIMESTAMPNS (the old, 32/64-bit-time one), control message SCM_TIMESTAMPNS
 # carrying a struct timespec of CLOCK_REALTIME at which the kernel received the frame.
 SO_TIMESTAMPNS: Final = 35
+# linux/if_packet.h: hand frames straight to the driver instead of the interface's queueing
+# discipline. A loaded kernel runs a busy qdisc later, from ksoftirqd: a frame a test sent last
+# could then reach a TAP after the DUT behind it was restarted for the next test (an lwIP SYN-ACK
+# announced an MSS for a 1280-octet MTU no frame of its own test had told it).
+SOL_PACKET: Final = 263
+PACKET_QDISC_BYPASS: Final = 20
 _TIMESPEC: Final = struct.Struct("@qq")
 
 
@@ -55,6 +62,8 @@ class RawSocketPort:
         except OSError:
             self._sock.close()
             raise
+        with contextlib.suppress(OSError):  # before Linux 3.14 frames go through the qdisc
+            self._sock.setsockopt(SOL_PACKET, PACKET_QDISC_BYPASS, 1)
         try:
             self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             self._timestamps = True
