@@ -36,6 +36,7 @@ from harness.control.client import AgentFailed, ControlClient, Hello
 from harness.control.remote import RemoteVerbs, serve_verbs_remotely
 from harness.control.verbs import control_verbs
 from harness.dut import IPv6Option, LinkInfo, TimerName, Unsupported
+from harness.mld import mld_frame, v2_query
 
 if TYPE_CHECKING:
     from harness.capture import Capture
@@ -58,6 +59,8 @@ DEFAULT_TIMERS: Final[dict[str, float]] = {"ipv4_reassembly_timeout": 2.0, "ipv6
 # How long after its last frame a namespace counts as quiet when draining set-up chatter.
 _QUIET_S: Final = 0.03
 _REPORTS_QUIET_S: Final = 0.1  # after a reset that sent MLD/IGMP reports (see reset())
+_MLD_FLUSH_S: Final = 1.0  # for the answer that shows the kernel has taken in every MLD Query
+_MLD_QUERY, _MLD_REPORTS = 130, (131, 143)  # ICMPv6 types: Query; MLDv1 and MLDv2 Report
 
 
 def check_available() -> str | None:
@@ -100,6 +103,7 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         self._closed = False
         # The test sent an MLD Query or a Router Advertisement: reset() must bounce the link.
         self._bounce_on_reset = False
+        self._mld_query_sent = False
         self.last_reset: dict[str, Any] = {}  # what the agent's last reset did (for tests)
         setup.sweep_stale()
         setup.raise_priority()
@@ -219,8 +223,10 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         # MLD Query (130; an MLDv1 one switches the link to MLDv1 compatibility for ~260 s,
         # RFC 3810 §8.2.1, and any one sets the querier's robustness and intervals) or Router
         # Advertisement (134): state only a link flap clears, see reset().
-        if _icmpv6_type(frame) in (130, 134):
+        kind = _icmpv6_type(frame)
+        if kind in (_MLD_QUERY, 134):
             self._bounce_on_reset = True
+        self._mld_query_sent |= kind == _MLD_QUERY
         self._port.send(frame)
 
     def _receive(self, deadline: float) -> bytes | None:
@@ -298,6 +304,8 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         # Also the link MTU and the routes a test added; a link flap when the test sent MLD
         # queries or Router Advertisements (see kernel.Kernel.reset).
         self._settle_inbound()
+        if self._mld_query_sent:
+            self._flush_mld_queries()
         bounce, self._bounce_on_reset = self._bounce_on_reset, False
         self.last_reset = self._call("reset", **{"x-bounce": bounce})
         if (self.info.mtu, self.info.dut_mac) != (TEST_LINK.mtu, DUT_MAC):
@@ -314,6 +322,23 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
             self._drain_until_quiet(limit=1.0, quiet=_REPORTS_QUIET_S)
         # Frames cross veth synchronously: whatever the DUT sent before now is queued already.
         self.drain()  # FrameDUT: the socket's queue and the backlog of unexpected frames
+
+    def _flush_mld_queries(self) -> None:
+        """Have the kernel take in every MLD Query the last test sent, before the link flap.
+
+        Linux queues received queries for a work item (mld_query_work); taking the link down
+        cancels that work but keeps the queue, so the next query anyone sends, the next test's,
+        brings the stale ones back: an answer to the previous test's query landed in a test
+        proving that a query of invalid length goes unanswered (found by stackcheck soak). A
+        General Query with Maximum Response Code 0, queued behind them, is answered at once
+        (MLDv2, or MLDv1 in compatibility mode) when the work reaches it; the flap that follows
+        cancels whatever the stale queries scheduled."""
+        self.send(mld_frame(self, v2_query(mrc=0)))
+        self._mld_query_sent = False
+        deadline = self._now() + _MLD_FLUSH_S
+        while (seen := self._next(deadline)) is not None:
+            if _icmpv6_type(seen.raw) in _MLD_REPORTS:
+                return
 
     def close(self) -> None:
         """Stop the agent, close the socket, delete both namespaces (and so the veth pair)."""
