@@ -148,3 +148,53 @@ def test_only_routers_more_preferred_than_the_one_used_are_probed(dut: DUT) -> N
         f"the reply went to {reply[Ether].dst}, not to the reachable router")
     assert targets.count(X[0]) == 1, (
         f"the High-preference router of unknown reachability was not probed with a single solicitation: {targets}")
+
+
+@rfc("RFC4861-7.2.2-5", "RFC4191-3.5-1")
+def test_probe_of_a_router_under_resolution_keeps_the_packet_waiting_for_it(dut: DUT) -> None:
+    # X (High) advertises no link-layer address and is at first the only router: the reply to
+    # the first echo waits for X's address resolution. Then the tester (Medium) advertises
+    # itself with its link-layer address, and a second echo comes while X is still unresolved: a
+    # host that now sends through the tester may probe X (RFC 4191 3.5), but X's resolution is
+    # already under way, and RFC 4861 7.2.2: "While waiting for address resolution to complete,
+    # the sender MUST, for each neighbor, retain a small queue of packets waiting for address
+    # resolution to complete." A probe must not cost the packet that waits: once X answers, the
+    # first reply goes to X.
+    dut.send(ra(dut, src=X[0], mac=X[1], prf=PRF_HIGH, slla=False))
+    dut.send(echo(dut, 1))
+    solicitation = dut.expect(ICMPv6ND_NS(tgt=X[0]))
+    dut.send(ra(dut, prf=PRF_MEDIUM), echo(dut, 2))
+    dut.barrier()  # an in-order DUT has taken the second echo in (and may have probed X)
+    _answer(dut, solicitation, X)
+    try:
+        reply = dut.expect(IPv6(dst=OFF_LINK), ICMPv6EchoReply(id=ECHO_ID, seq=1))
+    except ExpectationFailed:
+        raise AssertionError(
+            f"X ({X[0]}) answered its solicitation, but the echo reply that waited for its resolution never came "
+            "(lost when X was probed?)") from None
+    assert reply[Ether].dst.lower() == X[1], f"the reply that waited for X went to {reply[Ether].dst}"
+
+
+@rfc("RFC4861-7.2.2-9", "RFC4861-7.2.2-5")
+def test_packet_for_a_router_being_probed_is_resolved_like_any_other(dut: DUT) -> None:
+    # X (High, no link-layer address) and the tester (Medium, a known neighbor): traffic goes
+    # through the tester and X may be probed with "a single Neighbor Solicitation" (RFC 4191
+    # 3.5). Then X itself sends an echo request: the reply to X waits for X's address, and that
+    # is address resolution, RFC 4861 7.2.2: "While awaiting a response, the sender SHOULD
+    # retransmit Neighbor Solicitation messages approximately every RetransTimer milliseconds"
+    # (up to MAX_MULTICAST_SOLICIT, 7.3.3), not give up after the probe's one. X answers only a
+    # solicitation sent after its echo request.
+    dut.send(ra(dut, src=X[0], mac=X[1], prf=PRF_HIGH, slla=False), ra(dut, prf=PRF_MEDIUM))
+    dut.send(echo(dut, 1))
+    dut.expect(ICMPv6ND_NS(tgt=X[0]))  # the probe (or, on a DUT that uses X, its resolution)
+    dut.send(Ether(src=X[1], dst=dut.info.dut_mac) / IPv6(src=X[0], dst=str(dut.info.dut_ipv6_ll))
+             / ICMPv6EchoRequest(id=0x4192, seq=1))
+    try:
+        solicitation = dut.expect(ICMPv6ND_NS(tgt=X[0]), within=2.0)
+    except ExpectationFailed:
+        raise AssertionError(
+            f"an echo reply waits for X ({X[0]}), but no solicitation for X came within 2 s of its echo request "
+            "(resolution stopped after the probe's one solicitation?)") from None
+    _answer(dut, solicitation, X)
+    reply = dut.expect(IPv6(dst=X[0]), ICMPv6EchoReply(id=0x4192, seq=1))
+    assert reply[Ether].dst.lower() == X[1], f"the echo reply to X went to {reply[Ether].dst}"
