@@ -26,9 +26,9 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from harness import DUT, ExpectationFailed, rfc
+from harness import DUT, SHOULD_NOT, ExpectationFailed, described, rfc
 from harness.rfc import NDP_HOP_LIMIT
-from harness.router_discovery import ECHO_ID, OFF_LINK, echo, ra
+from harness.router_discovery import ECHO_ID, OFF_LINK, echo, expect_routed_reply, ra
 from harness.time_budget import require_dut_time
 
 X: Final = ("fe80::a", "02:00:00:00:00:0a")
@@ -198,3 +198,27 @@ def test_packet_for_a_router_being_probed_is_resolved_like_any_other(dut: DUT) -
     _answer(dut, solicitation, X)
     reply = dut.expect(IPv6(dst=X[0]), ICMPv6EchoReply(id=0x4192, seq=1))
     assert reply[Ether].dst.lower() == X[1], f"the echo reply to X went to {reply[Ether].dst}"
+
+
+@described(4861, "7.3.2", SHOULD_NOT,
+           "until traffic is sent to the neighbor, no attempt should be made to verify its reachability")
+def test_probed_router_made_known_by_an_unsolicited_advertisement_is_not_verified_without_traffic(dut: DUT) -> None:
+    # X (High, no link-layer address) is probed while the traffic goes through the tester (Medium).
+    # An unsolicited advertisement of X then gives its address: 7.2.5 makes the entry STALE
+    # ("If the advertisement's Solicited flag is set, the state of the entry is set to REACHABLE;
+    # otherwise, it is set to STALE"), and no packet has been sent to X, so no solicitation for X
+    # may follow, however long DELAY_FIRST_PROBE_TIME is waited out. Positive control: once X
+    # itself sends a request, the reply is traffic to X, and X is solicited.
+    delay_s = 1
+    dut.set_ipv6_option("delay_first_probe_time", delay_s)
+    dut.send(ra(dut, src=X[0], mac=X[1], prf=PRF_HIGH, slla=False), ra(dut, prf=PRF_MEDIUM))
+    dut.send(echo(dut, 1))
+    expect_routed_reply(dut, 1)  # through the tester, the reachable router (RFC 4861 6.3.6 rule 1)
+    dut.expect(ICMPv6ND_NS(tgt=X[0]))  # the probe
+    dut.send(Ether(src=X[1], dst=dut.info.dut_mac) / IPv6(src=X[0], dst=str(dut.info.dut_ipv6_ll), hlim=NDP_HOP_LIMIT)
+             / ICMPv6ND_NA(tgt=X[0], R=1, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=X[1]))
+    dut.expect_none(ICMPv6ND_NS(tgt=X[0]), within=delay_s + 2 * JITTER_S)
+    dut.send(Ether(src=X[1], dst=dut.info.dut_mac) / IPv6(src=X[0], dst=str(dut.info.dut_ipv6_ll))
+             / ICMPv6EchoRequest(id=0x4193, seq=1))
+    dut.expect(IPv6(dst=X[0]), ICMPv6EchoReply(id=0x4193, seq=1))
+    dut.expect(ICMPv6ND_NS(tgt=X[0]), within=delay_s + 1.0 + 2 * JITTER_S)
