@@ -15,9 +15,10 @@ from typing import Final
 import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import ARP, Ether
-from scapy.packet import Raw
+from scapy.packet import Packet, Raw
 
 from harness import DUT, ExpectationFailed, rfc
+from harness.time_budget import require_dut_time
 
 NEIGHBOUR: Final = "198.51.100.4"
 NEIGHBOUR_MAC: Final = "02:00:00:00:00:04"
@@ -138,6 +139,58 @@ def test_failed_default_gateway_gives_way_to_one_heard_from_since_it_failed(
     assert sent[Ether].dst.lower() == GATEWAYS[other], (
         f"the off-link datagram went to {sent[Ether].dst}, not to {other} ({GATEWAYS[other]}), "
         f"the gateway heard from after {current} failed to ARP")
+
+
+@rfc("RFC1122-3.3.1.5-1", "RFC1122-3.3.1.4-1")
+def test_default_gateway_that_fails_revalidation_is_left_at_once(dut: DUT) -> None:
+    # RFC 1122 3.3.1.4: "Failure to ARP or to re-validate ARP mappings may be used as negative
+    # advice for the corresponding IP address." The current default gateway answered once, then
+    # stays silent, also to the re-validation of its out-of-date entry (unicast requests). The
+    # DUT may keep sending through it while it re-validates, or leave it earlier; but the first
+    # datagram it does not send through it must go to the other gateway ("the IP layer MUST
+    # select a different default gateway", 3.3.1.5), not to a new resolution of the failed one.
+    window_s = OUT_OF_DATE_S + PROBE_WITHIN_S + GIVE_UP_S + 2.0
+    require_dut_time(dut, window_s)
+    dut.set_timer("arp_cache_timeout", TIMEOUT_S / 2)
+    dut.add_route("0.0.0.0/0", via="198.51.100.11")
+    dut.add_route("0.0.0.0/0", via="198.51.100.12")
+    dut.udp_bind(PORT)
+    dut.udp_send(PORT, b"first", OFF_LINK, TESTER_PORT)
+    current = dut.expect(ARP(op=1))[ARP].pdst
+    assert current in GATEWAYS, f"the DUT resolved {current} for an off-link destination, not a default gateway"
+    other = next(gw for gw in GATEWAYS if gw != current)
+    _arp(dut, 2, current)
+    dut.expect(Ether(dst=GATEWAYS[current]), IP(dst=OFF_LINK), Raw(load=b"first"))
+    dut.wait(1.5 * TIMEOUT_S / 2 + 0.5)  # out of date: using it now starts its re-validation
+    deadline, n = dut.now() + window_s, 0
+    while True:
+        n += 1
+        data = f"after the last answer {n}".encode()
+        dut.udp_send(PORT, data, OFF_LINK, TESTER_PORT)
+        frame = _datagram_or_request(dut, GATEWAYS[current])
+        if IP in frame and frame[Ether].dst.lower() == GATEWAYS[current]:
+            assert dut.now() < deadline, (
+                f"{current} has answered nothing for {window_s:g} s, not even its re-validation, "
+                "and the DUT still sends through it")
+            dut.wait(0.5)
+            continue
+        break
+    assert ARP in frame and frame[ARP].pdst == other, (
+        f"{current} stopped answering; the first datagram the DUT did not send through it made it send "
+        f"{frame.summary()}, not a request for the other gateway {other}")
+    _arp(dut, 2, other)
+    dut.expect(Ether(dst=GATEWAYS[other]), IP(dst=OFF_LINK), Raw(load=data))
+
+
+def _datagram_or_request(dut: DUT, revalidated_mac: str) -> Packet:
+    """The DUT's next datagram from PORT or ARP request, skipping its unicast requests to
+    ``revalidated_mac`` (a re-validation) and its other frames."""
+    while True:
+        frame = dut.expect(Ether, within=2.0)
+        if UDP in frame and frame[UDP].sport == PORT:
+            return frame
+        if ARP in frame and frame[ARP].op == 1 and frame[Ether].dst.lower() != revalidated_mac:
+            return frame
 
 
 @rfc("RFC826-WhyIsItDoneThisWay-4")
