@@ -222,3 +222,34 @@ def test_probed_router_made_known_by_an_unsolicited_advertisement_is_not_verifie
              / ICMPv6EchoRequest(id=0x4193, seq=1))
     dut.expect(IPv6(dst=X[0]), ICMPv6EchoReply(id=0x4193, seq=1))
     dut.expect(ICMPv6ND_NS(tgt=X[0]), within=delay_s + 1.0 + 2 * JITTER_S)
+
+
+@rfc("RFC4191-3.5-1")
+def test_router_whose_resolution_failed_is_probed_once_traffic_avoids_it(dut: DUT) -> None:
+    # X (High, no link-layer address) is at first the only router: the first reply waits for X's
+    # address resolution, which X never answers. Meanwhile the tester (Medium) advertises itself
+    # with its link-layer address and carries the traffic. Soliciting X for a packet that waits
+    # for it is address resolution, not a probe of RFC 4191 3.5; once it has failed, traffic
+    # that avoids X is the case the RFC names: "the host SHOULD probe each such router X's
+    # reachability by sending a single Neighbor Solicitation to that router's address".
+    retrans_s = 0.5
+    dut.set_ipv6_option("retrans_time", retrans_s)
+    dut.send(ra(dut, src=X[0], mac=X[1], prf=PRF_HIGH, slla=False))
+    dut.send(echo(dut, 1))
+    dut.expect(ICMPv6ND_NS(tgt=X[0]))  # X's resolution, unanswered
+    dut.send(ra(dut, prf=PRF_MEDIUM), echo(dut, 2))
+    expect_routed_reply(dut, 2)  # through the tester, the reachable router (RFC 4861 6.3.6 rule 1)
+    for _ in range(2):  # the rest of X's resolution (MAX_MULTICAST_SOLICIT 3)
+        dut.expect(ICMPv6ND_NS(tgt=X[0]), within=retrans_s + 2 * JITTER_S)
+    # Once the resolution has given up (RetransTimer after its last solicitation, later on a
+    # loaded DUT), the next packet through the tester brings the probe.
+    deadline, seq = dut.now() + 3.0, 3
+    while True:
+        dut.send(echo(dut, seq))
+        try:
+            dut.expect(ICMPv6ND_NS(tgt=X[0]), within=retrans_s)
+            break
+        except ExpectationFailed:
+            assert dut.now() < deadline, (
+                f"X ({X[0]}) failed address resolution and traffic goes through the tester, but X is never probed")
+        seq += 1
