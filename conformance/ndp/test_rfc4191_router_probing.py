@@ -200,8 +200,7 @@ def test_packet_for_a_router_being_probed_is_resolved_like_any_other(dut: DUT) -
     assert reply[Ether].dst.lower() == X[1], f"the echo reply to X went to {reply[Ether].dst}"
 
 
-@described(4861, "7.3.2", SHOULD_NOT,
-           "until traffic is sent to the neighbor, no attempt should be made to verify its reachability")
+@described(4861, "7.3.2", SHOULD_NOT, "While stale, no action takes place until a packet is sent.")
 def test_probed_router_made_known_by_an_unsolicited_advertisement_is_not_verified_without_traffic(dut: DUT) -> None:
     # X (High, no link-layer address) is probed while the traffic goes through the tester (Medium).
     # An unsolicited advertisement of X then gives its address: 7.2.5 makes the entry STALE
