@@ -41,6 +41,7 @@ from harness.rfc import NDP_HOP_LIMIT, ICMPv6Unreach
 
 JITTER_S = 0.3
 MAC_B = "02:00:00:00:00:05"
+MAC_C = "02:00:00:00:00:06"  # the address an advertisement moves a neighbor to
 ALL_NODES = "ff02::1"
 ROUTER_LL = "fe80::1"
 FAR = "2001:db8:2::5"
@@ -230,6 +231,27 @@ def test_delay_lasts_delay_first_probe_time(dut: DUT) -> None:
     nbr = _neighbor(0x11)
     _stale_then_delay(dut, nbr)
     _assert_unicast_probe(_ns_after(dut, nbr, 2), nbr, MAC_B)
+
+
+@described(4861, "7.3.3", MUST,
+           "The first time a node sends a packet to a neighbor whose entry is STALE, the sender changes the "
+           "state to DELAY and sets a timer to expire in DELAY_FIRST_PROBE_TIME seconds.")
+def test_delay_timer_starts_afresh_each_time_the_entry_enters_delay(dut: DUT) -> None:
+    # DELAY, then an unsolicited advertisement of a new address (Override set) makes the entry
+    # STALE (§7.2.5: "If the Solicited flag is zero and the link-layer address was updated with
+    # a different address, the state MUST be set to STALE"); a second later the next packet makes
+    # it DELAY again. Its probe is due DELAY_FIRST_PROBE_TIME after that packet, not after the
+    # first entry into DELAY (whose timer, left running, would fire a second early).
+    delay_s = 2
+    dut.set_ipv6_option("delay_first_probe_time", delay_s)
+    nbr = _neighbor(0x1A)
+    _stale_then_delay(dut, nbr)
+    dut.send(dut.ether(src=MAC_C) / IPv6(src=nbr, dst=str(dut.info.dut_ipv6.ip), hlim=NDP_HOP_LIMIT)
+             / ICMPv6ND_NA(tgt=nbr, R=0, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=MAC_C))
+    dut.wait(1.0)
+    dut.send(echo_request_from(dut, nbr, 0x7362, data=ECHO_DATA))
+    expect_echo_reply_to(dut, nbr, 0x7362, MAC_C, within=JITTER_S)  # STALE at the new address
+    _assert_unicast_probe(_ns_after(dut, nbr, delay_s), nbr, MAC_C)
 
 
 @described(4861, "7.3.3", MUST,
