@@ -72,6 +72,18 @@ def _arp(dut: DUT, op: int, address: str) -> None:
                    pdst=str(dut.info.dut_ipv4.ip)))
 
 
+def _two_default_gateways(dut: DUT, data: bytes) -> tuple[str, str]:
+    """Give the DUT both default gateways and send ``data`` off-link: the gateway it resolves
+    for that (the current default), and the other one."""
+    for gateway in GATEWAYS:
+        dut.add_route("0.0.0.0/0", via=gateway)
+    dut.udp_bind(PORT)
+    dut.udp_send(PORT, data, OFF_LINK, TESTER_PORT)
+    current = str(dut.expect(ARP(op=1))[ARP].pdst)
+    assert current in GATEWAYS, f"the DUT resolved {current} for an off-link destination, not a default gateway"
+    return current, next(gw for gw in GATEWAYS if gw != current)
+
+
 def _answered_a_new_request(dut: DUT, other: str) -> None:
     """Once the DUT has given up on ``other``, a new datagram to it makes a new request: answer it.
     (Datagrams sent while the first resolution still runs wait with it and are discarded when it
@@ -112,13 +124,7 @@ def test_failed_default_gateway_gives_way_to_one_heard_from_since_it_failed(
     # heard from again in ARP, which is positive advice on it. The current default, still
     # silent, has failed: "the IP layer MUST select a different default gateway" (3.3.1.5), and
     # the one heard from is the gateway to go to, its earlier failure no reason to avoid it.
-    dut.add_route("0.0.0.0/0", via="198.51.100.11")
-    dut.add_route("0.0.0.0/0", via="198.51.100.12")
-    dut.udp_bind(PORT)
-    dut.udp_send(PORT, b"through the default", OFF_LINK, TESTER_PORT)
-    current = dut.expect(ARP(op=1))[ARP].pdst
-    assert current in GATEWAYS, f"the DUT resolved {current} for an off-link destination, not a default gateway"
-    other = next(gw for gw in GATEWAYS if gw != current)
+    current, other = _two_default_gateways(dut, b"through the default")
     # The other gateway's resolution starts after the current one's (so it also fails later),
     # prompted by a datagram to its own address; neither is answered.
     dut.wait(0.2)
@@ -156,13 +162,7 @@ def test_default_gateway_that_fails_revalidation_is_left_at_once(dut: DUT) -> No
     window_s = OUT_OF_DATE_S + PROBE_WITHIN_S + GIVE_UP_S + 2.0
     require_dut_time(dut, window_s)
     dut.set_timer("arp_cache_timeout", TIMEOUT_S / 2)
-    dut.add_route("0.0.0.0/0", via="198.51.100.11")
-    dut.add_route("0.0.0.0/0", via="198.51.100.12")
-    dut.udp_bind(PORT)
-    dut.udp_send(PORT, b"first", OFF_LINK, TESTER_PORT)
-    current = dut.expect(ARP(op=1))[ARP].pdst
-    assert current in GATEWAYS, f"the DUT resolved {current} for an off-link destination, not a default gateway"
-    other = next(gw for gw in GATEWAYS if gw != current)
+    current, other = _two_default_gateways(dut, b"first")
     _arp(dut, 2, current)
     dut.expect(Ether(dst=GATEWAYS[current]), IP(dst=OFF_LINK), Raw(load=b"first"))
     dut.wait(1.5 * TIMEOUT_S / 2 + 0.5)  # out of date: using it now starts its re-validation
