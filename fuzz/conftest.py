@@ -50,6 +50,11 @@ def signature(exc: BaseException) -> str:
 
 def _counting(name: str, inner: Any) -> Any:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if stats.stopping:
+            # The SIGINT's KeyboardInterrupt was lost on its way out of an example (raised where
+            # exceptions are ignored, as in a finalizer): a worker went on fuzzing for 180 s after
+            # it. No example starts once the SIGINT has come.
+            raise KeyboardInterrupt
         stats.count(name)
         try:
             return inner(*args, **kwargs)

@@ -316,11 +316,20 @@ def _stop(jobs: list[Job]) -> None:
         for job in jobs:
             if job.proc is None:
                 continue
+            checked, seen = time.monotonic(), _examples_run(job)
             while job.proc.poll() is None:
-                if time.monotonic() > limit:
+                now = time.monotonic()
+                if now > limit:
                     job.proc.kill()
                     job.killed = True
                     break
+                if job.signalled and not job.starting and now - checked >= RESIGNAL_S:
+                    # Still counting examples: its interrupt was lost (one in a CI run went on
+                    # fuzzing for the whole 180 s); one saving its coverage counts none.
+                    count = _examples_run(job)
+                    if count > seen:
+                        job.proc.send_signal(signal.SIGINT)
+                    checked, seen = now, count
                 time.sleep(0.1)
             job.exit_code = job.proc.wait()
             job.stopped = time.monotonic()
@@ -335,6 +344,11 @@ def _stop(jobs: list[Job]) -> None:
 
 
 STOP_WALL_LIMIT_S = 180.0  # a worker still running this long after SIGINT is killed
+RESIGNAL_S = 5.0  # a worker whose example count still grows this long after SIGINT gets another
+
+
+def _examples_run(job: Job) -> int:
+    return sum(_read_stats(job.stats_file)["examples"].values())
 
 
 def _read_stats(path: Path) -> dict[str, Any]:

@@ -75,3 +75,38 @@ def test_sigint_stops_the_campaign_cleanly(tmp_path: Path, moment: str) -> None:
     assert not [pid for pid in workers if _alive(pid)], "a worker outlived the campaign"
     targets = json.loads(report.read_text())["targets"]
     assert all(t["distinct_failures"] == 0 for t in targets.values()), targets
+
+
+# A worker that loses its first SIGINT (the KeyboardInterrupt raised where exceptions are ignored)
+# and goes on counting examples; the second one stops it.
+_DEAF_ONCE = """
+import json, os, signal, sys, time
+heard = []
+signal.signal(signal.SIGINT, lambda *_: heard.append(1))
+path, n = sys.argv[1], 0
+while len(heard) < 2:
+    n += 1
+    with open(path + ".tmp", "w") as f:
+        json.dump({"elapsed_s": 1.0, "examples": {"t": n}, "failures": {}}, f)
+    os.replace(path + ".tmp", path)
+    time.sleep(0.05)
+"""
+
+
+def test_a_worker_still_counting_examples_after_sigint_gets_another(tmp_path: Path) -> None:
+    from harness.cli import fuzz as runner
+
+    stats_file = tmp_path / "stats.json"
+    proc = subprocess.Popen([sys.executable, "-c", _DEAF_ONCE, str(stats_file)])
+    try:
+        _wait_for(stats_file.exists, 10)
+        job = runner.Job(target="t", index=0, stats_file=stats_file, proc=proc)
+        started = time.monotonic()
+        runner._stop([job])
+        assert not job.killed, "the runner killed a worker that a second SIGINT would have stopped"
+        assert job.exit_code == 0
+        assert time.monotonic() - started < runner.RESIGNAL_S * 3
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
