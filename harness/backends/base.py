@@ -205,7 +205,7 @@ class FrameDUT(abc.ABC):
         DUT the barrier's reply comes after them; one the test left unable to answer (no
         address, a link MTU below the minimum) costs the short wait."""
         sent, self._sent_since_reset = self._sent_since_reset, False
-        if sent and self.barrier(within=SETTLE_BARRIER_S) is None and self.in_order:
+        if sent and self.in_order and self.barrier(within=SETTLE_BARRIER_S) is None:
             self.barrier_stats["unsettled"] = self.barrier_stats.get("unsettled", 0) + 1
 
     def _send_barrier(self) -> int:

@@ -60,7 +60,8 @@ DEFAULT_TIMERS: Final[dict[str, float]] = {"ipv4_reassembly_timeout": 2.0, "ipv6
 _QUIET_S: Final = 0.03
 _REPORTS_QUIET_S: Final = 0.1  # after a reset that sent MLD/IGMP reports (see reset())
 _MLD_FLUSH_S: Final = 1.0  # for the answer that shows the kernel has taken in every MLD Query
-_MLD_QUERY, _MLD_REPORTS = 130, (131, 143)  # ICMPv6 types: Query; MLDv1 and MLDv2 Report
+# ICMPv6 types: MLD Query; MLDv1 and MLDv2 Report; Router Advertisement
+_MLD_QUERY, _MLD_REPORTS, _ROUTER_ADVERTISEMENT = 130, (131, 143), 134
 
 
 def check_available() -> str | None:
@@ -224,7 +225,7 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         # RFC 3810 §8.2.1, and any one sets the querier's robustness and intervals) or Router
         # Advertisement (134): state only a link flap clears, see reset().
         kind = _icmpv6_type(frame)
-        if kind in (_MLD_QUERY, 134):
+        if kind in (_MLD_QUERY, _ROUTER_ADVERTISEMENT):
             self._bounce_on_reset = True
         self._mld_query_sent |= kind == _MLD_QUERY
         self._port.send(frame)
@@ -305,7 +306,8 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         # queries or Router Advertisements (see kernel.Kernel.reset).
         self._settle_inbound()
         if self._mld_query_sent:
-            self._flush_mld_queries()
+            self._flush_mld_queries()  # sends a query itself
+            self._mld_query_sent = False
         bounce, self._bounce_on_reset = self._bounce_on_reset, False
         self.last_reset = self._call("reset", **{"x-bounce": bounce})
         if (self.info.mtu, self.info.dut_mac) != (TEST_LINK.mtu, DUT_MAC):
@@ -334,7 +336,6 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         (MLDv2, or MLDv1 in compatibility mode) when the work reaches it; the flap that follows
         cancels whatever the stale queries scheduled."""
         self.send(mld_frame(self, v2_query(mrc=0)))
-        self._mld_query_sent = False
         deadline = self._now() + _MLD_FLUSH_S
         while (seen := self._next(deadline)) is not None:
             if _icmpv6_type(seen.raw) in _MLD_REPORTS:
