@@ -45,6 +45,8 @@ from harness import (
 from harness.features import require_feature
 from harness.mld import (
     ALL_NODES,
+    MODE_IS_EXCLUDE,
+    MODE_IS_INCLUDE,
     MRD_MS,
     QUIET_S,
     as_mldv1_listener,
@@ -364,11 +366,39 @@ def test_v1_query_cancels_a_pending_v2_specific_query_answer(v1_ready: DUT) -> N
     # within 1.5 s) when an MLDv1 query about another group switches the node to MLDv1: the
     # pending answer is cancelled, so the first group is never reported, in either version,
     # while the second is (the control). The mode lasts 2.1 s (the fixture's querier).
-    dut, pending, asked = v1_ready, _g(33), _g(34)
-    settle(dut, pending, asked)
-    dut.send(mld_frame(dut, v2_query(pending, mrc=1500), dst=pending), v1_query_frame(dut, asked, mrd=200))
-    expect_v1(dut, ICMPv6MLReport, asked, within=0.45)
+    dut = v1_ready
+    for attempt in range(ATTEMPTS):
+        pending, asked = _g(0x33 + 2 * attempt), _g(0x34 + 2 * attempt)
+        settle(dut, pending, asked)
+        dut.send(mld_frame(dut, v2_query(pending, mrc=1500), dst=pending), v1_query_frame(dut, asked, mrd=200))
+        switched = expect_v1(dut, ICMPv6MLReport, asked, within=0.45)
+        answer = _current_state_report(dut, pending)
+        if answer is None or answer.time > switched.time:
+            break
+        # Its random delay (RFC 3810 6.2: anywhere up to the 1.5 s) ran out before the node took
+        # the MLDv1 query in (a Linux soak run: 1 ms after the query, 6 ms before the next frame
+        # left a loaded tester): nothing was pending at the switch. Once back in MLDv2 mode, again.
+        dut.wait(OLDER_QUERIER_S + 0.5)
+    else:
+        pytest.skip(f"the DUT answered each of {ATTEMPTS} MLDv2 queries before it could take in the MLDv1 query "
+                    "sent right behind it: no answer was ever pending when its mode changed")
     dut.expect_none(IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport(mladdr=pending), within=1.5)
+    late = _current_state_report(dut, pending)
+    assert late is None, f"the pending answer about {pending} went out as an MLDv2 report after the switch to MLDv1"
+
+
+ATTEMPTS: Final = 3
+
+
+def _current_state_report(dut: DUT, group: str) -> Packet | None:
+    """An MLDv2 report the DUT sent so far with a Current State Record (an answer to a query,
+    RFC 3810 5.2.12) about ``group``; None if there is none."""
+    wanted = IPv6Address(group)
+    try:
+        return dut.expect(ICMPv6MLReport2, within=0, records=lambda recs: any(
+            r.rtype in (MODE_IS_INCLUDE, MODE_IS_EXCLUDE) and IPv6Address(r.dst) == wanted for r in recs))
+    except ExpectationFailed:
+        return None
 
 
 @rfc("RFC3810-9.12-1")
