@@ -313,3 +313,13 @@ def test_reset_waits_for_queued_fragments_and_only_for_them(kernel: LinuxDUT) ->
     started = time.monotonic()
     kernel.reset()
     assert time.monotonic() - started < 0.5
+
+
+@needs_root
+def test_each_end_receives_on_one_cpu(kernel: LinuxDUT) -> None:
+    # Barrier probes need each direction in order: both veth ends steer to one CPU's backlog.
+    assert kernel.in_order
+    for netns, ifname in ((kernel.names.dut_ns, kernel.names.dut_if), (kernel.names.tester_ns, kernel.names.tester_if)):
+        mask = subprocess.run(["ip", "netns", "exec", netns, "cat", f"/sys/class/net/{ifname}/queues/rx-0/rps_cpus"],
+                              check=True, capture_output=True, text=True).stdout.strip()
+        assert bin(int(mask.replace(",", ""), 16)).count("1") == 1, f"{ifname} in {netns}: rps_cpus {mask}"

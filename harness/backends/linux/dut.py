@@ -81,7 +81,7 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
     when building the namespaces fails (everything created so far is removed again).
     """
 
-    in_order = True
+    in_order = True  # unless set-up cannot steer both ends to one CPU each (see _set_up)
 
     def __init__(self, capture: Capture | None = None, *, timers: dict[str, float] | None = None,
                  default_routes: bool = False) -> None:
@@ -160,6 +160,9 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         finally:
             os.close(fd)
         agent.op("x_linux_offloads_off")
+        # Barrier probes hold only where each direction keeps its order (setup.receive_on_one_cpu).
+        self.in_order = all([setup.receive_on_one_cpu(n.dut_ns, n.dut_if),
+                             setup.receive_on_one_cpu(n.tester_ns, n.tester_if)])
         routes = [f"-4 route add default via {TESTER_IPV4} dev {n.dut_if}",
                   f"-6 route add default via {TESTER_IPV6_LL} dev {n.dut_if}"] if default_routes else []
         agent.op("x_linux_ip", lines=[

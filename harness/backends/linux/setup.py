@@ -133,6 +133,28 @@ def write_sysctls(values: dict[str, str | int]) -> None:
         (Path("/proc/sys/net") / rel).write_text(f"{value}\n")
 
 
+def receive_on_one_cpu(netns: str, ifname: str) -> bool:
+    """Steer every frame ``ifname`` (inside ``netns``) receives to the backlog of one CPU (Receive
+    Packet Steering); False where the kernel cannot (built without RPS).
+
+    A veth end takes each frame in on the backlog of the CPU that sent it. When softirqs run
+    late (from ksoftirqd, on a loaded machine), two frames sent one after the other from
+    different CPUs can then be taken in out of order, and a barrier's reply overtake an answer
+    it must follow (harness/barrier.py), or a query of the last test reach the DUT's MLD queue
+    after the reset's own. On one CPU's backlog they keep the order they were sent in. The
+    CPU is one this process may run on, chosen by its pid, so that many workers spread out.
+    sysfs shows a namespace's devices only under ``ip netns exec``, which mounts it afresh."""
+    cpus = sorted(os.sched_getaffinity(0))
+    cpu = cpus[os.getpid() % len(cpus)]
+    words = f"{1 << cpu:x}"
+    words = words.rjust(-(-len(words) // 8) * 8, "0")
+    mask = ",".join(words[i:i + 8] for i in range(0, len(words), 8))  # 32-bit words, as sysfs has them
+    done = subprocess.run(["ip", "netns", "exec", netns, "sh", "-c",
+                           f"echo {mask} > /sys/class/net/{ifname}/queues/rx-0/rps_cpus"],
+                          stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    return done.returncode == 0
+
+
 class AgentClient(ControlClient):
     """The control agent (``agent.py``) inside namespace ``netns``, started here and spoken to over
     its stdin and stdout with the DUT control protocol (docs/control-protocol.md)."""
