@@ -160,8 +160,20 @@ def test_general_query_with_a_shorter_delay_advances_the_answer(dut: DUT) -> Non
            "delay, no additional response needs to be scheduled.")
 def test_two_general_queries_get_one_answer(dut: DUT) -> None:
     group = sn_group(dut)
-    dut.send(mld_frame(dut, v2_query(mrc=200)), mld_frame(dut, v2_query(mrc=1500)))
-    expect_record(dut, group, (MODE_IS_EXCLUDE,), within=1.8)
+    for _ in range(3):
+        dut.send(mld_frame(dut, v2_query(mrc=200)))
+        dut.send(mld_frame(dut, v2_query(mrc=1500)))
+        both_sent = dut.now()
+        answer = expect_record(dut, group, (MODE_IS_EXCLUDE,), within=1.8)
+        if answer.time >= both_sent:
+            break
+        # The answer to the first (its delay anywhere up to 0.2 s) left before the second query
+        # did (a loaded tester sent it 21 ms late, a Linux answer came at 17 ms): nothing was
+        # pending when the second came, which is then answered on its own. Once it is, again.
+        expect_record(dut, group, (MODE_IS_EXCLUDE,), within=1.8)
+    else:
+        pytest.skip("the DUT answered the first of two General Queries each of 3 times before the second, sent "
+                    "right behind it, had left the tester: no answer was ever pending for the second")
     no_record(dut, group, (MODE_IS_EXCLUDE,), within=1.0)
 
 
