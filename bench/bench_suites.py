@@ -21,18 +21,23 @@ REPO = Path(__file__).resolve().parent.parent
 TARGETS = {"linux": 90.0, "tap": 60.0}
 
 
-def _run(dut: str, out: Path) -> tuple[float, dict[str, int]]:
+def _run(dut: str, out: Path) -> tuple[float, dict[str, int], list[str]]:
+    """Wall seconds, the count of each verdict, and the tests that failed (a benchmark is no soak,
+    but a failure it meets is worth naming)."""
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "harness", "run", "--dut", dut, "-n", "auto", "--report", str(out)],
                    cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     seconds = time.monotonic() - started
     counts: dict[str, int] = {}
+    failures: list[str] = []
     try:
         for record in json.loads((out / "results.json").read_text())["results"]:
             counts[record["verdict"]] = counts.get(record["verdict"], 0) + 1
+            if record["verdict"] in ("fail", "error", "unexpected-pass"):
+                failures.append(f"{record['nodeid']}: {record['message'].splitlines()[0] if record['message'] else ''}")
     except (OSError, ValueError, KeyError):
         counts = {"no results": 1}
-    return seconds, counts
+    return seconds, counts, failures
 
 
 def main(argv: list[str]) -> int:
@@ -47,10 +52,12 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for dut in duts:
             load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-            seconds, counts = _run(dut, Path(tmp) / dut)
+            seconds, counts, failures = _run(dut, Path(tmp) / dut)
             target = TARGETS.get(dut)
             shown = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
             print(f"{dut:<10} {seconds:>7.0f} {target or '-':>7}  {load:<16} {shown}")
+            for failure in failures:
+                print(f"  {failure}")
             failed |= target is not None and seconds > target
     return 1 if failed else 0
 
