@@ -37,6 +37,7 @@ ALL_NODES: Final = "ff02::1"
 MLDV2_ROUTERS: Final = "ff02::16"
 QUERY, V2_REPORT = 130, 143
 MODE_IS_INCLUDE, MODE_IS_EXCLUDE, CHANGE_TO_INCLUDE, CHANGE_TO_EXCLUDE = 1, 2, 3, 4
+CURRENT_STATE: Final = (MODE_IS_INCLUDE, MODE_IS_EXCLUDE)  # record types that answer a query
 MRD_MS: Final = 500  # Maximum Response Code < 32768: milliseconds (RFC 3810 5.1.3)
 QUIET_S: Final = 0.8  # longer than the Maximum Response Delay, with room for scheduling jitter
 ROUTER_ALERT_MLD: Final = 0  # RFC 2711 2.1: value 0 "Datagram contains a Multicast Listener Discovery message"
@@ -135,6 +136,12 @@ def no_record(dut: DUT, group: str, rtypes: tuple[int, ...], within: float = QUI
 def records(report: Packet) -> list[Record]:
     message = report[ICMPv6MLReport2]
     return parse_records(bytes(message)[8:], message.records_number)
+
+
+def answers_a_query(report: Packet) -> bool:
+    """Whether an MLDv2 report carries a Current State Record: what answers a query (RFC 3810
+    5.2.12), unlike the state-change records of a join's or a leave's (re)transmissions."""
+    return any(kind in CURRENT_STATE for kind, *_ in records(report))
 
 
 def hop_by_hop_options(report: Packet) -> bytes | None:

@@ -45,11 +45,11 @@ from harness import (
 from harness.features import require_feature
 from harness.mld import (
     ALL_NODES,
-    MODE_IS_EXCLUDE,
-    MODE_IS_INCLUDE,
+    CURRENT_STATE,
     MRD_MS,
     QUIET_S,
     as_mldv1_listener,
+    expect_record,
     message_bytes,
     mld_frame,
     v1_query,
@@ -395,10 +395,8 @@ ATTEMPTS: Final = 3
 def _current_state_report(dut: DUT, group: str) -> Packet | None:
     """An MLDv2 report the DUT sent so far with a Current State Record (an answer to a query,
     RFC 3810 5.2.12) about ``group``; None if there is none."""
-    wanted = IPv6Address(group)
     try:
-        return dut.expect(ICMPv6MLReport2, within=0, records=lambda recs: any(
-            r.rtype in (MODE_IS_INCLUDE, MODE_IS_EXCLUDE) and IPv6Address(r.dst) == wanted for r in recs))
+        return expect_record(dut, group, CURRENT_STATE, within=0)
     except ExpectationFailed:
         return None
 

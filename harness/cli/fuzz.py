@@ -348,7 +348,11 @@ RESIGNAL_S = 5.0  # a worker whose example count still grows this long after SIG
 
 
 def _examples_run(job: Job) -> int:
-    return sum(_read_stats(job.stats_file)["examples"].values())
+    return _examples_in(_read_stats(job.stats_file))
+
+
+def _examples_in(stats: dict[str, Any]) -> int:
+    return sum(stats["examples"].values())
 
 
 def _read_stats(path: Path) -> dict[str, Any]:
@@ -362,7 +366,7 @@ def _progress(jobs: list[Job], wave: int, waves: int) -> None:
     parts = []
     for job in jobs:
         data = _read_stats(job.stats_file)
-        n = sum(data["examples"].values())
+        n = _examples_in(data)
         rate = n / data["elapsed_s"] if data.get("elapsed_s") else 0.0
         state = "" if job.proc is None or job.proc.poll() is None else f" exited {job.proc.returncode}"
         fails = sum(len(v) for v in data["failures"].values())
@@ -375,7 +379,7 @@ def _collect(jobs: list[Job], work: Path, coverage_ok: bool, elapsed: float) -> 
     for job in jobs:
         r = results.setdefault(job.target, TargetResult())
         data = _read_stats(job.stats_file)
-        r.examples += sum(data["examples"].values())
+        r.examples += _examples_in(data)
         r.seconds += (job.stopped or time.monotonic()) - job.started
         r.processes += 1
         for sigs in data["failures"].values():
