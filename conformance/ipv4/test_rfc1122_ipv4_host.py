@@ -120,7 +120,7 @@ def test_datagram_with_ttl_below_2_is_received(dut: DUT, ttl: int) -> None:
 @rfc("RFC1122-3.2.1.7-4")
 def test_default_ttl_is_configurable(dut: DUT) -> None:
     dut.udp_bind(PORT)
-    for ttl in (77, 200):
+    for ttl in (1, 77, 255):  # both ends of the field's range, and one between
         dut.set_default_ttl(4, ttl)
         dut.send(echo4(dut, 0xD50 + ttl))
         reply = dut.expect(ICMP(type=0, id=0xD50 + ttl))

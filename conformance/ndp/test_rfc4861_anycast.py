@@ -30,6 +30,7 @@ from harness.rfc import NDP_HOP_LIMIT
 SUBNET_ROUTER = "2001:db8:1::"
 MAX_ANYCAST_DELAY_TIME_S = 1.0  # RFC 4861 §10
 JITTER_S = 0.3
+ANYCAST_SAMPLES = 6
 
 
 def _ns(dut: DUT, *, unicast: bool = False) -> Packet:
@@ -66,10 +67,12 @@ def test_anycast_advertisement_has_override_zero(dut: DUT, unicast: bool) -> Non
 
 @rfc("RFC4861-7.2.4-8", "RFC4861-7.2.7-1")
 def test_anycast_advertisement_comes_within_max_anycast_delay_time(dut: DUT) -> None:
-    # The random delay itself cannot be told from processing time in one sample; its bound can.
+    # The random delay itself cannot be told from processing time in one sample; its bound can,
+    # in several: a delay drawn from a range twice as long passes one sample half the time.
     become_router(dut, 6)
-    dut.send(_ns(dut))
-    dut.expect(ICMPv6ND_NA(tgt=SUBNET_ROUTER), within=MAX_ANYCAST_DELAY_TIME_S + JITTER_S)
+    for _ in range(ANYCAST_SAMPLES):
+        dut.send(_ns(dut))
+        dut.expect(ICMPv6ND_NA(tgt=SUBNET_ROUTER), within=MAX_ANYCAST_DELAY_TIME_S + JITTER_S)
 
 
 @rfc("RFC4861-7.2.3-1",

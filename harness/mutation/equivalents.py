@@ -20,10 +20,12 @@
     name = '^OPTION_BOUNDS\\["hop_limit"\\]'  # optional: searched in where a module- or class-level
                                   # change sits in what it binds: the name, then the keys and
                                   # indexes, OPTION_BOUNDS["hop_limit"][1] (never in a function)
+    replacement = '^65$'          # optional: searched in the replacement text, for a rule that
+                                  # holds for one direction of a change only (64 -> 65, not -> 63)
     suites = ["conformance"]
     reason = "why no test of these suites can observe it"
 
-A rule needs at least one of pattern, path, scope and name; every one it gives must match. A
+A rule needs at least one of pattern, path, scope and name (replacement only narrows one); every one it gives must match. A
 module-level constant's id counts its occurrence among equal changes in the module, so it shifts
 when a constant is added above it; a rule by name keeps matching it.
 
@@ -59,17 +61,20 @@ class Rule:
     path: re.Pattern[str] | None = None   # on the file's path from the repository root
     scope: re.Pattern[str] | None = None  # on the enclosing def's qualified name
     name: re.Pattern[str] | None = None   # on a module- or class-level change's binding (operators.py)
+    replacement: re.Pattern[str] | None = None  # on the replacement text
 
     def matches(self, suite: str, operator: str, text: str, path: str = "", scope: str = "",
-                binding: str = "") -> bool:
+                binding: str = "", replacement: str = "") -> bool:
         return (suite in self.suites and self.operator in (None, operator)
                 and all(p is None or p.search(value) is not None
-                        for p, value in ((self.pattern, text), (self.path, path), (self.scope, scope)))
+                        for p, value in ((self.pattern, text), (self.path, path), (self.scope, scope),
+                                         (self.replacement, replacement)))
                 and (self.name is None or (binding != "" and self.name.search(binding) is not None)))
 
     def describe(self) -> str:
         given = [f"{k} '{p.pattern}'" for k, p in (("path", self.path), ("scope", self.scope),
-                                                    ("name", self.name), ("pattern", self.pattern)) if p]
+                                                    ("name", self.name), ("pattern", self.pattern),
+                                                    ("replacement", self.replacement)) if p]
         return f"[[unobservable]] {', '.join(given)}"
 
 
@@ -80,16 +85,16 @@ class Reviewed:
     unobservable: tuple[Rule, ...] = ()
 
     def reason_for(self, suite: str, mutant_id: str, operator: str, text: str, path: str = "",
-                   scope: str = "", binding: str = "") -> str | None:
+                   scope: str = "", binding: str = "", replacement: str = "") -> str | None:
         if mutant_id in self.equivalent:
             return self.equivalent[mutant_id]
-        rule = self.rule_for(suite, operator, text, path, scope, binding)
+        rule = self.rule_for(suite, operator, text, path, scope, binding, replacement)
         return None if rule is None else f"unobservable to the {suite} suite: {rule.reason}"
 
     def rule_for(self, suite: str, operator: str, text: str, path: str = "", scope: str = "",
-                 binding: str = "") -> Rule | None:
+                 binding: str = "", replacement: str = "") -> Rule | None:
         for rule in self.unobservable:
-            if rule.matches(suite, operator, text, path, scope, binding):
+            if rule.matches(suite, operator, text, path, scope, binding, replacement):
                 return rule
         return None
 
@@ -118,11 +123,11 @@ def _rules(path: Path, data: dict[str, Any]) -> list[Rule]:
             raise EquivalentsError(f"{where}: suites must list some of {', '.join(SUITES)}")
         if not isinstance(reason, str) or not reason.strip():
             raise EquivalentsError(f"{where} has no reason")
-        patterns = {k: _pattern(where, k, entry.get(k)) for k in ("pattern", "path", "scope", "name")}
-        if all(p is None for p in patterns.values()):
+        patterns = {k: _pattern(where, k, entry.get(k)) for k in ("pattern", "path", "scope", "name", "replacement")}
+        if all(patterns[k] is None for k in ("pattern", "path", "scope", "name")):
             raise EquivalentsError(f"{where}: give a pattern, a path, a scope or a name")
         rules.append(Rule(operator, patterns["pattern"], tuple(suites), reason.strip(), patterns["path"],
-                          patterns["scope"], patterns["name"]))
+                          patterns["scope"], patterns["name"], patterns["replacement"]))
     return rules
 
 

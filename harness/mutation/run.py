@@ -117,8 +117,9 @@ def execute(options: Options, log: Any = print) -> Campaign:
     for source in sources:
         for m in mutants(source.text, source.relpath, source.module):
             seen_ids.add(m.id)
-            reason = reviewed.reason_for(suite, m.id, m.operator, m.original, m.path, m.scope, m.binding)
-            rule = reviewed.rule_for(suite, m.operator, m.original, m.path, m.scope, m.binding)
+            reason = reviewed.reason_for(suite, m.id, m.operator, m.original, m.path, m.scope, m.binding,
+                                         m.replacement)
+            rule = reviewed.rule_for(suite, m.operator, m.original, m.path, m.scope, m.binding, m.replacement)
             if rule is not None:
                 used_rules.add(id(rule))
             if reason is not None:

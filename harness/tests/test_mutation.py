@@ -490,3 +490,17 @@ def test_a_cached_result_is_redone_when_a_stack_file_its_tests_run_changes(tmp_p
     conftest = run._test_digests(tmp_path, cov, suite | {"conformance/conftest.py": "c2"},
                                  {"stack_under_test/a.py": "a1", "stack_under_test/b.py": "b1"})
     assert conftest["t1"] != before["t1"]
+
+
+def test_a_rule_with_a_replacement_holds_for_one_direction_of_a_change_only(tmp_path: Path) -> None:
+    path = tmp_path / "eq.toml"
+    path.write_text("[[unobservable]]\nname = '^TTL$'\nreplacement = '^65$'\n"
+                    'suites = ["conformance"]\nreason = "a larger TTL conforms"\n')
+    reviewed = equivalents.load(path)
+    judged = {m.replacement: reviewed.reason_for("conformance", m.id, m.operator, m.original, "p/cfg.py", m.scope,
+                                                 m.binding, m.replacement)
+              for m in mutants("TTL = 64\n", "p/cfg.py", "p.cfg")}
+    assert judged == {"65": "unobservable to the conformance suite: a larger TTL conforms", "63": None}
+    path.write_text("[[unobservable]]\nreplacement = '^65$'\nsuites = [\"conformance\"]\nreason = \"r\"\n")
+    with pytest.raises(equivalents.EquivalentsError, match="give a pattern, a path, a scope or a name"):
+        equivalents.load(path)
