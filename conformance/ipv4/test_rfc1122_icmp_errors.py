@@ -124,15 +124,19 @@ def test_error_is_sent_with_zero_tos(dut: DUT) -> None:
     assert error[IP].tos == 0, f"the error carries TOS 0x{error[IP].tos:02x}"
 
 
-@pytest.mark.parametrize("carried", [8, 10, 17], ids=["echo-request", "router-solicitation", "address-mask-request"])
+@pytest.mark.parametrize("carried", [8, 0, 13, 14, 15, 16, 17, 18, 9, 10],
+                         ids=["echo-request", "echo-reply", "timestamp", "timestamp-reply", "information-request",
+                              "information-reply", "address-mask-request", "address-mask-reply",
+                              "router-advertisement", "router-solicitation"])
 @rfc("RFC1122-3.2.2.5-1")
 def test_malformed_option_draws_parameter_problem(dut: DUT, carried: int) -> None:
     # A host that processes no IPv4 option (Record Route and Timestamp are OPTIONAL, RFC 1122
     # 3.2.1.8) never walks the option list, so it finds no problem to report.
     require_feature(dut, "ipv4-record-route", "ipv4-timestamp", any_of=True)
-    # Whatever query the datagram carries: a Router Solicitation (RFC 1256, type 10) or an Address
-    # Mask Request (type 17, a query message in RFC 1122 3.2.2's list) is no ICMP error message,
-    # so the rule against errors about errors does not hold the Parameter Problem back.
+    # Whatever query the datagram carries (RFC 1122 3.2.2 lists Echo, Information, Timestamp and
+    # Address Mask, requests and replies; RFC 1256 adds Router Advertisement and Solicitation),
+    # it is no ICMP error message, so the rule against errors about errors does not hold the
+    # Parameter Problem back.
     dut.send(with_ipv4_options(dut.ipv4() / ICMP(type=carried, id=0xC01, seq=1) / Raw(b"bad option"), BAD_OPTION))
     error = dut.expect(ICMP(type=12))
     # RFC 792: "the pointer identifies the octet of the original datagram's header where the

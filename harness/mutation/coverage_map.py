@@ -92,7 +92,9 @@ class NameIndex:
     """name -> the (file, line) places inside functions of the stack that read it.
 
     A name read only by another module- or class-level binding (``default_ttl: int =
-    params.IPV4_DEFAULT_TTL``) is followed to the readers of that binding's name."""
+    params.IPV4_DEFAULT_TTL``) is followed to the readers of that binding's name, and a name a
+    class body binds to the readers of the class: code that reads the class as a whole (``for t
+    in ICMPv4Type``, a dataclass built with its defaults) reads the member through it."""
 
     def __init__(self, sources: list[SourceFile]) -> None:
         self.readers: dict[str, set[tuple[str, int]]] = defaultdict(set)
@@ -107,9 +109,9 @@ class NameIndex:
                             self.readers[name].add((source.relpath, inner.lineno))  # type: ignore[attr-defined]
                 elif isinstance(node, ast.Module | ast.ClassDef):
                     for stmt in node.body:
-                        self._bindings(stmt)
+                        self._bindings(stmt, node.name if isinstance(node, ast.ClassDef) else None)
 
-    def _bindings(self, stmt: ast.stmt) -> None:
+    def _bindings(self, stmt: ast.stmt, owner: str | None) -> None:
         if isinstance(stmt, ast.Assign):
             targets = [n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)]
             value: ast.AST | None = stmt.value
@@ -121,6 +123,9 @@ class NameIndex:
             name = _read_name(inner)
             if name:
                 self.aliases[name].update(targets)
+        if owner is not None:
+            for target in targets:
+                self.aliases[target].add(owner)
 
     def tests_of(self, names: tuple[str, ...], coverage: CoverageMap) -> set[str]:
         found: set[str] = set()
