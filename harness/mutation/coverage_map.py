@@ -92,9 +92,10 @@ class NameIndex:
     """name -> the (file, line) places inside functions of the stack that read it.
 
     A name read only by another module- or class-level binding (``default_ttl: int =
-    params.IPV4_DEFAULT_TTL``) is followed to the readers of that binding's name, and a name a
-    class body binds to the readers of the class: code that reads the class as a whole (``for t
-    in ICMPv4Type``, a dataclass built with its defaults) reads the member through it."""
+    params.IPV4_DEFAULT_TTL``) is followed to the readers of that binding's name, and a member of
+    an enumeration to the readers of the enumeration: code that reads it as a whole (``for t in
+    ICMPv4Type``, ``ICMPv4Type(value)``) reads the member through it. (A dataclass field's default
+    is read where the field is, not followed to every place that builds one.)"""
 
     def __init__(self, sources: list[SourceFile]) -> None:
         self.readers: dict[str, set[tuple[str, int]]] = defaultdict(set)
@@ -109,7 +110,7 @@ class NameIndex:
                             self.readers[name].add((source.relpath, inner.lineno))  # type: ignore[attr-defined]
                 elif isinstance(node, ast.Module | ast.ClassDef):
                     for stmt in node.body:
-                        self._bindings(stmt, node.name if isinstance(node, ast.ClassDef) else None)
+                        self._bindings(stmt, node.name if isinstance(node, ast.ClassDef) and _is_enum(node) else None)
 
     def _bindings(self, stmt: ast.stmt, owner: str | None) -> None:
         if isinstance(stmt, ast.Assign):
@@ -139,6 +140,10 @@ class NameIndex:
                     seen.add(alias)
                     todo.append(alias)
         return found
+
+
+def _is_enum(node: ast.ClassDef) -> bool:
+    return any((_read_name(base) or "").endswith(("Enum", "Flag")) for base in node.bases)
 
 
 def _read_name(node: ast.AST) -> str | None:

@@ -506,16 +506,21 @@ def test_a_rule_with_a_replacement_holds_for_one_direction_of_a_change_only(tmp_
         equivalents.load(path)
 
 
-def test_a_class_member_selects_the_tests_that_read_the_class_or_what_is_built_from_it() -> None:
+def test_an_enum_member_selects_the_tests_that_read_the_enum_or_what_is_built_from_it() -> None:
     from harness.mutation.coverage_map import CoverageMap, NameIndex
     from harness.mutation.sources import SourceFile
 
-    numbers = "import enum\n\n\nclass Kind(enum.IntEnum):\n    ECHO = 8\n    REPLY = 0\n"
+    numbers = ("import enum\n\n\nclass Kind(enum.IntEnum):\n    ECHO = 8\n    REPLY = 0\n\n\n"
+               "class Options:\n    ttl = 64\n")
     icmp = ("from numbers_mod import Kind\n\nKNOWN = frozenset(int(k) for k in Kind)\n\n\n"
-            "def known(kind):\n    return kind in KNOWN\n\n\ndef other():\n    return 1\n")
+            "def known(kind):\n    return kind in KNOWN\n\n\ndef other():\n    return Options()\n")
     sources = [SourceFile(Path("/n.py"), "stack_under_test/n.py", "stack_under_test.n", numbers),
                SourceFile(Path("/i.py"), "stack_under_test/i.py", "stack_under_test.i", icmp)]
     coverage = CoverageMap(durations={"t_known": 0.1, "t_other": 0.1}, failed=[], from_cache=False,
                            lines={"stack_under_test/i.py": {7: ["t_known"], 11: ["t_other"]}})
     # ECHO is never read as an attribute: only through the class, by the set built from it.
-    assert NameIndex(sources).tests_of(("ECHO",), coverage) == {"t_known"}
+    index = NameIndex(sources)
+    assert index.tests_of(("ECHO",), coverage) == {"t_known"}
+    # A plain class's attribute is read where the attribute is (nowhere here), not by every
+    # place that builds the class.
+    assert index.tests_of(("ttl",), coverage) == set()
