@@ -16,8 +16,9 @@ import pytest
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
+from scapy.utils import checksum
 
-from harness import DUT, ExpectationFailed, echo4, rfc, with_ipv4_options
+from harness import DUT, MUST, ExpectationFailed, described, echo4, rfc, with_ipv4_options
 from harness.features import optional_feature, require_feature
 
 MS_PER_DAY: Final = 86_400_000
@@ -56,6 +57,23 @@ def _off_by(value: int, reference: int) -> int:
     """How far a time of day is from another, across midnight."""
     d = abs(value - reference) % MS_PER_DAY
     return min(d, MS_PER_DAY - d)
+
+
+@optional_feature("icmp-timestamp")
+@described(792, "Timestamp or Timestamp Reply Message", MUST,
+           "The data received (a timestamp) in the message is returned in the reply together with an additional "
+           "timestamp.")
+def test_timestamp_reply_returns_the_request_with_code_zero_and_a_valid_checksum(dut: DUT) -> None:
+    request = _request(dut, 0xC31)
+    dut.send(request)
+    reply = _reply(dut, 0xC31)
+    ip, icmp = reply[IP], reply[ICMP]
+    # RFC 792: "Code 0"; the type changed to 14 "and the checksum recomputed".
+    assert icmp.code == 0, f"Timestamp Reply with code {icmp.code}"
+    assert (icmp.seq, icmp.ts_ori) == (1, request[ICMP].ts_ori), (
+        f"sequence {icmp.seq} and originate timestamp {icmp.ts_ori} not returned ({request[ICMP].ts_ori} sent)")
+    message = bytes(ip)[ip.ihl * 4 : ip.len]
+    assert len(message) == 20 and checksum(message) == 0, f"checksum 0x{icmp.chksum:04x} does not verify"
 
 
 @optional_feature("icmp-timestamp")

@@ -16,8 +16,9 @@ from typing import Final
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
+from scapy.utils import checksum
 
-from harness import DUT, rfc
+from harness import DUT, MUST, described, rfc
 from harness.traffic import ipv4_traffic
 
 ZERO_NET: Final = IPv4Network("0.0.0.0/8")  # {0, 0} and {0, Host-number}, RFC 1122 3.2.1.3 (a), (b)
@@ -141,6 +142,16 @@ def test_unused_fields_of_icmp_errors_are_zero(dut: DUT) -> None:
         if set(unused) - {0}:
             bad.append(e)
     assert not bad, _failures(errors, bad, 'the "unused" field must be zero when sent')
+
+
+@described(792, "Destination Unreachable Message", MUST,
+           "The checksum is the 16-bit ones's complement of the one's complement sum of the ICMP message "
+           "starting with the ICMP Type.")
+def test_every_icmp_message_carries_a_valid_checksum(dut: DUT) -> None:
+    messages = [d for d in _datagrams(dut) if ICMP in d and not d[IP].frag and not d[IP].flags.MF]
+    assert any(m[ICMP].type in ICMP_ERRORS for m in messages), "the DUT sent no whole ICMP error: the check saw none"
+    bad = [m for m in messages if checksum(bytes(m[IP])[m[IP].ihl * 4 : m[IP].len]) != 0]
+    assert not bad, _failures(messages, bad, "an ICMP message's checksum must verify")
 
 
 @rfc("RFC792-MessageFormats-2")

@@ -85,3 +85,18 @@ def test_echo_reply_to_a_message_that_sums_to_zero_carries_checksum_ffff(dut: DU
     assert reply[ICMP].chksum == 0xFFFF, f"checksum 0x{reply[ICMP].chksum:04x}, not 0xffff"
     assert checksum(message) == 0
 
+
+
+@described(792, "Echo or Echo Reply Message", MUST,
+           "The checksum is the 16-bit ones's complement of the one's complement sum of the ICMP message "
+           "starting with the ICMP Type.")
+def test_echo_reply_checksum_is_valid_where_the_type_change_carries(dut: DUT) -> None:
+    # A DUT that updates the request's checksum for the new type (RFC 1624) adds 0x0800 to it:
+    # from a checksum of 0xF800 up that sum carries out of 16 bits, and the carry must come round.
+    base = checksum(bytes(ICMP(type=8, id=0, seq=1, chksum=0) / Raw(DATA[:16])))
+    ident = (base - 0xFC00) % 0xFFFF  # each unit of the identifier lowers the checksum by one
+    request = ICMP(type=8, id=ident, seq=1) / Raw(DATA[:16])
+    assert ICMP(bytes(request)).chksum >= 0xF800, "the request was meant to have a checksum of 0xF800 or more"
+    dut.send(dut.ipv4() / request)
+    reply = dut.expect(ICMP(type=0, id=ident, seq=1))
+    assert checksum(_icmp_message(reply)) == 0, f"ICMP checksum 0x{reply[ICMP].chksum:04x} does not verify"
