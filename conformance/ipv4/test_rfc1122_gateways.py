@@ -164,7 +164,9 @@ def _redirect(dut: DUT, sent: Packet, code: int, gateway: str, src: str = GW1) -
              / Raw(bytes(sent[IP])[:28]))
 
 
-@pytest.mark.parametrize("code", [1, 0], ids=["host", "network"])
+# RFC 792 codes: 0 network, 1 host, 2 type of service and network, 3 type of service and host; a
+# datagram sent with TOS 0 is redirected by any of them ("MUST update its routing information").
+@pytest.mark.parametrize("code", [1, 0, 3, 2], ids=["host", "network", "tos-host", "tos-network"])
 @rfc("RFC1122-3.2.2.2-2", "RFC1122-3.2.2.2-3")
 def test_redirect_moves_the_destination_to_the_new_gateway(dut: DUT, code: int) -> None:
     sent = _via_gw1(dut)
