@@ -176,6 +176,20 @@ def test_redirect_moves_the_destination_to_the_new_gateway(dut: DUT, code: int) 
     assert _via(_sent(dut, b"redirected")) == GW2, f"after a Redirect (code {code}) to {GW2} the datagram went elsewhere"
 
 
+@rfc("RFC1122-3.2.2.2-2")
+def test_a_second_redirect_moves_the_destination_again(dut: DUT) -> None:
+    sent = _via_gw1(dut)
+    _redirect(dut, sent, 1, GW2)
+    dut.wait(0.2)
+    _send(dut, b"through the second gateway")
+    moved = _sent(dut, b"through the second gateway")
+    assert _via(moved) == GW2, "the first Redirect was not followed"
+    _redirect(dut, moved, 1, GW1, src=GW2)  # now from the current first hop, back to the first
+    dut.wait(0.2)
+    _send(dut, b"back through the first")
+    assert _via(_sent(dut, b"back through the first")) == GW1, "the second Redirect was not followed"
+
+
 @rfc("RFC1122-3.3.1.2-2")
 def test_network_redirect_moves_only_its_destination(dut: DUT) -> None:
     sent = _via_gw1(dut)
