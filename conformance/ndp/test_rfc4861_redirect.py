@@ -397,6 +397,11 @@ def test_router_redirect_is_valid_for_the_host(dut: DUT) -> None:
 def test_router_redirect_quotes_a_large_packet_within_1280_octets(dut: DUT) -> None:
     sent, redirect = _forward_via_router(dut, 0x13, size=1400)
     assert len(l3_bytes(redirect)) <= IPV6_MIN_MTU, f"redirect of {len(l3_bytes(redirect))} octets"
+    # §4.5 Redirected Header: "As much as possible of the IP packet that triggered the sending of
+    # the Redirect without making the redirect packet exceed the minimum MTU": the option counts
+    # in units of 8 octets, so at most 7 octets of the 1280 may stay unused.
+    assert len(l3_bytes(redirect)) > IPV6_MIN_MTU - 8, (
+        f"redirect of {len(l3_bytes(redirect))} octets: it quotes less of the 1400-octet packet than fits")
     assert redirect.haslayer(ICMPv6NDOptRedirectedHdr), "no Redirected Header option"
     quoted = bytes(redirect[ICMPv6NDOptRedirectedHdr])[8:]
     assert quoted[8:40] == l3_bytes(sent)[8:40], "the Redirected Header does not quote the forwarded packet"
