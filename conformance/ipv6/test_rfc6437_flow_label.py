@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 
-from scapy.layers.inet import UDP
+from scapy.layers.inet import TCP, UDP
 from scapy.layers.inet6 import IPv6
 
 from harness import DUT, rfc
@@ -36,6 +36,20 @@ def test_different_flows_carry_different_flow_labels(dut: DUT) -> None:
     dut.udp_bind(PORT, 6)
     labels = [_label(dut, 40810 + n, b"flow") for n in range(4)]
     assert len(set(labels)) > 1, f"every flow carries the label {hex(labels[0])}"
+
+
+@rfc("RFC6437-3-2", "RFC6437-3-1")
+def test_different_tcp_connections_carry_different_flow_labels(dut: DUT) -> None:
+    # Four connections to four ports of the tester (their SYNs, left unanswered): as for UDP,
+    # four labels drawn from 2**20 values all coincide with probability 2**-60.
+    labels = []
+    for n in range(4):
+        dport = 40820 + n
+        dut.tcp_connect(str(dut.info.tester_ipv6), dport)
+        syn = dut.expect(IPv6(src=str(dut.info.dut_ipv6.ip), dst=str(dut.info.tester_ipv6)), TCP(flags="S", dport=dport))
+        labels.append(int(syn[IPv6].fl))
+    assert 0 not in labels, f"a connection's packets carry no flow label: {[hex(x) for x in labels]}"
+    assert len(set(labels)) > 1, f"every connection carries the label {hex(labels[0])}"
 
 
 def _labels_of_flows(dut: DUT, count: int) -> list[int]:
