@@ -16,9 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from harness.mutation import run
+from harness.mutation import areas, run
 from harness.mutation.operators import OPERATORS
 from harness.mutation.sources import SUPPORT_FILES
+
+SHARED_AREA: Final = "shared: each mutant in the area its line's RFC citation names"
 
 SURVIVING: Final = ("survived", "no-coverage")
 COUNTED: Final = ("killed", "timeout", "survived", "no-coverage")
@@ -58,7 +60,9 @@ def as_dict(c: run.Campaign) -> dict[str, Any]:
         a = run.area(o)
         by_module[o.mutant.path][o.status] += 1
         by_area[a][o.status] += 1
-        module_area.setdefault(o.mutant.path, a)
+        # A file every area shares (params.py, wire/numbers.py) files each mutant by the RFC its
+        # line cites: no one area is the module's.
+        module_area.setdefault(o.mutant.path, SHARED_AREA if areas.SHARED.search(o.mutant.path) else a)
         totals[o.status] += 1
         entry: dict[str, Any] = {
             "id": o.mutant.id, "path": o.mutant.path, "line": o.mutant.line, "operator": o.mutant.operator,
