@@ -70,7 +70,7 @@ def test_rule1_destination_that_is_an_own_address_is_the_source(dut: DUT, which:
 
 
 @pytest.mark.parametrize("case", ["link-local-unicast", "global-unicast", "link-scope-multicast",
-                                  "site-scope-multicast"])
+                                  "realm-scope-multicast", "site-scope-multicast"])
 @described(6724, "5", SHOULD,
            "Rule 2: Prefer appropriate scope. If Scope(SA) < Scope(SB): If Scope(SA) < Scope(D), then prefer "
            "SB and otherwise prefer SA. Similarly, if Scope(SB) < Scope(SA): If Scope(SB) < Scope(D), then "
@@ -83,10 +83,65 @@ def test_rule2_source_scope_fits_the_destination(dut: DUT, case: str) -> None:
         # Multicast scopes (RFC 4291 2.7): 2 is link-local, so the link-local source fits; 5 is
         # site-local, larger than the link-local source's scope, so the global one is needed.
         "link-scope-multicast": ("ff02::db8:6724", str(info.dut_ipv6_ll)),
+        # Scope 3, one above link-local (RFC 4291 2.7 reserves it, RFC 7346 names it realm-local):
+        # the link-local source is already too small.
+        "realm-scope-multicast": ("ff03::db8:6724", str(info.dut_ipv6.ip)),
         "site-scope-multicast": ("ff05::db8:6724", str(info.dut_ipv6.ip)),
     }[case]
     _bind(dut)
     assert source_for(dut, dst) == want
+
+
+RULE2: Final = ("Rule 2: Prefer appropriate scope. If Scope(SA) < Scope(SB): If Scope(SA) < Scope(D), then "
+                "prefer SB and otherwise prefer SA. Similarly, if Scope(SB) < Scope(SA): If Scope(SB) < "
+                "Scope(D), then prefer SA and otherwise prefer SB.")
+
+
+@pytest.mark.parametrize("case", ["link-local-unicast", "link-scope-multicast", "site-scope-multicast",
+                                  "global-unicast"])
+@described(6724, "5", SHOULD, RULE2)
+def test_rule2_holds_for_a_link_local_address_assigned_after_the_global_one(dut: DUT, case: str) -> None:
+    # The link-local address is removed and assigned again, so the global address is the older
+    # one: Rule 2 compares SA with SB either way round, and the order addresses were assigned in
+    # is no rule of section 5.
+    info = dut.info
+    link_local = f"{info.dut_ipv6_ll}/64"
+    dut.remove_address(link_local)
+    dut.add_address(link_local)
+    dst, want = {
+        "link-local-unicast": (str(info.tester_ipv6_ll), str(info.dut_ipv6_ll)),
+        "link-scope-multicast": ("ff02::db8:6724", str(info.dut_ipv6_ll)),
+        "site-scope-multicast": ("ff05::db8:6724", str(info.dut_ipv6.ip)),
+        "global-unicast": (str(info.tester_ipv6), str(info.dut_ipv6.ip)),
+    }[case]
+    _bind(dut)
+    assert source_for(dut, dst) == want
+
+
+@pytest.mark.parametrize("iid", ["7f00:9", "a9fe:9"])
+@described(6724, "5", SHOULD, RULE2)
+def test_rule2_global_destination_whose_last_32_bits_spell_a_link_local_ipv4_address(dut: DUT, iid: str) -> None:
+    # RFC 6724 3.2 gives 127/8 and 169.254/16 link-local scope as IPv4 addresses (IPv4-mapped,
+    # ::ffff:0:0/96); 2001:db8:2::7f00:9 and 2001:db8:2::a9fe:9 are global unicast addresses all
+    # the same (RFC 4291 2.4: the prefix decides the type), so the link-local source is too small.
+    dst = f"2001:db8:2::{iid}"
+    _via_tester(dut, dst)
+    _bind(dut)
+    assert source_for(dut, dst) == str(dut.info.dut_ipv6.ip)
+
+
+@described(6724, "5", SHOULD, RULE2)
+def test_rule2_top_of_fe80_10_is_link_local_scope(dut: DUT) -> None:
+    # febf::5 lies in FE80::/10, "Link-Local unicast" (RFC 4291 2.4), as does the DUT's
+    # fe80::/64 address: for a global destination with no global address left, Rule 2 ties the
+    # two and Rule 3 avoids the deprecated febf::5. A DUT that took febf::5 for a global address
+    # would pick it by Rule 2 instead.
+    dst = str(dut.info.tester_ipv6)
+    dut.remove_address(str(dut.info.dut_ipv6))
+    _via_tester(dut, dst)
+    dut.add_address("febf::5/64", valid_lifetime=3600, preferred_lifetime=0)
+    _bind(dut)
+    assert source_for(dut, dst) == str(dut.info.dut_ipv6_ll)
 
 
 @rfc("RFC6724-5-1", "RFC6724-2.1-2",
