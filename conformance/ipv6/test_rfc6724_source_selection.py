@@ -181,14 +181,20 @@ def test_tentative_address_is_not_a_source(dut: DUT) -> None:
 # ---- Rule 3 -------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("order", ["preferred-first", "deprecated-first"])
 @described(6724, "5", SHOULD,
            "Rule 3: Avoid deprecated addresses. If one of the two source addresses is \"preferred\" and one "
            "of them is \"deprecated\" (in the RFC 4862 sense), then prefer the one that is \"preferred\".")
-def test_rule3_deprecated_address_is_avoided(dut: DUT) -> None:
+def test_rule3_deprecated_address_is_avoided(dut: DUT, order: str) -> None:
     dst = "2001:db8:2::9"
     _via_tester(dut, dst)
+    if order == "deprecated-first":
+        # The baseline address assigned again after the deprecated one: Rule 3 holds either way round.
+        dut.remove_address(str(dut.info.dut_ipv6))
     # 2001:db8:2::5 shares 64 bits with the destination (Rule 8 would pick it), but it is deprecated.
     dut.add_address("2001:db8:2::5/64", valid_lifetime=3600, preferred_lifetime=0)
+    if order == "deprecated-first":
+        dut.add_address(str(dut.info.dut_ipv6))
     _bind(dut)
     assert source_for(dut, dst) == str(dut.info.dut_ipv6.ip)
     # Control: a preferred address of the same prefix is picked over both.
@@ -250,6 +256,30 @@ def test_rule8_longest_matching_prefix(dut: DUT, dst: str, want: str) -> None:
     _via_tester(dut, dst)
     _bind(dut)
     assert source_for(dut, dst) == (str(dut.info.dut_ipv6.ip) if want == "baseline" else want)
+
+
+@pytest.mark.parametrize("first,second,want", [
+    # 2001:db8:2:1::1 shares 63 bits with the destination, 2001:db8:2::1 64 (CommonPrefixLen
+    # stops at the /64): one bit more wins.
+    pytest.param("2001:db8:2:1::1/64", "2001:db8:2::1/64", "2001:db8:2::1", id="63-64"),
+    # 2001:db8:2::1/48 shares 124 bits, but CommonPrefixLen stops at its prefix, 48;
+    # 2001:db8:2:4000::1 shares 49 (its 49th bit is the first to differ from the destination's).
+    pytest.param("2001:db8:2::1/48", "2001:db8:2:4000::1/64", "2001:db8:2:4000::1", id="48-49"),
+])
+@described(6724, "5", SHOULD,
+           "Rule 8: Use longest matching prefix. If CommonPrefixLen(SA, D) > CommonPrefixLen(SB, D), then "
+           "prefer SA. Similarly, if CommonPrefixLen(SB, D) > CommonPrefixLen(SA, D), then prefer SB.")
+def test_rule8_one_more_common_bit_decides(dut: DUT, first: str, second: str, want: str) -> None:
+    # RFC 6724 2.2: CommonPrefixLen(S, D) is the common leading bits "up to the length of S's
+    # prefix". The loser is assigned first, so a DUT that saw a tie and kept the older address
+    # would pick it.
+    dst = "2001:db8:2::9"
+    dut.add_address(first)
+    dut.add_address(second)
+    _via_tester(dut, dst)
+    _bind(dut)
+    got = source_for(dut, dst)
+    assert got == want, f"source {got} for {dst}; {want} shares one more bit with it than {first}"
 
 
 @rfc("RFC6724-5-7")
