@@ -24,6 +24,7 @@ from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6NDOptPrefixInfo, ICMPv6NDOptSr
 
 from harness import DUT, MUST, SHOULD, described, rfc
 from harness.features import require_feature
+from harness.router_discovery import pio, ra
 
 SPORT: Final = 46724
 DPORT: Final = 9
@@ -322,4 +323,20 @@ def test_joined_group_and_unspecified_address_are_never_the_source(dut: DUT) -> 
     got = source_for(dut, group)
     address = ipaddress.IPv6Address(got)
     assert not address.is_multicast and not address.is_unspecified, f"a datagram to {group} left from {got}"
+    assert got == str(dut.info.dut_ipv6.ip), f"a datagram to the global group {group} left from {got}"
+
+
+@rfc("RFC6724-4-6")
+def test_address_formed_from_a_multicast_prefix_is_never_the_source(dut: DUT) -> None:
+    # A Prefix Information option with a multicast prefix and the A flag: RFC 4862 5.5.3 names no
+    # check that ignores it (Linux does), so a host may have formed an "address" ff0e:0:0:db8::IID
+    # from it; as a multicast address it is no candidate all the same. Were it one, Rule 8 would
+    # pick it for a destination of that /64 (64 common bits against none).
+    dut.send(ra(dut, pio(on_link=0, autonomous=1, valid=3600, preferred=1800, prefix="ff0e:0:0:db8::"),
+                lifetime=0))
+    dut.wait(0.5)
+    _bind(dut)
+    group = "ff0e:0:0:db8::9"
+    got = source_for(dut, group)
+    assert not ipaddress.IPv6Address(got).is_multicast, f"a datagram to {group} left from the multicast address {got}"
     assert got == str(dut.info.dut_ipv6.ip), f"a datagram to the global group {group} left from {got}"
