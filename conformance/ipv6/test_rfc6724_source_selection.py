@@ -24,6 +24,7 @@ from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6NDOptPrefixInfo, ICMPv6NDOptSr
 
 from harness import DUT, MUST, SHOULD, described, rfc
 from harness.features import require_feature
+from harness.router_discovery import pio, ra
 
 SPORT: Final = 46724
 DPORT: Final = 9
@@ -70,7 +71,7 @@ def test_rule1_destination_that_is_an_own_address_is_the_source(dut: DUT, which:
 
 
 @pytest.mark.parametrize("case", ["link-local-unicast", "global-unicast", "link-scope-multicast",
-                                  "site-scope-multicast"])
+                                  "realm-scope-multicast", "site-scope-multicast"])
 @described(6724, "5", SHOULD,
            "Rule 2: Prefer appropriate scope. If Scope(SA) < Scope(SB): If Scope(SA) < Scope(D), then prefer "
            "SB and otherwise prefer SA. Similarly, if Scope(SB) < Scope(SA): If Scope(SB) < Scope(D), then "
@@ -83,10 +84,65 @@ def test_rule2_source_scope_fits_the_destination(dut: DUT, case: str) -> None:
         # Multicast scopes (RFC 4291 2.7): 2 is link-local, so the link-local source fits; 5 is
         # site-local, larger than the link-local source's scope, so the global one is needed.
         "link-scope-multicast": ("ff02::db8:6724", str(info.dut_ipv6_ll)),
+        # Scope 3, one above link-local (RFC 4291 2.7 reserves it, RFC 7346 names it realm-local):
+        # the link-local source is already too small.
+        "realm-scope-multicast": ("ff03::db8:6724", str(info.dut_ipv6.ip)),
         "site-scope-multicast": ("ff05::db8:6724", str(info.dut_ipv6.ip)),
     }[case]
     _bind(dut)
     assert source_for(dut, dst) == want
+
+
+RULE2: Final = ("Rule 2: Prefer appropriate scope. If Scope(SA) < Scope(SB): If Scope(SA) < Scope(D), then "
+                "prefer SB and otherwise prefer SA. Similarly, if Scope(SB) < Scope(SA): If Scope(SB) < "
+                "Scope(D), then prefer SA and otherwise prefer SB.")
+
+
+@pytest.mark.parametrize("case", ["link-local-unicast", "link-scope-multicast", "site-scope-multicast",
+                                  "global-unicast"])
+@described(6724, "5", SHOULD, RULE2)
+def test_rule2_holds_for_a_link_local_address_assigned_after_the_global_one(dut: DUT, case: str) -> None:
+    # The link-local address is removed and assigned again, so the global address is the older
+    # one: Rule 2 compares SA with SB either way round, and the order addresses were assigned in
+    # is no rule of section 5.
+    info = dut.info
+    link_local = f"{info.dut_ipv6_ll}/64"
+    dut.remove_address(link_local)
+    dut.add_address(link_local)
+    dst, want = {
+        "link-local-unicast": (str(info.tester_ipv6_ll), str(info.dut_ipv6_ll)),
+        "link-scope-multicast": ("ff02::db8:6724", str(info.dut_ipv6_ll)),
+        "site-scope-multicast": ("ff05::db8:6724", str(info.dut_ipv6.ip)),
+        "global-unicast": (str(info.tester_ipv6), str(info.dut_ipv6.ip)),
+    }[case]
+    _bind(dut)
+    assert source_for(dut, dst) == want
+
+
+@pytest.mark.parametrize("iid", ["7f00:9", "a9fe:9"])
+@described(6724, "5", SHOULD, RULE2)
+def test_rule2_global_destination_whose_last_32_bits_spell_a_link_local_ipv4_address(dut: DUT, iid: str) -> None:
+    # RFC 6724 3.2 gives 127/8 and 169.254/16 link-local scope as IPv4 addresses (IPv4-mapped,
+    # ::ffff:0:0/96); 2001:db8:2::7f00:9 and 2001:db8:2::a9fe:9 are global unicast addresses all
+    # the same (RFC 4291 2.4: the prefix decides the type), so the link-local source is too small.
+    dst = f"2001:db8:2::{iid}"
+    _via_tester(dut, dst)
+    _bind(dut)
+    assert source_for(dut, dst) == str(dut.info.dut_ipv6.ip)
+
+
+@described(6724, "5", SHOULD, RULE2)
+def test_rule2_top_of_fe80_10_is_link_local_scope(dut: DUT) -> None:
+    # febf::5 lies in FE80::/10, "Link-Local unicast" (RFC 4291 2.4), as does the DUT's
+    # fe80::/64 address: for a global destination with no global address left, Rule 2 ties the
+    # two and Rule 3 avoids the deprecated febf::5. A DUT that took febf::5 for a global address
+    # would pick it by Rule 2 instead.
+    dst = str(dut.info.tester_ipv6)
+    dut.remove_address(str(dut.info.dut_ipv6))
+    _via_tester(dut, dst)
+    dut.add_address("febf::5/64", valid_lifetime=3600, preferred_lifetime=0)
+    _bind(dut)
+    assert source_for(dut, dst) == str(dut.info.dut_ipv6_ll)
 
 
 @rfc("RFC6724-5-1", "RFC6724-2.1-2",
@@ -126,14 +182,20 @@ def test_tentative_address_is_not_a_source(dut: DUT) -> None:
 # ---- Rule 3 -------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("order", ["preferred-first", "deprecated-first"])
 @described(6724, "5", SHOULD,
            "Rule 3: Avoid deprecated addresses. If one of the two source addresses is \"preferred\" and one "
            "of them is \"deprecated\" (in the RFC 4862 sense), then prefer the one that is \"preferred\".")
-def test_rule3_deprecated_address_is_avoided(dut: DUT) -> None:
+def test_rule3_deprecated_address_is_avoided(dut: DUT, order: str) -> None:
     dst = "2001:db8:2::9"
     _via_tester(dut, dst)
+    if order == "deprecated-first":
+        # The baseline address assigned again after the deprecated one: Rule 3 holds either way round.
+        dut.remove_address(str(dut.info.dut_ipv6))
     # 2001:db8:2::5 shares 64 bits with the destination (Rule 8 would pick it), but it is deprecated.
     dut.add_address("2001:db8:2::5/64", valid_lifetime=3600, preferred_lifetime=0)
+    if order == "deprecated-first":
+        dut.add_address(str(dut.info.dut_ipv6))
     _bind(dut)
     assert source_for(dut, dst) == str(dut.info.dut_ipv6.ip)
     # Control: a preferred address of the same prefix is picked over both.
@@ -197,6 +259,30 @@ def test_rule8_longest_matching_prefix(dut: DUT, dst: str, want: str) -> None:
     assert source_for(dut, dst) == (str(dut.info.dut_ipv6.ip) if want == "baseline" else want)
 
 
+@pytest.mark.parametrize("first,second,want", [
+    # 2001:db8:2:1::1 shares 63 bits with the destination, 2001:db8:2::1 64 (CommonPrefixLen
+    # stops at the /64): one bit more wins.
+    pytest.param("2001:db8:2:1::1/64", "2001:db8:2::1/64", "2001:db8:2::1", id="63-64"),
+    # 2001:db8:2::1/48 shares 124 bits, but CommonPrefixLen stops at its prefix, 48;
+    # 2001:db8:2:4000::1 shares 49 (its 49th bit is the first to differ from the destination's).
+    pytest.param("2001:db8:2::1/48", "2001:db8:2:4000::1/64", "2001:db8:2:4000::1", id="48-49"),
+])
+@described(6724, "5", SHOULD,
+           "Rule 8: Use longest matching prefix. If CommonPrefixLen(SA, D) > CommonPrefixLen(SB, D), then "
+           "prefer SA. Similarly, if CommonPrefixLen(SB, D) > CommonPrefixLen(SA, D), then prefer SB.")
+def test_rule8_one_more_common_bit_decides(dut: DUT, first: str, second: str, want: str) -> None:
+    # RFC 6724 2.2: CommonPrefixLen(S, D) is the common leading bits "up to the length of S's
+    # prefix". The loser is assigned first, so a DUT that saw a tie and kept the older address
+    # would pick it.
+    dst = "2001:db8:2::9"
+    dut.add_address(first)
+    dut.add_address(second)
+    _via_tester(dut, dst)
+    _bind(dut)
+    got = source_for(dut, dst)
+    assert got == want, f"source {got} for {dst}; {want} shares one more bit with it than {first}"
+
+
 @rfc("RFC6724-5-7")
 def test_privacy_preference_switch_moves_the_source_between_temporary_and_public(dut: DUT) -> None:
     # Linux's use_tempaddr: 2 prefers temporary addresses (Rule 7), 1 forms them but prefers public
@@ -237,4 +323,20 @@ def test_joined_group_and_unspecified_address_are_never_the_source(dut: DUT) -> 
     got = source_for(dut, group)
     address = ipaddress.IPv6Address(got)
     assert not address.is_multicast and not address.is_unspecified, f"a datagram to {group} left from {got}"
+    assert got == str(dut.info.dut_ipv6.ip), f"a datagram to the global group {group} left from {got}"
+
+
+@rfc("RFC6724-4-6")
+def test_address_formed_from_a_multicast_prefix_is_never_the_source(dut: DUT) -> None:
+    # A Prefix Information option with a multicast prefix and the A flag: RFC 4862 5.5.3 names no
+    # check that ignores it (Linux does), so a host may have formed an "address" ff0e:0:0:db8::IID
+    # from it; as a multicast address it is no candidate all the same. Were it one, Rule 8 would
+    # pick it for a destination of that /64 (64 common bits against none).
+    dut.send(ra(dut, pio(on_link=0, autonomous=1, valid=3600, preferred=1800, prefix="ff0e:0:0:db8::"),
+                lifetime=0))
+    dut.wait(0.5)
+    _bind(dut)
+    group = "ff0e:0:0:db8::9"
+    got = source_for(dut, group)
+    assert not ipaddress.IPv6Address(got).is_multicast, f"a datagram to {group} left from the multicast address {got}"
     assert got == str(dut.info.dut_ipv6.ip), f"a datagram to the global group {group} left from {got}"
