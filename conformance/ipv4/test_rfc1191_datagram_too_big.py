@@ -152,6 +152,27 @@ def test_no_larger_datagram_within_five_minutes_of_a_datagram_too_big(dut: DUT) 
         dut.wait(min(20.0, max(0.0, 299.0 - (dut.now() - heard))))
 
 
+@rfc("RFC1191-6.3-1")
+def test_larger_datagram_is_tried_again_after_about_ten_minutes(dut: DUT) -> None:
+    # "When a PMTU value has not been decreased for a while (on the order of 10 minutes), the PMTU
+    # estimate should be set to the first-hop data-link MTU": by 15 minutes (and, per §3, not
+    # before 5) a 1428-octet datagram leaves whole again.
+    require_dut_time(dut, 900.0)
+    sent = _discovering(dut)
+    _too_big(dut, sent, 1000)
+    heard = dut.now()
+    while dut.now() - heard < 900.0:
+        dut.wait(60.0)
+        # The gateway confirms its address now and then, so ARP keeps it (RFC 1122 2.3.2.1).
+        dut.send(Ether(src=GATEWAY_MAC, dst=dut.info.dut_mac)
+                 / ARP(op=2, hwsrc=GATEWAY_MAC, psrc=GATEWAY, hwdst=dut.info.dut_mac, pdst=str(dut.info.dut_ipv4.ip)))
+        after = _datagram(dut)
+        if _sizes(after) == _sizes([sent]):
+            assert dut.now() - heard >= 300.0, "a larger datagram less than 5 minutes after the Datagram Too Big"
+            return
+    raise AssertionError("15 minutes after a Datagram Too Big the DUT still sends datagrams no larger than 1000")
+
+
 @described(1191, "2", MUST,
            "Upon receipt of such a message (henceforth called a \"Datagram Too Big\" message), the source host "
            "reduces its assumed PMTU for the path.")
