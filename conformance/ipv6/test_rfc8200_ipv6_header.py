@@ -68,3 +68,14 @@ def test_host_neither_answers_nor_forwards_a_packet_for_another_address(dut: DUT
     dut.expect_none(IPv6(dst=stranger), ICMPv6EchoRequest(id=0x6007), within=0.1)
     dut.send(echo6(dut, 0x6008, DATA))
     expect_echo_reply6(dut, 0x6008, src=str(dut.info.dut_ipv6.ip))
+
+
+@described(4861, "6.3.2", MUST,
+           "CurHopLimit The default hop limit to be used when sending IP packets. Default: The value specified in "
+           "the \"Assigned Numbers\" [ASSIGNED] that was in effect at the time of implementation.")
+def test_packets_leave_with_the_assigned_numbers_default_hop_limit(dut: DUT) -> None:
+    # No Router Advertisement has set CurHopLimit: the DUT's own packets carry the default, which
+    # Assigned Numbers gives as 64 (as for IPv4's TTL, RFC 1700); a larger one reaches as far.
+    dut.send(echo6(dut, 0x6030, DATA))
+    reply = expect_echo_reply6(dut, 0x6030, src=str(dut.info.dut_ipv6.ip))
+    assert reply[IPv6].hlim >= 64, f"echo reply sent with hop limit {reply[IPv6].hlim}, below the default of 64"
