@@ -113,17 +113,24 @@ def test_desync_factor_stays_within_max_desync_factor(dut: DUT) -> None:
             "2000 s (DESYNC_FACTOR at most 0.4 x 2000 s)")
 
 
-@pytest.mark.parametrize("preferred", [3, REGEN_ADVANCE_S], ids=["below", "equal"])
+@pytest.mark.parametrize(("preferred", "temp_preferred"), [(3, None), (REGEN_ADVANCE_S, None), (600, REGEN_ADVANCE_S - 1)],
+                         ids=["prefix-below", "prefix-equal", "temp-preferred-below"])
 @rfc("RFC8981-3.4-4",
      quote="A temporary address is created only if this calculated preferred lifetime is greater than "
            "REGEN_ADVANCE time units.")
-def test_no_temporary_address_unless_preferred_longer_than_regen_advance(dut: DUT, preferred: int) -> None:
+def test_no_temporary_address_unless_preferred_longer_than_regen_advance(
+        dut: DUT, preferred: int, temp_preferred: int | None) -> None:
+    # The calculated preferred lifetime is the lower of the prefix's and TEMP_PREFERRED_LIFETIME -
+    # DESYNC_FACTOR (step 4): either one at most REGEN_ADVANCE leaves no temporary address.
     dut.set_ipv6_option("use_tempaddr", 2)
+    if temp_preferred is not None:
+        dut.set_ipv6_option("temp_prefered_lft", temp_preferred)
     _advertise(dut, preferred=preferred)
     dut.wait(0.3)
     found = _temporaries(dut)
-    assert not found, (f"a prefix preferred for {preferred} s (REGEN_ADVANCE {REGEN_ADVANCE_S} s) got "
-                       f"{[str(a.interface) for a in found]}")
+    assert not found, (f"a prefix preferred for {preferred} s, TEMP_PREFERRED_LIFETIME {temp_preferred or 86400} s "
+                       f"(REGEN_ADVANCE {REGEN_ADVANCE_S} s) got {[str(a.interface) for a in found]}")
+    dut.set_ipv6_option("temp_prefered_lft", 86400)
     _advertise(dut, OTHER_PREFIX)  # control: a prefix preferred for 600 s gets its temporary address
     dut.wait(0.3)
     assert _one_temporary(dut, OTHER_PREFIX).state == "preferred"
