@@ -203,3 +203,29 @@ def test_link_local_address_uses_a_stable_identifier_too(dut: DUT) -> None:
     assert link_locals, "no link-local address after the link came up"
     for addr in link_locals:
         assert iid(addr) != eui64_interface_id(dut.info.dut_mac), f"the link-local address {addr} is EUI-64"
+
+
+LINK_LOCAL_PREFIX: Final = IPv6Network("fe80::/64")
+
+
+@rfc("RFC7217-6-3", "RFC7217-6-1", "RFC7217-5-3")
+def test_link_local_conflicts_make_the_host_try_at_least_idgen_retries_identifiers(dut: DUT) -> None:
+    # The stable link-local address formed when the link comes up is claimed, and so is every
+    # one the DUT tries after it: each conflict makes it try a new one (DAD_Counter + 1), at least
+    # IDGEN_RETRIES times, never the EUI-64 one, until it stops.
+    _stable_with_dad(dut)
+    dut.restart_link()
+    tries: list[IPv6Address] = []
+    while len(tries) < MAX_TRIES:
+        got = _probe(dut, LINK_LOCAL_PREFIX, 2.0 if not tries else GIVEN_UP_S)
+        if got is None:
+            break
+        tries.append(got[0])
+        _claim(dut, str(got[0]))
+        _taken_in_at(dut, len(tries))
+    assert tries, "no DAD probe for the link-local address after the link came up"
+    assert len(set(tries)) == len(tries), f"a link-local address was tried twice: {tries}"
+    assert eui64_address(LINK_LOCAL_PREFIX, dut.info.dut_mac) not in tries, f"the DUT fell back to EUI-64: {tries}"
+    assert len(tries) >= 1 + IDGEN_RETRIES, (
+        f"{len(tries)} tentative link-local addresses tried in all, not 1 + IDGEN_RETRIES ({IDGEN_RETRIES}): {tries}")
+    assert len(tries) < MAX_TRIES, f"still trying new link-local addresses after {len(tries)} conflicts"
