@@ -117,3 +117,21 @@ def test_identifier_from_a_random_secret_is_stable(dut: DUT) -> None:
     dut.wait(0.3)
     advertise(dut, PREFIX)
     assert autoconfigured(dut, PREFIX) == first, "the identifier changed over a link flap"
+
+
+@described(4862, "5.5.3", MUST,
+           "d) If the prefix advertised is not equal to the prefix of an address configured by stateless "
+           "autoconfiguration already in the list of addresses associated with the interface (where "
+           "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
+           "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to the "
+           "list) by combining the advertised prefix with an interface identifier of the link as follows:")
+def test_prefix_advertised_again_forms_no_second_stable_address(dut: DUT) -> None:
+    # The prefix is that of the stable address formed already: the advertisement refreshes its
+    # lifetimes (5.5.3 e) and forms no other address (with a stable identifier a second one would
+    # differ from the first, DAD_Counter + 1, where an EUI-64 one would be the same address).
+    use_stable_identifiers(dut)
+    advertise(dut, PREFIX)
+    first = autoconfigured(dut, PREFIX)
+    advertise(dut, PREFIX)
+    advertise(dut, PREFIX)
+    assert autoconfigured(dut, PREFIX) == first
