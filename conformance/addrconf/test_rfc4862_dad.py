@@ -317,6 +317,20 @@ def test_configured_address_is_checked_again_when_the_link_comes_up(dut: DUT) ->
     assert state_of(dut) is None, "the address kept over the link flap is assigned although it is a duplicate"
 
 
+@rfc("RFC4862-5.4-1", quote="An interface whose DupAddrDetectTransmits variable is set to zero does not "
+                             "perform Duplicate Address Detection.")
+def test_address_left_tentative_is_assigned_when_the_link_comes_up_without_dad(dut: DUT) -> None:
+    # The link goes down while the address is tentative, and DupAddrDetectTransmits is 0 when it
+    # comes up again: no Duplicate Address Detection, so nothing keeps the address tentative.
+    start_dad(dut, 3, retrans=1.0)
+    dad_probe(dut)
+    assert state_of(dut) == "tentative"
+    dut.set_ipv6_option("dad_transmits", 0)
+    dut.restart_link()
+    dut.wait(1.0)
+    assert state_of(dut) == "preferred", f"{TARGET} is {state_of(dut)} after the link came up without DAD"
+
+
 @described(4862, "5.5.3", MUST,
            "If the prefix advertised is not equal to the prefix of an address configured by stateless "
            "autoconfiguration already in the list of addresses associated with the interface (where "
