@@ -257,3 +257,24 @@ def test_temporary_address_is_regenerated_whichever_source_preference(dut: DUT, 
     first = _one_temporary(dut)
     successor = _successor(dut, first.interface.ip, 10 + SLACK_S)
     assert successor.state in ("preferred", "tentative"), f"the successor {successor.interface} is {successor.state}"
+
+
+@rfc("RFC8981-3.4-2")
+def test_temporary_address_past_a_lowered_temp_valid_lifetime_is_replaced(dut: DUT) -> None:
+    # TEMP_VALID_LIFETIME is lowered to 10 s when the temporary address is 12 s old: the next
+    # advertisement ends it (step 1: none remains valid longer than TEMP_VALID_LIFETIME), which
+    # leaves the prefix without a temporary address, so the host makes a new one (step 3),
+    # preferred for TEMP_PREFERRED_LIFETIME 9 s - DESYNC_FACTOR, more than REGEN_ADVANCE.
+    dut.set_ipv6_option("use_tempaddr", 2)
+    _advertise(dut)
+    dut.wait(0.3)
+    first = _one_temporary(dut)
+    dut.wait(12.0)
+    dut.set_ipv6_option("temp_valid_lft", 10)
+    dut.set_ipv6_option("temp_prefered_lft", 9)
+    _advertise(dut)
+    dut.wait(0.5)
+    listed = [a for a in _temporaries(dut) if a.state != "deprecated"]
+    assert first.interface.ip not in [a.interface.ip for a in listed], (
+        f"{first.interface} is still valid 12 s after it was made, with TEMP_VALID_LIFETIME lowered to 10 s")
+    assert listed, "the prefix was left without a temporary address"
