@@ -301,6 +301,71 @@ def test_duplicate_link_local_address_is_not_assigned(dut: DUT) -> None:
     assert state_of(dut, link_local) is None, "the duplicate link-local address is assigned"
 
 
+@rfc("RFC4862-5.4-1")
+def test_configured_address_is_checked_again_when_the_link_comes_up(dut: DUT) -> None:
+    # A manually configured address the DUT keeps over a link flap (Linux keep_addr_on_down) is
+    # assigned to the interface anew when it comes up: another node may have taken it meanwhile.
+    start_dad(dut)
+    dad_probe(dut)
+    dut.wait(1.5)
+    assert state_of(dut) == "preferred", "the address did not become usable after DAD found no duplicate"
+    dut.restart_link()
+    dad_probe(dut, within=2.5)
+    # ... and a duplicate found now is not assigned (RFC 4862 5.4.5)
+    other_node_advertises(dut)
+    dut.wait(1.5)
+    assert state_of(dut) is None, "the address kept over the link flap is assigned although it is a duplicate"
+
+
+@rfc("RFC4862-5.4-1", quote="An interface whose DupAddrDetectTransmits variable is set to zero does not "
+                             "perform Duplicate Address Detection.")
+def test_address_left_tentative_is_assigned_when_the_link_comes_up_without_dad(dut: DUT) -> None:
+    # The link goes down while the address is tentative, and DupAddrDetectTransmits is 0 when it
+    # comes up again: no Duplicate Address Detection, so nothing keeps the address tentative.
+    start_dad(dut, 3, retrans=1.0)
+    dad_probe(dut)
+    assert state_of(dut) == "tentative"
+    dut.set_ipv6_option("dad_transmits", 0)
+    dut.restart_link()
+    # No more probes for it (the first one above shows how they look), and it is assigned.
+    dut.expect_none(IPv6(src=UNSPECIFIED), ICMPv6ND_NS(tgt=TARGET), within=2.5)
+    assert state_of(dut) == "preferred", f"{TARGET} is {state_of(dut)} after the link came up without DAD"
+
+
+@described(4862, "5.5.3", MUST,
+           "If the prefix advertised is not equal to the prefix of an address configured by stateless "
+           "autoconfiguration already in the list of addresses associated with the interface (where "
+           "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
+           "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to the "
+           "list) by combining the advertised prefix with an interface identifier of the link as follows:")
+def test_address_that_failed_dad_is_formed_again_on_a_new_attachment(dut: DUT) -> None:
+    # The EUI-64 address of 2001:db8:2::/64 is a duplicate; after a link flap (a new attachment:
+    # the duplicate is gone with the other autoconfigured addresses) the prefix forms it again.
+    dut.set_ipv6_option("accept_dad", 1)
+    dut.set_ipv6_option("rtr_solicit_delay", 0)
+    slaac = "2001:db8:2::ff:fe00:1"  # RFC 4291 Appendix A: the EUI-64 identifier of 02:00:00:00:00:01
+    _advertise_slaac_prefix(dut)
+    dad_probe(dut, target=slaac)
+    other_node_advertises(dut, slaac)
+    dut.wait(1.5)
+    assert state_of(dut, slaac) is None, "the duplicate autoconfigured address is assigned"
+    dut.restart_link()
+    dut.wait(1.5)  # the link-local address's DAD
+    _advertise_slaac_prefix(dut)
+    dad_probe(dut, within=2.5, target=slaac)
+    dut.wait(1.5)
+    assert state_of(dut, slaac) == "preferred", f"{slaac} was not formed again on the new attachment"
+
+
+def _advertise_slaac_prefix(dut: DUT) -> None:
+    mac = dut.info.tester_mac
+    dut.send(Ether(src=mac, dst=multicast_mac(ALL_NODES))
+             / IPv6(src=str(dut.info.tester_ipv6_ll), dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
+             / ICMPv6ND_RA(routerlifetime=0, prf=0) / ICMPv6NDOptSrcLLAddr(lladdr=mac)
+             / ICMPv6NDOptPrefixInfo(prefixlen=64, L=1, A=1, validlifetime=600, preferredlifetime=300,
+                                     prefix="2001:db8:2::"))
+
+
 @rfc("RFC4862-5.4-1", "RFC4862-5.4-3", "RFC4862-5.4-4")
 def test_autoconfigured_address_is_checked(dut: DUT) -> None:
     dut.set_ipv6_option("accept_dad", 1)

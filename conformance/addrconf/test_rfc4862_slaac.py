@@ -211,6 +211,38 @@ def test_prefix_with_zero_valid_lifetime_forms_no_address(dut: DUT) -> None:
     the_address(dut)
 
 
+@described(4862, "5.5.3", MUST,
+           "d) If the prefix advertised is not equal to the prefix of an address configured by stateless "
+           "autoconfiguration already in the list of addresses associated with the interface (where "
+           "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
+           "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to the "
+           "list) by combining the advertised prefix with an interface identifier of the link as follows:")
+def test_prefix_with_one_second_valid_lifetime_forms_an_address(dut: DUT) -> None:
+    # The smallest Valid Lifetime that is not 0 (with a Preferred Lifetime no longer, 5.5.3 c):
+    # the address is formed, and is gone when that second is over (5.5.4).
+    dut.send(ra(dut, pio(valid=1, preferred=1)))
+    dut.wait(0.2)
+    assert [a.interface.ip for a in in_prefix(dut)] == [slaac_address(dut)], (
+        f"a Valid Lifetime of 1 s formed {[str(a.interface) for a in in_prefix(dut)]}, not {slaac_address(dut)}")
+    dut.wait(1.0 + TOLERANCE_S)
+    assert not in_prefix(dut), f"{slaac_address(dut)} outlived its valid lifetime of 1 s"
+
+
+@described(4862, "5.5.3", MUST,
+           "d) If the prefix advertised is not equal to the prefix of an address configured by stateless "
+           "autoconfiguration already in the list of addresses associated with the interface (where "
+           "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
+           "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to the "
+           "list) by combining the advertised prefix with an interface identifier of the link as follows:")
+def test_address_is_formed_with_no_limit_on_addresses(dut: DUT) -> None:
+    # max_addresses 0 (Linux's "no limit"): a limit of the DUT's own (RFC 8981 4 suggests
+    # "implementation-specific limits") switched off leaves nothing in the way of 5.5.3 d.
+    dut.set_ipv6_option("max_addresses", 0)
+    dut.send(ra(dut, pio()))
+    dut.wait(0.3)
+    the_address(dut)
+
+
 # ---- updating lifetimes (§5.5.3 e) ----------------------------------------------------------------
 
 TWO_HOUR_RULE = {

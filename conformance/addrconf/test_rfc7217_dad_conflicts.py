@@ -15,10 +15,20 @@ from dataclasses import dataclass
 from ipaddress import IPv6Address, IPv6Network
 from typing import Final
 
+import pytest
 from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, IPv6
 from scapy.layers.l2 import Ether
 
-from harness import DUT, ExpectationFailed, eui64_address, eui64_interface_id, multicast_mac, rfc
+from harness import (
+    DUT,
+    MUST,
+    ExpectationFailed,
+    described,
+    eui64_address,
+    eui64_interface_id,
+    multicast_mac,
+    rfc,
+)
 from harness.icmp import echo6, expect_echo_reply6
 from harness.rfc import NDP_HOP_LIMIT
 from harness.router_discovery import pio, ra
@@ -203,3 +213,58 @@ def test_link_local_address_uses_a_stable_identifier_too(dut: DUT) -> None:
     assert link_locals, "no link-local address after the link came up"
     for addr in link_locals:
         assert iid(addr) != eui64_interface_id(dut.info.dut_mac), f"the link-local address {addr} is EUI-64"
+
+
+LINK_LOCAL_PREFIX: Final = IPv6Network("fe80::/64")
+
+
+@rfc("RFC7217-6-3", "RFC7217-6-1", "RFC7217-5-3")
+def test_link_local_conflicts_make_the_host_try_at_least_idgen_retries_identifiers(dut: DUT) -> None:
+    # The stable link-local address formed when the link comes up is claimed, and so is every
+    # one the DUT tries after it: each conflict makes it try a new one (DAD_Counter + 1), at least
+    # IDGEN_RETRIES times, never the EUI-64 one, until it stops.
+    _stable_with_dad(dut)
+    dut.restart_link()
+    tries: list[IPv6Address] = []
+    while len(tries) < MAX_TRIES:
+        got = _probe(dut, LINK_LOCAL_PREFIX, 2.0 if not tries else GIVEN_UP_S)
+        if got is None:
+            break
+        tries.append(got[0])
+        _claim(dut, str(got[0]))
+        _taken_in_at(dut, len(tries))
+    assert tries, "no DAD probe for the link-local address after the link came up"
+    assert len(set(tries)) == len(tries), f"a link-local address was tried twice: {tries}"
+    assert eui64_address(LINK_LOCAL_PREFIX, dut.info.dut_mac) not in tries, f"the DUT fell back to EUI-64: {tries}"
+    assert len(tries) >= 1 + IDGEN_RETRIES, (
+        f"{len(tries)} tentative link-local addresses tried in all, not 1 + IDGEN_RETRIES ({IDGEN_RETRIES}): {tries}")
+    assert len(tries) < MAX_TRIES, f"still trying new link-local addresses after {len(tries)} conflicts"
+
+
+@pytest.mark.parametrize(("valid", "preferred"), [(600, 300), (0xFFFFFFFF, 0xFFFFFFFF)], ids=["finite", "infinite"])
+@described(4862, "5.5.3", MUST,
+           "If an address is formed successfully and the address is not yet in the list, the host adds it to "
+           "the list of addresses assigned to the interface, initializing its preferred and valid lifetime "
+           "values from the Prefix Information option.")
+def test_new_tentative_address_takes_the_prefix_lifetimes(dut: DUT, valid: int, preferred: int) -> None:
+    # The address tried after a conflict is formed from the same Prefix Information: its lifetimes
+    # are the option's (less the seconds since), finite or infinite (RFC 4861 4.6.2: all ones).
+    _stable_with_dad(dut)
+    dut.send(ra(dut, pio(autonomous=1, valid=valid, preferred=preferred, prefix=str(PREFIX.network_address)),
+                lifetime=0))
+    got = _probe(dut, PREFIX, 2.0)
+    assert got is not None, "no DAD probe for the autoconfigured address"
+    _claim(dut, str(got[0]))
+    again = _probe(dut, PREFIX, IDGEN_DELAY_S + RETRANS_S + JITTER_S)
+    assert again is not None, f"no new tentative address tried after {got[0]} turned out a duplicate"
+    dut.wait(RETRANS_S + JITTER_S)
+    info = [a for a in dut.ipv6_addresses() if a.interface.ip == again[0]]
+    assert info, f"{again[0]} was not assigned after DAD"
+    if valid == 0xFFFFFFFF:
+        assert info[0].valid_lifetime is None and info[0].preferred_lifetime is None, (
+            f"{again[0]}: lifetimes {info[0].valid_lifetime} / {info[0].preferred_lifetime} s under an infinite prefix")
+        return
+    assert info[0].valid_lifetime is not None and valid - 5 <= info[0].valid_lifetime <= valid, (
+        f"{again[0]}: valid lifetime {info[0].valid_lifetime} s, the prefix's is {valid} s")
+    assert info[0].preferred_lifetime is not None and preferred - 5 <= info[0].preferred_lifetime <= preferred, (
+        f"{again[0]}: preferred lifetime {info[0].preferred_lifetime} s, the prefix's is {preferred} s")

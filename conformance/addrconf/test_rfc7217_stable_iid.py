@@ -81,3 +81,57 @@ def test_stable_identifiers_differ_between_prefixes(dut: DUT) -> None:
     advertise(dut, PREFIX, LINK_PREFIX)
     one, other = autoconfigured(dut, PREFIX), autoconfigured(dut, LINK_PREFIX)
     assert iid(one) != iid(other), f"{one} and {other} share their interface identifier"
+
+
+@described(7217, "5", MUST, "RID = F(Prefix, Net_Iface, Network_ID, DAD_Counter, secret_key)")
+def test_stable_identifier_changes_with_the_secret_key(dut: DUT) -> None:
+    # secret_key is one of F()'s inputs: with another secret (RFC 7217 5 lets the administrator
+    # change it, which the stable_secret option does) the same prefix gets another identifier,
+    # the old one again with the old secret.
+    use_stable_identifiers(dut)
+    advertise(dut, PREFIX)
+    first = autoconfigured(dut, PREFIX)
+    dut.set_ipv6_option("stable_secret", "2001:db8:7217::5ec:4e8")
+    dut.restart_link()
+    dut.wait(0.3)
+    advertise(dut, PREFIX)
+    other = autoconfigured(dut, PREFIX)
+    assert iid(other) != iid(first), f"{other}: the identifier did not change with the secret key"
+    assert iid(other) != eui64_interface_id(dut.info.dut_mac), f"{other} embeds the MAC address (EUI-64)"
+    dut.set_ipv6_option("stable_secret", SECRET)
+    dut.restart_link()
+    dut.wait(0.3)
+    advertise(dut, PREFIX)
+    assert autoconfigured(dut, PREFIX) == first, "the first secret key no longer gives the first identifier"
+
+
+@rfc("RFC7217-5-1", "RFC7217-5-18")
+def test_identifier_from_a_random_secret_is_stable(dut: DUT) -> None:
+    # Linux addr_gen_mode 3: the algorithm with a secret_key the DUT draws itself (RFC 7217 5:
+    # "initialized to a pseudo-random number"), not a configured one.
+    dut.set_ipv6_option("addr_gen_mode", 3)
+    advertise(dut, PREFIX)
+    first = autoconfigured(dut, PREFIX)
+    assert iid(first) != eui64_interface_id(dut.info.dut_mac), f"{first} embeds the MAC address (EUI-64)"
+    dut.restart_link()
+    dut.wait(0.3)
+    advertise(dut, PREFIX)
+    assert autoconfigured(dut, PREFIX) == first, "the identifier changed over a link flap"
+
+
+@described(4862, "5.5.3", MUST,
+           "d) If the prefix advertised is not equal to the prefix of an address configured by stateless "
+           "autoconfiguration already in the list of addresses associated with the interface (where "
+           "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
+           "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to the "
+           "list) by combining the advertised prefix with an interface identifier of the link as follows:")
+def test_prefix_advertised_again_forms_no_second_stable_address(dut: DUT) -> None:
+    # The prefix is that of the stable address formed already: the advertisement refreshes its
+    # lifetimes (5.5.3 e) and forms no other address (with a stable identifier a second one would
+    # differ from the first, DAD_Counter + 1, where an EUI-64 one would be the same address).
+    use_stable_identifiers(dut)
+    advertise(dut, PREFIX)
+    first = autoconfigured(dut, PREFIX)
+    advertise(dut, PREFIX)
+    advertise(dut, PREFIX)
+    assert autoconfigured(dut, PREFIX) == first

@@ -278,3 +278,20 @@ def test_new_link_removes_old_temporary_addresses_and_forms_new_ones(dut: DUT) -
     dut.wait(0.5)
     assert old.interface.ip not in [a.interface.ip for a in dut.ipv6_addresses()], f"{old.interface} survived the link change"
     assert _one_temporary(dut, OTHER_PREFIX).state == "preferred"
+
+
+@rfc("RFC8981-3.6-5", quote="and new temporary addresses MUST be generated for use on the new link, using the "
+                            "algorithm in Section 3.4.")
+def test_new_link_forms_temporary_addresses_for_a_prefix_given_up_before(dut: DUT) -> None:
+    # Giving up lasts "for the duration of the host's attachment to the network via this interface"
+    # (§3.4 step 7): attached again, to a link that advertises the same prefix, the DUT tries anew.
+    _with_dad(dut)
+    assert _claim_every_temporary(dut), "no temporary address tried at all"
+    dut.restart_link()
+    dut.wait(0.5)
+    _advertise(dut)
+    public = eui64_address(PREFIX, dut.info.dut_mac)
+    probed = _probes_for_temporaries(dut, 3.0, public)
+    assert probed, "attached again, the DUT tried no temporary address for the prefix it had given up"
+    dut.wait(1.5)
+    assert probed[0] in [a.interface.ip for a in _temporaries(dut)], f"the probed {probed[0]} was not formed"
