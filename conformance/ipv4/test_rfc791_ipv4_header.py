@@ -13,7 +13,7 @@ import pytest
 from scapy.layers.inet import ICMP, IP
 from scapy.utils import checksum
 
-from harness import DUT, MUST, described, echo4, echo_data4
+from harness import DUT, MUST, described, echo4, echo_data4, rfc
 
 ETHER_LEN = 14
 DATA = b"stackcheck rfc791 " * 3  # the frame exceeds the 60-octet Ethernet minimum
@@ -89,8 +89,25 @@ def test_octets_beyond_total_length_are_not_part_of_the_datagram(dut: DUT) -> No
            "The checksum field is the 16 bit one's complement of the one's complement sum of all 16 bit "
            "words in the header.")
 def test_reply_header_checksum_is_valid(dut: DUT) -> None:
-    dut.send(echo4(dut, 0x751, DATA))
-    reply = dut.expect(ICMP(type=0, id=0x751))
-    header = bytes(reply[IP])[: reply[IP].ihl * 4]
-    assert reply[IP].ihl >= 5
-    assert checksum(header) == 0, f"header checksum 0x{reply[IP].chksum:04x} does not verify"
+    # Several replies to one peer, of several lengths: a stack may build the headers after the
+    # first from a cached template, summing the fields that change into a cached partial sum.
+    for n, size in enumerate((len(DATA), 1, 300, 2, 1000, 3)):
+        dut.send(echo4(dut, 0x751 + n, DATA[:1] * size))
+        reply = dut.expect(ICMP(type=0, id=0x751 + n))
+        header = bytes(reply[IP])[: reply[IP].ihl * 4]
+        assert reply[IP].ihl >= 5
+        assert checksum(header) == 0, f"reply {n + 1}: header checksum 0x{reply[IP].chksum:04x} does not verify"
+        assert reply[IP].len == reply[IP].ihl * 4 + 8 + size, f"reply {n + 1}: Total Length {reply[IP].len}"
+
+
+@rfc("RFC791-2.3-7", "RFC791-3.2-15")
+def test_ids_of_echo_replies_to_one_destination_do_not_repeat(dut: DUT) -> None:
+    # RFC 6864 4.1 leaves the ID of an atomic datagram (DF set, not a fragment) free; a reply
+    # sent with DF clear may be fragmented on its way, so its ID must not repeat.
+    ids = []
+    for n in range(6):
+        dut.send(echo4(dut, 0x761 + n, DATA))
+        reply = dut.expect(ICMP(type=0, id=0x761 + n))
+        if not reply[IP].flags.DF:
+            ids.append(reply[IP].id)
+    assert len(set(ids)) == len(ids), f"the IDs of replies sent with DF clear repeat: {ids}"
