@@ -132,10 +132,14 @@ def test_default_ttl_is_configurable(dut: DUT) -> None:
 
 # ---- what a host ignores --------------------------------------------------------------------------
 
+@pytest.mark.parametrize("copies", [1, 2], ids=["once", "twice"])
 @rfc("RFC1122-3.2.1.8-4")
-def test_stream_identifier_option_is_ignored(dut: DUT) -> None:
-    dut.send(with_ipv4_options(echo4(dut, 0xD60), bytes((136, 4, 0x12, 0x34))))
+def test_stream_identifier_option_is_ignored(dut: DUT, copies: int) -> None:
+    # "twice": RFC 791 says the option "Appears at most once in a datagram", but an option a host
+    # MUST silently ignore draws no Parameter Problem for being repeated either.
+    dut.send(with_ipv4_options(echo4(dut, 0xD60), bytes((136, 4, 0x12, 0x34)) * copies))
     reply = dut.expect(ICMP(type=0, id=0xD60))
+    dut.expect_none(ICMP(type=12), within=0)
     options = bytes(reply[IP])[20 : reply[IP].ihl * 4]
     assert bytes((136, 4)) not in options, f"the echo reply carries a Stream Identifier: {options.hex()}"
 
