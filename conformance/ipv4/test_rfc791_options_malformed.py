@@ -67,6 +67,8 @@ CASES: Final[dict[str, tuple[bytes, tuple[int, int]]]] = {
     # The pointer names a next address the route has only part of (octets 5-7, or 7 only).
     "lsrr-partial-room": (bytes([LSRR, 7, 5, 198, 51, 100, 1]), (20, 26)),  # Linux: 22
     "lsrr-pointer-at-length": (bytes([LSRR, 7, 7, 198, 51, 100, 1]), (20, 26)),  # Linux: 22
+    # "Appears at most once in a datagram": two completed routes.
+    "lsrr-twice": (bytes([LSRR, 7, 8, 198, 51, 100, 1]) * 2, (27, 33)),  # Linux: 27
 }
 
 
