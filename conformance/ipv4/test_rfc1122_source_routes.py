@@ -83,16 +83,21 @@ def test_echo_reply_reverses_the_recorded_route(dut: DUT, pointer: int) -> None:
         f"the reply's source route is {[o.hex() for o in _source_routes(reply)]}: not {{>>tester}} through {HOP}")
 
 
+@pytest.mark.parametrize("hops", [3, 9], ids=["three", "nine"])
 @rfc("RFC1122-3.2.2.6-9")
-def test_echo_reply_reverses_a_route_of_three_hops(dut: DUT) -> None:
+def test_echo_reply_reverses_a_route_of_several_hops(dut: DUT, hops: int) -> None:
     dut.set_accept_source_route(True)
     tester = str(dut.info.tester_ipv4)
-    # The request came through 203.0.113.1, 203.0.113.2 and HOP, in that order: {G1, G2, HOP >>}.
-    dut.send(with_ipv4_options(echo4(dut, 0xB04, DATA), _route(LSRR, 16, "203.0.113.1", "203.0.113.2", HOP)))
+    # The request came through 203.0.113.1, 203.0.113.2, ... and HOP, in that order: {G1, G2, ...
+    # HOP >>}. Nine hops fill the header: a 39-octet route and a NOP make 40 octets of options,
+    # and the reply's route (eight gateways and the tester) is as long.
+    gateways = [f"203.0.113.{n}" for n in range(1, hops)]
+    route = _route(LSRR, 4 + 4 * hops, *gateways, HOP)
+    dut.send(with_ipv4_options(echo4(dut, 0xB04, DATA), route + bytes((NOP,)) * (-len(route) % 4)))
     _answer_arp(dut)
     reply = dut.expect(IP(dst=HOP), ICMP(type=0, id=0xB04))
-    # Reversed: to HOP first, then G2, G1 and the tester, the final destination.
-    expected = _route(LSRR, 4, "203.0.113.2", "203.0.113.1", tester)
+    # Reversed: to HOP first, then the gateways backwards and the tester, the final destination.
+    expected = _route(LSRR, 4, *gateways[::-1], tester)
     assert _source_routes(reply) == [expected], (
         f"the reply's source route is {[o.hex() for o in _source_routes(reply)]}, not {expected.hex()} via {HOP}")
 

@@ -211,11 +211,16 @@ def test_record_route_or_timestamp_is_processed_or_silently_ignored(dut: DUT, op
 
 
 # ---- source routes ---------------------------------------------------------------------------
+@pytest.mark.parametrize("completed", [False, True], ids=["route-ahead", "route-completed"])
 @pytest.mark.parametrize("kind", [LSRR, SSRR], ids=["lsrr", "ssrr"])
 @rfc("RFC7126-4.3.5-1")
-def test_source_routed_datagram_is_dropped_by_default(dut: DUT, kind: int) -> None:
-    # Route not completed: the next hop (another host) would come after the DUT.
-    route = bytes([kind, 7, 4]) + dut.info.other_ipv4.packed
+def test_source_routed_datagram_is_dropped_by_default(dut: DUT, kind: int, completed: bool) -> None:
+    # "route-ahead": the next hop (another host) would come after the DUT. "route-completed": the
+    # tester was the one hop, the DUT is the final destination; the option is there all the same.
+    if completed:
+        route = bytes([kind, 7, 8]) + dut.info.tester_ipv4.packed
+    else:
+        route = bytes([kind, 7, 4]) + dut.info.other_ipv4.packed
     dut.set_accept_source_route(False)
     dut.send(with_ipv4_options(echo4(dut, 0xA31, DATA), route))
     dut.expect_none(ICMP(id=0xA31), within=SILENCE_S, barrier=True)
