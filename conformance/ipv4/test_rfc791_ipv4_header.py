@@ -13,7 +13,7 @@ import pytest
 from scapy.layers.inet import ICMP, IP
 from scapy.utils import checksum
 
-from harness import DUT, MUST, described, echo4, echo_data4, rfc
+from harness import DUT, MUST, described, echo4, echo_data4, rfc, with_ipv4_options
 
 ETHER_LEN = 14
 DATA = b"stackcheck rfc791 " * 3  # the frame exceeds the 60-octet Ethernet minimum
@@ -111,3 +111,23 @@ def test_ids_of_echo_replies_to_one_destination_do_not_repeat(dut: DUT) -> None:
         if not reply[IP].flags.DF:
             ids.append(reply[IP].id)
     assert len(set(ids)) == len(ids), f"the IDs of replies sent with DF clear repeat: {ids}"
+
+
+@pytest.mark.parametrize("options", [0, 40], ids=["ihl5", "ihl15"])
+@described(791, "3.1", MUST,
+           "Total Length is the length of the datagram, measured in octets, including internet header and "
+           "data.")
+def test_datagram_of_a_header_only_is_received(dut: DUT, options: int) -> None:
+    # A datagram of no data (Total Length = IHL * 4) for protocol 253 (RFC 3692 experimentation),
+    # which the DUT does not implement: taken in, it draws a Protocol Unreachable (RFC 1122
+    # 3.2.2.1). "ihl15": 40 octets of NOP options make a 60-octet datagram that fills the frame
+    # exactly (no Ethernet padding after it).
+    datagram = dut.ipv4(proto=253, id=0x781 + options)
+    if options:
+        datagram = with_ipv4_options(datagram, bytes([1]) * options)
+    frame = bytes(datagram)
+    assert len(frame) == ETHER_LEN + 20 + options
+    dut.send(frame)
+    error = dut.expect(ICMP(type=3, code=2))
+    quoted = bytes(error[ICMP].payload)
+    assert quoted[:4] == frame[ETHER_LEN : ETHER_LEN + 4], "the Protocol Unreachable quotes another datagram"
