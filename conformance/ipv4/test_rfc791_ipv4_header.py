@@ -8,6 +8,7 @@ discard the datagram.
 from __future__ import annotations
 
 import struct
+from ipaddress import IPv4Address
 
 import pytest
 from scapy.layers.inet import ICMP, IP
@@ -131,3 +132,49 @@ def test_datagram_of_a_header_only_is_received(dut: DUT, options: int) -> None:
     error = dut.expect(ICMP(type=3, code=2))
     quoted = bytes(error[ICMP].payload)
     assert quoted[:4] == frame[ETHER_LEN : ETHER_LEN + 4], "the Protocol Unreachable quotes another datagram"
+
+
+def _ones_sum(octets: bytes) -> int:
+    """The ones'-complement sum of 16-bit words, as a residue mod 0xFFFF (0 stands for the sum 0xFFFF)."""
+    return int.from_bytes(octets, "big") % 0xFFFF  # 2**16 == 1 mod 0xFFFF
+
+
+@described(791, "3.1", MUST,
+           "The checksum field is the 16 bit one's complement of the one's complement sum of all 16 bit "
+           "words in the header.")
+def test_header_whose_words_sum_to_ffff_carries_checksum_0000(dut: DUT) -> None:
+    # The ones'-complement sum of a header's words (the checksum taken as zero) is 0xFFFF, never
+    # 0x0000, when they add up to a multiple of 0xFFFF: its complement, the checksum, is 0x0000
+    # (0xFFFF would verify too, but is not that complement). The tester steers a reply's header to
+    # that sum: a full Record Route (RFC 791: "forwarded without inserting the address") comes
+    # back unchanged, so its four octets of route data are the tester's to choose. The next reply's
+    # ID is guessed as one more than this one's; a DUT that numbers otherwise is only checked for
+    # a checksum that verifies.
+    def full_rr(data: bytes) -> bytes:
+        return bytes([7, 7, 8]) + data + bytes([1])
+
+    first = bytes(IPv4Address("203.0.113.7").packed)
+    dut.send(with_ipv4_options(echo4(dut, 0x791, DATA), full_rr(first)))
+    reply = dut.expect(ICMP(type=0, id=0x791))
+    header = bytearray(bytes(reply[IP])[: reply[IP].ihl * 4])
+    assert checksum(bytes(header)) == 0, f"header checksum 0x{reply[IP].chksum:04x} does not verify"
+    at = bytes(header).find(full_rr(first)[:7], 20)
+    # The next header: the same but for the ID (one more) and the route data, chosen so the sum is 0 mod 0xFFFF.
+    header[10:12] = bytes(2)
+    header[4:6] = ((reply[IP].id + 1) & 0xFFFF).to_bytes(2, "big")
+    if at >= 0:
+        header[at + 3 : at + 7] = bytes(4)
+        word = -_ones_sum(bytes(header)) % 0xFFFF
+        start = at + 3 + (at + 3) % 2  # a 16-bit word of the header inside the route data
+        header[start : start + 2] = word.to_bytes(2, "big")
+        chosen = bytes(header[at + 3 : at + 7])
+        assert _ones_sum(bytes(header)) == 0
+    else:
+        chosen = first  # the DUT returned no Record Route: nothing to steer
+    dut.send(with_ipv4_options(echo4(dut, 0x792, DATA), full_rr(chosen)))
+    reply = dut.expect(ICMP(type=0, id=0x792))
+    sent = bytes(reply[IP])[: reply[IP].ihl * 4]
+    assert checksum(sent) == 0, f"header checksum 0x{reply[IP].chksum:04x} does not verify"
+    if at >= 0 and sent[:10] + sent[12:] == bytes(header[:10] + header[12:]):
+        assert reply[IP].chksum == 0x0000, (
+            f"the header's words sum to 0xFFFF: checksum 0x{reply[IP].chksum:04x}, not its complement 0x0000")
