@@ -50,6 +50,15 @@ def test_header_length_below_five_words_is_discarded(dut: DUT, ihl: int) -> None
     _expect_echo_answered(dut, 0x710 + ihl)
 
 
+@described(791, "3.1", MUST, "Note that the minimum value for a correct header is 5.")
+def test_frame_shorter_than_a_header_is_discarded(dut: DUT) -> None:
+    # The first 19 octets of a valid header, alone in the frame (no Ethernet padding): not even the
+    # 20 octets of a header of the minimum length arrived.
+    dut.send(bytes(echo4(dut, 0x7A1, DATA))[: ETHER_LEN + 19])
+    dut.expect_none(ICMP, within=SILENCE_S, barrier=True)
+    _expect_echo_answered(dut, 0x7A2)
+
+
 @described(791, "3.1", MUST,
            "Total Length is the length of the datagram, measured in octets, including internet header and "
            "data.")

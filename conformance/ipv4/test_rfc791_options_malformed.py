@@ -46,6 +46,7 @@ CASES: Final[dict[str, tuple[bytes, tuple[int, int]]]] = {
     "rr-pointer-at-length": (bytes([RR, 7, 7, 0, 0, 0, 0]), (20, 26)),  # Linux: 22
     # Timestamp: type, length, pointer and overflow/flags octets.
     "ts-length-3": (bytes([TS, 3, 5, 0]), (20, 22)),  # Linux: 21
+    "ts-length-2": (bytes([TS, 2, 0, 0]), (20, 21)),  # Linux: 21
     # "The smallest legal value is 5."
     "ts-pointer-4": (bytes([TS, 8, 4, 0, 0, 0, 0, 0]), (20, 27)),  # Linux: 22
     # Flag 1 needs 8 octets (address + timestamp) at the pointer; only 4 remain.
