@@ -10,8 +10,8 @@ rule's test asserts it saw the frames its rule is about, so a silent DUT cannot 
 
 What the mix provokes, at the backend's baseline (forwarding off, source routes refused):
   IPv4  ARP replies and requests (an unresolved on-link destination), echo replies (plain, with
-        Record Route and Timestamp options, fragmented), ICMP errors (Port and Protocol
-        Unreachable, Parameter Problem), UDP (unicast, directed broadcast, multicast, fragmented),
+        Record Route and Timestamp options, fragmented without and with them), ICMP errors (Port
+        and Protocol Unreachable, Parameter Problem), UDP (unicast, directed broadcast, multicast, fragmented),
         IGMP reports (a join and a leave), a TCP reset (a SYN to a closed port).
   IPv6  echo replies (also fragmented), ICMPv6 errors (Port Unreachable, Parameter Problem),
         UDP, Neighbor Advertisements and Solicitations, MLD reports, a TCP reset.
@@ -99,6 +99,9 @@ def ipv4_traffic(dut: DUT) -> list[Packet]:
     t.exchange(with_ipv4_options(dut.ipv4() / ICMP(type=8, id=0x7A02) / Raw(b"mix options"), _RR_AND_TS),
                answer=(ICMP(type=0, id=0x7A02),))
     big = dut.ipv4(id=0x7A03) / ICMP(type=8, id=0x7A03) / Raw(bytes(range(256)) * 12)
+    t.exchange(*fragments4(big, size=1400), answer=(IP(dst=tester, proto=1),))
+    # And one with options: its reply's fragments are built with the options it returns.
+    big = with_ipv4_options(dut.ipv4(id=0x7A05) / ICMP(type=8, id=0x7A05) / Raw(bytes(range(256)) * 12), _RR_AND_TS)
     t.exchange(*fragments4(big, size=1400), answer=(IP(dst=tester, proto=1),))
     # ICMP errors: Port Unreachable, Protocol Unreachable, Parameter Problem.
     t.exchange(dut.ipv4() / UDP(sport=TESTER_PORT, dport=CLOSED_PORT) / Raw(b"closed"), answer=(ICMP(type=3, code=3),))

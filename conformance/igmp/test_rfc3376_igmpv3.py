@@ -14,10 +14,11 @@ from ipaddress import IPv4Address
 from typing import Final
 
 import pytest
-from scapy.layers.inet import IP
-from scapy.packet import Packet
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, MUST_NOT, ExpectationFailed, described, rfc
+from harness import DUT, MUST, MUST_NOT, ExpectationFailed, described, multicast_mac, rfc
 from harness.features import optional_feature
 from harness.igmp import (
     ALL_SYSTEMS,
@@ -39,6 +40,7 @@ GROUP: Final = "224.1.2.3"
 OTHER_GROUP: Final = "224.1.2.4"
 MRC: Final = 5  # Max Resp Code in units of 1/10 s: answers come within 0.5 s
 QUIET_S: Final = 0.7  # longer than the Max Resp Time
+FILTER_PORT: Final = 5380
 # No RFC requires IGMPv3 of a host (RFC 2236 hosts interoperate with it, RFC 3376 section 7): a
 # DUT that speaks IGMPv2 only is tested by test_rfc2236_igmpv2.py, and these are not run on it.
 pytestmark = optional_feature("igmpv3")
@@ -383,3 +385,25 @@ def test_joining_and_leaving_for_some_sources_sends_allow_then_block(dut: DUT) -
     left = _records_about(dut, GROUP, within=1.5)
     assert left and {t for t, _ in left} == {BLOCK_OLD_SOURCES} and all(s == [source] for _, s in left), (
         f"leaving {GROUP} (joined for {source}) reported {left}")
+
+
+@described(3376, "2", MUST,
+           "In INCLUDE mode, reception of packets sent to the specified multicast address is requested *only* "
+           "from those IP source addresses listed in the source-list parameter.")
+def test_group_joined_for_some_sources_takes_datagrams_from_those_sources_only(dut: DUT) -> None:
+    source, other = str(dut.info.tester_ipv4), str(dut.info.other_ipv4)
+    dut.udp_bind(FILTER_PORT)
+    dut.join_source_group(GROUP, [source])
+
+    def to_group(src: str, data: bytes) -> Packet:
+        frame = dut.ipv4(src=src, dst=GROUP, ttl=1) / UDP(sport=40380, dport=FILTER_PORT) / Raw(data)
+        frame[Ether].dst = multicast_mac(GROUP)
+        return frame
+
+    dut.send(to_group(other, b"from another source"))
+    dut.send(to_group(source, b"from the source"))
+    # The datagrams are taken in order: the one from the listed source arrives, the other never.
+    got = dut.udp_recv(FILTER_PORT, within=2.0)
+    assert got is not None and got[0] == b"from the source", f"the socket received {got}, not the listed source's"
+    late = dut.udp_recv(FILTER_PORT, within=0.5)
+    assert late is None, f"a datagram from {other}, not in the source list, was delivered: {late}"

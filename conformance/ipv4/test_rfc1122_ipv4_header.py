@@ -44,8 +44,8 @@ def test_bad_header_checksum_is_silently_discarded(dut: DUT) -> None:
 
 @pytest.mark.parametrize(
     "source",
-    ["255.255.255.255", "198.51.100.255", "224.0.0.1", "127.0.0.1"],
-    ids=["limited-bcast", "subnet-bcast", "multicast", "loopback"],
+    ["255.255.255.255", "198.51.100.255", "224.0.0.1", "239.255.1.2", "127.0.0.1"],
+    ids=["limited-bcast", "subnet-bcast", "multicast", "multicast-top", "loopback"],
 )
 @rfc("RFC1122-3.2.1.3-11")
 def test_invalid_source_address_is_silently_discarded(dut: DUT, source: str) -> None:

@@ -88,16 +88,22 @@ def test_datagrams_up_to_the_link_mtu_and_beyond_are_reassembled(dut: DUT, total
     _delivered(dut, bytes(datagram[Raw]))
 
 
+# "record-route": a Record Route of two slots (and a NOP), which an implementing DUT returns
+# updated in the reply (RFC 1122 3.2.2.6) and one that does not ignores: the reply is too big either way.
+@pytest.mark.parametrize("options", [b"", bytes((7, 11, 4)) + bytes(8) + b"\x01"], ids=["plain", "record-route"])
 @rfc("RFC1122-3.2.2.6-6")
-def test_echo_reply_too_big_for_one_frame_is_fragmented_or_truncated(dut: DUT) -> None:
+def test_echo_reply_too_big_for_one_frame_is_fragmented_or_truncated(dut: DUT, options: bytes) -> None:
     data = bytes((i * 11) & 0xFF for i in range(4000))
-    dut.send(*fragments4(echo4(dut, 0xD30, data, id=0xD30), size=1400))
+    request = echo4(dut, 0xD30, data, id=0xD30)
+    dut.send(*fragments4(with_ipv4_options(request, options) if options else request, size=1400))
     first = dut.expect(IP(dst=str(dut.info.tester_ipv4), proto=1, frag=0))
     if first[IP].flags.MF:
         pieces = {0: bytes(first[IP].payload)}
         while sum(len(p) for p in pieces.values()) < 8 + len(data):
             more = dut.expect(IP(dst=str(dut.info.tester_ipv4), proto=1, id=first[IP].id))
+            assert len(bytes(more[IP])) <= dut.info.mtu, f"a fragment of {len(bytes(more[IP]))} octets"
             pieces[more[IP].frag * 8] = bytes(more[IP].payload)[: more[IP].len - more[IP].ihl * 4]
+        assert len(bytes(first[IP])) <= dut.info.mtu, f"a first fragment of {len(bytes(first[IP]))} octets"
         reply = b"".join(pieces[o] for o in sorted(pieces))
         assert reply[8:] == data, "the fragmented echo reply does not carry the request's data"
     else:
@@ -132,10 +138,14 @@ def test_default_ttl_is_configurable(dut: DUT) -> None:
 
 # ---- what a host ignores --------------------------------------------------------------------------
 
+@pytest.mark.parametrize("copies", [1, 2], ids=["once", "twice"])
 @rfc("RFC1122-3.2.1.8-4")
-def test_stream_identifier_option_is_ignored(dut: DUT) -> None:
-    dut.send(with_ipv4_options(echo4(dut, 0xD60), bytes((136, 4, 0x12, 0x34))))
+def test_stream_identifier_option_is_ignored(dut: DUT, copies: int) -> None:
+    # "twice": RFC 791 says the option "Appears at most once in a datagram", but an option a host
+    # MUST silently ignore draws no Parameter Problem for being repeated either.
+    dut.send(with_ipv4_options(echo4(dut, 0xD60), bytes((136, 4, 0x12, 0x34)) * copies))
     reply = dut.expect(ICMP(type=0, id=0xD60))
+    dut.expect_none(ICMP(type=12), within=0)
     options = bytes(reply[IP])[20 : reply[IP].ihl * 4]
     assert bytes((136, 4)) not in options, f"the echo reply carries a Stream Identifier: {options.hex()}"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
+import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
@@ -48,10 +49,13 @@ def test_datagram_to_a_group_not_joined_does_not_reach_the_socket(dut: DUT) -> N
     assert got is not None and got[0] == b"control"
 
 
+# 239.255.1.2: near the top of the range (RFC 1112 4: "host group addresses range from 224.0.0.0
+# to 239.255.255.255"), an edge a host's test for "is this a group" must take in.
+@pytest.mark.parametrize("group", [GROUP, "239.255.1.2"], ids=["224", "239"])
 @rfc("RFC1122-3.3.7-1")
-def test_datagram_to_a_group_goes_to_its_ethernet_address(dut: DUT) -> None:
+def test_datagram_to_a_group_goes_to_its_ethernet_address(dut: DUT, group: str) -> None:
     dut.udp_bind(PORT)
-    dut.udp_send(PORT, b"from the host", GROUP, TESTER_PORT)
-    sent = dut.expect(IP(dst=GROUP), UDP(sport=PORT), Raw(load=b"from the host"))
-    assert sent[Ether].dst.lower() == multicast_mac(GROUP), (
-        f"a datagram to {GROUP} went to {sent[Ether].dst}, not {multicast_mac(GROUP)} (RFC 1112 6.4)")
+    dut.udp_send(PORT, b"from the host", group, TESTER_PORT)
+    sent = dut.expect(IP(dst=group), UDP(sport=PORT), Raw(load=b"from the host"))
+    assert sent[Ether].dst.lower() == multicast_mac(group), (
+        f"a datagram to {group} went to {sent[Ether].dst}, not {multicast_mac(group)} (RFC 1112 6.4)")

@@ -68,16 +68,38 @@ def _as_hop(dut: DUT) -> None:
 
 # ---- the DUT as the final destination ---------------------------------------------------------
 
+@pytest.mark.parametrize("pointer", [8, 12], ids=["just-past", "far-past"])
 @rfc("RFC1122-3.2.2.6-9")
-def test_echo_reply_reverses_the_recorded_route(dut: DUT) -> None:
+def test_echo_reply_reverses_the_recorded_route(dut: DUT, pointer: int) -> None:
     dut.set_accept_source_route(True)
-    # The tester's request came through HOP, which recorded itself: {HOP >>}, completed.
-    dut.send(with_ipv4_options(echo4(dut, 0xB01, DATA), _route(LSRR, 8, HOP)))
+    # The tester's request came through HOP, which recorded itself: {HOP >>}, completed. RFC 791:
+    # "If the pointer is greater than the length, the source route is empty" -- by any amount
+    # ("far-past": 12 for a length of 7), the recorded route being the whole data area either way.
+    dut.send(with_ipv4_options(echo4(dut, 0xB01, DATA), _route(LSRR, pointer, HOP)))
     _answer_arp(dut)
     reply = dut.expect(IP(dst=HOP), ICMP(type=0, id=0xB01))
     assert reply[Ether].dst.lower() == HOP_MAC, "the reply did not go to the first hop of the reversed route"
     assert _source_routes(reply) == [_route(LSRR, 4, str(dut.info.tester_ipv4))], (
         f"the reply's source route is {[o.hex() for o in _source_routes(reply)]}: not {{>>tester}} through {HOP}")
+
+
+@pytest.mark.parametrize("hops", [3, 9], ids=["three", "nine"])
+@rfc("RFC1122-3.2.2.6-9")
+def test_echo_reply_reverses_a_route_of_several_hops(dut: DUT, hops: int) -> None:
+    dut.set_accept_source_route(True)
+    tester = str(dut.info.tester_ipv4)
+    # The request came through 203.0.113.1, 203.0.113.2, ... and HOP, in that order: {G1, G2, ...
+    # HOP >>}. Nine hops fill the header: a 39-octet route and a NOP make 40 octets of options,
+    # and the reply's route (eight gateways and the tester) is as long.
+    gateways = [f"203.0.113.{n}" for n in range(1, hops)]
+    route = _route(LSRR, 4 + 4 * hops, *gateways, HOP)
+    dut.send(with_ipv4_options(echo4(dut, 0xB04, DATA), route + bytes((NOP,)) * (-len(route) % 4)))
+    _answer_arp(dut)
+    reply = dut.expect(IP(dst=HOP), ICMP(type=0, id=0xB04))
+    # Reversed: to HOP first, then the gateways backwards and the tester, the final destination.
+    expected = _route(LSRR, 4, *gateways[::-1], tester)
+    assert _source_routes(reply) == [expected], (
+        f"the reply's source route is {[o.hex() for o in _source_routes(reply)]}, not {expected.hex()} via {HOP}")
 
 
 @rfc("RFC1122-3.2.1.8-7")
@@ -200,17 +222,41 @@ def test_forwarded_source_route_gets_a_timestamp(dut: DUT) -> None:
     assert ts and ts[0][2] == 9, f"Timestamp forwarded as {ts[0].hex() if ts else 'missing'}: no timestamp added"
 
 
+# Options around the route (24 octets each), for the fragments after the first to keep the copied
+# ones (copied flag set: the route; type 158, an unassigned copied option) and drop the others
+# (Record Route: "Not copied on fragmentation, goes in first fragment only"; type 30, unassigned).
+UNKNOWN, UNKNOWN_COPIED = bytes((30, 2)), bytes((158, 2))  # no data: length 2, the shortest
+LAYOUTS: Final = {
+    # The route after a NOP, options ended by End of Option List; the octets after it are not
+    # options (RFC 791: "used at the end of all options"), though they would read as a Router Alert.
+    "nop-first-eol-last": (bytes((NOP,)), bytes((RR, 7, 4)) + bytes(4) + bytes((EOL, 2, 148, 4, 0, 0, 0, 0, 0))),
+    # Options of length 2 before the route and in the header's last two octets.
+    "short-options": (bytes((NOP,)) + UNKNOWN, bytes((RR, 7, 4)) + bytes(4) + bytes((NOP,)) * 5 + UNKNOWN_COPIED),
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("kind", SOURCE_ROUTES, ids=["lsrr", "ssrr"])
 @rfc("RFC791-3.1-18", "RFC791-3.1-21")
-def test_source_route_is_copied_into_every_fragment(dut: DUT, kind: int) -> None:
+def test_source_route_is_copied_into_every_fragment(dut: DUT, kind: int, layout: str) -> None:
     _as_hop(dut)
     dut.add_route(f"{HOP}/32", mtu=576)
-    _through_dut(dut, 0xB17, kind, size=1000)  # no DF: the DUT fragments it for the 576-octet path
+    before, after = LAYOUTS[layout]
+    options = before + _route(kind, 4, HOP) + after
+    # No DF: the DUT fragments it for the 576-octet path.
+    dut.send(with_ipv4_options(echo4(dut, 0xB17, DATA + bytes(1000)), options))
     _answer_arp(dut)
-    fragments = [dut.expect(IP(dst=HOP, proto=1)) for _ in range(2)]
+    fragments = sorted((dut.expect(IP(dst=HOP, proto=1)) for _ in range(2)), key=lambda f: f[IP].frag)
+    # RFC 791: the address just used is replaced by the DUT's, the pointer moves on by four.
+    route = _route(kind, 8, str(dut.info.dut_ipv4.ip))
     for fragment in fragments:
         assert len(bytes(fragment[IP])) <= 576
-        assert len(_source_routes(fragment)) == 1, f"a fragment (offset {fragment[IP].frag * 8}) lacks the source route"
+        where = f"the fragment at offset {fragment[IP].frag * 8}"
+        assert _source_routes(fragment) == [route], (
+            f"{where} carries source routes {[o.hex() for o in _source_routes(fragment)]}, not {route.hex()}")
+    later = [o[0] for o in _options(fragments[1]) if o[0] not in SOURCE_ROUTES]
+    copied = [UNKNOWN_COPIED[0]] if layout == "short-options" else []
+    assert later == copied, f"the later fragment carries options of types {later}, besides the route: not {copied}"
 
 
 @rfc("RFC1122-3.3.5-10")

@@ -288,17 +288,18 @@ def test_on_link_destination_that_does_not_answer_arp_draws_host_unreachable(dut
 
 @rfc("RFC1812-5.2.6-2", "RFC1812-5.2.6-1")
 def test_forwarded_fragment_is_cut_further_not_reassembled(dut: DUT) -> None:
-    _enable(dut, mtu=1001)  # odd: 981 octets of room, of which only 976 make whole 8-octet units
-    # A middle fragment of some datagram: 1,200 octets at offset 800, more to come. It must go on
+    _enable(dut, mtu=993)  # odd: 973 octets of room, of which only 968 (121 units) make whole 8-octet units
+    # A middle fragment of some datagram: 1,200 octets at offset 808 (101 units: odd, and the
+    # second piece's offset even), more to come. It must go on
     # alone (the rest never comes), cut to fit, each piece's offset counted from the original
     # datagram's start and MF on every piece (RFC 791 3.2's procedure: "FO <- OFO + NFB; MF <- OMF").
     data = bytes(i & 0xFF for i in range(1200))
-    dut.send(dut.ipv4(dst=REMOTE, proto=17, id=0x5A5, frag=100, flags="MF") / Raw(data))
+    dut.send(dut.ipv4(dst=REMOTE, proto=17, id=0x5A5, frag=101, flags="MF") / Raw(data))
     _answer_gateway_arp(dut)
     pieces = [_forwarded(dut, id=0x5A5)]
     while sum(len(bytes(p[IP])[p[IP].ihl * 4 : p[IP].len]) for p in pieces) < len(data):
         pieces.append(_forwarded(dut, id=0x5A5))
-    assert all(p[IP].len <= 1001 for p in pieces), f"piece lengths {[p[IP].len for p in pieces]}"
+    assert all(p[IP].len <= 993 for p in pieces), f"piece lengths {[p[IP].len for p in pieces]}"
     # RFC 791 3.2: "If an internet datagram is fragmented, its data portion must be broken on 8
     # octet boundaries": every piece but the one ending the fragment carries a multiple of 8.
     not_last = sorted(pieces, key=lambda p: p[IP].frag)[:-1]
@@ -306,8 +307,8 @@ def test_forwarded_fragment_is_cut_further_not_reassembled(dut: DUT) -> None:
     assert all(p[IP].flags.MF for p in pieces), f"MF lost on a piece: flags {[str(p[IP].flags) for p in pieces]}"
     got = bytearray(len(data))
     for p in pieces:
-        start = p[IP].frag * 8 - 800
-        assert 0 <= start < len(data), f"piece at offset {p[IP].frag * 8}, outside the fragment's 800..2000"
+        start = p[IP].frag * 8 - 808
+        assert 0 <= start < len(data), f"piece at offset {p[IP].frag * 8}, outside the fragment's 808..2008"
         chunk = bytes(p[IP])[p[IP].ihl * 4 : p[IP].len]
         got[start : start + len(chunk)] = chunk
     assert bytes(got) == data, "the pieces do not make up the fragment at its offsets"

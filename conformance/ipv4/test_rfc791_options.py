@@ -73,17 +73,19 @@ def test_echo_reply_carries_record_route_with_the_dut_address(dut: DUT) -> None:
     assert str(dut.info.dut_ipv4.ip) in recorded, f"recorded {recorded}, not the DUT's address"
 
 
+@pytest.mark.parametrize("slots", [1, 0], ids=["one-slot", "no-slot"])
 @described(791, "3.1", MUST,
            "If the route data area is already full (the pointer exceeds the length) the datagram is "
            "forwarded without inserting the address into the recorded route.")
-def test_full_record_route_is_accepted_unchanged(dut: DUT) -> None:
+def test_full_record_route_is_accepted_unchanged(dut: DUT, slots: int) -> None:
     require_feature(dut, "ipv4-record-route")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (d)
-    hop = IPv4Address("203.0.113.7").packed
-    full = _record_route(slots=1, pointer=8, filled=hop)
-    dut.send(with_ipv4_options(echo4(dut, 0xA02, DATA), full))
+    # "no-slot": length 3, pointer 4: a route data area of no octets is full from the start.
+    hop = IPv4Address("203.0.113.7").packed[: 4 * slots]
+    full = _record_route(slots=slots, pointer=4 + 4 * slots, filled=hop)
+    dut.send(with_ipv4_options(echo4(dut, 0xA02, DATA), full + bytes([NOP]) * (-len(full) % 4)))
     reply = dut.expect(ICMP(type=0, id=0xA02))
     rr = option_of(reply, RR)
-    assert rr is None or rr[3:7] == hop, f"the full route data changed to {rr[3:7].hex() if rr else ''}"
+    assert rr is None or rr == full, f"the full Record Route {full.hex()} came back as {rr.hex() if rr else ''}"
     dut.expect_none(ICMP(type=12), within=0)
 
 
@@ -123,6 +125,10 @@ def test_prespecified_timestamp_is_registered_for_the_dut_address(dut: DUT) -> N
     ts = option_of(reply, TS)
     assert ts is not None, "the Echo Reply carries no Timestamp option"
     assert ts[2] >= 13, f"the DUT registered no timestamp for its own address (pointer {ts[2]})"
+    # "The Pointer is the number of octets from the beginning of this option to the end of
+    # timestamps plus one": the one pair registered, it is 13, past the 12-octet option.
+    assert ts[2] == 13, f"pointer {ts[2]} after the one address/timestamp pair, not 13"
+    assert ts[4:8] == dut.info.dut_ipv4.ip.packed, f"the prespecified address changed to {ts[4:8].hex()}"
 
 
 @described(791, "3.1", MUST,
@@ -142,25 +148,31 @@ def test_prespecified_timestamp_for_another_address_is_left_alone(dut: DUT) -> N
 @described(791, "3.1", MUST,
            "If the timestamp data area is already full (the pointer exceeds the length) the datagram is "
            "forwarded without inserting the timestamp, but the overflow count is incremented by one.")
-def test_full_timestamp_increments_the_overflow_count(dut: DUT) -> None:
+@pytest.mark.parametrize("slots", [1, 0], ids=["one-slot", "no-slot"])
+def test_full_timestamp_increments_the_overflow_count(dut: DUT, slots: int) -> None:
     require_feature(dut, "ipv4-timestamp")  # OPTIONAL for a host: RFC 1122 3.2.1.8 (e)
-    full = _timestamp(length=8, pointer=9, flag=TS_ONLY, overflow=2, data=b"\x00\x00\x00\x2a")
+    # "no-slot": length 4, pointer 5: a data area of no octets is full from the start.
+    data = b"\x00\x00\x00\x2a"[: 4 * slots]
+    full = _timestamp(length=4 + 4 * slots, pointer=5 + 4 * slots, flag=TS_ONLY, overflow=2, data=data)
     dut.send(with_ipv4_options(echo4(dut, 0xA15, DATA), full))
     reply = dut.expect(ICMP(type=0, id=0xA15))
     ts = option_of(reply, TS)
     assert ts is not None, "the Echo Reply carries no Timestamp option"
     assert ts[3] >> 4 == 3, f"overflow count {ts[3] >> 4}, expected 2 + 1"
-    assert ts[4:8] == b"\x00\x00\x00\x2a", "a timestamp was written into the full data area"
+    assert ts[1:3] == full[1:3], f"length and pointer {ts[1]}, {ts[2]} changed from {full[1]}, {full[2]}"
+    assert ts[4:] == data, "a timestamp was written into the full data area"
 
 
 # ---- options in general ----------------------------------------------------------------------
+@pytest.mark.parametrize("option", [bytes([30, 4, 0xAB, 0xCD]), bytes([30, 2, NOP, NOP])], ids=["length-4", "length-2"])
 @pytest.mark.parametrize("copies", [1, 2], ids=["once", "twice"])
 @rfc("RFC1122-3.2.1.8-3", "RFC791-3.2-22")
-def test_unknown_option_is_ignored(dut: DUT, copies: int) -> None:
+def test_unknown_option_is_ignored(dut: DUT, copies: int, option: bytes) -> None:
     # Type 30 (not copied, class 0, number 30): assigned to nothing any host implements. RFC 791's
     # "Appears at most once in a datagram" is said of the options it defines, not of this one.
+    # "length-2": no data, the option-length octet counting just the type and length octets.
     ident = 0xA20 + copies
-    dut.send(with_ipv4_options(echo4(dut, ident, DATA), bytes([30, 4, 0xAB, 0xCD]) * copies))
+    dut.send(with_ipv4_options(echo4(dut, ident, DATA), option * copies))
     dut.expect(ICMP(type=0, id=ident))
     dut.expect_none(ICMP(type=12), within=0)
 
@@ -199,11 +211,16 @@ def test_record_route_or_timestamp_is_processed_or_silently_ignored(dut: DUT, op
 
 
 # ---- source routes ---------------------------------------------------------------------------
+@pytest.mark.parametrize("completed", [False, True], ids=["route-ahead", "route-completed"])
 @pytest.mark.parametrize("kind", [LSRR, SSRR], ids=["lsrr", "ssrr"])
 @rfc("RFC7126-4.3.5-1")
-def test_source_routed_datagram_is_dropped_by_default(dut: DUT, kind: int) -> None:
-    # Route not completed: the next hop (another host) would come after the DUT.
-    route = bytes([kind, 7, 4]) + dut.info.other_ipv4.packed
+def test_source_routed_datagram_is_dropped_by_default(dut: DUT, kind: int, completed: bool) -> None:
+    # "route-ahead": the next hop (another host) would come after the DUT. "route-completed": the
+    # tester was the one hop, the DUT is the final destination; the option is there all the same.
+    if completed:
+        route = bytes([kind, 7, 8]) + dut.info.tester_ipv4.packed
+    else:
+        route = bytes([kind, 7, 4]) + dut.info.other_ipv4.packed
     dut.set_accept_source_route(False)
     dut.send(with_ipv4_options(echo4(dut, 0xA31, DATA), route))
     dut.expect_none(ICMP(id=0xA31), within=SILENCE_S, barrier=True)
@@ -211,11 +228,15 @@ def test_source_routed_datagram_is_dropped_by_default(dut: DUT, kind: int) -> No
     dut.expect(ICMP(type=0, id=0xA32))
 
 
+@pytest.mark.parametrize("hops", [1, 0], ids=["one-hop", "no-hop"])
 @rfc("RFC1122-3.2.1.8-5")
-def test_completed_source_route_is_delivered_when_accepted(dut: DUT) -> None:
+def test_completed_source_route_is_delivered_when_accepted(dut: DUT, hops: int) -> None:
     dut.set_accept_source_route(True)
     # Completed loose route (pointer beyond the route data): the tester's own address was the
-    # one hop recorded, so the DUT is the final destination.
-    route = bytes([LSRR, 7, 8]) + dut.info.tester_ipv4.packed
-    dut.send(with_ipv4_options(echo4(dut, 0xA33, DATA), route))
+    # one hop recorded, so the DUT is the final destination. "no-hop": length 3, pointer 4, a
+    # route of no addresses (RFC 791: "If the pointer is greater than the length, the source
+    # route is empty").
+    route = bytes([LSRR, 3 + 4 * hops, 4 + 4 * hops]) + dut.info.tester_ipv4.packed[: 4 * hops]
+    dut.send(with_ipv4_options(echo4(dut, 0xA33, DATA), route + bytes([NOP]) * (-len(route) % 4)))
     dut.expect(ICMP(type=0, id=0xA33))
+    dut.expect_none(ICMP(type=12), within=0)

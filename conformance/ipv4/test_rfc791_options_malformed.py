@@ -21,7 +21,7 @@ from scapy.layers.inet import ICMP
 from harness import DUT, MUST, described, echo4, rfc, with_ipv4_options
 from harness.features import require_feature
 
-NOP, RR, TS = 1, 7, 68
+NOP, RR, TS, LSRR = 1, 7, 68, 131
 DATA: Final = b"malformed option test"
 RR7: Final = bytes([RR, 7, 4, 0, 0, 0, 0])
 TS8: Final = bytes([TS, 8, 5, 0, 0, 0, 0, 0])
@@ -41,17 +41,35 @@ CASES: Final[dict[str, tuple[bytes, tuple[int, int]]]] = {
     # "If there is some room but not enough room for a full address to be inserted, the
     # original datagram is considered to be in error and is discarded."
     "rr-partial-room": (bytes([RR, 9, 8, 0, 0, 0, 0, 0, 0]), (20, 28)),  # Linux: 22
+    # Three octets of room (5-7), and the pointer at the last octet: room for part of an address.
+    "rr-partial-room-3": (bytes([RR, 7, 5, 0, 0, 0, 0]), (20, 26)),  # Linux: 22
+    "rr-pointer-at-length": (bytes([RR, 7, 7, 0, 0, 0, 0]), (20, 26)),  # Linux: 22
     # Timestamp: type, length, pointer and overflow/flags octets.
     "ts-length-3": (bytes([TS, 3, 5, 0]), (20, 22)),  # Linux: 21
+    "ts-length-2": (bytes([TS, 2, 0, 0]), (20, 21)),  # Linux: 21
     # "The smallest legal value is 5."
     "ts-pointer-4": (bytes([TS, 8, 4, 0, 0, 0, 0, 0]), (20, 27)),  # Linux: 22
     # Flag 1 needs 8 octets (address + timestamp) at the pointer; only 4 remain.
     "ts-pair-partial-room": (bytes([TS, 12, 9, 1]) + bytes(8), (20, 31)),  # Linux: 22
+    # Room for a timestamp (octets 5-8) but not for the pair flag 1 needs (5-12 of 11).
+    "ts-pair-one-octet-short": (bytes([TS, 11, 5, 1]) + bytes(7), (20, 30)),  # Linux: 22
+    # "some room but not enough room for a full timestamp": three octets (6-8), or one (8).
+    "ts-partial-room": (bytes([TS, 8, 6, 0]) + bytes(4), (20, 27)),  # Linux: 22
+    "ts-pointer-at-length": (bytes([TS, 8, 8, 0]) + bytes(4), (20, 27)),  # Linux: 22
     # "or the overflow count itself overflows": full area, overflow already 15.
     "ts-overflow-overflows": (bytes([TS, 8, 9, 0xF0, 0, 0, 0, 0]), (20, 27)),  # Linux: 23
     # "Appears at most once in a datagram." (Record Route, Timestamp)
     "rr-twice": (RR7 + RR7, (27, 33)),  # Linux: 27
     "ts-twice": (TS8 + TS8, (28, 35)),  # Linux: 28
+    # Loose Source Route (route data: 198.51.100.1, the first octet 198 no pointer could be):
+    # type, length and pointer octets come before the route data; "the smallest legal value for the pointer is 4".
+    "lsrr-length-2": (bytes([LSRR, 2, 0, 0]), (20, 21)),  # Linux: 21
+    "lsrr-pointer-3": (bytes([LSRR, 7, 3, 198, 51, 100, 1]), (20, 26)),  # Linux: 22
+    # The pointer names a next address the route has only part of (octets 5-7, or 7 only).
+    "lsrr-partial-room": (bytes([LSRR, 7, 5, 198, 51, 100, 1]), (20, 26)),  # Linux: 22
+    "lsrr-pointer-at-length": (bytes([LSRR, 7, 7, 198, 51, 100, 1]), (20, 26)),  # Linux: 22
+    # "Appears at most once in a datagram": two completed routes.
+    "lsrr-twice": (bytes([LSRR, 7, 8, 198, 51, 100, 1]) * 2, (27, 33)),  # Linux: 27
 }
 
 
@@ -62,8 +80,12 @@ def _needs_option_processing(dut: DUT, case: str) -> None:
     processing": one that processes the option concerned (Record Route, Timestamp: OPTIONAL for a
     host, RFC 1122 3.2.1.8) -- or, for an option list it cannot walk, any option at all. A host
     that implements none ignores every option (RFC 1122 3.2.1.8: "silently ignore the others")
-    and never walks the list."""
-    if case.startswith("rr-"):
+    and never walks the list. A source route every host processes (RFC 1122 3.2.1.8 (c): "A host
+    MUST be able to act as the final destination of a source route"), once it is configured to
+    accept them (Linux checks a route's room only then, in ip_options_rcv_srr())."""
+    if case.startswith("lsrr-"):
+        dut.set_accept_source_route(True)
+    elif case.startswith("rr-"):
         require_feature(dut, "ipv4-record-route")
     elif case.startswith("ts-"):
         require_feature(dut, "ipv4-timestamp")

@@ -88,8 +88,10 @@ def test_sent_datagram_source_is_the_hosts_address(dut: DUT) -> None:
 
 @pytest.mark.parametrize(
     "source",
-    ["255.255.255.255", "198.51.100.255", "224.0.0.1"],
-    ids=["limited-bcast", "subnet-bcast", "multicast"],
+    ["255.255.255.255", "198.51.100.255", "224.0.0.1", "239.255.1.2", "127.0.0.1"],
+    # 239.255.1.2: near the top of the group range (RFC 1112 4: "host group addresses range from
+    # 224.0.0.0 to 239.255.255.255"); 127.0.0.1: RFC 1122 3.2.1.3 (g) "MUST NOT appear outside a host".
+    ids=["limited-bcast", "subnet-bcast", "multicast", "multicast-top", "loopback"],
 )
 @described(1122, "4.1.3.6", MUST,
            "A UDP datagram received with an invalid IP source address (e.g., a broadcast or multicast "

@@ -129,7 +129,7 @@ def test_completed_source_route_reverses_for_a_reply() -> None:
         (b"\x07\x09\x04\x00", 20),  # runs past the header: the type octet
         (rr(7) + rr(7) + b"\x00\x00", 27),  # duplicate RR: the second one's type octet
         (ts(8) + ts(8), 28),  # duplicate TS
-        (b"\x88\x04\x00\x00\x88\x04\x00\x00", 24),  # any repeated non-NOP option
+        (b"\x82\x04\x00\x00\x82\x04\x00\x00", 24),  # a repeated Security option (RFC 791: at most once)
         (bytes((131, 7, 4)) + OTHER + bytes((137, 7, 4)) + OTHER + b"\x00\x00", 27),  # LSRR then SSRR
         (b"\x07\x02\x00\x00", 21),  # RR length < 3: the length octet
         (rr(7, 3) + b"\x00", 22),  # RR pointer < 4: the pointer octet
@@ -146,7 +146,7 @@ def test_completed_source_route_reverses_for_a_reply() -> None:
         (bytes((131, 6, 4)) + bytes(3) + b"\x00\x00", 22),  # LSRR with room for part of an address
     ],
     ids=[
-        "type-at-end", "no-length-after-nop", "length-1", "past-header", "rr-twice", "ts-twice", "unknown-twice",
+        "type-at-end", "no-length-after-nop", "length-1", "past-header", "rr-twice", "ts-twice", "security-twice",
         "two-source-routes", "rr-length-2", "rr-pointer-3", "rr-partial-slot", "ts-length-3",
         "ts-pointer-4", "ts-partial-slot", "ts1-partial-pair", "ts-overflow-15", "ts-flag-2", "lsrr-length-2",
         "ssrr-pointer-3", "ra-length-2", "lsrr-partial-slot",
@@ -155,3 +155,10 @@ def test_completed_source_route_reverses_for_a_reply() -> None:
 def test_malformed_option_names_the_offending_octet(opts: bytes, pointer: int) -> None:
     for usage in Usage:
         assert run(opts, usage) == ParamProblem(pointer)
+
+
+def test_repeated_stream_identifier_is_ignored() -> None:
+    # RFC 1122 3.2.1.8 (b): "it MUST be silently ignored if received", repeated or not.
+    opts = b"\x88\x04\x00\x00\x88\x04\x00\x00"
+    for usage in Usage:
+        assert isinstance(run(opts, usage), Processed)

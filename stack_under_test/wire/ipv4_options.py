@@ -30,12 +30,13 @@ SSRR: Final = 137  # Strict Source and Record Route
 RR: Final = 7  # Record Route
 TIMESTAMP: Final = 68
 ROUTER_ALERT: Final = 148  # RFC 2113
-STREAM_ID: Final = 136
 # The options RFC 791 says "Appears at most once in a datagram" of (source routes: see process()).
 # Any other option may repeat: one we do not know we must ignore, repeated or not (RFC 1122
 # 3.2.1.8: "MUST each interpret those IP options that they understand and silently ignore the
-# others"), and RFC 2113 sets no such limit on Router Alert (Linux accepts it twice).
-AT_MOST_ONCE: Final = frozenset({SECURITY, RR, STREAM_ID, TIMESTAMP})
+# others"), and RFC 2113 sets no such limit on Router Alert (Linux accepts it twice). Not the
+# Stream Identifier (136) either, though RFC 791 says it of that one too: RFC 1122 3.2.1.8 (b)
+# "This option is obsolete; it SHOULD NOT be sent, and it MUST be silently ignored if received."
+AT_MOST_ONCE: Final = frozenset({SECURITY, RR, TIMESTAMP})
 
 TS_ONLY: Final = 0  # RFC 791: "0 -- time stamps only, stored in consecutive 32-bit words"
 TS_AND_ADDRESS: Final = 1  # "1 -- each timestamp is preceded with internet address"

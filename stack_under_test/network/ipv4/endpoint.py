@@ -83,7 +83,9 @@ class IPv4Endpoint:
         self.igmp.enable()
 
     def on_link_address_changed(self) -> None:
-        """Nothing to do: every frame is built with the NIC's MAC as it is when sent."""
+        """Frames are built with the NIC's MAC as it is when sent, except the cached reply paths'
+        prebuilt Ethernet headers: forget them."""
+        self.output.forget_reply_paths()
 
     def disable(self) -> None:
         self.igmp.disable()

@@ -42,6 +42,10 @@ class IPv4Output:
         # Unreachability Detection is never bypassed.
         self._reply_paths: dict[bytes, _ReplyPath] = {}
 
+    def forget_reply_paths(self) -> None:
+        """A NIC's MAC changed: the cached paths' Ethernet headers carry the old one."""
+        self._reply_paths.clear()
+
     def next_ident(self, src: bytes, dst: bytes, proto: int) -> int:
         """The ID for a datagram from ``src`` to ``dst`` carrying ``proto`` (RFC 6864 4.1)."""
         return self.idents.next(src, dst, proto)
