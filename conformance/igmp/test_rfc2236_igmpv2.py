@@ -472,3 +472,27 @@ def test_older_version_querier_present_timeout_follows_the_last_v3_query(dut: DU
     dut.wait(max(0.0, start + 14.5 - dut.now()))
     dut.send(igmp_frame(dut, v3_query(mrc=MRC, qrv=2, qqic=2)))
     _expect_report(dut, V3_REPORT, None)  # IGMPv3 again: a Version 3 Report
+
+
+@described(3376, "7.1", MUST, "IGMPv1 Query: length = 8 octets AND Max Resp Code field is zero")
+def test_v1_query_group_field_is_ignored(dut: DUT, host: Host) -> None:
+    # What makes a query an IGMPv1 one is its length and Max Resp Code, and "An IGMPv1 router will
+    # send General Queries" (RFC 3376 7.2.1); its Group Address is "zeroed when sent, ignored when
+    # received" (RFC 1112 appendix I).
+    # A v1 query (Max Resp Code 0) whose Group Address field names GROUP is still a General Query:
+    # OTHER_GROUP is reported too, within the 10 s a v1 query allows (RFC 2236 4). A v1 query
+    # every 1.5 s keeps the host in IGMPv1 mode (the fixture's Query Interval is 1 s); it leaves
+    # running timers alone (RFC 2236 3).
+    _settle(host, GROUP, OTHER_GROUP)
+    start = dut.now()
+    next_query = start
+    while dut.now() - start < 10.0 + JITTER_S:
+        if dut.now() >= next_query:
+            dut.send(igmp_frame(dut, message(QUERY, 0, GROUP)))
+            next_query += 1.5
+        try:
+            _expect_report(dut, V1_REPORT, OTHER_GROUP, within=0.25)
+            return
+        except ExpectationFailed:
+            continue
+    raise AssertionError(f"no report for {OTHER_GROUP} within 10 s of v1 queries whose group field named {GROUP}")

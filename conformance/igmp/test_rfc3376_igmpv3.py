@@ -383,3 +383,50 @@ def test_joining_and_leaving_for_some_sources_sends_allow_then_block(dut: DUT) -
     left = _records_about(dut, GROUP, within=1.5)
     assert left and {t for t, _ in left} == {BLOCK_OLD_SOURCES} and all(s == [source] for _, s in left), (
         f"leaving {GROUP} (joined for {source}) reported {left}")
+
+
+# ---- the Router Alert option among others (RFC 3376 9.1) ------------------------------------------
+
+NOPS: Final = b"\x01\x01\x01\x01"  # four No Operation options (RFC 791), before or instead of Router Alert
+STREAM_ID: Final = b"\x88\x04\x12\x34"  # RFC 791's Stream Identifier: an option, but not Router Alert
+
+
+def _query_with_options(dut: DUT, options: bytes) -> Packet:
+    frame = igmp_frame(dut, v3_query(mrc=MRC))
+    frame[IP].options = [options]
+    return frame
+
+
+@described(3376, "5.2", MUST,
+           "If the expired timer is the interface timer (i.e., it is a pending response to a General Query), "
+           "then one Current-State Record is sent for each multicast address for which the specified "
+           "interface has reception state")
+def test_query_with_router_alert_after_other_options_is_answered(dut: DUT) -> None:
+    # An IP header of 28 octets: four NOPs, then the Router Alert option. A host that looks for
+    # Router Alert (RFC 3376 9.1) must find it wherever it stands among the options; one that
+    # read only the options' first word would ignore a valid General Query.
+    dut.join_group(GROUP)  # its state-change reports do not count as answers
+    dut.send(_query_with_options(dut, NOPS + ROUTER_ALERT))
+    expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
+
+
+@rfc("RFC3376-9.1-2")
+def test_query_with_options_but_no_router_alert_is_ignored(dut: DUT) -> None:
+    # An IP option that is not Router Alert does not stand in for it.
+    join_and_settle(dut, GROUP)
+    dut.send(_query_with_options(dut, STREAM_ID))
+    dut.expect_none(IP(proto=2), within=QUIET_S)
+    dut.send(_query_with_options(dut, STREAM_ID + ROUTER_ALERT))  # control: with Router Alert as well
+    expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
+
+
+@described(3376, "5.1", MUST,
+           "A change of interface state causes the system to immediately transmit a State-Change Report from "
+           "that interface.")
+def test_restarted_link_reports_its_groups_again(dut: DUT) -> None:
+    # The membership goes down with the interface and comes back with it: the host reports the
+    # group again, as it does on a join, and the all-systems group still never (RFC 2236 6).
+    join_and_settle(dut, GROUP)
+    dut.restart_link()
+    report = expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE, MODE_IS_EXCLUDE), within=2.0)
+    assert ALL_SYSTEMS not in [g for _, g in v3_records(report)], "the all-systems group was reported"
