@@ -14,6 +14,7 @@ from ipaddress import IPv4Address
 from typing import Final
 
 import pytest
+from scapy.layers.igmp import IGMPv3_MQ
 from scapy.layers.inet import IP
 from scapy.packet import Packet
 
@@ -430,3 +431,62 @@ def test_restarted_link_reports_its_groups_again(dut: DUT) -> None:
     dut.restart_link()
     report = expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE, MODE_IS_EXCLUDE), within=2.0)
     assert ALL_SYSTEMS not in [g for _, g in v3_records(report)], "the all-systems group was reported"
+
+
+# ---- Group-and-Source-Specific Queries (RFC 3376 5.2) -------------------------------------------------
+
+S1, S2, S3, S4, S5 = (f"192.0.2.{n}" for n in range(1, 6))
+
+
+def _source_query(group: str, sources: list[str], mrc: int = MRC) -> bytes:
+    """A Group-and-Source-Specific Query (RFC 3376 4.1.8-4.1.9), checksum filled in."""
+    return bytes(IGMPv3_MQ(mrcode=mrc, gaddr=group, qrv=2, qqic=125, srcaddrs=sources))
+
+
+def _current_state_about(dut: DUT, group: str, within: float) -> tuple[int, list[str]]:
+    report = expect_v3_record(dut, group, (MODE_IS_INCLUDE, MODE_IS_EXCLUDE), within=within)
+    return next((t, s) for t, g, s in _records_with_sources(report) if g == group)
+
+
+@described(3376, "5.2", MUST,
+           "If the expired timer is a group timer and the list of recorded sources for that group is "
+           "non-empty (i.e., it is a pending response to a Group-and-Source-Specific Query), then if and only "
+           "if the interface has reception state for that group address, the contents of the responding "
+           "Current-State Record is determined from the interface state and the pending response record, as "
+           "specified in the following table:")
+def test_group_and_source_specific_query_is_answered_with_the_queried_sources_listened_to(dut: DUT) -> None:
+    # The table's row "INCLUDE (A)  B  IS_IN (A*B)". Listening to GROUP from S1-S4 (INCLUDE mode),
+    # asked about S5, S1, S2, S3: the answer is IS_IN ({S1..S4} * {S5, S1, S2, S3}) = IS_IN {S1, S2, S3}. S5 comes first, so a host that
+    # misread the source list (its length or where each address starts) answers otherwise.
+    dut.join_source_group(GROUP, [S1, S2, S3, S4])
+    _records_about(dut, GROUP, within=1.5)  # the state-change report and its repetition
+    dut.send(igmp_frame(dut, _source_query(GROUP, [S5, S1, S2, S3]), dst=GROUP))
+    rtype, sources = _current_state_about(dut, GROUP, within=QUIET_S)
+    assert (rtype, sorted(sources)) == (MODE_IS_INCLUDE, [S1, S2, S3]), (
+        f"a query about {[S5, S1, S2, S3]} for {GROUP} (INCLUDE {[S1, S2, S3, S4]}) was answered with "
+        f"record type {rtype}, sources {sources}")
+
+
+@described(3376, "5.2", MUST,
+           "If the received Query is a Group-and-Source-Specific Query and there is a pending response for "
+           "this group with a non-empty source-list, then the group source list is augmented to contain the "
+           "list of sources in the new Query and a single response is scheduled using the group timer.")
+def test_second_source_specific_query_augments_the_pending_answer(dut: DUT) -> None:
+    # About S1 with 2 s to answer, then about S2 with 0.5 s: one answer, due within 0.5 s of the
+    # second (rule 5: "at the earliest of the remaining time for the pending report and the
+    # selected delay"), naming both.
+    dut.join_source_group(GROUP, [S1, S2, S3])
+    _records_about(dut, GROUP, within=1.5)  # the state-change report and its repetition
+    for _ in range(3):
+        dut.send(igmp_frame(dut, _source_query(GROUP, [S1], mrc=20), dst=GROUP),
+                 igmp_frame(dut, _source_query(GROUP, [S2], mrc=MRC), dst=GROUP))
+        taken_in = dut.barrier()  # the DUT has read both queries (None: a DUT that may reorder)
+        report = expect_v3_record(dut, GROUP, (MODE_IS_INCLUDE,), within=QUIET_S)
+        sources = next(s for t, g, s in _records_with_sources(report) if g == GROUP)
+        if taken_in is None or float(report.time) > taken_in:
+            assert sorted(sources) == [S1, S2], f"the answer to queries about {S1}, then {S2} names {sources}"
+            return
+        # Its answer to the first query left before the DUT read the second: let the round end.
+        dut.wait(2.2)
+        _records_about(dut, GROUP, within=0.0)
+    raise AssertionError("in 3 rounds the DUT answered the first query before it had read the second")
