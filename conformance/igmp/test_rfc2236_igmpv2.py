@@ -496,3 +496,24 @@ def test_v1_query_group_field_is_ignored(dut: DUT, host: Host) -> None:
         except ExpectationFailed:
             continue
     raise AssertionError(f"no report for {OTHER_GROUP} within 10 s of v1 queries whose group field named {GROUP}")
+
+
+@rfc("RFC3376-8.12-1")
+def test_v2_mode_lasts_an_announced_odd_robustness_times_the_query_interval(dut: DUT, host: Host) -> None:
+    # As above with QRV 3 (an odd value: all three bits of the field count, RFC 3376 4.1.6) and a
+    # Query Interval of 2 s: the IGMPv2 mode lasts 3 x 2 s plus at most the 0.5 s Max Resp Time,
+    # not the 2 x 2 s + 0.5 s a QRV of 2 would give.
+    require_feature(dut, "igmpv3")  # the mode ends in a return to IGMPv3, which an IGMPv2-only host has not
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC, qrv=3, qqic=2)))
+    start = dut.now()
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))  # a v2 querier: IGMPv2 mode starts now
+    dut.wait(max(0.0, start + 5.0 - dut.now()))  # past 4.5 s, well before 6 s
+    host.join(GROUP)
+    _expect_report(dut, V2_REPORT, GROUP, within=0.5)  # still IGMPv2
+    dut.wait(max(0.0, start + 7.0 - dut.now()))  # past 6.5 s
+    host.join(OTHER_GROUP)
+    while True:  # back in IGMPv3 mode: the join is reported in a v3 report
+        report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=1.0)
+        if any(g == OTHER_GROUP for _, g in v3_records(report)):
+            break
+    dut.expect_none(IP(proto=2, dst=OTHER_GROUP), within=0.3)

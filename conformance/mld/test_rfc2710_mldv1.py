@@ -435,6 +435,26 @@ def test_v1_mode_lasts_an_announced_robustness_times_the_query_interval(dut: DUT
     dut.expect_none(ICMPv6MLReport(mladdr=_g(25)), within=0.3)
 
 
+@rfc("RFC3810-9.12-1")
+def test_v1_mode_lasts_an_announced_odd_robustness_times_the_query_interval(dut: DUT) -> None:
+    require_feature(dut, "mldv2")
+    # As above with QRV 3 (an odd value: all three bits of the field count, RFC 3810 5.1.8) and a
+    # Query Interval of 2 s: the mode lasts 3 x 2 s + 0.1 s, not the 2 x 2 s + 0.1 s a QRV of 2
+    # would give.
+    dut.send(mld_frame(dut, v2_query(mrc=FIXTURE_MRC_MS, qrv=3, qqic=2)))
+    dut.expect(ICMPv6MLReport2, within=1.0)  # its answer, for the solicited-node groups
+    start = dut.now()
+    dut.send(v1_query_frame(dut))
+    dut.barrier()
+    dut.wait(max(0.0, start + 5.0 - dut.now()))  # past 4.1 s, well before 6.1 s
+    dut.join_group(_g(26))
+    expect_v1(dut, ICMPv6MLReport, _g(26), within=0.5)  # still MLDv1
+    dut.wait(max(0.0, start + 6.8 - dut.now()))  # past 6.1 s
+    dut.join_group(_g(27))
+    expect_v2(dut, _g(27), within=1.0)  # back in MLDv2 mode
+    dut.expect_none(ICMPv6MLReport(mladdr=_g(27)), within=0.3)
+
+
 @described(3810, "5.1.9", MUST,
            "If QQIC >= 128, QQIC represents a floating-point value as follows: ... QQI = (mant | 0x10) << "
            "(exp + 3)")

@@ -12,7 +12,15 @@ from __future__ import annotations
 from ipaddress import IPv6Address
 
 import pytest
-from scapy.layers.inet6 import ICMPv6MLQuery2, ICMPv6MLReport2, ICMPv6ParamProblem, IPv6
+from scapy.layers.inet6 import (
+    ICMPv6MLDMultAddrRec,
+    ICMPv6MLDone,
+    ICMPv6MLQuery2,
+    ICMPv6MLReport,
+    ICMPv6MLReport2,
+    ICMPv6ParamProblem,
+    IPv6,
+)
 
 from harness import DUT, MUST, bad_checksum, described, rfc
 from harness.features import optional_feature
@@ -261,6 +269,31 @@ def test_another_nodes_report_does_not_suppress_a_general_query_answer(dut: DUT,
     else:
         other = mld_frame(dut, v1_report(group), dst=group, src=other_ll, mac=dut.info.other_mac)
     dut.send(mld_frame(dut, v2_query()), other)
+    expect_record(dut, group, (MODE_IS_EXCLUDE,))
+
+
+@pytest.mark.parametrize("kind", ["done", "mldv2-report"])
+@described(3810, "6", MUST,
+           "(Received MLD messages of types other than Query are silently ignored, except as required for "
+           "interoperation with nodes that implement MLDv1.)")
+def test_another_nodes_done_or_report_is_not_taken_for_a_query(dut: DUT, kind: str) -> None:
+    # Another listener's Done for our group, or an MLDv2 Report, to all nodes. Both share the
+    # Query's layout past their type: the Done's Maximum Response Delay field is 0 and its address
+    # our group, so a host that read it as a Query would answer it at once (as an MLDv1 Query,
+    # from then on in MLDv1 mode); the Report's octets (one record of type 0 for ::) would read as
+    # a General Query with a delay of 0.
+    group = site_group(0x66)
+    settle(dut, group)
+    other_ll = "fe80::200:ff:fe00:3"
+    if kind == "done":
+        msg = ICMPv6MLDone(mladdr=group)
+    else:
+        msg = ICMPv6MLReport2(records=[ICMPv6MLDMultAddrRec(rtype=0, dst="::")])
+    dut.send(mld_frame(dut, msg, src=other_ll, mac=dut.info.other_mac))
+    dut.expect_none(ICMPv6MLReport(mladdr=group), within=0.0)
+    no_record(dut, group, (MODE_IS_EXCLUDE, MODE_IS_INCLUDE), within=QUIET_S)
+    dut.expect_none(ICMPv6MLReport(mladdr=group), within=0.0)
+    dut.send(mld_frame(dut, v2_query(group), dst=group))  # control: a Query is answered, in MLDv2
     expect_record(dut, group, (MODE_IS_EXCLUDE,))
 
 
