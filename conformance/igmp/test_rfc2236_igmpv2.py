@@ -517,3 +517,20 @@ def test_v2_mode_lasts_an_announced_odd_robustness_times_the_query_interval(dut:
         if any(g == OTHER_GROUP for _, g in v3_records(report)):
             break
     dut.expect_none(IP(proto=2, dst=OTHER_GROUP), within=0.3)
+
+
+@pytest.mark.parametrize("kind", [V1_REPORT, V2_REPORT, LEAVE], ids=["v1-report", "v2-report", "leave"])
+@described(2236, "2.2", MUST,
+           "The Max Response Time field is meaningful only in Membership Query messages, and specifies the "
+           "maximum allowed time before sending a responding report in units of 1/10 second.  In all other "
+           "messages, it is set to zero by the sender and ignored by receivers.")
+def test_sent_messages_carry_a_zero_max_response_time(dut: DUT, host: Host, kind: int) -> None:
+    dut.send(igmp_frame(dut, message(QUERY, 0 if kind == V1_REPORT else MRC)))
+    dut.barrier()  # the query is taken in before the join (see test_sent_messages_carry_a_valid_checksum)
+    host.join(GROUP)
+    sent = _expect_report(dut, V1_REPORT if kind == V1_REPORT else V2_REPORT, GROUP, within=0.5)
+    if kind == LEAVE:
+        dut.leave_group(GROUP)
+        sent = _expect_report(dut, LEAVE, GROUP, within=0.5)
+    body = igmp_of(sent)
+    assert body[1] == 0, f"IGMP type 0x{body[0]:02x} sent with Max Response Time {body[1]}"

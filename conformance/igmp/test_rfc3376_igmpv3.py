@@ -17,6 +17,7 @@ import pytest
 from scapy.layers.igmp import IGMPv3_MQ
 from scapy.layers.inet import IP
 from scapy.packet import Packet
+from scapy.utils import checksum
 
 from harness import DUT, MUST, MUST_NOT, ExpectationFailed, described, rfc
 from harness.features import optional_feature
@@ -490,3 +491,86 @@ def test_second_source_specific_query_augments_the_pending_answer(dut: DUT) -> N
         dut.wait(2.2)
         _records_about(dut, GROUP, within=0.0)
     raise AssertionError("in 3 rounds the DUT answered the first query before it had read the second")
+
+
+EIGHT_SOURCES: Final = [f"192.0.2.{n}" for n in range(1, 9)]
+
+
+@pytest.mark.parametrize("mtu", [71, 72], ids=["71-split", "72-exact-fit"])
+@described(3376, "4.2.16", MUST,
+           "If a single Group Record contains so many source addresses that it does not fit within the size "
+           "limit of a single Report message, if its Type is not MODE_IS_EXCLUDE or CHANGE_TO_EXCLUDE_MODE, it "
+           "is split into multiple Group Records, each containing a different subset of the source addresses "
+           "and each sent in a separate Report message.")
+def test_record_with_more_sources_than_fit_the_mtu_is_split(dut: DUT, mtu: int) -> None:
+    # After 24 octets of IP header with Router Alert and the report's own 8, a link of MTU 71 (IPv4
+    # allows 68, RFC 791) leaves room for a record of 7 IPv4 sources (8 + 7 x 4 octets): joining
+    # for 8 sources (ALLOW (B), RFC 3376 5.1) takes two reports, each within the MTU, which
+    # together name all 8. On MTU 72 the record of 8 sources fits exactly: it is not split (a
+    # record is split only when it "does not fit"), so each report names all 8.
+    dut.set_link_mtu(mtu)
+    dut.join_source_group(GROUP, EIGHT_SOURCES)
+    reported: set[str] = set()
+    end = dut.now() + 1.5  # the state-change reports and their repetition
+    while dut.now() < end:
+        try:
+            report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=max(0.0, end - dut.now()))
+        except ExpectationFailed:
+            break
+        assert report[IP].len <= mtu, f"a {report[IP].len}-octet report on a link of MTU {mtu}"
+        named = {s for _, g, sources in _records_with_sources(report) if g == GROUP for s in sources}
+        if mtu == 72:
+            assert named == set(EIGHT_SOURCES), f"on MTU 72 a report names {sorted(named)}, not the fitting 8"
+        reported |= named
+    assert reported == set(EIGHT_SOURCES), f"reports on a link of MTU {mtu} named {sorted(reported)}"
+
+
+TEN_GROUPS: Final = [f"224.1.4.{n}" for n in range(1, 11)]
+
+
+@pytest.mark.parametrize("mtu", [71, 72], ids=["71", "72-exact-fit"])
+@described(3376, "4.2.16", MUST,
+           "If the set of Group Records required in a Report does not fit within the size limit of a single "
+           "Report message (as determined by the MTU of the network on which it will be sent), the Group "
+           "Records are sent in as many Report messages as needed to report the entire set.")
+def test_general_query_answer_too_big_for_one_report_is_split(dut: DUT, mtu: int) -> None:
+    # Ten groups joined for any source: ten MODE_IS_EXCLUDE records of 8 octets. After the IP
+    # header with Router Alert (24) and the report's own 8 octets, a link of MTU 72 has room for
+    # exactly 5 records, one of MTU 71 for 4. Every record is in some report, no report exceeds
+    # the MTU, and no report but the last has room for one more record (as many reports as
+    # needed, not more).
+    dut.set_link_mtu(mtu)
+    join_and_settle(dut, *TEN_GROUPS)
+    dut.send(igmp_frame(dut, v3_query(mrc=2)))
+    sizes: list[int] = []
+    missing = set(TEN_GROUPS)
+    while missing:
+        try:
+            report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=0.6)
+        except ExpectationFailed:
+            raise ExpectationFailed(f"no MODE_IS_EXCLUDE record for {sorted(missing)}; reports of {sizes} octets")
+        answered = {g for t, g in v3_records(report) if t == MODE_IS_EXCLUDE}
+        if answered:
+            sizes.append(report[IP].len)
+            missing -= answered
+    assert max(sizes) <= mtu, f"an answer of {max(sizes)} octets on a link of MTU {mtu}: {sizes}"
+    assert all(size + 8 > mtu for size in sizes[:-1]), (
+        f"answer reports of {sizes} octets: one but the last had room for another 8-octet record")
+
+
+@pytest.mark.parametrize("field", [
+    pytest.param("reserved", marks=described(
+        3376, "4.2.1", MUST, "The Reserved fields are set to zero on transmission, and ignored on reception.")),
+    pytest.param("checksum", marks=described(
+        3376, "4.2.2", MUST, "The Checksum is the 16-bit one's complement of the one's complement sum of the "
+        "whole IGMP message (the entire IP payload).")),
+])
+def test_v3_report_reserved_fields_and_checksum(dut: DUT, field: str) -> None:
+    # Octet 1 and octets 4-5 of every Version 3 Report are zero; summed with its checksum in place,
+    # the whole message gives all ones (0 after Scapy's final complement).
+    for report in _reports_of_each_kind(dut):
+        msg = igmp_of(report)
+        if field == "reserved":
+            assert msg[1] == 0 and msg[4:6] == b"\x00\x00", f"Reserved fields 0x{msg[1]:02x}, 0x{msg[4:6].hex()}"
+        else:
+            assert checksum(msg) == 0, f"checksum 0x{msg[2:4].hex()} of {v3_records(report)} does not verify"

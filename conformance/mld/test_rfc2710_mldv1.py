@@ -337,6 +337,40 @@ def test_v1_report_checksum_is_valid(v1_ready: DUT) -> None:
     assert msg[2:4] == want, f"checksum {msg[2:4].hex()}, over the pseudo-header it is {want.hex()}"
 
 
+def _sent_report_and_done(dut: DUT, group: str) -> list[tuple[str, Packet]]:
+    """The MLDv1 Report of a join and the Done of the leave after it (the DUT is the last reporter)."""
+    enter_v1_mode(dut)
+    dut.join_group(group)
+    report = expect_v1(dut, ICMPv6MLReport, group, within=0.5)
+    dut.leave_group(group)
+    done = expect_v1(dut, ICMPv6MLDone, group, within=0.5)
+    return [("Report", report), ("Done", done)]
+
+
+@pytest.mark.parametrize("field", [
+    pytest.param("code", marks=described(2710, "3.2", MUST, "Initialized to zero by the sender; ignored by receivers.")),
+    pytest.param("maximum-response-delay", marks=described(
+        2710, "3.4", MUST, "In all other messages, it is set to zero by the sender and ignored by receivers.")),
+    pytest.param("reserved", marks=described(2710, "3.5", MUST,
+                                             "Initialized to zero by the sender; ignored by receivers.")),
+    pytest.param("checksum", marks=described(
+        2710, "3.3", MUST, "The standard ICMPv6 checksum, covering the entire MLD message plus a \"pseudo-header\" "
+        "of IPv6 header fields [ICMPv6,IPv6].")),
+])
+def test_v1_report_and_done_fields(v1_ready: DUT, field: str) -> None:
+    # Octets 1 (Code), 4-5 (Maximum Response Delay) and 6-7 (Reserved) of an MLDv1 Report and Done
+    # are zero, and octets 2-3 hold the checksum over the pseudo-header (RFC 2710 3).
+    dut = v1_ready
+    for name, sent in _sent_report_and_done(dut, _g(36)):
+        msg = bytes(sent[IPv6].payload)[-24:]  # the 24-octet message after the Hop-by-Hop header
+        if field == "checksum":
+            want = with_icmpv6_checksum(msg, sent[IPv6].src, sent[IPv6].dst)[2:4]
+            assert msg[2:4] == want, f"{name} checksum {msg[2:4].hex()}, over the pseudo-header it is {want.hex()}"
+        else:
+            at = {"code": slice(1, 2), "maximum-response-delay": slice(4, 6), "reserved": slice(6, 8)}[field]
+            assert msg[at] == bytes(at.stop - at.start), f"{name} {field} is 0x{msg[at].hex()}"
+
+
 # ---- entering and leaving the compatibility mode ------------------------------------------------
 
 

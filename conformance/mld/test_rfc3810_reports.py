@@ -245,11 +245,16 @@ def test_report_ends_with_its_last_record(dut: DUT) -> None:
            "If the set of Multicast Address Records required in a Report does not fit within the size limit "
            "of a single Report message (as determined by the MTU of the link on which it will be sent), the "
            "Multicast Address Records are sent in as many Report messages as needed to report the entire set.")
-def test_general_query_answer_too_big_for_one_report_is_split(dut: DUT) -> None:
+@pytest.mark.parametrize("mtu", [1500, 1296, 1295], ids=["1500", "1296-exact-fit", "1295"])
+def test_general_query_answer_too_big_for_one_report_is_split(dut: DUT, mtu: int) -> None:
     # 80 groups need 80 records of 20 octets: 1600 octets, more than one report on a 1500-octet link
     # holds (its IPv6 header, the 8-octet Hop-by-Hop header and the report's own 8 octets leave
     # 1444). Every record is in some report, no report exceeds the MTU, and no report but the last
-    # has room for one more record (as many reports as needed, not more).
+    # has room for one more record (as many reports as needed, not more). On MTU 1296 those 56
+    # octets leave room for exactly 62 records (a report of 1296 octets); on 1295 for 61, and the
+    # 62nd would overrun the MTU by one octet.
+    if mtu != dut.info.mtu:
+        dut.set_link_mtu(mtu)
     groups = {IPv6Address(site_group(0x400 + i)) for i in range(80)}
     for group in groups:
         dut.join_group(str(group))
@@ -265,7 +270,6 @@ def test_general_query_answer_too_big_for_one_report_is_split(dut: DUT) -> None:
             continue
         reports.append(report)
         named |= {g for t, g, _, _ in records(report) if t == MODE_IS_EXCLUDE}
-    mtu = dut.info.mtu
     sizes = [len(bytes(r[IPv6])) for r in reports]
     assert max(sizes) <= mtu, f"an answer of {max(sizes)} octets on a link of MTU {mtu}: {sizes}"
     assert all(size + 20 > mtu for size in sizes[:-1]), (
