@@ -574,3 +574,58 @@ def test_v3_report_reserved_fields_and_checksum(dut: DUT, field: str) -> None:
             assert msg[1] == 0 and msg[4:6] == b"\x00\x00", f"Reserved fields 0x{msg[1]:02x}, 0x{msg[4:6].hex()}"
         else:
             assert checksum(msg) == 0, f"checksum 0x{msg[2:4].hex()} of {v3_records(report)} does not verify"
+
+
+THREE_SOURCES: Final = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+SOURCED_GROUPS: Final = ["224.1.4.21", "224.1.4.22", "224.1.4.23"]
+
+
+@pytest.mark.parametrize("mtu", [71, 72], ids=["71", "72-exact-fit"])
+@described(3376, "4.2.16", MUST,
+           "If the set of Group Records required in a Report does not fit within the size limit of a single "
+           "Report message (as determined by the MTU of the network on which it will be sent), the Group "
+           "Records are sent in as many Report messages as needed to report the entire set.")
+def test_general_query_answer_with_sources_is_split_by_record_size(dut: DUT, mtu: int) -> None:
+    # Three groups joined for three sources each: three MODE_IS_INCLUDE records of 8 + 3 x 4 = 20
+    # octets. The 40 octets a link of MTU 72 leaves after the IP header with Router Alert (24)
+    # and the report's own 8 hold exactly two of them; the 39 of MTU 71 only one.
+    dut.set_link_mtu(mtu)
+    for group in SOURCED_GROUPS:
+        dut.join_source_group(group, THREE_SOURCES)
+    join_and_settle(dut)
+    dut.send(igmp_frame(dut, v3_query(mrc=2)))
+    # (A record may also be continued in the next report, as Linux does to fill each report.)
+    sizes: list[int] = []
+    named: dict[str, set[str]] = {g: set() for g in SOURCED_GROUPS}
+    while any(sources != set(THREE_SOURCES) for sources in named.values()):
+        try:
+            report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=0.6)
+        except ExpectationFailed:
+            raise ExpectationFailed(f"MODE_IS_INCLUDE records named only {named}; reports of {sizes} octets") from None
+        answer = [(g, s) for t, g, s in _records_with_sources(report) if t == MODE_IS_INCLUDE and g in named]
+        if answer:
+            sizes.append(report[IP].len)
+            for group, sources in answer:
+                named[group] |= set(sources)
+    assert max(sizes) <= mtu, f"an answer of {max(sizes)} octets on a link of MTU {mtu}: {sizes}"
+    assert all(size + 20 > mtu for size in sizes[:-1]), (
+        f"answer reports of {sizes} octets: one but the last had room for another 20-octet record")
+
+
+@described(3376, "5.2", MUST,
+           "If the expired timer is the interface timer (i.e., it is a pending response to a General Query), "
+           "then one Current-State Record is sent for each multicast address for which the specified "
+           "interface has reception state, as described in section 3.2.  The Current-State Record carries "
+           "the multicast address and its associated filter mode (MODE_IS_INCLUDE or MODE_IS_EXCLUDE) and "
+           "source list")
+def test_general_query_answer_names_every_source_while_a_source_query_is_pending(dut: DUT) -> None:
+    # A Group-and-Source-Specific Query about S1 asks for an answer within 3174.4 s (Max Resp
+    # Code 0xFF, RFC 3376 4.1.1); a General Query right behind it for one within 0.2 s. The
+    # General Query's answer carries the group's whole state, INCLUDE {S1, S2, S3}, not only the
+    # source the pending query asked about.
+    dut.join_source_group(GROUP, [S1, S2, S3])
+    _records_about(dut, GROUP, within=1.5)  # the state-change report and its repetition
+    dut.send(igmp_frame(dut, _source_query(GROUP, [S1], mrc=0xFF), dst=GROUP), igmp_frame(dut, v3_query(mrc=2)))
+    rtype, sources = _current_state_about(dut, GROUP, within=0.45)
+    assert (rtype, sorted(sources)) == (MODE_IS_INCLUDE, [S1, S2, S3]), (
+        f"the General Query was answered with record type {rtype}, sources {sources}")

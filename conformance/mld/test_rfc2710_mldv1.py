@@ -46,12 +46,16 @@ from harness.features import require_feature
 from harness.mld import (
     ALL_NODES,
     CURRENT_STATE,
+    MODE_IS_EXCLUDE,
     MRD_MS,
     QUIET_S,
     as_mldv1_listener,
     expect_record,
+    flush_reports,
+    has_record,
     message_bytes,
     mld_frame,
+    parse_records,
     v1_query,
     v1_report,
     v2_query,
@@ -377,6 +381,34 @@ def test_v1_report_and_done_fields(v1_ready: DUT, field: str) -> None:
 @described(3810, "8.2.1", MUST,
            "Whenever a host changes its compatibility mode, it cancels all its pending responses and "
            "retransmission timers.")
+def test_return_to_mldv2_cancels_pending_v1_answers(v1_ready: DUT) -> None:
+    # An MLDv1 General Query with a Maximum Response Delay of 5 s: six groups' answers are due at
+    # random within 5 s, but the compatibility mode it starts ends 2.1 s after it (the fixture's
+    # QRV 2 x QQIC 1 s + 0.1 s). Answers due later are cancelled then: from 2.4 s on nothing
+    # answers the query, neither an MLDv1 Report nor an MLDv2 Current State Record (all six
+    # answers due before 2.1 s, with chance 0.5 %, leave nothing to cancel).
+    require_feature(v1_ready, "mldv2")  # the compatibility mode of an MLDv2 node
+    dut = v1_ready
+    groups = [_g(0x40 + i) for i in range(6)]
+    for group in groups:
+        dut.join_group(group)
+    dut.wait(1.2)  # the state-change reports and their retransmissions
+    start = dut.now()
+    dut.send(v1_query_frame(dut, mrd=5000))
+    dut.barrier()
+    dut.wait(max(0.0, start + 2.4 - dut.now()))
+    wanted = {IPv6Address(g) for g in groups}
+    dut.expect_none(IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport, since=start + 2.4, within=2.9)
+    dut.expect_none(ICMPv6MLReport2, since=start + 2.4, within=2.9,
+                    records=lambda recs: any(r[0] in CURRENT_STATE and r[1] in wanted
+                                             for r in parse_records(b"".join(bytes(x) for x in recs))))
+    dut.send(mld_frame(dut, v2_query(groups[0]), dst=groups[0]))  # control: MLDv2 mode, and listening
+    expect_record(dut, groups[0], (MODE_IS_EXCLUDE,))
+
+
+@described(3810, "8.2.1", MUST,
+           "Whenever a host changes its compatibility mode, it cancels all its pending responses and "
+           "retransmission timers.")
 def test_v1_query_cancels_pending_v2_retransmissions(v1_ready: DUT) -> None:
     require_feature(v1_ready, "mldv2")  # the compatibility mode of an MLDv2 node
     dut, group = v1_ready, _g(11)
@@ -549,9 +581,15 @@ def test_v1_unsolicited_report_is_repeated(dut: DUT) -> None:
            "be repeated once or twice after short delays [Unsolicited Report Interval].")
 def test_v1_unsolicited_report_is_repeated_at_most_twice(dut: DUT) -> None:
     # Once or twice: with an Unsolicited Report Interval of 1 s, every repetition has come 2.2 s
-    # after the join, and no fourth Report follows by 3.5 s.
+    # after the join, and no fourth Report follows by 3.5 s. A query first announces a
+    # Robustness Variable of 3 (QRV, RFC 3810 5.1.8; its first 24 octets are an MLDv1 Query to a
+    # node that speaks only MLDv1): a node that repeats its Report [Robustness Variable] - 1
+    # times repeats it twice, still within "once or twice".
     as_mldv1_listener(dut)
     dut.set_ipv6_option("mldv1_unsolicited_report_interval", 1)
+    dut.send(mld_frame(dut, v2_query(mrc=FIXTURE_MRC_MS, qrv=3)))
+    dut.barrier()
+    dut.wait(QUERY_TAKEN_S)
     group = _g(35)
     start = dut.now()
     dut.join_group(group)
@@ -625,3 +663,20 @@ def test_v1_report_to_a_unicast_address_of_the_dut_is_processed(v1_ready: DUT) -
                       ICMPv6MLReport(mladdr=group), within=1.3)
     dut.send(v1_query_frame(dut))  # control
     expect_v1(dut, ICMPv6MLReport, group)
+
+
+@rfc("RFC2710-3.7-2")
+def test_v1_listener_answers_an_mldv2_query_as_an_mldv1_query(dut: DUT) -> None:
+    # A node that has just become an MLDv1 listener (as_mldv1_listener: natively, or an MLDv2 node
+    # told to speak MLDv1) takes the first 24 octets of a 28-octet MLDv2 Query, a Multicast
+    # Address Specific Query for its group, and answers it with an MLDv1 Report. The group was
+    # joined before, so nothing but the query tells the node anything after the change.
+    group = _g(37)
+    settle(dut, group)
+    if "mldv2" in dut.features:
+        dut.wait(1.2)  # the MLDv2 state-change report's retransmission (Unsolicited Report Interval 1 s)
+        flush_reports(dut)
+    as_mldv1_listener(dut)
+    dut.send(mld_frame(dut, v2_query(group, mrc=MRD_MS), dst=group))
+    expect_v1(dut, ICMPv6MLReport, group)
+    dut.expect_none(ICMPv6MLReport2, within=0.3, records=has_record(group, CURRENT_STATE))
