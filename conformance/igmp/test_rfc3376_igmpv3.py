@@ -41,6 +41,7 @@ GROUP: Final = "224.1.2.3"
 OTHER_GROUP: Final = "224.1.2.4"
 MRC: Final = 5  # Max Resp Code in units of 1/10 s: answers come within 0.5 s
 QUIET_S: Final = 0.7  # longer than the Max Resp Time
+JITTER_S: Final = 0.3
 # No RFC requires IGMPv3 of a host (RFC 2236 hosts interoperate with it, RFC 3376 section 7): a
 # DUT that speaks IGMPv2 only is tested by test_rfc2236_igmpv2.py, and these are not run on it.
 pytestmark = optional_feature("igmpv3")
@@ -629,3 +630,26 @@ def test_general_query_answer_names_every_source_while_a_source_query_is_pending
     rtype, sources = _current_state_about(dut, GROUP, within=0.45)
     assert (rtype, sorted(sources)) == (MODE_IS_INCLUDE, [S1, S2, S3]), (
         f"the General Query was answered with record type {rtype}, sources {sources}")
+
+
+@described(3376, "4.1.1", MUST,
+           "If Max Resp Code >= 128, Max Resp Code represents a floating-point value as follows: ... Max Resp "
+           "Time = (mant | 0x10) << (exp + 3)")
+def test_max_resp_code_of_127_and_128_bound_the_answers(dut: DUT) -> None:
+    # The two codes either side of the switch to floating point: 127 is 12.7 s ("If Max Resp Code
+    # < 128, Max Resp Time = Max Resp Code"), 0x80 (exp 0, mant 0) is 0x10 << 3 = 128, 12.8 s.
+    # Twelve groups, each asked by a Group-Specific Query of its own, all answer within 12.8 s;
+    # a host that read 127 as a floating-point value (3174.4 s), or 0x80 with a larger exponent
+    # or shift (25.6 s and more), leaves some unanswered then.
+    groups = [f"224.1.5.{n}" for n in range(1, 13)]
+    join_and_settle(dut, *groups)
+    start = dut.now()
+    for n, group in enumerate(groups):
+        dut.send(igmp_frame(dut, v3_query(group=group, mrc=127 if n < 4 else 0x80), dst=group))
+    missing = set(groups)
+    while missing:
+        try:
+            report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=max(0.0, start + 12.8 + JITTER_S - dut.now()))
+        except ExpectationFailed:
+            raise ExpectationFailed(f"no answer within 12.8 s for {sorted(missing)}") from None
+        missing -= {g for t, g in v3_records(report) if t == MODE_IS_EXCLUDE}

@@ -384,13 +384,20 @@ def test_maximum_response_code_above_32768_is_a_floating_point_value(dut: DUT) -
     # Multicast Address Timer, random in (0, 32.768 s): after 4.5 s all eight have answered only
     # with probability (4.5/32.768)^8 < 1e-6, while a stack that drops the "+3" (4096 ms), takes
     # the code as a signed or 15-bit number (0 ms), or otherwise decodes a delay under 4.5 s,
-    # answers all eight.
+    # answers all eight. By 32.768 s all eight have answered, and so have four more groups asked
+    # with code 0x7FFF, the largest below 32768 (32.767 s): a stack that took 0x7FFF for a
+    # floating-point value (8388 s), or 0x8000 with a larger exponent or shift (65.5 s and more),
+    # leaves some unanswered then.
     dut.set_ipv6_option("force_mld_version", 0)  # the MLDv2 default; the wait needs a control surface
     groups = [site_group(0x30 + i) for i in range(8)]
-    for group in groups:
+    linear = [site_group(0x38 + i) for i in range(4)]
+    for group in groups + linear:
         dut.join_group(group)
+    start = dut.now()
     for group in groups:
         dut.send(mld_frame(dut, v2_query(group, mrc=0x8000), dst=group))
+    for group in linear:
+        dut.send(mld_frame(dut, v2_query(group, mrc=0x7FFF), dst=group))
     answered = set()
     dut.wait(4.5)
     for group in groups:
@@ -402,6 +409,13 @@ def test_maximum_response_code_above_32768_is_a_floating_point_value(dut: DUT) -
     assert len(answered) < len(groups), (
         "all eight groups were answered within 4.5 s of a query with Maximum Response Code 0x8000 "
         "(32.768 s): the code was not decoded as (mant | 0x1000) << (exp+3)")
+    missing = {IPv6Address(g) for g in groups + linear} - {IPv6Address(g) for g in answered}
+    while missing:
+        try:
+            report = dut.expect(ICMPv6MLReport2, within=max(0.0, start + 32.768 + 0.3 - dut.now()))
+        except AssertionError:
+            raise AssertionError(f"no answer within 32.768 s for {sorted(map(str, missing))}") from None
+        missing -= {g for t, g, _, _ in records(report) if t == MODE_IS_EXCLUDE}
 
 
 @rfc("RFC3810-6.3-1")
