@@ -549,7 +549,7 @@ def test_general_query_answer_too_big_for_one_report_is_split(dut: DUT, mtu: int
         try:
             report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=0.6)
         except ExpectationFailed:
-            raise ExpectationFailed(f"no MODE_IS_EXCLUDE record for {sorted(missing)}; reports of {sizes} octets")
+            raise ExpectationFailed(f"no MODE_IS_EXCLUDE record for {sorted(missing)}; reports of {sizes} octets") from None
         answered = {g for t, g in v3_records(report) if t == MODE_IS_EXCLUDE}
         if answered:
             sizes.append(report[IP].len)

@@ -680,3 +680,47 @@ def test_v1_listener_answers_an_mldv2_query_as_an_mldv1_query(dut: DUT) -> None:
     dut.send(mld_frame(dut, v2_query(group, mrc=MRD_MS), dst=group))
     expect_v1(dut, ICMPv6MLReport, group)
     dut.expect_none(ICMPv6MLReport2, within=0.3, records=has_record(group, CURRENT_STATE))
+
+
+@described(3810, "8.2.1", MUST,
+           "When Host Compatibility Mode is MLDv1, a host acts in MLDv1 compatibility mode, using only the "
+           "MLDv1 protocol, on that interface.")
+def test_v1_listener_sends_no_mldv2_report_once_its_link_local_is_valid(dut: DUT) -> None:
+    # An MLDv2 node sends its groups' reports again once its link-local address is valid (RFC 3810
+    # 5.2.13): as an MLDv1 listener it does so, if at all, in MLDv1 Reports, never in MLDv2 ones.
+    # After the link restart the link-local address is tentative for about 1 s (one DAD probe).
+    as_mldv1_listener(dut)
+    dut.set_ipv6_option("accept_dad", 1)
+    dut.set_ipv6_option("dad_transmits", 1)
+    dut.set_ipv6_option("retrans_time", 1)
+    dut.set_ipv6_option("rtr_solicit_delay", 0)
+    group = _g(38)
+    dut.join_group(group)
+    dut.wait(1.1)
+    consume_all(dut, IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport)
+    flush_reports(dut)
+    dut.restart_link()
+    # Control: the group is reported again, in MLDv1 (from :: while the link-local is tentative).
+    dut.expect(ICMPv6MLReport(mladdr=group), within=1.0)
+    dut.expect_none(ICMPv6MLReport2, within=2.5)
+
+
+@described(3810, "8.2.1", MUST,
+           "The Host Compatibility Mode of an interface is set to MLDv1 whenever an MLDv1 Multicast Address "
+           "Listener Query is received on that interface.")
+def test_mldv1_querier_heard_still_counts_after_a_forced_version_is_lifted(v1_ready: DUT) -> None:
+    # An MLDv1 Query starts the Older Version Querier Present timer (2.1 s here). Telling the node
+    # to speak MLDv1 (force_mld_version 1) and back (0) within that time changes nothing about
+    # the querier it heard: a join after that is still reported in MLDv1.
+    require_feature(v1_ready, "mldv2")  # the compatibility mode of an MLDv2 node
+    dut = v1_ready
+    start = dut.now()
+    enter_v1_mode(dut)
+    dut.set_ipv6_option("force_mld_version", 1)
+    dut.join_group(_g(39))  # a use of the setting while it is in force
+    expect_v1(dut, ICMPv6MLReport, _g(39), within=0.5)
+    dut.set_ipv6_option("force_mld_version", 0)
+    dut.join_group(_g(40))
+    expect_v1(dut, ICMPv6MLReport, _g(40), within=0.5)
+    assert dut.now() - start < 2.0, "too slow to tell: the MLDv1 querier may no longer count"
+    no_v2(dut, _g(40), within=0.3)
