@@ -472,3 +472,65 @@ def test_older_version_querier_present_timeout_follows_the_last_v3_query(dut: DU
     dut.wait(max(0.0, start + 14.5 - dut.now()))
     dut.send(igmp_frame(dut, v3_query(mrc=MRC, qrv=2, qqic=2)))
     _expect_report(dut, V3_REPORT, None)  # IGMPv3 again: a Version 3 Report
+
+
+@described(3376, "7.1", MUST, "IGMPv1 Query: length = 8 octets AND Max Resp Code field is zero")
+def test_v1_query_group_field_is_ignored(dut: DUT, host: Host) -> None:
+    # What makes a query an IGMPv1 one is its length and Max Resp Code, and "An IGMPv1 router will
+    # send General Queries" (RFC 3376 7.2.1); its Group Address is "zeroed when sent, ignored when
+    # received" (RFC 1112 appendix I).
+    # A v1 query (Max Resp Code 0) whose Group Address field names GROUP is still a General Query:
+    # OTHER_GROUP is reported too, within the 10 s a v1 query allows (RFC 2236 4). A v1 query
+    # every 1.5 s keeps the host in IGMPv1 mode (the fixture's Query Interval is 1 s); it leaves
+    # running timers alone (RFC 2236 3).
+    _settle(host, GROUP, OTHER_GROUP)
+    start = dut.now()
+    next_query = start
+    while dut.now() - start < 10.0 + JITTER_S:
+        if dut.now() >= next_query:
+            dut.send(igmp_frame(dut, message(QUERY, 0, GROUP)))
+            next_query += 1.5
+        try:
+            _expect_report(dut, V1_REPORT, OTHER_GROUP, within=0.25)
+            return
+        except ExpectationFailed:
+            continue
+    raise AssertionError(f"no report for {OTHER_GROUP} within 10 s of v1 queries whose group field named {GROUP}")
+
+
+@rfc("RFC3376-8.12-1")
+def test_v2_mode_lasts_an_announced_odd_robustness_times_the_query_interval(dut: DUT, host: Host) -> None:
+    # As above with QRV 3 (an odd value: all three bits of the field count, RFC 3376 4.1.6) and a
+    # Query Interval of 2 s: the IGMPv2 mode lasts 3 x 2 s plus at most the 0.5 s Max Resp Time,
+    # not the 2 x 2 s + 0.5 s a QRV of 2 would give.
+    require_feature(dut, "igmpv3")  # the mode ends in a return to IGMPv3, which an IGMPv2-only host has not
+    dut.send(igmp_frame(dut, v3_query(mrc=MRC, qrv=3, qqic=2)))
+    start = dut.now()
+    dut.send(igmp_frame(dut, message(QUERY, MRC)))  # a v2 querier: IGMPv2 mode starts now
+    dut.wait(max(0.0, start + 5.0 - dut.now()))  # past 4.5 s, well before 6 s
+    host.join(GROUP)
+    _expect_report(dut, V2_REPORT, GROUP, within=0.5)  # still IGMPv2
+    dut.wait(max(0.0, start + 7.0 - dut.now()))  # past 6.5 s
+    host.join(OTHER_GROUP)
+    while True:  # back in IGMPv3 mode: the join is reported in a v3 report
+        report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=1.0)
+        if any(g == OTHER_GROUP for _, g in v3_records(report)):
+            break
+    dut.expect_none(IP(proto=2, dst=OTHER_GROUP), within=0.3)
+
+
+@pytest.mark.parametrize("kind", [V1_REPORT, V2_REPORT, LEAVE], ids=["v1-report", "v2-report", "leave"])
+@described(2236, "2.2", MUST,
+           "The Max Response Time field is meaningful only in Membership Query messages, and specifies the "
+           "maximum allowed time before sending a responding report in units of 1/10 second.  In all other "
+           "messages, it is set to zero by the sender and ignored by receivers.")
+def test_sent_messages_carry_a_zero_max_response_time(dut: DUT, host: Host, kind: int) -> None:
+    dut.send(igmp_frame(dut, message(QUERY, 0 if kind == V1_REPORT else MRC)))
+    dut.barrier()  # the query is taken in before the join (see test_sent_messages_carry_a_valid_checksum)
+    host.join(GROUP)
+    sent = _expect_report(dut, V1_REPORT if kind == V1_REPORT else V2_REPORT, GROUP, within=0.5)
+    if kind == LEAVE:
+        dut.leave_group(GROUP)
+        sent = _expect_report(dut, LEAVE, GROUP, within=0.5)
+    body = igmp_of(sent)
+    assert body[1] == 0, f"IGMP type 0x{body[0]:02x} sent with Max Response Time {body[1]}"

@@ -14,9 +14,11 @@ from ipaddress import IPv4Address
 from typing import Final
 
 import pytest
+from scapy.layers.igmp import IGMPv3_MQ
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
+from scapy.utils import checksum
 
 from harness import DUT, MUST, MUST_NOT, ExpectationFailed, described, multicast_mac, rfc
 from harness.features import optional_feature
@@ -41,6 +43,7 @@ OTHER_GROUP: Final = "224.1.2.4"
 MRC: Final = 5  # Max Resp Code in units of 1/10 s: answers come within 0.5 s
 QUIET_S: Final = 0.7  # longer than the Max Resp Time
 FILTER_PORT: Final = 5380
+JITTER_S: Final = 0.3
 # No RFC requires IGMPv3 of a host (RFC 2236 hosts interoperate with it, RFC 3376 section 7): a
 # DUT that speaks IGMPv2 only is tested by test_rfc2236_igmpv2.py, and these are not run on it.
 pytestmark = optional_feature("igmpv3")
@@ -407,3 +410,270 @@ def test_group_joined_for_some_sources_takes_datagrams_from_those_sources_only(d
     assert got is not None and got[0] == b"from the source", f"the socket received {got}, not the listed source's"
     late = dut.udp_recv(FILTER_PORT, within=0.5)
     assert late is None, f"a datagram from {other}, not in the source list, was delivered: {late}"
+
+
+# ---- the Router Alert option among others (RFC 3376 9.1) ------------------------------------------
+
+NOPS: Final = b"\x01\x01\x01\x01"  # four No Operation options (RFC 791), before or instead of Router Alert
+STREAM_ID: Final = b"\x88\x04\x12\x34"  # RFC 791's Stream Identifier: an option, but not Router Alert
+
+
+def _query_with_options(dut: DUT, options: bytes) -> Packet:
+    frame = igmp_frame(dut, v3_query(mrc=MRC))
+    frame[IP].options = [options]
+    return frame
+
+
+@described(3376, "5.2", MUST,
+           "If the expired timer is the interface timer (i.e., it is a pending response to a General Query), "
+           "then one Current-State Record is sent for each multicast address for which the specified "
+           "interface has reception state")
+def test_query_with_router_alert_after_other_options_is_answered(dut: DUT) -> None:
+    # An IP header of 28 octets: four NOPs, then the Router Alert option. A host that looks for
+    # Router Alert (RFC 3376 9.1) must find it wherever it stands among the options; one that
+    # read only the options' first word would ignore a valid General Query.
+    dut.join_group(GROUP)  # its state-change reports do not count as answers
+    dut.send(_query_with_options(dut, NOPS + ROUTER_ALERT))
+    expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
+
+
+@rfc("RFC3376-9.1-2")
+def test_query_with_options_but_no_router_alert_is_ignored(dut: DUT) -> None:
+    # An IP option that is not Router Alert does not stand in for it.
+    join_and_settle(dut, GROUP)
+    dut.send(_query_with_options(dut, STREAM_ID))
+    dut.expect_none(IP(proto=2), within=QUIET_S)
+    dut.send(_query_with_options(dut, STREAM_ID + ROUTER_ALERT))  # control: with Router Alert as well
+    expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
+
+
+@described(3376, "5.1", MUST,
+           "A change of interface state causes the system to immediately transmit a State-Change Report from "
+           "that interface.")
+def test_restarted_link_reports_its_groups_again(dut: DUT) -> None:
+    # The membership goes down with the interface and comes back with it: the host reports the
+    # group again, as it does on a join, and the all-systems group still never (RFC 2236 6).
+    join_and_settle(dut, GROUP)
+    dut.restart_link()
+    report = expect_v3_record(dut, GROUP, (CHANGE_TO_EXCLUDE, MODE_IS_EXCLUDE), within=2.0)
+    assert ALL_SYSTEMS not in [g for _, g in v3_records(report)], "the all-systems group was reported"
+
+
+# ---- Group-and-Source-Specific Queries (RFC 3376 5.2) -------------------------------------------------
+
+S1, S2, S3, S4, S5 = (f"192.0.2.{n}" for n in range(1, 6))
+
+
+def _source_query(group: str, sources: list[str], mrc: int = MRC) -> bytes:
+    """A Group-and-Source-Specific Query (RFC 3376 4.1.8-4.1.9), checksum filled in."""
+    return bytes(IGMPv3_MQ(mrcode=mrc, gaddr=group, qrv=2, qqic=125, srcaddrs=sources))
+
+
+def _current_state_about(dut: DUT, group: str, within: float) -> tuple[int, list[str]]:
+    report = expect_v3_record(dut, group, (MODE_IS_INCLUDE, MODE_IS_EXCLUDE), within=within)
+    return next((t, s) for t, g, s in _records_with_sources(report) if g == group)
+
+
+@described(3376, "5.2", MUST,
+           "If the expired timer is a group timer and the list of recorded sources for that group is "
+           "non-empty (i.e., it is a pending response to a Group-and-Source-Specific Query), then if and only "
+           "if the interface has reception state for that group address, the contents of the responding "
+           "Current-State Record is determined from the interface state and the pending response record, as "
+           "specified in the following table:")
+def test_group_and_source_specific_query_is_answered_with_the_queried_sources_listened_to(dut: DUT) -> None:
+    # The table's row "INCLUDE (A)  B  IS_IN (A*B)". Listening to GROUP from S1-S4 (INCLUDE mode),
+    # asked about S5, S1, S2, S3: the answer is IS_IN ({S1..S4} * {S5, S1, S2, S3}) = IS_IN {S1, S2, S3}. S5 comes first, so a host that
+    # misread the source list (its length or where each address starts) answers otherwise.
+    dut.join_source_group(GROUP, [S1, S2, S3, S4])
+    _records_about(dut, GROUP, within=1.5)  # the state-change report and its repetition
+    dut.send(igmp_frame(dut, _source_query(GROUP, [S5, S1, S2, S3]), dst=GROUP))
+    rtype, sources = _current_state_about(dut, GROUP, within=QUIET_S)
+    assert (rtype, sorted(sources)) == (MODE_IS_INCLUDE, [S1, S2, S3]), (
+        f"a query about {[S5, S1, S2, S3]} for {GROUP} (INCLUDE {[S1, S2, S3, S4]}) was answered with "
+        f"record type {rtype}, sources {sources}")
+
+
+@described(3376, "5.2", MUST,
+           "If the received Query is a Group-and-Source-Specific Query and there is a pending response for "
+           "this group with a non-empty source-list, then the group source list is augmented to contain the "
+           "list of sources in the new Query and a single response is scheduled using the group timer.")
+def test_second_source_specific_query_augments_the_pending_answer(dut: DUT) -> None:
+    # About S1 with 2 s to answer, then about S2 with 0.5 s: one answer, due within 0.5 s of the
+    # second (rule 5: "at the earliest of the remaining time for the pending report and the
+    # selected delay"), naming both.
+    dut.join_source_group(GROUP, [S1, S2, S3])
+    _records_about(dut, GROUP, within=1.5)  # the state-change report and its repetition
+    for _ in range(3):
+        dut.send(igmp_frame(dut, _source_query(GROUP, [S1], mrc=20), dst=GROUP),
+                 igmp_frame(dut, _source_query(GROUP, [S2], mrc=MRC), dst=GROUP))
+        taken_in = dut.barrier()  # the DUT has read both queries (None: a DUT that may reorder)
+        report = expect_v3_record(dut, GROUP, (MODE_IS_INCLUDE,), within=QUIET_S)
+        sources = next(s for t, g, s in _records_with_sources(report) if g == GROUP)
+        if taken_in is None or float(report.time) > taken_in:
+            assert sorted(sources) == [S1, S2], f"the answer to queries about {S1}, then {S2} names {sources}"
+            return
+        # Its answer to the first query left before the DUT read the second: let the round end.
+        dut.wait(2.2)
+        _records_about(dut, GROUP, within=0.0)
+    raise AssertionError("in 3 rounds the DUT answered the first query before it had read the second")
+
+
+EIGHT_SOURCES: Final = [f"192.0.2.{n}" for n in range(1, 9)]
+
+
+@pytest.mark.parametrize("mtu", [71, 72], ids=["71-split", "72-exact-fit"])
+@described(3376, "4.2.16", MUST,
+           "If a single Group Record contains so many source addresses that it does not fit within the size "
+           "limit of a single Report message, if its Type is not MODE_IS_EXCLUDE or CHANGE_TO_EXCLUDE_MODE, it "
+           "is split into multiple Group Records, each containing a different subset of the source addresses "
+           "and each sent in a separate Report message.")
+def test_record_with_more_sources_than_fit_the_mtu_is_split(dut: DUT, mtu: int) -> None:
+    # After 24 octets of IP header with Router Alert and the report's own 8, a link of MTU 71 (IPv4
+    # allows 68, RFC 791) leaves room for a record of 7 IPv4 sources (8 + 7 x 4 octets): joining
+    # for 8 sources (ALLOW (B), RFC 3376 5.1) takes two reports, each within the MTU, which
+    # together name all 8. On MTU 72 the record of 8 sources fits exactly: it is not split (a
+    # record is split only when it "does not fit"), so each report names all 8.
+    dut.set_link_mtu(mtu)
+    dut.join_source_group(GROUP, EIGHT_SOURCES)
+    reported: set[str] = set()
+    end = dut.now() + 1.5  # the state-change reports and their repetition
+    while dut.now() < end:
+        try:
+            report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=max(0.0, end - dut.now()))
+        except ExpectationFailed:
+            break
+        assert report[IP].len <= mtu, f"a {report[IP].len}-octet report on a link of MTU {mtu}"
+        named = {s for _, g, sources in _records_with_sources(report) if g == GROUP for s in sources}
+        if mtu == 72:
+            assert named == set(EIGHT_SOURCES), f"on MTU 72 a report names {sorted(named)}, not the fitting 8"
+        reported |= named
+    assert reported == set(EIGHT_SOURCES), f"reports on a link of MTU {mtu} named {sorted(reported)}"
+
+
+TEN_GROUPS: Final = [f"224.1.4.{n}" for n in range(1, 11)]
+
+
+@pytest.mark.parametrize("mtu", [71, 72], ids=["71", "72-exact-fit"])
+@described(3376, "4.2.16", MUST,
+           "If the set of Group Records required in a Report does not fit within the size limit of a single "
+           "Report message (as determined by the MTU of the network on which it will be sent), the Group "
+           "Records are sent in as many Report messages as needed to report the entire set.")
+def test_general_query_answer_too_big_for_one_report_is_split(dut: DUT, mtu: int) -> None:
+    # Ten groups joined for any source: ten MODE_IS_EXCLUDE records of 8 octets. After the IP
+    # header with Router Alert (24) and the report's own 8 octets, a link of MTU 72 has room for
+    # exactly 5 records, one of MTU 71 for 4. Every record is in some report, no report exceeds
+    # the MTU, and no report but the last has room for one more record (as many reports as
+    # needed, not more).
+    dut.set_link_mtu(mtu)
+    join_and_settle(dut, *TEN_GROUPS)
+    dut.send(igmp_frame(dut, v3_query(mrc=2)))
+    sizes: list[int] = []
+    missing = set(TEN_GROUPS)
+    while missing:
+        try:
+            report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=0.6)
+        except ExpectationFailed:
+            raise ExpectationFailed(f"no MODE_IS_EXCLUDE record for {sorted(missing)}; reports of {sizes} octets") from None
+        answered = {g for t, g in v3_records(report) if t == MODE_IS_EXCLUDE}
+        if answered:
+            sizes.append(report[IP].len)
+            missing -= answered
+    assert max(sizes) <= mtu, f"an answer of {max(sizes)} octets on a link of MTU {mtu}: {sizes}"
+    assert all(size + 8 > mtu for size in sizes[:-1]), (
+        f"answer reports of {sizes} octets: one but the last had room for another 8-octet record")
+
+
+@pytest.mark.parametrize("field", [
+    pytest.param("reserved", marks=described(
+        3376, "4.2.1", MUST, "The Reserved fields are set to zero on transmission, and ignored on reception.")),
+    pytest.param("checksum", marks=described(
+        3376, "4.2.2", MUST, "The Checksum is the 16-bit one's complement of the one's complement sum of the "
+        "whole IGMP message (the entire IP payload).")),
+])
+def test_v3_report_reserved_fields_and_checksum(dut: DUT, field: str) -> None:
+    # Octet 1 and octets 4-5 of every Version 3 Report are zero; summed with its checksum in place,
+    # the whole message gives all ones (0 after Scapy's final complement).
+    for report in _reports_of_each_kind(dut):
+        msg = igmp_of(report)
+        if field == "reserved":
+            assert msg[1] == 0 and msg[4:6] == b"\x00\x00", f"Reserved fields 0x{msg[1]:02x}, 0x{msg[4:6].hex()}"
+        else:
+            assert checksum(msg) == 0, f"checksum 0x{msg[2:4].hex()} of {v3_records(report)} does not verify"
+
+
+THREE_SOURCES: Final = ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+SOURCED_GROUPS: Final = ["224.1.4.21", "224.1.4.22", "224.1.4.23"]
+
+
+@pytest.mark.parametrize("mtu", [71, 72], ids=["71", "72-exact-fit"])
+@described(3376, "4.2.16", MUST,
+           "If the set of Group Records required in a Report does not fit within the size limit of a single "
+           "Report message (as determined by the MTU of the network on which it will be sent), the Group "
+           "Records are sent in as many Report messages as needed to report the entire set.")
+def test_general_query_answer_with_sources_is_split_by_record_size(dut: DUT, mtu: int) -> None:
+    # Three groups joined for three sources each: three MODE_IS_INCLUDE records of 8 + 3 x 4 = 20
+    # octets. The 40 octets a link of MTU 72 leaves after the IP header with Router Alert (24)
+    # and the report's own 8 hold exactly two of them; the 39 of MTU 71 only one.
+    dut.set_link_mtu(mtu)
+    for group in SOURCED_GROUPS:
+        dut.join_source_group(group, THREE_SOURCES)
+    join_and_settle(dut)
+    dut.send(igmp_frame(dut, v3_query(mrc=2)))
+    # (A record may also be continued in the next report, as Linux does to fill each report.)
+    sizes: list[int] = []
+    named: dict[str, set[str]] = {g: set() for g in SOURCED_GROUPS}
+    while any(sources != set(THREE_SOURCES) for sources in named.values()):
+        try:
+            report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=0.6)
+        except ExpectationFailed:
+            raise ExpectationFailed(f"MODE_IS_INCLUDE records named only {named}; reports of {sizes} octets") from None
+        answer = [(g, s) for t, g, s in _records_with_sources(report) if t == MODE_IS_INCLUDE and g in named]
+        if answer:
+            sizes.append(report[IP].len)
+            for group, sources in answer:
+                named[group] |= set(sources)
+    assert max(sizes) <= mtu, f"an answer of {max(sizes)} octets on a link of MTU {mtu}: {sizes}"
+    assert all(size + 20 > mtu for size in sizes[:-1]), (
+        f"answer reports of {sizes} octets: one but the last had room for another 20-octet record")
+
+
+@described(3376, "5.2", MUST,
+           "If the expired timer is the interface timer (i.e., it is a pending response to a General Query), "
+           "then one Current-State Record is sent for each multicast address for which the specified "
+           "interface has reception state, as described in section 3.2.  The Current-State Record carries "
+           "the multicast address and its associated filter mode (MODE_IS_INCLUDE or MODE_IS_EXCLUDE) and "
+           "source list")
+def test_general_query_answer_names_every_source_while_a_source_query_is_pending(dut: DUT) -> None:
+    # A Group-and-Source-Specific Query about S1 asks for an answer within 3174.4 s (Max Resp
+    # Code 0xFF, RFC 3376 4.1.1); a General Query right behind it for one within 0.2 s. The
+    # General Query's answer carries the group's whole state, INCLUDE {S1, S2, S3}, not only the
+    # source the pending query asked about.
+    dut.join_source_group(GROUP, [S1, S2, S3])
+    _records_about(dut, GROUP, within=1.5)  # the state-change report and its repetition
+    dut.send(igmp_frame(dut, _source_query(GROUP, [S1], mrc=0xFF), dst=GROUP), igmp_frame(dut, v3_query(mrc=2)))
+    rtype, sources = _current_state_about(dut, GROUP, within=0.45)
+    assert (rtype, sorted(sources)) == (MODE_IS_INCLUDE, [S1, S2, S3]), (
+        f"the General Query was answered with record type {rtype}, sources {sources}")
+
+
+@described(3376, "4.1.1", MUST,
+           "If Max Resp Code >= 128, Max Resp Code represents a floating-point value as follows: ... Max Resp "
+           "Time = (mant | 0x10) << (exp + 3)")
+def test_max_resp_code_of_127_and_128_bound_the_answers(dut: DUT) -> None:
+    # The two codes either side of the switch to floating point: 127 is 12.7 s ("If Max Resp Code
+    # < 128, Max Resp Time = Max Resp Code"), 0x80 (exp 0, mant 0) is 0x10 << 3 = 128, 12.8 s.
+    # Twelve groups, each asked by a Group-Specific Query of its own, all answer within 12.8 s;
+    # a host that read 127 as a floating-point value (3174.4 s), or 0x80 with a larger exponent
+    # or shift (25.6 s and more), leaves some unanswered then.
+    groups = [f"224.1.5.{n}" for n in range(1, 13)]
+    join_and_settle(dut, *groups)
+    start = dut.now()
+    for n, group in enumerate(groups):
+        dut.send(igmp_frame(dut, v3_query(group=group, mrc=127 if n < 4 else 0x80), dst=group))
+    missing = set(groups)
+    while missing:
+        try:
+            report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=max(0.0, start + 12.8 + JITTER_S - dut.now()))
+        except ExpectationFailed:
+            raise ExpectationFailed(f"no answer within 12.8 s for {sorted(missing)}") from None
+        missing -= {g for t, g in v3_records(report) if t == MODE_IS_EXCLUDE}

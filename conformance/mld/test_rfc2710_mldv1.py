@@ -46,12 +46,16 @@ from harness.features import require_feature
 from harness.mld import (
     ALL_NODES,
     CURRENT_STATE,
+    MODE_IS_EXCLUDE,
     MRD_MS,
     QUIET_S,
     as_mldv1_listener,
     expect_record,
+    flush_reports,
+    has_record,
     message_bytes,
     mld_frame,
+    parse_records,
     v1_query,
     v1_report,
     v2_query,
@@ -128,16 +132,16 @@ def other_report(dut: DUT, group: str) -> Packet:
     return mld_frame(dut, v1_report(group), dst=group, src=OTHER_LISTENER, mac=dut.info.other_mac)
 
 
-def settle(dut: DUT, *groups: str) -> None:
+def settle(dut: DUT, *groups: str, v1_listener: bool = False) -> None:
     """Join ``groups`` so that every MLDv1 Report after this answers a query. An MLDv2 node, still
-    in MLDv2 mode, announces them with MLDv2 reports. An MLDv1-only node announces them with MLDv1
-    Reports "repeated once or twice after short delays" (RFC 2710 4): the first is consumed here,
-    and another listener's Report stops the repeats ("it stops its timer and does not send a
-    Report for that address", RFC 2710 4), as they could come up to the Unsolicited Report
-    Interval (10 s) later."""
+    in MLDv2 mode, announces them with MLDv2 reports. An MLDv1-only node (or, ``v1_listener``, one
+    ``as_mldv1_listener`` made one) announces them with MLDv1 Reports "repeated once or twice after
+    short delays" (RFC 2710 4): the first is consumed here, and another listener's Report stops the
+    repeats ("it stops its timer and does not send a Report for that address", RFC 2710 4), as
+    they could come up to the Unsolicited Report Interval (10 s) later."""
     for group in groups:
         dut.join_group(group)
-    if "mldv2" not in dut.features:
+    if v1_listener or "mldv2" not in dut.features:
         for group in groups:
             expect_v1(dut, ICMPv6MLReport, group, within=1.0)
             dut.send(other_report(dut, group))
@@ -337,7 +341,69 @@ def test_v1_report_checksum_is_valid(v1_ready: DUT) -> None:
     assert msg[2:4] == want, f"checksum {msg[2:4].hex()}, over the pseudo-header it is {want.hex()}"
 
 
+def _sent_report_and_done(dut: DUT, group: str) -> list[tuple[str, Packet]]:
+    """The MLDv1 Report of a join and the Done of the leave after it (the DUT is the last reporter)."""
+    enter_v1_mode(dut)
+    dut.join_group(group)
+    report = expect_v1(dut, ICMPv6MLReport, group, within=0.5)
+    dut.leave_group(group)
+    done = expect_v1(dut, ICMPv6MLDone, group, within=0.5)
+    return [("Report", report), ("Done", done)]
+
+
+@pytest.mark.parametrize("field", [
+    pytest.param("code", marks=described(2710, "3.2", MUST, "Initialized to zero by the sender; ignored by receivers.")),
+    pytest.param("maximum-response-delay", marks=described(
+        2710, "3.4", MUST, "In all other messages, it is set to zero by the sender and ignored by receivers.")),
+    pytest.param("reserved", marks=described(2710, "3.5", MUST,
+                                             "Initialized to zero by the sender; ignored by receivers.")),
+    pytest.param("checksum", marks=described(
+        2710, "3.3", MUST, "The standard ICMPv6 checksum, covering the entire MLD message plus a \"pseudo-header\" "
+        "of IPv6 header fields [ICMPv6,IPv6].")),
+])
+def test_v1_report_and_done_fields(v1_ready: DUT, field: str) -> None:
+    # Octets 1 (Code), 4-5 (Maximum Response Delay) and 6-7 (Reserved) of an MLDv1 Report and Done
+    # are zero, and octets 2-3 hold the checksum over the pseudo-header (RFC 2710 3).
+    dut = v1_ready
+    for name, sent in _sent_report_and_done(dut, _g(36)):
+        msg = bytes(sent[IPv6].payload)[-24:]  # the 24-octet message after the Hop-by-Hop header
+        if field == "checksum":
+            want = with_icmpv6_checksum(msg, sent[IPv6].src, sent[IPv6].dst)[2:4]
+            assert msg[2:4] == want, f"{name} checksum {msg[2:4].hex()}, over the pseudo-header it is {want.hex()}"
+        else:
+            at = {"code": slice(1, 2), "maximum-response-delay": slice(4, 6), "reserved": slice(6, 8)}[field]
+            assert msg[at] == bytes(at.stop - at.start), f"{name} {field} is 0x{msg[at].hex()}"
+
+
 # ---- entering and leaving the compatibility mode ------------------------------------------------
+
+
+@described(3810, "8.2.1", MUST,
+           "Whenever a host changes its compatibility mode, it cancels all its pending responses and "
+           "retransmission timers.")
+def test_return_to_mldv2_cancels_pending_v1_answers(v1_ready: DUT) -> None:
+    # An MLDv1 General Query with a Maximum Response Delay of 5 s: six groups' answers are due at
+    # random within 5 s, but the compatibility mode it starts ends 2.1 s after it (the fixture's
+    # QRV 2 x QQIC 1 s + 0.1 s). Answers due later are cancelled then: from 2.4 s on nothing
+    # answers the query, neither an MLDv1 Report nor an MLDv2 Current State Record (all six
+    # answers due before 2.1 s, with chance 0.5 %, leave nothing to cancel).
+    require_feature(v1_ready, "mldv2")  # the compatibility mode of an MLDv2 node
+    dut = v1_ready
+    groups = [_g(0x40 + i) for i in range(6)]
+    for group in groups:
+        dut.join_group(group)
+    dut.wait(1.2)  # the state-change reports and their retransmissions
+    start = dut.now()
+    dut.send(v1_query_frame(dut, mrd=5000))
+    dut.barrier()
+    dut.wait(max(0.0, start + 2.4 - dut.now()))
+    wanted = {IPv6Address(g) for g in groups}
+    dut.expect_none(IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport, since=start + 2.4, within=2.9)
+    dut.expect_none(ICMPv6MLReport2, since=start + 2.4, within=2.9,
+                    records=lambda recs: any(r[0] in CURRENT_STATE and r[1] in wanted
+                                             for r in parse_records(b"".join(bytes(x) for x in recs))))
+    dut.send(mld_frame(dut, v2_query(groups[0]), dst=groups[0]))  # control: MLDv2 mode, and listening
+    expect_record(dut, groups[0], (MODE_IS_EXCLUDE,))
 
 
 @described(3810, "8.2.1", MUST,
@@ -435,6 +501,26 @@ def test_v1_mode_lasts_an_announced_robustness_times_the_query_interval(dut: DUT
     dut.expect_none(ICMPv6MLReport(mladdr=_g(25)), within=0.3)
 
 
+@rfc("RFC3810-9.12-1")
+def test_v1_mode_lasts_an_announced_odd_robustness_times_the_query_interval(dut: DUT) -> None:
+    require_feature(dut, "mldv2")
+    # As above with QRV 3 (an odd value: all three bits of the field count, RFC 3810 5.1.8) and a
+    # Query Interval of 2 s: the mode lasts 3 x 2 s + 0.1 s, not the 2 x 2 s + 0.1 s a QRV of 2
+    # would give.
+    dut.send(mld_frame(dut, v2_query(mrc=FIXTURE_MRC_MS, qrv=3, qqic=2)))
+    dut.expect(ICMPv6MLReport2, within=1.0)  # its answer, for the solicited-node groups
+    start = dut.now()
+    dut.send(v1_query_frame(dut))
+    dut.barrier()
+    dut.wait(max(0.0, start + 5.0 - dut.now()))  # past 4.1 s, well before 6.1 s
+    dut.join_group(_g(26))
+    expect_v1(dut, ICMPv6MLReport, _g(26), within=0.5)  # still MLDv1
+    dut.wait(max(0.0, start + 6.8 - dut.now()))  # past 6.1 s
+    dut.join_group(_g(27))
+    expect_v2(dut, _g(27), within=1.0)  # back in MLDv2 mode
+    dut.expect_none(ICMPv6MLReport(mladdr=_g(27)), within=0.3)
+
+
 @described(3810, "5.1.9", MUST,
            "If QQIC >= 128, QQIC represents a floating-point value as follows: ... QQI = (mant | 0x10) << "
            "(exp + 3)")
@@ -495,9 +581,15 @@ def test_v1_unsolicited_report_is_repeated(dut: DUT) -> None:
            "be repeated once or twice after short delays [Unsolicited Report Interval].")
 def test_v1_unsolicited_report_is_repeated_at_most_twice(dut: DUT) -> None:
     # Once or twice: with an Unsolicited Report Interval of 1 s, every repetition has come 2.2 s
-    # after the join, and no fourth Report follows by 3.5 s.
+    # after the join, and no fourth Report follows by 3.5 s. A query first announces a
+    # Robustness Variable of 3 (QRV, RFC 3810 5.1.8; its first 24 octets are an MLDv1 Query to a
+    # node that speaks only MLDv1): a node that repeats its Report [Robustness Variable] - 1
+    # times repeats it twice, still within "once or twice".
     as_mldv1_listener(dut)
     dut.set_ipv6_option("mldv1_unsolicited_report_interval", 1)
+    dut.send(mld_frame(dut, v2_query(mrc=FIXTURE_MRC_MS, qrv=3)))
+    dut.barrier()
+    dut.wait(QUERY_TAKEN_S)
     group = _g(35)
     start = dut.now()
     dut.join_group(group)
@@ -517,7 +609,7 @@ def test_v1_unsolicited_report_is_repeated_at_most_twice(dut: DUT) -> None:
 def test_v1_all_nodes_group_is_never_reported(dut: DUT) -> None:
     as_mldv1_listener(dut)
     group = _g(16)
-    settle(dut, group)
+    settle(dut, group, v1_listener=True)  # the join's own Reports are no answer to the query
     dut.send(v1_query_frame(dut))
     expect_v1(dut, ICMPv6MLReport, group)  # control: the query is answered ...
     dut.expect_none(ICMPv6MLReport(mladdr=ALL_NODES), within=0.3)  # ... but never for ff02::1
@@ -571,3 +663,64 @@ def test_v1_report_to_a_unicast_address_of_the_dut_is_processed(v1_ready: DUT) -
                       ICMPv6MLReport(mladdr=group), within=1.3)
     dut.send(v1_query_frame(dut))  # control
     expect_v1(dut, ICMPv6MLReport, group)
+
+
+@rfc("RFC2710-3.7-2")
+def test_v1_listener_answers_an_mldv2_query_as_an_mldv1_query(dut: DUT) -> None:
+    # A node that has just become an MLDv1 listener (as_mldv1_listener: natively, or an MLDv2 node
+    # told to speak MLDv1) takes the first 24 octets of a 28-octet MLDv2 Query, a Multicast
+    # Address Specific Query for its group, and answers it with an MLDv1 Report. The group was
+    # joined before, so nothing but the query tells the node anything after the change.
+    group = _g(37)
+    settle(dut, group)
+    if "mldv2" in dut.features:
+        dut.wait(1.2)  # the MLDv2 state-change report's retransmission (Unsolicited Report Interval 1 s)
+        flush_reports(dut)
+    as_mldv1_listener(dut)
+    dut.send(mld_frame(dut, v2_query(group, mrc=MRD_MS), dst=group))
+    expect_v1(dut, ICMPv6MLReport, group)
+    dut.expect_none(ICMPv6MLReport2, within=0.3, records=has_record(group, CURRENT_STATE))
+
+
+@described(3810, "8.2.1", MUST,
+           "When Host Compatibility Mode is MLDv1, a host acts in MLDv1 compatibility mode, using only the "
+           "MLDv1 protocol, on that interface.")
+def test_v1_listener_sends_no_mldv2_report_once_its_link_local_is_valid(dut: DUT) -> None:
+    # An MLDv2 node sends its groups' reports again once its link-local address is valid (RFC 3810
+    # 5.2.13): as an MLDv1 listener it does so, if at all, in MLDv1 Reports, never in MLDv2 ones.
+    # After the link restart the link-local address is tentative for about 1 s (one DAD probe).
+    as_mldv1_listener(dut)
+    dut.set_ipv6_option("accept_dad", 1)
+    dut.set_ipv6_option("dad_transmits", 1)
+    dut.set_ipv6_option("retrans_time", 1)
+    dut.set_ipv6_option("rtr_solicit_delay", 0)
+    group = _g(38)
+    dut.join_group(group)
+    dut.wait(1.1)
+    consume_all(dut, IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport)
+    flush_reports(dut)
+    dut.restart_link()
+    # Control: the group is reported again, in MLDv1 (from :: while the link-local is tentative).
+    dut.expect(ICMPv6MLReport(mladdr=group), within=1.0)
+    dut.expect_none(ICMPv6MLReport2, within=2.5)
+
+
+@described(3810, "8.2.1", MUST,
+           "The Host Compatibility Mode of an interface is set to MLDv1 whenever an MLDv1 Multicast Address "
+           "Listener Query is received on that interface.")
+def test_mldv1_querier_heard_still_counts_after_a_forced_version_is_lifted(v1_ready: DUT) -> None:
+    # An MLDv1 Query starts the Older Version Querier Present timer (2.1 s here). Telling the node
+    # to speak MLDv1 (force_mld_version 1) and back (0) within that time changes nothing about
+    # the querier it heard: a join after that is still reported in MLDv1.
+    require_feature(v1_ready, "mldv2")  # the compatibility mode of an MLDv2 node
+    dut = v1_ready
+    start = dut.now()
+    enter_v1_mode(dut)
+    dut.set_ipv6_option("force_mld_version", 1)
+    dut.join_group(_g(39))  # a use of the setting while it is in force
+    expect_v1(dut, ICMPv6MLReport, _g(39), within=0.5)
+    dut.set_ipv6_option("force_mld_version", 0)
+    dut.join_group(_g(40))
+    expect_v1(dut, ICMPv6MLReport, _g(40), within=0.5)
+    assert dut.now() - start < 2.0, "too slow to tell: the MLDv1 querier may no longer count"
+    no_v2(dut, _g(40), within=0.3)

@@ -12,7 +12,15 @@ from __future__ import annotations
 from ipaddress import IPv6Address
 
 import pytest
-from scapy.layers.inet6 import ICMPv6MLQuery2, ICMPv6MLReport2, ICMPv6ParamProblem, IPv6
+from scapy.layers.inet6 import (
+    ICMPv6MLDMultAddrRec,
+    ICMPv6MLDone,
+    ICMPv6MLQuery2,
+    ICMPv6MLReport,
+    ICMPv6MLReport2,
+    ICMPv6ParamProblem,
+    IPv6,
+)
 
 from harness import DUT, MUST, bad_checksum, described, rfc
 from harness.features import optional_feature
@@ -212,19 +220,23 @@ def test_general_query_with_a_shorter_delay_cancels_the_pending_answer(dut: DUT)
            "is scheduled to be sent at the earliest of the remaining time for the pending report and the "
            "selected delay.")
 def test_specific_query_with_a_shorter_delay_advances_the_answer(dut: DUT) -> None:
+    # The single response is the only one: none follows when the first query's delay (up to 2 s)
+    # would have run out.
     group = site_group(0x63)
     dut.join_group(group)  # its state-change reports are not answers
     for _ in range(3):
-        dut.send(mld_frame(dut, v2_query(group, mrc=10000), dst=group),
+        sent = dut.now()
+        dut.send(mld_frame(dut, v2_query(group, mrc=2000), dst=group),
                  mld_frame(dut, v2_query(group, mrc=200), dst=group))
         taken_in = dut.barrier()  # the DUT has read both queries (None: a DUT that may reorder)
         answer = expect_record(dut, group, (MODE_IS_EXCLUDE,), within=0.45)
         if taken_in is None or answer.time > taken_in:
-            no_record(dut, group, (MODE_IS_EXCLUDE,), within=0.5)  # a single response, not one per query
+            # A single response, not one per query.
+            no_record(dut, group, (MODE_IS_EXCLUDE,), within=max(0.5, sent + 2.3 - dut.now()))
             return
-        # Its delay for the first query (up to 10 s) ran out before it read the second one (a
+        # Its delay for the first query (up to 2 s) ran out before it read the second one (a
         # loaded tester sent them apart): two answers are then right. Let that round end.
-        dut.wait(0.5)
+        dut.wait(max(0.0, sent + 2.3 - dut.now()))
         consume_all(dut, ICMPv6MLReport2, records=has_record(group, (MODE_IS_EXCLUDE,)))
     raise AssertionError("in 3 rounds the DUT answered the first query before it had read the second")
 
@@ -261,6 +273,31 @@ def test_another_nodes_report_does_not_suppress_a_general_query_answer(dut: DUT,
     else:
         other = mld_frame(dut, v1_report(group), dst=group, src=other_ll, mac=dut.info.other_mac)
     dut.send(mld_frame(dut, v2_query()), other)
+    expect_record(dut, group, (MODE_IS_EXCLUDE,))
+
+
+@pytest.mark.parametrize("kind", ["done", "mldv2-report"])
+@described(3810, "6", MUST,
+           "(Received MLD messages of types other than Query are silently ignored, except as required for "
+           "interoperation with nodes that implement MLDv1.)")
+def test_another_nodes_done_or_report_is_not_taken_for_a_query(dut: DUT, kind: str) -> None:
+    # Another listener's Done for our group, or an MLDv2 Report, to all nodes. Both share the
+    # Query's layout past their type: the Done's Maximum Response Delay field is 0 and its address
+    # our group, so a host that read it as a Query would answer it at once (as an MLDv1 Query,
+    # from then on in MLDv1 mode); the Report's octets (one record of type 0 for ::) would read as
+    # a General Query with a delay of 0.
+    group = site_group(0x66)
+    settle(dut, group)
+    other_ll = "fe80::200:ff:fe00:3"
+    if kind == "done":
+        msg = ICMPv6MLDone(mladdr=group)
+    else:
+        msg = ICMPv6MLReport2(records=[ICMPv6MLDMultAddrRec(rtype=0, dst="::")])
+    dut.send(mld_frame(dut, msg, src=other_ll, mac=dut.info.other_mac))
+    dut.expect_none(ICMPv6MLReport(mladdr=group), within=0.0)
+    no_record(dut, group, (MODE_IS_EXCLUDE, MODE_IS_INCLUDE), within=QUIET_S)
+    dut.expect_none(ICMPv6MLReport(mladdr=group), within=0.0)
+    dut.send(mld_frame(dut, v2_query(group), dst=group))  # control: a Query is answered, in MLDv2
     expect_record(dut, group, (MODE_IS_EXCLUDE,))
 
 
@@ -347,13 +384,20 @@ def test_maximum_response_code_above_32768_is_a_floating_point_value(dut: DUT) -
     # Multicast Address Timer, random in (0, 32.768 s): after 4.5 s all eight have answered only
     # with probability (4.5/32.768)^8 < 1e-6, while a stack that drops the "+3" (4096 ms), takes
     # the code as a signed or 15-bit number (0 ms), or otherwise decodes a delay under 4.5 s,
-    # answers all eight.
+    # answers all eight. By 32.768 s all eight have answered, and so have four more groups asked
+    # with code 0x7FFF, the largest below 32768 (32.767 s): a stack that took 0x7FFF for a
+    # floating-point value (8388 s), or 0x8000 with a larger exponent or shift (65.5 s and more),
+    # leaves some unanswered then.
     dut.set_ipv6_option("force_mld_version", 0)  # the MLDv2 default; the wait needs a control surface
     groups = [site_group(0x30 + i) for i in range(8)]
-    for group in groups:
+    linear = [site_group(0x38 + i) for i in range(4)]
+    for group in groups + linear:
         dut.join_group(group)
+    start = dut.now()
     for group in groups:
         dut.send(mld_frame(dut, v2_query(group, mrc=0x8000), dst=group))
+    for group in linear:
+        dut.send(mld_frame(dut, v2_query(group, mrc=0x7FFF), dst=group))
     answered = set()
     dut.wait(4.5)
     for group in groups:
@@ -365,6 +409,13 @@ def test_maximum_response_code_above_32768_is_a_floating_point_value(dut: DUT) -
     assert len(answered) < len(groups), (
         "all eight groups were answered within 4.5 s of a query with Maximum Response Code 0x8000 "
         "(32.768 s): the code was not decoded as (mant | 0x1000) << (exp+3)")
+    missing = {IPv6Address(g) for g in groups + linear} - {IPv6Address(g) for g in answered}
+    while missing:
+        try:
+            report = dut.expect(ICMPv6MLReport2, within=max(0.0, start + 32.768 + 0.3 - dut.now()))
+        except AssertionError:
+            raise AssertionError(f"no answer within 32.768 s for {sorted(map(str, missing))}") from None
+        missing -= {g for t, g, _, _ in records(report) if t == MODE_IS_EXCLUDE}
 
 
 @rfc("RFC3810-6.3-1")

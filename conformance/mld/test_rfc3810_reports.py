@@ -39,6 +39,7 @@ from harness.mld import (
     mld_frame,
     no_record,
     records,
+    settle,
     site_group,
     sn_group,
     v2_query,
@@ -85,6 +86,23 @@ def test_retransmission_follows_a_configured_unsolicited_report_interval(dut: DU
     dut.join_group(group)
     expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=0.5)
     expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=0.45)  # within (0, 0.3 s), plus jitter
+
+
+@described(3810, "6.1", MUST,
+           "To cover the possibility of the State Change Report being missed by one or more multicast "
+           "routers, [Robustness Variable] - 1 retransmissions are scheduled, through a Retransmission "
+           "Timer, at intervals chosen at random from the range (0, [Unsolicited Report Interval]).")
+def test_leave_retransmission_follows_an_interval_configured_after_the_join(dut: DUT) -> None:
+    # The Unsolicited Report Interval in effect when the group is left counts, not the one of
+    # the join: 50 ms, so each leave's retransmission follows its first report within 0.2 s
+    # (with the default 1 s, all three would with chance 1 %).
+    groups = [site_group(0x1B), site_group(0x1C), site_group(0x1D)]
+    settle(dut, *groups)
+    dut.set_ipv6_option("mldv2_unsolicited_report_interval", 0.05)
+    for group in groups:
+        dut.leave_group(group)
+        expect_record(dut, group, (CHANGE_TO_INCLUDE,), within=0.5)
+        expect_record(dut, group, (CHANGE_TO_INCLUDE,), within=0.2)
 
 
 @described(3810, "6.1", MUST,
@@ -245,11 +263,16 @@ def test_report_ends_with_its_last_record(dut: DUT) -> None:
            "If the set of Multicast Address Records required in a Report does not fit within the size limit "
            "of a single Report message (as determined by the MTU of the link on which it will be sent), the "
            "Multicast Address Records are sent in as many Report messages as needed to report the entire set.")
-def test_general_query_answer_too_big_for_one_report_is_split(dut: DUT) -> None:
+@pytest.mark.parametrize("mtu", [1500, 1296, 1295], ids=["1500", "1296-exact-fit", "1295"])
+def test_general_query_answer_too_big_for_one_report_is_split(dut: DUT, mtu: int) -> None:
     # 80 groups need 80 records of 20 octets: 1600 octets, more than one report on a 1500-octet link
     # holds (its IPv6 header, the 8-octet Hop-by-Hop header and the report's own 8 octets leave
     # 1444). Every record is in some report, no report exceeds the MTU, and no report but the last
-    # has room for one more record (as many reports as needed, not more).
+    # has room for one more record (as many reports as needed, not more). On MTU 1296 those 56
+    # octets leave room for exactly 62 records (a report of 1296 octets); on 1295 for 61, and the
+    # 62nd would overrun the MTU by one octet.
+    if mtu != dut.info.mtu:
+        dut.set_link_mtu(mtu)
     groups = {IPv6Address(site_group(0x400 + i)) for i in range(80)}
     for group in groups:
         dut.join_group(str(group))
@@ -265,7 +288,6 @@ def test_general_query_answer_too_big_for_one_report_is_split(dut: DUT) -> None:
             continue
         reports.append(report)
         named |= {g for t, g, _, _ in records(report) if t == MODE_IS_EXCLUDE}
-    mtu = dut.info.mtu
     sizes = [len(bytes(r[IPv6])) for r in reports]
     assert max(sizes) <= mtu, f"an answer of {max(sizes)} octets on a link of MTU {mtu}: {sizes}"
     assert all(size + 20 > mtu for size in sizes[:-1]), (
