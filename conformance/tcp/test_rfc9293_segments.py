@@ -11,8 +11,8 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.inet6 import IPv6
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, described, rfc
-from harness.tcp_peer import TCPPeer, established, payload, seq_add
+from harness import DUT, MUST, TCPConn, described, rfc
+from harness.tcp_peer import TCPPeer, established, option, payload, seq_add, seq_diff
 
 PORT: Final = 8900
 FAMILIES: Final = [pytest.param(4, id="ipv4"), pytest.param(6, id="ipv6")]
@@ -67,6 +67,44 @@ def test_unknown_option_is_ignored(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_data(b"with an unknown option", options=[(253, b"\x12\x34"), ("NOP", None), ("NOP", None)])
     assert dut.tcp_recv(conn) == b"with an unknown option"
+
+
+def _accepted_with(dut: DUT, options: list[tuple[object, object]], **peer: object) -> tuple[TCPPeer, TCPConn]:
+    """A connection the peer opened with a SYN carrying ``options`` exactly."""
+    dut.tcp_listen(PORT)
+    tester = TCPPeer(dut, dut_port=PORT, **peer)  # type: ignore[arg-type]
+    tester.send("S", seq=tester.iss, options=options)
+    tester.expect("SA", ack=tester.snd_nxt)
+    tester.send_ack()
+    conn = dut.tcp_accept(PORT)
+    assert conn is not None
+    return tester, conn
+
+
+# Unknown options (kind 253, RFC 4727's experiment) of the sizes of the options a DUT does know,
+# after the real ones, so that a DUT taking one for a known option would let it count.
+@pytest.mark.parametrize("size", [pytest.param(4, id="mss-sized"), pytest.param(3, id="window-scale-sized"),
+                                  pytest.param(2, id="sack-permitted-sized")])
+@rfc("RFC9293-3.1-7")
+def test_unknown_option_on_a_syn_is_ignored(dut: DUT, size: int) -> None:
+    unknown = (253, {4: b"\x05\xdc", 3: b"\x07", 2: b""}[size])
+    peer, conn = _accepted_with(dut, [("MSS", 536), unknown, ("NOP", None), ("NOP", None)][:4 if size < 4 else 2],
+                                window=1000)
+    if size == 2:  # no SACK was permitted, so no SACK option (RFC 2018 4)
+        peer.send_data(b"above a hole", seq=seq_add(peer.snd_nxt, 100), advance=False)
+        dup = peer.expect("A", ack=peer.snd_nxt)
+        assert option(dup, "SAck") is None, "SACK blocks after a SYN with an unknown 2-octet option"
+        return
+    dut.tcp_send(conn, bytes(4000))
+    start, sizes = peer.rcv_nxt, []
+    while True:  # everything the DUT sends before the peer acknowledges anything
+        try:
+            sizes.append(len(payload(peer.expect(data=lambda d: len(d) > 0, within=0.5))))
+        except AssertionError:
+            break
+    assert sizes and max(sizes) <= 536, f"segments of {sizes} octets with MSS 536"
+    sent = seq_diff(peer.rcv_nxt, start)
+    assert sent <= 1000, f"{sent} octets into the peer's unscaled 1000-octet window"
 
 
 @rfc("RFC9293-3.1-6")
