@@ -11,12 +11,14 @@ from typing import Final
 
 import pytest
 from scapy.layers.inet import ICMP, TCP
-from scapy.packet import Packet
+from scapy.layers.inet6 import ICMPv6ParamProblem, ICMPv6TimeExceeded
+from scapy.packet import Packet, Raw
 
-from harness import DUT, MAY, TCPConn, TCPError, described, rfc
+from harness import DUT, MAY, TCPConn, TCPError, described, l3_bytes, rfc
 from harness.tcp_peer import TCPPeer, established, seq_add
 
 PORT: Final = 8500
+IP_HEADER: Final = 20  # the DUT's SYN carries no IPv4 options
 SOFT_V4: Final = [
     pytest.param((3, 0), id="net-unreachable"), pytest.param((3, 1), id="host-unreachable"),
     pytest.param((3, 5), id="source-route-failed"), pytest.param((11, 0), id="ttl-exceeded"),
@@ -89,6 +91,39 @@ def test_hard_error_aborts_an_opening_connection(dut: DUT, code: int) -> None:
     with pytest.raises(TCPError):
         dut.tcp_recv(conn, within=1.0)
     assert dut.tcp_state(conn) == "CLOSED"
+
+
+@rfc("RFC9293-3.9.2.2-4", "RFC9293-3.9.2.2-1",
+     quote="For ICMP these include Destination Unreachable -- codes 2-4.")
+def test_hard_error_quoting_eight_octets_of_the_segment_aborts_an_opening_connection(dut: DUT) -> None:
+    # RFC 792: the error returns "the internet header plus the first 64 bits of the original
+    # datagram's data", which hold the ports and the sequence number; many routers quote no more.
+    peer, conn, syn = _connecting(dut)
+    error = dut.ipv4(src=peer.addr, dst=peer.dut_addr) / ICMP(type=3, code=3) / Raw(l3_bytes(syn)[:IP_HEADER + 8])
+    dut.send(error)
+    with pytest.raises(TCPError):
+        dut.tcp_recv(conn, within=1.0)
+    assert dut.tcp_state(conn) == "CLOSED", "a Port Unreachable quoting the SYN's first 8 octets left it opening"
+
+
+@pytest.mark.parametrize(("kind", "code"), [
+    pytest.param(3, 0, id="hop-limit-exceeded"), pytest.param(3, 1, id="reassembly-time-exceeded"),
+    pytest.param(4, 0, id="erroneous-header-field"), pytest.param(4, 1, id="unrecognized-next-header"),
+    pytest.param(4, 2, id="unrecognized-option"),
+])
+@rfc("RFC9293-3.9.2.2-3",
+     quote="For ICMPv6, these include: Destination Unreachable -- codes 0, 3; Time Exceeded -- codes 0, 1; "
+           "and Parameter Problem -- codes 0, 1, 2. Since these Unreachable messages indicate soft error "
+           "conditions, a TCP implementation MUST NOT abort the connection (MUST-56)")
+def test_icmpv6_time_exceeded_and_parameter_problem_do_not_abort_a_connection(dut: DUT, kind: int, code: int) -> None:
+    peer, conn, data = _in_flight(dut, 6)
+    message = ICMPv6TimeExceeded(code=code) if kind == 3 else ICMPv6ParamProblem(code=code, ptr=6 if code < 2 else 40)
+    dut.send(dut.ipv6(src=peer.addr, dst=peer.dut_addr) / message / Raw(l3_bytes(data)))
+    dut.wait(0.2)
+    assert dut.tcp_state(conn) == "ESTABLISHED"
+    peer.send_ack()
+    peer.send_data(b"still connected")
+    assert dut.tcp_recv(conn) == b"still connected"
 
 
 @rfc("RFC9293-3.9.2.2-4")
