@@ -148,6 +148,21 @@ def test_source_quench_is_ignored(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "ESTABLISHED"
 
 
+@rfc("RFC9293-3.9.2.2-2")
+def test_source_quench_leaves_no_trace_in_the_error_a_timeout_reports(dut: DUT) -> None:
+    # A DUT that kept the quench, as it keeps a soft error for the application (SHLD-25), would
+    # report it when the connection times out instead of the timeout itself.
+    peer, conn = established(dut, PORT)
+    dut.tcp_set_option(conn, "user_timeout", 3.0)
+    dut.tcp_send(conn, b"never acknowledged")
+    data = peer.expect(data=b"never acknowledged")
+    dut.send(_error_v4(peer, data, (4, 0)))
+    dut.wait(9.0)  # nothing is acknowledged: the 3-s user timeout ends the connection
+    with pytest.raises(TCPError) as failure:
+        dut.tcp_recv(conn, within=0.1)
+    assert failure.value.kind == "timed_out", f"the timed-out connection reported {failure.value.kind!r}"
+
+
 @described(5927, "4.1", MAY,
            "These implementations check that the TCP sequence number contained in the payload of the ICMP "
            "error message is within the range SND.UNA =< SEG.SEQ < SND.NXT. This means that they require "
