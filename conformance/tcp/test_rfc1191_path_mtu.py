@@ -9,7 +9,7 @@ skip where the DUT's segments do not carry DF."""
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import pytest
 from scapy.layers.inet import IP, TCP, UDP
@@ -32,9 +32,9 @@ def _size(seg: Packet) -> int:
     return len(bytes(seg[IP] if IP in seg else seg[IPv6]))
 
 
-def _bulk(dut: DUT, family: int = 4) -> tuple[TCPPeer, TCPConn, Packet]:
+def _bulk(dut: DUT, family: int = 4, **peer_options: Any) -> tuple[TCPPeer, TCPConn, Packet]:
     """A connection sending bulk data, and its first full-sized segment (not acknowledged)."""
-    peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
+    peer, conn = established(dut, PORT, family, **peer_options)  # type: ignore[arg-type]
     assert dut.tcp_send(conn, BULK) > 0
     big = peer.expect(data=lambda d: len(d) > 1000, update=False)
     if family == 4 and not big[IP].flags.DF:
@@ -68,9 +68,12 @@ def test_after_fragmentation_needed_every_datagram_fits_the_new_mtu(dut: DUT) ->
     assert max(sizes) <= 1000, f"after Fragmentation Needed (MTU 1000) datagrams of {sizes} octets"
 
 
+# MSS 1452: datagrams of 1,492 octets, exactly a plateau of RFC 1191 Table 7-1, which the search
+# of section 5 must go below, not stay at.
+@pytest.mark.parametrize("mss", [pytest.param(None, id="link-mss"), pytest.param(1452, id="plateau-sized")])
 @rfc("RFC1191-3-7")
-def test_fragmentation_needed_without_a_next_hop_mtu_still_lowers_the_estimate(dut: DUT) -> None:
-    peer, _conn, big = _bulk(dut)
+def test_fragmentation_needed_without_a_next_hop_mtu_still_lowers_the_estimate(dut: DUT, mss: int | None) -> None:
+    peer, _conn, big = _bulk(dut) if mss is None else _bulk(dut, mss=mss)
     dut.send(peer.icmp_error(big, type=3, code=4, mtu=0))  # an RFC 792 router: the field is zero
     resent = peer.expect(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=3.0, update=False)
     assert _size(resent) < _size(big), (
