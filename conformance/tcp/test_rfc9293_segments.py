@@ -115,24 +115,53 @@ def test_options_on_a_data_segment_are_accepted(dut: DUT) -> None:
     peer.expect("A", ack=peer.snd_nxt)
 
 
+# MSS 300, below the 536 a DUT assumes without the option (RFC 9293 3.7.1), so a DUT that
+# missed the option would send larger segments.
+@pytest.mark.parametrize("options", [
+    pytest.param([("NOP", None), ("MSS", 300), ("NOP", None), ("NOP", None), ("NOP", None)], id="misaligned"),
+    pytest.param([("SAckOK", b""), ("NOP", None), ("NOP", None), ("MSS", 300)], id="after-sack-permitted"),
+    pytest.param([("NOP", None), ("NOP", None), ("Timestamp", (1, 0)), ("MSS", 300)], id="after-timestamps"),
+    pytest.param([(253, b"\x12\x34"), ("MSS", 300)], id="after-an-unknown-option"),
+])
 @rfc("RFC9293-3.2-1", "RFC9293-3.1-5")
-def test_misaligned_mss_option_is_honoured(dut: DUT) -> None:
+def test_mss_option_anywhere_in_the_syn_is_honoured(dut: DUT, options: list[tuple[str, object]]) -> None:
     dut.tcp_listen(PORT)
-    peer = TCPPeer(dut, dut_port=PORT, mss=None)
-    peer.send("S", seq=peer.iss, options=[("NOP", None), ("MSS", 536), ("NOP", None), ("NOP", None), ("NOP", None)])
+    # The peer sends Timestamps on its later segments once its SYN offered them (RFC 7323 3.2).
+    peer = TCPPeer(dut, dut_port=PORT, mss=None, timestamps=any(name == "Timestamp" for name, _ in options))
+    peer.send("S", seq=peer.iss, options=options)
     peer.expect("SA")
     peer.send_ack()
     conn = dut.tcp_accept(PORT)
     assert conn is not None
     dut.tcp_send(conn, bytes(3000))
     seg = peer.expect(data=lambda d: len(d) > 0)
-    assert len(payload(seg)) <= 536, f"a {len(payload(seg))}-octet segment despite the (misaligned) MSS 536"
+    assert len(payload(seg)) <= 300, f"a {len(payload(seg))}-octet segment despite the MSS 300 in {options}"
+
+
+@described(9293, "3.2", MUST, "This option code indicates the end of the option list.")
+def test_nothing_after_the_end_of_option_list_is_read(dut: DUT) -> None:
+    # MSS 300, EOL, then octets that read as options would give MSS 1460 (the padding after an
+    # EOL should be zeros, MUST-69; this sender's is not): the list ended at the EOL.
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT, mss=None)
+    options = b"\x02\x04\x01\x2c" + b"\x00\x02" + b"\x02\x04\x05\xb4" + b"\x00\x00"
+    header = TCP(sport=peer.port, dport=PORT, flags="S", seq=peer.iss, window=peer.window, dataofs=8, options=[])
+    peer.send_segment(peer.ip() / header / Raw(options), advance=False)  # the Raw is the header's options
+    peer.snd_nxt = seq_add(peer.iss, 1)
+    peer.expect("SA")
+    peer.send_ack()
+    conn = dut.tcp_accept(PORT)
+    assert conn is not None
+    dut.tcp_send(conn, bytes(3000))
+    seg = peer.expect(data=lambda d: len(d) > 0)
+    assert len(payload(seg)) <= 300, f"a {len(payload(seg))}-octet segment: an option after EOL was read"
 
 
 @pytest.mark.parametrize("options", [
     pytest.param(b"\xfd\x00\x01\x01", id="length-zero"),
     pytest.param(b"\xfd\x01\x01\x01", id="length-one"),
     pytest.param(b"\x01\x01\xfd\x09", id="length-past-the-header"),
+    pytest.param(b"\x01\x01\x01\xfd", id="no-room-for-a-length"),
 ])
 @rfc("RFC9293-3.1-9")
 def test_illegal_option_length_is_handled(dut: DUT, options: bytes) -> None:
