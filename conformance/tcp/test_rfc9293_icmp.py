@@ -58,6 +58,21 @@ def test_soft_error_does_not_abort_an_established_connection(dut: DUT, kind: tup
     assert dut.tcp_recv(conn) == b"still connected"
 
 
+@pytest.mark.parametrize("family", [pytest.param(4, id="ipv4-host-unreachable"), pytest.param(6, id="ipv6-no-route")])
+@rfc("RFC9293-3.9.2.2-3", quote="it SHOULD make the information available to the application (SHLD-25)")
+def test_soft_error_is_reported_when_the_connection_times_out(dut: DUT, family: int) -> None:
+    # RFC 1122 4.2.3.9's DISCUSSION: TCP "could merely note the message and report it to the
+    # application only when and if the TCP connection times out" (Linux: sk_err_soft).
+    peer, conn, data = _in_flight(dut, family)
+    dut.tcp_set_option(conn, "user_timeout", 3.0)
+    dut.send(_error_v4(peer, data, (3, 1)) if family == 4 else peer.icmp_error(data, code=0))
+    dut.wait(9.0)  # nothing is acknowledged: the 3-s user timeout ends the connection
+    with pytest.raises(TCPError) as failure:
+        dut.tcp_recv(conn, within=0.1)
+    assert failure.value.kind == "unreachable", (
+        f"after a soft error the timed-out connection reported {failure.value.kind!r}, not the error")
+
+
 @pytest.mark.parametrize("code", [pytest.param(0, id="no-route"), pytest.param(3, id="address-unreachable")])
 @rfc("RFC9293-3.9.2.2-3",
      quote="For ICMPv6, these include: Destination Unreachable -- codes 0, 3; Time Exceeded -- codes 0, 1; "
