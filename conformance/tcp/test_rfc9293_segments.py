@@ -29,12 +29,18 @@ def _checksum_ok(seg: Packet) -> bool:
 @pytest.mark.parametrize("family", FAMILIES)
 @rfc("RFC9293-3.1-3", quote="The TCP checksum is never optional.")
 def test_duts_segments_carry_a_correct_checksum(dut: DUT, family: int) -> None:
-    peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
-    dut.tcp_send(conn, b"checksummed data")
-    data = peer.expect(data=b"checksummed data")
-    peer.send_data(b"x")
-    ack = peer.expect("A", ack=peer.snd_nxt)
-    for seg in (data, ack):
+    dut.tcp_listen(PORT, family)  # type: ignore[arg-type]
+    peer = TCPPeer(dut, family, dut_port=PORT)  # type: ignore[arg-type]
+    synack = peer.connect()
+    conn = dut.tcp_accept(PORT, family)  # type: ignore[arg-type]
+    assert conn is not None
+    sent = [synack]
+    for text in (b"checksummed data", b"more", b"and a third one", b"4"):  # sums of both parities
+        dut.tcp_send(conn, text)
+        sent.append(peer.expect(data=text))
+        peer.send_data(text[:1])
+        sent.append(peer.expect("A", ack=peer.snd_nxt))
+    for seg in sent:
         assert _checksum_ok(seg), f"a {seg.sprintf('%TCP.flags%')} segment with a wrong TCP checksum"
 
 
