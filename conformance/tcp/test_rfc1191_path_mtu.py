@@ -13,10 +13,10 @@ from typing import Any, Final
 
 import pytest
 from scapy.layers.inet import IP, TCP, UDP
-from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment
-from scapy.packet import Packet
+from scapy.layers.inet6 import ICMPv6PacketTooBig, IPv6, IPv6ExtHdrFragment
+from scapy.packet import Packet, Raw
 
-from harness import DUT, TCPConn, rfc
+from harness import DUT, TCPConn, l3_bytes, rfc
 from harness.rfc import TCP_INITIAL_RTO
 from harness.tcp_peer import TCPPeer, established, payload, seq_add, seq_lt
 from harness.time_budget import require_dut_time
@@ -133,14 +133,21 @@ def _data_segments_until_quiet(peer: TCPPeer, enough: int, quiet: float = 0.2) -
     return burst
 
 
+@pytest.mark.parametrize("quote", [pytest.param("another-connection", id="another-connection"),
+                                   pytest.param("two-octets", id="too-short-to-name-a-connection")])
 @rfc("RFC8201-4-1")
-def test_a_packet_too_big_about_a_packet_never_sent_is_not_believed(dut: DUT) -> None:
+def test_a_packet_too_big_about_a_packet_never_sent_is_not_believed(dut: DUT, quote: str) -> None:
     peer, _conn, big = _bulk(dut, 6)
-    # The same addresses, but a connection that does not exist: the DUT never sent this packet.
-    forged = big.copy()
-    forged[TCP].sport, forged[TCP].dport = PORT + 1, peer.port + 1
-    forged[TCP].seq = seq_add(big[TCP].seq, 0x4000_0000)
-    dut.send(peer.icmp_error(forged, mtu=1280))
+    if quote == "another-connection":
+        # The same addresses, but a connection that does not exist: the DUT never sent this packet.
+        forged = big.copy()
+        forged[TCP].sport, forged[TCP].dport = PORT + 1, peer.port + 1
+        forged[TCP].seq = seq_add(big[TCP].seq, 0x4000_0000)
+        dut.send(peer.icmp_error(forged, mtu=1280))
+    else:
+        # The packet's IPv6 header and the first two octets of its TCP header: not even the
+        # destination port, let alone a sequence number, to match a segment in flight with.
+        dut.send(dut.ipv6(src=peer.addr, dst=peer.dut_addr) / ICMPv6PacketTooBig(mtu=1280) / Raw(l3_bytes(big)[:42]))
     _acknowledge_the_flight(dut, peer, big)
     # New data, past the ACK: a Packet Too Big quoting data already acknowledged need not be
     # believed either.

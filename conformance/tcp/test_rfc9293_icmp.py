@@ -11,7 +11,7 @@ from typing import Final
 
 import pytest
 from scapy.layers.inet import ICMP, TCP
-from scapy.layers.inet6 import ICMPv6ParamProblem, ICMPv6TimeExceeded
+from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6ParamProblem, ICMPv6TimeExceeded
 from scapy.packet import Packet, Raw
 
 from harness import DUT, MAY, TCPConn, TCPError, described, l3_bytes, rfc
@@ -193,6 +193,20 @@ def test_error_quoting_a_sequence_number_not_in_flight_is_ignored(dut: DUT) -> N
     dut.send(_error_v4(peer, syn, (3, 3)))  # positive control: the genuine one does
     dut.wait(0.2)
     assert dut.tcp_state(conn) == "CLOSED"
+
+
+@rfc("RFC9293-3.9.2.2-1", quote="directing it to the connection that created the error")
+def test_error_quoting_too_little_to_name_a_connection_leaves_it_alone(dut: DUT) -> None:
+    conn = dut.tcp_connect(str(dut.info.tester_ipv6), PORT)
+    peer = TCPPeer.for_connection(dut, conn)
+    syn = peer.expect("S")
+    # A Port Unreachable quoting the SYN's IPv6 header and two octets of its TCP header (RFC
+    # 4443 asks for as much as fits): the source port alone names no connection.
+    dut.send(dut.ipv6(src=peer.addr, dst=peer.dut_addr) / ICMPv6DestUnreach(code=4) / Raw(l3_bytes(syn)[:42]))
+    dut.wait(0.2)
+    assert dut.tcp_state(conn) == "SYN-SENT", "an error quoting no destination port ended the open"
+    peer.send("SA", seq=peer.iss)  # the handshake completes as if nothing had come
+    peer.expect("A", ack=peer.snd_nxt)
 
 
 @rfc("RFC9293-3.9.2.2-1")
