@@ -9,14 +9,14 @@ skip where the DUT's segments do not carry DF."""
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import pytest
 from scapy.layers.inet import IP, TCP, UDP
-from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment
-from scapy.packet import Packet
+from scapy.layers.inet6 import ICMPv6PacketTooBig, IPv6, IPv6ExtHdrFragment
+from scapy.packet import Packet, Raw
 
-from harness import DUT, TCPConn, rfc
+from harness import DUT, TCPConn, l3_bytes, rfc
 from harness.rfc import TCP_INITIAL_RTO
 from harness.tcp_peer import TCPPeer, established, payload, seq_add, seq_lt
 from harness.time_budget import require_dut_time
@@ -32,9 +32,9 @@ def _size(seg: Packet) -> int:
     return len(bytes(seg[IP] if IP in seg else seg[IPv6]))
 
 
-def _bulk(dut: DUT, family: int = 4) -> tuple[TCPPeer, TCPConn, Packet]:
+def _bulk(dut: DUT, family: int = 4, **peer_options: Any) -> tuple[TCPPeer, TCPConn, Packet]:
     """A connection sending bulk data, and its first full-sized segment (not acknowledged)."""
-    peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
+    peer, conn = established(dut, PORT, family, **peer_options)  # type: ignore[arg-type]
     assert dut.tcp_send(conn, BULK) > 0
     big = peer.expect(data=lambda d: len(d) > 1000, update=False)
     if family == 4 and not big[IP].flags.DF:
@@ -68,9 +68,12 @@ def test_after_fragmentation_needed_every_datagram_fits_the_new_mtu(dut: DUT) ->
     assert max(sizes) <= 1000, f"after Fragmentation Needed (MTU 1000) datagrams of {sizes} octets"
 
 
+# MSS 1452: datagrams of 1,492 octets, exactly a plateau of RFC 1191 Table 7-1, which the search
+# of section 5 must go below, not stay at.
+@pytest.mark.parametrize("mss", [pytest.param(None, id="link-mss"), pytest.param(1452, id="plateau-sized")])
 @rfc("RFC1191-3-7")
-def test_fragmentation_needed_without_a_next_hop_mtu_still_lowers_the_estimate(dut: DUT) -> None:
-    peer, _conn, big = _bulk(dut)
+def test_fragmentation_needed_without_a_next_hop_mtu_still_lowers_the_estimate(dut: DUT, mss: int | None) -> None:
+    peer, _conn, big = _bulk(dut) if mss is None else _bulk(dut, mss=mss)
     dut.send(peer.icmp_error(big, type=3, code=4, mtu=0))  # an RFC 792 router: the field is zero
     resent = peer.expect(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=3.0, update=False)
     assert _size(resent) < _size(big), (
@@ -130,14 +133,21 @@ def _data_segments_until_quiet(peer: TCPPeer, enough: int, quiet: float = 0.2) -
     return burst
 
 
+@pytest.mark.parametrize("quote", [pytest.param("another-connection", id="another-connection"),
+                                   pytest.param("two-octets", id="too-short-to-name-a-connection")])
 @rfc("RFC8201-4-1")
-def test_a_packet_too_big_about_a_packet_never_sent_is_not_believed(dut: DUT) -> None:
+def test_a_packet_too_big_about_a_packet_never_sent_is_not_believed(dut: DUT, quote: str) -> None:
     peer, _conn, big = _bulk(dut, 6)
-    # The same addresses, but a connection that does not exist: the DUT never sent this packet.
-    forged = big.copy()
-    forged[TCP].sport, forged[TCP].dport = PORT + 1, peer.port + 1
-    forged[TCP].seq = seq_add(big[TCP].seq, 0x4000_0000)
-    dut.send(peer.icmp_error(forged, mtu=1280))
+    if quote == "another-connection":
+        # The same addresses, but a connection that does not exist: the DUT never sent this packet.
+        forged = big.copy()
+        forged[TCP].sport, forged[TCP].dport = PORT + 1, peer.port + 1
+        forged[TCP].seq = seq_add(big[TCP].seq, 0x4000_0000)
+        dut.send(peer.icmp_error(forged, mtu=1280))
+    else:
+        # The packet's IPv6 header and the first two octets of its TCP header: not even the
+        # destination port, let alone a sequence number, to match a segment in flight with.
+        dut.send(dut.ipv6(src=peer.addr, dst=peer.dut_addr) / ICMPv6PacketTooBig(mtu=1280) / Raw(l3_bytes(big)[:42]))
     _acknowledge_the_flight(dut, peer, big)
     # New data, past the ACK: a Packet Too Big quoting data already acknowledged need not be
     # believed either.

@@ -8,11 +8,13 @@ from typing import Final
 
 import pytest
 from scapy.layers.inet import TCP
+from scapy.packet import Packet
 
-from harness import DUT, TCPConn, rfc
+from harness import DUT, MUST, TCPConn, described, rfc
 from harness.tcp_peer import TCPPeer, established, option, payload, seq_add
 
 PORT: Final = 8600
+OPT_SACK: Final = 5  # RFC 2018 3: the SACK option's kind
 
 
 def _sack_connection(dut: DUT) -> tuple[TCPPeer, TCPConn]:
@@ -29,9 +31,77 @@ def _blocks(seg: object) -> list[tuple[int, int]]:
     return [(values[i], values[i + 1]) for i in range(0, len(values) - 1, 2)]
 
 
+def _raw_options(seg: Packet) -> list[tuple[int, bytes]]:
+    """The options of ``seg`` as sent: (kind, the whole option's octets), EOL ending the list."""
+    raw = bytes(seg[TCP])[20:seg[TCP].dataofs * 4]
+    out, i = [], 0
+    while i < len(raw) and raw[i] != 0:
+        if raw[i] == 1:
+            i += 1
+            continue
+        size = raw[i + 1] if i + 1 < len(raw) else 0
+        out.append((raw[i], raw[i:i + max(size, 2)]))
+        i += max(size, 2)
+    return out
+
+
+def _duts_syn(dut: DUT, opener: str) -> Packet:
+    """The DUT's SYN (``opener`` "dut") or its SYN-ACK to a SYN with the options ``opener`` names."""
+    if opener == "dut":
+        conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
+        return TCPPeer.for_connection(dut, conn).expect("S")
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT, sack_permitted="sack" in opener, timestamps="ts" in opener,
+                   wscale=7 if "ws" in opener else None)
+    peer.send_syn()
+    return peer.expect("SA", ack=seq_add(peer.iss, 1))
+
+
+OPENERS: Final = [pytest.param(o, id=o) for o in ("dut", "mss", "sack", "ts", "sack-ts-ws")]
+
+
+@pytest.mark.parametrize("opener", OPENERS)
 @rfc("RFC2018-4-3")
-def test_no_sack_blocks_without_sack_permitted(dut: DUT) -> None:
-    peer, _conn = established(dut, PORT)
+def test_no_sack_option_on_a_syn(dut: DUT, opener: str) -> None:
+    # A SYN, or a SYN-ACK, comes before the DUT can have any data to report.
+    syn = _duts_syn(dut, opener)
+    kinds = [kind for kind, _ in _raw_options(syn)]
+    assert OPT_SACK not in kinds, f"the DUT's {syn.sprintf('%TCP.flags%')} carries a SACK option: {kinds}"
+
+
+# The lengths the options' definitions give: RFC 9293 3.2 (MSS), RFC 7323 2.2 and 3.2 (Window
+# Scale, Timestamps), RFC 2018 2 (SACK-Permitted).
+OPTION_LENGTHS: Final = {2: 4, 3: 3, 4: 2, 8: 10}
+
+
+@pytest.mark.parametrize("opener", OPENERS)
+@described(9293, "3.1", MUST,
+           "The option-length counts the two octets of option-kind and option-length as well as the "
+           "option-data octets.")
+def test_options_of_the_duts_syn_have_their_defined_lengths(dut: DUT, opener: str) -> None:
+    syn = _duts_syn(dut, opener)
+    for kind, octets in _raw_options(syn):
+        if kind in OPTION_LENGTHS:
+            assert len(octets) == octets[1] == OPTION_LENGTHS[kind], (
+                f"option kind {kind} of the DUT's {syn.sprintf('%TCP.flags%')} is {octets.hex()}: "
+                f"length {octets[1]}, not {OPTION_LENGTHS[kind]}")
+
+
+@rfc("RFC2018-2-1")
+def test_rst_carries_no_sack_permitted(dut: DUT) -> None:
+    # No listener: the SYN (with SACK-Permitted and Timestamps, which the RST echoes, RFC 7323
+    # 5.2) draws a RST, a segment that is no SYN.
+    peer = TCPPeer(dut, dut_port=PORT + 1, sack_permitted=True, timestamps=True)
+    peer.send_syn()
+    rst = peer.expect("RA", ack=seq_add(peer.iss, 1))
+    assert option(rst, "SAckOK") is None, "SACK-Permitted on a RST"
+
+
+@pytest.mark.parametrize("options", [pytest.param(True, id="mss"), pytest.param(False, id="no-options")])
+@rfc("RFC2018-4-3")
+def test_no_sack_blocks_without_sack_permitted(dut: DUT, options: bool) -> None:
+    # A SYN with no options at all, as well as one with others but not SACK-Permitted.
+    peer, _conn = established(dut, PORT) if options else established(dut, PORT, mss=None)
     peer.send_data(b"above a hole", seq=seq_add(peer.snd_nxt, 100), advance=False)
     dup = peer.expect("A", ack=peer.snd_nxt)
     assert option(dup, "SAck") is None, "a SACK option on a connection that never permitted SACK"
@@ -55,6 +125,20 @@ def test_data_above_a_hole_is_reported_in_a_sack_block(dut: DUT) -> None:
     peer.send_data(b"above a hole", seq=left, advance=False)
     dup = peer.expect("A", ack=peer.snd_nxt)
     assert (left, seq_add(left, 12)) in _blocks(dup), f"SACK blocks {_blocks(dup)} do not report [{left}, {left + 12})"
+
+
+@described(2018, "3", MUST, "A SACK option that specifies n blocks will have a length of 8*n+2 bytes")
+def test_sack_option_length_counts_its_blocks(dut: DUT) -> None:
+    peer, _conn = _sack_connection(dut)
+    base = peer.snd_nxt
+    for offset in (100, 300):
+        peer.send_data(b"z" * 10, seq=seq_add(base, offset), advance=False)
+        dup = peer.expect("A", ack=base)
+        sacks = [octets for kind, octets in _raw_options(dup) if kind == OPT_SACK]
+        assert len(sacks) == 1, f"{len(sacks)} SACK options in the duplicate ACK"
+        length = sacks[0][1]
+        assert length >= 10 and (length - 2) % 8 == 0 and len(sacks[0]) == length, (
+            f"a SACK option of length {length} ({sacks[0].hex()})")
 
 
 @rfc("RFC2018-4-6", "RFC2018-8-2")

@@ -11,7 +11,7 @@ from typing import Final
 import pytest
 
 from harness import DUT, MUST, TCPState, described, rfc
-from harness.tcp_peer import TCPPeer, established, seq_add
+from harness.tcp_peer import TCPPeer, established, opened_by_dut, seq_add
 from harness.tcp_states import connection_in
 
 PORT: Final = 7500
@@ -96,6 +96,23 @@ def test_syn_in_another_synchronized_state_draws_a_challenge_ack(dut: DUT, state
     peer.send("S", seq=peer.snd_nxt, advance=False)
     _expect_challenge_ack(peer)
     assert dut.tcp_state(conn) == state
+
+
+@pytest.mark.parametrize("offset", [pytest.param(100_000, id="above-rcv-nxt"), pytest.param(0, id="at-rcv-nxt")])
+@rfc("RFC5961-4.2-2")
+def test_syn_in_time_wait_of_a_connection_the_dut_opened_draws_a_challenge_ack(dut: DUT, offset: int) -> None:
+    # The DUT's port is an ephemeral one nothing listens on, so a SYN cannot reopen the
+    # connection from TIME-WAIT (RFC 9293 3.6.1 MAY-2 needs a new connection to hand it to).
+    peer, conn = opened_by_dut(dut, PORT)
+    dut.tcp_shutdown(conn)
+    peer.expect("FA")
+    peer.send_fin()
+    peer.expect("A", ack=peer.snd_nxt)
+    dut.wait(0.05)
+    assert dut.tcp_state(conn) == "TIME-WAIT"
+    peer.send("S", seq=seq_add(peer.snd_nxt, offset), advance=False)
+    _expect_challenge_ack(peer)
+    assert dut.tcp_state(conn) == "TIME-WAIT"
 
 
 @rfc("RFC5961-4.2-4",

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Final
 
+import pytest
 from scapy.layers.inet import TCP
 
 from harness import DUT, SHOULD, described, rfc
 from harness.rfc import TCP_MAX_ACK_DELAY
-from harness.tcp_peer import established, seq_add
+from harness.tcp_peer import established, opened_by_dut, seq_add
 
 PORT: Final = 7900
 MSS: Final = 1000  # the DUT's segments to the peer, and the peer's full-sized segments
@@ -93,10 +94,15 @@ def test_nagle_holds_a_small_segment_while_data_is_unacknowledged(dut: DUT) -> N
     peer.expect(data=b"second", within=1.0)
 
 
+@pytest.mark.parametrize("when", [pytest.param("on-the-connection", id="set"),
+                                  pytest.param("given-to-the-open", id="at-open")])
 @rfc("RFC9293-3.7.4-2")
-def test_nodelay_sends_small_segments_at_once(dut: DUT) -> None:
-    peer, conn = established(dut, PORT)
-    dut.tcp_set_option(conn, "nodelay", True)
+def test_nodelay_sends_small_segments_at_once(dut: DUT, when: str) -> None:
+    if when == "on-the-connection":
+        peer, conn = established(dut, PORT)
+        dut.tcp_set_option(conn, "nodelay", True)
+    else:  # an active open with Nagle off from the start
+        peer, conn = opened_by_dut(dut, PORT, options={"nodelay": True})
     dut.tcp_send(conn, b"first")
     peer.expect(data=b"first")
     dut.tcp_send(conn, b"second")

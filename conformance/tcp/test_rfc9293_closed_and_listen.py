@@ -7,7 +7,7 @@ from typing import Final
 import pytest
 from scapy.layers.inet import TCP
 
-from harness import DUT, MUST, described
+from harness import DUT, MUST, described, multicast_mac
 from harness.tcp_peer import TCPPeer, seq_add
 
 PORT: Final = 7100  # listened on by the tests that need a listener
@@ -76,6 +76,44 @@ def test_rst_to_a_listener_is_ignored(dut: DUT) -> None:
     assert dut.tcp_accept(PORT, within=0.1) is None
     peer.connect()  # positive control: the listener still takes connections
     assert dut.tcp_accept(PORT) is not None
+
+
+@described(9293, "3.10.7.2", MUST,
+           "An incoming RST segment could not be valid since it could not have been sent in response to "
+           "anything sent by this incarnation of the connection. An incoming RST should be ignored.")
+def test_rst_ack_to_a_listener_draws_no_rst(dut: DUT) -> None:
+    # The RST comes first: a listener that took the ACK bit of a RST,ACK for an ACK to a
+    # listener (the third check) would answer a reset with a reset.
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT)
+    peer.send_rst(seq=100, ack=0x12345678, flags="RA")
+    peer.expect_none(within=SILENCE)
+    assert dut.tcp_accept(PORT, within=0.1) is None
+    peer.send_ack(seq=100, ack=0x12345678)  # positive control: the same ACK without RST is answered
+    peer.expect("R", seq=0x12345678)
+
+
+@pytest.mark.parametrize("group", [
+    pytest.param("224.0.0.1", id="ipv4-multicast"), pytest.param("255.255.255.255", id="limited-broadcast"),
+    pytest.param("subnet", id="subnet-broadcast"), pytest.param("ff02::1", id="ipv6-multicast"),
+])
+@described(9293, "3.9.2.3", MUST,
+           "A TCP implementation MUST silently discard an incoming SYN segment | that is addressed to a "
+           "broadcast or multicast address [(MUST-57)].")
+def test_syn_to_a_broadcast_or_multicast_address_is_discarded(dut: DUT, group: str) -> None:
+    family = 6 if ":" in group else 4
+    address = str(dut.info.dut_ipv4.network.broadcast_address) if group == "subnet" else group
+    mac = "ff:ff:ff:ff:ff:ff" if address.endswith("255") else multicast_mac(address)
+    dut.tcp_listen(PORT, family)  # type: ignore[arg-type]
+    # A listener on the wildcard address: a DUT that took the SYN would answer it from PORT.
+    syn = TCPPeer(dut, family, dut_port=PORT, dut_addr=address).segment("S")  # type: ignore[arg-type]
+    syn.dst = mac  # the link-layer address the group or the broadcast goes to
+    dut.send(syn)
+    dut.expect_none(TCP(sport=PORT), within=SILENCE, barrier=True)
+    assert dut.tcp_accept(PORT, family, within=0.1) is None  # type: ignore[arg-type]
+    peer = TCPPeer(dut, family, dut_port=PORT)  # type: ignore[arg-type]
+    peer.send_syn()  # positive control: the same SYN to the DUT's unicast address
+    peer.expect("SA", ack=seq_add(peer.iss, 1))
 
 
 @described(9293, "3.10.7.2", MUST,

@@ -11,8 +11,8 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.inet6 import IPv6
 from scapy.packet import Packet, Raw
 
-from harness import DUT, MUST, described, rfc
-from harness.tcp_peer import TCPPeer, established, payload, seq_add
+from harness import DUT, MUST, TCPConn, described, rfc
+from harness.tcp_peer import TCPPeer, established, option, payload, seq_add, seq_diff
 
 PORT: Final = 8900
 FAMILIES: Final = [pytest.param(4, id="ipv4"), pytest.param(6, id="ipv6")]
@@ -29,12 +29,18 @@ def _checksum_ok(seg: Packet) -> bool:
 @pytest.mark.parametrize("family", FAMILIES)
 @rfc("RFC9293-3.1-3", quote="The TCP checksum is never optional.")
 def test_duts_segments_carry_a_correct_checksum(dut: DUT, family: int) -> None:
-    peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
-    dut.tcp_send(conn, b"checksummed data")
-    data = peer.expect(data=b"checksummed data")
-    peer.send_data(b"x")
-    ack = peer.expect("A", ack=peer.snd_nxt)
-    for seg in (data, ack):
+    dut.tcp_listen(PORT, family)  # type: ignore[arg-type]
+    peer = TCPPeer(dut, family, dut_port=PORT)  # type: ignore[arg-type]
+    synack = peer.connect()
+    conn = dut.tcp_accept(PORT, family)  # type: ignore[arg-type]
+    assert conn is not None
+    sent = [synack]
+    for text in (b"checksummed data", b"more", b"and a third one", b"4"):  # sums of both parities
+        dut.tcp_send(conn, text)
+        sent.append(peer.expect(data=text))
+        peer.send_data(text[:1])
+        sent.append(peer.expect("A", ack=peer.snd_nxt))
+    for seg in sent:
         assert _checksum_ok(seg), f"a {seg.sprintf('%TCP.flags%')} segment with a wrong TCP checksum"
 
 
@@ -69,6 +75,44 @@ def test_unknown_option_is_ignored(dut: DUT) -> None:
     assert dut.tcp_recv(conn) == b"with an unknown option"
 
 
+def _accepted_with(dut: DUT, options: list[tuple[object, object]], **peer: object) -> tuple[TCPPeer, TCPConn]:
+    """A connection the peer opened with a SYN carrying ``options`` exactly."""
+    dut.tcp_listen(PORT)
+    tester = TCPPeer(dut, dut_port=PORT, **peer)  # type: ignore[arg-type]
+    tester.send("S", seq=tester.iss, options=options)
+    tester.expect("SA", ack=tester.snd_nxt)
+    tester.send_ack()
+    conn = dut.tcp_accept(PORT)
+    assert conn is not None
+    return tester, conn
+
+
+# Unknown options (kind 253, RFC 4727's experiment) of the sizes of the options a DUT does know,
+# after the real ones, so that a DUT taking one for a known option would let it count.
+@pytest.mark.parametrize("size", [pytest.param(4, id="mss-sized"), pytest.param(3, id="window-scale-sized"),
+                                  pytest.param(2, id="sack-permitted-sized")])
+@rfc("RFC9293-3.1-7")
+def test_unknown_option_on_a_syn_is_ignored(dut: DUT, size: int) -> None:
+    unknown = (253, {4: b"\x05\xdc", 3: b"\x07", 2: b""}[size])
+    peer, conn = _accepted_with(dut, [("MSS", 536), unknown, ("NOP", None), ("NOP", None)][:4 if size < 4 else 2],
+                                window=1000)
+    if size == 2:  # no SACK was permitted, so no SACK option (RFC 2018 4)
+        peer.send_data(b"above a hole", seq=seq_add(peer.snd_nxt, 100), advance=False)
+        dup = peer.expect("A", ack=peer.snd_nxt)
+        assert option(dup, "SAck") is None, "SACK blocks after a SYN with an unknown 2-octet option"
+        return
+    dut.tcp_send(conn, bytes(4000))
+    start, sizes = peer.rcv_nxt, []
+    while True:  # everything the DUT sends before the peer acknowledges anything
+        try:
+            sizes.append(len(payload(peer.expect(data=lambda d: len(d) > 0, within=0.5))))
+        except AssertionError:
+            break
+    assert sizes and max(sizes) <= 536, f"segments of {sizes} octets with MSS 536"
+    sent = seq_diff(peer.rcv_nxt, start)
+    assert sent <= 1000, f"{sent} octets into the peer's unscaled 1000-octet window"
+
+
 @rfc("RFC9293-3.1-6")
 def test_options_on_a_data_segment_are_accepted(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
@@ -77,24 +121,53 @@ def test_options_on_a_data_segment_are_accepted(dut: DUT) -> None:
     peer.expect("A", ack=peer.snd_nxt)
 
 
+# MSS 300, below the 536 a DUT assumes without the option (RFC 9293 3.7.1), so a DUT that
+# missed the option would send larger segments.
+@pytest.mark.parametrize("options", [
+    pytest.param([("NOP", None), ("MSS", 300), ("NOP", None), ("NOP", None), ("NOP", None)], id="misaligned"),
+    pytest.param([("SAckOK", b""), ("NOP", None), ("NOP", None), ("MSS", 300)], id="after-sack-permitted"),
+    pytest.param([("NOP", None), ("NOP", None), ("Timestamp", (1, 0)), ("MSS", 300)], id="after-timestamps"),
+    pytest.param([(253, b"\x12\x34"), ("MSS", 300)], id="after-an-unknown-option"),
+])
 @rfc("RFC9293-3.2-1", "RFC9293-3.1-5")
-def test_misaligned_mss_option_is_honoured(dut: DUT) -> None:
+def test_mss_option_anywhere_in_the_syn_is_honoured(dut: DUT, options: list[tuple[str, object]]) -> None:
     dut.tcp_listen(PORT)
-    peer = TCPPeer(dut, dut_port=PORT, mss=None)
-    peer.send("S", seq=peer.iss, options=[("NOP", None), ("MSS", 536), ("NOP", None), ("NOP", None), ("NOP", None)])
+    # The peer sends Timestamps on its later segments once its SYN offered them (RFC 7323 3.2).
+    peer = TCPPeer(dut, dut_port=PORT, mss=None, timestamps=any(name == "Timestamp" for name, _ in options))
+    peer.send("S", seq=peer.iss, options=options)
     peer.expect("SA")
     peer.send_ack()
     conn = dut.tcp_accept(PORT)
     assert conn is not None
     dut.tcp_send(conn, bytes(3000))
     seg = peer.expect(data=lambda d: len(d) > 0)
-    assert len(payload(seg)) <= 536, f"a {len(payload(seg))}-octet segment despite the (misaligned) MSS 536"
+    assert len(payload(seg)) <= 300, f"a {len(payload(seg))}-octet segment despite the MSS 300 in {options}"
+
+
+@described(9293, "3.2", MUST, "This option code indicates the end of the option list.")
+def test_nothing_after_the_end_of_option_list_is_read(dut: DUT) -> None:
+    # MSS 300, EOL, then octets that read as options would give MSS 1460 (the padding after an
+    # EOL should be zeros, MUST-69; this sender's is not): the list ended at the EOL.
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT, mss=None)
+    options = b"\x02\x04\x01\x2c" + b"\x00\x02" + b"\x02\x04\x05\xb4" + b"\x00\x00"
+    header = TCP(sport=peer.port, dport=PORT, flags="S", seq=peer.iss, window=peer.window, dataofs=8, options=[])
+    peer.send_segment(peer.ip() / header / Raw(options), advance=False)  # the Raw is the header's options
+    peer.snd_nxt = seq_add(peer.iss, 1)
+    peer.expect("SA")
+    peer.send_ack()
+    conn = dut.tcp_accept(PORT)
+    assert conn is not None
+    dut.tcp_send(conn, bytes(3000))
+    seg = peer.expect(data=lambda d: len(d) > 0)
+    assert len(payload(seg)) <= 300, f"a {len(payload(seg))}-octet segment: an option after EOL was read"
 
 
 @pytest.mark.parametrize("options", [
     pytest.param(b"\xfd\x00\x01\x01", id="length-zero"),
     pytest.param(b"\xfd\x01\x01\x01", id="length-one"),
     pytest.param(b"\x01\x01\xfd\x09", id="length-past-the-header"),
+    pytest.param(b"\x01\x01\x01\xfd", id="no-room-for-a-length"),
 ])
 @rfc("RFC9293-3.1-9")
 def test_illegal_option_length_is_handled(dut: DUT, options: bytes) -> None:
