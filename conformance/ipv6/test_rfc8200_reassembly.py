@@ -332,3 +332,22 @@ def test_fragments_behind_a_hop_by_hop_header_are_reassembled(dut: DUT, kind: st
     datagram = dut.ipv6() / IPv6ExtHdrHopByHop() / ICMPv6EchoRequest(id=ident, seq=1, data=DATA)
     dut.send(*fragments6(datagram, pieces, ident=ident))
     expect_echo_reply6(dut, ident, data=DATA)
+
+
+@rfc("RFC8200-4.5-10")
+def test_reassembly_timer_of_a_datagram_reusing_an_identification_starts_at_its_own_first_fragment(dut: DUT) -> None:
+    # Two datagrams are reassembled, a quarter of a timeout apart; a quarter later the first
+    # fragment of a new datagram with the first one's identification (same addresses) arrives.
+    # Its 60 s run "from the reception of the first-arriving fragment of that packet": the timer
+    # of the datagram that completed must not end it early, nor may the finished ones leave
+    # anything behind that fires when their timers would have run out.
+    timeout = _timeout(dut)
+    for ident in (0x4520, 0x4521):
+        dut.send(*fragments6(echo6(dut, ident, DATA), THIRDS, ident=ident))
+        expect_echo_reply6(dut, ident, data=DATA)
+        dut.wait(timeout / 4)
+    first, _, _ = fragments6(echo6(dut, 0x4520, DATA, seq=2), THIRDS, ident=0x4520)
+    dut.send(first)
+    dut.expect_none(ICMPv6TimeExceeded, within=timeout - 0.5)
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6TimeExceeded(code=TECode.REASSEMBLY), within=1.0)
+    assert l3_bytes(error)[48:] == l3_bytes(first), "the Time Exceeded does not quote the new first fragment"
