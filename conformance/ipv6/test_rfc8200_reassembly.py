@@ -67,6 +67,15 @@ def test_fragments_in_any_order_are_reassembled(dut: DUT, order: str) -> None:
     expect_echo_reply6(dut, 0x4501, data=DATA)
 
 
+@described(8200, "4.5", MUST,
+           "Each complete fragment, except possibly the last (\"rightmost\") one, is an integer multiple of "
+           "8 octets long.")
+def test_last_fragment_of_one_octet_is_reassembled(dut: DUT) -> None:
+    data = DATA + b"\xff"  # 193 octets of ICMPv6: the last piece carries one
+    dut.send(*fragments6(echo6(dut, 0x4522, data), [*THIRDS, (192, 1)], ident=0x4522))
+    expect_echo_reply6(dut, 0x4522, data=data)
+
+
 @rfc("RFC8200-4.5-17", quote="It should be noted that fragments may be duplicated in the network.")
 def test_exact_duplicate_fragments_do_not_spoil_reassembly(dut: DUT) -> None:
     # Whether a duplicate is dropped or kept, the datagram must come out whole, and once.
