@@ -125,6 +125,19 @@ def test_redirect_to_an_off_prefix_destination_without_link_layer_option_is_reso
     assert ns[IPv6].dst == solicited_node(FAR)
 
 
+@rfc("RFC4861-8.1-1", quote="ICMP length (derived from the IP length) is 40 or more octets.")
+def test_redirect_of_exactly_40_octets_without_options_is_followed(dut: DUT) -> None:
+    # No option at all, so the ICMP length is exactly 40: valid. The DUT now sends to the
+    # redirect's target, which it must resolve first (no Target Link-Layer Address came).
+    _gateway(dut)
+    assert _reply_mac(dut, 0x75F0) == dut.info.tester_mac
+    redirect = _redirect(dut, tlla=None, header=False)
+    assert len(l3_bytes(redirect)) == 40 + 40
+    dut.send(redirect)
+    dut.send(dut.ipv6(src=FAR) / ICMPv6EchoRequest(id=0x75F1, seq=1))
+    dut.expect(ICMPv6ND_NS(tgt=ROUTER_LL))
+
+
 @rfc("RFC4861-7.2-1")
 def test_redirect_without_link_layer_option_makes_the_host_resolve_the_target(dut: DUT) -> None:
     _gateway(dut)
