@@ -130,11 +130,11 @@ def test_redirect_of_exactly_40_octets_without_options_is_followed(dut: DUT) -> 
     # No option at all, so the ICMP length is exactly 40: valid. The DUT now sends to the
     # redirect's target, which it must resolve first (no Target Link-Layer Address came).
     _gateway(dut)
-    assert _reply_mac(dut, 0x75F0) == dut.info.tester_mac
+    assert _reply_mac(dut, 0x75E0) == dut.info.tester_mac
     redirect = _redirect(dut, tlla=None, header=False)
     assert len(l3_bytes(redirect)) == 40 + 40
     dut.send(redirect)
-    dut.send(dut.ipv6(src=FAR) / ICMPv6EchoRequest(id=0x75F1, seq=1))
+    dut.send(dut.ipv6(src=FAR) / ICMPv6EchoRequest(id=0x75E1, seq=1))
     dut.expect(ICMPv6ND_NS(tgt=ROUTER_LL))
 
 
