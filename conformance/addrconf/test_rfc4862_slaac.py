@@ -196,6 +196,20 @@ def test_prefix_of_other_length_than_64_is_ignored(dut: DUT, length: int) -> Non
     the_address(dut)
 
 
+@pytest.mark.parametrize("length", [129, 255])
+@rfc("RFC4862-5.5.3-2")
+def test_prefix_length_beyond_128_ignores_the_option_not_the_rest_of_the_advertisement(dut: DUT, length: int) -> None:
+    # RFC 4861 4.6.2: the Prefix Length "ranges from 0 to 128"; a larger one can never sum with
+    # the 64-bit interface identifier to 128, so the option "MUST be ignored" -- that option:
+    # §5.5.3 processes "each Prefix-Information option", so the valid one beside it in the same
+    # advertisement still forms its address.
+    other = IPv6Network("2001:db8:3::/64")
+    dut.send(ra(dut, pio(length=length, prefix=str(other.network_address)), pio()))
+    dut.wait(0.3)
+    the_address(dut)
+    assert not in_prefix(dut, other), f"an address was formed from a Prefix Length of {length}"
+
+
 @described(4862, "5.5.3", MUST,
            "d) If the prefix advertised is not equal to the prefix of an address configured by stateless "
            "autoconfiguration already in the list of addresses associated with the interface (where "

@@ -73,6 +73,16 @@ def test_fragments_in_any_order_are_reassembled(dut: DUT, order: str) -> None:
     dut.expect_none(ICMP(type=0, id=0xC01), within=0)
 
 
+@rfc("RFC1122-3.3.2-1")
+def test_last_fragment_of_one_octet_is_reassembled(dut: DUT) -> None:
+    echo = _echo(dut, 0xC3A, 57, ip_id=0x4C3A)  # 65 octets of ICMP: 8 fragments of 8 octets, then 1
+    frags = fragments4(echo, size=8)
+    assert len(l3_bytes(frags[-1])) == 20 + 1
+    dut.send(*frags)
+    reply = dut.expect(ICMP(type=0, id=0xC3A))
+    assert echo_data4(reply) == bytes(echo[Raw].load)
+
+
 @rfc("RFC791-2.3-8")
 def test_eight_octet_fragments_are_reassembled(dut: DUT) -> None:
     echo = _echo(dut, 0xC02, 56, ip_id=0x4C02)  # 64 octets of ICMP: 8 fragments of 8 octets

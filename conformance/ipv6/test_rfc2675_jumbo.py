@@ -13,6 +13,7 @@ each test quotes its row.
 
 from __future__ import annotations
 
+import pytest
 from scapy.layers.inet6 import (
     ICMPv6EchoReply,
     ICMPv6EchoRequest,
@@ -28,6 +29,8 @@ from scapy.packet import Packet
 from harness import DUT, SHOULD, described, expect_param_problem, l3_bytes, rfc
 from harness.features import require_feature
 from harness.rfc import ICMPv6ParamProblem as PPCode
+
+SILENCE_S = 1.0
 
 
 def _echo(ident: int) -> Packet:
@@ -91,3 +94,39 @@ def test_jumbo_option_with_a_fragment_header_draws_pointer_to_the_fragment_heade
     dut.send(sent)
     expect_param_problem(dut, PPCode.ERRONEOUS_HEADER, pointer=48)
     _control(dut, 0x267A)
+
+
+# Jumbo Payload Lengths at the edge of the error row and one whose high-order octet alone is set:
+# 65,535 is below 65,536; the others are not (the packet, far shorter than they say, is then
+# discarded as truncated, but not with this row's error).
+JUMBO_LENGTHS = {"65535": (65535, True), "65536": (65536, False), "16777216": (0x01000000, False)}
+
+
+@pytest.mark.parametrize("length", list(JUMBO_LENGTHS))
+@described(2675, "3", SHOULD,
+           "error: Jumbo Payload option present and Jumbo Payload Length < 65,536 Code: 0 Pointer: "
+           "high-order octet of the Jumbo Payload Length")
+def test_jumbo_length_is_compared_with_65536_as_a_32_bit_number(dut: DUT, length: str) -> None:
+    require_feature(dut, "ipv6-jumbograms")
+    value, error = JUMBO_LENGTHS[length]
+    sent = dut.ipv6(plen=0) / IPv6ExtHdrHopByHop(options=[Jumbo(jumboplen=value)]) / _echo(0x267B)
+    dut.send(sent)
+    if error:
+        expect_param_problem(dut, PPCode.ERRONEOUS_HEADER, pointer=44, quote=bytes(sent[IPv6]))
+    else:
+        dut.expect_none(ICMPv6ParamProblem(ptr=44), within=SILENCE_S, barrier=True)
+    _control(dut, 0x267C)
+
+
+@described(2675, "3", SHOULD,
+           "error: IPv6 Payload Length != 0 and Jumbo Payload option present Code: 0 Pointer: Option Type "
+           "field of the Jumbo Payload option")
+def test_jumbo_option_with_a_payload_length_of_256_draws_pointer_to_option_type(dut: DUT) -> None:
+    # Payload Length 256 = 0x0100: its low-order octet is zero, the high-order one is not.
+    require_feature(dut, "ipv6-jumbograms")
+    body = IPv6ExtHdrHopByHop(options=[Jumbo(jumboplen=70000)]) / ICMPv6EchoRequest(id=0x267D, seq=1, data=bytes(240))
+    assert len(body) == 256
+    sent = dut.ipv6() / body
+    dut.send(sent)
+    expect_param_problem(dut, PPCode.ERRONEOUS_HEADER, pointer=42, quote=bytes(sent[IPv6]))
+    _control(dut, 0x267E)

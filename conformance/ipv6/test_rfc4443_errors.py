@@ -29,6 +29,7 @@ from scapy.layers.inet6 import (
     IPv6,
     IPv6ExtHdrDestOpt,
     IPv6ExtHdrFragment,
+    IPv6ExtHdrHopByHop,
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
@@ -239,6 +240,21 @@ def test_no_port_unreachable_for_a_datagram_to_a_multicast_address(dut: DUT) -> 
     dut.expect_none(ICMPv6DestUnreach, within=SILENCE_S, barrier=True)
     dut.send(_closed_port_probe(dut, sport=40004))
     _expect_port_unreachable(dut, 40004)
+
+
+@rfc("RFC4443-2.4-5", quote="(e.3) A packet destined to an IPv6 multicast address.")
+def test_no_parameter_problem_for_a_misplaced_hop_by_hop_header_in_a_packet_to_a_multicast_address(dut: DUT) -> None:
+    # A Hop-by-Hop header after a Destination Options header is an error (RFC 8200 4: Parameter
+    # Problem code 1), but not one of e.3's exceptions (Packet Too Big, Parameter Problem code 2
+    # for an option of type 10xxxxxx), so a packet to ff02::1 draws nothing. Control: the same
+    # packet to the DUT's unicast address draws the error.
+    def misplaced(dst: str) -> Packet:
+        return (IPv6(src=str(dut.info.tester_ipv6), dst=dst) / IPv6ExtHdrDestOpt(nh=0)
+                / IPv6ExtHdrHopByHop(nh=59))
+    dut.send(dut.ether(dst=multicast_mac(ALL_NODES)) / misplaced(ALL_NODES))
+    dut.expect_none(ICMPv6ParamProblem, within=SILENCE_S, barrier=True)
+    dut.send(dut.ether() / misplaced(str(dut.info.dut_ipv6.ip)))
+    expect_param_problem(dut, PPCode.UNRECOGNIZED_NEXT_HEADER, pointer=40)
 
 
 @rfc("RFC4443-2.4-5",

@@ -76,6 +76,35 @@ def test_pad1_and_padn_are_skipped(dut: DUT, header: str) -> None:
 
 
 @pytest.mark.parametrize("header", list(HEADERS))
+@rfc("RFC8200-4.2-8",
+     quote="Pad1 option (alignment requirement: none) ... The Pad1 option is used to insert 1 octet of "
+           "padding into the Options area of a header.")
+def test_option_right_after_a_single_pad1_is_read_at_the_next_octet(dut: DUT, header: str) -> None:
+    # One Pad1, then an unrecognized option of type 10xxxxxx: it starts one octet after the Pad1
+    # (offset 40 + 2 + 1 = 43), and the Parameter Problem points there. A second Pad1 ends the
+    # header on 8 octets.
+    options = [Pad1(), HBHOptUnknown(otype=DISCARD_PP, optdata=b"\x00\x00"), Pad1()]
+    sent = dut.ipv6() / HEADERS[header](options=options) / ICMPv6EchoRequest(id=0x82F8, seq=1)
+    assert len(l3_bytes(sent)) == 40 + 8 + 8
+    dut.send(sent)
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6ParamProblem(code=PPCode.UNRECOGNIZED_OPTION))
+    assert error[ICMPv6ParamProblem].ptr == 43, f"pointer {error[ICMPv6ParamProblem].ptr}, not the Option Type at 43"
+
+
+@pytest.mark.parametrize("header", list(HEADERS))
+@rfc("RFC8200-4.2-8",
+     quote="PadN option (alignment requirement: none) ... The PadN option is used to insert two or more "
+           "octets of padding into the Options area of a header.")
+def test_padn_of_seven_octets_is_skipped(dut: DUT, header: str) -> None:
+    # 7 octets is the longest PadN every host must take: RFC 8504 5.3 lets a host refuse only a
+    # PadN "that has a length greater than 7". A skip-class option of 7 octets before it (Linux
+    # also refuses a run of padding options longer than 7 octets) ends the header on 16 octets.
+    options = [HBHOptUnknown(otype=SKIP, optdata=bytes(5)), PadN(optdata=bytes(5))]
+    dut.send(dut.ipv6() / HEADERS[header](options=options) / ICMPv6EchoRequest(id=0x82F7, seq=1))
+    expect_echo_reply6(dut, 0x82F7)
+
+
+@pytest.mark.parametrize("header", list(HEADERS))
 @rfc("RFC8200-4.2-2", quote="00 - skip over this option and continue processing the header.")
 def test_unknown_option_00_is_skipped(dut: DUT, header: str) -> None:
     dut.send(_with_option(dut, header, SKIP, 0x8202))

@@ -67,6 +67,15 @@ def test_fragments_in_any_order_are_reassembled(dut: DUT, order: str) -> None:
     expect_echo_reply6(dut, 0x4501, data=DATA)
 
 
+@described(8200, "4.5", MUST,
+           "Each complete fragment, except possibly the last (\"rightmost\") one, is an integer multiple of "
+           "8 octets long.")
+def test_last_fragment_of_one_octet_is_reassembled(dut: DUT) -> None:
+    data = DATA + b"\xff"  # 193 octets of ICMPv6: the last piece carries one
+    dut.send(*fragments6(echo6(dut, 0x4522, data), [*THIRDS, (192, 1)], ident=0x4522))
+    expect_echo_reply6(dut, 0x4522, data=data)
+
+
 @rfc("RFC8200-4.5-17", quote="It should be noted that fragments may be duplicated in the network.")
 def test_exact_duplicate_fragments_do_not_spoil_reassembly(dut: DUT) -> None:
     # Whether a duplicate is dropped or kept, the datagram must come out whole, and once.
@@ -332,3 +341,22 @@ def test_fragments_behind_a_hop_by_hop_header_are_reassembled(dut: DUT, kind: st
     datagram = dut.ipv6() / IPv6ExtHdrHopByHop() / ICMPv6EchoRequest(id=ident, seq=1, data=DATA)
     dut.send(*fragments6(datagram, pieces, ident=ident))
     expect_echo_reply6(dut, ident, data=DATA)
+
+
+@rfc("RFC8200-4.5-10")
+def test_reassembly_timer_of_a_datagram_reusing_an_identification_starts_at_its_own_first_fragment(dut: DUT) -> None:
+    # Two datagrams are reassembled, a quarter of a timeout apart; a quarter later the first
+    # fragment of a new datagram with the first one's identification (same addresses) arrives.
+    # Its 60 s run "from the reception of the first-arriving fragment of that packet": the timer
+    # of the datagram that completed must not end it early, nor may the finished ones leave
+    # anything behind that fires when their timers would have run out.
+    timeout = _timeout(dut)
+    for ident in (0x4520, 0x4521):
+        dut.send(*fragments6(echo6(dut, ident, DATA), THIRDS, ident=ident))
+        expect_echo_reply6(dut, ident, data=DATA)
+        dut.wait(timeout / 4)
+    first, _, _ = fragments6(echo6(dut, 0x4520, DATA, seq=2), THIRDS, ident=0x4520)
+    dut.send(first)
+    dut.expect_none(ICMPv6TimeExceeded, within=timeout - 0.5)
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6TimeExceeded(code=TECode.REASSEMBLY), within=1.0)
+    assert l3_bytes(error)[48:] == l3_bytes(first), "the Time Exceeded does not quote the new first fragment"

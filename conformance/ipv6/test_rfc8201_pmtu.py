@@ -11,7 +11,7 @@ from scapy.layers.inet import UDP
 from scapy.layers.inet6 import ICMPv6PacketTooBig, IPv6, IPv6ExtHdrFragment
 from scapy.packet import Packet, Raw
 
-from harness import DUT, l3_bytes, rfc
+from harness import DUT, MUST, described, l3_bytes, rfc
 from harness.rfc import IPV6_MIN_MTU
 from harness.time_budget import require_dut_time
 
@@ -60,6 +60,29 @@ def test_packet_too_big_lowers_the_path_mtu(dut: DUT) -> None:
     _lower(dut, 1300)
     sizes = _sizes(_send(dut))
     assert len(sizes) > 1 and max(sizes) <= 1300, f"after a Packet Too Big of 1300 the DUT sent {sizes}"
+
+
+# A path MTU that is not a multiple of 8 (1287 = 8 * 160 + 7): the fragments must still fit it,
+# each but the last carrying a multiple of 8 octets, so none may be rounded up to 1288.
+ODD_MTU = 1287
+
+
+@rfc("RFC8201-4-4")
+def test_fragments_fit_a_path_mtu_that_is_not_a_multiple_of_8(dut: DUT) -> None:
+    _lower(dut, ODD_MTU)
+    sizes = _sizes(_send(dut))
+    assert len(sizes) > 1 and max(sizes) <= ODD_MTU, f"after a Packet Too Big of {ODD_MTU} the DUT sent {sizes}"
+
+
+@described(8200, "4.5", MUST,
+           "Each complete fragment, except possibly the last (\"rightmost\") one, is an integer multiple of "
+           "8 octets long.")
+def test_fragments_cut_for_a_path_mtu_not_a_multiple_of_8_carry_multiples_of_8_octets(dut: DUT) -> None:
+    _lower(dut, ODD_MTU)
+    frames = sorted(_send(dut), key=lambda f: f[IPv6ExtHdrFragment].offset)
+    lengths = [len(l3_bytes(f)) - 48 for f in frames]  # the Fragmentable Part each one carries
+    assert len(frames) > 1, f"after a Packet Too Big of {ODD_MTU} the datagram went out whole"
+    assert all(n % 8 == 0 for n in lengths[:-1]), f"fragment lengths {lengths} at a path MTU of {ODD_MTU}"
 
 
 @rfc("RFC8201-4-2", "RFC8201-4-3", "RFC8201-6-1")

@@ -235,3 +235,25 @@ def test_prefix_bits_after_the_route_length_are_ignored(dut: DUT) -> None:
     # covers 2001:db8:2::5 (with the bits kept, 2001:db8:2:ff::/48 would not).
     dut.send(ra(dut, "B", rio(plen=48, prefix="2001:db8:2:ff::")))
     reply_goes_via(dut, "B", 1)
+
+
+@rfc("RFC4191-2.3-3")
+def test_route_whose_last_prefix_bit_is_one_keeps_it(dut: DUT) -> None:
+    # 2001:db8:3::/48 ends in a 1 bit (0x0003), and its prefix field has bits set after bit 48:
+    # those are ignored, the 48th is not, so the route covers 2001:db8:3::5 (2001:db8:2::/48 would
+    # not). Router B's route to it carries the reply.
+    far = "2001:db8:3::5"
+    dut.send(ra(dut, "B", rio(plen=48, prefix="2001:db8:3:ff::")))
+    dut.send(dut.ether() / IPv6(src=far, dst=str(dut.info.dut_ipv6.ip)) / ICMPv6EchoRequest(id=ECHO_ID, seq=1))
+    reply = dut.expect(IPv6(dst=far), ICMPv6EchoReply(id=ECHO_ID, seq=1), within=1.0)
+    assert reply[Ether].dst.lower() == router(dut, "B")[1], f"the reply to {far} went to {reply[Ether].dst}, not router B"
+
+
+@described(4191, "2.3", MUST, "If Prefix Length is greater than 0, then Length must be 2 or 3.")
+def test_route_information_of_length_3_for_a_48_bit_prefix_is_installed(dut: DUT) -> None:
+    # The long form (Length 3, a 16-octet Prefix field) is as valid for a /48 as the short one.
+    option = rio(plen=48)
+    option.len = 3
+    option.prefix = ROUTE
+    dut.send(ra(dut, "B", option))
+    reply_goes_via(dut, "B", 1)

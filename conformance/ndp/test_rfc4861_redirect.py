@@ -47,6 +47,7 @@ from harness.rfc import IPV6_MIN_MTU, NDP_HOP_LIMIT
 
 SILENCE_S = 0.6
 PREFIX, FAR = "2001:db8:2::/64", "2001:db8:2::5"
+REDIRECTED_HEADER = 4  # RFC 4861 4.6: the option type
 ROUTER_LL = "fe80::1"  # the better first hop a redirect names
 MAC_R = "02:00:00:00:00:04"
 MAC_A = "02:00:00:00:00:05"  # the destination's own MAC, for redirects to an on-link destination
@@ -122,6 +123,19 @@ def test_redirect_to_an_off_prefix_destination_without_link_layer_option_is_reso
     dut.send(dut.ipv6(src=FAR) / ICMPv6EchoRequest(id=0x7505, seq=1))
     ns = dut.expect(ICMPv6ND_NS(tgt=FAR))
     assert ns[IPv6].dst == solicited_node(FAR)
+
+
+@rfc("RFC4861-8.1-1", quote="ICMP length (derived from the IP length) is 40 or more octets.")
+def test_redirect_of_exactly_40_octets_without_options_is_followed(dut: DUT) -> None:
+    # No option at all, so the ICMP length is exactly 40: valid. The DUT now sends to the
+    # redirect's target, which it must resolve first (no Target Link-Layer Address came).
+    _gateway(dut)
+    assert _reply_mac(dut, 0x75E0) == dut.info.tester_mac
+    redirect = _redirect(dut, tlla=None, header=False)
+    assert len(l3_bytes(redirect)) == 40 + 40
+    dut.send(redirect)
+    dut.send(dut.ipv6(src=FAR) / ICMPv6EchoRequest(id=0x75E1, seq=1))
+    dut.expect(ICMPv6ND_NS(tgt=ROUTER_LL))
 
 
 @rfc("RFC4861-7.2-1")
@@ -405,6 +419,33 @@ def test_router_redirect_quotes_a_large_packet_within_1280_octets(dut: DUT) -> N
     assert redirect.haslayer(ICMPv6NDOptRedirectedHdr), "no Redirected Header option"
     quoted = bytes(redirect[ICMPv6NDOptRedirectedHdr])[8:]
     assert quoted[8:40] == l3_bytes(sent)[8:40], "the Redirected Header does not quote the forwarded packet"
+
+
+@described(4861, "4.6.3", MUST, "Length The length of the option in units of 8 octets.")
+def test_router_redirect_options_fill_whole_8_octet_units(dut: DUT) -> None:
+    # The forwarded packet is 65 octets (40 + an 8-octet echo header + 17 of data), so the
+    # Redirected Header (8 octets, then the packet) needs padding: read octet by octet (Scapy
+    # would re-pad what it dissects), every option's Length must cover it in whole 8-octet units
+    # and the options must end where the message ends. The packet fits, so it is quoted whole or,
+    # cut to whole units instead of padded (Linux), short of at most 7 octets.
+    sent, redirect = _forward_via_router(dut, 0x14, size=17)
+    raw = l3_bytes(redirect)
+    message = raw[40 : 40 + int.from_bytes(raw[4:6], "big")]
+    at, quoted = 40, None  # the options follow type, code, checksum, reserved, target, destination
+    while at < len(message):
+        length = message[at + 1] * 8 if at + 2 <= len(message) else 0
+        assert length and at + length <= len(message), (
+            f"an option at octet {at} of the {len(message)}-octet Redirect reads Length {length // 8}")
+        if message[at] == REDIRECTED_HEADER:
+            quoted = message[at + 8 : at + length]
+        at += length
+    assert quoted is not None, "no Redirected Header option"
+    packet = l3_bytes(sent)
+    assert len(packet) - 8 < len(quoted) < len(packet) + 8, (
+        f"a Redirected Header of {len(quoted)} octets after its 8-octet start for a {len(packet)}-octet packet")
+    n = min(len(quoted), len(packet))
+    # Octet 7, the Hop Limit, may show the decrement of forwarding.
+    assert quoted[:7] + quoted[8:n] == packet[:7] + packet[8:n], "the Redirected Header does not quote the packet"
 
 
 @rfc("RFC4861-8.1-1",

@@ -119,6 +119,15 @@ def test_on_link_prefix_is_resolved_directly(dut: DUT) -> None:
     _resolves_itself(dut, 2, FRESH[0])
 
 
+@described(4861, "4.6.2", MUST, "The number of leading bits in the Prefix that are valid. The value ranges from 0 to 128.")
+def test_on_link_prefix_of_128_bits_covers_its_one_address(dut: DUT) -> None:
+    # Prefix Length 128, the top of the range: OFF_LINK alone is on-link, its neighbor FRESH[0]
+    # still goes through the router (a default router, so both are reachable).
+    dut.send(ra(dut, pio(on_link=1, prefix=OFF_LINK, length=128)))
+    _resolves_itself(dut, 1)
+    uses_router(dut, 2, src=FRESH[0])
+
+
 @described(4861, "6.3.4", MUST,
            "If the prefix is already present in the host's Prefix List as the result of a previously "
            "received advertisement, reset its invalidation timer to the Valid Lifetime value in the Prefix "

@@ -122,10 +122,12 @@ def test_route_info_reserved_preference_is_ignored_and_host_bits_masked() -> Non
     assert info == RouteInfo(16, PREF_LOW, 100, IPv6Address("2001::"))
 
 
-def test_prefix_info_bad_length_or_prefix_len() -> None:
-    assert NDPOptions((NDPOption(3, bytes(22)),)).prefix_infos() is Drop.NDP_BAD_PREFIX_OPTION
-    good = PrefixInfo(129, False, False, 0, 0, IPv6Address("::")).option()
-    assert NDPOptions((good,)).prefix_infos() is Drop.NDP_BAD_PREFIX_OPTION
+def test_prefix_info_bad_length_or_prefix_len_is_left_out_alone() -> None:
+    assert PrefixInfo.parse(bytes(22)) is Drop.NDP_BAD_PREFIX_OPTION
+    bad = PrefixInfo(129, False, False, 0, 0, IPv6Address("::")).option()
+    assert PrefixInfo.parse(bad.data) is Drop.NDP_BAD_PREFIX_OPTION
+    good = PrefixInfo(64, True, True, 600, 300, IPv6Address("2001:db8::"))
+    assert NDPOptions((NDPOption(3, bytes(22)), bad, good.option())).prefix_infos() == [good]
 
 
 def test_mtu_option_and_nonce() -> None:

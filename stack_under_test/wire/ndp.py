@@ -109,20 +109,20 @@ class NDPOptions:
     def has(self, opt_type: int) -> bool:
         return self.find(opt_type) is not None
 
-    def prefix_infos(self) -> list[PrefixInfo] | Drop:
-        """Every Prefix Information option (RFC 4861 §4.6.2), in order.
+    def prefix_infos(self) -> list[PrefixInfo]:
+        """Every readable Prefix Information option (RFC 4861 §4.6.2), in order.
 
-        A Prefix Information option whose Length is not 4 or whose Prefix Length exceeds 128
-        cannot be read; the whole list is refused (the caller decides whether that drops the
-        RA). Linux's addrconf_prefix_rcv() likewise refuses "prefix option too short".
+        One whose Length is not 4 or whose Prefix Length exceeds 128 cannot be read and is left
+        out, the others kept: RFC 4862 §5.5.3 processes "each Prefix-Information option", and one
+        that can form no address "MUST be ignored" -- that option, not the advertisement. Linux's
+        addrconf_prefix_rcv() likewise ignores a "prefix option too short".
         """
         infos: list[PrefixInfo] = []
         for opt in self.options:
             if opt.type == NDPOptionType.PREFIX_INFORMATION:
                 info = PrefixInfo.parse(opt.data)
-                if isinstance(info, Drop):
-                    return info
-                infos.append(info)
+                if not isinstance(info, Drop):
+                    infos.append(info)
         return infos
 
     def mtu(self) -> int | Drop | None:

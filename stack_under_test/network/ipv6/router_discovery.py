@@ -407,7 +407,8 @@ class RouterDiscovery:
         cfg = nic.ipv6_config
         if not cfg.accept_ra:
             return Drop.NDP_RA_NOT_ACCEPTED
-        # Every option is read before anything changes, so a malformed one drops the whole message.
+        # Every option is read before anything changes, so a malformed one drops the whole message;
+        # an unreadable Prefix Information option is ignored alone (RFC 4862 5.5.3, prefix_infos).
         mac = msg.options.link_address(NDPOptionType.SOURCE_LINK_ADDRESS)
         if isinstance(mac, Drop):
             return mac
@@ -415,8 +416,6 @@ class RouterDiscovery:
         if isinstance(mtu, Drop):
             return mtu
         prefixes = msg.options.prefix_infos()
-        if isinstance(prefixes, Drop):
-            return prefixes
         route_infos = msg.options.route_infos()
         nic.stats.count_event("ndp_router_advert_accepted")
         if msg.router_lifetime_s != 0:
