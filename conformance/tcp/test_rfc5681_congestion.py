@@ -58,7 +58,8 @@ def _iw_limit(smss: int) -> int:
     return 2 if smss > 2190 else 3 if smss > 1095 else 4
 
 
-@pytest.mark.parametrize("mss", [1460, 1000, 536])
+# 1096 and 1095: either side of the 1095-octet step, where the limit falls from 4 to 3 segments.
+@pytest.mark.parametrize("mss", [1460, 1096, 1000, 536])
 @rfc("RFC5681-3.1-2", "RFC5681-3-1", "RFC5681-3.1-5", "RFC5681-3.1-3", "RFC5681-3.1-4")
 def test_initial_window_is_within_the_rfc_bound(dut: DUT, mss: int) -> None:
     peer, _conn = _bulk_sender(dut, mss)
