@@ -137,6 +137,24 @@ def test_first_duplicate_ack_releases_one_new_segment(dut: DUT) -> None:
     assert len(payload(new)) <= 536
 
 
+@rfc("RFC3042-2-1", "RFC5681-3.2-4")
+def test_second_duplicate_ack_releases_another_new_segment(dut: DUT) -> None:
+    # "a TCP sender SHOULD send a segment of previously unsent data in response to each of the first
+    # two duplicate ACKs ... provided ... the total FlightSize would remain less than or equal to
+    # cwnd plus 2*SMSS": with the initial window in flight the second one is exactly at that bound.
+    peer, _conn = _bulk_sender(dut, 536, rtt=HANDSHAKE_RTT)
+    burst = _burst(peer)
+    una = burst[0][TCP].seq
+    sent = []
+    for _ in range(TCP_DUPACK_THRESHOLD - 1):
+        nxt = peer.rcv_nxt
+        _dup_acks(peer, una, 1)
+        sent.append(peer.expect(seq=nxt, data=lambda d: len(d) > 0, within=0.5))
+    for seg in sent:
+        assert len(payload(seg)) <= 536
+        assert "F" not in str(seg[TCP].flags), "a FIN on new data while the application has more to send"
+
+
 @rfc("RFC5681-3.1-18")
 def test_after_a_timeout_one_segment_is_sent_until_acknowledged(dut: DUT) -> None:
     peer, _conn = _bulk_sender(dut, 536)
