@@ -21,6 +21,8 @@ PORT: Final = 7800
 BULK: Final = 64_000
 # Segments of one burst leave back to back; a timer (a tail-loss probe, say) sends later.
 BURST_GAP: Final = 0.005
+# A window the peer can still open further without scaling.
+WINDOW_BELOW_MAX: Final = 60_000
 
 
 # Where the tester's duplicate ACKs must reach the DUT before its retransmission timer runs out,
@@ -124,6 +126,26 @@ def test_two_duplicate_acks_do_not_trigger_a_retransmission(dut: DUT) -> None:
     _dup_acks(peer, una, TCP_DUPACK_THRESHOLD - 1)
     peer.expect_none(seq=una, data=lambda d: len(d) > 0, within=0.05)
     _dup_acks(peer, una, 1)  # positive control: the third one does
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
+
+
+@rfc("RFC5681-3.2-3",
+     quote="The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
+           "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
+def test_acks_that_change_the_window_are_not_duplicates(dut: DUT) -> None:
+    # RFC 5681 2: a duplicate has "(e) the advertised window in the incoming acknowledgment equals the
+    # advertised window in the last incoming acknowledgment".
+    peer, conn = established(dut, PORT, mss=536, window=WINDOW_BELOW_MAX, rtt=HANDSHAKE_RTT)
+    assert dut.tcp_send(conn, bytes(i % 256 for i in range(BULK))) > 0
+    burst = _burst(peer)
+    una = burst[0][TCP].seq
+    for n in range(1, TCP_DUPACK_THRESHOLD + 1):  # SND.UNA again, each time with a larger window
+        peer.send_ack(ack=una, window=WINDOW_BELOW_MAX + 536 * n)
+    if dut.barrier() is None:
+        dut.wait(0.05)
+    resent = [s for s in peer.take_all() if s[TCP].seq == una and len(payload(s))]
+    assert not resent, "three ACKs that each changed the window were taken for duplicates: a fast retransmit"
+    _dup_acks(peer, una, TCP_DUPACK_THRESHOLD)  # positive control: three true duplicates do
     peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
 
 
