@@ -24,13 +24,18 @@ def _sender(dut: DUT, window: int, **peer: object) -> tuple[TCPPeer, TCPConn]:
 
 
 def _probes(peer: TCPPeer, count: int, within: float) -> list[Packet]:
-    """The next ``count`` segments of the connection, each checked to be a probe, none data."""
+    """The next ``count`` segments of the connection, each checked to be a probe, none data. RFC
+    9293 3.8.6.1: the sender "must regularly transmit at least one octet of new data (if
+    available), or retransmit": one octet at SND.NXT, or a segment below it (Linux sends an empty
+    one at SND.UNA-1). An empty segment at SND.NXT would be no probe: acceptable to a receiver
+    with a zero window, it draws no ACK, and the window's reopening could go unreported."""
     una = peer.rcv_nxt
     out = []
     for _ in range(count):
         seg = peer.expect(within=within, update=False)
-        assert len(payload(seg)) <= 1 and (seg[TCP].seq == una or seq_lt(seg[TCP].seq, una)), (
-            f"into a zero window the DUT sent {len(payload(seg))} octets at {seq_diff(seg[TCP].seq, una):+d} from SND.NXT")
+        size, at = len(payload(seg)), seg[TCP].seq
+        assert (size == 1 and at == una) or (size <= 1 and seq_lt(at, una)), (
+            f"into a zero window the DUT sent {size} octets at {seq_diff(at, una):+d} from SND.NXT")
         out.append(seg)
     return out
 
