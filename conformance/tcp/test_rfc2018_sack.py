@@ -116,6 +116,21 @@ def test_blocks_that_do_not_fit_are_the_oldest_reported(dut: DUT) -> None:
     assert reported == newest, f"with four blocks held the DUT reported {reported}, not the three most recent {newest}"
 
 
+@rfc("RFC2018-4-7", "RFC2018-4-8")
+def test_without_timestamps_four_blocks_fit_and_the_newest_are_reported(dut: DUT) -> None:
+    # RFC 2018 3: "the 40 bytes available for TCP options can specify a maximum of 4 blocks"; with
+    # five held, the four most recent (4-8), and no more than fit.
+    peer, _conn = _sack_connection(dut)  # no timestamps offered: the whole option space is free
+    base = peer.snd_nxt
+    offsets = (100, 200, 300, 400, 500)
+    for offset in offsets:
+        peer.send_data(b"f" * 10, seq=seq_add(base, offset), advance=False)
+        dup = peer.expect("A", ack=base, within=1.0)
+    reported = _blocks(dup)
+    newest = [(seq_add(base, o), seq_add(base, o + 10)) for o in reversed(offsets[1:])]
+    assert reported == newest, f"with five blocks held the DUT reported {reported}, not the four most recent {newest}"
+
+
 def _sack_sender(dut: DUT, rtt: float = 0.0) -> tuple[TCPPeer, TCPConn, list[object]]:
     """A SACK connection on which the DUT has sent a flight of data (at least four segments);
     its handshake takes ``rtt`` seconds (``TCPPeer.connect``)."""
