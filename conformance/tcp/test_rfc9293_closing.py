@@ -113,6 +113,21 @@ def test_retransmitted_fin_in_time_wait_is_acknowledged(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "TIME-WAIT"
 
 
+@described(9293, "3.10.7.4", MUST,
+           "The only thing that can arrive in this state is a retransmission of the remote FIN. Acknowledge "
+           "it, and restart the 2 MSL timeout.")
+def test_retransmitted_fin_in_time_wait_restarts_the_two_msl_timeout(dut: DUT) -> None:
+    require_dut_time(dut, 3 * TCP_MSL + 30.0)
+    peer, conn = connection_in(dut, "TIME-WAIT", PORT)
+    dut.wait(TCP_MSL)  # half of TIME-WAIT has gone
+    peer.send("FA", seq=seq_add(peer.snd_nxt, -1), advance=False)
+    peer.expect("A", ack=peer.snd_nxt, seq=peer.rcv_nxt)
+    dut.wait(2 * TCP_MSL - 1.0)  # MSL past the first 2 MSL, just short of 2 MSL after the FIN
+    assert dut.tcp_state(conn) == "TIME-WAIT", "the retransmitted FIN did not restart the 2 MSL timeout"
+    dut.wait(30.0)
+    assert dut.tcp_state(conn) == "CLOSED", "TIME-WAIT outlived 2 x MSL after the retransmitted FIN by half a minute"
+
+
 @rfc("RFC9293-3.6.1-3")
 def test_time_wait_lasts_two_msl(dut: DUT) -> None:
     require_dut_time(dut, 2 * TCP_MSL)
