@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
+import pytest
 from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
@@ -218,3 +219,24 @@ def test_data_beyond_a_shrunk_window_does_not_time_the_connection_out(dut: DUT) 
     peer.window = 65535
     peer.send_ack(ack=end)  # positive control: the window opens and the data goes on
     peer.expect(seq=end, data=lambda d: len(d) > 0, within=3.0)
+
+
+@rfc("RFC7323-2.3-5")
+def test_the_whole_scaled_window_the_dut_offers_is_taken(dut: DUT) -> None:
+    # The window field is the window shifted right by the DUT's own scale: scaled back up it is
+    # what the DUT will take. An unshifted field would offer 2^shift times more than it holds.
+    peer, _conn = established(dut, PORT, wscale=0)
+    if not peer.ws_ok or not peer.dut_syn.wscale:
+        pytest.skip("the DUT scales no window (RFC 7323 window scaling is optional, and a shift of 0 scales nothing)")
+    peer.send_data(b"w")
+    peer.expect("A", ack=peer.snd_nxt)  # a segment whose window field is scaled
+    offered = peer.dut_window
+    start = peer.snd_nxt
+    while seq_diff(peer.snd_nxt, start) < offered:
+        peer.send_data(bytes(min(peer.mss, offered - seq_diff(peer.snd_nxt, start))))
+    end = peer.snd_nxt
+    try:
+        peer.expect("A", ack=end, within=2.0)
+    except AssertionError:
+        raise AssertionError(f"the DUT offered {offered} octets (its window field << {peer.dut_syn.wscale}) "
+                             "but did not acknowledge them all") from None
