@@ -240,3 +240,20 @@ def test_the_whole_scaled_window_the_dut_offers_is_taken(dut: DUT) -> None:
     except AssertionError:
         raise AssertionError(f"the DUT offered {offered} octets (its window field << {peer.dut_syn.wscale}) "
                              "but did not acknowledge them all") from None
+
+
+@described(9293, "3.10.7.4", MUST,
+           "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or "
+           "(SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and "
+           "set SND.WL2 <- SEG.ACK.")
+def test_a_segment_older_than_the_last_window_update_does_not_change_the_window(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    base = peer.snd_nxt
+    # Out of order, above a hole: SND.WL1 becomes its sequence number, SND.WND 5000.
+    peer.send_data(b"later", seq=seq_add(base, 100), window=5000, advance=False)
+    peer.expect("A", ack=base)
+    # An ACK at RCV.NXT, below SND.WL1: older than that update, its window of 0 is not taken.
+    peer.send_ack(seq=base, window=0)
+    assert dut.tcp_send(conn, bytes(1000)) == 1000
+    seg = peer.expect(data=lambda d: len(d) > 0, within=2.0)
+    assert len(payload(seg)) > 1, "the DUT sent a window probe: it took the window of 0 from the older segment"
