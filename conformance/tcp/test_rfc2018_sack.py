@@ -92,6 +92,18 @@ def test_adjacent_out_of_order_segments_merge_into_one_block(dut: DUT) -> None:
     assert _blocks(dup)[:1] == [(seq_add(base, 100), seq_add(base, 120))]
 
 
+@rfc("RFC2018-4-6")
+def test_a_segment_just_below_a_held_block_merges_with_it(dut: DUT) -> None:
+    # The mirror of the test above: the lower piece arrives second, ending where the held one starts.
+    peer, _conn = _sack_connection(dut)
+    base = peer.snd_nxt
+    peer.send_data(b"b" * 10, seq=seq_add(base, 110), advance=False)
+    peer.expect("A", ack=base)
+    peer.send_data(b"a" * 10, seq=seq_add(base, 100), advance=False)
+    dup = peer.expect("A", ack=base)
+    assert _blocks(dup)[:1] == [(seq_add(base, 100), seq_add(base, 120))], f"blocks {_blocks(dup)}"
+
+
 @rfc("RFC2018-4-5")
 def test_every_out_of_order_segment_draws_an_ack_with_sack_blocks(dut: DUT) -> None:
     peer, _conn = _sack_connection(dut)
