@@ -176,6 +176,18 @@ def test_adjacent_out_of_order_segments_merge_into_one_block(dut: DUT) -> None:
     assert _blocks(dup)[:1] == [(seq_add(base, 100), seq_add(base, 120))]
 
 
+@rfc("RFC2018-4-6")
+def test_a_segment_just_below_a_held_block_merges_with_it(dut: DUT) -> None:
+    # The mirror of the test above: the lower piece arrives second, ending where the held one starts.
+    peer, _conn = _sack_connection(dut)
+    base = peer.snd_nxt
+    peer.send_data(b"b" * 10, seq=seq_add(base, 110), advance=False)
+    peer.expect("A", ack=base)
+    peer.send_data(b"a" * 10, seq=seq_add(base, 100), advance=False)
+    dup = peer.expect("A", ack=base)
+    assert _blocks(dup)[:1] == [(seq_add(base, 100), seq_add(base, 120))], f"blocks {_blocks(dup)}"
+
+
 @rfc("RFC2018-4-5")
 def test_every_out_of_order_segment_draws_an_ack_with_sack_blocks(dut: DUT) -> None:
     peer, _conn = _sack_connection(dut)
@@ -198,6 +210,21 @@ def test_blocks_that_do_not_fit_are_the_oldest_reported(dut: DUT) -> None:
     reported = _blocks(dup)
     newest = [(seq_add(base, o), seq_add(base, o + 10)) for o in (400, 300, 200)]
     assert reported == newest, f"with four blocks held the DUT reported {reported}, not the three most recent {newest}"
+
+
+@rfc("RFC2018-4-7", "RFC2018-4-8")
+def test_without_timestamps_four_blocks_fit_and_the_newest_are_reported(dut: DUT) -> None:
+    # RFC 2018 3: "the 40 bytes available for TCP options can specify a maximum of 4 blocks"; with
+    # five held, the four most recent (4-8), and no more than fit.
+    peer, _conn = _sack_connection(dut)  # no timestamps offered: the whole option space is free
+    base = peer.snd_nxt
+    offsets = (100, 200, 300, 400, 500)
+    for offset in offsets:
+        peer.send_data(b"f" * 10, seq=seq_add(base, offset), advance=False)
+        dup = peer.expect("A", ack=base, within=1.0)
+    reported = _blocks(dup)
+    newest = [(seq_add(base, o), seq_add(base, o + 10)) for o in reversed(offsets[1:])]
+    assert reported == newest, f"with five blocks held the DUT reported {reported}, not the four most recent {newest}"
 
 
 def _sack_sender(dut: DUT, rtt: float = 0.0) -> tuple[TCPPeer, TCPConn, list[object]]:

@@ -21,6 +21,8 @@ PORT: Final = 7800
 BULK: Final = 64_000
 # Segments of one burst leave back to back; a timer (a tail-loss probe, say) sends later.
 BURST_GAP: Final = 0.005
+# A window the peer can still open further without scaling.
+WINDOW_BELOW_MAX: Final = 60_000
 
 
 # Where the tester's duplicate ACKs must reach the DUT before its retransmission timer runs out,
@@ -58,7 +60,8 @@ def _iw_limit(smss: int) -> int:
     return 2 if smss > 2190 else 3 if smss > 1095 else 4
 
 
-@pytest.mark.parametrize("mss", [1460, 1000, 536])
+# 1096 and 1095: either side of the 1095-octet step, where the limit falls from 4 to 3 segments.
+@pytest.mark.parametrize("mss", [1460, 1096, 1000, 536])
 @rfc("RFC5681-3.1-2", "RFC5681-3-1", "RFC5681-3.1-5", "RFC5681-3.1-3", "RFC5681-3.1-4")
 def test_initial_window_is_within_the_rfc_bound(dut: DUT, mss: int) -> None:
     peer, _conn = _bulk_sender(dut, mss)
@@ -126,6 +129,26 @@ def test_two_duplicate_acks_do_not_trigger_a_retransmission(dut: DUT) -> None:
     peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
 
 
+@rfc("RFC5681-3.2-3",
+     quote="The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
+           "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
+def test_acks_that_change_the_window_are_not_duplicates(dut: DUT) -> None:
+    # RFC 5681 2: a duplicate has "(e) the advertised window in the incoming acknowledgment equals the
+    # advertised window in the last incoming acknowledgment".
+    peer, conn = established(dut, PORT, mss=536, window=WINDOW_BELOW_MAX, rtt=HANDSHAKE_RTT)
+    assert dut.tcp_send(conn, bytes(i % 256 for i in range(BULK))) > 0
+    burst = _burst(peer)
+    una = burst[0][TCP].seq
+    for n in range(1, TCP_DUPACK_THRESHOLD + 1):  # SND.UNA again, each time with a larger window
+        peer.send_ack(ack=una, window=WINDOW_BELOW_MAX + 536 * n)
+    if dut.barrier() is None:
+        dut.wait(0.05)
+    resent = [s for s in peer.take_all() if s[TCP].seq == una and len(payload(s))]
+    assert not resent, "three ACKs that each changed the window were taken for duplicates: a fast retransmit"
+    _dup_acks(peer, una, TCP_DUPACK_THRESHOLD)  # positive control: three true duplicates do
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
+
+
 @rfc("RFC3042-2-1", "RFC5681-3.2-4")
 def test_first_duplicate_ack_releases_one_new_segment(dut: DUT) -> None:
     peer, _conn = _bulk_sender(dut, 536, rtt=HANDSHAKE_RTT)
@@ -134,6 +157,24 @@ def test_first_duplicate_ack_releases_one_new_segment(dut: DUT) -> None:
     _dup_acks(peer, una, 1)
     new = peer.expect(seq=nxt, data=lambda d: len(d) > 0, within=0.5)
     assert len(payload(new)) <= 536
+
+
+@rfc("RFC3042-2-1", "RFC5681-3.2-4")
+def test_second_duplicate_ack_releases_another_new_segment(dut: DUT) -> None:
+    # "a TCP sender SHOULD send a segment of previously unsent data in response to each of the first
+    # two duplicate ACKs ... provided ... the total FlightSize would remain less than or equal to
+    # cwnd plus 2*SMSS": with the initial window in flight the second one is exactly at that bound.
+    peer, _conn = _bulk_sender(dut, 536, rtt=HANDSHAKE_RTT)
+    burst = _burst(peer)
+    una = burst[0][TCP].seq
+    sent = []
+    for _ in range(TCP_DUPACK_THRESHOLD - 1):
+        nxt = peer.rcv_nxt
+        _dup_acks(peer, una, 1)
+        sent.append(peer.expect(seq=nxt, data=lambda d: len(d) > 0, within=0.5))
+    for seg in sent:
+        assert len(payload(seg)) <= 536
+        assert "F" not in str(seg[TCP].flags), "a FIN on new data while the application has more to send"
 
 
 @rfc("RFC5681-3.1-18")

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from harness import DUT, rfc
+from scapy.layers.inet import TCP
+
+from harness import DUT, MUST, described, rfc
 from harness.tcp_peer import established
 
 PORT: Final = 8700
@@ -49,3 +51,17 @@ def test_urgent_pointer_beyond_the_segment_is_accepted(dut: DUT) -> None:
     got = _read_all(dut, conn, 37)
     assert got == b"urgent, and more to come still urgent", f"delivered {got!r}"
 
+
+
+@described(9293, "3.9.1.2", MUST,
+           "If the URGENT flag is set, segments sent to the destination TCP peer will have the urgent pointer "
+           "set.")
+def test_data_sent_without_urgency_carries_no_urg(dut: DUT) -> None:
+    # The DUT verbs' SEND never sets the URGENT flag: no segment may then signal urgent data (a
+    # receiver reading out of band would lose an octet to it, RFC 6093 3.4).
+    peer, conn = established(dut, PORT)
+    for text in (b"plain", b" data"):
+        assert dut.tcp_send(conn, text) == len(text)
+        seg = peer.expect(data=text, within=2.0)
+        peer.send_ack()
+        assert "U" not in str(seg[TCP].flags), f"a segment of ordinary data carries URG (urgent pointer {seg[TCP].urgptr})"

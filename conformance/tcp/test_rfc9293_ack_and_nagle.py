@@ -60,6 +60,19 @@ def test_every_second_full_sized_segment_is_acknowledged(dut: DUT) -> None:
         f"four full-sized segments drew ACKs covering {covered} octets: none after the second segment")
 
 
+@rfc("RFC9293-3.8.6.3-2")
+def test_the_second_full_sized_segment_is_acknowledged_without_waiting_for_a_timer(dut: DUT) -> None:
+    # "An ACK SHOULD be generated for at least every second full-sized segment": once two of them
+    # are in, the ACK may not wait for the delayed-ACK timer (a receiver that did would, in a
+    # stream, acknowledge every third segment or fewer).
+    peer, _conn = established(dut, PORT, listen_options={"maxseg": MSS})
+    for i in range(2):
+        peer.send_data(bytes([i]) * peer.mss)
+    barrier_reply = dut.barrier()
+    ack = peer.expect("A", ack=peer.snd_nxt, within=TCP_MAX_ACK_DELAY)
+    _assert_immediate(dut, ack.time, barrier_reply, peer.last_sent, "the ACK of the second full-sized segment")
+
+
 @rfc("RFC5681-4.2-8", "RFC5681-3.2-1", "RFC5681-4.2-9")
 def test_segment_above_a_gap_draws_an_immediate_duplicate_ack(dut: DUT) -> None:
     peer, _conn = established(dut, PORT)

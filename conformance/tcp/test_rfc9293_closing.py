@@ -8,7 +8,7 @@ from typing import Final
 import pytest
 from scapy.layers.inet import TCP
 
-from harness import DUT, MUST, described, rfc
+from harness import DUT, MUST, TCPError, described, rfc
 from harness.rfc import TCP_MSL
 from harness.tcp_peer import TCPPeer, established, seq_add
 from harness.tcp_states import connection_in
@@ -113,6 +113,21 @@ def test_retransmitted_fin_in_time_wait_is_acknowledged(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "TIME-WAIT"
 
 
+@described(9293, "3.10.7.4", MUST,
+           "The only thing that can arrive in this state is a retransmission of the remote FIN. Acknowledge "
+           "it, and restart the 2 MSL timeout.")
+def test_retransmitted_fin_in_time_wait_restarts_the_two_msl_timeout(dut: DUT) -> None:
+    require_dut_time(dut, 3 * TCP_MSL + 30.0)
+    peer, conn = connection_in(dut, "TIME-WAIT", PORT)
+    dut.wait(TCP_MSL)  # half of TIME-WAIT has gone
+    peer.send("FA", seq=seq_add(peer.snd_nxt, -1), advance=False)
+    peer.expect("A", ack=peer.snd_nxt, seq=peer.rcv_nxt)
+    dut.wait(2 * TCP_MSL - 1.0)  # MSL past the first 2 MSL, just short of 2 MSL after the FIN
+    assert dut.tcp_state(conn) == "TIME-WAIT", "the retransmitted FIN did not restart the 2 MSL timeout"
+    dut.wait(30.0)
+    assert dut.tcp_state(conn) == "CLOSED", "TIME-WAIT outlived 2 x MSL after the retransmitted FIN by half a minute"
+
+
 @rfc("RFC9293-3.6.1-3")
 def test_time_wait_lasts_two_msl(dut: DUT) -> None:
     require_dut_time(dut, 2 * TCP_MSL)
@@ -168,6 +183,31 @@ def test_close_with_unread_data_sends_rst(dut: DUT) -> None:
     peer.expect("A", ack=peer.snd_nxt)
     dut.tcp_close(conn)
     peer.expect("Ra", seq=peer.rcv_nxt)
+
+
+@described(9293, "3.10.2", MUST,
+           "FIN-WAIT-1 STATE FIN-WAIT-2 STATE CLOSING STATE LAST-ACK STATE TIME-WAIT STATE * Return \"error: "
+           "connection closing\" and do not service request.")
+def test_send_after_the_fin_is_refused_and_nothing_follows_the_fin(dut: DUT) -> None:
+    peer, conn = connection_in(dut, "FIN-WAIT-2", PORT)
+    with pytest.raises(TCPError):
+        dut.tcp_send(conn, b"after my own FIN")
+    peer.send_data(b"still open this way")  # positive control: the DUT still answers, with an ACK only
+    peer.expect("A", ack=peer.snd_nxt, within=2.0)
+    peer.expect_none(data=lambda d: len(d) > 0, within=0.3)
+
+
+@rfc("RFC9293-3.6.1-2")
+def test_data_arriving_after_close_draws_a_rst(dut: DUT) -> None:
+    # "if new data is received after CLOSE is called, its TCP implementation SHOULD send a RST to
+    # show that data was lost": here a CLOSE (not a half-close) with nothing unread, the FIN
+    # acknowledged, then the peer's data.
+    peer, conn = established(dut, PORT)
+    dut.tcp_close(conn)
+    peer.expect("FA", within=2.0)
+    peer.send_ack()  # FIN-WAIT-2
+    peer.send_data(b"nobody is left to read this")
+    peer.expect("Ra", within=2.0)
 
 
 @described(9293, "3.10.4", MUST,

@@ -13,7 +13,7 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.inet6 import IPv6
 from scapy.packet import Packet
 
-from harness import DUT, TCPError, rfc
+from harness import DUT, MUST, TCPError, described, rfc
 from harness.frames import with_ipv4_options
 from harness.tcp_peer import TCPPeer, established, payload
 
@@ -245,3 +245,52 @@ def test_every_segment_of_a_connection_comes_from_its_local_address(dut: DUT) ->
     dut.tcp_send(conn, b"and again")
     dut.expect_none(IPv6(src=primary, dst=peer.addr), TCP(sport=PORT, dport=peer.port), within=0.3)
     peer.expect(data=b"and again")  # ... while it goes on from the added one (positive control)
+
+
+@described(9293, "3.4", MUST,
+           "A fundamental notion in the design is that every octet of data sent over a TCP connection has a "
+           "sequence number.")
+def test_a_long_stream_arrives_octet_for_octet(dut: DUT) -> None:
+    # Several times 64 KiB, the peer acknowledging as it goes: each octet must come at its own
+    # sequence number however the DUT keeps what it has sent (a buffer cut as ACKs come, say).
+    total = 300_000
+    data = bytes((7 * i) % 251 for i in range(total))
+    peer, conn = established(dut, PORT, window=65535)
+    sent = 0
+    got = bytearray()
+    while len(got) < total:
+        if sent < total:
+            sent += dut.tcp_send(conn, data[sent:])
+        assert sent > len(got), "the DUT's send buffer took nothing while all it held was acknowledged"
+        got += peer.receive(sent - len(got), within=10.0)
+    first_bad = next((i for i in range(total) if got[i] != data[i]), None)
+    assert first_bad is None, f"the stream differs from what the application sent from octet {first_bad} on"
+
+
+@described(9293, "3.4", MUST,
+           "A fundamental notion in the design is that every octet of data sent over a TCP connection has a "
+           "sequence number.")
+def test_a_long_stream_to_the_dut_is_read_octet_for_octet(dut: DUT) -> None:
+    # The other direction: the application reads well over 64 KiB as it comes, so the DUT's
+    # receive buffer is cut as it is read.
+    total = 200_000
+    data = bytes((5 * i) % 241 for i in range(total))
+    peer, conn = established(dut, PORT)
+    sent = 0
+    got = bytearray()
+    while len(got) < total:
+        while sent < total:
+            n = min(peer.mss, total - sent, peer.dut_window)  # each segment is acknowledged before the next
+            if n <= 0:
+                break
+            peer.send_data(data[sent:sent + n])
+            sent += n
+            peer.expect("A", ack=peer.snd_nxt, within=2.0)
+        more = dut.tcp_recv(conn, max=30_000, within=2.0)
+        assert more, f"the application read nothing with {sent - len(got)} octets sent and unread"
+        got += more
+        if sent < total and peer.dut_window < peer.mss:
+            # The read opened the window: the DUT's update says by how much (RFC 9293 3.8.6.2.2).
+            peer.expect("A", window=lambda w: w > 0, within=2.0)
+    first_bad = next((i for i in range(total) if got[i] != data[i]), None)
+    assert first_bad is None, f"the application read other data than the peer sent from octet {first_bad} on"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
+import pytest
 from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
@@ -24,13 +25,18 @@ def _sender(dut: DUT, window: int, **peer: object) -> tuple[TCPPeer, TCPConn]:
 
 
 def _probes(peer: TCPPeer, count: int, within: float) -> list[Packet]:
-    """The next ``count`` segments of the connection, each checked to be a probe, none data."""
+    """The next ``count`` segments of the connection, each checked to be a probe, none data. RFC
+    9293 3.8.6.1: the sender "must regularly transmit at least one octet of new data (if
+    available), or retransmit": one octet at SND.NXT, or a segment below it (Linux sends an empty
+    one at SND.UNA-1). An empty segment at SND.NXT would be no probe: acceptable to a receiver
+    with a zero window, it draws no ACK, and the window's reopening could go unreported."""
     una = peer.rcv_nxt
     out = []
     for _ in range(count):
         seg = peer.expect(within=within, update=False)
-        assert len(payload(seg)) <= 1 and (seg[TCP].seq == una or seq_lt(seg[TCP].seq, una)), (
-            f"into a zero window the DUT sent {len(payload(seg))} octets at {seq_diff(seg[TCP].seq, una):+d} from SND.NXT")
+        size, at = len(payload(seg)), seg[TCP].seq
+        assert (size == 1 and at == una) or (size <= 1 and seq_lt(at, una)), (
+            f"into a zero window the DUT sent {size} octets at {seq_diff(at, una):+d} from SND.NXT")
         out.append(seg)
     return out
 
@@ -213,3 +219,41 @@ def test_data_beyond_a_shrunk_window_does_not_time_the_connection_out(dut: DUT) 
     peer.window = 65535
     peer.send_ack(ack=end)  # positive control: the window opens and the data goes on
     peer.expect(seq=end, data=lambda d: len(d) > 0, within=3.0)
+
+
+@rfc("RFC7323-2.3-5")
+def test_the_whole_scaled_window_the_dut_offers_is_taken(dut: DUT) -> None:
+    # The window field is the window shifted right by the DUT's own scale: scaled back up it is
+    # what the DUT will take. An unshifted field would offer 2^shift times more than it holds.
+    peer, _conn = established(dut, PORT, wscale=0)
+    if not peer.ws_ok or not peer.dut_syn.wscale:
+        pytest.skip("the DUT scales no window (RFC 7323 window scaling is optional, and a shift of 0 scales nothing)")
+    peer.send_data(b"w")
+    peer.expect("A", ack=peer.snd_nxt)  # a segment whose window field is scaled
+    offered = peer.dut_window
+    start = peer.snd_nxt
+    while seq_diff(peer.snd_nxt, start) < offered:
+        peer.send_data(bytes(min(peer.mss, offered - seq_diff(peer.snd_nxt, start))))
+    end = peer.snd_nxt
+    try:
+        peer.expect("A", ack=end, within=2.0)
+    except AssertionError:
+        raise AssertionError(f"the DUT offered {offered} octets (its window field << {peer.dut_syn.wscale}) "
+                             "but did not acknowledge them all") from None
+
+
+@described(9293, "3.10.7.4", MUST,
+           "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or "
+           "(SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and "
+           "set SND.WL2 <- SEG.ACK.")
+def test_a_segment_older_than_the_last_window_update_does_not_change_the_window(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    base = peer.snd_nxt
+    # Out of order, above a hole: SND.WL1 becomes its sequence number, SND.WND 5000.
+    peer.send_data(b"later", seq=seq_add(base, 100), window=5000, advance=False)
+    peer.expect("A", ack=base)
+    # An ACK at RCV.NXT, below SND.WL1: older than that update, its window of 0 is not taken.
+    peer.send_ack(seq=base, window=0)
+    assert dut.tcp_send(conn, bytes(1000)) == 1000
+    seg = peer.expect(data=lambda d: len(d) > 0, within=2.0)
+    assert len(payload(seg)) > 1, "the DUT sent a window probe: it took the window of 0 from the older segment"
