@@ -266,6 +266,22 @@ def test_sacked_segments_are_not_retransmitted(dut: DUT) -> None:
     peer.expect_none(seq=lambda s: s in sacked, data=lambda d: len(d) > 0, within=0.5)
 
 
+@rfc("RFC2018-5-1")
+def test_every_block_of_a_sack_option_is_recorded(dut: DUT) -> None:
+    # Two holes (the first and the third segment lost): each duplicate ACK carries two blocks, the
+    # newest first (RFC 2018 4), so the segment between the holes is only ever in the second.
+    peer, _conn, flight = _sack_sender(dut, rtt=0.3)
+    if len(flight) < 4:
+        pytest.skip(f"the DUT's first flight was {len(flight)} segments: too few for two holes")
+    una = _span(flight[0])[0]
+    blocks = (*_span(flight[3]), *_span(flight[1]))
+    for _ in range(3):
+        peer.send_ack(ack=una, options=[("NOP", None), ("NOP", None), ("SAck", blocks)])
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=1.0, update=False)  # the first hole goes again
+    sacked = {_span(s)[0] for s in (flight[1], flight[3])}
+    peer.expect_none(seq=lambda s: s in sacked, data=lambda d: len(d) > 0, within=0.5)
+
+
 @rfc("RFC2018-5.1-2", "RFC2018-5-2", "RFC2018-5-3", "RFC2018-8-5")
 def test_after_a_timeout_sacked_data_is_sent_again_if_the_ack_does_not_cover_it(dut: DUT) -> None:
     peer, _conn, flight = _sack_sender(dut)

@@ -6,6 +6,7 @@ from typing import Final
 
 import pytest
 from scapy.layers.inet import TCP
+from scapy.packet import Raw
 
 from harness import DUT, MUST, described, multicast_mac
 from harness.tcp_peer import TCPPeer, seq_add
@@ -91,6 +92,22 @@ def test_rst_ack_to_a_listener_draws_no_rst(dut: DUT) -> None:
     assert dut.tcp_accept(PORT, within=0.1) is None
     peer.send_ack(seq=100, ack=0x12345678)  # positive control: the same ACK without RST is answered
     peer.expect("R", seq=0x12345678)
+
+
+@pytest.mark.parametrize("octets", [pytest.param(12, id="ports-and-numbers-only"), pytest.param(19, id="one-short")])
+@described(9293, "3.1", MUST,
+           "The number of 32-bit words in the TCP header. This indicates where the data begins. "
+           "The TCP header (even one including options) is an integer multiple of 32 bits long.")
+def test_segment_shorter_than_a_tcp_header_is_discarded(dut: DUT, octets: int) -> None:
+    # A SYN to a listener cut short: fewer octets than the 20 of the fixed header hold no valid
+    # Data Offset, so there is no segment to answer, with a SYN-ACK or a RST.
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT)
+    syn = bytes(peer.segment("S")[TCP])
+    dut.send(peer.ip(proto=6) / Raw(syn[:octets]))
+    dut.expect_none(TCP(sport=PORT), within=SILENCE, barrier=True)
+    peer.send_syn()  # positive control: the whole SYN is answered
+    peer.expect("SA", ack=seq_add(peer.iss, 1))
 
 
 @pytest.mark.parametrize("group", [

@@ -168,6 +168,7 @@ def test_nothing_after_the_end_of_option_list_is_read(dut: DUT) -> None:
     pytest.param(b"\xfd\x01\x01\x01", id="length-one"),
     pytest.param(b"\x01\x01\xfd\x09", id="length-past-the-header"),
     pytest.param(b"\x01\x01\x01\xfd", id="no-room-for-a-length"),
+    pytest.param(b"\x05\x03\x00\x01", id="sack-of-length-three"),  # RFC 2018 3: SACK is 8n+2 octets
 ])
 @rfc("RFC9293-3.1-9")
 def test_illegal_option_length_is_handled(dut: DUT, options: bytes) -> None:
