@@ -220,9 +220,34 @@ def test_general_query_with_a_shorter_delay_cancels_the_pending_answer(dut: DUT)
            "is scheduled to be sent at the earliest of the remaining time for the pending report and the "
            "selected delay.")
 def test_specific_query_with_a_shorter_delay_advances_the_answer(dut: DUT) -> None:
-    # The single response is the only one: none follows when the first query's delay (up to 2 s)
-    # would have run out.
     group = site_group(0x63)
+    dut.join_group(group)  # its state-change reports are not answers
+    for _ in range(3):
+        dut.send(mld_frame(dut, v2_query(group, mrc=10000), dst=group),
+                 mld_frame(dut, v2_query(group, mrc=200), dst=group))
+        taken_in = dut.barrier()  # the DUT has read both queries (None: a DUT that may reorder)
+        answer = expect_record(dut, group, (MODE_IS_EXCLUDE,), within=0.45)
+        if taken_in is None or answer.time > taken_in:
+            no_record(dut, group, (MODE_IS_EXCLUDE,), within=0.5)  # a single response, not one per query
+            return
+        # Its delay for the first query (up to 10 s) ran out before it read the second one (a
+        # loaded tester sent them apart): two answers are then right. Let that round end.
+        dut.wait(0.5)
+        consume_all(dut, ICMPv6MLReport2, records=has_record(group, (MODE_IS_EXCLUDE,)))
+    raise AssertionError("in 3 rounds the DUT answered the first query before it had read the second")
+
+
+@described(3810, "6.2", MUST,
+           "If there is already a pending response to a previous Query scheduled for this multicast address, "
+           "and either the new Query is a Multicast Address Specific Query or the recorded source list "
+           "associated with the multicast address is empty, then the multicast address source list is "
+           "cleared and a single response is scheduled, using the Multicast Address Timer. The new response "
+           "is scheduled to be sent at the earliest of the remaining time for the pending report and the "
+           "selected delay.")
+def test_specific_query_with_a_shorter_delay_leaves_no_second_answer(dut: DUT) -> None:
+    # The single response is the only one: none follows when the first query's own delay (up to
+    # 2 s) would have run out.
+    group = site_group(0x67)
     dut.join_group(group)  # its state-change reports are not answers
     for _ in range(3):
         sent = dut.now()
@@ -231,11 +256,10 @@ def test_specific_query_with_a_shorter_delay_advances_the_answer(dut: DUT) -> No
         taken_in = dut.barrier()  # the DUT has read both queries (None: a DUT that may reorder)
         answer = expect_record(dut, group, (MODE_IS_EXCLUDE,), within=0.45)
         if taken_in is None or answer.time > taken_in:
-            # A single response, not one per query.
             no_record(dut, group, (MODE_IS_EXCLUDE,), within=max(0.5, sent + 2.3 - dut.now()))
             return
-        # Its delay for the first query (up to 2 s) ran out before it read the second one (a
-        # loaded tester sent them apart): two answers are then right. Let that round end.
+        # Its delay for the first query ran out before it read the second one: two answers are
+        # then right. Let that round end.
         dut.wait(max(0.0, sent + 2.3 - dut.now()))
         consume_all(dut, ICMPv6MLReport2, records=has_record(group, (MODE_IS_EXCLUDE,)))
     raise AssertionError("in 3 rounds the DUT answered the first query before it had read the second")
