@@ -32,8 +32,8 @@ QUIET: Final = 0.1
 HANDSHAKE_RTT: Final = 0.3
 
 
-def _sender(dut: DUT, rtt: float = 0.0, **peer: object) -> tuple[TCPPeer, TCPConn]:
-    tester, conn = established(dut, PORT, mss=MSS, window=65535, rtt=rtt, **peer)  # type: ignore[arg-type]
+def _sender(dut: DUT, rtt: float = 0.0, port: int = PORT, **peer: object) -> tuple[TCPPeer, TCPConn]:
+    tester, conn = established(dut, port, mss=MSS, window=65535, rtt=rtt, **peer)  # type: ignore[arg-type]
     assert dut.tcp_send(conn, bytes(i % 251 for i in range(BULK))) > 0
     return tester, conn
 
@@ -275,16 +275,33 @@ def test_the_ack_ending_fast_recovery_deflates_the_window(dut: DUT) -> None:
 
 @rfc("RFC5681-3.2-6", "RFC3042-2-3")
 def test_with_sack_a_duplicate_ack_without_new_sack_blocks_releases_nothing(dut: DUT) -> None:
-    peer, _conn = _sender(dut, sack_permitted=True)
+    for attempt in range(3):
+        if _repeated_sack_block_releases_nothing(dut, PORT + attempt):
+            return
+    pytest.skip("in 3 attempts the DUT retransmitted the first segment before the duplicate ACK could release "
+                "new data (its loss recovery started first on this loaded machine): limited transmit could not "
+                "be watched")
+
+
+def _repeated_sack_block_releases_nothing(dut: DUT, port: int) -> bool:
+    """One connection's try; False when the DUT's loss recovery began before the first duplicate
+    ACK could release new data."""
+    peer, _conn = _sender(dut, port=port, sack_permitted=True)
     if not peer.sack_ok:
         pytest.skip("the DUT did not agree to SACK (RFC 2018 2: SACK-Permitted is optional)")
     burst = _burst(peer)
     una, nxt = burst[0][TCP].seq, peer.rcv_nxt
     block = [("NOP", None), ("NOP", None), ("SAck", (burst[1][TCP].seq, _end(burst[1])))]
     peer.send_ack(ack=una, options=block)  # new SACK information: limited transmit (positive control)
-    first = peer.expect(seq=nxt, data=lambda d: len(d) > 0, within=0.5)
+    first = peer.expect(seq=lambda s: s in (nxt, una), data=lambda d: len(d) > 0, within=0.5)
+    if first[TCP].seq == una:
+        # The first segment went again before new data: the DUT's loss recovery began (its
+        # retransmission timer, or RACK's reordering window, RFC 8985, ran out while a loaded
+        # tester collected the burst), so there is no limited transmit to watch on this connection.
+        return False
     peer.send_ack(ack=una, options=block)  # the same block again: nothing new
-    peer.expect_none(seq=lambda s: s != una and s != first[TCP].seq, data=lambda d: len(d) > 0, within=0.3)
+    peer.expect_none(seq=lambda s: s not in (una, first[TCP].seq), data=lambda d: len(d) > 0, within=0.3)
+    return True
 
 
 @rfc("RFC3042-2-2", "RFC5681-3.2-5")
