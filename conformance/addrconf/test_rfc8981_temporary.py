@@ -101,3 +101,29 @@ def test_temporary_address_is_the_preferred_source(dut: DUT) -> None:
     datagram = dut.expect(IPv6(dst=PEER), UDP(dport=9), within=1.5)
     assert datagram[IPv6].src in temporary, f"sent from {datagram[IPv6].src}, not from {temporary}"
     assert IPv6Address(datagram[IPv6].src) in PREFIX
+
+
+@described(8981, "3.1", MUST,
+           "These IIDs must be semantically opaque [RFC7136] and must not follow any specific patterns.")
+def test_temporary_identifiers_have_no_fixed_bits(dut: DUT) -> None:
+    # 24 prefixes, 24 temporary identifiers: a bit that is the same in all of them is a pattern
+    # (RFC 8981 3.3.1: "there are no special bits in an IID"); a random bit is the same in all 24
+    # with probability 2^-23, any of the 64 with about 8 in a million.
+    with_temporary_addresses(dut)
+    dut.set_ipv6_option("max_addresses", 60)
+    prefixes = [IPv6Network(f"2001:db8:{n:x}::/64") for n in range(0x20, 0x38)]
+    dut.send(ra(dut, *[pio(on_link=1, autonomous=1, valid=VALID_S, preferred=PREFERRED_S,
+                           prefix=str(p.network_address)) for p in prefixes], lifetime=0))
+    dut.wait(0.5)
+    mask = (1 << 64) - 1
+    iids = [int(a.interface.ip) & mask for a in dut.ipv6_addresses()
+            if a.temporary and any(a.interface.ip in p for p in prefixes)]
+    assert len(iids) == len(prefixes), f"{len(iids)} temporary addresses for {len(prefixes)} prefixes"
+    ones = mask
+    zeros = mask
+    for value in iids:
+        ones &= value
+        zeros &= ~value & mask
+    fixed = [63 - bit for bit in range(64) if (ones | zeros) >> bit & 1]
+    assert not fixed, (f"bits {fixed} (0 = the first bit of the identifier) are the same in all {len(iids)} "
+                       f"temporary identifiers: {[f'{v:016x}' for v in iids]}")
