@@ -12,6 +12,7 @@ from typing import Final
 
 import pytest
 from scapy.layers.inet import ICMP, IP
+from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 
 from harness import DUT, ExpectationFailed, echo4, echo_data4, multicast_mac, rfc
@@ -20,6 +21,7 @@ from harness.features import require_feature
 BROADCAST_MAC: Final = "ff:ff:ff:ff:ff:ff"
 ECHO_OVERHEAD: Final = 20 + 8  # IPv4 header without options + ICMP echo header
 DESTINATIONS: Final = ["limited-bcast", "subnet-bcast", "all-systems"]
+NEW_MAC: Final = "02:01:00:00:00:d3"
 
 
 @rfc("RFC1122-3.2.2.6-4", "RFC1122-3.2.2.6-1", "RFC1122-2.3.3-1")
@@ -96,3 +98,26 @@ def test_broadcast_echo_is_answered_from_the_unicast_address_when_enabled(dut: D
     assert reply[IP].src == str(dut.info.dut_ipv4.ip), f"reply from {reply[IP].src}"
     assert reply[IP].dst == str(dut.info.tester_ipv4)
     assert bytes(reply[ICMP].payload).startswith(b"who is there?")
+
+
+@rfc("RFC1122-3.2.2.6-1")
+def test_echo_is_answered_from_the_interface_new_link_address(dut: DUT) -> None:
+    # The interface card is swapped (set_link_address) after replies to the tester have gone out:
+    # the echo server answers on, in frames from the interface's new address. The new MAC has an
+    # odd second octet (locally administered unicast all the same): only the first octet's low
+    # bit marks a group address.
+    for n in range(2):
+        dut.send(echo4(dut, 0x9A1 + n, b"before"))
+        dut.expect(ICMP(type=0, id=0x9A1 + n))
+    dut.set_link_address(NEW_MAC)
+    # The tester asks for the DUT's address first (a DUT may have flushed its neighbours with the
+    # change, Linux does): the request tells the DUT the tester's MAC on the way.
+    info = dut.info
+    dut.send(Ether(src=info.tester_mac, dst="ff:ff:ff:ff:ff:ff")
+             / ARP(op=1, hwsrc=info.tester_mac, psrc=str(info.tester_ipv4), pdst=str(info.dut_ipv4.ip)))
+    dut.expect(ARP(op=2, psrc=str(info.dut_ipv4.ip)))
+    request = echo4(dut, 0x9A3, b"after")
+    request[Ether].dst = NEW_MAC
+    dut.send(request)
+    reply = dut.expect(ICMP(type=0, id=0x9A3))
+    assert reply[Ether].src.lower() == NEW_MAC, f"the echo reply came from {reply[Ether].src}, not the new {NEW_MAC}"

@@ -187,3 +187,23 @@ def test_header_whose_words_sum_to_ffff_carries_checksum_0000(dut: DUT) -> None:
     if at >= 0 and sent[:10] + sent[12:] == bytes(header[:10] + header[12:]):
         assert reply[IP].chksum == 0x0000, (
             f"the header's words sum to 0xFFFF: checksum 0x{reply[IP].chksum:04x}, not its complement 0x0000")
+
+
+@pytest.mark.parametrize("summed", [16, 20], ids=["checksum-over-16", "checksum-over-20"])
+@described(791, "3.1", MUST, "Note that the minimum value for a correct header is 5.")
+def test_header_length_four_is_discarded_whatever_follows(dut: DUT, summed: int) -> None:
+    # IHL 4 claims a 16-octet header. Read from octet 16 on, this one makes a UDP datagram: the
+    # destination address (octets 16-19) as source and destination port, then UDP length 12 and
+    # no checksum, 4 octets of data, for a port the DUT has bound. The header checksum is valid
+    # over the 16 octets IHL claims, or over the 20 of a minimal header.
+    address = dut.info.dut_ipv4.ip.packed
+    port = int.from_bytes(address[2:4], "big")
+    dut.udp_bind(port)
+    header = bytearray(struct.pack("!BBHHHBBH4s4s", 0x44, 0, 28, 0x7B1, 0, 64, 17, 0,
+                                   dut.info.tester_ipv4.packed, address))
+    udp = struct.pack("!HH", 12, 0) + b"ihl4"
+    struct.pack_into("!H", header, 10, checksum(bytes(header[:summed]) if summed == 16 else bytes(header)))
+    ether = bytes(echo4(dut, 0x7B1, DATA))[:ETHER_LEN]  # to the DUT's MAC, EtherType IPv4
+    dut.send(ether + bytes(header) + udp)
+    assert dut.udp_recv(port, within=SILENCE_S) is None, "a datagram with IHL 4 was delivered"
+    _expect_echo_answered(dut, 0x7B2)

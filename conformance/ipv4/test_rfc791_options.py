@@ -110,6 +110,8 @@ def test_echo_reply_carries_address_and_timestamp_entry(dut: DUT) -> None:
     ts = option_of(reply, TS)
     assert ts is not None, "the Echo Reply carries no Timestamp option"
     assert ts[2] >= 13, f"no address/timestamp pair was added (pointer {ts[2]})"
+    # "points to the octet beginning the space for next timestamp": pairs are 8 octets from octet 5.
+    assert (ts[2] - 5) % 8 == 0, f"pointer {ts[2]} is not at the start of an address/timestamp pair"
     registered = [str(IPv4Address(ts[i : i + 4])) for i in range(4, ts[2] - 1, 8)]
     assert str(dut.info.dut_ipv4.ip) in registered, f"registered {registered}, not the DUT's address"
 
