@@ -167,7 +167,7 @@ def test_fin_beyond_a_hole_is_held_until_the_hole_fills(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "CLOSE-WAIT"
 
 
-@described(9293, "3.10.7.4", MUST, "if the ACK bit is off, drop the segment and return")
+@rfc("RFC9293-3.10.7.4-9", quote="if the ACK bit is off, drop the segment and return")
 def test_data_without_the_ack_bit_is_dropped(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     # In the window, at RCV.NXT, its acknowledgment field acceptable, but the ACK bit off.
