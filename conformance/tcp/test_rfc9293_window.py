@@ -9,7 +9,7 @@ import pytest
 from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
-from harness import DUT, MUST, ExpectationFailed, TCPConn, described, rfc
+from harness import DUT, MUST, SHOULD, ExpectationFailed, TCPConn, described, rfc
 from harness.rfc import TCP_MIN_RTO, timer_doubled
 from harness.tcp_peer import TCPPeer, established, payload, seq_add, seq_diff, seq_lt
 from harness.time_budget import require_dut_time
@@ -257,3 +257,21 @@ def test_a_segment_older_than_the_last_window_update_does_not_change_the_window(
     assert dut.tcp_send(conn, bytes(1000)) == 1000
     seg = peer.expect(data=lambda d: len(d) > 0, within=2.0)
     assert len(payload(seg)) > 1, "the DUT sent a window probe: it took the window of 0 from the older segment"
+
+
+@described(9293, "3.10.7.4", SHOULD,
+           "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be made to "
+           "accept valid ACKs, URGs, and RSTs.")
+def test_with_its_window_closed_the_dut_still_takes_the_ack_on_a_data_segment(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, listen_options={"rcvbuf": 8192})
+    while peer.dut_window > 0:  # the application reads nothing: the DUT's window closes
+        peer.send_data(bytes(min(peer.mss, peer.dut_window)))
+        peer.expect("A", ack=peer.snd_nxt)
+    assert dut.tcp_send(conn, b"first") == 5
+    peer.expect(data=b"first")
+    # Text the closed window cannot take, carrying the ACK of "first": the ACK must count.
+    peer.send_data(b"x", advance=False)
+    peer.expect("A", ack=peer.snd_nxt, window=0, within=2.0)
+    assert dut.tcp_send(conn, b"second") == 6
+    # Nagle's algorithm holds "second" while "first" is unacknowledged, sends it at once if not.
+    peer.expect(data=b"second", within=0.9)
