@@ -11,7 +11,7 @@ from scapy.packet import Packet
 
 from harness import DUT, MUST, SHOULD, ExpectationFailed, TCPConn, described, rfc
 from harness.rfc import TCP_MIN_RTO, timer_doubled
-from harness.tcp_peer import TCPPeer, established, payload, seq_add, seq_diff, seq_lt
+from harness.tcp_peer import TCPPeer, established, opened_by_dut, payload, seq_add, seq_diff, seq_lt
 from harness.time_budget import require_dut_time
 
 PORT: Final = 8000
@@ -275,3 +275,15 @@ def test_with_its_window_closed_the_dut_still_takes_the_ack_on_a_data_segment(du
     assert dut.tcp_send(conn, b"second") == 6
     # Nagle's algorithm holds "second" while "first" is unacknowledged, sends it at once if not.
     peer.expect(data=b"second", within=0.9)
+
+
+@pytest.mark.parametrize("isn", [0x1000_0000, 0x9000_0000], ids=["isn-low", "isn-high"])
+@described(9293, "3.8.6", MUST,
+           "The window sent in each segment indicates the range of sequence numbers the sender of the window "
+           "(the data receiver) is currently prepared to accept.")
+def test_the_window_of_the_syn_ack_lets_the_duts_data_go(dut: DUT, isn: int) -> None:
+    # The DUT opened the connection: the peer's SYN,ACK offers a window, whatever half of the
+    # sequence space the peer's ISN lies in, and the DUT's data may use it at once.
+    peer, conn = opened_by_dut(dut, PORT, isn=isn)
+    assert dut.tcp_send(conn, b"right away") == 10
+    peer.expect(data=b"right away", within=0.9)
