@@ -287,3 +287,18 @@ def test_the_window_of_the_syn_ack_lets_the_duts_data_go(dut: DUT, isn: int) -> 
     peer, conn = opened_by_dut(dut, PORT, isn=isn)
     assert dut.tcp_send(conn, b"right away") == 10
     peer.expect(data=b"right away", within=0.9)
+
+
+@rfc("RFC9293-3.8.6-1")
+def test_a_smaller_receive_buffer_does_not_move_the_offered_edge_left(dut: DUT) -> None:
+    # The application shrinks its receive buffer after the DUT offered a window: the edge it
+    # offered stays (the window shrinks only as data fills it).
+    peer, conn = established(dut, PORT, listen_options={"rcvbuf": 32768})
+    peer.send_data(b"a")
+    peer.expect("A", ack=peer.snd_nxt)
+    edge = seq_add(peer.snd_nxt, peer.dut_window)
+    dut.tcp_set_option(conn, "rcvbuf", 4096)
+    peer.send_data(b"b")
+    peer.expect("A", ack=peer.snd_nxt, within=2.0)
+    now = seq_add(peer.snd_nxt, peer.dut_window)
+    assert not seq_lt(now, edge), f"the right edge moved {seq_diff(edge, now)} octets left"
