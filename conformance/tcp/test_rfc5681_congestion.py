@@ -149,6 +149,24 @@ def test_acks_that_change_the_window_are_not_duplicates(dut: DUT) -> None:
     peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
 
 
+@described(5681, "3.2", SHOULD,
+           "The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
+           "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
+def test_duplicates_are_counted_afresh_after_an_ack_that_moves_snd_una(dut: DUT) -> None:
+    peer, _conn = _bulk_sender(dut, 536, rtt=HANDSHAKE_RTT)
+    burst = _burst(peer)
+    assert len(burst) >= 2, "the initial window is too small for a first segment acknowledged and a second lost"
+    una = burst[1][TCP].seq
+    peer.send_ack(ack=una)  # the first segment arrived: SND.UNA moves, the second is lost
+    _dup_acks(peer, una, TCP_DUPACK_THRESHOLD - 1)
+    if dut.barrier() is None:
+        dut.wait(0.05)
+    resent = [s for s in peer.take_all() if s[TCP].seq == una and len(payload(s))]
+    assert not resent, "two duplicate ACKs after an ACK that moved SND.UNA triggered a fast retransmit"
+    _dup_acks(peer, una, 1)  # positive control: the third does
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
+
+
 @rfc("RFC3042-2-1", "RFC5681-3.2-4")
 def test_first_duplicate_ack_releases_one_new_segment(dut: DUT) -> None:
     peer, _conn = _bulk_sender(dut, 536, rtt=HANDSHAKE_RTT)

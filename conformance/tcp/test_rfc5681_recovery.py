@@ -148,11 +148,12 @@ def test_after_a_lost_syn_the_initial_window_is_one_segment(dut: DUT) -> None:
     assert first.next(), "no more data after the ACK (positive control)"
 
 
-def _fast_recovery(dut: DUT) -> tuple[TCPPeer, list[Packet], list[Packet], int]:
-    """A flight of which the first segment is lost, and three duplicate ACKs, once the fast
-    retransmission came: (peer, the flight, what limited transmit sent meanwhile, SND.UNA)."""
+def _fast_recovery(dut: DUT, rounds: int = 1) -> tuple[TCPPeer, list[Packet], list[Packet], int]:
+    """A flight (after ``rounds`` round trips of slow start; 0: the initial window) of which the
+    first segment is lost, and three duplicate ACKs, once the fast retransmission came: (peer,
+    the flight, what limited transmit sent meanwhile, SND.UNA)."""
     peer, _conn = _sender(dut, rtt=HANDSHAKE_RTT)
-    flight = _grow(peer, 1)
+    flight = _grow(peer, rounds) if rounds else _burst(peer, update=False)
     una = flight[0][TCP].seq
     for _ in range(TCP_DUPACK_THRESHOLD):
         peer.send_ack(ack=una)
@@ -230,6 +231,29 @@ def test_flight_size_for_ssthresh_leaves_out_limited_transmit(dut: DUT) -> None:
         f"a flight of {len(flight)} and {len(limited)} limited transmit segments: new data went on duplicate ACK "
         f"{first_release}; with ssthresh half the flight alone and one SMSS per further duplicate, not before "
         f"{quiet_until + 1} (one earlier if FlightSize counted the limited transmit segments)")
+
+
+@rfc("RFC5681-3.2-7", "RFC5681-3.2-9", "RFC5681-3.2-10")
+def test_fast_retransmit_of_the_initial_window_leaves_ssthresh_at_most_two_segments(dut: DUT) -> None:
+    # Equation (4), ssthresh = max (FlightSize / 2, 2*SMSS), where half the flight is at most two
+    # segments (an initial window of 4): cwnd = ssthresh + 3*SMSS, one SMSS more per further
+    # duplicate, and new data may go once it exceeds what is outstanding (the flight and limited
+    # transmit's segments), not before duplicate number outstanding - max(flight / 2, 2) + 1.
+    peer, flight, limited, una = _fast_recovery(dut, rounds=0)
+    high = _last_end([*flight, *limited], una)
+    outstanding = len(flight) + len(limited)
+    quiet_until = outstanding - max(len(flight) // 2, 2)
+    first_release = None
+    for n in range(TCP_DUPACK_THRESHOLD + 1, outstanding + 3):
+        got = _released_by_a_duplicate(dut, peer, una, high)
+        if got and first_release is None:
+            first_release = n
+    assert first_release is not None, (
+        f"{outstanding} segments outstanding and {outstanding + 2} duplicate ACKs released no new data (positive "
+        "control: step 4 inflates cwnd)")
+    assert first_release > quiet_until, (
+        f"a flight of {len(flight)} and {len(limited)} limited transmit segments: new data went on duplicate ACK "
+        f"{first_release}, not before {quiet_until + 1} with ssthresh at most max(FlightSize / 2, 2*SMSS)")
 
 
 @rfc("RFC5681-4.3-4")

@@ -10,7 +10,7 @@ from scapy.layers.inet import TCP
 
 from harness import DUT, MUST, TCPError, described, rfc
 from harness.rfc import TCP_MSL
-from harness.tcp_peer import TCPPeer, established, seq_add
+from harness.tcp_peer import TCPPeer, established, payload, seq_add, seq_diff
 from harness.tcp_states import connection_in
 from harness.time_budget import require_dut_time
 
@@ -34,6 +34,29 @@ def test_close_sends_fin_after_the_queued_data(dut: DUT) -> None:
     assert peer.fin_received and peer.rcv_nxt == seq_add(peer.irs or 0, 1 + len(data) + 1), \
         "the FIN does not follow the last octet"
     assert dut.tcp_state(conn) in ("FIN-WAIT-1", "FIN-WAIT-2")
+
+
+@described(9293, "3.10.4", MUST,
+           "Queue this until all preceding SENDs have been segmentized, then form a FIN segment and send it. "
+           "In any case, enter FIN-WAIT-1 state.")
+def test_close_with_more_queued_than_the_window_sends_the_fin_after_the_last_octet(dut: DUT) -> None:
+    # More than the initial window: most of the data still waits in the DUT when the CLOSE comes,
+    # and goes out segment by segment as ACKs open the window; only the last may carry the FIN.
+    peer, conn = established(dut, PORT, mss=536)
+    data = bytes(i % 251 for i in range(20_000))
+    assert dut.tcp_send(conn, data) == len(data)
+    dut.tcp_shutdown(conn)
+    early_fins = []
+    while len(peer.received) < len(data):
+        seg = peer.expect(within=5.0)
+        end = seq_diff(seq_add(seg[TCP].seq, len(payload(seg))), seq_add(peer.irs or 0, 1))
+        if "F" in str(seg[TCP].flags) and end < len(data):
+            early_fins.append(end)
+        peer.send_ack()
+    assert not early_fins, f"a FIN came after octet {early_fins[0]} of {len(data)}, before the rest of the data"
+    assert bytes(peer.received) == data
+    if not peer.fin_received:
+        peer.expect("FA", within=2.0)
 
 
 @described(9293, "3.10.7.4", MUST,

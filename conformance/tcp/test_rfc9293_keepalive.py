@@ -113,3 +113,15 @@ def test_default_idle_interval_is_at_least_two_hours(dut: DUT) -> None:
     dut.tcp_set_option(conn, "keepalive", True)  # the default idle interval
     peer.expect_none(within=TCP_KEEPALIVE_DEFAULT_MIN - 1.0)
     _probe(peer, within=TCP_KEEPALIVE_DEFAULT_MIN)  # positive control: it does probe eventually
+
+
+@rfc("RFC9293-3.8.4-3", "RFC9293-3.8.4-1")
+def test_keepalive_set_on_the_listener_probes_the_accepted_connection(dut: DUT) -> None:
+    # Switched on before the connection exists (on the listening socket, which the accepted
+    # connection inherits it from): the idle timer must start with the connection itself.
+    peer, _conn = established(dut, PORT, listen_options={
+        "keepalive": True, "keepidle": IDLE, "keepintvl": INTERVAL, "keepcnt": 5})
+    established_at = peer.last_sent
+    probe = _probe(peer, within=IDLE + 2.0)
+    waited = probe.time - established_at
+    assert timer_fired_on_time(waited, IDLE), f"the first probe came {waited:.3f} s after the handshake, idle time {IDLE:g} s"

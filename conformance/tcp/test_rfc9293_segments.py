@@ -239,3 +239,13 @@ def test_fin_beyond_a_hole_is_held_until_the_hole_fills(dut: DUT) -> None:
     assert dut.tcp_recv(conn) == b"first"
     assert dut.tcp_recv(conn) == b""
     assert dut.tcp_state(conn) == "CLOSE-WAIT"
+
+
+@rfc("RFC9293-3.10.7.4-9", quote="if the ACK bit is off, drop the segment and return")
+def test_data_without_the_ack_bit_is_dropped(dut: DUT) -> None:
+    peer, conn = established(dut, PORT)
+    # In the window, at RCV.NXT, its acknowledgment field acceptable, but the ACK bit off.
+    peer.send("P", b"nope", ack=peer.rcv_nxt, advance=False)
+    peer.send_data(b"yes!")  # the same sequence numbers with ACK: this one counts
+    peer.expect("A", ack=peer.snd_nxt, within=2.0)
+    assert dut.tcp_recv(conn) == b"yes!", "the segment without the ACK bit was taken"

@@ -9,9 +9,9 @@ import pytest
 from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
-from harness import DUT, MUST, ExpectationFailed, TCPConn, described, rfc
+from harness import DUT, MUST, SHOULD, ExpectationFailed, TCPConn, described, rfc
 from harness.rfc import TCP_MIN_RTO, timer_doubled
-from harness.tcp_peer import TCPPeer, established, payload, seq_add, seq_diff, seq_lt
+from harness.tcp_peer import TCPPeer, established, opened_by_dut, payload, seq_add, seq_diff, seq_lt
 from harness.time_budget import require_dut_time
 
 PORT: Final = 8000
@@ -257,3 +257,48 @@ def test_a_segment_older_than_the_last_window_update_does_not_change_the_window(
     assert dut.tcp_send(conn, bytes(1000)) == 1000
     seg = peer.expect(data=lambda d: len(d) > 0, within=2.0)
     assert len(payload(seg)) > 1, "the DUT sent a window probe: it took the window of 0 from the older segment"
+
+
+@described(9293, "3.10.7.4", SHOULD,
+           "If the RCV.WND is zero, no segments will be acceptable, but special allowance should be made to "
+           "accept valid ACKs, URGs, and RSTs.")
+def test_with_its_window_closed_the_dut_still_takes_the_ack_on_a_data_segment(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, listen_options={"rcvbuf": 8192})
+    while peer.dut_window > 0:  # the application reads nothing: the DUT's window closes
+        peer.send_data(bytes(min(peer.mss, peer.dut_window)))
+        peer.expect("A", ack=peer.snd_nxt)
+    assert dut.tcp_send(conn, b"first") == 5
+    peer.expect(data=b"first")
+    # Text the closed window cannot take, carrying the ACK of "first": the ACK must count.
+    peer.send_data(b"x", advance=False)
+    peer.expect("A", ack=peer.snd_nxt, window=0, within=2.0)
+    assert dut.tcp_send(conn, b"second") == 6
+    # Nagle's algorithm holds "second" while "first" is unacknowledged, sends it at once if not.
+    peer.expect(data=b"second", within=0.9)
+
+
+@pytest.mark.parametrize("isn", [0x1000_0000, 0x9000_0000], ids=["isn-low", "isn-high"])
+@described(9293, "3.8.6", MUST,
+           "The window sent in each segment indicates the range of sequence numbers the sender of the window "
+           "(the data receiver) is currently prepared to accept.")
+def test_the_window_of_the_syn_ack_lets_the_duts_data_go(dut: DUT, isn: int) -> None:
+    # The DUT opened the connection: the peer's SYN,ACK offers a window, whatever half of the
+    # sequence space the peer's ISN lies in, and the DUT's data may use it at once.
+    peer, conn = opened_by_dut(dut, PORT, isn=isn)
+    assert dut.tcp_send(conn, b"right away") == 10
+    peer.expect(data=b"right away", within=0.9)
+
+
+@rfc("RFC9293-3.8.6-1")
+def test_a_smaller_receive_buffer_does_not_move_the_offered_edge_left(dut: DUT) -> None:
+    # The application shrinks its receive buffer after the DUT offered a window: the edge it
+    # offered stays (the window shrinks only as data fills it).
+    peer, conn = established(dut, PORT, listen_options={"rcvbuf": 32768})
+    peer.send_data(b"a")
+    peer.expect("A", ack=peer.snd_nxt)
+    edge = seq_add(peer.snd_nxt, peer.dut_window)
+    dut.tcp_set_option(conn, "rcvbuf", 4096)
+    peer.send_data(b"b")
+    peer.expect("A", ack=peer.snd_nxt, within=2.0)
+    now = seq_add(peer.snd_nxt, peer.dut_window)
+    assert not seq_lt(now, edge), f"the right edge moved {seq_diff(edge, now)} octets left"
