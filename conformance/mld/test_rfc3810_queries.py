@@ -34,6 +34,7 @@ from harness.mld import (
     SOURCE_B,
     V2_REPORT,
     expect_record,
+    flush_reports,
     has_record,
     message_bytes,
     mld_frame,
@@ -46,6 +47,7 @@ from harness.mld import (
     v2_query,
     v2_report,
 )
+from harness.rfc import TIMER_LATE, TIMER_LATE_FACTOR
 from harness.suppression import consume_all
 
 # MLDv2 is required of every node that joins groups (RFC 8504 5.11); a DUT without it fails that one
@@ -415,8 +417,11 @@ def test_maximum_response_code_above_32768_is_a_floating_point_value(dut: DUT) -
     dut.set_ipv6_option("force_mld_version", 0)  # the MLDv2 default; the wait needs a control surface
     groups = [site_group(0x30 + i) for i in range(8)]
     linear = [site_group(0x38 + i) for i in range(4)]
-    for group in groups + linear:
-        dut.join_group(group)
+    # The joins' State Change Reports go by first: a query that meets a join still in progress is
+    # no test of how the code is read (a linux run left three groups joined 3-18 ms before their
+    # queries unanswered).
+    settle(dut, *groups, *linear)
+    flush_reports(dut)
     for group in groups:
         dut.send(mld_frame(dut, v2_query(group, mrc=0x8000), dst=group))
     for group in linear:
@@ -438,9 +443,13 @@ def test_maximum_response_code_above_32768_is_a_floating_point_value(dut: DUT) -
     missing = {IPv6Address(g) for g in groups + linear} - {IPv6Address(g) for g in answered}
     while missing:
         try:
-            report = dut.expect(ICMPv6MLReport2, within=max(0.0, last_sent + 32.768 + 0.3 - dut.now()))
+            # A timer counts as on time up to the lateness harness.rfc allows any timer (a linux run:
+            # timer-wheel rounding put one answer past 32.768 s + 0.3 s).
+            deadline = last_sent + 32.768 * TIMER_LATE_FACTOR + TIMER_LATE
+            report = dut.expect(ICMPv6MLReport2, within=max(0.0, deadline - dut.now()))
         except AssertionError:
-            raise AssertionError(f"no answer within 32.768 s for {sorted(map(str, missing))}") from None
+            raise AssertionError(f"no answer within 32.768 s (and the lateness a timer may have) for "
+                                 f"{sorted(map(str, missing))}") from None
         missing -= {g for t, g, _, _ in records(report) if t == MODE_IS_EXCLUDE}
 
 
