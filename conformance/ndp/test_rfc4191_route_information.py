@@ -269,3 +269,15 @@ def test_route_information_with_a_prefix_length_beyond_128_does_not_stop_the_oth
     bad.plen = 129
     dut.send(ra(dut, "B", bad, rio()))
     reply_goes_via(dut, "B", 1)
+
+
+@described(4191, "2.3", MUST, "If Prefix Length is greater than 64, then Length must be 3.")
+def test_route_information_for_a_128_bit_prefix_is_installed_when_accepted(dut: DUT) -> None:
+    # A host route (/128, Length 3) through router B, with routes up to /128 accepted: the reply
+    # to that one address goes to B.
+    dut.set_ipv6_option("accept_ra_rt_info_max_plen", 128)
+    far = "2001:db8:3::5"
+    dut.send(ra(dut, "B", rio(plen=128, prefix=far)))
+    dut.send(dut.ether() / IPv6(src=far, dst=str(dut.info.dut_ipv6.ip)) / ICMPv6EchoRequest(id=ECHO_ID, seq=1))
+    reply = dut.expect(IPv6(dst=far), ICMPv6EchoReply(id=ECHO_ID, seq=1), within=1.0)
+    assert reply[Ether].dst.lower() == router(dut, "B")[1], f"the reply to {far} went to {reply[Ether].dst}, not router B"
