@@ -21,6 +21,7 @@ from scapy.layers.inet6 import (
     ICMPv6ND_NA,
     ICMPv6ND_NS,
     ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptUnknown,
     IPv6,
 )
 from scapy.layers.l2 import Ether
@@ -208,6 +209,19 @@ def test_prefix_length_beyond_128_ignores_the_option_not_the_rest_of_the_adverti
     dut.wait(0.3)
     the_address(dut)
     assert not in_prefix(dut, other), f"an address was formed from a Prefix Length of {length}"
+
+
+@described(4862, "5.5.3", MUST, "For each Prefix-Information option in the Router Advertisement:")
+def test_prefix_option_too_short_to_hold_a_prefix_does_not_stop_the_others(dut: DUT) -> None:
+    # A Prefix Information option of Length 3 (24 octets; RFC 4861 4.6.2 gives it 4) has no room
+    # for a whole Prefix: whatever a host makes of it, the valid option after it in the same
+    # advertisement is processed and forms its address.
+    short = ICMPv6NDOptUnknown(type=3, len=3, data=bytes([64, 0xC0]) + (600).to_bytes(4, "big")
+                               + (300).to_bytes(4, "big") + bytes(4) + IPv6Address("2001:db8:3::").packed[:8])
+    assert len(bytes(short)) == 24
+    dut.send(ra(dut, short, pio()))
+    dut.wait(0.3)
+    the_address(dut)
 
 
 @described(4862, "5.5.3", MUST,

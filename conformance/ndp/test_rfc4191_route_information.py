@@ -257,3 +257,27 @@ def test_route_information_of_length_3_for_a_48_bit_prefix_is_installed(dut: DUT
     option.prefix = ROUTE
     dut.send(ra(dut, "B", option))
     reply_goes_via(dut, "B", 1)
+
+
+@described(4191, "2.3", MUST, "The number of leading bits in the Prefix that are valid. The value ranges from 0 to 128.")
+def test_route_information_with_a_prefix_length_beyond_128_does_not_stop_the_others(dut: DUT) -> None:
+    # A Route Information option of Prefix Length 129 (Length 3) names no route; the valid one
+    # after it in the same advertisement is still installed. Routes up to /128 are accepted here,
+    # so the length is judged by its range, not by the host's configured maximum.
+    dut.set_ipv6_option("accept_ra_rt_info_max_plen", 128)
+    bad = rio(plen=128, prefix="2001:db8:3::")
+    bad.plen = 129
+    dut.send(ra(dut, "B", bad, rio()))
+    reply_goes_via(dut, "B", 1)
+
+
+@described(4191, "2.3", MUST, "If Prefix Length is greater than 64, then Length must be 3.")
+def test_route_information_for_a_128_bit_prefix_is_installed_when_accepted(dut: DUT) -> None:
+    # A host route (/128, Length 3) through router B, with routes up to /128 accepted: the reply
+    # to that one address goes to B.
+    dut.set_ipv6_option("accept_ra_rt_info_max_plen", 128)
+    far = "2001:db8:3::5"
+    dut.send(ra(dut, "B", rio(plen=128, prefix=far)))
+    dut.send(dut.ether() / IPv6(src=far, dst=str(dut.info.dut_ipv6.ip)) / ICMPv6EchoRequest(id=ECHO_ID, seq=1))
+    reply = dut.expect(IPv6(dst=far), ICMPv6EchoReply(id=ECHO_ID, seq=1), within=1.0)
+    assert reply[Ether].dst.lower() == router(dut, "B")[1], f"the reply to {far} went to {reply[Ether].dst}, not router B"

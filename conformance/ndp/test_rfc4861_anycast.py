@@ -65,6 +65,13 @@ def test_anycast_advertisement_has_override_zero(dut: DUT, unicast: bool) -> Non
     assert _advertisement(dut, unicast=unicast)[ICMPv6ND_NA].O == 0, "Override flag set for an anycast target"
 
 
+@rfc("RFC4861-4.4-4")
+def test_anycast_advertisement_has_its_reserved_bits_zero(dut: DUT) -> None:
+    # With Override 0 the first octet carries R and S only: the five Reserved bits after O stay 0.
+    na = _advertisement(dut)
+    assert na[ICMPv6ND_NA].res == 0, f"the Reserved field of the anycast advertisement is {na[ICMPv6ND_NA].res:#x}"
+
+
 @rfc("RFC4861-7.2.4-8", "RFC4861-7.2.7-1")
 def test_anycast_advertisement_comes_within_max_anycast_delay_time(dut: DUT) -> None:
     # The random delay itself cannot be told from processing time in one sample; its bound can,
