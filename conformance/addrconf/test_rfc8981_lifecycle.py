@@ -20,30 +20,19 @@ from scapy.layers.l2 import Ether
 
 from harness import DUT, AddressInfo, ExpectationFailed, eui64_address, multicast_mac, rfc
 from harness.rfc import NDP_HOP_LIMIT
-from harness.router_discovery import pio, ra
+from harness.temporary_addresses import (
+    INFINITE,
+    OTHER_PREFIX,
+    PREFIX,
+    advertise_prefix,
+    one_temporary,
+    temporaries,
+)
 
-PREFIX: Final = IPv6Network("2001:db8:2::/64")
-OTHER_PREFIX: Final = IPv6Network("2001:db8:3::/64")
-INFINITE: Final = 0xFFFFFFFF
 REGEN_ADVANCE_S: Final = 2 + 3 * 1 * 1.0  # §3.8 with DupAddrDetectTransmits 1, RetransTimer 1 s
 TEMP_IDGEN_RETRIES: Final = 3  # §3.8
 TEMP_PREFERRED_S: Final = 10  # TEMP_PREFERRED_LIFETIME for the regeneration tests
 SLACK_S: Final = 1.5
-
-
-def _advertise(dut: DUT, prefix: IPv6Network = PREFIX, *, valid: int = 1200, preferred: int = 600) -> None:
-    dut.send(ra(dut, pio(on_link=1, autonomous=1, valid=valid, preferred=preferred,
-                         prefix=str(prefix.network_address)), lifetime=0))
-
-
-def _temporaries(dut: DUT, prefix: IPv6Network = PREFIX) -> list[AddressInfo]:
-    return [a for a in dut.ipv6_addresses() if a.temporary and a.interface.ip in prefix]
-
-
-def _one_temporary(dut: DUT, prefix: IPv6Network = PREFIX) -> AddressInfo:
-    found = _temporaries(dut, prefix)
-    assert len(found) == 1, f"expected one temporary address in {prefix}, found {[str(a.interface) for a in found]}"
-    return found[0]
 
 
 # ---- lifetimes and configuration variables (§3.4, §3.6, §3.8) ---------------------------------------------
@@ -53,9 +42,9 @@ def test_temporary_lifetimes_can_be_configured(dut: DUT) -> None:
     dut.set_ipv6_option("use_tempaddr", 2)
     dut.set_ipv6_option("temp_valid_lft", 80)
     dut.set_ipv6_option("temp_prefered_lft", 40)
-    _advertise(dut, valid=INFINITE, preferred=INFINITE)
+    advertise_prefix(dut, valid=INFINITE, preferred=INFINITE)
     dut.wait(0.5)
-    info = _one_temporary(dut)
+    info = one_temporary(dut)
     assert info.valid_lifetime is not None and 78 <= info.valid_lifetime <= 80, (
         f"valid lifetime {info.valid_lifetime} s with TEMP_VALID_LIFETIME set to 80 s")
     # TEMP_PREFERRED_LIFETIME - DESYNC_FACTOR (at the default one day it would be 14 hours or more),
@@ -68,9 +57,9 @@ def test_temporary_lifetimes_can_be_configured(dut: DUT) -> None:
 def test_temporary_preferred_lifetime_is_below_its_valid_lifetime(dut: DUT) -> None:
     # At the defaults (1 day, 2 days), under a prefix that bounds neither.
     dut.set_ipv6_option("use_tempaddr", 2)
-    _advertise(dut, valid=INFINITE, preferred=INFINITE)
+    advertise_prefix(dut, valid=INFINITE, preferred=INFINITE)
     dut.wait(0.5)
-    info = _one_temporary(dut)
+    info = one_temporary(dut)
     assert info.preferred_lifetime is not None and info.valid_lifetime is not None
     assert info.preferred_lifetime < info.valid_lifetime, (
         f"preferred lifetime {info.preferred_lifetime} s is not below the valid lifetime {info.valid_lifetime} s")
@@ -85,14 +74,14 @@ def test_desync_factor_leaves_more_than_regen_advance(dut: DUT) -> None:
     dut.set_ipv6_option("temp_prefered_lft", 8)
     prefixes = [IPv6Network(f"2001:db8:{n}::/64") for n in (2, 3, 4)]
     for prefix in prefixes:
-        _advertise(dut, prefix)
+        advertise_prefix(dut, prefix)
     dut.wait(0.3)
     for prefix in prefixes:
         # The first address of the prefix: with a DESYNC_FACTOR near its bound its successor comes
         # almost at once (REGEN_ADVANCE before a deprecation just over REGEN_ADVANCE away), so there
         # may be two already. Its age is read from its valid lifetime (1200 s advertised) where the
         # DUT reports fractions, else taken as the 0.3 s waited.
-        found = _temporaries(dut, prefix)
+        found = temporaries(dut, prefix)
         assert found, f"no temporary address in {prefix}"
         info = min(found, key=lambda a: a.valid_lifetime if a.valid_lifetime is not None else 0.0)
         age = max(0.3, 1200 - info.valid_lifetime) if info.valid_lifetime is not None else 0.3
@@ -105,14 +94,14 @@ def test_desync_factor_leaves_more_than_regen_advance(dut: DUT) -> None:
 @rfc("RFC8981-3.4-4")
 def test_no_temporary_address_with_a_zero_preferred_lifetime(dut: DUT, preferred: int) -> None:
     dut.set_ipv6_option("use_tempaddr", 2)
-    _advertise(dut, preferred=preferred)
+    advertise_prefix(dut, preferred=preferred)
     dut.wait(0.3)
-    for info in _temporaries(dut):
+    for info in temporaries(dut):
         assert info.preferred_lifetime, f"{info.interface} was created with a zero preferred lifetime"
         assert info.state != "deprecated", f"{info.interface} was created deprecated"
-    _advertise(dut, OTHER_PREFIX)  # control: a usable prefix gets its temporary address
+    advertise_prefix(dut, OTHER_PREFIX)  # control: a usable prefix gets its temporary address
     dut.wait(0.3)
-    assert _one_temporary(dut, OTHER_PREFIX).state == "preferred"
+    assert one_temporary(dut, OTHER_PREFIX).state == "preferred"
 
 
 # ---- Duplicate Address Detection (§3.4 step 7) ----------------------------------------------------------------
@@ -142,12 +131,12 @@ def _probes_for_temporaries(dut: DUT, within: float, public: IPv6Address) -> lis
 @rfc("RFC8981-3.4-6")
 def test_temporary_address_is_checked_with_dad(dut: DUT) -> None:
     _with_dad(dut)
-    _advertise(dut)
+    advertise_prefix(dut)
     public = eui64_address(PREFIX, dut.info.dut_mac)
     probed = _probes_for_temporaries(dut, 3.0, public)
     assert probed, "no DAD probe for a temporary address"
     dut.wait(1.5)
-    assert probed[0] in [a.interface.ip for a in _temporaries(dut)], f"the probed {probed[0]} is not the temporary address"
+    assert probed[0] in [a.interface.ip for a in temporaries(dut)], f"the probed {probed[0]} is not the temporary address"
 
 
 def _claim(dut: DUT, target: IPv6Address) -> None:
@@ -159,7 +148,7 @@ def _claim(dut: DUT, target: IPv6Address) -> None:
 
 def _claim_every_temporary(dut: DUT) -> list[IPv6Address]:
     """Advertise PREFIX and claim every temporary address the DUT probes for, until it stops."""
-    _advertise(dut)
+    advertise_prefix(dut)
     public = eui64_address(PREFIX, dut.info.dut_mac)
     tried: list[IPv6Address] = []
     while len(tried) < 12:
@@ -188,11 +177,11 @@ def test_duplicate_temporary_address_is_retried_up_to_temp_idgen_retries_times(d
 def test_host_gives_up_temporary_addresses_for_the_prefix(dut: DUT) -> None:
     _with_dad(dut)
     assert _claim_every_temporary(dut), "no temporary address tried at all"
-    _advertise(dut)  # the router advertises again
+    advertise_prefix(dut)  # the router advertises again
     public = eui64_address(PREFIX, dut.info.dut_mac)
     again = _probes_for_temporaries(dut, 3.0, public)
     assert not again, f"after giving up the DUT tried {again[0]} for the same prefix again"
-    assert not _temporaries(dut)
+    assert not temporaries(dut)
 
 
 # ---- regeneration (§3.5, §3.6) --------------------------------------------------------------------------------
@@ -202,12 +191,12 @@ def _regeneration(dut: DUT) -> tuple[AddressInfo, AddressInfo, float]:
     preferred when the successor was first listed."""
     dut.set_ipv6_option("use_tempaddr", 2)
     dut.set_ipv6_option("temp_prefered_lft", TEMP_PREFERRED_S)
-    _advertise(dut)
+    advertise_prefix(dut)
     dut.wait(0.3)
-    first = _one_temporary(dut)
+    first = one_temporary(dut)
     deadline = dut.now() + TEMP_PREFERRED_S + SLACK_S
     while dut.now() < deadline:
-        now = {a.interface.ip: a for a in _temporaries(dut)}
+        now = {a.interface.ip: a for a in temporaries(dut)}
         successors = [a for ip, a in now.items() if ip != first.interface.ip]
         if successors:
             old = now.get(first.interface.ip)
@@ -234,7 +223,7 @@ def test_new_temporary_address_replaces_one_reaching_its_preferred_lifetime(dut:
     deadline = dut.now() + left + SLACK_S
     dut.wait(left)
     while True:
-        states = {a.interface.ip: a.state for a in _temporaries(dut)}
+        states = {a.interface.ip: a.state for a in temporaries(dut)}
         if states.get(first.interface.ip) in ("deprecated", None) or dut.now() >= deadline:
             break
         dut.wait(0.1)
@@ -255,12 +244,12 @@ def test_new_temporary_address_comes_regen_advance_before_the_old_one_is_depreca
 @rfc("RFC8981-3.5-2")
 def test_zero_preferred_lifetime_deprecates_without_regeneration(dut: DUT) -> None:
     dut.set_ipv6_option("use_tempaddr", 2)
-    _advertise(dut)
+    advertise_prefix(dut)
     dut.wait(0.3)
-    first = _one_temporary(dut)
-    _advertise(dut, preferred=0)
+    first = one_temporary(dut)
+    advertise_prefix(dut, preferred=0)
     dut.wait(1.0)
-    found = _temporaries(dut)
+    found = temporaries(dut)
     assert [a.interface.ip for a in found] == [first.interface.ip], (
         f"after a zero preferred lifetime: {[str(a.interface) for a in found]}, expected only {first.interface}")
     assert found[0].state == "deprecated"
@@ -269,15 +258,15 @@ def test_zero_preferred_lifetime_deprecates_without_regeneration(dut: DUT) -> No
 @rfc("RFC8981-3.6-5")
 def test_new_link_removes_old_temporary_addresses_and_forms_new_ones(dut: DUT) -> None:
     dut.set_ipv6_option("use_tempaddr", 2)
-    _advertise(dut)
+    advertise_prefix(dut)
     dut.wait(0.3)
-    old = _one_temporary(dut)
+    old = one_temporary(dut)
     dut.restart_link()  # attached again, to a link that advertises another prefix
     dut.wait(0.5)
-    _advertise(dut, OTHER_PREFIX)
+    advertise_prefix(dut, OTHER_PREFIX)
     dut.wait(0.5)
     assert old.interface.ip not in [a.interface.ip for a in dut.ipv6_addresses()], f"{old.interface} survived the link change"
-    assert _one_temporary(dut, OTHER_PREFIX).state == "preferred"
+    assert one_temporary(dut, OTHER_PREFIX).state == "preferred"
 
 
 @rfc("RFC8981-3.6-5", quote="and new temporary addresses MUST be generated for use on the new link, using the "
@@ -289,9 +278,9 @@ def test_new_link_forms_temporary_addresses_for_a_prefix_given_up_before(dut: DU
     assert _claim_every_temporary(dut), "no temporary address tried at all"
     dut.restart_link()
     dut.wait(0.5)
-    _advertise(dut)
+    advertise_prefix(dut)
     public = eui64_address(PREFIX, dut.info.dut_mac)
     probed = _probes_for_temporaries(dut, 3.0, public)
     assert probed, "attached again, the DUT tried no temporary address for the prefix it had given up"
     dut.wait(1.5)
-    assert probed[0] in [a.interface.ip for a in _temporaries(dut)], f"the probed {probed[0]} was not formed"
+    assert probed[0] in [a.interface.ip for a in temporaries(dut)], f"the probed {probed[0]} was not formed"

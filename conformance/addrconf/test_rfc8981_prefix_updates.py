@@ -18,34 +18,23 @@ import pytest
 
 from harness import DUT, MUST, SHOULD, AddressInfo, described, rfc
 from harness.router_discovery import pio, ra
+from harness.temporary_addresses import (
+    INFINITE,
+    OTHER_PREFIX,
+    advertise_prefix,
+    one_temporary,
+    temporaries,
+)
 
-PREFIX: Final = IPv6Network("2001:db8:2::/64")
-OTHER_PREFIX: Final = IPv6Network("2001:db8:3::/64")
-INFINITE: Final = 0xFFFFFFFF
 REGEN_ADVANCE_S: Final = 2 + 3 * 1 * 1  # §3.8 with DupAddrDetectTransmits 1, RetransTimer 1 s
 SLACK_S: Final = 1.5
-
-
-def _advertise(dut: DUT, prefix: IPv6Network = PREFIX, *, valid: int = 1200, preferred: int = 600) -> None:
-    dut.send(ra(dut, pio(on_link=1, autonomous=1, valid=valid, preferred=preferred,
-                         prefix=str(prefix.network_address)), lifetime=0))
-
-
-def _temporaries(dut: DUT, prefix: IPv6Network = PREFIX) -> list[AddressInfo]:
-    return [a for a in dut.ipv6_addresses() if a.temporary and a.interface.ip in prefix]
-
-
-def _one_temporary(dut: DUT, prefix: IPv6Network = PREFIX) -> AddressInfo:
-    found = _temporaries(dut, prefix)
-    assert len(found) == 1, f"expected one temporary address in {prefix}, found {[str(a.interface) for a in found]}"
-    return found[0]
 
 
 def _successor(dut: DUT, first: IPv6Address, within: float) -> AddressInfo:
     """The first temporary address of PREFIX other than ``first`` to be listed within ``within`` s."""
     deadline = dut.now() + within
     while dut.now() < deadline:
-        others = [a for a in _temporaries(dut) if a.interface.ip != first]
+        others = [a for a in temporaries(dut) if a.interface.ip != first]
         if others:
             return others[0]
         dut.wait(0.25)
@@ -59,14 +48,14 @@ def _successor(dut: DUT, first: IPv6Address, within: float) -> AddressInfo:
            "of existing temporary addresses")
 def test_temporary_address_keeps_its_valid_lifetime_under_the_two_hour_rule(dut: DUT) -> None:
     dut.set_ipv6_option("use_tempaddr", 2)
-    _advertise(dut, valid=1200, preferred=600)
+    advertise_prefix(dut, valid=1200, preferred=600)
     dut.wait(0.3)
-    first = _one_temporary(dut)
+    first = one_temporary(dut)
     # RFC 4862 5.5.3 e: with a RemainingLifetime of about 1200 s, at most 2 hours, a received Valid
     # Lifetime of 60 s is ignored (rule 2); the preferred lifetime is reset all the same.
-    _advertise(dut, valid=60, preferred=30)
+    advertise_prefix(dut, valid=60, preferred=30)
     dut.wait(0.3)
-    info = _one_temporary(dut)
+    info = one_temporary(dut)
     assert info.interface.ip == first.interface.ip
     assert info.preferred_lifetime is not None and info.preferred_lifetime <= 30, (
         f"the advertisement's preferred lifetime of 30 s was not applied: {info.preferred_lifetime} s")
@@ -86,9 +75,9 @@ def test_temporary_lifetimes_under_an_infinite_valid_lifetime(dut: DUT) -> None:
     dut.set_ipv6_option("use_tempaddr", 2)
     dut.set_ipv6_option("temp_valid_lft", 80)
     dut.set_ipv6_option("temp_prefered_lft", 60)
-    _advertise(dut, valid=INFINITE, preferred=30)
+    advertise_prefix(dut, valid=INFINITE, preferred=30)
     dut.wait(0.3)
-    info = _one_temporary(dut)
+    info = one_temporary(dut)
     assert info.valid_lifetime is not None and 78 <= info.valid_lifetime <= 80, (
         f"valid lifetime {info.valid_lifetime} s under an infinite prefix with TEMP_VALID_LIFETIME 80 s")
     assert info.preferred_lifetime is not None and REGEN_ADVANCE_S < info.preferred_lifetime <= 30, (
@@ -107,7 +96,7 @@ def test_desync_factor_stays_within_max_desync_factor(dut: DUT) -> None:
                        for p in prefixes], lifetime=0))
     dut.wait(0.5)
     for prefix in prefixes:
-        info = _one_temporary(dut, prefix)
+        info = one_temporary(dut, prefix)
         assert info.preferred_lifetime is not None and 2000 - 800 - 1 <= info.preferred_lifetime <= 2000, (
             f"{info.interface}: preferred lifetime {info.preferred_lifetime} s with TEMP_PREFERRED_LIFETIME "
             "2000 s (DESYNC_FACTOR at most 0.4 x 2000 s)")
@@ -125,15 +114,15 @@ def test_no_temporary_address_unless_preferred_longer_than_regen_advance(
     dut.set_ipv6_option("use_tempaddr", 2)
     if temp_preferred is not None:
         dut.set_ipv6_option("temp_prefered_lft", temp_preferred)
-    _advertise(dut, preferred=preferred)
+    advertise_prefix(dut, preferred=preferred)
     dut.wait(0.3)
-    found = _temporaries(dut)
+    found = temporaries(dut)
     assert not found, (f"a prefix preferred for {preferred} s, TEMP_PREFERRED_LIFETIME {temp_preferred or 86400} s "
                        f"(REGEN_ADVANCE {REGEN_ADVANCE_S} s) got {[str(a.interface) for a in found]}")
     dut.set_ipv6_option("temp_prefered_lft", 86400)
-    _advertise(dut, OTHER_PREFIX)  # control: a prefix preferred for 600 s gets its temporary address
+    advertise_prefix(dut, OTHER_PREFIX)  # control: a prefix preferred for 600 s gets its temporary address
     dut.wait(0.3)
-    assert _one_temporary(dut, OTHER_PREFIX).state == "preferred"
+    assert one_temporary(dut, OTHER_PREFIX).state == "preferred"
 
 
 @described(8981, "3.4", MUST,
@@ -146,14 +135,14 @@ def test_temporary_address_is_removed_when_temp_valid_lifetime_ends(dut: DUT) ->
     dut.set_ipv6_option("temp_valid_lft", 16)
     dut.set_ipv6_option("temp_prefered_lft", 10)
     made = dut.now()
-    _advertise(dut)
+    advertise_prefix(dut)
     dut.wait(0.3)
-    first = _one_temporary(dut)
+    first = one_temporary(dut)
     successor = _successor(dut, first.interface.ip, 10 + SLACK_S)
     deadline = made + 16 + SLACK_S
-    while dut.now() < deadline and first.interface.ip in [a.interface.ip for a in _temporaries(dut)]:
+    while dut.now() < deadline and first.interface.ip in [a.interface.ip for a in temporaries(dut)]:
         dut.wait(0.5)
-    listed = [a.interface.ip for a in _temporaries(dut)]
+    listed = [a.interface.ip for a in temporaries(dut)]
     assert first.interface.ip not in listed, f"{first.interface} outlived TEMP_VALID_LIFETIME (16 s)"
     # Its successor, or (a DESYNC_FACTOR near its bound brings that at once) the successor's own.
     assert [ip for ip in listed if ip != first.interface.ip], (
@@ -168,13 +157,13 @@ def test_temporary_address_is_removed_when_temp_valid_lifetime_ends(dut: DUT) ->
            "at any given time on a given interface.")
 def test_further_advertisements_keep_one_temporary_address(dut: DUT) -> None:
     dut.set_ipv6_option("use_tempaddr", 2)
-    _advertise(dut)
+    advertise_prefix(dut)
     dut.wait(0.3)
-    first = _one_temporary(dut)
+    first = one_temporary(dut)
     for _ in range(2):  # the router advertises again, unchanged
-        _advertise(dut)
+        advertise_prefix(dut)
         dut.wait(0.5)
-    found = _temporaries(dut)
+    found = temporaries(dut)
     assert [a.interface.ip for a in found] == [first.interface.ip], (
         f"after repeated advertisements: {[str(a.interface) for a in found]}, expected only {first.interface}")
     assert found[0].state == "preferred"
@@ -190,17 +179,17 @@ def test_advertisement_during_regeneration_makes_no_third_address(dut: DUT) -> N
     # refreshes both and regenerates neither again.
     dut.set_ipv6_option("use_tempaddr", 2)
     dut.set_ipv6_option("temp_prefered_lft", 20)
-    _advertise(dut)
+    advertise_prefix(dut)
     dut.wait(0.3)
-    first = _one_temporary(dut)
+    first = one_temporary(dut)
     successor = _successor(dut, first.interface.ip, 20 + SLACK_S)
-    _advertise(dut)
+    advertise_prefix(dut)
     dut.wait(1.0)
     if successor.preferred_lifetime is not None and successor.preferred_lifetime <= REGEN_ADVANCE_S + 1.0 + SLACK_S:
         # A DESYNC_FACTOR near TEMP_PREFERRED_LIFETIME - REGEN_ADVANCE (Linux draws it up to that,
         # above MAX_DESYNC_FACTOR) makes the successor's own successor due within the second waited.
         pytest.skip(f"the successor is preferred for only {successor.preferred_lifetime} s: its own successor is due")
-    listed = sorted(str(a.interface.ip) for a in _temporaries(dut))
+    listed = sorted(str(a.interface.ip) for a in temporaries(dut))
     assert listed == sorted([str(first.interface.ip), str(successor.interface.ip)]), (
         f"after an advertisement during regeneration: {listed}, expected {first.interface} and its "
         f"successor {successor.interface}")
@@ -215,17 +204,17 @@ def test_regeneration_follows_a_preferred_lifetime_an_advertisement_extends(dut:
     # max_desync_factor, 600 s, or TEMP_PREFERRED_LIFETIME - REGEN_ADVANCE if that is less.)
     dut.set_ipv6_option("use_tempaddr", 2)
     dut.set_ipv6_option("temp_prefered_lft", 2000)
-    _advertise(dut, valid=4000, preferred=8)
+    advertise_prefix(dut, valid=4000, preferred=8)
     dut.wait(0.3)
-    first = _one_temporary(dut)
+    first = one_temporary(dut)
     assert first.preferred_lifetime is not None and first.preferred_lifetime <= 8
-    _advertise(dut, valid=4000, preferred=3000)
+    advertise_prefix(dut, valid=4000, preferred=3000)
     dut.wait(0.3)
-    extended = _one_temporary(dut)
+    extended = one_temporary(dut)
     assert extended.preferred_lifetime is not None and extended.preferred_lifetime > 60, (
         f"the refresh left {extended.interface} preferred for {extended.preferred_lifetime} s")
     dut.wait(8.0)  # past the first deprecation time, and REGEN_ADVANCE before it
-    found = _temporaries(dut)
+    found = temporaries(dut)
     assert [a.interface.ip for a in found] == [first.interface.ip], (
         f"a successor came {REGEN_ADVANCE_S} s before the deprecation the first advertisement set, although "
         f"the second one moved it: {[str(a.interface) for a in found]}")
@@ -238,17 +227,17 @@ def test_regeneration_follows_a_preferred_lifetime_an_advertisement_extends(dut:
 def test_disabled_temporary_addresses_are_not_regenerated(dut: DUT) -> None:
     dut.set_ipv6_option("use_tempaddr", 2)
     dut.set_ipv6_option("temp_prefered_lft", 10)
-    _advertise(dut)
+    advertise_prefix(dut)
     dut.wait(0.3)
-    first = _one_temporary(dut)
+    first = one_temporary(dut)
     dut.set_ipv6_option("use_tempaddr", 0)
     dut.wait(10 + SLACK_S)  # past its deprecation, when it would have been replaced
-    others = [str(a.interface) for a in _temporaries(dut) if a.interface.ip != first.interface.ip]
+    others = [str(a.interface) for a in temporaries(dut) if a.interface.ip != first.interface.ip]
     assert not others, f"with temporary addresses switched off the DUT still made {others}"
     dut.set_ipv6_option("use_tempaddr", 2)  # control: switched on again, a new prefix gets one
-    _advertise(dut, OTHER_PREFIX)
+    advertise_prefix(dut, OTHER_PREFIX)
     dut.wait(0.3)
-    assert _one_temporary(dut, OTHER_PREFIX).state == "preferred"
+    assert one_temporary(dut, OTHER_PREFIX).state == "preferred"
 
 
 @pytest.mark.parametrize("use_tempaddr", [1, 2], ids=["enabled", "preferred"])
@@ -258,9 +247,9 @@ def test_temporary_address_is_regenerated_whichever_source_preference(dut: DUT, 
     # rule 7 is a matter of source selection): they are regenerated all the same.
     dut.set_ipv6_option("use_tempaddr", use_tempaddr)
     dut.set_ipv6_option("temp_prefered_lft", 10)
-    _advertise(dut)
+    advertise_prefix(dut)
     dut.wait(0.3)
-    first = _one_temporary(dut)
+    first = one_temporary(dut)
     successor = _successor(dut, first.interface.ip, 10 + SLACK_S)
     assert successor.state in ("preferred", "tentative"), f"the successor {successor.interface} is {successor.state}"
 
@@ -272,15 +261,15 @@ def test_temporary_address_past_a_lowered_temp_valid_lifetime_is_replaced(dut: D
     # leaves the prefix without a temporary address, so the host makes a new one (step 3),
     # preferred for TEMP_PREFERRED_LIFETIME 9 s - DESYNC_FACTOR, more than REGEN_ADVANCE.
     dut.set_ipv6_option("use_tempaddr", 2)
-    _advertise(dut)
+    advertise_prefix(dut)
     dut.wait(0.3)
-    first = _one_temporary(dut)
+    first = one_temporary(dut)
     dut.wait(12.0)
     dut.set_ipv6_option("temp_valid_lft", 10)
     dut.set_ipv6_option("temp_prefered_lft", 9)
-    _advertise(dut)
+    advertise_prefix(dut)
     dut.wait(0.5)
-    listed = [a for a in _temporaries(dut) if a.state != "deprecated"]
+    listed = [a for a in temporaries(dut) if a.state != "deprecated"]
     assert first.interface.ip not in [a.interface.ip for a in listed], (
         f"{first.interface} is still valid 12 s after it was made, with TEMP_VALID_LIFETIME lowered to 10 s")
     assert listed, "the prefix was left without a temporary address"
