@@ -205,20 +205,13 @@ def test_duplicate_acks_in_fast_recovery_release_one_new_segment_each(dut: DUT) 
                            "was not inflated by one SMSS per duplicate")
 
 
-@rfc("RFC5681-3.2-8")
-def test_flight_size_for_ssthresh_leaves_out_limited_transmit(dut: DUT) -> None:
-    peer, flight, limited, una = _fast_recovery(dut)
-    if not limited:
-        pytest.skip("the DUT sent nothing on the first two duplicate ACKs: it does not use limited "
-                    "transmit (RFC 5681 3.2 step 1 is a SHOULD)")
+def _first_release(dut: DUT, peer: TCPPeer, flight: list[Packet], limited: list[Packet], una: int) -> tuple[int, int]:
+    """Duplicate ACKs after the third, up to two more than the segments outstanding (the flight and
+    limited transmit's), each given its barrier: the number of the first that released new data,
+    and how many segments were outstanding. None releasing any fails the test: step 4 inflates cwnd
+    (the positive control)."""
     high = _last_end([*flight, *limited], una)
     outstanding = len(flight) + len(limited)
-    # ssthresh = FlightSize / 2 with FlightSize the flight alone; cwnd = ssthresh + 3*SMSS, and one
-    # SMSS more per further duplicate (step 4). New data may go once cwnd exceeds what is
-    # outstanding (the flight and limited transmit's segments): not before duplicate number
-    # outstanding - len(flight) // 2 + 1. Had FlightSize counted limited transmit's segments,
-    # ssthresh would be larger by half their number and data would go one duplicate earlier.
-    quiet_until = outstanding - len(flight) // 2
     first_release = None
     for n in range(TCP_DUPACK_THRESHOLD + 1, outstanding + 3):
         got = _released_by_a_duplicate(dut, peer, una, high)
@@ -227,6 +220,22 @@ def test_flight_size_for_ssthresh_leaves_out_limited_transmit(dut: DUT) -> None:
     assert first_release is not None, (
         f"{outstanding} segments outstanding and {outstanding + 2} duplicate ACKs released no new data (positive "
         "control: step 4 inflates cwnd)")
+    return first_release, outstanding
+
+
+@rfc("RFC5681-3.2-8")
+def test_flight_size_for_ssthresh_leaves_out_limited_transmit(dut: DUT) -> None:
+    peer, flight, limited, una = _fast_recovery(dut)
+    if not limited:
+        pytest.skip("the DUT sent nothing on the first two duplicate ACKs: it does not use limited "
+                    "transmit (RFC 5681 3.2 step 1 is a SHOULD)")
+    # ssthresh = FlightSize / 2 with FlightSize the flight alone; cwnd = ssthresh + 3*SMSS, and one
+    # SMSS more per further duplicate (step 4). New data may go once cwnd exceeds what is
+    # outstanding (the flight and limited transmit's segments): not before duplicate number
+    # outstanding - len(flight) // 2 + 1. Had FlightSize counted limited transmit's segments,
+    # ssthresh would be larger by half their number and data would go one duplicate earlier.
+    first_release, outstanding = _first_release(dut, peer, flight, limited, una)
+    quiet_until = outstanding - len(flight) // 2
     assert first_release > quiet_until, (
         f"a flight of {len(flight)} and {len(limited)} limited transmit segments: new data went on duplicate ACK "
         f"{first_release}; with ssthresh half the flight alone and one SMSS per further duplicate, not before "
@@ -240,17 +249,8 @@ def test_fast_retransmit_of_the_initial_window_leaves_ssthresh_at_most_two_segme
     # duplicate, and new data may go once it exceeds what is outstanding (the flight and limited
     # transmit's segments), not before duplicate number outstanding - max(flight / 2, 2) + 1.
     peer, flight, limited, una = _fast_recovery(dut, rounds=0)
-    high = _last_end([*flight, *limited], una)
-    outstanding = len(flight) + len(limited)
+    first_release, outstanding = _first_release(dut, peer, flight, limited, una)
     quiet_until = outstanding - max(len(flight) // 2, 2)
-    first_release = None
-    for n in range(TCP_DUPACK_THRESHOLD + 1, outstanding + 3):
-        got = _released_by_a_duplicate(dut, peer, una, high)
-        if got and first_release is None:
-            first_release = n
-    assert first_release is not None, (
-        f"{outstanding} segments outstanding and {outstanding + 2} duplicate ACKs released no new data (positive "
-        "control: step 4 inflates cwnd)")
     assert first_release > quiet_until, (
         f"a flight of {len(flight)} and {len(limited)} limited transmit segments: new data went on duplicate ACK "
         f"{first_release}, not before {quiet_until + 1} with ssthresh at most max(FlightSize / 2, 2*SMSS)")
