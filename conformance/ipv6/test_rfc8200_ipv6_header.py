@@ -18,8 +18,9 @@ DATA = b"stackcheck-v6"
 
 @described(8200, "3", MUST, "Version 4-bit Internet Protocol version number = 6.")
 def test_packet_with_version_other_than_6_is_discarded(dut: DUT) -> None:
-    # An IPv6 EtherType frame whose version nibble says 4: not an IPv6 packet at all.
-    dut.send(echo6(dut, 0x6001, DATA, version=4))
+    # IPv6 EtherType frames whose version nibble says 4, or 14 (0b1110: its low three bits say 6,
+    # so a reader that keeps three of the four bits takes it for IPv6): not IPv6 packets at all.
+    dut.send(echo6(dut, 0x6001, DATA, version=4), echo6(dut, 0x6001, DATA, version=14))
     dut.expect_none(ICMPv6EchoReply, within=SILENCE_S, barrier=True)
     dut.send(echo6(dut, 0x6002, DATA))  # control: the same echo with version 6 is answered
     expect_echo_reply6(dut, 0x6002, src=str(dut.info.dut_ipv6.ip))
@@ -33,7 +34,12 @@ def test_payload_length_beyond_the_frame_is_discarded(dut: DUT) -> None:
     request = echo6(dut, 0x6003, DATA)
     true_length = len(request[ICMPv6EchoRequest])
     request[IPv6].plen = true_length + 20
-    dut.send(request)
+    # And the same echo under a Payload Length of 0 (Next Header ICMPv6, not Hop-by-Hop: no
+    # jumbogram, RFC 2675 3): the packet has no payload, the whole echo after the header is link
+    # padding, and an empty ICMPv6 message is no echo request.
+    empty = echo6(dut, 0x6003, DATA)
+    empty[IPv6].plen = 0
+    dut.send(request, empty)
     dut.expect_none(ICMPv6EchoReply, within=SILENCE_S, barrier=True)
     dut.send(echo6(dut, 0x6004, DATA))
     expect_echo_reply6(dut, 0x6004, src=str(dut.info.dut_ipv6.ip))
