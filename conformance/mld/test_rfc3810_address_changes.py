@@ -101,3 +101,19 @@ def test_reports_are_sent_again_once_the_link_local_is_valid(dut: DUT) -> None:
     dut.wait(0.7)  # the link-local address is still tentative
     dut.expect(IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport2, within=2.3,
                records=has_record(group, (CHANGE_TO_EXCLUDE, MODE_IS_EXCLUDE)))
+
+
+@rfc("RFC3810-5.2.13-1")
+def test_report_comes_from_the_remaining_link_local_address(dut: DUT) -> None:
+    # A second link-local address, valid at once (no DAD), then the first one removed: the
+    # interface still has a valid link-local address, so a join's report is sent from it, not
+    # from :: ("or the unspecified address (::), if the sending interface has not acquired a valid
+    # link-local address yet").
+    other = "fe80::db8:5"
+    group = site_group(0x52)
+    dut.add_address(f"{other}/64")
+    dut.remove_address(f"{dut.info.dut_ipv6_ll}/64")
+    flush_reports(dut)  # the solicited-node groups' reports of the change do not count
+    dut.join_group(group)
+    report = expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.0)
+    assert report[IPv6].src == other, f"the report was sent from {report[IPv6].src}, not the link-local {other}"
