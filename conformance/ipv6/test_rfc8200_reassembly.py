@@ -298,6 +298,28 @@ def test_next_header_of_later_fragments_is_ignored(dut: DUT) -> None:
 
 
 @described(8200, "4.5", MUST,
+           "The Per-Fragment headers of the reassembled packet consists of all headers up to, but not "
+           "including, the Fragment header of the first fragment packet (that is, the packet whose Fragment "
+           "Offset is zero), with the following two changes:")
+def test_reassembled_packet_keeps_the_traffic_class_and_flow_label_of_the_first_fragment(dut: DUT) -> None:
+    # A UDP datagram to a closed port in three fragments; the Port Unreachable quotes the
+    # reassembled packet (RFC 4443 3.1), whose fixed header is the first fragment's: its Traffic
+    # Class (DSCP 46, Not-ECT, so RFC 3168 5.3 changes nothing) and Flow Label 0x9abcd, whatever
+    # the later fragments carry, with only the Payload Length (and Next Header) rewritten.
+    datagram = dut.ipv6(tc=0xB8, fl=0x9ABCD) / UDP(sport=40020, dport=CLOSED_PORT) / Raw(bytes(184))
+    first, second, third = fragments6(datagram, THIRDS, ident=0x4520)
+    for frag in (second, third):
+        frag[IPv6].tc, frag[IPv6].fl = 0x28, 0x12345
+    dut.send(first, bytes(second), bytes(third))
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6DestUnreach(code=ICMPv6Unreach.PORT),
+                       UDPerror(sport=40020, dport=CLOSED_PORT))
+    quoted = l3_bytes(error)[48:88]
+    assert quoted == l3_bytes(datagram)[:40], (
+        f"the reassembled packet's fixed header {quoted.hex()} is not the first fragment's with the datagram's "
+        f"Payload Length, {l3_bytes(datagram)[:40].hex()}")
+
+
+@described(8200, "4.5", MUST,
            "The number and content of the headers preceding the Fragment header of different fragments of "
            "the same original packet may differ. Whatever headers are present, preceding the Fragment header "
            "in each fragment packet, are processed when the packets arrive, prior to queueing the fragments "
