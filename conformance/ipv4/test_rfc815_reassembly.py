@@ -18,7 +18,7 @@ import struct
 from typing import Final
 
 import pytest
-from scapy.layers.inet import ICMP, UDP, IPerror
+from scapy.layers.inet import ICMP, IP, UDP, IPerror, UDPerror
 from scapy.packet import Packet, Raw
 
 from harness import (
@@ -115,6 +115,25 @@ def test_same_id_with_different_protocols_are_different_datagrams(dut: DUT) -> N
     assert echo_data4(dut.expect(ICMP(type=0, id=0xC05))) == bytes(echo[Raw].load)
     got = dut.udp_recv(PORT)
     assert got is not None and got[0] == payload, "the UDP datagram was not reassembled apart"
+
+
+@described(791, "3.2", MUST,
+           "If this is the first fragment (that is the fragment offset is zero) this header is placed in the "
+           "header buffer.")
+def test_reassembled_datagram_keeps_the_type_of_service_of_the_first_fragment(dut: DUT) -> None:
+    # A UDP datagram to a closed port in three fragments, the first with Type of Service 0x2c
+    # (DSCP 11, Not-ECT: RFC 3168 5.3 changes nothing), the others 0: the Port Unreachable quotes
+    # the reassembled datagram's header, the first fragment's, with its Type of Service.
+    closed = 33536  # nothing on the DUT listens here
+    datagram = dut.ipv4(id=0x4C20, tos=0x2C) / UDP(sport=40793, dport=closed) / Raw(bytes(392))
+    first, *rest = fragments4(datagram, size=136)
+    for frag in rest:
+        frag[IP].tos = 0
+        del frag[IP].chksum
+    dut.send(first, *[bytes(frag) for frag in rest])
+    error = dut.expect(ICMP(type=3, code=3), UDPerror(sport=40793, dport=closed))
+    assert error[IPerror].tos == 0x2C, (
+        f"the reassembled datagram's Type of Service is {error[IPerror].tos:#04x}, not the first fragment's 0x2c")
 
 
 @described(791, "3.1", MUST,
