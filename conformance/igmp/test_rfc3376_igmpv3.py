@@ -437,11 +437,29 @@ def test_query_with_router_alert_after_other_options_is_answered(dut: DUT) -> No
     expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
 
 
+def _query_spelling_router_alert(dut: DUT) -> Packet:
+    """A General Query behind a Stream Identifier option (IP header 24 octets) whose own first
+    octets, read on as if they were options, would spell Router Alert: type 0x11 with length
+    2 (Max Resp Code 2), then the checksum 0x9404 and the group's 0x0000 (Router Alert, value
+    0). The checksum is made right by the Resv/S/QRV and QQIC octets (ignored or free)."""
+    msg = bytearray(v3_query(mrc=2))
+    msg[2:4], msg[8:10] = b"\x94\x04", bytes(2)
+    total = sum(struct.unpack("!6H", msg))
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    msg[8:10] = (0xFFFF - total).to_bytes(2, "big")
+    assert checksum(bytes(msg)) == 0
+    frame = igmp_frame(dut, bytes(msg))
+    frame[IP].options = [STREAM_ID]
+    return frame
+
+
 @rfc("RFC3376-9.1-2")
 def test_query_with_options_but_no_router_alert_is_ignored(dut: DUT) -> None:
-    # An IP option that is not Router Alert does not stand in for it.
+    # An IP option that is not Router Alert does not stand in for it; nor do octets past the IP
+    # header (the IGMP message's) that happen to look like one.
     join_and_settle(dut, GROUP)
-    dut.send(_query_with_options(dut, STREAM_ID))
+    dut.send(_query_with_options(dut, STREAM_ID), _query_spelling_router_alert(dut))
     dut.expect_none(IP(proto=2), within=QUIET_S)
     dut.send(_query_with_options(dut, STREAM_ID + ROUTER_ALERT))  # control: with Router Alert as well
     expect_v3_record(dut, GROUP, (MODE_IS_EXCLUDE,), within=QUIET_S)
