@@ -259,6 +259,27 @@ def test_source_route_is_copied_into_every_fragment(dut: DUT, kind: int, layout:
     assert later == copied, f"the later fragment carries options of types {later}, besides the route: not {copied}"
 
 
+# Next addresses a router must not forward to (RFC 1812 5.3.7 and the illegal destinations of
+# 4.2.3.1): following the route puts the next address into the destination field (RFC 791).
+MARTIAN_NEXT_HOPS: Final = {"network-0": "0.1.2.3", "loopback": "127.0.0.1", "multicast": "224.0.1.1",
+                            "class-e": "240.0.0.1"}
+
+
+@pytest.mark.parametrize("hop", list(MARTIAN_NEXT_HOPS))
+@rfc("RFC1812-5.3.7-5", "RFC1812-5.3.7-6")
+def test_source_route_to_a_martian_next_hop_is_not_followed(dut: DUT, hop: str) -> None:
+    _as_hop(dut)
+    dut.add_route("0.0.0.0/0", via=str(dut.info.other_ipv4))  # where the martian would go
+    martian = MARTIAN_NEXT_HOPS[hop]
+    _through_dut(dut, 0xB20, to=martian)
+    # Control, after it: a route on to an off-link host takes the default route; the martian
+    # forwarded the same way would have been waiting on the gateway's address before it.
+    _through_dut(dut, 0xB21, to=OFF_LINK)
+    _answer_arp(dut, str(dut.info.other_ipv4), dut.info.other_mac)
+    dut.expect(IP(dst=OFF_LINK), ICMP(type=8, id=0xB21))
+    dut.expect_none(IP(dst=martian), ICMP(type=8, id=0xB20), within=0)
+
+
 @rfc("RFC1122-3.3.5-10")
 def test_source_route_not_followed_draws_source_route_failed(dut: DUT) -> None:
     # At the baseline the DUT follows no source route: it is a listed hop that does not forward.
