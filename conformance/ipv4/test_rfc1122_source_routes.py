@@ -280,9 +280,14 @@ def test_source_route_to_a_martian_next_hop_is_not_followed(dut: DUT, hop: str) 
     dut.expect_none(IP(dst=martian), ICMP(type=8, id=0xB20), within=0)
 
 
+@pytest.mark.parametrize("why", ["refused", "not-forwarding"])
 @rfc("RFC1122-3.3.5-10")
-def test_source_route_not_followed_draws_source_route_failed(dut: DUT) -> None:
-    # At the baseline the DUT follows no source route: it is a listed hop that does not forward.
+def test_source_route_not_followed_draws_source_route_failed(dut: DUT, why: str) -> None:
+    # "refused": at the baseline the DUT follows no source route. "not-forwarding": source routes
+    # accepted, but the DUT is a host that does not forward. Either way it is a listed hop that
+    # does not pass the datagram on.
+    if why == "not-forwarding":
+        dut.set_accept_source_route(True)
     _through_dut(dut, 0xB18)
     error = dut.expect(ICMP(type=3, code=5))
     assert error[IP].dst == str(dut.info.tester_ipv4)
