@@ -139,6 +139,22 @@ def test_completed_source_route_is_passed_up_as_received(dut: DUT) -> None:
     assert route in got.options, f"the socket was told of options {got.options.hex()}, not the route {route.hex()}"
 
 
+@pytest.mark.parametrize("kind", SOURCE_ROUTES, ids=["lsrr", "ssrr"])
+@rfc("RFC1122-3.2.1.8-5", quote="A host MUST support originating a source route")
+def test_application_originates_a_source_route(dut: DUT, kind: int) -> None:
+    # The application's route to OFF_LINK goes through HOP; as BSD and Linux IP_OPTIONS take it,
+    # the route lists the hops in order. The datagram goes to HOP, the header's destination, and
+    # its option names OFF_LINK, the pointer at it (RFC 791: the next address in the route
+    # "replaces the address in the destination address field" at each hop).
+    dut.udp_bind(PORT)
+    dut.udp_sendmsg(PORT, DATA, OFF_LINK, 40041, options=_route(kind, 4, HOP))
+    _answer_arp(dut)
+    sent = dut.expect(IP(dst=HOP), UDP(sport=PORT, dport=40041))
+    assert _source_routes(sent) == [_route(kind, 4, OFF_LINK)], (
+        f"the datagram to the first hop carries source routes {[o.hex() for o in _source_routes(sent)]}")
+    assert bytes(sent[UDP].payload)[: len(DATA)] == DATA
+
+
 # ---- the DUT as a hop ---------------------------------------------------------------------------
 
 def _through_dut(dut: DUT, ident: int, kind: int = LSRR, *, extra: bytes = b"", ttl: int = 9, size: int = 0,
