@@ -200,7 +200,9 @@ class DUT(Protocol):
         ``ttl``      the TTL (IPv6: Hop Limit), 1-255 (None: the DUT's default);
         ``tos``      the TOS octet (IPv6: Traffic Class), ECN field included (None: the default, 0);
         ``options``  IPv4 options as octets, unpadded, at most 40 (IPv6: must be empty). A host
-                     processes them as their originator: Record Route and Timestamp record it.
+                     processes them as their originator: Record Route and Timestamp record it; a
+                     source route (pointer 4) lists the hops in order, the first one the first
+                     hop, where the datagram goes, ``dst`` going last into the route (BSD/Linux).
 
         Linux: sendmsg(2) with IP_PKTINFO (ipi_spec_dst), IP_TTL and IP_TOS control messages,
         and the socket's IP_OPTIONS set for the one call (IPV6_PKTINFO, IPV6_HOPLIMIT,

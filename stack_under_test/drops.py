@@ -44,7 +44,7 @@ class Drop(enum.Enum):
     IPV4_UNKNOWN_PROTOCOL = "No transport protocol is bound to the IP protocol number (RFC 1122 3.2.2.1)."
     IPV4_TTL_EXCEEDED = "The TTL ran out while forwarding (RFC 1812 5.3.1)."
     IPV4_NO_ROUTE = "No route to forward the datagram (RFC 1812 5.2.7.1)."
-    IPV4_BAD_OUTGOING_OPTIONS = "Options given for a datagram we originate are malformed, or a source route we do not originate (RFC 1122 3.2.1.8)."
+    IPV4_BAD_OUTGOING_OPTIONS = "Options given for a datagram we originate are malformed, or a source route we cannot send by (RFC 1122 3.2.1.8)."
 
     # --- ICMPv4 ---
     ICMPV4_TRUNCATED = "The ICMP message is shorter than its header (RFC 792)."

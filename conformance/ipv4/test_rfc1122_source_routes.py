@@ -139,6 +139,46 @@ def test_completed_source_route_is_passed_up_as_received(dut: DUT) -> None:
     assert route in got.options, f"the socket was told of options {got.options.hex()}, not the route {route.hex()}"
 
 
+SECOND_HOP: Final = "198.51.100.20"
+
+
+@pytest.mark.parametrize("hops", [1, 2], ids=["one-hop", "two-hops"])
+@pytest.mark.parametrize("kind", SOURCE_ROUTES, ids=["lsrr", "ssrr"])
+@rfc("RFC1122-3.2.1.8-5", quote="A host MUST support originating a source route")
+def test_application_originates_a_source_route(dut: DUT, kind: int, hops: int) -> None:
+    # The application's route to OFF_LINK goes through HOP (and SECOND_HOP); as BSD and Linux
+    # IP_OPTIONS take it, the route lists the hops in order. The datagram goes to HOP, the
+    # header's destination, and its option names the rest and OFF_LINK, the pointer at the first
+    # (RFC 791: the next address in the route "replaces the address in the destination address
+    # field" at each hop).
+    route = (HOP, SECOND_HOP)[:hops]
+    dut.udp_bind(PORT)
+    dut.udp_sendmsg(PORT, DATA, OFF_LINK, 40041, options=_route(kind, 4, *route))
+    _answer_arp(dut)
+    sent = dut.expect(IP(dst=HOP), UDP(sport=PORT, dport=40041))
+    want = _route(kind, 4, *route[1:], OFF_LINK)
+    assert _source_routes(sent) == [want], (
+        f"the datagram to the first hop carries source routes {[o.hex() for o in _source_routes(sent)]}, not {want.hex()}")
+    assert bytes(sent[UDP].payload)[: len(DATA)] == DATA
+
+
+@rfc("RFC791-3.1-20")
+def test_strict_route_whose_first_hop_is_off_link_is_not_sent(dut: DUT) -> None:
+    # The first address of an application's strict route is reached only through a gateway: the
+    # datagram cannot go "directly to the next address", so the send fails and nothing leaves.
+    dut.add_route("203.0.113.0/24", via=str(dut.info.other_ipv4))
+    dut.udp_bind(PORT)
+    # In-process and tap backends raise ValueError; the Linux agent's sendmsg(2) fails
+    # (ENETUNREACH) and the harness raises AgentFailed, a RuntimeError.
+    with pytest.raises((ValueError, RuntimeError)):
+        dut.udp_sendmsg(PORT, DATA, str(dut.info.tester_ipv4), 40042, options=_route(SSRR, 4, OFF_LINK))
+    # Control: the same route as a loose one goes, through the gateway.
+    dut.udp_sendmsg(PORT, DATA, str(dut.info.tester_ipv4), 40042, options=_route(LSRR, 4, OFF_LINK))
+    _answer_arp(dut, str(dut.info.other_ipv4), dut.info.other_mac)
+    dut.expect(IP(dst=OFF_LINK), UDP(sport=PORT, dport=40042))
+    dut.expect_none(IP(dst=OFF_LINK), UDP(sport=PORT, dport=40042), within=0)
+
+
 # ---- the DUT as a hop ---------------------------------------------------------------------------
 
 def _through_dut(dut: DUT, ident: int, kind: int = LSRR, *, extra: bytes = b"", ttl: int = 9, size: int = 0,
@@ -259,9 +299,35 @@ def test_source_route_is_copied_into_every_fragment(dut: DUT, kind: int, layout:
     assert later == copied, f"the later fragment carries options of types {later}, besides the route: not {copied}"
 
 
+# Next addresses a router must not forward to (RFC 1812 5.3.7 and the illegal destinations of
+# 4.2.3.1): following the route puts the next address into the destination field (RFC 791).
+MARTIAN_NEXT_HOPS: Final = {"network-0": "0.1.2.3", "loopback": "127.0.0.1", "multicast": "224.0.1.1",
+                            "class-e": "240.0.0.1"}
+
+
+@pytest.mark.parametrize("hop", list(MARTIAN_NEXT_HOPS))
+@rfc("RFC1812-5.3.7-5", "RFC1812-5.3.7-6")
+def test_source_route_to_a_martian_next_hop_is_not_followed(dut: DUT, hop: str) -> None:
+    _as_hop(dut)
+    dut.add_route("0.0.0.0/0", via=str(dut.info.other_ipv4))  # where the martian would go
+    martian = MARTIAN_NEXT_HOPS[hop]
+    _through_dut(dut, 0xB20, to=martian)
+    # Control, after it: a route on to an off-link host takes the default route; the martian
+    # forwarded the same way would have been waiting on the gateway's address before it.
+    _through_dut(dut, 0xB21, to=OFF_LINK)
+    _answer_arp(dut, str(dut.info.other_ipv4), dut.info.other_mac)
+    dut.expect(IP(dst=OFF_LINK), ICMP(type=8, id=0xB21))
+    dut.expect_none(IP(dst=martian), ICMP(type=8, id=0xB20), within=0)
+
+
+@pytest.mark.parametrize("why", ["refused", "not-forwarding"])
 @rfc("RFC1122-3.3.5-10")
-def test_source_route_not_followed_draws_source_route_failed(dut: DUT) -> None:
-    # At the baseline the DUT follows no source route: it is a listed hop that does not forward.
+def test_source_route_not_followed_draws_source_route_failed(dut: DUT, why: str) -> None:
+    # "refused": at the baseline the DUT follows no source route. "not-forwarding": source routes
+    # accepted, but the DUT is a host that does not forward. Either way it is a listed hop that
+    # does not pass the datagram on.
+    if why == "not-forwarding":
+        dut.set_accept_source_route(True)
     _through_dut(dut, 0xB18)
     error = dut.expect(ICMP(type=3, code=5))
     assert error[IP].dst == str(dut.info.tester_ipv4)

@@ -85,6 +85,11 @@ def test_datagram_too_big_lowers_the_estimate_to_the_next_hop_mtu(dut: DUT) -> N
     # cut to fit it carry 8-octet multiples, so the largest is within 7 octets of it.
     assert max(_sizes(after)) > 1000 - 8, (
         f"after a Datagram Too Big with Next-Hop MTU 1000: packets of {_sizes(after)}, as if the MTU were lower")
+    # A datagram of exactly the new estimate fits: it leaves whole and, PMTU Discovery going on (so
+    # that a further decrease is detected "as fast as possible"), with DF set.
+    exact = _datagram(dut, data=DATA[: 1000 - 28])
+    assert _sizes(exact) == [1000] and exact[0][IP].flags & _DF, (
+        f"a 1000-octet datagram within the estimate of 1000 left as {_sizes(exact)}, flags {exact[0][IP].flags}")
     # The relevant path only: another destination behind the same gateway keeps the first hop's MTU.
     other = _datagram(dut, dst=OTHER_OFF_LINK)
     assert _sizes(other) == [1428], f"a datagram to {OTHER_OFF_LINK} left as {_sizes(other)}"

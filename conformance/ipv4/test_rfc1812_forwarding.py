@@ -22,6 +22,8 @@ REMOTE_NET: Final = "203.0.113.0/24"
 REMOTE: Final = "203.0.113.5"
 UNROUTED: Final = "203.0.114.5"  # outside every route of the DUT (no default route)
 RR: Final = 7
+LSRR: Final = 131
+SSRR: Final = 137
 # Router behaviour (RFC 1812): a host need not forward, so these run on DUTs that declare it.
 pytestmark = optional_feature("ipv4-forwarding")
 
@@ -141,6 +143,9 @@ def test_too_big_without_df_is_fragmented_to_fit(dut: DUT) -> None:
     while sum(len(bytes(f[IP])[f[IP].ihl * 4 : f[IP].len]) for f in frags) < 8 + 1200:
         frags.append(_forwarded(dut, id=ident))
     assert all(f[IP].len <= 1000 for f in frags), f"fragment lengths {[f[IP].len for f in frags]}"
+    # RFC 791 3.2: the TTL "must be decremented by 1" in the fragments a router makes as well.
+    assert all(f[IP].ttl == sent[IP].ttl - 1 for f in frags), \
+        f"fragments forwarded with TTLs {[f[IP].ttl for f in frags]}, sent with {sent[IP].ttl}"
     data = bytearray()
     for f in sorted(frags, key=lambda f: f[IP].frag):
         ip = bytes(f[IP])
@@ -270,20 +275,57 @@ def test_forwarded_datagram_with_a_malformed_option_draws_parameter_problem(dut:
     dut.expect_none(Ether(dst=dut.info.other_mac) / IP(id=0xA13), within=0)
 
 
+@rfc("RFC1812-5.2.2-9", "RFC1812-5.2.2-8")
+def test_strict_source_route_not_addressed_to_the_router_draws_parameter_problem(dut: DUT) -> None:
+    _enable(dut)
+    dut.set_accept_source_route(True)
+    # A strict route whose next address follows REMOTE, in a datagram to REMOTE: the previous hop
+    # should have sent it to one of the DUT's addresses, so the strict route is broken.
+    ssrr = bytes([SSRR, 7, 4]) + bytes([203, 0, 113, 6])
+    bad = with_ipv4_options(_udp(dut, id=0xA14), ssrr)
+    dut.send(bad)
+    error = dut.expect(ICMP(type=12))
+    assert error[ICMP].code == 0, f"Parameter Problem code {error[ICMP].code}, expected 0"
+    assert error[ICMP].ptr == 16, f"pointer {error[ICMP].ptr}, expected 16 (the destination address)"
+    assert l3_bytes(bad).startswith(icmp_quote(error)[:28]), "the error quotes another datagram"
+    # Control: the same datagram without the option is forwarded; the bad one never was.
+    dut.send(_udp(dut, id=0xC14))
+    _answer_gateway_arp(dut)
+    _forwarded(dut, id=0xC14)
+    dut.expect_none(Ether(dst=dut.info.other_mac) / IP(id=0xA14), within=0)
+
+
+@rfc("RFC7126-4.3.5-2", quote='The default setting for this knob SHOULD be "drop"')
+def test_source_routed_datagram_passing_through_is_dropped_by_default(dut: DUT) -> None:
+    _enable(dut)  # source routes at the baseline: refused (Linux accept_source_route=0)
+    # A loose route whose next address follows REMOTE, in a datagram to REMOTE: the DUT is no
+    # listed hop, yet the datagram carries the option the knob is about.
+    lsrr = bytes([LSRR, 7, 4]) + bytes([203, 0, 113, 6])
+    dut.send(with_ipv4_options(_udp(dut, id=0xA15), lsrr))
+    dut.send(_udp(dut, id=0xC15))  # control: the same datagram without the option is forwarded
+    _answer_gateway_arp(dut)
+    _forwarded(dut, id=0xC15)
+    dut.expect_none(Ether(dst=dut.info.other_mac) / IP(id=0xA15), within=0)
+
+
 @rfc("RFC1812-4.3.3.1-3")
 def test_on_link_destination_that_does_not_answer_arp_draws_host_unreachable(dut: DUT) -> None:
     dut.set_forwarding(4, True)
     silent = "198.51.100.77"  # on the DUT's link; nobody answers the DUT's ARP requests for it
-    sent = _udp(dut, dst=silent)
-    dut.send(sent)
+    sent = _udp(dut, dst=silent, id=0x177)
+    bare = dut.ipv4(dst=silent, proto=17, id=0x277)  # and a datagram of its header alone: 20 octets
+    dut.send(sent, bare)
     dut.expect(ARP(op=1, pdst=silent), within=2.0)
     # RFC 1812 4.3.3.1 names no time; Linux gives up after 3 requests a second apart.
-    error = dut.expect(IP(dst=str(dut.info.tester_ipv4)) / ICMP(type=3), within=10.0)
-    assert error[ICMP].code == 1, f"Destination Unreachable code {error[ICMP].code}, expected 1 (host)"
-    # The datagram waited for ARP on its way out, its TTL (and so its checksum) perhaps already
-    # decremented: the rest of its header and its first 8 data octets are quoted as sent.
-    quote = icmp_quote(error)
-    assert quote[12:28] == l3_bytes(sent)[12:28], "the error quotes another datagram"
+    errors = [dut.expect(IP(dst=str(dut.info.tester_ipv4)) / ICMP(type=3), within=10.0) for _ in range(2)]
+    for error in errors:
+        assert error[ICMP].code == 1, f"Destination Unreachable code {error[ICMP].code}, expected 1 (host)"
+    # The datagrams waited for ARP on their way out, their TTL (and so their checksum) perhaps
+    # already decremented: the rest of each header and the first 8 data octets are quoted as sent.
+    quotes = sorted((icmp_quote(error) for error in errors), key=lambda q: q[4:6])
+    assert quotes[0][12:28] == l3_bytes(sent)[12:28], "no error quotes the datagram with data"
+    assert quotes[1][4:6] == l3_bytes(bare)[4:6] and quotes[1][12:20] == l3_bytes(bare)[12:20], \
+        "no error quotes the datagram of a header alone"
 
 
 @rfc("RFC1812-5.2.6-2", "RFC1812-5.2.6-1")

@@ -15,18 +15,23 @@ from __future__ import annotations
 from ipaddress import ip_address
 from typing import Final
 
+import pytest
 from scapy.layers.inet import ICMP, IP, UDP, IPerror
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 
-from harness import DUT, ExpectationFailed, icmp_quote, l3_bytes, rfc
+from harness import DUT, ExpectationFailed, icmp_quote, l3_bytes, rfc, with_ipv4_options
 from harness.features import optional_feature
 
 REMOTE_NET: Final = "203.0.113.0/24"
 REMOTE: Final = "203.0.113.5"
 # A source on the far side of the gateway: on no subnet of the DUT's, so not on the next hop's.
 FAR_SOURCE: Final = "203.0.113.200"
-SOURCES: Final = {"host": "198.51.100.71", "control": "198.51.100.72", "burst": "198.51.100.73"}
+SOURCES: Final = {
+    "host": "198.51.100.71", "control": "198.51.100.72", "burst": "198.51.100.73",
+    "passing-through": "198.51.100.74", "through-the-dut": "198.51.100.75",
+}
+LSRR: Final = 131
 BURST: Final = 12  # more than the 9 Redirects Linux sends a source before it falls silent
 # Router behaviour (RFC 1812), and Redirects a router "MUST be able to generate": the tests run
 # on DUTs that forward and send Redirects.
@@ -109,3 +114,33 @@ def test_a_burst_of_redirected_datagrams_draws_fewer_redirects(dut: DUT) -> None
     # RFC 1812 names no rate. Linux answers a burst with one Redirect, then backs off
     # exponentially from 40 ms; a limit of any kind sends fewer than one per datagram.
     assert 1 <= redirects < BURST, f"{redirects} Redirects for {BURST} datagrams sent back to back"
+
+
+@pytest.mark.parametrize("route", ["passing-through", "through-the-dut"])
+@rfc("RFC1812-5.2.7.2-6", quote="The packet does not contain an IP source route option.")
+def test_no_redirect_for_a_source_routed_datagram(dut: DUT, route: str) -> None:
+    _enable(dut)
+    dut.set_accept_source_route(True)
+    source = SOURCES[route]
+    remote, onward = ip_address(REMOTE).packed, bytes([203, 0, 113, 6])
+    if route == "passing-through":
+        # To REMOTE, its loose route going on from there: the DUT is no listed hop and forwards
+        # it by its destination, the route option untouched (RFC 791 processes a source route
+        # only when "the address in destination field has been reached").
+        lsrr, dst = bytes([LSRR, 7, 4]) + onward, REMOTE
+        forwarded_lsrr = lsrr
+    else:
+        # To the DUT, whose loose route names REMOTE next: the DUT follows it.
+        lsrr, dst = bytes([LSRR, 7, 4]) + remote, str(dut.info.dut_ipv4.ip)
+        forwarded_lsrr = bytes([LSRR, 7, 8]) + dut.info.dut_ipv4.ip.packed
+    # The route is the first option, at the start of the options field.
+    dut.send(with_ipv4_options(dut.ipv4(src=source, dst=dst, id=0xE04) / UDP(sport=40300, dport=9)
+                               / Raw(b"which way?"), lsrr))
+    # Control, after it: from the same source the same datagram without the route draws a
+    # Redirect. A Redirect about the first would have come before either was forwarded.
+    dut.send(_udp(dut, 0xE05, source))
+    _answer_arp(dut, source)
+    dut.expect(ICMP(type=5) / IPerror(id=0xE05), within=2.0)
+    out = bytes(_forwarded(dut, 0xE04)[IP])
+    assert out[20:27] == forwarded_lsrr, f"the route forwarded as {out[20:27].hex()}, not {forwarded_lsrr.hex()}"
+    dut.expect_none(ICMP(type=5) / IPerror(id=0xE04), within=0)

@@ -56,6 +56,11 @@ def _quote_ok(error: Packet, sent: Packet) -> bool:
     return quote == l3_bytes(sent)[: IPV6_MIN_MTU - 48]
 
 
+def _assert_unused_is_zero(error: Packet) -> None:
+    # RFC 4443 3.1 and 3.3: "Unused ... It must be initialized to zero by the originator".
+    assert l3_bytes(error)[44:48] == bytes(4), f"the Unused field reads {l3_bytes(error)[44:48].hex()}"
+
+
 @described(8200, "3", MUST,
            "Hop Limit 8-bit unsigned integer. Decremented by 1 by each node that forwards the packet.")
 def test_forwarded_packet_has_its_hop_limit_decremented(dut: DUT) -> None:
@@ -80,6 +85,7 @@ def test_hop_limit_reaching_zero_draws_time_exceeded_code_0(dut: DUT, hlim: int)
     dut.send(sent)
     error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6TimeExceeded(code=TECode.HOP_LIMIT))
     assert _quote_ok(error, sent), "the quote is not the invoking packet"
+    _assert_unused_is_zero(error)
     dut.expect_none(IPv6(dst=FAR), within=SILENCE_S, barrier=True)
     dut.send(_probe(dut, 0x8304, hlim=2))  # control: one hop left is forwarded with Hop Limit 1
     assert _expect_forwarded(dut, 0x8304)[IPv6].hlim == 1
@@ -95,6 +101,7 @@ def test_no_route_draws_destination_unreachable_code_0(dut: DUT) -> None:
     dut.send(sent)
     error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6DestUnreach(code=ICMPv6Unreach.NO_ROUTE))
     assert _quote_ok(error, sent), "the quote is not the invoking packet"
+    _assert_unused_is_zero(error)
 
 
 @rfc("RFC4443-3.2-1")
@@ -106,8 +113,9 @@ def test_packet_larger_than_the_next_hop_mtu_draws_packet_too_big(dut: DUT) -> N
     assert error[ICMPv6PacketTooBig].mtu == 1280, "MTU field is not the next-hop MTU"
     assert _quote_ok(error, sent), "the quote is not the invoking packet's first 1232 octets"
     assert len(l3_bytes(error)) == IPV6_MIN_MTU
-    dut.send(_probe(dut, 0x8307, size=1000))  # control: a packet that fits is forwarded
-    _expect_forwarded(dut, 0x8307)
+    # Control: a packet of exactly the next-hop MTU (40 + 8 + 1232 = 1280 octets) fits and is forwarded.
+    dut.send(_probe(dut, 0x8307, size=IPV6_MIN_MTU - 48))
+    assert len(l3_bytes(_expect_forwarded(dut, 0x8307))) == IPV6_MIN_MTU
 
 
 @described(8200, "4.5", MUST_NOT,

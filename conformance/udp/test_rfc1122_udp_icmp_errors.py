@@ -46,10 +46,11 @@ def _assert_told(dut: DUT, icmp_type: int, code: int) -> ICMPReport:
 def test_destination_unreachable_reaches_the_socket(dut: DUT, code: int) -> None:
     dut.udp_bind(PORT)
     quoted = _datagram_sent(dut)
-    dut.send(_error(dut, ICMP(type=3, code=code, nexthopmtu=1200 if code == 4 else 0), quoted))
+    # An odd Next-Hop MTU, so that it must reach the socket to the last bit.
+    dut.send(_error(dut, ICMP(type=3, code=code, nexthopmtu=1201 if code == 4 else 0), quoted))
     report = _assert_told(dut, 3, code)
     if code == 4:
-        assert report.info == 1200, f"the socket was told of a Next-Hop MTU of {report.info}, the error said 1200"
+        assert report.info == 1201, f"the socket was told of a Next-Hop MTU of {report.info}, the error said 1201"
 
 
 @pytest.mark.parametrize("code", [0, 1], ids=["ttl", "reassembly"])
@@ -65,9 +66,9 @@ def test_time_exceeded_reaches_the_socket(dut: DUT, code: int) -> None:
 def test_parameter_problem_reaches_the_socket(dut: DUT) -> None:
     dut.udp_bind(PORT)
     quoted = _datagram_sent(dut)
-    dut.send(_error(dut, ICMP(type=12, code=0, ptr=8), quoted))  # the TTL octet
+    dut.send(_error(dut, ICMP(type=12, code=0, ptr=9), quoted))  # the Protocol octet: odd, to the last bit
     report = _assert_told(dut, 12, 0)
-    assert report.info == 8, f"the socket was told of pointer {report.info}, the error pointed at octet 8"
+    assert report.info == 9, f"the socket was told of pointer {report.info}, the error pointed at octet 9"
 
 
 @rfc("RFC1122-4.1.3.3-1")
@@ -97,6 +98,25 @@ def test_error_goes_to_the_protocol_named_in_the_quoted_header(dut: DUT) -> None
     # Positive control: the same error quoting the datagram as UDP reaches the socket.
     dut.send(_error(dut, ICMP(type=3, code=3), quoted))
     _assert_told(dut, 3, 3)
+
+
+@rfc("RFC1122-4.1.3.3-1")
+def test_error_about_another_port_is_not_told_to_the_socket(dut: DUT) -> None:
+    dut.udp_bind(PORT)
+    quoted = _datagram_sent(dut)
+    # The same datagram as if sent from the next port, which no socket of the DUT holds: the error
+    # is about no datagram of this socket's.
+    other = bytearray(quoted)
+    ihl = (other[0] & 0x0F) * 4
+    other[ihl : ihl + 2] = (PORT + 1).to_bytes(2, "big")
+    # Positive control, after it: the same error quoting the datagram as sent. Once an in-order
+    # DUT has answered the barrier, both errors are taken in: the socket holds the second alone.
+    dut.send(_error(dut, ICMP(type=3, code=3), bytes(other)), _error(dut, ICMP(type=3, code=3), quoted))
+    if dut.barrier() is None:
+        dut.wait(1.0)
+    reports = dut.udp_errors(PORT, within=2.0)
+    assert len(reports) == 1, f"the socket was told {reports}: not of the one error about its datagram alone"
+    assert (reports[0].type, reports[0].code, reports[0].dport) == (3, 3, TESTER_PORT), f"the socket was told {reports}"
 
 
 @rfc("RFC792-MessageFormats-1", quote="receivers should not use these fields (except to include them in the checksum)")

@@ -66,9 +66,9 @@ def test_destination_unreachable_reaches_the_socket(dut: DUT, code: int) -> None
 def test_packet_too_big_reaches_the_socket_with_its_mtu(dut: DUT) -> None:
     dut.udp_bind(PORT, 6)
     quoted = _datagram_sent(dut, bytes(SIZE))
-    dut.send(_error(dut, ICMPv6PacketTooBig(mtu=1300), quoted))
+    dut.send(_error(dut, ICMPv6PacketTooBig(mtu=1301), quoted))  # odd: the MTU to the last bit
     report = _assert_told(dut, 2, 0)
-    assert report.info == 1300, f"the socket was told of an MTU of {report.info}, the Packet Too Big said 1300"
+    assert report.info == 1301, f"the socket was told of an MTU of {report.info}, the Packet Too Big said 1301"
 
 
 @pytest.mark.parametrize("code", [0, 1], ids=["hop-limit", "reassembly"])

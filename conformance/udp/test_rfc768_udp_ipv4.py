@@ -6,6 +6,7 @@ import socket
 import struct
 from typing import Any, Final
 
+import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.packet import Packet, Raw
 from scapy.utils import checksum
@@ -95,3 +96,18 @@ def test_computed_zero_checksum_is_sent_as_all_ones(dut: DUT) -> None:
     sent = dut.expect(IP(src=dut_ip, dst=tester_ip) / UDP(sport=PORT, dport=TESTER_PORT))
     assert bytes(sent[UDP].payload)[:2] == data
     assert sent[UDP].chksum == 0xFFFF, f"checksum field 0x{sent[UDP].chksum:04x}"
+
+
+@described(791, "3.1", MUST, "This field allows the length of a datagram to be up to 65,535 octets.")
+def test_datagram_too_long_for_ipv4_is_refused_not_sent(dut: DUT) -> None:
+    # 65,508 octets of data: with the UDP header (8) and the IPv4 header (20), one octet more than
+    # the Total Length can say, so no datagram (and no fragments of one) may leave.
+    tester = str(dut.info.tester_ipv4)
+    dut.udp_bind(PORT)
+    # In-process and tap backends raise ValueError; the Linux agent's sendmsg(2) fails (EMSGSIZE)
+    # and the harness raises AgentFailed, a RuntimeError.
+    with pytest.raises((ValueError, RuntimeError)):
+        dut.udp_sendmsg(PORT, bytes(65508), tester, TESTER_PORT)
+    dut.udp_sendmsg(PORT, b"control", tester, TESTER_PORT)  # control: the socket still sends
+    dut.expect(IP(dst=tester), UDP(sport=PORT), Raw(load=b"control"))
+    dut.expect_none(IP(dst=tester, proto=17, flags="MF"), within=0)

@@ -49,7 +49,7 @@ def test_sendto_from_a_chosen_source_and_refusals() -> None:
     with pytest.raises(StackError, match="TTL"):
         sock.sendto(b"x", "198.51.100.2", 4000, ttl=0)
     with pytest.raises(StackError, match="could not be sent"):
-        sock.sendto(b"x", "198.51.100.2", 4000, options=bytes((131, 7, 4)) + TESTER)  # a source route
+        sock.sendto(b"x", "198.51.100.2", 4000, options=bytes((131, 7, 8)) + TESTER)  # a route already used up
 
 
 def test_errors_reach_the_socket_with_type_code_info_and_destination() -> None:

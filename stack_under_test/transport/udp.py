@@ -16,7 +16,7 @@ from stack_under_test import params
 from stack_under_test.drops import Drop
 from stack_under_test.stack.interfaces import TransportPacket
 from stack_under_test.stack.stack import StackError
-from stack_under_test.wire import ipv6_ext
+from stack_under_test.wire import ipv4_options, ipv6_ext
 from stack_under_test.wire.ipv4 import IPv4Header
 from stack_under_test.wire.ipv6 import IPv6View
 from stack_under_test.wire.numbers import PROTO_UDP
@@ -116,9 +116,13 @@ class UDPSocket:
         # error"; the candidates are our own addresses (weak ES model, as Linux).
         if src is not None and local is not None and not any(nic.is_local(local) for nic in stack.nics.values()):
             raise StackError(f"{src} is not an address of this host: it cannot be the source")
-        route = stack.find_route(dst.packed, src=local)
+        # RFC 1122 3.2.1.8 (c): with a source route the datagram goes to the route's first address
+        # (network/ipv4/options.py originate); the final destination stays ``route.remote``.
+        first_hop = ipv4_options.source_route_first_hop(options) if options else None
+        route = stack.find_route(first_hop or dst.packed, src=local)
         if route is None:
             raise StackError(f"no route to {address}" + (f" from {src}" if src is not None else ""))
+        route.remote = dst.packed
         # RFC 768: the Length field is 16 bits, and the IP datagram around it (RFC 791 3.1, RFC 8200 3)
         # holds at most 65,535 octets: 65,507 octets of data over IPv4, 65,527 over IPv6.
         limit = 0xFFFF - 8 - (20 + len(options) if self.family == 4 else 0)

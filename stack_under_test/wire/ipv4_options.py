@@ -261,6 +261,30 @@ def advance_source_route(options: bytes, index: int, address: bytes) -> bytes:
     return bytes(buf)
 
 
+def source_route_first_hop(options: bytes | memoryview) -> bytes | None:
+    """The first address of the fresh (pointer 4) LSRR/SSRR among options a transport asked for:
+    where their datagram goes first (originate_source_route); None without one."""
+    for option in walk(options):
+        if isinstance(option, Option) and option.type in (LSRR, SSRR) and option.data[:1] == b"\x04":
+            return option.data[1:5] if len(option.data) >= 5 else None
+    return None
+
+
+def originate_source_route(options: bytes, index: int, destination: bytes) -> tuple[bytes, bytes] | None:
+    """The LSRR/SSRR at ``index`` of options a transport asked for, as their originator sends it:
+    (first hop, options). The route lists the hops in order, the first one the first hop (as BSD
+    and Linux IP_OPTIONS take it); the datagram goes to that hop, its address leaves the option
+    and ``destination``, the final one, goes last (RFC 791: "the next address in the source route
+    replaces the address in the destination address field"). None for a route whose pointer is
+    not 4 or which holds no whole address (Linux ip_options_compile() refuses the same)."""
+    length, ptr = options[index + 1], options[index + 2]
+    if ptr != 4 or length < 7 or (length - 3) % 4:
+        return None
+    first = bytes(options[index + 3 : index + 7])
+    route = bytes(options[index + 7 : index + length]) + destination
+    return first, bytes(options[: index + 3]) + route + bytes(options[index + length :])
+
+
 def reverse_source_route(options: bytes | memoryview, index: int, source: bytes) -> tuple[bytes, bytes] | None:
     """For a reply to a datagram that completed its source route (RFC 1122 3.2.1.8(c): "the
     reverse of the recorded route MUST be used"): (first hop, reply option) or None if nothing was

@@ -64,20 +64,30 @@ def check(stack: Stack, pkt: PacketBuffer, h: IPv4Header) -> Processed | ParamPr
     return result
 
 
-def originate(stack: Stack, options: bytes, local: bytes) -> bytes | Drop:
-    """The options a transport asked for, as the originating host ``local`` sends them (padded).
+def originate(stack: Stack, options: bytes, local: bytes, remote: bytes) -> tuple[bytes, bool, bytes] | Drop:
+    """The options a transport asked for, as the originating host ``local`` sends them to
+    ``remote``: (the header's destination, whether it must be on a connected network, the options
+    padded).
 
     RFC 1122 3.2.1.8: "There MUST be a means for the transport layer to specify IP options to be
     included in transmitted IP datagrams"; the originating host is the first to process them:
     "The originating host MUST record a timestamp in a Timestamp option whose Internet address
     fields are not pre-specified or whose first pre-specified address is the host's interface
-    address", and Record Route takes our address as every hop's does (RFC 791). A source route
-    would make the first hop the header's destination; we do not originate those (Drop).
+    address", and Record Route takes our address as every hop's does (RFC 791). (c): "A host MUST
+    support originating a source route": the route's first address becomes the header's
+    destination (a strict route's first hop must be on a connected network, RFC 791 SSRR) and
+    ``remote`` its last (ipv4_options.originate_source_route).
     """
     result = ipv4_options.process(options, Usage.FORWARD, local, timestamp_ms(stack), _ours(stack))
-    if isinstance(result, ParamProblem) or result.source_route >= 0:
+    if isinstance(result, ParamProblem):
         return Drop.IPV4_BAD_OUTGOING_OPTIONS
-    return ipv4_options.pad_options(result.options)
+    if result.source_route < 0:
+        return remote, False, ipv4_options.pad_options(result.options)
+    routed = ipv4_options.originate_source_route(result.options, result.source_route, remote)
+    if routed is None:
+        return Drop.IPV4_BAD_OUTGOING_OPTIONS
+    first_hop, routed_options = routed
+    return first_hop, result.strict, ipv4_options.pad_options(routed_options)
 
 
 def source_route_next_hop(pkt: PacketBuffer, h: IPv4Header, checked: Processed) -> bytes | None:

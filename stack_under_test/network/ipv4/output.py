@@ -72,11 +72,18 @@ class IPv4Output:
         # zero bits"; 3.2.1.8 for options.
         ttl = self.stack.default_ttl if ttl is None else ttl
         if options:
-            originated = originate(self.stack, options, route.local)
+            originated = originate(self.stack, options, route.local, route.remote)
             if isinstance(originated, Drop):
                 route.nic.stats.count_tx_drop(originated)
                 return originated
-            options = originated
+            first_hop, strict, options = originated
+            if first_hop != route.remote:
+                # A source route: the datagram goes to its first hop (options.originate).
+                hop_route = self.stack.find_route(first_hop, src=route.local)
+                if hop_route is None or (strict and hop_route.gateway):
+                    route.nic.stats.count_tx_drop(Drop.IPV4_BAD_OUTGOING_OPTIONS)
+                    return Drop.IPV4_BAD_OUTGOING_OPTIONS
+                route = hop_route
         ident = self.idents.next(route.local, route.remote, proto)
         limit = route.mtu if mtu is None else min(mtu, route.mtu)
         if MIN_HEADER_LEN + len(options) + len(payload) > limit:
