@@ -31,10 +31,19 @@ def _assert_immediate(dut: DUT, ack_time: float, barrier_reply: float | None, se
         assert ack_time - sent < IMMEDIATE, f"{what} waited {ack_time - sent:.3f} s"
 
 
+@pytest.mark.parametrize("in_flight", [pytest.param(False, id="idle"), pytest.param(True, id="dut-data-in-flight")])
 @rfc("RFC9293-3.8.6.3-1", "RFC5681-4.2-1", "RFC5681-4.2-2", "RFC5681-4.2-3", "RFC5681-4.2-7")
-def test_a_lone_segment_is_acknowledged_within_half_a_second(dut: DUT) -> None:
-    peer, _conn = established(dut, PORT)
-    peer.send_data(b"one small segment")
+def test_a_lone_segment_is_acknowledged_within_half_a_second(dut: DUT, in_flight: bool) -> None:
+    peer, conn = established(dut, PORT)
+    unacked = None
+    if in_flight:
+        # The DUT's own data stays unacknowledged, so its retransmission timer runs (RFC 6298 2.4:
+        # rounded up to 1 s, SHOULD): the ACK of the peer's segment may not wait for that timer
+        # (the retransmission would carry it, too late).
+        unacked = peer.rcv_nxt
+        dut.tcp_send(conn, b"unacknowledged")
+        peer.expect(data=b"unacknowledged")
+    peer.send_data(b"one small segment", ack=unacked)
     ack = peer.expect("A", ack=peer.snd_nxt, within=2.0)
     delay = ack.time - peer.last_sent
     assert delay < TCP_MAX_ACK_DELAY, f"the ACK came {delay:.3f} s after the segment"
@@ -134,6 +143,22 @@ def test_nagle_lets_a_full_sized_segment_go(dut: DUT) -> None:
     full = bytes(range(200)) * (MSS // 200)
     dut.tcp_send(conn, full)
     peer.expect(data=full, within=0.3)
+
+
+@rfc("RFC5681-4.2-11")
+def test_reading_data_without_opening_the_window_sends_no_ack(dut: DUT) -> None:
+    # "MUST NOT generate more than one ACK for every incoming segment, other than to update the
+    # offered window as the receiving application consumes new data": a read that leaves the
+    # window where it was (too little of it to reopen, RFC 9293 3.8.6.2.2) updates nothing.
+    peer, conn = established(dut, PORT)
+    peer.send_data(bytes(100))
+    offered = peer.expect("A", ack=peer.snd_nxt, within=2.0)[TCP].window
+    reading = dut.now()
+    assert dut.tcp_recv(conn) == bytes(100)
+    peer.expect_none("A", ack=peer.snd_nxt, window=lambda w: w <= offered, since=reading,
+                     within=dut.now() - reading + 0.3)
+    peer.send_data(b"positive control")  # the DUT does acknowledge a new segment
+    peer.expect("A", ack=peer.snd_nxt, within=2.0)
 
 
 @rfc("RFC9293-3.8.6.2.2-1")
