@@ -13,7 +13,7 @@ from scapy.packet import Packet
 
 from harness import DUT, SHOULD, TCPConn, described, rfc
 from harness.rfc import TCP_DEFAULT_MSS, TCP_IP_HEADERS
-from harness.tcp_peer import TCPPeer, established, option, payload
+from harness.tcp_peer import TCPPeer, established, option, payload, seq_add
 
 PORT: Final = 8400
 BULK: Final = bytes(i % 256 for i in range(12_000))
@@ -102,9 +102,21 @@ def test_segments_fit_the_link_when_the_peers_mss_is_larger(dut: DUT) -> None:
     assert largest <= dut.info.mtu - TCP_IP_HEADERS[4], f"segments of {largest} octets on a {dut.info.mtu}-octet link"
 
 
+@pytest.mark.parametrize("kind", [pytest.param("timestamps", id="timestamps"),
+                                  pytest.param("sack", id="sack-blocks")])
 @rfc("RFC9293-3.7.1-4", quote="Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize")
-def test_tcp_options_come_out_of_the_mss(dut: DUT) -> None:
-    peer, _conn = _bulk(dut, mss=1000, timestamps=True)
+def test_tcp_options_come_out_of_the_mss(dut: DUT, kind: str) -> None:
+    if kind == "timestamps":
+        peer, _conn = _bulk(dut, mss=1000, timestamps=True)
+    else:
+        # The peer's data above a hole: while the DUT holds it, its segments may carry SACK
+        # blocks (RFC 2018 4), which take room from the data as any option does.
+        peer, conn = established(dut, PORT, mss=1000, sack_permitted=True)
+        if not peer.sack_ok:
+            pytest.skip("the DUT did not answer SACK-Permitted (RFC 2018 SACK is optional)")
+        peer.send_data(b"above a hole", seq=seq_add(peer.snd_nxt, 100), advance=False)
+        peer.expect("A", ack=peer.snd_nxt)
+        assert dut.tcp_send(conn, BULK) > 0
     for _ in range(3):
         seg = peer.expect(data=lambda d: len(d) > 0, within=2.0)
         options = seg[TCP].dataofs * 4 - 20
