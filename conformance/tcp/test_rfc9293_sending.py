@@ -178,6 +178,7 @@ def _ttl(seg: Packet) -> int:
 
 AF11: Final = 10  # DSCP AF11 (RFC 2597), in the IP_TOS octet as 10 << 2
 EF: Final = 46  # DSCP EF (RFC 3246)
+LE: Final = 1  # DSCP LE (RFC 8622): the lowest bit of the field set
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -207,10 +208,12 @@ def test_the_ds_field_can_change_during_the_connection(dut: DUT) -> None:
     dut.tcp_send(conn, b"first")
     assert _ds_field(peer.expect(data=b"first")) == AF11
     peer.send_ack()
-    dut.tcp_set_option(conn, "tos", EF << 2)
-    dut.tcp_send(conn, b"then")
-    seg = peer.expect(data=b"then")
-    assert _ds_field(seg) == EF, f"after a change to EF ({EF}) the DS field is {_ds_field(seg)}"
+    for dscp, data in ((EF, b"then"), (LE, b"and then")):
+        dut.tcp_set_option(conn, "tos", dscp << 2)
+        dut.tcp_send(conn, data)
+        seg = peer.expect(data=data)
+        assert _ds_field(seg) == dscp, f"after a change to {dscp} the DS field is {_ds_field(seg)}"
+        peer.send_ack()
 
 
 @pytest.mark.parametrize("family", FAMILIES)
