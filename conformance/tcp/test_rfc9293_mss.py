@@ -203,6 +203,23 @@ def test_route_mtu_limits_the_segments(dut: DUT) -> None:
 
 
 @rfc("RFC1191-6.4-1")
+def test_fragmentation_needed_that_lowers_nothing_draws_no_retransmission(dut: DUT) -> None:
+    # A handshake of 0.5 s puts the DUT's retransmission timeout well above a second (RFC 6298
+    # 2.3), so a segment sent again in the look below answers the message, not that timer.
+    peer, _conn = _bulk(dut, rtt=0.5)
+    big = peer.expect(data=lambda d: len(d) > 1000, update=False)
+    _require_ipv4_pmtud(big)
+    # The Next-Hop MTU is the link's own, which the DUT has used all along: nothing to lower.
+    dut.send(peer.icmp_error(big, type=3, code=4, mtu=dut.info.mtu))
+    sent = dut.now()
+    barrier_reply = dut.barrier()
+    quiet = (barrier_reply - sent) if barrier_reply is not None else 0.15
+    peer.expect_none(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=quiet, since=sent)
+    dut.send(peer.icmp_error(big, type=3, code=4, mtu=1000))  # positive control: one that lowers it
+    peer.expect(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=1.0, update=False)
+
+
+@rfc("RFC1191-6.4-1")
 def test_several_fragmentation_needed_messages_draw_one_retransmission(dut: DUT) -> None:
     peer, _conn = _bulk(dut)
     flight = [peer.expect(data=lambda d: len(d) > 1000, update=False) for _ in range(3)]
