@@ -145,14 +145,18 @@ def test_nagle_lets_a_full_sized_segment_go(dut: DUT) -> None:
     peer.expect(data=full, within=0.3)
 
 
+@pytest.mark.parametrize("rcvbuf", [pytest.param(None, id="sliver"), pytest.param(4096, id="buffer-shrunk")])
 @rfc("RFC5681-4.2-11")
-def test_reading_data_without_opening_the_window_sends_no_ack(dut: DUT) -> None:
+def test_reading_data_without_opening_the_window_sends_no_ack(dut: DUT, rcvbuf: int | None) -> None:
     # "MUST NOT generate more than one ACK for every incoming segment, other than to update the
     # offered window as the receiving application consumes new data": a read that leaves the
-    # window where it was (too little of it to reopen, RFC 9293 3.8.6.2.2) updates nothing.
-    peer, conn = established(dut, PORT)
+    # window where it was updates nothing. Here too little is read to reopen it (RFC 9293
+    # 3.8.6.2.2), or the application shrank its buffer below the window already offered.
+    peer, conn = established(dut, PORT, listen_options={"rcvbuf": 32768} if rcvbuf else None)
     peer.send_data(bytes(100))
     offered = peer.expect("A", ack=peer.snd_nxt, within=2.0)[TCP].window
+    if rcvbuf:
+        dut.tcp_set_option(conn, "rcvbuf", rcvbuf)
     reading = dut.now()
     assert dut.tcp_recv(conn) == bytes(100)
     peer.expect_none("A", ack=peer.snd_nxt, window=lambda w: w <= offered, since=reading,
