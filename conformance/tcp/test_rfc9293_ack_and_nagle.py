@@ -69,6 +69,27 @@ def test_every_second_full_sized_segment_is_acknowledged(dut: DUT) -> None:
         f"four full-sized segments drew ACKs covering {covered} octets: none after the second segment")
 
 
+@rfc("RFC9293-3.8.6.3-1", quote="A TCP endpoint SHOULD implement a delayed ACK (SHLD-18)")
+def test_a_stream_of_segments_draws_fewer_acks_than_segments(dut: DUT) -> None:
+    # "sending fewer than one ACK (acknowledgment) segment per data segment received": a DUT may
+    # acknowledge the first segments of a connection one by one (Linux's quick ACKs, at most 16),
+    # but not a whole stream of them.
+    peer, _conn = established(dut, PORT, listen_options={"maxseg": MSS})
+    count = min(40, peer.dut_window // peer.mss)
+    for i in range(count):
+        peer.send_data(bytes([i]) * peer.mss)
+    acks = 0
+    while True:
+        try:
+            ack = peer.expect("A", data=b"", within=TCP_MAX_ACK_DELAY)[TCP].ack
+        except AssertionError:
+            break
+        acks += 1
+        if ack == peer.snd_nxt:
+            break
+    assert 0 < acks < count, f"{count} full-sized segments in a row drew {acks} ACKs"
+
+
 @rfc("RFC9293-3.8.6.3-2")
 def test_the_second_full_sized_segment_is_acknowledged_without_waiting_for_a_timer(dut: DUT) -> None:
     # "An ACK SHOULD be generated for at least every second full-sized segment": once two of them
