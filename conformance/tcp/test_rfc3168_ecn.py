@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
+import pytest
 from scapy.layers.inet import IP
 from scapy.layers.inet6 import IPv6
 from scapy.packet import Packet
@@ -37,9 +38,14 @@ def test_a_syn_without_ecn_setup_draws_no_ecn_setup_syn_ack(dut: DUT) -> None:
     assert not _tcp_flags(synack) & ECE, "a SYN without ECE and CWR drew an ECN-setup SYN-ACK (ECE set)"
 
 
+@pytest.mark.parametrize("tos", [pytest.param(None, id="default"), pytest.param(0x03, id="application-tos-with-ecn-bits")])
 @rfc("RFC3168-6.1.1-3", "RFC3168-6.1.1-4")
-def test_data_of_a_connection_without_ecn_is_not_ect(dut: DUT) -> None:
+def test_data_of_a_connection_without_ecn_is_not_ect(dut: DUT, tos: int | None) -> None:
     peer, conn = established(dut, PORT)
+    if tos is not None:
+        # IP_TOS with both ECN bits set: the ECN field is TCP's, which set no ECN up (the
+        # application's octet sets the Differentiated Services field only, RFC 9293 3.9.1.9).
+        dut.tcp_set_option(conn, "tos", tos)
     dut.tcp_send(conn, b"data without ECN")
     data = peer.expect(data=b"data without ECN")
     assert _ecn_field(data) == 0, f"data on a connection that never set ECN up carries ECN field {_ecn_field(data)}"

@@ -31,10 +31,19 @@ def _assert_immediate(dut: DUT, ack_time: float, barrier_reply: float | None, se
         assert ack_time - sent < IMMEDIATE, f"{what} waited {ack_time - sent:.3f} s"
 
 
+@pytest.mark.parametrize("in_flight", [pytest.param(False, id="idle"), pytest.param(True, id="dut-data-in-flight")])
 @rfc("RFC9293-3.8.6.3-1", "RFC5681-4.2-1", "RFC5681-4.2-2", "RFC5681-4.2-3", "RFC5681-4.2-7")
-def test_a_lone_segment_is_acknowledged_within_half_a_second(dut: DUT) -> None:
-    peer, _conn = established(dut, PORT)
-    peer.send_data(b"one small segment")
+def test_a_lone_segment_is_acknowledged_within_half_a_second(dut: DUT, in_flight: bool) -> None:
+    peer, conn = established(dut, PORT)
+    unacked = None
+    if in_flight:
+        # The DUT's own data stays unacknowledged, so its retransmission timer runs (RFC 6298 2.4:
+        # rounded up to 1 s, SHOULD): the ACK of the peer's segment may not wait for that timer
+        # (the retransmission would carry it, too late).
+        unacked = peer.rcv_nxt
+        dut.tcp_send(conn, b"unacknowledged")
+        peer.expect(data=b"unacknowledged")
+    peer.send_data(b"one small segment", ack=unacked)
     ack = peer.expect("A", ack=peer.snd_nxt, within=2.0)
     delay = ack.time - peer.last_sent
     assert delay < TCP_MAX_ACK_DELAY, f"the ACK came {delay:.3f} s after the segment"
@@ -58,6 +67,27 @@ def test_every_second_full_sized_segment_is_acknowledged(dut: DUT) -> None:
     covered = [(a - start) % 2**32 for a in acks]
     assert any(2 * rmss <= c < 4 * rmss for c in covered), (
         f"four full-sized segments drew ACKs covering {covered} octets: none after the second segment")
+
+
+@rfc("RFC9293-3.8.6.3-1", quote="A TCP endpoint SHOULD implement a delayed ACK (SHLD-18)")
+def test_a_stream_of_segments_draws_fewer_acks_than_segments(dut: DUT) -> None:
+    # "sending fewer than one ACK (acknowledgment) segment per data segment received": a DUT may
+    # acknowledge the first segments of a connection one by one (Linux's quick ACKs, at most 16),
+    # but not a whole stream of them.
+    peer, _conn = established(dut, PORT, listen_options={"maxseg": MSS})
+    count = min(40, peer.dut_window // peer.mss)
+    for i in range(count):
+        peer.send_data(bytes([i]) * peer.mss)
+    acks = 0
+    while True:
+        try:
+            ack = peer.expect("A", data=b"", within=TCP_MAX_ACK_DELAY)[TCP].ack
+        except AssertionError:
+            break
+        acks += 1
+        if ack == peer.snd_nxt:
+            break
+    assert 0 < acks < count, f"{count} full-sized segments in a row drew {acks} ACKs"
 
 
 @rfc("RFC9293-3.8.6.3-2")
@@ -134,6 +164,26 @@ def test_nagle_lets_a_full_sized_segment_go(dut: DUT) -> None:
     full = bytes(range(200)) * (MSS // 200)
     dut.tcp_send(conn, full)
     peer.expect(data=full, within=0.3)
+
+
+@pytest.mark.parametrize("rcvbuf", [pytest.param(None, id="sliver"), pytest.param(4096, id="buffer-shrunk")])
+@rfc("RFC5681-4.2-11")
+def test_reading_data_without_opening_the_window_sends_no_ack(dut: DUT, rcvbuf: int | None) -> None:
+    # "MUST NOT generate more than one ACK for every incoming segment, other than to update the
+    # offered window as the receiving application consumes new data": a read that leaves the
+    # window where it was updates nothing. Here too little is read to reopen it (RFC 9293
+    # 3.8.6.2.2), or the application shrank its buffer below the window already offered.
+    peer, conn = established(dut, PORT, listen_options={"rcvbuf": 32768} if rcvbuf else None)
+    peer.send_data(bytes(100))
+    offered = peer.expect("A", ack=peer.snd_nxt, within=2.0)[TCP].window
+    if rcvbuf:
+        dut.tcp_set_option(conn, "rcvbuf", rcvbuf)
+    reading = dut.now()
+    assert dut.tcp_recv(conn) == bytes(100)
+    peer.expect_none("A", ack=peer.snd_nxt, window=lambda w: w <= offered, since=reading,
+                     within=dut.now() - reading + 0.3)
+    peer.send_data(b"positive control")  # the DUT does acknowledge a new segment
+    peer.expect("A", ack=peer.snd_nxt, within=2.0)
 
 
 @rfc("RFC9293-3.8.6.2.2-1")

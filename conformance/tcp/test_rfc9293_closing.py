@@ -151,10 +151,24 @@ def test_retransmitted_fin_in_time_wait_restarts_the_two_msl_timeout(dut: DUT) -
     assert dut.tcp_state(conn) == "CLOSED", "TIME-WAIT outlived 2 x MSL after the retransmitted FIN by half a minute"
 
 
+@pytest.mark.parametrize("way", [pytest.param("shutdown", id="fins-cross"),
+                                 pytest.param("close", id="closed-through-fin-wait-2")])
 @rfc("RFC9293-3.6.1-3")
-def test_time_wait_lasts_two_msl(dut: DUT) -> None:
+def test_time_wait_lasts_two_msl(dut: DUT, way: str) -> None:
     require_dut_time(dut, 2 * TCP_MSL)
-    _peer, conn = connection_in(dut, "TIME-WAIT", PORT)
+    if way == "shutdown":
+        _peer, conn = connection_in(dut, "TIME-WAIT", PORT)
+    else:
+        # The application closes for good and the peer's FIN comes in FIN-WAIT-2: a timer the DUT
+        # may keep for a closed connection in FIN-WAIT-2 (Linux's tcp_fin_timeout) is one of "the
+        # other timers" that entering TIME-WAIT turns off (3.10.7.4).
+        peer, conn = established(dut, PORT)
+        dut.tcp_close(conn)
+        peer.expect("FA")
+        peer.send_ack()
+        peer.send_fin()
+        peer.expect("A", ack=peer.snd_nxt)
+        assert dut.tcp_state(conn) == "TIME-WAIT"
     dut.wait(2 * TCP_MSL - 1.0)
     assert dut.tcp_state(conn) == "TIME-WAIT", "TIME-WAIT ended before 2 x MSL (MSL = 2 minutes, 3.4.2)"
     dut.wait(30.0)

@@ -13,7 +13,7 @@ from scapy.packet import Packet
 
 from harness import DUT, SHOULD, TCPConn, described, rfc
 from harness.rfc import TCP_DEFAULT_MSS, TCP_IP_HEADERS
-from harness.tcp_peer import TCPPeer, established, option, payload
+from harness.tcp_peer import TCPPeer, established, option, payload, seq_add
 
 PORT: Final = 8400
 BULK: Final = bytes(i % 256 for i in range(12_000))
@@ -102,9 +102,21 @@ def test_segments_fit_the_link_when_the_peers_mss_is_larger(dut: DUT) -> None:
     assert largest <= dut.info.mtu - TCP_IP_HEADERS[4], f"segments of {largest} octets on a {dut.info.mtu}-octet link"
 
 
+@pytest.mark.parametrize("kind", [pytest.param("timestamps", id="timestamps"),
+                                  pytest.param("sack", id="sack-blocks")])
 @rfc("RFC9293-3.7.1-4", quote="Eff.snd.MSS = min(SendMSS+20, MMS_S) - TCPhdrsize - IPoptionsize")
-def test_tcp_options_come_out_of_the_mss(dut: DUT) -> None:
-    peer, _conn = _bulk(dut, mss=1000, timestamps=True)
+def test_tcp_options_come_out_of_the_mss(dut: DUT, kind: str) -> None:
+    if kind == "timestamps":
+        peer, _conn = _bulk(dut, mss=1000, timestamps=True)
+    else:
+        # The peer's data above a hole: while the DUT holds it, its segments may carry SACK
+        # blocks (RFC 2018 4), which take room from the data as any option does.
+        peer, conn = established(dut, PORT, mss=1000, sack_permitted=True)
+        if not peer.sack_ok:
+            pytest.skip("the DUT did not answer SACK-Permitted (RFC 2018 SACK is optional)")
+        peer.send_data(b"above a hole", seq=seq_add(peer.snd_nxt, 100), advance=False)
+        peer.expect("A", ack=peer.snd_nxt)
+        assert dut.tcp_send(conn, BULK) > 0
     for _ in range(3):
         seg = peer.expect(data=lambda d: len(d) > 0, within=2.0)
         options = seg[TCP].dataofs * 4 - 20
@@ -188,6 +200,23 @@ def test_route_mtu_limits_the_segments(dut: DUT) -> None:
     peer, _conn = _bulk(dut)
     largest = _largest_segment(peer)
     assert largest <= 1100 - TCP_IP_HEADERS[4], f"segments of {largest} octets on a path of MTU 1100"
+
+
+@rfc("RFC1191-6.4-1")
+def test_fragmentation_needed_that_lowers_nothing_draws_no_retransmission(dut: DUT) -> None:
+    # A handshake of 0.5 s puts the DUT's retransmission timeout well above a second (RFC 6298
+    # 2.3), so a segment sent again in the look below answers the message, not that timer.
+    peer, _conn = _bulk(dut, rtt=0.5)
+    big = peer.expect(data=lambda d: len(d) > 1000, update=False)
+    _require_ipv4_pmtud(big)
+    # The Next-Hop MTU is the link's own, which the DUT has used all along: nothing to lower.
+    dut.send(peer.icmp_error(big, type=3, code=4, mtu=dut.info.mtu))
+    sent = dut.now()
+    barrier_reply = dut.barrier()
+    quiet = (barrier_reply - sent) if barrier_reply is not None else 0.15
+    peer.expect_none(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=quiet, since=sent)
+    dut.send(peer.icmp_error(big, type=3, code=4, mtu=1000))  # positive control: one that lowers it
+    peer.expect(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=1.0, update=False)
 
 
 @rfc("RFC1191-6.4-1")

@@ -202,7 +202,8 @@ def test_data_across_the_sequence_number_wrap_is_delivered(dut: DUT) -> None:
 def test_out_of_order_segments_are_delivered_in_order(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     base = peer.snd_nxt
-    for offset, chunk in ((10, b"third part"), (5, b"2nd: "), (0, b"1st: ")):
+    # Held apart (the upper piece first), then the start, then the piece that joins the rest.
+    for offset, chunk in ((15, b" part"), (5, b"2nd: "), (0, b"1st: "), (10, b"third")):
         peer.send_data(chunk, seq=seq_add(base, offset), advance=False)
     peer.snd_nxt = seq_add(base, 20)
     peer.expect("A", ack=peer.snd_nxt)
