@@ -16,7 +16,7 @@ from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
 from harness import DUT, TCPConn, rfc
-from harness.rfc import TCP_DUPACK_THRESHOLD, TCP_INITIAL_RTO
+from harness.rfc import TCP_DUPACK_THRESHOLD, TCP_INITIAL_RTO, TCP_MIN_RTO
 from harness.tcp_peer import TCPPeer, established, option, payload, seq_add, seq_lt
 
 PORT: Final = 7850
@@ -295,6 +295,58 @@ def test_the_ack_ending_fast_recovery_deflates_the_window(dut: DUT) -> None:
     assert len(burst) <= max(len(flight) // 2, 2) + 1, (
         f"after the ACK ending fast recovery of a {len(flight)}-segment flight the DUT sent {len(burst)} "
         "segments at once: cwnd was not set back to ssthresh")
+
+
+@rfc("RFC5681-3.2-3",
+     quote="The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
+           "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
+def test_three_duplicates_after_an_ack_of_many_segments_trigger_a_fast_retransmit(dut: DUT) -> None:
+    # One ACK covers more than four segments at once (a receiver acknowledging every few segments,
+    # or ACKs lost on the way), then three duplicates say the next segment is lost. RFC 6582 4.1's
+    # heuristic, which reads such a jump as duplicates "not indicative of a lost segment", is only
+    # for duplicates that do not cover more than recover (3.2 (2)); these cover new data.
+    peer, _conn = _sender(dut, rtt=HANDSHAKE_RTT)
+    flight = _grow(peer, 1)  # the second round, not yet received: the peer's RCV.NXT is at its start
+    # Five segments acknowledged at once, and at least three left out beyond them (a DUT counting
+    # duplicates without SACK, as Linux does, believes no more duplicates than segments out).
+    assert len(flight) >= 8, f"slow start's second round was {len(flight)} segments: too few for an ACK of five"
+    lost = flight[5][TCP].seq
+    peer.send_ack(ack=lost)  # the round's first five segments, in one ACK
+    for _ in range(TCP_DUPACK_THRESHOLD):
+        peer.send_ack(ack=lost)
+    resent = peer.expect(seq=lost, data=lambda d: len(d) > 0, within=2.0, update=False)
+    assert resent.time - peer.last_sent < TCP_MIN_RTO / 2, (
+        "after an ACK of many segments the third duplicate ACK drew no fast retransmit: the segment came again "
+        f"{resent.time - peer.last_sent:.3f} s later, when the retransmission timer ran out")
+
+
+@rfc("RFC5681-3.2-3",
+     quote="The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
+           "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
+def test_after_fast_recovery_ends_a_new_loss_gets_its_own_fast_retransmit(dut: DUT) -> None:
+    peer, flight, limited, una = _fast_recovery(dut)
+    high = _last_end([*flight, *limited], una)
+    released: list[Packet] = []
+    for _ in range(2 * (len(flight) + len(limited))):  # step 4 inflates cwnd until new data goes
+        released += _released_by_a_duplicate(dut, peer, una, high)
+        if len(released) >= 2:
+            break
+    assert len(released) >= 2, (f"{len(released)} new segments went while duplicate ACKs inflated the window "
+                                "(positive control: step 4)")
+    # The ACK of everything up to recover and of the first segment sent in recovery: a full
+    # acknowledgment (RFC 6582 3.2 (3)) that ends fast recovery. The second segment sent in
+    # recovery is still out, neither lost nor late: nothing is retransmitted for it now.
+    second = released[1][TCP].seq
+    peer.send_ack(ack=second)
+    peer.expect_none(seq=second, data=lambda d: len(d) > 0, within=0.2)
+    # Then it turns out lost: three duplicate ACKs, after the ACK that moved SND.UNA past
+    # recover, are a new loss (positive control, and a new fast retransmit, RFC 6582 3.2 (2)).
+    for _ in range(TCP_DUPACK_THRESHOLD):
+        peer.send_ack(ack=second)
+    resent = peer.expect(seq=second, data=lambda d: len(d) > 0, within=2.0, update=False)
+    assert resent.time - peer.last_sent < TCP_MIN_RTO / 2, (
+        "three duplicate ACKs after fast recovery ended drew no fast retransmit: the segment came again "
+        f"{resent.time - peer.last_sent:.3f} s later, when the retransmission timer ran out")
 
 
 @rfc("RFC5681-3.2-6", "RFC3042-2-3")
