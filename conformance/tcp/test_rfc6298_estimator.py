@@ -65,13 +65,14 @@ def test_the_first_rtt_measurement_sets_the_rto_to_three_times_it(dut: DUT) -> N
 
 @rfc("RFC6298-2-4", "RFC6298-2-5", "RFC6298-2-6")
 def test_a_second_rtt_measurement_updates_rttvar_then_srtt(dut: DUT) -> None:
-    r1, r2 = 0.4, 1.0
-    peer, conn = _accepted_after(dut, r1)  # RTO = 3 * 0.4 = 1.2 s, above R' below
+    r1, r2 = 0.5, 1.4
+    peer, conn = _accepted_after(dut, r1)  # RTO = 3 * 0.5 = 1.5 s, above R' below
     _acknowledged_after(dut, peer, conn, b"timed", r2)
     rto = _retransmission_timeout(dut, peer, conn, b"then lost")
-    # (2.3): RTTVAR <- 3/4 * 0.2 + 1/4 * |0.4 - 1.0| = 0.3; SRTT <- 7/8 * 0.4 + 1/8 * 1.0 = 0.475;
-    # RTO = 0.475 + 4 * 0.3 = 1.675 s. (SRTT first would give 1.6 s; R' alone 3 s; R alone 1.2 s.)
-    expected = 0.475 + 4 * 0.3
+    # (2.3): RTTVAR <- 3/4 * 0.25 + 1/4 * |0.5 - 1.4| = 0.4125; SRTT <- 7/8 * 0.5 + 1/8 * 1.4 = 0.6125;
+    # RTO = 0.6125 + 4 * 0.4125 = 2.2625 s. (SRTT first would give 2.15 s; R' alone 4.2 s; R alone 1.5 s;
+    # alpha = 1/9 instead of 1/8, 2.25 s: R' is far enough from SRTT for the gain to show.)
+    expected = 0.6125 + 4 * 0.4125
     assert timer_fired_on_time(rto, expected), f"the data came again after {rto:.3f} s, not {expected:.3f} s"
 
 
