@@ -74,6 +74,26 @@ def test_zero_window_is_probed(dut: DUT) -> None:
     _probes(peer, 1, within=5.0)
 
 
+@rfc("RFC9293-3.8.6.1-1")
+def test_a_fin_waiting_behind_a_zero_window_is_probed(dut: DUT) -> None:
+    # Nothing but the FIN of a CLOSE is queued, and the window is zero. The FIN takes a sequence
+    # number as an octet of data does: it may go as the probe itself (a zero window cannot take
+    # it, so the receiver answers with an ACK, RFC 9293 3.10.7.4), or the DUT probes below
+    # SND.NXT; an empty segment at SND.NXT would draw no answer.
+    peer, conn = established(dut, PORT, window=0)
+    una = peer.rcv_nxt
+    dut.tcp_close(conn)
+    probe = peer.expect(within=5.0, update=False)
+    size, at = len(payload(probe)), probe[TCP].seq
+    fin = "F" in probe.sprintf("%TCP.flags%")
+    assert (fin and size == 0 and at == una) or (size <= 1 and seq_lt(at, una)), (
+        f"with only a FIN queued behind a zero window the DUT sent {size} octets at {seq_diff(at, una):+d} "
+        f"from SND.NXT{' with FIN' if fin else ' without FIN'}")
+    peer.window = 65535
+    peer.send_ack()  # the answer opens the window: the FIN goes (positive control)
+    peer.expect("FA", seq=una, within=2.0)
+
+
 @rfc("RFC9293-3.8.6.1-4")
 def test_first_probe_waits_a_retransmission_timeout(dut: DUT) -> None:
     peer, conn = established(dut, PORT, window=0)
