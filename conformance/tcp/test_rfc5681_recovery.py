@@ -350,27 +350,28 @@ def test_after_fast_recovery_ends_a_new_loss_gets_its_own_fast_retransmit(dut: D
 
 
 # The second duplicate ACK repeats the first's SACK block (nothing new: RFC 5681 3.2 step 1 "MUST
-# NOT send new data"), or extends it over the next segment (new SACK information: RFC 3042 2 "SHOULD
-# send a segment of previously unsent data in response to each of the first two duplicate ACKs").
-@pytest.mark.parametrize("second", ["same-block", "new-block"])
+# NOT send new data"), or SACKs data the DUT never sent (no information about its data either), or
+# extends the block over the next segment (new SACK information: RFC 3042 2 "SHOULD send a segment
+# of previously unsent data in response to each of the first two duplicate ACKs").
+@pytest.mark.parametrize("second", ["same-block", "beyond-snd-max", "new-block"])
 @rfc("RFC5681-3.2-6", "RFC3042-2-3")
 def test_with_sack_a_duplicate_ack_releases_new_data_only_with_new_sack_blocks(dut: DUT, second: str) -> None:
     for attempt in range(3):
-        if _second_sack_duplicate(dut, PORT + attempt, extend=second == "new-block"):
+        if _second_sack_duplicate(dut, PORT + attempt, second):
             return
     pytest.skip("in 3 attempts the DUT retransmitted the first segment before the duplicate ACK could release "
                 "new data (its loss recovery started first on this loaded machine): limited transmit could not "
                 "be watched")
 
 
-def _second_sack_duplicate(dut: DUT, port: int, *, extend: bool) -> bool:
+def _second_sack_duplicate(dut: DUT, port: int, second: str) -> bool:
     """One connection's try; False when the DUT's loss recovery began before the first duplicate
     ACK could release new data."""
     peer, _conn = _sender(dut, port=port, sack_permitted=True)
     if not peer.sack_ok:
         pytest.skip("the DUT did not agree to SACK (RFC 2018 2: SACK-Permitted is optional)")
     burst = _burst(peer)
-    if extend and len(burst) < 3:
+    if second == "new-block" and len(burst) < 3:
         pytest.skip(f"the DUT's first flight was {len(burst)} segments: too few to SACK two beyond a hole")
     una, nxt = burst[0][TCP].seq, peer.rcv_nxt
     block = [("NOP", None), ("NOP", None), ("SAck", (burst[1][TCP].seq, _end(burst[1])))]
@@ -381,12 +382,15 @@ def _second_sack_duplicate(dut: DUT, port: int, *, extend: bool) -> bool:
         # retransmission timer, or RACK's reordering window, RFC 8985, ran out while a loaded
         # tester collected the burst), so there is no limited transmit to watch on this connection.
         return False
-    if extend:
+    if second == "new-block":
         block = [("NOP", None), ("NOP", None), ("SAck", (burst[1][TCP].seq, _end(burst[2])))]
         peer.send_ack(ack=una, options=block)  # one segment more SACKed: new information
         peer.expect(seq=_end(first), data=lambda d: len(d) > 0, within=0.5)
         return True
-    peer.send_ack(ack=una, options=block)  # the same block again: nothing new
+    if second == "beyond-snd-max":  # a segment's worth, 1000 octets beyond the last one sent
+        beyond = seq_add(_end(first), 1000)
+        block = [("NOP", None), ("NOP", None), ("SAck", (beyond, seq_add(beyond, MSS)))]
+    peer.send_ack(ack=una, options=block)  # the same block again, or a bogus one: nothing new
     peer.expect_none(seq=lambda s: s not in (una, first[TCP].seq), data=lambda d: len(d) > 0, within=0.3)
     return True
 
