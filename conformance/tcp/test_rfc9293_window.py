@@ -10,7 +10,7 @@ from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
 from harness import DUT, MUST, SHOULD, ExpectationFailed, TCPConn, described, rfc
-from harness.rfc import TCP_MIN_RTO, timer_doubled
+from harness.rfc import TCP_MIN_RTO, timer_doubled, timer_fired_on_time
 from harness.tcp_peer import TCPPeer, established, opened_by_dut, payload, seq_add, seq_diff, seq_lt
 from harness.time_budget import require_dut_time
 
@@ -99,9 +99,16 @@ def test_first_probe_waits_a_retransmission_timeout(dut: DUT) -> None:
     peer, conn = established(dut, PORT, window=0)
     start = dut.now()
     dut.tcp_send(conn, DATA)
+    # Halfway, an ACK that leaves the window zero: the zero window has existed since the start all
+    # the same, so the probe is due an RTO after the start, not after this ACK.
+    dut.wait(TCP_MIN_RTO / 2)
+    peer.send_ack()
     (probe,) = _probes(peer, 1, within=5.0)
     assert probe.time - start >= TCP_MIN_RTO - 0.01, (
         f"the first probe came {probe.time - start:.3f} s after the window closed, under the 1 s minimum RTO")
+    assert timer_fired_on_time(probe.time - start, TCP_MIN_RTO), (
+        f"the first probe came {probe.time - start:.3f} s after the window closed: not when a zero window had "
+        "existed for the retransmission timeout (1 s after an RTT sample of the handshake's)")
 
 
 @rfc("RFC9293-3.8.6.1-5")
