@@ -149,6 +149,29 @@ def test_acks_that_change_the_window_are_not_duplicates(dut: DUT) -> None:
     peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
 
 
+@rfc("RFC5681-3.2-3",
+     quote="The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
+           "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
+def test_acks_carrying_data_are_not_duplicates_on_a_connection_without_sack(dut: DUT) -> None:
+    # RFC 5681 2: a duplicate "(b) ... carries no data"; new SACK information may count instead,
+    # but for "a TCP that utilizes selective acknowledgments": this connection did not agree to
+    # SACK (RFC 2018 2), so the SACK blocks the peer puts on its data segments tell nothing.
+    peer, _conn = _bulk_sender(dut, 536, rtt=HANDSHAKE_RTT)
+    burst = _burst(peer)
+    assert len(burst) >= 2, "the initial window is too small for a segment SACKed beyond a lost one"
+    una = burst[0][TCP].seq
+    for n in range(1, TCP_DUPACK_THRESHOLD + 1):  # each SACKs one segment more, all of them data
+        last = burst[min(n, len(burst) - 1)]
+        block = (burst[1][TCP].seq, seq_add(last[TCP].seq, len(payload(last))))
+        peer.send_data(b"%d" % n * 10, ack=una, options=[("NOP", None), ("NOP", None), ("SAck", block)])
+    if dut.barrier() is None:
+        dut.wait(0.05)
+    resent = [s for s in peer.take_all() if s[TCP].seq == una and len(payload(s))]
+    assert not resent, "three data segments carrying SACK blocks on a connection without SACK were taken for duplicates"
+    _dup_acks(peer, una, TCP_DUPACK_THRESHOLD)  # positive control: three true duplicates do
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
+
+
 @described(5681, "3.2", SHOULD,
            "The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
            "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
