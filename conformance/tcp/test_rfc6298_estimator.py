@@ -14,7 +14,14 @@ import pytest
 from scapy.layers.inet import TCP
 
 from harness import DUT, TCPConn, rfc
-from harness.rfc import TCP_INITIAL_RTO, TIMER_EARLY, TIMER_LATE, TIMER_LATE_FACTOR, timer_fired_on_time
+from harness.rfc import (
+    TCP_DUPACK_THRESHOLD,
+    TCP_INITIAL_RTO,
+    TIMER_EARLY,
+    TIMER_LATE,
+    TIMER_LATE_FACTOR,
+    timer_fired_on_time,
+)
 from harness.tcp_peer import TCPPeer, payload, seq_add
 
 PORT: Final = 7750
@@ -95,6 +102,33 @@ def test_the_ack_of_a_retransmitted_segment_gives_no_rtt_sample(dut: DUT) -> Non
     assert rto <= limit, (
         f"after an ambiguous round trip the RTO became {rto:.2f} s (it was {before:.2f} s): the DUT sampled a "
         "retransmission")
+
+
+@rfc("RFC6298-3-2", "RFC6298-3-1")
+def test_the_ack_of_a_fast_retransmitted_segment_gives_no_rtt_sample(dut: DUT) -> None:
+    # The handshake's 0.4 s make the RTO 1.2 s; a lone segment, sent again on three duplicate
+    # ACKs (RFC 5681 3.2), is acknowledged 1.05 s after its first transmission, before that timer.
+    peer, conn = _accepted_after(dut, 0.4)
+    data = b"sent twice"
+    dut.tcp_send(conn, data)
+    original = peer.expect(data=data)
+    for _ in range(TCP_DUPACK_THRESHOLD):
+        peer.send_ack(ack=original[TCP].seq)
+    try:
+        peer.expect(seq=original[TCP].seq, data=data, within=0.3, update=False)
+    except AssertionError:
+        pytest.skip("the DUT did not fast retransmit a lone segment on three duplicate ACKs (a DUT counting "
+                    "duplicates per segment out, as Linux does without SACK, waits for its timer)")
+    dut.wait(max(0.0, 1.05 - float(dut.now() - original.time)))
+    if any(payload(s) == data for s in peer.take_all()):
+        pytest.skip("the retransmission timer ran out before the ACK (a loaded tester): the timer backed off")
+    peer.send_ack()
+    rto = _retransmission_timeout(dut, peer, conn, b"then lost")
+    # Had the ACK been taken as an RTT sample of 1.05 s (from the first transmission): RTTVAR =
+    # 3/4 * 0.2 + 1/4 * 0.65, SRTT = 7/8 * 0.4 + 1/8 * 1.05, RTO 1.73 s; without one it stays 1.2 s.
+    assert rto <= 3 * 0.4 * TIMER_LATE_FACTOR + TIMER_LATE, (
+        f"after a fast retransmission acknowledged 1.05 s after the first copy the RTO became {rto:.2f} s, not "
+        "1.2 s: the DUT sampled an ambiguous round trip (Karn's algorithm)")
 
 
 def _rfc6298_rto(samples: list[float]) -> float:
