@@ -395,6 +395,54 @@ def _second_sack_duplicate(dut: DUT, port: int, second: str) -> bool:
     return True
 
 
+# Two duplicate ACKs with new SACK information, the second one's block grown on both sides of the
+# first's ("merged") or apart from it ("apart"); then a segment carrying data repeats what they
+# said. RFC 5681 2: an ACK with data is a duplicate only as one with "previously unknown SACK
+# information": the sender remembers what both reported (RFC 2018 5, "SHOULD record"), so this one
+# is no duplicate, and no fast retransmit may follow it (three true duplicates do).
+@pytest.mark.parametrize("blocks", ["merged", "apart"])
+@rfc("RFC5681-3.2-3", "RFC2018-5-1")
+def test_with_sack_a_data_segment_repeating_known_blocks_is_no_duplicate(dut: DUT, blocks: str) -> None:
+    for attempt in range(3):
+        if _known_blocks_repeated(dut, PORT + attempt, blocks):
+            return
+    pytest.skip("in 3 attempts the DUT retransmitted the first segment before the third duplicate ACK (its loss "
+                "recovery started on the SACK blocks alone, RACK's reordering window, RFC 8985): which ACK it "
+                "counted cannot be told")
+
+
+def _known_blocks_repeated(dut: DUT, port: int, blocks: str) -> bool:
+    """One connection's try; False when the DUT's loss recovery began before the third duplicate."""
+    peer, _conn = _sender(dut, port=port, sack_permitted=True)
+    if not peer.sack_ok:
+        pytest.skip("the DUT did not agree to SACK (RFC 2018 2: SACK-Permitted is optional)")
+    burst = _burst(peer)
+    if len(burst) < 4:
+        pytest.skip(f"the DUT's first flight was {len(burst)} segments: too few for SACK blocks around a hole")
+    una = burst[0][TCP].seq
+    s1, s2, s3 = (seg[TCP].seq for seg in burst[1:4])
+    e1, e2, e3 = (_end(seg) for seg in burst[1:4])
+    first, second = ((s2, e2), (s1, e3)) if blocks == "merged" else ((s3, e3), (s1, e1))
+    repeated = second if blocks == "merged" else first
+    for left, right in (first, second):
+        peer.send_ack(ack=una, options=[("NOP", None), ("NOP", None), ("SAck", (left, right))])
+    _let_answer(dut)
+    sent = [s for s in peer.take_all() if len(payload(s))]
+    if any(s[TCP].seq == una for s in sent):
+        return False
+    peer.send_data(b"news?", ack=una, options=[("NOP", None), ("NOP", None), ("SAck", repeated)])
+    _let_answer(dut)
+    sent += [s for s in peer.take_all() if len(payload(s))]
+    assert not any(s[TCP].seq == una for s in sent), (
+        "a data segment repeating SACK blocks the DUT had already been told of was taken for a third duplicate "
+        "ACK: a fast retransmit followed it")
+    # Positive control: a third true duplicate, SACKing all the DUT sent after the lost segment.
+    high = _last_end([*burst, *sent], una)
+    peer.send_ack(ack=una, options=[("NOP", None), ("NOP", None), ("SAck", (s1, high))])
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=1.0, update=False)
+    return True
+
+
 @rfc("RFC3042-2-2", "RFC5681-3.2-5")
 def test_limited_transmit_leaves_the_window_as_it_was(dut: DUT) -> None:
     peer, _conn = _sender(dut, rtt=HANDSHAKE_RTT)
