@@ -85,9 +85,16 @@ def test_one_ack_for_the_whole_initial_window_grows_cwnd_by_one_segment(dut: DUT
         f"after one ACK covering {before} segments the DUT sent {after} segments: cwnd grew by more than one SMSS")
 
 
+# Also after three ACKs that came while nothing was outstanding (the same acknowledgment number and
+# window each time): RFC 5681 2 counts a duplicate only when "(a) the receiver of the ACK has
+# outstanding data", so they start no fast recovery that would cut the window down.
+@pytest.mark.parametrize("idle_acks", [pytest.param(0, id="at-once"), pytest.param(3, id="after-idle-acks")])
 @rfc("RFC5681-3.1-1", "RFC9293-3.8.2-1")
-def test_an_ack_per_segment_lets_slow_start_double_the_window(dut: DUT) -> None:
-    peer, _conn = _bulk_sender(dut, 1000)
+def test_an_ack_per_segment_lets_slow_start_double_the_window(dut: DUT, idle_acks: int) -> None:
+    peer, conn = established(dut, PORT, mss=1000, window=65535)
+    for _ in range(idle_acks):
+        peer.send_ack()
+    assert dut.tcp_send(conn, bytes(i % 256 for i in range(BULK))) > 0
     first = _burst(peer)
     released = 0
     for seg in first:  # one ACK for each segment: cwnd + 1 SMSS each, two new segments per ACK
