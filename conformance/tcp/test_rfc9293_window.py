@@ -37,6 +37,7 @@ def _probes(peer: TCPPeer, count: int, within: float) -> list[Packet]:
         size, at = len(payload(seg)), seg[TCP].seq
         assert (size == 1 and at == una) or (size <= 1 and seq_lt(at, una)), (
             f"into a zero window the DUT sent {size} octets at {seq_diff(at, una):+d} from SND.NXT")
+        assert "F" not in seg.sprintf("%TCP.flags%"), "a probe carries a FIN, yet the application did not close"
         out.append(seg)
     return out
 
@@ -68,9 +69,12 @@ def test_window_update_releases_more_data(dut: DUT) -> None:
     peer.expect_none(seq=lambda s: not seq_lt(s, edge), data=lambda d: len(d) > 0, within=0.3)
 
 
+# Much data waiting, or a single octet: then the probe is all of it, and still no FIN.
+@pytest.mark.parametrize("size", [pytest.param(len(DATA), id="bulk"), pytest.param(1, id="one-octet")])
 @rfc("RFC9293-3.8.6.1-1")
-def test_zero_window_is_probed(dut: DUT) -> None:
-    peer, _conn = _sender(dut, 0)
+def test_zero_window_is_probed(dut: DUT, size: int) -> None:
+    peer, conn = established(dut, PORT, window=0)
+    assert dut.tcp_send(conn, DATA[:size]) == size
     _probes(peer, 1, within=5.0)
 
 
