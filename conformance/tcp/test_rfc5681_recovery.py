@@ -395,6 +395,38 @@ def _second_sack_duplicate(dut: DUT, port: int, second: str) -> bool:
     return True
 
 
+@rfc("RFC3042-2-1", "RFC5681-3.2-4")
+def test_with_sack_a_hole_filled_after_snd_una_moved_is_new_information(dut: DUT) -> None:
+    for attempt in range(3):
+        if _hole_below_a_known_block(dut, PORT + attempt):
+            return
+    pytest.skip("in 3 attempts the DUT retransmitted the hole before the duplicate ACK could release new data "
+                "(its loss recovery started on the SACK blocks alone, RACK's reordering window, RFC 8985)")
+
+
+def _hole_below_a_known_block(dut: DUT, port: int) -> bool:
+    """The first segment arrives, the second is missing, the third is SACKed; then the second's
+    own arrival is reported, merged with the third: new SACK information on a duplicate ACK, so
+    limited transmit sends (RFC 5681 3.2 step 1). False when the DUT's loss recovery began first."""
+    peer, _conn = _sender(dut, port=port, sack_permitted=True, rtt=HANDSHAKE_RTT)
+    if not peer.sack_ok:
+        pytest.skip("the DUT did not agree to SACK (RFC 2018 2: SACK-Permitted is optional)")
+    burst = _burst(peer)
+    if len(burst) < 4:
+        pytest.skip(f"the DUT's first flight was {len(burst)} segments: too few for a hole after the first")
+    una = burst[1][TCP].seq
+    s2, e3 = burst[2][TCP].seq, _end(burst[3])
+    peer.send_ack(ack=una, options=[("NOP", None), ("NOP", None), ("SAck", (burst[3][TCP].seq, e3))])
+    _let_answer(dut)  # the ACK moved SND.UNA: slow start may send; none of it is limited transmit
+    sent = [s for s in peer.take_all() if len(payload(s))]
+    if any(s[TCP].seq == una for s in sent):
+        return False
+    high = _last_end([*burst, *sent], una)
+    peer.send_ack(ack=una, options=[("NOP", None), ("NOP", None), ("SAck", (s2, e3))])  # the 2nd arrived too
+    new = peer.expect(seq=lambda s: s == una or not seq_lt(s, high), data=lambda d: len(d) > 0, within=0.5)
+    return new[TCP].seq != una
+
+
 # Two duplicate ACKs with new SACK information, the second one's block grown on both sides of the
 # first's ("merged") or apart from it ("apart"); then a segment carrying data repeats what they
 # said. RFC 5681 2: an ACK with data is a duplicate only as one with "previously unknown SACK
