@@ -153,7 +153,7 @@ def test_first_sack_block_reports_the_newest_segment(dut: DUT) -> None:
     assert blocks and blocks[0] == (seq_add(base, 300), seq_add(base, 310)), f"first SACK block {blocks[:1]}"
 
 
-@rfc("RFC2018-4-7")
+@rfc("RFC2018-4-7", "RFC2018-4-8")
 def test_every_held_block_is_reported(dut: DUT) -> None:
     peer, _conn = _sack_connection(dut)
     base = peer.snd_nxt
@@ -163,6 +163,9 @@ def test_every_held_block_is_reported(dut: DUT) -> None:
     reported = set(_blocks(dup))
     wanted = {(seq_add(base, o), seq_add(base, o + 10)) for o in (100, 300, 500)}
     assert wanted <= reported, f"held blocks {sorted(wanted)}, reported {sorted(reported)}"
+    # RFC 2018 4: the option repeats the recent blocks "that are not subsets of a SACK block already
+    # included in the SACK option being constructed": none twice.
+    assert len(_blocks(dup)) == len(reported), f"a block reported twice in one SACK option: {_blocks(dup)}"
 
 
 @pytest.mark.parametrize("offsets", [(100, 110), (110, 100)], ids=["upper-second", "lower-second"])

@@ -85,9 +85,16 @@ def test_one_ack_for_the_whole_initial_window_grows_cwnd_by_one_segment(dut: DUT
         f"after one ACK covering {before} segments the DUT sent {after} segments: cwnd grew by more than one SMSS")
 
 
+# Also after three ACKs that came while nothing was outstanding (the same acknowledgment number and
+# window each time): RFC 5681 2 counts a duplicate only when "(a) the receiver of the ACK has
+# outstanding data", so they start no fast recovery that would cut the window down.
+@pytest.mark.parametrize("idle_acks", [pytest.param(0, id="at-once"), pytest.param(3, id="after-idle-acks")])
 @rfc("RFC5681-3.1-1", "RFC9293-3.8.2-1")
-def test_an_ack_per_segment_lets_slow_start_double_the_window(dut: DUT) -> None:
-    peer, _conn = _bulk_sender(dut, 1000)
+def test_an_ack_per_segment_lets_slow_start_double_the_window(dut: DUT, idle_acks: int) -> None:
+    peer, conn = established(dut, PORT, mss=1000, window=65535)
+    for _ in range(idle_acks):
+        peer.send_ack()
+    assert dut.tcp_send(conn, bytes(i % 256 for i in range(BULK))) > 0
     first = _burst(peer)
     released = 0
     for seg in first:  # one ACK for each segment: cwnd + 1 SMSS each, two new segments per ACK
@@ -149,6 +156,29 @@ def test_acks_that_change_the_window_are_not_duplicates(dut: DUT) -> None:
     peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
 
 
+@rfc("RFC5681-3.2-3",
+     quote="The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
+           "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
+def test_acks_carrying_data_are_not_duplicates_on_a_connection_without_sack(dut: DUT) -> None:
+    # RFC 5681 2: a duplicate "(b) ... carries no data"; new SACK information may count instead,
+    # but for "a TCP that utilizes selective acknowledgments": this connection did not agree to
+    # SACK (RFC 2018 2), so the SACK blocks the peer puts on its data segments tell nothing.
+    peer, _conn = _bulk_sender(dut, 536, rtt=HANDSHAKE_RTT)
+    burst = _burst(peer)
+    assert len(burst) >= 2, "the initial window is too small for a segment SACKed beyond a lost one"
+    una = burst[0][TCP].seq
+    for n in range(1, TCP_DUPACK_THRESHOLD + 1):  # each SACKs one segment more, all of them data
+        last = burst[min(n, len(burst) - 1)]
+        block = (burst[1][TCP].seq, seq_add(last[TCP].seq, len(payload(last))))
+        peer.send_data(b"%d" % n * 10, ack=una, options=[("NOP", None), ("NOP", None), ("SAck", block)])
+    if dut.barrier() is None:
+        dut.wait(0.05)
+    resent = [s for s in peer.take_all() if s[TCP].seq == una and len(payload(s))]
+    assert not resent, "three data segments carrying SACK blocks on a connection without SACK were taken for duplicates"
+    _dup_acks(peer, una, TCP_DUPACK_THRESHOLD)  # positive control: three true duplicates do
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
+
+
 @described(5681, "3.2", SHOULD,
            "The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
            "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
@@ -167,11 +197,20 @@ def test_duplicates_are_counted_afresh_after_an_ack_that_moves_snd_una(dut: DUT)
     peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
 
 
+# A window far beyond the first flight, and one that ends exactly a full segment beyond an initial
+# window of four (RFC 3042 2: "provided that the receiver's advertised window allows").
+@pytest.mark.parametrize("window", [pytest.param(65535, id="large-window"),
+                                    pytest.param(5 * 536, id="window-one-segment-beyond")])
 @rfc("RFC3042-2-1", "RFC5681-3.2-4")
-def test_first_duplicate_ack_releases_one_new_segment(dut: DUT) -> None:
-    peer, _conn = _bulk_sender(dut, 536, rtt=HANDSHAKE_RTT)
+def test_first_duplicate_ack_releases_one_new_segment(dut: DUT, window: int) -> None:
+    peer, conn = established(dut, PORT, mss=536, window=window, rtt=HANDSHAKE_RTT)
+    assert dut.tcp_send(conn, bytes(i % 256 for i in range(BULK))) > 0
     burst = _burst(peer)
     una, nxt = burst[0][TCP].seq, peer.rcv_nxt
+    room = window - sum(len(payload(s)) for s in burst)
+    if room < 536:
+        pytest.skip(f"the first flight ({len(burst)} segments) left {room} octets of the {window}-octet window: "
+                    "no room for a full segment")
     _dup_acks(peer, una, 1)
     new = peer.expect(seq=nxt, data=lambda d: len(d) > 0, within=0.5)
     assert len(payload(new)) <= 536

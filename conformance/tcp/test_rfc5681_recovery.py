@@ -16,7 +16,7 @@ from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
 from harness import DUT, TCPConn, rfc
-from harness.rfc import TCP_DUPACK_THRESHOLD, TCP_INITIAL_RTO
+from harness.rfc import TCP_DUPACK_THRESHOLD, TCP_INITIAL_RTO, TCP_MIN_RTO
 from harness.tcp_peer import TCPPeer, established, option, payload, seq_add, seq_lt
 
 PORT: Final = 7850
@@ -297,23 +297,82 @@ def test_the_ack_ending_fast_recovery_deflates_the_window(dut: DUT) -> None:
         "segments at once: cwnd was not set back to ssthresh")
 
 
+@rfc("RFC5681-3.2-3",
+     quote="The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
+           "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
+def test_three_duplicates_after_an_ack_of_many_segments_trigger_a_fast_retransmit(dut: DUT) -> None:
+    # One ACK covers more than four segments at once (a receiver acknowledging every few segments,
+    # or ACKs lost on the way), then three duplicates say the next segment is lost. RFC 6582 4.1's
+    # heuristic, which reads such a jump as duplicates "not indicative of a lost segment", is only
+    # for duplicates that do not cover more than recover (3.2 (2)); these cover new data.
+    peer, _conn = _sender(dut, rtt=HANDSHAKE_RTT)
+    flight = _grow(peer, 1)  # the second round, not yet received: the peer's RCV.NXT is at its start
+    # Five segments acknowledged at once, and at least three left out beyond them (a DUT counting
+    # duplicates without SACK, as Linux does, believes no more duplicates than segments out).
+    assert len(flight) >= 8, f"slow start's second round was {len(flight)} segments: too few for an ACK of five"
+    lost = flight[5][TCP].seq
+    peer.send_ack(ack=lost)  # the round's first five segments, in one ACK
+    for _ in range(TCP_DUPACK_THRESHOLD):
+        peer.send_ack(ack=lost)
+    resent = peer.expect(seq=lost, data=lambda d: len(d) > 0, within=2.0, update=False)
+    assert resent.time - peer.last_sent < TCP_MIN_RTO / 2, (
+        "after an ACK of many segments the third duplicate ACK drew no fast retransmit: the segment came again "
+        f"{resent.time - peer.last_sent:.3f} s later, when the retransmission timer ran out")
+
+
+@rfc("RFC5681-3.2-3",
+     quote="The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
+           "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
+def test_after_fast_recovery_ends_a_new_loss_gets_its_own_fast_retransmit(dut: DUT) -> None:
+    peer, flight, limited, una = _fast_recovery(dut)
+    high = _last_end([*flight, *limited], una)
+    released: list[Packet] = []
+    for _ in range(2 * (len(flight) + len(limited))):  # step 4 inflates cwnd until new data goes
+        released += _released_by_a_duplicate(dut, peer, una, high)
+        if len(released) >= 2:
+            break
+    assert len(released) >= 2, (f"{len(released)} new segments went while duplicate ACKs inflated the window "
+                                "(positive control: step 4)")
+    # The ACK of everything up to recover and of the first segment sent in recovery: a full
+    # acknowledgment (RFC 6582 3.2 (3)) that ends fast recovery. The second segment sent in
+    # recovery is still out, neither lost nor late: nothing is retransmitted for it now.
+    second = released[1][TCP].seq
+    peer.send_ack(ack=second)
+    peer.expect_none(seq=second, data=lambda d: len(d) > 0, within=0.2)
+    # Then it turns out lost: three duplicate ACKs, after the ACK that moved SND.UNA past
+    # recover, are a new loss (positive control, and a new fast retransmit, RFC 6582 3.2 (2)).
+    for _ in range(TCP_DUPACK_THRESHOLD):
+        peer.send_ack(ack=second)
+    resent = peer.expect(seq=second, data=lambda d: len(d) > 0, within=2.0, update=False)
+    assert resent.time - peer.last_sent < TCP_MIN_RTO / 2, (
+        "three duplicate ACKs after fast recovery ended drew no fast retransmit: the segment came again "
+        f"{resent.time - peer.last_sent:.3f} s later, when the retransmission timer ran out")
+
+
+# The second duplicate ACK repeats the first's SACK block (nothing new: RFC 5681 3.2 step 1 "MUST
+# NOT send new data"), or SACKs data the DUT never sent (no information about its data either), or
+# extends the block over the next segment (new SACK information: RFC 3042 2 "SHOULD send a segment
+# of previously unsent data in response to each of the first two duplicate ACKs").
+@pytest.mark.parametrize("second", ["same-block", "beyond-snd-max", "new-block"])
 @rfc("RFC5681-3.2-6", "RFC3042-2-3")
-def test_with_sack_a_duplicate_ack_without_new_sack_blocks_releases_nothing(dut: DUT) -> None:
+def test_with_sack_a_duplicate_ack_releases_new_data_only_with_new_sack_blocks(dut: DUT, second: str) -> None:
     for attempt in range(3):
-        if _repeated_sack_block_releases_nothing(dut, PORT + attempt):
+        if _second_sack_duplicate(dut, PORT + attempt, second):
             return
     pytest.skip("in 3 attempts the DUT retransmitted the first segment before the duplicate ACK could release "
                 "new data (its loss recovery started first on this loaded machine): limited transmit could not "
                 "be watched")
 
 
-def _repeated_sack_block_releases_nothing(dut: DUT, port: int) -> bool:
+def _second_sack_duplicate(dut: DUT, port: int, second: str) -> bool:
     """One connection's try; False when the DUT's loss recovery began before the first duplicate
     ACK could release new data."""
     peer, _conn = _sender(dut, port=port, sack_permitted=True)
     if not peer.sack_ok:
         pytest.skip("the DUT did not agree to SACK (RFC 2018 2: SACK-Permitted is optional)")
     burst = _burst(peer)
+    if second == "new-block" and len(burst) < 3:
+        pytest.skip(f"the DUT's first flight was {len(burst)} segments: too few to SACK two beyond a hole")
     una, nxt = burst[0][TCP].seq, peer.rcv_nxt
     block = [("NOP", None), ("NOP", None), ("SAck", (burst[1][TCP].seq, _end(burst[1])))]
     peer.send_ack(ack=una, options=block)  # new SACK information: limited transmit (positive control)
@@ -323,8 +382,98 @@ def _repeated_sack_block_releases_nothing(dut: DUT, port: int) -> bool:
         # retransmission timer, or RACK's reordering window, RFC 8985, ran out while a loaded
         # tester collected the burst), so there is no limited transmit to watch on this connection.
         return False
-    peer.send_ack(ack=una, options=block)  # the same block again: nothing new
+    if second == "new-block":
+        block = [("NOP", None), ("NOP", None), ("SAck", (burst[1][TCP].seq, _end(burst[2])))]
+        peer.send_ack(ack=una, options=block)  # one segment more SACKed: new information
+        peer.expect(seq=_end(first), data=lambda d: len(d) > 0, within=0.5)
+        return True
+    if second == "beyond-snd-max":  # a segment's worth, 1000 octets beyond the last one sent
+        beyond = seq_add(_end(first), 1000)
+        block = [("NOP", None), ("NOP", None), ("SAck", (beyond, seq_add(beyond, MSS)))]
+    peer.send_ack(ack=una, options=block)  # the same block again, or a bogus one: nothing new
     peer.expect_none(seq=lambda s: s not in (una, first[TCP].seq), data=lambda d: len(d) > 0, within=0.3)
+    return True
+
+
+@rfc("RFC3042-2-1", "RFC5681-3.2-4")
+def test_with_sack_a_hole_filled_after_snd_una_moved_is_new_information(dut: DUT) -> None:
+    for attempt in range(3):
+        if _hole_below_a_known_block(dut, PORT + attempt):
+            return
+    pytest.skip("in 3 attempts the DUT retransmitted the hole before the duplicate ACK could release new data "
+                "(its loss recovery started on the SACK blocks alone, RACK's reordering window, RFC 8985)")
+
+
+def _hole_below_a_known_block(dut: DUT, port: int) -> bool:
+    """The first segment arrives, the second is missing, the third is SACKed; then the second's
+    own arrival is reported, merged with the third: new SACK information on a duplicate ACK, so
+    limited transmit sends (RFC 5681 3.2 step 1). False when the DUT's loss recovery began first."""
+    peer, _conn = _sender(dut, port=port, sack_permitted=True, rtt=HANDSHAKE_RTT)
+    if not peer.sack_ok:
+        pytest.skip("the DUT did not agree to SACK (RFC 2018 2: SACK-Permitted is optional)")
+    burst = _burst(peer)
+    if len(burst) < 4:
+        pytest.skip(f"the DUT's first flight was {len(burst)} segments: too few for a hole after the first")
+    una = burst[1][TCP].seq
+    s2, e3 = burst[2][TCP].seq, _end(burst[3])
+    peer.send_ack(ack=una, options=[("NOP", None), ("NOP", None), ("SAck", (burst[3][TCP].seq, e3))])
+    _let_answer(dut)  # the ACK moved SND.UNA: slow start may send; none of it is limited transmit
+    sent = [s for s in peer.take_all() if len(payload(s))]
+    if any(s[TCP].seq == una for s in sent):
+        return False
+    high = _last_end([*burst, *sent], una)
+    peer.send_ack(ack=una, options=[("NOP", None), ("NOP", None), ("SAck", (s2, e3))])  # the 2nd arrived too
+    new = peer.expect(seq=lambda s: s == una or not seq_lt(s, high), data=lambda d: len(d) > 0, within=0.5)
+    return new[TCP].seq != una
+
+
+# Two duplicate ACKs with new SACK information, the second one's block grown on both sides of the
+# first's ("merged") or apart from it ("apart"); then a segment carrying data repeats what they
+# said. RFC 5681 2: an ACK with data is a duplicate only as one with "previously unknown SACK
+# information": the sender remembers what both reported (RFC 2018 5, "SHOULD record"), so this one
+# is no duplicate, and no fast retransmit may follow it (three true duplicates do).
+@pytest.mark.parametrize("blocks", ["merged", "apart"])
+@rfc("RFC5681-3.2-3", "RFC2018-5-1")
+def test_with_sack_a_data_segment_repeating_known_blocks_is_no_duplicate(dut: DUT, blocks: str) -> None:
+    for attempt in range(3):
+        if _known_blocks_repeated(dut, PORT + attempt, blocks):
+            return
+    pytest.skip("in 3 attempts the DUT retransmitted the first segment before the third duplicate ACK (its loss "
+                "recovery started on the SACK blocks alone, RACK's reordering window, RFC 8985): which ACK it "
+                "counted cannot be told")
+
+
+def _known_blocks_repeated(dut: DUT, port: int, blocks: str) -> bool:
+    """One connection's try; False when the DUT's loss recovery began before the third duplicate."""
+    peer, _conn = _sender(dut, port=port, sack_permitted=True)
+    if not peer.sack_ok:
+        pytest.skip("the DUT did not agree to SACK (RFC 2018 2: SACK-Permitted is optional)")
+    burst = _burst(peer)
+    if len(burst) < 4:
+        pytest.skip(f"the DUT's first flight was {len(burst)} segments: too few for SACK blocks around a hole")
+    una = burst[0][TCP].seq
+    s1, s2, s3 = (seg[TCP].seq for seg in burst[1:4])
+    e1, e2, e3 = (_end(seg) for seg in burst[1:4])
+    first, second = ((s2, e2), (s1, e3)) if blocks == "merged" else ((s3, e3), (s1, e1))
+    repeated = second if blocks == "merged" else first
+    for left, right in (first, second):
+        peer.send_ack(ack=una, options=[("NOP", None), ("NOP", None), ("SAck", (left, right))])
+    # Long enough for a loss recovery the blocks alone start to show (RACK's reordering timer, RFC
+    # 8985 6.2, runs a fraction of the round trip), so that it is not blamed on the segment below.
+    dut.wait(2 * QUIET)
+    sent = [s for s in peer.take_all() if len(payload(s))]
+    if any(s[TCP].seq == una for s in sent):
+        return False
+    peer.send_data(b"news?", ack=una, options=[("NOP", None), ("NOP", None), ("SAck", repeated)])
+    _let_answer(dut)
+    sent += [s for s in peer.take_all() if len(payload(s))]
+    assert not any(s[TCP].seq == una for s in sent), (
+        "a data segment repeating SACK blocks the DUT had already been told of was taken for a third duplicate "
+        "ACK: a fast retransmit followed it")
+    # Positive control: a third true duplicate, SACKing all the DUT sent after the lost segment.
+    high = _last_end([*burst, *sent], una)
+    peer.send_ack(ack=una, options=[("NOP", None), ("NOP", None), ("SAck", (s1, high))])
+    peer.expect(seq=una, data=lambda d: len(d) > 0, within=1.0, update=False)
     return True
 
 

@@ -14,7 +14,14 @@ import pytest
 from scapy.layers.inet import TCP
 
 from harness import DUT, TCPConn, rfc
-from harness.rfc import TCP_INITIAL_RTO, TIMER_EARLY, TIMER_LATE, TIMER_LATE_FACTOR, timer_fired_on_time
+from harness.rfc import (
+    TCP_DUPACK_THRESHOLD,
+    TCP_INITIAL_RTO,
+    TIMER_EARLY,
+    TIMER_LATE,
+    TIMER_LATE_FACTOR,
+    timer_fired_on_time,
+)
 from harness.tcp_peer import TCPPeer, payload, seq_add
 
 PORT: Final = 7750
@@ -65,13 +72,14 @@ def test_the_first_rtt_measurement_sets_the_rto_to_three_times_it(dut: DUT) -> N
 
 @rfc("RFC6298-2-4", "RFC6298-2-5", "RFC6298-2-6")
 def test_a_second_rtt_measurement_updates_rttvar_then_srtt(dut: DUT) -> None:
-    r1, r2 = 0.4, 1.0
-    peer, conn = _accepted_after(dut, r1)  # RTO = 3 * 0.4 = 1.2 s, above R' below
+    r1, r2 = 0.5, 1.4
+    peer, conn = _accepted_after(dut, r1)  # RTO = 3 * 0.5 = 1.5 s, above R' below
     _acknowledged_after(dut, peer, conn, b"timed", r2)
     rto = _retransmission_timeout(dut, peer, conn, b"then lost")
-    # (2.3): RTTVAR <- 3/4 * 0.2 + 1/4 * |0.4 - 1.0| = 0.3; SRTT <- 7/8 * 0.4 + 1/8 * 1.0 = 0.475;
-    # RTO = 0.475 + 4 * 0.3 = 1.675 s. (SRTT first would give 1.6 s; R' alone 3 s; R alone 1.2 s.)
-    expected = 0.475 + 4 * 0.3
+    # (2.3): RTTVAR <- 3/4 * 0.25 + 1/4 * |0.5 - 1.4| = 0.4125; SRTT <- 7/8 * 0.5 + 1/8 * 1.4 = 0.6125;
+    # RTO = 0.6125 + 4 * 0.4125 = 2.2625 s. (SRTT first would give 2.15 s; R' alone 4.2 s; R alone 1.5 s;
+    # alpha = 1/9 instead of 1/8, 2.25 s: R' is far enough from SRTT for the gain to show.)
+    expected = 0.6125 + 4 * 0.4125
     assert timer_fired_on_time(rto, expected), f"the data came again after {rto:.3f} s, not {expected:.3f} s"
 
 
@@ -94,6 +102,33 @@ def test_the_ack_of_a_retransmitted_segment_gives_no_rtt_sample(dut: DUT) -> Non
     assert rto <= limit, (
         f"after an ambiguous round trip the RTO became {rto:.2f} s (it was {before:.2f} s): the DUT sampled a "
         "retransmission")
+
+
+@rfc("RFC6298-3-2", "RFC6298-3-1")
+def test_the_ack_of_a_fast_retransmitted_segment_gives_no_rtt_sample(dut: DUT) -> None:
+    # The handshake's 0.4 s make the RTO 1.2 s; a lone segment, sent again on three duplicate
+    # ACKs (RFC 5681 3.2), is acknowledged 1.05 s after its first transmission, before that timer.
+    peer, conn = _accepted_after(dut, 0.4)
+    data = b"sent twice"
+    dut.tcp_send(conn, data)
+    original = peer.expect(data=data)
+    for _ in range(TCP_DUPACK_THRESHOLD):
+        peer.send_ack(ack=original[TCP].seq)
+    try:
+        peer.expect(seq=original[TCP].seq, data=data, within=0.3, update=False)
+    except AssertionError:
+        pytest.skip("the DUT did not fast retransmit a lone segment on three duplicate ACKs (a DUT counting "
+                    "duplicates per segment out, as Linux does without SACK, waits for its timer)")
+    dut.wait(max(0.0, 1.05 - float(dut.now() - original.time)))
+    if any(payload(s) == data for s in peer.take_all()):
+        pytest.skip("the retransmission timer ran out before the ACK (a loaded tester): the timer backed off")
+    peer.send_ack()
+    rto = _retransmission_timeout(dut, peer, conn, b"then lost")
+    # Had the ACK been taken as an RTT sample of 1.05 s (from the first transmission): RTTVAR =
+    # 3/4 * 0.2 + 1/4 * 0.65, SRTT = 7/8 * 0.4 + 1/8 * 1.05, RTO 1.73 s; without one it stays 1.2 s.
+    assert rto <= 3 * 0.4 * TIMER_LATE_FACTOR + TIMER_LATE, (
+        f"after a fast retransmission acknowledged 1.05 s after the first copy the RTO became {rto:.2f} s, not "
+        "1.2 s: the DUT sampled an ambiguous round trip (Karn's algorithm)")
 
 
 def _rfc6298_rto(samples: list[float]) -> float:

@@ -17,7 +17,7 @@ from scapy.packet import Packet
 
 from harness import DUT, TCPError, rfc
 from harness.rfc import TCP_INITIAL_RTO, TCP_MIN_RTO, TCP_SYN_FALLBACK_RTO, timer_doubled, timer_fired_on_time
-from harness.tcp_peer import TCPPeer, established, seq_diff, seq_lt
+from harness.tcp_peer import TCPPeer, established, payload, seq_add, seq_diff, seq_lt
 from harness.time_budget import require_dut_time
 
 PORT: Final = 7700
@@ -113,18 +113,25 @@ def test_rto_is_three_seconds_after_a_retransmitted_syn(dut: DUT) -> None:
     _check_interval(data, again, TCP_SYN_FALLBACK_RTO, "the first retransmission of data")
 
 
+# With the connection closed as well, the FIN follows the data: the first segment, sent again,
+# must not carry it (its sequence number is after the last octet of data).
+@pytest.mark.parametrize("closed", [pytest.param(False, id="open"), pytest.param(True, id="fin-queued")])
 @rfc("RFC6298-5-2",
      quote="(5.4) Retransmit the earliest segment that has not been acknowledged by the TCP receiver.")
-def test_timeout_retransmits_the_earliest_unacknowledged_segment(dut: DUT) -> None:
+def test_timeout_retransmits_the_earliest_unacknowledged_segment(dut: DUT, closed: bool) -> None:
     peer, conn = established(dut, PORT, mss=536)
     data = bytes(i % 251 for i in range(3 * 536))  # three full-sized segments (no Nagle hold-back)
     assert dut.tcp_send(conn, data) == len(data)
+    if closed:
+        dut.tcp_close(conn)
     una = peer.rcv_nxt
     peer.receive(len(data), ack=False)  # the first transmissions, none acknowledged
     end = peer.rcv_nxt
     resent = peer.expect(seq=lambda s: seq_lt(s, end), data=lambda d: len(d) > 0, within=5.0, update=False)
     assert resent[TCP].seq == una, (f"the first retransmission starts {seq_diff(resent[TCP].seq, una):+d} octets "
                                     "from SND.UNA, not at the earliest unacknowledged segment")
+    assert "F" not in resent.sprintf("%TCP.flags%") or seq_add(una, len(payload(resent))) == end, (
+        f"the first segment, {len(payload(resent))} of {len(data)} octets, came again with the FIN")
 
 
 @rfc("RFC6298-5-2",
@@ -183,7 +190,9 @@ def test_user_timeout_ends_a_connection_whose_data_goes_unacknowledged(dut: DUT)
     peer.expect(data=b"nobody acknowledges this")
     dut.wait(2.0)
     assert dut.tcp_state(conn) == "ESTABLISHED", "the connection ended before its 3 s user timeout"
-    dut.wait(6.0)
+    # The timeout counts from the data's first transmission, not from its latest retransmission
+    # (those at 1 s and 3 s would put the end at 7 s): over a second after it, the connection is gone.
+    dut.wait(2.2)
     with pytest.raises(TCPError) as failure:
         dut.tcp_recv(conn, within=0.1)
     assert failure.value.kind == "timed_out"

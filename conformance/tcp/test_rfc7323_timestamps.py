@@ -125,7 +125,11 @@ def test_segment_without_timestamps_is_dropped(dut: DUT) -> None:
 @rfc("RFC7323-3.2-10")
 def test_timestamps_on_a_connection_without_them_are_ignored(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
-    peer.send_data(b"unexpected TSopt", options=[("NOP", None), ("NOP", None), ("Timestamp", (7, 0))])
+    dut.tcp_send(conn, b"timed")  # the segment below acknowledges it: its TSecr must not time it
+    peer.expect(data=b"timed")
+    # With a FIN too: a segment no header prediction (RFC 7323 5.6) can shortcut.
+    peer.send_data(b"unexpected TSopt", flags="FPA",
+                   options=[("NOP", None), ("NOP", None), ("Timestamp", (7, 12345))])
     assert dut.tcp_recv(conn) == b"unexpected TSopt"
     ack = peer.expect("A", ack=peer.snd_nxt)
     assert option(ack, "Timestamp") is None

@@ -10,7 +10,7 @@ from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
 from harness import DUT, MUST, SHOULD, ExpectationFailed, TCPConn, described, rfc
-from harness.rfc import TCP_MIN_RTO, timer_doubled
+from harness.rfc import TCP_MIN_RTO, timer_doubled, timer_fired_on_time
 from harness.tcp_peer import TCPPeer, established, opened_by_dut, payload, seq_add, seq_diff, seq_lt
 from harness.time_budget import require_dut_time
 
@@ -37,6 +37,7 @@ def _probes(peer: TCPPeer, count: int, within: float) -> list[Packet]:
         size, at = len(payload(seg)), seg[TCP].seq
         assert (size == 1 and at == una) or (size <= 1 and seq_lt(at, una)), (
             f"into a zero window the DUT sent {size} octets at {seq_diff(at, una):+d} from SND.NXT")
+        assert "F" not in seg.sprintf("%TCP.flags%"), "a probe carries a FIN, yet the application did not close"
         out.append(seg)
     return out
 
@@ -68,10 +69,58 @@ def test_window_update_releases_more_data(dut: DUT) -> None:
     peer.expect_none(seq=lambda s: not seq_lt(s, edge), data=lambda d: len(d) > 0, within=0.3)
 
 
+# Much data waiting, or a single octet: then the probe is all of it, and still no FIN.
+@pytest.mark.parametrize("size", [pytest.param(len(DATA), id="bulk"), pytest.param(1, id="one-octet")])
 @rfc("RFC9293-3.8.6.1-1")
-def test_zero_window_is_probed(dut: DUT) -> None:
-    peer, _conn = _sender(dut, 0)
+def test_zero_window_is_probed(dut: DUT, size: int) -> None:
+    peer, conn = established(dut, PORT, window=0)
+    assert dut.tcp_send(conn, DATA[:size]) == size
     _probes(peer, 1, within=5.0)
+
+
+@rfc("RFC9293-3.8.6.1-1")
+def test_a_fin_waiting_behind_a_zero_window_is_probed(dut: DUT) -> None:
+    # Nothing but the FIN of a CLOSE is queued, and the window is zero. The FIN takes a sequence
+    # number as an octet of data does: it may go as the probe itself (a zero window cannot take
+    # it, so the receiver answers with an ACK, RFC 9293 3.10.7.4), or the DUT probes below
+    # SND.NXT; an empty segment at SND.NXT would draw no answer.
+    peer, conn = established(dut, PORT, window=0)
+    una = peer.rcv_nxt
+    dut.tcp_close(conn)
+    probe = peer.expect(within=5.0, update=False)
+    size, at = len(payload(probe)), probe[TCP].seq
+    fin = "F" in probe.sprintf("%TCP.flags%")
+    assert (fin and size == 0 and at == una) or (size <= 1 and seq_lt(at, una)), (
+        f"with only a FIN queued behind a zero window the DUT sent {size} octets at {seq_diff(at, una):+d} "
+        f"from SND.NXT{' with FIN' if fin else ' without FIN'}")
+    peer.window = 65535
+    peer.send_ack()  # the answer opens the window: the FIN goes (positive control)
+    peer.expect("FA", seq=una, within=2.0)
+
+
+@described(9293, "3.10.7.4", MUST,
+           "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or "
+           "(SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and "
+           "set SND.WL2 <- SEG.ACK.")
+def test_window_updates_after_a_probe_resend_nothing(dut: DUT) -> None:
+    # The window opens after a probe: the data goes on. A second window update before any of it is
+    # acknowledged only moves the window's edge further: nothing already sent goes again.
+    peer, _conn = _sender(dut, 0, mss=500)
+    _probes(peer, 1, within=5.0)
+    peer.window = 1000
+    peer.send_ack()  # the probe's octet not taken: the window opens at SND.UNA
+    sent = peer.receive(1000, ack=False)
+    high = peer.rcv_nxt
+    assert sent, "the window's opening released no data"
+    peer.window = 2000
+    peer.send_ack(ack=seq_add(high, -1000))  # a larger window, the same acknowledgment
+    if dut.barrier() is None:
+        dut.wait(0.3)
+    after = [seg for seg in peer.take_all() if len(payload(seg))]
+    assert after, "the larger window released no data (positive control)"
+    again = [seg for seg in after if seq_lt(seg[TCP].seq, high)]
+    assert not again, (f"a window update sent {len(again)} segments of data already sent again, from "
+                       f"{seq_diff(again[0][TCP].seq, high):+d} octets before the highest sent")
 
 
 @rfc("RFC9293-3.8.6.1-4")
@@ -79,9 +128,16 @@ def test_first_probe_waits_a_retransmission_timeout(dut: DUT) -> None:
     peer, conn = established(dut, PORT, window=0)
     start = dut.now()
     dut.tcp_send(conn, DATA)
+    # Halfway, an ACK that leaves the window zero: the zero window has existed since the start all
+    # the same, so the probe is due an RTO after the start, not after this ACK.
+    dut.wait(TCP_MIN_RTO / 2)
+    peer.send_ack()
     (probe,) = _probes(peer, 1, within=5.0)
     assert probe.time - start >= TCP_MIN_RTO - 0.01, (
         f"the first probe came {probe.time - start:.3f} s after the window closed, under the 1 s minimum RTO")
+    assert timer_fired_on_time(probe.time - start, TCP_MIN_RTO), (
+        f"the first probe came {probe.time - start:.3f} s after the window closed: not when a zero window had "
+        "existed for the retransmission timeout (1 s after an RTT sample of the handshake's)")
 
 
 @rfc("RFC9293-3.8.6.1-5")
@@ -185,9 +241,11 @@ def test_the_sender_avoids_silly_window_segments(dut: DUT) -> None:
     # Fs "1/2", or "a maximum-sized segment", or after "the override timeout"; it "should be in
     # the range 0.1 - 1.0 seconds": nothing of 100 octets before 0.1 s.
     peer.expect_none(data=lambda d: len(d) > 0, within=0.09)
-    peer.window = 8000
-    peer.send_ack()  # positive control: a full segment fits now
-    peer.expect(data=lambda d: len(d) == 1000, within=1.0)
+    # (4) "or if the override timeout occurs": then the data goes, as much as the window takes
+    # (positive control); a sliver of it would be the silly window itself.
+    override = peer.expect(data=lambda d: len(d) > 0, within=2.0)
+    assert len(payload(override)) == 100, (
+        f"when the override timeout ran out the DUT sent {len(payload(override))} octets into a usable window of 100")
 
 
 @rfc("RFC9293-3.8.6-4")
