@@ -138,6 +138,10 @@ def test_prefix_valid_lifetime_zero_removes_the_prefix(dut: DUT) -> None:
     _resolves_itself(dut, 1)
     dut.send(ra(dut, pio(valid=0, preferred=0)))
     uses_router(dut, 2, src=FRESH[0])
+    # Gone from the Prefix List, the prefix advertised anew is "not already present": a new
+    # entry makes it on-link again.
+    dut.send(ra(dut, pio()))
+    _resolves_itself(dut, 3, FRESH[1])
 
 
 @described(4861, "6.3.5", MUST,
