@@ -47,7 +47,7 @@ from harness.features import become_router, has_feature, require_feature
 from harness.rfc import IPV6_MIN_MTU, NDP_HOP_LIMIT
 
 SILENCE_S = 0.6
-PREFIX, FAR = "2001:db8:2::/64", "2001:db8:2::5"
+PREFIX, FAR, FAR_2 = "2001:db8:2::/64", "2001:db8:2::5", "2001:db8:2::6"
 REDIRECTED_HEADER = 4  # RFC 4861 4.6: the option type
 ROUTER_LL = "fe80::1"  # the better first hop a redirect names
 MAC_R = "02:00:00:00:00:04"
@@ -60,10 +60,10 @@ def _gateway(dut: DUT) -> None:
     dut.add_route(PREFIX, via=str(dut.info.tester_ipv6_ll))
 
 
-def _reply_mac(dut: DUT, ident: int) -> str:
-    """Where the DUT sends its echo reply to FAR (the tester plays FAR: any source MAC will do)."""
-    dut.send(dut.ipv6(src=FAR) / ICMPv6EchoRequest(id=ident, seq=1, data=b"where-to"))
-    reply = dut.expect(IPv6(dst=FAR), ICMPv6EchoReply(id=ident, seq=1))
+def _reply_mac(dut: DUT, ident: int, far: str = FAR) -> str:
+    """Where the DUT sends its echo reply to ``far`` (the tester plays it: any source MAC will do)."""
+    dut.send(dut.ipv6(src=far) / ICMPv6EchoRequest(id=ident, seq=1, data=b"where-to"))
+    reply = dut.expect(IPv6(dst=far), ICMPv6EchoReply(id=ident, seq=1))
     return str(reply[Ether].dst).lower()
 
 
@@ -218,14 +218,19 @@ def test_redirect_target_is_a_router_whose_turning_host_undoes_the_redirect(dut:
     # Only a target recorded as a router can turn into a host (§7.2.5 R=0 advertisement); then
     # destinations using it "must perform next-hop determination again" (§7.3.3): back to the
     # tester, the first hop from the routing table.
+    # Another destination, redirected to itself (on-link), does not use that router: it stays.
     _gateway(dut)
     dut.send(_redirect(dut))
     assert _reply_mac(dut, 0x750B) == MAC_R
+    dut.send(_redirect(dut, target=FAR_2, dest=FAR_2, tlla=MAC_A))
+    assert _reply_mac(dut, 0x750D, FAR_2) == MAC_A
     dut.send(
         dut.ether(src=MAC_R, dst=multicast_mac("ff02::1")) / IPv6(src=ROUTER_LL, dst="ff02::1", hlim=NDP_HOP_LIMIT)
         / ICMPv6ND_NA(tgt=ROUTER_LL, R=0, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=MAC_R)
     )
     assert _reply_mac(dut, 0x750C) == dut.info.tester_mac, "traffic still goes to a node that is no router"
+    assert _reply_mac(dut, 0x750E, FAR_2) == MAC_A, (
+        f"the redirect of {FAR_2} to itself was undone with the router's, which it did not use")
 
 
 # ---- invalid redirects (§8.1) ------------------------------------------------------------------------
