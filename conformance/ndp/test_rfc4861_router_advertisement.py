@@ -146,6 +146,18 @@ def test_prefix_valid_lifetime_zero_removes_the_prefix(dut: DUT) -> None:
 
 @described(4861, "6.3.5", MUST,
            "Whenever the invalidation timer expires for a Prefix List entry, that entry is discarded.")
+def test_prefix_stays_on_link_when_an_address_in_it_is_removed(dut: DUT) -> None:
+    # The advertised prefix is in the Prefix List until its timer expires, whatever happens to an
+    # address configured in it by hand: removing 2001:db8:2::1 leaves the prefix on-link.
+    dut.send(ra(dut, pio()))
+    dut.add_address(f"{PREFIX}1/64")
+    _resolves_itself(dut, 1)
+    dut.remove_address(f"{PREFIX}1/64")
+    _resolves_itself(dut, 2, FRESH[0])
+
+
+@described(4861, "6.3.5", MUST,
+           "Whenever the invalidation timer expires for a Prefix List entry, that entry is discarded.")
 def test_prefix_expires_with_its_valid_lifetime(dut: DUT) -> None:
     # Both sides of the Valid Lifetime (3 s): still on-link a second before it ends, off-link
     # 0.6 s after.
