@@ -40,6 +40,7 @@ from harness import (
     rfc,
     solicited_node,
 )
+from harness.features import become_router
 from harness.rfc import NDP_HOP_LIMIT
 
 TARGET: Final = "2001:db8:2::77"
@@ -174,11 +175,17 @@ def test_address_is_tentative_during_dad_then_preferred(dut: DUT) -> None:
 
 @described(4862, "5.4", SHOULD,
            "Other packets addressed to the tentative address should be silently discarded.")
-def test_tentative_address_receives_nothing(dut: DUT) -> None:
+@pytest.mark.parametrize("role", ["host", "router"])
+def test_tentative_address_receives_nothing(dut: DUT, role: str) -> None:
+    # A router neither: it does not take the packet for one to forward (which would have it
+    # resolve the address it is checking, with a solicitation carrying its link-layer address).
+    if role == "router":
+        become_router(dut, 6)
     start_dad(dut, 1, retrans=1.0)
     dad_probe(dut)
     ping(dut, 1)
     dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=1), within=0.4)
+    dut.expect_none(ICMPv6ND_NS(tgt=TARGET), ICMPv6NDOptSrcLLAddr, within=0.0)
     dut.wait(1.0)
     ping(dut, 2)  # control: the same request once DAD is over
     dut.expect(IPv6(src=TARGET), ICMPv6EchoReply(id=ECHO_ID, seq=2))
