@@ -27,7 +27,7 @@ from scapy.layers.inet6 import (
     IPv6,
 )
 from scapy.layers.l2 import Ether
-from scapy.packet import Packet
+from scapy.packet import Packet, Raw
 
 from harness import (
     DUT,
@@ -40,6 +40,7 @@ from harness import (
     rfc,
     solicited_node,
 )
+from harness.features import become_router
 from harness.rfc import NDP_HOP_LIMIT
 
 TARGET: Final = "2001:db8:2::77"
@@ -174,11 +175,17 @@ def test_address_is_tentative_during_dad_then_preferred(dut: DUT) -> None:
 
 @described(4862, "5.4", SHOULD,
            "Other packets addressed to the tentative address should be silently discarded.")
-def test_tentative_address_receives_nothing(dut: DUT) -> None:
+@pytest.mark.parametrize("role", ["host", "router"])
+def test_tentative_address_receives_nothing(dut: DUT, role: str) -> None:
+    # A router neither: it does not take the packet for one to forward (which would have it
+    # resolve the address it is checking, with a solicitation carrying its link-layer address).
+    if role == "router":
+        become_router(dut, 6)
     start_dad(dut, 1, retrans=1.0)
     dad_probe(dut)
     ping(dut, 1)
     dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=1), within=0.4)
+    dut.expect_none(ICMPv6ND_NS(tgt=TARGET), ICMPv6NDOptSrcLLAddr, within=0.0)
     dut.wait(1.0)
     ping(dut, 2)  # control: the same request once DAD is over
     dut.expect(IPv6(src=TARGET), ICMPv6EchoReply(id=ECHO_ID, seq=2))
@@ -392,12 +399,18 @@ def test_advertisement_during_the_initial_delay_is_a_duplicate(dut: DUT) -> None
     _assert_never_assigned(dut)
 
 
+DISABLED_PORT = 45645
+
+
 @rfc("RFC4862-5.4.5-2")
 def test_duplicate_hardware_based_link_local_disables_ip_on_the_interface(dut: DUT) -> None:
     link_local = str(dut.info.dut_ipv6_ll)
     global_address = str(dut.info.dut_ipv6.ip)
     ping(dut, 1, global_address)  # control: IPv6 works before
     dut.expect(ICMPv6EchoReply(id=ECHO_ID, seq=1))
+    dut.udp_bind(DISABLED_PORT, 6)
+    dut.send(dut.ipv6(dst=global_address) / UDP(sport=DISABLED_PORT, dport=DISABLED_PORT) / Raw(b"enabled"))
+    assert dut.udp_recv(DISABLED_PORT) is not None, "control: the datagram before the link flap was not delivered"
     dut.set_ipv6_option("accept_dad", 1)
     dut.set_ipv6_option("rtr_solicit_delay", 0)
     dut.restart_link()
@@ -406,6 +419,10 @@ def test_duplicate_hardware_based_link_local_disables_ip_on_the_interface(dut: D
     dut.wait(1.5)
     ping(dut, 2, global_address)
     dut.expect_none(ICMPv6EchoReply(id=ECHO_ID, seq=2), within=0.7)
+    # Nor is anything received: a UDP datagram to a bound port is not delivered (no answer on
+    # the wire would show it).
+    dut.send(dut.ipv6(dst=global_address) / UDP(sport=DISABLED_PORT, dport=DISABLED_PORT) / Raw(b"disabled"))
+    assert dut.udp_recv(DISABLED_PORT, within=0.5) is None, "a datagram was delivered on the disabled interface"
 
 
 # ---- what DAD ignores, and where it does not run ---------------------------------------------------------

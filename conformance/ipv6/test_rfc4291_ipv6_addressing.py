@@ -42,10 +42,18 @@ def test_packet_to_loopback_received_on_the_link_is_dropped(dut: DUT) -> None:
 
 @rfc("RFC4291-2.5.3-4")
 def test_packet_from_the_loopback_address_is_dropped(dut: DUT) -> None:
-    # Answering would send the reply to ::1 -- the DUT itself.
+    # Answering would send the reply to ::1 -- the DUT itself. A datagram from ::1, which needs
+    # no answer, is not delivered either, beside the same datagram from the tester (the control).
     dut.send(dut.ipv6(src="::1") / ICMPv6EchoRequest(id=0x4295, seq=1))
     dut.expect_none(ICMPv6EchoReply, within=SILENCE_S, barrier=True)
     _control(dut, 0x4296)
+    dut.udp_bind(PORT, 6)
+    for src, data in (("::1", b"from loopback"), (str(dut.info.tester_ipv6), b"from tester")):
+        dut.send(dut.ipv6(src=src) / UDP(sport=PORT, dport=PORT) / Raw(data))
+    got = dut.udp_recv(PORT, within=SILENCE_S)
+    assert got is not None, "not even the control datagram from the tester was delivered"
+    assert got[0] == b"from tester", "the datagram from ::1 was delivered"
+    assert dut.udp_recv(PORT, within=0.2) is None, "the datagram from ::1 was delivered"
 
 
 @rfc("RFC4291-2.5.2-2")

@@ -59,7 +59,9 @@ def _expect_port_unreachable(dut: DUT, sport: int) -> Packet:
 @rfc("RFC4443-3.1-4")
 def test_udp_to_a_closed_port_draws_port_unreachable(dut: DUT) -> None:
     dut.send(_closed_port_probe(dut, sport=40001))
-    _expect_port_unreachable(dut, 40001)
+    error = _expect_port_unreachable(dut, 40001)
+    # RFC 4443 3.1: "Unused ... It must be initialized to zero by the originator".
+    assert l3_bytes(error)[44:48] == bytes(4), f"the Unused field reads {l3_bytes(error)[44:48].hex()}"
 
 
 @pytest.mark.parametrize("size", [32, 1400], ids=["whole", "truncated"])

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from ipaddress import IPv6Address
 
-from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6
+import pytest
+from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6, IPv6ExtHdrHopByHop
 
 from harness import DUT, MUST, described, echo6, expect_echo_reply6, rfc
 
@@ -48,11 +49,15 @@ def test_payload_length_beyond_the_frame_is_discarded(dut: DUT) -> None:
 @described(8200, "3", MUST,
            "Payload Length 16-bit unsigned integer. Length of the IPv6 payload, i.e., the rest of the packet "
            "following this IPv6 header, in octets.")
-def test_octets_beyond_payload_length_are_ignored(dut: DUT) -> None:
+@pytest.mark.parametrize("hbh", [False, True], ids=["plain", "hop-by-hop"])
+def test_octets_beyond_payload_length_are_ignored(dut: DUT, hbh: bool) -> None:
     # Link-layer padding after the packet (as Ethernet adds to short frames) is not payload:
-    # the echo is answered and its data comes back without the trailing octets.
+    # the echo is answered and its data comes back without the trailing octets. Also behind a
+    # Hop-by-Hop Options header (a non-zero Payload Length: no jumbogram, RFC 2675).
     data = b"padded-echo"
-    frame = bytes(echo6(dut, 0x6005, data)) + b"\xee" * 24
+    request = (dut.ipv6() / IPv6ExtHdrHopByHop() / ICMPv6EchoRequest(id=0x6005, seq=1, data=data) if hbh
+               else echo6(dut, 0x6005, data))
+    frame = bytes(request) + b"\xee" * 24
     dut.send(frame)
     reply = expect_echo_reply6(dut, 0x6005, src=str(dut.info.dut_ipv6.ip))
     assert reply[ICMPv6EchoReply].data == data, "the padding after the IPv6 payload was treated as data"

@@ -24,7 +24,8 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
 from harness import DUT, MUST, described, multicast_mac, rfc, solicited_node
-from harness.features import become_router
+from harness.features import become_router, optional_feature
+from harness.mld import CHANGE_TO_EXCLUDE, CHANGE_TO_INCLUDE, expect_record
 from harness.rfc import NDP_HOP_LIMIT
 
 SUBNET_ROUTER = "2001:db8:1::"
@@ -33,12 +34,12 @@ JITTER_S = 0.3
 ANYCAST_SAMPLES = 6
 
 
-def _ns(dut: DUT, *, unicast: bool = False) -> Packet:
-    dst = SUBNET_ROUTER if unicast else solicited_node(SUBNET_ROUTER)
+def _ns(dut: DUT, *, unicast: bool = False, target: str = SUBNET_ROUTER) -> Packet:
+    dst = target if unicast else solicited_node(target)
     return (
         dut.ether(dst=dut.info.dut_mac if unicast else multicast_mac(dst))
         / IPv6(src=str(dut.info.tester_ipv6), dst=dst, hlim=NDP_HOP_LIMIT)
-        / ICMPv6ND_NS(tgt=SUBNET_ROUTER)
+        / ICMPv6ND_NS(tgt=target)
         / ICMPv6NDOptSrcLLAddr(lladdr=dut.info.tester_mac)
     )
 
@@ -102,3 +103,40 @@ def test_echo_to_subnet_router_anycast_is_answered_from_a_unicast_address(dut: D
     own = {IPv6Address(dut.info.dut_ipv6.ip), IPv6Address(dut.info.dut_ipv6_ll)}
     assert IPv6Address(reply[IPv6].src) in own, f"reply from {reply[IPv6].src}, not one of {sorted(map(str, own))}"
     assert reply[Ether].dst.lower() == dut.info.tester_mac
+
+
+OTHER_SUBNET, OTHER_SUBNET_ROUTER = "2001:db8:3::1/126", "2001:db8:3::"
+
+
+@described(4291, "2.6.1", MUST,
+           "All routers are required to support the Subnet-Router anycast addresses for the subnets to which "
+           "they have interfaces.")
+def test_router_holds_the_subnet_router_anycast_address_only_while_it_has_the_subnet(dut: DUT) -> None:
+    # A /126: short subnets have the address too. Once the address in it is gone, the router
+    # has no interface in that subnet, so the anycast address is no longer "assigned to the
+    # receiving interface" (RFC 4861 7.2.3) and a solicitation for it goes unanswered.
+    become_router(dut, 6)
+    dut.add_address(OTHER_SUBNET)
+    dut.send(_ns(dut, target=OTHER_SUBNET_ROUTER))
+    dut.expect(ICMPv6ND_NA(tgt=OTHER_SUBNET_ROUTER), within=MAX_ANYCAST_DELAY_TIME_S + JITTER_S)
+    dut.remove_address(OTHER_SUBNET)
+    dut.send(_ns(dut, target=OTHER_SUBNET_ROUTER))
+    dut.expect_none(ICMPv6ND_NA(tgt=OTHER_SUBNET_ROUTER), within=MAX_ANYCAST_DELAY_TIME_S + JITTER_S)
+    dut.send(_ns(dut))  # control: the link's own subnet is still answered for
+    dut.expect(ICMPv6ND_NA(tgt=SUBNET_ROUTER), within=MAX_ANYCAST_DELAY_TIME_S + JITTER_S)
+
+
+@optional_feature("mldv2")
+@described(3810, "6.1", MUST,
+           "A change of per-interface state causes the node to immediately transmit a State Change Report "
+           "from that interface.")
+def test_router_stops_listening_for_the_anycast_address_when_it_stops_forwarding(dut: DUT) -> None:
+    # RFC 4291 2.8: a node listens to "the Solicited-Node multicast address for each of its
+    # unicast and anycast addresses". Forwarding on, the router gains the Subnet-Router anycast
+    # address and joins its solicited-node group (the control); forwarding off, it has it no
+    # more and leaves that group, which it reports as a change of state.
+    group = solicited_node(SUBNET_ROUTER)
+    become_router(dut, 6)
+    expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.0)
+    dut.set_forwarding(6, False)
+    expect_record(dut, group, (CHANGE_TO_INCLUDE,), within=1.0)

@@ -152,15 +152,24 @@ def test_failed_resolution_for_a_forwarded_packet_draws_address_unreachable(dut:
     become_router(dut, 6)
     dut.add_route("2001:db8:2::/64")  # on-link: the DUT must resolve FAR itself
     sent = dut.ipv6(dst=FAR, hlim=64) / ICMPv6EchoRequest(id=0x7320, seq=1, data=b"unresolvable")
-    dut.send(sent)
+    bare = dut.ipv6(dst=FAR, hlim=64, nh=59)  # the smallest packet: a 40-octet header, No Next Header
+    dut.send(sent, bare)
     ns = dut.expect(ICMPv6ND_NS(tgt=FAR))
     assert ns[IPv6].dst == solicited_node(FAR)
     # When the last of MAX_MULTICAST_SOLICIT solicitations has gone unanswered for RetransTimer.
     dut.expect_none(ICMPv6DestUnreach, within=MAX_MULTICAST_SOLICIT * RETRANS_S - JITTER_S)
-    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6DestUnreach, within=2 * JITTER_S)
-    assert error[ICMPv6DestUnreach].code == ICMPv6Unreach.ADDRESS, f"code {error[ICMPv6DestUnreach].code}, not 3"
-    # The quote starts with the packet as forwarded (its Hop Limit may be decremented already).
-    assert l3_bytes(error)[48 + 8:] == l3_bytes(sent)[8:], "the error does not quote the forwarded packet"
+    # §7.2.2: "The sender MUST return ICMP destination unreachable indications with code 3
+    # (Address Unreachable) for each packet queued awaiting address resolution": both of them.
+    errors = [dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6DestUnreach, within=2 * JITTER_S)]
+    errors.append(dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6DestUnreach, within=JITTER_S))
+    for error in errors:
+        assert error[ICMPv6DestUnreach].code == ICMPv6Unreach.ADDRESS, f"code {error[ICMPv6DestUnreach].code}, not 3"
+        # RFC 4443 3.1: "Unused ... It must be initialized to zero by the originator".
+        assert l3_bytes(error)[44:48] == bytes(4), f"the Unused field reads {l3_bytes(error)[44:48].hex()}"
+    # Each quote starts with its packet as forwarded (its Hop Limit may be decremented already).
+    quotes = sorted((l3_bytes(error)[48:] for error in errors), key=len)
+    assert quotes[0][8:] == l3_bytes(bare)[8:], "no error quotes the forwarded 40-octet packet"
+    assert quotes[1][8:] == l3_bytes(sent)[8:], "no error quotes the forwarded echo request"
     # One error per queued packet, no more.
     dut.expect_none(ICMPv6DestUnreach, within=JITTER_S)
 

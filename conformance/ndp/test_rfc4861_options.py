@@ -34,7 +34,7 @@ from scapy.packet import Packet
 
 from harness import DUT, eui64_address, rfc, solicited_node
 from harness.rfc import NDP_HOP_LIMIT
-from harness.router_discovery import PREFIX, SILENCE_S, echo, pio, ra, reply_pieces
+from harness.router_discovery import PREFIX, SILENCE_S, echo, pio, ra, reply_pieces, uses_router
 
 NETWORK: Final = ipaddress.IPv6Network(f"{PREFIX}/64")
 MAC_N: Final = "02:00:00:00:00:06"  # a neighbor the DUT resolves
@@ -86,10 +86,18 @@ def test_prefix_option_without_on_link_flag_leaves_an_on_link_prefix_on_link(dut
 @rfc("RFC4861-4.6.2-3", "RFC4861-4.6.2-5")
 def test_prefix_option_with_reserved_fields_set_is_processed(dut: DUT) -> None:
     # Reserved1: the five bits RFC 4861 still leaves unused (RFC 6275 took the first for its R
-    # flag); Reserved2: all 32.
-    option = ICMPv6NDOptPrefixInfo(prefixlen=64, L=1, A=1, res1=0x1F, res2=0xFFFFFFFF, validlifetime=600,
-                                   preferredlifetime=300, prefix=PREFIX)
-    dut.send(ra(dut, option))
+    # flag); Reserved2: all 32. First with L and A clear: ignored, the reserved bits stand for
+    # neither flag, so the prefix stays off-link (answered through the router) and forms no
+    # address; then with both set (the control).
+    def option(flags: int) -> Packet:
+        return ICMPv6NDOptPrefixInfo(prefixlen=64, L=flags, A=flags, res1=0x1F, res2=0xFFFFFFFF, validlifetime=600,
+                                     preferredlifetime=300, prefix=PREFIX)
+
+    dut.send(ra(dut, option(0)))
+    uses_router(dut, 2, src=_member(2))
+    assert not _has_address_in(dut, NETWORK), (
+        f"an address formed from a prefix whose A flag is clear (Reserved1 set): {dut.ipv6_addresses()}")
+    dut.send(ra(dut, option(1)))
     _is_on_link(dut, 1)
     assert _slaac_address(dut) in _has_address_in(dut, NETWORK), (
         f"no address formed from a Prefix Information option with reserved fields set: {dut.ipv6_addresses()}")

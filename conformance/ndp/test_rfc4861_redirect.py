@@ -33,6 +33,7 @@ from scapy.packet import Packet, Raw
 from harness import (
     DUT,
     MUST,
+    ExpectationFailed,
     bad_checksum,
     described,
     fragments6,
@@ -46,7 +47,7 @@ from harness.features import become_router, has_feature, require_feature
 from harness.rfc import IPV6_MIN_MTU, NDP_HOP_LIMIT
 
 SILENCE_S = 0.6
-PREFIX, FAR = "2001:db8:2::/64", "2001:db8:2::5"
+PREFIX, FAR, FAR_2 = "2001:db8:2::/64", "2001:db8:2::5", "2001:db8:2::6"
 REDIRECTED_HEADER = 4  # RFC 4861 4.6: the option type
 ROUTER_LL = "fe80::1"  # the better first hop a redirect names
 MAC_R = "02:00:00:00:00:04"
@@ -59,10 +60,10 @@ def _gateway(dut: DUT) -> None:
     dut.add_route(PREFIX, via=str(dut.info.tester_ipv6_ll))
 
 
-def _reply_mac(dut: DUT, ident: int) -> str:
-    """Where the DUT sends its echo reply to FAR (the tester plays FAR: any source MAC will do)."""
-    dut.send(dut.ipv6(src=FAR) / ICMPv6EchoRequest(id=ident, seq=1, data=b"where-to"))
-    reply = dut.expect(IPv6(dst=FAR), ICMPv6EchoReply(id=ident, seq=1))
+def _reply_mac(dut: DUT, ident: int, far: str = FAR) -> str:
+    """Where the DUT sends its echo reply to ``far`` (the tester plays it: any source MAC will do)."""
+    dut.send(dut.ipv6(src=far) / ICMPv6EchoRequest(id=ident, seq=1, data=b"where-to"))
+    reply = dut.expect(IPv6(dst=far), ICMPv6EchoReply(id=ident, seq=1))
     return str(reply[Ether].dst).lower()
 
 
@@ -217,14 +218,19 @@ def test_redirect_target_is_a_router_whose_turning_host_undoes_the_redirect(dut:
     # Only a target recorded as a router can turn into a host (§7.2.5 R=0 advertisement); then
     # destinations using it "must perform next-hop determination again" (§7.3.3): back to the
     # tester, the first hop from the routing table.
+    # Another destination, redirected to itself (on-link), does not use that router: it stays.
     _gateway(dut)
     dut.send(_redirect(dut))
     assert _reply_mac(dut, 0x750B) == MAC_R
+    dut.send(_redirect(dut, target=FAR_2, dest=FAR_2, tlla=MAC_A))
+    assert _reply_mac(dut, 0x750D, FAR_2) == MAC_A
     dut.send(
         dut.ether(src=MAC_R, dst=multicast_mac("ff02::1")) / IPv6(src=ROUTER_LL, dst="ff02::1", hlim=NDP_HOP_LIMIT)
         / ICMPv6ND_NA(tgt=ROUTER_LL, R=0, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=MAC_R)
     )
     assert _reply_mac(dut, 0x750C) == dut.info.tester_mac, "traffic still goes to a node that is no router"
+    assert _reply_mac(dut, 0x750E, FAR_2) == MAC_A, (
+        f"the redirect of {FAR_2} to itself was undone with the router's, which it did not use")
 
 
 # ---- invalid redirects (§8.1) ------------------------------------------------------------------------
@@ -339,25 +345,41 @@ def test_router_does_not_follow_a_redirect(dut: DUT) -> None:
     assert _reply_mac(dut, 0x7541) == dut.info.tester_mac, "the router followed a redirect"
 
 
-def _forward_via_router(dut: DUT, n: int, *, on_link: bool = False, size: int = 16) -> tuple[Packet, Packet]:
+def _introduce(dut: DUT, src: str, mac: str) -> None:
+    """The router learns ``mac`` for ``src`` (a solicitation for its address), so it can send a
+    redirect at once, and to a router ``src`` its Target Link-Layer Address is known."""
+    target = str(dut.info.dut_ipv6.ip if not src.startswith("fe80:") else dut.info.dut_ipv6_ll)
+    group = solicited_node(target)
+    dut.send(
+        dut.ether(src=mac, dst=multicast_mac(group)) / IPv6(src=src, dst=group, hlim=NDP_HOP_LIMIT)
+        / ICMPv6ND_NS(tgt=target) / ICMPv6NDOptSrcLLAddr(lladdr=mac)
+    )
+    dut.expect(IPv6(dst=src), ICMPv6ND_NA)
+
+
+def _forwarded(dut: DUT, sender: str, dest: str, ident: int, size: int = 16) -> Packet:
+    """A packet from ``sender`` (on the link, at other_mac) that the router forwards to ``dest``."""
+    sent = (dut.ether(src=dut.info.other_mac) / IPv6(src=sender, dst=dest, hlim=64)
+            / ICMPv6EchoRequest(id=ident, seq=1, data=bytes(size)))
+    dut.send(sent)
+    return sent
+
+
+def _forward_via_router(dut: DUT, n: int, *, on_link: bool = False, size: int = 16,
+                        target_known: bool = False) -> tuple[Packet, Packet]:
     """The DUT routes 2001:db8:2::/64 back onto the link (through fe80::1, or on-link); a neighbor
     sends it a packet for 2001:db8:2::n, so the better first hop is on the sender's own link.
     Returns (sent, redirect). Each test uses a sender and a destination of its own: routers
-    rate-limit redirects per source and per destination (§8.2), across tests too."""
+    rate-limit redirects per source and per destination (§8.2), across tests too.
+    ``target_known``: fe80::1 first introduces itself, so the router knows the target's MAC."""
     become_router(dut, 6)
     require_feature(dut, "redirect-send")
     dut.add_route(PREFIX, via=None if on_link else ROUTER_LL)
+    if target_known:
+        _introduce(dut, ROUTER_LL, MAC_R)
     sender, dest = f"2001:db8:1::c4:{n:x}", f"2001:db8:2::{n:x}"
-    target = str(dut.info.dut_ipv6.ip)
-    group = solicited_node(target)
-    dut.send(  # the router learns the sender's MAC, so it can send the redirect at once
-        dut.ether(src=dut.info.other_mac, dst=multicast_mac(group)) / IPv6(src=sender, dst=group, hlim=NDP_HOP_LIMIT)
-        / ICMPv6ND_NS(tgt=target) / ICMPv6NDOptSrcLLAddr(lladdr=dut.info.other_mac)
-    )
-    dut.expect(IPv6(dst=sender), ICMPv6ND_NA)
-    sent = (dut.ether(src=dut.info.other_mac) / IPv6(src=sender, dst=dest, hlim=64)
-            / ICMPv6EchoRequest(id=0x7550 + n, seq=1, data=bytes(size)))
-    dut.send(sent)
+    _introduce(dut, sender, dut.info.other_mac)
+    sent = _forwarded(dut, sender, dest, 0x7550 + n, size)
     redirect = dut.expect(IPv6(dst=sender), ICMPv6ND_Redirect(dst=dest), within=2.0)
     return sent, redirect
 
@@ -407,9 +429,17 @@ def test_router_redirect_is_valid_for_the_host(dut: DUT) -> None:
     assert redirect[IPv6].hlim == NDP_HOP_LIMIT and redirect[ICMPv6ND_Redirect].code == 0
 
 
+@pytest.mark.parametrize("target_known", [False, True], ids=["target-unknown", "target-known"])
 @rfc("RFC4861-9-9")
-def test_router_redirect_quotes_a_large_packet_within_1280_octets(dut: DUT) -> None:
-    sent, redirect = _forward_via_router(dut, 0x13, size=1400)
+def test_router_redirect_quotes_a_large_packet_within_1280_octets(dut: DUT, target_known: bool) -> None:
+    # With the target's MAC known, a Target Link-Layer Address option (8 octets) comes first and
+    # the quote is 8 octets shorter; the redirect still fills the 1280 octets to within 7.
+    sent, redirect = _forward_via_router(dut, 0x13 + 0x20 * target_known, size=1400, target_known=target_known)
+    if target_known:
+        # §8.2: the options hold the "Target Link-Layer Address option: link-layer address of
+        # the target, if known."
+        assert redirect.haslayer(ICMPv6NDOptDstLLAddr) and redirect[ICMPv6NDOptDstLLAddr].lladdr.lower() == MAC_R, (
+            "no Target Link-Layer Address option naming the known target's MAC")
     assert len(l3_bytes(redirect)) <= IPV6_MIN_MTU, f"redirect of {len(l3_bytes(redirect))} octets"
     # §4.5 Redirected Header: "As much as possible of the IP packet that triggered the sending of
     # the Redirect without making the redirect packet exceed the minimum MTU": the option counts
@@ -476,3 +506,71 @@ def test_fragmented_redirect_is_ignored(dut: DUT, how: str) -> None:
     assert _reply_mac(dut, 0x7550) == dut.info.tester_mac, f"traffic followed a Redirect sent {how}"
     dut.send(_redirect(dut))
     assert _reply_mac(dut, 0x7551) == MAC_R
+
+
+@rfc("RFC4861-8.2-2")
+def test_router_never_names_a_global_router_address_as_redirect_target(dut: DUT) -> None:
+    # The better first hop for 2001:db8:2::/64 is a router known only by a global address: a
+    # redirect would have to name its link-local address, which the DUT does not know, so it
+    # sends none (or one naming a link-local target), never one with the global address.
+    become_router(dut, 6)
+    require_feature(dut, "redirect-send")
+    gateway = "2001:db8:1::c4:99"
+    dut.add_route(PREFIX, via=gateway)
+    dut.add_route("2001:db8:4::/64", via=ROUTER_LL)  # the control's route
+    sender = "2001:db8:1::c4:30"
+    _introduce(dut, sender, dut.info.other_mac)
+    _forwarded(dut, sender, "2001:db8:2::30", 0x7570)
+    dut.expect_none(ICMPv6ND_Redirect(tgt=gateway), within=SILENCE_S, barrier=True)
+    # Control: forwarded through fe80::1 instead, the same sender's packet is redirected.
+    _forwarded(dut, sender, "2001:db8:4::30", 0x7571)
+    redirect = dut.expect(IPv6(dst=sender), ICMPv6ND_Redirect(dst="2001:db8:4::30"))
+    assert redirect[ICMPv6ND_Redirect].tgt == ROUTER_LL, f"target {redirect[ICMPv6ND_Redirect].tgt}"
+
+
+@rfc("RFC4861-8.2-1",
+     quote="the Source Address field of the packet identifies a neighbor, and")
+def test_router_sends_no_redirect_to_a_source_that_is_not_a_neighbor(dut: DUT) -> None:
+    # 2001:db8:3::/64 is reached through fe80::1: a packet from 2001:db8:3::31 came through a
+    # router, so its source is no neighbor. (Its MAC is known all the same, from a solicitation,
+    # so a redirect sent to it would reach the wire rather than wait for address resolution.)
+    become_router(dut, 6)
+    require_feature(dut, "redirect-send")
+    dut.add_route(PREFIX, via=ROUTER_LL)
+    dut.add_route("2001:db8:3::/64", via=ROUTER_LL)
+    far_sender = "2001:db8:3::31"
+    _introduce(dut, far_sender, dut.info.other_mac)
+    _forwarded(dut, far_sender, "2001:db8:2::31", 0x7572)
+    dut.expect_none(ICMPv6ND_Redirect, within=SILENCE_S, barrier=True)
+    # Control: the same forwarding for a sender on the link is redirected.
+    sender = "2001:db8:1::c4:31"
+    _introduce(dut, sender, dut.info.other_mac)
+    _forwarded(dut, sender, "2001:db8:2::32", 0x7573)
+    dut.expect(IPv6(dst=sender), ICMPv6ND_Redirect(dst="2001:db8:2::32"))
+
+
+REDIRECT_PROBES = 30
+
+
+@rfc("RFC4861-8.2-4")
+def test_router_limits_the_rate_of_redirects(dut: DUT) -> None:
+    # 30 back-to-back packets, to two destinations in turn, each of which a router would
+    # redirect: "A router MUST limit the rate", so not every one draws a redirect (Linux: 6 per
+    # destination and per source, then one a second), but the first does. Built before the
+    # burst is sent, so the burst is short (as in the ICMPv6 rate-limit tests).
+    become_router(dut, 6)
+    require_feature(dut, "redirect-send")
+    dut.add_route(PREFIX, via=ROUTER_LL)
+    sender, dests = "2001:db8:1::c4:40", ("2001:db8:2::40", "2001:db8:2::41")
+    _introduce(dut, sender, dut.info.other_mac)
+    dut.send(*[bytes(dut.ether(src=dut.info.other_mac) / IPv6(src=sender, dst=dests[seq % 2], hlim=64)
+                     / ICMPv6EchoRequest(id=0x7580, seq=seq)) for seq in range(REDIRECT_PROBES)])
+    redirects = 0
+    while True:
+        try:
+            dut.expect(IPv6(dst=sender), ICMPv6ND_Redirect, within=0.3)
+        except ExpectationFailed:
+            break
+        redirects += 1
+    assert redirects, "no redirect at all: the first packet of the burst must draw one"
+    assert redirects < REDIRECT_PROBES, f"all {REDIRECT_PROBES} back-to-back packets drew a redirect"

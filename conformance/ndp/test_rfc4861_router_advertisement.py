@@ -138,6 +138,37 @@ def test_prefix_valid_lifetime_zero_removes_the_prefix(dut: DUT) -> None:
     _resolves_itself(dut, 1)
     dut.send(ra(dut, pio(valid=0, preferred=0)))
     uses_router(dut, 2, src=FRESH[0])
+    # Gone from the Prefix List, the prefix advertised anew is "not already present": a new
+    # entry makes it on-link again.
+    dut.send(ra(dut, pio()))
+    _resolves_itself(dut, 3, FRESH[1])
+
+
+@described(4861, "2.1", MUST,
+           "on-link - an address that is assigned to an interface on a specified link. A node considers an "
+           "address to be on-link if: - it is covered by one of the link's prefixes (e.g., as indicated by the "
+           "on-link flag in the Prefix Information option), or")
+def test_configured_prefix_stays_on_link_when_an_advertisement_times_it_out(dut: DUT) -> None:
+    # The link's own prefix, 2001:db8:1::/64, is configured on the DUT with its address; an
+    # advertisement puts it in the Prefix List too, then times it out (Valid Lifetime 0). The
+    # Prefix List entry goes, the configured prefix stays: a neighbor on it is resolved directly.
+    link_prefix = str(dut.info.dut_ipv6.network.network_address)
+    neighbor = str(dut.info.dut_ipv6.network[0xC466])
+    dut.send(ra(dut, pio(prefix=link_prefix)))
+    dut.send(ra(dut, pio(prefix=link_prefix, valid=0, preferred=0)))
+    _resolves_itself(dut, 1, neighbor)
+
+
+@described(4861, "6.3.5", MUST,
+           "Whenever the invalidation timer expires for a Prefix List entry, that entry is discarded.")
+def test_prefix_stays_on_link_when_an_address_in_it_is_removed(dut: DUT) -> None:
+    # The advertised prefix is in the Prefix List until its timer expires, whatever happens to an
+    # address configured in it by hand: removing 2001:db8:2::1 leaves the prefix on-link.
+    dut.send(ra(dut, pio()))
+    dut.add_address(f"{PREFIX}1/64")
+    _resolves_itself(dut, 1)
+    dut.remove_address(f"{PREFIX}1/64")
+    _resolves_itself(dut, 2, FRESH[0])
 
 
 @described(4861, "6.3.5", MUST,

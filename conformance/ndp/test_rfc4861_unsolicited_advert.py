@@ -18,7 +18,7 @@ import pytest
 from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, IPv6
 from scapy.packet import Packet
 
-from harness import DUT, ExpectationFailed, rfc
+from harness import DUT, MUST, ExpectationFailed, described, rfc
 
 NEW_MAC: Final = "02:00:00:00:00:d1"
 EXTRA: Final = "2001:db8:1::c9:1"
@@ -81,3 +81,20 @@ def test_advertisements_for_several_addresses_are_spaced(dut: DUT) -> None:
     firsts = sorted(float(adverts[0].time) for adverts in _announcements(dut).values())
     gaps = [b - a for a, b in itertools.pairwise(firsts)]
     assert min(gaps) >= 0.005, f"the advertisements of the addresses came {gaps} s apart: back to back"
+
+
+@described(4861, "4.4", MUST,
+           "Target Address For solicited advertisements, the Target Address field in the Neighbor Solicitation "
+           "message that prompted this advertisement. For an unsolicited advertisement, the address whose "
+           "link-layer address has changed.")
+def test_no_advertisement_for_an_address_removed_after_the_change(dut: DUT) -> None:
+    # The first announcement of 2001:db8:1::c9:1 (the control) comes; then the address is
+    # removed, and the node has no link-layer address for it to announce any more: the
+    # RetransTimer-spaced repetitions a node may send stop naming it.
+    dut.set_ipv6_option("ndisc_notify", 1)
+    dut.set_ipv6_option("retrans_time", RETRANS_S)
+    dut.add_address(f"{EXTRA}/64")
+    dut.set_link_address(NEW_MAC)
+    dut.expect(IPv6(dst="ff02::1"), ICMPv6ND_NA(tgt=EXTRA), within=RETRANS_S)
+    dut.remove_address(f"{EXTRA}/64")
+    dut.expect_none(ICMPv6ND_NA(tgt=EXTRA), within=MAX_NEIGHBOR_ADVERTISEMENT * RETRANS_S + JITTER_S)
