@@ -38,6 +38,7 @@ from harness import (
 )
 from harness.features import become_router
 from harness.rfc import NDP_HOP_LIMIT, ICMPv6Unreach
+from harness.socket_errors import assert_socket_told
 
 JITTER_S = 0.3
 MAC_B = "02:00:00:00:00:05"
@@ -49,6 +50,7 @@ RETRANS_S = 0.5  # RetransTimer for these tests
 DELAY_S = 1  # DELAY_FIRST_PROBE_TIME (Linux: whole seconds)
 MAX_MULTICAST_SOLICIT = 3  # RFC 4861 §10
 MAX_UNICAST_SOLICIT = 3
+OWN_PORT, FAR_PORT = 5031, 40031  # the DUT's socket, and where its datagram goes
 ECHO_DATA = b"nud"  # the payload of every echo here but the fragmented one
 
 
@@ -171,6 +173,22 @@ def test_failed_resolution_for_a_forwarded_packet_draws_address_unreachable(dut:
     assert quotes[0][8:] == l3_bytes(bare)[8:], "no error quotes the forwarded 40-octet packet"
     assert quotes[1][8:] == l3_bytes(sent)[8:], "no error quotes the forwarded echo request"
     # One error per queued packet, no more.
+    dut.expect_none(ICMPv6DestUnreach, within=JITTER_S)
+
+
+@described(4861, "7.2.2", MUST,
+           "The sender MUST return ICMP destination unreachable indications with code 3 (Address "
+           "Unreachable) for each packet queued awaiting address resolution.")
+def test_failed_resolution_for_an_own_datagram_is_reported_to_its_socket(dut: DUT) -> None:
+    # The DUT's own datagram to an on-link neighbor that never answers: the indication goes to the
+    # process that sent it (RFC 4443 2.4 (d)), which is what the DUT's socket reports.
+    dut.set_ipv6_option("retrans_time", RETRANS_S)
+    dut.add_route("2001:db8:2::/64")  # on-link: the DUT must resolve FAR itself
+    dut.udp_bind(OWN_PORT, 6)
+    dut.udp_send(OWN_PORT, b"unresolvable", FAR, FAR_PORT)
+    dut.expect(ICMPv6ND_NS(tgt=FAR))
+    assert_socket_told(dut, OWN_PORT, 6, 1, ICMPv6Unreach.ADDRESS, FAR, FAR_PORT)
+    # Nothing on the wire about it: the error's destination is the DUT itself.
     dut.expect_none(ICMPv6DestUnreach, within=JITTER_S)
 
 

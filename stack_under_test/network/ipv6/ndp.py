@@ -220,11 +220,16 @@ class NeighborDiscovery:
         """§7.2.2: "The sender MUST return ICMP destination unreachable indications with code 3
         (Address Unreachable) for each packet queued awaiting address resolution."
 
-        Our own packets are not answered on the wire (Linux reports EHOSTUNREACH to the socket);
-        only packets of another source (forwarded ones) get the ICMPv6 error.
+        A packet of another source (a forwarded one) gets the ICMPv6 error on the wire; for one of
+        our own the indication goes to the upper-layer process that sent it, as an error quoting
+        it would (RFC 4443 2.4 (d); Linux sends itself the ICMPv6 error).
         """
+        code = ICMPv6DestUnreachableCode.ADDRESS
         for _ethertype, packet in pending:
             view = memoryview(packet)
-            if len(view) >= HEADER_LEN and not self.host.is_local(IPv6View(view).src):
-                code = ICMPv6DestUnreachableCode.ADDRESS
+            if len(view) < HEADER_LEN:
+                continue
+            if self.host.is_local(IPv6View(view).src):
+                icmp.handle_error(self.host, ICMPv6Type.DEST_UNREACHABLE, code, packet)
+            else:
                 icmp.send_error_about(self.host, view, ICMPv6Type.DEST_UNREACHABLE, code, 0)
