@@ -176,8 +176,8 @@ def test_failed_resolution_for_a_forwarded_packet_draws_address_unreachable(dut:
     dut.expect_none(ICMPv6DestUnreach, within=JITTER_S)
 
 
-@described(4861, "7.2.2", MUST,
-           "The sender MUST return ICMP destination unreachable indications with code 3 (Address "
+@rfc("RFC4861-7.2.2-11",
+     quote="The sender MUST return ICMP destination unreachable indications with code 3 (Address "
            "Unreachable) for each packet queued awaiting address resolution.")
 def test_failed_resolution_for_an_own_datagram_is_reported_to_its_socket(dut: DUT) -> None:
     # The DUT's own datagram to an on-link neighbor that never answers: the indication goes to the
