@@ -67,12 +67,14 @@ def test_ack_echoes_the_tsval_of_the_data_it_acknowledges(dut: DUT) -> None:
            "valid (see later discussion), and if the RST bit is not set, then treat the arriving segment as "
            "not acceptable: Send an acknowledgment in reply as specified in Section 3.9 of [RFC0793], page "
            "69, and drop the segment.")
-def test_segment_with_an_old_tsval_is_acknowledged_and_dropped(dut: DUT) -> None:
+@pytest.mark.parametrize("older", [100_001, 2**31 - 1], ids=["older", "oldest-by-5.2"])
+def test_segment_with_an_old_tsval_is_acknowledged_and_dropped(dut: DUT, older: int) -> None:
     peer, conn = _negotiated(dut, ts_val=1_000_000)
     peer.send_data(b"fresh")
     peer.expect("A", ack=peer.snd_nxt)
     assert dut.tcp_recv(conn) == b"fresh"
-    peer.ts_val = 900_000  # older than TS.Recent (1000001)
+    # Older than TS.Recent (the TSval of "fresh"): by 2^31 - 1 still "s < t" in RFC 7323 5.2's arithmetic.
+    peer.ts_val = (peer.ts_val - 1 - older) % 2**32
     peer.send_data(b"stale", advance=False)
     peer.expect("A", ack=peer.snd_nxt, data=b"")
     peer.ts_val = 1_000_002
@@ -83,11 +85,14 @@ def test_segment_with_an_old_tsval_is_acknowledged_and_dropped(dut: DUT) -> None
 @described(7323, "5.2", MUST,
            "If s and t are timestamp values, s < t if 0 < (t - s) < 2^31, computed in unsigned 32-bit "
            "arithmetic.")
-def test_tsval_comparison_wraps_around(dut: DUT) -> None:
+@pytest.mark.parametrize("later", [0x200, 2**31], ids=["past-the-wrap", "half-way"])
+def test_tsval_comparison_wraps_around(dut: DUT, later: int) -> None:
     peer, conn = _negotiated(dut, ts_val=0xFFFF_FF00)
     peer.send_data(b"before the wrap")
     assert dut.tcp_recv(conn) == b"before the wrap"
-    peer.ts_val = 0x0000_0100  # after TS.Recent modulo 2^32
+    # After TS.Recent (the TSval of "before the wrap") modulo 2^32; "half-way": the difference is
+    # 2^31, so SEG.TSval < TS.Recent does not hold either.
+    peer.ts_val = (peer.ts_val - 1 + later) % 2**32
     peer.send_data(b"after the wrap")
     assert dut.tcp_recv(conn) == b"after the wrap"
 
