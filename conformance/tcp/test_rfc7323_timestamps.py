@@ -22,6 +22,20 @@ def _negotiated(dut: DUT, **peer: object) -> tuple[TCPPeer, TCPConn]:
     return tester, conn
 
 
+def _opened_by_dut(dut: DUT) -> tuple[TCPPeer, TCPConn]:
+    """A connection the DUT opened with timestamps; the peer's TSval clock starts just below the
+    DUT's (where it starts is the peer's choice)."""
+    conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
+    tester = TCPPeer.for_connection(dut, conn, timestamps=True)
+    ts = option(tester.expect("S"), "Timestamp")
+    if ts is None:
+        pytest.skip("the DUT's SYN carries no Timestamps option (RFC 7323 timestamps are optional)")
+    tester.ts_val = (int(ts[0]) - 1000) % 2**32
+    tester.send("SA", seq=tester.iss)
+    tester.expect("A", ack=tester.snd_nxt)
+    return tester, conn
+
+
 @rfc("RFC7323-3.2-5")
 def test_syn_ack_carries_no_timestamps_unless_offered(dut: DUT) -> None:
     dut.tcp_listen(PORT)
@@ -67,17 +81,19 @@ def test_ack_echoes_the_tsval_of_the_data_it_acknowledges(dut: DUT) -> None:
            "valid (see later discussion), and if the RST bit is not set, then treat the arriving segment as "
            "not acceptable: Send an acknowledgment in reply as specified in Section 3.9 of [RFC0793], page "
            "69, and drop the segment.")
-@pytest.mark.parametrize("older", [100_001, 2**31 - 1], ids=["older", "oldest-by-5.2"])
-def test_segment_with_an_old_tsval_is_acknowledged_and_dropped(dut: DUT, older: int) -> None:
-    peer, conn = _negotiated(dut, ts_val=1_000_000)
+@pytest.mark.parametrize(("opener", "older"), [("peer", 100_001), ("peer", 2**31 - 1), ("dut", 100_001)],
+                         ids=["older", "oldest-by-5.2", "older/dut-opened"])
+def test_segment_with_an_old_tsval_is_acknowledged_and_dropped(dut: DUT, opener: str, older: int) -> None:
+    peer, conn = _negotiated(dut, ts_val=1_000_000) if opener == "peer" else _opened_by_dut(dut)
+    fresh = peer.ts_val
     peer.send_data(b"fresh")
     peer.expect("A", ack=peer.snd_nxt)
     assert dut.tcp_recv(conn) == b"fresh"
     # Older than TS.Recent (the TSval of "fresh"): by 2^31 - 1 still "s < t" in RFC 7323 5.2's arithmetic.
-    peer.ts_val = (peer.ts_val - 1 - older) % 2**32
+    peer.ts_val = (fresh - older) % 2**32
     peer.send_data(b"stale", advance=False)
     peer.expect("A", ack=peer.snd_nxt, data=b"")
-    peer.ts_val = 1_000_002
+    peer.ts_val = (fresh + 1) % 2**32
     peer.send_data(b"current")  # positive control at the same sequence number
     assert dut.tcp_recv(conn) == b"current"
 
