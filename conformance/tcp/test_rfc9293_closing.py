@@ -235,13 +235,17 @@ def test_data_arriving_after_close_draws_a_rst(dut: DUT) -> None:
 
 @described(9293, "3.10.4", MUST,
            "Delete the TCB and return \"error: closing\" responses to any queued SENDs, or RECEIVEs.")
-def test_close_in_syn_sent_sends_no_fin(dut: DUT) -> None:
+@pytest.mark.parametrize("call", ["close", "shutdown"])
+def test_close_in_syn_sent_sends_no_fin(dut: DUT, call: str) -> None:
     conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
     peer = TCPPeer.for_connection(dut, conn)
     syn = peer.expect("S")
-    dut.tcp_close(conn)
+    (dut.tcp_close if call == "close" else dut.tcp_shutdown)(conn)
     peer.expect_none(flags="FA", within=SILENCE)
     assert dut.tcp_state(conn) == "CLOSED"
+    if call == "shutdown":  # the application still holds the connection: a RECEIVE gets the error
+        with pytest.raises(TCPError):
+            dut.tcp_recv(conn, within=0.5)
     peer.send("SA", seq=peer.iss, ack=seq_add(syn.seq, 1))  # positive control: nothing left of it
     peer.expect("R")
 

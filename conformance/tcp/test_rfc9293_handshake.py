@@ -102,6 +102,20 @@ def test_simultaneous_open_answers_a_syn_with_syn_ack(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "ESTABLISHED"
 
 
+@described(9293, "3.10.4", MUST,
+           "SYN-RECEIVED STATE * If no SENDs have been issued and there is no pending data to send, then form "
+           "a FIN segment and send it, and enter FIN-WAIT-1 state; otherwise, queue for processing after "
+           "entering ESTABLISHED state.")
+def test_close_in_syn_received_sends_a_fin(dut: DUT) -> None:
+    peer, conn, iss = _connect(dut)
+    peer.send_syn()  # a simultaneous open leaves the DUT's application a connection in SYN-RECEIVED
+    peer.expect("SA", seq=iss, ack=seq_add(peer.iss, 1))
+    dut.tcp_shutdown(conn)
+    peer.send("SA", seq=peer.iss, ack=seq_add(iss, 1), advance=False)
+    # The FIN now or right after the handshake: at ISS+1, no data having been sent.
+    peer.expect("FA", seq=seq_add(iss, 1), data=b"", within=2.0)
+
+
 @rfc("RFC9293-3.5-2")
 def test_rst_in_syn_received_after_an_active_open_refuses_the_connection(dut: DUT) -> None:
     peer, conn, _iss = _connect(dut)
