@@ -144,6 +144,40 @@ def test_rst_in_syn_received_after_a_passive_open_returns_to_listen(dut: DUT) ->
 
 
 @described(9293, "3.10.7.4", MUST,
+           "If the connection was initiated with a passive OPEN, then return this connection to the LISTEN "
+           "state and return.")
+def test_syn_in_the_window_in_syn_received_after_a_passive_open_returns_to_listen(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT)
+    peer.send_syn()
+    synack = peer.expect("SA")
+    # Fourth, check the SYN bit: a SYN inside the DUT's receive window, not the one it answered.
+    peer.send("S", seq=seq_add(peer.iss, 100), advance=False)
+    dut.wait(0.1)
+    peer.take_all()  # whatever the DUT answered (Linux: a RST) before it went back to LISTEN
+    # The handshake's last ACK finds no connection in SYN-RECEIVED: LISTEN resets it.
+    peer.send_ack()
+    peer.expect("R", seq=seq_add(synack[TCP].seq, 1), within=1.0)
+    assert dut.tcp_accept(PORT, within=0.2) is None
+
+
+@described(9293, "3.10.7.4", MUST,
+           "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the "
+           "RST bit is set, if so drop the segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> o After "
+           "sending the acknowledgment, drop the unacceptable segment and return.")
+def test_syn_below_the_window_in_syn_received_draws_an_ack_and_is_dropped(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT)
+    peer.send_syn()
+    synack = peer.expect("SA")
+    # First, check sequence number: a SYN 1000 octets below RCV.NXT is not acceptable.
+    peer.send("S", seq=seq_add(peer.iss, -1000), advance=False)
+    peer.expect("A", seq=seq_add(synack[TCP].seq, 1), ack=peer.snd_nxt, data=b"", within=1.0)
+    peer.send_ack()  # positive control: the connection is still there, in SYN-RECEIVED
+    assert dut.tcp_accept(PORT, within=1.0) is not None
+
+
+@described(9293, "3.10.7.4", MUST,
            "If the segment acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST> + "
            "and send it.")
 def test_unacceptable_ack_in_syn_received_draws_rst(dut: DUT) -> None:
