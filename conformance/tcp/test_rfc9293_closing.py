@@ -285,3 +285,18 @@ def test_timestamps_let_a_new_syn_reopen_a_connection_in_time_wait(dut: DUT) -> 
                   ts_val=old.ts_val + 1000)
     new.send_syn()
     new.expect("SA", ack=seq_add(new.iss, 1), within=1.0)
+
+
+@pytest.mark.parametrize("state", ["FIN-WAIT-1", "LAST-ACK"])
+@rfc("RFC9293-3.8.3-5")
+def test_the_fin_of_a_closed_connection_is_retransmitted_for_at_least_100_seconds(dut: DUT, state: str) -> None:
+    # The application closed (and reads no more); the peer never acknowledges the DUT's FIN.
+    require_dut_time(dut, 101.0)
+    peer, conn = established(dut, PORT)
+    if state == "LAST-ACK":
+        peer.send_fin()
+        peer.expect("A", ack=peer.snd_nxt)
+    dut.tcp_close(conn)
+    peer.expect("FA", within=2.0)
+    dut.wait(100.0)
+    assert dut.tcp_state(conn) == state, "the connection was given up within 100 s of its unacknowledged FIN"
