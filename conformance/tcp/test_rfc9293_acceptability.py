@@ -155,6 +155,30 @@ def test_data_is_unacceptable_when_the_window_is_zero(dut: DUT) -> None:
 @described(9293, "3.4", MUST,
            "A segment is judged to occupy a portion of valid receive sequence space if RCV.NXT =< SEG.SEQ < "
            "RCV.NXT+RCV.WND or RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND")
+def test_one_octet_filling_a_one_octet_window_is_acceptable(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
+    filled = bytearray()
+    while peer.dut_window > 1:  # unread data until exactly one octet of the window is left
+        chunk = bytes([65 + len(filled) % 26]) * min(peer.mss, peer.dut_window - 1)
+        peer.send_data(chunk)
+        filled += chunk
+        peer.expect("A", ack=peer.snd_nxt, within=2.0)
+    assert peer.dut_window == 1, "the DUT closed the last octet of the window it had offered"
+    # The DUT's CLOSE takes the connection out of ESTABLISHED (where header prediction could take
+    # the segment before the table does); FIN-WAIT-1 and -2 still receive.
+    dut.tcp_shutdown(conn)
+    peer.expect("FA", within=1.0)
+    peer.send_data(b"!")  # RCV.WND = 1: RCV.NXT =< SEG.SEQ < RCV.NXT+1
+    peer.expect("A", ack=peer.snd_nxt, within=2.0)
+    got = b""
+    while len(got) < len(filled) + 1 and (more := dut.tcp_recv(conn, within=1.0)):
+        got += more
+    assert got == bytes(filled) + b"!"
+
+
+@described(9293, "3.4", MUST,
+           "A segment is judged to occupy a portion of valid receive sequence space if RCV.NXT =< SEG.SEQ < "
+           "RCV.NXT+RCV.WND or RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND")
 def test_data_at_rcv_nxt_is_acceptable(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_data(b"in window")
