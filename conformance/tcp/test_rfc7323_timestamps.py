@@ -8,6 +8,7 @@ import itertools
 from typing import Final
 
 import pytest
+from scapy.layers.inet import TCP
 
 from harness import DUT, MUST, TCPConn, described, rfc
 from harness.tcp_peer import TCPPeer, established, option
@@ -22,15 +23,15 @@ def _negotiated(dut: DUT, **peer: object) -> tuple[TCPPeer, TCPConn]:
     return tester, conn
 
 
-def _opened_by_dut(dut: DUT) -> tuple[TCPPeer, TCPConn]:
-    """A connection the DUT opened with timestamps; the peer's TSval clock starts just below the
-    DUT's (where it starts is the peer's choice)."""
+def _opened_by_dut(dut: DUT, behind: int = 1000) -> tuple[TCPPeer, TCPConn]:
+    """A connection the DUT opened with timestamps; the peer's TSval clock starts ``behind`` ticks
+    below the DUT's (where it starts is the peer's choice)."""
     conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
     tester = TCPPeer.for_connection(dut, conn, timestamps=True)
     ts = option(tester.expect("S"), "Timestamp")
     if ts is None:
         pytest.skip("the DUT's SYN carries no Timestamps option (RFC 7323 timestamps are optional)")
-    tester.ts_val = (int(ts[0]) - 1000) % 2**32
+    tester.ts_val = (int(ts[0]) - behind) % 2**32
     tester.send("SA", seq=tester.iss)
     tester.expect("A", ack=tester.snd_nxt)
     return tester, conn
@@ -96,6 +97,23 @@ def test_segment_with_an_old_tsval_is_acknowledged_and_dropped(dut: DUT, opener:
     peer.ts_val = (fresh + 1) % 2**32
     peer.send_data(b"current")  # positive control at the same sequence number
     assert dut.tcp_recv(conn) == b"current"
+
+
+@described(7323, "4.1", MUST,
+           "The difference between a received TSecr value and the current timestamp clock value provides an "
+           "RTT measurement.")
+def test_the_rtt_is_measured_from_the_echoed_timestamp(dut: DUT) -> None:
+    # The peer's own TSval clock runs 100,000 ticks behind the DUT's: an RTT taken from the
+    # peer's TSval instead of the TSecr it echoes would be about 100 s (at 1 ms per tick).
+    peer, conn = _opened_by_dut(dut, behind=100_000)
+    dut.tcp_send(conn, b"timed")
+    peer.expect(data=b"timed")
+    peer.send_ack()  # at once: a round trip of milliseconds
+    dut.tcp_send(conn, b"then lost")
+    data = peer.expect(data=b"then lost")
+    again = peer.expect(seq=data[TCP].seq, data=lambda d: len(d) > 0, within=5.0, update=False)
+    # RFC 6298 2.2-2.4: round trips of milliseconds give an RTO of 1 s (Linux: 200 ms plus the RTT).
+    assert again.time - data.time < 3.0, f"the lost data came again after {again.time - data.time:.2f} s"
 
 
 @described(7323, "5.2", MUST,
