@@ -116,6 +116,25 @@ def test_close_in_syn_received_sends_a_fin(dut: DUT) -> None:
     peer.expect("FA", seq=seq_add(iss, 1), data=b"", within=2.0)
 
 
+@described(9293, "3.10.7.4", MUST,
+           "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or "
+           "(SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and "
+           "set SND.WL2 <- SEG.ACK.")
+def test_window_update_after_a_simultaneous_open_releases_data(dut: DUT) -> None:
+    peer, conn, iss = _connect(dut)
+    peer.send_syn()
+    peer.expect("SA", seq=iss, ack=seq_add(peer.iss, 1))
+    # Figure 7, line 6, offering no window yet: the DUT's SND.WL1 becomes the SYN,ACK's sequence
+    # number once its SYN is trimmed off (its text, had it any, would start at ISS+1 of the peer).
+    peer.send("SA", seq=peer.iss, ack=seq_add(iss, 1), window=0, advance=False)
+    dut.wait(0.1)
+    assert dut.tcp_state(conn) == "ESTABLISHED"
+    assert dut.tcp_send(conn, b"held back") > 0
+    peer.expect_none(data=lambda d: len(d) > 0, within=0.2)
+    peer.send_ack(window=65535)  # SEG.SEQ = ISS+1 of the peer, after the SYN: a window update
+    peer.expect(data=b"held back", within=0.5)
+
+
 @rfc("RFC9293-3.5-2")
 def test_rst_in_syn_received_after_an_active_open_refuses_the_connection(dut: DUT) -> None:
     peer, conn, _iss = _connect(dut)
