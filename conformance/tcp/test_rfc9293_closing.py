@@ -151,6 +151,23 @@ def test_retransmitted_fin_in_time_wait_restarts_the_two_msl_timeout(dut: DUT) -
     assert dut.tcp_state(conn) == "CLOSED", "TIME-WAIT outlived 2 x MSL after the retransmitted FIN by half a minute"
 
 
+@described(9293, "3.10.7.4", MUST, "o TIME-WAIT STATE + Remain in the TIME-WAIT state. Restart the 2 MSL "
+           "time-wait timeout.")
+def test_fin_at_rcv_nxt_in_time_wait_restarts_the_two_msl_timeout(dut: DUT) -> None:
+    # Not the peer's FIN again but one in the window (first step), so the eighth step processes it.
+    require_dut_time(dut, 3 * TCP_MSL + 30.0)
+    peer, conn = connection_in(dut, "TIME-WAIT", PORT)
+    dut.wait(TCP_MSL)  # half of TIME-WAIT has gone
+    peer.send("FA", advance=False)
+    # "send an acknowledgment for the FIN": of RCV.NXT, or of RCV.NXT advanced over this FIN
+    ack = peer.snd_nxt
+    peer.expect("A", ack=lambda a: a in (ack, seq_add(ack, 1)), seq=peer.rcv_nxt)
+    dut.wait(2 * TCP_MSL - 1.0)  # MSL past the first 2 MSL, just short of 2 MSL after the FIN
+    assert dut.tcp_state(conn) == "TIME-WAIT", "the FIN did not restart the 2 MSL timeout"
+    dut.wait(30.0)
+    assert dut.tcp_state(conn) == "CLOSED", "TIME-WAIT outlived 2 x MSL after the FIN by half a minute"
+
+
 @rfc("RFC9293-3.6.1-3")
 def test_time_wait_lasts_two_msl(dut: DUT) -> None:
     require_dut_time(dut, 2 * TCP_MSL)
