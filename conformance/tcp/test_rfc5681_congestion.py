@@ -123,6 +123,22 @@ def test_third_duplicate_ack_triggers_a_fast_retransmit(dut: DUT) -> None:
     assert resent.time - burst[0].time < TCP_MIN_RTO, "the segment came again only when the timer ran out"
 
 
+@rfc("RFC5681-3.2-3",
+     quote="The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
+           "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")
+def test_third_duplicate_ack_in_close_wait_triggers_a_fast_retransmit(dut: DUT) -> None:
+    # The peer closed its side first: the DUT still sends, and the duplicates follow the peer's FIN.
+    peer, conn = established(dut, PORT, mss=536, window=65535, rtt=HANDSHAKE_RTT)
+    peer.send_fin()
+    peer.expect("A", ack=peer.snd_nxt)
+    assert dut.tcp_send(conn, bytes(i % 256 for i in range(BULK))) > 0
+    burst = _burst(peer)
+    una = burst[0][TCP].seq
+    _dup_acks(peer, una, TCP_DUPACK_THRESHOLD)
+    resent = peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
+    assert resent.time - burst[0].time < TCP_MIN_RTO, "the segment came again only when the timer ran out"
+
+
 @described(5681, "3.2", SHOULD,
            "The fast retransmit algorithm uses the arrival of 3 duplicate ACKs (as defined in section 2, "
            "without any intervening ACKs which move SND.UNA) as an indication that a segment has been lost.")

@@ -76,13 +76,14 @@ def test_rst_answering_the_challenge_ack_resets(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "CLOSED"
 
 
-@pytest.mark.parametrize("where", ["at-rcv-nxt", "in-window", "below-window"])
+@pytest.mark.parametrize("where", ["at-rcv-nxt", "in-window", "below-window", "at-irs"])
 @rfc("RFC5961-4.2-2", "RFC9293-3.10.7.4-7", "RFC9293-3.10.7.4-8", "RFC5961-4.2-1", "RFC5961-4.2-3",
      quote="If the SYN bit is set, irrespective of the sequence number, TCP MUST send an ACK (also referred "
            "to as challenge ACK) to the remote peer: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>")
 def test_syn_on_an_established_connection_draws_a_challenge_ack(dut: DUT, where: str) -> None:
     peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
-    offset = {"at-rcv-nxt": 0, "in-window": 100, "below-window": -5000}[where]
+    # "at-irs": the peer's first SYN again, as a delayed duplicate would arrive.
+    offset = {"at-rcv-nxt": 0, "in-window": 100, "below-window": -5000, "at-irs": -1}[where]
     peer.send("S", seq=seq_add(peer.snd_nxt, offset), advance=False)
     _expect_challenge_ack(peer)
     assert dut.tcp_state(conn) == "ESTABLISHED"

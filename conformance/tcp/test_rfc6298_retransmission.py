@@ -113,6 +113,22 @@ def test_rto_is_three_seconds_after_a_retransmitted_syn(dut: DUT) -> None:
     _check_interval(data, again, TCP_SYN_FALLBACK_RTO, "the first retransmission of data")
 
 
+@rfc("RFC6298-5-4")
+def test_rto_is_three_seconds_after_a_retransmitted_syn_ack(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT)
+    peer.send_syn()
+    synack = peer.expect("SA")
+    peer.expect("SA", seq=synack[TCP].seq, within=5.0)  # the first SYN,ACK "was lost": answer the second
+    peer.send_ack()
+    conn = dut.tcp_accept(PORT)
+    assert conn is not None
+    assert dut.tcp_send(conn, b"after a lost SYN,ACK") == 20
+    data = peer.expect(data=b"after a lost SYN,ACK")
+    again = peer.expect(seq=data[TCP].seq, data=lambda d: len(d) > 0, within=10.0, update=False)
+    _check_interval(data, again, TCP_SYN_FALLBACK_RTO, "the first retransmission of data")
+
+
 # With the connection closed as well, the FIN follows the data: the first segment, sent again,
 # must not carry it (its sequence number is after the last octet of data).
 @pytest.mark.parametrize("closed", [pytest.param(False, id="open"), pytest.param(True, id="fin-queued")])

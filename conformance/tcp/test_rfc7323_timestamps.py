@@ -8,6 +8,7 @@ import itertools
 from typing import Final
 
 import pytest
+from scapy.layers.inet import TCP
 
 from harness import DUT, MUST, TCPConn, described, rfc
 from harness.tcp_peer import TCPPeer, established, option
@@ -19,6 +20,20 @@ def _negotiated(dut: DUT, **peer: object) -> tuple[TCPPeer, TCPConn]:
     tester, conn = established(dut, PORT, timestamps=True, **peer)  # type: ignore[arg-type]
     if not tester.ts_ok:
         pytest.skip("the DUT did not answer the peer's Timestamps option (RFC 7323 timestamps are optional)")
+    return tester, conn
+
+
+def _opened_by_dut(dut: DUT, behind: int = 1000) -> tuple[TCPPeer, TCPConn]:
+    """A connection the DUT opened with timestamps; the peer's TSval clock starts ``behind`` ticks
+    below the DUT's (where it starts is the peer's choice)."""
+    conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
+    tester = TCPPeer.for_connection(dut, conn, timestamps=True)
+    ts = option(tester.expect("S"), "Timestamp")
+    if ts is None:
+        pytest.skip("the DUT's SYN carries no Timestamps option (RFC 7323 timestamps are optional)")
+    tester.ts_val = (int(ts[0]) - behind) % 2**32
+    tester.send("SA", seq=tester.iss)
+    tester.expect("A", ack=tester.snd_nxt)
     return tester, conn
 
 
@@ -67,27 +82,51 @@ def test_ack_echoes_the_tsval_of_the_data_it_acknowledges(dut: DUT) -> None:
            "valid (see later discussion), and if the RST bit is not set, then treat the arriving segment as "
            "not acceptable: Send an acknowledgment in reply as specified in Section 3.9 of [RFC0793], page "
            "69, and drop the segment.")
-def test_segment_with_an_old_tsval_is_acknowledged_and_dropped(dut: DUT) -> None:
-    peer, conn = _negotiated(dut, ts_val=1_000_000)
+@pytest.mark.parametrize(("opener", "older"), [("peer", 100_001), ("peer", 2**31 - 1), ("dut", 100_001)],
+                         ids=["older", "oldest-by-5.2", "older/dut-opened"])
+def test_segment_with_an_old_tsval_is_acknowledged_and_dropped(dut: DUT, opener: str, older: int) -> None:
+    peer, conn = _negotiated(dut, ts_val=1_000_000) if opener == "peer" else _opened_by_dut(dut)
+    fresh = peer.ts_val
     peer.send_data(b"fresh")
     peer.expect("A", ack=peer.snd_nxt)
     assert dut.tcp_recv(conn) == b"fresh"
-    peer.ts_val = 900_000  # older than TS.Recent (1000001)
+    # Older than TS.Recent (the TSval of "fresh"): by 2^31 - 1 still "s < t" in RFC 7323 5.2's arithmetic.
+    peer.ts_val = (fresh - older) % 2**32
     peer.send_data(b"stale", advance=False)
     peer.expect("A", ack=peer.snd_nxt, data=b"")
-    peer.ts_val = 1_000_002
+    peer.ts_val = (fresh + 1) % 2**32
     peer.send_data(b"current")  # positive control at the same sequence number
     assert dut.tcp_recv(conn) == b"current"
+
+
+@described(7323, "4.1", MUST,
+           "The difference between a received TSecr value and the current timestamp clock value provides an "
+           "RTT measurement.")
+def test_the_rtt_is_measured_from_the_echoed_timestamp(dut: DUT) -> None:
+    # The peer's own TSval clock runs 100,000 ticks behind the DUT's: an RTT taken from the
+    # peer's TSval instead of the TSecr it echoes would be about 100 s (at 1 ms per tick).
+    peer, conn = _opened_by_dut(dut, behind=100_000)
+    dut.tcp_send(conn, b"timed")
+    peer.expect(data=b"timed")
+    peer.send_ack()  # at once: a round trip of milliseconds
+    dut.tcp_send(conn, b"then lost")
+    data = peer.expect(data=b"then lost")
+    again = peer.expect(seq=data[TCP].seq, data=lambda d: len(d) > 0, within=5.0, update=False)
+    # RFC 6298 2.2-2.4: round trips of milliseconds give an RTO of 1 s (Linux: 200 ms plus the RTT).
+    assert again.time - data.time < 3.0, f"the lost data came again after {again.time - data.time:.2f} s"
 
 
 @described(7323, "5.2", MUST,
            "If s and t are timestamp values, s < t if 0 < (t - s) < 2^31, computed in unsigned 32-bit "
            "arithmetic.")
-def test_tsval_comparison_wraps_around(dut: DUT) -> None:
+@pytest.mark.parametrize("later", [0x200, 2**31], ids=["past-the-wrap", "half-way"])
+def test_tsval_comparison_wraps_around(dut: DUT, later: int) -> None:
     peer, conn = _negotiated(dut, ts_val=0xFFFF_FF00)
     peer.send_data(b"before the wrap")
     assert dut.tcp_recv(conn) == b"before the wrap"
-    peer.ts_val = 0x0000_0100  # after TS.Recent modulo 2^32
+    # After TS.Recent (the TSval of "before the wrap") modulo 2^32; "half-way": the difference is
+    # 2^31, so SEG.TSval < TS.Recent does not hold either.
+    peer.ts_val = (peer.ts_val - 1 + later) % 2**32
     peer.send_data(b"after the wrap")
     assert dut.tcp_recv(conn) == b"after the wrap"
 

@@ -56,9 +56,11 @@ def test_window_of_the_syn_is_taken_unscaled(dut: DUT) -> None:
     assert 0 < sent <= 1000, f"{sent} octets went into a window of 1000 octets"
 
 
+@pytest.mark.parametrize("shift", [3, 0])
 @rfc("RFC7323-2.3-4", "RFC7323-2.3-3")
-def test_window_field_is_shifted_by_the_peers_scale(dut: DUT) -> None:
-    peer, conn = established(dut, PORT, wscale=3, window=8 * 150)  # the field carries 150: 1200 octets
+def test_window_field_is_shifted_by_the_peers_scale(dut: DUT, shift: int) -> None:
+    # The field carries 150 << (3 - shift): 1200 octets either way (shift 0: the field as it is).
+    peer, conn = established(dut, PORT, wscale=shift, window=1200)
     _require_scaling(peer)
     assert dut.tcp_send(conn, DATA) > 0
     start = peer.rcv_nxt
@@ -68,7 +70,9 @@ def test_window_field_is_shifted_by_the_peers_scale(dut: DUT) -> None:
         except AssertionError:
             break
     sent = seq_diff(peer.rcv_nxt, start)
-    assert 150 < sent <= 1200, f"{sent} octets went into a window field of 150 scaled by 2^3"
+    field = 1200 >> shift
+    least = field if shift else 0  # with a shift, more than the bare field shows it was scaled
+    assert least < sent <= 1200, f"{sent} octets went into a window field of {field} scaled by 2^{shift}"
 
 
 @rfc("RFC7323-2.3-7")

@@ -82,6 +82,19 @@ def test_empty_segment_past_rcv_nxt_is_unacceptable_when_the_window_is_zero(dut:
     peer.expect_none(data=lambda d: len(d) > 0, within=0.1)  # the window update was dropped
 
 
+@described(9293, "3.10.7.4", MUST, "0 | 0 | SEG.SEQ = RCV.NXT")
+def test_ack_of_the_duts_fin_at_rcv_nxt_is_acceptable_when_the_window_is_zero(dut: DUT) -> None:
+    # Out of ESTABLISHED, so no fast path of the DUT's may take the ACK before the table does.
+    peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
+    _close_receive_window(peer)
+    dut.tcp_shutdown(conn)
+    peer.expect("FA", within=1.0)
+    peer.send_ack()  # SEG.SEQ = RCV.NXT, zero length, zero window: acceptable; it acknowledges the FIN
+    # Acceptable and empty: no <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> for an unacceptable segment.
+    peer.expect_none(within=SILENCE)
+    assert dut.tcp_state(conn) == "FIN-WAIT-2", "the ACK of the DUT's FIN was not taken"
+
+
 # ---- row 2: zero-length segment, open receive window --------------------------------------------
 @described(9293, "3.4", MUST, "0 | >0 | RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND")
 def test_empty_segment_at_rcv_nxt_is_acceptable(dut: DUT) -> None:
@@ -142,6 +155,30 @@ def test_data_is_unacceptable_when_the_window_is_zero(dut: DUT) -> None:
 @described(9293, "3.4", MUST,
            "A segment is judged to occupy a portion of valid receive sequence space if RCV.NXT =< SEG.SEQ < "
            "RCV.NXT+RCV.WND or RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND")
+def test_one_octet_filling_a_one_octet_window_is_acceptable(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
+    filled = bytearray()
+    while peer.dut_window > 1:  # unread data until exactly one octet of the window is left
+        chunk = bytes([65 + len(filled) % 26]) * min(peer.mss, peer.dut_window - 1)
+        peer.send_data(chunk)
+        filled += chunk
+        peer.expect("A", ack=peer.snd_nxt, within=2.0)
+    assert peer.dut_window == 1, "the DUT closed the last octet of the window it had offered"
+    # The DUT's CLOSE takes the connection out of ESTABLISHED (where header prediction could take
+    # the segment before the table does); FIN-WAIT-1 and -2 still receive.
+    dut.tcp_shutdown(conn)
+    peer.expect("FA", within=1.0)
+    peer.send_data(b"!")  # RCV.WND = 1: RCV.NXT =< SEG.SEQ < RCV.NXT+1
+    peer.expect("A", ack=peer.snd_nxt, within=2.0)
+    got = b""
+    while len(got) < len(filled) + 1 and (more := dut.tcp_recv(conn, within=1.0)):
+        got += more
+    assert got == bytes(filled) + b"!"
+
+
+@described(9293, "3.4", MUST,
+           "A segment is judged to occupy a portion of valid receive sequence space if RCV.NXT =< SEG.SEQ < "
+           "RCV.NXT+RCV.WND or RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND")
 def test_data_at_rcv_nxt_is_acceptable(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_data(b"in window")
@@ -152,13 +189,38 @@ def test_data_at_rcv_nxt_is_acceptable(dut: DUT) -> None:
 @described(9293, "3.10.7.4", MUST,
            "If a segment's contents straddle the boundary between old and new, only the new parts are "
            "processed.")
-def test_data_straddling_rcv_nxt_is_acceptable_and_only_its_new_part_is_delivered(dut: DUT) -> None:
+@pytest.mark.parametrize("new", [b", then new", b"!"], ids=["several-new-octets", "last-octet-new"])
+def test_data_straddling_rcv_nxt_is_acceptable_and_only_its_new_part_is_delivered(dut: DUT, new: bytes) -> None:
     peer, conn = established(dut, PORT)
     peer.send_data(b"old part")
     assert dut.tcp_recv(conn) == b"old part"
-    peer.send_data(b"old part, then new", seq=seq_add(peer.snd_nxt, -8), advance=True)
+    # "last-octet-new": only SEG.SEQ+SEG.LEN-1 = RCV.NXT lies in the window.
+    peer.send_data(b"old part" + new, seq=seq_add(peer.snd_nxt, -8), advance=True)
     peer.expect("A", ack=peer.snd_nxt)
-    assert dut.tcp_recv(conn) == b", then new"
+    assert dut.tcp_recv(conn) == new
+
+
+@described(9293, "3.4", MUST,
+           "A segment is judged to occupy a portion of valid receive sequence space if RCV.NXT =< SEG.SEQ < "
+           "RCV.NXT+RCV.WND or RCV.NXT =< SEG.SEQ+SEG.LEN-1 < RCV.NXT+RCV.WND")
+def test_data_from_below_rcv_nxt_to_the_right_window_edge_is_acceptable(dut: DUT) -> None:
+    peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
+    filled = bytearray()
+    while peer.dut_window > peer.mss - 8:  # until the rest of the window and 8 old octets fit one segment
+        chunk = bytes([65 + len(filled) % 26]) * min(peer.mss, peer.dut_window - 100)
+        peer.send_data(chunk)
+        filled += chunk
+        peer.expect("A", ack=peer.snd_nxt, within=2.0)
+    window = peer.dut_window
+    assert window > 0, "the DUT closed its window instead of leaving part of it open"
+    # SEG.SEQ below RCV.NXT, SEG.SEQ+SEG.LEN-1 the last octet of the window.
+    rest = bytes(97 + i % 26 for i in range(window))
+    peer.send_data(bytes(filled[-8:]) + rest, seq=seq_add(peer.snd_nxt, -8), advance=True)
+    peer.expect("A", ack=peer.snd_nxt)
+    got = b""
+    while len(got) < len(filled) + window and (more := dut.tcp_recv(conn, within=1.0)):
+        got += more
+    assert got == bytes(filled) + rest
 
 
 @described(9293, "3.10.7.4", MUST,

@@ -9,9 +9,10 @@ from typing import Final
 import pytest
 from scapy.layers.inet import TCP
 
-from harness import DUT, SHOULD, described, rfc
+from harness import DUT, SHOULD, TCPState, described, rfc
 from harness.rfc import TCP_MAX_ACK_DELAY
 from harness.tcp_peer import established, opened_by_dut, seq_add
+from harness.tcp_states import connection_in
 
 PORT: Final = 7900
 MSS: Final = 1000  # the DUT's segments to the peer, and the peer's full-sized segments
@@ -47,6 +48,24 @@ def test_a_lone_segment_is_acknowledged_within_half_a_second(dut: DUT, in_flight
     ack = peer.expect("A", ack=peer.snd_nxt, within=2.0)
     delay = ack.time - peer.last_sent
     assert delay < TCP_MAX_ACK_DELAY, f"the ACK came {delay:.3f} s after the segment"
+
+
+@pytest.mark.parametrize("state", ["ESTABLISHED", "FIN-WAIT-2"])
+@rfc("RFC5681-4.2-1")
+def test_lone_segments_are_acknowledged_after_a_delay(dut: DUT, state: TCPState) -> None:
+    # "The delayed ACK algorithm specified in [RFC1122] SHOULD be used by a TCP receiver": a lone
+    # small segment waits for the delayed-ACK timer. A DUT may acknowledge the first segments of
+    # a connection at once (Linux's quick-ack mode: here some 20 to 60 of them); after those, one
+    # acknowledgment at least must wait.
+    peer, _conn = connection_in(dut, state, PORT)
+    for _ in range(60):
+        peer.send_data(b"x")
+        sent = peer.last_sent
+        barrier_reply = dut.barrier()
+        ack = peer.expect("A", ack=peer.snd_nxt, within=TCP_MAX_ACK_DELAY)
+        if (ack.time > barrier_reply) if barrier_reply is not None else (ack.time - sent >= IMMEDIATE):
+            return
+    raise AssertionError(f"each of 60 lone one-octet segments was acknowledged at once in {state}: no delayed ACK")
 
 
 @rfc("RFC9293-3.8.6.3-2")

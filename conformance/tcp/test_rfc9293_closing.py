@@ -151,6 +151,23 @@ def test_retransmitted_fin_in_time_wait_restarts_the_two_msl_timeout(dut: DUT) -
     assert dut.tcp_state(conn) == "CLOSED", "TIME-WAIT outlived 2 x MSL after the retransmitted FIN by half a minute"
 
 
+@described(9293, "3.10.7.4", MUST, "o TIME-WAIT STATE + Remain in the TIME-WAIT state. Restart the 2 MSL "
+           "time-wait timeout.")
+def test_fin_at_rcv_nxt_in_time_wait_restarts_the_two_msl_timeout(dut: DUT) -> None:
+    # Not the peer's FIN again but one in the window (first step), so the eighth step processes it.
+    require_dut_time(dut, 3 * TCP_MSL + 30.0)
+    peer, conn = connection_in(dut, "TIME-WAIT", PORT)
+    dut.wait(TCP_MSL)  # half of TIME-WAIT has gone
+    peer.send("FA", advance=False)
+    # "send an acknowledgment for the FIN": of RCV.NXT, or of RCV.NXT advanced over this FIN
+    ack = peer.snd_nxt
+    peer.expect("A", ack=lambda a: a in (ack, seq_add(ack, 1)), seq=peer.rcv_nxt)
+    dut.wait(2 * TCP_MSL - 1.0)  # MSL past the first 2 MSL, just short of 2 MSL after the FIN
+    assert dut.tcp_state(conn) == "TIME-WAIT", "the FIN did not restart the 2 MSL timeout"
+    dut.wait(30.0)
+    assert dut.tcp_state(conn) == "CLOSED", "TIME-WAIT outlived 2 x MSL after the FIN by half a minute"
+
+
 @pytest.mark.parametrize("way", [pytest.param("shutdown", id="fins-cross"),
                                  pytest.param("close", id="closed-through-fin-wait-2")])
 @rfc("RFC9293-3.6.1-3")
@@ -249,13 +266,17 @@ def test_data_arriving_after_close_draws_a_rst(dut: DUT) -> None:
 
 @described(9293, "3.10.4", MUST,
            "Delete the TCB and return \"error: closing\" responses to any queued SENDs, or RECEIVEs.")
-def test_close_in_syn_sent_sends_no_fin(dut: DUT) -> None:
+@pytest.mark.parametrize("call", ["close", "shutdown"])
+def test_close_in_syn_sent_sends_no_fin(dut: DUT, call: str) -> None:
     conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT)
     peer = TCPPeer.for_connection(dut, conn)
     syn = peer.expect("S")
-    dut.tcp_close(conn)
+    (dut.tcp_close if call == "close" else dut.tcp_shutdown)(conn)
     peer.expect_none(flags="FA", within=SILENCE)
     assert dut.tcp_state(conn) == "CLOSED"
+    if call == "shutdown":  # the application still holds the connection: a RECEIVE gets the error
+        with pytest.raises(TCPError):
+            dut.tcp_recv(conn, within=0.5)
     peer.send("SA", seq=peer.iss, ack=seq_add(syn.seq, 1))  # positive control: nothing left of it
     peer.expect("R")
 
@@ -295,3 +316,18 @@ def test_timestamps_let_a_new_syn_reopen_a_connection_in_time_wait(dut: DUT) -> 
                   ts_val=old.ts_val + 1000)
     new.send_syn()
     new.expect("SA", ack=seq_add(new.iss, 1), within=1.0)
+
+
+@pytest.mark.parametrize("state", ["FIN-WAIT-1", "LAST-ACK"])
+@rfc("RFC9293-3.8.3-5")
+def test_the_fin_of_a_closed_connection_is_retransmitted_for_at_least_100_seconds(dut: DUT, state: str) -> None:
+    # The application closed (and reads no more); the peer never acknowledges the DUT's FIN.
+    require_dut_time(dut, 101.0)
+    peer, conn = established(dut, PORT)
+    if state == "LAST-ACK":
+        peer.send_fin()
+        peer.expect("A", ack=peer.snd_nxt)
+    dut.tcp_close(conn)
+    peer.expect("FA", within=2.0)
+    dut.wait(100.0)
+    assert dut.tcp_state(conn) == state, "the connection was given up within 100 s of its unacknowledged FIN"

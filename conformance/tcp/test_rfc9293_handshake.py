@@ -102,6 +102,39 @@ def test_simultaneous_open_answers_a_syn_with_syn_ack(dut: DUT) -> None:
     assert dut.tcp_state(conn) == "ESTABLISHED"
 
 
+@described(9293, "3.10.4", MUST,
+           "SYN-RECEIVED STATE * If no SENDs have been issued and there is no pending data to send, then form "
+           "a FIN segment and send it, and enter FIN-WAIT-1 state; otherwise, queue for processing after "
+           "entering ESTABLISHED state.")
+def test_close_in_syn_received_sends_a_fin(dut: DUT) -> None:
+    peer, conn, iss = _connect(dut)
+    peer.send_syn()  # a simultaneous open leaves the DUT's application a connection in SYN-RECEIVED
+    peer.expect("SA", seq=iss, ack=seq_add(peer.iss, 1))
+    dut.tcp_shutdown(conn)
+    peer.send("SA", seq=peer.iss, ack=seq_add(iss, 1), advance=False)
+    # The FIN now or right after the handshake: at ISS+1, no data having been sent.
+    peer.expect("FA", seq=seq_add(iss, 1), data=b"", within=2.0)
+
+
+@described(9293, "3.10.7.4", MUST,
+           "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or "
+           "(SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and "
+           "set SND.WL2 <- SEG.ACK.")
+def test_window_update_after_a_simultaneous_open_releases_data(dut: DUT) -> None:
+    peer, conn, iss = _connect(dut)
+    peer.send_syn()
+    peer.expect("SA", seq=iss, ack=seq_add(peer.iss, 1))
+    # Figure 7, line 6, offering no window yet: the DUT's SND.WL1 becomes the SYN,ACK's sequence
+    # number once its SYN is trimmed off (its text, had it any, would start at ISS+1 of the peer).
+    peer.send("SA", seq=peer.iss, ack=seq_add(iss, 1), window=0, advance=False)
+    dut.wait(0.1)
+    assert dut.tcp_state(conn) == "ESTABLISHED"
+    assert dut.tcp_send(conn, b"held back") > 0
+    peer.expect_none(data=lambda d: len(d) > 0, within=0.2)
+    peer.send_ack(window=65535)  # SEG.SEQ = ISS+1 of the peer, after the SYN: a window update
+    peer.expect(data=b"held back", within=0.5)
+
+
 @rfc("RFC9293-3.5-2")
 def test_rst_in_syn_received_after_an_active_open_refuses_the_connection(dut: DUT) -> None:
     peer, conn, _iss = _connect(dut)
@@ -127,6 +160,40 @@ def test_rst_in_syn_received_after_a_passive_open_returns_to_listen(dut: DUT) ->
     dup.expect_none("SA", within=SILENCE)  # nothing left to retransmit
     real = TCPPeer(dut, dut_port=PORT)  # lines 6-8: the listener takes the real SYN
     assert real.connect_accepted() is not None
+
+
+@described(9293, "3.10.7.4", MUST,
+           "If the connection was initiated with a passive OPEN, then return this connection to the LISTEN "
+           "state and return.")
+def test_syn_in_the_window_in_syn_received_after_a_passive_open_returns_to_listen(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT)
+    peer.send_syn()
+    synack = peer.expect("SA")
+    # Fourth, check the SYN bit: a SYN inside the DUT's receive window, not the one it answered.
+    peer.send("S", seq=seq_add(peer.iss, 100), advance=False)
+    dut.wait(0.1)
+    peer.take_all()  # whatever the DUT answered (Linux: a RST) before it went back to LISTEN
+    # The handshake's last ACK finds no connection in SYN-RECEIVED: LISTEN resets it.
+    peer.send_ack()
+    peer.expect("R", seq=seq_add(synack[TCP].seq, 1), within=1.0)
+    assert dut.tcp_accept(PORT, within=0.2) is None
+
+
+@described(9293, "3.10.7.4", MUST,
+           "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the "
+           "RST bit is set, if so drop the segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> o After "
+           "sending the acknowledgment, drop the unacceptable segment and return.")
+def test_syn_below_the_window_in_syn_received_draws_an_ack_and_is_dropped(dut: DUT) -> None:
+    dut.tcp_listen(PORT)
+    peer = TCPPeer(dut, dut_port=PORT)
+    peer.send_syn()
+    synack = peer.expect("SA")
+    # First, check sequence number: a SYN 1000 octets below RCV.NXT is not acceptable.
+    peer.send("S", seq=seq_add(peer.iss, -1000), advance=False)
+    peer.expect("A", seq=seq_add(synack[TCP].seq, 1), ack=peer.snd_nxt, data=b"", within=1.0)
+    peer.send_ack()  # positive control: the connection is still there, in SYN-RECEIVED
+    assert dut.tcp_accept(PORT, within=1.0) is not None
 
 
 @described(9293, "3.10.7.4", MUST,

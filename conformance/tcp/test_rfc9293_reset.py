@@ -45,6 +45,17 @@ def test_rst_at_rcv_nxt_ends_a_closing_connection(dut: DUT, state: TCPState) -> 
     _gone(peer)
 
 
+@described(9293, "3.10.4", MUST, "Otherwise, return \"error: connection does not exist\".")
+def test_close_of_a_connection_a_rst_ended_returns_an_error(dut: DUT) -> None:
+    # CLOSE (the half-close, shutdown) on a connection in CLOSED, that the application still holds.
+    peer, conn = established(dut, PORT)
+    peer.send_rst()
+    dut.wait(0.1)
+    assert dut.tcp_state(conn) == "CLOSED"
+    with pytest.raises(TCPError):
+        dut.tcp_shutdown(conn)
+
+
 @rfc("RFC9293-3.6-1")
 def test_the_application_learns_that_a_rst_aborted_the_connection(dut: DUT) -> None:
     peer, conn = established(dut, PORT)

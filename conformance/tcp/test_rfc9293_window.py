@@ -360,3 +360,27 @@ def test_a_smaller_receive_buffer_does_not_move_the_offered_edge_left(dut: DUT) 
     peer.expect("A", ack=peer.snd_nxt, within=2.0)
     now = seq_add(peer.snd_nxt, peer.dut_window)
     assert not seq_lt(now, edge), f"the right edge moved {seq_diff(edge, now)} octets left"
+
+
+@pytest.mark.parametrize("case", ["peer-without-window-scale", "dut-shift-0"])
+@rfc("RFC9293-3.8.6-1", "RFC7323-2.3-2")
+def test_the_edge_offered_in_the_syn_ack_does_not_move_left(dut: DUT, case: str) -> None:
+    # The SYN,ACK's window is never scaled (RFC 7323 2.2); the windows after it are scaled by
+    # Rcv.Wind.Shift, which RFC 7323 2.3 makes zero when the peer's SYN has no Window Scale option
+    # and the shift R of the DUT's SYN,ACK otherwise (0 for a small buffer, as Linux and our stack
+    # choose). Only with a non-zero shift may the edge retract, by less than the scale's
+    # granularity (RFC 7323 2.4).
+    if case == "peer-without-window-scale":
+        dut.tcp_listen(PORT)
+        peer = TCPPeer(dut, dut_port=PORT)
+    else:
+        dut.tcp_listen(PORT, options={"rcvbuf": 32768})
+        peer = TCPPeer(dut, dut_port=PORT, wscale=7)
+    synack = peer.connect()
+    granularity = 1 << (peer.dut_syn.wscale or 0) if peer.ws_ok else 1
+    edge = seq_add(synack[TCP].ack, synack[TCP].window - (granularity - 1))
+    peer.send_data(b"a")
+    peer.expect("A", ack=peer.snd_nxt)
+    now = seq_add(peer.snd_nxt, peer.dut_window)
+    assert not seq_lt(now, edge), (f"the right edge moved {seq_diff(edge, now) + granularity - 1} octets left "
+                                   f"after the SYN,ACK (window scale granularity {granularity})")
