@@ -20,6 +20,8 @@ NEIGHBOUR: Final = "198.51.100.4"  # an on-link host the DUT has not resolved
 NEIGHBOUR_MAC: Final = "02:00:00:00:00:04"
 GATEWAY_MAC: Final = "02:00:00:00:00:03"  # dut.info.other_mac, for dut.info.other_ipv4
 OFF_LINK: Final = "203.0.113.5"
+SUBNET_FIRST, SUBNET_SECOND = "203.0.113.1", "203.0.113.2"  # two addresses the DUT is given on one subnet
+SUBNET_NEIGHBOUR: Final = "203.0.113.9"
 PORT: Final = 5060
 TESTER_PORT: Final = 40060
 SILENCE_S: Final = 1.0
@@ -217,6 +219,22 @@ def test_on_link_destinations_are_reached_directly_and_others_through_the_gatewa
     _answer_arp(dut, str(dut.info.other_ipv4), GATEWAY_MAC)
     routed = dut.expect(IP(dst=OFF_LINK), UDP(sport=PORT))
     assert routed[Ether].dst.lower() == GATEWAY_MAC, "a datagram to an off-link host did not go to the gateway"
+
+
+@rfc("RFC1122-3.3.1.1-1")
+def test_subnet_stays_on_link_while_one_of_its_addresses_remains(dut: DUT) -> None:
+    # Two addresses on 203.0.113.0/24, the second one removed again: the first still puts the
+    # subnet's hosts on a connected network, reached directly (no gateway is configured at all).
+    # (The later address goes: Linux drops the secondary addresses with the primary one unless
+    # promote_secondaries is set.)
+    dut.add_address(f"{SUBNET_FIRST}/24")
+    dut.add_address(f"{SUBNET_SECOND}/24")
+    dut.remove_address(f"{SUBNET_SECOND}/24")
+    dut.udp_bind(PORT)
+    dut.udp_send(PORT, b"still on-link", SUBNET_NEIGHBOUR, TESTER_PORT)
+    _answer_arp(dut, SUBNET_NEIGHBOUR, NEIGHBOUR_MAC)
+    direct = dut.expect(IP(dst=SUBNET_NEIGHBOUR), UDP(sport=PORT))
+    assert direct[Ether].dst.lower() == NEIGHBOUR_MAC, "a datagram to an on-link host went elsewhere"
 
 
 @rfc("RFC1122-3.3.1.1-2")
