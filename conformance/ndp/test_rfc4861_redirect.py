@@ -395,7 +395,7 @@ def test_router_redirects_a_neighbor_to_a_better_router(dut: DUT) -> None:
 def test_router_limits_the_rate_of_its_redirects(dut: DUT) -> None:
     # One redirect first (the control), then 20 more packets of the same flow back to back: a
     # router that redirects every one of them limits nothing.
-    sent, _ = _forward_via_router(dut, 0x14)
+    sent, _ = _forward_via_router(dut, 0x17)
     dut.send(*[bytes(sent[Ether]) for _ in range(REDIRECT_BURST)])
     redirects = 0
     while True:
