@@ -28,6 +28,7 @@ from harness.temporary_addresses import (
 
 REGEN_ADVANCE_S: Final = 2 + 3 * 1 * 1  # §3.8 with DupAddrDetectTransmits 1, RetransTimer 1 s
 SLACK_S: Final = 1.5
+DAY_S: Final = 86_400
 
 
 def _successor(dut: DUT, first: IPv6Address, within: float) -> AddressInfo:
@@ -82,6 +83,24 @@ def test_temporary_lifetimes_under_an_infinite_valid_lifetime(dut: DUT) -> None:
         f"valid lifetime {info.valid_lifetime} s under an infinite prefix with TEMP_VALID_LIFETIME 80 s")
     assert info.preferred_lifetime is not None and REGEN_ADVANCE_S < info.preferred_lifetime <= 30, (
         f"preferred lifetime {info.preferred_lifetime} s under a prefix preferred for 30 s")
+
+
+@rfc("RFC8981-3.4-3",
+     quote="Its valid lifetime is the lower of the Valid Lifetime of the prefix and TEMP_VALID_LIFETIME. * Its "
+           "preferred lifetime is the lower of the Preferred Lifetime of the prefix and TEMP_PREFERRED_LIFETIME "
+           "- DESYNC_FACTOR.")
+def test_temporary_lifetimes_follow_the_default_temp_lifetimes(dut: DUT) -> None:
+    # TEMP_VALID_LIFETIME and TEMP_PREFERRED_LIFETIME left at their §3.8 defaults ("2 days", "1 day"),
+    # under a prefix valid for 30 days and preferred for 10: those bound the lifetimes, the preferred
+    # one less a DESYNC_FACTOR of at most 0.4 x 1 day.
+    dut.set_ipv6_option("use_tempaddr", 2)
+    advertise_prefix(dut, valid=30 * DAY_S, preferred=10 * DAY_S)
+    dut.wait(0.3)
+    info = one_temporary(dut)
+    assert info.valid_lifetime is not None and 2 * DAY_S - 60 <= info.valid_lifetime <= 2 * DAY_S, (
+        f"valid lifetime {info.valid_lifetime} s with TEMP_VALID_LIFETIME at its default of 2 days")
+    assert info.preferred_lifetime is not None and 0.6 * DAY_S - 60 <= info.preferred_lifetime <= DAY_S, (
+        f"preferred lifetime {info.preferred_lifetime} s with TEMP_PREFERRED_LIFETIME at its default of 1 day")
 
 
 @described(8981, "3.8", MUST, "A random value within the range 0 - MAX_DESYNC_FACTOR.")

@@ -14,14 +14,18 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 
 from harness import DUT, ExpectationFailed, echo4, echo_data4, fragments4, rfc, with_ipv4_options
+from harness.tcp_peer import established
 
 SECOND_ADDRESS: Final = "198.51.100.5"
 NEIGHBOUR: Final = "198.51.100.4"  # an on-link host the DUT has not resolved
 NEIGHBOUR_MAC: Final = "02:00:00:00:00:04"
 GATEWAY_MAC: Final = "02:00:00:00:00:03"  # dut.info.other_mac, for dut.info.other_ipv4
 OFF_LINK: Final = "203.0.113.5"
+SUBNET_FIRST, SUBNET_SECOND = "203.0.113.1", "203.0.113.2"  # two addresses the DUT is given on one subnet
+SUBNET_NEIGHBOUR: Final = "203.0.113.9"
 PORT: Final = 5060
 TESTER_PORT: Final = 40060
+TCP_PORT: Final = 5061
 SILENCE_S: Final = 1.0
 
 
@@ -51,6 +55,21 @@ def test_each_address_of_the_interface_is_a_host_of_its_own(dut: DUT) -> None:
         dut.send(echo4(dut, 0xD01 + n, dst=address))
         reply = dut.expect(ICMP(type=0, id=0xD01 + n))
         assert reply[IP].src == address, f"the echo request to {address} was answered from {reply[IP].src}"
+
+
+@rfc("RFC1122-3.2.1.3-9")
+def test_connection_sends_nothing_from_an_address_removed_under_it(dut: DUT) -> None:
+    # A TCP connection to the DUT's second address; once that address is removed it is no longer
+    # one of the host's own, so nothing may leave from it (the data sent after the removal, and
+    # its retransmission after the first RTO, included).
+    dut.add_address(f"{SECOND_ADDRESS}/24")
+    peer, conn = established(dut, TCP_PORT, dut_addr=SECOND_ADDRESS)
+    dut.tcp_send(conn, b"before")  # control: the connection works from that address
+    peer.expect(data=b"before")
+    peer.send_ack()
+    dut.remove_address(f"{SECOND_ADDRESS}/24")
+    dut.tcp_send(conn, b"after")
+    dut.expect_none(IP(src=SECOND_ADDRESS), within=1.5)
 
 
 @rfc("RFC1122-3.3.4.2-1")
@@ -217,6 +236,22 @@ def test_on_link_destinations_are_reached_directly_and_others_through_the_gatewa
     _answer_arp(dut, str(dut.info.other_ipv4), GATEWAY_MAC)
     routed = dut.expect(IP(dst=OFF_LINK), UDP(sport=PORT))
     assert routed[Ether].dst.lower() == GATEWAY_MAC, "a datagram to an off-link host did not go to the gateway"
+
+
+@rfc("RFC1122-3.3.1.1-1")
+def test_subnet_stays_on_link_while_one_of_its_addresses_remains(dut: DUT) -> None:
+    # Two addresses on 203.0.113.0/24, the second one removed again: the first still puts the
+    # subnet's hosts on a connected network, reached directly (no gateway is configured at all).
+    # (The later address goes: Linux drops the secondary addresses with the primary one unless
+    # promote_secondaries is set.)
+    dut.add_address(f"{SUBNET_FIRST}/24")
+    dut.add_address(f"{SUBNET_SECOND}/24")
+    dut.remove_address(f"{SUBNET_SECOND}/24")
+    dut.udp_bind(PORT)
+    dut.udp_send(PORT, b"still on-link", SUBNET_NEIGHBOUR, TESTER_PORT)
+    _answer_arp(dut, SUBNET_NEIGHBOUR, NEIGHBOUR_MAC)
+    direct = dut.expect(IP(dst=SUBNET_NEIGHBOUR), UDP(sport=PORT))
+    assert direct[Ether].dst.lower() == NEIGHBOUR_MAC, "a datagram to an on-link host went elsewhere"
 
 
 @rfc("RFC1122-3.3.1.1-2")

@@ -49,16 +49,18 @@ def _forwarded(dut: DUT, dst: str = REMOTE, **ip_fields: object) -> Packet:
     return dut.expect(Ether(dst=dut.info.other_mac) / IP(dst=dst, **ip_fields), within=2.0)
 
 
-@pytest.mark.parametrize("ttl", [10, 255])  # 255: the high bit set, which a sloppy checksum update loses
+# 255: the high bit set, which a sloppy checksum update loses; protocol 254 (experimental, RFC 3692):
+# an even number, so the low bit of the TTL/Protocol word the update subtracts from is clear.
+@pytest.mark.parametrize(("ttl", "proto"), [(10, 17), (255, 17), (10, 254)], ids=["10", "255", "10-even-protocol"])
 @rfc("RFC791-3.2-20")
-def test_forwarded_datagram_has_its_ttl_decremented(dut: DUT, ttl: int) -> None:
+def test_forwarded_datagram_has_its_ttl_decremented(dut: DUT, ttl: int, proto: int) -> None:
     _enable(dut)
-    dut.send(_udp(dut, ttl=ttl))
+    dut.send(_udp(dut, ttl=ttl, proto=proto))
     _answer_gateway_arp(dut)
     out = _forwarded(dut)
     assert out[IP].ttl == ttl - 1, f"forwarded with TTL {out[IP].ttl}, expected {ttl} - 1"
     assert checksum(bytes(out[IP])[: out[IP].ihl * 4]) == 0, "the header checksum was not updated"
-    assert bytes(out[UDP].payload)[:64] == bytes(range(64)), "the data changed on the way"
+    assert bytes(out[IP].payload)[8:72] == bytes(range(64)), "the data changed on the way"
 
 
 @pytest.mark.parametrize("ttl", [1, 0])

@@ -78,6 +78,24 @@ def test_fragments_fit_the_link_mtu(dut: DUT, mtu: int) -> None:
     assert all(f[IP].len <= mtu for f in frags), f"fragment lengths {[f[IP].len for f in frags]} exceed {mtu}"
 
 
+@rfc("RFC791-2.3-5", "RFC1122-3.3.3-5")
+def test_echo_reply_is_fragmented_once_the_link_mtu_is_lowered(dut: DUT) -> None:
+    # The same request twice: its reply fits the link's MTU at first; with the MTU lowered to 1280
+    # the same reply must leave in fragments that fit it (what the DUT learnt about the path
+    # before does not outlive the change). The second request comes in fragments itself, since
+    # the link is narrower now for the tester too.
+    data = _payload(1400, seed=7)
+    dut.send(dut.ipv4() / ICMP(type=8, id=0x791, seq=1) / Raw(data))
+    whole = dut.expect(ICMP(type=0, id=0x791, seq=1))
+    assert not whole[IP].flags.MF and whole[IP].frag == 0, "the first reply, 1428 octets, was fragmented"
+    dut.set_link_mtu(1280)
+    dut.send(*fragments4(dut.ipv4(id=0x792) / ICMP(type=8, id=0x791, seq=2) / Raw(data), [(0, 1200), (1200, 208)]))
+    frags = _collect(dut)
+    assert len(frags) >= 2 and all(f[IP].len <= 1280 for f in frags), (
+        f"the reply after the MTU went down to 1280 left in datagrams of {[f[IP].len for f in frags]} octets")
+    assert _reassemble(frags)[8:] == data, "the fragments do not carry the echo reply's data"
+
+
 @rfc("RFC791-2.3-8", "RFC791-3.2-8")
 def test_fragments_are_cut_on_eight_octet_boundaries(dut: DUT) -> None:
     dut.udp_bind(SPORT)

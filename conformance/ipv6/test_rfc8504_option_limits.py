@@ -25,7 +25,7 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet
 
-from harness import DUT, rfc
+from harness import DUT, ExpectationFailed, Unsupported, rfc
 
 SILENCE_S: Final = 1.0
 HEADERS: Final = {"hbh": IPv6ExtHdrHopByHop, "dest": IPv6ExtHdrDestOpt}
@@ -112,6 +112,27 @@ def test_maximum_number_of_options_is_configurable(dut: DUT, header: str) -> Non
     _silently_discarded(dut, 0x8521)
     dut.send(_echo(dut, header, [HBHOptUnknown(otype=SKIP, optdata=b"")] * 4, 0x8522))
     _answered(dut, 0x8522)
+
+
+@pytest.mark.parametrize("header", list(HEADERS))
+@rfc("RFC8504-5.3-10", quote="and the default value SHOULD be set to 8.")
+def test_maximum_number_of_options_is_8_by_default(dut: DUT, header: str) -> None:
+    # Left at its default: nine options are one too many, eight are not. The packets are taken in
+    # order, so once the second is answered the first had its chance. The limit exists only "if
+    # this feature is supported": a DUT that cannot set it (Unsupported) is not held to its default.
+    nine, eight = ([HBHOptUnknown(otype=SKIP, optdata=b"")] * n for n in (9, 8))
+    dut.send(_echo(dut, header, nine, 0x8523), _echo(dut, header, eight, 0x8524))
+    _answered(dut, 0x8524)
+    try:
+        dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6EchoReply(id=0x8523, seq=1), within=0.0)
+        nine_answered = True
+    except ExpectationFailed:
+        nine_answered = False
+    try:
+        dut.set_ipv6_option(COUNT_OPTION[header], 8)
+    except Unsupported as why:
+        pytest.skip(f"the DUT has no settable limit on the number of options ({why})")
+    assert not nine_answered, "a header of nine non-padding options was processed at the default limit"
 
 
 # ---- how long a header (§5.3 paragraph 6) -------------------------------------------------------------------

@@ -33,6 +33,7 @@ pytestmark = optional_feature("mldv2")
 # ---- address changes and link restart -----------------------------------------------------------
 
 EXTRA_ADDRESS: Final = "2001:db8:1::ab:cdef/64"  # solicited-node group ff02::1:ffab:cdef
+TWIN_ADDRESS: Final = "2001:db8:1::1:ab:cdef/64"  # the same low-order 24 bits: the same group
 
 
 @described(2710, "5", MUST,
@@ -47,10 +48,16 @@ def test_new_address_reports_its_solicited_node_group(dut: DUT) -> None:
 @described(3810, "5.2.12", MUST,
            "CHANGE_TO_INCLUDE_MODE - indicates that the interface has changed to INCLUDE filter mode for the "
            "specified multicast address.")
-def test_removed_address_leaves_its_solicited_node_group(dut: DUT) -> None:
+@pytest.mark.parametrize("shared", [False, True], ids=["alone", "after-another-address-of-its-group"])
+def test_removed_address_leaves_its_solicited_node_group(dut: DUT, shared: bool) -> None:
     group = solicited_node(EXTRA_ADDRESS.split("/")[0])
     dut.add_address(EXTRA_ADDRESS)
     expect_record(dut, group, (CHANGE_TO_EXCLUDE,), within=1.0)
+    if shared:
+        # A second address of the same group comes and goes first (RFC 4861 7.2.1 keeps the group
+        # while one remains): the group is left when the last of its addresses goes, not never.
+        dut.add_address(TWIN_ADDRESS)
+        dut.remove_address(TWIN_ADDRESS)
     dut.remove_address(EXTRA_ADDRESS)
     expect_record(dut, group, (CHANGE_TO_INCLUDE,), within=1.2)
 

@@ -53,6 +53,7 @@ ROUTER_LL = "fe80::1"  # the better first hop a redirect names
 MAC_R = "02:00:00:00:00:04"
 MAC_A = "02:00:00:00:00:05"  # the destination's own MAC, for redirects to an on-link destination
 DELAY_S = 1
+REDIRECT_BURST = 20  # packets of one flow sent back to back to a router that redirects them
 
 
 def _gateway(dut: DUT) -> None:
@@ -409,6 +410,22 @@ def test_host_sends_no_redirect(dut: DUT) -> None:
 def test_router_redirects_a_neighbor_to_a_better_router(dut: DUT) -> None:
     _, redirect = _forward_via_router(dut, 0x10)
     assert redirect[ICMPv6ND_Redirect].tgt == ROUTER_LL, f"target {redirect[ICMPv6ND_Redirect].tgt}"
+
+
+@rfc("RFC4861-8.2-4")
+def test_router_limits_the_rate_of_its_redirects(dut: DUT) -> None:
+    # One redirect first (the control), then 20 more packets of the same flow back to back: a
+    # router that redirects every one of them limits nothing.
+    sent, _ = _forward_via_router(dut, 0x17)
+    dut.send(*[bytes(sent[Ether]) for _ in range(REDIRECT_BURST)])
+    redirects = 0
+    while True:
+        try:
+            dut.expect(IPv6(dst=sent[IPv6].src), ICMPv6ND_Redirect(dst=sent[IPv6].dst), within=0.5)
+        except ExpectationFailed:
+            break
+        redirects += 1
+    assert redirects < REDIRECT_BURST, f"all {REDIRECT_BURST} packets sent back to back drew a redirect"
 
 
 @rfc("RFC4861-8.2-3")

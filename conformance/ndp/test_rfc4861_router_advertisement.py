@@ -16,6 +16,7 @@ from __future__ import annotations
 from ipaddress import IPv6Network
 from typing import Final
 
+from scapy.layers.inet import UDP
 from scapy.layers.inet6 import (
     ICMPv6EchoReply,
     ICMPv6EchoRequest,
@@ -44,6 +45,8 @@ from harness.router_discovery import (
     uses_router,
 )
 
+UDP_PORT: Final = 5061
+
 # ---- the Default Router List ------------------------------------------------------------------
 
 @described(4861, "6.3.4", MUST,
@@ -54,6 +57,20 @@ def test_advertising_router_becomes_default_router(dut: DUT) -> None:
     has_no_router(dut, 1)  # no route to 2001:db8:2::/64 before the advertisement
     dut.send(ra(dut))
     uses_router(dut, 2)
+
+
+@described(4861, "5.2", MUST,
+           "Otherwise, the sender selects a router from the Default Router List (following the rules "
+           "described in Section 6.3.6).")
+def test_datagram_to_an_off_link_node_goes_through_the_default_router(dut: DUT) -> None:
+    # A datagram the DUT originates to an off-link node takes the router too, whatever default
+    # route IPv4 has: the IPv4 gateway has no say in IPv6 next-hop selection.
+    dut.add_route("0.0.0.0/0", via=str(dut.info.other_ipv4))
+    dut.send(ra(dut))
+    uses_router(dut, 1)  # control: the router is in the Default Router List
+    dut.udp_bind(UDP_PORT, 6)
+    dut.udp_send(UDP_PORT, b"off-link", OFF_LINK, UDP_PORT)
+    dut.expect(Ether(dst=dut.info.tester_mac), IPv6(dst=OFF_LINK), UDP(sport=UDP_PORT), within=1.0)
 
 
 @described(4861, "6.3.4", MUST,

@@ -24,6 +24,7 @@ ALL_ROUTERS: Final = "ff02::2"
 ALL_NODES: Final = "ff02::1"
 UNSPECIFIED: Final = "::"
 INTERVAL_S: Final = 1.0  # RTR_SOLICITATION_INTERVAL for these tests
+DEFAULT_INTERVAL_S: Final = 4.0  # RFC 4861 §10: RTR_SOLICITATION_INTERVAL 4 seconds
 DELAY_S: Final = 1.0  # MAX_RTR_SOLICITATION_DELAY for these tests
 SLACK_S: Final = 0.5
 # RFC 7559 §2 (which updates §6.3.7) lets the retransmission time be randomized by +-10% around
@@ -67,6 +68,18 @@ def test_solicitations_are_separated_by_the_interval(dut: DUT) -> None:
     first = first_rs(dut)
     dut.expect_none(IPv6(dst=ALL_ROUTERS), ICMPv6ND_RS, within=INTERVAL_S * (1 - JITTER) - 0.05, since=first.time)
     next_rs(dut, 2 * JITTER * INTERVAL_S + SLACK_S)
+
+
+@rfc("RFC4861-6.3.7-1")
+def test_solicitations_are_separated_by_the_default_interval(dut: DUT) -> None:
+    # RTR_SOLICITATION_INTERVAL left at its default, §10: "4 seconds" (the tests above shorten it).
+    dut.set_ipv6_option("router_solicitations", 2)
+    dut.set_ipv6_option("rtr_solicit_delay", DELAY_S)
+    dut.restart_link()
+    first = first_rs(dut)
+    dut.expect_none(IPv6(dst=ALL_ROUTERS), ICMPv6ND_RS, within=DEFAULT_INTERVAL_S * (1 - JITTER) - 0.05,
+                    since=first.time)
+    next_rs(dut, 2 * JITTER * DEFAULT_INTERVAL_S + SLACK_S)
 
 
 @rfc("RFC4861-6.3.7-3")

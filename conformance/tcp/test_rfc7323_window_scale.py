@@ -87,7 +87,7 @@ def test_shift_above_14_is_taken_as_14(dut: DUT) -> None:
     peer.window = 1 << 14  # the field carries 1: 16384 octets at shift 14, 32768 at shift 15
     peer.send_ack()
     assert dut.tcp_send(conn, DATA) > 0
-    acked = 0
+    acked = biggest = 0
     for _ in range(40):  # acknowledge (keeping the field at 1) until the window, not cwnd, limits
         got = 0
         start = peer.rcv_nxt
@@ -100,9 +100,12 @@ def test_shift_above_14_is_taken_as_14(dut: DUT) -> None:
         if got == 0:
             break
         acked += got
+        biggest = max(biggest, got)
         assert got <= 16384, f"{got} octets in flight under a window field of 1 with shift 15 (taken as 14: 16384)"
         peer.send_ack()
     assert acked > 0
+    # Not less than 14 either: at shift 13 the window would be 8192 octets.
+    assert biggest > 8192, f"never more than {biggest} octets in flight: the shift was taken as less than 14"
 
 
 @rfc("RFC7323-2.3-5", "RFC7323-2.3-2", quote="SEG.WND = RCV.WND >> Rcv.Wind.Shift")

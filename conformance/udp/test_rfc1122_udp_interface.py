@@ -18,6 +18,8 @@ from harness import DUT, UDPDatagram, rfc
 PORT: Final = 5010  # the DUT's socket
 TESTER_PORT: Final = 40010
 SECOND_ADDRESS: Final = "198.51.100.5"  # another address of the DUT on the test link
+SMALL_SUBNET: Final = "203.0.113.1/30"  # a second subnet of four addresses for the DUT
+SMALL_SUBNET_BROADCAST: Final = "203.0.113.3"  # its directed broadcast {<Network-number>, -1}
 # An option no RFC 791 host acts on: unassigned type 26 (IANA "IP Option Numbers"), not copied,
 # class 0, four octets of data. A host must ignore it (RFC 1122 3.2.1.8) and pass it up as it came.
 UNKNOWN_OPTION: Final = bytes((26, 6, 0xAB, 0xCD, 0xEF, 0x01))
@@ -83,16 +85,35 @@ def test_specific_destination_address_is_passed_up(dut: DUT, dst: str) -> None:
     assert got.dst == address, f"the application was told the datagram was for {got.dst}, not {address}"
 
 
-@pytest.mark.parametrize("dst", ["255.255.255.255", "198.51.100.255"], ids=["limited", "directed"])
+@pytest.mark.parametrize("dst", ["255.255.255.255", "198.51.100.255", SMALL_SUBNET_BROADCAST],
+                         ids=["limited", "directed", "subnet-directed-30"])
 @rfc("RFC1122-3.3.6-1")
 def test_datagram_to_a_broadcast_form_reaches_a_bound_socket(dut: DUT, dst: str) -> None:
     # On the test link's 198.51.100.0/24, a class C network without subnets, the Directed, the
     # Subnet Directed and the All-Subnets Directed Broadcast are one address: 198.51.100.255.
+    # A /30 of 203.0.113.0/24 given to the DUT has its own, 203.0.113.3 (RFC 950 subnetting).
+    if dst == SMALL_SUBNET_BROADCAST:
+        dut.add_address(SMALL_SUBNET)
     dut.udp_bind(PORT)
     frame = _udp(dut, b"broadcast", dst=dst)
     frame[0].dst = "ff:ff:ff:ff:ff:ff"
     dut.send(frame)
     _received(dut, b"broadcast")
+
+
+@rfc("RFC1122-3.2.1.3-10")
+def test_broadcast_of_a_subnet_no_longer_configured_is_not_received(dut: DUT) -> None:
+    # The DUT had an address on 203.0.113.0/30, then lost it: 203.0.113.3 is no broadcast address
+    # valid for its connected network any more. The datagrams are taken in order: the control, to
+    # the test link's directed broadcast, must be the first the socket receives.
+    dut.add_address(SMALL_SUBNET)
+    dut.remove_address(SMALL_SUBNET)
+    dut.udp_bind(PORT)
+    for dst, data in ((SMALL_SUBNET_BROADCAST, b"to a subnet left"), ("198.51.100.255", b"control")):
+        frame = _udp(dut, data, dst=dst)
+        frame[0].dst = "ff:ff:ff:ff:ff:ff"
+        dut.send(frame)
+    _received(dut, b"control")
 
 
 # ---- sent ---------------------------------------------------------------------------------------

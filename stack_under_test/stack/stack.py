@@ -236,6 +236,9 @@ class Stack:
         if entry is None:
             raise StackError(f"{iface.ip} is not assigned to {nic_name}")
         nic.remove_address(iface.ip.packed)
+        # What was derived for this source (a connection's route, a cached reply path) is derived
+        # again: RFC 1122 3.2.1.3 "the IP source address MUST be one of its own IP addresses".
+        self.routes.version += 1
         # The on-link route goes with the last address of its subnet on this NIC, unless a Router
         # Advertisement made the prefix on-link too (RFC 4861 6.3.4; the IPv6 endpoint knows).
         network = entry.interface.network
