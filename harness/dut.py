@@ -378,8 +378,8 @@ class DUT(Protocol):
         the RFC/Linux default (accept_ra=1, autoconf=1, dad_transmits=1, use_tempaddr=0,
         addr_gen_mode=0 (EUI-64), force_mld_version=0 (MLDv2), base_reachable_time=30,
         retrans_time=1, delay_first_probe_time=5, mcast_solicit=3, ucast_solicit=3,
-        max_addresses=16, accept_ra_rt_info_max_plen=0, temp_valid_lft=172800 (2 days),
-        temp_prefered_lft=86400 (1 day), ndisc_notify=0, mldv1_done_suppression=1, send_dest_unreachable=1, max_dst_opts_number=8, max_hbh_opts_number=8,
+        max_addresses=16, accept_ra_rt_info_max_plen=0, temp_valid_lft=172800 (2 days, RFC 8981
+        3.8; the Linux kernel keeps its own default of 7 days), temp_prefered_lft=86400 (1 day), ndisc_notify=0, mldv1_done_suppression=1, send_dest_unreachable=1, max_dst_opts_number=8, max_hbh_opts_number=8,
         max_dst_opts_length and max_hbh_length unlimited), forwarding off.
         """
         ...
