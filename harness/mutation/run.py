@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from harness.mutation import areas, cache, coverage_map, equivalents, pool
+from harness.mutation.import_time import import_time_functions
 from harness.mutation.operators import Mutant, mutants
 from harness.mutation.sources import SourceFile, Suite, digest, product_files, suite_dir
 
@@ -110,6 +111,7 @@ def execute(options: Options, log: Any = print) -> Campaign:
     names = coverage_map.NameIndex(all_sources)
     usable = {t for t in cov.durations if t not in set(cov.failed)}
     everything = set(usable)
+    import_time = import_time_functions(all_sources)
 
     outcomes: list[Outcome] = []
     seen_ids: set[str] = set()
@@ -125,7 +127,11 @@ def execute(options: Options, log: Any = print) -> Campaign:
             if reason is not None:
                 outcomes.append(Outcome(m, source, "equivalent", [], reason=reason))
                 continue
-            if m.outer is not None:
+            if (m.module, m.outer) in import_time:
+                # Runs at import (harness.mutation.import_time): applied by re-execution, and what
+                # it built may be read by any test.
+                tests, selection = everything, "import-time"
+            elif m.outer is not None:
                 tests, selection = cov.tests_of(m.path, m.line, m.end_line) & usable, "lines"
                 if m.id in cov.probed:  # only the tests in which the mutated code computes otherwise
                     infecting = tests & cov.infected.get(m.id, set())
@@ -179,7 +185,7 @@ def execute(options: Options, log: Any = print) -> Campaign:
             o.tests = _order(set(o.tests), cov.durations, history, o.mutant)
             unmutated = [cov.durations.get(t, 0.1) for t in o.tests]
             return {"id": o.mutant.id, "module": o.mutant.module, "file": str(o.source.path),
-                    "source": o.mutant.apply(o.source.text), "outer": o.mutant.outer, "tests": o.tests,
+                    "source": o.mutant.apply(o.source.text), "outer": None if o.selection == "import-time" else o.mutant.outer, "tests": o.tests,
                     "limits": [max(MIN_LIMIT_S, LIMIT_FACTOR * d) for d in unmutated],
                     "budget": max(MIN_BUDGET_S, BUDGET_FACTOR * sum(unmutated))}
         return None

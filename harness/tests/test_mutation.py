@@ -161,10 +161,12 @@ def _echo_reply_type(text: str) -> ast.expr:
 def test_worker_kills_swapped_and_reexecuted_mutants_and_times_out_an_endless_loop(tmp_path: Path) -> None:
     icmp = ROOT / "stack_under_test" / "network" / "ipv4" / "icmp.py"
     wire = ROOT / "stack_under_test" / "wire" / "icmpv4.py"
-    text, wire_text = icmp.read_text(), wire.read_text()
+    fields = ROOT / "stack_under_test" / "wire" / "_fields.py"
+    text, wire_text, fields_text = icmp.read_text(), wire.read_text(), fields.read_text()
     answer = _echo_reply_statement(text)
     echo = "conformance/ipv4/test_rfc792_icmp_echo.py::test_echo_reply_returns_identifier_and_sequence_unchanged"
     tests = [echo]
+    echo6 = "conformance/ipv6/test_rfc4443_echo.py::test_echo_reply_carries_the_request_identifier"
     jobs: list[dict[str, Any]] = [
         {"id": "swap", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
          "source": _replace(text, answer, "return None"), "outer": "handle_packet", "tests": tests,
@@ -177,6 +179,11 @@ def test_worker_kills_swapped_and_reexecuted_mutants_and_times_out_an_endless_lo
          "limits": [1.0], "budget": 30.0},
         {"id": "unharmed", "module": "stack_under_test.network.ipv4.icmp", "file": str(icmp),
          "source": text, "outer": "handle_packet", "tests": tests, "limits": [5.0], "budget": 30.0},
+        # A function that runs at import (the descriptors' __init__, harness.mutation.import_time):
+        # run.py hands it over without ``outer``, so the worker re-executes it and its importers.
+        {"id": "import-time", "module": "stack_under_test.wire._fields", "file": str(fields),
+         "source": fields_text.replace("= offset, size, shift,", "= offset, size, shift + 1,"),  # Bits
+         "outer": None, "tests": [echo6], "limits": [5.0], "budget": 30.0},
     ]
     todo = iter(jobs)
     results: dict[str, dict[str, object]] = {}
@@ -188,7 +195,7 @@ def test_worker_kills_swapped_and_reexecuted_mutants_and_times_out_an_endless_lo
              lambda job, result: results.__setitem__(job["id"], result))
     assert {k: (v["status"], v["how"]) for k, v in results.items()} == {
         "swap": ("killed", "swap"), "reexec": ("killed", "reexec"), "loop": ("timeout", "swap"),
-        "unharmed": ("survived", "swap")}
+        "unharmed": ("survived", "swap"), "import-time": ("killed", "reexec")}
     assert results["swap"]["killer"] == echo
     # Each mutant ran in a child of its own: the endless loop cost about its 1 s CPU limit, and
     # the mutants after it ran on an unharmed stack (the last one survives).
@@ -524,3 +531,22 @@ def test_an_enum_member_selects_the_tests_that_read_the_enum_or_what_is_built_fr
     # A plain class's attribute is read where the attribute is (nowhere here), not by every
     # place that builds the class.
     assert index.tests_of(("ttl",), coverage) == set()
+
+
+def test_functions_that_run_at_import_are_found_through_imports_and_inherited_hooks() -> None:
+    from harness.mutation.import_time import import_time_functions
+    from harness.mutation.sources import SourceFile
+
+    fields = ("class Base:\n    def __init__(self, offset):\n        self.offset = offset\n\n\n"
+              "class U16(Base):\n    pass\n\n\nclass Unused:\n    def __init__(self):\n        pass\n\n\n"
+              "def build(n):\n    return bytes(n)\n\n\ndef runtime(n):\n    return n\n")
+    view = ("from stack_under_test import fields\nfrom stack_under_test.fields import U16\n\n"
+            "TABLE = fields.build(4)\nLATER = lambda: fields.runtime(1)\n\n\n"
+            "class View:\n    length = U16(2)\n\n    def read(self):\n        return fields.runtime(self)\n\n\n"
+            "if __name__ == '__main__':\n    fields.runtime(0)\n")
+    sources = [SourceFile(Path("/f.py"), "stack_under_test/fields.py", "stack_under_test.fields", fields),
+               SourceFile(Path("/v.py"), "stack_under_test/view.py", "stack_under_test.view", view)]
+    # U16(2) in a class body runs the __init__ U16 inherits; fields.build(4) runs at import; the
+    # calls in a lambda, a method and under the __main__ guard do not.
+    assert import_time_functions(sources) == {("stack_under_test.fields", "Base.__init__"),
+                                              ("stack_under_test.fields", "build")}
