@@ -169,6 +169,13 @@ class DUT(Protocol):
         ...
 
     def remove_address(self, cidr: str) -> None: ...
+    def add_second_interface_address(self, cidr: str) -> None:
+        """Assign ``cidr`` to a second interface of the DUT, one with no link to the tester
+        (created on first use, gone by the next test): an address of the node that is not on the
+        test link, for the candidate set and rule 5 of RFC 6724 source address selection. Usable
+        at once (no DAD). Linux: a dummy interface in the DUT's namespace."""
+        ...
+
     def udp_bind(self, port: int, family: Family = 4) -> None:
         """Open a UDP socket on the DUT on the wildcard address of ``family``."""
         ...

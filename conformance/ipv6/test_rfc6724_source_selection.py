@@ -243,6 +243,23 @@ def test_rule7_temporary_address_is_preferred(dut: DUT) -> None:
     assert got == temporary, f"source {got}; the temporary address is {temporary}, the public one {public}"
 
 
+# ---- Rule 5 and the candidate set: an address on a second interface ----------------------------
+
+
+@described(6724, "5", SHOULD,
+           "Rule 5: Prefer outgoing interface. If SA is assigned to the interface that will be used to send to D "
+           "and SB is assigned to a different interface, then prefer SA.")
+def test_rule5_address_of_the_outgoing_interface_is_preferred(dut: DUT) -> None:
+    # 2001:db8:1::3/128 on a second interface shares 127 bits with the tester's 2001:db8:1::2,
+    # the baseline 2001:db8:1::1/64 only its 64 (CommonPrefixLen stops at the prefix, 2.2): Rule 8
+    # would take the second interface's address, Rule 5 decides before it. (A DUT whose candidate
+    # set holds the outgoing interface's addresses alone, as section 4 recommends, agrees.)
+    dst = str(dut.info.tester_ipv6)
+    dut.add_second_interface_address("2001:db8:1::3/128")
+    _bind(dut)
+    assert source_for(dut, dst) == str(dut.info.dut_ipv6.ip)
+
+
 # ---- Rule 8 -------------------------------------------------------------------------------------
 
 

@@ -265,6 +265,9 @@ class FrameDUT(abc.ABC):
     def remove_address(self, cidr: str) -> None:
         self._cannot("remove an address")
 
+    def add_second_interface_address(self, cidr: str) -> None:
+        self._cannot("add an address on a second interface")
+
     def udp_bind(self, port: int, family: Family = 4) -> None:
         self._cannot("open a UDP socket on the DUT")
 

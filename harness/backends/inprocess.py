@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
 from harness.backends.base import TEST_LINK, FrameDUT
+from harness.backends.stack_agent_values import add_second_interface_address
 from harness.backends.stack_tcp import StackTCP
 from harness.backends.tap_agent import FEATURES as STACK_FEATURES
 from harness.capture import Capture
@@ -212,6 +213,9 @@ class InProcessDUT(FrameDUT):
         # Like `ip addr add ... valid_lft N`: the preferred lifetime defaults to the valid one.
         preferred = valid if preferred_lifetime is None else _whole_seconds(preferred_lifetime)
         self.stack.add_address(NIC, cidr, dad=dad, valid_lifetime_s=valid, preferred_lifetime_s=preferred)
+
+    def add_second_interface_address(self, cidr: str) -> None:
+        add_second_interface_address(self.stack, cidr)
 
     def remove_address(self, cidr: str) -> None:
         self.stack.remove_address(NIC, cidr)

@@ -1,5 +1,6 @@
 """How the tap agent puts its stack on the DUT control protocol: the ``x-counters`` figures of a
-``stack_under_test.Stack`` and a TCP call's failure as the protocol's ``tcp-error``."""
+``stack_under_test.Stack``, a TCP call's failure as the protocol's ``tcp-error``, and the second
+interface of ``add_second_interface_address`` (the in-process backend does the same)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,21 @@ def tcp_failures() -> Iterator[None]:
         raise tcp_error(e.kind, str(e).removeprefix(f"{e.kind}: ")) from None
 
 
+
+
+SECOND_NIC = "second0"
+_SECOND_MAC = bytes.fromhex("0200000000fe")
+
+
+def add_second_interface_address(stack: Any, cidr: str) -> None:
+    """``add_second_interface_address`` on a ``stack_under_test.Stack``: a NIC on a channel link
+    nobody reads (its queue is bounded, the extra frames dropped), created on first use with the
+    test NIC's baseline (no DAD, no Router Solicitations), ``cidr`` usable at once."""
+    from stack_under_test import ChannelEndpoint  # the stack is imported by the backends that call this
+
+    if SECOND_NIC not in stack.nics:
+        stack.create_nic(SECOND_NIC, ChannelEndpoint(mac=_SECOND_MAC))
+        for name, value in {"accept_dad": 0, "router_solicitations": 0}.items():
+            stack.set_ipv6_option(SECOND_NIC, name, value)
+        stack.enable_nic(SECOND_NIC)
+    stack.add_address(SECOND_NIC, cidr, dad=False)

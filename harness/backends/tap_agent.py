@@ -29,7 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from harness.backends.stack_agent_values import conn_handle, stack_counters, tcp_failures
+from harness.backends.stack_agent_values import (
+    add_second_interface_address,
+    conn_handle,
+    stack_counters,
+    tcp_failures,
+)
 from harness.backends.stack_tcp import StackTCP
 from harness.control.server import NOT_READY, ControlServer, Pending, unsupported
 from harness.control.verbs import to_json
@@ -167,6 +172,9 @@ class StackAgent:
         valid = _whole_seconds(valid_lifetime)
         preferred = valid if preferred_lifetime is None else _whole_seconds(preferred_lifetime)
         self.stack.add_address(self.nic, cidr, dad=dad, valid_lifetime_s=valid, preferred_lifetime_s=preferred)
+
+    def verb_add_second_interface_address(self, cidr: str) -> None:
+        add_second_interface_address(self.stack, cidr)
 
     def verb_remove_address(self, cidr: str) -> None:
         self.stack.remove_address(self.nic, cidr)

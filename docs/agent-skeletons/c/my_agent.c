@@ -32,8 +32,8 @@
 
 /* Every DUT verb of harness/dut.py (docs/control-protocol.md, "DUT verbs"). */
 static const char *const dut_verbs[] = {
-    "add_address", "remove_address", "udp_bind", "udp_recv", "udp_send", "udp_close", "udp_recvmsg",
-    "udp_sendmsg", "udp_errors", "join_group", "join_source_group", "leave_group", "set_forwarding", "set_timer", "add_route",
+    "add_address", "remove_address", "add_second_interface_address", "udp_bind", "udp_recv", "udp_send",
+    "udp_close", "udp_recvmsg", "udp_sendmsg", "udp_errors", "join_group", "join_source_group", "leave_group", "set_forwarding", "set_timer", "add_route",
     "remove_route", "set_link_mtu", "set_link_address", "set_icmp_rate_limit", "set_default_ttl", "set_echo_ignore_broadcasts",
     "set_accept_source_route", "set_ipv6_option",
     "restart_link", "ipv6_addresses", "tcp_listen", "tcp_accept", "tcp_close_listener", "tcp_connect",

@@ -122,6 +122,9 @@ class LinuxAgent:
         valid, preferred = _checked_lifetimes(valid_lifetime, preferred_lifetime)
         self.kernel.addr_add(_checked_interface(cidr), dad=bool(dad), valid_lft=valid, preferred_lft=preferred)
 
+    def verb_add_second_interface_address(self, cidr: str) -> None:
+        self.kernel.second_interface_addr_add(_checked_interface(cidr))
+
     def verb_remove_address(self, cidr: str) -> None:
         self.kernel.addr_del(_checked_interface(cidr))
 

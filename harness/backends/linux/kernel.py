@@ -36,6 +36,11 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# The second interface of add_second_interface_address and its veth peer (both in the namespace).
+SECOND_IF = "sc-second"
+SECOND_PEER = "sc-second-peer"
+
+
 class Kernel:
     def __init__(self, ifname: str) -> None:
         self.ifname = ifname
@@ -208,6 +213,8 @@ class Kernel:
         # so those reports go out now and are drained, instead of landing in the next test.
         # The MTU first: below 1280 the kernel took IPv6 off the link (RFC 8200 §5), so its
         # IPv6 sysctls and addresses can only be restored once the MTU is back.
+        if Path(f"/sys/class/net/{SECOND_IF}").exists():
+            self.ip(f"link del {SECOND_IF}")  # its peer and addresses go with it
         mtu = _read(Path(f"/sys/class/net/{self.ifname}/mtu"))
         if mtu is not None and mtu.strip() != b"1500":
             self.ip(f"link set {self.ifname} mtu 1500")
@@ -286,6 +293,15 @@ class Kernel:
         return lines
 
     # ---- addresses ----------------------------------------------------------------------------
+    def second_interface_addr_add(self, cidr: str) -> None:
+        """``cidr`` on a second interface with no link to the tester: one end of a veth pair whose
+        both ends stay in this namespace (veth, unlike dummy, is in every kernel the backend runs
+        on), created on first use; reset() deletes the pair, and the address with it."""
+        if not Path(f"/sys/class/net/{SECOND_IF}").exists():
+            self.ip(f"link add {SECOND_IF} type veth peer name {SECOND_PEER}",
+                    f"link set {SECOND_PEER} up", f"link set {SECOND_IF} up")
+        self.ip(f"addr add {cidr} dev {SECOND_IF}" + (" nodad" if ":" in cidr else ""))
+
     def addr_add(self, cidr: str, dad: bool = False, valid_lft: int | None = None,
                     preferred_lft: int | None = None) -> None:
         # nodad: usable at once, like the in-process stack's static addresses. With DAD the
