@@ -15,7 +15,7 @@ import pytest
 from scapy.layers.inet import TCP
 from scapy.packet import Packet
 
-from harness import DUT, TCPConn, rfc
+from harness import DUT, ExpectationFailed, TCPConn, rfc
 from harness.rfc import TCP_DUPACK_THRESHOLD, TCP_INITIAL_RTO, TCP_MIN_RTO
 from harness.tcp_peer import TCPPeer, established, option, payload, seq_add, seq_lt
 
@@ -438,9 +438,9 @@ def test_with_sack_a_data_segment_repeating_known_blocks_is_no_duplicate(dut: DU
     for attempt in range(3):
         if _known_blocks_repeated(dut, PORT + attempt, blocks):
             return
-    pytest.skip("in 3 attempts the DUT retransmitted the first segment before the third duplicate ACK (its loss "
-                "recovery started on the SACK blocks alone, RACK's reordering window, RFC 8985): which ACK it "
-                "counted cannot be told")
+    pytest.skip("in 3 attempts the DUT's loss recovery did not follow the duplicate ACKs: it retransmitted the first "
+                "segment before the third one, or not within 1 s of a true third one (recovery started on the SACK "
+                "blocks alone, or held back by RACK's reordering window, RFC 8985): which ACK it counted cannot be told")
 
 
 def _known_blocks_repeated(dut: DUT, port: int, blocks: str) -> bool:
@@ -470,10 +470,16 @@ def _known_blocks_repeated(dut: DUT, port: int, blocks: str) -> bool:
     assert not any(s[TCP].seq == una for s in sent), (
         "a data segment repeating SACK blocks the DUT had already been told of was taken for a third duplicate "
         "ACK: a fast retransmit followed it")
-    # Positive control: a third true duplicate, SACKing all the DUT sent after the lost segment.
+    # Positive control: a third true duplicate, SACKing all the DUT sent after the lost segment. A
+    # DUT that does not retransmit on it either (Linux once, under load: RACK's reordering window,
+    # RFC 8985 6.2, widened by the blocks it was told twice) makes this connection's silence above
+    # mean nothing: try again.
     high = _last_end([*burst, *sent], una)
     peer.send_ack(ack=una, options=[("NOP", None), ("NOP", None), ("SAck", (s1, high))])
-    peer.expect(seq=una, data=lambda d: len(d) > 0, within=1.0, update=False)
+    try:
+        peer.expect(seq=una, data=lambda d: len(d) > 0, within=1.0, update=False)
+    except ExpectationFailed:
+        return False
     return True
 
 
