@@ -20,6 +20,7 @@ import ast
 from collections.abc import Iterable, Iterator
 from typing import Final
 
+from harness.mutation.reload import imported_from
 from harness.mutation.sources import SourceFile
 
 # What instantiating (or subclassing, or naming in a class body) a class runs of its own code.
@@ -81,11 +82,7 @@ def _imported_names(tree: ast.Module, module: str, is_package: bool) -> dict[str
     aliases: dict[str, tuple[str, str | None]] = {}
     for node in tree.body:
         if isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = module.split(".")
-                keep = len(parts) - node.level + (1 if is_package else 0)
-                base = ".".join([*parts[:keep], *([node.module] if node.module else [])])
+            base = imported_from(node, module, is_package)
             for alias in node.names:
                 # ``from package import module`` binds a module; either way both readings are kept.
                 aliases[alias.asname or alias.name] = (base, alias.name)

@@ -30,6 +30,15 @@ from typing import Any
 from harness.mutation.sources import PACKAGE
 
 
+def imported_from(node: ast.ImportFrom, module: str, is_package: bool) -> str:
+    """The absolute name of the module ``from ... import`` reads, relative imports resolved."""
+    if not node.level:
+        return node.module or ""
+    parts = module.split(".")
+    keep = len(parts) - node.level + (1 if is_package else 0)
+    return ".".join([*parts[:keep], *([node.module] if node.module else [])])
+
+
 def _module_level_imports(tree: ast.Module, module: str, is_package: bool) -> Iterator[str]:
     """Dotted names imported at module level (not inside functions or TYPE_CHECKING), in order."""
     def walk(body: list[ast.stmt]) -> Iterator[str]:
@@ -38,11 +47,7 @@ def _module_level_imports(tree: ast.Module, module: str, is_package: bool) -> It
                 for alias in node.names:
                     yield alias.name
             elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parts = module.split(".")
-                    keep = len(parts) - node.level + (1 if is_package else 0)
-                    base = ".".join([*parts[:keep], *([node.module] if node.module else [])])
+                base = imported_from(node, module, is_package)
                 yield base
                 for alias in node.names:
                     yield f"{base}.{alias.name}"
