@@ -215,7 +215,7 @@ class InProcessDUT(FrameDUT):
         self.stack.add_address(NIC, cidr, dad=dad, valid_lifetime_s=valid, preferred_lifetime_s=preferred)
 
     def add_second_interface_address(self, cidr: str) -> None:
-        add_second_interface_address(self.stack, cidr)
+        add_second_interface_address(self.stack, cidr, lambda mac: ChannelEndpoint(mac=mac))
 
     def remove_address(self, cidr: str) -> None:
         self.stack.remove_address(NIC, cidr)

@@ -5,7 +5,7 @@ interface of ``add_second_interface_address`` (the in-process backend does the s
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from harness.control.server import tcp_error
@@ -51,14 +51,13 @@ SECOND_NIC = "second0"
 _SECOND_MAC = bytes.fromhex("0200000000fe")
 
 
-def add_second_interface_address(stack: Any, cidr: str) -> None:
-    """``add_second_interface_address`` on a ``stack_under_test.Stack``: a NIC on a channel link
-    nobody reads (its queue is bounded, the extra frames dropped), created on first use with the
-    test NIC's baseline (no DAD, no Router Solicitations), ``cidr`` usable at once."""
-    from stack_under_test import ChannelEndpoint  # the stack is imported by the backends that call this
-
+def add_second_interface_address(stack: Any, cidr: str, channel: Callable[[bytes], Any]) -> None:
+    """``add_second_interface_address`` on a ``stack_under_test.Stack``: a NIC on a link
+    ``channel(mac)`` makes (a channel endpoint nobody reads: its queue is bounded, the extra frames
+    dropped), created on first use with the test NIC's baseline (no DAD, no Router
+    Solicitations), ``cidr`` usable at once. The callers import the stack; this module does not."""
     if SECOND_NIC not in stack.nics:
-        stack.create_nic(SECOND_NIC, ChannelEndpoint(mac=_SECOND_MAC))
+        stack.create_nic(SECOND_NIC, channel(_SECOND_MAC))
         for name, value in {"accept_dad": 0, "router_solicitations": 0}.items():
             stack.set_ipv6_option(SECOND_NIC, name, value)
         stack.enable_nic(SECOND_NIC)

@@ -38,7 +38,7 @@ from harness.backends.stack_agent_values import (
 from harness.backends.stack_tcp import StackTCP
 from harness.control.server import NOT_READY, ControlServer, Pending, unsupported
 from harness.control.verbs import to_json
-from stack_under_test import MonotonicClock, Stack, StackError, StackOptions, TapEndpoint
+from stack_under_test import ChannelEndpoint, MonotonicClock, Stack, StackError, StackOptions, TapEndpoint
 from stack_under_test.link.tap import TapError
 from stack_under_test.transport import tcp
 
@@ -174,7 +174,7 @@ class StackAgent:
         self.stack.add_address(self.nic, cidr, dad=dad, valid_lifetime_s=valid, preferred_lifetime_s=preferred)
 
     def verb_add_second_interface_address(self, cidr: str) -> None:
-        add_second_interface_address(self.stack, cidr)
+        add_second_interface_address(self.stack, cidr, lambda mac: ChannelEndpoint(mac=mac))
 
     def verb_remove_address(self, cidr: str) -> None:
         self.stack.remove_address(self.nic, cidr)
