@@ -35,6 +35,13 @@ PREFIX: Final = "2001:db8:2::"  # OFF_LINK's prefix
 ECHO_ID: Final = 0x4C2
 SILENCE_S: Final = 0.7
 LIFETIME_S: Final = 60
+# RFC 4862 5.5.3 (d), quoted by the tests of addresses a Prefix Information option forms.
+PIO_FORMS_AN_ADDRESS: Final = (
+    "d) If the prefix advertised is not equal to the prefix of an address configured by stateless "
+    "autoconfiguration already in the list of addresses associated with the interface (where "
+    "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
+    "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to the "
+    "list) by combining the advertised prefix with an interface identifier of the link as follows:")
 
 
 def ra(dut: DUT, *options: Packet, src: str | None = None, mac: str | None = None, hlim: int = NDP_HOP_LIMIT,

@@ -42,6 +42,7 @@ from harness import (
 )
 from harness.features import become_router
 from harness.rfc import NDP_HOP_LIMIT
+from harness.router_discovery import PIO_FORMS_AN_ADDRESS
 
 TARGET: Final = "2001:db8:2::77"
 CIDR: Final = f"{TARGET}/64"
@@ -339,12 +340,7 @@ def test_address_left_tentative_is_assigned_when_the_link_comes_up_without_dad(d
     assert state_of(dut) == "preferred", f"{TARGET} is {state_of(dut)} after the link came up without DAD"
 
 
-@described(4862, "5.5.3", MUST,
-           "If the prefix advertised is not equal to the prefix of an address configured by stateless "
-           "autoconfiguration already in the list of addresses associated with the interface (where "
-           "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
-           "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to the "
-           "list) by combining the advertised prefix with an interface identifier of the link as follows:")
+@described(4862, "5.5.3", MUST, PIO_FORMS_AN_ADDRESS)
 def test_address_that_failed_dad_is_formed_again_on_a_new_attachment(dut: DUT) -> None:
     # The EUI-64 address of 2001:db8:2::/64 is a duplicate; after a link flap (a new attachment:
     # the duplicate is gone with the other autoconfigured addresses) the prefix forms it again.

@@ -37,6 +37,7 @@ from harness import (
     rfc,
     router_discovery,
 )
+from harness.router_discovery import PIO_FORMS_AN_ADDRESS
 
 ALL_NODES: Final = "ff02::1"
 PREFIX: Final = IPv6Network("2001:db8:2::/64")
@@ -224,12 +225,7 @@ def test_prefix_option_too_short_to_hold_a_prefix_does_not_stop_the_others(dut: 
     the_address(dut)
 
 
-@described(4862, "5.5.3", MUST,
-           "d) If the prefix advertised is not equal to the prefix of an address configured by stateless "
-           "autoconfiguration already in the list of addresses associated with the interface (where "
-           "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
-           "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to the "
-           "list) by combining the advertised prefix with an interface identifier of the link as follows:")
+@described(4862, "5.5.3", MUST, PIO_FORMS_AN_ADDRESS)
 def test_prefix_with_zero_valid_lifetime_forms_no_address(dut: DUT) -> None:
     dut.send(ra(dut, pio(valid=0, preferred=0)))
     dut.wait(0.3)
@@ -239,12 +235,7 @@ def test_prefix_with_zero_valid_lifetime_forms_no_address(dut: DUT) -> None:
     the_address(dut)
 
 
-@described(4862, "5.5.3", MUST,
-           "d) If the prefix advertised is not equal to the prefix of an address configured by stateless "
-           "autoconfiguration already in the list of addresses associated with the interface (where "
-           "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
-           "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to the "
-           "list) by combining the advertised prefix with an interface identifier of the link as follows:")
+@described(4862, "5.5.3", MUST, PIO_FORMS_AN_ADDRESS)
 def test_prefix_with_one_second_valid_lifetime_forms_an_address(dut: DUT) -> None:
     # The smallest Valid Lifetime that is not 0 (with a Preferred Lifetime no longer, 5.5.3 c):
     # the address is formed, and is gone when that second is over (5.5.4).
@@ -256,12 +247,7 @@ def test_prefix_with_one_second_valid_lifetime_forms_an_address(dut: DUT) -> Non
     assert not in_prefix(dut), f"{slaac_address(dut)} outlived its valid lifetime of 1 s"
 
 
-@described(4862, "5.5.3", MUST,
-           "d) If the prefix advertised is not equal to the prefix of an address configured by stateless "
-           "autoconfiguration already in the list of addresses associated with the interface (where "
-           "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
-           "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to the "
-           "list) by combining the advertised prefix with an interface identifier of the link as follows:")
+@described(4862, "5.5.3", MUST, PIO_FORMS_AN_ADDRESS)
 def test_address_is_formed_with_no_limit_on_addresses(dut: DUT) -> None:
     # max_addresses 0 (Linux's "no limit"): a limit of the DUT's own (RFC 8981 4 suggests
     # "implementation-specific limits") switched off leaves nothing in the way of 5.5.3 d.

@@ -13,7 +13,7 @@ from typing import Final
 
 from harness import DUT, MUST, described, eui64_interface_id, rfc
 from harness.features import optional_feature
-from harness.router_discovery import pio, ra
+from harness.router_discovery import PIO_FORMS_AN_ADDRESS, pio, ra
 
 ALL_NODES: Final = "ff02::1"
 PREFIX: Final = IPv6Network("2001:db8:2::/64")
@@ -119,12 +119,7 @@ def test_identifier_from_a_random_secret_is_stable(dut: DUT) -> None:
     assert autoconfigured(dut, PREFIX) == first, "the identifier changed over a link flap"
 
 
-@described(4862, "5.5.3", MUST,
-           "d) If the prefix advertised is not equal to the prefix of an address configured by stateless "
-           "autoconfiguration already in the list of addresses associated with the interface (where "
-           "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
-           "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to the "
-           "list) by combining the advertised prefix with an interface identifier of the link as follows:")
+@described(4862, "5.5.3", MUST, PIO_FORMS_AN_ADDRESS)
 def test_prefix_advertised_again_forms_no_second_stable_address(dut: DUT) -> None:
     # The prefix is that of the stable address formed already: the advertisement refreshes its
     # lifetimes (5.5.3 e) and forms no other address (with a stable identifier a second one would

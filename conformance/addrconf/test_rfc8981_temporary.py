@@ -15,7 +15,7 @@ from scapy.layers.inet6 import IPv6
 
 from harness import DUT, MUST, SHOULD, AddressInfo, described, eui64_interface_id, rfc
 from harness.features import require_feature
-from harness.router_discovery import pio, ra
+from harness.router_discovery import PIO_FORMS_AN_ADDRESS, pio, ra
 
 ALL_NODES: Final = "ff02::1"
 PREFIX: Final = IPv6Network("2001:db8:2::/64")
@@ -48,12 +48,7 @@ def with_temporary_addresses(dut: DUT) -> None:
     dut.set_ipv6_option("use_tempaddr", 2)
 
 
-@described(4862, "5.5.3", MUST,
-           "d) If the prefix advertised is not equal to the prefix of an address configured by stateless "
-           "autoconfiguration already in the list of addresses associated with the interface (where "
-           "\"equal\" means the two prefix lengths are the same and the first prefix-length bits of the "
-           "prefixes are identical), and if the Valid Lifetime is not 0, form an address (and add it to the "
-           "list) by combining the advertised prefix with an interface identifier of the link as follows:")
+@described(4862, "5.5.3", MUST, PIO_FORMS_AN_ADDRESS)
 def test_without_temporary_addresses_one_address_per_prefix(dut: DUT) -> None:
     # The baseline (use_tempaddr 0): temporary addresses are an option of RFC 8981 that is off.
     advertise(dut)
