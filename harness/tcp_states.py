@@ -14,6 +14,17 @@ from typing import Any, Final
 from harness.dut import DUT, Family, TCPConn, TCPState
 from harness.tcp_peer import TCPPeer, established
 
+# RFC 9293 3.10.7.4 (SEGMENT ARRIVES), quoted by the tests of several states.
+UNACCEPTABLE_SEGMENT_IS_ACKED: Final = (
+    "If an incoming segment is not acceptable, an acknowledgment should be sent in reply "
+    "(unless the RST bit is set, if so drop the segment and return): "
+    "<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> o After sending the acknowledgment, drop the "
+    "unacceptable segment and return.")
+SEND_WINDOW_UPDATE: Final = (
+    "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 < "
+    "SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set "
+    "SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK.")
+
 SYNCHRONIZED: Final[tuple[TCPState, ...]] = (
     "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT",
 )

@@ -13,6 +13,7 @@ import pytest
 
 from harness import DUT, MUST, TCPConn, described, rfc
 from harness.tcp_peer import TCPPeer, established, seq_add
+from harness.tcp_states import UNACCEPTABLE_SEGMENT_IS_ACKED
 
 PORT: Final = 7300
 SILENCE: Final = 0.5
@@ -67,10 +68,7 @@ def test_empty_segment_at_rcv_nxt_is_acceptable_when_the_window_is_zero(dut: DUT
     _window_opened(peer)
 
 
-@described(9293, "3.10.7.4", MUST,
-           "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the "
-           "RST bit is set, if so drop the segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> o After "
-           "sending the acknowledgment, drop the unacceptable segment and return.")
+@described(9293, "3.10.7.4", MUST, UNACCEPTABLE_SEGMENT_IS_ACKED)
 def test_empty_segment_past_rcv_nxt_is_unacceptable_when_the_window_is_zero(dut: DUT) -> None:
     peer, _conn = _window_blocked(dut)
     peer.window = 0
@@ -115,10 +113,7 @@ def test_empty_segment_at_the_last_octet_of_the_window_is_acceptable(dut: DUT) -
 
 
 @pytest.mark.parametrize("where", ["below-rcv-nxt", "at-right-edge"])
-@described(9293, "3.10.7.4", MUST,
-           "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the "
-           "RST bit is set, if so drop the segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> o After "
-           "sending the acknowledgment, drop the unacceptable segment and return.")
+@described(9293, "3.10.7.4", MUST, UNACCEPTABLE_SEGMENT_IS_ACKED)
 def test_empty_segment_outside_the_window_draws_an_ack(dut: DUT, where: str) -> None:
     peer, _conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     offset = -1 if where == "below-rcv-nxt" else peer.dut_window
@@ -126,10 +121,7 @@ def test_empty_segment_outside_the_window_draws_an_ack(dut: DUT, where: str) -> 
     _expect_challenge(peer)
 
 
-@described(9293, "3.10.7.4", MUST,
-           "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the "
-           "RST bit is set, if so drop the segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> o After "
-           "sending the acknowledgment, drop the unacceptable segment and return.")
+@described(9293, "3.10.7.4", MUST, UNACCEPTABLE_SEGMENT_IS_ACKED)
 def test_window_update_outside_the_window_is_dropped(dut: DUT) -> None:
     peer, _conn = _window_blocked(dut)
     peer.window = 65535
@@ -223,10 +215,7 @@ def test_data_from_below_rcv_nxt_to_the_right_window_edge_is_acceptable(dut: DUT
     assert got == bytes(filled) + rest
 
 
-@described(9293, "3.10.7.4", MUST,
-           "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the "
-           "RST bit is set, if so drop the segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> o After "
-           "sending the acknowledgment, drop the unacceptable segment and return.")
+@described(9293, "3.10.7.4", MUST, UNACCEPTABLE_SEGMENT_IS_ACKED)
 def test_data_entirely_below_rcv_nxt_draws_an_ack_and_is_not_delivered_again(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     peer.send_data(b"delivered once")
@@ -238,10 +227,7 @@ def test_data_entirely_below_rcv_nxt_draws_an_ack_and_is_not_delivered_again(dut
     assert dut.tcp_recv(conn) == b"next"
 
 
-@described(9293, "3.10.7.4", MUST,
-           "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the "
-           "RST bit is set, if so drop the segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> o After "
-           "sending the acknowledgment, drop the unacceptable segment and return.")
+@described(9293, "3.10.7.4", MUST, UNACCEPTABLE_SEGMENT_IS_ACKED)
 def test_data_starting_at_the_right_window_edge_draws_an_ack_and_is_dropped(dut: DUT) -> None:
     peer, conn = established(dut, PORT, listen_options=SMALL_RCVBUF)
     peer.send_data(b"beyond the window", seq=seq_add(peer.snd_nxt, peer.dut_window), advance=False)

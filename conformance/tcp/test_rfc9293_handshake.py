@@ -10,6 +10,7 @@ from scapy.layers.inet import TCP
 
 from harness import DUT, MUST, TCPConn, TCPError, described, rfc
 from harness.tcp_peer import TCPPeer, seq_add
+from harness.tcp_states import SEND_WINDOW_UPDATE, UNACCEPTABLE_SEGMENT_IS_ACKED
 
 PORT: Final = 7200
 SILENCE: Final = 1.0
@@ -116,10 +117,7 @@ def test_close_in_syn_received_sends_a_fin(dut: DUT) -> None:
     peer.expect("FA", seq=seq_add(iss, 1), data=b"", within=2.0)
 
 
-@described(9293, "3.10.7.4", MUST,
-           "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or "
-           "(SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and "
-           "set SND.WL2 <- SEG.ACK.")
+@described(9293, "3.10.7.4", MUST, SEND_WINDOW_UPDATE)
 def test_window_update_after_a_simultaneous_open_releases_data(dut: DUT) -> None:
     peer, conn, iss = _connect(dut)
     peer.send_syn()
@@ -180,10 +178,7 @@ def test_syn_in_the_window_in_syn_received_after_a_passive_open_returns_to_liste
     assert dut.tcp_accept(PORT, within=0.2) is None
 
 
-@described(9293, "3.10.7.4", MUST,
-           "If an incoming segment is not acceptable, an acknowledgment should be sent in reply (unless the "
-           "RST bit is set, if so drop the segment and return): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> o After "
-           "sending the acknowledgment, drop the unacceptable segment and return.")
+@described(9293, "3.10.7.4", MUST, UNACCEPTABLE_SEGMENT_IS_ACKED)
 def test_syn_below_the_window_in_syn_received_draws_an_ack_and_is_dropped(dut: DUT) -> None:
     dut.tcp_listen(PORT)
     peer = TCPPeer(dut, dut_port=PORT)

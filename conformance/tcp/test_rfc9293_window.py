@@ -12,6 +12,7 @@ from scapy.packet import Packet
 from harness import DUT, MUST, SHOULD, ExpectationFailed, TCPConn, described, rfc
 from harness.rfc import TCP_MIN_RTO, timer_doubled, timer_fired_on_time
 from harness.tcp_peer import TCPPeer, established, opened_by_dut, payload, seq_add, seq_diff, seq_lt
+from harness.tcp_states import SEND_WINDOW_UPDATE
 from harness.time_budget import require_dut_time
 
 PORT: Final = 8000
@@ -55,10 +56,7 @@ def test_data_stays_within_the_offered_window(dut: DUT) -> None:
     assert 0 < sent <= 1000, f"{sent} octets were sent into a 1000-octet window"
 
 
-@described(9293, "3.10.7.4", MUST,
-           "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or "
-           "(SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and "
-           "set SND.WL2 <- SEG.ACK.")
+@described(9293, "3.10.7.4", MUST, SEND_WINDOW_UPDATE)
 def test_window_update_releases_more_data(dut: DUT) -> None:
     peer, _conn = _sender(dut, 1000, mss=500)
     peer.receive(1000, ack=False)
@@ -98,10 +96,7 @@ def test_a_fin_waiting_behind_a_zero_window_is_probed(dut: DUT) -> None:
     peer.expect("FA", seq=una, within=2.0)
 
 
-@described(9293, "3.10.7.4", MUST,
-           "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or "
-           "(SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and "
-           "set SND.WL2 <- SEG.ACK.")
+@described(9293, "3.10.7.4", MUST, SEND_WINDOW_UPDATE)
 def test_window_updates_after_a_probe_resend_nothing(dut: DUT) -> None:
     # The window opens after a probe: the data goes on. A second window update before any of it is
     # acknowledged only moves the window's edge further: nothing already sent goes again.
@@ -300,10 +295,7 @@ def test_the_whole_scaled_window_the_dut_offers_is_taken(dut: DUT) -> None:
                              "but did not acknowledge them all") from None
 
 
-@described(9293, "3.10.7.4", MUST,
-           "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated. If (SND.WL1 < SEG.SEQ or "
-           "(SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and "
-           "set SND.WL2 <- SEG.ACK.")
+@described(9293, "3.10.7.4", MUST, SEND_WINDOW_UPDATE)
 def test_a_segment_older_than_the_last_window_update_does_not_change_the_window(dut: DUT) -> None:
     peer, conn = established(dut, PORT)
     base = peer.snd_nxt
