@@ -9,6 +9,7 @@ rules say and each round shows the window the ACKs of the last one opened."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Final
 
 import pytest
@@ -36,6 +37,23 @@ def _sender(dut: DUT, rtt: float = 0.0, port: int = PORT, **peer: object) -> tup
     tester, conn = established(dut, port, mss=MSS, window=65535, rtt=rtt, **peer)  # type: ignore[arg-type]
     assert dut.tcp_send(conn, bytes(i % 251 for i in range(BULK))) > 0
     return tester, conn
+
+
+def _sack_sender(dut: DUT, port: int, rtt: float = 0.0) -> TCPPeer:
+    """``_sender`` with SACK permitted; skips on a DUT that does not agree to it."""
+    peer, _conn = _sender(dut, port=port, sack_permitted=True, rtt=rtt)
+    if not peer.sack_ok:
+        pytest.skip("the DUT did not agree to SACK (RFC 2018 2: SACK-Permitted is optional)")
+    return peer
+
+
+def _on_new_connections(attempt: Callable[[int], bool], why_not: str) -> None:
+    """Run ``attempt`` (given a port) on up to three connections until one is conclusive (True);
+    else skip with ``why_not``: a DUT's loss recovery may start before the stimulus on any one."""
+    for n in range(3):
+        if attempt(PORT + n):
+            return
+    pytest.skip(why_not)
 
 
 def _burst(peer: TCPPeer, *, within: float = 1.0, update: bool = True) -> list[Packet]:
@@ -356,20 +374,16 @@ def test_after_fast_recovery_ends_a_new_loss_gets_its_own_fast_retransmit(dut: D
 @pytest.mark.parametrize("second", ["same-block", "beyond-snd-max", "new-block"])
 @rfc("RFC5681-3.2-6", "RFC3042-2-3")
 def test_with_sack_a_duplicate_ack_releases_new_data_only_with_new_sack_blocks(dut: DUT, second: str) -> None:
-    for attempt in range(3):
-        if _second_sack_duplicate(dut, PORT + attempt, second):
-            return
-    pytest.skip("in 3 attempts the DUT retransmitted the first segment before the duplicate ACK could release "
-                "new data (its loss recovery started first on this loaded machine): limited transmit could not "
-                "be watched")
+    _on_new_connections(lambda port: _second_sack_duplicate(dut, port, second),
+                        "in 3 attempts the DUT retransmitted the first segment before the duplicate ACK could "
+                        "release new data (its loss recovery started first on this loaded machine): limited "
+                        "transmit could not be watched")
 
 
 def _second_sack_duplicate(dut: DUT, port: int, second: str) -> bool:
     """One connection's try; False when the DUT's loss recovery began before the first duplicate
     ACK could release new data."""
-    peer, _conn = _sender(dut, port=port, sack_permitted=True)
-    if not peer.sack_ok:
-        pytest.skip("the DUT did not agree to SACK (RFC 2018 2: SACK-Permitted is optional)")
+    peer = _sack_sender(dut, port)
     burst = _burst(peer)
     if second == "new-block" and len(burst) < 3:
         pytest.skip(f"the DUT's first flight was {len(burst)} segments: too few to SACK two beyond a hole")
@@ -397,20 +411,17 @@ def _second_sack_duplicate(dut: DUT, port: int, second: str) -> bool:
 
 @rfc("RFC3042-2-1", "RFC5681-3.2-4")
 def test_with_sack_a_hole_filled_after_snd_una_moved_is_new_information(dut: DUT) -> None:
-    for attempt in range(3):
-        if _hole_below_a_known_block(dut, PORT + attempt):
-            return
-    pytest.skip("in 3 attempts the DUT retransmitted the hole before the duplicate ACK could release new data "
-                "(its loss recovery started on the SACK blocks alone, RACK's reordering window, RFC 8985)")
+    _on_new_connections(lambda port: _hole_below_a_known_block(dut, port),
+                        "in 3 attempts the DUT retransmitted the hole before the duplicate ACK could release "
+                        "new data (its loss recovery started on the SACK blocks alone, RACK's reordering "
+                        "window, RFC 8985)")
 
 
 def _hole_below_a_known_block(dut: DUT, port: int) -> bool:
     """The first segment arrives, the second is missing, the third is SACKed; then the second's
     own arrival is reported, merged with the third: new SACK information on a duplicate ACK, so
     limited transmit sends (RFC 5681 3.2 step 1). False when the DUT's loss recovery began first."""
-    peer, _conn = _sender(dut, port=port, sack_permitted=True, rtt=HANDSHAKE_RTT)
-    if not peer.sack_ok:
-        pytest.skip("the DUT did not agree to SACK (RFC 2018 2: SACK-Permitted is optional)")
+    peer = _sack_sender(dut, port, rtt=HANDSHAKE_RTT)
     burst = _burst(peer)
     if len(burst) < 4:
         pytest.skip(f"the DUT's first flight was {len(burst)} segments: too few for a hole after the first")
@@ -435,19 +446,16 @@ def _hole_below_a_known_block(dut: DUT, port: int) -> bool:
 @pytest.mark.parametrize("blocks", ["merged", "apart"])
 @rfc("RFC5681-3.2-3", "RFC2018-5-1")
 def test_with_sack_a_data_segment_repeating_known_blocks_is_no_duplicate(dut: DUT, blocks: str) -> None:
-    for attempt in range(3):
-        if _known_blocks_repeated(dut, PORT + attempt, blocks):
-            return
-    pytest.skip("in 3 attempts the DUT's loss recovery did not follow the duplicate ACKs: it retransmitted the first "
-                "segment before the third one, or not within 1 s of a true third one (recovery started on the SACK "
-                "blocks alone, or held back by RACK's reordering window, RFC 8985): which ACK it counted cannot be told")
+    _on_new_connections(lambda port: _known_blocks_repeated(dut, port, blocks),
+                        "in 3 attempts the DUT's loss recovery did not follow the duplicate ACKs: it "
+                        "retransmitted the first segment before the third one, or not within 1 s of a true "
+                        "third one (recovery started on the SACK blocks alone, or held back by RACK's "
+                        "reordering window, RFC 8985): which ACK it counted cannot be told")
 
 
 def _known_blocks_repeated(dut: DUT, port: int, blocks: str) -> bool:
     """One connection's try; False when the DUT's loss recovery began before the third duplicate."""
-    peer, _conn = _sender(dut, port=port, sack_permitted=True)
-    if not peer.sack_ok:
-        pytest.skip("the DUT did not agree to SACK (RFC 2018 2: SACK-Permitted is optional)")
+    peer = _sack_sender(dut, port)
     burst = _burst(peer)
     if len(burst) < 4:
         pytest.skip(f"the DUT's first flight was {len(burst)} segments: too few for SACK blocks around a hole")
