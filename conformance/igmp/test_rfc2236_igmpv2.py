@@ -91,6 +91,18 @@ class Host:
             self.joined = True
 
 
+def _joins_in_v3_mode(host: Host, group: str) -> None:
+    """Join ``group`` and see it reported the IGMPv3 way (the host is back in IGMPv3 mode), in a
+    v3 report and not in a v2 one to the group."""
+    dut = host.dut
+    host.join(group)
+    while True:
+        report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=1.0)
+        if any(g == group for _, g in v3_records(report)):
+            break
+    dut.expect_none(IP(proto=2, dst=group), within=0.3)
+
+
 @pytest.fixture
 def host(dut: DUT) -> Iterator[Host]:
     # A v3 general query with QRV 2 and QQIC 1 s (RFC 3376 4.1.6, 4.1.7); no group is joined
@@ -255,12 +267,7 @@ def test_v2_mode_lasts_an_announced_robustness_times_the_query_interval(dut: DUT
     host.join(GROUP)
     _expect_report(dut, V2_REPORT, GROUP, within=0.5)  # still IGMPv2
     dut.wait(1.8)  # at least 5.0 s after the v2 query: past 4.5 s
-    host.join(OTHER_GROUP)
-    while True:  # back in IGMPv3 mode: the join is reported in a v3 report
-        report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=1.0)
-        if any(g == OTHER_GROUP for _, g in v3_records(report)):
-            break
-    dut.expect_none(IP(proto=2, dst=OTHER_GROUP), within=0.3)
+    _joins_in_v3_mode(host, OTHER_GROUP)
 
 
 @rfc("RFC2236-4-1")
@@ -511,12 +518,7 @@ def test_v2_mode_lasts_an_announced_odd_robustness_times_the_query_interval(dut:
     host.join(GROUP)
     _expect_report(dut, V2_REPORT, GROUP, within=0.5)  # still IGMPv2
     dut.wait(max(0.0, start + 7.0 - dut.now()))  # past 6.5 s
-    host.join(OTHER_GROUP)
-    while True:  # back in IGMPv3 mode: the join is reported in a v3 report
-        report = dut.expect(IP(proto=2, dst=V3_REPORTS_TO), within=1.0)
-        if any(g == OTHER_GROUP for _, g in v3_records(report)):
-            break
-    dut.expect_none(IP(proto=2, dst=OTHER_GROUP), within=0.3)
+    _joins_in_v3_mode(host, OTHER_GROUP)
 
 
 @pytest.mark.parametrize("kind", [V1_REPORT, V2_REPORT, LEAVE], ids=["v1-report", "v2-report", "leave"])
