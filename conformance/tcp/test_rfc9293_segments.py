@@ -123,6 +123,17 @@ def test_options_on_a_data_segment_are_accepted(dut: DUT) -> None:
 
 # MSS 300, below the 536 a DUT assumes without the option (RFC 9293 3.7.1), so a DUT that
 # missed the option would send larger segments.
+def _first_data_segment(dut: DUT, peer: TCPPeer) -> Packet:
+    """After the peer's SYN to the listening DUT: complete the handshake, have the DUT send 3000
+    octets, and return its first data segment (whose size shows the MSS it took)."""
+    peer.expect("SA")
+    peer.send_ack()
+    conn = dut.tcp_accept(PORT)
+    assert conn is not None
+    dut.tcp_send(conn, bytes(3000))
+    return peer.expect(data=lambda d: len(d) > 0)
+
+
 @pytest.mark.parametrize("options", [
     pytest.param([("NOP", None), ("MSS", 300), ("NOP", None), ("NOP", None), ("NOP", None)], id="misaligned"),
     pytest.param([("SAckOK", b""), ("NOP", None), ("NOP", None), ("MSS", 300)], id="after-sack-permitted"),
@@ -135,12 +146,7 @@ def test_mss_option_anywhere_in_the_syn_is_honoured(dut: DUT, options: list[tupl
     # The peer sends Timestamps on its later segments once its SYN offered them (RFC 7323 3.2).
     peer = TCPPeer(dut, dut_port=PORT, mss=None, timestamps=any(name == "Timestamp" for name, _ in options))
     peer.send("S", seq=peer.iss, options=options)
-    peer.expect("SA")
-    peer.send_ack()
-    conn = dut.tcp_accept(PORT)
-    assert conn is not None
-    dut.tcp_send(conn, bytes(3000))
-    seg = peer.expect(data=lambda d: len(d) > 0)
+    seg = _first_data_segment(dut, peer)
     assert len(payload(seg)) <= 300, f"a {len(payload(seg))}-octet segment despite the MSS 300 in {options}"
 
 
@@ -154,12 +160,7 @@ def test_nothing_after_the_end_of_option_list_is_read(dut: DUT) -> None:
     header = TCP(sport=peer.port, dport=PORT, flags="S", seq=peer.iss, window=peer.window, dataofs=8, options=[])
     peer.send_segment(peer.ip() / header / Raw(options), advance=False)  # the Raw is the header's options
     peer.snd_nxt = seq_add(peer.iss, 1)
-    peer.expect("SA")
-    peer.send_ack()
-    conn = dut.tcp_accept(PORT)
-    assert conn is not None
-    dut.tcp_send(conn, bytes(3000))
-    seg = peer.expect(data=lambda d: len(d) > 0)
+    seg = _first_data_segment(dut, peer)
     assert len(payload(seg)) <= 300, f"a {len(payload(seg))}-octet segment: an option after EOL was read"
 
 
