@@ -373,12 +373,7 @@ def _advertise_slaac_prefix(dut: DUT) -> None:
 def test_autoconfigured_address_is_checked(dut: DUT) -> None:
     dut.set_ipv6_option("accept_dad", 1)
     dut.set_ipv6_option("rtr_solicit_delay", 0)
-    mac = dut.info.tester_mac
-    dut.send(Ether(src=mac, dst=multicast_mac(ALL_NODES))
-             / IPv6(src=str(dut.info.tester_ipv6_ll), dst=ALL_NODES, hlim=NDP_HOP_LIMIT)
-             / ICMPv6ND_RA(routerlifetime=0, prf=0) / ICMPv6NDOptSrcLLAddr(lladdr=mac)
-             / ICMPv6NDOptPrefixInfo(prefixlen=64, L=1, A=1, validlifetime=600, preferredlifetime=300,
-                                     prefix="2001:db8:2::"))
+    _advertise_slaac_prefix(dut)
     # RFC 4291 Appendix A: the EUI-64 identifier of 02:00:00:00:00:01.
     slaac = "2001:db8:2::ff:fe00:1"
     dad_probe(dut, target=slaac)
