@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from scapy.layers.inet import ICMP, IP
 from scapy.layers.inet6 import (
     ICMPv6EchoReply,
     ICMPv6EchoRequest,
@@ -38,7 +39,7 @@ from harness import AddressInfo, IPv6Option, Unsupported
 from harness.backends.base import FrameDUT
 from harness.backends.inprocess import InProcessDUT
 from harness.backends.linux.dut import LinuxDUT, check_available
-from harness.backends.linux.sniff import _icmpv6_type
+from harness.backends.linux.sniff import _icmpv6_type, is_igmp_query
 from harness.backends.linux.values import (
     _IPV6_SYSCTLS,
     IPV6_OPTIONS_LINUX_LACKS,
@@ -47,6 +48,7 @@ from harness.backends.linux.values import (
     _sysctl_value,
 )
 from harness.dut import IPV6_OPTIONS, ipv6_option_unit
+from harness.igmp import QUERY, V2_REPORT, V3_REPORTS_TO, igmp_frame, message, v3_query
 from harness.tests.fakedut import FakeDUT
 
 REASON = check_available()
@@ -339,6 +341,25 @@ def test_linux_reset_ends_mldv1_compatibility(kernel: LinuxDUT) -> None:
 
 
 @needs_root
+def test_linux_reset_ends_igmpv2_compatibility(kernel: LinuxDUT) -> None:
+    # A link flap keeps IGMPv2 compatibility mode (up to 260 s, RFC 3376 8.12); the bounce that
+    # moves the link out of the namespace and back must not.
+    kernel.send(igmp_frame(kernel, message(QUERY, 10)))
+    kernel.wait(0.1)
+    kernel.join_group("224.1.3.4")
+    kernel.expect(IP(proto=2, dst="224.1.3.4"), within=1.0)  # IGMPv2 mode: a v2 Report to the group
+    kernel.reset()
+    assert kernel.last_reset["bounced"]
+    kernel.join_group("224.1.3.4")
+    kernel.expect(IP(proto=2, dst=V3_REPORTS_TO), within=1.0)  # back to IGMPv3
+    kernel.expect_none(IP(proto=2, dst="224.1.3.4"), within=0.2)
+    # The link is still the test link: addresses, static neighbors and routes are back.
+    _echo(kernel, "2001:db8:1::2", "2001:db8:1::1", 0x72)
+    kernel.send(kernel.ipv4() / ICMP(id=0x73))
+    kernel.expect(ICMP(type=0, id=0x73), within=1.0)
+
+
+@needs_root
 def test_linux_reset_after_a_quiet_test_restores_nothing(kernel: LinuxDUT) -> None:
     # The reset before every linux test must stay cheap: no link flap, no sysctl written, no
     # wait for reports, unless the test left something to undo.
@@ -367,3 +388,8 @@ def test_linux_units_and_frame_sniffing() -> None:
     assert _icmpv6_type(bytes(_ra(fake))) == 134
     assert _icmpv6_type(bytes(fake.ipv6() / ICMPv6EchoRequest())) == 128
     assert _icmpv6_type(bytes(fake.ipv4())) is None
+    assert is_igmp_query(bytes(igmp_frame(fake, message(QUERY, 10))))
+    assert is_igmp_query(bytes(igmp_frame(fake, v3_query())))
+    assert not is_igmp_query(bytes(igmp_frame(fake, message(V2_REPORT, 0, "224.1.3.4"))))
+    assert not is_igmp_query(bytes(igmp_frame(fake, message(QUERY, 10)))[:34])  # no IGMP octet left
+    assert not is_igmp_query(bytes(_mld_query(fake)))

@@ -11,8 +11,10 @@ Every DUT verb is served here with the checks of ``values.py`` (a bad value is `
 a knob this kernel lacks ``unsupported``, a refusal of the kernel ``failed``); the kernel work is
 ``kernel.py``'s, the sockets ``agent_sockets.py``'s, the TCP listeners and connections
 ``tcp.py``'s (a socket call's failure is ``tcp-error`` with its ``kind``). ``reset`` takes the extension argument
-``x-bounce`` (the harness knows whether the test sent MLD queries or Router Advertisements); a
-client that does not say bounces the link, to be safe. The ``x_linux_*`` verbs are the set-up's
+``x-bounce`` (the harness knows whether the test sent IGMP or MLD queries or Router
+Advertisements); a client that does not say bounces the link, to be safe. With ``x-park-ns``, a
+namespace the client owns, the bounce moves the link there and back, which forgets more than a
+link flap does (``Kernel._rebuild``). The ``x_linux_*`` verbs are the set-up's
 (sysctls, ``ip``, offloads, the snapshot reset returns to); no test uses them.
 """
 
@@ -108,7 +110,9 @@ class LinuxAgent:
         unknown = [k for k in extensions if not k.startswith("x-")]
         if unknown:
             raise ValueError(f"reset takes no argument {unknown[0]!r}")
-        done = self.kernel.reset(bounce=bool(extensions.get("x-bounce", True)))
+        park = extensions.get("x-park-ns")
+        done = self.kernel.reset(bounce=bool(extensions.get("x-bounce", True)),
+                                 park_ns=park if isinstance(park, str) and park else None)
         timeouts = [float(self.kernel.sysctl_get(TIMER_SYSCTLS[t]))
                     for t in ("ipv4_reassembly_timeout", "ipv6_reassembly_timeout")]
         deadline = time.monotonic() + max(timeouts) + 0.1

@@ -20,13 +20,10 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from scapy.layers.inet6 import ICMPv6MLReport, ICMPv6MLReport2
-from scapy.packet import Packet
-
 from harness.backends.base import TEST_LINK, FrameDUT
 from harness.backends.linux import setup
 from harness.backends.linux.setup import AgentClient, Names, SetupError
-from harness.backends.linux.sniff import _icmpv6_type
+from harness.backends.linux.sniff import _icmpv6_type, is_igmp_query
 from harness.backends.linux.values import (
     _IPV6_SYSCTLS,
     TIMER_SYSCTLS,
@@ -39,7 +36,6 @@ from harness.control.client import AgentFailed, ControlClient, Hello
 from harness.control.remote import RemoteVerbs, serve_verbs_remotely
 from harness.control.verbs import control_verbs
 from harness.dut import IPv6Option, LinkInfo, TimerName, Unsupported
-from harness.mld import answers_a_query, mld_frame, v2_query
 
 if TYPE_CHECKING:
     from harness.capture import Capture
@@ -62,7 +58,6 @@ DEFAULT_TIMERS: Final[dict[str, float]] = {"ipv4_reassembly_timeout": 2.0, "ipv6
 # How long after its last frame a namespace counts as quiet when draining set-up chatter.
 _QUIET_S: Final = 0.03
 _REPORTS_QUIET_S: Final = 0.1  # after a reset that sent MLD/IGMP reports (see reset())
-_MLD_FLUSH_S: Final = 1.0  # for the answer that shows the kernel has taken in every MLD Query
 # ICMPv6 types: MLD Query; Router Advertisement
 _MLD_QUERY, _ROUTER_ADVERTISEMENT = 130, 134
 
@@ -105,9 +100,8 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         self.hello: Hello | None = None
         self._port: RawSocketPort | None = None
         self._closed = False
-        # The test sent an MLD Query or a Router Advertisement: reset() must bounce the link.
+        # The test sent an IGMP or MLD Query or a Router Advertisement: reset() must bounce the link.
         self._bounce_on_reset = False
-        self._mld_query_sent = False
         self.last_reset: dict[str, Any] = {}  # what the agent's last reset did (for tests)
         setup.sweep_stale()
         setup.raise_priority()
@@ -227,13 +221,12 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
     def _transmit(self, frame: bytes) -> None:
         if self._port is None:
             raise Unsupported("the linux DUT is closed")
-        # MLD Query (130; an MLDv1 one switches the link to MLDv1 compatibility for ~260 s,
-        # RFC 3810 §8.2.1, and any one sets the querier's robustness and intervals) or Router
-        # Advertisement (134): state only a link flap clears, see reset().
-        kind = _icmpv6_type(frame)
-        if kind in (_MLD_QUERY, _ROUTER_ADVERTISEMENT):
+        # An IGMP or MLD Query (a v1/v2 one switches the link to an older version's
+        # compatibility mode for up to 260 s, RFC 3376 §8.12 and RFC 3810 §8.2.1; any one sets
+        # the querier's robustness and intervals) or a Router Advertisement: state that only
+        # reset()'s bounce clears.
+        if is_igmp_query(frame) or _icmpv6_type(frame) in (_MLD_QUERY, _ROUTER_ADVERTISEMENT):
             self._bounce_on_reset = True
-        self._mld_query_sent |= kind == _MLD_QUERY
         self._port.send(frame)
 
     def _receive(self, deadline: float) -> bytes | None:
@@ -308,14 +301,12 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         exceptions (PMTU, redirects), waits until fragments sent by the previous test can no
         longer time out into this one, and drops every frame still queued.
         """
-        # Also the link MTU and the routes a test added; a link flap when the test sent MLD
-        # queries or Router Advertisements (see kernel.Kernel.reset).
+        # Also the link MTU and the routes a test added; a bounce when the test sent IGMP or
+        # MLD queries or Router Advertisements (see kernel.Kernel.reset).
         self._settle_inbound()
-        if self._mld_query_sent:
-            self._flush_mld_queries()  # sends a query itself
-            self._mld_query_sent = False
         bounce, self._bounce_on_reset = self._bounce_on_reset, False
-        self.last_reset = self._call("reset", **{"x-bounce": bounce})
+        # The bounce moves the link into the tester's namespace and back (Kernel._rebuild).
+        self.last_reset = self._call("reset", **{"x-bounce": bounce, "x-park-ns": self.names.tester_ns})
         if (self.info.mtu, self.info.dut_mac) != (TEST_LINK.mtu, DUT_MAC):
             self.info = dataclasses.replace(self.info, mtu=TEST_LINK.mtu, dut_mac=DUT_MAC)
         self.info.timers.clear()
@@ -330,22 +321,6 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
             self._drain_until_quiet(limit=1.0, quiet=_REPORTS_QUIET_S)
         # Frames cross veth synchronously: whatever the DUT sent before now is queued already.
         self.drain()  # FrameDUT: the socket's queue and the backlog of unexpected frames
-
-    def _flush_mld_queries(self) -> None:
-        """Have the kernel take in every MLD Query the last test sent, before the link flap.
-
-        Linux queues received queries for a work item (mld_query_work); taking the link down
-        cancels that work but keeps the queue, so the next query anyone sends, the next test's,
-        brings the stale ones back: an answer to the previous test's query landed in a test
-        proving that a query of invalid length goes unanswered (found by stackcheck soak). A
-        General Query with Maximum Response Code 0, queued behind them, is answered at once
-        (MLDv2, or MLDv1 in compatibility mode) when the work reaches it; the flap that follows
-        cancels whatever the stale queries scheduled."""
-        self.send(mld_frame(self, v2_query(mrc=0)))
-        deadline = self._now() + _MLD_FLUSH_S
-        while (seen := self._next(deadline)) is not None:
-            if _answers_a_query(seen.pkt):
-                return
 
     def close(self) -> None:
         """Stop the agent, close the socket, delete both namespaces (and so the veth pair)."""
@@ -379,12 +354,3 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
 
 
 serve_verbs_remotely(LinuxDUT)
-
-
-def _answers_a_query(pkt: Packet) -> bool:
-    """An MLDv1 Report, or an MLDv2 Report with a Current State Record (RFC 3810 5.2.12): what
-    answers a query. A state-change report (a join's or a leave's retransmission, which the last
-    test may have left due) says nothing of the query queue."""
-    if ICMPv6MLReport in pkt:
-        return True
-    return ICMPv6MLReport2 in pkt and answers_a_query(pkt)

@@ -198,14 +198,17 @@ class Kernel:
         return out
 
     # ---- reset ------------------------------------------------------------------------------
-    def reset(self, bounce: bool = False) -> dict[str, Any]:
+    def reset(self, bounce: bool = False, park_ns: str | None = None) -> dict[str, Any]:
         """Back to the snapshot: sockets, groups, sysctls, addresses, routes, neighbors.
 
-        ``bounce``: also take the link down and up, which is the only way to make the kernel
-        forget state no sysctl shows: MLDv1 compatibility mode and a querier's robustness and
-        query intervals (kept ~260 s, RFC 3810 §9.12; ``ipv6_mc_up`` -> ``ipv6_mc_reset``), and
-        what Router Advertisements taught it (default routers, prefixes, autoconfigured
-        addresses, on-link routes with a lifetime: the kernel deletes them on the way down).
+        ``bounce``: also make the kernel forget the state no sysctl shows. With ``park_ns`` (a
+        namespace of ours to move the link into and back, see ``_rebuild``) the link's whole IPv4
+        and IPv6 state goes; without it the link goes down and up, which forgets MLDv1
+        compatibility mode and a querier's robustness and query intervals (RFC 3810 §9.12;
+        ``ipv6_mc_up`` -> ``ipv6_mc_reset``) and what Router Advertisements taught it (default
+        routers, prefixes, autoconfigured addresses, on-link routes with a lifetime), but not
+        IGMPv1/v2 compatibility mode (RFC 3376 §8.12: up to 260 s) nor the MLD Queries the
+        kernel has queued and not yet taken in.
         """
         # Leaving a group (a closed socket, a removed address's solicited-node group) schedules
         # retransmitted state-change reports up to an unsolicited report interval later
@@ -231,15 +234,13 @@ class Kernel:
         self.sockets.close_all()
         self.tcp.close_all()  # RSTs for what the test left open; reset's drain takes them
         # "all" first: writing conf/all/forwarding rewrites every interface's value.
-        written = 0
-        for path, value in sorted(self.baseline_sysctls.items(), key=lambda kv: "/all/" not in str(kv[0])):
-            if path not in intervals and _read(path) != value:
-                try:
-                    path.write_bytes(value)
-                    written += 1
-                except OSError:
-                    continue
-        if bounce:
+        written = self._restore_sysctls(intervals)
+        if bounce and park_ns is not None:
+            self._rebuild(park_ns)
+            # The new link took its per-link sysctls from "default": put back those the
+            # snapshot holds for the link alone (keep_addr_on_down).
+            written += self._restore_sysctls(intervals)
+        elif bounce:
             # After the sysctls: the link comes up with DAD off and no Router Solicitations.
             self._bounce()
         if bounce or written:
@@ -280,6 +281,52 @@ class Kernel:
                 path.write_bytes(saved)
         # What it took, for the harness's own tests (a reset after a quiet test stays cheap).
         return {"sysctls": written, "bounced": bounce, "reports_due": reports_due}
+
+    def _restore_sysctls(self, leave: list[Path]) -> int:
+        """Write back every sysctl of the snapshot that differs now, except ``leave``; return
+        how many were written. "all" first: writing conf/all/forwarding rewrites every
+        interface's value."""
+        written = 0
+        for path, value in sorted(self.baseline_sysctls.items(), key=lambda kv: "/all/" not in str(kv[0])):
+            if path not in leave and _read(path) != value:
+                try:
+                    path.write_bytes(value)
+                    written += 1
+                except OSError:
+                    continue
+        return written
+
+    def _rebuild(self, park_ns: str) -> None:
+        """Move the link into namespace ``park_ns`` and back: leaving a namespace destroys the
+        link's IPv4 and IPv6 configuration (in_device, inet6_dev) and arriving creates them anew
+        from conf/default, as on the link's first day. This is what forgets IGMPv1/v2
+        compatibility mode, which a link flap keeps (RFC 3376 §8.12, up to 260 s with the
+        defaults), and the MLD Queries queued for a work item the flap cancels (they would be
+        answered in the next test). The link is down while parked, so it sends nothing there.
+
+        The new link's MLD and IGMP reports (its link-local's groups) use the report intervals
+        of conf/default, shrunk here for the moment so their retransmissions are over before
+        the next test, as reset() does for the link's own intervals."""
+        defaults = [PROC_NET / "ipv6/conf/default/mldv2_unsolicited_report_interval",
+                    PROC_NET / "ipv4/conf/default/igmpv3_unsolicited_report_interval"]
+        saved = {path: _read(path) for path in defaults}
+        for path in defaults:
+            self.write_sysctl(path, 1)
+        try:
+            self.ip(f"link set {self.ifname} netns {park_ns}")
+            # Back by this process's pid: it lives in the DUT's namespace.
+            proc = subprocess.run(["ip", "-n", park_ns, "link", "set", self.ifname, "netns", str(os.getpid())],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise AgentError(f"ip -n {park_ns} link set {self.ifname} netns {os.getpid()}: "
+                                 + (" ".join(proc.stderr.split()) or f"exit status {proc.returncode}"))
+        finally:
+            for path, value in saved.items():
+                if value is not None:
+                    path.write_bytes(value)
+        self._link_up_again()
+        if self._dad_off():
+            self._await_link_local()  # a new link-local: the next test may send from it at once
 
     def _address_lines(self, addrs: dict[str, dict[str, Any]]) -> list[str]:
         """``ip`` lines that turn the link's addresses ``addrs`` back into the baseline's.
@@ -364,7 +411,11 @@ class Kernel:
             self._await_link_local()
 
     def _bounce(self) -> None:
-        self.ip(f"link set {self.ifname} down", f"link set {self.ifname} up")
+        self.ip(f"link set {self.ifname} down")
+        self._link_up_again()
+
+    def _link_up_again(self) -> None:
+        self.ip(f"link set {self.ifname} up")
         now = self._addresses()
         # keep_addr_on_down (set-up) keeps the permanent IPv6 addresses and IPv4 keeps its own;
         # re-add any that still went, never the link-local (the kernel forms it, with DAD).

@@ -1,6 +1,7 @@
 """What the tester sent, read back for the linux backend's reset (Scapy, harness side only):
 which ICMPv6 message a frame carries (an MLD Query or a Router Advertisement leaves state only a
-link flap clears).
+link flap clears), whether it is an IGMP Query (an IGMPv1/v2 one leaves state not even a flap
+clears).
 """
 
 from __future__ import annotations
@@ -42,3 +43,15 @@ def _icmpv6_type(frame: bytes) -> int | None:
     if after is None or after[0] != socket.IPPROTO_ICMPV6 or not bytes(after[1]):
         return None
     return bytes(after[1])[0]
+
+
+_IGMP_QUERY: Final = 0x11
+
+
+def is_igmp_query(frame: bytes) -> bool:
+    """Whether an Ethernet/IPv4 frame carries an IGMP Membership Query (RFC 3376 §4.1, any
+    version), read from the octets: cut or damaged frames are simply not queries."""
+    if len(frame) < ETHER_HEADER_LEN + 20 or frame[12:14] != b"\x08\x00" or frame[ETHER_HEADER_LEN + 9] != 2:
+        return False
+    at = ETHER_HEADER_LEN + (frame[ETHER_HEADER_LEN] & 0x0F) * 4
+    return len(frame) > at and frame[at] == _IGMP_QUERY
