@@ -1,5 +1,8 @@
 """Longest tests first: the order that keeps a parallel run on a real DUT short.
 
+The default order (``longest_lead``) is pytest-randomly's, with only the few longest tests moved
+to where each worker starts; ``--order longest-first`` sorts them all (``longest_first``).
+
 A real DUT's tests mostly wait (silence windows, RFC timers of up to 30 s), so a run over many
 workers ends when the last long test does. Started in random order, a 30-s test drawn near the
 end leaves every other worker idle while it runs; started first, it overlaps the short ones
@@ -57,6 +60,47 @@ def longest_first(items: list[_Item], durations: Mapping[str, float], workers: i
     head = ordered[:2 * workers]
     paired = [test for i in range(workers) for test in (head[i], head[2 * workers - 1 - i])]
     return paired + ordered[2 * workers:]
+
+
+# How many of the longest tests lead each worker's share in the default (random) order: the
+# suite's longest tests (30 s and more) are few; this many per worker covers every test that
+# takes more than a few seconds on a real DUT with 16 workers or more.
+LEADING_PER_WORKER: Final = 2
+
+
+def worksteal_shares(count: int, workers: int) -> list[int]:
+    """Where each worker's first share starts in a list of ``count`` tests under pytest-xdist's
+    ``--dist worksteal``: idle workers get consecutive slices, ``pending // workers left`` each."""
+    starts, at, left = [], 0, count
+    for i in range(workers):
+        starts.append(at)
+        size = left // (workers - i)
+        at, left = at + size, left - size
+    return starts
+
+
+def longest_lead(items: list[_Item], durations: Mapping[str, float], workers: int) -> list[_Item]:
+    """``items`` in their (random) order, except that the ``LEADING_PER_WORKER`` x ``workers``
+    longest move to the front of the workers' first shares under ``--dist worksteal``, one per
+    share at a time: every worker starts on a long test, and no 30-s test drawn late leaves the
+    others idle at the end, while the rest keeps pytest-randomly's order (what a soak explores)."""
+    if not durations or workers <= 1 or len(items) < LEADING_PER_WORKER * workers * 2:
+        return list(items)
+    unknown = statistics.median(durations.values())
+    lead = sorted(items, key=lambda item: -durations.get(item.nodeid, unknown))[:LEADING_PER_WORKER * workers]
+    chosen = {id(item) for item in lead}
+    rest = [item for item in items if id(item) not in chosen]
+    shares = worksteal_shares(len(items), workers)
+    ends = [*shares[1:], len(items)]
+    out: list[_Item] = []
+    taken = 0
+    for w, (start, end) in enumerate(zip(shares, ends, strict=True)):
+        mine = lead[w::workers]  # the w-th longest, then the (w + workers)-th ...
+        out += mine
+        size = end - start - len(mine)
+        out += rest[taken:taken + size]
+        taken += size
+    return out
 
 
 def record(results: Iterable[Path]) -> dict[str, float]:

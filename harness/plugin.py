@@ -128,6 +128,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="known-deviation file (default: conformance/expectations/<dut>.toml if present)")
     group.addoption("--longest-first", dest="stackcheck_longest_first", action="store_true",
                     help="run the tests that took longest (conformance/durations.json) first (harness.ordering)")
+    group.addoption("--longest-lead", dest="stackcheck_longest_lead", action="store_true",
+                    help="with --dist worksteal: keep the random order, but start each worker on one of the "
+                         "longest tests (harness.ordering)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -192,9 +195,11 @@ def _check_and_mark(state: _State, items: list[pytest.Item]) -> str | None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # After pytest-randomly's shuffle, so tests of equal length keep its random order; every
     # pytest-xdist worker sorts alike (same seed, same file), as xdist requires.
+    workers = int(config.workerinput["workercount"]) if _is_worker(config) else 1  # type: ignore[attr-defined]
     if config.getoption("stackcheck_longest_first"):
-        workers = int(config.workerinput["workercount"]) if _is_worker(config) else 1  # type: ignore[attr-defined]
         items[:] = ordering.longest_first(items, ordering.load(), workers)
+    elif config.getoption("stackcheck_longest_lead"):
+        items[:] = ordering.longest_lead(items, ordering.load(), workers)
 
 
 @pytest.hookimpl(wrapper=True)

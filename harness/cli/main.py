@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
                           "e.g. out/inprocess)")
     run.add_argument("-n", dest="workers", metavar="N|auto", help="parallel workers (pytest-xdist)")
     run.add_argument("--order", choices=("random", "longest-first"), default="random",
-                     help="with -n: keep pytest-randomly's order, idle workers stealing queued tests "
+                     help="with -n: keep pytest-randomly's order, each worker starting on one of the "
+                          "longest tests and idle workers stealing queued tests "
                           "(default; what stackcheck soak runs), or start the tests that took longest "
                           "first (shorter wall time; on linux it has shown a failure the random-order "
                           "soaks never did, not yet understood)")
@@ -199,8 +200,9 @@ def _pytest_args(args: argparse.Namespace, suite: Path, out: Path, extra: list[s
         else:
             # Work stealing: a worker that runs out takes half of the busiest one's queue. With
             # pytest-xdist's default each worker gets runs of neighbouring tests, so one can be
-            # left with a module of timer tests long after the others are idle.
-            pytest_args += ["--dist", "worksteal"]
+            # left with a module of timer tests long after the others are idle. Each worker
+            # starts on one of the longest tests, so none of them is drawn last.
+            pytest_args += ["--dist", "worksteal", "--longest-lead"]
     if args.allure:
         pytest_args += ["--alluredir", str(out / "allure-results"), "--clean-alluredir"]
     return pytest_args + extra

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from harness import ordering
 from harness.cli import main as cli
@@ -69,7 +70,48 @@ def test_committed_durations_name_collected_tests() -> None:
 def test_parallel_run_keeps_random_order_unless_asked_for_longest_first(tmp_path: Path) -> None:
     args = cli._parser().parse_args(["run", "--dut", "inprocess", "-n", "2"])
     pytest_args = cli._pytest_args(args, Path("conformance"), tmp_path, [])
-    assert "--longest-first" not in pytest_args and pytest_args[-2:] == ["--dist", "worksteal"]
+    assert "--longest-first" not in pytest_args and pytest_args[-3:] == ["--dist", "worksteal", "--longest-lead"]
     args = cli._parser().parse_args(["run", "--dut", "inprocess", "-n", "2", "--order", "longest-first"])
     pytest_args = cli._pytest_args(args, Path("conformance"), tmp_path, [])
     assert pytest_args[-5:] == ["--longest-first", "--dist", "load", "--maxschedchunk", "1"]
+
+
+class _FakeNode:
+    """What pytest-xdist's work-stealing scheduler asks of a worker at the first distribution."""
+
+    def __init__(self, n: int) -> None:
+        self.sent: list[int] = []
+        self.shutting_down = False
+        self.gateway = SimpleNamespace(id=f"gw{n}")
+
+    def send_runtest_some(self, indices: list[int]) -> None:
+        self.sent += indices
+
+
+def test_shares_are_where_xdist_worksteal_starts_each_worker() -> None:
+    from xdist.scheduler.worksteal import WorkStealingScheduling  # type: ignore[import-untyped]
+
+    for count, workers in ((103, 5), (1705, 16), (40, 3)):
+        sched = WorkStealingScheduling.__new__(WorkStealingScheduling)
+        sched.node2collection, sched.node2pending, sched.pending, sched.collection = {}, {}, [], None
+        sched.steal_requested_from_node, sched.numnodes = None, workers
+        nodes = [_FakeNode(n) for n in range(workers)]
+        for node in nodes:
+            sched.node2pending[node] = []
+            sched.node2collection[node] = [str(i) for i in range(count)]
+        sched.schedule()
+        assert [node.sent[0] for node in nodes] == ordering.worksteal_shares(count, workers)
+
+
+def test_longest_lead_starts_each_share_on_a_long_test_and_keeps_the_rest_in_order() -> None:
+    items = [_Item(str(i)) for i in range(40)]
+    durations = {str(i): float(i) for i in range(40)}  # "39" is the longest
+    out = ordering.longest_lead(items, durations, workers=4)
+    assert sorted(_ids(out), key=int) == [str(i) for i in range(40)]  # a permutation
+    starts = ordering.worksteal_shares(40, 4)
+    assert [out[s].nodeid for s in starts] == ["39", "38", "37", "36"]
+    assert [out[s + 1].nodeid for s in starts] == ["35", "34", "33", "32"]
+    rest = [nodeid for nodeid in _ids(out) if int(nodeid) < 32]
+    assert rest == [str(i) for i in range(32)]
+    assert ordering.longest_lead(items, {}, workers=4) == items
+    assert ordering.longest_lead(items, durations, workers=1) == items

@@ -232,17 +232,22 @@ class Kernel:
             for path in intervals:
                 self.write_sysctl(path, 1)
         self.sockets.close_all()
+        # When the last report-causing event happened (groups left, the link up again, addresses
+        # added or removed): the shrunk intervals stay until its reports are out.
+        reports_from = time.monotonic()
         self.tcp.close_all()  # RSTs for what the test left open; reset's drain takes them
         # "all" first: writing conf/all/forwarding rewrites every interface's value.
         written = self._restore_sysctls(intervals)
         if bounce and park_ns is not None:
             self._rebuild(park_ns)
+            reports_from = time.monotonic()
             # The new link took its per-link sysctls from "default": put back those the
             # snapshot holds for the link alone (keep_addr_on_down).
             written += self._restore_sysctls(intervals)
         elif bounce:
             # After the sysctls: the link comes up with DAD off and no Router Solicitations.
             self._bounce()
+            reports_from = time.monotonic()
         if bounce or written:
             # disable_ipv6, addr_gen_mode or use_tempaddr may have added or removed addresses.
             addrs = self._address_flags()
@@ -271,10 +276,12 @@ class Kernel:
         ordered = sorted([*lines, *self.baseline_neighbors, *self.baseline_routes],
                          key=lambda line: line[:3] if line[:3] in ("-4 ", "-6 ") else "")
         self.ip(*ordered, force=True)
+        if any(line.startswith("addr ") for line in lines):
+            reports_from = time.monotonic()  # solicited-node groups joined or left
         if reports_due:
             # A few 1 ms report intervals; each retransmission is also delayed by 2 jiffies
             # (mld_ifc_start_work/igmp_ifc_start_timer: "tv + 2"), 8 ms at HZ=250.
-            time.sleep(0.06)
+            time.sleep(max(0.0, reports_from + 0.06 - time.monotonic()))
         for path in intervals:
             saved = self.baseline_sysctls.get(path)
             if saved is not None and _read(path) != saved:
