@@ -252,8 +252,37 @@ class Kernel:
             # disable_ipv6, addr_gen_mode or use_tempaddr may have added or removed addresses.
             addrs = self._address_flags()
         lines = self._address_lines(addrs)
-        lines += [f"link set {self.ifname} mtu 1500 up", f"neigh flush dev {self.ifname}",
-                  "-6 route flush proto ra", "-4 route flush cache", "-6 route flush cache"]
+        if bounce and park_ns is not None:
+            # A new link: it has learnt no neighbor and cached no route, and the routes and
+            # neighbors of the old one (a test's among them) went with it; _rebuild added the
+            # snapshot's.
+            if lines:
+                self.ip(*lines, force=True)
+        else:
+            lines += [f"link set {self.ifname} mtu 1500 up", f"neigh flush dev {self.ifname}",
+                      "-6 route flush proto ra", "-4 route flush cache", "-6 route flush cache"]
+            lines += self._route_lines()
+            # Stable sort by family prefix: at most three `ip` processes, addresses before routes.
+            ordered = sorted([*lines, *self.baseline_neighbors, *self.baseline_routes],
+                             key=lambda line: line[:3] if line[:3] in ("-4 ", "-6 ") else "")
+            self.ip(*ordered, force=True)
+        if any(line.startswith("addr ") for line in lines):
+            reports_from = time.monotonic()  # solicited-node groups joined or left
+        if reports_due:
+            # A few 1 ms report intervals; each retransmission is also delayed by 2 jiffies
+            # (mld_ifc_start_work/igmp_ifc_start_timer: "tv + 2"), 8 ms at HZ=250.
+            time.sleep(max(0.0, reports_from + 0.06 - time.monotonic()))
+        for path in intervals:
+            saved = self.baseline_sysctls.get(path)
+            if saved is not None and _read(path) != saved:
+                path.write_bytes(saved)
+        # What it took, for the harness's own tests (a reset after a quiet test stays cheap).
+        return {"sysctls": written, "bounced": bounce, "reports_due": reports_due}
+
+    def _route_lines(self) -> list[str]:
+        """``ip`` lines that delete the routes of the main tables the snapshot lacks (a test's,
+        or learnt from Router Advertisements) and make a baseline prefix's route permanent again."""
+        lines: list[str] = []
         base_routes = {r.split(" route replace ")[1] for r in self.baseline_routes}
         for fam in ("-4", "-6"):
             for r in self.ip_json(fam, "route", "show", "table", "main"):
@@ -272,22 +301,7 @@ class Kernel:
                     continue
                 if route not in base_routes:
                     lines.append(f"{fam} route del {route}")
-        # Stable sort by family prefix: at most three `ip` processes, addresses before routes.
-        ordered = sorted([*lines, *self.baseline_neighbors, *self.baseline_routes],
-                         key=lambda line: line[:3] if line[:3] in ("-4 ", "-6 ") else "")
-        self.ip(*ordered, force=True)
-        if any(line.startswith("addr ") for line in lines):
-            reports_from = time.monotonic()  # solicited-node groups joined or left
-        if reports_due:
-            # A few 1 ms report intervals; each retransmission is also delayed by 2 jiffies
-            # (mld_ifc_start_work/igmp_ifc_start_timer: "tv + 2"), 8 ms at HZ=250.
-            time.sleep(max(0.0, reports_from + 0.06 - time.monotonic()))
-        for path in intervals:
-            saved = self.baseline_sysctls.get(path)
-            if saved is not None and _read(path) != saved:
-                path.write_bytes(saved)
-        # What it took, for the harness's own tests (a reset after a quiet test stays cheap).
-        return {"sysctls": written, "bounced": bounce, "reports_due": reports_due}
+        return lines
 
     def _restore_sysctls(self, leave: list[Path]) -> int:
         """Write back every sysctl of the snapshot that differs now, except ``leave``; return
@@ -331,7 +345,7 @@ class Kernel:
             for path, value in saved.items():
                 if value is not None:
                     path.write_bytes(value)
-        self._link_up_again()
+        self._link_up_again(now=[])  # the new link has no address yet
         if self._dad_off():
             self._await_link_local()  # a new link-local: the next test may send from it at once
 
@@ -421,15 +435,31 @@ class Kernel:
         self.ip(f"link set {self.ifname} down")
         self._link_up_again()
 
-    def _link_up_again(self) -> None:
-        self.ip(f"link set {self.ifname} up")
-        now = self._addresses()
+    def _link_up_again(self, now: list[str] | None = None) -> None:
+        """Up again, with the snapshot's addresses (but those in ``now``, by default the link's
+        present ones), permanent neighbors and routes."""
+        up = f"link set {self.ifname} up"
+        if now is None:
+            self.ip(up)
+            now = self._addresses()
+            up = ""  # done
         # keep_addr_on_down (set-up) keeps the permanent IPv6 addresses and IPv4 keeps its own;
         # re-add any that still went, never the link-local (the kernel forms it, with DAD).
-        lines = [f"addr add {a} dev {self.ifname}" + (" nodad" if ":" in a else "")
-                 for a in self.baseline_addrs if a not in now and not a.startswith("fe80:")]
+        lines = [up] if up else []
+        lines += [f"addr add {a} dev {self.ifname}" + (" nodad" if ":" in a else "")
+                  for a in self.baseline_addrs if a not in now and not a.startswith("fe80:")]
         lines += self.baseline_neighbors + self.baseline_routes
         self.ip(*sorted(lines, key=lambda line: line[:3] if line[:3] in ("-4 ", "-6 ") else ""), force=True)
+
+    def _has_usable_link_local(self) -> bool:
+        """Whether the link has a link-local IPv6 address that is neither tentative nor failed,
+        from /proc/net/if_inet6 (address, ifindex, prefix length, scope, flags, name; in hex)."""
+        for entry in (_read(Path("/proc/net/if_inet6")) or b"").decode().splitlines():
+            fields = entry.split()
+            if len(fields) == 6 and fields[5] == self.ifname and fields[3] == "20" and \
+                    not int(fields[4], 16) & (_IFA_F_TENTATIVE | _IFA_F_DADFAILED):
+                return True
+        return False
 
     def _dad_off(self) -> bool:
         conf = PROC_NET / f"ipv6/conf/{self.ifname}"
@@ -442,9 +472,7 @@ class Kernel:
     def _await_link_local(self, timeout: float = 2.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            addrs = self._address_flags().values()
-            if any(a.get("scope") == "link" and a.get("family") == "inet6" and not a.get("tentative")
-                   for a in addrs):
+            if self._has_usable_link_local():
                 return
             if time.monotonic() > deadline:
                 raise AgentError(f"{self.ifname} formed no link-local address within {timeout} s of coming up")
@@ -452,6 +480,9 @@ class Kernel:
 
     def addr_del(self, cidr: str) -> None:
         self.ip(f"addr del {cidr} dev {self.ifname}")
+
+_IFA_F_DADFAILED, _IFA_F_TENTATIVE = 0x08, 0x40  # linux/if_addr.h
+
 
 def _same_prefix(dst: str, cidr: str) -> bool:
     """Whether route destination ``dst`` ("2001:db8:1::/64") is the prefix of address ``cidr``."""
