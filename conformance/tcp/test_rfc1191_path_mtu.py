@@ -43,6 +43,25 @@ def _bulk(dut: DUT, family: int = 4, **peer_options: Any) -> tuple[TCPPeer, TCPC
     return peer, conn, big
 
 
+def _resent_smaller(peer: TCPPeer, big: Packet, within: float = 3.0) -> tuple[Packet, int]:
+    """The first copy of ``big``'s data smaller than ``big`` within ``within`` seconds, and how
+    many copies as large came before it. Those are the retransmission timer's, run out before
+    the error message was taken in (a linux soak run under load: the tester sent it later than
+    the DUT's 200-ms RTO); the DUT that never sends the data smaller fails."""
+    deadline = peer.dut.now() + within
+    same = 0
+    while True:
+        left = deadline - peer.dut.now()
+        try:
+            copy = peer.expect(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=max(0.0, left), update=False)
+        except AssertionError:
+            raise AssertionError(f"after the error message about a {_size(big)}-octet datagram the data went "
+                                 f"again {same} time(s) in {_size(big)} octets, never smaller") from None
+        if _size(copy) < _size(big):
+            return copy, same
+        same += 1
+
+
 def _next_sizes(peer: TCPPeer, count: int) -> list[int]:
     """Datagram sizes of the DUT's next ``count`` data segments, each acknowledged as it comes."""
     sizes = []
@@ -59,7 +78,7 @@ def test_after_fragmentation_needed_every_datagram_fits_the_new_mtu(dut: DUT) ->
     dut.send(peer.icmp_error(big, type=3, code=4, mtu=1000))
     # "as fast as possible": the data goes again in smaller datagrams at once, well before the
     # retransmission timer (at least 1 s, RFC 6298 2.4) would have sent it.
-    resent = peer.expect(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=TCP_INITIAL_RTO / 2, update=False)
+    resent, _ = _resent_smaller(peer, big, within=TCP_INITIAL_RTO / 2)
     assert _size(resent) <= 1000, f"the data went again in a {_size(resent)}-octet datagram after MTU 1000"
     peer.take_all()
     peer.rcv_nxt = seq_add(big[TCP].seq, len(payload(resent)))
@@ -75,10 +94,7 @@ def test_after_fragmentation_needed_every_datagram_fits_the_new_mtu(dut: DUT) ->
 def test_fragmentation_needed_without_a_next_hop_mtu_still_lowers_the_estimate(dut: DUT, mss: int | None) -> None:
     peer, _conn, big = _bulk(dut) if mss is None else _bulk(dut, mss=mss)
     dut.send(peer.icmp_error(big, type=3, code=4, mtu=0))  # an RFC 792 router: the field is zero
-    resent = peer.expect(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=3.0, update=False)
-    assert _size(resent) < _size(big), (
-        f"a Fragmentation Needed without MTU about a {_size(big)}-octet datagram, and the data "
-        f"went again in {_size(resent)} octets")
+    _resent_smaller(peer, big)  # fails unless the data goes again in a smaller datagram
 
 
 @rfc("RFC1191-3-8")
@@ -97,7 +113,7 @@ def test_the_estimate_never_falls_below_68_octets(dut: DUT) -> None:
 def test_a_larger_mtu_in_a_later_message_does_not_raise_the_estimate(dut: DUT) -> None:
     peer, _conn, big = _bulk(dut)
     dut.send(peer.icmp_error(big, type=3, code=4, mtu=1000))
-    resent = peer.expect(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=3.0, update=False)
+    resent, _ = _resent_smaller(peer, big)
     assert _size(resent) <= 1000  # positive control: the first message was taken
     # A second message about the smaller datagram, still unacknowledged, claims MTU 1400.
     dut.send(peer.icmp_error(resent, type=3, code=4, mtu=1400))
@@ -163,8 +179,11 @@ def test_a_packet_too_big_about_a_packet_never_sent_is_not_believed(dut: DUT, qu
 def test_a_packet_too_big_is_not_a_congestion_signal(dut: DUT) -> None:
     peer, _conn, big = _bulk(dut, 6)
     dut.send(peer.icmp_error(big, mtu=1280))
-    resent = peer.expect(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=3.0, update=False)
+    resent, timer_copies = _resent_smaller(peer, big)
     assert _size(resent) <= 1280  # positive control: the message was taken
+    if timer_copies:
+        pytest.skip("the retransmission timer ran out before the Packet Too Big was taken in (a loaded tester): "
+                    "the window rightly shrank, so the burst shows nothing of how the message was taken")
     first = _acknowledge_the_flight(dut, peer, big)  # the initial window, in segments
     burst = _data_segments_until_quiet(peer, enough=first)
     # A loss would halve the window (RFC 5681 3.2) or shrink it to one segment (after an RTO);
