@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-dev-fuzz-randomly-allure
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 # make test runs the linux and tap suites side by side, beside the unit tests: 3 workers per CPU
-# each (harness/backends/__init__.py says why not the 8 of a lone `-n auto`).
+# each (harness/backends/__init__.py says why not the 12 of a lone `-n auto`).
 SIDE_BY_SIDE_WORKERS := $(shell echo $$((3 * $$(nproc))))
 # Compiled modules (and pytest's rewritten test modules) are kept in __pycache__: every
 # pytest-xdist worker and spawned agent would otherwise compile the same few hundred modules
