@@ -14,7 +14,6 @@ from ipaddress import IPv4Address
 from typing import Final
 
 import pytest
-from scapy.layers.igmp import IGMPv3_MQ
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
@@ -502,7 +501,7 @@ S1, S2, S3, S4, S5 = (f"192.0.2.{n}" for n in range(1, 6))
 
 def _source_query(group: str, sources: list[str], mrc: int = MRC) -> bytes:
     """A Group-and-Source-Specific Query (RFC 3376 4.1.8-4.1.9), checksum filled in."""
-    return bytes(IGMPv3_MQ(mrcode=mrc, gaddr=group, qrv=2, qqic=125, srcaddrs=sources))
+    return v3_query(group, mrc=mrc, sources=tuple(sources))
 
 
 def _current_state_about(dut: DUT, group: str, within: float) -> tuple[int, list[str]]:

@@ -34,6 +34,7 @@ from scapy.layers.inet6 import (
     RouterAlert,
 )
 from scapy.packet import Packet
+from scapy.utils import checksum
 
 from harness import AddressInfo, IPv6Option, Unsupported
 from harness.backends.base import FrameDUT
@@ -393,3 +394,12 @@ def test_linux_units_and_frame_sniffing() -> None:
     assert not is_igmp_query(bytes(igmp_frame(fake, message(V2_REPORT, 0, "224.1.3.4"))))
     assert not is_igmp_query(bytes(igmp_frame(fake, message(QUERY, 10)))[:34])  # no IGMP octet left
     assert not is_igmp_query(bytes(_mld_query(fake)))
+
+
+def test_igmpv3_query_carries_the_max_resp_code_as_given() -> None:
+    # Scapy's own field would take 0xFF for a time (25.5 s) and send the code 0x8F (24.8 s).
+    for code in (0x05, 0x7F, 0x80, 0x8F, 0xFF):
+        msg = v3_query("224.1.2.3", mrc=code, sources=("192.0.2.1", "192.0.2.2"))
+        assert msg[1] == code and checksum(msg) == 0
+        assert msg[4:8] == bytes([224, 1, 2, 3]) and msg[8:12] == bytes([0x02, 125, 0, 2])
+        assert msg[12:] == bytes([192, 0, 2, 1, 192, 0, 2, 2])
