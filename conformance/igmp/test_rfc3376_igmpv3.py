@@ -567,10 +567,15 @@ def test_record_with_more_sources_than_fit_the_mtu_is_split(dut: DUT, mtu: int) 
     # allows 68, RFC 791) leaves room for a record of 7 IPv4 sources (8 + 7 x 4 octets): joining
     # for 8 sources (ALLOW (B), RFC 3376 5.1) takes two reports, each within the MTU, which
     # together name all 8. On MTU 72 the record of 8 sources fits exactly: it is not split (a
-    # record is split only when it "does not fit"), so each report names all 8.
+    # record is split only when it "does not fit"), so a report names all 8. Not every report
+    # need: a host may take the sources in one at a time (Linux joins each source on its own), and
+    # a report can leave between two of them (a loaded linux soak run: one named 4); the next
+    # change's report merges the pending ALLOW record with the new sources (RFC 3376 5.1), so it
+    # names all 8.
     dut.set_link_mtu(mtu)
     dut.join_source_group(GROUP, EIGHT_SOURCES)
     reported: set[str] = set()
+    per_report: list[list[str]] = []
     end = dut.now() + 1.5  # the state-change reports and their repetition
     while dut.now() < end:
         try:
@@ -579,10 +584,12 @@ def test_record_with_more_sources_than_fit_the_mtu_is_split(dut: DUT, mtu: int) 
             break
         assert report[IP].len <= mtu, f"a {report[IP].len}-octet report on a link of MTU {mtu}"
         named = {s for _, g, sources in _records_with_sources(report) if g == GROUP for s in sources}
-        if mtu == 72:
-            assert named == set(EIGHT_SOURCES), f"on MTU 72 a report names {sorted(named)}, not the fitting 8"
+        per_report.append(sorted(named))
         reported |= named
     assert reported == set(EIGHT_SOURCES), f"reports on a link of MTU {mtu} named {sorted(reported)}"
+    if mtu == 72:
+        assert sorted(EIGHT_SOURCES) in per_report, (
+            f"on MTU 72 no report names the 8 sources, which fit exactly: the reports named {per_report}")
 
 
 TEN_GROUPS: Final = [f"224.1.4.{n}" for n in range(1, 11)]
