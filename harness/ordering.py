@@ -46,6 +46,13 @@ def load(path: Path = DURATIONS_FILE) -> dict[str, float]:
     return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float))}
 
 
+def _by_duration(items: list[_Item], durations: Mapping[str, float]) -> list[_Item]:
+    """``items`` longest first by recorded duration (a stable sort: ties keep their order); a test
+    the durations do not know counts as their median."""
+    unknown = statistics.median(durations.values())
+    return sorted(items, key=lambda item: -durations.get(item.nodeid, unknown))
+
+
 def longest_first(items: list[_Item], durations: Mapping[str, float], workers: int = 1) -> list[_Item]:
     """``items`` sorted by recorded duration, longest first (a stable sort: ties keep their order).
 
@@ -53,8 +60,7 @@ def longest_first(items: list[_Item], durations: Mapping[str, float], workers: i
     2 x ``workers`` are paired longest with shortest: no worker starts with two long ones."""
     if not durations:
         return list(items)
-    unknown = statistics.median(durations.values())
-    ordered = sorted(items, key=lambda item: -durations.get(item.nodeid, unknown))
+    ordered = _by_duration(items, durations)
     if workers <= 1 or len(ordered) < 2 * workers:
         return ordered
     head = ordered[:2 * workers]
@@ -86,8 +92,7 @@ def longest_lead(items: list[_Item], durations: Mapping[str, float], workers: in
     others idle at the end, while the rest keeps pytest-randomly's order (what a soak explores)."""
     if not durations or workers <= 1 or len(items) < LEADING_PER_WORKER * workers * 2:
         return list(items)
-    unknown = statistics.median(durations.values())
-    lead = sorted(items, key=lambda item: -durations.get(item.nodeid, unknown))[:LEADING_PER_WORKER * workers]
+    lead = _by_duration(items, durations)[:LEADING_PER_WORKER * workers]
     chosen = {id(item) for item in lead}
     rest = [item for item in items if id(item) not in chosen]
     shares = worksteal_shares(len(items), workers)
