@@ -22,3 +22,11 @@ def require_dut_time(dut: DUT, seconds: float) -> None:
     if dut.name != "inprocess" and seconds > REAL_TIME_LIMIT_S:
         pytest.skip(f"this test waits {seconds:g} s of DUT time; the {dut.name} backend's clock is real "
                     "(run it on the inprocess backend, where waiting costs no wall time)")
+
+
+def timer_deadline(nominal: float) -> float:
+    """When a host's timer set for at most ``nominal`` seconds has surely run: hosts keep timers
+    in coarse buckets and run them late, never early (Linux's timer wheel rounds a timeout up
+    to its level's granularity, up to an eighth of it: a 5-s timer at 1000 Hz runs up to
+    512 ms late), plus a few ticks of deferred work."""
+    return nominal * 9 / 8 + 0.05
