@@ -112,16 +112,23 @@ class VirtualClock(_TimerHeap):
 
 
 class MonotonicClock(_TimerHeap):
-    """Wall time for a real interface. The poll loop calls ``run_due()`` after each wakeup."""
+    """Wall time for a real interface. The poll loop calls ``run_due()`` after each wakeup.
 
-    def __init__(self) -> None:
+    ``rate``: how many of the stack's seconds pass in one second of wall time. A test bench
+    that reads the same scaled time (the tap backend) waits out the stack's timers that many
+    times faster; 1 is real time."""
+
+    def __init__(self, rate: float = 1.0) -> None:
         super().__init__()
+        if not rate > 0:
+            raise ValueError(f"a clock rate must be above 0, not {rate!r}")
+        self.rate = float(rate)
         self._origin = time.monotonic()
         self.utc_origin_ms: int | None = time.time_ns() // 1_000_000
 
     @property
     def now_ms(self) -> int:
-        return int((time.monotonic() - self._origin) * 1000)
+        return int((time.monotonic() - self._origin) * 1000 * self.rate)
 
     def schedule(self, delay_ms: int, callback: Callable[[], None]) -> Timer:
         return self._push(Timer(self.now_ms + max(0, int(delay_ms)), callback))
@@ -135,5 +142,6 @@ class MonotonicClock(_TimerHeap):
         return fired
 
     def seconds_until_next(self) -> float | None:
+        """Wall-clock seconds until the next timer falls due (None when none is pending)."""
         deadline = self.next_deadline_ms()
-        return None if deadline is None else max(0.0, (deadline - self.now_ms) / 1000)
+        return None if deadline is None else max(0.0, (deadline - self.now_ms) / 1000 / self.rate)

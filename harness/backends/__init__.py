@@ -175,17 +175,32 @@ register(Backend("interface", "any stack behind a named interface, raw frames (-
 
 # ---- tap: our stack as a real process over a TAP, raw frames like interface ---------------
 def _tap(options: BackendOptions) -> DUT:
-    dut: DUT = _module("tap").TapDUT(capture=options.capture)
+    tap = _module("tap")
+    dut: DUT = tap.TapDUT(capture=options.capture, clock_rate=tap.clock_rate(options.config))
     return dut
 
 
 def _tap_available(config: Path | None) -> str | None:
-    reason: str | None = _module("tap").check_available()
+    tap = _module("tap")
+    try:
+        tap.clock_rate(config)
+    except ValueError as e:
+        return str(e)
+    reason: str | None = tap.check_available()
     return reason
 
 
+def _tap_identity(config: Path | None) -> dict[str, str]:
+    # The stack's clock rate belongs with the results: its timers ran that much faster.
+    try:
+        rate = _module("tap").clock_rate(config)
+    except ValueError:
+        return _our_stack(config)
+    return {**_our_stack(config), "clock": "real time" if rate == 1 else f"{rate:g} x real time"}
+
+
 register(Backend("tap", "stack_under_test as a process on a TAP device in a netns (needs root)",
-                 _tap, _tap_available, shared=True, identity=_our_stack, workers_per_cpu=WAITING_WORKERS_PER_CPU))
+                 _tap, _tap_available, shared=True, identity=_tap_identity, workers_per_cpu=WAITING_WORKERS_PER_CPU))
 
 
 # ---- lwip: lwIP 2.1.3 (Debian's liblwip-dev) through our C control agent, on a TAP in a netns ----

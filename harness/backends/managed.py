@@ -116,7 +116,7 @@ class ManagedDUT(RemoteVerbs, InterfaceDUT):
     def _settle(self) -> None:
         """Drop start-up chatter (reports, DAD) until the link is quiet, answering resolution."""
         limit = time.monotonic() + _SETTLE_LIMIT_S
-        while time.monotonic() < limit and self._receive(time.monotonic() + _QUIET_S) is not None:
+        while time.monotonic() < limit and self._receive(self._now() + _QUIET_S) is not None:
             pass
         self.backlog.clear()
 

@@ -10,8 +10,8 @@
 ``TapDUT`` is a managed DUT (``harness.backends.managed``): the stack runs under its control
 agent (``harness.backends.tap_agent``), which serves the DUT verbs over the control protocol
 and builds a fresh stack for every test, so the same suite runs against our stack in-process
-(virtual time) and as a real host (real time, real TAP, its own poll loop): the report's "tap"
-column. ``TapHost`` is used by the real-client tests, which give the kernel side the tester's
+(virtual time) and as a real host (a real TAP, its own poll loop, its clock at ``CLOCK_RATE``
+times real time, which the tester reads too): the report's "tap" column. ``TapHost`` is used by the real-client tests, which give the kernel side the tester's
 addresses instead and point `ping`, `ndisc6` and sockets at the stack.
 
 By hand, the same with ``--dut interface`` (one stack for the whole run, no restarts)::
@@ -56,6 +56,10 @@ TIMERS: Final[dict[str, float]] = {"ipv4_reassembly_timeout": 2.0, "ipv6_reassem
 LAUNCHER: Final = Path(__file__).with_name("tap_launcher.py")
 PRELOAD: Final = ("stack_under_test.network.ipv6", "locale", "gettext")  # gettext: argparse, lazily
 _READY_S: Final = 30.0  # the first start imports the stack: slow on a loaded machine
+# The stack's clock runs this many times faster than the wall clock (TapDUT): the suite's waits
+# for its timers are most of a tap run. A --dut-config TOML's ``clock_rate`` overrides it.
+CLOCK_RATE: Final = 2.0
+MAX_CLOCK_RATE: Final = 4.0
 
 
 def check_available() -> str | None:
@@ -65,6 +69,18 @@ def check_available() -> str | None:
     if not Path("/dev/net/tun").exists():
         return "the tap backend needs /dev/net/tun (modprobe tun)"
     return None
+
+
+def clock_rate(config: Path | None) -> float:
+    """The stack's clock rate for a run: ``CLOCK_RATE``, or a --dut-config TOML's ``clock_rate``
+    (1 runs the stack in real time). ValueError with one readable line for a bad value."""
+    from harness.backends import read_config
+
+    value = CLOCK_RATE if config is None else read_config(config).get("clock_rate", CLOCK_RATE)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= MAX_CLOCK_RATE:
+        raise ValueError(f"{config}: clock_rate is the stack's seconds per second of wall time, a number from 1 "
+                         f"to {MAX_CLOCK_RATE:g}, not {value!r}")
+    return float(value)
 
 
 class TapHost:
@@ -208,10 +224,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _agent_command(info: LinkInfo) -> DUTCommand:
+def _agent_command(info: LinkInfo, clock_rate: float) -> DUTCommand:
     """Our stack's control agent (``harness.backends.tap_agent``) on the TAP, reset per test."""
     argv = [sys.executable, "-m", "harness.backends.tap_agent", "--tap", "{interface}", "--control", "{control}",
-            "--mac", "{dut_mac}", "--ipv4", "{dut_ipv4}", "--ipv6", "{dut_ipv6}", "--mtu", "{mtu}"]
+            "--mac", "{dut_mac}", "--ipv4", "{dut_ipv4}", "--ipv6", "{dut_ipv6}", "--mtu", "{mtu}",
+            "--clock-rate", f"{clock_rate:g}"]
     # Static neighbors for the tester, as on the inprocess and linux backends.
     for addr in (info.tester_ipv4, info.tester_ipv6, info.tester_ipv6_ll):
         argv += ["--neighbor", f"{addr}={info.tester_mac}"]
@@ -226,12 +243,28 @@ class TapDUT(ManagedDUT):
     control verbs through its agent, a fresh stack (the agent's ``reset``) before every test.
 
     ``in_order``: the agent reads the TAP one frame after another and the stack writes its
-    answers before the next is read (checked by harness/tests/test_barrier_order.py)."""
+    answers before the next is read (checked by harness/tests/test_barrier_order.py).
+
+    ``clock_rate``: the stack's seconds per second of wall time. The tester reads the same
+    scaled time (``now()``, frame arrival times, every wait), so each test holds the stack to
+    the RFC's numbers in the stack's own time, and waits out its timers ``clock_rate`` times
+    faster; the frames still cross a real TAP."""
 
     in_order = True
 
-    def __init__(self, capture: Capture | None = None) -> None:
+    def __init__(self, capture: Capture | None = None, clock_rate: float = CLOCK_RATE) -> None:
         info = dataclasses.replace(TEST_LINK, timers=dict(TIMERS))
         linux_setup.raise_priority()  # the agent it starts (the DUT) inherits it too
         tap = "scp" + linux_setup.unique_names().tester_if.removeprefix("sct")
-        super().__init__(InterfaceConfig(tap, info, _agent_command(info)), capture, name="tap")
+        self.clock_rate = clock_rate
+        super().__init__(InterfaceConfig(tap, info, _agent_command(info, clock_rate)), capture, name="tap")
+
+    # Backend time is the stack's: wall time times the rate (frames' kernel timestamps too).
+    def _now(self) -> float:
+        return time.monotonic() * self.clock_rate
+
+    def _arrival_time(self) -> float:
+        return self.port.last_arrival * self.clock_rate
+
+    def _receive(self, deadline: float) -> bytes | None:
+        return super()._receive(deadline / self.clock_rate)

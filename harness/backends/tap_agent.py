@@ -11,7 +11,8 @@ and returns once it has settled, which is how the tap backend gives every test a
 without starting a process. It prints its ready line once the control socket listens.
 
 With ``harness.backends.inprocess`` this is the harness's only import of ``stack_under_test``;
-the verbs map onto the same stack calls as the in-process backend's, in real time.
+the verbs map onto the same stack calls as the in-process backend's, in real time, or with
+``--clock-rate R`` on a clock running R times as fast (a verb's ``within`` is in the stack's time).
 """
 
 from __future__ import annotations
@@ -96,9 +97,9 @@ class StackAgent:
     features = FEATURES
     lacks: Final[dict[str, str]] = {}
 
-    def __init__(self, link: Any, nic: str, config: HostConfig) -> None:
-        self.link, self.nic, self.config = link, nic, config
-        self.clock = MonotonicClock()
+    def __init__(self, link: Any, nic: str, config: HostConfig, rate: float = 1.0) -> None:
+        self.link, self.nic, self.config, self.rate = link, nic, config, rate
+        self.clock = MonotonicClock(rate)
         self.stack: Any = None
         self.sockets: dict[int, Any] = {}
         self.tcp: StackTCP | None = None
@@ -107,7 +108,7 @@ class StackAgent:
 
     # ---- a fresh host ----------------------------------------------------------------------------
     def _build(self) -> None:
-        self.clock = MonotonicClock()
+        self.clock = MonotonicClock(self.rate)
         options = StackOptions(clock=self.clock, rng=random.Random(int.from_bytes(os.urandom(8), "big")))
         for attr, ms in self.config.timers_ms.items():
             setattr(options, attr, ms)
@@ -138,14 +139,18 @@ class StackAgent:
             stack.set_ipv6_option(self.nic, name, value)
 
     def run_for(self, ms: int) -> None:
-        """Run the host (frames and timers) for ``ms`` milliseconds of real time."""
-        end = time.monotonic() + ms / 1000
+        """Run the host (frames and timers) for ``ms`` milliseconds of the stack's time."""
+        end = time.monotonic() + ms / 1000 / self.rate
         while (left := end - time.monotonic()) > 0:
             until = self.clock.seconds_until_next()
             ready, _, _ = select.select(_frames(self.link), [], [], left if until is None else min(left, until))
             if ready:
                 self.link.poll()
             self.clock.run_due()
+
+    def _deadline(self, within: float) -> float:
+        """The wall-clock instant ``within`` seconds of the stack's time from now (a verb's wait)."""
+        return time.monotonic() + max(0.0, float(within)) / self.rate
 
     def close_sockets(self) -> None:
         for sock in self.sockets.values():
@@ -199,7 +204,7 @@ class StackAgent:
             got = sock.recv()
             return NOT_READY if got is None else [got[0].hex(), str(got[1]), int(got[2])]
 
-        return Pending(poll, time.monotonic() + max(0.0, float(within)))
+        return Pending(poll, self._deadline(within))
 
     def verb_udp_send(self, port: int, data: str, dst: str, dport: int) -> None:
         self._socket(port).sendto(bytes.fromhex(data), dst, dport)
@@ -214,7 +219,7 @@ class StackAgent:
             return {"data": got.data.hex(), "src": got.src, "sport": got.sport, "dst": got.dst, "tos": got.tos,
                     "ttl": got.ttl, "options": got.options.hex()}
 
-        return Pending(poll, time.monotonic() + max(0.0, float(within)))
+        return Pending(poll, self._deadline(within))
 
     def verb_udp_sendmsg(self, port: int, data: str, dst: str, dport: int, src: str | None = None,
                          ttl: int | None = None, tos: int | None = None, options: str = "") -> None:
@@ -235,7 +240,7 @@ class StackAgent:
             sock.errors.clear()
             return out
 
-        return Pending(poll, time.monotonic() + max(0.0, float(within)), on_timeout=[])
+        return Pending(poll, self._deadline(within), on_timeout=[])
 
     def verb_set_default_ttl(self, family: int, ttl: int) -> None:
         self.stack.set_default_ttl(family, ttl)
@@ -262,7 +267,7 @@ class StackAgent:
             conn = self._tcp.accept_now(int(port), family)  # type: ignore[arg-type]
             return NOT_READY if conn is None else to_json(conn)
 
-        return Pending(poll, time.monotonic() + max(0.0, float(within)))
+        return Pending(poll, self._deadline(within))
 
     def verb_tcp_close_listener(self, port: int, family: int = 4) -> None:
         self._tcp.close_listener(int(port), family)  # type: ignore[arg-type]
@@ -285,7 +290,7 @@ class StackAgent:
                 got = self._tcp.recv_now(handle, int(max))
             return NOT_READY if got is None else got.hex()
 
-        return Pending(poll, time.monotonic() + _wait_s(within))
+        return Pending(poll, self._deadline(within))
 
     def verb_tcp_shutdown(self, conn: dict[str, Any]) -> None:
         with tcp_failures():
@@ -392,10 +397,6 @@ class StackAgent:
         return out
 
 
-def _wait_s(within: float) -> float:
-    return max(0.0, float(within))
-
-
 def _remaining(until_ms: int | None, now_ms: int) -> float | None:
     return None if until_ms is None else max(0, until_ms - now_ms) / 1000
 
@@ -438,6 +439,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--neighbor", action="append", default=[], metavar="ADDR=MAC")
     p.add_argument("--ipv4-reassembly-timeout", type=float, metavar="S")
     p.add_argument("--ipv6-reassembly-timeout", type=float, metavar="S")
+    p.add_argument("--clock-rate", type=float, default=1.0, metavar="R",
+                   help="the stack's seconds per second of wall time (1: real time)")
     return p
 
 
@@ -462,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         config = _config(args)
+        if not args.clock_rate > 0:
+            raise ValueError(f"--clock-rate must be above 0, not {args.clock_rate:g}")
         link = TapEndpoint(args.tap, config.mac, config.mtu)
     except (ValueError, TapError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -475,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        agent = StackAgent(link, args.tap, config)
+        agent = StackAgent(link, args.tap, config, args.clock_rate)
         server = ControlServer(agent, args.control)
     except (StackError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 from scapy.layers.inet import ICMP, IP
@@ -42,3 +43,20 @@ def test_echo_reset_to_a_fresh_stack_and_cleanup() -> None:
     finally:
         dut.close()
     assert netns not in _namespaces()
+
+
+def test_tester_and_stack_share_the_scaled_clock() -> None:
+    # The stack's 2-s reassembly timer, at clock rate 2, runs out after 2 s of the tester's
+    # (backend) time and 1 s of wall time: both ends read the same scaled clock.
+    dut = TapDUT(clock_rate=2.0)
+    try:
+        first_fragment = dut.ipv4(id=0x7A7, flags="MF") / ICMP(type=8, id=0x5E, seq=1) / bytes(16)
+        wall = time.monotonic()
+        dut.send(first_fragment)
+        sent = dut.now()
+        error = dut.expect(ICMP(type=11, code=1), within=4.0)
+        waited = float(error.time) - sent
+        assert 1.99 <= waited < 3.5, f"the 2-s reassembly timer ran out after {waited:.2f} s of the tester's time"
+        assert time.monotonic() - wall >= 0.99  # not at once in wall time either: half of it
+    finally:
+        dut.close()

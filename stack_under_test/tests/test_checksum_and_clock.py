@@ -6,7 +6,8 @@ import struct
 
 import pytest
 
-from stack_under_test.clock import VirtualClock
+from stack_under_test import clock as clock_module
+from stack_under_test.clock import MonotonicClock, VirtualClock
 from stack_under_test.wire.checksum import checksum, incremental_update, ones_sum, pseudo_header_sum, verify
 
 
@@ -119,3 +120,18 @@ def test_advance_to_next_jumps_to_the_next_deadline() -> None:
     clock.schedule(30, lambda: fired.append(clock.now_ms))
     assert clock.advance_to_next() and fired == [30] and clock.now_ms == 30
     assert not clock.advance_to_next()
+
+
+def test_monotonic_clock_at_a_rate_runs_timers_that_much_sooner(monkeypatch: pytest.MonkeyPatch) -> None:
+    wall = [100.0]
+    monkeypatch.setattr(clock_module.time, "monotonic", lambda: wall[0])
+    clock = MonotonicClock(rate=2.0)
+    fired: list[int] = []
+    clock.schedule(1000, lambda: fired.append(clock.now_ms))
+    assert clock.seconds_until_next() == 0.5  # 1 s of the stack's time is half a second of wall time
+    wall[0] += 0.25
+    assert clock.now_ms == 500 and clock.run_due() == 0
+    wall[0] += 0.25
+    assert clock.run_due() == 1 and fired == [1000]
+    with pytest.raises(ValueError, match="above 0"):
+        MonotonicClock(rate=0)
