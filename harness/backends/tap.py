@@ -11,8 +11,9 @@
 agent (``harness.backends.tap_agent``), which serves the DUT verbs over the control protocol
 and builds a fresh stack for every test, so the same suite runs against our stack in-process
 (virtual time) and as a real host (a real TAP, its own poll loop, its clock at ``CLOCK_RATE``
-times real time, which the tester reads too): the report's "tap" column. ``TapHost`` is used by the real-client tests, which give the kernel side the tester's
-addresses instead and point `ping`, `ndisc6` and sockets at the stack.
+times real time, which the tester reads too): the report's "tap" column. ``TapHost`` is used
+by the real-client tests, which give the kernel side the tester's addresses instead and point
+`ping`, `ndisc6` and sockets at the stack (in real time: the kernel's clock is the wall's).
 
 By hand, the same with ``--dut interface`` (one stack for the whole run, no restarts)::
 

@@ -36,8 +36,8 @@ pytestmark = [
 def broken_tap(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     agent_command = tap._agent_command
 
-    def broken(info: LinkInfo) -> DUTCommand:
-        command = agent_command(info)
+    def broken(info: LinkInfo, clock_rate: float) -> DUTCommand:
+        command = agent_command(info, clock_rate)
         argv = tuple("fuzz.differential.tests.broken_stack" if a == "harness.backends.tap_agent" else a
                      for a in command.argv)
         return dataclasses.replace(command, argv=argv)
