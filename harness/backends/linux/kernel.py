@@ -61,7 +61,7 @@ class Kernel:
         """
         runs: list[tuple[str, list[str]]] = []
         for line in lines:
-            fam, rest = (line[:2], line[3:]) if line[:3] in ("-4 ", "-6 ") else ("", line)
+            fam, rest = (line[:2], line[3:]) if _family_prefix(line) else ("", line)
             if runs and runs[-1][0] == fam:
                 runs[-1][1].append(rest)
             else:
@@ -238,8 +238,9 @@ class Kernel:
         self.tcp.close_all()  # RSTs for what the test left open; reset's drain takes them
         # "all" first: writing conf/all/forwarding rewrites every interface's value.
         written = self._restore_sysctls(intervals)
-        if bounce and park_ns is not None:
-            self._rebuild(park_ns)
+        rebuild_in = park_ns if bounce else None
+        if rebuild_in is not None:
+            self._rebuild(rebuild_in)
             reports_from = time.monotonic()
             # The new link took its per-link sysctls from "default": put back those the
             # snapshot holds for the link alone (keep_addr_on_down).
@@ -252,7 +253,7 @@ class Kernel:
             # disable_ipv6, addr_gen_mode or use_tempaddr may have added or removed addresses.
             addrs = self._address_flags()
         lines = self._address_lines(addrs)
-        if bounce and park_ns is not None:
+        if rebuild_in is not None:
             # A new link: it has learnt no neighbor and cached no route, and the routes and
             # neighbors of the old one (a test's among them) went with it; _rebuild added the
             # snapshot's.
@@ -263,8 +264,7 @@ class Kernel:
                       "-6 route flush proto ra", "-4 route flush cache", "-6 route flush cache"]
             lines += self._route_lines()
             # Stable sort by family prefix: at most three `ip` processes, addresses before routes.
-            ordered = sorted([*lines, *self.baseline_neighbors, *self.baseline_routes],
-                             key=lambda line: line[:3] if line[:3] in ("-4 ", "-6 ") else "")
+            ordered = sorted([*lines, *self.baseline_neighbors, *self.baseline_routes], key=_family_prefix)
             self.ip(*ordered, force=True)
         if any(line.startswith("addr ") for line in lines):
             reports_from = time.monotonic()  # solicited-node groups joined or left
@@ -449,7 +449,7 @@ class Kernel:
         lines += [f"addr add {a} dev {self.ifname}" + (" nodad" if ":" in a else "")
                   for a in self.baseline_addrs if a not in now and not a.startswith("fe80:")]
         lines += self.baseline_neighbors + self.baseline_routes
-        self.ip(*sorted(lines, key=lambda line: line[:3] if line[:3] in ("-4 ", "-6 ") else ""), force=True)
+        self.ip(*sorted(lines, key=_family_prefix), force=True)
 
     def _has_usable_link_local(self) -> bool:
         """Whether the link has a link-local IPv6 address that is neither tentative nor failed,
@@ -482,6 +482,12 @@ class Kernel:
         self.ip(f"addr del {cidr} dev {self.ifname}")
 
 _IFA_F_DADFAILED, _IFA_F_TENTATIVE = 0x08, 0x40  # linux/if_addr.h
+
+
+def _family_prefix(line: str) -> str:
+    """An ``ip`` line's leading "-4 " or "-6 " ("" for none): sorting by it (stably) groups the
+    lines into as few batch processes as their families allow."""
+    return line[:3] if line[:3] in ("-4 ", "-6 ") else ""
 
 
 def _same_prefix(dst: str, cidr: str) -> bool:
