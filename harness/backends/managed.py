@@ -21,6 +21,7 @@ import weakref
 from typing import TYPE_CHECKING, Final, NoReturn
 
 from harness.backends import exit_hooks, lifecycle
+from harness.backends.base import SETTLE_BARRIER_S
 from harness.backends.interface import InterfaceConfig, InterfaceDUT
 from harness.backends.linux import setup as linux_setup
 from harness.backends.rawsocket import RawSocketPort
@@ -39,6 +40,10 @@ _SETTLE_LIMIT_S: Final = 2.0
 
 class ManagedDUT(RemoteVerbs, InterfaceDUT):
     """A DUT process on a TAP in a namespace of our own (or on a named interface), with an agent."""
+
+    # Backend seconds per second of wall time (the tap backend runs its stack's clock faster):
+    # the settle window is wall time, the time frames take through the kernel.
+    clock_rate: float = 1.0
 
     def __init__(self, config: InterfaceConfig, capture: Capture | None = None, *, name: str = "interface") -> None:
         command = config.command
@@ -114,9 +119,15 @@ class ManagedDUT(RemoteVerbs, InterfaceDUT):
         self.info.timers.update(self._baseline_timers)
 
     def _settle(self) -> None:
-        """Drop start-up chatter (reports, DAD) until the link is quiet, answering resolution."""
+        """Drop start-up chatter (reports, DAD) until the link is quiet, answering resolution.
+        An in-order DUT's reply to a barrier probe comes after everything it sent before (the
+        tap agent sends its fresh stack's chatter before it answers ``reset``): the link is
+        settled once that reply is in, instead of after a quiet window."""
+        if self.in_order and self.barrier(within=SETTLE_BARRIER_S) is not None:
+            self.backlog.clear()
+            return
         limit = time.monotonic() + _SETTLE_LIMIT_S
-        while time.monotonic() < limit and self._receive(self._now() + _QUIET_S) is not None:
+        while time.monotonic() < limit and self._receive(self._now() + _QUIET_S * self.clock_rate) is not None:
             pass
         self.backlog.clear()
 
