@@ -40,7 +40,14 @@ def _bulk_sender(dut: DUT, mss: int, rtt: float = 0.0) -> tuple[TCPPeer, TCPConn
 
 
 def _burst(peer: TCPPeer, *, within: float = 1.0) -> list[Packet]:
-    """The data segments the DUT sends back to back from now on (the first may take ``within``)."""
+    """The data segments the DUT sends back to back from now on (the first may take ``within``).
+
+    Called right after the stimulus (an ACK, a send). On a DUT that answers in order, what it
+    sent before its reply to a barrier probe sent now is one burst, however its frames were
+    spread on the way (a loaded tester or DUT process can be preempted between two of them);
+    after that reply a gap of more than ``BURST_GAP`` ends it (a pacing sender's rest comes
+    closer together, a timer's segment later)."""
+    together_until = peer.dut.barrier()
     first = peer.expect(data=lambda d: len(d) > 0, within=within)
     out = [first]
     while True:
@@ -48,7 +55,7 @@ def _burst(peer: TCPPeer, *, within: float = 1.0) -> list[Packet]:
             seg = peer.expect(data=lambda d: len(d) > 0, within=0.05, update=False)
         except AssertionError:
             return out
-        if seg.time - out[-1].time > BURST_GAP:
+        if (together_until is None or float(seg.time) > together_until) and seg.time - out[-1].time > BURST_GAP:
             peer.put_back(seg)  # a later, timer-driven segment: not part of the burst
             return out
         peer.update(seg)
