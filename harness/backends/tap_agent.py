@@ -157,7 +157,7 @@ class StackAgent:
             due = self.clock.next_deadline_ms()
             if due is None or due >= end:
                 return
-            self.run_for(due - now + 1)
+            self.run_for(max(1, due - now + 1))  # an overdue timer: run_for(1) fires it
 
     def _deadline(self, within: float) -> float:
         """The wall-clock instant ``within`` seconds of the stack's time from now (a verb's wait)."""
