@@ -35,6 +35,7 @@ from harness import (
     ordering,
     verdicts,
     witness,
+    worker_exit,
 )
 from harness.backends import Backend, BackendOptions
 from harness.dut import DUT, FeatureAbsent, Unsupported
@@ -133,6 +134,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--longest-lead", dest="stackcheck_longest_lead", action="store_true",
                     help="with --dist worksteal: keep the random order, but start each worker on one of the "
                          "longest tests (harness.ordering)")
+    group.addoption("--exit-workers-at-once", dest="stackcheck_exit_at_once", action="store_true",
+                    help="pytest-xdist workers end without tearing their interpreter down once their session "
+                         "is over (harness.worker_exit; `stackcheck run` passes it)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -145,6 +149,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "optional_feature(names, any_of): the test checks an optional feature; it runs only on "
                    "DUTs declaring it and is reported 'not implemented' on the others (harness.features)"
     )
+    if _is_worker(config) and config.getoption("stackcheck_exit_at_once"):
+        worker_exit.install()
     state = _State(config)
     config.stash[STATE] = state
     config.pluginmanager.register(_Recorder(config, state), "stackcheck-recorder")
@@ -191,6 +197,11 @@ def _check_and_mark(state: _State, items: list[pytest.Item]) -> str | None:
         if dev.test not in used and dev.base in bases:
             return f"expectation entry {dev.test!r} matches no test case (check the [param-id])"
     return None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _is_worker(config):
+        worker_exit.session_over()
 
 
 @pytest.hookimpl(trylast=True)

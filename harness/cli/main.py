@@ -193,7 +193,7 @@ def _pytest_args(args: argparse.Namespace, suite: Path, out: Path, extra: list[s
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     if args.workers is not None and args.workers != "0":
-        pytest_args += ["-n", _workers(args.workers, backends.get(args.dut))]
+        pytest_args += ["-n", _workers(args.workers, backends.get(args.dut)), "--exit-workers-at-once"]
         if args.order == "longest-first":
             # One test at a time to whichever worker is free, longest first (harness.ordering).
             pytest_args += ["--longest-first", "--dist", "load", "--maxschedchunk", "1"]
