@@ -89,8 +89,9 @@ def echo_request_from(dut: DUT, src: str, ident: int, *, data: bytes = b"", mac:
     )
 
 
-def expect_echo_reply_to(dut: DUT, dst: str, ident: int, mac: str, *, within: float | None = None) -> None:
-    """Assert that the DUT's echo reply (``ident``, seq 1) to ``dst`` goes to link-layer ``mac``.
+def expect_echo_reply_to(dut: DUT, dst: str, ident: int, mac: str, *, within: float | None = None) -> Packet:
+    """Assert that the DUT's echo reply (``ident``, seq 1) to ``dst`` goes to link-layer ``mac``;
+    return it (its ``time``: when the DUT used the entry).
 
     The destination MAC of the reply is what shows the DUT's Neighbor Cache entry for ``dst``.
     ``within`` defaults to the DUT's own ``expect`` timeout.
@@ -99,3 +100,4 @@ def expect_echo_reply_to(dut: DUT, dst: str, ident: int, mac: str, *, within: fl
     reply = dut.expect(IPv6(dst=dst), ICMPv6EchoReply(id=ident, seq=1), **kw)
     got = str(reply[Ether].dst).lower()
     assert got == mac, f"echo reply sent to {got}, not to {mac}"
+    return reply

@@ -75,9 +75,9 @@ def _resolve(dut: DUT, nbr: str, ident: int) -> None:
     expect_echo_reply_to(dut, nbr, ident, MAC_B, within=JITTER_S)
 
 
-def _stale_then_delay(dut: DUT, nbr: str) -> None:
+def _stale_then_delay(dut: DUT, nbr: str) -> float:
     """An entry learnt from ``nbr``'s solicitation (STALE, §7.2.3); the DUT's answer to it is
-    traffic over the entry, which moves it to DELAY (§7.3.3) now."""
+    traffic over the entry, which moves it to DELAY (§7.3.3) then. Returns when the answer came."""
     target = str(dut.info.dut_ipv6.ip)
     group = solicited_node(target)
     dut.send(
@@ -86,13 +86,16 @@ def _stale_then_delay(dut: DUT, nbr: str) -> None:
         / ICMPv6ND_NS(tgt=target)
         / ICMPv6NDOptSrcLLAddr(lladdr=MAC_B)
     )
-    dut.expect(IPv6(dst=nbr), ICMPv6ND_NA(tgt=target), within=JITTER_S)
+    return float(dut.expect(IPv6(dst=nbr), ICMPv6ND_NA(tgt=target), within=JITTER_S).time)
 
 
-def _ns_after(dut: DUT, nbr: str, seconds: float) -> Packet:
-    """The next solicitation for ``nbr``, which must come ``seconds`` from now (± JITTER_S)."""
-    dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=max(0.0, seconds - JITTER_S))
-    return dut.expect(ICMPv6ND_NS(tgt=nbr), within=2 * JITTER_S if seconds >= JITTER_S else seconds + JITTER_S)
+def _ns_after(dut: DUT, nbr: str, seconds: float, since: float) -> Packet:
+    """The next solicitation for ``nbr``, which must come ``seconds`` (± JITTER_S) after
+    ``since``: when the DUT sent the frame that started its timer. Counted from there, not from
+    when the tester got round to looking (a loaded linux soak run looked 0.3 s late, and the
+    window then reached the probe that came on time)."""
+    dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=max(0.0, seconds - JITTER_S), since=since)
+    return dut.expect(ICMPv6ND_NS(tgt=nbr), within=max(0.0, since + seconds + JITTER_S - dut.now()))
 
 
 def _assert_unicast_probe(ns: Packet, nbr: str, mac: str) -> None:
@@ -108,10 +111,10 @@ def test_resolution_retransmits_max_multicast_solicit_solicitations_retrans_time
     dut.set_ipv6_option("retrans_time", RETRANS_S)
     nbr = _neighbor(1)
     dut.send(echo_request_from(dut, nbr, 0x7301, data=ECHO_DATA))
-    first = dut.expect(ICMPv6ND_NS(tgt=nbr))
-    assert first[IPv6].dst == solicited_node(nbr)
+    ns = dut.expect(ICMPv6ND_NS(tgt=nbr))
+    assert ns[IPv6].dst == solicited_node(nbr)
     for n in range(2, MAX_MULTICAST_SOLICIT + 1):
-        ns = _ns_after(dut, nbr, RETRANS_S)
+        ns = _ns_after(dut, nbr, RETRANS_S, since=float(ns.time))
         assert ns[IPv6].dst == solicited_node(nbr), f"solicitation {n} is not multicast"
     # RFC 4861 §7.2.2: "If no Neighbor Advertisement is received after MAX_MULTICAST_SOLICIT
     # solicitations, address resolution has failed."
@@ -246,8 +249,8 @@ def test_reachable_entry_goes_stale_after_reachable_time(dut: DUT) -> None:
     dut.wait(4.5 + JITTER_S)
     dut.send(echo_request_from(dut, nbr, 0x7341, data=ECHO_DATA))
     # STALE: the packet goes at once over the cached address, and the entry is probed after DELAY.
-    expect_echo_reply_to(dut, nbr, 0x7341, MAC_B, within=JITTER_S)
-    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
+    reply = expect_echo_reply_to(dut, nbr, 0x7341, MAC_B, within=JITTER_S)
+    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S, since=float(reply.time)), nbr, MAC_B)
 
 
 @described(4861, "7.3.3", MUST,
@@ -256,8 +259,7 @@ def test_reachable_entry_goes_stale_after_reachable_time(dut: DUT) -> None:
 def test_delay_lasts_delay_first_probe_time(dut: DUT) -> None:
     dut.set_ipv6_option("delay_first_probe_time", 2)
     nbr = _neighbor(0x11)
-    _stale_then_delay(dut, nbr)
-    _assert_unicast_probe(_ns_after(dut, nbr, 2), nbr, MAC_B)
+    _assert_unicast_probe(_ns_after(dut, nbr, 2, since=_stale_then_delay(dut, nbr)), nbr, MAC_B)
 
 
 @described(4861, "7.3.3", MUST,
@@ -277,8 +279,8 @@ def test_delay_timer_starts_afresh_each_time_the_entry_enters_delay(dut: DUT) ->
              / ICMPv6ND_NA(tgt=nbr, R=0, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=MAC_C))
     dut.wait(1.0)
     dut.send(echo_request_from(dut, nbr, 0x7362, data=ECHO_DATA))
-    expect_echo_reply_to(dut, nbr, 0x7362, MAC_C, within=JITTER_S)  # STALE at the new address
-    _assert_unicast_probe(_ns_after(dut, nbr, delay_s), nbr, MAC_C)
+    reply = expect_echo_reply_to(dut, nbr, 0x7362, MAC_C, within=JITTER_S)  # STALE at the new address
+    _assert_unicast_probe(_ns_after(dut, nbr, delay_s, since=float(reply.time)), nbr, MAC_C)
 
 
 @described(4861, "7.3.3", MUST,
@@ -288,11 +290,11 @@ def test_probe_state_sends_unicast_solicitations_retrans_timer_apart(dut: DUT) -
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
     dut.set_ipv6_option("retrans_time", RETRANS_S)
     nbr = _neighbor(0x12)
-    _stale_then_delay(dut, nbr)
-    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
+    probe = _ns_after(dut, nbr, DELAY_S, since=_stale_then_delay(dut, nbr))
+    _assert_unicast_probe(probe, nbr, MAC_B)
     # §7.3.3: "While in the PROBE state, a node retransmits Neighbor Solicitation messages every
     # RetransTimer milliseconds until reachability confirmation is obtained."
-    _assert_unicast_probe(_ns_after(dut, nbr, RETRANS_S), nbr, MAC_B)
+    _assert_unicast_probe(_ns_after(dut, nbr, RETRANS_S, since=float(probe.time)), nbr, MAC_B)
 
 
 @described(4861, "7.3.3", MUST,
@@ -303,10 +305,11 @@ def test_probing_follows_the_rfc_default_timers(dut: DUT) -> None:
     # 5 seconds, RETRANS_TIMER 1,000 milliseconds and MAX_UNICAST_SOLICIT 3 transmissions, each
     # from both sides (Linux: delay_first_probe_time 5 s, retrans_time_ms 1000, ucast_solicit 3).
     nbr = _neighbor(0x19)
-    _stale_then_delay(dut, nbr)
-    _assert_unicast_probe(_ns_after(dut, nbr, 5.0), nbr, MAC_B)
+    probe = _ns_after(dut, nbr, 5.0, since=_stale_then_delay(dut, nbr))
+    _assert_unicast_probe(probe, nbr, MAC_B)
     for _ in range(MAX_UNICAST_SOLICIT - 1):
-        _assert_unicast_probe(_ns_after(dut, nbr, 1.0), nbr, MAC_B)
+        probe = _ns_after(dut, nbr, 1.0, since=float(probe.time))
+        _assert_unicast_probe(probe, nbr, MAC_B)
     dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=1.0 + JITTER_S)
 
 
@@ -315,10 +318,11 @@ def test_unanswered_probes_stop_after_max_unicast_solicit_and_entry_is_deleted(d
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
     dut.set_ipv6_option("retrans_time", RETRANS_S)
     nbr = _neighbor(0x13)
-    _stale_then_delay(dut, nbr)
-    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
+    probe = _ns_after(dut, nbr, DELAY_S, since=_stale_then_delay(dut, nbr))
+    _assert_unicast_probe(probe, nbr, MAC_B)
     for _ in range(MAX_UNICAST_SOLICIT - 1):
-        _assert_unicast_probe(_ns_after(dut, nbr, RETRANS_S), nbr, MAC_B)
+        probe = _ns_after(dut, nbr, RETRANS_S, since=float(probe.time))
+        _assert_unicast_probe(probe, nbr, MAC_B)
     dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=RETRANS_S + JITTER_S)
     # "Subsequent traffic to that neighbor will recreate the entry and perform address resolution again."
     dut.send(echo_request_from(dut, nbr, 0x7350, data=ECHO_DATA))
@@ -344,8 +348,7 @@ def test_answered_probe_ends_probing(dut: DUT) -> None:
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
     dut.set_ipv6_option("retrans_time", RETRANS_S)
     nbr = _neighbor(0x15)
-    _stale_then_delay(dut, nbr)
-    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
+    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S, since=_stale_then_delay(dut, nbr)), nbr, MAC_B)
     dut.send(_na(dut, nbr, s=1, o=1))
     dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=3 * RETRANS_S)
     dut.send(echo_request_from(dut, nbr, 0x7360, data=ECHO_DATA))
@@ -371,7 +374,7 @@ def test_entry_from_a_router_advertisement_is_stale(dut: DUT) -> None:
              / ICMPv6EchoRequest(id=0x7370, seq=1))
     reply = dut.expect(IPv6(dst=FAR), ICMPv6EchoReply(id=0x7370), within=JITTER_S)
     assert reply[Ether].dst.lower() == MAC_B
-    _assert_unicast_probe(_ns_after(dut, ROUTER_LL, DELAY_S), ROUTER_LL, MAC_B)
+    _assert_unicast_probe(_ns_after(dut, ROUTER_LL, DELAY_S, since=float(reply.time)), ROUTER_LL, MAC_B)
 
 
 @described(4861, "7.3.3", MUST,
@@ -381,8 +384,7 @@ def test_packets_keep_flowing_to_the_cached_address_while_probing(dut: DUT) -> N
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
     dut.set_ipv6_option("retrans_time", 1)
     nbr = _neighbor(0x16)
-    _stale_then_delay(dut, nbr)
-    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
+    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S, since=_stale_then_delay(dut, nbr)), nbr, MAC_B)
     dut.send(echo_request_from(dut, nbr, 0x7380, data=ECHO_DATA))  # PROBE: not queued, sent at once
     expect_echo_reply_to(dut, nbr, 0x7380, MAC_B, within=JITTER_S)
 
@@ -396,8 +398,7 @@ def test_traffic_while_probing_sends_no_extra_solicitation(dut: DUT) -> None:
     # Built beforehand: built between the sends on a loaded machine, the five packets took so
     # long that the window below reached the legitimate next probe (found by stackcheck soak).
     packets = [bytes(echo_request_from(dut, nbr, 0x7390 + i, data=ECHO_DATA)) for i in range(5)]
-    _stale_then_delay(dut, nbr)
-    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S), nbr, MAC_B)
+    _assert_unicast_probe(_ns_after(dut, nbr, DELAY_S, since=_stale_then_delay(dut, nbr)), nbr, MAC_B)
     for packet in packets:
         dut.send(packet)
         dut.wait(0.08)
@@ -418,17 +419,16 @@ def test_router_advertisement_is_no_reachability_confirmation(dut: DUT) -> None:
     dut.send(ra)
     dut.send(dut.ether(src=MAC_B) / IPv6(src=FAR, dst=str(dut.info.dut_ipv6.ip))
              / ICMPv6EchoRequest(id=0x73A0, seq=1))
-    dut.expect(IPv6(dst=FAR), ICMPv6EchoReply(id=0x73A0), within=JITTER_S)
+    reply = dut.expect(IPv6(dst=FAR), ICMPv6EchoReply(id=0x73A0), within=JITTER_S)
     dut.send(ra)
-    _assert_unicast_probe(_ns_after(dut, ROUTER_LL, DELAY_S), ROUTER_LL, MAC_B)
+    _assert_unicast_probe(_ns_after(dut, ROUTER_LL, DELAY_S, since=float(reply.time)), ROUTER_LL, MAC_B)
 
 
 @rfc("RFC4861-7.2.2-3")
 def test_unicast_probe_carries_source_link_layer_address(dut: DUT) -> None:
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
     nbr = _neighbor(0x18)
-    _stale_then_delay(dut, nbr)
-    probe = _ns_after(dut, nbr, DELAY_S)
+    probe = _ns_after(dut, nbr, DELAY_S, since=_stale_then_delay(dut, nbr))
     _assert_unicast_probe(probe, nbr, MAC_B)
     assert probe.haslayer(ICMPv6NDOptSrcLLAddr), "unicast solicitation without Source Link-Layer Address"
     assert probe[ICMPv6NDOptSrcLLAddr].lladdr.lower() == dut.info.dut_mac
