@@ -151,7 +151,7 @@ class StackAgent:
     def run_until_quiet(self, most_ms: int) -> None:
         """Run the host for up to ``most_ms`` of the stack's time, ending early once no timer
         falls due before then: the same timers fire as in ``run_for(most_ms)``, without the
-        wait after the last (a reset's chatter is out within a few ms of ``most_ms``)."""
+        wait after the last (a fresh stack's chatter is out a few ms into ``most_ms``)."""
         end = self.clock.now_ms + most_ms
         while (now := self.clock.now_ms) < end:
             due = self.clock.next_deadline_ms()
