@@ -9,7 +9,6 @@ Duplicate Address Detection's (addrconf/).
 
 from __future__ import annotations
 
-import functools
 from ipaddress import IPv6Address
 from typing import TYPE_CHECKING
 
@@ -145,14 +144,28 @@ class NeighborDiscovery:
         if not cfg.ndisc_notify:
             return
         targets = [e.packed for e in host.nic.addresses.of_family(6) if e.usable]
-        clock = host.stack.clock
-        for round_ in range(params.MAX_NEIGHBOR_ADVERTISEMENT):
-            for i, target in enumerate(targets):
-                # §7.2.6: "A node that has multiple IP addresses assigned to an interface MAY
-                # multicast a separate Neighbor Advertisement for each address. In such a case, the
-                # node SHOULD introduce a small delay between the sending of each advertisement".
-                delay = round_ * cfg.retrans_time_ms + i * params.UNSOLICITED_ADVERT_SPACING_MS
-                self._announcements.append(clock.schedule(delay, functools.partial(self._announce, target)))
+        spacing = params.UNSOLICITED_ADVERT_SPACING_MS
+        # §7.2.6: "A node that has multiple IP addresses assigned to an interface MAY multicast a
+        # separate Neighbor Advertisement for each address. In such a case, the node SHOULD
+        # introduce a small delay between the sending of each advertisement". Each round starts
+        # RetransTimer after the one before.
+        round_gap = max(0, cfg.retrans_time_ms - (len(targets) - 1) * spacing)
+        steps = [(spacing if i else round_gap if round_ else 0, target)
+                 for round_ in range(params.MAX_NEIGHBOR_ADVERTISEMENT) for i, target in enumerate(targets)]
+        self._announce_from(steps, 0)
+
+    def _announce_from(self, steps: list[tuple[int, bytes]], index: int) -> None:
+        """Schedule announcement ``index`` of ``steps`` (delay after the one before, target). Each
+        is timed from when the one before went out, not all from the change: a host that runs
+        late sends them late, but never closer together than the delays above."""
+        delay, target = steps[index]
+
+        def announce() -> None:
+            self._announce(target)
+            if index + 1 < len(steps):
+                self._announce_from(steps, index + 1)
+
+        self._announcements.append(self.host.stack.clock.schedule(delay, announce))
 
     def stop_announcing(self) -> None:
         for timer in self._announcements:
