@@ -24,6 +24,8 @@ PACKET_OUTGOING: Final = 4  # linux/if_packet.h: "outgoing of any type"
 MAX_FRAME: Final = 65535
 # A socket buffer big enough that a burst of DUT replies is not lost while a test builds packets.
 RCVBUF: Final = 4 * 1024 * 1024
+# A send waits this long for room in the socket's buffer before it gives up (RawSocketPort.send).
+SEND_WAIT_S: Final = 1.0
 # asm-generic/socket.h: SO_TIMESTAMPNS (the old, 32/64-bit-time one), control message SCM_TIMESTAMPNS
 # carrying a struct timespec of CLOCK_REALTIME at which the kernel received the frame.
 SO_TIMESTAMPNS: Final = 35
@@ -75,8 +77,20 @@ class RawSocketPort:
         return self._sock.fileno()
 
     def send(self, frame: bytes) -> None:
-        """Transmit one complete Ethernet frame (no FCS) out of the interface."""
-        self._sock.send(frame)
+        """Transmit one complete Ethernet frame (no FCS) out of the interface. The socket does not
+        block: while the frames sent before still fill its send buffer (the other end has not
+        taken them in yet: a test sending a hundred frames on a loaded machine, found by a linux
+        soak run), wait until there is room, ``SEND_WAIT_S`` at most."""
+        deadline = time.monotonic() + SEND_WAIT_S
+        while True:
+            try:
+                self._sock.send(frame)
+                return
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise
+                select.select([], [self._sock], [], remaining)
 
     def recv(self, deadline: float) -> bytes | None:
         """Next inbound frame, waiting until monotonic ``deadline`` at most; None on timeout."""
