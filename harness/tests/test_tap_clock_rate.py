@@ -13,11 +13,12 @@ from harness.backends.tap import CLOCK_RATE, clock_rate
 def test_default_and_configured_rates(tmp_path: Path) -> None:
     assert clock_rate(None) == CLOCK_RATE
     config = tmp_path / "tap.toml"
-    config.write_text("clock_rate = 1\n")
-    assert clock_rate(config) == 1.0
-    assert get("tap").identity(config)["clock"] == "real time"
+    config.write_text("clock_rate = 2\n")
+    assert clock_rate(config) == 2.0
+    assert get("tap").identity(config)["clock"] == "2 x real time"
     config.write_text("")
     assert clock_rate(config) == CLOCK_RATE
+    assert get("tap").identity(None)["clock"] == ("real time" if CLOCK_RATE == 1 else f"{CLOCK_RATE:g} x real time")
 
 
 @pytest.mark.parametrize("value", ["0.5", "9", "true", '"fast"'])
