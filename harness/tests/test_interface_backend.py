@@ -36,6 +36,11 @@ def ports() -> Iterator[tuple[RawSocketPort, RawSocketPort]]:
     ip("netns", "add", tester_ns)
     try:
         ip("netns", "add", dut_ns)
+        # Without IPv6 the kernel sends nothing of its own on the link (MLD reports, DAD) that
+        # could arrive before the test's frames (a fresh-clone CI run under load saw one).
+        for ns in (tester_ns, dut_ns):
+            subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                            "net.ipv6.conf.default.disable_ipv6=1"], check=True, capture_output=True)
         ip("-n", tester_ns, "link", "add", tester_if, "type", "veth", "peer", "name", dut_if, "netns", dut_ns)
         ip("-n", tester_ns, "link", "set", tester_if, "up")
         ip("-n", dut_ns, "link", "set", dut_if, "up")
