@@ -27,6 +27,7 @@ from scapy.packet import Packet
 from scapy.utils import checksum
 
 from harness.dut import Family, LinkInfo
+from harness.frames import mac_bytes
 
 BARRIER_ID: Final = 0xB7A1  # the echo identifier of every probe; the sequence number tells them apart
 _TOKEN: Final = b"stackcheck barrier "
@@ -50,7 +51,7 @@ def probe(info: LinkInfo, family: Family) -> tuple[bytes, int]:
     after every test, and Scapy's build cost a millisecond of the tester's CPU each."""
     seq = next(_sequence) & 0xFFFF
     token = _TOKEN + str(seq).encode()
-    ether = _mac(info.dut_mac) + _mac(info.tester_mac)
+    ether = mac_bytes(info.dut_mac) + mac_bytes(info.tester_mac)
     if family == 4:
         icmp = _checksummed(struct.pack("!BBHHH", 8, 0, 0, BARRIER_ID, seq) + token, b"")
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 1, 0, 64, 1, 0,
@@ -62,10 +63,6 @@ def probe(info: LinkInfo, family: Family) -> tuple[bytes, int]:
     icmp6 = _checksummed(body, src + dst + struct.pack("!I3xB", len(body), 58))
     ip6 = struct.pack("!IHBB16s16s", 0x6000_0000, len(icmp6), 58, 64, src, dst)
     return ether + b"\x86\xdd" + ip6 + icmp6, seq
-
-
-def _mac(text: str) -> bytes:
-    return bytes.fromhex(text.replace(":", ""))
 
 
 def _checksummed(data: bytes, pseudo: bytes, at: int = 2) -> bytes:

@@ -191,6 +191,11 @@ def _copied_options(options: bytes) -> bytes:
 # ---- addresses -----------------------------------------------------------------------------
 
 
+def mac_bytes(text: str) -> bytes:
+    """The six octets of a MAC address written "02:00:00:00:00:01"."""
+    return bytes.fromhex(text.replace(":", ""))
+
+
 def solicited_node(addr: str | ipaddress.IPv6Address) -> str:
     """RFC 4291 §2.7.1 solicited-node multicast address: ff02::1:ff00:0/104 + low 24 bits."""
     low = int(ipaddress.IPv6Address(addr)) & 0xFFFFFF

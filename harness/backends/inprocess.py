@@ -37,6 +37,7 @@ from harness.dut import (
     UDPDatagram,
     ipv6_option_unit,
 )
+from harness.frames import mac_bytes
 from stack_under_test import ChannelEndpoint, Stack, StackError, StackOptions, VirtualClock
 from stack_under_test.transport import tcp
 
@@ -62,10 +63,6 @@ _STATES: Final[dict[str, AddressState]] = {"tentative": "tentative", "preferred"
 
 
 _T = TypeVar("_T")
-
-
-def _mac(text: str) -> bytes:
-    return bytes.fromhex(text.replace(":", ""))
 
 
 def _ms(seconds: float) -> int:
@@ -104,7 +101,7 @@ class InProcessDUT(FrameDUT):
         timers = {name: getattr(opts, attr) / 1000 for name, attr in _TIMER_OPTIONS.items() if hasattr(opts, attr)}
         super().__init__("inprocess", dataclasses.replace(info, timers=timers), capture, frozenset(STACK_FEATURES))
         self.stack = Stack(opts)
-        self.link = ChannelEndpoint(mac=_mac(info.dut_mac), mtu=info.mtu)
+        self.link = ChannelEndpoint(mac=mac_bytes(info.dut_mac), mtu=info.mtu)
         self.verdicts: list[tuple[int, Any]] = []  # (index of frame sent, Drop) for diagnostics
         self._sent = 0
         self._sockets: dict[int, Any] = {}
@@ -139,7 +136,7 @@ class InProcessDUT(FrameDUT):
         self.link.drain()
 
     def _add_static_neighbors(self) -> None:
-        tester = _mac(self.info.tester_mac)
+        tester = mac_bytes(self.info.tester_mac)
         for addr in (self.info.tester_ipv4, self.info.tester_ipv6, self.info.tester_ipv6_ll):
             self.stack.add_static_neighbor(NIC, str(addr), tester)
 
@@ -356,7 +353,7 @@ class InProcessDUT(FrameDUT):
         self.info = dataclasses.replace(self.info, mtu=mtu)  # the timers dict stays shared
 
     def set_link_address(self, mac: str) -> None:
-        self.stack.set_link_address(NIC, _mac(mac))
+        self.stack.set_link_address(NIC, mac_bytes(mac))
         self.info = dataclasses.replace(self.info, dut_mac=mac.lower())  # the timers dict stays shared
 
     def set_icmp_rate_limit(self, family: Family, per_second: float, burst: int) -> None:

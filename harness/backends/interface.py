@@ -45,6 +45,7 @@ from harness.backends.rawsocket import RawSocketPort
 from harness.capture import Capture
 from harness.control.protocol import FEATURES
 from harness.dut import LinkInfo, TimerName, Unsupported
+from harness.frames import mac_bytes
 
 _MAC: Final = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 _REQUIRED: Final = (
@@ -189,7 +190,7 @@ class InterfaceDUT(FrameDUT):
             ) from None
         except OSError as e:
             raise Unsupported(f"cannot open a raw socket on interface {config.interface!r}: {e.strerror}") from None
-        self._dut_mac = bytes.fromhex(config.info.dut_mac.replace(":", ""))
+        self._dut_mac = mac_bytes(config.info.dut_mac)
 
     def _transmit(self, frame: bytes) -> None:
         self.port.send(frame)

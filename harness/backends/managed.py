@@ -30,6 +30,7 @@ from harness.control.client import ControlClient, Hello
 from harness.control.remote import RemoteVerbs, serve_verbs_remotely
 from harness.control.verbs import control_verbs
 from harness.dut import TimerName, Unsupported
+from harness.frames import mac_bytes
 
 if TYPE_CHECKING:
     from harness.capture import Capture, Direction
@@ -114,7 +115,7 @@ class ManagedDUT(RemoteVerbs, InterfaceDUT):
             self.info = dataclasses.replace(self.info, mtu=self._baseline_mtu)
         if self.info.dut_mac != self._baseline_mac:
             self.info = dataclasses.replace(self.info, dut_mac=self._baseline_mac)
-            self._dut_mac = bytes.fromhex(self._baseline_mac.replace(":", ""))
+            self._dut_mac = mac_bytes(self._baseline_mac)
         self.info.timers.clear()
         self.info.timers.update(self._baseline_timers)
 
@@ -169,7 +170,7 @@ class ManagedDUT(RemoteVerbs, InterfaceDUT):
     def set_link_address(self, mac: str) -> None:
         self.call(control_verbs()["set_link_address"], mac)
         self.info = dataclasses.replace(self.info, dut_mac=mac.lower())  # the frame builders follow
-        self._dut_mac = bytes.fromhex(mac.replace(":", ""))  # and what counts as the DUT's frames
+        self._dut_mac = mac_bytes(mac)  # and what counts as the DUT's frames
 
     # ---- session life -------------------------------------------------------------------------------
     def reset(self) -> None:
