@@ -58,7 +58,7 @@ class NeighborDiscovery:
         self.addrconf = addrconf
         self.anycast = anycast
         self.delayed_adverts = 0  # anycast advertisements waiting out their §7.2.7 random delay
-        self._announcements: list[Timer] = []  # §7.2.6 unsolicited advertisements still to send
+        self._next_announcement: Timer | None = None  # §7.2.6: the chain's one pending advertisement
 
     def handle_neighbor_solicit(self, src: bytes, dst: bytes, ns: NeighborSolicit) -> Drop | None:
         """§7.2.3 (validation.check() has applied §7.1.1 already)."""
@@ -165,12 +165,12 @@ class NeighborDiscovery:
             if index + 1 < len(steps):
                 self._announce_from(steps, index + 1)
 
-        self._announcements.append(self.host.stack.clock.schedule(delay, announce))
+        self._next_announcement = self.host.stack.clock.schedule(delay, announce)
 
     def stop_announcing(self) -> None:
-        for timer in self._announcements:
-            timer.cancel()
-        self._announcements.clear()
+        if self._next_announcement is not None:
+            self._next_announcement.cancel()
+            self._next_announcement = None
 
     def _announce(self, target: bytes) -> None:
         host = self.host
