@@ -129,7 +129,7 @@ def _missing_test(dev: Deviation, suite: Path) -> str | None:
 @functools.cache
 def _parsed(source: Path) -> ast.AST | None:
     """The file's syntax tree, parsed once for all its entries (an expectation file names a
-    hundred tests in a few dozen files, and every parallel worker loads it)."""
+    hundred tests in a few dozen files)."""
     try:
         return ast.parse(source.read_bytes(), str(source))
     except SyntaxError:

@@ -128,10 +128,15 @@ def _acknowledge_the_flight(dut: DUT, peer: TCPPeer, big: Packet) -> int:
     """Take in the DUT's flight that ``big`` began, acknowledge all of it at once (freeing the
     whole window), and return how many full-sized data segments (``big``'s size) it held: the
     first flight, without the smaller copies a Packet Too Big made the DUT send again."""
-    dut.wait(0.1)  # the rest of the flight, sent at once behind ``big``
-    flight = [seg for seg in [big, *peer.take_all()] if payload(seg)]
+    flight = _first_flight(dut, peer, big)
     _ack_all(peer, flight, big)
     return len({seg[TCP].seq for seg in flight if len(payload(seg)) == len(payload(big))})
+
+
+def _first_flight(dut: DUT, peer: TCPPeer, big: Packet) -> list[Packet]:
+    """The data segments of the flight ``big`` began: it and the rest, sent at once behind it."""
+    dut.wait(0.1)
+    return [seg for seg in [big, *peer.take_all()] if payload(seg)]
 
 
 def _ack_all(peer: TCPPeer, flight: list[Packet], big: Packet) -> None:
@@ -202,8 +207,7 @@ def test_a_packet_too_big_is_not_a_congestion_signal(dut: DUT) -> None:
 @rfc("RFC5681-3.1-7", "RFC5681-3.1-8")
 def test_a_smaller_path_mtu_scales_the_window_down_by_the_segment_sizes(dut: DUT) -> None:
     peer, _conn, big = _bulk(dut)
-    dut.wait(0.1)  # the rest of the initial window, sent at once behind ``big``
-    flight = [seg for seg in [big, *peer.take_all()] if payload(seg)]
+    flight = _first_flight(dut, peer, big)
     first = len({seg[TCP].seq for seg in flight})
     # cwnd "SHOULD be reduced by the ratio of the old segment size to the new segment size": the
     # first flight's segments of the old size become as many of the new. Kept in octets, the
