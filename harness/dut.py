@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from scapy.packet import Packet
+if TYPE_CHECKING:
+    # Annotations only: a process that uses the types alone (the tap backend's stack agent) does
+    # not import Scapy.
+    from scapy.packet import Packet
 
 from harness.dut_types import (
     IPV6_OPTIONS,

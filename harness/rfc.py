@@ -32,11 +32,12 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any, Final
-
-import pytest
+from typing import TYPE_CHECKING, Any, Final
 
 from reports.rfcs.index import StatementIndex, StatementUnknown
+
+if TYPE_CHECKING:
+    import pytest
 
 
 class Level(StrEnum):
@@ -108,6 +109,14 @@ def _text(number: int, what: str, text: Any) -> str:
     return text
 
 
+def _marks() -> pytest.MarkGenerator:
+    # pytest is imported on first use: ``harness`` loads this module in every process that
+    # imports any part of it, the tap backend's stack agent too, which runs no test.
+    import pytest
+
+    return pytest.mark
+
+
 def rfc(citation: str | int, *more: Any, quote: str | None = None, req: str | None = None
         ) -> pytest.MarkDecorator:
     """Cite the statement a test checks: ``@rfc("RFC4861-7.1.1-1")``, optionally with the
@@ -131,7 +140,7 @@ def rfc(citation: str | int, *more: Any, quote: str | None = None, req: str | No
             kwargs["also"] = tuple(more)
         if quote is not None:
             kwargs["quote"] = _text(0, "quote", quote)
-        mark: pytest.MarkDecorator = pytest.mark.rfc(**kwargs)
+        mark: pytest.MarkDecorator = _marks().rfc(**kwargs)
         return mark
     number = citation
     section, level, requirement = [*more, None, None, None][:3]
@@ -142,8 +151,8 @@ def rfc(citation: str | int, *more: Any, quote: str | None = None, req: str | No
     lvl = _level(number, level if level is not None else "")
     text = _text(number, "requirement", requirement)
     if req is None:
-        return pytest.mark.rfc(number=number, section=section, level=lvl, requirement=text)
-    return pytest.mark.rfc(number=number, section=section, level=lvl, requirement=text, req=req)
+        return _marks().rfc(number=number, section=section, level=lvl, requirement=text)
+    return _marks().rfc(number=number, section=section, level=lvl, requirement=text, req=req)
 
 
 def described(number: int, section: str, level: Level | str, quote: str) -> pytest.MarkDecorator:
@@ -155,7 +164,7 @@ def described(number: int, section: str, level: Level | str, quote: str) -> pyte
         raise TypeError(f"@described: number must be a positive int, got {number!r}")
     if not isinstance(section, str) or not section:
         raise TypeError(f"@described({number}): section must be a non-empty str, got {section!r}")
-    return pytest.mark.rfc(number=number, section=section, level=_level(number, level),
+    return _marks().rfc(number=number, section=section, level=_level(number, level),
                            requirement=_text(number, "quote", quote), described=True)
 
 
