@@ -1,7 +1,8 @@
 """Longest tests first: the order that keeps a parallel run on a real DUT short.
 
-The default order (``longest_lead``) is pytest-randomly's, with only the few longest tests moved
-to where each worker starts; ``--order longest-first`` sorts them all (``longest_first``).
+The default order (``longest_lead``) is pytest-randomly's for the short tests, with the long
+ones dealt out evenly over the workers' shares and each worker starting on one; ``--order
+longest-first`` sorts them all (``longest_first``).
 
 A real DUT's tests mostly wait (silence windows, RFC timers of up to 30 s), so a run over many
 workers ends when the last long test does. Started in random order, a 30-s test drawn near the
@@ -68,12 +69,6 @@ def longest_first(items: list[_Item], durations: Mapping[str, float], workers: i
     return paired + ordered[2 * workers:]
 
 
-# How many of the longest tests lead each worker's share in the default (random) order: the
-# suite's longest tests (30 s and more) are few; this many per worker covers every test that
-# takes more than a few seconds on a real DUT with 16 workers or more.
-LEADING_PER_WORKER: Final = 2
-
-
 def worksteal_shares(count: int, workers: int) -> list[int]:
     """Where each worker's first share starts in a list of ``count`` tests under pytest-xdist's
     ``--dist worksteal``: idle workers get consecutive slices, ``pending // workers left`` each."""
@@ -85,26 +80,56 @@ def worksteal_shares(count: int, workers: int) -> list[int]:
     return starts
 
 
+# Tests at least this long (recorded) are dealt out so that each worker's share adds up to about
+# the same time, and run in the first three quarters of their share in the default order: what a
+# worker runs last, and what the others steal from it at the end, are short tests, so no worker
+# is left running a long one while the others are idle. (In the first half only, the short
+# tests, which are most of the CPU's work, all came at the end: both CPUs busy for 10 s.)
+LONG_TEST_S: Final = 1.0
+
+
 def longest_lead(items: list[_Item], durations: Mapping[str, float], workers: int) -> list[_Item]:
-    """``items`` in their (random) order, except that the ``LEADING_PER_WORKER`` x ``workers``
-    longest move to the front of the workers' first shares under ``--dist worksteal``, one per
-    share at a time: every worker starts on a long test, and no 30-s test drawn late leaves the
-    others idle at the end, while the rest keeps pytest-randomly's order (what a soak explores)."""
-    if not durations or workers <= 1 or len(items) < LEADING_PER_WORKER * workers * 2:
+    """``items`` cut into the shares ``--dist worksteal`` gives ``workers`` workers at the start,
+    with the tests of ``LONG_TEST_S`` or more dealt out longest first, each to the share with
+    the least recorded time so far (longest-processing-time-first), the short ones filling the
+    rest in pytest-randomly's order (what a soak explores). Each share starts on its longest
+    test and spreads its other long ones over its first three quarters."""
+    if not durations or workers <= 1 or len(items) < 2 * workers:
         return list(items)
-    lead = _by_duration(items, durations)[:LEADING_PER_WORKER * workers]
-    chosen = {id(item) for item in lead}
-    rest = [item for item in items if id(item) not in chosen]
-    shares = worksteal_shares(len(items), workers)
-    ends = [*shares[1:], len(items)]
+    starts = worksteal_shares(len(items), workers)
+    sizes = [end - start for start, end in zip(starts, [*starts[1:], len(items)], strict=True)]
+    long = [item for item in _by_duration(items, durations) if durations.get(item.nodeid, 0.0) >= LONG_TEST_S]
+    chosen = {id(item) for item in long}
+    short = [item for item in items if id(item) not in chosen]
+    dealt: list[list[_Item]] = [[] for _ in range(workers)]
+    load = [0.0] * workers
+    for item in long:
+        share = min((w for w in range(workers) if len(dealt[w]) < sizes[w]), key=lambda w: load[w])
+        dealt[share].append(item)
+        load[share] += durations[item.nodeid]
     out: list[_Item] = []
     taken = 0
-    for w, (start, end) in enumerate(zip(shares, ends, strict=True)):
-        mine = lead[w::workers]  # the w-th longest, then the (w + workers)-th ...
-        out += mine
-        size = end - start - len(mine)
-        out += rest[taken:taken + size]
-        taken += size
+    for share, size in zip(dealt, sizes, strict=True):
+        fill = size - len(share)
+        out += share[:1] + _long_ones_early(share[1:], short[taken:taken + fill])
+        taken += fill
+    return out
+
+
+def _long_ones_early(long: list[_Item], short: list[_Item]) -> list[_Item]:
+    """``long`` spread evenly over the first three quarters of ``long`` + ``short``, each keeping
+    its order."""
+    total = len(long) + len(short)
+    step = max(1.0, total * 0.75 / len(long)) if long else 0.0  # the j-th long test goes at j x step
+    out: list[_Item] = []
+    taken_long = taken_short = 0
+    for position in range(total):
+        if taken_long < len(long) and (taken_short == len(short) or position >= taken_long * step):
+            out.append(long[taken_long])
+            taken_long += 1
+        else:
+            out.append(short[taken_short])
+            taken_short += 1
     return out
 
 

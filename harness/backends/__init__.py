@@ -51,14 +51,18 @@ class Backend:
 # measured on 2 idle cores (1,291 tests), linux took 186 s of wall time and 49 s of CPU on 6
 # workers, 87 s and 78 s of CPU on 24; tap 89 s on 16, 87 s on 24 (work stealing throughout).
 # With 1,705 tests (same machine): linux 114-120 s on 16 workers, 106 s on 20, 99 s on 24, 94 s
-# on 28; tap 116 s on 16, 96 s on 24, 88 s on 32. Each worker costs about 2 s of CPU to start
-# (pytest, Scapy, collecting the suite), so past 24 the start-up eats what the waits give back.
-# So ``-n auto`` alone on the machine means 12 per CPU. `make test` runs both suites at once
-# beside the unit tests and asks for 3 per CPU each: at 24 workers each the testers answered
-# the DUT's TCP segments 300 ms late, past Linux's 200-ms retransmission timer, and at 12 each
-# the DUT kernel's MLD reports and link-local address came late (four fresh-clone runs, four
-# different failures).
+# on 28; tap 116 s on 16, 96 s on 24, 88 s on 32. Each worker costs about 1.1 s of CPU to start
+# (pytest, Scapy, collecting the suite). Since each worker starts testing as soon as it has
+# collected (harness.eager_start) and the tap agent no longer imports Scapy: linux 79 s on 24
+# workers, 73 s on 32 but with both CPUs busy for 20 s of it (Linux's TCP timers then see late
+# answers); tap 71 s on 24, 61 s on 32, 66 s on 40 (start-up takes 26 s). So ``-n auto`` alone
+# on the machine means 12 per CPU for linux and 16 for tap, whose stack does its work between
+# frames while the tester waits. `make test` runs both suites at once beside the unit tests and
+# asks for 3 per CPU each: at 24 workers each the testers answered the DUT's TCP segments 300 ms
+# late, past Linux's 200-ms retransmission timer, and at 12 each the DUT kernel's MLD reports
+# and link-local address came late (four fresh-clone runs, four different failures).
 WAITING_WORKERS_PER_CPU: Final = 12
+TAP_WORKERS_PER_CPU: Final = 16
 
 _REGISTRY: dict[str, Backend] = {}
 
@@ -200,7 +204,7 @@ def _tap_identity(config: Path | None) -> dict[str, str]:
 
 
 register(Backend("tap", "stack_under_test as a process on a TAP device in a netns (needs root)",
-                 _tap, _tap_available, shared=True, identity=_tap_identity, workers_per_cpu=WAITING_WORKERS_PER_CPU))
+                 _tap, _tap_available, shared=True, identity=_tap_identity, workers_per_cpu=TAP_WORKERS_PER_CPU))
 
 
 # ---- lwip: lwIP 2.1.3 (Debian's liblwip-dev) through our C control agent, on a TAP in a netns ----

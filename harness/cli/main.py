@@ -31,7 +31,7 @@ from harness.mutation import command as mutation_command
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Run output (reports, pcaps, fuzz reports) goes here, one folder per DUT, never into the source tree's packages.
 DEFAULT_OUT = Path("out")
-MAX_AUTO_WORKERS = 24  # -n auto on a wait-bound backend: never more workers than this
+MAX_AUTO_WORKERS = 32  # -n auto on a wait-bound backend: never more workers than this
 
 
 class UsageError(Exception):
@@ -201,8 +201,9 @@ def _pytest_args(args: argparse.Namespace, suite: Path, out: Path, extra: list[s
             # Work stealing: a worker that runs out takes half of the busiest one's queue. With
             # pytest-xdist's default each worker gets runs of neighbouring tests, so one can be
             # left with a module of timer tests long after the others are idle. Each worker
-            # starts on one of the longest tests, so none of them is drawn last.
-            pytest_args += ["--dist", "worksteal", "--longest-lead"]
+            # starts on one of the longest tests, so none of them is drawn last, and as soon as
+            # it has collected the suite (harness.eager_start).
+            pytest_args += ["--dist", "worksteal", "--longest-lead", "--eager-start"]
     if args.allure:
         pytest_args += ["--alluredir", str(out / "allure-results"), "--clean-alluredir"]
     return pytest_args + extra

@@ -70,7 +70,8 @@ def test_committed_durations_name_collected_tests() -> None:
 def test_parallel_run_keeps_random_order_unless_asked_for_longest_first(tmp_path: Path) -> None:
     args = cli._parser().parse_args(["run", "--dut", "inprocess", "-n", "2"])
     pytest_args = cli._pytest_args(args, Path("conformance"), tmp_path, [])
-    assert "--longest-first" not in pytest_args and pytest_args[-3:] == ["--dist", "worksteal", "--longest-lead"]
+    assert "--longest-first" not in pytest_args and pytest_args[-4:] == [
+        "--dist", "worksteal", "--longest-lead", "--eager-start"]
     args = cli._parser().parse_args(["run", "--dut", "inprocess", "-n", "2", "--order", "longest-first"])
     pytest_args = cli._pytest_args(args, Path("conformance"), tmp_path, [])
     assert pytest_args[-5:] == ["--longest-first", "--dist", "load", "--maxschedchunk", "1"]
@@ -103,15 +104,32 @@ def test_shares_are_where_xdist_worksteal_starts_each_worker() -> None:
         assert [node.sent[0] for node in nodes] == ordering.worksteal_shares(count, workers)
 
 
-def test_longest_lead_starts_each_share_on_a_long_test_and_keeps_the_rest_in_order() -> None:
+def test_long_tests_are_dealt_evenly_and_each_share_starts_on_its_longest() -> None:
     items = [_Item(str(i)) for i in range(40)]
-    durations = {str(i): float(i) for i in range(40)}  # "39" is the longest
+    # "39" is the longest; the 32 others are all shorter than LONG_TEST_S
+    durations = {str(i): (float(i) if i >= 32 else i / 100) for i in range(40)}
     out = ordering.longest_lead(items, durations, workers=4)
     assert sorted(_ids(out), key=int) == [str(i) for i in range(40)]  # a permutation
     starts = ordering.worksteal_shares(40, 4)
-    assert [out[s].nodeid for s in starts] == ["39", "38", "37", "36"]
-    assert [out[s + 1].nodeid for s in starts] == ["35", "34", "33", "32"]
-    rest = [nodeid for nodeid in _ids(out) if int(nodeid) < 32]
-    assert rest == [str(i) for i in range(32)]
+    shares = [_ids(out)[start:end] for start, end in zip(starts, [*starts[1:], 40], strict=True)]
+    assert [share[0] for share in shares] == ["39", "38", "37", "36"]
+    # 35 goes where the least time is (36's share), 34 then to 37's, 33 to 38's, 32 to 39's
+    long = [[nodeid for nodeid in share if int(nodeid) >= 32] for share in shares]
+    assert long == [["39", "32"], ["38", "33"], ["37", "34"], ["36", "35"]]
+    short = [nodeid for nodeid in _ids(out) if int(nodeid) < 32]
+    assert short == [str(i) for i in range(32)]  # pytest-randomly's order, kept
     assert ordering.longest_lead(items, {}, workers=4) == items
     assert ordering.longest_lead(items, durations, workers=1) == items
+
+
+def test_long_tests_of_a_share_run_before_its_last_quarter() -> None:
+    workers, count = 2, 44
+    items = [_Item(str(i)) for i in range(count)]
+    long = {"3", "17", "20", "21", "40", "41"}
+    durations = {str(i): (ordering.LONG_TEST_S if str(i) in long else 0.1) for i in range(count)}
+    out = _ids(ordering.longest_lead(items, durations, workers))
+    assert sorted(out, key=int) == [str(i) for i in range(count)]
+    for start, end in zip(ordering.worksteal_shares(count, workers), (22, count), strict=True):
+        share = out[start:end]
+        assert sum(nodeid in long for nodeid in share) == 3
+        assert all(nodeid not in long for nodeid in share[len(share) * 3 // 4:]), share
