@@ -49,7 +49,7 @@ class StatementIndex:
         if m is None:
             raise StatementUnknown(f"{req_id!r} is not a statement id like 'RFC4861-7.1.1-3'")
         number = int(m.group("rfc"))
-        if not self.library.path(number).is_file():
+        if number not in self._by_rfc and not self.library.path(number).is_file():
             raise StatementUnknown(f"{req_id}: RFC {number} is not carried in {self.library.directory}")
         statements = self.of_rfc(number)
         if req_id in self._by_id:
