@@ -10,7 +10,8 @@ The shares are those of ``--dist worksteal`` (``harness.ordering.worksteal_share
 ``--longest-lead`` puts a long test at the head of each): a worker gets the next share when its
 collection is in; one that has run out while a share still waits for a worker that has not
 collected takes that share; after that, work stealing as usual. A worker whose collection
-differs from the first one's stops the run, as pytest-xdist's own check does.
+differs from the first one's is reported as a collection error, as pytest-xdist's own check
+does, and gets no test.
 """
 
 from __future__ import annotations

@@ -104,9 +104,9 @@ def longest_lead(items: list[_Item], durations: Mapping[str, float], workers: in
     dealt: list[list[_Item]] = [[] for _ in range(workers)]
     load = [0.0] * workers
     for item in long:
-        share = min((w for w in range(workers) if len(dealt[w]) < sizes[w]), key=lambda w: load[w])
-        dealt[share].append(item)
-        load[share] += durations[item.nodeid]
+        least = min((w for w in range(workers) if len(dealt[w]) < sizes[w]), key=lambda w: load[w])
+        dealt[least].append(item)
+        load[least] += durations[item.nodeid]
     out: list[_Item] = []
     taken = 0
     for share, size in zip(dealt, sizes, strict=True):
