@@ -374,6 +374,8 @@ class TCPPeer:
             self._held.append(seg)
             if float(seg.time) > deadline:
                 return
+            if since is not None and float(seg.time) < opens:
+                continue  # read only now, but it came before the window opened
             if match(seg):
                 self._held.remove(seg)
                 self._held.appendleft(seg)

@@ -175,6 +175,8 @@ class FrameDUT(abc.ABC):
         while (new := self._next(deadline)) is not None:
             if new.ts > deadline:
                 return  # read late, but it came after the window closed
+            if since is not None and new.ts < opens:
+                continue  # read only now, but it came before the window opened: left for later
             if seq is not None and barriers.is_reply(new.pkt, seq):
                 self.backlog.remove(new)
                 self.barrier_stats["answered"] += 1

@@ -114,6 +114,19 @@ class LateReader(FakeDUT):
         return self._arrived
 
 
+def test_expect_none_since_ignores_a_frame_from_before_the_window_read_only_now() -> None:
+    # A frame that came before ``since`` but was still queued when the window opened (a loaded
+    # tester reads late) is no answer to what was sent at ``since``; it stays for a later expect.
+    dut = LateReader(late_s=0.0)
+    dut.emit_at(0.3, ns())
+    dut.clock_s = 0.6  # the tester did not read in the meantime
+    dut.expect_none(ICMPv6ND_NS, within=1.0, since=0.5)
+    assert dut.expect(ICMPv6ND_NS, within=0)
+    dut.emit_at(1.2, ns())
+    with pytest.raises(ExpectationFailed):  # one inside the window still counts
+        dut.expect_none(ICMPv6ND_NS, within=1.0, since=0.5)
+
+
 def test_expect_none_ignores_a_frame_that_came_after_the_window_however_late_it_is_read() -> None:
     dut = LateReader(late_s=0.5)
     dut.emit_at(1.2, reply(id=3))
