@@ -266,6 +266,11 @@ class Kernel:
             # Stable sort by family prefix: at most three `ip` processes, addresses before routes.
             ordered = sorted([*lines, *self.baseline_neighbors, *self.baseline_routes], key=_family_prefix)
             self.ip(*ordered, force=True)
+        if any(line.startswith("addr ") for line in lines) or bounce:
+            # Linux joins an added address's solicited-node group from addrconf's deferred work:
+            # on a loaded machine 0.3 s after `ip addr add` returned, and its MLD report then
+            # went out in the next test (soak, 07 Dec).
+            self._await_solicited_node_groups()
         if any(line.startswith("addr ") for line in lines):
             reports_from = time.monotonic()  # solicited-node groups joined or left
         if reports_due:
@@ -348,6 +353,22 @@ class Kernel:
         self._link_up_again(now=[])  # the new link has no address yet
         if self._dad_off():
             self._await_link_local()  # a new link-local: the next test may send from it at once
+
+    def _await_solicited_node_groups(self, limit_s: float = 2.0) -> None:
+        """Until the link listens to the solicited-node group of each of its baseline IPv6
+        addresses (RFC 4861 7.2.1), or ``limit_s`` has passed."""
+        wanted = {_solicited_node(a) for a in self.baseline_addrs if ":" in a}
+        deadline = time.monotonic() + limit_s
+        while not wanted <= self._joined_ipv6_groups() and time.monotonic() < deadline:
+            time.sleep(0.002)
+
+    def _joined_ipv6_groups(self) -> set[ipaddress.IPv6Address]:
+        joined = set()
+        for line in Path("/proc/net/igmp6").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 2 and fields[1] == self.ifname:
+                joined.add(ipaddress.IPv6Address(bytes.fromhex(fields[2])))
+        return joined
 
     def _address_lines(self, addrs: dict[str, dict[str, Any]]) -> list[str]:
         """``ip`` lines that turn the link's addresses ``addrs`` back into the baseline's.
@@ -516,3 +537,9 @@ def _address_of(buf: bytearray) -> int:
     import ctypes
 
     return ctypes.addressof(ctypes.c_char.from_buffer(buf))
+
+
+def _solicited_node(cidr: str) -> ipaddress.IPv6Address:
+    """The solicited-node multicast address of ``cidr``'s address (RFC 4291 2.7.1)."""
+    low = int(ipaddress.IPv6Interface(cidr).ip) & 0xFFFFFF
+    return ipaddress.IPv6Address(int(ipaddress.IPv6Address("ff02::1:ff00:0")) | low)
