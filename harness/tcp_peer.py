@@ -128,6 +128,11 @@ def payload(segment: Packet) -> bytes:
     return bytes(tcp)[header:header + max(0, length)]
 
 
+def seq_end(segment: Packet) -> int:
+    """The sequence number after ``segment``'s data."""
+    return seq_add(segment[TCP].seq, len(payload(segment)))
+
+
 def describe(segment: Packet) -> str:
     """One line: time, flags, seq, ack, window, data length and options of a DUT's segment."""
     tcp = segment[TCP]

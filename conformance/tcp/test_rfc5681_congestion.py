@@ -15,7 +15,7 @@ from scapy.packet import Packet
 
 from harness import DUT, SHOULD, TCPConn, described, rfc
 from harness.rfc import TCP_DUPACK_THRESHOLD, TCP_MIN_RTO
-from harness.tcp_peer import TCPPeer, established, payload, seq_add, seq_lt
+from harness.tcp_peer import TCPPeer, established, payload, seq_add, seq_end, seq_lt
 
 PORT: Final = 7800
 BULK: Final = 64_000
@@ -62,11 +62,6 @@ def _burst(peer: TCPPeer, *, within: float = 1.0) -> list[Packet]:
         out.append(seg)
 
 
-def _end(segments: list[Packet]) -> int:
-    """The sequence number after the last of ``segments``."""
-    return seq_add(segments[-1][TCP].seq, len(payload(segments[-1])))
-
-
 def _skip_if_the_timer_ran(segments: list[Packet], sent_up_to: int) -> int:
     """The sequence number after ``segments``, which follow data sent up to ``sent_up_to``. Skips
     the test when one of them sends data below it again: the DUT's retransmission timer ran out
@@ -76,7 +71,7 @@ def _skip_if_the_timer_ran(segments: list[Packet], sent_up_to: int) -> int:
         if seq_lt(seg[TCP].seq, sent_up_to):
             pytest.skip("the DUT's retransmission timer ran out before the tester acknowledged its segments "
                         "(a loaded tester): what one ACK releases in slow start cannot be counted")
-        sent_up_to = seq_add(seg[TCP].seq, len(payload(seg)))
+        sent_up_to = seq_end(seg)
     return sent_up_to
 
 
@@ -106,7 +101,7 @@ def test_one_ack_for_the_whole_initial_window_grows_cwnd_by_one_segment(dut: DUT
     initial = _burst(peer)
     peer.send_ack()  # one cumulative ACK for all of it
     burst = _burst(peer)
-    _skip_if_the_timer_ran(burst, _end(initial))
+    _skip_if_the_timer_ran(burst, seq_end(initial[-1]))
     before, after = len(initial), len(burst)
     assert after <= before + 1, (
         f"after one ACK covering {before} segments the DUT sent {after} segments: cwnd grew by more than one SMSS")
@@ -123,7 +118,7 @@ def test_an_ack_per_segment_lets_slow_start_double_the_window(dut: DUT, idle_ack
         peer.send_ack()
     assert dut.tcp_send(conn, bytes(i % 256 for i in range(BULK))) > 0
     first = _burst(peer)
-    sent_up_to = _end(first)
+    sent_up_to = seq_end(first[-1])
     released = 0
     for seg in first:  # one ACK for each segment: cwnd + 1 SMSS each, two new segments per ACK
         peer.send_ack(ack=seq_add(seg[TCP].seq, len(payload(seg))))

@@ -18,7 +18,7 @@ from scapy.packet import Packet
 
 from harness import DUT, ExpectationFailed, TCPConn, rfc
 from harness.rfc import TCP_DUPACK_THRESHOLD, TCP_INITIAL_RTO, TCP_MIN_RTO
-from harness.tcp_peer import TCPPeer, established, option, payload, seq_add, seq_lt
+from harness.tcp_peer import TCPPeer, established, option, payload, seq_add, seq_end, seq_lt
 
 PORT: Final = 7850
 MSS: Final = 536  # four segments of initial window (RFC 5681 3.1: SMSS <= 1095)
@@ -78,17 +78,13 @@ def _burst(peer: TCPPeer, *, within: float = 1.0, update: bool = True) -> list[P
         wait = QUIET
 
 
-def _end(seg: Packet) -> int:
-    return seq_add(seg[TCP].seq, len(payload(seg)))
-
-
 def _ack_each(peer: TCPPeer, burst: list[Packet], rcv_nxt: int) -> None:
     """One ACK per segment, as a receiver whose RCV.NXT was ``rcv_nxt`` sends them: slow start
     adds a segment per ACK of new data, congestion avoidance counts the octets; a segment beyond
     a hole draws a duplicate ACK."""
     for seg in burst:
-        if not seq_lt(rcv_nxt, seg[TCP].seq) and seq_lt(rcv_nxt, _end(seg)):
-            rcv_nxt = _end(seg)
+        if not seq_lt(rcv_nxt, seg[TCP].seq) and seq_lt(rcv_nxt, seq_end(seg)):
+            rcv_nxt = seq_end(seg)
         peer.send_ack(ack=rcv_nxt)
 
 
@@ -189,7 +185,7 @@ def _fast_recovery(dut: DUT, rounds: int = 1) -> tuple[TCPPeer, list[Packet], li
 
 
 def _last_end(segments: list[Packet], una: int) -> int:
-    return max((_end(s) for s in segments), key=lambda e: (e - una) % 2**32)
+    return max((seq_end(s) for s in segments), key=lambda e: (e - una) % 2**32)
 
 
 def _released_by_a_duplicate(dut: DUT, peer: TCPPeer, una: int, high: int) -> list[Packet]:
@@ -396,7 +392,7 @@ def _second_sack_duplicate(dut: DUT, port: int, second: str) -> bool:
     if second == "new-block" and len(burst) < 3:
         pytest.skip(f"the DUT's first flight was {len(burst)} segments: too few to SACK two beyond a hole")
     una, nxt = burst[0][TCP].seq, peer.rcv_nxt
-    block = [("NOP", None), ("NOP", None), ("SAck", (burst[1][TCP].seq, _end(burst[1])))]
+    block = [("NOP", None), ("NOP", None), ("SAck", (burst[1][TCP].seq, seq_end(burst[1])))]
     peer.send_ack(ack=una, options=block)  # new SACK information: limited transmit (positive control)
     first = peer.expect(seq=lambda s: s in (nxt, una), data=lambda d: len(d) > 0, within=0.5)
     if first[TCP].seq == una:
@@ -405,12 +401,12 @@ def _second_sack_duplicate(dut: DUT, port: int, second: str) -> bool:
         # tester collected the burst), so there is no limited transmit to watch on this connection.
         return False
     if second == "new-block":
-        block = [("NOP", None), ("NOP", None), ("SAck", (burst[1][TCP].seq, _end(burst[2])))]
+        block = [("NOP", None), ("NOP", None), ("SAck", (burst[1][TCP].seq, seq_end(burst[2])))]
         peer.send_ack(ack=una, options=block)  # one segment more SACKed: new information
-        peer.expect(seq=_end(first), data=lambda d: len(d) > 0, within=0.5)
+        peer.expect(seq=seq_end(first), data=lambda d: len(d) > 0, within=0.5)
         return True
     if second == "beyond-snd-max":  # a segment's worth, 1000 octets beyond the last one sent
-        beyond = seq_add(_end(first), 1000)
+        beyond = seq_add(seq_end(first), 1000)
         block = [("NOP", None), ("NOP", None), ("SAck", (beyond, seq_add(beyond, MSS)))]
     sent = peer.dut.now()
     peer.send_ack(ack=una, options=block)  # the same block again, or a bogus one: nothing new
@@ -441,7 +437,7 @@ def _hole_below_a_known_block(dut: DUT, port: int) -> bool:
     if len(burst) < 4:
         pytest.skip(f"the DUT's first flight was {len(burst)} segments: too few for a hole after the first")
     una = burst[1][TCP].seq
-    s2, e3 = burst[2][TCP].seq, _end(burst[3])
+    s2, e3 = burst[2][TCP].seq, seq_end(burst[3])
     peer.send_ack(ack=una, options=[("NOP", None), ("NOP", None), ("SAck", (burst[3][TCP].seq, e3))])
     _let_answer(dut)  # the ACK moved SND.UNA: slow start may send; none of it is limited transmit
     sent = [s for s in peer.take_all() if len(payload(s))]
@@ -476,7 +472,7 @@ def _known_blocks_repeated(dut: DUT, port: int, blocks: str) -> bool:
         pytest.skip(f"the DUT's first flight was {len(burst)} segments: too few for SACK blocks around a hole")
     una = burst[0][TCP].seq
     s1, s2, s3 = (seg[TCP].seq for seg in burst[1:4])
-    e1, e2, e3 = (_end(seg) for seg in burst[1:4])
+    e1, e2, e3 = (seq_end(seg) for seg in burst[1:4])
     first, second = ((s2, e2), (s1, e3)) if blocks == "merged" else ((s3, e3), (s1, e1))
     repeated = second if blocks == "merged" else first
     for left, right in (first, second):

@@ -192,13 +192,20 @@ class FrameDUT(abc.ABC):
     def barrier(self, within: float = 2.0) -> float | None:
         if not self.in_order:
             return None
-        seq = self._send_barrier()
+        return self._await_barrier_replies({self._send_barrier()}, within)
+
+    def _await_barrier_replies(self, pending: set[int], within: float) -> float | None:
+        """Wait up to ``within`` for the replies to the barrier probes ``pending`` (consuming
+        them); when the last came, or None if one did not."""
         deadline = self._now() + within
-        while (new := self._next(deadline)) is not None:
-            if barriers.is_reply(new.pkt, seq):
+        while pending and (new := self._next(deadline)) is not None:
+            answered = next((seq for seq in pending if barriers.is_reply(new.pkt, seq)), None)
+            if answered is not None:
+                pending.discard(answered)
                 self.backlog.remove(new)
                 self.barrier_stats["answered"] += 1
-                return new.ts
+                if not pending:
+                    return new.ts
         return None
 
     def _settle_inbound(self) -> None:
@@ -220,14 +227,7 @@ class FrameDUT(abc.ABC):
         for cpu in _own_cpus():
             with _on_cpu(cpu):
                 pending.add(self._send_barrier())
-        deadline = self._now() + SETTLE_BARRIER_S
-        while pending and (new := self._next(deadline)) is not None:
-            answered = next((seq for seq in pending if barriers.is_reply(new.pkt, seq)), None)
-            if answered is not None:
-                pending.discard(answered)
-                self.backlog.remove(new)
-                self.barrier_stats["answered"] += 1
-        if pending:
+        if self._await_barrier_replies(pending, SETTLE_BARRIER_S) is None:
             self.barrier_stats["unsettled"] = self.barrier_stats.get("unsettled", 0) + 1
 
     def _send_barrier(self) -> int:

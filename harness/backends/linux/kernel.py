@@ -266,12 +266,13 @@ class Kernel:
             # Stable sort by family prefix: at most three `ip` processes, addresses before routes.
             ordered = sorted([*lines, *self.baseline_neighbors, *self.baseline_routes], key=_family_prefix)
             self.ip(*ordered, force=True)
-        if any(line.startswith("addr ") for line in lines) or bounce:
+        addresses_changed = any(line.startswith("addr ") for line in lines)
+        if addresses_changed or bounce:
             # Linux joins an added address's solicited-node group from addrconf's deferred work:
             # on a loaded machine 0.3 s after `ip addr add` returned, and its MLD report then
             # went out in the next test (soak, 07 Dec).
             self._await_solicited_node_groups()
-        if any(line.startswith("addr ") for line in lines):
+        if addresses_changed:
             reports_from = time.monotonic()  # solicited-node groups joined or left
         if reports_due:
             # A few 1 ms report intervals; each retransmission is also delayed by 2 jiffies
