@@ -16,6 +16,7 @@ results.json at the end of the session.
 from __future__ import annotations
 
 import json
+import os
 import re
 import zlib
 from collections.abc import Generator, Iterator
@@ -77,6 +78,10 @@ class _State:
         self.identity: dict[str, str] = {"dut": self.dut_name, **identity.harness(),
                                          **self.backend.identity(self.dut_config)}
         self.records: list[ResultRecord] = []
+        # Where each test runs and what ran before it there (on the same DUT, when it is shared):
+        # what a failure that depends on the order needs to be understood.
+        self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self.last_test: str | None = None
         self.started = _now()
         self._asked = False
         self._unavailable: str | None = None
@@ -96,6 +101,7 @@ PCAP = pytest.StashKey[str]()
 EXCHANGE = pytest.StashKey[list[FrameRecord]]()
 WITNESS = pytest.StashKey[witness.Ledger]()
 NOT_IMPLEMENTED = pytest.StashKey[str]()  # why: the optional feature the DUT does not declare
+DUT_STATE = pytest.StashKey[str]()  # what the DUT held when the test failed
 
 
 def _now() -> str:
@@ -313,6 +319,7 @@ def dut(request: pytest.FixtureRequest) -> Iterator[DUT]:
         try:
             yield _watched(state, item, shared)
         finally:
+            _note_state_at_failure(item, shared)
             _stop(state, item, capture, path)
         return
     capture = _new_capture(state)
@@ -324,10 +331,25 @@ def dut(request: pytest.FixtureRequest) -> Iterator[DUT]:
         _require_features(item, fresh)
         yield _watched(state, item, fresh)
     finally:
+        _note_state_at_failure(item, fresh)
         try:
             fresh.close()
         finally:
             _stop(state, item, capture, path)
+
+
+def _note_state_at_failure(item: pytest.Item, dut: DUT) -> None:
+    """Keep what a failed test's DUT holds (routes, neighbors...) before the next reset undoes it:
+    a failure caused by what an earlier test left behind shows it there."""
+    if item.stash.get(VERDICT, verdicts.Progress()).verdict != "fail":
+        return
+    describe = getattr(dut, "describe_state", None)
+    if describe is None:
+        return
+    try:
+        item.stash[DUT_STATE] = str(describe())
+    except Exception as e:  # the verdict stands; only the extra detail is missing
+        item.stash[DUT_STATE] = f"(the DUT's state could not be read: {type(e).__name__}: {e})"
 
 
 def _require_features(item: pytest.Item, dut: DUT) -> None:
@@ -393,7 +415,9 @@ def pytest_runtest_makereport(
     state = item.config.stash[STATE]
     if report.when == "teardown" and (requirement_of(item) is not None or _in_suite(item, state.suite)):
         record = verdicts.record(item, current, item.stash.get(DEVIATION, None), item.stash.get(PCAP, None),
-                                 item.stash.get(EXCHANGE, None))
+                                 item.stash.get(EXCHANGE, None), worker=state.worker, after=state.last_test,
+                                 dut_state=item.stash.get(DUT_STATE, ""))
+        state.last_test = item.nodeid
         record["pcap"] = _relative_pcap(state, record["pcap"])
         record["expectations"] = item.stash.get(EXPECTATION, [])
         report.user_properties.append((PROPERTY, record))

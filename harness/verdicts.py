@@ -86,6 +86,7 @@ def update(current: Progress, report: pytest.TestReport, call: pytest.CallInfo[N
 
 
 # ---- the exchange shown with a failure ----------------------------------------------------
+STATE_LIMIT = 8000  # of the DUT's state at a failure (a few dozen routes and neighbors)
 EXCHANGE_FRAMES = 8  # the last frames of the test: what was sent and what came back
 DISSECTION_LIMIT = 4000
 
@@ -112,8 +113,12 @@ def _clip_to(text: str, limit: int) -> str:
 
 
 def record(item: pytest.Item, current: Progress, deviation: Deviation | None,
-           pcap: str | None, frames: list[FrameRecord] | None = None) -> ResultRecord:
-    """The test's result record, with its @rfc citation (None fields when it cites none)."""
+           pcap: str | None, frames: list[FrameRecord] | None = None, *,
+           worker: str = "main", after: str | None = None, dut_state: str = "") -> ResultRecord:
+    """The test's result record, with its @rfc citation (None fields when it cites none).
+
+    ``worker`` ran it just after the test ``after``; ``dut_state`` is what the DUT held when
+    it failed (``FrameDUT.describe_state``)."""
     req = requirement_of(item)
     return ResultRecord(
         nodeid=item.nodeid,
@@ -133,6 +138,9 @@ def record(item: pytest.Item, current: Progress, deviation: Deviation | None,
         deviation=DeviationRecord(reason=deviation.observed, rfc=deviation.rfc) if deviation else None,
         exchange=frames or [],
         expectations=[],
+        worker=worker,
+        after=after,
+        dut_state=_clip_to(dut_state.strip(), STATE_LIMIT),
     )
 
 

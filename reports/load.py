@@ -67,6 +67,8 @@ def _outcome(path: Path, n: int, r: Any) -> Outcome:
         deviation=str(deviation.get("reason", "")) if isinstance(deviation, dict) else None,
         exchange=tuple(_frames(r.get("exchange"))),
         quote=str(r["quote"]) if isinstance(r.get("quote"), str) else None,
+        after=str(r["after"]) if isinstance(r.get("after"), str) else None,  # absent before version 3
+        dut_state=str(r.get("dut_state") or ""),
     )
 
 

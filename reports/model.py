@@ -24,7 +24,8 @@ VERDICT_LABELS: Final[dict[Verdict, str]] = {
 _SEVERITY: Final[tuple[Verdict, ...]] = (
     "fail", "error", "unexpected-pass", "deviation", "pass", "not-implemented", "skip")
 # 2: the verdict "not-implemented" (version 1 files read unchanged).
-RESULTS_VERSION: Final = 2
+# 3: each record's worker, the test before it on that worker, and the DUT's state at a failure.
+RESULTS_VERSION: Final = 3
 NOT_RUN: Final = "—"  # a report cell: this DUT's run has no test of the requirement
 Cell = Verdict | Literal["—"]
 
@@ -68,6 +69,11 @@ class ResultRecord(TypedDict):
     exchange: list[FrameRecord]  # the last frames of a failed test; empty otherwise
     # The expectation entries that matched the test, applied or not and why (harness/expectations.py).
     expectations: list[dict[str, Any]]
+    # Where it ran, for failures that depend on what ran before on the same DUT: the process
+    # (an xdist worker id such as "gw3", or "main") and the test it ran just before (None: first).
+    worker: str
+    after: str | None
+    dut_state: str  # what the DUT held when the test failed (routes, neighbors, ...); "" when not told
 
 
 class ResultsFile(TypedDict):
@@ -110,6 +116,8 @@ class Outcome:
     deviation: str | None = None  # the expectation file's "observed" text
     exchange: tuple[FrameRecord, ...] = ()  # the test's last frames, dissected (failures only)
     quote: str | None = None  # the part of the statement the test checks, when it says
+    after: str | None = None  # the test that ran just before in the same worker (on the same DUT if shared)
+    dut_state: str = ""  # what the DUT held when the test failed, when its backend can tell
 
 
 @dataclass(frozen=True)

@@ -139,8 +139,19 @@ def _details(outcomes: list[tuple[str, Outcome]], out_dir: Path) -> str:
                f"</div><pre>{escape(text)}</pre>" if text else "")
             + (f"<details><summary>expectation</summary><pre>{escape(o.message)}</pre></details>"
                if o.verdict == "deviation" and o.message else "")
-            + _exchange(o) + "</div>")
+            + _exchange(o) + _order_and_state(o) + "</div>")
     return "".join(parts)
+
+
+def _order_and_state(o: Outcome) -> str:
+    """What helps with a failure that depends on the test before it: that test's name and what
+    the DUT held (routes, neighbors) when this one failed."""
+    if o.verdict not in FAILING:
+        return ""
+    after = f'<div class="label">ran after <code>{escape(o.after)}</code> (the test before it in the same worker)</div>' if o.after else ""
+    state = (f"<details><summary>the DUT's state when it failed</summary><pre>{escape(o.dut_state)}</pre>"
+             "</details>" if o.dut_state else "")
+    return after + state
 
 
 def _badge(verdict: str) -> str:

@@ -61,7 +61,7 @@ def as_dict(report: Report, out_dir: Path, catalog: Catalog | None = None) -> di
         ],
         "failures": [
             {"dut": label, "nodeid": o.nodeid, "rfc": o.requirement.rfc or None, "verdict": o.verdict,
-             "message": o.message, "pcap": pcap(o.pcap)}
+             "message": o.message, "pcap": pcap(o.pcap), "after": o.after, "dut_state": o.dut_state}
             for label, run in report.runs for o in run.failing()
         ],
         "deviations": [

@@ -149,4 +149,8 @@ def _failure(label: str, o: Outcome, out_dir: Path) -> list[str]:
         out += ["```", o.message.replace("```", "'''"), "```", ""]
     if o.pcap is not None:
         out += [f"pcap: {_link(o.pcap, out_dir)}", ""]
+    if o.after is not None:
+        out += [f"ran after `{o.after}` (the test before it in the same worker)", ""]
+    if o.dut_state:
+        out += ["the DUT's state when it failed:", "", "```", o.dut_state.replace("```", "'''"), "```", ""]
     return out

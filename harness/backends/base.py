@@ -251,6 +251,12 @@ class FrameDUT(abc.ABC):
             self._record(raw, "from_dut")
         self.backlog.clear()
 
+    def describe_state(self) -> str:
+        """What the DUT holds now (addresses, routes, neighbors), in words a reader of a failure
+        can use: shown with a failed test, where a state left by an earlier test would show.
+        "" when the backend cannot tell."""
+        return ""
+
     def reset(self) -> None:
         """Between tests on a DUT shared by a session: forget pending frames. Backends that can
         restore the DUT's configuration override this (and call ``super().reset()``)."""

@@ -64,6 +64,8 @@ class Run:
     exit_code: int = 0
     totals: dict[str, int] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # nodeid -> message
+    # nodeid -> the test before it in its worker and the DUT's state when it failed
+    context: dict[str, str] = field(default_factory=dict)
     problem: str = ""  # the run produced no results
 
 
@@ -137,9 +139,21 @@ def _one(args: argparse.Namespace, n: int, seed: int, out: Path) -> Run:
         run.totals[verdict] = run.totals.get(verdict, 0) + 1
         if verdict in FAILING:
             run.failures[record["nodeid"]] = f"[{verdict}] {record.get('message') or ''}".strip()
+            run.context[record["nodeid"]] = _context(record)
     if run.exit_code not in (0, 1) and not run.failures:
         run.problem = f"pytest exit {run.exit_code} (see {out / f'run-{n}.log'})"
     return run
+
+
+def _context(record: dict[str, Any]) -> str:
+    """The test that ran before the failed one in its worker, and the DUT's state at the failure:
+    where a failure caused by an earlier test's leftovers shows."""
+    lines = []
+    if record.get("after"):
+        lines.append(f"ran after {record['after']} (worker {record.get('worker', '?')})")
+    if record.get("dut_state"):
+        lines += ["DUT state at the failure:", *(f"  {line}" for line in str(record["dut_state"]).splitlines())]
+    return "\n".join(lines)
 
 
 def _summary(done: list[Run], args: argparse.Namespace, load: int, seconds: float) -> str:
@@ -158,6 +172,7 @@ def _summary(done: list[Run], args: argparse.Namespace, load: int, seconds: floa
         lines += ["", f"## {nodeid} — failed in {len(runs)} of {len(done)} run(s)", ""]
         for run in runs:
             message = run.failures[nodeid].splitlines()[:MESSAGE_LINES]
+            message += run.context.get(nodeid, "").splitlines()
             lines.append(f"- run {run.number} (--randomly-seed={run.seed}): " + "\n    ".join(message))
     for run in broken:
         lines.append(f"\nrun {run.number} (--randomly-seed={run.seed}): {run.problem}")

@@ -323,3 +323,13 @@ def test_each_end_receives_on_one_cpu(kernel: LinuxDUT) -> None:
         mask = subprocess.run(["ip", "netns", "exec", netns, "cat", f"/sys/class/net/{ifname}/queues/rx-0/rps_cpus"],
                               check=True, capture_output=True, text=True).stdout.strip()
         assert bin(int(mask.replace(",", ""), 16)).count("1") == 1, f"{ifname} in {netns}: rps_cpus {mask}"
+
+
+@needs_root
+def test_state_description_shows_routes_and_neighbors_a_test_added(kernel: LinuxDUT) -> None:
+    kernel.add_route("2001:db8:7::/64", via=str(kernel.info.tester_ipv6_ll))
+    state = kernel.describe_state()
+    assert "$ ip -6 route show table main" in state and "2001:db8:7::/64 via fe80::" in state
+    assert f"{kernel.info.tester_ipv6_ll} dev {kernel.names.dut_if} lladdr {kernel.info.tester_mac}" in state
+    kernel.reset()
+    assert "2001:db8:7::/64" not in kernel.describe_state()

@@ -48,6 +48,9 @@ class FakeDUT:
     def reset(self):
         log(event="reset")
 
+    def describe_state(self):
+        return "2001:db8:2::/64 dev fake0 proto kernel"
+
     def close(self):
         log(event="closed")
 
@@ -103,6 +106,16 @@ test = "ipv4/test_rfc792_icmp.py::test_port_unreachable_is_sent"
 rfc = "RFC 792: a port unreachable is sent"
 observed = "the fake DUT stays silent"
 '''
+
+
+def test_a_failure_carries_the_dut_state_and_the_test_before_it(suite: pytest.Pytester) -> None:
+    _run(suite, "--dut", "fake-shared", "--results", "results.json").assert_outcomes(passed=1, failed=1)
+    results = _results(suite)
+    passed, failed = results["test_echo_data_is_returned"], results["test_port_unreachable_is_sent"]
+    assert failed["dut_state"] == "2001:db8:2::/64 dev fake0 proto kernel" and passed["dut_state"] == ""
+    assert passed["worker"] == failed["worker"] == "main"
+    first, second = sorted((passed, failed), key=lambda r: r["after"] is not None)
+    assert first["after"] is None and second["after"] == first["nodeid"]
 
 
 def test_results_json_carries_rfc_metadata_and_verdicts(suite: pytest.Pytester) -> None:

@@ -37,7 +37,8 @@ def _r(test: str, req: tuple[int, str, str, str], verdict: str, req_id: str | No
 
 RUNS = {
     "inprocess": [_r("test_overlap", OVERLAP, "fail", "RFC5722-4-2", message="expected no reply <echo>",
-                     pcap="pcaps/inprocess/test_overlap.pcap", exchange=FRAMES),
+                     pcap="pcaps/inprocess/test_overlap.pcap", exchange=FRAMES,
+                     after="conformance/ipv6/test_x.py::test_before", dut_state="2001:db8:2::/64 dev veth0 <on-link>"),
                   _r("test_overlap_tail", OVERLAP, "pass", "RFC5722-4-2"),
                   _r("test_atomic", ATOMIC, "pass")],
     "linux": [_r("test_overlap", OVERLAP, "deviation", "RFC5722-4-2", message="expected no reply",
@@ -152,6 +153,11 @@ def test_failure_detail_has_message_frames_and_pcap_link(html: str) -> None:
     assert "hlim = 64 &lt;x&gt;" in html and "sent to the DUT" in html and "received from the DUT" in html
     assert '<a href="../inprocess/pcaps/inprocess/test_overlap.pcap">pcap</a>' in html
     assert "Linux answers the first datagram" in html
+
+
+def test_failure_detail_names_the_test_before_it_and_the_dut_state(html: str) -> None:
+    assert "ran after <code>conformance/ipv6/test_x.py::test_before</code>" in html
+    assert "2001:db8:2::/64 dev veth0 &lt;on-link&gt;" in html
 
 
 def test_cli_report_writes_html_markdown_and_json(paths: list[Path], tmp_path: Path,

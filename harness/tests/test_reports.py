@@ -26,7 +26,8 @@ INPROCESS = [
     _r("test_echo", *ECHO, "pass"),
     _r("test_echo_big", *ECHO, "pass"),
     _r("test_unreach", *UNREACH, "fail", message="AssertionError: | nothing seen",
-       pcap="pcaps/inprocess/test_unreach.pcap"),
+       pcap="pcaps/inprocess/test_unreach.pcap", worker="gw1", after="conformance/ipv4/test_x.py::test_echo",
+       dut_state="$ ip -6 route show table main\n2001:db8:2::/64 dev veth0"),
     _r("test_bcast", *BCAST, "pass"),
 ]
 LINUX = [
@@ -78,6 +79,8 @@ def test_markdown_has_summary_rows_and_failures(report: Report, tmp_path: Path) 
     assert "AssertionError: | nothing seen" in md
     assert "pcap: [pcaps/inprocess/test_unreach.pcap](pcaps/inprocess/test_unreach.pcap)" in md
     assert "rp_filter=0 answers" in md
+    assert "ran after `conformance/ipv4/test_x.py::test_echo` (the test before it in the same worker)" in md
+    assert "the DUT's state when it failed:\n\n```\n$ ip -6 route show table main\n2001:db8:2::/64 dev veth0\n```" in md
 
 
 def test_json_report(report: Report, tmp_path: Path) -> None:
@@ -87,7 +90,9 @@ def test_json_report(report: Report, tmp_path: Path) -> None:
     assert len(data["requirements"]) == 3
     assert data["failures"] == [{"dut": "inprocess", "nodeid": "conformance/ipv4/test_x.py::test_unreach",
                                  "rfc": 792, "verdict": "fail", "message": "AssertionError: | nothing seen",
-                                 "pcap": "inprocess/pcaps/inprocess/test_unreach.pcap"}]
+                                 "pcap": "inprocess/pcaps/inprocess/test_unreach.pcap",
+                                 "after": "conformance/ipv4/test_x.py::test_echo",
+                                 "dut_state": "$ ip -6 route show table main\n2001:db8:2::/64 dev veth0"}]
     assert data["deviations"][0]["reason"] == "rp_filter=0 answers"
     assert data["ok"] is False
 

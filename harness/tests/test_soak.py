@@ -22,6 +22,16 @@ def test_failures_of_every_run_are_listed_side_by_side() -> None:
     assert text.index("a.py::test_x") < text.index("b.py::test_y"), "most frequent first"
 
 
+def test_a_failure_is_listed_with_the_test_before_it_and_the_dut_state() -> None:
+    record = {"nodeid": "a.py::test_x", "verdict": "fail", "message": "no reply", "worker": "gw3",
+              "after": "b.py::test_y", "dut_state": "$ ip -6 route show table main\n2001:db8:2::/64 dev veth0"}
+    run = soak.Run(1, 11, failures={"a.py::test_x": "[fail] no reply"},
+                   context={"a.py::test_x": soak._context(record)})
+    text = soak._summary([run], argparse.Namespace(dut="linux"), 0, 30.0)
+    assert ("- run 1 (--randomly-seed=11): [fail] no reply\n    ran after b.py::test_y (worker gw3)\n"
+            "    DUT state at the failure:\n      $ ip -6 route show table main\n      2001:db8:2::/64 dev veth0") in text
+
+
 def test_soak_runs_the_suite_in_a_different_random_order_each_time(tmp_path: Path) -> None:
     status = cli.main(["soak", "--dut", "inprocess", "--runs", "2", "-k", "test_rfc792_icmp_echo", "-n", "0",
                        "--seed", "7", "--report", str(tmp_path)])

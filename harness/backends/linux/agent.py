@@ -356,6 +356,9 @@ class LinuxAgent:
     def verb_x_linux_frag_memory(self) -> int:
         return self.kernel.frag_memory()
 
+    def verb_x_linux_state(self) -> str:
+        return self.kernel.state_text()
+
 
 def serve(agent: LinuxAgent, stdin: BinaryIO, stdout: BinaryIO) -> None:
     """One answer per request line, in order, until stdin closes."""

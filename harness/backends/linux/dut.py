@@ -276,6 +276,11 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         # link again with short report intervals, so none of them lands in the next test.
         self._bounce_on_reset = True
 
+    def describe_state(self) -> str:
+        """The namespace's addresses, routes (route exceptions too: redirects, PMTU) and
+        neighbors, as ``ip`` prints them."""
+        return str(self._call("x_linux_state"))
+
     def read_sysctl(self, name: str) -> str | None:
         """A sysctl as the DUT's namespace has it ("net.ipv4.conf.{if}.rp_filter", {if} the test
         link), for expectation entries conditioned on one; None when this kernel lacks it."""

@@ -152,6 +152,17 @@ class Kernel:
                     total += int(line.split()[-1])
         return total
 
+    def state_text(self) -> str:
+        """Addresses, routes, route exceptions (``ip -6 route show cache``: redirects, PMTU) and
+        neighbors of the namespace as ``ip`` prints them, each under the command that printed it."""
+        parts = []
+        for args in (["addr", "show"], ["-4", "route", "show", "table", "main"],
+                     ["-6", "route", "show", "table", "main"], ["-6", "route", "show", "cache"],
+                     ["neigh", "show"]):
+            proc = subprocess.run(["ip", *args], capture_output=True, text=True)
+            parts.append(f"$ ip {' '.join(args)}\n{(proc.stdout + proc.stderr).rstrip()}")
+        return "\n".join(parts)
+
     def _addresses(self) -> list[str]:
         return list(self._address_flags())
 
