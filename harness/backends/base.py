@@ -103,6 +103,8 @@ class FrameDUT(abc.ABC):
         # Barrier probes sent, and how many of them ended a silence window early.
         self.barrier_stats: dict[str, int] = {"sent": 0, "answered": 0}
         self._sent_since_reset = False
+        # How the last reset's settling went (``_settle_inbound``), for ``describe_state``.
+        self.settled: str | None = None
 
     # ---- backend hooks ----------------------------------------------------------------------
     @abc.abstractmethod
@@ -222,13 +224,19 @@ class FrameDUT(abc.ABC):
         CPU was taken in after the reset at load average 10: soak, 07 Dec.)"""
         sent, self._sent_since_reset = self._sent_since_reset, False
         if not (sent and self.in_order):
+            self.settled = "nothing to settle" if self.in_order else "not settled: the DUT may reorder"
             return
         pending = set()
+        began = self._now()
         for cpu in _own_cpus():
             with _on_cpu(cpu):
                 pending.add(self._send_barrier())
-        if self._await_barrier_replies(pending, SETTLE_BARRIER_S) is None:
+        answered = self._await_barrier_replies(pending, SETTLE_BARRIER_S)
+        if answered is None:
             self.barrier_stats["unsettled"] = self.barrier_stats.get("unsettled", 0) + 1
+            self.settled = f"NOT settled: no reply to {len(pending)} barrier probe(s) within {SETTLE_BARRIER_S} s"
+        else:
+            self.settled = f"settled: barrier replies {1000 * (answered - began):.1f} ms after the probes"
 
     def _send_barrier(self) -> int:
         raw, seq = barriers.probe(self.info, self._last_family)
@@ -254,8 +262,9 @@ class FrameDUT(abc.ABC):
     def describe_state(self) -> str:
         """What the DUT holds now (addresses, routes, neighbors), in words a reader of a failure
         can use: shown with a failed test, where a state left by an earlier test would show.
-        "" when the backend cannot tell."""
-        return ""
+        Here: whether the last reset began after the DUT took in the previous test's frames;
+        backends that can read the DUT's configuration add it."""
+        return "" if self.settled is None else f"before the last reset: {self.settled}"
 
     def reset(self) -> None:
         """Between tests on a DUT shared by a session: forget pending frames. Backends that can

@@ -279,7 +279,7 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
     def describe_state(self) -> str:
         """The namespace's addresses, routes (route exceptions too: redirects, PMTU) and
         neighbors, as ``ip`` prints them."""
-        return str(self._call("x_linux_state"))
+        return "\n".join(filter(None, [super().describe_state(), str(self._call("x_linux_state"))]))
 
     def read_sysctl(self, name: str) -> str | None:
         """A sysctl as the DUT's namespace has it ("net.ipv4.conf.{if}.rp_filter", {if} the test
