@@ -19,6 +19,7 @@ from scapy.layers.inet6 import (
     ICMPv6EchoReply,
     ICMPv6EchoRequest,
     ICMPv6MLReport2,
+    ICMPv6ND_NS,
     ICMPv6TimeExceeded,
     IPv6,
     IPv6ExtHdrFragment,
@@ -333,3 +334,20 @@ def test_state_description_shows_routes_and_neighbors_a_test_added(kernel: Linux
     assert f"{kernel.info.tester_ipv6_ll} dev {kernel.names.dut_if} lladdr {kernel.info.tester_mac}" in state
     kernel.reset()
     assert "2001:db8:7::/64" not in kernel.describe_state()
+
+
+@needs_root
+def test_reset_removes_the_route_an_address_with_a_lifetime_leaves(kernel: LinuxDUT) -> None:
+    # Linux keeps the prefix route of an address with a lifetime when the address goes, and
+    # removing a permanent address of the same prefix first only gives the route that lifetime
+    # (check_cleanup_prefix_route): 2001:db8:2::/64 stayed on-link into the next test (soak).
+    kernel.add_address("2001:db8:2::5/64", valid_lifetime=3600, preferred_lifetime=0)
+    kernel.add_address("2001:db8:2::6/64")
+    kernel.reset()
+    routes = [line for line in kernel.describe_state().splitlines() if line.startswith("2001:db8:2::")]
+    assert routes == []
+    kernel.send(kernel.ipv6(src="2001:db8:2::9") / ICMPv6EchoRequest(id=3, seq=1))
+    kernel.expect_none(ICMPv6ND_NS, within=0.5, barrier=True)  # no route there: nothing to resolve
+    kernel.add_route("2001:db8:2::/64", via=str(kernel.info.tester_ipv6_ll))
+    kernel.send(kernel.ipv6(src="2001:db8:2::9") / ICMPv6EchoRequest(id=3, seq=2))  # control
+    kernel.expect(ICMPv6EchoReply(id=3, seq=2), within=1.0)

@@ -298,7 +298,14 @@ class Kernel:
 
     def _route_lines(self) -> list[str]:
         """``ip`` lines that delete the routes of the main tables the snapshot lacks (a test's,
-        or learnt from Router Advertisements) and make a baseline prefix's route permanent again."""
+        or learnt from Router Advertisements) and make a baseline prefix's route permanent again.
+
+        They run after the address lines of the same reset, and the on-link routes of the
+        prefixes no baseline address has go too: their addresses go in this reset, but Linux
+        keeps the route of an address with a lifetime when the address goes, and removing a
+        permanent address while one with a lifetime shares its prefix only puts that lifetime on
+        the route (addrconf's check_cleanup_prefix_route). Such a route left the prefix on-link
+        for the next test (soak: the DUT solicited an off-link node instead of using its router)."""
         lines: list[str] = []
         base_routes = {r.split(" route replace ")[1] for r in self.baseline_routes}
         for fam in ("-4", "-6"):
@@ -307,17 +314,17 @@ class Kernel:
                     continue
                 via = f" via {r['gateway']}" if "gateway" in r else ""
                 route = f"{r['dst']}{via} dev {r.get('dev')}"
-                if r.get("protocol") == "kernel":
-                    # On-link routes of the addresses come and go with them; one with a lifetime
-                    # came from a Prefix Information option (RFC 4861 §6.3.4), which also puts a
-                    # lifetime on the route of a baseline address's prefix: make that permanent.
-                    if "expires" in r:
-                        keep = any(_same_prefix(r["dst"], a) for a in self.baseline_addrs)
-                        lines.append(f"{fam} route {'replace' if keep else 'del'} {route}"
-                                     + (f" proto kernel metric {r.get('metric', 256)}" if keep else ""))
-                    continue
-                if route not in base_routes:
-                    lines.append(f"{fam} route del {route}")
+                # Protocol and metric too: a test's route to a prefix can sit beside its on-link one.
+                exact = f"{route} proto {r.get('protocol', 'boot')}" + (f" metric {r['metric']}" if "metric" in r else "")
+                if r.get("protocol") != "kernel":
+                    if route not in base_routes:
+                        lines.append(f"{fam} route del {exact}")
+                elif not any(_same_prefix(r["dst"], a) for a in self.baseline_addrs):
+                    lines.append(f"{fam} route del {exact}")
+                elif "expires" in r:
+                    # A Prefix Information option (RFC 4861 §6.3.4) put a lifetime on the route of
+                    # a baseline address's prefix: permanent again, as the address made it.
+                    lines.append(f"{fam} route replace {route} proto kernel metric {r.get('metric', 256)}")
         return lines
 
     def _restore_sysctls(self, leave: list[Path]) -> int:
