@@ -28,10 +28,8 @@ The backlog is bounded (oldest frames are dropped first), so a chatty DUT cannot
 from __future__ import annotations
 
 import abc
-import contextlib
-import os
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 from typing import Any, Final, NoReturn
 
@@ -212,31 +210,24 @@ class FrameDUT(abc.ABC):
 
     def _settle_inbound(self) -> None:
         """Before a reset through a control channel: let the DUT take in every frame the last
-        test sent. The control verb can overtake frames still queued for the DUT's input (a
-        loaded Linux runs that queue late, from ksoftirqd): a Router Advertisement taken in
-        after the reset left its prefix on-link for the next test (found by CI). On an in-order
-        DUT the barrier's reply comes after them; one the test left unable to answer (no
-        address, a link MTU below the minimum) costs the short wait.
-
-        A frame written to a veth or TAP device waits in the input queue of the CPU that wrote
-        it, and each CPU works off its own queue: so a barrier goes out from each CPU this
-        process may run on. (With one, a Router Advertisement the tester had sent from the other
-        CPU was taken in after the reset at load average 10: soak, 07 Dec.)"""
+        test sent. The control verb travels another way and can overtake frames still queued
+        for the DUT's input (a loaded Linux works that queue off late, from ksoftirqd): a Router
+        Advertisement taken in after the reset would teach the next test's DUT a router or a
+        prefix. On an in-order DUT the barrier's reply comes after them (the linux backend
+        steers each veth end's input to one CPU's queue); one the test left unable to answer
+        (no address, a link MTU below the minimum) costs the short wait, and ``describe_state``
+        says so with a failure that follows."""
         sent, self._sent_since_reset = self._sent_since_reset, False
         if not (sent and self.in_order):
             self.settled = "nothing to settle" if self.in_order else "not settled: the DUT may reorder"
             return
-        pending = set()
         began = self._now()
-        for cpu in _own_cpus():
-            with _on_cpu(cpu):
-                pending.add(self._send_barrier())
-        answered = self._await_barrier_replies(pending, SETTLE_BARRIER_S)
+        answered = self._await_barrier_replies({self._send_barrier()}, SETTLE_BARRIER_S)
         if answered is None:
             self.barrier_stats["unsettled"] = self.barrier_stats.get("unsettled", 0) + 1
-            self.settled = f"NOT settled: no reply to {len(pending)} barrier probe(s) within {SETTLE_BARRIER_S} s"
+            self.settled = f"NOT settled: no reply to the barrier probe within {SETTLE_BARRIER_S} s"
         else:
-            self.settled = f"settled: barrier replies {1000 * (answered - began):.1f} ms after the probes"
+            self.settled = f"settled: the barrier probe answered in {1000 * (answered - began):.1f} ms"
 
     def _send_barrier(self) -> int:
         raw, seq = barriers.probe(self.info, self._last_family)
@@ -414,25 +405,3 @@ class FrameDUT(abc.ABC):
         """Release backend resources. The base drains (so queued frames reach the pcap);
         subclasses call ``super().close()`` before closing their link."""
         self.drain()
-
-
-def _own_cpus() -> list[int]:
-    """The CPUs this process may run on (one entry where affinity cannot be read)."""
-    try:
-        return sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return [-1]
-
-
-@contextlib.contextmanager
-def _on_cpu(cpu: int) -> Iterator[None]:
-    """Run the block on ``cpu`` (-1: wherever the scheduler likes), then as before."""
-    if cpu < 0:
-        yield
-        return
-    allowed = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {cpu})  # moves this thread there before it returns
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, allowed)
