@@ -16,7 +16,6 @@ results.json at the end of the session.
 from __future__ import annotations
 
 import json
-import os
 import re
 import zlib
 from collections.abc import Generator, Iterator
@@ -80,7 +79,7 @@ class _State:
         self.records: list[ResultRecord] = []
         # Where each test runs and what ran before it there (on the same DUT, when it is shared):
         # what a failure that depends on the order needs to be understood.
-        self.worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self.worker = str(getattr(config, "workerinput", {}).get("workerid", "main"))
         self.last_test: str | None = None
         self.started = _now()
         self._asked = False
