@@ -60,8 +60,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="with -n: keep pytest-randomly's order, each worker starting on one of the "
                           "longest tests and idle workers stealing queued tests "
                           "(default; what stackcheck soak runs), or start the tests that took longest "
-                          "first (shorter wall time; on linux it has shown a failure the random-order "
-                          "soaks never did, not yet understood)")
+                          "first, in the same order every run")
     run.add_argument("--keep-pcaps", action="store_true", help="keep every test's pcap, not only failures'")
     run.add_argument("--allure", action="store_true",
                      help="also write Allure results to DIR/allure-results")
