@@ -88,18 +88,23 @@ def _resolve(dut: DUT, nbr: str, ident: int, mac: str) -> None:
     expect_echo_reply_to(dut, nbr, ident, mac)
 
 
-def _stale(dut: DUT, nbr: str, mac: str) -> None:
+def _stale(dut: DUT, nbr: str, mac: str) -> float:
     """Give ``nbr`` an entry learnt from its solicitation (§7.2.3: STALE); the DUT's answer is
-    traffic to it, so the entry moves on to DELAY (§7.3.3)."""
+    traffic to it, so the entry moves on to DELAY (§7.3.3). Returns when that answer left."""
     dut.send(_ns_from(dut, nbr, mac))
     na = dut.expect(IPv6(dst=nbr), ICMPv6ND_NA(tgt=str(dut.info.dut_ipv6.ip)))
     assert na[Ether].dst.lower() == mac
+    return float(na.time)
 
 
-def _expect_probe(dut: DUT, nbr: str, mac: str) -> None:
-    """The unicast probe of §7.3.3 follows DELAY_FIRST_PROBE_TIME after the last packet sent."""
-    dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=PROBE_NOT_BEFORE_S)
-    ns = dut.expect(ICMPv6ND_NS(tgt=nbr), within=PROBE_BY_S - PROBE_NOT_BEFORE_S)
+def _expect_probe(dut: DUT, nbr: str, mac: str, delay_from: float) -> None:
+    """The unicast probe of §7.3.3 follows DELAY_FIRST_PROBE_TIME after ``delay_from``: when the
+    packet that moved the entry to DELAY left the DUT (its arrival time at the tester), not when
+    the tester gets to look, which a loaded tester does late."""
+    dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=PROBE_NOT_BEFORE_S, since=delay_from)
+    ns = dut.expect(ICMPv6ND_NS(tgt=nbr), within=max(0.0, delay_from + PROBE_BY_S - dut.now()))
+    assert float(ns.time) - delay_from <= PROBE_BY_S, (
+        f"the probe came {float(ns.time) - delay_from:.2f} s after the entry went to DELAY")
     assert ns[IPv6].dst == nbr and ns[Ether].dst.lower() == mac, (
         f"probe sent to {ns[IPv6].dst} at {ns[Ether].dst}, not unicast to {nbr} at {mac}")
 
@@ -170,11 +175,11 @@ def test_incomplete_entry_becomes_reachable_or_stale_by_solicited_flag(dut: DUT,
     dut.send(_na(dut, nbr, MAC_B, s=solicited, o=1))
     # Queued packets are sent at once either way; a STALE entry they were sent over goes to DELAY
     # and is probed, a REACHABLE one is not.
-    expect_echo_reply_to(dut, nbr, ident, MAC_B)
+    reply = expect_echo_reply_to(dut, nbr, ident, MAC_B)
     if solicited:
         _expect_no_probe(dut, nbr)
     else:
-        _expect_probe(dut, nbr, MAC_B)
+        _expect_probe(dut, nbr, MAC_B, float(reply.time))
 
 
 @pytest.mark.parametrize("solicited", [0, 1], ids=["S=0", "S=1"])
@@ -191,8 +196,8 @@ def test_non_override_advertisement_with_new_address_makes_reachable_entry_stale
     _resolve(dut, nbr, 0x7230 + solicited, MAC_B)
     dut.send(_na(dut, nbr, MAC_A, s=solicited, o=0))
     dut.send(echo_request_from(dut, nbr, 0x7232 + solicited))
-    expect_echo_reply_to(dut, nbr, 0x7232 + solicited, MAC_B)  # the address was not updated
-    _expect_probe(dut, nbr, MAC_B)  # but the entry went STALE, so the reply moved it to DELAY
+    reply = expect_echo_reply_to(dut, nbr, 0x7232 + solicited, MAC_B)  # the address was not updated
+    _expect_probe(dut, nbr, MAC_B, float(reply.time))  # but the entry went STALE, so the reply moved it to DELAY
 
 
 @pytest.mark.parametrize("solicited", [0, 1], ids=["S=0", "S=1"])
@@ -221,8 +226,8 @@ def test_unsolicited_override_with_new_address_leaves_entry_stale(dut: DUT) -> N
     _resolve(dut, nbr, 0x720C, MAC_B)
     dut.send(_na(dut, nbr, MAC_A, s=0, o=1, dst=ALL_NODES))
     dut.send(echo_request_from(dut, nbr, 0x720D))
-    expect_echo_reply_to(dut, nbr, 0x720D, MAC_A)
-    _expect_probe(dut, nbr, MAC_A)
+    reply = expect_echo_reply_to(dut, nbr, 0x720D, MAC_A)
+    _expect_probe(dut, nbr, MAC_A, float(reply.time))
 
 
 @described(4861, "7.2.5", MUST, "Otherwise, the entry's state remains unchanged.")
@@ -231,20 +236,20 @@ def test_unsolicited_advertisement_with_the_cached_address_leaves_delay_unchange
     # advertisement repeating the cached address changes nothing, so the probe still comes.
     _short_delay(dut)
     nbr = _neighbor(0xE)
-    _stale(dut, nbr, MAC_B)
+    delay_from = _stale(dut, nbr, MAC_B)
     dut.send(_na(dut, nbr, MAC_B, s=0, o=1, dst=ALL_NODES))
-    _expect_probe(dut, nbr, MAC_B)
+    _expect_probe(dut, nbr, MAC_B, delay_from)
 
 
 @rfc("RFC4861-7.3.1-2")
 def test_unsolicited_advertisement_is_no_reachability_confirmation(dut: DUT) -> None:
     _short_delay(dut)
     nbr, ident = _neighbor(0xF), 0x720F
-    _stale(dut, nbr, MAC_B)
+    delay_from = _stale(dut, nbr, MAC_B)  # the advertisement answering it was traffic: DELAY
     dut.send(_na(dut, nbr, MAC_B, s=0, o=1, dst=ALL_NODES))
     dut.send(echo_request_from(dut, nbr, ident))  # traffic: an unconfirmed entry must be probed
     expect_echo_reply_to(dut, nbr, ident, MAC_B)
-    _expect_probe(dut, nbr, MAC_B)
+    _expect_probe(dut, nbr, MAC_B, delay_from)
 
 
 # Solicited advertisements for an entry in DELAY (learnt from a solicitation, then used) that case
@@ -282,7 +287,7 @@ def test_solicitation_with_new_source_address_replaces_it_and_makes_entry_stale(
     dut.send(_ns_from(dut, nbr, MAC_A))
     na = dut.expect(IPv6(dst=nbr), ICMPv6ND_NA(tgt=str(dut.info.dut_ipv6.ip)))
     assert na[Ether].dst.lower() == MAC_A, f"advertisement sent to {na[Ether].dst}, not the new address"
-    _expect_probe(dut, nbr, MAC_A)
+    _expect_probe(dut, nbr, MAC_A, float(na.time))
 
 
 @rfc("RFC4861-7.2.3-6")

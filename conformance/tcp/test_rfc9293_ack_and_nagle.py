@@ -171,8 +171,9 @@ def test_nodelay_sends_small_segments_at_once(dut: DUT, when: str) -> None:
     dut.tcp_send(conn, b"first")
     peer.expect(data=b"first")
     dut.tcp_send(conn, b"second")
-    second = peer.expect(data=b"second", within=0.3)
-    assert second.time - peer.dut.now() < 0.3
+    # With Nagle's algorithm on, "second" would wait for the ACK of "first", which the peer
+    # never sends: it would not come before a retransmission timeout (Linux: 200 ms and more).
+    peer.expect(data=b"second", within=0.3)
 
 
 @described(9293, "3.7.4", SHOULD,
