@@ -324,7 +324,7 @@ class Kernel:
                 elif "expires" in r:
                     # A Prefix Information option (RFC 4861 §6.3.4) put a lifetime on the route of
                     # a baseline address's prefix: permanent again, as the address made it.
-                    lines.append(f"{fam} route replace {route} proto kernel metric {r.get('metric', 256)}")
+                    lines.append(f"{fam} route replace {exact}")
         return lines
 
     def _restore_sysctls(self, leave: list[Path]) -> int:
