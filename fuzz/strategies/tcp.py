@@ -48,7 +48,8 @@ def tcp_segment(draw: st.DrawFn, src: bytes, dst: bytes) -> bytes:
     options = b"".join(tcp_option(draw) for _ in range(draw(index(5)))) if not odd(draw) or odd(draw) else b""
     options = (options + bytes(-len(options) % 4))[:40]
     words = (20 + len(options)) // 4
-    offset = mostly(draw, words, (0, 4, 15, words + 1)) << 4 | mostly(draw, 0, (draw(U8) & 0x0F,))
+    # words + 1 is 16 when the options fill all 40 octets: the field has four bits.
+    offset = mostly(draw, words, (0, 4, 15, (words + 1) & 0x0F)) << 4 | mostly(draw, 0, (draw(U8) & 0x0F,))
     payload = draw(DATA)
     raw = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, offset, flags, mostly(draw, 65535, (0, 1)), 0,
                       mostly(draw, 0, (1, 0xFFFF))) + options + payload
