@@ -55,7 +55,9 @@ def test_keepalive_is_switched_per_connection(dut: DUT) -> None:
     off.expect_none(within=0.5)
     dut.tcp_set_option(on_conn, "keepalive", False)
     on.send_ack()  # answers the probe; from now on, nothing more
-    on.expect_none(within=IDLE + INTERVAL + 0.5)
+    # From the answer, sent after the option was off: a loaded tester may be late enough to switch
+    # it off that the unanswered probe's retransmission came INTERVAL after it, which is allowed.
+    on.expect_none(since=on.last_sent, within=IDLE + INTERVAL + 0.5)
 
 
 @rfc("RFC9293-3.8.4-3", "RFC9293-3.8.4-4")
@@ -65,6 +67,10 @@ def test_first_probe_follows_the_configured_idle_interval(dut: DUT) -> None:
     peer.send_data(b"traffic restarts the idle time")
     last = peer.last_sent
     probe = _probe(peer, within=IDLE + 2.0)
+    while probe.time < last:
+        # Sent before the data: the connection was idle from the handshake while a loaded tester
+        # was late to send it, and keep-alive was already on.
+        probe = _probe(peer, within=IDLE + 2.0)
     waited = probe.time - last
     assert timer_fired_on_time(waited, IDLE), f"the first probe came {waited:.3f} s after the last segment, idle time {IDLE:g} s"
 
@@ -101,6 +107,10 @@ def test_answered_probes_keep_coming_each_idle_interval(dut: DUT) -> None:
     peer.send_ack()  # an answer: the connection is idle again from here
     answered = peer.last_sent
     second = _probe(peer, within=IDLE + 2.0)
+    while second.time < answered:
+        # Sent before the answer: the unanswered first probe's successor, INTERVAL after it (RFC
+        # 9293 3.8.4: no "failure to respond to any specific probe" ends it), a loaded tester late.
+        second = _probe(peer, within=IDLE + 2.0)
     assert timer_fired_on_time(second.time - answered, IDLE), (
         f"after an answered probe the next came {second.time - answered:.3f} s later, not after the idle time")
     assert first.time < second.time
