@@ -136,9 +136,10 @@ def _expect_fast_retransmit(peer: TCPPeer, first: Packet) -> None:
     times that, RFC 6298 2.2) would send it much later. Skips when the timer ran out before the
     tester sent them (a loaded tester): then nothing tells the two apart."""
     una = first[TCP].seq
-    _dup_acks(peer, una, TCP_DUPACK_THRESHOLD - 1)
-    sent = peer.dut.now()  # just before the third: its answer can come before send() returns
-    _dup_acks(peer, una, 1)
+    _dup_acks(peer, una, TCP_DUPACK_THRESHOLD)
+    # When the third left, built already (its answer can come before send() returns), not when
+    # the tester began to build it: a loaded tester's build is no delay of the DUT's.
+    sent = peer.last_sent
     try:
         resent = peer.expect(seq=una, data=lambda d: len(d) > 0, within=TCP_MIN_RTO + 1.0, update=False)
     except AssertionError:
@@ -151,6 +152,34 @@ def _expect_fast_retransmit(peer: TCPPeer, first: Packet) -> None:
         f"the segment came again {after:.3f} s after the third duplicate ACK, "
         f"{float(resent.time) - float(first.time):.3f} s after it was first sent: the retransmission timer's "
         "copy, not a fast retransmission")
+
+
+def _skip_if_the_timer_was_due(first: Packet, until: float) -> None:
+    """Skips the test when a look for copies of ``first``'s data lasting until ``until`` (a DUT
+    time), or an ACK sent then, reaches the time the DUT's retransmission timer could send it
+    again: the tester was that late (a loaded tester), and a copy, or a DUT in loss recovery,
+    would say nothing about its ACKs. After a first round-trip sample R the timeout is 3 R (RFC
+    6298 2.2, SRTT + 4 * R/2), R at least ``HANDSHAKE_RTT``; a tenth of a second less leaves
+    room for the segment's own way to the tester."""
+    timer = 3 * HANDSHAKE_RTT - 0.1
+    if until >= float(first.time) + timer:
+        pytest.skip(f"the tester's ACKs went {until - float(first.time):.2f} s after the segment (a loaded tester), "
+                    f"when the DUT's retransmission timer could run (about {timer:g} s after a "
+                    f"{HANDSHAKE_RTT:g}-s handshake): a copy of the segment would not tell which sent it")
+
+
+def _copies_answering(peer: TCPPeer, first: Packet, opened: float) -> list[Packet]:
+    """The copies of ``first``'s data the DUT sent since ``opened`` (a DUT time just before the
+    tester's first ACK left) until its reply to a barrier probe (or 50 ms elsewhere). A copy
+    from before is the retransmission timer's, no answer to those ACKs; a look that reached
+    the timer's time skips the test."""
+    if peer.dut.barrier() is None:
+        peer.dut.wait(0.05)
+    una = first[TCP].seq
+    resent = [s for s in peer.take_all() if s[TCP].seq == una and len(payload(s)) and float(s.time) >= opened]
+    if resent:
+        _skip_if_the_timer_was_due(first, float(resent[0].time))
+    return resent
 
 
 def _dup_acks(peer: TCPPeer, una: int, count: int) -> None:
@@ -188,8 +217,14 @@ def test_two_duplicate_acks_do_not_trigger_a_retransmission(dut: DUT) -> None:
     peer, _conn = _bulk_sender(dut, 536, rtt=HANDSHAKE_RTT)
     burst = _burst(peer)
     una = burst[0][TCP].seq
-    _dup_acks(peer, una, TCP_DUPACK_THRESHOLD - 1)
-    peer.expect_none(seq=una, data=lambda d: len(d) > 0, within=0.05)
+    _dup_acks(peer, una, 1)
+    opened = peer.last_sent
+    _dup_acks(peer, una, TCP_DUPACK_THRESHOLD - 2)
+    # From when the first left to shortly after the second, on the DUT's clock: a tester that
+    # looks late must not take the retransmission timer's copy for an answer to them.
+    until = peer.last_sent + 0.05
+    _skip_if_the_timer_was_due(burst[0], until)
+    peer.expect_none(seq=una, data=lambda d: len(d) > 0, within=until - opened, since=opened)
     _dup_acks(peer, una, 1)  # positive control: the third one does
     peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
 
@@ -204,11 +239,10 @@ def test_acks_that_change_the_window_are_not_duplicates(dut: DUT) -> None:
     assert dut.tcp_send(conn, bytes(i % 256 for i in range(BULK))) > 0
     burst = _burst(peer)
     una = burst[0][TCP].seq
+    opened = dut.now()
     for n in range(1, TCP_DUPACK_THRESHOLD + 1):  # SND.UNA again, each time with a larger window
         peer.send_ack(ack=una, window=WINDOW_BELOW_MAX + 536 * n)
-    if dut.barrier() is None:
-        dut.wait(0.05)
-    resent = [s for s in peer.take_all() if s[TCP].seq == una and len(payload(s))]
+    resent = _copies_answering(peer, burst[0], opened)
     assert not resent, "three ACKs that each changed the window were taken for duplicates: a fast retransmit"
     _dup_acks(peer, una, TCP_DUPACK_THRESHOLD)  # positive control: three true duplicates do
     peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
@@ -225,13 +259,12 @@ def test_acks_carrying_data_are_not_duplicates_on_a_connection_without_sack(dut:
     burst = _burst(peer)
     assert len(burst) >= 2, "the initial window is too small for a segment SACKed beyond a lost one"
     una = burst[0][TCP].seq
+    opened = dut.now()
     for n in range(1, TCP_DUPACK_THRESHOLD + 1):  # each SACKs one segment more, all of them data
         last = burst[min(n, len(burst) - 1)]
         block = (burst[1][TCP].seq, seq_add(last[TCP].seq, len(payload(last))))
         peer.send_data(b"%d" % n * 10, ack=una, options=[("NOP", None), ("NOP", None), ("SAck", block)])
-    if dut.barrier() is None:
-        dut.wait(0.05)
-    resent = [s for s in peer.take_all() if s[TCP].seq == una and len(payload(s))]
+    resent = _copies_answering(peer, burst[0], opened)
     assert not resent, "three data segments carrying SACK blocks on a connection without SACK were taken for duplicates"
     _dup_acks(peer, una, TCP_DUPACK_THRESHOLD)  # positive control: three true duplicates do
     peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
@@ -246,10 +279,9 @@ def test_duplicates_are_counted_afresh_after_an_ack_that_moves_snd_una(dut: DUT)
     assert len(burst) >= 2, "the initial window is too small for a first segment acknowledged and a second lost"
     una = burst[1][TCP].seq
     peer.send_ack(ack=una)  # the first segment arrived: SND.UNA moves, the second is lost
+    opened = peer.last_sent
     _dup_acks(peer, una, TCP_DUPACK_THRESHOLD - 1)
-    if dut.barrier() is None:
-        dut.wait(0.05)
-    resent = [s for s in peer.take_all() if s[TCP].seq == una and len(payload(s))]
+    resent = _copies_answering(peer, burst[1], opened)
     assert not resent, "two duplicate ACKs after an ACK that moved SND.UNA triggered a fast retransmit"
     _dup_acks(peer, una, 1)  # positive control: the third does
     peer.expect(seq=una, data=lambda d: len(d) > 0, within=2.0, update=False)
@@ -270,6 +302,7 @@ def test_first_duplicate_ack_releases_one_new_segment(dut: DUT, window: int) -> 
         pytest.skip(f"the first flight ({len(burst)} segments) left {room} octets of the {window}-octet window: "
                     "no room for a full segment")
     _dup_acks(peer, una, 1)
+    _skip_if_the_timer_was_due(burst[0], peer.last_sent)
     new = peer.expect(seq=nxt, data=lambda d: len(d) > 0, within=0.5)
     assert len(payload(new)) <= 536
 
@@ -286,6 +319,7 @@ def test_second_duplicate_ack_releases_another_new_segment(dut: DUT) -> None:
     for _ in range(TCP_DUPACK_THRESHOLD - 1):
         nxt = peer.rcv_nxt
         _dup_acks(peer, una, 1)
+        _skip_if_the_timer_was_due(burst[0], peer.last_sent)
         sent.append(peer.expect(seq=nxt, data=lambda d: len(d) > 0, within=0.5))
     for seg in sent:
         assert len(payload(seg)) <= 536
