@@ -163,8 +163,8 @@ def _skip_if_the_timer_was_due(first: Packet, until: float) -> None:
     room for the segment's own way to the tester."""
     timer = 3 * HANDSHAKE_RTT - 0.1
     if until >= float(first.time) + timer:
-        pytest.skip(f"the tester's ACKs went {until - float(first.time):.2f} s after the segment (a loaded tester), "
-                    f"when the DUT's retransmission timer could run (about {timer:g} s after a "
+        pytest.skip(f"the tester's ACKs, or the look for the DUT's answer to them, reached {until - float(first.time):.2f} s "
+                    f"after the segment (a loaded tester), when the DUT's retransmission timer could run (about {timer:g} s after a "
                     f"{HANDSHAKE_RTT:g}-s handshake): a copy of the segment would not tell which sent it")
 
 
