@@ -117,6 +117,7 @@ class _Named:
 
 
 Criterion = int | Callable[[Any], bool] | None
+DataCriterion = bytes | Callable[[bytes], bool] | None
 MAX_LISTED: Final = 20
 
 
@@ -314,7 +315,7 @@ class TCPPeer:
         l3 = IP(src=self.dut_addr, dst=self.addr) if self.family == 4 else IPv6(src=self.dut_addr, dst=self.addr)
         return l3 / TCP(sport=self.dut_port, dport=self.port, **tcp)
 
-    def _matcher(self, flags: str | None, seq: Criterion, ack: Criterion, window: Criterion, data: bytes | None,
+    def _matcher(self, flags: str | None, seq: Criterion, ack: Criterion, window: Criterion, data: DataCriterion,
                  tcp: dict[str, Any]) -> _Match:
         checks: list[tuple[str, Callable[[Packet], Any], Any]] = []
         if flags is not None:
@@ -345,11 +346,11 @@ class TCPPeer:
             self._held.append(seg)
 
     def expect(self, flags: str | None = None, *, seq: Criterion = None, ack: Criterion = None,
-               window: Criterion = None, data: bytes | None = None, within: float = 2.0, update: bool = True,
+               window: Criterion = None, data: DataCriterion = None, within: float = 2.0, update: bool = True,
                **tcp: Any) -> Packet:
         """The next segment of this connection from the DUT matching every criterion given
         (``seq``/``ack``/``window`` and other TCP fields: a value or a predicate; ``window`` as
-        on the wire; ``data``: exactly these octets, b"" for none). Segments that do not match
+        on the wire; ``data``: exactly these octets, b"" for none, or a predicate on them). Segments that do not match
         are held for later expectations. ``update=False`` leaves the peer's state alone."""
         match = self._matcher(flags, seq, ack, window, data, tcp)
         seg = self._take(match, within)
@@ -360,7 +361,7 @@ class TCPPeer:
         return seg
 
     def expect_none(self, flags: str | None = None, *, seq: Criterion = None, ack: Criterion = None,
-                    window: Criterion = None, data: bytes | None = None, within: float = 2.0,
+                    window: Criterion = None, data: DataCriterion = None, within: float = 2.0,
                     since: float | None = None, **tcp: Any) -> None:
         """No segment of this connection matching the criteria within ``within`` seconds, from
         now or from ``since`` (a DUT time already past, as in ``DUT.expect_none``); a segment
@@ -504,6 +505,32 @@ class TCPPeer:
         else:
             msg = ICMPv6DestUnreach(code=code)
         return self.dut.ipv6(src=origin, dst=self.dut_addr) / msg / Raw(quote[:1280 - 48])
+
+
+def datagram_size(segment: Packet) -> int:
+    """The size of the IP datagram carrying ``segment``."""
+    return len(bytes(segment[IP] if IP in segment else segment[IPv6]))
+
+
+def resent_smaller(peer: TCPPeer, big: Packet, *, size: Callable[[Packet], int] = datagram_size,
+                   within: float = 3.0) -> tuple[Packet, int]:
+    """After an ICMP error about ``big`` (RFC 1191 / RFC 8201): the first copy of its data in a
+    datagram smaller than it (by ``size``) within ``within`` seconds, and how many copies as large
+    came before. Those are the retransmission timer's, run out before the error message was taken
+    in (Linux's floor is 200 ms: a loaded tester sends the message later than that); a DUT that
+    never sends the data smaller fails."""
+    deadline = peer.dut.now() + within
+    same = 0
+    while True:
+        try:
+            copy = peer.expect(seq=big[TCP].seq, data=lambda d: len(d) > 0,
+                               within=max(0.0, deadline - peer.dut.now()), update=False)
+        except AssertionError:
+            raise AssertionError(f"after the error message about a {size(big)}-octet datagram the data went "
+                                 f"again {same} time(s) in {size(big)} octets, never smaller") from None
+        if size(copy) < size(big):
+            return copy, same
+        same += 1
 
 
 def established(dut: DUT, port: int, family: Family = 4, *, listen_options: dict[str, Any] | None = None,

@@ -18,7 +18,7 @@ from scapy.packet import Packet, Raw
 
 from harness import DUT, TCPConn, l3_bytes, rfc
 from harness.rfc import TCP_INITIAL_RTO
-from harness.tcp_peer import TCPPeer, established, payload, seq_add, seq_lt
+from harness.tcp_peer import TCPPeer, datagram_size, established, payload, resent_smaller, seq_add, seq_lt
 from harness.time_budget import require_dut_time
 
 PORT: Final = 9000
@@ -33,7 +33,7 @@ def _size(seg: Packet) -> int:
     """The datagram's size; a TCP segment fragmented by the IP layer fails the test (the segment
     itself should have shrunk, RFC 8201 5.4's packetization layer)."""
     assert IPv6ExtHdrFragment not in seg, "the DUT fragmented a TCP segment instead of sending a smaller one"
-    return len(bytes(seg[IP] if IP in seg else seg[IPv6]))
+    return datagram_size(seg)
 
 
 def _bulk(dut: DUT, family: int = 4, **peer_options: Any) -> tuple[TCPPeer, TCPConn, Packet]:
@@ -45,25 +45,6 @@ def _bulk(dut: DUT, family: int = 4, **peer_options: Any) -> tuple[TCPPeer, TCPC
         pytest.skip("the DUT's TCP segments do not carry DF: it does not do IPv4 Path MTU Discovery "
                     "(optional for a host), so RFC 1191's rules for it do not apply")
     return peer, conn, big
-
-
-def _resent_smaller(peer: TCPPeer, big: Packet, within: float = 3.0) -> tuple[Packet, int]:
-    """The first copy of ``big``'s data smaller than ``big`` within ``within`` seconds, and how
-    many copies as large came before it. Those are the retransmission timer's, run out before
-    the error message was taken in (a linux soak run under load: the tester sent it later than
-    the DUT's 200-ms RTO); the DUT that never sends the data smaller fails."""
-    deadline = peer.dut.now() + within
-    same = 0
-    while True:
-        left = deadline - peer.dut.now()
-        try:
-            copy = peer.expect(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=max(0.0, left), update=False)
-        except AssertionError:
-            raise AssertionError(f"after the error message about a {_size(big)}-octet datagram the data went "
-                                 f"again {same} time(s) in {_size(big)} octets, never smaller") from None
-        if _size(copy) < _size(big):
-            return copy, same
-        same += 1
 
 
 def _next_sizes(peer: TCPPeer, count: int) -> list[int]:
@@ -82,7 +63,7 @@ def test_after_fragmentation_needed_every_datagram_fits_the_new_mtu(dut: DUT) ->
     dut.send(peer.icmp_error(big, type=3, code=4, mtu=1000))
     # "as fast as possible": the data goes again in smaller datagrams at once, well before the
     # retransmission timer (at least 1 s, RFC 6298 2.4) would have sent it.
-    resent, _ = _resent_smaller(peer, big, within=TCP_INITIAL_RTO / 2)
+    resent, _ = resent_smaller(peer, big, size=_size, within=TCP_INITIAL_RTO / 2)
     assert _size(resent) <= 1000, f"the data went again in a {_size(resent)}-octet datagram after MTU 1000"
     peer.take_all()
     peer.rcv_nxt = seq_add(big[TCP].seq, len(payload(resent)))
@@ -98,7 +79,7 @@ def test_after_fragmentation_needed_every_datagram_fits_the_new_mtu(dut: DUT) ->
 def test_fragmentation_needed_without_a_next_hop_mtu_still_lowers_the_estimate(dut: DUT, mss: int | None) -> None:
     peer, _conn, big = _bulk(dut) if mss is None else _bulk(dut, mss=mss)
     dut.send(peer.icmp_error(big, type=3, code=4, mtu=0))  # an RFC 792 router: the field is zero
-    _resent_smaller(peer, big)  # fails unless the data goes again in a smaller datagram
+    resent_smaller(peer, big, size=_size)  # fails unless the data goes again in a smaller datagram
 
 
 @rfc("RFC1191-3-8")
@@ -117,7 +98,7 @@ def test_the_estimate_never_falls_below_68_octets(dut: DUT) -> None:
 def test_a_larger_mtu_in_a_later_message_does_not_raise_the_estimate(dut: DUT) -> None:
     peer, _conn, big = _bulk(dut)
     dut.send(peer.icmp_error(big, type=3, code=4, mtu=1000))
-    resent, _ = _resent_smaller(peer, big)
+    resent, _ = resent_smaller(peer, big, size=_size)
     assert _size(resent) <= 1000  # positive control: the first message was taken
     # A second message about the smaller datagram, still unacknowledged, claims MTU 1400.
     dut.send(peer.icmp_error(resent, type=3, code=4, mtu=1400))
@@ -195,7 +176,7 @@ def test_a_packet_too_big_is_not_a_congestion_signal(dut: DUT) -> None:
     # gives a loaded tester room; the RFC's point does not depend on the timer.
     peer, _conn, big = _bulk(dut, 6, rtt=HANDSHAKE_RTT)
     dut.send(peer.icmp_error(big, mtu=1280))
-    resent, timer_copies = _resent_smaller(peer, big)
+    resent, timer_copies = resent_smaller(peer, big, size=_size)
     assert _size(resent) <= 1280  # positive control: the message was taken
     if timer_copies:
         pytest.skip("the retransmission timer ran out before the Packet Too Big was taken in (a loaded tester): "
@@ -311,7 +292,7 @@ def test_a_packet_too_big_after_the_path_mtu_fell_still_draws_a_retransmission(d
     assert dut.tcp_send(other, BULK) > 0
     dropped = second.expect(data=lambda d: len(d) > 1000, update=False)
     dut.send(first.icmp_error(big, mtu=1280))  # the path MTU falls: the first connection's message
-    _resent_smaller(first, big, within=1.0)
+    resent_smaller(first, big, size=_size, within=1.0)
     # The second connection's own message changes no estimate any more, yet its segment was
     # dropped: it "should be notified ... so that it may retransmit the dropped data" -- at once,
     # not when its retransmission timer (at least 1 s, RFC 6298 2.4) would. Timed from when the
@@ -319,7 +300,7 @@ def test_a_packet_too_big_after_the_path_mtu_fell_still_draws_a_retransmission(d
     message = second.icmp_error(dropped, mtu=1280)
     sent = dut.now()
     dut.send(message)
-    again, _ = _resent_smaller(second, dropped, within=2.0)
+    again, _ = resent_smaller(second, dropped, size=_size, within=2.0)
     if float(again.time) < sent:
         pytest.skip(f"the second connection's data went again {float(again.time) - float(dropped.time):.2f} s after "
                     "it was first sent, smaller but before the tester sent its Packet Too Big (a loaded tester): "

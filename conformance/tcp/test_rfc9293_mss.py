@@ -13,7 +13,7 @@ from scapy.packet import Packet
 
 from harness import DUT, SHOULD, TCPConn, described, rfc
 from harness.rfc import TCP_DEFAULT_MSS, TCP_IP_HEADERS
-from harness.tcp_peer import TCPPeer, established, option, payload, seq_add
+from harness.tcp_peer import TCPPeer, datagram_size, established, option, payload, resent_smaller, seq_add
 
 PORT: Final = 8400
 BULK: Final = bytes(i % 256 for i in range(12_000))
@@ -38,29 +38,6 @@ def _bulk(dut: DUT, family: int = 4, **peer: object) -> tuple[TCPPeer, TCPConn]:
     tester, conn = established(dut, PORT, family, **peer)  # type: ignore[arg-type]
     assert dut.tcp_send(conn, BULK) > 0
     return tester, conn
-
-
-def _size(seg: Packet) -> int:
-    return len(bytes(seg[IP] if IP in seg else seg[IPv6]))
-
-
-def _resent_smaller(peer: TCPPeer, big: Packet, within: float = 3.0) -> tuple[Packet, int]:
-    """The first copy of ``big``'s data in a smaller datagram than ``big`` within ``within``
-    seconds, and how many copies as large came before it: the retransmission timer's, run out
-    before the error message was taken in (Linux's floor is 200 ms: a loaded tester sends the
-    message later than that). A DUT that never sends the data smaller fails."""
-    deadline = peer.dut.now() + within
-    same = 0
-    while True:
-        try:
-            copy = peer.expect(seq=big[TCP].seq, data=lambda d: len(d) > 0,
-                               within=max(0.0, deadline - peer.dut.now()), update=False)
-        except AssertionError:
-            raise AssertionError(f"after the error message about a {_size(big)}-octet datagram the data went "
-                                 f"again {same} time(s) in {_size(big)} octets, never smaller") from None
-        if _size(copy) < _size(big):
-            return copy, same
-        same += 1
 
 
 def _require_ipv4_pmtud(seg: Packet) -> None:
@@ -195,8 +172,8 @@ def test_fragmentation_needed_shrinks_the_segments(dut: DUT) -> None:
     big = peer.expect(data=lambda d: len(d) > 1000)
     _require_ipv4_pmtud(big)
     dut.send(peer.icmp_error(big, type=3, code=4, mtu=1000))
-    resent, _ = _resent_smaller(peer, big)
-    assert _size(resent) <= 1000, f"after Fragmentation Needed (MTU 1000) a {_size(resent)}-octet datagram"
+    resent, _ = resent_smaller(peer, big)
+    assert datagram_size(resent) <= 1000, f"after Fragmentation Needed (MTU 1000) a {datagram_size(resent)}-octet datagram"
 
 
 @rfc("RFC8201-4-4", "RFC8201-5.2-10", "RFC8201-5.4-1", "RFC8201-5.4-5")
@@ -204,8 +181,8 @@ def test_packet_too_big_shrinks_the_segments(dut: DUT) -> None:
     peer, _conn = _bulk(dut, 6)
     big = peer.expect(data=lambda d: len(d) > 1220)
     dut.send(peer.icmp_error(big, mtu=1300))
-    resent, _ = _resent_smaller(peer, big)
-    assert _size(resent) <= 1300, f"after Packet Too Big (MTU 1300) a {_size(resent)}-octet packet"
+    resent, _ = resent_smaller(peer, big)
+    assert datagram_size(resent) <= 1300, f"after Packet Too Big (MTU 1300) a {datagram_size(resent)}-octet packet"
 
 
 @rfc("RFC8201-4-2", "RFC8201-5.5-1", "RFC8201-4-3")
@@ -244,7 +221,7 @@ def test_fragmentation_needed_that_lowers_nothing_draws_no_retransmission(dut: D
     quiet = (barrier_reply - sent) if barrier_reply is not None else 0.15
     peer.expect_none(seq=big[TCP].seq, data=lambda d: len(d) > 0, within=quiet, since=sent)
     dut.send(peer.icmp_error(big, type=3, code=4, mtu=1000))  # positive control: one that lowers it
-    _resent_smaller(peer, big, within=1.0)
+    resent_smaller(peer, big, within=1.0)
 
 
 @rfc("RFC1191-6.4-1")
@@ -262,7 +239,7 @@ def test_several_fragmentation_needed_messages_draw_one_retransmission(dut: DUT)
     sent = dut.now()
     dut.send(*messages)
     first = flight[0][TCP].seq
-    again, _ = _resent_smaller(peer, flight[0])
+    again, _ = resent_smaller(peer, flight[0])
     # Retransmissions answering the other two messages would follow within milliseconds, timed
     # from the retransmission itself however late it is read. The look must end before the
     # DUT's retransmission timer could send the data again, whether or not the answer restarted it:
