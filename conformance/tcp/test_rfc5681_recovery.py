@@ -360,7 +360,7 @@ def test_after_fast_recovery_ends_a_new_loss_gets_its_own_fast_retransmit(dut: D
     # recovery is still out, neither lost nor late: nothing is retransmitted for it now.
     second = released[1][TCP].seq
     peer.send_ack(ack=second)
-    peer.expect_none(seq=second, data=lambda d: len(d) > 0, within=0.2)
+    peer.expect_none(seq=second, data=lambda d: len(d) > 0, since=peer.last_sent, within=0.2)
     # Then it turns out lost: three duplicate ACKs, after the ACK that moved SND.UNA past
     # recover, are a new loss (positive control, and a new fast retransmit, RFC 6582 3.2 (2)).
     for _ in range(TCP_DUPACK_THRESHOLD):
