@@ -24,6 +24,7 @@ from scapy.packet import Packet, Raw
 from harness import (
     DUT,
     MUST,
+    ExpectationFailed,
     described,
     echo4,
     echo_data4,
@@ -183,9 +184,12 @@ def test_65535_octets_are_reassembled_and_one_octet_more_is_not(dut: DUT) -> Non
 @rfc("RFC1122-3.3.2-6", "RFC1122-3.3.2-4")
 def test_timeout_with_fragment_zero_sends_time_exceeded_code_1(dut: DUT) -> None:
     first = fragments4(_echo(dut, 0xC0A, 400, ip_id=0x4C0A), size=208)[0]
-    dut.send(first)
     timeout = _timeout(dut)
-    dut.expect_none(ICMP(type=11), within=min(SILENCE_S, timeout / 2))  # not before the timeout
+    sending = dut.now()  # the DUT takes the fragment in after this: its timer cannot start sooner
+    dut.send(first)
+    # Not before the timeout: the window is timed from the send, not from when a loaded tester
+    # gets to look (a Time Exceeded at the timeout must not fall in a window opened late).
+    dut.expect_none(ICMP(type=11), within=min(SILENCE_S, timeout / 2), since=sending)
     error = dut.expect(ICMP(type=11), within=timeout + 1.0)
     assert error[ICMP].code == 1, f"Time Exceeded code {error[ICMP].code}, expected 1 (reassembly)"
     quote = icmp_quote(error)
@@ -232,10 +236,21 @@ def test_timeout_without_fragment_zero_sends_nothing(dut: DUT) -> None:
 def test_reassembly_timeout_does_not_follow_the_ttl(dut: DUT) -> None:
     # TTL 1: a timer taken from the TTL would expire after about a second, before the rest.
     frags = fragments4(_echo(dut, 0xC0C, 400, ip_id=0x4C0C, ttl=1), size=208)
+    timeout = _timeout(dut)
+    sending = dut.now()
     dut.send(frags[0])
-    dut.wait(min(1.5, _timeout(dut) / 2))
+    dut.wait(min(1.5, timeout / 2))
     dut.send(*frags[1:])
-    dut.expect(ICMP(type=0, id=0xC0C))
+    rest_sent = dut.now()
+    try:
+        dut.expect(ICMP(type=0, id=0xC0C))
+    except ExpectationFailed:
+        # The DUT's own reassembly timer (RFC 1122 3.3.2) may end the wait: only a rest sent
+        # within the timeout of fragment zero must complete the datagram.
+        if rest_sent - sending >= timeout:
+            pytest.skip(f"the tester sent the rest {rest_sent - sending:.2f} s after fragment zero, past the "
+                        f"DUT's {timeout:g}-s reassembly timeout: a loaded tester; nothing to show about the TTL")
+        raise
 
 
 @rfc("RFC792-ParameterProblemMessage-3")

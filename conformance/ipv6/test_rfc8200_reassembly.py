@@ -125,10 +125,21 @@ def test_reassembly_completes_shortly_before_the_timeout(dut: DUT) -> None:
     # "within 60 seconds of the reception of the first-arriving fragment": the queue must still
     # be there half a second before the timer runs out.
     first, second, third = fragments6(echo6(dut, 0x4513, DATA), THIRDS, ident=0x4513)
+    timeout = _timeout(dut)
+    sending = dut.now()  # the DUT takes the first fragment in after this
     dut.send(first)
-    dut.wait(_timeout(dut) - 0.5)
+    dut.wait(timeout - 0.5)
     dut.send(second, third)
-    expect_echo_reply6(dut, 0x4513, data=DATA)
+    rest_sent = dut.now()  # and the rest before this
+    try:
+        expect_echo_reply6(dut, 0x4513, data=DATA)
+    except ExpectationFailed:
+        # Only a rest that surely arrived within the timeout of the first fragment must complete
+        # the datagram; a loaded tester may have sent it later than half a second before.
+        if rest_sent - sending >= timeout:
+            pytest.skip(f"the tester sent the rest {rest_sent - sending:.2f} s after the first fragment, not "
+                        f"within the DUT's {timeout:g}-s reassembly timeout: a loaded tester")
+        raise
 
 
 @rfc("RFC8200-4.5-10", "RFC8200-4.5-11")
@@ -138,9 +149,12 @@ def test_reassembly_is_abandoned_sixty_seconds_after_the_first_fragment(dut: DUT
     # second before 60 s (the queue still stands), one by half a second after.
     require_dut_time(dut, RFC_REASSEMBLY_TIMEOUT_S + 0.5)
     first, _, _ = fragments6(echo6(dut, 0x4514, DATA), THIRDS, ident=0x4514)
+    sending = dut.now()  # the DUT takes the fragment in after this ...
     dut.send(first)
-    dut.expect_none(ICMPv6TimeExceeded, within=RFC_REASSEMBLY_TIMEOUT_S - 0.5)
-    dut.expect(ICMPv6TimeExceeded(code=TECode.REASSEMBLY), within=1.0)
+    sent = dut.now()  # ... and before this: both windows are timed from the send, not from the tester's reading
+    dut.expect_none(ICMPv6TimeExceeded, within=RFC_REASSEMBLY_TIMEOUT_S - 0.5, since=sending)
+    dut.expect(ICMPv6TimeExceeded(code=TECode.REASSEMBLY),
+               within=max(0.0, sent + RFC_REASSEMBLY_TIMEOUT_S + 0.5 - dut.now()))
 
 
 @rfc("RFC8200-4.5-11")
@@ -375,10 +389,16 @@ def test_reassembly_timer_of_a_datagram_reusing_an_identification_starts_at_its_
     timeout = _timeout(dut)
     for ident in (0x4520, 0x4521):
         dut.send(*fragments6(echo6(dut, ident, DATA), THIRDS, ident=ident))
-        expect_echo_reply6(dut, ident, data=DATA)
-        dut.wait(timeout / 4)
+        reply = expect_echo_reply6(dut, ident, data=DATA)
+        # From the reply, the DUT's instant, not from when a loaded tester read it.
+        dut.wait(max(0.0, float(reply.time) + timeout / 4 - dut.now()))
     first, _, _ = fragments6(echo6(dut, 0x4520, DATA, seq=2), THIRDS, ident=0x4520)
+    sending = dut.now()  # the DUT takes the fragment in after this ...
     dut.send(first)
-    dut.expect_none(ICMPv6TimeExceeded, within=timeout - 0.5)
-    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6TimeExceeded(code=TECode.REASSEMBLY), within=1.0)
+    sent = dut.now()  # ... and before this
+    # Both windows from the send: a window opened when a loaded tester gets to look would take in
+    # the Time Exceeded that is due at the timeout.
+    dut.expect_none(ICMPv6TimeExceeded, within=timeout - 0.5, since=sending)
+    error = dut.expect(IPv6(dst=str(dut.info.tester_ipv6)), ICMPv6TimeExceeded(code=TECode.REASSEMBLY),
+                       within=max(0.0, sent + timeout + 0.5 - dut.now()))
     assert l3_bytes(error)[48:] == l3_bytes(first), "the Time Exceeded does not quote the new first fragment"
