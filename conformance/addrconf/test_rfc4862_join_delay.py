@@ -43,11 +43,13 @@ def _joins(pkt: Packet, group: str) -> bool:
 
 
 def _joins_until(dut: DUT, deadline: float) -> list[tuple[float, IPv6Address]]:
-    """Every group the DUT's MLD reports join until ``deadline``, with the report's time."""
+    """Every group the DUT's MLD reports join until ``deadline``, with the report's time (and
+    those already read in when a loaded tester gets here after it: their times tell)."""
     out = []
-    while (left := deadline - dut.now()) > 0:
+    while True:
         try:
-            pkt: Packet = dut.expect(IPv6, dst=lambda d: d == MLDV2_REPORTS or d.startswith("ff02::1:ff"), within=left)
+            pkt: Packet = dut.expect(IPv6, dst=lambda d: d == MLDV2_REPORTS or d.startswith("ff02::1:ff"),
+                                     within=max(0.0, deadline - dut.now()))
         except ExpectationFailed:
             break
         if pkt.haslayer(ICMPv6MLReport):
@@ -58,27 +60,34 @@ def _joins_until(dut: DUT, deadline: float) -> list[tuple[float, IPv6Address]]:
     return out
 
 
-def _report_delay(dut: DUT, group: str, start: float) -> float:
-    """Seconds from ``start`` to the first MLD report (v1 to the group, v2 to ff02::16) joining ``group``."""
-    deadline = start + MAX_RTR_SOLICITATION_DELAY_S + JITTER_S
-    while (left := deadline - dut.now()) > 0:
+def _report_delay(dut: DUT, group: str, start: float, up: float) -> tuple[float, float]:
+    """Seconds to the first MLD report (v1 to the group, v2 to ff02::16) joining ``group`` from
+    ``up`` and from ``start``: the address came up between the two (DUT times noted around the
+    event), so the delay lies between them."""
+    deadline = up + MAX_RTR_SOLICITATION_DELAY_S + JITTER_S
+    while True:
         try:
-            pkt: Packet = dut.expect(IPv6, dst=lambda d: d in (MLDV2_REPORTS, group), within=left)
+            pkt: Packet = dut.expect(IPv6, dst=lambda d: d in (MLDV2_REPORTS, group),
+                                     within=max(0.0, deadline - dut.now()))
         except ExpectationFailed:
             break
         if float(pkt.time) < start:
             continue  # a report of an earlier run (retransmitted), still queued
         if _joins(pkt, group):
-            return float(pkt.time) - start
+            return float(pkt.time) - up, float(pkt.time) - start
     raise AssertionError(f"no MLD report for {group} within MAX_RTR_SOLICITATION_DELAY "
                          f"({MAX_RTR_SOLICITATION_DELAY_S:g} s) of the address coming up")
 
 
-def _assert_random_within_max(delays: list[float]) -> None:
+def _assert_random_within_max(bounds: list[tuple[float, float]]) -> None:
+    # Each delay lies between two bounds (the event came between two DUT times the tester noted,
+    # further apart when a loaded tester was slow): too late only if even the shorter bound is;
+    # at once, or fixed, judged by the longer bounds. Either way the doubt goes to the DUT.
+    delays = [longest for _, longest in bounds]
     shown = [round(d, 3) for d in delays]
-    assert max(delays) <= MAX_RTR_SOLICITATION_DELAY_S + JITTER_S, (
-        f"the solicited-node group was reported {shown} s after the address came up: later than "
-        f"MAX_RTR_SOLICITATION_DELAY ({MAX_RTR_SOLICITATION_DELAY_S:g} s)")
+    assert max(shortest for shortest, _ in bounds) <= MAX_RTR_SOLICITATION_DELAY_S + JITTER_S, (
+        f"the solicited-node group was reported {[round(d, 3) for d, _ in bounds]} s after the address came "
+        f"up: later than MAX_RTR_SOLICITATION_DELAY ({MAX_RTR_SOLICITATION_DELAY_S:g} s)")
     # Uniform over [0, 1] s, fewer than two of eight delays reach 0.25 s with probability below
     # 0.05 %, and all eight lie within 0.1 s of each other with less: a report at once (a few ms,
     # or a scheduler's odd late one) or a fixed delay fails here.
@@ -98,8 +107,8 @@ def test_joining_after_the_link_comes_up_waits_a_random_delay(dut: DUT) -> None:
     delays = []
     for _ in range(RUNS):
         start = dut.now()
-        dut.restart_link()
-        delays.append(_report_delay(dut, group, start))
+        dut.restart_link()  # returns once the link is up (with DAD on, at once)
+        delays.append(_report_delay(dut, group, start, dut.now()))
         dut.wait(MAX_RTR_SOLICITATION_DELAY_S + 1.5)  # DAD over: the next restart starts clean
     _assert_random_within_max(delays)
 
@@ -119,11 +128,12 @@ def test_joining_for_an_address_from_a_multicast_router_advertisement_waits_a_ra
         prefix = IPv6Network(f"2001:db8:{0x20 + run:x}::/64")
         start = dut.now()
         dut.send(ra(dut, pio(autonomous=1, valid=600, preferred=300, prefix=str(prefix.network_address)), lifetime=0))
-        joins = _joins_until(dut, start + MAX_RTR_SOLICITATION_DELAY_S + JITTER_S)
+        sent = dut.now()  # the advertisement reached the DUT between start and this
+        joins = _joins_until(dut, sent + MAX_RTR_SOLICITATION_DELAY_S + JITTER_S)
         formed = [a.interface.ip for a in dut.ipv6_addresses() if a.interface.ip in prefix]
         assert len(formed) == 1, f"expected one address formed in {prefix}, found {[str(a) for a in formed]}"
         group = IPv6Address(solicited_node(str(formed[0])))
         times = [t for t, g in joins if g == group]
         assert times, f"no MLD report for {group} within MAX_RTR_SOLICITATION_DELAY ({MAX_RTR_SOLICITATION_DELAY_S:g} s) of the RA"
-        delays.append(times[0] - start)
+        delays.append((times[0] - sent, times[0] - start))
     _assert_random_within_max(delays)

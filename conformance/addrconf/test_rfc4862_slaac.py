@@ -239,10 +239,16 @@ def test_prefix_with_zero_valid_lifetime_forms_no_address(dut: DUT) -> None:
 def test_prefix_with_one_second_valid_lifetime_forms_an_address(dut: DUT) -> None:
     # The smallest Valid Lifetime that is not 0 (with a Preferred Lifetime no longer, 5.5.3 c):
     # the address is formed, and is gone when that second is over (5.5.4).
+    sending = dut.now()  # the address is formed after this, and lives a second from then
     dut.send(ra(dut, pio(valid=1, preferred=1)))
     dut.wait(0.2)
-    assert [a.interface.ip for a in in_prefix(dut)] == [slaac_address(dut)], (
-        f"a Valid Lifetime of 1 s formed {[str(a.interface) for a in in_prefix(dut)]}, not {slaac_address(dut)}")
+    formed = [a.interface.ip for a in in_prefix(dut)]
+    listed_by = dut.now()
+    if not formed and listed_by - sending >= 1.0:
+        pytest.skip(f"the tester listed the addresses {listed_by - sending:.2f} s after sending the advertisement, "
+                    "when a Valid Lifetime of 1 s may have ended: a loaded tester")
+    assert formed == [slaac_address(dut)], (
+        f"a Valid Lifetime of 1 s formed {[str(a) for a in formed]}, not {slaac_address(dut)}")
     dut.wait(1.0 + TOLERANCE_S)
     assert not in_prefix(dut), f"{slaac_address(dut)} outlived its valid lifetime of 1 s"
 
