@@ -115,11 +115,18 @@ def test_the_second_full_sized_segment_is_acknowledged_without_waiting_for_a_tim
     # are in, the ACK may not wait for the delayed-ACK timer (a receiver that did would, in a
     # stream, acknowledge every third segment or fewer).
     peer, _conn = established(dut, PORT, listen_options={"maxseg": MSS})
+    # Built first and sent back to back: a tester descheduled between two sends for longer than
+    # the DUT's delayed-ACK timer would have the first acknowledged alone by that timer, and the
+    # second would then be a lone segment, rightly delayed.
+    pair = []
     for i in range(2):
-        peer.send_data(bytes([i]) * peer.mss)
+        pair.append(bytes(peer.segment("PA", bytes([i]) * peer.mss)))
+        peer.snd_nxt = seq_add(peer.snd_nxt, peer.mss)
+    sent = dut.now()
+    dut.send(*pair)
     barrier_reply = dut.barrier()
     ack = peer.expect("A", ack=peer.snd_nxt, within=TCP_MAX_ACK_DELAY)
-    _assert_immediate(dut, ack.time, barrier_reply, peer.last_sent, "the ACK of the second full-sized segment")
+    _assert_immediate(dut, ack.time, barrier_reply, sent, "the ACK of the second full-sized segment")
 
 
 @rfc("RFC5681-4.2-8", "RFC5681-3.2-1", "RFC5681-4.2-9")
