@@ -26,9 +26,10 @@ SOFT_V4: Final = [
 ]
 
 
-def _in_flight(dut: DUT, family: int = 4) -> tuple[TCPPeer, TCPConn, Packet]:
-    """A connection with a data segment of the DUT in flight (sent, not acknowledged)."""
-    peer, conn = established(dut, PORT, family)  # type: ignore[arg-type]
+def _in_flight(dut: DUT, family: int = 4, rtt: float = 0.0) -> tuple[TCPPeer, TCPConn, Packet]:
+    """A connection with a data segment of the DUT in flight (sent, not acknowledged); its
+    handshake takes ``rtt`` seconds (``TCPPeer.connect``)."""
+    peer, conn = established(dut, PORT, family, rtt=rtt)  # type: ignore[arg-type]
     dut.tcp_send(conn, b"in flight")
     return peer, conn, peer.expect(data=b"in flight")
 
@@ -151,7 +152,12 @@ def test_hard_error_aborts_an_established_connection(dut: DUT) -> None:
 
 @rfc("RFC9293-3.9.2.2-2")
 def test_source_quench_is_ignored(dut: DUT) -> None:
-    peer, conn, data = _in_flight(dut)
+    # The segment in flight must be acknowledged before the DUT's retransmission timer runs out:
+    # after a timeout its congestion window is one segment (RFC 5681 3.1), and one ACK of a few
+    # octets grows it by no more than those octets, so it would rightly send one segment of the
+    # two. A 0.5-s handshake makes that timer about 1.5 s (RFC 6298 2.2), longer than a loaded
+    # tester takes to answer; Linux's 200-ms floor runs out during the silence window below.
+    peer, conn, data = _in_flight(dut, rtt=0.5)
     dut.send(_error_v4(peer, data, (4, 0)))
     peer.expect_none(flags="Ra", within=0.3)  # no reset
     peer.send_ack()
