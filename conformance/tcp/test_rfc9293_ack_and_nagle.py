@@ -11,7 +11,7 @@ from scapy.layers.inet import TCP
 
 from harness import DUT, SHOULD, TCPState, described, rfc
 from harness.rfc import TCP_MAX_ACK_DELAY
-from harness.tcp_peer import established, opened_by_dut, seq_add
+from harness.tcp_peer import TCPPeer, established, seq_add
 from harness.tcp_states import connection_in
 
 PORT: Final = 7900
@@ -21,6 +21,9 @@ MSS: Final = 1000  # the DUT's segments to the peer, and the peer's full-sized s
 # before the reply to a barrier probe sent after the segment, however loaded the machine; on
 # another, anything under this counts as immediate.
 IMMEDIATE: Final = 0.03
+# A handshake this long (TCPPeer.connect) makes the DUT's retransmission timeout about three
+# times as long (RFC 6298 2.2), where a test leaves the DUT's data unacknowledged.
+RTT: Final = 0.5
 
 
 def _assert_immediate(dut: DUT, ack_time: float, barrier_reply: float | None, sent: float, what: str) -> None:
@@ -170,11 +173,20 @@ def test_nagle_holds_a_small_segment_while_data_is_unacknowledged(dut: DUT) -> N
                                   pytest.param("given-to-the-open", id="at-open")])
 @rfc("RFC9293-3.7.4-2")
 def test_nodelay_sends_small_segments_at_once(dut: DUT, when: str) -> None:
+    # "first" stays unacknowledged. Were the DUT's retransmission timer to run out before the
+    # SEND of "second" (a loaded tester), its congestion window would be one segment (RFC 5681
+    # 3.1), taken by the retransmission: "second" would rightly wait. A handshake of 0.5 s makes
+    # that timer about 1.5 s (RFC 6298 2.2), not Linux's 200-ms floor.
     if when == "on-the-connection":
-        peer, conn = established(dut, PORT)
+        peer, conn = established(dut, PORT, rtt=RTT)
         dut.tcp_set_option(conn, "nodelay", True)
     else:  # an active open with Nagle off from the start
-        peer, conn = opened_by_dut(dut, PORT, options={"nodelay": True})
+        conn = dut.tcp_connect(str(dut.info.tester_ipv4), PORT, options={"nodelay": True})
+        peer = TCPPeer.for_connection(dut, conn)
+        syn = peer.expect("S")
+        dut.wait(max(0.0, float(syn.time) + RTT - dut.now()))  # the SYN-ACK RTT seconds after the SYN
+        peer.send("SA", seq=peer.iss)
+        peer.expect("A", ack=peer.snd_nxt)
     dut.tcp_send(conn, b"first")
     peer.expect(data=b"first")
     dut.tcp_send(conn, b"second")
@@ -188,7 +200,11 @@ def test_nodelay_sends_small_segments_at_once(dut: DUT, when: str) -> None:
            "data has been acknowledged or until the TCP endpoint can send a full-sized segment (Eff.snd.MSS "
            "bytes).")
 def test_nagle_lets_a_full_sized_segment_go(dut: DUT) -> None:
-    peer, conn = established(dut, PORT, mss=MSS)
+    # "small" stays unacknowledged: the 0.5-s handshake keeps the DUT's retransmission timer
+    # (about 1.5 s, RFC 6298 2.2) from running out before a loaded tester's SEND of the full
+    # segment, which would leave a congestion window of one segment (RFC 5681 3.1), taken by the
+    # retransmission of "small".
+    peer, conn = established(dut, PORT, mss=MSS, rtt=RTT)
     dut.tcp_send(conn, b"small")
     peer.expect(data=b"small")
     full = bytes(range(200)) * (MSS // 200)
