@@ -62,6 +62,10 @@ def test_every_segment_carries_timestamps_once_negotiated(dut: DUT) -> None:
     ack = peer.expect("A", ack=peer.snd_nxt)
     dut.tcp_send(conn, b"reply")
     data = peer.expect(data=b"reply")
+    # Acknowledged, so the FIN does not wait behind it: had the DUT's retransmission timer run
+    # out first (a loaded tester), its congestion window would be the one segment of the
+    # retransmission (RFC 5681 3.1) until an ACK came.
+    peer.send_ack()
     dut.tcp_shutdown(conn)
     fin = peer.expect("FA")
     for seg in (ack, data, fin):
