@@ -81,9 +81,12 @@ def test_solicitation_from_a_new_neighbor_creates_a_stale_entry(dut: DUT) -> Non
     # The advertisement goes straight to the learnt address (an entry exists: no resolution) ...
     na = dut.expect(IPv6(dst=nbr), ICMPv6ND_NA, within=1.0)
     assert na[Ether].dst.lower() == MAC_N
-    dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=DELAY_S - JITTER_S)
-    # ... and, the entry being STALE (not REACHABLE), that traffic starts DELAY: a unicast probe.
-    probe = dut.expect(ICMPv6ND_NS(tgt=nbr), within=2 * JITTER_S)
+    # ... and, the entry being STALE (not REACHABLE), that traffic starts DELAY: a unicast probe
+    # DELAY_FIRST_PROBE_TIME after the advertisement left, timed from its arrival, not from when
+    # the tester got to look (a tester 0.3 s late would see the probe due at 1 s in its window).
+    delay_from = float(na.time)
+    dut.expect_none(ICMPv6ND_NS(tgt=nbr), within=DELAY_S - JITTER_S, since=delay_from)
+    probe = dut.expect(ICMPv6ND_NS(tgt=nbr), within=max(0.0, delay_from + DELAY_S + JITTER_S - dut.now()))
     assert probe[IPv6].dst == nbr and probe[Ether].dst.lower() == MAC_N, (
         f"expected a unicast probe to {nbr} at {MAC_N}, got {probe[IPv6].dst} at {probe[Ether].dst}")
 

@@ -61,11 +61,24 @@ def _gateway(dut: DUT) -> None:
     dut.add_route(PREFIX, via=str(dut.info.tester_ipv6_ll))
 
 
-def _reply_mac(dut: DUT, ident: int, far: str = FAR) -> str:
-    """Where the DUT sends its echo reply to ``far`` (the tester plays it: any source MAC will do)."""
+def _reply(dut: DUT, ident: int, far: str = FAR) -> Packet:
+    """The DUT's echo reply to ``far`` (the tester plays it: any source MAC will do)."""
     dut.send(dut.ipv6(src=far) / ICMPv6EchoRequest(id=ident, seq=1, data=b"where-to"))
-    reply = dut.expect(IPv6(dst=far), ICMPv6EchoReply(id=ident, seq=1))
-    return str(reply[Ether].dst).lower()
+    return dut.expect(IPv6(dst=far), ICMPv6EchoReply(id=ident, seq=1))
+
+
+def _reply_mac(dut: DUT, ident: int, far: str = FAR) -> str:
+    """Where the DUT sends its echo reply to ``far``."""
+    return str(_reply(dut, ident, far)[Ether].dst).lower()
+
+
+def _expect_delay_probe(dut: DUT, delay_from: float) -> Packet:
+    """The unicast probe of the target's STALE entry, which the packet that left at ``delay_from``
+    moved to DELAY (RFC 4861 7.3.3): none before DELAY_FIRST_PROBE_TIME - 0.3 s, one by + 0.7 s.
+    Both timed from that packet's arrival at the tester, not from when the tester got to look
+    (a tester 0.3 s late would take the probe that came on time for an early one)."""
+    dut.expect_none(ICMPv6ND_NS(tgt=ROUTER_LL), within=DELAY_S - 0.3, since=delay_from)
+    return dut.expect(ICMPv6ND_NS(tgt=ROUTER_LL), within=max(0.0, delay_from + DELAY_S + 0.7 - dut.now()))
 
 
 def _redirected_header(dut: DUT) -> ICMPv6NDOptRedirectedHdr:
@@ -104,9 +117,9 @@ def test_target_entry_from_redirect_is_stale(dut: DUT) -> None:
     dut.set_ipv6_option("delay_first_probe_time", DELAY_S)
     _gateway(dut)
     dut.send(_redirect(dut))
-    assert _reply_mac(dut, 0x7503) == MAC_R
-    dut.expect_none(ICMPv6ND_NS(tgt=ROUTER_LL), within=DELAY_S - 0.3)
-    ns = dut.expect(ICMPv6ND_NS(tgt=ROUTER_LL), within=1.0)
+    reply = _reply(dut, 0x7503)
+    assert reply[Ether].dst.lower() == MAC_R
+    ns = _expect_delay_probe(dut, float(reply.time))
     assert ns[IPv6].dst == ROUTER_LL and ns[Ether].dst.lower() == MAC_R, "the probe is not unicast to the target"
 
 
@@ -196,9 +209,9 @@ def test_redirect_with_a_new_address_for_a_known_target_makes_it_stale(dut: DUT)
     _gateway(dut)
     _reachable_router(dut, MAC_A)
     dut.send(_redirect(dut, tlla=MAC_R))
-    assert _reply_mac(dut, 0x7509) == MAC_R, "the target's cached address was not replaced"
-    dut.expect_none(ICMPv6ND_NS(tgt=ROUTER_LL), within=DELAY_S - 0.3)
-    ns = dut.expect(ICMPv6ND_NS(tgt=ROUTER_LL), within=1.0)
+    reply = _reply(dut, 0x7509)
+    assert reply[Ether].dst.lower() == MAC_R, "the target's cached address was not replaced"
+    ns = _expect_delay_probe(dut, float(reply.time))
     assert ns[Ether].dst.lower() == MAC_R
 
 

@@ -163,13 +163,18 @@ def test_retrans_timer_sets_solicitation_spacing(dut: DUT) -> None:
     dut.send(ra(dut, retranstimer=400))
     other = str(dut.info.other_ipv6)
     dut.send(echo(dut, 1, src=other))
-    _solicits_for(dut, other)
-    dut.expect_none(ICMPv6ND_NS(tgt=other), within=0.25)
+    # Both windows are timed from when the first NS left the DUT, not from when the tester got
+    # round to reading it: a tester 0.15 s late would otherwise see the retransmission due at
+    # 400 ms inside its "nothing before 0.25 s" window.
+    first = float(_solicits_for(dut, other).time)
+    dut.expect_none(ICMPv6ND_NS(tgt=other), within=0.25, since=first)
     try:
-        dut.expect(ICMPv6ND_NS(tgt=other), within=0.45)
+        again = dut.expect(ICMPv6ND_NS(tgt=other), within=max(0.0, first + 0.7 - dut.now()))
     except ExpectationFailed:
+        again = None
+    if again is None or float(again.time) - first > 0.7:
         raise AssertionError("no retransmitted NS 0.25-0.7 s after the first: Retrans Timer 400 ms "
-                             "not used") from None
+                             "not used")
 
 
 @rfc("RFC4861-6.3.4-6", "RFC4861-6.3.4-7")
@@ -210,12 +215,21 @@ def test_reachable_time_zero_leaves_the_base_unchanged(dut: DUT) -> None:
     ns = _solicits_for(dut, other)
     dut.send(Ether(src=mac, dst=dut.info.dut_mac) / IPv6(src=other, dst=ns[IPv6].src)
              / ICMPv6ND_NA(tgt=other, R=0, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=mac))
-    confirmed = dut.now()
-    dut.expect(Ether(dst=mac), ICMPv6EchoReply(id=ECHO_ID, seq=1))
+    # Timed by the DUT's frames: the waiting reply leaves when the advertisement confirms.
+    confirmed = float(dut.expect(Ether(dst=mac), ICMPv6EchoReply(id=ECHO_ID, seq=1)).time)
     dut.wait(max(0.0, confirmed + 0.5 - dut.now()))
     dut.send(echo(dut, 2, src=other))
-    dut.expect(Ether(dst=mac), ICMPv6EchoReply(id=ECHO_ID, seq=2))
-    dut.expect_none(Ether(dst=mac), IPv6(dst=other), ICMPv6ND_NS(tgt=other), within=1.3)
+    second = float(dut.expect(Ether(dst=mac), ICMPv6EchoReply(id=ECHO_ID, seq=2)).time)
+    # A DUT that took ReachableTime 0 probes DELAY_FIRST_PROBE_TIME (1 s) after the second reply.
+    # One that moves a used entry from REACHABLE straight to DELAY when ReachableTime (1 s at
+    # least) runs out, as Linux does, rightly probes 2 s after the confirmation: the window ends
+    # 0.2 s before that, however late the tester read the second reply.
+    quiet_until = confirmed + 1.8
+    if second + 1.0 > quiet_until:
+        pytest.skip(f"the second packet reached the DUT {second - confirmed:.2f} s after the confirmation (a loaded "
+                    "tester): a probe it drew could not be told from one of a ReachableTime that ran out")
+    dut.expect_none(Ether(dst=mac), IPv6(dst=other), ICMPv6ND_NS(tgt=other), within=quiet_until - second,
+                    since=second)
     dut.wait(max(0.0, confirmed + 3.2 - dut.now()))
     dut.send(echo(dut, 3, src=other))
     dut.expect(Ether(dst=mac), ICMPv6EchoReply(id=ECHO_ID, seq=3))
