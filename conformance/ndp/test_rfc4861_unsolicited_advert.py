@@ -97,4 +97,7 @@ def test_no_advertisement_for_an_address_removed_after_the_change(dut: DUT) -> N
     dut.set_link_address(NEW_MAC)
     dut.expect(IPv6(dst="ff02::1"), ICMPv6ND_NA(tgt=EXTRA), within=RETRANS_S)
     dut.remove_address(f"{EXTRA}/64")
-    dut.expect_none(ICMPv6ND_NA(tgt=EXTRA), within=MAX_NEIGHBOR_ADVERTISEMENT * RETRANS_S + JITTER_S)
+    # From when the address is gone: a repetition sent while it was still there (RetransTimer
+    # after the first, when a loaded tester removes it late) names it rightly.
+    dut.expect_none(ICMPv6ND_NA(tgt=EXTRA), within=MAX_NEIGHBOR_ADVERTISEMENT * RETRANS_S + JITTER_S,
+                    since=dut.now())
