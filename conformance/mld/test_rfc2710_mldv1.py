@@ -107,6 +107,27 @@ def no_v2(dut: DUT, group: str, within: float) -> None:
     dut.expect_none(ICMPv6MLReport2, within=within, records=_names(group))
 
 
+def expect_still_v1(dut: DUT, group: str, *, began: float, lasts: float) -> Packet:
+    """The MLDv1 Report of a join made while the compatibility mode an MLDv1 query started is to
+    last: it began no earlier than ``began`` (the tester's clock before it sent the query) and
+    lasts at least ``lasts`` seconds (RFC 3810 9.12). A join a loaded tester made so late that
+    its report, in MLDv2, left at ``began + lasts`` or later, when the mode may rightly have
+    ended, tells nothing: the test skips saying so."""
+    try:
+        return expect_v1(dut, ICMPv6MLReport, group, within=0.5)
+    except ExpectationFailed as failure:
+        try:
+            v2 = expect_v2(dut, group, within=0)
+        except ExpectationFailed:
+            raise failure from None
+        if float(v2.time) >= began + lasts:
+            pytest.skip(f"the join of {group} was reported in MLDv2 {float(v2.time) - began:.2f} s after the MLDv1 "
+                        f"query was sent (a loaded tester joined that late), when the {lasts}-s compatibility mode "
+                        "may rightly have ended: nothing can be told")
+        raise AssertionError(f"the join of {group} was reported in MLDv2 {float(v2.time) - began:.2f} s after the "
+                             f"MLDv1 query, within the {lasts}-s compatibility mode it started") from None
+
+
 @pytest.fixture
 def v1_ready(dut: DUT) -> DUT:
     """The DUT as a listener an MLDv1 query is addressed to. One that speaks MLDv2 is first told by
@@ -393,9 +414,11 @@ def test_return_to_mldv2_cancels_pending_v1_answers(v1_ready: DUT) -> None:
     for group in groups:
         dut.join_group(group)
     dut.wait(1.2)  # the state-change reports and their retransmissions
-    start = dut.now()
     dut.send(v1_query_frame(dut, mrd=5000))
-    dut.barrier()
+    # The mode's 2.1 s run from when the query reached the DUT: by the barrier's reply at the
+    # latest (or, on a DUT that may reorder, by when the send returned; a loaded tester can send
+    # it well after it meant to). 0.3 s more for a stack that takes queries in from deferred work.
+    start = dut.barrier() or dut.now()
     dut.wait(max(0.0, start + 2.4 - dut.now()))
     wanted = {IPv6Address(g) for g in groups}
     dut.expect_none(IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport, since=start + 2.4, within=2.9)
@@ -471,10 +494,11 @@ def _current_state_report(dut: DUT, group: str) -> Packet | None:
 def test_node_returns_to_mldv2_after_the_older_version_querier_present_interval(v1_ready: DUT) -> None:
     require_feature(v1_ready, "mldv2")  # the compatibility mode of an MLDv2 node
     dut = v1_ready
+    began = dut.now()
     dut.send(v1_query_frame(dut))
     dut.wait(1.2)
     dut.join_group(_g(12))
-    expect_v1(dut, ICMPv6MLReport, _g(12), within=0.5)  # still in MLDv1 mode after 1.2 s
+    expect_still_v1(dut, _g(12), began=began, lasts=OLDER_QUERIER_S)  # still in MLDv1 mode after 1.2 s
     dut.wait(OLDER_QUERIER_S - 1.2 + 0.5)  # past the interval (+ jitter)
     dut.join_group(_g(13))
     expect_v2(dut, _g(13), within=1.0)  # back in MLDv2 mode: an MLDv2 state-change report
@@ -491,10 +515,11 @@ def test_v1_mode_lasts_an_announced_robustness_times_the_query_interval(dut: DUT
     # querier's timing.
     dut.send(mld_frame(dut, v2_query(mrc=FIXTURE_MRC_MS, qrv=4, qqic=1)))
     dut.expect(ICMPv6MLReport2, within=1.0)  # its answer, for the solicited-node groups
+    began = dut.now()
     dut.send(v1_query_frame(dut))
     dut.wait(OLDER_QUERIER_S + 0.5)  # past 2.1 s, well before 4.1 s
     dut.join_group(_g(24))
-    expect_v1(dut, ICMPv6MLReport, _g(24), within=0.5)  # still MLDv1
+    expect_still_v1(dut, _g(24), began=began, lasts=4.1)  # still MLDv1
     dut.wait(2.0)  # at least 4.6 s after the MLDv1 query
     dut.join_group(_g(25))
     expect_v2(dut, _g(25), within=1.0)  # back in MLDv2 mode
@@ -511,11 +536,13 @@ def test_v1_mode_lasts_an_announced_odd_robustness_times_the_query_interval(dut:
     dut.expect(ICMPv6MLReport2, within=1.0)  # its answer, for the solicited-node groups
     start = dut.now()
     dut.send(v1_query_frame(dut))
-    dut.barrier()
+    # The query had reached the DUT by the barrier's reply (or, on a DUT that may reorder, had left
+    # the tester by the send's return): the mode's end is timed from there, its start from ``start``.
+    taken_in = dut.barrier() or dut.now()
     dut.wait(max(0.0, start + 5.0 - dut.now()))  # past 4.1 s, well before 6.1 s
     dut.join_group(_g(26))
-    expect_v1(dut, ICMPv6MLReport, _g(26), within=0.5)  # still MLDv1
-    dut.wait(max(0.0, start + 6.8 - dut.now()))  # past 6.1 s
+    expect_still_v1(dut, _g(26), began=start, lasts=6.1)  # still MLDv1
+    dut.wait(max(0.0, taken_in + 6.8 - dut.now()))  # past 6.1 s
     dut.join_group(_g(27))
     expect_v2(dut, _g(27), within=1.0)  # back in MLDv2 mode
     dut.expect_none(ICMPv6MLReport(mladdr=_g(27)), within=0.3)
@@ -714,13 +741,26 @@ def test_mldv1_querier_heard_still_counts_after_a_forced_version_is_lifted(v1_re
     # the querier it heard: a join after that is still reported in MLDv1.
     require_feature(v1_ready, "mldv2")  # the compatibility mode of an MLDv2 node
     dut = v1_ready
-    start = dut.now()
+    began = dut.now()
     enter_v1_mode(dut)
     dut.set_ipv6_option("force_mld_version", 1)
     dut.join_group(_g(39))  # a use of the setting while it is in force
     expect_v1(dut, ICMPv6MLReport, _g(39), within=0.5)
     dut.set_ipv6_option("force_mld_version", 0)
     dut.join_group(_g(40))
-    expect_v1(dut, ICMPv6MLReport, _g(40), within=0.5)
-    assert dut.now() - start < 2.0, "too slow to tell: the MLDv1 querier may no longer count"
-    no_v2(dut, _g(40), within=0.3)
+    report = expect_still_v1(dut, _g(40), began=began, lasts=OLDER_QUERIER_S)
+    # Nor is it reported in MLDv2 besides (timed from the MLDv1 Report). An MLDv2 report that
+    # left once the mode may have ended (a loaded tester got this far late) is no fault.
+    try:
+        extra = expect_v2(dut, _g(40), within=max(0.0, float(report.time) + 0.3 - dut.now()))
+    except ExpectationFailed:
+        return
+    after = float(extra.time) - float(report.time)
+    if after > 0.3:
+        return  # read late, but it came after the window closed
+    if float(extra.time) >= began + OLDER_QUERIER_S:
+        pytest.skip(f"an MLDv2 report about {_g(40)} left {float(extra.time) - began:.2f} s after the MLDv1 query "
+                    f"was sent (a loaded tester got this far that late), when the {OLDER_QUERIER_S}-s "
+                    "compatibility mode may rightly have ended: too slow to tell whether the querier still counts")
+    raise AssertionError(f"the join of {_g(40)} was also reported in MLDv2, {after:.3f} s after its MLDv1 Report, "
+                         f"{float(extra.time) - began:.2f} s after the MLDv1 query")
