@@ -17,6 +17,7 @@ from scapy.packet import Packet
 
 from harness import DUT, ExpectationFailed, Unsupported, rfc
 from harness.mld import mld_frame, v1_query, v1_report
+from harness.suppression import assert_suppressed
 
 OTHER_LISTENER: Final = "fe80::200:ff:fe00:3"
 ALL_NODES: Final = "ff02::1"
@@ -34,9 +35,11 @@ def _leaves_with_a_done_after_suppression(dut: DUT, group: str) -> bool:
     _expect_v1(dut, ICMPv6MLReport, group, within=1.0)  # the unsolicited Report: the last reporter now
     other = mld_frame(dut, v1_report(group), dst=group, src=OTHER_LISTENER, mac=dut.info.other_mac)
     # Back to back: the other Report arrives long before the DUT's randomly delayed answer, and
-    # also stops the repetition of its unsolicited Report (RFC 2710 4).
-    dut.send(mld_frame(dut, v1_query("::", MRD_MS), dst=ALL_NODES), other)
-    dut.expect_none(IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport(mladdr=group), within=MRD_MS / 1000 + 0.3)
+    # also stops the repetition of its unsolicited Report (RFC 2710 4). The silence counts from
+    # when the DUT has taken both in: a repetition that ran out while a loaded tester was still
+    # sending them is no fault (harness.suppression plays the round again).
+    assert_suppressed(dut, [mld_frame(dut, v1_query("::", MRD_MS), dst=ALL_NODES), other],
+                      IPv6(src=str(dut.info.dut_ipv6_ll)), ICMPv6MLReport(mladdr=group), within=MRD_MS / 1000 + 0.3)
     dut.leave_group(group)
     try:
         _expect_v1(dut, ICMPv6MLDone, group, within=1.0)
