@@ -285,16 +285,24 @@ class TCPPeer:
 
     def send_segment(self, seg: Packet, *, advance: bool | None = None) -> None:
         """Send a segment built (and perhaps altered) by the test, keeping the state in step."""
-        tcp = seg[TCP]
-        data = bytes(tcp.payload.load) if isinstance(tcp.payload, Raw) else b""
-        length = len(data) + int("S" in tcp.flags) + int("F" in tcp.flags)  # SYN and FIN take one each
-        moves = tcp.seq == self.snd_nxt if advance is None else advance
-        if moves:
-            self.snd_nxt = seq_add(tcp.seq, length)
-        raw = bytes(seg)  # built first: on a loaded tester a build takes milliseconds
+        self.send_segments([seg], advance=advance)
+
+    def send_segments(self, segments: list[Packet], *, advance: bool | None = None) -> None:
+        """Send segments built by the test back to back in one write to the DUT (a loaded tester
+        is not descheduled between them), keeping the state in step; ``last_sent`` is the time
+        just before the write."""
+        raws = []
+        for seg in segments:
+            tcp = seg[TCP]
+            data = bytes(tcp.payload.load) if isinstance(tcp.payload, Raw) else b""
+            length = len(data) + int("S" in tcp.flags) + int("F" in tcp.flags)  # SYN and FIN take one each
+            moves = tcp.seq == self.snd_nxt if advance is None else advance
+            if moves:
+                self.snd_nxt = seq_add(tcp.seq, length)
+            raws.append(bytes(seg))  # built first: on a loaded tester a build takes milliseconds
+            self.ts_val += 1
         self.last_sent = self.dut.now()
-        self.dut.send(raw)
-        self.ts_val += 1
+        self.dut.send(*raws)
 
     def send_data(self, data: bytes, flags: str = "PA", **kwargs: Any) -> Packet:
         return self.send(flags, data, **kwargs)

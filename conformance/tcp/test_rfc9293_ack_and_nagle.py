@@ -121,12 +121,9 @@ def test_the_second_full_sized_segment_is_acknowledged_without_waiting_for_a_tim
     # Built first and sent back to back: a tester descheduled between two sends for longer than
     # the DUT's delayed-ACK timer would have the first acknowledged alone by that timer, and the
     # second would then be a lone segment, rightly delayed.
-    pair = []
-    for i in range(2):
-        pair.append(bytes(peer.segment("PA", bytes([i]) * peer.mss)))
-        peer.snd_nxt = seq_add(peer.snd_nxt, peer.mss)
-    sent = dut.now()
-    dut.send(*pair)
+    pair = [peer.segment("PA", bytes([i]) * peer.mss, seq=seq_add(peer.snd_nxt, i * peer.mss)) for i in range(2)]
+    peer.send_segments(pair)
+    sent = peer.last_sent
     barrier_reply = dut.barrier()
     ack = peer.expect("A", ack=peer.snd_nxt, within=TCP_MAX_ACK_DELAY)
     _assert_immediate(dut, ack.time, barrier_reply, sent, "the ACK of the second full-sized segment")
