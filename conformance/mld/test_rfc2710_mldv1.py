@@ -103,6 +103,10 @@ def expect_v2(dut: DUT, group: str, within: float) -> Packet:
     return dut.expect(ICMPv6MLReport2, within=within, records=_names(group))
 
 
+# How long after its receive path a DUT may take an MLD query in (Linux: a work queue).
+QUERY_WORK_S: Final = 0.05
+
+
 def no_v2(dut: DUT, group: str, within: float) -> None:
     dut.expect_none(ICMPv6MLReport2, within=within, records=_names(group))
 
@@ -439,10 +443,14 @@ def test_v1_query_cancels_pending_v2_retransmissions(v1_ready: DUT) -> None:
     dut.send(v1_query_frame(dut))  # right behind the join: the MLDv2 retransmission is surely pending
     # Reports that left before the DUT took the query in (the state-change report, an answer to
     # the fixture's query) prove nothing; from then on the retransmission, due within 1 s
-    # (RFC 3810 9.11), must never come.
-    dut.barrier()
-    consume_all(dut, ICMPv6MLReport2, records=_names(group))
-    no_v2(dut, group, within=1.2)
+    # (RFC 3810 9.11), must never come. Linux handles MLD queries in a work queue, after the
+    # receive path that answers the barrier's echo: a report QUERY_WORK_S after the reply may
+    # still precede the query (a linux soak: 2 ms after it). A DUT that keeps the retransmission,
+    # due at a random time within that second, is still seen 95 times in 100.
+    answered = dut.barrier()
+    opens = (dut.now() if answered is None else answered) + QUERY_WORK_S
+    dut.wait(max(0.0, opens - dut.now()))
+    dut.expect_none(ICMPv6MLReport2, records=_names(group), since=opens, within=1.2)
     expect_v1(dut, ICMPv6MLReport, group, within=0.1)  # control: the v1 query was processed
 
 
