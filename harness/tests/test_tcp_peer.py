@@ -15,6 +15,7 @@ from scapy.packet import Raw
 from harness.backends.inprocess import InProcessDUT
 from harness.dut import ExpectationFailed
 from harness.tcp_peer import (
+    TCPPeer,
     established,
     flags_are,
     opened_by_dut,
@@ -22,6 +23,7 @@ from harness.tcp_peer import (
     seq_add,
     seq_diff,
     seq_lt,
+    skip_unless_tiny_rtt_sample,
 )
 from harness.tcp_states import SYNCHRONIZED, connection_in
 
@@ -59,6 +61,21 @@ def test_connect_learns_the_duts_syn_options_and_acknowledges(dut: InProcessDUT,
     assert peer.irs is not None and peer.rcv_nxt == seq_add(peer.irs, 1)
     assert peer.ws_ok and peer.ts_ok and peer.sack_ok and peer.dut_syn.mss == dut.info.mtu - (40 if family == 4 else 60)
     assert dut.tcp_state(conn) == "ESTABLISHED" and conn.remote_port == peer.port
+
+
+@pytest.mark.parametrize(("rtt", "skips"), [(0.0, False), (0.3, False), (0.34, True)])
+def test_a_late_handshake_ack_skips_a_test_that_times_the_1_s_rto(dut: InProcessDUT, rtt: float,
+                                                                  skips: bool) -> None:
+    # RFC 6298 2.2: the first sample R gives an RTO of R + 4 x R/2 = 3R, the 1-s floor only while
+    # 3R stays under it (less the timer's allowed earliness).
+    dut.tcp_listen(81)
+    peer = TCPPeer(dut, dut_port=81)
+    synack = peer.connect(rtt=rtt)
+    if skips:
+        with pytest.raises(pytest.skip.Exception, match=r"SYN,ACK 0\.340 s after"):
+            skip_unless_tiny_rtt_sample(peer, synack)
+    else:
+        skip_unless_tiny_rtt_sample(peer, synack)
 
 
 def test_sent_data_moves_snd_nxt_and_the_duts_ack_is_tracked(dut: InProcessDUT) -> None:
