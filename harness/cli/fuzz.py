@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from harness.cli.interrupts import interrupt_on_sigint
+
 if TYPE_CHECKING:
     from fuzz.campaign import Target
 
@@ -157,12 +159,9 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    # A shell starts background commands (`stackcheck fuzz ... &`, nohup) with SIGINT ignored, and
-    # an ignored signal stays ignored across exec: the workers would then ignore the SIGINT that
-    # stops them and be killed 30 s later without their coverage data. A handler set here is
-    # reset to the default in every child at exec, so each worker gets KeyboardInterrupt again.
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Started in the background, the workers would ignore the SIGINT that stops them and be
+    # killed without their coverage data.
+    interrupt_on_sigint()
     if args.diff is not None:
         return _differential(args)
     table = campaign_targets()

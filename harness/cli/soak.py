@@ -20,20 +20,29 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any, Final
+
+from harness.cli.interrupts import interrupt_on_sigint
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 FAILING: Final = ("fail", "error", "unexpected-pass")
 MESSAGE_LINES: Final = 6  # of each run's failure message, in the side-by-side listing
+RUN_WIND_DOWN_S: Final = 30.0  # after SIGINT, before the interrupted run gets SIGTERM
 
 
 class SoakUsageError(Exception):
     """Bad input: one line on stderr, exit status 2."""
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops a soak as Ctrl-C does
 
 
 def add_parser(sub: Any) -> None:
@@ -89,6 +98,8 @@ def _main(args: argparse.Namespace) -> int:
         raise SoakUsageError(f"cannot create {out}: {e.strerror}") from None
     print(f"stackcheck soak: {runs} run(s) of --dut {args.dut}" + (f" -k {args.keyword!r}" if args.keyword else "")
           + f", -n {args.workers}, {load} busy loop(s); load average {_loadavg()}", flush=True)
+    interrupt_on_sigint()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(load)]
     done: list[Run] = []
     started = time.monotonic()
@@ -105,6 +116,7 @@ def _main(args: argparse.Namespace) -> int:
         for proc in loops:
             proc.kill()
             proc.wait()
+        signal.signal(signal.SIGTERM, previous)
     summary = _summary(done, args, load, time.monotonic() - started)
     print(summary, end="")
     (out / "soak.md").write_text(summary, encoding="utf-8")
@@ -127,7 +139,13 @@ def _one(args: argparse.Namespace, n: int, seed: int, out: Path) -> Run:
     run = Run(n, seed)
     begun = time.monotonic()
     with open(out / f"run-{n}.log", "wb") as log:
-        run.exit_code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+        # In a session of its own, so the soak alone decides when it is interrupted (below).
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            run.exit_code = proc.wait()
+        except KeyboardInterrupt:
+            _stop_run(proc)
+            raise
     run.seconds = time.monotonic() - begun
     try:
         data = json.loads((report / "results.json").read_text(encoding="utf-8"))
@@ -143,6 +161,19 @@ def _one(args: argparse.Namespace, n: int, seed: int, out: Path) -> Run:
     if run.exit_code not in (0, 1) and not run.failures:
         run.problem = f"pytest exit {run.exit_code} (see {out / f'run-{n}.log'})"
     return run
+
+
+def _stop_run(proc: subprocess.Popen[bytes]) -> None:
+    """End an interrupted run as Ctrl-C ends one in a terminal: SIGINT to the run and its workers
+    (its process group), each of which then removes what its backend made. SIGTERM to the group if
+    it has not ended ``RUN_WIND_DOWN_S`` later. Whether the soak had Ctrl-C or SIGTERM, and even
+    when it was started with SIGINT ignored, the run is stopped the way its backends are tested for."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=RUN_WIND_DOWN_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
 
 
 def _context(record: dict[str, Any]) -> str:
@@ -163,6 +194,8 @@ def _summary(done: list[Run], args: argparse.Namespace, load: int, seconds: floa
         for nodeid in run.failures:
             flaky.setdefault(nodeid, []).append(run)
     broken = [run for run in done if run.problem]
+    if not done:
+        return "\n".join([*lines, "Interrupted before any run finished."]) + "\n"
     if not flaky and not broken:
         lines.append(f"No test failed in any of the {len(done)} run(s) (seeds "
                      f"{', '.join(str(r.seed) for r in done)}).")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from harness.cli import main as cli
@@ -47,3 +51,32 @@ def test_soak_runs_the_suite_in_a_different_random_order_each_time(tmp_path: Pat
 def test_bad_counts_are_usage_errors(tmp_path: Path) -> None:
     assert cli.main(["soak", "--runs", "0", "--report", str(tmp_path)]) == 2
     assert cli.main(["soak", "--load", "-1", "--report", str(tmp_path)]) == 2
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_sigterm_stops_the_soak_its_run_and_its_busy_loops(tmp_path: Path) -> None:
+    # The README's way to stop a soak started in the background: kill -TERM, to the soak alone.
+    soak_proc = subprocess.Popen([sys.executable, "-m", "harness", "soak", "--dut", "inprocess", "--runs", "3",
+                                  "--load", "1", "-k", "test_rfc792_icmp_echo", "-n", "0", "--report", str(tmp_path)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while len(children := _children(soak_proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(children) == 2, f"expected the busy loop and the run, found {children}"
+    soak_proc.send_signal(signal.SIGTERM)
+    output = soak_proc.communicate(timeout=60)[0].decode()
+    assert soak_proc.returncode == 1 and "interrupted" in output, output
+    assert "Interrupted before any run finished." in (tmp_path / "soak.md").read_text()
+    alive = [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    assert not alive, f"processes {alive} outlived the soak"
