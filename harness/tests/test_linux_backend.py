@@ -236,6 +236,19 @@ def test_reset_cancels_the_report_a_readded_link_local_address_repeats(kernel: L
     kernel.expect_none(ICMPv6MLReport2, within=1.1)
 
 
+@needs_root
+def test_reset_cancels_the_repeated_leave_report_of_an_address_added_and_removed(kernel: LinuxDUT) -> None:
+    # Its solicited-node group (ff02::1:ff09:abcd, this address's alone) was joined and left: the
+    # leave's state-change report is due again within the 1 s interval, while the addresses are
+    # the baseline's once more (a soak found that report in the next test).
+    kernel.add_address("2001:db8:1::9:abcd/64")
+    kernel.remove_address("2001:db8:1::9:abcd/64")
+    kernel.expect(ICMPv6MLReport2, within=1.0)  # control: the link reported the change
+    kernel.reset()
+    assert kernel.last_reset["bounced"]
+    kernel.expect_none(ICMPv6MLReport2, within=1.1)
+
+
 # ---- life cycle ----------------------------------------------------------------------------------
 @needs_root
 def test_close_removes_both_namespaces_and_leaves_the_root_namespace_alone() -> None:
