@@ -112,18 +112,21 @@ def _namespaces() -> str:
     return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
 
 
-@pytest.mark.parametrize("argv", [[sys.executable, "-c", "import time; time.sleep(60)"],
-                                  [sys.executable, "-c", "print('dying'); raise SystemExit(3)"]],
+@pytest.mark.parametrize(("case", "code"), [("never-ready", "import time; time.sleep(60)"),
+                                           ("exits", "print('dying'); raise SystemExit(3)")],
                          ids=["never-ready", "exits"])
 @root_only
-def test_a_dut_that_never_gets_ready_is_killed_and_leaves_nothing(argv: list[str]) -> None:
+def test_a_dut_that_never_gets_ready_is_killed_and_leaves_nothing(case: str, code: str) -> None:
     ours = f"-{os.getpid()}-"  # namespaces of this process (linux_setup.unique_names); others run in parallel
     before = {n for n in _namespaces().split() if ours in n}
-    command = lifecycle.DUTCommand(tuple(argv), ready="^ready", ready_timeout=1.0)
+    # Its processes are told from those of the other case, which another worker may run at the
+    # same time (a fresh-clone CI run found the never-ready case's sleeper from the exits case).
+    marker = f"stackcheck-dut-{case}-{os.getpid()}"
+    command = lifecycle.DUTCommand((sys.executable, "-c", f"{code}  # {marker}"), ready="^ready", ready_timeout=1.0)
     with pytest.raises(linux_setup.SetupError, match=r"printed no line|exited with status 3.*dying"):
         ManagedDUT(InterfaceConfig("scm0", TEST_LINK, command))
     assert {n for n in _namespaces().split() if ours in n} <= before
-    left = subprocess.run(["pgrep", "-f", "time.sleep\\(60\\)"], capture_output=True, text=True).stdout
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
     assert not left.strip()
 
 
