@@ -152,10 +152,11 @@ def _our_stack(config: Path | None) -> dict[str, str]:
     return identity.our_stack()
 
 
-def _kernel(config: Path | None) -> dict[str, str]:
+def _linux_identity(config: Path | None) -> dict[str, str]:
     from harness import identity
+    from harness.backends.linux.values import CONGESTION_CONTROL
 
-    return identity.kernel()
+    return {**identity.kernel(), "tcp_congestion_control": CONGESTION_CONTROL}
 
 
 def _interface_identity(config: Path | None) -> dict[str, str]:
@@ -172,7 +173,7 @@ def _interface_identity(config: Path | None) -> dict[str, str]:
 register(Backend("inprocess", "stack_under_test over a channel link, virtual time",
                  _inprocess, lambda config: None, identity=_our_stack))
 register(Backend("linux", "the Linux kernel in a network namespace over veth (needs root)",
-                 _linux, _linux_available, shared=True, identity=_kernel, workers_per_cpu=WAITING_WORKERS_PER_CPU))
+                 _linux, _linux_available, shared=True, identity=_linux_identity, workers_per_cpu=WAITING_WORKERS_PER_CPU))
 register(Backend("interface", "any stack behind a named interface, raw frames (--dut-config TOML)",
                  _interface, _interface_available, shared=True, identity=_interface_identity))
 

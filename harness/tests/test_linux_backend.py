@@ -27,6 +27,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
+from harness import backends
 from harness.backends.linux import setup as linux_setup
 from harness.backends.linux.dut import AgentFailed, LinuxDUT, check_available
 
@@ -174,6 +175,14 @@ def test_set_forwarding_switches_the_sysctl(kernel: LinuxDUT) -> None:
     kernel.set_forwarding(4, True)
     assert kernel._call("x_linux_sysctl_get", name="ipv6/conf/all/forwarding") == "1"
     assert kernel._call("x_linux_sysctl_get", name="ipv4/ip_forward") == "1"
+
+
+@needs_root
+def test_the_dut_runs_the_congestion_control_its_identity_names(kernel: LinuxDUT) -> None:
+    # Whatever the machine's default (BBR here): RFC 5681's Reno, as results.json reports it.
+    named = backends.get("linux").identity(None)["tcp_congestion_control"]
+    assert named == "reno"
+    assert kernel._call("x_linux_sysctl_get", name="ipv4/tcp_congestion_control") == named
 
 
 @needs_root

@@ -26,6 +26,7 @@ from harness.backends.linux.setup import AgentClient, Names, SetupError
 from harness.backends.linux.sniff import _icmpv6_type, is_igmp_query
 from harness.backends.linux.values import (
     _IPV6_SYSCTLS,
+    CONGESTION_CONTROL,
     TIMER_SYSCTLS,
     _option_value,
     timer_seconds,
@@ -130,9 +131,10 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
         igmp_iv = agent.op("x_linux_sysctl_get", name="ipv4/conf/default/igmpv3_unsolicited_report_interval")
         # Written to "default" before the veth exists, so the DUT's end is born with them: no DAD
         # (addresses are usable at once), no Router Solicitations, no ICMP rate limiting (tests
-        # probe back to back), short reassembly timers, not a router. The unsolicited-report
-        # intervals are shrunk only while the link comes up, so the kernel's own MLD reports for
-        # its solicited-node group are all sent (and drained) before the first test.
+        # probe back to back), short reassembly timers, not a router, RFC 5681's congestion control
+        # (values.CONGESTION_CONTROL). The unsolicited-report intervals are shrunk only while the
+        # link comes up, so the kernel's own MLD reports for its solicited-node group are all sent
+        # (and drained) before the first test.
         agent.op("x_linux_sysctl", values={
             "ipv6/conf/all/accept_dad": 0, "ipv6/conf/default/accept_dad": 0,
             "ipv6/conf/all/router_solicitations": 0, "ipv6/conf/default/router_solicitations": 0,
@@ -141,6 +143,7 @@ class LinuxDUT(RemoteVerbs, FrameDUT):
             "ipv4/icmp_ratelimit": 0, "ipv6/icmp/ratelimit": 0,
             "ipv4/icmp_msgs_per_sec": 1_000_000, "ipv4/icmp_msgs_burst": 1_000_000,
             "ipv4/ip_forward": 0, "ipv6/conf/all/forwarding": 0,
+            "ipv4/tcp_congestion_control": CONGESTION_CONTROL,
             **{timer_sysctl(k, "default"): int(v) for k, v in self._baseline_timers.items()},
         })
         setup.run_ip(
