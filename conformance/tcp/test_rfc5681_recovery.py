@@ -105,6 +105,11 @@ class Rounds:
         _ack_each(self.peer, self.burst, self.before)
         self.before = self.peer.rcv_nxt
         self.burst = _burst(self.peer, within=0.5, update=update)
+        if any(seq_lt(seg[TCP].seq, self.before) for seg in self.burst):
+            # Data of an acknowledged round again: the retransmission timer's copy, which a
+            # tester 1.2 s late with its ACKs let run out (a linux soak beside two busy loops).
+            pytest.skip("the DUT's retransmission timer ran out while a loaded tester was late acknowledging a "
+                        "round of slow start: its window started over, so the rounds cannot be watched")
         return self.burst
 
 
