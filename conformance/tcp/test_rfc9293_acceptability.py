@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Final
 
 import pytest
+from scapy.layers.inet import TCP
 
 from harness import DUT, MUST, TCPConn, described, rfc
-from harness.tcp_peer import TCPPeer, established, seq_add
+from harness.tcp_peer import TCPPeer, established, payload, seq_add
 from harness.tcp_states import UNACCEPTABLE_SEGMENT_IS_ACKED
 
 PORT: Final = 7300
@@ -39,8 +40,22 @@ def _close_receive_window(peer: TCPPeer) -> bytes:
 
 
 def _expect_challenge(peer: TCPPeer) -> None:
-    """The DUT's reply to an unacceptable segment: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, no data."""
-    peer.expect("A", seq=peer.rcv_nxt, ack=peer.snd_nxt, data=b"", within=1.0)
+    """The DUT's reply to an unacceptable segment: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, no data.
+
+    A zero-window probe sent meanwhile may carry a new octet at SND.NXT (RFC 9293 3.8.6.1 lets
+    it; Linux sends SND.UNA-1 instead), and SND.NXT is then past it: our stack's probe came
+    between the peer's last look and its unacceptable segment (a tap soak beside two busy loops)."""
+    nxt = peer.rcv_nxt
+    deadline = peer.dut.now() + 1.0
+    while True:
+        seg = peer.expect("A", ack=peer.snd_nxt, within=max(0.0, deadline - peer.dut.now()), update=False)
+        data = payload(seg)
+        if not data:
+            assert seg[TCP].seq == nxt, (
+                f"the ACK answering an unacceptable segment carries SEQ {seg[TCP].seq}, not SND.NXT {nxt}")
+            return
+        if seg[TCP].seq == nxt and len(data) == 1:
+            nxt = seq_add(nxt, 1)
 
 
 def _window_blocked(dut: DUT) -> tuple[TCPPeer, TCPConn]:
