@@ -591,6 +591,7 @@ def test_short_query_does_not_switch_to_v1_mode(v1_ready: DUT) -> None:
     require_feature(v1_ready, "mldv2")  # the compatibility mode of an MLDv2 node
     dut, group = v1_ready, _g(14)
     dut.send(mld_frame(dut, message_bytes(v1_query(mrd=MRD_MS))[:20]))  # 20 octets: not an MLD query
+    dut.barrier()  # taken in before the join, or a DUT that wrongly switches could still pass
     dut.join_group(group)
     expect_v2(dut, group, within=1.0)  # still MLDv2
     dut.expect_none(ICMPv6MLReport(mladdr=group), within=0.3)

@@ -182,6 +182,7 @@ def test_prefix_stays_on_link_when_an_address_in_it_is_removed(dut: DUT) -> None
     # The advertised prefix is in the Prefix List until its timer expires, whatever happens to an
     # address configured in it by hand: removing 2001:db8:2::1 leaves the prefix on-link.
     dut.send(ra(dut, pio()))
+    dut.barrier()  # the prefix is advertised before the address in it is configured
     dut.add_address(f"{PREFIX}1/64")
     _resolves_itself(dut, 1)
     dut.remove_address(f"{PREFIX}1/64")
