@@ -19,6 +19,8 @@ from harness.features import optional_feature
 CLOSED_PORT: Final = 33435
 PORT_UNREACHABLE: Final = ICMP(type=3, code=3)
 RATE_BURST: Final = 6  # Linux's per-destination bucket holds 6 tokens (XRLIM_BURST_FACTOR)
+REFILL_S: Final = 1.0  # one token back a second, the rate each test sets
+TICK_S: Final = 0.01  # the DUT's clock counts in ticks (Linux: jiffies, 10 ms at HZ=100 at most)
 # RFC 1812 binds routers; RFC 1122 asks no rate limit of a host's ICMPv4 errors.
 pytestmark = optional_feature("ipv4-forwarding")
 
@@ -31,6 +33,18 @@ def _burst(dut: DUT, src: str, sports: range) -> list[bytes]:
     # Built before the burst is sent: built between sends on a loaded machine, a burst can last
     # long enough for the bucket to earn a token back during it (found by stackcheck soak).
     return [bytes(_probe(dut, src=src, sport=sport)) for sport in sports]
+
+
+def _assert_within_the_bucket(errors: list[Packet], datagrams: int) -> None:
+    """At most a full bucket of errors, plus the tokens earned back between the first and the last
+    error at the DUT (their arrival times): a tester descheduled in the middle of a burst sends its
+    rest late, and the bucket rightly refills meanwhile (found by stackcheck soak: a 1.05-s pause
+    after 14 datagrams drew a 7th error)."""
+    spread = float(errors[-1].time) - float(errors[0].time) if errors else 0.0
+    earned = int((spread + TICK_S) / REFILL_S)
+    assert len(errors) <= RATE_BURST + earned, (
+        f"{len(errors)} errors for {datagrams} datagrams, bucket of {RATE_BURST}"
+        + (f", {earned} token(s) back in the {spread:.2f} s between the first and the last at most" if earned else ""))
 
 
 def _answers(dut: DUT, template: Packet, first_within: float) -> list[Packet]:
@@ -71,8 +85,9 @@ def test_error_burst_is_limited(dut: DUT, kind: str) -> None:
     dut.set_icmp_rate_limit(4, 1, RATE_BURST)
     # Built before the burst is sent (see _burst).
     dut.send(*[_stimulus(dut, kind, source, sport) for sport in range(41000, 41020)])
-    sent = len(_answers(dut, IP(dst=source) / error, first_within=0.5))
-    assert 1 <= sent <= RATE_BURST, f"{sent} errors for 20 datagrams, bucket of {RATE_BURST}"
+    errors = _answers(dut, IP(dst=source) / error, first_within=0.5)
+    assert errors, "no error for 20 datagrams: the first of a burst must be answered"
+    _assert_within_the_bucket(errors, 20)
 
 
 @rfc("RFC1812-4.3.2.8-2")
@@ -82,7 +97,7 @@ def test_error_rate_limit_refills_over_time(dut: DUT) -> None:
     dut.set_icmp_rate_limit(4, 1, RATE_BURST)
     dut.send(*_burst(dut, source, range(42000, 42000 + RATE_BURST + 4)))
     errors = _answers(dut, IP(dst=source) / PORT_UNREACHABLE, first_within=0.5)
-    assert len(errors) <= RATE_BURST
+    _assert_within_the_bucket(errors, RATE_BURST + 4)
     dut.send(_probe(dut, src=source, sport=42100))  # bucket empty: no error
     sent = dut.now()  # the probe has left
     # At 1 per second the bucket has a token back a second after it began to refill, when the
