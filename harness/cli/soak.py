@@ -24,6 +24,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -43,6 +45,28 @@ class SoakUsageError(Exception):
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM stops a soak as Ctrl-C does
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while the block starts child processes; one that came
+    meanwhile raises KeyboardInterrupt as the block ends. Interrupted between a child's fork and
+    the return of Popen, the soak would have no handle to stop or reap it, and the child would
+    outlive the soak (found by the SIGTERM test in a loaded fresh clone)."""
+    came: list[int] = []
+    held = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)  # the handlers change as one: none is lost between
+    previous = {signum: signal.signal(signum, lambda n, _: came.append(n)) for signum in held}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, held)  # unblocked for the children, which inherit the mask
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+    if came:
+        raise KeyboardInterrupt
 
 
 def add_parser(sub: Any) -> None:
@@ -100,10 +124,12 @@ def _main(args: argparse.Namespace) -> int:
           + f", -n {args.workers}, {load} busy loop(s); load average {_loadavg()}", flush=True)
     interrupt_on_sigint()
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(load)]
+    loops: list[subprocess.Popen[bytes]] = []
     done: list[Run] = []
     started = time.monotonic()
     try:
+        with _interrupts_held():
+            loops += [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(load)]
         for n in range(1, runs + 1):
             run = _one(args, n, (first_seed + n - 1) % 2**32, out)
             done.append(run)
@@ -140,11 +166,14 @@ def _one(args: argparse.Namespace, n: int, seed: int, out: Path) -> Run:
     begun = time.monotonic()
     with open(out / f"run-{n}.log", "wb") as log:
         # In a session of its own, so the soak alone decides when it is interrupted (below).
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc: subprocess.Popen[bytes] | None = None
         try:
+            with _interrupts_held():
+                proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             run.exit_code = proc.wait()
         except KeyboardInterrupt:
-            _stop_run(proc)
+            if proc is not None:
+                _stop_run(proc)
             raise
     run.seconds = time.monotonic() - begun
     try:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from harness.cli import main as cli
 from harness.cli import soak
@@ -80,3 +83,16 @@ def test_sigterm_stops_the_soak_its_run_and_its_busy_loops(tmp_path: Path) -> No
     assert "Interrupted before any run finished." in (tmp_path / "soak.md").read_text()
     alive = [pid for pid in children if Path(f"/proc/{pid}").exists()]
     assert not alive, f"processes {alive} outlived the soak"
+
+
+def test_an_interrupt_while_children_start_comes_once_they_have_started() -> None:
+    previous = signal.signal(signal.SIGTERM, soak._interrupt)
+    started: list[str] = []
+    try:
+        with pytest.raises(KeyboardInterrupt), soak._interrupts_held():
+            os.kill(os.getpid(), signal.SIGTERM)
+            started.append("child")  # still reached: the handle is kept, to stop and reap it
+        assert started == ["child"]
+        assert signal.getsignal(signal.SIGTERM) is soak._interrupt, "the soak's handler is back"
+    finally:
+        signal.signal(signal.SIGTERM, previous)
