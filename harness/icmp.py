@@ -8,6 +8,7 @@ One copy here keeps the probes of different test modules identical; tests import
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from scapy.layers.inet import ICMP, IP
@@ -70,6 +71,20 @@ def expect_param_problem(dut: DUT, code: int, *, pointer: int | None = None, quo
     if quote is not None:
         assert l3_bytes(error)[48:] == quote, "the quote is not the invoking packet"
     return error
+
+
+# ---- for the rate-limit suites: the tokens a bucket earns back during a burst -------------------
+
+DUT_TICK_S = 0.01  # a DUT's clock counts in ticks (Linux: jiffies, 10 ms at HZ=100 at most)
+
+
+def tokens_earned(errors: Sequence[Packet], refill_s: float) -> tuple[int, float]:
+    """The tokens a bucket that earns one every ``refill_s`` seconds got back between the first
+    and the last of ``errors`` at the DUT (their arrival times), and that time. A tester
+    descheduled in the middle of a burst sends its rest late, and the bucket rightly refills
+    meanwhile: a test allows that many errors on top of the burst."""
+    spread = float(errors[-1].time) - float(errors[0].time) if errors else 0.0
+    return int((spread + DUT_TICK_S) / refill_s), spread
 
 
 # ---- for the NDP suites: echoes from on-link neighbors, and where the reply goes --------------

@@ -15,12 +15,12 @@ from scapy.packet import Packet, Raw
 
 from harness import DUT, ExpectationFailed, rfc, with_ipv4_options
 from harness.features import optional_feature
+from harness.icmp import tokens_earned
 
 CLOSED_PORT: Final = 33435
 PORT_UNREACHABLE: Final = ICMP(type=3, code=3)
 RATE_BURST: Final = 6  # Linux's per-destination bucket holds 6 tokens (XRLIM_BURST_FACTOR)
 REFILL_S: Final = 1.0  # one token back a second, the rate each test sets
-TICK_S: Final = 0.01  # the DUT's clock counts in ticks (Linux: jiffies, 10 ms at HZ=100 at most)
 # RFC 1812 binds routers; RFC 1122 asks no rate limit of a host's ICMPv4 errors.
 pytestmark = optional_feature("ipv4-forwarding")
 
@@ -36,12 +36,9 @@ def _burst(dut: DUT, src: str, sports: range) -> list[bytes]:
 
 
 def _assert_within_the_bucket(errors: list[Packet], datagrams: int) -> None:
-    """At most a full bucket of errors, plus the tokens earned back between the first and the last
-    error at the DUT (their arrival times): a tester descheduled in the middle of a burst sends its
-    rest late, and the bucket rightly refills meanwhile (found by stackcheck soak: a 1.05-s pause
-    after 14 datagrams drew a 7th error)."""
-    spread = float(errors[-1].time) - float(errors[0].time) if errors else 0.0
-    earned = int((spread + TICK_S) / REFILL_S)
+    """At most a full bucket of errors, plus the tokens earned back during the burst (found by
+    stackcheck soak: a 1.05-s pause after 14 datagrams drew a 7th error)."""
+    earned, spread = tokens_earned(errors, REFILL_S)
     assert len(errors) <= RATE_BURST + earned, (
         f"{len(errors)} errors for {datagrams} datagrams, bucket of {RATE_BURST}"
         + (f", {earned} token(s) back in the {spread:.2f} s between the first and the last at most" if earned else ""))

@@ -19,6 +19,7 @@ from scapy.layers.inet6 import ICMPv6DestUnreach, IPv6
 from scapy.packet import Packet, Raw
 
 from harness import DUT, ExpectationFailed, Unsupported, rfc
+from harness.icmp import tokens_earned
 from harness.rfc import ICMPv6Unreach
 
 CLOSED_PORT = 33534
@@ -27,7 +28,6 @@ DEFAULT_PROBES = 100  # the burst for a DUT whose limit cannot be set
 # The fastest a bucket set this way earns a token back: Linux gives a /64 destination four times
 # the rate asked for (its bucket fills in 1.5 s, see _limit), one token every 0.25 s.
 REFILL_S = 0.25
-TICK_S = 0.01  # the DUT's clock counts in ticks (Linux: jiffies, 4 ms at HZ=250)
 
 
 def _limit(dut: DUT) -> str | None:
@@ -81,11 +81,8 @@ def test_a_burst_of_errors_is_limited(dut: DUT) -> None:
     assert answered, "no error at all: the first probes of a burst must be answered"
     # Which probes are answered is the bucket's business: tokens come back while the burst is
     # being sent (on a loaded machine, one may arrive between two probes), so not always the first.
-    # A tester descheduled in the middle of the burst sends its rest late, and the bucket rightly
-    # earns tokens back meanwhile: as many as the time between the first and the last error at
-    # the DUT (their arrival times) allows on top of the burst.
-    spread = float(answered[-1].time) - float(answered[0].time)
-    earned = int((spread + TICK_S) / REFILL_S)
+    # Tokens earned back while a descheduled tester sent the rest of the burst late count too.
+    earned, spread = tokens_earned(answered, REFILL_S)
     assert len(answered) <= BURST + earned, (
         f"{len(answered)} of {PROBES} back-to-back probes drew an error"
         + (f" over {spread:.2f} s at the DUT, {earned} token(s) back in that time at most" if earned else ""))
